@@ -1,0 +1,1 @@
+"""Audit: the hash chain over events and its exporters (the store persists the events)."""

@@ -1,0 +1,1 @@
+"""Detection: probes that look at targets and produce observations, and their scheduling."""

@@ -1,0 +1,68 @@
+"""Errors, classified by what the caller should do next.
+
+::
+
+    RollsafeError
+    ├── ConfigError            fix the configuration file; nothing was started
+    ├── TemporaryError         try again later (``retry_after`` seconds, if known)
+    │   └── DriverTemporaryError
+    ├── PermanentError         retrying will not help; escalate to a person
+    │   ├── DriverError        a driver step failed for good (cloud API refused, command failed)
+    │   ├── PrecheckFailed     the restore point is not usable: never start the rollback
+    │   └── GovernorTripped    a safety governor refused to act (rate limit, quarantine ...)
+    ├── VerificationFailed     the rollback ran but health or data did not come back
+    └── StoreError             the durable store could not be read or written
+
+Third-party exceptions are translated at the boundary (``raise DriverError(...) from exc``) so
+that nothing above a driver ever sees a cloud SDK's exception type.
+"""
+
+from __future__ import annotations
+
+
+class RollsafeError(Exception):
+    """Base of every error rollsafe raises on purpose."""
+
+
+class ConfigError(RollsafeError):
+    """The configuration is invalid. ``problems`` holds one line per mistake."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
+
+class TemporaryError(RollsafeError):
+    """Retrying later may succeed."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DriverTemporaryError(TemporaryError):
+    """A driver step hit a transient condition (throttling, resource busy)."""
+
+
+class PermanentError(RollsafeError):
+    """Retrying will not help; a person must look."""
+
+
+class DriverError(PermanentError):
+    """A driver step failed for good."""
+
+
+class PrecheckFailed(PermanentError):
+    """A restore point cannot be used: missing, incomplete, or not this target's."""
+
+
+class GovernorTripped(PermanentError):
+    """A safety governor refused the action."""
+
+
+class VerificationFailed(RollsafeError):
+    """The rollback finished but the target did not prove healthy and consistent."""
+
+
+class StoreError(RollsafeError):
+    """The durable store failed."""

@@ -1,0 +1,1 @@
+"""The ``rollsafe`` command line."""

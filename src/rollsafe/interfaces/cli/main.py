@@ -1,0 +1,30 @@
+"""The ``rollsafe`` command: assembles the command groups, each in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from rollsafe.interfaces.cli import (
+    audit_commands,
+    config_commands,
+    daemon_commands,
+    demo_commands,
+    run_commands,
+)
+
+app = typer.Typer(
+    name="rollsafe",
+    help="Watch hosts after an upgrade; roll the upgrade back when monitoring shows it failed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(config_commands.app, name="config")
+app.add_typer(audit_commands.app, name="audit")
+daemon_commands.register(app)
+run_commands.register(app)
+demo_commands.register(app)
+
+
+def main() -> None:
+    app()

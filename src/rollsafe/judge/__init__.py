@@ -1,0 +1,1 @@
+"""Judging: pure evaluation of rules over observation windows into decisions."""

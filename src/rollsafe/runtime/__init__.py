@@ -1,0 +1,1 @@
+"""Runtime: the daemon that wires detect -> judge -> execute -> verify and runs it."""

@@ -1,0 +1,1 @@
+"""Durable state of the loop: targets, observations, decisions, restore points, runs, audit."""

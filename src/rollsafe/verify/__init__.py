@@ -1,0 +1,1 @@
+"""Verification: proving a rolled-back target healthy and its data consistent again."""
