@@ -98,7 +98,9 @@ class Store(Protocol):
     def list_restore_points(self, target: ids.TargetId) -> list[restore_points.RestorePoint]:
         """Newest last."""
 
-    def get_restore_point(self, point_id: ids.RestorePointId) -> restore_points.RestorePoint | None: ...
+    def get_restore_point(
+        self, point_id: ids.RestorePointId
+    ) -> restore_points.RestorePoint | None: ...
 
     # ----------------------------------------------------------------- runs
     def open_run(
