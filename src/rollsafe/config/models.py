@@ -97,6 +97,10 @@ class LogProbe(ProbeBase):
     path: str = Field(description="File to follow, across rotation and truncation")
     patterns: list[str] = Field(default_factory=list, description="Regexes counted per run")
     presets: list[LogPreset] = Field(default_factory=list)
+    from_start: bool = Field(
+        default=False,
+        description="Count lines already in the file at start (default: only new lines)",
+    )
 
     @model_validator(mode="after")
     def _something_to_match(self) -> LogProbe:
@@ -293,6 +297,11 @@ Notifier = Annotated[WebhookNotifier | LogNotifier, Field(discriminator="kind")]
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
     approval: ApprovalName = "auto"
+    approval_timeout: Duration = Field(
+        default=900.0,
+        description="How long a run waits for a person: then unless_rejected proceeds, "
+        "require_approval fails",
+    )
     no_data: Literal["ok", "warning"] = Field(
         default="warning",
         description="What a blind detector (probe errors, no data) raises. Never a rollback.",

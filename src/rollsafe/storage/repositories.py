@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from rollsafe.audit import chain
 from rollsafe.domain import audit_events, ids, observations, restore_points, runs, verdicts
 
 
@@ -140,3 +141,10 @@ class Store(Protocol):
         self, *, since_seq: int = 0, target: str | None = None
     ) -> Iterator[audit_events.AuditEvent]:
         """In sequence order."""
+
+    def audit_head(self) -> chain.ChainHead | None:
+        """The last appended sequence number and hash (seq 0 when nothing was appended).
+
+        Kept apart from the events and updated with each append, so ``chain.verify`` can tell
+        when the newest events were removed. None only if the record itself was deleted.
+        """

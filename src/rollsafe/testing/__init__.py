@@ -4,5 +4,15 @@ Each fake implements the same Protocol as the real part, so tests exercise real 
 """
 
 from rollsafe.testing.clocks import FakeClock
+from rollsafe.testing.drivers import DriverCall, FakeDriver, Hang
+from rollsafe.testing.probes import Blind, FakeProbe, probe_factory
 
-__all__ = ["FakeClock"]
+__all__ = [
+    "Blind",
+    "DriverCall",
+    "FakeClock",
+    "FakeDriver",
+    "FakeProbe",
+    "Hang",
+    "probe_factory",
+]

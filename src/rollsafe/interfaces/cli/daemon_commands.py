@@ -1,9 +1,117 @@
-"""Placeholder: commands being written."""
+"""``rollsafe run`` (the daemon) and ``rollsafe status`` (what it sees, from the store).
+
+``status --json`` prints one object: ``{"generated_at": float, "targets": [TargetStatus]}``
+where TargetStatus is ``{"id", "address", "labels", "driver", "state" (ok|warning|critical|
+unknown), "quarantined", "quarantine_reason", "worst" (Decision|null), "decisions"
+[Decision], "open_run" (Run|null)}``; see docs/cli.md.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from rollsafe.interfaces.cli import config_commands, context
+
+_STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "unknown": "dim"}
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the top-level app."""
+    app.command("run")(run)
+    app.command("status")(status)
+
+
+def run(
+    config: Path = typer.Option(..., "--config", "-c", help="rollsafe.yaml"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+) -> None:
+    """Run the controller: probes, judge, rollback runs, audit. Ctrl-C stops it cleanly."""
+    from rollsafe.runtime import daemon
+
+    loaded = config_commands.load_or_exit(config)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
+    )
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        controller = daemon.Daemon(loaded)
+        try:
+            await controller.run(stop)
+        except daemon.ControllerBusy as exc:
+            Console(stderr=True).print(f"[red]error:[/] {exc}")
+            return 1
+        return 1 if controller.failed else 0
+
+    raise typer.Exit(asyncio.run(main()))
+
+
+def status(
+    config: Path | None = typer.Option(None, "--config", "-c", help="rollsafe.yaml"),
+    state_dir: Path | None = typer.Option(None, "--state-dir", help="Overrides the config's"),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+) -> None:
+    """Targets, their latest decisions with evidence, and open rollback runs."""
+    store = context.open_store_from(config, state_dir)
+    try:
+        report = _status_report(store)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, sort_keys=True))
+        return
+    table = Table(title="rollsafe status")
+    for column in ("target", "state", "rule", "evidence", "run"):
+        table.add_column(column)
+    for t in report["targets"]:
+        worst = t["worst"] or {}
+        run = t["open_run"]
+        state = "quarantined" if t["quarantined"] else t["state"]
+        table.add_row(
+            t["id"],
+            f"[{_STYLE.get(t['state'], '')}]{state}[/]",
+            worst.get("rule", ""),
+            worst.get("summary", ""),
+            f"{run['id']} {run['state']}" if run else "",
+        )
+    Console().print(table)
+
+
+def _status_report(store: Any) -> dict[str, Any]:
+    latest = store.latest_decisions()
+    open_runs = {r.target: r for r in store.list_runs(open_only=True)}
+    targets = []
+    for record in store.list_targets():
+        decisions = sorted(latest.get(record.id, []), key=lambda d: (-d.severity, d.rule))
+        worst = decisions[0] if decisions else None
+        run = open_runs.get(record.id)
+        targets.append(
+            {
+                "id": record.id,
+                "address": record.address,
+                "labels": record.labels,
+                "driver": record.driver,
+                "state": worst.severity.label if worst else "unknown",
+                "quarantined": record.quarantined,
+                "quarantine_reason": record.quarantine_reason,
+                "worst": worst.to_json() if worst else None,
+                "decisions": [d.to_json() for d in decisions],
+                "open_run": run.to_json() if run else None,
+            }
+        )
+    return {"generated_at": time.time(), "targets": targets}

@@ -28,3 +28,7 @@ demo_commands.register(app)
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""Log probe: how many new lines of a log file match what signals a failed upgrade?
+
+One follower per (probe, target) keeps the file open between observations, the way
+``tail -F`` does. Each observation reports:
+
+- ``value``: the number of NEW lines since the previous observation that match any of
+  ``patterns`` or ``presets`` (a line counts once, however many patterns it matches);
+- ``text``: the last matching line, cut to 500 characters.
+
+By default the first observation starts at the END of the existing file: what was logged
+before rollsafe started watching is history, not a symptom (``from_start: true`` counts it).
+A file that appears after watching began is read from its first line.
+
+The file may change under the follower:
+
+- rotation (renamed or deleted, a new file created at the path: the inode changes): the old
+  handle is read to its end first, then the new file is opened and read from the start;
+- truncation in place (``copytruncate``; the size drops below our offset): reading restarts at
+  offset 0;
+- an incomplete last line is held back until its newline arrives (when the file rotates or is
+  truncated, or the line grows past 256 KiB, it is counted as it is);
+- a missing file is an error, ``file not found: PATH``: the detector is blind, which is not
+  the same as the service being broken. The follower recovers when the file appears.
+
+Reading happens in a worker thread (``asyncio.to_thread``) and at most ``max_read_bytes``
+(4 MiB by default) per observation, so a huge backlog is worked off over several observations
+instead of stalling the event loop. Known limit, shared with ``tail -F``: a truncation
+followed, before the next observation, by more writes than the old size is not noticed.
+
+Presets (regular expressions, searched anywhere in the line unless anchored):
+
+``oom``
+    ``Out of memory: Kill(ed)? process``, ``oom-kill``, ``invoked oom-killer`` (kernel OOM).
+``kernel_panic``
+    ``Kernel panic``.
+``segfault``
+    ``segfault at``, ``general protection fault`` (kernel reports of crashing processes).
+``app_error``
+    A line whose LOG LEVEL is error-grade, not a line that merely contains the word:
+
+    - the first level word of the line (``TRACE DEBUG INFO NOTICE WARN WARNING ERROR FATAL
+      CRITICAL``, upper case, whole word) is ``ERROR``, ``FATAL`` or ``CRITICAL``: a WARN line
+      that later prints ``status: ERROR`` is a WARN line;
+    - a bracketed lower-case level as Apache and nginx write it: ``[error]``, ``[crit]``,
+      ``[alert]``, ``[emerg]``, also with a module prefix (``[proxy:error]``);
+    - logfmt ``level=error`` (also ``lvl``/``severity``; ``fatal``, ``critical``, ``crit``,
+      ``panic``; any case) and JSON ``"level": "error"`` (same keys and values).
+
+    So syslog noise such as "authentication failure", "error state" in free text, or
+    ``logrotate: ALERT exited abnormally`` is not counted; ``[error] mod_jk ...`` is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import pathlib
+import re
+import threading
+
+from rollsafe.config import models
+from rollsafe.detect.probes import outcomes
+from rollsafe.domain import clocks, errors, ids, observations
+
+_LEVEL = r"TRACE|DEBUG|INFO|NOTICE|WARN|WARNING"
+_ERROR_LEVEL = r"ERROR|FATAL|CRITICAL"
+_KEYED_LEVEL = r"error|fatal|critical|crit|panic|emerg|alert"
+
+PRESETS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "oom": (
+        re.compile(r"Out of memory: Kill(?:ed)? process"),
+        re.compile(r"oom-kill"),
+        re.compile(r"invoked oom-killer"),
+    ),
+    "kernel_panic": (re.compile(r"Kernel panic"),),
+    "segfault": (
+        re.compile(r"segfault at"),
+        re.compile(r"general protection fault"),
+    ),
+    "app_error": (
+        # No lower level word before the first error-grade one (a tempered scan).
+        re.compile(rf"^(?:(?!\b(?:{_LEVEL})\b).)*?\b(?:{_ERROR_LEVEL})\b"),
+        re.compile(r"\[(?:[a-z_]+:)?(?:error|crit|alert|emerg)\]"),
+        re.compile(rf"\b(?:level|lvl|severity)=\"?(?:{_KEYED_LEVEL})\b", re.IGNORECASE),
+        re.compile(rf"\"(?:level|lvl|severity)\"\s*:\s*\"(?:{_KEYED_LEVEL})\"", re.IGNORECASE),
+    ),
+}
+"""Preset name (as in ``LogProbe.presets``) -> the regexes it stands for."""
+
+MAX_READ_BYTES = 4 * 1024 * 1024
+_CHUNK = 256 * 1024
+_MAX_LINE = 256 * 1024
+
+
+def compile_patterns(config: models.LogProbe) -> tuple[re.Pattern[str], ...]:
+    """Every regex the probe counts: its own ``patterns``, then its presets'."""
+    compiled: list[re.Pattern[str]] = []
+    for pattern in config.patterns:
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as exc:
+            raise errors.ConfigError(
+                f"probe {config.name}: pattern {pattern!r} is not a valid regex: {exc}"
+            ) from exc
+    for preset in config.presets:
+        compiled.extend(PRESETS[preset])
+    return tuple(compiled)
+
+
+class Follower:
+    """Follows one file across rotation and truncation, counting matching lines.
+
+    ``poll`` does the blocking reads and runs in a worker thread; one poll at a time (a poll
+    that outlived its observation's timeout finishes before the next starts). What it finds
+    accumulates until ``take``, so lines read by a poll whose observation timed out are
+    reported by the next observation instead of being lost.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        patterns: tuple[re.Pattern[str], ...],
+        from_start: bool = False,
+        max_read_bytes: int = MAX_READ_BYTES,
+    ) -> None:
+        self.path = path
+        self._patterns = patterns
+        self._from_start = from_start
+        self._max_read = max_read_bytes
+        self._poll_lock = threading.Lock()
+        self._found_lock = threading.Lock()  # held for microseconds; safe on the event loop
+        self._fd: int | None = None
+        self._identity: tuple[int, int] | None = None
+        self._offset = 0
+        self._tail = b""
+        self._first_look = True
+        self._closed = False
+        self._count = 0
+        self._last: str | None = None
+
+    def poll(self) -> None:
+        """Read what was appended since the last poll; CannotObserve when there is no file."""
+        with self._poll_lock:
+            if self._closed:
+                return
+            budget = self._max_read
+            if self._fd is None:
+                # Only a file that existed at our very first look is skipped to its end.
+                at_end = self._first_look and not self._from_start
+                self._first_look = False
+                self._open(at_end=at_end)
+            read, at_eof = self._drain(budget)
+            budget -= read
+            if not at_eof or self._same_file():
+                return
+            # Rotated: the writer may have added lines to the old file just before it moved;
+            # read them, then switch to the new file (from its start) on this poll or a later.
+            read, at_eof = self._drain(budget)
+            budget -= read
+            if not at_eof:
+                return
+            self._flush_tail()
+            self._release()
+            try:
+                self._open(at_end=False)
+            except outcomes.CannotObserve:
+                return  # the old file was read to its end; the new one is not there yet
+            self._drain(budget)
+
+    def take(self) -> tuple[int, str | None]:
+        """Matching lines found since the previous ``take``, and the last of them."""
+        with self._found_lock:
+            found = (self._count, self._last)
+            self._count, self._last = 0, None
+        return found
+
+    def close(self) -> None:
+        with self._poll_lock:
+            self._closed = True
+            self._release()
+
+    def _open(self, *, at_end: bool) -> None:
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise outcomes.CannotObserve(f"file not found: {self.path}") from None
+        except OSError as exc:
+            raise outcomes.CannotObserve(_os_reason(exc, self.path)) from None
+        stat = os.fstat(fd)
+        self._fd = fd
+        self._identity = (stat.st_dev, stat.st_ino)
+        self._offset = stat.st_size if at_end else 0
+        self._tail = b""
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._identity = None
+        self._tail = b""
+
+    def _same_file(self) -> bool:
+        try:
+            stat = pathlib.Path(self.path).stat()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise outcomes.CannotObserve(_os_reason(exc, self.path)) from None
+        return (stat.st_dev, stat.st_ino) == self._identity
+
+    def _drain(self, budget: int) -> tuple[int, bool]:
+        """Read up to ``budget`` bytes from the open file: (bytes read, reached the end)."""
+        fd = self._fd
+        if fd is None:
+            return 0, True
+        try:
+            if os.fstat(fd).st_size < self._offset:
+                self._flush_tail()  # truncated in place: what we held is all there will be
+                self._offset = 0
+            read = 0
+            while read < budget:
+                chunk = os.pread(fd, min(_CHUNK, budget - read), self._offset)
+                if not chunk:
+                    return read, True
+                self._offset += len(chunk)
+                read += len(chunk)
+                self._feed(chunk)
+        except OSError as exc:
+            raise outcomes.CannotObserve(_os_reason(exc, self.path)) from None
+        return read, False
+
+    def _feed(self, chunk: bytes) -> None:
+        data = self._tail + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self._tail = data
+            if len(data) > _MAX_LINE:
+                self._flush_tail()
+            return
+        self._tail = data[cut + 1 :]
+        # Splitting on b"\n" before decoding never cuts a UTF-8 sequence in two.
+        self._match(data[:cut].decode("utf-8", errors="replace").split("\n"))
+
+    def _flush_tail(self) -> None:
+        if self._tail:
+            tail, self._tail = self._tail, b""
+            self._match([tail.decode("utf-8", errors="replace")])
+
+    def _match(self, lines: list[str]) -> None:
+        count = 0
+        last: str | None = None
+        patterns = self._patterns
+        for line in lines:
+            for pattern in patterns:
+                if pattern.search(line):
+                    count += 1
+                    last = line
+                    break
+        if count:
+            with self._found_lock:
+                self._count += count
+                self._last = last
+
+
+class LogProbe:
+    """Counts new matching lines of a templated file path, one follower per target."""
+
+    def __init__(
+        self,
+        config: models.LogProbe,
+        clock: clocks.Clock,
+        *,
+        max_read_bytes: int = MAX_READ_BYTES,
+    ) -> None:
+        self.name = config.name
+        self._config = config
+        self._clock = clock
+        self._patterns = compile_patterns(config)
+        self._max_read = max_read_bytes
+        self._followers: dict[str, Follower] = {}
+
+    async def observe(self, target: models.Target) -> observations.Observation:
+        try:
+            path = outcomes.render(self._config.path, target, what="path")
+        except outcomes.CannotObserve as exc:
+            return outcomes.blind(
+                time=self._clock.now(), target=target, source=self.name, reason=str(exc)
+            )
+        follower = self._followers.get(target.id)
+        if follower is None or follower.path != path:
+            if follower is not None:
+                await asyncio.to_thread(follower.close)
+            follower = Follower(
+                path,
+                patterns=self._patterns,
+                from_start=self._config.from_start,
+                max_read_bytes=self._max_read,
+            )
+            self._followers[target.id] = follower
+        try:
+            async with asyncio.timeout(self._config.timeout):
+                await asyncio.to_thread(follower.poll)
+        except TimeoutError:
+            reason = outcomes.timeout_reason(self._config.timeout)
+            return outcomes.blind(
+                time=self._clock.now(), target=target, source=self.name, reason=reason
+            )
+        except outcomes.CannotObserve as exc:
+            return outcomes.blind(
+                time=self._clock.now(), target=target, source=self.name, reason=str(exc)
+            )
+        count, last = follower.take()
+        return observations.Observation(
+            time=self._clock.now(),
+            target=ids.TargetId(target.id),
+            source=self.name,
+            value=float(count),
+            text=None if last is None else outcomes.clip(last.rstrip("\r")),
+        )
+
+    async def close(self) -> None:
+        followers, self._followers = list(self._followers.values()), {}
+        for follower in followers:
+            await asyncio.to_thread(follower.close)
+
+
+def _os_reason(exc: OSError, path: str) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied: {path}"
+    return f"cannot read {path}: {exc.strerror or exc}"
+
+
+def create(config: models.Probe, clock: clocks.Clock) -> LogProbe:
+    """Factory registered under ``log``."""
+    if not isinstance(config, models.LogProbe):
+        raise errors.ConfigError(f"probe {config.name}: not a log probe")
+    return LogProbe(config, clock)

@@ -1,0 +1,609 @@
+"""The local driver: hosts managed on this machine by a directory restore point and commands.
+
+Role in the loop (execute): ``checkpoint`` copies the target's ``directory`` (the built-in
+restore point, see ``directories``) and runs the optional checkpoint command; ``precheck``
+proves the copy is intact byte for byte before a rollback may start; ``rollback`` restores
+the directory, runs the rollback command and restarts the service, one step at a time.
+
+Idempotency: every step with a key writes ``<state_dir>/driver-journal/<slug>.done`` after
+its effect, atomically; a call whose key is already journaled returns the recorded output
+and does nothing. A restore's swap is itself resumable (``directories.restore``), so the only
+effect that can repeat after a crash is a command that was killed between its exit and its
+journal entry: operator commands must tolerate running twice.
+
+Commands run without a shell, in their own process group (killed whole on timeout), with the
+environment of rollsafe plus ``env`` from the config and ``ROLLSAFE_TARGET``,
+``ROLLSAFE_STEP_KEY``, ``ROLLSAFE_POINT_ID`` and ``ROLLSAFE_POINT_DIR``. Their stdout and
+stderr go to files under ``<state_dir>/driver-output/`` rather than pipes, so that a daemon
+started by a restart command never blocks the step nor dies of a closed pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rollsafe.config import models
+from rollsafe.domain import errors, ids, restore_points
+from rollsafe.execute.drivers import directories
+
+STEP_RESTORE = "restore-directory"
+STEP_ROLLBACK = "run-rollback-command"
+STEP_RESTART = "restart"
+RESTORES_LOG = "restores.log"
+
+_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_TAIL_BYTES = 64 * 1024
+_TAIL_LINES = 20
+_TERM_GRACE = 2.0  # seconds a timed-out command gets between SIGTERM and SIGKILL
+
+
+class LocalDriver:
+    """Implements ``rollsafe.execute.driving.Driver`` for ``kind: local``."""
+
+    kind: str = "local"
+
+    def __init__(self, config: models.LocalDriver, state_dir: Path) -> None:
+        self.config = config
+        self.name: str = config.name
+        self.state_dir = state_dir.absolute()
+        self._points_root = self.state_dir / "restore-points"
+        self._output_dir = self.state_dir / "driver-output"
+        self._journal = _Journal(self.state_dir / "driver-journal")
+
+    # ------------------------------------------------------------------ checkpoint
+
+    async def checkpoint(
+        self, target: models.Target, *, point_id: str, label: str = ""
+    ) -> restore_points.RestorePoint:
+        point_dir = self.point_dir(target.id, point_id)
+        data: dict[str, Any] = {"point_dir": str(point_dir)}
+        live = self._live(target)
+        try:
+            await self._take(target, point_id=point_id, point_dir=point_dir, live=live, data=data)
+        except BaseException:
+            # Whatever was left (a partial copy, a point whose checkpoint command failed)
+            # must neither look usable later nor keep the space.
+            await asyncio.shield(asyncio.to_thread(directories.remove_tree, point_dir))
+            raise
+        return restore_points.RestorePoint(
+            id=ids.RestorePointId(point_id),
+            target=ids.TargetId(target.id),
+            driver=self.name,
+            created_at=time.time(),
+            data=data,
+            label=label,
+        )
+
+    async def _take(
+        self,
+        target: models.Target,
+        *,
+        point_id: str,
+        point_dir: Path,
+        live: Path | None,
+        data: dict[str, Any],
+    ) -> None:
+        try:
+            if live is not None:
+                snapshot = await asyncio.to_thread(directories.take, live, point_dir)
+                data.update(
+                    directory=str(live),
+                    copy=str(snapshot.copy),
+                    manifest_sha256=snapshot.manifest_sha256,
+                    files=snapshot.files,
+                    bytes=snapshot.bytes,
+                )
+            else:
+                await asyncio.to_thread(_fresh_directory, point_dir)
+        except OSError as exc:
+            raise errors.DriverError(
+                f"restore point {point_id} of {target.id} could not be taken: {exc}"
+            ) from exc
+        if self.config.checkpoint is not None:
+            await self._run(
+                self.config.checkpoint,
+                target,
+                what="checkpoint",
+                key=f"checkpoint:{target.id}:{point_id}",
+                point_id=point_id,
+                point_dir=point_dir,
+            )
+        if live is None:
+            # A command-only point is complete once its checkpoint command has succeeded.
+            marker = json.dumps({"command_only": True}).encode()
+            await asyncio.to_thread(
+                directories.write_atomic, point_dir / directories.COMPLETE, marker
+            )
+
+    # ------------------------------------------------------------------ precheck
+
+    async def precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:
+        try:
+            self._check_belongs(target, point)
+            live = self._live(target)
+            recorded = point.data.get("directory")
+            if recorded is None and live is not None:
+                raise errors.PrecheckFailed(
+                    f"restore point {point.id} holds no copy of a directory, but driver "
+                    f"{self.name} now manages {live}: take a new restore point"
+                )
+            if recorded is not None:
+                await self._precheck_directory(target, point)
+            for what, command in (
+                ("rollback", self.config.rollback),
+                ("restart", self.config.restart),
+            ):
+                if command is not None:
+                    self._check_executable(command, target, what=what)
+        except errors.DriverError as exc:
+            raise errors.PrecheckFailed(str(exc)) from exc
+
+    async def _precheck_directory(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+    ) -> None:
+        live, point_dir, manifest_sha256 = self._sealed_copy(target, point)
+        try:
+            await asyncio.to_thread(
+                directories.verify_point, point_dir, manifest_sha256=manifest_sha256
+            )
+        except OSError as exc:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} could not be verified: {exc}"
+            ) from exc
+        directories.check_live_directory(live, must_exist=False)
+        parent = live.parent
+        if not parent.is_dir():
+            raise errors.PrecheckFailed(f"{parent}, where {live.name} is restored, is missing")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise errors.PrecheckFailed(
+                f"{parent} is not writable by this process: {live.name} cannot be swapped there"
+            )
+
+    def _sealed_copy(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+    ) -> tuple[Path, Path, str]:
+        """The live directory, the point's directory and its manifest hash, once checked."""
+        recorded = point.data.get("directory")
+        live = self._live(target)
+        if live is None or str(live) != recorded:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} is a copy of {recorded}, but driver {self.name} "
+                f"now manages {live}: take a new restore point"
+            )
+        point_dir = self.point_dir(target.id, point.id)
+        expected_copy = point_dir / directories.TREE
+        if point.data.get("copy") != str(expected_copy):
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} names its copy {point.data.get('copy')}, not "
+                f"{expected_copy} in this driver's state directory"
+            )
+        manifest_sha256 = point.data.get("manifest_sha256")
+        if not isinstance(manifest_sha256, str):
+            raise errors.PrecheckFailed(f"restore point {point.id} records no manifest hash")
+        return live, point_dir, manifest_sha256
+
+    def _check_belongs(self, target: models.Target, point: restore_points.RestorePoint) -> None:
+        if point.target != target.id:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} belongs to target {point.target}, not {target.id}"
+            )
+        if point.driver != self.name:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} was taken by driver {point.driver}, not {self.name}"
+            )
+
+    def _check_executable(
+        self, command: models.Command, target: models.Target, *, what: str
+    ) -> None:
+        argv = self._argv(command, target, what=what)
+        path = self._env(target, key="", point_id=None, point_dir=None).get("PATH")
+        if "/" in argv[0]:
+            found = os.access(argv[0], os.X_OK) and Path(argv[0]).is_file()
+        else:
+            found = shutil.which(argv[0], path=path) is not None
+        if not found:
+            raise errors.PrecheckFailed(
+                f"the {what} command's executable {argv[0]!r} was not found or is not executable"
+            )
+
+    # ------------------------------------------------------------------ rollback
+
+    def rollback_steps(
+        self, target: models.Target, point: restore_points.RestorePoint
+    ) -> Sequence[str]:
+        steps: list[str] = []
+        if point.data.get("directory") is not None:
+            steps.append(STEP_RESTORE)
+        if self.config.rollback is not None:
+            steps.append(STEP_ROLLBACK)
+        if self.config.restart is not None:
+            steps.append(STEP_RESTART)
+        return steps
+
+    async def rollback(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        *,
+        step: str,
+        key: str,
+    ) -> str:
+        steps = self.rollback_steps(target, point)
+        if step not in steps:
+            raise errors.DriverError(
+                f"driver {self.name} has no rollback step {step!r} for restore point "
+                f"{point.id} (its steps: {', '.join(steps) or 'none'})"
+            )
+        self._check_belongs(target, point)
+        if step == STEP_RESTORE:
+            # The whole step, lock included, lives in the worker thread: a cancelled caller
+            # cannot release the lock while the thread is still moving trees.
+            return await asyncio.to_thread(self._restore_step, target, point, key)
+        if step == STEP_ROLLBACK and self.config.rollback is not None:
+            command, what = self.config.rollback, "rollback"
+        elif step == STEP_RESTART and self.config.restart is not None:
+            command, what = self.config.restart, "restart"
+        else:  # rollback_steps lists only configured commands; kept for the type checker
+            raise errors.DriverError(f"driver {self.name} has no command for step {step!r}")
+        return await self._command_step(command, target, step=step, key=key, point=point, what=what)
+
+    def _restore_step(
+        self, target: models.Target, point: restore_points.RestorePoint, key: str
+    ) -> str:
+        with self._journal.lock(key):
+            record = self._journal.read(key, step=STEP_RESTORE)
+            if record is not None:
+                self._journal.log_restore_once(record)
+                return str(record.get("output", ""))
+            live, point_dir, manifest_sha256 = self._sealed_copy(target, point)
+            try:
+                manifest = directories.read_manifest(point_dir, manifest_sha256=manifest_sha256)
+                directories.restore(
+                    copy=point_dir / directories.TREE,
+                    manifest=manifest,
+                    live=live,
+                    slug=self._journal.slug(key),
+                    marker=self._journal.swap_marker(key),
+                )
+            except OSError as exc:
+                raise errors.DriverError(f"restoring {live} failed: {exc}") from exc
+            files = [e for e in manifest.values() if e.type == "file"]
+            output = (
+                f"restored {live} from restore point {point.id} "
+                f"({len(files)} files, {sum(e.size or 0 for e in files)} bytes)"
+            )
+            record = self._record(key, step=STEP_RESTORE, target=target, point=point)
+            record["output"] = output
+            record["restore"] = {
+                "target": target.id,
+                "point": point.id,
+                "key": key,
+                "directory": str(live),
+                "time": record["finished_at"],
+            }
+            self._journal.write(key, record)
+            self._journal.log_restore_once(record)
+            self._journal.swap_marker(key).unlink(missing_ok=True)
+            return output
+
+    # ------------------------------------------------------------------ upgrade, status
+
+    async def upgrade(self, target: models.Target, *, key: str) -> str:
+        if self.config.upgrade is None:
+            raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
+        return await self._command_step(
+            self.config.upgrade, target, step="upgrade", key=key, point=None, what="upgrade"
+        )
+
+    async def status(self, target: models.Target) -> Mapping[str, Any]:
+        points_dir = self._points_root / target.id
+        try:
+            live = self._live(target)
+        except errors.DriverError:
+            live = None
+        complete = (
+            sorted(p.name for p in points_dir.iterdir() if (p / directories.COMPLETE).is_file())
+            if points_dir.is_dir()
+            else []
+        )
+        return {
+            "restore_points_dir": str(points_dir),
+            "directory": str(live) if live is not None else None,
+            "exists": live is not None and live.is_dir(),
+            "restore_points": complete,
+        }
+
+    # ------------------------------------------------------------------ paths
+
+    def point_dir(self, target_id: str, point_id: str) -> Path:
+        """Where restore point ``point_id`` of ``target_id`` lives in the state directory."""
+        if not _POINT_ID.match(point_id):
+            raise errors.DriverError(
+                f"restore point id {point_id!r} is not usable as a directory name "
+                "(letters, digits, `_.:-`, starting with a letter or digit)"
+            )
+        return self._points_root / target_id / point_id
+
+    def _live(self, target: models.Target) -> Path | None:
+        if self.config.directory is None:
+            return None
+        try:
+            rendered = models.render(self.config.directory, target)
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
+            raise errors.DriverError(
+                f"`directory` of driver {self.name} cannot be rendered for {target.id}: "
+                f"unknown or invalid template variable {exc}"
+            ) from exc
+        return Path(rendered).absolute()
+
+    # ------------------------------------------------------------------ commands
+
+    async def _command_step(
+        self,
+        command: models.Command,
+        target: models.Target,
+        *,
+        step: str,
+        key: str,
+        point: restore_points.RestorePoint | None,
+        what: str,
+    ) -> str:
+        with self._journal.lock(key):
+            record = self._journal.read(key, step=step)
+            if record is not None:
+                return str(record.get("output", ""))
+            point_dir = self.point_dir(target.id, point.id) if point is not None else None
+            output = await self._run(
+                command,
+                target,
+                what=what,
+                key=key,
+                point_id=point.id if point is not None else None,
+                point_dir=point_dir,
+            )
+            record = self._record(key, step=step, target=target, point=point)
+            record["output"] = output
+            await asyncio.to_thread(self._journal.write, key, record)
+            return output
+
+    def _record(
+        self,
+        key: str,
+        *,
+        step: str,
+        target: models.Target,
+        point: restore_points.RestorePoint | None,
+    ) -> dict[str, Any]:
+        return {
+            "key": key,
+            "step": step,
+            "driver": self.name,
+            "target": target.id,
+            "point": point.id if point is not None else None,
+            "finished_at": time.time(),
+        }
+
+    def _argv(self, command: models.Command, target: models.Target, *, what: str) -> list[str]:
+        try:
+            tokens = shlex.split(command) if isinstance(command, str) else list(command)
+        except ValueError as exc:
+            raise errors.DriverError(f"the {what} command cannot be split: {exc}") from exc
+        if not tokens:
+            raise errors.DriverError(f"the {what} command is empty")
+        try:
+            return [models.render(token, target) for token in tokens]
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
+            raise errors.DriverError(
+                f"the {what} command cannot be rendered for {target.id}: unknown or invalid "
+                f"template variable {exc} (write literal braces as {{{{ and }}}})"
+            ) from exc
+
+    def _env(
+        self,
+        target: models.Target,
+        *,
+        key: str,
+        point_id: str | None,
+        point_dir: Path | None,
+    ) -> dict[str, str]:
+        env = {**os.environ, **self.config.env}
+        env["ROLLSAFE_TARGET"] = target.id
+        env["ROLLSAFE_STEP_KEY"] = key
+        if point_id is not None:
+            env["ROLLSAFE_POINT_ID"] = point_id
+        if point_dir is not None:
+            env["ROLLSAFE_POINT_DIR"] = str(point_dir)
+        return env
+
+    async def _run(
+        self,
+        command: models.Command,
+        target: models.Target,
+        *,
+        what: str,
+        key: str,
+        point_id: str | None,
+        point_dir: Path | None,
+    ) -> str:
+        """Run one operator command to completion; its stdout tail is the step's output."""
+        argv = self._argv(command, target, what=what)
+        env = self._env(target, key=key, point_id=point_id, point_dir=point_dir)
+        self._output_dir.mkdir(parents=True, exist_ok=True)
+        slug = self._journal.slug(f"{what}:{key}")
+        stdout_path = self._output_dir / f"{slug}.stdout"
+        stderr_path = self._output_dir / f"{slug}.stderr"
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    start_new_session=True,  # its own process group, killed whole on timeout
+                )
+            except FileNotFoundError as exc:
+                raise errors.DriverError(
+                    f"the {what} command's executable {argv[0]!r} was not found"
+                ) from exc
+            except OSError as exc:
+                raise errors.DriverError(
+                    f"the {what} command {argv[0]!r} could not start: {exc.strerror}"
+                ) from exc
+        timeout = self.config.step_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                returncode = await proc.wait()
+        except TimeoutError:
+            await _stop_group(proc)
+            raise errors.DriverError(
+                f"the {what} command {argv[0]!r} timed out after {timeout:g}s; "
+                "its process group was killed"
+            ) from None
+        except asyncio.CancelledError:
+            _signal_group(proc.pid, signal.SIGKILL)
+            raise
+        if returncode != 0:
+            how = (
+                f"was killed by signal {signal.Signals(-returncode).name}"
+                if returncode < 0
+                else f"failed with exit code {returncode}"
+            )
+            stderr = _tail(stderr_path)
+            raise errors.DriverError(
+                f"the {what} command {argv[0]!r} {how}"
+                + (f"; last lines of stderr:\n{stderr}" if stderr else "")
+            )
+        return _tail(stdout_path)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def step_slug(key: str) -> str:
+    """The file-name-safe, collision-free form of a step key used in journal and tree names.
+
+    ``<state_dir>/driver-journal/<slug>.done`` records the step; a restore parks the previous
+    tree at ``<parent>/.rollsafe-old-<slug>`` (see ``directories.swap_paths``).
+    """
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+class _Journal:
+    """Per-key records of finished steps, and the log of effective restores."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def slug(key: str) -> str:
+        return step_slug(key)
+
+    def done_path(self, key: str) -> Path:
+        return self.root / f"{self.slug(key)}.done"
+
+    def swap_marker(self, key: str) -> Path:
+        return self.root / f"{self.slug(key)}.swap"
+
+    def read(self, key: str, *, step: str) -> dict[str, Any] | None:
+        path = self.done_path(key)
+        if not path.exists():
+            return None
+        record: dict[str, Any] = json.loads(path.read_bytes())
+        if record.get("step") != step:
+            raise errors.DriverError(
+                f"step key {key!r} was already used for step {record.get('step')!r}, not {step!r}"
+            )
+        return record
+
+    def write(self, key: str, record: Mapping[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        directories.write_atomic(self.done_path(key), json.dumps(record, sort_keys=True).encode())
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Exclusive use of ``key`` across threads and processes, or DriverTemporaryError."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / f"{self.slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise errors.DriverTemporaryError(
+                    f"step key {key!r} is being run right now by another worker",
+                    retry_after=5.0,
+                ) from exc
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def log_restore_once(self, record: Mapping[str, Any]) -> None:
+        """Append the restore's line to ``restores.log`` unless it is there already.
+
+        Called after the ``.done`` record is written, and again whenever that record is
+        found: a crash between the two writes is repaired, and the line is never doubled.
+        """
+        entry = record.get("restore")
+        if not isinstance(entry, Mapping):
+            return
+        path = self.root / RESTORES_LOG
+        existing = path.read_bytes() if path.exists() else b""
+        for line in existing.splitlines():
+            with contextlib.suppress(ValueError):
+                if json.loads(line).get("key") == entry["key"]:
+                    return
+        line = json.dumps(dict(entry), sort_keys=True).encode() + b"\n"
+        if existing and not existing.endswith(b"\n"):
+            line = b"\n" + line  # a torn earlier append must not swallow this line
+        with path.open("ab") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _fresh_directory(path: Path) -> None:
+    directories.remove_tree(path)
+    path.mkdir(parents=True)
+
+
+def _tail(path: Path) -> str:
+    with path.open("rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - _TAIL_BYTES))
+        text = f.read().decode(errors="replace")
+    return "\n".join(text.strip().splitlines()[-_TAIL_LINES:])
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def _stop_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the command's process group, then SIGKILL whatever is left of it."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_TERM_GRACE):
+            await proc.wait()
+    _signal_group(proc.pid, signal.SIGKILL)
+    await proc.wait()

@@ -1,0 +1,104 @@
+"""What CLI commands share: finding the state directory and opening the store from flags.
+
+Resolution, in order: an explicit ``--state-dir``; else the ``state_dir`` of the ``-c``
+configuration (relative to the file); else ``./state``. The store URL is the configuration's
+``store.url`` when one is given, else SQLite in the state directory. Failures are printed on
+stderr and end the command with ``EXIT_ERROR``, so commands never print a traceback for a
+mistyped path or a broken configuration file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich import markup
+from rich.console import Console
+
+from rollsafe.domain import errors
+from rollsafe.storage import sql
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "EXIT_ERROR",
+    "ConfigOption",
+    "StateDirOption",
+    "StoreLocation",
+    "fail",
+    "locate_store",
+    "open_store_from",
+]
+
+DEFAULT_STATE_DIR = Path("state")
+EXIT_ERROR = 2  # the command could not do its job (bad config, no store): not a finding
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="rollsafe.yaml (its state_dir and store.url are used)"),
+]
+StateDirOption = Annotated[
+    Path | None,
+    typer.Option("--state-dir", help="State directory; overrides the configuration's"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLocation:
+    """Where the store is: the state directory, and a URL when it is not the default SQLite."""
+
+    state_dir: Path
+    url: str | None
+
+    @property
+    def shown(self) -> str:
+        """For messages: the SQLite file, or the URL without its password."""
+        if self.url is None:
+            return str(self.state_dir / sql.DB_FILE)
+        import sqlalchemy as sa
+
+        return sa.make_url(self.url).render_as_string(hide_password=True)
+
+
+def locate_store(config: Path | None, state_dir: Path | None) -> StoreLocation:
+    """Resolve the flags (see the module docstring); exits on an invalid configuration."""
+    url: str | None = None
+    configured: Path | None = None
+    if config is not None:
+        # Lazily: only commands given -c pay for (and depend on) the configuration loader.
+        from rollsafe.interfaces.cli import config_commands
+
+        loaded = config_commands.load_or_exit(config)
+        configured = loaded.state_dir
+        url = loaded.config.store.url
+    chosen = state_dir if state_dir is not None else configured or DEFAULT_STATE_DIR
+    return StoreLocation(state_dir=chosen, url=url)
+
+
+def open_store_from(
+    config: Path | None, state_dir: Path | None, *, must_exist: bool = False
+) -> sql.SqlStore:
+    """The migrated store the flags point at; exits with EXIT_ERROR if it cannot be opened.
+
+    ``must_exist`` is for commands that only read (``audit verify``): a mistyped state
+    directory must say "no store there", not create an empty one and report it clean.
+    """
+    location = locate_store(config, state_dir)
+    if must_exist and location.url is None and not (location.state_dir / sql.DB_FILE).is_file():
+        fail(
+            f"no rollsafe store at {location.shown} "
+            "(pass --state-dir or -c with the controller's configuration)"
+        )
+    try:
+        return sql.open_store(location.state_dir, location.url)
+    except (errors.StoreError, OSError) as exc:
+        fail(f"cannot open the store at {location.shown}: {exc}")
+
+
+def fail(message: str, *, code: int = EXIT_ERROR) -> NoReturn:
+    """Print ``error: message`` on stderr and end the command with ``code``."""
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[red]error:[/] {markup.escape(message)}"
+    )
+    raise typer.Exit(code)

@@ -1,0 +1,370 @@
+"""The judge's engine: observations and marks in, decisions out, with no I/O and no clock.
+
+The same engine runs live (the daemon feeds it as probes report and asks for decisions with the
+clock's ``now``), in ``rollsafe backtest`` over recordings (:func:`replay`), and in rollouts'
+bake phases. It is deterministic: the same observations and marks, fed in any order, give the
+same decisions for the same ``now``.
+
+* ``observe`` folds an observation into the window of its ``(target, source)``; each window
+  keeps the longest history any rule on that source needs (plus ``margin``), see ``windows``.
+* ``mark`` records an ``upgrade`` mark: baseline rules compare against the period before the
+  latest one. Only the last few upgrade marks per target are kept; other mark names are
+  accepted and ignored (no rule refers to them yet). Register a mark before the reference
+  period's data has slid out of the window (live, the mark comes when the upgrade ends).
+* ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
+  selector picks the target (OK ones included), then one ``blind:<source>`` decision per
+  source seen on the target, sorted by source. Composite children are evaluated once per call.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rollsafe.config import models
+from rollsafe.domain import errors, ids, observations, verdicts
+from rollsafe.judge import blindness, composites, rules, windows
+
+__all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
+
+UPGRADE = "upgrade"  # the mark name baseline rules take as "the upgrade happened here"
+MAX_MARKS = 8  # upgrade marks remembered per target; each pins a reference period
+
+
+def worst(decisions: Iterable[verdicts.Decision]) -> verdicts.Decision | None:
+    """The most severe decision, the first one listed among equals; None for no decisions."""
+    found: verdicts.Decision | None = None
+    for decision in decisions:
+        if found is None or decision.severity > found.severity:
+            found = decision
+    return found
+
+
+class Engine:
+    """Per-target windows and the configured rules over them (see the module notes)."""
+
+    def __init__(
+        self,
+        config: models.RollsafeConfig,
+        *,
+        margin: float = 60.0,
+        max_samples: int = 100_000,
+        error_memory: int = 50,
+    ) -> None:
+        _check_references(config.rules)
+        self._config = config
+        self._policy = config.policy
+        self._rules = list(config.rules)
+        self._by_id = {rule.id: rule for rule in config.rules}
+        self._versions = {rule.id: rules.version(rule) for rule in config.rules}
+        self._blind_version = hashlib.sha256(
+            f"{config.policy.blind_after}:{config.policy.no_data}".encode()
+        ).hexdigest()[:12]
+        self._targets = {target.id: target for target in config.targets}
+        self._floors = {probe.name: probe.interval for probe in config.probes}
+        self._margin = margin
+        self._max_samples = max_samples
+        self._error_memory = error_memory
+        # What each source's window must remember: the longest history, the most values in
+        # a row, and the longest baseline reference period any rule on it reads.
+        self._history: dict[str, float] = {}
+        self._keep: dict[str, int] = {}
+        self._before: dict[str, float] = {}
+        for rule in self._rules:
+            if isinstance(rule, composites.CompositeRule):
+                continue
+            source = rule.probe
+            self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
+            self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
+            if isinstance(rule, models.BaselineRule):
+                self._before[source] = max(self._before.get(source, 0.0), rule.before)
+        self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
+        self._marks: dict[ids.TargetId, list[float]] = {}
+        self._target_models: dict[ids.TargetId, models.Target] = {}
+
+    # ------------------------------------------------------------------ folding in
+
+    def observe(self, obs: observations.Observation) -> None:
+        """Fold ``obs`` into its ``(target, source)`` window, at its place in time."""
+        per_target = self._windows.setdefault(obs.target, {})
+        window = per_target.get(obs.source)
+        if window is None:
+            window = self._new_window(obs.target, obs.source)
+            per_target[obs.source] = window
+        window.insert(obs)
+
+    def mark(self, mark: observations.Mark) -> None:
+        """Record a mark; ``upgrade`` marks become the reference time of baseline rules."""
+        if mark.name != UPGRADE:
+            return
+        times = self._marks.setdefault(mark.target, [])
+        if mark.time in times:
+            return
+        bisect.insort(times, mark.time)
+        per_target = self._windows.get(mark.target, {})
+        while len(times) > MAX_MARKS:
+            dropped = times.pop(0)
+            for window in per_target.values():
+                window.unpin(dropped)
+        if mark.time not in times:
+            return  # older than every remembered mark: it can never be the latest one
+        for source, window in per_target.items():
+            before = self._before.get(source, 0.0)
+            if before > 0:
+                window.pin(mark.time, start=mark.time - before)
+
+    def _new_window(self, target: ids.TargetId, source: str) -> windows.Window:
+        window = windows.Window(
+            span=self._history.get(source, 0.0) + self._margin,
+            keep=self._keep.get(source, 1),
+            error_memory=self._error_memory,
+            max_samples=self._max_samples,
+        )
+        before = self._before.get(source, 0.0)
+        if before > 0:
+            for at in self._marks.get(target, []):
+                window.pin(at, start=at - before)
+        return window
+
+    # ------------------------------------------------------------------ reading out
+
+    def window(self, target: str, source: str) -> windows.Window | None:
+        """The window of ``(target, source)``, None when that source never spoke there."""
+        return self._windows.get(ids.TargetId(target), {}).get(source)
+
+    def targets(self) -> list[ids.TargetId]:
+        """Configured targets in configuration order, then other observed targets, sorted."""
+        configured = [ids.TargetId(target.id) for target in self._config.targets]
+        extra = sorted(t for t in self._windows if t not in self._targets)
+        return configured + extra
+
+    def evaluate(self, target: str, *, now: float) -> list[verdicts.Decision]:
+        """Every applicable rule's decision for ``target`` at ``now``, then blindness ones."""
+        target_id = ids.TargetId(target)
+        model = self._target_model(target_id)
+        memo: dict[str, rules.Outcome] = {}
+        decisions = []
+        for rule in self._rules:
+            if not models.selects(rule.targets, model):
+                continue
+            outcome = self._outcome(rule.id, target_id, model, now=now, memo=memo, active=set())
+            decisions.append(
+                self._decision(
+                    target_id,
+                    rule_id=rule.id,
+                    kind=rule.kind,
+                    version=self._versions[rule.id],
+                    now=now,
+                    outcome=outcome,
+                )
+            )
+        for source, window in sorted(self._windows.get(target_id, {}).items()):
+            outcome = blindness.assess(source, window.streak(), policy=self._policy)
+            rule_id = blindness.rule_id(source)
+            decisions.append(
+                self._decision(
+                    target_id,
+                    rule_id=rule_id,
+                    kind="blind",
+                    version=self._blind_version,
+                    now=now,
+                    outcome=outcome,
+                )
+            )
+        return decisions
+
+    def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
+        """``evaluate`` for every target (see :meth:`targets` for the order)."""
+        decisions: list[verdicts.Decision] = []
+        for target in self.targets():
+            decisions.extend(self.evaluate(target, now=now))
+        return decisions
+
+    @staticmethod
+    def worst(decisions: Iterable[verdicts.Decision]) -> verdicts.Decision | None:
+        """The most severe decision (see the module function :func:`worst`)."""
+        return worst(decisions)
+
+    # ------------------------------------------------------------------ internals
+
+    def _target_model(self, target: ids.TargetId) -> models.Target:
+        known = self._targets.get(target)
+        if known is not None:
+            return known
+        cached = self._target_models.get(target)
+        if cached is None:
+            # A target seen only in observations (a recording, an alert): no labels, and built
+            # without validation because its id comes from data, not from the config file.
+            cached = models.Target.model_construct(id=target)
+            self._target_models[target] = cached
+        return cached
+
+    def _reference(self, target: ids.TargetId, now: float) -> float | None:
+        times = self._marks.get(target)
+        if not times:
+            return None
+        index = bisect.bisect_right(times, now)
+        return times[index - 1] if index else None
+
+    def _outcome(
+        self,
+        rule_id: str,
+        target: ids.TargetId,
+        model: models.Target,
+        *,
+        now: float,
+        memo: dict[str, rules.Outcome],
+        active: set[str],
+    ) -> rules.Outcome:
+        done = memo.get(rule_id)
+        if done is not None:
+            return done
+        if rule_id in active:
+            raise errors.ConfigError(f"rule {rule_id!r} refers to itself through composites")
+        rule = self._by_id[rule_id]
+        if not models.selects(rule.targets, model):
+            outcome = rules.Outcome(
+                verdicts.Severity.OK,
+                f"{rule_id} does not apply to {target}",
+                {"applies": False, "no_data": True},
+            )
+        elif isinstance(rule, composites.CompositeRule):
+            active.add(rule_id)
+            children = [
+                (child, self._outcome(child, target, model, now=now, memo=memo, active=active))
+                for child in rule.rules
+            ]
+            active.discard(rule_id)
+            outcome = composites.combine(rule, children)
+        else:
+            outcome = rules.evaluate_leaf(
+                rule,
+                self._windows.get(target, {}).get(rule.probe),
+                now=now,
+                reference_at=self._reference(target, now),
+                rate_floor=self._floors.get(rule.probe),
+            )
+        memo[rule_id] = outcome
+        return outcome
+
+    @staticmethod
+    def _decision(
+        target: ids.TargetId,
+        *,
+        rule_id: str,
+        kind: str,
+        version: str,
+        now: float,
+        outcome: rules.Outcome,
+    ) -> verdicts.Decision:
+        evidence: dict[str, Any] = {"rule": rule_id, "kind": kind, "version": version}
+        evidence.update(outcome.evidence)
+        return verdicts.Decision(
+            time=now,
+            target=target,
+            rule=ids.RuleId(rule_id),
+            severity=outcome.severity,
+            summary=outcome.summary,
+            evidence=evidence,
+        )
+
+
+def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
+    """Composites must list existing rules and never reach themselves (loading checks it too)."""
+    by_id = {rule.id: rule for rule in rule_list}
+    problems: list[str] = []
+    for rule in rule_list:
+        if isinstance(rule, composites.CompositeRule):
+            problems.extend(
+                f"rule {rule.id!r} lists unknown rule {child!r}"
+                for child in rule.rules
+                if child not in by_id
+            )
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(rule_id: str, path: list[str]) -> None:
+        if state.get(rule_id) == 2 or rule_id not in by_id:
+            return
+        if state.get(rule_id) == 1:
+            cycle = [*path[path.index(rule_id) :], rule_id]
+            problems.append(f"rules form a cycle: {' -> '.join(cycle)}")
+            return
+        state[rule_id] = 1
+        rule = by_id[rule_id]
+        if isinstance(rule, composites.CompositeRule):
+            for child in rule.rules:
+                visit(child, [*path, rule_id])
+        state[rule_id] = 2
+
+    for rule in rule_list:
+        visit(rule.id, [])
+    if problems:
+        raise errors.ConfigError(problems[0], problems=problems)
+
+
+def replay(
+    config: models.RollsafeConfig,
+    observations: Iterable[observations.Observation],
+    marks: Iterable[observations.Mark] = (),
+    *,
+    step: float | None = None,
+) -> list[verdicts.Decision]:
+    """Run a fresh engine over recorded observations; return the decisions that changed.
+
+    Observations are fed in time order (marks at the same time go first). With ``step`` None,
+    the observation's target is evaluated right after each observation at ``now`` = its time;
+    changes on other targets caused only by time passing show at their next observation. With
+    ``step``, every target is evaluated every ``step`` seconds of virtual time, from the first
+    observation until all are fed. A decision is returned when its severity differs from the
+    previous one of the same ``(target, rule)``, the first one counting as a change from OK.
+    """
+    if step is not None and step <= 0:
+        raise ValueError("step must be a positive number of seconds")
+    engine = Engine(config)
+    feed = sorted(
+        observations,
+        key=lambda o: (o.time, o.target, o.source, windows.order_key(o)),
+    )
+    pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
+    last: dict[tuple[str, str], verdicts.Severity] = {}
+    changed: list[verdicts.Decision] = []
+
+    def record(decisions: Iterable[verdicts.Decision]) -> None:
+        for decision in decisions:
+            key = (decision.target, decision.rule)
+            if decision.severity != last.get(key, verdicts.Severity.OK):
+                changed.append(decision)
+            last[key] = decision.severity
+
+    next_mark = 0
+
+    def marks_until(when: float) -> None:
+        nonlocal next_mark
+        while next_mark < len(pending) and pending[next_mark].time <= when:
+            engine.mark(pending[next_mark])
+            next_mark += 1
+
+    if step is None:
+        for obs in feed:
+            marks_until(obs.time)
+            engine.observe(obs)
+            record(engine.evaluate(obs.target, now=obs.time))
+        return changed
+
+    if not feed:
+        return changed
+    start = feed[0].time
+    fed = 0
+    tick = 0
+    while fed < len(feed):
+        now = start + tick * step  # multiplied, not accumulated: no drift over long replays
+        while fed < len(feed) and feed[fed].time <= now:
+            marks_until(feed[fed].time)
+            engine.observe(feed[fed])
+            fed += 1
+        marks_until(now)
+        record(engine.evaluate_all(now=now))
+        tick += 1
+    return changed

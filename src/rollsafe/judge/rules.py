@@ -1,0 +1,399 @@
+"""Rules: one pure function per leaf rule kind, from a window and ``now`` to an outcome.
+
+Each function reads only its window and the times it is given, and answers with an
+:class:`Outcome`: a severity, one human sentence, and the evidence that produced it. The engine
+adds the rule's id, kind and version to the evidence and turns outcomes into decisions.
+
+Shared semantics (the configuration models document the per-kind ones):
+
+* only valid observations (no ``error``) are looked at: windows never hand out errors;
+* too little data (fewer than ``min_samples`` / ``consecutive`` values, no value at all) is
+  severity OK with ``evidence["no_data"] = True``. Missing data never raises a warning or a
+  rollback by itself; a blind detector is reported separately (see ``blindness``);
+* windows are ``(now - window, now]``; a baseline's reference period is
+  ``[ref - before, ref)`` with ``ref`` the latest ``upgrade`` mark at or before ``now``, or
+  ``now - window`` when there is none;
+* a rate divides by the window, except for a source first seen less than a window ago, which
+  divides by the time since its first value (at least ``floor``: the probe's interval, or
+  ``per``) so a fresh probe's burst is not diluted by time nobody was looking;
+* a baseline limit is ``baseline * max_increase`` (for a negative baseline, the same distance
+  above it: ``baseline + |baseline| * (max_increase - 1)``); a zero baseline is breached by
+  any current value at least ``max(min_delta, 1e-9)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollsafe.config import durations, models
+from rollsafe.domain import observations, verdicts
+from rollsafe.judge import conditions, windows
+
+__all__ = [
+    "EPSILON",
+    "LeafRule",
+    "Outcome",
+    "baseline",
+    "evaluate_leaf",
+    "history_needed",
+    "rate",
+    "ratio",
+    "threshold",
+    "values_needed",
+    "version",
+]
+
+LeafRule = models.ThresholdRule | models.RatioRule | models.RateRule | models.BaselineRule
+EPSILON = 1e-9  # the smallest increase over a zero baseline that counts as one
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one rule concluded: severity, one sentence, and the evidence behind it."""
+
+    severity: verdicts.Severity
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+def version(rule: models.RuleBase) -> str:
+    """A short fingerprint of the rule's definition, so evidence says which version decided."""
+    return hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:12]
+
+
+def history_needed(rule: models.RuleBase) -> float:
+    """Seconds of history behind the newest value this rule reads (windows trim to the max)."""
+    if isinstance(rule, models.ThresholdRule):
+        return rule.for_ or 0.0
+    if isinstance(rule, models.RatioRule | models.RateRule):
+        return rule.window
+    if isinstance(rule, models.BaselineRule):
+        return rule.window + rule.before
+    return 0.0
+
+
+def values_needed(rule: models.RuleBase) -> int:
+    """How many newest values the rule reads regardless of their age."""
+    if isinstance(rule, models.ThresholdRule):
+        return rule.consecutive
+    return 1
+
+
+def evaluate_leaf(
+    rule: LeafRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None = None,
+    rate_floor: float | None = None,
+) -> Outcome:
+    """Dispatch to the rule kind's function; ``window`` is None when the source never spoke."""
+    if isinstance(rule, models.ThresholdRule):
+        return threshold(rule, window, now=now)
+    if isinstance(rule, models.RatioRule):
+        return ratio(rule, window, now=now)
+    if isinstance(rule, models.RateRule):
+        return rate(rule, window, now=now, floor=rate_floor)
+    return baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _breach_severity(rule: models.RuleBase, breached: bool) -> verdicts.Severity:
+    return verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
+
+
+def _span_of(values: Sequence[observations.Observation]) -> dict[str, Any]:
+    return {
+        "samples": len(values),
+        "first_time": values[0].time if values else None,
+        "last_time": values[-1].time if values else None,
+    }
+
+
+def _no_data(probe: str, reason: str, evidence: dict[str, Any]) -> Outcome:
+    evidence = {**evidence, "no_data": True, "reason": reason}
+    return Outcome(verdicts.Severity.OK, f"{probe}: no data ({reason})", evidence)
+
+
+def _duration(seconds: float) -> str:
+    return durations.format_duration(seconds)
+
+
+def _covered(end: float, length: float, first_value_time: float | None, floor: float) -> float:
+    """Seconds a period of ``length`` ending at ``end`` was actually watched (see notes)."""
+    if first_value_time is None or first_value_time <= end - length:
+        return length
+    return min(length, max(end - first_value_time, floor))
+
+
+def _sum_values(values: Sequence[observations.Observation]) -> tuple[float, int]:
+    numbers = [conditions.field_of(o, "value") for o in values]
+    present = [x for x in numbers if x is not None]
+    # fsum is exact, so the result does not depend on the order values were added in.
+    return math.fsum(present), len(present)
+
+
+# --------------------------------------------------------------------------- threshold
+
+
+def threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
+    """Latest value(s) of the probe against ``op value``, ``consecutive`` times, ``for`` long."""
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "field": rule.field,
+        "op": rule.op,
+        "threshold": rule.value,
+        "consecutive": rule.consecutive,
+        "for_s": rule.for_,
+    }
+    last = [] if window is None else window.last(rule.consecutive, until=now)
+    if not last:
+        return _no_data(rule.probe, "no valid observation", {**evidence, **_span_of(last)})
+    numbers = [conditions.field_of(o, rule.field) for o in last]
+    evidence.update(_span_of(last), value=numbers[-1], values=numbers)
+    if len(last) < rule.consecutive:
+        reason = f"{len(last)} of the {rule.consecutive} values needed in a row"
+        return _no_data(rule.probe, reason, evidence)
+
+    hits = [conditions.compare(x, rule.op, rule.value) for x in numbers]
+    in_a_row = all(hits)
+    held_for = True
+    if rule.for_ is not None and window is not None:
+        # Walk back from the newest value while it breaches: the streak's start. Errors are
+        # not values, so they neither break nor extend a streak.
+        since: float | None = None
+        for obs in window.newest_first(until=now):
+            if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+                break
+            since = obs.time
+        evidence["streak_since"] = since
+        evidence["streak_s"] = None if since is None else now - since
+        held_for = since is not None and now - since >= rule.for_
+    breached = in_a_row and held_for
+
+    head = (
+        f"{rule.probe} {rule.field} {conditions.number(numbers[-1])} "
+        f"{rule.op} {conditions.number(rule.value)}"
+    )
+    if breached:
+        tail = []
+        if rule.consecutive > 1:
+            tail.append(f"{rule.consecutive} times in a row")
+        if rule.for_ is not None:
+            tail.append(f"for {_duration(evidence['streak_s'])}")
+        summary = head + (f" ({', '.join(tail)})" if tail else "")
+    elif not hits[-1]:
+        summary = (
+            f"{rule.probe} {rule.field} {conditions.number(numbers[-1])}, "
+            f"not {rule.op} {conditions.number(rule.value)}"
+        )
+    elif not in_a_row:
+        summary = f"{head}, but only {sum(hits)} of the last {rule.consecutive} values"
+    else:
+        streak = evidence["streak_s"] or 0.0
+        summary = f"{head}, but only for {_duration(streak)} of {_duration(rule.for_ or 0.0)}"
+    evidence["breached"] = breached
+    evidence["no_data"] = False
+    return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+# --------------------------------------------------------------------------- ratio
+
+
+def ratio(rule: models.RatioRule, window: windows.Window | None, *, now: float) -> Outcome:
+    """Share of the window's values meeting ``when``, against ``above``."""
+    values = [] if window is None else window.between(now - rule.window, now)
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "when": conditions.describe(rule.when),
+        "window_s": rule.window,
+        "above": rule.above,
+        "min_samples": rule.min_samples,
+        **_span_of(values),
+    }
+    if len(values) < rule.min_samples:
+        reason = f"{len(values)} of {rule.min_samples} samples in {_duration(rule.window)}"
+        return _no_data(rule.probe, reason, {**evidence, "ratio": None, "matching": None})
+    matching = sum(1 for o in values if conditions.meets(o, rule.when))
+    share = matching / len(values)
+    breached = share > rule.above
+    verb = ">" if breached else "<="
+    summary = (
+        f"{rule.probe} share with {conditions.describe(rule.when)} {conditions.number(share)} "
+        f"{verb} {conditions.number(rule.above)} over {_duration(rule.window)} "
+        f"({len(values)} samples)"
+    )
+    evidence.update(ratio=share, matching=matching, breached=breached, no_data=False)
+    return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+# --------------------------------------------------------------------------- rate
+
+
+def rate(
+    rule: models.RateRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    floor: float | None = None,
+) -> Outcome:
+    """Sum of ``value`` over the window, per ``per`` seconds, against ``above``."""
+    values = [] if window is None else window.between(now - rule.window, now)
+    total, counted = _sum_values(values)
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "window_s": rule.window,
+        "per_s": rule.per,
+        "above": rule.above,
+        "min_samples": rule.min_samples,
+        **_span_of(values),
+        "samples": counted,
+    }
+    first = None if window is None else window.first_value_time
+    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    if counted < rule.min_samples or covered <= 0:
+        reason = f"{counted} of {rule.min_samples} samples in {_duration(rule.window)}"
+        return _no_data(rule.probe, reason, {**evidence, "rate": None, "sum": total})
+    per_period = total / covered * rule.per
+    breached = per_period > rule.above
+    verb = ">" if breached else "<="
+    summary = (
+        f"{rule.probe} rate {conditions.number(per_period)} per {_duration(rule.per)} {verb} "
+        f"{conditions.number(rule.above)} over {_duration(covered)} ({counted} samples)"
+    )
+    evidence.update(rate=per_period, sum=total, covered_s=covered, breached=breached, no_data=False)
+    return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+def _aggregate(
+    rule: models.BaselineRule,
+    values: Sequence[observations.Observation],
+    *,
+    end: float,
+    length: float,
+    first_value_time: float | None,
+    floor: float,
+) -> tuple[float | None, int]:
+    """The rule's aggregate over one period, and how many samples it rests on."""
+    if rule.aggregate == "mean":
+        numbers = [conditions.field_of(o, rule.field) for o in values]
+        present = [x for x in numbers if x is not None]
+        return (math.fsum(present) / len(present) if present else None), len(present)
+    if rule.aggregate == "rate":
+        total, counted = _sum_values(values)
+        covered = _covered(end, length, first_value_time, floor)
+        return (total / covered * 60.0 if counted and covered > 0 else None), counted
+    when = rule.when
+    if when is None:  # the model rejects aggregate=ratio without `when`; stay total anyway
+        return None, 0
+    matching = sum(1 for o in values if conditions.meets(o, when))
+    return (matching / len(values) if values else None), len(values)
+
+
+def _limit(base: float, max_increase: float) -> float:
+    return base + abs(base) * (max_increase - 1.0)
+
+
+def baseline(
+    rule: models.BaselineRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None = None,
+    floor: float | None = None,
+) -> Outcome:
+    """The window's aggregate now against the same aggregate before the upgrade."""
+    if reference_at is not None and reference_at <= now:
+        ref_end, reference = reference_at, "upgrade"
+    else:
+        ref_end, reference = now - rule.window, "sliding"
+    ref_start = ref_end - rule.before
+    current_values: list[observations.Observation] = []
+    ref_values: list[observations.Observation] = []
+    if window is not None:
+        current_values = window.between(now - rule.window, now)
+        pinned = window.pinned(ref_end, start=ref_start) if reference == "upgrade" else None
+        ref_values = (
+            pinned if pinned is not None else window.between(ref_start, ref_end, closed="left")
+        )
+    first = None if window is None else window.first_value_time
+    floor_s = floor or 60.0
+    current, current_n = _aggregate(
+        rule,
+        current_values,
+        end=now,
+        length=rule.window,
+        first_value_time=first,
+        floor=min(floor_s, rule.window),
+    )
+    base, base_n = _aggregate(
+        rule,
+        ref_values,
+        end=ref_end,
+        length=rule.before,
+        first_value_time=first,
+        floor=min(floor_s, rule.before),
+    )
+    what = {
+        "mean": f"mean {rule.field}",
+        "rate": "rate per 1m",
+        "ratio": f"share with {conditions.describe(rule.when) if rule.when else ''}",
+    }[rule.aggregate]
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "aggregate": rule.aggregate,
+        "field": rule.field,
+        "when": None if rule.when is None else conditions.describe(rule.when),
+        "window_s": rule.window,
+        "before_s": rule.before,
+        "max_increase": rule.max_increase,
+        "min_delta": rule.min_delta,
+        "min_samples": rule.min_samples,
+        "reference": reference,
+        "reference_start": ref_start,
+        "reference_end": ref_end,
+        "current": current,
+        "baseline": base,
+        "current_samples": current_n,
+        "baseline_samples": base_n,
+        **_span_of(current_values),
+        "samples": current_n,
+    }
+    if current is None or base is None or min(current_n, base_n) < rule.min_samples:
+        reason = f"{current_n} samples now and {base_n} before, {rule.min_samples} needed in each"
+        return _no_data(rule.probe, reason, evidence)
+
+    if base == 0:
+        breached = current > 0 and current >= max(rule.min_delta, EPSILON)
+    else:
+        breached = current > _limit(base, rule.max_increase) and current - base >= rule.min_delta
+    evidence["increase"] = current / base if base else None
+    evidence.update(breached=breached, no_data=False)
+    period = (
+        "before the upgrade" if reference == "upgrade" else f"the {_duration(rule.before)} before"
+    )
+    head = f"{rule.probe} {what} {conditions.number(current)} vs {conditions.number(base)} {period}"
+    if base:
+        factor = f"x{conditions.number(current / base)}"
+    else:
+        factor = "up from zero" if current > 0 else "still zero"
+    limit = f"x{conditions.number(rule.max_increase)}"
+    if breached:
+        summary = f"{head}: {factor}, over the {limit} limit"
+    elif base != 0 and current > _limit(base, rule.max_increase):
+        summary = (
+            f"{head}: {factor}, but the change {conditions.number(current - base)} is under "
+            f"min_delta {conditions.number(rule.min_delta)}"
+        )
+    else:
+        summary = f"{head}: {factor}, within the {limit} limit"
+    return Outcome(_breach_severity(rule, breached), summary, evidence)

@@ -1,0 +1,276 @@
+"""The daemon: wires detect -> judge -> execute -> verify, persists and audits, until stopped.
+
+Flow of one observation: a probe's result reaches ``_consume`` through a queue; the judge folds
+it in and re-evaluates that target at once (a critical decision reaches the executor within
+milliseconds, not at the next tick); decisions whose severity changed are stored with an audit
+event; a new critical decision opens a rollback run. Observations are persisted in batches.
+
+Only one controller executes runs for a state directory: the daemon holds the controller lock
+for its lifetime (``rollsafe rollback`` uses it to know whether to act itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from rollsafe.config import loading
+from rollsafe.detect import scheduling
+from rollsafe.domain import audit_events, clocks, ids, observations, verdicts
+from rollsafe.execute import runs
+from rollsafe.judge import engine
+from rollsafe.notify import dispatching, messages
+from rollsafe.runtime import assembly, locking, tasks
+from rollsafe.storage import repositories, sql
+
+log = logging.getLogger("rollsafe.daemon")
+
+MARK_PREFIX = "mark:"
+FLUSH_INTERVAL = 1.0
+FLUSH_BATCH = 2000
+PRUNE_INTERVAL = 3600.0
+MARK_POLL_INTERVAL = 1.0
+WARM_UP_LIMIT = 200_000
+
+
+class ControllerBusy(RuntimeError):
+    """Another controller already holds the state directory's lock."""
+
+
+class Daemon:
+    """One controller process. Construct, then ``await run(stop)``."""
+
+    def __init__(
+        self,
+        loaded: loading.LoadedConfig,
+        *,
+        clock: clocks.Clock | None = None,
+        store: repositories.Store | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.config = loaded.config
+        self.clock: clocks.Clock = clock or clocks.SystemClock()
+        self.store: repositories.Store = store or sql.open_store(
+            loaded.state_dir, self.config.store.url
+        )
+        self.engine = engine.Engine(self.config)
+        self.executor: runs.Executor = assembly.build_executor(loaded, self.store, clock=self.clock)
+        self.notifications = dispatching.Dispatcher(self.config.notifiers)
+        self.ready = asyncio.Event()
+        self.observed = 0
+        self._queue: asyncio.Queue[observations.Observation] = asyncio.Queue()
+        self._unsaved: list[observations.Observation] = []
+        self._severity: dict[tuple[str, str], verdicts.Severity] = {}
+        self._lock = locking.ControllerLock(loaded.state_dir)
+        self._tasks = tasks.TaskGroup()
+        self._last_mark_time = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def failed(self) -> bool:
+        """True when the daemon stopped because one of its tasks failed."""
+        return self._tasks.failure is not None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run the loop until ``stop`` is set; raises ControllerBusy if another one runs."""
+        if not self._lock.try_acquire():
+            raise ControllerBusy(
+                f"another rollsafe controller holds {self.loaded.state_dir}/controller.lock"
+            )
+        try:
+            self._start_up()
+            self._tasks.start("judge", self._consume())
+            self._tasks.start("persist", self._flush_forever())
+            self._tasks.start("marks", self._watch_marks())
+            self._tasks.start("prune", self._prune_forever())
+            self._tasks.start("notify", self.notifications.run())
+            self._tasks.start("execute", self.executor.serve(stop))
+            scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
+            self._tasks.start("probes", scheduler.run())
+            self.ready.set()
+            self._audit("daemon.started", reason=f"config {self.loaded.path}")
+            log.info(
+                "rollsafe running: %d targets, %d probes, %d rules",
+                len(self.config.targets),
+                len(self.config.probes),
+                len(self.config.rules),
+            )
+            waiters = [
+                asyncio.create_task(stop.wait(), name="wait-stop"),
+                asyncio.create_task(self._tasks.failed.wait(), name="wait-failure"),
+            ]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            stop.set()
+        finally:
+            await self._shut_down()
+
+    def _start_up(self) -> None:
+        self.store.sync_targets(
+            [
+                repositories.TargetRecord(
+                    id=ids.TargetId(t.id), address=t.address, labels=dict(t.labels), driver=t.driver
+                )
+                for t in self.config.targets
+            ]
+        )
+        for target, decisions in self.store.latest_decisions().items():
+            for decision in decisions:
+                self._severity[(target, decision.rule)] = decision.severity
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Refill the judge's windows from stored observations, so a restart keeps context."""
+        horizon = self.engine.horizon() if hasattr(self.engine, "horizon") else 3600.0
+        since = self.clock.now() - horizon
+        for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
+            self._fold(obs)
+            self._last_mark_time = max(self._last_mark_time, obs.time)
+
+    async def _shut_down(self) -> None:
+        await self._tasks.stop()
+        self._drain_queue()
+        self._flush()
+        with contextlib.suppress(Exception):
+            self._audit("daemon.stopped", reason=self._tasks.failure or "stop requested")
+        self._lock.release()
+        if self._tasks.failure:
+            log.error("daemon stopped because a task failed: %s", self._tasks.failure)
+
+    # ------------------------------------------------------------------ detect -> judge
+
+    def _accept(self, obs: observations.Observation) -> None:
+        """Sink for the scheduler (and intake later): never blocks."""
+        self._queue.put_nowait(obs)
+
+    async def _consume(self) -> None:
+        while True:
+            obs = await self._queue.get()
+            self._handle(obs)
+
+    def _drain_queue(self) -> None:
+        while not self._queue.empty():
+            self._handle(self._queue.get_nowait())
+
+    def _handle(self, obs: observations.Observation) -> None:
+        self.observed += 1
+        self._unsaved.append(obs)
+        self._fold(obs)
+        if not obs.source.startswith(MARK_PREFIX):
+            self.judge(obs.target)
+
+    def _fold(self, obs: observations.Observation) -> None:
+        if obs.source.startswith(MARK_PREFIX):
+            name = obs.source.removeprefix(MARK_PREFIX)
+            self.engine.mark(observations.Mark(time=obs.time, target=obs.target, name=name))
+        else:
+            self.engine.observe(obs)
+
+    def judge(self, target: str) -> list[verdicts.Decision]:
+        """Evaluate ``target`` now; persist and act on what changed. Returns changed decisions."""
+        decisions = self.engine.evaluate(target, now=self.clock.now())
+        changed = [d for d in decisions if self._severity.get((d.target, d.rule)) != d.severity]
+        if not changed:
+            return []
+        first_seen = [d for d in changed if (d.target, d.rule) not in self._severity]
+        for d in changed:
+            self._severity[(d.target, d.rule)] = d.severity
+        # A rule seen for the first time at ok is not news; store it quietly, audit the rest.
+        noteworthy = [
+            d for d in changed if not (d in first_seen and d.severity is verdicts.Severity.OK)
+        ]
+        self.store.add_decisions(changed, audit=[_decision_entry(d) for d in noteworthy])
+        for d in noteworthy:
+            log.info("%s %s %s: %s", d.target, d.rule, d.severity.label, d.summary)
+            if d.severity is not verdicts.Severity.OK:
+                self.notifications.publish(_decision_message(d))
+        for d in changed:
+            if d.severity is verdicts.Severity.CRITICAL:
+                self._request_rollback(d)
+        return changed
+
+    def _request_rollback(self, decision: verdicts.Decision) -> None:
+        run = self.executor.request(
+            decision.target,
+            trigger=f"decision:{decision.rule}",
+            actor="rollsafe",
+            reason=decision.summary,
+            evidence=decision.to_json(),
+        )
+        log.warning("%s: rollback run %s is %s", decision.target, run.id, run.state.value)
+
+    # ------------------------------------------------------------------ background work
+
+    def _take_unsaved(self) -> list[observations.Observation]:
+        # Marks are already stored by whoever made them; only probe results are saved here.
+        batch, self._unsaved = self._unsaved, []
+        return [o for o in batch if not o.source.startswith(MARK_PREFIX)]
+
+    def _flush(self) -> None:
+        batch = self._take_unsaved()
+        if batch:
+            self.store.add_observations(batch)
+
+    async def _flush_forever(self) -> None:
+        """Observations are saved in batches, never one transaction per observation."""
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            batch = self._take_unsaved()
+            for start in range(0, len(batch), FLUSH_BATCH):
+                await asyncio.to_thread(
+                    self.store.add_observations, batch[start : start + FLUSH_BATCH]
+                )
+
+    async def _watch_marks(self) -> None:
+        """Marks such as ``mark:upgrade`` are written to the store by ``rollsafe upgrade``."""
+        while True:
+            marks = await asyncio.to_thread(
+                self.store.list_observations, source=f"{MARK_PREFIX}upgrade", since=None
+            )
+            for mark in marks:
+                if mark.time > self._last_mark_time:
+                    self._last_mark_time = mark.time
+                    self._fold(mark)
+            await asyncio.sleep(MARK_POLL_INTERVAL)
+
+    async def _prune_forever(self) -> None:
+        while True:
+            cutoff = self.clock.now() - self.config.policy.observation_retention
+            removed = await asyncio.to_thread(self.store.prune_observations, older_than=cutoff)
+            if removed:
+                log.info("pruned %d observations older than retention", removed)
+            await asyncio.sleep(PRUNE_INTERVAL)
+
+    def _audit(self, action: str, *, reason: str) -> None:
+        self.store.append_audit(
+            audit_events.AuditEntry(
+                time=self.clock.now(), actor="daemon", action=action, reason=reason
+            )
+        )
+
+
+def _decision_entry(d: verdicts.Decision) -> audit_events.AuditEntry:
+    return audit_events.AuditEntry(
+        time=d.time,
+        actor="judge",
+        action=f"decision.{d.severity.label}",
+        target=d.target,
+        reason=d.summary,
+        details={"rule": d.rule, "evidence": dict(d.evidence)},
+        result=d.severity.label,
+    )
+
+
+def _decision_message(d: verdicts.Decision) -> messages.Message:
+    verb = "rollback requested" if d.severity is verdicts.Severity.CRITICAL else "warning"
+    return messages.Message(
+        event=f"decision.{d.severity.label}",
+        severity=d.severity,
+        title=f"{d.target}: {verb} ({d.rule})",
+        text=d.summary,
+        target=d.target,
+        details={"rule": d.rule},
+    )

@@ -1,0 +1,543 @@
+"""The durable store on SQLAlchemy: SQLite in the state directory by default, PostgreSQL for HA.
+
+Implements ``rollsafe.storage.repositories.Store``. Each public method is one transaction;
+a method that takes ``audit=`` appends the audit event in that same transaction, so the data
+change and its record commit or vanish together. Appending takes the chain head under the
+write lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` elsewhere), so any number
+of processes can append and the chain stays gap-free.
+
+Database errors are translated here into ``errors.StoreError``; nothing above the store sees
+a SQLAlchemy exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.util import exc as alembic_exc
+from sqlalchemy import exc as sa_exc
+
+from rollsafe.audit import chain, redacting
+from rollsafe.domain import (
+    audit_events,
+    errors,
+    ids,
+    observations,
+    restore_points,
+    runs,
+    verdicts,
+)
+from rollsafe.storage import engines, migrating, repositories, rows, schema
+
+DB_FILE = "rollsafe.db"
+"""Name of the SQLite database inside the state directory."""
+
+_AUDIT_PAGE = 1000  # events read per transaction while iterating: short reads, bounded memory
+
+
+def default_url(state_dir: Path) -> str:
+    """The SQLite URL of the store in ``state_dir``."""
+    return f"sqlite:///{(state_dir / DB_FILE).resolve()}"
+
+
+def open_store(state_dir: Path, url: str | None = None) -> SqlStore:
+    """Create the state directory if needed, open the store and migrate it to the latest schema.
+
+    ``url`` defaults to SQLite in ``state_dir``; give a PostgreSQL URL to share the store.
+    """
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store = SqlStore(url or default_url(state_dir))
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+class _Conflict(errors.StoreError):
+    """The database refused a write because of a constraint (unique or foreign key)."""
+
+
+class SqlStore:
+    """``repositories.Store`` over any SQLAlchemy URL. Call ``migrate()`` before first use."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._shown = sa.make_url(url).render_as_string(hide_password=True)
+        self._engine = engines.create(url)
+        # An in-memory database is one shared connection: threads must take turns on it.
+        # Files and servers give each caller its own connection and lock in the database.
+        self._turns: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if engines.is_memory(url) else contextlib.nullcontext()
+        )
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self._shown!r})"
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def migrate(self) -> None:
+        with self._turns:
+            try:
+                migrating.upgrade(self._engine)
+            except alembic_exc.CommandError as exc:
+                # Typically a database migrated by a newer rollsafe than this one.
+                raise errors.StoreError(f"cannot migrate {self._shown}: {exc}") from exc
+            except sa_exc.SQLAlchemyError as exc:
+                raise errors.StoreError(f"cannot migrate {self._shown}: {_why(exc)}") from exc
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ----------------------------------------------------------------- targets
+
+    def sync_targets(self, targets: Sequence[repositories.TargetRecord]) -> None:
+        """Make the table match the configuration, keeping quarantine flags of known targets.
+
+        A target no longer configured is removed unless it is quarantined: a quarantine is a
+        safety decision and outlives a configuration edit until someone releases it. Runs,
+        decisions and observations of removed targets stay (history does not reference this
+        table).
+        """
+        table = schema.targets
+        with self._session(write=True) as connection:
+            known = {
+                row.id: bool(row.quarantined)
+                for row in connection.execute(sa.select(table.c.id, table.c.quarantined))
+            }
+            wanted = {target.id for target in targets}
+            gone = sorted(
+                id_ for id_, quarantined in known.items() if id_ not in wanted and not quarantined
+            )
+            if gone:
+                connection.execute(sa.delete(table).where(table.c.id.in_(gone)))
+            updates = [
+                {
+                    "b_id": target.id,
+                    "address": target.address,
+                    "labels": dict(target.labels),
+                    "driver": target.driver,
+                }
+                for target in targets
+                if target.id in known
+            ]
+            if updates:
+                connection.execute(
+                    sa.update(table).where(table.c.id == sa.bindparam("b_id")), updates
+                )
+            inserts = [rows.target_values(target) for target in targets if target.id not in known]
+            if inserts:
+                connection.execute(sa.insert(table), inserts)
+
+    def list_targets(self) -> list[repositories.TargetRecord]:
+        with self._session(write=False) as connection:
+            result = connection.execute(sa.select(schema.targets).order_by(schema.targets.c.id))
+            return [rows.target(row) for row in result]
+
+    def set_quarantine(
+        self,
+        target: ids.TargetId,
+        *,
+        reason: str | None,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> None:
+        """Quarantine (``reason`` given) or release (None); an unknown target is added."""
+        table = schema.targets
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table)
+                .where(table.c.id == target)
+                .values(quarantined=reason is not None, quarantine_reason=reason)
+            )
+            if result.rowcount == 0 and reason is not None:
+                # Not configured (yet): quarantine it anyway, refusing would be less safe.
+                placeholder = repositories.TargetRecord(
+                    id=target,
+                    address="",
+                    labels={},
+                    driver=None,
+                    quarantined=True,
+                    quarantine_reason=reason,
+                )
+                connection.execute(sa.insert(table).values(rows.target_values(placeholder)))
+            if audit is not None:
+                self._append(connection, audit)
+
+    # ----------------------------------------------------------------- observations
+
+    def add_observations(self, batch: Sequence[observations.Observation]) -> None:
+        if not batch:
+            return
+        values = [rows.observation_values(observation) for observation in batch]
+        with self._session(write=True) as connection:
+            # One executemany for the whole batch, in one transaction.
+            connection.execute(sa.insert(schema.observations), values)
+
+    def list_observations(
+        self,
+        *,
+        target: ids.TargetId | None = None,
+        source: str | None = None,
+        since: float | None = None,
+        limit: int = 1000,
+    ) -> list[observations.Observation]:
+        table = schema.observations
+        query = sa.select(table)
+        if target is not None:
+            query = query.where(table.c.target == target)
+        if source is not None:
+            query = query.where(table.c.source == source)
+        if since is not None:
+            query = query.where(table.c.time >= since)
+        # The newest ``limit``, handed back oldest first.
+        query = query.order_by(table.c.time.desc(), table.c.id.desc()).limit(limit)
+        with self._session(write=False) as connection:
+            found = [rows.observation(row) for row in connection.execute(query)]
+        found.reverse()
+        return found
+
+    def prune_observations(self, *, older_than: float) -> int:
+        table = schema.observations
+        with self._session(write=True) as connection:
+            result = connection.execute(sa.delete(table).where(table.c.time < older_than))
+            return int(result.rowcount)
+
+    # ----------------------------------------------------------------- decisions
+
+    def add_decisions(
+        self,
+        batch: Sequence[verdicts.Decision],
+        *,
+        audit: Sequence[audit_events.AuditEntry] = (),
+    ) -> None:
+        if not batch and not audit:
+            return
+        values = [rows.decision_values(decision) for decision in batch]
+        with self._session(write=True) as connection:
+            if values:
+                connection.execute(sa.insert(schema.decisions), values)
+            for entry in audit:
+                self._append(connection, entry)
+
+    def latest_decisions(self) -> dict[ids.TargetId, list[verdicts.Decision]]:
+        table = schema.decisions
+        rank = (
+            sa.func.row_number()
+            .over(
+                partition_by=(table.c.target, table.c.rule),
+                order_by=(table.c.time.desc(), table.c.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = sa.select(table, rank).subquery()
+        query = sa.select(ranked).where(ranked.c.rank == 1).order_by(ranked.c.target, ranked.c.rule)
+        latest: dict[ids.TargetId, list[verdicts.Decision]] = {}
+        with self._session(write=False) as connection:
+            for row in connection.execute(query):
+                decision = rows.decision(row)
+                latest.setdefault(decision.target, []).append(decision)
+        return latest
+
+    def list_decisions(
+        self, *, target: ids.TargetId | None = None, limit: int = 100
+    ) -> list[verdicts.Decision]:
+        table = schema.decisions
+        query = sa.select(table)
+        if target is not None:
+            query = query.where(table.c.target == target)
+        query = query.order_by(table.c.time.desc(), table.c.id.desc()).limit(limit)
+        with self._session(write=False) as connection:
+            found = [rows.decision(row) for row in connection.execute(query)]
+        found.reverse()
+        return found
+
+    # ----------------------------------------------------------------- restore points
+
+    def add_restore_point(
+        self, point: restore_points.RestorePoint, *, audit: audit_events.AuditEntry | None = None
+    ) -> None:
+        try:
+            with self._session(write=True) as connection:
+                connection.execute(
+                    sa.insert(schema.restore_points).values(rows.restore_point_values(point))
+                )
+                if audit is not None:
+                    self._append(connection, audit)
+        except _Conflict as exc:
+            raise errors.StoreError(f"restore point {point.id} already exists") from exc
+
+    def list_restore_points(self, target: ids.TargetId) -> list[restore_points.RestorePoint]:
+        table = schema.restore_points
+        query = (
+            sa.select(table)
+            .where(table.c.target == target)
+            .order_by(table.c.created_at, table.c.id)
+        )
+        with self._session(write=False) as connection:
+            return [rows.restore_point(row) for row in connection.execute(query)]
+
+    def get_restore_point(self, point_id: ids.RestorePointId) -> restore_points.RestorePoint | None:
+        table = schema.restore_points
+        with self._session(write=False) as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == point_id)).first()
+        return None if row is None else rows.restore_point(row)
+
+    # ----------------------------------------------------------------- runs
+
+    def open_run(
+        self, run: runs.RollbackRun, *, audit: audit_events.AuditEntry | None = None
+    ) -> runs.RollbackRun:
+        try:
+            with self._session(write=True) as connection:
+                if run.open:
+                    # Under the write lock this check is exact on SQLite; on other databases
+                    # the unique open_target constraint settles a race (handled below).
+                    existing = self._open_run_id(connection, run.target)
+                    if existing is not None:
+                        raise repositories.OpenRunExistsError(existing)
+                connection.execute(sa.insert(schema.runs).values(rows.run_values(run)))
+                if audit is not None:
+                    self._append(connection, audit)
+        except _Conflict as exc:
+            self._raise_open_run_exists(run.target)
+            raise errors.StoreError(f"run {run.id} already exists") from exc
+        return run
+
+    def save_run(
+        self, run: runs.RollbackRun, *, audit: audit_events.AuditEntry | None = None
+    ) -> None:
+        table = schema.runs
+        values = rows.run_values(run)
+        del values["id"]
+        try:
+            with self._session(write=True) as connection:
+                result = connection.execute(
+                    sa.update(table).where(table.c.id == run.id).values(values)
+                )
+                if result.rowcount == 0:
+                    raise errors.StoreError(f"run {run.id} is not in the store")
+                if audit is not None:
+                    self._append(connection, audit)
+        except _Conflict as exc:
+            self._raise_open_run_exists(run.target)
+            raise errors.StoreError(f"cannot save run {run.id}: {exc}") from exc
+
+    def get_run(self, run_id: ids.RunId) -> runs.RollbackRun | None:
+        table = schema.runs
+        with self._session(write=False) as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == run_id)).first()
+        return None if row is None else rows.run(row)
+
+    def list_runs(
+        self,
+        *,
+        target: ids.TargetId | None = None,
+        open_only: bool = False,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[runs.RollbackRun]:
+        """The newest ``limit`` matching runs (``since`` compares creation time), oldest first."""
+        table = schema.runs
+        query = sa.select(table)
+        if target is not None:
+            query = query.where(table.c.target == target)
+        if open_only:
+            query = query.where(table.c.open_target.is_not(None))
+        if since is not None:
+            query = query.where(table.c.created_at >= since)
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        with self._session(write=False) as connection:
+            found = [rows.run(row) for row in connection.execute(query)]
+        found.reverse()
+        return found
+
+    def save_step(
+        self, step: runs.StepRecord, *, audit: audit_events.AuditEntry | None = None
+    ) -> None:
+        table = schema.run_steps
+        values = rows.step_values(step)
+        try:
+            with self._session(write=True) as connection:
+                result = connection.execute(
+                    sa.update(table)
+                    .where(table.c.run_id == step.run_id, table.c.step_index == step.index)
+                    .values(values)
+                )
+                if result.rowcount == 0:
+                    connection.execute(sa.insert(table).values(values))
+                if audit is not None:
+                    self._append(connection, audit)
+        except _Conflict as exc:
+            raise errors.StoreError(
+                f"cannot save step {step.key}: run {step.run_id} is not in the store"
+            ) from exc
+
+    def list_steps(self, run_id: ids.RunId) -> list[runs.StepRecord]:
+        table = schema.run_steps
+        query = sa.select(table).where(table.c.run_id == run_id).order_by(table.c.step_index)
+        with self._session(write=False) as connection:
+            return [rows.step(row) for row in connection.execute(query)]
+
+    # ----------------------------------------------------------------- audit
+
+    def append_audit(self, entry: audit_events.AuditEntry) -> audit_events.AuditEvent:
+        with self._session(write=True) as connection:
+            return self._append(connection, entry)
+
+    def list_audit_events(
+        self, *, since_seq: int = 0, target: str | None = None
+    ) -> Iterator[audit_events.AuditEvent]:
+        """Events with ``seq`` above ``since_seq``, read a page per short transaction."""
+        table = schema.audit_events
+        after = since_seq
+        while True:
+            query = sa.select(table).where(table.c.seq > after)
+            if target is not None:
+                query = query.where(table.c.target == target)
+            query = query.order_by(table.c.seq).limit(_AUDIT_PAGE)
+            with self._session(write=False) as connection:
+                page = [rows.audit_event(row) for row in connection.execute(query)]
+            yield from page
+            if len(page) < _AUDIT_PAGE:
+                return
+            after = page[-1].seq
+
+    def audit_head(self) -> chain.ChainHead | None:
+        table = schema.audit_head
+        with self._session(write=False) as connection:
+            row = connection.execute(
+                sa.select(table.c.seq, table.c.hash).where(table.c.id == schema.AUDIT_HEAD_ROW)
+            ).first()
+        return None if row is None else chain.ChainHead(seq=row.seq, hash=row.hash)
+
+    # ----------------------------------------------------------------- internals
+
+    @contextlib.contextmanager
+    def _session(self, *, write: bool) -> Iterator[sa.Connection]:
+        """One transaction; writers take the write lock up front (see ``engines``)."""
+        with self._turns:
+            try:
+                with self._engine.connect() as connection:
+                    if write:
+                        connection.execution_options(**engines.WRITE)
+                    with connection.begin():
+                        yield connection
+            except sa_exc.IntegrityError as exc:
+                raise _Conflict(f"{self._shown}: {_why(exc)}") from exc
+            except sa_exc.SQLAlchemyError as exc:
+                raise errors.StoreError(f"{self._shown}: {_why(exc)}") from exc
+
+    def _append(
+        self, connection: sa.Connection, entry: audit_events.AuditEntry
+    ) -> audit_events.AuditEvent:
+        """Append one event inside the caller's write transaction."""
+        head_table = schema.audit_head
+        row = connection.execute(
+            sa.select(head_table.c.seq, head_table.c.hash)
+            .where(head_table.c.id == schema.AUDIT_HEAD_ROW)
+            .with_for_update()  # PostgreSQL: appenders queue here; SQLite ignores it
+        ).first()
+        if row is None:
+            head = self._rebuild_head(connection, at=entry.time)
+        else:
+            head = chain.ChainHead(seq=row.seq, hash=row.hash)
+        return self._append_after(connection, entry, head=head)
+
+    def _append_after(
+        self,
+        connection: sa.Connection,
+        entry: audit_events.AuditEntry,
+        *,
+        head: chain.ChainHead,
+    ) -> audit_events.AuditEvent:
+        # Store exactly what is hashed: redacted, plain JSON, time as a float.
+        stored = dataclasses.replace(
+            entry,
+            time=float(entry.time),
+            reason=redacting.redact_text(entry.reason),
+            result=redacting.redact_text(entry.result),
+            details=redacting.redact(chain.normalized(entry.details)),
+        )
+        seq = head.seq + 1
+        event = audit_events.AuditEvent(
+            seq=seq,
+            entry=stored,
+            prev_hash=head.hash,
+            hash=chain.link(stored, seq=seq, prev_hash=head.hash),
+        )
+        connection.execute(sa.insert(schema.audit_events).values(rows.audit_event_values(event)))
+        connection.execute(
+            sa.update(schema.audit_head)
+            .where(schema.audit_head.c.id == schema.AUDIT_HEAD_ROW)
+            .values(seq=event.seq, hash=event.hash)
+        )
+        return event
+
+    def _rebuild_head(self, connection: sa.Connection, *, at: float) -> chain.ChainHead:
+        """Recreate a deleted chain head from the newest event, and say so in the chain.
+
+        Refusing to append would stop every run (their steps are audited), so the loop goes
+        on; the marker event keeps the tampering visible in the log itself.
+        """
+        table = schema.audit_events
+        last = connection.execute(
+            sa.select(table.c.seq, table.c.hash).order_by(table.c.seq.desc()).limit(1)
+        ).first()
+        head = (
+            chain.ChainHead(seq=0, hash=chain.GENESIS)
+            if last is None
+            else chain.ChainHead(seq=last.seq, hash=last.hash)
+        )
+        connection.execute(
+            sa.insert(schema.audit_head).values(
+                id=schema.AUDIT_HEAD_ROW, seq=head.seq, hash=head.hash
+            )
+        )
+        marker = audit_events.AuditEntry(
+            time=at,
+            actor="rollsafe",
+            action="audit.head_rebuilt",
+            reason="the audit chain head was missing; rebuilt from the newest stored event",
+            details={"seq": head.seq, "hash": head.hash},
+            result="rebuilt",
+        )
+        event = self._append_after(connection, marker, head=head)
+        return chain.ChainHead(seq=event.seq, hash=event.hash)
+
+    def _open_run_id(self, connection: sa.Connection, target: ids.TargetId) -> ids.RunId | None:
+        table = schema.runs
+        found = connection.scalar(sa.select(table.c.id).where(table.c.open_target == target))
+        return None if found is None else ids.RunId(found)
+
+    def _raise_open_run_exists(self, target: ids.TargetId) -> None:
+        """After a refused write: if an open run holds ``target``, raise OpenRunExistsError."""
+        with self._session(write=False) as connection:
+            existing = self._open_run_id(connection, target)
+        if existing is not None:
+            raise repositories.OpenRunExistsError(existing)
+
+
+def _why(exc: sa_exc.SQLAlchemyError) -> str:
+    """The database's own message, without the SQL statement and its parameters."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        return f"{type(exc.orig).__name__}: {exc.orig}"
+    return str(exc)
