@@ -29,13 +29,20 @@ async def test_exit_zero_is_up() -> None:
     seen = await _probe("true").observe(TARGET)
     assert seen.ok, seen.error
     assert (seen.value, seen.status, seen.text, seen.source, seen.time) == (
-        1.0, 0, None, "check", 5.0
+        1.0,
+        0,
+        None,
+        "check",
+        5.0,
     )
     assert seen.latency_s is not None
 
 
 async def test_non_zero_exit_is_down_with_the_last_stderr_line() -> None:
-    script = "import sys; print('checking'); print('warm', file=sys.stderr); print('unit failed', file=sys.stderr); sys.exit(3)"
+    script = (
+        "import sys; print('checking'); print('warm', file=sys.stderr);"
+        " print('unit failed', file=sys.stderr); sys.exit(3)"
+    )
     seen = await _probe([PY, "-c", script]).observe(TARGET)
     assert seen.ok
     assert (seen.value, seen.status, seen.text) == (0.0, 3, "unit failed")
@@ -50,7 +57,9 @@ async def test_words_are_split_first_then_rendered() -> None:
 
 
 async def test_parse_reads_the_first_group_from_stdout() -> None:
-    seen = await _probe(["echo", "queue depth: {depth} items"], parse=r"depth: (\d+)").observe(TARGET)
+    seen = await _probe(["echo", "queue depth: {depth} items"], parse=r"depth: (\d+)").observe(
+        TARGET
+    )
     assert seen.ok, seen.error
     assert (seen.value, seen.status) == (42.0, 0)
 
@@ -73,7 +82,9 @@ async def test_parse_that_is_not_a_number_is_an_error() -> None:
 async def test_command_not_found_is_an_error() -> None:
     seen = await _probe("rollsafe-no-such-command --flag").observe(TARGET)
     assert (seen.error, seen.value, seen.status) == (
-        "command not found: rollsafe-no-such-command", None, None
+        "command not found: rollsafe-no-such-command",
+        None,
+        None,
     )
 
 

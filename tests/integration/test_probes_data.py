@@ -34,7 +34,9 @@ def shop_db(tmp_path: Path) -> Path:
 
 
 async def test_row_count_of_a_real_sqlite_file(shop_db: Path) -> None:
-    probe = _probe(url=f"sqlite:///{shop_db.parent}/{{db}}.sqlite", query="SELECT count(*) FROM orders")
+    probe = _probe(
+        url=f"sqlite:///{shop_db.parent}/{{db}}.sqlite", query="SELECT count(*) FROM orders"
+    )
     seen = await probe.observe(TARGET)
     assert seen.ok, seen.error
     assert (seen.value, seen.text, seen.time, seen.source) == (3.0, None, 11.0, "rows")

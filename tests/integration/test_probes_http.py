@@ -24,6 +24,14 @@ class _Server:
         self.peers.append(request.transport.get_extra_info("peername"))
         return web.Response(text="status: healthy")
 
+    async def plain(self, request: web.Request) -> web.Response:
+        return web.Response(body="état: healthy".encode("latin-1"), content_type="text/plain")
+
+    async def odd(self, request: web.Request) -> web.Response:
+        response = web.Response(body=b"status: healthy")
+        response.headers["Content-Type"] = "text/plain; charset=no-such-charset"
+        return response
+
     async def fail(self, request: web.Request) -> web.Response:
         return web.Response(status=500, text="status: broken")
 
@@ -49,6 +57,8 @@ async def server() -> AsyncIterator[_Server]:
         [
             web.get("/ok", state.ok),
             web.get("/fail", state.fail),
+            web.get("/plain", state.plain),
+            web.get("/odd", state.odd),
             web.get("/slow", state.slow),
             web.get("/moved", state.moved),
             web.get("/reset", state.reset),
@@ -69,7 +79,9 @@ def _target(port: int) -> models.Target:
 
 
 def _probe(url: str, **options: object) -> http.HttpProbe:
-    config = models.HttpProbe.model_validate({"kind": "http", "name": "health", "url": url, **options})
+    config = models.HttpProbe.model_validate(
+        {"kind": "http", "name": "health", "url": url, **options}
+    )
     return http.HttpProbe(config, FakeClock(start=1000.0))
 
 
@@ -112,6 +124,16 @@ async def test_body_that_does_not_match_is_down(server: _Server) -> None:
     finally:
         await probe.close()
     assert (seen.value, seen.status, seen.text) == (0.0, 200, "body did not match")
+
+
+@pytest.mark.parametrize("path", ["/plain", "/odd"])
+async def test_body_without_usable_charset_is_still_matched(server: _Server, path: str) -> None:
+    probe = _probe("http://{address}:{port}" + path, body_match="healthy")
+    try:
+        seen = await probe.observe(_target(server.port))
+    finally:
+        await probe.close()
+    assert (seen.value, seen.status, seen.text) == (1.0, 200, None)
 
 
 async def test_redirects_are_not_followed(server: _Server) -> None:

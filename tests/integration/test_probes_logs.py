@@ -55,6 +55,16 @@ async def test_counts_only_lines_appended_after_the_first_look(tmp_path: Path) -
     await probe.close()
 
 
+async def test_a_line_half_written_before_the_first_look_is_history(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("INFO old\nERROR old, half wri")
+    probe = _errors_probe(path)
+    assert await _count(probe) == (0.0, None)
+    _append(path, "tten ERROR\nERROR new\n")
+    assert await _count(probe) == (1.0, "ERROR new")
+    await probe.close()
+
+
 async def test_from_start_counts_existing_lines(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("ERROR old one\nINFO ok\nERROR old two\n")
@@ -263,4 +273,3 @@ async def test_hadoop_counts_error_and_fatal_level_lines_only(tmp_path: Path) ->
     assert 0 < expected < word_anywhere  # some WARN lines print "status: ERROR"
     value, _ = await _app_errors(tmp_path, "Hadoop_2k.log")
     assert value == expected
-

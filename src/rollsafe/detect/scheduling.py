@@ -218,7 +218,7 @@ class Scheduler:
                 self._run_pair(pair), name=f"probe:{pair.config.name}:{pair.target.id}"
             )
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished)
 
     async def _run_pair(self, pair: _Pair) -> None:
         try:
@@ -235,6 +235,16 @@ class Scheduler:
             pair.base += missed * interval
             self._skipped += missed
         self._arm(pair)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        failure = task.exception()
+        if failure is not None:
+            # _observe and _deliver contain probe and sink failures; this is a scheduler bug,
+            # and the pair it hit is no longer scheduled, so say so loudly.
+            logger.error("%s failed; its pair stopped", task.get_name(), exc_info=failure)
 
     # ------------------------------------------------------------------ guarded observation
 

@@ -40,6 +40,9 @@ them (``fault_boundaries`` lists them for a given number of steps):
 - ``before:step:<i>``             step ``i`` is stored ``started``; the driver is not called yet
 - ``after:step:<i>``              step ``i`` is stored ``done``
 - ``after:state.verifying``       every step is done; verification has not started
+
+and, on the failure path only, ``after:step:<i>:failed`` (step ``i`` is stored ``failed``, the
+run not yet).
 """
 
 from __future__ import annotations
@@ -596,6 +599,7 @@ class Executor:
             step, state=runs.StepState.FAILED, finished_at=self._clock.now(), output=why
         )
         self._save_step(failed, run, "run.step.failed", result="failed", reason=why)
+        self._fault(f"after:step:{step.index}:failed")
         return why
 
     async def _verify(

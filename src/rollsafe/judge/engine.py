@@ -130,6 +130,11 @@ class Engine:
 
     # ------------------------------------------------------------------ reading out
 
+    def horizon(self) -> float:
+        """Seconds of history the rules can read: how far back a restart must refill windows."""
+        spans = [self._history.get(s, 0.0) + self._before.get(s, 0.0) for s in self._history]
+        return max(spans, default=0.0) + self._margin
+
     def window(self, target: str, source: str) -> windows.Window | None:
         """The window of ``(target, source)``, None when that source never spoke there."""
         return self._windows.get(ids.TargetId(target), {}).get(source)

@@ -132,11 +132,19 @@ def _covered(end: float, length: float, first_value_time: float | None, floor: f
     return min(length, max(end - first_value_time, floor))
 
 
+def _exact_sum(numbers: Sequence[float]) -> float:
+    # fsum is exact, so the result does not depend on the order values were added in. It
+    # raises on overflow; absurd data must not crash the judge, so it saturates instead.
+    try:
+        return math.fsum(numbers)
+    except OverflowError:
+        return math.copysign(math.inf, sum(numbers))
+
+
 def _sum_values(values: Sequence[observations.Observation]) -> tuple[float, int]:
     numbers = [conditions.field_of(o, "value") for o in values]
     present = [x for x in numbers if x is not None]
-    # fsum is exact, so the result does not depend on the order values were added in.
-    return math.fsum(present), len(present)
+    return _exact_sum(present), len(present)
 
 
 # --------------------------------------------------------------------------- threshold
@@ -287,7 +295,7 @@ def _aggregate(
     if rule.aggregate == "mean":
         numbers = [conditions.field_of(o, rule.field) for o in values]
         present = [x for x in numbers if x is not None]
-        return (math.fsum(present) / len(present) if present else None), len(present)
+        return (_exact_sum(present) / len(present) if present else None), len(present)
     if rule.aggregate == "rate":
         total, counted = _sum_values(values)
         covered = _covered(end, length, first_value_time, floor)

@@ -5,8 +5,11 @@ it; rules then read time ranges and "the last N values" out of it. Three things 
 bounded:
 
 * **values**: valid observations (no ``error``) in time order, trimmed to ``span`` seconds
-  behind the newest one, but never fewer than ``keep`` of them (a ``consecutive: N`` threshold
-  needs the last N values however old they are), and never more than ``max_samples``;
+  behind the newest one (plus the one value just before that horizon), but never fewer than
+  ``keep`` of them (a ``consecutive: N`` threshold needs the last N values however old they
+  are), and never more than ``max_samples``. With ``span`` = the longest history a rule reads
+  plus a margin, every rule computes exactly what it would with unbounded memory, as long as
+  it is evaluated at a ``now`` no more than the margin before the newest value;
 * **errors**: probe errors newer than the newest value, at most ``error_memory`` of them. They
   are not values and no rule computes with them; they only tell whether the detector is blind;
 * **pins**: copies of the values in a reference period before an ``upgrade`` mark, so a
@@ -144,13 +147,17 @@ class Window:
     def _trim_values(self) -> None:
         values = self._values
         horizon = values[-1].time - self.span
-        cut = bisect.bisect_left(values, horizon, key=_time)
+        # Keep the newest value older than the horizon too: a streak that reaches it is known
+        # to have started at or before the horizon, so ``for`` needs no more history than span.
+        cut = bisect.bisect_left(values, horizon, key=_time) - 1
         cut = min(cut, len(values) - self.keep)
         cut = max(cut, len(values) - self.max_samples)
         if cut > 0:
             del values[:cut]
 
     def _drop_errors_before_newest_value(self) -> None:
+        if not self._errors:
+            return
         newest = order_key(self._values[-1])
         cut = 0
         while cut < len(self._errors) and order_key(self._errors[cut]) <= newest:

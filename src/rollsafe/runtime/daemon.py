@@ -63,7 +63,7 @@ class Daemon:
         self._unsaved: list[observations.Observation] = []
         self._severity: dict[tuple[str, str], verdicts.Severity] = {}
         self._lock = locking.ControllerLock(loaded.state_dir)
-        self._tasks = tasks.TaskGroup()
+        self._tasks: tasks.TaskGroup | None = None
         self._last_mark_time = 0.0
 
     # ------------------------------------------------------------------ lifecycle
@@ -71,24 +71,25 @@ class Daemon:
     @property
     def failed(self) -> bool:
         """True when the daemon stopped because one of its tasks failed."""
-        return self._tasks.failure is not None
+        return self._tasks is not None and self._tasks.failure is not None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the loop until ``stop`` is set; raises ControllerBusy if another one runs."""
+        group = self._tasks = tasks.TaskGroup(stopping=stop)
         if not self._lock.try_acquire():
             raise ControllerBusy(
                 f"another rollsafe controller holds {self.loaded.state_dir}/controller.lock"
             )
         try:
             self._start_up()
-            self._tasks.start("judge", self._consume())
-            self._tasks.start("persist", self._flush_forever())
-            self._tasks.start("marks", self._watch_marks())
-            self._tasks.start("prune", self._prune_forever())
-            self._tasks.start("notify", self.notifications.run())
-            self._tasks.start("execute", self.executor.serve(stop))
+            group.start("judge", self._consume())
+            group.start("persist", self._flush_forever())
+            group.start("marks", self._watch_marks())
+            group.start("prune", self._prune_forever())
+            group.start("notify", self.notifications.run())
+            group.start("execute", self.executor.serve(stop))
             scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
-            self._tasks.start("probes", scheduler.run())
+            group.start("probes", scheduler.run())
             self.ready.set()
             self._audit("daemon.started", reason=f"config {self.loaded.path}")
             log.info(
@@ -99,14 +100,14 @@ class Daemon:
             )
             waiters = [
                 asyncio.create_task(stop.wait(), name="wait-stop"),
-                asyncio.create_task(self._tasks.failed.wait(), name="wait-failure"),
+                asyncio.create_task(group.failed.wait(), name="wait-failure"),
             ]
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
             stop.set()
         finally:
-            await self._shut_down()
+            await self._shut_down(group)
 
     def _start_up(self) -> None:
         self.store.sync_targets(
@@ -124,21 +125,20 @@ class Daemon:
 
     def _warm_up(self) -> None:
         """Refill the judge's windows from stored observations, so a restart keeps context."""
-        horizon = self.engine.horizon() if hasattr(self.engine, "horizon") else 3600.0
-        since = self.clock.now() - horizon
+        since = self.clock.now() - self.engine.horizon()
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
             self._last_mark_time = max(self._last_mark_time, obs.time)
 
-    async def _shut_down(self) -> None:
-        await self._tasks.stop()
+    async def _shut_down(self, group: tasks.TaskGroup) -> None:
+        await group.stop()
         self._drain_queue()
         self._flush()
         with contextlib.suppress(Exception):
-            self._audit("daemon.stopped", reason=self._tasks.failure or "stop requested")
+            self._audit("daemon.stopped", reason=group.failure or "stop requested")
         self._lock.release()
-        if self._tasks.failure:
-            log.error("daemon stopped because a task failed: %s", self._tasks.failure)
+        if group.failure:
+            log.error("daemon stopped because a task failed: %s", group.failure)
 
     # ------------------------------------------------------------------ detect -> judge
 
@@ -228,7 +228,9 @@ class Daemon:
         """Marks such as ``mark:upgrade`` are written to the store by ``rollsafe upgrade``."""
         while True:
             marks = await asyncio.to_thread(
-                self.store.list_observations, source=f"{MARK_PREFIX}upgrade", since=None
+                self.store.list_observations,
+                source=f"{MARK_PREFIX}upgrade",
+                since=self._last_mark_time,
             )
             for mark in marks:
                 if mark.time > self._last_mark_time:

@@ -18,7 +18,9 @@ class TaskGroup:
     with its name: the daemon then stops rather than keep running half blind.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, stopping: asyncio.Event | None = None) -> None:
+        # Tasks that end on their own once ``stopping`` is set (they watch it) are not failures.
+        self._stopping = stopping or asyncio.Event()
         self._tasks: list[tuple[str, asyncio.Task[Any]]] = []
         self.failed = asyncio.Event()
         self.failure: str | None = None
@@ -37,6 +39,8 @@ class TaskGroup:
         exc = task.exception()
         if exc is not None:
             log.error("task %s crashed", name, exc_info=exc)
+        elif self._stopping.is_set():
+            return
         elif critical:
             log.error("task %s ended unexpectedly", name)
         if critical and self.failure is None:

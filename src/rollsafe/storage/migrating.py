@@ -9,21 +9,32 @@ the same moment migrate one after the other, and the second finds nothing left t
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime import migration
-from alembic.script import ScriptDirectory
 
 from rollsafe.storage import engines
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+log = logging.getLogger("rollsafe.storage")
+
+
+class MigrationError(Exception):
+    """Alembic refused to migrate, typically a database written by a newer rollsafe."""
 
 
 def alembic_config(*, url: str | None = None) -> Config:
     """An Alembic configuration pointing at the shipped migration scripts."""
+    from alembic.config import Config
+
     config = Config()
     # configparser interpolates "%": escape it, the path is taken literally.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -34,21 +45,60 @@ def alembic_config(*, url: str | None = None) -> Config:
 
 def upgrade(engine: sa.Engine) -> None:
     """Migrate the database behind ``engine`` to the newest revision."""
-    config = alembic_config()
-    with engine.connect() as connection:
-        connection.execution_options(**engines.WRITE)
-        with connection.begin():
-            # env.py runs the migrations on this connection, inside this transaction.
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+    with _alembic_quiet():
+        # Imported here, quietly: Alembic logs its plugin set-up at INFO on first import.
+        from alembic import command
+        from alembic.util import exc as alembic_exc
+
+        config = alembic_config()
+        with engine.connect() as connection:
+            connection.execution_options(**engines.WRITE)
+            with connection.begin():
+                before = _revision(connection)
+                # env.py runs the migrations on this connection, inside this transaction.
+                config.attributes["connection"] = connection
+                try:
+                    command.upgrade(config, "head")
+                except alembic_exc.CommandError as exc:
+                    raise MigrationError(str(exc)) from exc
+                after = _revision(connection)
+    if before != after:
+        log.info("store schema migrated from %s to %s", before or "nothing", after)
 
 
 def head_revision() -> str | None:
     """The newest revision shipped with this version of rollsafe."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with _alembic_quiet():
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The revision the database is at (None when it has never been migrated)."""
     with engine.connect() as connection:
+        return _revision(connection)
+
+
+def _revision(connection: sa.Connection) -> str | None:
+    with _alembic_quiet():
+        from alembic.runtime import migration
+
         return migration.MigrationContext.configure(connection).get_current_revision()
+
+
+@contextlib.contextmanager
+def _alembic_quiet() -> Iterator[None]:
+    """Keep Alembic's per-run INFO chatter out of the daemon's log (one line above says it).
+
+    Left alone when someone configured the ``alembic`` logger on purpose.
+    """
+    alembic_log = logging.getLogger("alembic")
+    if alembic_log.level != logging.NOTSET:
+        yield
+        return
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        alembic_log.setLevel(logging.NOTSET)

@@ -21,7 +21,6 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from alembic.util import exc as alembic_exc
 from sqlalchemy import exc as sa_exc
 
 from rollsafe.audit import chain, redacting
@@ -99,8 +98,7 @@ class SqlStore:
         with self._turns:
             try:
                 migrating.upgrade(self._engine)
-            except alembic_exc.CommandError as exc:
-                # Typically a database migrated by a newer rollsafe than this one.
+            except migrating.MigrationError as exc:
                 raise errors.StoreError(f"cannot migrate {self._shown}: {exc}") from exc
             except sa_exc.SQLAlchemyError as exc:
                 raise errors.StoreError(f"cannot migrate {self._shown}: {_why(exc)}") from exc

@@ -74,7 +74,8 @@ class FakeProbe:
         self._called.set()
         step = self._next(target.id)
         if isinstance(step, BaseException):
-            raise step
+            # A repeating step raises the same instance again: start its traceback afresh.
+            raise step.with_traceback(None)
         now = self.clock.now()
         target_id = ids.TargetId(target.id)
         if isinstance(step, observations.Observation):

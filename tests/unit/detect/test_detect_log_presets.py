@@ -48,7 +48,7 @@ def test_app_error_matches_error_level_lines(line: str) -> None:
         "Traceback: ValueError: invalid literal",
         "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok",
         "2024-01-02 DEBUG errors=0 failures=0",
-        "level=warn msg=\"errors are rising\"",
+        'level=warn msg="errors are rising"',
         "TERRORS of the deep: a film review",
     ],
 )
@@ -62,7 +62,11 @@ def test_app_error_ignores_errorish_words_in_other_lines(line: str) -> None:
         ("oom", "kernel: Out of memory: Kill process 1234 (java) score 900"),
         ("oom", "kernel: Out of memory: Killed process 1234 (java)"),
         ("oom", "kernel: java invoked oom-killer: gfp_mask=0x201da, order=0"),
-        ("oom", "systemd[1]: app.service: A process of this unit has been killed by the OOM killer. oom-kill"),
+        (
+            "oom",
+            "systemd[1]: app.service: A process of this unit has been killed by the OOM killer."
+            " oom-kill",
+        ),
         ("kernel_panic", "kernel: Kernel panic - not syncing: VFS: Unable to mount root fs"),
         ("segfault", "kernel: python[999]: segfault at 0 ip 00007f error 4 in libc.so"),
         ("segfault", "kernel: traps: app[1] general protection fault ip:4005 sp:7ffd error:0"),

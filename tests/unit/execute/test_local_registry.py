@@ -70,6 +70,7 @@ def test_a_third_party_kind_is_found_through_its_entry_point(tmp_path, monkeypat
         """,
     )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "rollsafe_plugin_demo", raising=False)
 
     driver = registry.build(PluginConfig(kind="demo-plug", name="p1"), tmp_path / "state")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
 
+from rollsafe.domain import observations
+
 LATENCY = {
     "id": "slower",
     "kind": "baseline",
@@ -17,11 +19,11 @@ LATENCY = {
 }
 
 
-def _http(time: float, latency: float) -> object:
+def _http(time: float, latency: float) -> observations.Observation:
     return obs(time, 1.0, source="http", status=200, latency=latency)
 
 
-def _series(start: int, end: int, latency: float) -> list:
+def _series(start: int, end: int, latency: float) -> list[observations.Observation]:
     return [_http(float(t), latency) for t in range(start, end, 10)]
 
 

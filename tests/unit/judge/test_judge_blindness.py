@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from judge_helpers import CRITICAL, OK, WARNING, config, decision, feed, obs
 
+from rollsafe.domain import observations
+
 THRESHOLD = {
     "id": "down",
     "kind": "threshold",
@@ -14,7 +16,7 @@ THRESHOLD = {
 }
 
 
-def _error(time: float, text: str = "connect timeout") -> object:
+def _error(time: float, text: str = "connect timeout") -> observations.Observation:
     return obs(time, source="http", error=text)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from judge_helpers import CRITICAL, OK, config, decision, feed, obs
 
-from rollsafe.domain import errors
+from rollsafe.domain import errors, observations
 from rollsafe.judge import engine
 
-LEAVES = [
+LEAVES: list[dict[str, Any]] = [
     {"id": "cpu-high", "kind": "threshold", "probe": "cpu", "op": ">", "value": 90},
     {"id": "mem-high", "kind": "threshold", "probe": "mem", "op": ">", "value": 90},
     {"id": "down", "kind": "threshold", "probe": "http", "op": "<", "value": 1},
@@ -26,7 +28,7 @@ def _composite(kind: str, **extra: object) -> dict[str, object]:
     return rule
 
 
-def _state(*, cpu: float, mem: float, up: float) -> list:
+def _state(*, cpu: float, mem: float, up: float) -> list[observations.Observation]:
     return [obs(1, cpu, source="cpu"), obs(1, mem, source="mem"), obs(1, up, source="http")]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from judge_helpers import CRITICAL, OK, config, decision, feed, obs
 
+from rollsafe.domain import observations
+
 RATIO = {
     "id": "http-5xx",
     "kind": "ratio",
@@ -26,7 +28,7 @@ RATE = {
 }
 
 
-def _http(time: float, status: int | None) -> object:
+def _http(time: float, status: int | None) -> observations.Observation:
     return obs(time, 1.0 if status else 0.0, source="http", status=status)
 
 
@@ -42,7 +44,9 @@ def test_ratio_over_above_with_enough_samples_is_critical() -> None:
 
 def test_ratio_at_or_under_above_is_ok() -> None:
     statuses = [500, 200, 200, 200, 200]
-    got = decision(feed(config(RATIO), [_http(i, s) for i, s in enumerate(statuses)]), "http-5xx", now=5)
+    got = decision(
+        feed(config(RATIO), [_http(i, s) for i, s in enumerate(statuses)]), "http-5xx", now=5
+    )
     assert got.severity == OK
     assert got.evidence["ratio"] == pytest.approx(0.2)
 
@@ -105,8 +109,15 @@ def test_a_fresh_probe_is_not_diluted_by_time_nobody_watched() -> None:
 def test_a_fresh_probe_span_never_drops_under_its_interval() -> None:
     cfg = config(
         RATE,
-        probes=[{"name": "log", "kind": "log", "path": "/var/log/app.log", "presets": ["oom"],
-                 "interval": "30s"}],
+        probes=[
+            {
+                "name": "log",
+                "kind": "log",
+                "path": "/var/log/app.log",
+                "presets": ["oom"],
+                "interval": "30s",
+            }
+        ],
     )
     got = decision(feed(cfg, [obs(299.0, 4.0, source="log")]), "errors", now=300)
     assert got.evidence["covered_s"] == 30  # not 1 s: the value counted a whole interval
@@ -120,3 +131,10 @@ def test_rate_min_samples_and_missing_values() -> None:
     assert got.severity == OK
     assert got.evidence["no_data"] is True
     assert got.evidence["samples"] == 2
+
+
+def test_absurd_values_saturate_instead_of_crashing_the_judge() -> None:
+    items = [obs(float(t), 1e308, source="log") for t in range(1, 4)]
+    got = decision(feed(config(RATE), items), "errors", now=4)
+    assert got.severity == CRITICAL
+    assert got.evidence["sum"] == float("inf")

@@ -138,3 +138,13 @@ def test_no_observation_at_all_is_ok_no_data() -> None:
     assert got.severity == OK
     assert got.evidence["no_data"] is True
     assert got.summary == "cpu: no data (no valid observation)"
+
+
+def test_a_streak_reaching_past_the_windows_memory_counts_from_its_start() -> None:
+    # for 30s keeps 30 s + 60 s of margin behind the newest value. A sparse probe: breaching
+    # at 0 and 80, then at 100. The value at 0 is older than that horizon, yet the streak
+    # did start there: 100 s of breaching, not 20 s.
+    judge = feed(config(_rule(**{"for": "30s"})), [obs(0, 95.0), obs(80, 95.0), obs(100, 95.0)])
+    got = decision(judge, "cpu-high", now=100)
+    assert got.evidence["streak_since"] == 0
+    assert got.severity == CRITICAL

@@ -29,9 +29,10 @@ def test_trimming_keeps_only_the_span_behind_the_newest_value() -> None:
     window = windows.Window(span=60)
     for t in range(10_000):
         window.insert(obs(float(t), 1.0))
-    # 60 s behind the newest (t=9999) at one value per second: 9939..9999 inclusive.
-    assert window.retained == 61
-    assert window.between(0, 10_000)[0].time == 9939
+    # 60 s behind the newest (t=9999) at one value per second: 9939..9999 inclusive, and
+    # 9938, the newest value before that horizon (so streaks know they reach past it).
+    assert window.retained == 62
+    assert window.between(0, 10_000)[0].time == 9938
     assert window.first_value_time == 0  # remembered even though trimmed
 
 
@@ -97,16 +98,16 @@ def test_streak_is_the_same_whatever_the_arrival_order() -> None:
 
 def test_pins_keep_the_reference_period_after_it_slides_out() -> None:
     window = windows.Window(span=60)
-    for t in range(0, 100):
+    for t in range(100):
         window.insert(obs(float(t), 1.0))
     window.pin(100.0, start=40.0)
     window.insert(obs(50.5, 9.0))  # a late arrival inside the pinned period joins it
     for t in range(100, 5000):
         window.insert(obs(float(t), 2.0))
-    assert window.between(40, 99) == []
+    assert window.between(40, 99) == []  # trimmed from the values, but pinned
     pinned = window.pinned(100.0, start=40.0)
     assert pinned is not None
-    assert len(pinned) == 61
+    assert len(pinned) == 61  # 40..99, and the late 50.5
     assert {o.value for o in pinned} == {1.0, 9.0}
     assert window.pinned(100.0, start=90.0) == pinned[-10:]
     window.unpin(100.0)

@@ -92,7 +92,7 @@ class HttpProbe:
                     status = response.status
                     if self._body_match is not None:
                         body = await response.content.read(BODY_LIMIT)
-                        text = body.decode(response.get_encoding(), errors="replace")
+                        text = _decode(body, response.charset)
                         body_ok = self._body_match.search(text) is not None
         except TimeoutError:
             return self._down(target, started, outcomes.timeout_reason(self._config.timeout))
@@ -117,9 +117,6 @@ class HttpProbe:
             )
         except (aiohttp.ClientError, OSError) as exc:
             return self._down(target, started, _failure_reason(exc))
-        except LookupError as exc:
-            # An unknown charset in Content-Type: the answer is there but unreadable as text.
-            return self._down(target, started, f"unreadable body: {exc}")
 
         latency = loop.time() - started
         up = status in self._expect and body_ok
@@ -162,6 +159,17 @@ class HttpProbe:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    # The declared charset if Python knows it, else UTF-8: health pages are ASCII in practice,
+    # and sniffing (what aiohttp falls back to) costs more than it is worth here.
+    if charset:
+        try:
+            return body.decode(charset, errors="replace")
+        except LookupError:
+            pass
+    return body.decode("utf-8", errors="replace")
 
 
 def _connect_reason(exc: OSError) -> str:

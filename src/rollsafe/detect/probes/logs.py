@@ -9,6 +9,7 @@ One follower per (probe, target) keeps the file open between observations, the w
 
 By default the first observation starts at the END of the existing file: what was logged
 before rollsafe started watching is history, not a symptom (``from_start: true`` counts it).
+If the file then ends in a half-written line, the rest of that line is skipped too.
 A file that appears after watching began is read from its first line.
 
 The file may change under the follower:
@@ -135,6 +136,7 @@ class Follower:
         self._identity: tuple[int, int] | None = None
         self._offset = 0
         self._tail = b""
+        self._skip_partial = False
         self._first_look = True
         self._closed = False
         self._count = 0
@@ -188,7 +190,15 @@ class Follower:
             raise outcomes.CannotObserve(f"file not found: {self.path}") from None
         except OSError as exc:
             raise outcomes.CannotObserve(_os_reason(exc, self.path)) from None
-        stat = os.fstat(fd)
+        try:
+            stat = os.fstat(fd)
+            # Starting at the end of a half-written line: its rest is not a line of its own.
+            self._skip_partial = (
+                at_end and stat.st_size > 0 and os.pread(fd, 1, stat.st_size - 1) != b"\n"
+            )
+        except OSError as exc:
+            os.close(fd)
+            raise outcomes.CannotObserve(_os_reason(exc, self.path)) from None
         self._fd = fd
         self._identity = (stat.st_dev, stat.st_ino)
         self._offset = stat.st_size if at_end else 0
@@ -219,6 +229,7 @@ class Follower:
             if os.fstat(fd).st_size < self._offset:
                 self._flush_tail()  # truncated in place: what we held is all there will be
                 self._offset = 0
+                self._skip_partial = False
             read = 0
             while read < budget:
                 chunk = os.pread(fd, min(_CHUNK, budget - read), self._offset)
@@ -232,6 +243,12 @@ class Follower:
         return read, False
 
     def _feed(self, chunk: bytes) -> None:
+        if self._skip_partial:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                return
+            self._skip_partial = False
+            chunk = chunk[cut + 1 :]
         data = self._tail + chunk
         cut = data.rfind(b"\n")
         if cut < 0:

@@ -1,4 +1,4 @@
 """Drivers: one module per back end (local commands and directories, clouds, Kubernetes ...).
 
-Drivers never import each other; each registers in ``rollsafe.execute.driving.FACTORIES``.
+Drivers never import each other; each registers in ``rollsafe.execute.registry.FACTORIES``.
 """

@@ -128,7 +128,9 @@ def rollback(
             if not as_json:
                 console.print(f"run {run.id} is queued for the running controller ({who})")
             if wait:
-                run = _follow(executor, store, run, lock, console, quiet=as_json)
+                # run.opened was printed already when this process opened the run.
+                mine = run.created_at >= started
+                run = _follow(executor, store, run, lock, console, quiet=as_json, skip_opened=mine)
     finally:
         lock.release()
         store.close()
@@ -186,6 +188,7 @@ def _follow(
     console: Console,
     *,
     quiet: bool,
+    skip_opened: bool,
 ) -> runs.RollbackRun:
     """Print the run's audit events as the daemon writes them, until the run ends."""
     seen = 0
@@ -193,7 +196,9 @@ def _follow(
     while True:
         for event in store.list_audit_events(since_seq=seen, target=run.target):
             seen = event.seq
-            if event.entry.run_id == run.id and printer is not None:
+            if event.entry.run_id != run.id or printer is None:
+                continue
+            if not (skip_opened and event.entry.action == "run.opened"):
                 printer(event.entry)
         current = store.get_run(run.id)
         if current is None:
@@ -262,7 +267,7 @@ def runs_list(
         return
     table = Table(title="rollback runs")
     for column in ("run", "target", "state", "trigger", "by", "opened", "error"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("run", "state"))
     for run in found:
         style = _STYLE.get(run.state.value, "bold")
         table.add_row(
@@ -318,10 +323,19 @@ def runs_show(
             )
     console.print("[bold]audit[/]")
     for event in report["audit"]:
-        stamp = _when(event["time"])
+        entry = audit_events.AuditEntry(
+            time=event["time"],
+            actor=event["actor"],
+            action=event["action"],
+            target=event["target"],
+            run_id=event["run_id"],
+            reason=event["reason"],
+            details=event["details"],
+            result=event["result"],
+        )
         console.print(
-            f"  #{event['seq']} {stamp} {event['action']:<28} "
-            f"{markup.escape(event['reason'] or event['result'])}"
+            f"  #{event['seq']} {_when(entry.time)} {entry.action:<28} "
+            f"{markup.escape(_describe(entry))}"
         )
 
 
