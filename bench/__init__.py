@@ -1,0 +1,1 @@
+"""rollsafe's benchmarks: ``make bench`` (``python -m bench``)."""

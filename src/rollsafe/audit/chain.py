@@ -21,6 +21,8 @@ from typing import Any
 
 from rollsafe.domain import audit_events
 
+__all__ = ["GENESIS", "ChainHead", "VerifyResult", "canonical", "link", "normalized", "verify"]
+
 GENESIS = "0" * 64
 """The ``prev_hash`` of the first event: a chain always starts from the same known point."""
 

@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 from rollsafe.domain import audit_events
 
+__all__ = ["from_json", "read_jsonl", "to_line", "write_jsonl"]
+
 
 def to_line(event: audit_events.AuditEvent) -> str:
     """One event as one line of JSON (no trailing newline)."""

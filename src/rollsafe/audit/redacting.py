@@ -12,6 +12,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+__all__ = ["MASK", "is_secret_key", "redact", "redact_text"]
+
 MASK = "***"
 
 # Words that make a key secret wherever they appear in it ("db_password", "X-Auth-Token").

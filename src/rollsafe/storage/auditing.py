@@ -10,6 +10,8 @@ from __future__ import annotations
 from rollsafe.audit import chain
 from rollsafe.storage import repositories
 
+__all__ = ["verify_store"]
+
 
 def verify_store(store: repositories.Store) -> chain.VerifyResult:
     """Verify every audit event in ``store`` against the chain and the chain head."""

@@ -22,6 +22,15 @@ from rollsafe.storage import engines
 if TYPE_CHECKING:
     from alembic.config import Config
 
+__all__ = [
+    "MIGRATIONS_DIR",
+    "MigrationError",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+]
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 log = logging.getLogger("rollsafe.storage")

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -35,10 +35,13 @@ from rollsafe.domain import (
 )
 from rollsafe.storage import engines, migrating, repositories, rows, schema
 
+__all__ = ["DB_FILE", "SqlStore", "default_url", "open_store"]
+
 DB_FILE = "rollsafe.db"
 """Name of the SQLite database inside the state directory."""
 
 _AUDIT_PAGE = 1000  # events read per transaction while iterating: short reads, bounded memory
+_PRUNE_CHUNK = 5000  # observations deleted per transaction: the write lock is held briefly
 
 
 def default_url(state_dir: Path) -> str:
@@ -51,7 +54,12 @@ def open_store(state_dir: Path, url: str | None = None) -> SqlStore:
 
     ``url`` defaults to SQLite in ``state_dir``; give a PostgreSQL URL to share the store.
     """
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        # Private by default: the audit log and evidence may say more than they should.
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise errors.StoreError(f"cannot create the state directory {state_dir}: {reason}") from exc
     store = SqlStore(url or default_url(state_dir))
     try:
         store.migrate()
@@ -214,10 +222,26 @@ class SqlStore:
         return found
 
     def prune_observations(self, *, older_than: float) -> int:
+        """Delete in chunks, one short transaction each.
+
+        A single huge DELETE would hold the write lock for seconds and make a run step or
+        an audit append wait (or time out); chunks let those writes in between.
+        """
         table = schema.observations
-        with self._session(write=True) as connection:
-            result = connection.execute(sa.delete(table).where(table.c.time < older_than))
-            return int(result.rowcount)
+        oldest = (
+            sa.select(table.c.id)
+            .where(table.c.time < older_than)
+            .order_by(table.c.time)
+            .limit(_PRUNE_CHUNK)
+            .scalar_subquery()
+        )
+        deleted = 0
+        while True:
+            with self._session(write=True) as connection:
+                result = connection.execute(sa.delete(table).where(table.c.id.in_(oldest)))
+            deleted += int(result.rowcount)
+            if result.rowcount < _PRUNE_CHUNK:
+                return deleted
 
     # ----------------------------------------------------------------- decisions
 
@@ -539,3 +563,8 @@ def _why(exc: sa_exc.SQLAlchemyError) -> str:
     if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
         return f"{type(exc.orig).__name__}: {exc.orig}"
     return str(exc)
+
+
+if TYPE_CHECKING:
+    # mypy proves here that SqlStore has every method of the Store Protocol, signatures too.
+    _IMPLEMENTS: repositories.Store = SqlStore("sqlite://")

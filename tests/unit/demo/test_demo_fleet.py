@@ -6,7 +6,7 @@ import sqlite3
 
 import yaml
 
-from rollsafe.config import models
+from rollsafe.config import loading, models
 from rollsafe.demo import fleet, layout, releases
 
 
@@ -39,6 +39,15 @@ def test_generated_config_is_valid_and_renders_per_host(tmp_path):
     http = next(p for p in config.probes if p.name == fleet.HTTP_PROBE)
     assert isinstance(http, models.HttpProbe)
     assert models.render(http.url, target) == f"http://127.0.0.1:{built.host('web-2').port}/health"
+
+
+def test_generated_config_passes_the_loader_with_state_inside_the_workdir(tmp_path):
+    built = fleet.build(tmp_path / "work", hosts=5)
+
+    loaded = loading.load(built.config_path)
+
+    assert loaded.state_dir == built.state_dir
+    assert len(loaded.config.targets) == 5
 
 
 def test_start_then_stop_leaves_no_process_behind(tmp_path):

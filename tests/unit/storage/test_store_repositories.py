@@ -468,3 +468,10 @@ def test_any_details_read_back_verify(memory_store: sql.SqlStore, details, time)
     assert stored == event
     assert chain.link(stored.entry, seq=stored.seq, prev_hash=stored.prev_hash) == stored.hash
     assert math.isclose(stored.entry.time, time)
+
+
+def test_an_unusable_state_dir_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(errors.StoreError, match="cannot create the state directory"):
+        sql.open_store(blocker / "state")

@@ -92,7 +92,7 @@ def open_store_from(
         )
     try:
         return sql.open_store(location.state_dir, location.url)
-    except (errors.StoreError, OSError) as exc:
+    except errors.StoreError as exc:
         fail(f"cannot open the store at {location.shown}: {exc}")
 
 
