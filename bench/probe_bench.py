@@ -8,6 +8,7 @@ used by this process, the p99 scheduling lag and the memory per target.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import time
 
@@ -70,10 +71,8 @@ async def _run(targets: int, interval: float, duration: float, servers: int) -> 
     task = asyncio.create_task(scheduler.run())
     await asyncio.sleep(duration)
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     wall = time.perf_counter() - began
     cpu = time.process_time() - cpu_before
     stats = scheduler.stats()
