@@ -85,8 +85,7 @@ class Checker:
             self._templates(("drivers", index), driver, users)
 
     def add(self, path: typing.Sequence[PathPart], message: str) -> None:
-        line, _ = locating.locate(self.root, path)
-        self.problems.append(locating.Problem(line, locating.format_path(path), message))
+        self.problems.append(locating.problem(self.root, path, message))
 
     def _entries(self, section: str) -> list[tuple[int, dict[Any, Any]]]:
         items = self.data.get(section)

@@ -48,15 +48,11 @@ def explain(root: yaml.Node, raw_errors: list[Any]) -> list[locating.Problem]:
             found.extend(_problem(root, e, w) for e, w in deeper)
             continue
         error, walked = group[0]
-        line, node = locating.locate(root, union_path)
+        _, node = locating.locate(root, union_path)
         secret = _is_secret(union_path)
         shown = _shown(error.get("input"), node, secret=secret)
         expected = _expected_with_hint(walked.union, error.get("input"), node, secret=secret)
-        found.append(
-            locating.Problem(
-                line, locating.format_path(union_path), f"got {shown} (expected {expected})"
-            )
-        )
+        found.append(locating.problem(root, union_path, f"got {shown} (expected {expected})"))
     return found
 
 
@@ -64,8 +60,7 @@ def _problem(root: yaml.Node, error: Any, walked: _Walked) -> locating.Problem:
     secret = _is_secret(walked.path)
     _, node = locating.locate(root, walked.path)
     path, message = _message(error, walked, node, secret=secret)
-    line, _ = locating.locate(root, path)
-    return locating.Problem(line, locating.format_path(path), message)
+    return locating.problem(root, path, message)
 
 
 @dataclasses.dataclass

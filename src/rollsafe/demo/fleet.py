@@ -139,7 +139,7 @@ def build(workdir: Path, *, hosts: int = 5, rows: int = 100) -> Fleet:
 
 def _servicectl(action: str, root: str) -> list[str]:
     # sys.executable: the driver must run the same Python (the venv's) as the demo.
-    return [sys.executable, "-m", "rollsafe.demo.servicectl", action, root]
+    return [sys.executable, "-m", layout.CTL_MODULE, action, root]
 
 
 def config_document(fleet: Fleet) -> dict[str, Any]:
@@ -283,8 +283,10 @@ def start(fleet: Fleet, *, timeout: float = servicectl.START_TIMEOUT_S) -> None:
         raise FleetError("; ".join(problems))
 
 
-def leftover_processes(workdir: Path) -> list[psutil.Process]:
-    """Live demo processes (service, servicectl) whose command line names ``workdir``."""
+def leftover_processes(
+    workdir: Path, *, modules: tuple[str, ...] = (layout.SERVICE_MODULE, layout.CTL_MODULE)
+) -> list[psutil.Process]:
+    """Live processes running one of ``modules`` whose command line names ``workdir``."""
     needle = str(workdir.resolve())
     # Never ourselves or whoever started us (a shell running `rollsafe demo --workdir ...`).
     me = psutil.Process()
@@ -299,7 +301,7 @@ def leftover_processes(workdir: Path) -> list[psutil.Process]:
             cmdline = proc.cmdline()
         except psutil.Error:
             continue
-        ours = any(part.startswith("rollsafe.demo.") for part in cmdline)
+        ours = any(part in modules for part in cmdline)
         if ours and any(needle in part for part in cmdline):
             found.append(proc)
     return found
@@ -310,26 +312,33 @@ def stop(fleet: Fleet, *, timeout: float = 10.0) -> list[int]:
 
     Safe to call more than once and on a half-started fleet. Returns the pids stopped.
     """
-    stopped: list[int] = []
+    # Control commands first: a `servicectl restart` caught halfway must not start a service
+    # after the hosts were stopped.
+    stopped = _sweep(fleet.workdir, timeout=timeout, modules=(layout.CTL_MODULE,))
     with futures.ThreadPoolExecutor(max_workers=min(8, max(1, len(fleet.hosts)))) as pool:
         for pids in pool.map(lambda h: servicectl.stop(h.root, timeout=timeout), fleet.hosts):
             stopped.extend(pids)
+    # Whatever servicectl could not account for (a pid file lost mid-restart, a service
+    # started by hand): found by the work directory in its command line, killed by pid.
     stopped.extend(_sweep(fleet.workdir, timeout=timeout))
     return stopped
 
 
-def _sweep(workdir: Path, *, timeout: float) -> list[int]:
-    # Whatever servicectl could not account for (a pid file lost mid-restart, a driver
-    # command still running): found by the work directory in its command line, killed by pid.
-    procs = leftover_processes(workdir)
+def _sweep(
+    workdir: Path,
+    *,
+    timeout: float,
+    modules: tuple[str, ...] = (layout.SERVICE_MODULE, layout.CTL_MODULE),
+) -> list[int]:
+    procs = leftover_processes(workdir, modules=modules)
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.send_signal(signal.SIGTERM)
-    _, alive = psutil.wait_procs(procs, timeout=timeout / 2)
+    alive = servicectl.wait_gone(procs, timeout=timeout / 2)
     for proc in alive:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    psutil.wait_procs(alive, timeout=timeout / 2)
+    servicectl.wait_gone(alive, timeout=timeout / 2)
     return [p.pid for p in procs]
 
 

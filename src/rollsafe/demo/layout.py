@@ -23,6 +23,7 @@ LOG_FILE = "logs/app.log"
 OUT_FILE = "logs/service.out"
 PID_FILE = "run/service.pid"
 SERVICE_MODULE = "rollsafe.demo.service"
+CTL_MODULE = "rollsafe.demo.servicectl"
 
 
 @dataclass(frozen=True, slots=True)

@@ -309,7 +309,7 @@ class _Scenario:
                 await _stop_daemon(stop, task)
                 stopped = await asyncio.to_thread(fleet.stop, built)
             self._follow(controller.store, self.watch)
-            self.emit("cleanup", f"daemon stopped; {len(stopped)} service processes stopped")
+            self.emit("cleanup", f"daemon stopped; {len(stopped)} demo processes stopped")
             return self._audited(result, controller.store)
         finally:
             controller.store.close()

@@ -102,12 +102,14 @@ class Handler(http_server.BaseHTTPRequestHandler):
         body: dict[str, Any]
         if app.next_request_fails():
             # What the bad release does: a new code path throws on a third of requests.
-            self._send(500, {"error": "internal server error"})
+            # The line is written before the answer goes out, so whoever got the 500 can
+            # already find it in the log.
             app.log.write(
                 "ERROR",
                 f"GET {path} 500: KeyError: 'tenant_shard' in tenant_lookup.resolve"
                 f" (release {app.release.version})",
             )
+            self._send(500, {"error": "internal server error"})
             return
         if path == "/health":
             status, body = 200, {"status": "ok", "version": app.release.version}
@@ -118,9 +120,9 @@ class Handler(http_server.BaseHTTPRequestHandler):
             status, body = 200, {"total": total, "items": rows}
         else:
             status, body = 404, {"error": "not found"}
-        self._send(status, body)
         elapsed_ms = (time.perf_counter() - started) * 1000
         app.log.write("INFO", f"GET {path} {status} {elapsed_ms:.1f}ms")
+        self._send(status, body)
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()

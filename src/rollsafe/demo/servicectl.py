@@ -40,12 +40,27 @@ class ServiceControlError(Exception):
     """The service could not be started or stopped; the message says why."""
 
 
-def _alive(proc: psutil.Process) -> bool:
+def alive(proc: psutil.Process) -> bool:
+    """True while ``proc`` runs; a zombie counts as gone."""
     # A zombie has exited; it only waits to be reaped (possibly never, in a container).
     try:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+def wait_gone(procs: list[psutil.Process], *, timeout: float) -> list[psutil.Process]:
+    """Wait until every process in ``procs`` is gone; returns those still alive at timeout."""
+    deadline = time.monotonic() + timeout
+    left = [p for p in procs if alive(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+        left = [p for p in left if alive(p)]
+    for proc in procs:
+        # Our own children can be reaped now; others are reaped by init (or stay zombies).
+        with contextlib.suppress(psutil.Error, ChildProcessError):
+            proc.wait(timeout=0)
+    return left
 
 
 def _is_service_of(proc: psutil.Process, root: Path) -> bool:
@@ -64,11 +79,11 @@ def processes(root: Path) -> list[psutil.Process]:
     if pid is not None:
         with contextlib.suppress(psutil.Error):
             proc = psutil.Process(pid)
-            if _alive(proc) and _is_service_of(proc, root):
+            if alive(proc) and _is_service_of(proc, root):
                 found[pid] = proc
     # The pid file can be missing (killed before writing it, or removed by hand): look too.
     for proc in psutil.process_iter():
-        if proc.pid not in found and _is_service_of(proc, root) and _alive(proc):
+        if proc.pid not in found and _is_service_of(proc, root) and alive(proc):
             found[proc.pid] = proc
     return list(found.values())
 
@@ -83,7 +98,7 @@ def running_pid(root: Path) -> int | None:
         proc = psutil.Process(pid)
     except psutil.Error:
         return None
-    return pid if _alive(proc) and _is_service_of(proc, root) else None
+    return pid if alive(proc) and _is_service_of(proc, root) else None
 
 
 def _pid_from_file(root: Path) -> int | None:
@@ -119,7 +134,7 @@ def start(root: Path, *, timeout: float = START_TIMEOUT_S) -> int:
     root = root.resolve()
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "rollsafe.demo.servicectl", "start", str(root)],
+            [sys.executable, "-m", layout.CTL_MODULE, "start", str(root)],
             capture_output=True,
             text=True,
             timeout=timeout + 10,
@@ -196,16 +211,9 @@ def stop(root: Path, *, timeout: float = STOP_TIMEOUT_S) -> list[int]:
     procs = processes(root)
     for proc in procs:
         _signal_group(proc.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while any(_alive(p) for p in procs) and time.monotonic() < deadline:
-        time.sleep(_POLL_S)
-    for proc in procs:
-        if _alive(proc):
-            _signal_group(proc.pid, signal.SIGKILL)
-    for proc in procs:
-        # Our own children can be reaped; others are reaped by init (or stay zombies).
-        with contextlib.suppress(psutil.Error):
-            proc.wait(timeout=0)
+    for proc in wait_gone(procs, timeout=timeout):
+        _signal_group(proc.pid, signal.SIGKILL)
+    wait_gone(procs, timeout=timeout)
     with contextlib.suppress(FileNotFoundError):
         (root / layout.PID_FILE).unlink()
     return [p.pid for p in procs]

@@ -21,20 +21,23 @@ log = logging.getLogger("rollsafe.notify")
 class Dispatcher:
     def __init__(
         self,
-        configs: Sequence[models.Notifier],
+        routes: Sequence[tuple[channels.Notifier, verdicts.Severity]],
         *,
         attempts: int = 4,
         first_backoff: float = 1.0,
         queue_size: int = 1000,
     ) -> None:
-        self._routes = [
-            (channels.build(c), verdicts.Severity.parse(c.min_severity)) for c in configs
-        ]
+        self._routes = list(routes)
         self._attempts = attempts
         self._first_backoff = first_backoff
         self._queue: asyncio.Queue[messages.Message] = asyncio.Queue(maxsize=queue_size)
         self.delivered = 0
         self.dropped = 0
+
+    @classmethod
+    def from_config(cls, configs: Sequence[models.Notifier]) -> Dispatcher:
+        """One route per configured notifier, at its ``min_severity``."""
+        return cls([(channels.build(c), verdicts.Severity.parse(c.min_severity)) for c in configs])
 
     def publish(self, message: messages.Message) -> None:
         """Enqueue for delivery; drops (and counts) when the queue is full rather than block."""

@@ -56,7 +56,7 @@ class Daemon:
         )
         self.engine = engine.Engine(self.config)
         self.executor: runs.Executor = assembly.build_executor(loaded, self.store, clock=self.clock)
-        self.notifications = dispatching.Dispatcher(self.config.notifiers)
+        self.notifications = dispatching.Dispatcher.from_config(self.config.notifiers)
         self.ready = asyncio.Event()
         self.observed = 0
         self._queue: asyncio.Queue[observations.Observation] = asyncio.Queue()

@@ -5,6 +5,7 @@ Each fake implements the same Protocol as the real part, so tests exercise real 
 
 from rollsafe.testing.clocks import FakeClock
 from rollsafe.testing.drivers import DriverCall, FakeDriver, Hang
+from rollsafe.testing.notifiers import RecordingNotifier
 from rollsafe.testing.probes import Blind, FakeProbe, probe_factory
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "FakeDriver",
     "FakeProbe",
     "Hang",
+    "RecordingNotifier",
     "probe_factory",
 ]

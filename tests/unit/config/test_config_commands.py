@@ -103,3 +103,11 @@ def test_schema_to_a_file(runner, tmp_path):
     result = runner.invoke(config_commands.app, ["schema", "--output", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text(encoding="utf-8")) == config_commands.json_schema()
+
+
+def test_the_group_is_mounted_as_rollsafe_config(runner):
+    from rollsafe.interfaces.cli import main
+
+    result = runner.invoke(main.app, ["config", "check", str(EXAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok: 3 targets")

@@ -15,6 +15,8 @@ from rollsafe.config import models
 from rollsafe.domain import ids, restore_points
 from rollsafe.verify import health
 
+FAIL_AFTER = 1.0  # verify_timeout of the tests that must fail: room for a few rounds
+
 
 class Service:
     """A local HTTP server whose /health answers the statuses the test scripts."""
@@ -108,7 +110,7 @@ async def test_healthy_target_is_verified_after_consecutive_good_answers(service
 
 async def test_a_target_that_stays_broken_fails_with_a_precise_summary(service):
     service.default = 500
-    cfg = config(service.port, probes=[http_probe()], verify_timeout=0.3)
+    cfg = config(service.port, probes=[http_probe()], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg).verify(cfg.target("web-1"), point())
 
@@ -129,7 +131,7 @@ async def test_a_target_that_recovers_after_a_restart_is_verified(service):
 
 async def test_flapping_never_counts_as_healthy(service):
     service.statuses = [200, 500] * 100
-    cfg = config(service.port, probes=[http_probe()], verify_timeout=0.4)
+    cfg = config(service.port, probes=[http_probe()], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg, consecutive=2).verify(cfg.target("web-1"), point())
 
@@ -140,7 +142,7 @@ async def test_flapping_never_counts_as_healthy(service):
 async def test_refused_tcp_port_is_named():
     port = closed_port()
     probe = {"name": "tcp", "kind": "tcp", "port": "{port}", "targets": {"ids": ["web-1"]}}
-    cfg = config(port, probes=[probe], verify_timeout=0.2)
+    cfg = config(port, probes=[probe], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg).verify(cfg.target("web-1"), point())
 
@@ -159,7 +161,7 @@ async def test_data_mismatch_names_the_values(service, tmp_path):
         "url": f"sqlite:///{db}",
         "query": "select count(*) from orders",
     }
-    cfg = config(service.port, probes=[http_probe(), rows], verify_timeout=0.3)
+    cfg = config(service.port, probes=[http_probe(), rows], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg).verify(cfg.target("web-1"), point({"rows": 100.0}))
 
@@ -191,7 +193,7 @@ async def test_both_problems_are_reported_together(service, tmp_path):
     data = tmp_path / "config.ini"
     data.write_text("changed\n")
     probe = {"name": "conf", "kind": "data", "file": str(data)}
-    cfg = config(service.port, probes=[http_probe(), probe], verify_timeout=0.3)
+    cfg = config(service.port, probes=[http_probe(), probe], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg).verify(cfg.target("web-1"), point({"conf": "0" * 64}))
 
@@ -201,7 +203,7 @@ async def test_both_problems_are_reported_together(service, tmp_path):
 
 
 async def test_a_check_whose_probe_is_gone_cannot_be_verified(service):
-    cfg = config(service.port, probes=[http_probe()], verify_timeout=0.2)
+    cfg = config(service.port, probes=[http_probe()], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg).verify(cfg.target("web-1"), point({"rows": 100.0}))
 
@@ -211,7 +213,7 @@ async def test_a_check_whose_probe_is_gone_cannot_be_verified(service):
 
 async def test_a_blind_data_probe_is_not_a_match(service, tmp_path):
     probe = {"name": "conf", "kind": "data", "file": str(tmp_path / "missing.ini")}
-    cfg = config(service.port, probes=[probe], verify_timeout=0.2)
+    cfg = config(service.port, probes=[probe], verify_timeout=FAIL_AFTER)
 
     outcome = await verifier(cfg).verify(cfg.target("web-1"), point({"conf": "ab"}))
 
@@ -228,15 +230,26 @@ async def test_nothing_to_verify_says_so(service):
     assert outcome.summary.startswith("nothing to verify")
 
 
-async def test_gives_up_at_the_verify_timeout_even_with_a_slow_probe(tmp_path):
+async def test_gives_up_at_the_verify_timeout_even_with_a_slow_probe():
     # A server that accepts but never answers: each look would take the probe's full timeout.
-    server = await asyncio.start_server(lambda r, w: asyncio.sleep(30), "127.0.0.1", 0)
+    held: list[asyncio.StreamWriter] = []
+    answered = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        await answered.wait()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
         cfg = config(port, probes=[http_probe(timeout=30)], verify_timeout=0.3)
         # Bounded by verify_timeout, not by the probe's 30 s (the summary says it gave up).
         outcome = await verifier(cfg).verify(cfg.target("web-1"), point())
     finally:
+        answered.set()
+        for writer in held:
+            writer.close()
         server.close()
+        await server.wait_closed()
     assert not outcome.ok
     assert outcome.summary.startswith("http: no answer before the verification timeout")
