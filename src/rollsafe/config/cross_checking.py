@@ -20,6 +20,8 @@ import yaml
 
 from rollsafe.config import explaining, locating, models
 
+__all__ = ["Checker"]
+
 PathPart = locating.PathPart
 _TARGETS: pydantic.TypeAdapter[models.Target] = pydantic.TypeAdapter(models.Target)
 _PROBES: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(models.Probe)

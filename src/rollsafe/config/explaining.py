@@ -22,6 +22,8 @@ from pydantic import functional_validators
 
 from rollsafe.config import durations, locating, models
 
+__all__ = ["did_you_mean", "explain", "listed", "lower_first"]
+
 PathPart = locating.PathPart
 _SECRET_NAME = re.compile(
     r"secret|passw|token|api_?key|credential|authorization|private_?key", re.IGNORECASE

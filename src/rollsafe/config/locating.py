@@ -16,6 +16,17 @@ import yaml
 
 from rollsafe.domain import errors
 
+__all__ = [
+    "Document",
+    "PathPart",
+    "Problem",
+    "config_error",
+    "format_path",
+    "locate",
+    "parse",
+    "problem",
+]
+
 PathPart = str | int
 _EMPTY_EXPECTED = "expected a mapping with targets, probes, rules and drivers"
 _QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
