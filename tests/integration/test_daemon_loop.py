@@ -183,4 +183,5 @@ def test_run_decides_critical_when_service_breaks_and_ok_when_it_heals(tmp_path,
         timeout=60,
     )
     states = [r["state"] for r in json.loads(runs.stdout)]
-    assert states and set(states) == {"dry_run"}
+    assert states
+    assert set(states) == {"dry_run"}

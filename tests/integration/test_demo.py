@@ -16,6 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from rollsafe.demo import scenario
+
 ROLLSAFE = [sys.executable, "-m", "rollsafe.interfaces.cli.main"]
 TIMEOUT_S = 180  # a generous bound for a slow machine; the demo itself aims at well under 60 s
 
@@ -165,3 +167,21 @@ def test_demo_refuses_a_workdir_that_is_not_empty(tmp_path):
     assert "not empty" in done.stderr
     assert done.stdout == ""
     assert (tmp_path / "something").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_a_loop_that_does_not_close_in_time_is_reported_not_closed(tmp_path):
+    workdir = tmp_path / "late"
+
+    # One second is far too short to detect, decide, roll back and verify.
+    result = scenario.run_demo(hosts=2, workdir=workdir, deadline_s=1.0)
+
+    assert not result.closed
+    assert "did not close within 1s" in (result.error or "")
+    assert result.fault_to_recovered_s is None
+    checks = {c.name: c.ok for c in result.checks}
+    assert checks["release restored"] is False
+    assert checks["other hosts untouched"] is True
+    assert result.audit_ok  # the audit is sound even when the loop is not closed
+    assert _leftovers(workdir) == []
+    assert not workdir.exists()

@@ -284,6 +284,11 @@ class _Scenario:
     async def _main(self) -> DemoResult:
         built = await asyncio.to_thread(fleet.build, self.workdir, hosts=self.hosts)
         self.fleet = built
+        self.emit(
+            "fleet",
+            f"built in {built.workdir}: {fleet.CONFIG_FILE}, {fleet.STATE_DIR}/, "
+            f"hosts/{built.hosts[0].id}..{built.hosts[-1].id} (own port, log, SQLite data)",
+        )
         self.good = {h.id: releases.fingerprint(h.root / layout.RELEASE_DIR) for h in built.hosts}
         try:
             await asyncio.to_thread(fleet.start, built)

@@ -55,7 +55,7 @@ def demo(
         bool, typer.Option("--json", help="Print only one JSON object with the outcome")
     ] = False,
     hosts: Annotated[
-        int, typer.Option("--hosts", min=2, help="Services in the fleet (one is broken)")
+        int, typer.Option("--hosts", min=2, max=50, help="Services in the fleet (one is broken)")
     ] = 5,
     keep: Annotated[
         bool, typer.Option("--keep", help="Leave the work directory for inspection")
