@@ -29,6 +29,21 @@ from rollsafe.config import models
 from rollsafe.domain import audit_events, ids, runs
 from rollsafe.storage import repositories
 
+__all__ = [
+    "DRY_RUN",
+    "MAX_CONCURRENT",
+    "QUARANTINE",
+    "RATE_LIMIT",
+    "ConcurrencyLimit",
+    "Refusal",
+    "Slot",
+    "check_quarantine",
+    "check_rate_limit",
+    "dry_run",
+    "recent_rollbacks",
+    "trip",
+]
+
 QUARANTINE = "quarantine"
 RATE_LIMIT = "rate_limit"
 DRY_RUN = "dry_run"

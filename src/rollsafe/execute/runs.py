@@ -70,6 +70,19 @@ from rollsafe.domain import (
 from rollsafe.execute import driving, governors
 from rollsafe.storage import repositories
 
+__all__ = [
+    "FAULT_ENV",
+    "VERIFY_GRACE_S",
+    "Executor",
+    "RunNotFound",
+    "Verifier",
+    "VerifyOutcome",
+    "fault_boundaries",
+    "is_automatic",
+    "kill_at_boundary",
+    "target_records",
+]
+
 _log = logging.getLogger(__name__)
 
 FAULT_ENV = "ROLLSAFE_FAULT_KILL_AT"

@@ -16,6 +16,8 @@ from rollsafe.execute import driving, registry, runs
 from rollsafe.storage import repositories
 from rollsafe.verify import health
 
+__all__ = ["build_drivers", "build_executor", "build_verifier", "sync_targets"]
+
 
 def build_drivers(config: models.RollsafeConfig, state_dir: Path) -> dict[str, driving.Driver]:
     """Every configured driver, by name. Raises ConfigError for a kind nobody provides."""

@@ -20,6 +20,8 @@ from types import TracebackType
 
 from rollsafe.domain import errors
 
+__all__ = ["LOCK_FILE", "ControllerLock", "Holder", "LockHeld"]
+
 LOCK_FILE = "controller.lock"
 
 

@@ -22,6 +22,8 @@ from rollsafe.execute import driving
 from rollsafe.storage import repositories
 from rollsafe.verify import health
 
+__all__ = ["CheckpointFailed", "take_checkpoint"]
+
 
 class CheckpointFailed(errors.PermanentError):
     """The restore point could not be taken or would not be verifiable."""

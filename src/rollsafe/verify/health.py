@@ -31,6 +31,8 @@ from rollsafe.detect import probes, probing
 from rollsafe.domain import clocks, observations, restore_points
 from rollsafe.execute import runs
 
+__all__ = ["HEALTH_KINDS", "HealthVerifier", "checkpoint_value", "checks_of", "show"]
+
 HEALTH_KINDS = frozenset({"http", "tcp"})
 
 _Update = Callable[[observations.Observation | None], None]

@@ -107,7 +107,12 @@ def rollback(
     lock = locking.ControllerLock(loaded.state_dir, role="cli")
     try:
         holder = _take_lock_unless_daemon(lock, console, quiet=as_json)
-        executor = assembly.build_executor(loaded, store, clock=clocks.SystemClock(), on_audit=show)
+        try:
+            executor = assembly.build_executor(
+                loaded, store, clock=clocks.SystemClock(), on_audit=show
+            )
+        except errors.ConfigError as exc:
+            context.fail(str(exc))
         started = time.time()
         try:
             run = executor.request(
