@@ -10,6 +10,7 @@ from rollsafe.interfaces.cli import (
     daemon_commands,
     demo_commands,
     run_commands,
+    target_commands,
 )
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(config_commands.app, name="config")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(target_commands.app, name="target")
 daemon_commands.register(app)
 run_commands.register(app)
 demo_commands.register(app)
