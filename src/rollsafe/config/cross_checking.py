@@ -203,16 +203,25 @@ class Checker:
         # One line per template and unknown variable, naming every target it fails for.
         missing: dict[tuple[tuple[PathPart, ...], str], list[models.Target]] = {}
         for relative, template in _template_fields(item):
+            # PromQL is full of braces, so a promql query takes $name placeholders instead.
+            dollar = isinstance(item, models.PromqlProbe) and relative == ("query",)
+            render = models.render_dollar if dollar else models.render
             for target in targets:
                 try:
-                    rendered = models.render(template, target)
+                    rendered = render(template, target)
                 except KeyError as exc:
-                    missing.setdefault(((*at, *relative), str(exc.args[0])), []).append(target)
+                    name = str(exc.args[0])
+                    shown = f"${name}" if dollar else f"{{{name}}}"
+                    missing.setdefault(((*at, *relative), shown), []).append(target)
                 except (ValueError, IndexError, AttributeError, TypeError) as exc:
+                    expected = (
+                        "expected $name or ${name} placeholders; write $$ for a literal $"
+                        if dollar
+                        else "expected {name} placeholders; write {{ and }} for literal braces"
+                    )
                     self.add(
                         (*at, *relative),
-                        f"not a valid template: {explaining.lower_first(str(exc))} "
-                        "(expected {name} placeholders; write {{ and }} for literal braces)",
+                        f"not a valid template: {explaining.lower_first(str(exc))} ({expected})",
                     )
                     break
                 else:
@@ -226,7 +235,7 @@ class Checker:
             known = sorted(models.template_vars(failing[0]))
             self.add(
                 path,
-                f"unknown template variable {{{variable}}} for {noun} {ids} (expected one of "
+                f"unknown template variable {variable} for {noun} {ids} (expected one of "
                 f"the variables of {failing[0].id!r}: {', '.join(known)})",
             )
 
@@ -281,7 +290,7 @@ def _rendered_wrong(item: Any, relative: tuple[PathPart, ...], rendered: str) ->
         and not (rendered.isdigit() and 0 < int(rendered) < 65536)
     ):
         return f"the port renders to {rendered!r} (expected a number from 1 to 65535)"
-    if isinstance(item, models.HttpProbe) and relative == ("url",):
+    if isinstance(item, models.HttpProbe | models.PromqlProbe) and relative == ("url",):
         # The URL itself is not shown: it may carry credentials.
         parts = urllib.parse.urlsplit(rendered)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -300,6 +309,10 @@ def _template_fields(item: Any) -> list[tuple[tuple[PathPart, ...], str]]:
         names = ("path",)
     elif isinstance(item, models.LocalDriver):
         names = ("directory",)
+    elif isinstance(item, models.PromqlProbe):
+        names = ("url", "query")
+    elif isinstance(item, models.CloudwatchProbe):
+        names = ("region", "endpoint_url")
     out: list[tuple[tuple[PathPart, ...], str]] = []
     for name in names:
         value = getattr(item, name, None)
@@ -313,8 +326,10 @@ def _template_fields(item: Any) -> list[tuple[tuple[PathPart, ...], str]]:
             # Probes and drivers split a string with shell rules first, then render each word.
             with contextlib.suppress(ValueError):  # reported by _Checker._commands
                 out.extend(((name,), word) for word in shlex.split(command))
-    if isinstance(item, models.HttpProbe):
+    if isinstance(item, models.HttpProbe | models.PromqlProbe):
         out.extend((("headers", key), value) for key, value in item.headers.items())
+    if isinstance(item, models.CloudwatchProbe):
+        out.extend((("dimensions", key), value) for key, value in item.dimensions.items())
     return out
 
 

@@ -9,6 +9,8 @@ entry of the target are substituted, e.g. ``http://{address}:{port}/health``.
 
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -132,8 +134,78 @@ class CommandProbe(ProbeBase):
     )
 
 
+PromqlReduce = Literal["max", "min", "sum", "count"]
+
+
+class PromqlProbe(ProbeBase):
+    """Instant query against the Prometheus HTTP API (``/api/v1/query``, evaluated now).
+
+    ``url`` is a ``{name}`` template like every other URL. ``query`` is PromQL, which uses
+    braces for label matchers, so it takes ``$name`` or ``${name}`` placeholders instead
+    (``$$`` is a literal ``$``) and braces are written as they are:
+    ``rate(http_requests_total{instance="$address:$port"}[5m])``.
+    """
+
+    kind: Literal["promql"]
+    url: str = Field(description="Prometheus base URL (template), e.g. http://127.0.0.1:9090")
+    query: str = Field(description="PromQL with $name / ${name} placeholders; $$ for a $")
+    reduce: PromqlReduce = Field(
+        default="max",
+        description="How a vector of several samples becomes one value (count: how many)",
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Templates, e.g. X-Org")
+    bearer_token_env: str | None = Field(
+        default=None, description="Env var holding a bearer token sent as Authorization"
+    )
+
+
+# The five plain statistics, and the extended ones: p99, tm90, IQM, TM(10%:90%), PR(:300)...
+_STATISTIC_PATTERN = (
+    r"^(Average|Sum|Minimum|Maximum|SampleCount|IQM"
+    r"|(p|tm|wm|tc|ts)\d+(\.\d+)?|(TM|WM|TC|TS|PR)\([0-9.%:]+\))$"
+)
+
+
+class CloudwatchProbe(ProbeBase):
+    """One CloudWatch metric through GetMetricData; the latest datapoint is the value."""
+
+    kind: Literal["cloudwatch"]
+    namespace: str = Field(description="e.g. AWS/EC2, AWS/ApplicationELB, or a custom one")
+    metric: str = Field(description="Metric name, e.g. CPUUtilization")
+    dimensions: dict[str, str] = Field(
+        default_factory=dict, description="Name -> value template, e.g. InstanceId: {instance}"
+    )
+    statistic: str = Field(
+        default="Average",
+        pattern=_STATISTIC_PATTERN,
+        description="Average, Sum, Minimum, Maximum, SampleCount or a percentile like p99",
+    )
+    period: Duration = Field(default=60.0, description="1s, 5s, 10s, 30s or a multiple of 60s")
+    periods: int = Field(default=5, ge=1, le=1440, description="How many periods back to look")
+    region: str | None = Field(
+        default=None, description="Template, e.g. {region}; default: the AWS SDK's own lookup"
+    )
+    endpoint_url: str | None = Field(
+        default=None, description="Template; a VPC endpoint or a local stand-in"
+    )
+
+    @model_validator(mode="after")
+    def _period_allowed(self) -> CloudwatchProbe:
+        seconds = self.period
+        if seconds != int(seconds) or not (seconds in (1, 5, 10, 30) or seconds % 60 == 0):
+            raise ValueError("period must be 1s, 5s, 10s, 30s or a multiple of 60s")
+        return self
+
+
 Probe = Annotated[
-    HttpProbe | TcpProbe | HostProbe | LogProbe | DataProbe | CommandProbe,
+    HttpProbe
+    | TcpProbe
+    | HostProbe
+    | LogProbe
+    | DataProbe
+    | CommandProbe
+    | PromqlProbe
+    | CloudwatchProbe,
     Field(discriminator="kind"),
 ]
 
@@ -291,6 +363,165 @@ class LogNotifier(Model):
 
 Notifier = Annotated[WebhookNotifier | LogNotifier, Field(discriminator="kind")]
 
+# --------------------------------------------------------------------------- audit shipping
+
+SyslogFacility = Literal[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+    "authpriv", "ftp", "ntp", "audit", "alert", "clock",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+]  # fmt: skip
+_LOKI_LABEL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class AuditSinkBase(Model):
+    """What every audit-shipping sink has: a name (its cursor in the store) and its pacing."""
+
+    name: str = Field(pattern=_ID_PATTERN, description="Names the sink's cursor in the store")
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="Events per request")
+    timeout: Duration = Field(default=10.0, description="One send; longer counts as a failure")
+    max_backoff: Duration = Field(
+        default=300.0, description="Cap of the exponential wait between failed sends"
+    )
+
+    @model_validator(mode="after")
+    def _positive_times(self) -> AuditSinkBase:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be greater than 0")
+        if self.max_backoff <= 0:
+            raise ValueError("max_backoff must be greater than 0")
+        return self
+
+
+class SyslogSink(AuditSinkBase):
+    """RFC 5424 messages over UDP, TCP (octet counting, RFC 6587) or TLS (RFC 5425)."""
+
+    kind: Literal["syslog"]
+    host: str
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default: 514 (udp, tcp) or 6514 (tls)"
+    )
+    transport: Literal["udp", "tcp", "tls"] = "tcp"
+    app_name: str = Field(default="rollsafe", pattern=r"^[!-~]{1,48}$")
+    facility: SyslogFacility = "local0"
+    hostname: str | None = Field(
+        default=None, pattern=r"^[!-~]{1,255}$", description="Default: this machine's name"
+    )
+    max_message_bytes: int = Field(
+        default=8192,
+        ge=480,
+        le=65_000,
+        description="Longer events are sent without their details (rsyslog's default is 8k)",
+    )
+    ca_file: str | None = Field(default=None, description="tls: CA bundle for the server")
+    cert_file: str | None = Field(default=None, description="tls: client certificate")
+    key_file: str | None = Field(default=None, description="tls: client key")
+    verify: bool = Field(default=True, description="tls: verify the server's certificate")
+
+
+class ElasticsearchSink(AuditSinkBase):
+    """The bulk API; each event's ``_id`` is ``<chain>-<seq>``, so a resend overwrites."""
+
+    kind: Literal["elasticsearch"]
+    url: str = Field(description="Base URL, e.g. https://es.example:9200")
+    index: str = Field(
+        default="rollsafe-audit",
+        description="Index (or data stream); {date} becomes the event's UTC date, 2024.05.01",
+    )
+    op_type: Literal["index", "create"] = Field(
+        default="index", description="create for data streams (a 409 means already shipped)"
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Env var with the encoded API key (Authorization: ApiKey)"
+    )
+    username: str | None = Field(default=None, description="Basic auth user, with password_env")
+    password_env: str | None = Field(default=None, description="Env var with the password")
+    ca_file: str | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> ElasticsearchSink:
+        _check_basic_auth(self.username, self.password_env)
+        if self.api_key_env is not None and self.username is not None:
+            raise ValueError("give `api_key_env` or `username`+`password_env`, not both")
+        return self
+
+
+class LokiSink(AuditSinkBase):
+    """The push API (``/loki/api/v1/push``): one stream with ``labels``, a line per event."""
+
+    kind: Literal["loki"]
+    url: str = Field(description="Base URL, e.g. http://loki:3100")
+    labels: dict[str, str] = Field(
+        default_factory=lambda: {"job": "rollsafe", "stream": "audit"},
+        description="Stream labels; keep them few and fixed (actions go in the line)",
+    )
+    tenant: str | None = Field(default=None, description="Sent as X-Scope-OrgID")
+    username: str | None = Field(default=None, description="Basic auth user, with password_env")
+    password_env: str | None = Field(default=None, description="Env var with the password")
+    token_env: str | None = Field(default=None, description="Env var with a bearer token")
+    ca_file: str | None = None
+    verify: bool = True
+
+    @field_validator("labels")
+    @classmethod
+    def _label_names(cls, labels: dict[str, str]) -> dict[str, str]:
+        if not labels:
+            raise ValueError("give at least one label (Loki needs a stream selector)")
+        for name in labels:
+            if not re.fullmatch(_LOKI_LABEL_PATTERN, name) or name.startswith("__"):
+                raise ValueError(
+                    f"{name!r} is not a Loki label name (expected letters, digits and _, "
+                    "not starting with a digit or __)"
+                )
+        return labels
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> LokiSink:
+        _check_basic_auth(self.username, self.password_env)
+        if self.token_env is not None and self.username is not None:
+            raise ValueError("give `token_env` or `username`+`password_env`, not both")
+        return self
+
+
+class SlsSink(AuditSinkBase):
+    """Alibaba Cloud Simple Log Service, PutLogs (protobuf LogGroup, signed with the key)."""
+
+    kind: Literal["sls"]
+    endpoint: str = Field(
+        description="Region endpoint, e.g. cn-hangzhou.log.aliyuncs.com (https unless given)"
+    )
+    project: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    logstore: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+    access_key_id_env: str = Field(
+        default="ALIBABA_CLOUD_ACCESS_KEY_ID", description="Env var with the AccessKey ID"
+    )
+    access_key_secret_env: str = Field(
+        default="ALIBABA_CLOUD_ACCESS_KEY_SECRET", description="Env var with the AccessKey secret"
+    )
+    security_token_env: str | None = Field(
+        default=None, description="Env var with an STS token (temporary credentials)"
+    )
+    topic: str = Field(default="rollsafe-audit", description="The LogGroup's __topic__")
+    source: str | None = Field(default=None, description="__source__; default: this machine")
+    compress: Literal["deflate", "none"] = "deflate"
+
+    @model_validator(mode="after")
+    def _log_group_fits(self) -> SlsSink:
+        if self.batch_size > 4096:
+            raise ValueError("batch_size must be at most 4096 (a LogGroup's limit)")
+        return self
+
+
+AuditSink = Annotated[
+    SyslogSink | ElasticsearchSink | LokiSink | SlsSink, Field(discriminator="kind")
+]
+
+
+def _check_basic_auth(username: str | None, password_env: str | None) -> None:
+    if (username is None) != (password_env is None):
+        raise ValueError("give both `username` and `password_env`, or neither")
+
+
 # --------------------------------------------------------------------------- policy, root
 
 
@@ -333,6 +564,9 @@ class RollsafeConfig(Model):
     rules: list[Rule] = Field(default_factory=list)
     drivers: list[Driver] = Field(default_factory=list)
     notifiers: list[Notifier] = Field(default_factory=list)
+    audit_shipping: list[AuditSink] = Field(
+        default_factory=list, description="Log platforms the audit events are also sent to"
+    )
 
     @field_validator("targets")
     @classmethod
@@ -357,6 +591,12 @@ class RollsafeConfig(Model):
     def _unique_drivers(cls, drivers: list[Driver]) -> list[Driver]:
         _no_duplicates([d.name for d in drivers], "driver name")
         return drivers
+
+    @field_validator("audit_shipping")
+    @classmethod
+    def _unique_sinks(cls, sinks: list[AuditSink]) -> list[AuditSink]:
+        _no_duplicates([s.name for s in sinks], "audit_shipping name")
+        return sinks
 
     def target(self, target_id: str) -> Target:
         for t in self.targets:
@@ -398,3 +638,9 @@ def template_vars(target: Target) -> dict[str, str]:
 def render(template: str, target: Target) -> str:
     """``template`` with the target's variables; KeyError names an unknown variable."""
     return template.format_map(template_vars(target))
+
+
+def render_dollar(template: str, target: Target) -> str:
+    """``template`` with ``$name`` / ``${name}`` placeholders (for text full of braces, such
+    as PromQL); KeyError names an unknown variable, ValueError a malformed placeholder."""
+    return string.Template(template).substitute(template_vars(target))

@@ -148,3 +148,11 @@ class Store(Protocol):
         Kept apart from the events and updated with each append, so ``chain.verify`` can tell
         when the newest events were removed. None only if the record itself was deleted.
         """
+
+    # ----------------------------------------------------------------- audit shipping
+    def get_cursor(self, name: str) -> int:
+        """The last audit seq the shipping sink ``name`` acknowledged (0: nothing shipped yet)."""
+
+    def set_cursor(self, name: str, seq: int, *, at: float | None = None) -> None:
+        """Record that sink ``name`` acknowledged every event up to ``seq`` (``at``: when,
+        default now). Setting a lower seq is allowed: that is how an operator re-ships."""

@@ -161,3 +161,13 @@ audit_head = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.CheckConstraint(f"id = {AUDIT_HEAD_ROW}", name="single_row"),
 )
+
+shipping_cursors = sa.Table(
+    "shipping_cursors",
+    metadata,
+    # One row per audit-shipping sink: the last audit seq that sink acknowledged. Shipping
+    # resumes after it, so a restart or an outage of the sink neither loses nor skips events.
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+)

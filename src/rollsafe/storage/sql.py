@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -450,6 +451,25 @@ class SqlStore:
                 sa.select(table.c.seq, table.c.hash).where(table.c.id == schema.AUDIT_HEAD_ROW)
             ).first()
         return None if row is None else chain.ChainHead(seq=row.seq, hash=row.hash)
+
+    # ----------------------------------------------------------------- audit shipping
+
+    def get_cursor(self, name: str) -> int:
+        table = schema.shipping_cursors
+        with self._session(write=False) as connection:
+            seq = connection.scalar(sa.select(table.c.seq).where(table.c.name == name))
+        return 0 if seq is None else int(seq)
+
+    def set_cursor(self, name: str, seq: int, *, at: float | None = None) -> None:
+        table = schema.shipping_cursors
+        values = {"seq": int(seq), "updated_at": time.time() if at is None else float(at)}
+        with self._session(write=True) as connection:
+            # Update, else insert: portable (no dialect upsert), and exact under the write lock.
+            result = connection.execute(
+                sa.update(table).where(table.c.name == name).values(values)
+            )
+            if result.rowcount == 0:
+                connection.execute(sa.insert(table).values(name=name, **values))
 
     # ----------------------------------------------------------------- internals
 

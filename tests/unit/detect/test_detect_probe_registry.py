@@ -8,7 +8,7 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.detect import probes
-from rollsafe.detect.probes import command, data, host, http, logs, tcp
+from rollsafe.detect.probes import cloudwatch, command, data, host, http, logs, promql, tcp
 from rollsafe.domain import errors
 from rollsafe.testing import FakeClock
 
@@ -19,6 +19,8 @@ CONFIGS: dict[str, dict[str, object]] = {
     "log": {"path": "/var/log/{id}.log", "presets": ["oom"]},
     "data": {"file": "/etc/{id}.conf"},
     "command": {"command": "true"},
+    "promql": {"url": "http://127.0.0.1:9090", "query": 'up{instance="$address"}'},
+    "cloudwatch": {"namespace": "AWS/EC2", "metric": "CPUUtilization"},
 }
 CLASSES = {
     "http": http.HttpProbe,
@@ -27,6 +29,8 @@ CLASSES = {
     "log": logs.LogProbe,
     "data": data.DataProbe,
     "command": command.CommandProbe,
+    "promql": promql.PromqlProbe,
+    "cloudwatch": cloudwatch.CloudwatchProbe,
 }
 
 

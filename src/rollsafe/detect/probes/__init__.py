@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rollsafe.config import models
 from rollsafe.detect import probing
-from rollsafe.detect.probes import command, data, host, http, logs, tcp
+from rollsafe.detect.probes import cloudwatch, command, data, host, http, logs, promql, tcp
 from rollsafe.domain import clocks, errors
 
 FACTORIES: dict[str, probing.ProbeFactory] = {
@@ -19,6 +19,8 @@ FACTORIES: dict[str, probing.ProbeFactory] = {
     "log": logs.create,
     "data": data.create,
     "command": command.create,
+    "promql": promql.create,
+    "cloudwatch": cloudwatch.create,
 }
 """Probe kind (the ``kind`` key in YAML) -> factory."""
 

@@ -480,6 +480,10 @@ class LocalDriver:
             ) from None
         except asyncio.CancelledError:
             _signal_group(proc.pid, signal.SIGKILL)
+            # Reap it: a cancelled step must leave neither a zombie nor an open transport.
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(5):
+                    await asyncio.shield(proc.wait())
             raise
         if returncode != 0:
             how = (
