@@ -118,10 +118,31 @@ class Daemon:
                 for t in self.config.targets
             ]
         )
-        for target, decisions in self.store.latest_decisions().items():
+        latest = self.store.latest_decisions()
+        for target, decisions in latest.items():
             for decision in decisions:
                 self._severity[(target, decision.rule)] = decision.severity
         self._warm_up()
+        self._reconcile(latest)
+
+    def _reconcile(self, latest: dict[ids.TargetId, list[verdicts.Decision]]) -> None:
+        """Open the run a crash may have lost between a critical decision and its request.
+
+        The decision is stored before the run is requested; a controller killed in between
+        would otherwise never act on it, since on restart the severity is no longer *new*.
+        A critical decision with no run for its target since it was made gets its run now.
+        """
+        configured = {t.id for t in self.config.targets}
+        for target, decisions in latest.items():
+            if target not in configured:
+                continue
+            critical = [d for d in decisions if d.severity is verdicts.Severity.CRITICAL]
+            if not critical:
+                continue
+            first = min(critical, key=lambda d: d.time)
+            if not self.store.list_runs(target=target, since=first.time, limit=1):
+                log.warning("%s: critical decision without a run; requesting it now", target)
+                self._request_rollback(first)
 
     def _warm_up(self) -> None:
         """Refill the judge's windows from stored observations, so a restart keeps context."""
