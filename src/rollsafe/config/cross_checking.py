@@ -26,12 +26,15 @@ PathPart = locating.PathPart
 _TARGETS: pydantic.TypeAdapter[models.Target] = pydantic.TypeAdapter(models.Target)
 _PROBES: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(models.Probe)
 _DRIVERS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(models.Driver)
+_PLANS: pydantic.TypeAdapter[models.RolloutPlan] = pydantic.TypeAdapter(models.RolloutPlan)
 _NAME_KEYS = {
     "targets": "id",
     "probes": "name",
     "rules": "id",
     "drivers": "name",
     "notifiers": "name",
+    "intake": "name",
+    "rollouts": "name",
 }
 _WHAT = {
     "targets": "target id",
@@ -39,6 +42,8 @@ _WHAT = {
     "rules": "rule id",
     "drivers": "driver name",
     "notifiers": "notifier name",
+    "intake": "intake endpoint name",
+    "rollouts": "rollout name",
 }
 
 
@@ -71,7 +76,10 @@ class Checker:
         if "drivers" in usable:
             self._target_drivers(names["drivers"])
         if "probes" in usable:
-            self._rule_probes(names["probes"])
+            sources = self._intake_sources() if "intake" in usable else []
+            self._rule_probes(names["probes"], sources)
+        if "intake" in usable:
+            self._intake_targets(names["targets"])
         if "rules" in usable:
             self._composites(names["rules"])
         for index, probe in self._valid("probes", _PROBES):
@@ -85,6 +93,83 @@ class Checker:
             self._commands(("drivers", index), driver)
             users = [t for t in targets if t.driver == driver.name]
             self._templates(("drivers", index), driver, users)
+        if "rollouts" in usable:
+            for index, plan in self._valid("rollouts", _PLANS):
+                self._rollout(index, plan, targets, drivers, names)
+
+    def _rollout(
+        self,
+        index: int,
+        plan: models.RolloutPlan,
+        targets: list[models.Target],
+        drivers: dict[str, tuple[int, Any]],
+        names: dict[str, list[str]],
+    ) -> None:
+        """Bake rules and upgrade drivers exist; every selected target can be upgraded."""
+        at: tuple[PathPart, ...] = ("rollouts", index)
+        for position, rule in enumerate(plan.bake_rules):
+            if rule not in names["rules"]:
+                hint = explaining.did_you_mean(rule, names["rules"])
+                self.add(
+                    (*at, "bake_rules", position),
+                    f"unknown rule {rule!r}{hint} "
+                    f"(expected {_expected_name('rules', 'rules', names['rules'])})",
+                )
+        if not plan.bake_rules and not names["rules"]:
+            self.add(
+                (*at, "bake_rules"),
+                "no rule could judge a bake (expected at least one entry in `rules`)",
+            )
+        for name, command in plan.upgrade.items():
+            if name not in names["drivers"]:
+                hint = explaining.did_you_mean(name, names["drivers"])
+                self.add(
+                    (*at, "upgrade", name),
+                    f"unknown driver {name!r}{hint} "
+                    f"(expected {_expected_name('drivers', 'drivers', names['drivers'])})",
+                )
+                continue
+            try:
+                words = shlex.split(command) if isinstance(command, str) else command
+            except ValueError as exc:
+                self.add(
+                    (*at, "upgrade", name),
+                    f"cannot be split into words: {str(exc).lower()} (expected shell-style "
+                    "quoting, or a list of words)",
+                )
+                continue
+            if not words:
+                self.add(
+                    (*at, "upgrade", name),
+                    "the command is empty (expected a program and arguments)",
+                )
+                continue
+            users = [t for t in targets if t.driver == name and models.selects(plan.targets, t)]
+            for word in words:
+                bad = _unrendered(word, users)
+                if bad is not None:
+                    self.add((*at, "upgrade", name), bad)
+                    break
+        for target in targets:
+            if not models.selects(plan.targets, target):
+                continue
+            if target.driver is None:
+                self.add(
+                    (*at, "targets"),
+                    f"selects target {target.id!r}, which has no driver (expected every "
+                    "selected target to have a `driver` that can upgrade it)",
+                )
+                break
+            found = drivers.get(target.driver)
+            if found is None or target.driver in plan.upgrade:
+                continue
+            if getattr(found[1], "upgrade", None) is None:
+                self.add(
+                    (*at, "upgrade"),
+                    f"driver {target.driver!r} of target {target.id!r} has no `upgrade` "
+                    f"command (expected one here, under {target.driver!r}, or in the driver)",
+                )
+                break
 
     def add(self, path: typing.Sequence[PathPart], message: str) -> None:
         self.problems.append(locating.problem(self.root, path, message))
@@ -135,13 +220,49 @@ class Checker:
                     f"(expected {_expected_name('drivers', 'drivers', drivers)})",
                 )
 
-    def _rule_probes(self, probes: list[str]) -> None:
+    def _intake_sources(self) -> list[str]:
+        """Sources of the intake endpoints' observations: ``source``, or else ``name``."""
+        found: list[str] = []
+        for _, item in self._entries("intake"):
+            source = item.get("source") or item.get("name")
+            if isinstance(source, str) and source not in found:
+                found.append(source)
+        return found
+
+    def _intake_targets(self, targets: list[str]) -> None:
+        for index, item in self._entries("intake"):
+            matches = item.get("match")
+            if not isinstance(matches, list):
+                continue
+            for position, entry in enumerate(matches):
+                target = entry.get("target") if isinstance(entry, dict) else None
+                if isinstance(target, str) and target not in targets:
+                    hint = explaining.did_you_mean(target, targets)
+                    self.add(
+                        ("intake", index, "match", position, "target"),
+                        f"unknown target {target!r}{hint} "
+                        f"(expected {_expected_name('target ids', 'targets', targets)})",
+                    )
+
+    def _rule_probes(self, probes: list[str], sources: list[str] | None = None) -> None:
+        """A rule reads a probe, or (alerts are observations too) an intake endpoint's source."""
+        sources = sources or []
         for index, item in self._entries("rules"):
+            if item.get("kind") == "alert":
+                source = item.get("source")
+                if isinstance(source, str) and source not in sources:
+                    hint = explaining.did_you_mean(source, sources)
+                    self.add(
+                        ("rules", index, "source"),
+                        f"unknown intake source {source!r}{hint} (expected "
+                        f"{_expected_name('intake sources', 'intake', sources)})",
+                    )
+                continue
             probe = item.get("probe")
             if _is_composite(item) or not isinstance(probe, str):
                 continue
-            if probe not in probes:
-                hint = explaining.did_you_mean(probe, probes)
+            if probe not in probes and probe not in sources:
+                hint = explaining.did_you_mean(probe, [*probes, *sources])
                 self.add(
                     ("rules", index, "probe"),
                     f"unknown probe {probe!r}{hint} "
@@ -257,6 +378,25 @@ class Checker:
                     f"not a valid regular expression: {exc.msg}{where} (expected a Python "
                     "regular expression)",
                 )
+
+
+def _unrendered(word: str, targets: list[models.Target]) -> str | None:
+    """Why ``word`` does not render for one of ``targets``; None when it renders for all."""
+    for target in targets:
+        try:
+            models.render(word, target)
+        except KeyError as exc:
+            known = ", ".join(sorted(models.template_vars(target)))
+            return (
+                f"unknown template variable {{{exc.args[0]}}} for target {target.id!r} "
+                f"(expected one of the variables of {target.id!r}: {known})"
+            )
+        except (ValueError, IndexError, AttributeError, TypeError) as exc:
+            return (
+                f"not a valid template: {explaining.lower_first(str(exc))} (expected {{name}} "
+                "placeholders; write {{ and }} for literal braces)"
+            )
+    return None
 
 
 def _expected_name(what: str, section: str, choices: typing.Sequence[str]) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pydantic
 
 from rollsafe.config import cross_checking, explaining, locating, models
+from rollsafe.config import presets
 
 __all__ = ["LoadedConfig", "load"]
 
@@ -71,10 +72,13 @@ def load(path: Path) -> LoadedConfig:
             if not (p.path in checker.duplicate_sections and p.message.startswith("duplicate "))
         ]
         found.extend(checker.problems)
+        found.extend(presets.problems(document.root, document.data))
 
     if found or config is None:
         raise locating.config_error(name, [p.format(name) for p in sorted(set(found))])
 
+    # Presets become ordinary rules here, so everything downstream sees plain rules.
+    config = presets.apply(config)
     absolute = path.absolute()
     state_dir = (absolute.parent / config.state_dir.expanduser()).resolve()
     return LoadedConfig(config=config, path=absolute, state_dir=state_dir)

@@ -9,6 +9,7 @@ entry of the target are substituted, e.g. ``http://{address}:{port}/health``.
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 from pathlib import Path
@@ -309,8 +310,80 @@ class AtLeastRule(RuleBase):
         return self
 
 
+AlertSeverityName = Literal["info", "warning", "critical"]
+
+
+class AlertRule(RuleBase):
+    """An alert received on an intake endpoint is firing for the target now.
+
+    Several alerts may fire on one target through one source: the rule fires while at least
+    one alert matching ``alertname``, ``labels`` and ``min_severity`` is firing (its latest
+    state, by the alert's own time, is firing). Alerts are signals: compose this rule with
+    probe rules (``all``) to cross-validate an alert before a rollback.
+    """
+
+    kind: Literal["alert"]
+    source: str = Field(
+        pattern=_ID_PATTERN,
+        description="The intake endpoint's source (its `source`, or its `name`)",
+    )
+    alertname: list[str] | None = Field(
+        default=None, description="Only these alert names (default: any)"
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels the alert must carry, with these values"
+    )
+    min_severity: AlertSeverityName = Field(
+        default="info", description="Only alerts mapped to this severity or higher"
+    )
+
+    @field_validator("alertname", mode="before")
+    @classmethod
+    def _one_or_more_names(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class CohortRule(RuleBase):
+    """During a rollout: a target being baked against the targets not upgraded yet.
+
+    Each canary (a target whose bake is under way) is compared with the pooled aggregate of
+    the rollout's baseline cohort (its targets still waiting for their wave) over the same
+    ``window``, at the same time, so a fleet-wide change (traffic, a dependency) does not
+    count against the release. The rollout assigns the cohorts; outside a rollout, and for a
+    target in neither cohort, the rule does not apply (severity ok, no data).
+    """
+
+    kind: Literal["cohort"]
+    probe: str
+    field: Field_ = "value"
+    aggregate: Literal["mean", "rate", "ratio"] = "mean"
+    when: Condition | None = Field(default=None, description="For aggregate=ratio")
+    window: Duration = 300.0
+    max_increase: float = Field(
+        default=2.0, gt=0, description="Factor over the baseline cohort's aggregate"
+    )
+    min_delta: float = Field(default=0.0, ge=0, description="Absolute change also required")
+    min_samples: int = Field(
+        default=3, ge=1, description="Samples needed from the canary, and from the cohort"
+    )
+
+    @model_validator(mode="after")
+    def _ratio_needs_when(self) -> CohortRule:
+        if self.aggregate == "ratio" and self.when is None:
+            raise ValueError("aggregate `ratio` needs `when`")
+        return self
+
+
 Rule = Annotated[
-    ThresholdRule | RatioRule | RateRule | BaselineRule | AllRule | AnyRule | AtLeastRule,
+    ThresholdRule
+    | RatioRule
+    | RateRule
+    | BaselineRule
+    | AlertRule
+    | CohortRule
+    | AllRule
+    | AnyRule
+    | AtLeastRule,
     Field(discriminator="kind"),
 ]
 COMPOSITE_KINDS = frozenset({"all", "any", "at_least"})
@@ -345,23 +418,163 @@ Driver = Annotated[LocalDriver, Field(discriminator="kind")]
 # --------------------------------------------------------------------------- notifiers
 
 
-class WebhookNotifier(Model):
-    kind: Literal["webhook"]
+class MessageTemplate(Model):
+    """Overrides the wording of one kind of message: ``{field}`` placeholders (see notify)."""
+
+    title: str | None = Field(default=None, description="e.g. '{target}: rollback {state}'")
+    text: str | None = Field(default=None, description="Body; chat channels render it as markdown")
+
+    @model_validator(mode="after")
+    def _known_fields(self) -> MessageTemplate:
+        for part in (self.title, self.text):
+            if part is not None:
+                _check_template(part)
+        return self
+
+
+TEMPLATE_FIELDS = frozenset(
+    {
+        "event",
+        "severity",
+        "title",
+        "text",
+        "target",
+        "run_id",
+        "rule",
+        "state",
+        "actor",
+        "reason",
+        "error",
+        "mode",
+        "deadline",
+        "approve_url",
+        "reject_url",
+        "dashboard_url",
+    }
+)
+"""Placeholders a message template may use (``rollsafe.notify.templates`` fills them)."""
+
+
+def _check_template(template: str) -> None:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"malformed template {template!r}: {exc}") from None
+    for _, name, _, _ in parsed:
+        if name is not None and name not in TEMPLATE_FIELDS:
+            known = ", ".join(sorted(TEMPLATE_FIELDS))
+            raise ValueError(f"unknown placeholder {{{name}}} (known: {known})")
+
+
+class NotifierBase(Model):
+    """What every notifier has: a name, a severity floor, an event filter, templates."""
+
     name: str = Field(pattern=_ID_PATTERN)
+    min_severity: SeverityName = "warning"
+    events: list[str] | None = Field(
+        default=None,
+        description="Only these events (shell patterns such as 'run.*'); default: all",
+    )
+    templates: dict[str, MessageTemplate] = Field(
+        default_factory=dict,
+        description="Event name (or '*') -> wording that replaces the built-in one",
+    )
+
+
+class _HasUrl(NotifierBase):
+    """Chat webhooks: the URL carries the channel's token, so it may come from the environment."""
+
+    url: str | None = Field(default=None, description="Webhook URL (it holds a token)")
+    url_env: str | None = Field(default=None, description="Env var holding the webhook URL")
+
+    @model_validator(mode="after")
+    def _one_url(self) -> _HasUrl:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of `url` or `url_env`")
+        return self
+
+
+class WebhookNotifier(NotifierBase):
+    kind: Literal["webhook"]
     url: str
     secret_env: str | None = Field(default=None, description="Env var holding the HMAC key")
-    min_severity: SeverityName = "warning"
 
 
-class LogNotifier(Model):
+class LogNotifier(NotifierBase):
     """Writes notifications to the daemon's log; useful locally and in tests."""
 
     kind: Literal["log"]
-    name: str = Field(pattern=_ID_PATTERN)
-    min_severity: SeverityName = "warning"
 
 
-Notifier = Annotated[WebhookNotifier | LogNotifier, Field(discriminator="kind")]
+class SlackNotifier(_HasUrl):
+    """Slack incoming webhook with Block Kit; optional interactive approve/reject buttons."""
+
+    kind: Literal["slack"]
+    interactive: bool = Field(
+        default=False,
+        description="Approve/reject buttons handled by rollsafe's /slack/actions endpoint "
+        "(needs `signing_secret_env`); otherwise signed links when access.public_url is set",
+    )
+    signing_secret_env: str | None = Field(
+        default=None, description="Env var holding the Slack app's signing secret"
+    )
+    approvers: list[str] | None = Field(
+        default=None, description="Slack user ids or names allowed to click; default: anyone"
+    )
+
+    @model_validator(mode="after")
+    def _buttons_need_secret(self) -> SlackNotifier:
+        if self.interactive and self.signing_secret_env is None:
+            raise ValueError("`interactive: true` needs `signing_secret_env`")
+        return self
+
+
+class WecomNotifier(_HasUrl):
+    """WeCom (WeChat Work) group robot, markdown messages."""
+
+    kind: Literal["wecom"]
+
+
+class DingtalkNotifier(_HasUrl):
+    """DingTalk custom robot; with ``secret_env`` every request is signed (加签)."""
+
+    kind: Literal["dingtalk"]
+    secret_env: str | None = Field(default=None, description="Env var holding the SEC... secret")
+    at_mobiles: list[str] = Field(default_factory=list, description="Members to @ on messages")
+    at_all: bool = False
+
+
+class FeishuNotifier(_HasUrl):
+    """Feishu / Lark custom bot; with ``secret_env`` every request carries its signature."""
+
+    kind: Literal["feishu"]
+    secret_env: str | None = Field(default=None, description="Env var holding the bot's secret")
+
+
+class EmailNotifier(NotifierBase):
+    """Plain SMTP (STARTTLS, implicit TLS or none), one message per notification."""
+
+    kind: Literal["email"]
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = Field(default=None, description="Env var holding the password")
+    sender: str = Field(description="From: address")
+    to: list[str] = Field(min_length=1, description="Recipients")
+    timeout: Duration = 30.0
+
+
+Notifier = Annotated[
+    WebhookNotifier
+    | LogNotifier
+    | SlackNotifier
+    | WecomNotifier
+    | DingtalkNotifier
+    | FeishuNotifier
+    | EmailNotifier,
+    Field(discriminator="kind"),
+]
 
 # --------------------------------------------------------------------------- audit shipping
 
@@ -408,7 +621,7 @@ class SyslogSink(AuditSinkBase):
     )
     max_message_bytes: int = Field(
         default=8192,
-        ge=480,
+        ge=2048,
         le=65_000,
         description="Longer events are sent without their details (rsyslog's default is 8k)",
     )
@@ -522,6 +735,405 @@ def _check_basic_auth(username: str | None, password_env: str | None) -> None:
         raise ValueError("give both `username` and `password_env`, or neither")
 
 
+# --------------------------------------------------------------------------- people's access
+
+Role = Literal["viewer", "operator", "admin"]
+
+
+class ApiToken(Model):
+    """One bearer token of the API and dashboard: who holds it and what it may do.
+
+    The token itself never sits in this file: it is read from an environment variable or a file.
+    """
+
+    name: str = Field(pattern=_ID_PATTERN, description="Who holds it; audited as api:<name>")
+    role: Role = Field(description="viewer reads; operator also approves and rolls back; admin all")
+    token_env: str | None = Field(default=None, description="Env var holding the token")
+    token_file: Path | None = Field(
+        default=None, description="File holding the token (relative to the config file)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiToken:
+        if (self.token_env is None) == (self.token_file is None):
+            raise ValueError("give exactly one of `token_env` or `token_file`")
+        return self
+
+
+class Access(Model):
+    """Who may see and do what through the API, the dashboard and links in chat messages."""
+
+    tokens: list[ApiToken] = Field(default_factory=list)
+    link_key_env: str | None = Field(
+        default=None, description="Env var holding the key that signs approve/reject links"
+    )
+    link_key_file: Path | None = Field(
+        default=None, description="File holding that key (relative to the config file)"
+    )
+    link_ttl: Duration = Field(default=3600.0, description="How long a link in a message works")
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL people reach rollsafe at, e.g. https://rollsafe.example.com; "
+        "links in messages start with it",
+    )
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a token (trusted networks only)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Access:
+        if self.link_key_env is not None and self.link_key_file is not None:
+            raise ValueError("give at most one of `link_key_env` or `link_key_file`")
+        if self.link_ttl <= 0:
+            raise ValueError("link_ttl must be greater than 0")
+        _no_duplicates([t.name for t in self.tokens], "token name")
+        return self
+
+
+# --------------------------------------------------------------------------- server, intake
+
+
+class Tls(Model):
+    certfile: Path = Field(description="PEM certificate (chain); relative to the config file")
+    keyfile: Path = Field(description="PEM private key; relative to the config file")
+
+
+class Server(Model):
+    """The HTTP API inside ``rollsafe run``: webhook intake, ``/healthz``, ``/openapi.json``."""
+
+    enabled: bool = Field(default=True, description="Start the API with `rollsafe run`")
+    address: str = Field(default="127.0.0.1", description="Address to listen on")
+    port: int = Field(default=8787, ge=0, le=65535, description="0 picks a free port")
+    tls: Tls | None = Field(default=None, description="Serve HTTPS with this certificate")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1, description="Larger request bodies are refused (413)"
+    )
+
+
+def _one_secret(env: str | None, file: Path | None, what: str) -> None:
+    if (env is None) == (file is None):
+        raise ValueError(f"give exactly one of `{what}_env` or `{what}_file`")
+
+
+class BearerAuth(Model):
+    """``Authorization: Bearer <token>``, compared in constant time."""
+
+    kind: Literal["bearer"]
+    token_env: str | None = Field(default=None, description="Env var holding the token")
+    token_file: Path | None = Field(
+        default=None, description="File holding the token (relative to the config file)"
+    )
+    allow_query: bool = Field(
+        default=False,
+        description="Also accept `?token=` in the URL, for senders that cannot set headers "
+        "(Alibaba Cloud, Tencent Cloud callbacks)",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BearerAuth:
+        _one_secret(self.token_env, self.token_file, "token")
+        return self
+
+
+class HmacAuth(Model):
+    """``X-Rollsafe-Signature``: HMAC-SHA256 of ``timestamp + "." + body`` (docs/integrations.md)."""
+
+    kind: Literal["hmac"]
+    secret_env: str | None = Field(default=None, description="Env var holding the key")
+    secret_file: Path | None = Field(
+        default=None, description="File holding the key (relative to the config file)"
+    )
+    tolerance: Duration = Field(default=300.0, description="Accepted clock difference")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> HmacAuth:
+        _one_secret(self.secret_env, self.secret_file, "secret")
+        if self.tolerance <= 0:
+            raise ValueError("tolerance must be greater than 0")
+        return self
+
+
+class GrafanaHmacAuth(Model):
+    """Grafana's webhook HMAC signature (contact point > Optional settings > HMAC Signature)."""
+
+    kind: Literal["grafana_hmac"]
+    secret_env: str | None = Field(default=None, description="Env var holding the secret")
+    secret_file: Path | None = Field(
+        default=None, description="File holding the secret (relative to the config file)"
+    )
+    header: str = Field(
+        default="X-Grafana-Alerting-Signature", description="Header carrying the signature"
+    )
+    timestamp_header: str | None = Field(
+        default=None,
+        description="Header carrying the timestamp, as set in Grafana; enables the time check "
+        "and replay rejection",
+    )
+    tolerance: Duration = Field(default=300.0, description="Accepted clock difference")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GrafanaHmacAuth:
+        _one_secret(self.secret_env, self.secret_file, "secret")
+        if self.tolerance <= 0:
+            raise ValueError("tolerance must be greater than 0")
+        return self
+
+
+class NoAuth(Model):
+    """No authentication: only for a loopback address or a trusted network."""
+
+    kind: Literal["none"]
+
+
+IntakeAuth = Annotated[
+    BearerAuth | HmacAuth | GrafanaHmacAuth | NoAuth, Field(discriminator="kind")
+]
+
+
+class AlertMatch(Model):
+    """Alerts carrying all these labels (exact values) are about ``target``."""
+
+    labels: dict[str, str] = Field(min_length=1)
+    target: str = Field(description="A target id")
+
+
+def _default_severity_map() -> dict[str, AlertSeverityName]:
+    return {"critical": "critical", "warning": "warning", "info": "info"}
+
+
+class SeverityMapping(Model):
+    """How an alert's own severity label becomes info, warning or critical."""
+
+    label: str = Field(default="severity", description="The alert label holding its severity")
+    map: dict[str, AlertSeverityName] = Field(
+        default_factory=_default_severity_map,
+        description="Label value (case-insensitive) -> severity",
+    )
+    default: AlertSeverityName = Field(
+        default="warning", description="For alerts without the label or with another value"
+    )
+
+
+_RESOLVE_PATTERN = r"^(id|address|label:.+)$"
+
+
+class IntakeBase(Model):
+    name: str = Field(pattern=_ID_PATTERN, description="The endpoint: POST /intake/<name>")
+    source: str | None = Field(
+        default=None,
+        pattern=_ID_PATTERN,
+        description="Source of the observations, as rules name it (default: `name`)",
+    )
+    auth: IntakeAuth
+    target_label: str | None = Field(
+        default=None, description="Alert label naming the target, e.g. `instance`"
+    )
+    strip_port: bool = Field(
+        default=False, description="Drop a trailing :port from the label value"
+    )
+    resolve_by: list[Annotated[str, Field(pattern=_RESOLVE_PATTERN)]] = Field(
+        default_factory=lambda: ["id", "address"],
+        description="What the label value is compared with: `id`, `address`, or "
+        "`label:<name>` (a target label), in this order; the first that names exactly one "
+        "target wins",
+    )
+    match: list[AlertMatch] = Field(
+        default_factory=list, description="Label matchers -> target id (every match counts)"
+    )
+    severity: SeverityMapping = Field(default_factory=SeverityMapping)
+    dedupe_window: Duration = Field(
+        default=3600.0,
+        description="A body identical to one received this recently is a resend: not stored",
+    )
+
+    @property
+    def source_name(self) -> str:
+        """The source of this endpoint's observations."""
+        return self.source or self.name
+
+    @model_validator(mode="after")
+    def _maps_somewhere(self) -> IntakeBase:
+        if self.target_label is None and not self.match:
+            raise ValueError("give `target_label`, `match`, or both: alerts need a target")
+        return self
+
+
+class AlertmanagerIntake(IntakeBase):
+    """Prometheus Alertmanager ``webhook_configs`` (payload version 4)."""
+
+    kind: Literal["alertmanager"]
+
+
+class GrafanaIntake(IntakeBase):
+    """Grafana unified alerting webhook contact point."""
+
+    kind: Literal["grafana"]
+
+
+class SnsIntake(IntakeBase):
+    """AWS SNS HTTP(S) subscription carrying CloudWatch alarm notifications.
+
+    Messages are authenticated by their SNS signature (the certificate must come from
+    ``sns.<region>.amazonaws.com``) and must come from ``topic_arn``; ``auth`` is optional.
+    """
+
+    kind: Literal["sns"]
+    auth: IntakeAuth = Field(default_factory=lambda: NoAuth(kind="none"))
+    topic_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$",
+        description="The only topic accepted",
+    )
+    confirm_subscriptions: bool = Field(
+        default=True, description="Confirm a verified SubscriptionConfirmation by itself"
+    )
+
+
+class AliyunIntake(IntakeBase):
+    """Alibaba Cloud CloudMonitor threshold alert callback (form-encoded)."""
+
+    kind: Literal["aliyun"]
+
+
+class TencentIntake(IntakeBase):
+    """Tencent Cloud Observability Platform (Cloud Monitor) alarm callback (JSON)."""
+
+    kind: Literal["tencent"]
+    utc_offset: float = Field(
+        default=8.0, ge=-12, le=14, description="Hours east of UTC of the callback's local times"
+    )
+
+
+class GenericIntake(IntakeBase):
+    """rollsafe's own JSON form, for anything else (docs/integrations.md)."""
+
+    kind: Literal["generic"]
+
+
+IntakeEndpoint = Annotated[
+    AlertmanagerIntake | GrafanaIntake | SnsIntake | AliyunIntake | TencentIntake | GenericIntake,
+    Field(discriminator="kind"),
+]
+
+
+# --------------------------------------------------------------------------- rollouts
+
+_WAVE_PERCENT = r"^[0-9]+(\.[0-9]+)?%$"
+OnHaltName = Literal["rollback_failed", "rollback_all"]
+WaveSize = Annotated[int, Field(ge=1, strict=True)] | Annotated[str, Field(pattern=_WAVE_PERCENT)]
+
+
+class FailureBudget(Model):
+    """How many failed targets are tolerated; a limit left out does not apply.
+
+    Spent when the failures exceed ``max_failures``, or exceed ``max_failure_ratio`` of the
+    targets it covers (a wave's targets, or every target of the rollout).
+    """
+
+    max_failures: int | None = Field(default=None, ge=0)
+    max_failure_ratio: float | None = Field(default=None, ge=0, le=1)
+
+
+class RolloutBudgets(Model):
+    per_wave: FailureBudget = Field(
+        default_factory=FailureBudget, description="Each wave (a wave entry may set its own)"
+    )
+    overall: FailureBudget = Field(
+        default_factory=lambda: FailureBudget(max_failures=0),
+        description="The whole rollout (default: the first failure halts it)",
+    )
+
+
+class Wave(Model):
+    """A wave with its own bake time or budget; ``size`` as in the short form."""
+
+    size: WaveSize = Field(description="Targets upgraded once this wave is done: 5, or 10%")
+    bake: Duration | None = Field(default=None, description="Default: the plan's `bake`")
+    budget: FailureBudget | None = Field(
+        default=None, description="Default: the plan's `budget.per_wave`"
+    )
+
+
+class RolloutPlan(Model):
+    """A guarded upgrade of the targets ``targets`` selects, wave after wave.
+
+    Wave sizes are cumulative: ``[1, 10%, 50%, 100%]`` upgrades one target, then up to 10%
+    of the selected targets, then half of them, then all (a percentage rounds up; a wave
+    that adds no target is left out).
+    """
+
+    name: str = Field(pattern=_ID_PATTERN, description="What `rollsafe rollout start` names")
+    description: str = ""
+    targets: Selector = Field(default_factory=Selector)
+    upgrade: dict[str, Command] = Field(
+        default_factory=dict,
+        description="Driver name -> the upgrade command for this rollout "
+        "(default: the driver's own `upgrade`)",
+    )
+    waves: list[WaveSize | Wave] = Field(min_length=1, description="e.g. [1, 10%, 50%, 100%]")
+    bake: Duration = Field(default=300.0, description="How long each upgraded target is watched")
+    bake_rules: list[str] = Field(
+        default_factory=list,
+        description="Rule ids whose critical decision fails a bake (default: every rule)",
+    )
+    budget: RolloutBudgets = Field(default_factory=RolloutBudgets)
+    on_halt: OnHaltName = Field(
+        default="rollback_failed",
+        description="When a budget is spent: roll back only the failed targets, or every "
+        "target the rollout upgraded",
+    )
+    max_parallel: int = Field(
+        default=10, ge=1, description="Targets of a wave being prepared and upgraded at once"
+    )
+
+    @model_validator(mode="after")
+    def _waves_grow(self) -> RolloutPlan:
+        counts = [w for w in self.wave_sizes() if isinstance(w, int)]
+        shares = [float(w.rstrip("%")) for w in self.wave_sizes() if isinstance(w, str)]
+        for share in shares:
+            if not 0 < share <= 100:
+                raise ValueError(
+                    f"a wave of {share:g}% is not a share of the fleet (0% < size <= 100%)"
+                )
+        for numbers, unit in ((counts, ""), (shares, "%")):
+            for before, after in itertools.pairwise(numbers):
+                if after <= before:
+                    raise ValueError(
+                        f"wave sizes are cumulative and must grow: {before:g}{unit} is "
+                        f"followed by {after:g}{unit}"
+                    )
+        return self
+
+    def wave_sizes(self) -> list[int | str]:
+        """The size of every wave, in order (``Wave`` entries unwrapped)."""
+        return [w.size if isinstance(w, Wave) else w for w in self.waves]
+
+
+# --------------------------------------------------------------------------- presets
+
+
+class PresetUse(Model):
+    """A shipped default policy (``rollsafe.config.presets``) applied to some targets.
+
+    Loading expands it into ordinary rules, with ids ``<id>.<rule>``, appended to ``rules``.
+    """
+
+    preset: str = Field(description="Name of a shipped preset: web-service, database-host, ...")
+    id: str | None = Field(
+        default=None,
+        pattern=_ID_PATTERN,
+        description="Prefix of the rule ids it adds (default: the preset's name)",
+    )
+    targets: Selector = Field(default_factory=Selector)
+    signals: dict[str, str] = Field(
+        default_factory=dict,
+        description="Signal of the preset -> name of the probe (or alert source) providing it",
+    )
+    params: dict[str, int | float | str] = Field(
+        default_factory=dict, description="Thresholds to change, by parameter name"
+    )
+    exclude: list[str] = Field(default_factory=list, description="Rules of the preset to omit")
+
+
 # --------------------------------------------------------------------------- policy, root
 
 
@@ -532,6 +1144,11 @@ class Policy(Model):
         default=900.0,
         description="How long a run waits for a person: then unless_rejected proceeds, "
         "require_approval fails",
+    )
+    on_approval_timeout: Literal["escalate", "proceed"] = Field(
+        default="escalate",
+        description="What require_approval does when nobody answered in time: escalate (fail "
+        "without acting, quarantine, notify) or proceed",
     )
     no_data: Literal["ok", "warning"] = Field(
         default="warning",
@@ -562,10 +1179,25 @@ class RollsafeConfig(Model):
     targets: list[Target] = Field(default_factory=list)
     probes: list[Probe] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+    presets: list[PresetUse] = Field(
+        default_factory=list, description="Shipped default policies; they add rules"
+    )
     drivers: list[Driver] = Field(default_factory=list)
     notifiers: list[Notifier] = Field(default_factory=list)
+    server: Server = Field(
+        default_factory=Server, description="The HTTP API (webhook intake, health)"
+    )
+    intake: list[IntakeEndpoint] = Field(
+        default_factory=list, description="Webhook endpoints receiving alerts"
+    )
+    access: Access = Field(
+        default_factory=Access, description="API tokens and roles, approval links, /metrics"
+    )
     audit_shipping: list[AuditSink] = Field(
         default_factory=list, description="Log platforms the audit events are also sent to"
+    )
+    rollouts: list[RolloutPlan] = Field(
+        default_factory=list, description="Guarded upgrades in waves (`rollsafe rollout`)"
     )
 
     @field_validator("targets")
@@ -592,6 +1224,12 @@ class RollsafeConfig(Model):
         _no_duplicates([d.name for d in drivers], "driver name")
         return drivers
 
+    @field_validator("intake")
+    @classmethod
+    def _unique_intake(cls, intake: list[IntakeEndpoint]) -> list[IntakeEndpoint]:
+        _no_duplicates([e.name for e in intake], "intake endpoint name")
+        return intake
+
     @field_validator("audit_shipping")
     @classmethod
     def _unique_sinks(cls, sinks: list[AuditSink]) -> list[AuditSink]:
@@ -604,10 +1242,22 @@ class RollsafeConfig(Model):
                 return t
         raise KeyError(target_id)
 
+    @field_validator("rollouts")
+    @classmethod
+    def _unique_rollouts(cls, plans: list[RolloutPlan]) -> list[RolloutPlan]:
+        _no_duplicates([p.name for p in plans], "rollout name")
+        return plans
+
     def driver(self, name: str) -> Driver:
         for d in self.drivers:
             if d.name == name:
                 return d
+        raise KeyError(name)
+
+    def rollout(self, name: str) -> RolloutPlan:
+        for plan in self.rollouts:
+            if plan.name == name:
+                return plan
         raise KeyError(name)
 
 

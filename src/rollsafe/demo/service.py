@@ -5,6 +5,9 @@
 * ``GET /health``  -> ``{"status": "ok", "version": ...}``
 * ``GET /items``   -> rows of ``DIR/data/app.db`` (SQLite, table ``items``)
 * ``GET /version`` -> the release manifest
+* ``GET /metrics`` -> Prometheus text format: ``http_requests_total`` by ``path`` and
+  ``code`` (every answer the service gave, 5xx included) and ``app_release_info``. Scrapes
+  are not counted and never fail, so a scrape tells about the release, not about itself.
 
 It runs the release in ``DIR/release`` (see ``rollsafe.demo.releases``). A release with
 ``error_every = n`` answers every n-th request with HTTP 500 and writes an ``ERROR`` line,
@@ -39,6 +42,7 @@ from rollsafe.demo import layout, releases
 # to make the healthy log look like a real one (INFO chatter, the odd warning).
 _HOUSEKEEPING_S = 2.0
 _WARN_EVERY = 5
+_COUNTED_PATHS = frozenset({"/health", "/items", "/version"})
 
 
 class AppLog:
@@ -72,6 +76,7 @@ class App:
         self._db_uri = f"file:{root / layout.DATA_FILE}?mode=ro"
         self._lock = threading.Lock()
         self._served = 0
+        self._answered: dict[tuple[str, int], int] = {}
 
     def next_request_fails(self) -> bool:
         """Count the request; True when this release makes it fail."""
@@ -80,6 +85,26 @@ class App:
             count = self._served
         every = self.release.error_every
         return every > 0 and count % every == 0
+
+    def answered(self, path: str, status: int) -> None:
+        """Count one answer for ``/metrics``; unknown paths share one label value."""
+        label = path if path in _COUNTED_PATHS else "other"
+        with self._lock:
+            self._answered[(label, status)] = self._answered.get((label, status), 0) + 1
+
+    def metrics(self) -> str:
+        """The counters in the Prometheus text exposition format."""
+        with self._lock:
+            counts = sorted(self._answered.items())
+        lines = [
+            "# HELP http_requests_total Requests answered, by path and HTTP status code.",
+            "# TYPE http_requests_total counter",
+            *(f'http_requests_total{{path="{p}",code="{c}"}} {n}' for (p, c), n in counts),
+            "# HELP app_release_info The running release (value always 1).",
+            "# TYPE app_release_info gauge",
+            f'app_release_info{{version="{self.release.version}"}} 1',
+        ]
+        return "\n".join(lines) + "\n"
 
     def items(self, limit: int = 20) -> tuple[int, list[dict[str, Any]]]:
         # Read-only: the data file must stay byte-identical for the data checks.
@@ -100,6 +125,14 @@ class Handler(http_server.BaseHTTPRequestHandler):
         app = self.app
         path = self.path.split("?", 1)[0]
         body: dict[str, Any]
+        if path == "/metrics":
+            data = app.metrics().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if app.next_request_fails():
             # What the bad release does: a new code path throws on a third of requests.
             # The line is written before the answer goes out, so whoever got the 500 can
@@ -125,6 +158,7 @@ class Handler(http_server.BaseHTTPRequestHandler):
         self._send(status, body)
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
+        self.app.answered(self.path.split("?", 1)[0], status)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

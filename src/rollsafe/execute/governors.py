@@ -118,22 +118,23 @@ def trip(
     actor: str,
     now: float,
     run_id: ids.RunId | None = None,
-) -> None:
-    """Quarantine ``target`` because ``refusal`` tripped, audited as ``governor.tripped``."""
-    store.set_quarantine(
-        target,
+) -> audit_events.AuditEntry:
+    """Quarantine ``target`` because ``refusal`` tripped, audited as ``governor.tripped``.
+
+    Returns the audit entry written (the executor hands it to its listeners).
+    """
+    entry = audit_events.AuditEntry(
+        time=now,
+        actor=actor,
+        action="governor.tripped",
+        target=target,
+        run_id=run_id,
         reason=refusal.reason,
-        audit=audit_events.AuditEntry(
-            time=now,
-            actor=actor,
-            action="governor.tripped",
-            target=target,
-            run_id=run_id,
-            reason=refusal.reason,
-            details={"governor": refusal.governor, "escalate": True, **refusal.details},
-            result="quarantined",
-        ),
+        details={"governor": refusal.governor, "escalate": True, **refusal.details},
+        result="quarantined",
     )
+    store.set_quarantine(target, reason=refusal.reason, audit=entry)
+    return entry
 
 
 def dry_run(policy: models.Policy) -> Refusal | None:

@@ -24,9 +24,11 @@ Approval: the mode is the triggering rule's ``approval`` (trigger ``decision:<ru
 ``policy.approval``. ``auto`` goes straight on. Otherwise the run waits in
 ``awaiting_approval`` with a stored deadline (``policy.approval_timeout``): ``approve`` lets it
 go on, ``reject`` ends it ``rejected``; at the deadline ``unless_rejected`` proceeds and
-``require_approval`` fails ("approval timed out", which escalates like any failure). A manual
+``require_approval`` does what ``policy.on_approval_timeout`` says: ``escalate`` (default) fails
+it ("approval timed out", which escalates like any failure), ``proceed`` goes on. A manual
 request is approved by the person who made it. A run waiting for a person gives its
-concurrency slot back while it waits.
+concurrency slot back while it waits. Decisions are ``rollsafe.execute.approvals.decide``
+(compare-and-set on the stored run, so a rejection and the deadline cannot both win).
 
 Fault injection (a TEST HOOK for the crash test, one environment lookup per boundary): when
 ``ROLLSAFE_FAULT_KILL_AT`` equals a boundary name, the process SIGKILLs itself at that
@@ -67,7 +69,7 @@ from rollsafe.domain import (
     restore_points,
     runs,
 )
-from rollsafe.execute import driving, governors
+from rollsafe.execute import approvals, driving, governors
 from rollsafe.storage import repositories
 
 __all__ = [
@@ -91,9 +93,8 @@ VERIFY_GRACE_S = 5.0
 verifier: the verifier gives up at ``verify_timeout`` itself and reports what was unhealthy."""
 
 _OUTPUT_LIMIT = 2000
-_APPROVED = "approved"
-_REJECTED = "rejected"
-_TIMEOUT = "timeout"
+_APPROVED = approvals.APPROVED
+_TIMEOUT = approvals.TIMEOUT
 # Terminal states an automatic request may be answered with instead of a new run.
 _QUARANTINE_ANSWERS = frozenset(
     {runs.RunState.BLOCKED, runs.RunState.FAILED, runs.RunState.REJECTED, runs.RunState.DRY_RUN}
@@ -137,8 +138,8 @@ class Verifier(Protocol):
     ) -> VerifyOutcome: ...
 
 
-class RunNotFound(LookupError):
-    """No run with this id in the store."""
+RunNotFound = approvals.RunNotFound
+"""No run with this id in the store (defined with the approvals, which raise it too)."""
 
 
 def is_automatic(trigger: str) -> bool:
@@ -263,7 +264,11 @@ class Executor:
                 evidence=evidence,
                 now=now,
             )
-            governors.trip(self._store, tid, refusal, actor=self._actor, now=now, run_id=blocked.id)
+            self._emit(
+                governors.trip(
+                    self._store, tid, refusal, actor=self._actor, now=now, run_id=blocked.id
+                )
+            )
             _log.warning("governor tripped for %s: %s", tid, refusal.reason)
             return blocked
 
@@ -306,33 +311,39 @@ class Executor:
             self._wake.set()
         return run
 
-    def approve(self, run_id: str, *, actor: str, reason: str) -> runs.RollbackRun:
-        """A person lets a run waiting in ``awaiting_approval`` go on."""
-        run = self._waiting_for_person(run_id)
-        now = self._clock.now()
-        approval = dataclasses.replace(
-            run.approval, decided_by=actor, decision=_APPROVED, reason=reason
-        )
-        run = dataclasses.replace(run, approval=approval, updated_at=now)
-        self._save_run(run, self._entry(run, "run.approved", actor=actor, reason=reason))
-        if self._decided is not None:
-            self._decided.set()
-        return run
+    def approve(
+        self, run_id: str, *, actor: str, reason: str, via: str = "api", link: str | None = None
+    ) -> runs.RollbackRun:
+        """A person lets a run waiting in ``awaiting_approval`` go on (``approvals.decide``)."""
+        return self._decide(run_id, "approve", actor=actor, reason=reason, via=via, link=link)
 
-    def reject(self, run_id: str, *, actor: str, reason: str) -> runs.RollbackRun:
+    def reject(
+        self, run_id: str, *, actor: str, reason: str, via: str = "api", link: str | None = None
+    ) -> runs.RollbackRun:
         """A person stops a run waiting in ``awaiting_approval``: it ends ``rejected``."""
-        run = self._waiting_for_person(run_id)
-        now = self._clock.now()
-        approval = dataclasses.replace(
-            run.approval, decided_by=actor, decision=_REJECTED, reason=reason
+        return self._decide(run_id, "reject", actor=actor, reason=reason, via=via, link=link)
+
+    def _decide(
+        self,
+        run_id: str,
+        verdict: approvals.Verdict,
+        *,
+        actor: str,
+        reason: str,
+        via: str,
+        link: str | None,
+    ) -> runs.RollbackRun:
+        run, entry = approvals.decide(
+            self._store,
+            run_id,
+            verdict,
+            actor=actor,
+            reason=reason,
+            now=self._clock.now(),
+            via=via,
+            link=link,
         )
-        run = dataclasses.replace(
-            run.moved(runs.RunState.REJECTED, at=now, error=f"rejected by {actor}: {reason}"),
-            approval=approval,
-        )
-        self._save_run(
-            run, self._entry(run, "run.rejected", actor=actor, reason=reason, result="rejected")
-        )
+        self._emit(entry)
         if self._decided is not None:
             self._decided.set()
         return run
@@ -494,23 +505,29 @@ class Executor:
             now = self._clock.now()
             deadline = fresh.approval.deadline
             if deadline is not None and now >= deadline:
-                if fresh.approval.mode is runs.ApprovalMode.UNLESS_REJECTED:
+                unless = fresh.approval.mode is runs.ApprovalMode.UNLESS_REJECTED
+                if unless or self._policy.on_approval_timeout == "proceed":
                     approval = dataclasses.replace(
                         fresh.approval,
                         decided_by="policy",
                         decision=_TIMEOUT,
-                        reason="nobody rejected it before the deadline",
+                        reason="nobody rejected it before the deadline"
+                        if unless
+                        else "nobody approved it before the deadline; the policy proceeds",
                     )
                     ahead = dataclasses.replace(fresh, approval=approval, updated_at=now)
-                    self._save_run(
+                    entry = self._entry(
                         ahead,
-                        self._entry(
-                            ahead,
-                            "run.approval.timeout",
-                            reason=approval.reason or "",
-                            result="proceed",
-                        ),
+                        "run.approval.timeout",
+                        reason=approval.reason or "",
+                        result="proceed",
                     )
+                    try:
+                        # Only if nobody decided since we looked: a rejection must win.
+                        self._store.save_run(ahead, audit=entry, expected=fresh)
+                    except repositories.StaleRunError:
+                        continue
+                    self._emit(entry)
                     return ahead
                 return self._fail(fresh, "approval timed out")
             with contextlib.suppress(TimeoutError):
@@ -752,16 +769,6 @@ class Executor:
         return runs.Approval(
             mode=mode, decided_by=actor, decision=_APPROVED, reason="requested by a person"
         )
-
-    def _waiting_for_person(self, run_id: str) -> runs.RollbackRun:
-        run = self._load(ids.RunId(run_id))
-        if run.state is not runs.RunState.AWAITING_APPROVAL or run.approval.decision is not None:
-            raise runs.InvalidTransition(
-                f"{run.id} is {run.state.value}"
-                + (f" ({run.approval.decision})" if run.approval.decision else "")
-                + ", not waiting for approval"
-            )
-        return run
 
     def _open_refused(
         self,

@@ -7,6 +7,8 @@ same decisions for the same ``now``.
 
 * ``observe`` folds an observation into the window of its ``(target, source)``; each window
   keeps the longest history any rule on that source needs (plus ``margin``), see ``windows``.
+  An alert observation (``alert_state`` set) is also recorded on the alert board, where
+  ``alert`` rules read which alerts fire now (see ``alerts``).
 * ``mark`` records an ``upgrade`` mark: baseline rules compare against the period before the
   latest one. Only the last few upgrade marks per target are kept; other mark names are
   accepted and ignored (no rule refers to them yet). Register a mark before the reference
@@ -14,18 +16,21 @@ same decisions for the same ``now``.
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
+* ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
+  its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
+  like the windows: the same assignment, observations and ``now`` give the same decisions.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
-from rollsafe.judge import blindness, composites, rules, windows
+from rollsafe.judge import alerts, blindness, cohorts, composites, rules, windows
 
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
@@ -73,16 +78,18 @@ class Engine:
         self._keep: dict[str, int] = {}
         self._before: dict[str, float] = {}
         for rule in self._rules:
-            if isinstance(rule, composites.CompositeRule):
-                continue
+            if isinstance(rule, composites.CompositeRule | models.AlertRule):
+                continue  # alert rules read the alert board, not a window's history
             source = rule.probe
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
             if isinstance(rule, models.BaselineRule):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
+        self._alerts = alerts.Board()
         self._marks: dict[ids.TargetId, list[float]] = {}
         self._target_models: dict[ids.TargetId, models.Target] = {}
+        self._cohorts: dict[ids.TargetId, str] = {}
 
     # ------------------------------------------------------------------ folding in
 
@@ -94,6 +101,7 @@ class Engine:
             window = self._new_window(obs.target, obs.source)
             per_target[obs.source] = window
         window.insert(obs)
+        self._alerts.fold(obs)
 
     def mark(self, mark: observations.Mark) -> None:
         """Record a mark; ``upgrade`` marks become the reference time of baseline rules."""
@@ -114,6 +122,17 @@ class Engine:
             before = self._before.get(source, 0.0)
             if before > 0:
                 window.pin(mark.time, start=mark.time - before)
+
+    def set_cohorts(self, assignment: Mapping[str, str]) -> None:
+        """Replace the cohort assignment: target -> ``canary`` | ``baseline`` (empty: none)."""
+        unknown = sorted({c for c in assignment.values() if c not in cohorts.COHORTS})
+        if unknown:
+            raise ValueError(f"unknown cohort {unknown[0]!r} (expected canary or baseline)")
+        self._cohorts = {ids.TargetId(t): c for t, c in assignment.items()}
+
+    def cohort_assignment(self) -> dict[ids.TargetId, str]:
+        """The cohort assignment in force (a copy)."""
+        return dict(self._cohorts)
 
     def _new_window(self, target: ids.TargetId, source: str) -> windows.Window:
         window = windows.Window(
@@ -243,6 +262,14 @@ class Engine:
             ]
             active.discard(rule_id)
             outcome = composites.combine(rule, children)
+        elif isinstance(rule, models.CohortRule):
+            outcome = self._cohort_outcome(rule, target, now=now)
+        elif isinstance(rule, models.AlertRule):
+            outcome = alerts.evaluate(
+                rule,
+                self._alerts.firing(target, rule.source, now=now),
+                seen=self._alerts.seen(target, rule.source),
+            )
         else:
             outcome = rules.evaluate_leaf(
                 rule,
@@ -253,6 +280,27 @@ class Engine:
             )
         memo[rule_id] = outcome
         return outcome
+
+    def _cohort_outcome(
+        self, rule: models.CohortRule, target: ids.TargetId, *, now: float
+    ) -> rules.Outcome:
+        peers = [
+            self._windows.get(other, {}).get(rule.probe)
+            for other, cohort in sorted(self._cohorts.items())
+            if cohort == cohorts.BASELINE
+            and other != target
+            and models.selects(rule.targets, self._target_model(other))
+        ]
+        severity, summary, evidence = cohorts.compare(
+            rule,
+            self._windows.get(target, {}).get(rule.probe),
+            peers,
+            now=now,
+            cohort=self._cohorts.get(target),
+            since=self._reference(target, now),
+            floor=self._floors.get(rule.probe),
+        )
+        return rules.Outcome(severity, summary, evidence)
 
     @staticmethod
     def _decision(

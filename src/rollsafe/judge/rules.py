@@ -69,7 +69,7 @@ def history_needed(rule: models.RuleBase) -> float:
     """Seconds of history behind the newest value this rule reads (windows trim to the max)."""
     if isinstance(rule, models.ThresholdRule):
         return rule.for_ or 0.0
-    if isinstance(rule, models.RatioRule | models.RateRule):
+    if isinstance(rule, models.RatioRule | models.RateRule | models.CohortRule):
         return rule.window
     if isinstance(rule, models.BaselineRule):
         return rule.window + rule.before

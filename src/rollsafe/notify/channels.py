@@ -1,7 +1,9 @@
-"""Notification channels: the daemon's log, and a generic JSON webhook with optional HMAC.
+"""Notification channels: the ``Notifier`` protocol, the log and generic webhook channels, and
+``build``, the one factory from a notifier's configuration to a channel.
 
-Chat channels (Slack, WeCom, DingTalk, Feishu, email) are a later issue; they plug in here
-through the same ``Notifier`` Protocol and ``FACTORIES`` map.
+Chat channels live one per module (``slack``, ``wecom``, ``dingtalk``, ``feishu``,
+``email``); ``FACTORIES`` maps each configured ``kind`` to its constructor. A channel only
+delivers: routing (severity floor, event filter) and templates are the dispatcher's job.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import hmac
 import json
 import logging
 import os
-from typing import Protocol
-
-import aiohttp
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from rollsafe.config import models
-from rollsafe.domain import errors
-from rollsafe.notify import messages
+from rollsafe.domain import clocks, errors
+from rollsafe.notify import dingtalk, email, feishu, messages, posting, slack, wecom
+
+__all__ = ["FACTORIES", "SIGNATURE_HEADER", "LogNotifier", "Notifier", "WebhookNotifier", "build"]
 
 log = logging.getLogger("rollsafe.notify")
 
@@ -45,13 +48,14 @@ class LogNotifier:
 
 
 class WebhookNotifier:
-    """POSTs the message as JSON. With ``secret_env`` set, signs the body with HMAC-SHA256."""
+    """POSTs the message as JSON. With ``secret_env`` set, signs the body with HMAC-SHA256:
+    ``X-Rollsafe-Signature: sha256=<hex HMAC of the raw body>``."""
 
     def __init__(self, config: models.WebhookNotifier) -> None:
         self.name = config.name
         self._url = config.url
         self._secret_env = config.secret_env
-        self._session: aiohttp.ClientSession | None = None
+        self._poster = posting.Poster(f"webhook {config.name}")
 
     def _secret(self) -> bytes | None:
         if self._secret_env is None:
@@ -68,24 +72,44 @@ class WebhookNotifier:
         if secret is not None:
             digest = hmac.new(secret, body, hashlib.sha256).hexdigest()
             headers[SIGNATURE_HEADER] = f"sha256={digest}"
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        try:
-            async with self._session.post(self._url, data=body, headers=headers) as response:
-                if response.status >= 500 or response.status == 429:
-                    raise errors.TemporaryError(f"webhook answered {response.status}")
-                if response.status >= 400:
-                    raise errors.PermanentError(f"webhook answered {response.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise errors.TemporaryError(f"webhook unreachable: {exc}") from exc
+        await self._poster.post(self._url, data=body, headers=headers)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._poster.close()
 
 
-def build(config: models.Notifier) -> Notifier:
+def _with_clock(
+    make: Callable[..., Notifier],
+) -> Callable[[Any, clocks.Clock | None], Notifier]:
+    def factory(config: Any, clock: clocks.Clock | None) -> Notifier:
+        return make(config, clock=clock)
+
+    return factory
+
+
+def _plain(make: Callable[[Any], Notifier]) -> Callable[[Any, clocks.Clock | None], Notifier]:
+    def factory(config: Any, clock: clocks.Clock | None) -> Notifier:
+        return make(config)
+
+    return factory
+
+
+FACTORIES: dict[str, Callable[[Any, clocks.Clock | None], Notifier]] = {
+    "log": _plain(LogNotifier),
+    "webhook": _plain(WebhookNotifier),
+    "slack": _plain(slack.SlackNotifier),
+    "wecom": _plain(wecom.WecomNotifier),
+    "dingtalk": _with_clock(dingtalk.DingtalkNotifier),
+    "feishu": _with_clock(feishu.FeishuNotifier),
+    "email": _plain(email.EmailNotifier),
+}
+"""``kind`` -> constructor. The signing channels take the clock (their signatures carry time)."""
+
+
+def build(config: models.Notifier, *, clock: clocks.Clock | None = None) -> Notifier:
     """The notifier for ``config`` (the union is discriminated on ``kind``)."""
-    if isinstance(config, models.WebhookNotifier):
-        return WebhookNotifier(config)
-    return LogNotifier(config)
+    try:
+        factory = FACTORIES[config.kind]
+    except KeyError:
+        raise errors.ConfigError(f"no notifier of kind {config.kind!r}") from None
+    return factory(config, clock)

@@ -17,11 +17,13 @@ import logging
 
 from rollsafe.config import loading
 from rollsafe.detect import scheduling
-from rollsafe.domain import audit_events, clocks, ids, observations, verdicts
+from rollsafe.domain import audit_events, clocks, errors, ids, observations, verdicts
 from rollsafe.execute import runs
 from rollsafe.judge import engine
-from rollsafe.notify import dispatching, messages
-from rollsafe.runtime import assembly, locking, tasks
+from rollsafe.notify import dispatching, links, routing
+from rollsafe.rollouts import driving as rollout_driving
+from rollsafe.runtime import assembly, inbox, locking, metrics, tasks
+from rollsafe.shipping import shipping
 from rollsafe.storage import repositories, sql
 
 log = logging.getLogger("rollsafe.daemon")
@@ -55,8 +57,38 @@ class Daemon:
             loaded.state_dir, self.config.store.url
         )
         self.engine = engine.Engine(self.config)
-        self.executor: runs.Executor = assembly.build_executor(loaded, self.store, clock=self.clock)
-        self.notifications = dispatching.Dispatcher.from_config(self.config.notifiers)
+        self.metrics = metrics.Metrics(
+            probes=[p.name for p in self.config.probes],
+            open_runs=lambda: self.store.list_runs(open_only=True, limit=10_000),
+        )
+        # Run events (announced, started, succeeded, failed ...) reach people through the
+        # executor's audit hook; see rollsafe.notify.routing for what is said when.
+        self.announcer = routing.Announcer(
+            clock=self.clock,
+            links=_link_maker(loaded),
+            public_url=self.config.access.public_url,
+            lookup=lambda run_id: self.store.get_run(ids.RunId(run_id)),
+        )
+        self.executor: runs.Executor = assembly.build_executor(
+            loaded, self.store, clock=self.clock, on_audit=self._on_run_audit
+        )
+        # Rollouts run here because their bakes read this engine's live decisions.
+        self.rollouts = rollout_driving.RolloutDriver(
+            config=self.config,
+            state_dir=loaded.state_dir,
+            store=self.store,
+            executor=self.executor,
+            engine=self.engine,
+            clock=self.clock,
+        )
+        self.notifications = dispatching.Dispatcher.from_config(
+            self.config.notifiers, clock=self.clock, on_outcome=self.metrics.notified
+        )
+        self.shipping = shipping.AuditShipping.from_config(self.config.audit_shipping, self.store)
+        # Webhook bodies the API stored, parsed and judged as they are processed.
+        self.inbox = inbox.InboxProcessor(
+            self.config, self.store, sink=self.accept_stored, clock=self.clock
+        )
         self.ready = asyncio.Event()
         self.observed = 0
         self._queue: asyncio.Queue[observations.Observation] = asyncio.Queue()
@@ -73,6 +105,11 @@ class Daemon:
         """True when the daemon stopped because one of its tasks failed."""
         return self._tasks is not None and self._tasks.failure is not None
 
+    def health(self) -> dict[str, object]:
+        """The daemon's own health (``GET /healthz``): running, or the task that failed."""
+        failure = self._tasks.failure if self._tasks is not None else None
+        return {"running": self.ready.is_set() and failure is None, "failure": failure}
+
     async def run(self, stop: asyncio.Event) -> None:
         """Run the loop until ``stop`` is set; raises ControllerBusy if another one runs."""
         group = self._tasks = tasks.TaskGroup(stopping=stop)
@@ -87,7 +124,13 @@ class Daemon:
             group.start("marks", self._watch_marks())
             group.start("prune", self._prune_forever())
             group.start("notify", self.notifications.run())
+            if self.shipping:
+                # Never critical: a log platform that is down must not stop rollbacks.
+                group.start("ship-audit", self.shipping.run(), critical=False)
             group.start("execute", self.executor.serve(stop))
+            group.start("rollouts", self.rollouts.serve(stop))
+            if self.config.intake:
+                group.start("inbox", self.inbox.run())
             scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
             group.start("probes", scheduler.run())
             self.ready.set()
@@ -150,6 +193,16 @@ class Daemon:
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
             self._last_mark_time = max(self._last_mark_time, obs.time)
+        # An alert's observation carries the alert's own time (when it started firing), which
+        # may be far older than the horizon while the alert still fires: read alert sources
+        # back over the whole retention.
+        alerts_since = self.clock.now() - self.config.policy.observation_retention
+        for source in sorted({endpoint.source_name for endpoint in self.config.intake}):
+            for obs in self.store.list_observations(
+                source=source, since=alerts_since, limit=WARM_UP_LIMIT
+            ):
+                if obs.time < since:  # newer ones were folded above
+                    self._fold(obs)
 
     async def _shut_down(self, group: tasks.TaskGroup) -> None:
         await group.stop()
@@ -164,8 +217,15 @@ class Daemon:
     # ------------------------------------------------------------------ detect -> judge
 
     def _accept(self, obs: observations.Observation) -> None:
-        """Sink for the scheduler (and intake later): never blocks."""
+        """Sink for the scheduler: never blocks."""
         self._queue.put_nowait(obs)
+
+    def accept_stored(self, obs: observations.Observation) -> None:
+        """Sink for the inbox processor: judged now, not saved again (the processor saves it
+        with the inbox row, after this returns)."""
+        self.observed += 1
+        self._fold(obs)
+        self.judge(obs.target)
 
     async def _consume(self) -> None:
         while True:
@@ -178,6 +238,7 @@ class Daemon:
 
     def _handle(self, obs: observations.Observation) -> None:
         self.observed += 1
+        self.metrics.observed(obs)
         self._unsaved.append(obs)
         self._fold(obs)
         if not obs.source.startswith(MARK_PREFIX):
@@ -206,12 +267,21 @@ class Daemon:
         self.store.add_decisions(changed, audit=[_decision_entry(d) for d in noteworthy])
         for d in noteworthy:
             log.info("%s %s %s: %s", d.target, d.rule, d.severity.label, d.summary)
-            if d.severity is not verdicts.Severity.OK:
-                self.notifications.publish(_decision_message(d))
+            self.metrics.decided(d)
+            message = self.announcer.for_decision(d)
+            if message is not None:  # warnings and blindness; critical ones via their run
+                self.notifications.publish(message)
         for d in changed:
             if d.severity is verdicts.Severity.CRITICAL:
                 self._request_rollback(d)
         return changed
+
+    def _on_run_audit(self, entry: audit_events.AuditEntry) -> None:
+        """The executor's audit hook: count it, and tell people what they need to hear."""
+        self.metrics.audited(entry)
+        message = self.announcer.for_audit(entry)
+        if message is not None:
+            self.notifications.publish(message)
 
     def _request_rollback(self, decision: verdicts.Decision) -> None:
         run = self.executor.request(
@@ -287,13 +357,14 @@ def _decision_entry(d: verdicts.Decision) -> audit_events.AuditEntry:
     )
 
 
-def _decision_message(d: verdicts.Decision) -> messages.Message:
-    verb = "rollback requested" if d.severity is verdicts.Severity.CRITICAL else "warning"
-    return messages.Message(
-        event=f"decision.{d.severity.label}",
-        severity=d.severity,
-        title=f"{d.target}: {verb} ({d.rule})",
-        text=d.summary,
-        target=d.target,
-        details={"rule": d.rule},
-    )
+def _link_maker(loaded: loading.LoadedConfig) -> links.LinkMaker | None:
+    """Approve/reject links for messages, or None (messages then carry no links).
+
+    A broken key source is logged, not fatal: a daemon that does not start protects nobody,
+    and people can still decide with the CLI, the API and the dashboard.
+    """
+    try:
+        return links.maker_for(loaded.config.access, base_dir=loaded.path.parent)
+    except errors.ConfigError as exc:
+        log.error("approval links disabled: %s", exc)  # noqa: TRY400 - a condition, not a trace
+        return None

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rollsafe.audit import chain
-from rollsafe.domain import audit_events, ids, observations, restore_points, runs, verdicts
+from rollsafe.domain import (
+    audit_events,
+    ids,
+    observations,
+    restore_points,
+    rollouts,
+    runs,
+    verdicts,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +34,8 @@ class TargetRecord:
     driver: str | None
     quarantined: bool = False
     quarantine_reason: str | None = None
+    pinned: bool = False  # a rollout rolled it back: rollouts skip it until a person unpins it
+    pin_reason: str | None = None
 
 
 class OpenRunExistsError(Exception):
@@ -34,6 +44,55 @@ class OpenRunExistsError(Exception):
     def __init__(self, run_id: ids.RunId) -> None:
         super().__init__(f"run {run_id} is already open for this target")
         self.run_id = run_id
+
+
+class StaleRunError(Exception):
+    """The run changed in the store since the caller read it; nothing was written."""
+
+    def __init__(self, run_id: ids.RunId) -> None:
+        super().__init__(f"run {run_id} changed meanwhile")
+        self.run_id = run_id
+
+
+class ActiveRolloutExistsError(Exception):
+    """A rollout is already in progress; carries its id (no second one is opened)."""
+
+    def __init__(self, rollout_id: str) -> None:
+        super().__init__(f"rollout {rollout_id} is already in progress")
+        self.rollout_id = rollout_id
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    """A webhook body as received, to be stored before it is answered (headers redacted)."""
+
+    received_at: float
+    endpoint: str
+    headers: dict[str, str]
+    body: bytes
+    dedupe_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    """A stored webhook body; ``processed_at`` and ``outcome`` are None while pending."""
+
+    id: int
+    received_at: float
+    endpoint: str
+    headers: dict[str, str]
+    body: bytes
+    dedupe_key: str
+    processed_at: float | None = None
+    outcome: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxReceipt:
+    """Where a received body is: its row, or (``duplicate``) the row of the same body."""
+
+    id: int
+    duplicate: bool
 
 
 class Store(Protocol):
@@ -110,9 +169,18 @@ class Store(Protocol):
         """Persist a new run. Raises OpenRunExistsError if the target already has an open run."""
 
     def save_run(
-        self, run: runs.RollbackRun, *, audit: audit_events.AuditEntry | None = None
+        self,
+        run: runs.RollbackRun,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+        expected: runs.RollbackRun | None = None,
     ) -> None:
-        """Persist the run's new state (after ``RollbackRun.moved``)."""
+        """Persist the run's new state (after ``RollbackRun.moved``).
+
+        With ``expected`` (the run as the caller read it), the write happens only if the stored
+        run still has that state and approval decision; otherwise StaleRunError and nothing is
+        written (two people, or a person and a deadline, deciding at the same moment).
+        """
 
     def get_run(self, run_id: ids.RunId) -> runs.RollbackRun | None: ...
 
@@ -156,3 +224,104 @@ class Store(Protocol):
     def set_cursor(self, name: str, seq: int, *, at: float | None = None) -> None:
         """Record that sink ``name`` acknowledged every event up to ``seq`` (``at``: when,
         default now). Setting a lower seq is allowed: that is how an operator re-ships."""
+
+    # ----------------------------------------------------------------- approval links
+    def use_link(
+        self,
+        link_id: str,
+        *,
+        run_id: ids.RunId,
+        action: str,
+        used_by: str,
+        at: float,
+    ) -> bool:
+        """Record the signed link ``link_id`` (its nonce) as used; False if it already was.
+
+        Atomic across processes: of two concurrent uses, exactly one gets True.
+        """
+
+    # ----------------------------------------------------------------- rollouts
+    def set_pin(
+        self,
+        target: ids.TargetId,
+        *,
+        reason: str | None,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> None:
+        """Pin (reason given) or unpin (reason None) a target; an unknown target is added."""
+
+    def open_rollout(
+        self,
+        rollout: rollouts.Rollout,
+        targets: Sequence[rollouts.RolloutTarget],
+        *,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> rollouts.Rollout:
+        """Persist a new rollout and its targets in one transaction.
+
+        Raises ActiveRolloutExistsError if another rollout is in progress.
+        """
+
+    def save_rollout(
+        self, rollout: rollouts.Rollout, *, audit: audit_events.AuditEntry | None = None
+    ) -> None:
+        """Persist the controller's view (state, wave, log); ``desired`` is left as stored."""
+
+    def set_rollout_desired(
+        self,
+        rollout_id: rollouts.RolloutId,
+        desired: rollouts.Desired,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> None:
+        """Record what a person asked for (run, pause, abort); nothing else changes."""
+
+    def get_rollout(self, rollout_id: rollouts.RolloutId) -> rollouts.Rollout | None: ...
+
+    def list_rollouts(self, *, open_only: bool = False, limit: int = 100) -> list[rollouts.Rollout]:
+        """The newest ``limit`` rollouts, oldest first."""
+
+    def save_rollout_target(
+        self,
+        target: rollouts.RolloutTarget,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+        pin: str | None = None,
+    ) -> None:
+        """Update one target's progress; with ``pin``, pin the target in the same transaction."""
+
+    def list_rollout_targets(self, rollout_id: rollouts.RolloutId) -> list[rollouts.RolloutTarget]:
+        """In wave order, then position (targets left out of every wave last)."""
+
+    # ----------------------------------------------------------------- webhook inbox
+    def add_inbox(self, entry: InboxEntry, *, dedupe_since: float | None = None) -> InboxReceipt:
+        """Store a received body, committed on return.
+
+        When a body with the same ``dedupe_key`` was received at or after ``dedupe_since``,
+        nothing is stored and the receipt names that row with ``duplicate=True``.
+        """
+
+    def list_inbox(
+        self,
+        *,
+        pending_only: bool = False,
+        endpoint: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[InboxRecord]:
+        """Rows with id above ``after_id``, oldest first."""
+
+    def finish_inbox(
+        self,
+        inbox_id: int,
+        *,
+        outcome: str,
+        at: float,
+        observations: Sequence[observations.Observation] = (),
+        audit: Sequence[audit_events.AuditEntry] = (),
+    ) -> bool:
+        """Mark a row processed with ``outcome``, saving ``observations`` and ``audit`` in the
+        same transaction. False, and nothing written, when it was already processed."""
+
+    def prune_inbox(self, *, older_than: float) -> int:
+        """Delete processed rows received before ``older_than`` (pending ones are kept)."""

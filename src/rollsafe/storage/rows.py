@@ -13,7 +13,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from rollsafe.audit import chain
-from rollsafe.domain import audit_events, ids, observations, restore_points, runs, verdicts
+from rollsafe.domain import (
+    audit_events,
+    ids,
+    observations,
+    restore_points,
+    rollouts,
+    runs,
+    verdicts,
+)
 from rollsafe.storage import repositories
 
 
@@ -25,6 +33,8 @@ def target_values(target: repositories.TargetRecord) -> dict[str, Any]:
         "driver": target.driver,
         "quarantined": target.quarantined,
         "quarantine_reason": target.quarantine_reason,
+        "pinned": target.pinned,
+        "pin_reason": target.pin_reason,
     }
 
 
@@ -36,6 +46,8 @@ def target(row: sa.Row[Any]) -> repositories.TargetRecord:
         driver=row.driver,
         quarantined=bool(row.quarantined),
         quarantine_reason=row.quarantine_reason,
+        pinned=bool(row.pinned),
+        pin_reason=row.pin_reason,
     )
 
 
@@ -222,7 +234,112 @@ def audit_event(row: sa.Row[Any]) -> audit_events.AuditEvent:
     )
 
 
+def rollout_values(rollout: rollouts.Rollout) -> dict[str, Any]:
+    """Every column but ``desired``, which only people write (see ``desired_value``)."""
+    return {
+        "id": rollout.id,
+        "plan": rollout.plan,
+        "state": rollout.state.value,
+        "created_at": rollout.created_at,
+        "updated_at": rollout.updated_at,
+        "actor": rollout.actor,
+        "reason": rollout.reason,
+        "wave": rollout.wave,
+        "spec": _plain(rollout.spec.to_json()),
+        "halt_reason": rollout.halt_reason,
+        "wave_log": [_plain(w.to_json()) for w in rollout.wave_log],
+        # Only an open rollout holds the slot (see schema.rollouts.active).
+        "active": "active" if rollout.open else None,
+    }
+
+
+def rollout(row: sa.Row[Any]) -> rollouts.Rollout:
+    return rollouts.Rollout(
+        id=rollouts.RolloutId(row.id),
+        plan=row.plan,
+        state=rollouts.RolloutState(row.state),
+        desired=rollouts.Desired(row.desired),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        actor=row.actor,
+        reason=row.reason,
+        wave=row.wave,
+        spec=rollouts.RolloutSpec.from_json(row.spec),
+        halt_reason=row.halt_reason,
+        wave_log=tuple(rollouts.WaveLog.from_json(w) for w in row.wave_log),
+    )
+
+
+def rollout_target_values(target: rollouts.RolloutTarget) -> dict[str, Any]:
+    return {
+        "rollout_id": target.rollout_id,
+        "target": target.target,
+        "wave": target.wave,
+        "position": target.position,
+        "state": target.state.value,
+        "updated_at": target.updated_at,
+        "restore_point": target.restore_point,
+        "upgrade_key": target.upgrade_key,
+        "run_id": target.run_id,
+        "failure": target.failure,
+        "note": target.note,
+        "evidence": _plain(target.evidence),
+        "started_at": target.started_at,
+        "upgraded_at": target.upgraded_at,
+        "bake_until": target.bake_until,
+        "finished_at": target.finished_at,
+    }
+
+
+def rollout_target(row: sa.Row[Any]) -> rollouts.RolloutTarget:
+    return rollouts.RolloutTarget(
+        rollout_id=rollouts.RolloutId(row.rollout_id),
+        target=ids.TargetId(row.target),
+        wave=row.wave,
+        position=row.position,
+        state=rollouts.TargetState(row.state),
+        updated_at=row.updated_at,
+        restore_point=(
+            None if row.restore_point is None else ids.RestorePointId(row.restore_point)
+        ),
+        upgrade_key=row.upgrade_key,
+        run_id=None if row.run_id is None else ids.RunId(row.run_id),
+        failure=row.failure,
+        note=row.note,
+        evidence=row.evidence,
+        started_at=row.started_at,
+        upgraded_at=row.upgraded_at,
+        bake_until=row.bake_until,
+        finished_at=row.finished_at,
+    )
+
+
 def _plain(value: Mapping[str, Any]) -> dict[str, Any]:
     """A mapping as plain JSON data (nested mappings, tuples and enums included)."""
     plain: dict[str, Any] = chain.normalized(value)
     return plain
+
+
+def inbox_values(entry: repositories.InboxEntry) -> dict[str, Any]:
+    return {
+        "received_at": float(entry.received_at),
+        "endpoint": entry.endpoint,
+        "headers": dict(entry.headers),
+        "body": bytes(entry.body),
+        "dedupe_key": entry.dedupe_key,
+        "processed_at": None,
+        "outcome": None,
+    }
+
+
+def inbox_record(row: sa.Row[Any]) -> repositories.InboxRecord:
+    return repositories.InboxRecord(
+        id=int(row.id),
+        received_at=row.received_at,
+        endpoint=row.endpoint,
+        headers={str(k): str(v) for k, v in (row.headers or {}).items()},
+        body=bytes(row.body),
+        dedupe_key=row.dedupe_key,
+        processed_at=row.processed_at,
+        outcome=row.outcome,
+    )

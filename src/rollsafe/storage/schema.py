@@ -39,6 +39,10 @@ targets = sa.Table(
     sa.Column("driver", sa.String(), nullable=True),
     sa.Column("quarantined", sa.Boolean(), nullable=False),
     sa.Column("quarantine_reason", sa.Text(), nullable=True),
+    # Pinned by a rollout that rolled the target back: later waves and rollouts skip it until
+    # a person clears it (``rollsafe target unpin``). Rollbacks are not affected.
+    sa.Column("pinned", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("pin_reason", sa.Text(), nullable=True),
 )
 
 observations = sa.Table(
@@ -170,4 +174,87 @@ shipping_cursors = sa.Table(
     sa.Column("name", sa.String(), primary_key=True),
     sa.Column("seq", sa.BigInteger(), nullable=False),
     sa.Column("updated_at", sa.Float(), nullable=False),
+)
+
+approval_links = sa.Table(
+    "approval_links",
+    metadata,
+    # One row per signed approve/reject link that was used, keyed by the link's nonce: the
+    # primary key makes a second use fail in the database, whichever process tries it.
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("run_id", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("used_by", sa.Text(), nullable=False),
+    sa.Column("used_at", sa.Float(), nullable=False),
+    sa.Index(None, "run_id"),
+)
+
+rollouts = sa.Table(
+    "rollouts",
+    metadata,
+    sa.Column("id", sa.String(), primary_key=True),
+    sa.Column("plan", sa.String(), nullable=False),
+    sa.Column("state", sa.String(), nullable=False),
+    # What a person asked for (run, pause, abort). Only people write it, only the controller
+    # acts on it, so neither ever overwrites the other's change.
+    sa.Column("desired", sa.String(), nullable=False),
+    sa.Column("created_at", sa.Float(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Column("actor", sa.Text(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=False),
+    sa.Column("wave", sa.Integer(), nullable=False),
+    sa.Column("spec", sa.JSON(), nullable=False),
+    sa.Column("halt_reason", sa.Text(), nullable=True),
+    sa.Column("wave_log", sa.JSON(), nullable=False),
+    # "active" while the rollout is open, NULL once it ended: unique, so the database itself
+    # refuses a second rollout in progress, whichever process opens it.
+    sa.Column("active", sa.String(), nullable=True),
+    sa.UniqueConstraint("active"),
+    sa.Index(None, "created_at"),
+)
+
+rollout_targets = sa.Table(
+    "rollout_targets",
+    metadata,
+    sa.Column(
+        "rollout_id",
+        sa.String(),
+        sa.ForeignKey("rollouts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("target", sa.String(), primary_key=True),
+    sa.Column("wave", sa.Integer(), nullable=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("state", sa.String(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Column("restore_point", sa.String(), nullable=True),
+    sa.Column("upgrade_key", sa.Text(), nullable=True),
+    sa.Column("run_id", sa.String(), nullable=True),
+    sa.Column("failure", sa.Text(), nullable=True),
+    sa.Column("note", sa.Text(), nullable=False),
+    sa.Column("evidence", sa.JSON(), nullable=False),
+    sa.Column("started_at", sa.Float(), nullable=True),
+    sa.Column("upgraded_at", sa.Float(), nullable=True),
+    sa.Column("bake_until", sa.Float(), nullable=True),
+    sa.Column("finished_at", sa.Float(), nullable=True),
+    sa.Index(None, "target"),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    # Webhook bodies as received, committed before the sender gets its 2xx: the processor
+    # (runtime/inbox) reads pending rows, and a controller killed in between loses nothing.
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("received_at", sa.Float(), nullable=False),
+    sa.Column("endpoint", sa.String(), nullable=False),
+    sa.Column("headers", sa.JSON(), nullable=False),  # secrets redacted before storing
+    sa.Column("body", sa.LargeBinary(), nullable=False),
+    sa.Column("dedupe_key", sa.String(64), nullable=False),
+    sa.Column("processed_at", sa.Float(), nullable=True),
+    sa.Column("outcome", sa.Text(), nullable=True),
+    # "Seen this body lately?" at the door; "what is pending?" for the processor; pruning.
+    sa.Index(None, "dedupe_key", "received_at"),
+    sa.Index(None, "processed_at", "id"),
+    sa.Index(None, "received_at"),
 )

@@ -31,6 +31,7 @@ from rollsafe.domain import (
     ids,
     observations,
     restore_points,
+    rollouts,
     runs,
     verdicts,
 )
@@ -127,9 +128,12 @@ class SqlStore:
         """
         table = schema.targets
         with self._session(write=True) as connection:
+            # A pin is a safety decision too: a pinned target outlives a configuration edit.
             known = {
-                row.id: bool(row.quarantined)
-                for row in connection.execute(sa.select(table.c.id, table.c.quarantined))
+                row.id: bool(row.quarantined) or bool(row.pinned)
+                for row in connection.execute(
+                    sa.select(table.c.id, table.c.quarantined, table.c.pinned)
+                )
             }
             wanted = {target.id for target in targets}
             gone = sorted(
@@ -346,16 +350,30 @@ class SqlStore:
         return run
 
     def save_run(
-        self, run: runs.RollbackRun, *, audit: audit_events.AuditEntry | None = None
+        self,
+        run: runs.RollbackRun,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+        expected: runs.RollbackRun | None = None,
     ) -> None:
         table = schema.runs
         values = rows.run_values(run)
         del values["id"]
+        update = sa.update(table).where(table.c.id == run.id)
+        if expected is not None:
+            # Compare-and-set: only over the state and decision the caller saw.
+            decision = table.c.approval_decision
+            update = update.where(
+                table.c.state == expected.state.value,
+                decision.is_(None)
+                if expected.approval.decision is None
+                else decision == expected.approval.decision,
+            )
         try:
             with self._session(write=True) as connection:
-                result = connection.execute(
-                    sa.update(table).where(table.c.id == run.id).values(values)
-                )
+                result = connection.execute(update.values(values))
+                if result.rowcount == 0 and expected is not None:
+                    raise repositories.StaleRunError(run.id)
                 if result.rowcount == 0:
                     raise errors.StoreError(f"run {run.id} is not in the store")
                 if audit is not None:
@@ -465,11 +483,245 @@ class SqlStore:
         values = {"seq": int(seq), "updated_at": time.time() if at is None else float(at)}
         with self._session(write=True) as connection:
             # Update, else insert: portable (no dialect upsert), and exact under the write lock.
-            result = connection.execute(
-                sa.update(table).where(table.c.name == name).values(values)
-            )
+            result = connection.execute(sa.update(table).where(table.c.name == name).values(values))
             if result.rowcount == 0:
                 connection.execute(sa.insert(table).values(name=name, **values))
+
+    # ----------------------------------------------------------------- approval links
+
+    def use_link(
+        self,
+        link_id: str,
+        *,
+        run_id: ids.RunId,
+        action: str,
+        used_by: str,
+        at: float,
+    ) -> bool:
+        values = {
+            "id": link_id,
+            "run_id": run_id,
+            "action": action,
+            "used_by": used_by,
+            "used_at": float(at),
+        }
+        try:
+            with self._session(write=True) as connection:
+                connection.execute(sa.insert(schema.approval_links).values(values))
+        except _Conflict:
+            return False  # the primary key refused it: this link was used before
+        return True
+
+    # ----------------------------------------------------------------- webhook inbox
+
+    def add_inbox(
+        self, entry: repositories.InboxEntry, *, dedupe_since: float | None = None
+    ) -> repositories.InboxReceipt:
+        """One write transaction: on SQLite the dedupe check and the insert are exact; on
+        PostgreSQL two replicas may both store the same body, which processing tolerates."""
+        table = schema.inbox
+        with self._session(write=True) as connection:
+            if dedupe_since is not None:
+                existing = connection.scalar(
+                    sa.select(table.c.id)
+                    .where(table.c.dedupe_key == entry.dedupe_key)
+                    .where(table.c.received_at >= dedupe_since)
+                    .order_by(table.c.id)
+                    .limit(1)
+                )
+                if existing is not None:
+                    return repositories.InboxReceipt(id=int(existing), duplicate=True)
+            result = connection.execute(sa.insert(table).values(rows.inbox_values(entry)))
+            key = result.inserted_primary_key
+            if key is None:
+                raise errors.StoreError(f"{self._shown}: the inbox row got no id")
+            return repositories.InboxReceipt(id=int(key[0]), duplicate=False)
+
+    def list_inbox(
+        self,
+        *,
+        pending_only: bool = False,
+        endpoint: str | None = None,
+        after_id: int = 0,
+        limit: int = 100,
+    ) -> list[repositories.InboxRecord]:
+        table = schema.inbox
+        query = sa.select(table).where(table.c.id > after_id)
+        if pending_only:
+            query = query.where(table.c.processed_at.is_(None))
+        if endpoint is not None:
+            query = query.where(table.c.endpoint == endpoint)
+        query = query.order_by(table.c.id).limit(limit)
+        with self._session(write=False) as connection:
+            return [rows.inbox_record(row) for row in connection.execute(query)]
+
+    def finish_inbox(
+        self,
+        inbox_id: int,
+        *,
+        outcome: str,
+        at: float,
+        observations: Sequence[observations.Observation] = (),
+        audit: Sequence[audit_events.AuditEntry] = (),
+    ) -> bool:
+        table = schema.inbox
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table)
+                .where(table.c.id == inbox_id, table.c.processed_at.is_(None))
+                .values(processed_at=float(at), outcome=outcome)
+            )
+            if result.rowcount == 0:
+                return False  # already processed (or gone): write nothing twice
+            if observations:
+                connection.execute(
+                    sa.insert(schema.observations),
+                    [rows.observation_values(o) for o in observations],
+                )
+            for entry in audit:
+                self._append(connection, entry)
+        return True
+
+    def prune_inbox(self, *, older_than: float) -> int:
+        table = schema.inbox
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.delete(table).where(
+                    table.c.received_at < older_than, table.c.processed_at.is_not(None)
+                )
+            )
+        return int(result.rowcount)
+
+    # ----------------------------------------------------------------- rollouts
+
+    def set_pin(
+        self,
+        target: ids.TargetId,
+        *,
+        reason: str | None,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> None:
+        """Pin (``reason`` given) or unpin (None); an unknown target is added when pinned."""
+        with self._session(write=True) as connection:
+            self._pin(connection, target, reason)
+            if audit is not None:
+                self._append(connection, audit)
+
+    def open_rollout(
+        self,
+        rollout: rollouts.Rollout,
+        targets: Sequence[rollouts.RolloutTarget],
+        *,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> rollouts.Rollout:
+        try:
+            with self._session(write=True) as connection:
+                if rollout.open:
+                    # Exact on SQLite under the write lock; elsewhere the unique ``active``
+                    # column settles a race (handled below).
+                    existing = self._active_rollout_id(connection)
+                    if existing is not None:
+                        raise repositories.ActiveRolloutExistsError(existing)
+                values = rows.rollout_values(rollout)
+                values["desired"] = rollout.desired.value
+                connection.execute(sa.insert(schema.rollouts).values(values))
+                if targets:
+                    connection.execute(
+                        sa.insert(schema.rollout_targets),
+                        [rows.rollout_target_values(t) for t in targets],
+                    )
+                if audit is not None:
+                    self._append(connection, audit)
+        except _Conflict as exc:
+            with self._session(write=False) as connection:
+                existing = self._active_rollout_id(connection)
+            if existing is not None:
+                raise repositories.ActiveRolloutExistsError(existing) from exc
+            raise errors.StoreError(f"rollout {rollout.id} already exists") from exc
+        return rollout
+
+    def save_rollout(
+        self, rollout: rollouts.Rollout, *, audit: audit_events.AuditEntry | None = None
+    ) -> None:
+        table = schema.rollouts
+        values = rows.rollout_values(rollout)
+        del values["id"]
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table).where(table.c.id == rollout.id).values(values)
+            )
+            if result.rowcount == 0:
+                raise errors.StoreError(f"rollout {rollout.id} is not in the store")
+            if audit is not None:
+                self._append(connection, audit)
+
+    def set_rollout_desired(
+        self,
+        rollout_id: rollouts.RolloutId,
+        desired: rollouts.Desired,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> None:
+        table = schema.rollouts
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table).where(table.c.id == rollout_id).values(desired=desired.value)
+            )
+            if result.rowcount == 0:
+                raise errors.StoreError(f"rollout {rollout_id} is not in the store")
+            if audit is not None:
+                self._append(connection, audit)
+
+    def get_rollout(self, rollout_id: rollouts.RolloutId) -> rollouts.Rollout | None:
+        table = schema.rollouts
+        with self._session(write=False) as connection:
+            row = connection.execute(sa.select(table).where(table.c.id == rollout_id)).first()
+        return None if row is None else rows.rollout(row)
+
+    def list_rollouts(self, *, open_only: bool = False, limit: int = 100) -> list[rollouts.Rollout]:
+        table = schema.rollouts
+        query = sa.select(table)
+        if open_only:
+            query = query.where(table.c.active.is_not(None))
+        query = query.order_by(table.c.created_at.desc(), table.c.id.desc()).limit(limit)
+        with self._session(write=False) as connection:
+            found = [rows.rollout(row) for row in connection.execute(query)]
+        found.reverse()
+        return found
+
+    def save_rollout_target(
+        self,
+        target: rollouts.RolloutTarget,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+        pin: str | None = None,
+    ) -> None:
+        table = schema.rollout_targets
+        values = rows.rollout_target_values(target)
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table)
+                .where(table.c.rollout_id == target.rollout_id, table.c.target == target.target)
+                .values(values)
+            )
+            if result.rowcount == 0:
+                raise errors.StoreError(
+                    f"target {target.target} is not part of rollout {target.rollout_id}"
+                )
+            if pin is not None:
+                self._pin(connection, target.target, pin)
+            if audit is not None:
+                self._append(connection, audit)
+
+    def list_rollout_targets(self, rollout_id: rollouts.RolloutId) -> list[rollouts.RolloutTarget]:
+        table = schema.rollout_targets
+        query = sa.select(table).where(table.c.rollout_id == rollout_id)
+        with self._session(write=False) as connection:
+            found = [rows.rollout_target(row) for row in connection.execute(query)]
+        # Targets left out of every wave (wave NULL) come last, in their own order.
+        return sorted(
+            found, key=lambda t: (t.wave is None, t.wave if t.wave is not None else 0, t.position)
+        )
 
     # ----------------------------------------------------------------- internals
 
@@ -564,6 +816,25 @@ class SqlStore:
         )
         event = self._append_after(connection, marker, head=head)
         return chain.ChainHead(seq=event.seq, hash=event.hash)
+
+    def _pin(self, connection: sa.Connection, target: ids.TargetId, reason: str | None) -> None:
+        table = schema.targets
+        result = connection.execute(
+            sa.update(table)
+            .where(table.c.id == target)
+            .values(pinned=reason is not None, pin_reason=reason)
+        )
+        if result.rowcount == 0 and reason is not None:
+            # Not configured (any more): pin it anyway, forgetting would be less safe.
+            placeholder = repositories.TargetRecord(
+                id=target, address="", labels={}, driver=None, pinned=True, pin_reason=reason
+            )
+            connection.execute(sa.insert(table).values(rows.target_values(placeholder)))
+
+    def _active_rollout_id(self, connection: sa.Connection) -> str | None:
+        table = schema.rollouts
+        found = connection.scalar(sa.select(table.c.id).where(table.c.active.is_not(None)))
+        return None if found is None else str(found)
 
     def _open_run_id(self, connection: sa.Connection, target: ids.TargetId) -> ids.RunId | None:
         table = schema.runs

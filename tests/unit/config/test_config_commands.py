@@ -85,6 +85,9 @@ def test_schema_is_json_with_the_top_level_properties(runner):
         "rules",
         "drivers",
         "notifiers",
+        "server",
+        "intake",
+        "access",
     }
     jsonschema.Draft202012Validator.check_schema(schema)
 

@@ -158,7 +158,7 @@ def test_bad_duration(tmp_path):
 def test_unknown_kind(tmp_path):
     assert problems(tmp_path, edit("kind: threshold", "kind: treshold")) == [
         "12: rules[0].kind: unknown kind 'treshold' "
-        "(expected one of: threshold, ratio, rate, baseline, all, any, at_least)"
+        "(expected one of: threshold, ratio, rate, baseline, alert, cohort, all, any, at_least)"
     ]
 
 
@@ -264,7 +264,8 @@ def test_whole_entry_check_points_at_the_entry(tmp_path):
 
 def test_entry_that_is_not_a_mapping(tmp_path):
     assert problems(tmp_path, BASE + "notifiers: [log]\n") == [
-        "22: notifiers[0]: got 'log' (expected a mapping with a kind: one of webhook, log)"
+        "22: notifiers[0]: got 'log' (expected a mapping with a kind: one of webhook, log, "
+        "slack, wecom, dingtalk, feishu, email)"
     ]
 
 

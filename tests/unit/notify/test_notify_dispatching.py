@@ -11,7 +11,7 @@ import json
 from aiohttp import web
 
 from rollsafe.config import models
-from rollsafe.domain import verdicts
+from rollsafe.domain import errors, verdicts
 from rollsafe.notify import channels, dispatching, messages
 from rollsafe.testing import RecordingNotifier
 
@@ -109,3 +109,98 @@ async def test_webhook_posts_json_signed_with_hmac(monkeypatch):
     assert json.loads(body)["severity"] == "critical"
     expected = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
     assert signature == f"sha256={expected}"
+
+
+class Stuck:
+    """A notifier that never answers (a chat service hanging on the connection)."""
+
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def send(self, message):
+        self.started.set()
+        await asyncio.Event().wait()
+
+    async def close(self):
+        return None
+
+
+async def test_a_hanging_notifier_delays_no_other_notifier():
+    stuck = Stuck()
+    fine = RecordingNotifier("fine")
+    dispatcher = dispatching.Dispatcher(
+        [(stuck, verdicts.Severity.WARNING), (fine, verdicts.Severity.WARNING)]
+    )
+    for _ in range(3):
+        dispatcher.publish(_message(verdicts.Severity.CRITICAL))
+    await _drain(dispatcher, lambda: stuck.started.is_set() and len(fine.sent) == 3)
+
+
+async def test_routes_filter_by_event_and_reword_with_their_templates():
+    runs_only = RecordingNotifier("runs")
+    everything = RecordingNotifier("all")
+    dispatcher = dispatching.Dispatcher(
+        [
+            dispatching.Route(
+                notifier=runs_only,
+                events=("run.*", "governor.tripped"),
+                templates={"run.failed": models.MessageTemplate(title="PAGE: {target} {event}")},
+            ),
+            dispatching.Route(notifier=everything),
+        ]
+    )
+    for event in ("decision.warning", "run.failed", "governor.tripped", "detector.blind"):
+        dispatcher.publish(
+            messages.Message(
+                event=event, severity=verdicts.Severity.CRITICAL, title="t", text="x", target="w1"
+            )
+        )
+    await _drain(dispatcher, lambda: len(everything.sent) == 4 and len(runs_only.sent) == 2)
+    assert [m.event for m in runs_only.sent] == ["run.failed", "governor.tripped"]
+    assert runs_only.sent[0].title == "PAGE: w1 run.failed"
+    assert [m.title for m in everything.sent] == ["t"] * 4
+
+
+async def test_retry_after_is_honoured_and_outcomes_are_reported():
+    class Throttled(RecordingNotifier):
+        async def send(self, message):
+            self.attempts += 1
+            if self.attempts == 1:
+                raise errors.TemporaryError("429", retry_after=0.01)
+            self.sent.append(message)
+
+    seen: list[tuple[str, str]] = []
+    throttled = Throttled("chat")
+    dispatcher = dispatching.Dispatcher(
+        [(throttled, verdicts.Severity.WARNING)],
+        first_backoff=3600,  # would hang the test if Retry-After were ignored
+        on_outcome=lambda name, outcome: seen.append((name, outcome)),
+    )
+    dispatcher.publish(_message(verdicts.Severity.WARNING))
+    await _drain(dispatcher, lambda: len(throttled.sent) == 1)
+    assert seen == [("chat", "retried"), ("chat", "delivered")]
+
+
+def test_every_configured_kind_builds_its_channel():
+    configs = [
+        models.LogNotifier(kind="log", name="a"),
+        models.WebhookNotifier(kind="webhook", name="b", url="http://127.0.0.1:1/x"),
+        models.SlackNotifier(kind="slack", name="c", url="http://127.0.0.1:1/x"),
+        models.WecomNotifier(kind="wecom", name="d", url_env="WECOM_URL"),
+        models.DingtalkNotifier(kind="dingtalk", name="e", url="http://127.0.0.1:1/x"),
+        models.FeishuNotifier(kind="feishu", name="f", url="http://127.0.0.1:1/x"),
+        models.EmailNotifier(kind="email", name="g", host="127.0.0.1", sender="a@b", to=["c@d"]),
+    ]
+    dispatcher = dispatching.Dispatcher.from_config(configs)
+    built = [type(route.notifier).__name__ for route in dispatcher.routes]
+    assert built == [
+        "LogNotifier",
+        "WebhookNotifier",
+        "SlackNotifier",
+        "WecomNotifier",
+        "DingtalkNotifier",
+        "FeishuNotifier",
+        "EmailNotifier",
+    ]

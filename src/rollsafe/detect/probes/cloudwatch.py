@@ -121,10 +121,7 @@ class CloudwatchProbe:
                 ScanBy="TimestampDescending",
             )
         except aws_errors.ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = error.get("Code") or "Unknown"
-            message = error.get("Message") or str(exc)
-            raise outcomes.CannotObserve(f"cloudwatch: {code}: {message}") from exc
+            raise outcomes.CannotObserve(_client_error(exc.response, exc)) from exc
         except aws_errors.NoRegionError as exc:
             raise outcomes.CannotObserve(
                 "cloudwatch: no region: set `region` on the probe or AWS_DEFAULT_REGION"
@@ -189,6 +186,19 @@ def _newest(
             raise outcomes.CannotObserve(f"cloudwatch: {status}: {notes or 'no message'}")
         raise outcomes.CannotObserve(f"no data: no datapoint for {what}")
     raise outcomes.CannotObserve(f"cloudwatch: the answer has no result for {what}")
+
+
+def _client_error(response: typing.Mapping[str, typing.Any], exc: Exception) -> str:
+    """``cloudwatch: <AWS error code>: <message>`` from a botocore ClientError response."""
+    error = response.get("Error", {})
+    code = str(error.get("Code") or "")
+    message = " ".join(str(error.get("Message") or exc).split())
+    if not code or code.isdigit():
+        # botocore could not read an AWS error from the body (a proxy's page, an unexpected
+        # encoding): it puts the HTTP status there instead; the body then holds the details.
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or code or "?"
+        return f"cloudwatch: HTTP {status}: {message}"
+    return f"cloudwatch: {code}: {message}"
 
 
 def create(config: models.Probe, clock: clocks.Clock) -> CloudwatchProbe:

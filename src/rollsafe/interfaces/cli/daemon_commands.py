@@ -35,7 +35,10 @@ def run(
     config: Path = typer.Option(..., "--config", "-c", help="rollsafe.yaml"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
 ) -> None:
-    """Run the controller: probes, judge, rollback runs, audit. Ctrl-C stops it cleanly."""
+    """Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook
+    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly."""
+    from rollsafe.domain import errors
+    from rollsafe.interfaces.api import hosting
     from rollsafe.runtime import daemon
 
     loaded = config_commands.load_or_exit(config)
@@ -52,8 +55,8 @@ def run(
             loop.add_signal_handler(sig, stop.set)
         controller = daemon.Daemon(loaded)
         try:
-            await controller.run(stop)
-        except daemon.ControllerBusy as exc:
+            await hosting.run_controller(controller, stop)
+        except (daemon.ControllerBusy, errors.ConfigError, hosting.ApiFailed) as exc:
             Console(stderr=True).print(f"[red]error:[/] {exc}")
             return 1
         return 1 if controller.failed else 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from rollsafe.interfaces.cli import (
+    approval_commands,
     audit_commands,
+    backtest_commands,
     config_commands,
     daemon_commands,
     demo_commands,
@@ -26,6 +28,8 @@ app.add_typer(target_commands.app, name="target")
 daemon_commands.register(app)
 run_commands.register(app)
 demo_commands.register(app)
+backtest_commands.register(app)
+approval_commands.register(app)
 
 
 def main() -> None:

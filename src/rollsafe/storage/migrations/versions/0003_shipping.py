@@ -1,7 +1,7 @@
 """Audit shipping: one cursor per sink, the last audit seq the sink acknowledged.
 
 Revision ID: 0003
-Revises: 0001 (to be re-chained onto 0002 once 0002_inbox lands)
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 

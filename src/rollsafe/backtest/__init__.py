@@ -1,0 +1,8 @@
+"""Backtesting: replay recorded incidents through the live judge, score it, record history.
+
+``recordings`` (the JSON Lines format, reader and writer), ``replaying`` (a recording through
+``judge.engine`` on virtual time, the way the daemon runs it), ``scoring`` and ``corpora``
+(precision, recall and detection delay on labelled recordings), ``recording`` (``rollsafe
+record``: a recording from Prometheus and log files). Nothing here executes, stores or
+notifies: backtests run anywhere, on anything, without side effects.
+"""

@@ -1,0 +1,410 @@
+"""Recording real history: ``rollsafe record`` builds a recording from Prometheus and log files.
+
+So that a policy can be backtested on a team's own incidents, not only on the shipped corpus:
+
+* **Prometheus**: for every ``promql`` probe of the configuration and every target it selects,
+  the probe's query (rendered for the target, as live) is run once over the whole range with
+  ``/api/v1/query_range``, at a step of the probe's ``interval``. Prometheus evaluates a range
+  query at each step exactly as an instant query at that time, so each step becomes the
+  observation the probe would have made then: the samples present at the step are read by the
+  probe's own code (``detect.probes.promql.read_answer``, same ``reduce``, same NaN and
+  no-data rules), and a step without any sample is the probe's "no data" error. Long ranges are
+  fetched in chunks of at most 10,000 steps (Prometheus refuses more than 11,000 points).
+  ``status`` and ``latency`` are not recorded: live they describe the query, not the target.
+* **Log files**: for every ``log`` probe and target, the file its ``path`` renders to (or one
+  given on the command line) is read; each line's time is parsed from its text
+  (``timestamps``), lines without one (stack traces) take the time of the line before, and
+  lines inside the range are recorded raw (by default only those the probe's patterns match;
+  replaying re-counts them per interval). The header lists the log as followed, so intervals
+  without matching lines replay as zero counts.
+
+Prometheus being unreachable or refusing a query fails the whole recording (``RecordError``):
+a recording of "the monitoring was down while I recorded" is not history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rollsafe.backtest import recordings, timestamps
+from rollsafe.config import models
+from rollsafe.detect.probes import logs, outcomes, promql
+from rollsafe.domain import errors, ids, observations
+
+__all__ = [
+    "MAX_STEPS",
+    "QUERY_RANGE_PATH",
+    "LogFile",
+    "RecordError",
+    "Recorded",
+    "log_lines",
+    "prometheus_observations",
+    "record",
+    "write",
+]
+
+QUERY_RANGE_PATH = "/api/v1/query_range"
+MAX_STEPS = 10_000  # per request; Prometheus refuses more than 11,000 points per series
+
+Fetch = Callable[[str, Mapping[str, str], Mapping[str, str], float], Any]
+"""(url, form, headers, timeout) -> the decoded JSON answer; raises RecordError."""
+
+
+class RecordError(errors.RollsafeError):
+    """The recording cannot be made (Prometheus unreachable, a query refused, bad input)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogFile:
+    """A log file to read for a log probe and a target (from the command line)."""
+
+    probe: str
+    target: str
+    path: Path
+
+
+@dataclass
+class Recorded:
+    """What was gathered (filled in by ``record``); ``write`` turns it into a recording."""
+
+    start: float
+    end: float
+    observations: list[observations.Observation] = field(default_factory=list)
+    log_lines: list[recordings.LogLine] = field(default_factory=list)
+    followed_logs: list[tuple[str, str]] = field(default_factory=list)  # (target, source)
+    notes: list[str] = field(default_factory=list)  # skipped files and the like, for stderr
+    queries: int = 0
+
+
+def record(
+    config: models.RollsafeConfig,
+    *,
+    start: float,
+    end: float,
+    probes: Sequence[str] | None = None,
+    targets: Sequence[str] | None = None,
+    log_files: Sequence[LogFile] = (),
+    all_log_lines: bool = False,
+    zone: dt.tzinfo = dt.UTC,
+    timeout: float = 60.0,
+    fetch: Fetch | None = None,
+) -> Recorded:
+    """Gather observations and log lines for ``[start, end]`` (see the module notes).
+
+    ``probes`` and ``targets`` restrict what is recorded (default: every promql and log probe,
+    every target each selects). ``log_files`` replace the rendered ``path`` of their probe and
+    target.
+    """
+    if end <= start:
+        raise RecordError("the end of the range must be after its start")
+    known = {probe.name: probe for probe in config.probes}
+    for name in probes or ():
+        if name not in known:
+            raise RecordError(f"unknown probe {name!r} (expected one of: {', '.join(known)})")
+        if not isinstance(known[name], models.PromqlProbe | models.LogProbe):
+            raise RecordError(
+                f"probe {name!r} is a {known[name].kind} probe: only promql and log probes "
+                "can be recorded from history"
+            )
+    chosen = [p for p in config.probes if probes is None or p.name in probes]
+    picked = _targets(config, targets)
+    out = Recorded(start=start, end=end)
+    for probe in chosen:
+        if isinstance(probe, models.PromqlProbe):
+            for target in picked:
+                if models.selects(probe.targets, target):
+                    found, queries = prometheus_observations(
+                        probe, target, start=start, end=end, timeout=timeout, fetch=fetch
+                    )
+                    out.observations.extend(found)
+                    out.queries += queries
+    overrides: dict[tuple[str, str], list[Path]] = {}
+    for item in log_files:
+        if not isinstance(known.get(item.probe), models.LogProbe):
+            raise RecordError(f"--log names {item.probe!r}, which is not a log probe")
+        overrides.setdefault((item.probe, item.target), []).append(item.path)
+    for probe in chosen:
+        if not isinstance(probe, models.LogProbe):
+            continue
+        for target in picked:
+            if not models.selects(probe.targets, target):
+                continue
+            paths = overrides.get((probe.name, target.id))
+            if paths is None:
+                try:
+                    paths = [Path(models.render(probe.path, target))]
+                except (KeyError, ValueError, IndexError) as exc:
+                    raise RecordError(f"probe {probe.name}: path for {target.id}: {exc}") from exc
+            existing = [p for p in paths if p.is_file()]
+            for missing in sorted(set(paths) - set(existing)):
+                out.notes.append(f"{probe.name} on {target.id}: no file {missing}, not recorded")
+            if not existing:
+                continue
+            out.followed_logs.append((target.id, probe.name))
+            for path in existing:
+                out.log_lines.extend(
+                    log_lines(
+                        path,
+                        probe,
+                        target=target.id,
+                        start=start,
+                        end=end,
+                        all_lines=all_log_lines,
+                        zone=zone,
+                    )
+                )
+    return out
+
+
+def write(
+    recorded: Recorded,
+    stream: Any,
+    *,
+    name: str | None = None,
+    description: str = "",
+    marks: Iterable[observations.Mark] = (),
+    faults: Sequence[recordings.Fault] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> int:
+    """Write ``recorded`` as a recording, in time order; the number of records written."""
+    writer = recordings.Writer(stream)
+    writer.header(
+        start=recorded.start,
+        end=recorded.end,
+        name=name,
+        description=description,
+        faults=faults,
+        logs=recorded.followed_logs,
+        meta=meta,
+    )
+    items: list[tuple[float, int, str, Any]] = []
+    items.extend((m.time, 0, m.target, m) for m in marks)
+    items.extend((o.time, 1, o.target, o) for o in recorded.observations)
+    items.extend((line.time, 2, line.target, line) for line in recorded.log_lines)
+    # Stable: lines of one file at the same second keep their order.
+    items.sort(key=lambda item: (item[0], item[1], item[2]))
+    for _, kind, _, item in items:
+        if kind == 0:
+            writer.mark(item)
+        elif kind == 1:
+            writer.observation(item)
+        else:
+            writer.log(item)
+    return writer.records
+
+
+# --------------------------------------------------------------------------- Prometheus
+
+
+def prometheus_observations(
+    probe: models.PromqlProbe,
+    target: models.Target,
+    *,
+    start: float,
+    end: float,
+    timeout: float = 60.0,
+    fetch: Fetch | None = None,
+) -> tuple[list[observations.Observation], int]:
+    """What ``probe`` would have observed on ``target`` every ``interval`` in the range."""
+    base, query, headers = _request(probe, target)
+    step = probe.interval
+    get = fetch or _post
+    out: list[observations.Observation] = []
+    requests = 0
+    total = math.floor((end - start) / step) + 1
+    for first in range(0, total, MAX_STEPS):
+        count = min(MAX_STEPS, total - first)
+        chunk_start = start + first * step
+        chunk_end = start + (first + count - 1) * step
+        form = {
+            "query": query,
+            "start": _number(chunk_start),
+            "end": _number(chunk_end),
+            "step": _number(step),
+        }
+        answer = get(base + QUERY_RANGE_PATH, form, headers, timeout)
+        requests += 1
+        series = _matrix(answer, probe=probe.name)
+        out.extend(
+            _steps(
+                series,
+                probe=probe,
+                target=ids.TargetId(target.id),
+                times=[start + (first + k) * step for k in range(count)],
+            )
+        )
+    return out, requests
+
+
+def _request(probe: models.PromqlProbe, target: models.Target) -> tuple[str, str, dict[str, str]]:
+    try:
+        base = models.render(probe.url, target).rstrip("/")
+        query = models.render_dollar(probe.query, target)
+        headers = {k: models.render(v, target) for k, v in probe.headers.items()}
+    except (KeyError, ValueError, IndexError) as exc:
+        raise RecordError(f"probe {probe.name}: cannot render for {target.id}: {exc}") from exc
+    if probe.bearer_token_env is not None:
+        token = os.environ.get(probe.bearer_token_env)
+        if not token:
+            raise RecordError(
+                f"probe {probe.name}: environment variable {probe.bearer_token_env} is not set"
+            )
+        headers["Authorization"] = f"Bearer {token}"
+    parts = urllib.parse.urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RecordError(f"probe {probe.name}: url is not an http(s) URL for {target.id}")
+    return base, query, headers
+
+
+def _post(url: str, form: Mapping[str, str], headers: Mapping[str, str], timeout: float) -> Any:
+    body = urllib.parse.urlencode(form).encode()
+    request = urllib.request.Request(  # noqa: S310 - the scheme was checked to be http(s)
+        url,
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+        method="POST",
+    )
+    where = urllib.parse.urlsplit(url).netloc
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            raw = response.read()
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        if isinstance(payload, dict) and payload.get("status") == "error":
+            raise RecordError(
+                f"prometheus at {where} refused the query: {payload.get('errorType')}: "
+                f"{payload.get('error')}"
+            ) from exc
+        raise RecordError(f"prometheus at {where} answered HTTP {exc.code}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RecordError(f"cannot reach prometheus at {where}: {reason}") from exc
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise RecordError(f"prometheus at {where} did not answer with JSON") from exc
+
+
+def _matrix(answer: Any, *, probe: str) -> list[Mapping[str, Any]]:
+    if not isinstance(answer, dict) or answer.get("status") != "success":
+        message = answer.get("error") if isinstance(answer, dict) else None
+        raise RecordError(f"probe {probe}: prometheus refused the range query: {message}")
+    data = answer.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        raise RecordError(f"probe {probe}: expected a matrix from query_range, got {kind!r}")
+    result = data.get("result")
+    return [s for s in result if isinstance(s, dict)] if isinstance(result, list) else []
+
+
+def _steps(
+    series: Sequence[Mapping[str, Any]],
+    *,
+    probe: models.PromqlProbe,
+    target: ids.TargetId,
+    times: Sequence[float],
+) -> list[observations.Observation]:
+    # Index every sample by its step (milliseconds: Prometheus' own resolution).
+    by_step: dict[int, list[dict[str, Any]]] = {}
+    for item in series:
+        metric = item.get("metric")
+        values = item.get("values")
+        if not isinstance(values, list):
+            continue
+        for pair in values:
+            if isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], int | float):
+                by_step.setdefault(round(pair[0] * 1000), []).append(
+                    {"metric": metric if isinstance(metric, dict) else {}, "value": pair}
+                )
+    out = []
+    for time in times:
+        samples = by_step.get(round(time * 1000), [])
+        vector = {"status": "success", "data": {"resultType": "vector", "result": samples}}
+        try:
+            value, text = promql.read_answer(200, vector, reduce=probe.reduce)
+        except outcomes.CannotObserve as exc:
+            out.append(
+                observations.Observation(
+                    time=time, target=target, source=probe.name, error=outcomes.clip(str(exc))
+                )
+            )
+            continue
+        out.append(
+            observations.Observation(
+                time=time,
+                target=target,
+                source=probe.name,
+                value=value,
+                text=outcomes.clip(text) if text else None,
+            )
+        )
+    return out
+
+
+def _number(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+# --------------------------------------------------------------------------- log files
+
+
+def log_lines(
+    path: Path,
+    probe: models.LogProbe,
+    *,
+    target: str,
+    start: float,
+    end: float,
+    all_lines: bool = False,
+    zone: dt.tzinfo = dt.UTC,
+) -> list[recordings.LogLine]:
+    """Lines of ``path`` written in ``[start, end]`` (see the module notes)."""
+    patterns = logs.compile_patterns(probe)
+    out: list[recordings.LogLine] = []
+    current: float | None = None
+    try:
+        with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+            for raw in handle:
+                line = raw.rstrip("\n").rstrip("\r")
+                if not line:
+                    continue
+                stamp = timestamps.parse(line, zone=zone, latest=end)
+                if stamp is not None:
+                    current = stamp
+                if current is None or not start <= current <= end:
+                    continue
+                if all_lines or any(pattern.search(line) for pattern in patterns):
+                    out.append(
+                        recordings.LogLine(
+                            time=current, target=ids.TargetId(target), source=probe.name, line=line
+                        )
+                    )
+    except OSError as exc:
+        raise RecordError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return out
+
+
+def _targets(config: models.RollsafeConfig, wanted: Sequence[str] | None) -> list[models.Target]:
+    if wanted is None:
+        return list(config.targets)
+    by_id = {target.id: target for target in config.targets}
+    missing = [t for t in wanted if t not in by_id]
+    if missing:
+        raise RecordError(
+            f"unknown target {missing[0]!r} (expected one of: {', '.join(by_id) or 'none'})"
+        )
+    return [by_id[t] for t in wanted]
