@@ -10,6 +10,8 @@ is one JSON object per line:
   ``value``, ``status``, ``latency``, ``text``, ``alert``, or ``error`` (the probe could not
   look);
 * **marks**: ``{"type": "mark", "name": "upgrade", ...}``;
+* **series**: regular values of one source in one line, ``{"type": "series", "every": 60,
+  "values": [25.1, null, ...]}`` (``null``: a probe error, the line's ``error`` text);
 * raw **log lines**: ``{"type": "log", "source": "<log probe>", "line": "..."}``, turned into
   the log probe's per-interval counts when replayed (``replaying``).
 
@@ -77,6 +79,7 @@ _OBSERVATION_KEYS = {
 } | _TIME_KEYS
 _MARK_KEYS = {"type", "target", "name"} | _TIME_KEYS
 _LOG_KEYS = {"type", "target", "source", "line"} | _TIME_KEYS
+_SERIES_KEYS = {"type", "target", "source", "every", "values", "error"} | _TIME_KEYS
 _ALERT_KEYS = {"state", "id", "name", "severity", "labels", "summary"}
 _NUMBER_WORDS = {"NaN": math.nan, "+Inf": math.inf, "Inf": math.inf, "-Inf": -math.inf}
 
@@ -253,8 +256,12 @@ class _Reader:
             self.marks.append(self._mark(item))
         elif kind == "log":
             self.log_lines.append(self._log(item))
+        elif kind == "series":
+            self.observations.extend(self._series(item))
         else:
-            raise _Invalid(f"unknown type {kind!r} (expected header, observation, mark or log)")
+            raise _Invalid(
+                f"unknown type {kind!r} (expected header, observation, series, mark or log)"
+            )
 
     # ---------------------------------------------------------------- per type
 
@@ -390,6 +397,30 @@ class _Reader:
             source=_string(item, "source", "log"),
             line=line,
         )
+
+    def _series(self, item: dict[str, Any]) -> list[observations.Observation]:
+        _known(item, _SERIES_KEYS, "series")
+        every = _number(item.get("every"), "every")
+        if every is None or not math.isfinite(every) or every <= 0:
+            raise _Invalid("series: every: expected the seconds between values, more than 0")
+        values = item.get("values")
+        if not isinstance(values, list):
+            raise _Invalid("series: values: expected a list of numbers (null: no data)")
+        error = item.get("error", "no data")
+        if not isinstance(error, str) or not error:
+            raise _Invalid("series: error: expected the probe's error text for null values")
+        first = self._time(item, "series")
+        target = _target(item, "series")
+        source = _string(item, "source", "series")
+        out = []
+        for index, raw in enumerate(values):
+            time = first + index * every  # multiplied, not summed: no drift on long series
+            value = _number(raw, f"values[{index}]")
+            if value is None:
+                out.append(observations.Observation(time, target, source, error=error))
+            else:
+                out.append(observations.Observation(time, target, source, value=value))
+        return out
 
     def _time(self, item: Mapping[str, Any], where: str) -> float:
         if ("t" in item) == ("time" in item):
@@ -561,6 +592,29 @@ class Writer:
             item["alert"] = obs.alert_state.value
         if obs.text is not None:
             item["text"] = obs.text
+        self._emit(item)
+
+    def series(
+        self,
+        *,
+        target: str,
+        source: str,
+        start: float,
+        every: float,
+        values: Iterable[float | None],
+        error: str | None = None,
+    ) -> None:
+        """Regular values of one source in one line; None is a probe error (``error``)."""
+        item: dict[str, Any] = {
+            "type": "series",
+            **self._when(start),
+            "every": _compact(every),
+            "target": target,
+            "source": source,
+            "values": [None if v is None else _compact(v) for v in values],
+        }
+        if error is not None:
+            item["error"] = error
         self._emit(item)
 
     def mark(self, mark: observations.Mark) -> None:

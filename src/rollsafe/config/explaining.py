@@ -162,8 +162,12 @@ def _walk(loc: tuple[PathPart, ...]) -> _Walked:
 def _field_annotation(model: type[pydantic.BaseModel], name: str) -> Any:
     for field_name, info in model.model_fields.items():
         if name in (field_name, info.alias):
-            if info.metadata:
-                return typing.Annotated[(info.annotation, *info.metadata)]
+            metadata = list(info.metadata)
+            if info.discriminator is not None:
+                # pydantic moves a field's own Field(discriminator=...) out of the metadata.
+                metadata.append(pydantic.Field(discriminator=info.discriminator))
+            if metadata:
+                return typing.Annotated[(info.annotation, *metadata)]
             return info.annotation
     return None
 

@@ -10,12 +10,14 @@ be decided; anything else raises ``InvalidTransition`` and changes nothing.
 
 A signed link (``rollsafe.notify.links``) is single-use: ``decide`` with ``link=<nonce>``
 first records the nonce (``Store.use_link``); a second use raises ``LinkAlreadyUsed``.
-``via`` (cli, api, dashboard, link, slack) is recorded in the audit entry's details.
+``via`` (cli, api, dashboard, link, slack) and any ``details`` (a Slack user id) are recorded in
+the audit entry's details.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Literal
 
 from rollsafe.domain import audit_events, errors, ids, runs
@@ -70,6 +72,7 @@ def decide(
     now: float,
     via: str = "api",
     link: str | None = None,
+    details: Mapping[str, object] | None = None,
 ) -> tuple[runs.RollbackRun, audit_events.AuditEntry]:
     """Approve or reject the waiting run ``run_id`` as ``actor``; the stored run and its entry.
 
@@ -81,12 +84,12 @@ def decide(
         link, run_id=run.id, action=verdict, used_by=actor, at=now
     ):
         raise LinkAlreadyUsed("this link was already used")
-    details: dict[str, object] = {"via": via, "mode": run.approval.mode.value}
+    recorded: dict[str, object] = {**(details or {}), "via": via, "mode": run.approval.mode.value}
     if run.approval.deadline is not None:
-        details["deadline"] = run.approval.deadline
-        details["before_deadline"] = now < run.approval.deadline
+        recorded["deadline"] = run.approval.deadline
+        recorded["before_deadline"] = now < run.approval.deadline
     if link is not None:
-        details["link"] = link
+        recorded["link"] = link
     if verdict == "approve":
         approval = dataclasses.replace(
             run.approval, decided_by=actor, decision=APPROVED, reason=reason
@@ -99,7 +102,7 @@ def decide(
             target=run.target,
             run_id=run.id,
             reason=reason,
-            details=details,
+            details=recorded,
             result="approved",
         )
     else:
@@ -117,7 +120,7 @@ def decide(
             target=run.target,
             run_id=run.id,
             reason=reason,
-            details=details,
+            details=recorded,
             result="rejected",
         )
     try:

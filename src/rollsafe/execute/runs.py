@@ -312,16 +312,34 @@ class Executor:
         return run
 
     def approve(
-        self, run_id: str, *, actor: str, reason: str, via: str = "api", link: str | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str,
+        reason: str,
+        via: str = "api",
+        link: str | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> runs.RollbackRun:
         """A person lets a run waiting in ``awaiting_approval`` go on (``approvals.decide``)."""
-        return self._decide(run_id, "approve", actor=actor, reason=reason, via=via, link=link)
+        return self._decide(
+            run_id, "approve", actor=actor, reason=reason, via=via, link=link, details=details
+        )
 
     def reject(
-        self, run_id: str, *, actor: str, reason: str, via: str = "api", link: str | None = None
+        self,
+        run_id: str,
+        *,
+        actor: str,
+        reason: str,
+        via: str = "api",
+        link: str | None = None,
+        details: Mapping[str, object] | None = None,
     ) -> runs.RollbackRun:
         """A person stops a run waiting in ``awaiting_approval``: it ends ``rejected``."""
-        return self._decide(run_id, "reject", actor=actor, reason=reason, via=via, link=link)
+        return self._decide(
+            run_id, "reject", actor=actor, reason=reason, via=via, link=link, details=details
+        )
 
     def _decide(
         self,
@@ -332,6 +350,7 @@ class Executor:
         reason: str,
         via: str,
         link: str | None,
+        details: Mapping[str, object] | None,
     ) -> runs.RollbackRun:
         run, entry = approvals.decide(
             self._store,
@@ -342,6 +361,7 @@ class Executor:
             now=self._clock.now(),
             via=via,
             link=link,
+            details=details,
         )
         self._emit(entry)
         if self._decided is not None:

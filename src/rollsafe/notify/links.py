@@ -24,6 +24,7 @@ import json
 import os
 import secrets
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,14 +146,16 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def load_key(access: models.Access, *, base_dir: Path) -> bytes | None:
+def load_key(
+    access: models.Access, *, base_dir: Path, environ: Mapping[str, str] | None = None
+) -> bytes | None:
     """The link key from ``access.link_key_env`` or ``link_key_file`` (relative to
     ``base_dir``, the configuration's directory); None when neither is configured.
 
     Raises ConfigError when the configured source is missing, empty or too short.
     """
     if access.link_key_env is not None:
-        value = os.environ.get(access.link_key_env, "").strip()
+        value = (os.environ if environ is None else environ).get(access.link_key_env, "").strip()
         where = f"environment variable {access.link_key_env}"
     elif access.link_key_file is not None:
         path = access.link_key_file.expanduser()

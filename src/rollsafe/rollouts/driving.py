@@ -244,6 +244,7 @@ class RolloutDriver:
                 await self._move(d, rollouts.RolloutState.RUNNING, "rollout.started")
                 self._fault("after:rollout.started")
             await self._apply(d, d.rollout.desired)
+            await self._check_budgets(d)
             watcher = asyncio.create_task(
                 self._watch(d), name=f"rollsafe-rollout-watch-{d.rollout.id}"
             )
@@ -268,14 +269,17 @@ class RolloutDriver:
             if state.stopping:
                 await self._finish_stop(d)
                 return
-            if not d.running.is_set():
-                await self._wait_any(d.running, d.stopping)
-                continue
             index = d.rollout.wave
             if index >= len(d.spec.waves):
                 await self._end(d, rollouts.RolloutState.COMPLETED, reason="")
                 return
+            begun = any(w.index == index for w in d.rollout.wave_log)
+            if not begun and not d.running.is_set():
+                # Paused between waves: the next one starts only once resumed.
+                await self._wait_any(d.running, d.stopping)
+                continue
             await self._wave(d, index)
+            await self._check_budgets(d)  # also counts failures a crash left unchecked
             if d.rollout.state.stopping:
                 continue
             wave_rows = d.wave_rows(index)
@@ -633,7 +637,7 @@ class RolloutDriver:
             pin=f"rollout {d.rollout.id} ({d.rollout.plan}): {why}",
         )
         self._fault(f"after:rollout.target.failed:{row.target}")
-        await self._check_budgets(d, row)
+        await self._check_budgets(d)
         return row
 
     async def _rollback(self, d: _Drive, row: rollouts.RolloutTarget) -> rollouts.RolloutTarget:
@@ -826,20 +830,23 @@ class RolloutDriver:
         else:
             d.running.clear()
 
-    async def _check_budgets(self, d: _Drive, row: rollouts.RolloutTarget) -> None:
-        if row.wave is None:
-            return
-        wave = d.spec.waves[row.wave]
-        in_wave = d.wave_rows(row.wave)
-        verdict = budgets.check(
-            wave=wave.budget,
-            wave_failures=sum(1 for r in in_wave if r.failed),
-            wave_size=len(wave.targets),
-            wave_index=wave.index,
-            overall=d.spec.overall,
-            failures=sum(1 for r in d.rows.values() if r.failed),
-            planned=d.spec.planned,
-        )
+    async def _check_budgets(self, d: _Drive) -> None:
+        """Halt when a wave's budget or the rollout's is spent by the failures so far."""
+        failures = sum(1 for r in d.rows.values() if r.failed)
+        verdict = budgets.Verdict(spent=False)
+        for wave in d.spec.waves:
+            in_wave = d.wave_rows(wave.index)
+            verdict = budgets.check(
+                wave=wave.budget,
+                wave_failures=sum(1 for r in in_wave if r.failed),
+                wave_size=len(wave.targets),
+                wave_index=wave.index,
+                overall=d.spec.overall,
+                failures=failures,
+                planned=d.spec.planned,
+            )
+            if verdict.spent:
+                break
         if not verdict.spent:
             return
         async with d.lock:
@@ -852,7 +859,7 @@ class RolloutDriver:
                 ),
                 "rollout.halting",
                 reason=verdict.reason,
-                details={"on_halt": d.spec.on_halt, "target": row.target, "escalate": True},
+                details={"on_halt": d.spec.on_halt, "failures": failures, "escalate": True},
                 result="halting",
             )
             self._sync_gates(d)

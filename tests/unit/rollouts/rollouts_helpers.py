@@ -76,16 +76,17 @@ class Controller:
         plan: dict[str, Any] | None = None,
         policy: dict[str, Any] | None = None,
         fault=None,
+        silent: set[str] | frozenset[str] = frozenset(),
     ) -> None:
         self.tmp_path = tmp_path
         self.config = models.RollsafeConfig.model_validate(
             {
-                "targets": [
-                    {"id": f"web-{i}", "driver": "fake"} for i in range(1, hosts + 1)
-                ],
+                "targets": [{"id": f"web-{i}", "driver": "fake"} for i in range(1, hosts + 1)],
                 "rules": [{**RULE, "severity": "critical"}],
                 "policy": {"max_rollbacks_per_target": 10, **(policy or {})},
-                "rollouts": [{"name": "release", "bake": "0.3s", **(plan or {})}],
+                "rollouts": [
+                    {"name": "release", "bake": "0.3s", "waves": [1, "100%"], **(plan or {})}
+                ],
             }
         )
         self.clock = clocks.SystemClock()
@@ -97,7 +98,8 @@ class Controller:
         self.fault = fault
         self._build()
         for i in range(1, hosts + 1):
-            self.driver.report(f"web-{i}", 0.0)
+            if f"web-{i}" not in silent:  # a silent target: its probe never answered
+                self.driver.report(f"web-{i}", 0.0)
 
     def _build(self) -> None:
         self.executor = executing.Executor(

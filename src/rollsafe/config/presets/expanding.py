@@ -110,7 +110,10 @@ def expand(
             out.append(_RULES.validate_python(raw))
         except pydantic.ValidationError as exc:
             first = exc.errors()[0]
-            where = locating.format_path([p for p in first["loc"] if isinstance(p, str | int)])
+            loc = list(first["loc"])
+            if loc and loc[0] == raw.get("kind"):
+                loc = loc[1:]  # the union's tag: the kind is known, the field is what matters
+            where = locating.format_path([p for p in loc if isinstance(p, str | int)])
             found.append(
                 (
                     (*at, "params") if use.params else at,
@@ -212,8 +215,9 @@ def _check_signals(
             found.append(
                 (
                     path,
-                    f"probe {probe!r} is a {probes[probe] or 'probe of no kind'}; signal {name} "
-                    f"({signal.means}) needs a probe of kind {' or '.join(signal.kinds)}",
+                    f"probe {probe!r} is a {probes[probe] or 'kindless'} probe (expected a "
+                    f"probe of kind {', '.join(signal.kinds)} for {name}: "
+                    f"{signal.means.rstrip('.')})",
                 )
             )
     for name, signal in preset.signals.items():
@@ -222,7 +226,7 @@ def _check_signals(
                 (
                     (*at, "signals"),
                     f"signal {name!r} is required by preset {preset.name} (expected "
-                    f"`{name}: <probe name>`: {signal.means})",
+                    f"`{name}: <probe name>`: {signal.means.rstrip('.')})",
                 )
             )
 

@@ -16,7 +16,9 @@ import fastapi
 from rollsafe import __version__
 from rollsafe.config import models
 from rollsafe.domain import clocks
-from rollsafe.interfaces.api import auth, fetching, health_routes, intake_routes
+from rollsafe.execute import runs as executing
+from rollsafe.interfaces.api import auth, fetching, health_routes, intake_routes, people
+from rollsafe.runtime import metrics as collecting
 from rollsafe.storage import repositories
 
 __all__ = ["create_app"]
@@ -32,6 +34,8 @@ def create_app(
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
     fetch: fetching.Fetcher | None = None,
+    executor: executing.Executor | None = None,
+    metrics: collecting.Metrics | None = None,
 ) -> fastapi.FastAPI:
     """The API of one controller.
 
@@ -39,8 +43,10 @@ def create_app(
     processor's ``wake``); ``health`` reports the daemon's own health for ``/healthz``;
     ``base_dir`` is where ``token_file``/``secret_file`` paths are relative to (the config
     file's directory); ``environ`` replaces ``os.environ`` for ``*_env`` secrets; ``fetch`` GETs
-    SNS certificates and subscription URLs (default: ``fetching.fetch``). Raises ConfigError
-    when an intake secret is missing.
+    SNS certificates and subscription URLs (default: ``fetching.fetch``). ``executor`` and
+    ``metrics`` are the controller's, for the people's routes (``people.install``: dashboard,
+    ``/api/v1``, links, Slack buttons, ``/metrics``). Raises ConfigError when an intake secret
+    or an API token is missing.
     """
     replays = auth.ReplayCache()
     gates = {
@@ -67,4 +73,14 @@ def create_app(
     )
     app.include_router(intake_routes.router(service))
     app.include_router(health_routes.router(store, health))
+    people.install(
+        app,
+        config,
+        store=store,
+        clock=clock or clocks.SystemClock(),
+        base_dir=base_dir or Path.cwd(),
+        environ=environ,
+        executor=executor,
+        collected=metrics,
+    )
     return app

@@ -50,6 +50,8 @@ async def run_controller(
             on_stored=controller.inbox.wake,
             health=controller.health,
             base_dir=controller.loaded.path.parent,
+            executor=controller.executor,
+            metrics=controller.metrics,
         )
     runner = asyncio.create_task(controller.run(stop), name="daemon")
     if app is None:

@@ -1,0 +1,560 @@
+// rollsafe dashboard: plain JavaScript, no build step, no third-party code.
+// Reads /api/v1 with the token kept in this tab (sessionStorage) and polls for live updates.
+// Every value from the server is put in the page as text (never as HTML).
+"use strict";
+
+const POLL_MS = 2000;
+const SIGNALS_MS = 5000;
+const TOKEN_KEY = "rollsafe.token";
+const SVG = "http://www.w3.org/2000/svg";
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY) || "",
+  who: null,
+  fleet: [],
+  runs: [],
+  auditHead: 0,
+  audit: [],
+  selected: null, // {kind: "target"|"run", id}
+  signalsAt: 0,
+  timer: null,
+};
+
+// ------------------------------------------------------------------ helpers
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "class") el.className = value;
+    else el.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== null && value !== undefined) el.setAttribute(key, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+function when(t) {
+  if (t === null || t === undefined) return "";
+  const d = new Date(t * 1000);
+  return d.toISOString().replace("T", " ").slice(0, 19) + "Z";
+}
+
+function clock(t) {
+  return new Date(t * 1000).toISOString().slice(11, 19);
+}
+
+function badge(text) {
+  return h("span", { class: `badge state-${text}` }, text.replace("_", " "));
+}
+
+function can(role) {
+  const ranks = { viewer: 0, operator: 1, admin: 2 };
+  return state.who && ranks[state.who.role] >= ranks[role];
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, {
+    ...options,
+    headers: {
+      Authorization: `Bearer ${state.token}`,
+      ...(options.body ? { "Content-Type": "application/json" } : {}),
+    },
+  });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_) {
+    data = null;
+  }
+  if (response.status === 401) {
+    signOut("Your token was not accepted.");
+    throw new Error("unauthorized");
+  }
+  if (!response.ok) {
+    throw new Error((data && data.error) || `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+function fill(tbody, rows, empty) {
+  tbody.replaceChildren(...(rows.length ? rows : [h("tr", {}, h("td", { class: "empty" }, empty))]));
+}
+
+// ------------------------------------------------------------------ sign in
+
+function signOut(message) {
+  state.token = "";
+  state.who = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(state.timer);
+  document.getElementById("app").hidden = true;
+  document.getElementById("signout").hidden = true;
+  document.getElementById("who").textContent = "";
+  document.getElementById("signin").hidden = false;
+  document.getElementById("signin-error").textContent = message || "";
+  setLive("signed out", false);
+}
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    state.who = await api("/api/v1/whoami");
+  } catch (error) {
+    if (error.message !== "unauthorized") signOut(error.message);
+    return;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  document.getElementById("signin").hidden = true;
+  document.getElementById("app").hidden = false;
+  document.getElementById("signout").hidden = false;
+  document.getElementById("who").textContent = `${state.who.name} (${state.who.role})`;
+  route();
+  poll();
+}
+
+function setLive(text, ok) {
+  const live = document.getElementById("live");
+  live.textContent = text;
+  live.className = ok ? "live ok" : "live down";
+}
+
+// ------------------------------------------------------------------ polling
+
+async function poll() {
+  clearTimeout(state.timer);
+  try {
+    const since = state.auditHead ? `?since_seq=${state.auditHead}&limit=500` : "?limit=100";
+    const [fleet, runs, audit] = await Promise.all([
+      api("/api/v1/fleet"),
+      api("/api/v1/runs?limit=100"),
+      api(`/api/v1/audit${since}`),
+    ]);
+    state.fleet = fleet.targets;
+    state.runs = runs;
+    for (const event of audit.events) state.audit.push(event);
+    state.audit = state.audit.slice(-200);
+    if (audit.events.length) state.auditHead = audit.events[audit.events.length - 1].seq;
+    else state.auditHead = Math.max(state.auditHead, 0);
+    renderFleet();
+    renderRuns();
+    renderAudit();
+    await refreshDetail(false);
+    if (Date.now() - (state.rolloutsAt || 0) > SIGNALS_MS) {
+      state.rolloutsAt = Date.now();
+      renderRollouts(await api("/api/v1/rollouts"));
+    }
+    setLive(`live · ${clock(fleet.now)}`, true);
+  } catch (error) {
+    if (error.message === "unauthorized") return;
+    setLive(`offline: ${error.message}`, false);
+  }
+  state.timer = setTimeout(poll, POLL_MS);
+}
+
+// ------------------------------------------------------------------ fleet
+
+function evidenceLine(target) {
+  const notable = target.decisions.filter((d) => d.severity !== "ok");
+  const shown = notable.length ? notable : target.decisions;
+  if (!shown.length) return "no decision yet";
+  const worst = shown.reduce((a, b) => (rank(b.severity) > rank(a.severity) ? b : a));
+  return `${worst.rule}: ${worst.summary}`;
+}
+
+function rank(severity) {
+  return { ok: 0, warning: 1, critical: 2 }[severity] || 0;
+}
+
+function renderFleet() {
+  const rows = state.fleet.map((t) => {
+    const run = t.open_run || t.last_run;
+    const selected = state.selected && state.selected.kind === "target" && state.selected.id === t.id;
+    return h(
+      "tr",
+      {
+        class: selected ? "selected clickable" : "clickable",
+        "data-target": t.id,
+        onclick: () => select("target", t.id),
+      },
+      h("td", {}, h("strong", {}, t.id), t.address ? h("div", { class: "dim" }, t.address) : null),
+      h("td", {}, badge(t.state)),
+      h("td", { class: "evidence" }, evidenceLine(t)),
+      h(
+        "td",
+        {},
+        run
+          ? h("a", { href: `#run=${run.id}`, onclick: (e) => e.stopPropagation() }, run.state.replace("_", " "))
+          : "",
+      ),
+    );
+  });
+  fill(document.querySelector("#fleet tbody"), rows, "no targets");
+}
+
+// ------------------------------------------------------------------ runs
+
+function approvalControls(run) {
+  if (run.state !== "awaiting_approval" || run.approval.decision || !can("operator")) return null;
+  const reason = h("input", { class: "reason", placeholder: "reason (required to reject)", "data-run": run.id });
+  const decide = async (verdict) => {
+    try {
+      await api(`/api/v1/runs/${encodeURIComponent(run.id)}/${verdict}`, {
+        method: "POST",
+        body: JSON.stringify({ reason: reason.value, via: "dashboard" }),
+      });
+      await poll();
+    } catch (error) {
+      alertBox(error.message);
+    }
+  };
+  return h(
+    "span",
+    { class: "decide" },
+    reason,
+    h("button", { type: "button", class: "approve", "data-action": "approve", "data-run": run.id, onclick: () => decide("approve") }, "Approve"),
+    h("button", { type: "button", class: "reject", "data-action": "reject", "data-run": run.id, onclick: () => decide("reject") }, "Reject"),
+  );
+}
+
+function runRow(run) {
+  const deadline = run.state === "awaiting_approval" && run.approval.deadline
+    ? h("div", { class: "dim" }, `${run.approval.mode.replace("_", " ")} until ${when(run.approval.deadline)}`)
+    : null;
+  return h(
+    "tr",
+    { "data-run": run.id, class: "clickable", onclick: () => select("run", run.id) },
+    h("td", {}, h("strong", {}, run.target), h("div", { class: "dim mono" }, run.id)),
+    h("td", {}, badge(run.state), deadline),
+    h("td", { class: "evidence" }, run.reason, run.error ? h("div", { class: "error" }, run.error) : null),
+    h("td", { class: "dim" }, when(run.created_at), h("div", {}, `by ${run.actor}`)),
+    h("td", { onclick: (e) => e.stopPropagation() }, approvalControls(run)),
+  );
+}
+
+function renderRuns() {
+  const open = state.runs.filter((r) => !["succeeded", "failed", "rejected", "blocked", "dry_run"].includes(r.state));
+  const past = state.runs.filter((r) => !open.includes(r)).reverse().slice(0, 30);
+  fill(document.querySelector("#open-runs tbody"), open.map(runRow), "no open run");
+  fill(document.querySelector("#past-runs tbody"), past.map(runRow), "no past run");
+}
+
+// ------------------------------------------------------------------ audit and rollouts
+
+function renderAudit() {
+  const rows = state.audit.slice().reverse().slice(0, 100).map((e) =>
+    h(
+      "tr",
+      {},
+      h("td", { class: "dim mono" }, `#${e.seq}`),
+      h("td", { class: "dim" }, when(e.time)),
+      h("td", { class: "mono" }, e.action),
+      h("td", {}, e.actor),
+      h("td", {}, e.target || ""),
+      h("td", { class: "evidence" }, e.reason || e.result || ""),
+    ),
+  );
+  fill(document.querySelector("#audit tbody"), rows, "no audit events");
+}
+
+function renderRollouts(data) {
+  const box = document.getElementById("rollouts");
+  if (!data.available || !data.rollouts.length) {
+    box.replaceChildren(h("p", { class: "empty", id: "no-rollouts" }, "No rollouts: none has been started on this controller."));
+    return;
+  }
+  box.replaceChildren(
+    ...data.rollouts.slice().reverse().slice(0, 5).map(({ rollout, targets }) => {
+      const waves = (rollout.spec && rollout.spec.waves) || [];
+      const byWave = {};
+      for (const t of targets) (byWave[t.wave] = byWave[t.wave] || []).push(t);
+      const logOf = (index) => (rollout.wave_log || []).find((w) => w.index === index);
+      return h(
+        "div",
+        { class: "rollout", "data-rollout": rollout.id },
+        h("div", {},
+          h("strong", {}, rollout.id), " ", badge(rollout.state),
+          h("span", { class: "dim" }, ` plan ${rollout.plan} · wave ${Math.min(rollout.wave + 1, rollout.waves)}/${rollout.waves} · opened ${when(rollout.created_at)} by ${rollout.actor}`),
+          rollout.halt_reason ? h("div", { class: "error" }, rollout.halt_reason) : null),
+        h(
+          "div",
+          { class: "waves" },
+          waves.map((wave) => {
+            const log = logOf(wave.index);
+            return h(
+              "div",
+              { class: "wave" },
+              h("div", { class: "dim" }, `wave ${wave.index + 1} · ${wave.size} · bake ${wave.bake}s${log && log.outcome ? ` · ${log.outcome}` : ""}`),
+              (byWave[wave.index] || []).map((t) =>
+                h("span", { class: `chip state-${t.state}`, title: `${t.state}${t.failure ? `: ${t.failure}` : ""}` }, t.target)),
+            );
+          }),
+        ),
+      );
+    }),
+  );
+}
+
+// ------------------------------------------------------------------ detail: target or run
+
+function select(kind, id) {
+  location.hash = `${kind}=${encodeURIComponent(id)}`;
+}
+
+function route() {
+  const match = /^#(target|run)=(.+)$/.exec(location.hash);
+  state.selected = match ? { kind: match[1], id: decodeURIComponent(match[2]) } : null;
+  state.signalsAt = 0;
+  refreshDetail(true);
+  renderFleet();
+}
+
+async function refreshDetail(force) {
+  const sel = state.selected;
+  const title = document.getElementById("detail-title");
+  const box = document.getElementById("detail");
+  if (!sel || !state.who) {
+    title.textContent = "Select a target or a run";
+    box.replaceChildren(h("p", { class: "empty" }, "Click a target to see its signals around the upgrade, or a run to see its timeline."));
+    return;
+  }
+  try {
+    if (sel.kind === "target") {
+      if (!force && Date.now() - state.signalsAt < SIGNALS_MS) {
+        renderTargetHeader(sel.id);
+        return;
+      }
+      state.signalsAt = Date.now();
+      const signals = await api(`/api/v1/targets/${encodeURIComponent(sel.id)}/signals`);
+      if (state.selected !== sel) return;
+      title.textContent = `Target ${sel.id}`;
+      box.replaceChildren(h("div", { id: "target-head" }), renderSignals(signals));
+      renderTargetHeader(sel.id);
+    } else {
+      const report = await api(`/api/v1/runs/${encodeURIComponent(sel.id)}`);
+      if (state.selected !== sel) return;
+      title.textContent = `Run ${sel.id}`;
+      box.replaceChildren(renderRun(report));
+    }
+  } catch (error) {
+    if (error.message !== "unauthorized") box.replaceChildren(h("p", { class: "error" }, error.message));
+  }
+}
+
+function renderTargetHeader(id) {
+  const head = document.getElementById("target-head");
+  const target = state.fleet.find((t) => t.id === id);
+  if (!head || !target) return;
+  const controls = [];
+  if (can("operator") && !target.open_run) {
+    const reason = h("input", { class: "reason", placeholder: "why roll back now?", id: "rollback-reason" });
+    controls.push(
+      reason,
+      h("button", {
+        type: "button", class: "reject", "data-action": "rollback",
+        onclick: async () => {
+          if (!reason.value.trim()) return alertBox("Give a reason for the rollback.");
+          try {
+            const run = await api(`/api/v1/targets/${encodeURIComponent(id)}/rollback`, {
+              method: "POST", body: JSON.stringify({ reason: reason.value }),
+            });
+            select("run", run.id);
+          } catch (error) {
+            alertBox(error.message);
+          }
+        },
+      }, "Roll back now"),
+    );
+  }
+  if (can("admin") && target.quarantined) {
+    controls.push(h("button", {
+      type: "button", "data-action": "release",
+      onclick: async () => {
+        const why = window.prompt("Why is it safe to act on this target again?");
+        if (!why) return;
+        try {
+          await api(`/api/v1/targets/${encodeURIComponent(id)}/release`, { method: "POST", body: JSON.stringify({ reason: why }) });
+          await poll();
+        } catch (error) {
+          alertBox(error.message);
+        }
+      },
+    }, "Release quarantine"));
+  }
+  head.replaceChildren(
+    h("p", {}, badge(target.state), " ", target.quarantine_reason ? h("span", { class: "error" }, `quarantined: ${target.quarantine_reason}`) : ""),
+    h("table", { class: "decisions" }, h("tbody", {}, target.decisions.map((d) =>
+      h("tr", {}, h("td", {}, badge(d.severity)), h("td", { class: "mono" }, d.rule), h("td", { class: "evidence" }, d.summary), h("td", { class: "dim" }, when(d.time)))))),
+    controls.length ? h("div", { class: "controls" }, controls) : null,
+    target.open_run ? h("p", {}, "Open run: ", h("a", { href: `#run=${target.open_run.id}` }, target.open_run.id), " ", approvalControls(target.open_run)) : null,
+  );
+}
+
+function renderRun(report) {
+  const run = report.run;
+  const facts = [
+    ["target", h("a", { href: `#target=${run.target}` }, run.target)],
+    ["state", badge(run.state)],
+    ["trigger", run.trigger],
+    ["opened by", run.actor],
+    ["why", run.reason],
+    ["approval", `${run.approval.mode}${run.approval.decision ? `: ${run.approval.decision} by ${run.approval.decided_by}` : ""}${run.approval.deadline ? ` (deadline ${when(run.approval.deadline)})` : ""}`],
+    ["restore point", run.restore_point || ""],
+    ["error", run.error ? h("span", { class: "error" }, run.error) : ""],
+  ];
+  const evidence = run.evidence && run.evidence.evidence ? run.evidence.evidence : run.evidence;
+  return h(
+    "div",
+    {},
+    h("table", { class: "facts" }, h("tbody", {}, facts.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v))))),
+    approvalControls(run),
+    h("h3", {}, "Evidence that triggered it"),
+    evidence && Object.keys(evidence).length
+      ? h("table", { class: "facts" }, h("tbody", {}, Object.entries(evidence).map(([k, v]) =>
+          h("tr", {}, h("th", {}, k), h("td", { class: "mono" }, typeof v === "object" ? JSON.stringify(v) : String(v))))))
+      : h("p", { class: "empty" }, "none (a person asked)"),
+    h("h3", {}, "Steps"),
+    h("table", {}, h("tbody", {}, report.steps.length ? report.steps.map((step) =>
+      h("tr", {}, h("td", { class: "mono" }, step.index), h("td", {}, step.name), h("td", {}, badge(step.state)), h("td", { class: "dim" }, `attempt ${step.attempt}`), h("td", { class: "evidence" }, step.output))) : h("tr", {}, h("td", { class: "empty" }, "no step yet")))),
+    h("h3", {}, "Timeline"),
+    h("ol", { class: "timeline" }, report.audit.map((e) =>
+      h("li", {}, h("span", { class: "dim" }, clock(e.time)), " ", h("span", { class: "mono" }, e.action), " ", h("span", {}, e.actor), e.reason ? h("span", { class: "dim" }, ` · ${e.reason}`) : ""))),
+  );
+}
+
+// ------------------------------------------------------------------ charts
+
+function chartField(source, thresholds, points) {
+  const t = thresholds.find((x) => x.source === source && x.value !== null);
+  if (t) return t.field;
+  if (points.some((p) => p.value !== null)) return "value";
+  if (points.some((p) => p.latency !== null)) return "latency";
+  return "status";
+}
+
+function renderSignals(data) {
+  const box = h("div", { class: "charts" });
+  if (!data.series.length) {
+    box.append(h("p", { class: "empty" }, "No observations in this window."));
+    return box;
+  }
+  for (const series of data.series) {
+    const field = chartField(series.source, data.thresholds, series.points);
+    box.append(chart(series, field, data));
+  }
+  box.append(h("p", { class: "dim legend" },
+    h("span", { class: "key threshold" }, "— — rule threshold"), " ",
+    h("span", { class: "key upgrade" }, "| upgrade / rollback"), " ",
+    h("span", { class: "key critical" }, "▼ decision (colour = severity)"), " ",
+    h("span", { class: "key error" }, "× probe error")));
+  return box;
+}
+
+function chart(series, field, data) {
+  const W = 720, H = 170, L = 48, R = 12, T = 14, B = 24;
+  const t0 = data.since, t1 = Math.max(data.until, t0 + 1);
+  const points = series.points.filter((p) => p[field] !== null && p[field] !== undefined && !p.error);
+  const errors = series.points.filter((p) => p.error);
+  const lines = data.thresholds.filter((x) => x.source === series.source && x.field === field && x.value !== null);
+  const notes = data.thresholds.filter((x) => x.source === series.source && (x.field !== field || x.value === null));
+  const values = points.map((p) => p[field]).concat(lines.map((x) => x.value));
+  let lo = values.length ? Math.min(...values) : 0, hi = values.length ? Math.max(...values) : 1;
+  if (lo === hi) { lo -= 1; hi += 1; }
+  const pad = (hi - lo) * 0.1;
+  lo -= pad; hi += pad;
+  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
+  const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "data-source": series.source, "aria-label": `${series.source} ${field}` });
+  svg.append(s("rect", { x: L, y: T, width: W - L - R, height: H - T - B, class: "plot" }));
+  for (const v of [lo + pad, (lo + hi) / 2, hi - pad]) {
+    svg.append(s("text", { x: L - 4, y: y(v) + 4, class: "axis", "text-anchor": "end" }, fmt(v)));
+  }
+  for (const t of [t0, (t0 + t1) / 2, t1]) {
+    svg.append(s("text", { x: x(t), y: H - 6, class: "axis", "text-anchor": "middle" }, clock(t)));
+  }
+  for (const mark of data.marks) {
+    if (mark.time < t0 || mark.time > t1) continue;
+    svg.append(s("line", { x1: x(mark.time), x2: x(mark.time), y1: T, y2: H - B, class: `mark mark-${mark.name}` }));
+    svg.append(s("text", { x: x(mark.time) + 3, y: T + 10, class: `mark-label mark-${mark.name}` }, mark.name));
+  }
+  for (const line of lines) {
+    svg.append(s("line", { x1: L, x2: W - R, y1: y(line.value), y2: y(line.value), class: `threshold sev-${line.severity}` }, s("title", {}, `${line.rule}: ${line.label}`)));
+    svg.append(s("text", { x: W - R - 4, y: y(line.value) - 4, class: `threshold-label sev-${line.severity}`, "text-anchor": "end" }, `${line.rule}: ${line.label}`));
+  }
+  if (points.length) {
+    const path = points.map((p, i) => `${i ? "L" : "M"}${x(p.time).toFixed(1)},${y(p[field]).toFixed(1)}`).join(" ");
+    svg.append(s("path", { d: path, class: "series" }));
+    for (const line of lines) {
+      for (const p of points) {
+        if (breaches(p[field], line.op, line.value)) svg.append(s("circle", { cx: x(p.time), cy: y(p[field]), r: 2.5, class: `breach sev-${line.severity}` }));
+      }
+    }
+  }
+  for (const p of errors) {
+    svg.append(s("text", { x: x(p.time), y: H - B - 3, class: "probe-error", "text-anchor": "middle" }, "×", s("title", {}, p.error)));
+  }
+  // A decision is marked on the charts of the signals its rule reads; composite rules on all.
+  const mine = new Set(data.thresholds.filter((t) => t.source === series.source).map((t) => t.rule));
+  const known = new Set(data.thresholds.map((t) => t.rule));
+  for (const d of data.decisions) {
+    const blind = d.rule.startsWith("blind:");
+    if (blind ? d.rule.slice(6) !== series.source : !(mine.has(d.rule) || !known.has(d.rule))) continue;
+    const cx = x(d.time);
+    svg.append(s("path", { d: `M${cx - 5},${T} L${cx + 5},${T} L${cx},${T + 8} Z`, class: `decision sev-${d.severity}` }, s("title", {}, `${when(d.time)} ${d.rule} → ${d.severity}: ${d.summary}`)));
+    svg.append(s("line", { x1: cx, x2: cx, y1: T + 8, y2: H - B, class: `decision-line sev-${d.severity}` }));
+  }
+  return h("figure", {},
+    h("figcaption", {}, h("strong", {}, series.source), ` · ${field}`, notes.map((n) => h("span", { class: "dim" }, ` · ${n.rule}: ${n.label}`))),
+    svg);
+}
+
+function breaches(v, op, limit) {
+  switch (op) {
+    case ">": return v > limit;
+    case ">=": return v >= limit;
+    case "<": return v < limit;
+    case "<=": return v <= limit;
+    case "==": return v === limit;
+    case "!=": return v !== limit;
+    default: return false;
+  }
+}
+
+function fmt(v) {
+  const a = Math.abs(v);
+  if (a >= 1000) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+function alertBox(message) {
+  const box = h("div", { class: "toast", role: "alert" }, message);
+  document.body.append(box);
+  setTimeout(() => box.remove(), 6000);
+}
+
+// ------------------------------------------------------------------ start
+
+document.getElementById("signin-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  signIn(document.getElementById("token").value.trim());
+});
+document.getElementById("signout").addEventListener("click", () => signOut(""));
+window.addEventListener("hashchange", route);
+if (state.token) signIn(state.token);
+else signOut("");

@@ -1,0 +1,79 @@
+"""OpenAPI-driven fuzzing of the API (schemathesis): whatever is sent, never a 5xx.
+
+Bounded (50 examples per operation and endpoint) so that it stays a few seconds. Runs only when schemathesis
+is installed (it is in the ``test`` extra).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from rollsafe.config import models
+from rollsafe.interfaces.api import app as api_app
+from rollsafe.storage import sql
+
+schemathesis = pytest.importorskip("schemathesis")
+
+_STATE = None
+
+
+def _app():
+    import tempfile
+    from pathlib import Path
+
+    global _STATE  # noqa: PLW0603 - one store for the module's generated tests
+    directory = Path(tempfile.mkdtemp(prefix="rollsafe-fuzz-"))
+    _STATE = sql.open_store(directory)
+    config = models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": "web-1"}],
+            "intake": [
+                {"name": name, "kind": kind, "auth": {"kind": "none"}, "target_label": "instance"}
+                for name, kind in [
+                    ("alertmanager", "alertmanager"),
+                    ("grafana", "grafana"),
+                    ("aliyun", "aliyun"),
+                    ("tencent", "tencent"),
+                    ("generic", "generic"),
+                ]
+            ]
+            + [
+                {
+                    "name": "sns",
+                    "kind": "sns",
+                    "topic_arn": "arn:aws:sns:us-east-1:123456789012:t",
+                    "target_label": "InstanceId",
+                },
+                {
+                    "name": "signed",
+                    "kind": "generic",
+                    "auth": {"kind": "hmac", "secret_env": "K"},
+                    "target_label": "host",
+                },
+            ],
+        }
+    )
+
+    async def no_network(url):
+        raise OSError("no network in tests")
+
+    return api_app.create_app(config, store=_STATE, environ={"K": "k"}, fetch=no_network)
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+ENDPOINTS = ["alertmanager", "grafana", "aliyun", "tencent", "generic", "sns", "signed", "nope"]
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@schema.parametrize()
+@settings(
+    max_examples=50,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_errors(case, endpoint):
+    if case.path_parameters and "name" in case.path_parameters:
+        case.path_parameters["name"] = endpoint  # aim at real endpoints, not only 404s
+    response = case.call()
+    assert response.status_code < 500, (response.status_code, response.text)

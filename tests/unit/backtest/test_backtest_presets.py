@@ -1,0 +1,236 @@
+"""Shipped presets: definitions, expansion into rules, and mistakes reported with their line."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rollsafe.config import loading, models
+from rollsafe.config import presets as preset_catalog
+from rollsafe.config.presets import catalog, expanding
+from rollsafe.domain import errors
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "presets.md"
+KIND_FOR = {  # a probe kind that can provide each signal, for expanding everything
+    "health": "http",
+    "query": "command",
+    "app_errors": "log",
+    "job_errors": "log",
+    "oom": "log",
+    "panic": "log",
+    "cpu": "host",
+    "memory": "host",
+    "data_check": "command",
+}
+
+
+def _everything_bound(name: str) -> models.PresetUse:
+    preset = catalog.get(name)
+    return models.PresetUse(preset=name, signals={s: f"p-{s}" for s in preset.signals})
+
+
+def _probes() -> dict[str, str]:
+    return {f"p-{signal}": kind for signal, kind in KIND_FOR.items()}
+
+
+def test_the_three_presets_ship_and_every_rule_is_valid_with_every_signal_bound() -> None:
+    assert catalog.names() == ["batch-host", "database-host", "web-service"]
+    for name in catalog.names():
+        preset = catalog.get(name)
+        rules, found = expanding.expand(
+            _everything_bound(name), index=0, probes=_probes(), taken=set()
+        )
+        assert found == []
+        assert [r.id for r in rules] == [f"{name}.{r.id}" for r in preset.rules]
+        assert all(param.why for param in preset.params.values())
+        assert any(r.severity == "critical" for r in rules)
+        # Thresholds are parameters: no rule text keeps an unreplaced placeholder.
+        assert not any("$" in r.model_dump_json() for r in rules)
+
+
+def test_every_preset_rule_and_parameter_is_explained_in_the_docs() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    for name in catalog.names():
+        preset = catalog.get(name)
+        assert f"`{name}`" in text
+        for rule in preset.rules:
+            assert f"`{rule.id}`" in text, f"{name}: rule {rule.id} not in docs/presets.md"
+        for param in preset.params:
+            assert f"`{param}`" in text, f"{name}: parameter {param} not in docs/presets.md"
+
+
+def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_only() -> None:
+    use = models.PresetUse(
+        preset="web-service", signals={"health": "p-health", "memory": "p-memory"}
+    )
+    rules, found = expanding.expand(use, index=0, probes=_probes(), taken=set())
+    assert found == []
+    by_id = {r.id.removeprefix("web-service."): r for r in rules}
+    assert set(by_id) == {
+        "down",
+        "http-5xx-up",
+        "latency-up",
+        "memory-pinned",
+        "memory-grown",
+        "memory-leak",
+    }
+    # errors-confirmed needs two of its three signals: with only 5xx bound it is left out.
+    with_logs = models.PresetUse(
+        preset="web-service", signals={"health": "p-health", "app_errors": "p-app_errors"}
+    )
+    rules, _ = expanding.expand(with_logs, index=0, probes=_probes(), taken=set())
+    (confirmed,) = [r for r in rules if r.id == "web-service.errors-confirmed"]
+    assert isinstance(confirmed, models.AtLeastRule)
+    assert confirmed.rules == ["web-service.http-5xx-up", "web-service.app-errors-up"]
+    assert confirmed.count == 2
+
+
+def test_params_targets_prefix_and_exclude_shape_the_rules() -> None:
+    use = models.PresetUse(
+        preset="web-service",
+        id="eu-web",
+        targets=models.Selector(labels={"region": "eu"}),
+        signals={"health": "p-health", "cpu": "p-cpu"},
+        params={"down_checks": 5, "down_for": "2m", "cpu_pinned": 95},
+        exclude=["latency-up"],
+    )
+    rules, found = expanding.expand(use, index=0, probes=_probes(), taken=set())
+    assert found == []
+    by_id = {r.id: r for r in rules}
+    assert "eu-web.latency-up" not in by_id
+    down = by_id["eu-web.down"]
+    assert isinstance(down, models.ThresholdRule)
+    assert (down.consecutive, down.for_, down.probe) == (5, 120.0, "p-health")
+    assert down.targets.labels == {"region": "eu"}
+    assert down.description == "The health check failed 5 times in a row, for at least 2m"
+    cpu = by_id["eu-web.cpu-pinned"]
+    assert isinstance(cpu, models.ThresholdRule)
+    assert cpu.value == 95
+
+
+def test_apply_appends_rules_once_and_is_idempotent() -> None:
+    config = models.RollsafeConfig.model_validate(
+        {
+            "probes": [{"kind": "http", "name": "h", "url": "http://x/"}],
+            "rules": [{"id": "mine", "kind": "threshold", "probe": "h", "op": "<", "value": 1}],
+            "presets": [{"preset": "web-service", "signals": {"health": "h"}}],
+        }
+    )
+    applied = preset_catalog.apply(config)
+    assert [r.id for r in applied.rules][:2] == ["mine", "web-service.down"]
+    assert preset_catalog.apply(applied) == applied
+    assert preset_catalog.apply(models.RollsafeConfig()) == models.RollsafeConfig()
+    broken = config.model_copy(update={"presets": [models.PresetUse(preset="nope")]})
+    with pytest.raises(errors.ConfigError, match=r"presets\[0\]\.preset: unknown preset 'nope'"):
+        preset_catalog.apply(broken)
+
+
+def _load(tmp_path: Path, text: str) -> models.RollsafeConfig:
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return loading.load(path).config
+
+
+BASE = """\
+targets: [{id: web-1}]
+probes:
+  - {kind: http, name: health, url: "http://{address}/"}
+  - {kind: log, name: errors, path: /x.log, presets: [app_error]}
+"""
+
+
+def test_loading_expands_presets(tmp_path: Path) -> None:
+    config = _load(
+        tmp_path,
+        BASE
+        + """\
+presets:
+  - preset: web-service
+    signals: {health: health, app_errors: errors}
+""",
+    )
+    assert "web-service.errors-confirmed" in {r.id for r in config.rules}
+
+
+def test_loading_reports_every_preset_mistake_on_its_line(tmp_path: Path) -> None:
+    with pytest.raises(errors.ConfigError) as caught:
+        _load(
+            tmp_path,
+            BASE
+            + """\
+presets:
+  - preset: web-servise
+  - preset: web-service
+    signals:
+      health: helth
+      app_errors: health
+      memroy: errors
+    params:
+      down_check: 3
+      latency_delta: fast
+    exclude: [donw]
+  - preset: database-host
+    signals: {cpu: errors}
+  - {preset: batch-host, signals: {health: health}}
+  - {preset: batch-host, signals: {health: health}}
+""",
+        )
+    problems = caught.value.problems
+    text = "\n".join(problems)
+    expected = [
+        r":6: presets\[0\]\.preset: unknown preset 'web-servise'; did you mean 'web-service'\?",
+        r":9: presets\[1\]\.signals\.health: unknown probe 'helth'; did you mean 'health'\?",
+        r":10: presets\[1\]\.signals\.app_errors: probe 'health' is a http probe \(expected a "
+        r"probe of kind log, promql, cloudwatch, command for app_errors: Application error",
+        r":11: presets\[1\]\.signals\.memroy: preset web-service has no signal 'memroy'; did you "
+        r"mean 'memory'\?",
+        r":13: presets\[1\]\.params\.down_check: preset web-service has no parameter "
+        r"'down_check'; did you mean 'down_checks'\?",
+        r":14: presets\[1\]\.params\.latency_delta: got 'fast' \(expected a number, like 0\.25\)",
+        r":15: presets\[1\]\.exclude\[0\]: preset web-service has no rule 'donw'",
+        r":17: presets\[2\]\.signals: signal 'health' is required by preset database-host",
+        r":17: presets\[2\]\.signals\.cpu: probe 'errors' is a log probe",
+        r":19: presets\[4\]: rule id 'batch-host\.down' is already used",
+    ]
+    for pattern in expected:
+        assert re.search(pattern, text), f"{pattern}\nnot in:\n{text}"
+    assert len(problems) == len(expected)
+
+
+def test_a_preset_rule_colliding_with_a_written_rule_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(errors.ConfigError) as caught:
+        _load(
+            tmp_path,
+            BASE
+            + """\
+rules:
+  - {id: web-service.down, kind: threshold, probe: health, op: "<", value: 1}
+presets:
+  - {preset: web-service, signals: {health: health}}
+""",
+        )
+    (problem,) = caught.value.problems
+    assert ":8: presets[0]: rule id 'web-service.down' is already used" in problem
+
+
+def test_a_param_that_breaks_a_rule_names_the_rule_and_field(tmp_path: Path) -> None:
+    with pytest.raises(errors.ConfigError) as caught:
+        _load(
+            tmp_path,
+            BASE
+            + """\
+presets:
+  - preset: web-service
+    signals: {health: health}
+    params: {down_checks: 0}
+""",
+        )
+    (problem,) = caught.value.problems
+    assert re.search(
+        r":8: presets\[0\]\.params: rule down of preset web-service is not valid with these "
+        r"parameters: consecutive: input should be greater than or equal to 1$",
+        problem,
+    ), problem
