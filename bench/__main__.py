@@ -11,12 +11,13 @@ import sys
 import time
 from pathlib import Path
 
-from bench import judge_bench, probe_bench, store_bench
+from bench import backtest_bench, judge_bench, probe_bench, store_bench
 
 SUITES = {
     "judge": judge_bench.run,
     "store": store_bench.run,
     "probes": probe_bench.run,
+    "backtest": backtest_bench.run,
 }
 
 

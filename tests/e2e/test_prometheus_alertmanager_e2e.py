@@ -80,7 +80,8 @@ class Timeline:
     pending: float | None = None  # Prometheus: the alert condition first true (activeAt)
     firing: float | None = None  # Prometheus: the alert seen firing (polled)
     in_alertmanager: float | None = None  # Alertmanager: the alert received (polled)
-    received: float | None = None  # rollsafe: the alert observation judged critical
+    webhook: float | None = None  # rollsafe: the notification stored in the inbox (answered)
+    received: float | None = None  # rollsafe: the critical decision made
     run_opened: float | None = None  # rollsafe: the rollback run opened
     recovered: float | None = None  # rollsafe: the run succeeded (verified healthy)
     notes: list[str] = field(default_factory=list)
@@ -91,7 +92,8 @@ class Timeline:
             ("alert condition true (Prometheus activeAt)", self.pending),
             ("alert firing in Prometheus (ALERTS, polled)", self.firing),
             ("alert received by Alertmanager (polled)", self.in_alertmanager),
-            ("webhook judged by rollsafe (critical decision)", self.received),
+            ("webhook received by rollsafe (inbox, 202)", self.webhook),
+            ("critical decision (alert observation judged)", self.received),
             ("rollback run opened", self.run_opened),
             ("rollback verified, run succeeded", self.recovered),
         ]
@@ -290,44 +292,33 @@ def _started_at(log: Path, version: str) -> float | None:
     return found
 
 
+@dataclass
+class Loop:
+    """Everything running, rollsafe watching a healthy service: ready for the fault."""
+
+    host: fleet.Host
+    config: Path
+    prometheus: stack.Prometheus
+    alertmanager: stack.Alertmanager
+    daemon: stack.Process
+    store: sql.SqlStore
+    traffic: Traffic
+
+    def details(self) -> str:
+        processes = (self.daemon, self.prometheus.process, self.alertmanager.process)
+        return "\n\n".join(p.describe() for p in processes)
+
+
 @contextlib.contextmanager
-def _rollsafe_daemon(config: Path, log: Path) -> Iterator[stack.Process]:
-    process = stack.Process(
-        "rollsafe run",
-        [ROLLSAFE, "run", "-c", str(config)],
-        log=log,
-        cwd=config.parent,
-    )
-    try:
-        yield process
-    finally:
-        process.stop(timeout=30)
-
-
-def _cli(*args: str, timeout: float = STEP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ROLLSAFE, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-@pytest.mark.slow
-def test_bad_upgrade_is_alerted_routed_and_rolled_back(tmp_path: Path) -> None:
+def _running_loop(tmp_path: Path) -> Iterator[Loop]:
+    """Service + traffic, Alertmanager, Prometheus, then ``rollsafe run``; stopped in reverse."""
     prometheus_port, alertmanager_port, api_port = fleet.free_ports(3)
     built = fleet.build(tmp_path / "fleet", hosts=1, rows=20)
     host = built.host(TARGET)
-    good = releases.fingerprint(host.root / layout.RELEASE_DIR)
     token_file = tmp_path / "intake.token"
     token_file.write_text("e2e-intake-token\n", encoding="utf-8")
     token_file.chmod(0o600)
-    state_dir = tmp_path / "state"
     config_path = tmp_path / "rollsafe.yaml"
-    timeline = Timeline()
-
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(fleet.stop, built)
         fleet.start(built)
@@ -352,49 +343,40 @@ def test_bad_upgrade_is_alerted_routed_and_rolled_back(tmp_path: Path) -> None:
             )
         )
         # Prometheus has seen traffic (two scrapes at least, so rate() has an answer).
+        rate = f'sum(rate(http_requests_total{{rollsafe_target="{TARGET}"}}[5s]))'
         prometheus.wait_for(
-            lambda: (
-                True
-                if prometheus.vector(
-                    f'sum(rate(http_requests_total{{rollsafe_target="{TARGET}"}}[5s]))'
-                )
-                else None
-            ),
+            lambda: True if prometheus.vector(rate) else None,
             timeout=STEP_TIMEOUT_S,
             what="a request rate in Prometheus",
         )
-
-        config_path.write_text(
-            yaml.safe_dump(
-                _rollsafe_config(
-                    host=host,
-                    state_dir=state_dir,
-                    api_port=api_port,
-                    prometheus_url=prometheus.url,
-                    token_file=token_file,
-                ),
-                sort_keys=False,
-            ),
-            encoding="utf-8",
+        document = _rollsafe_config(
+            host=host,
+            state_dir=tmp_path / "state",
+            api_port=api_port,
+            prometheus_url=prometheus.url,
+            token_file=token_file,
         )
+        config_path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         checked = _cli("config", "check", str(config_path))
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
-        daemon = cleanup.enter_context(_rollsafe_daemon(config_path, tmp_path / "rollsafe.log"))
-
-        def details() -> str:
-            return "\n\n".join(
-                p.describe() for p in (daemon, prometheus.process, alertmanager.process)
-            )
-
+        daemon = stack.Process(
+            "rollsafe run",
+            [ROLLSAFE, "run", "-c", str(config_path)],
+            log=tmp_path / "rollsafe.log",
+            cwd=tmp_path,
+        )
+        cleanup.callback(daemon.stop, timeout=30)
+        api = f"http://127.0.0.1:{api_port}/healthz"
         stack.wait_for(
-            lambda: True if stack.answers_200(f"http://127.0.0.1:{api_port}/healthz") else None,
+            lambda: True if stack.answers_200(api) else None,
             timeout=STEP_TIMEOUT_S,
             what="rollsafe's API answering /healthz",
-            details=details,
+            details=daemon.describe,
         )
-        store = sql.open_store(state_dir)
+        store = sql.open_store(tmp_path / "state")
         cleanup.callback(store.close)
+        loop = Loop(host, config_path, prometheus, alertmanager, daemon, store, traffic)
 
         def judged_healthy() -> bool | None:
             latest = store.latest_decisions().get(ids.TargetId(TARGET), [])
@@ -408,23 +390,41 @@ def test_bad_upgrade_is_alerted_routed_and_rolled_back(tmp_path: Path) -> None:
             judged_healthy,
             timeout=STEP_TIMEOUT_S,
             what="rollsafe judging web-1 healthy through the PromQL probe",
-            details=details,
+            details=loop.details,
         )
+        yield loop
+
+
+def _cli(*args: str, timeout: float = STEP_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ROLLSAFE, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+@pytest.mark.slow
+def test_bad_upgrade_is_alerted_routed_and_rolled_back(tmp_path: Path) -> None:
+    timeline = Timeline()
+    with _running_loop(tmp_path) as loop:
+        host, store = loop.host, loop.store
+        good = releases.fingerprint(host.root / layout.RELEASE_DIR)
 
         # The fault: checkpoint, then the bad release through the driver's upgrade command.
-        upgraded = _cli("upgrade", TARGET, "-c", str(config_path))
+        upgraded = _cli("upgrade", TARGET, "-c", str(loop.config))
         assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
         timeline.fault = _started_at(host.root / layout.LOG_FILE, releases.BAD.version)
         assert timeline.fault is not None, "the bad release never logged its start"
 
-        run = _follow(
-            timeline, prometheus=prometheus, alertmanager=alertmanager, store=store, details=details
-        )
+        run = _follow(timeline, loop)
         print(timeline.report())
-        print(f"  traffic answers by status: {dict(sorted(traffic.answers.items()))}")
+        print(f"  traffic answers by status: {dict(sorted(loop.traffic.answers.items()))}")
 
         # The loop closed: the right run, by the right rule, with the driver's two steps.
-        assert run.state is runs.RunState.SUCCEEDED, f"{run.state}: {run.error}\n{details()}"
+        assert run.state is runs.RunState.SUCCEEDED, f"{run.state}: {run.error}\n{loop.details()}"
         assert run.trigger == f"decision:{CRITICAL_RULE}"
         assert run.actor == "rollsafe"
         steps = store.list_steps(run.id)
@@ -437,20 +437,31 @@ def test_bad_upgrade_is_alerted_routed_and_rolled_back(tmp_path: Path) -> None:
         assert releases.fingerprint(host.root / layout.RELEASE_DIR) == good
         answer = fleet.health(host)
         assert answer == {"status": "ok", "version": releases.GOOD.version}, answer
-        # One rollback for one fault: the alert still firing for a while does not open more.
+
+        # The alert resolves (Prometheus' rate window empties of errors), Alertmanager says so,
+        # and rollsafe's alert rule goes back to ok...
+        def alert_rule_ok() -> bool | None:
+            latest = store.latest_decisions().get(ids.TargetId(TARGET), [])
+            ok = [d for d in latest if d.rule == ALERT_RULE and d.time > run.updated_at]
+            return True if ok and ok[0].severity is verdicts.Severity.OK else None
+
+        stack.wait_for(
+            alert_rule_ok,
+            timeout=STEP_TIMEOUT_S,
+            what="the resolved alert reaching rollsafe",
+            details=loop.details,
+        )
+        # ...and through all of it, one rollback for one fault: the alert still firing after
+        # the rollback (and Alertmanager's resends) opened no second run.
         assert [r.id for r in store.list_runs(target=ids.TargetId(TARGET))] == [run.id]
+        verified = _cli("audit", "verify", "-c", str(loop.config))
+        assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def _follow(
-    timeline: Timeline,
-    *,
-    prometheus: stack.Prometheus,
-    alertmanager: stack.Alertmanager,
-    store: sql.SqlStore,
-    details: Any,
-) -> runs.RollbackRun:
+def _follow(timeline: Timeline, loop: Loop) -> runs.RollbackRun:
     """Poll Prometheus, Alertmanager and the store until the run ends; fill ``timeline``."""
     target = ids.TargetId(TARGET)
+    prometheus, alertmanager, store = loop.prometheus, loop.alertmanager, loop.store
     assert timeline.fault is not None
     deadline = time.monotonic() + LOOP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -467,6 +478,11 @@ def _follow(
             a.get("labels", {}).get("alertname") == ALERT for a in alertmanager.alerts()
         ):
             timeline.in_alertmanager = now
+        if timeline.webhook is None:
+            for row in store.list_inbox(endpoint=INTAKE):
+                if row.received_at >= timeline.fault and _fires(row.body):
+                    timeline.webhook = row.received_at
+                    break
         if timeline.received is None:
             critical = [
                 d
@@ -490,7 +506,16 @@ def _follow(
         time.sleep(stack.POLL_S)
     raise stack.StackError(
         f"no finished rollback run within {LOOP_TIMEOUT_S:g}s of the fault\n"
-        f"{timeline.report()}\n{details()}"
+        f"{timeline.report()}\n{loop.details()}"
+    )
+
+
+def _fires(body: bytes) -> bool:
+    """True when an Alertmanager notification says our alert fires."""
+    payload = json.loads(body)
+    return any(
+        a.get("status") == "firing" and a.get("labels", {}).get("alertname") == ALERT
+        for a in payload.get("alerts", [])
     )
 
 

@@ -46,7 +46,17 @@ def test_demo_json_closes_the_loop_and_leaves_nothing_behind(tmp_path):
     workdir = tmp_path / "demo"
 
     done = subprocess.run(
-        [*ROLLSAFE, "demo", "--json", "--hosts", "5", "--workdir", str(workdir)],
+        [
+            *ROLLSAFE,
+            "demo",
+            "--scenario",
+            "single",
+            "--json",
+            "--hosts",
+            "5",
+            "--workdir",
+            str(workdir),
+        ],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
@@ -88,7 +98,17 @@ def test_demo_keep_leaves_an_inspectable_workdir_whose_audit_verifies(tmp_path):
     workdir = tmp_path / "kept"
 
     done = subprocess.run(
-        [*ROLLSAFE, "demo", "--hosts", "2", "--keep", "--workdir", str(workdir)],
+        [
+            *ROLLSAFE,
+            "demo",
+            "--scenario",
+            "single",
+            "--hosts",
+            "2",
+            "--keep",
+            "--workdir",
+            str(workdir),
+        ],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
@@ -120,7 +140,7 @@ def test_demo_keep_leaves_an_inspectable_workdir_whose_audit_verifies(tmp_path):
 def test_an_interrupted_demo_stops_every_process_it_started(tmp_path, signum, code):
     workdir = tmp_path / "interrupted"
     proc = subprocess.Popen(
-        [*ROLLSAFE, "demo", "--hosts", "3", "--workdir", str(workdir)],
+        [*ROLLSAFE, "demo", "--scenario", "single", "--hosts", "3", "--workdir", str(workdir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -61,19 +61,21 @@ def write_config(tmp_path, port: int):
 
 def get(url: str) -> tuple[int, dict]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
 
 
 def post(url: str, data: bytes, token: str) -> int:
-    request = urllib.request.Request(  # noqa: S310 - loopback
-        url, data=data, method="POST",
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -141,7 +143,9 @@ def test_run_serves_intake_and_stops_on_ctrl_c(controller):
     while time.monotonic() < deadline:
         status = subprocess.run(
             [*ROLLSAFE, "status", "--json", "-c", str(config)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         [target] = json.loads(status.stdout)["targets"]
         state = target["state"]
@@ -164,7 +168,10 @@ def test_a_taken_port_stops_a_controller_with_intake(tmp_path):
         config = write_config(tmp_path, port)
         result = subprocess.run(
             [*ROLLSAFE, "run", "-c", str(config)],
-            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
             env={**os.environ, "COLUMNS": "200"},
         )
     assert result.returncode == 1
@@ -176,7 +183,10 @@ def test_a_missing_secret_starts_nothing(tmp_path):
     (tmp_path / "am.token").unlink()
     result = subprocess.run(
         [*ROLLSAFE, "run", "-c", str(config)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "COLUMNS": "200"},
     )
     assert result.returncode == 1

@@ -42,8 +42,11 @@ def body(status: str, *, replica: int, starts: str, ends: str = "0001-01-01T00:0
             "alerts": [
                 {
                     "status": status,
-                    "labels": {"alertname": "HighErrorRate", "instance": "127.0.0.1:8080",
-                               "severity": "critical"},
+                    "labels": {
+                        "alertname": "HighErrorRate",
+                        "instance": "127.0.0.1:8080",
+                        "severity": "critical",
+                    },
                     "annotations": {"summary": "5xx above 5%"},
                     "startsAt": starts,
                     "endsAt": ends,
@@ -56,7 +59,9 @@ def body(status: str, *, replica: int, starts: str, ends: str = "0001-01-01T00:0
 
 
 def ago(seconds: float) -> str:
-    return (datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(seconds=seconds)).isoformat()
+    return (
+        datetime.datetime.now(tz=datetime.UTC) - datetime.timedelta(seconds=seconds)
+    ).isoformat()
 
 
 @pytest.fixture
@@ -153,8 +158,9 @@ async def post_all(url: str, bodies: list[bytes]) -> list[int]:
     async with aiohttp.ClientSession() as session:
 
         async def post(data: bytes) -> int:
-            async with session.post(f"{url}/intake/alertmanager", data=data,
-                                    headers=headers) as response:
+            async with session.post(
+                f"{url}/intake/alertmanager", data=data, headers=headers
+            ) as response:
                 return response.status
 
         return await asyncio.gather(*(post(data) for data in bodies))
@@ -200,5 +206,6 @@ async def test_replicas_resends_and_repeats_open_one_run_per_incident(loaded):
     # Every accepted delivery was processed; exact resends were not even stored twice.
     with sql.open_store(loaded.state_dir) as store:
         rows = store.list_inbox(limit=1000)
-        assert rows and all(r.processed_at is not None for r in rows)
+        assert rows
+        assert all(r.processed_at is not None for r in rows)
         assert len(rows) < 9 + 6 + 4 + 6

@@ -120,8 +120,9 @@ async def test_answered_then_killed_then_processed_once(tmp_path):
         assert row.outcome == "observed"
         observed = store.list_observations(source="am")
         assert [(o.target, o.value) for o in observed] == [("web-1", 1.0)]
-        decisions = [d for d in store.list_decisions(target=ids.TargetId("web-1"))
-                     if d.rule == "am-firing"]
+        decisions = [
+            d for d in store.list_decisions(target=ids.TargetId("web-1")) if d.rule == "am-firing"
+        ]
         assert [d.severity.label for d in decisions] == ["warning"]  # decided once
         # The second alert named no configured target: audited, not acted on.
         unmapped = [e for e in store.list_audit_events() if e.entry.action == "intake.unmapped"]
@@ -131,7 +132,8 @@ async def test_answered_then_killed_then_processed_once(tmp_path):
     assert second.observed == 0
     # After the restart the judge still knows the alert fires (warm-up of alert sources).
     [decision] = [
-        d for d in second.engine.evaluate("web-1", now=clocks.SystemClock().now())
+        d
+        for d in second.engine.evaluate("web-1", now=clocks.SystemClock().now())
         if d.rule == "am-firing"
     ]
     assert decision.severity.label == "warning"
@@ -154,7 +156,8 @@ async def test_killed_between_judging_and_marking_stores_observations_once(tmp_p
             loaded.config, store, sink=seen.append, clock=clocks.SystemClock()
         )
         [done] = await again.process_pending()
-        assert done.outcome == "observed" and done.finished
+        assert done.outcome == "observed"
+        assert done.finished
         assert len(store.list_observations(source="am")) == 1
         assert await again.process_pending() == []
     assert len(seen) == 2  # judged twice: harmless, decisions only store changes

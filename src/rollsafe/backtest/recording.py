@@ -224,8 +224,9 @@ def prometheus_observations(
     total = math.floor((end - start) / step) + 1
     for first in range(0, total, MAX_STEPS):
         count = min(MAX_STEPS, total - first)
-        chunk_start = start + first * step
-        chunk_end = start + (first + count - 1) * step
+        # Milliseconds, Prometheus' resolution: the steps it answers for are exactly ours.
+        times = [round(start + (first + k) * step, 3) for k in range(count)]
+        chunk_start, chunk_end = times[0], times[-1]
         form = {
             "query": query,
             "start": _number(chunk_start),
@@ -240,7 +241,7 @@ def prometheus_observations(
                 series,
                 probe=probe,
                 target=ids.TargetId(target.id),
-                times=[start + (first + k) * step for k in range(count)],
+                times=times,
             )
         )
     return out, requests

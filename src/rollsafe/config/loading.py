@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pydantic
 
-from rollsafe.config import cross_checking, explaining, locating, models
-from rollsafe.config import presets
+from rollsafe.config import cross_checking, explaining, locating, models, presets
 
 __all__ = ["LoadedConfig", "load"]
 

@@ -15,7 +15,14 @@ import string
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from rollsafe.config.durations import Duration
 
@@ -836,7 +843,7 @@ class BearerAuth(Model):
 
 
 class HmacAuth(Model):
-    """``X-Rollsafe-Signature``: HMAC-SHA256 of ``timestamp + "." + body`` (docs/integrations.md)."""
+    """``X-Rollsafe-Signature``: HMAC-SHA256 of ``timestamp + "." + body`` (see integrations)."""
 
     kind: Literal["hmac"]
     secret_env: str | None = Field(default=None, description="Env var holding the key")
@@ -1017,9 +1024,28 @@ IntakeEndpoint = Annotated[
 
 # --------------------------------------------------------------------------- rollouts
 
-_WAVE_PERCENT = r"^[0-9]+(\.[0-9]+)?%$"
+_WAVE_PERCENT = re.compile(r"^[0-9]+(\.[0-9]+)?%$")
 OnHaltName = Literal["rollback_failed", "rollback_all"]
-WaveSize = Annotated[int, Field(ge=1, strict=True)] | Annotated[str, Field(pattern=_WAVE_PERCENT)]
+
+
+def _wave_size(value: object) -> object:
+    """A count (5) or a percentage (10%), said plainly when it is neither."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(
+            f"{value!r} is not a wave size (expected a count like 5 or a share like 10%)"
+        )
+    if isinstance(value, int) and value < 1:
+        raise ValueError(f"a wave of {value} targets is empty (expected a count of at least 1)")
+    if isinstance(value, str) and not _WAVE_PERCENT.match(value):
+        raise ValueError(
+            f"{value!r} is not a wave size (expected a count like 5 or a share like 10%)"
+        )
+    return value
+
+
+WaveSize = Annotated[int | str, BeforeValidator(_wave_size)]
 
 
 class FailureBudget(Model):
@@ -1069,7 +1095,9 @@ class RolloutPlan(Model):
         description="Driver name -> the upgrade command for this rollout "
         "(default: the driver's own `upgrade`)",
     )
-    waves: list[WaveSize | Wave] = Field(min_length=1, description="e.g. [1, 10%, 50%, 100%]")
+    waves: list[Annotated[WaveSize | Wave, BeforeValidator(_wave_size)]] = Field(
+        min_length=1, description="e.g. [1, 10%, 50%, 100%]"
+    )
     bake: Duration = Field(default=300.0, description="How long each upgraded target is watched")
     bake_rules: list[str] = Field(
         default_factory=list,

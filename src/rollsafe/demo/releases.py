@@ -55,7 +55,19 @@ BAD = Release(
     },
 )
 
-CATALOG: dict[str, Release] = {GOOD.version: GOOD, BAD.version: BAD}
+NEXT = Release(
+    version="1.4.3",
+    notes="a good release: faster item pages, nothing broken (the rollout demo's good case)",
+    files={
+        "app.conf": (
+            "# shop-api settings\nworkers = 4\ncache_ttl_s = 60\nitems_page_size = 20\n"
+            "tenant_lookup = legacy\n"
+        ),
+        "templates/item.txt": "item {id}: {name} ({price} EUR)\n",
+    },
+)
+
+CATALOG: dict[str, Release] = {GOOD.version: GOOD, BAD.version: BAD, NEXT.version: NEXT}
 
 
 def install(release_dir: Path, release: Release) -> None:

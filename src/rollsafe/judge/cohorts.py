@@ -109,7 +109,7 @@ def compare(
         "baseline_targets": len(baseline),
     }
     if cohort != CANARY:
-        why = "no rollout in progress" if cohort is None else f"it is in the {cohort} cohort"
+        why = "no rollout is baking it" if cohort is None else f"it is in the {cohort} cohort"
         evidence.update(applies=False, no_data=True, breached=False)
         return verdicts.Severity.OK, f"{rule.probe}: not a canary ({why})", evidence
 

@@ -6,9 +6,10 @@ A link is ``{public_url}/links/{run_id}/{action}?token={token}``. The token is::
 
 with the payload ``{"r": run id, "a": "approve"|"reject", "e": expiry, "n": nonce}`` (compact
 JSON). ``verify`` checks, in order: the shape, the signature (constant-time), the expiry, and
-that the token is bound to the run and action of the URL it came in on. This module is pure:
-single use is enforced by the caller, which records the nonce in the store the first time a
-link is used (``Store.use_link``) and refuses it every time after.
+that the token is bound to the run and action of the URL it came in on. Minting and verifying
+are pure (no clock, no store): single use is enforced by the caller, which records the nonce in
+the store the first time a link is used (``Store.use_link``, through
+``execute.approvals.decide``) and refuses it every time after. ``load_key`` reads the key.
 
 The key is a secret of the operator's (``access.link_key_env`` / ``link_key_file``); without
 one, messages carry no links and only the CLI, the API and the dashboard can decide.

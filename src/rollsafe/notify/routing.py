@@ -110,9 +110,7 @@ class Announcer:
         if action == "run.state.awaiting_approval":
             return self._waiting(entry)
         if action == "run.state.executing":
-            approved_by = details.get("approved_by")
-            text = f"approved by {approved_by}" if approved_by else "no approval needed"
-            return self._run_message(entry, "run.started", "rollback started", text)
+            return self._run_message(entry, "run.started", "rollback started", self._gate(entry))
         if action == "run.approval.timeout":
             return None  # run.state.executing follows at once and says it
         if action == "run.succeeded":
@@ -144,6 +142,18 @@ class Announcer:
                 fields={"reason": entry.reason, "actor": entry.actor},
             )
         return None
+
+    def _gate(self, entry: audit_events.AuditEntry) -> str:
+        """How the run passed its approval gate, in words."""
+        approved_by = entry.details.get("approved_by")
+        run = self._run(entry.run_id)
+        if run is not None and run.approval.decision is not None:
+            if run.approval.decision == "timeout":
+                return f"nobody decided before the deadline: {run.approval.reason}"
+            approved_by = run.approval.decided_by
+        if approved_by:
+            return f"approved by {approved_by}"
+        return "no approval needed"
 
     def _waiting(self, entry: audit_events.AuditEntry) -> messages.Message:
         mode = str(entry.details.get("approval", ""))

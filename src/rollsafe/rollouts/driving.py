@@ -580,7 +580,12 @@ class RolloutDriver:
                 )
             run = self._run_since(tid, row.upgraded_at)
             if run is not None:
-                why = f"rollback run {run.id} was opened for it ({run.trigger}: {run.reason})"
+                # The daemon's judge acts on each observation and may open the run first.
+                if run.trigger.startswith("decision:"):
+                    rule = run.trigger.removeprefix("decision:")
+                    why = f"{rule}: {run.reason} (run {run.id} opened by the judge)"
+                else:
+                    why = f"rollback run {run.id} was opened for it ({run.trigger}: {run.reason})"
                 return await self._fail(d, row, why, dict(run.evidence), run_id=run.id)
             decisions = self._bake_decisions(d, tid)
             critical = [x for x in decisions if x.severity is verdicts.Severity.CRITICAL]

@@ -29,13 +29,16 @@ async def test_healthy(store):
         response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {
-        "status": "ok", "store": "ok", "daemon": {"running": True, "failure": None},
+        "status": "ok",
+        "store": "ok",
+        "daemon": {"running": True, "failure": None},
     }
 
 
 async def test_a_failed_daemon_task_is_unhealthy(store):
     app = api_app.create_app(
-        models.RollsafeConfig(), store=store,
+        models.RollsafeConfig(),
+        store=store,
         health=lambda: {"running": False, "failure": "probes: crashed"},
     )
     async with client_for(app) as client:
@@ -87,7 +90,8 @@ def test_secret_files_are_relative_to_the_config(store, tmp_path):
     (tmp_path / "empty.token").write_text("\n")
     with pytest.raises(errors.ConfigError, match="is empty"):
         api_app.create_app(
-            config_with({"kind": "hmac", "secret_file": "empty.token"}), store=store,
+            config_with({"kind": "hmac", "secret_file": "empty.token"}),
+            store=store,
             base_dir=tmp_path,
         )
     with pytest.raises(errors.ConfigError, match="cannot read"):

@@ -47,16 +47,31 @@ def alertmanager_body(status="firing", instance="10.0.0.11:9100", **extra):
 
 
 ENDPOINTS = [
-    {"name": "am", "kind": "alertmanager", "auth": {"kind": "bearer", "token_env": "AM_TOKEN"},
-     "target_label": "instance", "strip_port": True},
-    {"name": "hook", "kind": "generic", "auth": {"kind": "hmac", "secret_env": "HOOK_KEY"},
-     "target_label": "host"},
-    {"name": "grafana", "kind": "grafana",
-     "auth": {"kind": "grafana_hmac", "secret_env": "GRAFANA_KEY", "timestamp_header": "X-Ts"},
-     "target_label": "instance"},
-    {"name": "tencent", "kind": "tencent",
-     "auth": {"kind": "bearer", "token_env": "TC", "allow_query": True},
-     "target_label": "unInstanceId"},
+    {
+        "name": "am",
+        "kind": "alertmanager",
+        "auth": {"kind": "bearer", "token_env": "AM_TOKEN"},
+        "target_label": "instance",
+        "strip_port": True,
+    },
+    {
+        "name": "hook",
+        "kind": "generic",
+        "auth": {"kind": "hmac", "secret_env": "HOOK_KEY"},
+        "target_label": "host",
+    },
+    {
+        "name": "grafana",
+        "kind": "grafana",
+        "auth": {"kind": "grafana_hmac", "secret_env": "GRAFANA_KEY", "timestamp_header": "X-Ts"},
+        "target_label": "instance",
+    },
+    {
+        "name": "tencent",
+        "kind": "tencent",
+        "auth": {"kind": "bearer", "token_env": "TC", "allow_query": True},
+        "target_label": "unInstanceId",
+    },
     {"name": "open", "kind": "generic", "auth": {"kind": "none"}, "target_label": "host"},
 ]
 
@@ -111,7 +126,9 @@ async def test_accepted_means_stored_first(world):
     assert response.status_code == 202
     assert response.json() == {"status": "accepted", "id": 1, "duplicate": False, "alerts": 1}
     [row] = world.rows()
-    assert row.id == 1 and row.endpoint == "am" and row.received_at == NOW
+    assert row.id == 1
+    assert row.endpoint == "am"
+    assert row.received_at == NOW
     assert row.body == alertmanager_body()
     assert row.processed_at is None
     assert world.woken == 1
@@ -133,11 +150,14 @@ async def test_an_exact_resend_is_not_stored_twice(world):
     world.clock.advance(60)
     again = await world.client.post("/intake/am", content=alertmanager_body(), headers=AM)
     assert again.status_code == 202
-    assert again.json()["duplicate"] is True and again.json()["id"] == first.json()["id"]
-    assert len(world.rows()) == 1 and world.woken == 1
+    assert again.json()["duplicate"] is True
+    assert again.json()["id"] == first.json()["id"]
+    assert len(world.rows()) == 1
+    assert world.woken == 1
     world.clock.advance(3600)  # outside the dedupe window: a new delivery
     later = await world.client.post("/intake/am", content=alertmanager_body(), headers=AM)
-    assert later.json()["duplicate"] is False and len(world.rows()) == 2
+    assert later.json()["duplicate"] is False
+    assert len(world.rows()) == 2
 
 
 async def test_unknown_endpoint_is_404(world):
@@ -150,7 +170,10 @@ async def test_unknown_endpoint_is_404(world):
     ("headers", "reason"),
     [
         ({"Content-Type": "application/json"}, "missing bearer token"),
-        ({"Content-Type": "application/json", "Authorization": "Bearer nope"}, "wrong bearer token"),
+        (
+            {"Content-Type": "application/json", "Authorization": "Bearer nope"},
+            "wrong bearer token",
+        ),
         ({"Content-Type": "application/json", "Authorization": "Basic YTpi"}, "not `Bearer"),
     ],
 )
@@ -164,19 +187,27 @@ async def test_bearer_refusals(world, headers, reason):
 
 async def test_query_token_only_where_allowed(world):
     refused = await world.client.post(
-        "/intake/am?token=am-token", content=alertmanager_body(),
+        "/intake/am?token=am-token",
+        content=alertmanager_body(),
         headers={"Content-Type": "application/json"},
     )
     assert refused.status_code == 401
-    body = json.dumps({"sessionId": "s-1", "alarmStatus": "1", "alarmObjInfo": {
-        "dimensions": {"unInstanceId": "web-1"}}, "alarmPolicyInfo": {"policyName": "cpu"},
-        "firstOccurTime": "2026-01-01 18:00:00"}).encode()
+    body = json.dumps(
+        {
+            "sessionId": "s-1",
+            "alarmStatus": "1",
+            "alarmObjInfo": {"dimensions": {"unInstanceId": "web-1"}},
+            "alarmPolicyInfo": {"policyName": "cpu"},
+            "firstOccurTime": "2026-01-01 18:00:00",
+        }
+    ).encode()
     accepted = await world.client.post(
         "/intake/tencent?token=tc", content=body, headers={"Content-Type": "application/json"}
     )
     # Tencent Cloud expects a 200 with its sessionId and retCode 0.
     assert accepted.status_code == 200
-    assert accepted.json()["sessionId"] == "s-1" and accepted.json()["retCode"] == 0
+    assert accepted.json()["sessionId"] == "s-1"
+    assert accepted.json()["retCode"] == 0
 
 
 @pytest.mark.parametrize(
@@ -216,9 +247,7 @@ async def test_the_limit_is_enforced_while_reading(tmp_path):
             yield b" " * 100
 
     try:
-        response = await world.client.post(
-            "/intake/am", content=chunks(), headers={**AM}
-        )
+        response = await world.client.post("/intake/am", content=chunks(), headers={**AM})
         assert response.status_code == 413
         assert "larger than 1000 bytes" in response.json()["error"]
         assert world.rows() == []
@@ -235,7 +264,7 @@ async def test_the_limit_is_enforced_while_reading(tmp_path):
         b'{"alerts": "no"}',
         b'{"version": "4", "alerts": [{"status": "pending"}]}',
         b'{"alerts": [{"status": "firing", "startsAt": "noon"}]}',
-        "{\"alerts\": [\"\u00e9\"]}".encode(),
+        '{"alerts": ["\u00e9"]}'.encode(),
         b"\xff\xfe\x00",
         b'{"a":' * 5000,  # deep nesting
     ],
@@ -257,8 +286,18 @@ def signed(body: bytes, *, timestamp: float, key: bytes = b"hook-key") -> dict[s
     }
 
 
-GENERIC = json.dumps({"alerts": [{"name": "X", "state": "firing", "labels": {"host": "web-1"},
-                                  "time": "2026-01-01T10:00:00Z"}]}).encode()
+GENERIC = json.dumps(
+    {
+        "alerts": [
+            {
+                "name": "X",
+                "state": "firing",
+                "labels": {"host": "web-1"},
+                "time": "2026-01-01T10:00:00Z",
+            }
+        ]
+    }
+).encode()
 
 
 async def test_hmac_accepted_then_replay_refused(world):
@@ -273,7 +312,8 @@ async def test_hmac_accepted_then_replay_refused(world):
     retry = await world.client.post(
         "/intake/hook", content=GENERIC, headers=signed(GENERIC, timestamp=NOW - 5)
     )
-    assert retry.status_code == 202 and retry.json()["duplicate"] is True
+    assert retry.status_code == 202
+    assert retry.json()["duplicate"] is True
 
 
 @pytest.mark.parametrize(
@@ -297,13 +337,24 @@ async def test_grafana_signature(world):
     import hashlib
     import hmac
 
-    body = json.dumps({"alerts": [{"status": "firing", "labels": {"alertname": "A",
-                                                                   "instance": "web-1"},
-                                   "startsAt": "2026-01-01T10:00:00Z"}]}).encode()
+    body = json.dumps(
+        {
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "A", "instance": "web-1"},
+                    "startsAt": "2026-01-01T10:00:00Z",
+                }
+            ]
+        }
+    ).encode()
     stamp = str(int(NOW))
     digest = hmac.new(b"grafana-key", stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
-    headers = {"Content-Type": "application/json", "X-Grafana-Alerting-Signature": digest,
-               "X-Ts": stamp}
+    headers = {
+        "Content-Type": "application/json",
+        "X-Grafana-Alerting-Signature": digest,
+        "X-Ts": stamp,
+    }
     ok = await world.client.post("/intake/grafana", content=body, headers=headers)
     assert ok.status_code == 202
     [row] = world.rows()
@@ -347,8 +398,15 @@ def topic():
 async def sns_world(tmp_path, topic):
     topic.fetched.clear()
     topic.confirmed.clear()
-    endpoints = [{"name": "cw", "kind": "sns", "topic_arn": topic.topic_arn,
-                  "target_label": "InstanceId", "resolve_by": ["label:instance_id"]}]
+    endpoints = [
+        {
+            "name": "cw",
+            "kind": "sns",
+            "topic_arn": topic.topic_arn,
+            "target_label": "InstanceId",
+            "resolve_by": ["label:instance_id"],
+        }
+    ]
     targets = TARGETS
     made = World(tmp_path, endpoints=endpoints, fetch=topic.fetch)
     made.config = made.config.model_copy(update={"targets": targets})
@@ -368,8 +426,9 @@ async def test_sns_notification_verified_and_stored(sns_world, topic):
     assert len(sns_world.rows()) == 1
     # The certificate is fetched once, then cached.
     body = topic.notification(topic.alarm("HighCPU", "OK"), version=1)
-    assert (await sns_world.client.post("/intake/cw", content=body,
-                                        headers=SNS_HEADERS)).status_code == 202
+    assert (
+        await sns_world.client.post("/intake/cw", content=body, headers=SNS_HEADERS)
+    ).status_code == 202
     assert topic.fetched == [topic.cert_url]
 
 
@@ -421,8 +480,9 @@ async def test_sns_certificate_unavailable_is_503(tmp_path, topic):
     async def failing(url):
         raise OSError("network down")
 
-    endpoints = [{"name": "cw", "kind": "sns", "topic_arn": topic.topic_arn,
-                  "target_label": "InstanceId"}]
+    endpoints = [
+        {"name": "cw", "kind": "sns", "topic_arn": topic.topic_arn, "target_label": "InstanceId"}
+    ]
     world = World(tmp_path, endpoints=endpoints, fetch=failing)
     try:
         body = topic.notification(topic.alarm("HighCPU", "ALARM"))

@@ -88,6 +88,7 @@ def test_schema_is_json_with_the_top_level_properties(runner):
         "server",
         "intake",
         "access",
+        "rollouts",
     }
     jsonschema.Draft202012Validator.check_schema(schema)
 

@@ -31,12 +31,24 @@ def payload(*alerts, status="firing", **extra):
     return json.dumps(body).encode()
 
 
-def alert(status="firing", *, instance="10.0.0.11:9100", starts="2026-01-01T10:00:00.123Z",
-          ends="0001-01-01T00:00:00Z", fingerprint="1a2b3c4d5e6f7a8b", **labels):
+def alert(
+    status="firing",
+    *,
+    instance="10.0.0.11:9100",
+    starts="2026-01-01T10:00:00.123Z",
+    ends="0001-01-01T00:00:00Z",
+    fingerprint="1a2b3c4d5e6f7a8b",
+    **labels,
+):
     return {
         "status": status,
-        "labels": {"alertname": "HighErrorRate", "instance": instance, "job": "api",
-                   "severity": "critical", **labels},
+        "labels": {
+            "alertname": "HighErrorRate",
+            "instance": instance,
+            "job": "api",
+            "severity": "critical",
+            **labels,
+        },
         "annotations": {"summary": "5xx above 5%", "description": "long text"},
         "startsAt": starts,
         "endsAt": ends,
@@ -48,16 +60,19 @@ def alert(status="firing", *, instance="10.0.0.11:9100", starts="2026-01-01T10:0
 def test_firing_and_resolved_alerts():
     body = payload(
         alert(),
-        alert("resolved", instance="10.0.0.12:9100", fingerprint="ff",
-              ends="2026-01-01T10:05:00Z"),
+        alert("resolved", instance="10.0.0.12:9100", fingerprint="ff", ends="2026-01-01T10:05:00Z"),
     )
     firing, resolved = alertmanager.parse(body, headers={}, received_at=0.0)
     assert firing == payloads.Alert(
         name="HighErrorRate",
         state=FIRING,
         time=pytest.approx(1767261600.123),
-        labels={"alertname": "HighErrorRate", "instance": "10.0.0.11:9100", "job": "api",
-                "severity": "critical"},
+        labels={
+            "alertname": "HighErrorRate",
+            "instance": "10.0.0.11:9100",
+            "job": "api",
+            "severity": "critical",
+        },
         identity="1a2b3c4d5e6f7a8b",
         summary="5xx above 5%",
     )
@@ -78,7 +93,8 @@ def test_without_fingerprint_the_identity_comes_from_the_labels():
     del item["fingerprint"]
     [one] = alertmanager.parse(payload(item), headers={}, received_at=0.0)
     [two] = alertmanager.parse(payload(item), headers={}, received_at=0.0)
-    assert one.identity and one.identity == two.identity
+    assert one.identity
+    assert one.identity == two.identity
 
 
 def test_summary_falls_back_to_description_and_empty_alerts_are_fine():

@@ -35,7 +35,8 @@ def test_defaults():
     assert config.server == models.Server()
     assert (config.server.address, config.server.port) == ("127.0.0.1", 8787)
     assert config.server.max_body_bytes == 1024 * 1024
-    assert config.server.enabled and config.server.tls is None
+    assert config.server.enabled
+    assert config.server.tls is None
     assert config.intake == []
 
 
@@ -95,7 +96,12 @@ rules:
     )
     config = loaded.config
     assert [e.kind for e in config.intake] == [
-        "alertmanager", "grafana", "sns", "aliyun", "tencent", "generic",
+        "alertmanager",
+        "grafana",
+        "sns",
+        "aliyun",
+        "tencent",
+        "generic",
     ]
     assert config.intake[2].auth == models.NoAuth(kind="none")  # SNS signs its messages
     assert config.intake[5].source_name == "custom"
@@ -161,8 +167,10 @@ rules:
     text = "\n".join(found)
     assert "intake[0].match[0].target: unknown target 'web-9'" in text
     assert "intake[1].name: duplicate intake endpoint name 'am'" in text
-    assert "rules[0].source: unknown intake source 'alertmanagr' (expected one of the intake " \
+    assert (
+        "rules[0].source: unknown intake source 'alertmanagr' (expected one of the intake "
         "sources: am)" in text
+    )
     assert "rules[1].probe: unknown probe 'nothing'" in text
 
 
@@ -170,8 +178,49 @@ def test_alert_rule_model():
     rule = models.AlertRule.model_validate(
         {"id": "r", "kind": "alert", "source": "am", "labels": {"team": "web"}}
     )
-    assert rule.alertname is None and rule.min_severity == "info" and rule.severity == "warning"
+    assert rule.alertname is None
+    assert rule.min_severity == "info"
+    assert rule.severity == "warning"
     with pytest.raises(ValidationError):
         models.AlertRule.model_validate(
             {"id": "r", "kind": "alert", "source": "am", "min_severity": "urgent"}
         )
+
+
+def test_the_commented_example_is_valid(tmp_path):
+    """The commented server/intake section of examples/rollsafe.yaml, uncommented, loads."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[3] / "examples" / "rollsafe.yaml"
+    text = example.read_text(encoding="utf-8")
+    block = text[text.index("# server:") :]
+    lines = []
+    rules = []
+    in_rules = False
+    for line in block.splitlines():
+        if line.startswith("# And a rule"):
+            in_rules = True
+            continue
+        if not line.startswith("#"):
+            continue
+        content = line[2:] if line.startswith("# ") else line[1:]
+        (rules if in_rules else lines).append(content)
+    uncommented = "\n".join(lines) + "\nrules:\n" + "\n".join(rules)
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            targets:
+              - {id: web-1, address: 10.0.0.11, labels: {instance_id: i-0abc}}
+            probes:
+              - {name: web-health, kind: http, url: "http://{address}/health"}
+            """
+        )
+        + uncommented.replace(
+            "rules:\n",
+            "rules:\n  - {kind: threshold, id: http-5xx, probe: web-health, op: '<', value: 1}\n",
+        )
+    )
+    config = loading.load(path).config
+    assert [e.name for e in config.intake] == ["alertmanager", "grafana", "cloudwatch"]
+    assert config.server.address == "0.0.0.0"

@@ -87,15 +87,25 @@ def digest(message: bytes) -> str:
 
 def test_signature_over_the_body():
     grafana.verify_signature(
-        BODY, secret=SECRET, signature=digest(BODY), timestamp=None, now=0.0, tolerance=300,
+        BODY,
+        secret=SECRET,
+        signature=digest(BODY),
+        timestamp=None,
+        now=0.0,
+        tolerance=300,
         timestamp_expected=False,
     )
 
 
 def test_signature_with_a_timestamp_header():
     grafana.verify_signature(
-        BODY, secret=SECRET, signature=digest(b"1000:" + BODY), timestamp="1000", now=1200.0,
-        tolerance=300, timestamp_expected=True,
+        BODY,
+        secret=SECRET,
+        signature=digest(b"1000:" + BODY),
+        timestamp="1000",
+        now=1200.0,
+        tolerance=300,
+        timestamp_expected=True,
     )
 
 
@@ -116,6 +126,11 @@ def test_signature_refusals(signature, timestamp, now, expected, reason):
         signature = digest(b"1000:" + BODY)
     with pytest.raises(signing.Unauthenticated, match=reason):
         grafana.verify_signature(
-            BODY, secret=SECRET, signature=signature, timestamp=timestamp, now=now,
-            tolerance=300, timestamp_expected=expected,
+            BODY,
+            secret=SECRET,
+            signature=signature,
+            timestamp=timestamp,
+            now=now,
+            tolerance=300,
+            timestamp_expected=expected,
         )

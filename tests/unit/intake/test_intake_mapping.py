@@ -26,8 +26,13 @@ def endpoint(**fields):
 
 def alert(labels, *, state=FIRING, time=100.0, name="HighErrorRate", **extra):
     return payloads.Alert(
-        name=name, state=state, time=time, labels={"alertname": name, **labels},
-        identity="fp-1", summary="5xx", **extra,
+        name=name,
+        state=state,
+        time=time,
+        labels={"alertname": name, **labels},
+        identity="fp-1",
+        summary="5xx",
+        **extra,
     )
 
 
@@ -64,7 +69,8 @@ def test_an_address_shared_by_two_targets_is_ambiguous_not_guessed():
     mapper = mapping.Mapper(endpoint(target_label="instance", strip_port=True), TARGETS)
     targets, reason = mapper.targets_of(alert({"instance": "127.0.0.1:8080"}))
     assert targets == []
-    assert "ambiguous" in reason and "local-a, local-b" in reason
+    assert "ambiguous" in reason
+    assert "local-a, local-b" in reason
 
 
 def test_matchers_all_count_and_combine_with_the_label():
@@ -137,8 +143,10 @@ def test_cannot_tell_becomes_an_error_observation():
     [obs] = mapper.map(
         [alert({"instance": "web-1"}, state=None, name="DatasourceNoData")], received_at=200.0
     ).observations
-    assert obs.error is not None and "DatasourceNoData" in obs.error
-    assert obs.alert_state is None and obs.value is None
+    assert obs.error is not None
+    assert "DatasourceNoData" in obs.error
+    assert obs.alert_state is None
+    assert obs.value is None
 
 
 @pytest.mark.parametrize(
@@ -147,7 +155,11 @@ def test_cannot_tell_becomes_an_error_observation():
         ({}, {"severity": "critical"}, "critical"),
         ({}, {"severity": "page"}, "warning"),  # unknown value: the default
         ({}, {}, "warning"),
-        ({"map": {"P1": "critical", "p3": "info"}, "default": "info"}, {"severity": "p1"}, "critical"),
+        (
+            {"map": {"P1": "critical", "p3": "info"}, "default": "info"},
+            {"severity": "p1"},
+            "critical",
+        ),
         ({"label": "priority", "map": {"high": "critical"}}, {"priority": "HIGH"}, "critical"),
         ({"default": "critical"}, {}, "critical"),
     ],

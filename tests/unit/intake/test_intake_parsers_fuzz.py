@@ -18,14 +18,36 @@ KINDS = sorted(sources.PARSERS)
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5)
+    ),
     max_leaves=20,
 )
 # Bodies that look like each source's form, with wrong types and values where they matter.
 _keys = st.sampled_from(
-    ["alerts", "status", "labels", "startsAt", "endsAt", "fingerprint", "version", "Type",
-     "Message", "alertName", "alertState", "dimensions", "timestamp", "alarmStatus",
-     "alarmObjInfo", "alarmPolicyInfo", "firstOccurTime", "name", "state", "time", "target"]
+    [
+        "alerts",
+        "status",
+        "labels",
+        "startsAt",
+        "endsAt",
+        "fingerprint",
+        "version",
+        "Type",
+        "Message",
+        "alertName",
+        "alertState",
+        "dimensions",
+        "timestamp",
+        "alarmStatus",
+        "alarmObjInfo",
+        "alarmPolicyInfo",
+        "firstOccurTime",
+        "name",
+        "state",
+        "time",
+        "target",
+    ]
 )
 _shaped = st.dictionaries(_keys, _json, max_size=8).map(lambda d: json.dumps(d).encode())
 _alerts = st.lists(st.dictionaries(_keys, _json, max_size=8), max_size=3).map(
@@ -49,6 +71,8 @@ def test_parsers_only_raise_malformed(kind, body, form):
     try:
         found = sources.parse(_endpoint(kind), body, headers=headers, received_at=1000.0)
     except payloads.Malformed as exc:
-        assert exc.reason
+        reason = exc.reason
     else:
+        reason = "parsed"
         assert all(isinstance(a, payloads.Alert) for a in found)
+    assert reason

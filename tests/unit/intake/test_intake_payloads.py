@@ -29,7 +29,7 @@ def test_unset_times_are_none(text):
 
 @pytest.mark.parametrize("text", ["yesterday", "2026-13-01T00:00:00Z", "2026-01-01T10:00Z"])
 def test_bad_times_are_malformed_with_the_field(text):
-    with pytest.raises(payloads.Malformed, match="`alerts.startsAt`"):
+    with pytest.raises(payloads.Malformed, match=r"`alerts\.startsAt`"):
         payloads.parse_rfc3339(text, field_name="alerts.startsAt")
 
 
@@ -59,7 +59,7 @@ def test_labels_must_be_scalar():
         "b": "true",
         "c": "",
     }
-    with pytest.raises(payloads.Malformed, match="`l.a` is not a scalar"):
+    with pytest.raises(payloads.Malformed, match=r"`l\.a` is not a scalar"):
         payloads.labels_of({"a": {"b": 1}}, field_name="l")
     with pytest.raises(payloads.Malformed, match="not an object of labels"):
         payloads.labels_of(["a"], field_name="l")
@@ -112,7 +112,12 @@ def test_hmac_covers_the_body_and_the_timestamp():
     signature = signing.sign(SECRET, BODY, timestamp=1000)
     with pytest.raises(signing.Unauthenticated):
         signing.verify(
-            BODY + b" ", secret=SECRET, timestamp="1000", signature=signature, now=1000, tolerance=300
+            BODY + b" ",
+            secret=SECRET,
+            timestamp="1000",
+            signature=signature,
+            now=1000,
+            tolerance=300,
         )
     with pytest.raises(signing.Unauthenticated):
         signing.verify(

@@ -68,7 +68,9 @@ def test_a_tampered_message_is_refused(topic, field, value):
         fields.update(Token="t", SubscribeURL="https://sns.us-east-1.amazonaws.com/?x")
     with pytest.raises(signing.Unauthenticated, match="does not match"):
         sns.verify(
-            envelope_of(json.dumps(fields).encode()), topic.pem, topic_arn=topic.topic_arn,
+            envelope_of(json.dumps(fields).encode()),
+            topic.pem,
+            topic_arn=topic.topic_arn,
             now=NOW,
         )
 
@@ -84,7 +86,9 @@ def test_wrong_topic(topic):
     body = topic.notification(topic.alarm("HighCPU", "ALARM"))
     with pytest.raises(sns.WrongTopic):
         sns.verify(
-            envelope_of(body), topic.pem, topic_arn="arn:aws:sns:us-east-1:123456789012:other",
+            envelope_of(body),
+            topic.pem,
+            topic_arn="arn:aws:sns:us-east-1:123456789012:other",
             now=NOW,
         )
 
@@ -108,7 +112,9 @@ def test_certificate_url_must_be_on_an_sns_host(topic, url):
     fields["SigningCertURL"] = url
     with pytest.raises(signing.Unauthenticated, match="SigningCertURL"):
         sns.verify(
-            envelope_of(json.dumps(fields).encode()), topic.pem, topic_arn=topic.topic_arn,
+            envelope_of(json.dumps(fields).encode()),
+            topic.pem,
+            topic_arn=topic.topic_arn,
             now=NOW,
         )
 
@@ -147,7 +153,9 @@ def test_bad_signature_fields(topic, mutate, reason):
     mutate(fields)
     with pytest.raises(signing.Unauthenticated, match=reason):
         sns.verify(
-            envelope_of(json.dumps(fields).encode()), topic.pem, topic_arn=topic.topic_arn,
+            envelope_of(json.dumps(fields).encode()),
+            topic.pem,
+            topic_arn=topic.topic_arn,
             now=NOW,
         )
 

@@ -21,8 +21,17 @@ FIRING = observations.AlertState.FIRING
 RESOLVED = observations.AlertState.RESOLVED
 
 
-def alert(time, state, *, name="HighErrorRate", identity=None, severity="warning",
-          labels=None, target=TARGET, source="am"):
+def alert(
+    time,
+    state,
+    *,
+    name="HighErrorRate",
+    identity=None,
+    severity="warning",
+    labels=None,
+    target=TARGET,
+    source="am",
+):
     details = alerts.AlertDetails(
         identity=identity or name, name=name, severity=severity, labels=labels or {}
     )
@@ -99,11 +108,15 @@ def test_filters_by_name_labels_and_severity():
     severities = {d.rule: d.severity for d in judge.evaluate(TARGET, now=1000)}
     assert (severities["named"], severities["team"], severities["crit"]) == (OK, OK, OK)
     judge.observe(
-        alert(150, FIRING, name="DiskFull", identity="d", severity="critical", labels={"team": "web"})
+        alert(
+            150, FIRING, name="DiskFull", identity="d", severity="critical", labels={"team": "web"}
+        )
     )
     severities = {d.rule: d.severity for d in judge.evaluate(TARGET, now=1000)}
     assert (severities["named"], severities["team"], severities["crit"]) == (
-        CRITICAL, CRITICAL, CRITICAL,
+        CRITICAL,
+        CRITICAL,
+        CRITICAL,
     )
 
 
@@ -135,8 +148,16 @@ def test_cross_validated_with_a_probe():
 
 
 def test_a_threshold_rule_reads_an_alert_source_like_a_probe():
-    cfg = config({"id": "t", "kind": "threshold", "probe": "am", "op": ">=", "value": 1,
-                  "severity": "critical"})
+    cfg = config(
+        {
+            "id": "t",
+            "kind": "threshold",
+            "probe": "am",
+            "op": ">=",
+            "value": 1,
+            "severity": "critical",
+        }
+    )
     assert decide(cfg, [alert(100, FIRING)], rule="t").severity is CRITICAL
     assert decide(cfg, [alert(100, FIRING), alert(200, RESOLVED)], rule="t").severity is OK
 

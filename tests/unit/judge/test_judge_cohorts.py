@@ -90,7 +90,7 @@ def test_min_delta_keeps_a_tiny_absolute_change_ok():
 
 @pytest.mark.parametrize(
     ("cohorts", "why"),
-    [({}, "no rollout in progress"), ({"web-1": "baseline"}, "baseline cohort")],
+    [({}, "no rollout is baking it"), ({"web-1": "baseline"}, "baseline cohort")],
 )
 def test_a_target_that_is_not_a_canary_is_not_judged(cohorts, why):
     judge = feed(config(), traffic(["web-1", "web-2"], 0, 60, bad_every=2))

@@ -41,7 +41,8 @@ def test_dedupe_within_the_window_only(store):
     again = store.add_inbox(entry(at=150.0), dedupe_since=50.0)
     assert again == repositories.InboxReceipt(id=first.id, duplicate=True)
     later = store.add_inbox(entry(at=500.0), dedupe_since=400.0)
-    assert not later.duplicate and later.id != first.id
+    assert not later.duplicate
+    assert later.id != first.id
     other = store.add_inbox(entry(b"other", at=500.0), dedupe_since=0.0)
     assert not other.duplicate
     assert len(store.list_inbox()) == 3
@@ -50,17 +51,25 @@ def test_dedupe_within_the_window_only(store):
 def test_finish_once_with_observations_and_audit_in_one_transaction(store):
     receipt = store.add_inbox(entry())
     obs = observations.Observation(
-        time=90.0, target=ids.TargetId("web-1"), source="am", value=1.0,
-        alert_state=observations.AlertState.FIRING, text='{"id":"x"}',
+        time=90.0,
+        target=ids.TargetId("web-1"),
+        source="am",
+        value=1.0,
+        alert_state=observations.AlertState.FIRING,
+        text='{"id":"x"}',
     )
-    audit = audit_events.AuditEntry(time=101.0, actor="intake", action="intake.unmapped", reason="r")
-    assert store.finish_inbox(receipt.id, outcome="observed", at=101.0, observations=[obs],
-                              audit=[audit])
+    audit = audit_events.AuditEntry(
+        time=101.0, actor="intake", action="intake.unmapped", reason="r"
+    )
+    assert store.finish_inbox(
+        receipt.id, outcome="observed", at=101.0, observations=[obs], audit=[audit]
+    )
     assert store.list_observations(source="am") == [obs]
     assert [e.entry.action for e in store.list_audit_events()] == ["intake.unmapped"]
     # A second processor finishing the same row writes nothing twice.
-    assert not store.finish_inbox(receipt.id, outcome="observed", at=102.0, observations=[obs],
-                                  audit=[audit])
+    assert not store.finish_inbox(
+        receipt.id, outcome="observed", at=102.0, observations=[obs], audit=[audit]
+    )
     assert len(store.list_observations(source="am")) == 1
     assert len(list(store.list_audit_events())) == 1
     [record] = store.list_inbox()
@@ -69,8 +78,10 @@ def test_finish_once_with_observations_and_audit_in_one_transaction(store):
 
 
 def test_list_filters_and_order(store):
-    ids_ = [store.add_inbox(entry(f"{n}".encode(), endpoint=e)).id
-            for n, e in enumerate(["am", "gr", "am"])]
+    ids_ = [
+        store.add_inbox(entry(f"{n}".encode(), endpoint=e)).id
+        for n, e in enumerate(["am", "gr", "am"])
+    ]
     assert [r.id for r in store.list_inbox(endpoint="am")] == [ids_[0], ids_[2]]
     assert [r.id for r in store.list_inbox(after_id=ids_[0], limit=1)] == [ids_[1]]
 

@@ -9,11 +9,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
-__all__ = ["BodyTooLarge", "UnsupportedMedia", "check_media", "media_type", "read_limited"]
+from starlette import requests as starlette_requests
+
+__all__ = [
+    "BodyCutShort",
+    "BodyTooLarge",
+    "UnsupportedMedia",
+    "check_media",
+    "media_type",
+    "read_limited",
+]
 
 
 class BodyTooLarge(Exception):
     """The body is larger than the server accepts (413)."""
+
+
+class BodyCutShort(Exception):
+    """The sender went away before the whole body arrived (400)."""
 
 
 class UnsupportedMedia(Exception):
@@ -45,9 +58,12 @@ async def read_limited(
         raise BodyTooLarge(f"the body is {int(declared)} bytes (at most {limit})")
     parts = []
     size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"the body is larger than {limit} bytes")
-        parts.append(chunk)
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"the body is larger than {limit} bytes")
+            parts.append(chunk)
+    except starlette_requests.ClientDisconnect:
+        raise BodyCutShort("the sender disconnected before the whole body arrived") from None
     return b"".join(parts)

@@ -120,6 +120,8 @@ class IntakeService:
             raise _Refused(415, str(exc)) from None
         except bodies.BodyTooLarge as exc:
             raise _Refused(413, str(exc)) from None
+        except bodies.BodyCutShort as exc:
+            raise _Refused(400, str(exc)) from None
         now = self._clock.now()
         try:
             gate.with_body(body, headers, now=now)

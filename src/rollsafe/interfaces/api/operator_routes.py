@@ -130,6 +130,7 @@ class OperatorService:
     def signals(self, target: str, *, since: float | None, until: float | None) -> dict[str, Any]:
         tid = ids.TargetId(target)
         now = self.clock.now()
+        explicit = since is not None
         if since is None:
             upgrades = self.store.list_observations(target=tid, source=f"{_MARK}upgrade", limit=1)
             since = upgrades[-1].time - _BEFORE_UPGRADE if upgrades else now - _DEFAULT_SPAN
@@ -139,6 +140,8 @@ class OperatorService:
             for o in self.store.list_observations(target=tid, since=since, limit=_SIGNAL_LIMIT)
             if o.time <= until
         ]
+        if found and not explicit:
+            since = max(since, found[0].time)  # a young target's chart starts with its data
         series: dict[str, list[dict[str, Any]]] = {}
         marks = []
         for obs in found:
@@ -238,7 +241,7 @@ class OperatorService:
 
     def rollback(self, target: str, *, who: roles.Principal, body: Rollback) -> runs.RollbackRun:
         if self.executor is None:
-            raise _Refused(503, "no controller runs in this process: use `rollsafe rollback`")
+            raise _Refused(409, "no controller runs in this process: use `rollsafe rollback`")
         try:
             return self.executor.request(
                 target,

@@ -99,20 +99,16 @@ async def serve(
     host, port = sock.getsockname()[:2]
     uv = _Server(config)
     task = asyncio.create_task(uv.serve(sockets=[sock]), name="uvicorn")
+    # The socket listens already: connections wait in its backlog until uvicorn accepts them.
+    scheme = "https" if server.tls else "http"
+    log.info("API listening on %s://%s:%d", scheme, host, port)
+    if listening is not None:
+        listening(host, port)
+    stopping = asyncio.create_task(stop.wait(), name="api-stop")
     try:
-        while not uv.started:
-            if task.done():
-                break
-            await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
-        if uv.started:
-            scheme = "https" if server.tls else "http"
-            log.info("API listening on %s://%s:%d", scheme, host, port)
-            if listening is not None:
-                listening(host, port)
-        stopping = asyncio.create_task(stop.wait(), name="api-stop")
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
     finally:
+        stopping.cancel()
         uv.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await task

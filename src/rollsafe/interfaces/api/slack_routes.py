@@ -9,7 +9,8 @@ through ``execute.approvals`` as ``slack:<user name>`` with the Slack user and t
 audit details.
 
 Answers: 200 decided; 401 unsigned, forged or stale; 403 not an approver; 400 not a button of
-rollsafe's; 404 no such run; 409 the run no longer waits; 503 no signing secret or no store.
+rollsafe's; 404 no such run (or no interactive Slack notifier with its signing secret); 409 the
+run no longer waits; 503 the store is unavailable.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class SlackService:
 
     async def receive(self, request: fastapi.Request) -> responses.JSONResponse:
         if not self._apps:
-            return _answer(503, "no interactive Slack notifier with a signing secret")
+            return _answer(404, "no interactive Slack notifier with a signing secret is configured")
         headers = {key.lower(): value for key, value in request.headers.items()}
         try:
             body = await bodies.read_limited(headers, request.stream(), limit=_BODY_LIMIT)

@@ -233,7 +233,9 @@ def _enforce(
     if min_recall is not None and (counts.recall or 0.0) < min_recall:
         below.append(f"recall {_ratio(counts.recall)} < {min_recall:g}")
     if below:
-        Console(stderr=True, highlight=False).print(f"[red]below the bar:[/] {', '.join(below)}")
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[red]below the bar:[/] {', '.join(below)}"
+        )
         raise typer.Exit(EXIT_BELOW)
 
 
@@ -343,13 +345,14 @@ def record(
         with output.open("w", encoding="utf-8") as stream:
             written = recording.write(gathered, stream, **arguments)
     errors_seen = sum(1 for o in gathered.observations if o.error is not None)
-    report = Console(stderr=True, highlight=False)
+    report = Console(stderr=True, highlight=False, soft_wrap=True)
     for note in gathered.notes:
         report.print(f"note: {markup.escape(note)}")
     report.print(
         f"recorded {len(gathered.observations)} observations ({errors_seen} without data) "
         f"from {gathered.queries} Prometheus queries, {len(gathered.log_lines)} log lines "
-        f"from {len(gathered.followed_logs)} logs, {len(marks)} marks: {written} records "
+        f"from {_plural(len(gathered.followed_logs), 'log')}, {_plural(len(marks), 'mark')}: "
+        f"{written} records "
         f"from {_iso(begin)} to {_iso(finish)}"
         + ("" if output is None else f" in {markup.escape(str(output))}")
     )
@@ -398,7 +401,7 @@ def _print_problems(problems: list[str]) -> None:
 def _note_unconfigured(targets: tuple[str, ...], where: str = "") -> None:
     if targets:
         prefix = f"{where}: " if where else ""
-        Console(stderr=True, highlight=False).print(
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"note: {markup.escape(prefix)}targets not in the configuration, judged without "
             f"labels: {markup.escape(', '.join(targets))}"
         )
@@ -440,6 +443,10 @@ def _duration(seconds: float) -> str:
 
 def _maybe_duration(seconds: float | None) -> str:
     return "n/a" if seconds is None else _duration(seconds)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _ratio(value: float | None) -> str:

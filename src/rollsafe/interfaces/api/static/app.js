@@ -170,11 +170,16 @@ async function poll() {
 // ------------------------------------------------------------------ fleet
 
 function evidenceLine(target) {
-  const notable = target.decisions.filter((d) => d.severity !== "ok");
-  const shown = notable.length ? notable : target.decisions;
-  if (!shown.length) return "no decision yet";
-  const worst = shown.reduce((a, b) => (rank(b.severity) > rank(a.severity) ? b : a));
-  return `${worst.rule}: ${worst.summary}`;
+  // The worst decision; among equals a rule's over the detector's own, then the newest.
+  if (!target.decisions.length) return "no decision yet";
+  const weight = (d) => [rank(d.severity), d.rule.startsWith("blind:") ? 0 : 1, d.time];
+  const better = (a, b) => {
+    const [x, y] = [weight(a), weight(b)];
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] > y[i] ? a : b;
+    return a;
+  };
+  const shown = target.decisions.reduce(better);
+  return `${shown.rule}: ${shown.summary}`;
 }
 
 function rank(severity) {
@@ -396,13 +401,13 @@ function renderTargetHeader(id) {
       },
     }, "Release quarantine"));
   }
-  head.replaceChildren(
+  head.replaceChildren(...[
     h("p", {}, badge(target.state), " ", target.quarantine_reason ? h("span", { class: "error" }, `quarantined: ${target.quarantine_reason}`) : ""),
     h("table", { class: "decisions" }, h("tbody", {}, target.decisions.map((d) =>
       h("tr", {}, h("td", {}, badge(d.severity)), h("td", { class: "mono" }, d.rule), h("td", { class: "evidence" }, d.summary), h("td", { class: "dim" }, when(d.time)))))),
     controls.length ? h("div", { class: "controls" }, controls) : null,
     target.open_run ? h("p", {}, "Open run: ", h("a", { href: `#run=${target.open_run.id}` }, target.open_run.id), " ", approvalControls(target.open_run)) : null,
-  );
+  ].filter(Boolean));
 }
 
 function renderRun(report) {
@@ -454,8 +459,12 @@ function renderSignals(data) {
     return box;
   }
   for (const series of data.series) {
-    const field = chartField(series.source, data.thresholds, series.points);
-    box.append(chart(series, field, data));
+    // One chart per field a rule compares (status, latency ...), else the most telling one.
+    const fields = [...new Set(data.thresholds
+      .filter((t) => t.source === series.source && t.value !== null)
+      .map((t) => t.field))];
+    if (!fields.length) fields.push(chartField(series.source, data.thresholds, series.points));
+    for (const field of fields) box.append(chart(series, field, data));
   }
   box.append(h("p", { class: "dim legend" },
     h("span", { class: "key threshold" }, "— — rule threshold"), " ",
@@ -471,7 +480,7 @@ function chart(series, field, data) {
   const points = series.points.filter((p) => p[field] !== null && p[field] !== undefined && !p.error);
   const errors = series.points.filter((p) => p.error);
   const lines = data.thresholds.filter((x) => x.source === series.source && x.field === field && x.value !== null);
-  const notes = data.thresholds.filter((x) => x.source === series.source && (x.field !== field || x.value === null));
+  const notes = data.thresholds.filter((x) => x.source === series.source && x.value === null);
   const values = points.map((p) => p[field]).concat(lines.map((x) => x.value));
   let lo = values.length ? Math.min(...values) : 0, hi = values.length ? Math.max(...values) : 1;
   if (lo === hi) { lo -= 1; hi += 1; }
@@ -479,22 +488,23 @@ function chart(series, field, data) {
   lo -= pad; hi += pad;
   const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - R);
   const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (H - T - B);
-  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "data-source": series.source, "aria-label": `${series.source} ${field}` });
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "data-source": series.source, "data-field": field, "aria-label": `${series.source} ${field}` });
   svg.append(s("rect", { x: L, y: T, width: W - L - R, height: H - T - B, class: "plot" }));
   for (const v of [lo + pad, (lo + hi) / 2, hi - pad]) {
     svg.append(s("text", { x: L - 4, y: y(v) + 4, class: "axis", "text-anchor": "end" }, fmt(v)));
   }
-  for (const t of [t0, (t0 + t1) / 2, t1]) {
-    svg.append(s("text", { x: x(t), y: H - 6, class: "axis", "text-anchor": "middle" }, clock(t)));
+  for (const [t, anchor] of [[t0, "start"], [(t0 + t1) / 2, "middle"], [t1, "end"]]) {
+    svg.append(s("text", { x: x(t), y: H - 6, class: "axis", "text-anchor": anchor }, clock(t)));
   }
   for (const mark of data.marks) {
     if (mark.time < t0 || mark.time > t1) continue;
     svg.append(s("line", { x1: x(mark.time), x2: x(mark.time), y1: T, y2: H - B, class: `mark mark-${mark.name}` }));
-    svg.append(s("text", { x: x(mark.time) + 3, y: T + 10, class: `mark-label mark-${mark.name}` }, mark.name));
+    svg.append(s("text", { x: x(mark.time) + 3, y: H - B - 4, class: `mark-label mark-${mark.name}` }, mark.name));
   }
   for (const line of lines) {
     svg.append(s("line", { x1: L, x2: W - R, y1: y(line.value), y2: y(line.value), class: `threshold sev-${line.severity}` }, s("title", {}, `${line.rule}: ${line.label}`)));
-    svg.append(s("text", { x: W - R - 4, y: y(line.value) - 4, class: `threshold-label sev-${line.severity}`, "text-anchor": "end" }, `${line.rule}: ${line.label}`));
+    const above = y(line.value) > T + 14;
+    svg.append(s("text", { x: L + 4, y: y(line.value) + (above ? -4 : 12), class: `threshold-label sev-${line.severity}` }, `${line.rule}: ${line.label}`));
   }
   if (points.length) {
     const path = points.map((p, i) => `${i ? "L" : "M"}${x(p.time).toFixed(1)},${y(p[field]).toFixed(1)}`).join(" ");
