@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## demo: install, then build a local fleet, break one host, and watch rollsafe roll it back
+## demo: install, then roll a bad release out over a local fleet and watch rollsafe stop it at the canary
 demo: $(STAMP)
 	$(BIN)/rollsafe demo
 

@@ -81,8 +81,14 @@ _ALLOWED: dict[RolloutState, frozenset[RolloutState]] = {
             RolloutState.HALTED,
         }
     ),
+    # A pause asked for during the last wave: once it baked clean, nothing is left to do.
     RolloutState.PAUSED: frozenset(
-        {RolloutState.RUNNING, RolloutState.HALTING, RolloutState.ABORTING}
+        {
+            RolloutState.RUNNING,
+            RolloutState.HALTING,
+            RolloutState.ABORTING,
+            RolloutState.COMPLETED,
+        }
     ),
     RolloutState.HALTING: frozenset({RolloutState.HALTED, RolloutState.ABORTING}),
     RolloutState.ABORTING: frozenset({RolloutState.ABORTED}),

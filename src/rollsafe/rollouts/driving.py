@@ -411,6 +411,13 @@ class RolloutDriver:
             "rollout.target.readying",
         )
         decisions = await self._wait_for_evidence(d, tid)
+        if d.stopping.is_set():
+            return await self._save_target(
+                d,
+                dataclasses.replace(row, state=rollouts.TargetState.PENDING),
+                "rollout.target.not_started",
+                reason="the rollout stopped before it was ready",
+            )
         critical = [x for x in decisions if x.severity is verdicts.Severity.CRITICAL]
         if critical:
             return await self._not_ready(

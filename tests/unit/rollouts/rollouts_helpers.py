@@ -43,6 +43,7 @@ class FleetDriver(testing.FakeDriver):
         super().__init__("fake", clock=clock)
         self.judge = judge
         self.bad: set[str] = set()
+        self.mute: set[str] = set()  # targets whose probe stops answering once upgraded
 
     def report(self, target: str, value: float) -> None:
         self.judge.observe(
@@ -53,7 +54,8 @@ class FleetDriver(testing.FakeDriver):
 
     async def upgrade(self, target: models.Target, *, key: str) -> str:
         output = await super().upgrade(target, key=key)
-        self.report(target.id, 10.0 if target.id in self.bad else 0.0)
+        if target.id not in self.mute:
+            self.report(target.id, 10.0 if target.id in self.bad else 0.0)
         return output
 
     async def rollback(self, target, point, *, step, key) -> str:
@@ -77,12 +79,13 @@ class Controller:
         policy: dict[str, Any] | None = None,
         fault=None,
         silent: set[str] | frozenset[str] = frozenset(),
+        rules: list[dict[str, Any]] | None = None,
     ) -> None:
         self.tmp_path = tmp_path
         self.config = models.RollsafeConfig.model_validate(
             {
                 "targets": [{"id": f"web-{i}", "driver": "fake"} for i in range(1, hosts + 1)],
-                "rules": [{**RULE, "severity": "critical"}],
+                "rules": rules or [{**RULE, "severity": "critical"}],
                 "policy": {"max_rollbacks_per_target": 10, **(policy or {})},
                 "rollouts": [
                     {"name": "release", "bake": "0.3s", "waves": [1, "100%"], **(plan or {})}

@@ -382,3 +382,42 @@ async def test_a_bake_interrupted_by_a_restart_starts_over(tmp_path):
     row = c.targets(rollout.id)["web-1"]
     assert row.finished_at >= first
     assert c.driver.upgrades() == ["web-1"]
+
+
+async def test_a_pause_during_the_last_wave_lets_it_complete(tmp_path):
+    c = Controller(tmp_path, hosts=2, plan={"waves": ["100%"], "bake": "0.5s"})
+    rollout = c.open()
+
+    def baking(r):
+        return all(row.state is DONE.BAKING for row in c.targets(r.id).values())
+
+    await c.run(rollout.id, until=baking)
+    c.store.set_rollout_desired(rollout.id, rollouts.Desired.PAUSE)
+    ended = await c.run(rollout.id)
+
+    assert ended.state is rollouts.RolloutState.COMPLETED
+    assert set(c.states(rollout.id).values()) == {"passed"}
+
+
+async def test_a_bake_nobody_could_watch_fails(tmp_path):
+    # The only bake rule reads a short window: once the probe stops answering, no data.
+    rule = {
+        "id": "errors-ratio",
+        "kind": "ratio",
+        "severity": "critical",
+        "probe": "errors",
+        "when": {"op": ">", "value": 5},
+        "window": "1s",
+        "above": 0.5,
+        "min_samples": 1,
+    }
+    c = Controller(tmp_path, hosts=1, plan={"waves": [1], "bake": "1.5s"}, rules=[rule])
+    c.driver.mute = {"web-1"}
+    rollout = c.open()
+
+    ended = await c.run(rollout.id)
+
+    assert ended.state is rollouts.RolloutState.HALTED
+    row = c.targets(rollout.id)["web-1"]
+    assert row.failure == "bake inconclusive: no bake rule had data on web-1 (errors-ratio)"
+    assert row.state is DONE.ROLLED_BACK
