@@ -233,7 +233,7 @@ def test_record_reads_prometheus_history_and_the_log_then_backtests_it(
             check=False,
         )
     assert done.returncode == 0, done.stderr
-    assert "from 3 Prometheus queries, 1 log lines from 1 log, 1 mark" in done.stderr
+    assert "from 3 Prometheus queries, 1 log line from 1 log, 1 mark" in done.stderr
 
     recording = recordings.read(recorded)
     steps = end - start + 1

@@ -119,9 +119,13 @@ def test_a_policy_below_the_bar_exits_1(tmp_path: Path) -> None:
     )
     config = tmp_path / "weak.yaml"
     config.write_text(weak, encoding="utf-8")
+    corpus = tmp_path / "faults"
+    corpus.mkdir()
+    for path in SCENARIOS.glob("fault-*.jsonl"):
+        shutil.copy(path, corpus / path.name)
     result = CliRunner().invoke(
         main.app,
-        ["backtest", "-c", str(config), "--corpus", str(SCENARIOS), "--min-recall", "0.95"],
+        ["backtest", "-c", str(config), "--corpus", str(corpus), "--min-recall", "0.95"],
         env=ENV,
     )
     assert result.exit_code == 1, result.output

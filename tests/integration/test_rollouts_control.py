@@ -80,8 +80,10 @@ def test_pause_resume_then_abort(tmp_path):
         proc = fleet.popen("rollout", "start", "shop-all", "-c", config, "--json")
         wait_for(
             fleet,
-            lambda r, rows: r.plan == "shop-all"
-            and all(rows[h].state is rollouts.TargetState.BAKING for h in ("web-2", "web-3")),
+            lambda r, rows: (
+                r.plan == "shop-all"
+                and all(rows[h].state is rollouts.TargetState.BAKING for h in ("web-2", "web-3"))
+            ),
             what="wave 2 to bake",
         )
         aborted = fleet.cli("rollout", "abort", "-c", config, "--reason", "wrong build", "--wait")

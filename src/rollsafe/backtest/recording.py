@@ -34,7 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rollsafe.backtest import recordings, timestamps
 from rollsafe.config import models
@@ -168,7 +168,7 @@ def record(
 
 def write(
     recorded: Recorded,
-    stream: Any,
+    stream: IO[str],
     *,
     name: str | None = None,
     description: str = "",

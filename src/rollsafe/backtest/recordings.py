@@ -38,6 +38,7 @@ from rollsafe.domain import alerts, errors, ids, observations
 
 __all__ = [
     "FORMAT",
+    "MAX_PROBLEMS",
     "VERSION",
     "Fault",
     "Header",

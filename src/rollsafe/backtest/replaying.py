@@ -21,6 +21,7 @@ A replay is deterministic: the same configuration and recording always give the 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ def log_observations(
     """
     followed: dict[tuple[ids.TargetId, str], list[recordings.LogLine]] = defaultdict(list)
     for target, source in recording.header.logs:
-        followed[(target, source)]
+        followed.setdefault((target, source), [])  # followed, even if no line was written
     for line in recording.log_lines:
         followed[(line.target, line.source)].append(line)
     if not followed:
@@ -109,7 +110,7 @@ def log_observations(
     if start is None or end is None:
         return []
     probes = {probe.name: probe for probe in config.probes}
-    patterns: dict[str, tuple[Any, ...]] = {}
+    patterns: dict[str, tuple[re.Pattern[str], ...]] = {}
     out: list[observations.Observation] = []
     for (target, source), lines in sorted(followed.items()):
         probe = probes.get(source)
@@ -141,7 +142,7 @@ def _buckets(
     *,
     target: ids.TargetId,
     source: str,
-    patterns: Sequence[Any],
+    patterns: Sequence[re.Pattern[str]],
     interval: float,
     start: float,
     end: float,
@@ -169,6 +170,6 @@ def _buckets(
     return out
 
 
-def _matches(line: str, patterns: Iterable[Any]) -> bool:
+def _matches(line: str, patterns: Iterable[re.Pattern[str]]) -> bool:
     # As the log probe's follower: a line counts once, at the first pattern that finds it.
     return any(pattern.search(line) for pattern in patterns)

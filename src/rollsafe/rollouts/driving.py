@@ -224,8 +224,8 @@ class RolloutDriver:
     # ------------------------------------------------------------------ one rollout
 
     async def drive(self, rollout_id: str) -> rollouts.Rollout:
-        """Drive ``rollout_id`` until it ends, is paused with nothing under way... or the
-        controller closes. Returns the rollout as stored last."""
+        """Drive ``rollout_id`` until it ends (a paused one waits to be resumed or aborted), or
+        until the controller closes. Returns the rollout as stored last."""
         if self._closing is None:
             self._closing_event()
         rollout = self._store.get_rollout(rollouts.RolloutId(rollout_id))
@@ -284,7 +284,9 @@ class RolloutDriver:
                 continue
             wave_rows = d.wave_rows(index)
             if not all(row.state.terminal for row in wave_rows):
-                continue  # closing, or a target left mid-way: go round again
+                # Only a stop or a close ends a wave early; go round (without spinning).
+                await self._wait_any(d.stopping, seconds=self._poll)
+                continue
             started = self._wave_started(d, index)
             log = rollouts.WaveLog(
                 index=index, started_at=started, finished_at=self._clock.now(), outcome="passed"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 import time
 import zoneinfo
@@ -290,7 +291,7 @@ def record(
 ) -> None:
     """Build a recording from Prometheus (promql probes) and log files (log probes)."""
     loaded = config_commands.load_or_exit(config)
-    finish = _when(end, "--end") if end is not None else time.time()
+    finish = _when(end, "--end") if end is not None else float(math.floor(time.time()))
     if (start is None) == (since is None):
         context.fail("give exactly one of --start and --since")
     if start is not None:
@@ -350,7 +351,8 @@ def record(
         report.print(f"note: {markup.escape(note)}")
     report.print(
         f"recorded {len(gathered.observations)} observations ({errors_seen} without data) "
-        f"from {gathered.queries} Prometheus queries, {len(gathered.log_lines)} log lines "
+        f"from {_plural(gathered.queries, 'Prometheus query')}, "
+        f"{_plural(len(gathered.log_lines), 'log line')} "
         f"from {_plural(len(gathered.followed_logs), 'log')}, {_plural(len(marks), 'mark')}: "
         f"{written} records "
         f"from {_iso(begin)} to {_iso(finish)}"
@@ -446,7 +448,9 @@ def _maybe_duration(seconds: float | None) -> str:
 
 
 def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun[:-1]}ies" if noun.endswith("y") else f"{count} {noun}s"
 
 
 def _ratio(value: float | None) -> str:
