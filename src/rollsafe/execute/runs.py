@@ -392,6 +392,7 @@ class Executor:
         run = self._load(run_id)
         if not run.open:
             return run
+        driving.recording_api_calls(self._api_call_recorder(run))
         try:
             target = self._config.target(run.target)
         except KeyError:
@@ -875,6 +876,16 @@ class Executor:
         if run is None:
             raise RunNotFound(run_id)
         return run
+
+    def _api_call_recorder(self, run: runs.RollbackRun) -> driving.ApiCallRecorder:
+        """Cloud API calls made while driving ``run`` go to the audit with their request ids."""
+
+        def record(operation: str, details: Mapping[str, Any]) -> None:
+            entry = self._entry(run, "driver.api_call", details={"operation": operation, **details})
+            self._store.append_audit(entry)
+            self._emit(entry)
+
+        return record
 
     def _entry(
         self,

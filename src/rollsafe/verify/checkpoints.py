@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 from rollsafe.config import models
 from rollsafe.detect import probes, probing
@@ -45,7 +47,23 @@ async def take_checkpoint(
         target = config.target(target_id)
     except KeyError:
         raise errors.ConfigError(f"unknown target {target_id!r}") from None
-    point = await driver.checkpoint(target, point_id=ids.new_restore_point_id(), label=label)
+
+    def record(operation: str, details: Mapping[str, Any]) -> None:
+        store.append_audit(
+            audit_events.AuditEntry(
+                time=clock.now(),
+                actor=actor,
+                action="driver.api_call",
+                target=target_id,
+                details={"operation": operation, **details},
+            )
+        )
+
+    token = driving.recording_api_calls(record)
+    try:
+        point = await driver.checkpoint(target, point_id=ids.new_restore_point_id(), label=label)
+    finally:
+        driving.reset_api_calls(token)
     looks = await _observe_data(config, target, clock=clock, probe_factory=probe_factory)
     blind = {name: obs.error for name, obs in looks.items() if not obs.ok}
     if blind:
