@@ -36,6 +36,10 @@ _NAME_KEYS = {
     "intake": "name",
     "rollouts": "name",
 }
+_TARGET_VARS: dict[str, tuple[str, ...]] = {
+    # driver kind -> the `vars` every target of such a driver must have
+    "aws": ("instance_id",),
+}
 _WHAT = {
     "targets": "target id",
     "probes": "probe name",
@@ -89,6 +93,7 @@ class Checker:
                 self.add(("probes", index, "port"), f"{port} is not a port (expected 1 to 65535)")
             self._templates(("probes", index), probe, [t for t in targets if _picks(probe, t)])
             self._regexes(("probes", index), probe)
+        self._target_vars(drivers)
         for index, driver in drivers.values():
             self._commands(("drivers", index), driver)
             users = [t for t in targets if t.driver == driver.name]
@@ -219,6 +224,22 @@ class Checker:
                     f"unknown driver {driver!r}{hint} "
                     f"(expected {_expected_name('drivers', 'drivers', drivers)})",
                 )
+
+    def _target_vars(self, drivers: dict[str, tuple[int, Any]]) -> None:
+        """A cloud driver finds a target's instance in its ``vars``: it must be there."""
+        for index, item in self._entries("targets"):
+            name = item.get("driver")
+            found = drivers.get(name) if isinstance(name, str) else None
+            if found is None:
+                continue
+            given = item.get("vars")
+            for var in _TARGET_VARS.get(found[1].kind, ()):
+                if not isinstance(given, dict) or not given.get(var):
+                    self.add(
+                        ("targets", index),
+                        f"`vars.{var}` is missing (expected it: driver {name!r} finds the "
+                        "target's instance by it)",
+                    )
 
     def _intake_sources(self) -> list[str]:
         """Sources of the intake endpoints' observations: ``source``, or else ``name``."""
@@ -415,6 +436,8 @@ def _command_fields(item: Any) -> tuple[str, ...]:
         return ("command",)
     if isinstance(item, models.LocalDriver):
         return ("upgrade", "checkpoint", "rollback", "restart")
+    if isinstance(item, models.AwsDriver):
+        return ("upgrade",)
     return ()
 
 

@@ -420,7 +420,158 @@ class LocalDriver(Model):
         return self
 
 
-Driver = Annotated[LocalDriver, Field(discriminator="kind")]
+AwsStrategy = Literal["replace-root-volume", "swap-volume"]
+
+
+class AwsDriver(Model):
+    """EC2 instances, rolled back to a snapshot of their root volume (boto3).
+
+    The instance of a target is its ``vars.instance_id``. Credentials come only from the AWS
+    SDK's own chain (environment, profile, instance role), never from this file.
+    """
+
+    kind: Literal["aws"]
+    name: str = Field(pattern=_ID_PATTERN)
+    region: str | None = Field(
+        default=None, description="e.g. eu-west-1; default: the AWS SDK's own lookup"
+    )
+    endpoint_url: str | None = Field(
+        default=None, description="A VPC endpoint of EC2, or a local stand-in in tests"
+    )
+    strategy: AwsStrategy = Field(
+        default="replace-root-volume",
+        description="replace-root-volume (in place, instance keeps running) or swap-volume "
+        "(stop, detach, attach a volume made from the snapshot, start)",
+    )
+    replace_instance: bool = Field(
+        default=False,
+        description="Last resort: launch a new instance from the previous image (not "
+        "implemented yet: must stay false)",
+    )
+    status_checks: bool = Field(
+        default=True, description="Wait for the instance and system status checks to be ok"
+    )
+    poll_interval: Duration = Field(default=5.0, description="First wait between two polls")
+    max_poll_interval: Duration = Field(default=30.0, description="Polls back off up to this")
+    snapshot_wait: Duration = Field(default=3600.0, description="Longest wait for a snapshot")
+    restore_wait: Duration = Field(
+        default=1800.0, description="Longest wait for a root volume replacement or swap"
+    )
+    instance_wait: Duration = Field(
+        default=900.0, description="Longest wait for the instance to stop, or to run and pass"
+    )
+    api_timeout: Duration = Field(default=30.0, description="Connect and read timeout of a call")
+    api_attempts: int = Field(
+        default=4, ge=1, le=10, description="Attempts of one call inside the SDK (throttling)"
+    )
+    upgrade: Command | None = Field(
+        default=None, description="Command run on the controller to upgrade a target"
+    )
+    upgrade_timeout: Duration = 1800.0
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment of upgrade")
+
+    @model_validator(mode="after")
+    def _waits_make_sense(self) -> AwsDriver:
+        if self.replace_instance:
+            raise ValueError(
+                "replace_instance is not implemented yet: leave it false (see docs/drivers.md)"
+            )
+        for name in ("poll_interval", "snapshot_wait", "restore_wait", "instance_wait"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be greater than 0")
+        if self.api_timeout <= 0 or self.upgrade_timeout <= 0:
+            raise ValueError("api_timeout and upgrade_timeout must be greater than 0")
+        if self.max_poll_interval < self.poll_interval:
+            raise ValueError("max_poll_interval must be at least poll_interval")
+        return self
+
+
+class TencentEndpoints(Model):
+    """Where each service's calls go instead of ``<service>.tencentcloudapi.com``."""
+
+    cvm: str | None = Field(default=None, description="host[:port] of CVM, e.g. a stand-in")
+    cbs: str | None = Field(default=None, description="host[:port] of CBS, e.g. a stand-in")
+
+
+class TencentDriver(Model):
+    """Tencent Cloud CVM instances, rolled back to a CBS snapshot of their system disk.
+
+    The instance of a target is its ``vars.instance_id``. Credentials come only from the
+    environment (TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY) or the SDK's default
+    provider chain (profile file, CVM role), never from this file.
+    """
+
+    kind: Literal["tencent"]
+    name: str = Field(pattern=_ID_PATTERN)
+    region: str = Field(pattern=r"^[a-z]+(-[a-z0-9]+)+$", description="e.g. ap-guangzhou")
+    endpoints: TencentEndpoints = Field(default_factory=TencentEndpoints)
+    protocol: Literal["https", "http"] = Field(
+        default="https", description="http only for a local stand-in"
+    )
+    strategy: Literal["auto-stop", "explicit"] = Field(
+        default="auto-stop",
+        description="auto-stop (ApplySnapshot stops and starts the instance itself) or "
+        "explicit (StopInstances, ApplySnapshot, StartInstances)",
+    )
+    stop_type: Literal["SOFT", "SOFT_FIRST", "HARD"] = Field(
+        default="SOFT_FIRST", description="StopInstances' StopType (explicit strategy)"
+    )
+    snapshot_expiry: Duration | None = Field(
+        default=None, description="Snapshots delete themselves after this (at least 1 day)"
+    )
+    replace_instance: bool = Field(
+        default=False,
+        description="Last resort: launch a new instance from the previous image (not "
+        "implemented yet: must stay false)",
+    )
+    poll_interval: Duration = Field(default=2.0, description="First wait between two polls")
+    max_poll_interval: Duration = Field(default=15.0, description="Polls back off up to this")
+    snapshot_wait: Duration = Field(default=3600.0, description="Longest wait for a snapshot")
+    restore_wait: Duration = Field(
+        default=240.0, description="Longest wait for ApplySnapshot's rollback to finish"
+    )
+    instance_wait: Duration = Field(
+        default=240.0, description="Longest wait for the instance to stop or to run"
+    )
+    api_timeout: Duration = Field(default=30.0, description="Timeout of one API call")
+    throttle_retry_after: Duration = Field(
+        default=1.0, description="Wait before retrying a throttled call (RequestLimitExceeded)"
+    )
+    upgrade: Command | None = Field(
+        default=None, description="Command run on the controller to upgrade a target"
+    )
+    upgrade_timeout: Duration = 1800.0
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment of upgrade")
+
+    @model_validator(mode="after")
+    def _waits_make_sense(self) -> TencentDriver:
+        if self.replace_instance:
+            raise ValueError(
+                "replace_instance is not implemented yet: leave it false (see docs/drivers.md)"
+            )
+        for name in (
+            "poll_interval",
+            "snapshot_wait",
+            "restore_wait",
+            "instance_wait",
+            "api_timeout",
+            "upgrade_timeout",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be greater than 0")
+        if self.throttle_retry_after < 0:
+            raise ValueError("throttle_retry_after must not be negative")
+        if self.max_poll_interval < self.poll_interval:
+            raise ValueError("max_poll_interval must be at least poll_interval")
+        if self.snapshot_expiry is not None and self.snapshot_expiry < 86400:
+            raise ValueError("snapshot_expiry must be at least 1 day (CBS refuses less)")
+        return self
+
+
+Driver = Annotated[
+    LocalDriver | AwsDriver | TencentDriver,
+    Field(discriminator="kind"),
+]
 
 # --------------------------------------------------------------------------- notifiers
 
