@@ -568,8 +568,80 @@ class TencentDriver(Model):
         return self
 
 
+class AliyunDriver(Model):
+    """Alibaba Cloud ECS instances, rolled back to a snapshot of their system disk.
+
+    The instance of a target is its ``vars.instance_id``. Credentials come only from the
+    Alibaba Cloud default credential chain (ALIBABA_CLOUD_ACCESS_KEY_ID /
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET, CLI profile, ECS RAM role ...), never from this file.
+    """
+
+    kind: Literal["aliyun"]
+    name: str = Field(pattern=_ID_PATTERN)
+    region_id: str = Field(pattern=r"^[a-z]+(-[a-z0-9]+)+$", description="e.g. cn-hangzhou")
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$",
+        description="host[:port] of the ECS API (a VPC endpoint, or a local stand-in in "
+        "tests); default: the region's public endpoint",
+    )
+    protocol: Literal["https", "http"] = Field(
+        default="https", description="http only for a local stand-in"
+    )
+    stopped_mode: Literal["KeepCharging", "StopCharging"] = Field(
+        default="KeepCharging",
+        description="StopInstance's StoppedMode: KeepCharging keeps the instance's resources, "
+        "so the restart after the rollback cannot fail for lack of stock",
+    )
+    force_stop: bool = Field(default=False, description="StopInstance's ForceStop (power off)")
+    replace_system_disk: bool = Field(
+        default=False,
+        description="Last resort when the snapshot cannot be used: ReplaceSystemDisk from the "
+        "image the instance ran at checkpoint time (everything written since is lost)",
+    )
+    snapshot_retention_days: int | None = Field(
+        default=None, ge=1, le=65536, description="Snapshots delete themselves after this"
+    )
+    poll_interval: Duration = Field(default=5.0, description="First wait between two polls")
+    max_poll_interval: Duration = Field(default=30.0, description="Polls back off up to this")
+    snapshot_wait: Duration = Field(default=3600.0, description="Longest wait for a snapshot")
+    restore_wait: Duration = Field(
+        default=180.0, description="Longest wait for a reset (or replaced) system disk"
+    )
+    instance_wait: Duration = Field(
+        default=240.0, description="Longest wait for the instance to stop or to run"
+    )
+    api_timeout: Duration = Field(default=30.0, description="Connect and read timeout of a call")
+    api_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of a throttled call that cannot act twice"
+    )
+    upgrade: Command | None = Field(
+        default=None,
+        description="Shell command run ON THE INSTANCE by Cloud Assistant (RunCommand); "
+        "a template like every command",
+    )
+    upgrade_timeout: Duration = Field(default=1800.0, description="RunCommand's Timeout")
+
+    @model_validator(mode="after")
+    def _waits_make_sense(self) -> AliyunDriver:
+        for name in (
+            "poll_interval",
+            "snapshot_wait",
+            "restore_wait",
+            "instance_wait",
+            "api_timeout",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be greater than 0")
+        if self.max_poll_interval < self.poll_interval:
+            raise ValueError("max_poll_interval must be at least poll_interval")
+        if not 10 <= self.upgrade_timeout <= 86400:
+            raise ValueError("upgrade_timeout must be from 10s to 24h (RunCommand's limits)")
+        return self
+
+
 Driver = Annotated[
-    LocalDriver | AwsDriver | TencentDriver,
+    LocalDriver | AwsDriver | TencentDriver | AliyunDriver,
     Field(discriminator="kind"),
 ]
 

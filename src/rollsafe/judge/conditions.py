@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rollsafe.config import models
 from rollsafe.domain import observations
 
-__all__ = ["compare", "describe", "field_of", "meets", "number"]
+__all__ = ["compare", "describe", "exact_sum", "field_of", "meets", "number"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
@@ -56,6 +56,16 @@ def compare(actual: float | None, op: models.Op, threshold: float) -> bool:
 def meets(obs: observations.Observation, condition: models.Condition) -> bool:
     """True when ``obs`` satisfies ``condition`` (see the module notes on missing fields)."""
     return compare(field_of(obs, condition.field), condition.op, condition.value)
+
+
+def exact_sum(numbers: Sequence[float]) -> float:
+    """The correctly rounded sum of ``numbers``; a sum too large for a float saturates."""
+    # fsum is exact, so the result does not depend on the order values were added in. It
+    # raises on overflow; absurd data must not crash the judge, so it saturates instead.
+    try:
+        return math.fsum(numbers)
+    except OverflowError:
+        return math.copysign(math.inf, sum(numbers))
 
 
 def describe(condition: models.Condition) -> str:

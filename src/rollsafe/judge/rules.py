@@ -24,7 +24,6 @@ Shared semantics (the configuration models document the per-kind ones):
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,6 +115,14 @@ def _span_of(values: Sequence[observations.Observation]) -> dict[str, Any]:
     }
 
 
+def _range_of(span: windows.Span) -> dict[str, Any]:
+    return {"samples": len(span), "first_time": span.first_time, "last_time": span.last_time}
+
+
+def _range(window: windows.Window | None, start: float, end: float) -> windows.Span:
+    return windows.EMPTY if window is None else window.range(start, end)
+
+
 def _no_data(probe: str, reason: str, evidence: dict[str, Any]) -> Outcome:
     evidence = {**evidence, "no_data": True, "reason": reason}
     return Outcome(verdicts.Severity.OK, f"{probe}: no data ({reason})", evidence)
@@ -132,19 +139,9 @@ def _covered(end: float, length: float, first_value_time: float | None, floor: f
     return min(length, max(end - first_value_time, floor))
 
 
-def _exact_sum(numbers: Sequence[float]) -> float:
-    # fsum is exact, so the result does not depend on the order values were added in. It
-    # raises on overflow; absurd data must not crash the judge, so it saturates instead.
-    try:
-        return math.fsum(numbers)
-    except OverflowError:
-        return math.copysign(math.inf, sum(numbers))
-
-
-def _sum_values(values: Sequence[observations.Observation]) -> tuple[float, int]:
-    numbers = [conditions.field_of(o, "value") for o in values]
-    present = [x for x in numbers if x is not None]
-    return _exact_sum(present), len(present)
+def _sum_values(span: windows.Span) -> tuple[float, int]:
+    # Read from the window's running totals: exactly fsum over the span (see ``windows``).
+    return span.total("value"), span.present("value")
 
 
 # --------------------------------------------------------------------------- threshold
@@ -216,19 +213,19 @@ def threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now:
 
 def ratio(rule: models.RatioRule, window: windows.Window | None, *, now: float) -> Outcome:
     """Share of the window's values meeting ``when``, against ``above``."""
-    values = [] if window is None else window.between(now - rule.window, now)
+    values = _range(window, now - rule.window, now)
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "when": conditions.describe(rule.when),
         "window_s": rule.window,
         "above": rule.above,
         "min_samples": rule.min_samples,
-        **_span_of(values),
+        **_range_of(values),
     }
     if len(values) < rule.min_samples:
         reason = f"{len(values)} of {rule.min_samples} samples in {_duration(rule.window)}"
         return _no_data(rule.probe, reason, {**evidence, "ratio": None, "matching": None})
-    matching = sum(1 for o in values if conditions.meets(o, rule.when))
+    matching = values.matching(rule.when)
     share = matching / len(values)
     breached = share > rule.above
     verb = ">" if breached else "<="
@@ -252,7 +249,7 @@ def rate(
     floor: float | None = None,
 ) -> Outcome:
     """Sum of ``value`` over the window, per ``per`` seconds, against ``above``."""
-    values = [] if window is None else window.between(now - rule.window, now)
+    values = _range(window, now - rule.window, now)
     total, counted = _sum_values(values)
     evidence: dict[str, Any] = {
         "probe": rule.probe,
@@ -260,7 +257,7 @@ def rate(
         "per_s": rule.per,
         "above": rule.above,
         "min_samples": rule.min_samples,
-        **_span_of(values),
+        **_range_of(values),
         "samples": counted,
     }
     first = None if window is None else window.first_value_time
@@ -284,7 +281,7 @@ def rate(
 
 def _aggregate(
     rule: models.BaselineRule,
-    values: Sequence[observations.Observation],
+    values: windows.Span,
     *,
     end: float,
     length: float,
@@ -293,9 +290,8 @@ def _aggregate(
 ) -> tuple[float | None, int]:
     """The rule's aggregate over one period, and how many samples it rests on."""
     if rule.aggregate == "mean":
-        numbers = [conditions.field_of(o, rule.field) for o in values]
-        present = [x for x in numbers if x is not None]
-        return (_exact_sum(present) / len(present) if present else None), len(present)
+        present = values.present(rule.field)
+        return (values.total(rule.field) / present if present else None), present
     if rule.aggregate == "rate":
         total, counted = _sum_values(values)
         covered = _covered(end, length, first_value_time, floor)
@@ -303,8 +299,7 @@ def _aggregate(
     when = rule.when
     if when is None:  # the model rejects aggregate=ratio without `when`; stay total anyway
         return None, 0
-    matching = sum(1 for o in values if conditions.meets(o, when))
-    return (matching / len(values) if values else None), len(values)
+    return (values.matching(when) / len(values) if len(values) else None), len(values)
 
 
 def _limit(base: float, max_increase: float) -> float:
@@ -325,13 +320,12 @@ def baseline(
     else:
         ref_end, reference = now - rule.window, "sliding"
     ref_start = ref_end - rule.before
-    current_values: list[observations.Observation] = []
-    ref_values: list[observations.Observation] = []
+    current_values = ref_values = windows.EMPTY
     if window is not None:
-        current_values = window.between(now - rule.window, now)
-        pinned = window.pinned(ref_end, start=ref_start) if reference == "upgrade" else None
+        current_values = window.range(now - rule.window, now)
+        pinned = window.pinned_range(ref_end, start=ref_start) if reference == "upgrade" else None
         ref_values = (
-            pinned if pinned is not None else window.between(ref_start, ref_end, closed="left")
+            pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
         )
     first = None if window is None else window.first_value_time
     floor_s = floor or 60.0
@@ -373,7 +367,7 @@ def baseline(
         "baseline": base,
         "current_samples": current_n,
         "baseline_samples": base_n,
-        **_span_of(current_values),
+        **_range_of(current_values),
         "samples": current_n,
     }
     if current is None or base is None or min(current_n, base_n) < rule.min_samples:

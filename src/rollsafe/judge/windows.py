@@ -16,6 +16,15 @@ bounded:
   baseline rule can still compare against "before the upgrade" long after the period slid out
   of ``span``. Observations arriving later inside a pinned period are added to it too.
 
+Rules read aggregates (how many values, how many meet a condition, the sum of a field) over a
+time range through :meth:`Window.range` and :meth:`Window.pinned_range`. Each series of values
+keeps running prefix totals for the fields and conditions rules have asked about, kept up to
+date as values are folded in, so an aggregate costs two binary searches and a subtraction
+instead of a pass over the range: a daemon re-judging a target after every observation, or a
+backtest replaying a week, does not re-read an hour of values each time. The totals are exact
+(integer counts; sums as integers in units of the smallest float), so every aggregate is
+exactly what :func:`math.fsum` over the range gives, whatever order values arrived in.
+
 Everything is ordered by :func:`order_key`, a total order on observations (time first, then
 their content), and trimming always keeps the same *set* whatever the insertion order. That is
 what makes the judge deterministic: the same observations, fed in any order, leave the same
@@ -26,13 +35,15 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from rollsafe.config import models
 from rollsafe.domain import observations
+from rollsafe.judge import conditions
 
-__all__ = ["OrderKey", "Streak", "Window", "order_key"]
+__all__ = ["EMPTY", "OrderKey", "Span", "Streak", "Window", "order_key"]
 
 _NumberKey = tuple[int, float]
 OrderKey = tuple[float, int, str, _NumberKey, _NumberKey, _NumberKey, str, str]
@@ -65,8 +76,214 @@ def order_key(obs: observations.Observation) -> OrderKey:
     )
 
 
-def _time(obs: observations.Observation) -> float:
-    return obs.time
+# Sums are kept as integers counting units of 2**-1074, the smallest positive float: every
+# finite float is a whole number of them, so sums and differences of sums are exact, and one
+# correctly rounded division turns a sum back into the float fsum would give.
+_UNIT_BITS = 1074
+_ONE = 1 << _UNIT_BITS
+# Values this large could overflow a float sum; fsum raises then and the judge saturates (see
+# ``conditions.exact_sum``). Ranges holding one are summed the slow way to keep that behaviour.
+_LARGE = 2.0**960
+
+_ConditionKey = tuple[models.Field_, models.Op, float]
+
+
+def _units(x: float) -> int:
+    numerator, denominator = x.as_integer_ratio()  # denominator: a power of two, <= 2**1074
+    return numerator << (_UNIT_BITS + 1 - denominator.bit_length())
+
+
+class _FieldTotals:
+    """Prefix totals of one numeric field: how many values have it, their exact sum, and how
+    many of them are too large for the exact path. Entry ``i`` covers the series' first ``i``.
+    """
+
+    __slots__ = ("field", "large", "present", "units")
+
+    def __init__(self, field: models.Field_, items: Sequence[observations.Observation]) -> None:
+        self.field = field
+        self.present = [0]
+        self.units = [0]
+        self.large = [0]
+        for obs in items:
+            self.append(obs)
+
+    def _parts(self, obs: observations.Observation) -> tuple[int, int, int]:
+        x = conditions.field_of(obs, self.field)
+        if x is None:
+            return 0, 0, 0
+        if abs(x) > _LARGE:
+            return 1, 0, 1
+        return 1, _units(x), 0
+
+    def append(self, obs: observations.Observation) -> None:
+        present, units, large = self._parts(obs)
+        self.present.append(self.present[-1] + present)
+        self.units.append(self.units[-1] + units)
+        self.large.append(self.large[-1] + large)
+
+    def insert(self, index: int, obs: observations.Observation) -> None:
+        # Rare (an out-of-order arrival): shift every later prefix by the new value's part.
+        parts = self._parts(obs)
+        for prefix, part in zip((self.present, self.units, self.large), parts, strict=True):
+            prefix.insert(index + 1, prefix[index] + part)
+            if part:
+                for j in range(index + 2, len(prefix)):
+                    prefix[j] += part
+
+    def drop_front(self, count: int) -> None:
+        # Differences between the remaining entries stay right; entry 0 need not be zero.
+        del self.present[:count]
+        del self.units[:count]
+        del self.large[:count]
+
+
+class _Matches:
+    """Prefix counts of the values meeting one condition (entry ``i``: the first ``i``)."""
+
+    __slots__ = ("counts", "field", "op", "value")
+
+    def __init__(self, key: _ConditionKey, items: Sequence[observations.Observation]) -> None:
+        self.field, self.op, self.value = key
+        self.counts = [0]
+        for obs in items:
+            self.append(obs)
+
+    def _hit(self, obs: observations.Observation) -> int:
+        return int(conditions.compare(conditions.field_of(obs, self.field), self.op, self.value))
+
+    def append(self, obs: observations.Observation) -> None:
+        self.counts.append(self.counts[-1] + self._hit(obs))
+
+    def insert(self, index: int, obs: observations.Observation) -> None:
+        hit = self._hit(obs)
+        counts = self.counts
+        counts.insert(index + 1, counts[index] + hit)
+        if hit:
+            for j in range(index + 2, len(counts)):
+                counts[j] += 1
+
+    def drop_front(self, count: int) -> None:
+        del self.counts[:count]
+
+
+class _Series:
+    """Observations in :func:`order_key` order, their times, and running totals over them.
+
+    Totals are built the first time a rule asks for them and kept up to date from then on.
+    """
+
+    __slots__ = ("_last_key", "fields", "items", "matches", "times")
+
+    def __init__(self, items: list[observations.Observation] | None = None) -> None:
+        self.items: list[observations.Observation] = items or []
+        self.times = [obs.time for obs in self.items]
+        self._last_key = order_key(self.items[-1]) if self.items else None
+        self.fields: dict[models.Field_, _FieldTotals] = {}
+        self.matches: dict[_ConditionKey, _Matches] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def insert(self, obs: observations.Observation) -> None:
+        key = order_key(obs)
+        if self._last_key is None or self._last_key <= key:
+            # Observations almost always arrive in order: append without searching.
+            self.items.append(obs)
+            self.times.append(obs.time)
+            self._last_key = key
+            for totals in self.fields.values():
+                totals.append(obs)
+            for matches in self.matches.values():
+                matches.append(obs)
+            return
+        index = bisect.bisect_right(self.items, key, key=order_key)
+        self.items.insert(index, obs)
+        self.times.insert(index, obs.time)
+        for totals in self.fields.values():
+            totals.insert(index, obs)
+        for matches in self.matches.values():
+            matches.insert(index, obs)
+
+    def drop_front(self, count: int) -> None:
+        del self.items[:count]
+        del self.times[:count]
+        for totals in self.fields.values():
+            totals.drop_front(count)
+        for matches in self.matches.values():
+            matches.drop_front(count)
+        if not self.items:
+            self._last_key = None
+
+    def field_totals(self, field: models.Field_) -> _FieldTotals:
+        totals = self.fields.get(field)
+        if totals is None:
+            totals = self.fields[field] = _FieldTotals(field, self.items)
+        return totals
+
+    def match_counts(self, condition: models.Condition) -> _Matches:
+        key = (condition.field, condition.op, condition.value)
+        matches = self.matches.get(key)
+        if matches is None:
+            matches = self.matches[key] = _Matches(key, self.items)
+        return matches
+
+
+class Span:
+    """The values of one series in a time range, and aggregates over them (see module notes).
+
+    A view, valid until the window is next folded into: read it and let it go.
+    """
+
+    __slots__ = ("_hi", "_lo", "_series")
+
+    def __init__(self, series: _Series, lo: int, hi: int) -> None:
+        self._series = series
+        self._lo = lo
+        self._hi = hi
+
+    def __len__(self) -> int:
+        return self._hi - self._lo
+
+    @property
+    def first_time(self) -> float | None:
+        return self._series.times[self._lo] if self._hi > self._lo else None
+
+    @property
+    def last_time(self) -> float | None:
+        return self._series.times[self._hi - 1] if self._hi > self._lo else None
+
+    def values(self) -> list[observations.Observation]:
+        """The observations themselves, oldest first (a copy)."""
+        return self._series.items[self._lo : self._hi]
+
+    def present(self, field: models.Field_) -> int:
+        """How many values have ``field`` (finite: see ``conditions.field_of``)."""
+        if self._hi <= self._lo:
+            return 0
+        prefix = self._series.field_totals(field).present
+        return prefix[self._hi] - prefix[self._lo]
+
+    def total(self, field: models.Field_) -> float:
+        """Sum of ``field`` over the values having it: exactly ``conditions.exact_sum``'s."""
+        if self._hi <= self._lo:
+            return 0.0
+        totals = self._series.field_totals(field)
+        lo, hi = self._lo, self._hi
+        if totals.large[hi] != totals.large[lo]:
+            numbers = [conditions.field_of(o, field) for o in self._series.items[lo:hi]]
+            return conditions.exact_sum([x for x in numbers if x is not None])
+        return (totals.units[hi] - totals.units[lo]) / _ONE
+
+    def matching(self, condition: models.Condition) -> int:
+        """How many values meet ``condition``."""
+        if self._hi <= self._lo:
+            return 0
+        counts = self._series.match_counts(condition).counts
+        return counts[self._hi] - counts[self._lo]
+
+
+EMPTY = Span(_Series(), 0, 0)  # no values at all (a source that never spoke)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +300,7 @@ class Streak:
 class _Pin:
     start: float
     end: float
-    values: list[observations.Observation]
+    values: _Series
 
 
 def _insort(items: list[observations.Observation], obs: observations.Observation) -> None:
@@ -112,7 +329,9 @@ class Window:
         self.keep = keep
         self.error_memory = error_memory
         self.max_samples = max_samples
-        self._values: list[observations.Observation] = []
+        self._series = _Series()
+        self._values = self._series.items  # the same list: read-only outside ``_series``
+        self._times = self._series.times
         self._errors: list[observations.Observation] = []
         self._pins: dict[float, _Pin] = {}
         self._first_value_time: float | None = None
@@ -126,16 +345,17 @@ class Window:
         if obs.error is not None:
             self._insert_error(obs)
             return
-        _insort(self._values, obs)
+        self._series.insert(obs)
         if self._first_value_time is None or obs.time < self._first_value_time:
             self._first_value_time = obs.time
         for pin in self._pins.values():
             if pin.start <= obs.time < pin.end:
-                _insort(pin.values, obs)
+                pin.values.insert(obs)
                 if len(pin.values) > self.max_samples:
-                    del pin.values[0]
+                    pin.values.drop_front(1)
         self._trim_values()
-        self._drop_errors_before_newest_value()
+        if self._errors:
+            self._drop_errors_before_newest_value()
 
     def _insert_error(self, obs: observations.Observation) -> None:
         if self._values and order_key(obs) <= order_key(self._values[-1]):
@@ -145,19 +365,17 @@ class Window:
             del self._errors[0]
 
     def _trim_values(self) -> None:
-        values = self._values
-        horizon = values[-1].time - self.span
+        times = self._times
+        horizon = times[-1] - self.span
         # Keep the newest value older than the horizon too: a streak that reaches it is known
         # to have started at or before the horizon, so ``for`` needs no more history than span.
-        cut = bisect.bisect_left(values, horizon, key=_time) - 1
-        cut = min(cut, len(values) - self.keep)
-        cut = max(cut, len(values) - self.max_samples)
+        cut = bisect.bisect_left(times, horizon) - 1
+        cut = min(cut, len(times) - self.keep)
+        cut = max(cut, len(times) - self.max_samples)
         if cut > 0:
-            del values[:cut]
+            self._series.drop_front(cut)
 
     def _drop_errors_before_newest_value(self) -> None:
-        if not self._errors:
-            return
         newest = order_key(self._values[-1])
         cut = 0
         while cut < len(self._errors) and order_key(self._errors[cut]) <= newest:
@@ -167,10 +385,10 @@ class Window:
 
     def pin(self, at: float, *, start: float) -> None:
         """Remember the values in ``[start, at)`` (and later arrivals there) for a baseline."""
-        lo = bisect.bisect_left(self._values, start, key=_time)
-        hi = bisect.bisect_left(self._values, at, key=_time)
+        lo = bisect.bisect_left(self._times, start)
+        hi = bisect.bisect_left(self._times, at)
         kept = self._values[lo:hi][-self.max_samples :]
-        self._pins[at] = _Pin(start=start, end=at, values=kept)
+        self._pins[at] = _Pin(start=start, end=at, values=_Series(kept))
 
     def unpin(self, at: float) -> None:
         self._pins.pop(at, None)
@@ -194,34 +412,46 @@ class Window:
             len(self._values) + len(self._errors) + sum(len(p.values) for p in self._pins.values())
         )
 
+    def range(
+        self, start: float, end: float, *, closed: Literal["right", "left"] = "right"
+    ) -> Span:
+        """The values :meth:`between` returns, as a :class:`Span` with fast aggregates."""
+        times = self._times
+        if closed == "right":
+            lo = bisect.bisect_right(times, start)
+            hi = bisect.bisect_right(times, end)
+        else:
+            lo = bisect.bisect_left(times, start)
+            hi = bisect.bisect_left(times, end)
+        return Span(self._series, lo, max(lo, hi))
+
     def between(
         self, start: float, end: float, *, closed: Literal["right", "left"] = "right"
     ) -> list[observations.Observation]:
         """Values with time in ``(start, end]`` (``closed="right"``) or ``[start, end)``."""
-        if closed == "right":
-            lo = bisect.bisect_right(self._values, start, key=_time)
-            hi = bisect.bisect_right(self._values, end, key=_time)
-        else:
-            lo = bisect.bisect_left(self._values, start, key=_time)
-            hi = bisect.bisect_left(self._values, end, key=_time)
-        return self._values[lo:hi]
+        return self.range(start, end, closed=closed).values()
 
-    def pinned(self, at: float, *, start: float) -> list[observations.Observation] | None:
-        """Pinned values in ``[start, at)`` for the mark at ``at``; None if nothing was pinned."""
+    def pinned_range(self, at: float, *, start: float) -> Span | None:
+        """:meth:`pinned` as a :class:`Span`; None if nothing was pinned at ``at``."""
         pin = self._pins.get(at)
         if pin is None:
             return None
-        lo = bisect.bisect_left(pin.values, start, key=_time)
-        return pin.values[lo:]
+        series = pin.values
+        return Span(series, bisect.bisect_left(series.times, start), len(series))
+
+    def pinned(self, at: float, *, start: float) -> list[observations.Observation] | None:
+        """Pinned values in ``[start, at)`` for the mark at ``at``; None if nothing was pinned."""
+        span = self.pinned_range(at, start=start)
+        return None if span is None else span.values()
 
     def last(self, count: int, *, until: float) -> list[observations.Observation]:
         """The newest ``count`` values with time <= ``until``, oldest first."""
-        hi = bisect.bisect_right(self._values, until, key=_time)
+        hi = bisect.bisect_right(self._times, until)
         return self._values[max(0, hi - count) : hi]
 
     def newest_first(self, *, until: float) -> Iterator[observations.Observation]:
         """Values with time <= ``until``, newest first (for walking back a streak)."""
-        hi = bisect.bisect_right(self._values, until, key=_time)
+        hi = bisect.bisect_right(self._times, until)
         for i in range(hi - 1, -1, -1):
             yield self._values[i]
 

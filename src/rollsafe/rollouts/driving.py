@@ -83,6 +83,7 @@ EVIDENCE_TIMEOUT_S = 30.0
 ready (a controller that just started has not observed anything yet)."""
 _OUTPUT_LIMIT = 2000
 _RUN_POLL_S = 0.5
+_RECORDS_TTL_S = 1.0
 _RETRY_S = 5.0  # a rollout whose driving crashed is tried again after this long, not at once
 
 
@@ -113,6 +114,8 @@ class _Drive:
     changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     fresh_bakes: set[ids.TargetId] = dataclasses.field(default_factory=set)
+    records: dict[ids.TargetId, repositories.TargetRecord] = dataclasses.field(default_factory=dict)
+    records_read: float = -1e9  # time.monotonic() of the last read of the target table
 
     @property
     def spec(self) -> rollouts.RolloutSpec:
@@ -395,7 +398,7 @@ class RolloutDriver:
             target = self._config.target(tid)
         except KeyError:
             return await self._skip(d, row, "no longer in the configuration")
-        record = next((r for r in self._store.list_targets() if r.id == tid), None)
+        record = self._record(d, tid)
         if record is not None and record.pinned:
             return await self._skip(d, row, f"pinned ({record.pin_reason})")
         if record is not None and record.quarantined:
@@ -752,6 +755,14 @@ class RolloutDriver:
 
     # ------------------------------------------------------------------ judge
 
+    def _record(self, d: _Drive, target: ids.TargetId) -> repositories.TargetRecord | None:
+        """The target's stored record (pins, quarantine), read at most once a second: a wave
+        of thousands of targets must not read the whole table once per target."""
+        if time.monotonic() - d.records_read > _RECORDS_TTL_S:
+            d.records = {record.id: record for record in self._store.list_targets()}
+            d.records_read = time.monotonic()
+        return d.records.get(target)
+
     def _bake_decisions(self, d: _Drive, target: str) -> list[verdicts.Decision]:
         rules = set(d.spec.bake_rules)
         return [x for x in self._engine.evaluate(target, now=self._clock.now()) if x.rule in rules]
@@ -772,10 +783,9 @@ class RolloutDriver:
         """Canaries: targets baking now; baseline: targets still waiting for their wave."""
         assignment: dict[str, str] = {}
         for row in d.rows.values():
-            if row.state is rollouts.TargetState.BAKING:
-                assignment[row.target] = cohorts.CANARY
-            elif row.state is rollouts.TargetState.PENDING and row.wave is not None:
-                assignment[row.target] = cohorts.BASELINE
+            cohort = _cohort_of(row)
+            if cohort is not None:
+                assignment[row.target] = cohort
         self._engine.set_cohorts(assignment)
 
     def _mark(self, target: ids.TargetId, at: float) -> None:
@@ -952,9 +962,11 @@ class RolloutDriver:
             result=result,
         )
         self._store.save_rollout_target(row, audit=entry, pin=pin)
+        before = d.rows.get(row.target)
         d.rows[row.target] = row
         d.changed.set()
-        self._refresh_cohorts(d)
+        if before is None or _cohort_of(before) != _cohort_of(row):
+            self._refresh_cohorts(d)
         return row
 
     def _entry(
@@ -1049,6 +1061,14 @@ class RolloutDriver:
             for waiter in waiters:
                 waiter.cancel()
         self._check_closing()
+
+
+def _cohort_of(row: rollouts.RolloutTarget) -> str | None:
+    if row.state is rollouts.TargetState.BAKING:
+        return cohorts.CANARY
+    if row.state is rollouts.TargetState.PENDING and row.wave is not None:
+        return cohorts.BASELINE
+    return None
 
 
 def _count_states(rows: list[rollouts.RolloutTarget]) -> dict[str, int]:

@@ -421,3 +421,24 @@ async def test_a_bake_nobody_could_watch_fails(tmp_path):
     row = c.targets(rollout.id)["web-1"]
     assert row.failure == "bake inconclusive: no bake rule had data on web-1 (errors-ratio)"
     assert row.state is DONE.ROLLED_BACK
+
+
+async def test_the_judge_knows_the_cohorts_while_a_wave_bakes(tmp_path):
+    c = Controller(tmp_path, hosts=3, plan={"waves": [1, "100%"], "bake": "5s"})
+    rollout = c.open()
+
+    def canary_baking(r):
+        return c.targets(r.id)["web-1"].state is DONE.BAKING
+
+    seen = {}
+
+    def note(r):
+        if canary_baking(r):
+            seen.update(c.judge.cohort_assignment())
+            return True
+        return False
+
+    await c.run(rollout.id, until=note)
+
+    assert seen == {"web-1": "canary", "web-2": "baseline", "web-3": "baseline"}
+    assert c.judge.cohort_assignment() == {}  # cleared once the controller let go

@@ -1,0 +1,1188 @@
+"""The Tencent Cloud driver: CVM instances rolled back to a CBS snapshot of their system disk.
+
+Role in the loop (execute): ``checkpoint`` finds the target's system disk (CVM
+``DescribeInstances``, CBS ``DescribeDisks`` filtered on ``disk-usage=SYSTEM_DISK``), takes a
+CBS snapshot of it (``CreateSnapshot``) and waits until the snapshot is ``NORMAL``;
+``precheck`` proves instance, disk and snapshot still belong together; ``rollback`` restores
+the disk with ``ApplySnapshot`` and brings the instance back to ``RUNNING``:
+
+- strategy ``auto-stop``: ``apply-snapshot`` (``AutoStopInstance`` and ``AutoStartInstance``:
+  the cloud stops the instance, rolls the disk back and starts it), ``start-instance`` (waits
+  for ``RUNNING``; starts the instance only if it is still ``STOPPED``);
+- strategy ``explicit``: ``stop-instance`` (``StopInstances``, wait for ``STOPPED``),
+  ``apply-snapshot``, ``start-instance`` (``StartInstances``, wait for ``RUNNING``).
+
+The instance of a target is its ``vars.instance_id``. Credentials come from
+``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` or the SDK's default provider chain
+(profile file, CVM role), never from the configuration or the audit. The SDK is imported
+lazily, only here, and every synchronous SDK call runs in a worker thread.
+
+Idempotency: CBS has no client token for ``CreateSnapshot`` or ``ApplySnapshot``, so the
+driver checks state before acting. A snapshot is named ``rollsafe-<point id>`` and a
+checkpoint retried with the same point id adopts it instead of taking a second one. Each
+rollback step holds an exclusive lease on its key (a file lock the worker thread of an
+abandoned call keeps until that call returns) and journals its progress under
+``<state_dir>/tencent-journal/``: ``ApplySnapshot`` is journaled ``requested`` before the call
+and ``accepted`` (with its request id) after it, so a step re-run with the same key follows
+the rollback already under way rather than starting another. The one window left is a
+controller killed during the ``ApplySnapshot`` HTTP exchange itself: if the disk is then no
+longer rolling back, the same snapshot is applied once more (see docs/drivers.md).
+
+Errors: ``RequestLimitExceeded*``, ``InternalError*``, 5xx answers, network failures and the
+documented "busy, try again later" codes are ``DriverTemporaryError`` (read-only calls are
+also retried here, inside the poll budget); ``AuthFailure*`` and ``UnauthorizedOperation*``
+(a CAM permission missing) and state errors are ``DriverError`` naming the code, or
+``PrecheckFailed`` during a precheck. Every call, answered or refused, is reported through
+``driving.record_api_call`` with its ``RequestId``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime
+import fcntl
+import hashlib
+import json
+import math
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rollsafe.config import models
+from rollsafe.domain import errors, ids, restore_points
+from rollsafe.execute import driving
+
+__all__ = [
+    "SNAPSHOT_PREFIX",
+    "STEP_APPLY",
+    "STEP_START",
+    "STEP_STOP",
+    "TencentDriver",
+    "discover",
+    "make_driver",
+]
+
+STEP_STOP = "stop-instance"
+STEP_APPLY = "apply-snapshot"
+STEP_START = "start-instance"
+SNAPSHOT_PREFIX = "rollsafe-"
+"""Snapshots are named ``rollsafe-<point id>``: how a retried checkpoint finds its own."""
+
+_T = TypeVar("_T")
+_PAGE = 100  # the largest Limit DescribeInstances accepts
+_READ_ATTEMPTS = 4  # tries of one read-only call that was throttled or hit a 5xx
+_MESSAGE_LIMIT = 300
+_TERM_GRACE = 2.0
+
+# Codes whose documented meaning is "busy or throttled: try again later".
+_TEMPORARY_CODES = frozenset(
+    {
+        "RequestLimitExceeded",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ResourceBusy",
+        "InvalidDisk.Busy",
+        "MutexOperation.TaskRunning",
+        "OperationDenied.InstanceOperationInProgress",
+        "ServerNetworkError",
+        "ClientNetworkError",
+    }
+)
+_TEMPORARY_PREFIXES = ("RequestLimitExceeded.", "InternalError.")
+_THROTTLING = ("RequestLimitExceeded",)
+_PERMISSION_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
+_NOT_FOUND = frozenset(
+    {
+        "InvalidInstanceId.NotFound",
+        "InvalidDiskId.NotFound",
+        "InvalidSnapshotId.NotFound",
+        "ResourceNotFound.NotFound",
+    }
+)
+# Answers to StartInstances meaning "it is starting or running already".
+_ALREADY_STARTING = frozenset(
+    {
+        "UnsupportedOperation.InstanceStateRunning",
+        "UnsupportedOperation.InstanceStateStarting",
+        "OperationDenied.InstanceOperationInProgress",
+    }
+)
+_ALREADY_STOPPING = frozenset(
+    {
+        "UnsupportedOperation.InstanceStateStopped",
+        "UnsupportedOperation.InstanceStateStopping",
+        "OperationDenied.InstanceOperationInProgress",
+    }
+)
+# Instance states from which no rollback can bring the target back.
+_LOST_STATES = frozenset(
+    {"LAUNCH_FAILED", "SHUTDOWN", "TERMINATING", "TERMINATED", "ISOLATING", "ISOLATED"}
+)
+
+
+# --------------------------------------------------------------------------- the SDK boundary
+
+
+class _Failure(Exception):
+    """A call the SDK or the service refused, before translation into rollsafe's errors."""
+
+    def __init__(self, *, code: str, message: str, request_id: str | None) -> None:
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+    @property
+    def temporary(self) -> bool:
+        return self.code in _TEMPORARY_CODES or self.code.startswith(_TEMPORARY_PREFIXES)
+
+    @property
+    def throttled(self) -> bool:
+        return self.code.startswith(_THROTTLING)
+
+    @property
+    def permission(self) -> bool:
+        return self.code.startswith(_PERMISSION_PREFIXES)
+
+
+class _Cloud:
+    """The only code that touches the SDK: one synchronous call, answer or ``_Failure``."""
+
+    def __init__(self, config: models.TencentDriver) -> None:
+        self.config = config
+        self._provider: Any = None
+        self._lock = threading.Lock()
+
+    def call(self, service: str, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``action`` of ``service`` ("cvm" or "cbs"); the ``Response`` object it answered."""
+        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
+            TencentCloudSDKException,
+        )
+
+        try:
+            client = self._client(service)
+            body = client.call_json(action, dict(params))
+        except TencentCloudSDKException as exc:
+            raise _Failure(
+                code=str(exc.code or "ClientError"),
+                message=_short(exc.message),
+                request_id=str(exc.requestId) if exc.requestId else None,
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - requests, ssl, json: a network-level failure
+            raise _Failure(
+                code="ClientNetworkError", message=_short(exc), request_id=None
+            ) from None
+        response = body.get("Response") if isinstance(body, dict) else None
+        if not isinstance(response, dict):
+            raise _Failure(
+                code="InternalError", message="answer without a Response object", request_id=None
+            )
+        error = response.get("Error")
+        if isinstance(error, dict):  # the SDK checks errors only for some content types
+            raise _Failure(
+                code=str(error.get("Code") or "InternalError"),
+                message=_short(error.get("Message")),
+                request_id=response.get("RequestId"),
+            )
+        return response
+
+    def _client(self, service: str) -> Any:
+        from tencentcloud.cbs.v20170312 import cbs_client
+        from tencentcloud.common.profile.client_profile import ClientProfile
+        from tencentcloud.common.profile.http_profile import HttpProfile
+        from tencentcloud.cvm.v20170312 import cvm_client
+
+        endpoint = self.config.endpoints.cvm if service == "cvm" else self.config.endpoints.cbs
+        http = HttpProfile(
+            protocol=self.config.protocol,
+            endpoint=endpoint,
+            reqTimeout=max(1, math.ceil(self.config.api_timeout)),
+        )
+        profile = ClientProfile(httpProfile=http, language="en-US")
+        factory = cvm_client.CvmClient if service == "cvm" else cbs_client.CbsClient
+        # A client per call: the SDK's HTTP session is not meant to be shared across threads.
+        return factory(self._credential(), self.config.region, profile)
+
+    def _credential(self) -> Any:
+        from tencentcloud.common import credential
+
+        with self._lock:
+            if self._provider is None:
+                # Environment first (TENCENTCLOUD_SECRET_ID / _KEY), then the profile file, the
+                # CVM role and the TKE OIDC role: the SDK's own chain, cached per driver.
+                self._provider = credential.DefaultCredentialProvider()
+            return self._provider.get_credentials()
+
+
+def _short(value: object) -> str:
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
+    text = " ".join(text.split())
+    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
+
+
+# --------------------------------------------------------------------------- leases, journal
+
+
+class _Lease:
+    """Exclusive use of one step key, across tasks, threads and processes (``flock``).
+
+    SDK calls of the step run through ``call``. When the step is cancelled while a call is in
+    flight, the worker thread cannot be stopped; the lease is then released only when that
+    call returns, so a retry of the step can never race with it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._mutex = threading.Lock()
+        self._in_flight = 0
+        self._releasing = False
+        self._closed = False
+
+    async def call(self, fn: Callable[[], _T]) -> _T:
+        claimed = {"taken": False}
+
+        def run() -> _T:
+            with self._mutex:
+                if claimed["taken"]:
+                    raise asyncio.CancelledError  # abandoned before it started: do nothing
+                claimed["taken"] = True
+            try:
+                return fn()
+            finally:
+                self._done_one()
+
+        with self._mutex:
+            self._in_flight += 1
+        try:
+            return await asyncio.to_thread(run)
+        except asyncio.CancelledError:
+            with self._mutex:
+                never_ran = not claimed["taken"]
+                claimed["taken"] = True
+            if never_ran:
+                self._done_one()
+            raise
+
+    def release(self) -> None:
+        with self._mutex:
+            self._releasing = True
+            if self._in_flight == 0:
+                self._close()
+
+    def _done_one(self) -> None:
+        with self._mutex:
+            self._in_flight -= 1
+            if self._releasing and self._in_flight == 0:
+                self._close()
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)  # closing the descriptor releases the flock
+
+
+class _Journal:
+    """Per-key progress records of rollback and upgrade steps, written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @staticmethod
+    def slug(key: str) -> str:
+        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
+        return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+    def lease(self, key: str) -> _Lease:
+        """The key's lease, or DriverTemporaryError while another worker holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / f"{self.slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise errors.DriverTemporaryError(
+                f"step key {key!r} is being run right now by another worker "
+                "(or a call of an abandoned attempt has not returned yet)",
+                retry_after=5.0,
+            ) from exc
+        return _Lease(fd)
+
+    def read(self, key: str, *, step: str) -> dict[str, Any] | None:
+        path = self.root / f"{self.slug(key)}.json"
+        if not path.exists():
+            return None
+        record: dict[str, Any] = json.loads(path.read_bytes())
+        if record.get("step") != step:
+            raise errors.DriverError(
+                f"step key {key!r} was already used for step {record.get('step')!r}, not {step!r}"
+            )
+        return record
+
+    def write(self, key: str, record: Mapping[str, Any]) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / f"{self.slug(key)}.json"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as f:
+            f.write(json.dumps(dict(record), sort_keys=True).encode())
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Place:
+    """The cloud resources a restore point is about."""
+
+    instance_id: str
+    disk_id: str
+    snapshot_id: str
+
+
+class TencentDriver:
+    """Implements ``rollsafe.execute.driving.Driver`` for ``kind: tencent``."""
+
+    kind: str = "tencent"
+
+    def __init__(
+        self,
+        config: models.TencentDriver,
+        state_dir: Path,
+        *,
+        cloud: _Cloud | None = None,
+    ) -> None:
+        self.config = config
+        self.name: str = config.name
+        self.state_dir = state_dir.absolute()
+        self._cloud = cloud or _Cloud(config)
+        self._journal = _Journal(self.state_dir / "tencent-journal")
+        self._output_dir = self.state_dir / "driver-output"
+
+    # ------------------------------------------------------------------ checkpoint
+
+    async def checkpoint(
+        self, target: models.Target, *, point_id: str, label: str = ""
+    ) -> restore_points.RestorePoint:
+        instance_id = self._instance_id(target)
+        instance = await self._describe_instance(instance_id)
+        if instance is None:
+            raise errors.DriverError(
+                f"instance {instance_id} of target {target.id} was not found in region "
+                f"{self.config.region}"
+            )
+        disk = await self._system_disk(instance)
+        disk_id = str(disk["DiskId"])
+        if disk.get("SnapshotAbility") is False:
+            raise errors.DriverError(f"system disk {disk_id} of {instance_id} cannot be snapshot")
+        name = f"{SNAPSHOT_PREFIX}{point_id}"
+        snapshot_id = await self._own_snapshot(name, disk_id=disk_id)
+        if snapshot_id is None:
+            params: dict[str, Any] = {"DiskId": disk_id, "SnapshotName": name}
+            if self.config.snapshot_expiry is not None:
+                params["Deadline"] = _iso_after(self.config.snapshot_expiry)
+            answer = await self._mutate("cbs", "CreateSnapshot", params, about={"disk": disk_id})
+            snapshot_id = str(answer.get("SnapshotId") or "")
+            if not snapshot_id:
+                raise errors.DriverError(f"CreateSnapshot of {disk_id} answered no SnapshotId")
+        snapshot = await self._wait_snapshot(snapshot_id, disk_id=disk_id)
+        placement = instance.get("Placement") or {}
+        return restore_points.RestorePoint(
+            id=ids.RestorePointId(point_id),
+            target=ids.TargetId(target.id),
+            driver=self.name,
+            created_at=time.time(),
+            data={
+                "region": self.config.region,
+                "instance_id": instance_id,
+                "disk_id": disk_id,
+                "snapshot_id": snapshot_id,
+                "snapshot_name": name,
+                "disk_size": snapshot.get("DiskSize", disk.get("DiskSize")),
+                "image_id": instance.get("ImageId"),
+                "zone": placement.get("Zone") if isinstance(placement, dict) else None,
+            },
+            label=label,
+        )
+
+    async def _system_disk(self, instance: Mapping[str, Any]) -> dict[str, Any]:
+        instance_id = str(instance["InstanceId"])
+        answer = await self._read(
+            "cbs",
+            "DescribeDisks",
+            {
+                "Filters": [
+                    {"Name": "instance-id", "Values": [instance_id]},
+                    {"Name": "disk-usage", "Values": ["SYSTEM_DISK"]},
+                ],
+                "Limit": 20,
+            },
+            about={"instance": instance_id},
+        )
+        disks = [d for d in answer.get("DiskSet") or [] if isinstance(d, dict)]
+        if len(disks) != 1:
+            raise errors.DriverError(
+                f"instance {instance_id} has {len(disks)} CBS system disks (expected exactly "
+                "one: local system disks cannot be snapshot)"
+            )
+        disk = disks[0]
+        recorded = (instance.get("SystemDisk") or {}).get("DiskId")
+        if recorded and recorded != disk.get("DiskId"):
+            raise errors.DriverError(
+                f"instance {instance_id} names system disk {recorded}, but CBS lists "
+                f"{disk.get('DiskId')}"
+            )
+        return disk
+
+    async def _own_snapshot(self, name: str, *, disk_id: str) -> str | None:
+        """The snapshot an earlier attempt of this checkpoint already created, if any."""
+        answer = await self._read(
+            "cbs",
+            "DescribeSnapshots",
+            {
+                "Filters": [
+                    {"Name": "snapshot-name", "Values": [name]},
+                    {"Name": "disk-id", "Values": [disk_id]},
+                ],
+                "Limit": 20,
+            },
+            about={"disk": disk_id},
+        )
+        found = [
+            s
+            for s in answer.get("SnapshotSet") or []
+            if isinstance(s, dict) and s.get("SnapshotName") == name
+        ]
+        if len(found) > 1:
+            raise errors.DriverError(
+                f"disk {disk_id} has {len(found)} snapshots named {name}: a person must "
+                "delete the extra ones"
+            )
+        return str(found[0]["SnapshotId"]) if found else None
+
+    async def _wait_snapshot(self, snapshot_id: str, *, disk_id: str) -> dict[str, Any]:
+        async def look() -> tuple[dict[str, Any] | None, str]:
+            snapshot = await self._describe_snapshot(snapshot_id)
+            if snapshot is None:
+                raise errors.DriverError(
+                    f"snapshot {snapshot_id} of disk {disk_id} disappeared while it was created"
+                )
+            state = str(snapshot.get("SnapshotState"))
+            if state == "NORMAL":
+                return snapshot, state
+            if state != "CREATING":
+                raise errors.DriverError(
+                    f"snapshot {snapshot_id} of disk {disk_id} is {state}, not NORMAL"
+                )
+            return None, f"CREATING {snapshot.get('Percent', 0)}%"
+
+        return await self._poll(
+            look, what=f"snapshot {snapshot_id} to be NORMAL", limit=self.config.snapshot_wait
+        )
+
+    # ------------------------------------------------------------------ precheck
+
+    async def precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:
+        try:
+            await self._precheck(target, point)
+        except errors.PrecheckFailed:
+            raise
+        except errors.RollsafeError as exc:
+            raise errors.PrecheckFailed(str(exc)) from exc
+
+    async def _precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:
+        place = self._place(target, point)
+        instance = await self._describe_instance(place.instance_id)
+        if instance is None:
+            raise errors.PrecheckFailed(f"instance {place.instance_id} no longer exists")
+        state = str(instance.get("InstanceState"))
+        if state in _LOST_STATES:
+            raise errors.PrecheckFailed(
+                f"instance {place.instance_id} is {state}: it cannot be rolled back"
+            )
+        system_disk = (instance.get("SystemDisk") or {}).get("DiskId")
+        if system_disk != place.disk_id:
+            raise errors.PrecheckFailed(
+                f"the system disk of {place.instance_id} is now {system_disk}, not "
+                f"{place.disk_id} whose snapshot restore point {point.id} holds"
+            )
+        disk = await self._describe_disk(place.disk_id)
+        if disk is None:
+            raise errors.PrecheckFailed(f"disk {place.disk_id} no longer exists")
+        if disk.get("DiskUsage") != "SYSTEM_DISK" or disk.get("InstanceId") != place.instance_id:
+            raise errors.PrecheckFailed(
+                f"disk {place.disk_id} is not the system disk of {place.instance_id} any more"
+            )
+        if _rolling_back(disk):
+            raise errors.PrecheckFailed(
+                f"disk {place.disk_id} is being rolled back already (DiskState "
+                f"{disk.get('DiskState')})"
+            )
+        snapshot = await self._describe_snapshot(place.snapshot_id)
+        if snapshot is None:
+            raise errors.PrecheckFailed(f"snapshot {place.snapshot_id} no longer exists")
+        if snapshot.get("DiskId") != place.disk_id:
+            raise errors.PrecheckFailed(
+                f"snapshot {place.snapshot_id} was taken of {snapshot.get('DiskId')}, "
+                f"not of {place.disk_id}"
+            )
+        if snapshot.get("SnapshotState") != "NORMAL":
+            raise errors.PrecheckFailed(
+                f"snapshot {place.snapshot_id} is {snapshot.get('SnapshotState')}, not NORMAL"
+            )
+
+    def _place(self, target: models.Target, point: restore_points.RestorePoint) -> _Place:
+        if point.target != target.id:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} belongs to target {point.target}, not {target.id}"
+            )
+        if point.driver != self.name:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} was taken by driver {point.driver}, not {self.name}"
+            )
+        region = point.data.get("region")
+        if region != self.config.region:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} is in region {region}, driver {self.name} works "
+                f"in {self.config.region}"
+            )
+        values = {k: point.data.get(k) for k in ("instance_id", "disk_id", "snapshot_id")}
+        missing = sorted(k for k, v in values.items() if not isinstance(v, str) or not v)
+        if missing:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} records no {', '.join(missing)}: it was not taken "
+                "by a tencent driver"
+            )
+        instance_id = self._instance_id(target)
+        if values["instance_id"] != instance_id:
+            raise errors.PrecheckFailed(
+                f"restore point {point.id} is of instance {values['instance_id']}, but target "
+                f"{target.id} is now instance {instance_id}"
+            )
+        return _Place(
+            instance_id=instance_id,
+            disk_id=str(values["disk_id"]),
+            snapshot_id=str(values["snapshot_id"]),
+        )
+
+    # ------------------------------------------------------------------ rollback
+
+    def rollback_steps(
+        self, target: models.Target, point: restore_points.RestorePoint
+    ) -> Sequence[str]:
+        if self.config.strategy == "explicit":
+            return [STEP_STOP, STEP_APPLY, STEP_START]
+        return [STEP_APPLY, STEP_START]
+
+    async def rollback(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        *,
+        step: str,
+        key: str,
+    ) -> str:
+        steps = self.rollback_steps(target, point)
+        if step not in steps:
+            raise errors.DriverError(
+                f"driver {self.name} has no rollback step {step!r} (its steps: {', '.join(steps)})"
+            )
+        try:
+            place = self._place(target, point)
+        except errors.PrecheckFailed as exc:
+            raise errors.DriverError(str(exc)) from exc
+        lease = self._journal.lease(key)
+        try:
+            record = self._journal.read(key, step=step)
+            if record is not None and record.get("phase") == "done":
+                return str(record.get("output", ""))
+            if step == STEP_STOP:
+                output = await self._stop_step(place, lease=lease)
+            elif step == STEP_APPLY:
+                output = await self._apply_step(place, key=key, record=record, lease=lease)
+            else:
+                output = await self._start_step(place, lease=lease)
+            self._journal.write(
+                key, {**self._base(key, step, place), "phase": "done", "output": output}
+            )
+            return output
+        finally:
+            lease.release()
+
+    def _base(self, key: str, step: str, place: _Place) -> dict[str, Any]:
+        return {
+            "key": key,
+            "step": step,
+            "driver": self.name,
+            "instance_id": place.instance_id,
+            "disk_id": place.disk_id,
+            "snapshot_id": place.snapshot_id,
+            "at": time.time(),
+        }
+
+    async def _stop_step(self, place: _Place, *, lease: _Lease) -> str:
+        requests: list[str] = []
+
+        async def look() -> tuple[str | None, str]:
+            instance = await self._require_instance(place.instance_id, lease=lease)
+            state = str(instance.get("InstanceState"))
+            if state == "STOPPED":
+                return state, state
+            if state == "RUNNING" and len(requests) < 3:
+                answer = await self._mutate(
+                    "cvm",
+                    "StopInstances",
+                    {"InstanceIds": [place.instance_id], "StopType": self.config.stop_type},
+                    about={"instance": place.instance_id},
+                    lease=lease,
+                    tolerate=_ALREADY_STOPPING,
+                )
+                requests.append(str(answer.get("RequestId", "")))
+            return None, state
+
+        await self._poll(
+            look,
+            what=f"instance {place.instance_id} to be STOPPED",
+            limit=self.config.instance_wait,
+        )
+        if not requests:
+            return f"instance {place.instance_id} was STOPPED already"
+        return f"stopped instance {place.instance_id} (StopInstances request {requests[0]})"
+
+    async def _apply_step(
+        self,
+        place: _Place,
+        *,
+        key: str,
+        record: Mapping[str, Any] | None,
+        lease: _Lease,
+    ) -> str:
+        auto = self.config.strategy == "auto-stop"
+        progress: dict[str, Any] = dict(record or {})
+        phase = progress.get("phase")
+        if phase != "accepted":
+            disk = await self._require_disk(place.disk_id, lease=lease)
+            if phase == "requested" and _rolling_back(disk):
+                # Our earlier call was accepted but its answer never journaled: follow it.
+                progress.update(phase="accepted", request_id=None, seen_rollback=True)
+            else:
+                if _rolling_back(disk):
+                    raise errors.DriverError(
+                        f"disk {place.disk_id} is being rolled back by someone else "
+                        f"(DiskState {disk.get('DiskState')}); not applying {place.snapshot_id}"
+                    )
+                progress = {**self._base(key, STEP_APPLY, place), "phase": "requested"}
+                self._journal.write(key, progress)
+                params: dict[str, Any] = {"SnapshotId": place.snapshot_id, "DiskId": place.disk_id}
+                if auto:
+                    params.update(AutoStopInstance=True, AutoStartInstance=True)
+                answer = await self._mutate(
+                    "cbs",
+                    "ApplySnapshot",
+                    params,
+                    about={"disk": place.disk_id, "snapshot": place.snapshot_id},
+                    lease=lease,
+                )
+                progress.update(
+                    phase="accepted",
+                    request_id=answer.get("RequestId"),
+                    accepted_at=time.time(),
+                    seen_rollback=False,
+                    seen_stop=False,
+                )
+            self._journal.write(key, progress)
+
+        async def look() -> tuple[bool | None, str]:
+            disk = await self._require_disk(place.disk_id, lease=lease)
+            snapshot = await self._describe_snapshot(place.snapshot_id, lease=lease)
+            rolling = _rolling_back(disk) or (
+                snapshot is not None and snapshot.get("SnapshotState") == "ROLLBACKING"
+            )
+            state = f"disk {disk.get('DiskState')} {disk.get('RollbackPercent', 0)}%"
+            evidence = bool(progress.get("seen_rollback"))
+            if auto:
+                instance = await self._require_instance(place.instance_id, lease=lease)
+                instance_state = str(instance.get("InstanceState"))
+                state += f", instance {instance_state}"
+                if instance_state in _LOST_STATES:
+                    raise errors.DriverError(
+                        f"instance {place.instance_id} became {instance_state} during the rollback"
+                    )
+                if instance_state in ("STOPPING", "STOPPED") and not progress.get("seen_stop"):
+                    progress["seen_stop"] = True
+                    self._journal.write(key, progress)
+                # The cloud starts the instance only after the disk was rolled back.
+                if progress.get("seen_stop") and instance_state in ("STARTING", "RUNNING"):
+                    evidence = True
+            if rolling and not progress.get("seen_rollback"):
+                progress["seen_rollback"] = True
+                self._journal.write(key, progress)
+                return None, state
+            if rolling or not evidence:
+                return None, state
+            return True, state
+
+        await self._poll(
+            look,
+            what=f"disk {place.disk_id} to be rolled back to {place.snapshot_id}",
+            limit=self.config.restore_wait,
+        )
+        request = progress.get("request_id") or "unknown"
+        return (
+            f"rolled disk {place.disk_id} of {place.instance_id} back to snapshot "
+            f"{place.snapshot_id} (ApplySnapshot request {request})"
+        )
+
+    async def _start_step(self, place: _Place, *, lease: _Lease) -> str:
+        requests: list[str] = []
+
+        async def look() -> tuple[str | None, str]:
+            instance = await self._require_instance(place.instance_id, lease=lease)
+            state = str(instance.get("InstanceState"))
+            if state == "RUNNING":
+                return state, state
+            if state in _LOST_STATES:
+                raise errors.DriverError(f"instance {place.instance_id} is {state}")
+            if state == "STOPPED" and len(requests) < 3:
+                disk = await self._require_disk(place.disk_id, lease=lease)
+                if _rolling_back(disk):
+                    return None, f"{state}, disk {disk.get('DiskState')}"
+                answer = await self._mutate(
+                    "cvm",
+                    "StartInstances",
+                    {"InstanceIds": [place.instance_id]},
+                    about={"instance": place.instance_id},
+                    lease=lease,
+                    tolerate=_ALREADY_STARTING,
+                )
+                requests.append(str(answer.get("RequestId", "")))
+            return None, state
+
+        await self._poll(
+            look,
+            what=f"instance {place.instance_id} to be RUNNING",
+            limit=self.config.instance_wait,
+        )
+        if not requests:
+            return f"instance {place.instance_id} is RUNNING"
+        return f"started instance {place.instance_id} (StartInstances request {requests[0]})"
+
+    # ------------------------------------------------------------------ upgrade, status
+
+    async def upgrade(self, target: models.Target, *, key: str) -> str:
+        if self.config.upgrade is None:
+            raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
+        lease = self._journal.lease(key)
+        try:
+            record = self._journal.read(key, step="upgrade")
+            if record is not None and record.get("phase") == "done":
+                return str(record.get("output", ""))
+            output = await self._run_upgrade(self.config.upgrade, target, key=key)
+            self._journal.write(
+                key,
+                {
+                    "key": key,
+                    "step": "upgrade",
+                    "phase": "done",
+                    "output": output,
+                    "at": time.time(),
+                },
+            )
+            return output
+        finally:
+            lease.release()
+
+    async def status(self, target: models.Target) -> Mapping[str, Any]:
+        out: dict[str, Any] = {"region": self.config.region, "strategy": self.config.strategy}
+        try:
+            instance_id = self._instance_id(target)
+            out["instance_id"] = instance_id
+            instance = await self._describe_instance(instance_id)
+        except errors.RollsafeError as exc:
+            out["error"] = str(exc)
+            return out
+        if instance is None:
+            out["error"] = f"instance {instance_id} not found"
+            return out
+        out["state"] = instance.get("InstanceState")
+        out["system_disk"] = (instance.get("SystemDisk") or {}).get("DiskId")
+        out["image_id"] = instance.get("ImageId")
+        return out
+
+    # ------------------------------------------------------------------ reading the cloud
+
+    def _instance_id(self, target: models.Target) -> str:
+        value = target.vars.get("instance_id")
+        if not isinstance(value, str) or not value:
+            raise errors.DriverError(
+                f"target {target.id} has no `vars.instance_id` (the CVM instance id, e.g. "
+                "ins-abcd1234) for driver " + self.name
+            )
+        return value
+
+    async def _describe_instance(
+        self, instance_id: str, *, lease: _Lease | None = None
+    ) -> dict[str, Any] | None:
+        try:
+            answer = await self._read(
+                "cvm",
+                "DescribeInstances",
+                {"InstanceIds": [instance_id]},
+                about={"instance": instance_id},
+                lease=lease,
+            )
+        except _NotFound:
+            return None
+        found = [
+            i
+            for i in answer.get("InstanceSet") or []
+            if isinstance(i, dict) and i.get("InstanceId") == instance_id
+        ]
+        return found[0] if found else None
+
+    async def _describe_disk(
+        self, disk_id: str, *, lease: _Lease | None = None
+    ) -> dict[str, Any] | None:
+        try:
+            answer = await self._read(
+                "cbs", "DescribeDisks", {"DiskIds": [disk_id]}, about={"disk": disk_id}, lease=lease
+            )
+        except _NotFound:
+            return None
+        found = [
+            d
+            for d in answer.get("DiskSet") or []
+            if isinstance(d, dict) and d.get("DiskId") == disk_id
+        ]
+        return found[0] if found else None
+
+    async def _describe_snapshot(
+        self, snapshot_id: str, *, lease: _Lease | None = None
+    ) -> dict[str, Any] | None:
+        try:
+            answer = await self._read(
+                "cbs",
+                "DescribeSnapshots",
+                {"SnapshotIds": [snapshot_id]},
+                about={"snapshot": snapshot_id},
+                lease=lease,
+            )
+        except _NotFound:
+            return None
+        found = [
+            s
+            for s in answer.get("SnapshotSet") or []
+            if isinstance(s, dict) and s.get("SnapshotId") == snapshot_id
+        ]
+        return found[0] if found else None
+
+    async def _require_instance(self, instance_id: str, *, lease: _Lease) -> dict[str, Any]:
+        instance = await self._describe_instance(instance_id, lease=lease)
+        if instance is None:
+            raise errors.DriverError(f"instance {instance_id} no longer exists")
+        return instance
+
+    async def _require_disk(self, disk_id: str, *, lease: _Lease) -> dict[str, Any]:
+        disk = await self._describe_disk(disk_id, lease=lease)
+        if disk is None:
+            raise errors.DriverError(f"disk {disk_id} no longer exists")
+        return disk
+
+    # ------------------------------------------------------------------ calling the cloud
+
+    async def _read(
+        self,
+        service: str,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        about: Mapping[str, str],
+        lease: _Lease | None = None,
+    ) -> dict[str, Any]:
+        """A read-only call, retried here when throttled or when the service failed."""
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            try:
+                return await self._invoke(service, action, params, about=about, lease=lease)
+            except _Failure as failure:
+                if failure.code in _NOT_FOUND:
+                    raise _NotFound(failure.code) from None
+                if not failure.temporary or attempt == _READ_ATTEMPTS:
+                    raise _translate(failure, action=action, about=about) from None
+                await asyncio.sleep(self._retry_after(failure) or self.config.poll_interval)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _mutate(
+        self,
+        service: str,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        about: Mapping[str, str],
+        lease: _Lease | None = None,
+        tolerate: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """A call with an effect: never retried here (the step is, by key, after a check)."""
+        try:
+            return await self._invoke(service, action, params, about=about, lease=lease)
+        except _Failure as failure:
+            if failure.code in tolerate:
+                return {"RequestId": failure.request_id or "", "Tolerated": failure.code}
+            error = _translate(failure, action=action, about=about)
+            if isinstance(error, errors.DriverTemporaryError):
+                error.retry_after = self._retry_after(failure)
+            raise error from None
+
+    async def _invoke(
+        self,
+        service: str,
+        action: str,
+        params: Mapping[str, Any],
+        *,
+        about: Mapping[str, str],
+        lease: _Lease | None,
+    ) -> dict[str, Any]:
+        def call() -> dict[str, Any]:
+            return self._cloud.call(service, action, params)
+
+        try:
+            answer = await (lease.call(call) if lease is not None else asyncio.to_thread(call))
+        except _Failure as failure:
+            driving.record_api_call(
+                action,
+                service=service,
+                region=self.config.region,
+                request_id=failure.request_id,
+                error=failure.code,
+                **about,
+            )
+            raise
+        driving.record_api_call(
+            action,
+            service=service,
+            region=self.config.region,
+            request_id=answer.get("RequestId"),
+            **about,
+        )
+        return answer
+
+    def _retry_after(self, failure: _Failure) -> float | None:
+        return self.config.throttle_retry_after if failure.throttled else None
+
+    async def _poll(
+        self,
+        look: Callable[[], Awaitable[tuple[_T | None, str]]],
+        *,
+        what: str,
+        limit: float,
+    ) -> _T:
+        """Call ``look`` until it returns a value, backing off up to ``max_poll_interval``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        delay = self.config.poll_interval
+        while True:
+            value, seen = await look()
+            if value is not None:
+                return value
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise errors.DriverError(
+                    f"gave up waiting for {what} after {limit:g}s (last seen: {seen}); "
+                    "raise the driver's waits (and policy.step_timeout) if this is normal"
+                )
+            await asyncio.sleep(min(delay, remaining))
+            delay = min(delay * 1.5, self.config.max_poll_interval)
+
+    # ------------------------------------------------------------------ the upgrade command
+
+    async def _run_upgrade(
+        self, command: models.Command, target: models.Target, *, key: str
+    ) -> str:
+        try:
+            words = shlex.split(command) if isinstance(command, str) else list(command)
+            argv = [models.render(word, target) for word in words]
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
+            raise errors.DriverError(f"the upgrade command cannot be rendered: {exc}") from exc
+        if not argv:
+            raise errors.DriverError("the upgrade command is empty")
+        env = {**os.environ, **self.config.env}
+        env.update(
+            ROLLSAFE_TARGET=target.id,
+            ROLLSAFE_STEP_KEY=key,
+            ROLLSAFE_INSTANCE_ID=self._instance_id(target),
+            ROLLSAFE_REGION=self.config.region,
+        )
+        self._output_dir.mkdir(parents=True, exist_ok=True)
+        base = self._output_dir / f"upgrade-{self._journal.slug(key)}"
+        out_path, err_path = base.with_suffix(".stdout"), base.with_suffix(".stderr")
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise errors.DriverError(
+                    f"the upgrade command {argv[0]!r} could not start: {exc}"
+                ) from exc
+        try:
+            async with asyncio.timeout(self.config.upgrade_timeout):
+                code = await proc.wait()
+        except TimeoutError:
+            _kill_group(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_TERM_GRACE):
+                    await proc.wait()
+            _kill_group(proc.pid, signal.SIGKILL)
+            await proc.wait()
+            raise errors.DriverError(
+                f"the upgrade command timed out after {self.config.upgrade_timeout:g}s"
+            ) from None
+        except asyncio.CancelledError:
+            _kill_group(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                async with asyncio.timeout(5):
+                    await asyncio.shield(proc.wait())
+            raise
+        if code != 0:
+            raise errors.DriverError(
+                f"the upgrade command {argv[0]!r} failed with exit code {code}: "
+                f"{_tail(err_path) or 'no stderr'}"
+            )
+        return _tail(out_path)
+
+
+class _NotFound(Exception):
+    """A Describe call answered that the resource does not exist."""
+
+
+def _translate(failure: _Failure, *, action: str, about: Mapping[str, str]) -> errors.RollsafeError:
+    where = ", ".join(f"{k} {v}" for k, v in about.items())
+    request = f" (request {failure.request_id})" if failure.request_id else ""
+    text = f"{action} ({where}) failed: {failure.code}: {failure.message}{request}"
+    if failure.temporary:
+        return errors.DriverTemporaryError(text)
+    if failure.permission:
+        return errors.DriverError(
+            f"{text}; the CAM policy of these credentials must allow it (see docs/drivers.md)"
+        )
+    return errors.DriverError(text)
+
+
+def _rolling_back(disk: Mapping[str, Any]) -> bool:
+    return disk.get("DiskState") == "ROLLBACKING" or disk.get("Rollbacking") is True
+
+
+def _iso_after(seconds: float) -> str:
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    text = path.read_bytes()[-64 * 1024 :].decode(errors="replace")
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+# --------------------------------------------------------------------------- discovery, factory
+
+
+async def discover(config: models.TencentDriver, *, tags: Mapping[str, str]) -> list[models.Target]:
+    """Targets for the CVM instances of ``config.region`` carrying every tag of ``tags``.
+
+    One ``DescribeInstances`` filter ``tag:<key>`` per tag, paged 100 at a time. A target's id
+    is the instance name when it is a valid, unique target id, else the instance id; its
+    ``vars.instance_id`` names the instance and its labels are the instance's tags.
+    """
+    cloud = _Cloud(config)
+    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in sorted(tags.items())]
+    instances: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        params: dict[str, Any] = {"Offset": offset, "Limit": _PAGE}
+        if filters:
+            params["Filters"] = filters
+
+        def call(p: dict[str, Any] = params) -> dict[str, Any]:
+            return cloud.call("cvm", "DescribeInstances", p)
+
+        try:
+            answer = await asyncio.to_thread(call)
+        except _Failure as failure:
+            driving.record_api_call(
+                "DescribeInstances",
+                service="cvm",
+                region=config.region,
+                request_id=failure.request_id,
+                error=failure.code,
+            )
+            raise _translate(
+                failure, action="DescribeInstances", about={"tags": str(dict(tags))}
+            ) from None
+        driving.record_api_call(
+            "DescribeInstances",
+            service="cvm",
+            region=config.region,
+            request_id=answer.get("RequestId"),
+        )
+        page = [i for i in answer.get("InstanceSet") or [] if isinstance(i, dict)]
+        instances.extend(page)
+        offset += len(page)
+        if not page or offset >= int(answer.get("TotalCount") or 0):
+            break
+    return _targets(config, instances)
+
+
+_TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+
+
+def _targets(config: models.TencentDriver, instances: list[dict[str, Any]]) -> list[models.Target]:
+    names = [str(i.get("InstanceName") or "") for i in instances]
+    targets = []
+    for instance, name in zip(instances, names, strict=True):
+        instance_id = str(instance["InstanceId"])
+        usable = bool(_TARGET_ID.match(name)) and names.count(name) == 1
+        addresses = instance.get("PrivateIpAddresses") or []
+        labels = {
+            str(t["Key"]): str(t["Value"])
+            for t in instance.get("Tags") or []
+            if isinstance(t, dict) and "Key" in t and "Value" in t
+        }
+        targets.append(
+            models.Target(
+                id=name if usable else instance_id,
+                address=str(addresses[0]) if addresses else "127.0.0.1",
+                labels=labels,
+                driver=config.name,
+                vars={"instance_id": instance_id},
+            )
+        )
+    return sorted(targets, key=lambda t: t.id)
+
+
+def make_driver(config: models.Driver, state_dir: Path) -> TencentDriver:
+    """The registry's factory for ``kind: tencent``."""
+    if not isinstance(config, models.TencentDriver):
+        raise errors.ConfigError(f"driver {config.name!r} is not a `kind: tencent` driver")
+    return TencentDriver(config, state_dir)
