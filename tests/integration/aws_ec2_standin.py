@@ -228,7 +228,8 @@ class Ec2StandIn:
                 return self._tasks_api(action, form, request_id)
         status, text = self._forward(body, headers)
         with self._lock:
-            if action == "DescribeSnapshots" and self.snapshot_states and status == 200:
+            completed = b"<status>completed</status>" in text
+            if action == "DescribeSnapshots" and self.snapshot_states and completed:
                 state = self.snapshot_states.pop(0)
                 text = text.replace(
                     b"<status>completed</status>", f"<status>{state}</status>".encode()
