@@ -54,6 +54,7 @@ class Fault:
     times: int
     message: str
     only_real: bool  # leave DryRun calls alone (a precheck passes, the real call fails)
+    skip: int  # matching calls let through first
 
 
 @dataclasses.dataclass
@@ -151,8 +152,9 @@ class Ec2StandIn:
         status: int | None = None,
         message: str = "",
         only_real: bool = False,
+        skip: int = 0,
     ) -> None:
-        """The next ``times`` calls of ``action`` get the error ``code``."""
+        """The next ``times`` calls of ``action`` (after ``skip`` more) get the error ``code``."""
         with self._lock:
             self.faults.append(
                 Fault(
@@ -162,6 +164,7 @@ class Ec2StandIn:
                     times,
                     message or code,
                     only_real,
+                    skip,
                 )
             )
 
@@ -221,7 +224,9 @@ class Ec2StandIn:
                 ),
                 None,
             )
-            if fault is not None:
+            if fault is not None and fault.skip > 0:
+                fault.skip -= 1
+            elif fault is not None:
                 fault.times -= 1
                 return fault.status, _error(fault.code, fault.message, request_id)
             if action in _TASK_ACTIONS:

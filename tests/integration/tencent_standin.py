@@ -187,7 +187,10 @@ class TencentStandin:
             httpd = server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, service))
             httpd.daemon_threads = True
             thread = threading.Thread(
-                target=httpd.serve_forever, name=f"tencent-standin-{service}", daemon=True
+                target=httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"tencent-standin-{service}",
+                daemon=True,
             )
             thread.start()
             self._servers[service] = httpd

@@ -174,7 +174,9 @@ async def test_a_failed_snapshot_fails_the_checkpoint_and_is_deleted(ec2, rig_fo
         await rig.checkpoint()
 
     assert ec2.count("DeleteSnapshot") == 1
-    left = ec2.client().describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    left = ec2.client().describe_snapshots(
+        Filters=[{"Name": f"tag:{aws.TAG_TARGET}", "Values": [TARGET]}]
+    )["Snapshots"]
     assert left == []
     assert rig.store.list_restore_points(TARGET) == []
 
@@ -200,7 +202,7 @@ async def test_full_run_replace_root_volume(ec2, rig_for, tmp_path):
     run = executor.request(TARGET, trigger="manual", actor="test", reason="upgrade broke it")
     done = await executor.drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
     steps = rig.store.list_steps(done.id)
     assert [(s.name, s.state) for s in steps] == [
         (aws.STEP_REPLACE_ROOT, runs.StepState.DONE),
@@ -232,7 +234,7 @@ async def test_full_run_swap_volume(ec2, rig_for):
     run = executor.request(TARGET, trigger="manual", actor="test", reason="upgrade broke it")
     done = await executor.drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
     assert [s.name for s in rig.store.list_steps(done.id)] == [
         aws.STEP_STOP,
         aws.STEP_SWAP,
@@ -293,7 +295,7 @@ async def test_resume_after_the_replacement_was_made_but_not_recorded(ec2, rig_f
 
     done = await rig.executor().drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
     assert len(ec2.tasks) == 1  # the resumed step followed the task it had created
     assert [e for _, e in ec2.effects if e.startswith("replaced")] == [ec2.effects[0][1]]
     (step, _) = rig.store.list_steps(run.id)
@@ -323,7 +325,7 @@ async def test_resume_between_restore_and_start_restores_once(ec2, rig_for):
 
     done = await rig.executor().drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
     assert ec2.count("CreateVolume") == creates  # no second restore
     assert _real_calls(rig, run.id).count(("AttachVolume", False)) == 1
     assert ec2.instance(iid)["State"]["Name"] == "running"
@@ -342,7 +344,7 @@ async def test_resume_after_the_new_volume_was_attached_but_not_recorded(ec2, ri
 
     done = await rig.executor().drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
     assert ec2.root_volume(iid) == attached
     real = _real_calls(rig, run.id)
     assert real.count(("CreateVolume", False)) == 1
@@ -368,10 +370,11 @@ async def test_throttling_is_retried_by_the_executor(ec2, rig_for):
 
     done = await executor.drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
     assert rig.actions(run.id).count("run.step.retry") == 2
     assert len(ec2.tasks) == 1
     throttled = [c for c in rig.api_calls(run.id) if c.details.get("error")]
+    assert all(not c.details.get("dry_run") for c in throttled)
     assert [c.details["error"] for c in throttled] == ["RequestLimitExceeded"] * 2
     assert all(c.details["request_id"] in ec2.request_ids() for c in throttled)
 
@@ -382,7 +385,8 @@ async def test_throttled_polls_only_slow_the_wait_down(ec2, rig_for):
     point = await rig.checkpoint()
     target = _target(instance["InstanceId"])
     await rig.driver.precheck(target, point)
-    ec2.fail("DescribeReplaceRootVolumeTasks", "RequestLimitExceeded", times=2)
+    # the look-up before the create passes; the two polls after it are throttled
+    ec2.fail("DescribeReplaceRootVolumeTasks", "RequestLimitExceeded", times=2, skip=1)
 
     output = await rig.driver.rollback(target, point, step=aws.STEP_REPLACE_ROOT, key="r/0/x")
 
@@ -394,15 +398,17 @@ async def test_permission_denied_in_precheck_fails_the_run_before_any_effect(ec2
     instance = ec2.launch(TARGET)
     rig = rig_for(instance["InstanceId"])
     await rig.checkpoint()
-    ec2.fail("CreateReplaceRootVolumeTask", "UnauthorizedOperation", message="You are not authorized")
+    ec2.fail(
+        "CreateReplaceRootVolumeTask", "UnauthorizedOperation", message="You are not authorized"
+    )
     executor = rig.executor()
     run = executor.request(TARGET, trigger="manual", actor="test", reason="broken")
 
     done = await executor.drive(run.id)
 
     assert done.state is runs.RunState.FAILED
-    assert "precheck failed" in done.reason
-    assert "not permitted: UnauthorizedOperation" in done.reason
+    assert "precheck failed" in done.error
+    assert "not permitted: UnauthorizedOperation" in done.error
     assert ec2.tasks == {}
     assert rig.store.list_steps(run.id) == []
 
@@ -418,7 +424,7 @@ async def test_permission_denied_mid_rollback_escalates_without_retry(ec2, rig_f
     done = await executor.drive(run.id)
 
     assert done.state is runs.RunState.FAILED
-    assert "not permitted: UnauthorizedOperation" in done.reason
+    assert "not permitted: UnauthorizedOperation" in done.error
     assert "run.step.retry" not in rig.actions(run.id)
     assert _real_calls(rig, run.id).count(("StopInstances", False)) == 1
     assert ec2.instance(instance["InstanceId"])["State"]["Name"] == "running"
@@ -443,9 +449,9 @@ async def test_a_failed_replacement_fails_the_run_with_what_to_do(ec2, rig_for, 
     done = await executor.drive(run.id)
 
     assert done.state is runs.RunState.FAILED
-    assert expected in done.reason
+    assert expected in done.error
     assert "run.step.retry" not in rig.actions(run.id)
-    assert any(t.target == TARGET and t.quarantined for t in rig.store.list_targets())
+    assert any(t.id == TARGET and t.quarantined for t in rig.store.list_targets())
     if script[-1] == "failed-detached":
         assert ec2.root_volume(iid) is None  # the stand-in left it as AWS would
 
@@ -460,7 +466,7 @@ async def test_an_unknown_task_state_is_tolerated(ec2, rig_for):
 
     done = await executor.drive(run.id)
 
-    assert done.state is runs.RunState.SUCCEEDED, done.reason
+    assert done.state is runs.RunState.SUCCEEDED, done.error
 
 
 # --------------------------------------------------------------------------- precheck
@@ -544,7 +550,7 @@ async def test_a_failing_upgrade_command_is_a_driver_error(ec2, rig_for):
         upgrade=[sys.executable, "-c", "import sys; sys.stderr.write('no space'); sys.exit(3)"],
     )
 
-    with pytest.raises(errors.DriverError, match="exit code 3.*no space"):
+    with pytest.raises(errors.DriverError, match="(?s)exit code 3.*no space"):
         await rig.driver.upgrade(_target(instance["InstanceId"]), key="u/1")
 
 

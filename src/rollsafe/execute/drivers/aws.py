@@ -233,9 +233,12 @@ class Ec2Api:
         meta = response.get("ResponseMetadata") or {}
         code = str(error.get("Code") or "")
         request_id = meta.get("RequestId")
-        driving.record_api_call(operation, request_id=request_id, error=code, **details)
         if dry_run and code == _DRY_RUN_OK:
+            driving.record_api_call(
+                operation, request_id=request_id, dry_run_result="permitted", **details
+            )
             return {}
+        driving.record_api_call(operation, request_id=request_id, error=code, **details)
         raise _translate_client_error(
             operation,
             code=code,
