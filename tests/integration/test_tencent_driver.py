@@ -347,7 +347,7 @@ def _apply_directly(standin, point):
 async def test_a_step_already_running_elsewhere_is_temporary(driver, target):
     point = await driver.checkpoint(target, point_id="rp-1")
     key = "run-1/0/apply-snapshot"
-    lease = driver._journal.lease(key)
+    lease = driver._journal.lease(key, retry_after=1.0)
     try:
         with pytest.raises(errors.DriverTemporaryError, match="being run right now"):
             await driver.rollback(target, point, step="apply-snapshot", key=key)

@@ -24,6 +24,7 @@ Shared semantics (the configuration models document the per-kind ones):
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,7 @@ from rollsafe.judge import conditions, windows
 __all__ = [
     "EPSILON",
     "LeafRule",
+    "Memo",
     "Outcome",
     "baseline",
     "evaluate_leaf",
@@ -57,6 +59,29 @@ class Outcome:
     severity: verdicts.Severity
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Memo:
+    """The last outcome of one rule on one target, and the inputs it was computed from.
+
+    Re-judging a target after every observation mostly finds a rule's inputs unchanged (the
+    observation was from another source): with a memo, such a rule answers the outcome it gave
+    last time instead of rebuilding the same sentence and evidence. The key holds everything
+    the outcome depends on (the values read, by :attr:`windows.Span.identity`, and the times
+    and durations that appear in it), so a hit gives exactly what computing again would.
+    """
+
+    key: object = None
+    outcome: Outcome | None = None
+
+    def recall(self, key: object) -> Outcome | None:
+        return self.outcome if self.key == key else None
+
+    def keep(self, key: object, outcome: Outcome) -> Outcome:
+        self.key = key
+        self.outcome = outcome
+        return outcome
 
 
 def version(rule: models.RuleBase) -> str:
@@ -89,15 +114,19 @@ def evaluate_leaf(
     now: float,
     reference_at: float | None = None,
     rate_floor: float | None = None,
+    memo: Memo | None = None,
 ) -> Outcome:
-    """Dispatch to the rule kind's function; ``window`` is None when the source never spoke."""
+    """Dispatch to the rule kind's function; ``window`` is None when the source never spoke.
+
+    ``memo``, kept by the caller per (target, rule), saves recomputing an unchanged outcome.
+    """
     if isinstance(rule, models.ThresholdRule):
         return threshold(rule, window, now=now)
     if isinstance(rule, models.RatioRule):
-        return ratio(rule, window, now=now)
+        return ratio(rule, window, now=now, memo=memo)
     if isinstance(rule, models.RateRule):
-        return rate(rule, window, now=now, floor=rate_floor)
-    return baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor)
+        return rate(rule, window, now=now, floor=rate_floor, memo=memo)
+    return baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor, memo=memo)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -211,9 +240,24 @@ def threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now:
 # --------------------------------------------------------------------------- ratio
 
 
-def ratio(rule: models.RatioRule, window: windows.Window | None, *, now: float) -> Outcome:
+def ratio(
+    rule: models.RatioRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    memo: Memo | None = None,
+) -> Outcome:
     """Share of the window's values meeting ``when``, against ``above``."""
     values = _range(window, now - rule.window, now)
+    key = values.identity
+    known = None if memo is None else memo.recall(key)
+    if known is not None:
+        return known
+    outcome = _ratio(rule, values)
+    return outcome if memo is None else memo.keep(key, outcome)
+
+
+def _ratio(rule: models.RatioRule, values: windows.Span) -> Outcome:
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "when": conditions.describe(rule.when),
@@ -247,9 +291,21 @@ def rate(
     *,
     now: float,
     floor: float | None = None,
+    memo: Memo | None = None,
 ) -> Outcome:
     """Sum of ``value`` over the window, per ``per`` seconds, against ``above``."""
     values = _range(window, now - rule.window, now)
+    first = None if window is None else window.first_value_time
+    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    key = (values.identity, covered)
+    known = None if memo is None else memo.recall(key)
+    if known is not None:
+        return known
+    outcome = _rate(rule, values, covered)
+    return outcome if memo is None else memo.keep(key, outcome)
+
+
+def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcome:
     total, counted = _sum_values(values)
     evidence: dict[str, Any] = {
         "probe": rule.probe,
@@ -260,8 +316,6 @@ def rate(
         **_range_of(values),
         "samples": counted,
     }
-    first = None if window is None else window.first_value_time
-    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
     if counted < rule.min_samples or covered <= 0:
         reason = f"{counted} of {rule.min_samples} samples in {_duration(rule.window)}"
         return _no_data(rule.probe, reason, {**evidence, "rate": None, "sum": total})
@@ -283,18 +337,17 @@ def _aggregate(
     rule: models.BaselineRule,
     values: windows.Span,
     *,
-    end: float,
-    length: float,
-    first_value_time: float | None,
-    floor: float,
+    covered: float,
 ) -> tuple[float | None, int]:
-    """The rule's aggregate over one period, and how many samples it rests on."""
+    """The rule's aggregate over one period, and how many samples it rests on.
+
+    ``covered`` is the seconds of the period somebody was watching (read by ``rate`` only).
+    """
     if rule.aggregate == "mean":
         present = values.present(rule.field)
         return (values.total(rule.field) / present if present else None), present
     if rule.aggregate == "rate":
         total, counted = _sum_values(values)
-        covered = _covered(end, length, first_value_time, floor)
         return (total / covered * 60.0 if counted and covered > 0 else None), counted
     when = rule.when
     if when is None:  # the model rejects aggregate=ratio without `when`; stay total anyway
@@ -313,6 +366,7 @@ def baseline(
     now: float,
     reference_at: float | None = None,
     floor: float | None = None,
+    memo: Memo | None = None,
 ) -> Outcome:
     """The window's aggregate now against the same aggregate before the upgrade."""
     if reference_at is not None and reference_at <= now:
@@ -327,24 +381,53 @@ def baseline(
         ref_values = (
             pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
         )
-    first = None if window is None else window.first_value_time
-    floor_s = floor or 60.0
-    current, current_n = _aggregate(
+    current_covered = ref_covered = 0.0
+    if rule.aggregate == "rate":
+        first = None if window is None else window.first_value_time
+        floor_s = floor or 60.0
+        current_covered = _covered(now, rule.window, first, min(floor_s, rule.window))
+        ref_covered = _covered(ref_end, rule.before, first, min(floor_s, rule.before))
+    key = (
+        reference,
+        ref_start,
+        ref_end,
+        # -0.0 == 0.0, but they read differently in evidence: tell them apart.
+        math.copysign(1.0, ref_start),
+        math.copysign(1.0, ref_end),
+        current_values.identity,
+        ref_values.identity,
+        current_covered,
+        ref_covered,
+    )
+    known = None if memo is None else memo.recall(key)
+    if known is not None:
+        return known
+    outcome = _baseline(
         rule,
         current_values,
-        end=now,
-        length=rule.window,
-        first_value_time=first,
-        floor=min(floor_s, rule.window),
-    )
-    base, base_n = _aggregate(
-        rule,
         ref_values,
-        end=ref_end,
-        length=rule.before,
-        first_value_time=first,
-        floor=min(floor_s, rule.before),
+        reference=reference,
+        ref_start=ref_start,
+        ref_end=ref_end,
+        current_covered=current_covered,
+        ref_covered=ref_covered,
     )
+    return outcome if memo is None else memo.keep(key, outcome)
+
+
+def _baseline(
+    rule: models.BaselineRule,
+    current_values: windows.Span,
+    ref_values: windows.Span,
+    *,
+    reference: str,
+    ref_start: float,
+    ref_end: float,
+    current_covered: float,
+    ref_covered: float,
+) -> Outcome:
+    current, current_n = _aggregate(rule, current_values, covered=current_covered)
+    base, base_n = _aggregate(rule, ref_values, covered=ref_covered)
     what = {
         "mean": f"mean {rule.field}",
         "rate": "rate per 1m",

@@ -34,6 +34,7 @@ windows and so produce the same decisions.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ _ONE = 1 << _UNIT_BITS
 _LARGE = 2.0**960
 
 _ConditionKey = tuple[models.Field_, models.Op, float]
+# Every change to any series takes a fresh stamp, never reused: equal stamps mean equal contents.
+_STAMPS = itertools.count()
 
 
 def _units(x: float) -> int:
@@ -173,9 +176,10 @@ class _Series:
     Totals are built the first time a rule asks for them and kept up to date from then on.
     """
 
-    __slots__ = ("_last_key", "fields", "items", "matches", "times")
+    __slots__ = ("_last_key", "fields", "items", "matches", "stamp", "times")
 
     def __init__(self, items: list[observations.Observation] | None = None) -> None:
+        self.stamp = next(_STAMPS)
         self.items: list[observations.Observation] = items or []
         self.times = [obs.time for obs in self.items]
         self._last_key = order_key(self.items[-1]) if self.items else None
@@ -186,6 +190,7 @@ class _Series:
         return len(self.items)
 
     def insert(self, obs: observations.Observation) -> None:
+        self.stamp = next(_STAMPS)
         key = order_key(obs)
         if self._last_key is None or self._last_key <= key:
             # Observations almost always arrive in order: append without searching.
@@ -206,6 +211,7 @@ class _Series:
             matches.insert(index, obs)
 
     def drop_front(self, count: int) -> None:
+        self.stamp = next(_STAMPS)
         del self.items[:count]
         del self.times[:count]
         for totals in self.fields.values():
@@ -244,6 +250,11 @@ class Span:
 
     def __len__(self) -> int:
         return self._hi - self._lo
+
+    @property
+    def identity(self) -> tuple[int, int, int]:
+        """Equal for two spans only when they hold the same values (for memoising outcomes)."""
+        return (self._series.stamp, self._lo, self._hi)
 
     @property
     def first_time(self) -> float | None:

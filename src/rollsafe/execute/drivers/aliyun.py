@@ -73,9 +73,12 @@ __all__ = [
     "STEP_STOP",
     "AliyunDriver",
     "ApiResult",
+    "classify",
     "discover",
+    "instance_id_of",
     "make_driver",
     "translate",
+    "upgrade_script",
 ]
 
 _log = logging.getLogger(__name__)
@@ -208,7 +211,7 @@ class _Ecs:
         try:
             response = method(request, RuntimeOptions(read_timeout=millis, connect_timeout=millis))
         except Exception as exc:  # noqa: BLE001 - the SDK's own errors, classified right here
-            return _failure(action, exc)
+            return classify(action, exc)
         body = response.body.to_map() if response.body is not None else {}
         return ApiResult(action=action, request_id=_text(body.get("RequestId")), body=body)
 
@@ -234,7 +237,7 @@ class _Ecs:
             return self._sdk
 
 
-def _failure(action: str, exc: Exception) -> ApiResult:
+def classify(action: str, exc: Exception) -> ApiResult:
     """An SDK exception as an ``ApiResult`` (the exception itself goes no further)."""
     code = getattr(exc, "code", None)
     data = getattr(exc, "data", None)
@@ -476,7 +479,7 @@ class AliyunDriver:
         # A dry run checks permissions first, then the instance's state: a state the earlier
         # steps will change (not stopped yet for ResetDisk ...) is not a problem now.
         await self._dry_run(
-            "StopInstance", self._stop_params(p.instance_id), state_ok=status == "Stopped"
+            "StopInstance", self._stop_params(p.instance_id), state_ok=status != "Running"
         )
         if problem is None:
             await self._dry_run(
@@ -747,7 +750,7 @@ class AliyunDriver:
         if self.config.upgrade is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
         iid = instance_id_of(target)
-        script = _render_command(self.config.upgrade, target)
+        script = upgrade_script(self.config.upgrade, target)
         ran = await self._call(
             "RunCommand",
             {
@@ -997,10 +1000,10 @@ class AliyunDriver:
 
         def work() -> ApiResult:
             if journal is not None:
-                journal(None)
+                _journaling(journal, None)
             result = self._ecs.invoke(action, params)
             if journal is not None:
-                journal(result)
+                _journaling(journal, result)
             return result
 
         task = asyncio.ensure_future(asyncio.to_thread(work))
@@ -1023,9 +1026,9 @@ class AliyunDriver:
                 value = params[name]
                 details[key] = value if isinstance(value, str | int | float | bool) else list(value)
         if result.code is not None:
-            details["error"] = result.code
+            details["code"] = result.code  # DryRunOperation and accepted codes too
         elif not result.answered:
-            details["error"] = "no answer"
+            details["code"] = "no answer"
         driving.record_api_call(result.action, **details)
 
     async def _wait(
@@ -1055,12 +1058,19 @@ class AliyunDriver:
             delay = min(delay * 2, self.config.max_poll_interval)
 
 
+def _journaling(journal: Callable[[ApiResult | None], None], result: ApiResult | None) -> None:
+    try:
+        journal(result)
+    except OSError as exc:
+        raise errors.DriverError(f"the aliyun driver's journal cannot be written: {exc}") from exc
+
+
 def _locked_for_security(instance: Mapping[str, Any]) -> bool:
     locks = _items(instance, "OperationLocks", "LockReason")
     return any(lock.get("LockReason") == "security" for lock in locks)
 
 
-def _render_command(command: models.Command, target: models.Target) -> str:
+def upgrade_script(command: models.Command, target: models.Target) -> str:
     """The upgrade as one shell script: a string is a template, a list one template per word."""
     try:
         if isinstance(command, str):

@@ -305,7 +305,7 @@ class _Journal:
         readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
         return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
-    def lease(self, key: str) -> _Lease:
+    def lease(self, key: str, *, retry_after: float) -> _Lease:
         """The key's lease, or DriverTemporaryError while another worker holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / f"{self.slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -316,7 +316,7 @@ class _Journal:
             raise errors.DriverTemporaryError(
                 f"step key {key!r} is being run right now by another worker "
                 "(or a call of an abandoned attempt has not returned yet)",
-                retry_after=5.0,
+                retry_after=retry_after,
             ) from exc
         return _Lease(fd)
 
@@ -605,7 +605,7 @@ class TencentDriver:
             place = self._place(target, point)
         except errors.PrecheckFailed as exc:
             raise errors.DriverError(str(exc)) from exc
-        lease = self._journal.lease(key)
+        lease = self._journal.lease(key, retry_after=self.config.poll_interval)
         try:
             record = self._journal.read(key, step=step)
             if record is not None and record.get("phase") == "done":
@@ -786,7 +786,7 @@ class TencentDriver:
     async def upgrade(self, target: models.Target, *, key: str) -> str:
         if self.config.upgrade is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        lease = self._journal.lease(key)
+        lease = self._journal.lease(key, retry_after=self.config.poll_interval)
         try:
             record = self._journal.read(key, step="upgrade")
             if record is not None and record.get("phase") == "done":
