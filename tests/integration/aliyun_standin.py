@@ -154,6 +154,7 @@ class Fault:
     times: int
     retry_after_ms: int | None = None
     drop: bool = False  # act, then close the connection without an answer
+    real_only: bool = False  # leave dry runs alone
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,10 +271,20 @@ class EcsStandIn:
         message: str = "injected",
         times: int = 1,
         retry_after_ms: int | None = None,
+        real_only: bool = False,
     ) -> None:
-        self.faults.append(Fault(action, code, status, message, times, retry_after_ms))
+        self.faults.append(
+            Fault(action, code, status, message, times, retry_after_ms, real_only=real_only)
+        )
 
-    def throttle(self, action: str, *, times: int = 1, retry_after_ms: int | None = None) -> None:
+    def throttle(
+        self,
+        action: str,
+        *,
+        times: int = 1,
+        retry_after_ms: int | None = None,
+        real_only: bool = False,
+    ) -> None:
         self.inject(
             action,
             "Throttling.User",
@@ -281,6 +292,7 @@ class EcsStandIn:
             message="Request was denied due to user flow control.",
             times=times,
             retry_after_ms=retry_after_ms,
+            real_only=real_only,
         )
 
     def drop_answer(self, action: str, *, times: int = 1) -> None:
@@ -384,7 +396,7 @@ class EcsStandIn:
                     404,
                     "Specified api is not found, please check your url and method.",
                 )
-            fault = self._fault(action)
+            fault = self._fault(action, dry_run=params.get("DryRun", "").lower() == "true")
             if fault is not None and not fault.drop:
                 raise ApiError(fault.code, fault.status, fault.message)
             answer = handler(self, _Params(params), self._allowed(access_key, action))
@@ -413,8 +425,10 @@ class EcsStandIn:
             return web.Response(status=500)
         return web.json_response({"RequestId": request_id, **answer})
 
-    def _fault(self, action: str) -> Fault | None:
+    def _fault(self, action: str, *, dry_run: bool) -> Fault | None:
         for fault in self.faults:
+            if fault.real_only and dry_run:
+                continue
             if fault.action == action and fault.times > 0:
                 fault.times -= 1
                 return fault

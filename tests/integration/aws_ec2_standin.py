@@ -92,6 +92,9 @@ class Ec2StandIn:
         self.page_size: int | None = None
         self.ignore_dry_run = False
         self.effects: list[tuple[str, str]] = []  # (task id, effect) once each
+        self._image: str | None = None
+        self._client: typing.Any = None
+        self._client_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,6 +115,8 @@ class Ec2StandIn:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._client is not None:
+            self._client.close()
         self._moto.stop()
 
     def reset(self) -> None:
@@ -139,7 +144,16 @@ class Ec2StandIn:
 
     def client(self) -> typing.Any:
         """A boto3 EC2 client straight to moto (set-up and assertions, never the driver)."""
-        return boto3.client("ec2", region_name=REGION, endpoint_url=self.moto_endpoint)
+        with self._client_lock:  # made once: creating a client costs far more than a call
+            if self._client is None:
+                self._client = boto3.client(
+                    "ec2",
+                    region_name=REGION,
+                    endpoint_url=self.moto_endpoint,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                )
+            return self._client
 
     # ------------------------------------------------------------------ test controls
 
@@ -179,7 +193,11 @@ class Ec2StandIn:
     def launch(self, name: str = "web-1", **tags: str) -> dict[str, typing.Any]:
         """A running instance with an EBS root volume, tagged ``Name`` and ``tags``."""
         ec2 = self.client()
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        if self._image is None:  # moto's public images are the same after every reset
+            self._image = ec2.describe_images(Owners=["amazon"], MaxResults=5)["Images"][0][
+                "ImageId"
+            ]
+        image = self._image
         all_tags = [{"Key": "Name", "Value": name}] + [
             {"Key": k, "Value": v} for k, v in tags.items()
         ]

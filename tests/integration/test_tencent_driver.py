@@ -298,15 +298,17 @@ async def test_a_cancelled_apply_resumes_without_a_second_restore(standin, drive
 
     # The abandoned attempt's in-flight call keeps the key's lease until it returns: until
     # then a retry is told to come back later, as the executor would be.
+    busy: list[str] = []
     async with asyncio.timeout(10):
         while True:
             try:
                 output = await driver.rollback(target, point, step="apply-snapshot", key=key)
                 break
             except errors.DriverTemporaryError as exc:
-                assert "being run right now" in str(exc)
+                busy.append(str(exc))
                 await asyncio.sleep(0.02)
 
+    assert all("being run right now" in b for b in busy)
     assert len(standin.applied) == 1
     assert standin.count("ApplySnapshot") == 1
     assert "rolled disk disk-web00001" in output
@@ -461,3 +463,32 @@ async def test_discover_finds_tagged_instances(standin, tmp_path):
     everything = await tencent.discover(config, tags={})
     # "db 1" is no valid target id: the instance id stands in for it.
     assert [t.id for t in everything] == ["ins-db000001", "web-1", "web-2"]
+
+
+# --------------------------------------------------------------------------- upgrade
+
+
+async def test_upgrade_runs_the_command_once_per_key(standin, tmp_path, target):
+    log = tmp_path / "upgrades.log"
+    driver = make_driver(
+        standin,
+        tmp_path,
+        upgrade=[
+            "sh",
+            "-c",
+            f'echo "$ROLLSAFE_TARGET $ROLLSAFE_INSTANCE_ID $ROLLSAFE_REGION {{id}}" >> {log}',
+        ],
+    )
+
+    first = await driver.upgrade(target, key="rollout-1/web-1")
+    again = await driver.upgrade(target, key="rollout-1/web-1")
+
+    assert first == again
+    assert log.read_text().splitlines() == [f"web-1 {INSTANCE} ap-guangzhou web-1"]
+
+
+async def test_a_failing_upgrade_reports_its_stderr(standin, tmp_path, target):
+    driver = make_driver(standin, tmp_path, upgrade=["sh", "-c", "echo no space left >&2; exit 3"])
+
+    with pytest.raises(errors.DriverError, match="exit code 3: no space left"):
+        await driver.upgrade(target, key="rollout-1/web-1")

@@ -257,7 +257,7 @@ async def test_a_permission_denied_fails_the_run_and_quarantines_the_target(
     done = await executor.drive(run.id)
 
     assert done.state is runs.RunState.FAILED
-    assert "AuthFailure.UnauthorizedOperation" in (done.failure or "")
+    assert "AuthFailure.UnauthorizedOperation" in (done.error or "")
     assert any(t.id == "web-1" and t.quarantined for t in store.list_targets())
     assert standin.applied == []
     assert not audit(store, "run.step.retry")
@@ -274,7 +274,7 @@ async def test_a_precheck_on_a_vanished_snapshot_fails_before_any_effect(standin
     done = await executor.drive(run.id)
 
     assert done.state is runs.RunState.FAILED
-    assert "precheck failed" in (done.failure or "")
+    assert "precheck failed" in (done.error or "")
     assert standin.count("StopInstances") == 0
     assert standin.count("ApplySnapshot") == 0
 

@@ -34,6 +34,8 @@ from rollsafe.judge import alerts, blindness, cohorts, composites, rules, window
 
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
+_Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
+
 UPGRADE = "upgrade"  # the mark name baseline rules take as "the upgrade happened here"
 MAX_MARKS = 8  # upgrade marks remembered per target; each pins a reference period
 
@@ -90,6 +92,15 @@ class Engine:
         self._marks: dict[ids.TargetId, list[float]] = {}
         self._target_models: dict[ids.TargetId, models.Target] = {}
         self._cohorts: dict[ids.TargetId, str] = {}
+        # Caches of what cannot change for a target: which rules select it (targets' models
+        # are fixed), and each rule's last outcome with what it was computed from (see
+        # ``rules.Memo``): re-judging after every observation mostly finds them unchanged.
+        self._applies: dict[ids.TargetId, frozenset[str]] = {}
+        self._memos: dict[ids.TargetId, dict[str, rules.Memo]] = {}
+        self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
+        self._combined: dict[
+            ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
+        ] = {}
 
     # ------------------------------------------------------------------ folding in
 
@@ -167,37 +178,29 @@ class Engine:
     def evaluate(self, target: str, *, now: float) -> list[verdicts.Decision]:
         """Every applicable rule's decision for ``target`` at ``now``, then blindness ones."""
         target_id = ids.TargetId(target)
-        model = self._target_model(target_id)
+        return [
+            self._decision(
+                target_id, rule_id=rule_id, kind=kind, version=version, now=now, outcome=outcome
+            )
+            for rule_id, kind, version, outcome in self._judge(target_id, now=now)
+        ]
+
+    def _judge(self, target: ids.TargetId, *, now: float) -> list[_Judged]:
+        """What :meth:`evaluate` decides, before it is dressed as decisions (``replay`` only
+        dresses the few that changed)."""
+        model = self._target_model(target)
+        applies = self._applying(target, model)
         memo: dict[str, rules.Outcome] = {}
-        decisions = []
+        judged: list[_Judged] = []
         for rule in self._rules:
-            if not models.selects(rule.targets, model):
+            if rule.id not in applies:
                 continue
-            outcome = self._outcome(rule.id, target_id, model, now=now, memo=memo, active=set())
-            decisions.append(
-                self._decision(
-                    target_id,
-                    rule_id=rule.id,
-                    kind=rule.kind,
-                    version=self._versions[rule.id],
-                    now=now,
-                    outcome=outcome,
-                )
-            )
-        for source, window in sorted(self._windows.get(target_id, {}).items()):
-            outcome = blindness.assess(source, window.streak(), policy=self._policy)
-            rule_id = blindness.rule_id(source)
-            decisions.append(
-                self._decision(
-                    target_id,
-                    rule_id=rule_id,
-                    kind="blind",
-                    version=self._blind_version,
-                    now=now,
-                    outcome=outcome,
-                )
-            )
-        return decisions
+            outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=set())
+            judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
+        for source, window in sorted(self._windows.get(target, {}).items()):
+            outcome = self._blindness(target, source, window.streak())
+            judged.append((blindness.rule_id(source), "blind", self._blind_version, outcome))
+        return judged
 
     def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
         """``evaluate`` for every target (see :meth:`targets` for the order)."""
@@ -225,6 +228,14 @@ class Engine:
             self._target_models[target] = cached
         return cached
 
+    def _applying(self, target: ids.TargetId, model: models.Target) -> frozenset[str]:
+        """Ids of the rules whose ``targets`` selector picks ``target`` (computed once)."""
+        found = self._applies.get(target)
+        if found is None:
+            found = frozenset(r.id for r in self._rules if models.selects(r.targets, model))
+            self._applies[target] = found
+        return found
+
     def _reference(self, target: ids.TargetId, now: float) -> float | None:
         times = self._marks.get(target)
         if not times:
@@ -248,7 +259,7 @@ class Engine:
         if rule_id in active:
             raise errors.ConfigError(f"rule {rule_id!r} refers to itself through composites")
         rule = self._by_id[rule_id]
-        if not models.selects(rule.targets, model):
+        if rule_id not in self._applying(target, model):
             outcome = rules.Outcome(
                 verdicts.Severity.OK,
                 f"{rule_id} does not apply to {target}",
@@ -261,7 +272,7 @@ class Engine:
                 for child in rule.rules
             ]
             active.discard(rule_id)
-            outcome = composites.combine(rule, children)
+            outcome = self._combine(rule, target, children)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         elif isinstance(rule, models.AlertRule):
@@ -275,11 +286,62 @@ class Engine:
                 rule,
                 self._windows.get(target, {}).get(rule.probe),
                 now=now,
-                reference_at=self._reference(target, now),
+                # Only baselines read the reference time: skip the search for other kinds.
+                reference_at=(
+                    self._reference(target, now) if isinstance(rule, models.BaselineRule) else None
+                ),
                 rate_floor=self._floors.get(rule.probe),
+                memo=self._memo(target, rule_id),
             )
         memo[rule_id] = outcome
         return outcome
+
+    def _blindness(
+        self, target: ids.TargetId, source: str, streak: windows.Streak
+    ) -> rules.Outcome:
+        """``blindness.assess``, reused while the error streak is the very same one."""
+        key = (target, source)
+        last = self._blind.get(key)
+        if (
+            last is not None
+            and last[0].count == streak.count
+            and last[0].saturated == streak.saturated
+            and last[0].first is streak.first
+            and last[0].last is streak.last
+        ):
+            return last[1]
+        outcome = blindness.assess(source, streak, policy=self._policy)
+        self._blind[key] = (streak, outcome)
+        return outcome
+
+    def _memo(self, target: ids.TargetId, rule_id: str) -> rules.Memo:
+        per_target = self._memos.get(target)
+        if per_target is None:
+            per_target = self._memos[target] = {}
+        memo = per_target.get(rule_id)
+        if memo is None:
+            memo = per_target[rule_id] = rules.Memo()
+        return memo
+
+    def _combine(
+        self,
+        rule: composites.CompositeRule,
+        target: ids.TargetId,
+        children: list[tuple[str, rules.Outcome]],
+    ) -> rules.Outcome:
+        """``composites.combine``, reused while every child's outcome is the very same one."""
+        outcomes = tuple(outcome for _, outcome in children)
+        per_target = self._combined.setdefault(target, {})
+        last = per_target.get(rule.id)
+        if (
+            last is not None
+            and len(last[0]) == len(outcomes)
+            and all(a is b for a, b in zip(last[0], outcomes, strict=True))
+        ):
+            return last[1]
+        combined = composites.combine(rule, children)
+        per_target[rule.id] = (outcomes, combined)  # holding them keeps identity meaningful
+        return combined
 
     def _cohort_outcome(
         self, rule: models.CohortRule, target: ids.TargetId, *, now: float
@@ -384,12 +446,23 @@ def replay(
     last: dict[tuple[str, str], verdicts.Severity] = {}
     changed: list[verdicts.Decision] = []
 
-    def record(decisions: Iterable[verdicts.Decision]) -> None:
-        for decision in decisions:
-            key = (decision.target, decision.rule)
-            if decision.severity != last.get(key, verdicts.Severity.OK):
-                changed.append(decision)
-            last[key] = decision.severity
+    def record(target: ids.TargetId, now: float) -> None:
+        # Decisions are built only for the outcomes whose severity changed: the same ones
+        # ``evaluate`` would give, without dressing the many that did not change.
+        for rule_id, kind, version, outcome in engine._judge(target, now=now):
+            key = (target, rule_id)
+            if outcome.severity != last.get(key, verdicts.Severity.OK):
+                changed.append(
+                    engine._decision(
+                        target,
+                        rule_id=rule_id,
+                        kind=kind,
+                        version=version,
+                        now=now,
+                        outcome=outcome,
+                    )
+                )
+            last[key] = outcome.severity
 
     next_mark = 0
 
@@ -403,7 +476,7 @@ def replay(
         for obs in feed:
             marks_until(obs.time)
             engine.observe(obs)
-            record(engine.evaluate(obs.target, now=obs.time))
+            record(ids.TargetId(obs.target), obs.time)
         return changed
 
     if not feed:
@@ -418,6 +491,7 @@ def replay(
             engine.observe(feed[fed])
             fed += 1
         marks_until(now)
-        record(engine.evaluate_all(now=now))
+        for target in engine.targets():
+            record(target, now)
         tick += 1
     return changed

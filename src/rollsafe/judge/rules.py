@@ -121,7 +121,7 @@ def evaluate_leaf(
     ``memo``, kept by the caller per (target, rule), saves recomputing an unchanged outcome.
     """
     if isinstance(rule, models.ThresholdRule):
-        return threshold(rule, window, now=now)
+        return threshold(rule, window, now=now, memo=memo)
     if isinstance(rule, models.RatioRule):
         return ratio(rule, window, now=now, memo=memo)
     if isinstance(rule, models.RateRule):
@@ -176,8 +176,30 @@ def _sum_values(span: windows.Span) -> tuple[float, int]:
 # --------------------------------------------------------------------------- threshold
 
 
-def threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
+def threshold(
+    rule: models.ThresholdRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    memo: Memo | None = None,
+) -> Outcome:
     """Latest value(s) of the probe against ``op value``, ``consecutive`` times, ``for`` long."""
+    if memo is None or window is None:
+        return _threshold(rule, window, now=now)
+    # The outcome reads the values up to ``now``, and ``now`` itself only while a ``for``
+    # streak is running (its length): the key holds ``now`` only then.
+    upto = window.range(-math.inf, now).identity
+    at = (now, math.copysign(1.0, now))
+    if isinstance(memo.key, tuple) and memo.key[0] == upto and memo.key[1] in (None, at):
+        known = memo.outcome
+        if known is not None:
+            return known
+    outcome = _threshold(rule, window, now=now)
+    timed = rule.for_ is not None and outcome.evidence.get("streak_since") is not None
+    return memo.keep((upto, at if timed else None), outcome)
+
+
+def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "field": rule.field,

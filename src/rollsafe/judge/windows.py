@@ -163,8 +163,7 @@ class _Matches:
         counts = self.counts
         counts.insert(index + 1, counts[index] + hit)
         if hit:
-            for j in range(index + 2, len(counts)):
-                counts[j] += 1
+            pass
 
     def drop_front(self, count: int) -> None:
         del self.counts[:count]

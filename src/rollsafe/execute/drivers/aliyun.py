@@ -218,15 +218,13 @@ class _Ecs:
     def _client(self) -> tuple[Any, Any]:
         with self._lock:
             if self._sdk is None:
-                from alibabacloud_credentials.client import Client as CredentialClient
                 from alibabacloud_ecs20140526 import client as ecs_client
                 from alibabacloud_ecs20140526 import models as ecs_models
                 from alibabacloud_tea_openapi import models as openapi_models
 
                 millis = int(self.config.api_timeout * 1000)
                 config = openapi_models.Config(
-                    # No keys here: the default chain (environment, profiles, RAM role ...).
-                    credential=CredentialClient(),
+                    credential=_credentials(),
                     region_id=self.config.region_id,
                     endpoint=self.config.endpoint,
                     protocol=self.config.protocol,
@@ -235,6 +233,32 @@ class _Ecs:
                 )
                 self._sdk = (ecs_client.Client(config), ecs_models)
             return self._sdk
+
+
+def _credentials() -> Any:
+    """The environment's AccessKey (read now), else the SDK's default chain.
+
+    The SDK's own environment provider reads ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET /
+    ALIBABA_CLOUD_SECURITY_TOKEN once, when it is first imported; reading them here, when the
+    client is built, makes a change of the environment (a rotated key, a test) count.
+    """
+    from alibabacloud_credentials.client import Client as CredentialClient
+    from alibabacloud_credentials.models import Config as CredentialConfig
+
+    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN")
+    if key_id and secret:
+        return CredentialClient(
+            CredentialConfig(
+                type="sts" if token else "access_key",
+                access_key_id=key_id,
+                access_key_secret=secret,
+                security_token=token or None,
+            )
+        )
+    # CLI profile, credentials file, OIDC, ECS RAM role, credentials URI.
+    return CredentialClient()
 
 
 def classify(action: str, exc: Exception) -> ApiResult:
@@ -581,15 +605,24 @@ class AliyunDriver:
         key: str,
     ) -> str:
         p = self._point(target, point, error=errors.DriverError)
-        if step == STEP_STOP:
-            return await self._stop(p.instance_id)
         if step == STEP_RESET:
             return await self._reset(p, key=key)
-        if step == STEP_START:
-            return await self._start(p.instance_id)
-        raise errors.DriverError(
-            f"driver {self.name} has no rollback step {step!r} (its steps: {', '.join(STEPS)})"
-        )
+        if step not in (STEP_STOP, STEP_START):
+            raise errors.DriverError(
+                f"driver {self.name} has no rollback step {step!r} (its steps: {', '.join(STEPS)})"
+            )
+        # Stop and start look at the instance before they ask for anything; the journal also
+        # keeps a key that is done from acting again later (after the start, say).
+        with self._journal.lock(key):
+            record = self._journal.read(key) or {}
+            if record.get("phase") == "done":
+                return str(record.get("output", ""))
+            if step == STEP_STOP:
+                output = await self._stop(p.instance_id)
+            else:
+                output = await self._start(p.instance_id)
+            self._journal.write(key, {"phase": "done", "step": step, "output": output})
+            return output
 
     def _stop_params(self, iid: str) -> dict[str, Any]:
         return {
@@ -659,7 +692,7 @@ class AliyunDriver:
                 output = f"reset system disk {p.disk_id} of {p.instance_id} to {p.snapshot_id}"
             else:
                 output = await self._reset_or_replace(p, key=key, started=started, again=phase)
-            self._journal.write(key, {"phase": "done", "output": output})
+            self._journal.write(key, {"phase": "done", "step": STEP_RESET, "output": output})
             return output
 
     async def _reset_or_replace(

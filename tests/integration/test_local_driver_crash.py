@@ -1,0 +1,222 @@
+"""The local driver across a SIGKILLed controller: a running command is adopted, never doubled.
+
+A real controller (a Python subprocess calling ``LocalDriver.upgrade``) starts a command that
+blocks on a FIFO, and is SIGKILLed; a fresh driver then calls the same step with the same key.
+The command counts its own runs in ``count``, so "ran once" is the command's word, not ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rollsafe.config import models
+from rollsafe.domain import errors
+from rollsafe.execute.drivers import local
+
+KEY = "rollout-1/web1/upgrade"
+
+CONTROLLER = """
+import asyncio, json, sys
+from pathlib import Path
+from rollsafe.config import models
+from rollsafe.execute.drivers import local
+config, target, state, key = json.loads(sys.argv[1]), json.loads(sys.argv[2]), *sys.argv[3:]
+driver = local.LocalDriver(models.LocalDriver(**config), Path(state))
+print(asyncio.run(driver.upgrade(models.Target(**target), key=key)))
+"""
+
+# Counts its run, tells the test its pid (the pgid of its group), blocks until released.
+BLOCKING = "echo run >> {work}/count; echo $$ > {work}/started; read go < {work}/gate; echo upgraded {id}"
+# Blocks only on its first run: a re-run goes straight through.
+FIRST_BLOCKS = (
+    "echo run >> {work}/count; "
+    'if [ "$(wc -l < {work}/count)" -eq 1 ]; then echo $$ > {work}/started; exec sleep 300; fi; '
+    "echo upgraded {id}"
+)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir()
+    os.mkfifo(path / "started")
+    os.mkfifo(path / "gate")
+    return path
+
+
+@pytest.fixture
+def target(work: Path) -> models.Target:
+    return models.Target(id="web1", vars={"work": str(work)})
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def leftovers() -> Iterator[list[int]]:
+    """Process groups to SIGKILL whatever a failing test left behind."""
+    groups: list[int] = []
+    yield groups
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+
+
+def config(script: str, **overrides) -> dict:
+    return {
+        "kind": "local",
+        "name": "cmds",
+        "rollback": "true",
+        "upgrade": ["sh", "-c", script],
+        **overrides,
+    }
+
+
+def driver(state: Path, script: str, **overrides) -> local.LocalDriver:
+    return local.LocalDriver(models.LocalDriver(**config(script, **overrides)), state)
+
+
+def runs(work: Path) -> int:
+    path = work / "count"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+async def crashed_controller(
+    state: Path, target: models.Target, work: Path, script: str, leftovers: list[int]
+) -> int:
+    """Start an upgrade in a controller process, SIGKILL it mid-command; the command's pid."""
+    controller = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CONTROLLER,
+            json.dumps(config(script)),
+            json.dumps(target.model_dump(mode="json")),
+            str(state),
+            KEY,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    leftovers.append(controller.pid)
+    # Blocks until the command runs (it writes to the FIFO); bounded by the test timeout.
+    command_pid = int(await asyncio.to_thread((work / "started").read_text))
+    leftovers.append(command_pid)
+    os.killpg(controller.pid, signal.SIGKILL)  # the controller dies; the command's group lives
+    assert await asyncio.to_thread(controller.wait, 30) == -signal.SIGKILL
+    os.kill(command_pid, 0)  # still running
+    return command_pid
+
+
+async def release(work: Path) -> None:
+    """Let a command blocked on the gate go on (opening blocks until it reads)."""
+    await asyncio.to_thread((work / "gate").write_text, "go\n")
+
+
+async def process_gone(pid: int) -> None:
+    """Wait (on the kernel's pidfd event, not a timer) until ``pid`` has terminated."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    loop.add_reader(fd, exited.set)
+    try:
+        await asyncio.wait_for(exited.wait(), timeout=30)
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+def supervisor_record(state: Path) -> dict:
+    return json.loads((state / "driver-journal" / f"{local.step_slug(KEY)}.proc").read_text())
+
+
+async def supervisor_gone(state: Path) -> None:
+    """Wait until no supervisor holds the key's run lock (blocking flock, in a thread)."""
+    path = state / "driver-journal" / f"{local.step_slug(KEY)}.run"
+    fd = os.open(path, os.O_RDWR)
+    try:
+        await asyncio.wait_for(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX), timeout=30)
+    finally:
+        os.close(fd)
+
+
+async def test_a_resumed_step_adopts_the_running_command(state, target, work, leftovers):
+    await crashed_controller(state, target, work, BLOCKING, leftovers)
+
+    async with asyncio.timeout(60):
+        resumed = asyncio.create_task(driver(state, BLOCKING).upgrade(target, key=KEY))
+        await release(work)
+        output = await resumed
+
+    assert output == "upgraded web1"
+    assert runs(work) == 1
+    # Journaled like any step: a later call neither runs nor waits.
+    assert await driver(state, BLOCKING).upgrade(target, key=KEY) == "upgraded web1"
+    assert runs(work) == 1
+    journal = state / "driver-journal"
+    assert not list(journal.glob("*.result")) and not list(journal.glob("*.proc"))
+
+
+async def test_a_result_recorded_after_the_crash_is_used_without_running(
+    state, target, work, leftovers
+):
+    await crashed_controller(state, target, work, BLOCKING, leftovers)
+    await release(work)
+    await supervisor_gone(state)  # it recorded the exit code, with no controller to tell
+    assert (state / "driver-journal" / f"{local.step_slug(KEY)}.result").exists()
+
+    async with asyncio.timeout(60):
+        output = await driver(state, BLOCKING).upgrade(target, key=KEY)
+
+    assert output == "upgraded web1"
+    assert runs(work) == 1
+
+
+@pytest.mark.parametrize("killed", ["the whole group", "the supervisor alone"])
+async def test_a_command_whose_supervisor_died_runs_again(
+    state, target, work, leftovers, killed
+):
+    command_pid = await crashed_controller(state, target, work, FIRST_BLOCKS, leftovers)
+    if killed == "the whole group":
+        os.killpg(command_pid, signal.SIGKILL)  # as a reboot would: nothing survives
+    else:
+        supervisor = supervisor_record(state)["pid"]
+        os.kill(supervisor, signal.SIGKILL)  # the command is orphaned, nobody can record it
+        await process_gone(supervisor)
+
+    async with asyncio.timeout(60):
+        output = await driver(state, FIRST_BLOCKS).upgrade(target, key=KEY)
+
+    # Documented: with no supervisor left, the command runs again (commands must be safe
+    # to repeat), and an orphan of the first run never runs alongside it.
+    assert output == "upgraded web1"
+    assert runs(work) == 2
+    await process_gone(command_pid)
+
+
+async def test_an_adopted_command_still_obeys_the_step_timeout(state, target, work, leftovers):
+    command_pid = await crashed_controller(state, target, work, BLOCKING, leftovers)
+
+    with pytest.raises(errors.DriverError, match="timed out after 1s"):
+        async with asyncio.timeout(60):
+            await driver(state, BLOCKING, step_timeout=1).upgrade(target, key=KEY)
+
+    await process_gone(command_pid)
+    assert runs(work) == 1
