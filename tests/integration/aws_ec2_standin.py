@@ -467,17 +467,10 @@ def running() -> typing.Iterator[Ec2StandIn]:
         standin.stop()
 
 
-# --------------------------------------------------------------------------- fixtures
+# --------------------------------------------------------------------------- test set-up
 
 
-@pytest.fixture(scope="module")
-def standin() -> typing.Iterator[Ec2StandIn]:
-    with running() as server:
-        yield server
-
-
-@pytest.fixture
-def ec2(standin: Ec2StandIn, monkeypatch: pytest.MonkeyPatch) -> Ec2StandIn:
+def prepared(standin: Ec2StandIn, monkeypatch: pytest.MonkeyPatch) -> Ec2StandIn:
     """The stand-in, emptied, with fake credentials: never the developer's real ones."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -11,8 +11,9 @@ import asyncio
 import sys
 from pathlib import Path
 
+import aws_ec2_standin
 import pytest
-from aws_ec2_standin import REGION, driver_config, ec2, standin  # noqa: F401 - fixtures
+from aws_ec2_standin import REGION, driver_config
 
 from rollsafe.config import models
 from rollsafe.domain import audit_events, clocks, errors, runs
@@ -23,6 +24,17 @@ from rollsafe.storage import sql
 from rollsafe.verify import checkpoints, health
 
 TARGET = "web-1"
+
+
+@pytest.fixture(scope="module")
+def standin():
+    with aws_ec2_standin.running() as server:
+        yield server
+
+
+@pytest.fixture
+def ec2(standin, monkeypatch):
+    return aws_ec2_standin.prepared(standin, monkeypatch)
 
 
 class Crash(BaseException):
@@ -550,7 +562,7 @@ async def test_a_failing_upgrade_command_is_a_driver_error(ec2, rig_for):
         upgrade=[sys.executable, "-c", "import sys; sys.stderr.write('no space'); sys.exit(3)"],
     )
 
-    with pytest.raises(errors.DriverError, match="(?s)exit code 3.*no space"):
+    with pytest.raises(errors.DriverError, match=r"(?s)exit code 3.*no space"):
         await rig.driver.upgrade(_target(instance["InstanceId"]), key="u/1")
 
 

@@ -37,7 +37,9 @@ print(asyncio.run(driver.upgrade(models.Target(**target), key=key)))
 """
 
 # Counts its run, tells the test its pid (the pgid of its group), blocks until released.
-BLOCKING = "echo run >> {work}/count; echo $$ > {work}/started; read go < {work}/gate; echo upgraded {id}"
+BLOCKING = (
+    "echo run >> {work}/count; echo $$ > {work}/started; read go < {work}/gate; echo upgraded {id}"
+)
 # Blocks only on its first run: a re-run goes straight through.
 FIRST_BLOCKS = (
     "echo run >> {work}/count; "
@@ -171,7 +173,8 @@ async def test_a_resumed_step_adopts_the_running_command(state, target, work, le
     assert await driver(state, BLOCKING).upgrade(target, key=KEY) == "upgraded web1"
     assert runs(work) == 1
     journal = state / "driver-journal"
-    assert not list(journal.glob("*.result")) and not list(journal.glob("*.proc"))
+    assert not list(journal.glob("*.result"))
+    assert not list(journal.glob("*.proc"))
 
 
 async def test_a_result_recorded_after_the_crash_is_used_without_running(
@@ -190,9 +193,7 @@ async def test_a_result_recorded_after_the_crash_is_used_without_running(
 
 
 @pytest.mark.parametrize("killed", ["the whole group", "the supervisor alone"])
-async def test_a_command_whose_supervisor_died_runs_again(
-    state, target, work, leftovers, killed
-):
+async def test_a_command_whose_supervisor_died_runs_again(state, target, work, leftovers, killed):
     command_pid = await crashed_controller(state, target, work, FIRST_BLOCKS, leftovers)
     if killed == "the whole group":
         os.killpg(command_pid, signal.SIGKILL)  # as a reboot would: nothing survives

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from tencent_standin import TencentStandin
@@ -492,3 +496,50 @@ async def test_a_failing_upgrade_reports_its_stderr(standin, tmp_path, target):
 
     with pytest.raises(errors.DriverError, match="exit code 3: no space left"):
         await driver.upgrade(target, key="rollout-1/web-1")
+
+
+async def test_discover_a_key_alone_matches_any_value(standin):
+    standin.add_instance("ins-untag001", name="bare")
+    config = models.TencentDriver(kind="tencent", name="tc", **standin.driver_settings())
+
+    found = await tencent.discover(config, tags={"tier": ""})
+
+    assert [t.id for t in found] == ["web-1"]
+
+
+def test_the_discover_command_prints_target_entries(standin, tmp_path):
+    standin.add_instance("ins-web00002", name="web-2", tags={"app": "web"}, private_ip="10.0.0.11")
+    settings = standin.driver_settings()
+    config = tmp_path / "rollsafe.yaml"
+    config.write_text(
+        f"""\
+version: 1
+state_dir: state
+targets:
+  - id: web-1
+    driver: tc
+    vars: {{instance_id: {INSTANCE}}}
+drivers:
+  - kind: tencent
+    name: tc
+    region: {settings["region"]}
+    protocol: http
+    endpoints: {{cvm: "{settings["endpoints"]["cvm"]}", cbs: "{settings["endpoints"]["cbs"]}"}}
+"""
+    )
+    rollsafe = str(Path(sys.executable).with_name("rollsafe"))
+
+    done = subprocess.run(
+        [rollsafe, "targets", "discover", "-c", str(config), "--driver", "tc", "--tag", "app=web"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=dict(os.environ),  # the fixture's credentials, and no proxy
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "# already configured as target web-1" in done.stdout
+    assert "- id: web-2\n  address: 10.0.0.11\n  driver: tc\n" in done.stdout
+    assert "instance_id: ins-web00002" in done.stdout
+    assert "2 target(s) with app=web" in done.stderr

@@ -19,6 +19,11 @@ same decisions for the same ``now``.
 * ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
   its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
   like the windows: the same assignment, observations and ``now`` give the same decisions.
+* Speed (the daemon re-judges a target after every observation, a backtest replays a week):
+  windows answer aggregates from running totals (see ``windows``), and the engine keeps each
+  rule's last outcome per target with the inputs it came from (``rules.Memo``; composites and
+  blindness by the identity of what they combine). An unchanged rule answers its previous
+  outcome object, so outcomes and their evidence are shared and must be treated as read-only.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ from rollsafe.judge import alerts, blindness, cohorts, composites, rules, window
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
+
+_LEAVES = (models.ThresholdRule, models.RatioRule, models.RateRule, models.BaselineRule)
 
 UPGRADE = "upgrade"  # the mark name baseline rules take as "the upgrade happened here"
 MAX_MARKS = 8  # upgrade marks remembered per target; each pins a reference period
@@ -191,11 +198,12 @@ class Engine:
         model = self._target_model(target)
         applies = self._applying(target, model)
         memo: dict[str, rules.Outcome] = {}
+        active: set[str] = set()  # empty again after every top-level rule
         judged: list[_Judged] = []
         for rule in self._rules:
             if rule.id not in applies:
                 continue
-            outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=set())
+            outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=active)
             judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
         for source, window in sorted(self._windows.get(target, {}).items()):
             outcome = self._blindness(target, source, window.streak())
@@ -265,23 +273,7 @@ class Engine:
                 f"{rule_id} does not apply to {target}",
                 {"applies": False, "no_data": True},
             )
-        elif isinstance(rule, composites.CompositeRule):
-            active.add(rule_id)
-            children = [
-                (child, self._outcome(child, target, model, now=now, memo=memo, active=active))
-                for child in rule.rules
-            ]
-            active.discard(rule_id)
-            outcome = self._combine(rule, target, children)
-        elif isinstance(rule, models.CohortRule):
-            outcome = self._cohort_outcome(rule, target, now=now)
-        elif isinstance(rule, models.AlertRule):
-            outcome = alerts.evaluate(
-                rule,
-                self._alerts.firing(target, rule.source, now=now),
-                seen=self._alerts.seen(target, rule.source),
-            )
-        else:
+        elif isinstance(rule, _LEAVES):  # the common case first
             outcome = rules.evaluate_leaf(
                 rule,
                 self._windows.get(target, {}).get(rule.probe),
@@ -292,6 +284,22 @@ class Engine:
                 ),
                 rate_floor=self._floors.get(rule.probe),
                 memo=self._memo(target, rule_id),
+            )
+        elif isinstance(rule, composites.CompositeRule):
+            active.add(rule_id)
+            children = [
+                (child, self._outcome(child, target, model, now=now, memo=memo, active=active))
+                for child in rule.rules
+            ]
+            active.discard(rule_id)
+            outcome = self._combine(rule, target, children)
+        elif isinstance(rule, models.CohortRule):
+            outcome = self._cohort_outcome(rule, target, now=now)
+        else:
+            outcome = alerts.evaluate(
+                rule,
+                self._alerts.firing(target, rule.source, now=now),
+                seen=self._alerts.seen(target, rule.source),
             )
         memo[rule_id] = outcome
         return outcome

@@ -115,6 +115,8 @@ class _FieldTotals:
         x = conditions.field_of(obs, self.field)
         if x is None:
             return 0, 0, 0
+        if x == 1.0:  # the usual up/down and one-line values, without converting them
+            return 1, _ONE, 0
         if abs(x) > _LARGE:
             return 1, 0, 1
         return 1, _units(x), 0
@@ -163,7 +165,8 @@ class _Matches:
         counts = self.counts
         counts.insert(index + 1, counts[index] + hit)
         if hit:
-            pass
+            for j in range(index + 2, len(counts)):
+                counts[j] += 1
 
     def drop_front(self, count: int) -> None:
         del self.counts[:count]

@@ -60,6 +60,16 @@ def _create(stub) -> None:
     )
 
 
+def _replaced(stub, *, source: str = SNAPSHOT) -> None:
+    """The instance after the task: its root volume is a new one, made from ``source``."""
+    stub.add_response("describe_instances", instance(root=NEW_ROOT), {"InstanceIds": [INSTANCE]})
+    stub.add_response(
+        "describe_volumes",
+        {"Volumes": [{"VolumeId": NEW_ROOT, "SnapshotId": source}], **meta("req-volume")},
+        {"VolumeIds": [NEW_ROOT]},
+    )
+
+
 def _poll(stub, *states: str) -> None:
     for i, state in enumerate(states):
         stub.add_response(
@@ -74,7 +84,7 @@ async def test_the_documented_path_to_succeeded(tmp_path, recorder):
     _no_task_yet(stub)
     _create(stub)
     _poll(stub, "pending", "in-progress", "in-progress", "succeeded")
-    stub.add_response("describe_instances", instance(root=NEW_ROOT), {"InstanceIds": [INSTANCE]})
+    _replaced(stub)
 
     output = await driver.rollback(TARGET, point(), step=aws.STEP_REPLACE_ROOT, key=KEY)
 
@@ -86,13 +96,25 @@ async def test_the_documented_path_to_succeeded(tmp_path, recorder):
     created = dict(recorder.calls)["CreateReplaceRootVolumeTask"]
     assert created["request_id"] == "req-create"
     assert created["task_id"] == TASK
-    assert [d["request_id"] for op, d in recorder.calls][-5:] == [
+    assert [d["request_id"] for op, d in recorder.calls][-6:] == [
         "req-poll-0",
         "req-poll-1",
         "req-poll-2",
         "req-poll-3",
         "req-instances",
+        "req-volume",
     ]
+
+
+async def test_succeeded_is_checked_against_the_root_volume_itself(tmp_path):
+    driver, stub = make_driver(tmp_path)
+    _no_task_yet(stub)
+    _create(stub)
+    _poll(stub, "succeeded")
+    _replaced(stub, source="snap-0eeeeeeeeeeeeeee")
+
+    with pytest.raises(errors.DriverError, match=f"not a volume made from {SNAPSHOT}"):
+        await driver.rollback(TARGET, point(), step=aws.STEP_REPLACE_ROOT, key=KEY)
 
 
 async def test_the_task_is_tagged_with_the_step_key_and_keeps_the_old_volume(tmp_path):
@@ -121,7 +143,7 @@ async def test_the_task_is_tagged_with_the_step_key_and_keeps_the_old_volume(tmp
         },
     )
     _poll(stub, "succeeded")
-    stub.add_response("describe_instances", instance(root=NEW_ROOT), {"InstanceIds": [INSTANCE]})
+    _replaced(stub)
 
     await driver.rollback(TARGET, point(), step=aws.STEP_REPLACE_ROOT, key=KEY)
 
@@ -138,7 +160,7 @@ async def test_a_resumed_step_follows_its_task_instead_of_creating_one(tmp_path)
         },
     )
     _poll(stub, "succeeded")
-    stub.add_response("describe_instances", instance(root=NEW_ROOT), {"InstanceIds": [INSTANCE]})
+    _replaced(stub)
 
     output = await driver.rollback(TARGET, point(), step=aws.STEP_REPLACE_ROOT, key=KEY)
 
@@ -174,7 +196,7 @@ async def test_an_unknown_state_is_tolerated(tmp_path):
     _no_task_yet(stub)
     _create(stub)
     _poll(stub, "pending", "reticulating", "in-progress", "succeeded")
-    stub.add_response("describe_instances", instance(root=NEW_ROOT), {"InstanceIds": [INSTANCE]})
+    _replaced(stub)
 
     await driver.rollback(TARGET, point(), step=aws.STEP_REPLACE_ROOT, key=KEY)
 

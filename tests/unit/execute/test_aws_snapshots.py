@@ -17,6 +17,7 @@ from aws_stubbing import (
     meta,
     snapshot,
 )
+
 from rollsafe.domain import errors
 from rollsafe.execute.drivers import aws
 
@@ -72,9 +73,7 @@ async def test_the_snapshot_is_waited_for_until_completed(tmp_path):
     assert point.data["volume_type"] == "gp3"
     assert point.data["snapshot_started"] == "2026-01-01T00:00:00+00:00"
     assert point.label == "before rollout ro-7"
-    assert ("CreateSnapshot", "req-create") in [
-        (op, d["request_id"]) for op, d in recorder.calls
-    ]
+    assert ("CreateSnapshot", "req-create") in [(op, d["request_id"]) for op, d in recorder.calls]
     created = dict(recorder.calls)["CreateSnapshot"]
     assert created["created_snapshot_id"] == SNAPSHOT
 
@@ -150,8 +149,14 @@ async def test_a_cancelled_checkpoint_deletes_its_snapshot(tmp_path):
     polled = asyncio.Event()
     recorder = Recorder(on_call=lambda op, d: polled.set() if "snapshot_ids" in d else None)
     try:
-        taking = asyncio.create_task(driver.checkpoint(TARGET, point_id="rp-1"))
-        await polled.wait()  # the snapshot exists and is pending; the driver waits 30s
+        taking = asyncio.create_task(
+            driver.checkpoint(TARGET, point_id="rp-1", label="before rollout ro-7")
+        )
+        waiting = asyncio.create_task(polled.wait())
+        # until the snapshot exists and is pending (the driver then waits 30s), or a failure
+        await asyncio.wait([taking, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        assert not taking.done(), taking
         taking.cancel()
         with pytest.raises(asyncio.CancelledError):
             await taking

@@ -714,6 +714,13 @@ class AwsDriver:
             what=f"root volume replacement {task_id} of {instance_id}",
         )
         _, now_root, _ = _root_volume(await self._instance(instance_id))
+        restored = await self._volume(now_root) if now_root is not None else None
+        if restored is None or restored.get("SnapshotId") != snapshot_id:
+            # "succeeded" is EC2's word; the root volume itself must show the restore.
+            raise errors.DriverError(
+                f"task {task_id} succeeded, but the root volume of {instance_id} is "
+                f"{now_root}, not a volume made from {snapshot_id}: a person must look"
+            )
         kept = f"; the previous root volume {previous_volume} is kept" if previous_volume else ""
         return (
             f"root volume of {instance_id} replaced from {snapshot_id} by task {task_id}: "

@@ -1111,12 +1111,17 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
 async def discover(config: models.TencentDriver, *, tags: Mapping[str, str]) -> list[models.Target]:
     """Targets for the CVM instances of ``config.region`` carrying every tag of ``tags``.
 
-    One ``DescribeInstances`` filter ``tag:<key>`` per tag, paged 100 at a time. A target's id
-    is the instance name when it is a valid, unique target id, else the instance id; its
-    ``vars.instance_id`` names the instance and its labels are the instance's tags.
+    One ``DescribeInstances`` filter ``tag:<key>`` per tag (``tag-key`` for a tag given
+    without a value: any value), paged 100 at a time. A target's id is the instance name when
+    it is a valid, unique target id, else the instance id; its ``vars.instance_id`` names the
+    instance and its labels are the instance's tags.
     """
     cloud = _Cloud(config)
-    filters = [{"Name": f"tag:{k}", "Values": [v]} for k, v in sorted(tags.items())]
+    # A tag given without a value ("team") asks for the key with any value.
+    filters = [
+        {"Name": f"tag:{k}", "Values": [v]} if v else {"Name": "tag-key", "Values": [k]}
+        for k, v in sorted(tags.items())
+    ]
     instances: list[dict[str, Any]] = []
     offset = 0
     while True:

@@ -11,6 +11,7 @@ from rollsafe.interfaces.cli import (
     config_commands,
     daemon_commands,
     demo_commands,
+    discover_commands,
     rollout_commands,
     run_commands,
     target_commands,
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(config_commands.app, name="config")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(target_commands.app, name="target")
+app.add_typer(discover_commands.app, name="targets")  # targets discover
 app.add_typer(rollout_commands.app, name="rollout")
 daemon_commands.register(app)
 run_commands.register(app)
