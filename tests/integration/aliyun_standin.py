@@ -677,13 +677,14 @@ class _Params:
             )
         return parsed
 
-    def tags(self) -> dict[str, str]:
-        out: dict[str, str] = {}
+    def tags(self) -> dict[str, str | None]:
+        """``Tag.N.Key`` / ``Tag.N.Value``; a key without a value matches any value."""
+        out: dict[str, str | None] = {}
         for i in itertools.count(1):
             key = self.raw.get(f"Tag.{i}.Key")
             if key is None:
                 return out
-            out[key] = self.raw.get(f"Tag.{i}.Value", "")
+            out[key] = self.raw.get(f"Tag.{i}.Value")
         return out
 
 
@@ -744,7 +745,9 @@ def describe_instances(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, An
     for instance in [] if empty else s.instances.values():
         if ids is not None and instance.instance_id not in ids:
             continue
-        if any(instance.tags.get(k) != v for k, v in tags.items()):
+        if any(
+            k not in instance.tags or v not in (None, instance.tags[k]) for k, v in tags.items()
+        ):
             continue
         if p.get("Status") and instance.status != p.get("Status"):
             continue

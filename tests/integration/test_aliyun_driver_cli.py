@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import aliyun_standin as standins
+import yaml
 
 ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
 
@@ -90,3 +91,37 @@ def test_upgrade_then_rollback_from_the_command_line(tmp_path):
     ]
     # No credential ever reaches the output.
     assert standins.ACCESS_KEY_SECRET not in upgraded.stdout + rolled.stdout + rolled.stderr
+
+
+def test_targets_discover_prints_entries_for_tagged_instances(tmp_path):
+    ecs = standins.EcsStandIn()
+    web = ecs.add_instance("web-1", tags={"app": "web", "env": "prod"})
+    other = ecs.add_instance("web-2", tags={"app": "web", "env": "staging"})
+    ecs.add_instance("db-1", tags={"app": "db", "env": "prod"})
+    with ecs.serve_in_thread() as endpoint:
+        config = tmp_path / "rollsafe.yaml"
+        config.write_text(
+            CONFIG.format(
+                instance_id=web.instance_id, port=ecs.port, region=ecs.region, endpoint=endpoint
+            )
+        )
+        found = rollsafe(
+            tmp_path, "targets", "discover", "-c", str(config), "--driver", "ecs", "--tag",
+            "app=web", "--tag", "env",
+        )  # fmt: skip
+
+    assert found.returncode == 0, found.stdout + found.stderr
+    entries = yaml.safe_load(found.stdout)
+    assert [(e["id"], e["vars"]["instance_id"]) for e in entries] == [
+        ("web-1", web.instance_id),
+        ("web-2", other.instance_id),
+    ]
+    assert entries[1] == {
+        "id": "web-2",
+        "address": other.private_ip,
+        "driver": "ecs",
+        "labels": {"app": "web", "env": "staging"},
+        "vars": {"instance_id": other.instance_id},
+    }
+    assert "# already configured as target web-1" in found.stdout
+    assert "2 target(s)" in found.stderr

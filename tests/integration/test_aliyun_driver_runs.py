@@ -119,9 +119,11 @@ def make_executor(config, store, driver, clock, **options) -> executing.Executor
 
 
 async def health_of(ecs) -> int:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(ecs.health_url(ecs.web.instance_id)) as response:
-            return response.status
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(ecs.health_url(ecs.web.instance_id)) as response,
+    ):
+        return response.status
 
 
 async def checkpoint_and_break(config, store, driver, clock, ecs):
@@ -204,9 +206,12 @@ async def test_killed_right_after_reset_disk_answered_the_step_is_not_redone(
     def die_after_reset(entry):
         # The audit of ResetDisk's answer is written, then the process dies: the executor
         # never hears that the step finished.
-        if entry.action == "driver.api_call" and entry.details.get("operation") == "ResetDisk":
-            if entry.details.get("code") is None:
-                raise Crash("killed after ResetDisk")
+        if (
+            entry.action == "driver.api_call"
+            and entry.details.get("operation") == "ResetDisk"
+            and entry.details.get("code") is None
+        ):
+            raise Crash("killed after ResetDisk")
 
     dying = make_executor(config, store, driver, clock, on_audit=die_after_reset)
     run = dying.request("web-1", trigger="manual", actor="cli:alice", reason="broken")

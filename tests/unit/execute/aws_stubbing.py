@@ -29,9 +29,11 @@ TASK = "replacevol-0ddddddddddddddd"
 TARGET = models.Target(id="web-1", driver="ec2", vars={"instance_id": INSTANCE})
 
 
+_SESSION = botocore.session.get_session()  # one session: EC2's large model is parsed once
+
+
 def make_client() -> typing.Any:
-    session = botocore.session.get_session()
-    return session.create_client(
+    return _SESSION.create_client(
         "ec2",
         region_name=REGION,
         aws_access_key_id="testing",

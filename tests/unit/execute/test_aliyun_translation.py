@@ -112,6 +112,18 @@ def test_a_call_with_no_answer_is_temporary_and_says_so():
     assert "Connection refused" in str(error)
 
 
+def test_a_lost_connection_never_quotes_the_request_parameters():
+    inner = RetryError(
+        "HTTPConnectionPool(host='127.0.0.1', port=1): Max retries exceeded with url: "
+        "/?CommandContent=export%20TOKEN%3Dsecret&InstanceId.1=i-1 (Caused by NewConnectionError)"
+    )
+
+    error = aliyun.translate(aliyun.classify("RunCommand", unanswered(inner)), endpoint=ENDPOINT)
+
+    assert "TOKEN" not in str(error)
+    assert "Max retries exceeded with url: /?…" in str(error)
+
+
 def test_missing_credentials_are_permanent_and_point_at_the_chain():
     inner = CredentialException("unable to load credentials from any of the providers")
 

@@ -164,6 +164,7 @@ _AUDITED = {
     "PageNumber": "page_number",
 }
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+_QUERY = re.compile(r"\?[^\s'\")]+")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
@@ -322,6 +323,9 @@ def _text(value: object) -> str | None:
 
 def _short(value: object, limit: int = 300) -> str:
     text = " ".join(str(value).split())
+    # A transport error quotes the request URL, whose query holds every parameter (a
+    # command's content among them): it goes to messages and the audit, so it is cut.
+    text = _QUERY.sub("?…", text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -361,23 +365,32 @@ class _Journal:
         return record
 
     def write(self, key: str, record: Mapping[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
         path = self._path(key, ".json")
         tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(json.dumps({**record, "key": key}, sort_keys=True).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as f:
+                f.write(json.dumps({**record, "key": key}, sort_keys=True).encode())
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(path)
+        except OSError as exc:
+            raise errors.DriverError(f"the step journal {path} cannot be written: {exc}") from exc
 
     def clear(self, key: str) -> None:
-        self._path(key, ".json").unlink(missing_ok=True)
+        try:
+            self._path(key, ".json").unlink(missing_ok=True)
+        except OSError as exc:
+            raise errors.DriverError(f"the step journal cannot be updated: {exc}") from exc
 
     @contextlib.contextmanager
     def lock(self, key: str) -> Iterator[None]:
         """Exclusive use of ``key`` across tasks and processes, or DriverTemporaryError."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._path(key, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._path(key, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise errors.DriverError(f"the step journal {self.root} cannot be used: {exc}") from exc
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -556,6 +569,12 @@ class AliyunDriver:
         images = [
             i for i in _items(found.body, "Images", "Image") if i.get("ImageId") == p.image_id
         ]
+        if not images:
+            denied = await self._dry_run_denied("DescribeImages", {"ImageId": p.image_id})
+            if denied is not None:
+                raise errors.PrecheckFailed(
+                    f"{problem}; and the last resort cannot be checked: {denied}"
+                )
         if not images or images[0].get("Status") != "Available":
             state = images[0].get("Status") if images else "not found"
             raise errors.PrecheckFailed(
@@ -867,7 +886,10 @@ class AliyunDriver:
                 "PageNumber": page,
             }
             if tags:
-                params["Tag"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+                # A key without a value matches the key with any value.
+                params["Tag"] = [
+                    {"Key": k, "Value": v} if v else {"Key": k} for k, v in tags.items()
+                ]
             found = await self._call("DescribeInstances", params, retries=self.config.api_retries)
             batch = _items(found.body, "Instances", "Instance")
             instances.extend(batch)
@@ -1033,10 +1055,10 @@ class AliyunDriver:
 
         def work() -> ApiResult:
             if journal is not None:
-                _journaling(journal, None)
+                journal(None)
             result = self._ecs.invoke(action, params)
             if journal is not None:
-                _journaling(journal, result)
+                journal(result)
             return result
 
         task = asyncio.ensure_future(asyncio.to_thread(work))
@@ -1091,13 +1113,6 @@ class AliyunDriver:
             delay = min(delay * 2, self.config.max_poll_interval)
 
 
-def _journaling(journal: Callable[[ApiResult | None], None], result: ApiResult | None) -> None:
-    try:
-        journal(result)
-    except OSError as exc:
-        raise errors.DriverError(f"the aliyun driver's journal cannot be written: {exc}") from exc
-
-
 def _locked_for_security(instance: Mapping[str, Any]) -> bool:
     locks = _items(instance, "OperationLocks", "LockReason")
     return any(lock.get("LockReason") == "security" for lock in locks)
@@ -1132,6 +1147,8 @@ def instance_id_of(target: models.Target) -> str:
 
 async def discover(config: models.AliyunDriver, *, tags: Mapping[str, str]) -> list[models.Target]:
     """Instances of ``config.region_id`` carrying every tag in ``tags``, as targets.
+
+    A tag with an empty value matches its key with any value.
 
     A target's id is the instance's name when that is a valid, unique target id, else the
     instance id; its address the first private IP (else a public one); its labels the

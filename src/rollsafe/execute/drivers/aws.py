@@ -755,6 +755,9 @@ class AwsDriver:
         state = str(task.get("TaskState"))
         if state == "succeeded":
             return dict(task), state
+        if state == "failing-detached":
+            # Followed to its end like any failing task; said loudly if the wait runs out.
+            return None, f"{state}: {instance_id} may have no root volume attached"
         if state in _TASK_RUNNING or state in _TASK_FAILING:
             return None, state  # a failing task is followed to its end, to say which one
         if state == "failed":
