@@ -26,9 +26,14 @@ parameter -> MissingParameter. ``DryRun=true`` runs every check and then answers
 ``DryRunOperation`` (400) instead of acting. Permissions: a RAM identity may be limited to
 some actions; a refused action answers Forbidden.RAM (403), except that the list APIs
 (DescribeInstances, DescribeDisks, DescribeSnapshots, DescribeImages) answer an empty list
-unless DryRun is set, as ECS documents for RAM users. Two answers are this stand-in's own
-choice where no documented code was found: ResetDisk from a snapshot still progressing
-(IncorrectSnapshotStatus) and RunCommand on an instance not running (IncorrectInstanceStatus).
+unless DryRun is set, as ECS documents for RAM users (``quiet_denials = False`` refuses them
+too). Where no documented code was found the stand-in chose one, and the driver depends on
+none of them: ResetDisk from a snapshot still progressing (IncorrectSnapshotStatus), RunCommand
+on an instance not running (IncorrectInstanceStatus), StartInstance while the system disk
+is still being reset (IncorrectDiskStatus), malformed values
+(``Invalid<Parameter>.Malformed``, InvalidStoppedMode.Malformed,
+InvalidDiskType.ValueNotSupported, InvalidCommandType) and a wrong ``x-acs-version``
+(InvalidVersion).
 
 Faults on demand: ``throttle`` (Throttling.User, 400), ``inject`` (any code and status),
 ``drop_answer`` (the call takes effect, the connection is closed before the answer), and slow

@@ -22,7 +22,6 @@ import datetime
 import http.client
 import http.server
 import itertools
-import socket
 import threading
 import typing
 import urllib.parse
@@ -38,12 +37,6 @@ REGION = "eu-west-1"
 _TASK_ACTIONS = ("CreateReplaceRootVolumeTask", "DescribeReplaceRootVolumeTasks")
 _STATUS = {"DryRunOperation": 412, "UnauthorizedOperation": 403, "RequestLimitExceeded": 503}
 DEFAULT_SCRIPT = ("pending", "in-progress", "succeeded")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclasses.dataclass
@@ -78,7 +71,7 @@ class Ec2StandIn:
     """moto's EC2 plus the replace-root-volume task API and injected faults."""
 
     def __init__(self) -> None:
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto_port = 0
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None

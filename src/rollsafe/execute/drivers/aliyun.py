@@ -25,9 +25,10 @@ for ``rollsafe targets discover``.
 Idempotency by step key: calls with a ``ClientToken`` (CreateSnapshot, ReplaceSystemDisk,
 RunCommand) pass one derived from the key, so a repeated call returns the first one's result.
 The stop and start steps look at the instance first and only ask for a transition it still
-needs. ResetDisk has no token, so the reset step keeps a journal under
-``<state_dir>/aliyun-journal/<driver>/``: "calling" before the request, "sent" once ECS accepted
-it, "done" once the disk is back; a key found "sent" or "done" never resets again. Only a
+needs. Every step holds a lock on its key and journals it under
+``<state_dir>/aliyun-journal/<driver>/``; a key journaled "done" returns its output and acts no
+more. ResetDisk has no token, so the reset step also journals "calling" before the request and
+"sent" once ECS accepted it; a key found "sent" or "done" never resets again. Only a
 request cut off with no answer at all (the process killed mid-call, a lost connection) leaves
 "calling" behind; it is repeated only if the instance is still stopped and has not been started
 since (same ``StartTime``), so the disk nothing wrote to is reset to the same snapshot again,

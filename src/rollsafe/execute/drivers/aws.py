@@ -627,6 +627,14 @@ class AwsDriver:
                 ("AttachVolume", {"VolumeId": root, "InstanceId": instance_id, "Device": device}),
                 ("StartInstances", {"InstanceIds": [instance_id]}),
             ]
+            if point.data.get("delete_on_termination"):
+                mapping = {"DeviceName": device, "Ebs": {"DeleteOnTermination": True}}
+                calls.append(
+                    (
+                        "ModifyInstanceAttribute",
+                        {"InstanceId": instance_id, "BlockDeviceMappings": [mapping]},
+                    )
+                )
         for operation, params in calls:
             try:
                 await self.api.call(operation, dry_run=True, **params)
