@@ -27,7 +27,9 @@ app = typer.Typer(
 app.add_typer(config_commands.app, name="config")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(target_commands.app, name="target")
-app.add_typer(discover_commands.app, name="targets")  # targets discover
+# `rollsafe targets discover` (as the issue names it) and `rollsafe target discover` are the same
+app.add_typer(discover_commands.app, name="targets")
+target_commands.app.command("discover")(discover_commands.discover)
 app.add_typer(rollout_commands.app, name="rollout")
 daemon_commands.register(app)
 run_commands.register(app)
