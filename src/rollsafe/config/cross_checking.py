@@ -39,6 +39,8 @@ _NAME_KEYS = {
 _TARGET_VARS: dict[str, tuple[str, ...]] = {
     # driver kind -> the `vars` every target of such a driver must have
     "aws": ("instance_id",),
+    "aliyun": ("instance_id",),
+    "tencent": ("instance_id",),
 }
 _WHAT = {
     "targets": "target id",
