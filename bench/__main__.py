@@ -1,44 +1,100 @@
-"""Runs every benchmark, prints a table and writes bench/out/latest.json.
+"""Runs every benchmark, prints one table and writes bench/out/latest.json.
 
-``python -m bench`` (or ``make bench``). ``python -m bench judge store`` runs a subset.
+``python -m bench`` (or ``make bench``). ``python -m bench decisions intake`` runs a subset.
+Each suite returns a (possibly nested) dict; the table flattens it to dotted keys. Where a peer
+is measured in the same run, its figure and the ratio sit beside rollsafe's (see
+``blackbox_bench``). The default sizes keep the whole run well under ten minutes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import platform
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from bench import backtest_bench, judge_bench, probe_bench, store_bench
+from bench import (
+    backtest_bench,
+    blackbox_bench,
+    decision_bench,
+    intake_bench,
+    judge_bench,
+    probe_bench,
+    store_bench,
+)
 
-SUITES = {
+SUITES: dict[str, Callable[[], Any]] = {
     "judge": judge_bench.run,
     "store": store_bench.run,
+    "decisions": decision_bench.run,
+    "intake": intake_bench.run,
     "probes": probe_bench.run,
+    "probes_vs_blackbox": blackbox_bench.run,
     "backtest": backtest_bench.run,
 }
 
 
-def main(argv: list[str]) -> int:
-    chosen = argv or list(SUITES)
-    results: dict[str, object] = {
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+def _machine() -> dict[str, object]:
+    model = ""
+    with Path("/proc/cpuinfo").open(encoding="utf-8") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "kernel": platform.release(),
     }
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(f"{prefix}.{key}" if prefix else str(key), inner)
+    else:
+        yield prefix, value
+
+
+def main(argv: list[str]) -> int:
+    # The daemon logs every run it opens; thousands of lines would bury the table.
+    logging.disable(logging.WARNING)
+    chosen = argv or list(SUITES)
+    unknown = [name for name in chosen if name not in SUITES]
+    if unknown:
+        print(f"unknown suite(s): {', '.join(unknown)}; known: {', '.join(SUITES)}")
+        return 2
+    results: dict[str, object] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **_machine(),
+    }
+    began = time.perf_counter()
+    rows: list[tuple[str, str, Any]] = []
     for name in chosen:
-        print(f"running {name} ...", file=sys.stderr)
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
         outcome = SUITES[name]()
         results[name] = outcome
-        print(f"\n== {name}")
-        for key, value in outcome.items():
-            print(f"  {key:28} {value}")
+        rows.extend((name, key, value) for key, value in _flatten("", outcome))
+        rows.append((name, "suite_seconds", round(time.perf_counter() - started, 1)))
+    results["total_seconds"] = round(time.perf_counter() - began, 1)
+    print(f"\n{'suite':20} {'figure':44} value")
+    print(f"{'-' * 20} {'-' * 44} {'-' * 12}")
+    for suite, key, value in rows:
+        print(f"{suite:20} {key:44} {value}")
+    print(f"\nmachine: {results['cpus']} x {results['cpu_model']}, Python {results['python']}")
+    print(f"total: {results['total_seconds']} s")
     out = Path(__file__).parent / "out"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten: {out / 'latest.json'}")
+    print(f"written: {out / 'latest.json'}")
     return 0
 
 

@@ -93,5 +93,7 @@ def run(*, days: float = 7.0) -> dict[str, float]:
         "read_seconds": round(read, 2),
         "replay_seconds": round(judged, 2),
         "observations_per_s": round(count / judged),
+        # Issue #9's figure: hours of recording (one target, three probes) replayed per second.
+        "hours_replayed_per_s": round(days * 24 / (read + judged), 1),
         "decisions": len(replayed.decisions),
     }

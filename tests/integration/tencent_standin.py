@@ -27,6 +27,12 @@ Documented preconditions and error codes it enforces (CBS and CVM API 2017-03-12
   down").
 - CreateSnapshot: ``InvalidDiskId.NotFound``, ``InvalidDisk.SnapshotCreating``,
   ``ResourceInUse.DiskRollbacking``, ``InvalidParameterValue`` (a Deadline under a day).
+- RunInstances: ``MissingParameter`` (ImageId, Placement.Zone), ``InvalidImageId.NotFound``,
+  ``InvalidZone.MismatchRegion``, ``InvalidParameterValue`` (InstanceCount other than 1 here,
+  or a ClientToken over 64 characters); a repeated ``ClientToken`` answers the instances the
+  first request launched and launches none (the documented idempotency). A new instance is
+  ``PENDING``, then ``RUNNING``; its system disk holds the image's content (``images``), and
+  ``TagSpecification`` tags of ResourceType ``instance`` become its tags.
 - StopInstances / StartInstances: ``InvalidInstanceId.NotFound`` / ``.Malformed``,
   ``UnsupportedOperation.InstanceStateStopped`` / ``Stopping`` / ``Running``,
   ``OperationDenied.InstanceOperationInProgress`` (starting, or its disk rolling back).
@@ -66,7 +72,7 @@ REGIONS = frozenset(
     {"ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-chengdu", "ap-hongkong", "ap-singapore"}
 )
 ACTIONS = {
-    "cvm": frozenset({"DescribeInstances", "StopInstances", "StartInstances"}),
+    "cvm": frozenset({"DescribeInstances", "StopInstances", "StartInstances", "RunInstances"}),
     "cbs": frozenset({"DescribeDisks", "DescribeSnapshots", "CreateSnapshot", "ApplySnapshot"}),
 }
 _AUTH = re.compile(
@@ -91,6 +97,7 @@ class Timings:
     snapshot: float = 0.15  # CREATING -> NORMAL
     stop: float = 0.05  # STOPPING -> STOPPED
     start: float = 0.05  # STARTING -> RUNNING
+    launch: float = 0.1  # PENDING -> RUNNING (RunInstances)
     rollback: float = 0.15  # ROLLBACKING -> ATTACHED
 
 
@@ -106,6 +113,12 @@ class Instance:
     system_disk: str
     healthy: str
     latest_operation: str | None = None
+    instance_type: str = "S5.MEDIUM2"
+    vpc_id: str = "vpc-standin1"
+    subnet_id: str = "subnet-standin1"
+    security_group_ids: list[str] = dataclasses.field(default_factory=lambda: ["sg-standin1"])
+    key_ids: list[str] = dataclasses.field(default_factory=lambda: ["skey-standin1"])
+    launch_params: dict[str, Any] | None = None  # what RunInstances was asked, if launched
 
 
 @dataclasses.dataclass
@@ -171,6 +184,8 @@ class TencentStandin:
         self.snapshots: dict[str, Snapshot] = {}
         self.calls: list[Call] = []
         self.applied: list[tuple[str, str]] = []  # (disk, snapshot) of each effective restore
+        self.images: dict[str, str] = {"img-base0001": "release-1"}  # image -> disk content
+        self._tokens: dict[str, list[str]] = {}  # RunInstances ClientToken -> its instances
         self._lock = threading.RLock()
         self._timeline: list[tuple[float, int, Callable[[], None]]] = []
         self._order = itertools.count()
@@ -534,6 +549,49 @@ class TencentStandin:
             self._at(self.timings.stop, self._set_state(instance, "STOPPED"))
         return {}
 
+    def _RunInstances(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        token = p.get("ClientToken")
+        if token is not None and (not isinstance(token, str) or len(token) > 64):
+            raise ApiError("InvalidParameterValue", "ClientToken is at most 64 characters")
+        if token in self._tokens:
+            return {"InstanceIdSet": list(self._tokens[token])}
+        image_id = _required(p, "ImageId")
+        zone = _required(p.get("Placement") or {}, "Zone")
+        if not str(zone).startswith(f"{self.region}-"):
+            raise ApiError("InvalidZone.MismatchRegion", f"zone {zone} is not in {self.region}")
+        if image_id not in self.images:
+            raise ApiError("InvalidImageId.NotFound", f"image {image_id} not found")
+        if int(p.get("InstanceCount", 1)) != 1:
+            raise ApiError("InvalidParameterValue", "this stand-in launches one instance a call")
+        tags: dict[str, str] = {}
+        for spec in p.get("TagSpecification") or []:
+            if spec.get("ResourceType") == "instance":
+                tags.update({t["Key"]: t["Value"] for t in spec.get("Tags") or []})
+        vpc = p.get("VirtualPrivateCloud") or {}
+        login = p.get("LoginSettings") or {}
+        instance_id = f"ins-{uuid.uuid4().hex[:8]}"
+        instance = self.add_instance(
+            instance_id,
+            name=str(p.get("InstanceName") or instance_id),
+            state="PENDING",
+            tags=tags,
+            zone=str(zone),
+            image_id=image_id,
+            private_ip="10.0.0.99",
+            content=self.images[image_id],
+        )
+        instance.instance_type = str(p.get("InstanceType") or "S5.MEDIUM2")
+        instance.vpc_id = str(vpc.get("VpcId") or "")
+        instance.subnet_id = str(vpc.get("SubnetId") or "")
+        instance.security_group_ids = list(p.get("SecurityGroupIds") or [])
+        instance.key_ids = list(login.get("KeyIds") or [])
+        instance.launch_params = dict(p)
+        instance.latest_operation = "RunInstances"
+        self._at(self.timings.launch, self._set_state(instance, "RUNNING"))
+        if token is not None:
+            self._tokens[token] = [instance_id]
+        return {"InstanceIdSet": [instance_id]}
+
     def _StartInstances(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         instances = [self._instance(i) for i in _required(p, "InstanceIds")]
         for instance in instances:
@@ -580,7 +638,7 @@ class TencentStandin:
             "InstanceId": i.id,
             "InstanceName": i.name,
             "InstanceState": i.state,
-            "InstanceType": "S5.MEDIUM2",
+            "InstanceType": i.instance_type,
             "ImageId": i.image_id,
             "Placement": {"Zone": i.zone, "ProjectId": 0},
             "SystemDisk": {"DiskId": disk.id, "DiskType": "CLOUD_PREMIUM", "DiskSize": disk.size},
@@ -590,6 +648,9 @@ class TencentStandin:
                 if d.instance_id == i.id and d.usage == "DATA_DISK"
             ],
             "PrivateIpAddresses": [i.private_ip],
+            "VirtualPrivateCloud": {"VpcId": i.vpc_id, "SubnetId": i.subnet_id},
+            "SecurityGroupIds": list(i.security_group_ids),
+            "LoginSettings": {"KeyIds": list(i.key_ids)},
             "PublicIpAddresses": [],
             "Tags": [{"Key": k, "Value": v} for k, v in sorted(i.tags.items())],
             "LatestOperation": i.latest_operation,

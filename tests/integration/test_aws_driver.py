@@ -576,3 +576,144 @@ async def test_api_calls_outside_a_run_are_not_recorded_anywhere(ec2, rig_for):
     await rig.driver.status(_target(instance["InstanceId"]))
 
     assert seen == []
+
+
+# --------------------------------------------------------------------------- replace-instance
+
+_DETACHED = ["pending", "failing-detached", "failed-detached"]
+
+
+def _replacements(ec2, key: str) -> list[dict]:
+    found = ec2.client().describe_instances(
+        Filters=[{"Name": f"tag:{aws.TAG_STEP_KEY}", "Values": [key]}]
+    )
+    return [i for r in found["Reservations"] for i in r["Instances"]]
+
+
+async def test_replace_instance_launches_from_the_snapshot_image_and_keeps_the_old_one(
+    ec2, rig_for
+):
+    instance = ec2.launch(TARGET, team="web")
+    iid = instance["InstanceId"]
+    rig = rig_for(iid, replace_instance=True)
+    point = await rig.checkpoint()
+    assert point.data["launch"]["tags"] == {"Name": TARGET, "team": "web"}
+    ec2.task_script = _DETACHED
+    executor = rig.executor()
+    run = executor.request(TARGET, trigger="manual", actor="test", reason="broken")
+
+    done = await executor.drive(run.id)
+
+    assert done.state is runs.RunState.SUCCEEDED, done.error
+    steps = rig.store.list_steps(done.id)
+    assert [(s.name, s.state) for s in steps] == [
+        (aws.STEP_REPLACE_ROOT, runs.StepState.DONE),
+        (aws.STEP_WAIT_OK, runs.StepState.DONE),
+        (aws.STEP_REPLACE_INSTANCE, runs.StepState.DONE),
+    ]
+    assert "failed-detached" in steps[0].output
+    assert "no root volume" in steps[1].output
+    (new,) = _replacements(ec2, steps[2].key)
+    new_id = new["InstanceId"]
+    assert new_id != iid
+    assert new_id in steps[2].output
+    assert "vars.instance_id" in steps[2].output
+    assert new["State"]["Name"] == "running"
+    image = ec2.client().describe_images(ImageIds=[new["ImageId"]])["Images"][0]
+    assert image["Name"] == aws._image_name("ec2", point.id)
+    tags = {t["Key"]: t["Value"] for t in new["Tags"]}
+    assert tags[aws.TAG_TARGET] == TARGET
+    assert tags[aws.TAG_ROLLOUT] == "ro-1"
+    assert tags[aws.TAG_REPLACES] == iid
+    assert (tags["Name"], tags["team"]) == (TARGET, "web")
+    old = ec2.instance(iid)
+    assert old["State"]["Name"] == "stopped"  # kept for forensics, never terminated
+    assert {t["Key"]: t["Value"] for t in old["Tags"]}[aws.TAG_REPLACEMENT] == new_id
+    launches = [c for c in rig.api_calls(done.id) if c.details["operation"] == "RunInstances"]
+    assert [c.details["created_instance_ids"] for c in launches] == [[new_id]]
+    assert launches[0].details["request_id"] in ec2.request_ids()
+    assert ec2.count("TerminateInstances") == 0
+
+
+async def test_without_replace_instance_a_detached_root_escalates_and_launches_nothing(
+    ec2, rig_for
+):
+    instance = ec2.launch(TARGET)
+    rig = rig_for(instance["InstanceId"])
+    await rig.checkpoint()
+    ec2.task_script = _DETACHED
+    executor = rig.executor()
+    run = executor.request(TARGET, trigger="manual", actor="test", reason="broken")
+
+    done = await executor.drive(run.id)
+
+    assert done.state is runs.RunState.FAILED
+    assert "WITHOUT a root volume" in done.error
+    assert any(t.id == TARGET and t.quarantined for t in rig.store.list_targets())
+    assert ec2.count("RegisterImage") == ec2.count("RunInstances") == 0
+
+
+async def test_replace_instance_is_not_used_when_the_restore_succeeds(ec2, rig_for):
+    instance = ec2.launch(TARGET)
+    iid = instance["InstanceId"]
+    rig = rig_for(iid, replace_instance=True)
+    await rig.checkpoint()
+    executor = rig.executor()
+    run = executor.request(TARGET, trigger="manual", actor="test", reason="broken")
+
+    done = await executor.drive(run.id)
+
+    assert done.state is runs.RunState.SUCCEEDED, done.error
+    last = rig.store.list_steps(done.id)[-1]
+    assert (last.name, last.output.split(":")[0]) == (aws.STEP_REPLACE_INSTANCE, "not needed")
+    assert ec2.count("RegisterImage") == ec2.count("RunInstances") == 0
+    assert ec2.instance(iid)["State"]["Name"] == "running"
+
+
+async def test_resume_after_run_instances_launches_no_second_instance(ec2, rig_for):
+    instance = ec2.launch(TARGET)
+    iid = instance["InstanceId"]
+    rig = rig_for(iid, replace_instance=True)
+    await rig.checkpoint()
+    ec2.task_script = _DETACHED
+    dying = rig.executor(on_audit=_crash_after("RunInstances"))
+    run = dying.request(TARGET, trigger="manual", actor="test", reason="broken")
+    with pytest.raises(Crash):
+        await dying.drive(run.id)
+    step = rig.store.list_steps(run.id)[-1]
+    assert (step.name, step.state) == (aws.STEP_REPLACE_INSTANCE, runs.StepState.STARTED)
+
+    done = await rig.executor().drive(run.id)
+
+    assert done.state is runs.RunState.SUCCEEDED, done.error
+    assert ec2.count("RunInstances") == 1
+    assert ec2.count("RegisterImage") == 1
+    (new,) = _replacements(ec2, step.key)
+    assert new["State"]["Name"] == "running"
+
+
+async def test_swap_that_cannot_attach_falls_back_to_a_replacement(ec2, rig_for):
+    instance = ec2.launch(TARGET)
+    iid = instance["InstanceId"]
+    rig = rig_for(iid, strategy="swap-volume", replace_instance=True)
+    await rig.checkpoint()
+    ec2.fail("AttachVolume", "IncorrectState", only_real=True, message="volume in wrong state")
+    executor = rig.executor()
+    run = executor.request(TARGET, trigger="manual", actor="test", reason="broken")
+
+    done = await executor.drive(run.id)
+
+    assert done.state is runs.RunState.SUCCEEDED, done.error
+    steps = rig.store.list_steps(done.id)
+    assert [s.name for s in steps] == [
+        aws.STEP_STOP,
+        aws.STEP_SWAP,
+        aws.STEP_START,
+        aws.STEP_REPLACE_INSTANCE,
+    ]
+    assert "could not be attached" in steps[1].output
+    assert "REPLACED" in steps[3].output
+    assert ec2.root_volume(iid) is None
+    assert ec2.instance(iid)["State"]["Name"] == "stopped"
+    (new,) = _replacements(ec2, steps[3].key)
+    assert new["State"]["Name"] == "running"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -77,6 +76,18 @@ def leftovers() -> Iterator[list[int]]:
             os.killpg(pgid, signal.SIGKILL)
 
 
+@pytest.fixture
+def gate(work: Path) -> Iterator[int]:
+    """The write end of the FIFO blocking commands wait on; writing a line releases one.
+
+    Opened read-write so that neither this open nor a write ever blocks the test, and kept
+    open so that a line written before the command opens the FIFO is still there for it.
+    """
+    fd = os.open(work / "gate", os.O_RDWR)
+    yield fd
+    os.close(fd)
+
+
 def config(script: str, **overrides) -> dict:
     return {
         "kind": "local",
@@ -96,10 +107,38 @@ def runs(work: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
+async def read_line(fifo: Path, *, timeout: float = 30) -> str:
+    """The first line written to ``fifo``, awaited on the event loop (never a stuck thread)."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    loop = asyncio.get_running_loop()
+    readable = asyncio.Event()
+    loop.add_reader(fd, readable.set)
+    data = b""
+    try:
+        async with asyncio.timeout(timeout):
+            while not data.endswith(b"\n"):
+                await readable.wait()
+                readable.clear()
+                with contextlib.suppress(BlockingIOError):
+                    data += os.read(fd, 4096)
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return data.decode().strip()
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+
 async def crashed_controller(
     state: Path, target: models.Target, work: Path, script: str, leftovers: list[int]
-) -> int:
-    """Start an upgrade in a controller process, SIGKILL it mid-command; the command's pid."""
+) -> tuple[int, int]:
+    """Start an upgrade in a controller process, SIGKILL it mid-command.
+
+    Returns the command's pid (the id of its process group) and its supervisor's pid.
+    """
     controller = subprocess.Popen(
         [
             sys.executable,
@@ -115,18 +154,18 @@ async def crashed_controller(
         start_new_session=True,
     )
     leftovers.append(controller.pid)
-    # Blocks until the command runs (it writes to the FIFO); bounded by the test timeout.
-    command_pid = int(await asyncio.to_thread((work / "started").read_text))
+    command_pid = int(await read_line(work / "started"))  # the command is running now
     leftovers.append(command_pid)
+    supervisor_pid = parent_of(command_pid)
     os.killpg(controller.pid, signal.SIGKILL)  # the controller dies; the command's group lives
     assert await asyncio.to_thread(controller.wait, 30) == -signal.SIGKILL
     os.kill(command_pid, 0)  # still running
-    return command_pid
+    return command_pid, supervisor_pid
 
 
-async def release(work: Path) -> None:
-    """Let a command blocked on the gate go on (opening blocks until it reads)."""
-    await asyncio.to_thread((work / "gate").write_text, "go\n")
+def release(gate: int) -> None:
+    """Let one command blocked on the gate go on."""
+    os.write(gate, b"go\n")
 
 
 async def process_gone(pid: int) -> None:
@@ -145,26 +184,12 @@ async def process_gone(pid: int) -> None:
         os.close(fd)
 
 
-def supervisor_record(state: Path) -> dict:
-    return json.loads((state / "driver-journal" / f"{local.step_slug(KEY)}.proc").read_text())
-
-
-async def supervisor_gone(state: Path) -> None:
-    """Wait until no supervisor holds the key's run lock (blocking flock, in a thread)."""
-    path = state / "driver-journal" / f"{local.step_slug(KEY)}.run"
-    fd = os.open(path, os.O_RDWR)
-    try:
-        await asyncio.wait_for(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX), timeout=30)
-    finally:
-        os.close(fd)
-
-
-async def test_a_resumed_step_adopts_the_running_command(state, target, work, leftovers):
+async def test_a_resumed_step_adopts_the_running_command(state, target, work, gate, leftovers):
     await crashed_controller(state, target, work, BLOCKING, leftovers)
 
     async with asyncio.timeout(60):
         resumed = asyncio.create_task(driver(state, BLOCKING).upgrade(target, key=KEY))
-        await release(work)
+        release(gate)
         output = await resumed
 
     assert output == "upgraded web1"
@@ -178,11 +203,11 @@ async def test_a_resumed_step_adopts_the_running_command(state, target, work, le
 
 
 async def test_a_result_recorded_after_the_crash_is_used_without_running(
-    state, target, work, leftovers
+    state, target, work, gate, leftovers
 ):
-    await crashed_controller(state, target, work, BLOCKING, leftovers)
-    await release(work)
-    await supervisor_gone(state)  # it recorded the exit code, with no controller to tell
+    _, supervisor = await crashed_controller(state, target, work, BLOCKING, leftovers)
+    release(gate)
+    await process_gone(supervisor)  # it recorded the exit code, with no controller to tell
     assert (state / "driver-journal" / f"{local.step_slug(KEY)}.result").exists()
 
     async with asyncio.timeout(60):
@@ -194,11 +219,12 @@ async def test_a_result_recorded_after_the_crash_is_used_without_running(
 
 @pytest.mark.parametrize("killed", ["the whole group", "the supervisor alone"])
 async def test_a_command_whose_supervisor_died_runs_again(state, target, work, leftovers, killed):
-    command_pid = await crashed_controller(state, target, work, FIRST_BLOCKS, leftovers)
+    command_pid, supervisor = await crashed_controller(state, target, work, FIRST_BLOCKS, leftovers)
     if killed == "the whole group":
-        os.killpg(command_pid, signal.SIGKILL)  # as a reboot would: nothing survives
+        # As a reboot would: nothing survives. Not awaited: the resumed call may still see
+        # the dying supervisor, adopt it, and must then run the command again all the same.
+        os.killpg(command_pid, signal.SIGKILL)
     else:
-        supervisor = supervisor_record(state)["pid"]
         os.kill(supervisor, signal.SIGKILL)  # the command is orphaned, nobody can record it
         await process_gone(supervisor)
 
@@ -213,7 +239,7 @@ async def test_a_command_whose_supervisor_died_runs_again(state, target, work, l
 
 
 async def test_an_adopted_command_still_obeys_the_step_timeout(state, target, work, leftovers):
-    command_pid = await crashed_controller(state, target, work, BLOCKING, leftovers)
+    command_pid, _ = await crashed_controller(state, target, work, BLOCKING, leftovers)
 
     with pytest.raises(errors.DriverError, match="timed out after 1s"):
         async with asyncio.timeout(60):

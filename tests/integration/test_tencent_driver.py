@@ -95,6 +95,19 @@ async def test_checkpoint_snapshots_the_system_disk_and_waits_for_normal(standin
         "disk_size": 50,
         "image_id": "img-base0001",
         "zone": "ap-guangzhou-3",
+        # What a replacement launch needs (replace_instance): key pair ids, never a password.
+        "launch": {
+            "image_id": "img-base0001",
+            "instance_type": "S5.MEDIUM2",
+            "instance_name": point.data["launch"]["instance_name"],
+            "zone": "ap-guangzhou-3",
+            "project_id": 0,
+            "vpc_id": "vpc-standin1",
+            "subnet_id": "subnet-standin1",
+            "security_group_ids": ["sg-standin1"],
+            "key_ids": ["skey-standin1"],
+            "tags": point.data["launch"]["tags"],
+        },
     }
     assert (point.id, point.target, point.driver, point.label) == (
         "rp-1",

@@ -445,8 +445,9 @@ class AwsDriver(Model):
     )
     replace_instance: bool = Field(
         default=False,
-        description="Last resort: launch a new instance from the previous image (not "
-        "implemented yet: must stay false)",
+        description="Last resort when a restore leaves the instance without a root volume: "
+        "launch a new instance from an image of the snapshot (its id and address change; "
+        "the old one is stopped and kept)",
     )
     status_checks: bool = Field(
         default=True, description="Wait for the instance and system status checks to be ok"
@@ -472,10 +473,6 @@ class AwsDriver(Model):
 
     @model_validator(mode="after")
     def _waits_make_sense(self) -> AwsDriver:
-        if self.replace_instance:
-            raise ValueError(
-                "replace_instance is not implemented yet: leave it false (see docs/drivers.md)"
-            )
         for name in ("poll_interval", "snapshot_wait", "restore_wait", "instance_wait"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be greater than 0")
@@ -521,8 +518,9 @@ class TencentDriver(Model):
     )
     replace_instance: bool = Field(
         default=False,
-        description="Last resort: launch a new instance from the previous image (not "
-        "implemented yet: must stay false)",
+        description="Last resort when the snapshot rollback leaves the instance unusable: "
+        "launch a new instance from the image it ran at checkpoint time and stop the old one "
+        "(the target's instance id changes: update vars.instance_id)",
     )
     poll_interval: Duration = Field(default=2.0, description="First wait between two polls")
     max_poll_interval: Duration = Field(default=15.0, description="Polls back off up to this")
@@ -545,10 +543,6 @@ class TencentDriver(Model):
 
     @model_validator(mode="after")
     def _waits_make_sense(self) -> TencentDriver:
-        if self.replace_instance:
-            raise ValueError(
-                "replace_instance is not implemented yet: leave it false (see docs/drivers.md)"
-            )
         for name in (
             "poll_interval",
             "snapshot_wait",

@@ -89,7 +89,6 @@ def test_durations_and_strategy_load(tmp_path):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"replace_instance": True}, "not implemented yet"),
         ({"poll_interval": 10, "max_poll_interval": 5}, "max_poll_interval"),
         ({"restore_wait": 0}, "restore_wait must be greater than 0"),
         ({"strategy": "reimage"}, "replace-root-volume"),
@@ -107,6 +106,29 @@ def test_steps_follow_the_strategy(tmp_path):
 
     assert replace.rollback_steps(TARGET, point()) == (aws.STEP_REPLACE_ROOT, aws.STEP_WAIT_OK)
     assert swap.rollback_steps(TARGET, point()) == (aws.STEP_STOP, aws.STEP_SWAP, aws.STEP_START)
+
+
+def test_replace_instance_is_off_by_default_and_adds_a_last_step(tmp_path):
+    assert models.AwsDriver(kind="aws", name="ec2").replace_instance is False
+    replace, _ = make_driver(tmp_path, replace_instance=True)
+    swap, _ = make_driver(tmp_path, strategy="swap-volume", replace_instance=True)
+
+    assert replace.rollback_steps(TARGET, point())[-1] == aws.STEP_REPLACE_INSTANCE
+    assert swap.rollback_steps(TARGET, point()) == (
+        aws.STEP_STOP,
+        aws.STEP_SWAP,
+        aws.STEP_START,
+        aws.STEP_REPLACE_INSTANCE,
+    )
+
+
+def test_image_names_are_stable_and_valid_for_ec2():
+    name = aws._image_name("ec2", "pt:2026-11-27T08:00")
+
+    assert name == aws._image_name("ec2", "pt:2026-11-27T08:00")
+    assert name != aws._image_name("other", "pt:2026-11-27T08:00")
+    assert 3 <= len(name) <= 128
+    assert all(c.isalnum() or c in "()./_-" for c in name)
 
 
 def test_the_client_token_is_stable_per_key_and_fits_ec2():

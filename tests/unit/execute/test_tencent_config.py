@@ -52,7 +52,6 @@ def test_durations_and_endpoints_parse():
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"replace_instance": True}, "not implemented"),
         ({"snapshot_expiry": "2h"}, "at least 1 day"),
         ({"poll_interval": "10s", "max_poll_interval": "1s"}, "max_poll_interval"),
         ({"restore_wait": 0}, "restore_wait must be greater than 0"),
@@ -65,6 +64,16 @@ def test_mistakes_are_refused(extra, message):
     entry = {"kind": "tencent", "name": "tc", "region": "ap-guangzhou", **extra}
     with pytest.raises(pydantic.ValidationError, match=message):
         _DRIVERS.validate_python(entry)
+
+
+def test_the_last_resort_is_off_by_default_and_adds_a_last_step(tmp_path):
+    entry = {"kind": "tencent", "name": "tc", "region": "ap-guangzhou"}
+    off = registry.build(_DRIVERS.validate_python(entry), tmp_path)
+    on = registry.build(_DRIVERS.validate_python({**entry, "replace_instance": True}), tmp_path)
+    target = models.Target(id="web-1", driver="tc", vars={"instance_id": "ins-web00001"})
+
+    assert off.rollback_steps(target, None) == ["apply-snapshot", "start-instance"]
+    assert on.rollback_steps(target, None)[-1] == "replace-instance"
 
 
 def test_the_registry_builds_it_and_finds_its_discovery(tmp_path):

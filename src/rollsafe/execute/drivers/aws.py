@@ -16,6 +16,14 @@ volume, by one of two strategies:
   zone, detach the root volume (kept, tagged), attach the new one at the root device, start,
   and wait for ``running`` and status checks ok.
 
+The last resort, ``replace_instance`` (off by default): a last step ``replace-instance``
+that does nothing unless a restore left the instance without a root volume (a task
+``failed-detached``, a swap whose new volume could not be attached); those restore steps then
+end with what happened instead of failing the run. It registers an image of the point's
+snapshot, stops the old instance (kept, never terminated), launches a new one like it
+(recorded in the point at checkpoint time) and waits for it to run with its checks ok. The
+target's instance id changes: the step says so, and the operator updates ``vars.instance_id``.
+
 Idempotency by step key: a replace-root-volume task carries a ``ClientToken`` derived from
 the key and a ``rollsafe:step-key`` tag, and an existing task with that tag is followed
 instead of creating another. A swap finds the volume it created by the same tag, and every
@@ -59,6 +67,7 @@ from rollsafe.domain import errors, ids, restore_points
 from rollsafe.execute import driving
 
 __all__ = [
+    "STEP_REPLACE_INSTANCE",
     "STEP_REPLACE_ROOT",
     "STEP_START",
     "STEP_STOP",
@@ -67,6 +76,7 @@ __all__ = [
     "AwsDriver",
     "Ec2Api",
     "Ec2Error",
+    "InstanceUnusable",
     "client_token",
     "create",
     "discover",
@@ -83,6 +93,7 @@ STEP_WAIT_OK = "wait-instance-ok"
 STEP_STOP = "stop-instance"
 STEP_SWAP = "swap-root-volume"
 STEP_START = "start-instance"
+STEP_REPLACE_INSTANCE = "replace-instance"
 
 TAG_TARGET = "rollsafe:target"
 TAG_POINT = "rollsafe:point"
@@ -94,6 +105,8 @@ TAG_LABEL = "rollsafe:label"
 TAG_STEP_KEY = "rollsafe:step-key"
 TAG_REPLACED_VOLUME = "rollsafe:replaced-volume"
 TAG_REPLACED_BY = "rollsafe:replaced-by"
+TAG_REPLACES = "rollsafe:replaces"
+TAG_REPLACEMENT = "rollsafe:replacement"
 
 # Error codes, by what the caller should do next.
 _THROTTLED = frozenset(
@@ -142,8 +155,10 @@ _AUDITED_PARAMS = {
     "Device": "device",
     "AvailabilityZone": "availability_zone",
     "Resources": "resources",
+    "ImageId": "image_id",
+    "ImageIds": "image_ids",
 }
-_AUDITED_RESULTS = ("SnapshotId", "VolumeId")
+_AUDITED_RESULTS = ("SnapshotId", "VolumeId", "ImageId")
 
 _TOKEN_LENGTH = 40  # hex digits of the key's hash in a ClientToken (EC2 allows 64 characters)
 _LINEAGE_DEPTH = 16  # restores followed back from the current root volume
@@ -173,6 +188,11 @@ class Ec2Error(errors.DriverError):
         super().__init__(message)
         self.code = code
         self.request_id = request_id
+
+
+class InstanceUnusable(errors.DriverError):
+    """A restore failed and left the instance without a root volume: only a person, or the
+    ``replace-instance`` last resort, can bring the target back."""
 
 
 class Ec2Api:
@@ -310,6 +330,9 @@ def _audit_details(params: Mapping[str, Any], response: Mapping[str, Any] | None
         for key in _AUDITED_RESULTS:
             if isinstance(response.get(key), str):
                 details[f"created_{_snake(key)}"] = response[key]
+        launched = response.get("Instances")
+        if isinstance(launched, list) and launched:
+            details["created_instance_ids"] = [i.get("InstanceId") for i in launched]
         task = response.get("ReplaceRootVolumeTask")
         if isinstance(task, Mapping):
             details["task_id"] = task.get("ReplaceRootVolumeTaskId")
@@ -439,6 +462,7 @@ class AwsDriver:
             "delete_on_termination": delete_on_termination,
             "snapshot_id": snapshot_id,
             "snapshot_started": _iso(snapshot.get("StartTime")),
+            "launch": _launch_settings(instance),
         }
         return restore_points.RestorePoint(
             id=ids.RestorePointId(point_id),
@@ -648,9 +672,14 @@ class AwsDriver:
     def rollback_steps(
         self, target: models.Target, point: restore_points.RestorePoint
     ) -> Sequence[str]:
-        if self.config.strategy == STRATEGY_SWAP:
-            return (STEP_STOP, STEP_SWAP, STEP_START)
-        return (STEP_REPLACE_ROOT, STEP_WAIT_OK)
+        steps = (
+            (STEP_STOP, STEP_SWAP, STEP_START)
+            if self.config.strategy == STRATEGY_SWAP
+            else (STEP_REPLACE_ROOT, STEP_WAIT_OK)
+        )
+        # The last resort is always the last step; it does nothing unless a restore step
+        # left the instance without a root volume.
+        return (*steps, STEP_REPLACE_INSTANCE) if self.config.replace_instance else steps
 
     async def rollback(
         self,
@@ -669,13 +698,25 @@ class AwsDriver:
             instance_id, snapshot_id = self._check_point(target, point)
         except errors.PrecheckFailed as exc:
             raise errors.DriverError(str(exc)) from exc
-        if step == STEP_REPLACE_ROOT:
-            return await self._replace_root(target, point, instance_id, snapshot_id, key=key)
-        if step == STEP_STOP:
-            return await self._stop(instance_id)
-        if step == STEP_SWAP:
-            return await self._swap(target, point, instance_id, snapshot_id, key=key)
-        return await self._start_and_check(instance_id, start=step == STEP_START)
+        try:
+            if step == STEP_REPLACE_ROOT:
+                return await self._replace_root(target, point, instance_id, snapshot_id, key=key)
+            if step == STEP_STOP:
+                return await self._stop(instance_id)
+            if step == STEP_SWAP:
+                return await self._swap(target, point, instance_id, snapshot_id, key=key)
+            if step == STEP_REPLACE_INSTANCE:
+                return await self._replace_instance(target, point, instance_id, key=key)
+            if self.config.replace_instance:
+                skipped = await self._skipped_for_replacement(instance_id)
+                if skipped is not None:
+                    return skipped
+            return await self._start_and_check(instance_id, start=step == STEP_START)
+        except InstanceUnusable as exc:
+            if not self.config.replace_instance:
+                raise
+            # Not a success: the step ends so that the last resort, the last step, runs.
+            return f"{exc} -> the {STEP_REPLACE_INSTANCE} step launches a replacement instance"
 
     # replace-root-volume ------------------------------------------------
 
@@ -776,7 +817,7 @@ class AwsDriver:
                 "is the fallback)"
             )
         if state == "failed-detached":
-            raise errors.DriverError(
+            raise InstanceUnusable(
                 f"root volume replacement {task_id} of {instance_id} failed and left the "
                 "instance WITHOUT a root volume (failed-detached). A person must attach one "
                 f"at its root device: the previous root volume{f' {previous}' if previous else ''}"
@@ -855,12 +896,21 @@ class AwsDriver:
                 limit=self.config.restore_wait,
                 what=f"volume {root} to detach from {instance_id}",
             )
-        await self.api.call("AttachVolume", VolumeId=new, InstanceId=instance_id, Device=device)
-        await self._wait(
-            lambda: self._attached(new, instance_id, device),
-            limit=self.config.restore_wait,
-            what=f"volume {new} to attach to {instance_id} at {device}",
-        )
+        try:
+            await self.api.call("AttachVolume", VolumeId=new, InstanceId=instance_id, Device=device)
+            await self._wait(
+                lambda: self._attached(new, instance_id, device),
+                limit=self.config.restore_wait,
+                what=f"volume {new} to attach to {instance_id} at {device}",
+            )
+        except errors.DriverTemporaryError:
+            raise  # the executor retries the step, which picks up where this one stopped
+        except errors.DriverError as exc:
+            raise InstanceUnusable(
+                f"volume {new} (from {snapshot_id}) could not be attached to {instance_id} at "
+                f"{device}, whose root volume{f' {root}' if root else ''} is detached (kept): "
+                f"the instance has no root volume. A person must attach one: {exc}"
+            ) from exc
         return await self._swapped(instance_id, device, point, new=new, key=key)
 
     async def _create_volume(
@@ -958,6 +1008,203 @@ class AwsDriver:
             f"root volume of {instance_id} at {device}: {previous} -> {new} "
             f"(from {point.data.get('snapshot_id')})"
         )
+
+    # replace-instance, the last resort ----------------------------------------
+
+    async def _skipped_for_replacement(self, instance_id: str) -> str | None:
+        """Why a start/wait step is skipped: the instance has no root volume to run on."""
+        instance = await self._instance(instance_id)
+        device, root, _ = _root_volume(instance)
+        if root is not None:
+            return None
+        return (
+            f"{instance_id} has no root volume at {device}: not started; the "
+            f"{STEP_REPLACE_INSTANCE} step launches a replacement instance"
+        )
+
+    async def _replace_instance(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        instance_id: str,
+        *,
+        key: str,
+    ) -> str:
+        """Launch a new instance from an image of the point's snapshot; keep the old one.
+
+        Runs only when the restore left ``instance_id`` without a root volume; a replacement
+        this step already launched (found by its step-key tag, and by the ClientToken inside
+        EC2) is followed instead of launching another.
+        """
+        new_id = await self._replacement_of(key)
+        if new_id is None:
+            old = await self._instance(instance_id)
+            device, root, _ = _root_volume(old)
+            if root is not None:
+                return f"not needed: {instance_id} was restored and runs on {root} at {device}"
+            launch = point.data.get("launch")  # absent from points taken by older versions
+            settings = launch if isinstance(launch, Mapping) else _launch_settings(old)
+            image_id = await self._image_of(target, point, device=device, launch=settings)
+            await self._stop(instance_id)
+            new_id = await self._launch(target, point, old, settings, image_id=image_id, key=key)
+            # The old instance is kept, stopped, for forensics: never terminated here.
+            await self.api.call(
+                "CreateTags",
+                Resources=[instance_id],
+                Tags=[{"Key": TAG_REPLACEMENT, "Value": new_id}],
+            )
+        await self._start_and_check(new_id, start=True)
+        found = await self._instance(new_id)
+        address = found.get("PrivateIpAddress") or found.get("PublicIpAddress") or "none"
+        return (
+            f"REPLACED: {instance_id} (stopped, kept) by {new_id} launched from "
+            f"{found.get('ImageId')} (snapshot {point.data.get('snapshot_id')}), address "
+            f"{address}. Update `vars.instance_id` of {target.id} to {new_id} (and its "
+            "address, probes, DNS, load balancers): rollsafe does not rewrite the config"
+        )
+
+    async def _replacement_of(self, key: str) -> str | None:
+        found = await self.api.call(
+            "DescribeInstances",
+            Filters=[
+                {"Name": f"tag:{TAG_STEP_KEY}", "Values": [key]},
+                {
+                    "Name": "instance-state-name",
+                    "Values": ["pending", "running", "stopping", "stopped"],
+                },
+            ],
+        )
+        for reservation in found.get("Reservations", []):
+            for instance in reservation.get("Instances", []):
+                return str(instance["InstanceId"])
+        return None
+
+    async def _image_of(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        *,
+        device: str,
+        launch: Mapping[str, Any],
+    ) -> str:
+        """The AMI registered from the point's snapshot (once: its name is deterministic)."""
+        name = _image_name(self.name, point.id)
+        image_id = await self._image_named(name)
+        if image_id is None:
+            data = point.data
+            ebs: dict[str, Any] = {
+                "SnapshotId": str(data["snapshot_id"]),
+                "DeleteOnTermination": True,
+            }
+            if data.get("volume_type"):
+                ebs["VolumeType"] = data["volume_type"]
+            params: dict[str, Any] = {
+                "Name": name,
+                "Description": f"rollsafe: root snapshot of {target.id} at point {point.id}",
+                "RootDeviceName": device,
+                "BlockDeviceMappings": [{"DeviceName": device, "Ebs": ebs}],
+                "VirtualizationType": "hvm",
+                "TagSpecifications": [
+                    {
+                        "ResourceType": "image",
+                        "Tags": [
+                            {"Key": TAG_TARGET, "Value": target.id},
+                            {"Key": TAG_POINT, "Value": point.id},
+                            {"Key": TAG_DRIVER, "Value": self.name},
+                        ],
+                    }
+                ],
+            }
+            if launch.get("architecture"):
+                params["Architecture"] = launch["architecture"]
+            if launch.get("ena_support"):
+                params["EnaSupport"] = True
+            try:
+                image_id = str((await self.api.call("RegisterImage", **params))["ImageId"])
+            except Ec2Error as exc:
+                if exc.code != "InvalidAMIName.Duplicate":
+                    raise
+                image_id = await self._image_named(name)  # registered by an earlier attempt
+                if image_id is None:
+                    raise
+        await self._wait(
+            lambda: self._image_available(image_id),
+            limit=self.config.restore_wait,
+            what=f"image {image_id} of {point.data.get('snapshot_id')}",
+        )
+        return image_id
+
+    async def _image_named(self, name: str) -> str | None:
+        found = await self.api.call(
+            "DescribeImages", Owners=["self"], Filters=[{"Name": "name", "Values": [name]}]
+        )
+        images = [i for i in found.get("Images", []) if i.get("State") != "deregistered"]
+        return str(images[0]["ImageId"]) if images else None
+
+    async def _image_available(self, image_id: str) -> tuple[bool | None, str]:
+        found = await self.api.call("DescribeImages", ImageIds=[image_id])
+        images = found.get("Images", [])
+        if not images:
+            return None, "not visible yet"
+        state = str(images[0].get("State"))
+        if state == "available":
+            return True, state
+        if state in ("failed", "invalid", "deregistered", "error"):
+            reason = images[0].get("StateReason", {}).get("Message") or "no reason given"
+            raise errors.DriverError(f"image {image_id} is {state}: {reason}")
+        return None, state
+
+    async def _launch(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        old: Mapping[str, Any],
+        settings: Mapping[str, Any],
+        *,
+        image_id: str,
+        key: str,
+    ) -> str:
+        instance_id = str(old["InstanceId"])
+        params: dict[str, Any] = {
+            "ImageId": image_id,
+            "InstanceType": point.data.get("instance_type") or old.get("InstanceType"),
+            "MinCount": 1,
+            "MaxCount": 1,
+            "ClientToken": client_token(key),
+        }
+        if settings.get("subnet_id"):
+            params["SubnetId"] = settings["subnet_id"]
+        else:
+            zone = point.data.get("availability_zone")
+            if zone:
+                params["Placement"] = {"AvailabilityZone": zone}
+        if settings.get("security_group_ids"):
+            params["SecurityGroupIds"] = list(settings["security_group_ids"])
+        if settings.get("key_name"):
+            params["KeyName"] = settings["key_name"]
+        if settings.get("iam_instance_profile_arn"):
+            params["IamInstanceProfile"] = {"Arn": settings["iam_instance_profile_arn"]}
+        copied = settings.get("tags")
+        tags = dict(copied) if isinstance(copied, Mapping) else {}
+        tags.update(
+            {
+                TAG_STEP_KEY: key,
+                TAG_TARGET: target.id,
+                TAG_POINT: point.id,
+                TAG_DRIVER: self.name,
+                TAG_REPLACES: instance_id,
+            }
+        )
+        rollout = _ROLLOUT_LABEL.match(point.label)
+        if rollout is not None:
+            tags[TAG_ROLLOUT] = rollout.group(1)
+        tag_list = [{"Key": k, "Value": str(v)[:_TAG_VALUE_MAX]} for k, v in tags.items()]
+        params["TagSpecifications"] = [
+            {"ResourceType": "instance", "Tags": tag_list},
+            {"ResourceType": "volume", "Tags": tag_list},
+        ]
+        launched = await self.api.call("RunInstances", **params)
+        return str(launched["Instances"][0]["InstanceId"])
 
     # start, wait ----------------------------------------------------------
 
@@ -1264,6 +1511,33 @@ def instance_id_of(target: models.Target) -> str:
             f"got {value!r}"
         )
     return value
+
+
+def _launch_settings(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """What a replacement of ``instance`` is launched with (recorded in each restore point)."""
+    profile = instance.get("IamInstanceProfile") or {}
+    return {
+        "subnet_id": instance.get("SubnetId"),
+        "security_group_ids": [
+            str(g["GroupId"]) for g in instance.get("SecurityGroups", []) if g.get("GroupId")
+        ],
+        "key_name": instance.get("KeyName"),
+        "iam_instance_profile_arn": profile.get("Arn"),
+        "architecture": instance.get("Architecture"),
+        "ena_support": bool(instance.get("EnaSupport")),
+        "tags": {
+            k: v
+            for k, v in _tags(instance.get("Tags")).items()
+            if not k.startswith(("aws:", "rollsafe:"))
+        },
+    }
+
+
+def _image_name(driver: str, point_id: str) -> str:
+    """An AMI name (unique per account and region) for the image of ``point_id``."""
+    readable = re.sub(r"[^A-Za-z0-9()./_-]+", "-", point_id)[:60]
+    digest = hashlib.sha256(f"{driver}\0{point_id}".encode()).hexdigest()[:16]
+    return f"rollsafe-{readable}-{digest}"
 
 
 def _state(instance: Mapping[str, Any]) -> str:

@@ -474,6 +474,33 @@ class LocalDriver:
         files = self._journal.command(key)
         if not durable:
             await _discard(files)
+        result = await self._supervised(
+            argv, env=env, files=files, stdout=stdout_path, stderr=stderr_path, what=what
+        )
+        if result is None:
+            # Ours ended and recorded nothing: its process group was killed under us.
+            result = {"lost": True}
+        try:
+            return _outcome(result, argv=argv, what=what, stdout=stdout_path, stderr=stderr_path)
+        except errors.DriverError:
+            files.forget()  # a failure is not kept: the same key runs the command again
+            raise
+        finally:
+            if not durable:
+                files.forget()
+
+    async def _supervised(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        files: _CommandFiles,
+        stdout: Path,
+        stderr: Path,
+        what: str,
+    ) -> dict[str, Any] | None:
+        """The command's recorded result: found, awaited from a live supervisor, or after a
+        fresh run; None when the supervisor this call launched ended without one."""
         launched = False
         try:
             while True:
@@ -484,10 +511,13 @@ class LocalDriver:
                 supervisor = await _adopt(files)
                 if supervisor is not None:
                     result = await self._finish(supervisor, files=files, argv=argv, what=what)
+                    if result is None and not launched:
+                        # An adopted supervisor died recording nothing (killed with, or just
+                        # after, its controller): as if there had been none, run it again.
+                        continue
                     break
                 if launched:
-                    # Ours ended and recorded nothing: its process group was killed.
-                    result = files.read_result() or {"lost": True}
+                    result = files.read_result()  # None: ours ended recording nothing
                     break
                 lock_fd = files.try_lock()
                 if lock_fd is None:
@@ -501,8 +531,8 @@ class LocalDriver:
                         env=env,
                         files=files,
                         lock_fd=lock_fd,
-                        stdout=stdout_path,
-                        stderr=stderr_path,
+                        stdout=stdout,
+                        stderr=stderr,
                         what=what,
                     )
                     launched = True
@@ -515,14 +545,7 @@ class LocalDriver:
                 async with asyncio.timeout(_STARTUP_WAIT + 5):
                     await asyncio.shield(_kill(files))
             raise
-        try:
-            return _outcome(result, argv=argv, what=what, stdout=stdout_path, stderr=stderr_path)
-        except errors.DriverError:
-            files.forget()  # a failure is not kept: the same key runs the command again
-            raise
-        finally:
-            if not durable:
-                files.forget()
+        return result
 
     async def _finish(
         self,
@@ -531,8 +554,8 @@ class LocalDriver:
         files: _CommandFiles,
         argv: Sequence[str],
         what: str,
-    ) -> dict[str, Any]:
-        """Wait for the supervisor within the step timeout; the result it recorded."""
+    ) -> dict[str, Any] | None:
+        """Wait for the supervisor within the step timeout; the result it recorded, if any."""
         timeout = self.config.step_timeout
         # The limit counts from the command's start, also across a controller restart.
         remaining = max(0.0, timeout - (time.time() - supervisor.started_at))
@@ -548,7 +571,7 @@ class LocalDriver:
             ) from None
         finally:
             supervisor.close()
-        return files.read_result() or {"lost": True}
+        return files.read_result()
 
 
 # --------------------------------------------------------------------------- helpers

@@ -12,6 +12,15 @@ the disk with ``ApplySnapshot`` and brings the instance back to ``RUNNING``:
 - strategy ``explicit``: ``stop-instance`` (``StopInstances``, wait for ``STOPPED``),
   ``apply-snapshot``, ``start-instance`` (``StartInstances``, wait for ``RUNNING``).
 
+With ``replace_instance`` (off by default) a last step ``replace-instance`` follows. When the
+snapshot rollback left the instance unusable (``apply-snapshot`` failed for good, or the
+instance did not come back ``RUNNING``), those steps journal the run as *degraded* instead of
+failing it, and ``replace-instance`` launches a new instance from the image the old one ran at
+checkpoint time (``RunInstances`` with a ``ClientToken`` derived from the step key, the launch
+settings recorded in the restore point), waits for it to be ``RUNNING`` and stops (never
+terminates) the old one. Otherwise that step does nothing. The target's instance id changes:
+the operator updates ``vars.instance_id`` (rollsafe does not rewrite configuration).
+
 The instance of a target is its ``vars.instance_id``. Credentials come from
 ``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` or the SDK's default provider chain
 (profile file, CVM role), never from the configuration or the audit. The SDK is imported
@@ -64,6 +73,7 @@ from rollsafe.execute import driving
 __all__ = [
     "SNAPSHOT_PREFIX",
     "STEP_APPLY",
+    "STEP_REPLACE",
     "STEP_START",
     "STEP_STOP",
     "TencentDriver",
@@ -74,6 +84,8 @@ __all__ = [
 STEP_STOP = "stop-instance"
 STEP_APPLY = "apply-snapshot"
 STEP_START = "start-instance"
+STEP_REPLACE = "replace-instance"
+_DEGRADED = "degraded"  # journal step of "this run needs the replacement"
 SNAPSHOT_PREFIX = "rollsafe-"
 """Snapshots are named ``rollsafe-<point id>``: how a retried checkpoint finds its own."""
 
@@ -415,6 +427,7 @@ class TencentDriver:
                 "disk_size": snapshot.get("DiskSize", disk.get("DiskSize")),
                 "image_id": instance.get("ImageId"),
                 "zone": placement.get("Zone") if isinstance(placement, dict) else None,
+                "launch": _launch_settings(instance),
             },
             label=label,
         )
@@ -584,9 +597,12 @@ class TencentDriver:
     def rollback_steps(
         self, target: models.Target, point: restore_points.RestorePoint
     ) -> Sequence[str]:
+        steps = [STEP_APPLY, STEP_START]
         if self.config.strategy == "explicit":
-            return [STEP_STOP, STEP_APPLY, STEP_START]
-        return [STEP_APPLY, STEP_START]
+            steps.insert(0, STEP_STOP)
+        if self.config.replace_instance:
+            steps.append(STEP_REPLACE)
+        return steps
 
     async def rollback(
         self,
@@ -610,18 +626,59 @@ class TencentDriver:
             record = self._journal.read(key, step=step)
             if record is not None and record.get("phase") == "done":
                 return str(record.get("output", ""))
-            if step == STEP_STOP:
-                output = await self._stop_step(place, lease=lease)
-            elif step == STEP_APPLY:
-                output = await self._apply_step(place, key=key, record=record, lease=lease)
-            else:
-                output = await self._start_step(place, lease=lease)
+            output = await self._perform(
+                step, target, point, place, key=key, record=record, lease=lease
+            )
             self._journal.write(
                 key, {**self._base(key, step, place), "phase": "done", "output": output}
             )
             return output
         finally:
             lease.release()
+
+    async def _perform(
+        self,
+        step: str,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        place: _Place,
+        *,
+        key: str,
+        record: Mapping[str, Any] | None,
+        lease: _Lease,
+    ) -> str:
+        if step == STEP_REPLACE:
+            return await self._replace_step(target, point, place, key=key, lease=lease)
+        degraded = self._degraded(key)
+        if self.config.replace_instance and degraded is not None:
+            # The snapshot rollback already failed: touching the old instance is pointless.
+            return f"skipped: the instance is to be replaced ({degraded.get('reason')})"
+        try:
+            if step == STEP_STOP:
+                return await self._stop_step(place, lease=lease)
+            if step == STEP_APPLY:
+                return await self._apply_step(place, key=key, record=record, lease=lease)
+            return await self._start_step(place, lease=lease)
+        except errors.DriverTemporaryError:
+            raise  # the executor retries it; a rollback still possible is not given up
+        except errors.DriverError as exc:
+            if not self.config.replace_instance or step == STEP_STOP:
+                raise
+            # The last resort is on: the run goes on to replace-instance instead of failing.
+            reason = f"{step} failed: {exc}"
+            self._journal.write(
+                self._degraded_key(key),
+                {**self._base(key, _DEGRADED, place), "phase": "done", "reason": reason},
+            )
+            return f"{reason}; the last step launches a replacement instance"
+
+    @staticmethod
+    def _degraded_key(key: str) -> str:
+        # Step keys are "<run id>/<index>/<step>": the marker is shared by the run's steps.
+        return f"{key.rsplit('/', 2)[0]}/{_DEGRADED}"
+
+    def _degraded(self, key: str) -> dict[str, Any] | None:
+        return self._journal.read(self._degraded_key(key), step=_DEGRADED)
 
     def _base(self, key: str, step: str, place: _Place) -> dict[str, Any]:
         return {
@@ -781,6 +838,99 @@ class TencentDriver:
             return f"instance {place.instance_id} is RUNNING"
         return f"started instance {place.instance_id} (StartInstances request {requests[0]})"
 
+    async def _replace_step(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        place: _Place,
+        *,
+        key: str,
+        lease: _Lease,
+    ) -> str:
+        degraded = self._degraded(key)
+        if degraded is None:
+            return f"not needed: instance {place.instance_id} was rolled back and is RUNNING"
+        launch = point.data.get("launch")
+        if not isinstance(launch, Mapping) or not launch.get("image_id"):
+            raise errors.DriverError(
+                f"restore point {point.id} records no launch settings (taken before "
+                "replace_instance existed?): cannot launch a replacement of "
+                f"{place.instance_id}; {degraded.get('reason')}"
+            )
+        progress = dict(self._journal.read(key, step=STEP_REPLACE) or {})
+        new_id = progress.get("new_instance_id")
+        if not new_id:
+            progress = {**self._base(key, STEP_REPLACE, place), "phase": "requested"}
+            self._journal.write(key, progress)
+            answer = await self._mutate(
+                "cvm",
+                "RunInstances",
+                _run_params(launch, target=target, place=place, token=_client_token(key)),
+                about={"instance": place.instance_id, "image": str(launch["image_id"])},
+                lease=lease,
+                reported=lambda a: {"new_instances": ",".join(a.get("InstanceIdSet") or [])},
+            )
+            launched = [str(i) for i in answer.get("InstanceIdSet") or []]
+            if len(launched) != 1:
+                raise errors.DriverError(
+                    f"RunInstances answered {len(launched)} instance ids, expected one "
+                    f"(request {answer.get('RequestId')})"
+                )
+            new_id = launched[0]
+            progress.update(
+                phase="launched", new_instance_id=new_id, request_id=answer.get("RequestId")
+            )
+            self._journal.write(key, progress)
+        new_id = str(new_id)
+
+        async def running() -> tuple[str | None, str]:
+            instance = await self._require_instance(new_id, lease=lease)
+            state = str(instance.get("InstanceState"))
+            if state in _LOST_STATES:
+                raise errors.DriverError(f"replacement instance {new_id} is {state}")
+            return (state if state == "RUNNING" else None), state
+
+        await self._poll(
+            running,
+            what=f"replacement instance {new_id} to be RUNNING",
+            limit=self.config.instance_wait,
+        )
+        old = await self._stop_old(place.instance_id, lease=lease)
+        return (
+            f"launched replacement instance {new_id} from image {launch['image_id']} "
+            f"(RunInstances request {progress.get('request_id') or 'unknown'}); {old}; "
+            f"set vars.instance_id of target {target.id} to {new_id} "
+            f"({degraded.get('reason')})"
+        )
+
+    async def _stop_old(self, instance_id: str, *, lease: _Lease) -> str:
+        """Stop, never terminate, the instance a replacement took over from."""
+        requested: list[str] = []
+
+        async def look() -> tuple[str | None, str]:
+            instance = await self._describe_instance(instance_id, lease=lease)
+            if instance is None:
+                return "gone", "gone"
+            state = str(instance.get("InstanceState"))
+            if state == "STOPPED" or state in _LOST_STATES:
+                return state, state
+            if state == "RUNNING" and len(requested) < 3:
+                answer = await self._mutate(
+                    "cvm",
+                    "StopInstances",
+                    {"InstanceIds": [instance_id], "StopType": self.config.stop_type},
+                    about={"instance": instance_id},
+                    lease=lease,
+                    tolerate=_ALREADY_STOPPING,
+                )
+                requested.append(str(answer.get("RequestId", "")))
+            return None, state
+
+        state = await self._poll(
+            look, what=f"old instance {instance_id} to be STOPPED", limit=self.config.instance_wait
+        )
+        return f"old instance {instance_id} is {state} (kept, not terminated)"
+
     # ------------------------------------------------------------------ upgrade, status
 
     async def upgrade(self, target: models.Target, *, key: str) -> str:
@@ -934,10 +1084,13 @@ class TencentDriver:
         about: Mapping[str, str],
         lease: _Lease | None = None,
         tolerate: frozenset[str] = frozenset(),
+        reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
         """A call with an effect: never retried here (the step is, by key, after a check)."""
         try:
-            return await self._invoke(service, action, params, about=about, lease=lease)
+            return await self._invoke(
+                service, action, params, about=about, lease=lease, reported=reported
+            )
         except _Failure as failure:
             if failure.code in tolerate:
                 return {"RequestId": failure.request_id or "", "Tolerated": failure.code}
@@ -954,6 +1107,7 @@ class TencentDriver:
         *,
         about: Mapping[str, str],
         lease: _Lease | None,
+        reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
         def call() -> dict[str, Any]:
             return self._cloud.call(service, action, params)
@@ -976,6 +1130,7 @@ class TencentDriver:
             region=self.config.region,
             request_id=answer.get("RequestId"),
             **about,
+            **(reported(answer) if reported is not None else {}),
         )
         return answer
 
@@ -1084,6 +1239,71 @@ def _translate(failure: _Failure, *, action: str, about: Mapping[str, str]) -> e
             f"{text}; the CAM policy of these credentials must allow it (see docs/drivers.md)"
         )
     return errors.DriverError(text)
+
+
+def _launch_settings(instance: Mapping[str, Any]) -> dict[str, Any]:
+    """What a replacement launch needs, from DescribeInstances; key pair ids, never passwords."""
+    placement = instance.get("Placement") or {}
+    vpc = instance.get("VirtualPrivateCloud") or {}
+    login = instance.get("LoginSettings") or {}
+    return {
+        "image_id": instance.get("ImageId"),
+        "instance_type": instance.get("InstanceType"),
+        "instance_name": instance.get("InstanceName"),
+        "zone": placement.get("Zone"),
+        "project_id": placement.get("ProjectId"),
+        "vpc_id": vpc.get("VpcId"),
+        "subnet_id": vpc.get("SubnetId"),
+        "security_group_ids": [str(g) for g in instance.get("SecurityGroupIds") or []],
+        "key_ids": [str(k) for k in login.get("KeyIds") or []],
+        "tags": {
+            str(t["Key"]): str(t["Value"])
+            for t in instance.get("Tags") or []
+            if isinstance(t, dict) and "Key" in t and "Value" in t
+        },
+    }
+
+
+def _client_token(key: str) -> str:
+    # RunInstances' ClientToken (at most 64 ASCII characters): the same step key, the same token,
+    # so a repeated call after a crash answers the instance already launched.
+    return f"rollsafe-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+def _run_params(
+    launch: Mapping[str, Any], *, target: models.Target, place: _Place, token: str
+) -> dict[str, Any]:
+    placement: dict[str, Any] = {"Zone": launch.get("zone")}
+    if launch.get("project_id") is not None:
+        placement["ProjectId"] = launch["project_id"]
+    tags = dict(launch.get("tags") or {})
+    tags.update({"rollsafe-target": target.id, "rollsafe-replaces": place.instance_id})
+    params: dict[str, Any] = {
+        "ImageId": launch["image_id"],
+        "Placement": placement,
+        "InstanceCount": 1,
+        "ClientToken": token,
+        "TagSpecification": [
+            {
+                "ResourceType": "instance",
+                "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            }
+        ],
+    }
+    if launch.get("instance_type"):
+        params["InstanceType"] = launch["instance_type"]
+    if launch.get("instance_name"):
+        params["InstanceName"] = launch["instance_name"]
+    if launch.get("vpc_id") and launch.get("subnet_id"):
+        params["VirtualPrivateCloud"] = {
+            "VpcId": launch["vpc_id"],
+            "SubnetId": launch["subnet_id"],
+        }
+    if launch.get("security_group_ids"):
+        params["SecurityGroupIds"] = list(launch["security_group_ids"])
+    if launch.get("key_ids"):
+        params["LoginSettings"] = {"KeyIds": list(launch["key_ids"])}
+    return params
 
 
 def _rolling_back(disk: Mapping[str, Any]) -> bool:
