@@ -52,3 +52,23 @@ def test_release_of_unknown_target_is_an_error(tmp_path):
         main.app, ["target", "release", "nope", "--reason", "x", "--state-dir", str(tmp_path)]
     )
     assert result.exit_code == 2
+
+
+def test_get_target_reads_one_record(tmp_path):
+    store = sql.open_store(tmp_path)
+    try:
+        store.sync_targets(
+            [
+                repositories.TargetRecord(
+                    id=ids.TargetId(f"t{i}"), address="127.0.0.1", labels={}, driver=None
+                )
+                for i in range(3)
+            ]
+        )
+        store.set_quarantine(ids.TargetId("t1"), reason="x")
+        found = store.get_target(ids.TargetId("t1"))
+        assert found is not None
+        assert found.quarantined
+        assert store.get_target(ids.TargetId("nope")) is None
+    finally:
+        store.close()

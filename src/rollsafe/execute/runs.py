@@ -764,9 +764,9 @@ class Executor:
             raise errors.ConfigError(f"unknown target {target_id!r}") from None
 
     def _target_record(self, target: ids.TargetId) -> repositories.TargetRecord | None:
-        for record in self._store.list_targets():
-            if record.id == target:
-                return record
+        record = self._store.get_target(target)
+        if record is not None:
+            return record
         # The store has not seen this target yet: the configuration is the source of truth.
         self._store.sync_targets(target_records(self._config))
         return None

@@ -108,6 +108,9 @@ class Store(Protocol):
 
     def list_targets(self) -> list[TargetRecord]: ...
 
+    def get_target(self, target: ids.TargetId) -> TargetRecord | None:
+        """One target by id (None when the store has not seen it)."""
+
     def set_quarantine(
         self,
         target: ids.TargetId,

@@ -164,6 +164,13 @@ class SqlStore:
             result = connection.execute(sa.select(schema.targets).order_by(schema.targets.c.id))
             return [rows.target(row) for row in result]
 
+    def get_target(self, target: ids.TargetId) -> repositories.TargetRecord | None:
+        with self._session(write=False) as connection:
+            row = connection.execute(
+                sa.select(schema.targets).where(schema.targets.c.id == target)
+            ).first()
+            return rows.target(row) if row is not None else None
+
     def set_quarantine(
         self,
         target: ids.TargetId,
