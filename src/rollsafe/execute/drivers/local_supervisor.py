@@ -16,7 +16,8 @@ Protocol, with ``<prefix>`` = ``<state_dir>/driver-journal/<step slug>``:
 - the command leads its own process group, and the supervisor joins that group: killing the
   group (a timeout, a cancellation, an operator's ``kill -- -<pgid>``) kills both, and a
   command killed that way is never recorded as done;
-- as soon as the command has started, ``<prefix>.proc`` is written atomically:
+- before the command runs (its forked child waits for the word), ``<prefix>.proc`` is
+  written atomically:
   ``{"pid", "start_ticks", "pgid", "pgid_start_ticks", "started_at"}`` (start times from
   ``/proc/<pid>/stat`` tell these processes from later ones that reused their pids);
 - when the command ends, ``<prefix>.result`` is written atomically:
@@ -33,13 +34,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 EX_USAGE = 64
+EX_ABANDONED = 127  # the child's exit when it never became the command
 
 
 def start_ticks(pid: int) -> int | None:
@@ -74,26 +75,65 @@ def supervise(lock_fd: int, prefix: Path, argv: list[str]) -> None:
     os.set_inheritable(lock_fd, False)
     result = prefix.with_name(prefix.name + ".result")
     try:
-        command = subprocess.Popen(argv, stdin=subprocess.DEVNULL, process_group=0)
+        pid = spawn(argv, record=prefix.with_name(prefix.name + ".proc"))
     except OSError as exc:
         write_atomic(result, {"spawn_error": {"errno": exc.errno, "strerror": exc.strerror}})
         return
+    _, status = os.waitpid(pid, 0)
+    returncode = os.waitstatus_to_exitcode(status)
+    write_atomic(result, {"returncode": returncode, "finished_at": time.time()})
+
+
+def spawn(argv: list[str], *, record: Path) -> int:
+    """Fork the command into its own process group, join that group, record, then exec it.
+
+    The child waits for a byte on a pipe before it execs: the record naming its group is on
+    disk before the command can do anything, and if this process dies first the pipe closes
+    and the child exits without running the command.
+    """
+    go_read, go_write = os.pipe()
+    err_read, err_write = os.pipe()  # close-on-exec: EOF means the exec succeeded
+    pid = os.fork()
+    if pid == 0:  # the child: becomes the command
+        try:
+            os.close(go_write)
+            os.close(err_read)
+            os.setpgid(0, 0)
+            if os.read(go_read, 1) != b"x":
+                os._exit(EX_ABANDONED)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.execvp(argv[0], argv)  # noqa: S606 - no shell by design: argv as configured
+        except OSError as exc:
+            os.write(err_write, str(exc.errno or 0).encode())
+        finally:
+            os._exit(EX_ABANDONED)
+    os.close(go_read)
+    os.close(err_write)
+    with contextlib.suppress(OSError):  # both sides set the group: no race on who runs first
+        os.setpgid(pid, pid)
     # Join the command's group: whoever kills the group kills its supervisor with it.
-    with contextlib.suppress(OSError):  # the command already ended: nothing left to join
-        os.setpgid(0, command.pid)
-    pid = os.getpid()
+    os.setpgid(0, pid)
+    me = os.getpid()
     write_atomic(
-        prefix.with_name(prefix.name + ".proc"),
+        record,
         {
-            "pid": pid,
-            "start_ticks": start_ticks(pid),
-            "pgid": command.pid,
-            "pgid_start_ticks": start_ticks(command.pid),
+            "pid": me,
+            "start_ticks": start_ticks(me),
+            "pgid": pid,
+            "pgid_start_ticks": start_ticks(pid),
             "started_at": time.time(),
         },
     )
-    returncode = command.wait()
-    write_atomic(result, {"returncode": returncode, "finished_at": time.time()})
+    os.write(go_write, b"x")
+    os.close(go_write)
+    failure = os.read(err_read, 64)
+    os.close(err_read)
+    if failure:
+        os.waitpid(pid, 0)
+        code = int(failure)
+        raise OSError(code, os.strerror(code))
+    return pid
 
 
 def main(args: list[str]) -> int:
