@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -62,13 +63,34 @@ def open_store(state_dir: Path, url: str | None = None) -> SqlStore:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise errors.StoreError(f"cannot create the state directory {state_dir}: {reason}") from exc
-    store = SqlStore(url or default_url(state_dir))
-    try:
-        store.migrate()
-    except BaseException:
-        store.close()
-        raise
+    with _opening_lock(state_dir, url):
+        store = SqlStore(url or default_url(state_dir))
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
     return store
+
+
+@contextlib.contextmanager
+def _opening_lock(state_dir: Path, url: str | None) -> Iterator[None]:
+    """Processes opening the same SQLite store create and migrate it one at a time.
+
+    A fresh SQLite file is switched to WAL and migrated by whoever opens it first; SQLite
+    can answer "database is locked" at once (without waiting for ``busy_timeout``) when two
+    processes switch journal modes together, so the daemon and a CLI command starting at the
+    same moment take turns here instead. Other databases serialise migrations themselves.
+    """
+    if url is not None and not url.startswith("sqlite"):
+        yield
+        return
+    with (state_dir / ".open.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _Conflict(errors.StoreError):
