@@ -21,19 +21,17 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
-import logging
-import shutil
 import signal
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rollsafe.config import loading
-from rollsafe.demo import fleet, layout, releases
+from rollsafe.demo import fleet, layout, releases, workdirs
 from rollsafe.domain import audit_events, errors, ids, observations, runs, verdicts
 from rollsafe.runtime import assembly, daemon
 from rollsafe.storage import auditing, repositories
@@ -45,7 +43,6 @@ READY_TIMEOUT_S = 20.0
 """How long the daemon may take to start and see every host healthy with enough data."""
 DAEMON_STOP_S = 10.0
 _POLL_S = 0.1
-_DAEMON_LOG = "daemon.log"
 
 Emit = Callable[["TimelineEvent"], None]
 
@@ -185,7 +182,7 @@ def run_demo(
     workdir = workdir.resolve()
     scenario = _Scenario(workdir, hosts=hosts, emit=emit, deadline_s=deadline_s, keep=keep)
     try:
-        with _daemon_log(workdir / _DAEMON_LOG):
+        with workdirs.daemon_log(workdir / workdirs.DAEMON_LOG):
             return asyncio.run(scenario.main())
     except asyncio.CancelledError:
         raise DemoInterrupted(
@@ -197,36 +194,7 @@ def run_demo(
         if scenario.fleet is not None:
             fleet.stop(scenario.fleet)
         if not keep:
-            _remove(workdir, whole=created)
-
-
-def _remove(workdir: Path, *, whole: bool) -> None:
-    if whole:
-        shutil.rmtree(workdir, ignore_errors=True)
-        return
-    for child in workdir.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
-def _daemon_log(path: Path) -> Iterator[None]:
-    """The daemon's log lines go to a file in the work directory, not over the timeline."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8", delay=True)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("rollsafe")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
-        handler.close()
+            workdirs.remove(workdir, whole=created)
 
 
 @dataclass(slots=True)

@@ -45,7 +45,6 @@ must be longer than the wait of the longest step, or the executor gives up first
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import hashlib
 import importlib.util
@@ -54,8 +53,6 @@ import logging
 import os
 import re
 import shlex
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -64,7 +61,7 @@ from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving
+from rollsafe.execute import commands, driving
 
 __all__ = [
     "STEP_REPLACE_INSTANCE",
@@ -165,9 +162,6 @@ _LINEAGE_DEPTH = 16  # restores followed back from the current root volume
 _INSTANCE_ID = re.compile(r"^i-[0-9A-Za-z]{1,32}$")
 _ROLLOUT_LABEL = re.compile(r"^before rollout (\S+)$")
 _TAG_VALUE_MAX = 256
-_TERM_GRACE = 2.0
-_TAIL_LINES = 20
-_TAIL_BYTES = 64 * 1024
 
 ClientFactory = Callable[[], Any]
 """Returns a boto3 EC2 client; the default builds one from the driver's config."""
@@ -1369,51 +1363,14 @@ class AwsDriver:
         env["ROLLSAFE_TARGET"] = target.id
         env["ROLLSAFE_STEP_KEY"] = key
         env["ROLLSAFE_INSTANCE_ID"] = str(target.vars.get("instance_id", ""))
-        self._output_dir.mkdir(parents=True, exist_ok=True)
-        stdout_path = self._output_dir / f"upgrade-{_slug(key)}.stdout"
-        stderr_path = self._output_dir / f"upgrade-{_slug(key)}.stderr"
-        # Files, not pipes: a daemon the command leaves behind must not hold the step open.
-        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise errors.DriverError(
-                    f"the upgrade command {argv[0]!r} could not start: {exc.strerror or exc}"
-                ) from exc
-        try:
-            async with asyncio.timeout(self.config.upgrade_timeout):
-                returncode = await proc.wait()
-        except TimeoutError:
-            _kill_group(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_TERM_GRACE):
-                    await proc.wait()
-            _kill_group(proc.pid, signal.SIGKILL)
-            await proc.wait()
-            raise errors.DriverError(
-                f"the upgrade command {argv[0]!r} timed out after "
-                f"{self.config.upgrade_timeout:g}s; its process group was killed"
-            ) from None
-        except asyncio.CancelledError:
-            _kill_group(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                async with asyncio.timeout(5):
-                    await asyncio.shield(proc.wait())
-            raise
-        if returncode != 0:
-            stderr = _tail(stderr_path)
-            raise errors.DriverError(
-                f"the upgrade command {argv[0]!r} failed with exit code {returncode}"
-                + (f"; last lines of stderr:\n{stderr}" if stderr else "")
-            )
-        return _tail(stdout_path)
+        return await commands.run(
+            argv,
+            env=env,
+            stdout_path=self._output_dir / f"upgrade-{_slug(key)}.stdout",
+            stderr_path=self._output_dir / f"upgrade-{_slug(key)}.stderr",
+            limit_s=self.config.upgrade_timeout,
+            what="upgrade",
+        )
 
 
 # --------------------------------------------------------------------------- discovery
@@ -1607,19 +1564,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-
-
-def _tail(path: Path) -> str:
-    with path.open("rb") as f:
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - _TAIL_BYTES))
-        text = f.read().decode(errors="replace")
-    return "\n".join(text.strip().splitlines()[-_TAIL_LINES:])
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def create(config: models.Driver, state_dir: Path) -> AwsDriver:

@@ -48,7 +48,6 @@ also retried here, inside the poll budget); ``AuthFailure*`` and ``UnauthorizedO
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
 import fcntl
@@ -58,8 +57,6 @@ import math
 import os
 import re
 import shlex
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -68,7 +65,7 @@ from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving
+from rollsafe.execute import commands, driving
 
 __all__ = [
     "SNAPSHOT_PREFIX",
@@ -93,7 +90,6 @@ _T = TypeVar("_T")
 _PAGE = 100  # the largest Limit DescribeInstances accepts
 _READ_ATTEMPTS = 4  # tries of one read-only call that was throttled or hit a 5xx
 _MESSAGE_LIMIT = 300
-_TERM_GRACE = 2.0
 
 # Codes whose documented meaning is "busy or throttled: try again later".
 _TEMPORARY_CODES = frozenset(
@@ -1180,48 +1176,15 @@ class TencentDriver:
             ROLLSAFE_INSTANCE_ID=self._instance_id(target),
             ROLLSAFE_REGION=self.config.region,
         )
-        self._output_dir.mkdir(parents=True, exist_ok=True)
         base = self._output_dir / f"upgrade-{self._journal.slug(key)}"
-        out_path, err_path = base.with_suffix(".stdout"), base.with_suffix(".stderr")
-        with out_path.open("wb") as out, err_path.open("wb") as err:
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=err,
-                    env=env,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise errors.DriverError(
-                    f"the upgrade command {argv[0]!r} could not start: {exc}"
-                ) from exc
-        try:
-            async with asyncio.timeout(self.config.upgrade_timeout):
-                code = await proc.wait()
-        except TimeoutError:
-            _kill_group(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_TERM_GRACE):
-                    await proc.wait()
-            _kill_group(proc.pid, signal.SIGKILL)
-            await proc.wait()
-            raise errors.DriverError(
-                f"the upgrade command timed out after {self.config.upgrade_timeout:g}s"
-            ) from None
-        except asyncio.CancelledError:
-            _kill_group(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                async with asyncio.timeout(5):
-                    await asyncio.shield(proc.wait())
-            raise
-        if code != 0:
-            raise errors.DriverError(
-                f"the upgrade command {argv[0]!r} failed with exit code {code}: "
-                f"{_tail(err_path) or 'no stderr'}"
-            )
-        return _tail(out_path)
+        return await commands.run(
+            argv,
+            env=env,
+            stdout_path=base.with_suffix(".stdout"),
+            stderr_path=base.with_suffix(".stderr"),
+            limit_s=self.config.upgrade_timeout,
+            what="upgrade",
+        )
 
 
 class _NotFound(Exception):
@@ -1313,16 +1276,6 @@ def _rolling_back(disk: Mapping[str, Any]) -> bool:
 def _iso_after(seconds: float) -> str:
     moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
     return moment.replace(microsecond=0).isoformat()
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    text = path.read_bytes()[-64 * 1024 :].decode(errors="replace")
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
-def _kill_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 # --------------------------------------------------------------------------- discovery, factory
