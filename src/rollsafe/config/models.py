@@ -634,8 +634,230 @@ class AliyunDriver(Model):
         return self
 
 
+# ----------------------------------------------------------- command transports (host driver)
+
+
+class LocalTransport(Model):
+    """Commands run on this machine (the controller is the host)."""
+
+    kind: Literal["local"]
+
+
+class SshTransport(Model):
+    """Commands run over SSH (asyncssh). The host is the target's ``address``.
+
+    Host keys are always verified against ``known_hosts``: there is no "accept any key" mode.
+    Authentication is by ``identity_file`` (a private key file) or, when it is not given, by
+    the keys of a running ssh-agent (``SSH_AUTH_SOCK``).
+    """
+
+    kind: Literal["ssh"]
+    user: str = Field(default="root", description="Login user on the host")
+    port: int = Field(default=22, ge=1, le=65535)
+    known_hosts: str = Field(
+        description="known_hosts file the host key must be in (no silent trust on first use)"
+    )
+    identity_file: str | None = Field(
+        default=None, description="Private key file; default: keys of the ssh-agent"
+    )
+    passphrase_env: str | None = Field(
+        default=None, description="Environment variable holding the key's passphrase"
+    )
+    connect_timeout: Duration = Field(default=10.0, description="TCP connect + SSH handshake")
+    keepalive_interval: Duration = Field(default=15.0)
+    max_sessions: int = Field(default=4, ge=1, description="Commands at once on one host")
+
+
+class SsmTransport(Model):
+    """Commands run by AWS Systems Manager Run Command (``AWS-RunShellScript``).
+
+    The instance is the target's ``vars.instance_id``; credentials come from the AWS SDK chain.
+    """
+
+    kind: Literal["aws_ssm"]
+    region: str | None = None
+    endpoint_url: str | None = Field(default=None, description="VPC endpoint, or a stand-in")
+    poll_interval: Duration = Field(default=2.0, description="GetCommandInvocation period")
+    output_s3_bucket: str | None = Field(
+        default=None, description="Bucket for outputs longer than the API returns (24,000 chars)"
+    )
+
+
+class AliyunAssistantTransport(Model):
+    """Commands run by Alibaba Cloud Assistant (``RunCommand`` / ``DescribeInvocationResults``).
+
+    The instance is the target's ``vars.instance_id``. Credentials as for the aliyun driver:
+    the SDK's own chain, never this file.
+    """
+
+    kind: Literal["aliyun_assistant"]
+    region: str
+    endpoint: str | None = Field(default=None, description="Default: ecs.<region>.aliyuncs.com")
+    poll_interval: Duration = 2.0
+
+
+class TencentTatTransport(Model):
+    """Commands run by Tencent Cloud TAT (``RunCommand`` / ``DescribeInvocationTasks``).
+
+    The instance is the target's ``vars.instance_id``. Credentials as for the tencent driver:
+    the SDK's own chain, never this file.
+    """
+
+    kind: Literal["tencent_tat"]
+    region: str
+    endpoint: str | None = Field(default=None, description="Default: tat.tencentcloudapi.com")
+    poll_interval: Duration = 2.0
+
+
+Transport = Annotated[
+    LocalTransport | SshTransport | SsmTransport | AliyunAssistantTransport | TencentTatTransport,
+    Field(discriminator="kind"),
+]
+
+# --------------------------------------------------------------------- recipes (host driver)
+
+
+class DirectoryRecipe(Model):
+    """A copy of one directory (the local driver's restore point, run through a transport)."""
+
+    kind: Literal["directory"]
+    path: str = Field(description="Directory captured and restored, on the host")
+    snapshots: str | None = Field(
+        default=None, description="Where copies are kept; default: <path>.rollsafe-snapshots"
+    )
+
+
+class BtrfsRecipe(Model):
+    """A read-only snapshot of a btrfs subvolume; rollback makes a writable copy of it active."""
+
+    kind: Literal["btrfs"]
+    subvolume: str = Field(description="Path of the active subvolume, e.g. /srv/app")
+    snapshots: str = Field(description="Directory (same file system) holding the snapshots")
+
+
+class SnapperRecipe(Model):
+    """A snapper ``pre`` snapshot; rollback with ``snapper rollback`` or ``undochange``."""
+
+    kind: Literal["snapper"]
+    config: str = Field(default="root", description="snapper config name (-c)")
+    mode: Literal["rollback", "undochange"] = Field(
+        default="undochange",
+        description="rollback: new default subvolume + reboot; undochange: revert files now",
+    )
+    reboot_timeout: Duration = 600.0
+
+
+class LvmRecipe(Model):
+    """An LVM snapshot of a logical volume; rollback merges it back (``lvconvert --merge``)."""
+
+    kind: Literal["lvm"]
+    volume_group: str
+    logical_volume: str
+    snapshot_size: str = Field(default="1G", description="-L of lvcreate, e.g. 2G or 20%ORIGIN")
+    reboot_timeout: Duration = 600.0
+
+
+class AptRecipe(Model):
+    """The installed package set (names and versions); rollback installs exactly that set."""
+
+    kind: Literal["apt"]
+    packages: list[str] | None = Field(
+        default=None, description="Only these packages; default: every installed package"
+    )
+
+
+class DnfRecipe(Model):
+    """The dnf transaction id before the upgrade; rollback is ``dnf history undo`` past it."""
+
+    kind: Literal["dnf"]
+    packages: list[str] | None = None
+
+
+class OstreeRecipe(Model):
+    """Image-based hosts: rollback to the previous deployment and reboot into it."""
+
+    kind: Literal["rpm-ostree", "bootc"]
+    reboot_timeout: Duration = 600.0
+
+
+class Qcow2Recipe(Model):
+    """An internal snapshot of a VM disk image (``qemu-img snapshot``) taken while it is stopped."""
+
+    kind: Literal["qcow2"]
+    image: str = Field(description="Path of the .qcow2 image on the host")
+    stop: Command | None = Field(default=None, description="Stops the VM (e.g. virsh shutdown)")
+    start: Command | None = Field(default=None, description="Starts the VM again")
+
+
+class ScriptRecipe(Model):
+    """The users' own scripts for each phase."""
+
+    kind: Literal["script"]
+    checkpoint: Command | None = None
+    rollback: Command
+    verify: Command | None = None
+
+
+Recipe = Annotated[
+    DirectoryRecipe
+    | BtrfsRecipe
+    | SnapperRecipe
+    | LvmRecipe
+    | AptRecipe
+    | DnfRecipe
+    | OstreeRecipe
+    | Qcow2Recipe
+    | ScriptRecipe,
+    Field(discriminator="kind"),
+]
+
+
+class HostDriver(Model):
+    """Hosts rolled back through their OS by a recipe, with commands sent by a transport."""
+
+    kind: Literal["host"]
+    name: str = Field(pattern=_ID_PATTERN)
+    transport: Transport = Field(
+        default_factory=lambda: LocalTransport(kind="local"),
+        description="How commands reach the host: local, ssh, aws_ssm, aliyun_assistant, "
+        "tencent_tat",
+    )
+    recipe: Recipe = Field(description="How a restore point is taken, restored and checked")
+    upgrade: Command | None = None
+    restart: Command | None = Field(default=None, description="Restarts the service after")
+    env: dict[str, str] = Field(default_factory=dict)
+    step_timeout: Duration = 300.0
+    output_limit: int = Field(
+        default=16384, ge=256, description="Bytes of each command's output kept in the audit"
+    )
+    use_sudo: bool = Field(default=False, description="Prefix recipe commands with sudo -n")
+
+
+class KubernetesDriver(Model):
+    """Deployments rolled back to their previous revision, as ``kubectl rollout undo`` does.
+
+    The Deployment of a target is ``vars.deployment`` in ``vars.namespace`` (default
+    ``namespace`` here).
+    """
+
+    kind: Literal["kubernetes"]
+    name: str = Field(pattern=_ID_PATTERN)
+    kubeconfig: str | None = Field(
+        default=None, description="kubeconfig file; default: in-cluster, then ~/.kube/config"
+    )
+    context: str | None = None
+    namespace: str = "default"
+    rollout_timeout: Duration = Field(
+        default=300.0, description="How long a rollback may take to be complete and ready"
+    )
+    poll_interval: Duration = 2.0
+    upgrade_image: str | None = Field(
+        default=None, description="container=image set by `upgrade` (drills, demos)"
+    )
+
+
 Driver = Annotated[
-    LocalDriver | AwsDriver | TencentDriver | AliyunDriver,
+    LocalDriver | AwsDriver | TencentDriver | AliyunDriver | HostDriver | KubernetesDriver,
     Field(discriminator="kind"),
 ]
 
@@ -1382,6 +1604,25 @@ class PresetUse(Model):
 # --------------------------------------------------------------------------- policy, root
 
 
+class CircuitBreaker(Model):
+    """When a large share of the fleet turns critical at once, suspect a shared cause.
+
+    The monitoring itself, a network partition or a shared dependency makes many hosts look
+    failed together; rolling them all back would be the outage. Once tripped, automatic
+    rollbacks stop (runs wait for a person), people are paged, and it stays open until an
+    operator resets it (``rollsafe breaker reset``).
+    """
+
+    enabled: bool = True
+    max_critical_share: float = Field(
+        default=0.3, gt=0, le=1, description="Share of targets critical within `window`"
+    )
+    min_targets: int = Field(
+        default=3, ge=1, description="Critical targets needed before the share counts at all"
+    )
+    window: Duration = Field(default=300.0, description="How far back critical targets count")
+
+
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
     approval: ApprovalName = "auto"
@@ -1408,12 +1649,25 @@ class Policy(Model):
     verify_timeout: Duration = 60.0
     step_timeout: Duration = 300.0
     observation_retention: Duration = 7 * 86400.0
+    circuit_breaker: CircuitBreaker = Field(
+        default_factory=CircuitBreaker,
+        description="Stops automatic rollbacks when too much of the fleet fails at once",
+    )
 
 
 class Store(Model):
     url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite in the state directory"
+        default=None,
+        description="SQLAlchemy URL (postgresql://user@host/db for replicas); default: SQLite "
+        "in the state directory",
     )
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the database password"
+    )
+    lease_ttl: Duration = Field(
+        default=10.0, description="A leader that has not renewed for this long is replaced"
+    )
+    lease_renew: Duration = Field(default=3.0, description="How often the leader renews")
 
 
 class RollsafeConfig(Model):

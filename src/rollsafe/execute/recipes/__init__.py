@@ -1,0 +1,1 @@
+"""How a host is checkpointed, rolled back and checked: one recipe per snapshot mechanism."""
