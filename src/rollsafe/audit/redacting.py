@@ -46,6 +46,11 @@ _WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 _URL_PASSWORD = re.compile(r"(?P<prefix>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^/\s@]+(?=@)")
 # "Bearer abc.def", "Basic dXNlcjpwYXNz" in header values that slipped into free text
 _AUTH_SCHEME = re.compile(r"(?P<scheme>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]+")
+# "password=hunter2", "DB_TOKEN: abc", "api_key = 'x'" in command output and error texts
+_ASSIGNMENT = re.compile(
+    r"(?P<key>\b[A-Za-z_][A-Za-z0-9_.-]*)(?P<sep>[ \t]*[=:][ \t]*)"
+    r"(?P<value>\"[^\"\n]*\"|'[^'\n]*'|[^\s,;]+)"
+)
 
 
 def is_secret_key(key: str) -> bool:
@@ -70,9 +75,18 @@ def redact(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def redact_text(text: str) -> str:
-    """``text`` with URL passwords and authorization credentials masked."""
+    """``text`` with URL passwords, authorization credentials and ``secret=value`` masked."""
     text = _URL_PASSWORD.sub(lambda match: match.group("prefix") + MASK, text)
-    return _AUTH_SCHEME.sub(lambda match: match.group("scheme") + MASK, text)
+    text = _AUTH_SCHEME.sub(lambda match: match.group("scheme") + MASK, text)
+    return _ASSIGNMENT.sub(_masked_assignment, text)
+
+
+def _masked_assignment(match: re.Match[str]) -> str:
+    value = match.group("value")
+    # "Authorization: Bearer ***" was masked by _AUTH_SCHEME already; keep the scheme visible.
+    if not is_secret_key(match.group("key")) or value in (MASK, "Bearer", "Basic", "Token"):
+        return match.group(0)
+    return match.group("key") + match.group("sep") + MASK
 
 
 def _redacted_item(key: str, value: Any) -> Any:

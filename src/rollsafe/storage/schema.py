@@ -113,6 +113,8 @@ runs = sa.Table(
     # The target while the run is open, NULL once it is terminal. Unique (NULLs never clash),
     # so the database itself refuses a second open run for a target, whichever process asks.
     sa.Column("open_target", sa.String(), nullable=True),
+    # Fencing token of the leader that last wrote the run (NULL: written without a lease).
+    sa.Column("fence", sa.BigInteger(), nullable=True),
     sa.UniqueConstraint("open_target"),
     sa.Index(None, "target", "created_at"),
     sa.Index(None, "created_at"),
@@ -134,6 +136,9 @@ run_steps = sa.Table(
     sa.Column("finished_at", sa.Float(), nullable=True),
     sa.Column("attempt", sa.Integer(), nullable=False),
     sa.Column("output", sa.Text(), nullable=False),
+    # Fencing token of the leader that wrote this step: a deposed leader's late write is
+    # refused because its token is below the lease's current one.
+    sa.Column("fence", sa.BigInteger(), nullable=True),
 )
 
 audit_events = sa.Table(
@@ -257,4 +262,27 @@ inbox = sa.Table(
     sa.Index(None, "dedupe_key", "received_at"),
     sa.Index(None, "processed_at", "id"),
     sa.Index(None, "received_at"),
+)
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    # One row per lease (``leader``). ``token`` grows by one with every change of holder: it is
+    # the fencing token a leader writes with its run steps.
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("holder", sa.Text(), nullable=False),
+    sa.Column("token", sa.BigInteger(), nullable=False),
+    sa.Column("acquired_at", sa.Float(), nullable=False),
+    sa.Column("renewed_at", sa.Float(), nullable=False),
+    sa.Column("expires_at", sa.Float(), nullable=False),
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    # Controller-wide switches shared by every replica (the fleet circuit breaker's state).
+    sa.Column("name", sa.String(), primary_key=True),
+    sa.Column("value", sa.JSON(), nullable=False),
+    sa.Column("updated_at", sa.Float(), nullable=False),
+    sa.Column("updated_by", sa.Text(), nullable=False),
 )
