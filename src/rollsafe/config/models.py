@@ -1649,6 +1649,14 @@ class Policy(Model):
     verify_timeout: Duration = 60.0
     step_timeout: Duration = 300.0
     observation_retention: Duration = 7 * 86400.0
+    watch_after_upgrade: Duration = Field(
+        default=900.0,
+        description="After an upgrade, the target is probed every `watch_interval` for this "
+        "long (0: never)",
+    )
+    watch_interval: Duration = Field(
+        default=2.0, gt=0, description="Probe interval of a target under watch after an upgrade"
+    )
     circuit_breaker: CircuitBreaker = Field(
         default_factory=CircuitBreaker,
         description="Stops automatic rollbacks when too much of the fleet fails at once",

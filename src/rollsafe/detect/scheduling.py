@@ -24,6 +24,12 @@ Mechanics, chosen for many pairs on few cores:
 
 ``run()`` runs until cancelled, then cancels in-flight observations and closes the probes.
 ``observe_once()`` looks at once with every applicable probe (verification uses it).
+
+``watch(target, duration=, interval=)`` puts one target under close watch, because it was just
+upgraded: its probes run at once and then every ``interval`` (when shorter than their own)
+until ``duration`` has passed. An upgrade is when failures are most likely, and the time to
+notice one is the probe interval, so a 15 s steady-state cadence would cost up to 15 s of
+outage per bad upgrade; watching the few targets being upgraded closely costs little.
 """
 
 from __future__ import annotations
@@ -74,6 +80,14 @@ class _Pair:
     target: models.Target
     base: float = 0.0  # nominal due time of the current run, loop time, before jitter
     timer: asyncio.TimerHandle | None = None
+    watch_until: float = 0.0  # loop time until which ``watch_interval`` applies
+    watch_interval: float = 0.0
+
+    def interval(self, now: float) -> float:
+        """The pair's interval at loop time ``now``: shorter while it is watched."""
+        if now < self.watch_until and 0 < self.watch_interval < self.config.interval:
+            return self.watch_interval
+        return self.config.interval
 
 
 class Scheduler:
@@ -120,6 +134,7 @@ class Scheduler:
         self._skipped = 0
         self._max_lag = 0.0
         self._lags: collections.deque[float] = collections.deque(maxlen=_LAG_SAMPLES)
+        self._early_watches: list[tuple[str, float, float]] = []
 
     # ------------------------------------------------------------------ public
 
@@ -138,6 +153,9 @@ class Scheduler:
             for pair in self._pairs:
                 pair.base = start + self._rng.random() * pair.config.interval
                 self._arm(pair)
+            for target_id, until, interval in self._early_watches:
+                self.watch(target_id, duration=until - start, interval=interval)
+            self._early_watches.clear()
             await self._dispatch(loop)
         finally:
             await self._shutdown()
@@ -160,6 +178,34 @@ class Scheduler:
             return seen
 
         return list(await asyncio.gather(*(once(pair) for pair in chosen)))
+
+    def watch(self, target_id: str, *, duration: float, interval: float) -> int:
+        """Probe ``target_id`` now, then every ``interval`` for ``duration`` seconds.
+
+        Probes whose own interval is shorter keep it. Watching again extends the window.
+        Asked before ``run()`` (a daemon replaying recent upgrades at start), it applies once
+        the schedule starts. Returns the number of (probe, target) pairs watched.
+        """
+        if self._stopping or duration <= 0 or interval <= 0:
+            return 0
+        now = asyncio.get_running_loop().time()
+        if not self._started:
+            self._early_watches.append((target_id, now + duration, interval))
+            return sum(1 for pair in self._pairs if pair.target.id == target_id)
+        watched = 0
+        for pair in self._pairs:
+            if pair.target.id != target_id:
+                continue
+            watched += 1
+            pair.watch_until = max(pair.watch_until, now + duration)
+            pair.watch_interval = interval
+            if pair.timer is not None and pair.timer.when() > now:
+                # Armed for later: look now instead. A pair running right now re-arms itself
+                # with the short interval when it finishes.
+                pair.timer.cancel()
+                pair.base = now
+                self._arm(pair)
+        return watched
 
     def stats(self) -> Stats:
         return Stats(
@@ -226,8 +272,8 @@ class Scheduler:
         finally:
             self._semaphore.release()
         self._deliver(seen)
-        interval = pair.config.interval
         now = asyncio.get_running_loop().time()
+        interval = pair.interval(now)
         pair.base += interval
         behind = now - pair.base
         if behind > interval:

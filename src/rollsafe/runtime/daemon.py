@@ -97,6 +97,7 @@ class Daemon:
         self._lock = locking.ControllerLock(loaded.state_dir)
         self._tasks: tasks.TaskGroup | None = None
         self._last_mark_time = 0.0
+        self._scheduler: scheduling.Scheduler | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -118,6 +119,9 @@ class Daemon:
                 f"another rollsafe controller holds {self.loaded.state_dir}/controller.lock"
             )
         try:
+            # Built before start-up, so upgrades replayed from the store are watched too.
+            scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
+            self._scheduler = scheduler
             self._start_up()
             group.start("judge", self._consume())
             group.start("persist", self._flush_forever())
@@ -131,7 +135,6 @@ class Daemon:
             group.start("rollouts", self.rollouts.serve(stop))
             if self.config.intake:
                 group.start("inbox", self.inbox.run())
-            scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
             group.start("probes", scheduler.run())
             self.ready.set()
             self._audit("daemon.started", reason=f"config {self.loaded.path}")
@@ -193,6 +196,8 @@ class Daemon:
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
             self._last_mark_time = max(self._last_mark_time, obs.time)
+            if obs.source == f"{MARK_PREFIX}upgrade":
+                self._watch_upgraded(obs)
         # An alert's observation carries the alert's own time (when it started firing), which
         # may be far older than the horizon while the alert still fires: read alert sources
         # back over the whole retention.
@@ -327,7 +332,15 @@ class Daemon:
                 if mark.time > self._last_mark_time:
                     self._last_mark_time = mark.time
                     self._fold(mark)
+                    self._watch_upgraded(mark)
             await asyncio.sleep(MARK_POLL_INTERVAL)
+
+    def _watch_upgraded(self, mark: observations.Observation) -> None:
+        """A target just upgraded is probed closely for ``policy.watch_after_upgrade``."""
+        policy = self.config.policy
+        left = mark.time + policy.watch_after_upgrade - self.clock.now()
+        if self._scheduler is not None and left > 0:
+            self._scheduler.watch(mark.target, duration=left, interval=policy.watch_interval)
 
     async def _prune_forever(self) -> None:
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections import Counter
@@ -12,7 +13,7 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.detect import scheduling
-from rollsafe.domain import observations
+from rollsafe.domain import clocks, observations
 from rollsafe.testing import Blind, FakeClock, FakeProbe, probe_factory
 
 
@@ -309,3 +310,48 @@ async def test_observe_once_looks_now_and_feeds_the_sink() -> None:
 def test_max_concurrency_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_concurrency"):
         scheduling.Scheduler(_config(), clock=FakeClock(), sink=lambda _: None, max_concurrency=0)
+
+
+async def test_a_watched_target_is_probed_at_once_then_at_the_watch_interval() -> None:
+    config = models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": "a"}, {"id": "b"}],
+            "probes": [{"name": "p", "kind": "tcp", "port": 1, "interval": 3600}],
+        }
+    )
+    seen: list[tuple[str, float]] = []
+    got_three = asyncio.Event()
+
+    class Quick:
+        name = "p"
+
+        async def observe(self, target: models.Target) -> observations.Observation:
+            return observations.Observation(time=0.0, target=target.id, source="p", value=1.0)
+
+        async def close(self) -> None:
+            return None
+
+    def sink(o: observations.Observation) -> None:
+        seen.append((o.target, asyncio.get_running_loop().time()))
+        if sum(1 for t, _ in seen if t == "a") >= 3:
+            got_three.set()
+
+    scheduler = scheduling.Scheduler(
+        config,
+        clock=clocks.SystemClock(),
+        sink=sink,
+        probe_factory=lambda _c, _clock: Quick(),  # type: ignore[arg-type,return-value]
+        rng=random.Random(1),
+    )
+    task = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0)  # run() arms the hour-long schedule
+    assert scheduler.watch("nobody", duration=60, interval=0.01) == 0
+    assert scheduler.watch("a", duration=60, interval=0.01) == 1
+    async with asyncio.timeout(30):
+        await got_three.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    # "a" was looked at three times within the hour-long interval; "b" was left alone.
+    assert [t for t, _ in seen].count("a") >= 3
+    assert "b" not in [t for t, _ in seen]
