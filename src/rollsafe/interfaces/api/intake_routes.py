@@ -35,7 +35,7 @@ from rollsafe.config import models
 from rollsafe.detect.intake import payloads, signing, sns, sources
 from rollsafe.domain import audit_events, clocks, errors
 from rollsafe.interfaces.api import auth, bodies, fetching
-from rollsafe.storage import repositories
+from rollsafe.storage import group_commit, repositories
 
 __all__ = ["Accepted", "IntakeService", "Problem", "router"]
 
@@ -84,6 +84,7 @@ class IntakeService:
     ) -> None:
         self.endpoints = {endpoint.name: endpoint for endpoint in config.intake}
         self._store = store
+        self._writer = group_commit.InboxWriter(store)
         self._clock = clock
         self._on_stored = on_stored
         self._gates = dict(gates)
@@ -172,9 +173,7 @@ class IntakeService:
             dedupe_key=sources.dedupe_key(endpoint.name, body),
         )
         try:
-            return await asyncio.to_thread(
-                self._store.add_inbox, entry, dedupe_since=now - endpoint.dedupe_window
-            )
+            return await self._writer.add(entry, dedupe_since=now - endpoint.dedupe_window)
         except errors.StoreError as exc:
             log.error("intake %s: cannot store the body: %s", endpoint.name, exc)  # noqa: TRY400
             raise _Refused(503, "the store is unavailable; retry later") from None
