@@ -535,7 +535,8 @@ def test_secret_values_are_never_echoed(tmp_path):
     found = problems(tmp_path, text)
     assert found == [
         "11: probes[0].headers.X-Api-Token: got a hidden value (expected a string)",
-        "24: store.password: unknown field (expected one of: url)",
+        "24: store.password: unknown field; did you mean 'password_env'? "
+        "(expected one of: url, password_env, lease_ttl, lease_renew)",
     ]
     assert not any("987654321" in p or "hunter2" in p for p in found)
 
