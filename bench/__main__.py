@@ -24,7 +24,6 @@ from bench import (
     decision_bench,
     intake_bench,
     judge_bench,
-    probe_bench,
     store_bench,
 )
 
@@ -33,7 +32,6 @@ SUITES: dict[str, Callable[[], Any]] = {
     "store": store_bench.run,
     "decisions": decision_bench.run,
     "intake": intake_bench.run,
-    "probes": probe_bench.run,
     "probes_vs_blackbox": blackbox_bench.run,
     "backtest": backtest_bench.run,
 }

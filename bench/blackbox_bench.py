@@ -4,8 +4,9 @@ The same work on both sides: N targets spread over a few aiohttp servers on 127.
 their own process, so serving costs neither side), each probed over HTTP every ``interval``
 seconds for ``duration`` seconds.
 
-- rollsafe: ``detect.scheduling.Scheduler`` with an HTTP probe, in this process; its CPU is
-  this process's CPU time (nothing else runs here during that phase).
+- rollsafe: ``detect.scheduling.Scheduler`` with an HTTP probe, in a process of its own; its
+  CPU is that process's CPU time, its memory per target the growth of its resident set from
+  before the configuration was built to the end of the run (connection pools warm).
 - peer: Debian's ``prometheus-blackbox-exporter`` with an ``http_2xx`` module, driven the way
   Prometheus drives it: every target scraped as ``GET /probe?target=...&module=http_2xx``
   once per interval, targets spread evenly over the interval, the scrape-timeout header set.
@@ -77,11 +78,19 @@ def _free_port() -> int:
         return port
 
 
+def _rss_kib_self() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
 async def _rollsafe(urls: list[str], interval: float, duration: float) -> dict[str, Any]:
     from rollsafe.config import models
     from rollsafe.detect import scheduling
     from rollsafe.domain import clocks
 
+    rss_before = _rss_kib_self()  # imports done, nothing built yet
     config = models.RollsafeConfig.model_validate(
         {
             "targets": [{"id": f"t{i}", "vars": {"url": url}} for i, url in enumerate(urls)],
@@ -101,6 +110,7 @@ async def _rollsafe(urls: list[str], interval: float, duration: float) -> dict[s
     began = time.perf_counter()
     task = asyncio.create_task(scheduler.run())
     await asyncio.sleep(duration)
+    rss_after = _rss_kib_self()  # every target probed at least once: pools are warm
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
@@ -114,7 +124,17 @@ async def _rollsafe(urls: list[str], interval: float, duration: float) -> dict[s
         "probes_per_s": round(stats.completed / wall, 1),
         "probes_per_cpu_s": round(stats.completed / cpu, 1) if cpu else None,
         "lag_p99_ms": round(stats.lag_p99_s * 1000, 2),
+        "lag_max_ms": round(stats.max_lag_s * 1000, 2),
+        "kib_per_target": round((rss_after - rss_before) / len(urls), 2),
     }
+
+
+def _rollsafe_process(urls: list[str], interval: float, duration: float, out: Any) -> None:
+    """The rollsafe side in its own process, so its CPU and memory are its own."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    out.put(asyncio.run(_rollsafe(urls, interval, duration)))
 
 
 async def _prometheus_like(
@@ -156,9 +176,43 @@ async def _prometheus_like(
     }
 
 
-def run(
-    *, targets: int = 1000, interval: float = 15.0, duration: float = 30.0, servers: int = 4
+def _one_size(
+    context: Any,
+    ports: list[int],
+    *,
+    targets: int,
+    interval: float,
+    duration: float,
+    exporter_url: str,
+    exporter_pid: int,
 ) -> dict[str, Any]:
+    urls = [f"http://127.0.0.1:{ports[i % len(ports)]}/health" for i in range(targets)]
+    results = context.Queue()
+    child = context.Process(target=_rollsafe_process, args=(urls, interval, duration, results))
+    child.start()
+    ours = results.get(timeout=duration + 120)
+    child.join(timeout=30)
+    peer = asyncio.run(_prometheus_like(exporter_url, urls, interval, duration, exporter_pid))
+    ratio = None
+    if ours["probes_per_cpu_s"] and peer["probes_per_cpu_s"]:
+        ratio = round(ours["probes_per_cpu_s"] / peer["probes_per_cpu_s"], 2)
+    return {
+        "targets": targets,
+        "rollsafe": ours,
+        "blackbox_exporter": peer,
+        "ratio_probes_per_cpu_s": ratio,
+    }
+
+
+def run(
+    *,
+    sizes: tuple[int, ...] = (1000, 5000, 10000),
+    interval: float = 15.0,
+    duration: float = 20.0,
+    servers: int = 4,
+) -> dict[str, Any]:
+    """Each size for ``duration`` seconds on each side (longer than one interval: every
+    target is probed at least once, so memory figures include warm connection pools)."""
     binary = shutil.which(EXPORTER)
     if binary is None:
         return {"skipped": f"{EXPORTER} not installed (apt-get install {EXPORTER})"}
@@ -166,6 +220,7 @@ def run(
     ports_queue = context.Queue()
     target_process = context.Process(target=_servers, args=(servers, ports_queue), daemon=True)
     target_process.start()
+    out: dict[str, Any] = {"interval_s": interval, "duration_s": duration}
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "blackbox.yml"
         config.write_text("modules:\n  http_2xx:\n    prober: http\n    timeout: 5s\n")
@@ -182,31 +237,19 @@ def run(
         )
         try:
             ports = ports_queue.get(timeout=30)
-            urls = [f"http://127.0.0.1:{ports[i % servers]}/health" for i in range(targets)]
-            ours = asyncio.run(_rollsafe(urls, interval, duration))
-            time.sleep(1.0)  # the exporter has had ample time to listen by now
-            peer = asyncio.run(
-                _prometheus_like(
-                    f"http://127.0.0.1:{exporter_port}/probe",
-                    urls,
-                    interval,
-                    duration,
-                    exporter.pid,
+            for size in sizes:
+                out[f"n{size}"] = _one_size(
+                    context,
+                    ports,
+                    targets=size,
+                    interval=interval,
+                    duration=duration,
+                    exporter_url=f"http://127.0.0.1:{exporter_port}/probe",
+                    exporter_pid=exporter.pid,
                 )
-            )
         finally:
             exporter.terminate()
             exporter.wait(timeout=10)
             target_process.terminate()
             target_process.join(timeout=10)
-    ratio = None
-    if ours["probes_per_cpu_s"] and peer["probes_per_cpu_s"]:
-        ratio = round(ours["probes_per_cpu_s"] / peer["probes_per_cpu_s"], 2)
-    return {
-        "targets": targets,
-        "interval_s": interval,
-        "duration_s": duration,
-        "rollsafe": ours,
-        "blackbox_exporter": peer,
-        "ratio_probes_per_cpu_s": ratio,
-    }
+    return out
