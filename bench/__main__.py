@@ -22,6 +22,7 @@ from bench import (
     backtest_bench,
     blackbox_bench,
     decision_bench,
+    fault_bench,
     intake_bench,
     judge_bench,
     store_bench,
@@ -34,6 +35,7 @@ SUITES: dict[str, Callable[[], Any]] = {
     "intake": intake_bench.run,
     "probes_vs_blackbox": blackbox_bench.run,
     "backtest": backtest_bench.run,
+    "fault": fault_bench.run,
 }
 
 
@@ -64,6 +66,9 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
 def main(argv: list[str]) -> int:
     # The daemon logs every run it opens; thousands of lines would bury the table.
     logging.disable(logging.WARNING)
+    if "--full" in argv:  # the fault suite's slow case (Prometheus defaults), off by default
+        os.environ[fault_bench.FULL_ENV] = "1"
+        argv = [a for a in argv if a != "--full"]
     chosen = argv or list(SUITES)
     unknown = [name for name in chosen if name not in SUITES]
     if unknown:

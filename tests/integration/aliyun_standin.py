@@ -35,6 +35,16 @@ is still being reset (IncorrectDiskStatus), malformed values
 InvalidDiskType.ValueNotSupported, InvalidCommandType) and a wrong ``x-acs-version``
 (InvalidVersion).
 
+Cloud Assistant for the ``aliyun_assistant`` transport: with ``real_shell`` set, RunCommand
+runs the script it was sent (``ContentEncoding=Base64`` decoded; malformed Base64 ->
+InvalidCmdContent.Malformed) for real with ``sh -c`` in a temporary directory
+(``standin_shell.ShellRun``), killed at its ``Timeout``; DescribeInvocationResults answers
+Running, then Success / Failed (ErrorCode ExitCodeNonzero) with the real ExitCode, or Timeout
+(ErrorCode ExecutionTimeout), and the output (stdout then stderr) Base64-encoded unless
+``ContentEncoding=PlainText``, as documented. An unknown instance -> InvalidInstance.NotFound
+(404, RunCommand's documented code); an instance in ``agent_offline`` -> the invocation fails
+with ErrorCode ClientNotRunning and no exit code. StopInvocation kills a running script.
+
 Faults on demand: ``throttle`` (Throttling.User, 400), ``inject`` (any code and status),
 ``drop_answer`` (the call takes effect, the connection is closed before the answer), and slow
 or held transitions (``slow``: how many observations an intermediate state lasts, None to hold
@@ -44,6 +54,8 @@ it until ``release``).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import dataclasses
 import hashlib
@@ -57,6 +69,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from standin_shell import ShellRun
 
 ACCESS_KEY_ID = "LTAI-standin-test-key"
 ACCESS_KEY_SECRET = "standin-test-secret"
@@ -148,6 +161,8 @@ class Invocation:
     status: str = "Running"
     exit_code: int | None = None
     output: str = ""
+    run: ShellRun | None = None  # real_shell: the script running on this machine
+    error_code: str = ""
 
 
 @dataclasses.dataclass
@@ -208,6 +223,8 @@ class EcsStandIn:
         self.on_command: CommandRunner = append_script
         self.command_outcome: tuple[str, int, str] | None = None
         self.fail_next_snapshot = False
+        self.real_shell = False  # RunCommand runs its script with sh -c (transport tests)
+        self.agent_offline: set[str] = set()  # instances whose Cloud Assistant is not running
         self._tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._minutes = itertools.count(0)
@@ -515,6 +532,18 @@ class EcsStandIn:
 
     def observe_invocation(self, invocation: Invocation) -> None:
         if invocation.status != "Running":
+            return
+        if invocation.run is not None:
+            done = invocation.run.poll()
+            if done is not None:
+                if done.timed_out:
+                    invocation.status, invocation.error_code = "Timeout", "ExecutionTimeout"
+                elif done.exit_code == 0:
+                    invocation.status = "Success"
+                else:
+                    invocation.status, invocation.error_code = "Failed", "ExitCodeNonzero"
+                invocation.exit_code = done.exit_code
+                invocation.output = done.stdout + done.stderr
             return
         if invocation.polls_left == 0:
             instance = self.instances[invocation.instance_id]
@@ -990,6 +1019,19 @@ def run_command(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, Any]:
         raise _denied("RunCommand")
     if kind != "RunShellScript":
         raise ApiError("InvalidCommandType", 400, "The specified command type is not valid.")
+    if p.get("ContentEncoding") == "Base64":
+        try:
+            script = base64.b64decode(script, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(
+                "InvalidCmdContent.Malformed", 400, "The specified command content is not valid."
+            ) from None
+    if s.real_shell:
+        for iid in ids:
+            if iid not in s.instances:
+                raise ApiError(
+                    "InvalidInstance.NotFound", 404, "The specified instance does not exist."
+                )
     token = p.get("ClientToken")
     request = {k: v for k, v in p.raw.items() if k != "ClientToken"}
     answer = s.answered_before("RunCommand", token, request)
@@ -1001,9 +1043,12 @@ def run_command(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, Any]:
     command_id = s.new_id("c")
     invoke_id = s.new_id("t")
     for iid in ids:
-        s.invocations[f"{invoke_id}/{iid}"] = Invocation(
-            invoke_id, command_id, iid, script, polls_left=s.slow["command"]
-        )
+        invocation = Invocation(invoke_id, command_id, iid, script, polls_left=s.slow["command"])
+        if s.real_shell and iid in s.agent_offline:
+            invocation.status, invocation.error_code = "Failed", "ClientNotRunning"
+        elif s.real_shell:
+            invocation.run = ShellRun(script, timeout=p.number("Timeout", 60))
+        s.invocations[f"{invoke_id}/{iid}"] = invocation
     answer = {"InvokeId": invoke_id, "CommandId": command_id}
     s.remember("RunCommand", token, request, answer)
     return answer
@@ -1028,13 +1073,33 @@ def describe_invocation_results(s: EcsStandIn, p: _Params, allowed: bool) -> dic
                 "InvocationStatus": invocation.status,
                 "InvokeRecordStatus": "Running" if invocation.status == "Running" else "Finished",
                 "ExitCode": invocation.exit_code,
-                "Output": invocation.output,
-                "ErrorCode": "" if invocation.status in ("Running", "Success") else "CommandFailed",
+                "Output": invocation.output
+                if p.get("ContentEncoding") == "PlainText" or invocation.run is None
+                else base64.b64encode(invocation.output.encode()).decode(),
+                "ErrorCode": invocation.error_code
+                or ("" if invocation.status in ("Running", "Success") else "CommandFailed"),
                 "ErrorInfo": "",
             }
         )
     chosen, paging = _page(p, found, 50)
     return {"Invocation": {**paging, "InvocationResults": {"InvocationResult": chosen}}}
+
+
+def stop_invocation(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, Any]:
+    p.need("RegionId")
+    invoke_id = p.need("InvokeId")
+    if not allowed:
+        raise _denied("StopInvocation")
+    mine = [i for i in s.invocations.values() if i.invoke_id == invoke_id]
+    if not mine:
+        raise ApiError("InvalidInvokeId.NotFound", 404, "The specified invoke does not exist.")
+    for invocation in mine:
+        if invocation.status == "Running":
+            if invocation.run is not None:
+                invocation.run.kill()
+                invocation.run.poll()
+            invocation.status, invocation.error_code = "Stopped", "ExecutionInterrupted"
+    return {}
 
 
 _HANDLERS: dict[str, Callable[[EcsStandIn, _Params, bool], dict[str, Any]]] = {
@@ -1050,4 +1115,5 @@ _HANDLERS: dict[str, Callable[[EcsStandIn, _Params, bool], dict[str, Any]]] = {
     "ReplaceSystemDisk": replace_system_disk,
     "RunCommand": run_command,
     "DescribeInvocationResults": describe_invocation_results,
+    "StopInvocation": stop_invocation,
 }

@@ -43,6 +43,17 @@ Documented preconditions and error codes it enforces (CBS and CVM API 2017-03-12
   ``NoSuchVersion``, ``UnsupportedRegion``, ``MissingParameter``; ``RequestLimitExceeded``
   past ``rate_limit`` calls per action per second (when set).
 
+TAT (Automation Tools, API 2020-10-28, its own port and signing service ``tat``) for the
+``tencent_tat`` transport: RunCommand runs the Base64 ``Content`` for real with ``sh -c`` in a
+temporary directory (``standin_shell.ShellRun``), killed at its ``Timeout``;
+DescribeInvocationTasks (filter ``invocation-id``) answers RUNNING, then SUCCESS / FAILED with
+``TaskResult.ExitCode`` and ``Output`` (stdout then stderr, Base64, its last 24 KB; ``Dropped``
+the bytes cut), or TIMEOUT; CancelInvocation kills it (CANCELLED). Codes, as the SDK's
+``tat/v20201028/errorcodes.py`` lists them: ``ResourceNotFound.InstanceNotFound``,
+``ResourceUnavailable.AgentStatusNotOnline`` (instances in ``agent_offline``),
+``ResourceUnavailable.InstanceStateNotRunning``, ``InvalidParameterValue.InvalidContent``
+(not Base64), ``InvalidParameterValue.InvalidInvocationId``, plus the common ones above.
+
 Injection for tests: ``throttle`` (RequestLimitExceeded), ``fail`` (any code), ``deny``
 (``AuthFailure.UnauthorizedOperation``, a CAM permission missing), ``http_error`` (a 5xx),
 ``Timings`` (slow transitions), ``vanish_snapshots`` (a snapshot that disappears while it is
@@ -52,6 +63,8 @@ auto-stop is over), ``settle`` (let all pending transitions happen now).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import datetime
 import hashlib
@@ -67,6 +80,8 @@ from collections.abc import Callable
 from http import server
 from typing import Any
 
+from standin_shell import ShellRun
+
 API_VERSION = "2017-03-12"
 REGIONS = frozenset(
     {"ap-guangzhou", "ap-shanghai", "ap-beijing", "ap-chengdu", "ap-hongkong", "ap-singapore"}
@@ -74,7 +89,11 @@ REGIONS = frozenset(
 ACTIONS = {
     "cvm": frozenset({"DescribeInstances", "StopInstances", "StartInstances", "RunInstances"}),
     "cbs": frozenset({"DescribeDisks", "DescribeSnapshots", "CreateSnapshot", "ApplySnapshot"}),
+    "tat": frozenset({"RunCommand", "DescribeInvocationTasks", "CancelInvocation"}),
 }
+TAT_VERSION = "2020-10-28"
+TAT_OUTPUT_CAP = 24 * 1024
+_VERSIONS = {"tat": TAT_VERSION}  # the other services speak API_VERSION
 _AUTH = re.compile(
     r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[a-z]+)"
     r"/tc3_request, SignedHeaders=(?P<headers>[a-z0-9;-]+), Signature=(?P<sig>[0-9a-f]{64})$"
@@ -194,11 +213,13 @@ class TencentStandin:
         self._recent: dict[str, list[float]] = {}
         self._servers: dict[str, server.ThreadingHTTPServer] = {}
         self._threads: list[threading.Thread] = []
+        self.tat_tasks: dict[str, TatTask] = {}  # invocation id -> its one task
+        self.agent_offline: set[str] = set()  # instances whose TAT agent is not online
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> TencentStandin:
-        for service in ("cvm", "cbs"):
+        for service in ("cvm", "cbs", "tat"):
             httpd = server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, service))
             httpd.daemon_threads = True
             thread = threading.Thread(
@@ -213,6 +234,9 @@ class TencentStandin:
         return self
 
     def stop(self) -> None:
+        for task in self.tat_tasks.values():
+            if task.run.result is None:
+                task.run.kill()
         for httpd in self._servers.values():
             httpd.shutdown()
             httpd.server_close()
@@ -456,7 +480,7 @@ class TencentStandin:
             raise ApiError("AuthFailure.SignatureFailure", "the signature does not match")
         if action not in ACTIONS[service]:
             raise ApiError("InvalidAction", f"{action} is not an action of {service}")
-        if headers.get("x-tc-version") != API_VERSION:
+        if headers.get("x-tc-version") != _VERSIONS.get(service, API_VERSION):
             raise ApiError(
                 "NoSuchVersion", f"{service} has no version {headers.get('x-tc-version')}"
             )
@@ -504,6 +528,63 @@ class TencentStandin:
             instance.state = state
 
         return change
+
+    # ------------------------------------------------------------------ TAT
+
+    def _RunCommand(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        content = str(_required(p, "Content"))
+        ids = _required(p, "InstanceIds")
+        if not isinstance(ids, list) or len(ids) != 1:
+            raise ApiError("InvalidParameterValue", "this stand-in runs on one instance a call")
+        if p.get("CommandType", "SHELL") != "SHELL":
+            raise ApiError("InvalidParameterValue.AgentUnsupportedCommandType", "SHELL only")
+        try:
+            script = base64.b64decode(content, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(
+                "InvalidParameterValue.InvalidContent", "Content is not Base64"
+            ) from None
+        instance = self.instances.get(str(ids[0]))
+        if instance is None:
+            raise ApiError("ResourceNotFound.InstanceNotFound", f"instance {ids[0]} not found")
+        if instance.state != "RUNNING":
+            raise ApiError("ResourceUnavailable.InstanceStateNotRunning", "instance not running")
+        if instance.id in self.agent_offline:
+            raise ApiError("ResourceUnavailable.AgentStatusNotOnline", "the agent is not online")
+        timeout = int(p.get("Timeout", 60))
+        if not 1 <= timeout <= 86400:
+            raise ApiError("InvalidParameterValue", "Timeout is from 1 to 86400")
+        number = len(self.tat_tasks) + 1
+        task = TatTask(
+            f"inv-{number:08x}",
+            f"invt-{number:08x}",
+            instance.id,
+            ShellRun(script, timeout=timeout),
+        )
+        self.tat_tasks[task.invocation_id] = task
+        return {"CommandId": f"cmd-{number:08x}", "InvocationId": task.invocation_id}
+
+    def _DescribeInvocationTasks(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        wanted: list[str] | None = None
+        for f in p.get("Filters") or []:
+            if f.get("Name") != "invocation-id":
+                raise ApiError("InvalidFilter", f"filter {f.get('Name')} is not supported")
+            wanted = _values(f)
+        offset, limit = _paging(p)
+        tasks = [t for t in self.tat_tasks.values() if wanted is None or t.invocation_id in wanted]
+        hide = p.get("HideOutput", True) is not False
+        shown = [_show_task(t, hide_output=hide) for t in tasks[offset : offset + limit]]
+        return {"TotalCount": len(tasks), "InvocationTaskSet": shown}
+
+    def _CancelInvocation(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        task = self.tat_tasks.get(str(_required(p, "InvocationId")))
+        if task is None:
+            raise ApiError("InvalidParameterValue.InvalidInvocationId", "no such invocation")
+        if task.run.result is None:
+            task.run.kill()
+            task.run.poll()
+            task.cancelled = True
+        return {}
 
     # ------------------------------------------------------------------ CVM
 
@@ -801,6 +882,44 @@ class TencentStandin:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@dataclasses.dataclass
+class TatTask:
+    invocation_id: str
+    task_id: str
+    instance_id: str
+    run: ShellRun
+    cancelled: bool = False
+
+
+def _show_task(t: TatTask, *, hide_output: bool) -> dict[str, Any]:
+    done = t.run.poll()
+    result: dict[str, Any] = {"ExitCode": 0, "Output": "", "Dropped": 0}
+    if done is None:
+        status = "RUNNING"
+    elif t.cancelled:
+        status = "CANCELLED"
+    elif done.timed_out:
+        status = "TIMEOUT"
+    else:
+        status = "SUCCESS" if done.exit_code == 0 else "FAILED"
+    if done is not None and done.exit_code is not None:
+        output = (done.stdout + done.stderr).encode()
+        result["ExitCode"] = done.exit_code
+        result["Dropped"] = max(0, len(output) - TAT_OUTPUT_CAP)
+        if not hide_output:
+            result["Output"] = base64.b64encode(output[-TAT_OUTPUT_CAP:]).decode()
+    return {
+        "InvocationId": t.invocation_id,
+        "InvocationTaskId": t.task_id,
+        "CommandId": "cmd-" + t.invocation_id[4:],
+        "TaskStatus": status,
+        "InstanceId": t.instance_id,
+        "TaskResult": result,
+        "ErrorInfo": "",
+        "InvocationSource": "USER",
+    }
 
 
 def _hmac(key: bytes, text: str) -> bytes:

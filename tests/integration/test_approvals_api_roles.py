@@ -23,12 +23,14 @@ WRITES = {
     "/api/v1/runs/{run_id}/reject": "operator",
     "/api/v1/targets/{target}/rollback": "operator",
     "/api/v1/targets/{target}/release": "admin",
+    "/api/v1/breaker/reset": "operator",
 }
 BODIES = {
     "/api/v1/runs/{run_id}/approve": {"reason": "go"},
     "/api/v1/runs/{run_id}/reject": {"reason": "no"},
     "/api/v1/targets/{target}/rollback": {"reason": "by hand"},
     "/api/v1/targets/{target}/release": {"reason": "fixed"},
+    "/api/v1/breaker/reset": {"reason": "checked"},
 }
 
 

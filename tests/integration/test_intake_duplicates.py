@@ -65,14 +65,17 @@ def ago(seconds: float) -> str:
 
 
 @pytest.fixture
-def loaded(tmp_path, monkeypatch):
+def loaded(tmp_path, monkeypatch, store_url):
     monkeypatch.setenv("AM_TOKEN", TOKEN)
     live = tmp_path / "srv" / "web-1"
     live.mkdir(parents=True)
     (live / "app.conf").write_text("version = 1\n")
     path = tmp_path / "rollsafe.yaml"
+    # store_url: PostgreSQL shared by the controllers; None: SQLite in the state directory.
+    store = f"store: {{url: '{store_url}'}}\n" if store_url else ""
     path.write_text(
-        textwrap.dedent(
+        store
+        + textwrap.dedent(
             f"""\
             state_dir: state
             policy: {{max_rollbacks_per_target: 10, verify_timeout: 10s}}
@@ -103,7 +106,7 @@ def loaded(tmp_path, monkeypatch):
         )
     )
     result = loading.load(path)
-    with sql.open_store(result.state_dir) as store:
+    with sql.open_store(result.state_dir, result.config.store.url) as store:
         drivers = assembly.build_drivers(result.config, result.state_dir)
         asyncio.run(
             checkpoints.take_checkpoint(
@@ -204,7 +207,7 @@ async def test_replicas_resends_and_repeats_open_one_run_per_incident(loaded):
     finally:
         await controller.close()
     # Every accepted delivery was processed; exact resends were not even stored twice.
-    with sql.open_store(loaded.state_dir) as store:
+    with sql.open_store(loaded.state_dir, loaded.config.store.url) as store:
         rows = store.list_inbox(limit=1000)
         assert rows
         assert all(r.processed_at is not None for r in rows)

@@ -49,10 +49,14 @@ FIRING = {
 }
 
 
-def write_config(tmp_path):
+def write_config(tmp_path, store_url=None):
+    """The config; ``store_url`` (PostgreSQL) puts the store on a server, else SQLite."""
     path = tmp_path / "rollsafe.yaml"
+    store = f"store: {{url: '{store_url}'}}" if store_url else ""
     path.write_text(
-        textwrap.dedent(
+        store
+        + "\n"
+        + textwrap.dedent(
             """\
             state_dir: state
             policy: {dry_run: true}
@@ -79,7 +83,7 @@ def write_config(tmp_path):
 
 async def post_once(loaded):
     """Only the API runs: the body is stored and answered, then everything stops."""
-    store = sql.open_store(loaded.state_dir)
+    store = sql.open_store(loaded.state_dir, loaded.config.store.url)
     try:
         app = api_app.create_app(loaded.config, store=store)
         transport = httpx.ASGITransport(app=app)
@@ -92,10 +96,21 @@ async def post_once(loaded):
 
 async def run_until_processed(loaded):
     controller = daemon.Daemon(loaded)
+    head = controller.store.audit_head()
+    before = 0 if head is None else head.seq
     stop = asyncio.Event()
     task = asyncio.create_task(controller.run(stop))
     try:
         await asyncio.wait_for(controller.ready.wait(), 30)
+        if controller.leadership is not None:
+            # On a shared store (PostgreSQL) a controller starts up (and warms up its judge)
+            # only once elected; it says so in the audit log.
+            async with asyncio.timeout(30):
+                while not any(
+                    e.entry.action == "daemon.leading"
+                    for e in controller.store.list_audit_events(since_seq=before)
+                ):
+                    await asyncio.sleep(0.02)
         async with asyncio.timeout(30):
             while controller.store.list_inbox(pending_only=True):
                 await asyncio.sleep(0.02)
@@ -104,18 +119,21 @@ async def run_until_processed(loaded):
     finally:
         stop.set()
         await task
+        # The daemon does not close the store it opened; psycopg warns about a leaked
+        # connection where sqlite3 stays silent.
+        controller.store.close()
 
 
-async def test_answered_then_killed_then_processed_once(tmp_path):
-    loaded = write_config(tmp_path)
+async def test_answered_then_killed_then_processed_once(tmp_path, store_url):
+    loaded = write_config(tmp_path, store_url)
     await post_once(loaded)
-    with sql.open_store(loaded.state_dir) as store:
+    with sql.open_store(loaded.state_dir, loaded.config.store.url) as store:
         assert len(store.list_inbox(pending_only=True)) == 1
 
     first = await run_until_processed(loaded)
     second = await run_until_processed(loaded)  # a restart finds nothing to do
 
-    with sql.open_store(loaded.state_dir) as store:
+    with sql.open_store(loaded.state_dir, loaded.config.store.url) as store:
         [row] = store.list_inbox()
         assert row.outcome == "observed"
         observed = store.list_observations(source="am")
@@ -139,11 +157,11 @@ async def test_answered_then_killed_then_processed_once(tmp_path):
     assert decision.severity.label == "warning"
 
 
-async def test_killed_between_judging_and_marking_stores_observations_once(tmp_path):
-    loaded = write_config(tmp_path)
+async def test_killed_between_judging_and_marking_stores_observations_once(tmp_path, store_url):
+    loaded = write_config(tmp_path, store_url)
     await post_once(loaded)
     seen = []
-    with sql.open_store(loaded.state_dir) as store:
+    with sql.open_store(loaded.state_dir, loaded.config.store.url) as store:
         processor = inbox.InboxProcessor(
             loaded.config, store, sink=seen.append, clock=clocks.SystemClock()
         )
@@ -163,9 +181,9 @@ async def test_killed_between_judging_and_marking_stores_observations_once(tmp_p
     assert len(seen) == 2  # judged twice: harmless, decisions only store changes
 
 
-async def test_a_row_that_no_longer_parses_is_rejected_not_retried(tmp_path):
-    loaded = write_config(tmp_path)
-    with sql.open_store(loaded.state_dir) as store:
+async def test_a_row_that_no_longer_parses_is_rejected_not_retried(tmp_path, store_url):
+    loaded = write_config(tmp_path, store_url)
+    with sql.open_store(loaded.state_dir, loaded.config.store.url) as store:
         from rollsafe.storage import repositories
 
         store.add_inbox(

@@ -1,4 +1,4 @@
-"""Two real processes share one SQLite store: the audit chain stays whole, one run per target.
+"""Two processes share one store (SQLite, PostgreSQL): the chain stays whole, one run per target.
 
 Each worker process opens (and so migrates) the store only after both are started and told to
 go, so migration, audit appends and run opening really race.
@@ -23,9 +23,10 @@ _WORKER = textwrap.dedent(
     from rollsafe.storage import repositories, sql
 
     state, name, appends = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    url = sys.argv[4] or None
     print("ready", flush=True)
     sys.stdin.readline()  # both workers start together
-    store = sql.open_store(state)
+    store = sql.open_store(state, url)
     for n in range(appends):
         store.append_audit(
             audit_events.AuditEntry(
@@ -48,9 +49,9 @@ _WORKER = textwrap.dedent(
 )
 
 
-def _start(state: Path, name: str, appends: int) -> subprocess.Popen[str]:
+def _start(state: Path, name: str, appends: int, url: str | None) -> subprocess.Popen[str]:
     process = subprocess.Popen(
-        [sys.executable, "-c", _WORKER, str(state), name, str(appends)],
+        [sys.executable, "-c", _WORKER, str(state), name, str(appends), url or ""],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -60,9 +61,9 @@ def _start(state: Path, name: str, appends: int) -> subprocess.Popen[str]:
     return process
 
 
-def test_two_processes_append_and_race_for_one_run(tmp_path: Path) -> None:
+def test_two_processes_append_and_race_for_one_run(tmp_path: Path, store_url: str | None) -> None:
     state = tmp_path / "state"
-    workers = {name: _start(state, name, 200) for name in ("alpha", "beta")}
+    workers = {name: _start(state, name, 200, store_url) for name in ("alpha", "beta")}
     for process in workers.values():
         assert process.stdin is not None
         process.stdin.write("go\n")
@@ -78,7 +79,7 @@ def test_two_processes_append_and_race_for_one_run(tmp_path: Path) -> None:
     assert len(opened) == 1
     assert refused == opened  # the loser was told which run holds the target
 
-    with sql.open_store(state) as store:
+    with sql.open_store(state, store_url) as store:
         assert auditing.verify_store(store) == chain.VerifyResult(ok=True, count=401)
         events = list(store.list_audit_events())
         assert [e.seq for e in events] == list(range(1, 402))

@@ -64,7 +64,10 @@ def config_error(name: str, problems: list[str]) -> errors.ConfigError:
 
 def parse(name: str, text: str) -> Document:
     """The document in ``text``; ConfigError (syntax, or empty) names ``name`` and the line."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:  # the reader checks the whole text at once: NUL and the like
+        raise config_error(name, [f"{name}:1: (yaml): {exc}"]) from exc
     node: yaml.Node | None = None
     data: Any = None
     duplicates: list[Problem] = []
@@ -77,6 +80,12 @@ def parse(name: str, text: str) -> Document:
         raise config_error(name, [_yaml_problem(name, text, exc)]) from exc
     except yaml.YAMLError as exc:  # reader errors: control characters and the like
         raise config_error(name, [f"{name}:1: (yaml): {exc}"]) from exc
+    except RecursionError as exc:
+        # PyYAML composes nested collections recursively: `[[[[...` thousands deep (or a
+        # block list of lists as deep) overflows the stack. Report it where it was reached.
+        line = loader.get_mark().line + 1
+        problem = f"{name}:{line}: (yaml): nested too deeply (expected a configuration file)"
+        raise config_error(name, [problem]) from exc
     finally:
         loader.dispose()
     if node is None or data is None:

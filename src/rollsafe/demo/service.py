@@ -6,8 +6,9 @@
 * ``GET /items``   -> rows of ``DIR/data/app.db`` (SQLite, table ``items``)
 * ``GET /version`` -> the release manifest
 * ``GET /metrics`` -> Prometheus text format: ``http_requests_total`` by ``path`` and
-  ``code`` (every answer the service gave, 5xx included) and ``app_release_info``. Scrapes
-  are not counted and never fail, so a scrape tells about the release, not about itself.
+  ``code`` (every answer the service gave, 5xx included; the 200 and 500 series of each path
+  exist from the start, at 0) and ``app_release_info``. Scrapes are not counted and never
+  fail, so a scrape tells about the release, not about itself.
 
 It runs the release in ``DIR/release`` (see ``rollsafe.demo.releases``). A release with
 ``error_every = n`` answers every n-th request with HTTP 500 and writes an ``ERROR`` line,
@@ -76,7 +77,11 @@ class App:
         self._db_uri = f"file:{root / layout.DATA_FILE}?mode=ro"
         self._lock = threading.Lock()
         self._served = 0
-        self._answered: dict[tuple[str, int], int] = {}
+        # Every series exists from the start, at 0, as Prometheus' guidance asks: a 5xx
+        # counter born only with the first error needs a second scrape before rate() sees it.
+        self._answered: dict[tuple[str, int], int] = {
+            (path, code): 0 for path in _COUNTED_PATHS for code in (200, 500)
+        }
 
     def next_request_fails(self) -> bool:
         """Count the request; True when this release makes it fail."""

@@ -9,7 +9,8 @@
     ├── PermanentError         retrying will not help; escalate to a person
     │   ├── DriverError        a driver step failed for good (cloud API refused, command failed)
     │   ├── PrecheckFailed     the restore point is not usable: never start the rollback
-    │   └── GovernorTripped    a safety governor refused to act (rate limit, quarantine ...)
+    │   ├── GovernorTripped    a safety governor refused to act (rate limit, quarantine ...)
+    │   └── FencedOut          a deposed leader's write: another replica leads now
     ├── VerificationFailed     the rollback ran but health or data did not come back
     └── StoreError             the durable store could not be read or written
 
@@ -58,6 +59,11 @@ class PrecheckFailed(PermanentError):
 
 class GovernorTripped(PermanentError):
     """A safety governor refused the action."""
+
+
+class FencedOut(PermanentError):
+    """A write carried a fencing token older than the leader lease's: another replica took
+    over, so this process must stop acting. Nothing was written."""
 
 
 class VerificationFailed(RollsafeError):

@@ -48,11 +48,25 @@ def _aliyun(config: models.Driver, state_dir: Path) -> driving.Driver:
     return aliyun.make_driver(config, state_dir)
 
 
+def _host(config: models.Driver, state_dir: Path) -> driving.Driver:
+    from rollsafe.execute.drivers import host
+
+    return host.make_driver(config, state_dir)
+
+
+def _kubernetes(config: models.Driver, state_dir: Path) -> driving.Driver:
+    from rollsafe.execute.drivers import kubernetes
+
+    return kubernetes.make_driver(config, state_dir)
+
+
 FACTORIES: dict[str, driving.DriverFactory] = {
     "local": _local,
     "aws": _aws,
     "tencent": _tencent,
     "aliyun": _aliyun,
+    "kubernetes": _kubernetes,
+    "host": _host,
 }
 """Built-in drivers: ``kind`` -> factory."""
 

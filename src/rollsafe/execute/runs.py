@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import logging
 import os
@@ -69,7 +70,7 @@ from rollsafe.domain import (
     restore_points,
     runs,
 )
-from rollsafe.execute import approvals, driving, governors
+from rollsafe.execute import approvals, breaker, driving, governors
 from rollsafe.storage import repositories
 
 __all__ = [
@@ -100,6 +101,10 @@ _QUARANTINE_ANSWERS = frozenset(
     {runs.RunState.BLOCKED, runs.RunState.FAILED, runs.RunState.REJECTED, runs.RunState.DRY_RUN}
 )
 _REPEAT_ANSWERS = frozenset({runs.RunState.DRY_RUN, runs.RunState.REJECTED})
+# The leader-lease token the runs of one ``serve`` write with (None: no lease, no check).
+# A context variable, so each run task keeps the token of the term that started it even
+# if this process later leads again under a newer one.
+_FENCE: contextvars.ContextVar[int | None] = contextvars.ContextVar("rollsafe_fence", default=None)
 
 
 def fault_boundaries(step_count: int, *, approval: bool = False) -> list[str]:
@@ -210,6 +215,9 @@ class Executor:
         target = self._target(target_id)
         tid = ids.TargetId(target.id)
         now = self._clock.now()
+        if is_automatic(trigger):
+            # Every automatic request re-assesses the fleet: trips (and pages) when it must.
+            self._emit_breaker(breaker.consider(self._store, self._config, now=now)[1])
         already = self._store.list_runs(target=tid, open_only=True, limit=1)
         if already:
             return already[0]
@@ -379,8 +387,8 @@ class Executor:
         """
         try:
             return await self._drive(ids.RunId(run_id))
-        except RunNotFound:
-            raise
+        except (RunNotFound, errors.FencedOut):
+            raise  # fenced out: another replica leads and drives this run; write nothing more
         except Exception as exc:
             _log.exception("run %s crashed", run_id)
             run = self._store.get_run(ids.RunId(run_id))
@@ -479,6 +487,7 @@ class Executor:
         except errors.RollsafeError as exc:
             return self._fail(run, f"precheck failed: {type(exc).__name__}: {exc}")
         now = self._clock.now()
+        run = self._breaker_gate(run)
         if run.approval.mode is runs.ApprovalMode.AUTO or run.approval.decision is not None:
             # Nobody to wait for: pass the gate in one write.
             ahead = run.moved(runs.RunState.AWAITING_APPROVAL, at=now).moved(
@@ -497,7 +506,9 @@ class Executor:
             )
             self._fault("after:state.executing")
             return ahead
-        approval = dataclasses.replace(run.approval, deadline=now + self._policy.approval_timeout)
+        held = breaker.holding(run)  # held by the breaker: no deadline, a person decides
+        deadline = None if held else now + self._policy.approval_timeout
+        approval = dataclasses.replace(run.approval, deadline=deadline)
         waiting = dataclasses.replace(
             run.moved(runs.RunState.AWAITING_APPROVAL, at=now), approval=approval
         )
@@ -506,7 +517,11 @@ class Executor:
             self._entry(
                 waiting,
                 "run.state.awaiting_approval",
-                details={"approval": approval.mode.value, "deadline": approval.deadline},
+                details={
+                    "approval": approval.mode.value,
+                    "deadline": approval.deadline,
+                    **({"breaker": waiting.evidence.get("breaker")} if held else {}),
+                },
                 result="escalated",
             ),
         )
@@ -525,7 +540,7 @@ class Executor:
                 return fresh
             now = self._clock.now()
             deadline = fresh.approval.deadline
-            if deadline is not None and now >= deadline:
+            if deadline is not None and now >= deadline and not self._breaker_open():
                 unless = fresh.approval.mode is runs.ApprovalMode.UNLESS_REJECTED
                 if unless or self._policy.on_approval_timeout == "proceed":
                     approval = dataclasses.replace(
@@ -545,7 +560,7 @@ class Executor:
                     )
                     try:
                         # Only if nobody decided since we looked: a rejection must win.
-                        self._store.save_run(ahead, audit=entry, expected=fresh)
+                        self._store.save_run(ahead, audit=entry, expected=fresh, fence=_FENCE.get())
                     except repositories.StaleRunError:
                         continue
                     self._emit(entry)
@@ -692,17 +707,29 @@ class Executor:
 
     # ------------------------------------------------------------------ serving
 
-    async def serve(self, stop: asyncio.Event) -> None:
+    async def serve(
+        self,
+        stop: asyncio.Event,
+        *,
+        fence: int | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> None:
         """Resume every open run, then drive new ones as they come, until ``stop`` is set.
 
         Runs start oldest first; ``policy.max_concurrent_runs`` of them hold a slot at once and
         the rest wait in ``pending``. ``request`` in this process wakes the loop at once; runs
-        opened by another process (the CLI) are found by polling the store.
+        opened by another process (the CLI, another replica's API) are found by polling.
+
+        ``fence``: the leader-lease token every run write carries (the store refuses it once
+        another replica leads). ``halt``: like ``stop`` but without the shutdown grace, for a
+        leader that lost its lease and must stop acting at once.
         """
         wake, _ = self._events()
+        halt = halt or asyncio.Event()
+        _FENCE.set(fence)  # copied into every run task created below
         tasks: dict[ids.RunId, asyncio.Task[None]] = {}
         try:
-            while not stop.is_set():
+            while not stop.is_set() and not halt.is_set():
                 wake.clear()
                 for run_id, task in list(tasks.items()):
                     if task.done():
@@ -717,31 +744,36 @@ class Executor:
                         tasks[run.id] = asyncio.create_task(
                             self._guarded(run.id), name=f"rollsafe-run-{run.id}"
                         )
-                await _wait_any(wake, stop, seconds=self._poll_interval)
+                await _wait_any(wake, stop, halt, seconds=self._poll_interval)
         finally:
-            await self._shutdown(tasks)
+            await self._shutdown(tasks, grace=0.0 if halt.is_set() else self._shutdown_grace)
 
     async def _guarded(self, run_id: ids.RunId) -> None:
         try:
             run = await self.drive(run_id)
         except asyncio.CancelledError:
             raise
+        except errors.FencedOut as exc:
+            _log.warning("run %s left to the new leader: %s", run_id, exc)
+            return
         except Exception:  # noqa: BLE001 - the guard of a background task: log, never vanish
             # drive() records the failure itself; reaching here means even that failed.
             _log.exception("run %s could not be driven or marked failed", run_id)
             return
         _log.info("run %s ended %s", run.id, run.state.value)
 
-    async def _shutdown(self, tasks: Mapping[ids.RunId, asyncio.Task[None]]) -> None:
+    async def _shutdown(
+        self, tasks: Mapping[ids.RunId, asyncio.Task[None]], *, grace: float
+    ) -> None:
         """Runs not acting stop now (their state is durable); acting ones get a grace period."""
         acting = []
         for run_id, task in tasks.items():
-            if run_id in self._acting:
+            if run_id in self._acting and grace > 0:
                 acting.append(task)
             else:
                 task.cancel()
         if acting:
-            _, late = await asyncio.wait(acting, timeout=self._shutdown_grace)
+            _, late = await asyncio.wait(acting, timeout=grace)
             for task in late:
                 _log.warning("run task %s cancelled at shutdown", task.get_name())
                 task.cancel()
@@ -790,6 +822,27 @@ class Executor:
         return runs.Approval(
             mode=mode, decided_by=actor, decision=_APPROVED, reason="requested by a person"
         )
+
+    def _breaker_gate(self, run: runs.RollbackRun) -> runs.RollbackRun:
+        """An automatic run nobody approved yet waits for a person while the breaker is open."""
+        if not is_automatic(run.trigger) or run.approval.decision is not None:
+            return run
+        if breaker.holding(run):
+            return run
+        state = breaker.read(self._store)
+        if not state.open or not self._policy.circuit_breaker.enabled:
+            return run
+        _log.warning("circuit breaker open: run %s for %s waits for a person", run.id, run.target)
+        return breaker.hold(run, state)
+
+    def _breaker_open(self) -> bool:
+        """At an approval deadline: an open breaker lets nothing proceed (or fail) by itself."""
+        return self._policy.circuit_breaker.enabled and breaker.read(self._store).open
+
+    def _emit_breaker(self, entry: audit_events.AuditEntry | None) -> None:
+        if entry is not None:
+            _log.error("circuit breaker tripped: %s", entry.reason)
+            self._emit(entry)
 
     def _open_refused(
         self,
@@ -850,7 +903,7 @@ class Executor:
             details={"escalate": True},
             result="quarantined",
         )
-        self._store.set_quarantine(run.target, reason=why, audit=quarantine)
+        self._store.set_quarantine(run.target, reason=why, audit=quarantine, fence=_FENCE.get())
         self._emit(quarantine)
         failed = run.moved(runs.RunState.FAILED, at=now, error=reason)
         self._save_run(
@@ -909,7 +962,7 @@ class Executor:
         )
 
     def _save_run(self, run: runs.RollbackRun, entry: audit_events.AuditEntry) -> None:
-        self._store.save_run(run, audit=entry)
+        self._store.save_run(run, audit=entry, fence=_FENCE.get())
         self._emit(entry)
 
     def _save_step(
@@ -935,7 +988,7 @@ class Executor:
             },
             result=result,
         )
-        self._store.save_step(step, audit=entry)
+        self._store.save_step(step, audit=entry, fence=_FENCE.get())
         self._emit(entry)
 
     def _emit(self, entry: audit_events.AuditEntry) -> None:

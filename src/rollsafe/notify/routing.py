@@ -18,6 +18,9 @@ event                     severity    when
 ``run.blocked``           critical    a governor refused (quarantine, rate limit)
 ``run.dry_run``           warning     policy dry_run: decided, nothing done
 ``governor.tripped``      critical    a safety governor quarantined a target
+``breaker.tripped``       critical    too much of the fleet turned critical at once:
+                                      automatic rollbacks wait for a person
+``breaker.reset``         warning     an operator closed the circuit breaker
 ========================  ==========  ================================================
 
 Critical decisions are not announced on their own: the run they open is (``run.announced``),
@@ -141,6 +144,31 @@ class Announcer:
                 links=self._dashboard(target=entry.target),
                 fields={"reason": entry.reason, "actor": entry.actor},
             )
+        if action == "breaker.tripped":
+            targets = ", ".join(str(t) for t in details.get("targets") or ())
+            return messages.Message(
+                event="breaker.tripped",
+                severity=_CRITICAL,
+                title="circuit breaker tripped: automatic rollbacks stopped",
+                text=(
+                    f"{entry.reason}\nCritical: {targets}\nCheck the monitoring, the network "
+                    "and shared dependencies; approve or reject each waiting run, then "
+                    "`rollsafe breaker reset --reason ...`."
+                ),
+                details=dict(details),
+                links=self._dashboard(),
+                fields={"reason": entry.reason, "actor": entry.actor},
+            )
+        if action == "breaker.reset":
+            return messages.Message(
+                event="breaker.reset",
+                severity=_WARNING,
+                title=f"circuit breaker reset by {entry.actor}",
+                text=f"{entry.reason}\nAutomatic rollbacks act on their own again.",
+                details=dict(details),
+                links=self._dashboard(),
+                fields={"reason": entry.reason, "actor": entry.actor},
+            )
         return None
 
     def _gate(self, entry: audit_events.AuditEntry) -> str:
@@ -159,7 +187,12 @@ class Announcer:
         mode = str(entry.details.get("approval", ""))
         deadline = entry.details.get("deadline")
         when = _format_time(deadline)
-        if mode == runs.ApprovalMode.UNLESS_REJECTED.value:
+        if entry.details.get("breaker") is not None:
+            rule = (
+                "The circuit breaker is open (much of the fleet failed at once): this run waits "
+                "for a person, without a deadline."
+            )
+        elif mode == runs.ApprovalMode.UNLESS_REJECTED.value:
             rule = f"It proceeds at {when} unless a person rejects it; approving starts it now."
         else:
             rule = f"It needs a person's approval by {when}; without one it does not act."

@@ -7,6 +7,14 @@ event; a new critical decision opens a rollback run. Observations are persisted 
 
 Only one controller executes runs for a state directory: the daemon holds the controller lock
 for its lifetime (``rollsafe rollback`` uses it to know whether to act itself).
+
+Replicas: on a shared database (PostgreSQL), several daemons run at once and exactly one
+leads (``rollsafe.runtime.leadership``). Every replica serves the API and stores webhooks in
+the durable inbox; only the leader probes, judges, processes the inbox, drives runs and
+rollouts and ships the audit. Each time a replica becomes leader it starts a *term*: it reads
+the store afresh (decisions, observations) and resumes every open run exactly as a restarted
+controller does, writing with the term's fencing token; when it loses the lease it halts the
+term at once. On SQLite (one host) the controller lock alone decides, as before.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ from rollsafe.execute import runs
 from rollsafe.judge import engine
 from rollsafe.notify import dispatching, links, routing
 from rollsafe.rollouts import driving as rollout_driving
-from rollsafe.runtime import assembly, inbox, locking, metrics, tasks
+from rollsafe.runtime import assembly, inbox, leadership, locking, metrics, tasks
 from rollsafe.shipping import shipping
-from rollsafe.storage import repositories, sql
+from rollsafe.storage import engines, repositories, sql
 
 log = logging.getLogger("rollsafe.daemon")
 
@@ -49,7 +57,10 @@ class Daemon:
         *,
         clock: clocks.Clock | None = None,
         store: repositories.Store | None = None,
+        leader_election: bool | None = None,
     ) -> None:
+        """``leader_election``: share the work with other replicas through the leader lease;
+        default: when the store is not SQLite (SQLite is one host: the lock is enough)."""
         self.loaded = loaded
         self.config = loaded.config
         self.clock: clocks.Clock = clock or clocks.SystemClock()
@@ -97,6 +108,20 @@ class Daemon:
         self._lock = locking.ControllerLock(loaded.state_dir)
         self._tasks: tasks.TaskGroup | None = None
         self._last_mark_time = 0.0
+        if leader_election is None:
+            leader_election = not engines.is_sqlite(self.config.store.url or "sqlite://")
+        self.leadership: leadership.Leadership | None = (
+            leadership.Leadership(
+                self.store,
+                ttl=self.config.store.lease_ttl,
+                renew=self.config.store.lease_renew,
+                clock=self.clock,
+            )
+            if leader_election
+            else None
+        )
+        # Replicas share the state directory's lock; the lease decides which one acts.
+        self._lock = locking.ControllerLock(loaded.state_dir, shared=self.leadership is not None)
         self._scheduler: scheduling.Scheduler | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -109,7 +134,13 @@ class Daemon:
     def health(self) -> dict[str, object]:
         """The daemon's own health (``GET /healthz``): running, or the task that failed."""
         failure = self._tasks.failure if self._tasks is not None else None
-        return {"running": self.ready.is_set() and failure is None, "failure": failure}
+        report: dict[str, object] = {
+            "running": self.ready.is_set() and failure is None,
+            "failure": failure,
+        }
+        if self.leadership is not None:
+            report["leadership"] = self.leadership.status()
+        return report
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the loop until ``stop`` is set; raises ControllerBusy if another one runs."""
@@ -119,23 +150,13 @@ class Daemon:
                 f"another rollsafe controller holds {self.loaded.state_dir}/controller.lock"
             )
         try:
-            # Built before start-up, so upgrades replayed from the store are watched too.
-            scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
-            self._scheduler = scheduler
-            self._start_up()
-            group.start("judge", self._consume())
-            group.start("persist", self._flush_forever())
-            group.start("marks", self._watch_marks())
-            group.start("prune", self._prune_forever())
             group.start("notify", self.notifications.run())
-            if self.shipping:
-                # Never critical: a log platform that is down must not stop rollbacks.
-                group.start("ship-audit", self.shipping.run(), critical=False)
-            group.start("execute", self.executor.serve(stop))
-            group.start("rollouts", self.rollouts.serve(stop))
-            if self.config.intake:
-                group.start("inbox", self.inbox.run())
-            group.start("probes", scheduler.run())
+            if self.leadership is None:
+                self._start_acting(group, stop)
+            else:
+                self._sync_targets()
+                group.start("leadership", self.leadership.run())
+                group.start("lead", self._lead(stop, self.leadership))
             self.ready.set()
             self._audit("daemon.started", reason=f"config {self.loaded.path}")
             log.info(
@@ -155,7 +176,92 @@ class Daemon:
         finally:
             await self._shut_down(group)
 
-    def _start_up(self) -> None:
+    def _start_acting(
+        self,
+        group: tasks.TaskGroup,
+        stop: asyncio.Event,
+        *,
+        fence: int | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> None:
+        """Start up and start the tasks that act: only one controller (the leader) runs them."""
+        self.metrics.leader.set(1)
+        # Built before start-up, so upgrades replayed from the store are watched too.
+        scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
+        self._scheduler = scheduler
+        self._start_up()
+        group.start("judge", self._consume())
+        group.start("persist", self._flush_forever())
+        group.start("marks", self._watch_marks())
+        group.start("prune", self._prune_forever())
+        if self.shipping:
+            # Never critical: a log platform that is down must not stop rollbacks.
+            group.start("ship-audit", self.shipping.run(), critical=False)
+        group.start("execute", self.executor.serve(stop, fence=fence, halt=halt))
+        group.start("rollouts", self.rollouts.serve(stop))
+        if self.config.intake:
+            group.start("inbox", self.inbox.run())
+        group.start("probes", scheduler.run())
+
+    async def _lead(self, stop: asyncio.Event, lead: leadership.Leadership) -> None:
+        """Follow until elected, act for the term, follow again when the lease is lost."""
+        while not stop.is_set():
+            await lead.elected.wait()
+            await self._term(stop, lead)
+
+    async def _term(self, stop: asyncio.Event, lead: leadership.Leadership) -> None:
+        """One term as leader: start up like a fresh controller, act until stop or lost."""
+        token = lead.token
+        ending = asyncio.Event()  # the term's tasks end on their own once this is set
+        halt = asyncio.Event()  # lost the lease: no grace for runs in flight
+        term = tasks.TaskGroup(stopping=ending)
+        try:
+            if lead.terms > 1:
+                self._fresh_judgement()
+            self._start_acting(term, ending, fence=token, halt=halt)
+            self._audit("daemon.leading", reason=f"{lead.holder} leads with token {token}")
+            waiters = [
+                asyncio.create_task(stop.wait(), name="term-stop"),
+                asyncio.create_task(lead.lost.wait(), name="term-lost"),
+                asyncio.create_task(term.failed.wait(), name="term-failed"),
+            ]
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            if lead.lost.is_set() and not stop.is_set():
+                halt.set()
+            ending.set()
+            self.metrics.leader.set(0)
+            await term.stop()
+            self._scheduler = None
+            if halt.is_set():
+                # Deposed: what was not judged is the new leader's to judge; never act on it.
+                self._queue = asyncio.Queue()
+                self._unsaved = []
+            else:
+                self._drain_queue()
+                self._flush()
+        if term.failure is not None and not stop.is_set():
+            raise RuntimeError(f"leader task failed: {term.failure}")
+
+    def _fresh_judgement(self) -> None:
+        """A new term after a lost one: forget what this replica knew, read the store anew."""
+        self.engine = engine.Engine(self.config)
+        self._severity = {}
+        self._last_mark_time = 0.0
+        self.rollouts = rollout_driving.RolloutDriver(
+            config=self.config,
+            state_dir=self.loaded.state_dir,
+            store=self.store,
+            executor=self.executor,
+            engine=self.engine,
+            clock=self.clock,
+        )
+
+    def _sync_targets(self) -> None:
         self.store.sync_targets(
             [
                 repositories.TargetRecord(
@@ -164,6 +270,9 @@ class Daemon:
                 for t in self.config.targets
             ]
         )
+
+    def _start_up(self) -> None:
+        self._sync_targets()
         latest = self.store.latest_decisions()
         for target, decisions in latest.items():
             for decision in decisions:

@@ -7,6 +7,11 @@ and one that finds it held only opens the run for the holder to drive. Never bot
 It is an ``fcntl.flock`` on an open file: the kernel releases it when the holder dies, even
 by SIGKILL, so a crashed controller never leaves a stale lock behind. The holder writes
 ``<pid> <role>`` into the file so others can say who holds it ("daemon" or "cli").
+
+Replicas (daemons electing a leader through the store's lease, ``runtime.leadership``) take
+the lock *shared*: any number of them may run on one state directory, since the lease, not
+the lock, says which one acts; a ``rollsafe rollback`` still finds the lock held and leaves
+its run to the leader, and a lone controller (exclusive) cannot start next to them.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ class Holder:
 class ControllerLock:
     """``flock`` on ``<state_dir>/controller.lock``; reentrant use is a programming error."""
 
-    def __init__(self, state_dir: Path, *, role: str = "daemon") -> None:
+    def __init__(self, state_dir: Path, *, role: str = "daemon", shared: bool = False) -> None:
         self.path = Path(state_dir) / LOCK_FILE
         self.role = role
+        self.shared = shared
         self._fd: int | None = None
 
     @property
@@ -55,7 +61,7 @@ class ControllerLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
@@ -63,8 +69,12 @@ class ControllerLock:
             os.close(fd)
             raise
         self._fd = fd
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {self.role}\n".encode(), 0)
+        if self.shared:
+            # Fellow holders may have written their line: replace it whole, never truncate.
+            os.pwrite(fd, f"{os.getpid():>10} {self.role}\n".encode(), 0)
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {self.role}\n".encode(), 0)
         return True
 
     def release(self) -> None:
@@ -72,8 +82,9 @@ class ControllerLock:
         fd, self._fd = self._fd, None
         if fd is None:
             return
-        with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+        if not self.shared:  # a shared holder's fellows may still hold it
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
         os.close(fd)
 
     def holder(self) -> Holder | None:

@@ -23,6 +23,8 @@ metric                                         type       labels
 ``rollsafe_probe_latency_seconds``             histogram  probe
 ``rollsafe_webhook_intake_requests_total``     counter    source, outcome
 ``rollsafe_notifications_total``               counter    notifier, outcome
+``rollsafe_leader``                            gauge      (1 while this controller acts: the
+                                                          lease holder, or a lone controller)
 =============================================  =========  ==================================
 """
 
@@ -32,7 +34,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, exposition
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, exposition
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -110,6 +112,11 @@ class Metrics:
             "How long checks that measure it took (http, tcp ...), by probe",
             ["probe"],
             buckets=_PROBE_BUCKETS,
+            registry=r,
+        )
+        self.leader = Gauge(
+            "rollsafe_leader",
+            "1 while this controller leads (probes, judges, drives runs); 0 while it follows",
             registry=r,
         )
         self.intake = Counter(

@@ -13,23 +13,81 @@ command), so each connection gets:
   locked" half way (SQLite cannot wait on a lock upgrade inside a deferred transaction).
 
 pysqlite's own implicit transaction handling is switched off so that SQLAlchemy's ``begin``
-decides which ``BEGIN`` is sent. Other dialects (PostgreSQL) need none of this: row locks
-(``SELECT ... FOR UPDATE``) and constraints do the same job there.
+decides which ``BEGIN`` is sent.
+
+PostgreSQL (through psycopg 3) gets the same guarantee differently: a write transaction
+first takes one transaction-scoped advisory lock (``pg_advisory_xact_lock``), released at
+commit or rollback. Writers queue on it exactly as they queue on SQLite's write lock, so every
+read-then-write in the store (the unique open run per target, the inbox dedupe, update-else-
+insert) is as exact on PostgreSQL as on SQLite, while readers never wait (MVCC). Each
+statement of a READ COMMITTED transaction sees what committed before it, so a writer that got
+the lock sees everything its predecessors wrote. ``lock_timeout`` plays ``busy_timeout``: a
+writer waits that long for the lock, then fails with a store error instead of hanging.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, pool
+from sqlalchemy import exc as sa_exc
 
 BUSY_TIMEOUT_MS = 10_000
 
 WRITE = {"rollsafe_write": True}
 """Execution options for a connection that will write (``BEGIN IMMEDIATE`` on SQLite)."""
+
+POSTGRES_DRIVER = "postgresql+psycopg"
+"""The only PostgreSQL driver rollsafe ships with (psycopg 3)."""
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for ``pg_advisory_*lock`` named by ``name``."""
+    digest = hashlib.sha256(f"rollsafe:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+WRITE_LOCK_KEY = advisory_key("store.write")
+"""The advisory lock every PostgreSQL write transaction takes first (see the module doc)."""
+
+
+def resolve(
+    url: str | sa.URL,
+    *,
+    password_env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> sa.URL:
+    """The URL to connect with: PostgreSQL mapped to psycopg 3, the password applied.
+
+    ``postgresql://`` (and ``postgres://``) from a configuration file would otherwise mean
+    psycopg2, which is not installed. ``password_env`` names an environment variable holding
+    the password, so that the configuration file never has to. The error for a missing
+    variable names the variable, never a value.
+    """
+    try:
+        parsed = sa.make_url(url)
+    except sa_exc.ArgumentError as exc:
+        # The message would repeat the URL, password included: say only what is wrong.
+        raise ValueError("the store URL is not a valid SQLAlchemy URL") from exc
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername=POSTGRES_DRIVER)
+    if password_env:
+        env = os.environ if environ is None else environ
+        password = env.get(password_env)
+        if password is None:
+            raise ValueError(f"store.password_env names {password_env}, which is not set")
+        parsed = parsed.set(password=password)
+    return parsed
+
+
+def is_postgres(url: str | sa.URL) -> bool:
+    return sa.make_url(url).get_backend_name() == "postgresql"
 
 
 def is_sqlite(url: str | sa.URL) -> bool:
@@ -49,10 +107,17 @@ def create(url: str | sa.URL) -> sa.Engine:
         # Every connection to ":memory:" is a different empty database: keep exactly one.
         options["poolclass"] = pool.StaticPool
         options["connect_args"] = {"check_same_thread": False}
+    if is_postgres(url):
+        # Queue for locks like SQLite's busy_timeout, then fail (as a StoreError) not hang.
+        options["connect_args"] = {"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"}
+        # A server restart or a failover leaves dead pooled connections: test before use.
+        options["pool_pre_ping"] = True
     engine = sa.create_engine(url, **options)
     if is_sqlite(url):
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
+    elif is_postgres(url):
+        event.listen(engine, "begin", _on_postgres_begin)
     return engine
 
 
@@ -73,6 +138,12 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def _on_sqlite_begin(connection: sa.Connection) -> None:
     write = bool(connection.get_execution_options().get("rollsafe_write", False))
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _on_postgres_begin(connection: sa.Connection) -> None:
+    if connection.get_execution_options().get("rollsafe_write", False):
+        # The first statement of the transaction: held until commit or rollback.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
 
 
 def _json_dumps(value: Any) -> str:

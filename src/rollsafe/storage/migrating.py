@@ -5,6 +5,11 @@ configuration is built here, so neither an ``alembic.ini`` nor a working directo
 at runtime. The upgrade runs on a connection the store provides, inside one write
 transaction: on SQLite that is ``BEGIN IMMEDIATE``, so a daemon and a CLI command starting at
 the same moment migrate one after the other, and the second finds nothing left to do.
+
+On PostgreSQL the transaction first takes an advisory lock of its own
+(``pg_advisory_xact_lock``, released at commit), so replicas starting together migrate one at
+a time on the shared server; PostgreSQL's DDL is transactional, so a migration that fails
+leaves the schema as it was.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 log = logging.getLogger("rollsafe.storage")
 
+MIGRATION_LOCK_KEY = engines.advisory_key("store.migrate")
+MIGRATION_WAIT_MS = 300_000
+"""How long a replica waits for another one's migration before giving up (PostgreSQL)."""
+
 
 class MigrationError(Exception):
     """Alembic refused to migrate, typically a database written by a newer rollsafe."""
@@ -60,9 +69,13 @@ def upgrade(engine: sa.Engine) -> None:
         from alembic.util import exc as alembic_exc
 
         config = alembic_config()
+        postgres = engine.dialect.name == "postgresql"
         with engine.connect() as connection:
-            connection.execution_options(**engines.WRITE)
+            if not postgres:
+                connection.execution_options(**engines.WRITE)
             with connection.begin():
+                if postgres:
+                    _await_migration_turn(connection)
                 before = _revision(connection)
                 # env.py runs the migrations on this connection, inside this transaction.
                 config.attributes["connection"] = connection
@@ -73,6 +86,16 @@ def upgrade(engine: sa.Engine) -> None:
                 after = _revision(connection)
     if before != after:
         log.info("store schema migrated from %s to %s", before or "nothing", after)
+
+
+def _await_migration_turn(connection: sa.Connection) -> None:
+    """Serialise migrations across processes on PostgreSQL (held until this transaction ends).
+
+    A migration may take longer than the store's usual lock wait, hence the longer one here,
+    for this transaction only.
+    """
+    connection.exec_driver_sql(f"SET LOCAL lock_timeout = {MIGRATION_WAIT_MS}")
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
 
 def head_revision() -> str | None:

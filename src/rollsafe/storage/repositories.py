@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from rollsafe.audit import chain
 from rollsafe.domain import (
@@ -95,6 +95,36 @@ class InboxReceipt:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """A controller-wide switch shared by every replica (the fleet circuit breaker's state)."""
+
+    name: str
+    value: dict[str, Any]
+    updated_at: float
+    updated_by: str
+
+
+LEADER_LEASE = "leader"
+"""The lease whose holder drives runs; its token is the fence the executor writes with."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds a named lease, until when, and its fencing token (grows with each holder)."""
+
+    name: str
+    holder: str
+    token: int
+    acquired_at: float
+    renewed_at: float
+    expires_at: float
+
+    def live(self, now: float) -> bool:
+        """True while the lease has not expired at ``now``."""
+        return now < self.expires_at
+
+
 class Store(Protocol):
     # ----------------------------------------------------------------- lifecycle
     def migrate(self) -> None:
@@ -117,8 +147,13 @@ class Store(Protocol):
         *,
         reason: str | None,
         audit: audit_events.AuditEntry | None = None,
+        fence: int | None = None,
     ) -> None:
-        """Quarantine (reason given) or release (reason None) a target."""
+        """Quarantine (reason given) or release (reason None) a target.
+
+        ``fence`` (here, on ``save_run`` and on ``save_step``): the writer's leader-lease token;
+        FencedOut, and nothing written, when the lease's token is newer. None: no check.
+        """
 
     # ----------------------------------------------------------------- observations
     def add_observations(self, batch: Sequence[observations.Observation]) -> None:
@@ -177,6 +212,7 @@ class Store(Protocol):
         *,
         audit: audit_events.AuditEntry | None = None,
         expected: runs.RollbackRun | None = None,
+        fence: int | None = None,
     ) -> None:
         """Persist the run's new state (after ``RollbackRun.moved``).
 
@@ -198,7 +234,11 @@ class Store(Protocol):
         """Oldest first."""
 
     def save_step(
-        self, step: runs.StepRecord, *, audit: audit_events.AuditEntry | None = None
+        self,
+        step: runs.StepRecord,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+        fence: int | None = None,
     ) -> None:
         """Insert or update the step identified by (run_id, index)."""
 
@@ -304,6 +344,15 @@ class Store(Protocol):
         nothing is stored and the receipt names that row with ``duplicate=True``.
         """
 
+    def add_inbox_many(
+        self, entries: Sequence[tuple[InboxEntry, float | None]]
+    ) -> list[InboxReceipt]:
+        """``add_inbox`` for each ``(entry, dedupe_since)``, in order, in ONE transaction.
+
+        One commit (one fsync) for many webhook bodies: the intake's group commit. A body
+        repeated within the batch is a duplicate of its first copy.
+        """
+
     def list_inbox(
         self,
         *,
@@ -328,3 +377,38 @@ class Store(Protocol):
 
     def prune_inbox(self, *, older_than: float) -> int:
         """Delete processed rows received before ``older_than`` (pending ones are kept)."""
+
+    # ----------------------------------------------------------------- flags
+    def get_flag(self, name: str) -> Flag | None:
+        """The flag ``name`` (None when it was never set)."""
+
+    def set_flag(
+        self,
+        name: str,
+        value: dict[str, Any],
+        *,
+        by: str,
+        now: float,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> Flag:
+        """Create or replace the flag ``name``, with ``audit`` in the same transaction."""
+
+    # ----------------------------------------------------------------- leader lease
+    def acquire_lease(self, name: str, *, holder: str, ttl: float, now: float) -> int | None:
+        """Take lease ``name`` for ``ttl`` seconds if it is free, expired or already ours.
+
+        Returns the fencing token, None when another holder's lease is live. The token grows
+        by one whenever the lease changes hands (or is taken again after it expired), never
+        when a live holder takes it again.
+        """
+
+    def renew_lease(self, name: str, *, holder: str, token: int, ttl: float, now: float) -> bool:
+        """Extend our lease to ``now + ttl``; False (nothing changed) once another holder took
+        it (its token then differs). An expired lease nobody took yet is still ours to renew:
+        whoever takes it next gets a new token, so the two can never both write."""
+
+    def release_lease(self, name: str, *, holder: str, token: int) -> bool:
+        """Let the lease expire now, so a follower takes over at once; the token is kept."""
+
+    def lease(self, name: str) -> Lease | None:
+        """The lease as stored (None when nobody ever took it)."""

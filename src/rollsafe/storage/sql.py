@@ -52,10 +52,14 @@ def default_url(state_dir: Path) -> str:
     return f"sqlite:///{(state_dir / DB_FILE).resolve()}"
 
 
-def open_store(state_dir: Path, url: str | None = None) -> SqlStore:
+def open_store(
+    state_dir: Path, url: str | None = None, *, password_env: str | None = None
+) -> SqlStore:
     """Create the state directory if needed, open the store and migrate it to the latest schema.
 
-    ``url`` defaults to SQLite in ``state_dir``; give a PostgreSQL URL to share the store.
+    ``url`` defaults to SQLite in ``state_dir``; give a PostgreSQL URL to share the store
+    (``postgresql://`` means psycopg 3). ``password_env`` names the environment variable
+    holding the database password (``store.password_env`` in the configuration).
     """
     try:
         # Private by default: the audit log and evidence may say more than they should.
@@ -64,7 +68,7 @@ def open_store(state_dir: Path, url: str | None = None) -> SqlStore:
         reason = exc.strerror or str(exc)
         raise errors.StoreError(f"cannot create the state directory {state_dir}: {reason}") from exc
     with _opening_lock(state_dir, url):
-        store = SqlStore(url or default_url(state_dir))
+        store = SqlStore(url or default_url(state_dir), password_env=password_env)
         try:
             store.migrate()
         except BaseException:
@@ -100,10 +104,16 @@ class _Conflict(errors.StoreError):
 class SqlStore:
     """``repositories.Store`` over any SQLAlchemy URL. Call ``migrate()`` before first use."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._shown = sa.make_url(url).render_as_string(hide_password=True)
-        self._engine = engines.create(url)
+    def __init__(self, url: str | sa.URL, *, password_env: str | None = None) -> None:
+        try:
+            resolved = engines.resolve(url, password_env=password_env)
+        except ValueError as exc:
+            raise errors.StoreError(str(exc)) from exc
+        self._shown = resolved.render_as_string(hide_password=True)
+        # What may be shown or logged: the password, from the URL or the environment, is not.
+        self.url = self._shown
+        self._secrets = tuple(p for p in (resolved.password,) if isinstance(p, str) and p)
+        self._engine = engines.create(resolved)
         # An in-memory database is one shared connection: threads must take turns on it.
         # Files and servers give each caller its own connection and lock in the database.
         self._turns: contextlib.AbstractContextManager[Any] = (
@@ -133,7 +143,9 @@ class SqlStore:
             except migrating.MigrationError as exc:
                 raise errors.StoreError(f"cannot migrate {self._shown}: {exc}") from exc
             except sa_exc.SQLAlchemyError as exc:
-                raise errors.StoreError(f"cannot migrate {self._shown}: {_why(exc)}") from exc
+                raise errors.StoreError(
+                    f"cannot migrate {self._shown}: {_why(exc, self._secrets)}"
+                ) from exc
 
     def close(self) -> None:
         self._engine.dispose()
@@ -199,10 +211,12 @@ class SqlStore:
         *,
         reason: str | None,
         audit: audit_events.AuditEntry | None = None,
+        fence: int | None = None,
     ) -> None:
         """Quarantine (``reason`` given) or release (None); an unknown target is added."""
         table = schema.targets
         with self._session(write=True) as connection:
+            self._check_fence(connection, fence)
             result = connection.execute(
                 sa.update(table)
                 .where(table.c.id == target)
@@ -384,10 +398,13 @@ class SqlStore:
         *,
         audit: audit_events.AuditEntry | None = None,
         expected: runs.RollbackRun | None = None,
+        fence: int | None = None,
     ) -> None:
         table = schema.runs
         values = rows.run_values(run)
         del values["id"]
+        if fence is not None:
+            values["fence"] = fence  # which leader's term wrote it, for the post-mortem
         update = sa.update(table).where(table.c.id == run.id)
         if expected is not None:
             # Compare-and-set: only over the state and decision the caller saw.
@@ -400,6 +417,7 @@ class SqlStore:
             )
         try:
             with self._session(write=True) as connection:
+                self._check_fence(connection, fence)
                 result = connection.execute(update.values(values))
                 if result.rowcount == 0 and expected is not None:
                     raise repositories.StaleRunError(run.id)
@@ -441,12 +459,17 @@ class SqlStore:
         return found
 
     def save_step(
-        self, step: runs.StepRecord, *, audit: audit_events.AuditEntry | None = None
+        self,
+        step: runs.StepRecord,
+        *,
+        audit: audit_events.AuditEntry | None = None,
+        fence: int | None = None,
     ) -> None:
         table = schema.run_steps
-        values = rows.step_values(step)
+        values = {**rows.step_values(step), "fence": fence}
         try:
             with self._session(write=True) as connection:
+                self._check_fence(connection, fence)
                 result = connection.execute(
                     sa.update(table)
                     .where(table.c.run_id == step.run_id, table.c.step_index == step.index)
@@ -546,25 +569,41 @@ class SqlStore:
     def add_inbox(
         self, entry: repositories.InboxEntry, *, dedupe_since: float | None = None
     ) -> repositories.InboxReceipt:
-        """One write transaction: on SQLite the dedupe check and the insert are exact; on
-        PostgreSQL two replicas may both store the same body, which processing tolerates."""
+        return self.add_inbox_many([(entry, dedupe_since)])[0]
+
+    def add_inbox_many(
+        self, entries: Sequence[tuple[repositories.InboxEntry, float | None]]
+    ) -> list[repositories.InboxReceipt]:
+        """One write transaction, so the dedupe check and the insert are exact: under
+        ``BEGIN IMMEDIATE`` on SQLite, under the write lock (see ``engines``) on PostgreSQL."""
         table = schema.inbox
+        receipts: list[repositories.InboxReceipt] = []
+        # Bodies stored by this batch (not visible to the query below until we commit).
+        stored: dict[str, tuple[int, float]] = {}
         with self._session(write=True) as connection:
-            if dedupe_since is not None:
-                existing = connection.scalar(
-                    sa.select(table.c.id)
-                    .where(table.c.dedupe_key == entry.dedupe_key)
-                    .where(table.c.received_at >= dedupe_since)
-                    .order_by(table.c.id)
-                    .limit(1)
-                )
-                if existing is not None:
-                    return repositories.InboxReceipt(id=int(existing), duplicate=True)
-            result = connection.execute(sa.insert(table).values(rows.inbox_values(entry)))
-            key = result.inserted_primary_key
-            if key is None:
-                raise errors.StoreError(f"{self._shown}: the inbox row got no id")
-            return repositories.InboxReceipt(id=int(key[0]), duplicate=False)
+            for entry, dedupe_since in entries:
+                if dedupe_since is not None:
+                    earlier = stored.get(entry.dedupe_key)
+                    if earlier is not None and earlier[1] >= dedupe_since:
+                        receipts.append(repositories.InboxReceipt(id=earlier[0], duplicate=True))
+                        continue
+                    existing = connection.scalar(
+                        sa.select(table.c.id)
+                        .where(table.c.dedupe_key == entry.dedupe_key)
+                        .where(table.c.received_at >= dedupe_since)
+                        .order_by(table.c.id)
+                        .limit(1)
+                    )
+                    if existing is not None:
+                        receipts.append(repositories.InboxReceipt(id=int(existing), duplicate=True))
+                        continue
+                result = connection.execute(sa.insert(table).values(rows.inbox_values(entry)))
+                key = result.inserted_primary_key
+                if key is None:
+                    raise errors.StoreError(f"{self._shown}: the inbox row got no id")
+                stored.setdefault(entry.dedupe_key, (int(key[0]), entry.received_at))
+                receipts.append(repositories.InboxReceipt(id=int(key[0]), duplicate=False))
+        return receipts
 
     def list_inbox(
         self,
@@ -765,9 +804,9 @@ class SqlStore:
                     with connection.begin():
                         yield connection
             except sa_exc.IntegrityError as exc:
-                raise _Conflict(f"{self._shown}: {_why(exc)}") from exc
+                raise _Conflict(f"{self._shown}: {_why(exc, self._secrets)}") from exc
             except sa_exc.SQLAlchemyError as exc:
-                raise errors.StoreError(f"{self._shown}: {_why(exc)}") from exc
+                raise errors.StoreError(f"{self._shown}: {_why(exc, self._secrets)}") from exc
 
     def _append(
         self, connection: sa.Connection, entry: audit_events.AuditEntry
@@ -877,12 +916,153 @@ class SqlStore:
         if existing is not None:
             raise repositories.OpenRunExistsError(existing)
 
+    # ----------------------------------------------------------------- flags
 
-def _why(exc: sa_exc.SQLAlchemyError) -> str:
-    """The database's own message, without the SQL statement and its parameters."""
+    def get_flag(self, name: str) -> repositories.Flag | None:
+        table = schema.flags
+        with self._session(write=False) as connection:
+            row = connection.execute(sa.select(table).where(table.c.name == name)).first()
+        if row is None:
+            return None
+        value = row.value if isinstance(row.value, dict) else {}
+        return repositories.Flag(
+            name=row.name, value=dict(value), updated_at=row.updated_at, updated_by=row.updated_by
+        )
+
+    def set_flag(
+        self,
+        name: str,
+        value: dict[str, Any],
+        *,
+        by: str,
+        now: float,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> repositories.Flag:
+        table = schema.flags
+        values = {"value": dict(value), "updated_at": float(now), "updated_by": by}
+        with self._session(write=True) as connection:
+            # Update, else insert: portable, and exact under the write lock (as set_cursor).
+            result = connection.execute(sa.update(table).where(table.c.name == name).values(values))
+            if result.rowcount == 0:
+                connection.execute(sa.insert(table).values(name=name, **values))
+            if audit is not None:
+                self._append(connection, audit)
+        return repositories.Flag(name=name, value=dict(value), updated_at=float(now), updated_by=by)
+
+    # ----------------------------------------------------------------- leader lease
+
+    def acquire_lease(self, name: str, *, holder: str, ttl: float, now: float) -> int | None:
+        table = schema.leases
+        try:
+            with self._session(write=True) as connection:
+                row = connection.execute(
+                    sa.select(table).where(table.c.name == name).with_for_update()
+                ).first()
+                if row is None:
+                    connection.execute(
+                        sa.insert(table).values(
+                            name=name,
+                            holder=holder,
+                            token=1,
+                            acquired_at=now,
+                            renewed_at=now,
+                            expires_at=now + ttl,
+                        )
+                    )
+                    return 1
+                live = now < row.expires_at
+                if live and row.holder != holder:
+                    return None
+                if live:
+                    # Ours and live: taking it again is a renewal, the term goes on.
+                    connection.execute(
+                        sa.update(table)
+                        .where(table.c.name == name)
+                        .values(renewed_at=now, expires_at=now + ttl)
+                    )
+                    return int(row.token)
+                # Expired: a new term, with a token no earlier writer can carry.
+                token = int(row.token) + 1
+                connection.execute(
+                    sa.update(table)
+                    .where(table.c.name == name, table.c.token == row.token)
+                    .values(
+                        holder=holder,
+                        token=token,
+                        acquired_at=now,
+                        renewed_at=now,
+                        expires_at=now + ttl,
+                    )
+                )
+                return token
+        except _Conflict:
+            return None  # two first takers inserted the row at once: the other one won
+
+    def renew_lease(self, name: str, *, holder: str, token: int, ttl: float, now: float) -> bool:
+        table = schema.leases
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table)
+                .where(table.c.name == name, table.c.holder == holder, table.c.token == token)
+                .values(renewed_at=now, expires_at=now + ttl)
+            )
+            return bool(result.rowcount == 1)
+
+    def release_lease(self, name: str, *, holder: str, token: int) -> bool:
+        table = schema.leases
+        with self._session(write=True) as connection:
+            result = connection.execute(
+                sa.update(table)
+                .where(table.c.name == name, table.c.holder == holder, table.c.token == token)
+                .values(expires_at=0.0)
+            )
+            return bool(result.rowcount == 1)
+
+    def lease(self, name: str) -> repositories.Lease | None:
+        table = schema.leases
+        with self._session(write=False) as connection:
+            row = connection.execute(sa.select(table).where(table.c.name == name)).first()
+        if row is None:
+            return None
+        return repositories.Lease(
+            name=row.name,
+            holder=row.holder,
+            token=int(row.token),
+            acquired_at=row.acquired_at,
+            renewed_at=row.renewed_at,
+            expires_at=row.expires_at,
+        )
+
+    def _check_fence(self, connection: sa.Connection, fence: int | None) -> None:
+        """Refuse, inside the caller's transaction, a write from a leader that was replaced.
+
+        The lease row is read with a share lock: a takeover committing meanwhile is either
+        waited for (and then seen) or waits for this write, so the new leader reads the
+        store after it. SQLite holds its write lock for the whole transaction anyway.
+        """
+        if fence is None:
+            return
+        table = schema.leases
+        current = connection.scalar(
+            sa.select(table.c.token)
+            .where(table.c.name == repositories.LEADER_LEASE)
+            .with_for_update(read=True)
+        )
+        if current is not None and int(current) > fence:
+            raise errors.FencedOut(
+                f"write refused: fencing token {fence} is older than the leader's {current}"
+            )
+
+
+def _why(exc: sa_exc.SQLAlchemyError, secrets: Sequence[str] = ()) -> str:
+    """The database's own message, without the SQL statement, its parameters or a password."""
     if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
-        return f"{type(exc.orig).__name__}: {exc.orig}"
-    return str(exc)
+        text = f"{type(exc.orig).__name__}: {exc.orig}"
+    else:
+        text = str(exc)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return redacting.redact_text(text)
 
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from rollsafe.storage import repositories, sql
 
 
 @pytest.fixture
-def store(tmp_path):
-    with sql.open_store(tmp_path) as opened:
+def store(tmp_path, store_url):
+    with sql.open_store(tmp_path, store_url) as opened:
         yield opened
 
 
@@ -24,11 +24,11 @@ def entry(body=b'{"alerts": []}', *, at=100.0, endpoint="am", key=None):
     )
 
 
-def test_add_and_read_back_survives_reopening(tmp_path):
-    with sql.open_store(tmp_path) as store:
+def test_add_and_read_back_survives_reopening(tmp_path, store_url):
+    with sql.open_store(tmp_path, store_url) as store:
         receipt = store.add_inbox(entry(b"\x00binary\xff"))
     assert receipt == repositories.InboxReceipt(id=receipt.id, duplicate=False)
-    with sql.open_store(tmp_path) as store:
+    with sql.open_store(tmp_path, store_url) as store:
         [record] = store.list_inbox(pending_only=True)
     assert record.id == receipt.id
     assert record.body == b"\x00binary\xff"

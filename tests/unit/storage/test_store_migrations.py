@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import tomllib
 from pathlib import Path
 
@@ -25,8 +23,8 @@ def _diff(engine: sa.Engine, metadata: sa.MetaData) -> list[object]:
         return list(compare_metadata(context, metadata))
 
 
-def test_migrated_schema_matches_the_metadata(tmp_path: Path) -> None:
-    with sql.open_store(tmp_path) as store:
+def test_migrated_schema_matches_the_metadata(tmp_path: Path, store_url: str | None) -> None:
+    with sql.open_store(tmp_path, store_url) as store:
         engine = engines.create(store.url)
         try:
             assert _diff(engine, schema.metadata) == []
@@ -34,14 +32,14 @@ def test_migrated_schema_matches_the_metadata(tmp_path: Path) -> None:
             engine.dispose()
 
 
-def test_the_comparison_would_see_a_drift(tmp_path: Path) -> None:
+def test_the_comparison_would_see_a_drift(tmp_path: Path, store_url: str | None) -> None:
     # Guards the test above: a column the migrations do not create must show up as a diff.
     drifted = sa.MetaData(naming_convention=schema.NAMING_CONVENTION)
     for table in schema.metadata.tables.values():
         table.to_metadata(drifted)
     sa.Table("runs", drifted, sa.Column("owner", sa.String()), extend_existing=True)
     sa.Index("ix_targets_address", drifted.tables["targets"].c.address)
-    with sql.open_store(tmp_path) as store:
+    with sql.open_store(tmp_path, store_url) as store:
         engine = engines.create(store.url)
         try:
             found = _diff(engine, drifted)
@@ -50,8 +48,8 @@ def test_the_comparison_would_see_a_drift(tmp_path: Path) -> None:
     assert {item[0] for item in found} == {"add_column", "add_index"}  # type: ignore[index]
 
 
-def test_migrate_is_idempotent_and_reaches_head(tmp_path: Path) -> None:
-    with sql.open_store(tmp_path) as store:
+def test_migrate_is_idempotent_and_reaches_head(tmp_path: Path, store_url: str | None) -> None:
+    with sql.open_store(tmp_path, store_url) as store:
         store.migrate()
         store.migrate()
         engine = engines.create(store.url)
@@ -87,9 +85,15 @@ def test_package_data_patterns_cover_every_migration_file() -> None:
     assert needed <= shipped
 
 
-def test_a_database_from_a_newer_rollsafe_is_refused_clearly(tmp_path: Path) -> None:
-    sql.open_store(tmp_path).close()
-    with contextlib.closing(sqlite3.connect(tmp_path / sql.DB_FILE)) as raw, raw:
-        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+def test_a_database_from_a_newer_rollsafe_is_refused_clearly(
+    tmp_path: Path, store_url: str | None
+) -> None:
+    sql.open_store(tmp_path, store_url).close()
+    engine = engines.create(store_url or sql.default_url(tmp_path))
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    finally:
+        engine.dispose()
     with pytest.raises(errors.StoreError, match="cannot migrate"):
-        sql.open_store(tmp_path)
+        sql.open_store(tmp_path, store_url)

@@ -1,4 +1,4 @@
-"""Every Store method against real SQLite: a file in tmp_path, and in memory."""
+"""Every Store method against real databases: SQLite (a file, and in memory) and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ T1 = ids.TargetId("web-1")
 T2 = ids.TargetId("web-2")
 
 
-@pytest.fixture(params=["file", "memory"])
+@pytest.fixture(params=["file", "memory", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path):
-    url = None if request.param == "file" else "sqlite://"
+    url = {"file": None, "memory": "sqlite://"}.get(request.param)
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
     opened = sql.open_store(tmp_path / "state", url)
     yield opened
     opened.close()

@@ -100,8 +100,8 @@ def parse_dimensions(text: str) -> dict[str, str]:
         return {}
     if text.startswith(("[", '{"')) or text == "{}":
         try:
-            data: Any = json.loads(text)
-        except ValueError:
+            data: Any = payloads.loads(text, what="dimensions")
+        except payloads.Malformed:  # not JSON (or absurdly deep): read as {k=v, ...} below
             data = None
         if isinstance(data, list):
             merged: dict[str, Any] = {}

@@ -30,12 +30,14 @@ __all__ = [
     "identity_of",
     "json_object",
     "labels_of",
+    "loads",
     "parse_local_time",
     "parse_rfc3339",
     "text_of",
 ]
 
 MAX_ALERTS = 10_000  # per payload: a bound on the work one request can cause
+MAX_DEPTH = 64  # nesting of JSON arrays/objects; no source's payload comes close
 
 
 class Malformed(errors.PermanentError):
@@ -73,12 +75,55 @@ def identity_of(name: str, labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def loads(body: bytes | str, *, what: str) -> Any:
+    """``body`` as JSON, or Malformed naming ``what`` was expected.
+
+    Nesting deeper than MAX_DEPTH is refused: ``[[[[...`` a hundred thousand deep stops
+    ``json.loads`` at the interpreter's recursion limit (RecursionError, translated here), and
+    a value just under that limit would overflow whatever walks it next, so the depth of what
+    parsed is checked too (without recursion). NaN and Infinity literals are refused (they are
+    not JSON, and a NaN compares unequal to every threshold).
+    """
+    try:
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise Malformed(f"JSON nested deeper than {MAX_DEPTH} levels ({what})") from None
+    except ValueError as exc:
+        raise Malformed(f"not JSON: {_short(str(exc))} (expected {what})") from exc
+    if _depth(data) > MAX_DEPTH:
+        raise Malformed(f"JSON nested deeper than {MAX_DEPTH} levels ({what})")
+    return data
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                break
+            stack.extend((inner, level + 1) for inner in item if isinstance(inner, dict | list))
+    return deepest
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 parses to inf: as useless as an Infinity literal
+        raise ValueError(f"{_short(text)} is out of range")
+    return number
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_object(body: bytes, *, what: str) -> dict[str, Any]:
     """``body`` as a JSON object, or Malformed naming ``what`` was expected."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise Malformed(f"not JSON: {_short(str(exc))} (expected {what})") from exc
+    data = loads(body, what=what)
     if not isinstance(data, dict):
         raise Malformed(f"a JSON {type(data).__name__}, not an object (expected {what})")
     return data

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -226,8 +225,8 @@ def alerts(envelope: Envelope) -> list[payloads.Alert]:
     if envelope.type != NOTIFICATION:
         return []
     try:
-        alarm = json.loads(envelope.message)
-    except ValueError:
+        alarm = payloads.loads(envelope.message, what="a CloudWatch alarm")
+    except payloads.Malformed:  # too deep or not JSON at all: the same answer below
         alarm = None
     if not isinstance(alarm, dict) or "AlarmName" not in alarm or "NewStateValue" not in alarm:
         raise payloads.Malformed(

@@ -17,7 +17,14 @@ from rollsafe import __version__
 from rollsafe.config import models
 from rollsafe.domain import clocks
 from rollsafe.execute import runs as executing
-from rollsafe.interfaces.api import auth, fetching, health_routes, intake_routes, people
+from rollsafe.interfaces.api import (
+    auth,
+    fetching,
+    health_routes,
+    intake_routes,
+    limits,
+    people,
+)
 from rollsafe.runtime import metrics as collecting
 from rollsafe.storage import repositories
 
@@ -71,6 +78,9 @@ def create_app(
         docs_url=None,  # no UI pulling scripts from a CDN; the spec is at /openapi.json
         redoc_url=None,
     )
+    # Every body, on every route (also those added later), is bounded while it streams in:
+    # FastAPI would otherwise read a JSON body whole before checking the caller's token.
+    app.add_middleware(limits.BodyCeiling, limit=config.server.max_body_bytes)
     app.include_router(intake_routes.router(service))
     app.include_router(health_routes.router(store, health))
     people.install(

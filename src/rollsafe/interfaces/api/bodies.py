@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 
 from starlette import requests as starlette_requests
 
+from rollsafe.interfaces.api import limits
+
 __all__ = [
     "BodyCutShort",
     "BodyTooLarge",
@@ -53,8 +55,9 @@ async def read_limited(
     headers: Mapping[str, str], chunks: AsyncIterator[bytes], *, limit: int
 ) -> bytes:
     """The whole body, or BodyTooLarge as soon as it is known to exceed ``limit`` bytes."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+    declared = headers.get("content-length", "").strip()
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses (a 500, not a 413).
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"the body is {int(declared)} bytes (at most {limit})")
     parts = []
     size = 0
@@ -64,6 +67,9 @@ async def read_limited(
             if size > limit:
                 raise BodyTooLarge(f"the body is larger than {limit} bytes")
             parts.append(chunk)
+    except limits.BodyOverCeiling:
+        # The app-wide ceiling (``limits``) saw the same chunk first: the same 413 here.
+        raise BodyTooLarge(f"the body is larger than {limit} bytes") from None
     except starlette_requests.ClientDisconnect:
         raise BodyCutShort("the sender disconnected before the whole body arrived") from None
     return b"".join(parts)

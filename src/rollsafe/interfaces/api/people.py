@@ -19,6 +19,7 @@ from rollsafe.config import models
 from rollsafe.domain import clocks, errors
 from rollsafe.execute import runs as executing
 from rollsafe.interfaces.api import (
+    breaker_routes,
     dashboard_routes,
     link_routes,
     metrics_routes,
@@ -57,6 +58,7 @@ def install(
             operator_routes.OperatorService(config, store=store, clock=clock, executor=executor)
         )
     )
+    app.include_router(breaker_routes.router(store=store, clock=clock))
     key = _link_key(config.access, base_dir=base_dir, environ=environ)
     app.include_router(
         link_routes.router(

@@ -4,6 +4,13 @@ Role in the loop (interfaces): ``rollsafe run`` runs the daemon and the API in o
 uvicorn must not install signal handlers there (the CLI's handlers set ``stop``, which ends
 both), and must not ``sys.exit`` when the address is taken: the socket is bound here first,
 so a bind failure is an ordinary ``ServeError`` with the address in it.
+
+Hostile clients are bounded here, at the socket (``Limits``): a request (headers and body)
+must arrive whole within ``read_timeout`` of its first byte or of the previous answer, or the
+connection is closed (a slow client holds one connection for that long, never the loop); idle
+keep-alive connections close after ``keep_alive``; past ``max_connections`` open connections
+new requests are answered 503 at once; a header block over ``max_header_bytes`` is a 400.
+Body sizes are bounded by the app (``interfaces/api/limits`` and each route).
 """
 
 from __future__ import annotations
@@ -14,15 +21,18 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fastapi
 import uvicorn
+from uvicorn.protocols.http import h11_impl
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 
-__all__ = ["ServeError", "bind", "serve"]
+__all__ = ["Limits", "ServeError", "bind", "serve"]
 
 log = logging.getLogger("rollsafe.api")
 
@@ -31,6 +41,60 @@ GRACE = 5.0  # seconds open connections get to finish when stopping
 
 class ServeError(errors.RollsafeError):
     """The API cannot listen (address in use, bad TLS files)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may hold of the server (see the module notes)."""
+
+    read_timeout: float = 30.0  # seconds for one request's headers and body to arrive
+    keep_alive: int = 5  # seconds an idle keep-alive connection stays open
+    max_connections: int = 1000  # open connections (and requests in progress) at once
+    max_header_bytes: int = 16 * 1024  # request line and headers
+
+
+def _guarded_protocol(read_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline on reading each request.
+
+    uvicorn has no timeout while it reads a request: a client trickling its headers or its
+    body byte by byte (slowloris) keeps a connection, and a handler awaiting the body, open
+    forever. This arms a timer when the connection opens and again after each answer; when it
+    fires while a request is still being read (no request yet, or its body unfinished), the
+    connection is closed (a handler reading the body sees a disconnect: nothing is stored).
+    """
+
+    class _Guarded(h11_impl.H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(read_timeout, self._expired)
+
+        def _expired(self) -> None:
+            self._deadline = None
+            cycle = self.cycle
+            reading = cycle is None or cycle.response_complete or cycle.more_body
+            if reading and not self.transport.is_closing():
+                log.warning("closing a connection that did not send its request in time")
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+            super().connection_lost(exc)
+
+    return _Guarded
 
 
 class _Server(uvicorn.Server):
@@ -74,13 +138,22 @@ async def serve(
     *,
     base_dir: Path | None = None,
     listening: Callable[[str, int], None] | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Serve ``app`` as ``server`` says until ``stop`` is set, then close within GRACE.
 
     TLS files are relative to ``base_dir`` (the config file's directory). ``listening`` is
     called with the bound host and port once requests are accepted (useful with port 0).
-    Raises ServeError when the address or the TLS files cannot be used.
+    ``limits`` bound what clients may hold (default ``Limits()``). Raises ServeError when the
+    address or the TLS files cannot be used.
     """
+    limits = limits or Limits()
+    bounds: dict[str, Any] = {
+        "http": _guarded_protocol(limits.read_timeout),
+        "timeout_keep_alive": limits.keep_alive,
+        "limit_concurrency": limits.max_connections,
+        "h11_max_incomplete_event_size": limits.max_header_bytes,
+    }
     config = uvicorn.Config(
         app,
         ssl_certfile=_tls_path(server.tls.certfile, base_dir) if server.tls else None,
@@ -90,6 +163,7 @@ async def serve(
         lifespan="off",
         server_header=False,
         timeout_graceful_shutdown=int(GRACE),
+        **bounds,
     )
     try:
         config.load()

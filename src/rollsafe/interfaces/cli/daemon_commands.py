@@ -22,6 +22,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from rollsafe.interfaces.cli import config_commands, context
+from rollsafe.storage import repositories
 
 _STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "unknown": "dim"}
 
@@ -93,6 +94,23 @@ def status(
             f"{run['id']} {run['state']}" if run else "",
         )
     Console().print(table)
+    leader = report.get("leader")
+    if leader is not None:
+        who = leader["holder"] if leader["live"] else "nobody (lease expired)"
+        Console().print(f"leader: {who}, fencing token {leader['token']}")
+
+
+def _leader_report(store: Any, now: float) -> dict[str, Any] | None:
+    """Who leads the replicas sharing this store (None: no replica ever used the lease)."""
+    lease = store.lease(repositories.LEADER_LEASE)
+    if lease is None:
+        return None
+    return {
+        "holder": lease.holder,
+        "token": lease.token,
+        "expires_at": lease.expires_at,
+        "live": lease.live(now),
+    }
 
 
 def _status_report(store: Any) -> dict[str, Any]:
@@ -117,4 +135,5 @@ def _status_report(store: Any) -> dict[str, Any]:
                 "open_run": run.to_json() if run else None,
             }
         )
-    return {"generated_at": time.time(), "targets": targets}
+    now = time.time()
+    return {"generated_at": now, "targets": targets, "leader": _leader_report(store, now)}

@@ -8,10 +8,12 @@ from rollsafe.interfaces.cli import (
     approval_commands,
     audit_commands,
     backtest_commands,
+    breaker_commands,
     config_commands,
     daemon_commands,
     demo_commands,
     discover_commands,
+    drill_commands,
     rollout_commands,
     run_commands,
     target_commands,
@@ -31,11 +33,13 @@ app.add_typer(target_commands.app, name="target")
 app.add_typer(discover_commands.app, name="targets")
 target_commands.app.command("discover")(discover_commands.discover)
 app.add_typer(rollout_commands.app, name="rollout")
+app.add_typer(breaker_commands.app, name="breaker")
 daemon_commands.register(app)
 run_commands.register(app)
 demo_commands.register(app)
 backtest_commands.register(app)
 approval_commands.register(app)
+drill_commands.register(app)
 
 
 def main() -> None:

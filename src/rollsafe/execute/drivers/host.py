@@ -1,0 +1,412 @@
+"""The host driver: a recipe's commands, carried to the host by a transport.
+
+Role in the loop (execute): for hosts rolled back through their own OS (btrfs, a directory
+copy, the users' scripts ...) rather than a cloud API. The recipe (``execute.recipes``) says
+what to run; the transport (``execute.transports``: local, SSH, AWS SSM, Alibaba Cloud
+Assistant, Tencent TAT) runs it. A restore point keeps the recipe's data plus the transport
+kind and the host it was taken on, so a rollback works from the store alone and refuses a
+point taken on another host.
+
+Rollback steps are the recipe's steps, then ``restart`` when configured. Each step is
+idempotent by key: the recipe's commands check their effect before acting (a step repeated
+after a crash is safe), and a finished step is journaled in
+``<state_dir>/host-journal/<slug>.done`` so a repeat with the same key runs nothing and
+returns the recorded output. Every command is audited through ``driving.record_api_call(
+"host.command", ...)`` with its exit status, duration and (size-limited, redacted) output;
+the environment is never recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shlex
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rollsafe.audit import redacting
+from rollsafe.config import models
+from rollsafe.domain import errors, ids, restore_points
+from rollsafe.execute import driving
+from rollsafe.execute.drivers import directories
+from rollsafe.execute.recipes import building as recipe_building
+from rollsafe.execute.recipes import checked, recipes
+from rollsafe.execute.transports import building as transport_building
+from rollsafe.execute.transports import transporting
+
+STEP_RESTART = "restart"
+STEP_UPGRADE = "upgrade"
+_AUDIT_COMMAND_CHARS = 1000  # of each command's text in the audit
+_AUDIT_OUTPUT_CHARS = 4000  # of each command's stdout/stderr in the audit
+_STATUS_LIMIT = 10.0
+
+
+class HostDriver:
+    """Implements ``rollsafe.execute.driving.Driver`` for ``kind: host``."""
+
+    kind: str = "host"
+
+    def __init__(
+        self,
+        config: models.HostDriver,
+        state_dir: Path,
+        *,
+        transport: transporting.Transport | None = None,
+        recipe: recipes.Recipe | None = None,
+    ) -> None:
+        self.config = config
+        self.name: str = config.name
+        self.state_dir = state_dir.absolute()
+        self.transport = transport or transport_building.build(
+            config.transport, output_limit=config.output_limit
+        )
+        self.recipe = recipe or recipe_building.build(config.recipe)
+        self._journal = _Journal(self.state_dir / "host-journal")
+
+    # ------------------------------------------------------------------ checkpoint
+
+    async def checkpoint(
+        self, target: models.Target, *, point_id: str, label: str = ""
+    ) -> restore_points.RestorePoint:
+        recipe_data = await self.recipe.checkpoint(
+            self._via("checkpoint"),
+            target,
+            point_id=point_id,
+            limit_s=self.config.step_timeout,
+        )
+        return restore_points.RestorePoint(
+            id=ids.RestorePointId(point_id),
+            target=ids.TargetId(target.id),
+            driver=self.name,
+            created_at=time.time(),
+            data={
+                "recipe": self.recipe.kind,
+                "transport": self.transport.kind,
+                "host": target.address,
+                "recipe_data": dict(recipe_data),
+            },
+            label=label,
+        )
+
+    async def precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:
+        try:
+            self._check_belongs(target, point)
+        except errors.DriverError as exc:
+            raise errors.PrecheckFailed(str(exc)) from exc
+        await self.recipe.precheck(
+            self._via("precheck"),
+            target,
+            self._recipe_data(point),
+            limit_s=self.config.step_timeout,
+        )
+
+    # ------------------------------------------------------------------ rollback
+
+    def rollback_steps(
+        self, target: models.Target, point: restore_points.RestorePoint
+    ) -> Sequence[str]:
+        steps = list(self.recipe.rollback_steps(self._recipe_data(point)))
+        if self.config.restart is not None:
+            steps.append(STEP_RESTART)
+        return steps
+
+    async def rollback(
+        self,
+        target: models.Target,
+        point: restore_points.RestorePoint,
+        *,
+        step: str,
+        key: str,
+    ) -> str:
+        steps = self.rollback_steps(target, point)
+        if step not in steps:
+            raise errors.DriverError(
+                f"driver {self.name} has no rollback step {step!r} for restore point "
+                f"{point.id} (its steps: {', '.join(steps) or 'none'})"
+            )
+        self._check_belongs(target, point)
+        with self._journal.lock(key):
+            record = self._journal.read(key, step=step)
+            if record is not None:
+                return str(record.get("output", ""))
+            if step == STEP_RESTART and self.config.restart is not None:
+                output = await self._command(self.config.restart, target, what="restart")
+            else:
+                # The attempt id lets a recipe tell its own half-done work from an earlier
+                # rollback's (see the btrfs recipe).
+                data = {**self._recipe_data(point), "attempt": _attempt(key)}
+                output = await self.recipe.rollback(
+                    self._via(step), target, data, step=step, limit_s=self.config.step_timeout
+                )
+            self._journal.write(key, step=step, target=target, point=point, output=output)
+            return output
+
+    async def verify(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """The recipe's own check that the host is back at ``point`` (VerificationFailed)."""
+        self._check_belongs(target, point)
+        return await self.recipe.verify(
+            self._via("verify"),
+            target,
+            self._recipe_data(point),
+            limit_s=self.config.step_timeout,
+        )
+
+    # ------------------------------------------------------------------ upgrade, status
+
+    async def upgrade(self, target: models.Target, *, key: str) -> str:
+        if self.config.upgrade is None:
+            raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
+        with self._journal.lock(key):
+            record = self._journal.read(key, step=STEP_UPGRADE)
+            if record is not None:
+                return str(record.get("output", ""))
+            output = await self._command(self.config.upgrade, target, what=STEP_UPGRADE)
+            self._journal.write(key, step=STEP_UPGRADE, target=target, point=None, output=output)
+            return output
+
+    async def status(self, target: models.Target) -> Mapping[str, Any]:
+        out: dict[str, Any] = {
+            "transport": self.transport.kind,
+            "host": target.address,
+            "recipe": self.recipe.kind,
+        }
+        try:
+            result = await self._via("status").run(target, "uname -sr", limit_s=_STATUS_LIMIT)
+        except errors.RollsafeError as exc:
+            out.update(reachable=False, error=str(exc))
+        else:
+            out.update(reachable=result.ok, system=result.stdout.strip())
+        return out
+
+    async def close(self) -> None:
+        """Release the transport's connections (not part of the Driver protocol)."""
+        await self.transport.close()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _via(self, step: str) -> _AuditedTransport:
+        return _AuditedTransport(
+            self.transport,
+            driver=self.name,
+            step=step,
+            sudo=self.config.use_sudo,
+            env=self.config.env,
+        )
+
+    async def _command(self, command: models.Command, target: models.Target, *, what: str) -> str:
+        try:
+            if isinstance(command, str):
+                text = models.render(command, target)
+            else:
+                text = shlex.join(models.render(part, target) for part in command)
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
+            raise errors.DriverError(
+                f"the {what} command of driver {self.name} cannot be rendered for {target.id}: "
+                f"unknown or invalid template variable {exc}"
+            ) from exc
+        result = await checked.run(
+            self._via(what),
+            target,
+            text,
+            limit_s=self.config.step_timeout,
+            what=f"the {what} command",
+        )
+        return "\n".join(result.stdout.strip().splitlines()[-20:])
+
+    def _recipe_data(self, point: restore_points.RestorePoint) -> Mapping[str, Any]:
+        data = point.data.get("recipe_data")
+        if not isinstance(data, Mapping):
+            raise errors.PrecheckFailed(f"restore point {point.id} holds no recipe data")
+        return data
+
+    def _check_belongs(self, target: models.Target, point: restore_points.RestorePoint) -> None:
+        if point.target != target.id:
+            raise errors.DriverError(
+                f"restore point {point.id} belongs to target {point.target}, not {target.id}"
+            )
+        if point.driver != self.name:
+            raise errors.DriverError(
+                f"restore point {point.id} was taken by driver {point.driver}, not {self.name}"
+            )
+        recipe = point.data.get("recipe")
+        if recipe != self.recipe.kind:
+            raise errors.DriverError(
+                f"restore point {point.id} was taken by a {recipe} recipe; driver {self.name} "
+                f"now uses {self.recipe.kind}: take a new restore point"
+            )
+        host = point.data.get("host")
+        if host != target.address:
+            raise errors.DriverError(
+                f"restore point {point.id} was taken on host {host}, but {target.id} is now "
+                f"at {target.address}: it cannot be restored there"
+            )
+
+
+class _AuditedTransport:
+    """The driver's transport, with sudo, the driver's env, and one audit record per command."""
+
+    def __init__(
+        self,
+        inner: transporting.Transport,
+        *,
+        driver: str,
+        step: str,
+        sudo: bool,
+        env: Mapping[str, str],
+    ) -> None:
+        self.kind = inner.kind
+        self._inner = inner
+        self._driver = driver
+        self._step = step
+        self._sudo = sudo
+        self._env = dict(env)
+
+    async def run(
+        self,
+        target: models.Target,
+        script: str,
+        *,
+        limit_s: float,
+        env: Mapping[str, str] | None = None,
+    ) -> transporting.CommandResult:
+        merged = {**self._env, **(env or {})}
+        text, passed = script, merged or None
+        if self._sudo:
+            # sudo resets the environment: the exports go inside the elevated shell.
+            exports = "".join(f"export {k}={shlex.quote(v)}; " for k, v in merged.items())
+            text, passed = f"sudo -n sh -c {shlex.quote(exports + script)}", None
+        details: dict[str, Any] = {
+            "driver": self._driver,
+            "step": self._step,
+            "transport": self.kind,
+            "host": target.address,
+            "command": redacting.redact_text(script[:_AUDIT_COMMAND_CHARS]),
+        }
+        started = time.monotonic()
+        try:
+            result = await self._inner.run(target, text, limit_s=limit_s, env=passed)
+        except errors.RollsafeError as exc:
+            driving.record_api_call(
+                "host.command",
+                **details,
+                outcome="error",
+                error=_mask(str(exc), merged),
+                duration=round(time.monotonic() - started, 3),
+            )
+            raise
+        if self._sudo:
+            result = transporting.CommandResult(
+                exit_status=result.exit_status,
+                stdout=_mask(result.stdout, merged),
+                stderr=_mask(result.stderr, merged),
+                duration=result.duration,
+                truncated=result.truncated,
+                invocation_id=result.invocation_id,
+            )
+        driving.record_api_call(
+            "host.command",
+            **details,
+            outcome="ok" if result.ok else "failed",
+            exit_status=result.exit_status,
+            duration=round(result.duration, 3),
+            truncated=result.truncated,
+            stdout=result.stdout[-_AUDIT_OUTPUT_CHARS:],
+            stderr=result.stderr[-_AUDIT_OUTPUT_CHARS:],
+            request_id=result.invocation_id,
+        )
+        return result
+
+    async def close(self) -> None:
+        return None  # the driver owns the inner transport
+
+
+class _Journal:
+    """Per-key records of finished steps, as files written atomically."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        return self.root / f"{_slug(key)}.done"
+
+    def read(self, key: str, *, step: str) -> dict[str, Any] | None:
+        try:
+            record: dict[str, Any] = json.loads(self._path(key).read_bytes())
+        except FileNotFoundError:
+            return None
+        if record.get("step") != step:
+            raise errors.DriverError(
+                f"step key {key!r} was already used for step {record.get('step')!r}, not {step!r}"
+            )
+        return record
+
+    def write(
+        self,
+        key: str,
+        *,
+        step: str,
+        target: models.Target,
+        point: restore_points.RestorePoint | None,
+        output: str,
+    ) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        record = {
+            "key": key,
+            "step": step,
+            "target": target.id,
+            "point": point.id if point is not None else None,
+            "finished_at": time.time(),
+            "output": output,
+        }
+        directories.write_atomic(self._path(key), json.dumps(record, sort_keys=True).encode())
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Exclusive use of ``key`` across tasks and processes, or DriverTemporaryError."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / f"{_slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as exc:
+                raise errors.DriverTemporaryError(
+                    f"step key {key!r} is being run right now by another worker",
+                    retry_after=5.0,
+                ) from exc
+            yield
+        finally:
+            os.close(fd)
+
+
+def _slug(key: str) -> str:
+    """A file-name-safe, collision-free name for a step key."""
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
+    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+def _attempt(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _mask(text: str, env: Mapping[str, str]) -> str:
+    for value in env.values():
+        if len(value) >= 4:
+            text = text.replace(value, redacting.MASK)
+    return text
+
+
+def make_driver(config: models.Driver, state_dir: Path) -> HostDriver:
+    """The registry's factory for ``kind: host``."""
+    if not isinstance(config, models.HostDriver):
+        raise errors.ConfigError(f"driver {config.name!r} is not a `kind: host` driver")
+    return HostDriver(config, state_dir)
+
+
+def _conforms(driver: HostDriver) -> driving.Driver:
+    return driver  # mypy proves here that HostDriver implements the protocol

@@ -1,0 +1,1 @@
+"""Pure Kubernetes logic for the kubernetes driver: rollback planning and rollout health."""

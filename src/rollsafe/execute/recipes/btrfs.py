@@ -1,0 +1,252 @@
+"""The btrfs recipe: a read-only snapshot of a subvolume; rollback makes a writable copy active.
+
+Role in the loop (execute): ``checkpoint`` runs ``btrfs subvolume snapshot -r SUBVOL
+SNAPDIR/rollsafe-<point_id>`` and records the snapshot's UUID. ``restore`` moves the broken
+active subvolume aside to ``SNAPDIR/rollsafe-broken-<point_id>`` and makes a writable
+snapshot of the restore point the active subvolume; ``verify`` proves the active subvolume's
+``Parent UUID`` is the snapshot's UUID.
+
+Idempotency of ``restore`` (a killed controller repeats it): the step keeps two small files in
+SNAPDIR named for the restore point and the attempt (``data["attempt"]``, set by the host
+driver from the step key): ``.moving`` holds the UUID of the subvolume being moved aside,
+written before the move; ``.done`` holds the UUID of the new active subvolume, written after
+it is made. A repeat finds one of these states:
+
+- ``.done`` names the active subvolume: nothing to do;
+- the active subvolume is not the one ``.moving`` names and its parent is the snapshot: the
+  new subvolume was made just before the crash, record it;
+- no active subvolume: it was moved aside, make the new one;
+- otherwise (nothing started, or the move did not happen): move aside and make it.
+
+The UUID of ``.moving`` is what tells "the broken subvolume" from "our fresh copy" even when
+the broken one is itself an earlier restore of the same snapshot (both have that parent).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rollsafe.config import models
+from rollsafe.domain import errors
+from rollsafe.execute.recipes import checked
+from rollsafe.execute.transports import transporting
+
+STEP_RESTORE = "restore"
+_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_ATTEMPT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_UUID = re.compile(r"^[0-9a-f-]{36}$")
+
+FUNCTIONS = r"""
+field() { btrfs subvolume show "$1" | sed -n "s/^[[:space:]]*$2:[[:space:]]*//p" | head -n 1; }
+uuid_of() { field "$1" UUID; }
+parent_of() { field "$1" 'Parent UUID'; }
+"""
+"""Shell functions reading ``btrfs subvolume show``: ``uuid_of PATH``, ``parent_of PATH``."""
+
+
+class BtrfsRecipe:
+    """Implements ``recipes.Recipe`` for ``kind: btrfs``."""
+
+    kind = "btrfs"
+
+    def __init__(self, config: models.BtrfsRecipe) -> None:
+        self.config = config
+
+    def paths(self, target: models.Target) -> tuple[str, str]:
+        """The active subvolume and the snapshots directory, rendered for ``target``."""
+        try:
+            subvolume = models.render(self.config.subvolume, target)
+            snapshots = models.render(self.config.snapshots, target)
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
+            raise errors.DriverError(
+                f"btrfs recipe: a path cannot be rendered for {target.id}: {exc}"
+            ) from exc
+        for path in (subvolume, snapshots):
+            if not path.startswith("/") or posixpath.normpath(path) == "/":
+                raise errors.DriverError(
+                    f"btrfs recipe: {path!r} must be an absolute path other than /"
+                )
+        return posixpath.normpath(subvolume), posixpath.normpath(snapshots)
+
+    async def checkpoint(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        *,
+        point_id: str,
+        limit_s: float,
+    ) -> Mapping[str, Any]:
+        if not _POINT_ID.match(point_id):
+            raise errors.DriverError(f"restore point id {point_id!r} is not a safe file name")
+        subvolume, snapshots = self.paths(target)
+        snapshot = posixpath.join(snapshots, f"rollsafe-{point_id}")
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + FUNCTIONS
+            + f"SUB={q(subvolume)}; SNAP={q(snapshot)}; DIR={q(snapshots)}\n"
+            + 'btrfs subvolume show "$SUB" >/dev/null\n'
+            + 'mkdir -p "$DIR"\n'
+            # A repeated checkpoint finds its snapshot made: keep it rather than fail.
+            + 'if [ ! -e "$SNAP" ]; then\n'
+            + '  btrfs subvolume snapshot -r "$SUB" "$SNAP" >/dev/null\n'
+            + "fi\n"
+            + 'echo "uuid=$(uuid_of "$SNAP")"\n'
+            + 'echo "origin=$(uuid_of "$SUB")"\n'
+        )
+        result = await checked.run(
+            transport, target, script, limit_s=limit_s, what=f"snapshotting {subvolume}"
+        )
+        values = _values(result.stdout)
+        uuid = values.get("uuid", "")
+        if not _UUID.match(uuid):
+            raise errors.DriverError(
+                f"{target.id}: the snapshot {snapshot} reports no UUID: {checked.why(result)}"
+            )
+        return {
+            "subvolume": subvolume,
+            "snapshots": snapshots,
+            "snapshot": snapshot,
+            "uuid": uuid,
+            "origin_uuid": values.get("origin", ""),
+            "point_id": point_id,
+        }
+
+    async def precheck(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> None:
+        subvolume, snapshot, uuid, _point = _recorded(data)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + FUNCTIONS
+            + f"SNAP={q(snapshot)}; P={q(posixpath.dirname(subvolume))}\n"
+            + '[ -d "$SNAP" ] || { echo "snapshot $SNAP is missing" >&2; exit 3; }\n'
+            + f'[ "$(uuid_of "$SNAP")" = {q(uuid)} ] || '
+            + '{ echo "$SNAP is not the snapshot taken (its UUID changed)" >&2; exit 4; }\n'
+            + 'field "$SNAP" Flags | grep -q readonly || '
+            + '{ echo "$SNAP is no longer read-only" >&2; exit 5; }\n'
+            + '[ -w "$P" ] || { echo "$P is not writable" >&2; exit 6; }\n'
+        )
+        await checked.run(
+            transport,
+            target,
+            script,
+            limit_s=limit_s,
+            what=f"checking snapshot {snapshot}",
+            error=errors.PrecheckFailed,
+        )
+
+    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
+        return [STEP_RESTORE]
+
+    async def rollback(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        step: str,
+        limit_s: float,
+    ) -> str:
+        if step != STEP_RESTORE:
+            raise errors.DriverError(f"btrfs recipe has no rollback step {step!r}")
+        subvolume, snapshot, uuid, point_id = _recorded(data)
+        attempt = str(data.get("attempt") or "default")
+        if not _ATTEMPT.match(attempt):
+            raise errors.DriverError(f"btrfs recipe: attempt id {attempt!r} is not a safe name")
+        snapshots = posixpath.dirname(snapshot)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + FUNCTIONS
+            + f"SUB={q(subvolume)}; SNAP={q(snapshot)}; WANT={q(uuid)}\n"
+            + f"M={q(posixpath.join(snapshots, f'.rollsafe-restore-{point_id}-{attempt}'))}\n"
+            + f"BROKEN={q(posixpath.join(snapshots, f'rollsafe-broken-{point_id}'))}\n"
+            + f"ATTEMPT={q(attempt)}\n"
+            + '[ "$(uuid_of "$SNAP")" = "$WANT" ] || '
+            + '{ echo "$SNAP is not the snapshot taken (its UUID changed)" >&2; exit 3; }\n'
+            + 'record() { printf \'%s\\n\' "$2" > "$1.tmp"; mv "$1.tmp" "$1"; }\n'
+            + 'if [ -e "$SUB" ]; then\n'
+            + '  cur=$(uuid_of "$SUB")\n'
+            + '  if [ -f "$M.done" ] && [ "$(cat "$M.done")" = "$cur" ]; then\n'
+            + '    echo "already restored: $SUB ($cur) is a writable snapshot of $SNAP"; exit 0\n'
+            + "  fi\n"
+            + '  if [ -f "$M.moving" ] && [ "$(cat "$M.moving")" != "$cur" ] '
+            + '&& [ "$(parent_of "$SUB")" = "$WANT" ]; then\n'
+            + '    record "$M.done" "$cur"\n'
+            + '    echo "already restored: $SUB ($cur) is a writable snapshot of $SNAP"; exit 0\n'
+            + "  fi\n"
+            + '  record "$M.moving" "$cur"\n'
+            + '  aside="$BROKEN"; [ ! -e "$aside" ] || aside="$BROKEN-$ATTEMPT"\n'
+            + '  [ ! -e "$aside" ] || aside="$BROKEN-$ATTEMPT-$(date +%s)"\n'
+            + '  mv "$SUB" "$aside"\n'
+            + '  echo "moved the broken subvolume aside to $aside"\n'
+            + "fi\n"
+            + 'btrfs subvolume snapshot "$SNAP" "$SUB" >/dev/null\n'
+            + 'new=$(uuid_of "$SUB")\n'
+            + 'record "$M.done" "$new"\n'
+            + 'echo "restored $SUB ($new) as a writable snapshot of $SNAP"\n'
+        )
+        result = await checked.run(
+            transport, target, script, limit_s=limit_s, what=f"restoring {subvolume}"
+        )
+        return " ".join(result.stdout.strip().splitlines()[-2:])
+
+    async def verify(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        subvolume, snapshot, uuid, _point = _recorded(data)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + FUNCTIONS
+            + f"SUB={q(subvolume)}\n"
+            + f'p=$(parent_of "$SUB"); [ "$p" = {q(uuid)} ] || '
+            + f'{{ echo "$SUB has parent UUID $p, not the snapshot {uuid}" >&2; exit 4; }}\n'
+        )
+        await checked.run(
+            transport,
+            target,
+            script,
+            limit_s=limit_s,
+            what=f"verifying {subvolume}",
+            error=errors.VerificationFailed,
+        )
+        return f"{subvolume} is a snapshot of {snapshot} (parent UUID {uuid})"
+
+
+def _values(stdout: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in stdout.splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            out[name.strip()] = value.strip()
+    return out
+
+
+def _recorded(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    values = [data.get(k) for k in ("subvolume", "snapshot", "uuid", "point_id")]
+    if not all(isinstance(v, str) and v for v in values):
+        raise errors.PrecheckFailed("the restore point records no btrfs snapshot")
+    subvolume, snapshot, uuid, point_id = (str(v) for v in values)
+    if not _POINT_ID.match(point_id):
+        raise errors.PrecheckFailed(f"restore point id {point_id!r} is not a safe name")
+    return subvolume, snapshot, uuid, point_id
+
+
+def make(config: models.BtrfsRecipe) -> BtrfsRecipe:
+    return BtrfsRecipe(config)

@@ -1,0 +1,213 @@
+"""The directory recipe: a copy of one directory on the host, taken and restored by shell.
+
+Role in the loop (execute): the local driver's restore point, for hosts reached through a
+transport. ``checkpoint`` copies ``path`` with ``cp -a --reflink=auto`` (instant on btrfs and
+XFS) into ``<snapshots>/<point_id>/tree`` and records a manifest hash: one sha256 over every
+entry's type, mode, owner, name and link target plus every file's content hash. The copy is
+built under ``<point_id>.partial`` and renamed when complete, so a half-made copy never looks
+usable.
+
+``restore`` is idempotent: when the live directory's manifest already equals the recorded one
+it does nothing. Otherwise it copies the snapshot into a temporary directory next to the live
+one, moves the live one aside and renames the copy into place (renames on one file system),
+then removes the old tree; a repeated step after a crash finds the state and carries on.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rollsafe.config import models
+from rollsafe.domain import errors
+from rollsafe.execute.recipes import checked
+from rollsafe.execute.transports import transporting
+
+STEP_RESTORE = "restore"
+_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+MANIFEST_FUNCTION = r"""
+manifest() {
+  ( cd "$1" && {
+      LC_ALL=C find . -printf '%y %m %U %G %P -> %l\n' | LC_ALL=C sort
+      LC_ALL=C find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+    } | sha256sum | cut -d' ' -f1 )
+}
+"""
+"""Shell function: ``manifest DIR`` prints the hash of DIR's names, modes, owners, contents."""
+
+
+class DirectoryRecipe:
+    """Implements ``recipes.Recipe`` for ``kind: directory``."""
+
+    kind = "directory"
+
+    def __init__(self, config: models.DirectoryRecipe) -> None:
+        self.config = config
+
+    def paths(self, target: models.Target) -> tuple[str, str]:
+        """The live directory and the snapshots directory for ``target``, rendered."""
+        try:
+            path = models.render(self.config.path, target)
+            snapshots = (
+                models.render(self.config.snapshots, target)
+                if self.config.snapshots is not None
+                else None
+            )
+        except (KeyError, ValueError, IndexError, AttributeError) as exc:
+            raise errors.DriverError(
+                f"directory recipe: a path cannot be rendered for {target.id}: {exc}"
+            ) from exc
+        path = posixpath.normpath(path)
+        if not path.startswith("/") or path == "/":
+            raise errors.DriverError(
+                f"directory recipe: path {path!r} must be absolute and not the root"
+            )
+        return path, posixpath.normpath(snapshots or f"{path}.rollsafe-snapshots")
+
+    async def checkpoint(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        *,
+        point_id: str,
+        limit_s: float,
+    ) -> Mapping[str, Any]:
+        if not _POINT_ID.match(point_id):
+            raise errors.DriverError(f"restore point id {point_id!r} is not a safe file name")
+        path, snapshots = self.paths(target)
+        point_dir = posixpath.join(snapshots, point_id)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + MANIFEST_FUNCTION
+            + f"L={q(path)}; D={q(point_dir)}\n"
+            + '[ -d "$L" ] || { echo "$L is not a directory" >&2; exit 3; }\n'
+            + 'rm -rf "$D.partial"; mkdir -p "$D.partial"\n'
+            + 'cp -a --reflink=auto "$L" "$D.partial/tree"\n'
+            + 'm=$(manifest "$D.partial/tree")\n'
+            + 'printf \'%s\\n\' "$m" > "$D.partial/manifest.sha256"\n'
+            + 'rm -rf "$D"; mv "$D.partial" "$D"\n'
+            + 'echo "$m"\n'
+        )
+        result = await checked.run(
+            transport, target, script, limit_s=limit_s, what=f"copying {path}"
+        )
+        manifest = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        if not re.fullmatch(r"[0-9a-f]{64}", manifest):
+            raise errors.DriverError(
+                f"{target.id}: copying {path} printed no manifest hash: {checked.why(result)}"
+            )
+        return {
+            "path": path,
+            "snapshots": snapshots,
+            "copy": posixpath.join(point_dir, "tree"),
+            "manifest_sha256": manifest,
+        }
+
+    async def precheck(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> None:
+        path, copy, manifest = _recorded(data)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + MANIFEST_FUNCTION
+            + f"C={q(copy)}; P={q(posixpath.dirname(path))}\n"
+            + '[ -d "$C" ] || { echo "the copy $C is missing" >&2; exit 3; }\n'
+            + f'[ "$(manifest "$C")" = {q(manifest)} ] || '
+            + '{ echo "the copy $C changed since it was taken" >&2; exit 4; }\n'
+            + '[ -d "$P" ] && [ -w "$P" ] || '
+            + '{ echo "$P is missing or not writable" >&2; exit 5; }\n'
+        )
+        await checked.run(
+            transport,
+            target,
+            script,
+            limit_s=limit_s,
+            what=f"checking the copy of {path}",
+            error=errors.PrecheckFailed,
+        )
+
+    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
+        return [STEP_RESTORE]
+
+    async def rollback(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        step: str,
+        limit_s: float,
+    ) -> str:
+        if step != STEP_RESTORE:
+            raise errors.DriverError(f"directory recipe has no rollback step {step!r}")
+        path, copy, manifest = _recorded(data)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + MANIFEST_FUNCTION
+            + f"L={q(path)}; C={q(copy)}; W={q(manifest)}\n"
+            + 'TMP="$L.rollsafe-restore"; OLD="$L.rollsafe-old"\n'
+            + 'if [ -d "$L" ] && [ "$(manifest "$L")" = "$W" ]; then\n'
+            + '  rm -rf "$TMP" "$OLD"; echo "already restored: $L matches the copy"; exit 0\n'
+            + "fi\n"
+            + '[ "$(manifest "$C")" = "$W" ] || '
+            + '{ echo "the copy $C changed since it was taken" >&2; exit 4; }\n'
+            + 'rm -rf "$TMP"; cp -a --reflink=auto "$C" "$TMP"\n'
+            # A previous attempt may have moved the live tree aside already: keep that one.
+            + 'if [ -e "$L" ]; then rm -rf "$OLD"; mv "$L" "$OLD"; fi\n'
+            + 'mv "$TMP" "$L"\n'
+            + 'rm -rf "$OLD"\n'
+            + 'echo "restored $L from $C"\n'
+        )
+        result = await checked.run(
+            transport, target, script, limit_s=limit_s, what=f"restoring {path}"
+        )
+        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+
+    async def verify(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        path, _copy, manifest = _recorded(data)
+        q = checked.quote
+        script = (
+            "set -eu\n"
+            + MANIFEST_FUNCTION
+            + f'L={q(path)}; [ -d "$L" ] || {{ echo "$L is missing" >&2; exit 3; }}\n'
+            + f'[ "$(manifest "$L")" = {q(manifest)} ] || '
+            + '{ echo "$L differs from the restore point" >&2; exit 4; }\n'
+        )
+        await checked.run(
+            transport,
+            target,
+            script,
+            limit_s=limit_s,
+            what=f"verifying {path}",
+            error=errors.VerificationFailed,
+        )
+        return f"{path} matches the restore point (manifest {manifest[:12]})"
+
+
+def _recorded(data: Mapping[str, Any]) -> tuple[str, str, str]:
+    path, copy, manifest = data.get("path"), data.get("copy"), data.get("manifest_sha256")
+    if not (isinstance(path, str) and isinstance(copy, str) and isinstance(manifest, str)):
+        raise errors.PrecheckFailed("the restore point records no directory copy")
+    return path, copy, manifest
+
+
+def make(config: models.DirectoryRecipe) -> DirectoryRecipe:
+    return DirectoryRecipe(config)

@@ -1,0 +1,187 @@
+"""The LVM recipe: a copy-on-write snapshot of a logical volume, merged back to roll back.
+
+Role in the loop (execute): the restore point is ``VG/rollsafe-<id>``, made with
+``lvcreate -s``. A snapshot that overflowed its ``-L`` size is invalid and restores nothing,
+so the precheck refuses it. ``lvconvert --merge`` writes the snapshot back into its origin;
+when the origin is in use (a mounted root) LVM delays the merge to the origin's next
+activation, hence "reboot" and "wait" (the wait also lasts until the merge has finished, which
+is when LVM removes the snapshot). Verified: the snapshot is gone and the origin is active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rollsafe.config import models
+from rollsafe.domain import errors
+from rollsafe.execute.recipes import parsing, rebooting, recipes
+from rollsafe.execute.transports import transporting
+
+LVS_FIELDS = "lv_name,vg_name,lv_attr,origin,data_percent,lv_merging"
+
+
+class LvmRecipe:
+    kind = "lvm"
+
+    def __init__(self, config: models.LvmRecipe, *, poll_interval: float = 5.0) -> None:
+        self.config = config
+        self._poll = poll_interval
+
+    @property
+    def _origin(self) -> str:
+        return f"{self.config.volume_group}/{self.config.logical_volume}"
+
+    async def _volumes(
+        self, transport: transporting.Transport, target: models.Target, *, limit_s: float
+    ) -> dict[str, parsing.LogicalVolume]:
+        script = parsing.quote_all(
+            ["lvs", "--reportformat", "json", "-o", LVS_FIELDS, self.config.volume_group]
+        )
+        result = await transport.run(target, script, limit_s=limit_s)
+        volumes = parsing.parse_lvs(parsing.require_complete(result, what="lvs"))
+        return {lv.name: lv for lv in volumes if lv.vg == self.config.volume_group}
+
+    async def checkpoint(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        *,
+        point_id: str,
+        limit_s: float,
+    ) -> Mapping[str, Any]:
+        name = parsing.snapshot_name(point_id)
+        volumes = await self._volumes(transport, target, limit_s=limit_s)
+        existing = volumes.get(name)
+        if existing is None:
+            script = parsing.quote_all(
+                ["lvcreate", "-s", "-n", name, "-L", self.config.snapshot_size, self._origin]
+            )
+            result = await transport.run(target, script, limit_s=limit_s)
+            parsing.require_ok(result, what="lvcreate")
+        elif existing.origin != self.config.logical_volume:
+            raise errors.DriverError(
+                f"{self.config.volume_group}/{name} exists but is not a snapshot of "
+                f"{self.config.logical_volume}"
+            )
+        return {
+            "volume_group": self.config.volume_group,
+            "origin": self.config.logical_volume,
+            "snapshot": name,
+            "point_id": point_id,
+        }
+
+    async def precheck(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> None:
+        name = str(data["snapshot"])
+        lv = (await self._volumes(transport, target, limit_s=limit_s)).get(name)
+        if lv is None:
+            raise errors.PrecheckFailed(f"LVM snapshot {self.config.volume_group}/{name} is gone")
+        if lv.invalid:
+            raise errors.PrecheckFailed(
+                f"LVM snapshot {self.config.volume_group}/{name} is invalid (attr {lv.attr}, "
+                f"{lv.data_percent}% used): it overflowed and cannot restore the origin"
+            )
+        if lv.origin != str(data["origin"]):
+            raise errors.PrecheckFailed(
+                f"LVM volume {self.config.volume_group}/{name} is not a snapshot of "
+                f"{data['origin']}"
+            )
+
+    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
+        return ["merge", "reboot", "wait"]
+
+    async def rollback(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        step: str,
+        limit_s: float,
+    ) -> str:
+        name = str(data["snapshot"])
+        full = f"{self.config.volume_group}/{name}"
+        if step == "merge":
+            lv = (await self._volumes(transport, target, limit_s=limit_s)).get(name)
+            if lv is None:
+                return f"{full} is gone: the merge already happened"
+            if lv.merging:
+                return f"{full} is already merging into {lv.origin}"
+            result = await transport.run(
+                target, parsing.quote_all(["lvconvert", "--merge", full]), limit_s=limit_s
+            )
+            out = parsing.require_ok(result, what="lvconvert --merge")
+            return f"merge of {full} started: {parsing.tail(out, lines=2)}"
+        if step == "reboot":
+            volumes = await self._volumes(transport, target, limit_s=limit_s)
+            lv, origin = volumes.get(name), volumes.get(str(data["origin"]))
+            if lv is None:
+                return "the merge has finished; no reboot needed"
+            if origin is not None and not origin.open:
+                # Not in use: LVM merges now, in the background; "wait" waits for it.
+                return "the origin is not in use, so the merge runs now; no reboot needed"
+            return await rebooting.reboot(
+                transport, target, point_id=str(data["point_id"]), limit_s=limit_s
+            )
+        if step == "wait":
+            return await self._wait_merged(transport, target, name)
+        raise errors.DriverError(f"lvm recipe has no step {step!r}")
+
+    async def _wait_merged(
+        self, transport: transporting.Transport, target: models.Target, name: str
+    ) -> str:
+        # While the host reboots, lvs fails or the host is unreachable: poll_until treats
+        # that as "not yet". The snapshot disappears when the merge has completed.
+        async def merged() -> bool:
+            volumes = await self._volumes(
+                transport,
+                target,
+                limit_s=min(rebooting.POLL_LIMIT_S, self.config.reboot_timeout),
+            )
+            return name not in volumes
+
+        await rebooting.poll_until(
+            merged,
+            timeout_s=self.config.reboot_timeout,
+            poll_interval=self._poll,
+            what=f"the merge of {self.config.volume_group}/{name} to finish",
+        )
+        return f"{self.config.volume_group}/{name} has been merged into its origin"
+
+    async def verify(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        volumes = await self._volumes(transport, target, limit_s=limit_s)
+        name, origin_name = str(data["snapshot"]), str(data["origin"])
+        if name in volumes:
+            raise errors.VerificationFailed(
+                f"{self.config.volume_group}/{name} still exists: the merge has not completed"
+            )
+        origin = volumes.get(origin_name)
+        if origin is None or not origin.active:
+            raise errors.VerificationFailed(
+                f"origin {self.config.volume_group}/{origin_name} is "
+                + ("missing" if origin is None else f"not active (attr {origin.attr})")
+            )
+        return f"{self.config.volume_group}/{name} merged; {origin_name} is active"
+
+
+def make(config: models.LvmRecipe, *, poll_interval: float = 5.0) -> LvmRecipe:
+    return LvmRecipe(config, poll_interval=poll_interval)
+
+
+_IMPLEMENTS: recipes.Recipe = LvmRecipe(
+    models.LvmRecipe(kind="lvm", volume_group="vg", logical_volume="lv")
+)

@@ -1,0 +1,145 @@
+"""The snapper recipe against recorded-format outputs (snapper cannot run here)."""
+
+from __future__ import annotations
+
+import pytest
+from scripted_transport import ScriptedTransport, fail, from_file, ok
+
+from rollsafe.config import models
+from rollsafe.domain import errors
+from rollsafe.execute.recipes import snapper
+
+TARGET = models.Target(id="web-1")
+UNDO = {"config": "root", "number": 42, "mode": "undochange", "point_id": "rp-abc123"}
+ROLLBACK = {**UNDO, "mode": "rollback", "boot_id": "b0"}
+
+
+def recipe(**fields: object) -> snapper.SnapperRecipe:
+    config = models.SnapperRecipe.model_validate({"kind": "snapper", **fields})
+    return snapper.make(config, poll_interval=0.0)
+
+
+async def test_checkpoint_creates_a_numbered_pre_snapshot() -> None:
+    t = ScriptedTransport()
+    t.on("list", from_file("snapper_list_before.txt")).on("create", ok("42\n"))
+    data = await recipe().checkpoint(t, TARGET, point_id="rp-abc123", limit_s=30)
+    assert data == UNDO
+    assert t.commands == [
+        "snapper -c root list",
+        "snapper -c root create --type pre --print-number --cleanup-algorithm number "
+        "--description 'rollsafe rp-abc123'",
+    ]
+    assert t.limits == [30, 30]
+
+
+async def test_repeated_checkpoint_reuses_the_snapshot_and_quotes_the_config() -> None:
+    t = ScriptedTransport().on("list", from_file("snapper_list_created.txt"))
+    t.on("boot_id", ok("b0\n"))
+    data = await recipe(config="my root", mode="rollback").checkpoint(
+        t, TARGET, point_id="rp-abc123", limit_s=30
+    )
+    assert data == {**ROLLBACK, "config": "my root"}
+    assert t.commands == ["snapper -c 'my root' list", "cat /proc/sys/kernel/random/boot_id"]
+
+
+async def test_create_failure_carries_stderr() -> None:
+    t = ScriptedTransport().on("list", from_file("snapper_list_before.txt"))
+    t.on("create", fail(1, "Creating snapshot failed.\n"))
+    with pytest.raises(errors.DriverError, match="Creating snapshot failed"):
+        await recipe().checkpoint(t, TARGET, point_id="rp-abc123", limit_s=30)
+
+
+async def test_precheck() -> None:
+    t = ScriptedTransport().on("list", from_file("snapper_list_created.txt"))
+    await recipe().precheck(t, TARGET, UNDO, limit_s=30)
+    t.on("list", from_file("snapper_list_before.txt"))
+    with pytest.raises(errors.PrecheckFailed, match="42"):
+        await recipe().precheck(t, TARGET, UNDO, limit_s=30)
+
+
+async def test_undochange_step_is_idempotent_and_verified() -> None:
+    r = recipe()
+    assert r.rollback_steps(UNDO) == ["undo"]
+    t = ScriptedTransport().on("status 42..0", from_file("snapper_status_changes.txt"))
+    t.on("undochange", ok(""))
+    text = await r.rollback(t, TARGET, UNDO, step="undo", limit_s=30)
+    assert "undid" in text
+    assert t.commands == ["snapper -c root status 42..0", "snapper -c root undochange 42..0"]
+    with pytest.raises(errors.VerificationFailed, match=r"nginx\.conf"):
+        await r.verify(t, TARGET, UNDO, limit_s=30)
+
+    done = ScriptedTransport().on("status 42..0", ok(""))
+    assert "already undone" in await r.rollback(done, TARGET, UNDO, step="undo", limit_s=30)
+    assert done.sent("undochange") == []
+    assert "no file differs" in await r.verify(done, TARGET, UNDO, limit_s=30)
+
+
+async def test_rollback_mode_steps() -> None:
+    r = recipe(mode="rollback")
+    assert r.rollback_steps(ROLLBACK) == ["rollback", "reboot", "wait"]
+
+    t = ScriptedTransport().on("list", from_file("snapper_list_created.txt"))
+    t.on("rollback 42", from_file("snapper_rollback.txt"))
+    text = await r.rollback(t, TARGET, ROLLBACK, step="rollback", limit_s=30)
+    assert text == "snapshot 44 (writable copy of 42) is the new default"
+    assert t.commands[-1] == "snapper --no-dbus -c root rollback 42"
+
+    # Repeated after the controller died: snapshot 44 is already the default.
+    again = ScriptedTransport().on("list", from_file("snapper_list_rolled_back.txt"))
+    text = await r.rollback(again, TARGET, ROLLBACK, step="rollback", limit_s=30)
+    assert "already the default" in text
+    assert again.sent("rollback 42") == []
+
+
+async def test_reboot_and_wait() -> None:
+    r = recipe(mode="rollback")
+    t = ScriptedTransport().on("list", from_file("snapper_list_rolled_back.txt"))
+    t.on("test -e", fail(1))
+    t.on("systemctl reboot", errors.DriverTemporaryError("connection lost"))
+    text = await r.rollback(t, TARGET, ROLLBACK, step="reboot", limit_s=30)
+    assert "connection was lost" in text
+    assert t.commands[1:] == [
+        "test -e /run/rollsafe-rp-abc123.reboot",
+        "cat /proc/sys/kernel/random/boot_id > /run/rollsafe-rp-abc123.reboot && systemctl reboot",
+    ]
+
+    w = ScriptedTransport().on(
+        "if [ -e /run/rollsafe-rp-abc123.reboot ]",
+        ok("rollsafe-reboot-pending b1\n"),
+        errors.DriverTemporaryError("connection refused"),
+        fail(255, "ssh: connect to host web-1 port 22: Connection refused"),
+        ok("b2\n"),
+    )
+    assert await r.rollback(w, TARGET, ROLLBACK, step="wait", limit_s=30) == (
+        "host is back with boot id b2"
+    )
+    assert len(w.commands) == 4
+
+    booted = ScriptedTransport().on("list", from_file("snapper_list_rebooted.txt"))
+    text = await r.rollback(booted, TARGET, ROLLBACK, step="reboot", limit_s=30)
+    assert "no reboot needed" in text
+    assert booted.sent("reboot") == []
+
+
+async def test_wait_gives_up_after_the_reboot_timeout() -> None:
+    r = recipe(mode="rollback", reboot_timeout=0.05)
+    t = ScriptedTransport().on("if [ -e", ok("rollsafe-reboot-pending b1\n"))
+    with pytest.raises(errors.DriverError, match="gave up waiting"):
+        await r.rollback(t, TARGET, ROLLBACK, step="wait", limit_s=30)
+
+
+async def test_rollback_mode_verify() -> None:
+    r = recipe(mode="rollback")
+    t = ScriptedTransport().on("list", from_file("snapper_list_rebooted.txt"))
+    assert "snapshot 44" in await r.verify(t, TARGET, ROLLBACK, limit_s=30)
+    t.on("list", from_file("snapper_list_rolled_back.txt"))
+    with pytest.raises(errors.VerificationFailed, match="not active"):
+        await r.verify(t, TARGET, ROLLBACK, limit_s=30)
+    t.on("list", from_file("snapper_list_created.txt"))
+    with pytest.raises(errors.VerificationFailed, match="writable copy of snapshot 42"):
+        await r.verify(t, TARGET, ROLLBACK, limit_s=30)
+
+
+async def test_unknown_step() -> None:
+    with pytest.raises(errors.DriverError, match="no step"):
+        await recipe().rollback(ScriptedTransport(), TARGET, UNDO, step="merge", limit_s=30)

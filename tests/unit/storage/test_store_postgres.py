@@ -1,0 +1,181 @@
+"""The store on PostgreSQL: URL handling, secrets kept out of errors, and writers racing.
+
+SQLite gets exactness from ``BEGIN IMMEDIATE``; these tests prove the PostgreSQL store keeps
+the same promises when many connections write at once (threads here, processes in
+tests/integration/test_store_concurrency.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from rollsafe.audit import chain
+from rollsafe.domain import audit_events, errors, ids, runs
+from rollsafe.storage import auditing, engines, migrating, repositories, sql
+
+SECRET = "s3cr3t-Pa55"
+
+
+def test_plain_postgresql_urls_mean_psycopg_3() -> None:
+    for given in ("postgresql://u@db/rollsafe", "postgres://u@db/rollsafe"):
+        resolved = engines.resolve(given)
+        assert resolved.drivername == "postgresql+psycopg"
+        assert (resolved.host, resolved.database) == ("db", "rollsafe")
+    assert engines.resolve("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_the_password_comes_from_the_named_variable() -> None:
+    resolved = engines.resolve(
+        "postgresql://rollsafe@db/rollsafe", password_env="DB_PW", environ={"DB_PW": SECRET}
+    )
+    assert resolved.password == SECRET
+    with pytest.raises(ValueError, match="DB_PW") as caught:
+        engines.resolve("postgresql://rollsafe@db/x", password_env="DB_PW", environ={})
+    assert "not set" in str(caught.value)
+
+
+def test_a_missing_password_variable_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(errors.StoreError, match="ROLLSAFE_TEST_UNSET_PW"):
+        sql.open_store(
+            tmp_path, "postgresql://rollsafe@127.0.0.1/x", password_env="ROLLSAFE_TEST_UNSET_PW"
+        )
+
+
+def test_the_password_is_in_no_error_repr_or_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    monkeypatch.setenv("ROLLSAFE_TEST_PW", SECRET)
+    with pytest.raises(errors.StoreError) as from_env:
+        sql.open_store(
+            tmp_path, "postgresql://rollsafe@127.0.0.1:1/x", password_env="ROLLSAFE_TEST_PW"
+        )
+    with pytest.raises(errors.StoreError) as inline:
+        sql.open_store(tmp_path, f"postgresql://rollsafe:{SECRET}@127.0.0.1:1/x")
+    for caught in (from_env, inline):
+        assert SECRET not in str(caught.value)
+        assert "127.0.0.1" in str(caught.value)  # still says where it failed
+    store = sql.SqlStore("postgresql://rollsafe@127.0.0.1:1/x", password_env="ROLLSAFE_TEST_PW")
+    assert SECRET not in repr(store)
+    assert SECRET not in store.url
+    store.close()
+
+
+# --------------------------------------------------------------------------- on a server
+
+
+@pytest.fixture
+def store(tmp_path: Path, postgres_url: str) -> Iterator[sql.SqlStore]:
+    with sql.open_store(tmp_path, postgres_url) as opened:
+        yield opened
+
+
+def _race(workers: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(n)`` in ``workers`` threads released together; results or exceptions."""
+    barrier = threading.Barrier(workers)
+    results: list[Any] = [None] * workers
+
+    def one(n: int) -> None:
+        barrier.wait()
+        try:
+            results[n] = work(n)
+        except Exception as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def _run(run_id: str, state: runs.RunState = runs.RunState.PENDING) -> runs.RollbackRun:
+    return runs.RollbackRun(
+        id=ids.RunId(run_id),
+        target=ids.TargetId("db-1"),
+        state=state,
+        trigger="manual",
+        actor="test",
+        reason="race",
+        created_at=1.0,
+        updated_at=1.0,
+    )
+
+
+@pytest.mark.postgres
+def test_concurrent_appends_keep_the_chain_whole(store: sql.SqlStore) -> None:
+    def append(n: int) -> None:
+        for k in range(25):
+            store.append_audit(
+                audit_events.AuditEntry(time=float(k), actor=f"w{n}", action="test.append")
+            )
+
+    assert _race(6, append) == [None] * 6
+    assert auditing.verify_store(store) == chain.VerifyResult(ok=True, count=150)
+    assert [e.seq for e in store.list_audit_events()] == list(range(1, 151))
+
+
+@pytest.mark.postgres
+def test_one_open_run_per_target_when_many_race(store: sql.SqlStore) -> None:
+    def open_one(n: int) -> str:
+        entry = audit_events.AuditEntry(time=2.0, actor=f"w{n}", action="run.opened")
+        return store.open_run(_run(f"run-{n}"), audit=entry).id
+
+    results = _race(6, open_one)
+    opened = [r for r in results if isinstance(r, str)]
+    refused = [r for r in results if isinstance(r, repositories.OpenRunExistsError)]
+    assert len(opened) == 1
+    assert len(refused) == 5
+    assert {r.run_id for r in refused} == set(opened)  # each loser names the winner
+    assert [r.id for r in store.list_runs(open_only=True)] == opened
+    assert auditing.verify_store(store) == chain.VerifyResult(ok=True, count=1)
+
+
+@pytest.mark.postgres
+def test_compare_and_set_lets_exactly_one_transition_through(store: sql.SqlStore) -> None:
+    seen = store.open_run(_run("run-1"))
+
+    def move(n: int) -> None:
+        moved = dataclasses.replace(seen, state=runs.RunState.EXECUTING, actor=f"w{n}")
+        store.save_run(moved, expected=seen)
+
+    results = _race(6, move)
+    assert results.count(None) == 1
+    assert sum(isinstance(r, repositories.StaleRunError) for r in results) == 5
+
+
+@pytest.mark.postgres
+def test_the_inbox_dedupes_and_is_claimed_once_under_races(store: sql.SqlStore) -> None:
+    for round_ in range(8):  # several rounds: a lost race must not hide behind timing
+        entry = repositories.InboxEntry(
+            received_at=100.0, endpoint="am", headers={}, body=b"{}", dedupe_key=f"am:{round_}"
+        )
+        receipts = _race(6, lambda n, e=entry: store.add_inbox(e, dedupe_since=0.0))
+        assert sorted(r.duplicate for r in receipts) == [False] + [True] * 5
+    stored = store.list_inbox()[0]
+    claims = _race(6, lambda n: store.finish_inbox(stored.id, outcome=f"w{n}", at=101.0))
+    assert claims.count(True) == 1
+
+
+@pytest.mark.postgres
+def test_replicas_migrating_together_take_turns(tmp_path: Path, postgres_url: str) -> None:
+    def open_close(n: int) -> None:
+        sql.open_store(tmp_path / f"state-{n}", postgres_url).close()
+
+    assert _race(4, open_close) == [None] * 4
+    engine = engines.create(postgres_url)
+    try:
+        assert migrating.current_revision(engine) == migrating.head_revision()
+        with engine.connect() as connection:
+            seeded = connection.execute(sa.text("SELECT count(*) FROM audit_head")).scalar()
+        assert seeded == 1
+    finally:
+        engine.dispose()
