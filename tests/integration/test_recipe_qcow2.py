@@ -126,10 +126,10 @@ async def test_a_running_vm_is_stopped_for_the_checkpoint(
         start=["touch", str(started)],
     )
     recipe = qcow2.make(config, poll_interval=0.05)
-    data = await recipe.checkpoint(transport, TARGET, point_id="rp-1", limit_s=30)
+    taken = await recipe.checkpoint(transport, TARGET, point_id="rp-1", limit_s=30)
     assert await running_vm.wait() != 0  # it was stopped
     assert started.exists()  # and started again after the snapshot
-    await recipe.precheck(transport, TARGET, data, limit_s=30)
+    await recipe.precheck(transport, TARGET, taken, limit_s=30)
 
 
 async def test_precheck_and_verify_without_the_snapshot(image: Path) -> None:

@@ -439,6 +439,7 @@ def test_nothing_leaks_from_a_running_controller(site: Site, controller) -> None
     process.terminate()
     out, err = process.communicate(timeout=30)
     assert "DEBUG" in out + err or "debug" in (out + err).lower()
+    (site.root / "run.log").write_text(out + err)  # for a person reading a failure
     assert_clean("rollsafe run output", out + err)
     assert_clean("the SQLite database", database_text(site.root / "state"))
     for path in (site.root / "state").rglob("*"):

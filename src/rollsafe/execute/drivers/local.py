@@ -42,6 +42,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rollsafe.audit import redacting
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
 from rollsafe.execute.drivers import directories, local_supervisor
@@ -448,6 +449,40 @@ class LocalDriver:
         return env
 
     async def _run(
+        self,
+        command: models.Command,
+        target: models.Target,
+        *,
+        what: str,
+        key: str,
+        point_id: str | None,
+        point_dir: Path | None,
+        durable: bool,
+    ) -> str:
+        """``_run_command`` with the values of the driver's ``env`` masked in what it returns
+        or raises: a script that echoes its $DB_PASSWORD must not put it in the audit."""
+        try:
+            output = await self._run_command(
+                command,
+                target,
+                what=what,
+                key=key,
+                point_id=point_id,
+                point_dir=point_dir,
+                durable=durable,
+            )
+        except errors.DriverError as exc:
+            # ``from None``: the unmasked original must not ride along in a logged traceback.
+            raise errors.DriverError(self._masked(str(exc))) from None
+        return self._masked(output)
+
+    def _masked(self, text: str) -> str:
+        for value in self.config.env.values():
+            if len(value) >= 4:  # masking "1" everywhere would destroy the text, not protect
+                text = text.replace(value, redacting.MASK)
+        return text
+
+    async def _run_command(
         self,
         command: models.Command,
         target: models.Target,
