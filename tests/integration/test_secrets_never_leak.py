@@ -119,6 +119,7 @@ drivers:
     directory: "{{root}}/{{id}}"
     env: {{DB_PASSWORD: "{SECRETS["dbpassword"]}"}}
     checkpoint: ["sh", "-c", "echo checkpoint with $DB_PASSWORD"]
+    upgrade: ["sh", "-c", "echo \\"cannot log in with $DB_PASSWORD\\" >&2; exit 3"]
     rollback: ["sh", "-c", "echo \\"password is $DB_PASSWORD\\"; echo \\"again $DB_PASSWORD\\" >&2"]
   - kind: host
     name: over-ssh
@@ -171,7 +172,7 @@ audit_shipping:
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
-            COLUMNS="200",
+            COLUMNS="5000",  # no wrapped log line may split a secret and hide it
             API_TOKEN=SECRETS["apitoken"],
             INTAKE_TOKEN=SECRETS["bearer"],
             INTAKE_HMAC=SECRETS["hmac"],
@@ -344,6 +345,10 @@ def test_nothing_leaks_from_a_running_controller(site: Site, controller) -> None
     process = controller
     checkpoint = site.cli("checkpoint", TARGET)
     assert checkpoint.returncode == 0, checkpoint.stdout + checkpoint.stderr
+    # A failing command's stderr (which echoes the password) becomes an error message.
+    upgrade = site.cli("upgrade", TARGET)
+    assert upgrade.returncode != 0, upgrade.stdout + upgrade.stderr
+    assert "cannot log in with ***" in upgrade.stdout + upgrade.stderr
     wait_for("the API answers", lambda: site.http("GET", "/healthz")[0] == 200, process)
 
     body = alert_body()

@@ -192,8 +192,14 @@ def consider(
     settings = config.policy.circuit_breaker
     if state.open or not settings.enabled:
         return state, None
+    start = now - settings.window
     found = assess(
-        store.list_decisions(limit=_DECISION_LIMIT),
+        # Only the window's critical decisions: this runs before every automatic run.
+        store.list_decisions(
+            limit=_DECISION_LIMIT,
+            since=start if state.reset_at is None else max(start, state.reset_at),
+            severity=verdicts.Severity.CRITICAL,
+        ),
         fleet=[t.id for t in config.targets],
         settings=settings,
         now=now,

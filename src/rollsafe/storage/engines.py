@@ -102,6 +102,7 @@ def is_memory(url: str | sa.URL) -> bool:
 
 def create(url: str | sa.URL) -> sa.Engine:
     """An engine for ``url`` with the settings above applied on every new connection."""
+    url = resolve(url)  # a plain postgresql:// means psycopg 3 here too (alembic's env.py)
     options: dict[str, Any] = {"json_serializer": _json_dumps}
     if is_memory(url):
         # Every connection to ":memory:" is a different empty database: keep exactly one.

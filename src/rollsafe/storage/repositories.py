@@ -184,9 +184,14 @@ class Store(Protocol):
         """Per target, the latest decision of each rule that ever decided on it."""
 
     def list_decisions(
-        self, *, target: ids.TargetId | None = None, limit: int = 100
+        self,
+        *,
+        target: ids.TargetId | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        severity: verdicts.Severity | None = None,
     ) -> list[verdicts.Decision]:
-        """Newest last."""
+        """Newest last; only those made at or after ``since`` and of ``severity`` if given."""
 
     # ----------------------------------------------------------------- restore points
     def add_restore_point(

@@ -328,12 +328,21 @@ class SqlStore:
         return latest
 
     def list_decisions(
-        self, *, target: ids.TargetId | None = None, limit: int = 100
+        self,
+        *,
+        target: ids.TargetId | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        severity: verdicts.Severity | None = None,
     ) -> list[verdicts.Decision]:
         table = schema.decisions
         query = sa.select(table)
         if target is not None:
             query = query.where(table.c.target == target)
+        if since is not None:
+            query = query.where(table.c.time >= since)
+        if severity is not None:
+            query = query.where(table.c.severity == severity.label)
         query = query.order_by(table.c.time.desc(), table.c.id.desc()).limit(limit)
         with self._session(write=False) as connection:
             found = [rows.decision(row) for row in connection.execute(query)]
