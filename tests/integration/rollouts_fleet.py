@@ -53,6 +53,9 @@ class RolloutFleet:
             if rule["kind"] == "ratio":
                 rule["min_samples"] = 4
         doc["policy"].update({"verify_timeout": "20s", "step_timeout": "20s"})
+        for driver in doc["drivers"]:
+            # A driver's own command limit must fit the executor's limit of a step.
+            driver["step_timeout"] = "20s"
         wrapper = (
             f"echo {{id}} >> {self.log} && "
             f"exec {sys.executable} -m {layout.CTL_MODULE} upgrade {{root}} {{next}}"

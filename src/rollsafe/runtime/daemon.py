@@ -65,7 +65,7 @@ class Daemon:
         self.config = loaded.config
         self.clock: clocks.Clock = clock or clocks.SystemClock()
         self.store: repositories.Store = store or sql.open_store(
-            loaded.state_dir, self.config.store.url
+            loaded.state_dir, self.config.store.url, password_env=self.config.store.password_env
         )
         self.engine = engine.Engine(self.config)
         self.metrics = metrics.Metrics(

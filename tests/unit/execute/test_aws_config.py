@@ -29,6 +29,8 @@ drivers:
     strategy: swap-volume
     poll_interval: 2s
     restore_wait: 20m
+policy:
+  step_timeout: 30m  # the executor's limit of a step must fit restore_wait and instance_wait
 """
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich import markup
@@ -19,6 +19,9 @@ from rich.console import Console
 
 from rollsafe.domain import errors
 from rollsafe.storage import sql
+
+if TYPE_CHECKING:  # the loader is imported only by commands given -c
+    from rollsafe.config import loading
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -50,6 +53,7 @@ class StoreLocation:
 
     state_dir: Path
     url: str | None
+    password_env: str | None = None
 
     @property
     def shown(self) -> str:
@@ -64,6 +68,7 @@ class StoreLocation:
 def locate_store(config: Path | None, state_dir: Path | None) -> StoreLocation:
     """Resolve the flags (see the module docstring); exits on an invalid configuration."""
     url: str | None = None
+    password_env: str | None = None
     configured: Path | None = None
     if config is not None:
         # Lazily: only commands given -c pay for (and depend on) the configuration loader.
@@ -72,8 +77,9 @@ def locate_store(config: Path | None, state_dir: Path | None) -> StoreLocation:
         loaded = config_commands.load_or_exit(config)
         configured = loaded.state_dir
         url = loaded.config.store.url
+        password_env = loaded.config.store.password_env
     chosen = state_dir if state_dir is not None else configured or DEFAULT_STATE_DIR
-    return StoreLocation(state_dir=chosen, url=url)
+    return StoreLocation(state_dir=chosen, url=url, password_env=password_env)
 
 
 def open_store_from(
@@ -91,9 +97,19 @@ def open_store_from(
             "(pass --state-dir or -c with the controller's configuration)"
         )
     try:
-        return sql.open_store(location.state_dir, location.url)
+        return sql.open_store(location.state_dir, location.url, password_env=location.password_env)
     except errors.StoreError as exc:
         fail(f"cannot open the store at {location.shown}: {exc}")
+
+
+def open_loaded_store(loaded: loading.LoadedConfig) -> sql.SqlStore:
+    """The migrated store a loaded configuration names; exits with EXIT_ERROR if it cannot."""
+    try:
+        return sql.open_store(
+            loaded.state_dir, loaded.config.store.url, password_env=loaded.config.store.password_env
+        )
+    except (errors.StoreError, OSError) as exc:
+        fail(f"cannot open the store of {loaded.path}: {exc}")
 
 
 def fail(message: str, *, code: int = EXIT_ERROR) -> NoReturn:

@@ -38,7 +38,7 @@ from rollsafe.domain import audit_events, clocks, errors, ids, restore_points
 from rollsafe.execute import driving
 from rollsafe.interfaces.cli import config_commands, context
 from rollsafe.runtime import assembly
-from rollsafe.storage import repositories, sql
+from rollsafe.storage import repositories
 from rollsafe.verify import checkpoints
 
 __all__ = ["register"]
@@ -92,10 +92,7 @@ def drill(
         driver = assembly.build_drivers(loaded.config, loaded.state_dir)[chosen.driver]
     except errors.ConfigError as exc:
         context.fail(str(exc))
-    try:
-        store = sql.open_store(loaded.state_dir, loaded.config.store.url)
-    except (errors.StoreError, OSError) as exc:
-        context.fail(f"cannot open the store of {loaded.path}: {exc}")
+    store = context.open_loaded_store(loaded)
     console = Console(highlight=False, soft_wrap=True)
     try:
         if store.list_runs(target=ids.TargetId(target), open_only=True, limit=1):

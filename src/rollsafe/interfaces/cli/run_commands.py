@@ -527,10 +527,7 @@ def _known_target(loaded: loading.LoadedConfig, target: str) -> None:
 
 
 def _open_store(loaded: loading.LoadedConfig) -> sql.SqlStore:
-    try:
-        return sql.open_store(loaded.state_dir, loaded.config.store.url)
-    except (errors.StoreError, OSError) as exc:
-        context.fail(f"cannot open the store of {loaded.path}: {exc}")
+    return context.open_loaded_store(loaded)
 
 
 def _actor() -> str:
