@@ -26,7 +26,8 @@ __all__ = ["did_you_mean", "explain", "listed", "lower_first"]
 
 PathPart = locating.PathPart
 _SECRET_NAME = re.compile(
-    r"secret|passw|token|api_?key|credential|authorization|private_?key", re.IGNORECASE
+    r"secret|passw|passphrase|pwd|token|api_?key|credential|authorization|private_?key",
+    re.IGNORECASE,
 )
 _MAX_LISTED = 12  # longer "expected one of" lists hide the hint instead of giving it
 
@@ -251,6 +252,10 @@ def _shown(value: Any, node: yaml.Node | None, *, secret: bool) -> str:
 
 
 def _is_secret(path: typing.Sequence[PathPart]) -> bool:
+    # Every value of an `env:` mapping is one (the drivers mask them all in command output),
+    # whatever its name: `env: {MYSQL_PWD: 20240101}` must not be echoed as "the number ...".
+    if "env" in path[:-1]:
+        return True
     return any(isinstance(p, str) and _SECRET_NAME.search(p) for p in path)
 
 

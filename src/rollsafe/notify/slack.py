@@ -169,6 +169,11 @@ def _clip(text: str, limit: int) -> str:
 # --------------------------------------------------------------------------- interactions
 
 
+MAX_PAYLOAD_DEPTH = 32
+"""Nesting of arrays/objects an interaction payload may have; Slack's own stay under 10."""
+_TOO_DEEP = f"the interaction payload nests deeper than {MAX_PAYLOAD_DEPTH} levels"
+
+
 class SlackRequestRefused(errors.PermanentError):
     """An interaction request that is not provably from Slack, or not one rollsafe handles."""
 
@@ -224,19 +229,28 @@ def parse_action(body: bytes) -> Click:
         raise SlackRequestRefused("no payload in the interaction request")
     try:
         payload: Any = json.loads(raw)
-        kind = payload["type"]
-        user = payload["user"]
-        actions = payload.get("actions") or []
-    except (ValueError, KeyError, TypeError):
+    except RecursionError:
+        # The parser recursed too deep: a signed request can still carry this, and it is the
+        # sender's mistake (400), never the server's (500).
+        raise SlackRequestRefused(_TOO_DEEP) from None
+    except ValueError:
         raise SlackRequestRefused("the interaction payload is not valid JSON") from None
+    if _too_deep(payload):
+        # Parsed, but repr() or str() of it in a message could still recurse too far.
+        raise SlackRequestRefused(_TOO_DEEP)
+    if not isinstance(payload, dict) or "type" not in payload or "user" not in payload:
+        raise SlackRequestRefused("the interaction payload is not a Slack interaction")
+    kind = payload["type"]
+    user = payload["user"]
+    actions = payload.get("actions") or []
     if kind != "block_actions" or not isinstance(actions, list) or not actions:
-        raise SlackRequestRefused(f"unhandled interaction type {kind!r}")
+        raise SlackRequestRefused(f"unhandled interaction type {_short(kind)}")
     first = actions[0] if isinstance(actions[0], dict) else {}
     action_id = first.get("action_id")
     action = {APPROVE_ACTION: "approve", REJECT_ACTION: "reject"}.get(str(action_id))
     run_id = first.get("value")
     if action is None or not isinstance(run_id, str) or not run_id:
-        raise SlackRequestRefused(f"unhandled action {action_id!r}")
+        raise SlackRequestRefused(f"unhandled action {_short(action_id)}")
     user_id = str(user.get("id", "")) if isinstance(user, dict) else ""
     user_name = (
         str(user.get("username") or user.get("name") or user_id) if isinstance(user, dict) else ""
@@ -254,3 +268,25 @@ def parse_action(body: bytes) -> Click:
         if isinstance(payload.get("response_url"), str)
         else None,
     )
+
+
+def _too_deep(value: Any) -> bool:
+    """True when arrays/objects nest deeper than ``MAX_PAYLOAD_DEPTH`` (no recursion here)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_PAYLOAD_DEPTH:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

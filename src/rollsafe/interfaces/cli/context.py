@@ -17,6 +17,7 @@ import typer
 from rich import markup
 from rich.console import Console
 
+from rollsafe.audit import redacting
 from rollsafe.domain import errors
 from rollsafe.storage import sql
 
@@ -62,7 +63,12 @@ class StoreLocation:
             return str(self.state_dir / sql.DB_FILE)
         import sqlalchemy as sa
 
-        return sa.make_url(self.url).render_as_string(hide_password=True)
+        try:
+            return sa.make_url(self.url).render_as_string(hide_password=True)
+        except (sa.exc.ArgumentError, ValueError):
+            # Unparsable (a port that is no number...): the text, its password masked all
+            # the same, rather than a traceback in place of the message.
+            return redacting.redact_text(self.url)
 
 
 def locate_store(config: Path | None, state_dir: Path | None) -> StoreLocation:

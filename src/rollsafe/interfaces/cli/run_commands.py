@@ -5,7 +5,10 @@ like a critical decision would (same governors, same audit), as ``cli:<user>``. 
 depends on the controller lock (``rollsafe.runtime.locking``): when no daemon runs, this
 process takes the lock and drives the run itself, printing each state and step; when a daemon
 holds the lock, this process only opens the run and, with ``--wait``, follows it in the store
-(and takes over if the daemon goes away). Never both. Running the same command again after a
+(and takes over if the daemon goes away). Never both. Replicas sharing a PostgreSQL store lead
+by a lease in the store, not by the local lock: while another process holds a live leader
+lease (``repositories.LEADER_LEASE``), this process only opens the run for that leader, even
+when the lock on this host is free. Running the same command again after a
 crash finds the target's open run and resumes it instead of opening a second one.
 
 Exit codes: 0 the run succeeded (or dry run, or was opened for the daemon without
@@ -107,6 +110,7 @@ def rollback(
     lock = locking.ControllerLock(loaded.state_dir, role="cli")
     try:
         holder = _take_lock_unless_daemon(lock, console, quiet=as_json)
+        leader = _yield_to_leader(lock, store)
         try:
             executor = assembly.build_executor(
                 loaded, store, clock=clocks.SystemClock(), on_audit=show
@@ -129,8 +133,8 @@ def rollback(
         if run.open and lock.held:
             run = _drive(executor, run, console)
         elif run.open:
-            who = f"pid {holder.pid}" if holder else "another process"
             if not as_json:
+                who = _controller(holder, leader)
                 console.print(f"run {run.id} is queued for the running controller ({who})")
             if wait:
                 # run.opened was printed already when this process opened the run.
@@ -169,6 +173,39 @@ def _take_lock_unless_daemon(
             told = True
         time.sleep(0.2)
     return None
+
+
+def _yield_to_leader(
+    lock: locking.ControllerLock, store: repositories.Store
+) -> repositories.Lease | None:
+    """Give the lock back when a leader elsewhere drives runs; that leader's lease, if so.
+
+    Replicas lead by the lease in the shared store, and the one leading may run on another
+    host, where this host's free lock says nothing: driving here too would act twice.
+    """
+    if not lock.held:
+        return None
+    leader = _live_leader(store)
+    if leader is not None:
+        lock.release()
+    return leader
+
+
+def _controller(holder: locking.Holder | None, leader: repositories.Lease | None) -> str:
+    if leader is not None:
+        return f"the leader {markup.escape(leader.holder)}, from the store's leader lease"
+    return f"pid {holder.pid}" if holder else "another process"
+
+
+def _live_leader(store: repositories.Store) -> repositories.Lease | None:
+    """The leader lease while someone holds it live (a replica on any host), else None."""
+    try:
+        lease = store.lease(repositories.LEADER_LEASE)
+    except errors.StoreError as exc:
+        context.fail(f"cannot read the leader lease: {exc}")
+    if lease is None or not lease.live(clocks.SystemClock().now()):
+        return None
+    return lease
 
 
 def _drive(
@@ -211,6 +248,11 @@ def _follow(
         if not current.open:
             return current
         if lock.try_acquire():
+            if _live_leader(store) is not None:
+                # The lock here is free, but a leader elsewhere drives the run: keep following.
+                lock.release()
+                time.sleep(FOLLOW_INTERVAL)
+                continue
             # The daemon went away mid-run: the lock is ours now, so nobody else drives it.
             if not quiet:
                 console.print("the controller stopped; driving the run here")
