@@ -132,6 +132,51 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _drain(state: Path) -> dict[str, Any]:
+    """What the leader then does with the backlog: parse, map and judge every stored payload,
+    each row marked processed with its observations (``runtime.inbox.InboxProcessor``)."""
+    from rollsafe.config import models
+    from rollsafe.domain import clocks
+    from rollsafe.judge import engine
+    from rollsafe.runtime import inbox
+    from rollsafe.storage import sql
+
+    os.environ["BENCH_INTAKE_TOKEN"] = TOKEN
+    config = models.RollsafeConfig.model_validate(_config(state))
+    store = sql.open_store(state)
+    judge = engine.Engine(config)
+    seen = 0
+
+    def sink(obs: Any) -> None:
+        nonlocal seen
+        seen += 1
+        judge.observe(obs)
+        judge.evaluate(obs.target, now=obs.time)
+
+    processor = inbox.InboxProcessor(
+        config, store, sink=sink, clock=clocks.SystemClock(), batch=500
+    )
+
+    async def drain() -> int:
+        rows = 0
+        while True:
+            done = await processor.process_pending()
+            if not done:
+                return rows
+            rows += len(done)
+
+    began = time.perf_counter()
+    rows = asyncio.run(drain())
+    wall = time.perf_counter() - began
+    store.close()
+    return {
+        "rows": rows,
+        "alerts": seen,
+        "rows_per_s": round(rows / wall, 1) if wall else None,
+        "alerts_per_s": round(seen / wall, 1) if wall else None,
+    }
+
+
 def run(*, count: int = 3000, senders: int = 32, limit_s: float = 60.0) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,6 +194,7 @@ def run(*, count: int = 3000, senders: int = 32, limit_s: float = 60.0) -> dict[
         finally:
             server.terminate()
             server.join(timeout=10)
+        outcome["inbox_drain"] = _drain(Path(tmp))
     outcome["api_cpu_s"] = round(cpu, 2)
     outcome["note"] = "API in its own process; 202 = body committed to SQLite"
     return outcome

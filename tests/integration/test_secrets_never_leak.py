@@ -28,8 +28,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -231,7 +232,7 @@ audit_shipping:
         assert_clean(f"{method} {path}", f"{got}\n{data.decode(errors='replace')}")
         return status, data
 
-    def api(self, path: str) -> object:
+    def api(self, path: str) -> Any:
         status, data = self.http(
             "GET", path, headers={"Authorization": f"Bearer {SECRETS['apitoken']}"}
         )
@@ -266,12 +267,12 @@ def controller(site: Site) -> Iterator[subprocess.Popen[str]]:
                 process.wait()
 
 
-def wait_for(what: str, check: object, process: subprocess.Popen[str]) -> None:
+def wait_for(what: str, check: Callable[[], bool], process: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except OSError:
             pass
@@ -360,7 +361,9 @@ def test_a_store_url_password_is_never_printed(site: Site) -> None:
         assert "cannot open the store at postgresql://rollsafe" in opened.stderr, opened.stderr
 
 
-def test_nothing_leaks_from_a_running_controller(site: Site, controller) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_leaks_from_a_running_controller(
+    site: Site, controller: subprocess.Popen[str]
+) -> None:
     process = controller
     checkpoint = site.cli("checkpoint", TARGET)
     assert checkpoint.returncode == 0, checkpoint.stdout + checkpoint.stderr
@@ -474,6 +477,6 @@ def test_nothing_leaks_from_a_running_controller(site: Site, controller) -> None
     assert "DEBUG" in output, output[-2000:]  # the most talkative level was on
     assert_clean("rollsafe run output", output)
     assert_clean("the SQLite database", database_text(site.root / "state"))
-    for path in (site.root / "state").rglob("*"):
-        if path.is_file() and path.suffix in (".json", ".log", ".jsonl"):
-            assert_clean(str(path), path.read_text(errors="replace"))
+    for kept in (site.root / "state").rglob("*"):
+        if kept.is_file() and kept.suffix in (".json", ".log", ".jsonl"):
+            assert_clean(str(kept), kept.read_text(errors="replace"))
