@@ -113,7 +113,13 @@ class SqlStore:
         # What may be shown or logged: the password, from the URL or the environment, is not.
         self.url = self._shown
         self._secrets = tuple(p for p in (resolved.password,) if isinstance(p, str) and p)
-        self._engine = engines.create(resolved)
+        try:
+            self._engine = engines.create(resolved)
+        except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is both
+            raise errors.StoreError(
+                f"{self._shown}: not a database rollsafe can use (expected sqlite:///PATH or "
+                "postgresql://USER@HOST/DB)"
+            ) from exc
         # An in-memory database is one shared connection: threads must take turns on it.
         # Files and servers give each caller its own connection and lock in the database.
         self._turns: contextlib.AbstractContextManager[Any] = (

@@ -179,3 +179,10 @@ def test_replicas_migrating_together_take_turns(tmp_path: Path, postgres_url: st
         assert seeded == 1
     finally:
         engine.dispose()
+
+
+def test_a_url_of_an_unknown_database_is_a_store_error_without_its_password() -> None:
+    with pytest.raises(errors.StoreError) as caught:
+        sql.SqlStore("nosuchdb://rollsafe:hunter2-secret@db/x")
+    assert "not a database rollsafe can use" in str(caught.value)
+    assert "hunter2-secret" not in str(caught.value)
