@@ -17,7 +17,8 @@ A. rollsafe's own probes: an http probe on /health and the ``web-service`` prese
      upgrade the daemon probes the target at once and every ``watch_interval``, 2 s).
    - ``tuned``: probe interval 1 s, ``watch_interval`` 500 ms.
    - ``default_steady``: the default settings, fault injected long after any upgrade (the
-     release broken directly, no upgrade mark), so only the 15 s cadence applies.
+     release broken directly, no upgrade mark; its fault time is when the restart returned,
+     on this process's clock), so only the 15 s cadence applies.
    The preset's ``down_for`` (30 s by default) keeps fast probes from turning three checks
    into three seconds; left at 30 s it would be the whole figure, so it is 0 here and the
    figures are the loop's own. With the preset's defaults, add ``30 s - 3 checks``.
