@@ -1657,6 +1657,11 @@ class Policy(Model):
     watch_interval: Duration = Field(
         default=2.0, gt=0, description="Probe interval of a target under watch after an upgrade"
     )
+    confirm_window: Duration = Field(
+        default=60.0,
+        description="When a rule's condition starts to hold on a target (a first failure), the "
+        "target is probed every `watch_interval` this long, to confirm or clear it fast (0: never)",
+    )
     circuit_breaker: CircuitBreaker = Field(
         default_factory=CircuitBreaker,
         description="Stops automatic rollbacks when too much of the fleet fails at once",

@@ -256,6 +256,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         summary = f"{head}, but only for {_duration(streak)} of {_duration(rule.for_ or 0.0)}"
     evidence["breached"] = breached
     evidence["no_data"] = False
+    # The newest value breaches but the rule needs more of them: worth looking again soon.
+    evidence["pending"] = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence)
 
 
@@ -300,7 +302,13 @@ def _ratio(rule: models.RatioRule, values: windows.Span) -> Outcome:
         f"{verb} {conditions.number(rule.above)} over {_duration(rule.window)} "
         f"({len(values)} samples)"
     )
-    evidence.update(ratio=share, matching=matching, breached=breached, no_data=False)
+    evidence.update(
+        ratio=share,
+        matching=matching,
+        breached=breached,
+        no_data=False,
+        pending=matching > 0 and not breached,  # some values fail: look again soon
+    )
     return Outcome(_breach_severity(rule, breached), summary, evidence)
 
 

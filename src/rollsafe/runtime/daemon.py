@@ -123,6 +123,7 @@ class Daemon:
         # Replicas share the state directory's lock; the lease decides which one acts.
         self._lock = locking.ControllerLock(loaded.state_dir, shared=self.leadership is not None)
         self._scheduler: scheduling.Scheduler | None = None
+        self._pending: set[str] = set()  # targets with a rule pending (see _confirm_quickly)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -368,6 +369,7 @@ class Daemon:
     def judge(self, target: str) -> list[verdicts.Decision]:
         """Evaluate ``target`` now; persist and act on what changed. Returns changed decisions."""
         decisions = self.engine.evaluate(target, now=self.clock.now())
+        self._confirm_quickly(target, decisions)
         changed = [d for d in decisions if self._severity.get((d.target, d.rule)) != d.severity]
         if not changed:
             return []
@@ -443,6 +445,25 @@ class Daemon:
                     self._fold(mark)
                     self._watch_upgraded(mark)
             await asyncio.sleep(MARK_POLL_INTERVAL)
+
+    def _confirm_quickly(self, target: str, decisions: list[verdicts.Decision]) -> None:
+        """A rule whose condition starts to hold (a first failure of several needed) gets its
+        next values every ``watch_interval`` instead of every probe interval, for
+        ``policy.confirm_window``: a real failure is confirmed in seconds, a blip cleared.
+        Only the change into "pending" watches, so a target that stays there is not probed
+        closely forever."""
+        pending = any(d.evidence.get("pending") is True for d in decisions)
+        if not pending:
+            self._pending.discard(target)
+            return
+        if target in self._pending:
+            return
+        self._pending.add(target)
+        policy = self.config.policy
+        if self._scheduler is not None and policy.confirm_window > 0:
+            self._scheduler.watch(
+                target, duration=policy.confirm_window, interval=policy.watch_interval
+            )
 
     def _watch_upgraded(self, mark: observations.Observation) -> None:
         """A target just upgraded is probed closely for ``policy.watch_after_upgrade``."""
