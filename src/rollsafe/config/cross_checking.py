@@ -18,7 +18,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from rollsafe.config import durations, explaining, locating, models
+from rollsafe.config import explaining, locating, models
 
 __all__ = ["Checker"]
 
@@ -27,7 +27,6 @@ _TARGETS: pydantic.TypeAdapter[models.Target] = pydantic.TypeAdapter(models.Targ
 _PROBES: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(models.Probe)
 _DRIVERS: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(models.Driver)
 _PLANS: pydantic.TypeAdapter[models.RolloutPlan] = pydantic.TypeAdapter(models.RolloutPlan)
-_POLICY: pydantic.TypeAdapter[models.Policy] = pydantic.TypeAdapter(models.Policy)
 _NAME_KEYS = {
     "targets": "id",
     "probes": "name",
@@ -97,11 +96,8 @@ class Checker:
             self._templates(("probes", index), probe, [t for t in targets if _picks(probe, t)])
             self._regexes(("probes", index), probe)
         self._target_vars(drivers)
-        policy = self._policy()
         for index, driver in drivers.values():
             self._commands(("drivers", index), driver)
-            if policy is not None:
-                self._step_limits(index, driver, policy)
             users = [t for t in targets if t.driver == driver.name]
             self._templates(("drivers", index), driver, users)
         if "rollouts" in usable:
@@ -246,35 +242,6 @@ class Checker:
                         f"`vars.{var}` is missing (expected it: driver {name!r} finds the "
                         "target's instance by it)",
                     )
-
-    def _policy(self) -> models.Policy | None:
-        """The policy as the executor will apply it; None when it is wrong (reported already)."""
-        raw = self.data.get("policy")
-        try:
-            return _POLICY.validate_python({} if raw is None else raw)
-        except pydantic.ValidationError:
-            return None
-
-    def _step_limits(self, index: int, driver: Any, policy: models.Policy) -> None:
-        """A wait inside one rollback step must fit the executor's limit of a step.
-
-        The executor cancels every rollback step (and precheck) after ``policy.step_timeout``,
-        whatever the driver was configured to wait for: a longer driver wait is never reached,
-        and a slow but normal restore is cut off midway instead of failing with the driver's
-        own explanation. Equal is allowed (the shipped defaults are equal).
-        """
-        limit = policy.step_timeout
-        for field, wait in _step_waits(driver):
-            if wait <= limit:
-                continue
-            shown = durations.format_duration
-            self.add(
-                ("drivers", index, *field),
-                f"waits up to {shown(wait)} inside one rollback step, but policy.step_timeout "
-                f"is {shown(limit)}: the executor cancels the step first (expected "
-                f"policy.step_timeout of at least {shown(wait)}, or {'.'.join(field)} of at "
-                f"most {shown(limit)})",
-            )
 
     def _intake_sources(self) -> list[str]:
         """Sources of the intake endpoints' observations: ``source``, or else ``name``."""
@@ -453,30 +420,6 @@ def _unrendered(word: str, targets: list[models.Target]) -> str | None:
                 "placeholders; write {{ and }} for literal braces)"
             )
     return None
-
-
-def _step_waits(driver: Any) -> list[tuple[tuple[str, ...], float]]:
-    """The waits ``driver`` may spend inside one rollback step, as (path in driver, seconds)."""
-    if isinstance(driver, models.AwsDriver | models.TencentDriver | models.AliyunDriver):
-        return [
-            (("restore_wait",), driver.restore_wait),
-            (("instance_wait",), driver.instance_wait),
-        ]
-    if isinstance(driver, models.KubernetesDriver):
-        return [(("rollout_timeout",), driver.rollout_timeout)]
-    if isinstance(driver, models.LocalDriver):
-        # Each command of a step may run this long before the driver kills it.
-        return [(("step_timeout",), driver.step_timeout)]
-    if isinstance(driver, models.HostDriver):
-        out: list[tuple[tuple[str, ...], float]] = [(("step_timeout",), driver.step_timeout)]
-        recipe = driver.recipe
-        # A recipe that reboots waits for the new boot within its own step.
-        if isinstance(recipe, models.LvmRecipe | models.OstreeRecipe) or (
-            isinstance(recipe, models.SnapperRecipe) and recipe.mode == "rollback"
-        ):
-            out.append((("recipe", "reboot_timeout"), recipe.reboot_timeout))
-        return out
-    return []
 
 
 def _expected_name(what: str, section: str, choices: typing.Sequence[str]) -> str:

@@ -60,7 +60,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rollsafe.config import models
+from rollsafe.config import models, step_limits
 from rollsafe.domain import (
     audit_events,
     clocks,
@@ -437,6 +437,14 @@ class Executor:
                 self._acting.discard(run.id)
         return run
 
+    def _step_limit(self, driver: driving.Driver) -> float:
+        """``policy.step_timeout``, or longer for a driver that waits longer by its settings."""
+        try:
+            configured: models.Driver | None = self._config.driver(driver.name)
+        except KeyError:  # a driver built outside the config (tests, plug-ins)
+            configured = None
+        return step_limits.for_driver(self._policy, configured)
+
     def _start(self, run: runs.RollbackRun, driver: driving.Driver) -> runs.RollbackRun:
         """pending -> prechecking, with the restore point chosen and stored."""
         if run.restore_point is not None:
@@ -477,13 +485,14 @@ class Executor:
         point: restore_points.RestorePoint,
         driver: driving.Driver,
     ) -> runs.RollbackRun:
+        limit = self._step_limit(driver)
         try:
-            async with asyncio.timeout(self._policy.step_timeout):
+            async with asyncio.timeout(limit):
                 await driver.precheck(target, point)
         except errors.PrecheckFailed as exc:
             return self._fail(run, f"precheck failed: {exc}")
         except TimeoutError:
-            return self._fail(run, f"precheck timed out after {self._policy.step_timeout:g}s")
+            return self._fail(run, f"precheck timed out after {limit:g}s")
         except errors.RollsafeError as exc:
             return self._fail(run, f"precheck failed: {type(exc).__name__}: {exc}")
         now = self._clock.now()
@@ -625,7 +634,7 @@ class Executor:
         retries = 0
         while True:
             try:
-                async with asyncio.timeout(self._policy.step_timeout):
+                async with asyncio.timeout(self._step_limit(driver)):
                     output = await driver.rollback(target, point, step=name, key=step.key)
             except errors.DriverTemporaryError as exc:
                 if retries >= self._step_retries:
@@ -642,7 +651,7 @@ class Executor:
                 await asyncio.sleep(delay)
                 continue
             except TimeoutError:
-                why = f"step {name} timed out after {self._policy.step_timeout:g}s"
+                why = f"step {name} timed out after {self._step_limit(driver):g}s"
                 return self._step_failed(step, run, why)
             except errors.RollsafeError as exc:
                 return self._step_failed(step, run, f"step {name} failed: {exc}")
