@@ -26,6 +26,7 @@ import logging
 from rollsafe.config import loading
 from rollsafe.detect import scheduling
 from rollsafe.domain import audit_events, clocks, errors, ids, observations, verdicts
+from rollsafe.domain import runs as run_states
 from rollsafe.execute import runs
 from rollsafe.judge import engine
 from rollsafe.notify import dispatching, links, routing
@@ -303,6 +304,10 @@ class Daemon:
     def _warm_up(self) -> None:
         """Refill the judge's windows from stored observations, so a restart keeps context."""
         since = self.clock.now() - self.engine.horizon()
+        # A rollback verified within the horizon answered what was seen before it.
+        for run in self.store.list_runs(since=since, limit=WARM_UP_LIMIT):
+            if run.state is run_states.RunState.SUCCEEDED:
+                self.engine.forget(run.target, before=run.updated_at)
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
             self._last_mark_time = max(self._last_mark_time, obs.time)
@@ -393,8 +398,11 @@ class Daemon:
         return changed
 
     def _on_run_audit(self, entry: audit_events.AuditEntry) -> None:
-        """The executor's audit hook: count it, and tell people what they need to hear."""
+        """The executor's audit hook: count it, tell people what they need to hear, and after
+        a verified rollback judge the target afresh (``Engine.forget``)."""
         self.metrics.audited(entry)
+        if entry.action == "run.succeeded" and entry.target is not None:
+            self.engine.forget(entry.target, before=entry.time)
         message = self.announcer.for_audit(entry)
         if message is not None:
             self.notifications.publish(message)
