@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -105,8 +104,6 @@ class Engine:
         # ``rules.Memo``): re-judging after every observation mostly finds them unchanged.
         self._applies: dict[ids.TargetId, frozenset[str]] = {}
         self._memos: dict[ids.TargetId, dict[str, rules.Memo]] = {}
-        # Per target: probe observations older than this are ignored (see ``forget``).
-        self._floor: dict[ids.TargetId, float] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -116,30 +113,13 @@ class Engine:
 
     def observe(self, obs: observations.Observation) -> None:
         """Fold ``obs`` into its ``(target, source)`` window, at its place in time."""
-        self._alerts.fold(obs)
-        if obs.time < self._floor.get(obs.target, -math.inf):
-            return  # seen before a verified rollback of the target: no longer evidence
         per_target = self._windows.setdefault(obs.target, {})
         window = per_target.get(obs.source)
         if window is None:
             window = self._new_window(obs.target, obs.source)
             per_target[obs.source] = window
         window.insert(obs)
-
-    def forget(self, target: str, *, before: float) -> None:
-        """Judge ``target`` from now on only by probe observations made at or after ``before``.
-
-        Called when a rollback of the target was verified: the windows still hold the failed
-        release's observations, which would otherwise make the rules fire again on evidence
-        the rollback already answered, and open a second rollback. Alerts keep their own
-        lifecycle (they resolve at their source).
-        """
-        target_id = ids.TargetId(target)
-        self._floor[target_id] = max(self._floor.get(target_id, -math.inf), before)
-        self._windows.pop(target_id, None)
-        self._memos.pop(target_id, None)
-        for key in [key for key in self._blind if key[0] == target_id]:
-            del self._blind[key]
+        self._alerts.fold(obs)
 
     def mark(self, mark: observations.Mark) -> None:
         """Record a mark; ``upgrade`` marks become the reference time of baseline rules."""

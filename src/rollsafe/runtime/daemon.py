@@ -125,6 +125,10 @@ class Daemon:
         self._lock = locking.ControllerLock(loaded.state_dir, shared=self.leadership is not None)
         self._scheduler: scheduling.Scheduler | None = None
         self._pending: set[str] = set()  # targets with a rule pending (see _confirm_quickly)
+        # Per target: the newest upgrade mark, and the end of the newest verified rollback
+        # (see _nothing_to_undo).
+        self._upgraded: dict[str, float] = {}
+        self._rolled_back: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -304,10 +308,11 @@ class Daemon:
     def _warm_up(self) -> None:
         """Refill the judge's windows from stored observations, so a restart keeps context."""
         since = self.clock.now() - self.engine.horizon()
-        # A rollback verified within the horizon answered what was seen before it.
         for run in self.store.list_runs(since=since, limit=WARM_UP_LIMIT):
             if run.state is run_states.RunState.SUCCEEDED:
-                self.engine.forget(run.target, before=run.updated_at)
+                self._rolled_back[run.target] = max(
+                    self._rolled_back.get(run.target, 0.0), run.updated_at
+                )
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
             self._last_mark_time = max(self._last_mark_time, obs.time)
@@ -368,6 +373,8 @@ class Daemon:
         if obs.source.startswith(MARK_PREFIX):
             name = obs.source.removeprefix(MARK_PREFIX)
             self.engine.mark(observations.Mark(time=obs.time, target=obs.target, name=name))
+            if name == "upgrade":
+                self._upgraded[obs.target] = max(self._upgraded.get(obs.target, 0.0), obs.time)
         else:
             self.engine.observe(obs)
 
@@ -398,16 +405,17 @@ class Daemon:
         return changed
 
     def _on_run_audit(self, entry: audit_events.AuditEntry) -> None:
-        """The executor's audit hook: count it, tell people what they need to hear, and after
-        a verified rollback judge the target afresh (``Engine.forget``)."""
+        """The executor's audit hook: count it, and tell people what they need to hear."""
         self.metrics.audited(entry)
         if entry.action == "run.succeeded" and entry.target is not None:
-            self.engine.forget(entry.target, before=entry.time)
+            self._rolled_back[entry.target] = entry.time
         message = self.announcer.for_audit(entry)
         if message is not None:
             self.notifications.publish(message)
 
     def _request_rollback(self, decision: verdicts.Decision) -> None:
+        if self._nothing_to_undo(decision):
+            return
         run = self.executor.request(
             decision.target,
             trigger=f"decision:{decision.rule}",
@@ -472,6 +480,40 @@ class Daemon:
             self._scheduler.watch(
                 target, duration=policy.confirm_window, interval=policy.watch_interval
             )
+
+    def _nothing_to_undo(self, decision: verdicts.Decision) -> bool:
+        """True (audited) when a rollback would undo nothing: the target was rolled back and
+        verified less than the judge's horizon ago and not upgraded since.
+
+        Its windows, and sources that lag (a Prometheus rate window, an alert not yet
+        resolved), still hold the failed release's evidence for a while; a second rollback
+        to the same restore point would repeat an effect that is already there. A failure
+        that persists after a verified rollback is for a person: it is audited and logged.
+        """
+        target = decision.target
+        rolled_back = self._rolled_back.get(target)
+        if rolled_back is None or self._upgraded.get(target, 0.0) > rolled_back:
+            return False
+        if decision.time - rolled_back >= self.engine.horizon():
+            return False
+        reason = (
+            f"{decision.rule} is critical again {decision.time - rolled_back:.1f}s after the "
+            "verified rollback, with no upgrade since: nothing left to undo (the judge's "
+            "windows may still hold the failed release's evidence); no second run"
+        )
+        log.warning("%s: %s", target, reason)
+        self.store.append_audit(
+            audit_events.AuditEntry(
+                time=self.clock.now(),
+                actor="rollsafe",
+                action="run.not_requested",
+                target=target,
+                reason=reason,
+                details={"rule": decision.rule, "rolled_back_at": rolled_back},
+                result="skipped",
+            )
+        )
+        return True
 
     def _watch_upgraded(self, mark: observations.Observation) -> None:
         """A target just upgraded is probed closely for ``policy.watch_after_upgrade``."""
