@@ -4,7 +4,8 @@ A real controller (daemon, executor, local driver with a directory restore point
 API on a real socket. The same firing alert arrives from three replicas (their bodies differ
 in ``externalURL``, so the inbox cannot dedupe them), several times each, concurrently, then
 again after the run finished (Alertmanager's repeat interval): one run. Then the alert resolves
-and fires again with a new ``startsAt``: a new incident, so exactly one more run.
+and fires again at once: no upgrade since the verified rollback, so no second run (audited);
+after a new upgrade, a new incident is exactly one more run.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import asyncio
 import datetime
 import json
 import textwrap
+import time
 
 import aiohttp
 import pytest
 
 from rollsafe.config import loading
-from rollsafe.domain import clocks, ids, runs
+from rollsafe.domain import clocks, ids, observations, runs
 from rollsafe.interfaces.api import hosting
 from rollsafe.runtime import assembly, daemon
 from rollsafe.storage import sql
@@ -198,9 +200,26 @@ async def test_replicas_resends_and_repeats_open_one_run_per_incident(loaded):
         assert latest["alert-critical"] == "ok"
         assert len(controller.runs()) == 1
 
-        # A new incident: the alert fires again with a new startsAt.
+        # The alert fires again at once, with no upgrade since the verified rollback: the
+        # rollback already undid the upgrade, so no second run; a person is told instead.
         again = [body("firing", replica=r, starts=ago(10)) for r in range(3)]
         assert await post_all(url, again * 2) == [202] * 6
+        assert len(await controller.settled(1)) == 1
+        audit = [e.entry for e in controller.daemon.store.list_audit_events()]
+        assert [e.target for e in audit if e.action == "run.not_requested"] == ["web-1"]
+
+        # After a new upgrade, a new incident is a new rollback.
+        upgraded = time.time()
+        controller.daemon.store.add_observations(
+            [observations.Observation(upgraded, ids.TargetId("web-1"), "mark:upgrade", 1.0)]
+        )
+        while controller.daemon._upgraded.get("web-1", 0.0) < upgraded:
+            await asyncio.sleep(0.05)  # the daemon polls the store for marks
+        resolved = [body("resolved", replica=r, starts=ago(10), ends=ago(5)) for r in range(3)]
+        assert await post_all(url, resolved) == [202] * 3
+        await controller.settled(1)
+        newest = [body("firing", replica=r, starts=ago(1)) for r in range(3)]
+        assert await post_all(url, newest * 2) == [202] * 6
         found = await controller.settled(2)
         assert len(found) == 2
         assert all(r.state is runs.RunState.SUCCEEDED for r in found)
@@ -211,4 +230,4 @@ async def test_replicas_resends_and_repeats_open_one_run_per_incident(loaded):
         rows = store.list_inbox(limit=1000)
         assert rows
         assert all(r.processed_at is not None for r in rows)
-        assert len(rows) < 9 + 6 + 4 + 6
+        assert len(rows) < 9 + 6 + 4 + 6 + 3 + 6

@@ -159,6 +159,20 @@ class Announcer:
                 links=self._dashboard(),
                 fields={"reason": entry.reason, "actor": entry.actor},
             )
+        if action == "run.not_requested":
+            return messages.Message(
+                event="run.not_requested",
+                severity=_CRITICAL,
+                title=f"{entry.target}: still failing after a verified rollback",
+                text=(
+                    f"{entry.reason}\nrollsafe does not roll back twice for one upgrade: "
+                    "a person must look (`rollsafe rollback` still works)."
+                ),
+                target=entry.target,
+                details=dict(details),
+                links=self._dashboard(target=entry.target),
+                fields={"reason": entry.reason, "actor": entry.actor},
+            )
         if action == "breaker.reset":
             return messages.Message(
                 event="breaker.reset",

@@ -502,17 +502,19 @@ class Daemon:
             "windows may still hold the failed release's evidence); no second run"
         )
         log.warning("%s: %s", target, reason)
-        self.store.append_audit(
-            audit_events.AuditEntry(
-                time=self.clock.now(),
-                actor="rollsafe",
-                action="run.not_requested",
-                target=target,
-                reason=reason,
-                details={"rule": decision.rule, "rolled_back_at": rolled_back},
-                result="skipped",
-            )
+        entry = audit_events.AuditEntry(
+            time=self.clock.now(),
+            actor="rollsafe",
+            action="run.not_requested",
+            target=target,
+            reason=reason,
+            details={"rule": decision.rule, "rolled_back_at": rolled_back},
+            result="skipped",
         )
+        self.store.append_audit(entry)
+        message = self.announcer.for_audit(entry)
+        if message is not None:
+            self.notifications.publish(message)
         return True
 
     def _watch_upgraded(self, mark: observations.Observation) -> None:
