@@ -55,7 +55,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +91,6 @@ class ProbeSetting:
     via_upgrade: bool
     reps: int
     deadline_s: float  # fault -> run finished, per repetition
-    parallel: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,25 +561,15 @@ def _expected_classic(setting: ClassicSetting) -> dict[str, Any]:
 PROBE_SETTINGS = (
     ProbeSetting("default", None, None, via_upgrade=True, reps=3, deadline_s=60.0),
     ProbeSetting("tuned", "1s", "500ms", via_upgrade=True, reps=3, deadline_s=60.0),
-    ProbeSetting(
-        "default_steady", None, None, via_upgrade=False, reps=3, deadline_s=90.0, parallel=True
-    ),
+    ProbeSetting("default_steady", None, None, via_upgrade=False, reps=3, deadline_s=90.0),
 )
 CLASSIC_TUNED = ClassicSetting("tuned", "1s", "1s", "5s", "1s", "1s", deadline_s=60.0)
 CLASSIC_DEFAULT = ClassicSetting("default", "1m", "1m", "2m", "30s", "5m", deadline_s=200.0)
 
 
-def _repeat(
-    name: str, reps: int, once: Any, stages: tuple[str, ...], *, parallel: bool = False
-) -> dict[str, Any]:
+def _repeat(name: str, reps: int, once: Any, stages: tuple[str, ...]) -> dict[str, Any]:
     print(f"  fault {name}: {reps} run(s)", file=sys.stderr, flush=True)
-    if parallel:
-        # Each repetition has its own service, store and daemon, so they cannot meet; used
-        # where the figure is many seconds of waiting for probe intervals, not CPU.
-        with futures.ThreadPoolExecutor(max_workers=reps) as pool:
-            samples = list(pool.map(lambda _: once(), range(reps)))
-    else:
-        samples = [once() for _ in range(reps)]
+    samples = [once() for _ in range(reps)]
     return {**_summary(samples, stages), "samples_total": [s["total"] for s in samples]}
 
 
@@ -600,7 +588,6 @@ def run(*, full: bool | None = None) -> dict[str, Any]:
             s.reps,
             lambda s=s: _probe_once(s),
             PROBE_STAGES,
-            parallel=s.parallel,
         )
         for s in PROBE_SETTINGS
     }

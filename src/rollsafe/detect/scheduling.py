@@ -179,8 +179,11 @@ class Scheduler:
 
         return list(await asyncio.gather(*(once(pair) for pair in chosen)))
 
-    def watch(self, target_id: str, *, duration: float, interval: float) -> int:
-        """Probe ``target_id`` now, then every ``interval`` for ``duration`` seconds.
+    def watch(
+        self, target_id: str, *, duration: float, interval: float, at_once: bool = True
+    ) -> int:
+        """Probe ``target_id`` now (or in ``interval`` when not ``at_once``: it was just
+        looked at), then every ``interval`` for ``duration`` seconds.
 
         Probes whose own interval is shorter keep it. Watching again extends the window.
         Asked before ``run()`` (a daemon replaying recent upgrades at start), it applies once
@@ -202,9 +205,11 @@ class Scheduler:
             if pair.timer is not None and pair.timer.when() > now:
                 # Armed for later: look now instead. A pair running right now re-arms itself
                 # with the short interval when it finishes.
-                pair.timer.cancel()
-                pair.base = now
-                self._arm(pair)
+                soon = now if at_once else now + interval
+                if soon < pair.timer.when():
+                    pair.timer.cancel()
+                    pair.base = soon
+                    self._arm(pair)
         return watched
 
     def stats(self) -> Stats:

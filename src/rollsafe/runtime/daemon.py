@@ -367,7 +367,8 @@ class Daemon:
         self._unsaved.append(obs)
         self._fold(obs)
         if not obs.source.startswith(MARK_PREFIX):
-            self.judge(obs.target)
+            # A probe that could not observe (refused, timed out) is worth a quick second look.
+            self.judge(obs.target, suspect=obs.error is not None)
 
     def _fold(self, obs: observations.Observation) -> None:
         if obs.source.startswith(MARK_PREFIX):
@@ -378,10 +379,13 @@ class Daemon:
         else:
             self.engine.observe(obs)
 
-    def judge(self, target: str) -> list[verdicts.Decision]:
-        """Evaluate ``target`` now; persist and act on what changed. Returns changed decisions."""
+    def judge(self, target: str, *, suspect: bool = False) -> list[verdicts.Decision]:
+        """Evaluate ``target`` now; persist and act on what changed. Returns changed decisions.
+
+        ``suspect``: the observation that prompted this could not be made (see
+        ``_confirm_quickly``)."""
         decisions = self.engine.evaluate(target, now=self.clock.now())
-        self._confirm_quickly(target, decisions)
+        self._confirm_quickly(target, decisions, suspect=suspect)
         changed = [d for d in decisions if self._severity.get((d.target, d.rule)) != d.severity]
         if not changed:
             return []
@@ -462,13 +466,16 @@ class Daemon:
                     self._watch_upgraded(mark)
             await asyncio.sleep(MARK_POLL_INTERVAL)
 
-    def _confirm_quickly(self, target: str, decisions: list[verdicts.Decision]) -> None:
-        """A rule whose condition starts to hold (a first failure of several needed) gets its
-        next values every ``watch_interval`` instead of every probe interval, for
-        ``policy.confirm_window``: a real failure is confirmed in seconds, a blip cleared.
+    def _confirm_quickly(
+        self, target: str, decisions: list[verdicts.Decision], *, suspect: bool = False
+    ) -> None:
+        """A rule whose condition starts to hold (a first failure of several needed), or a
+        probe that could not observe, gets the target's next values every ``watch_interval``
+        instead of every probe interval, for ``policy.confirm_window``: a real failure is
+        confirmed in seconds, a blip cleared.
         Only the change into "pending" watches, so a target that stays there is not probed
         closely forever."""
-        pending = any(d.evidence.get("pending") is True for d in decisions)
+        pending = suspect or any(d.evidence.get("pending") is True for d in decisions)
         if not pending:
             self._pending.discard(target)
             return
@@ -478,7 +485,10 @@ class Daemon:
         policy = self.config.policy
         if self._scheduler is not None and policy.confirm_window > 0:
             self._scheduler.watch(
-                target, duration=policy.confirm_window, interval=policy.watch_interval
+                target,
+                duration=policy.confirm_window,
+                interval=policy.watch_interval,
+                at_once=False,  # it was looked at just now
             )
 
     def _nothing_to_undo(self, decision: verdicts.Decision) -> bool:

@@ -355,3 +355,48 @@ async def test_a_watched_target_is_probed_at_once_then_at_the_watch_interval() -
     # "a" was looked at three times within the hour-long interval; "b" was left alone.
     assert [t for t, _ in seen].count("a") >= 3
     assert "b" not in [t for t, _ in seen]
+
+
+async def test_a_watch_not_at_once_waits_one_watch_interval_first() -> None:
+    config = models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": "a"}],
+            "probes": [{"name": "p", "kind": "tcp", "port": 1, "interval": 3600}],
+        }
+    )
+    seen: list[float] = []
+    second = asyncio.Event()
+
+    class Quick:
+        name = "p"
+
+        async def observe(self, target: models.Target) -> observations.Observation:
+            return observations.Observation(time=0.0, target=target.id, source="p", value=1.0)
+
+        async def close(self) -> None:
+            return None
+
+    def sink(o: observations.Observation) -> None:
+        seen.append(asyncio.get_running_loop().time())
+        if len(seen) >= 2:
+            second.set()
+
+    scheduler = scheduling.Scheduler(
+        config,
+        clock=clocks.SystemClock(),
+        sink=sink,
+        probe_factory=lambda _c, _clock: Quick(),  # type: ignore[arg-type,return-value]
+        rng=random.Random(2),
+    )
+    task = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0)
+    asked = asyncio.get_running_loop().time()
+    assert scheduler.watch("a", duration=60, interval=0.2, at_once=False) == 1
+    async with asyncio.timeout(30):
+        await second.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    # Nothing ran before one watch interval had passed; then it ran every interval.
+    assert seen[0] >= asked + 0.2
+    assert seen[1] >= seen[0] + 0.2

@@ -16,7 +16,10 @@ class _Watches:
     def __init__(self) -> None:
         self.asked: list[tuple[str, float, float]] = []
 
-    def watch(self, target_id: str, *, duration: float, interval: float) -> int:
+    def watch(
+        self, target_id: str, *, duration: float, interval: float, at_once: bool = True
+    ) -> int:
+        assert not at_once  # the target was looked at just now
         self.asked.append((target_id, duration, interval))
         return 1
 
@@ -84,5 +87,20 @@ def test_a_confirm_window_of_zero_never_watches(tmp_path: Path) -> None:
         for status in (200, 200, 200, 503, 503):
             d._handle(_seen("web-1", status))
         assert watches.asked == []
+    finally:
+        d.store.close()
+
+
+def test_a_probe_that_could_not_observe_asks_for_a_close_look(tmp_path: Path) -> None:
+    d = _daemon(tmp_path)
+    watches = _Watches()
+    d._scheduler = watches  # type: ignore[assignment]
+    try:
+        d._handle(_seen("web-1", 200))
+        refused = observations.Observation(
+            time=time.time(), target=ids.TargetId("web-1"), source="http", error="refused"
+        )
+        d._handle(refused)
+        assert watches.asked == [("web-1", 60.0, 1.0)]
     finally:
         d.store.close()
