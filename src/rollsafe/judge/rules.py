@@ -215,6 +215,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     evidence.update(_span_of(last), value=numbers[-1], values=numbers)
     if len(last) < rule.consecutive:
         reason = f"{len(last)} of the {rule.consecutive} values needed in a row"
+        # Too few values to decide; if the newest breaches, more are worth getting soon.
+        evidence["pending"] = conditions.compare(numbers[-1], rule.op, rule.value)
         return _no_data(rule.probe, reason, evidence)
 
     hits = [conditions.compare(x, rule.op, rule.value) for x in numbers]

@@ -104,3 +104,17 @@ def test_a_probe_that_could_not_observe_asks_for_a_close_look(tmp_path: Path) ->
         assert watches.asked == [("web-1", 60.0, 1.0)]
     finally:
         d.store.close()
+
+
+def test_a_young_target_with_too_few_values_is_watched_on_its_first_failure(
+    tmp_path: Path,
+) -> None:
+    d = _daemon(tmp_path)
+    watches = _Watches()
+    d._scheduler = watches  # type: ignore[assignment]
+    try:
+        d._handle(_seen("web-1", 200))  # one value: the rule needs three to decide
+        d._handle(_seen("web-1", 500))
+        assert watches.asked == [("web-1", 60.0, 1.0)]
+    finally:
+        d.store.close()
