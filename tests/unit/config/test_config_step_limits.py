@@ -24,7 +24,7 @@ AWS = "    kind: aws\n"
 TENCENT = "    kind: tencent\n    region: ap-guangzhou\n"
 ALIYUN = "    kind: aliyun\n    region_id: cn-hangzhou\n"
 KUBE = "    kind: kubernetes\n"
-LOCAL = "    kind: local\n    rollback: \"true\"\n"
+LOCAL = '    kind: local\n    rollback: "true"\n'
 BTRFS = "    kind: host\n    recipe: {kind: btrfs, subvolume: /srv/app, snapshots: /srv/snap}\n"
 LVM = (
     "    kind: host\n"
