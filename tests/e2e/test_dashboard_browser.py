@@ -1,5 +1,7 @@
 """The dashboard in a real headless Chromium: a failing target, a pending rollback approved by
-a click, the rollback watched until it succeeded. Saves ``docs/dashboard.png``.
+a click, the rollback watched until it succeeded. Takes a screenshot; with
+``ROLLSAFE_REFRESH_SCREENSHOT=1`` it replaces ``docs/dashboard.png`` (otherwise a test run
+leaves the working tree as it found it).
 
 Everything is real: the controller (daemon + API) on a loopback port, a local HTTP service
 whose health is a file inside its directory, the local driver restoring that directory, the
@@ -10,6 +12,7 @@ SQLite store, Debian's Chromium at /usr/bin/chromium driven by Playwright (never
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import textwrap
 from pathlib import Path
@@ -32,7 +35,7 @@ if not CHROMIUM.exists():
     )
 playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 OPERATOR_TOKEN = "operator-token-for-the-browser-test"
 TARGETS = ("web-1", "web-2", "web-3")
 BROWSER_ARGS = [
@@ -151,7 +154,9 @@ async def _checkpoint_all(loaded: loading.LoadedConfig) -> None:
             )
 
 
-async def _approve_in_the_dashboard(page, base: str, controller: daemon.Daemon) -> str:
+async def _approve_in_the_dashboard(
+    page, base: str, controller: daemon.Daemon, screenshot: Path
+) -> str:
     """Sign in, see web-1 failing, approve its rollback, watch it succeed, take the screenshot."""
     await page.goto(f"{base}/dashboard/")
     await page.fill("#token", OPERATOR_TOKEN)
@@ -196,8 +201,9 @@ async def _approve_in_the_dashboard(page, base: str, controller: daemon.Daemon) 
     await row.click()
     rollback_mark = page.locator("#detail svg.chart line.mark-rollback").first
     await rollback_mark.wait_for(state="attached", timeout=WAIT_MS)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOT), full_page=True)
+    await page.screenshot(path=str(screenshot), full_page=True)
+    if os.environ.get("ROLLSAFE_REFRESH_SCREENSHOT") == "1":
+        DOCS_SCREENSHOT.write_bytes(screenshot.read_bytes())
     return run_id
 
 
@@ -240,7 +246,9 @@ async def test_a_person_approves_a_pending_rollback_and_watches_it_succeed(
             browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1440, "height": 1100})
-                run_id = await _approve_in_the_dashboard(page, base, controller)
+                run_id = await _approve_in_the_dashboard(
+                    page, base, controller, tmp_path / "dashboard.png"
+                )
             finally:
                 await browser.close()
     finally:
@@ -253,4 +261,4 @@ async def test_a_person_approves_a_pending_rollback_and_watches_it_succeed(
         assert run.approval.decided_by == "api:oscar"
     assert (root / "web-1" / "healthy").exists()
     assert (root / "web-1" / "release").read_text() == "v1\n"
-    assert SCREENSHOT.stat().st_size > 10_000
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
