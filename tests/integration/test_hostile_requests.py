@@ -98,7 +98,14 @@ async def server(tmp_path):
     config = models.RollsafeConfig.model_validate(
         {
             "targets": [{"id": "web-1"}],
-            "server": {"port": 0, "max_body_bytes": LIMIT},
+            # The limits come from the config, as `rollsafe run` applies them.
+            "server": {
+                "port": 0,
+                "max_body_bytes": LIMIT,
+                "read_timeout": LIMITS.read_timeout,
+                "keep_alive": LIMITS.keep_alive,
+                "max_connections": LIMITS.max_connections,
+            },
             "access": {"tokens": [{"name": "ops", "role": "admin", "token_env": "T"}]},
             "intake": [
                 {
@@ -120,9 +127,7 @@ async def server(tmp_path):
     stop = asyncio.Event()
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serving.serve(
-            app, config.server, stop, listening=lambda h, p: bound.set_result(p), limits=LIMITS
-        )
+        serving.serve(app, config.server, stop, listening=lambda h, p: bound.set_result(p))
     )
     port = await asyncio.wait_for(bound, BOUND)
     yield Server(store, port)

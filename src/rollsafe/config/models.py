@@ -1254,6 +1254,19 @@ class Server(Model):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1, description="Larger request bodies are refused (413)"
     )
+    read_timeout: Duration = Field(
+        default=30.0,
+        gt=0,
+        description="A request whose headers and body have not all arrived by then is cut off "
+        "(slow clients)",
+    )
+    keep_alive: int = Field(default=5, ge=1, description="Seconds an idle connection stays open")
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open connections at once; more are answered 503"
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, description="Request line and headers, at most"
+    )
 
 
 def _one_secret(env: str | None, file: Path | None, what: str) -> None:

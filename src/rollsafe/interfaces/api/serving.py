@@ -144,10 +144,15 @@ async def serve(
 
     TLS files are relative to ``base_dir`` (the config file's directory). ``listening`` is
     called with the bound host and port once requests are accepted (useful with port 0).
-    ``limits`` bound what clients may hold (default ``Limits()``). Raises ServeError when the
-    address or the TLS files cannot be used.
+    ``limits`` bound what clients may hold (default: those ``server`` configures). Raises
+    ServeError when the address or the TLS files cannot be used.
     """
-    limits = limits or Limits()
+    limits = limits or Limits(
+        read_timeout=server.read_timeout,
+        keep_alive=server.keep_alive,
+        max_connections=server.max_connections,
+        max_header_bytes=server.max_header_bytes,
+    )
     bounds: dict[str, Any] = {
         "http": _guarded_protocol(limits.read_timeout),
         "timeout_keep_alive": limits.keep_alive,
