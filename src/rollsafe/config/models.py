@@ -745,6 +745,10 @@ class SnapperRecipe(Model):
         description="rollback: new default subvolume + reboot; undochange: revert files now",
     )
     reboot_timeout: Duration = 600.0
+    no_dbus: bool = Field(
+        default=False,
+        description="Run snapper --no-dbus (as root, without the snapperd D-Bus service)",
+    )
 
 
 class LvmRecipe(Model):

@@ -2,7 +2,8 @@
 
 The recipes for snapper, LVM, apt, dnf, rpm-ostree and bootc cannot run on the test machine,
 so their tests feed them the outputs those tools print (files under ``outputs/``, written in
-the tools' documented formats) and assert on the exact command texts they send.
+the tools' documented formats or captured from the real tools: see outputs/README.md) and
+assert on the exact command texts they send.
 
 Rules are matched newest first by substring; each rule answers its results in order and
 repeats the last one. An answer may be an exception (the connection lost during a reboot).

@@ -13,13 +13,21 @@ def test_snapper_ascii_table() -> None:
     rows = parsing.parse_snapper_list(output("snapper_list_created.txt"))
     assert [r.number for r in rows] == [0, 1, 40, 41, 42]
     first = rows[1]
+    # Captured on a plain mount: no snapshot is the default or the active one.
     assert (first.default, first.active, first.description) == (
-        True,
+        False,
         False,
         "first root filesystem",
     )
-    assert rows[-1].type == "pre"
+    assert [r.type for r in rows] == ["single", "single", "pre", "post", "pre"]
     assert rows[-1].description == "rollsafe rp-abc123"
+    assert rows[3].description == "apt"
+
+
+def test_snapper_unicode_table_real() -> None:
+    # ``snapper --table-style 1 list``: the same rows as the ASCII table.
+    unicode = parsing.parse_snapper_list(output("snapper_list_unicode.txt"))
+    assert unicode == parsing.parse_snapper_list(output("snapper_list_created.txt"))
 
 
 def test_snapper_unicode_table_markers() -> None:
@@ -35,7 +43,24 @@ def test_snapper_unicode_table_markers() -> None:
 
 
 def test_snapper_csvout() -> None:
-    rows = {r.number: r for r in parsing.parse_snapper_list(output("snapper_list.csv"))}
+    # snapper 0.10.4 starts its CSV with ``config,subvolume``, not ``number``.
+    real = parsing.parse_snapper_list(output("snapper_list.csv"))
+    assert real == parsing.parse_snapper_list(output("snapper_list_created.txt"))
+    # The markers, in the same column layout (rollback cannot run on the capture machine).
+    header = "config,subvolume,number,default,active,type,pre-number,date,user,used-space,"
+    header += "cleanup,description,userdata"
+    rolled = (
+        header
+        + "\n"
+        + "\n".join(
+            [
+                "root,/,1,no,yes,single,,2024-03-04 10:02:11,root,,,first root filesystem,",
+                "root,/,42,no,no,pre,,2024-03-06 09:00:03,root,,number,rollsafe rp-abc123,",
+                'root,/,44,yes,no,single,,2024-03-06 09:41:27,root,,,"writable copy of #42",',
+            ]
+        )
+    )
+    rows = {r.number: r for r in parsing.parse_snapper_list(rolled)}
     assert rows[44].default
     assert not rows[44].active
     assert rows[1].active
@@ -50,7 +75,7 @@ def test_snapper_garbage_is_an_error() -> None:
 def test_snapper_rollback_and_print_number() -> None:
     assert parsing.parse_snapper_rollback(output("snapper_rollback.txt")) == 44
     assert parsing.parse_snapper_rollback("") is None
-    assert parsing.parse_print_number("42\n", what="x") == 42
+    assert parsing.parse_print_number(output("snapper_create_print_number.txt"), what="x") == 42
     with pytest.raises(errors.DriverError):
         parsing.parse_print_number("oops", what="x")
 

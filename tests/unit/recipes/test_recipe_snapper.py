@@ -1,4 +1,10 @@
-"""The snapper recipe against recorded-format outputs (snapper cannot run here)."""
+"""The snapper recipe against outputs of snapper 0.10.4 (see outputs/README.md).
+
+The list, create, status and undochange outputs were captured from the real snapper; the
+rollback-mode ones (``snapper rollback``, lists after it and after the reboot) are written by
+hand, since ``rollback`` only works on a root file system. The undochange mode also runs for
+real in tests/integration/test_recipe_snapper_real.py.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +27,8 @@ def recipe(**fields: object) -> snapper.SnapperRecipe:
 
 async def test_checkpoint_creates_a_numbered_pre_snapshot() -> None:
     t = ScriptedTransport()
-    t.on("list", from_file("snapper_list_before.txt")).on("create", ok("42\n"))
+    t.on("list", from_file("snapper_list_before.txt"))
+    t.on("create", from_file("snapper_create_print_number.txt"))
     data = await recipe().checkpoint(t, TARGET, point_id="rp-abc123", limit_s=30)
     assert data == UNDO
     assert t.commands == [
@@ -40,6 +47,38 @@ async def test_repeated_checkpoint_reuses_the_snapshot_and_quotes_the_config() -
     )
     assert data == {**ROLLBACK, "config": "my root"}
     assert t.commands == ["snapper -c 'my root' list", "cat /proc/sys/kernel/random/boot_id"]
+
+
+async def test_no_dbus_goes_into_every_command() -> None:
+    r = recipe(no_dbus=True)
+    t = ScriptedTransport().on("list", from_file("snapper_list_before.txt"))
+    t.on("create", from_file("snapper_create_print_number.txt"))
+    data = await r.checkpoint(t, TARGET, point_id="rp-abc123", limit_s=30)
+    t.on("list", from_file("snapper_list_created.txt"))
+    await r.precheck(t, TARGET, data, limit_s=30)
+    t.on("status 42..0", from_file("snapper_status_changes.txt"), ok(""))
+    t.on("undochange", from_file("snapper_undochange.txt"))
+    await r.rollback(t, TARGET, data, step="undo", limit_s=30)
+    await r.verify(t, TARGET, data, limit_s=30)
+    assert t.commands == [
+        "snapper --no-dbus -c root list",
+        "snapper --no-dbus -c root create --type pre --print-number --cleanup-algorithm number "
+        "--description 'rollsafe rp-abc123'",
+        "snapper --no-dbus -c root list",
+        "snapper --no-dbus -c root status 42..0",
+        "snapper --no-dbus -c root undochange 42..0",
+        "snapper --no-dbus -c root status 42..0",
+    ]
+
+    rolling = ScriptedTransport().on("list", from_file("snapper_list_created.txt"))
+    rolling.on("rollback 42", from_file("snapper_rollback.txt"))
+    await recipe(no_dbus=True, mode="rollback").rollback(
+        rolling, TARGET, ROLLBACK, step="rollback", limit_s=30
+    )
+    assert rolling.commands == [
+        "snapper --no-dbus -c root list",
+        "snapper --no-dbus -c root rollback 42",  # the flag once, not twice
+    ]
 
 
 async def test_create_failure_carries_stderr() -> None:
@@ -61,7 +100,7 @@ async def test_undochange_step_is_idempotent_and_verified() -> None:
     r = recipe()
     assert r.rollback_steps(UNDO) == ["undo"]
     t = ScriptedTransport().on("status 42..0", from_file("snapper_status_changes.txt"))
-    t.on("undochange", ok(""))
+    t.on("undochange", from_file("snapper_undochange.txt"))
     text = await r.rollback(t, TARGET, UNDO, step="undo", limit_s=30)
     assert "undid" in text
     assert t.commands == ["snapper -c root status 42..0", "snapper -c root undochange 42..0"]

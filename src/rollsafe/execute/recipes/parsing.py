@@ -92,12 +92,14 @@ def parse_snapper_list(text: str) -> list[SnapperSnapshot]:
     The number column carries the markers: ``*`` default, ``-`` active, ``+`` both.
     """
     lines = [line for line in text.splitlines() if line.strip()]
-    if lines and "," in lines[0] and lines[0].split(",")[0].strip() == "number":
+    # snapper 0.10 puts ``config,subvolume`` before ``number`` in its CSV header.
+    if lines and "number" in [name.strip() for name in lines[0].split(",")]:
         return _parse_snapper_csv(lines)
     header: list[str] | None = None
     rows: list[SnapperSnapshot] = []
     for line in lines:
-        cells = [cell.strip() for cell in re.split(r"[|│┃]", line)]
+        # The column separators of snapper's table styles (``--table-style`` 0 to 5).
+        cells = [cell.strip() for cell in re.split(r"[|│┃║┆┇]", line)]
         if header is None:
             if cells and cells[0] == "#":
                 header = [cell.lower() for cell in cells]

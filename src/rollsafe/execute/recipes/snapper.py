@@ -5,7 +5,8 @@ Role in the loop (execute): the restore point is the snapshot number snapper pri
 with an empty ``snapper status N..0``. Mode ``rollback`` makes a writable copy of snapshot N
 the default subvolume (``snapper --no-dbus rollback N``), reboots and waits for the host, and
 proves the host runs on that copy: snapper describes it as "writable copy of #N", which is
-also how a repeated step sees its work already done.
+also how a repeated step sees its work already done. With ``no_dbus`` every command runs
+``snapper --no-dbus`` (root, no snapperd needed).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ class SnapperRecipe:
         self.config = config
         self._poll = poll_interval
 
-    def _snapper(self, *args: str) -> str:
-        return parsing.quote_all(["snapper", "-c", self.config.config, *args])
+    def _snapper(self, *args: str, no_dbus: bool = False) -> str:
+        # ``--no-dbus`` makes snapper work on the file system itself instead of asking
+        # snapperd over D-Bus: for root on hosts without a system bus (containers, rescue
+        # shells). It goes before the subcommand, as snapper wants its global options.
+        flags = ["--no-dbus"] if no_dbus or self.config.no_dbus else []
+        return parsing.quote_all(["snapper", *flags, "-c", self.config.config, *args])
 
     async def _list(
         self, transport: transporting.Transport, target: models.Target, *, limit_s: float
@@ -128,9 +133,7 @@ class SnapperRecipe:
             copy = self._copy(await self._list(transport, target, limit_s=limit_s), number)
             if copy is not None and copy.default:
                 return f"snapshot {copy.number} (writable copy of {number}) is already the default"
-            script = parsing.quote_all(
-                ["snapper", "--no-dbus", "-c", self.config.config, "rollback", str(number)]
-            )
+            script = self._snapper("rollback", str(number), no_dbus=True)
             result = await transport.run(target, script, limit_s=limit_s)
             out = parsing.require_ok(result, what="snapper rollback")
             new_default = parsing.parse_snapper_rollback(out)
