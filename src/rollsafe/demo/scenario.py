@@ -41,7 +41,6 @@ DEADLINE_S = 50.0
 """From the fault on, how long the loop may take to close before the demo gives up."""
 READY_TIMEOUT_S = 20.0
 """How long the daemon may take to start and see every host healthy with enough data."""
-DAEMON_STOP_S = 10.0
 _POLL_S = 0.1
 
 Emit = Callable[["TimelineEvent"], None]
@@ -279,7 +278,7 @@ class _Scenario:
             try:
                 result = await self._with_daemon(loaded, controller, task)
             finally:
-                await _stop_daemon(stop, task)
+                await workdirs.stop_daemon(stop, task)
                 stopped = await asyncio.to_thread(fleet.stop, built)
             self._follow(controller.store, self.watch)
             self.emit("cleanup", f"daemon stopped; {len(stopped)} demo processes stopped")
@@ -384,7 +383,7 @@ class _Scenario:
         finally:
             ready.cancel()
         if task in done:
-            return f"the daemon stopped while starting: {_task_error(task)}"
+            return f"the daemon stopped while starting: {workdirs.task_error(task)}"
         if not controller.ready.is_set():
             return f"the daemon was not ready within {READY_TIMEOUT_S:g}s"
         config = controller.config
@@ -397,7 +396,7 @@ class _Scenario:
         pending = [h.id for h in self._fleet.hosts]
         while pending:
             if task.done():
-                return f"the daemon stopped: {_task_error(task)}"
+                return f"the daemon stopped: {workdirs.task_error(task)}"
             now = controller.clock.now()
             pending = [t for t in pending if not _judged_healthy(controller, t, now)]
             if not pending:
@@ -503,7 +502,7 @@ class _Scenario:
         error: str | None = None
         if timed_out:
             error = (
-                f"the daemon stopped: {_task_error(task)}"
+                f"the daemon stopped: {workdirs.task_error(task)}"
                 if task.done()
                 else f"the loop did not close within {self.deadline_s:g}s of the fault"
             )
@@ -640,29 +639,6 @@ class _Scenario:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-async def _stop_daemon(stop: asyncio.Event, task: asyncio.Task[None]) -> None:
-    stop.set()
-    if task.done():
-        return
-    try:
-        await asyncio.wait_for(asyncio.shield(task), timeout=DAEMON_STOP_S)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-    except Exception:  # noqa: BLE001, S110 - its failure is reported from the result; stop anyway
-        pass
-
-
-def _task_error(task: asyncio.Task[None]) -> str:
-    if not task.done():
-        return "still running"
-    if task.cancelled():
-        return "cancelled"
-    exc = task.exception()
-    return f"{type(exc).__name__}: {exc}" if exc is not None else "exited"
 
 
 def _judged_healthy(controller: daemon.Daemon, target: str, now: float) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rollsafe.config import models
-from rollsafe.domain import restore_points
+from rollsafe.domain import errors, restore_points
 
 
 class Driver(Protocol):
@@ -83,3 +83,28 @@ def recording_api_calls(recorder: ApiCallRecorder) -> contextvars.Token[ApiCallR
 def reset_api_calls(token: contextvars.Token[ApiCallRecorder | None]) -> None:
     """Undo ``recording_api_calls``."""
     _recorder.reset(token)
+
+
+def require_step(driver: str, step: str, steps: Sequence[str], *, point: str | None = None) -> None:
+    """Raise DriverError unless ``step`` is one of the rollback ``steps`` of ``driver``."""
+    if step in steps:
+        return
+    of_point = f" for restore point {point}" if point is not None else ""
+    raise errors.DriverError(
+        f"driver {driver} has no rollback step {step!r}{of_point} "
+        f"(its steps: {', '.join(steps) or 'none'})"
+    )
+
+
+def require_own_point(
+    driver: str,
+    target: models.Target,
+    point: restore_points.RestorePoint,
+    *,
+    error: type[errors.PermanentError] = errors.DriverError,
+) -> None:
+    """Raise ``error`` unless ``point`` was taken of ``target`` by ``driver``."""
+    if point.target != target.id:
+        raise error(f"restore point {point.id} belongs to target {point.target}, not {target.id}")
+    if point.driver != driver:
+        raise error(f"restore point {point.id} was taken by driver {point.driver}, not {driver}")

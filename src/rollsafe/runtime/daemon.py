@@ -413,6 +413,10 @@ class Daemon:
         self.metrics.audited(entry)
         if entry.action == "run.succeeded" and entry.target is not None:
             self._rolled_back[entry.target] = entry.time
+        self._announce(entry)
+
+    def _announce(self, entry: audit_events.AuditEntry) -> None:
+        """Tell people about ``entry`` if it is something they need to hear."""
         message = self.announcer.for_audit(entry)
         if message is not None:
             self.notifications.publish(message)
@@ -522,9 +526,7 @@ class Daemon:
             result="skipped",
         )
         self.store.append_audit(entry)
-        message = self.announcer.for_audit(entry)
-        if message is not None:
-            self.notifications.publish(message)
+        self._announce(entry)
         return True
 
     def _watch_upgraded(self, mark: observations.Observation) -> None:

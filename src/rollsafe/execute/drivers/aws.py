@@ -683,11 +683,7 @@ class AwsDriver:
         step: str,
         key: str,
     ) -> str:
-        steps = self.rollback_steps(target, point)
-        if step not in steps:
-            raise errors.DriverError(
-                f"driver {self.name} has no rollback step {step!r} (its steps: {', '.join(steps)})"
-            )
+        driving.require_step(self.name, step, self.rollback_steps(target, point))
         try:
             instance_id, snapshot_id = self._check_point(target, point)
         except errors.PrecheckFailed as exc:

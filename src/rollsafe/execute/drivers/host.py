@@ -124,12 +124,7 @@ class HostDriver:
         step: str,
         key: str,
     ) -> str:
-        steps = self.rollback_steps(target, point)
-        if step not in steps:
-            raise errors.DriverError(
-                f"driver {self.name} has no rollback step {step!r} for restore point "
-                f"{point.id} (its steps: {', '.join(steps) or 'none'})"
-            )
+        driving.require_step(self.name, step, self.rollback_steps(target, point), point=point.id)
         self._check_belongs(target, point)
         with self._journal.lock(key):
             record = self._journal.read(key, step=step)
@@ -226,14 +221,7 @@ class HostDriver:
         return data
 
     def _check_belongs(self, target: models.Target, point: restore_points.RestorePoint) -> None:
-        if point.target != target.id:
-            raise errors.DriverError(
-                f"restore point {point.id} belongs to target {point.target}, not {target.id}"
-            )
-        if point.driver != self.name:
-            raise errors.DriverError(
-                f"restore point {point.id} was taken by driver {point.driver}, not {self.name}"
-            )
+        driving.require_own_point(self.name, target, point)
         recipe = point.data.get("recipe")
         if recipe != self.recipe.kind:
             raise errors.DriverError(

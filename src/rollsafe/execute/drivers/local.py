@@ -45,6 +45,7 @@ from typing import Any
 from rollsafe.audit import redacting
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
+from rollsafe.execute import driving
 from rollsafe.execute.drivers import directories, local_supervisor
 
 STEP_RESTORE = "restore-directory"
@@ -212,14 +213,7 @@ class LocalDriver:
         return live, point_dir, manifest_sha256
 
     def _check_belongs(self, target: models.Target, point: restore_points.RestorePoint) -> None:
-        if point.target != target.id:
-            raise errors.PrecheckFailed(
-                f"restore point {point.id} belongs to target {point.target}, not {target.id}"
-            )
-        if point.driver != self.name:
-            raise errors.PrecheckFailed(
-                f"restore point {point.id} was taken by driver {point.driver}, not {self.name}"
-            )
+        driving.require_own_point(self.name, target, point, error=errors.PrecheckFailed)
 
     def _check_executable(
         self, command: models.Command, target: models.Target, *, what: str
@@ -257,12 +251,7 @@ class LocalDriver:
         step: str,
         key: str,
     ) -> str:
-        steps = self.rollback_steps(target, point)
-        if step not in steps:
-            raise errors.DriverError(
-                f"driver {self.name} has no rollback step {step!r} for restore point "
-                f"{point.id} (its steps: {', '.join(steps) or 'none'})"
-            )
+        driving.require_step(self.name, step, self.rollback_steps(target, point), point=point.id)
         self._check_belongs(target, point)
         if step == STEP_RESTORE:
             # The whole step, lock included, lives in the worker thread: a cancelled caller

@@ -608,11 +608,7 @@ class TencentDriver:
         step: str,
         key: str,
     ) -> str:
-        steps = self.rollback_steps(target, point)
-        if step not in steps:
-            raise errors.DriverError(
-                f"driver {self.name} has no rollback step {step!r} (its steps: {', '.join(steps)})"
-            )
+        driving.require_step(self.name, step, self.rollback_steps(target, point))
         try:
             place = self._place(target, point)
         except errors.PrecheckFailed as exc:
