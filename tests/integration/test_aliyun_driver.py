@@ -120,7 +120,8 @@ async def test_a_snapshot_that_never_completes_times_out(ecs, target, tmp_path):
     ecs.slow["snapshot"] = None  # progressing until released
 
     with pytest.raises(
-        errors.DriverError, match=r"waited 0.2s for snapshot .* last seen: progressing"
+        errors.DriverError,
+        match=r"gave up waiting for snapshot .* after 0.2s \(last seen: progressing",
     ):
         await make_driver(ecs, tmp_path, snapshot_wait=0.2).checkpoint(target, point_id="rp-1")
 
@@ -328,7 +329,8 @@ async def test_an_instance_that_never_stops_fails_the_step(ecs, target, tmp_path
     point = await driver.checkpoint(target, point_id="rp-1")
 
     with pytest.raises(
-        errors.DriverError, match=r"waited 0.2s for instance .* to stop; last seen: Stopping"
+        errors.DriverError,
+        match=r"gave up waiting for instance .* to stop after 0.2s \(last seen: Stopping",
     ):
         await driver.rollback(target, point, step="stop-instance", key="r/0/stop-instance")
 

@@ -14,7 +14,7 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.execute.recipes import packages
-from rollsafe.execute.transports import local
+from rollsafe.reach.transports import local
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a dpkg system")
 TARGET = models.Target(id="this-host")

@@ -17,7 +17,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import qcow2
-from rollsafe.execute.transports import local
+from rollsafe.reach.transports import local
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-img") is None or shutil.which("qemu-io") is None,

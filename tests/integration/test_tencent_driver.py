@@ -20,7 +20,7 @@ from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
-from rollsafe.execute import driving, registry
+from rollsafe.execute import driving, journals, registry
 from rollsafe.execute.drivers import tencent
 
 SECRET_ID = "AKIDrollsafeStandin0001"
@@ -339,7 +339,7 @@ async def test_a_request_whose_answer_was_lost_is_followed_not_repeated(standin,
     key = "run-1/0/apply-snapshot"
     journal = driver.state_dir / "tencent-journal"
     journal.mkdir(parents=True)
-    (journal / f"{tencent._Journal.slug(key)}.json").write_text(
+    (journal / f"{journals.slug(key)}.json").write_text(
         json.dumps({"key": key, "step": "apply-snapshot", "phase": "requested"})
     )
     standin.write_disk(DISK, "broken")
@@ -507,7 +507,7 @@ async def test_upgrade_runs_the_command_once_per_key(standin, tmp_path, target):
 async def test_a_failing_upgrade_reports_its_stderr(standin, tmp_path, target):
     driver = make_driver(standin, tmp_path, upgrade=["sh", "-c", "echo no space left >&2; exit 3"])
 
-    with pytest.raises(errors.DriverError, match="exit code 3: no space left"):
+    with pytest.raises(errors.DriverError, match="exit code 3; last lines of stderr:\nno space"):
         await driver.upgrade(target, key="rollout-1/web-1")
 
 

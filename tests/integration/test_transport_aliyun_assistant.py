@@ -10,7 +10,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
-from rollsafe.execute.transports import aliyun_assistant
+from rollsafe.reach.transports import aliyun_assistant
 
 Calls = list[tuple[str, dict[str, typing.Any]]]
 

@@ -10,7 +10,7 @@ import ssm_standin
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
-from rollsafe.execute.transports import ssm
+from rollsafe.reach.transports import ssm
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from tencent_standin import TencentStandin
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
-from rollsafe.execute.transports import tencent_tat
+from rollsafe.reach.transports import tencent_tat
 
 SECRET_ID = "AKIDrollsafeTatStandin01"
 SECRET_KEY = "standin-tat-secret-key"

@@ -50,22 +50,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import fcntl
 import hashlib
-import json
 import math
 import os
 import re
-import shlex
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import commands, driving
+from rollsafe.execute import driving, journals, supervising
+from rollsafe.reach import polling
 
 __all__ = [
     "SNAPSHOT_PREFIX",
@@ -241,115 +239,6 @@ def _short(value: object) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
 
 
-# --------------------------------------------------------------------------- leases, journal
-
-
-class _Lease:
-    """Exclusive use of one step key, across tasks, threads and processes (``flock``).
-
-    SDK calls of the step run through ``call``. When the step is cancelled while a call is in
-    flight, the worker thread cannot be stopped; the lease is then released only when that
-    call returns, so a retry of the step can never race with it.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._mutex = threading.Lock()
-        self._in_flight = 0
-        self._releasing = False
-        self._closed = False
-
-    async def call(self, fn: Callable[[], _T]) -> _T:
-        claimed = {"taken": False}
-
-        def run() -> _T:
-            with self._mutex:
-                if claimed["taken"]:
-                    raise asyncio.CancelledError  # abandoned before it started: do nothing
-                claimed["taken"] = True
-            try:
-                return fn()
-            finally:
-                self._done_one()
-
-        with self._mutex:
-            self._in_flight += 1
-        try:
-            return await asyncio.to_thread(run)
-        except asyncio.CancelledError:
-            with self._mutex:
-                never_ran = not claimed["taken"]
-                claimed["taken"] = True
-            if never_ran:
-                self._done_one()
-            raise
-
-    def release(self) -> None:
-        with self._mutex:
-            self._releasing = True
-            if self._in_flight == 0:
-                self._close()
-
-    def _done_one(self) -> None:
-        with self._mutex:
-            self._in_flight -= 1
-            if self._releasing and self._in_flight == 0:
-                self._close()
-
-    def _close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            os.close(self._fd)  # closing the descriptor releases the flock
-
-
-class _Journal:
-    """Per-key progress records of rollback and upgrade steps, written atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @staticmethod
-    def slug(key: str) -> str:
-        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
-        return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-    def lease(self, key: str, *, retry_after: float) -> _Lease:
-        """The key's lease, or DriverTemporaryError while another worker holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / f"{self.slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise errors.DriverTemporaryError(
-                f"step key {key!r} is being run right now by another worker "
-                "(or a call of an abandoned attempt has not returned yet)",
-                retry_after=retry_after,
-            ) from exc
-        return _Lease(fd)
-
-    def read(self, key: str, *, step: str) -> dict[str, Any] | None:
-        path = self.root / f"{self.slug(key)}.json"
-        if not path.exists():
-            return None
-        record: dict[str, Any] = json.loads(path.read_bytes())
-        if record.get("step") != step:
-            raise errors.DriverError(
-                f"step key {key!r} was already used for step {record.get('step')!r}, not {step!r}"
-            )
-        return record
-
-    def write(self, key: str, record: Mapping[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / f"{self.slug(key)}.json"
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(json.dumps(dict(record), sort_keys=True).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-
-
 # --------------------------------------------------------------------------- the driver
 
 
@@ -378,7 +267,7 @@ class TencentDriver:
         self.name: str = config.name
         self.state_dir = state_dir.absolute()
         self._cloud = cloud or _Cloud(config)
-        self._journal = _Journal(self.state_dir / "tencent-journal")
+        self._journal = journals.StepJournal(self.state_dir / "tencent-journal")
         self._output_dir = self.state_dir / "driver-output"
 
     # ------------------------------------------------------------------ checkpoint
@@ -637,7 +526,7 @@ class TencentDriver:
         *,
         key: str,
         record: Mapping[str, Any] | None,
-        lease: _Lease,
+        lease: journals.Lease,
     ) -> str:
         if step == STEP_REPLACE:
             return await self._replace_step(target, point, place, key=key, lease=lease)
@@ -683,7 +572,7 @@ class TencentDriver:
             "at": time.time(),
         }
 
-    async def _stop_step(self, place: _Place, *, lease: _Lease) -> str:
+    async def _stop_step(self, place: _Place, *, lease: journals.Lease) -> str:
         requests: list[str] = []
 
         async def look() -> tuple[str | None, str]:
@@ -718,7 +607,7 @@ class TencentDriver:
         *,
         key: str,
         record: Mapping[str, Any] | None,
-        lease: _Lease,
+        lease: journals.Lease,
     ) -> str:
         auto = self.config.strategy == "auto-stop"
         progress: dict[str, Any] = dict(record or {})
@@ -796,7 +685,7 @@ class TencentDriver:
             f"{place.snapshot_id} (ApplySnapshot request {request})"
         )
 
-    async def _start_step(self, place: _Place, *, lease: _Lease) -> str:
+    async def _start_step(self, place: _Place, *, lease: journals.Lease) -> str:
         requests: list[str] = []
 
         async def look() -> tuple[str | None, str]:
@@ -837,7 +726,7 @@ class TencentDriver:
         place: _Place,
         *,
         key: str,
-        lease: _Lease,
+        lease: journals.Lease,
     ) -> str:
         degraded = self._degraded(key)
         if degraded is None:
@@ -895,7 +784,7 @@ class TencentDriver:
             f"({degraded.get('reason')})"
         )
 
-    async def _stop_old(self, instance_id: str, *, lease: _Lease) -> str:
+    async def _stop_old(self, instance_id: str, *, lease: journals.Lease) -> str:
         """Stop, never terminate, the instance a replacement took over from."""
         requested: list[str] = []
 
@@ -928,25 +817,14 @@ class TencentDriver:
     async def upgrade(self, target: models.Target, *, key: str) -> str:
         if self.config.upgrade is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        lease = self._journal.lease(key, retry_after=self.config.poll_interval)
-        try:
-            record = self._journal.read(key, step="upgrade")
-            if record is not None and record.get("phase") == "done":
-                return str(record.get("output", ""))
-            output = await self._run_upgrade(self.config.upgrade, target, key=key)
-            self._journal.write(
-                key,
-                {
-                    "key": key,
-                    "step": "upgrade",
-                    "phase": "done",
-                    "output": output,
-                    "at": time.time(),
-                },
-            )
-            return output
-        finally:
-            lease.release()
+        command = self.config.upgrade
+        return await supervising.journaled(
+            self._journal,
+            key,
+            lambda: self._run_upgrade(command, target, key=key),
+            step="upgrade",
+            retry_after=self.config.poll_interval,
+        )
 
     async def status(self, target: models.Target) -> Mapping[str, Any]:
         out: dict[str, Any] = {"region": self.config.region, "strategy": self.config.strategy}
@@ -977,7 +855,7 @@ class TencentDriver:
         return value
 
     async def _describe_instance(
-        self, instance_id: str, *, lease: _Lease | None = None
+        self, instance_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
         try:
             answer = await self._read(
@@ -997,7 +875,7 @@ class TencentDriver:
         return found[0] if found else None
 
     async def _describe_disk(
-        self, disk_id: str, *, lease: _Lease | None = None
+        self, disk_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
         try:
             answer = await self._read(
@@ -1013,7 +891,7 @@ class TencentDriver:
         return found[0] if found else None
 
     async def _describe_snapshot(
-        self, snapshot_id: str, *, lease: _Lease | None = None
+        self, snapshot_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
         try:
             answer = await self._read(
@@ -1032,13 +910,13 @@ class TencentDriver:
         ]
         return found[0] if found else None
 
-    async def _require_instance(self, instance_id: str, *, lease: _Lease) -> dict[str, Any]:
+    async def _require_instance(self, instance_id: str, *, lease: journals.Lease) -> dict[str, Any]:
         instance = await self._describe_instance(instance_id, lease=lease)
         if instance is None:
             raise errors.DriverError(f"instance {instance_id} no longer exists")
         return instance
 
-    async def _require_disk(self, disk_id: str, *, lease: _Lease) -> dict[str, Any]:
+    async def _require_disk(self, disk_id: str, *, lease: journals.Lease) -> dict[str, Any]:
         disk = await self._describe_disk(disk_id, lease=lease)
         if disk is None:
             raise errors.DriverError(f"disk {disk_id} no longer exists")
@@ -1053,7 +931,7 @@ class TencentDriver:
         params: Mapping[str, Any],
         *,
         about: Mapping[str, str],
-        lease: _Lease | None = None,
+        lease: journals.Lease | None = None,
     ) -> dict[str, Any]:
         """A read-only call, retried here when throttled or when the service failed."""
         for attempt in range(1, _READ_ATTEMPTS + 1):
@@ -1074,7 +952,7 @@ class TencentDriver:
         params: Mapping[str, Any],
         *,
         about: Mapping[str, str],
-        lease: _Lease | None = None,
+        lease: journals.Lease | None = None,
         tolerate: frozenset[str] = frozenset(),
         reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
@@ -1098,7 +976,7 @@ class TencentDriver:
         params: Mapping[str, Any],
         *,
         about: Mapping[str, str],
-        lease: _Lease | None,
+        lease: journals.Lease | None,
         reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
         def call() -> dict[str, Any]:
@@ -1129,42 +1007,21 @@ class TencentDriver:
     def _retry_after(self, failure: _Failure) -> float | None:
         return self.config.throttle_retry_after if failure.throttled else None
 
-    async def _poll(
-        self,
-        look: Callable[[], Awaitable[tuple[_T | None, str]]],
-        *,
-        what: str,
-        limit: float,
-    ) -> _T:
-        """Call ``look`` until it returns a value, backing off up to ``max_poll_interval``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        delay = self.config.poll_interval
-        while True:
-            value, seen = await look()
-            if value is not None:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise errors.DriverError(
-                    f"gave up waiting for {what} after {limit:g}s (last seen: {seen}); "
-                    "raise the driver's waits (and policy.step_timeout) if this is normal"
-                )
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, self.config.max_poll_interval)
+    async def _poll(self, look: polling.Look[_T], *, what: str, limit: float) -> _T:
+        return await polling.until(
+            look,
+            what=what,
+            limit=limit,
+            interval=self.config.poll_interval,
+            max_interval=self.config.max_poll_interval,
+            hint="; raise the driver's waits (and policy.step_timeout) if this is normal",
+        )
 
     # ------------------------------------------------------------------ the upgrade command
 
     async def _run_upgrade(
         self, command: models.Command, target: models.Target, *, key: str
     ) -> str:
-        try:
-            words = shlex.split(command) if isinstance(command, str) else list(command)
-            argv = [models.render(word, target) for word in words]
-        except (KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise errors.DriverError(f"the upgrade command cannot be rendered: {exc}") from exc
-        if not argv:
-            raise errors.DriverError("the upgrade command is empty")
         env = {**os.environ, **self.config.env}
         env.update(
             ROLLSAFE_TARGET=target.id,
@@ -1172,14 +1029,16 @@ class TencentDriver:
             ROLLSAFE_INSTANCE_ID=self._instance_id(target),
             ROLLSAFE_REGION=self.config.region,
         )
-        base = self._output_dir / f"upgrade-{self._journal.slug(key)}"
-        return await commands.run(
-            argv,
+        base = self._output_dir / f"upgrade-{journals.slug(key)}"
+        return await supervising.run(
+            supervising.argv(command, target, what="upgrade"),
             env=env,
-            stdout_path=base.with_suffix(".stdout"),
-            stderr_path=base.with_suffix(".stderr"),
-            limit_s=self.config.upgrade_timeout,
+            journal=self._journal.root,
+            key=key,
+            stdout=base.with_suffix(".stdout"),
+            stderr=base.with_suffix(".stderr"),
             what="upgrade",
+            limit_s=self.config.upgrade_timeout,
         )
 
 

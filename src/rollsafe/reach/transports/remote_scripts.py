@@ -1,6 +1,6 @@
 """What the cloud command transports share: the instance of a target, a script with its env.
 
-Role in the loop (execute): AWS Systems Manager, Alibaba Cloud Assistant and Tencent TAT all
+Role in the loop (reach): AWS Systems Manager, Alibaba Cloud Assistant and Tencent TAT all
 run a shell script on an instance by its id and take no environment of their own, so the
 environment a recipe passes is written into the script as ``export`` lines (values shell-quoted)
 and then masked in the output. The script itself is never logged nor audited.

@@ -1,6 +1,6 @@
 """The ``tencent_tat`` transport: a command run by Tencent Cloud TAT (Automation Tools).
 
-Role in the loop (execute): for CVM instances the controller cannot reach over SSH, a recipe's
+Role in the loop (reach): for CVM instances the controller cannot reach over SSH, a recipe's
 script is sent with TAT's ``RunCommand`` (``CommandType=SHELL``, ``Content`` Base64,
 ``Timeout`` the step's limit) and its result read with ``DescribeInvocationTasks`` (filter
 ``invocation-id``, ``HideOutput=false``), polled every ``poll_interval`` until the task's
@@ -15,7 +15,7 @@ raise ``DriverTemporaryError`` (a throttled poll only makes the poll late); an u
 instance (``ResourceNotFound.InstanceNotFound``), an agent not installed or not online and a
 CAM refusal raise ``DriverError``. Credentials come from the SDK's default chain
 (TENCENTCLOUD_SECRET_ID / _KEY, profile file, CVM role), never from the config. Every call is
-reported with its ``RequestId`` and the invocation id through ``driving.record_api_call``;
+reported with its ``RequestId`` and the invocation id through ``api_calls.record``;
 the script and its environment never are. The SDK blocks, so each call runs in a thread.
 """
 
@@ -33,8 +33,8 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute import driving
-from rollsafe.execute.transports import outputs, remote_scripts, transporting
+from rollsafe.reach import api_calls
+from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
 CAM_ACTIONS = ("tat:RunCommand", "tat:DescribeInvocationTasks", "tat:CancelInvocation")
 _RESULTS = frozenset({"SUCCESS", "FAILED"})
@@ -185,7 +185,7 @@ class TatTransport:
         outcome = await asyncio.to_thread(self._invoke, action, dict(params))
         details: dict[str, Any] = {"instance_id": iid}
         if isinstance(outcome, _Failure):
-            driving.record_api_call(
+            api_calls.record(
                 action,
                 request_id=outcome.request_id,
                 invocation_id=invocation_id,
@@ -195,7 +195,7 @@ class TatTransport:
             raise self._translate(action, outcome, iid)
         if invocation_id is None:
             invocation_id = str(outcome.get("InvocationId") or "") or None
-        driving.record_api_call(
+        api_calls.record(
             action, request_id=outcome.get("RequestId"), invocation_id=invocation_id, **details
         )
         return outcome

@@ -1,6 +1,6 @@
 """The ``aws_ssm`` transport: a command run by AWS Systems Manager Run Command.
 
-Role in the loop (execute): for EC2 instances the controller cannot reach over SSH, a recipe's
+Role in the loop (reach): for EC2 instances the controller cannot reach over SSH, a recipe's
 script is sent with ``SendCommand`` (document ``AWS-RunShellScript``, ``executionTimeout`` the
 step's limit) and its result read with ``GetCommandInvocation``, polled every
 ``poll_interval`` until a final status. ``Success`` and ``Failed`` are results (the exit code
@@ -13,7 +13,7 @@ Errors are translated here: throttling, 5xx and unanswered calls to ``SendComman
 ``DriverTemporaryError`` (nothing was sent, the executor retries the step); a throttled poll
 only makes the poll late. ``InvalidInstanceId`` (the instance is not managed by SSM or its
 agent is offline) and refused permissions raise ``DriverError``. Every call is reported with
-its request id and the command id through ``driving.record_api_call``; the script and its
+its request id and the command id through ``api_calls.record``; the script and its
 environment never are. boto3 blocks, so each call runs in a worker thread.
 """
 
@@ -29,8 +29,8 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute import driving
-from rollsafe.execute.transports import outputs, remote_scripts, transporting
+from rollsafe.reach import api_calls
+from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
 API_OUTPUT_LIMIT = 24_000  # characters of each stream GetCommandInvocation returns
 _FINAL = frozenset({"Success", "Failed", "Cancelled", "TimedOut", "Cancelling"})
@@ -193,7 +193,7 @@ class SsmTransport:
         outcome = await asyncio.to_thread(self._invoke, operation, dict(params))
         details: dict[str, Any] = {"instance_id": instance_id}
         if isinstance(outcome, _Failed):
-            driving.record_api_call(
+            api_calls.record(
                 operation,
                 request_id=outcome.request_id,
                 command_id=command_id,
@@ -206,7 +206,7 @@ class SsmTransport:
             command_id = (outcome.get("Command") or {}).get("CommandId")
         if "Status" in outcome:
             details["status"] = outcome["Status"]
-        driving.record_api_call(
+        api_calls.record(
             operation, request_id=meta.get("RequestId"), command_id=command_id, **details
         )
         return outcome
