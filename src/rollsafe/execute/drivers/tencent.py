@@ -51,10 +51,8 @@ import asyncio
 import dataclasses
 import datetime
 import hashlib
-import math
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -64,6 +62,7 @@ from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
 from rollsafe.execute import driving, journals, supervising
 from rollsafe.reach import polling
+from rollsafe.reach.clouds import tencent as tencent_cloud
 
 __all__ = [
     "SNAPSHOT_PREFIX",
@@ -87,26 +86,7 @@ SNAPSHOT_PREFIX = "rollsafe-"
 _T = TypeVar("_T")
 _PAGE = 100  # the largest Limit DescribeInstances accepts
 _READ_ATTEMPTS = 4  # tries of one read-only call that was throttled or hit a 5xx
-_MESSAGE_LIMIT = 300
 
-# Codes whose documented meaning is "busy or throttled: try again later".
-_TEMPORARY_CODES = frozenset(
-    {
-        "RequestLimitExceeded",
-        "InternalError",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ResourceBusy",
-        "InvalidDisk.Busy",
-        "MutexOperation.TaskRunning",
-        "OperationDenied.InstanceOperationInProgress",
-        "ServerNetworkError",
-        "ClientNetworkError",
-    }
-)
-_TEMPORARY_PREFIXES = ("RequestLimitExceeded.", "InternalError.")
-_THROTTLING = ("RequestLimitExceeded",)
-_PERMISSION_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
 _NOT_FOUND = frozenset(
     {
         "InvalidInstanceId.NotFound",
@@ -136,109 +116,6 @@ _LOST_STATES = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- the SDK boundary
-
-
-class _Failure(Exception):
-    """A call the SDK or the service refused, before translation into rollsafe's errors."""
-
-    def __init__(self, *, code: str, message: str, request_id: str | None) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
-
-    @property
-    def temporary(self) -> bool:
-        return self.code in _TEMPORARY_CODES or self.code.startswith(_TEMPORARY_PREFIXES)
-
-    @property
-    def throttled(self) -> bool:
-        return self.code.startswith(_THROTTLING)
-
-    @property
-    def permission(self) -> bool:
-        return self.code.startswith(_PERMISSION_PREFIXES)
-
-
-class _Cloud:
-    """The only code that touches the SDK: one synchronous call, answer or ``_Failure``."""
-
-    def __init__(self, config: models.TencentDriver) -> None:
-        self.config = config
-        self._provider: Any = None
-        self._lock = threading.Lock()
-
-    def call(self, service: str, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``action`` of ``service`` ("cvm" or "cbs"); the ``Response`` object it answered."""
-        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-            TencentCloudSDKException,
-        )
-
-        try:
-            client = self._client(service)
-            body = client.call_json(action, dict(params))
-        except TencentCloudSDKException as exc:
-            raise _Failure(
-                code=str(exc.code or "ClientError"),
-                message=_short(exc.message),
-                request_id=str(exc.requestId) if exc.requestId else None,
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - requests, ssl, json: a network-level failure
-            raise _Failure(
-                code="ClientNetworkError", message=_short(exc), request_id=None
-            ) from None
-        response = body.get("Response") if isinstance(body, dict) else None
-        if not isinstance(response, dict):
-            raise _Failure(
-                code="InternalError", message="answer without a Response object", request_id=None
-            )
-        error = response.get("Error")
-        if isinstance(error, dict):  # the SDK checks errors only for some content types
-            raise _Failure(
-                code=str(error.get("Code") or "InternalError"),
-                message=_short(error.get("Message")),
-                request_id=response.get("RequestId"),
-            )
-        return response
-
-    def _client(self, service: str) -> Any:
-        from tencentcloud.cbs.v20170312 import cbs_client
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
-        from tencentcloud.cvm.v20170312 import cvm_client
-
-        endpoint = self.config.endpoints.cvm if service == "cvm" else self.config.endpoints.cbs
-        http = HttpProfile(
-            protocol=self.config.protocol,
-            endpoint=endpoint,
-            reqTimeout=max(1, math.ceil(self.config.api_timeout)),
-        )
-        profile = ClientProfile(httpProfile=http, language="en-US")
-        factory = cvm_client.CvmClient if service == "cvm" else cbs_client.CbsClient
-        # A client per call: the SDK's HTTP session is not meant to be shared across threads.
-        return factory(self._credential(), self.config.region, profile)
-
-    def _credential(self) -> Any:
-        from tencentcloud.common import credential
-
-        with self._lock:
-            if self._provider is None:
-                # Environment first (TENCENTCLOUD_SECRET_ID / _KEY), then the profile file, the
-                # CVM role and the TKE OIDC role: the SDK's own chain, cached per driver.
-                self._provider = credential.DefaultCredentialProvider()
-            return self._provider.get_credentials()
-
-
-def _short(value: object) -> str:
-    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
-
-
 # --------------------------------------------------------------------------- the driver
 
 
@@ -261,12 +138,12 @@ class TencentDriver:
         config: models.TencentDriver,
         state_dir: Path,
         *,
-        cloud: _Cloud | None = None,
+        cloud: tencent_cloud.Client | None = None,
     ) -> None:
         self.config = config
         self.name: str = config.name
         self.state_dir = state_dir.absolute()
-        self._cloud = cloud or _Cloud(config)
+        self._cloud = cloud or client_for(config)
         self._journal = journals.StepJournal(self.state_dir / "tencent-journal")
         self._output_dir = self.state_dir / "driver-output"
 
@@ -937,7 +814,7 @@ class TencentDriver:
         for attempt in range(1, _READ_ATTEMPTS + 1):
             try:
                 return await self._invoke(service, action, params, about=about, lease=lease)
-            except _Failure as failure:
+            except tencent_cloud.Failure as failure:
                 if failure.code in _NOT_FOUND:
                     raise _NotFound(failure.code) from None
                 if not failure.temporary or attempt == _READ_ATTEMPTS:
@@ -961,7 +838,7 @@ class TencentDriver:
             return await self._invoke(
                 service, action, params, about=about, lease=lease, reported=reported
             )
-        except _Failure as failure:
+        except tencent_cloud.Failure as failure:
             if failure.code in tolerate:
                 return {"RequestId": failure.request_id or "", "Tolerated": failure.code}
             error = _translate(failure, action=action, about=about)
@@ -979,32 +856,16 @@ class TencentDriver:
         lease: journals.Lease | None,
         reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
-        def call() -> dict[str, Any]:
-            return self._cloud.call(service, action, params)
-
-        try:
-            answer = await (lease.call(call) if lease is not None else asyncio.to_thread(call))
-        except _Failure as failure:
-            driving.record_api_call(
-                action,
-                service=service,
-                region=self.config.region,
-                request_id=failure.request_id,
-                error=failure.code,
-                **about,
-            )
-            raise
-        driving.record_api_call(
+        return await self._cloud.request(
+            service,
             action,
-            service=service,
-            region=self.config.region,
-            request_id=answer.get("RequestId"),
-            **about,
-            **(reported(answer) if reported is not None else {}),
+            params,
+            details=about,
+            runner=lease.call if lease is not None else None,
+            reported=reported,
         )
-        return answer
 
-    def _retry_after(self, failure: _Failure) -> float | None:
+    def _retry_after(self, failure: tencent_cloud.Failure) -> float | None:
         return self.config.throttle_retry_after if failure.throttled else None
 
     async def _poll(self, look: polling.Look[_T], *, what: str, limit: float) -> _T:
@@ -1046,17 +907,30 @@ class _NotFound(Exception):
     """A Describe call answered that the resource does not exist."""
 
 
-def _translate(failure: _Failure, *, action: str, about: Mapping[str, str]) -> errors.RollsafeError:
+def _translate(
+    failure: tencent_cloud.Failure, *, action: str, about: Mapping[str, str]
+) -> errors.RollsafeError:
     where = ", ".join(f"{k} {v}" for k, v in about.items())
-    request = f" (request {failure.request_id})" if failure.request_id else ""
-    text = f"{action} ({where}) failed: {failure.code}: {failure.message}{request}"
-    if failure.temporary:
-        return errors.DriverTemporaryError(text)
-    if failure.permission:
-        return errors.DriverError(
-            f"{text}; the CAM policy of these credentials must allow it (see docs/drivers.md)"
-        )
-    return errors.DriverError(text)
+    return tencent_cloud.translate(
+        failure,
+        where=f"{action} ({where})",
+        denied_hint="the CAM policy of these credentials must allow it (see docs/drivers.md)",
+    )
+
+
+def client_settings(config: models.TencentDriver) -> dict[str, Any]:
+    """How a ``kind: tencent`` driver reaches the cloud: CVM and CBS of its region."""
+    return {
+        "region": config.region,
+        "endpoints": {"cvm": config.endpoints.cvm, "cbs": config.endpoints.cbs},
+        "protocol": config.protocol,
+        "api_timeout": config.api_timeout,
+    }
+
+
+def client_for(config: models.TencentDriver) -> tencent_cloud.Client:
+    """The Tencent Cloud client of a ``kind: tencent`` driver."""
+    return tencent_cloud.Client(**client_settings(config))
 
 
 def _launch_settings(instance: Mapping[str, Any]) -> dict[str, Any]:
@@ -1144,7 +1018,7 @@ async def discover(config: models.TencentDriver, *, tags: Mapping[str, str]) -> 
     it is a valid, unique target id, else the instance id; its ``vars.instance_id`` names the
     instance and its labels are the instance's tags.
     """
-    cloud = _Cloud(config)
+    cloud = client_for(config)
     # A tag given without a value ("team") asks for the key with any value.
     filters = [
         {"Name": f"tag:{k}", "Values": [v]} if v else {"Name": "tag-key", "Values": [k]}
@@ -1157,28 +1031,12 @@ async def discover(config: models.TencentDriver, *, tags: Mapping[str, str]) -> 
         if filters:
             params["Filters"] = filters
 
-        def call(p: dict[str, Any] = params) -> dict[str, Any]:
-            return cloud.call("cvm", "DescribeInstances", p)
-
         try:
-            answer = await asyncio.to_thread(call)
-        except _Failure as failure:
-            driving.record_api_call(
-                "DescribeInstances",
-                service="cvm",
-                region=config.region,
-                request_id=failure.request_id,
-                error=failure.code,
-            )
+            answer = await cloud.request("cvm", "DescribeInstances", params, details={})
+        except tencent_cloud.Failure as failure:
             raise _translate(
                 failure, action="DescribeInstances", about={"tags": str(dict(tags))}
             ) from None
-        driving.record_api_call(
-            "DescribeInstances",
-            service="cvm",
-            region=config.region,
-            request_id=answer.get("RequestId"),
-        )
         page = [i for i in answer.get("InstanceSet") or [] if isinstance(i, dict)]
         instances.extend(page)
         offset += len(page)

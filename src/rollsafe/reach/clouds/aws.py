@@ -110,11 +110,11 @@ class Failure:
             or self.status >= 500
         )
 
-    def describe(self, where: str) -> str:
+    def describe(self, where: str, *, request: bool = True) -> str:
         """``<where>: <code>: <message>``; the HTTP status when AWS gave no readable code."""
-        rid = f" (request {self.request_id})" if self.request_id else ""
+        rid = f" (request {self.request_id})" if self.request_id and request else ""
         if self.code is None:
-            return f"{where}: no answer ({self.message})"
+            return f"{where}: {self.message}"  # the message names the SDK's error
         if not self.code or self.code.isdigit():
             # botocore could not read an AWS error from the body (a proxy's page ...): it puts
             # the HTTP status there instead.
@@ -240,7 +240,7 @@ class Client:
         from botocore import exceptions as aws_errors
 
         try:
-            client = self._get_client()
+            client = self.sdk()
             response: dict[str, Any] = getattr(client, operation_name(operation))(**params)
         except aws_errors.ClientError as exc:
             error = exc.response.get("Error") or {}
@@ -265,7 +265,8 @@ class Client:
             return Failure("InvalidEndpoint", str(exc))
         return response
 
-    def _get_client(self) -> Any:
+    def sdk(self) -> Any:
+        """The boto3 client itself, built on first use (for a test's ``Stubber``)."""
         with self._lock:  # botocore clients are thread-safe, their creation is not
             if self._client is None:
                 self._client = self._factory()

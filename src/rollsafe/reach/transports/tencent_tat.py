@@ -26,43 +26,23 @@ import base64
 import binascii
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.reach import api_calls
+from rollsafe.reach.clouds import tencent
 from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
 CAM_ACTIONS = ("tat:RunCommand", "tat:DescribeInvocationTasks", "tat:CancelInvocation")
 _RESULTS = frozenset({"SUCCESS", "FAILED"})
 _PENDING = frozenset({"PENDING", "DELIVERING", "DELIVER_DELAYED", "RUNNING", "CANCELLING"})
-_TEMPORARY = frozenset(
-    {
-        "RequestLimitExceeded",
-        "InternalError",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ClientNetworkError",
-        "ServerNetworkError",
-    }
-)
 _NOT_FOUND = frozenset(
     {"ResourceNotFound.InstanceNotFound", "InvalidParameterValue.InvalidInstanceId"}
 )
-_AGENT = ("ResourceUnavailable.Agent",)
-_DENIED = ("AuthFailure", "UnauthorizedOperation")
+_AGENT = "ResourceUnavailable.Agent"
 _TIMEOUT_MAX = 86_400
-
-
-class _Failure(Exception):
-    def __init__(self, code: str, message: str, request_id: str | None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
 
 
 class TatTransport:
@@ -71,12 +51,13 @@ class TatTransport:
     def __init__(self, config: models.TencentTatTransport, *, output_limit: int) -> None:
         self.config = config
         self._limit = output_limit
-        self._provider: Any = None
-        self._lock = threading.Lock()
         protocol, _, host = (config.endpoint or "").rpartition("://")
         # "http://host:port" only for a local stand-in; the SDK wants host[:port] + protocol.
-        self._endpoint = host or "tat.tencentcloudapi.com"
-        self._protocol = "http" if protocol == "http" else "https"
+        self._cloud = tencent.Client(
+            region=config.region,
+            endpoints={"tat": host or "tat.tencentcloudapi.com"},
+            protocol="http" if protocol == "http" else "https",
+        )
 
     async def run(
         self,
@@ -182,95 +163,42 @@ class TatTransport:
         iid: str,
         invocation_id: str | None = None,
     ) -> dict[str, Any]:
-        outcome = await asyncio.to_thread(self._invoke, action, dict(params))
-        details: dict[str, Any] = {"instance_id": iid}
-        if isinstance(outcome, _Failure):
-            api_calls.record(
-                action,
-                request_id=outcome.request_id,
-                invocation_id=invocation_id,
-                code=outcome.code,
-                **details,
-            )
-            raise self._translate(action, outcome, iid)
-        if invocation_id is None:
-            invocation_id = str(outcome.get("InvocationId") or "") or None
-        api_calls.record(
-            action, request_id=outcome.get("RequestId"), invocation_id=invocation_id, **details
-        )
-        return outcome
-
-    def _invoke(self, action: str, params: dict[str, Any]) -> dict[str, Any] | _Failure:
-        """In a worker thread: the ``Response`` object, or why there is none."""
-        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-            TencentCloudSDKException,
-        )
-
         try:
-            body = self._client().call_json(action, params)
-        except TencentCloudSDKException as exc:
-            return _Failure(
-                str(exc.code or "ClientError"),
-                _short(exc.message),
-                str(exc.requestId) if exc.requestId else None,
+            return await self._cloud.request(
+                "tat",
+                action,
+                params,
+                details={"instance_id": iid, "invocation_id": invocation_id},
+                reported=_invocation if invocation_id is None else None,
             )
-        except Exception as exc:  # noqa: BLE001 - requests, ssl, json: no answer
-            return _Failure("ClientNetworkError", _short(exc), None)
-        response = body.get("Response") if isinstance(body, dict) else None
-        if not isinstance(response, dict):
-            return _Failure("InternalError", "answer without a Response object", None)
-        error = response.get("Error")
-        if isinstance(error, dict):
-            return _Failure(
-                str(error.get("Code") or "InternalError"),
-                _short(error.get("Message")),
-                response.get("RequestId"),
-            )
-        return response
+        except tencent.Failure as failure:
+            raise self._translate(action, failure, iid) from None
 
-    def _translate(self, action: str, failure: _Failure, iid: str) -> errors.RollsafeError:
-        rid = f" (request id {failure.request_id})" if failure.request_id else ""
+    def _translate(self, action: str, failure: tencent.Failure, iid: str) -> errors.RollsafeError:
         where = f"TAT {action} on {iid}"
-        code = failure.code
-        if code in _TEMPORARY or code.startswith(("RequestLimitExceeded.", "InternalError.")):
-            return errors.DriverTemporaryError(
-                f"{where}: {code}: {failure.message}{rid}", retry_after=self.config.poll_interval
-            )
-        if code in _NOT_FOUND:
+        if failure.code in _NOT_FOUND:
             return errors.DriverError(
-                f"{where}: the instance does not exist in {self.config.region} ({code}){rid}"
+                f"{where}: the instance does not exist in {self.config.region} "
+                f"({failure.code}, request {failure.request_id})"
             )
-        if code.startswith(_AGENT):
-            return errors.DriverError(
-                f"{where}: {code}: the TAT agent must be installed and online on the "
-                f"instance, and the instance running{rid}"
-            )
-        if code.startswith(_DENIED):
-            return errors.DriverError(
-                f"{where} was refused: {code}: {failure.message} (the CAM identity needs "
-                f"{', '.join(CAM_ACTIONS)}){rid}"
-            )
-        return errors.DriverError(f"{where} failed: {code}: {failure.message}{rid}")
-
-    def _client(self) -> Any:
-        from tencentcloud.common import credential
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
-        from tencentcloud.tat.v20201028 import tat_client
-
-        with self._lock:
-            if self._provider is None:
-                # Environment first (TENCENTCLOUD_SECRET_ID / _KEY), then the profile file,
-                # the CVM role and the TKE OIDC role: the SDK's own chain.
-                self._provider = credential.DefaultCredentialProvider()
-            creds = self._provider.get_credentials()
-        http = HttpProfile(protocol=self._protocol, endpoint=self._endpoint, reqTimeout=30)
-        profile = ClientProfile(httpProfile=http, language="en-US")
-        # A client per call: the SDK's HTTP session is not meant to be shared across threads.
-        return tat_client.TatClient(creds, self.config.region, profile)
+        return tencent.translate(
+            failure,
+            where=where,
+            retry_after=self.config.poll_interval,
+            denied_hint=f"the CAM identity needs {', '.join(CAM_ACTIONS)}",
+            hints={
+                _AGENT: "the TAT agent must be installed and online on the instance, and the "
+                "instance running"
+            },
+        )
 
     async def close(self) -> None:
         return None
+
+
+def _invocation(answer: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The invocation a RunCommand started, for the audit of that call."""
+    return {"invocation_id": str(answer.get("InvocationId") or "") or None}
 
 
 def _decoded(output: object) -> bytes:
@@ -280,11 +208,6 @@ def _decoded(output: object) -> bytes:
         return base64.b64decode(output, validate=True)
     except (binascii.Error, ValueError):
         return output.encode()
-
-
-def _short(value: object) -> str:
-    text = " ".join(str(value or "").split())
-    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def make(config: models.TencentTatTransport, *, output_limit: int) -> TatTransport:
