@@ -16,6 +16,7 @@ from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, registry
 from rollsafe.execute.drivers import aliyun
+from rollsafe.reach.clouds import aliyun as aliyun_cloud
 
 STEPS = aliyun.STEPS
 
@@ -536,3 +537,36 @@ def test_restore_point_data_is_json(ecs):
         id="rp-1", target="web-1", driver="ecs", created_at=0, data={"snapshot_id": "s-1"}
     )
     assert point.to_json()["data"] == {"snapshot_id": "s-1"}
+
+
+class ThrottledMidWait(aliyun_cloud.Client):
+    """The real SDK boundary; once the first snapshot poll has seen it progressing, the
+    stand-in throttles the next poll (no retry inside the call: ``api_retries: 0``)."""
+
+    def __init__(self, ecs, **settings):
+        super().__init__(**settings)
+        self.ecs = ecs
+        self.polls: list[str] = []
+
+    def invoke(self, action, params):
+        result = super().invoke(action, params)
+        if action == "DescribeSnapshots" and any(
+            a == "CreateSnapshot" for a, _ in self.ecs.effects
+        ):
+            self.polls.append(result.code or "ok")
+            if len(self.polls) == 1:
+                self.ecs.throttle("DescribeSnapshots")
+        return result
+
+
+async def test_a_throttled_poll_in_the_middle_of_the_wait_is_retried(ecs, target, tmp_path):
+    ecs.slow["snapshot"] = 3  # progressing for three looks
+    config = make_driver(ecs, tmp_path, api_retries=0).config
+    client = ThrottledMidWait(ecs, **aliyun.client_settings(config))
+    driver = aliyun.AliyunDriver(config, tmp_path / "state", client=client)
+
+    point = await driver.checkpoint(target, point_id="rp-1")
+
+    assert client.polls[:2] == ["ok", "Throttling.User"]
+    assert client.polls[-1] == "ok"
+    assert point.data["snapshot_id"]

@@ -141,18 +141,16 @@ class AliyunDriver:
 
     kind: str = "aliyun"
 
-    def __init__(self, config: models.AliyunDriver, state_dir: Path) -> None:
+    def __init__(
+        self,
+        config: models.AliyunDriver,
+        state_dir: Path,
+        *,
+        client: aliyun_cloud.Client | None = None,
+    ) -> None:
         self.config = config
         self.name: str = config.name
-        self._ecs = aliyun_cloud.Client(
-            region_id=config.region_id,
-            endpoint=config.endpoint,
-            protocol=config.protocol,
-            api_timeout=config.api_timeout,
-            retry_interval=config.poll_interval,
-            max_retry_interval=config.max_poll_interval,
-            name=config.name,
-        )
+        self._ecs = client or client_for(config)
         self._journal = journals.StepJournal(state_dir.absolute() / "aliyun-journal" / config.name)
 
     # ------------------------------------------------------------------ checkpoint
@@ -844,6 +842,24 @@ def _address(instance: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- factory
+
+
+def client_settings(config: models.AliyunDriver) -> dict[str, Any]:
+    """How a ``kind: aliyun`` driver reaches ECS (its calls audited under its name)."""
+    return {
+        "region_id": config.region_id,
+        "endpoint": config.endpoint,
+        "protocol": config.protocol,
+        "api_timeout": config.api_timeout,
+        "retry_interval": config.poll_interval,
+        "max_retry_interval": config.max_poll_interval,
+        "name": config.name,
+    }
+
+
+def client_for(config: models.AliyunDriver) -> aliyun_cloud.Client:
+    """The ECS client of a ``kind: aliyun`` driver."""
+    return aliyun_cloud.Client(**client_settings(config))
 
 
 def make_driver(config: models.Driver, state_dir: Path) -> AliyunDriver:
