@@ -589,5 +589,5 @@ async def test_a_throttled_poll_in_the_middle_of_the_wait_is_retried(standin, tm
 
     # Each throttled read was retried until it gave up; the wait went on past it.
     assert standin.count("DescribeSnapshots", ok=False) == tencent._READ_ATTEMPTS
-    assert cloud.polls >= 3
+    assert cloud.polls >= 2  # a poll answered after the throttled ones
     assert point.data["snapshot_id"]

@@ -370,37 +370,34 @@ class AliyunDriver:
         }
 
     async def _stop(self, iid: str) -> str:
-        asked = 0
-
-        async def look() -> tuple[bool, str, None]:
-            nonlocal asked
-            status = await self._status(iid)
-            if status == "Running":
-                # Asking again is harmless: a stopping instance answers IncorrectInstanceStatus.
-                await self._ecs.call("StopInstance", self._stop_params(iid), ok_codes={_STATE})
-                asked += 1
-            return status == "Stopped", status, None
-
-        await self._wait(f"instance {iid} to stop", look, limit=self.config.instance_wait)
-        if asked == 0:
+        stop = ("StopInstance", self._stop_params(iid))
+        if not await self._transition(iid, ask=stop, when="Running", until="Stopped", what="stop"):
             return f"instance {iid} was already stopped"
         return f"stopped instance {iid} (StoppedMode {self.config.stopped_mode})"
 
     async def _start(self, iid: str) -> str:
-        asked = 0
+        start = ("StartInstance", {"InstanceId": iid})
+        if not await self._transition(iid, ask=start, when="Stopped", until="Running", what="run"):
+            return f"instance {iid} was already running"
+        return f"started instance {iid}: Running"
+
+    async def _transition(
+        self, iid: str, *, ask: tuple[str, dict[str, Any]], when: str, until: str, what: str
+    ) -> bool:
+        """Ask ``ask`` while the instance is ``when``, until it is ``until``; whether asked."""
+        asked = False
 
         async def look() -> tuple[bool, str, None]:
             nonlocal asked
             status = await self._status(iid)
-            if status == "Stopped":
-                await self._ecs.call("StartInstance", {"InstanceId": iid}, ok_codes={_STATE})
-                asked += 1
-            return status == "Running", status, None
+            if status == when:
+                # Asking again is harmless: an instance on its way answers IncorrectInstanceStatus.
+                await self._ecs.call(*ask, ok_codes={_STATE})
+                asked = True
+            return status == until, status, None
 
-        await self._wait(f"instance {iid} to run", look, limit=self.config.instance_wait)
-        if asked == 0:
-            return f"instance {iid} was already running"
-        return f"started instance {iid}: Running"
+        await self._wait(f"instance {iid} to {what}", look, limit=self.config.instance_wait)
+        return asked
 
     async def _reset(self, p: _Point, *, key: str) -> str:
         with self._journal.lease(key):

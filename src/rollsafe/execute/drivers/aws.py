@@ -1136,24 +1136,22 @@ class AwsDriver:
         raise errors.DriverError(f"instance {instance_id} was not found")
 
     async def _volume(self, volume_id: str) -> dict[str, Any] | None:
-        try:
-            found = await self.api.call("DescribeVolumes", VolumeIds=[volume_id])
-        except Ec2Error as exc:
-            if exc.code == "InvalidVolume.NotFound":
-                return None
-            raise
-        volumes = found.get("Volumes", [])
-        return dict(volumes[0]) if volumes else None
+        return await self._describe("Volume", volume_id)
 
     async def _snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        return await self._describe("Snapshot", snapshot_id)
+
+    async def _describe(self, kind: str, wanted: str) -> dict[str, Any] | None:
+        """One volume or snapshot by id (``Describe<kind>s``), None when EC2 knows none."""
         try:
-            found = await self.api.call("DescribeSnapshots", SnapshotIds=[snapshot_id])
+            ids: dict[str, Any] = {f"{kind}Ids": [wanted]}
+            found = await self.api.call(f"Describe{kind}s", **ids)
         except Ec2Error as exc:
-            if exc.code == "InvalidSnapshot.NotFound":
+            if exc.code == f"Invalid{kind}.NotFound":
                 return None
             raise
-        snapshots = found.get("Snapshots", [])
-        return dict(snapshots[0]) if snapshots else None
+        items = found.get(f"{kind}s", [])
+        return dict(items[0]) if items else None
 
     async def _wait(
         self,

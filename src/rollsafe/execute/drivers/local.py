@@ -415,16 +415,26 @@ class LocalDriver:
         point_dir: Path | None,
         durable: bool,
     ) -> str:
-        """``_run_command`` with the values of the driver's ``env`` masked in what it returns
-        or raises: a script that echoes its $DB_PASSWORD must not put it in the audit."""
+        """Run one operator command under the supervisor; its stdout tail is the output.
+
+        ``durable``: a result recorded by an earlier call's supervisor is used as is, and a
+        supervisor of ``key`` still running is waited for, never doubled. Otherwise (the
+        checkpoint command, whose point directory is taken afresh on every call) whatever an
+        earlier call left is killed and forgotten first. The values of the driver's ``env``
+        are masked in what it returns or raises: a script that echoes its $DB_PASSWORD must
+        not put it in the audit.
+        """
+        slug = journals.slug(f"{what}:{key}")
         try:
-            output = await self._run_command(
-                command,
-                target,
-                what=what,
+            output = await supervising.run(
+                supervising.argv(command, target, what=what),
+                env=self._env(target, key=key, point_id=point_id, point_dir=point_dir),
+                journal=self._journal.root,
                 key=key,
-                point_id=point_id,
-                point_dir=point_dir,
+                stdout=self._output_dir / f"{slug}.stdout",
+                stderr=self._output_dir / f"{slug}.stderr",
+                what=what,
+                limit_s=self.config.step_timeout,
                 durable=durable,
             )
         except errors.DriverError as exc:
@@ -437,39 +447,6 @@ class LocalDriver:
             if len(value) >= 4:  # masking "1" everywhere would destroy the text, not protect
                 text = text.replace(value, redacting.MASK)
         return text
-
-    async def _run_command(
-        self,
-        command: models.Command,
-        target: models.Target,
-        *,
-        what: str,
-        key: str,
-        point_id: str | None,
-        point_dir: Path | None,
-        durable: bool,
-    ) -> str:
-        """Run one operator command to completion; its stdout tail is the step's output.
-
-        ``durable``: a result recorded by an earlier call's supervisor is used as is, and a
-        supervisor of ``key`` still running is waited for, never doubled. Otherwise (the
-        checkpoint command, whose point directory is taken afresh on every call) whatever an
-        earlier call left is killed and forgotten first.
-        """
-        argv = supervising.argv(command, target, what=what)
-        env = self._env(target, key=key, point_id=point_id, point_dir=point_dir)
-        slug = journals.slug(f"{what}:{key}")
-        return await supervising.run(
-            argv,
-            env=env,
-            journal=self._journal.root,
-            key=key,
-            stdout=self._output_dir / f"{slug}.stdout",
-            stderr=self._output_dir / f"{slug}.stderr",
-            what=what,
-            limit_s=self.config.step_timeout,
-            durable=durable,
-        )
 
 
 # --------------------------------------------------------------------------- helpers

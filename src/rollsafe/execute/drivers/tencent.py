@@ -734,56 +734,36 @@ class TencentDriver:
     async def _describe_instance(
         self, instance_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
-        try:
-            answer = await self._read(
-                "cvm",
-                "DescribeInstances",
-                {"InstanceIds": [instance_id]},
-                about={"instance": instance_id},
-                lease=lease,
-            )
-        except _NotFound:
-            return None
-        found = [
-            i
-            for i in answer.get("InstanceSet") or []
-            if isinstance(i, dict) and i.get("InstanceId") == instance_id
-        ]
-        return found[0] if found else None
+        return await self._describe("cvm", "Instance", instance_id, about="instance", lease=lease)
 
     async def _describe_disk(
         self, disk_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
-        try:
-            answer = await self._read(
-                "cbs", "DescribeDisks", {"DiskIds": [disk_id]}, about={"disk": disk_id}, lease=lease
-            )
-        except _NotFound:
-            return None
-        found = [
-            d
-            for d in answer.get("DiskSet") or []
-            if isinstance(d, dict) and d.get("DiskId") == disk_id
-        ]
-        return found[0] if found else None
+        return await self._describe("cbs", "Disk", disk_id, about="disk", lease=lease)
 
     async def _describe_snapshot(
         self, snapshot_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
+        return await self._describe("cbs", "Snapshot", snapshot_id, about="snapshot", lease=lease)
+
+    async def _describe(
+        self, service: str, kind: str, wanted: str, *, about: str, lease: journals.Lease | None
+    ) -> dict[str, Any] | None:
+        """One resource by id (``Describe<kind>s``, ``<kind>Ids``, ``<kind>Set``), or None."""
         try:
             answer = await self._read(
-                "cbs",
-                "DescribeSnapshots",
-                {"SnapshotIds": [snapshot_id]},
-                about={"snapshot": snapshot_id},
+                service,
+                f"Describe{kind}s",
+                {f"{kind}Ids": [wanted]},
+                about={about: wanted},
                 lease=lease,
             )
         except _NotFound:
             return None
         found = [
-            s
-            for s in answer.get("SnapshotSet") or []
-            if isinstance(s, dict) and s.get("SnapshotId") == snapshot_id
+            item
+            for item in answer.get(f"{kind}Set") or []
+            if isinstance(item, dict) and item.get(f"{kind}Id") == wanted
         ]
         return found[0] if found else None
 
