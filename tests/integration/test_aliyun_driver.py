@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aliyun_standin as standins
 import pytest
 
 from rollsafe.config import models
@@ -17,6 +16,7 @@ from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, registry
 from rollsafe.execute.drivers import aliyun
 from rollsafe.reach.clouds import aliyun as aliyun_cloud
+from support import aliyun_standin as standins
 
 STEPS = aliyun.STEPS
 

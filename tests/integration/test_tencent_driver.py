@@ -16,13 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, journals, registry
 from rollsafe.execute.drivers import tencent
 from rollsafe.reach.clouds import tencent as tencent_cloud
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeStandin0001"
 SECRET_KEY = "standin-secret-key"

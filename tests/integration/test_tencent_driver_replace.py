@@ -10,7 +10,6 @@ controller killed right after RunInstances resumes without launching a second in
 from __future__ import annotations
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import clocks, runs
@@ -20,6 +19,7 @@ from rollsafe.reach.clouds import tencent as tencent_cloud
 from rollsafe.storage import sql
 from rollsafe.storage.auditing import verify_store
 from rollsafe.verify import checkpoints
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeStandin0003"
 SECRET_KEY = "standin-secret-key-3"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import typing
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
 from rollsafe.reach.transports import tencent_tat
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeTatStandin01"
 SECRET_KEY = "standin-tat-secret-key"

@@ -450,33 +450,47 @@ class TencentDriver:
         }
 
     async def _stop_step(self, place: _Place, *, lease: journals.Lease) -> str:
+        iid = place.instance_id
+        state, request = await self._stop(iid, lease=lease, what=f"instance {iid}")
+        if state in ("gone", *_LOST_STATES):
+            raise errors.DriverError(f"instance {iid} is {state}")
+        if request is None:
+            return f"instance {iid} was STOPPED already"
+        return f"stopped instance {iid} (StopInstances request {request})"
+
+    async def _stop(
+        self, instance_id: str, *, lease: journals.Lease, what: str
+    ) -> tuple[str, str | None]:
+        """Stop (never terminate) ``instance_id``: its final state, the first request's id.
+
+        A state no stop can change (gone, terminated ...) ends the wait too: the caller says
+        whether that is a failure.
+        """
         requests: list[str] = []
 
         async def look() -> tuple[str | None, str]:
-            instance = await self._require_instance(place.instance_id, lease=lease)
+            instance = await self._describe_instance(instance_id, lease=lease)
+            if instance is None:
+                return "gone", "gone"
             state = str(instance.get("InstanceState"))
-            if state == "STOPPED":
+            if state == "STOPPED" or state in _LOST_STATES:
                 return state, state
             if state == "RUNNING" and len(requests) < 3:
                 answer = await self._mutate(
                     "cvm",
                     "StopInstances",
-                    {"InstanceIds": [place.instance_id], "StopType": self.config.stop_type},
-                    about={"instance": place.instance_id},
+                    {"InstanceIds": [instance_id], "StopType": self.config.stop_type},
+                    about={"instance": instance_id},
                     lease=lease,
                     tolerate=_ALREADY_STOPPING,
                 )
                 requests.append(str(answer.get("RequestId", "")))
             return None, state
 
-        await self._poll(
-            look,
-            what=f"instance {place.instance_id} to be STOPPED",
-            limit=self.config.instance_wait,
+        state = await self._poll(
+            look, what=f"{what} to be STOPPED", limit=self.config.instance_wait
         )
-        if not requests:
-            return f"instance {place.instance_id} was STOPPED already"
-        return f"stopped instance {place.instance_id} (StopInstances request {requests[0]})"
+        return state, requests[0] if requests else None
 
     async def _apply_step(
         self,
@@ -663,30 +677,7 @@ class TencentDriver:
 
     async def _stop_old(self, instance_id: str, *, lease: journals.Lease) -> str:
         """Stop, never terminate, the instance a replacement took over from."""
-        requested: list[str] = []
-
-        async def look() -> tuple[str | None, str]:
-            instance = await self._describe_instance(instance_id, lease=lease)
-            if instance is None:
-                return "gone", "gone"
-            state = str(instance.get("InstanceState"))
-            if state == "STOPPED" or state in _LOST_STATES:
-                return state, state
-            if state == "RUNNING" and len(requested) < 3:
-                answer = await self._mutate(
-                    "cvm",
-                    "StopInstances",
-                    {"InstanceIds": [instance_id], "StopType": self.config.stop_type},
-                    about={"instance": instance_id},
-                    lease=lease,
-                    tolerate=_ALREADY_STOPPING,
-                )
-                requested.append(str(answer.get("RequestId", "")))
-            return None, state
-
-        state = await self._poll(
-            look, what=f"old instance {instance_id} to be STOPPED", limit=self.config.instance_wait
-        )
+        state, _ = await self._stop(instance_id, lease=lease, what=f"old instance {instance_id}")
         return f"old instance {instance_id} is {state} (kept, not terminated)"
 
     # ------------------------------------------------------------------ upgrade, status

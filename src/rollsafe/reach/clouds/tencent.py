@@ -14,7 +14,7 @@ runs in a worker thread (the SDK blocks), is reported with its ``RequestId`` thr
 
 The SDK (``tencentcloud-sdk-python``) is imported on first use only, and only here (an
 import-linter contract); its exceptions never leave this module: a refused call is a
-``Failure`` (an internal exception the caller translates with ``translate``).
+``Failure`` (a ``DriverError`` the caller translates with ``translate``).
 """
 
 from __future__ import annotations
@@ -64,11 +64,15 @@ Runner = Callable[[Callable[[], dict[str, Any]]], Awaitable[dict[str, Any]]]
 step lease's ``call`` so that an abandoned call keeps the step's key until it returns)."""
 
 
-class Failure(Exception):
-    """A call the SDK or the service refused, before translation into rollsafe's errors."""
+class Failure(errors.DriverError):
+    """A call the SDK or the service refused, before ``translate`` says what it means.
+
+    Callers translate it at once (temporary or not is the table's call); one that escaped
+    untranslated is at worst a permanent driver error, never an SDK type.
+    """
 
     def __init__(self, *, code: str, message: str, request_id: str | None) -> None:
-        super().__init__(code, message)
+        super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.request_id = request_id
