@@ -15,8 +15,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.execute import registry
+from support import crashing
 from support.crashing import process_gone, read_line
 
 KEY = "rollout-7/web1/upgrade"
@@ -108,20 +107,13 @@ def runs(work: Path) -> int:
 async def test_a_resumed_upgrade_adopts_the_running_command(cloud, tmp_path, work, gate, leftovers):
     state = tmp_path / "state"
     host = target(cloud, work)
-    controller = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CONTROLLER,
-            DRIVERS[cloud][0],
-            json.dumps(settings(cloud)),
-            json.dumps(host.model_dump(mode="json")),
-            str(state),
-            KEY,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    controller = crashing.controller(
+        CONTROLLER,
+        DRIVERS[cloud][0],
+        json.dumps(settings(cloud)),
+        json.dumps(host.model_dump(mode="json")),
+        str(state),
+        KEY,
     )
     leftovers.append(controller.pid)
     command_pid = int(await read_line(work / "started"))  # the upgrade is running now

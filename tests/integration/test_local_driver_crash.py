@@ -12,8 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.drivers import local
+from support import crashing
 from support.crashing import parent_of, process_gone, read_line
 
 KEY = "rollout-1/web1/upgrade"
@@ -115,19 +114,12 @@ async def crashed_controller(
 
     Returns the command's pid (the id of its process group) and its supervisor's pid.
     """
-    controller = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CONTROLLER,
-            json.dumps(config(script)),
-            json.dumps(target.model_dump(mode="json")),
-            str(state),
-            KEY,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    controller = crashing.controller(
+        CONTROLLER,
+        json.dumps(config(script)),
+        json.dumps(target.model_dump(mode="json")),
+        str(state),
+        KEY,
     )
     leftovers.append(controller.pid)
     command_pid = int(await read_line(work / "started"))  # the command is running now

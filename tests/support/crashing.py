@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -51,3 +53,14 @@ async def process_gone(pid: int) -> None:
     finally:
         loop.remove_reader(fd)
         os.close(fd)
+
+
+def controller(script: str, *args: str) -> subprocess.Popen[bytes]:
+    """A controller process running ``script`` (Python) with ``args``, in its own session so
+    that killing its group kills it and nothing of the test."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

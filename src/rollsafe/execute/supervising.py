@@ -41,7 +41,7 @@ from rollsafe.domain import errors
 from rollsafe.execute import journals
 from rollsafe.execute import supervisor as supervisor_process
 
-__all__ = ["CommandFiles", "argv", "journaled", "run", "tail"]
+__all__ = ["CommandFiles", "argv", "journaled", "run", "tail", "upgrade"]
 
 _TAIL_BYTES = 64 * 1024
 _TAIL_LINES = 20
@@ -107,6 +107,43 @@ async def journaled(
     # Also when the key was found journaled: a crash after the journal write left it.
     CommandFiles(journal.root, journals.slug(key)).forget()
     return output
+
+
+async def upgrade(
+    journal: journals.StepJournal,
+    key: str,
+    command: models.Command,
+    target: models.Target,
+    *,
+    env: Mapping[str, str],
+    output_dir: Path,
+    limit_s: float,
+    retry_after: float = 5.0,
+) -> str:
+    """A cloud driver's ``upgrade``: ``command`` run on the controller, once per key.
+
+    It runs under the supervisor (a controller killed mid-upgrade adopts it on resume, never
+    runs it again) with rollsafe's environment, ``env`` and ``ROLLSAFE_TARGET`` /
+    ``ROLLSAFE_STEP_KEY``; its output goes to ``<output_dir>/upgrade-<slug>.stdout|.stderr``.
+    """
+    environment = {**os.environ, **env, "ROLLSAFE_TARGET": target.id, "ROLLSAFE_STEP_KEY": key}
+    output = output_dir / f"upgrade-{journals.slug(key)}"
+    return await journaled(
+        journal,
+        key,
+        lambda: run(
+            argv(command, target, what="upgrade"),
+            env=environment,
+            journal=journal.root,
+            key=key,
+            stdout=output.with_suffix(".stdout"),
+            stderr=output.with_suffix(".stderr"),
+            what="upgrade",
+            limit_s=limit_s,
+        ),
+        step="upgrade",
+        retry_after=retry_after,
+    )
 
 
 def argv(command: models.Command, target: models.Target, *, what: str) -> list[str]:

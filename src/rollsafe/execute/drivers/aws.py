@@ -48,7 +48,6 @@ import asyncio
 import datetime
 import hashlib
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -1085,8 +1084,15 @@ class AwsDriver:
         command = self.config.upgrade
         if command is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        return await supervising.journaled(
-            self._journal, key, lambda: self._run(command, target, key=key), step="upgrade"
+        instance = str(target.vars.get("instance_id", ""))
+        return await supervising.upgrade(
+            self._journal,
+            key,
+            command,
+            target,
+            env={**self.config.env, "ROLLSAFE_INSTANCE_ID": instance},
+            output_dir=self._output_dir,
+            limit_s=self.config.upgrade_timeout,
         )
 
     async def status(self, target: models.Target) -> Mapping[str, Any]:
@@ -1169,23 +1175,6 @@ class AwsDriver:
         )
 
     # ------------------------------------------------------------------ the upgrade command
-
-    async def _run(self, command: models.Command, target: models.Target, *, key: str) -> str:
-        env = {**os.environ, **self.config.env}
-        env["ROLLSAFE_TARGET"] = target.id
-        env["ROLLSAFE_STEP_KEY"] = key
-        env["ROLLSAFE_INSTANCE_ID"] = str(target.vars.get("instance_id", ""))
-        output = self._output_dir / f"upgrade-{journals.slug(key)}"
-        return await supervising.run(
-            supervising.argv(command, target, what="upgrade"),
-            env=env,
-            journal=self._journal.root,
-            key=key,
-            stdout=output.with_suffix(".stdout"),
-            stderr=output.with_suffix(".stderr"),
-            what="upgrade",
-            limit_s=self.config.upgrade_timeout,
-        )
 
 
 # --------------------------------------------------------------------------- discovery

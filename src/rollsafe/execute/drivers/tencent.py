@@ -51,7 +51,6 @@ import asyncio
 import dataclasses
 import datetime
 import hashlib
-import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -685,12 +684,18 @@ class TencentDriver:
     async def upgrade(self, target: models.Target, *, key: str) -> str:
         if self.config.upgrade is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        command = self.config.upgrade
-        return await supervising.journaled(
+        return await supervising.upgrade(
             self._journal,
             key,
-            lambda: self._run_upgrade(command, target, key=key),
-            step="upgrade",
+            self.config.upgrade,
+            target,
+            env={
+                **self.config.env,
+                "ROLLSAFE_INSTANCE_ID": self._instance_id(target),
+                "ROLLSAFE_REGION": self.config.region,
+            },
+            output_dir=self._output_dir,
+            limit_s=self.config.upgrade_timeout,
             retry_after=self.config.poll_interval,
         )
 
@@ -850,28 +855,6 @@ class TencentDriver:
         )
 
     # ------------------------------------------------------------------ the upgrade command
-
-    async def _run_upgrade(
-        self, command: models.Command, target: models.Target, *, key: str
-    ) -> str:
-        env = {**os.environ, **self.config.env}
-        env.update(
-            ROLLSAFE_TARGET=target.id,
-            ROLLSAFE_STEP_KEY=key,
-            ROLLSAFE_INSTANCE_ID=self._instance_id(target),
-            ROLLSAFE_REGION=self.config.region,
-        )
-        base = self._output_dir / f"upgrade-{journals.slug(key)}"
-        return await supervising.run(
-            supervising.argv(command, target, what="upgrade"),
-            env=env,
-            journal=self._journal.root,
-            key=key,
-            stdout=base.with_suffix(".stdout"),
-            stderr=base.with_suffix(".stderr"),
-            what="upgrade",
-            limit_s=self.config.upgrade_timeout,
-        )
 
 
 class _NotFound(Exception):
