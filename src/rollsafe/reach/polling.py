@@ -22,6 +22,15 @@ BACKOFF = 1.5
 
 _T = TypeVar("_T")
 
+
+class GaveUp(errors.DriverError):
+    """The wait ran out; ``seen`` is what the last look saw (a caller may cancel and say so)."""
+
+    def __init__(self, message: str, *, seen: str) -> None:
+        super().__init__(message)
+        self.seen = seen
+
+
 Look = Callable[[], Awaitable[tuple[_T | None, str]]]
 """Returns ``(result or None while not there yet, what it saw)``."""
 
@@ -35,7 +44,7 @@ async def until(
     max_interval: float,
     hint: str = "",
 ) -> _T:
-    """Call ``look`` until it returns a result; DriverError after ``limit`` seconds.
+    """Call ``look`` until it returns a result; ``GaveUp`` (a DriverError) after ``limit`` s.
 
     ``hint`` is appended to the give-up message (what the operator can change).
     """
@@ -55,8 +64,8 @@ async def until(
             return result
         remaining = deadline - loop.time()
         if remaining <= 0:
-            raise errors.DriverError(
-                f"gave up waiting for {what} after {limit:g}s (last seen: {seen}){hint}"
+            raise GaveUp(
+                f"gave up waiting for {what} after {limit:g}s (last seen: {seen}){hint}", seen=seen
             )
         await asyncio.sleep(min(pause, remaining))
         delay = min(delay * BACKOFF, max_interval)

@@ -19,7 +19,6 @@ through ``api_calls.record``; the script and its environment never are.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -30,6 +29,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
+from rollsafe.reach import polling
 from rollsafe.reach.clouds import aliyun
 from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
@@ -117,46 +117,46 @@ class AssistantTransport:
     async def _wait(
         self, iid: str, invoke_id: str, *, limit_s: float, started: float
     ) -> dict[str, Any]:
-        interval = self.config.poll_interval
-        deadline = started + limit_s + 2 + 3 * interval  # the agent's own answer may lag
-        seen = "nothing yet"
-        while True:
-            try:
-                found = await self._call(
-                    "DescribeInvocationResults",
-                    {
-                        "RegionId": self.config.region,
-                        "InvokeId": invoke_id,
-                        "InstanceId": iid,
-                        "ContentEncoding": "Base64",
-                    },
-                    iid=iid,
-                    invoke_id=invoke_id,
-                )
-            except errors.DriverTemporaryError as exc:
-                seen = f"not seen ({exc})"  # a throttled poll is only a late one
-            else:
-                invocation = found.body.get("Invocation")
-                results = (
-                    invocation.get("InvocationResults") if isinstance(invocation, Mapping) else None
-                )
-                listed = results.get("InvocationResult") if isinstance(results, Mapping) else None
-                mine = [
-                    r
-                    for r in (listed if isinstance(listed, list) else [])
-                    if isinstance(r, dict) and r.get("InstanceId") == iid
-                ]
-                if mine:
-                    seen = str(mine[0].get("InvocationStatus"))
-                    if seen not in _PENDING:
-                        return mine[0]
-            if time.monotonic() >= deadline:
-                await self._stop(iid, invoke_id)
-                raise errors.DriverError(
-                    f"the Cloud Assistant command {invoke_id} on {iid} timed out: not finished "
-                    f"within {limit_s:g}s (last seen: {seen}); it was asked to stop"
-                )
-            await asyncio.sleep(interval)
+        params = {
+            "RegionId": self.config.region,
+            "InvokeId": invoke_id,
+            "InstanceId": iid,
+            "ContentEncoding": "Base64",
+        }
+
+        async def look() -> tuple[dict[str, Any] | None, str]:
+            found = await self._call(
+                "DescribeInvocationResults", params, iid=iid, invoke_id=invoke_id
+            )
+            invocation = found.body.get("Invocation")
+            results = (
+                invocation.get("InvocationResults") if isinstance(invocation, Mapping) else None
+            )
+            listed = results.get("InvocationResult") if isinstance(results, Mapping) else None
+            mine = [
+                r
+                for r in (listed if isinstance(listed, list) else [])
+                if isinstance(r, dict) and r.get("InstanceId") == iid
+            ]
+            if not mine:
+                return None, "not listed yet"
+            status = str(mine[0].get("InvocationStatus"))
+            return (mine[0] if status not in _PENDING else None), status
+
+        try:
+            return await remote_scripts.poll(
+                look,
+                what=f"invocation {invoke_id}",
+                limit_s=limit_s,
+                started=started,
+                interval=self.config.poll_interval,
+            )
+        except polling.GaveUp as exc:
+            await self._stop(iid, invoke_id)
+            raise errors.DriverError(
+                f"the Cloud Assistant command {invoke_id} on {iid} timed out: not finished "
+                f"within {limit_s:g}s (last seen: {exc.seen}); it was asked to stop"
+            ) from None
 
     async def _stop(self, iid: str, invoke_id: str) -> None:
         with contextlib.suppress(errors.RollsafeError):  # recorded; the timeout matters

@@ -28,6 +28,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
+from rollsafe.reach import polling
 from rollsafe.reach.clouds import aws
 from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
@@ -125,11 +126,11 @@ class SsmTransport:
         """Polls GetCommandInvocation until a final status (SSM enforces the limit itself)."""
         interval = self.config.poll_interval
         # SSM stops the command at executionTimeout; the margin lets its answer arrive.
-        deadline = started + limit_s + max(_NOT_YET_GRACE, 3 * interval)
-        missing_until = time.monotonic() + max(_NOT_YET_GRACE, 3 * interval)
-        seen = "nothing yet"
+        margin = max(_NOT_YET_GRACE, 3 * interval)
+        missing_until = time.monotonic() + margin
         params = {"CommandId": command_id, "InstanceId": iid}
-        while True:
+
+        async def look() -> tuple[dict[str, Any] | None, str]:
             try:
                 found = await self._call(
                     "GetCommandInvocation", params, instance_id=iid, command_id=command_id
@@ -137,21 +138,25 @@ class SsmTransport:
             except aws.ApiError as exc:
                 if exc.code != _NOT_YET or time.monotonic() >= missing_until:
                     raise
-                seen = "invocation not registered yet"
-            except errors.DriverTemporaryError as exc:
-                seen = f"not seen ({exc})"  # a throttled poll is only a late one
-            else:
-                status = str(found.get("Status"))
-                if status in _FINAL:
-                    return found
-                seen = status
-            if time.monotonic() >= deadline:
-                await self._cancel(iid, command_id)
-                raise errors.DriverError(
-                    f"the SSM command {command_id} on {iid} did not finish within "
-                    f"{limit_s:g}s (last seen: {seen}); it was asked to cancel"
-                )
-            await asyncio.sleep(interval)
+                return None, "invocation not registered yet"
+            status = str(found.get("Status"))
+            return (found if status in _FINAL else None), status
+
+        try:
+            return await remote_scripts.poll(
+                look,
+                what=f"command {command_id}",
+                limit_s=limit_s,
+                started=started,
+                interval=interval,
+                margin=margin,
+            )
+        except polling.GaveUp as exc:
+            await self._cancel(iid, command_id)
+            raise errors.DriverError(
+                f"the SSM command {command_id} on {iid} did not finish within "
+                f"{limit_s:g}s (last seen: {exc.seen}); it was asked to cancel"
+            ) from None
 
     async def _cancel(self, iid: str, command_id: str) -> None:
         with contextlib.suppress(errors.RollsafeError):  # recorded; the timeout matters

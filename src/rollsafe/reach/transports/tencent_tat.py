@@ -21,7 +21,6 @@ the script and its environment never are. The SDK blocks, so each call runs in a
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -32,6 +31,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
+from rollsafe.reach import polling
 from rollsafe.reach.clouds import tencent
 from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
@@ -115,45 +115,47 @@ class TatTransport:
     async def _wait(
         self, iid: str, invocation_id: str, *, limit_s: float, started: float
     ) -> dict[str, Any]:
-        interval = self.config.poll_interval
-        deadline = started + limit_s + 2 + 3 * interval  # the agent's own answer may lag
-        seen = "nothing yet"
         params = {
             "Filters": [{"Name": "invocation-id", "Values": [invocation_id]}],
             "HideOutput": False,
             "Limit": 100,
         }
-        while True:
-            try:
-                found = await self._call(
-                    "DescribeInvocationTasks", params, iid=iid, invocation_id=invocation_id
+
+        async def look() -> tuple[dict[str, Any] | None, str]:
+            found = await self._call(
+                "DescribeInvocationTasks", params, iid=iid, invocation_id=invocation_id
+            )
+            tasks = found.get("InvocationTaskSet")
+            mine = [
+                t
+                for t in (tasks if isinstance(tasks, list) else [])
+                if isinstance(t, dict) and t.get("InstanceId") == iid
+            ]
+            if not mine:
+                return None, "not listed yet"
+            status = str(mine[0].get("TaskStatus"))
+            return (mine[0] if status not in _PENDING else None), status
+
+        try:
+            return await remote_scripts.poll(
+                look,
+                what=f"invocation {invocation_id}",
+                limit_s=limit_s,
+                started=started,
+                interval=self.config.poll_interval,
+            )
+        except polling.GaveUp as exc:
+            with contextlib.suppress(errors.RollsafeError):  # recorded; the timeout matters
+                await self._call(
+                    "CancelInvocation",
+                    {"InvocationId": invocation_id, "InstanceIds": [iid]},
+                    iid=iid,
+                    invocation_id=invocation_id,
                 )
-            except errors.DriverTemporaryError as exc:
-                seen = f"not seen ({exc})"  # a throttled poll is only a late one
-            else:
-                tasks = found.get("InvocationTaskSet")
-                mine = [
-                    t
-                    for t in (tasks if isinstance(tasks, list) else [])
-                    if isinstance(t, dict) and t.get("InstanceId") == iid
-                ]
-                if mine:
-                    seen = str(mine[0].get("TaskStatus"))
-                    if seen not in _PENDING:
-                        return mine[0]
-            if time.monotonic() >= deadline:
-                with contextlib.suppress(errors.RollsafeError):  # recorded; timeout matters
-                    await self._call(
-                        "CancelInvocation",
-                        {"InvocationId": invocation_id, "InstanceIds": [iid]},
-                        iid=iid,
-                        invocation_id=invocation_id,
-                    )
-                raise errors.DriverError(
-                    f"the TAT command {invocation_id} on {iid} timed out: not finished within "
-                    f"{limit_s:g}s (last seen: {seen}); it was asked to cancel"
-                )
-            await asyncio.sleep(interval)
+            raise errors.DriverError(
+                f"the TAT command {invocation_id} on {iid} timed out: not finished within "
+                f"{limit_s:g}s (last seen: {exc.seen}); it was asked to cancel"
+            ) from None
 
     async def _call(
         self,
