@@ -34,13 +34,13 @@ request cut off with no answer at all (the process killed mid-call, a lost conne
 since (same ``StartTime``), so the disk nothing wrote to is reset to the same snapshot again,
 which ends in the same state as one reset. Otherwise the step fails for a person.
 
-SDK errors never leave this module: throttling, 5xx and unanswered calls become
+ECS is reached through ``reach/clouds/aliyun.py`` (shared with the Cloud Assistant transport):
+the SDK client and credentials chain, calls in worker threads (a cancelled call is waited for,
+so nothing of a step is still in flight when it is retried), every call reported with its
+``RequestId``, and the one table of codes: throttling, 5xx and unanswered calls become
 ``DriverTemporaryError`` (the executor retries the step); permission and state errors become
 ``DriverError`` (``PrecheckFailed`` during precheck) naming the code, the RAM action and the
-request id. Every call, answered or not, is reported with its ``RequestId`` through
-``driving.record_api_call``. The SDK (``alibabacloud-ecs20140526``) is imported on first use
-only and runs in worker threads; a cancelled call is waited for (it cannot be interrupted) so
-nothing of a step is still in flight when it is retried.
+request id. Long operations wait through the one poller (``reach.polling``).
 """
 
 from __future__ import annotations

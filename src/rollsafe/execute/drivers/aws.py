@@ -30,16 +30,17 @@ instead of creating another. A swap finds the volume it created by the same tag,
 action checks the state first (already stopped, already detached, already attached), so a
 step re-run after a crash performs no second restore.
 
-The SDK is boto3, an optional dependency (``pip install 'rollsafe[aws]'``) imported only when
-the driver is built; credentials and the default region come from its standard chain, never
-from the configuration. Every call runs in a worker thread (boto3 blocks) and is then reported
-with its request id (``driving.record_api_call``). botocore errors are translated here:
-throttling and 5xx become ``DriverTemporaryError``; permission, state and everything else
-``DriverError`` (``PrecheckFailed`` in a precheck). No botocore exception leaves this module.
+EC2 is reached through ``reach/clouds/aws.py`` (shared with the SSM transport and the CloudWatch
+probe): boto3 session and credentials from the SDK's standard chain, never the configuration;
+every call in a worker thread, reported with its request id; throttling and 5xx become
+``DriverTemporaryError``, permission, state and everything else ``DriverError``
+(``PrecheckFailed`` in a precheck). No botocore exception reaches this module. The ``upgrade``
+command runs on the controller under the command supervisor (``execute.supervising``).
 
-Long operations poll with bounded backoff (``poll_interval`` growing to ``max_poll_interval``)
-for at most ``snapshot_wait``, ``restore_wait`` or ``instance_wait``; ``policy.step_timeout``
-must be longer than the wait of the longest step, or the executor gives up first.
+Long operations poll through the one poller (``reach.polling``: ``poll_interval`` growing to
+``max_poll_interval``) for at most ``snapshot_wait``, ``restore_wait`` or ``instance_wait``;
+``policy.step_timeout`` must be longer than the wait of the longest step, or the executor
+gives up first.
 """
 
 from __future__ import annotations

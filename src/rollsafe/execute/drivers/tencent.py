@@ -21,10 +21,12 @@ settings recorded in the restore point), waits for it to be ``RUNNING`` and stop
 terminates) the old one. Otherwise that step does nothing. The target's instance id changes:
 the operator updates ``vars.instance_id`` (rollsafe does not rewrite configuration).
 
-The instance of a target is its ``vars.instance_id``. Credentials come from
-``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` or the SDK's default provider chain
-(profile file, CVM role), never from the configuration or the audit. The SDK is imported
-lazily, only here, and every synchronous SDK call runs in a worker thread.
+The instance of a target is its ``vars.instance_id``. CVM and CBS are reached through
+``reach/clouds/tencent.py`` (shared with the TAT transport): credentials from
+``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` or the SDK's default provider chain,
+never from the configuration or the audit; every SDK call in a worker thread (through the
+step's lease). Long operations wait through the one poller (``reach.polling``), where a read
+still throttled after its retries only delays the next look.
 
 Idempotency: CBS has no client token for ``CreateSnapshot`` or ``ApplySnapshot``, so the
 driver checks state before acting. A snapshot is named ``rollsafe-<point id>`` and a
@@ -41,8 +43,9 @@ Errors: ``RequestLimitExceeded*``, ``InternalError*``, 5xx answers, network fail
 documented "busy, try again later" codes are ``DriverTemporaryError`` (read-only calls are
 also retried here, inside the poll budget); ``AuthFailure*`` and ``UnauthorizedOperation*``
 (a CAM permission missing) and state errors are ``DriverError`` naming the code, or
-``PrecheckFailed`` during a precheck. Every call, answered or refused, is reported through
-``driving.record_api_call`` with its ``RequestId``.
+``PrecheckFailed`` during a precheck (the table is the cloud module's). Every call, answered or
+refused, is reported to the audit with its ``RequestId``. The ``upgrade`` command runs on the
+controller under the command supervisor (``execute.supervising``), journaled by key.
 """
 
 from __future__ import annotations
