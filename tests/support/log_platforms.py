@@ -1,0 +1,411 @@
+"""Local stand-ins for the query APIs of log platforms: Elasticsearch, Loki, SLS and CLS.
+
+No real server of these runs here, so each stand-in is a small aiohttp server on 127.0.0.1
+that answers the documented query API from documents the test puts in, and refuses what the
+real one refuses (with its error shape):
+
+- Elasticsearch ``POST /<index>/_count`` and ``/_search``: index names, patterns and comma
+  lists (a missing concrete index is a 404 ``index_not_found_exception``); a ``bool`` query of
+  ``query_string`` (``"phrase"`` terms joined by ``OR``; anything else a 400
+  ``parse_exception``: the stand-in does not pretend to know Lucene), ``range`` with
+  ``epoch_millis`` ``gt``/``lte`` and ``term``; ``sort`` on the time field, ``size``,
+  ``_source`` filtering; ``ApiKey`` / ``Basic`` authentication (401 ``security_exception``).
+- Loki ``GET /loki/api/v1/query`` (only ``sum(count_over_time(<sel> <filters> [<n>ms]))``)
+  and ``/loki/api/v1/query_range`` (a log query, ``direction``, ``limit``); selectors of
+  ``label="value"`` matchers, ``|=`` and ``!=`` line filters; ``X-Scope-OrgID`` required when
+  a tenant is set, bearer authentication; errors as plain text, as Loki writes them.
+- SLS and CLS: see ``SlsStandIn`` and ``ClsStandIn``.
+
+Each records every request (method, path, query, headers, JSON body) for shape checks and has
+the ``mode`` of ``tests/integration/shipping_standins.py``: ok, down (503), throttle (429),
+hang (never answers until ``release``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+import fnmatch
+import json
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+class StandIn:
+    """Base: an aiohttp app on 127.0.0.1, in the test's loop or in a thread of its own."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.seen: list[Seen] = []
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._release: asyncio.Event | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> StandIn:
+        app = web.Application()
+        self.routes(app)
+        self._release = asyncio.Event()
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        self.release()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def release(self) -> None:
+        if self._release is not None:
+            self._release.set()
+
+    @contextlib.contextmanager
+    def in_thread(self) -> Iterator[StandIn]:
+        """Serve from a thread with its own loop, for code under test that blocks."""
+        loop = asyncio.new_event_loop()
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(self.start())
+            started.set()
+            loop.run_forever()
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        started.wait(10)
+        try:
+            yield self
+        finally:
+            asyncio.run_coroutine_threadsafe(self.stop(), loop).result(10)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
+
+    async def note(self, request: web.Request) -> web.Response | None:
+        """Record the request; the mode's answer, or None to serve it."""
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        self.seen.append(
+            Seen(
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                headers=dict(request.headers),
+                body=body,
+            )
+        )
+        if self.mode == "hang" and self._release is not None:
+            await self._release.wait()
+            return web.Response(status=503, text="released")
+        if self.mode == "down":
+            return web.Response(status=503, text="service unavailable")
+        if self.mode == "throttle":
+            return web.Response(status=429, text="too many requests", headers={"Retry-After": "2"})
+        return None
+
+
+def iso(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# --------------------------------------------------------------------------- Elasticsearch
+
+
+class ElasticsearchStandIn(StandIn):
+    def __init__(self, *, api_key: str | None = None, basic: tuple[str, str] | None = None) -> None:
+        super().__init__()
+        self.api_key = api_key
+        self.basic = basic
+        self.indices: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, index: str, *, time: float, message: str, **fields: Any) -> None:
+        self.indices.setdefault(index, []).append(
+            {"@timestamp": iso(time), "message": message, **fields}
+        )
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/{index}/_count", self._count)
+        app.router.add_post("/{index}/_search", self._search)
+
+    async def _count(self, request: web.Request) -> web.Response:
+        return await self._serve(request, search=False)
+
+    async def _search(self, request: web.Request) -> web.Response:
+        return await self._serve(request, search=True)
+
+    async def _serve(self, request: web.Request, *, search: bool) -> web.Response:
+        early = await self.note(request)
+        if early is not None:
+            return early
+        refusal = self._auth(request.headers.get("Authorization"))
+        if refusal is not None:
+            return refusal
+        body = self.seen[-1].body
+        if request.headers.get("Content-Type") != "application/json" or not isinstance(body, dict):
+            return _es_error(406, "media_type_header_exception", "expected application/json")
+        docs: list[dict[str, Any]] = []
+        for name in request.match_info["index"].split(","):
+            if "*" in name:
+                for index, found in self.indices.items():
+                    if fnmatch.fnmatchcase(index, name):
+                        docs.extend(found)
+            elif name in self.indices:
+                docs.extend(self.indices[name])
+            else:
+                return _es_error(404, "index_not_found_exception", f"no such index [{name}]")
+        allowed = {"query", "size", "sort", "_source", "track_total_hits"} if search else {"query"}
+        unknown = set(body) - allowed
+        if unknown:
+            return _es_error(400, "parsing_exception", f"unknown key [{sorted(unknown)[0]}]")
+        try:
+            matching = [d for d in docs if _es_matches(d, body.get("query", {}))]
+        except ValueError as exc:
+            return _es_error(400, "parse_exception", str(exc))
+        if not search:
+            return web.json_response({"count": len(matching), "_shards": {"total": 1}})
+        (sort,) = body["sort"]
+        ((sort_field, order),) = sort.items()
+        matching.sort(key=lambda d: _es_time(d[sort_field]), reverse=order["order"] == "desc")
+        hits = []
+        for doc in matching[: body.get("size", 10)]:
+            source: dict[str, Any] = {}
+            for name in body.get("_source", list(doc)):
+                if name in doc:
+                    source[name] = doc[name]
+                elif _dotted(doc, name) is not None:
+                    # ES filters the source by path and keeps its nesting.
+                    *parents, leaf = name.split(".")
+                    place = source
+                    for part in parents:
+                        place = place.setdefault(part, {})
+                    place[leaf] = _dotted(doc, name)
+            hits.append({"_index": "x", "_id": str(id(doc)), "_source": source})
+        return web.json_response({"hits": {"hits": hits}})
+
+    def _auth(self, header: str | None) -> web.Response | None:
+        if self.api_key is None and self.basic is None:
+            return None
+        wanted = []
+        if self.api_key is not None:
+            wanted.append(f"ApiKey {self.api_key}")
+        if self.basic is not None:
+            wanted.append("Basic " + base64.b64encode(":".join(self.basic).encode()).decode())
+        if header not in wanted:
+            return _es_error(401, "security_exception", "unable to authenticate user")
+        return None
+
+
+def _es_error(status: int, kind: str, reason: str) -> web.Response:
+    error = {"type": kind, "reason": reason}
+    return web.json_response(
+        {"error": {"root_cause": [error], **error}, "status": status}, status=status
+    )
+
+
+def _dotted(doc: dict[str, Any], name: str) -> Any:
+    if name in doc:
+        return doc[name]
+    current: Any = doc
+    for part in name.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def _es_time(value: Any) -> float:
+    if isinstance(value, int | float):
+        return value / 1000
+    return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+_PHRASES = re.compile(r'^\s*"([^"]+)"(?:\s+OR\s+"([^"]+)")*\s*$')
+
+
+def _es_matches(doc: dict[str, Any], query: dict[str, Any]) -> bool:
+    (kind, spec) = next(iter(query.items()))
+    if kind == "bool":
+        return all(_es_matches(doc, q) for q in spec.get("must", [])) and all(
+            _es_matches(doc, q) for q in spec.get("filter", [])
+        )
+    if kind == "query_string":
+        text = spec["query"]
+        if _PHRASES.match(text) is None:
+            raise ValueError(f"Cannot parse '{text}' (the stand-in knows quoted phrases and OR)")
+        phrases = re.findall(r'"([^"]+)"', text)
+        value = str(_dotted(doc, spec.get("default_field", "message")) or "").lower()
+        return any(p.lower() in value for p in phrases)
+    if kind == "range":
+        ((name, bounds),) = spec.items()
+        if bounds.get("format") != "epoch_millis":
+            raise ValueError("expected epoch_millis bounds")
+        at = _es_time(doc[name]) * 1000
+        return bounds["gt"] < at <= bounds["lte"]
+    if kind == "term":
+        ((name, value),) = spec.items()
+        return doc.get(name) == value
+    raise ValueError(f"unknown query [{kind}]")
+
+
+# --------------------------------------------------------------------------- Loki
+
+
+@dataclass
+class Stream:
+    labels: dict[str, str]
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (ns, line)
+
+
+_COUNT = re.compile(r"^sum\(count_over_time\((?P<logs>.+) \[(?P<ms>\d+)ms\]\)\)$")
+_MATCHER = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"\s*')
+_FILTER = re.compile(r'\s*(\|=|!=)\s*"([^"]*)"')
+
+
+class LokiStandIn(StandIn):
+    def __init__(self, *, tenant: str | None = None, token: str | None = None) -> None:
+        super().__init__()
+        self.tenant = tenant
+        self.token = token
+        self.streams: list[Stream] = []
+
+    def add(self, labels: dict[str, str], *, time: float, line: str) -> None:
+        for stream in self.streams:
+            if stream.labels == labels:
+                break
+        else:
+            stream = Stream(labels)
+            self.streams.append(stream)
+        stream.lines.append((round(time * 1e9), line))
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/loki/api/v1/query", self._query)
+        app.router.add_get("/loki/api/v1/query_range", self._query_range)
+
+    async def _gate(self, request: web.Request) -> web.Response | None:
+        early = await self.note(request)
+        if early is not None:
+            return early
+        if self.token is not None and request.headers.get("Authorization") != (
+            f"Bearer {self.token}"
+        ):
+            return web.Response(status=401, text="authentication failed\n")
+        if self.tenant is not None:
+            org = request.headers.get("X-Scope-OrgID")
+            if org is None:
+                return web.Response(status=401, text="no org id\n")
+            if org != self.tenant:
+                return web.json_response(
+                    {"status": "success", "data": {"resultType": "vector", "result": []}}
+                )
+        return None
+
+    async def _query(self, request: web.Request) -> web.Response:
+        early = await self._gate(request)
+        if early is not None:
+            return early
+        match = _COUNT.match(request.query.get("query", ""))
+        if match is None:
+            return web.Response(status=400, text="parse error : unexpected query\n")
+        try:
+            streams = self._select(match["logs"])
+        except ValueError as exc:
+            return web.Response(status=400, text=f"parse error : {exc}\n")
+        at = int(request.query["time"])
+        start = at - int(match["ms"]) * 1_000_000
+        result = []
+        for stream, lines in streams:
+            count = sum(1 for ns, _ in lines if start < ns <= at)
+            if count:
+                result.append({"metric": stream.labels, "value": [at / 1e9, str(count)]})
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "vector", "result": result}}
+        )
+
+    async def _query_range(self, request: web.Request) -> web.Response:
+        early = await self._gate(request)
+        if early is not None:
+            return early
+        try:
+            streams = self._select(request.query["query"])
+        except ValueError as exc:
+            return web.Response(status=400, text=f"parse error : {exc}\n")
+        start, end = int(request.query["start"]), int(request.query["end"])
+        limit = int(request.query.get("limit", "100"))
+        backward = request.query.get("direction", "backward") == "backward"
+        picked = sorted(
+            (
+                (ns, line, s.labels)
+                for s, lines in streams
+                for ns, line in lines
+                if start <= ns < end
+            ),
+            key=lambda item: item[0],
+            reverse=backward,
+        )[:limit]
+        result: dict[str, dict[str, Any]] = {}
+        for ns, line, labels in picked:
+            key = json.dumps(labels, sort_keys=True)
+            result.setdefault(key, {"stream": labels, "values": []})["values"].append(
+                [str(ns), line]
+            )
+        return web.json_response(
+            {
+                "status": "success",
+                "data": {"resultType": "streams", "result": list(result.values())},
+            }
+        )
+
+    def _select(self, logs: str) -> list[tuple[Stream, list[tuple[int, str]]]]:
+        if not logs.startswith("{") or "}" not in logs:
+            raise ValueError("expected a stream selector")
+        selector, rest = logs[1:].split("}", 1)
+        wanted = {}
+        for part in selector.split(","):
+            match = _MATCHER.fullmatch(part)
+            if match is None:
+                raise ValueError(f"bad matcher {part!r}")
+            wanted[match[1]] = match[2]
+        filters = _FILTER.findall(rest)
+        if _FILTER.sub("", rest).strip():
+            raise ValueError(f"unsupported pipeline {rest!r}")
+        out = []
+        for stream in self.streams:
+            if all(stream.labels.get(k) == v for k, v in wanted.items()):
+                lines = [
+                    (ns, line)
+                    for ns, line in stream.lines
+                    if all((text in line) == (op == "|=") for op, text in filters)
+                ]
+                out.append((stream, lines))
+        return out
