@@ -8,7 +8,17 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.detect import probes
-from rollsafe.detect.probes import cloudwatch, command, data, host, http, logs, promql, tcp
+from rollsafe.detect.probes import (
+    cloudwatch,
+    command,
+    data,
+    host,
+    http,
+    logs,
+    platforms,
+    promql,
+    tcp,
+)
 from rollsafe.domain import errors
 from rollsafe.testing import FakeClock
 
@@ -21,6 +31,8 @@ CONFIGS: dict[str, dict[str, object]] = {
     "command": {"command": "true"},
     "promql": {"url": "http://127.0.0.1:9090", "query": 'up{instance="$address"}'},
     "cloudwatch": {"namespace": "AWS/EC2", "metric": "CPUUtilization"},
+    "elasticsearch": {"url": "http://127.0.0.1:9200", "index": "logs-*", "query": '"oom"'},
+    "loki": {"url": "http://127.0.0.1:3100", "selector": '{host="$id"}'},
 }
 CLASSES = {
     "http": http.HttpProbe,
@@ -31,6 +43,8 @@ CLASSES = {
     "command": command.CommandProbe,
     "promql": promql.PromqlProbe,
     "cloudwatch": cloudwatch.CloudwatchProbe,
+    "elasticsearch": platforms.PlatformProbe,
+    "loki": platforms.PlatformProbe,
 }
 
 
