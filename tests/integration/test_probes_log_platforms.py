@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,7 +19,7 @@ from rollsafe.config import models
 from rollsafe.detect import probes
 from rollsafe.detect.probes import platforms
 from rollsafe.testing import FakeClock
-from support.log_platforms import ElasticsearchStandIn, LokiStandIn, iso
+from support.log_platforms import ElasticsearchStandIn, LokiStandIn, SlsStandIn, iso
 
 NOW = 1_700_000_000.0
 TARGET = models.Target(id="web-1", address="10.0.0.7")
@@ -382,4 +383,148 @@ def test_loki_config_refuses_a_selector_without_braces() -> None:
     with pytest.raises(ValueError, match="stream selector"):
         models.LokiProbe.model_validate(
             {"kind": "loki", "name": "x", "url": "http://l:3100", "selector": 'job="a"'}
+        )
+
+
+# --------------------------------------------------------------------------- sls
+
+SLS_KEYS = {"LTAI-test": "sls-secret"}
+
+
+@pytest.fixture
+async def sls_standin(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SlsStandIn]:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sls-secret")
+    standin = SlsStandIn(project="ops-logs", logstore="syslog", keys=SLS_KEYS)
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+def _sls_probe(standin: SlsStandIn, **extra: object) -> platforms.PlatformProbe:
+    return _build(
+        {
+            "kind": "sls",
+            "name": "oom",
+            "endpoint": f"http://127.0.0.1:{standin.port}",
+            "project": "ops-logs",
+            "logstore": "syslog",
+            "query": '"oom-kill" or "Out of memory"',
+            "topic": "{id}",
+            "interval": "60s",
+            **extra,
+        }
+    )
+
+
+async def test_sls_counts_with_sql_then_reads_the_newest_log(sls_standin: SlsStandIn) -> None:
+    now = int(NOW)
+    sls_standin.add(time=now - 60, content="oom-kill at the window's open end", topic="web-1")
+    sls_standin.add(time=now - 59, content="Out of memory: Killed process 3", topic="web-1")
+    sls_standin.add(time=now, content="kernel: oom-kill:constraint=NONE", topic="web-1")
+    sls_standin.add(time=now - 1, content="fine", topic="web-1")
+    sls_standin.add(time=now - 1, content="oom-kill elsewhere", topic="web-2")
+    probe = _sls_probe(sls_standin)
+    try:
+        seen = await probe.observe(TARGET)
+    finally:
+        await probe.close()
+    assert seen.error is None
+    assert seen.value == 2.0  # (now-60, now]: the log at now-60 is out, the one at now is in
+    assert seen.text == "kernel: oom-kill:constraint=NONE"
+    count, last = sls_standin.seen
+    assert count.path == last.path == "/logstores/syslog"
+    assert count.query == {
+        "type": "log",
+        "from": str(now - 59),
+        "to": str(now + 1),
+        "topic": "web-1",
+        "query": '"oom-kill" or "Out of memory" | select count(*) as count',
+        "line": "100",
+        "offset": "0",
+        "reverse": "false",
+    }
+    assert (last.query["query"], last.query["line"], last.query["reverse"]) == (
+        '"oom-kill" or "Out of memory"',
+        "1",
+        "true",
+    )
+    assert count.headers["Host"] == f"ops-logs.127.0.0.1:{sls_standin.port}"
+    assert count.headers["Authorization"].startswith("LOG LTAI-test:")
+    assert "sls-secret" not in json.dumps(count.headers)
+
+
+async def test_sls_sts_token_is_sent_and_signed(
+    sls_standin: SlsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STS_TOKEN", "sts-abc")
+    probe = _sls_probe(sls_standin, security_token_env="STS_TOKEN")
+    try:
+        seen = await probe.observe(TARGET)
+    finally:
+        await probe.close()
+    assert (seen.error, seen.value) == (None, 0.0)
+    assert sls_standin.seen[0].headers["x-acs-security-token"] == "sts-abc"
+
+
+async def test_sls_refusals_are_blind_with_their_reason(
+    sls_standin: SlsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = _sls_probe(sls_standin)
+    wrong_store = _sls_probe(sls_standin, logstore="nope")
+    bad_query = _sls_probe(sls_standin, query="a and (b")
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "wrong")
+        bad_signature = await probe.observe(TARGET)
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "sls-secret")
+        sls_standin.mode = "deny"
+        denied = await probe.observe(TARGET)
+        sls_standin.mode = "quota"
+        quota = await probe.observe(TARGET)
+        sls_standin.mode = "down"
+        down = await probe.observe(TARGET)
+        sls_standin.mode = "incomplete"
+        incomplete = await probe.observe(TARGET)
+        sls_standin.mode = "ok"
+        missing = await wrong_store.observe(TARGET)
+        unparsable = await bad_query.observe(TARGET)
+        healthy = await probe.observe(TARGET)
+    finally:
+        for each in (probe, wrong_store, bad_query):
+            await each.close()
+    assert bad_signature.error is not None
+    assert bad_signature.error.startswith(
+        "sls refused the credentials (HTTP 401): SignatureNotMatch: signature not match "
+        "(request standin-req); check ALIBABA_CLOUD_ACCESS_KEY_ID"
+    )
+    assert denied.error is not None
+    assert "refused the credentials (HTTP 403): Unauthorized" in denied.error
+    assert "log:GetLogStoreLogs on ops-logs/syslog" in denied.error
+    assert quota.error is not None
+    assert quota.error.startswith("sls is unavailable for now (HTTP 403): ReadQuotaExceed")
+    assert down.error is not None
+    assert down.error.startswith("sls is unavailable for now (HTTP 503)")
+    assert incomplete.error == (
+        "sls answered an incomplete result (x-log-progress: Incomplete): not a count yet"
+    )
+    assert missing.error is not None
+    assert missing.error.startswith("sls refused the query (HTTP 404): LogStoreNotExist")
+    assert unparsable.error is not None
+    assert unparsable.error.startswith("sls refused the query (HTTP 400): ParameterInvalid")
+    for blind in (bad_signature, denied, quota, down, incomplete, missing, unparsable):
+        assert blind.value is None
+    assert (healthy.error, healthy.value) == (None, 0.0)
+
+
+def test_sls_query_must_be_a_search_statement_only() -> None:
+    with pytest.raises(ValueError, match=r"adds `\| select count"):
+        models.SlsProbe.model_validate(
+            {
+                "kind": "sls",
+                "name": "x",
+                "endpoint": "cn-hangzhou.log.aliyuncs.com",
+                "project": "ops",
+                "logstore": "syslog",
+                "query": "oom | select count(*)",
+            }
         )

@@ -305,7 +305,7 @@ class SlsProbe(LogPlatformProbe):
     project: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     logstore: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
     query: str = Field(description="SLS search statement, {name} templates, e.g. oom-kill")
-    topic: str | None = Field(default=None, description="Only logs of this __topic__")
+    topic: str | None = Field(default=None, description="Only logs of this __topic__ (template)")
     message_field: str = Field(default="content", min_length=1)
     access_key_id_env: str = Field(default="ALIBABA_CLOUD_ACCESS_KEY_ID")
     access_key_secret_env: str = Field(default="ALIBABA_CLOUD_ACCESS_KEY_SECRET")
@@ -360,7 +360,8 @@ Probe = Annotated[
     | PromqlProbe
     | CloudwatchProbe
     | ElasticsearchProbe
-    | LokiProbe,
+    | LokiProbe
+    | SlsProbe,
     Field(discriminator="kind"),
 ]
 

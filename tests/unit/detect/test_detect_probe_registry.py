@@ -33,6 +33,7 @@ CONFIGS: dict[str, dict[str, object]] = {
     "cloudwatch": {"namespace": "AWS/EC2", "metric": "CPUUtilization"},
     "elasticsearch": {"url": "http://127.0.0.1:9200", "index": "logs-*", "query": '"oom"'},
     "loki": {"url": "http://127.0.0.1:3100", "selector": '{host="$id"}'},
+    "sls": {"endpoint": "127.0.0.1:1", "project": "ops", "logstore": "syslog", "query": "oom"},
 }
 CLASSES = {
     "http": http.HttpProbe,
@@ -45,6 +46,7 @@ CLASSES = {
     "cloudwatch": cloudwatch.CloudwatchProbe,
     "elasticsearch": platforms.PlatformProbe,
     "loki": platforms.PlatformProbe,
+    "sls": platforms.PlatformProbe,
 }
 
 

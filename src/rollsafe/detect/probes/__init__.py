@@ -19,6 +19,7 @@ from rollsafe.detect.probes import (
     logs,
     loki,
     promql,
+    sls,
     tcp,
 )
 from rollsafe.domain import clocks, errors
@@ -34,6 +35,7 @@ FACTORIES: dict[str, probing.ProbeFactory] = {
     "cloudwatch": cloudwatch.create,
     "elasticsearch": elasticsearch.create,
     "loki": loki.create,
+    "sls": sls.create,
 }
 """Probe kind (the ``kind`` key in YAML) -> factory."""
 
