@@ -19,7 +19,13 @@ from rollsafe.config import models
 from rollsafe.detect import probes
 from rollsafe.detect.probes import platforms
 from rollsafe.testing import FakeClock
-from support.log_platforms import ElasticsearchStandIn, LokiStandIn, SlsStandIn, iso
+from support.log_platforms import (
+    ClsStandIn,
+    ElasticsearchStandIn,
+    LokiStandIn,
+    SlsStandIn,
+    iso,
+)
 
 NOW = 1_700_000_000.0
 TARGET = models.Target(id="web-1", address="10.0.0.7")
@@ -528,3 +534,141 @@ def test_sls_query_must_be_a_search_statement_only() -> None:
                 "query": "oom | select count(*)",
             }
         )
+
+
+# --------------------------------------------------------------------------- cls
+
+
+@pytest.fixture
+async def cls_standin(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ClsStandIn]:
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", "AKID-test")
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "cls-secret")
+    standin = ClsStandIn(region="ap-guangzhou", secret_id="AKID-test", secret_key="cls-secret")
+    await standin.start()
+    yield standin
+    await standin.stop()
+
+
+def _cls_probe(standin: ClsStandIn, **extra: object) -> platforms.PlatformProbe:
+    return _build(
+        {
+            "kind": "cls",
+            "name": "oom",
+            "region": "ap-guangzhou",
+            "topic_id": "topic-{id}",
+            "query": '"oom-kill" OR "Out of memory"',
+            "endpoint": f"127.0.0.1:{standin.port}",
+            "protocol": "http",
+            "interval": "60s",
+            **extra,
+        }
+    )
+
+
+async def test_cls_counts_with_sql_then_reads_the_newest_log(cls_standin: ClsStandIn) -> None:
+    now_ms = int(NOW * 1000)
+    cls_standin.add("topic-web-1", time_ms=now_ms - 60_000, content="oom-kill at the open end")
+    cls_standin.add("topic-web-1", time_ms=now_ms - 59_999, content="Out of memory: Killed 9")
+    cls_standin.add("topic-web-1", time_ms=now_ms, content="kernel: oom-kill:constraint=NONE")
+    cls_standin.add("topic-web-1", time_ms=now_ms - 5, content="fine")
+    cls_standin.add("topic-web-2", time_ms=now_ms - 5, content="oom-kill elsewhere")
+    probe = _cls_probe(cls_standin)
+    try:
+        seen = await probe.observe(TARGET)
+    finally:
+        await probe.close()
+    assert seen.error is None
+    assert seen.value == 2.0
+    assert seen.text == "kernel: oom-kill:constraint=NONE"
+    count, last = cls_standin.seen
+    assert count.headers["X-TC-Action"] == "SearchLog"
+    assert count.headers["X-TC-Version"] == "2020-10-16"
+    assert count.headers["X-TC-Region"] == "ap-guangzhou"
+    assert count.headers["Authorization"].startswith("TC3-HMAC-SHA256 Credential=AKID-test/")
+    assert count.body == {
+        "TopicId": "topic-web-1",
+        "From": now_ms - 60_000 + 1,
+        "To": now_ms + 1,
+        "QuerySyntax": 1,
+        "QueryString": '"oom-kill" OR "Out of memory" | select count(*) as count',
+        "UseNewAnalysis": True,
+    }
+    assert (last.body["QueryString"], last.body["Sort"], last.body["Limit"]) == (
+        '"oom-kill" OR "Out of memory"',
+        "desc",
+        1,
+    )
+
+
+async def test_cls_refusals_are_blind_with_their_reason(
+    cls_standin: ClsStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cls_standin.add("topic-web-1", time_ms=int(NOW * 1000) - 5, content="oom-kill")
+    probe = _cls_probe(cls_standin)
+    no_topic = _cls_probe(cls_standin, topic_id="nope")
+    bad = _cls_probe(cls_standin, query="oom AND (")
+    try:
+        monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "wrong")
+        bad_signature = await probe.observe(TARGET)
+        monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "cls-secret")
+        cls_standin.fault = "deny"
+        denied = await probe.observe(TARGET)
+        cls_standin.fault = "throttle"
+        throttled = await probe.observe(TARGET)
+        cls_standin.fault = None
+        cls_standin.mode = "down"
+        down = await probe.observe(TARGET)
+        cls_standin.mode = "ok"
+        missing = await no_topic.observe(TARGET)
+        unparsable = await bad.observe(TARGET)
+        healthy = await probe.observe(TARGET)
+    finally:
+        for each in (probe, no_topic, bad):
+            await each.close()
+    assert bad_signature.error is not None
+    assert bad_signature.error.startswith(
+        "cls refused the credentials: AuthFailure.SignatureFailure: the signature does not match"
+    )
+    assert denied.error is not None
+    assert denied.error.startswith("cls refused the credentials: UnauthorizedOperation")
+    assert throttled.error is not None
+    assert throttled.error.startswith("cls is unavailable for now: RequestLimitExceeded")
+    assert down.error is not None
+    assert down.error.startswith("cls is unavailable for now: ServerNetworkError")
+    assert missing.error is not None
+    assert missing.error.startswith("cls refused the query: ResourceNotFound.TopicNotExist")
+    assert unparsable.error is not None
+    assert unparsable.error.startswith("cls refused the query: FailedOperation.SyntaxError")
+    for blind in (bad_signature, denied, throttled, down, missing, unparsable):
+        assert blind.value is None
+    assert (healthy.error, healthy.value, healthy.text) == (None, 1.0, "oom-kill")
+
+
+async def test_cls_unreachable_and_hung_are_blind(cls_standin: ClsStandIn) -> None:
+    cls_standin.mode = "hang"
+    hung = _cls_probe(cls_standin, timeout="0.3s")
+    try:
+        seen = await hung.observe(TARGET)
+    finally:
+        await hung.close()
+        cls_standin.release()
+    assert seen.error == "timeout after 300ms"
+    port = cls_standin.port
+    await cls_standin.stop()
+    gone = _build(
+        {
+            "kind": "cls",
+            "name": "oom",
+            "region": "ap-guangzhou",
+            "topic_id": "t",
+            "query": "*",
+            "endpoint": f"127.0.0.1:{port}",
+            "protocol": "http",
+        }
+    )
+    try:
+        refused = await gone.observe(TARGET)
+    finally:
+        await gone.close()
+    assert refused.error is not None
+    assert refused.error.startswith("cannot reach cls:")

@@ -544,3 +544,159 @@ def _sls_signature(request: web.Request, secret: str) -> str:
     )
     digest = hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+# --------------------------------------------------------------------------- CLS
+
+
+_TC3 = re.compile(
+    r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})/(?P<service>[a-z]+)"
+    r"/tc3_request, SignedHeaders=(?P<headers>[a-z0-9;-]+), Signature=(?P<sig>[0-9a-f]{64})$"
+)
+
+
+class ClsStandIn(StandIn):
+    """Tencent Cloud CLS SearchLog (API 3.0: ``POST /``, action in ``X-TC-Action``, 2020-10-16).
+
+    Verifies the TC3-HMAC-SHA256 signature as documented (canonical request, credential scope
+    ``<date>/cls/tc3_request``, key derived from ``TC3<secret>``, date, service), here on its
+    own. Answers ``{"Response": {...}}`` with HTTP 200, errors as ``Response.Error``, as the
+    API does. Search statements: ``*`` or quoted phrases joined by ``OR`` over ``__CONTENT__``;
+    ``| select count(*) as count`` answers ``AnalysisRecords`` (``UseNewAnalysis``).
+    ``fault``: ``throttle`` (``RequestLimitExceeded``), ``deny`` (``UnauthorizedOperation``);
+    the base modes ``down`` (HTTP 503 from the gateway) and ``hang`` work as for the others.
+    """
+
+    def __init__(self, *, region: str, secret_id: str, secret_key: str) -> None:
+        super().__init__()
+        self.region = region
+        self.secret_id = secret_id
+        self.secret_key = secret_key
+        self.fault: str | None = None
+        self.topics: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, topic: str, *, time_ms: int, content: str) -> None:
+        self.topics.setdefault(topic, []).append({"time": time_ms, "content": content})
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/", self._call)
+
+    async def _call(self, request: web.Request) -> web.Response:
+        early = await self.note(request)  # down: 503 from the gateway; hang
+        if early is not None:
+            return early
+        body = await request.read()
+        try:
+            self._authenticate(request, body)
+        except _TcError as exc:
+            return _tc_error(exc.code, exc.message)
+        if self.fault == "throttle":
+            return _tc_error("RequestLimitExceeded", "request limit exceeded")
+        if self.fault == "deny":
+            return _tc_error("UnauthorizedOperation", "CAM denied cls:SearchLog")
+        params = json.loads(body)
+        topic = params.get("TopicId")
+        if topic not in self.topics:
+            return _tc_error("ResourceNotFound.TopicNotExist", f"topic {topic} does not exist")
+        search, _, sql = str(params.get("QueryString", "")).partition("|")
+        search = search.strip()
+        if not (search == "*" or re.fullmatch(r'"[^"]+"(?:\s+OR\s+"[^"]+")*', search)):
+            return _tc_error("FailedOperation.SyntaxError", f"syntax error in {search!r}")
+        phrases = re.findall(r'"([^"]+)"', search)
+        found = [
+            log
+            for log in self.topics[topic]
+            if params["From"] <= log["time"] < params["To"]
+            and (search == "*" or any(p in log["content"] for p in phrases))
+        ]
+        answer: dict[str, Any] = {"RequestId": "standin-req", "ListOver": True}
+        if sql.strip():
+            if (
+                sql.strip() != "select count(*) as count"
+                or params.get("UseNewAnalysis") is not True
+            ):
+                return _tc_error("InvalidParameter", f"unsupported analysis {sql!r}")
+            answer.update(
+                Analysis=True,
+                AnalysisRecords=[json.dumps({"count": len(found)})],
+                Columns=[{"Name": "count", "Type": "bigint"}],
+                Results=[],
+            )
+        else:
+            found.sort(key=lambda log: log["time"], reverse=params.get("Sort", "desc") == "desc")
+            answer.update(
+                Analysis=False,
+                Results=[
+                    {
+                        "Time": log["time"],
+                        "TopicId": topic,
+                        "LogJson": json.dumps({"__CONTENT__": log["content"]}),
+                        "Source": "10.0.0.7",
+                    }
+                    for log in found[: params.get("Limit", 100)]
+                ],
+            )
+        return web.json_response({"Response": answer})
+
+    def _authenticate(self, request: web.Request, body: bytes) -> None:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if headers.get("x-tc-action") != "SearchLog":
+            raise _TcError("InvalidAction", f"{headers.get('x-tc-action')} is not served here")
+        if headers.get("x-tc-version") != "2020-10-16":
+            raise _TcError("NoSuchVersion", f"no version {headers.get('x-tc-version')}")
+        if headers.get("x-tc-region") != self.region:
+            raise _TcError("UnsupportedRegion", f"this stand-in serves {self.region} only")
+        auth = _TC3.match(headers.get("authorization", ""))
+        if auth is None:
+            raise _TcError("AuthFailure.InvalidAuthorization", "not TC3-HMAC-SHA256")
+        if auth["id"] != self.secret_id:
+            raise _TcError("AuthFailure.SecretIdNotFound", "the SecretId is not found")
+        timestamp = int(headers.get("x-tc-timestamp", "0"))
+        if abs(dt.datetime.now(dt.UTC).timestamp() - timestamp) > 300:
+            raise _TcError("AuthFailure.SignatureExpire", "the signature has expired")
+        date = dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%d")
+        signed = auth["headers"].split(";")
+        if (
+            auth["date"] != date
+            or auth["service"] != "cls"
+            or not {"content-type", "host"} <= set(signed)
+        ):
+            raise _TcError("AuthFailure.SignatureFailure", "the credential scope is wrong")
+        canonical_headers = "".join(f"{n}:{headers[n].strip().lower()}\n" for n in signed)
+        canonical = "\n".join(
+            [
+                request.method,
+                "/",
+                "",
+                canonical_headers,
+                auth["headers"],
+                hashlib.sha256(body).hexdigest(),
+            ]
+        )
+        to_sign = "\n".join(
+            [
+                "TC3-HMAC-SHA256",
+                str(timestamp),
+                f"{date}/cls/tc3_request",
+                hashlib.sha256(canonical.encode()).hexdigest(),
+            ]
+        )
+        key = f"TC3{self.secret_key}".encode()
+        for part in (date, "cls", "tc3_request"):
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, auth["sig"]):
+            raise _TcError("AuthFailure.SignatureFailure", "the signature does not match")
+
+
+class _TcError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def _tc_error(code: str, message: str) -> web.Response:
+    return web.json_response(
+        {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "standin-req"}}
+    )

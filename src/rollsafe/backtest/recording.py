@@ -73,11 +73,12 @@ MAX_STEPS = 10_000  # per request; Prometheus refuses more than 11,000 points pe
 MAX_PLATFORM_STEPS = 50_000  # per probe and target: 7 days at 15 s is 40,320
 PLATFORM_CONCURRENCY = 4  # steps asked at once: a backfill must not look like an attack
 PLATFORM_RETRIES = 3
-PlatformProbe = models.ElasticsearchProbe | models.LokiProbe | models.SlsProbe
+PlatformProbe = models.ElasticsearchProbe | models.LokiProbe | models.SlsProbe | models.ClsProbe
 _PLATFORM_KINDS = (
     models.ElasticsearchProbe,
     models.LokiProbe,
     models.SlsProbe,
+    models.ClsProbe,
 )
 Sleep = Callable[[float], Awaitable[None]]
 

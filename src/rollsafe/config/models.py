@@ -361,7 +361,8 @@ Probe = Annotated[
     | CloudwatchProbe
     | ElasticsearchProbe
     | LokiProbe
-    | SlsProbe,
+    | SlsProbe
+    | ClsProbe,
     Field(discriminator="kind"),
 ]
 

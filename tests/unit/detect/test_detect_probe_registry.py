@@ -34,6 +34,7 @@ CONFIGS: dict[str, dict[str, object]] = {
     "elasticsearch": {"url": "http://127.0.0.1:9200", "index": "logs-*", "query": '"oom"'},
     "loki": {"url": "http://127.0.0.1:3100", "selector": '{host="$id"}'},
     "sls": {"endpoint": "127.0.0.1:1", "project": "ops", "logstore": "syslog", "query": "oom"},
+    "cls": {"region": "ap-guangzhou", "topic_id": "t-1", "query": "oom"},
 }
 CLASSES = {
     "http": http.HttpProbe,
@@ -47,6 +48,7 @@ CLASSES = {
     "elasticsearch": platforms.PlatformProbe,
     "loki": platforms.PlatformProbe,
     "sls": platforms.PlatformProbe,
+    "cls": platforms.PlatformProbe,
 }
 
 

@@ -11,6 +11,7 @@ from rollsafe.config import models
 from rollsafe.detect import probing
 from rollsafe.detect.probes import (
     cloudwatch,
+    cls,
     command,
     data,
     elasticsearch,
@@ -36,6 +37,7 @@ FACTORIES: dict[str, probing.ProbeFactory] = {
     "elasticsearch": elasticsearch.create,
     "loki": loki.create,
     "sls": sls.create,
+    "cls": cls.create,
 }
 """Probe kind (the ``kind`` key in YAML) -> factory."""
 
