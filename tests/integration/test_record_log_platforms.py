@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from rollsafe.backtest import recording, recordings
 from rollsafe.config import models
 from rollsafe.interfaces.cli import main
-from support.log_platforms import ElasticsearchStandIn, LokiStandIn
+from support.log_platforms import ClsStandIn, ElasticsearchStandIn, LokiStandIn, SlsStandIn
 
 START = 1_714_557_600.0  # 2024-05-01T10:00:00Z
 HOST = {"host.name": "web-1"}
@@ -189,3 +189,56 @@ def test_record_cli_from_loki_then_backtest_it(
         ("panic", "critical", 30.0),
         ("panic", "ok", 45.0),  # one panic line in that step: not above 1
     ]
+
+
+def test_record_from_sls_and_cls_gives_the_same_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-t")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "s-1")
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_ID", "AKID-t")
+    monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "s-2")
+    sls = SlsStandIn(project="ops", logstore="kern", keys={"LTAI-t": "s-1"})
+    cls = ClsStandIn(region="ap-shanghai", secret_id="AKID-t", secret_key="s-2")
+    for second in (5, 50, 55, 130):
+        line = f"Kernel panic - not syncing #{second}"
+        sls.add(time=int(START) + second, content=line, topic="web-1")
+        cls.add("topic-web-1", time_ms=int(START + second) * 1000, content=line)
+    with sls.in_thread(), cls.in_thread():
+        config = models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "web-1"}],
+                "probes": [
+                    {
+                        "kind": "sls",
+                        "name": "sls-panics",
+                        "endpoint": f"http://127.0.0.1:{sls.port}",
+                        "project": "ops",
+                        "logstore": "kern",
+                        "query": '"Kernel panic"',
+                        "topic": "{id}",
+                        "interval": "60s",
+                    },
+                    {
+                        "kind": "cls",
+                        "name": "cls-panics",
+                        "region": "ap-shanghai",
+                        "topic_id": "topic-{id}",
+                        "query": '"Kernel panic"',
+                        "endpoint": f"127.0.0.1:{cls.port}",
+                        "protocol": "http",
+                        "interval": "60s",
+                    },
+                ],
+            }
+        )
+        done = recording.record(config, start=START, end=START + 180)
+    by_source: dict[str, list[tuple[float, float | None, str | None]]] = {}
+    for o in done.observations:
+        assert o.error is None, o.error
+        by_source.setdefault(o.source, []).append((o.time - START, o.value, o.text))
+    expected = [
+        (60.0, 3.0, "Kernel panic - not syncing #55"),
+        (120.0, 0.0, None),
+        (180.0, 1.0, "Kernel panic - not syncing #130"),
+    ]
+    assert by_source == {"sls-panics": expected, "cls-panics": expected}
+    assert done.platform_steps == 6
