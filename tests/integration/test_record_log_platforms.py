@@ -242,3 +242,55 @@ def test_record_from_sls_and_cls_gives_the_same_steps(monkeypatch: pytest.Monkey
     ]
     assert by_source == {"sls-panics": expected, "cls-panics": expected}
     assert done.platform_steps == 6
+
+
+def test_a_preset_signal_bound_to_a_platform_probe_judges_its_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The web-service preset's OOM rules, unchanged, on an elasticsearch probe's steps."""
+    monkeypatch.setenv("ES_KEY", "k-1")
+    es = ElasticsearchStandIn(api_key="k-1")
+    for second in (100, 110, 120, 130):
+        es.add("kern-1", time=START + second, message="oom-kill:constraint=NONE", **HOST)
+    with es.in_thread():
+        config = tmp_path / "rollsafe.yaml"
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                targets: [{{id: web-1}}]
+                probes:
+                  - {{kind: http, name: health, url: "http://127.0.0.1:9/"}}
+                  - kind: elasticsearch
+                    name: kernel-oom
+                    url: {es.url}
+                    index: kern-*
+                    query: '"oom-kill"'
+                    host_field: host.name
+                    api_key_env: ES_KEY
+                    interval: 30s
+                presets:
+                  - preset: web-service
+                    signals: {{health: health, oom: kernel-oom}}
+                """
+            ),
+            encoding="utf-8",
+        )
+        out = tmp_path / "recorded.jsonl"
+        env = {"COLUMNS": "200", "ES_KEY": "k-1"}
+        args = ["record", "-c", str(config), "--start", str(START), "--end", str(START + 300)]
+        result = CliRunner().invoke(main.app, [*args, "-o", str(out)], env=env)
+    assert result.exit_code == 0, result.output
+    replayed = CliRunner().invoke(
+        main.app, ["backtest", "-c", str(config), "--data", str(out), "--json"], env=env
+    )
+    assert replayed.exit_code == 0, replayed.output
+    decisions = json.loads(replayed.output)["decisions"]
+    # Steps of 30 s: (90, 120] holds three OOM lines. The preset's rate rules see 3 lines in
+    # the 90 s the recording covers so far, 20 per 10 minutes: any warns, more than
+    # oom_lines_above (3) per 10 minutes rolls back.
+    assert [(d["rule"], d["severity"], d["offset"]) for d in decisions][:2] == [
+        ("web-service.oom-kill", "warning", 120.0),
+        ("web-service.oom-kills", "critical", 120.0),
+    ]
+    assert decisions[1]["evidence"]["probe"] == "kernel-oom"
+    assert decisions[1]["evidence"]["sum"] == 3.0
