@@ -175,8 +175,12 @@ class ElasticsearchStandIn(StandIn):
         if refusal is not None:
             return refusal
         body = self.seen[-1].body
-        if request.headers.get("Content-Type") != "application/json" or not isinstance(body, dict):
+        media = request.headers.get("Content-Type", "").split(";")[0].strip()
+        # Elasticsearch 8+ also takes its versioned type (what its own clients send).
+        if media not in ("application/json", "application/vnd.elasticsearch+json"):
             return _es_error(406, "media_type_header_exception", "expected application/json")
+        if not isinstance(body, dict):
+            return _es_error(400, "parse_exception", "request body is required")
         docs: list[dict[str, Any]] = []
         for name in request.match_info["index"].split(","):
             if "*" in name:
@@ -492,7 +496,9 @@ class SlsStandIn(StandIn):
                 "LogStoreNotExist",
                 f"logstore {request.match_info['logstore']} does not exist",
             )
-        if headers.get("Host") != f"{self.project}.127.0.0.1:{self.port}":
+        # SLS routes by the project in front of the endpoint; a port may follow (the SDK
+        # leaves it out, aiohttp writes it).
+        if headers.get("Host", "").removesuffix(f":{self.port}") != f"{self.project}.127.0.0.1":
             return 404, "ProjectNotExist", f"project for host {headers.get('Host')}"
         if request.query.get("type") != "log":
             return 400, "ParameterInvalid", "type"
@@ -524,10 +530,14 @@ class SlsStandIn(StandIn):
 def _sls_signature(request: web.Request, secret: str) -> str:
     """The documented algorithm, written out here on its own (not rollsafe's code)."""
     headers = request.headers
+    # x-log-meta-* is never signed; x-log-date is the official SDK's copy of Date, added
+    # after signing for proxies that drop Date, so the service leaves it out too.
     signed = sorted(
         f"{name.lower()}:{value}"
         for name, value in headers.items()
         if name.lower().startswith(("x-log-", "x-acs-"))
+        and not name.lower().startswith("x-log-meta-")
+        and name.lower() != "x-log-date"
     )
     resource = request.path
     if request.query:
