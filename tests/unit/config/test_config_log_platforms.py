@@ -103,3 +103,21 @@ def test_a_url_that_is_not_http_is_reported(tmp_path: Path) -> None:
         "4: probes[0].url: for target 'web-1': not an absolute http(s) URL "
         "(expected e.g. http://{address}:{port}/health)"
     ]
+
+
+def test_the_example_in_the_integrations_guide_loads(tmp_path: Path) -> None:
+    guide = Path(__file__).resolve().parents[3] / "docs" / "integrations.md"
+    section = guide.read_text(encoding="utf-8").split("## Log platforms (probes)", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(example, encoding="utf-8")
+    loaded = loading.load(path)
+    kinds = {p.name: p.kind for p in loaded.config.probes}
+    assert kinds == {
+        "health": "http",
+        "kernel-oom": "elasticsearch",
+        "kernel-panic": "loki",
+        "app-errors": "sls",
+        "app-errors-cls": "cls",
+    }
+    assert any(rule.id == "web-service.oom-kills" for rule in loaded.config.rules)
