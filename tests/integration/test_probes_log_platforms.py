@@ -672,3 +672,19 @@ async def test_cls_unreachable_and_hung_are_blind(cls_standin: ClsStandIn) -> No
         await gone.close()
     assert refused.error is not None
     assert refused.error.startswith("cannot reach cls:")
+
+
+async def test_a_failing_line_query_keeps_the_count(
+    es: ElasticsearchStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The count is the fact rules judge; the line is evidence, and losing it loses no count."""
+    monkeypatch.setenv("ES_KEY", "c2VjcmV0OmtleQ==")
+    es.add("logs-1", time=NOW - 5, message="oom-kill", **{"host.name": "web-1"})
+    es.failing_search = True
+    probe = _es_probe(es)
+    try:
+        seen = await probe.observe(TARGET)
+    finally:
+        await probe.close()
+    assert (seen.error, seen.value, seen.text) == (None, 1.0, None)
+    assert [s.path for s in es.seen] == ["/logs-*/_count", "/logs-*/_search"]

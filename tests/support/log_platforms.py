@@ -151,6 +151,7 @@ class ElasticsearchStandIn(StandIn):
         self.api_key = api_key
         self.basic = basic
         self.indices: dict[str, list[dict[str, Any]]] = {}
+        self.failing_search = False  # _search answers 503, _count still works
 
     def add(self, index: str, *, time: float, message: str, **fields: Any) -> None:
         self.indices.setdefault(index, []).append(
@@ -165,6 +166,9 @@ class ElasticsearchStandIn(StandIn):
         return await self._serve(request, search=False)
 
     async def _search(self, request: web.Request) -> web.Response:
+        if self.failing_search:
+            await self.note(request)
+            return _es_error(503, "search_phase_execution_exception", "all shards failed")
         return await self._serve(request, search=True)
 
     async def _serve(self, request: web.Request, *, search: bool) -> web.Response:

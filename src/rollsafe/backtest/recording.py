@@ -438,8 +438,7 @@ async def _ask_platform(
         async with gate:
             for attempt in range(PLATFORM_RETRIES + 1):
                 try:
-                    async with asyncio.timeout(probe.timeout):
-                        found = await querier.query(target, window)
+                    found = await platforms.ask(querier, target, window, budget=probe.timeout)
                 except platforms.Unavailable as exc:
                     if attempt == PLATFORM_RETRIES:
                         raise _step_error(probe, target, time, str(exc)) from exc

@@ -43,15 +43,8 @@ class Querier:
     def __init__(self, config: models.ClsProbe) -> None:
         self._config = config
 
-    async def query(self, target: models.Target, window: platforms.Window) -> platforms.Found:
-        config = self._config
-        search = outcomes.render(config.query, target, what="query").strip() or "*"
-        common: dict[str, typing.Any] = {
-            "TopicId": outcomes.render(config.topic_id, target, what="topic_id"),
-            "From": round(window.start * 1000) + 1,
-            "To": round(window.end * 1000) + 1,
-            "QuerySyntax": 1 if config.syntax == "cql" else 0,
-        }
+    async def count(self, target: models.Target, window: platforms.Window) -> int:
+        search, common = self._common(target, window)
         counted = await self._search(
             {
                 **common,
@@ -59,11 +52,24 @@ class Querier:
                 "UseNewAnalysis": True,
             }
         )
-        count = _count(counted)
-        if count == 0:
-            return platforms.Found(count=0, last=None)
+        return _count(counted)
+
+    async def newest(self, target: models.Target, window: platforms.Window) -> str | None:
+        search, common = self._common(target, window)
         found = await self._search({**common, "QueryString": search, "Sort": "desc", "Limit": 1})
-        return platforms.Found(count=count, last=_last_line(found, config.message_field))
+        return _last_line(found, self._config.message_field)
+
+    def _common(
+        self, target: models.Target, window: platforms.Window
+    ) -> tuple[str, dict[str, typing.Any]]:
+        config = self._config
+        search = outcomes.render(config.query, target, what="query").strip() or "*"
+        return search, {
+            "TopicId": outcomes.render(config.topic_id, target, what="topic_id"),
+            "From": round(window.start * 1000) + 1,
+            "To": round(window.end * 1000) + 1,
+            "QuerySyntax": 1 if config.syntax == "cql" else 0,
+        }
 
     async def _search(self, params: dict[str, typing.Any]) -> dict[str, typing.Any]:
         credentials = (

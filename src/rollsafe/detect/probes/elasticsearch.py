@@ -48,21 +48,17 @@ class Querier:
         self._config = config
         self._http = platforms.Http(what=WHAT, ca_file=config.ca_file, verify=config.verify)
 
-    async def query(self, target: models.Target, window: platforms.Window) -> platforms.Found:
-        config = self._config
-        base = platforms.base_url(config.url, target)
-        index = outcomes.render(config.index, target, what="index")
-        if not index or "/" in index or index.startswith("_"):
-            raise outcomes.CannotObserve(f"index {index!r} is not an index name or pattern")
-        where = f"{base}/{urllib.parse.quote(index, safe='*,-_.:')}"
-        query = bool_query(config, target, window)
-        headers = self._headers()
-        counted = await self._post(f"{where}/_count", {"query": query}, headers)
+    async def count(self, target: models.Target, window: platforms.Window) -> int:
+        where, query = self._request(target, window)
+        counted = await self._post(f"{where}/_count", {"query": query})
         count = counted.get("count")
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise outcomes.CannotObserve(f"{WHAT}: the _count answer has no count")
-        if count == 0:
-            return platforms.Found(count=0, last=None)
+        return count
+
+    async def newest(self, target: models.Target, window: platforms.Window) -> str | None:
+        config = self._config
+        where, query = self._request(target, window)
         search = {
             "size": 1,
             "query": query,
@@ -70,8 +66,19 @@ class Querier:
             "_source": [config.message_field],
             "track_total_hits": False,
         }
-        found = await self._post(f"{where}/_search", search, headers)
-        return platforms.Found(count=count, last=_last_message(found, config.message_field))
+        found = await self._post(f"{where}/_search", search)
+        return _last_message(found, config.message_field)
+
+    def _request(
+        self, target: models.Target, window: platforms.Window
+    ) -> tuple[str, dict[str, typing.Any]]:
+        config = self._config
+        base = platforms.base_url(config.url, target)
+        index = outcomes.render(config.index, target, what="index")
+        if not index or "/" in index or index.startswith("_"):
+            raise outcomes.CannotObserve(f"index {index!r} is not an index name or pattern")
+        where = f"{base}/{urllib.parse.quote(index, safe='*,-_.:')}"
+        return where, bool_query(config, target, window)
 
     def _headers(self) -> dict[str, str]:
         config = self._config
@@ -83,11 +90,9 @@ class Querier:
             headers["Authorization"] = platforms.basic_auth(config.username, config.password_env)
         return headers
 
-    async def _post(
-        self, url: str, body: dict[str, typing.Any], headers: dict[str, str]
-    ) -> dict[str, typing.Any]:
+    async def _post(self, url: str, body: dict[str, typing.Any]) -> dict[str, typing.Any]:
         answer = await self._http.request(
-            "POST", url, headers=headers, body=json.dumps(body).encode()
+            "POST", url, headers=self._headers(), body=json.dumps(body).encode()
         )
         payload = answer.json()
         platforms.check_status(

@@ -40,23 +40,24 @@ class Querier:
         self._config = config
         self._http = platforms.Http(what=WHAT, ca_file=config.ca_file, verify=config.verify)
 
-    async def query(self, target: models.Target, window: platforms.Window) -> platforms.Found:
-        config = self._config
-        base = platforms.base_url(config.url, target)
-        logs = log_query(config, target)
-        headers = self._headers(target)
+    async def count(self, target: models.Target, window: platforms.Window) -> int:
+        base = platforms.base_url(self._config.url, target)
         counted = await self._get(
             base + QUERY_PATH,
-            {"query": count_query(logs, window), "time": str(_nanos(window.end))},
-            headers,
+            {
+                "query": count_query(log_query(self._config, target), window),
+                "time": str(_nanos(window.end)),
+            },
+            self._headers(target),
         )
-        count = _vector_count(counted)
-        if count == 0:
-            return platforms.Found(count=0, last=None)
+        return _vector_count(counted)
+
+    async def newest(self, target: models.Target, window: platforms.Window) -> str | None:
+        base = platforms.base_url(self._config.url, target)
         lines = await self._get(
             base + QUERY_RANGE_PATH,
             {
-                "query": logs,
+                "query": log_query(self._config, target),
                 # The window is (start, end]; the range API reads [start, end): one nanosecond
                 # later at both ends gives the same lines as the count.
                 "start": str(_nanos(window.start) + 1),
@@ -64,9 +65,9 @@ class Querier:
                 "direction": "backward",
                 "limit": "1",
             },
-            headers,
+            self._headers(target),
         )
-        return platforms.Found(count=count, last=_newest_line(lines))
+        return _newest_line(lines)
 
     def _headers(self, target: models.Target) -> dict[str, str]:
         config = self._config

@@ -12,7 +12,8 @@ observation of the same shape, so the presets and rules written for ``log`` appl
 
 Each platform module implements a ``Querier`` (one count query, then, only when the count is
 not zero, one query for the newest matching line). ``PlatformProbe`` wraps it with the probe's
-timeout and turns every failure into a blind observation, never a value:
+timeout and turns every failure of the count into a blind observation, never a value (a line
+that cannot be fetched only leaves ``text`` empty: the count stands):
 
 - ``Unavailable`` (HTTP 429 and 5xx, throttling codes): the platform is busy or down for now;
   ``rollsafe record`` retries these;
@@ -79,9 +80,34 @@ class Refused(outcomes.CannotObserve):
 class Querier(typing.Protocol):
     """One platform's two questions, asked for one target and one window."""
 
-    async def query(self, target: models.Target, window: Window) -> Found: ...
+    async def count(self, target: models.Target, window: Window) -> int:
+        """How many matching events the window holds; CannotObserve when it cannot say."""
+
+    async def newest(self, target: models.Target, window: Window) -> str | None:
+        """The newest matching line of the window (asked only when the count is not 0)."""
 
     async def close(self) -> None: ...
+
+
+async def ask(querier: Querier, target: models.Target, window: Window, *, budget: float) -> Found:
+    """The count within ``budget`` seconds, then the newest line within what is left of it.
+
+    A count that cannot be had raises (``TimeoutError``, ``CannotObserve``): the observation
+    is blind. A line that cannot be had leaves ``last`` empty: the count is the fact rules
+    judge, the line only its evidence, and losing the second request must not lose the first.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + budget
+    async with asyncio.timeout(budget):
+        count = await querier.count(target, window)
+    if count == 0:
+        return Found(count=0, last=None)
+    try:
+        async with asyncio.timeout_at(deadline):
+            last = await querier.newest(target, window)
+    except (TimeoutError, outcomes.CannotObserve):
+        last = None
+    return Found(count=count, last=last)
 
 
 def window_at(config: models.LogPlatformProbe, now: float) -> Window:
@@ -105,8 +131,7 @@ class PlatformProbe:
     async def observe(self, target: models.Target) -> observations.Observation:
         window = window_at(self._config, self._clock.now())
         try:
-            async with asyncio.timeout(self._config.timeout):
-                found = await self.querier.query(target, window)
+            found = await ask(self.querier, target, window, budget=self._config.timeout)
         except TimeoutError:
             return outcomes.blind(
                 time=self._clock.now(),

@@ -72,12 +72,8 @@ class Querier:
         self._resource = f"/logstores/{config.logstore}"
         self._http = platforms.Http(what=WHAT)
 
-    async def query(self, target: models.Target, window: platforms.Window) -> platforms.Found:
-        config = self._config
-        search = outcomes.render(config.query, target, what="query").strip() or "*"
-        span = {"from": str(math.floor(window.start) + 1), "to": str(math.floor(window.end) + 1)}
-        if config.topic is not None:
-            span["topic"] = outcomes.render(config.topic, target, what="topic")
+    async def count(self, target: models.Target, window: platforms.Window) -> int:
+        search, span = self._search(target, window)
         rows = await self._get_logs(
             {
                 **span,
@@ -87,16 +83,26 @@ class Querier:
                 "reverse": "false",
             }
         )
-        count = _count(rows)
-        if count == 0:
-            return platforms.Found(count=0, last=None)
+        return _count(rows)
+
+    async def newest(self, target: models.Target, window: platforms.Window) -> str | None:
+        search, span = self._search(target, window)
         logs = await self._get_logs(
             {**span, "query": search, "line": "1", "offset": "0", "reverse": "true"}
         )
-        last = None
         if logs and isinstance(logs[0], dict):
-            last = platforms.field_value(logs[0], config.message_field)
-        return platforms.Found(count=count, last=last)
+            return platforms.field_value(logs[0], self._config.message_field)
+        return None
+
+    def _search(
+        self, target: models.Target, window: platforms.Window
+    ) -> tuple[str, dict[str, str]]:
+        config = self._config
+        search = outcomes.render(config.query, target, what="query").strip() or "*"
+        span = {"from": str(math.floor(window.start) + 1), "to": str(math.floor(window.end) + 1)}
+        if config.topic is not None:
+            span["topic"] = outcomes.render(config.topic, target, what="topic")
+        return search, span
 
     async def _get_logs(self, params: dict[str, str]) -> list[typing.Any]:
         config = self._config
