@@ -210,6 +210,7 @@ async def test_es_refusals_are_blind_with_their_reason(
     assert "unavailable for now (HTTP 503)" in down.error
     for blind in (unset, refused, throttled, down):
         assert blind.value is None
+        assert "c2VjcmV0OmtleQ==" not in str(blind)  # the key never shows in an error
     assert (healthy.error, healthy.value) == (None, 1.0)
 
 
@@ -519,6 +520,7 @@ async def test_sls_refusals_are_blind_with_their_reason(
     assert unparsable.error.startswith("sls refused the query (HTTP 400): ParameterInvalid")
     for blind in (bad_signature, denied, quota, down, incomplete, missing, unparsable):
         assert blind.value is None
+        assert "sls-secret" not in str(blind)
     assert (healthy.error, healthy.value) == (None, 0.0)
 
 
