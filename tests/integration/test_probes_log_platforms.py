@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.detect import probes
 from rollsafe.detect.probes import platforms
+from rollsafe.domain import errors
 from rollsafe.testing import FakeClock
 from support.log_platforms import (
     ClsStandIn,
@@ -690,3 +692,23 @@ async def test_a_failing_line_query_keeps_the_count(
         await probe.close()
     assert (seen.error, seen.value, seen.text) == (None, 1.0, None)
     assert [s.path for s in es.seen] == ["/logs-*/_count", "/logs-*/_search"]
+
+
+def test_cls_without_its_sdk_is_refused_when_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if tencentcloud-sdk-python-cls were not installed: the import system finds nothing.
+    monkeypatch.setitem(sys.modules, "tencentcloud.cls", None)
+    config = models.RollsafeConfig.model_validate(
+        {
+            "probes": [
+                {
+                    "kind": "cls",
+                    "name": "x",
+                    "region": "ap-guangzhou",
+                    "topic_id": "t",
+                    "query": "oom",
+                }
+            ]
+        }
+    ).probes[0]
+    with pytest.raises(errors.ConfigError, match=r"pip install 'rollsafe\[tencent-logs\]'"):
+        probes.build(config, FakeClock())

@@ -24,6 +24,7 @@ with a syntax error) are blind with the code and message.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import math
 import typing
@@ -190,7 +191,19 @@ def _short(value: object) -> str:
 
 
 def create(config: models.Probe, clock: clocks.Clock) -> platforms.PlatformProbe:
-    """Factory registered under ``cls``."""
+    """Factory registered under ``cls``; ConfigError when the SDK is not installed."""
     if not isinstance(config, models.ClsProbe):
         raise errors.ConfigError(f"probe {config.name}: not a cls probe")
+    if not _sdk_installed():
+        raise errors.ConfigError(
+            f"probe {config.name}: the cls probe needs tencentcloud-sdk-python-cls: "
+            "pip install 'rollsafe[tencent-logs]'"
+        )
     return platforms.PlatformProbe(config, clock, Querier(config))
+
+
+def _sdk_installed() -> bool:
+    try:
+        return importlib.util.find_spec("tencentcloud.cls") is not None
+    except (ImportError, ValueError):  # a parent package missing (or blocked)
+        return False
