@@ -46,7 +46,7 @@ def run(
     from rollsafe.domain import errors
     from rollsafe.interfaces.api import hosting
     from rollsafe.interfaces.cli import config_commands
-    from rollsafe.runtime import daemon
+    from rollsafe.runtime import daemon, readiness
 
     loaded = config_commands.load_or_exit(config)
     logging.basicConfig(
@@ -61,11 +61,26 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         controller = daemon.Daemon(loaded)
+        # systemd (Type=notify) hears READY=1 once the loop runs and the API listens.
+        listening = asyncio.Event()
+        announcing = asyncio.create_task(
+            readiness.announce(
+                controller.ready,
+                stop,
+                listening=listening if loaded.config.server.enabled else None,
+            ),
+            name="readiness",
+        )
         try:
-            await hosting.run_controller(controller, stop)
+            await hosting.run_controller(
+                controller, stop, listening=lambda _host, _port: listening.set()
+            )
         except (daemon.ControllerBusy, errors.ConfigError, hosting.ApiFailed) as exc:
             Console(stderr=True).print(f"[red]error:[/] {exc}")
             return 1
+        finally:
+            stop.set()
+            await announcing
         return 1 if controller.failed else 0
 
     raise typer.Exit(asyncio.run(main()))
