@@ -6,7 +6,10 @@ the same run: the yardstick and the command alternate (A B A B ...) and the rati
 of the per-pair ratios, so a machine that slows down during the run moves both sides alike.
 
 Goals (issue 18): ``--version`` within 1.5x, ``--help`` within 3x, ``status -c FILE`` on a
-store of 1,000 targets within 5x. The configuration and the store for ``status`` are built
+store of 1,000 targets within 5x. A floor to read them against: on the 2-core machine of
+this project, a process that only imports typer, SQLAlchemy and pydantic (which typer 0.29
+imports to convert any non-flag parameter) already takes about 5x the yardstick.
+The configuration and the store for ``status`` are built
 here, in a temporary directory, before the timing starts (the first ``status`` migrates the
 store; that run is a warm-up, not a measurement).
 """
@@ -23,7 +26,8 @@ from pathlib import Path
 
 ROUNDS = 11
 TARGETS = 1_000
-GOALS = {"version": 1.5, "help": 3.0, "status_1000_targets": 5.0, "config_check": 5.0}
+GOALS = {"version": 1.5, "help": 3.0, "status_1000_targets": 5.0}
+"""Issue 18's goals; ``config check`` of the same 1,000 targets is measured without one."""
 
 _BIN = Path(sys.executable).parent
 YARDSTICK = [sys.executable, "-c", "import typer"]
@@ -108,8 +112,10 @@ def run() -> dict[str, object]:
         out: dict[str, object] = {}
         for name, command in commands(config).items():
             figures: dict[str, object] = dict(ratio(command))
-            figures["goal"] = GOALS[name]
-            figures["met"] = figures["ratio"] <= GOALS[name]  # type: ignore[operator]
+            goal = GOALS.get(name)
+            if goal is not None:
+                figures["goal"] = goal
+                figures["met"] = float(figures["ratio"]) <= goal  # type: ignore[arg-type]
             out[name] = figures
         return out
 
