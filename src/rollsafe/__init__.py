@@ -13,7 +13,10 @@ def __getattr__(name: str) -> str:
     # The version is written once, in pyproject.toml; the installed metadata carries it.
     # Read on first use only: importing rollsafe must not cost a metadata lookup.
     if name == "__version__":
-        from rollsafe.interfaces.cli import main
+        from importlib import metadata
 
-        return main.version()
+        try:
+            return metadata.version("rollsafe")
+        except metadata.PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
     raise AttributeError(f"module 'rollsafe' has no attribute {name!r}")

@@ -189,12 +189,9 @@ class LazyGroup(core.TyperGroup):
 
 def version() -> str:
     """The installed version of rollsafe (pyproject.toml is the one place it is written)."""
-    from importlib import metadata
+    import rollsafe
 
-    try:
-        return metadata.version("rollsafe")
-    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "0+unknown"
+    return rollsafe.__version__
 
 
 def _print_version(value: bool) -> None:
