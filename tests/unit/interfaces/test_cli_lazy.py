@@ -205,3 +205,20 @@ def test_a_lazily_loaded_command_runs_and_a_typo_is_answered_with_a_suggestion()
     typo = runner.invoke(main.app, ["statsu"])
     assert typo.exit_code == 2
     assert "Did you mean 'status'" in typo.output
+
+
+def test_listing_the_commands_loads_none_of_them():
+    code = (
+        "import sys, typer\n"
+        "from rollsafe.interfaces.cli import main\n"
+        "group = typer.main.get_command(main.app)\n"
+        "names = group.list_commands(typer.Context(group))\n"
+        "print(names == list(main.COMMANDS), "
+        "sorted(m for m in sys.modules if m.startswith('rollsafe.interfaces.cli.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.stdout.split(" ", 1) == ["True", "['rollsafe.interfaces.cli.main']\n"], (
+        result.stderr
+    )

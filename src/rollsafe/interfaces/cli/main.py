@@ -175,6 +175,10 @@ class LazyGroup(core.TyperGroup):
             lazy[name] = command
         self.commands = lazy
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        # The names only: TyperGroup's own version reads every value, loading every module.
+        return list(self.commands)
+
     def format_help(self, ctx: Any, formatter: Any) -> None:
         commands = self.commands
         if not isinstance(commands, _Commands):  # pragma: no cover - set in __init__
