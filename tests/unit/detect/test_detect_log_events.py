@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rollsafe.config import models
 from rollsafe.detect.probes import logevents, logs
@@ -682,3 +684,36 @@ def test_app_error_on_loghub_samples_counts_their_error_level_lines(
     levels = [line.split("] [", 1)[1].split("]", 1)[0] if "] [" in line else "" for line in lines]
     levels = [lv or [*line.split(), "", "", ""][2] for lv, line in zip(levels, lines, strict=True)]
     assert sum(lv in {"error", "ERROR", "FATAL"} for lv in levels) == expected
+
+
+# --------------------------------------------------------------------------- needles
+
+
+_ALL_CUES = [
+    (name, index, cue)
+    for name, spec in logevents.PRESETS.items()
+    for index, cue in enumerate(spec.cues)
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "cue"), _ALL_CUES, ids=[f"{n}-{i}" for n, i, _ in _ALL_CUES]
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_every_line_a_cue_matches_holds_one_of_its_needles(
+    name: str, index: int, cue: logevents.Cue, data: st.DataObject
+) -> None:
+    # The needles skip the regex on lines that cannot match: they must never skip one that
+    # would. Lines drawn from the regex itself (any case, where it ignores case).
+    assert cue.needles, f"{name} cue {index} has no needles"
+    line = data.draw(st.from_regex(cue.regex))
+    assert any(needle in line.lower() for needle in cue.needles), (name, index, line)
+
+
+def test_needles_hold_on_every_real_case() -> None:
+    for preset, source, lines, _, _ in CASES:
+        for line in lines:
+            for cue in logevents.PRESETS[preset].cues:
+                if cue.regex.search(line):
+                    assert any(n in line.lower() for n in cue.needles), (source, line)

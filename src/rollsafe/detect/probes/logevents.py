@@ -61,6 +61,9 @@ class Cue:
     fresh: bool = False  # joins only an event that has no key yet
     within: int | None = None  # reach of this cue's lines, instead of the spec's
     key: re.Pattern[str] | None = None  # finds the key elsewhere in the line (user grouping)
+    # Lower-case strings one of which every line the regex matches contains: a line holding
+    # none of them is passed over without running the regex (most lines match nothing).
+    needles: tuple[str, ...] = ()
 
     def key_of(self, match: re.Match[str]) -> str | None:
         """The line's key: the regex's ``key`` group, else ``key``'s (``key`` or first) group."""
@@ -86,6 +89,13 @@ class EventSpec:
     def patterns(self) -> tuple[re.Pattern[str], ...]:
         return tuple(cue.regex for cue in self.cues)
 
+    @property
+    def needles(self) -> tuple[str, ...] | None:
+        """Every cue's needles, or None when some cue has none (it must always be tried)."""
+        if any(not cue.needles for cue in self.cues):
+            return None
+        return tuple(dict.fromkeys(n for cue in self.cues for n in cue.needles))
+
 
 def lines_spec(name: str, patterns: Iterable[re.Pattern[str]]) -> EventSpec:
     """A spec where each line matching any of ``patterns`` is one event."""
@@ -100,6 +110,7 @@ def _cue(
     joins_only: bool = False,
     fresh: bool = False,
     within: int | None = None,
+    needles: tuple[str, ...] = (),
 ) -> Cue:
     return Cue(
         re.compile(pattern, flags),
@@ -107,6 +118,7 @@ def _cue(
         joins_only=joins_only,
         fresh=fresh,
         within=within,
+        needles=needles,
     )
 
 
@@ -127,18 +139,30 @@ PRESETS: dict[str, EventSpec] = {
     "oom": EventSpec(
         name="oom",
         cues=(
-            _cue(r"\binvoked oom-killer\b", starts=True),
-            _cue(r"\boom-kill:constraint=\S*?\bpid=(?P<key>\d+)"),
-            _cue(r"\boom-kill:constraint=", fresh=True),
-            _cue(r"\bkilled process (?P<key>\d+)\b"),
-            _cue(r"\bout of memory: kill process \d+", fresh=True),
-            _cue(r"\boom_reaper: reaped process (?P<key>\d+)\b"),
-            _cue(r"\bTask in \S+ killed as a result of limit of\b", fresh=True),
+            _cue(r"\binvoked oom-killer\b", starts=True, needles=("oom-killer",)),
+            _cue(r"\boom-kill:constraint=\S*?\bpid=(?P<key>\d+)", needles=("oom-kill:",)),
+            _cue(r"\boom-kill:constraint=", fresh=True, needles=("oom-kill:",)),
+            _cue(r"\bkilled process (?P<key>\d+)\b", needles=("killed process",)),
+            _cue(r"\bout of memory: kill process \d+", fresh=True, needles=("kill process",)),
+            _cue(r"\boom_reaper: reaped process (?P<key>\d+)\b", needles=("oom_reaper",)),
+            _cue(
+                r"\bTask in \S+ killed as a result of limit of\b",
+                fresh=True,
+                needles=("killed as a result of limit",),
+            ),
             # systemd's view of the same kill joins the kernel's report when it follows it
             # closely; alone (the kernel log is elsewhere) it is the event.
-            _cue(r"\bA process of this unit has been killed by the OOM killer\b", within=100),
-            _cue(r"\bThe kernel OOM killer killed some processes in this unit\b", within=100),
-            _cue(r": Failed with result 'oom-kill'", within=100),
+            _cue(
+                r"\bA process of this unit has been killed by the OOM killer\b",
+                within=100,
+                needles=("oom killer",),
+            ),
+            _cue(
+                r"\bThe kernel OOM killer killed some processes in this unit\b",
+                within=100,
+                needles=("oom killer",),
+            ),
+            _cue(r": Failed with result 'oom-kill'", within=100, needles=("oom-kill",)),
         ),
         within=5000,  # the task dump between the first and the kill line can be long
     ),
@@ -151,21 +175,26 @@ PRESETS: dict[str, EventSpec] = {
                 r"\bBUG: unable to handle (?:kernel )?"
                 r"(?:NULL pointer dereference|paging request|page fault)\b",
                 starts=True,
+                needles=("unable to handle",),
             ),
-            _cue(r"\bBUG: kernel NULL pointer dereference\b", starts=True),
-            _cue(r"\bkernel BUG at \S+:\d+", starts=True),
+            _cue(
+                r"\bBUG: kernel NULL pointer dereference\b", starts=True, needles=("null pointer",)
+            ),
+            _cue(r"\bkernel BUG at \S+:\d+", starts=True, needles=("kernel bug at",)),
             _cue(
                 r"\bUnable to handle kernel (?:NULL pointer dereference|paging request)\b",
                 starts=True,
+                needles=("unable to handle",),
             ),
             _cue(
                 r"\b(?:Oops|general protection fault|invalid opcode|stack segment|double fault)"
-                r"\b[^\[\]]*?: [0-9a-f]{4} \[#(?P<key>\d+)\]"
+                r"\b[^\[\]]*?: [0-9a-f]{4} \[#(?P<key>\d+)\]",
+                needles=("[#",),
             ),
-            _cue(r"\bInternal error: Oops\b[^\[\]]*\[#(?P<key>\d+)\]"),
-            _cue(r"\bKernel panic - not syncing\b"),
-            _cue(r"---\[ end Kernel panic\b", joins_only=True),
-            _cue(r"---\[ end trace [0-9a-f]+ \]---", joins_only=True),
+            _cue(r"\bInternal error: Oops\b[^\[\]]*\[#(?P<key>\d+)\]", needles=("[#",)),
+            _cue(r"\bKernel panic - not syncing\b", needles=("kernel panic",)),
+            _cue(r"---\[ end Kernel panic\b", joins_only=True, needles=("---[ end",)),
+            _cue(r"---\[ end trace [0-9a-f]+ \]---", joins_only=True, needles=("---[ end",)),
         ),
         within=400,
     ),
@@ -174,11 +203,29 @@ PRESETS: dict[str, EventSpec] = {
     "lockup": EventSpec(
         name="lockup",
         cues=(
-            _cue(r"\bBUG: soft lockup - CPU#\d+ stuck for \d+s", starts=True),
-            _cue(r"\bWatchdog detected hard LOCKUP on cpu \d+", starts=True),
-            _cue(r"\bINFO: task \S+:\d+ blocked for more than \d+ seconds", starts=True),
-            _cue(r"\brcu_\w+ (?:self-)?detected stalls? on CPUs?", starts=True),
-            _cue(r"hung_task_timeout_secs\S* disables this message", joins_only=True),
+            _cue(
+                r"\bBUG: soft lockup - CPU#\d+ stuck for \d+s",
+                starts=True,
+                needles=("soft lockup",),
+            ),
+            _cue(
+                r"\bWatchdog detected hard LOCKUP on cpu \d+", starts=True, needles=("hard lockup",)
+            ),
+            _cue(
+                r"\bINFO: task \S+:\d+ blocked for more than \d+ seconds",
+                starts=True,
+                needles=("blocked for more than",),
+            ),
+            _cue(
+                r"\brcu_\w+ (?:self-)?detected stalls? on CPUs?",
+                starts=True,
+                needles=("detected stall",),
+            ),
+            _cue(
+                r"hung_task_timeout_secs\S* disables this message",
+                joins_only=True,
+                needles=("hung_task_timeout_secs",),
+            ),
         ),
         within=200,
     ),
@@ -186,13 +233,16 @@ PRESETS: dict[str, EventSpec] = {
     "segfault": EventSpec(
         name="segfault",
         cues=(
-            _cue(r"\[(?P<key>\d+)\]: segfault at [0-9a-f]+ ip\b"),
-            _cue(r"\bsegfault at [0-9a-f]+ ip\b"),
+            _cue(r"\[(?P<key>\d+)\]: segfault at [0-9a-f]+ ip\b", needles=("segfault at",)),
+            _cue(r"\bsegfault at [0-9a-f]+ ip\b", needles=("segfault at",)),
             _cue(
                 r"\btraps: \S+?\[(?P<key>\d+)\] (?:general protection|trap (?:invalid opcode|"
-                r"divide error|stack segment|int3))"
+                r"divide error|stack segment|int3))",
+                needles=("traps:",),
             ),
-            _cue(r"\bProcess (?P<key>\d+) \(.*\) of user \d+ dumped core\b"),
+            _cue(
+                r"\bProcess (?P<key>\d+) \(.*\) of user \d+ dumped core\b", needles=("dumped core",)
+            ),
         ),
         within=200,
     ),
@@ -207,13 +257,24 @@ PRESETS: dict[str, EventSpec] = {
                 rf"{_UNIT}: (?:Main|Control) process exited, code=(?:killed, status="
                 rf"(?!{_CLEAN_SIGNALS})|dumped|exited,? status=(?!0\b))",
                 starts=True,
+                needles=("process exited",),
             ),
-            _cue(rf"{_UNIT}: Failed with result '[\w-]+'", flags=0),
-            _cue(rf"{_UNIT}: Start request repeated too quickly", flags=0),
-            _cue(rf"{_UNIT}: Unit entered failed state", flags=0),
-            _cue(rf"\bUnit {_UNIT} entered failed state", flags=0),
-            _cue(rf"(?:^|\s){_UNIT} failed\.?\s*$", flags=0),
-            _cue(r"\bFailed to start \S.*\.\s*$", flags=0),
+            _cue(
+                rf"{_UNIT}: Failed with result '[\w-]+'", flags=0, needles=("failed with result",)
+            ),
+            _cue(
+                rf"{_UNIT}: Start request repeated too quickly",
+                flags=0,
+                needles=("start request repeated",),
+            ),
+            _cue(
+                rf"{_UNIT}: Unit entered failed state", flags=0, needles=("entered failed state",)
+            ),
+            _cue(
+                rf"\bUnit {_UNIT} entered failed state", flags=0, needles=("entered failed state",)
+            ),
+            _cue(rf"(?:^|\s){_UNIT} failed\.?\s*$", flags=0, needles=("failed",)),
+            _cue(r"\bFailed to start \S.*\.\s*$", flags=0, needles=("failed to start",)),
         ),
         within=50,
     ),
@@ -222,10 +283,37 @@ PRESETS: dict[str, EventSpec] = {
         name="app_error",
         cues=(
             # No lower level word before the first error-grade one (a tempered scan).
-            _cue(rf"^(?:(?!\b(?:{_LEVEL})\b).)*?\b(?:{_ERROR_LEVEL})\b", flags=0),
-            _cue(r"\[(?:[a-z_]+:)?(?:error|crit|alert|emerg)\]", flags=0),
-            _cue(rf"\b(?:level|lvl|severity)=\"?(?:{_KEYED_LEVEL})\b"),
-            _cue(rf"\"(?:level|lvl|severity)\"\s*:\s*\"(?:{_KEYED_LEVEL})\""),
+            _cue(
+                rf"^(?:(?!\b(?:{_LEVEL})\b).)*?\b(?:{_ERROR_LEVEL})\b",
+                flags=0,
+                needles=("error", "fatal", "critical"),
+            ),
+            _cue(
+                r"\[(?:[a-z_]+:)?(?:error|crit|alert|emerg)\]",
+                flags=0,
+                needles=(
+                    "error]",
+                    "crit]",
+                    "alert]",
+                    "emerg]",
+                ),
+            ),
+            _cue(
+                rf"\b(?:level|lvl|severity)=\"?(?:{_KEYED_LEVEL})\b",
+                needles=(
+                    "level",
+                    "lvl",
+                    "severity",
+                ),
+            ),
+            _cue(
+                rf"\"(?:level|lvl|severity)\"\s*:\s*\"(?:{_KEYED_LEVEL})\"",
+                needles=(
+                    "level",
+                    "lvl",
+                    "severity",
+                ),
+            ),
         ),
         within=0,
     ),
@@ -259,10 +347,17 @@ class _Grouper:
     recent: collections.deque[_Event] = field(
         default_factory=lambda: collections.deque(maxlen=RECENT)
     )
+    needles: tuple[str, ...] | None = None
 
-    def offer(self, line: str, number: int) -> tuple[bool, _Event | None, bool]:
-        """(matched a cue, the event it went to or None, that event is new)."""
+    def __post_init__(self) -> None:
+        self.needles = self.spec.needles
+
+    def offer(self, line: str, low: str, number: int) -> tuple[bool, _Event | None, bool]:
+        """(matched a cue, the event it went to or None, that event is new); ``low`` is the
+        line in lower case, for the needles."""
         for cue in self.spec.cues:
+            if cue.needles and not any(needle in low for needle in cue.needles):
+                continue
             match = cue.regex.search(line)
             if match is None:
                 continue
@@ -316,8 +411,12 @@ class Counter:
         groupers = self._groupers
         for line in lines:
             self._number += 1
+            low = line.lower()
             for grouper in groupers:
-                matched, event, new = grouper.offer(line, self._number)
+                needles = grouper.needles
+                if needles is not None and not any(needle in low for needle in needles):
+                    continue
+                matched, event, new = grouper.offer(line, low, self._number)
                 if not matched:
                     continue
                 if event is not None:
