@@ -260,7 +260,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         if rule.consecutive > 1:
             tail.append(f"{rule.consecutive} times in a row")
         if rule.for_ is not None:
-            tail.append(f"over {_duration(evidence['streak_s'])} of checks")
+            tail.append(f"failing checks spanning {_duration(evidence['streak_s'])}")
         summary = head + (f" ({', '.join(tail)})" if tail else "")
     elif not hits[-1]:
         summary = (

@@ -73,7 +73,7 @@ def test_for_needs_the_streak_to_have_lasted() -> None:
     judge.observe(obs(75.0, 95.0))
     late = decision(judge, "cpu-high", now=75)
     assert late.severity == CRITICAL
-    assert late.summary == "cpu value 95 > 90 (over 1m of checks)"
+    assert late.summary == "cpu value 95 > 90 (failing checks spanning 1m)"
 
 
 def test_for_is_reset_by_one_healthy_value() -> None:
