@@ -573,6 +573,23 @@ def test_far_apart_reports_are_separate_events() -> None:
     assert _count("kernel_panic", [panic, "kernel: eth0: link up", panic]).events == 1
 
 
+def test_with_line_times_reports_minutes_apart_are_separate_events() -> None:
+    # A recording keeps only the matching lines, so two panics ten minutes apart sit next to
+    # each other; their times keep them apart. Lines of one report, seconds apart, stay one.
+    panic = "Kernel panic - not syncing: Fatal exception"
+    apart = logevents.Counter([logevents.PRESETS["kernel_panic"]])
+    apart.feed_timed([(0.0, panic), (600.0, panic)])
+    assert apart.take().events == 2
+    close = logevents.Counter([logevents.PRESETS["kernel_panic"]])
+    close.feed_timed([(0.0, "BUG: kernel NULL pointer dereference, address: 8"), (0.5, panic)])
+    assert close.take().events == 1
+    # Live, the lines of one read share its time; a read far later starts afresh.
+    live = logevents.Counter([logevents.PRESETS["kernel_panic"]])
+    live.feed([panic], time=100.0)
+    live.feed([panic], time=100.0 + 121.0)
+    assert live.take().events == 2
+
+
 def test_a_second_oops_with_another_number_is_another_event() -> None:
     lines = ["Oops: 0000 [#1] SMP NOPTI", "RIP: 0010:x+0x1/0x2", "Oops: 0002 [#2] SMP NOPTI"]
     assert _count("kernel_panic", lines).events == 2
