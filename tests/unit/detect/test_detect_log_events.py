@@ -642,6 +642,11 @@ def test_user_patterns_come_first_then_presets_in_order() -> None:
     assert counter.take().events == 2
 
 
+def test_grouping_settings_without_patterns_are_refused() -> None:
+    with pytest.raises(ValueError, match="group `patterns`"):
+        _probe(presets=["oom"], event_lines=3)
+
+
 def test_bad_grouping_settings_are_config_errors() -> None:
     with pytest.raises(errors.ConfigError, match="event_key"):
         logs.counter_for(_probe(patterns=["x"], event_key="no group"))

@@ -87,8 +87,10 @@ def _compile(config: models.LogProbe, what: str, pattern: str) -> re.Pattern[str
 
 
 def compile_patterns(config: models.LogProbe) -> tuple[re.Pattern[str], ...]:
-    """Every regex the probe matches lines with: its own ``patterns``, then its presets'."""
-    compiled = [_compile(config, "pattern", pattern) for pattern in config.patterns]
+    """Every regex the probe matches lines with: its own ``event_start`` and ``patterns``,
+    then its presets' (a line none of them matches never counts)."""
+    compiled = [_compile(config, "event_start", pattern) for pattern in config.event_start]
+    compiled += [_compile(config, "pattern", pattern) for pattern in config.patterns]
     for preset in config.presets:
         compiled.extend(PRESETS[preset])
     return tuple(compiled)
