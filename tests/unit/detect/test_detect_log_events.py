@@ -192,6 +192,34 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         2,
     ),
     (
+        "kernel_panic",  # x86 since 4.17: "BUG: unable to handle page fault for address:"
+        "https://github.com/openzfs/zfs/issues/12654",
+        [
+            "vas. 19 10:20:12 neworld-home kernel: BUG: unable to handle page fault for address: "
+            "000027c000000000",
+            "vas. 19 10:20:12 neworld-home kernel: #PF: supervisor read access in kernel mode",
+            "vas. 19 10:20:12 neworld-home kernel: #PF: error_code(0x0000) - not-present page",
+            "vas. 19 10:20:12 neworld-home kernel: PGD 0 P4D 0",
+            "vas. 19 10:20:12 neworld-home kernel: Oops: 0000 [#1] PREEMPT SMP NOPTI",
+        ],
+        1,
+        2,
+    ),
+    (
+        "kernel_panic",  # a second oops of the same boot ([#2]) is its own event
+        "https://github.com/koverstreet/bcachefs/issues/493",
+        [
+            "2023-01-28T13:02:16.334241+01:00   [    6.059589] note: ksoftirqd/3[32] exited with "
+            "preempt_count 1",
+            "2023-01-28T13:02:16.434346+01:00   [    6.159190] BUG: unable to handle page fault "
+            "for address: ffff8a08a90ab128",
+            "2023-01-28T13:02:16.434346+01:00   [    6.159891] Oops: 0000 [#2] PREEMPT SMP "
+            "DEBUG_PAGEALLOC",
+        ],
+        1,
+        2,
+    ),
+    (
         "kernel_panic",
         "https://github.com/NVIDIA/k8s-device-plugin/issues/941",
         [
@@ -393,6 +421,16 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         1,
     ),
     (
+        "segfault",  # an invalid opcode trap (quoted wrapped over three lines; one line logged)
+        "https://github.com/abrt/abrt/pull/1219",
+        [
+            "traps: chrome[2979] trap invalid opcode ip:55911b28dba3 sp:7ffea558a3e0 error:0 in "
+            "chrome[55911728a000+6a0b000]",
+        ],
+        1,
+        1,
+    ),
+    (
         "segfault",
         "https://github.com/SolDoesTech/HyprV3/issues/18",
         ["archlinux systemd-coredump[835]: [🡕] Process 797 (swww) of user 1000 dumped core."],
@@ -519,7 +557,7 @@ def test_the_first_line_of_the_newest_event_is_the_message() -> None:
     _, _, lines, _, _ = CASES[1]  # stress-ng: a kill, then the next OOM begins
     found = _count("oom", lines)
     assert found.message == lines[3]
-    _, _, lines, _, _ = CASES[9]  # the sonic NULL dereference oops
+    _, _, lines, _, _ = next(c for c in CASES if "sonic-buildimage/issues/22166" in c[1])
     assert _count("kernel_panic", lines).message == lines[0]
 
 
