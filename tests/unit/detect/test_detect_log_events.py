@@ -8,6 +8,7 @@ contain no such failure.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -777,3 +778,34 @@ def test_needles_hold_on_every_real_case() -> None:
             for cue in logevents.PRESETS[preset].cues:
                 if cue.regex.search(line):
                     assert any(n in line.lower() for n in cue.needles), (source, line)
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+_REAL_LINES = [line for case in CASES for line in case[2]] + ["kernel: eth0: link up", "noise"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_REAL_LINES), max_size=60),
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+)
+def test_events_do_not_depend_on_where_the_reads_split_the_lines(
+    lines: list[str], cuts: list[int]
+) -> None:
+    # The live probe reads the file in pieces (one per observation, 256 KiB chunks): the
+    # events found must be the same however the lines are split between reads.
+    specs = [logevents.PRESETS[name] for name in logevents.PRESETS]
+    whole = logevents.Counter(specs)
+    whole.feed(lines)
+    expected = whole.take()
+    pieces = logevents.Counter(specs)
+    events = matching = 0
+    bounds = sorted({0, len(lines), *(c for c in cuts if c <= len(lines))})
+    for lo, hi in itertools.pairwise(bounds):
+        pieces.feed(lines[lo:hi])
+        found = pieces.take()
+        events += found.events
+        matching += found.lines
+    assert (events, matching) == (expected.events, expected.lines)
