@@ -99,7 +99,7 @@ class HostProbe(ProbeBase):
     metric: Literal["cpu", "memory", "disk_io"]
 
 
-LogPreset = Literal["oom", "kernel_panic", "segfault", "app_error"]
+LogPreset = Literal["oom", "kernel_panic", "lockup", "segfault", "systemd_failure", "app_error"]
 
 
 class LogProbe(ProbeBase):
@@ -111,11 +111,35 @@ class LogProbe(ProbeBase):
         default=False,
         description="Count lines already in the file at start (default: only new lines)",
     )
+    event_lines: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Lines matching `patterns` within this many lines of an event's previous line "
+            "belong to that event (0: every matching line is an event)"
+        ),
+    )
+    event_key: str | None = Field(
+        default=None,
+        description=(
+            "Regex whose `key` (or first) group names what a line is about (a pid, a request "
+            "id): a line with another key begins another event"
+        ),
+    )
+    event_start: list[str] = Field(
+        default_factory=list,
+        description="Regexes of lines that always begin a new event (the first line of one)",
+    )
 
     @model_validator(mode="after")
     def _something_to_match(self) -> LogProbe:
         if not self.patterns and not self.presets:
             raise ValueError("give at least one of `patterns` or `presets`")
+        if not self.patterns and (self.event_lines or self.event_key or self.event_start):
+            # Presets group their own lines; these settings group the probe's `patterns`.
+            raise ValueError(
+                "`event_lines`, `event_key` and `event_start` group `patterns`: give some"
+            )
         return self
 
 
