@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check lint typecheck contracts unit bench clean
+.PHONY: demo test system-deps check lint typecheck contracts unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/rollsafe demo
 
-## test: install, run the checks (ruff, mypy --strict, import-linter), then every test
-test: $(STAMP) check
+## test: install (Python packages into .venv, Debian packages the tests use), run the checks
+## (ruff, mypy --strict, import-linter), then every test
+test: $(STAMP) system-deps check
 	$(BIN)/pytest -q
+
+## system-deps: the Debian packages of the real components the tests start (quick when present)
+system-deps:
+	scripts/install-system-deps
 
 check: lint typecheck contracts
 

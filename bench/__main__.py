@@ -21,6 +21,7 @@ from typing import Any
 from bench import (
     backtest_bench,
     blackbox_bench,
+    cli_bench,
     decision_bench,
     fault_bench,
     intake_bench,
@@ -36,6 +37,7 @@ SUITES: dict[str, Callable[[], Any]] = {
     "probes_vs_blackbox": blackbox_bench.run,
     "backtest": backtest_bench.run,
     "fault": fault_bench.run,
+    "cli": cli_bench.run,
 }
 
 

@@ -1,18 +1,52 @@
-"""Fixtures shared by every test area: a throwaway PostgreSQL server for the store's tests.
+"""Fixtures and checks shared by every test area.
 
-The server starts once per session, on first use only; each test that asks for
-``postgres_url`` gets a fresh, empty database on it. Missing PostgreSQL binaries fail the
-test (CI installs them): a silently skipped back end would look like a passing one.
+* A throwaway PostgreSQL server for the store's tests: it starts once per session, on first
+  use only; each test that asks for ``postgres_url`` gets a fresh, empty database on it.
+* ``@pytest.mark.requires("sshd", "root", ...)``: a test of a real component names the machine
+  tools it needs (``support/system_tools.py``); a missing one *fails* the test with the command
+  that installs it. A silently skipped back end would look like a passing one.
+* With ``CI=true`` no test may skip at all, unless it is marked ``may_skip`` (a skip that says
+  something about the machine, not a missing component, e.g. root writing a read-only
+  directory): a skip becomes a failure naming its reason.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from support import postgres
+from support import postgres, system_tools
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        system_tools.require(*marker.args)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if (
+        IN_CI
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+        and item.get_closest_marker("may_skip") is None
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where no test of a real component may skip: {reason}"
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    if IN_CI and report.skipped:
+        report.outcome = "failed"
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from playwright import async_api as playwright_api
 
 from rollsafe.config import loading
 from rollsafe.domain import clocks, ids, observations, runs
@@ -28,12 +29,7 @@ from rollsafe.storage import sql
 from rollsafe.verify import checkpoints
 
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Chromium is not installed at /usr/bin/chromium (apt-get install -y chromium)",
-        allow_module_level=True,
-    )
-playwright_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
+pytestmark = pytest.mark.requires("chromium")
 
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
 OPERATOR_TOKEN = "operator-token-for-the-browser-test"

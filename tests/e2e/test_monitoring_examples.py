@@ -25,7 +25,7 @@ def _tool(name: str) -> str:
         f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
     )
     if found is None:
-        pytest.skip(f"{name} not installed (Debian prometheus / prometheus-alertmanager)")
+        pytest.fail(f"{name} not installed: run scripts/install-system-deps as root", pytrace=False)
     return found
 
 

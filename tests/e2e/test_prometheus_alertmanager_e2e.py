@@ -46,8 +46,7 @@ from rollsafe.demo import fleet, layout, releases
 from rollsafe.domain import ids, runs, verdicts
 from rollsafe.storage import sql
 
-_WHY_NOT = stack.missing_binaries(stack.PROMETHEUS, stack.ALERTMANAGER)
-pytestmark = pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or "")
+pytestmark = pytest.mark.requires("prometheus", "alertmanager")
 
 ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
 TARGET = "web-1"

@@ -21,11 +21,7 @@ from rollsafe.demo import fleet
 from rollsafe.detect.probes import promql
 from rollsafe.domain import clocks
 
-_WHY_NOT = stack.missing_binaries(stack.PROMETHEUS)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or ""),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("prometheus")]
 
 EXPOSITION = b"""\
 # TYPE fixed_gauge gauge

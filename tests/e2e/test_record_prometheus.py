@@ -28,11 +28,7 @@ import pytest
 from rollsafe.backtest import recordings
 from rollsafe.demo import fleet
 
-_WHY_NOT = stack.missing_binaries(stack.PROMETHEUS)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(_WHY_NOT is not None, reason=_WHY_NOT or ""),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.requires("prometheus")]
 ROLLSAFE = Path(sys.executable).parent / "rollsafe"
 SCRAPES_PER_PHASE = 6
 

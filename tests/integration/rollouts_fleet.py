@@ -37,6 +37,7 @@ class RolloutFleet:
         plans: list[dict[str, Any]],
     ) -> None:
         self.fleet = fleet.build(root / "fleet", hosts=hosts)
+        self.started: list[subprocess.Popen[str]] = []
         self.root = self.fleet.workdir
         self.log = self.root / "upgrades.log"
         doc = fleet.config_document(self.fleet)
@@ -78,6 +79,12 @@ class RolloutFleet:
         return self.fleet.hosts
 
     def stop(self) -> None:
+        # A controller a failed test left running is killed and reaped here, so that its pipes
+        # and process are not garbage-collected (a ResourceWarning) in some later test.
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
         fleet.stop(self.fleet)
 
     # ------------------------------------------------------------------ the hosts
@@ -117,7 +124,7 @@ class RolloutFleet:
         )
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [ROLLSAFE, *args],
             cwd=self.root,
             env=self.env(),
@@ -125,6 +132,8 @@ class RolloutFleet:
             stderr=subprocess.PIPE,
             text=True,
         )
+        self.started.append(proc)
+        return proc
 
     def start(self, plan: str, *extra: str, fault: str | None = None) -> Any:
         return self.cli("rollout", "start", plan, "-c", str(self.config), *extra, fault=fault)

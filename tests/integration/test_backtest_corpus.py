@@ -91,6 +91,7 @@ def test_the_corpus_table_is_printed_with_totals() -> None:
     assert "detection delay median" in output
 
 
+@pytest.mark.may_skip  # optional data beside the repository, not a component
 @pytest.mark.skipif(
     not (REAL_LOGS / "Apache_2k.log").is_file(),
     reason=f"real logs not available at {REAL_LOGS} (optional data, see shared/data/README.md)",

@@ -3,7 +3,7 @@
 The target is an sshd in a network namespace (tests/support/netns_hosts); the host driver
 copies a directory there with the directory recipe, the upgrade changes it, the rollback
 restores it, and verification uses the recipe's check plus a real tcp probe on the host's
-sshd port. Needs root, ip and openssh-server; skipped with the reason otherwise.
+sshd port. Needs root, ip and openssh-server; fails naming what is missing otherwise.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[netns_hosts.Lab]:
-    reason = netns_hosts.skip_reason()
-    if reason:
-        pytest.skip(reason)
+    netns_hosts.require()
     with netns_hosts.hosts(tmp_path_factory.mktemp("drill-lab"), 1) as made:
         yield made
 

@@ -2,7 +2,7 @@
 
 The btrfs recipe runs on a real btrfs file system on a loop device, mounted before the sshd
 servers start so that their sessions see it. Needs root, ip, openssh-server and btrfs-progs;
-skipped with the reason otherwise.
+fails naming what is missing otherwise.
 """
 
 from __future__ import annotations
@@ -35,24 +35,22 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    reason = netns_hosts.skip_reason()
-    if reason:
-        pytest.skip(reason)
+    netns_hosts.require()
     for tool in ("mkfs.btrfs", "btrfs", "mount", "umount"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (apt-get install btrfs-progs)")
+            pytest.fail(f"{tool} is not installed: run scripts/install-system-deps as root")
     root = tmp_path_factory.mktemp("host-driver")
     image = root / "btrfs.img"
     with image.open("wb") as f:
         f.truncate(256 * 1024 * 1024)
     made = _run("mkfs.btrfs", "-q", str(image))
     if made.returncode != 0:
-        pytest.skip(f"mkfs.btrfs failed: {made.stderr.strip()}")
+        pytest.fail(f"mkfs.btrfs failed: {made.stderr.strip()}")
     mount_point = root / "mnt"
     mount_point.mkdir()
     mounted = _run("mount", "-o", "loop", str(image), str(mount_point))
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a btrfs loop device here: {mounted.stderr.strip()}")
+        pytest.fail(f"cannot mount a btrfs loop device here: {mounted.stderr.strip()}")
     try:
         with netns_hosts.hosts(root / "lab", 1) as lab:
             yield Env(lab=lab, btrfs=mount_point)

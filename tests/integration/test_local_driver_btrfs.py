@@ -7,7 +7,6 @@ devices; skipped with the reason when any is missing.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.drivers import directories, local
+from support import system_tools
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -25,22 +25,18 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def btrfs(tmp_path: Path) -> Iterator[Path]:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a btrfs loop device needs root")
-    for tool in ("mkfs.btrfs", "filefrag", "mount", "umount"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is not installed (mkfs.btrfs: apt-get install btrfs-progs)")
+    system_tools.require("root", "mkfs.btrfs", "filefrag")
     image = tmp_path / "btrfs.img"
     with image.open("wb") as f:
         f.truncate(256 * 1024 * 1024)
     made = _run("mkfs.btrfs", "-q", str(image))
     if made.returncode != 0:
-        pytest.skip(f"mkfs.btrfs failed: {made.stderr.strip()}")
+        pytest.fail(f"mkfs.btrfs failed: {made.stderr.strip()}")
     mount_point = tmp_path / "mnt"
     mount_point.mkdir()
     mounted = _run("mount", "-o", "loop", str(image), str(mount_point))
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a btrfs loop device here: {mounted.stderr.strip()}")
+        pytest.fail(f"cannot mount a btrfs loop device here: {mounted.stderr.strip()}")
     try:
         yield mount_point
     finally:

@@ -74,6 +74,9 @@ def _probe(**extra: typing.Any) -> cloudwatch.CloudwatchProbe:
         "period": "1m",
         "periods": 5,
         "region": "{region}",
+        # boto3's first client (imports, a session) can take seconds on a loaded machine: the
+        # tests that are not about timeouts must not hit one. The timeout test sets its own.
+        "timeout": "60s",
     }
     settings.update(extra)
     probe = probes.build(models.CloudwatchProbe(**settings), clocks.SystemClock())

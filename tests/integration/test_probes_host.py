@@ -36,6 +36,7 @@ async def test_percentages_are_within_0_and_100(metric: str) -> None:
     assert all(v is not None and 0.0 <= v <= 100.0 for v in values), values
 
 
+@pytest.mark.may_skip
 async def test_disk_io_warms_up_then_reports_a_rate(tmp_path) -> None:
     if psutil.disk_io_counters() is None:
         pytest.skip("this machine exposes no disk I/O counters (container without /proc/diskstats)")

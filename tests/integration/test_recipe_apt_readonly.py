@@ -7,7 +7,6 @@ packages); it is covered with recorded outputs in tests/unit/recipes.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -16,7 +15,7 @@ from rollsafe.config import models
 from rollsafe.execute.recipes import packages
 from rollsafe.reach.transports import local
 
-pytestmark = pytest.mark.skipif(shutil.which("dpkg-query") is None, reason="not a dpkg system")
+pytestmark = pytest.mark.requires("dpkg-query")
 TARGET = models.Target(id="this-host")
 
 

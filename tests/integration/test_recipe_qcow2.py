@@ -7,7 +7,6 @@ running VM (it takes the same image lock QEMU does).
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,10 +18,7 @@ from rollsafe.domain import errors
 from rollsafe.execute.recipes import qcow2
 from rollsafe.reach.transports import local
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-img") is None or shutil.which("qemu-io") is None,
-    reason="needs qemu-utils (qemu-img, qemu-io)",
-)
+pytestmark = pytest.mark.requires("qemu-img", "qemu-io")
 TARGET = models.Target(id="vm-1")
 
 

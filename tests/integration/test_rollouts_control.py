@@ -41,7 +41,7 @@ def test_pause_resume_then_abort(tmp_path):
         tmp_path,
         hosts=3,
         plans=[
-            {"name": "shop", "waves": [{"size": 1, "bake": "3s"}, "100%"], "bake": "1s"},
+            {"name": "shop", "waves": [{"size": 1, "bake": "8s"}, "100%"], "bake": "1s"},
             {
                 "name": "shop-all",
                 "waves": [{"size": 1, "bake": "1s"}, "100%"],

@@ -34,13 +34,8 @@ HAS_OSSL = (
     or Path("/usr/lib/rsyslog/lmnsd_ossl.so").exists()
 )
 
-pytestmark = pytest.mark.skipif(
-    RSYSLOGD is None, reason="rsyslogd is not installed (Debian package: rsyslog)"
-)
-needs_tls = pytest.mark.skipif(
-    not (HAS_OSSL and OPENSSL),
-    reason="TLS needs the rsyslog ossl driver (Debian package: rsyslog-openssl) and openssl",
-)
+pytestmark = pytest.mark.requires("rsyslogd")
+needs_tls = pytest.mark.requires("rsyslog-tls", "openssl")
 
 WAIT = 30.0
 SEP = "\x1f"  # unit separator between template fields: never in a message

@@ -1,6 +1,6 @@
 """The SSH transport against real sshd servers in network namespaces (tests/support/netns_hosts).
 
-Needs root, ``ip`` and openssh-server; skipped with the reason otherwise.
+Needs root, ``ip`` and openssh-server; fails naming what is missing otherwise.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ from support import netns_hosts
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[netns_hosts.Lab]:
-    reason = netns_hosts.skip_reason()
-    if reason:
-        pytest.skip(reason)
+    netns_hosts.require()
     with netns_hosts.hosts(tmp_path_factory.mktemp("ssh-lab"), 2) as made:
         yield made
 

@@ -8,8 +8,8 @@ sshd's "Server listening" line (an event, not a sleep), writes a ``known_hosts``
 client, and tears everything down (sshd and its sessions, veths, namespaces) even when the
 test or the setup failed.
 
-Needs root, ``ip`` and ``/usr/sbin/sshd``; ``skip_reason()`` says why not when they are
-missing, so tests can skip with it.
+Needs root, ``ip`` and ``/usr/sbin/sshd``; ``require()`` fails the calling test naming what
+is missing and how to install it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import threading
@@ -25,20 +24,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from support import system_tools
+
 SSHD = "/usr/sbin/sshd"
 START_TIMEOUT = 15.0
 
 
-def skip_reason() -> str | None:
-    """Why these hosts cannot be made here, or None."""
-    if os.geteuid() != 0:
-        return "network namespaces need root"
-    for tool in ("ip", "ssh-keygen"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed"
-    if not os.access(SSHD, os.X_OK):
-        return f"{SSHD} is missing (apt-get install openssh-server)"
-    return None
+def require() -> None:
+    """Fail the calling test when these hosts cannot be made here (root, ip, sshd)."""
+    system_tools.require("root", "ip", "ssh-keygen", "sshd")
 
 
 @dataclass

@@ -18,12 +18,22 @@ So that a policy can be backtested on a team's own incidents, not only on the sh
   replaying re-counts them per interval). The header lists the log as followed, so intervals
   without matching lines replay as zero counts.
 
-Prometheus being unreachable or refusing a query fails the whole recording (``RecordError``):
-a recording of "the monitoring was down while I recorded" is not history.
+* **Log platforms**: for every ``elasticsearch``, ``loki``, ``sls`` and ``cls`` probe and
+  every target it selects, the probe's own query pair (``detect.probes.platforms``) is asked
+  at each step ``start + k * interval`` (k = 1, 2, ...) up to ``end``, with the window the
+  live probe would have counted at that time (``window``, ``delay``). Each step becomes the
+  observation the live probe would have made: the count and the newest matching line. Steps
+  are asked at most ``PLATFORM_CONCURRENCY`` at a time, at most ``MAX_PLATFORM_STEPS`` per
+  probe and target; a throttled or failing platform (429, 5xx) is asked again, up to
+  ``PLATFORM_RETRIES`` times, after its ``Retry-After`` (capped at 10 seconds).
+
+Prometheus or a log platform being unreachable or refusing a query fails the whole recording
+(``RecordError``): a recording of "the monitoring was down while I recorded" is not history.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import math
@@ -31,23 +41,28 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from rollsafe.backtest import recordings, timestamps
 from rollsafe.config import models
-from rollsafe.detect.probes import logs, outcomes, promql
-from rollsafe.domain import errors, ids, observations
+from rollsafe.detect import probes as probe_kinds
+from rollsafe.detect.probes import logs, outcomes, platforms, promql
+from rollsafe.domain import clocks, errors, ids, observations
 
 __all__ = [
+    "MAX_PLATFORM_STEPS",
     "MAX_STEPS",
+    "PLATFORM_CONCURRENCY",
+    "PLATFORM_RETRIES",
     "QUERY_RANGE_PATH",
     "LogFile",
     "RecordError",
     "Recorded",
     "log_lines",
+    "platform_observations",
     "prometheus_observations",
     "record",
     "write",
@@ -55,6 +70,17 @@ __all__ = [
 
 QUERY_RANGE_PATH = "/api/v1/query_range"
 MAX_STEPS = 10_000  # per request; Prometheus refuses more than 11,000 points per series
+MAX_PLATFORM_STEPS = 50_000  # per probe and target: 7 days at 15 s is 40,320
+PLATFORM_CONCURRENCY = 4  # steps asked at once: a backfill must not look like an attack
+PLATFORM_RETRIES = 3
+PlatformProbe = models.ElasticsearchProbe | models.LokiProbe | models.SlsProbe | models.ClsProbe
+_PLATFORM_KINDS = (
+    models.ElasticsearchProbe,
+    models.LokiProbe,
+    models.SlsProbe,
+    models.ClsProbe,
+)
+Sleep = Callable[[float], Awaitable[None]]
 
 Fetch = Callable[[str, Mapping[str, str], Mapping[str, str], float], Any]
 """(url, form, headers, timeout) -> the decoded JSON answer; raises RecordError."""
@@ -84,6 +110,7 @@ class Recorded:
     followed_logs: list[tuple[str, str]] = field(default_factory=list)  # (target, source)
     notes: list[str] = field(default_factory=list)  # skipped files and the like, for stderr
     queries: int = 0
+    platform_steps: int = 0  # steps asked of log platforms
 
 
 def record(
@@ -111,10 +138,10 @@ def record(
     for name in probes or ():
         if name not in known:
             raise RecordError(f"unknown probe {name!r} (expected one of: {', '.join(known)})")
-        if not isinstance(known[name], models.PromqlProbe | models.LogProbe):
+        if not isinstance(known[name], (models.PromqlProbe, models.LogProbe, *_PLATFORM_KINDS)):
             raise RecordError(
-                f"probe {name!r} is a {known[name].kind} probe: only promql and log probes "
-                "can be recorded from history"
+                f"probe {name!r} is a {known[name].kind} probe: only promql, log and log "
+                "platform (elasticsearch, loki, sls, cls) probes can be recorded from history"
             )
     chosen = [p for p in config.probes if probes is None or p.name in probes]
     picked = _targets(config, targets)
@@ -128,6 +155,13 @@ def record(
                     )
                     out.observations.extend(found)
                     out.queries += queries
+    for probe in chosen:
+        if isinstance(probe, _PLATFORM_KINDS):
+            for target in picked:
+                if models.selects(probe.targets, target):
+                    steps = platform_observations(probe, target, start=start, end=end)
+                    out.observations.extend(steps)
+                    out.platform_steps += len(steps)
     overrides: dict[tuple[str, str], list[Path]] = {}
     for item in log_files:
         if not isinstance(known.get(item.probe), models.LogProbe):
@@ -358,6 +392,77 @@ def _steps(
 
 def _number(x: float) -> str:
     return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+# --------------------------------------------------------------------------- log platforms
+
+
+def platform_observations(
+    probe: PlatformProbe,
+    target: models.Target,
+    *,
+    start: float,
+    end: float,
+    sleep: Sleep = asyncio.sleep,
+) -> list[observations.Observation]:
+    """What a log platform probe would have observed on ``target`` at each step of the range.
+
+    Runs its own event loop: ``record`` is called from the command line, outside any loop.
+    """
+    step = probe.interval
+    total = math.floor((end - start) / step)
+    if total > MAX_PLATFORM_STEPS:
+        raise RecordError(
+            f"probe {probe.name}: {total} steps of {step:g}s from start to end, more than "
+            f"{MAX_PLATFORM_STEPS}: record a shorter range, or several"
+        )
+    times = [round(start + k * step, 3) for k in range(1, total + 1)]
+    return asyncio.run(_ask_platform(probe, target, times, sleep=sleep))
+
+
+async def _ask_platform(
+    probe: PlatformProbe,
+    target: models.Target,
+    times: Sequence[float],
+    *,
+    sleep: Sleep,
+) -> list[observations.Observation]:
+    built = probe_kinds.build(probe, clocks.SystemClock())
+    if not isinstance(built, platforms.PlatformProbe):
+        raise RecordError(f"probe {probe.name}: {probe.kind} is not a log platform probe")
+    querier = built.querier
+    gate = asyncio.Semaphore(PLATFORM_CONCURRENCY)
+
+    async def one(time: float) -> observations.Observation:
+        window = platforms.window_at(probe, time)
+        async with gate:
+            for attempt in range(PLATFORM_RETRIES + 1):
+                try:
+                    found = await platforms.ask(querier, target, window, budget=probe.timeout)
+                except platforms.Unavailable as exc:
+                    if attempt == PLATFORM_RETRIES:
+                        raise _step_error(probe, target, time, str(exc)) from exc
+                    await sleep(min(10.0, exc.retry_after if exc.retry_after else 1.0))
+                    continue
+                except TimeoutError as exc:
+                    reason = outcomes.timeout_reason(probe.timeout)
+                    raise _step_error(probe, target, time, reason) from exc
+                except outcomes.CannotObserve as exc:
+                    raise _step_error(probe, target, time, str(exc)) from exc
+                return platforms.observation(found, time=time, target=target, source=probe.name)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    try:
+        return list(await asyncio.gather(*(one(t) for t in times)))
+    finally:
+        await built.close()
+
+
+def _step_error(
+    probe: models.LogPlatformProbe, target: models.Target, time: float, reason: str
+) -> RecordError:
+    when = dt.datetime.fromtimestamp(time, dt.UTC).isoformat().replace("+00:00", "Z")
+    return RecordError(f"probe {probe.name} on {target.id} at {when}: {reason}")
 
 
 # --------------------------------------------------------------------------- log files

@@ -347,8 +347,10 @@ class Checker:
         # One line per template and unknown variable, naming every target it fails for.
         missing: dict[tuple[tuple[PathPart, ...], str], list[models.Target]] = {}
         for relative, template in _template_fields(item):
-            # PromQL is full of braces, so a promql query takes $name placeholders instead.
-            dollar = isinstance(item, models.PromqlProbe) and relative == ("query",)
+            # PromQL and LogQL are full of braces, so they take $name placeholders instead.
+            dollar = (isinstance(item, models.PromqlProbe) and relative == ("query",)) or (
+                isinstance(item, models.LokiProbe) and relative in (("selector",), ("pipeline",))
+            )
             render = models.render_dollar if dollar else models.render
             for target in targets:
                 try:
@@ -455,7 +457,10 @@ def _rendered_wrong(item: Any, relative: tuple[PathPart, ...], rendered: str) ->
         and not (rendered.isdigit() and 0 < int(rendered) < 65536)
     ):
         return f"the port renders to {rendered!r} (expected a number from 1 to 65535)"
-    if isinstance(item, models.HttpProbe | models.PromqlProbe) and relative == ("url",):
+    if isinstance(
+        item,
+        models.HttpProbe | models.PromqlProbe | models.ElasticsearchProbe | models.LokiProbe,
+    ) and relative == ("url",):
         # The URL itself is not shown: it may carry credentials.
         parts = urllib.parse.urlsplit(rendered)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -478,6 +483,14 @@ def _template_fields(item: Any) -> list[tuple[tuple[PathPart, ...], str]]:
         names = ("url", "query")
     elif isinstance(item, models.CloudwatchProbe):
         names = ("region", "endpoint_url")
+    elif isinstance(item, models.ElasticsearchProbe):
+        names = ("url", "index", "query", "host_value")
+    elif isinstance(item, models.LokiProbe):
+        names = ("url", "selector", "pipeline", "tenant")
+    elif isinstance(item, models.SlsProbe):
+        names = ("query", "topic")
+    elif isinstance(item, models.ClsProbe):
+        names = ("topic_id", "query")
     out: list[tuple[tuple[PathPart, ...], str]] = []
     for name in names:
         value = getattr(item, name, None)

@@ -237,7 +237,8 @@ def _shown(value: Any, node: yaml.Node | None, *, secret: bool) -> str:
         return "a list"
     if value is None:
         return "an empty value"
-    text = node.value if isinstance(node, yaml.ScalarNode) and node.style is None else None
+    # Plain scalars: style None from PyYAML's own parser, '' from libyaml's.
+    text = node.value if isinstance(node, yaml.ScalarNode) and not node.style else None
     if secret:
         return "a hidden value"
     if isinstance(value, bool):

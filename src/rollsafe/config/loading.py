@@ -8,7 +8,8 @@ therefore reports *every* problem it can find, each as one line::
 
 The text is parsed once into a node tree that remembers lines (``locating``); the data goes
 through the models, whose errors are explained field by field (``explaining``); then the checks
-across sections run (``cross_checking``). All problems are sorted by line and raised together.
+across sections run (``cross_checking``), and every kind whose optional extra is not installed
+is named with its pip command (``extras``). All problems are sorted by line and raised together.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pydantic
 
-from rollsafe.config import cross_checking, explaining, locating, models, presets
+from rollsafe.config import cross_checking, explaining, extras, locating, models, presets
 
 __all__ = ["LoadedConfig", "load"]
 
@@ -72,6 +73,9 @@ def load(path: Path) -> LoadedConfig:
         ]
         found.extend(checker.problems)
         found.extend(presets.problems(document.root, document.data))
+    if config is not None:
+        # A kind whose optional extra is missing would fail later inside its driver.
+        found.extend(extras.problems(config, document.root))
 
     if found or config is None:
         raise locating.config_error(name, [p.format(name) for p in sorted(set(found))])

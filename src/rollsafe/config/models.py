@@ -99,7 +99,7 @@ class HostProbe(ProbeBase):
     metric: Literal["cpu", "memory", "disk_io"]
 
 
-LogPreset = Literal["oom", "kernel_panic", "segfault", "app_error"]
+LogPreset = Literal["oom", "kernel_panic", "lockup", "segfault", "systemd_failure", "app_error"]
 
 
 class LogProbe(ProbeBase):
@@ -111,11 +111,35 @@ class LogProbe(ProbeBase):
         default=False,
         description="Count lines already in the file at start (default: only new lines)",
     )
+    event_lines: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Lines matching `patterns` within this many lines of an event's previous line "
+            "belong to that event (0: every matching line is an event)"
+        ),
+    )
+    event_key: str | None = Field(
+        default=None,
+        description=(
+            "Regex whose `key` (or first) group names what a line is about (a pid, a request "
+            "id): a line with another key begins another event"
+        ),
+    )
+    event_start: list[str] = Field(
+        default_factory=list,
+        description="Regexes of lines that always begin a new event (the first line of one)",
+    )
 
     @model_validator(mode="after")
     def _something_to_match(self) -> LogProbe:
         if not self.patterns and not self.presets:
             raise ValueError("give at least one of `patterns` or `presets`")
+        if not self.patterns and (self.event_lines or self.event_key or self.event_start):
+            # Presets group their own lines; these settings group the probe's `patterns`.
+            raise ValueError(
+                "`event_lines`, `event_key` and `event_start` group `patterns`: give some"
+            )
         return self
 
 
@@ -205,6 +229,151 @@ class CloudwatchProbe(ProbeBase):
         return self
 
 
+class LogPlatformProbe(ProbeBase):
+    """Common fields of the probes that ask a log platform instead of following a file.
+
+    Each observation counts the matching events whose time lies in ``(now - delay - window,
+    now - delay]`` and reports the last of them, the shape of a ``log`` observation. With the
+    default window (the interval) successive observations cover time without gaps or overlap.
+    """
+
+    window: Duration | None = Field(
+        default=None, description="Span counted per observation (default: the interval)"
+    )
+    delay: Duration = Field(
+        default=0.0,
+        description="How far behind now the window ends: the platform's ingestion lag",
+    )
+    message_field: str = Field(
+        default="message", min_length=1, description="Field holding the log line"
+    )
+
+    @model_validator(mode="after")
+    def _window_positive(self) -> LogPlatformProbe:
+        if self.window is not None and self.window <= 0:
+            raise ValueError("window must be greater than 0")
+        if self.delay < 0:
+            raise ValueError("delay must not be negative")
+        return self
+
+
+class ElasticsearchProbe(LogPlatformProbe):
+    """Elasticsearch or OpenSearch: ``_count`` and ``_search`` with one bool query."""
+
+    kind: Literal["elasticsearch"]
+    url: str = Field(description="Base URL (template), e.g. https://es.example:9200")
+    index: str = Field(description="Index, alias or pattern (template), e.g. logs-*")
+    query: str = Field(
+        description="query_string (Lucene) syntax on `message_field`, {name} templates"
+    )
+    time_field: str = Field(default="@timestamp", min_length=1)
+    host_field: str | None = Field(
+        default=None, description="Keyword field naming the host, e.g. host.name"
+    )
+    host_value: str = Field(default="{id}", description="Template matched by `host_field`")
+    api_key_env: str | None = Field(
+        default=None, description="Env var with the encoded API key (Authorization: ApiKey)"
+    )
+    username: str | None = Field(default=None, description="Basic auth user, with password_env")
+    password_env: str | None = Field(default=None, description="Env var with the password")
+    ca_file: str | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> ElasticsearchProbe:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("give both `username` and `password_env`, or neither")
+        if self.api_key_env is not None and self.username is not None:
+            raise ValueError("give `api_key_env` or `username`+`password_env`, not both")
+        return self
+
+
+class LokiProbe(LogPlatformProbe):
+    """Grafana Loki: LogQL ``count_over_time`` for the count, a backward range query for the line.
+
+    ``selector`` and ``pipeline`` are LogQL, full of braces, so they take ``$name`` /
+    ``${name}`` placeholders as the promql query does.
+    """
+
+    kind: Literal["loki"]
+    url: str = Field(description="Base URL (template), e.g. http://loki:3100")
+    selector: str = Field(description='Stream selector, e.g. {job="syslog", host="$id"}')
+    pipeline: str = Field(
+        default="", description='Line filters and parsers, e.g. |= "oom-kill" ($name templates)'
+    )
+    tenant: str | None = Field(default=None, description="Sent as X-Scope-OrgID (template)")
+    username: str | None = Field(default=None, description="Basic auth user, with password_env")
+    password_env: str | None = Field(default=None, description="Env var with the password")
+    token_env: str | None = Field(default=None, description="Env var with a bearer token")
+    ca_file: str | None = None
+    verify: bool = True
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> LokiProbe:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("give both `username` and `password_env`, or neither")
+        if self.token_env is not None and self.username is not None:
+            raise ValueError("give `token_env` or `username`+`password_env`, not both")
+        if not self.selector.strip().startswith("{"):
+            raise ValueError('selector must be a LogQL stream selector, {label="value", ...}')
+        return self
+
+
+class SlsProbe(LogPlatformProbe):
+    """Alibaba Cloud Simple Log Service: GetLogs with ``query | select count(*)``, then the line."""
+
+    kind: Literal["sls"]
+    endpoint: str = Field(
+        description="Region endpoint, e.g. cn-hangzhou.log.aliyuncs.com (https unless given)"
+    )
+    project: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    logstore: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+    query: str = Field(description="SLS search statement, {name} templates, e.g. oom-kill")
+    topic: str | None = Field(default=None, description="Only logs of this __topic__ (template)")
+    message_field: str = Field(default="content", min_length=1)
+    access_key_id_env: str = Field(default="ALIBABA_CLOUD_ACCESS_KEY_ID")
+    access_key_secret_env: str = Field(default="ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    security_token_env: str | None = Field(default=None, description="Env var with an STS token")
+
+    @field_validator("query")
+    @classmethod
+    def _search_only(cls, query: str) -> str:
+        if "|" in query:
+            raise ValueError(
+                "give the search statement only: the probe adds `| select count(*)` itself"
+            )
+        return query
+
+
+class ClsProbe(LogPlatformProbe):
+    """Tencent Cloud Log Service: SearchLog (API 2020-10-16) through the official SDK."""
+
+    kind: Literal["cls"]
+    region: str = Field(description="e.g. ap-guangzhou")
+    topic_id: str = Field(description="Log topic ID (template)")
+    query: str = Field(description="CQL or Lucene search statement, {name} templates")
+    syntax: Literal["cql", "lucene"] = Field(
+        default="cql", description="Syntax of `query` (SearchLog's SyntaxRule 1 or 0)"
+    )
+    message_field: str = Field(default="__CONTENT__", min_length=1)
+    secret_id_env: str = Field(default="TENCENTCLOUD_SECRET_ID")
+    secret_key_env: str = Field(default="TENCENTCLOUD_SECRET_KEY")
+    token_env: str | None = Field(default=None, description="Env var with an STS token")
+    endpoint: str | None = Field(
+        default=None, description="Host[:port] of the API; default cls.tencentcloudapi.com"
+    )
+    protocol: Literal["https", "http"] = "https"
+
+    @field_validator("query")
+    @classmethod
+    def _search_only(cls, query: str) -> str:
+        if "|" in query:
+            raise ValueError(
+                "give the search statement only: the probe adds `| select count(*)` itself"
+            )
+        return query
+
+
 Probe = Annotated[
     HttpProbe
     | TcpProbe
@@ -213,7 +382,11 @@ Probe = Annotated[
     | DataProbe
     | CommandProbe
     | PromqlProbe
-    | CloudwatchProbe,
+    | CloudwatchProbe
+    | ElasticsearchProbe
+    | LokiProbe
+    | SlsProbe
+    | ClsProbe,
     Field(discriminator="kind"),
 ]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,8 @@ __all__ = [
     "alembic_config",
     "current_revision",
     "head_revision",
+    "shipped_head",
+    "stored_revision",
     "upgrade",
 ]
 
@@ -61,8 +64,41 @@ def alembic_config(*, url: str | None = None) -> Config:
     return config
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*\"([^\"]+)\"", re.MULTILINE)
+
+
+def shipped_head() -> str | None:
+    """The newest shipped revision, read from the scripts' ``revision`` lines (no Alembic).
+
+    Every CLI call opens the store, and importing Alembic to learn that nothing needs doing
+    would cost more than the command's own work. None when the scripts do not form one line
+    of history; then ``upgrade`` asks Alembic, as it always may.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for key, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
+            (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def stored_revision(engine: sa.Engine) -> str | None:
+    """The schema version recorded in the database (None: never migrated), by plain SQL."""
+    try:
+        with engine.connect() as connection:
+            found = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+            versions = [str(v) for v in found.scalars()]
+    except sa.exc.DBAPIError:  # no alembic_version table yet
+        return None
+    return versions[0] if len(versions) == 1 else None
+
+
 def upgrade(engine: sa.Engine) -> None:
     """Migrate the database behind ``engine`` to the newest revision."""
+    head = shipped_head()
+    if head is not None and stored_revision(engine) == head:
+        return  # the common case, a store at the newest schema: no Alembic import, no lock
     with _alembic_quiet():
         # Imported here, quietly: Alembic logs its plugin set-up at INFO on first import.
         from alembic import command

@@ -116,6 +116,12 @@ class SqlStore:
         try:
             self._engine = engines.create(resolved)
         except (ImportError, sa.exc.ArgumentError) as exc:  # NoSuchModuleError is both
+            if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("psycopg"):
+                # PostgreSQL's driver is an extra: say which, not "No module named 'psycopg'".
+                raise errors.StoreError(
+                    f"{self._shown}: needs the extra: pip install 'rollsafe[postgres]' "
+                    f"(not installed: {exc.name})"
+                ) from exc
             raise errors.StoreError(
                 f"{self._shown}: not a database rollsafe can use (expected sqlite:///PATH or "
                 "postgresql://USER@HOST/DB)"
@@ -152,6 +158,11 @@ class SqlStore:
                 raise errors.StoreError(
                     f"cannot migrate {self._shown}: {_why(exc, self._secrets)}"
                 ) from exc
+
+    def schema_version(self) -> str | None:
+        """The store's schema version: its Alembic revision (``rollsafe status`` shows it)."""
+        with self._turns:
+            return migrating.stored_revision(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()

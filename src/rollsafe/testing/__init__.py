@@ -5,6 +5,7 @@ Each fake implements the same Protocol as the real part, so tests exercise real 
 
 from rollsafe.testing.clocks import FakeClock
 from rollsafe.testing.drivers import DriverCall, FakeDriver, Hang
+from rollsafe.testing.log_platforms import FakeLogPlatform
 from rollsafe.testing.notifiers import RecordingNotifier
 from rollsafe.testing.probes import Blind, FakeProbe, probe_factory
 
@@ -13,6 +14,7 @@ __all__ = [
     "DriverCall",
     "FakeClock",
     "FakeDriver",
+    "FakeLogPlatform",
     "FakeProbe",
     "Hang",
     "RecordingNotifier",

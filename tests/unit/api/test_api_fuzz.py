@@ -7,13 +7,12 @@ Runs only when schemathesis is installed (it is in the ``test`` extra).
 from __future__ import annotations
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, settings
 
 from rollsafe.config import models
 from rollsafe.interfaces.api import app as api_app
 from rollsafe.storage import sql
-
-schemathesis = pytest.importorskip("schemathesis")
 
 _STATE = None
 

@@ -16,15 +16,14 @@ import time
 from pathlib import Path
 
 import pytest
+import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis import checks as st_checks
+from schemathesis.specs.openapi import checks as openapi_checks
 
 from rollsafe.config import models
 from rollsafe.interfaces.api import app as api_app
 from rollsafe.storage import sql
-
-schemathesis = pytest.importorskip("schemathesis")
-from schemathesis import checks as st_checks  # noqa: E402
-from schemathesis.specs.openapi import checks as openapi_checks  # noqa: E402
 
 TOKEN = "fuzz-admin-token"
 SLACK_SECRET = "fuzz-slack-secret"

@@ -184,7 +184,8 @@ presets:
         r":6: presets\[0\]\.preset: unknown preset 'web-servise'; did you mean 'web-service'\?",
         r":9: presets\[1\]\.signals\.health: unknown probe 'helth'; did you mean 'health'\?",
         r":10: presets\[1\]\.signals\.app_errors: probe 'health' is a http probe \(expected a "
-        r"probe of kind log, promql, cloudwatch, command for app_errors: Application error",
+        r"probe of kind log, elasticsearch, loki, sls, cls, promql, cloudwatch, command for "
+        r"app_errors: Application error",
         r":11: presets\[1\]\.signals\.memroy: preset web-service has no signal 'memroy'; did you "
         r"mean 'memory'\?",
         r":13: presets\[1\]\.params\.down_check: preset web-service has no parameter "

@@ -185,7 +185,8 @@ def test_missing_required_field_points_at_its_mapping(tmp_path):
 def test_missing_kind(tmp_path):
     assert problems(tmp_path, edit("  - kind: http\n    name: health", "  - name: health")) == [
         "7: probes[0].kind: required field is missing "
-        "(expected one of: http, tcp, host, log, data, command, promql, cloudwatch)"
+        "(expected one of: http, tcp, host, log, data, command, promql, cloudwatch, "
+        "elasticsearch, loki, sls, cls)"
     ]
 
 

@@ -8,7 +8,17 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.detect import probes
-from rollsafe.detect.probes import cloudwatch, command, data, host, http, logs, promql, tcp
+from rollsafe.detect.probes import (
+    cloudwatch,
+    command,
+    data,
+    host,
+    http,
+    logs,
+    platforms,
+    promql,
+    tcp,
+)
 from rollsafe.domain import errors
 from rollsafe.testing import FakeClock
 
@@ -21,6 +31,10 @@ CONFIGS: dict[str, dict[str, object]] = {
     "command": {"command": "true"},
     "promql": {"url": "http://127.0.0.1:9090", "query": 'up{instance="$address"}'},
     "cloudwatch": {"namespace": "AWS/EC2", "metric": "CPUUtilization"},
+    "elasticsearch": {"url": "http://127.0.0.1:9200", "index": "logs-*", "query": '"oom"'},
+    "loki": {"url": "http://127.0.0.1:3100", "selector": '{host="$id"}'},
+    "sls": {"endpoint": "127.0.0.1:1", "project": "ops", "logstore": "syslog", "query": "oom"},
+    "cls": {"region": "ap-guangzhou", "topic_id": "t-1", "query": "oom"},
 }
 CLASSES = {
     "http": http.HttpProbe,
@@ -31,6 +45,10 @@ CLASSES = {
     "command": command.CommandProbe,
     "promql": promql.PromqlProbe,
     "cloudwatch": cloudwatch.CloudwatchProbe,
+    "elasticsearch": platforms.PlatformProbe,
+    "loki": platforms.PlatformProbe,
+    "sls": platforms.PlatformProbe,
+    "cls": platforms.PlatformProbe,
 }
 
 
@@ -60,7 +78,7 @@ async def test_build_returns_the_probe_of_that_kind(kind: str) -> None:
 @pytest.mark.parametrize("kind", sorted(CONFIGS))
 def test_a_factory_refuses_another_kind(kind: str) -> None:
     other = "tcp" if kind != "tcp" else "http"
-    with pytest.raises(errors.ConfigError, match=f"not a{'n' if kind == 'http' else ''} {kind}"):
+    with pytest.raises(errors.ConfigError, match=f"not an? {kind} probe"):
         probes.FACTORIES[kind](_config(other), FakeClock())
 
 

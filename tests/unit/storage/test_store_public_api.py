@@ -28,6 +28,8 @@ from rollsafe.storage import auditing, migrating, repositories, sql
                 "alembic_config",
                 "current_revision",
                 "head_revision",
+                "shipped_head",
+                "stored_revision",
                 "upgrade",
             ],
         ),

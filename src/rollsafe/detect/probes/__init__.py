@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from rollsafe.config import models
 from rollsafe.detect import probing
-from rollsafe.detect.probes import cloudwatch, command, data, host, http, logs, promql, tcp
+from rollsafe.detect.probes import (
+    cloudwatch,
+    cls,
+    command,
+    data,
+    elasticsearch,
+    host,
+    http,
+    logs,
+    loki,
+    promql,
+    sls,
+    tcp,
+)
 from rollsafe.domain import clocks, errors
 
 FACTORIES: dict[str, probing.ProbeFactory] = {
@@ -21,6 +34,10 @@ FACTORIES: dict[str, probing.ProbeFactory] = {
     "command": command.create,
     "promql": promql.create,
     "cloudwatch": cloudwatch.create,
+    "elasticsearch": elasticsearch.create,
+    "loki": loki.create,
+    "sls": sls.create,
+    "cls": cls.create,
 }
 """Probe kind (the ``kind`` key in YAML) -> factory."""
 

@@ -5,7 +5,8 @@ time and prints every decision (time, target, severity, rule, evidence); when th
 labelled, its score too. ``backtest -c CONFIG --corpus DIR`` replays every labelled recording
 of a directory and prints true/false positives and negatives per scenario and in total,
 precision, recall and detection delay. ``record -c CONFIG --since 7d -o FILE`` builds a
-recording from Prometheus (the config's promql probes) and log files (its log probes).
+recording from Prometheus (the config's promql probes), log files (its log probes) and log
+platforms (its elasticsearch, loki, sls and cls probes, asked once per interval).
 
 Nothing is executed, stored or notified by either command.
 
@@ -245,7 +246,7 @@ def _enforce(
 
 def record(
     config: Path = typer.Option(
-        ..., "--config", "-c", help="rollsafe.yaml (promql and log probes)"
+        ..., "--config", "-c", help="rollsafe.yaml (promql, log and log platform probes)"
     ),
     *,
     start: str | None = typer.Option(
@@ -257,7 +258,7 @@ def record(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here instead of stdout"),
     probe: list[str] | None = typer.Option(
-        None, "--probe", help="Only these probes (repeatable; default: every promql and log probe)"
+        None, "--probe", help="Only these probes (repeatable; default: every recordable probe)"
     ),
     target: list[str] | None = typer.Option(
         None, "--target", help="Only these targets (repeatable)"
@@ -289,7 +290,7 @@ def record(
     description: str = typer.Option("", "--description", help="What happened in this range"),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds per Prometheus request"),
 ) -> None:
-    """Build a recording from Prometheus (promql probes) and log files (log probes)."""
+    """Build a recording from Prometheus, log files and log platforms (their probes)."""
     loaded = config_commands.load_or_exit(config)
     finish = _when(end, "--end") if end is not None else float(math.floor(time.time()))
     if (start is None) == (since is None):
@@ -351,7 +352,13 @@ def record(
         report.print(f"note: {markup.escape(note)}")
     report.print(
         f"recorded {len(gathered.observations)} observations ({errors_seen} without data) "
-        f"from {_plural(gathered.queries, 'Prometheus query')}, "
+        f"from {_plural(gathered.queries, 'Prometheus query')}"
+        + (
+            f" and {_plural(gathered.platform_steps, 'log platform step')}"
+            if gathered.platform_steps
+            else ""
+        )
+        + ", "
         f"{_plural(len(gathered.log_lines), 'log line')} "
         f"from {_plural(len(gathered.followed_logs), 'log')}, {_plural(len(marks), 'mark')}: "
         f"{written} records "

@@ -2,20 +2,21 @@
 
 Resolution, in order: an explicit ``--state-dir``; else the ``state_dir`` of the ``-c``
 configuration (relative to the file); else ``./state``. The store URL is the configuration's
-``store.url`` when one is given, else SQLite in the state directory. Failures are printed on
+``store.url`` when one is given, else SQLite in the state directory. Commands that only read
+or mark the store take these two sections from ``-c`` without validating the rest of the file
+(``rollsafe config check`` and every command that acts validate all of it). Failures are printed on
 stderr and end the command with ``EXIT_ERROR``, so commands never print a traceback for a
 mistyped path or a broken configuration file.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich import markup
-from rich.console import Console
 
 from rollsafe.audit import redacting
 from rollsafe.domain import errors
@@ -77,15 +78,92 @@ def locate_store(config: Path | None, state_dir: Path | None) -> StoreLocation:
     password_env: str | None = None
     configured: Path | None = None
     if config is not None:
-        # Lazily: only commands given -c pay for (and depend on) the configuration loader.
-        from rollsafe.interfaces.cli import config_commands
+        found = _read_location(config)
+        if found is None:
+            # Lazily: only a file the quick read could not take pays for the whole loader,
+            # which reports every problem and exits 2 (or finds the file fine after all).
+            from rollsafe.interfaces.cli import config_commands
 
-        loaded = config_commands.load_or_exit(config)
-        configured = loaded.state_dir
-        url = loaded.config.store.url
-        password_env = loaded.config.store.password_env
+            loaded = config_commands.load_or_exit(config)
+            found = StoreLocation(
+                state_dir=loaded.state_dir,
+                url=loaded.config.store.url,
+                password_env=loaded.config.store.password_env,
+            )
+        configured, url, password_env = found.state_dir, found.url, found.password_env
     chosen = state_dir if state_dir is not None else configured or DEFAULT_STATE_DIR
     return StoreLocation(state_dir=chosen, url=url, password_env=password_env)
+
+
+def _read_location(config: Path) -> StoreLocation | None:
+    """``state_dir`` and ``store`` of the file, read without the configuration models.
+
+    Commands that only need the store (``status``, ``runs``, ``audit`` ...) are called by
+    scripts, often per host: building every target, probe and rule of a large fleet would
+    cost them more than their own work, so only the two top-level sections are parsed (see
+    ``_top_level_sections``). None when the file is not plainly well-formed there (unreadable,
+    not a block mapping at the top, a value of the wrong type): the caller then loads it all.
+    """
+    try:
+        text = config.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    sections = _top_level_sections(text, ("state_dir", "store"))
+    if sections is None:
+        return None
+    state_dir = sections.get("state_dir", "./state")
+    store = sections.get("store", {})
+    if not isinstance(state_dir, str) or not isinstance(store, dict):
+        return None
+    url, password_env = store.get("url"), store.get("password_env")
+    if not all(value is None or isinstance(value, str) for value in (url, password_env)):
+        return None
+    # As the loader resolves it: relative to the configuration file's directory.
+    where = (config.absolute().parent / Path(state_dir).expanduser()).resolve()
+    return StoreLocation(state_dir=where, url=url, password_env=password_env)
+
+
+_TOP_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*)[ \t]*:(?:[ \t]|$)")
+
+
+def _top_level_sections(text: str, wanted: tuple[str, ...]) -> dict[str, object] | None:
+    """The values of the ``wanted`` top-level keys, parsing only their own lines.
+
+    Only for a document whose top level is a block mapping of plain keys, each once; anything
+    else (flow style, quoted or merge keys, several documents, an alias into another section,
+    YAML that does not parse) gives None, and the whole file is loaded instead.
+    """
+    import yaml
+
+    starts: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        if not line or line[0] in " \t#":
+            continue
+        if line.startswith("---") and not starts:
+            continue  # the start of the (single) document
+        key = _TOP_KEY.match(line)
+        if key is None:
+            return None
+        starts.append((number, key.group(1)))
+    names = [name for _, name in starts]
+    if len(set(names)) != len(names):
+        return None  # a key written twice: the loader reports it
+    found: dict[str, object] = {}
+    for index, (number, name) in enumerate(starts):
+        if name not in wanted:
+            continue
+        end = starts[index + 1][0] if index + 1 < len(starts) else len(lines)
+        snippet = "\n".join(lines[number:end])
+        safe = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            parsed = yaml.load(snippet, Loader=safe)  # noqa: S506 - a safe loader, C or Python
+        except yaml.YAMLError:
+            return None
+        if not isinstance(parsed, dict) or set(parsed) != {name}:
+            return None
+        found[name] = parsed[name]
+    return found
 
 
 def open_store_from(
@@ -120,6 +198,9 @@ def open_loaded_store(loaded: loading.LoadedConfig) -> sql.SqlStore:
 
 def fail(message: str, *, code: int = EXIT_ERROR) -> NoReturn:
     """Print ``error: message`` on stderr and end the command with ``code``."""
+    from rich import markup  # only on the way out: `status` and the like never need rich
+    from rich.console import Console
+
     Console(stderr=True, highlight=False, soft_wrap=True).print(
         f"[red]error:[/] {markup.escape(message)}"
     )

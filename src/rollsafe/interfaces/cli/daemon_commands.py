@@ -3,28 +3,26 @@
 ``status --json`` prints one object: ``{"generated_at": float, "targets": [TargetStatus]}``
 where TargetStatus is ``{"id", "address", "labels", "driver", "state" (ok|warning|critical|
 unknown), "quarantined", "quarantine_reason", "worst" (Decision|null), "decisions"
-[Decision], "open_run" (Run|null)}``; see docs/cli.md.
+[Decision], "open_run" (Run|null)}``, ``"leader"`` (the replicas' lease or null) and
+``"schema"``: the store's schema version (its Alembic revision); see docs/cli.md.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
-import signal
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.table import Table
 
-from rollsafe.interfaces.cli import config_commands, context
+# `status` is called by scripts, per host: the configuration models, the API server and the
+# daemon are imported inside `run`, the only command here that needs them.
+from rollsafe.interfaces.cli import context
 from rollsafe.storage import repositories
 
-_STYLE = {"ok": "green", "warning": "yellow", "critical": "bold red", "unknown": "dim"}
+_COLOUR = {"ok": "green", "warning": "yellow", "critical": "red", "quarantined": "magenta"}
 
 
 def register(app: typer.Typer) -> None:
@@ -38,9 +36,17 @@ def run(
 ) -> None:
     """Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook
     intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly."""
+    import asyncio
+    import logging
+    import signal
+
+    from rich.console import Console
+    from rich.logging import RichHandler
+
     from rollsafe.domain import errors
     from rollsafe.interfaces.api import hosting
-    from rollsafe.runtime import daemon
+    from rollsafe.interfaces.cli import config_commands
+    from rollsafe.runtime import daemon, readiness
 
     loaded = config_commands.load_or_exit(config)
     logging.basicConfig(
@@ -55,11 +61,26 @@ def run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         controller = daemon.Daemon(loaded)
+        # systemd (Type=notify) hears READY=1 once the loop runs and the API listens.
+        listening = asyncio.Event()
+        announcing = asyncio.create_task(
+            readiness.announce(
+                controller.ready,
+                stop,
+                listening=listening if loaded.config.server.enabled else None,
+            ),
+            name="readiness",
+        )
         try:
-            await hosting.run_controller(controller, stop)
+            await hosting.run_controller(
+                controller, stop, listening=lambda _host, _port: listening.set()
+            )
         except (daemon.ControllerBusy, errors.ConfigError, hosting.ApiFailed) as exc:
             Console(stderr=True).print(f"[red]error:[/] {exc}")
             return 1
+        finally:
+            stop.set()
+            await announcing
         return 1 if controller.failed else 0
 
     raise typer.Exit(asyncio.run(main()))
@@ -79,25 +100,45 @@ def status(
     if as_json:
         typer.echo(json.dumps(report, indent=2, sort_keys=True))
         return
-    table = Table(title="rollsafe status")
-    for column in ("target", "state", "rule", "evidence", "run"):
-        table.add_column(column)
+    rows = []
     for t in report["targets"]:
         worst = t["worst"] or {}
         run = t["open_run"]
-        state = "quarantined" if t["quarantined"] else t["state"]
-        table.add_row(
-            t["id"],
-            f"[{_STYLE.get(t['state'], '')}]{state}[/]",
-            worst.get("rule", ""),
-            worst.get("summary", ""),
-            f"{run['id']} {run['state']}" if run else "",
+        rows.append(
+            (
+                t["id"],
+                "quarantined" if t["quarantined"] else t["state"],
+                worst.get("rule", ""),
+                worst.get("summary", ""),
+                f"{run['id']} {run['state']}" if run else "",
+            )
         )
-    Console().print(table)
+    _print_table(("target", "state", "rule", "evidence", "run"), rows)
     leader = report.get("leader")
     if leader is not None:
         who = leader["holder"] if leader["live"] else "nobody (lease expired)"
-        Console().print(f"leader: {who}, fencing token {leader['token']}")
+        typer.echo(f"leader: {who}, fencing token {leader['token']}")
+    typer.echo(f"store schema: {report['schema'] or 'not migrated'}")
+
+
+def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    """Aligned columns, the state coloured on a terminal.
+
+    Plain text rather than a rich Table: a fleet of thousands of targets is printed in
+    milliseconds, where a rich Table measures and wraps every cell (a second per 1,000 rows).
+    Nothing is cut: a long evidence line runs on, as in a log.
+    """
+    widths = [max([len(header[i]), *(len(row[i]) for row in rows)]) for i in range(len(header))]
+
+    def line(cells: tuple[str, ...], state: str | None) -> str:
+        padded = [cell.ljust(width) for cell, width in zip(cells, widths, strict=True)]
+        if state is not None:
+            padded[1] = typer.style(padded[1], fg=_COLOUR.get(state), bold=state == "critical")
+        return "  ".join(padded).rstrip()
+
+    out = [line(header, None), "  ".join("-" * w for w in widths)]
+    out.extend(line(row, row[1]) for row in rows)
+    typer.echo("\n".join(out))
 
 
 def _leader_report(store: Any, now: float) -> dict[str, Any] | None:
@@ -136,4 +177,9 @@ def _status_report(store: Any) -> dict[str, Any]:
             }
         )
     now = time.time()
-    return {"generated_at": now, "targets": targets, "leader": _leader_report(store, now)}
+    return {
+        "generated_at": now,
+        "targets": targets,
+        "leader": _leader_report(store, now),
+        "schema": store.schema_version(),
+    }

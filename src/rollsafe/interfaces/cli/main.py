@@ -1,45 +1,230 @@
-"""The ``rollsafe`` command: assembles the command groups, each in its own module."""
+"""The ``rollsafe`` command: a table of command groups, each module imported only when run.
+
+Every call of ``rollsafe`` pays for what it imports, and a script or an apt hook may call it
+once per host. So the top level knows its commands by name and one-line summary only
+(``COMMANDS``): ``rollsafe --help`` and ``--version`` import no command module, and
+``rollsafe status`` imports the status command's module, not the API server, the demo, the
+backtest or the drivers. A test checks every summary against its command's own help
+(tests/unit/interfaces/test_cli_lazy.py), so the table cannot drift from the commands.
+"""
 
 from __future__ import annotations
 
-import typer
+import dataclasses
+import importlib
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
-from rollsafe.interfaces.cli import (
-    approval_commands,
-    audit_commands,
-    backtest_commands,
-    breaker_commands,
-    config_commands,
-    daemon_commands,
-    demo_commands,
-    discover_commands,
-    drill_commands,
-    rollout_commands,
-    run_commands,
-    target_commands,
-)
+import typer
+from typer import core
+
+__all__ = ["COMMANDS", "Entry", "LazyGroup", "app", "load", "main", "version"]
+
+_PACKAGE = "rollsafe.interfaces.cli"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry:
+    """A top-level command: the module that defines it and the summary ``--help`` shows.
+
+    ``group`` is true for a command group whose module has a ``typer.Typer`` named ``app``;
+    otherwise the module's ``register(app)`` adds the command (with its siblings).
+    """
+
+    module: str
+    summary: str
+    group: bool = False
+
+
+COMMANDS: dict[str, Entry] = {
+    "run": Entry(
+        "daemon_commands",
+        "Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook\n"
+        "intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly.",
+    ),
+    "status": Entry(
+        "daemon_commands", "Targets, their latest decisions with evidence, and open rollback runs."
+    ),
+    "rollback": Entry(
+        "run_commands",
+        "Roll TARGET back now: drive the run here, or hand it to the running daemon.",
+    ),
+    "checkpoint": Entry(
+        "run_commands",
+        "Take a restore point of TARGET now (driver copy + data checks), before an upgrade.",
+    ),
+    "restore-points": Entry(
+        "run_commands",
+        "List TARGET's restore points, oldest first (rollbacks use the latest by default).",
+    ),
+    "upgrade": Entry(
+        "run_commands",
+        "Checkpoint TARGET, run its driver's upgrade, and mark the time for the judge.",
+    ),
+    "demo": Entry(
+        "demo_commands",
+        "Run a local fleet and watch rollsafe guard a rollout (or roll back a broken host).",
+    ),
+    "backtest": Entry(
+        "backtest_commands",
+        "Replay recorded history through the judge; print decisions, or scores for a corpus.",
+    ),
+    "record": Entry(
+        "backtest_commands",
+        "Build a recording from Prometheus, log files and log platforms (their probes).",
+    ),
+    "approve": Entry("approval_commands", "Let a rollback that waits for a person go on now."),
+    "reject": Entry(
+        "approval_commands",
+        "Stop a rollback that waits for a person: it ends ``rejected``, the target untouched.",
+    ),
+    "drill": Entry(
+        "drill_commands",
+        "Checkpoint, upgrade, roll back and verify TARGET for real, timing every step.",
+    ),
+    "config": Entry(
+        "config_commands", "Check a configuration file, or print its JSON Schema.", group=True
+    ),
+    "audit": Entry(
+        "audit_commands", "Show, verify and export the hash-chained audit log.", group=True
+    ),
+    "target": Entry("target_commands", "Inspect and release targets.", group=True),
+    "targets": Entry("discover_commands", "Find targets in a cloud.", group=True),
+    "rollout": Entry(
+        "rollout_commands",
+        "Guarded upgrades in waves: start, status, pause, resume, abort.",
+        group=True,
+    ),
+    "breaker": Entry(
+        "breaker_commands",
+        "The fleet circuit breaker: see it, and reset it after a person looked.",
+        group=True,
+    ),
+    "runs": Entry(
+        "run_commands", "List rollback runs, or show one with its steps and audit events."
+    ),
+}
+"""Every top-level command, in the order ``--help`` lists them."""
+
+
+def load(name: str) -> typer.core.TyperCommand | typer.core.TyperGroup:
+    """The real command ``name``, its module imported now."""
+    entry = COMMANDS[name]
+    module = importlib.import_module(f"{_PACKAGE}.{entry.module}")
+    holder = typer.Typer(add_completion=False)
+    if entry.group:
+        sub: typer.Typer = module.app
+        if name == "target":
+            _add_target_discover(sub)
+        holder.add_typer(sub, name=name)
+    else:
+        module.register(holder)
+    command = typer.main.get_group(holder).commands[name]
+    assert isinstance(command, core.TyperCommand | core.TyperGroup)  # noqa: S101 (typer builds these)
+    return command
+
+
+def _add_target_discover(target_app: typer.Typer) -> None:
+    """`rollsafe targets discover` (as the issue names it) is also `rollsafe target discover`."""
+    if any(info.name == "discover" for info in target_app.registered_commands):
+        return
+    from rollsafe.interfaces.cli import discover_commands
+
+    target_app.command("discover")(discover_commands.discover)
+
+
+class _Commands(MutableMapping[str, Any]):
+    """The group's commands: loaded from ``COMMANDS`` on first use, summaries while listing."""
+
+    def __init__(self, loader: Callable[[str], Any]) -> None:
+        self._load = loader
+        self._loaded: dict[str, Any] = {}
+        self.summarising = False
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._loaded:
+            return self._loaded[name]
+        entry = COMMANDS[name]  # KeyError: no such command (click then says so)
+        if self.summarising:
+            # `rollsafe --help` lists names and summaries: no module needs importing for that.
+            return core.TyperCommand(name, help=entry.summary)
+        command = self._loaded[name] = self._load(name)
+        return command
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError(f"the command {name!r} cannot be removed")
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(1 for name in self._loaded if name not in COMMANDS)
+
+
+class LazyGroup(core.TyperGroup):
+    """The top-level group: commands resolve through ``_Commands``, imported when invoked."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        lazy = _Commands(load)
+        for name, command in self.commands.items():
+            lazy[name] = command
+        self.commands = lazy
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        # The names only: TyperGroup's own version reads every value, loading every module.
+        return list(self.commands)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        commands = self.commands
+        if not isinstance(commands, _Commands):  # pragma: no cover - set in __init__
+            super().format_help(ctx, formatter)
+            return
+        commands.summarising = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            commands.summarising = False
+
+
+def version() -> str:
+    """The installed version of rollsafe (pyproject.toml is the one place it is written)."""
+    import rollsafe
+
+    return rollsafe.__version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"rollsafe {version()}")
+        raise typer.Exit
+
 
 app = typer.Typer(
     name="rollsafe",
+    cls=LazyGroup,
     help="Watch hosts after an upgrade; roll the upgrade back when monitoring shows it failed.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(config_commands.app, name="config")
-app.add_typer(audit_commands.app, name="audit")
-app.add_typer(target_commands.app, name="target")
-# `rollsafe targets discover` (as the issue names it) and `rollsafe target discover` are the same
-app.add_typer(discover_commands.app, name="targets")
-target_commands.app.command("discover")(discover_commands.discover)
-app.add_typer(rollout_commands.app, name="rollout")
-app.add_typer(breaker_commands.app, name="breaker")
-daemon_commands.register(app)
-run_commands.register(app)
-demo_commands.register(app)
-backtest_commands.register(app)
-approval_commands.register(app)
-drill_commands.register(app)
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version of rollsafe and exit.",
+    ),
+) -> None:
+    """Watch hosts after an upgrade; roll the upgrade back when monitoring shows it failed."""
 
 
 def main() -> None:

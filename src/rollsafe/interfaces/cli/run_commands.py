@@ -32,21 +32,25 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import markup
 from rich.console import Console
 from rich.table import Table
 
-from rollsafe.config import loading
 from rollsafe.domain import audit_events, clocks, errors, ids, observations, restore_points, runs
-from rollsafe.execute import driving
-from rollsafe.execute import runs as executing
-from rollsafe.interfaces.cli import config_commands, context
-from rollsafe.runtime import assembly, locking
-from rollsafe.storage import repositories, sql
-from rollsafe.verify import checkpoints
+from rollsafe.interfaces.cli import context
+from rollsafe.runtime import locking  # a file lock: nothing of the runtime's weight
+from rollsafe.storage import repositories
+
+if TYPE_CHECKING:
+    # `runs` only reads the store: the configuration models, drivers, executor and runtime
+    # are imported by the commands that act (rollback, checkpoint, upgrade), when they run.
+    from rollsafe.config import loading
+    from rollsafe.execute import driving
+    from rollsafe.execute import runs as executing
+    from rollsafe.storage import sql
 
 __all__ = ["register"]
 
@@ -86,7 +90,7 @@ def register(app: typer.Typer) -> None:
 # ---------------------------------------------------------------------------- rollback
 
 
-def rollback(
+def rollback(  # noqa: PLR0915 - two lazy imports on top of the command's own steps
     target: Annotated[str, typer.Argument(help="The target to roll back")],
     *,
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the audit log)")],
@@ -101,6 +105,9 @@ def rollback(
     as_json: JsonOption = False,
 ) -> None:
     """Roll TARGET back now: drive the run here, or hand it to the running daemon."""
+    from rollsafe.interfaces.cli import config_commands
+    from rollsafe.runtime import assembly
+
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
     _quiet_logging()
@@ -409,6 +416,8 @@ def checkpoint(
     as_json: JsonOption = False,
 ) -> None:
     """Take a restore point of TARGET now (driver copy + data checks), before an upgrade."""
+    from rollsafe.interfaces.cli import config_commands
+
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
     _quiet_logging()
@@ -433,6 +442,8 @@ def restore_points_command(
     as_json: JsonOption = False,
 ) -> None:
     """List TARGET's restore points, oldest first (rollbacks use the latest by default)."""
+    from rollsafe.interfaces.cli import config_commands
+
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
     store = _open_store(loaded)
@@ -468,6 +479,8 @@ def upgrade(
     label: Annotated[str, typer.Option("--label", help="Label of the restore point")] = "",
 ) -> None:
     """Checkpoint TARGET, run its driver's upgrade, and mark the time for the judge."""
+    from rollsafe.interfaces.cli import config_commands
+
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
     _quiet_logging()
@@ -534,6 +547,8 @@ def _take(
     *,
     label: str,
 ) -> restore_points.RestorePoint:
+    from rollsafe.verify import checkpoints
+
     try:
         return asyncio.run(
             checkpoints.take_checkpoint(
@@ -553,6 +568,8 @@ def _take(
 
 
 def _driver_for(loaded: loading.LoadedConfig, target: str) -> driving.Driver:
+    from rollsafe.runtime import assembly
+
     name = loaded.config.target(target).driver
     if name is None:
         context.fail(f"target {target} has no driver configured")
