@@ -174,7 +174,16 @@ def record(
             if not models.selects(probe.targets, target):
                 continue
             paths = overrides.get((probe.name, target.id))
+            if paths is None and (probe.transport is not None or probe.path is None):
+                # A remote file is not read back here (its rotated history may be gone);
+                # `--log PROBE:TARGET:PATH` records a copy fetched from the host.
+                out.notes.append(
+                    f"{probe.name} on {target.id}: reads the target through a transport, not "
+                    "recorded (give --log with a copy of the file)"
+                )
+                continue
             if paths is None:
+                assert probe.path is not None  # noqa: S101 - narrowed by the check above
                 try:
                     paths = [Path(models.render(probe.path, target))]
                 except (KeyError, ValueError, IndexError) as exc:

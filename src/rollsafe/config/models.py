@@ -94,9 +94,26 @@ class TcpProbe(ProbeBase):
     port: int | str = Field(description="Port number or template such as {ssh_port}")
 
 
+_TRANSPORT_HELP = (
+    "Read the TARGET through this transport (a name from `transports:`, or one written "
+    "inline); default: this machine"
+)
+
+
 class HostProbe(ProbeBase):
     kind: Literal["host"]
-    metric: Literal["cpu", "memory", "disk_io"]
+    metric: Literal["cpu", "memory", "disk_io", "load"]
+    transport: Transport | None = Field(default=None, description=_TRANSPORT_HELP)
+
+
+class JournalSource(Model):
+    """The systemd journal of the target, followed by cursor (``journalctl``)."""
+
+    unit: str | None = Field(default=None, description="Only this unit (`journalctl -u`)")
+    kernel: bool = Field(default=False, description="Only kernel messages (`journalctl -k`)")
+    file: str | None = Field(
+        default=None, description="Read this journal file (`journalctl --file`), not the system's"
+    )
 
 
 LogPreset = Literal["oom", "kernel_panic", "lockup", "segfault", "systemd_failure", "app_error"]
@@ -104,7 +121,16 @@ LogPreset = Literal["oom", "kernel_panic", "lockup", "segfault", "systemd_failur
 
 class LogProbe(ProbeBase):
     kind: Literal["log"]
-    path: str = Field(description="File to follow, across rotation and truncation")
+    path: str | None = Field(
+        default=None, description="File to follow, across rotation and truncation"
+    )
+    journal: JournalSource | None = Field(
+        default=None, description="Follow the systemd journal instead of a file (remote only)"
+    )
+    transport: Transport | None = Field(default=None, description=_TRANSPORT_HELP)
+    max_lines: int = Field(
+        default=5000, ge=1, description="Journal entries read per observation, at most"
+    )
     patterns: list[str] = Field(default_factory=list, description="Regexes counted per run")
     presets: list[LogPreset] = Field(default_factory=list)
     from_start: bool = Field(
@@ -133,6 +159,13 @@ class LogProbe(ProbeBase):
 
     @model_validator(mode="after")
     def _something_to_match(self) -> LogProbe:
+        if (self.path is None) == (self.journal is None):
+            raise ValueError("give exactly one of `path` or `journal`")
+        if self.journal is not None and self.transport is None:
+            raise ValueError(
+                "`journal` is read through a transport: give `transport` (kind: local for "
+                "this machine)"
+            )
         if not self.patterns and not self.presets:
             raise ValueError("give at least one of `patterns` or `presets`")
         if not self.patterns and (self.event_lines or self.event_key or self.event_start):
@@ -161,6 +194,7 @@ class DataProbe(ProbeBase):
 class CommandProbe(ProbeBase):
     kind: Literal["command"]
     command: Command
+    transport: Transport | None = Field(default=None, description=_TRANSPORT_HELP)
     parse: str | None = Field(
         default=None, description="Regex whose first group (or match) in stdout is the value"
     )
@@ -886,6 +920,11 @@ Transport = Annotated[
     LocalTransport | SshTransport | SsmTransport | AliyunAssistantTransport | TencentTatTransport,
     Field(discriminator="kind"),
 ]
+
+# The probes above name ``Transport`` before it is defined: resolve them now.
+HostProbe.model_rebuild()
+LogProbe.model_rebuild()
+CommandProbe.model_rebuild()
 
 # --------------------------------------------------------------------- recipes (host driver)
 
@@ -1901,6 +1940,41 @@ class RollsafeConfig(Model):
     rollouts: list[RolloutPlan] = Field(
         default_factory=list, description="Guarded upgrades in waves (`rollsafe rollout`)"
     )
+    transports: dict[str, Transport] = Field(
+        default_factory=dict,
+        description="Named transports: a probe's or host driver's `transport: NAME` uses the "
+        "entry here, and all users of one name share its connections",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_transports(cls, data: object) -> object:
+        """Replace ``transport: NAME`` in probes and drivers by the named entry."""
+        if not isinstance(data, dict):
+            return data
+        named = data.get("transports") or {}
+        if not isinstance(named, dict):
+            return data
+        out = dict(data)
+        for section in ("probes", "drivers"):
+            items = out.get(section)
+            if not isinstance(items, list):
+                continue
+            resolved = []
+            for entry in items:
+                ref = entry.get("transport") if isinstance(entry, dict) else None
+                if isinstance(ref, str):
+                    if ref not in named:
+                        known = ", ".join(sorted(named)) or "none defined"
+                        raise ValueError(
+                            f"{section[:-1]} {entry.get('name')!r}: transport {ref!r} is not "
+                            f"in `transports` (known: {known})"
+                        )
+                    resolved.append({**entry, "transport": named[ref]})
+                else:
+                    resolved.append(entry)
+            out[section] = resolved
+        return out
 
     @field_validator("targets")
     @classmethod

@@ -31,6 +31,7 @@ import signal
 from rollsafe.config import models
 from rollsafe.detect.probes import outcomes
 from rollsafe.domain import clocks, errors, ids, observations
+from rollsafe.reach.transports import shared, transporting
 
 OUTPUT_LIMIT = 1024 * 1024
 _KILL_WAIT = 5.0
@@ -43,6 +44,10 @@ class CommandProbe:
         self.name = config.name
         self._config = config
         self._clock = clock
+        # With `transport`, the command runs on the target (one shared connection per host).
+        self._transport: transporting.Transport | None = None
+        if config.transport is not None:
+            self._transport = shared.lease(config.transport, output_limit=shared.PROBE_OUTPUT_LIMIT)
         if isinstance(config.command, str):
             try:
                 self._argv = shlex.split(config.command)
@@ -64,7 +69,7 @@ class CommandProbe:
     async def observe(self, target: models.Target) -> observations.Observation:
         try:
             argv = [outcomes.render(word, target, what="command") for word in self._argv]
-            code, stdout, stderr, latency = await self._run(argv)
+            code, stdout, stderr, latency = await self._run(argv, target)
             value, text = self._outcome(code, stdout, stderr)
         except outcomes.CannotObserve as exc:
             return outcomes.blind(
@@ -80,7 +85,9 @@ class CommandProbe:
             text=text,
         )
 
-    async def _run(self, argv: list[str]) -> tuple[int, str, str, float]:
+    async def _run(self, argv: list[str], target: models.Target) -> tuple[int, str, str, float]:
+        if self._transport is not None:
+            return await self._run_remote(argv, target, self._transport)
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
@@ -115,6 +122,17 @@ class CommandProbe:
                 await _kill_group(process)
         return code, stdout, stderr, loop.time() - started
 
+    async def _run_remote(
+        self, argv: list[str], target: models.Target, transport: transporting.Transport
+    ) -> tuple[int, str, str, float]:
+        """The words, shell-quoted, run by ``sh -c`` on the target through the transport."""
+        from rollsafe.detect.probes import remote  # imported only for remote probes
+
+        result = await remote.run(transport, target, shlex.join(argv), limit_s=self._config.timeout)
+        if result.exit_status == 124 and result.duration >= self._config.timeout:
+            raise outcomes.CannotObserve(outcomes.timeout_reason(self._config.timeout))
+        return result.exit_status, result.stdout, result.stderr, result.duration
+
     def _outcome(self, code: int, stdout: str, stderr: str) -> tuple[float, str | None]:
         if self._parse is None:
             if code == 0:
@@ -133,7 +151,9 @@ class CommandProbe:
             ) from None
 
     async def close(self) -> None:
-        """Nothing to release: every observation reaps its own process."""
+        """Release the transport lease; local commands reap their own processes."""
+        if self._transport is not None:
+            await self._transport.close()
 
 
 async def _read_capped(stream: asyncio.StreamReader | None) -> str:

@@ -64,6 +64,7 @@ import re
 import threading
 
 from rollsafe.config import models
+from rollsafe.detect import probing
 from rollsafe.detect.probes import logevents, outcomes
 from rollsafe.domain import clocks, errors, ids, observations
 
@@ -330,6 +331,13 @@ class LogProbe:
         self._followers: dict[str, Follower] = {}
 
     async def observe(self, target: models.Target) -> observations.Observation:
+        if self._config.path is None:  # the config allows no journal without a transport
+            return outcomes.blind(
+                time=self._clock.now(),
+                target=target,
+                source=self.name,
+                reason="a journal is read through a transport",
+            )
         try:
             path = outcomes.render(self._config.path, target, what="path")
         except outcomes.CannotObserve as exc:
@@ -380,8 +388,12 @@ def _os_reason(exc: OSError, path: str) -> str:
     return f"cannot read {path}: {exc.strerror or exc}"
 
 
-def create(config: models.Probe, clock: clocks.Clock) -> LogProbe:
-    """Factory registered under ``log``."""
+def create(config: models.Probe, clock: clocks.Clock) -> probing.Probe:
+    """Factory registered under ``log``: remote (``remote.RemoteLogProbe``) with a transport."""
     if not isinstance(config, models.LogProbe):
         raise errors.ConfigError(f"probe {config.name}: not a log probe")
+    if config.transport is not None:
+        from rollsafe.detect.probes import remote  # remote imports this module
+
+        return remote.RemoteLogProbe(config, clock)
     return LogProbe(config, clock)

@@ -31,7 +31,7 @@ from rollsafe.domain import errors, ids, restore_points
 from rollsafe.execute import driving, journals
 from rollsafe.execute.recipes import building as recipe_building
 from rollsafe.execute.recipes import checked, recipes
-from rollsafe.reach.transports import building as transport_building
+from rollsafe.reach.transports import shared as transport_shared
 from rollsafe.reach.transports import transporting
 
 STEP_RESTART = "restart"
@@ -57,7 +57,8 @@ class HostDriver:
         self.config = config
         self.name: str = config.name
         self.state_dir = state_dir.absolute()
-        self.transport = transport or transport_building.build(
+        # The shared lease: probes naming the same transport use the same connections.
+        self.transport = transport or transport_shared.lease(
             config.transport, output_limit=config.output_limit
         )
         self.recipe = recipe or recipe_building.build(config.recipe)
