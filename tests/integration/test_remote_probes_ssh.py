@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -302,3 +303,71 @@ async def test_fifty_hosts_at_once_one_connection_each(tmp_path):
             await log.close()
             await mem.close()
     print(f"{HOSTS} namespaces with sshd made in {made:.1f}s")
+
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+
+
+def _append_journal(journal: Path, messages: list[tuple[str, str]]) -> None:
+    """Entries written into a real journal file by systemd-journal-remote (export format)."""
+    now = int(time.time() * 1e6)
+    export = journal.with_suffix(f".{now}.export")
+    export.write_text(
+        "".join(
+            f"__REALTIME_TIMESTAMP={now + i}\n__MONOTONIC_TIMESTAMP={now + i}\n"
+            "_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web1\n"
+            f"MESSAGE={message}\nSYSLOG_IDENTIFIER={ident}\n"
+            + ("_TRANSPORT=kernel\n" if ident == "kernel" else "_SYSTEMD_UNIT=app.service\n")
+            + "\n"
+            for i, (ident, message) in enumerate(messages)
+        )
+    )
+    subprocess.run(
+        [JOURNAL_REMOTE, "-o", str(journal), str(export)], check=True, capture_output=True
+    )
+
+
+@pytest.mark.requires("journalctl", "systemd-journal-remote")
+async def test_journal_is_followed_by_cursor_kernel_and_unit(lab):
+    host = lab.hosts[0]
+    journal = host.directory / "system.journal"
+    _append_journal(journal, [("kernel", "Out of memory: Killed process 1 (old) total-vm:1kB")])
+    kernel = _probe(
+        lab,
+        kind="log",
+        name="kernel",
+        journal={"file": str(journal), "kernel": True},
+        presets=["oom"],
+    )
+    app = _probe(
+        lab,
+        kind="log",
+        name="app",
+        journal={"file": str(journal), "unit": "app.service"},
+        presets=["app_error"],
+        max_lines=2,
+    )
+    target = _target(host)
+    try:
+        assert (await kernel.observe(target)).value == 0  # the old OOM is history
+        assert (await app.observe(target)).value == 0
+        _append_journal(
+            journal,
+            [
+                ("kernel", "Out of memory: Killed process 4242 (java) total-vm:100kB"),
+                ("app", "ERROR one"),
+                ("app", "ERROR two"),
+                ("app", "ERROR three"),
+            ],
+        )
+        oom = await kernel.observe(target)
+        assert oom.value == 1
+        assert "4242" in oom.text
+        # -u app.service, at most two entries a look: 2, then the third, then nothing.
+        looks = [await app.observe(target) for _ in range(3)]
+        counts = [o.value for o in looks]
+        assert counts == [2, 1, 0]
+        assert (await kernel.observe(target)).value == 0
+    finally:
+        await kernel.close()
+        await app.close()

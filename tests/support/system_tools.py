@@ -63,6 +63,10 @@ TOOLS: dict[str, Tool] = {
     "snapper": Tool("snapper", _on_path("snapper")),
     "dpkg-query": Tool("dpkg", _on_path("dpkg-query")),
     "systemd-analyze": Tool("systemd", _on_path("systemd-analyze")),
+    "journalctl": Tool("systemd", _on_path("journalctl")),
+    "systemd-journal-remote": Tool(
+        "systemd-journal-remote", _executable("/lib/systemd/systemd-journal-remote")
+    ),
     "postgres": Tool("postgresql-15", _executable("/usr/lib/postgresql/15/bin/postgres")),
 }
 

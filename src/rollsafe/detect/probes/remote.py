@@ -214,6 +214,7 @@ class _FileState:
 class _JournalState:
     cursor: str | None = None
     started: bool = False
+    inclusive: bool = False  # the cursor was taken without the unit/kernel filter
 
 
 class RemoteLogProbe:
@@ -309,24 +310,41 @@ class RemoteLogProbe:
         self, target: models.Target, journal: models.JournalSource, counter: logevents.Counter
     ) -> None:
         state = self._journals.setdefault(target.id, _JournalState())
-        script = journal_command(
-            journal,
-            cursor=state.cursor,
-            lines=self._config.max_lines,
-            first=not state.started and not self._config.from_start,
+        first = not state.started and not self._config.from_start
+        entries, cursor = await self._journalctl(
+            target,
+            journal_command(
+                journal,
+                cursor=state.cursor,
+                lines=self._config.max_lines,
+                first=first,
+                inclusive=state.inclusive,
+            ),
         )
-        result = await run(self._transport, target, script, limit_s=self._config.timeout)
-        if not result.ok:
-            raise outcomes.CannotObserve(
-                f"journalctl on {target.id} failed (exit {result.exit_status}): "
-                f"{outcomes.clip(result.stderr.strip(), 200)}"
+        if first and cursor is None and (journal.unit or journal.kernel):
+            # Nothing passes the filter yet: start from the newest entry of the whole journal.
+            _, cursor = await self._journalctl(
+                target, journal_command(journal, cursor=None, lines=1, first=True, unfiltered=True)
             )
-        entries, cursor = parse_journal(result.stdout)
-        if state.started or self._config.from_start:
+            state.inclusive = cursor is not None
+        elif cursor is not None:
+            state.inclusive = False
+        if not first:
             counter.feed(entries, time=self._clock.now())
         state.started = True
         if cursor is not None:
             state.cursor = cursor
+
+    async def _journalctl(self, target: models.Target, script: str) -> tuple[list[str], str | None]:
+        result = await run(self._transport, target, script, limit_s=self._config.timeout)
+        # journalctl exits 1, saying nothing on stderr, when no entry matches at all.
+        nothing = result.exit_status == 1 and not result.stderr.strip()
+        if not result.ok and not nothing:
+            raise outcomes.CannotObserve(
+                f"journalctl on {target.id} failed (exit {result.exit_status}): "
+                f"{outcomes.clip(result.stderr.strip(), 200)}"
+            )
+        return parse_journal(result.stdout)
 
     async def close(self) -> None:
         await self._transport.close()
@@ -338,19 +356,23 @@ def journal_command(
     cursor: str | None,
     lines: int,
     first: bool = False,
+    inclusive: bool = False,
+    unfiltered: bool = False,
     since: str | None = None,
     until: str | None = None,
 ) -> str:
     """The ``journalctl`` command line reading what is new after ``cursor``.
 
-    ``first``: only the newest entry, for its cursor (the look that starts at the end).
+    ``first``: only the newest entry, for its cursor (the look that starts at the end);
+    ``unfiltered``: without ``-k``/``-u`` (a starting cursor when no entry passes them yet);
+    ``inclusive``: ``cursor`` came from an unfiltered look.
     """
     argv = ["journalctl", "--no-pager", "-q", "-o", "short-iso", "--show-cursor"]
     if journal.file is not None:
         argv += ["--file", journal.file]
-    if journal.kernel:
+    if journal.kernel and not unfiltered:
         argv.append("-k")
-    if journal.unit is not None:
+    if journal.unit is not None and not unfiltered:
         argv += ["-u", journal.unit]
     if since is not None:
         argv += ["--since", since]
@@ -358,7 +380,11 @@ def journal_command(
         argv += ["--until", until]
     if cursor is not None:
         # After a cursor, -n counts FORWARD from it: the oldest `lines` new entries.
-        argv += [f"--after-cursor={cursor}", "-n", str(lines)]
+        # --after-cursor skips one entry past where the cursor lands, which is right only when
+        # the cursor's entry passes the filter; a cursor taken unfiltered uses --cursor (the
+        # entry itself does not pass the filter, so it is not shown again).
+        where = "--cursor" if inclusive else "--after-cursor"
+        argv += [f"{where}={cursor}", "-n", str(lines)]
     else:
         argv += ["-n", "1" if first else str(lines)]
     return shlex.join(argv)
