@@ -26,6 +26,7 @@ from bench import (
     fault_bench,
     intake_bench,
     judge_bench,
+    remote_bench,
     store_bench,
 )
 
@@ -38,6 +39,7 @@ SUITES: dict[str, Callable[[], Any]] = {
     "backtest": backtest_bench.run,
     "fault": fault_bench.run,
     "cli": cli_bench.run,
+    "remote_probes": remote_bench.run,
 }
 
 

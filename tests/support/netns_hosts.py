@@ -99,15 +99,17 @@ def hosts(root: Path, count: int = 1) -> Iterator[Lab]:
         second = secrets.randbelow(200) + 20
         third = secrets.randbelow(256)
         for n in range(count):
-            base = 4 * n
+            # One /30 per host; past 63 hosts the /30s continue in the next /24.
+            base = 4 * (n % 64)
+            block = (third + n // 64) % 256
             host = Host(
                 namespace=f"rs-{token}-{n}",
-                address=f"10.{second}.{third}.{base + 2}",
+                address=f"10.{second}.{block}.{base + 2}",
                 veth=f"rs{token}{n}h",
                 directory=root / f"host{n}",
             )
             made.append(host)
-            _make_namespace(host, host_address=f"10.{second}.{third}.{base + 1}")
+            _make_namespace(host, host_address=f"10.{second}.{block}.{base + 1}")
             _start_sshd(host, authorized=authorized)
         known_hosts = root / "known_hosts"
         known_hosts.write_text(
