@@ -371,3 +371,46 @@ async def test_journal_is_followed_by_cursor_kernel_and_unit(lab):
     finally:
         await kernel.close()
         await app.close()
+
+
+@pytest.mark.requires("journalctl", "systemd-journal-remote")
+def test_record_reads_a_remote_journal_over_a_time_range(lab, tmp_path):
+    from rollsafe.backtest import recording
+
+    host = lab.hosts[1]
+    journal = host.directory / "record.journal"
+    before = time.time()
+    _append_journal(
+        journal,
+        [("kernel", "Out of memory: Killed process 7 (db) total-vm:1kB"), ("app", "INFO ok")],
+    )
+    after = time.time() + 1
+    config = models.RollsafeConfig.model_validate(
+        {
+            "transports": {"lab": lab.transport()},
+            "targets": [{"id": "db-1", "address": host.address}],
+            "probes": [
+                {
+                    "kind": "log",
+                    "name": "oom",
+                    "transport": "lab",
+                    "journal": {"file": str(journal)},
+                    "presets": ["oom"],
+                },
+                {
+                    "kind": "log",
+                    "name": "file",
+                    "transport": "lab",
+                    "path": "/var/log/x",
+                    "presets": ["oom"],
+                },
+            ],
+        }
+    )
+    got = recording.record(config, start=before - 1, end=after)
+    assert [(line.target, line.source) for line in got.log_lines] == [("db-1", "oom")]
+    assert "Killed process 7" in got.log_lines[0].line
+    assert ("db-1", "oom") in got.followed_logs
+    assert any("a remote file is not recorded" in note for note in got.notes)
+    empty = recording.record(config, start=after + 10, end=after + 20)
+    assert empty.log_lines == []

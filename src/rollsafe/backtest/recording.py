@@ -17,6 +17,11 @@ So that a policy can be backtested on a team's own incidents, not only on the sh
   lines inside the range are recorded raw (by default only those the probe's patterns match;
   replaying re-counts them per interval). The header lists the log as followed, so intervals
   without matching lines replay as zero counts.
+* **Remote journals**: a ``log`` probe with ``journal`` and ``transport`` asks the target's
+  ``journalctl --since @START --until @END`` (its ``-k``/``-u``) through the transport, once;
+  the entries are recorded like log file lines. A remote ``log`` FILE is not recorded (its
+  rotated history may be compressed, moved or gone: give ``--log`` with a copy), and a remote
+  ``host`` probe has no history at all (``/proc`` holds only the present).
 
 * **Log platforms**: for every ``elasticsearch``, ``loki``, ``sls`` and ``cls`` probe and
   every target it selects, the probe's own query pair (``detect.probes.platforms``) is asked
@@ -174,12 +179,17 @@ def record(
             if not models.selects(probe.targets, target):
                 continue
             paths = overrides.get((probe.name, target.id))
-            if paths is None and (probe.transport is not None or probe.path is None):
-                # A remote file is not read back here (its rotated history may be gone);
-                # `--log PROBE:TARGET:PATH` records a copy fetched from the host.
+            if paths is None and probe.journal is not None:
+                _record_journal(
+                    out, probe, target, all_lines=all_log_lines, zone=zone, timeout=timeout
+                )
+                continue
+            if paths is None and probe.transport is not None:
+                # A remote FILE has no history to ask for: what rotated away may be gone,
+                # compressed or elsewhere. `--log PROBE:TARGET:PATH` records a copy.
                 out.notes.append(
-                    f"{probe.name} on {target.id}: reads the target through a transport, not "
-                    "recorded (give --log with a copy of the file)"
+                    f"{probe.name} on {target.id}: a remote file is not recorded from history "
+                    "(give --log PROBE:TARGET:PATH with a copy of the file)"
                 )
                 continue
             if paths is None:
@@ -511,6 +521,101 @@ def log_lines(
     except OSError as exc:
         raise RecordError(f"cannot read {path}: {exc.strerror or exc}") from exc
     return out
+
+
+def _record_journal(
+    out: Recorded,
+    probe: models.LogProbe,
+    target: models.Target,
+    *,
+    all_lines: bool,
+    zone: dt.tzinfo,
+    timeout: float,
+) -> None:
+    lines, note = journal_lines(
+        probe,
+        target,
+        start=out.start,
+        end=out.end,
+        all_lines=all_lines,
+        zone=zone,
+        timeout=timeout,
+    )
+    out.log_lines.extend(lines)
+    out.followed_logs.append((target.id, probe.name))
+    if note:
+        out.notes.append(note)
+
+
+JOURNAL_LINES = 200_000
+"""Journal entries asked for per probe and target (the newest of the range, if more)."""
+
+
+def journal_lines(
+    probe: models.LogProbe,
+    target: models.Target,
+    *,
+    start: float,
+    end: float,
+    all_lines: bool = False,
+    zone: dt.tzinfo = dt.UTC,
+    timeout: float = 60.0,
+) -> tuple[list[recordings.LogLine], str | None]:
+    """The target's journal entries in ``[start, end]`` (``journalctl --since/--until``).
+
+    Read through the probe's transport, one command; the second item is a note for stderr
+    when the output was cut (the transport keeps the newest 1 MiB: the start of the range is
+    then missing, and the note says so).
+    """
+    from rollsafe.detect.probes import remote  # only when a journal is recorded
+
+    if probe.journal is None or probe.transport is None:
+        raise RecordError(f"probe {probe.name}: not a remote journal probe")
+    script = remote.journal_command(
+        probe.journal,
+        cursor=None,
+        lines=JOURNAL_LINES,
+        since=f"@{math.floor(start)}",
+        until=f"@{math.ceil(end)}",
+    )
+    transport_config = probe.transport
+
+    async def ask() -> Any:
+        transport = remote.lease_for(transport_config)
+        try:
+            return await remote.run(transport, target, script, limit_s=timeout)
+        finally:
+            await transport.close()
+
+    try:
+        result = asyncio.run(ask())
+    except outcomes.CannotObserve as exc:
+        raise RecordError(f"probe {probe.name} on {target.id}: {exc}") from exc
+    if result.exit_status not in (0, 1) or (result.exit_status == 1 and result.stderr.strip()):
+        raise RecordError(
+            f"probe {probe.name} on {target.id}: journalctl failed (exit {result.exit_status}):"
+            f" {result.stderr.strip()[:200]}"
+        )
+    entries, _ = remote.parse_journal(result.stdout)
+    patterns = logs.compile_patterns(probe)
+    out = []
+    for line in entries:
+        stamp = timestamps.parse(line, zone=zone, latest=end)
+        if stamp is None or not start <= stamp <= end:
+            continue
+        if all_lines or any(pattern.search(line) for pattern in patterns):
+            out.append(
+                recordings.LogLine(
+                    time=stamp, target=ids.TargetId(target.id), source=probe.name, line=line
+                )
+            )
+    note = None
+    if result.truncated:
+        note = (
+            f"{probe.name} on {target.id}: the journal of the range is larger than one read "
+            "(1 MiB); only its newest part was recorded: record shorter ranges"
+        )
+    return out, note
 
 
 def _targets(config: models.RollsafeConfig, wanted: Sequence[str] | None) -> list[models.Target]:

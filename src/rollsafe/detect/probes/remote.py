@@ -85,7 +85,12 @@ async def run(
 def _lease(config: models.HostProbe | models.LogProbe) -> transporting.Transport:
     if config.transport is None:
         raise errors.ConfigError(f"probe {config.name}: a remote probe needs a transport")
-    return shared.lease(config.transport, output_limit=shared.PROBE_OUTPUT_LIMIT)
+    return lease_for(config.transport)
+
+
+def lease_for(config: models.Transport) -> transporting.Transport:
+    """A lease on the shared transport for ``config``, keeping a whole bounded read."""
+    return shared.lease(config, output_limit=shared.PROBE_OUTPUT_LIMIT)
 
 
 # ------------------------------------------------------------------------------------ host
