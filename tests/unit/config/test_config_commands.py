@@ -42,7 +42,8 @@ def test_check_prints_every_problem_to_stderr_and_exits_2(runner, tmp_path):
     assert lines == [
         f"{path}:3: targets[0].driver: unknown driver 'nope' "
         "(expected the name of an entry in drivers, and none is defined)",
-        f"{path}:7: probes[0].metric: 'gpu' is not allowed (expected one of: cpu, memory, disk_io, load)",
+        f"{path}:7: probes[0].metric: 'gpu' is not allowed "
+        "(expected one of: cpu, memory, disk_io, load)",
         "2 problems: nothing was started",
     ]
 

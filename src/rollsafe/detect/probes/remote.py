@@ -123,26 +123,54 @@ class RemoteHostProbe:
         )
 
     async def _measure(self, target: models.Target) -> float:
-        result = await run(
-            self._transport, target, hoststats.READ_SCRIPT, limit_s=self._config.timeout
-        )
-        if not result.ok:
-            raise outcomes.CannotObserve(
-                f"reading /proc on {target.id} failed (exit {result.exit_status}): "
-                f"{outcomes.clip(result.stderr.strip(), 200)}"
+        # The host probes of one target (cpu, memory, disk_io, load) share one reading when
+        # they look within FRESH seconds of each other: one remote command per round, which
+        # matters over the cloud run-command transports where a call costs seconds.
+        key = (asyncio.get_running_loop(), self._config.transport, target.address, target.id)
+        pending = _readings.get(key)
+        if pending is None or (pending.done() and _stale(pending)):
+            pending = asyncio.ensure_future(
+                _read_host(self._transport, target, limit_s=self._config.timeout)
             )
-        # The sample's time is taken here, after the answer: the round trip is a few ms on
-        # SSH, small next to any probe interval, and the remote clock is never trusted.
+            _readings[key] = pending
         try:
-            sample = hoststats.sample_from(
-                hoststats.split_reading(result.stdout), at=time.monotonic()
-            )
-        except hoststats.Unreadable as exc:
-            raise outcomes.CannotObserve(str(exc)) from None
+            sample = await asyncio.shield(pending)
+        finally:
+            if pending.done() and _readings.get(key) is pending and _stale(pending):
+                del _readings[key]
         return metric_of(self._config.metric, self._previous, target.id, sample)
 
     async def close(self) -> None:
         await self._transport.close()
+
+
+FRESH = 1.0
+"""Seconds a host reading is shared by the other host probes of the same target."""
+
+_readings: dict[tuple[object, object, str, str], asyncio.Future[hoststats.Sample]] = {}
+
+
+def _stale(done: asyncio.Future[hoststats.Sample]) -> bool:
+    if done.cancelled() or done.exception() is not None:
+        return True  # a failed reading is never reused: the next probe asks again
+    return time.monotonic() - done.result().at > FRESH
+
+
+async def _read_host(
+    transport: transporting.Transport, target: models.Target, *, limit_s: float
+) -> hoststats.Sample:
+    result = await run(transport, target, hoststats.READ_SCRIPT, limit_s=limit_s)
+    if not result.ok:
+        raise outcomes.CannotObserve(
+            f"reading /proc on {target.id} failed (exit {result.exit_status}): "
+            f"{outcomes.clip(result.stderr.strip(), 200)}"
+        )
+    # The sample's time is taken here, after the answer: the round trip is a few ms on SSH,
+    # small next to any probe interval, and the remote clock is never trusted.
+    try:
+        return hoststats.sample_from(hoststats.split_reading(result.stdout), at=time.monotonic())
+    except hoststats.Unreadable as exc:
+        raise outcomes.CannotObserve(str(exc)) from None
 
 
 def metric_of(
