@@ -55,9 +55,12 @@ async def test_probes_looking_together_share_one_reading(monkeypatch: pytest.Mon
     assert seen[0].ok, seen[0].error
     assert seen[1].ok, seen[1].error
     assert seen[2].error == "warming up: first sample"
+    # A probe looking again reads again, however fresh the shared reading is.
+    await probes[0].observe(TARGET)
+    assert transport.calls == 2
     monkeypatch.setattr(remote, "FRESH", -1.0)  # every reading is stale at once
     await asyncio.gather(*(p.observe(TARGET) for p in probes))
-    assert transport.calls == 2
+    assert transport.calls == 3
 
 
 async def test_a_failed_reading_is_not_reused():

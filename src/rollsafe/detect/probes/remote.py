@@ -125,10 +125,16 @@ class RemoteHostProbe:
     async def _measure(self, target: models.Target) -> float:
         # The host probes of one target (cpu, memory, disk_io, load) share one reading when
         # they look within FRESH seconds of each other: one remote command per round, which
-        # matters over the cloud run-command transports where a call costs seconds.
+        # matters over the cloud run-command transports where a call costs seconds. A probe
+        # never gets the same reading twice.
         key = (asyncio.get_running_loop(), self._config.transport, target.address, target.id)
         pending = _readings.get(key)
-        if pending is None or (pending.done() and _stale(pending)):
+        if (
+            pending is None
+            or (pending.done() and _stale(pending))
+            # This probe has used that reading already: it looks again, so it reads again.
+            or (pending.done() and pending.result() is self._previous.get(target.id))
+        ):
             pending = asyncio.ensure_future(
                 _read_host(self._transport, target, limit_s=self._config.timeout)
             )
