@@ -71,7 +71,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Targets, their latest decisions with evidence, and open rollback runs."""
-    store = context.open_store_from(config, state_dir)
+    store = context.open_store_from(config, state_dir, must_exist=True)
     try:
         report = _status_report(store)
     finally:

@@ -14,6 +14,7 @@ from rollsafe.interfaces.cli import (
     demo_commands,
     discover_commands,
     drill_commands,
+    mark_commands,
     rollout_commands,
     run_commands,
     target_commands,
@@ -34,6 +35,7 @@ app.add_typer(discover_commands.app, name="targets")
 target_commands.app.command("discover")(discover_commands.discover)
 app.add_typer(rollout_commands.app, name="rollout")
 app.add_typer(breaker_commands.app, name="breaker")
+app.add_typer(mark_commands.app, name="mark")
 daemon_commands.register(app)
 run_commands.register(app)
 demo_commands.register(app)
