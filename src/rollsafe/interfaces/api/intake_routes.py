@@ -120,7 +120,8 @@ class IntakeService:
         except bodies.UnsupportedMedia as exc:
             raise _Refused(415, str(exc)) from None
         except bodies.BodyTooLarge as exc:
-            raise _Refused(413, str(exc)) from None
+            # The rest of the body is not read: the connection closes after the answer.
+            raise _Refused(413, str(exc), headers={"Connection": "close"}) from None
         except bodies.BodyCutShort as exc:
             raise _Refused(400, str(exc)) from None
         now = self._clock.now()
