@@ -126,9 +126,13 @@ class IntakeService:
             raise _Refused(400, str(exc)) from None
         now = self._clock.now()
         try:
-            gate.with_body(body, headers, now=now)
+            # In a thread: remembering the signature against replays is a store write.
+            await asyncio.to_thread(gate.with_body, body, headers, now=now)
         except signing.Unauthenticated as exc:
             raise _Refused(401, str(exc), headers=challenge) from None
+        except errors.StoreError as exc:
+            log.error("intake %s: cannot check for a replay: %s", name, exc)  # noqa: TRY400
+            raise _Refused(503, "the store is unavailable; retry later") from None
         if isinstance(endpoint, models.SnsIntake):
             confirmed = await self._sns(endpoint, body, headers, now=now)
             if confirmed is not None:
