@@ -14,7 +14,10 @@ across sections run (``cross_checking``). All problems are sorted by line and ra
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -36,11 +39,16 @@ class LoadedConfig:
     state_dir: Path
 
 
-def load(path: Path) -> LoadedConfig:
+def load(
+    path: Path, *, require_secrets: bool = False, environ: Mapping[str, str] | None = None
+) -> LoadedConfig:
     """Read, validate and cross-check the configuration file at ``path``.
 
     Raises ``rollsafe.domain.errors.ConfigError`` whose ``problems`` holds every mistake
     found, one ``FILE:LINE: field.path: what is wrong (what was expected)`` line each.
+    ``require_secrets``: also a problem, every ``*_env`` field naming a variable that is not
+    set (or empty) in ``environ`` (default ``os.environ``): what ``config check`` and
+    ``rollsafe run`` need, unlike commands that only read the store.
     """
     path = Path(path)
     name = str(path)
@@ -72,6 +80,8 @@ def load(path: Path) -> LoadedConfig:
         ]
         found.extend(checker.problems)
         found.extend(presets.problems(document.root, document.data))
+        if require_secrets:
+            found.extend(_unset_secrets(document, os.environ if environ is None else environ))
 
     if found or config is None:
         raise locating.config_error(name, [p.format(name) for p in sorted(set(found))])
@@ -81,3 +91,32 @@ def load(path: Path) -> LoadedConfig:
     absolute = path.absolute()
     state_dir = (absolute.parent / config.state_dir.expanduser()).resolve()
     return LoadedConfig(config=config, path=absolute, state_dir=state_dir)
+
+
+def _unset_secrets(
+    document: locating.Document, environ: Mapping[str, str]
+) -> list[locating.Problem]:
+    """Every ``*_env`` field whose variable is not set or empty, placed on its line."""
+    found: list[locating.Problem] = []
+
+    def walk(node: Any, at: tuple[locating.PathPart, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and key.endswith("_env") and isinstance(value, str):
+                    if not environ.get(value):
+                        found.append(
+                            locating.problem(
+                                document.root,
+                                (*at, key),
+                                f"environment variable {value} is not set or empty "
+                                "(expected the secret it names, in the environment)",
+                            )
+                        )
+                else:
+                    walk(value, (*at, key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, (*at, index))
+
+    walk(document.data, ())
+    return found

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich import markup
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
 
 from rollsafe.interfaces.cli import config_commands, context
@@ -35,19 +35,29 @@ def register(app: typer.Typer) -> None:
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="rollsafe.yaml"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+    log_format: str = typer.Option(
+        "auto",
+        "--log-format",
+        help="auto (rich on a terminal, else plain), plain (one line per event), json, rich",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error"),
 ) -> None:
     """Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook
-    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly."""
+    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly.
+
+    Exits 2 before anything is created when the configuration is invalid or a secret it
+    names (``*_env``) is not set; exits 1 when the controller (or its API) cannot run."""
     from rollsafe.domain import errors
     from rollsafe.interfaces.api import hosting
+    from rollsafe.interfaces.cli import logs
     from rollsafe.runtime import daemon
 
-    loaded = config_commands.load_or_exit(config)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    if log_format not in logs.FORMATS:
+        context.fail(f"--log-format: {log_format!r} (expected one of {', '.join(logs.FORMATS)})")
+    if log_level not in logs.LEVELS:
+        context.fail(f"--log-level: {log_level!r} (expected one of {', '.join(logs.LEVELS)})")
+    loaded = config_commands.load_or_exit(config, require_secrets=True)
+    logs.configure(fmt=log_format, level="debug" if verbose else log_level)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -58,7 +68,11 @@ def run(
         try:
             await hosting.run_controller(controller, stop)
         except (daemon.ControllerBusy, errors.ConfigError, hosting.ApiFailed) as exc:
-            Console(stderr=True).print(f"[red]error:[/] {exc}")
+            logging.getLogger("rollsafe").error("cannot run: %s", exc)  # noqa: TRY400
+            if log_format != "json":  # a JSON log stays JSON to its last line
+                Console(stderr=True, highlight=False, soft_wrap=True).print(
+                    f"[red]error:[/] {markup.escape(str(exc))}"
+                )
             return 1
         return 1 if controller.failed else 0
 
