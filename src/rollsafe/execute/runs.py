@@ -18,7 +18,9 @@ target (``store.set_quarantine``) before recording the failure, so every later a
 request for the target is BLOCKED until a person releases it. While a target is quarantined,
 repeated automatic requests return the latest blocked/failed run instead of opening (and
 auditing) a new one each evaluation; a person's request (trigger ``manual...``) always gets its
-own BLOCKED run, so they see why nothing happened.
+own BLOCKED run, so they see why nothing happened, unless it is forced (``force=True``: past the
+quarantine, audited ``forced``). The rate limit and the fleet breaker brake automatic runs
+only: the manual channel always works.
 
 Approval: the mode is the triggering rule's ``approval`` (trigger ``decision:<rule>``), else
 ``policy.approval``. ``auto`` goes straight on. Otherwise the run waits in
