@@ -79,3 +79,25 @@ def test_an_existing_store_is_read(tmp_path: Path) -> None:
     for args in (["status", "--json"], ["target", "list"], ["runs"]):
         result = runner.invoke(main.app, [*args, "--state-dir", str(state)])
         assert result.exit_code == 0, (args, result.output)
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_never_migrated_is_no_store(tmp_path: Path, postgres_url: str) -> None:
+    import sqlalchemy as sa
+
+    from rollsafe.storage import engines
+
+    config = tmp_path / "rollsafe.yaml"
+    config.write_text(f"store:\n  url: '{postgres_url}'\n")
+    result = runner.invoke(main.app, ["status", "-c", str(config)])
+    assert result.exit_code == context.EXIT_ERROR, result.output
+    assert "no rollsafe store at postgresql" in " ".join(result.stderr.split())
+    engine = engines.create(engines.resolve(postgres_url))
+    try:
+        with engine.connect() as connection:
+            assert sa.inspect(connection).get_table_names() == []  # nothing created
+    finally:
+        engine.dispose()
+    # Once a controller migrated it, the same command reads it.
+    sql.open_store(tmp_path / "state", postgres_url).close()
+    assert runner.invoke(main.app, ["status", "-c", str(config)]).exit_code == 0
