@@ -18,7 +18,9 @@ target (``store.set_quarantine``) before recording the failure, so every later a
 request for the target is BLOCKED until a person releases it. While a target is quarantined,
 repeated automatic requests return the latest blocked/failed run instead of opening (and
 auditing) a new one each evaluation; a person's request (trigger ``manual...``) always gets its
-own BLOCKED run, so they see why nothing happened.
+own BLOCKED run, so they see why nothing happened, unless it is forced (``force=True``: past the
+quarantine, audited ``forced``). The rate limit and the fleet breaker brake automatic runs
+only: the manual channel always works.
 
 Approval: the mode is the triggering rule's ``approval`` (trigger ``decision:<rule>``), else
 ``policy.approval``. ``auto`` goes straight on. Otherwise the run waits in
@@ -207,14 +209,24 @@ class Executor:
         reason: str,
         evidence: dict[str, Any] | None = None,
         restore_point: str | None = None,
+        force: bool = False,
     ) -> runs.RollbackRun:
         """Open one run for ``target_id`` (or return the one already open); never acts itself.
 
-        Raises ConfigError for a target that is not in the configuration.
+        A person's request (trigger ``manual...``) is never stopped by the rate limit, which
+        is a brake on automatic loops; with ``force`` it also goes past a quarantine (the
+        fleet breaker holds automatic runs only), and ``run.opened`` says what it went past.
+
+        Raises ConfigError for a target that is not in the configuration, or a
+        ``restore_point`` that is not one of the target's, before anything is written.
         """
         target = self._target(target_id)
         tid = ids.TargetId(target.id)
         now = self._clock.now()
+        if force and is_automatic(trigger):
+            raise ValueError("only a person's request can be forced")
+        if restore_point is not None:
+            self._check_point(tid, restore_point)
         if is_automatic(trigger):
             # Every automatic request re-assesses the fleet: trips (and pages) when it must.
             self._emit_breaker(breaker.consider(self._store, self._config, now=now)[1])
@@ -224,7 +236,11 @@ class Executor:
         automatic = is_automatic(trigger)
         latest = self._latest_run(tid)
 
+        forced: dict[str, Any] = {}
         refusal = governors.check_quarantine(self._target_record(tid))
+        if refusal is not None and force:
+            forced[refusal.governor] = refusal.reason
+            refusal = None
         if refusal is not None:
             if automatic and latest is not None and latest.state in _QUARANTINE_ANSWERS:
                 return latest  # the person was already asked; do not flood the audit
@@ -260,7 +276,12 @@ class Executor:
                 now=now,
             )
 
-        refusal = governors.check_rate_limit(self._store, tid, policy=self._policy, now=now)
+        # The rate limit stops automatic loops; a person asking is the escape from them.
+        refusal = (
+            governors.check_rate_limit(self._store, tid, policy=self._policy, now=now)
+            if automatic
+            else None
+        )
         if refusal is not None:
             blocked = self._open_refused(
                 runs.RunState.BLOCKED,
@@ -303,7 +324,9 @@ class Executor:
                 "approval": run.approval.mode.value,
                 "restore_point": run.restore_point,
                 "evidence": run.evidence,
+                **self._forced_details(force, forced),
             },
+            result="forced" if force else "",
         )
         try:
             run = self._store.open_run(run, audit=entry)
@@ -831,6 +854,26 @@ class Executor:
         return runs.Approval(
             mode=mode, decided_by=actor, decision=_APPROVED, reason="requested by a person"
         )
+
+    def _check_point(self, target: ids.TargetId, point_id: str) -> None:
+        """A named restore point must be the target's: a typo is refused, nothing written."""
+        point = self._store.get_restore_point(ids.RestorePointId(point_id))
+        if point is not None and point.target == target:
+            return
+        known = [p.id for p in self._store.list_restore_points(target)][-5:]
+        raise errors.ConfigError(
+            f"no restore point {point_id!r} for {target} "
+            f"(latest: {', '.join(known) if known else 'none taken yet'})"
+        )
+
+    def _forced_details(self, force: bool, forced: Mapping[str, Any]) -> dict[str, Any]:
+        """What a forced request went past, for its ``run.opened`` audit entry."""
+        if not force:
+            return {}
+        past = dict(forced)
+        if self._breaker_open():
+            past[breaker.FLAG] = "the fleet circuit breaker is open"
+        return {"forced": True, "forced_past": past}
 
     def _breaker_gate(self, run: runs.RollbackRun) -> runs.RollbackRun:
         """An automatic run nobody approved yet waits for a person while the breaker is open."""

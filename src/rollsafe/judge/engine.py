@@ -303,11 +303,8 @@ class Engine:
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
-            outcome = alerts.evaluate(
-                rule,
-                self._alerts.firing(target, rule.source, now=now),
-                seen=self._alerts.seen(target, rule.source),
-            )
+            # The board answers from the rule's running tally: no scan of every alert.
+            outcome = self._alerts.evaluate(rule, target, now=now)
         memo[rule_id] = outcome
         return outcome
 

@@ -273,6 +273,15 @@ class Store(Protocol):
         """Record that sink ``name`` acknowledged every event up to ``seq`` (``at``: when,
         default now). Setting a lower seq is allowed: that is how an operator re-ships."""
 
+    # ----------------------------------------------------------------- webhook replays
+    def first_use(self, key: str, *, now: float, keep_until: float) -> bool:
+        """Remember ``key`` (a signature's digest) until ``keep_until``; False when it is
+        remembered already (a replay). Forgets expired keys first.
+
+        Atomic across processes: of two concurrent uses, exactly one gets True.
+        """
+        ...
+
     # ----------------------------------------------------------------- approval links
     def use_link(
         self,

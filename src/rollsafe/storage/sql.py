@@ -565,6 +565,20 @@ class SqlStore:
             if result.rowcount == 0:
                 connection.execute(sa.insert(table).values(name=name, **values))
 
+    # ----------------------------------------------------------------- webhook replays
+
+    def first_use(self, key: str, *, now: float, keep_until: float) -> bool:
+        table = schema.intake_replays
+        try:
+            with self._session(write=True) as connection:
+                # Expired keys go first (indexed by keep_until): the table stays as small as
+                # the signatures still inside their tolerance window.
+                connection.execute(sa.delete(table).where(table.c.keep_until < float(now)))
+                connection.execute(sa.insert(table).values(key=key, keep_until=float(keep_until)))
+        except _Conflict:
+            return False  # the primary key refused it: already used, still remembered
+        return True
+
     # ----------------------------------------------------------------- approval links
 
     def use_link(

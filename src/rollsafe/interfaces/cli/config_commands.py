@@ -27,10 +27,14 @@ app = typer.Typer(
 )
 
 
-def load_or_exit(path: Path) -> loading.LoadedConfig:
-    """The loaded configuration, or every problem printed to stderr and exit code 2."""
+def load_or_exit(path: Path, *, require_secrets: bool = False) -> loading.LoadedConfig:
+    """The loaded configuration, or every problem printed to stderr and exit code 2.
+
+    ``require_secrets``: every ``*_env`` variable the file names must be set (``config
+    check`` and ``run``); commands that only read the store do not need the secrets.
+    """
     try:
-        return loading.load(path)
+        return loading.load(path, require_secrets=require_secrets)
     except errors.ConfigError as exc:
         _print_problems(exc)
         raise typer.Exit(EXIT_INVALID) from exc
@@ -51,8 +55,11 @@ def summary(config: models.RollsafeConfig) -> str:
 def check(
     file: Path = typer.Argument(..., help="The configuration file, e.g. rollsafe.yaml"),
 ) -> None:
-    """Validate FILE: exit 0 with a summary, or print every problem and exit 2."""
-    loaded = load_or_exit(file)
+    """Validate FILE: exit 0 with a summary, or print every problem and exit 2.
+
+    Includes the environment: a secret variable the file names (``token_env``,
+    ``secret_env``, ``password_env`` ...) that is not set here is a problem too."""
+    loaded = load_or_exit(file, require_secrets=True)
     typer.echo(summary(loaded.config))
 
 

@@ -33,27 +33,36 @@ def register(app: typer.Typer) -> None:
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="rollsafe.yaml"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+    log_format: str = typer.Option(
+        "auto",
+        "--log-format",
+        help="auto (rich on a terminal, else plain), plain (one line per event), json, rich",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error"),
 ) -> None:
     """Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook
-    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly."""
+    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly.
+
+    Exits 2 before anything is created when the configuration is invalid or a secret it
+    names (``*_env``) is not set; exits 1 when the controller (or its API) cannot run."""
     import asyncio
     import logging
     import signal
 
+    from rich import markup
     from rich.console import Console
-    from rich.logging import RichHandler
 
     from rollsafe.domain import errors
     from rollsafe.interfaces.api import hosting
-    from rollsafe.interfaces.cli import config_commands
+    from rollsafe.interfaces.cli import config_commands, logs
     from rollsafe.runtime import daemon, readiness
 
-    loaded = config_commands.load_or_exit(config)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    if log_format not in logs.FORMATS:
+        context.fail(f"--log-format: {log_format!r} (expected one of {', '.join(logs.FORMATS)})")
+    if log_level not in logs.LEVELS:
+        context.fail(f"--log-level: {log_level!r} (expected one of {', '.join(logs.LEVELS)})")
+    loaded = config_commands.load_or_exit(config, require_secrets=True)
+    logs.configure(fmt=log_format, level="debug" if verbose else log_level)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -76,7 +85,11 @@ def run(
                 controller, stop, listening=lambda _host, _port: listening.set()
             )
         except (daemon.ControllerBusy, errors.ConfigError, hosting.ApiFailed) as exc:
-            Console(stderr=True).print(f"[red]error:[/] {exc}")
+            logging.getLogger("rollsafe").error("cannot run: %s", exc)  # noqa: TRY400
+            if log_format != "json":  # a JSON log stays JSON to its last line
+                Console(stderr=True, highlight=False, soft_wrap=True).print(
+                    f"[red]error:[/] {markup.escape(str(exc))}"
+                )
             return 1
         finally:
             stop.set()
@@ -92,7 +105,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Targets, their latest decisions with evidence, and open rollback runs."""
-    store = context.open_store_from(config, state_dir)
+    store = context.open_store_from(config, state_dir, must_exist=True)
     try:
         report = _status_report(store)
     finally:

@@ -103,6 +103,11 @@ COMMANDS: dict[str, Entry] = {
     "runs": Entry(
         "run_commands", "List rollback runs, or show one with its steps and audit events."
     ),
+    "mark": Entry(
+        "mark_commands",
+        "Record events made outside rollsafe (an upgrade by another tool).",
+        group=True,
+    ),
 }
 """Every top-level command, in the order ``--help`` lists them."""
 

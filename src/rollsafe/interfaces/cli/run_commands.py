@@ -102,14 +102,27 @@ def rollback(  # noqa: PLR0915 - two lazy imports on top of the command's own st
         bool,
         typer.Option("--wait", help="When a daemon drives the run, follow it until it ends"),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Go past a quarantine and an open fleet breaker (audited as forced)",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Roll TARGET back now: drive the run here, or hand it to the running daemon."""
+    """Roll TARGET back now: drive the run here, or hand it to the running daemon.
+
+    A person's rollback is never stopped by the per-target rate limit; ``--force`` also goes
+    past a quarantine. ``--to`` must name one of TARGET's restore points (checked first).
+    """
     from rollsafe.interfaces.cli import config_commands
     from rollsafe.runtime import assembly
 
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
+    if not reason.strip():
+        context.fail("--reason must say why (it is recorded in the audit log)")
     _quiet_logging()
     console = Console(highlight=False, soft_wrap=True)
     show = None if as_json else _progress_printer(console)
@@ -118,16 +131,18 @@ def rollback(  # noqa: PLR0915 - two lazy imports on top of the command's own st
     try:
         holder = _take_lock_unless_daemon(lock, console, quiet=as_json)
         leader = _yield_to_leader(lock, store)
+        started = time.time()
         try:
             executor = assembly.build_executor(
                 loaded, store, clock=clocks.SystemClock(), on_audit=show
             )
-        except errors.ConfigError as exc:
-            context.fail(str(exc))
-        started = time.time()
-        try:
             run = executor.request(
-                target, trigger="manual", actor=_actor(), reason=reason, restore_point=to
+                target,
+                trigger="manual",
+                actor=_actor(),
+                reason=reason,
+                restore_point=to,
+                force=force,
             )
         except errors.ConfigError as exc:
             context.fail(str(exc))
@@ -446,7 +461,7 @@ def restore_points_command(
 
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
-    store = _open_store(loaded)
+    store = context.open_loaded_store(loaded, must_exist=True)
     try:
         points = store.list_restore_points(ids.TargetId(target))
     except errors.StoreError as exc:
@@ -590,6 +605,11 @@ def _open_store(loaded: loading.LoadedConfig) -> sql.SqlStore:
 
 
 def _actor() -> str:
+    return actor()
+
+
+def actor() -> str:
+    """``cli:<user>``: who a command acts as, in the audit log."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)

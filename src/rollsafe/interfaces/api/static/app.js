@@ -368,15 +368,19 @@ function renderTargetHeader(id) {
   const controls = [];
   if (can("operator") && !target.open_run) {
     const reason = h("input", { class: "reason", placeholder: "why roll back now?", id: "rollback-reason" });
+    // A quarantined target (or an open breaker) needs a forced rollback: audited as forced.
+    const force = h("input", { type: "checkbox", id: "rollback-force" });
     controls.push(
       reason,
+      h("label", { title: "Go past a quarantine or an open fleet breaker (audited as forced)" },
+        force, " force"),
       h("button", {
         type: "button", class: "reject", "data-action": "rollback",
         onclick: async () => {
           if (!reason.value.trim()) return alertBox("Give a reason for the rollback.");
           try {
             const run = await api(`/api/v1/targets/${encodeURIComponent(id)}/rollback`, {
-              method: "POST", body: JSON.stringify({ reason: reason.value }),
+              method: "POST", body: JSON.stringify({ reason: reason.value, force: force.checked }),
             });
             select("run", run.id);
           } catch (error) {
