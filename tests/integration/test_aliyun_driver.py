@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-import aliyun_standin as standins
 import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, registry
 from rollsafe.execute.drivers import aliyun
+from rollsafe.reach.clouds import aliyun as aliyun_cloud
+from support import aliyun_standin as standins
 
 STEPS = aliyun.STEPS
 
@@ -120,7 +121,8 @@ async def test_a_snapshot_that_never_completes_times_out(ecs, target, tmp_path):
     ecs.slow["snapshot"] = None  # progressing until released
 
     with pytest.raises(
-        errors.DriverError, match=r"waited 0.2s for snapshot .* last seen: progressing"
+        errors.DriverError,
+        match=r"gave up waiting for snapshot .* after 0.2s \(last seen: progressing",
     ):
         await make_driver(ecs, tmp_path, snapshot_wait=0.2).checkpoint(target, point_id="rp-1")
 
@@ -328,7 +330,8 @@ async def test_an_instance_that_never_stops_fails_the_step(ecs, target, tmp_path
     point = await driver.checkpoint(target, point_id="rp-1")
 
     with pytest.raises(
-        errors.DriverError, match=r"waited 0.2s for instance .* to stop; last seen: Stopping"
+        errors.DriverError,
+        match=r"gave up waiting for instance .* to stop after 0.2s \(last seen: Stopping",
     ):
         await driver.rollback(target, point, step="stop-instance", key="r/0/stop-instance")
 
@@ -534,3 +537,36 @@ def test_restore_point_data_is_json(ecs):
         id="rp-1", target="web-1", driver="ecs", created_at=0, data={"snapshot_id": "s-1"}
     )
     assert point.to_json()["data"] == {"snapshot_id": "s-1"}
+
+
+class ThrottledMidWait(aliyun_cloud.Client):
+    """The real SDK boundary; once the first snapshot poll has seen it progressing, the
+    stand-in throttles the next poll (no retry inside the call: ``api_retries: 0``)."""
+
+    def __init__(self, ecs, **settings):
+        super().__init__(**settings)
+        self.ecs = ecs
+        self.polls: list[str] = []
+
+    def invoke(self, action, params):
+        result = super().invoke(action, params)
+        if action == "DescribeSnapshots" and any(
+            a == "CreateSnapshot" for a, _ in self.ecs.effects
+        ):
+            self.polls.append(result.code or "ok")
+            if len(self.polls) == 1:
+                self.ecs.throttle("DescribeSnapshots")
+        return result
+
+
+async def test_a_throttled_poll_in_the_middle_of_the_wait_is_retried(ecs, target, tmp_path):
+    ecs.slow["snapshot"] = 3  # progressing for three looks
+    config = make_driver(ecs, tmp_path, api_retries=0).config
+    client = ThrottledMidWait(ecs, **aliyun.client_settings(config))
+    driver = aliyun.AliyunDriver(config, tmp_path / "state", client=client)
+
+    point = await driver.checkpoint(target, point_id="rp-1")
+
+    assert client.polls[:2] == ["ok", "Throttling.User"]
+    assert client.polls[-1] == "ok"
+    assert point.data["snapshot_id"]

@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import aliyun_standin as standins
 import yaml
+
+from support import aliyun_standin as standins
 
 ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
 

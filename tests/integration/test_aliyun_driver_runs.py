@@ -10,7 +10,6 @@ the store exactly as a killed controller would, and a fresh executor resumes.
 from __future__ import annotations
 
 import aiohttp
-import aliyun_standin as standins
 import pytest
 
 from rollsafe import testing
@@ -21,6 +20,7 @@ from rollsafe.execute import runs as executing
 from rollsafe.storage import sql
 from rollsafe.storage.auditing import verify_store
 from rollsafe.verify import checkpoints, health
+from support import aliyun_standin as standins
 
 
 class Crash(BaseException):

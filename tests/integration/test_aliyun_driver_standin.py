@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aliyun_standin as standins
 import pytest
 from alibabacloud_credentials.client import Client as CredentialClient
 from alibabacloud_credentials.models import Config as CredentialConfig
@@ -16,6 +15,8 @@ from alibabacloud_ecs20140526 import models as ecs_models
 from alibabacloud_tea_openapi import exceptions as sdk_errors
 from alibabacloud_tea_openapi import models as openapi_models
 from darabonba.runtime import RuntimeOptions
+
+from support import aliyun_standin as standins
 
 REGION = standins.REGION
 

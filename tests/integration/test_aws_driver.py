@@ -11,9 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-import aws_ec2_standin
 import pytest
-from aws_ec2_standin import REGION, driver_config
 
 from rollsafe.config import models
 from rollsafe.domain import audit_events, clocks, errors, runs
@@ -22,6 +20,8 @@ from rollsafe.execute import runs as executing
 from rollsafe.execute.drivers import aws
 from rollsafe.storage import sql
 from rollsafe.verify import checkpoints, health
+from support import aws_ec2_standin
+from support.aws_ec2_standin import REGION, driver_config
 
 TARGET = "web-1"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import aws_ec2_standin
 import pytest
 import yaml
-from aws_ec2_standin import REGION
 from typer.testing import CliRunner
 
 from rollsafe.config import loading
 from rollsafe.interfaces.cli import main
+from support import aws_ec2_standin
+from support.aws_ec2_standin import REGION
 
 
 @pytest.fixture(scope="module")

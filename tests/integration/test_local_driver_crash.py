@@ -12,8 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,8 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.drivers import local
+from support import crashing
+from support.crashing import parent_of, process_gone, read_line
 
 KEY = "rollout-1/web1/upgrade"
 
@@ -107,31 +107,6 @@ def runs(work: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-async def read_line(fifo: Path, *, timeout: float = 30) -> str:
-    """The first line written to ``fifo``, awaited on the event loop (never a stuck thread)."""
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    loop = asyncio.get_running_loop()
-    readable = asyncio.Event()
-    loop.add_reader(fd, readable.set)
-    data = b""
-    try:
-        async with asyncio.timeout(timeout):
-            while not data.endswith(b"\n"):
-                await readable.wait()
-                readable.clear()
-                with contextlib.suppress(BlockingIOError):
-                    data += os.read(fd, 4096)
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-    return data.decode().strip()
-
-
-def parent_of(pid: int) -> int:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat[stat.rfind(")") + 2 :].split()[1])
-
-
 async def crashed_controller(
     state: Path, target: models.Target, work: Path, script: str, leftovers: list[int]
 ) -> tuple[int, int]:
@@ -139,19 +114,12 @@ async def crashed_controller(
 
     Returns the command's pid (the id of its process group) and its supervisor's pid.
     """
-    controller = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            CONTROLLER,
-            json.dumps(config(script)),
-            json.dumps(target.model_dump(mode="json")),
-            str(state),
-            KEY,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    controller = crashing.controller(
+        CONTROLLER,
+        json.dumps(config(script)),
+        json.dumps(target.model_dump(mode="json")),
+        str(state),
+        KEY,
     )
     leftovers.append(controller.pid)
     command_pid = int(await read_line(work / "started"))  # the command is running now
@@ -166,22 +134,6 @@ async def crashed_controller(
 def release(gate: int) -> None:
     """Let one command blocked on the gate go on."""
     os.write(gate, b"go\n")
-
-
-async def process_gone(pid: int) -> None:
-    """Wait (on the kernel's pidfd event, not a timer) until ``pid`` has terminated."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    exited = asyncio.Event()
-    loop.add_reader(fd, exited.set)
-    try:
-        await asyncio.wait_for(exited.wait(), timeout=30)
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
 
 
 async def test_a_resumed_step_adopts_the_running_command(state, target, work, gate, leftovers):

@@ -141,7 +141,7 @@ async def test_an_aws_error_is_an_error_observation_with_the_aws_code():
 async def test_a_throttled_call_is_an_error_observation_with_the_aws_code(aws):
     # moto does not throttle; botocore's own Stubber answers the next call with AWS's error.
     probe = _probe()
-    client = probe._client(REGION, None)
+    client = probe._client(REGION, None).sdk()
     with stub.Stubber(client) as stubber:
         stubber.add_client_error(
             "get_metric_data",

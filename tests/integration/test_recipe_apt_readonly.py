@@ -13,7 +13,7 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.execute.recipes import packages
-from rollsafe.execute.transports import local
+from rollsafe.reach.transports import local
 
 pytestmark = pytest.mark.requires("dpkg-query")
 TARGET = models.Target(id="this-host")

@@ -16,7 +16,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import qcow2
-from rollsafe.execute.transports import local
+from rollsafe.reach.transports import local
 
 pytestmark = pytest.mark.requires("qemu-img", "qemu-io")
 TARGET = models.Target(id="vm-1")

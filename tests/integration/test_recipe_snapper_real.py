@@ -24,7 +24,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import snapper
-from rollsafe.execute.transports import local
+from rollsafe.reach.transports import local
 
 TARGET = models.Target(id="snapper-host")
 LIMIT_S = 60.0

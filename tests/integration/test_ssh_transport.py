@@ -16,7 +16,7 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.transports import building, ssh
+from rollsafe.reach.transports import building, ssh
 from support import netns_hosts
 
 

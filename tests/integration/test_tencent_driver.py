@@ -16,12 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
-from rollsafe.execute import driving, registry
+from rollsafe.execute import driving, journals, registry
 from rollsafe.execute.drivers import tencent
+from rollsafe.reach.clouds import tencent as tencent_cloud
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeStandin0001"
 SECRET_KEY = "standin-secret-key"
@@ -339,7 +340,7 @@ async def test_a_request_whose_answer_was_lost_is_followed_not_repeated(standin,
     key = "run-1/0/apply-snapshot"
     journal = driver.state_dir / "tencent-journal"
     journal.mkdir(parents=True)
-    (journal / f"{tencent._Journal.slug(key)}.json").write_text(
+    (journal / f"{journals.slug(key)}.json").write_text(
         json.dumps({"key": key, "step": "apply-snapshot", "phase": "requested"})
     )
     standin.write_disk(DISK, "broken")
@@ -507,7 +508,7 @@ async def test_upgrade_runs_the_command_once_per_key(standin, tmp_path, target):
 async def test_a_failing_upgrade_reports_its_stderr(standin, tmp_path, target):
     driver = make_driver(standin, tmp_path, upgrade=["sh", "-c", "echo no space left >&2; exit 3"])
 
-    with pytest.raises(errors.DriverError, match="exit code 3: no space left"):
+    with pytest.raises(errors.DriverError, match="exit code 3; last lines of stderr:\nno space"):
         await driver.upgrade(target, key="rollout-1/web-1")
 
 
@@ -556,3 +557,37 @@ drivers:
     assert "- id: web-2\n  address: 10.0.0.11\n  driver: tc\n" in done.stdout
     assert "instance_id: ins-web00002" in done.stdout
     assert "2 target(s) with app=web" in done.stderr
+
+
+class ThrottledMidWait(tencent_cloud.Client):
+    """The real SDK boundary; after the first snapshot poll, the stand-in throttles the next
+    polls more times than one read is retried, and the first poll is made to see CREATING
+    (so the throttling comes in the middle of the wait, however slow the machine)."""
+
+    def __init__(self, standin, **settings):
+        super().__init__(**settings)
+        self.standin = standin
+        self.polls = 0
+
+    def call(self, service, action, params):
+        answer = super().call(service, action, params)
+        if action == "DescribeSnapshots" and self.standin.count("CreateSnapshot") == 1:
+            self.polls += 1
+            if self.polls == 1:
+                for snapshot in answer.get("SnapshotSet") or []:
+                    snapshot["SnapshotState"] = "CREATING"
+                self.standin.throttle("DescribeSnapshots", times=tencent._READ_ATTEMPTS)
+        return answer
+
+
+async def test_a_throttled_poll_in_the_middle_of_the_wait_is_retried(standin, tmp_path, target):
+    config = make_driver(standin, tmp_path).config
+    cloud = ThrottledMidWait(standin, **tencent.client_settings(config))
+    driver = tencent.TencentDriver(config, tmp_path / "state", cloud=cloud)
+
+    point = await driver.checkpoint(target, point_id="rp-1")
+
+    # Each throttled read was retried until it gave up; the wait went on past it.
+    assert standin.count("DescribeSnapshots", ok=False) == tencent._READ_ATTEMPTS
+    assert cloud.polls >= 2  # a poll answered after the throttled ones
+    assert point.data["snapshot_id"]

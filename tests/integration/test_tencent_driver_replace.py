@@ -10,15 +10,16 @@ controller killed right after RunInstances resumes without launching a second in
 from __future__ import annotations
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import clocks, runs
 from rollsafe.execute import runs as executing
 from rollsafe.execute.drivers import tencent
+from rollsafe.reach.clouds import tencent as tencent_cloud
 from rollsafe.storage import sql
 from rollsafe.storage.auditing import verify_store
 from rollsafe.verify import checkpoints
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeStandin0003"
 SECRET_KEY = "standin-secret-key-3"
@@ -210,7 +211,7 @@ async def test_a_rollback_that_worked_launches_nothing(standin, store, tmp_path)
     assert standin.count("RunInstances") == 0
 
 
-class DiesAfterRunInstances(tencent._Cloud):
+class DiesAfterRunInstances(tencent_cloud.Client):
     """The real SDK boundary, but the controller dies as RunInstances' answer arrives."""
 
     def call(self, service, action, params):
@@ -226,7 +227,9 @@ async def test_a_controller_killed_right_after_run_instances_launches_no_second_
     config = make_config(standin)
     state = tmp_path / "state"
     dying = tencent.TencentDriver(
-        config.drivers[0], state, cloud=DiesAfterRunInstances(config.drivers[0])
+        config.drivers[0],
+        state,
+        cloud=DiesAfterRunInstances(**tencent.client_settings(config.drivers[0])),
     )
     await checkpoint_and_break(config, store, dying, standin)
     standin.fail("ApplySnapshot", "UnsupportedOperation", "the snapshot cannot be applied")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import clocks, errors, ids, runs
@@ -20,6 +19,7 @@ from rollsafe.execute.drivers import tencent
 from rollsafe.storage import sql
 from rollsafe.storage.auditing import verify_store
 from rollsafe.verify import checkpoints, health
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeStandin0002"
 SECRET_KEY = "standin-secret-key-2"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typing
 
-import aliyun_standin as standins
 import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
-from rollsafe.execute.transports import aliyun_assistant
+from rollsafe.reach.transports import aliyun_assistant
+from support import aliyun_standin as standins
 
 Calls = list[tuple[str, dict[str, typing.Any]]]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import typing
 
 import pytest
-import ssm_standin
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
-from rollsafe.execute.transports import ssm
+from rollsafe.reach.transports import ssm
+from support import ssm_standin
 
 
 @pytest.fixture(scope="module")

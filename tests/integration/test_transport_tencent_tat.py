@@ -5,12 +5,12 @@ from __future__ import annotations
 import typing
 
 import pytest
-from tencent_standin import TencentStandin
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import driving
-from rollsafe.execute.transports import tencent_tat
+from rollsafe.reach.transports import tencent_tat
+from support.tencent_standin import TencentStandin
 
 SECRET_ID = "AKIDrollsafeTatStandin01"
 SECRET_KEY = "standin-tat-secret-key"
@@ -98,7 +98,7 @@ async def test_an_unknown_instance_or_an_offline_agent_is_a_clear_error(
     standin.agent_offline.add("ins-web00002")
     with pytest.raises(errors.DriverError, match="agent must be installed and online"):
         await transport.run(target("ins-web00002"), "true", limit_s=20)
-    assert [d["code"] for _, d in calls] == [
+    assert [d["error"] for _, d in calls] == [
         "ResourceNotFound.InstanceNotFound",
         "ResourceUnavailable.AgentStatusNotOnline",
     ]
@@ -113,7 +113,7 @@ async def test_throttling_is_temporary_and_a_throttled_poll_only_late(
     standin.throttle("DescribeInvocationTasks", times=2)
     result = await transport.run(target(), "echo late", limit_s=20)
     assert result.stdout == "late\n"
-    assert [d.get("code") for _, d in calls].count("RequestLimitExceeded") == 3
+    assert [d.get("error") for _, d in calls].count("RequestLimitExceeded") == 3
 
 
 async def test_the_env_reaches_the_script_but_neither_the_output_nor_the_audit(

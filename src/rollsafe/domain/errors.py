@@ -8,6 +8,7 @@
     │   └── DriverTemporaryError
     ├── PermanentError         retrying will not help; escalate to a person
     │   ├── DriverError        a driver step failed for good (cloud API refused, command failed)
+    │   │   └── (reach.clouds.aws.ApiError, reach.clouds.tencent.Failure, aws InstanceUnusable)
     │   ├── PrecheckFailed     the restore point is not usable: never start the rollback
     │   ├── GovernorTripped    a safety governor refused to act (rate limit, quarantine ...)
     │   └── FencedOut          a deposed leader's write: another replica leads now

@@ -8,13 +8,13 @@ Drivers translate their back end's errors at the boundary into ``DriverError`` (
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
+from rollsafe.reach import api_calls
 
 
 class Driver(Protocol):
@@ -55,34 +55,14 @@ DriverFactory = Callable[[models.Driver, Path], Driver]
 """Builds a driver from its config and the state directory (for its own files)."""
 
 
-ApiCallRecorder = Callable[[str, Mapping[str, Any]], None]
+ApiCallRecorder = api_calls.Recorder
 """Receives ``(operation, details)`` after each cloud API call a driver makes."""
 
-_recorder: contextvars.ContextVar[ApiCallRecorder | None] = contextvars.ContextVar(
-    "rollsafe_api_call_recorder", default=None
-)
-
-
-def record_api_call(operation: str, **details: Any) -> None:
-    """Called by drivers after every back-end API call (with its ``request_id``).
-
-    The executor and the checkpoint code install a recorder for the run or checkpoint being
-    driven, which appends a ``driver.api_call`` audit event; outside of them this does nothing.
-    Never pass secrets here: the details go to the audit trail.
-    """
-    recorder = _recorder.get()
-    if recorder is not None:
-        recorder(operation, details)
-
-
-def recording_api_calls(recorder: ApiCallRecorder) -> contextvars.Token[ApiCallRecorder | None]:
-    """Install ``recorder`` for the current task (each run is driven in its own task)."""
-    return _recorder.set(recorder)
-
-
-def reset_api_calls(token: contextvars.Token[ApiCallRecorder | None]) -> None:
-    """Undo ``recording_api_calls``."""
-    _recorder.reset(token)
+# The recording lives in ``reach.api_calls`` (cloud modules and transports below execute use
+# it); these names stay for the executor, the checkpoint code and third-party drivers.
+record_api_call = api_calls.record
+recording_api_calls = api_calls.recording
+reset_api_calls = api_calls.reset
 
 
 def require_step(driver: str, step: str, steps: Sequence[str], *, point: str | None = None) -> None:

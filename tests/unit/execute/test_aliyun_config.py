@@ -172,25 +172,3 @@ async def test_status_without_an_instance_reports_instead_of_raising(tmp_path):
 
     assert status["region_id"] == "cn-hangzhou"
     assert "instance_id" in status["error"]
-
-
-def test_the_step_journal_is_exclusive_per_key(tmp_path):
-    journal = aliyun._Journal(tmp_path / "journal")
-
-    with journal.lock("run-1/1/reset-system-disk"):
-        with (
-            pytest.raises(errors.DriverTemporaryError, match="being run right now"),
-            journal.lock("run-1/1/reset-system-disk"),
-        ):
-            pass
-        with journal.lock("run-2/1/reset-system-disk"):  # another key is free
-            pass
-    with journal.lock("run-1/1/reset-system-disk"):  # released with the first holder
-        journal.write("run-1/1/reset-system-disk", {"phase": "done", "output": "x"})
-
-    assert journal.read("run-1/1/reset-system-disk") == {
-        "phase": "done",
-        "output": "x",
-        "key": "run-1/1/reset-system-disk",
-    }
-    assert journal.read("run-9/1/reset-system-disk") is None

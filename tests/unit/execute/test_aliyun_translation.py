@@ -9,7 +9,7 @@ from darabonba.exceptions import RetryError, UnretryableException
 from darabonba.policy.retry import RetryPolicyContext
 
 from rollsafe.domain import errors
-from rollsafe.execute.drivers import aliyun
+from rollsafe.reach.clouds import aliyun as aliyun_cloud
 
 ENDPOINT = "127.0.0.1:1"
 
@@ -43,9 +43,9 @@ def unanswered(inner: Exception) -> UnretryableException:
     ],
 )
 def test_throttling_and_server_errors_are_temporary(code, status):
-    result = aliyun.classify("ResetDisk", answered(code, status))
+    result = aliyun_cloud.classify("ResetDisk", answered(code, status))
 
-    error = aliyun.translate(result, endpoint=ENDPOINT)
+    error = aliyun_cloud.translate(result, endpoint=ENDPOINT)
 
     assert isinstance(error, errors.DriverTemporaryError)
     assert code in str(error)
@@ -56,7 +56,7 @@ def test_the_throttling_wait_the_service_asks_for_is_kept_in_seconds():
     exc = answered("Throttling.User", 400, kind=sdk_errors.ThrottlingException)
     exc.retry_after = 2500  # x-acs-retry-after is in milliseconds
 
-    error = aliyun.translate(aliyun.classify("StopInstance", exc), endpoint=ENDPOINT)
+    error = aliyun_cloud.translate(aliyun_cloud.classify("StopInstance", exc), endpoint=ENDPOINT)
 
     assert isinstance(error, errors.DriverTemporaryError)
     assert error.retry_after == 2.5
@@ -73,8 +73,8 @@ def test_the_throttling_wait_the_service_asks_for_is_kept_in_seconds():
     ],
 )
 def test_refusals_are_permanent_and_name_the_ram_action(code, status):
-    error = aliyun.translate(
-        aliyun.classify("ResetDisk", answered(code, status)), endpoint=ENDPOINT
+    error = aliyun_cloud.translate(
+        aliyun_cloud.classify("ResetDisk", answered(code, status)), endpoint=ENDPOINT
     )
 
     assert type(error) is errors.DriverError
@@ -95,16 +95,16 @@ def test_refusals_are_permanent_and_name_the_ram_action(code, status):
 def test_state_errors_are_permanent_with_their_code(code):
     exc = answered(code, 403, message="The current status does not support this operation.")
 
-    error = aliyun.translate(aliyun.classify("ResetDisk", exc), endpoint=ENDPOINT)
+    error = aliyun_cloud.translate(aliyun_cloud.classify("ResetDisk", exc), endpoint=ENDPOINT)
 
     assert type(error) is errors.DriverError
     assert f"ResetDisk failed: {code}: The current status" in str(error)
 
 
 def test_a_call_with_no_answer_is_temporary_and_says_so():
-    result = aliyun.classify("ResetDisk", unanswered(RetryError("Connection refused")))
+    result = aliyun_cloud.classify("ResetDisk", unanswered(RetryError("Connection refused")))
 
-    error = aliyun.translate(result, endpoint=ENDPOINT)
+    error = aliyun_cloud.translate(result, endpoint=ENDPOINT)
 
     assert not result.answered
     assert isinstance(error, errors.DriverTemporaryError)
@@ -118,7 +118,9 @@ def test_a_lost_connection_never_quotes_the_request_parameters():
         "/?CommandContent=export%20TOKEN%3Dsecret&InstanceId.1=i-1 (Caused by NewConnectionError)"
     )
 
-    error = aliyun.translate(aliyun.classify("RunCommand", unanswered(inner)), endpoint=ENDPOINT)
+    error = aliyun_cloud.translate(
+        aliyun_cloud.classify("RunCommand", unanswered(inner)), endpoint=ENDPOINT
+    )
 
     assert "TOKEN" not in str(error)
     assert "Max retries exceeded with url: /?…" in str(error)
@@ -127,8 +129,8 @@ def test_a_lost_connection_never_quotes_the_request_parameters():
 def test_missing_credentials_are_permanent_and_point_at_the_chain():
     inner = CredentialException("unable to load credentials from any of the providers")
 
-    result = aliyun.classify("DescribeInstances", unanswered(inner))
-    error = aliyun.translate(result, endpoint=ENDPOINT)
+    result = aliyun_cloud.classify("DescribeInstances", unanswered(inner))
+    error = aliyun_cloud.translate(result, endpoint=ENDPOINT)
 
     assert result.credentials
     assert type(error) is errors.DriverError
@@ -139,14 +141,14 @@ def test_a_refusal_by_the_sdk_itself_is_permanent():
     # Raised before anything is sent (tea-openapi's own checks): a code, no HTTP status.
     exc = sdk_errors.ClientException(code="ParameterMissing", message="'config' can not be unset")
 
-    result = aliyun.classify("ResetDisk", exc)
+    result = aliyun_cloud.classify("ResetDisk", exc)
 
     assert result.answered
     assert result.status is None
-    assert type(aliyun.translate(result, endpoint=ENDPOINT)) is errors.DriverError
+    assert type(aliyun_cloud.translate(result, endpoint=ENDPOINT)) is errors.DriverError
 
 
 def test_a_successful_result_is_ok_and_failures_are_not():
-    assert aliyun.ApiResult(action="StopInstance", request_id="R").ok
-    assert not aliyun.ApiResult(action="StopInstance", code="IncorrectInstanceStatus").ok
-    assert not aliyun.ApiResult(action="StopInstance", answered=False).ok
+    assert aliyun_cloud.ApiResult(action="StopInstance", request_id="R").ok
+    assert not aliyun_cloud.ApiResult(action="StopInstance", code="IncorrectInstanceStatus").ok
+    assert not aliyun_cloud.ApiResult(action="StopInstance", answered=False).ok

@@ -165,3 +165,22 @@ async def test_a_cancelled_checkpoint_deletes_its_snapshot(tmp_path):
 
     stub.assert_no_pending_responses()
     assert recorder.operations()[-1] == "DeleteSnapshot"
+
+
+async def test_a_throttled_poll_in_the_middle_of_the_wait_is_retried(tmp_path):
+    driver, stub = make_driver(tmp_path)
+    _up_to_create(stub)
+    stub.add_response("describe_snapshots", snapshot("pending"), {"SnapshotIds": [SNAPSHOT]})
+    for _ in range(2):
+        stub.add_client_error(
+            "describe_snapshots",
+            service_error_code="RequestLimitExceeded",
+            service_message="Request limit exceeded.",
+            http_status_code=503,
+        )
+    stub.add_response("describe_snapshots", snapshot("completed"), {"SnapshotIds": [SNAPSHOT]})
+
+    point = await driver.checkpoint(TARGET, point_id="rp-1", label="before rollout ro-7")
+
+    stub.assert_no_pending_responses()  # every poll was made, the throttled ones included
+    assert point.data["snapshot_id"] == SNAPSHOT

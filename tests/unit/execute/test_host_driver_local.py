@@ -12,7 +12,7 @@ from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import registry
 from rollsafe.execute.drivers import host
-from rollsafe.execute.transports import ssh
+from rollsafe.reach.transports import ssh
 
 
 def _driver(tmp_path: Path, recipe: dict[str, Any], **extra: Any) -> host.HostDriver:

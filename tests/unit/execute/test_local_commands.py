@@ -14,6 +14,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.drivers import local
+from support.crashing import process_gone
 
 
 @pytest.fixture
@@ -40,22 +41,6 @@ def make_driver(tmp_path: Path, **overrides) -> local.LocalDriver:
 
 async def checkpointed(driver: local.LocalDriver, target: models.Target):
     return await driver.checkpoint(target, point_id="rp-1")
-
-
-async def process_gone(pid: int) -> None:
-    """Wait (on the kernel's pidfd event, not a timer) until ``pid`` has terminated."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    exited = asyncio.Event()
-    loop.add_reader(fd, exited.set)
-    try:
-        await asyncio.wait_for(exited.wait(), timeout=30)
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
 
 
 async def test_tokens_are_templates_and_the_output_is_the_stdout_tail(tmp_path, target):

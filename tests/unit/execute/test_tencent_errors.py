@@ -9,10 +9,11 @@ import pytest
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.drivers import tencent
+from rollsafe.reach.clouds import tencent as tencent_cloud
 
 
 def failure(code, request_id="req-1"):
-    return tencent._Failure(code=code, message="said the cloud", request_id=request_id)
+    return tencent_cloud.Failure(code=code, message="said the cloud", request_id=request_id)
 
 
 @pytest.mark.parametrize(
@@ -99,8 +100,8 @@ def test_an_unreachable_endpoint_is_a_network_failure(monkeypatch):
         api_timeout=2,
     )
 
-    with pytest.raises(tencent._Failure) as caught:
-        tencent._Cloud(config).call("cvm", "DescribeInstances", {})
+    with pytest.raises(tencent_cloud.Failure) as caught:
+        tencent.client_for(config).call("cvm", "DescribeInstances", {})
 
     assert caught.value.code == "ClientNetworkError"
     assert caught.value.temporary

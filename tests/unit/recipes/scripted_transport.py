@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rollsafe.config import models
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 OUTPUTS = Path(__file__).parent / "outputs"
 

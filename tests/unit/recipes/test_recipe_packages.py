@@ -10,7 +10,7 @@ from scripted_transport import ScriptedTransport, fail, from_file, ok, output
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import packages, parsing
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 TARGET = models.Target(id="web-1")
 DPKG = "dpkg-query -W '-f=${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n'"

@@ -10,7 +10,7 @@ from scripted_transport import ScriptedTransport, fail, ok
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import rebooting
-from rollsafe.execute.transports import local
+from rollsafe.reach.transports import local
 
 TARGET = models.Target(id="web-1")
 

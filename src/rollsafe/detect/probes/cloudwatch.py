@@ -5,9 +5,10 @@ rendered ``dimensions``) at ``period`` resolution over the last ``periods`` peri
 first, and observes the newest datapoint: its value in ``value``, its age in ``text``
 (CloudWatch lags; a rule should tolerate a datapoint a period or two old).
 
-boto3 is an optional dependency (``pip install 'rollsafe[aws]'``): it is imported only when a
-cloudwatch probe is built, so a controller without AWS probes never loads it. Credentials and
-the default region come from the SDK's usual chain (environment, profile, instance role).
+The session, the worker-thread calls and the reading of AWS errors are ``reach/clouds/aws.py``'s,
+shared with the EC2 driver and the SSM transport; boto3 is an optional dependency
+(``pip install 'rollsafe[aws]'``) loaded only when a probe first calls. Credentials and the
+default region come from the SDK's usual chain (environment, profile, instance role).
 boto3 calls block, so each runs in a worker thread, bounded by the probe's ``timeout`` (also
 given to botocore as its connect and read timeouts, so the thread does not outlive it by much).
 One client per (region, endpoint), created on first use and shared across targets: clients
@@ -23,13 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import importlib.util
 import threading
 import typing
 
 from rollsafe.config import durations, models
 from rollsafe.detect.probes import outcomes
 from rollsafe.domain import clocks, errors, ids, observations
+from rollsafe.reach.clouds import aws
 
 QUERY_ID = "m0"
 """Id of the one query in each GetMetricData request (ids must start with a lower-case letter)."""
@@ -42,7 +43,7 @@ class CloudwatchProbe:
         self.name = config.name
         self._config = config
         self._clock = clock
-        self._clients: dict[tuple[str | None, str | None], typing.Any] = {}
+        self._clients: dict[tuple[str | None, str | None], aws.Client] = {}
         self._lock = threading.Lock()
 
     async def observe(self, target: models.Target) -> observations.Observation:
@@ -93,8 +94,6 @@ class CloudwatchProbe:
         now: float,
     ) -> tuple[datetime.datetime, float]:
         """Newest (time, value) of the metric; runs in a worker thread."""
-        from botocore import exceptions as aws_errors
-
         config = self._config
         period = int(config.period)
         query = {
@@ -112,46 +111,32 @@ class CloudwatchProbe:
         }
         end = datetime.datetime.fromtimestamp(now, datetime.UTC)
         start = end - datetime.timedelta(seconds=period * config.periods)
-        try:
-            client = self._client(region, endpoint)
-            answer = client.get_metric_data(
-                MetricDataQueries=[query],
-                StartTime=start,
-                EndTime=end,
-                ScanBy="TimestampDescending",
-            )
-        except aws_errors.ClientError as exc:
-            raise outcomes.CannotObserve(_client_error(exc.response, exc)) from exc
-        except aws_errors.NoRegionError as exc:
-            raise outcomes.CannotObserve(
-                "cloudwatch: no region: set `region` on the probe or AWS_DEFAULT_REGION"
-            ) from exc
-        except aws_errors.NoCredentialsError as exc:
-            raise outcomes.CannotObserve("cloudwatch: no AWS credentials found") from exc
-        except aws_errors.BotoCoreError as exc:
-            raise outcomes.CannotObserve(f"cloudwatch: {type(exc).__name__}: {exc}") from exc
-        except ValueError as exc:  # an endpoint_url botocore refuses to parse
-            raise outcomes.CannotObserve(f"cloudwatch: {exc}") from exc
+        answer = self._client(region, endpoint).invoke(
+            "GetMetricData",
+            {
+                "MetricDataQueries": [query],
+                "StartTime": start,
+                "EndTime": end,
+                "ScanBy": "TimestampDescending",
+            },
+        )
+        if isinstance(answer, aws.Failure):
+            raise outcomes.CannotObserve(_failed(answer))
         return _newest(answer, what=self._describe(dimensions))
 
-    def _client(self, region: str | None, endpoint: str | None) -> typing.Any:
+    def _client(self, region: str | None, endpoint: str | None) -> aws.Client:
         key = (region, endpoint)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                import boto3
-                from botocore import config as aws_config
-
-                timeout = self._config.timeout
-                settings = aws_config.Config(
-                    connect_timeout=timeout,
-                    read_timeout=timeout,
-                    # The next interval is the retry; one more attempt covers a throttle blip.
-                    retries={"mode": "standard", "total_max_attempts": 2},
-                )
-                session = boto3.session.Session()
-                client = session.client(
-                    "cloudwatch", region_name=region, endpoint_url=endpoint, config=settings
+                # The next interval is the retry; one more attempt covers a throttle blip.
+                client = aws.Client(
+                    "cloudwatch",
+                    label="cloudwatch",
+                    region=region,
+                    endpoint_url=endpoint,
+                    timeout=self._config.timeout,
+                    attempts=2,
                 )
                 self._clients[key] = client
             return client
@@ -166,9 +151,7 @@ class CloudwatchProbe:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()
+            client.close()
 
 
 def _newest(
@@ -188,24 +171,20 @@ def _newest(
     raise outcomes.CannotObserve(f"cloudwatch: the answer has no result for {what}")
 
 
-def _client_error(response: typing.Mapping[str, typing.Any], exc: Exception) -> str:
-    """``cloudwatch: <AWS error code>: <message>`` from a botocore ClientError response."""
-    error = response.get("Error", {})
-    code = str(error.get("Code") or "")
-    message = " ".join(str(error.get("Message") or exc).split())
-    if not code or code.isdigit():
-        # botocore could not read an AWS error from the body (a proxy's page, an unexpected
-        # encoding): it puts the HTTP status there instead; the body then holds the details.
-        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode") or code or "?"
-        return f"cloudwatch: HTTP {status}: {message}"
-    return f"cloudwatch: {code}: {message}"
+def _failed(failure: aws.Failure) -> str:
+    """``cloudwatch: <AWS error code>: <message>`` (the request id is in no observation)."""
+    if failure.code == "NoRegion":
+        return "cloudwatch: no region: set `region` on the probe or AWS_DEFAULT_REGION"
+    if failure.code == "NoCredentials":
+        return "cloudwatch: no AWS credentials found"
+    return failure.describe("cloudwatch", request=False)
 
 
 def create(config: models.Probe, clock: clocks.Clock) -> CloudwatchProbe:
     """Factory registered under ``cloudwatch``; ConfigError when boto3 is not installed."""
     if not isinstance(config, models.CloudwatchProbe):
         raise errors.ConfigError(f"probe {config.name}: not a cloudwatch probe")
-    if importlib.util.find_spec("boto3") is None:
+    if not aws.available():
         raise errors.ConfigError(
             f"probe {config.name}: the cloudwatch probe needs boto3: pip install 'rollsafe[aws]'"
         )

@@ -34,37 +34,32 @@ request cut off with no answer at all (the process killed mid-call, a lost conne
 since (same ``StartTime``), so the disk nothing wrote to is reset to the same snapshot again,
 which ends in the same state as one reset. Otherwise the step fails for a person.
 
-SDK errors never leave this module: throttling, 5xx and unanswered calls become
+ECS is reached through ``reach/clouds/aliyun.py`` (shared with the Cloud Assistant transport):
+the SDK client and credentials chain, calls in worker threads (a cancelled call is waited for,
+so nothing of a step is still in flight when it is retried), every call reported with its
+``RequestId``, and the one table of codes: throttling, 5xx and unanswered calls become
 ``DriverTemporaryError`` (the executor retries the step); permission and state errors become
 ``DriverError`` (``PrecheckFailed`` during precheck) naming the code, the RAM action and the
-request id. Every call, answered or not, is reported with its ``RequestId`` through
-``driving.record_api_call``. The SDK (``alibabacloud-ecs20140526``) is imported on first use
-only and runs in worker threads; a cancelled call is waited for (it cannot be interrupted) so
-nothing of a step is still in flight when it is retried.
+request id. Long operations wait through the one poller (``reach.polling``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import fcntl
-import hashlib
-import importlib.util
 import json
 import logging
-import os
 import re
 import shlex
-import threading
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving
+from rollsafe.execute import journals
+from rollsafe.reach import polling
+from rollsafe.reach.clouds import aliyun as aliyun_cloud
 
 __all__ = [
     "RAM_ACTIONS",
@@ -73,12 +68,9 @@ __all__ = [
     "STEP_START",
     "STEP_STOP",
     "AliyunDriver",
-    "ApiResult",
-    "classify",
     "discover",
     "instance_id_of",
     "make_driver",
-    "translate",
     "upgrade_script",
 ]
 
@@ -115,7 +107,6 @@ RAM_ACTIONS: dict[str, tuple[str, ...]] = {
 }
 """The ECS API actions each operation calls; the RAM action of each is ``ecs:<action>``."""
 
-_SDK_MODULE = "alibabacloud_ecs20140526"
 _SYSTEM = "system"
 _ACCOMPLISHED = "accomplished"
 _FAILED = "failed"
@@ -124,284 +115,11 @@ _DISK_READY = frozenset({"In_use", "Available"})
 _SNAPSHOT_GONE = frozenset(
     {"InvalidSnapshotId.NotFound", "InvalidParameter.Mismatch", "InvalidSnapshot.TooOld"}
 )
-_TEMPORARY_CODES = frozenset(
-    {
-        "ServiceUnavailable",
-        "InternalError",
-        "UnknownError",
-        "OperationConflict",
-        "IdempotenceProcessing",
-        "LastTokenProcessing",
-    }
-)
-_REFUSAL_PREFIXES = (
-    "Forbidden",
-    "NoPermission",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "IncompleteSignature",
-    "InvalidSecurityToken",
-)
 _STATE = "IncorrectInstanceStatus"
 _DRY_RUN_PASSED = "DryRunOperation"
 # Cloud Assistant: per-instance statuses that are not final yet.
 _INVOCATION_PENDING = frozenset({"Pending", "Scheduled", "Running", "Stopping"})
-# Request parameters worth keeping in the audit; a command's content is never among them.
-_AUDITED = {
-    "RegionId": "region_id",
-    "InstanceId": "instance_id",
-    "InstanceIds": "instance_ids",
-    "DiskId": "disk_id",
-    "DiskIds": "disk_ids",
-    "DiskType": "disk_type",
-    "SnapshotId": "snapshot_id",
-    "SnapshotIds": "snapshot_ids",
-    "ImageId": "image_id",
-    "InvokeId": "invoke_id",
-    "ClientToken": "client_token",
-    "StoppedMode": "stopped_mode",
-    "ForceStop": "force_stop",
-    "DryRun": "dry_run",
-    "PageNumber": "page_number",
-}
-_SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
-_QUERY = re.compile(r"\?[^\s'\")]+")
 _TARGET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-
-
-# --------------------------------------------------------------------------- the SDK boundary
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ApiResult:
-    """One ECS call as this module sees it: the answer's body, or why there is none.
-
-    ``code`` is the error code of a refused call (None on success); ``answered`` is False when
-    no answer came back at all (so the call may or may not have taken effect).
-    """
-
-    action: str
-    request_id: str | None = None
-    body: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    code: str | None = None
-    message: str = ""
-    status: int | None = None
-    retry_after: float | None = None
-    answered: bool = True
-    credentials: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.answered and self.code is None and not self.credentials
-
-
-class _Ecs:
-    """The ECS SDK client, built on first use; ``invoke`` is blocking (run it in a thread)."""
-
-    def __init__(self, config: models.AliyunDriver) -> None:
-        self.config = config
-        self._lock = threading.Lock()
-        self._sdk: tuple[Any, Any] | None = None
-
-    def invoke(self, action: str, params: Mapping[str, Any]) -> ApiResult:
-        client, sdk_models = self._client()
-        from darabonba.runtime import RuntimeOptions
-
-        request = getattr(sdk_models, f"{action}Request")().from_map(dict(params))
-        method = getattr(client, _SNAKE.sub("_", action).lower() + "_with_options")
-        millis = int(self.config.api_timeout * 1000)
-        try:
-            response = method(request, RuntimeOptions(read_timeout=millis, connect_timeout=millis))
-        except Exception as exc:  # noqa: BLE001 - the SDK's own errors, classified right here
-            return classify(action, exc)
-        body = response.body.to_map() if response.body is not None else {}
-        return ApiResult(action=action, request_id=_text(body.get("RequestId")), body=body)
-
-    def _client(self) -> tuple[Any, Any]:
-        with self._lock:
-            if self._sdk is None:
-                from alibabacloud_ecs20140526 import client as ecs_client
-                from alibabacloud_ecs20140526 import models as ecs_models
-                from alibabacloud_tea_openapi import models as openapi_models
-
-                millis = int(self.config.api_timeout * 1000)
-                config = openapi_models.Config(
-                    credential=_credentials(),
-                    region_id=self.config.region_id,
-                    endpoint=self.config.endpoint,
-                    protocol=self.config.protocol,
-                    read_timeout=millis,
-                    connect_timeout=millis,
-                )
-                self._sdk = (ecs_client.Client(config), ecs_models)
-            return self._sdk
-
-
-def _credentials() -> Any:
-    """The environment's AccessKey (read now), else the SDK's default chain.
-
-    The SDK's own environment provider reads ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET /
-    ALIBABA_CLOUD_SECURITY_TOKEN once, when it is first imported; reading them here, when the
-    client is built, makes a change of the environment (a rotated key, a test) count.
-    """
-    from alibabacloud_credentials.client import Client as CredentialClient
-    from alibabacloud_credentials.models import Config as CredentialConfig
-
-    key_id = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
-    secret = os.environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
-    token = os.environ.get("ALIBABA_CLOUD_SECURITY_TOKEN")
-    if key_id and secret:
-        return CredentialClient(
-            CredentialConfig(
-                type="sts" if token else "access_key",
-                access_key_id=key_id,
-                access_key_secret=secret,
-                security_token=token or None,
-            )
-        )
-    # CLI profile, credentials file, OIDC, ECS RAM role, credentials URI.
-    return CredentialClient()
-
-
-def classify(action: str, exc: Exception) -> ApiResult:
-    """An SDK exception as an ``ApiResult`` (the exception itself goes no further)."""
-    code = getattr(exc, "code", None)
-    data = getattr(exc, "data", None)
-    status = getattr(exc, "status_code", None)
-    if isinstance(code, str) and code not in ("", "None") and isinstance(status, int):
-        body = data if isinstance(data, Mapping) else {}
-        retry_after = getattr(exc, "retry_after", None)  # x-acs-retry-after, in milliseconds
-        return ApiResult(
-            action=action,
-            request_id=_text(getattr(exc, "request_id", None)) or _text(body.get("RequestId")),
-            code=code,
-            message=_text(body.get("Message")) or "",
-            status=status,
-            retry_after=retry_after / 1000 if isinstance(retry_after, int | float) else None,
-        )
-    if isinstance(code, str) and code not in ("", "None"):
-        # Refused by the SDK itself before anything was sent (a missing parameter ...).
-        return ApiResult(action=action, code=code, message=_short(str(exc)))
-    inner = getattr(exc, "inner_exception", None) or exc
-    if type(inner).__name__ == "CredentialException":
-        return ApiResult(action=action, answered=False, credentials=True, message=_short(inner))
-    return ApiResult(action=action, answered=False, message=_short(inner))
-
-
-def translate(result: ApiResult, *, endpoint: str) -> errors.RollsafeError:
-    """What a failed call means for the executor: retry (temporary) or a person (permanent)."""
-    rid = f" (request id {result.request_id})" if result.request_id else ""
-    action = result.action
-    if result.credentials:
-        return errors.DriverError(
-            f"{action}: no Alibaba Cloud credentials found (set ALIBABA_CLOUD_ACCESS_KEY_ID and "
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET, a CLI profile, or an ECS RAM role): "
-            f"{result.message}"
-        )
-    if not result.answered:
-        return errors.DriverTemporaryError(
-            f"{action} got no answer from {endpoint}: {result.message}", retry_after=None
-        )
-    code = result.code or "Unknown"
-    text = f"{action} failed: {code}: {result.message}{rid}"
-    if (
-        code.startswith("Throttling")
-        or code in _TEMPORARY_CODES
-        or (result.status is not None and result.status >= 500)
-    ):
-        return errors.DriverTemporaryError(text, retry_after=result.retry_after)
-    if code.startswith(_REFUSAL_PREFIXES):
-        return errors.DriverError(
-            f"{action} was refused: {code}: {result.message} (the RAM identity needs "
-            f"ecs:{action}){rid}"
-        )
-    return errors.DriverError(text)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _short(value: object, limit: int = 300) -> str:
-    text = " ".join(str(value).split())
-    # A transport error quotes the request URL, whose query holds every parameter (a
-    # command's content among them): it goes to messages and the audit, so it is cut.
-    text = _QUERY.sub("?…", text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _items(body: Mapping[str, Any], outer: str, inner: str) -> list[dict[str, Any]]:
-    """``body[outer][inner]`` of an ECS answer (``{"Disks": {"Disk": [...]}}``), as a list."""
-    wrapper = body.get(outer)
-    found = wrapper.get(inner) if isinstance(wrapper, Mapping) else None
-    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
-
-
-def _token(*parts: str) -> str:
-    """A ClientToken for ``parts`` (ASCII, at most 64 characters as ECS requires)."""
-    return "rollsafe-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
-
-
-# --------------------------------------------------------------------------- the step journal
-
-
-class _Journal:
-    """Per-key records of the reset step's progress (ResetDisk has no ClientToken)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str, suffix: str) -> Path:
-        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
-        return self.root / f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}{suffix}"
-
-    def read(self, key: str) -> dict[str, Any] | None:
-        path = self._path(key, ".json")
-        try:
-            record: dict[str, Any] = json.loads(path.read_bytes())
-        except FileNotFoundError:
-            return None
-        if record.get("key") != key:
-            raise errors.DriverError(f"journal file {path} does not belong to step key {key!r}")
-        return record
-
-    def write(self, key: str, record: Mapping[str, Any]) -> None:
-        path = self._path(key, ".json")
-        tmp = path.with_suffix(".tmp")
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as f:
-                f.write(json.dumps({**record, "key": key}, sort_keys=True).encode())
-                f.flush()
-                os.fsync(f.fileno())
-            tmp.replace(path)
-        except OSError as exc:
-            raise errors.DriverError(f"the step journal {path} cannot be written: {exc}") from exc
-
-    def clear(self, key: str) -> None:
-        try:
-            self._path(key, ".json").unlink(missing_ok=True)
-        except OSError as exc:
-            raise errors.DriverError(f"the step journal cannot be updated: {exc}") from exc
-
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        """Exclusive use of ``key`` across tasks and processes, or DriverTemporaryError."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path(key, ".lock"), os.O_CREAT | os.O_RDWR, 0o600)
-        except OSError as exc:
-            raise errors.DriverError(f"the step journal {self.root} cannot be used: {exc}") from exc
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise errors.DriverTemporaryError(
-                    f"step key {key!r} is being run right now by another worker", retry_after=5.0
-                ) from exc
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
 
 
 # --------------------------------------------------------------------------- the driver
@@ -423,12 +141,17 @@ class AliyunDriver:
 
     kind: str = "aliyun"
 
-    def __init__(self, config: models.AliyunDriver, state_dir: Path) -> None:
+    def __init__(
+        self,
+        config: models.AliyunDriver,
+        state_dir: Path,
+        *,
+        client: aliyun_cloud.Client | None = None,
+    ) -> None:
         self.config = config
         self.name: str = config.name
-        self._ecs = _Ecs(config)
-        self._journal = _Journal(state_dir.absolute() / "aliyun-journal" / config.name)
-        self._endpoint = config.endpoint or f"the ECS endpoint of {config.region_id}"
+        self._ecs = client or client_for(config)
+        self._journal = journals.StepJournal(state_dir.absolute() / "aliyun-journal" / config.name)
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -447,12 +170,12 @@ class AliyunDriver:
             "SnapshotName": f"rollsafe-{target.id}-{point_id}"[:128],
             "Description": description[:256],
             # A repeated request (throttled, unanswered) returns the first one's snapshot.
-            "ClientToken": _token("snapshot", self.name, target.id, point_id),
+            "ClientToken": aliyun_cloud.token("snapshot", self.name, target.id, point_id),
         }
         if self.config.snapshot_retention_days is not None:
             params["RetentionDays"] = self.config.snapshot_retention_days
-        created = await self._call("CreateSnapshot", params, retries=self.config.api_retries)
-        snapshot_id = _text(created.body.get("SnapshotId"))
+        created = await self._ecs.call("CreateSnapshot", params, retries=self.config.api_retries)
+        snapshot_id = aliyun_cloud.text(created.body.get("SnapshotId"))
         if snapshot_id is None:
             raise errors.DriverError(f"CreateSnapshot of {disk_id} returned no SnapshotId")
         await self._wait_snapshot(snapshot_id, disk_id=disk_id)
@@ -466,7 +189,7 @@ class AliyunDriver:
                 "instance_id": iid,
                 "disk_id": disk_id,
                 "snapshot_id": snapshot_id,
-                "image_id": _text(instance.get("ImageId")),
+                "image_id": aliyun_cloud.text(instance.get("ImageId")),
                 "disk_size_gib": disk.get("Size"),
             },
             label=label,
@@ -562,13 +285,15 @@ class AliyunDriver:
                 f"{problem}; the last resort (replace_system_disk) needs the image the instance "
                 "ran at checkpoint time, and the restore point records none"
             )
-        found = await self._call(
+        found = await self._ecs.call(
             "DescribeImages",
             {"RegionId": p.region_id, "ImageId": p.image_id, "ShowExpired": True},
             retries=self.config.api_retries,
         )
         images = [
-            i for i in _items(found.body, "Images", "Image") if i.get("ImageId") == p.image_id
+            i
+            for i in aliyun_cloud.items(found.body, "Images", "Image")
+            if i.get("ImageId") == p.image_id
         ]
         if not images:
             denied = await self._dry_run_denied("DescribeImages", {"ImageId": p.image_id})
@@ -590,7 +315,7 @@ class AliyunDriver:
 
     async def _dry_run(self, action: str, params: Mapping[str, Any], *, state_ok: bool) -> None:
         ok = {_DRY_RUN_PASSED, _STATE} if state_ok else {_DRY_RUN_PASSED}
-        result = await self._call(
+        result = await self._ecs.call(
             action, {**params, "DryRun": True}, retries=self.config.api_retries, ok_codes=ok
         )
         if result.code is None:  # executed instead of checked: never expected from a dry run
@@ -598,15 +323,15 @@ class AliyunDriver:
 
     async def _dry_run_denied(self, action: str, params: Mapping[str, Any]) -> str | None:
         """An empty list may mean "none" or "not allowed to list": a dry run tells which."""
-        result = await self._call(
+        result = await self._ecs.call(
             action,
             {"RegionId": self.config.region_id, **params, "DryRun": True},
             retries=self.config.api_retries,
             ok_codes={_DRY_RUN_PASSED},
             refusals_ok=True,
         )
-        if result.code is not None and result.code.startswith(_REFUSAL_PREFIXES):
-            return str(translate(result, endpoint=self._endpoint))
+        if result.code is not None and result.code.startswith(aliyun_cloud.REFUSAL_PREFIXES):
+            return str(aliyun_cloud.translate(result, endpoint=self._ecs.where))
         return None
 
     # ------------------------------------------------------------------ rollback
@@ -633,16 +358,9 @@ class AliyunDriver:
             )
         # Stop and start look at the instance before they ask for anything; the journal also
         # keeps a key that is done from acting again later (after the start, say).
-        with self._journal.lock(key):
-            record = self._journal.read(key) or {}
-            if record.get("phase") == "done":
-                return str(record.get("output", ""))
-            if step == STEP_STOP:
-                output = await self._stop(p.instance_id)
-            else:
-                output = await self._start(p.instance_id)
-            self._journal.write(key, {"phase": "done", "step": step, "output": output})
-            return output
+        if step == STEP_STOP:
+            return await self._journal.once(key, lambda: self._stop(p.instance_id), step=step)
+        return await self._journal.once(key, lambda: self._start(p.instance_id), step=step)
 
     def _stop_params(self, iid: str) -> dict[str, Any]:
         return {
@@ -652,47 +370,44 @@ class AliyunDriver:
         }
 
     async def _stop(self, iid: str) -> str:
-        asked = 0
-
-        async def look() -> tuple[bool, str, None]:
-            nonlocal asked
-            status = await self._status(iid)
-            if status == "Running":
-                # Asking again is harmless: a stopping instance answers IncorrectInstanceStatus.
-                await self._call("StopInstance", self._stop_params(iid), ok_codes={_STATE})
-                asked += 1
-            return status == "Stopped", status, None
-
-        await self._wait(f"instance {iid} to stop", look, limit=self.config.instance_wait)
-        if asked == 0:
+        stop = ("StopInstance", self._stop_params(iid))
+        if not await self._transition(iid, ask=stop, when="Running", until="Stopped", what="stop"):
             return f"instance {iid} was already stopped"
         return f"stopped instance {iid} (StoppedMode {self.config.stopped_mode})"
 
     async def _start(self, iid: str) -> str:
-        asked = 0
+        start = ("StartInstance", {"InstanceId": iid})
+        if not await self._transition(iid, ask=start, when="Stopped", until="Running", what="run"):
+            return f"instance {iid} was already running"
+        return f"started instance {iid}: Running"
+
+    async def _transition(
+        self, iid: str, *, ask: tuple[str, dict[str, Any]], when: str, until: str, what: str
+    ) -> bool:
+        """Ask ``ask`` while the instance is ``when``, until it is ``until``; whether asked."""
+        asked = False
 
         async def look() -> tuple[bool, str, None]:
             nonlocal asked
             status = await self._status(iid)
-            if status == "Stopped":
-                await self._call("StartInstance", {"InstanceId": iid}, ok_codes={_STATE})
-                asked += 1
-            return status == "Running", status, None
+            if status == when:
+                # Asking again is harmless: an instance on its way answers IncorrectInstanceStatus.
+                await self._ecs.call(*ask, ok_codes={_STATE})
+                asked = True
+            return status == until, status, None
 
-        await self._wait(f"instance {iid} to run", look, limit=self.config.instance_wait)
-        if asked == 0:
-            return f"instance {iid} was already running"
-        return f"started instance {iid}: Running"
+        await self._wait(f"instance {iid} to {what}", look, limit=self.config.instance_wait)
+        return asked
 
     async def _reset(self, p: _Point, *, key: str) -> str:
-        with self._journal.lock(key):
+        with self._journal.lease(key):
             record = self._journal.read(key) or {}
             phase = record.get("phase")
             if phase == "done":
                 return str(record.get("output", ""))
             instance = await self._instance(p.instance_id)
             status = instance.get("Status")
-            started = _text(instance.get("StartTime"))
+            started = aliyun_cloud.text(instance.get("StartTime"))
             if phase == "calling" and started != record.get("start_time"):
                 raise errors.DriverError(
                     f"a ResetDisk of {p.disk_id} was cut off with no answer, and {p.instance_id} "
@@ -722,7 +437,7 @@ class AliyunDriver:
         if problem is None:
             calling = {"phase": "calling", "start_time": started}
 
-            def journal(result: ApiResult | None) -> None:
+            def journal(result: aliyun_cloud.ApiResult | None) -> None:
                 # In the worker thread, next to the call: a cancelled step still records it.
                 if result is None:
                     self._journal.write(key, calling)
@@ -731,7 +446,7 @@ class AliyunDriver:
                 elif result.answered:
                     self._journal.clear(key)  # refused: it had no effect
 
-            result = await self._invoke(
+            result = await self._ecs.invoke_once(
                 "ResetDisk", {"DiskId": p.disk_id, "SnapshotId": p.snapshot_id}, journal=journal
             )
             if result.ok:
@@ -739,7 +454,7 @@ class AliyunDriver:
                 note = " (repeated after an unanswered attempt)" if again == "calling" else ""
                 return f"reset system disk {p.disk_id} of {p.instance_id} to {p.snapshot_id}{note}"
             if result.code not in _SNAPSHOT_GONE or not self.config.replace_system_disk:
-                raise translate(result, endpoint=self._endpoint)
+                raise aliyun_cloud.translate(result, endpoint=self._ecs.where)
             problem = f"ResetDisk refused: {result.code}: {result.message}"
         if not self.config.replace_system_disk:
             raise errors.DriverError(problem)
@@ -752,16 +467,16 @@ class AliyunDriver:
             raise errors.DriverError(
                 f"{why}; and the restore point records no image to replace from"
             )
-        replaced = await self._call(
+        replaced = await self._ecs.call(
             "ReplaceSystemDisk",
             {
                 "InstanceId": p.instance_id,
                 "ImageId": p.image_id,
-                "ClientToken": _token("replace", self.name, key),
+                "ClientToken": aliyun_cloud.token("replace", self.name, key),
             },
             retries=self.config.api_retries,
         )
-        new_disk = _text(replaced.body.get("DiskId"))
+        new_disk = aliyun_cloud.text(replaced.body.get("DiskId"))
 
         async def look() -> tuple[bool, str, None]:
             disk = await self._system_disk(p.instance_id)
@@ -786,12 +501,16 @@ class AliyunDriver:
 
     async def _wait_disk(self, disk_id: str) -> None:
         async def look() -> tuple[bool, str, None]:
-            found = await self._call(
+            found = await self._ecs.call(
                 "DescribeDisks",
                 {"RegionId": self.config.region_id, "DiskIds": json.dumps([disk_id])},
                 retries=self.config.api_retries,
             )
-            disks = [d for d in _items(found.body, "Disks", "Disk") if d.get("DiskId") == disk_id]
+            disks = [
+                d
+                for d in aliyun_cloud.items(found.body, "Disks", "Disk")
+                if d.get("DiskId") == disk_id
+            ]
             status = str(disks[0].get("Status")) if disks else "not listed"
             return status in _DISK_READY, status, None
 
@@ -804,7 +523,7 @@ class AliyunDriver:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
         iid = instance_id_of(target)
         script = upgrade_script(self.config.upgrade, target)
-        ran = await self._call(
+        ran = await self._ecs.call(
             "RunCommand",
             {
                 "RegionId": self.config.region_id,
@@ -815,16 +534,16 @@ class AliyunDriver:
                 "Timeout": int(self.config.upgrade_timeout),
                 "Name": f"rollsafe-upgrade-{target.id}"[:128],
                 # The same key runs the command once: a repeat returns the first invocation.
-                "ClientToken": _token("upgrade", self.name, target.id, key),
+                "ClientToken": aliyun_cloud.token("upgrade", self.name, target.id, key),
             },
             retries=self.config.api_retries,
         )
-        invoke_id = _text(ran.body.get("InvokeId"))
+        invoke_id = aliyun_cloud.text(ran.body.get("InvokeId"))
         if invoke_id is None:
             raise errors.DriverError(f"RunCommand on {iid} returned no InvokeId")
 
         async def look() -> tuple[bool, str, dict[str, Any]]:
-            found = await self._call(
+            found = await self._ecs.call(
                 "DescribeInvocationResults",
                 {
                     "RegionId": self.config.region_id,
@@ -836,7 +555,7 @@ class AliyunDriver:
             )
             invocation = found.body.get("Invocation")
             results = (
-                _items(invocation, "InvocationResults", "InvocationResult")
+                aliyun_cloud.items(invocation, "InvocationResults", "InvocationResult")
                 if isinstance(invocation, Mapping)
                 else []
             )
@@ -891,8 +610,10 @@ class AliyunDriver:
                 params["Tag"] = [
                     {"Key": k, "Value": v} if v else {"Key": k} for k, v in tags.items()
                 ]
-            found = await self._call("DescribeInstances", params, retries=self.config.api_retries)
-            batch = _items(found.body, "Instances", "Instance")
+            found = await self._ecs.call(
+                "DescribeInstances", params, retries=self.config.api_retries
+            )
+            batch = aliyun_cloud.items(found.body, "Instances", "Instance")
             instances.extend(batch)
             total = found.body.get("TotalCount")
             if not batch or not isinstance(total, int) or len(instances) >= total:
@@ -900,13 +621,15 @@ class AliyunDriver:
             page += 1
 
     async def _instance(self, iid: str, *, retries: int | None = None) -> dict[str, Any]:
-        found = await self._call(
+        found = await self._ecs.call(
             "DescribeInstances",
             {"RegionId": self.config.region_id, "InstanceIds": json.dumps([iid])},
             retries=self.config.api_retries if retries is None else retries,
         )
         mine = [
-            i for i in _items(found.body, "Instances", "Instance") if i.get("InstanceId") == iid
+            i
+            for i in aliyun_cloud.items(found.body, "Instances", "Instance")
+            if i.get("InstanceId") == iid
         ]
         if not mine:
             denied = await self._dry_run_denied(
@@ -918,12 +641,12 @@ class AliyunDriver:
         return mine[0]
 
     async def _status(self, iid: str) -> str:
-        found = await self._call(
+        found = await self._ecs.call(
             "DescribeInstanceStatus",
             {"RegionId": self.config.region_id, "InstanceId": [iid]},
             retries=self.config.api_retries,
         )
-        for item in _items(found.body, "InstanceStatuses", "InstanceStatus"):
+        for item in aliyun_cloud.items(found.body, "InstanceStatuses", "InstanceStatus"):
             if item.get("InstanceId") == iid:
                 return str(item.get("Status"))
         raise errors.DriverError(
@@ -931,14 +654,14 @@ class AliyunDriver:
         )
 
     async def _system_disk(self, iid: str) -> dict[str, Any]:
-        found = await self._call(
+        found = await self._ecs.call(
             "DescribeDisks",
             {"RegionId": self.config.region_id, "InstanceId": iid, "DiskType": _SYSTEM},
             retries=self.config.api_retries,
         )
         disks = [
             d
-            for d in _items(found.body, "Disks", "Disk")
+            for d in aliyun_cloud.items(found.body, "Disks", "Disk")
             if d.get("InstanceId") == iid and str(d.get("Type", "")).lower() == _SYSTEM
         ]
         if len(disks) != 1:
@@ -951,12 +674,12 @@ class AliyunDriver:
         return disks[0]
 
     async def _snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
-        found = await self._call(
+        found = await self._ecs.call(
             "DescribeSnapshots",
             {"RegionId": self.config.region_id, "SnapshotIds": json.dumps([snapshot_id])},
             retries=self.config.api_retries,
         )
-        for snapshot in _items(found.body, "Snapshots", "Snapshot"):
+        for snapshot in aliyun_cloud.items(found.body, "Snapshots", "Snapshot"):
             if snapshot.get("SnapshotId") == snapshot_id:
                 return snapshot
         return None
@@ -1010,83 +733,6 @@ class AliyunDriver:
 
     # ------------------------------------------------------------------ calling and waiting
 
-    async def _call(
-        self,
-        action: str,
-        params: Mapping[str, Any],
-        *,
-        retries: int = 0,
-        ok_codes: Collection[str] = frozenset(),
-        refusals_ok: bool = False,
-    ) -> ApiResult:
-        """One ECS call; a refusal in ``ok_codes`` is returned, any other failure raised.
-
-        ``retries`` repeats a temporary failure here, for reads and calls with a ClientToken
-        (repeating them cannot act twice); the executor retries whole steps for the others.
-        """
-        attempt = 0
-        while True:
-            result = await self._invoke(action, params)
-            if result.ok or result.code in ok_codes:
-                return result
-            if (
-                refusals_ok
-                and result.code is not None
-                and result.code.startswith(_REFUSAL_PREFIXES)
-            ):
-                return result
-            error = translate(result, endpoint=self._endpoint)
-            if not isinstance(error, errors.DriverTemporaryError) or attempt >= retries:
-                raise error
-            attempt += 1
-            delay = error.retry_after or min(
-                self.config.poll_interval * 2 ** (attempt - 1), self.config.max_poll_interval
-            )
-            _log.info("%s: %s; attempt %d again in %.1fs", self.name, error, attempt + 1, delay)
-            await asyncio.sleep(delay)
-
-    async def _invoke(
-        self,
-        action: str,
-        params: Mapping[str, Any],
-        *,
-        journal: Callable[[ApiResult | None], None] | None = None,
-    ) -> ApiResult:
-        """The call in a worker thread, reported to the audit with its request id."""
-
-        def work() -> ApiResult:
-            if journal is not None:
-                journal(None)
-            result = self._ecs.invoke(action, params)
-            if journal is not None:
-                journal(result)
-            return result
-
-        task = asyncio.ensure_future(asyncio.to_thread(work))
-        try:
-            result = await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # The HTTP call cannot be interrupted: wait for it (bounded by its timeout), so
-            # that nothing of a cancelled step is still in flight when it is retried.
-            done, _ = await asyncio.wait({task}, timeout=2 * self.config.api_timeout + 5)
-            if task in done and not task.cancelled() and task.exception() is None:
-                self._record(task.result(), params)
-            raise
-        self._record(result, params)
-        return result
-
-    def _record(self, result: ApiResult, params: Mapping[str, Any]) -> None:
-        details: dict[str, Any] = {"request_id": result.request_id, "driver": self.name}
-        for name, key in _AUDITED.items():
-            if name in params:
-                value = params[name]
-                details[key] = value if isinstance(value, str | int | float | bool) else list(value)
-        if result.code is not None:
-            details["code"] = result.code  # DryRunOperation and accepted codes too
-        elif not result.answered:
-            details["code"] = "no answer"
-        driving.record_api_call(result.action, **details)
-
     async def _wait(
         self,
         what: str,
@@ -1094,28 +740,24 @@ class AliyunDriver:
         *,
         limit: float,
     ) -> _T:
-        """Until ``look`` says done; polls back off from poll_interval to max_poll_interval."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        delay = self.config.poll_interval
-        seen = "nothing yet"
-        while True:
-            try:
-                done, seen, value = await look()
-            except errors.DriverTemporaryError as exc:
-                seen = f"not seen ({exc})"  # a throttled poll is only a late one
-            else:
-                if done:
-                    return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise errors.DriverError(f"waited {limit:g}s for {what}; last seen: {seen}")
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 2, self.config.max_poll_interval)
+        """Until ``look`` says done (``polling.until``; its value may be None, hence the box)."""
+
+        async def boxed() -> tuple[tuple[_T] | None, str]:
+            done, seen, value = await look()
+            return ((value,) if done else None), seen
+
+        (value,) = await polling.until(
+            boxed,
+            what=what,
+            limit=limit,
+            interval=self.config.poll_interval,
+            max_interval=self.config.max_poll_interval,
+        )
+        return value
 
 
 def _locked_for_security(instance: Mapping[str, Any]) -> bool:
-    locks = _items(instance, "OperationLocks", "LockReason")
+    locks = aliyun_cloud.items(instance, "OperationLocks", "LockReason")
     return any(lock.get("LockReason") == "security" for lock in locks)
 
 
@@ -1164,7 +806,7 @@ async def discover(config: models.AliyunDriver, *, tags: Mapping[str, str]) -> l
         usable = bool(_TARGET_ID.match(name)) and names.count(name) == 1
         labels = {
             str(t.get("TagKey")): str(t.get("TagValue", ""))
-            for t in _items(instance, "Tags", "Tag")
+            for t in aliyun_cloud.items(instance, "Tags", "Tag")
             if t.get("TagKey") and not str(t.get("TagKey")).startswith("acs:")
         }
         targets.append(
@@ -1191,7 +833,7 @@ def _address(instance: Mapping[str, Any]) -> str:
         if isinstance(addresses, list) and addresses and isinstance(addresses[0], str):
             return addresses[0]
     eip = instance.get("EipAddress")
-    if isinstance(eip, Mapping) and _text(eip.get("IpAddress")):
+    if isinstance(eip, Mapping) and aliyun_cloud.text(eip.get("IpAddress")):
         return str(eip["IpAddress"])
     return str(instance.get("InstanceId"))
 
@@ -1199,12 +841,30 @@ def _address(instance: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------- factory
 
 
+def client_settings(config: models.AliyunDriver) -> dict[str, Any]:
+    """How a ``kind: aliyun`` driver reaches ECS (its calls audited under its name)."""
+    return {
+        "region_id": config.region_id,
+        "endpoint": config.endpoint,
+        "protocol": config.protocol,
+        "api_timeout": config.api_timeout,
+        "retry_interval": config.poll_interval,
+        "max_retry_interval": config.max_poll_interval,
+        "name": config.name,
+    }
+
+
+def client_for(config: models.AliyunDriver) -> aliyun_cloud.Client:
+    """The ECS client of a ``kind: aliyun`` driver."""
+    return aliyun_cloud.Client(**client_settings(config))
+
+
 def make_driver(config: models.Driver, state_dir: Path) -> AliyunDriver:
     """The registry's factory: ConfigError when this is not an aliyun entry or the SDK is
     missing (``pip install 'rollsafe[aliyun]'``)."""
     if not isinstance(config, models.AliyunDriver):
         raise errors.ConfigError(f"driver {config.name!r} is not a `kind: aliyun` driver")
-    if importlib.util.find_spec(_SDK_MODULE) is None:
+    if not aliyun_cloud.available():
         raise errors.ConfigError(
             f"driver {config.name!r}: the Alibaba Cloud SDK is not installed "
             "(pip install 'rollsafe[aliyun]')"

@@ -30,16 +30,17 @@ instead of creating another. A swap finds the volume it created by the same tag,
 action checks the state first (already stopped, already detached, already attached), so a
 step re-run after a crash performs no second restore.
 
-The SDK is boto3, an optional dependency (``pip install 'rollsafe[aws]'``) imported only when
-the driver is built; credentials and the default region come from its standard chain, never
-from the configuration. Every call runs in a worker thread (boto3 blocks) and is then reported
-with its request id (``driving.record_api_call``). botocore errors are translated here:
-throttling and 5xx become ``DriverTemporaryError``; permission, state and everything else
-``DriverError`` (``PrecheckFailed`` in a precheck). No botocore exception leaves this module.
+EC2 is reached through ``reach/clouds/aws.py`` (shared with the SSM transport and the CloudWatch
+probe): boto3 session and credentials from the SDK's standard chain, never the configuration;
+every call in a worker thread, reported with its request id; throttling and 5xx become
+``DriverTemporaryError``, permission, state and everything else ``DriverError``
+(``PrecheckFailed`` in a precheck). No botocore exception reaches this module. The ``upgrade``
+command runs on the controller under the command supervisor (``execute.supervising``).
 
-Long operations poll with bounded backoff (``poll_interval`` growing to ``max_poll_interval``)
-for at most ``snapshot_wait``, ``restore_wait`` or ``instance_wait``; ``policy.step_timeout``
-must be longer than the wait of the longest step, or the executor gives up first.
+Long operations poll through the one poller (``reach.polling``: ``poll_interval`` growing to
+``max_poll_interval``) for at most ``snapshot_wait``, ``restore_wait`` or ``instance_wait``;
+``policy.step_timeout`` must be longer than the wait of the longest step, or the executor
+gives up first.
 """
 
 from __future__ import annotations
@@ -47,21 +48,18 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
-import importlib.util
-import json
 import logging
-import os
 import re
-import shlex
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import commands, driving
+from rollsafe.execute import driving, journals, supervising
+from rollsafe.reach import polling
+from rollsafe.reach.clouds import aws as aws_cloud
 
 __all__ = [
     "STEP_REPLACE_INSTANCE",
@@ -105,37 +103,6 @@ TAG_REPLACED_BY = "rollsafe:replaced-by"
 TAG_REPLACES = "rollsafe:replaces"
 TAG_REPLACEMENT = "rollsafe:replacement"
 
-# Error codes, by what the caller should do next.
-_THROTTLED = frozenset(
-    {
-        "RequestLimitExceeded",
-        "Throttling",
-        "ThrottlingException",
-        "RequestThrottled",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "PriorRequestNotComplete",
-    }
-)
-_UNAVAILABLE = frozenset(
-    {"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout"}
-)
-_DENIED = frozenset(
-    {
-        "UnauthorizedOperation",
-        "AccessDenied",
-        "AccessDeniedException",
-        "AuthFailure",
-        "OptInRequired",
-        "Blocked",
-        "InvalidClientTokenId",
-        "SignatureDoesNotMatch",
-        "ExpiredToken",
-    }
-)
-_WRONG_STATE = frozenset({"IncorrectInstanceState", "IncorrectState"})
-_DRY_RUN_OK = "DryRunOperation"
-
 # Replace-root-volume task states (``failing-detached`` is documented, not yet in every SDK).
 _TASK_RUNNING = frozenset({"pending", "in-progress"})
 _TASK_FAILING = frozenset({"failing", "failing-detached"})
@@ -175,13 +142,8 @@ def client_token(key: str) -> str:
 # --------------------------------------------------------------------------- the API boundary
 
 
-class Ec2Error(errors.DriverError):
-    """EC2 refused a call for good; ``code`` is its error code (``InvalidVolume.NotFound``)."""
-
-    def __init__(self, message: str, *, code: str, request_id: str | None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.request_id = request_id
+Ec2Error = aws_cloud.ApiError
+"""EC2 refused a call for good; ``code`` is its error code (``InvalidVolume.NotFound``)."""
 
 
 class InstanceUnusable(errors.DriverError):
@@ -190,20 +152,25 @@ class InstanceUnusable(errors.DriverError):
 
 
 class Ec2Api:
-    """EC2 calls in worker threads, each reported with its request id, errors translated."""
+    """EC2 through the one AWS client (``reach.clouds.aws``), with what EC2 puts in the audit."""
 
     def __init__(
         self, config: models.AwsDriver, *, client_factory: ClientFactory | None = None
     ) -> None:
         self._config = config
-        self._factory = client_factory or self._default_client
-        self._client: Any = None
-        self._lock = threading.Lock()
+        self._client = aws_cloud.Client(
+            "ec2",
+            label="EC2",
+            region=config.region,
+            endpoint_url=config.endpoint_url,
+            timeout=config.api_timeout,
+            attempts=config.api_attempts,
+            client_factory=client_factory,
+        )
 
     @property
     def region(self) -> str | None:
-        client = self._client
-        return None if client is None else getattr(client.meta, "region_name", None)
+        return self._client.region
 
     async def call(self, operation: str, *, dry_run: bool = False, **params: Any) -> dict[str, Any]:
         """Call ``operation`` (``CreateSnapshot``); the response, or a rollsafe error.
@@ -211,171 +178,46 @@ class Ec2Api:
         With ``dry_run`` the call is made with ``DryRun=True`` and returns ``{}`` when EC2
         answers ``DryRunOperation`` (the call would have been permitted).
         """
+        details = _audit_details(params)
         if dry_run:
-            params["DryRun"] = True
-        outcome = await asyncio.to_thread(self._invoke, operation, params)
-        if isinstance(outcome, Exception):
-            return self._failed(operation, outcome, _audit_details(params, None), dry_run=dry_run)
-        response = outcome
-        details = _audit_details(params, response)
-        meta = response.get("ResponseMetadata", {})
-        retries = meta.get("RetryAttempts") or 0
-        driving.record_api_call(
+            details["dry_run"] = True
+        return await self._client.call(
             operation,
-            request_id=meta.get("RequestId"),
-            **details,
-            **({"sdk_retries": retries} if retries else {}),
-        )
-        if dry_run:
-            # An endpoint that ignores DryRun has just performed the action for real.
-            raise errors.DriverError(
-                f"EC2 {operation} with DryRun was performed instead of refused: the "
-                "endpoint does not behave like EC2; a person must check what it did"
-            )
-        return response
-
-    def _failed(
-        self, operation: str, failure: Exception, details: dict[str, Any], *, dry_run: bool
-    ) -> dict[str, Any]:
-        response = getattr(failure, "response", None)
-        if not isinstance(response, Mapping):  # not a ClientError: no answer from EC2
-            driving.record_api_call(
-                operation, request_id=None, error=type(failure).__name__, **details
-            )
-            raise _translate_sdk_error(operation, failure) from failure
-        error = response.get("Error") or {}
-        meta = response.get("ResponseMetadata") or {}
-        code = str(error.get("Code") or "")
-        request_id = meta.get("RequestId")
-        if dry_run and code == _DRY_RUN_OK:
-            driving.record_api_call(
-                operation, request_id=request_id, dry_run_result="permitted", **details
-            )
-            return {}
-        driving.record_api_call(operation, request_id=request_id, error=code, **details)
-        raise _translate_client_error(
-            operation,
-            code=code,
-            message=str(error.get("Message") or ""),
-            status=int(meta.get("HTTPStatusCode") or 0),
-            request_id=request_id,
+            params,
+            details=details,
+            reported=_created,
             retry_after=self._config.poll_interval,
-        ) from failure
-
-    def _invoke(self, operation: str, params: dict[str, Any]) -> dict[str, Any] | Exception:
-        """Runs in a worker thread; the outcome is judged and recorded on the event loop."""
-        from botocore import exceptions as aws_errors
-
-        try:
-            client = self._get_client()
-            method = getattr(client, _snake(operation))
-            response: dict[str, Any] = method(**params)
-        except (aws_errors.ClientError, aws_errors.BotoCoreError, ValueError) as exc:
-            return exc
-        return response
-
-    def _get_client(self) -> Any:
-        with self._lock:  # botocore clients are thread-safe, their creation is not
-            if self._client is None:
-                self._client = self._factory()
-            return self._client
-
-    def _default_client(self) -> Any:
-        import boto3
-        from botocore import config as aws_config
-
-        settings = aws_config.Config(
-            connect_timeout=self._config.api_timeout,
-            read_timeout=self._config.api_timeout,
-            retries={"mode": "standard", "total_max_attempts": self._config.api_attempts},
-            user_agent_extra="rollsafe",
-        )
-        return boto3.session.Session().client(
-            "ec2",
-            region_name=self._config.region,
-            endpoint_url=self._config.endpoint_url,
-            config=settings,
+            dry_run=dry_run,
         )
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        close = getattr(client, "close", None)
-        if close is not None:
-            close()
+        self._client.close()
 
 
-def _snake(operation: str) -> str:
-    from botocore import xform_name
-
-    return str(xform_name(operation))
-
-
-def _audit_details(params: Mapping[str, Any], response: Mapping[str, Any] | None) -> dict[str, Any]:
+def _audit_details(params: Mapping[str, Any]) -> dict[str, Any]:
     details: dict[str, Any] = {
         name: params[key] for key, name in _AUDITED_PARAMS.items() if key in params
     }
-    if params.get("DryRun"):
-        details["dry_run"] = True
     filters = params.get("Filters")
     if filters:
         details["filters"] = {f["Name"]: list(f.get("Values", [])) for f in filters}
-    if response:
-        for key in _AUDITED_RESULTS:
-            if isinstance(response.get(key), str):
-                details[f"created_{_snake(key)}"] = response[key]
-        launched = response.get("Instances")
-        if isinstance(launched, list) and launched:
-            details["created_instance_ids"] = [i.get("InstanceId") for i in launched]
-        task = response.get("ReplaceRootVolumeTask")
-        if isinstance(task, Mapping):
-            details["task_id"] = task.get("ReplaceRootVolumeTaskId")
-            details["task_state"] = task.get("TaskState")
     return details
 
 
-def _translate_client_error(
-    operation: str,
-    *,
-    code: str,
-    message: str,
-    status: int,
-    request_id: str | None,
-    retry_after: float,
-) -> errors.RollsafeError:
-    said = " ".join(message.split()) or "no message"
-    where = f"EC2 {operation}"
-    tail = f" (request {request_id})" if request_id else ""
-    if code in _THROTTLED or code in _UNAVAILABLE or status >= 500:
-        return errors.DriverTemporaryError(
-            f"{where}: {code or f'HTTP {status}'}: {said}{tail}", retry_after=retry_after
-        )
-    if code in _DENIED:
-        text = f"{where} is not permitted: {code}: {said}{tail}"
-    elif code in _WRONG_STATE:
-        text = f"{where} refused in this state: {code}: {said}{tail}"
-    else:
-        text = f"{where} failed: {code or f'HTTP {status}'}: {said}{tail}"
-    return Ec2Error(text, code=code, request_id=request_id)
-
-
-def _translate_sdk_error(operation: str, exc: Exception) -> errors.RollsafeError:
-    from botocore import exceptions as aws_errors
-
-    where = f"EC2 {operation}"
-    if isinstance(exc, aws_errors.NoRegionError):
-        return errors.DriverError(f"{where}: no region: set `region` on the driver or AWS_REGION")
-    if isinstance(exc, aws_errors.NoCredentialsError | aws_errors.PartialCredentialsError):
-        return errors.DriverError(f"{where}: no usable AWS credentials in the SDK's chain")
-    if isinstance(
-        exc,
-        aws_errors.EndpointConnectionError
-        | aws_errors.ConnectionClosedError
-        | aws_errors.ConnectTimeoutError
-        | aws_errors.ReadTimeoutError,
-    ):
-        return errors.DriverTemporaryError(f"{where}: {exc}", retry_after=None)
-    return errors.DriverError(f"{where}: {type(exc).__name__}: {exc}")
+def _created(response: Mapping[str, Any]) -> dict[str, Any]:
+    """The ids a call's answer created, for the audit."""
+    details: dict[str, Any] = {}
+    for key in _AUDITED_RESULTS:
+        if isinstance(response.get(key), str):
+            details[f"created_{aws_cloud.operation_name(key)}"] = response[key]
+    launched = response.get("Instances")
+    if isinstance(launched, list) and launched:
+        details["created_instance_ids"] = [i.get("InstanceId") for i in launched]
+    task = response.get("ReplaceRootVolumeTask")
+    if isinstance(task, Mapping):
+        details["task_id"] = task.get("ReplaceRootVolumeTaskId")
+        details["task_state"] = task.get("TaskState")
+    return details
 
 
 # --------------------------------------------------------------------------- the driver
@@ -397,7 +239,7 @@ class AwsDriver:
         self.name: str = config.name
         self.state_dir = state_dir.absolute()
         self.api = Ec2Api(config, client_factory=client_factory)
-        self._journal = self.state_dir / "aws-journal"
+        self._journal = journals.StepJournal(self.state_dir / "aws-journal", suffix=".done")
         self._output_dir = self.state_dir / "driver-output"
 
     async def close(self) -> None:
@@ -1243,14 +1085,16 @@ class AwsDriver:
         command = self.config.upgrade
         if command is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        done = self._journal / f"{_slug(key)}.done"
-        if done.is_file():
-            return str(json.loads(done.read_bytes()).get("output", ""))
-        output = await self._run(command, target, key=key)
-        await asyncio.to_thread(
-            _write_atomic, done, json.dumps({"key": key, "output": output}).encode()
+        instance = str(target.vars.get("instance_id", ""))
+        return await supervising.upgrade(
+            self._journal,
+            key,
+            command,
+            target,
+            env={**self.config.env, "ROLLSAFE_INSTANCE_ID": instance},
+            output_dir=self._output_dir,
+            limit_s=self.config.upgrade_timeout,
         )
-        return output
 
     async def status(self, target: models.Target) -> Mapping[str, Any]:
         try:
@@ -1299,74 +1143,39 @@ class AwsDriver:
         raise errors.DriverError(f"instance {instance_id} was not found")
 
     async def _volume(self, volume_id: str) -> dict[str, Any] | None:
-        try:
-            found = await self.api.call("DescribeVolumes", VolumeIds=[volume_id])
-        except Ec2Error as exc:
-            if exc.code == "InvalidVolume.NotFound":
-                return None
-            raise
-        volumes = found.get("Volumes", [])
-        return dict(volumes[0]) if volumes else None
+        return await self._describe("Volume", volume_id)
 
     async def _snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        return await self._describe("Snapshot", snapshot_id)
+
+    async def _describe(self, kind: str, wanted: str) -> dict[str, Any] | None:
+        """One volume or snapshot by id (``Describe<kind>s``), None when EC2 knows none."""
         try:
-            found = await self.api.call("DescribeSnapshots", SnapshotIds=[snapshot_id])
+            ids: dict[str, Any] = {f"{kind}Ids": [wanted]}
+            found = await self.api.call(f"Describe{kind}s", **ids)
         except Ec2Error as exc:
-            if exc.code == "InvalidSnapshot.NotFound":
+            if exc.code == f"Invalid{kind}.NotFound":
                 return None
             raise
-        snapshots = found.get("Snapshots", [])
-        return dict(snapshots[0]) if snapshots else None
+        items = found.get(f"{kind}s", [])
+        return dict(items[0]) if items else None
 
     async def _wait(
         self,
-        probe: Callable[[], Awaitable[tuple[_T | None, str]]],
+        probe: polling.Look[_T],
         *,
         limit: float,
         what: str,
     ) -> _T:
-        """Poll ``probe`` until it returns a result, backing off; DriverError after ``limit``.
-
-        ``probe`` returns ``(result or None, what it saw)`` and raises DriverError for a state
-        that will never come right. Throttling while polling only slows the polling down.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        delay = self.config.poll_interval
-        seen = "nothing yet"
-        while True:
-            pause = delay
-            try:
-                result, seen = await probe()
-            except errors.DriverTemporaryError as exc:
-                result, seen = None, f"{seen}; then {exc}"
-                pause = max(delay, exc.retry_after or 0.0)
-            if result is not None:
-                return result
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise errors.DriverError(
-                    f"gave up waiting for {what} after {limit:g}s (last seen: {seen})"
-                )
-            await asyncio.sleep(min(pause, remaining))
-            delay = min(delay * 1.5, self.config.max_poll_interval)
+        return await polling.until(
+            probe,
+            what=what,
+            limit=limit,
+            interval=self.config.poll_interval,
+            max_interval=self.config.max_poll_interval,
+        )
 
     # ------------------------------------------------------------------ the upgrade command
-
-    async def _run(self, command: models.Command, target: models.Target, *, key: str) -> str:
-        argv = _argv(command, target)
-        env = {**os.environ, **self.config.env}
-        env["ROLLSAFE_TARGET"] = target.id
-        env["ROLLSAFE_STEP_KEY"] = key
-        env["ROLLSAFE_INSTANCE_ID"] = str(target.vars.get("instance_id", ""))
-        return await commands.run(
-            argv,
-            env=env,
-            stdout_path=self._output_dir / f"upgrade-{_slug(key)}.stdout",
-            stderr_path=self._output_dir / f"upgrade-{_slug(key)}.stderr",
-            limit_s=self.config.upgrade_timeout,
-            what="upgrade",
-        )
 
 
 # --------------------------------------------------------------------------- discovery
@@ -1534,39 +1343,11 @@ def _iso(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _slug(key: str) -> str:
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:48]
-    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-
-def _argv(command: models.Command, target: models.Target) -> list[str]:
-    try:
-        tokens = shlex.split(command) if isinstance(command, str) else list(command)
-        argv = [models.render(token, target) for token in tokens]
-    except (KeyError, ValueError, IndexError, AttributeError) as exc:
-        raise errors.DriverError(
-            f"the upgrade command cannot be prepared for {target.id}: {exc}"
-        ) from exc
-    if not argv:
-        raise errors.DriverError("the upgrade command is empty")
-    return argv
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-
-
 def create(config: models.Driver, state_dir: Path) -> AwsDriver:
     """Factory registered under ``aws``; ConfigError when boto3 is not installed."""
     if not isinstance(config, models.AwsDriver):
         raise errors.ConfigError(f"driver {config.name!r} is not a `kind: aws` driver")
-    if importlib.util.find_spec("boto3") is None:
+    if not aws_cloud.available():
         raise errors.ConfigError(
             f"driver {config.name!r}: the aws driver needs boto3: pip install 'rollsafe[aws]'"
         )

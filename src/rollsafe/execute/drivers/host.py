@@ -18,27 +18,21 @@ the environment is never recorded.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import json
-import os
-import re
 import shlex
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rollsafe.audit import redacting
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving
-from rollsafe.execute.drivers import directories
+from rollsafe.execute import driving, journals
 from rollsafe.execute.recipes import building as recipe_building
 from rollsafe.execute.recipes import checked, recipes
-from rollsafe.execute.transports import building as transport_building
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import building as transport_building
+from rollsafe.reach.transports import transporting
 
 STEP_RESTART = "restart"
 STEP_UPGRADE = "upgrade"
@@ -67,7 +61,7 @@ class HostDriver:
             config.transport, output_limit=config.output_limit
         )
         self.recipe = recipe or recipe_building.build(config.recipe)
-        self._journal = _Journal(self.state_dir / "host-journal")
+        self._journal = journals.StepJournal(self.state_dir / "host-journal", suffix=".done")
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -126,21 +120,20 @@ class HostDriver:
     ) -> str:
         driving.require_step(self.name, step, self.rollback_steps(target, point), point=point.id)
         self._check_belongs(target, point)
-        with self._journal.lock(key):
-            record = self._journal.read(key, step=step)
-            if record is not None:
-                return str(record.get("output", ""))
+
+        async def act() -> str:
             if step == STEP_RESTART and self.config.restart is not None:
-                output = await self._command(self.config.restart, target, what="restart")
-            else:
-                # The attempt id lets a recipe tell its own half-done work from an earlier
-                # rollback's (see the btrfs recipe).
-                data = {**self._recipe_data(point), "attempt": _attempt(key)}
-                output = await self.recipe.rollback(
-                    self._via(step), target, data, step=step, limit_s=self.config.step_timeout
-                )
-            self._journal.write(key, step=step, target=target, point=point, output=output)
-            return output
+                return await self._command(self.config.restart, target, what="restart")
+            # The attempt id lets a recipe tell its own half-done work from an earlier
+            # rollback's (see the btrfs recipe).
+            data = {**self._recipe_data(point), "attempt": _attempt(key)}
+            return await self.recipe.rollback(
+                self._via(step), target, data, step=step, limit_s=self.config.step_timeout
+            )
+
+        return await self._journal.once(
+            key, act, step=step, record={"target": target.id, "point": point.id}
+        )
 
     async def verify(self, target: models.Target, point: restore_points.RestorePoint) -> str:
         """The recipe's own check that the host is back at ``point`` (VerificationFailed)."""
@@ -157,13 +150,13 @@ class HostDriver:
     async def upgrade(self, target: models.Target, *, key: str) -> str:
         if self.config.upgrade is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        with self._journal.lock(key):
-            record = self._journal.read(key, step=STEP_UPGRADE)
-            if record is not None:
-                return str(record.get("output", ""))
-            output = await self._command(self.config.upgrade, target, what=STEP_UPGRADE)
-            self._journal.write(key, step=STEP_UPGRADE, target=target, point=None, output=output)
-            return output
+        command = self.config.upgrade
+        return await self._journal.once(
+            key,
+            lambda: self._command(command, target, what=STEP_UPGRADE),
+            step=STEP_UPGRADE,
+            record={"target": target.id, "point": None},
+        )
 
     async def status(self, target: models.Target) -> Mapping[str, Any]:
         out: dict[str, Any] = {
@@ -312,70 +305,6 @@ class _AuditedTransport:
 
     async def close(self) -> None:
         return None  # the driver owns the inner transport
-
-
-class _Journal:
-    """Per-key records of finished steps, as files written atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        return self.root / f"{_slug(key)}.done"
-
-    def read(self, key: str, *, step: str) -> dict[str, Any] | None:
-        try:
-            record: dict[str, Any] = json.loads(self._path(key).read_bytes())
-        except FileNotFoundError:
-            return None
-        if record.get("step") != step:
-            raise errors.DriverError(
-                f"step key {key!r} was already used for step {record.get('step')!r}, not {step!r}"
-            )
-        return record
-
-    def write(
-        self,
-        key: str,
-        *,
-        step: str,
-        target: models.Target,
-        point: restore_points.RestorePoint | None,
-        output: str,
-    ) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        record = {
-            "key": key,
-            "step": step,
-            "target": target.id,
-            "point": point.id if point is not None else None,
-            "finished_at": time.time(),
-            "output": output,
-        }
-        directories.write_atomic(self._path(key), json.dumps(record, sort_keys=True).encode())
-
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        """Exclusive use of ``key`` across tasks and processes, or DriverTemporaryError."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / f"{_slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise errors.DriverTemporaryError(
-                    f"step key {key!r} is being run right now by another worker",
-                    retry_after=5.0,
-                ) from exc
-            yield
-        finally:
-            os.close(fd)
-
-
-def _slug(key: str) -> str:
-    """A file-name-safe, collision-free name for a step key."""
-    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
-    return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
 def _attempt(key: str) -> str:

@@ -351,32 +351,29 @@ class KubernetesDriver:
     async def _list_replicasets(
         self, namespace: str, deployment: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        selector = _selector(deployment)
-
-        def call(apps: Any) -> Any:
-            return apps.list_namespaced_replica_set(
-                namespace,
-                label_selector=selector,
-                _preload_content=False,
-                _request_timeout=_REQUEST_TIMEOUT,
-            )
-
-        answer = await self._call(
-            "kubernetes.list_replicasets",
-            call,
-            namespace=namespace,
-            name=_meta(deployment).get("name"),
+        return await self._list_selected(
+            namespace,
+            deployment,
+            method="list_namespaced_replica_set",
+            kind="replicasets",
             api="apps",
         )
-        return list(answer.get("items") or [])
 
     async def _list_pods(
         self, namespace: str, deployment: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
+        return await self._list_selected(
+            namespace, deployment, method="list_namespaced_pod", kind="pods", api="core"
+        )
+
+    async def _list_selected(
+        self, namespace: str, deployment: Mapping[str, Any], *, method: str, kind: str, api: str
+    ) -> list[dict[str, Any]]:
+        """The ``kind`` objects the Deployment's selector matches (``<api>.<method>``)."""
         selector = _selector(deployment)
 
-        def call(core: Any) -> Any:
-            return core.list_namespaced_pod(
+        def call(client: Any) -> Any:
+            return getattr(client, method)(
                 namespace,
                 label_selector=selector,
                 _preload_content=False,
@@ -384,11 +381,11 @@ class KubernetesDriver:
             )
 
         answer = await self._call(
-            "kubernetes.list_pods",
+            f"kubernetes.list_{kind}",
             call,
             namespace=namespace,
             name=_meta(deployment).get("name"),
-            api="core",
+            api=api,
         )
         return list(answer.get("items") or [])
 

@@ -21,10 +21,12 @@ settings recorded in the restore point), waits for it to be ``RUNNING`` and stop
 terminates) the old one. Otherwise that step does nothing. The target's instance id changes:
 the operator updates ``vars.instance_id`` (rollsafe does not rewrite configuration).
 
-The instance of a target is its ``vars.instance_id``. Credentials come from
-``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` or the SDK's default provider chain
-(profile file, CVM role), never from the configuration or the audit. The SDK is imported
-lazily, only here, and every synchronous SDK call runs in a worker thread.
+The instance of a target is its ``vars.instance_id``. CVM and CBS are reached through
+``reach/clouds/tencent.py`` (shared with the TAT transport): credentials from
+``TENCENTCLOUD_SECRET_ID`` / ``TENCENTCLOUD_SECRET_KEY`` or the SDK's default provider chain,
+never from the configuration or the audit; every SDK call in a worker thread (through the
+step's lease). Long operations wait through the one poller (``reach.polling``), where a read
+still throttled after its retries only delays the next look.
 
 Idempotency: CBS has no client token for ``CreateSnapshot`` or ``ApplySnapshot``, so the
 driver checks state before acting. A snapshot is named ``rollsafe-<point id>`` and a
@@ -41,8 +43,9 @@ Errors: ``RequestLimitExceeded*``, ``InternalError*``, 5xx answers, network fail
 documented "busy, try again later" codes are ``DriverTemporaryError`` (read-only calls are
 also retried here, inside the poll budget); ``AuthFailure*`` and ``UnauthorizedOperation*``
 (a CAM permission missing) and state errors are ``DriverError`` naming the code, or
-``PrecheckFailed`` during a precheck. Every call, answered or refused, is reported through
-``driving.record_api_call`` with its ``RequestId``.
+``PrecheckFailed`` during a precheck (the table is the cloud module's). Every call, answered or
+refused, is reported to the audit with its ``RequestId``. The ``upgrade`` command runs on the
+controller under the command supervisor (``execute.supervising``), journaled by key.
 """
 
 from __future__ import annotations
@@ -50,22 +53,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import fcntl
 import hashlib
-import json
-import math
-import os
 import re
-import shlex
-import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import commands, driving
+from rollsafe.execute import driving, journals, supervising
+from rollsafe.reach import polling
+from rollsafe.reach.clouds import tencent as tencent_cloud
 
 __all__ = [
     "SNAPSHOT_PREFIX",
@@ -89,26 +88,7 @@ SNAPSHOT_PREFIX = "rollsafe-"
 _T = TypeVar("_T")
 _PAGE = 100  # the largest Limit DescribeInstances accepts
 _READ_ATTEMPTS = 4  # tries of one read-only call that was throttled or hit a 5xx
-_MESSAGE_LIMIT = 300
 
-# Codes whose documented meaning is "busy or throttled: try again later".
-_TEMPORARY_CODES = frozenset(
-    {
-        "RequestLimitExceeded",
-        "InternalError",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "ResourceBusy",
-        "InvalidDisk.Busy",
-        "MutexOperation.TaskRunning",
-        "OperationDenied.InstanceOperationInProgress",
-        "ServerNetworkError",
-        "ClientNetworkError",
-    }
-)
-_TEMPORARY_PREFIXES = ("RequestLimitExceeded.", "InternalError.")
-_THROTTLING = ("RequestLimitExceeded",)
-_PERMISSION_PREFIXES = ("AuthFailure", "UnauthorizedOperation")
 _NOT_FOUND = frozenset(
     {
         "InvalidInstanceId.NotFound",
@@ -138,218 +118,6 @@ _LOST_STATES = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- the SDK boundary
-
-
-class _Failure(Exception):
-    """A call the SDK or the service refused, before translation into rollsafe's errors."""
-
-    def __init__(self, *, code: str, message: str, request_id: str | None) -> None:
-        super().__init__(code, message)
-        self.code = code
-        self.message = message
-        self.request_id = request_id
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
-
-    @property
-    def temporary(self) -> bool:
-        return self.code in _TEMPORARY_CODES or self.code.startswith(_TEMPORARY_PREFIXES)
-
-    @property
-    def throttled(self) -> bool:
-        return self.code.startswith(_THROTTLING)
-
-    @property
-    def permission(self) -> bool:
-        return self.code.startswith(_PERMISSION_PREFIXES)
-
-
-class _Cloud:
-    """The only code that touches the SDK: one synchronous call, answer or ``_Failure``."""
-
-    def __init__(self, config: models.TencentDriver) -> None:
-        self.config = config
-        self._provider: Any = None
-        self._lock = threading.Lock()
-
-    def call(self, service: str, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """``action`` of ``service`` ("cvm" or "cbs"); the ``Response`` object it answered."""
-        from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-            TencentCloudSDKException,
-        )
-
-        try:
-            client = self._client(service)
-            body = client.call_json(action, dict(params))
-        except TencentCloudSDKException as exc:
-            raise _Failure(
-                code=str(exc.code or "ClientError"),
-                message=_short(exc.message),
-                request_id=str(exc.requestId) if exc.requestId else None,
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - requests, ssl, json: a network-level failure
-            raise _Failure(
-                code="ClientNetworkError", message=_short(exc), request_id=None
-            ) from None
-        response = body.get("Response") if isinstance(body, dict) else None
-        if not isinstance(response, dict):
-            raise _Failure(
-                code="InternalError", message="answer without a Response object", request_id=None
-            )
-        error = response.get("Error")
-        if isinstance(error, dict):  # the SDK checks errors only for some content types
-            raise _Failure(
-                code=str(error.get("Code") or "InternalError"),
-                message=_short(error.get("Message")),
-                request_id=response.get("RequestId"),
-            )
-        return response
-
-    def _client(self, service: str) -> Any:
-        from tencentcloud.cbs.v20170312 import cbs_client
-        from tencentcloud.common.profile.client_profile import ClientProfile
-        from tencentcloud.common.profile.http_profile import HttpProfile
-        from tencentcloud.cvm.v20170312 import cvm_client
-
-        endpoint = self.config.endpoints.cvm if service == "cvm" else self.config.endpoints.cbs
-        http = HttpProfile(
-            protocol=self.config.protocol,
-            endpoint=endpoint,
-            reqTimeout=max(1, math.ceil(self.config.api_timeout)),
-        )
-        profile = ClientProfile(httpProfile=http, language="en-US")
-        factory = cvm_client.CvmClient if service == "cvm" else cbs_client.CbsClient
-        # A client per call: the SDK's HTTP session is not meant to be shared across threads.
-        return factory(self._credential(), self.config.region, profile)
-
-    def _credential(self) -> Any:
-        from tencentcloud.common import credential
-
-        with self._lock:
-            if self._provider is None:
-                # Environment first (TENCENTCLOUD_SECRET_ID / _KEY), then the profile file, the
-                # CVM role and the TKE OIDC role: the SDK's own chain, cached per driver.
-                self._provider = credential.DefaultCredentialProvider()
-            return self._provider.get_credentials()
-
-
-def _short(value: object) -> str:
-    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
-
-
-# --------------------------------------------------------------------------- leases, journal
-
-
-class _Lease:
-    """Exclusive use of one step key, across tasks, threads and processes (``flock``).
-
-    SDK calls of the step run through ``call``. When the step is cancelled while a call is in
-    flight, the worker thread cannot be stopped; the lease is then released only when that
-    call returns, so a retry of the step can never race with it.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._mutex = threading.Lock()
-        self._in_flight = 0
-        self._releasing = False
-        self._closed = False
-
-    async def call(self, fn: Callable[[], _T]) -> _T:
-        claimed = {"taken": False}
-
-        def run() -> _T:
-            with self._mutex:
-                if claimed["taken"]:
-                    raise asyncio.CancelledError  # abandoned before it started: do nothing
-                claimed["taken"] = True
-            try:
-                return fn()
-            finally:
-                self._done_one()
-
-        with self._mutex:
-            self._in_flight += 1
-        try:
-            return await asyncio.to_thread(run)
-        except asyncio.CancelledError:
-            with self._mutex:
-                never_ran = not claimed["taken"]
-                claimed["taken"] = True
-            if never_ran:
-                self._done_one()
-            raise
-
-    def release(self) -> None:
-        with self._mutex:
-            self._releasing = True
-            if self._in_flight == 0:
-                self._close()
-
-    def _done_one(self) -> None:
-        with self._mutex:
-            self._in_flight -= 1
-            if self._releasing and self._in_flight == 0:
-                self._close()
-
-    def _close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            os.close(self._fd)  # closing the descriptor releases the flock
-
-
-class _Journal:
-    """Per-key progress records of rollback and upgrade steps, written atomically."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @staticmethod
-    def slug(key: str) -> str:
-        readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", key)[:64]
-        return f"{readable}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-
-    def lease(self, key: str, *, retry_after: float) -> _Lease:
-        """The key's lease, or DriverTemporaryError while another worker holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / f"{self.slug(key)}.lock", os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            os.close(fd)
-            raise errors.DriverTemporaryError(
-                f"step key {key!r} is being run right now by another worker "
-                "(or a call of an abandoned attempt has not returned yet)",
-                retry_after=retry_after,
-            ) from exc
-        return _Lease(fd)
-
-    def read(self, key: str, *, step: str) -> dict[str, Any] | None:
-        path = self.root / f"{self.slug(key)}.json"
-        if not path.exists():
-            return None
-        record: dict[str, Any] = json.loads(path.read_bytes())
-        if record.get("step") != step:
-            raise errors.DriverError(
-                f"step key {key!r} was already used for step {record.get('step')!r}, not {step!r}"
-            )
-        return record
-
-    def write(self, key: str, record: Mapping[str, Any]) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / f"{self.slug(key)}.json"
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as f:
-            f.write(json.dumps(dict(record), sort_keys=True).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-
-
 # --------------------------------------------------------------------------- the driver
 
 
@@ -372,13 +140,13 @@ class TencentDriver:
         config: models.TencentDriver,
         state_dir: Path,
         *,
-        cloud: _Cloud | None = None,
+        cloud: tencent_cloud.Client | None = None,
     ) -> None:
         self.config = config
         self.name: str = config.name
         self.state_dir = state_dir.absolute()
-        self._cloud = cloud or _Cloud(config)
-        self._journal = _Journal(self.state_dir / "tencent-journal")
+        self._cloud = cloud or client_for(config)
+        self._journal = journals.StepJournal(self.state_dir / "tencent-journal")
         self._output_dir = self.state_dir / "driver-output"
 
     # ------------------------------------------------------------------ checkpoint
@@ -637,7 +405,7 @@ class TencentDriver:
         *,
         key: str,
         record: Mapping[str, Any] | None,
-        lease: _Lease,
+        lease: journals.Lease,
     ) -> str:
         if step == STEP_REPLACE:
             return await self._replace_step(target, point, place, key=key, lease=lease)
@@ -683,34 +451,48 @@ class TencentDriver:
             "at": time.time(),
         }
 
-    async def _stop_step(self, place: _Place, *, lease: _Lease) -> str:
+    async def _stop_step(self, place: _Place, *, lease: journals.Lease) -> str:
+        iid = place.instance_id
+        state, request = await self._stop(iid, lease=lease, what=f"instance {iid}")
+        if state in ("gone", *_LOST_STATES):
+            raise errors.DriverError(f"instance {iid} is {state}")
+        if request is None:
+            return f"instance {iid} was STOPPED already"
+        return f"stopped instance {iid} (StopInstances request {request})"
+
+    async def _stop(
+        self, instance_id: str, *, lease: journals.Lease, what: str
+    ) -> tuple[str, str | None]:
+        """Stop (never terminate) ``instance_id``: its final state, the first request's id.
+
+        A state no stop can change (gone, terminated ...) ends the wait too: the caller says
+        whether that is a failure.
+        """
         requests: list[str] = []
 
         async def look() -> tuple[str | None, str]:
-            instance = await self._require_instance(place.instance_id, lease=lease)
+            instance = await self._describe_instance(instance_id, lease=lease)
+            if instance is None:
+                return "gone", "gone"
             state = str(instance.get("InstanceState"))
-            if state == "STOPPED":
+            if state == "STOPPED" or state in _LOST_STATES:
                 return state, state
             if state == "RUNNING" and len(requests) < 3:
                 answer = await self._mutate(
                     "cvm",
                     "StopInstances",
-                    {"InstanceIds": [place.instance_id], "StopType": self.config.stop_type},
-                    about={"instance": place.instance_id},
+                    {"InstanceIds": [instance_id], "StopType": self.config.stop_type},
+                    about={"instance": instance_id},
                     lease=lease,
                     tolerate=_ALREADY_STOPPING,
                 )
                 requests.append(str(answer.get("RequestId", "")))
             return None, state
 
-        await self._poll(
-            look,
-            what=f"instance {place.instance_id} to be STOPPED",
-            limit=self.config.instance_wait,
+        state = await self._poll(
+            look, what=f"{what} to be STOPPED", limit=self.config.instance_wait
         )
-        if not requests:
-            return f"instance {place.instance_id} was STOPPED already"
-        return f"stopped instance {place.instance_id} (StopInstances request {requests[0]})"
+        return state, requests[0] if requests else None
 
     async def _apply_step(
         self,
@@ -718,7 +500,7 @@ class TencentDriver:
         *,
         key: str,
         record: Mapping[str, Any] | None,
-        lease: _Lease,
+        lease: journals.Lease,
     ) -> str:
         auto = self.config.strategy == "auto-stop"
         progress: dict[str, Any] = dict(record or {})
@@ -796,7 +578,7 @@ class TencentDriver:
             f"{place.snapshot_id} (ApplySnapshot request {request})"
         )
 
-    async def _start_step(self, place: _Place, *, lease: _Lease) -> str:
+    async def _start_step(self, place: _Place, *, lease: journals.Lease) -> str:
         requests: list[str] = []
 
         async def look() -> tuple[str | None, str]:
@@ -837,7 +619,7 @@ class TencentDriver:
         place: _Place,
         *,
         key: str,
-        lease: _Lease,
+        lease: journals.Lease,
     ) -> str:
         degraded = self._degraded(key)
         if degraded is None:
@@ -895,32 +677,9 @@ class TencentDriver:
             f"({degraded.get('reason')})"
         )
 
-    async def _stop_old(self, instance_id: str, *, lease: _Lease) -> str:
+    async def _stop_old(self, instance_id: str, *, lease: journals.Lease) -> str:
         """Stop, never terminate, the instance a replacement took over from."""
-        requested: list[str] = []
-
-        async def look() -> tuple[str | None, str]:
-            instance = await self._describe_instance(instance_id, lease=lease)
-            if instance is None:
-                return "gone", "gone"
-            state = str(instance.get("InstanceState"))
-            if state == "STOPPED" or state in _LOST_STATES:
-                return state, state
-            if state == "RUNNING" and len(requested) < 3:
-                answer = await self._mutate(
-                    "cvm",
-                    "StopInstances",
-                    {"InstanceIds": [instance_id], "StopType": self.config.stop_type},
-                    about={"instance": instance_id},
-                    lease=lease,
-                    tolerate=_ALREADY_STOPPING,
-                )
-                requested.append(str(answer.get("RequestId", "")))
-            return None, state
-
-        state = await self._poll(
-            look, what=f"old instance {instance_id} to be STOPPED", limit=self.config.instance_wait
-        )
+        state, _ = await self._stop(instance_id, lease=lease, what=f"old instance {instance_id}")
         return f"old instance {instance_id} is {state} (kept, not terminated)"
 
     # ------------------------------------------------------------------ upgrade, status
@@ -928,25 +687,20 @@ class TencentDriver:
     async def upgrade(self, target: models.Target, *, key: str) -> str:
         if self.config.upgrade is None:
             raise errors.DriverError(f"driver {self.name} has no `upgrade` command configured")
-        lease = self._journal.lease(key, retry_after=self.config.poll_interval)
-        try:
-            record = self._journal.read(key, step="upgrade")
-            if record is not None and record.get("phase") == "done":
-                return str(record.get("output", ""))
-            output = await self._run_upgrade(self.config.upgrade, target, key=key)
-            self._journal.write(
-                key,
-                {
-                    "key": key,
-                    "step": "upgrade",
-                    "phase": "done",
-                    "output": output,
-                    "at": time.time(),
-                },
-            )
-            return output
-        finally:
-            lease.release()
+        return await supervising.upgrade(
+            self._journal,
+            key,
+            self.config.upgrade,
+            target,
+            env={
+                **self.config.env,
+                "ROLLSAFE_INSTANCE_ID": self._instance_id(target),
+                "ROLLSAFE_REGION": self.config.region,
+            },
+            output_dir=self._output_dir,
+            limit_s=self.config.upgrade_timeout,
+            retry_after=self.config.poll_interval,
+        )
 
     async def status(self, target: models.Target) -> Mapping[str, Any]:
         out: dict[str, Any] = {"region": self.config.region, "strategy": self.config.strategy}
@@ -977,68 +731,48 @@ class TencentDriver:
         return value
 
     async def _describe_instance(
-        self, instance_id: str, *, lease: _Lease | None = None
+        self, instance_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
-        try:
-            answer = await self._read(
-                "cvm",
-                "DescribeInstances",
-                {"InstanceIds": [instance_id]},
-                about={"instance": instance_id},
-                lease=lease,
-            )
-        except _NotFound:
-            return None
-        found = [
-            i
-            for i in answer.get("InstanceSet") or []
-            if isinstance(i, dict) and i.get("InstanceId") == instance_id
-        ]
-        return found[0] if found else None
+        return await self._describe("cvm", "Instance", instance_id, about="instance", lease=lease)
 
     async def _describe_disk(
-        self, disk_id: str, *, lease: _Lease | None = None
+        self, disk_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
-        try:
-            answer = await self._read(
-                "cbs", "DescribeDisks", {"DiskIds": [disk_id]}, about={"disk": disk_id}, lease=lease
-            )
-        except _NotFound:
-            return None
-        found = [
-            d
-            for d in answer.get("DiskSet") or []
-            if isinstance(d, dict) and d.get("DiskId") == disk_id
-        ]
-        return found[0] if found else None
+        return await self._describe("cbs", "Disk", disk_id, about="disk", lease=lease)
 
     async def _describe_snapshot(
-        self, snapshot_id: str, *, lease: _Lease | None = None
+        self, snapshot_id: str, *, lease: journals.Lease | None = None
     ) -> dict[str, Any] | None:
+        return await self._describe("cbs", "Snapshot", snapshot_id, about="snapshot", lease=lease)
+
+    async def _describe(
+        self, service: str, kind: str, wanted: str, *, about: str, lease: journals.Lease | None
+    ) -> dict[str, Any] | None:
+        """One resource by id (``Describe<kind>s``, ``<kind>Ids``, ``<kind>Set``), or None."""
         try:
             answer = await self._read(
-                "cbs",
-                "DescribeSnapshots",
-                {"SnapshotIds": [snapshot_id]},
-                about={"snapshot": snapshot_id},
+                service,
+                f"Describe{kind}s",
+                {f"{kind}Ids": [wanted]},
+                about={about: wanted},
                 lease=lease,
             )
         except _NotFound:
             return None
         found = [
-            s
-            for s in answer.get("SnapshotSet") or []
-            if isinstance(s, dict) and s.get("SnapshotId") == snapshot_id
+            item
+            for item in answer.get(f"{kind}Set") or []
+            if isinstance(item, dict) and item.get(f"{kind}Id") == wanted
         ]
         return found[0] if found else None
 
-    async def _require_instance(self, instance_id: str, *, lease: _Lease) -> dict[str, Any]:
+    async def _require_instance(self, instance_id: str, *, lease: journals.Lease) -> dict[str, Any]:
         instance = await self._describe_instance(instance_id, lease=lease)
         if instance is None:
             raise errors.DriverError(f"instance {instance_id} no longer exists")
         return instance
 
-    async def _require_disk(self, disk_id: str, *, lease: _Lease) -> dict[str, Any]:
+    async def _require_disk(self, disk_id: str, *, lease: journals.Lease) -> dict[str, Any]:
         disk = await self._describe_disk(disk_id, lease=lease)
         if disk is None:
             raise errors.DriverError(f"disk {disk_id} no longer exists")
@@ -1053,13 +787,13 @@ class TencentDriver:
         params: Mapping[str, Any],
         *,
         about: Mapping[str, str],
-        lease: _Lease | None = None,
+        lease: journals.Lease | None = None,
     ) -> dict[str, Any]:
         """A read-only call, retried here when throttled or when the service failed."""
         for attempt in range(1, _READ_ATTEMPTS + 1):
             try:
                 return await self._invoke(service, action, params, about=about, lease=lease)
-            except _Failure as failure:
+            except tencent_cloud.Failure as failure:
                 if failure.code in _NOT_FOUND:
                     raise _NotFound(failure.code) from None
                 if not failure.temporary or attempt == _READ_ATTEMPTS:
@@ -1074,7 +808,7 @@ class TencentDriver:
         params: Mapping[str, Any],
         *,
         about: Mapping[str, str],
-        lease: _Lease | None = None,
+        lease: journals.Lease | None = None,
         tolerate: frozenset[str] = frozenset(),
         reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
@@ -1083,7 +817,7 @@ class TencentDriver:
             return await self._invoke(
                 service, action, params, about=about, lease=lease, reported=reported
             )
-        except _Failure as failure:
+        except tencent_cloud.Failure as failure:
             if failure.code in tolerate:
                 return {"RequestId": failure.request_id or "", "Tolerated": failure.code}
             error = _translate(failure, action=action, about=about)
@@ -1098,106 +832,62 @@ class TencentDriver:
         params: Mapping[str, Any],
         *,
         about: Mapping[str, str],
-        lease: _Lease | None,
+        lease: journals.Lease | None,
         reported: Callable[[dict[str, Any]], Mapping[str, str]] | None = None,
     ) -> dict[str, Any]:
-        def call() -> dict[str, Any]:
-            return self._cloud.call(service, action, params)
-
-        try:
-            answer = await (lease.call(call) if lease is not None else asyncio.to_thread(call))
-        except _Failure as failure:
-            driving.record_api_call(
-                action,
-                service=service,
-                region=self.config.region,
-                request_id=failure.request_id,
-                error=failure.code,
-                **about,
-            )
-            raise
-        driving.record_api_call(
+        return await self._cloud.request(
+            service,
             action,
-            service=service,
-            region=self.config.region,
-            request_id=answer.get("RequestId"),
-            **about,
-            **(reported(answer) if reported is not None else {}),
+            params,
+            details=about,
+            runner=lease.call if lease is not None else None,
+            reported=reported,
         )
-        return answer
 
-    def _retry_after(self, failure: _Failure) -> float | None:
+    def _retry_after(self, failure: tencent_cloud.Failure) -> float | None:
         return self.config.throttle_retry_after if failure.throttled else None
 
-    async def _poll(
-        self,
-        look: Callable[[], Awaitable[tuple[_T | None, str]]],
-        *,
-        what: str,
-        limit: float,
-    ) -> _T:
-        """Call ``look`` until it returns a value, backing off up to ``max_poll_interval``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + limit
-        delay = self.config.poll_interval
-        while True:
-            value, seen = await look()
-            if value is not None:
-                return value
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise errors.DriverError(
-                    f"gave up waiting for {what} after {limit:g}s (last seen: {seen}); "
-                    "raise the driver's waits (and policy.step_timeout) if this is normal"
-                )
-            await asyncio.sleep(min(delay, remaining))
-            delay = min(delay * 1.5, self.config.max_poll_interval)
+    async def _poll(self, look: polling.Look[_T], *, what: str, limit: float) -> _T:
+        return await polling.until(
+            look,
+            what=what,
+            limit=limit,
+            interval=self.config.poll_interval,
+            max_interval=self.config.max_poll_interval,
+            hint="; raise the driver's waits (and policy.step_timeout) if this is normal",
+        )
 
     # ------------------------------------------------------------------ the upgrade command
-
-    async def _run_upgrade(
-        self, command: models.Command, target: models.Target, *, key: str
-    ) -> str:
-        try:
-            words = shlex.split(command) if isinstance(command, str) else list(command)
-            argv = [models.render(word, target) for word in words]
-        except (KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise errors.DriverError(f"the upgrade command cannot be rendered: {exc}") from exc
-        if not argv:
-            raise errors.DriverError("the upgrade command is empty")
-        env = {**os.environ, **self.config.env}
-        env.update(
-            ROLLSAFE_TARGET=target.id,
-            ROLLSAFE_STEP_KEY=key,
-            ROLLSAFE_INSTANCE_ID=self._instance_id(target),
-            ROLLSAFE_REGION=self.config.region,
-        )
-        base = self._output_dir / f"upgrade-{self._journal.slug(key)}"
-        return await commands.run(
-            argv,
-            env=env,
-            stdout_path=base.with_suffix(".stdout"),
-            stderr_path=base.with_suffix(".stderr"),
-            limit_s=self.config.upgrade_timeout,
-            what="upgrade",
-        )
 
 
 class _NotFound(Exception):
     """A Describe call answered that the resource does not exist."""
 
 
-def _translate(failure: _Failure, *, action: str, about: Mapping[str, str]) -> errors.RollsafeError:
+def _translate(
+    failure: tencent_cloud.Failure, *, action: str, about: Mapping[str, str]
+) -> errors.RollsafeError:
     where = ", ".join(f"{k} {v}" for k, v in about.items())
-    request = f" (request {failure.request_id})" if failure.request_id else ""
-    text = f"{action} ({where}) failed: {failure.code}: {failure.message}{request}"
-    if failure.temporary:
-        return errors.DriverTemporaryError(text)
-    if failure.permission:
-        return errors.DriverError(
-            f"{text}; the CAM policy of these credentials must allow it (see docs/drivers.md)"
-        )
-    return errors.DriverError(text)
+    return tencent_cloud.translate(
+        failure,
+        where=f"{action} ({where})",
+        denied_hint="the CAM policy of these credentials must allow it (see docs/drivers.md)",
+    )
+
+
+def client_settings(config: models.TencentDriver) -> dict[str, Any]:
+    """How a ``kind: tencent`` driver reaches the cloud: CVM and CBS of its region."""
+    return {
+        "region": config.region,
+        "endpoints": {"cvm": config.endpoints.cvm, "cbs": config.endpoints.cbs},
+        "protocol": config.protocol,
+        "api_timeout": config.api_timeout,
+    }
+
+
+def client_for(config: models.TencentDriver) -> tencent_cloud.Client:
+    """The Tencent Cloud client of a ``kind: tencent`` driver."""
+    return tencent_cloud.Client(**client_settings(config))
 
 
 def _launch_settings(instance: Mapping[str, Any]) -> dict[str, Any]:
@@ -1285,7 +975,7 @@ async def discover(config: models.TencentDriver, *, tags: Mapping[str, str]) -> 
     it is a valid, unique target id, else the instance id; its ``vars.instance_id`` names the
     instance and its labels are the instance's tags.
     """
-    cloud = _Cloud(config)
+    cloud = client_for(config)
     # A tag given without a value ("team") asks for the key with any value.
     filters = [
         {"Name": f"tag:{k}", "Values": [v]} if v else {"Name": "tag-key", "Values": [k]}
@@ -1298,28 +988,12 @@ async def discover(config: models.TencentDriver, *, tags: Mapping[str, str]) -> 
         if filters:
             params["Filters"] = filters
 
-        def call(p: dict[str, Any] = params) -> dict[str, Any]:
-            return cloud.call("cvm", "DescribeInstances", p)
-
         try:
-            answer = await asyncio.to_thread(call)
-        except _Failure as failure:
-            driving.record_api_call(
-                "DescribeInstances",
-                service="cvm",
-                region=config.region,
-                request_id=failure.request_id,
-                error=failure.code,
-            )
+            answer = await cloud.request("cvm", "DescribeInstances", params, details={})
+        except tencent_cloud.Failure as failure:
             raise _translate(
                 failure, action="DescribeInstances", about={"tags": str(dict(tags))}
             ) from None
-        driving.record_api_call(
-            "DescribeInstances",
-            service="cvm",
-            region=config.region,
-            request_id=answer.get("RequestId"),
-        )
         page = [i for i in answer.get("InstanceSet") or [] if isinstance(i, dict)]
         instances.extend(page)
         offset += len(page)

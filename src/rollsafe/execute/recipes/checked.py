@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 _TAIL_LINES = 15
 

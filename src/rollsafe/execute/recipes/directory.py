@@ -23,7 +23,7 @@ from typing import Any
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import checked
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 STEP_RESTORE = "restore"
 _POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")

@@ -16,7 +16,7 @@ from typing import Any
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, rebooting, recipes
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 LVS_FIELDS = "lv_name,vg_name,lv_attr,origin,data_percent,lv_merging"
 

@@ -16,7 +16,7 @@ from typing import Any
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, rebooting, recipes
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 
 class OstreeRecipe:

@@ -18,7 +18,7 @@ from typing import Any
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, recipes
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 # Debconf must never wait for an answer on a host nobody is looking at; keep changed
 # configuration files as they are (the package's new default goes next to them).

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollsafe.domain import errors
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 _TAIL_LINES = 12
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9+_.-]")

@@ -19,7 +19,7 @@ from typing import Any
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, rebooting, recipes
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 _CHECK_CORRUPT = 2  # qemu-img check: 0 clean, 2 corrupt, 3 leaked clusters only (harmless)
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 POLL_LIMIT_S = 30.0

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from rollsafe.config import models
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 
 class Recipe(Protocol):

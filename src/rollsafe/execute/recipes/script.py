@@ -16,7 +16,7 @@ from typing import Any
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import checked
-from rollsafe.execute.transports import transporting
+from rollsafe.reach.transports import transporting
 
 STEP_ROLLBACK = "rollback"
 _KEPT_OUTPUT = 2000  # characters of the checkpoint command's output kept in the point

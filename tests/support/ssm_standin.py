@@ -26,7 +26,8 @@ import uuid
 
 import boto3
 from moto.server import ThreadedMotoServer
-from standin_shell import ShellRun
+
+from support.standin_shell import ShellRun
 
 REGION = "eu-west-1"
 OUTPUT_CAP = 24_000

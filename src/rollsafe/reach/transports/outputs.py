@@ -1,6 +1,6 @@
 """What of a command's output reaches the audit: cut to a size limit, secrets masked.
 
-Role in the loop (execute): every transport passes stdout and stderr through ``keep`` before
+Role in the loop (reach): every transport passes stdout and stderr through ``keep`` before
 building its ``CommandResult``, so a chatty upgrade cannot bloat the audit trail and a
 password a script echoes never lands there. The tail is kept rather than the head, because
 the end of an output is where a failing command says why.

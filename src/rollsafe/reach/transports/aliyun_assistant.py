@@ -1,6 +1,6 @@
 """The ``aliyun_assistant`` transport: a command run by Alibaba Cloud Assistant.
 
-Role in the loop (execute): for ECS instances the controller cannot reach over SSH, a recipe's
+Role in the loop (reach): for ECS instances the controller cannot reach over SSH, a recipe's
 script is sent with ``RunCommand`` (``Type=RunShellScript``, the script Base64-encoded with
 ``ContentEncoding=Base64``, ``Timeout`` the step's limit, at least the API's 10 s) and its
 result read with ``DescribeInvocationResults``, polled every ``poll_interval`` until the
@@ -10,16 +10,15 @@ results (``ExitCode``; ``Output``, Base64 on the wire, is stdout and stderr toge
 code (the agent offline: ``ClientNotRunning`` ...) raise ``DriverError``. A command still
 running past the limit is stopped with ``StopInvocation``.
 
-The SDK client, the credentials chain and the classification of SDK errors are the aliyun
-driver's (``execute/drivers/aliyun.py``): throttling, 5xx and unanswered calls are
-``DriverTemporaryError`` (a throttled poll only makes the poll late), refusals and unknown
+The SDK client, the credentials chain and the classification of SDK errors are those of
+``reach/clouds/aliyun.py``, shared with the aliyun driver: throttling, 5xx and unanswered
+calls are ``DriverTemporaryError`` (a throttled poll only makes the poll late), refusals and unknown
 instances ``DriverError``. Every call is reported with its ``RequestId`` and the invocation id
-through ``driving.record_api_call``; the script and its environment never are.
+through ``api_calls.record``; the script and its environment never are.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -30,9 +29,9 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute import driving
-from rollsafe.execute.drivers import aliyun
-from rollsafe.execute.transports import outputs, remote_scripts, transporting
+from rollsafe.reach import polling
+from rollsafe.reach.clouds import aliyun
+from rollsafe.reach.transports import outputs, remote_scripts, transporting
 
 RAM_ACTIONS = ("ecs:RunCommand", "ecs:DescribeInvocationResults", "ecs:StopInvocation")
 _PENDING = frozenset({"Pending", "Scheduled", "Running", "Stopping"})
@@ -49,15 +48,11 @@ class AssistantTransport:
         self.config = config
         self._limit = output_limit
         protocol, _, host = (config.endpoint or "").rpartition("://")
-        # The driver's client wants host[:port] and a protocol: "http://" only for a stand-in.
-        self._ecs = aliyun._Ecs(  # the driver's client and credentials chain, shared on purpose
-            models.AliyunDriver(
-                kind="aliyun",
-                name="cloud-assistant",
-                region_id=config.region,
-                endpoint=host or None,
-                protocol="http" if protocol == "http" else "https",
-            )
+        # The client wants host[:port] and a protocol: "http://" only for a stand-in.
+        self._ecs = aliyun.Client(
+            region_id=config.region,
+            endpoint=host or None,
+            protocol="http" if protocol == "http" else "https",
         )
         self._where = host or f"ecs.{config.region}.aliyuncs.com"
 
@@ -122,46 +117,46 @@ class AssistantTransport:
     async def _wait(
         self, iid: str, invoke_id: str, *, limit_s: float, started: float
     ) -> dict[str, Any]:
-        interval = self.config.poll_interval
-        deadline = started + limit_s + 2 + 3 * interval  # the agent's own answer may lag
-        seen = "nothing yet"
-        while True:
-            try:
-                found = await self._call(
-                    "DescribeInvocationResults",
-                    {
-                        "RegionId": self.config.region,
-                        "InvokeId": invoke_id,
-                        "InstanceId": iid,
-                        "ContentEncoding": "Base64",
-                    },
-                    iid=iid,
-                    invoke_id=invoke_id,
-                )
-            except errors.DriverTemporaryError as exc:
-                seen = f"not seen ({exc})"  # a throttled poll is only a late one
-            else:
-                invocation = found.body.get("Invocation")
-                results = (
-                    invocation.get("InvocationResults") if isinstance(invocation, Mapping) else None
-                )
-                listed = results.get("InvocationResult") if isinstance(results, Mapping) else None
-                mine = [
-                    r
-                    for r in (listed if isinstance(listed, list) else [])
-                    if isinstance(r, dict) and r.get("InstanceId") == iid
-                ]
-                if mine:
-                    seen = str(mine[0].get("InvocationStatus"))
-                    if seen not in _PENDING:
-                        return mine[0]
-            if time.monotonic() >= deadline:
-                await self._stop(iid, invoke_id)
-                raise errors.DriverError(
-                    f"the Cloud Assistant command {invoke_id} on {iid} timed out: not finished "
-                    f"within {limit_s:g}s (last seen: {seen}); it was asked to stop"
-                )
-            await asyncio.sleep(interval)
+        params = {
+            "RegionId": self.config.region,
+            "InvokeId": invoke_id,
+            "InstanceId": iid,
+            "ContentEncoding": "Base64",
+        }
+
+        async def look() -> tuple[dict[str, Any] | None, str]:
+            found = await self._call(
+                "DescribeInvocationResults", params, iid=iid, invoke_id=invoke_id
+            )
+            invocation = found.body.get("Invocation")
+            results = (
+                invocation.get("InvocationResults") if isinstance(invocation, Mapping) else None
+            )
+            listed = results.get("InvocationResult") if isinstance(results, Mapping) else None
+            mine = [
+                r
+                for r in (listed if isinstance(listed, list) else [])
+                if isinstance(r, dict) and r.get("InstanceId") == iid
+            ]
+            if not mine:
+                return None, "not listed yet"
+            status = str(mine[0].get("InvocationStatus"))
+            return (mine[0] if status not in _PENDING else None), status
+
+        try:
+            return await remote_scripts.poll(
+                look,
+                what=f"invocation {invoke_id}",
+                limit_s=limit_s,
+                started=started,
+                interval=self.config.poll_interval,
+            )
+        except polling.GaveUp as exc:
+            await self._stop(iid, invoke_id)
+            raise errors.DriverError(
+                f"the Cloud Assistant command {invoke_id} on {iid} timed out: not finished "
+                f"within {limit_s:g}s (last seen: {exc.seen}); it was asked to stop"
+            ) from None
 
     async def _stop(self, iid: str, invoke_id: str) -> None:
         with contextlib.suppress(errors.RollsafeError):  # recorded; the timeout matters
@@ -175,16 +170,12 @@ class AssistantTransport:
     async def _call(
         self, action: str, params: Mapping[str, Any], *, iid: str, invoke_id: str | None = None
     ) -> aliyun.ApiResult:
-        result = await asyncio.to_thread(self._ecs.invoke, action, params)
-        details: dict[str, Any] = {"request_id": result.request_id, "instance_id": iid}
-        if invoke_id is None and result.ok:
-            invoke_id = str(result.body.get("InvokeId") or "") or None
-        details["invoke_id"] = invoke_id
-        if result.code is not None:
-            details["code"] = result.code
-        elif not result.answered:
-            details["code"] = "no answer"
-        driving.record_api_call(action, **details)
+        result = await self._ecs.invoke_once(
+            action,
+            params,
+            details={"instance_id": iid, "invoke_id": invoke_id},
+            reported=_invoke_id if invoke_id is None else None,
+        )
         if result.ok:
             return result
         if result.code in _NOT_FOUND:
@@ -196,6 +187,11 @@ class AssistantTransport:
 
     async def close(self) -> None:
         return None
+
+
+def _invoke_id(result: aliyun.ApiResult) -> Mapping[str, Any]:
+    """The invocation a RunCommand started, for the audit of that call."""
+    return {"invoke_id": str(result.body.get("InvokeId") or "") or None} if result.ok else {}
 
 
 def _decoded(output: object) -> bytes:

@@ -69,7 +69,8 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from standin_shell import ShellRun
+
+from support.standin_shell import ShellRun
 
 ACCESS_KEY_ID = "LTAI-standin-test-key"
 ACCESS_KEY_SECRET = "standin-test-secret"

@@ -1,6 +1,6 @@
 """The transport interface: run one shell command on a host and get its result.
 
-Role in the loop (execute): the host driver's recipes decide *what* to run to checkpoint and
+Role in the loop (reach): the host driver's recipes decide *what* to run to checkpoint and
 roll a host back; a transport decides *how* it gets there (this machine, SSH, AWS Systems
 Manager, Alibaba Cloud Assistant, Tencent TAT). Transports never interpret output, never log
 the environment, and translate their back end's errors into ``DriverError`` (permanent: bad

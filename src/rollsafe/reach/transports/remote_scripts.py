@@ -1,19 +1,25 @@
 """What the cloud command transports share: the instance of a target, a script with its env.
 
-Role in the loop (execute): AWS Systems Manager, Alibaba Cloud Assistant and Tencent TAT all
+Role in the loop (reach): AWS Systems Manager, Alibaba Cloud Assistant and Tencent TAT all
 run a shell script on an instance by its id and take no environment of their own, so the
 environment a recipe passes is written into the script as ``export`` lines (values shell-quoted)
-and then masked in the output. The script itself is never logged nor audited.
+and then masked in the output; ``poll`` waits for the agent's answer. The script itself is never
+logged nor audited.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+import time
 from collections.abc import Mapping
+from typing import TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors
+from rollsafe.reach import polling
+
+_T = TypeVar("_T")
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -45,3 +51,28 @@ def with_env(script: str, env: Mapping[str, str] | None) -> str:
 def secrets(env: Mapping[str, str] | None) -> list[str]:
     """The values to mask in the output: every value of the env a recipe passed."""
     return list((env or {}).values())
+
+
+async def poll(
+    look: polling.Look[_T],
+    *,
+    what: str,
+    limit_s: float,
+    started: float,
+    interval: float,
+    margin: float | None = None,
+) -> _T:
+    """Poll a command sent to a cloud agent every ``interval`` until ``look`` has its result.
+
+    The cloud stops the command at ``limit_s`` after ``started`` (``time.monotonic``); the
+    ``margin`` (default 2 s and three polls) lets the agent's own answer arrive.
+    ``polling.GaveUp`` after that: the caller cancels the command and says so.
+    """
+    deadline = started + limit_s + (2 + 3 * interval if margin is None else margin)
+    return await polling.until(
+        look,
+        what=what,
+        limit=max(0.0, deadline - time.monotonic()),
+        interval=interval,
+        max_interval=interval,
+    )

@@ -80,7 +80,7 @@ from collections.abc import Callable
 from http import server
 from typing import Any
 
-from standin_shell import ShellRun
+from support.standin_shell import ShellRun
 
 API_VERSION = "2017-03-12"
 REGIONS = frozenset(

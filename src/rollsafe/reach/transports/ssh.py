@@ -1,6 +1,6 @@
 """The SSH transport: a recipe's shell text run on a remote host with asyncssh.
 
-Role in the loop (execute): the host driver checkpoints, rolls back and checks hosts through
+Role in the loop (reach): the host driver checkpoints, rolls back and checks hosts through
 this transport when they are reached over SSH. Safety rules:
 
 - the host key is always checked against the configured ``known_hosts`` file; an unknown or
@@ -28,7 +28,7 @@ import asyncssh
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.transports import outputs, transporting
+from rollsafe.reach.transports import outputs, transporting
 
 TIMEOUT_EXIT = 124  # coreutils `timeout` exits with this when the command ran out of time
 KILL_AFTER = 2.0  # seconds the remote `timeout` waits between SIGTERM and SIGKILL

@@ -1,6 +1,6 @@
 """The local transport: the host is the controller's own machine.
 
-Role in the loop (execute): runs a recipe's shell text with ``sh -c`` in its own process
+Role in the loop (reach): runs a recipe's shell text with ``sh -c`` in its own process
 group, so a timed-out command is stopped whole (SIGTERM, then SIGKILL) and none of its
 children outlive the step. Used for hosts the controller runs on and by tests and drills.
 """
@@ -16,8 +16,9 @@ from collections.abc import Mapping
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute import commands
-from rollsafe.execute.transports import outputs, transporting
+from rollsafe.reach.transports import outputs, transporting
+
+_TERM_GRACE = 2.0  # seconds a timed-out command's group gets between SIGTERM and SIGKILL
 
 
 class LocalTransport:
@@ -56,17 +57,17 @@ class LocalTransport:
             async with asyncio.timeout(limit_s):
                 out, err = await proc.communicate()
         except TimeoutError:
-            commands.kill_group(proc.pid, signal.SIGTERM)
+            _kill_group(proc.pid, signal.SIGTERM)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(commands.TERM_GRACE):
+                async with asyncio.timeout(_TERM_GRACE):
                     await proc.wait()
-            commands.kill_group(proc.pid, signal.SIGKILL)
+            _kill_group(proc.pid, signal.SIGKILL)
             await proc.wait()
             raise errors.DriverError(
                 f"{target.id}: command timed out after {limit_s:g}s; its process group was killed"
             ) from None
         except asyncio.CancelledError:
-            commands.kill_group(proc.pid, signal.SIGKILL)
+            _kill_group(proc.pid, signal.SIGKILL)
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 async with asyncio.timeout(5):
                     await asyncio.shield(proc.wait())
@@ -87,3 +88,9 @@ class LocalTransport:
 
 
 _IMPLEMENTS: transporting.Transport = LocalTransport()
+
+
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
+    """Signal a whole process group; one that is already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
