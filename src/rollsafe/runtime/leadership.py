@@ -105,6 +105,10 @@ class Leadership:
                 with contextlib.suppress(errors.StoreError):
                     self.store.release_lease(self.name, holder=self.holder, token=token)
 
+    def deposed(self, why: str) -> None:
+        """Step down now: a write of ours was refused, so another replica leads already."""
+        self._step_down(why)
+
     def _pause(self) -> float:
         if self.token is None:
             return self.renew

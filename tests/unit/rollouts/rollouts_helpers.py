@@ -80,6 +80,7 @@ class Controller:
         fault=None,
         silent: set[str] | frozenset[str] = frozenset(),
         rules: list[dict[str, Any]] | None = None,
+        url: str | None = None,
     ) -> None:
         self.tmp_path = tmp_path
         self.config = models.RollsafeConfig.model_validate(
@@ -93,7 +94,7 @@ class Controller:
             }
         )
         self.clock = clocks.SystemClock()
-        self.store = sql.open_store(tmp_path / "state")
+        self.store = sql.open_store(tmp_path / "state", url)
         self.store.sync_targets(executing.target_records(self.config))
         self.verifier = Verifier()
         self.judge = engine.Engine(self.config)

@@ -40,8 +40,8 @@ from rich.console import Console
 from rich.table import Table
 
 from rollsafe.config import loading
-from rollsafe.domain import audit_events, clocks, errors, ids, observations, restore_points, runs
-from rollsafe.execute import driving
+from rollsafe.domain import audit_events, clocks, errors, ids, restore_points, runs
+from rollsafe.execute import driving, upgrading
 from rollsafe.execute import runs as executing
 from rollsafe.interfaces.cli import config_commands, context
 from rollsafe.runtime import assembly, locking
@@ -484,6 +484,8 @@ def upgrade(
             console.print(f"restore point {point.id} taken")
         key = f"upgrade:{target}:{secrets.token_hex(5)}"
         actor = _actor()
+        # Before the effect: a failure seen while the upgrade runs has a release to undo.
+        upgrading.started(store, tid, at=time.time())
         try:
             output = asyncio.run(driver.upgrade(loaded.config.target(target), key=key))
         except errors.RollsafeError as exc:
@@ -518,9 +520,7 @@ def _upgrade_done(
         )
     )
     # Even a failed upgrade may have changed the target: the judge must know when.
-    store.add_observations(
-        [observations.Observation(time=now, target=target, source="mark:upgrade", value=1.0)]
-    )
+    upgrading.finished(store, target, at=now)
 
 
 # ---------------------------------------------------------------------------- helpers
