@@ -1,7 +1,7 @@
 """The durable-controller skeleton: one serve loop for whatever the store holds open (execute).
 
 Role in the loop: rollback runs (``execute.runs.Executor``) and rollouts
-(``rollouts.conducting.RolloutDriver``) are durable things that a controller finds open in the
+(``rollouts.conducting.RolloutConductor``) are durable things that a controller finds open in the
 store and drives to their end, resuming wherever a crash left them. Both are served by one
 ``ServeLoop``, so the rules below hold for both and cannot drift apart:
 

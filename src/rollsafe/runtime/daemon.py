@@ -35,7 +35,7 @@ from rollsafe.domain import audit_events, clocks, errors, ids, observations, ver
 from rollsafe.execute import runs, upgrading
 from rollsafe.judge import changes, engine
 from rollsafe.notify import dispatching, links, routing
-from rollsafe.rollouts import driving as rollout_driving
+from rollsafe.rollouts import conducting
 from rollsafe.runtime import acting, assembly, inbox, leadership, locking, metrics, tasks
 from rollsafe.shipping import shipping
 from rollsafe.storage import engines, fencing, repositories, sql
@@ -267,8 +267,8 @@ class Daemon:
         self._last_marks = {}
         self.rollouts = self._rollout_driver()
 
-    def _rollout_driver(self) -> rollout_driving.RolloutDriver:
-        return rollout_driving.RolloutDriver(
+    def _rollout_driver(self) -> conducting.RolloutConductor:
+        return conducting.RolloutConductor(
             config=self.config,
             state_dir=self.loaded.state_dir,
             store=self.store,

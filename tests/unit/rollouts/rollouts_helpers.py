@@ -18,7 +18,7 @@ from rollsafe.config import models
 from rollsafe.domain import clocks, ids, observations, rollouts
 from rollsafe.execute import runs as executing
 from rollsafe.judge import engine
-from rollsafe.rollouts import driving, opening
+from rollsafe.rollouts import conducting, opening
 from rollsafe.storage import auditing, sql
 
 RULE = {"id": "errors-high", "kind": "threshold", "probe": "errors", "op": ">", "value": 5}
@@ -116,7 +116,7 @@ class Controller:
             retry_backoff=0.001,
             fault=lambda name: None,
         )
-        self.rollouts = driving.RolloutDriver(
+        self.rollouts = conducting.RolloutConductor(
             config=self.config,
             state_dir=self.tmp_path / "state",
             store=self.store,

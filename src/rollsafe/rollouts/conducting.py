@@ -1,6 +1,6 @@
-"""The durable rollout executor: waves of readiness, checkpoint, upgrade and bake (rollouts).
+"""The durable rollout conductor: waves of readiness, checkpoint, upgrade and bake (rollouts).
 
-``RolloutDriver.serve`` runs inside the controller (the daemon, or the one ``rollsafe rollout
+``RolloutConductor.serve`` runs inside the controller (the daemon, or the one ``rollsafe rollout
 start`` runs in-process), beside the run executor, because a bake needs the judge's live
 decisions. It finds open rollouts in the store (opened by ``rollouts.opening``) and drives
 each to its end. For every target of a wave, at most ``max_parallel`` at a time:
@@ -80,7 +80,7 @@ from rollsafe.rollouts import budgets
 from rollsafe.storage import repositories
 from rollsafe.verify import checkpoints
 
-__all__ = ["EVIDENCE_TIMEOUT_S", "RolloutDriver", "has_evidence"]
+__all__ = ["EVIDENCE_TIMEOUT_S", "RolloutConductor", "has_evidence"]
 
 _log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ class _Drive:
         )
 
 
-class RolloutDriver:
+class RolloutConductor:
     """Drives every open rollout of the store to its end; see the module notes."""
 
     def __init__(
