@@ -58,10 +58,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from rollsafe.config import models, step_limits
 from rollsafe.domain import (
@@ -216,21 +217,22 @@ class Executor:
             return already[0]
         automatic = is_automatic(trigger)
         latest = self._latest_run(tid)
+        # A run a governor stopped before it started: born terminal, recorded all the same.
+        refused = functools.partial(
+            self._open_refused,
+            target=tid,
+            trigger=trigger,
+            actor=actor,
+            reason=reason,
+            evidence=evidence,
+            now=now,
+        )
 
         refusal = governors.check_quarantine(self._target_record(tid))
         if refusal is not None:
             if automatic and latest is not None and latest.state in _QUARANTINE_ANSWERS:
                 return latest  # the person was already asked; do not flood the audit
-            return self._open_refused(
-                runs.RunState.BLOCKED,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            return refused(runs.RunState.BLOCKED, refusal)
         if (
             automatic
             and latest is not None
@@ -242,29 +244,11 @@ class Executor:
 
         refusal = governors.dry_run(self._policy)
         if refusal is not None:
-            return self._open_refused(
-                runs.RunState.DRY_RUN,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            return refused(runs.RunState.DRY_RUN, refusal)
 
         refusal = governors.check_rate_limit(self._store, tid, policy=self._policy, now=now)
         if refusal is not None:
-            blocked = self._open_refused(
-                runs.RunState.BLOCKED,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            blocked = refused(runs.RunState.BLOCKED, refusal)
             self._emit(
                 governors.trip(
                     self._store, tid, refusal, actor=self._actor, now=now, run_id=blocked.id
@@ -313,34 +297,16 @@ class Executor:
         return run
 
     def approve(
-        self,
-        run_id: str,
-        *,
-        actor: str,
-        reason: str,
-        via: str = "api",
-        link: str | None = None,
-        details: Mapping[str, object] | None = None,
+        self, run_id: str, *, actor: str, reason: str, **how: Unpack[approvals.How]
     ) -> runs.RollbackRun:
         """A person lets a run waiting in ``awaiting_approval`` go on (``approvals.decide``)."""
-        return self._decide(
-            run_id, "approve", actor=actor, reason=reason, via=via, link=link, details=details
-        )
+        return self._decide(run_id, "approve", actor=actor, reason=reason, **how)
 
     def reject(
-        self,
-        run_id: str,
-        *,
-        actor: str,
-        reason: str,
-        via: str = "api",
-        link: str | None = None,
-        details: Mapping[str, object] | None = None,
+        self, run_id: str, *, actor: str, reason: str, **how: Unpack[approvals.How]
     ) -> runs.RollbackRun:
         """A person stops a run waiting in ``awaiting_approval``: it ends ``rejected``."""
-        return self._decide(
-            run_id, "reject", actor=actor, reason=reason, via=via, link=link, details=details
-        )
+        return self._decide(run_id, "reject", actor=actor, reason=reason, **how)
 
     def _decide(
         self,
@@ -349,20 +315,10 @@ class Executor:
         *,
         actor: str,
         reason: str,
-        via: str,
-        link: str | None,
-        details: Mapping[str, object] | None,
+        **how: Unpack[approvals.How],
     ) -> runs.RollbackRun:
         run, entry = approvals.decide(
-            self._store,
-            run_id,
-            verdict,
-            actor=actor,
-            reason=reason,
-            now=self._clock.now(),
-            via=via,
-            link=link,
-            details=details,
+            self._store, run_id, verdict, actor=actor, reason=reason, now=self._clock.now(), **how
         )
         self._emit(entry)
         if self._decided is not None:

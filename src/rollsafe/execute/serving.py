@@ -24,6 +24,7 @@ store and drives to their end, resuming wherever a crash left them. Both are ser
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import os
@@ -72,34 +73,32 @@ class _Stateful(Protocol):
     def state(self) -> enum.Enum: ...
 
 
+def _always(_item: str) -> bool:
+    return True
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclasses.dataclass(kw_only=True)
 class ServeLoop:
     """Serves the open items of one kind until stopped or halted; see the module notes.
 
     ``find`` lists the ids of the open items (oldest first), ``drive`` drives one to its end
-    or to a safe point and returns it as stored last.
+    or to a safe point and returns it as stored last. ``kind`` names the tasks and log lines.
     """
 
-    def __init__(
-        self,
-        *,
-        kind: str,
-        find: Callable[[], Iterable[str]],
-        drive: Callable[[str], Awaitable[_Stateful]],
-        poll_interval: float,
-        shutdown_grace: float,
-        retry_after: float = 0.0,
-        graced: Callable[[str], bool] = lambda _item: True,
-        closing: Callable[[], None] = lambda: None,
-    ) -> None:
-        self._kind = kind
-        self._find = find
-        self._drive = drive
-        self._poll_interval = poll_interval
-        self._shutdown_grace = shutdown_grace
-        self._retry_after = retry_after
-        self._graced = graced
-        self._closing = closing
-        self._crashed: dict[str, float] = {}  # item -> time.monotonic() of its last crash
+    kind: str
+    find: Callable[[], Iterable[str]]
+    drive: Callable[[str], Awaitable[_Stateful]]
+    poll_interval: float
+    shutdown_grace: float
+    retry_after: float = 0.0
+    graced: Callable[[str], bool] = _always
+    closing: Callable[[], None] = _nothing
+    # item -> time.monotonic() of its last crash
+    _crashed: dict[str, float] = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     async def serve(
         self,
@@ -128,54 +127,54 @@ class ServeLoop:
                 for item in self._open_items():
                     if item not in tasks and not self._resting(item):
                         tasks[item] = asyncio.create_task(
-                            self._guarded(item, halt), name=f"rollsafe-{self._kind}-{item}"
+                            self._guarded(item, halt), name=f"rollsafe-{self.kind}-{item}"
                         )
                 if not halt.is_set():
-                    await wait_any(wake, stop, halt, seconds=self._poll_interval)
+                    await wait_any(wake, stop, halt, seconds=self.poll_interval)
         finally:
-            self._closing()
-            await self._shut_down(tasks, grace=0.0 if halt.is_set() else self._shutdown_grace)
+            self.closing()
+            await self._shut_down(tasks, grace=0.0 if halt.is_set() else self.shutdown_grace)
 
     def _open_items(self) -> list[str]:
         try:
-            return list(self._find())
+            return list(self.find())
         except errors.StoreError:
-            _log.exception("cannot list open %ss; trying again", self._kind)
+            _log.exception("cannot list open %ss; trying again", self.kind)
             return []
 
     def _resting(self, item: str) -> bool:
         """True while a crashed item waits before it is tried again (no crash loop)."""
         crashed = self._crashed.get(item)
-        return crashed is not None and time.monotonic() - crashed < self._retry_after
+        return crashed is not None and time.monotonic() - crashed < self.retry_after
 
     async def _guarded(self, item: str, halt: asyncio.Event) -> None:
         try:
-            driven = await self._drive(item)
+            driven = await self.drive(item)
         except asyncio.CancelledError:
             raise
         except errors.FencedOut as exc:
             # Another replica leads and drives this now: not one more step from here.
-            _log.warning("%s %s left to the new leader: %s", self._kind, item, exc)
+            _log.warning("%s %s left to the new leader: %s", self.kind, item, exc)
             halt.set()
             return
         except Exception:  # noqa: BLE001 - the guard of a background task: log, never vanish
-            _log.exception("%s %s could not be driven; trying again soon", self._kind, item)
+            _log.exception("%s %s could not be driven; trying again soon", self.kind, item)
             self._crashed[item] = time.monotonic()
             return
         self._crashed.pop(item, None)
-        _log.info("%s %s is %s", self._kind, item, driven.state.value)
+        _log.info("%s %s is %s", self.kind, item, driven.state.value)
 
     async def _shut_down(self, tasks: Mapping[str, asyncio.Task[None]], *, grace: float) -> None:
         """Graced tasks get ``grace`` to reach a safe point; the others stop now."""
         graced = []
         for item, task in tasks.items():
-            if grace > 0 and self._graced(item):
+            if grace > 0 and self.graced(item):
                 graced.append(task)
             else:
                 task.cancel()
         if graced:
             _, late = await asyncio.wait(graced, timeout=grace)
             for task in late:
-                _log.warning("%s task %s cancelled at shutdown", self._kind, task.get_name())
+                _log.warning("%s task %s cancelled at shutdown", self.kind, task.get_name())
                 task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
