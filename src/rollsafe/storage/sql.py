@@ -421,6 +421,7 @@ class SqlStore:
         table = schema.runs
         values = rows.run_values(run)
         del values["id"]
+        fence = fence if fence is not None else fencing.current()
         if fence is not None:
             values["fence"] = fence  # which leader's term wrote it, for the post-mortem
         update = sa.update(table).where(table.c.id == run.id)
@@ -483,7 +484,8 @@ class SqlStore:
         fence: int | None = None,
     ) -> None:
         table = schema.run_steps
-        values = {**rows.step_values(step), "fence": fence}
+        fence = fence if fence is not None else fencing.current()
+        values = {**rows.step_values(step), "fence": fence}  # the term that wrote it
         try:
             with self._session(write=True, fence=fence) as connection:
                 result = connection.execute(
