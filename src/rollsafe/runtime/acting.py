@@ -125,9 +125,12 @@ class Acting:
             if not critical:
                 continue
             first = min(critical, key=lambda d: d.time)
-            if not self._store.list_runs(target=target, since=first.time, limit=1):
-                log.warning("%s: critical decision without a run; acting on it now", target)
-                self.act(first)
+            if self._store.list_runs(target=target, since=first.time, limit=1):
+                continue
+            if self._answered(target, since=first.time):
+                continue  # a previous term found nothing to undo; said once is enough
+            log.warning("%s: critical decision without a run; acting on it now", target)
+            self.act(first)
 
     def confirm_quickly(
         self, target: str, decisions: Sequence[verdicts.Decision], *, suspect: bool = False
@@ -183,6 +186,13 @@ class Acting:
         self._store.append_audit(entry)
         self._announce(entry)
         return True
+
+    def _answered(self, target: str, *, since: float) -> bool:
+        """True when ``run.not_requested`` was audited for ``target`` at or after ``since``."""
+        return any(
+            event.entry.action == "run.not_requested" and event.entry.time >= since
+            for event in self._store.list_audit_events(target=target)
+        )
 
     def _upgrade_stored(self, target: str, since: float) -> bool:
         """The store's word, asked before refusing: an upgrade another process began (``rollsafe

@@ -123,6 +123,23 @@ def test_the_outcome_is_the_same_with_or_without_a_failover(
         leader.store.close()
 
 
+def test_a_take_over_does_not_repeat_a_refusal_the_old_leader_audited(tmp_path: Path) -> None:
+    loaded = _loaded(tmp_path)
+    leader = daemon.Daemon(loaded)
+    try:
+        now = time.time()
+        leader._start_up()
+        _verified_rollback(leader, now - 20)
+        critical = _critical(now)
+        leader.store.add_decisions([critical])
+        assert leader.acting.act(critical) is None  # nothing to undo, audited once
+        successor = daemon.Daemon(loaded, store=leader.store)
+        successor._start_up()  # the failover
+        assert _outcome(leader, since=now - 1) == (0, 1)
+    finally:
+        leader.store.close()
+
+
 def test_an_upgrade_mark_folded_while_running_counts_as_an_upgrade(tmp_path: Path) -> None:
     """The mark watcher's path: the start mark reaches the daemon before the failure does."""
     d = daemon.Daemon(_loaded(tmp_path))
