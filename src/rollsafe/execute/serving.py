@@ -115,8 +115,8 @@ class ServeLoop:
         """
         halt = halt or asyncio.Event()
         wake = wake or asyncio.Event()
-        if fence is not None:
-            fencing.bind(fence)  # this task's context: copied into every item task below
+        # This task's context, copied into every item task created below.
+        bound = fencing.bind(fence) if fence is not None else None
         tasks: dict[str, asyncio.Task[None]] = {}
         try:
             while not stop.is_set() and not halt.is_set():
@@ -134,6 +134,8 @@ class ServeLoop:
         finally:
             self.closing()
             await self._shut_down(tasks, grace=0.0 if halt.is_set() else self.shutdown_grace)
+            if bound is not None:
+                fencing.unbind(bound)
 
     def _open_items(self) -> list[str]:
         try:

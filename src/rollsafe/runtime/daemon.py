@@ -213,7 +213,7 @@ class Daemon:
         """One term as leader: start up like a fresh controller, act until stop or lost."""
         token = lead.token
         # Bound in this (the lead) task, so every task the term starts writes with it.
-        fencing.bind(token)
+        bound = fencing.bind(token)
         ending = asyncio.Event()  # the term's tasks end on their own once this is set
         halt = asyncio.Event()  # deposed: no grace for anything in flight
         term = tasks.TaskGroup(stopping=ending)
@@ -256,6 +256,7 @@ class Daemon:
                 with contextlib.suppress(errors.FencedOut):
                     self._drain_queue()
                     self._flush()
+            fencing.unbind(bound)
         if term.failure is not None and not stop.is_set():
             raise RuntimeError(f"leader task failed: {term.failure}")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextvars
 
-__all__ = ["bind", "current"]
+__all__ = ["bind", "current", "unbind"]
 
 _TOKEN: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "rollsafe_fencing_token", default=None
@@ -31,10 +31,15 @@ def current() -> int | None:
     return _TOKEN.get()
 
 
-def bind(token: int | None) -> None:
+def bind(token: int | None) -> contextvars.Token[int | None]:
     """Make ``token`` the fence of this task and of every task it starts from now on.
 
-    Call it in a task of its own (the term's): a context variable set in a task stays in
-    that task's context, so the binding ends with the term's task.
+    A context variable set in a task stays in that task's context, so the binding ends with
+    the task; ``unbind`` ends it earlier (a term that ends while its task goes on).
     """
-    _TOKEN.set(token)
+    return _TOKEN.set(token)
+
+
+def unbind(bound: contextvars.Token[int | None]) -> None:
+    """Undo ``bind``: tasks started meanwhile keep the token they were started with."""
+    _TOKEN.reset(bound)

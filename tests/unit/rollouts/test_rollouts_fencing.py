@@ -66,12 +66,12 @@ async def test_a_deposed_leader_writes_no_rollout_row_and_starts_no_upgrade(cont
 
     # A direct rollout write with the old token is refused too, and changes nothing.
     before = controller.get(rollout.id)
-    fencing.bind(1)
+    bound = fencing.bind(1)
     try:
         with pytest.raises(errors.FencedOut):
             store.save_rollout(before.moved(rollouts.RolloutState.HALTED, at=now, reason="x"))
     finally:
-        fencing.bind(None)
+        fencing.unbind(bound)
     assert controller.get(rollout.id).state is before.state
 
     # The new leader resumes the rollout: the canary is upgraded once, the rollout completes.
