@@ -32,10 +32,16 @@ request is approved by the person who made it. A run waiting for a person gives 
 concurrency slot back while it waits. Decisions are ``rollsafe.execute.approvals.decide``
 (compare-and-set on the stored run, so a rejection and the deadline cannot both win).
 
+Serving: ``serve`` is the durable-controller skeleton (``rollsafe.execute.serving``) over the
+open runs: one guarded task per run, woken by ``request``, every write fenced with the leader
+term's token; at a stop only runs that are acting (calling the driver or the verifier) get
+the shutdown grace, and a halt (lease lost, a write fenced out) stops every run at once.
+
 Fault injection (a TEST HOOK for the crash test, one environment lookup per boundary): when
 ``ROLLSAFE_FAULT_KILL_AT`` equals a boundary name, the process SIGKILLs itself at that
-boundary, right after the store write it names. The boundaries, in the order a run passes
-them (``fault_boundaries`` lists them for a given number of steps):
+boundary (``serving.kill_at_boundary``), right after the store write it names. The
+boundaries, in the order a run passes them (``fault_boundaries`` lists them for a given number
+of steps):
 
 - ``after:run.opened``            the pending run is stored
 - ``after:state.prechecking``     the run is prechecking, restore point chosen
@@ -53,14 +59,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
+import functools
 import logging
-import os
-import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from rollsafe.config import models, step_limits
 from rollsafe.domain import (
@@ -72,7 +76,7 @@ from rollsafe.domain import (
     restore_points,
     runs,
 )
-from rollsafe.execute import approvals, breaker, driving, governors
+from rollsafe.execute import approvals, breaker, driving, governors, serving
 from rollsafe.storage import repositories
 
 __all__ = [
@@ -90,7 +94,8 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-FAULT_ENV = "ROLLSAFE_FAULT_KILL_AT"
+FAULT_ENV = serving.FAULT_ENV
+kill_at_boundary = serving.kill_at_boundary
 VERIFY_GRACE_S = 5.0
 """Extra time over ``policy.verify_timeout`` before the executor stops waiting for the
 verifier: the verifier gives up at ``verify_timeout`` itself and reports what was unhealthy."""
@@ -103,10 +108,6 @@ _QUARANTINE_ANSWERS = frozenset(
     {runs.RunState.BLOCKED, runs.RunState.FAILED, runs.RunState.REJECTED, runs.RunState.DRY_RUN}
 )
 _REPEAT_ANSWERS = frozenset({runs.RunState.DRY_RUN, runs.RunState.REJECTED})
-# The leader-lease token the runs of one ``serve`` write with (None: no lease, no check).
-# A context variable, so each run task keeps the token of the term that started it even
-# if this process later leads again under a newer one.
-_FENCE: contextvars.ContextVar[int | None] = contextvars.ContextVar("rollsafe_fence", default=None)
 
 
 def fault_boundaries(step_count: int, *, approval: bool = False) -> list[str]:
@@ -119,13 +120,6 @@ def fault_boundaries(step_count: int, *, approval: bool = False) -> list[str]:
         names += [f"before:step:{index}", f"after:step:{index}"]
     names.append("after:state.verifying")
     return names
-
-
-def kill_at_boundary(boundary: str) -> None:
-    """The default fault hook: SIGKILL this process if ``ROLLSAFE_FAULT_KILL_AT`` names it."""
-    if os.environ.get(FAULT_ENV) == boundary:
-        _log.warning("fault injection: killing the controller at %s", boundary)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +229,16 @@ class Executor:
             return already[0]
         automatic = is_automatic(trigger)
         latest = self._latest_run(tid)
+        # A run a governor stopped before it started: born terminal, recorded all the same.
+        refused = functools.partial(
+            self._open_refused,
+            target=tid,
+            trigger=trigger,
+            actor=actor,
+            reason=reason,
+            evidence=evidence,
+            now=now,
+        )
 
         forced: dict[str, Any] = {}
         refusal = governors.check_quarantine(self._target_record(tid))
@@ -244,16 +248,7 @@ class Executor:
         if refusal is not None:
             if automatic and latest is not None and latest.state in _QUARANTINE_ANSWERS:
                 return latest  # the person was already asked; do not flood the audit
-            return self._open_refused(
-                runs.RunState.BLOCKED,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            return refused(runs.RunState.BLOCKED, refusal)
         if (
             automatic
             and latest is not None
@@ -265,16 +260,7 @@ class Executor:
 
         refusal = governors.dry_run(self._policy)
         if refusal is not None:
-            return self._open_refused(
-                runs.RunState.DRY_RUN,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            return refused(runs.RunState.DRY_RUN, refusal)
 
         # The rate limit stops automatic loops; a person asking is the escape from them.
         refusal = (
@@ -283,16 +269,7 @@ class Executor:
             else None
         )
         if refusal is not None:
-            blocked = self._open_refused(
-                runs.RunState.BLOCKED,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            blocked = refused(runs.RunState.BLOCKED, refusal)
             self._emit(
                 governors.trip(
                     self._store, tid, refusal, actor=self._actor, now=now, run_id=blocked.id
@@ -343,34 +320,16 @@ class Executor:
         return run
 
     def approve(
-        self,
-        run_id: str,
-        *,
-        actor: str,
-        reason: str,
-        via: str = "api",
-        link: str | None = None,
-        details: Mapping[str, object] | None = None,
+        self, run_id: str, *, actor: str, reason: str, **how: Unpack[approvals.How]
     ) -> runs.RollbackRun:
         """A person lets a run waiting in ``awaiting_approval`` go on (``approvals.decide``)."""
-        return self._decide(
-            run_id, "approve", actor=actor, reason=reason, via=via, link=link, details=details
-        )
+        return self._decide(run_id, "approve", actor=actor, reason=reason, **how)
 
     def reject(
-        self,
-        run_id: str,
-        *,
-        actor: str,
-        reason: str,
-        via: str = "api",
-        link: str | None = None,
-        details: Mapping[str, object] | None = None,
+        self, run_id: str, *, actor: str, reason: str, **how: Unpack[approvals.How]
     ) -> runs.RollbackRun:
         """A person stops a run waiting in ``awaiting_approval``: it ends ``rejected``."""
-        return self._decide(
-            run_id, "reject", actor=actor, reason=reason, via=via, link=link, details=details
-        )
+        return self._decide(run_id, "reject", actor=actor, reason=reason, **how)
 
     def _decide(
         self,
@@ -379,20 +338,10 @@ class Executor:
         *,
         actor: str,
         reason: str,
-        via: str,
-        link: str | None,
-        details: Mapping[str, object] | None,
+        **how: Unpack[approvals.How],
     ) -> runs.RollbackRun:
         run, entry = approvals.decide(
-            self._store,
-            run_id,
-            verdict,
-            actor=actor,
-            reason=reason,
-            now=self._clock.now(),
-            via=via,
-            link=link,
-            details=details,
+            self._store, run_id, verdict, actor=actor, reason=reason, now=self._clock.now(), **how
         )
         self._emit(entry)
         if self._decided is not None:
@@ -592,7 +541,7 @@ class Executor:
                     )
                     try:
                         # Only if nobody decided since we looked: a rejection must win.
-                        self._store.save_run(ahead, audit=entry, expected=fresh, fence=_FENCE.get())
+                        self._store.save_run(ahead, audit=entry, expected=fresh)
                     except repositories.StaleRunError:
                         continue
                     self._emit(entry)
@@ -757,59 +706,20 @@ class Executor:
         leader that lost its lease and must stop acting at once.
         """
         wake, _ = self._events()
-        halt = halt or asyncio.Event()
-        _FENCE.set(fence)  # copied into every run task created below
-        tasks: dict[ids.RunId, asyncio.Task[None]] = {}
-        try:
-            while not stop.is_set() and not halt.is_set():
-                wake.clear()
-                for run_id, task in list(tasks.items()):
-                    if task.done():
-                        del tasks[run_id]
-                try:
-                    open_runs = self._store.list_runs(open_only=True, limit=100_000)
-                except errors.StoreError:
-                    _log.exception("cannot list open runs; trying again")
-                    open_runs = []
-                for run in open_runs:
-                    if run.id not in tasks:
-                        tasks[run.id] = asyncio.create_task(
-                            self._guarded(run.id), name=f"rollsafe-run-{run.id}"
-                        )
-                await _wait_any(wake, stop, halt, seconds=self._poll_interval)
-        finally:
-            await self._shutdown(tasks, grace=0.0 if halt.is_set() else self._shutdown_grace)
+        loop = serving.ServeLoop(
+            kind="run",
+            find=self._open_run_ids,
+            drive=self.drive,
+            poll_interval=self._poll_interval,
+            shutdown_grace=self._shutdown_grace,
+            # A run not acting just stops (its state is durable); one calling the driver or
+            # the verifier is given the grace to finish that call.
+            graced=lambda run_id: run_id in self._acting,
+        )
+        await loop.serve(stop, fence=fence, halt=halt, wake=wake)
 
-    async def _guarded(self, run_id: ids.RunId) -> None:
-        try:
-            run = await self.drive(run_id)
-        except asyncio.CancelledError:
-            raise
-        except errors.FencedOut as exc:
-            _log.warning("run %s left to the new leader: %s", run_id, exc)
-            return
-        except Exception:  # noqa: BLE001 - the guard of a background task: log, never vanish
-            # drive() records the failure itself; reaching here means even that failed.
-            _log.exception("run %s could not be driven or marked failed", run_id)
-            return
-        _log.info("run %s ended %s", run.id, run.state.value)
-
-    async def _shutdown(
-        self, tasks: Mapping[ids.RunId, asyncio.Task[None]], *, grace: float
-    ) -> None:
-        """Runs not acting stop now (their state is durable); acting ones get a grace period."""
-        acting = []
-        for run_id, task in tasks.items():
-            if run_id in self._acting and grace > 0:
-                acting.append(task)
-            else:
-                task.cancel()
-        if acting:
-            _, late = await asyncio.wait(acting, timeout=grace)
-            for task in late:
-                _log.warning("run task %s cancelled at shutdown", task.get_name())
-                task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    def _open_run_ids(self) -> list[str]:
+        return [run.id for run in self._store.list_runs(open_only=True, limit=100_000)]
 
     # ------------------------------------------------------------------ helpers
 
@@ -955,7 +865,7 @@ class Executor:
             details={"escalate": True},
             result="quarantined",
         )
-        self._store.set_quarantine(run.target, reason=why, audit=quarantine, fence=_FENCE.get())
+        self._store.set_quarantine(run.target, reason=why, audit=quarantine)
         self._emit(quarantine)
         failed = run.moved(runs.RunState.FAILED, at=now, error=reason)
         self._save_run(
@@ -1014,7 +924,7 @@ class Executor:
         )
 
     def _save_run(self, run: runs.RollbackRun, entry: audit_events.AuditEntry) -> None:
-        self._store.save_run(run, audit=entry, fence=_FENCE.get())
+        self._store.save_run(run, audit=entry)
         self._emit(entry)
 
     def _save_step(
@@ -1040,7 +950,7 @@ class Executor:
             },
             result=result,
         )
-        self._store.save_step(step, audit=entry, fence=_FENCE.get())
+        self._store.save_step(step, audit=entry)
         self._emit(entry)
 
     def _emit(self, entry: audit_events.AuditEntry) -> None:
@@ -1060,16 +970,3 @@ def target_records(config: models.RollsafeConfig) -> list[repositories.TargetRec
         )
         for t in config.targets
     ]
-
-
-async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
-    """Until any of ``events`` is set, or ``seconds`` have passed."""
-    waiters = [
-        asyncio.create_task(event.wait(), name=f"rollsafe-executor-wait-{i}")
-        for i, event in enumerate(events)
-    ]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

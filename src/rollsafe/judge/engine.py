@@ -42,7 +42,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
-from rollsafe.judge import alerts, blindness, cohorts, composites, rules, windows
+from rollsafe.judge import alerts, blindness, changes, cohorts, composites, rules, windows
 
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
@@ -388,6 +388,8 @@ class Engine:
     ) -> verdicts.Decision:
         evidence: dict[str, Any] = {"rule": rule_id, "kind": kind, "version": version}
         evidence.update(outcome.evidence)
+        # A rule's "look again soon" travels as a field of the decision, not as evidence.
+        pending = evidence.pop("pending", False) is True
         return verdicts.Decision(
             time=now,
             target=target,
@@ -395,6 +397,7 @@ class Engine:
             severity=outcome.severity,
             summary=outcome.summary,
             evidence=evidence,
+            pending=pending,
         )
 
 
@@ -457,15 +460,14 @@ def replay(
         key=lambda o: (o.time, o.target, o.source, windows.order_key(o)),
     )
     pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
-    last: dict[tuple[str, str], verdicts.Severity] = {}
+    ledger = changes.Ledger()
     changed: list[verdicts.Decision] = []
 
     def record(target: ids.TargetId, now: float) -> None:
         # Decisions are built only for the outcomes whose severity changed: the same ones
         # ``evaluate`` would give, without dressing the many that did not change.
         for rule_id, kind, version, outcome in engine._judge(target, now=now):
-            key = (target, rule_id)
-            if outcome.severity != last.get(key, verdicts.Severity.OK):
+            if ledger.note(target, rule_id, outcome.severity) is changes.Change.CHANGED:
                 changed.append(
                     engine._decision(
                         target,
@@ -476,7 +478,6 @@ def replay(
                         outcome=outcome,
                     )
                 )
-            last[key] = outcome.severity
 
     next_mark = 0
 

@@ -20,13 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rollsafe.domain import audit_events, ids, observations
+from rollsafe.domain import audit_events, ids
+from rollsafe.execute import upgrading
 from rollsafe.storage import repositories
 
 __all__ = ["ACTION", "MAX_NOTE", "MAX_PACKAGES", "PackageChange", "record_upgrade"]
 
 ACTION = "upgrade.marked"
-SOURCE = "mark:upgrade"
+SOURCE = upgrading.FINISHED
 MAX_NOTE = 2000
 MAX_VERSION = 200
 MAX_PACKAGES = 5000  # a dist-upgrade changes a few hundred; the bound keeps one entry small
@@ -75,7 +76,5 @@ def record_upgrade(
         result="marked",
     )
     store.append_audit(entry)
-    store.add_observations(
-        [observations.Observation(time=at, target=target, source=SOURCE, value=1.0)]
-    )
+    upgrading.finished(store, target, at=at)
     return entry

@@ -152,7 +152,9 @@ class Store(Protocol):
         """Quarantine (reason given) or release (reason None) a target.
 
         ``fence`` (here, on ``save_run`` and on ``save_step``): the writer's leader-lease token;
-        FencedOut, and nothing written, when the lease's token is newer. None: no check.
+        FencedOut, and nothing written, when the lease's token is newer. None: the token of
+        the leader term the caller runs in (``storage.fencing``), which every other write
+        method checks as well; outside a term, no check.
         """
 
     # ----------------------------------------------------------------- observations

@@ -39,7 +39,7 @@ from rich import markup
 from rich.console import Console
 from rich.table import Table
 
-from rollsafe.domain import audit_events, clocks, errors, ids, observations, restore_points, runs
+from rollsafe.domain import audit_events, clocks, errors, ids, restore_points, runs
 from rollsafe.interfaces.cli import context
 from rollsafe.runtime import locking  # a file lock: nothing of the runtime's weight
 from rollsafe.storage import repositories
@@ -494,6 +494,7 @@ def upgrade(
     label: Annotated[str, typer.Option("--label", help="Label of the restore point")] = "",
 ) -> None:
     """Checkpoint TARGET, run its driver's upgrade, and mark the time for the judge."""
+    from rollsafe.execute import upgrading
     from rollsafe.interfaces.cli import config_commands
 
     loaded = config_commands.load_or_exit(config)
@@ -512,6 +513,8 @@ def upgrade(
             console.print(f"restore point {point.id} taken")
         key = f"upgrade:{target}:{secrets.token_hex(5)}"
         actor = _actor()
+        # Before the effect: a failure seen while the upgrade runs has a release to undo.
+        upgrading.started(store, tid, at=time.time())
         try:
             output = asyncio.run(driver.upgrade(loaded.config.target(target), key=key))
         except errors.RollsafeError as exc:
@@ -533,6 +536,8 @@ def _upgrade_done(
     point: restore_points.RestorePoint | None,
 ) -> None:
     """Audit the upgrade and leave the ``mark:upgrade`` observation the judge reads."""
+    from rollsafe.execute import upgrading
+
     now = time.time()
     store.append_audit(
         audit_events.AuditEntry(
@@ -546,9 +551,7 @@ def _upgrade_done(
         )
     )
     # Even a failed upgrade may have changed the target: the judge must know when.
-    store.add_observations(
-        [observations.Observation(time=now, target=target, source="mark:upgrade", value=1.0)]
-    )
+    upgrading.finished(store, target, at=now)
 
 
 # ---------------------------------------------------------------------------- helpers
