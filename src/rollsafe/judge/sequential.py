@@ -101,7 +101,8 @@ __all__ = [
 # effect seen for long, large ones on a large effect seen briefly; the mixture costs log(10)
 # nats against the best of them in hindsight.
 LAMBDAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95)
-_GOLDEN_STEPS = 45  # golden-section steps: the interval shrinks by 0.618**45 < 1e-9
+_GOLDEN_STEPS = 32  # golden-section steps: the interval shrinks by 0.618**32 < 1e-6; the
+# maximum, flat at its top, is then exact to ~1e-12 relative
 
 
 # --------------------------------------------------------------------------- the math
@@ -454,6 +455,7 @@ class Watch:
     used: int = 0  # buckets that carried evidence
     peak: float = 0.0  # highest log e-value so far
     log_e: float | None = 0.0  # the current one (None: the mixture's, not summed yet)
+    exact: bool = True  # False: ``log_e`` is an upper bound (two-sample, well below the bar)
     crossed: float | None = None  # end of the bucket where the e-value reached 1/alpha
     stats: list[float] = field(default_factory=list)  # bucket statistics (canary's)
     total: float = 0.0  # sum of the bucket statistics (rate: the count after the upgrade)
@@ -463,6 +465,7 @@ class Watch:
     samples: int = 0
     lead: int = 0  # the component with the most evidence (for the summary)
     outcome_key: object = None
+    quick: object = None  # what the last full evaluation read (see judge_self)
     outcome: rules.Outcome | None = None
 
     def restart(self, components: int) -> None:
@@ -470,12 +473,13 @@ class Watch:
         self.done = self.counted = self.used = self.matching = self.samples = 0
         self.peak = self.total = 0.0
         self.log_e = 0.0
+        self.exact = True
         self.exceeded = []
         self.lead = 0
         self.crossed = None
         self.stats = []
         self.peer_stats = []
-        self.outcome_key = self.outcome = None
+        self.outcome_key = self.outcome = self.quick = None
 
 
 def _width(rule: models.RegressionRule, floor: float | None) -> float:
@@ -491,9 +495,9 @@ def _two_sample(
     reference: _Reference,
     state: Watch,
     width: float,
-    *,
-    exact: bool = False,
-) -> float | None:
+) -> tuple[float, bool]:
+    """The two-sample log e-value after the buckets folded so far, and whether it is exact
+    (not exact: an upper bound, known to change neither the peak nor the crossing)."""
     shrink = reference.scale
     if rule.aggregate == "ratio":
         after = (state.matching * shrink, state.samples * shrink)
@@ -502,8 +506,8 @@ def _two_sample(
         after = (state.total * shrink, state.used * shrink)
         delta = rule.min_delta * width / 60.0  # min_delta is per minute, counts per bucket
     # Below the peak so far and the threshold, the exact value changes nothing: skip it.
-    floor = -math.inf if exact else min(state.peak, -math.log(reference.alpha_test))
-    log_e, computed = two_sample_log_e(
+    floor = min(state.peak, -math.log(reference.alpha_test))
+    return two_sample_log_e(
         kind=rule.aggregate,
         before=reference.counts,
         after=after,
@@ -511,14 +515,14 @@ def _two_sample(
         delta=delta,
         floor=floor,
     )
-    return log_e if computed else None
 
 
-def _note(state: Watch, bucket_end: float, log_e: float | None) -> None:
-    """Record the e-value after one more bucket: the peak, and the first crossing (None: not
-    computed, known to be below both)."""
+def _note(state: Watch, bucket_end: float, log_e: float, *, exact: bool = True) -> None:
+    """Record the e-value after one more bucket: the peak, and the first crossing (not
+    ``exact``: an upper bound already known to be below both)."""
     state.log_e = log_e
-    if log_e is None:
+    state.exact = exact
+    if not exact:
         return
     state.peak = max(state.peak, log_e)
     reference = state.reference
@@ -560,6 +564,13 @@ def judge_self(
     if window is None:
         return _kept(state, ("no data",), lambda: _no_data(rule, "no valid observation"))
     width = _width(rule, floor)
+    start = reference_at + rule.grace
+    closed = _closed(start, min(now, reference_at + rule.watch), width)
+    # The common case, re-judging after an observation of another probe: nothing this rule
+    # reads changed (any insert into the window, pins included, changes its identity).
+    quick = (reference_at, width, closed, now < start, window.range(-math.inf, now).identity)
+    if state.quick == quick and state.outcome is not None:
+        return state.outcome
     ref_start = reference_at - rule.before
     pinned = window.pinned_range(reference_at, start=ref_start)
     ref_span = (
@@ -575,15 +586,14 @@ def judge_self(
     reference = state.reference
     evidence = {"upgrade_at": reference_at, "bucket_s": width}
     if reference is None:
-        return _no_data(
+        state.outcome = _no_data(
             rule,
             f"fewer than {rule.min_baseline} buckets of {_duration(width)} with data in the "
             f"{_duration(rule.before)} before the upgrade",
             evidence,
         )
-    start = reference_at + rule.grace
-    watch_end = reference_at + rule.watch
-    closed = _closed(start, min(now, watch_end), width)
+        state.outcome_key, state.quick = ("few",), quick
+        return state.outcome
     if state.done > closed or (
         state.done
         and len(window.range(start, start + state.done * width, closed="left")) != state.counted
@@ -607,13 +617,15 @@ def judge_self(
         if rule.aggregate == "quantile":
             _note(state, lo + width, _exceedances(reference, state, got.stat))
         else:
-            _note(state, lo + width, _two_sample(rule, reference, state, width))
-    phase = "warmup" if now < start else ("over" if now > watch_end else "watching")
+            log_e, exact = _two_sample(rule, reference, state, width)
+            _note(state, lo + width, log_e, exact=exact)
+    phase = "warmup" if now < start else "watching"
     outcome_key = (state.done, state.counted, phase)
     if state.outcome is not None and state.outcome_key == outcome_key:
         return state.outcome
     outcome = _describe(rule, state, evidence, phase=phase, width=width)
     state.outcome_key, state.outcome = outcome_key, outcome
+    state.quick = quick
     return outcome
 
 
@@ -707,7 +719,7 @@ def judge_cohort(
     while state.done < closed:
         lo = start + state.done * width
         _fold_cohort_bucket(rule, state, canary, windows_of_peers, lo=lo, hi=lo + width)
-    phase = "warmup" if now < start else ("over" if now > watch_end else "watching")
+    phase = "warmup" if now < start else "watching"
     outcome_key = (state.done, state.counted, phase)
     if state.outcome is not None and state.outcome_key == outcome_key:
         return state.outcome
@@ -782,6 +794,7 @@ def _kept(state: Watch, key: object, make: Callable[[], rules.Outcome]) -> rules
     """An outcome that depends only on ``key`` (no data to fold): built once, then reused."""
     if state.outcome is None or state.outcome_key != key:
         state.outcome_key, state.outcome = key, make()
+        state.quick = None
     return state.outcome
 
 
@@ -852,15 +865,6 @@ def _effect(
     return label, math.fsum(state.stats) / len(state.stats) * 60.0 / width, reference.levels[0]
 
 
-def _current(rule: models.RegressionRule, state: Watch, width: float) -> float:
-    """The current log e-value, when folding skipped computing it."""
-    reference = state.reference
-    if rule.aggregate == "quantile" or rule.against == "cohort" or reference is None:
-        return state.mixture.log_e()
-    found = _two_sample(rule, reference, state, width, exact=True)
-    return 0.0 if found is None else found
-
-
 def _describe(
     rule: models.RegressionRule,
     state: Watch,
@@ -872,19 +876,18 @@ def _describe(
     reference = state.reference
     if reference is None:  # callers describe only a watch with a reference
         return _no_data(rule, "no reference", evidence)
-    log_e = state.log_e
-    if log_e is None:
-        log_e = _current(rule, state, width)
+    log_e = state.mixture.log_e() if state.log_e is None else state.log_e
     e_value = math.exp(min(log_e, 700.0))
     peak = math.exp(min(state.peak, 700.0))
     bar = 1.0 / reference.alpha_test
     label, now_value, ref_value = _effect(rule, state, width)
     factor = now_value / ref_value if now_value is not None and ref_value else None
-    breached = state.crossed is not None and phase != "over"
+    breached = state.crossed is not None
     evidence = {
         **_base_evidence(rule),
         **evidence,
         "e_value": e_value,
+        "e_value_exact": state.exact,  # False: e_value is an upper bound (far below the bar)
         "e_value_peak": peak,
         "e_threshold": bar,
         "alpha_test": reference.alpha_test,
@@ -916,14 +919,11 @@ def _describe(
     )
     if breached:
         verdict = f"e-value {_big(peak)} reached 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
-    elif phase == "over":
-        verdict = f"watch of {_duration(rule.watch)} over, e-value peaked at {_big(peak)}" + (
-            " (it had reached 1/alpha)" if state.crossed is not None else ""
-        )
     elif phase == "warmup":
         verdict = f"warming up ({_duration(rule.grace)} after the upgrade are not judged)"
     else:
-        verdict = f"e-value {_big(e_value)} < 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
+        at = "" if state.exact else "at most "
+        verdict = f"e-value {at}{_big(e_value)} < 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
     summary = f"{head}: {verdict}; {counts}"
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
     return rules.Outcome(severity, summary, evidence)
