@@ -342,3 +342,67 @@ def test_injected_regressions_are_detected(case):
     )
     assert len(detected) >= share * len(found)
     assert median <= median_limit
+
+
+# --------------------------------------------------------------------------- against the cohort
+
+
+def cohort_watch(
+    rule_: models.RegressionRule,
+    draw: Draw,
+    rng: random.Random,
+    *,
+    factor: float,
+    every: float = BEFORE_EVERY,
+) -> Any:
+    """A canary and four baseline peers probed every ``every`` seconds for the watch after the
+    canary's mark; the same draw for all (exchangeable), the canary's latency x ``factor``."""
+    times = [MARK + k * every for k in range(int(rule_.watch / every))]
+    members = []
+    for member in range(5):
+        window = windows.Window(span=rule_.watch + 60.0, max_samples=100_000)
+        for t, fields in zip(times, draw(rng, times, False), strict=True):
+            if member == 0:
+                fields = {"latency_s": fields["latency_s"] * factor}
+            window.insert(observations.Observation(time=t, target=TARGET, source="sim", **fields))
+        members.append(window)
+    return sequential.judge_cohort(
+        rule_,
+        members[0],
+        [(f"peer-{i}", w) for i, w in enumerate(members[1:])],
+        now=MARK + rule_.watch,
+        cohort="canary",
+        reference_at=MARK,
+        floor=BEFORE_EVERY,
+        state=sequential.Watch(),
+    )
+
+
+def test_a_canary_like_its_peers_is_flagged_at_most_alpha_of_the_time():
+    # Exchangeable canary and peers, no margin: the exact case of the cohort test. 200
+    # watches at alpha 0.05 allow 10 alarms; a broken bound (0.1) would show about 20.
+    rng = random.Random(31)
+    cohort_rule = rule(against="cohort", alpha=0.05, min_ratio=1.0)
+    found = sum(
+        cohort_watch(cohort_rule, lognormal(0.5), rng, factor=1.0).evidence["crossed_at"]
+        is not None
+        for _ in range(200)
+    )
+    print(f"\ncohort, exchangeable: {found} alarms in 200 watches at alpha 0.05")
+    assert found <= 0.05 * 200
+
+
+def test_a_canary_twice_as_slow_as_its_peers_is_caught_within_minutes():
+    rng = random.Random(32)
+    cohort_rule = rule(against="cohort")
+    found = [
+        cohort_watch(cohort_rule, lognormal(0.25), rng, factor=2.0, every=AFTER_EVERY).evidence[
+            "crossed_at"
+        ]
+        for _ in range(50)
+    ]
+    detected = sorted(t - MARK for t in found if t is not None)
+    median = statistics.median(detected)
+    print(f"\ncohort, 2x latency: detected {len(detected)}/50, median {median:.0f}s")
+    assert len(detected) == len(found)
+    assert median <= 15 * 60
