@@ -330,10 +330,9 @@ def _bucket(
 
 @dataclass(frozen=True, slots=True)
 class _Reference:
-    """What "not worse" means for one watch: per component, a threshold and a null mean."""
+    """What "not worse" means for one watch, per component (a quantile, or the one mean)."""
 
     thresholds: tuple[float | None, ...]  # quantile: bucket median must exceed; else None
-    nulls: tuple[float, ...]  # m0 per component
     levels: tuple[float, ...]  # the reference value each component is about (for evidence)
     buckets: int
     samples: int
@@ -397,7 +396,6 @@ def _self_reference(
             urns.append(((n - k + 1) * scale, k * scale))
         return _Reference(
             tuple(thresholds),
-            (1.0,) * len(urns),
             tuple(levels),
             n,
             samples,
@@ -418,7 +416,6 @@ def _self_reference(
         shrink = scale / dispersion
         return _Reference(
             (None,),
-            (1.0,),
             (share,),
             n,
             samples,
@@ -430,7 +427,6 @@ def _self_reference(
     shrink = scale / dispersion
     return _Reference(
         (None,),
-        (1.0,),
         (mean * 60.0 / width,),
         n,
         samples,
@@ -582,7 +578,7 @@ def judge_self(
         state.key = key
         found = _reference_buckets(rule, ref_span, ref_start, reference_at, width)
         state.reference = _self_reference(rule, found, width)
-        state.restart(len(state.reference.nulls) if state.reference else 1)
+        state.restart(len(state.reference.levels) if state.reference else 1)
     reference = state.reference
     evidence = {"upgrade_at": reference_at, "bucket_s": width}
     if reference is None:
@@ -600,7 +596,7 @@ def judge_self(
     ):
         # Asked about an earlier time than last, or an observation arrived late in a folded
         # bucket: fold again from the start (rare; replays and the daemon go forward).
-        state.restart(len(reference.nulls))
+        state.restart(len(reference.levels))
     while state.done < closed:
         lo = start + state.done * width
         span = window.range(lo, lo + width, closed="left")
@@ -699,9 +695,7 @@ def judge_cohort(
     components = len(rule.quantiles)
     if state.key != key:
         state.key = key
-        state.reference = _Reference(
-            (None,) * components, (1.0,) * components, (0.0,) * components, 0, 0, rule.alpha
-        )
+        state.reference = _Reference((None,) * components, (0.0,) * components, 0, 0, rule.alpha)
         state.restart(components)
     start = reference_at + rule.grace
     watch_end = reference_at + rule.watch
