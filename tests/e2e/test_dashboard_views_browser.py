@@ -179,7 +179,9 @@ async def _judged(page, base: str, run: runs.RollbackRun, shots: Path) -> None:
     await row.click()
     errors = page.locator('svg.judged-chart[data-rule="errors"]')
     await errors.wait_for(timeout=WAIT_MS)
-    assert await errors.locator("circle.point").count() == 2  # last 1h: not the 2 h old one
+    # By default the range starts just before the upgrade: not the 2 h old decision.
+    assert await page.locator('#range-bar button.on[data-range="auto"]').count() == 1
+    assert await errors.locator("circle.point").count() == 2
     assert await errors.locator("circle.point.sev-critical").count() == 1
     assert await errors.locator("path.limit").count() == 1
     assert await errors.locator("path.decision.sev-critical").count() == 1

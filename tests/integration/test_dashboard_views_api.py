@@ -197,3 +197,19 @@ async def test_restore_points_name_the_runs_that_used_them_and_upgrade_versions(
     )
     assert missing.status_code == 404
     assert (await controller.client.get("/api/v1/targets/web-1/restore-points")).status_code == 401
+
+
+async def test_judged_without_a_range_spans_from_just_before_the_latest_upgrade(controller):
+    now = controller.clock.now()
+    controller.store.add_observations(
+        [observations.Observation(time=now - 100, target=T1, source="mark:upgrade", value=1)]
+    )
+    _decision(controller, "errors", "ok", at=now - 7200, kind="ratio", ratio=0.9, above=0.2)
+    _decision(controller, "errors", "critical", at=now - 60, kind="ratio", ratio=0.5, above=0.2)
+    data = (
+        await controller.client.get("/api/v1/targets/web-1/judged", headers=bearer("viewer"))
+    ).json()
+    # Not the whole last hour of a young upgrade: 30 s before the upgrade, to now.
+    assert (data["since"], data["until"]) == (now - 130, now)
+    [rule] = data["rules"]
+    assert [p["value"] for p in rule["points"]] == [0.5]

@@ -16,7 +16,8 @@ a bad parameter is a 400 ``{"error": reason}`` naming it, a store failure a 503.
   them, and its upgrades with the version before and after each (from the audit details).
 
 Time windows are ``range`` (15m, 1h, 6h, 24h, 7d: ending now) or ``since``/``until`` (Unix
-seconds), never longer than ``MAX_SPAN``, so a query's cost is bounded.
+seconds), never longer than ``MAX_SPAN``, so a query's cost is bounded. ``judged`` without
+either spans from 15 minutes before the target's latest upgrade to now.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ _MARK = "mark:"
 _DECISION_LIMIT = 5000
 _MARK_LIMIT = 1000
 _RUN_SCAN = 10_000
+_BEFORE_UPGRADE = 900.0  # the default window starts this long before the latest upgrade
 
 Viewer = Annotated[roles.Principal, fastapi.Depends(roles.viewer)]
 Offset = Annotated[int, fastapi.Query(ge=0, le=1_000_000)]
@@ -142,6 +144,19 @@ class ViewService:
         if target not in self.configured and self.store.get_target(tid) is None:
             raise _Bad(404, f"unknown target {target!r}")
         return tid
+
+    def around_upgrade(self, target: str) -> tuple[float, float]:
+        """The default window: from shortly before the latest upgrade (or the last hour) to now,
+        starting no earlier than the target's first decision in it (a young target's charts
+        would otherwise be squeezed against their right edge)."""
+        tid = self._known(target)
+        now = self.clock.now()
+        upgrades = self.store.list_observations(target=tid, source=f"{_MARK}upgrade", limit=1)
+        since = upgrades[-1].time - _BEFORE_UPGRADE if upgrades else now - RANGES["1h"]
+        first = self.store.list_decisions(target=tid, since=since, limit=_DECISION_LIMIT)
+        if first:
+            since = max(since, min(first[0].time, upgrades[-1].time if upgrades else now) - 30)
+        return since, now
 
     def judged(self, target: str, since: float, until: float) -> dict[str, Any]:
         tid = self._known(target)
@@ -305,7 +320,10 @@ def router(service: ViewService) -> fastapi.APIRouter:
         until: float | None = None,
     ) -> responses.JSONResponse:
         def work() -> dict[str, Any]:
-            start, end = span(range_, since, until)
+            if range_ is None and since is None and until is None:
+                start, end = service.around_upgrade(target)
+            else:
+                start, end = span(range_, since, until)
             return service.judged(target, start, end)
 
         return await answer(work)

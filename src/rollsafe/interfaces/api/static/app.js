@@ -19,7 +19,7 @@ const state = {
   history: { runs: [], total: 0 },
   runsQuery: { target: "", state: "", range: "", offset: 0 },
   breaker: null,
-  range: "1h", // the target view's time range: 15m, 1h, 6h, 24h or "custom"
+  range: "auto", // the target view's time range: auto (around the upgrade), 15m, 1h, 6h, 24h, custom
   custom: null, // {since, until} when range is "custom"
   selected: null, // {kind: "target"|"run", id}
   signalsAt: 0,
@@ -558,7 +558,8 @@ function renderTimeline(report) {
 
 function rangeParams() {
   if (state.range === "custom" && state.custom) return `since=${state.custom.since}&until=${state.custom.until}`;
-  return `range=${state.range === "custom" ? "1h" : state.range}`;
+  if (state.range === "auto" || state.range === "custom") return "";
+  return `range=${state.range}`;
 }
 
 function localInput(t) {
@@ -579,6 +580,7 @@ function rangeBar(judged) {
     refreshDetail(true);
   } }, "show");
   return h("div", { id: "range-bar", class: "controls" },
+    h("button", { type: "button", "data-range": "auto", class: state.range === "auto" ? "on" : "off", onclick: () => choose("auto") }, "around the upgrade"),
     ["15m", "1h", "6h", "24h"].map((r) => h("button", { type: "button", "data-range": r, class: state.range === r ? "on" : "off", onclick: () => choose(r) }, `last ${r}`)),
     h("span", { class: state.range === "custom" ? "custom on" : "custom" }, "custom ", from, " – ", to, " ", apply),
     h("span", { class: "dim", id: "range-shown" }, `${when(judged.since)} → ${when(judged.until)}`));
@@ -613,7 +615,9 @@ function renderJudged(data) {
     box.append(h("p", { class: "empty" }, "No rule decided on this target in this range."));
     return box;
   }
-  for (const rule of data.rules) box.append(judgedChart(rule, data));
+  // A rule with no number of its own and no warning or worse has nothing to show.
+  const telling = data.rules.filter((r) => r.points.length || data.decisions.some((d) => d.rule === r.rule && d.severity !== "ok"));
+  for (const rule of telling) box.append(judgedChart(rule, data));
   box.append(h("p", { class: "dim legend" },
     h("span", { class: "key judged" }, "— judged value"), " ",
     h("span", { class: "key threshold" }, "— — limit"), " ",
