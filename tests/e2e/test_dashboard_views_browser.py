@@ -72,6 +72,15 @@ def _config() -> models.RollsafeConfig:
                     "severity": "critical",
                 },
                 {
+                    "id": "errors-held",
+                    "kind": "ratio",
+                    "probe": "http",
+                    "when": {"field": "status", "op": ">=", "value": 500},
+                    "above": 0.5,
+                    "severity": "critical",
+                    "approval": "require_approval",
+                },
+                {
                     "id": "latency-vs-before",
                     "kind": "baseline",
                     "probe": "http",
@@ -98,7 +107,9 @@ def _decide(store, at: float, rule: str, severity: str, target=T1, **evidence) -
     )  # fmt: skip
 
 
-async def _history(config: models.RollsafeConfig, store) -> runs.RollbackRun:
+async def _history(
+    config: models.RollsafeConfig, store
+) -> tuple[runs.RollbackRun, asyncio.Task[None]]:
     """An upgrade of web-1 that failed, judged and rolled back; a tripped breaker; 45 probes."""
     clock = clocks.SystemClock()
     now = clock.now()
@@ -138,9 +149,15 @@ async def _history(config: models.RollsafeConfig, store) -> runs.RollbackRun:
         config=config, target_id="web-1", store=store, driver=driver, clock=clock, actor="test",
         label="before openssl 3",
     )  # fmt: skip
+    waiting = asyncio.Event()
+
+    def heard(entry: audit_events.AuditEntry) -> None:
+        if entry.action == "run.state.awaiting_approval":
+            waiting.set()
+
     executor = executing.Executor(
         config=config, store=store, drivers={"fake": driver}, verifier=Verified(), clock=clock,
-        fault=lambda name: None, poll_interval=0.01,
+        fault=lambda name: None, poll_interval=0.01, on_audit=heard,
     )  # fmt: skip
     run = executor.request(
         "web-1", trigger="decision:errors", actor="rollsafe",
@@ -149,9 +166,19 @@ async def _history(config: models.RollsafeConfig, store) -> runs.RollbackRun:
     await executor.drive(run.id)
     done = store.get_run(run.id)
     assert done.state is runs.RunState.SUCCEEDED
+    # web-3's run waits for a person (its rule asks for approval), with a long reason.
+    await checkpoints.take_checkpoint(
+        config=config, target_id="web-3", store=store, driver=driver, clock=clock, actor="test"
+    )
+    held = executor.request(
+        "web-3", trigger="decision:errors-held", actor="rollsafe",
+        reason="share of 5xx 0.9 > 0.5 over 5m on web-3 after the kernel upgrade to 6.1.0-18",
+    )  # fmt: skip
+    waiting_task = asyncio.create_task(executor.drive(held.id))
+    await asyncio.wait_for(waiting.wait(), 30)
     # Then two other targets critical at once: the breaker trips.
     for target in ("web-2", "web-3"):
-        _decide(store, clock.now(), "errors", "critical", target=ids.TargetId(target),
+        _decide(store, clock.now(), "errors-held", "critical", target=ids.TargetId(target),
                 kind="ratio", ratio=0.9, above=0.2)  # fmt: skip
     state, _ = breaker.consider(store, config, now=clock.now())
     assert state.open
@@ -162,7 +189,7 @@ async def _history(config: models.RollsafeConfig, store) -> runs.RollbackRun:
                 reason=f"note {i}",
             )
         )  # fmt: skip
-    return done
+    return done, waiting_task
 
 
 async def _judged(page, base: str, run: runs.RollbackRun, shots: Path) -> None:
@@ -235,6 +262,15 @@ async def _range(page) -> None:
 
 
 async def _lists(page, run: runs.RollbackRun) -> None:
+    # The open run's reason keeps a readable width next to the approval controls (it once
+    # collapsed to one letter per line) and wraps at words.
+    reason = page.locator("#open-runs tr[data-run] td.evidence").first
+    await reason.wait_for(timeout=WAIT_MS)
+    box = await reason.bounding_box()
+    assert box is not None
+    assert box["width"] >= 150, box
+    assert box["height"] <= 6 * 22, box  # a few lines, not one letter per line
+    assert await page.locator("#open-runs button[data-action=approve]").count() == 1
     # The runs history, filtered by state.
     history = page.locator(f'#past-runs tr[data-run="{run.id}"]')
     await history.wait_for(timeout=WAIT_MS)
@@ -302,7 +338,7 @@ async def test_the_views_show_what_was_judged_and_let_a_person_filter_page_and_r
     stop = asyncio.Event()
     bound: list[int] = []
     try:
-        run = await _history(config, store)
+        run, waiting_task = await _history(config, store)
         app = api_app.create_app(
             config, store=store, clock=clocks.SystemClock(), base_dir=tmp_path,
             environ={"TOKEN": TOKEN},
@@ -330,6 +366,7 @@ async def test_the_views_show_what_was_judged_and_let_a_person_filter_page_and_r
                 await browser.close()
         stop.set()
         await asyncio.wait_for(serving_task, 30)
+        waiting_task.cancel()
         # The reset went through the same code as the CLI's: audited, naming the person.
         resets = [e for e in store.list_audit_events() if e.entry.action == "breaker.reset"]
         assert [(e.entry.actor, e.entry.reason) for e in resets] == [
