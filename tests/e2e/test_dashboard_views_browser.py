@@ -271,6 +271,10 @@ async def _lists(page, run: runs.RollbackRun) -> None:
     assert box["width"] >= 150, box
     assert box["height"] <= 6 * 22, box  # a few lines, not one letter per line
     assert await page.locator("#open-runs button[data-action=approve]").count() == 1
+    # ... and the runs table stays inside its card (nothing spills over the next one).
+    card = "document.getElementById('runs-card')"
+    scroll, client = await page.evaluate(f"() => [{card}.scrollWidth, {card}.clientWidth]")
+    assert scroll <= client, (scroll, client)
     # The runs history, filtered by state.
     history = page.locator(f'#past-runs tr[data-run="{run.id}"]')
     await history.wait_for(timeout=WAIT_MS)
@@ -327,6 +331,7 @@ async def _timeline(page, base: str, run: runs.RollbackRun, shots: Path) -> None
     first_step = await steps.first.inner_text()
     assert f"{run.id}/0/restore" in first_step
     assert " done " in first_step
+    await page.evaluate("() => document.querySelectorAll('.toast').forEach((t) => t.remove())")
     await page.screenshot(path=str(shots / "dashboard-views.png"), full_page=True)
 
 

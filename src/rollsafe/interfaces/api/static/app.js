@@ -284,13 +284,21 @@ function runRow(run) {
     h("td", {}, badge(run.state), deadline),
     h("td", { class: "evidence" }, run.reason, run.error ? h("div", { class: "error" }, run.error) : null),
     h("td", { class: "dim" }, when(run.created_at), h("div", {}, `by ${run.actor}`)),
-    h("td", { onclick: (e) => e.stopPropagation() }, approvalControls(run)),
   );
+}
+
+function runRows(run) {
+  // The approval controls get a row of their own under the run: side by side they squeezed
+  // the reason column to one letter per line in the fleet-wide column.
+  const controls = approvalControls(run);
+  if (!controls) return [runRow(run)];
+  return [runRow(run), h("tr", { class: "controls-row", "data-controls-for": run.id },
+    h("td", { colspan: 4, onclick: (e) => e.stopPropagation() }, controls))];
 }
 
 function renderRuns() {
   const open = state.runs.filter((r) => !["succeeded", "failed", "rejected", "blocked", "dry_run"].includes(r.state));
-  fill(document.querySelector("#open-runs tbody"), open.map(runRow), "no open run");
+  fill(document.querySelector("#open-runs tbody"), open.flatMap(runRows), "no open run");
   fill(document.querySelector("#past-runs tbody"), state.history.runs.map(runRow), "no run matches");
   pager(document.getElementById("runs-pager"), state.history, state.runsQuery, poll);
 }
@@ -514,7 +522,7 @@ function renderRun(report) {
     evidence && Object.keys(evidence).length
       ? h("table", { class: "facts" }, h("tbody", {}, Object.entries(evidence).map(([k, v]) =>
           h("tr", {}, h("th", {}, k), h("td", { class: "mono" }, typeof v === "object" ? JSON.stringify(v) : String(v))))))
-      : h("p", { class: "empty" }, "none (a person asked)"),
+      : h("p", { class: "empty" }, run.trigger.startsWith("manual") ? "none (a person asked)" : "none recorded with the run"),
     h("h3", {}, "Timeline"),
     renderTimeline(report),
   );
