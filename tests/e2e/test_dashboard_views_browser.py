@@ -122,7 +122,9 @@ async def _history(
     store.append_audit(
         audit_events.AuditEntry(
             time=now - 1500, actor="cli:ann", action="upgrade.marked", target="web-1",
-            reason="apt: openssl 3", details={"version": "1.1"},
+            reason="apt: openssl 3",
+            details={"version": "1.1", "packages": [
+                {"name": "openssl", "old": "1.1.1w", "new": "3.0.13", "action": "upgrade"}]},
         )
     )  # fmt: skip
     store.add_observations(
@@ -231,7 +233,9 @@ async def _judged(page, base: str, run: runs.RollbackRun, shots: Path) -> None:
     point_row = points.locator(f'tr[data-point="{run.restore_point}"]')
     assert "before openssl 3" in await point_row.inner_text()
     assert f"restored by {run.id}" in await point_row.inner_text()
-    assert "1.0 → 1.1" in await points.locator("td.version").first.inner_text()
+    version = await points.locator("td.version").first.inner_text()
+    assert "1.0 → 1.1" in version
+    assert "openssl 1.1.1w → 3.0.13" in version
     await page.screenshot(path=str(shots / "dashboard-judged.png"), full_page=True)
 
 

@@ -180,7 +180,10 @@ async def test_restore_points_name_the_runs_that_used_them_and_upgrade_versions(
         controller.store.append_audit(
             audit_events.AuditEntry(
                 time=controller.clock.now(), actor="cli:ann", action="upgrade.marked",
-                target="web-1", reason=f"apt to {version}", details={"version": version},
+                target="web-1", reason=f"apt to {version}",
+                details={"version": version, "packages": [
+                    {"name": "openssl", "old": "3.0.11", "new": "3.0.13", "action": "upgrade"}
+                ]},
             )
         )  # fmt: skip
     answer = await controller.client.get(
@@ -192,6 +195,10 @@ async def test_restore_points_name_the_runs_that_used_them_and_upgrade_versions(
     assert point["id"] == done.restore_point
     assert point["restored_by"] == [{"id": done.id, "state": "succeeded", "at": done.updated_at}]
     assert [(u["before"], u["after"]) for u in data["upgrades"]] == [("1.0", "1.1"), (None, "1.0")]
+    assert data["upgrades"][0]["packages"] == [
+        {"name": "openssl", "old": "3.0.11", "new": "3.0.13", "action": "upgrade"}
+    ]
+    assert data["upgrades"][0]["packages_total"] == 1
     missing = await controller.client.get(
         "/api/v1/targets/nope/restore-points", headers=bearer("viewer")
     )

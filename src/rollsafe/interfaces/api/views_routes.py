@@ -13,7 +13,9 @@ a bad parameter is a 400 ``{"error": reason}`` naming it, a store failure a 503.
 - ``audit`` and ``runs``: filtered (target, action prefix or run state, time) and paged
   newest first with ``offset``/``limit`` (at most ``MAX_PAGE`` a page).
 - ``targets/{id}/restore-points``: the target's restore points with the runs that restored
-  them, and its upgrades with the version before and after each (from the audit details).
+  them, and its upgrades with the version before and after each (from the audit details of
+  ``upgrade.*`` entries: ``version``, and the package changes with their old and new
+  versions).
 
 Time windows are ``range`` (15m, 1h, 6h, 24h, 7d: ending now) or ``since``/``until`` (Unix
 seconds), never longer than ``MAX_SPAN``, so a query's cost is bounded. ``judged`` without
@@ -47,6 +49,7 @@ _MARK = "mark:"
 _DECISION_LIMIT = 5000
 _MARK_LIMIT = 1000
 _RUN_SCAN = 10_000
+_PACKAGES_SHOWN = 50  # of an upgrade's package changes (their versions before and after)
 _BEFORE_UPGRADE = 900.0  # the default window starts this long before the latest upgrade
 
 Viewer = Annotated[roles.Principal, fastapi.Depends(roles.viewer)]
@@ -288,10 +291,19 @@ class ViewService:
             after = e.details.get("version")
             after = None if after is None else str(after)
             before = e.details.get("from_version") or e.details.get("previous_version") or version
+            changed = e.details.get("packages")
+            changed = changed if isinstance(changed, list) else []
+            packages = [
+                {"name": str(p.get("name", "")), "old": p.get("old"), "new": p.get("new"),
+                 "action": p.get("action")}
+                for p in changed[:_PACKAGES_SHOWN]
+                if isinstance(p, dict)
+            ]  # fmt: skip
             upgrades.append(
                 {"seq": event.seq, "time": e.time, "action": e.action, "actor": e.actor,
                  "note": e.reason, "before": before, "after": after,
-                 "restore_point": e.details.get("restore_point")}
+                 "restore_point": e.details.get("restore_point"), "packages": packages,
+                 "packages_total": len(changed)}
             )  # fmt: skip
             version = after or version
         upgrades.reverse()

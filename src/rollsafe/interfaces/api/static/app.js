@@ -610,7 +610,9 @@ function renderRestorePoints(data) {
     h("table", {}, h("tbody", {}, upgrades.length ? upgrades.map((u) =>
       h("tr", { "data-upgrade": u.seq },
         h("td", { class: "dim" }, when(u.time)), h("td", { class: "mono" }, u.action),
-        h("td", { class: "version" }, `${u.before || "?"} → ${u.after || "?"}`),
+        h("td", { class: "version" }, `${u.before || "?"} → ${u.after || "?"}`,
+          u.packages.slice(0, 5).map((p) => h("div", { class: "dim package" }, `${p.name} ${p.old || "(new)"} → ${p.new || "(removed)"}`)),
+          u.packages_total > 5 ? h("div", { class: "dim" }, `and ${u.packages_total - 5} more`) : null),
         h("td", {}, u.actor), h("td", { class: "evidence" }, u.note || ""))) :
       h("tr", {}, h("td", { class: "empty" }, "no upgrade recorded")))));
 }
