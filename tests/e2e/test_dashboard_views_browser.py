@@ -203,9 +203,12 @@ async def _judged(page, base: str, run: runs.RollbackRun, shots: Path) -> None:
     # web-1 was critical, then rolled back and verified: recovered, not critical.
     row = page.locator('#fleet tr[data-target="web-1"]')
     await row.locator(".badge", has_text="recovered").wait_for(timeout=WAIT_MS)
+    await row.click()
+    superseded = page.locator("#target-head tr.superseded", has_text="errors critical")
+    await superseded.wait_for(timeout=WAIT_MS)
+    assert "before the rollback" in await superseded.inner_text()
 
     # What the ratio rule judged, against its limit, with markers; the baseline with its band.
-    await row.click()
     errors = page.locator('svg.judged-chart[data-rule="errors"]')
     await errors.wait_for(timeout=WAIT_MS)
     # By default the range starts just before the upgrade: not the 2 h old decision.

@@ -493,8 +493,14 @@ function renderTargetHeader(id) {
   }
   head.replaceChildren(...[
     h("p", {}, badge(target.state), " ", target.quarantine_reason ? h("span", { class: "error" }, `quarantined: ${target.quarantine_reason}`) : ""),
-    h("table", { class: "decisions" }, h("tbody", {}, target.decisions.map((d) =>
-      h("tr", {}, h("td", {}, badge(d.severity)), h("td", { class: "mono" }, d.rule), h("td", { class: "evidence" }, d.summary), h("td", { class: "dim" }, when(d.time)))))),
+    h("table", { class: "decisions" }, h("tbody", {}, target.decisions.map((d) => {
+      // A decision made before the verified rollback ended judged the version rolled back.
+      const before = target.state === "recovered" && target.last_run && d.time <= target.last_run.updated_at;
+      return h("tr", { class: before ? "superseded" : null },
+        h("td", {}, badge(d.severity)), h("td", { class: "mono" }, d.rule),
+        h("td", { class: "evidence" }, d.summary, before ? h("div", { class: "dim" }, "before the rollback: answered by it") : null),
+        h("td", { class: "dim" }, when(d.time)));
+    }))),
     controls.length ? h("div", { class: "controls" }, controls) : null,
     target.open_run ? h("p", {}, "Open run: ", h("a", { href: `#run=${target.open_run.id}` }, target.open_run.id), " ", approvalControls(target.open_run)) : null,
   ].filter(Boolean));
