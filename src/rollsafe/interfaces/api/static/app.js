@@ -769,10 +769,13 @@ function chart(series, field, data) {
     svg.append(s("line", { x1: x(mark.time), x2: x(mark.time), y1: T, y2: H - B, class: `mark mark-${mark.name}` }));
     svg.append(s("text", { x: x(mark.time) + 3, y: H - B - 4, class: `mark-label mark-${mark.name}` }, mark.name));
   }
+  const labelled = {}; // rules at the same limit stack their labels instead of overprinting
   for (const line of lines) {
     svg.append(s("line", { x1: L, x2: W - R, y1: y(line.value), y2: y(line.value), class: `threshold sev-${line.severity}` }, s("title", {}, `${line.rule}: ${line.label}`)));
     const above = y(line.value) > T + 14;
-    svg.append(s("text", { x: L + 4, y: y(line.value) + (above ? -4 : 12), class: `threshold-label sev-${line.severity}` }, `${line.rule}: ${line.label}`));
+    const nth = labelled[line.value] = (labelled[line.value] || 0) + 1;
+    const dy = (above ? -4 : 12) + (nth - 1) * (above ? -11 : 11);
+    svg.append(s("text", { x: L + 4, y: y(line.value) + dy, class: `threshold-label sev-${line.severity}` }, `${line.rule}: ${line.label}`));
   }
   if (points.length) {
     const path = points.map((p, i) => `${i ? "L" : "M"}${x(p.time).toFixed(1)},${y(p[field]).toFixed(1)}`).join(" ");
