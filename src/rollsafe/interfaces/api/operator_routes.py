@@ -144,7 +144,12 @@ class OperatorService:
                     "configured": name in configured,
                     "quarantined": bool(record and record.quarantined),
                     "quarantine_reason": record.quarantine_reason if record else None,
-                    "state": _state_of(decisions, open_runs.get(ids.TargetId(name)), record=record),
+                    "state": _state_of(
+                        decisions,
+                        open_runs.get(ids.TargetId(name)),
+                        record=record,
+                        last_run=last_run.get(name),
+                    ),
                     "decisions": [d.to_json() for d in decisions],
                     "open_run": _run_json(open_runs.get(ids.TargetId(name))),
                     "last_run": _run_json(last_run.get(name)),
@@ -341,14 +346,30 @@ def _state_of(
     open_run: runs.RollbackRun | None,
     *,
     record: repositories.TargetRecord | None,
+    last_run: runs.RollbackRun | None = None,
 ) -> str:
-    """One word for the fleet view: what a person should notice first."""
+    """One word for the fleet view: what a person should notice first.
+
+    A verified rollback (the last run succeeded) answers every decision made before it ended:
+    such a decision describes the version that was rolled back, and a rule that has not
+    judged again since would otherwise keep the target ``critical`` after it recovered. Only
+    a decision newer than the rollback counts again.
+    """
     if open_run is not None:
         if open_run.state is runs.RunState.AWAITING_APPROVAL:
             return "awaiting_approval"
         return "rolling_back"
     if record is not None and record.quarantined:
         return "quarantined"
+    recovered_at = (
+        last_run.updated_at
+        if last_run is not None and last_run.state is runs.RunState.SUCCEEDED
+        else None
+    )
+    if recovered_at is not None:
+        decisions = [d for d in decisions if d.time > recovered_at]
+        if not any(d.severity > verdicts.Severity.OK for d in decisions):
+            return "recovered"
     worst = max((d.severity for d in decisions), default=None)
     if worst is None:
         return "unknown"
