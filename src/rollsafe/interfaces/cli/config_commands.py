@@ -49,10 +49,21 @@ def summary(config: models.RollsafeConfig) -> str:
 
 @app.command("check")
 def check(
-    file: Path = typer.Argument(..., help="The configuration file, e.g. rollsafe.yaml"),
+    file: Path | None = typer.Argument(None, help="The configuration file, e.g. rollsafe.yaml"),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="The configuration file (as every other command takes it)"
+    ),
 ) -> None:
-    """Validate FILE: exit 0 with a summary, or print every problem and exit 2."""
-    loaded = load_or_exit(file)
+    """Validate FILE (or -c FILE): exit 0 with a summary, or print every problem and exit 2."""
+    # Both spellings: every other command takes -c, and the positional form is the short one.
+    if file is not None and config is not None and file != config:
+        raise typer.BadParameter(
+            f"two different files given ({file} and -c {config}): check one at a time"
+        )
+    chosen = file if file is not None else config
+    if chosen is None:
+        raise typer.BadParameter("give the file to check: rollsafe config check -c FILE")
+    loaded = load_or_exit(chosen)
     typer.echo(summary(loaded.config))
 
 

@@ -28,19 +28,21 @@ class Entry:
     """A top-level command: the module that defines it and the summary ``--help`` shows.
 
     ``group`` is true for a command group whose module has a ``typer.Typer`` named ``app``;
-    otherwise the module's ``register(app)`` adds the command (with its siblings).
+    otherwise the module's ``register(app)`` adds the command (with its siblings). One noun,
+    one group: an old plural (``targets``) is an ``alias_of`` the singular, not a second group.
     """
 
     module: str
     summary: str
     group: bool = False
+    alias_of: str | None = None
+    """A former name kept working (hidden from ``--help``): it runs ``alias_of`` after a note."""
 
 
 COMMANDS: dict[str, Entry] = {
     "run": Entry(
         "daemon_commands",
-        "Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook\n"
-        "intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly.",
+        "Run the controller: probes, judge, rollback runs, audit, and the HTTP API.",
     ),
     "status": Entry(
         "daemon_commands", "Targets, their latest decisions with evidence, and open rollback runs."
@@ -76,7 +78,7 @@ COMMANDS: dict[str, Entry] = {
     "approve": Entry("approval_commands", "Let a rollback that waits for a person go on now."),
     "reject": Entry(
         "approval_commands",
-        "Stop a rollback that waits for a person: it ends ``rejected``, the target untouched.",
+        "Stop a rollback that waits for a person: it ends rejected, the target untouched.",
     ),
     "drill": Entry(
         "drill_commands",
@@ -89,7 +91,12 @@ COMMANDS: dict[str, Entry] = {
         "audit_commands", "Show, verify and export the hash-chained audit log.", group=True
     ),
     "target": Entry("target_commands", "Inspect and release targets.", group=True),
-    "targets": Entry("discover_commands", "Find targets in a cloud.", group=True),
+    "targets": Entry(
+        "target_commands",
+        "Deprecated spelling of target (it runs rollsafe target ...).",
+        group=True,
+        alias_of="target",
+    ),
     "rollout": Entry(
         "rollout_commands",
         "Guarded upgrades in waves: start, status, pause, resume, abort.",
@@ -114,14 +121,32 @@ def load(name: str) -> typer.core.TyperCommand | typer.core.TyperGroup:
     holder = typer.Typer(add_completion=False)
     if entry.group:
         sub: typer.Typer = module.app
-        if name == "target":
+        if (entry.alias_of or name) == "target":
             _add_target_discover(sub)
         holder.add_typer(sub, name=name)
     else:
         module.register(holder)
     command = typer.main.get_group(holder).commands[name]
     assert isinstance(command, core.TyperCommand | core.TyperGroup)  # noqa: S101 (typer builds these)
+    if entry.alias_of is not None:
+        _deprecate(command, name=name, use=entry.alias_of, summary=entry.summary)
     return command
+
+
+def _deprecate(
+    command: core.TyperCommand | core.TyperGroup, *, name: str, use: str, summary: str
+) -> None:
+    """``command`` still works under its old ``name``, hidden, saying on stderr what to type."""
+    command.hidden = True
+    command.help = summary
+    run = command.invoke
+
+    def invoke(ctx: Any) -> Any:
+        # stderr: a script reading the command's output is not broken by the note.
+        typer.echo(f"note: 'rollsafe {name}' is deprecated; use 'rollsafe {use}'", err=True)
+        return run(ctx)
+
+    command.invoke = invoke  # type: ignore[method-assign]
 
 
 def _add_target_discover(target_app: typer.Typer) -> None:
@@ -147,7 +172,7 @@ class _Commands(MutableMapping[str, Any]):
         entry = COMMANDS[name]  # KeyError: no such command (click then says so)
         if self.summarising:
             # `rollsafe --help` lists names and summaries: no module needs importing for that.
-            return core.TyperCommand(name, help=entry.summary)
+            return core.TyperCommand(name, help=entry.summary, hidden=entry.alias_of is not None)
         command = self._loaded[name] = self._load(name)
         return command
 

@@ -238,7 +238,7 @@ def abort(
     wait: WaitOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stop the rollout and roll back what its ``on_halt`` policy says."""
+    """Stop the rollout and roll back what its on_halt policy says."""
     loaded = config_commands.load_or_exit(config)
     _quiet_logging()
     store = _open_store(loaded)
@@ -311,6 +311,11 @@ def _drive_or_queue(
             who = f"pid {holder.pid}" if holder else "another process"
             console.print(f"rollout {rollout_id} is driven by the running controller ({who})")
         if not wait:
+            if as_json:
+                # Queued is an outcome too: a script gets the rollout as it stands (the daemon
+                # drives it from here), not an empty stdout it cannot tell from a crash.
+                pid = holder.pid if holder else None
+                _finish(loaded, rollout_id, console, as_json=True, extra={"driven_by_pid": pid})
             return _current(loaded, rollout_id)
         if _follow(loaded, rollout_id, lock, console, as_json=as_json):
             _finish(loaded, rollout_id, console, as_json=as_json)
@@ -435,11 +440,16 @@ def _paused_and_idle(rollout: rollouts.Rollout, rows: list[rollouts.RolloutTarge
 
 
 def _finish(
-    loaded: loading.LoadedConfig, rollout_id: str, console: Console, *, as_json: bool
+    loaded: loading.LoadedConfig,
+    rollout_id: str,
+    console: Console,
+    *,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     store = _open_store(loaded)
     try:
-        summary = _summary(store, rollout_id)
+        summary = {**_summary(store, rollout_id), **(extra or {})}
     finally:
         store.close()
     if as_json:

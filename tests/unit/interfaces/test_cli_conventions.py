@@ -1,0 +1,87 @@
+"""CLI conventions: help texts read as plain text, one group per noun, completion, tables.
+
+Every command's ``--help`` is rendered as a user sees it and checked for markup that would
+show literally (backticks, reST double backticks, rich tags), so a docstring written for the
+code reader cannot leak into the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer import core
+from typer.testing import CliRunner
+
+from rollsafe.interfaces.cli import main
+from rollsafe.storage import sql
+
+ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
+
+
+def every_command_path() -> list[tuple[str, ...]]:
+    """Every command and sub-command, as the words typed after ``rollsafe``."""
+    paths: list[tuple[str, ...]] = [()]  # `rollsafe --help` itself
+
+    def walk(command: core.TyperCommand | core.TyperGroup, path: tuple[str, ...]) -> None:
+        paths.append(path)
+        if isinstance(command, core.TyperGroup):
+            for name, sub in command.commands.items():
+                walk(sub, (*path, name))
+
+    for name in main.COMMANDS:
+        walk(main.load(name), (name,))
+    return paths
+
+
+STRAY = [
+    ("a backtick", re.compile(r"`")),
+    ("a rich tag", re.compile(r"\[/\]|\[/?(bold|red|green|yellow|dim|italic|magenta)\b[^\]]*\]")),
+    ("markdown bold", re.compile(r"\*\*")),
+]
+
+
+@pytest.mark.parametrize(
+    "path", every_command_path(), ids=lambda path: " ".join(path) or "rollsafe"
+)
+def test_help_has_no_stray_markup(path):
+    result = CliRunner().invoke(main.app, [*path, "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    for what, pattern in STRAY:
+        found = pattern.search(result.output)
+        assert found is None, f"{what} in `rollsafe {' '.join(path)} --help`:\n{result.output}"
+
+
+def test_one_group_per_noun_the_plural_is_a_hidden_alias_with_a_note(tmp_path):
+    listed = subprocess.run(
+        [ROLLSAFE, "--help"], capture_output=True, text=True, env={"COLUMNS": "200"}, check=True
+    ).stdout
+    assert re.search(r"^│ target\b", listed, re.MULTILINE)
+    assert not re.search(r"^│ targets\b", listed, re.MULTILINE)
+    # The old spelling still runs the same group, with the note on stderr only.
+    state = tmp_path / "state"
+    state.mkdir()
+    sql.open_store(state, None).close()  # read commands open an existing store
+    new = subprocess.run(
+        [ROLLSAFE, "target", "list", "--state-dir", str(state), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    old = subprocess.run(
+        [ROLLSAFE, "targets", "list", "--state-dir", str(state), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert new.returncode == old.returncode == 0, old.stderr
+    assert old.stdout == new.stdout
+    assert "deprecated; use 'rollsafe target'" in old.stderr
+    assert "deprecated" not in new.stderr
+    # `discover` is one of the group's commands under both names.
+    for group in ("target", "targets"):
+        help_text = CliRunner().invoke(main.app, [group, "discover", "--help"]).output
+        assert "--driver" in help_text
