@@ -85,7 +85,9 @@ COMMANDS: dict[str, Entry] = {
         "Checkpoint, upgrade, roll back and verify TARGET for real, timing every step.",
     ),
     "config": Entry(
-        "config_commands", "Check a configuration file, or print its JSON Schema.", group=True
+        "config_commands",
+        "Check a configuration file; print its JSON Schema or its reference.",
+        group=True,
     ),
     "audit": Entry(
         "audit_commands", "Show, verify and export the hash-chained audit log.", group=True
