@@ -7,6 +7,7 @@ code reader cannot leak into the terminal.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -85,3 +86,83 @@ def test_one_group_per_noun_the_plural_is_a_hidden_alias_with_a_note(tmp_path):
     for group in ("target", "targets"):
         help_text = CliRunner().invoke(main.app, [group, "discover", "--help"]).output
         assert "--driver" in help_text
+
+
+def bash(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a real bash, with this venv's ``rollsafe`` first on PATH."""
+    path = f"{Path(ROLLSAFE).parent}:{os.environ.get('PATH', '')}"
+    return subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PATH": path, **env},
+    )
+
+
+def test_bash_completion_completes_commands_and_sub_commands():
+    script = (
+        'eval "$(rollsafe --show-completion)"\n'
+        "complete() { COMP_WORDS=($1); COMP_CWORD=$2; _rollsafe_completion rollsafe;"
+        ' printf "%s\\n" "${COMPREPLY[@]}"; echo --; }\n'
+        'complete "rollsafe rol" 1\n'
+        'complete "rollsafe rollout st" 2\n'
+        'complete "rollsafe targ" 1\n'
+    )
+    result = bash(script)
+    assert result.returncode == 0, result.stderr
+    top, sub, target, _ = result.stdout.split("--\n")
+    assert top.split() == ["rollback", "rollout"]
+    assert sub.split() == ["start", "status"]
+    assert target.split() == ["target"]  # the deprecated alias is not offered
+
+
+def test_install_completion_writes_the_script_for_the_shell(tmp_path):
+    result = bash("rollsafe --install-completion", HOME=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    installed = (tmp_path / ".bash_completions" / "rollsafe.sh").read_text()
+    assert "_ROLLSAFE_COMPLETE=complete_bash" in installed
+    assert "rollsafe.sh" in (tmp_path / ".bashrc").read_text()
+
+
+COMPLETE_PROBE = """
+import sys
+sys.argv = ["rollsafe"]
+from rollsafe.interfaces.cli import main
+try:
+    main.main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+print("MODULES=" + repr(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_completing_a_command_name_imports_no_command_module():
+    # A shell runs this on every <TAB>: names and summaries come from the table, as in --help.
+    result = subprocess.run(
+        [sys.executable, "-c", COMPLETE_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={
+            **os.environ,
+            "_ROLLSAFE_COMPLETE": "complete_bash",
+            "COMP_WORDS": "rollsafe r",
+            "COMP_CWORD": "1",
+        },
+    )
+    assert result.stdout.split() == [
+        "run",
+        "rollback",
+        "restore-points",
+        "record",
+        "reject",
+        "rollout",
+        "runs",
+    ]
+    modules = eval(result.stderr.rsplit("MODULES=", 1)[1])  # noqa: S307 - our own repr
+    commands = [m for m in modules if m.startswith("rollsafe.interfaces.cli.")]
+    assert commands == ["rollsafe.interfaces.cli.main"]

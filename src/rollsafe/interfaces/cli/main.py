@@ -10,6 +10,7 @@ backtest or the drivers. A test checks every summary against its command's own h
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping
@@ -207,13 +208,25 @@ class LazyGroup(core.TyperGroup):
         return list(self.commands)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        with self._summaries():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        # Completing `rollsafe ro<TAB>` offers names and summaries: the table has them, and a
+        # shell waits for this on every key press. A sub-command's own words (`rollsafe
+        # rollout st<TAB>`) are completed by that command, loaded as it is resolved.
+        with self._summaries():
+            return super().shell_complete(ctx, incomplete)
+
+    @contextlib.contextmanager
+    def _summaries(self) -> Iterator[None]:
         commands = self.commands
         if not isinstance(commands, _Commands):  # pragma: no cover - set in __init__
-            super().format_help(ctx, formatter)
+            yield
             return
         commands.summarising = True
         try:
-            super().format_help(ctx, formatter)
+            yield
         finally:
             commands.summarising = False
 
@@ -236,7 +249,9 @@ app = typer.Typer(
     cls=LazyGroup,
     help="Watch hosts after an upgrade; roll the upgrade back when monitoring shows it failed.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: completing reads only the names and summaries
+    # of the table (LazyGroup.shell_complete), like --help.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 
