@@ -17,8 +17,9 @@ import pytest
 from typer import core
 from typer.testing import CliRunner
 
+from rollsafe.domain import ids
 from rollsafe.interfaces.cli import main
-from rollsafe.storage import sql
+from rollsafe.storage import repositories, sql
 
 ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
 
@@ -166,3 +167,65 @@ def test_completing_a_command_name_imports_no_command_module():
     modules = eval(result.stderr.rsplit("MODULES=", 1)[1])  # noqa: S307 - our own repr
     commands = [m for m in modules if m.startswith("rollsafe.interfaces.cli.")]
     assert commands == ["rollsafe.interfaces.cli.main"]
+
+
+def test_a_table_piped_keeps_every_cell_whole_on_one_line(tmp_path):
+    # Before: rich fitted the table to 80 columns when piped, wrapping the reason over lines.
+    reason = (
+        "rollback run-3f2a9c01de failed at step restore: the snapshot snap-0a1b2c3d4e5f6 is "
+        "gone (deleted by the retention job of the backup team)"
+    )
+    state = tmp_path / "state"
+    state.mkdir()
+    store = sql.open_store(state, None)
+    try:
+        store.sync_targets(
+            [
+                repositories.TargetRecord(
+                    id=ids.TargetId("web-1"), address="10.0.0.1", labels={}, driver="release"
+                ),
+                repositories.TargetRecord(
+                    id=ids.TargetId("db-primary-eu-west-1a"),
+                    address="10.0.0.2",
+                    labels={},
+                    driver="release",
+                ),
+            ]
+        )
+        store.set_quarantine(ids.TargetId("db-primary-eu-west-1a"), reason=reason)
+    finally:
+        store.close()
+    result = subprocess.run(
+        [ROLLSAFE, "target", "list", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "targets"  # the title
+    assert lines[1].split() == ["target", "address", "driver", "quarantine", "pin"]
+    row = next(line for line in lines if line.startswith("db-primary-eu-west-1a"))
+    assert row.split(None, 3) == ["db-primary-eu-west-1a", "10.0.0.2", "release", reason]
+    assert len(lines) == 4  # one line per target: nothing wrapped
+    assert "\x1b[" not in result.stdout
+    assert "┃" not in result.stdout
+
+
+def test_plain_lines_align_columns_and_strip_markup():
+    from rich.table import Table
+
+    from rollsafe.interfaces.cli import tables
+
+    table = Table(title="runs")
+    table.add_column("id")
+    table.add_column("state")
+    table.add_row("run-1", "[red]failed[/]")
+    table.add_row("run-22", "ok\nthen more")
+    assert tables.plain_lines(table) == [
+        "runs",
+        "id      state",
+        "run-1   failed",
+        "run-22  ok then more",
+    ]

@@ -44,7 +44,7 @@ from rich.text import Text
 
 from rollsafe.config import loading
 from rollsafe.domain import audit_events, clocks, errors, rollouts
-from rollsafe.interfaces.cli import config_commands, context
+from rollsafe.interfaces.cli import config_commands, context, tables
 from rollsafe.rollouts import opening, reports
 from rollsafe.runtime import assembly, daemon, locking
 from rollsafe.storage import repositories, sql
@@ -185,7 +185,7 @@ def list_rollouts(
             r.actor,
             markup.escape(r.halt_reason or ""),
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @app.command("pause")
@@ -605,7 +605,7 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
     )
     if rollout["halt_reason"]:
         console.print(f"  {markup.escape(rollout['halt_reason'])}")
-    console.print(_waves_table(summary))
+    tables.show(_waves_table(summary), console=console)
     budget = summary["budget"]
     allowed = budget["allowed_failures"]
     console.print(
@@ -626,7 +626,7 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
                 item.get("run_id") or "",
                 "yes" if item.get("pinned") else "",
             )
-        console.print(table)
+        tables.show(table, console=console)
     pending = sum(1 for t in summary["targets"] if t["state"] == "pending")
     if pending and summary["rollout"]["state"] not in ("running", "pending", "paused"):
         console.print(f"{pending} targets were never touched")

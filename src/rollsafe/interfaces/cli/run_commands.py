@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rollsafe.domain import audit_events, clocks, errors, ids, observations, restore_points, runs
-from rollsafe.interfaces.cli import context
+from rollsafe.interfaces.cli import context, tables
 from rollsafe.runtime import locking  # a file lock: nothing of the runtime's weight
 from rollsafe.storage import repositories
 
@@ -333,7 +333,7 @@ def runs_list(
             _when(run.created_at),
             markup.escape(run.error or ""),
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @runs_app.command("show")
@@ -464,7 +464,7 @@ def restore_points_command(
         table.add_row(
             point.id, _when(point.created_at), point.driver, markup.escape(point.label), checks
         )
-    Console().print(table)
+    tables.show(table)
 
 
 # ---------------------------------------------------------------------------- upgrade
