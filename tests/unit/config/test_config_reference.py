@@ -78,3 +78,24 @@ def test_a_field_row_shows_type_default_required_and_allowed_values():
     assert "`>`, `>=`, `<`, `<=`, `==`, `!=`" in threshold
     policy = text.split("## Policy (`policy`)")[1].split("\n## ")[0]
     assert "| `step_timeout` | duration | `5m` | no |" in policy
+
+
+def test_a_driver_kind_that_is_not_built_in_is_refused_and_the_docs_say_so(tmp_path):
+    # Decided: the schema accepts built-in driver kinds only; plug-ins are not promised.
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(
+        "targets: [{id: web-1, driver: files}]\n"
+        "drivers:\n"
+        "  - {name: files, kind: file, path: /srv}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(config_commands.app, ["check", "-c", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"{path}:3: drivers[0].kind: unknown kind 'file' (expected one of: local, aws, tencent, "
+        "aliyun, host, kubernetes; drivers from other packages (plug-ins) are not supported, "
+        "see docs/drivers.md)"
+    )
+    drivers_doc = (ROOT / "docs" / "drivers.md").read_text(encoding="utf-8")
+    assert '[project.entry-points."rollsafe.drivers"]' not in drivers_doc
+    assert "**Third party: not supported.**" in drivers_doc
