@@ -153,7 +153,7 @@ def _deprecate(
 
 
 def _add_target_discover(target_app: typer.Typer) -> None:
-    """`rollsafe targets discover` (as the issue names it) is also `rollsafe target discover`."""
+    """`rollsafe target discover`: the discover command joins the target group."""
     if any(info.name == "discover" for info in target_app.registered_commands):
         return
     from rollsafe.interfaces.cli import discover_commands
