@@ -75,9 +75,7 @@ class ProbeBase(Model):
     interval: Duration = Field(
         default=15.0, description="Time between two runs of the probe on a target"
     )
-    timeout: Duration = Field(
-        default=5.0, description="A run taking longer is an error observation, not a value"
-    )
+    timeout: Duration = Field(default=5.0, description="How long one run on a target may take")
     jitter: Duration = Field(default=0.0, description="Random delay added to each run")
 
     @model_validator(mode="after")
@@ -1062,7 +1060,8 @@ class DnfRecipe(Model):
 
     kind: Literal["dnf"]
     packages: list[str] | None = Field(
-        default=None, description="Only these packages; default: the whole transaction"
+        default=None,
+        description="Only these packages are recorded and checked; default: all installed",
     )
 
 
