@@ -9,11 +9,12 @@ unknown), "quarantined", "quarantine_reason", "worst" (Decision|null), "decision
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,6 +22,12 @@ import typer
 # daemon are imported inside `run`, the only command here that needs them.
 from rollsafe.interfaces.cli import context
 from rollsafe.storage import repositories
+
+if TYPE_CHECKING:  # the loader is imported inside `run` only
+    from rollsafe.config import loading
+
+PORT_ENV = "ROLLSAFE_API_PORT"
+"""Overrides ``server.port`` for ``rollsafe run``, as ``--port`` does (the flag wins)."""
 
 _COLOUR = {"ok": "green", "warning": "yellow", "critical": "red", "quarantined": "magenta"}
 
@@ -39,12 +46,23 @@ def run(
         help="auto (rich on a terminal, else plain), plain (one line per event), json, rich",
     ),
     log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error"),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        envvar=PORT_ENV,
+        min=0,
+        max=65535,
+        help="Listen on this API port instead of server.port (replicas on one host sharing "
+        "one configuration file each take their own); 0 picks a free one",
+        show_envvar=True,
+    ),
 ) -> None:
-    """Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook
-    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly.
+    """Run the controller: probes, judge, rollback runs, audit, and the HTTP API.
 
-    Exits 2 before anything is created when the configuration is invalid or a secret it
-    names (``*_env``) is not set; exits 1 when the controller (or its API) cannot run."""
+    The API (webhook intake, /healthz, the dashboard) runs unless server.enabled is false.
+    Ctrl-C or SIGTERM stops it cleanly. Exits 2 before anything is created when the
+    configuration is invalid or a secret it names (*_env) is not set; exits 1 when the
+    controller (or its API) cannot run."""
     import asyncio
     import logging
     import signal
@@ -61,7 +79,7 @@ def run(
         context.fail(f"--log-format: {log_format!r} (expected one of {', '.join(logs.FORMATS)})")
     if log_level not in logs.LEVELS:
         context.fail(f"--log-level: {log_level!r} (expected one of {', '.join(logs.LEVELS)})")
-    loaded = config_commands.load_or_exit(config, require_secrets=True)
+    loaded = with_port(config_commands.load_or_exit(config, require_secrets=True), port)
     logs.configure(fmt=log_format, level="debug" if verbose else log_level)
 
     async def main() -> int:
@@ -97,6 +115,14 @@ def run(
         return 1 if controller.failed else 0
 
     raise typer.Exit(asyncio.run(main()))
+
+
+def with_port(loaded: loading.LoadedConfig, port: int | None) -> loading.LoadedConfig:
+    """The configuration with its API port replaced by ``--port`` / ``ROLLSAFE_API_PORT``."""
+    if port is None:
+        return loaded
+    server = loaded.config.server.model_copy(update={"port": port})
+    return dataclasses.replace(loaded, config=loaded.config.model_copy(update={"server": server}))
 
 
 def status(

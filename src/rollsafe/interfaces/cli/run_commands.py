@@ -40,7 +40,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rollsafe.domain import audit_events, clocks, errors, ids, restore_points, runs
-from rollsafe.interfaces.cli import context
+from rollsafe.interfaces.cli import context, tables
 from rollsafe.runtime import locking  # a file lock: nothing of the runtime's weight
 from rollsafe.storage import repositories
 
@@ -113,8 +113,8 @@ def rollback(  # noqa: PLR0915 - two lazy imports on top of the command's own st
 ) -> None:
     """Roll TARGET back now: drive the run here, or hand it to the running daemon.
 
-    A person's rollback is never stopped by the per-target rate limit; ``--force`` also goes
-    past a quarantine. ``--to`` must name one of TARGET's restore points (checked first).
+    A person's rollback is never stopped by the per-target rate limit; --force also goes
+    past a quarantine. --to must name one of TARGET's restore points (checked first).
     """
     from rollsafe.interfaces.cli import config_commands
     from rollsafe.runtime import assembly
@@ -348,7 +348,7 @@ def runs_list(
             _when(run.created_at),
             markup.escape(run.error or ""),
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @runs_app.command("show")
@@ -479,7 +479,7 @@ def restore_points_command(
         table.add_row(
             point.id, _when(point.created_at), point.driver, markup.escape(point.label), checks
         )
-    Console().print(table)
+    tables.show(table)
 
 
 # ---------------------------------------------------------------------------- upgrade

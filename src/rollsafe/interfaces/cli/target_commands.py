@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rollsafe.domain import audit_events, ids
-from rollsafe.interfaces.cli import context
+from rollsafe.interfaces.cli import context, tables
 
 app = typer.Typer(no_args_is_help=True, help="Inspect and release targets.")
 
@@ -57,7 +57,7 @@ def list_targets(
         table.add_row(
             r.id, r.address, r.driver or "", r.quarantine_reason or "", r.pin_reason or ""
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @app.command("release")
