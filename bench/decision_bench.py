@@ -2,7 +2,7 @@
 
 The real daemon (``runtime.daemon.Daemon``) over the real SQLite store in a temporary state
 directory, with N targets configured. Each observation goes through the daemon's own path
-(``_handle``: fold, judge that target, store what changed, request a run for a new critical
+(``_observe``: fold, judge that target, store what changed, request a run for a new critical
 decision). The store's ``add_decisions`` and the executor's ``request`` are wrapped on this
 instance only, to note when each returned; nothing is replaced.
 
@@ -151,12 +151,12 @@ def _one_size(targets: int, *, rounds: int, failing: int) -> dict[str, Any]:
             # First observation per target: the rule is seen for the first time at ok and
             # stored quietly; not part of any figure.
             for i in range(targets):
-                d._handle(_obs(f"t{i}", 200))
+                d._observe(_obs(f"t{i}", 200), save=True)
             judged: list[float] = []
             for _ in range(rounds):
                 for i in range(targets):
                     began = time.perf_counter()
-                    d._handle(_obs(f"t{i}", 200))
+                    d._observe(_obs(f"t{i}", 200), save=True)
                     judged.append(time.perf_counter() - began)
             stored: list[float] = []
             opened: list[float] = []
@@ -166,7 +166,7 @@ def _one_size(targets: int, *, rounds: int, failing: int) -> dict[str, Any]:
             for i in range(0, targets, spacing)[:failing]:
                 marks.clear()
                 began = time.perf_counter()
-                d._handle(_obs(f"t{i}", 503))
+                d._observe(_obs(f"t{i}", 503), save=True)
                 stored.append(marks["stored"] - began)
                 opened.append(marks["run"] - began)
             # The webhook path, on targets that are still healthy (no open run yet).

@@ -7,13 +7,15 @@ in this process sends ``count`` distinct Alertmanager payloads (two alerts each)
 ``senders`` concurrent senders, stopping at ``count`` or ``limit_s`` seconds, whichever first.
 
 The daemon is not running: this is the intake alone (store and answer). Processing the inbox
-(parse, judge) is the decision path measured by ``decision_bench``.
+(parse, judge) is the decision path measured by ``decision_bench``; ``many_alerts`` measures
+it for targets with hundreds of alerts firing each (stored -> judged latency of a burst).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import multiprocessing
 import os
 import tempfile
@@ -177,6 +179,107 @@ def _drain(state: Path) -> dict[str, Any]:
     }
 
 
+def _many_alerts(
+    *, targets: int = 20, alerts: int = 500, per_payload: int = 25, rounds: int = 2
+) -> dict[str, Any]:
+    """Hundreds of alerts firing per target: stored -> judged latency of a burst.
+
+    ``targets`` x ``alerts`` distinct alerts fire; Alertmanager sends them grouped,
+    ``per_payload`` per body, and sends every group again each round (its repeat interval),
+    all rows landing in the inbox at once. The inbox processor then parses, maps and judges
+    them as the daemon does (every observation folded, its target evaluated); a row is judged
+    when its processing is done. Judging cost per alert must not grow with the number of alerts
+    firing on the target, or the backlog, and so the latency, grows with it.
+    """
+    from rollsafe.config import models
+    from rollsafe.detect.intake import sources
+    from rollsafe.domain import clocks
+    from rollsafe.judge import engine
+    from rollsafe.runtime import inbox
+    from rollsafe.storage import repositories, sql
+
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        raw = _config(state)
+        raw["targets"] = raw["targets"][:targets]
+        config = models.RollsafeConfig.model_validate(raw)
+        store = sql.open_store(state)
+        judge = engine.Engine(config)
+        seen = 0
+
+        def sink(obs: Any) -> None:
+            nonlocal seen
+            seen += 1
+            judge.observe(obs)
+            judge.evaluate(obs.target, now=time.time())
+
+        processor = inbox.InboxProcessor(config, store, sink=sink, clock=clocks.SystemClock())
+        started = datetime.datetime.now(tz=datetime.UTC).isoformat()
+        latencies: list[float] = []
+        wall = cpu = 0.0
+        rows = 0
+        for round_ in range(rounds):
+            bodies = []
+            for t in range(targets):
+                for first in range(0, alerts, per_payload):
+                    group = [
+                        {
+                            "status": "firing",
+                            "labels": {
+                                "alertname": f"Check{k}",
+                                "instance": f"10.0.0.{t}:9100",
+                                "job": "node",
+                            },
+                            "annotations": {"summary": f"check {k} failing"},
+                            "startsAt": started,
+                            "endsAt": "0001-01-01T00:00:00Z",
+                            "fingerprint": f"fp-{t}-{k}",
+                        }
+                        for k in range(first, min(alerts, first + per_payload))
+                    ]
+                    body = {"version": "4", "status": "firing", "receiver": "rollsafe",
+                            "groupKey": f"{{}}:{{t={t},g={first}}}", "alerts": group}  # fmt: skip
+                    bodies.append(json.dumps({**body, "round": round_}).encode())
+            now = time.time()
+            store.add_inbox_many(
+                [
+                    (
+                        repositories.InboxEntry(
+                            received_at=now,
+                            endpoint="am",
+                            headers={"content-type": "application/json"},
+                            body=body,
+                            dedupe_key=sources.dedupe_key("am", body),
+                        ),
+                        None,
+                    )
+                    for body in bodies
+                ]
+            )
+            began = time.perf_counter()
+            cpu_began = time.process_time()
+            while pending := store.list_inbox(pending_only=True, limit=500):
+                for record in pending:
+                    processor.process(record)
+                    latencies.append(time.time() - record.received_at)
+                    rows += 1
+            wall += time.perf_counter() - began
+            cpu += time.process_time() - cpu_began
+        store.close()
+    latencies.sort()
+    return {
+        "targets": targets,
+        "alerts_per_target": alerts,
+        "rows": rows,
+        "alerts_judged": seen,
+        "rows_per_s": round(rows / wall, 1),
+        "us_per_alert": round(wall / seen * 1e6, 1),
+        "cpu_us_per_alert": round(cpu / seen * 1e6, 1),
+        "stored_to_judged_p50_s": round(latencies[len(latencies) // 2], 2),
+        "stored_to_judged_p99_s": round(latencies[int(0.99 * (len(latencies) - 1))], 2),
+    }
+
+
 def run(*, count: int = 3000, senders: int = 32, limit_s: float = 60.0) -> dict[str, Any]:
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
@@ -195,6 +298,7 @@ def run(*, count: int = 3000, senders: int = 32, limit_s: float = 60.0) -> dict[
             server.terminate()
             server.join(timeout=10)
         outcome["inbox_drain"] = _drain(Path(tmp))
+    outcome["many_alerts"] = _many_alerts()
     outcome["api_cpu_s"] = round(cpu, 2)
     outcome["note"] = "API in its own process; 202 = body committed to SQLite"
     return outcome

@@ -181,10 +181,10 @@ async def _approve_in_the_dashboard(
     await page.fill(f'#open-runs input.reason[data-run="{run_id}"]', "5xx after v2")
     await approve.click()
 
-    # Watch it succeed, and the target come back.
+    # Watch it succeed, and the target shown as recovered (not critical) after it.
     done = page.locator(f'#past-runs tr[data-run="{run_id}"] .badge')
     await done.filter(has_text="succeeded").wait_for(timeout=WAIT_MS)
-    await row.locator(".badge", has_text="ok").wait_for(timeout=WAIT_MS)
+    await row.locator(".badge", has_text="recovered").wait_for(timeout=WAIT_MS)
 
     # The run's timeline names the person who approved it.
     await page.locator(f'#past-runs tr[data-run="{run_id}"]').click()

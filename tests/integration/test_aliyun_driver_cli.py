@@ -107,7 +107,7 @@ def test_targets_discover_prints_entries_for_tagged_instances(tmp_path):
             )
         )
         found = rollsafe(
-            tmp_path, "targets", "discover", "-c", str(config), "--driver", "ecs", "--tag",
+            tmp_path, "target", "discover", "-c", str(config), "--driver", "ecs", "--tag",
             "app=web", "--tag", "env",
         )  # fmt: skip
 

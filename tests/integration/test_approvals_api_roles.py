@@ -23,6 +23,7 @@ WRITES = {
     "/api/v1/runs/{run_id}/reject": "operator",
     "/api/v1/targets/{target}/rollback": "operator",
     "/api/v1/targets/{target}/release": "admin",
+    "/api/v1/targets/{target}/upgrades": "operator",
     "/api/v1/breaker/reset": "operator",
 }
 BODIES = {
@@ -30,6 +31,7 @@ BODIES = {
     "/api/v1/runs/{run_id}/reject": {"reason": "no"},
     "/api/v1/targets/{target}/rollback": {"reason": "by hand"},
     "/api/v1/targets/{target}/release": {"reason": "fixed"},
+    "/api/v1/targets/{target}/upgrades": {"note": "apt"},
     "/api/v1/breaker/reset": {"reason": "checked"},
 }
 

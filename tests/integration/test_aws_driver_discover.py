@@ -1,4 +1,4 @@
-"""``rollsafe targets discover`` with the aws driver, against moto's EC2 server."""
+"""``rollsafe target discover`` with the aws driver, against moto's EC2 server."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_prints_entries_for_the_tagged_instances(tmp_path, ec2):
     config = _config(tmp_path, ec2)
 
     result = CliRunner().invoke(
-        main.app, ["targets", "discover", "-c", config, "--driver", "ec2", "--tag", "env=prod"]
+        main.app, ["target", "discover", "-c", config, "--driver", "ec2", "--tag", "env=prod"]
     )
 
     assert result.exit_code == 0, result.output
@@ -79,7 +79,7 @@ def test_written_entries_load_as_targets_and_known_ones_are_marked(tmp_path, ec2
 
     result = CliRunner().invoke(
         main.app,
-        ["targets", "discover", "-c", config, "--driver", "ec2", "--tag", "env", "--write", out],
+        ["target", "discover", "-c", config, "--driver", "ec2", "--tag", "env", "--write", out],
     )
 
     assert result.exit_code == 0, result.output
@@ -99,13 +99,13 @@ def test_mistakes_and_failures_exit_non_zero(tmp_path, ec2):
     config = _config(tmp_path, ec2)
     runner = CliRunner()
 
-    unknown = runner.invoke(main.app, ["targets", "discover", "-c", config, "--driver", "nope"])
-    local = runner.invoke(main.app, ["targets", "discover", "-c", config, "--driver", "files"])
+    unknown = runner.invoke(main.app, ["target", "discover", "-c", config, "--driver", "nope"])
+    local = runner.invoke(main.app, ["target", "discover", "-c", config, "--driver", "files"])
     bad_tag = runner.invoke(
-        main.app, ["targets", "discover", "-c", config, "--driver", "ec2", "--tag", "=x"]
+        main.app, ["target", "discover", "-c", config, "--driver", "ec2", "--tag", "=x"]
     )
     ec2.fail("DescribeInstances", "UnauthorizedOperation", message="not for you")
-    denied = runner.invoke(main.app, ["targets", "discover", "-c", config, "--driver", "ec2"])
+    denied = runner.invoke(main.app, ["target", "discover", "-c", config, "--driver", "ec2"])
 
     assert unknown.exit_code == 2
     assert "no driver named 'nope'" in unknown.stderr

@@ -316,3 +316,40 @@ async def test_many_connections_are_bounded_and_recover(server):
         writer.close()
     await server.healthy()
     assert server.rows() == 20
+
+
+def _send_whole_then_read(port: int, request: bytes) -> bytes:
+    """What curl, requests and most webhook senders do: write the whole body, then read.
+
+    A server that answers early and closes with the rest of the body unread makes the kernel
+    send a reset, and such a client sees ``Connection reset`` instead of the answer.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=BOUND) as sock:
+        sock.sendall(request)
+        parts = []
+        while chunk := sock.recv(65536):
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+@pytest.mark.parametrize("how", ["declared", "chunked", "api"])
+async def test_an_oversized_body_written_whole_gets_its_413_not_a_reset(server, how):
+    body = b"[" * (5 * LIMIT)
+    if how == "declared":
+        request = _post("/intake/am", body)
+    elif how == "api":
+        request = _post("/api/v1/runs/r1/reject", body)
+    else:
+        head = b"POST /intake/am HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        chunked = b"".join(
+            b"%x\r\n" % len(part) + part + b"\r\n"
+            for part in (body[i : i + 65536] for i in range(0, len(body), 65536))
+        )
+        request = head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked + b"0\r\n\r\n"
+    answer = await asyncio.to_thread(_send_whole_then_read, server.port, request)
+    assert _status(answer) == 413
+    head, _, text = answer.partition(b"\r\n\r\n")
+    assert b"connection: close" in head.lower()
+    assert b"larger than" in text or b"at most" in text
+    assert server.rows() == 0
+    await server.healthy()

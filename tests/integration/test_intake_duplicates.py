@@ -213,7 +213,7 @@ async def test_replicas_resends_and_repeats_open_one_run_per_incident(loaded):
         controller.daemon.store.add_observations(
             [observations.Observation(upgraded, ids.TargetId("web-1"), "mark:upgrade", 1.0)]
         )
-        while controller.daemon._upgraded.get("web-1", 0.0) < upgraded:
+        while controller.daemon.acting.upgraded.get("web-1", 0.0) < upgraded:
             await asyncio.sleep(0.05)  # the daemon polls the store for marks
         resolved = [body("resolved", replica=r, starts=ago(10), ends=ago(5)) for r in range(3)]
         assert await post_all(url, resolved) == [202] * 3

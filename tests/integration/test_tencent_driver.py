@@ -544,7 +544,7 @@ drivers:
     rollsafe = str(Path(sys.executable).with_name("rollsafe"))
 
     done = subprocess.run(
-        [rollsafe, "targets", "discover", "-c", str(config), "--driver", "tc", "--tag", "app=web"],
+        [rollsafe, "target", "discover", "-c", str(config), "--driver", "tc", "--tag", "app=web"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -327,7 +327,14 @@ def _message(
         kinds = ", ".join(tag for tag, _ in _kind_members(annotation)) if annotation else ""
         if kind == "union_tag_not_found":
             return [*path, "kind"], f"required field is missing (expected one of: {kinds})"
-        return [*path, "kind"], f"unknown kind {ctx.get('tag')!r} (expected one of: {kinds})"
+        note = ""
+        if path and path[0] == "drivers":
+            # docs/drivers.md once promised plug-ins by entry point; the schema has only the
+            # built-in kinds, so whoever installed one is told so rather than left guessing.
+            note = "; drivers from other packages (plug-ins) are not supported, see docs/drivers.md"
+        return [*path, "kind"], (
+            f"unknown kind {ctx.get('tag')!r} (expected one of: {kinds}{note})"
+        )
     if kind == "extra_forbidden":
         names = _field_names(walked.model) if walked.model is not None else []
         hint = did_you_mean(str(path[-1]), names) if path else ""

@@ -15,7 +15,10 @@ is named with its pip command (``extras``). All problems are sorted by line and 
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -37,11 +40,16 @@ class LoadedConfig:
     state_dir: Path
 
 
-def load(path: Path) -> LoadedConfig:
+def load(
+    path: Path, *, require_secrets: bool = False, environ: Mapping[str, str] | None = None
+) -> LoadedConfig:
     """Read, validate and cross-check the configuration file at ``path``.
 
     Raises ``rollsafe.domain.errors.ConfigError`` whose ``problems`` holds every mistake
     found, one ``FILE:LINE: field.path: what is wrong (what was expected)`` line each.
+    ``require_secrets``: also a problem, every ``*_env`` field naming a variable that is not
+    set (or empty) in ``environ`` (default ``os.environ``): what ``config check`` and
+    ``rollsafe run`` need, unlike commands that only read the store.
     """
     path = Path(path)
     name = str(path)
@@ -73,6 +81,8 @@ def load(path: Path) -> LoadedConfig:
         ]
         found.extend(checker.problems)
         found.extend(presets.problems(document.root, document.data))
+        if require_secrets:
+            found.extend(_unset_secrets(document, os.environ if environ is None else environ))
     if config is not None:
         # A kind whose optional extra is missing would fail later inside its driver.
         found.extend(extras.problems(config, document.root))
@@ -85,3 +95,32 @@ def load(path: Path) -> LoadedConfig:
     absolute = path.absolute()
     state_dir = (absolute.parent / config.state_dir.expanduser()).resolve()
     return LoadedConfig(config=config, path=absolute, state_dir=state_dir)
+
+
+def _unset_secrets(
+    document: locating.Document, environ: Mapping[str, str]
+) -> list[locating.Problem]:
+    """Every ``*_env`` field whose variable is not set or empty, placed on its line."""
+    found: list[locating.Problem] = []
+
+    def walk(node: Any, at: tuple[locating.PathPart, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and key.endswith("_env") and isinstance(value, str):
+                    if not environ.get(value):
+                        found.append(
+                            locating.problem(
+                                document.root,
+                                (*at, key),
+                                f"environment variable {value} is not set or empty "
+                                "(expected the secret it names, in the environment)",
+                            )
+                        )
+                else:
+                    walk(value, (*at, key))
+        elif isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, (*at, index))
+
+    walk(document.data, ())
+    return found

@@ -46,7 +46,9 @@ class Model(BaseModel):
 class Target(Model):
     id: str = Field(pattern=_ID_PATTERN, description="Unique name of the host or service")
     address: str = Field(default="127.0.0.1", description="Host name or IP used in templates")
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels selectors match, also template variables"
+    )
     driver: str | None = Field(default=None, description="Name of an entry in `drivers`")
     vars: dict[str, str | int | float] = Field(
         default_factory=dict, description="Extra template variables for this target"
@@ -56,8 +58,10 @@ class Target(Model):
 class Selector(Model):
     """Which targets an entry applies to: all of ``ids`` (if given) and all ``labels``."""
 
-    ids: list[str] | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    ids: list[str] | None = Field(default=None, description="Only these target ids (default: any)")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels the target must carry, with these values"
+    )
 
 
 # --------------------------------------------------------------------------- probes
@@ -65,9 +69,13 @@ class Selector(Model):
 
 class ProbeBase(Model):
     name: str = Field(pattern=_ID_PATTERN, description="Name rules refer to")
-    targets: Selector = Field(default_factory=Selector)
-    interval: Duration = 15.0
-    timeout: Duration = 5.0
+    targets: Selector = Field(
+        default_factory=Selector, description="Which targets this probe watches (default: all)"
+    )
+    interval: Duration = Field(
+        default=15.0, description="Time between two runs of the probe on a target"
+    )
+    timeout: Duration = Field(default=5.0, description="How long one run on a target may take")
     jitter: Duration = Field(default=0.0, description="Random delay added to each run")
 
     @model_validator(mode="after")
@@ -82,15 +90,21 @@ class ProbeBase(Model):
 class HttpProbe(ProbeBase):
     kind: Literal["http"]
     url: str = Field(description="Template, e.g. http://{address}:{port}/health")
-    method: Literal["GET", "HEAD", "POST"] = "GET"
-    expect_status: list[int] = Field(default_factory=lambda: [200])
+    method: Literal["GET", "HEAD", "POST"] = Field(
+        default="GET", description="HTTP method of the request"
+    )
+    expect_status: list[int] = Field(
+        default_factory=lambda: [200], description="Status codes that count as healthy"
+    )
     body_match: str | None = Field(default=None, description="Regex the body must match")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Request headers (values are templates)"
+    )
 
 
 class TcpProbe(ProbeBase):
     kind: Literal["tcp"]
-    host: str = "{address}"
+    host: str = Field(default="{address}", description="Host to connect to (template)")
     port: int | str = Field(description="Port number or template such as {ssh_port}")
 
 
@@ -102,7 +116,9 @@ _TRANSPORT_HELP = (
 
 class HostProbe(ProbeBase):
     kind: Literal["host"]
-    metric: Literal["cpu", "memory", "disk_io", "load"]
+    metric: Literal["cpu", "memory", "disk_io", "load"] = Field(
+        description="What is measured on the host"
+    )
     transport: Transport | None = Field(default=None, description=_TRANSPORT_HELP)
 
 
@@ -132,7 +148,9 @@ class LogProbe(ProbeBase):
         default=5000, ge=1, description="Journal entries read per observation, at most"
     )
     patterns: list[str] = Field(default_factory=list, description="Regexes counted per run")
-    presets: list[LogPreset] = Field(default_factory=list)
+    presets: list[LogPreset] = Field(
+        default_factory=list, description="Shipped patterns counted as well (oom, kernel_panic ...)"
+    )
     from_start: bool = Field(
         default=False,
         description="Count lines already in the file at start (default: only new lines)",
@@ -193,7 +211,9 @@ class DataProbe(ProbeBase):
 
 class CommandProbe(ProbeBase):
     kind: Literal["command"]
-    command: Command
+    command: Command = Field(
+        description="Command run per target (template); its exit code is the status"
+    )
     transport: Transport | None = Field(default=None, description=_TRANSPORT_HELP)
     parse: str | None = Field(
         default=None, description="Regex whose first group (or match) in stdout is the value"
@@ -300,7 +320,9 @@ class ElasticsearchProbe(LogPlatformProbe):
     query: str = Field(
         description="query_string (Lucene) syntax on `message_field`, {name} templates"
     )
-    time_field: str = Field(default="@timestamp", min_length=1)
+    time_field: str = Field(
+        default="@timestamp", min_length=1, description="Date field the time window filters on"
+    )
     host_field: str | None = Field(
         default=None, description="Keyword field naming the host, e.g. host.name"
     )
@@ -310,8 +332,10 @@ class ElasticsearchProbe(LogPlatformProbe):
     )
     username: str | None = Field(default=None, description="Basic auth user, with password_env")
     password_env: str | None = Field(default=None, description="Env var with the password")
-    ca_file: str | None = None
-    verify: bool = True
+    ca_file: str | None = Field(
+        default=None, description="CA bundle for a private certificate authority"
+    )
+    verify: bool = Field(default=True, description="Verify the server's TLS certificate")
 
     @model_validator(mode="after")
     def _one_auth(self) -> ElasticsearchProbe:
@@ -339,8 +363,10 @@ class LokiProbe(LogPlatformProbe):
     username: str | None = Field(default=None, description="Basic auth user, with password_env")
     password_env: str | None = Field(default=None, description="Env var with the password")
     token_env: str | None = Field(default=None, description="Env var with a bearer token")
-    ca_file: str | None = None
-    verify: bool = True
+    ca_file: str | None = Field(
+        default=None, description="CA bundle for a private certificate authority"
+    )
+    verify: bool = Field(default=True, description="Verify the server's TLS certificate")
 
     @model_validator(mode="after")
     def _one_auth(self) -> LokiProbe:
@@ -360,13 +386,24 @@ class SlsProbe(LogPlatformProbe):
     endpoint: str = Field(
         description="Region endpoint, e.g. cn-hangzhou.log.aliyuncs.com (https unless given)"
     )
-    project: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-    logstore: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+    project: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", description="SLS project name"
+    )
+    logstore: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$", description="SLS logstore name"
+    )
     query: str = Field(description="SLS search statement, {name} templates, e.g. oom-kill")
     topic: str | None = Field(default=None, description="Only logs of this __topic__ (template)")
-    message_field: str = Field(default="content", min_length=1)
-    access_key_id_env: str = Field(default="ALIBABA_CLOUD_ACCESS_KEY_ID")
-    access_key_secret_env: str = Field(default="ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    message_field: str = Field(
+        default="content", min_length=1, description="Field holding the log line"
+    )
+    access_key_id_env: str = Field(
+        default="ALIBABA_CLOUD_ACCESS_KEY_ID", description="Env var holding the AccessKey ID"
+    )
+    access_key_secret_env: str = Field(
+        default="ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        description="Env var holding the AccessKey secret",
+    )
     security_token_env: str | None = Field(default=None, description="Env var with an STS token")
 
     @field_validator("query")
@@ -389,14 +426,22 @@ class ClsProbe(LogPlatformProbe):
     syntax: Literal["cql", "lucene"] = Field(
         default="cql", description="Syntax of `query` (SearchLog's SyntaxRule 1 or 0)"
     )
-    message_field: str = Field(default="__CONTENT__", min_length=1)
-    secret_id_env: str = Field(default="TENCENTCLOUD_SECRET_ID")
-    secret_key_env: str = Field(default="TENCENTCLOUD_SECRET_KEY")
+    message_field: str = Field(
+        default="__CONTENT__", min_length=1, description="Field holding the log line"
+    )
+    secret_id_env: str = Field(
+        default="TENCENTCLOUD_SECRET_ID", description="Env var holding the SecretId"
+    )
+    secret_key_env: str = Field(
+        default="TENCENTCLOUD_SECRET_KEY", description="Env var holding the SecretKey"
+    )
     token_env: str | None = Field(default=None, description="Env var with an STS token")
     endpoint: str | None = Field(
         default=None, description="Host[:port] of the API; default cls.tencentcloudapi.com"
     )
-    protocol: Literal["https", "http"] = "https"
+    protocol: Literal["https", "http"] = Field(
+        default="https", description="http only for a local stand-in"
+    )
 
     @field_validator("query")
     @classmethod
@@ -428,31 +473,51 @@ Probe = Annotated[
 
 
 class RuleBase(Model):
-    id: str = Field(pattern=_ID_PATTERN)
-    severity: SeverityName = "warning"
-    description: str = ""
-    targets: Selector = Field(default_factory=Selector)
+    id: str = Field(
+        pattern=_ID_PATTERN,
+        description="Name of the rule, used in decisions, audit and composite rules",
+    )
+    severity: SeverityName = Field(
+        default="warning",
+        description="What the rule raises when it fires: warning notifies, critical rolls back",
+    )
+    description: str = Field(default="", description="Free text shown with the decision")
+    targets: Selector = Field(
+        default_factory=Selector, description="Which targets the rule judges (default: all)"
+    )
     approval: ApprovalName | None = Field(
         default=None, description="Overrides policy.approval for runs this rule opens"
     )
 
 
 class Condition(Model):
-    field: Field_ = "value"
-    op: Op
-    value: float
+    field: Field_ = Field(
+        default="value",
+        description="What is compared: value, status (an HTTP status or exit code) or latency",
+    )
+    op: Op = Field(description="Comparison operator")
+    value: float = Field(description="Threshold compared with")
 
 
 class ThresholdRule(RuleBase):
     """Latest value of a probe compared with a threshold, N times in a row or for a while."""
 
     kind: Literal["threshold"]
-    probe: str
-    field: Field_ = "value"
-    op: Op
-    value: float
-    consecutive: int = Field(default=1, ge=1)
-    for_: Duration | None = Field(default=None, alias="for")
+    probe: str = Field(description="Name of the probe whose observations are judged")
+    field: Field_ = Field(
+        default="value",
+        description="What is compared: value, status (an HTTP status or exit code) or latency",
+    )
+    op: Op = Field(description="Comparison operator")
+    value: float = Field(description="Threshold compared with")
+    consecutive: int = Field(
+        default=1, ge=1, description="Observations in a row that must meet the condition"
+    )
+    for_: Duration | None = Field(
+        default=None,
+        alias="for",
+        description="The condition must also hold this long (on the failing checks)",
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -461,37 +526,52 @@ class RatioRule(RuleBase):
     """Share of a window's observations meeting ``when`` above ``above`` (e.g. 5xx ratio)."""
 
     kind: Literal["ratio"]
-    probe: str
-    when: Condition
-    window: Duration = 300.0
-    above: float = Field(ge=0, le=1)
-    min_samples: int = Field(default=3, ge=1)
+    probe: str = Field(description="Name of the probe whose observations are judged")
+    when: Condition = Field(description="What makes an observation count as bad")
+    window: Duration = Field(default=300.0, description="Span of observations considered")
+    above: float = Field(ge=0, le=1, description="Fires when the bad share exceeds this (0 to 1)")
+    min_samples: int = Field(
+        default=3, ge=1, description="Observations needed in the window before it can fire"
+    )
 
 
 class RateRule(RuleBase):
     """Sum of ``value`` over a window, per ``per`` seconds (e.g. ERROR lines per minute)."""
 
     kind: Literal["rate"]
-    probe: str
-    window: Duration = 300.0
-    per: Duration = 60.0
-    above: float = Field(ge=0)
-    min_samples: int = Field(default=1, ge=1)
+    probe: str = Field(description="Name of the probe whose values are summed")
+    window: Duration = Field(default=300.0, description="Span of observations considered")
+    per: Duration = Field(default=60.0, description="Unit of the rate, e.g. 1m for per minute")
+    above: float = Field(ge=0, description="Fires when the rate exceeds this")
+    min_samples: int = Field(
+        default=1, ge=1, description="Observations needed in the window before it can fire"
+    )
 
 
 class BaselineRule(RuleBase):
     """Now vs before the upgrade: window mean (or rate) against the reference period."""
 
     kind: Literal["baseline"]
-    probe: str
-    field: Field_ = "value"
-    aggregate: Literal["mean", "rate", "ratio"] = "mean"
+    probe: str = Field(description="Name of the probe compared with its own past")
+    field: Field_ = Field(
+        default="value",
+        description="What is aggregated: value, status (HTTP status or exit code) or latency",
+    )
+    aggregate: Literal["mean", "rate", "ratio"] = Field(
+        default="mean", description="How a window is summed up: mean, rate or ratio (with `when`)"
+    )
     when: Condition | None = Field(default=None, description="For aggregate=ratio")
-    window: Duration = 300.0
-    before: Duration = 3600.0
+    window: Duration = Field(
+        default=300.0, description="Span after the upgrade compared with the reference"
+    )
+    before: Duration = Field(
+        default=3600.0, description="Span before the upgrade mark used as the reference"
+    )
     max_increase: float = Field(default=2.0, gt=0, description="Factor over the baseline")
     min_delta: float = Field(default=0.0, ge=0, description="Absolute change also required")
-    min_samples: int = Field(default=3, ge=1)
+    min_samples: int = Field(
+        default=3, ge=1, description="Samples needed in each span before it can fire"
+    )
 
     @model_validator(mode="after")
     def _ratio_needs_when(self) -> BaselineRule:
@@ -504,18 +584,22 @@ class AllRule(RuleBase):
     """Every listed rule is at warning or worse: cross-validation of independent signals."""
 
     kind: Literal["all"]
-    rules: list[str] = Field(min_length=1)
+    rules: list[str] = Field(
+        min_length=1, description="Rule ids that must all be at warning or worse"
+    )
 
 
 class AnyRule(RuleBase):
     kind: Literal["any"]
-    rules: list[str] = Field(min_length=1)
+    rules: list[str] = Field(
+        min_length=1, description="Rule ids of which one at warning or worse is enough"
+    )
 
 
 class AtLeastRule(RuleBase):
     kind: Literal["at_least"]
-    count: int = Field(ge=1)
-    rules: list[str] = Field(min_length=1)
+    count: int = Field(ge=1, description="How many of `rules` must be at warning or worse")
+    rules: list[str] = Field(min_length=1, description="Rule ids counted")
 
     @model_validator(mode="after")
     def _count_fits(self) -> AtLeastRule:
@@ -568,11 +652,18 @@ class CohortRule(RuleBase):
     """
 
     kind: Literal["cohort"]
-    probe: str
-    field: Field_ = "value"
-    aggregate: Literal["mean", "rate", "ratio"] = "mean"
+    probe: str = Field(description="Name of the probe compared across the cohorts")
+    field: Field_ = Field(
+        default="value",
+        description="What is aggregated: value, status (HTTP status or exit code) or latency",
+    )
+    aggregate: Literal["mean", "rate", "ratio"] = Field(
+        default="mean", description="How a window is summed up: mean, rate or ratio (with `when`)"
+    )
     when: Condition | None = Field(default=None, description="For aggregate=ratio")
-    window: Duration = 300.0
+    window: Duration = Field(
+        default=300.0, description="Span compared, the same for the canary and the cohort"
+    )
     max_increase: float = Field(
         default=2.0, gt=0, description="Factor over the baseline cohort's aggregate"
     )
@@ -588,6 +679,80 @@ class CohortRule(RuleBase):
         return self
 
 
+class RegressionRule(RuleBase):
+    """After an upgrade: is the signal worse than before it (or than the baseline cohort)?
+
+    An anytime-valid sequential test (``rollsafe.judge.sequential``): the chance that a
+    healthy upgrade is ever flagged during its ``watch`` is at most ``alpha``, however often
+    the judge looks. "Worse" means worse by more than the margin: a value ``y`` before
+    becomes ``max(y * min_ratio, y + min_delta)``. Observations are summarised one value per
+    ``bucket`` (at least the probe's interval), so fast, correlated probes do not count as
+    independent evidence, and the first ``grace`` after the upgrade (warm-up) is not judged.
+
+    * ``aggregate: quantile`` (latency, memory %): bucket medians of ``field`` against the
+      ``quantiles`` of the reference period (how often they exceed them);
+    * ``aggregate: ratio``: the share of observations meeting ``when`` (e.g. status >= 500);
+    * ``aggregate: rate``: the sum of ``field`` per second (error lines or events counted).
+
+    ``against: self`` compares with the target's own ``before`` period ending at its latest
+    ``upgrade`` mark; ``against: cohort`` compares a canary, bucket by bucket, with the
+    rollout's baseline cohort at the same time (the rule does not apply outside a rollout).
+    """
+
+    kind: Literal["regression"]
+    probe: str = Field(description="The probe whose observations are judged (its name)")
+    field: Field_ = Field(default="value", description="The field read (summed for rate)")
+    aggregate: Literal["quantile", "ratio", "rate"] = Field(
+        default="quantile",
+        description="quantile: bucket medians of `field` (latency); ratio: the share meeting "
+        "`when`; rate: the sum of `field` per second (error lines, events)",
+    )
+    when: Condition | None = Field(default=None, description="For aggregate=ratio")
+    against: Literal["self", "cohort"] = Field(
+        default="self", description="The target's own pre-upgrade period, or the cohort"
+    )
+    before: Duration = Field(default=3600.0, description="Reference period before the upgrade")
+    grace: Duration = Field(default=120.0, description="Warm-up after the upgrade, not judged")
+    watch: Duration = Field(
+        default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
+    )
+    bucket: Duration = Field(default=30.0, description="One summary value per bucket")
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Bound on a false alarm over one watch"
+    )
+    min_ratio: float = Field(default=1.5, ge=1, description="Relative margin: worse by this factor")
+    min_delta: float = Field(default=0.0, ge=0, description="Absolute margin, in field units")
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.5, 0.9, 0.99],
+        min_length=1,
+        max_length=8,
+        description="Reference quantiles tested (aggregate quantile; all aggregates in cohort)",
+    )
+    min_baseline: int = Field(
+        default=10, ge=2, description="Reference buckets needed (against self), peers (cohort)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegressionRule:
+        if self.aggregate == "ratio" and self.when is None:
+            raise ValueError(
+                "aggregate `ratio` needs `when` (e.g. {field: status, op: '>=', value: 500})"
+            )
+        if self.aggregate != "ratio" and self.when is not None:
+            raise ValueError(f"`when` is only read by aggregate `ratio`, not `{self.aggregate}`")
+        if self.bucket <= 0:
+            raise ValueError("bucket must be longer than 0s")
+        if self.grace + self.bucket > self.watch:
+            raise ValueError("watch must be longer than grace plus one bucket")
+        if self.against == "self" and self.before < 2 * self.bucket:
+            raise ValueError("before must hold at least two buckets")
+        if any(not 0.5 <= q < 1 for q in self.quantiles):
+            raise ValueError("quantiles must be at least 0.5 and below 1, e.g. [0.5, 0.9, 0.99]")
+        if len(set(self.quantiles)) != len(self.quantiles):
+            raise ValueError("quantiles must not repeat")
+        return self
+
+
 Rule = Annotated[
     ThresholdRule
     | RatioRule
@@ -595,6 +760,7 @@ Rule = Annotated[
     | BaselineRule
     | AlertRule
     | CohortRule
+    | RegressionRule
     | AllRule
     | AnyRule
     | AtLeastRule,
@@ -609,16 +775,20 @@ class LocalDriver(Model):
     """Hosts managed by commands on this machine (the base for SSH hosts later)."""
 
     kind: Literal["local"]
-    name: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(pattern=_ID_PATTERN, description="Name targets refer to in their `driver`")
     directory: str | None = Field(
         default=None, description="Directory captured as the built-in restore point"
     )
-    upgrade: Command | None = None
+    upgrade: Command | None = Field(
+        default=None, description="Command that upgrades a target (template)"
+    )
     checkpoint: Command | None = Field(default=None, description="Extra command at checkpoint")
     rollback: Command | None = Field(default=None, description="Extra command at rollback")
     restart: Command | None = Field(default=None, description="Restarts the service after")
-    env: dict[str, str] = Field(default_factory=dict)
-    step_timeout: Duration = 300.0
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment of the driver's commands"
+    )
+    step_timeout: Duration = Field(default=300.0, description="Longest time one command may run")
 
     @model_validator(mode="after")
     def _can_roll_back(self) -> LocalDriver:
@@ -638,7 +808,7 @@ class AwsDriver(Model):
     """
 
     kind: Literal["aws"]
-    name: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(pattern=_ID_PATTERN, description="Name targets refer to in their `driver`")
     region: str | None = Field(
         default=None, description="e.g. eu-west-1; default: the AWS SDK's own lookup"
     )
@@ -675,7 +845,9 @@ class AwsDriver(Model):
     upgrade: Command | None = Field(
         default=None, description="Command run on the controller to upgrade a target"
     )
-    upgrade_timeout: Duration = 1800.0
+    upgrade_timeout: Duration = Field(
+        default=1800.0, description="Longest time the upgrade command may run"
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment of upgrade")
 
     @model_validator(mode="after")
@@ -706,9 +878,12 @@ class TencentDriver(Model):
     """
 
     kind: Literal["tencent"]
-    name: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(pattern=_ID_PATTERN, description="Name targets refer to in their `driver`")
     region: str = Field(pattern=r"^[a-z]+(-[a-z0-9]+)+$", description="e.g. ap-guangzhou")
-    endpoints: TencentEndpoints = Field(default_factory=TencentEndpoints)
+    endpoints: TencentEndpoints = Field(
+        default_factory=TencentEndpoints,
+        description="Per-service API hosts instead of the public ones",
+    )
     protocol: Literal["https", "http"] = Field(
         default="https", description="http only for a local stand-in"
     )
@@ -745,7 +920,9 @@ class TencentDriver(Model):
     upgrade: Command | None = Field(
         default=None, description="Command run on the controller to upgrade a target"
     )
-    upgrade_timeout: Duration = 1800.0
+    upgrade_timeout: Duration = Field(
+        default=1800.0, description="Longest time the upgrade command may run"
+    )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment of upgrade")
 
     @model_validator(mode="after")
@@ -778,7 +955,7 @@ class AliyunDriver(Model):
     """
 
     kind: Literal["aliyun"]
-    name: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(pattern=_ID_PATTERN, description="Name targets refer to in their `driver`")
     region_id: str = Field(pattern=r"^[a-z]+(-[a-z0-9]+)+$", description="e.g. cn-hangzhou")
     endpoint: str | None = Field(
         default=None,
@@ -860,7 +1037,7 @@ class SshTransport(Model):
 
     kind: Literal["ssh"]
     user: str = Field(default="root", description="Login user on the host")
-    port: int = Field(default=22, ge=1, le=65535)
+    port: int = Field(default=22, ge=1, le=65535, description="SSH port of the host")
     known_hosts: str = Field(
         description="known_hosts file the host key must be in (no silent trust on first use)"
     )
@@ -871,7 +1048,9 @@ class SshTransport(Model):
         default=None, description="Environment variable holding the key's passphrase"
     )
     connect_timeout: Duration = Field(default=10.0, description="TCP connect + SSH handshake")
-    keepalive_interval: Duration = Field(default=15.0)
+    keepalive_interval: Duration = Field(
+        default=15.0, description="SSH keepalive period of idle connections"
+    )
     max_sessions: int = Field(default=4, ge=1, description="Commands at once on one host")
 
 
@@ -882,7 +1061,9 @@ class SsmTransport(Model):
     """
 
     kind: Literal["aws_ssm"]
-    region: str | None = None
+    region: str | None = Field(
+        default=None, description="AWS region; default: the SDK's own lookup"
+    )
     endpoint_url: str | None = Field(default=None, description="VPC endpoint, or a stand-in")
     poll_interval: Duration = Field(default=2.0, description="GetCommandInvocation period")
     output_s3_bucket: str | None = Field(
@@ -898,9 +1079,11 @@ class AliyunAssistantTransport(Model):
     """
 
     kind: Literal["aliyun_assistant"]
-    region: str
+    region: str = Field(description="Region id, e.g. cn-hangzhou")
     endpoint: str | None = Field(default=None, description="Default: ecs.<region>.aliyuncs.com")
-    poll_interval: Duration = 2.0
+    poll_interval: Duration = Field(
+        default=2.0, description="Time between two reads of the command's result"
+    )
 
 
 class TencentTatTransport(Model):
@@ -911,9 +1094,11 @@ class TencentTatTransport(Model):
     """
 
     kind: Literal["tencent_tat"]
-    region: str
+    region: str = Field(description="Region, e.g. ap-guangzhou")
     endpoint: str | None = Field(default=None, description="Default: tat.tencentcloudapi.com")
-    poll_interval: Duration = 2.0
+    poll_interval: Duration = Field(
+        default=2.0, description="Time between two reads of the command's result"
+    )
 
 
 Transport = Annotated[
@@ -956,7 +1141,9 @@ class SnapperRecipe(Model):
         default="undochange",
         description="rollback: new default subvolume + reboot; undochange: revert files now",
     )
-    reboot_timeout: Duration = 600.0
+    reboot_timeout: Duration = Field(
+        default=600.0, description="How long the host may take to come back after a reboot"
+    )
     no_dbus: bool = Field(
         default=False,
         description="Run snapper --no-dbus (as root, without the snapperd D-Bus service)",
@@ -967,10 +1154,12 @@ class LvmRecipe(Model):
     """An LVM snapshot of a logical volume; rollback merges it back (``lvconvert --merge``)."""
 
     kind: Literal["lvm"]
-    volume_group: str
-    logical_volume: str
+    volume_group: str = Field(description="Volume group of the logical volume")
+    logical_volume: str = Field(description="Logical volume snapshotted and merged back")
     snapshot_size: str = Field(default="1G", description="-L of lvcreate, e.g. 2G or 20%ORIGIN")
-    reboot_timeout: Duration = 600.0
+    reboot_timeout: Duration = Field(
+        default=600.0, description="How long the host may take to come back after a reboot"
+    )
 
 
 class AptRecipe(Model):
@@ -986,14 +1175,19 @@ class DnfRecipe(Model):
     """The dnf transaction id before the upgrade; rollback is ``dnf history undo`` past it."""
 
     kind: Literal["dnf"]
-    packages: list[str] | None = None
+    packages: list[str] | None = Field(
+        default=None,
+        description="Only these packages are recorded and checked; default: all installed",
+    )
 
 
 class OstreeRecipe(Model):
     """Image-based hosts: rollback to the previous deployment and reboot into it."""
 
     kind: Literal["rpm-ostree", "bootc"]
-    reboot_timeout: Duration = 600.0
+    reboot_timeout: Duration = Field(
+        default=600.0, description="How long the host may take to come back after a reboot"
+    )
 
 
 class Qcow2Recipe(Model):
@@ -1009,9 +1203,13 @@ class ScriptRecipe(Model):
     """The users' own scripts for each phase."""
 
     kind: Literal["script"]
-    checkpoint: Command | None = None
-    rollback: Command
-    verify: Command | None = None
+    checkpoint: Command | None = Field(
+        default=None, description="Command that takes a restore point"
+    )
+    rollback: Command = Field(description="Command that restores the restore point")
+    verify: Command | None = Field(
+        default=None, description="Command whose exit code 0 means the rollback worked"
+    )
 
 
 Recipe = Annotated[
@@ -1032,17 +1230,21 @@ class HostDriver(Model):
     """Hosts rolled back through their OS by a recipe, with commands sent by a transport."""
 
     kind: Literal["host"]
-    name: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(pattern=_ID_PATTERN, description="Name targets refer to in their `driver`")
     transport: Transport = Field(
         default_factory=lambda: LocalTransport(kind="local"),
         description="How commands reach the host: local, ssh, aws_ssm, aliyun_assistant, "
         "tencent_tat",
     )
     recipe: Recipe = Field(description="How a restore point is taken, restored and checked")
-    upgrade: Command | None = None
+    upgrade: Command | None = Field(
+        default=None, description="Command that upgrades the host, run through the transport"
+    )
     restart: Command | None = Field(default=None, description="Restarts the service after")
-    env: dict[str, str] = Field(default_factory=dict)
-    step_timeout: Duration = 300.0
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra environment of the driver's commands"
+    )
+    step_timeout: Duration = Field(default=300.0, description="Longest time one command may run")
     output_limit: int = Field(
         default=16384, ge=256, description="Bytes of each command's output kept in the audit"
     )
@@ -1057,16 +1259,22 @@ class KubernetesDriver(Model):
     """
 
     kind: Literal["kubernetes"]
-    name: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(pattern=_ID_PATTERN, description="Name targets refer to in their `driver`")
     kubeconfig: str | None = Field(
         default=None, description="kubeconfig file; default: in-cluster, then ~/.kube/config"
     )
-    context: str | None = None
-    namespace: str = "default"
+    context: str | None = Field(
+        default=None, description="kubeconfig context; default: the current one"
+    )
+    namespace: str = Field(
+        default="default", description="Namespace of targets without `vars.namespace`"
+    )
     rollout_timeout: Duration = Field(
         default=300.0, description="How long a rollback may take to be complete and ready"
     )
-    poll_interval: Duration = 2.0
+    poll_interval: Duration = Field(
+        default=2.0, description="Time between two reads of the rollout's progress"
+    )
     upgrade_image: str | None = Field(
         default=None, description="container=image set by `upgrade` (drills, demos)"
     )
@@ -1131,8 +1339,12 @@ def _check_template(template: str) -> None:
 class NotifierBase(Model):
     """What every notifier has: a name, a severity floor, an event filter, templates."""
 
-    name: str = Field(pattern=_ID_PATTERN)
-    min_severity: SeverityName = "warning"
+    name: str = Field(
+        pattern=_ID_PATTERN, description="Name of the notifier, in the audit and in errors"
+    )
+    min_severity: SeverityName = Field(
+        default="warning", description="Only decisions of this severity or worse are sent"
+    )
     events: list[str] | None = Field(
         default=None,
         description="Only these events (shell patterns such as 'run.*'); default: all",
@@ -1158,7 +1370,7 @@ class _HasUrl(NotifierBase):
 
 class WebhookNotifier(NotifierBase):
     kind: Literal["webhook"]
-    url: str
+    url: str = Field(description="URL the JSON message is POSTed to")
     secret_env: str | None = Field(default=None, description="Env var holding the HMAC key")
 
 
@@ -1203,7 +1415,7 @@ class DingtalkNotifier(_HasUrl):
     kind: Literal["dingtalk"]
     secret_env: str | None = Field(default=None, description="Env var holding the SEC... secret")
     at_mobiles: list[str] = Field(default_factory=list, description="Members to @ on messages")
-    at_all: bool = False
+    at_all: bool = Field(default=False, description="@ everyone in the group on each message")
 
 
 class FeishuNotifier(_HasUrl):
@@ -1217,14 +1429,18 @@ class EmailNotifier(NotifierBase):
     """Plain SMTP (STARTTLS, implicit TLS or none), one message per notification."""
 
     kind: Literal["email"]
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
+    host: str = Field(description="SMTP server")
+    port: int = Field(
+        default=587, ge=1, le=65535, description="SMTP port (587 STARTTLS, 465 implicit TLS)"
+    )
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="starttls, ssl (implicit TLS) or none"
+    )
+    username: str | None = Field(default=None, description="SMTP login, with password_env")
     password_env: str | None = Field(default=None, description="Env var holding the password")
     sender: str = Field(description="From: address")
     to: list[str] = Field(min_length=1, description="Recipients")
-    timeout: Duration = 30.0
+    timeout: Duration = Field(default=30.0, description="Connect and send timeout")
 
 
 Notifier = Annotated[
@@ -1271,13 +1487,19 @@ class SyslogSink(AuditSinkBase):
     """RFC 5424 messages over UDP, TCP (octet counting, RFC 6587) or TLS (RFC 5425)."""
 
     kind: Literal["syslog"]
-    host: str
+    host: str = Field(description="Syslog server")
     port: int | None = Field(
         default=None, ge=1, le=65535, description="Default: 514 (udp, tcp) or 6514 (tls)"
     )
-    transport: Literal["udp", "tcp", "tls"] = "tcp"
-    app_name: str = Field(default="rollsafe", pattern=r"^[!-~]{1,48}$")
-    facility: SyslogFacility = "local0"
+    transport: Literal["udp", "tcp", "tls"] = Field(
+        default="tcp", description="udp, tcp (octet counting) or tls"
+    )
+    app_name: str = Field(
+        default="rollsafe", pattern=r"^[!-~]{1,48}$", description="APP-NAME of the messages"
+    )
+    facility: SyslogFacility = Field(
+        default="local0", description="Syslog facility of the messages"
+    )
     hostname: str | None = Field(
         default=None, pattern=r"^[!-~]{1,255}$", description="Default: this machine's name"
     )
@@ -1310,8 +1532,10 @@ class ElasticsearchSink(AuditSinkBase):
     )
     username: str | None = Field(default=None, description="Basic auth user, with password_env")
     password_env: str | None = Field(default=None, description="Env var with the password")
-    ca_file: str | None = None
-    verify: bool = True
+    ca_file: str | None = Field(
+        default=None, description="CA bundle for a private certificate authority"
+    )
+    verify: bool = Field(default=True, description="Verify the server's TLS certificate")
 
     @model_validator(mode="after")
     def _one_auth(self) -> ElasticsearchSink:
@@ -1334,8 +1558,10 @@ class LokiSink(AuditSinkBase):
     username: str | None = Field(default=None, description="Basic auth user, with password_env")
     password_env: str | None = Field(default=None, description="Env var with the password")
     token_env: str | None = Field(default=None, description="Env var with a bearer token")
-    ca_file: str | None = None
-    verify: bool = True
+    ca_file: str | None = Field(
+        default=None, description="CA bundle for a private certificate authority"
+    )
+    verify: bool = Field(default=True, description="Verify the server's TLS certificate")
 
     @field_validator("labels")
     @classmethod
@@ -1365,8 +1591,12 @@ class SlsSink(AuditSinkBase):
     endpoint: str = Field(
         description="Region endpoint, e.g. cn-hangzhou.log.aliyuncs.com (https unless given)"
     )
-    project: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-    logstore: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$")
+    project: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$", description="SLS project name"
+    )
+    logstore: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$", description="SLS logstore name"
+    )
     access_key_id_env: str = Field(
         default="ALIBABA_CLOUD_ACCESS_KEY_ID", description="Env var with the AccessKey ID"
     )
@@ -1378,7 +1608,9 @@ class SlsSink(AuditSinkBase):
     )
     topic: str = Field(default="rollsafe-audit", description="The LogGroup's __topic__")
     source: str | None = Field(default=None, description="__source__; default: this machine")
-    compress: Literal["deflate", "none"] = "deflate"
+    compress: Literal["deflate", "none"] = Field(
+        default="deflate", description="Body compression of PutLogs"
+    )
 
     @model_validator(mode="after")
     def _log_group_fits(self) -> SlsSink:
@@ -1425,7 +1657,7 @@ class ApiToken(Model):
 class Access(Model):
     """Who may see and do what through the API, the dashboard and links in chat messages."""
 
-    tokens: list[ApiToken] = Field(default_factory=list)
+    tokens: list[ApiToken] = Field(default_factory=list, description="API tokens and their roles")
     link_key_env: str | None = Field(
         default=None, description="Env var holding the key that signs approve/reject links"
     )
@@ -1568,7 +1800,9 @@ IntakeAuth = Annotated[
 class AlertMatch(Model):
     """Alerts carrying all these labels (exact values) are about ``target``."""
 
-    labels: dict[str, str] = Field(min_length=1)
+    labels: dict[str, str] = Field(
+        min_length=1, description="Labels the alert must carry, with these values"
+    )
     target: str = Field(description="A target id")
 
 
@@ -1599,7 +1833,7 @@ class IntakeBase(Model):
         pattern=_ID_PATTERN,
         description="Source of the observations, as rules name it (default: `name`)",
     )
-    auth: IntakeAuth
+    auth: IntakeAuth = Field(description="How senders prove who they are (by `kind`)")
     target_label: str | None = Field(
         default=None, description="Alert label naming the target, e.g. `instance`"
     )
@@ -1615,7 +1849,10 @@ class IntakeBase(Model):
     match: list[AlertMatch] = Field(
         default_factory=list, description="Label matchers -> target id (every match counts)"
     )
-    severity: SeverityMapping = Field(default_factory=SeverityMapping)
+    severity: SeverityMapping = Field(
+        default_factory=SeverityMapping,
+        description="How the sender's alert severities map to rollsafe's",
+    )
     dedupe_window: Duration = Field(
         default=3600.0,
         description="A body identical to one received this recently is a resend: not stored",
@@ -1653,7 +1890,10 @@ class SnsIntake(IntakeBase):
     """
 
     kind: Literal["sns"]
-    auth: IntakeAuth = Field(default_factory=lambda: NoAuth(kind="none"))
+    auth: IntakeAuth = Field(
+        default_factory=lambda: NoAuth(kind="none"),
+        description="Optional extra check; the SNS signature is always verified",
+    )
     topic_arn: str = Field(
         pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+$",
         description="The only topic accepted",
@@ -1723,8 +1963,10 @@ class FailureBudget(Model):
     targets it covers (a wave's targets, or every target of the rollout).
     """
 
-    max_failures: int | None = Field(default=None, ge=0)
-    max_failure_ratio: float | None = Field(default=None, ge=0, le=1)
+    max_failures: int | None = Field(default=None, ge=0, description="Failed targets tolerated")
+    max_failure_ratio: float | None = Field(
+        default=None, ge=0, le=1, description="Share of the covered targets that may fail (0 to 1)"
+    )
 
 
 class RolloutBudgets(Model):
@@ -1756,8 +1998,10 @@ class RolloutPlan(Model):
     """
 
     name: str = Field(pattern=_ID_PATTERN, description="What `rollsafe rollout start` names")
-    description: str = ""
-    targets: Selector = Field(default_factory=Selector)
+    description: str = Field(default="", description="Free text shown with the rollout")
+    targets: Selector = Field(
+        default_factory=Selector, description="Which targets the rollout upgrades (default: all)"
+    )
     upgrade: dict[str, Command] = Field(
         default_factory=dict,
         description="Driver name -> the upgrade command for this rollout "
@@ -1771,7 +2015,10 @@ class RolloutPlan(Model):
         default_factory=list,
         description="Rule ids whose critical decision fails a bake (default: every rule)",
     )
-    budget: RolloutBudgets = Field(default_factory=RolloutBudgets)
+    budget: RolloutBudgets = Field(
+        default_factory=RolloutBudgets,
+        description="Failures tolerated per wave and overall before the rollout halts",
+    )
     on_halt: OnHaltName = Field(
         default="rollback_failed",
         description="When a budget is spent: roll back only the failed targets, or every "
@@ -1819,7 +2066,10 @@ class PresetUse(Model):
         pattern=_ID_PATTERN,
         description="Prefix of the rule ids it adds (default: the preset's name)",
     )
-    targets: Selector = Field(default_factory=Selector)
+    targets: Selector = Field(
+        default_factory=Selector,
+        description="Which targets the preset's rules judge (default: all)",
+    )
     signals: dict[str, str] = Field(
         default_factory=dict,
         description="Signal of the preset -> name of the probe (or alert source) providing it",
@@ -1842,7 +2092,9 @@ class CircuitBreaker(Model):
     operator resets it (``rollsafe breaker reset``).
     """
 
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="Trip the breaker when too much of the fleet turns critical"
+    )
     max_critical_share: float = Field(
         default=0.3, gt=0, le=1, description="Share of targets critical within `window`"
     )
@@ -1854,7 +2106,10 @@ class CircuitBreaker(Model):
 
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
-    approval: ApprovalName = "auto"
+    approval: ApprovalName = Field(
+        default="auto",
+        description="Whether a rollback waits for a person (see approvals in people.md)",
+    )
     approval_timeout: Duration = Field(
         default=900.0,
         description="How long a run waits for a person: then unless_rejected proceeds, "
@@ -1872,12 +2127,22 @@ class Policy(Model):
     blind_after: int = Field(
         default=3, ge=1, description="Consecutive probe errors before the detector is blind"
     )
-    max_concurrent_runs: int = Field(default=2, ge=1)
-    max_rollbacks_per_target: int = Field(default=2, ge=1)
+    max_concurrent_runs: int = Field(
+        default=2, ge=1, description="Rollback runs executing at once, fleet-wide"
+    )
+    max_rollbacks_per_target: int = Field(
+        default=2, ge=1, description="Rollbacks of one target allowed within `rollback_window`"
+    )
     rollback_window: Duration = Field(default=86400.0, description="Window of the rate limit")
-    verify_timeout: Duration = 60.0
-    step_timeout: Duration = 300.0
-    observation_retention: Duration = 7 * 86400.0
+    verify_timeout: Duration = Field(
+        default=60.0, description="How long probes have to turn healthy after a rollback"
+    )
+    step_timeout: Duration = Field(
+        default=300.0, description="Longest time one rollback step may take"
+    )
+    observation_retention: Duration = Field(
+        default=7 * 86400.0, description="How long observations are kept in the store"
+    )
     watch_after_upgrade: Duration = Field(
         default=900.0,
         description="After an upgrade, the target is probed every `watch_interval` for this "
@@ -1913,18 +2178,36 @@ class Store(Model):
 
 
 class RollsafeConfig(Model):
-    version: Literal[1] = 1
+    version: Literal[1] = Field(default=1, description="Version of the file format; only 1 exists")
     state_dir: Path = Field(default=Path("./state"), description="Relative to the config file")
-    store: Store = Field(default_factory=Store)
-    policy: Policy = Field(default_factory=Policy)
-    targets: list[Target] = Field(default_factory=list)
-    probes: list[Probe] = Field(default_factory=list)
-    rules: list[Rule] = Field(default_factory=list)
+    store: Store = Field(
+        default_factory=Store,
+        description="Where decisions, runs and audit are kept (SQLite or PostgreSQL)",
+    )
+    policy: Policy = Field(
+        default_factory=Policy,
+        description="How and when rollbacks may happen: approval, governors, timeouts",
+    )
+    targets: list[Target] = Field(
+        default_factory=list, description="The hosts or services watched and rolled back"
+    )
+    probes: list[Probe] = Field(
+        default_factory=list, description="Checks that observe the targets (by `kind`)"
+    )
+    rules: list[Rule] = Field(
+        default_factory=list, description="How observations become decisions (by `kind`)"
+    )
     presets: list[PresetUse] = Field(
         default_factory=list, description="Shipped default policies; they add rules"
     )
-    drivers: list[Driver] = Field(default_factory=list)
-    notifiers: list[Notifier] = Field(default_factory=list)
+    drivers: list[Driver] = Field(
+        default_factory=list,
+        description="How targets are checkpointed, upgraded and rolled back (by `kind`)",
+    )
+    notifiers: list[Notifier] = Field(
+        default_factory=list,
+        description="Where people are told about decisions and runs (by `kind`)",
+    )
     server: Server = Field(
         default_factory=Server, description="The HTTP API (webhook intake, health)"
     )

@@ -3,7 +3,7 @@
 ``run_rollout_demo`` builds and starts a fleet (``rollsafe.demo.fleet``, ten hosts by
 default), adds a rollout plan to its ``rollsafe.yaml``, runs the real daemon in-process and,
 once the judge sees every host healthy, opens a rollout of the plan and only watches: the
-daemon's rollout driver (``rollsafe.rollouts.driving``) does the rest.
+daemon's rollout driver (``rollsafe.rollouts.conducting``) does the rest.
 
 * ``bad`` (``rollsafe demo``, the default): the release is 1.5.0, which fails a third of its
   requests. The canary is upgraded, the judge sees the 5xx ratio and the log error rate agree,

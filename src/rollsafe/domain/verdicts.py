@@ -41,6 +41,9 @@ class Decision:
     severity: Severity
     summary: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    pending: bool = False
+    """The rule's condition starts to hold but is not confirmed yet (a first failure of the
+    several it needs): the judge asks to look at the target again soon. Not stored."""
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, TypedDict
 
 from rollsafe.domain import audit_events, errors, ids, runs
 from rollsafe.storage import repositories
@@ -38,6 +38,14 @@ REJECTED = "rejected"
 TIMEOUT = "timeout"
 
 Verdict = Literal["approve", "reject"]
+
+
+class How(TypedDict, total=False):
+    """How a person's decision reached rollsafe: the channel, a signed link's nonce, extras."""
+
+    via: str
+    link: str | None
+    details: Mapping[str, object] | None
 
 
 class RunNotFound(LookupError):
@@ -91,38 +99,23 @@ def decide(
     if link is not None:
         recorded["link"] = link
     if verdict == "approve":
-        approval = dataclasses.replace(
-            run.approval, decided_by=actor, decision=APPROVED, reason=reason
-        )
-        decided = dataclasses.replace(run, approval=approval, updated_at=now)
-        entry = audit_events.AuditEntry(
-            time=now,
-            actor=actor,
-            action="run.approved",
-            target=run.target,
-            run_id=run.id,
-            reason=reason,
-            details=recorded,
-            result="approved",
-        )
+        decision = APPROVED
+        decided = dataclasses.replace(run, updated_at=now)
     else:
-        approval = dataclasses.replace(
-            run.approval, decided_by=actor, decision=REJECTED, reason=reason
-        )
-        decided = dataclasses.replace(
-            run.moved(runs.RunState.REJECTED, at=now, error=f"rejected by {actor}: {reason}"),
-            approval=approval,
-        )
-        entry = audit_events.AuditEntry(
-            time=now,
-            actor=actor,
-            action="run.rejected",
-            target=run.target,
-            run_id=run.id,
-            reason=reason,
-            details=recorded,
-            result="rejected",
-        )
+        decision = REJECTED
+        decided = run.moved(runs.RunState.REJECTED, at=now, error=f"rejected by {actor}: {reason}")
+    approval = dataclasses.replace(run.approval, decided_by=actor, decision=decision, reason=reason)
+    decided = dataclasses.replace(decided, approval=approval)
+    entry = audit_events.AuditEntry(
+        time=now,
+        actor=actor,
+        action=f"run.{decision}",
+        target=run.target,
+        run_id=run.id,
+        reason=reason,
+        details=recorded,
+        result=decision,
+    )
     try:
         store.save_run(decided, audit=entry, expected=run)
     except repositories.StaleRunError:

@@ -3,8 +3,10 @@
 A rollback is itself a risky change, so before a run may act rollsafe asks:
 
 - **quarantine**: has a person been asked to look at this target (a run failed, or a
-  governor tripped)? Then nothing automatic happens to it until someone releases it.
-- **rate limit**: has this target already been rolled back ``policy.max_rollbacks_per_target``
+  governor tripped)? Then nothing automatic happens to it until someone releases it, and a
+  person's rollback only when forced.
+- **rate limit** (automatic runs only: a person's rollback is the way out of a loop, never
+  stopped by it): has this target already been rolled back ``policy.max_rollbacks_per_target``
   times within ``policy.rollback_window``? Counted are runs that reached ``executing`` (the
   driver acted), not runs that were blocked or failed their prechecks. A target that keeps
   needing rollbacks has a problem a rollback does not fix: the governor trips, quarantines the

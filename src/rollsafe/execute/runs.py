@@ -18,7 +18,9 @@ target (``store.set_quarantine``) before recording the failure, so every later a
 request for the target is BLOCKED until a person releases it. While a target is quarantined,
 repeated automatic requests return the latest blocked/failed run instead of opening (and
 auditing) a new one each evaluation; a person's request (trigger ``manual...``) always gets its
-own BLOCKED run, so they see why nothing happened.
+own BLOCKED run, so they see why nothing happened, unless it is forced (``force=True``: past the
+quarantine, audited ``forced``). The rate limit and the fleet breaker brake automatic runs
+only: the manual channel always works.
 
 Approval: the mode is the triggering rule's ``approval`` (trigger ``decision:<rule>``), else
 ``policy.approval``. ``auto`` goes straight on. Otherwise the run waits in
@@ -30,10 +32,16 @@ request is approved by the person who made it. A run waiting for a person gives 
 concurrency slot back while it waits. Decisions are ``rollsafe.execute.approvals.decide``
 (compare-and-set on the stored run, so a rejection and the deadline cannot both win).
 
+Serving: ``serve`` is the durable-controller skeleton (``rollsafe.execute.serving``) over the
+open runs: one guarded task per run, woken by ``request``, every write fenced with the leader
+term's token; at a stop only runs that are acting (calling the driver or the verifier) get
+the shutdown grace, and a halt (lease lost, a write fenced out) stops every run at once.
+
 Fault injection (a TEST HOOK for the crash test, one environment lookup per boundary): when
 ``ROLLSAFE_FAULT_KILL_AT`` equals a boundary name, the process SIGKILLs itself at that
-boundary, right after the store write it names. The boundaries, in the order a run passes
-them (``fault_boundaries`` lists them for a given number of steps):
+boundary (``serving.kill_at_boundary``), right after the store write it names. The
+boundaries, in the order a run passes them (``fault_boundaries`` lists them for a given number
+of steps):
 
 - ``after:run.opened``            the pending run is stored
 - ``after:state.prechecking``     the run is prechecking, restore point chosen
@@ -51,14 +59,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
+import functools
 import logging
-import os
-import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from rollsafe.config import models, step_limits
 from rollsafe.domain import (
@@ -70,7 +76,7 @@ from rollsafe.domain import (
     restore_points,
     runs,
 )
-from rollsafe.execute import approvals, breaker, driving, governors
+from rollsafe.execute import approvals, breaker, driving, governors, serving
 from rollsafe.storage import repositories
 
 __all__ = [
@@ -88,7 +94,8 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-FAULT_ENV = "ROLLSAFE_FAULT_KILL_AT"
+FAULT_ENV = serving.FAULT_ENV
+kill_at_boundary = serving.kill_at_boundary
 VERIFY_GRACE_S = 5.0
 """Extra time over ``policy.verify_timeout`` before the executor stops waiting for the
 verifier: the verifier gives up at ``verify_timeout`` itself and reports what was unhealthy."""
@@ -101,10 +108,6 @@ _QUARANTINE_ANSWERS = frozenset(
     {runs.RunState.BLOCKED, runs.RunState.FAILED, runs.RunState.REJECTED, runs.RunState.DRY_RUN}
 )
 _REPEAT_ANSWERS = frozenset({runs.RunState.DRY_RUN, runs.RunState.REJECTED})
-# The leader-lease token the runs of one ``serve`` write with (None: no lease, no check).
-# A context variable, so each run task keeps the token of the term that started it even
-# if this process later leads again under a newer one.
-_FENCE: contextvars.ContextVar[int | None] = contextvars.ContextVar("rollsafe_fence", default=None)
 
 
 def fault_boundaries(step_count: int, *, approval: bool = False) -> list[str]:
@@ -117,13 +120,6 @@ def fault_boundaries(step_count: int, *, approval: bool = False) -> list[str]:
         names += [f"before:step:{index}", f"after:step:{index}"]
     names.append("after:state.verifying")
     return names
-
-
-def kill_at_boundary(boundary: str) -> None:
-    """The default fault hook: SIGKILL this process if ``ROLLSAFE_FAULT_KILL_AT`` names it."""
-    if os.environ.get(FAULT_ENV) == boundary:
-        _log.warning("fault injection: killing the controller at %s", boundary)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,14 +203,24 @@ class Executor:
         reason: str,
         evidence: dict[str, Any] | None = None,
         restore_point: str | None = None,
+        force: bool = False,
     ) -> runs.RollbackRun:
         """Open one run for ``target_id`` (or return the one already open); never acts itself.
 
-        Raises ConfigError for a target that is not in the configuration.
+        A person's request (trigger ``manual...``) is never stopped by the rate limit, which
+        is a brake on automatic loops; with ``force`` it also goes past a quarantine (the
+        fleet breaker holds automatic runs only), and ``run.opened`` says what it went past.
+
+        Raises ConfigError for a target that is not in the configuration, or a
+        ``restore_point`` that is not one of the target's, before anything is written.
         """
         target = self._target(target_id)
         tid = ids.TargetId(target.id)
         now = self._clock.now()
+        if force and is_automatic(trigger):
+            raise ValueError("only a person's request can be forced")
+        if restore_point is not None:
+            self._check_point(tid, restore_point)
         if is_automatic(trigger):
             # Every automatic request re-assesses the fleet: trips (and pages) when it must.
             self._emit_breaker(breaker.consider(self._store, self._config, now=now)[1])
@@ -223,21 +229,26 @@ class Executor:
             return already[0]
         automatic = is_automatic(trigger)
         latest = self._latest_run(tid)
+        # A run a governor stopped before it started: born terminal, recorded all the same.
+        refused = functools.partial(
+            self._open_refused,
+            target=tid,
+            trigger=trigger,
+            actor=actor,
+            reason=reason,
+            evidence=evidence,
+            now=now,
+        )
 
+        forced: dict[str, Any] = {}
         refusal = governors.check_quarantine(self._target_record(tid))
+        if refusal is not None and force:
+            forced[refusal.governor] = refusal.reason
+            refusal = None
         if refusal is not None:
             if automatic and latest is not None and latest.state in _QUARANTINE_ANSWERS:
                 return latest  # the person was already asked; do not flood the audit
-            return self._open_refused(
-                runs.RunState.BLOCKED,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            return refused(runs.RunState.BLOCKED, refusal)
         if (
             automatic
             and latest is not None
@@ -249,29 +260,16 @@ class Executor:
 
         refusal = governors.dry_run(self._policy)
         if refusal is not None:
-            return self._open_refused(
-                runs.RunState.DRY_RUN,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            return refused(runs.RunState.DRY_RUN, refusal)
 
-        refusal = governors.check_rate_limit(self._store, tid, policy=self._policy, now=now)
+        # The rate limit stops automatic loops; a person asking is the escape from them.
+        refusal = (
+            governors.check_rate_limit(self._store, tid, policy=self._policy, now=now)
+            if automatic
+            else None
+        )
         if refusal is not None:
-            blocked = self._open_refused(
-                runs.RunState.BLOCKED,
-                refusal,
-                target=tid,
-                trigger=trigger,
-                actor=actor,
-                reason=reason,
-                evidence=evidence,
-                now=now,
-            )
+            blocked = refused(runs.RunState.BLOCKED, refusal)
             self._emit(
                 governors.trip(
                     self._store, tid, refusal, actor=self._actor, now=now, run_id=blocked.id
@@ -303,7 +301,9 @@ class Executor:
                 "approval": run.approval.mode.value,
                 "restore_point": run.restore_point,
                 "evidence": run.evidence,
+                **self._forced_details(force, forced),
             },
+            result="forced" if force else "",
         )
         try:
             run = self._store.open_run(run, audit=entry)
@@ -320,34 +320,16 @@ class Executor:
         return run
 
     def approve(
-        self,
-        run_id: str,
-        *,
-        actor: str,
-        reason: str,
-        via: str = "api",
-        link: str | None = None,
-        details: Mapping[str, object] | None = None,
+        self, run_id: str, *, actor: str, reason: str, **how: Unpack[approvals.How]
     ) -> runs.RollbackRun:
         """A person lets a run waiting in ``awaiting_approval`` go on (``approvals.decide``)."""
-        return self._decide(
-            run_id, "approve", actor=actor, reason=reason, via=via, link=link, details=details
-        )
+        return self._decide(run_id, "approve", actor=actor, reason=reason, **how)
 
     def reject(
-        self,
-        run_id: str,
-        *,
-        actor: str,
-        reason: str,
-        via: str = "api",
-        link: str | None = None,
-        details: Mapping[str, object] | None = None,
+        self, run_id: str, *, actor: str, reason: str, **how: Unpack[approvals.How]
     ) -> runs.RollbackRun:
         """A person stops a run waiting in ``awaiting_approval``: it ends ``rejected``."""
-        return self._decide(
-            run_id, "reject", actor=actor, reason=reason, via=via, link=link, details=details
-        )
+        return self._decide(run_id, "reject", actor=actor, reason=reason, **how)
 
     def _decide(
         self,
@@ -356,20 +338,10 @@ class Executor:
         *,
         actor: str,
         reason: str,
-        via: str,
-        link: str | None,
-        details: Mapping[str, object] | None,
+        **how: Unpack[approvals.How],
     ) -> runs.RollbackRun:
         run, entry = approvals.decide(
-            self._store,
-            run_id,
-            verdict,
-            actor=actor,
-            reason=reason,
-            now=self._clock.now(),
-            via=via,
-            link=link,
-            details=details,
+            self._store, run_id, verdict, actor=actor, reason=reason, now=self._clock.now(), **how
         )
         self._emit(entry)
         if self._decided is not None:
@@ -569,7 +541,7 @@ class Executor:
                     )
                     try:
                         # Only if nobody decided since we looked: a rejection must win.
-                        self._store.save_run(ahead, audit=entry, expected=fresh, fence=_FENCE.get())
+                        self._store.save_run(ahead, audit=entry, expected=fresh)
                     except repositories.StaleRunError:
                         continue
                     self._emit(entry)
@@ -734,59 +706,20 @@ class Executor:
         leader that lost its lease and must stop acting at once.
         """
         wake, _ = self._events()
-        halt = halt or asyncio.Event()
-        _FENCE.set(fence)  # copied into every run task created below
-        tasks: dict[ids.RunId, asyncio.Task[None]] = {}
-        try:
-            while not stop.is_set() and not halt.is_set():
-                wake.clear()
-                for run_id, task in list(tasks.items()):
-                    if task.done():
-                        del tasks[run_id]
-                try:
-                    open_runs = self._store.list_runs(open_only=True, limit=100_000)
-                except errors.StoreError:
-                    _log.exception("cannot list open runs; trying again")
-                    open_runs = []
-                for run in open_runs:
-                    if run.id not in tasks:
-                        tasks[run.id] = asyncio.create_task(
-                            self._guarded(run.id), name=f"rollsafe-run-{run.id}"
-                        )
-                await _wait_any(wake, stop, halt, seconds=self._poll_interval)
-        finally:
-            await self._shutdown(tasks, grace=0.0 if halt.is_set() else self._shutdown_grace)
+        loop = serving.ServeLoop(
+            kind="run",
+            find=self._open_run_ids,
+            drive=self.drive,
+            poll_interval=self._poll_interval,
+            shutdown_grace=self._shutdown_grace,
+            # A run not acting just stops (its state is durable); one calling the driver or
+            # the verifier is given the grace to finish that call.
+            graced=lambda run_id: run_id in self._acting,
+        )
+        await loop.serve(stop, fence=fence, halt=halt, wake=wake)
 
-    async def _guarded(self, run_id: ids.RunId) -> None:
-        try:
-            run = await self.drive(run_id)
-        except asyncio.CancelledError:
-            raise
-        except errors.FencedOut as exc:
-            _log.warning("run %s left to the new leader: %s", run_id, exc)
-            return
-        except Exception:  # noqa: BLE001 - the guard of a background task: log, never vanish
-            # drive() records the failure itself; reaching here means even that failed.
-            _log.exception("run %s could not be driven or marked failed", run_id)
-            return
-        _log.info("run %s ended %s", run.id, run.state.value)
-
-    async def _shutdown(
-        self, tasks: Mapping[ids.RunId, asyncio.Task[None]], *, grace: float
-    ) -> None:
-        """Runs not acting stop now (their state is durable); acting ones get a grace period."""
-        acting = []
-        for run_id, task in tasks.items():
-            if run_id in self._acting and grace > 0:
-                acting.append(task)
-            else:
-                task.cancel()
-        if acting:
-            _, late = await asyncio.wait(acting, timeout=grace)
-            for task in late:
-                _log.warning("run task %s cancelled at shutdown", task.get_name())
-                task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    def _open_run_ids(self) -> list[str]:
+        return [run.id for run in self._store.list_runs(open_only=True, limit=100_000)]
 
     # ------------------------------------------------------------------ helpers
 
@@ -831,6 +764,26 @@ class Executor:
         return runs.Approval(
             mode=mode, decided_by=actor, decision=_APPROVED, reason="requested by a person"
         )
+
+    def _check_point(self, target: ids.TargetId, point_id: str) -> None:
+        """A named restore point must be the target's: a typo is refused, nothing written."""
+        point = self._store.get_restore_point(ids.RestorePointId(point_id))
+        if point is not None and point.target == target:
+            return
+        known = [p.id for p in self._store.list_restore_points(target)][-5:]
+        raise errors.ConfigError(
+            f"no restore point {point_id!r} for {target} "
+            f"(latest: {', '.join(known) if known else 'none taken yet'})"
+        )
+
+    def _forced_details(self, force: bool, forced: Mapping[str, Any]) -> dict[str, Any]:
+        """What a forced request went past, for its ``run.opened`` audit entry."""
+        if not force:
+            return {}
+        past = dict(forced)
+        if self._breaker_open():
+            past[breaker.FLAG] = "the fleet circuit breaker is open"
+        return {"forced": True, "forced_past": past}
 
     def _breaker_gate(self, run: runs.RollbackRun) -> runs.RollbackRun:
         """An automatic run nobody approved yet waits for a person while the breaker is open."""
@@ -912,7 +865,7 @@ class Executor:
             details={"escalate": True},
             result="quarantined",
         )
-        self._store.set_quarantine(run.target, reason=why, audit=quarantine, fence=_FENCE.get())
+        self._store.set_quarantine(run.target, reason=why, audit=quarantine)
         self._emit(quarantine)
         failed = run.moved(runs.RunState.FAILED, at=now, error=reason)
         self._save_run(
@@ -971,7 +924,7 @@ class Executor:
         )
 
     def _save_run(self, run: runs.RollbackRun, entry: audit_events.AuditEntry) -> None:
-        self._store.save_run(run, audit=entry, fence=_FENCE.get())
+        self._store.save_run(run, audit=entry)
         self._emit(entry)
 
     def _save_step(
@@ -997,7 +950,7 @@ class Executor:
             },
             result=result,
         )
-        self._store.save_step(step, audit=entry, fence=_FENCE.get())
+        self._store.save_step(step, audit=entry)
         self._emit(entry)
 
     def _emit(self, entry: audit_events.AuditEntry) -> None:
@@ -1017,16 +970,3 @@ def target_records(config: models.RollsafeConfig) -> list[repositories.TargetRec
         )
         for t in config.targets
     ]
-
-
-async def _wait_any(*events: asyncio.Event, seconds: float) -> None:
-    """Until any of ``events`` is set, or ``seconds`` have passed."""
-    waiters = [
-        asyncio.create_task(event.wait(), name=f"rollsafe-executor-wait-{i}")
-        for i, event in enumerate(events)
-    ]
-    try:
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

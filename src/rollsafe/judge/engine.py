@@ -42,7 +42,16 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
-from rollsafe.judge import alerts, blindness, cohorts, composites, rules, windows
+from rollsafe.judge import (
+    alerts,
+    blindness,
+    changes,
+    cohorts,
+    composites,
+    rules,
+    sequential,
+    windows,
+)
 
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
@@ -99,7 +108,9 @@ class Engine:
             source = rule.probe
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
-            if isinstance(rule, models.BaselineRule):
+            if isinstance(rule, models.BaselineRule) or (
+                isinstance(rule, models.RegressionRule) and rule.against == "self"
+            ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
@@ -111,6 +122,9 @@ class Engine:
         # ``rules.Memo``): re-judging after every observation mostly finds them unchanged.
         self._applies: dict[ids.TargetId, frozenset[str]] = {}
         self._memos: dict[ids.TargetId, dict[str, rules.Memo]] = {}
+        # Each regression rule's sequential test per target: folded buckets and the wealth
+        # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
+        self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -300,14 +314,13 @@ class Engine:
             ]
             active.discard(rule_id)
             outcome = self._combine(rule, target, children)
+        elif isinstance(rule, models.RegressionRule):
+            outcome = self._regression_outcome(rule, target, now=now)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
-            outcome = alerts.evaluate(
-                rule,
-                self._alerts.firing(target, rule.source, now=now),
-                seen=self._alerts.seen(target, rule.source),
-            )
+            # The board answers from the rule's running tally: no scan of every alert.
+            outcome = self._alerts.evaluate(rule, target, now=now)
         memo[rule_id] = outcome
         return outcome
 
@@ -379,6 +392,44 @@ class Engine:
         )
         return rules.Outcome(severity, summary, evidence)
 
+    def _regression_outcome(
+        self, rule: models.RegressionRule, target: ids.TargetId, *, now: float
+    ) -> rules.Outcome:
+        key = (target, rule.id)
+        state = self._watches.get(key)
+        if state is None:
+            state = self._watches[key] = sequential.Watch()
+        window = self._windows.get(target, {}).get(rule.probe)
+        reference_at = self._reference(target, now)
+        floor = self._floors.get(rule.probe)
+        if rule.against == "self":
+            return sequential.judge_self(
+                rule, window, now=now, reference_at=reference_at, floor=floor, state=state
+            )
+        cohort_of_target = self._cohorts.get(target)
+        # Only a canary is compared: other targets are not worth listing the fleet for.
+        peers = (
+            [
+                (str(other), self._windows.get(other, {}).get(rule.probe))
+                for other, cohort in sorted(self._cohorts.items())
+                if cohort == cohorts.BASELINE
+                and other != target
+                and models.selects(rule.targets, self._target_model(other))
+            ]
+            if cohort_of_target == cohorts.CANARY
+            else []
+        )
+        return sequential.judge_cohort(
+            rule,
+            window,
+            peers,
+            now=now,
+            cohort=cohort_of_target,
+            reference_at=reference_at,
+            floor=floor,
+            state=state,
+        )
+
     @staticmethod
     def _decision(
         target: ids.TargetId,
@@ -391,6 +442,8 @@ class Engine:
     ) -> verdicts.Decision:
         evidence: dict[str, Any] = {"rule": rule_id, "kind": kind, "version": version}
         evidence.update(outcome.evidence)
+        # A rule's "look again soon" travels as a field of the decision, not as evidence.
+        pending = evidence.pop("pending", False) is True
         return verdicts.Decision(
             time=now,
             target=target,
@@ -398,6 +451,7 @@ class Engine:
             severity=outcome.severity,
             summary=outcome.summary,
             evidence=evidence,
+            pending=pending,
         )
 
 
@@ -460,15 +514,14 @@ def replay(
         key=lambda o: (o.time, o.target, o.source, windows.order_key(o)),
     )
     pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
-    last: dict[tuple[str, str], verdicts.Severity] = {}
+    ledger = changes.Ledger()
     changed: list[verdicts.Decision] = []
 
     def record(target: ids.TargetId, now: float) -> None:
         # Decisions are built only for the outcomes whose severity changed: the same ones
         # ``evaluate`` would give, without dressing the many that did not change.
         for rule_id, kind, version, outcome in engine._judge(target, now=now):
-            key = (target, rule_id)
-            if outcome.severity != last.get(key, verdicts.Severity.OK):
+            if ledger.note(target, rule_id, outcome.severity) is changes.Change.CHANGED:
                 changed.append(
                     engine._decision(
                         target,
@@ -479,7 +532,6 @@ def replay(
                         outcome=outcome,
                     )
                 )
-            last[key] = outcome.severity
 
     next_mark = 0
 

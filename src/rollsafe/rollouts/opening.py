@@ -1,7 +1,7 @@
 """Opening a rollout: a plan of the configuration becomes a frozen, stored ``pending`` rollout.
 
 Role in the loop (rollouts): ``rollsafe rollout start`` calls ``open_rollout``; the controller
-that drives rollouts (``rollsafe.rollouts.driving``) finds the pending rollout in the store.
+that drives rollouts (``rollsafe.rollouts.conducting``) finds the pending rollout in the store.
 The waves are computed here, once, over the targets the plan selects that are neither pinned
 nor quarantined; those are recorded as skipped, with the reason, and so are selected targets
 beyond the last wave. At most one rollout is in progress at a time (the store refuses a

@@ -1,9 +1,12 @@
 """The daemon: wires detect -> judge -> execute -> verify, persists and audits, until stopped.
 
-Flow of one observation: a probe's result reaches ``_consume`` through a queue; the judge folds
-it in and re-evaluates that target at once (a critical decision reaches the executor within
-milliseconds, not at the next tick); decisions whose severity changed are stored with an audit
-event; a new critical decision opens a rollback run. Observations are persisted in batches.
+Flow of one observation: a probe's result reaches ``_consume`` through a queue, an alert's
+through the inbox processor (``accept_stored``); both enter the judge through ``_observe``,
+which counts it, folds it in and re-evaluates that target at once (a critical decision reaches
+the executor within milliseconds, not at the next tick). Decisions whose severity changed
+(``judge.changes``) are stored with an audit event, and ``runtime.acting`` decides what a
+critical one does (open a run, or not when there is nothing to undo). Probe observations are
+persisted in batches; an alert's with its inbox row.
 
 Only one controller executes runs for a state directory: the daemon holds the controller lock
 for its lifetime (``rollsafe rollback`` uses it to know whether to act itself).
@@ -12,9 +15,12 @@ Replicas: on a shared database (PostgreSQL), several daemons run at once and exa
 leads (``rollsafe.runtime.leadership``). Every replica serves the API and stores webhooks in
 the durable inbox; only the leader probes, judges, processes the inbox, drives runs and
 rollouts and ships the audit. Each time a replica becomes leader it starts a *term*: it reads
-the store afresh (decisions, observations) and resumes every open run exactly as a restarted
-controller does, writing with the term's fencing token; when it loses the lease it halts the
-term at once. On SQLite (one host) the controller lock alone decides, as before.
+the store afresh (decisions, observations) and resumes every open run and rollout exactly as a
+restarted controller does. The term's fencing token is bound for every task the term starts
+(``storage.fencing``), so every write they make (observations, inbox processing, decisions,
+runs, rollouts, shipping cursors) is refused once another replica leads. When it loses the
+lease, or one of its writes is refused, it halts the term at once and steps down. On SQLite
+(one host) the controller lock alone decides, as before.
 """
 
 from __future__ import annotations
@@ -26,14 +32,13 @@ import logging
 from rollsafe.config import loading
 from rollsafe.detect import scheduling
 from rollsafe.domain import audit_events, clocks, errors, ids, observations, verdicts
-from rollsafe.domain import runs as run_states
-from rollsafe.execute import runs
-from rollsafe.judge import engine
+from rollsafe.execute import runs, upgrading
+from rollsafe.judge import changes, engine
 from rollsafe.notify import dispatching, links, routing
-from rollsafe.rollouts import driving as rollout_driving
-from rollsafe.runtime import assembly, inbox, leadership, locking, metrics, tasks
+from rollsafe.rollouts import conducting
+from rollsafe.runtime import acting, assembly, inbox, leadership, locking, metrics, tasks
 from rollsafe.shipping import shipping
-from rollsafe.storage import engines, repositories, sql
+from rollsafe.storage import engines, fencing, repositories, sql
 
 log = logging.getLogger("rollsafe.daemon")
 
@@ -85,14 +90,9 @@ class Daemon:
             loaded, self.store, clock=self.clock, on_audit=self._on_run_audit
         )
         # Rollouts run here because their bakes read this engine's live decisions.
-        self.rollouts = rollout_driving.RolloutDriver(
-            config=self.config,
-            state_dir=loaded.state_dir,
-            store=self.store,
-            executor=self.executor,
-            engine=self.engine,
-            clock=self.clock,
-        )
+        self.rollouts = self._rollout_driver()
+        self.ledger = changes.Ledger()
+        self.acting = self._acting()
         self.notifications = dispatching.Dispatcher.from_config(
             self.config.notifiers, clock=self.clock, on_outcome=self.metrics.notified
         )
@@ -105,10 +105,8 @@ class Daemon:
         self.observed = 0
         self._queue: asyncio.Queue[observations.Observation] = asyncio.Queue()
         self._unsaved: list[observations.Observation] = []
-        self._severity: dict[tuple[str, str], verdicts.Severity] = {}
-        self._lock = locking.ControllerLock(loaded.state_dir)
         self._tasks: tasks.TaskGroup | None = None
-        self._last_mark_time = 0.0
+        self._last_marks: dict[str, float] = {}  # per mark source: the newest one folded
         if leader_election is None:
             leader_election = not engines.is_sqlite(self.config.store.url or "sqlite://")
         self.leadership: leadership.Leadership | None = (
@@ -124,11 +122,6 @@ class Daemon:
         # Replicas share the state directory's lock; the lease decides which one acts.
         self._lock = locking.ControllerLock(loaded.state_dir, shared=self.leadership is not None)
         self._scheduler: scheduling.Scheduler | None = None
-        self._pending: set[str] = set()  # targets with a rule pending (see _confirm_quickly)
-        # Per target: the newest upgrade mark, and the end of the newest verified rollback
-        # (see _nothing_to_undo).
-        self._upgraded: dict[str, float] = {}
-        self._rolled_back: dict[str, float] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -195,6 +188,7 @@ class Daemon:
         # Built before start-up, so upgrades replayed from the store are watched too.
         scheduler = scheduling.Scheduler(self.config, clock=self.clock, sink=self._accept)
         self._scheduler = scheduler
+        self.acting.watcher = scheduler
         self._start_up()
         group.start("judge", self._consume())
         group.start("persist", self._flush_forever())
@@ -204,7 +198,7 @@ class Daemon:
             # Never critical: a log platform that is down must not stop rollbacks.
             group.start("ship-audit", self.shipping.run(), critical=False)
         group.start("execute", self.executor.serve(stop, fence=fence, halt=halt))
-        group.start("rollouts", self.rollouts.serve(stop))
+        group.start("rollouts", self.rollouts.serve(stop, fence=fence, halt=halt))
         if self.config.intake:
             group.start("inbox", self.inbox.run())
         group.start("probes", scheduler.run())
@@ -218,8 +212,10 @@ class Daemon:
     async def _term(self, stop: asyncio.Event, lead: leadership.Leadership) -> None:
         """One term as leader: start up like a fresh controller, act until stop or lost."""
         token = lead.token
+        # Bound in this (the lead) task, so every task the term starts writes with it.
+        bound = fencing.bind(token)
         ending = asyncio.Event()  # the term's tasks end on their own once this is set
-        halt = asyncio.Event()  # lost the lease: no grace for runs in flight
+        halt = asyncio.Event()  # deposed: no grace for anything in flight
         term = tasks.TaskGroup(stopping=ending)
         try:
             if lead.terms > 1:
@@ -230,41 +226,66 @@ class Daemon:
                 asyncio.create_task(stop.wait(), name="term-stop"),
                 asyncio.create_task(lead.lost.wait(), name="term-lost"),
                 asyncio.create_task(term.failed.wait(), name="term-failed"),
+                # A write refused: another replica leads, whatever our lease renewal thinks.
+                asyncio.create_task(term.fenced.wait(), name="term-fenced"),
+                asyncio.create_task(halt.wait(), name="term-halted"),
             ]
             try:
                 await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for waiter in waiters:
                     waiter.cancel()
+        except errors.FencedOut:
+            term.fenced.set()  # refused at start-up (take-over, the leading audit)
         finally:
-            if lead.lost.is_set() and not stop.is_set():
+            fenced = term.fenced.is_set() or (halt.is_set() and not lead.lost.is_set())
+            if (lead.lost.is_set() or fenced) and not stop.is_set():
                 halt.set()
+            if fenced:
+                lead.deposed("a write of this term was refused: another replica leads")
             ending.set()
             self.metrics.leader.set(0)
             await term.stop()
             self._scheduler = None
+            self.acting.watcher = None
             if halt.is_set():
                 # Deposed: what was not judged is the new leader's to judge; never act on it.
                 self._queue = asyncio.Queue()
                 self._unsaved = []
             else:
-                self._drain_queue()
-                self._flush()
+                with contextlib.suppress(errors.FencedOut):
+                    self._drain_queue()
+                    self._flush()
+            fencing.unbind(bound)
         if term.failure is not None and not stop.is_set():
             raise RuntimeError(f"leader task failed: {term.failure}")
 
     def _fresh_judgement(self) -> None:
         """A new term after a lost one: forget what this replica knew, read the store anew."""
         self.engine = engine.Engine(self.config)
-        self._severity = {}
-        self._last_mark_time = 0.0
-        self.rollouts = rollout_driving.RolloutDriver(
+        self.ledger = changes.Ledger()
+        self.acting = self._acting()
+        self._last_marks = {}
+        self.rollouts = self._rollout_driver()
+
+    def _rollout_driver(self) -> conducting.RolloutConductor:
+        return conducting.RolloutConductor(
             config=self.config,
             state_dir=self.loaded.state_dir,
             store=self.store,
             executor=self.executor,
             engine=self.engine,
             clock=self.clock,
+        )
+
+    def _acting(self) -> acting.Acting:
+        return acting.Acting(
+            config=self.config,
+            store=self.store,
+            executor=self.executor,
+            clock=self.clock,
+            horizon=self.engine.horizon(),
+            announce=self._announce,
         )
 
     def _sync_targets(self) -> None:
@@ -280,43 +301,21 @@ class Daemon:
     def _start_up(self) -> None:
         self._sync_targets()
         latest = self.store.latest_decisions()
-        for target, decisions in latest.items():
-            for decision in decisions:
-                self._severity[(target, decision.rule)] = decision.severity
+        self.ledger.seed(d for decisions in latest.values() for d in decisions)
         self._warm_up()
-        self._reconcile(latest)
-
-    def _reconcile(self, latest: dict[ids.TargetId, list[verdicts.Decision]]) -> None:
-        """Open the run a crash may have lost between a critical decision and its request.
-
-        The decision is stored before the run is requested; a controller killed in between
-        would otherwise never act on it, since on restart the severity is no longer *new*.
-        A critical decision with no run for its target since it was made gets its run now.
-        """
-        configured = {t.id for t in self.config.targets}
-        for target, decisions in latest.items():
-            if target not in configured:
-                continue
-            critical = [d for d in decisions if d.severity is verdicts.Severity.CRITICAL]
-            if not critical:
-                continue
-            first = min(critical, key=lambda d: d.time)
-            if not self.store.list_runs(target=target, since=first.time, limit=1):
-                log.warning("%s: critical decision without a run; requesting it now", target)
-                self._request_rollback(first)
+        self.acting.take_over(latest)
 
     def _warm_up(self) -> None:
         """Refill the judge's windows from stored observations, so a restart keeps context."""
         since = self.clock.now() - self.engine.horizon()
-        for run in self.store.list_runs(since=since, limit=WARM_UP_LIMIT):
-            if run.state is run_states.RunState.SUCCEEDED:
-                self._rolled_back[run.target] = max(
-                    self._rolled_back.get(run.target, 0.0), run.updated_at
-                )
+        self.acting.runs_seen(self.store.list_runs(since=since, limit=WARM_UP_LIMIT))
+        # Marks older than the judge's horizon stay out of it (the mark watcher starts here).
+        self._last_marks = dict.fromkeys(upgrading.MARKS, since)
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
-            self._last_mark_time = max(self._last_mark_time, obs.time)
-            if obs.source == f"{MARK_PREFIX}upgrade":
+            if obs.source in upgrading.MARKS:
+                self._last_marks[obs.source] = max(self._last_marks.get(obs.source, 0.0), obs.time)
+            if obs.source == upgrading.FINISHED:
                 self._watch_upgraded(obs)
         # An alert's observation carries the alert's own time (when it started firing), which
         # may be far older than the horizon while the alert still fires: read alert sources
@@ -348,23 +347,23 @@ class Daemon:
     def accept_stored(self, obs: observations.Observation) -> None:
         """Sink for the inbox processor: judged now, not saved again (the processor saves it
         with the inbox row, after this returns)."""
-        self.observed += 1
-        self._fold(obs)
-        self.judge(obs.target)
+        self._observe(obs, save=False)
 
     async def _consume(self) -> None:
         while True:
             obs = await self._queue.get()
-            self._handle(obs)
+            self._observe(obs, save=True)
 
     def _drain_queue(self) -> None:
         while not self._queue.empty():
-            self._handle(self._queue.get_nowait())
+            self._observe(self._queue.get_nowait(), save=True)
 
-    def _handle(self, obs: observations.Observation) -> None:
+    def _observe(self, obs: observations.Observation, *, save: bool) -> None:
+        """The one entry into the judge, for probe results and alerts alike."""
         self.observed += 1
         self.metrics.observed(obs)
-        self._unsaved.append(obs)
+        if save:
+            self._unsaved.append(obs)
         self._fold(obs)
         if not obs.source.startswith(MARK_PREFIX):
             # A probe that could not observe (refused, timed out) is worth a quick second look.
@@ -374,8 +373,8 @@ class Daemon:
         if obs.source.startswith(MARK_PREFIX):
             name = obs.source.removeprefix(MARK_PREFIX)
             self.engine.mark(observations.Mark(time=obs.time, target=obs.target, name=name))
-            if name == "upgrade":
-                self._upgraded[obs.target] = max(self._upgraded.get(obs.target, 0.0), obs.time)
+            if obs.source in upgrading.MARKS:
+                self.acting.upgrade_seen(obs.target, obs.time)
         else:
             self.engine.observe(obs)
 
@@ -383,19 +382,15 @@ class Daemon:
         """Evaluate ``target`` now; persist and act on what changed. Returns changed decisions.
 
         ``suspect``: the observation that prompted this could not be made (see
-        ``_confirm_quickly``)."""
+        ``acting.Acting.confirm_quickly``)."""
         decisions = self.engine.evaluate(target, now=self.clock.now())
-        self._confirm_quickly(target, decisions, suspect=suspect)
-        changed = [d for d in decisions if self._severity.get((d.target, d.rule)) != d.severity]
+        self.acting.confirm_quickly(target, decisions, suspect=suspect)
+        noted = [(d, self.ledger.note(d.target, d.rule, d.severity)) for d in decisions]
+        changed = [d for d, change in noted if change is not changes.Change.SAME]
         if not changed:
             return []
-        first_seen = [d for d in changed if (d.target, d.rule) not in self._severity]
-        for d in changed:
-            self._severity[(d.target, d.rule)] = d.severity
         # A rule seen for the first time at ok is not news; store it quietly, audit the rest.
-        noteworthy = [
-            d for d in changed if not (d in first_seen and d.severity is verdicts.Severity.OK)
-        ]
+        noteworthy = [d for d, change in noted if change is changes.Change.CHANGED]
         self.store.add_decisions(changed, audit=[_decision_entry(d) for d in noteworthy])
         for d in noteworthy:
             log.info("%s %s %s: %s", d.target, d.rule, d.severity.label, d.summary)
@@ -404,15 +399,14 @@ class Daemon:
             if message is not None:  # warnings and blindness; critical ones via their run
                 self.notifications.publish(message)
         for d in changed:
-            if d.severity is verdicts.Severity.CRITICAL:
-                self._request_rollback(d)
+            self.acting.act(d)
         return changed
 
     def _on_run_audit(self, entry: audit_events.AuditEntry) -> None:
         """The executor's audit hook: count it, and tell people what they need to hear."""
         self.metrics.audited(entry)
         if entry.action == "run.succeeded" and entry.target is not None:
-            self._rolled_back[entry.target] = entry.time
+            self.acting.rolled_back(entry.target, entry.time)
         self._announce(entry)
 
     def _announce(self, entry: audit_events.AuditEntry) -> None:
@@ -420,18 +414,6 @@ class Daemon:
         message = self.announcer.for_audit(entry)
         if message is not None:
             self.notifications.publish(message)
-
-    def _request_rollback(self, decision: verdicts.Decision) -> None:
-        if self._nothing_to_undo(decision):
-            return
-        run = self.executor.request(
-            decision.target,
-            trigger=f"decision:{decision.rule}",
-            actor="rollsafe",
-            reason=decision.summary,
-            evidence=decision.to_json(),
-        )
-        log.warning("%s: rollback run %s is %s", decision.target, run.id, run.state.value)
 
     # ------------------------------------------------------------------ background work
 
@@ -456,78 +438,20 @@ class Daemon:
                 )
 
     async def _watch_marks(self) -> None:
-        """Marks such as ``mark:upgrade`` are written to the store by ``rollsafe upgrade``."""
+        """Upgrade marks are written to the store by ``rollsafe upgrade`` (another process)."""
         while True:
-            marks = await asyncio.to_thread(
-                self.store.list_observations,
-                source=f"{MARK_PREFIX}upgrade",
-                since=self._last_mark_time,
-            )
-            for mark in marks:
-                if mark.time > self._last_mark_time:
-                    self._last_mark_time = mark.time
-                    self._fold(mark)
-                    self._watch_upgraded(mark)
+            for source in upgrading.MARKS:
+                last = self._last_marks.get(source, 0.0)
+                marks = await asyncio.to_thread(
+                    self.store.list_observations, source=source, since=last
+                )
+                for mark in marks:
+                    if mark.time > self._last_marks.get(source, 0.0):
+                        self._last_marks[source] = mark.time
+                        self._fold(mark)
+                        if source == upgrading.FINISHED:
+                            self._watch_upgraded(mark)
             await asyncio.sleep(MARK_POLL_INTERVAL)
-
-    def _confirm_quickly(
-        self, target: str, decisions: list[verdicts.Decision], *, suspect: bool = False
-    ) -> None:
-        """A rule whose condition starts to hold (a first failure of several needed), or a
-        probe that could not observe, gets the target's next values every ``watch_interval``
-        instead of every probe interval, for ``policy.confirm_window``: a real failure is
-        confirmed in seconds, a blip cleared.
-        Only the change into "pending" watches, so a target that stays there is not probed
-        closely forever."""
-        pending = suspect or any(d.evidence.get("pending") is True for d in decisions)
-        if not pending:
-            self._pending.discard(target)
-            return
-        if target in self._pending:
-            return
-        self._pending.add(target)
-        policy = self.config.policy
-        if self._scheduler is not None and policy.confirm_window > 0:
-            self._scheduler.watch(
-                target,
-                duration=policy.confirm_window,
-                interval=policy.watch_interval,
-                at_once=False,  # it was looked at just now
-            )
-
-    def _nothing_to_undo(self, decision: verdicts.Decision) -> bool:
-        """True (audited) when a rollback would undo nothing: the target was rolled back and
-        verified less than the judge's horizon ago and not upgraded since.
-
-        Its windows, and sources that lag (a Prometheus rate window, an alert not yet
-        resolved), still hold the failed release's evidence for a while; a second rollback
-        to the same restore point would repeat an effect that is already there. A failure
-        that persists after a verified rollback is for a person: it is audited and logged.
-        """
-        target = decision.target
-        rolled_back = self._rolled_back.get(target)
-        if rolled_back is None or self._upgraded.get(target, 0.0) > rolled_back:
-            return False
-        if decision.time - rolled_back >= self.engine.horizon():
-            return False
-        reason = (
-            f"{decision.rule} is critical again {decision.time - rolled_back:.1f}s after the "
-            "verified rollback, with no upgrade since: nothing left to undo (the judge's "
-            "windows may still hold the failed release's evidence); no second run"
-        )
-        log.warning("%s: %s", target, reason)
-        entry = audit_events.AuditEntry(
-            time=self.clock.now(),
-            actor="rollsafe",
-            action="run.not_requested",
-            target=target,
-            reason=reason,
-            details={"rule": decision.rule, "rolled_back_at": rolled_back},
-            result="skipped",
-        )
-        self.store.append_audit(entry)
-        self._announce(entry)
-        return True
 
     def _watch_upgraded(self, mark: observations.Observation) -> None:
         """A target just upgraded is probed closely for ``policy.watch_after_upgrade``."""

@@ -5,10 +5,12 @@ webhooks, but only the holder of the ``leader`` lease (``leases`` table) probes,
 processes the inbox and drives runs. ``Leadership.run`` takes the lease when it is free or
 expired and renews it every ``store.lease_renew`` seconds for ``store.lease_ttl`` seconds.
 
-The lease's token is the fencing token: the executor writes every run step and transition
-with it and the store refuses a write whose token is older than the lease's, in the same
-transaction. So a leader that was paused (GC, a frozen VM, a slow disk) past its lease and
-wakes up cannot undo its successor's work: its next write raises ``FencedOut``.
+The lease's token is the fencing token: the daemon binds it for every task of the term
+(``storage.fencing``), so every write the leader makes (runs, steps, rollouts, observations,
+inbox processing, decisions, audit, shipping cursors) carries it, and the store refuses a write
+whose token is older than the lease's, in the same transaction. So a leader that was paused
+(GC, a frozen VM, a slow disk) past its lease and wakes up cannot undo its successor's work:
+its next write raises ``FencedOut``, and the daemon then ends the term and calls ``deposed``.
 
 A leader steps down on its own as soon as it cannot prove it still holds the lease: a renewal
 refused, or no successful renewal for ``lease_ttl`` (measured on this host's monotonic clock,
@@ -104,6 +106,10 @@ class Leadership:
                 # Let a follower take over now rather than after the ttl.
                 with contextlib.suppress(errors.StoreError):
                     self.store.release_lease(self.name, holder=self.holder, token=token)
+
+    def deposed(self, why: str) -> None:
+        """Step down now: a write of ours was refused, so another replica leads already."""
+        self._step_down(why)
 
     def _pause(self) -> float:
         if self.token is None:

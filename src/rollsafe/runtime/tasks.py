@@ -8,6 +8,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from rollsafe.domain import errors
+
 log = logging.getLogger("rollsafe.runtime")
 
 
@@ -15,7 +17,9 @@ class TaskGroup:
     """Named tasks started in order and cancelled in reverse order, each within a timeout.
 
     When a task marked ``critical`` ends unexpectedly (crash or early return), ``failed`` is set
-    with its name: the daemon then stops rather than keep running half blind.
+    with its name: the daemon then stops rather than keep running half blind. A task ended by
+    a refused write (``FencedOut``: another replica leads) is no failure: it sets ``fenced``,
+    and the daemon ends the leader term it belonged to.
     """
 
     def __init__(self, *, stopping: asyncio.Event | None = None) -> None:
@@ -23,6 +27,7 @@ class TaskGroup:
         self._stopping = stopping or asyncio.Event()
         self._tasks: list[tuple[str, asyncio.Task[Any]]] = []
         self.failed = asyncio.Event()
+        self.fenced = asyncio.Event()
         self.failure: str | None = None
 
     def start(
@@ -37,6 +42,10 @@ class TaskGroup:
         if task.cancelled():
             return
         exc = task.exception()
+        if isinstance(exc, errors.FencedOut):
+            log.warning("task %s stopped: %s", name, exc)
+            self.fenced.set()
+            return
         if exc is not None:
             log.error("task %s crashed", name, exc_info=exc)
         elif self._stopping.is_set():

@@ -13,10 +13,8 @@ The LogGroup is protobuf, encoded here by hand (no SDK is needed): ``Logs`` (fie
 the nanoseconds within the second)), ``Topic`` (3) and ``Source`` (4). Every event is one Log
 whose contents are the exported event's fields plus ``chain``; ``details`` is JSON text.
 
-The signature is Base64(HMAC-SHA1(AccessKeySecret, string to sign)) where the string is the
-method, Content-MD5, Content-Type and Date, each followed by a newline, then every ``x-log-``
-and ``x-acs-`` header as ``name:value`` plus a newline (names lower-case, sorted), then the
-resource (path, and sorted ``key=value`` parameters after ``?`` if any).
+The signature and the project's address come from ``reach.clouds.aliyun_sls``, shared with
+the ``sls`` log probe.
 
 SLS has no deduplication: a resend after a lost answer is stored twice, recognisable by
 ``seq`` and ``hash``. 5xx, 429 and quota errors are retried later; any other refusal
@@ -25,19 +23,16 @@ SLS has no deduplication: a resend after a lost answer is stored twice, recognis
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import hashlib
-import hmac
-import ipaddress
 import json
 import socket
 import struct
-import urllib.parse
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from rollsafe.config import models
+from rollsafe.reach.clouds import aliyun_sls
 from rollsafe.shipping import posting, sinks
 
 __all__ = [
@@ -45,13 +40,10 @@ __all__ = [
     "SlsSink",
     "encode_log_group",
     "log_contents",
-    "signature",
-    "string_to_sign",
 ]
 
 API_VERSION = "0.6.0"
 CONTENT_TYPE = "application/x-protobuf"
-SIGNED_PREFIXES = ("x-log-", "x-acs-")
 # Errors SLS answers when a quota or rate limit is hit for a moment: worth retrying.
 _TEMPORARY_CODES = frozenset(
     {
@@ -74,7 +66,7 @@ class SlsSink:
     def __init__(self, config: models.SlsSink) -> None:
         self.name = config.name
         self._config = config
-        base, self._host = _endpoint(config.endpoint, config.project)
+        base, self._host = aliyun_sls.endpoint(config.endpoint, config.project)
         self._resource = f"/logstores/{config.logstore}/shards/lb"
         self._url = base + self._resource
         self._source = config.source or socket.gethostname()
@@ -106,7 +98,9 @@ class SlsSink:
             headers["x-acs-security-token"] = posting.secret(config.security_token_env)
         if self._host is not None:
             headers["Host"] = self._host
-        sign = signature(key_secret, method="POST", resource=self._resource, headers=headers)
+        sign = aliyun_sls.signature(
+            key_secret, method="POST", resource=self._resource, headers=headers
+        )
         headers["Authorization"] = f"LOG {key_id}:{sign}"
         answer = await self._poster.post(self._url, body=body, headers=headers)
         if answer.status == 200:
@@ -125,40 +119,6 @@ class SlsSink:
 
 
 # --------------------------------------------------------------------------- signing
-
-
-def string_to_sign(
-    *,
-    method: str,
-    resource: str,
-    headers: Mapping[str, str],
-    params: Mapping[str, str] | None = None,
-) -> str:
-    """The exact text SLS signs for a request (see the module docstring)."""
-    by_name = {name.lower(): value for name, value in headers.items()}
-    signed = "".join(
-        f"{name}:{by_name[name]}\n" for name in sorted(by_name) if name.startswith(SIGNED_PREFIXES)
-    )
-    if params:
-        resource += "?" + "&".join(f"{key}={params[key]}" for key in sorted(params))
-    return (
-        f"{method}\n{by_name.get('content-md5', '')}\n{by_name.get('content-type', '')}\n"
-        f"{by_name['date']}\n{signed}{resource}"
-    )
-
-
-def signature(
-    secret: str,
-    *,
-    method: str,
-    resource: str,
-    headers: Mapping[str, str],
-    params: Mapping[str, str] | None = None,
-) -> str:
-    """Base64 of HMAC-SHA1 over ``string_to_sign`` with the AccessKey secret."""
-    text = string_to_sign(method=method, resource=resource, headers=headers, params=params)
-    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
 
 
 # --------------------------------------------------------------------------- LogGroup
@@ -235,35 +195,6 @@ def _split_time(seconds: float) -> tuple[int, int]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _endpoint(endpoint: str, project: str) -> tuple[str, str | None]:
-    """(base URL, Host header or None) for a project at a region endpoint.
-
-    SLS routes by host name (``<project>.<endpoint>``). An endpoint given as an IP address
-    (a private link, or a local stand-in) is connected to as it is, and the project goes
-    into the Host header instead.
-    """
-    if "://" not in endpoint:
-        endpoint = "https://" + endpoint
-    parts = urllib.parse.urlsplit(endpoint)
-    host = parts.hostname or ""
-    netloc = host if parts.port is None else f"{host}:{parts.port}"
-    if _is_address(host):
-        shown_host = f"[{host}]" if ":" in host else host
-        netloc = shown_host if parts.port is None else f"{shown_host}:{parts.port}"
-        return f"{parts.scheme}://{netloc}", f"{project}.{netloc}"
-    return f"{parts.scheme}://{project}.{netloc}", None
-
-
-def _is_address(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _error(answer: posting.Answer) -> tuple[str, str]:

@@ -152,7 +152,9 @@ class Store(Protocol):
         """Quarantine (reason given) or release (reason None) a target.
 
         ``fence`` (here, on ``save_run`` and on ``save_step``): the writer's leader-lease token;
-        FencedOut, and nothing written, when the lease's token is newer. None: no check.
+        FencedOut, and nothing written, when the lease's token is newer. None: the token of
+        the leader term the caller runs in (``storage.fencing``), which every other write
+        method checks as well; outside a term, no check.
         """
 
     # ----------------------------------------------------------------- observations
@@ -272,6 +274,15 @@ class Store(Protocol):
     def set_cursor(self, name: str, seq: int, *, at: float | None = None) -> None:
         """Record that sink ``name`` acknowledged every event up to ``seq`` (``at``: when,
         default now). Setting a lower seq is allowed: that is how an operator re-ships."""
+
+    # ----------------------------------------------------------------- webhook replays
+    def first_use(self, key: str, *, now: float, keep_until: float) -> bool:
+        """Remember ``key`` (a signature's digest) until ``keep_until``; False when it is
+        remembered already (a replay). Forgets expired keys first.
+
+        Atomic across processes: of two concurrent uses, exactly one gets True.
+        """
+        ...
 
     # ----------------------------------------------------------------- approval links
     def use_link(

@@ -286,3 +286,14 @@ flags = sa.Table(
     sa.Column("updated_at", sa.Float(), nullable=False),
     sa.Column("updated_by", sa.Text(), nullable=False),
 )
+
+intake_replays = sa.Table(
+    "intake_replays",
+    metadata,
+    # Webhook signatures already accepted (a SHA-256 of endpoint + normalised signature), each
+    # until its timestamp leaves the endpoint's tolerance: the primary key refuses a replay in
+    # the database, in any replica, and across restarts.
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("keep_until", sa.Float(), nullable=False),
+    sa.Index(None, "keep_until"),
+)

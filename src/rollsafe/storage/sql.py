@@ -6,6 +6,10 @@ change and its record commit or vanish together. Appending takes the chain head 
 write lock (``BEGIN IMMEDIATE`` on SQLite, ``SELECT ... FOR UPDATE`` elsewhere), so any number
 of processes can append and the chain stays gap-free.
 
+Every write transaction is fenced (``rollsafe.storage.fencing``): inside a leader term, or
+with an explicit ``fence=``, a write whose token is older than the leader lease's raises
+``FencedOut`` in the same transaction and writes nothing.
+
 Database errors are translated here into ``errors.StoreError``; nothing above the store sees
 a SQLAlchemy exception.
 """
@@ -36,7 +40,7 @@ from rollsafe.domain import (
     runs,
     verdicts,
 )
-from rollsafe.storage import engines, migrating, repositories, rows, schema
+from rollsafe.storage import engines, fencing, migrating, repositories, rows, schema
 
 __all__ = ["DB_FILE", "SqlStore", "default_url", "open_store"]
 
@@ -232,8 +236,7 @@ class SqlStore:
     ) -> None:
         """Quarantine (``reason`` given) or release (None); an unknown target is added."""
         table = schema.targets
-        with self._session(write=True) as connection:
-            self._check_fence(connection, fence)
+        with self._session(write=True, fence=fence) as connection:
             result = connection.execute(
                 sa.update(table)
                 .where(table.c.id == target)
@@ -429,6 +432,7 @@ class SqlStore:
         table = schema.runs
         values = rows.run_values(run)
         del values["id"]
+        fence = fence if fence is not None else fencing.current()
         if fence is not None:
             values["fence"] = fence  # which leader's term wrote it, for the post-mortem
         update = sa.update(table).where(table.c.id == run.id)
@@ -442,8 +446,7 @@ class SqlStore:
                 else decision == expected.approval.decision,
             )
         try:
-            with self._session(write=True) as connection:
-                self._check_fence(connection, fence)
+            with self._session(write=True, fence=fence) as connection:
                 result = connection.execute(update.values(values))
                 if result.rowcount == 0 and expected is not None:
                     raise repositories.StaleRunError(run.id)
@@ -492,10 +495,10 @@ class SqlStore:
         fence: int | None = None,
     ) -> None:
         table = schema.run_steps
-        values = {**rows.step_values(step), "fence": fence}
+        fence = fence if fence is not None else fencing.current()
+        values = {**rows.step_values(step), "fence": fence}  # the term that wrote it
         try:
-            with self._session(write=True) as connection:
-                self._check_fence(connection, fence)
+            with self._session(write=True, fence=fence) as connection:
                 result = connection.execute(
                     sa.update(table)
                     .where(table.c.run_id == step.run_id, table.c.step_index == step.index)
@@ -564,6 +567,20 @@ class SqlStore:
             result = connection.execute(sa.update(table).where(table.c.name == name).values(values))
             if result.rowcount == 0:
                 connection.execute(sa.insert(table).values(name=name, **values))
+
+    # ----------------------------------------------------------------- webhook replays
+
+    def first_use(self, key: str, *, now: float, keep_until: float) -> bool:
+        table = schema.intake_replays
+        try:
+            with self._session(write=True) as connection:
+                # Expired keys go first (indexed by keep_until): the table stays as small as
+                # the signatures still inside their tolerance window.
+                connection.execute(sa.delete(table).where(table.c.keep_until < float(now)))
+                connection.execute(sa.insert(table).values(key=key, keep_until=float(keep_until)))
+        except _Conflict:
+            return False  # the primary key refused it: already used, still remembered
+        return True
 
     # ----------------------------------------------------------------- approval links
 
@@ -820,14 +837,22 @@ class SqlStore:
     # ----------------------------------------------------------------- internals
 
     @contextlib.contextmanager
-    def _session(self, *, write: bool) -> Iterator[sa.Connection]:
-        """One transaction; writers take the write lock up front (see ``engines``)."""
+    def _session(self, *, write: bool, fence: int | None = None) -> Iterator[sa.Connection]:
+        """One transaction; writers take the write lock up front (see ``engines``).
+
+        Every write transaction is fenced: by ``fence`` when given, else by the token of the
+        leader term the caller runs in (``fencing.current()``, None outside a term).
+        """
         with self._turns:
             try:
                 with self._engine.connect() as connection:
                     if write:
                         connection.execution_options(**engines.WRITE)
                     with connection.begin():
+                        if write:
+                            self._check_fence(
+                                connection, fence if fence is not None else fencing.current()
+                            )
                         yield connection
             except sa_exc.IntegrityError as exc:
                 raise _Conflict(f"{self._shown}: {_why(exc, self._secrets)}") from exc

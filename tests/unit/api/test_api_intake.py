@@ -316,6 +316,60 @@ async def test_hmac_accepted_then_replay_refused(world):
     assert retry.json()["duplicate"] is True
 
 
+SHORT_DEDUPE = [{**ENDPOINTS[1], "dedupe_window": "60s"}]
+
+
+@pytest.mark.parametrize(
+    "respell",
+    [
+        lambda sig: sig.removeprefix("sha256="),
+        lambda sig: sig.upper(),
+        lambda sig: " SHA256=" + sig.removeprefix("sha256=").upper() + " ",
+    ],
+    ids=["no-prefix", "upper", "spaced"],
+)
+async def test_a_respelled_signature_is_the_same_signature(tmp_path, respell):
+    world = World(tmp_path, endpoints=SHORT_DEDUPE)
+    try:
+        headers = signed(GENERIC, timestamp=NOW - 10)
+        first = await world.client.post("/intake/hook", content=GENERIC, headers=headers)
+        assert first.status_code == 202
+        # Past the body dedupe window (not a duplicate any more), inside the tolerance.
+        world.clock.advance(61)
+        sig = headers[signing.SIGNATURE_HEADER]
+        again = {**headers, signing.SIGNATURE_HEADER: respell(sig)}
+        replay = await world.client.post("/intake/hook", content=GENERIC, headers=again)
+        assert replay.status_code == 401, replay.text
+        assert "replayed" in replay.json()["error"]
+        assert len(world.rows()) == 1
+    finally:
+        await world.close()
+
+
+async def test_the_replay_memory_survives_a_restart(tmp_path):
+    headers = signed(GENERIC, timestamp=NOW - 10)
+    first = World(tmp_path, endpoints=SHORT_DEDUPE)
+    try:
+        response = await first.client.post("/intake/hook", content=GENERIC, headers=headers)
+        assert response.status_code == 202
+    finally:
+        await first.close()
+    restarted = World(tmp_path, endpoints=SHORT_DEDUPE)  # a new app, memory, on the same store
+    try:
+        restarted.clock.advance(61)  # past the dedupe window: only the replay memory refuses
+        replay = await restarted.client.post("/intake/hook", content=GENERIC, headers=headers)
+        assert replay.status_code == 401, replay.text
+        assert "replayed" in replay.json()["error"]
+        # Once the tolerance has passed, the memory is let go (and the timestamp is stale).
+        restarted.clock.advance(400)
+        late = await restarted.client.post(
+            "/intake/hook", content=GENERIC, headers=signed(GENERIC, timestamp=NOW + 395)
+        )
+        assert late.status_code == 202, late.text
+    finally:
+        await restarted.close()
+
+
 @pytest.mark.parametrize(
     ("make", "reason"),
     [

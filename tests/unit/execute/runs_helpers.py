@@ -32,19 +32,8 @@ def no_fault(name: str) -> None:
     return None
 
 
-class StubVerifier:
-    """A verifier whose answer the test sets; counts its calls."""
-
-    def __init__(self, outcome: executing.VerifyOutcome | None = None) -> None:
-        self.outcome = outcome or executing.VerifyOutcome(ok=True, summary="healthy", details={})
-        self.calls = 0
-        self.error: BaseException | None = None
-
-    async def verify(self, target, point) -> executing.VerifyOutcome:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        return self.outcome
+StubVerifier = testing.FakeVerifier
+"""The shipped fake: its ``outcome`` is what verification answers, ``error`` is raised."""
 
 
 def make_config(

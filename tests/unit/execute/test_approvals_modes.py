@@ -17,32 +17,13 @@ from runs_helpers import (
     checkpoint,
     make_config,
     make_executor,
-    open_store,
     quarantined,
     rollback_calls,
 )
 
-from rollsafe import testing
 from rollsafe.domain import runs
 from rollsafe.execute import approvals
 from rollsafe.storage import repositories
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 async def _start_waiting(config, store, driver, clock):

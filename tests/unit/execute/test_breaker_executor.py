@@ -11,29 +11,11 @@ import asyncio
 import pytest
 from runs_helpers import AuditWatch, checkpoint, make_config, make_executor, rollback_calls
 
-from rollsafe import testing
 from rollsafe.domain import ids, verdicts
 from rollsafe.execute import breaker
 from rollsafe.storage import sql
 
 FLEET = ("web-1", "web-2", "web-3", "web-4", "web-5")
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = sql.open_store(tmp_path / "state")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 def critical(store, clock, *targets: str) -> None:

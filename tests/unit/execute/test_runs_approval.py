@@ -11,31 +11,12 @@ from runs_helpers import (
     checkpoint,
     make_config,
     make_executor,
-    open_store,
     quarantined,
     rollback_calls,
 )
 
-from rollsafe import testing
 from rollsafe.config import models
 from rollsafe.domain import runs
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 def watched(config, store, driver, clock):

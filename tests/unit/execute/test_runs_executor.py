@@ -11,7 +11,6 @@ from runs_helpers import (
     checkpoint,
     make_config,
     make_executor,
-    open_store,
     quarantined,
     rollback_calls,
 )
@@ -19,18 +18,6 @@ from runs_helpers import (
 from rollsafe import testing
 from rollsafe.domain import errors, runs
 from rollsafe.execute import runs as executing
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
 
 
 @pytest.fixture
@@ -214,7 +201,7 @@ async def test_verification_failure_fails_with_its_summary(store, driver, clock)
 
     assert run.state is runs.RunState.FAILED
     assert run.error == "verification failed: http: status 500 (expected 200)"
-    assert verifier.calls == 1
+    assert len(verifier.calls) == 1
     failed = [e for e in store.list_audit_events() if e.entry.action == "run.failed"]
     assert failed[0].entry.details["rounds"] == 3
     assert quarantined(store)

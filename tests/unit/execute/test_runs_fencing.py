@@ -9,39 +9,19 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from runs_helpers import (
     AuditWatch,
     StubVerifier,
     checkpoint,
     make_config,
     make_executor,
-    open_store,
     rollback_calls,
 )
 
-from rollsafe import testing
 from rollsafe.domain import runs
 from rollsafe.storage import repositories
 
 LEADER = repositories.LEADER_LEASE
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 async def test_a_deposed_leader_stops_and_the_new_one_finishes_once(store, driver, clock):

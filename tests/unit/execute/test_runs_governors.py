@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from runs_helpers import (
     AuditWatch,
     all_runs,
     checkpoint,
     make_config,
     make_executor,
-    open_store,
     quarantined,
     rollback_calls,
 )
 
-from rollsafe import testing
 from rollsafe.domain import ids, runs
 from rollsafe.execute import governors
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 class ExecutingCounter(AuditWatch):

@@ -17,7 +17,6 @@ from runs_helpers import (
     crash_at,
     make_config,
     make_executor,
-    open_store,
     rollback_calls,
 )
 
@@ -26,18 +25,6 @@ from rollsafe.domain import runs
 from rollsafe.execute import runs as executing
 
 STEPS = ("restore", "restart")
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
 
 
 @pytest.mark.parametrize("boundary", executing.fault_boundaries(len(STEPS)))

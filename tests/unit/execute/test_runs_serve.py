@@ -13,28 +13,9 @@ from runs_helpers import (
     crash_at,
     make_config,
     make_executor,
-    open_store,
 )
 
-from rollsafe import testing
 from rollsafe.domain import runs
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 async def test_serve_resumes_open_runs_and_drives_new_ones(store, driver, clock):

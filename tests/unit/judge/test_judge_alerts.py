@@ -196,3 +196,67 @@ def test_any_order_and_any_duplicates_give_the_same_decision(events, seed, now):
     for item in shuffled:
         two.observe(item)
     assert one.evaluate(TARGET, now=now) == two.evaluate(TARGET, now=now)
+
+
+_named_events = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=50),  # time
+        st.sampled_from([FIRING, RESOLVED]),
+        st.sampled_from(["a", "b", "c", "d"]),  # identity
+        st.sampled_from(["Disk", "Cpu"]),  # name (the newest delivery's describes the alert)
+        st.sampled_from(["critical", "warning"]),
+    ),
+    max_size=14,
+)
+FILTERED = {**RULE, "alertname": ["Disk"], "min_severity": "critical"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=_named_events, rule=st.sampled_from([RULE, FILTERED]))
+def test_judging_between_deliveries_gives_what_judging_all_at_once_gives(events, rule):
+    # The running tallies (updated delivery by delivery) against a board built from scratch.
+    cfg = config(rule)
+    live = engine.Engine(cfg)
+    seen = []
+    for t, state, identity, name, severity in events:
+        item = alert(t, state, identity=identity, name=name, severity=severity)
+        seen.append(item)
+        live.observe(item)
+        fresh = engine.Engine(cfg)
+        for earlier in seen:
+            fresh.observe(earlier)
+        for now in (100, t):  # live (after every state) and, at t, possibly a look back
+            assert live.evaluate(TARGET, now=now) == fresh.evaluate(TARGET, now=now)
+
+
+def test_judging_cost_does_not_grow_with_the_alerts_firing(monkeypatch):
+    """Each delivery is followed by judging its target, as in the daemon. Counted: how many
+    alerts are looked at (matched against the rule, or decoded), per delivery."""
+    looked = 0
+    real_matches, real_details = judge_alerts.matches, alerts.details_of
+
+    def counted_matches(rule, active):
+        nonlocal looked
+        looked += 1
+        return real_matches(rule, active)
+
+    def counted_details(obs):
+        nonlocal looked
+        looked += 1
+        return real_details(obs)
+
+    monkeypatch.setattr(judge_alerts, "matches", counted_matches)
+    monkeypatch.setattr(alerts, "details_of", counted_details)
+    judge = engine.Engine(config(RULE))
+    for n in range(500):
+        judge.observe(alert(100 + n, FIRING, identity=f"a{n}", name=f"Check{n}"))
+        decisions = judge.evaluate(TARGET, now=1000)
+    # A few looks per delivery (decode it, match it), not one per alert already firing.
+    assert looked <= 5 * 500, looked
+    [decision] = [d for d in decisions if d.rule == "am"]
+    assert decision.severity is CRITICAL
+    assert decision.evidence["firing_count"] == 500
+    assert len(decision.evidence["firing"]) == judge_alerts.EVIDENCE_LIMIT
+    assert decision.evidence["firing"][0]["name"] == "Check0"  # the oldest first
+    assert decision.summary.startswith("am: 500 alert(s) firing: Check0, Check1,")
+    assert decision.summary.endswith("and 490 more")

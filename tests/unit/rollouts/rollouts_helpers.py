@@ -18,7 +18,7 @@ from rollsafe.config import models
 from rollsafe.domain import clocks, ids, observations, rollouts
 from rollsafe.execute import runs as executing
 from rollsafe.judge import engine
-from rollsafe.rollouts import driving, opening
+from rollsafe.rollouts import conducting, opening
 from rollsafe.storage import auditing, sql
 
 RULE = {"id": "errors-high", "kind": "threshold", "probe": "errors", "op": ">", "value": 5}
@@ -80,6 +80,7 @@ class Controller:
         fault=None,
         silent: set[str] | frozenset[str] = frozenset(),
         rules: list[dict[str, Any]] | None = None,
+        url: str | None = None,
     ) -> None:
         self.tmp_path = tmp_path
         self.config = models.RollsafeConfig.model_validate(
@@ -93,7 +94,7 @@ class Controller:
             }
         )
         self.clock = clocks.SystemClock()
-        self.store = sql.open_store(tmp_path / "state")
+        self.store = sql.open_store(tmp_path / "state", url)
         self.store.sync_targets(executing.target_records(self.config))
         self.verifier = Verifier()
         self.judge = engine.Engine(self.config)
@@ -115,7 +116,7 @@ class Controller:
             retry_backoff=0.001,
             fault=lambda name: None,
         )
-        self.rollouts = driving.RolloutDriver(
+        self.rollouts = conducting.RolloutConductor(
             config=self.config,
             state_dir=self.tmp_path / "state",
             store=self.store,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rollsafe.judge import cohorts
-from rollsafe.rollouts import budgets, driving, opening, plans, reports
+from rollsafe.rollouts import budgets, conducting, opening, plans, reports
 
 
 @pytest.mark.parametrize(
@@ -14,7 +14,7 @@ from rollsafe.rollouts import budgets, driving, opening, plans, reports
         (budgets, ["Verdict", "allowed", "check", "from_config", "spent"]),
         (plans, ["bake_rules_of", "build_spec", "cumulative", "selected", "size_label", "split"]),
         (opening, ["RolloutRefused", "open_rollout"]),
-        (driving, ["EVIDENCE_TIMEOUT_S", "RolloutDriver", "has_evidence"]),
+        (conducting, ["EVIDENCE_TIMEOUT_S", "RolloutConductor", "has_evidence"]),
         (reports, ["current_evidence", "load", "pins_of", "summarize"]),
         (cohorts, ["BASELINE", "CANARY", "COHORTS", "compare"]),
     ],

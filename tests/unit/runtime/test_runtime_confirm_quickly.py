@@ -62,18 +62,18 @@ def _seen(target: str, status: int) -> observations.Observation:
 def test_the_first_failure_of_a_streak_asks_for_a_close_look_and_only_once(tmp_path: Path) -> None:
     d = _daemon(tmp_path)
     watches = _Watches()
-    d._scheduler = watches  # type: ignore[assignment]
+    d.acting.watcher = watches
     try:
         for status in (200, 200, 200):
-            d._handle(_seen("web-1", status))
+            d._observe(_seen("web-1", status), save=True)
         assert watches.asked == []  # healthy: nothing to confirm
-        d._handle(_seen("web-1", 503))
+        d._observe(_seen("web-1", 503), save=True)
         assert watches.asked == [("web-1", 60.0, 1.0)]
-        d._handle(_seen("web-1", 503))  # still the same streak: no second watch
-        d._handle(_seen("web-2", 200))  # another target, healthy
+        d._observe(_seen("web-1", 503), save=True)  # still the same streak: no second watch
+        d._observe(_seen("web-2", 200), save=True)  # another target, healthy
         assert watches.asked == [("web-1", 60.0, 1.0)]
-        d._handle(_seen("web-1", 200))  # cleared
-        d._handle(_seen("web-1", 502))  # a new streak starts
+        d._observe(_seen("web-1", 200), save=True)  # cleared
+        d._observe(_seen("web-1", 502), save=True)  # a new streak starts
         assert watches.asked == [("web-1", 60.0, 1.0), ("web-1", 60.0, 1.0)]
     finally:
         d.store.close()
@@ -82,10 +82,10 @@ def test_the_first_failure_of_a_streak_asks_for_a_close_look_and_only_once(tmp_p
 def test_a_confirm_window_of_zero_never_watches(tmp_path: Path) -> None:
     d = _daemon(tmp_path, confirm_window=0)
     watches = _Watches()
-    d._scheduler = watches  # type: ignore[assignment]
+    d.acting.watcher = watches
     try:
         for status in (200, 200, 200, 503, 503):
-            d._handle(_seen("web-1", status))
+            d._observe(_seen("web-1", status), save=True)
         assert watches.asked == []
     finally:
         d.store.close()
@@ -94,13 +94,13 @@ def test_a_confirm_window_of_zero_never_watches(tmp_path: Path) -> None:
 def test_a_probe_that_could_not_observe_asks_for_a_close_look(tmp_path: Path) -> None:
     d = _daemon(tmp_path)
     watches = _Watches()
-    d._scheduler = watches  # type: ignore[assignment]
+    d.acting.watcher = watches
     try:
-        d._handle(_seen("web-1", 200))
+        d._observe(_seen("web-1", 200), save=True)
         refused = observations.Observation(
             time=time.time(), target=ids.TargetId("web-1"), source="http", error="refused"
         )
-        d._handle(refused)
+        d._observe(refused, save=True)
         assert watches.asked == [("web-1", 60.0, 1.0)]
     finally:
         d.store.close()
@@ -111,10 +111,10 @@ def test_a_young_target_with_too_few_values_is_watched_on_its_first_failure(
 ) -> None:
     d = _daemon(tmp_path)
     watches = _Watches()
-    d._scheduler = watches  # type: ignore[assignment]
+    d.acting.watcher = watches
     try:
-        d._handle(_seen("web-1", 200))  # one value: the rule needs three to decide
-        d._handle(_seen("web-1", 500))
+        d._observe(_seen("web-1", 200), save=True)  # one value: the rule needs three to decide
+        d._observe(_seen("web-1", 500), save=True)
         assert watches.asked == [("web-1", 60.0, 1.0)]
     finally:
         d.store.close()

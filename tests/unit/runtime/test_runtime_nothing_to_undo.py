@@ -57,7 +57,7 @@ def test_critical_again_soon_after_a_verified_rollback_opens_no_second_run(
                 time=now - 10, actor="rollsafe", action="run.succeeded", target="web-1", reason=""
             )
         )
-        d._request_rollback(_critical(now))
+        d.acting.act(_critical(now))
         assert d.store.list_runs(target=ids.TargetId("web-1")) == []
         (skipped,) = [
             e.entry for e in d.store.list_audit_events() if e.entry.action == "run.not_requested"
@@ -71,7 +71,7 @@ def test_critical_again_soon_after_a_verified_rollback_opens_no_second_run(
                 time=now - 5, target=ids.TargetId("web-1"), source="mark:upgrade", value=1.0
             )
         )
-        d._request_rollback(_critical(now))
+        d.acting.act(_critical(now))
         assert len(d.store.list_runs(target=ids.TargetId("web-1"))) == 1
     finally:
         d.store.close()
@@ -87,7 +87,7 @@ def test_long_after_the_rollback_a_critical_decision_acts_again(tmp_path: Path) 
                 time=long_ago, actor="rollsafe", action="run.succeeded", target="web-1", reason=""
             )
         )
-        d._request_rollback(_critical(now))
+        d.acting.act(_critical(now))
         assert len(d.store.list_runs(target=ids.TargetId("web-1"))) == 1
     finally:
         d.store.close()

@@ -9,6 +9,7 @@ import json
 import struct
 
 from rollsafe.domain import audit_events
+from rollsafe.reach.clouds import aliyun_sls
 from rollsafe.shipping import elasticsearch, loki, posting, sinks, sls
 
 
@@ -164,19 +165,21 @@ def test_string_to_sign_follows_the_documented_layout():
         "x-acs-security-token": "sts",
         "Host": "not-signed",
     }
-    text = sls.string_to_sign(method="POST", resource="/logstores/audit/shards/lb", headers=headers)
+    text = aliyun_sls.string_to_sign(
+        method="POST", resource="/logstores/audit/shards/lb", headers=headers
+    )
     assert text == (
         "POST\nABC\napplication/x-protobuf\nMon, 03 Jan 2010 08:33:47 GMT\n"
         "x-acs-security-token:sts\nx-log-apiversion:0.6.0\nx-log-bodyrawsize:10\n"
         "x-log-signaturemethod:hmac-sha1\n/logstores/audit/shards/lb"
     )
-    with_params = sls.string_to_sign(
+    with_params = aliyun_sls.string_to_sign(
         method="GET", resource="/logstores", headers=headers, params={"size": "1", "offset": "0"}
     )
     assert with_params.endswith("\n/logstores?offset=0&size=1")
     expected = base64.b64encode(hmac.new(b"secret", text.encode(), hashlib.sha1).digest()).decode()
     assert (
-        sls.signature(
+        aliyun_sls.signature(
             "secret", method="POST", resource="/logstores/audit/shards/lb", headers=headers
         )
         == expected

@@ -23,6 +23,7 @@ import math
 from rollsafe.domain import errors
 
 __all__ = [
+    "PREFIX",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "Unauthenticated",
@@ -35,7 +36,8 @@ __all__ = [
 
 TIMESTAMP_HEADER = "X-Rollsafe-Timestamp"
 SIGNATURE_HEADER = "X-Rollsafe-Signature"
-_PREFIX = "sha256="
+PREFIX = "sha256="
+"""The optional prefix of a signature header's value."""
 
 
 class Unauthenticated(errors.PermanentError):
@@ -57,7 +59,7 @@ def same(expected: str, given: str) -> bool:
 
 def sign(secret: bytes, body: bytes, *, timestamp: int) -> str:
     """The ``X-Rollsafe-Signature`` value for ``body`` sent at ``timestamp``."""
-    return _PREFIX + hmac_hex(secret, str(timestamp).encode() + b"." + body)
+    return PREFIX + hmac_hex(secret, str(timestamp).encode() + b"." + body)
 
 
 def check_fresh(timestamp: str, *, now: float, tolerance: float) -> float:
@@ -92,7 +94,7 @@ def verify(
     if not signature:
         raise Unauthenticated(f"missing {SIGNATURE_HEADER} header")
     check_fresh(timestamp, now=now, tolerance=tolerance)
-    given = signature.strip().lower().removeprefix(_PREFIX)
+    given = signature.strip().lower().removeprefix(PREFIX)
     expected = hmac_hex(secret, timestamp.strip().encode() + b"." + body)
     if not same(expected, given):
         raise Unauthenticated("wrong signature")

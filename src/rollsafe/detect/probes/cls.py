@@ -26,12 +26,12 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
-import math
 import typing
 
 from rollsafe.config import models
 from rollsafe.detect.probes import outcomes, platforms
 from rollsafe.domain import clocks, errors
+from rollsafe.reach.clouds import tencent
 
 WHAT = "cls"
 DEFAULT_ENDPOINT = "cls.tencentcloudapi.com"
@@ -85,50 +85,24 @@ class Querier:
     def _call(
         self, params: dict[str, typing.Any], credentials: tuple[str, str, str | None]
     ) -> dict[str, typing.Any]:
-        # The only code that touches the SDK (imported here: it is an optional extra).
+        config = self._config
+        # The SDK session and its error shape live in the cloud layer (reach.clouds.tencent).
+        client = tencent.Client(
+            region=config.region,
+            endpoints={"cls": config.endpoint or DEFAULT_ENDPOINT},
+            protocol=config.protocol,
+            api_timeout=config.timeout,
+            credentials=credentials,
+        )
         try:
-            from tencentcloud.cls.v20201016 import cls_client
-            from tencentcloud.common import credential
-            from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-                TencentCloudSDKException,
-            )
-            from tencentcloud.common.profile.client_profile import ClientProfile
-            from tencentcloud.common.profile.http_profile import HttpProfile
+            return client.call("cls", "SearchLog", params)
         except ImportError:
             raise outcomes.CannotObserve(
                 "the cls probe needs tencentcloud-sdk-python-cls: "
                 "pip install 'rollsafe[tencent-logs]'"
             ) from None
-        config = self._config
-        http = HttpProfile(
-            protocol=config.protocol,
-            endpoint=config.endpoint or DEFAULT_ENDPOINT,
-            reqTimeout=max(1, math.ceil(config.timeout)),
-        )
-        secret_id, secret_key, token = credentials
-        # A client per call: the SDK's HTTP session is not meant to be shared across threads.
-        client = cls_client.ClsClient(
-            credential.Credential(secret_id, secret_key, token),
-            config.region,
-            ClientProfile(httpProfile=http, language="en-US"),
-        )
-        try:
-            body = client.call_json("SearchLog", params)
-        except TencentCloudSDKException as exc:
-            raise _translate(str(exc.code or ""), _short(exc.message), exc.requestId) from None
-        except Exception as exc:  # noqa: BLE001 - requests, ssl, json: the network failed
-            raise outcomes.CannotObserve(f"cannot query {WHAT}: {_short(exc)}") from None
-        response = body.get("Response") if isinstance(body, dict) else None
-        if not isinstance(response, dict):
-            raise outcomes.CannotObserve(f"{WHAT} answered without a Response object")
-        error = response.get("Error")
-        if isinstance(error, dict):
-            raise _translate(
-                str(error.get("Code") or ""),
-                _short(error.get("Message")),
-                response.get("RequestId"),
-            )
-        return response
+        except tencent.Failure as failure:
+            raise _translate(failure.code, failure.message, failure.request_id) from None
 
     async def close(self) -> None:
         return None

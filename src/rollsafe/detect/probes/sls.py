@@ -31,19 +31,14 @@ server codes are ``Unavailable``, 401 / 403 and signature codes ``Refused``.
 
 from __future__ import annotations
 
-import base64
 import email.utils
-import hashlib
-import hmac
-import ipaddress
 import math
 import typing
-import urllib.parse
-from collections.abc import Mapping
 
 from rollsafe.config import models
 from rollsafe.detect.probes import outcomes, platforms
 from rollsafe.domain import clocks, errors
+from rollsafe.reach.clouds import aliyun_sls
 
 WHAT = "sls"
 API_VERSION = "0.6.0"
@@ -68,7 +63,7 @@ class Querier:
 
     def __init__(self, config: models.SlsProbe) -> None:
         self._config = config
-        self._base, self._host = endpoint(config.endpoint, config.project)
+        self._base, self._host = aliyun_sls.endpoint(config.endpoint, config.project)
         self._resource = f"/logstores/{config.logstore}"
         self._http = platforms.Http(what=WHAT)
 
@@ -120,7 +115,7 @@ class Querier:
             )
         key_id = platforms.secret(config.access_key_id_env, what="access key id")
         key_secret = platforms.secret(config.access_key_secret_env, what="access key secret")
-        sign = signature(
+        sign = aliyun_sls.signature(
             key_secret, method="GET", resource=self._resource, headers=headers, params=params
         )
         headers["Authorization"] = f"LOG {key_id}:{sign}"
@@ -145,60 +140,6 @@ class Querier:
 
     async def close(self) -> None:
         await self._http.close()
-
-
-def string_to_sign(
-    *, method: str, resource: str, headers: Mapping[str, str], params: Mapping[str, str]
-) -> str:
-    """The text SLS signs for a request (see the module notes)."""
-    by_name = {name.lower(): value for name, value in headers.items()}
-    signed = "".join(
-        f"{name}:{by_name[name]}\n"
-        for name in sorted(by_name)
-        if name.startswith(("x-log-", "x-acs-"))
-    )
-    query = "&".join(f"{key}={params[key]}" for key in sorted(params))
-    return (
-        f"{method}\n{by_name.get('content-md5', '')}\n{by_name.get('content-type', '')}\n"
-        f"{by_name['date']}\n{signed}{resource}" + (f"?{query}" if query else "")
-    )
-
-
-def signature(
-    secret: str,
-    *,
-    method: str,
-    resource: str,
-    headers: Mapping[str, str],
-    params: Mapping[str, str],
-) -> str:
-    """Base64 of HMAC-SHA1 over ``string_to_sign`` with the AccessKey secret."""
-    text = string_to_sign(method=method, resource=resource, headers=headers, params=params)
-    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-def endpoint(address: str, project: str) -> tuple[str, str | None]:
-    """(base URL, Host header or None): SLS routes by ``<project>.<endpoint>``."""
-    if "://" not in address:
-        address = "https://" + address
-    parts = urllib.parse.urlsplit(address)
-    host = parts.hostname or ""
-    shown = f"[{host}]" if ":" in host else host
-    netloc = shown if parts.port is None else f"{shown}:{parts.port}"
-    if _is_address(host):
-        return f"{parts.scheme}://{netloc}", f"{project}.{netloc}"
-    return f"{parts.scheme}://{project}.{netloc}", None
-
-
-def _is_address(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _count(rows: list[typing.Any]) -> int:

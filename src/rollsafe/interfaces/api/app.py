@@ -55,7 +55,7 @@ def create_app(
     ``/api/v1``, links, Slack buttons, ``/metrics``). Raises ConfigError when an intake secret
     or an API token is missing.
     """
-    replays = auth.ReplayCache()
+    replays = auth.ReplayCache(store=store)  # durable: a restart does not forget
     gates = {
         endpoint.name: auth.Gate(
             endpoint, base_dir=base_dir or Path.cwd(), environ=environ, replays=replays

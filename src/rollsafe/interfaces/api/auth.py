@@ -14,16 +14,18 @@ Per endpoint (``auth`` in the configuration):
 Comparisons are constant-time. Secrets are read once, at start, from the environment or a file
 (``ConfigError`` if missing), and never logged or stored.
 
-Replays: a signed request that verified is remembered (endpoint + signature) **in memory**
-until its timestamp leaves the tolerance window, and the same signature again is refused. After
-a restart the memory is empty, but a replayed body is then an exact duplicate of one already in
-the inbox and is dropped there by its dedupe key (``dedupe_window`` >= the tolerance): it has no
-effect either way.
+Replays: a signed request that verified is remembered (a digest of endpoint + signature) until
+its timestamp leaves the tolerance window, and the same signature again is refused. The
+signature is normalised first (``sha256=`` prefix, case, spaces), since the prefix is optional:
+the same MAC sent without it is the same signature. The memory is the store's
+(``Store.first_use``) when the app has one, so a restart or another replica remembers too; a
+``ReplayCache`` without a store (tests, tools) remembers in memory.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import hmac
 import os
 from collections.abc import Mapping
@@ -32,8 +34,9 @@ from pathlib import Path
 from rollsafe.config import models
 from rollsafe.detect.intake import grafana, signing
 from rollsafe.domain import errors
+from rollsafe.storage import repositories
 
-__all__ = ["Gate", "ReplayCache", "read_secret"]
+__all__ = ["Gate", "ReplayCache", "read_secret", "replay_key"]
 
 MAX_REMEMBERED = 100_000  # signatures held for replay rejection; the oldest go first
 
@@ -66,10 +69,20 @@ def read_secret(
     return value.encode()
 
 
-class ReplayCache:
-    """Signatures seen recently, each until its expiry (see the module notes)."""
+def replay_key(endpoint: str, signature: str) -> str:
+    """What is remembered of a signature: a digest of the endpoint and its normalised form."""
+    normal = signature.strip().lower().removeprefix(signing.PREFIX).strip()
+    return hashlib.sha256(f"{endpoint}\n{normal}".encode()).hexdigest()
 
-    def __init__(self, *, max_entries: int = MAX_REMEMBERED) -> None:
+
+class ReplayCache:
+    """Signatures seen recently, each until its expiry (see the module notes): in ``store``
+    when given (durable, shared by replicas), else in memory."""
+
+    def __init__(
+        self, *, store: repositories.Store | None = None, max_entries: int = MAX_REMEMBERED
+    ) -> None:
+        self._store = store
         self._max = max_entries
         self._expiry: dict[str, float] = {}
         self._order: collections.deque[tuple[float, str]] = collections.deque()
@@ -78,7 +91,12 @@ class ReplayCache:
         return len(self._expiry)
 
     def first_use(self, key: str, *, now: float, keep_until: float) -> bool:
-        """True the first time ``key`` is seen (then remembered until ``keep_until``)."""
+        """True the first time ``key`` is seen (then remembered until ``keep_until``).
+
+        A store that cannot answer raises StoreError (the route answers 503: retry later).
+        """
+        if self._store is not None:
+            return self._store.first_use(key, now=now, keep_until=keep_until)
         self._forget(now)
         if key in self._expiry:
             return False
@@ -198,6 +216,6 @@ class Gate:
         # A verified timestamp is within tolerance of now, so the signature can only be
         # replayed successfully until timestamp + tolerance; remember it that long.
         when = float(timestamp)
-        key = f"{self.endpoint.name}\n{signature.strip().lower()}"
+        key = replay_key(self.endpoint.name, signature)
         if not self._replays.first_use(key, now=now, keep_until=when + tolerance):
             raise signing.Unauthenticated("replayed request: this signature was already used")

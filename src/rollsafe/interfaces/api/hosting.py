@@ -3,9 +3,11 @@
 Role in the loop (interfaces): what ``rollsafe run`` runs. The API is built before anything
 starts (a missing intake secret is a ConfigError and nothing runs), served only after the
 daemon holds the controller lock (a second controller never takes the port), and stopped with
-the daemon. If the API cannot listen while intake endpoints are configured, the controller
-stops (it would be deaf to the alerts it was told to act on) and ``ApiFailed`` is raised; with
-no intake configured, the error is logged and the daemon goes on.
+the daemon. If the API cannot listen (the port is taken, the TLS files are unusable) or stops,
+the controller stops and ``ApiFailed`` is raised, so ``rollsafe run`` exits non-zero saying why:
+without its API it would be deaf to the alerts it was told to act on, and the people's manual
+channel (dashboard, ``/api/v1`` rollbacks, upgrade marks) and ``/healthz`` would be gone, with
+a process that looks alive. ``server.enabled: false`` is how to run without an API.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ log = logging.getLogger("rollsafe.api")
 
 
 class ApiFailed(errors.RollsafeError):
-    """The API could not serve while intake endpoints needed it; the controller stopped."""
+    """The API could not serve (or stopped); the controller stopped with it."""
 
 
 async def run_controller(
@@ -70,8 +72,7 @@ async def run_controller(
             return
         failure.append(str(task.exception()))
         log.error("the API stopped: %s", task.exception())
-        if config.intake:
-            stop.set()  # deaf to the configured alerts: stop rather than pretend
+        stop.set()  # deaf to alerts and people alike: stop rather than pretend
 
     api = asyncio.create_task(
         serving.serve(
@@ -90,5 +91,5 @@ async def run_controller(
         stop.set()
         with contextlib.suppress(Exception):
             await api
-    if failure and config.intake:
-        raise ApiFailed(f"the API could not serve the intake endpoints: {failure[0]}")
+    if failure:
+        raise ApiFailed(f"the API could not serve: {failure[0]}")

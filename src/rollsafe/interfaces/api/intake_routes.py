@@ -120,14 +120,19 @@ class IntakeService:
         except bodies.UnsupportedMedia as exc:
             raise _Refused(415, str(exc)) from None
         except bodies.BodyTooLarge as exc:
-            raise _Refused(413, str(exc)) from None
+            # The rest of the body is not read: the connection closes after the answer.
+            raise _Refused(413, str(exc), headers={"Connection": "close"}) from None
         except bodies.BodyCutShort as exc:
             raise _Refused(400, str(exc)) from None
         now = self._clock.now()
         try:
-            gate.with_body(body, headers, now=now)
+            # In a thread: remembering the signature against replays is a store write.
+            await asyncio.to_thread(gate.with_body, body, headers, now=now)
         except signing.Unauthenticated as exc:
             raise _Refused(401, str(exc), headers=challenge) from None
+        except errors.StoreError as exc:
+            log.error("intake %s: cannot check for a replay: %s", name, exc)  # noqa: TRY400
+            raise _Refused(503, "the store is unavailable; retry later") from None
         if isinstance(endpoint, models.SnsIntake):
             confirmed = await self._sns(endpoint, body, headers, now=now)
             if confirmed is not None:

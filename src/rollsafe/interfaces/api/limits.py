@@ -21,7 +21,10 @@ class BodyOverCeiling(starlette_exceptions.HTTPException):
     """A streamed body went over the ceiling: 413."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the body is larger than {limit} bytes")
+        # Closed after the answer (the rest of the body is not read): said before it happens.
+        super().__init__(
+            413, f"the body is larger than {limit} bytes", headers={"Connection": "close"}
+        )
 
 
 class BodyCeiling:

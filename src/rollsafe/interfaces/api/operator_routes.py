@@ -1,13 +1,15 @@
 """``/api/v1``: the fleet, signals, runs, rollouts and audit for people; approve, reject, roll back.
 
 Role in the loop (interfaces): what the dashboard (and any script) reads and does. Reads need a
-viewer's token; approve, reject and manual rollback an operator's; releasing a quarantined
+viewer's token; approve, reject, manual rollback and reporting an upgrade another tool made
+(``POST /targets/{id}/upgrades``, ``runtime.marking``) an operator's; releasing a quarantined
 target an admin's (``roles``). Every write is done as the token's holder (``api:<name>``), so
 the audit names the person, and goes through the same code as the CLI: decisions through
 ``execute.approvals`` (via the controller's executor, which wakes the waiting run at once),
 manual rollbacks through ``Executor.request`` (same governors as a decision's run).
 
-Answers are JSON; a refusal is ``{"error": reason}`` with 400 (bad body), 401/403 (token,
+Answers are JSON; a refusal is ``{"error": reason}`` with 400 (bad body; 422 with FastAPI's
+``detail`` when a body does not validate), 401/403 (token,
 role), 404 (no such run or target), 409 (the run is not waiting for a person) or 503 (store).
 """
 
@@ -20,13 +22,14 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import fastapi
 from fastapi import responses
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from rollsafe.config import models
 from rollsafe.domain import audit_events, clocks, errors, ids, runs, verdicts
 from rollsafe.execute import approvals
 from rollsafe.execute import runs as executing
 from rollsafe.interfaces.api import roles
+from rollsafe.runtime import marking
 from rollsafe.storage import repositories
 
 __all__ = ["OperatorService", "router"]
@@ -56,6 +59,28 @@ class Rollback(BaseModel):
 
     reason: str = Field(min_length=1, max_length=2000)
     restore_point: str | None = None
+    force: bool = False  # past a quarantine and an open breaker; audited as forced
+
+
+class Package(BaseModel):
+    """One package an upgrade changed (``old``/``new`` omitted: installed / removed)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=300)
+    old: str | None = Field(default=None, max_length=300)
+    new: str | None = Field(default=None, max_length=300)
+    action: Literal["install", "upgrade", "downgrade", "reinstall", "remove"] = "upgrade"
+
+
+class Upgrade(BaseModel):
+    """An upgrade another tool made (unattended-upgrades, Ansible, a patch manager, CI)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=marking.MAX_NOTE)
+    version: str | None = Field(default=None, min_length=1, max_length=marking.MAX_VERSION)
+    packages: list[Package] = Field(default_factory=list, max_length=marking.MAX_PACKAGES)
 
 
 class Release(BaseModel):
@@ -119,7 +144,12 @@ class OperatorService:
                     "configured": name in configured,
                     "quarantined": bool(record and record.quarantined),
                     "quarantine_reason": record.quarantine_reason if record else None,
-                    "state": _state_of(decisions, open_runs.get(ids.TargetId(name)), record=record),
+                    "state": _state_of(
+                        decisions,
+                        open_runs.get(ids.TargetId(name)),
+                        record=record,
+                        last_run=last_run.get(name),
+                    ),
                     "decisions": [d.to_json() for d in decisions],
                     "open_run": _run_json(open_runs.get(ids.TargetId(name))),
                     "last_run": _run_json(last_run.get(name)),
@@ -249,12 +279,40 @@ class OperatorService:
                 actor=who.actor,
                 reason=body.reason,
                 restore_point=body.restore_point,
+                force=body.force,
             )
         except errors.ConfigError as exc:
             raise _Refused(404, str(exc)) from None
         except errors.StoreError as exc:
             log.error("cannot open a run for %s: %s", target, exc)  # noqa: TRY400
             raise _Refused(503, "the store is unavailable; retry later") from None
+
+    def mark_upgrade(self, target: str, *, who: roles.Principal, body: Upgrade) -> dict[str, Any]:
+        """Record an upgrade made by another tool (``runtime.marking``): 404 for a target
+        that is not configured, so a typo in a hook never marks nothing silently."""
+        if target not in {t.id for t in self.config.targets}:
+            raise _Refused(404, f"unknown target {target!r}")
+        entry = marking.record_upgrade(
+            self.store,
+            ids.TargetId(target),
+            actor=who.actor,
+            at=self.clock.now(),
+            via="api",
+            note=body.note,
+            version=body.version,
+            packages=[
+                marking.PackageChange(name=p.name, old=p.old, new=p.new, action=p.action)
+                for p in body.packages
+            ],
+        )
+        return {
+            "target": target,
+            "time": entry.time,
+            "actor": entry.actor,
+            "note": entry.reason,
+            "version": body.version,
+            "packages": len(body.packages),
+        }
 
     def release(self, target: str, *, who: roles.Principal, body: Release) -> dict[str, Any]:
         tid = ids.TargetId(target)
@@ -288,14 +346,30 @@ def _state_of(
     open_run: runs.RollbackRun | None,
     *,
     record: repositories.TargetRecord | None,
+    last_run: runs.RollbackRun | None = None,
 ) -> str:
-    """One word for the fleet view: what a person should notice first."""
+    """One word for the fleet view: what a person should notice first.
+
+    A verified rollback (the last run succeeded) answers every decision made before it ended:
+    such a decision describes the version that was rolled back, and a rule that has not
+    judged again since would otherwise keep the target ``critical`` after it recovered. Only
+    a decision newer than the rollback counts again.
+    """
     if open_run is not None:
         if open_run.state is runs.RunState.AWAITING_APPROVAL:
             return "awaiting_approval"
         return "rolling_back"
     if record is not None and record.quarantined:
         return "quarantined"
+    recovered_at = (
+        last_run.updated_at
+        if last_run is not None and last_run.state is runs.RunState.SUCCEEDED
+        else None
+    )
+    if recovered_at is not None:
+        decisions = [d for d in decisions if d.time > recovered_at]
+        if not any(d.severity > verdicts.Severity.OK for d in decisions):
+            return "recovered"
     worst = max((d.severity for d in decisions), default=None)
     if worst is None:
         return "unknown"
@@ -425,6 +499,14 @@ def router(service: OperatorService) -> fastapi.APIRouter:
     )
     async def rollback(target: str, body: Rollback, who: Operator) -> responses.JSONResponse:
         return act(lambda: service.rollback(target, who=who, body=body).to_json(), status=202)
+
+    @api.post(
+        "/targets/{target}/upgrades",
+        status_code=201,
+        summary="Record an upgrade made by another tool (operator)",
+    )
+    async def mark_upgrade(target: str, body: Upgrade, who: Operator) -> responses.JSONResponse:
+        return await answer(lambda: service.mark_upgrade(target, who=who, body=body), status=201)
 
     @api.post("/targets/{target}/release", summary="Lift a target's quarantine (admin)")
     async def release(target: str, body: Release, who: Admin) -> responses.JSONResponse:

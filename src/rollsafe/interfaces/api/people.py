@@ -26,6 +26,7 @@ from rollsafe.interfaces.api import (
     operator_routes,
     roles,
     slack_routes,
+    views_routes,
 )
 from rollsafe.notify import links
 from rollsafe.runtime import metrics
@@ -59,6 +60,12 @@ def install(
         )
     )
     app.include_router(breaker_routes.router(store=store, clock=clock))
+    configured = frozenset(t.id for t in config.targets)
+    app.include_router(
+        views_routes.router(
+            views_routes.ViewService(store=store, clock=clock, configured=configured)
+        )
+    )
     key = _link_key(config.access, base_dir=base_dir, environ=environ)
     app.include_router(
         link_routes.router(

@@ -10,7 +10,9 @@ must arrive whole within ``read_timeout`` of its first byte or of the previous a
 connection is closed (a slow client holds one connection for that long, never the loop); idle
 keep-alive connections close after ``keep_alive``; past ``max_connections`` open connections
 new requests are answered 503 at once; a header block over ``max_header_bytes`` is a 400.
-Body sizes are bounded by the app (``interfaces/api/limits`` and each route).
+Body sizes are bounded by the app (``interfaces/api/limits`` and each route); a connection
+closed after an early answer (413) while the body still arrives lingers (``_Lingering``), so
+the client reads the answer instead of a reset.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import fastapi
+import h11
 import uvicorn
 from uvicorn.protocols.http import h11_impl
 
@@ -53,6 +56,37 @@ class Limits:
     max_header_bytes: int = 16 * 1024  # request line and headers
 
 
+class _Lingering:
+    """The transport as uvicorn sees it: ``close`` lingers while a request body is unread.
+
+    A server that answers early (413 for a body over the limit) and closes with the rest of
+    the body still arriving makes the kernel answer that data with a reset, and a client that
+    writes its whole body before reading (curl, requests, most webhook senders) then sees
+    "connection reset" instead of the 413. So, like Apache's lingering close, the answer is
+    sent, the write side shut (the client sees the answer and then end of file), and what
+    still arrives is read and thrown away, bounded by ``LINGER_BYTES`` and ``LINGER_SECONDS``
+    (and ``LINGER_IDLE`` without data), before the socket is closed.
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: Any) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def close(self) -> None:
+        self._protocol.close_lingering()
+
+    def is_closing(self) -> bool:
+        return bool(self._protocol.lingering) or self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+LINGER_BYTES = 16 * 1024 * 1024  # an unread body is drained up to this much, then reset
+LINGER_SECONDS = 10.0  # ... for at most this long
+LINGER_IDLE = 1.0  # ... and closed once nothing arrived for this long
+
+
 def _guarded_protocol(read_timeout: float) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with a deadline on reading each request.
 
@@ -65,6 +99,10 @@ def _guarded_protocol(read_timeout: float) -> type[asyncio.Protocol]:
 
     class _Guarded(h11_impl.H11Protocol):
         _deadline: asyncio.TimerHandle | None = None
+        _raw: asyncio.Transport | None = None
+        lingering = False
+        _drained = 0
+        _linger_timers: tuple[asyncio.TimerHandle, ...] = ()
 
         def _arm(self) -> None:
             if self._deadline is not None:
@@ -75,13 +113,50 @@ def _guarded_protocol(read_timeout: float) -> type[asyncio.Protocol]:
             self._deadline = None
             cycle = self.cycle
             reading = cycle is None or cycle.response_complete or cycle.more_body
-            if reading and not self.transport.is_closing():
+            if reading and self._raw is not None and not self._raw.is_closing():
                 log.warning("closing a connection that did not send its request in time")
-                self.transport.close()
+                self._raw.close()  # at once: a slow client gets no lingering either
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)  # type: ignore[arg-type]
+            assert isinstance(transport, asyncio.Transport)  # noqa: S101 - TCP, maybe TLS
+            self._raw = transport
+            super().connection_made(_Lingering(transport, self))  # type: ignore[arg-type]
             self._arm()
+
+        def close_lingering(self) -> None:
+            """``transport.close()`` as uvicorn calls it (see ``_Lingering``)."""
+            raw = self._raw
+            if raw is None or self.lingering or raw.is_closing():
+                return
+            if self.conn.their_state is not h11.SEND_BODY:
+                raw.close()  # the request was read whole (or never began): nothing to drain
+                return
+            self.lingering = True
+            if raw.can_write_eof():
+                raw.write_eof()  # the answer, then end of file, reach the client now
+            raw.resume_reading()
+            self._linger_timers = (
+                self.loop.call_later(LINGER_SECONDS, raw.close),
+                self.loop.call_later(LINGER_IDLE, raw.close),
+            )
+
+        def data_received(self, data: bytes) -> None:
+            if not self.lingering:
+                super().data_received(data)
+                return
+            self._drained += len(data)
+            assert self._raw is not None  # noqa: S101 - set in connection_made
+            if self._drained > LINGER_BYTES:
+                self._raw.close()  # more than we drain for anyone: the kernel resets it
+                return
+            # Data still arrives: the idle close waits for the client to pause again.
+            first, idle = self._linger_timers
+            idle.cancel()
+            self._linger_timers = (first, self.loop.call_later(LINGER_IDLE, self._raw.close))
+
+        def eof_received(self) -> None:
+            if self.lingering and self._raw is not None:
+                self._raw.close()  # the client finished sending: done draining
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -92,6 +167,8 @@ def _guarded_protocol(read_timeout: float) -> type[asyncio.Protocol]:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
+            for timer in self._linger_timers:
+                timer.cancel()
             super().connection_lost(exc)
 
     return _Guarded

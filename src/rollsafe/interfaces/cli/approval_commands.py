@@ -61,7 +61,7 @@ def reject(
     state_dir: context.StateDirOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Stop a rollback that waits for a person: it ends ``rejected``, the target untouched."""
+    """Stop a rollback that waits for a person: it ends rejected, the target untouched."""
     _decide(run_id, "reject", reason=reason, config=config, state_dir=state_dir, as_json=as_json)
 
 

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from rollsafe.audit import chain, exporting
 from rollsafe.domain import audit_events, errors
-from rollsafe.interfaces.cli import context
+from rollsafe.interfaces.cli import context, tables
 from rollsafe.storage import auditing
 
 __all__ = ["EXIT_BROKEN", "app", "export", "show", "verify"]
@@ -59,7 +59,7 @@ def show(
     if as_json:
         typer.echo(json.dumps([event.to_json() for event in events], indent=2))
         return
-    Console().print(_table(events))
+    tables.show(_table(events))
 
 
 @app.command("verify")

@@ -37,7 +37,7 @@ from rich.table import Table
 from rollsafe.backtest import corpora, recording, recordings, replaying, scoring
 from rollsafe.config import durations, models
 from rollsafe.domain import ids, observations, verdicts
-from rollsafe.interfaces.cli import config_commands, context
+from rollsafe.interfaces.cli import config_commands, context, tables
 
 __all__ = ["BACKTEST_FORMAT", "CORPUS_FORMAT", "JSON_VERSION", "backtest", "record", "register"]
 
@@ -141,7 +141,7 @@ def _backtest_one(
             ]
         )
         table.add_row(*cells)
-    console.print(table)
+    tables.show(table, console=console)
     if scored is None:
         console.print("unlabelled recording: no score (add labels to its header to score it)")
         return None
@@ -187,7 +187,7 @@ def _backtest_corpus(
                 "-" if target.delay is None else _duration(target.delay),
                 str(warnings) if position == 0 else "",
             )
-    console.print(table)
+    tables.show(table, console=console)
     counts = totals.counts
     console.print(
         f"total: TP {counts.tp}  FP {counts.fp}  FN {counts.fn}  TN {counts.tn}   "
@@ -218,7 +218,7 @@ def _print_scenario(console: Console, scored: scoring.ScenarioScore) -> None:
             "-" if first is None else markup.escape(f"{first.rule}: {first.summary}"),
             "-" if target.delay is None else _duration(target.delay),
         )
-    console.print(table)
+    tables.show(table, console=console)
     counts = scored.counts
     console.print(
         f"precision {_ratio(counts.precision)}  recall {_ratio(counts.recall)}  "

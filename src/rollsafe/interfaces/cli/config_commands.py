@@ -1,4 +1,4 @@
-"""``rollsafe config``: check a configuration file, and print its JSON Schema for editors.
+"""``rollsafe config``: check a configuration file; print its JSON Schema, or its reference.
 
 Every other command that reads ``rollsafe.yaml`` goes through ``load_or_exit``, so a broken
 file is always reported the same way (every problem, one ``FILE:LINE: field: ...`` line each,
@@ -16,21 +16,25 @@ from rich.console import Console
 from rollsafe.config import loading, models
 from rollsafe.domain import errors
 
-__all__ = ["EXIT_INVALID", "app", "check", "load_or_exit", "schema", "summary"]
+__all__ = ["EXIT_INVALID", "app", "check", "load_or_exit", "reference", "schema", "summary"]
 
 EXIT_INVALID = 2  # like a usage error: the input is wrong, nothing was started
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 app = typer.Typer(
     no_args_is_help=True,
-    help="Check a configuration file, or print its JSON Schema.",
+    help="Check a configuration file; print its JSON Schema or its reference.",
 )
 
 
-def load_or_exit(path: Path) -> loading.LoadedConfig:
-    """The loaded configuration, or every problem printed to stderr and exit code 2."""
+def load_or_exit(path: Path, *, require_secrets: bool = False) -> loading.LoadedConfig:
+    """The loaded configuration, or every problem printed to stderr and exit code 2.
+
+    ``require_secrets``: every ``*_env`` variable the file names must be set (``config
+    check`` and ``run``); commands that only read the store do not need the secrets.
+    """
     try:
-        return loading.load(path)
+        return loading.load(path, require_secrets=require_secrets)
     except errors.ConfigError as exc:
         _print_problems(exc)
         raise typer.Exit(EXIT_INVALID) from exc
@@ -49,10 +53,24 @@ def summary(config: models.RollsafeConfig) -> str:
 
 @app.command("check")
 def check(
-    file: Path = typer.Argument(..., help="The configuration file, e.g. rollsafe.yaml"),
+    file: Path | None = typer.Argument(None, help="The configuration file, e.g. rollsafe.yaml"),
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="The configuration file (as every other command takes it)"
+    ),
 ) -> None:
-    """Validate FILE: exit 0 with a summary, or print every problem and exit 2."""
-    loaded = load_or_exit(file)
+    """Validate FILE (or -c FILE): exit 0 with a summary, or print every problem and exit 2.
+
+    Includes the environment: a secret variable the file names (token_env, secret_env,
+    password_env ...) that is not set here is a problem too."""
+    # Both spellings: every other command takes -c, and the positional form is the short one.
+    if file is not None and config is not None and file != config:
+        raise typer.BadParameter(
+            f"two different files given ({file} and -c {config}): check one at a time"
+        )
+    chosen = file if file is not None else config
+    if chosen is None:
+        raise typer.BadParameter("give the file to check: rollsafe config check -c FILE")
+    loaded = load_or_exit(chosen, require_secrets=True)
     typer.echo(summary(loaded.config))
 
 
@@ -64,6 +82,22 @@ def schema(
 ) -> None:
     """Print the JSON Schema of rollsafe.yaml (for editor completion and validation)."""
     text = json.dumps(json_schema(), indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@app.command("reference")
+def reference(
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file instead of stdout"
+    ),
+) -> None:
+    """Print the reference of every configuration field (markdown), generated from the models."""
+    from rollsafe.config import documenting
+
+    text = documenting.reference()
     if output is None:
         typer.echo(text, nl=False)
     else:

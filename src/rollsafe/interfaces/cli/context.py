@@ -171,29 +171,78 @@ def open_store_from(
 ) -> sql.SqlStore:
     """The migrated store the flags point at; exits with EXIT_ERROR if it cannot be opened.
 
-    ``must_exist`` is for commands that only read (``audit verify``): a mistyped state
-    directory must say "no store there", not create an empty one and report it clean.
+    ``must_exist`` is for commands that only read (``audit verify``, ``status``, ``runs``):
+    a mistyped state directory must say "no store there", not create an empty one and
+    report it clean.
     """
     location = locate_store(config, state_dir)
-    if must_exist and location.url is None and not (location.state_dir / sql.DB_FILE).is_file():
-        fail(
-            f"no rollsafe store at {location.shown} "
-            "(pass --state-dir or -c with the controller's configuration)"
-        )
+    if must_exist:
+        _require_existing(location)
     try:
         return sql.open_store(location.state_dir, location.url, password_env=location.password_env)
     except errors.StoreError as exc:
         fail(f"cannot open the store at {location.shown}: {exc}")
 
 
-def open_loaded_store(loaded: loading.LoadedConfig) -> sql.SqlStore:
-    """The migrated store a loaded configuration names; exits with EXIT_ERROR if it cannot."""
+def open_loaded_store(loaded: loading.LoadedConfig, *, must_exist: bool = False) -> sql.SqlStore:
+    """The migrated store a loaded configuration names; exits with EXIT_ERROR if it cannot.
+
+    ``must_exist``: as for :func:`open_store_from` (read-only commands).
+    """
+    if must_exist:
+        _require_existing(
+            StoreLocation(
+                state_dir=loaded.state_dir,
+                url=loaded.config.store.url,
+                password_env=loaded.config.store.password_env,
+            )
+        )
     try:
         return sql.open_store(
             loaded.state_dir, loaded.config.store.url, password_env=loaded.config.store.password_env
         )
     except (errors.StoreError, OSError) as exc:
         fail(f"cannot open the store of {loaded.path}: {exc}")
+
+
+def _require_existing(location: StoreLocation) -> None:
+    """Exit with EXIT_ERROR, naming where it looked, unless a rollsafe store is there.
+
+    Opening a store migrates it, which would create the SQLite file (or the tables of an
+    empty database): a read must never leave a new, empty store behind and report it.
+    """
+    if _store_exists(location):
+        return
+    fail(
+        f"no rollsafe store at {location.shown} "
+        "(pass --state-dir or -c with the controller's configuration)"
+    )
+
+
+def _store_exists(location: StoreLocation) -> bool:
+    if location.url is None:
+        return (location.state_dir / sql.DB_FILE).is_file()
+    import sqlalchemy as sa
+
+    from rollsafe.storage import engines, migrating
+
+    try:
+        url = engines.resolve(location.url, password_env=location.password_env)
+    except (ValueError, sa.exc.ArgumentError):
+        return True  # unparsable: opening it reports why, better than "no store"
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        return database in ("", ":memory:") or Path(database).is_file()
+    try:
+        engine = engines.create(url)
+    except (ImportError, sa.exc.ArgumentError):
+        return True  # opening it reports why
+    try:
+        return migrating.current_revision(engine) is not None
+    except sa.exc.SQLAlchemyError:
+        return True  # unreachable: opening it reports why (with the password hidden)
+    finally:
+        engine.dispose()
 
 
 def fail(message: str, *, code: int = EXIT_ERROR) -> NoReturn:

@@ -9,11 +9,12 @@ unknown), "quarantined", "quarantine_reason", "worst" (Decision|null), "decision
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,6 +22,12 @@ import typer
 # daemon are imported inside `run`, the only command here that needs them.
 from rollsafe.interfaces.cli import context
 from rollsafe.storage import repositories
+
+if TYPE_CHECKING:  # the loader is imported inside `run` only
+    from rollsafe.config import loading
+
+PORT_ENV = "ROLLSAFE_API_PORT"
+"""Overrides ``server.port`` for ``rollsafe run``, as ``--port`` does (the flag wins)."""
 
 _COLOUR = {"ok": "green", "warning": "yellow", "critical": "red", "quarantined": "magenta"}
 
@@ -33,27 +40,47 @@ def register(app: typer.Typer) -> None:
 def run(
     config: Path = typer.Option(..., "--config", "-c", help="rollsafe.yaml"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging"),
+    log_format: str = typer.Option(
+        "auto",
+        "--log-format",
+        help="auto (rich on a terminal, else plain), plain (one line per event), json, rich",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning, error"),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        envvar=PORT_ENV,
+        min=0,
+        max=65535,
+        help="Listen on this API port instead of server.port (replicas on one host sharing "
+        "one configuration file each take their own); 0 picks a free one",
+        show_envvar=True,
+    ),
 ) -> None:
-    """Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook
-    intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly."""
+    """Run the controller: probes, judge, rollback runs, audit, and the HTTP API.
+
+    The API (webhook intake, /healthz, the dashboard) runs unless server.enabled is false.
+    Ctrl-C or SIGTERM stops it cleanly. Exits 2 before anything is created when the
+    configuration is invalid or a secret it names (*_env) is not set; exits 1 when the
+    controller (or its API) cannot run."""
     import asyncio
     import logging
     import signal
 
+    from rich import markup
     from rich.console import Console
-    from rich.logging import RichHandler
 
     from rollsafe.domain import errors
     from rollsafe.interfaces.api import hosting
-    from rollsafe.interfaces.cli import config_commands
+    from rollsafe.interfaces.cli import config_commands, logs
     from rollsafe.runtime import daemon, readiness
 
-    loaded = config_commands.load_or_exit(config)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=Console(stderr=True), show_path=False)],
-    )
+    if log_format not in logs.FORMATS:
+        context.fail(f"--log-format: {log_format!r} (expected one of {', '.join(logs.FORMATS)})")
+    if log_level not in logs.LEVELS:
+        context.fail(f"--log-level: {log_level!r} (expected one of {', '.join(logs.LEVELS)})")
+    loaded = with_port(config_commands.load_or_exit(config, require_secrets=True), port)
+    logs.configure(fmt=log_format, level="debug" if verbose else log_level)
 
     async def main() -> int:
         stop = asyncio.Event()
@@ -76,7 +103,11 @@ def run(
                 controller, stop, listening=lambda _host, _port: listening.set()
             )
         except (daemon.ControllerBusy, errors.ConfigError, hosting.ApiFailed) as exc:
-            Console(stderr=True).print(f"[red]error:[/] {exc}")
+            logging.getLogger("rollsafe").error("cannot run: %s", exc)  # noqa: TRY400
+            if log_format != "json":  # a JSON log stays JSON to its last line
+                Console(stderr=True, highlight=False, soft_wrap=True).print(
+                    f"[red]error:[/] {markup.escape(str(exc))}"
+                )
             return 1
         finally:
             stop.set()
@@ -86,13 +117,21 @@ def run(
     raise typer.Exit(asyncio.run(main()))
 
 
+def with_port(loaded: loading.LoadedConfig, port: int | None) -> loading.LoadedConfig:
+    """The configuration with its API port replaced by ``--port`` / ``ROLLSAFE_API_PORT``."""
+    if port is None:
+        return loaded
+    server = loaded.config.server.model_copy(update={"port": port})
+    return dataclasses.replace(loaded, config=loaded.config.model_copy(update={"server": server}))
+
+
 def status(
     config: Path | None = typer.Option(None, "--config", "-c", help="rollsafe.yaml"),
     state_dir: Path | None = typer.Option(None, "--state-dir", help="Overrides the config's"),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Targets, their latest decisions with evidence, and open rollback runs."""
-    store = context.open_store_from(config, state_dir)
+    store = context.open_store_from(config, state_dir, must_exist=True)
     try:
         report = _status_report(store)
     finally:

@@ -40,7 +40,9 @@ def discover(
     config: Path = typer.Option(
         ..., "--config", "-c", help="rollsafe.yaml holding the driver to ask"
     ),
-    driver: str = typer.Option(..., "--driver", help="Name of a `drivers` entry, e.g. ec2"),
+    driver: str = typer.Option(
+        ..., "--driver", help="Name of an entry of drivers: in the configuration, e.g. ec2"
+    ),
     tag: list[str] = typer.Option(
         [],
         "--tag",
@@ -50,7 +52,7 @@ def discover(
         None, "--write", help="Write the entries to this file instead of printing them"
     ),
 ) -> None:
-    """Print a `targets` entry for every instance the driver finds with all the tags."""
+    """Print a targets: entry for every instance the driver finds with all the tags."""
     loaded = config_commands.load_or_exit(config)
     try:
         driver_config = loaded.config.driver(driver)

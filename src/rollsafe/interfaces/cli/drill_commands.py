@@ -36,7 +36,7 @@ from rich.table import Table
 from rollsafe.config import loading, models
 from rollsafe.domain import audit_events, clocks, errors, ids, restore_points
 from rollsafe.execute import driving
-from rollsafe.interfaces.cli import config_commands, context
+from rollsafe.interfaces.cli import config_commands, context, tables
 from rollsafe.runtime import assembly
 from rollsafe.storage import repositories
 from rollsafe.verify import checkpoints
@@ -119,7 +119,7 @@ def drill(
             )
         )
     else:
-        console.print(_table(steps))
+        tables.show(_table(steps), console=console)
         verdict = "[green]drill passed[/]" if ok else "[bold red]drill FAILED[/]"
         console.print(f"{verdict} ({drill_id}, {sum(s.duration for s in steps):.1f}s)")
     raise typer.Exit(EXIT_OK if ok else EXIT_FAILED)

@@ -10,6 +10,7 @@ backtest or the drivers. A test checks every summary against its command's own h
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping
@@ -28,19 +29,21 @@ class Entry:
     """A top-level command: the module that defines it and the summary ``--help`` shows.
 
     ``group`` is true for a command group whose module has a ``typer.Typer`` named ``app``;
-    otherwise the module's ``register(app)`` adds the command (with its siblings).
+    otherwise the module's ``register(app)`` adds the command (with its siblings). One noun,
+    one group: an old plural (``targets``) is an ``alias_of`` the singular, not a second group.
     """
 
     module: str
     summary: str
     group: bool = False
+    alias_of: str | None = None
+    """A former name kept working (hidden from ``--help``): it runs ``alias_of`` after a note."""
 
 
 COMMANDS: dict[str, Entry] = {
     "run": Entry(
         "daemon_commands",
-        "Run the controller: probes, judge, rollback runs, audit, and the HTTP API (webhook\n"
-        "intake, /healthz) unless `server.enabled` is false. Ctrl-C stops it cleanly.",
+        "Run the controller: probes, judge, rollback runs, audit, and the HTTP API.",
     ),
     "status": Entry(
         "daemon_commands", "Targets, their latest decisions with evidence, and open rollback runs."
@@ -76,20 +79,27 @@ COMMANDS: dict[str, Entry] = {
     "approve": Entry("approval_commands", "Let a rollback that waits for a person go on now."),
     "reject": Entry(
         "approval_commands",
-        "Stop a rollback that waits for a person: it ends ``rejected``, the target untouched.",
+        "Stop a rollback that waits for a person: it ends rejected, the target untouched.",
     ),
     "drill": Entry(
         "drill_commands",
         "Checkpoint, upgrade, roll back and verify TARGET for real, timing every step.",
     ),
     "config": Entry(
-        "config_commands", "Check a configuration file, or print its JSON Schema.", group=True
+        "config_commands",
+        "Check a configuration file; print its JSON Schema or its reference.",
+        group=True,
     ),
     "audit": Entry(
         "audit_commands", "Show, verify and export the hash-chained audit log.", group=True
     ),
     "target": Entry("target_commands", "Inspect and release targets.", group=True),
-    "targets": Entry("discover_commands", "Find targets in a cloud.", group=True),
+    "targets": Entry(
+        "target_commands",
+        "Deprecated spelling of target (it runs rollsafe target ...).",
+        group=True,
+        alias_of="target",
+    ),
     "rollout": Entry(
         "rollout_commands",
         "Guarded upgrades in waves: start, status, pause, resume, abort.",
@@ -103,6 +113,11 @@ COMMANDS: dict[str, Entry] = {
     "runs": Entry(
         "run_commands", "List rollback runs, or show one with its steps and audit events."
     ),
+    "mark": Entry(
+        "mark_commands",
+        "Record events made outside rollsafe (an upgrade by another tool).",
+        group=True,
+    ),
 }
 """Every top-level command, in the order ``--help`` lists them."""
 
@@ -114,18 +129,36 @@ def load(name: str) -> typer.core.TyperCommand | typer.core.TyperGroup:
     holder = typer.Typer(add_completion=False)
     if entry.group:
         sub: typer.Typer = module.app
-        if name == "target":
+        if (entry.alias_of or name) == "target":
             _add_target_discover(sub)
         holder.add_typer(sub, name=name)
     else:
         module.register(holder)
     command = typer.main.get_group(holder).commands[name]
     assert isinstance(command, core.TyperCommand | core.TyperGroup)  # noqa: S101 (typer builds these)
+    if entry.alias_of is not None:
+        _deprecate(command, name=name, use=entry.alias_of, summary=entry.summary)
     return command
 
 
+def _deprecate(
+    command: core.TyperCommand | core.TyperGroup, *, name: str, use: str, summary: str
+) -> None:
+    """``command`` still works under its old ``name``, hidden, saying on stderr what to type."""
+    command.hidden = True
+    command.help = summary
+    run = command.invoke
+
+    def invoke(ctx: Any) -> Any:
+        # stderr: a script reading the command's output is not broken by the note.
+        typer.echo(f"note: 'rollsafe {name}' is deprecated; use 'rollsafe {use}'", err=True)
+        return run(ctx)
+
+    command.invoke = invoke  # type: ignore[method-assign]
+
+
 def _add_target_discover(target_app: typer.Typer) -> None:
-    """`rollsafe targets discover` (as the issue names it) is also `rollsafe target discover`."""
+    """`rollsafe target discover`: the discover command joins the target group."""
     if any(info.name == "discover" for info in target_app.registered_commands):
         return
     from rollsafe.interfaces.cli import discover_commands
@@ -147,7 +180,7 @@ class _Commands(MutableMapping[str, Any]):
         entry = COMMANDS[name]  # KeyError: no such command (click then says so)
         if self.summarising:
             # `rollsafe --help` lists names and summaries: no module needs importing for that.
-            return core.TyperCommand(name, help=entry.summary)
+            return core.TyperCommand(name, help=entry.summary, hidden=entry.alias_of is not None)
         command = self._loaded[name] = self._load(name)
         return command
 
@@ -180,13 +213,25 @@ class LazyGroup(core.TyperGroup):
         return list(self.commands)
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
+        with self._summaries():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        # Completing `rollsafe ro<TAB>` offers names and summaries: the table has them, and a
+        # shell waits for this on every key press. A sub-command's own words (`rollsafe
+        # rollout st<TAB>`) are completed by that command, loaded as it is resolved.
+        with self._summaries():
+            return super().shell_complete(ctx, incomplete)
+
+    @contextlib.contextmanager
+    def _summaries(self) -> Iterator[None]:
         commands = self.commands
         if not isinstance(commands, _Commands):  # pragma: no cover - set in __init__
-            super().format_help(ctx, formatter)
+            yield
             return
         commands.summarising = True
         try:
-            super().format_help(ctx, formatter)
+            yield
         finally:
             commands.summarising = False
 
@@ -209,7 +254,9 @@ app = typer.Typer(
     cls=LazyGroup,
     help="Watch hosts after an upgrade; roll the upgrade back when monitoring shows it failed.",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion: completing reads only the names and summaries
+    # of the table (LazyGroup.shell_complete), like --help.
+    add_completion=True,
     pretty_exceptions_enable=False,
 )
 

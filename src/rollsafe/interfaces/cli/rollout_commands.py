@@ -44,7 +44,7 @@ from rich.text import Text
 
 from rollsafe.config import loading
 from rollsafe.domain import audit_events, clocks, errors, rollouts
-from rollsafe.interfaces.cli import config_commands, context
+from rollsafe.interfaces.cli import config_commands, context, tables
 from rollsafe.rollouts import opening, reports
 from rollsafe.runtime import assembly, daemon, locking
 from rollsafe.storage import repositories, sql
@@ -185,7 +185,7 @@ def list_rollouts(
             r.actor,
             markup.escape(r.halt_reason or ""),
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @app.command("pause")
@@ -238,7 +238,7 @@ def abort(
     wait: WaitOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Stop the rollout and roll back what its ``on_halt`` policy says."""
+    """Stop the rollout and roll back what its on_halt policy says."""
     loaded = config_commands.load_or_exit(config)
     _quiet_logging()
     store = _open_store(loaded)
@@ -311,6 +311,11 @@ def _drive_or_queue(
             who = f"pid {holder.pid}" if holder else "another process"
             console.print(f"rollout {rollout_id} is driven by the running controller ({who})")
         if not wait:
+            if as_json:
+                # Queued is an outcome too: a script gets the rollout as it stands (the daemon
+                # drives it from here), not an empty stdout it cannot tell from a crash.
+                pid = holder.pid if holder else None
+                _finish(loaded, rollout_id, console, as_json=True, extra={"driven_by_pid": pid})
             return _current(loaded, rollout_id)
         if _follow(loaded, rollout_id, lock, console, as_json=as_json):
             _finish(loaded, rollout_id, console, as_json=as_json)
@@ -435,11 +440,16 @@ def _paused_and_idle(rollout: rollouts.Rollout, rows: list[rollouts.RolloutTarge
 
 
 def _finish(
-    loaded: loading.LoadedConfig, rollout_id: str, console: Console, *, as_json: bool
+    loaded: loading.LoadedConfig,
+    rollout_id: str,
+    console: Console,
+    *,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     store = _open_store(loaded)
     try:
-        summary = _summary(store, rollout_id)
+        summary = {**_summary(store, rollout_id), **(extra or {})}
     finally:
         store.close()
     if as_json:
@@ -595,7 +605,7 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
     )
     if rollout["halt_reason"]:
         console.print(f"  {markup.escape(rollout['halt_reason'])}")
-    console.print(_waves_table(summary))
+    tables.show(_waves_table(summary), console=console)
     budget = summary["budget"]
     allowed = budget["allowed_failures"]
     console.print(
@@ -616,7 +626,7 @@ def _print_summary(console: Console, summary: Mapping[str, Any]) -> None:
                 item.get("run_id") or "",
                 "yes" if item.get("pinned") else "",
             )
-        console.print(table)
+        tables.show(table, console=console)
     pending = sum(1 for t in summary["targets"] if t["state"] == "pending")
     if pending and summary["rollout"]["state"] not in ("running", "pending", "paused"):
         console.print(f"{pending} targets were never touched")

@@ -39,8 +39,8 @@ from rich import markup
 from rich.console import Console
 from rich.table import Table
 
-from rollsafe.domain import audit_events, clocks, errors, ids, observations, restore_points, runs
-from rollsafe.interfaces.cli import context
+from rollsafe.domain import audit_events, clocks, errors, ids, restore_points, runs
+from rollsafe.interfaces.cli import context, tables
 from rollsafe.runtime import locking  # a file lock: nothing of the runtime's weight
 from rollsafe.storage import repositories
 
@@ -102,14 +102,27 @@ def rollback(  # noqa: PLR0915 - two lazy imports on top of the command's own st
         bool,
         typer.Option("--wait", help="When a daemon drives the run, follow it until it ends"),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Go past a quarantine and an open fleet breaker (audited as forced)",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Roll TARGET back now: drive the run here, or hand it to the running daemon."""
+    """Roll TARGET back now: drive the run here, or hand it to the running daemon.
+
+    A person's rollback is never stopped by the per-target rate limit; --force also goes
+    past a quarantine. --to must name one of TARGET's restore points (checked first).
+    """
     from rollsafe.interfaces.cli import config_commands
     from rollsafe.runtime import assembly
 
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
+    if not reason.strip():
+        context.fail("--reason must say why (it is recorded in the audit log)")
     _quiet_logging()
     console = Console(highlight=False, soft_wrap=True)
     show = None if as_json else _progress_printer(console)
@@ -118,16 +131,18 @@ def rollback(  # noqa: PLR0915 - two lazy imports on top of the command's own st
     try:
         holder = _take_lock_unless_daemon(lock, console, quiet=as_json)
         leader = _yield_to_leader(lock, store)
+        started = time.time()
         try:
             executor = assembly.build_executor(
                 loaded, store, clock=clocks.SystemClock(), on_audit=show
             )
-        except errors.ConfigError as exc:
-            context.fail(str(exc))
-        started = time.time()
-        try:
             run = executor.request(
-                target, trigger="manual", actor=_actor(), reason=reason, restore_point=to
+                target,
+                trigger="manual",
+                actor=_actor(),
+                reason=reason,
+                restore_point=to,
+                force=force,
             )
         except errors.ConfigError as exc:
             context.fail(str(exc))
@@ -333,7 +348,7 @@ def runs_list(
             _when(run.created_at),
             markup.escape(run.error or ""),
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @runs_app.command("show")
@@ -446,7 +461,7 @@ def restore_points_command(
 
     loaded = config_commands.load_or_exit(config)
     _known_target(loaded, target)
-    store = _open_store(loaded)
+    store = context.open_loaded_store(loaded, must_exist=True)
     try:
         points = store.list_restore_points(ids.TargetId(target))
     except errors.StoreError as exc:
@@ -464,7 +479,7 @@ def restore_points_command(
         table.add_row(
             point.id, _when(point.created_at), point.driver, markup.escape(point.label), checks
         )
-    Console().print(table)
+    tables.show(table)
 
 
 # ---------------------------------------------------------------------------- upgrade
@@ -479,6 +494,7 @@ def upgrade(
     label: Annotated[str, typer.Option("--label", help="Label of the restore point")] = "",
 ) -> None:
     """Checkpoint TARGET, run its driver's upgrade, and mark the time for the judge."""
+    from rollsafe.execute import upgrading
     from rollsafe.interfaces.cli import config_commands
 
     loaded = config_commands.load_or_exit(config)
@@ -497,6 +513,8 @@ def upgrade(
             console.print(f"restore point {point.id} taken")
         key = f"upgrade:{target}:{secrets.token_hex(5)}"
         actor = _actor()
+        # Before the effect: a failure seen while the upgrade runs has a release to undo.
+        upgrading.started(store, tid, at=time.time())
         try:
             output = asyncio.run(driver.upgrade(loaded.config.target(target), key=key))
         except errors.RollsafeError as exc:
@@ -518,6 +536,8 @@ def _upgrade_done(
     point: restore_points.RestorePoint | None,
 ) -> None:
     """Audit the upgrade and leave the ``mark:upgrade`` observation the judge reads."""
+    from rollsafe.execute import upgrading
+
     now = time.time()
     store.append_audit(
         audit_events.AuditEntry(
@@ -531,9 +551,7 @@ def _upgrade_done(
         )
     )
     # Even a failed upgrade may have changed the target: the judge must know when.
-    store.add_observations(
-        [observations.Observation(time=now, target=target, source="mark:upgrade", value=1.0)]
-    )
+    upgrading.finished(store, target, at=now)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -590,6 +608,11 @@ def _open_store(loaded: loading.LoadedConfig) -> sql.SqlStore:
 
 
 def _actor() -> str:
+    return actor()
+
+
+def actor() -> str:
+    """``cli:<user>``: who a command acts as, in the audit log."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)

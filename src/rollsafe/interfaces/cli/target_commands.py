@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from rollsafe.domain import audit_events, ids
-from rollsafe.interfaces.cli import context
+from rollsafe.interfaces.cli import context, tables
 
 app = typer.Typer(no_args_is_help=True, help="Inspect and release targets.")
 
@@ -29,7 +29,7 @@ def list_targets(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Targets known to the store, with their quarantine state."""
-    store = context.open_store_from(config, state_dir)
+    store = context.open_store_from(config, state_dir, must_exist=True)
     try:
         records = store.list_targets()
     finally:
@@ -57,7 +57,7 @@ def list_targets(
         table.add_row(
             r.id, r.address, r.driver or "", r.quarantine_reason or "", r.pin_reason or ""
         )
-    Console().print(table)
+    tables.show(table)
 
 
 @app.command("release")

@@ -94,7 +94,11 @@ class Failure(errors.DriverError):
 
 
 class Client:
-    """Tencent Cloud services (``cvm``, ``cbs``, ``tat``) of one region."""
+    """Tencent Cloud services (``cvm``, ``cbs``, ``tat``, ``cls``) of one region.
+
+    ``credentials`` (secret id, secret key, token) are used as given when set; otherwise the
+    SDK's own chain finds them (environment, profile file, CVM role, TKE OIDC role).
+    """
 
     def __init__(
         self,
@@ -103,11 +107,13 @@ class Client:
         endpoints: Mapping[str, str | None],
         protocol: str = "https",
         api_timeout: float = 30.0,
+        credentials: tuple[str, str, str | None] | None = None,
     ) -> None:
         self.region = region
         self._endpoints = dict(endpoints)
         self._protocol = protocol
         self._timeout = api_timeout
+        self._given = credentials
         self._provider: Any = None
         self._lock = threading.Lock()
 
@@ -191,6 +197,9 @@ class Client:
     def _credential(self) -> Any:
         from tencentcloud.common import credential
 
+        if self._given is not None:
+            secret_id, secret_key, token = self._given
+            return credential.Credential(secret_id, secret_key, token)
         with self._lock:
             if self._provider is None:
                 # Environment first (TENCENTCLOUD_SECRET_ID / _KEY), then the profile file, the
@@ -212,6 +221,10 @@ def _factory(service: str) -> Any:
         from tencentcloud.tat.v20201028 import tat_client
 
         return tat_client.TatClient
+    if service == "cls":
+        from tencentcloud.cls.v20201016 import cls_client
+
+        return cls_client.ClsClient
     raise errors.DriverError(f"no Tencent Cloud service {service!r} in rollsafe")
 
 

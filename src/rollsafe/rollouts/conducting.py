@@ -1,6 +1,6 @@
-"""The durable rollout executor: waves of readiness, checkpoint, upgrade and bake (rollouts).
+"""The durable rollout conductor: waves of readiness, checkpoint, upgrade and bake (rollouts).
 
-``RolloutDriver.serve`` runs inside the controller (the daemon, or the one ``rollsafe rollout
+``RolloutConductor.serve`` runs inside the controller (the daemon, or the one ``rollsafe rollout
 start`` runs in-process), beside the run executor, because a bake needs the judge's live
 decisions. It finds open rollouts in the store (opened by ``rollouts.opening``) and drives
 each to its end. For every target of a wave, at most ``max_parallel`` at a time:
@@ -9,9 +9,10 @@ each to its end. For every target of a wave, at most ``max_parallel`` at a time:
    when the judge already sees it critical or has no data on it, or when its driver cannot
    take a restore point (``take_checkpoint``) or that point fails the driver's ``precheck``.
    A target that could not be rolled back is never upgraded.
-2. **upgrade**: the plan's upgrade command for the target's driver (default: the driver's
-   own), under the key ``<rollout>/<target>/upgrade``; then a ``mark:upgrade`` observation,
-   so baseline rules compare with before the upgrade.
+2. **upgrade**: a ``mark:upgrade_started`` observation (``execute.upgrading``), stored before
+   the effect; then the plan's upgrade command for the target's driver (default: the
+   driver's own), under the key ``<rollout>/<target>/upgrade``; then a ``mark:upgrade``
+   observation, so baseline rules compare with before the upgrade.
 3. **bake**: for the wave's bake time the judge's decisions on the target, restricted to the
    plan's bake rules, are read every ``poll_interval``; a critical one (or a rollback run
    opened for the target meanwhile) fails it. A bake that ends without any bake rule having
@@ -25,6 +26,11 @@ each to its end. For every target of a wave, at most ``max_parallel`` at a time:
 The next wave starts only when every target of the current one is done and no budget is
 spent. During a bake the engine's cohorts say which targets are canaries (baking) and which
 the baseline (waiting for their wave), for ``cohort`` rules.
+
+Serving and fencing: ``serve`` is the durable-controller skeleton (``execute.serving``) shared
+with runs. Inside a leader term every write (rollout rows, target rows, marks, restore points,
+audit) carries the term's fencing token: a deposed leader's first write is refused, its
+rollout tasks are cancelled at once and no upgrade it had not begun is begun.
 
 Durability: every step is stored before its effect and after it. A controller killed at any
 instant resumes the rollout at the stored wave and step: a target stored ``upgrading`` calls
@@ -67,14 +73,14 @@ from rollsafe.domain import (
     runs,
     verdicts,
 )
-from rollsafe.execute import driving, registry
+from rollsafe.execute import driving, registry, serving, upgrading
 from rollsafe.execute import runs as executing
 from rollsafe.judge import cohorts, engine
 from rollsafe.rollouts import budgets
 from rollsafe.storage import repositories
 from rollsafe.verify import checkpoints
 
-__all__ = ["EVIDENCE_TIMEOUT_S", "RolloutDriver", "has_evidence"]
+__all__ = ["EVIDENCE_TIMEOUT_S", "RolloutConductor", "has_evidence"]
 
 _log = logging.getLogger(__name__)
 
@@ -84,7 +90,7 @@ ready (a controller that just started has not observed anything yet)."""
 _OUTPUT_LIMIT = 2000
 _RUN_POLL_S = 0.5
 _RECORDS_TTL_S = 1.0
-_RETRY_S = 5.0  # a rollout whose driving crashed is tried again after this long, not at once
+_RETRY_S = 5.0
 
 
 class _Closing(Exception):
@@ -127,7 +133,7 @@ class _Drive:
         )
 
 
-class RolloutDriver:
+class RolloutConductor:
     """Drives every open rollout of the store to its end; see the module notes."""
 
     def __init__(
@@ -142,7 +148,7 @@ class RolloutDriver:
         drivers: Mapping[str, driving.Driver] | None = None,
         probe_factory: probing.ProbeFactory = probes.build,
         actor: str = "rollsafe",
-        fault: Callable[[str], None] = executing.kill_at_boundary,
+        fault: Callable[[str], None] = serving.kill_at_boundary,
         poll_interval: float = 0.5,
         evidence_timeout: float = EVIDENCE_TIMEOUT_S,
         upgrade_retries: int = 3,
@@ -168,56 +174,38 @@ class RolloutDriver:
         self._shutdown_grace = shutdown_grace
         self._closing: asyncio.Event | None = None
         self._known_rules = {rule.id for rule in config.rules}
-        self._crashed: dict[str, float] = {}
 
     # ------------------------------------------------------------------ serving
 
-    async def serve(self, stop: asyncio.Event) -> None:
-        """Drive open rollouts (resuming any a crash left) until ``stop`` is set."""
-        closing = self._closing_event()
-        tasks: dict[str, asyncio.Task[None]] = {}
-        try:
-            while not stop.is_set():
-                for rollout_id, task in list(tasks.items()):
-                    if task.done():
-                        del tasks[rollout_id]
-                try:
-                    found = self._store.list_rollouts(open_only=True, limit=10)
-                except errors.StoreError:
-                    _log.exception("cannot list open rollouts; trying again")
-                    found = []
-                for rollout in found:
-                    crashed = self._crashed.get(rollout.id)
-                    if crashed is not None and time.monotonic() - crashed < _RETRY_S:
-                        continue
-                    if rollout.id not in tasks:
-                        tasks[rollout.id] = asyncio.create_task(
-                            self._guarded(rollout.id), name=f"rollsafe-rollout-{rollout.id}"
-                        )
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
-                        await stop.wait()
-        finally:
-            closing.set()
-            if tasks:
-                _, late = await asyncio.wait(tasks.values(), timeout=self._shutdown_grace)
-                for task in late:
-                    _log.warning("rollout task %s cancelled at shutdown", task.get_name())
-                    task.cancel()
-                await asyncio.gather(*tasks.values(), return_exceptions=True)
-            self._engine.set_cohorts({})
+    async def serve(
+        self,
+        stop: asyncio.Event,
+        *,
+        fence: int | None = None,
+        halt: asyncio.Event | None = None,
+    ) -> None:
+        """Drive open rollouts (resuming any a crash left) until ``stop`` or ``halt`` is set.
 
-    async def _guarded(self, rollout_id: str) -> None:
+        The durable-controller skeleton (``execute.serving``), as for runs: ``fence`` is the
+        leader term's token every rollout write (rows, marks, restore points, audit) carries,
+        so a deposed leader's next write is refused and the loop halts; ``halt`` (the lease
+        was lost) cancels every rollout task at once, with no grace, so none goes on to call
+        a driver. On ``stop`` rollouts stop at their next safe point within the grace.
+        """
+        closing = self._closing_event()
+        loop = serving.ServeLoop(
+            kind="rollout",
+            find=lambda: [r.id for r in self._store.list_rollouts(open_only=True, limit=10)],
+            drive=self.drive,
+            poll_interval=self._poll,
+            shutdown_grace=self._shutdown_grace,
+            retry_after=_RETRY_S,  # a rollout whose driving crashed is not retried at once
+            closing=closing.set,
+        )
         try:
-            rollout = await self.drive(rollout_id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - the guard of a background task: log, never vanish
-            _log.exception("rollout %s could not be driven; trying again soon", rollout_id)
-            self._crashed[rollout_id] = time.monotonic()
-            return
-        self._crashed.pop(rollout_id, None)
-        _log.info("rollout %s is %s", rollout.id, rollout.state.value)
+            await loop.serve(stop, fence=fence, halt=halt)
+        finally:
+            self._engine.set_cohorts({})
 
     def _closing_event(self) -> asyncio.Event:
         if self._closing is None or self._closing.is_set():
@@ -504,6 +492,9 @@ class RolloutDriver:
         except (KeyError, errors.ConfigError) as exc:
             failure = f"cannot upgrade: {exc}"
         else:
+            # Stored before the effect: the target counts as upgraded from now on ("one
+            # rollback per upgrade"), and a deposed leader's write stops here (FencedOut).
+            upgrading.started(self._store, tid, at=self._clock.now())
             failure, output = await self._call_upgrade(driver, target, key)
         self._fault(f"after:rollout.upgrade.effect:{tid}")
         now = self._clock.now()
@@ -789,9 +780,8 @@ class RolloutDriver:
         self._engine.set_cohorts(assignment)
 
     def _mark(self, target: ids.TargetId, at: float) -> None:
-        mark = observations.Observation(time=at, target=target, source="mark:upgrade", value=1.0)
         try:
-            self._store.add_observations([mark])
+            upgrading.finished(self._store, target, at=at)
         except errors.StoreError:
             _log.exception("could not store the upgrade mark of %s", target)
         # Folded at once too: the daemon's mark watcher would only see it within a second.
@@ -1051,15 +1041,8 @@ class RolloutDriver:
 
     async def _wait_any(self, *events: asyncio.Event, seconds: float | None = None) -> None:
         """Until one of ``events`` (or the controller closing) is set, or ``seconds`` pass."""
-        watched = [*events]
-        if self._closing is not None:
-            watched.append(self._closing)
-        waiters = [asyncio.ensure_future(event.wait()) for event in watched]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        closing = [] if self._closing is None else [self._closing]
+        await serving.wait_any(*events, *closing, seconds=seconds)
         self._check_closing()
 
 
@@ -1082,9 +1065,22 @@ async def _all(*coros: Coroutine[Any, Any, None]) -> None:
     """Run ``coros`` together until every one ended; then re-raise the first error, if any.
 
     Unlike a bare ``gather``, no coroutine is left running behind an error (the others
-    reach their own safe point first).
+    reach their own safe point first). A write fenced out is the exception: another replica
+    leads, so the others are cancelled at once rather than let to call a driver once more.
     """
-    results = await asyncio.gather(*coros, return_exceptions=True)
+    tasks = [asyncio.ensure_future(coro) for coro in coros]
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and isinstance(task.exception(), errors.FencedOut):
+                    raise errors.FencedOut(str(task.exception()))
+    finally:
+        for task in tasks:
+            task.cancel()  # a no-op for those that ended
+        await asyncio.gather(*tasks, return_exceptions=True)
+    results = [asyncio.CancelledError() if t.cancelled() else t.exception() for t in tasks]
     failures = [r for r in results if isinstance(r, BaseException)]
     closing = [r for r in failures if isinstance(r, _Closing)]
     if len(closing) < len(failures):
