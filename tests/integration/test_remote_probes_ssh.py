@@ -414,3 +414,28 @@ def test_record_reads_a_remote_journal_over_a_time_range(lab, tmp_path):
     assert any("a remote file is not recorded" in note for note in got.notes)
     empty = recording.record(config, start=after + 10, end=after + 20)
     assert empty.log_lines == []
+
+
+async def test_a_refused_key_is_a_blind_observation_that_says_how_to_fix_it(lab):
+    parsed = models.RollsafeConfig.model_validate(
+        {
+            "probes": [
+                {
+                    "kind": "log",
+                    "name": "app",
+                    "path": "/var/log/app.log",
+                    "presets": ["app_error"],
+                    "transport": lab.transport(identity_file=str(lab.other_key)),
+                }
+            ]
+        }
+    )
+    probe = build(parsed.probes[0], FakeClock(start=1.0))
+    try:
+        seen = await probe.observe(_target(lab.hosts[0]))
+    finally:
+        await probe.close()
+    assert seen.value is None
+    assert seen.error is not None
+    assert "refused key" in seen.error
+    assert "authorized_keys" in seen.error
