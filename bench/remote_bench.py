@@ -13,8 +13,9 @@ read of ``/proc``. Measured on the controller side:
   On this machine it includes the remote login shell's start (root's ``.bashrc`` runs
   ``pyenv init``), which a plain host does not pay.
 
-``ROLLSAFE_BENCH_REMOTE_HOSTS`` sets N (default 100). Needs root, ``ip``, sshd: without them
-the suite says so and measures nothing.
+``ROLLSAFE_BENCH_REMOTE_HOSTS`` sets N (default 100), ``ROLLSAFE_BENCH_REMOTE_ROUNDS`` the
+timed rounds (default 2: on a busy 2-core machine a round of 100 hosts takes about 50 s).
+Needs root, ``ip``, sshd: without them the suite says so and measures nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support import netns_hosts, system_tools  # test support, on the path above
 
 HOSTS = int(os.environ.get("ROLLSAFE_BENCH_REMOTE_HOSTS", "100"))
-ROUNDS = 5
+ROUNDS = int(os.environ.get("ROLLSAFE_BENCH_REMOTE_ROUNDS", "2"))
 LATENCY_SAMPLES = 30
 
 
