@@ -71,6 +71,9 @@ def backtest(
     min_recall: float | None = typer.Option(
         None, "--min-recall", help="Exit 1 when recall is below this (0..1)"
     ),
+    half: str | None = typer.Option(
+        None, "--half", help="With --corpus: only recordings of this half (design, held-out)"
+    ),
 ) -> None:
     """Replay recorded history through the judge; print decisions, or scores for a corpus."""
     if (data is None) == (corpus is None):
@@ -84,7 +87,7 @@ def backtest(
             counts = _backtest_one(loaded.config, data, config_path=loaded.path, as_json=as_json)
         elif corpus is not None:
             counts = _backtest_corpus(
-                loaded.config, corpus, config_path=loaded.path, as_json=as_json
+                loaded.config, corpus, config_path=loaded.path, as_json=as_json, half=half
             )
     except recordings.RecordingError as exc:
         _print_problems(exc.problems)
@@ -149,9 +152,14 @@ def _backtest_one(
 
 
 def _backtest_corpus(
-    config: models.RollsafeConfig, directory: Path, *, config_path: Path, as_json: bool
+    config: models.RollsafeConfig,
+    directory: Path,
+    *,
+    config_path: Path,
+    as_json: bool,
+    half: str | None,
 ) -> scoring.Counts:
-    result = corpora.run(config, directory)
+    result = corpora.run(config, directory, half=half)
     totals = result.totals
     if as_json:
         body = {
@@ -194,9 +202,41 @@ def _backtest_corpus(
         f"detection delay median {_maybe_duration(totals.median_delay)}, "
         f"max {_maybe_duration(totals.max_delay)}"
     )
+    _print_families(console, result)
     for skipped in result.skipped:
         console.print(f"skipped {markup.escape(skipped.file)}: {markup.escape(skipped.reason)}")
     return counts
+
+
+def _print_families(console: Console, result: corpora.CorpusResult) -> None:
+    rows = result.table()
+    if all(family == "-" for family, _, _ in rows):
+        return  # no recording names its family: the totals above say it all
+    table = Table(title="per family and half")
+    for name in ("family", "half", "recordings", "TP", "FP", "FN", "TN"):
+        table.add_column(name, justify="left" if name in ("family", "half") else "right")
+    for name in ("precision", "recall", "median delay", "rollbacks"):
+        table.add_column(name, justify="right")
+    for family, half, group in [*rows, *(("all", g.name, g) for g in result.groups(by="half"))]:
+        totals = group.totals
+        counts = totals.counts
+        table.add_row(
+            markup.escape(family),
+            markup.escape(half),
+            str(len(group.scenarios)),
+            str(counts.tp),
+            str(counts.fp),
+            str(counts.fn),
+            str(counts.tn),
+            _ratio(counts.precision),
+            _ratio(counts.recall),
+            _maybe_duration(totals.median_delay),
+            str(sum(s.criticals for s in group.scenarios)),
+        )
+    console.print(table)
+    week = result.week_rollbacks
+    if week is not None:
+        console.print(f"rollbacks over the healthy week(s): {week}")
 
 
 def _print_scenario(console: Console, scored: scoring.ScenarioScore) -> None:
