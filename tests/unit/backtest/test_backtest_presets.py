@@ -24,6 +24,13 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "cpu": "host",
     "memory": "host",
     "data_check": "command",
+    "error_ratio": "promql",
+    "latency": "promql",
+    "saturation": "promql",
+    "kernel_oops": "log",
+    "kernel_stalls": "log",
+    "segfaults": "log",
+    "unit_failures": "log",
 }
 
 
