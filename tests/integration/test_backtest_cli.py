@@ -36,7 +36,7 @@ def test_data_prints_every_decision_and_the_score() -> None:
         assert column in output
     assert "+1:05:03" in output  # when web-1 was judged down: 63 s after the crash
     assert "web-service.down" in output
-    assert "health value 0 < 1 (3 times in a row, for 1m)" in output
+    assert "health value 0 < 1 (3 times in a row, failing checks spanning 1m)" in output
     assert "precision 1.000  recall 1.000  (TP 1, FP 0, FN 0, TN 1)" in output
 
 

@@ -211,8 +211,55 @@ async def test_presets_count_kernel_trouble(tmp_path: Path) -> None:
         "kernel: Kernel panic - not syncing: Fatal exception\n",
     )
     value, text = await _count(probe)
-    assert value == 4.0
-    assert text == "kernel: Kernel panic - not syncing: Fatal exception"
+    # The OOM report's two lines are one event: an OOM kill, a segfault and a panic.
+    assert value == 3.0
+    assert text == "kernel: Kernel panic - not syncing: Fatal exception [events=3 lines=4]"
+    await probe.close()
+
+
+async def test_an_oom_report_split_across_observations_counts_once(tmp_path: Path) -> None:
+    # The kernel writes the report over a few milliseconds; the probe may look in between.
+    path = tmp_path / "kern.log"
+    path.write_text("")
+    probe = _probe(path, presets=["oom"])
+    await _count(probe)
+    _append(path, "kernel: java invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0\n")
+    assert await _count(probe) == (
+        1.0,
+        "kernel: java invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0",
+    )
+    _append(
+        path,
+        "kernel: Mem-Info:\n"
+        "kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task=java,pid=4242,uid=0\n"
+        "kernel: Out of memory: Killed process 4242 (java) total-vm:43240kB\n",
+    )
+    # Two more lines of the same kill: no new event; the text names the event they joined.
+    value, text = await _count(probe)
+    assert value == 0.0
+    assert text == (
+        "kernel: java invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0 [events=0 lines=2]"
+    )
+    _append(path, "kernel: Out of memory: Killed process 5150 (python3) total-vm:1kB\n")
+    assert await _count(probe) == (
+        1.0,
+        "kernel: Out of memory: Killed process 5150 (python3) total-vm:1kB",
+    )
+    await probe.close()
+
+
+async def test_events_continue_across_a_rotation(tmp_path: Path) -> None:
+    path = tmp_path / "kern.log"
+    path.write_text("")
+    probe = _probe(path, presets=["kernel_panic"])
+    await _count(probe)
+    _append(path, "kernel: BUG: kernel NULL pointer dereference, address: 0000000000000008\n")
+    shutil.move(path, tmp_path / "kern.log.1")
+    path.write_text("kernel: Oops: 0000 [#1] PREEMPT SMP NOPTI\n")
+    value, text = await _count(probe)
+    assert value == 1.0
+    assert text is not None
+    assert text.endswith("[events=1 lines=2]")
     await probe.close()
 
 

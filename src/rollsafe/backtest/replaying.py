@@ -8,14 +8,14 @@ same data. Nothing is executed, stored or sent: no driver, no store, no notifier
 
 Raw log lines in a recording become what the live log probe would have observed: one
 observation per probe ``interval`` and target, from the recording's start to its end, whose
-``value`` is the number of lines matching the probe's patterns and presets since the previous
-one and whose ``text`` is the last matching line. Matching uses the log probe's own compiled
-patterns (``detect.probes.logs.compile_patterns``), and a line counts once however many
-patterns it matches, as in the probe. Buckets are ``(start + (k-1)*interval, start +
-k*interval]``, observed at their end. Several log probes may follow the same file (one per
-pattern family on ``/var/log/kern.log``, say): a line recorded for one of them is seen by
-every log probe of the configuration with the same ``path``, as it is live, so a recording
-holds each kernel line once however many probes read it.
+``value`` is the number of EVENTS the probe's patterns and presets found in the lines since
+the previous one and whose ``text`` is as the probe writes it. Lines go through the log
+probe's own event counter (``detect.probes.logs.counter_for``), in file order, as in the
+probe. Buckets are ``(start + (k-1)*interval, start + k*interval]``, observed at their end.
+Several log probes may follow the same file (one per pattern family on
+``/var/log/kern.log``, say): a line recorded for one of them is seen by every log probe of
+the configuration with the same ``path``, as it is live, so a recording holds each kernel
+line once however many probes read it.
 
 A replay is deterministic: the same configuration and recording always give the same decisions
 (the engine orders its input itself, so even a shuffled file gives them).
@@ -24,15 +24,14 @@ A replay is deterministic: the same configuration and recording always give the 
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rollsafe.backtest import recordings
 from rollsafe.config import models
-from rollsafe.detect.probes import logs, outcomes
+from rollsafe.detect.probes import logs
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine
 
@@ -115,7 +114,6 @@ def log_observations(
     start, end = recording.start, recording.end
     if start is None or end is None:
         return []
-    patterns: dict[str, tuple[re.Pattern[str], ...]] = {}
     out: list[observations.Observation] = []
     for (target, source), lines in sorted(followed.items()):
         probe = probes.get(source)
@@ -126,14 +124,12 @@ def log_observations(
                 "configuration (expected the name of a log probe: its patterns and interval "
                 "turn lines into counts)"
             )
-        if source not in patterns:
-            patterns[source] = logs.compile_patterns(probe)
         out.extend(
             _buckets(
                 lines,
                 target=target,
                 source=source,
-                patterns=patterns[source],
+                probe=probe,
                 interval=probe.interval,
                 start=start,
                 end=end,
@@ -160,34 +156,31 @@ def _buckets(
     *,
     target: ids.TargetId,
     source: str,
-    patterns: Sequence[re.Pattern[str]],
+    probe: models.LogProbe,
     interval: float,
     start: float,
     end: float,
 ) -> list[observations.Observation]:
     last_line_time = max((line.time for line in lines), default=start)
     count = max(1, math.ceil((max(end, last_line_time) - start) / interval))
-    matched: dict[int, list[str]] = defaultdict(list)
+    buckets: dict[int, list[str]] = defaultdict(list)
     # Stable sort: lines at the same time keep their order in the file, like in the log.
     for line in sorted(lines, key=lambda item: item.time):
-        if _matches(line.line, patterns):
-            index = max(1, math.ceil((line.time - start) / interval))
-            matched[index].append(line.line)
+        buckets[max(1, math.ceil((line.time - start) / interval))].append(line.line)
+    # The live probe's own event counter: every line goes through it, matching or not, since
+    # how close an event's lines are is counted in lines (see ``detect.probes.logevents``).
+    counter = logs.counter_for(probe)
     out = []
     for index in range(1, count + 1):
-        hits = matched.get(index, [])
+        counter.feed(buckets.get(index, []))
+        found = counter.take()
         out.append(
             observations.Observation(
                 time=start + index * interval,
                 target=target,
                 source=source,
-                value=float(len(hits)),
-                text=outcomes.clip(hits[-1].rstrip("\r")) if hits else None,
+                value=float(found.events),
+                text=logs.describe(found),
             )
         )
     return out
-
-
-def _matches(line: str, patterns: Iterable[re.Pattern[str]]) -> bool:
-    # As the log probe's follower: a line counts once, at the first pattern that finds it.
-    return any(pattern.search(line) for pattern in patterns)

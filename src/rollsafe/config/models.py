@@ -99,7 +99,7 @@ class HostProbe(ProbeBase):
     metric: Literal["cpu", "memory", "disk_io"]
 
 
-LogPreset = Literal["oom", "kernel_panic", "segfault", "app_error"]
+LogPreset = Literal["oom", "kernel_panic", "lockup", "segfault", "systemd_failure", "app_error"]
 
 
 class LogProbe(ProbeBase):
@@ -110,6 +110,25 @@ class LogProbe(ProbeBase):
     from_start: bool = Field(
         default=False,
         description="Count lines already in the file at start (default: only new lines)",
+    )
+    event_lines: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Lines matching `patterns` within this many lines of an event's previous line "
+            "belong to that event (0: every matching line is an event)"
+        ),
+    )
+    event_key: str | None = Field(
+        default=None,
+        description=(
+            "Regex whose `key` (or first) group names what a line is about (a pid, a request "
+            "id): a line with another key begins another event"
+        ),
+    )
+    event_start: list[str] = Field(
+        default_factory=list,
+        description="Regexes of lines that always begin a new event (the first line of one)",
     )
 
     @model_validator(mode="after")

@@ -5,6 +5,13 @@ clock's ``now``), in ``rollsafe backtest`` over recordings (:func:`replay`), and
 bake phases. It is deterministic: the same observations and marks, fed in any order, give the
 same decisions for the same ``now``.
 
+Simultaneous observations: the order in which observations with the same time are folded in
+never changes a decision once they are all in (windows keep one order whatever the arrival
+order), and threshold rules, whose ``consecutive`` and ``for`` are measured on the failing
+checks themselves (see ``rules``), give the same outcome at every point in between too: a
+threshold's outcome depends on its own source's values up to ``now`` and on nothing else.
+:func:`replay` folds all observations of an instant before judging at it.
+
 * ``observe`` folds an observation into the window of its ``(target, source)``; each window
   keeps the longest history any rule on that source needs (plus ``margin``), see ``windows``.
   An alert observation (``alert_state`` set) is also recorded on the alert board, where
@@ -437,8 +444,10 @@ def replay(
     """Run a fresh engine over recorded observations; return the decisions that changed.
 
     Observations are fed in time order (marks at the same time go first). With ``step`` None,
-    the observation's target is evaluated right after each observation at ``now`` = its time;
-    changes on other targets caused only by time passing show at their next observation. With
+    all observations of one instant are folded in, then each target they came from is
+    evaluated at ``now`` = that instant (as the daemon judges a target when its observations
+    arrive); changes on other targets caused only by time passing show at their next
+    observation. With
     ``step``, every target is evaluated every ``step`` seconds of virtual time, from the first
     observation until all are fed. A decision is returned when its severity differs from the
     previous one of the same ``(target, rule)``, the first one counting as a change from OK.
@@ -481,10 +490,19 @@ def replay(
             next_mark += 1
 
     if step is None:
-        for obs in feed:
-            marks_until(obs.time)
-            engine.observe(obs)
-            record(ids.TargetId(obs.target), obs.time)
+        fed = 0
+        while fed < len(feed):
+            # Every observation of one instant is folded in before any target is judged at
+            # it: a decision never rests on half of what was seen at the same time.
+            now = feed[fed].time
+            marks_until(now)
+            touched: set[ids.TargetId] = set()
+            while fed < len(feed) and feed[fed].time == now:
+                engine.observe(feed[fed])
+                touched.add(ids.TargetId(feed[fed].target))
+                fed += 1
+            for target in sorted(touched):
+                record(target, now)
         return changed
 
     if not feed:

@@ -183,20 +183,42 @@ def threshold(
     now: float,
     memo: Memo | None = None,
 ) -> Outcome:
-    """Latest value(s) of the probe against ``op value``, ``consecutive`` times, ``for`` long."""
+    """The failing checks of the probe: ``consecutive`` in a row, spanning ``for`` (see notes).
+
+    The outcome depends on the values up to ``now`` and on nothing else: not on ``now`` itself
+    (a streak's length is measured between its own checks), so not on which other source's
+    observation at the same time was folded in first.
+    """
     if memo is None or window is None:
         return _threshold(rule, window, now=now)
-    # The outcome reads the values up to ``now``, and ``now`` itself only while a ``for``
-    # streak is running (its length): the key holds ``now`` only then.
-    upto = window.range(-math.inf, now).identity
-    at = (now, math.copysign(1.0, now))
-    if isinstance(memo.key, tuple) and memo.key[0] == upto and memo.key[1] in (None, at):
-        known = memo.outcome
-        if known is not None:
-            return known
-    outcome = _threshold(rule, window, now=now)
-    timed = rule.for_ is not None and outcome.evidence.get("streak_since") is not None
-    return memo.keep((upto, at if timed else None), outcome)
+    key = window.range(-math.inf, now).identity
+    known = memo.recall(key)
+    if known is not None:
+        return known
+    return memo.keep(key, _threshold(rule, window, now=now))
+
+
+def _streak(
+    rule: models.ThresholdRule, window: windows.Window, *, now: float
+) -> tuple[int, float | None, float | None]:
+    """The newest run of breaching values up to ``now``: (how many, first time, last time).
+
+    Walks back from the newest value while it breaches. Errors are not values: they neither
+    break nor extend a streak. A run longer than the window remembers stops at the oldest
+    value kept, which lies at least ``for`` before the newest (see ``windows``): the count
+    and first time are then "at least" figures, and the decision is the same.
+    """
+    count = 0
+    first: float | None = None
+    last: float | None = None
+    for obs in window.newest_first(until=now):
+        if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+            break
+        count += 1
+        first = obs.time
+        if last is None:
+            last = obs.time
+    return count, first, last
 
 
 def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
@@ -209,7 +231,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         "for_s": rule.for_,
     }
     last = [] if window is None else window.last(rule.consecutive, until=now)
-    if not last:
+    if not last or window is None:
         return _no_data(rule.probe, "no valid observation", {**evidence, **_span_of(last)})
     numbers = [conditions.field_of(o, rule.field) for o in last]
     evidence.update(_span_of(last), value=numbers[-1], values=numbers)
@@ -222,17 +244,11 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     hits = [conditions.compare(x, rule.op, rule.value) for x in numbers]
     in_a_row = all(hits)
     held_for = True
-    if rule.for_ is not None and window is not None:
-        # Walk back from the newest value while it breaches: the streak's start. Errors are
-        # not values, so they neither break nor extend a streak.
-        since: float | None = None
-        for obs in window.newest_first(until=now):
-            if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
-                break
-            since = obs.time
-        evidence["streak_since"] = since
-        evidence["streak_s"] = None if since is None else now - since
-        held_for = since is not None and now - since >= rule.for_
+    if rule.for_ is not None:
+        count, since, until = _streak(rule, window, now=now)
+        span = None if since is None or until is None else until - since
+        evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
+        held_for = span is not None and span >= rule.for_
     breached = in_a_row and held_for
 
     head = (
@@ -244,7 +260,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         if rule.consecutive > 1:
             tail.append(f"{rule.consecutive} times in a row")
         if rule.for_ is not None:
-            tail.append(f"for {_duration(evidence['streak_s'])}")
+            tail.append(f"failing checks spanning {_duration(evidence['streak_s'])}")
         summary = head + (f" ({', '.join(tail)})" if tail else "")
     elif not hits[-1]:
         summary = (
@@ -255,7 +271,10 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         summary = f"{head}, but only {sum(hits)} of the last {rule.consecutive} values"
     else:
         streak = evidence["streak_s"] or 0.0
-        summary = f"{head}, but only for {_duration(streak)} of {_duration(rule.for_ or 0.0)}"
+        summary = (
+            f"{head}, but the failing checks span only {_duration(streak)} "
+            f"of {_duration(rule.for_ or 0.0)}"
+        )
     evidence["breached"] = breached
     evidence["no_data"] = False
     # The newest value breaches but the rule needs more of them: worth looking again soon.

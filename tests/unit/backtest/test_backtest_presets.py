@@ -27,8 +27,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "error_ratio": "promql",
     "latency": "promql",
     "saturation": "promql",
-    "kernel_oops": "log",
-    "kernel_stalls": "log",
+    "lockups": "log",
     "segfaults": "log",
     "unit_failures": "log",
 }

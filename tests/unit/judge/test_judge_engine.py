@@ -119,12 +119,17 @@ def test_replay_sorts_its_input_by_time() -> None:
 
 def test_replay_with_a_step_sees_time_pass_between_observations() -> None:
     cfg = config({**CPU, "for": "30s", "severity": "critical"})
-    items = [obs(0.0, 95.0), obs(100.0, 10.0)]
-    # After each observation only: never 30 s into the streak at an evaluation.
-    assert engine.replay(cfg, items, []) == []
+    items = [obs(0.0, 95.0), obs(20.0, 95.0), obs(35.0, 95.0), obs(100.0, 10.0)]
+    # ``for`` spans the failing checks (0 to 35), so the breach shows at the check at 35;
+    # stepping every 10 s sees it at the first tick after that check.
+    plain = engine.replay(cfg, items, [])
+    assert [(d.time, d.rule, d.severity) for d in plain] == [
+        (35.0, "cpu-high", CRITICAL),
+        (100.0, "cpu-high", OK),
+    ]
     stepped = engine.replay(cfg, items, [], step=10)
     assert [(d.time, d.rule, d.severity) for d in stepped] == [
-        (30.0, "cpu-high", CRITICAL),
+        (40.0, "cpu-high", CRITICAL),
         (100.0, "cpu-high", OK),
     ]
 

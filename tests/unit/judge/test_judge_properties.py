@@ -219,10 +219,17 @@ def _by_hand(
             judge.mark(pending.pop(0))
 
     if step is None:
-        for item in ordered:
-            marks_until(item.time)
-            judge.observe(item)
-            keep_changes(judge.evaluate(item.target, now=item.time))
+        # Every observation of an instant is folded in, then each target it touched is judged.
+        while ordered:
+            now = ordered[0].time
+            marks_until(now)
+            touched: set[str] = set()
+            while ordered and ordered[0].time == now:
+                item = ordered.pop(0)
+                judge.observe(item)
+                touched.add(item.target)
+            for target in sorted(touched):
+                keep_changes(judge.evaluate(target, now=now))
         return out
     start = ordered[0].time if ordered else 0.0
     tick = 0

@@ -64,14 +64,16 @@ def test_for_needs_the_streak_to_have_lasted() -> None:
     cfg = config(_rule(**{"for": "1m"}))
     values = [obs(0, 10.0)] + [obs(float(t), 95.0) for t in range(15, 70, 15)]
     judge = feed(cfg, values)
-    # Breaching since t=15: at now=60 that is 45 s, at now=75 it is 60 s.
-    early = decision(judge, "cpu-high", now=60)
+    # Failing checks at 15, 30, 45, 60: they span 45 s, however late ``now`` is.
+    early = decision(judge, "cpu-high", now=1000)
     assert early.severity == OK
-    assert early.evidence["streak_since"] == 15
-    assert "only for 45s of 1m" in early.summary
+    assert (early.evidence["streak_since"], early.evidence["streak_until"]) == (15, 60)
+    assert early.evidence["streak_checks"] == 4
+    assert "the failing checks span only 45s of 1m" in early.summary
+    judge.observe(obs(75.0, 95.0))
     late = decision(judge, "cpu-high", now=75)
     assert late.severity == CRITICAL
-    assert late.summary == "cpu value 95 > 90 (for 1m)"
+    assert late.summary == "cpu value 95 > 90 (failing checks spanning 1m)"
 
 
 def test_for_is_reset_by_one_healthy_value() -> None:

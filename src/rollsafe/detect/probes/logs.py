@@ -1,11 +1,19 @@
-"""Log probe: how many new lines of a log file match what signals a failed upgrade?
+"""Log probe: how many failure EVENTS did the new lines of a log file report?
 
 One follower per (probe, target) keeps the file open between observations, the way
-``tail -F`` does. Each observation reports:
+``tail -F`` does. Its lines, in file order, go through an event counter (``logevents``):
+a kernel OOM report of three matching lines is one event, so is an oops that ends in a panic,
+so is a systemd unit failure. Each observation reports:
 
-- ``value``: the number of NEW lines since the previous observation that match any of
-  ``patterns`` or ``presets`` (a line counts once, however many patterns it matches);
-- ``text``: the last matching line, cut to 500 characters.
+- ``value``: the number of events that BEGAN in the new lines since the previous observation
+  (an event whose later lines arrive in the next observation counts once, in the first);
+- ``text``: the first line of the newest event that took a line, cut to 500 characters. When
+  the events took more lines than there are events, it ends in ``[events=E lines=L]``: the
+  events and the matching lines that went into them.
+
+With only ``patterns`` and no ``event_*`` settings, every matching line is one event: the
+value is the matching line count, as before grouping existed. A line counts once, at the
+first pattern set (``patterns``, then presets in order) that matches it.
 
 By default the first observation starts at the END of the existing file: what was logged
 before rollsafe started watching is history, not a symptom (``from_start: true`` counts it).
@@ -28,27 +36,22 @@ Reading happens in a worker thread (``asyncio.to_thread``) and at most ``max_rea
 instead of stalling the event loop. Known limit, shared with ``tail -F``: a truncation
 followed, before the next observation, by more writes than the old size is not noticed.
 
-Presets (regular expressions, searched anywhere in the line unless anchored):
+Presets (their cues and grouping: ``logevents.PRESETS``; docs/configuration.md lists them):
+``oom``, ``kernel_panic`` (panics, oops, BUG, kernel GPF), ``lockup`` (soft and hard lockups,
+hung tasks, RCU stalls), ``segfault`` (process crashes: segfault, traps, systemd-coredump),
+``systemd_failure`` (failed units) and ``app_error``: a line whose LOG LEVEL is error-grade,
+not a line that merely contains the word:
 
-``oom``
-    ``Out of memory: Kill(ed)? process``, ``oom-kill``, ``invoked oom-killer`` (kernel OOM).
-``kernel_panic``
-    ``Kernel panic``.
-``segfault``
-    ``segfault at``, ``general protection fault`` (kernel reports of crashing processes).
-``app_error``
-    A line whose LOG LEVEL is error-grade, not a line that merely contains the word:
+- the first level word of the line (``TRACE DEBUG INFO NOTICE WARN WARNING ERROR FATAL
+  CRITICAL``, upper case, whole word) is ``ERROR``, ``FATAL`` or ``CRITICAL``: a WARN line
+  that later prints ``status: ERROR`` is a WARN line;
+- a bracketed lower-case level as Apache and nginx write it: ``[error]``, ``[crit]``,
+  ``[alert]``, ``[emerg]``, also with a module prefix (``[proxy:error]``);
+- logfmt ``level=error`` (also ``lvl``/``severity``; ``fatal``, ``critical``, ``crit``,
+  ``panic``; any case) and JSON ``"level": "error"`` (same keys and values).
 
-    - the first level word of the line (``TRACE DEBUG INFO NOTICE WARN WARNING ERROR FATAL
-      CRITICAL``, upper case, whole word) is ``ERROR``, ``FATAL`` or ``CRITICAL``: a WARN line
-      that later prints ``status: ERROR`` is a WARN line;
-    - a bracketed lower-case level as Apache and nginx write it: ``[error]``, ``[crit]``,
-      ``[alert]``, ``[emerg]``, also with a module prefix (``[proxy:error]``);
-    - logfmt ``level=error`` (also ``lvl``/``severity``; ``fatal``, ``critical``, ``crit``,
-      ``panic``; any case) and JSON ``"level": "error"`` (same keys and values).
-
-    So syslog noise such as "authentication failure", "error state" in free text, or
-    ``logrotate: ALERT exited abnormally`` is not counted; ``[error] mod_jk ...`` is.
+So syslog noise such as "authentication failure", "error state" in free text, or
+``logrotate: ALERT exited abnormally`` is not counted; ``[error] mod_jk ...`` is.
 """
 
 from __future__ import annotations
@@ -61,52 +64,76 @@ import re
 import threading
 
 from rollsafe.config import models
-from rollsafe.detect.probes import outcomes
+from rollsafe.detect.probes import logevents, outcomes
 from rollsafe.domain import clocks, errors, ids, observations
 
-_LEVEL = r"TRACE|DEBUG|INFO|NOTICE|WARN|WARNING"
-_ERROR_LEVEL = r"ERROR|FATAL|CRITICAL"
-_KEYED_LEVEL = r"error|fatal|critical|crit|panic|emerg|alert"
-
 PRESETS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "oom": (
-        re.compile(r"Out of memory: Kill(?:ed)? process"),
-        re.compile(r"oom-kill"),
-        re.compile(r"invoked oom-killer"),
-    ),
-    "kernel_panic": (re.compile(r"Kernel panic"),),
-    "segfault": (
-        re.compile(r"segfault at"),
-        re.compile(r"general protection fault"),
-    ),
-    "app_error": (
-        # No lower level word before the first error-grade one (a tempered scan).
-        re.compile(rf"^(?:(?!\b(?:{_LEVEL})\b).)*?\b(?:{_ERROR_LEVEL})\b"),
-        re.compile(r"\[(?:[a-z_]+:)?(?:error|crit|alert|emerg)\]"),
-        re.compile(rf"\b(?:level|lvl|severity)=\"?(?:{_KEYED_LEVEL})\b", re.IGNORECASE),
-        re.compile(rf"\"(?:level|lvl|severity)\"\s*:\s*\"(?:{_KEYED_LEVEL})\"", re.IGNORECASE),
-    ),
+    name: spec.patterns for name, spec in logevents.PRESETS.items()
 }
-"""Preset name (as in ``LogProbe.presets``) -> the regexes it stands for."""
+"""Preset name -> every regex it matches with (its events: ``logevents.PRESETS``)."""
 
 MAX_READ_BYTES = 4 * 1024 * 1024
 _CHUNK = 256 * 1024
 _MAX_LINE = 256 * 1024
 
 
+def _compile(config: models.LogProbe, what: str, pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise errors.ConfigError(
+            f"probe {config.name}: {what} {pattern!r} is not a valid regex: {exc}"
+        ) from exc
+
+
 def compile_patterns(config: models.LogProbe) -> tuple[re.Pattern[str], ...]:
-    """Every regex the probe counts: its own ``patterns``, then its presets'."""
-    compiled: list[re.Pattern[str]] = []
-    for pattern in config.patterns:
-        try:
-            compiled.append(re.compile(pattern))
-        except re.error as exc:
-            raise errors.ConfigError(
-                f"probe {config.name}: pattern {pattern!r} is not a valid regex: {exc}"
-            ) from exc
+    """Every regex the probe matches lines with: its own ``patterns``, then its presets'."""
+    compiled = [_compile(config, "pattern", pattern) for pattern in config.patterns]
     for preset in config.presets:
         compiled.extend(PRESETS[preset])
     return tuple(compiled)
+
+
+def event_specs(config: models.LogProbe) -> tuple[logevents.EventSpec, ...]:
+    """The events the probe counts: its own ``patterns`` (grouped as ``event_*`` say; each
+    line an event by default), then its presets', in the order listed."""
+    specs: list[logevents.EventSpec] = []
+    if config.patterns:
+        key = None if config.event_key is None else _compile(config, "event_key", config.event_key)
+        if key is not None and key.groups < 1:
+            raise errors.ConfigError(
+                f"probe {config.name}: event_key {config.event_key!r} needs a group: "
+                "(?P<key>...) or (...), the part of the line that names the event"
+            )
+        starts = tuple(
+            logevents.Cue(_compile(config, "event_start", p), starts=True)
+            for p in config.event_start
+        )
+        cues = [logevents.Cue(_compile(config, "pattern", p), key=key) for p in config.patterns]
+        specs.append(
+            logevents.EventSpec(name="patterns", cues=(*starts, *cues), within=config.event_lines)
+        )
+    specs.extend(logevents.PRESETS[preset] for preset in config.presets)
+    return tuple(specs)
+
+
+def counter_for(config: models.LogProbe) -> logevents.Counter:
+    """A fresh event counter for the probe's patterns and presets (see ``logevents``)."""
+    return logevents.Counter(event_specs(config))
+
+
+def describe(found: logevents.Found) -> str | None:
+    """An observation's ``text``: the newest event's first line; when the events took more
+    lines than there are events, followed by how many of each, e.g.
+    ``... invoked oom-killer: gfp_mask=0xcc0 [events=1 lines=3]``.
+    """
+    if found.message is None:
+        return None
+    line = found.message.rstrip("\r")
+    if found.lines == found.events:
+        return outcomes.clip(line)
+    suffix = f" [events={found.events} lines={found.lines}]"
+    return outcomes.clip(line, limit=outcomes.TEXT_LIMIT - len(suffix)) + suffix
 
 
 class Follower:
@@ -122,12 +149,13 @@ class Follower:
         self,
         path: str,
         *,
-        patterns: tuple[re.Pattern[str], ...],
+        specs: tuple[logevents.EventSpec, ...],
         from_start: bool = False,
         max_read_bytes: int = MAX_READ_BYTES,
     ) -> None:
         self.path = path
-        self._patterns = patterns
+        # Fed by polls only (one at a time); its tallies are moved under ``_found_lock``.
+        self._counter = logevents.Counter(specs)
         self._from_start = from_start
         self._max_read = max_read_bytes
         self._poll_lock = threading.Lock()
@@ -139,8 +167,7 @@ class Follower:
         self._skip_partial = False
         self._first_look = True
         self._closed = False
-        self._count = 0
-        self._last: str | None = None
+        self._found = logevents.Found()
 
     def poll(self) -> None:
         """Read what was appended since the last poll; CannotObserve when there is no file."""
@@ -171,11 +198,10 @@ class Follower:
                 return  # the old file was read to its end; the new one is not there yet
             self._drain(budget)
 
-    def take(self) -> tuple[int, str | None]:
-        """Matching lines found since the previous ``take``, and the last of them."""
+    def take(self) -> logevents.Found:
+        """Events (and their lines) found since the previous ``take``."""
         with self._found_lock:
-            found = (self._count, self._last)
-            self._count, self._last = 0, None
+            found, self._found = self._found, logevents.Found()
         return found
 
     def close(self) -> None:
@@ -266,19 +292,16 @@ class Follower:
             self._match([tail.decode("utf-8", errors="replace")])
 
     def _match(self, lines: list[str]) -> None:
-        count = 0
-        last: str | None = None
-        patterns = self._patterns
-        for line in lines:
-            for pattern in patterns:
-                if pattern.search(line):
-                    count += 1
-                    last = line
-                    break
-        if count:
+        self._counter.feed(lines)
+        new = self._counter.take()
+        if new.lines:
             with self._found_lock:
-                self._count += count
-                self._last = last
+                old = self._found
+                self._found = logevents.Found(
+                    events=old.events + new.events,
+                    lines=old.lines + new.lines,
+                    message=new.message or old.message,
+                )
 
 
 class LogProbe:
@@ -294,7 +317,7 @@ class LogProbe:
         self.name = config.name
         self._config = config
         self._clock = clock
-        self._patterns = compile_patterns(config)
+        self._specs = event_specs(config)
         self._max_read = max_read_bytes
         self._followers: dict[str, Follower] = {}
 
@@ -311,7 +334,7 @@ class LogProbe:
                 await asyncio.to_thread(follower.close)
             follower = Follower(
                 path,
-                patterns=self._patterns,
+                specs=self._specs,
                 from_start=self._config.from_start,
                 max_read_bytes=self._max_read,
             )
@@ -328,13 +351,13 @@ class LogProbe:
             return outcomes.blind(
                 time=self._clock.now(), target=target, source=self.name, reason=str(exc)
             )
-        count, last = follower.take()
+        found = follower.take()
         return observations.Observation(
             time=self._clock.now(),
             target=ids.TargetId(target.id),
             source=self.name,
-            value=float(count),
-            text=None if last is None else outcomes.clip(last.rstrip("\r")),
+            value=float(found.events),
+            text=describe(found),
         )
 
     async def close(self) -> None:

@@ -1,0 +1,433 @@
+"""Log events: which log lines signal a failed upgrade, and which lines make up ONE failure.
+
+Detection's log probe (``logs``) and the backtest's replay of recorded log lines both feed
+lines, in file order, to a :class:`Counter`; what it reports is the number of **events**, not
+of lines. A kernel OOM report logs one to three or more matching lines (``invoked
+oom-killer``, ``oom-kill:constraint=...``, ``Out of memory: Killed process 1234``,
+``oom_reaper: reaped process 1234``); an oops or a panic logs several; a failed systemd unit
+logs three. Each is one event. This module is pure (no I/O, no clock): the same lines in the
+same order always give the same events.
+
+An event is described by an :class:`EventSpec`: a few :class:`Cue` regexes, each saying what
+a matching line does, and ``within``, how close (in lines of the file, matching or not) a line
+must follow the event's previous line to belong to it. For a line matching a cue:
+
+1. a ``starts`` cue always begins a new event (the first line of a report);
+2. otherwise, when the cue captures a **key** (the regex's ``key`` group: a pid, an oops
+   number, a unit name) and one of the spec's recent events with that key took a line at most
+   ``within`` lines ago, the line joins that event;
+3. otherwise, when the newest event took a line at most ``within`` lines ago and either that
+   event has no key yet or the line has none (and its cue is not ``fresh``: such a line joins
+   only an event with no key yet), the line joins it (and a key-less event takes the key);
+4. otherwise the line begins a new event, unless the cue is ``joins_only`` (such a line, a
+   report's trailer, is ignored when there is nothing to join).
+
+``within = 0`` makes every matching line its own event (how ``patterns:`` behave unless the
+probe configures grouping). A line counts once: it goes to the first spec with a matching cue
+(the probe's own ``patterns`` first, then its presets in the order listed).
+
+The catalogue (:data:`PRESETS`) covers the wordings of the kernels and systemd versions in
+use; ``tests/unit/detect/test_detect_log_events.py`` tests every cue against real lines quoted
+from public bug reports, each cited.
+"""
+
+from __future__ import annotations
+
+import collections
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "PRESETS",
+    "Counter",
+    "Cue",
+    "EventSpec",
+    "Found",
+    "lines_spec",
+]
+
+_I = re.IGNORECASE
+RECENT = 8  # events per spec that a keyed line may still join (an oom_reaper line, a trailer)
+
+
+@dataclass(frozen=True, slots=True)
+class Cue:
+    """One regex of an event spec and what a line matching it does (see the module notes)."""
+
+    regex: re.Pattern[str]
+    starts: bool = False
+    joins_only: bool = False
+    fresh: bool = False  # joins only an event that has no key yet
+    within: int | None = None  # reach of this cue's lines, instead of the spec's
+    key: re.Pattern[str] | None = None  # finds the key elsewhere in the line (user grouping)
+    # Lower-case strings one of which every line the regex matches contains: a line holding
+    # none of them is passed over without running the regex (most lines match nothing).
+    needles: tuple[str, ...] = ()
+
+    def key_of(self, match: re.Match[str]) -> str | None:
+        """The line's key: the regex's ``key`` group, else ``key``'s (``key`` or first) group."""
+        if "key" in self.regex.groupindex:
+            return match.group("key")
+        if self.key is None:
+            return None
+        found = self.key.search(match.string)
+        if found is None:
+            return None
+        return found.group("key") if "key" in self.key.groupindex else found.group(1)
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """What one kind of event looks like in a log: its cues, and how close its lines are."""
+
+    name: str
+    cues: tuple[Cue, ...]
+    within: int = 0  # lines: 0 means every matching line is an event of its own
+
+    @property
+    def patterns(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(cue.regex for cue in self.cues)
+
+    @property
+    def needles(self) -> tuple[str, ...] | None:
+        """Every cue's needles, or None when some cue has none (it must always be tried)."""
+        if any(not cue.needles for cue in self.cues):
+            return None
+        return tuple(dict.fromkeys(n for cue in self.cues for n in cue.needles))
+
+
+def lines_spec(name: str, patterns: Iterable[re.Pattern[str]]) -> EventSpec:
+    """A spec where each line matching any of ``patterns`` is one event."""
+    return EventSpec(name=name, cues=tuple(Cue(p) for p in patterns), within=0)
+
+
+def _cue(
+    pattern: str,
+    *,
+    flags: int = _I,
+    starts: bool = False,
+    joins_only: bool = False,
+    fresh: bool = False,
+    within: int | None = None,
+    needles: tuple[str, ...] = (),
+) -> Cue:
+    return Cue(
+        re.compile(pattern, flags),
+        starts=starts,
+        joins_only=joins_only,
+        fresh=fresh,
+        within=within,
+        needles=needles,
+    )
+
+
+# Unit names as systemd writes them (escaped characters, template instances included).
+_UNIT = r"(?P<key>[\w@.:\\-]+\.(?:service|socket|mount|automount|timer|scope|swap|path|target))"
+# Signals systemd treats as a clean end of a service by default: SIGHUP, SIGINT, SIGTERM, SIGPIPE.
+_CLEAN_SIGNALS = r"(?:1|2|13|15)/"
+
+_LEVEL = r"TRACE|DEBUG|INFO|NOTICE|WARN|WARNING"
+_ERROR_LEVEL = r"ERROR|FATAL|CRITICAL"
+_KEYED_LEVEL = r"error|fatal|critical|crit|panic|emerg|alert"
+
+PRESETS: dict[str, EventSpec] = {
+    # One event per OOM kill: the report's lines share the victim's pid. Older kernels log
+    # "Out of memory: Kill process N (x) score S or sacrifice child" then "Killed process M",
+    # where M may be a child of N: the first line takes no key (so M becomes the event's) but
+    # joins only a report that has not named its victim yet.
+    "oom": EventSpec(
+        name="oom",
+        cues=(
+            _cue(r"\binvoked oom-killer\b", starts=True, needles=("oom-killer",)),
+            _cue(r"\boom-kill:constraint=\S*?\bpid=(?P<key>\d+)", needles=("oom-kill:",)),
+            _cue(r"\boom-kill:constraint=", fresh=True, needles=("oom-kill:",)),
+            _cue(r"\bkilled process (?P<key>\d+)\b", needles=("killed process",)),
+            _cue(r"\bout of memory: kill process \d+", fresh=True, needles=("kill process",)),
+            _cue(r"\boom_reaper: reaped process (?P<key>\d+)\b", needles=("oom_reaper",)),
+            _cue(
+                r"\bTask in \S+ killed as a result of limit of\b",
+                fresh=True,
+                needles=("killed as a result of limit",),
+            ),
+            # systemd's view of the same kill joins the kernel's report when it follows it
+            # closely; alone (the kernel log is elsewhere) it is the event.
+            _cue(
+                r"\bA process of this unit has been killed by the OOM killer\b",
+                within=100,
+                needles=("oom killer",),
+            ),
+            _cue(
+                r"\bThe kernel OOM killer killed some processes in this unit\b",
+                within=100,
+                needles=("oom killer",),
+            ),
+            _cue(r": Failed with result 'oom-kill'", within=100, needles=("oom-kill",)),
+        ),
+        within=5000,  # the task dump between the first and the kill line can be long
+    ),
+    # One event per kernel crash report: an oops (BUG / Oops / general protection fault /
+    # invalid opcode, numbered [#N]) and the panic that may follow it are one event.
+    "kernel_panic": EventSpec(
+        name="kernel_panic",
+        cues=(
+            _cue(
+                r"\bBUG: unable to handle (?:kernel )?"
+                r"(?:NULL pointer dereference|paging request|page fault)\b",
+                starts=True,
+                needles=("unable to handle",),
+            ),
+            _cue(
+                r"\bBUG: kernel NULL pointer dereference\b", starts=True, needles=("null pointer",)
+            ),
+            _cue(r"\bkernel BUG at \S+:\d+", starts=True, needles=("kernel bug at",)),
+            _cue(
+                r"\bUnable to handle kernel (?:NULL pointer dereference|paging request)\b",
+                starts=True,
+                needles=("unable to handle",),
+            ),
+            _cue(
+                r"\b(?:Oops|general protection fault|invalid opcode|stack segment|double fault)"
+                r"\b[^\[\]]*?: [0-9a-f]{4} \[#(?P<key>\d+)\]",
+                needles=("[#",),
+            ),
+            _cue(r"\bInternal error: Oops\b[^\[\]]*\[#(?P<key>\d+)\]", needles=("[#",)),
+            _cue(r"\bKernel panic - not syncing\b", needles=("kernel panic",)),
+            _cue(r"---\[ end Kernel panic\b", joins_only=True, needles=("---[ end",)),
+            _cue(r"---\[ end trace [0-9a-f]+ \]---", joins_only=True, needles=("---[ end",)),
+        ),
+        within=400,
+    ),
+    # One event per report: the kernel repeats a soft lockup or hung task report while the
+    # condition lasts, and each report is counted.
+    "lockup": EventSpec(
+        name="lockup",
+        cues=(
+            _cue(
+                r"\bBUG: soft lockup - CPU#\d+ stuck for \d+s",
+                starts=True,
+                needles=("soft lockup",),
+            ),
+            _cue(
+                r"\bWatchdog detected hard LOCKUP on cpu \d+", starts=True, needles=("hard lockup",)
+            ),
+            _cue(
+                r"\bINFO: task \S+:\d+ blocked for more than \d+ seconds",
+                starts=True,
+                needles=("blocked for more than",),
+            ),
+            _cue(
+                r"\brcu_\w+ (?:self-)?detected stalls? on CPUs?",
+                starts=True,
+                needles=("detected stall",),
+            ),
+            _cue(
+                r"hung_task_timeout_secs\S* disables this message",
+                joins_only=True,
+                needles=("hung_task_timeout_secs",),
+            ),
+        ),
+        within=200,
+    ),
+    # One event per crashed process: the kernel's line and systemd-coredump's share the pid.
+    "segfault": EventSpec(
+        name="segfault",
+        cues=(
+            _cue(r"\[(?P<key>\d+)\]: segfault at [0-9a-f]+ ip\b", needles=("segfault at",)),
+            _cue(r"\bsegfault at [0-9a-f]+ ip\b", needles=("segfault at",)),
+            _cue(
+                r"\btraps: \S+?\[(?P<key>\d+)\] (?:general protection|trap (?:invalid opcode|"
+                r"divide error|stack segment|int3))",
+                needles=("traps:",),
+            ),
+            _cue(
+                r"\bProcess (?P<key>\d+) \(.*\) of user \d+ dumped core\b", needles=("dumped core",)
+            ),
+        ),
+        within=200,
+    ),
+    # One event per unit failure: a main or control process exiting badly begins it; the
+    # "Failed with result", "entered failed state", "Start request repeated too quickly" and
+    # "Failed to start" lines that follow join it (by unit name, or by being close). So a crash
+    # loop counts each crash, and one failure that logs five lines counts once.
+    "systemd_failure": EventSpec(
+        name="systemd_failure",
+        cues=(
+            _cue(
+                rf"{_UNIT}: (?:Main|Control) process exited, code=(?:killed, status="
+                rf"(?!{_CLEAN_SIGNALS})|dumped|exited,? status=(?!0\b))",
+                starts=True,
+                needles=("process exited",),
+            ),
+            _cue(
+                rf"{_UNIT}: Failed with result '[\w-]+'", flags=0, needles=("failed with result",)
+            ),
+            _cue(
+                rf"{_UNIT}: Start request repeated too quickly",
+                flags=0,
+                needles=("start request repeated",),
+            ),
+            _cue(
+                rf"{_UNIT}: Unit entered failed state", flags=0, needles=("entered failed state",)
+            ),
+            _cue(
+                rf"\bUnit {_UNIT} entered failed state", flags=0, needles=("entered failed state",)
+            ),
+            _cue(rf"(?:^|\s){_UNIT} failed\.?\s*$", flags=0, needles=("failed",)),
+            _cue(r"\bFailed to start \S.*\.\s*$", flags=0, needles=("failed to start",)),
+        ),
+        within=50,
+    ),
+    # Every error-grade line is an event (see the log probe's notes for what counts).
+    "app_error": EventSpec(
+        name="app_error",
+        cues=(
+            # No lower level word before the first error-grade one (a tempered scan).
+            _cue(
+                rf"^(?:(?!\b(?:{_LEVEL})\b).)*?\b(?:{_ERROR_LEVEL})\b",
+                flags=0,
+                needles=("error", "fatal", "critical"),
+            ),
+            _cue(
+                r"\[(?:[a-z_]+:)?(?:error|crit|alert|emerg)\]",
+                flags=0,
+                needles=(
+                    "error]",
+                    "crit]",
+                    "alert]",
+                    "emerg]",
+                ),
+            ),
+            _cue(
+                rf"\b(?:level|lvl|severity)=\"?(?:{_KEYED_LEVEL})\b",
+                needles=(
+                    "level",
+                    "lvl",
+                    "severity",
+                ),
+            ),
+            _cue(
+                rf"\"(?:level|lvl|severity)\"\s*:\s*\"(?:{_KEYED_LEVEL})\"",
+                needles=(
+                    "level",
+                    "lvl",
+                    "severity",
+                ),
+            ),
+        ),
+        within=0,
+    ),
+}
+"""Preset name (as in ``LogProbe.presets``) -> the events it counts (module notes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a :class:`Counter` found since the previous ``take``.
+
+    ``events``: events that began; ``lines``: matching lines that went into events (old or
+    new); ``message``: the first line of the newest event that took a line, None if none did.
+    """
+
+    events: int = 0
+    lines: int = 0
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class _Event:
+    first: str
+    key: str | None
+    last: int  # line number of its newest line
+
+
+@dataclass(slots=True)
+class _Grouper:
+    spec: EventSpec
+    recent: collections.deque[_Event] = field(
+        default_factory=lambda: collections.deque(maxlen=RECENT)
+    )
+    needles: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        self.needles = self.spec.needles
+
+    def offer(self, line: str, low: str, number: int) -> tuple[bool, _Event | None, bool]:
+        """(matched a cue, the event it went to or None, that event is new); ``low`` is the
+        line in lower case, for the needles."""
+        for cue in self.spec.cues:
+            if cue.needles and not any(needle in low for needle in cue.needles):
+                continue
+            match = cue.regex.search(line)
+            if match is None:
+                continue
+            key = cue.key_of(match)
+            if not cue.starts:
+                event = self._joinable(cue, key, number)
+                if event is not None:
+                    event.last = number
+                    if event.key is None:
+                        event.key = key
+                    return True, event, False
+                if cue.joins_only:
+                    return True, None, False
+            event = _Event(first=line, key=key, last=number)
+            self.recent.append(event)
+            return True, event, True
+        return False, None, False
+
+    def _joinable(self, cue: Cue, key: str | None, number: int) -> _Event | None:
+        within = self.spec.within if cue.within is None else cue.within
+        if within <= 0 or not self.recent:
+            return None
+        if key is not None:
+            for event in reversed(self.recent):
+                if event.key == key and number - event.last <= within:
+                    return event
+        newest = self.recent[-1]
+        if number - newest.last > within:
+            return None
+        if newest.key is None or (key is None and not cue.fresh):
+            return newest
+        return None
+
+
+class Counter:
+    """Groups lines, fed in file order, into the events of ``specs`` (module notes).
+
+    Not thread-safe: one feeder at a time (the log follower's poll lock sees to it).
+    """
+
+    def __init__(self, specs: Sequence[EventSpec]) -> None:
+        self.specs = tuple(specs)
+        self._groupers = [_Grouper(spec) for spec in self.specs]
+        self._number = 0
+        self._events = 0
+        self._lines = 0
+        self._message: str | None = None
+
+    def feed(self, lines: Iterable[str]) -> None:
+        """Take ``lines`` (every line of the file, matching or not, in order)."""
+        groupers = self._groupers
+        for line in lines:
+            self._number += 1
+            low = line.lower()
+            for grouper in groupers:
+                needles = grouper.needles
+                if needles is not None and not any(needle in low for needle in needles):
+                    continue
+                matched, event, new = grouper.offer(line, low, self._number)
+                if not matched:
+                    continue
+                if event is not None:
+                    self._lines += 1
+                    self._events += new
+                    self._message = event.first
+                break
+
+    def take(self) -> Found:
+        """What was found since the previous ``take``; starts counting afresh."""
+        found = Found(self._events, self._lines, self._message)
+        self._events = self._lines = 0
+        self._message = None
+        return found

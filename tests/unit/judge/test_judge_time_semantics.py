@@ -1,0 +1,331 @@
+"""Time semantics: ``consecutive`` and ``for`` are measured on the failing checks themselves.
+
+A threshold with ``consecutive: N`` and ``for: T`` breaches when the newest N checks fail and
+the newest run of failing checks spans at least T, from its first failing check's time to its
+last failing check's time. Neither "now" nor the order in which simultaneous observations of
+other probes are folded in can change a decision: the property test at the end permutes every
+group of simultaneous observations (several probes, several targets), evaluates after each one
+as the daemon does, and asserts the very same decisions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
+
+from rollsafe.domain import observations, verdicts
+from rollsafe.judge import engine
+
+DOWN = {
+    "id": "down",
+    "kind": "threshold",
+    "probe": "health",
+    "op": "<",
+    "value": 1,
+    "consecutive": 3,
+    "for": "30s",
+    "severity": "critical",
+}
+
+
+def _health(time: float, up: bool, target: str = "web-1") -> observations.Observation:
+    return obs(time, 1.0 if up else 0.0, source="health", target=target)
+
+
+def _checks(times: list[float], up: bool) -> list[observations.Observation]:
+    return [_health(t, up) for t in times]
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_failing_checks_spanning_exactly_for_breach() -> None:
+    # 0 10 20 30: four failing checks spanning 30 s = for.
+    judge = feed(config(DOWN), _checks([0, 10, 20, 30], up=False))
+    got = decision(judge, "down", now=30)
+    assert got.severity == CRITICAL
+    assert (got.evidence["streak_since"], got.evidence["streak_until"]) == (0, 30)
+    assert got.evidence["streak_s"] == 30
+
+
+def test_one_check_short_of_for_is_ok_however_late_now_is() -> None:
+    # 0 10 20 fail, 30 healthy: the outage lasted "about 30 s" but its checks span 20 s.
+    judge = feed(config(DOWN), [*_checks([0, 10, 20], up=False), _health(30, up=True)])
+    for now in (30.0, 30.5, 60.0, 10_000.0):
+        assert decision(judge, "down", now=now).severity == OK
+    # Still no healthy check yet, but "now" is long past 30 s: no rollback without a check.
+    judge = feed(config(DOWN), _checks([0, 10, 20], up=False))
+    got = decision(judge, "down", now=45)
+    assert got.severity == OK
+    assert "span only 20s of 30s" in got.summary
+
+
+def test_the_outage_as_long_as_down_for_does_not_depend_on_which_probe_is_judged_first() -> None:
+    # The issue's case: the health check recovers at 30, and a log observation carries the same
+    # timestamp. Whichever is folded (and judged) first, no rollback is ever decided.
+    cfg = config(DOWN, {"id": "errors", "kind": "rate", "probe": "log", "above": 100})
+    history = _checks([0, 10, 20], up=False)
+    log = obs(30, 0.0, source="log")
+    for order in ([log, _health(30, up=True)], [_health(30, up=True), log]):
+        judge = feed(cfg, history)
+        seen = []
+        for item in order:
+            judge.observe(item)
+            seen.append(decision(judge, "down", now=30).severity)
+        assert seen == [OK, OK]
+
+
+def test_consecutive_is_counted_in_checks_and_for_in_their_span() -> None:
+    # Three checks spanning 40 s are enough; a fourth is not needed.
+    judge = feed(config(DOWN), _checks([0, 20, 40], up=False))
+    assert decision(judge, "down", now=40).severity == CRITICAL
+    # Two checks spanning 60 s are not: consecutive wants three.
+    judge = feed(config(DOWN), _checks([0, 60], up=False))
+    got = decision(judge, "down", now=60)
+    assert got.severity == OK
+    assert got.evidence["no_data"] is True
+
+
+def test_a_gap_in_probing_neither_breaks_nor_fills_a_streak() -> None:
+    # Failing at 0 and 5, nothing observed for two minutes, failing again at 125: the three
+    # failing checks span 125 s. Nothing in between said the service was healthy.
+    judge = feed(config(DOWN), _checks([0, 5, 125], up=False))
+    got = decision(judge, "down", now=125)
+    assert got.severity == CRITICAL
+    assert got.evidence["streak_checks"] == 3
+    # Before the check at 125, the clock alone never completes the streak.
+    judge = feed(config(DOWN), _checks([0, 5], up=False))
+    assert decision(judge, "down", now=124).severity == OK
+
+
+def test_a_probe_error_in_the_middle_of_a_streak_is_not_a_check() -> None:
+    # 0 fail, 10 probe error (the detector could not look), 20 fail, 30 fail: three failing
+    # checks spanning 30 s. The error neither resets the streak nor counts as a fourth check.
+    items = [
+        _health(0, up=False),
+        obs(10, source="health", error="timed out after 5s"),
+        _health(20, up=False),
+        _health(30, up=False),
+    ]
+    judge = feed(config(DOWN), items)
+    got = decision(judge, "down", now=30)
+    assert got.severity == CRITICAL
+    assert got.evidence["streak_checks"] == 3
+    assert got.evidence["values"] == [0.0, 0.0, 0.0]
+    # Errors alone after two failures never complete it.
+    judge = feed(config(DOWN), [*items[:2], obs(20, source="health", error="timed out")])
+    assert decision(judge, "down", now=30).severity == OK
+
+
+def test_a_healthy_check_restarts_the_streak() -> None:
+    items = [*_checks([0, 10, 20], up=False), _health(25, up=True), *_checks([30, 40], up=False)]
+    judge = feed(config(DOWN), items)
+    got = decision(judge, "down", now=40)
+    assert got.severity == OK
+    assert got.evidence["streak_since"] == 30
+
+
+def test_for_alone_with_one_failing_check_spans_zero() -> None:
+    rule = {**DOWN, "consecutive": 1, "for": "1s"}
+    judge = feed(config(rule), _checks([7], up=False))
+    assert decision(judge, "down", now=100).severity == OK
+    zero = {**DOWN, "consecutive": 1, "for": "0s"}
+    assert decision(feed(config(zero), _checks([7], up=False)), "down", now=7).severity == CRITICAL
+
+
+# --------------------------------------------------------------------------- property
+
+SOURCES = ("health", "log", "latency")
+TARGETS = ("web-1", "web-2")
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Thresholds on the health check and on latency (and a composite of them), a rate on a
+    log, a ratio and a baseline on latency, and a composite over those."""
+    return [
+        {
+            **DOWN,
+            "consecutive": draw(st.integers(1, 4)),
+            "for": f"{draw(st.integers(0, 8)) * 5}s",
+        },
+        {
+            "id": "slow-streak",
+            "kind": "threshold",
+            "probe": "latency",
+            "op": ">",
+            "value": 0.5,
+            "consecutive": draw(st.integers(1, 3)),
+            "for": f"{draw(st.integers(0, 4)) * 10}s",
+            "severity": "warning",
+        },
+        {"id": "down-or-slow", "kind": "any", "rules": ["down", "slow-streak"]},
+        {
+            "id": "errors",
+            "kind": "rate",
+            "probe": "log",
+            "window": f"{draw(st.integers(1, 6)) * 10}s",
+            "per": "10s",
+            "above": draw(st.integers(0, 4)),
+            "severity": "critical",
+        },
+        {
+            "id": "slow",
+            "kind": "ratio",
+            "probe": "latency",
+            "when": {"field": "value", "op": ">", "value": 0.5},
+            "window": f"{draw(st.integers(1, 6)) * 10}s",
+            "above": draw(st.sampled_from([0.0, 0.3, 0.5])),
+            "min_samples": draw(st.integers(1, 3)),
+            "severity": "warning",
+        },
+        {
+            "id": "slower",
+            "kind": "baseline",
+            "probe": "latency",
+            "window": "30s",
+            "before": "60s",
+            "min_samples": 1,
+            "severity": "critical",
+        },
+        {"id": "both", "kind": "all", "rules": ["errors", "slow"], "severity": "critical"},
+    ]
+
+
+# Rules whose outcome depends on their own source's checks alone: judged after every single
+# observation, even halfway through an instant, they never change with the folding order.
+# (A composite over two sources, or a window that slides with "now", may show a passing state
+# while an instant is half folded in; once it is all in, every rule agrees: ``settled``.)
+CHECK_BASED = {"down", "slow-streak"}
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[list[observations.Observation]]:
+    """Groups of simultaneous observations every 10 s: each target and probe may report, fail
+    to observe (an error) or stay silent at each instant."""
+    groups = []
+    for tick in range(draw(st.integers(3, 12))):
+        group = []
+        for target in TARGETS:
+            for source in SOURCES:
+                what = draw(st.sampled_from(["value", "value", "value", "error", "silent"]))
+                if what == "silent":
+                    continue
+                if what == "error":
+                    group.append(obs(tick * 10.0, source=source, target=target, error="timeout"))
+                    continue
+                value = {
+                    "health": st.sampled_from([0.0, 1.0]),
+                    "log": st.integers(0, 3).map(float),
+                    "latency": st.sampled_from([0.1, 0.2, 0.9]),
+                }[source]
+                group.append(obs(tick * 10.0, draw(value), source=source, target=target))
+        groups.append(group)
+    return groups
+
+
+_Changes = dict[tuple[str, str], list[tuple[float, verdicts.Severity]]]
+_Settled = list[list[tuple[str, str, verdicts.Severity, str, str]]]
+
+
+def _run(
+    rules: list[dict[str, Any]],
+    groups: list[list[observations.Observation]],
+    *,
+    delays: list[float],
+    mark_at: float | None,
+) -> tuple[_Changes, _Settled]:
+    """Feed as the daemon does: observe, then judge that target at a ``now`` a little after
+    the observation. Returns the severity changes of check-based rules and blindness per
+    (target, rule) with the instant they happened at, and every target's full decisions once
+    each instant is completely in."""
+    judge = engine.Engine(config(*rules, targets=[{"id": t} for t in TARGETS]))
+    last: dict[tuple[str, str], verdicts.Severity] = {}
+    changes: _Changes = defaultdict(list)
+    settled: _Settled = []
+    step = 0
+    for group in groups:
+        if not group:
+            continue
+        time = group[0].time
+        if mark_at is not None and time == mark_at:
+            for target in TARGETS:
+                judge.mark(upgrade(time, target))
+        for item in group:
+            judge.observe(item)
+            now = item.time + delays[step % len(delays)]
+            step += 1
+            for d in judge.evaluate(item.target, now=now):
+                if d.rule not in CHECK_BASED and not d.rule.startswith("blind:"):
+                    continue
+                key = (d.target, d.rule)
+                if d.severity != last.get(key, OK):
+                    changes[key].append((item.time, d.severity))
+                last[key] = d.severity
+        settled.append(
+            [
+                (d.target, d.rule, d.severity, d.summary, json.dumps(d.evidence, sort_keys=True))
+                for d in judge.evaluate_all(now=time + 9.0)
+            ]
+        )
+    return dict(changes), settled
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rules=policies(),
+    groups=histories(),
+    delays=st.lists(st.floats(0, 9.0), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_the_order_of_simultaneous_observations_never_changes_a_decision(
+    rules: list[dict[str, Any]],
+    groups: list[list[observations.Observation]],
+    delays: list[float],
+    data: st.DataObject,
+) -> None:
+    ticks = [g[0].time for g in groups if g]
+    mark_at = data.draw(st.sampled_from([None, *ticks]))
+    reference = _run(rules, groups, delays=[0.0], mark_at=mark_at)
+    permuted = [data.draw(st.permutations(group)) for group in groups]
+    # Any order within each instant, judged at any "now" before the next instant: the same
+    # decisions once an instant is in, for every rule (evidence and wording included); and
+    # for check-based rules and blindness, the same severity changes at the same instants
+    # even while an instant is half folded in.
+    assert _run(rules, permuted, delays=delays, mark_at=mark_at) == reference
+    reversed_groups = [group[::-1] for group in groups]
+    assert _run(rules, reversed_groups, delays=[0.0], mark_at=mark_at) == reference
+
+
+@settings(max_examples=60, deadline=None)
+@given(rules=policies(), groups=histories(), data=st.data())
+def test_replay_does_not_depend_on_the_order_or_the_names_of_simultaneous_probes(
+    rules: list[dict[str, Any]],
+    groups: list[list[observations.Observation]],
+    data: st.DataObject,
+) -> None:
+    flat = [item for group in groups for item in group]
+    cfg = config(*rules, targets=[{"id": t} for t in TARGETS])
+    reference = [(d.time, d.target, d.rule, d.severity) for d in engine.replay(cfg, flat)]
+    shuffled = data.draw(st.permutations(flat))
+    assert [(d.time, d.target, d.rule, d.severity) for d in engine.replay(cfg, shuffled)] == (
+        reference
+    )
+    # Renaming the health probe so that it sorts after the others changes which observation
+    # of an instant replay folds first; the decisions must not change.
+    renamed_rules = [
+        {**r, "probe": "zz-health"} if r.get("probe") == "health" else r for r in rules
+    ]
+    renamed = [replace(o, source="zz-health") if o.source == "health" else o for o in flat]
+    cfg = config(*renamed_rules, targets=[{"id": t} for t in TARGETS])
+    got = [
+        (d.time, d.target, d.rule.replace("blind:zz-health", "blind:health"), d.severity)
+        for d in engine.replay(cfg, renamed)
+    ]
+    assert sorted(got) == sorted(reference)
