@@ -518,8 +518,9 @@ def kernel_event(
     return [(at + i * spread, line) for i, line in enumerate(lines)]
 
 
-def quoted_event(at: float, key: str) -> list[tuple[float, str]]:
-    return kernel_event(at, quoted.EVENTS[key].lines)
+def quoted_event(at: float, key: str, n: int = 0) -> list[tuple[float, str]]:
+    """The quoted event ``key`` at ``at``; its ``n``-th repetition has its pids renumbered."""
+    return kernel_event(at, quoted.EVENTS[key].repeated(n))
 
 
 def quoted_unit(at: float, key: str) -> list[tuple[float, str]]:
@@ -744,7 +745,7 @@ def oom_quoted() -> list[Scenario]:
         ("f", "oom-4x-R", "web", (260, 600, 870)),
     ):
         target = {"web": "web-1", "batch": "batch-1", "db": "db-1"}[role]
-        kernel = [line for t in times for line in quoted_event(UP + t, key)]
+        kernel = [line for n, t in enumerate(times) for line in quoted_event(UP + t, key, n)]
         down = [(UP + t + 1, UP + t + 9) for t in times] if role == "web" else []
         out.append(
             Scenario(
@@ -897,7 +898,7 @@ def kernel_families() -> list[Scenario]:
             "db-1",
             [
                 *quoted_event(UP + 600, "panic-fatal-interrupt"),
-                *quoted_event(UP + 3000, "panic-fatal-interrupt"),
+                *quoted_event(UP + 3000, "panic-fatal-interrupt", 1),
             ],
             ["panic-fatal-interrupt"],
         ),
@@ -912,8 +913,8 @@ def kernel_families() -> list[Scenario]:
             "kernel-panic",
             "c",
             "batch-1",
-            quoted_event(UP + 300, "panic-kill-init-as-reported"),
-            ["panic-kill-init-as-reported"],
+            quoted_event(UP + 300, "panic-kill-init"),
+            ["panic-kill-init"],
         ),
         ("kernel-oops", "a", "web-1", quoted_event(UP + 500, "oops-x86-kdbus"), ["oops-x86-kdbus"]),
         ("kernel-oops", "b", "db-1", quoted_event(UP + 350, "oops-arm-817"), ["oops-arm-817"]),
@@ -922,7 +923,10 @@ def kernel_families() -> list[Scenario]:
             "soft-lockup",
             "a",
             "web-1",
-            [*quoted_event(UP + 400, "lockup-cc1plus"), *quoted_event(UP + 460, "lockup-cc1plus")],
+            [
+                *quoted_event(UP + 400, "lockup-cc1plus"),
+                *quoted_event(UP + 460, "lockup-cc1plus", 1),
+            ],
             ["lockup-cc1plus"],
         ),
         (
@@ -936,7 +940,7 @@ def kernel_families() -> list[Scenario]:
             "hung-task",
             "a",
             "db-1",
-            [*quoted_event(UP + 500, "hung-kworker"), *quoted_event(UP + 620, "hung-kworker")],
+            [*quoted_event(UP + 500, "hung-kworker"), *quoted_event(UP + 620, "hung-kworker", 1)],
             ["hung-kworker"],
         ),
         (
@@ -990,7 +994,7 @@ def segfault_loops() -> list[Scenario]:
         t = UP + 200
         n = 0
         while t < UP + 2400:
-            kernel.extend(quoted_event(t, keys[n % len(keys)]))
+            kernel.extend(quoted_event(t, keys[n % len(keys)], n // len(keys)))
             t += every
             n += 1
         out.append(

@@ -2,7 +2,9 @@
 
 Each entry is one *event* as a kernel (or systemd) logged it: one to three lines, quoted
 verbatim from the cited public page except for the leading timestamp and host (the corpus
-builder stamps each line with its own time and host, as syslog would). Process names, PIDs,
+builder stamps each line with its own time and host, as syslog would) and, when a recording
+repeats an event, its process ids (a process killed again is a new process: each repetition
+moves the pids listed in ``pids``). Process names, PIDs,
 addresses and wordings are the reporters' own; that is the point: kernels differ in wording
 (``Kill process`` on 3.x/4.x kernels, ``Killed process`` on 5.x, cgroup v1 ``Memory cgroup
 out of memory``, NMI watchdog vs watchdog soft lockups, x86 ``BUG:`` vs ARM ``Internal error:
@@ -13,6 +15,7 @@ The corpus manifest lists, per recording, the source of every quoted event it us
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -21,6 +24,21 @@ class Event:
     family: str  # oom, panic, oops, lockup, hung, segfault, systemd, benign
     lines: tuple[str, ...]
     source: str  # the public page quoted
+    pids: tuple[str, ...] = ()  # process ids in the lines, renumbered when the event repeats
+
+    def repeated(self, n: int) -> tuple[str, ...]:
+        """The lines of the ``n``-th repetition (0: as quoted). A process the kernel kills
+        again is a new process with a new pid, so each pid is moved by ``n``; the wording is
+        untouched."""
+        if n == 0 or not self.pids:
+            return self.lines
+        out = []
+        for line in self.lines:
+            moved = line
+            for pid in self.pids:
+                moved = re.sub(rf"(?<!\d){pid}(?!\d)", str(int(pid) + 17 * n), moved)
+            out.append(moved)
+        return tuple(out)
 
 
 EVENTS: dict[str, Event] = {
@@ -32,6 +50,7 @@ EVENTS: dict[str, Event] = {
             "Killed process 21518 (python2) total-vm:13345928kB, anon-rss:12721928kB, file-rss:4kB",
         ),
         "https://github.com/alibaba-archive/alicloud-duplicity/issues/3",
+        pids=("21518",),
     ),
     "oom-4x-R": Event(
         "oom",
@@ -41,6 +60,7 @@ EVENTS: dict[str, Event] = {
             "shmem-rss:0kB",
         ),
         "https://github.com/genular/pandora/issues/49",
+        pids=("27438",),
     ),
     "oom-memcg-v1-palo": Event(
         "oom",
@@ -51,6 +71,10 @@ EVENTS: dict[str, Event] = {
             "file-rss:0kB, shmem-rss:0kB",
         ),
         "https://github.com/apache/doris/issues/3525",
+        pids=(
+            "24984",
+            "18177",
+        ),
     ),
     "oom-memcg-v1-ltp": Event(
         "oom",
@@ -61,6 +85,7 @@ EVENTS: dict[str, Event] = {
             "file-rss:164kB, shmem-rss:0kB",
         ),
         "https://github.com/linux-test-project/ltp/issues/1080",
+        pids=("42453",),
     ),
     "oom-memcg-5x-uwsgi": Event(
         "oom",
@@ -73,6 +98,7 @@ EVENTS: dict[str, Event] = {
             "shmem-rss:92kB",
         ),
         "https://github.com/reportportal/kubernetes/issues/203",
+        pids=("63214",),
     ),
     "oom-3x-java-invoked": Event(
         "oom",
@@ -98,10 +124,13 @@ EVENTS: dict[str, Event] = {
         ("Kernel panic - not syncing: Fatal exception in interrupt",),
         "https://github.com/stich86/UF-Instant-Mod/issues/24",
     ),
-    "panic-kill-init-as-reported": Event(
+    "panic-kill-init": Event(
         "panic",
-        ("Kernel Panic not Syncing - attempted to kill init",),
-        "https://github.com/android-x86/android-x86.github.io/issues/82",
+        (
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200",
+            "---[ end Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200",
+        ),
+        "https://github.com/linuxboot/heads/issues/833",
     ),
     # ------------------------------------------------------------------ oops / BUG
     "oops-x86-kdbus": Event(
@@ -134,16 +163,19 @@ EVENTS: dict[str, Event] = {
         "lockup",
         ("watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [cc1plus:171665]",),
         "https://github.com/starfive-tech/Fedora_on_StarFive/issues/34",
+        pids=("171665",),
     ),
     "lockup-chia": Event(
         "lockup",
         ("watchdog: BUG: soft lockup - CPU#2 stuck for 22s! [chia_plot:29632]",),
         "https://github.com/madMAx43v3r/chia-plotter/issues/535",
+        pids=("29632",),
     ),
     "lockup-nmi-zfs": Event(
         "lockup",
         ("NMI watchdog: BUG: soft lockup - CPU#2 stuck for 22s! [SimpleCacheWork:8140]",),
         "https://github.com/openzfs/zfs/issues/4536",
+        pids=("8140",),
     ),
     # ------------------------------------------------------------------ hung tasks
     "hung-kworker": Event(
@@ -154,6 +186,7 @@ EVENTS: dict[str, Event] = {
             '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
         ),
         "https://github.com/sonic-net/sonic-buildimage/issues/4822",
+        pids=("5747",),
     ),
     "hung-logrotate": Event(
         "hung",
@@ -163,6 +196,7 @@ EVENTS: dict[str, Event] = {
             '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
         ),
         "https://github.com/logrotate/logrotate/issues/232",
+        pids=("17344",),
     ),
     "hung-glusterfsd": Event(
         "hung",
@@ -171,6 +205,7 @@ EVENTS: dict[str, Event] = {
             '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
         ),
         "https://github.com/gluster/gluster-health-report/pull/19",
+        pids=("26120",),
     ),
     # ------------------------------------------------------------------ segfaults
     "segv-alba-1": Event(
@@ -180,6 +215,7 @@ EVENTS: dict[str, Event] = {
             "alba[400000+be4000]",
         ),
         "https://github.com/openvstorage/alba/issues/617",
+        pids=("12711",),
     ),
     "segv-alba-2": Event(
         "segfault",
@@ -188,6 +224,7 @@ EVENTS: dict[str, Event] = {
             "alba[400000+be4000]",
         ),
         "https://github.com/openvstorage/alba/issues/617",
+        pids=("4451",),
     ),
     "segv-alba-3": Event(
         "segfault",
@@ -196,6 +233,7 @@ EVENTS: dict[str, Event] = {
             "error 5 in alba[400000+be4000]",
         ),
         "https://github.com/openvstorage/alba/issues/617",
+        pids=("6066",),
     ),
     "segv-p4": Event(
         "segfault",
@@ -204,6 +242,7 @@ EVENTS: dict[str, Event] = {
             "p4[400000+12000]",
         ),
         "https://github.com/horchi/linux-p4d/issues/5",
+        pids=("28564",),
     ),
     "segv-pamac": Event(
         "segfault",
@@ -212,6 +251,7 @@ EVENTS: dict[str, Event] = {
             "in libglib-2.0.so.0.4800.2[7fb08ddc2000+10d000]",
         ),
         "https://github.com/manjaro/pamac/issues/168",
+        pids=("6861",),
     ),
     # ------------------------------------------------------------------ systemd units
     "systemd-miniflux": Event(
