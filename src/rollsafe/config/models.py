@@ -400,6 +400,76 @@ class CohortRule(RuleBase):
         return self
 
 
+class RegressionRule(RuleBase):
+    """After an upgrade: is the signal worse than before it (or than the baseline cohort)?
+
+    An anytime-valid sequential test (``rollsafe.judge.sequential``): the chance that a
+    healthy upgrade is ever flagged during its ``watch`` is at most ``alpha``, however often
+    the judge looks. "Worse" means worse by more than the margin: a value ``y`` before
+    becomes ``max(y * min_ratio, y + min_delta)``. Observations are summarised one value per
+    ``bucket`` (at least the probe's interval), so fast, correlated probes do not count as
+    independent evidence, and the first ``grace`` after the upgrade (warm-up) is not judged.
+
+    * ``aggregate: quantile`` (latency, memory %): bucket medians of ``field`` against the
+      ``quantiles`` of the reference period (how often they exceed them);
+    * ``aggregate: ratio``: the share of observations meeting ``when`` (e.g. status >= 500);
+    * ``aggregate: rate``: the sum of ``field`` per second (error lines or events counted).
+
+    ``against: self`` compares with the target's own ``before`` period ending at its latest
+    ``upgrade`` mark; ``against: cohort`` compares a canary, bucket by bucket, with the
+    rollout's baseline cohort at the same time (the rule does not apply outside a rollout).
+    """
+
+    kind: Literal["regression"]
+    probe: str
+    field: Field_ = Field(default="value", description="The field read (summed for rate)")
+    aggregate: Literal["quantile", "ratio", "rate"] = "quantile"
+    when: Condition | None = Field(default=None, description="For aggregate=ratio")
+    against: Literal["self", "cohort"] = Field(
+        default="self", description="The target's own pre-upgrade period, or the cohort"
+    )
+    before: Duration = Field(default=3600.0, description="Reference period before the upgrade")
+    grace: Duration = Field(default=120.0, description="Warm-up after the upgrade, not judged")
+    watch: Duration = Field(
+        default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
+    )
+    bucket: Duration = Field(default=30.0, description="One summary value per bucket")
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Bound on a false alarm over one watch"
+    )
+    min_ratio: float = Field(default=1.5, ge=1, description="Relative margin: worse by this factor")
+    min_delta: float = Field(default=0.0, ge=0, description="Absolute margin, in field units")
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.5, 0.9, 0.99],
+        min_length=1,
+        max_length=8,
+        description="Reference quantiles tested (aggregate quantile; all aggregates in cohort)",
+    )
+    min_baseline: int = Field(
+        default=10, ge=2, description="Reference buckets needed (against self), peers (cohort)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegressionRule:
+        if self.aggregate == "ratio" and self.when is None:
+            raise ValueError(
+                "aggregate `ratio` needs `when` (e.g. {field: status, op: '>=', value: 500})"
+            )
+        if self.aggregate != "ratio" and self.when is not None:
+            raise ValueError(f"`when` is only read by aggregate `ratio`, not `{self.aggregate}`")
+        if self.bucket <= 0:
+            raise ValueError("bucket must be longer than 0s")
+        if self.grace + self.bucket > self.watch:
+            raise ValueError("watch must be longer than grace plus one bucket")
+        if self.against == "self" and self.before < 2 * self.bucket:
+            raise ValueError("before must hold at least two buckets")
+        if any(not 0.5 <= q < 1 for q in self.quantiles):
+            raise ValueError("quantiles must be at least 0.5 and below 1, e.g. [0.5, 0.9, 0.99]")
+        if len(set(self.quantiles)) != len(self.quantiles):
+            raise ValueError("quantiles must not repeat")
+        return self
+
+
 Rule = Annotated[
     ThresholdRule
     | RatioRule
@@ -407,6 +477,7 @@ Rule = Annotated[
     | BaselineRule
     | AlertRule
     | CohortRule
+    | RegressionRule
     | AllRule
     | AnyRule
     | AtLeastRule,

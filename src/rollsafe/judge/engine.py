@@ -42,7 +42,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
-from rollsafe.judge import alerts, blindness, cohorts, composites, rules, windows
+from rollsafe.judge import alerts, blindness, cohorts, composites, rules, sequential, windows
 
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
@@ -99,7 +99,9 @@ class Engine:
             source = rule.probe
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
-            if isinstance(rule, models.BaselineRule):
+            if isinstance(rule, models.BaselineRule) or (
+                isinstance(rule, models.RegressionRule) and rule.against == "self"
+            ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
@@ -111,6 +113,9 @@ class Engine:
         # ``rules.Memo``): re-judging after every observation mostly finds them unchanged.
         self._applies: dict[ids.TargetId, frozenset[str]] = {}
         self._memos: dict[ids.TargetId, dict[str, rules.Memo]] = {}
+        # Each regression rule's sequential test per target: folded buckets and the wealth
+        # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
+        self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -300,6 +305,8 @@ class Engine:
             ]
             active.discard(rule_id)
             outcome = self._combine(rule, target, children)
+        elif isinstance(rule, models.RegressionRule):
+            outcome = self._regression_outcome(rule, target, now=now)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
@@ -378,6 +385,38 @@ class Engine:
             floor=self._floors.get(rule.probe),
         )
         return rules.Outcome(severity, summary, evidence)
+
+    def _regression_outcome(
+        self, rule: models.RegressionRule, target: ids.TargetId, *, now: float
+    ) -> rules.Outcome:
+        key = (target, rule.id)
+        state = self._watches.get(key)
+        if state is None:
+            state = self._watches[key] = sequential.Watch()
+        window = self._windows.get(target, {}).get(rule.probe)
+        reference_at = self._reference(target, now)
+        floor = self._floors.get(rule.probe)
+        if rule.against == "self":
+            return sequential.judge_self(
+                rule, window, now=now, reference_at=reference_at, floor=floor, state=state
+            )
+        peers = [
+            (str(other), self._windows.get(other, {}).get(rule.probe))
+            for other, cohort in sorted(self._cohorts.items())
+            if cohort == cohorts.BASELINE
+            and other != target
+            and models.selects(rule.targets, self._target_model(other))
+        ]
+        return sequential.judge_cohort(
+            rule,
+            window,
+            peers,
+            now=now,
+            cohort=self._cohorts.get(target),
+            reference_at=reference_at,
+            floor=floor,
+            state=state,
+        )
 
     @staticmethod
     def _decision(

@@ -97,6 +97,9 @@ def history_needed(rule: models.RuleBase) -> float:
         return rule.window
     if isinstance(rule, models.BaselineRule):
         return rule.window + rule.before
+    if isinstance(rule, models.RegressionRule):
+        # The whole watch after the mark (the reference period is pinned at the mark).
+        return rule.watch + rule.bucket
     return 0.0
 
 

@@ -1,0 +1,966 @@
+"""Sequential regression tests: after an upgrade, is a signal worse than before it? (pure)
+
+The ``regression`` rule kind. It watches one signal of one target for ``watch`` seconds after
+the target's latest ``upgrade`` mark and answers, at any moment, whether the data so far is
+strong enough evidence that the signal got worse than its reference: the target's own
+``before`` period (``against: self``), or the rollout's baseline cohort at the same time
+(``against: cohort``). The test is *anytime valid*: the judge may look after every
+observation, and the probability that a healthy upgrade is ever flagged during its watch stays
+at most ``alpha`` (Ville's inequality for a nonnegative supermartingale).
+
+How (test by betting):
+
+* Observations are summarised one value per **bucket** (``bucket`` seconds, at least the
+  probe's interval, aligned on ``upgrade + grace``): the median of ``field`` (``quantile``),
+  the share meeting ``when`` (``ratio``), or the sum of ``field`` (``rate``). A bucket with no
+  observation carries no evidence. Correlated fast probes inside a bucket count once, and the
+  evidence per minute does not grow when the probe interval shrinks during a watch.
+* Each bucket gives a nonnegative statistic ``x`` whose mean under the null ("not worse than
+  the reference by more than the margin") is at most a known ``m0``: for ``quantile`` the
+  indicator "bucket median above ``g(reference quantile)``" with ``m0`` an upper bound on how
+  often a reference bucket exceeds that quantile; for ``ratio`` and ``rate`` the bucket's
+  share or count with ``m0`` the margin applied to an upper confidence bound on the
+  reference's mean. The margin is ``g(y) = max(y * min_ratio, y + min_delta)`` (for ``rate``,
+  ``min_delta`` is per minute).
+* The wealth of a bettor staking a fraction ``lam`` on "worse" is the product over buckets of
+  ``1 + lam * (x / m0 - 1)``: a nonnegative supermartingale under the null for any ``lam`` in
+  ``[0, 1]`` whatever the distribution of ``x`` (heavy tails, over-dispersed counts), since
+  only its conditional mean is assumed. The e-value is the average wealth over a fixed grid of
+  ``lam`` (a mixture over the alternative, so no tuning and no dependence on evaluation
+  order) and, for ``quantile``, over the configured reference quantiles. The rule breaches
+  when the e-value reaches ``1 / alpha_test`` and stays breached until the watch ends.
+* ``against: self`` splits ``alpha``: half bounds the chance that the reference's
+  uncertainty made ``m0`` too small (each quantile's exceedance probability is
+  Beta-distributed under exchangeability: its upper bound is an exact binomial one; a
+  reference mean is bounded by the larger of an exact Clopper-Pearson / Poisson bound and a
+  normal bound on the buckets' spread), half the sequential test itself.
+* ``against: cohort`` needs no estimate: in each bucket the canary's value is compared with
+  the ``k``-th smallest of the ``m`` peers' values (``k = ceil(q * m)``), exceeded with
+  probability at most ``(m - k + 1) / (m + 1)`` when canary and peers are exchangeable. The
+  whole ``alpha`` goes to the sequential test. A fleet-wide change moves both sides.
+
+Assumptions, stated because real monitoring breaks them more or less:
+
+* under the null, a bucket's statistic has conditional mean at most ``m0`` given the past.
+  Autocorrelation between buckets (a slow drift, a daily cycle crossing the watch) breaks this
+  by degrees; the margin (``min_ratio``, ``min_delta``) is what absorbs it, so keep it at the
+  size of change that matters, not zero. ``tests/unit/judge/test_sequential_simulation.py``
+  measures the false-alarm rate on AR(1), daily-cycle, lognormal, Pareto and over-dispersed
+  counts with the default margin;
+* the reference buckets are a fair sample of "healthy" (self): ``before`` should not hold an
+  incident, and should be long enough (``min_baseline`` buckets at least);
+* cohort peers are exchangeable with the canary apart from the release (same role, same
+  traffic share);
+* "worse" is "higher" (latency, memory, errors). A drop (throughput) is not tested.
+
+Determinism: a decision is a function of the observations with time <= ``now`` and the marks
+(bucket statistics are order-free: medians, counts, exact sums; buckets are folded in time
+order). State kept between evaluations (:class:`Watch`) only saves work: processed buckets are
+re-read when an observation arrives late inside them (their observation count changed).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollsafe.config import durations, models
+from rollsafe.domain import observations, verdicts
+from rollsafe.judge import conditions, rules, windows
+
+__all__ = [
+    "LAMBDAS",
+    "Mixture",
+    "Watch",
+    "binomial_upper",
+    "effective_size",
+    "judge_cohort",
+    "judge_self",
+    "margin",
+    "poisson_upper",
+    "polya_log_e",
+    "two_sample_log_e",
+]
+
+# Fractions of wealth staked on "worse", mixed with equal weights. Small ones win on a small
+# effect seen for long, large ones on a large effect seen briefly; the mixture costs log(10)
+# nats against the best of them in hindsight.
+LAMBDAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95)
+_Z_LIMIT = 60  # bisection steps: well below float resolution on [0, 1]
+_GOLDEN_STEPS = 45  # golden-section steps: the interval shrinks by 0.618**45 < 1e-9
+
+
+# --------------------------------------------------------------------------- the math
+
+
+class Mixture:
+    """Log-wealth of ``components x LAMBDAS`` bettors; the e-value is their average wealth."""
+
+    __slots__ = ("_steps", "components", "logs")
+
+    def __init__(self, components: int) -> None:
+        self.components = components
+        self.logs = [0.0] * (components * len(LAMBDAS))
+        # Exceedance bets take few distinct ratios (0 and 1/m0): remember their log-steps.
+        self._steps: dict[float, list[float]] = {}
+
+    def bet(self, component: int, ratio: float) -> None:
+        """One bucket's ``x / m0`` (>= 0) for one component: every bettor's wealth moves."""
+        steps = self._steps.get(ratio)
+        if steps is None:
+            y = ratio - 1.0
+            # 1 + lam * y >= 1 - lam > 0, since ratio >= 0 and lam < 1.
+            steps = [math.log1p(lam * y) for lam in LAMBDAS]
+            if len(self._steps) < 64:
+                self._steps[ratio] = steps
+        width = len(LAMBDAS)
+        base = component * width
+        logs = self.logs
+        logs[base : base + width] = [
+            a + b for a, b in zip(logs[base : base + width], steps, strict=True)
+        ]
+
+    def log_e(self) -> float:
+        """log of the average wealth (log-sum-exp, so astronomically large values stay exact)."""
+        top = max(self.logs)
+        total = math.fsum([math.exp(x - top) for x in self.logs])
+        return top + math.log(total / len(self.logs))
+
+    def best(self) -> int:
+        """The component whose bettors hold the most wealth (for evidence)."""
+        width = len(LAMBDAS)
+        sums = [max(self.logs[c * width : (c + 1) * width]) for c in range(self.components)]
+        return max(range(self.components), key=lambda c: (sums[c], -c))
+
+
+def _log_binomial_cdf(k: int, n: int, p: float) -> float:
+    """log P(Bin(n, p) <= k), by summing terms in log space (n is at most a few thousand)."""
+    if k >= n or p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return -math.inf
+    log_p, log_q = math.log(p), math.log1p(-p)
+    term = n * log_q
+    logs = [term]
+    for i in range(k):
+        term += math.log((n - i) / (i + 1)) + log_p - log_q
+        logs.append(term)
+    top = max(logs)
+    return top + math.log(math.fsum(math.exp(x - top) for x in logs))
+
+
+@functools.lru_cache(maxsize=4096)
+def binomial_upper(successes: int, trials: int, delta: float) -> float:
+    """The exact (Clopper-Pearson) upper bound: the ``p`` with P(Bin(trials, p) <= successes)
+    equal to ``delta``. Also the upper ``delta`` bound on how often a new value exceeds the
+    ``(trials - successes)``-th smallest of ``trials`` exchangeable ones.
+    """
+    if trials <= 0 or successes >= trials:
+        return 1.0
+    successes = max(successes, 0)
+    target = math.log(delta)
+    lo, hi = successes / trials, 1.0
+    for _ in range(_Z_LIMIT):
+        mid = (lo + hi) / 2
+        if _log_binomial_cdf(successes, trials, mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _log_poisson_cdf(k: int, mu: float) -> float:
+    term = -mu
+    logs = [term]
+    log_mu = math.log(mu)
+    for i in range(1, k + 1):
+        term += log_mu - math.log(i)
+        logs.append(term)
+    top = max(logs)
+    return top + math.log(math.fsum(math.exp(x - top) for x in logs))
+
+
+@functools.lru_cache(maxsize=4096)
+def poisson_upper(count: int, delta: float) -> float:
+    """The exact upper bound on a Poisson mean having seen ``count``: P(Pois(mu) <= count)
+    equals ``delta``. Beyond 5,000 counted, the Wilson-Hilferty form (relative error < 1e-4).
+    """
+    z = statistics.NormalDist().inv_cdf(1.0 - delta)
+    if count <= 0:
+        return -math.log(delta)
+    if count > 5000:
+        a = count + 1.0
+        return a * (1.0 - 1.0 / (9.0 * a) + z / (3.0 * math.sqrt(a))) ** 3
+    target = math.log(delta)
+    lo, hi = float(count), count + 10.0 * (z + 2.0) * math.sqrt(count + 1.0) + 10.0
+    for _ in range(_Z_LIMIT):
+        mid = (lo + hi) / 2
+        if _log_poisson_cdf(count, mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _normal_upper(values: Sequence[float], delta: float, *, size: float) -> float:
+    """Mean plus ``z`` standard errors of ``size`` independent values: the bound that widens
+    with over-dispersion."""
+    n = len(values)
+    mean = math.fsum(values) / n
+    if n < 2:
+        return mean
+    spread = statistics.stdev(values, mean)
+    return mean + statistics.NormalDist().inv_cdf(1.0 - delta) * spread / math.sqrt(size)
+
+
+def margin(rule: models.RegressionRule, y: float) -> float:
+    """``g(y)``: the worst value still "not worse" than ``y`` (nondecreasing in ``y``)."""
+    scaled = y * rule.min_ratio if y >= 0 else y
+    return max(scaled, y + rule.min_delta)
+
+
+def _xlogy(x: float, y: float) -> float:
+    return 0.0 if x == 0 else x * math.log(y)
+
+
+def _bernoulli_loglik(x: float, n: float, p: float) -> float:
+    if (x > 0 and p <= 0) or (n - x > 0 and p >= 1):
+        return -math.inf
+    return _xlogy(x, p) + _xlogy(n - x, 1.0 - p)
+
+
+def _poisson_loglik(c: float, t: float, rate: float) -> float:
+    if c > 0 and rate <= 0:
+        return -math.inf
+    return _xlogy(c, rate) - rate * t
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def _maximise(f: Callable[[float], float], lo: float, hi: float) -> float:
+    """The maximum of a concave ``f`` on ``[lo, hi]`` (golden-section search)."""
+    if hi <= lo:
+        return f(lo)
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo, hi
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(_GOLDEN_STEPS):
+        if fc < fd:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = f(d)
+        else:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = f(c)
+    return max(fc, fd, f(lo), f(hi))
+
+
+# Alternatives of the exceedance test, as multipliers (u, v) of the null's Beta(a0, b0):
+# Beta(a0 * u, b0 * v) with u >= 1 and v <= 1 predicts more exceedances than the null, and
+# keeps the likelihood ratio nondecreasing in the number of exceedances (see polya_log_e).
+_POLYA_ALTERNATIVES = ((1.0, 0.5), (1.0, 0.2), (1.0, 0.05), (4.0, 0.5), (4.0, 0.2), (4.0, 0.05))
+
+
+def polya_log_e(exceeded: float, trials: float, a0: float, b0: float) -> float:
+    """log e-value of "new values exceed the reference's order statistic more often".
+
+    Under the null (reference and new values exchangeable), whether each new value exceeds
+    the ``k``-th smallest of ``n`` reference values is a Polya urn: Beta-binomial with
+    ``a0 = n - k + 1``, ``b0 = k``, whatever their distribution. The e-value is a mixture of
+    Beta-binomial alternatives over that exact law: a test martingale. Each alternative has
+    ``a >= a0`` and ``b <= b0``, so the ratio grows with the exceedances: values only
+    *stochastically smaller* than under the null (the margin) give a smaller e-value.
+    """
+    s, f = exceeded, trials - exceeded
+    null = _log_beta(s + a0, f + b0) - _log_beta(a0, b0)
+    logs = []
+    for u, v in _POLYA_ALTERNATIVES:
+        a, b = a0 * u, b0 * v
+        logs.append(_log_beta(s + a, f + b) - _log_beta(a, b))
+    top = max(logs)
+    mixed = top + math.log(math.fsum([math.exp(x - top) for x in logs]) / len(logs))
+    return mixed - null
+
+
+_PRIOR = 0.5  # Jeffreys-like Beta(1/2, 1/2) and Gamma(1/2, 1/2 per bucket) mixtures
+
+
+def two_sample_log_e(
+    *,
+    kind: str,
+    before: tuple[float, float],
+    after: tuple[float, float],
+    ratio: float,
+    delta: float,
+    floor: float = -math.inf,
+) -> tuple[float, bool]:
+    """log e-value of "after is worse than ``g(before)``" for two Bernoulli (``kind`` ratio:
+    (successes, trials)) or Poisson (``kind`` rate: (count, buckets)) samples.
+
+    The numerator mixes the likelihood over both parameters with fixed priors; the
+    denominator is the likelihood maximised over the whole null ``p1 <= g(p0)``, with
+    ``g(p) = max(p * ratio, p + delta)``. For every null parameter the ratio is at most the
+    mixture's likelihood ratio, a test martingale under it: Ville's inequality bounds the
+    whole watch. Counts may be fractional (scaled down for over-dispersion).
+
+    Returns ``(log_e, exact)``. The search for the constrained maximum is skipped when a
+    cheap upper bound (the profile at the reference's own estimate) is already at most
+    ``floor``: then ``log_e`` is that bound and ``exact`` False.
+    """
+    x0, n0 = before
+    x1, n1 = after
+    if kind == "ratio":
+        numerator = (
+            _log_beta(x0 + _PRIOR, n0 - x0 + _PRIOR)
+            + _log_beta(x1 + _PRIOR, n1 - x1 + _PRIOR)
+            - 2 * _log_beta(_PRIOR, _PRIOR)
+        )
+        top = 1.0
+        loglik: Callable[[float, float, float], float] = _bernoulli_loglik
+    else:
+        numerator = 2 * (_PRIOR * math.log(_PRIOR) - math.lgamma(_PRIOR))
+        numerator += math.lgamma(x0 + _PRIOR) - (x0 + _PRIOR) * math.log(n0 + _PRIOR)
+        numerator += math.lgamma(x1 + _PRIOR) - (x1 + _PRIOR) * math.log(n1 + _PRIOR)
+        top = max(x0 / n0 if n0 else 0.0, x1 / n1 if n1 else 0.0) * 4 + 10.0
+        loglik = _poisson_loglik
+    p1_hat = x1 / n1 if n1 else 0.0
+
+    def g(p: float) -> float:
+        return max(p * ratio, p + delta)
+
+    def profile(p0: float) -> float:
+        return loglik(x0, n0, p0) + loglik(x1, n1, min(p1_hat, g(p0)))
+
+    p0_hat = x0 / n0 if n0 else 0.0
+    bound = numerator - profile(p0_hat)
+    if p1_hat <= g(p0_hat):
+        return bound, True  # both estimates already satisfy the null: the maximum is there
+    if bound <= floor:
+        return bound, False
+
+    # ``profile`` is concave between the points where g changes slope or reaches p1_hat.
+    cuts = {0.0, top}
+    if ratio > 1 and delta > 0:
+        cuts.add(min(top, delta / (ratio - 1)))
+    cuts.add(min(top, max(0.0, min(p1_hat / ratio, p1_hat - delta))))
+    points = sorted(cuts)
+    best = max(_maximise(profile, a, b) for a, b in itertools.pairwise(points))
+    return numerator - best, True
+
+
+# --------------------------------------------------------------------------- buckets
+
+
+def _median(numbers: list[float]) -> float:
+    numbers.sort()
+    n = len(numbers)
+    mid = n // 2
+    return numbers[mid] if n % 2 else (numbers[mid - 1] + numbers[mid]) / 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    stat: float  # median (quantile), share (ratio) or sum (rate)
+    samples: int  # observations in the bucket
+    matching: int  # for ratio: how many met `when`
+
+
+def _bucket(
+    rule: models.RegressionRule, values: Sequence[observations.Observation]
+) -> _Bucket | None:
+    """One bucket's statistic; None when no observation in it carries the field."""
+    if not values:
+        return None
+    if rule.aggregate == "ratio":
+        if rule.when is None:  # the model refuses it; stay total anyway
+            return None
+        when = rule.when
+        matching = sum(1 for obs in values if conditions.meets(obs, when))
+        return _Bucket(matching / len(values), len(values), matching)
+    numbers = [conditions.field_of(obs, rule.field) for obs in values]
+    present = [x for x in numbers if x is not None]
+    if not present:
+        return None
+    if rule.aggregate == "rate":
+        return _Bucket(conditions.exact_sum(present), len(values), 0)
+    return _Bucket(_median(present), len(values), 0)
+
+
+# --------------------------------------------------------------------------- references
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """What "not worse" means for one watch: per component, a threshold and a null mean."""
+
+    thresholds: tuple[float | None, ...]  # quantile: bucket median must exceed; else None
+    nulls: tuple[float, ...]  # m0 per component
+    levels: tuple[float, ...]  # the reference value each component is about (for evidence)
+    buckets: int
+    samples: int
+    alpha_test: float
+    # ratio and rate: the reference's (successes, trials) or (count, buckets), scaled by
+    # ``scale`` (< 1 when buckets are over-dispersed or correlated), for the two-sample test.
+    counts: tuple[float, float] = (0.0, 0.0)
+    scale: float = 1.0
+    urns: tuple[tuple[float, float], ...] = ()  # quantile: the null's Beta(a0, b0) per quantile
+
+
+def effective_size(stats: Sequence[float]) -> float:
+    """How many independent values a time-ordered series is worth: ``n (1 - r) / (1 + r)``,
+    ``r`` its lag-1 autocorrelation of ranks (robust to heavy tails), taken as zero within two
+    standard errors of zero, at most 0.95.
+    """
+    n = len(stats)
+    if n < 3:
+        return float(n)
+    order = sorted(range(n), key=lambda i: stats[i])
+    ranks = [0.0] * n
+    start = 0
+    while start < n:  # ties share their average rank (a run of zeros is not a trend)
+        end = start
+        while end + 1 < n and stats[order[end + 1]] == stats[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2
+        start = end + 1
+    mean = (n - 1) / 2
+    centred = [r - mean for r in ranks]
+    spread = math.fsum(c * c for c in centred)
+    lag = math.fsum(a * b for a, b in itertools.pairwise(centred))
+    r = lag / spread if spread > 0 else 0.0
+    # Within two standard errors of zero it is noise of independent values: not penalised.
+    r = min(0.95, r) if r > 2.0 / math.sqrt(n) else 0.0
+    return max(2.0, n * (1 - r) / (1 + r))
+
+
+def _self_reference(
+    rule: models.RegressionRule, found: list[_Bucket], width: float
+) -> _Reference | None:
+    n = len(found)
+    if n < rule.min_baseline:
+        return None
+    samples = sum(b.samples for b in found)
+    stats = [b.stat for b in found]
+    # Correlated reference buckets are worth fewer independent ones: every bound below is
+    # taken on the effective count, so a wandering signal gets a wider reference.
+    scale = effective_size(stats) / n
+    if rule.aggregate == "quantile":
+        ordered = sorted(stats)
+        thresholds: list[float | None] = []
+        urns, levels = [], []
+        for q in rule.quantiles:
+            k = min(n, max(1, math.ceil(q * n)))
+            level = ordered[k - 1]
+            levels.append(level)
+            thresholds.append(margin(rule, level))
+            # Correlated reference buckets: a less certain urn (fewer pseudo-counts).
+            urns.append(((n - k + 1) * scale, k * scale))
+        return _Reference(
+            tuple(thresholds),
+            (1.0,) * len(urns),
+            tuple(levels),
+            n,
+            samples,
+            rule.alpha,
+            urns=tuple(urns),
+            scale=scale,
+        )
+    # Two-sample (ratio, rate): the whole alpha goes to the test, the reference enters it as
+    # data. Its counts are shrunk by the buckets' dispersion against the model's (binomial,
+    # Poisson) and by their autocorrelation, so clustered failures weigh what they are worth.
+    mean = math.fsum(stats) / n
+    spread = statistics.pvariance(stats, mean)
+    if rule.aggregate == "ratio":
+        matching = sum(b.matching for b in found)
+        share = matching / samples
+        expected = share * (1 - share) / (samples / n)
+        dispersion = max(1.0, spread / expected) if expected > 0 else 1.0
+        shrink = scale / dispersion
+        return _Reference(
+            (None,),
+            (1.0,),
+            (share,),
+            n,
+            samples,
+            rule.alpha,
+            counts=(matching * shrink, samples * shrink),
+            scale=shrink,
+        )
+    dispersion = max(1.0, spread / mean) if mean > 0 else 1.0
+    shrink = scale / dispersion
+    return _Reference(
+        (None,),
+        (1.0,),
+        (mean * 60.0 / width,),
+        n,
+        samples,
+        rule.alpha,
+        counts=(math.fsum(stats) * shrink, n * shrink),
+        scale=shrink,
+    )
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(slots=True)
+class Watch:
+    """What one rule has computed for one target's current watch (see the module notes)."""
+
+    key: object = None
+    reference: _Reference | None = None
+    mixture: Mixture = field(default_factory=lambda: Mixture(1))
+    done: int = 0  # buckets folded in
+    counted: int = 0  # observations in them (a late arrival changes it: fold again)
+    used: int = 0  # buckets that carried evidence
+    peak: float = 0.0  # highest log e-value so far
+    log_e: float | None = 0.0  # the current one (None: the mixture's, not summed yet)
+    crossed: float | None = None  # end of the bucket where the e-value reached 1/alpha
+    stats: list[float] = field(default_factory=list)  # bucket statistics (canary's)
+    total: float = 0.0  # sum of the bucket statistics (rate: the count after the upgrade)
+    exceeded: list[int] = field(default_factory=list)  # quantile: buckets above each threshold
+    peer_stats: list[float] = field(default_factory=list)  # cohort: the peers' medians
+    matching: int = 0
+    samples: int = 0
+    lead: int = 0  # the component with the most evidence (for the summary)
+    outcome_key: object = None
+    outcome: rules.Outcome | None = None
+
+    def restart(self, components: int) -> None:
+        self.mixture = Mixture(components)
+        self.done = self.counted = self.used = self.matching = self.samples = 0
+        self.peak = self.total = 0.0
+        self.log_e = 0.0
+        self.exceeded = []
+        self.lead = 0
+        self.crossed = None
+        self.stats = []
+        self.peer_stats = []
+        self.outcome_key = self.outcome = None
+
+
+def _width(rule: models.RegressionRule, floor: float | None) -> float:
+    return max(rule.bucket, floor or 0.0)
+
+
+def _closed(start: float, end: float, width: float) -> int:
+    return max(0, int((end - start) // width))
+
+
+def _two_sample(
+    rule: models.RegressionRule,
+    reference: _Reference,
+    state: Watch,
+    width: float,
+    *,
+    exact: bool = False,
+) -> float | None:
+    shrink = reference.scale
+    if rule.aggregate == "ratio":
+        after = (state.matching * shrink, state.samples * shrink)
+        delta = rule.min_delta
+    else:
+        after = (state.total * shrink, state.used * shrink)
+        delta = rule.min_delta * width / 60.0  # min_delta is per minute, counts per bucket
+    # Below the peak so far and the threshold, the exact value changes nothing: skip it.
+    floor = -math.inf if exact else min(state.peak, -math.log(reference.alpha_test))
+    log_e, computed = two_sample_log_e(
+        kind=rule.aggregate,
+        before=reference.counts,
+        after=after,
+        ratio=rule.min_ratio,
+        delta=delta,
+        floor=floor,
+    )
+    return log_e if computed else None
+
+
+def _note(state: Watch, bucket_end: float, log_e: float | None) -> None:
+    """Record the e-value after one more bucket: the peak, and the first crossing (None: not
+    computed, known to be below both)."""
+    state.log_e = log_e
+    if log_e is None:
+        return
+    state.peak = max(state.peak, log_e)
+    reference = state.reference
+    if state.crossed is None and reference is not None and log_e >= -math.log(reference.alpha_test):
+        state.crossed = bucket_end
+
+
+def _fold(
+    state: Watch, rule: models.RegressionRule, bucket_end: float, ratios: Sequence[float]
+) -> None:
+    mixture = state.mixture
+    for component, ratio in enumerate(ratios):
+        mixture.bet(component, ratio)
+    # The average wealth is at most the largest one: while no bettor holds more than the
+    # peak so far, neither the peak nor the crossing can change, and the sum is skipped.
+    if max(mixture.logs) <= state.peak:
+        state.log_e = None  # not needed yet: computed when described
+        return
+    _note(state, bucket_end, mixture.log_e())
+
+
+# --------------------------------------------------------------------------- against self
+
+
+def judge_self(
+    rule: models.RegressionRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    floor: float | None,
+    state: Watch,
+) -> rules.Outcome:
+    """The rule against the target's own ``before`` period, at ``now``."""
+    evidence = _base_evidence(rule)
+    if reference_at is None or reference_at > now:
+        return _no_data(rule, "no upgrade mark yet", evidence)
+    if window is None:
+        return _no_data(rule, "no valid observation", evidence)
+    width = _width(rule, floor)
+    ref_start = reference_at - rule.before
+    pinned = window.pinned_range(reference_at, start=ref_start)
+    ref_span = (
+        pinned if pinned is not None else window.range(ref_start, reference_at, closed="left")
+    )
+    key = (reference_at, math.copysign(1.0, reference_at), width, ref_span.identity)
+    if state.key != key:
+        # A new upgrade, or late data inside the reference period: start this watch afresh.
+        state.key = key
+        found = _reference_buckets(rule, ref_span, ref_start, reference_at, width)
+        state.reference = _self_reference(rule, found, width)
+        state.restart(len(state.reference.nulls) if state.reference else 1)
+    reference = state.reference
+    evidence.update(upgrade_at=reference_at, bucket_s=width)
+    if reference is None:
+        return _no_data(
+            rule,
+            f"fewer than {rule.min_baseline} buckets of {_duration(width)} with data in the "
+            f"{_duration(rule.before)} before the upgrade",
+            evidence,
+        )
+    start = reference_at + rule.grace
+    watch_end = reference_at + rule.watch
+    closed = _closed(start, min(now, watch_end), width)
+    if state.done > closed or (
+        state.done
+        and len(window.range(start, start + state.done * width, closed="left")) != state.counted
+    ):
+        # Asked about an earlier time than last, or an observation arrived late in a folded
+        # bucket: fold again from the start (rare; replays and the daemon go forward).
+        state.restart(len(reference.nulls))
+    while state.done < closed:
+        lo = start + state.done * width
+        span = window.range(lo, lo + width, closed="left")
+        state.done += 1
+        state.counted += len(span)
+        got = _bucket(rule, span.values())
+        if got is None:
+            continue
+        state.used += 1
+        state.stats.append(got.stat)
+        state.samples += got.samples
+        state.matching += got.matching
+        state.total += got.stat
+        if rule.aggregate == "quantile":
+            _note(state, lo + width, _exceedances(reference, state, got.stat))
+        else:
+            _note(state, lo + width, _two_sample(rule, reference, state, width))
+    phase = "warmup" if now < start else ("over" if now > watch_end else "watching")
+    outcome_key = (state.done, state.counted, phase)
+    if state.outcome is not None and state.outcome_key == outcome_key:
+        return state.outcome
+    outcome = _describe(rule, state, evidence, phase=phase, width=width)
+    state.outcome_key, state.outcome = outcome_key, outcome
+    return outcome
+
+
+def _reference_buckets(
+    rule: models.RegressionRule, span: windows.Span, start: float, end: float, width: float
+) -> list[_Bucket]:
+    """The reference period's buckets, aligned to end at the upgrade (the last one is whole)."""
+    count = math.floor((end - start) / width)
+    first = end - count * width
+    groups: list[list[observations.Observation]] = [[] for _ in range(count)]
+    for obs in span.values():
+        index = math.floor((obs.time - first) / width)
+        if 0 <= index < count:
+            groups[index].append(obs)
+    return [b for b in (_bucket(rule, group) for group in groups) if b is not None]
+
+
+def _exceedances(reference: _Reference, state: Watch, stat: float) -> float:
+    """Count one more bucket against each threshold; the log e-value, mixed over quantiles."""
+    if not state.exceeded:
+        state.exceeded = [0] * len(reference.urns)
+    logs = []
+    for j, (threshold, (a0, b0)) in enumerate(
+        zip(reference.thresholds, reference.urns, strict=True)
+    ):
+        if threshold is not None and stat > threshold:
+            state.exceeded[j] += 1
+        # Buckets after the upgrade weigh what the reference's did (``scale``): a run of
+        # correlated exceedances is not that many independent ones.
+        logs.append(
+            polya_log_e(state.exceeded[j] * reference.scale, state.used * reference.scale, a0, b0)
+        )
+    state.lead = max(range(len(logs)), key=lambda j: (logs[j], -j))
+    top = max(logs)
+    return top + math.log(math.fsum([math.exp(x - top) for x in logs]) / len(logs))
+
+
+# --------------------------------------------------------------------------- against cohort
+
+
+def judge_cohort(
+    rule: models.RegressionRule,
+    canary: windows.Window | None,
+    peers: Sequence[tuple[str, windows.Window | None]],
+    *,
+    now: float,
+    cohort: str | None,
+    reference_at: float | None,
+    floor: float | None,
+    state: Watch,
+) -> rules.Outcome:
+    """The rule for a canary against the baseline cohort, bucket by bucket, at ``now``."""
+    evidence = _base_evidence(rule)
+    evidence.update(cohort=cohort, baseline_targets=len(peers))
+    if cohort != "canary":
+        why = "no rollout is baking it" if cohort is None else f"it is in the {cohort} cohort"
+        evidence.update(applies=False, no_data=True, breached=False)
+        return rules.Outcome(verdicts.Severity.OK, f"{rule.probe}: not a canary ({why})", evidence)
+    if reference_at is None or reference_at > now:
+        return _no_data(rule, "no upgrade mark yet", evidence)
+    if canary is None:
+        return _no_data(rule, "no valid observation on the canary", evidence)
+    width = _width(rule, floor)
+    windows_of_peers = [w for _, w in peers if w is not None]
+    key = (reference_at, width, tuple(name for name, _ in peers))
+    components = len(rule.quantiles)
+    if state.key != key:
+        state.key = key
+        state.reference = _Reference(
+            (None,) * components, (1.0,) * components, (0.0,) * components, 0, 0, rule.alpha
+        )
+        state.restart(components)
+    start = reference_at + rule.grace
+    watch_end = reference_at + rule.watch
+    closed = _closed(start, min(now, watch_end), width)
+    if state.done > closed:
+        state.restart(components)  # asked about an earlier time than last: fold again
+    if state.done:
+        end = start + state.done * width
+        seen = len(canary.range(start, end, closed="left")) + sum(
+            len(w.range(start, end, closed="left")) for w in windows_of_peers
+        )
+        if seen != state.counted:
+            state.restart(components)
+    evidence.update(upgrade_at=reference_at, bucket_s=width)
+    while state.done < closed:
+        lo = start + state.done * width
+        _fold_cohort_bucket(rule, state, canary, windows_of_peers, lo=lo, hi=lo + width)
+    phase = "warmup" if now < start else ("over" if now > watch_end else "watching")
+    outcome_key = (state.done, state.counted, phase)
+    if state.outcome is not None and state.outcome_key == outcome_key:
+        return state.outcome
+    outcome = _describe(rule, state, evidence, phase=phase, width=width)
+    state.outcome_key, state.outcome = outcome_key, outcome
+    return outcome
+
+
+def _fold_cohort_bucket(
+    rule: models.RegressionRule,
+    state: Watch,
+    canary: windows.Window,
+    peers: Sequence[windows.Window],
+    *,
+    lo: float,
+    hi: float,
+) -> None:
+    """Fold one bucket: the canary's statistic against the peers' order statistics."""
+    span = canary.range(lo, hi, closed="left")
+    state.done += 1
+    state.counted += len(span)
+    own = _bucket(rule, span.values())
+    others = []
+    for peer in peers:
+        peer_span = peer.range(lo, hi, closed="left")
+        state.counted += len(peer_span)
+        got = _bucket(rule, peer_span.values())
+        if got is not None:
+            others.append(got.stat)
+    if own is None or not others:
+        return
+    state.used += 1
+    state.stats.append(own.stat)
+    state.samples += own.samples
+    state.matching += own.matching
+    others.sort()
+    m = len(others)
+    state.peer_stats.append(others[(m - 1) // 2])
+    ratios = []
+    for q in rule.quantiles:
+        k = min(m, max(1, math.ceil(q * m)))
+        null = (m - k + 1) / (m + 1)  # P(canary > k-th of m peers), exchangeable
+        ratios.append(float(own.stat > margin(rule, others[k - 1])) / null)
+    _fold(state, rule, hi, ratios)
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def _duration(seconds: float) -> str:
+    return durations.format_duration(seconds)
+
+
+def _base_evidence(rule: models.RegressionRule) -> dict[str, Any]:
+    return {
+        "probe": rule.probe,
+        "aggregate": rule.aggregate,
+        "field": rule.field,
+        "when": None if rule.when is None else conditions.describe(rule.when),
+        "against": rule.against,
+        "alpha": rule.alpha,
+        "min_ratio": rule.min_ratio,
+        "min_delta": rule.min_delta,
+        "before_s": rule.before,
+        "grace_s": rule.grace,
+        "watch_s": rule.watch,
+        "quantiles": list(rule.quantiles),
+    }
+
+
+def _no_data(rule: models.RegressionRule, reason: str, evidence: dict[str, Any]) -> rules.Outcome:
+    evidence = {**evidence, "no_data": True, "breached": False, "reason": reason}
+    return rules.Outcome(verdicts.Severity.OK, f"{rule.probe}: no data ({reason})", evidence)
+
+
+def _quantile(sorted_numbers: list[float], q: float) -> float:
+    n = len(sorted_numbers)
+    return sorted_numbers[min(n, max(1, math.ceil(q * n))) - 1]
+
+
+def _effect(
+    rule: models.RegressionRule, state: Watch, width: float
+) -> tuple[str, float | None, float | None]:
+    """What changed, in words: (what, now, reference) for the leading component."""
+    reference = state.reference
+    if reference is None:  # callers describe only a watch with a reference
+        return "", None, None
+    lead = state.mixture.best() if rule.against == "cohort" else state.lead
+    if rule.aggregate == "quantile":
+        q = rule.quantiles[lead]
+        label = f"p{q * 100:g} {rule.field}"
+    elif rule.aggregate == "ratio":
+        label = f"share with {conditions.describe(rule.when) if rule.when else ''}"
+    else:
+        label = f"{rule.field} per 1m"
+    if not state.stats:
+        return label, None, None
+    if rule.against == "cohort":
+        ordered = sorted(state.stats)
+        peers = sorted(state.peer_stats)
+        if rule.aggregate == "quantile":
+            q = rule.quantiles[lead]
+            return label, _quantile(ordered, q), _quantile(peers, q)
+        scale = 60.0 / width if rule.aggregate == "rate" else 1.0
+        mean = math.fsum(state.stats) / len(state.stats) * scale
+        return label, mean, math.fsum(state.peer_stats) / len(state.peer_stats) * scale
+    if rule.aggregate == "quantile":
+        return label, _quantile(sorted(state.stats), rule.quantiles[lead]), reference.levels[lead]
+    if rule.aggregate == "ratio":
+        return label, state.matching / state.samples if state.samples else None, reference.levels[0]
+    return label, math.fsum(state.stats) / len(state.stats) * 60.0 / width, reference.levels[0]
+
+
+def _current(rule: models.RegressionRule, state: Watch, width: float) -> float:
+    """The current log e-value, when folding skipped computing it."""
+    reference = state.reference
+    if rule.aggregate == "quantile" or rule.against == "cohort" or reference is None:
+        return state.mixture.log_e()
+    found = _two_sample(rule, reference, state, width, exact=True)
+    return 0.0 if found is None else found
+
+
+def _describe(
+    rule: models.RegressionRule,
+    state: Watch,
+    evidence: dict[str, Any],
+    *,
+    phase: str,
+    width: float,
+) -> rules.Outcome:
+    reference = state.reference
+    if reference is None:  # callers describe only a watch with a reference
+        return _no_data(rule, "no reference", evidence)
+    log_e = state.log_e
+    if log_e is None:
+        log_e = _current(rule, state, width)
+    e_value = math.exp(min(log_e, 700.0))
+    peak = math.exp(min(state.peak, 700.0))
+    bar = 1.0 / reference.alpha_test
+    label, now_value, ref_value = _effect(rule, state, width)
+    factor = now_value / ref_value if now_value is not None and ref_value else None
+    breached = state.crossed is not None and phase != "over"
+    evidence = {
+        **evidence,
+        "e_value": e_value,
+        "e_value_peak": peak,
+        "e_threshold": bar,
+        "alpha_test": reference.alpha_test,
+        "crossed_at": state.crossed,
+        "effect": label,
+        "current": now_value,
+        "baseline": ref_value,
+        "increase": factor,
+        "buckets": state.used,
+        "samples": state.samples,
+        "baseline_buckets": reference.buckets,
+        "baseline_samples": reference.samples,
+        "phase": phase,
+        "breached": breached,
+        "no_data": state.used == 0,
+        "pending": not breached and phase == "watching" and log_e > 0,
+    }
+    side = "the baseline cohort" if rule.against == "cohort" else "before the upgrade"
+    if now_value is None:
+        head = f"{rule.probe} {label}: no bucket after the upgrade yet"
+    else:
+        times = f" (x{conditions.number(factor)})" if factor is not None else ""
+        head = (
+            f"{rule.probe} {label} {conditions.number(now_value)} vs "
+            f"{conditions.number(ref_value)} {side}{times}"
+        )
+    counts = f"{state.used} buckets of {_duration(width)} after the upgrade" + (
+        f", {reference.buckets} before" if rule.against == "self" else ""
+    )
+    if breached:
+        verdict = f"e-value {_big(peak)} reached 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
+    elif phase == "over":
+        verdict = f"watch of {_duration(rule.watch)} over, e-value peaked at {_big(peak)}" + (
+            " (it had reached 1/alpha)" if state.crossed is not None else ""
+        )
+    elif phase == "warmup":
+        verdict = f"warming up ({_duration(rule.grace)} after the upgrade are not judged)"
+    else:
+        verdict = f"e-value {_big(e_value)} < 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
+    summary = f"{head}: {verdict}; {counts}"
+    severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
+    return rules.Outcome(severity, summary, evidence)
+
+
+def _big(x: float) -> str:
+    return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"

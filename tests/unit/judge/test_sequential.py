@@ -1,0 +1,360 @@
+"""The ``regression`` rule: its math on known sequences, and the rule through the engine."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pydantic
+import pytest
+from judge_helpers import CRITICAL, OK, TARGET, config, feed, obs, upgrade
+
+from rollsafe.config import models
+from rollsafe.judge import engine, sequential
+
+# --------------------------------------------------------------------------- the math
+
+
+def test_the_exact_binomial_bound_matches_known_values():
+    # Clopper-Pearson: 0 of n has the closed form 1 - delta**(1/n); 1 of 10 at 2.5% is the
+    # textbook 95% two-sided upper limit 0.4450.
+    assert sequential.binomial_upper(0, 50, 0.01) == pytest.approx(1 - 0.01 ** (1 / 50), rel=1e-9)
+    assert sequential.binomial_upper(1, 10, 0.025) == pytest.approx(0.4450, abs=1e-4)
+    assert sequential.binomial_upper(10, 10, 0.01) == 1.0
+
+
+def test_the_exact_poisson_bound_matches_known_values():
+    # 0, 1 and 10 events: 95% one-sided upper limits -ln(0.05), 4.744 and 17.0 (tables).
+    assert sequential.poisson_upper(0, 0.05) == pytest.approx(-math.log(0.05))
+    assert sequential.poisson_upper(1, 0.05) == pytest.approx(4.744, abs=1e-3)
+    assert sequential.poisson_upper(10, 0.05) == pytest.approx(16.96, abs=1e-2)
+
+
+def test_the_polya_e_value_is_one_before_any_data_and_a_likelihood_ratio_after():
+    assert sequential.polya_log_e(0, 0, 13.0, 108.0) == pytest.approx(0.0, abs=1e-12)
+    # Its expectation under the null urn is exactly 1 (a martingale): sum over outcomes.
+    a0, b0, trials = 3.0, 7.0, 6
+    total = 0.0
+    for s in range(trials + 1):
+        log_null = (
+            math.lgamma(trials + 1)
+            - math.lgamma(s + 1)
+            - math.lgamma(trials - s + 1)
+            + math.lgamma(s + a0)
+            + math.lgamma(trials - s + b0)
+            - math.lgamma(trials + a0 + b0)
+            - (math.lgamma(a0) + math.lgamma(b0) - math.lgamma(a0 + b0))
+        )
+        total += math.exp(log_null + sequential.polya_log_e(s, trials, a0, b0))
+    assert total == pytest.approx(1.0, rel=1e-9)
+
+
+def test_the_polya_e_value_grows_with_exceedances():
+    # Nondecreasing in the exceedances: what makes the margin (values only stochastically
+    # smaller than the reference's) safe.
+    for trials in (1, 5, 20, 80):
+        values = [sequential.polya_log_e(s, trials, 2.0, 30.0) for s in range(trials + 1)]
+        assert values == sorted(values)
+    assert sequential.polya_log_e(20, 20, 2.0, 30.0) > math.log(1000)
+
+
+def test_the_two_sample_e_value_is_small_when_after_is_no_worse():
+    same, exact = sequential.two_sample_log_e(
+        kind="ratio", before=(10, 1000), after=(5, 500), ratio=1.5, delta=0.0
+    )
+    assert exact
+    assert same < 0
+    worse, _ = sequential.two_sample_log_e(
+        kind="ratio", before=(10, 1000), after=(60, 500), ratio=1.5, delta=0.0
+    )
+    assert worse > math.log(1000)
+    # Within the margin (1.4x < 1.5x) it is not evidence, however much data there is.
+    within, _ = sequential.two_sample_log_e(
+        kind="rate", before=(10_000, 1000), after=(14_000, 1000), ratio=1.5, delta=0.0
+    )
+    assert within < 0
+
+
+def test_the_two_sample_e_value_grows_with_the_count_after():
+    # Above the null's edge (1.5 x 0.5 per bucket: 37.5 in 50 buckets), more is more evidence.
+    values = [
+        sequential.two_sample_log_e(
+            kind="rate", before=(50, 100), after=(c, 50), ratio=1.5, delta=0.1
+        )[0]
+        for c in range(40, 200, 10)
+    ]
+    assert values == sorted(values)
+
+
+def test_the_effective_size_of_a_wandering_series_is_small():
+    rng = random.Random(3)
+    iid = [rng.gauss(0, 1) for _ in range(200)]
+    x, walk = 0.0, []
+    for _ in range(200):
+        x = 0.95 * x + rng.gauss(0, 1)
+        walk.append(x)
+    assert sequential.effective_size(iid) == 200
+    assert sequential.effective_size(walk) < 20
+    rare = [0.0] * 150
+    rare[40] = rare[120] = 1.0
+    assert sequential.effective_size(rare) == 150  # a run of ties (zeros) is not a trend
+
+
+def test_the_margin_is_the_larger_of_ratio_and_delta():
+    rule = models.RegressionRule.model_validate(
+        {"id": "r", "kind": "regression", "probe": "p", "min_ratio": 2, "min_delta": 0.5}
+    )
+    assert sequential.margin(rule, 0.1) == pytest.approx(0.6)
+    assert sequential.margin(rule, 3.0) == pytest.approx(6.0)
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+LATENCY = {
+    "id": "latency-regressed",
+    "kind": "regression",
+    "severity": "critical",
+    "probe": "health",
+    "field": "latency",
+    "before": "30m",
+    "watch": "1h",
+    "grace": "1m",
+    "bucket": "30s",
+}
+PROBES = [{"name": "health", "kind": "http", "url": "http://{address}/", "interval": 10}]
+MARK = 10_000.0
+
+
+def checks(start, end, *, factor=1.0, seed=1, every=10):
+    rng = random.Random(seed)
+    return [
+        obs(
+            float(t),
+            1.0,
+            source="health",
+            status=200,
+            latency=round(0.1 * factor * math.exp(rng.gauss(0, 0.2)), 6),
+        )
+        for t in range(int(start), int(end), every)
+    ]
+
+
+def decision(judge, now, rule_id="latency-regressed"):
+    (found,) = [d for d in judge.evaluate(TARGET, now=now) if d.rule == rule_id]
+    return found
+
+
+def test_a_latency_regression_after_the_upgrade_is_critical_with_readable_evidence():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900, factor=4.0, seed=2)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 900)
+    assert found.severity == CRITICAL
+    ev = found.evidence
+    assert ev["breached"]
+    assert ev["e_value_peak"] >= 1000
+    assert ev["alpha"] == 0.001
+    assert ev["baseline_buckets"] == 60
+    assert ev["buckets"] > 0
+    assert 3.0 < ev["increase"] < 5.5
+    assert "before the upgrade" in found.summary
+    assert "reached 1/alpha = 1e+03" in found.summary
+    assert ev["crossed_at"] <= MARK + 300  # 4x is caught within minutes of the grace
+
+
+def test_the_same_latency_after_the_upgrade_stays_ok():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 3600, seed=2)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 3600)
+    assert found.severity == OK
+    assert found.evidence["e_value"] < 1000
+    assert "< 1/alpha" in found.summary
+
+
+def test_without_an_upgrade_mark_there_is_nothing_to_compare():
+    judge = feed(config(LATENCY, probes=PROBES), checks(MARK - 1800, MARK))
+    found = decision(judge, MARK)
+    assert found.severity == OK
+    assert found.evidence["no_data"]
+    assert "no upgrade mark" in found.summary
+
+
+def test_too_short_a_reference_is_no_data():
+    items = checks(MARK - 120, MARK) + checks(MARK, MARK + 900, factor=4.0)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 900)
+    assert found.severity == OK
+    assert found.evidence["no_data"]
+    assert "fewer than 10 buckets" in found.summary
+
+
+def test_the_grace_period_is_not_judged_and_the_watch_ends():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 4000, factor=4.0)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    assert "warming up" in decision(judge, MARK + 30).summary
+    assert decision(judge, MARK + 1800).severity == CRITICAL
+    over = decision(judge, MARK + 3700)
+    assert over.severity == OK
+    assert "watch of 1h over" in over.summary
+    assert "it had reached 1/alpha" in over.summary
+
+
+def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 1200, factor=2.0, seed=5)
+    # Simultaneous observations from another probe, and duplicates in time.
+    items += [obs(float(t), 3.0, source="cpu") for t in range(int(MARK), int(MARK + 1200), 10)]
+    cfg = config(LATENCY, probes=PROBES)
+    ordered = feed(cfg, items, [upgrade(MARK)])
+    shuffled_items = list(items)
+    random.Random(9).shuffle(shuffled_items)
+    # This one is judged after every observation (a daemon), in a shuffled arrival order:
+    # late arrivals land in buckets already folded and must be re-read.
+    live = engine.Engine(cfg)
+    live.mark(upgrade(MARK))
+    for item in shuffled_items:
+        live.observe(item)
+        live.evaluate(TARGET, now=MARK + 1200)
+    for now in (MARK + 300, MARK + 601, MARK + 1200):
+        a, b = decision(ordered, now), decision(live, now)
+        assert (a.severity, a.summary, a.evidence) == (b.severity, b.summary, b.evidence)
+
+
+def test_a_late_observation_in_a_folded_bucket_is_counted():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    before = decision(judge, MARK + 900).evidence["samples"]
+    judge.observe(obs(MARK + 75.0, 1.0, source="health", status=200, latency=0.1))
+    assert decision(judge, MARK + 900).evidence["samples"] == before + 1
+
+
+ERRORS = {
+    "id": "errors-regressed",
+    "kind": "regression",
+    "severity": "critical",
+    "probe": "health",
+    "aggregate": "ratio",
+    "when": {"field": "status", "op": ">=", "value": 500},
+    "before": "1h",
+    "min_delta": 0.02,
+}
+
+
+def test_an_error_ratio_regression_is_critical():
+    rng = random.Random(4)
+    items = [
+        obs(float(t), 1.0, source="health", status=500 if rng.random() < 0.01 else 200)
+        for t in range(int(MARK - 3600), int(MARK), 5)
+    ]
+    items += [
+        obs(float(t), 1.0, source="health", status=500 if rng.random() < 0.2 else 200)
+        for t in range(int(MARK), int(MARK + 1800), 5)
+    ]
+    judge = feed(config(ERRORS, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 1800, "errors-regressed")
+    assert found.severity == CRITICAL
+    assert "share with status >= 500" in found.summary
+
+
+COHORT = {
+    "id": "canary-latency",
+    "kind": "regression",
+    "severity": "critical",
+    "probe": "health",
+    "field": "latency",
+    "against": "cohort",
+    "grace": "1m",
+    "watch": "1h",
+}
+FLEET = [{"id": f"web-{i}"} for i in range(1, 6)]
+
+
+def fleet_checks(target, start, end, *, factor=1.0, seed=0):
+    rng = random.Random(seed)
+    return [
+        obs(
+            float(t),
+            1.0,
+            source="health",
+            target=target,
+            status=200,
+            latency=0.1 * factor * math.exp(rng.gauss(0, 0.2)),
+        )
+        for t in range(int(start), int(end), 10)
+    ]
+
+
+def cohort_engine(canary_factor, *, everyone=1.0):
+    cfg = models.RollsafeConfig.model_validate(
+        {"targets": FLEET, "probes": PROBES, "rules": [COHORT]}
+    )
+    items = fleet_checks("web-1", MARK, MARK + 1800, factor=canary_factor * everyone, seed=1)
+    for i in range(2, 6):
+        items += fleet_checks(f"web-{i}", MARK, MARK + 1800, factor=everyone, seed=i)
+    judge = feed(cfg, items, [upgrade(MARK, "web-1")])
+    judge.set_cohorts({"web-1": "canary", **{f"web-{i}": "baseline" for i in range(2, 6)}})
+    return judge
+
+
+def test_a_canary_slower_than_its_cohort_is_critical():
+    judge = cohort_engine(3.0)
+    (found,) = [d for d in judge.evaluate("web-1", now=MARK + 1800) if d.rule == "canary-latency"]
+    assert found.severity == CRITICAL
+    assert "the baseline cohort" in found.summary
+
+
+def test_a_fleet_wide_slowdown_is_not_blamed_on_the_canary():
+    judge = cohort_engine(1.0, everyone=3.0)
+    (found,) = [d for d in judge.evaluate("web-1", now=MARK + 1800) if d.rule == "canary-latency"]
+    assert found.severity == OK
+
+
+def test_a_target_in_no_cohort_is_not_judged_against_one():
+    judge = cohort_engine(3.0)
+    judge.set_cohorts({})
+    (found,) = [d for d in judge.evaluate("web-1", now=MARK + 1800) if d.rule == "canary-latency"]
+    assert found.severity == OK
+    assert found.evidence["applies"] is False
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"aggregate": "ratio"}, "aggregate `ratio` needs `when`"),
+        (
+            {"when": {"field": "status", "op": ">=", "value": 500}},
+            "`when` is only read by aggregate `ratio`",
+        ),
+        ({"quantiles": [0.2]}, "quantiles must be at least 0.5"),
+        ({"quantiles": [0.9, 0.9]}, "quantiles must not repeat"),
+        ({"watch": "1m", "grace": "2m"}, "watch must be longer than grace plus one bucket"),
+        ({"alpha": 0.6}, "less than 0.5"),
+        ({"min_ratio": 0.5}, "greater than or equal to 1"),
+        ({"against": "peers"}, "'self' or 'cohort'"),
+    ],
+)
+def test_a_bad_rule_is_refused_with_a_clear_reason(fields, message):
+    with pytest.raises(pydantic.ValidationError, match=message):
+        models.RegressionRule.model_validate(
+            {"id": "r", "kind": "regression", "probe": "p", **fields}
+        )
+
+
+def test_the_preset_style_rule_loads():
+    rule = models.RegressionRule.model_validate(
+        {
+            "id": "latency-regressed",
+            "kind": "regression",
+            "severity": "critical",
+            "probe": "health",
+            "field": "latency",
+            "against": "self",
+            "before": "1h",
+            "alpha": 0.001,
+            "min_ratio": 1.5,
+            "min_delta": 0.05,
+        }
+    )
+    assert (rule.before, rule.watch, rule.grace, rule.bucket) == (3600, 7200, 120, 30)
