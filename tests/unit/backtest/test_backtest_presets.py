@@ -195,7 +195,7 @@ presets:
         r"mean 'memory'\?",
         r":13: presets\[1\]\.params\.down_check: preset web-service has no parameter "
         r"'down_check'; did you mean 'down_checks'\?",
-        r":14: presets\[1\]\.params\.latency_delta: got 'fast' \(expected a number, like 0\.25\)",
+        r":14: presets\[1\]\.params\.latency_delta: got 'fast' \(expected a number, like 0\.05\)",
         r":15: presets\[1\]\.exclude\[0\]: preset web-service has no rule 'donw'",
         r":17: presets\[2\]\.signals: signal 'health' is required by preset database-host",
         r":17: presets\[2\]\.signals\.cpu: probe 'errors' is a log probe",
