@@ -12,8 +12,10 @@ how far the rule got towards its limit, as a share of the limit, and keeps the p
   ``baseline x max_increase`` and ``baseline + min_delta``;
 * ``rate``: the rate against ``above``;
 * composites (``all``, ``at_least``, ``any``): the mean of the closest children it needs;
-* any other kind (``regression`` ...): its evidence's ``closeness`` when it gives one, else
-  1.0 when it breached and 0 otherwise.
+* ``regression``: the peak e-value against ``1 / alpha``, on a log scale (evidence grows
+  multiplicatively);
+* any other kind: its evidence's ``closeness`` when it gives one, else 1.0 when it breached
+  and 0 otherwise.
 
 The result reads like ``latency-up: mean 0.31 vs limit 0.40 (78%)``. It is an aid for people,
 not a score: nothing here changes a decision, and the judge runs exactly as in the replay.
@@ -130,6 +132,8 @@ def closeness(
         return share, f"rate {_fmt(rate)} vs limit {_fmt(above)}"
     if kind in {"all", "any", "at_least"}:
         return _composite(evidence, siblings or {})
+    if kind == "regression":
+        return _regression(evidence)
     given = _num(evidence.get("closeness"))
     if given is not None:
         return given, str(evidence.get("detail") or f"closeness {_fmt(given)}")
@@ -166,6 +170,22 @@ def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
     if threshold <= 0:
         return (1.0 if value > threshold else 0.0), f"value {_fmt(value)} vs {_fmt(threshold)}"
     return value / threshold, f"value {_fmt(value)} vs limit {_fmt(threshold)}"
+
+
+def _regression(evidence: Mapping[str, Any]) -> tuple[float, str]:
+    # Evidence grows multiplicatively: the share is on a log scale, 100% at 1/alpha.
+    peak = _num(evidence.get("e_value_peak")) or _num(evidence.get("e_value")) or 0.0
+    limit = _num(evidence.get("e_threshold"))
+    if not limit or limit <= 1:
+        return 0.0, "no test yet"
+    share = math.log(peak) / math.log(limit) if peak > 1 else 0.0
+    current, base = _num(evidence.get("current")), _num(evidence.get("baseline"))
+    effect = (
+        f"{_fmt(current)} vs {_fmt(base)} before the upgrade, "
+        if current is not None and base is not None
+        else ""
+    )
+    return share, f"{effect}e-value {peak:.3g} of {limit:.3g} needed"
 
 
 def _baseline(evidence: Mapping[str, Any]) -> tuple[float, str]:
