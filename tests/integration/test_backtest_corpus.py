@@ -281,18 +281,29 @@ def whole_corpus(tmp_path_factory: pytest.TempPathFactory) -> corpora.CorpusResu
     return corpora.run(config, out)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #15: the shipped presets are not yet rebuilt on the regression rule and "
-    "event-counting log probes (measured before: recall 0.29)",
-)
-def test_shipped_presets_meet_the_issue_figures_on_the_corpus(
+def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
+    # Measured at the time of writing: precision 1.000 (TP 54, FP 0), both halves.
     totals = whole_corpus.totals
     assert len(whole_corpus.scenarios) >= 60
     assert whole_corpus.week_rollbacks == 0
     assert (totals.counts.precision or 0.0) >= 0.97
+    for half in whole_corpus.groups(by="half"):
+        assert (half.totals.counts.precision or 0.0) >= 0.97, half.name
+    assert totals.counts.tp >= 50
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue #15 targets not reached (measured: recall 0.964 = 54/56, a slow leak that "
+    "never pins memory and a unit that systemd gave up on are missed; median detection delay "
+    "156 s, since repeated-event families wait for the repeat): see docs/presets.md",
+)
+def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    totals = whole_corpus.totals
     assert (totals.counts.recall or 0.0) >= 0.99
     assert totals.median_delay is not None
     assert totals.median_delay <= 60.0
