@@ -25,7 +25,14 @@ from rollsafe.interfaces.cli import main
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "scenarios"
 CONFIG = SCENARIOS / "rollsafe.yaml"
-REAL_LOGS = ROOT.parent / "shared" / "data" / "logs"
+REAL_LOGS = next(
+    (
+        base / "shared" / "data" / "logs"
+        for base in (ROOT.parent, ROOT.parent.parent)  # the repo, or a worktree beside it
+        if (base / "shared" / "data" / "logs").is_dir()
+    ),
+    ROOT.parent / "shared" / "data" / "logs",
+)
 ENV = {"COLUMNS": "200"}
 REQUIRED = {  # what the corpus must cover (issue #8), by scenario file
     "fault-crash-after-upgrade",
