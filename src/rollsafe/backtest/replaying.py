@@ -163,16 +163,17 @@ def _buckets(
 ) -> list[observations.Observation]:
     last_line_time = max((line.time for line in lines), default=start)
     count = max(1, math.ceil((max(end, last_line_time) - start) / interval))
-    buckets: dict[int, list[str]] = defaultdict(list)
+    buckets: dict[int, list[tuple[float, str]]] = defaultdict(list)
     # Stable sort: lines at the same time keep their order in the file, like in the log.
     for line in sorted(lines, key=lambda item: item.time):
-        buckets[max(1, math.ceil((line.time - start) / interval))].append(line.line)
+        buckets[max(1, math.ceil((line.time - start) / interval))].append((line.time, line.line))
     # The live probe's own event counter: every line goes through it, matching or not, since
-    # how close an event's lines are is counted in lines (see ``detect.probes.logevents``).
+    # how close an event's lines are is counted in lines, and in seconds by the lines' own
+    # times (see ``detect.probes.logevents``).
     counter = logs.counter_for(probe)
     out = []
     for index in range(1, count + 1):
-        counter.feed(buckets.get(index, []))
+        counter.feed_timed(buckets.get(index, []))
         found = counter.take()
         out.append(
             observations.Observation(

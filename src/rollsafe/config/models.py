@@ -135,6 +135,11 @@ class LogProbe(ProbeBase):
     def _something_to_match(self) -> LogProbe:
         if not self.patterns and not self.presets:
             raise ValueError("give at least one of `patterns` or `presets`")
+        if not self.patterns and (self.event_lines or self.event_key or self.event_start):
+            # Presets group their own lines; these settings group the probe's `patterns`.
+            raise ValueError(
+                "`event_lines`, `event_key` and `event_start` group `patterns`: give some"
+            )
         return self
 
 

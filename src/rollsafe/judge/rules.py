@@ -10,6 +10,10 @@ Shared semantics (the configuration models document the per-kind ones):
 * too little data (fewer than ``min_samples`` / ``consecutive`` values, no value at all) is
   severity OK with ``evidence["no_data"] = True``. Missing data never raises a warning or a
   rollback by itself; a blind detector is reported separately (see ``blindness``);
+* a threshold is measured on its probe's checks alone (valid observations up to ``now``):
+  ``consecutive: N`` wants the newest N to breach, ``for: T`` wants the newest run of
+  breaching checks to span at least T from its first to its last check. Not "until now": a
+  rule changes only when its own probe reports, whatever else is folded in at the same time;
 * windows are ``(now - window, now]``; a baseline's reference period is
   ``[ref - before, ref)`` with ``ref`` the latest ``upgrade`` mark at or before ``now``, or
   ``now - window`` when there is none;

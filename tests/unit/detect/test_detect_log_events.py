@@ -8,6 +8,7 @@ contain no such failure.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -187,6 +188,34 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
             "[494558.706135] IP: [<ffffffff811c5050>] scan_vma_one_page+0x1a0/0x1430",
             "[494558.706140] PGD 11b5f34067 PUD 11269f4067 PMD 0 ",
             "[494558.706144] Oops: 0000 [#1] SMP ",
+        ],
+        1,
+        2,
+    ),
+    (
+        "kernel_panic",  # x86 since 4.17: "BUG: unable to handle page fault for address:"
+        "https://github.com/openzfs/zfs/issues/12654",
+        [
+            "vas. 19 10:20:12 neworld-home kernel: BUG: unable to handle page fault for address: "
+            "000027c000000000",
+            "vas. 19 10:20:12 neworld-home kernel: #PF: supervisor read access in kernel mode",
+            "vas. 19 10:20:12 neworld-home kernel: #PF: error_code(0x0000) - not-present page",
+            "vas. 19 10:20:12 neworld-home kernel: PGD 0 P4D 0",
+            "vas. 19 10:20:12 neworld-home kernel: Oops: 0000 [#1] PREEMPT SMP NOPTI",
+        ],
+        1,
+        2,
+    ),
+    (
+        "kernel_panic",  # a second oops of the same boot ([#2]) is its own event
+        "https://github.com/koverstreet/bcachefs/issues/493",
+        [
+            "2023-01-28T13:02:16.334241+01:00   [    6.059589] note: ksoftirqd/3[32] exited with "
+            "preempt_count 1",
+            "2023-01-28T13:02:16.434346+01:00   [    6.159190] BUG: unable to handle page fault "
+            "for address: ffff8a08a90ab128",
+            "2023-01-28T13:02:16.434346+01:00   [    6.159891] Oops: 0000 [#2] PREEMPT SMP "
+            "DEBUG_PAGEALLOC",
         ],
         1,
         2,
@@ -393,6 +422,16 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         1,
     ),
     (
+        "segfault",  # an invalid opcode trap (quoted wrapped over three lines; one line logged)
+        "https://github.com/abrt/abrt/pull/1219",
+        [
+            "traps: chrome[2979] trap invalid opcode ip:55911b28dba3 sp:7ffea558a3e0 error:0 in "
+            "chrome[55911728a000+6a0b000]",
+        ],
+        1,
+        1,
+    ),
+    (
         "segfault",
         "https://github.com/SolDoesTech/HyprV3/issues/18",
         ["archlinux systemd-coredump[835]: [🡕] Process 797 (swww) of user 1000 dumped core."],
@@ -519,7 +558,7 @@ def test_the_first_line_of_the_newest_event_is_the_message() -> None:
     _, _, lines, _, _ = CASES[1]  # stress-ng: a kill, then the next OOM begins
     found = _count("oom", lines)
     assert found.message == lines[3]
-    _, _, lines, _, _ = CASES[9]  # the sonic NULL dereference oops
+    _, _, lines, _, _ = next(c for c in CASES if "sonic-buildimage/issues/22166" in c[1])
     assert _count("kernel_panic", lines).message == lines[0]
 
 
@@ -573,6 +612,23 @@ def test_far_apart_reports_are_separate_events() -> None:
     assert _count("kernel_panic", [panic, "kernel: eth0: link up", panic]).events == 1
 
 
+def test_with_line_times_reports_minutes_apart_are_separate_events() -> None:
+    # A recording keeps only the matching lines, so two panics ten minutes apart sit next to
+    # each other; their times keep them apart. Lines of one report, seconds apart, stay one.
+    panic = "Kernel panic - not syncing: Fatal exception"
+    apart = logevents.Counter([logevents.PRESETS["kernel_panic"]])
+    apart.feed_timed([(0.0, panic), (600.0, panic)])
+    assert apart.take().events == 2
+    close = logevents.Counter([logevents.PRESETS["kernel_panic"]])
+    close.feed_timed([(0.0, "BUG: kernel NULL pointer dereference, address: 8"), (0.5, panic)])
+    assert close.take().events == 1
+    # Live, the lines of one read share its time; a read far later starts afresh.
+    live = logevents.Counter([logevents.PRESETS["kernel_panic"]])
+    live.feed([panic], time=100.0)
+    live.feed([panic], time=100.0 + 121.0)
+    assert live.take().events == 2
+
+
 def test_a_second_oops_with_another_number_is_another_event() -> None:
     lines = ["Oops: 0000 [#1] SMP NOPTI", "RIP: 0010:x+0x1/0x2", "Oops: 0002 [#2] SMP NOPTI"]
     assert _count("kernel_panic", lines).events == 2
@@ -623,6 +679,11 @@ def test_user_patterns_come_first_then_presets_in_order() -> None:
     counter.feed(["Out of memory: Killed process 1 (x)", "oom_reaper: reaped process 1 (x)"])
     # The first line is the user's event; the reaper line has no oom event to join: its own.
     assert counter.take().events == 2
+
+
+def test_grouping_settings_without_patterns_are_refused() -> None:
+    with pytest.raises(ValueError, match="group `patterns`"):
+        _probe(presets=["oom"], event_lines=3)
 
 
 def test_bad_grouping_settings_are_config_errors() -> None:
@@ -717,3 +778,34 @@ def test_needles_hold_on_every_real_case() -> None:
             for cue in logevents.PRESETS[preset].cues:
                 if cue.regex.search(line):
                     assert any(n in line.lower() for n in cue.needles), (source, line)
+
+
+# --------------------------------------------------------------------------- chunking
+
+
+_REAL_LINES = [line for case in CASES for line in case[2]] + ["kernel: eth0: link up", "noise"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(_REAL_LINES), max_size=60),
+    cuts=st.lists(st.integers(0, 60), max_size=6),
+)
+def test_events_do_not_depend_on_where_the_reads_split_the_lines(
+    lines: list[str], cuts: list[int]
+) -> None:
+    # The live probe reads the file in pieces (one per observation, 256 KiB chunks): the
+    # events found must be the same however the lines are split between reads.
+    specs = [logevents.PRESETS[name] for name in logevents.PRESETS]
+    whole = logevents.Counter(specs)
+    whole.feed(lines)
+    expected = whole.take()
+    pieces = logevents.Counter(specs)
+    events = matching = 0
+    bounds = sorted({0, len(lines), *(c for c in cuts if c <= len(lines))})
+    for lo, hi in itertools.pairwise(bounds):
+        pieces.feed(lines[lo:hi])
+        found = pieces.take()
+        events += found.events
+        matching += found.lines
+    assert (events, matching) == (expected.events, expected.lines)

@@ -22,13 +22,20 @@ must follow the event's previous line to belong to it. For a line matching a cue
 4. otherwise the line begins a new event, unless the cue is ``joins_only`` (such a line, a
    report's trailer, is ignored when there is nothing to join).
 
+When the lines' times are known, a line must also come at most ``within_s`` seconds after the
+event's previous line to join it. Recorded log lines carry their own times; the live probe
+stamps the lines of one read with the time of that read. The time bound keeps two reports
+apart that the line bound alone would merge when the lines between them are missing (a
+recording keeps only matching lines) or when a log is quiet.
+
 ``within = 0`` makes every matching line its own event (how ``patterns:`` behave unless the
 probe configures grouping). A line counts once: it goes to the first spec with a matching cue
 (the probe's own ``patterns`` first, then its presets in the order listed).
 
 The catalogue (:data:`PRESETS`) covers the wordings of the kernels and systemd versions in
-use; ``tests/unit/detect/test_detect_log_events.py`` tests every cue against real lines quoted
-from public bug reports, each cited.
+use; ``tests/unit/detect/test_detect_log_events.py`` tests the presets against real lines
+quoted in public bug reports and mailing lists, each cited (a few cues, such as systemd's
+``Failed with result 'oom-kill'``, only on lines of the documented format).
 """
 
 from __future__ import annotations
@@ -44,7 +51,6 @@ __all__ = [
     "Cue",
     "EventSpec",
     "Found",
-    "lines_spec",
 ]
 
 _I = re.IGNORECASE
@@ -84,6 +90,7 @@ class EventSpec:
     name: str
     cues: tuple[Cue, ...]
     within: int = 0  # lines: 0 means every matching line is an event of its own
+    within_s: float | None = None  # seconds, when line times are known (module notes)
 
     @property
     def patterns(self) -> tuple[re.Pattern[str], ...]:
@@ -95,11 +102,6 @@ class EventSpec:
         if any(not cue.needles for cue in self.cues):
             return None
         return tuple(dict.fromkeys(n for cue in self.cues for n in cue.needles))
-
-
-def lines_spec(name: str, patterns: Iterable[re.Pattern[str]]) -> EventSpec:
-    """A spec where each line matching any of ``patterns`` is one event."""
-    return EventSpec(name=name, cues=tuple(Cue(p) for p in patterns), within=0)
 
 
 def _cue(
@@ -165,6 +167,7 @@ PRESETS: dict[str, EventSpec] = {
             _cue(r": Failed with result 'oom-kill'", within=100, needles=("oom-kill",)),
         ),
         within=5000,  # the task dump between the first and the kill line can be long
+        within_s=120.0,
     ),
     # One event per kernel crash report: an oops (BUG / Oops / general protection fault /
     # invalid opcode, numbered [#N]) and the panic that may follow it are one event.
@@ -197,6 +200,7 @@ PRESETS: dict[str, EventSpec] = {
             _cue(r"---\[ end trace [0-9a-f]+ \]---", joins_only=True, needles=("---[ end",)),
         ),
         within=400,
+        within_s=120.0,
     ),
     # One event per report: the kernel repeats a soft lockup or hung task report while the
     # condition lasts, and each report is counted.
@@ -228,6 +232,7 @@ PRESETS: dict[str, EventSpec] = {
             ),
         ),
         within=200,
+        within_s=120.0,
     ),
     # One event per crashed process: the kernel's line and systemd-coredump's share the pid.
     "segfault": EventSpec(
@@ -245,6 +250,7 @@ PRESETS: dict[str, EventSpec] = {
             ),
         ),
         within=200,
+        within_s=120.0,
     ),
     # One event per unit failure: a main or control process exiting badly begins it; the
     # "Failed with result", "entered failed state", "Start request repeated too quickly" and
@@ -277,6 +283,7 @@ PRESETS: dict[str, EventSpec] = {
             _cue(r"\bFailed to start \S.*\.\s*$", flags=0, needles=("failed to start",)),
         ),
         within=50,
+        within_s=120.0,
     ),
     # Every error-grade line is an event (see the log probe's notes for what counts).
     "app_error": EventSpec(
@@ -339,6 +346,7 @@ class _Event:
     first: str
     key: str | None
     last: int  # line number of its newest line
+    last_time: float | None  # time of its newest line, when known
 
 
 @dataclass(slots=True)
@@ -352,7 +360,9 @@ class _Grouper:
     def __post_init__(self) -> None:
         self.needles = self.spec.needles
 
-    def offer(self, line: str, low: str, number: int) -> tuple[bool, _Event | None, bool]:
+    def offer(
+        self, line: str, low: str, number: int, time: float | None
+    ) -> tuple[bool, _Event | None, bool]:
         """(matched a cue, the event it went to or None, that event is new); ``low`` is the
         line in lower case, for the needles."""
         for cue in self.spec.cues:
@@ -363,29 +373,41 @@ class _Grouper:
                 continue
             key = cue.key_of(match)
             if not cue.starts:
-                event = self._joinable(cue, key, number)
+                event = self._joinable(cue, key, number, time)
                 if event is not None:
                     event.last = number
+                    event.last_time = time
                     if event.key is None:
                         event.key = key
                     return True, event, False
                 if cue.joins_only:
                     return True, None, False
-            event = _Event(first=line, key=key, last=number)
+            event = _Event(first=line, key=key, last=number, last_time=time)
             self.recent.append(event)
             return True, event, True
         return False, None, False
 
-    def _joinable(self, cue: Cue, key: str | None, number: int) -> _Event | None:
+    def _joinable(
+        self, cue: Cue, key: str | None, number: int, time: float | None
+    ) -> _Event | None:
         within = self.spec.within if cue.within is None else cue.within
         if within <= 0 or not self.recent:
             return None
+        within_s = self.spec.within_s
+
+        def near(event: _Event) -> bool:
+            if number - event.last > within:
+                return False
+            if within_s is None or time is None or event.last_time is None:
+                return True
+            return time - event.last_time <= within_s
+
         if key is not None:
             for event in reversed(self.recent):
-                if event.key == key and number - event.last <= within:
+                if event.key == key and near(event):
                     return event
         newest = self.recent[-1]
-        if number - newest.last > within:
+        if not near(newest):
             return None
         if newest.key is None or (key is None and not cue.fresh):
             return newest
@@ -406,24 +428,32 @@ class Counter:
         self._lines = 0
         self._message: str | None = None
 
-    def feed(self, lines: Iterable[str]) -> None:
-        """Take ``lines`` (every line of the file, matching or not, in order)."""
-        groupers = self._groupers
+    def feed(self, lines: Iterable[str], *, time: float | None = None) -> None:
+        """Take ``lines`` (every line of the file, matching or not, in order), all written at
+        ``time`` if it is known."""
         for line in lines:
-            self._number += 1
-            low = line.lower()
-            for grouper in groupers:
-                needles = grouper.needles
-                if needles is not None and not any(needle in low for needle in needles):
-                    continue
-                matched, event, new = grouper.offer(line, low, self._number)
-                if not matched:
-                    continue
-                if event is not None:
-                    self._lines += 1
-                    self._events += new
-                    self._message = event.first
-                break
+            self._line(line, time)
+
+    def feed_timed(self, lines: Iterable[tuple[float, str]]) -> None:
+        """Take ``(time, line)`` pairs, in file order (a recording's lines)."""
+        for time, line in lines:
+            self._line(line, time)
+
+    def _line(self, line: str, time: float | None) -> None:
+        self._number += 1
+        low = line.lower()
+        for grouper in self._groupers:
+            needles = grouper.needles
+            if needles is not None and not any(needle in low for needle in needles):
+                continue
+            matched, event, new = grouper.offer(line, low, self._number, time)
+            if not matched:
+                continue
+            if event is not None:
+                self._lines += 1
+                self._events += new
+                self._message = event.first
+            return
 
     def take(self) -> Found:
         """What was found since the previous ``take``; starts counting afresh."""

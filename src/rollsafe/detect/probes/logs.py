@@ -87,8 +87,10 @@ def _compile(config: models.LogProbe, what: str, pattern: str) -> re.Pattern[str
 
 
 def compile_patterns(config: models.LogProbe) -> tuple[re.Pattern[str], ...]:
-    """Every regex the probe matches lines with: its own ``patterns``, then its presets'."""
-    compiled = [_compile(config, "pattern", pattern) for pattern in config.patterns]
+    """Every regex the probe matches lines with: its own ``event_start`` and ``patterns``,
+    then its presets' (a line none of them matches never counts)."""
+    compiled = [_compile(config, "event_start", pattern) for pattern in config.event_start]
+    compiled += [_compile(config, "pattern", pattern) for pattern in config.patterns]
     for preset in config.presets:
         compiled.extend(PRESETS[preset])
     return tuple(compiled)
@@ -156,6 +158,7 @@ class Follower:
         self.path = path
         # Fed by polls only (one at a time); its tallies are moved under ``_found_lock``.
         self._counter = logevents.Counter(specs)
+        self._now: float | None = None
         self._from_start = from_start
         self._max_read = max_read_bytes
         self._poll_lock = threading.Lock()
@@ -169,11 +172,16 @@ class Follower:
         self._closed = False
         self._found = logevents.Found()
 
-    def poll(self) -> None:
-        """Read what was appended since the last poll; CannotObserve when there is no file."""
+    def poll(self, now: float | None = None) -> None:
+        """Read what was appended since the last poll; CannotObserve when there is no file.
+
+        ``now``: when this read happens; the lines read are taken as written then (events
+        whose lines are further apart in time than their preset allows are separate).
+        """
         with self._poll_lock:
             if self._closed:
                 return
+            self._now = now
             budget = self._max_read
             if self._fd is None:
                 # Only a file that existed at our very first look is skipped to its end.
@@ -292,7 +300,7 @@ class Follower:
             self._match([tail.decode("utf-8", errors="replace")])
 
     def _match(self, lines: list[str]) -> None:
-        self._counter.feed(lines)
+        self._counter.feed(lines, time=self._now)
         new = self._counter.take()
         if new.lines:
             with self._found_lock:
@@ -341,7 +349,7 @@ class LogProbe:
             self._followers[target.id] = follower
         try:
             async with asyncio.timeout(self._config.timeout):
-                await asyncio.to_thread(follower.poll)
+                await asyncio.to_thread(follower.poll, self._clock.now())
         except TimeoutError:
             reason = outcomes.timeout_reason(self._config.timeout)
             return outcomes.blind(
