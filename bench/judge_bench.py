@@ -2,20 +2,66 @@
 
 Each observation is folded into its window and its target re-evaluated at once (the daemon's
 path: a critical decision must not wait for a tick). 1,000 targets, an HTTP probe and a log
-probe each, a ratio rule, a rate rule and an `all` composite.
+probe each, a ratio rule, a rate rule and an `all` composite (``plain``); then the same with
+three ``regression`` rules added (latency quantiles and 5xx share on the HTTP probe, error
+lines on the log probe), every target upgraded halfway so their sequential tests run
+(``with_regression``).
+
+``replay_week``: one target, a health check (status and latency), an error-log count and
+memory every 10 s for a week (181,440 observations), an upgrade every day, judged by the
+``web-service`` preset plus the three regression rules through ``engine.replay``, the path
+``rollsafe backtest`` takes. Issue #15 asks for at least a week replayed per second.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
+from typing import Any
 
 from rollsafe.config import models
+from rollsafe.config import presets as preset_catalog
 from rollsafe.domain import ids, observations
 from rollsafe.judge import engine
 
+DAY = 86400.0
 
-def _config(targets: int) -> models.RollsafeConfig:
+
+REGRESSION_RULES: list[dict[str, Any]] = [
+    {
+        "id": "latency-regressed",
+        "kind": "regression",
+        "severity": "critical",
+        "probe": "http",
+        "field": "latency",
+        "before": "20m",
+        "min_delta": 0.005,
+    },
+    {
+        "id": "5xx-regressed",
+        "kind": "regression",
+        "severity": "critical",
+        "probe": "http",
+        "aggregate": "ratio",
+        "when": {"field": "status", "op": ">=", "value": 500},
+        "before": "20m",
+        "min_delta": 0.02,
+    },
+    {
+        "id": "errors-regressed",
+        "kind": "regression",
+        "severity": "critical",
+        "probe": "errors",
+        "aggregate": "rate",
+        "before": "20m",
+        "min_delta": 0.5,
+    },
+]
+
+
+def _config(targets: int, *, regression: bool = False) -> models.RollsafeConfig:
+    extra = REGRESSION_RULES if regression else []
     return models.RollsafeConfig.model_validate(
         {
             "targets": [{"id": f"t{i}", "vars": {"port": 8000 + i}} for i in range(targets)],
@@ -34,13 +80,24 @@ def _config(targets: int) -> models.RollsafeConfig:
                 },
                 {"id": "err", "kind": "rate", "probe": "errors", "window": "5m", "above": 5},
                 {"id": "bad", "kind": "all", "severity": "critical", "rules": ["5xx", "err"]},
+                *extra,
             ],
         }
     )
 
 
-def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, float]:
-    config = _config(targets)
+def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, Any]:
+    return {
+        "plain": _throughput(targets=targets, count=observations_count, regression=False),
+        "with_regression": _throughput(targets=targets, count=observations_count, regression=True),
+        "replay_week": replay_week(),
+        "replay_week_without_regression": replay_week(regression=False),
+    }
+
+
+def _throughput(*, targets: int, count: int, regression: bool) -> dict[str, float]:
+    observations_count = count
+    config = _config(targets, regression=regression)
     judge = engine.Engine(config)
     rng = random.Random(7)
     start_time = 1_700_000_000.0
@@ -62,6 +119,10 @@ def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, 
                 time=when, target=target, source="errors", value=float(rng.random() < 0.1)
             )
         batch.append(obs)
+    if regression:  # every target upgraded halfway: the second half is under watch
+        halfway = start_time + observations_count * (15.0 / targets) / 2
+        for i in range(targets):
+            judge.mark(observations.Mark(halfway, ids.TargetId(f"t{i}"), "upgrade"))
     began = time.perf_counter()
     for obs in batch:
         judge.observe(obs)
@@ -73,4 +134,79 @@ def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, 
         "seconds": round(elapsed, 3),
         "observations_per_s": round(observations_count / elapsed),
         "judge_us_per_observation": round(elapsed / observations_count * 1e6, 1),
+    }
+
+
+def _week_config(*, regression: bool) -> models.RollsafeConfig:
+    rules = [
+        {**rule, "probe": {"http": "health", "errors": "app-log"}[rule["probe"]], "before": "1h"}
+        for rule in (REGRESSION_RULES if regression else [])
+    ]
+    config = models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": "web-1", "labels": {"role": "web"}}],
+            "probes": [
+                {
+                    "kind": "http",
+                    "name": "health",
+                    "url": "http://{address}/health",
+                    "interval": 10,
+                },
+                {"kind": "log", "name": "app-log", "path": "/x.log", "presets": ["app_error"]},
+                {"kind": "host", "name": "memory", "metric": "memory", "interval": 10},
+            ],
+            "rules": rules,
+            "presets": [
+                {
+                    "preset": "web-service",
+                    "signals": {"health": "health", "app_errors": "app-log", "memory": "memory"},
+                }
+            ],
+        }
+    )
+    return preset_catalog.apply(config)
+
+
+def replay_week(
+    *, days: float = 7.0, every: float = 10.0, regression: bool = True
+) -> dict[str, float]:
+    """A week of one target's 10 s data replayed through the judge (see the module notes)."""
+    config = _week_config(regression=regression)
+    rng = random.Random(8)
+    target = ids.TargetId("web-1")
+    start = 1_700_000_000.0
+    steps = int(days * DAY / every)
+    feed = []
+    for k in range(steps):
+        t = start + k * every
+        status = 500 if rng.random() < 0.003 else 200
+        feed.append(
+            observations.Observation(
+                t,
+                target,
+                "health",
+                value=float(status == 200),
+                status=status,
+                latency_s=round(0.04 * math.exp(rng.gauss(0, 0.25)), 4),
+            )
+        )
+        feed.append(
+            observations.Observation(t + 1, target, "app-log", value=float(rng.random() < 0.05))
+        )
+        memory = 45 + 5 * math.sin(k / 500) + rng.gauss(0, 1)
+        feed.append(observations.Observation(t + 2, target, "memory", value=round(memory, 1)))
+    marks = [
+        observations.Mark(start + (d + 0.5) * DAY, target, "upgrade") for d in range(int(days))
+    ]
+    began = time.perf_counter()
+    decisions = engine.replay(config, feed, marks)
+    elapsed = time.perf_counter() - began
+    return {
+        "days": days,
+        "observations": len(feed),
+        "rules": len(config.rules),
+        "seconds": round(elapsed, 2),
+        "observations_per_s": round(len(feed) / elapsed),
+        "hours_replayed_per_s": round(days * 24 / elapsed, 1),
+        "decisions": len(decisions),
     }

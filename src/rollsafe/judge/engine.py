@@ -400,19 +400,25 @@ class Engine:
             return sequential.judge_self(
                 rule, window, now=now, reference_at=reference_at, floor=floor, state=state
             )
-        peers = [
-            (str(other), self._windows.get(other, {}).get(rule.probe))
-            for other, cohort in sorted(self._cohorts.items())
-            if cohort == cohorts.BASELINE
-            and other != target
-            and models.selects(rule.targets, self._target_model(other))
-        ]
+        cohort_of_target = self._cohorts.get(target)
+        # Only a canary is compared: other targets are not worth listing the fleet for.
+        peers = (
+            [
+                (str(other), self._windows.get(other, {}).get(rule.probe))
+                for other, cohort in sorted(self._cohorts.items())
+                if cohort == cohorts.BASELINE
+                and other != target
+                and models.selects(rule.targets, self._target_model(other))
+            ]
+            if cohort_of_target == cohorts.CANARY
+            else []
+        )
         return sequential.judge_cohort(
             rule,
             window,
             peers,
             now=now,
-            cohort=self._cohorts.get(target),
+            cohort=cohort_of_target,
             reference_at=reference_at,
             floor=floor,
             state=state,
