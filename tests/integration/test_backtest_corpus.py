@@ -292,7 +292,7 @@ def whole_corpus(tmp_path_factory: pytest.TempPathFactory) -> corpora.CorpusResu
 def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # Measured at the time of writing: precision 1.000 (TP 54, FP 0), both halves.
+    # Measured at the time of writing: precision 1.000 (TP 55, FP 0), both halves.
     totals = whole_corpus.totals
     assert len(whole_corpus.scenarios) >= 60
     assert whole_corpus.week_rollbacks == 0
@@ -305,9 +305,9 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15 targets not reached (measured: recall 0.964 = 54/56, a slow leak that "
-    "never pins memory and a unit that systemd gave up on are missed; median detection delay "
-    "156 s, since repeated-event families wait for the repeat): see docs/presets.md",
+    reason="issue #15 targets not reached (measured: recall 0.982 = 55/56, a slow leak that "
+    "never pins memory is missed; median detection delay 160 s, since repeated-event "
+    "families wait for the repeat): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
