@@ -290,6 +290,7 @@ def whole_corpus(tmp_path_factory: pytest.TempPathFactory) -> corpora.CorpusResu
 
 
 @pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
@@ -304,6 +305,22 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 
 
 @pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    # A floor at the figures measured when the presets were rebuilt (recall 55/56, median
+    # delay 160 s), so that a change that loses detections or slows them down fails here;
+    # the issue's own targets are the xfail test below.
+    totals = whole_corpus.totals
+    assert totals.counts.tp >= 55
+    assert (totals.counts.recall or 0.0) >= 0.98
+    assert totals.median_delay is not None
+    assert totals.median_delay <= 180.0
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 @pytest.mark.xfail(
     strict=True,
     reason="issue #15 targets not reached (measured: recall 0.982 = 55/56, a slow leak that "
