@@ -28,8 +28,8 @@ system-deps:
 check: lint typecheck contracts
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench corpus
+	$(BIN)/ruff format --check src tests bench corpus
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

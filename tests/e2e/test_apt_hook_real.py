@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -32,10 +31,7 @@ ROLLSAFE = str(Path(sys.executable).with_name("rollsafe"))
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not shutil.which("apt-get") or not shutil.which("dpkg-deb"),
-        reason="needs root, apt-get and dpkg-deb",
-    ),
+    pytest.mark.requires("root", "apt-get", "dpkg-deb"),
 ]
 
 

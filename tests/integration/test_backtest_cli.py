@@ -59,7 +59,9 @@ def test_data_json_is_stable_and_identical_on_every_replay() -> None:
         "unconfigured_targets",
         "decisions",
         "score",
+        "near_misses",
     }
+    assert report["near_misses"] == {}  # nothing was missed
     assert report["recording"]["labelled"] is True
     decision = next(d for d in report["decisions"] if d["severity"] == "critical")
     assert set(decision) == {"time", "offset", "target", "rule", "severity", "summary", "evidence"}

@@ -62,6 +62,8 @@ TOOLS: dict[str, Tool] = {
     "qemu-io": Tool("qemu-utils", _on_path("qemu-io")),
     "snapper": Tool("snapper", _on_path("snapper")),
     "dpkg-query": Tool("dpkg", _on_path("dpkg-query")),
+    "dpkg-deb": Tool("dpkg", _on_path("dpkg-deb")),
+    "apt-get": Tool("apt", _on_path("apt-get")),
     "systemd-analyze": Tool("systemd", _on_path("systemd-analyze")),
     "journalctl": Tool("systemd", _on_path("journalctl")),
     "systemd-journal-remote": Tool(

@@ -11,8 +11,11 @@ observation per probe ``interval`` and target, from the recording's start to its
 ``value`` is the number of EVENTS the probe's patterns and presets found in the lines since
 the previous one and whose ``text`` is as the probe writes it. Lines go through the log
 probe's own event counter (``detect.probes.logs.counter_for``), in file order, as in the
-probe. Buckets are ``(start + (k-1)*interval, start +
-k*interval]``, observed at their end.
+probe. Buckets are ``(start + (k-1)*interval, start + k*interval]``, observed at their end.
+Several log probes may follow the same file (one per pattern family on
+``/var/log/kern.log``, say): a line recorded for one of them is seen by every log probe of
+the configuration with the same ``path``, as it is live, so a recording holds each kernel
+line once however many probes read it.
 
 A replay is deterministic: the same configuration and recording always give the same decisions
 (the engine orders its input itself, so even a shuffled file gives them).
@@ -98,17 +101,19 @@ def log_observations(
 
     RecordingError when lines name a source that is not a log probe of ``config``.
     """
+    probes = {probe.name: probe for probe in config.probes}
     followed: dict[tuple[ids.TargetId, str], list[recordings.LogLine]] = defaultdict(list)
     for target, source in recording.header.logs:
-        followed.setdefault((target, source), [])  # followed, even if no line was written
+        for reader in _readers(probes, source):
+            followed.setdefault((target, reader), [])  # followed, even if no line was written
     for line in recording.log_lines:
-        followed[(line.target, line.source)].append(line)
+        for reader in _readers(probes, line.source):
+            followed[(line.target, reader)].append(line)
     if not followed:
         return []
     start, end = recording.start, recording.end
     if start is None or end is None:
         return []
-    probes = {probe.name: probe for probe in config.probes}
     out: list[observations.Observation] = []
     for (target, source), lines in sorted(followed.items()):
         probe = probes.get(source)
@@ -131,6 +136,19 @@ def log_observations(
             )
         )
     return out
+
+
+def _readers(probes: dict[str, models.Probe], source: str) -> list[str]:
+    """``source`` and every other log probe that follows the same file (module notes)."""
+    probe = probes.get(source)
+    if not isinstance(probe, models.LogProbe):
+        return [source]  # reported as an error by the caller
+    same = sorted(
+        name
+        for name, other in probes.items()
+        if name != source and isinstance(other, models.LogProbe) and other.path == probe.path
+    )
+    return [source, *same]
 
 
 def _buckets(

@@ -130,18 +130,24 @@ class ScenarioScore:
     def delays(self) -> list[float]:
         return [d for d in (t.delay for t in self.targets) if d is not None]
 
+    @property
+    def criticals(self) -> int:
+        """Decisions that turned critical (each one a rollback, live)."""
+        return sum(1 for d in self.replay.decisions if d.severity is verdicts.Severity.CRITICAL)
+
     def to_json(self) -> dict[str, Any]:
         start = self.replay.recording.start
+        meta = self.replay.recording.header.meta
         return {
             "name": self.replay.recording.name,
             "description": self.replay.recording.header.description,
+            "family": meta.get("family"),
+            "half": meta.get("half"),
             **self.counts.to_json(),
             "warnings": sum(
                 1 for d in self.replay.decisions if d.severity is verdicts.Severity.WARNING
             ),
-            "criticals": sum(
-                1 for d in self.replay.decisions if d.severity is verdicts.Severity.CRITICAL
-            ),
+            "criticals": self.criticals,
             "targets": [t.to_json(start=start) for t in self.targets],
         }
 

@@ -24,6 +24,12 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "cpu": "host",
     "memory": "host",
     "data_check": "command",
+    "error_ratio": "promql",
+    "latency": "promql",
+    "saturation": "promql",
+    "lockups": "log",
+    "segfaults": "log",
+    "unit_failures": "log",
 }
 
 
@@ -190,7 +196,7 @@ presets:
         r"mean 'memory'\?",
         r":13: presets\[1\]\.params\.down_check: preset web-service has no parameter "
         r"'down_check'; did you mean 'down_checks'\?",
-        r":14: presets\[1\]\.params\.latency_delta: got 'fast' \(expected a number, like 0\.25\)",
+        r":14: presets\[1\]\.params\.latency_delta: got 'fast' \(expected a number, like 0\.05\)",
         r":15: presets\[1\]\.exclude\[0\]: preset web-service has no rule 'donw'",
         r":17: presets\[2\]\.signals: signal 'health' is required by preset database-host",
         r":17: presets\[2\]\.signals\.cpu: probe 'errors' is a log probe",

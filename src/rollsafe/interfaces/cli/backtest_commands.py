@@ -34,7 +34,15 @@ from rich import markup
 from rich.console import Console
 from rich.table import Table
 
-from rollsafe.backtest import corpora, recording, recordings, replaying, scoring
+from rollsafe.backtest import (
+    corpora,
+    explaining,
+    recording,
+    recordings,
+    replaying,
+    reporting,
+    scoring,
+)
 from rollsafe.config import durations, models
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.interfaces.cli import config_commands, context, tables
@@ -72,20 +80,30 @@ def backtest(
     min_recall: float | None = typer.Option(
         None, "--min-recall", help="Exit 1 when recall is below this (0..1)"
     ),
+    half: str | None = typer.Option(
+        None, "--half", help="With --corpus: only recordings of this half (design, held-out)"
+    ),
+    report: Path | None = typer.Option(
+        None, "--report", help="With --data: also write a self-contained HTML page (charts)"
+    ),
 ) -> None:
     """Replay recorded history through the judge; print decisions, or scores for a corpus."""
     if (data is None) == (corpus is None):
         context.fail("give exactly one of --data FILE and --corpus DIR")
     if corpus is not None and not corpus.is_dir():
         context.fail(f"--corpus {corpus}: not a directory")
+    if report is not None and data is None:
+        context.fail("--report needs --data (one recording per page)")
     loaded = config_commands.load_or_exit(config)
     try:
         counts: scoring.Counts | None = None
         if data is not None:
-            counts = _backtest_one(loaded.config, data, config_path=loaded.path, as_json=as_json)
+            counts = _backtest_one(
+                loaded.config, data, config_path=loaded.path, as_json=as_json, report=report
+            )
         elif corpus is not None:
             counts = _backtest_corpus(
-                loaded.config, corpus, config_path=loaded.path, as_json=as_json
+                loaded.config, corpus, config_path=loaded.path, as_json=as_json, half=half
             )
     except recordings.RecordingError as exc:
         _print_problems(exc.problems)
@@ -95,11 +113,24 @@ def backtest(
 
 
 def _backtest_one(
-    config: models.RollsafeConfig, data: Path, *, config_path: Path, as_json: bool
+    config: models.RollsafeConfig,
+    data: Path,
+    *,
+    config_path: Path,
+    as_json: bool,
+    report: Path | None,
 ) -> scoring.Counts | None:
     replayed = replaying.replay(config, recordings.read(data))
     scored = scoring.score(replayed) if replayed.recording.header.labelled else None
+    near = _explain(config, scored)
+    if report is not None:
+        page = reporting.render(config, replayed, score=scored, explanations=near)
+        try:
+            report.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            context.fail(f"--report {report}: cannot write: {exc.strerror or exc}")
     if as_json:
+        start = replayed.recording.start
         body = {
             "format": BACKTEST_FORMAT,
             "version": JSON_VERSION,
@@ -107,6 +138,9 @@ def _backtest_one(
             "file": str(data),
             **replayed.to_json(),
             "score": None if scored is None else scored.to_json(),
+            "near_misses": {
+                target: [n.to_json(start=start) for n in listed] for target, listed in near.items()
+            },
         }
         typer.echo(json.dumps(body, indent=2, sort_keys=True, allow_nan=False, default=str))
         return None if scored is None else scored.counts
@@ -146,13 +180,42 @@ def _backtest_one(
         console.print("unlabelled recording: no score (add labels to its header to score it)")
         return None
     _print_scenario(console, scored)
+    for target, listed in near.items():
+        console.print(
+            f"[bold]{markup.escape(target)}[/]: the fault was missed; the rules that came "
+            "closest to rolling it back (100% is a rule's limit):"
+        )
+        for item in listed:
+            console.print(f"  {markup.escape(item.line())}")
+    if report is not None:
+        console.print(f"report written to {markup.escape(str(report))}")
     return scored.counts
 
 
+def _explain(
+    config: models.RollsafeConfig, scored: scoring.ScenarioScore | None
+) -> dict[str, list[explaining.Near]]:
+    """For every labelled fault no rule rolled back: the rules that came closest."""
+    if scored is None:
+        return {}
+    return {
+        target.target: explaining.near_misses(
+            config, scored.replay.recording, target=target.target, since=target.fault.start
+        )
+        for target in scored.targets
+        if target.fault is not None and target.detection is None
+    }
+
+
 def _backtest_corpus(
-    config: models.RollsafeConfig, directory: Path, *, config_path: Path, as_json: bool
+    config: models.RollsafeConfig,
+    directory: Path,
+    *,
+    config_path: Path,
+    as_json: bool,
+    half: str | None,
 ) -> scoring.Counts:
-    result = corpora.run(config, directory)
+    result = corpora.run(config, directory, half=half)
     totals = result.totals
     if as_json:
         body = {
@@ -195,9 +258,41 @@ def _backtest_corpus(
         f"detection delay median {_maybe_duration(totals.median_delay)}, "
         f"max {_maybe_duration(totals.max_delay)}"
     )
+    _print_families(console, result)
     for skipped in result.skipped:
         console.print(f"skipped {markup.escape(skipped.file)}: {markup.escape(skipped.reason)}")
     return counts
+
+
+def _print_families(console: Console, result: corpora.CorpusResult) -> None:
+    rows = result.table()
+    if all(family == "-" for family, _, _ in rows):
+        return  # no recording names its family: the totals above say it all
+    table = Table(title="per family and half")
+    for name in ("family", "half", "recordings", "TP", "FP", "FN", "TN"):
+        table.add_column(name, justify="left" if name in ("family", "half") else "right")
+    for name in ("precision", "recall", "median delay", "rollbacks"):
+        table.add_column(name, justify="right")
+    for family, half, group in [*rows, *(("all", g.name, g) for g in result.groups(by="half"))]:
+        totals = group.totals
+        counts = totals.counts
+        table.add_row(
+            markup.escape(family),
+            markup.escape(half),
+            str(len(group.scenarios)),
+            str(counts.tp),
+            str(counts.fp),
+            str(counts.fn),
+            str(counts.tn),
+            _ratio(counts.precision),
+            _ratio(counts.recall),
+            _maybe_duration(totals.median_delay),
+            str(sum(s.criticals for s in group.scenarios)),
+        )
+    console.print(table)
+    week = result.week_rollbacks
+    if week is not None:
+        console.print(f"rollbacks over the healthy week(s): {week}")
 
 
 def _print_scenario(console: Console, scored: scoring.ScenarioScore) -> None:

@@ -1,0 +1,1881 @@
+"""Builds rollsafe's labelled judgment corpus: recordings of upgrades, healthy and failed.
+
+    .venv/bin/python corpus/build.py --write          # rewrite the committed recordings
+    .venv/bin/python corpus/build.py --check          # exit 1 if a committed file is stale
+    .venv/bin/python corpus/build.py --out DIR        # the whole corpus, real data included
+
+Each recording is a host (or a host and an untouched peer) watched the way
+``corpus/rollsafe.yaml`` configures a fleet: a health check every 10 s; the service's own
+request error ratio and p99 latency from Prometheus every 30 s; CPU and memory every minute;
+application, kernel and system logs as raw lines; a data check every 5 minutes on databases.
+Every recording starts an hour before its upgrade (the reference period of baseline and
+regression rules) and carries labels: which target is faulty from when, and the *family*
+of the fault or of the healthy disturbance (``meta.family``), and the half it belongs to.
+
+Three kinds of recordings:
+
+* **synthetic**: behaviour drawn from seeded generators (latency jitter, slow outliers, rare
+  5xx, Poisson error lines, CPU and memory wander) plus what the incident or the healthy
+  disturbance does. Committed compressed in ``corpus/recordings/``.
+* **quoted**: synthetic signals, but the kernel and systemd lines of the incident are real
+  ones quoted from public bug reports (``corpus/quoted.py`` cites each). Committed too.
+* **shared-data**: built at backtest time from the real logs (Loghub) and metrics (NAB) in
+  ``../shared/data`` (never copied into the repository): the build reads them and writes
+  the recordings into ``--out``. Without that directory they are skipped, with the reason.
+
+The half of a recording is fixed by a rule stated before any tuning: within each family, in
+name order, the 1st, 3rd, 5th... recording is in the **design** half and the 2nd, 4th...
+in the **held-out** half. Presets may be tuned on the design half only.
+
+The generator describes behaviour, never decisions: it knows nothing of the presets'
+thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
+name), and gzip output has a fixed mtime, so a rebuild gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import datetime as dt
+import gzip
+import io
+import json
+import math
+import os
+import random
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+import quoted  # noqa: E402  (a sibling module of this script)
+
+from rollsafe.backtest import recordings  # noqa: E402
+from rollsafe.domain import alerts, ids, observations  # noqa: E402
+
+RECORDINGS = HERE / "recordings"
+MANIFEST = HERE / "manifest.json"
+START = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+MINUTE = 60.0
+HOUR = 3600.0
+DAY = 86400.0
+HEALTH_EVERY = 10.0
+PROM_EVERY = 30.0
+METRICS_EVERY = 60.0
+DATA_EVERY = 300.0
+UP = HOUR  # every recording upgrades one hour in, unless it says otherwise
+Curve = Callable[[float], float]
+Window = tuple[float, float]
+
+HEALTH_SOURCE = {"web": "health", "db": "db-port", "batch": "runner"}
+APP_SOURCE = {"web": "app-log", "batch": "job-log"}
+KERNEL_SOURCE = "kernel-log"  # every kernel log probe follows the same file
+SYSLOG_SOURCE = "syslog"
+PROMETHEUS_DOWN = "cannot reach prometheus at prometheus.internal:9090: connection refused"
+
+
+def shared_data_dir() -> Path | None:
+    """Where ``../shared/data`` is (``ROLLSAFE_SHARED_DATA`` overrides), or None."""
+    override = os.environ.get("ROLLSAFE_SHARED_DATA")
+    candidates = [Path(override)] if override else []
+    candidates += [ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data"]
+    for candidate in candidates:
+        if (candidate / "metrics").is_dir() and (candidate / "logs").is_dir():
+            return candidate
+    return None
+
+
+# --------------------------------------------------------------------------- curves
+
+
+def const(value: float) -> Curve:
+    return lambda t: value
+
+
+def after(base: Curve, at: float, changed: Curve) -> Curve:
+    """``base`` until ``at``, ``changed`` from then on."""
+    return lambda t: changed(t) if t >= at else base(t)
+
+
+def bumped(base: Curve, windows: Iterable[tuple[float, float, float]]) -> Curve:
+    """``base`` with ``value`` instead inside each ``(start, end, value)`` window."""
+    listed = list(windows)
+
+    def curve(t: float) -> float:
+        for start, end, value in listed:
+            if start <= t < end:
+                return value
+        return base(t)
+
+    return curve
+
+
+def scaled(base: Curve, factor: Curve) -> Curve:
+    return lambda t: base(t) * factor(t)
+
+
+def ramp(at: float, length: float, start: float, end: float) -> Curve:
+    """``start`` before ``at``, then linearly to ``end`` over ``length`` seconds."""
+    return lambda t: start if t < at else start + (end - start) * min(1.0, (t - at) / length)
+
+
+def daily(mean: float, amplitude: float, *, phase: float = 0.0) -> Curve:
+    return lambda t: mean + amplitude * math.sin(2 * math.pi * (t / DAY) + phase)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclasses.dataclass
+class Host:
+    """How one target behaves over the recording (offsets in seconds from its start)."""
+
+    target: str
+    role: str = "web"  # web | db | batch
+    upgrades: list[float] = dataclasses.field(default_factory=lambda: [UP])
+    down: list[Window] = dataclasses.field(default_factory=list)  # checks refused
+    latency: Curve = dataclasses.field(default_factory=lambda: const(0.04))  # health median
+    slow: list[tuple[float, float]] = dataclasses.field(default_factory=list)  # (at, seconds)
+    health_5xx: Curve = dataclasses.field(default_factory=lambda: const(0.0))
+    error_ratio: Curve = dataclasses.field(default_factory=lambda: const(0.003))  # requests
+    p99: Curve = dataclasses.field(default_factory=lambda: const(0.22))  # seconds
+    traffic: Curve = dataclasses.field(default_factory=lambda: const(40.0))  # requests/s
+    cpu: Curve = dataclasses.field(default_factory=lambda: const(25.0))
+    cpu_noise: float = 4.0
+    memory: Curve = dataclasses.field(default_factory=lambda: const(45.0))
+    errors_per_minute: Curve = dataclasses.field(default_factory=lambda: const(0.05))
+    noise_per_minute: float = 0.2  # INFO/WARN lines that must not count
+    log_style: str = "app"  # app | job
+    app_lines: list[tuple[float, str]] = dataclasses.field(default_factory=list)  # raw
+    kernel: list[tuple[float, str]] = dataclasses.field(default_factory=list)  # messages
+    syslog: list[tuple[float, str]] = dataclasses.field(default_factory=list)  # raw lines
+    data_bad_from: float | None = None
+    gaps: dict[str, list[Window]] = dataclasses.field(default_factory=dict)
+    alerts: list[tuple[float, str]] = dataclasses.field(default_factory=list)
+    query_latency: Curve = dataclasses.field(default_factory=lambda: const(0.012))  # db
+
+
+@dataclasses.dataclass
+class Scenario:
+    name: str
+    family: str
+    description: str
+    hosts: list[Host]
+    duration: float = 2 * HOUR
+    faults: list[recordings.Fault] = dataclasses.field(default_factory=list)
+    origin: str = "synthetic"  # synthetic | quoted | shared-data
+    sources: list[str] = dataclasses.field(default_factory=list)  # real data used, cited
+    start: float = START
+
+    @property
+    def healthy(self) -> bool:
+        return not self.faults
+
+
+def fault(target: str, at: float, kind: str) -> recordings.Fault:
+    return recordings.Fault(ids.TargetId(target), at, kind)
+
+
+# --------------------------------------------------------------------------- emitting
+
+
+def render(scenario: Scenario, half: str) -> str:
+    """The scenario as recording text (JSON Lines)."""
+    rng = random.Random(scenario.name)
+    records: list[tuple[float, int, str, Any]] = []
+    followed: list[tuple[str, str]] = []
+    for host in scenario.hosts:
+        records.extend(_host_records(scenario, host, rng))
+        if host.role in APP_SOURCE:
+            followed.append((host.target, APP_SOURCE[host.role]))
+        followed.append((host.target, KERNEL_SOURCE))
+        followed.append((host.target, SYSLOG_SOURCE))
+    records.sort(key=lambda item: (item[0], item[1], item[2]))
+    out = io.StringIO()
+    writer = recordings.Writer(out)
+    origin = scenario.start
+    writer.header(
+        start=origin,
+        end=origin + scenario.duration,
+        name=scenario.name,
+        description=scenario.description,
+        faults=[dataclasses.replace(f, start=origin + f.start) for f in scenario.faults],
+        logs=followed,
+        meta={
+            "family": scenario.family,
+            "half": half,
+            "origin": scenario.origin,
+            "generated_by": "corpus/build.py",
+            **({"sources": scenario.sources} if scenario.sources else {}),
+        },
+    )
+    for _, _, _, item in records:
+        if isinstance(item, observations.Mark):
+            writer.mark(item)
+        elif isinstance(item, Series):
+            writer.series(
+                target=item.target,
+                source=item.source,
+                start=item.start,
+                every=item.every,
+                values=item.values,
+                error=item.error,
+            )
+        elif isinstance(item, observations.Observation):
+            writer.observation(item)
+        else:
+            writer.log(item)
+    return out.getvalue()
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    target: str
+    source: str
+    start: float
+    every: float
+    values: list[float | None]
+    error: str | None
+
+
+def _host_records(
+    scenario: Scenario, host: Host, rng: random.Random
+) -> Iterator[tuple[float, int, str, Any]]:
+    origin = scenario.start
+    target = ids.TargetId(host.target)
+    for at in host.upgrades:
+        yield (at, 0, host.target, observations.Mark(origin + at, target, "upgrade"))
+    for obs in _health(scenario, host, rng):
+        yield (obs.time - origin, 1, host.target, obs)
+    for series in _metrics(scenario, host, rng):
+        yield (series.start - origin, 1, host.target, series)
+    for obs in _data_checks(scenario, host):
+        yield (obs.time - origin, 1, host.target, obs)
+    for obs in _alerts(scenario, host):
+        yield (obs.time - origin, 1, host.target, obs)
+    for line in _app_log(scenario, host, rng):
+        yield (line.time - origin, 2, host.target, line)
+    for line in _system_logs(scenario, host):
+        yield (line.time - origin, 2, host.target, line)
+
+
+def _in(windows: Iterable[Window], t: float) -> bool:
+    return any(start <= t < end for start, end in windows)
+
+
+def _health(
+    scenario: Scenario, host: Host, rng: random.Random
+) -> Iterator[observations.Observation]:
+    source = HEALTH_SOURCE[host.role]
+    target = ids.TargetId(host.target)
+    t = 3.0
+    while t < scenario.duration:
+        time = scenario.start + t
+        if _in(host.gaps.get(source, []), t):
+            yield observations.Observation(
+                time, target, source, error=f"cannot resolve {host.target}.internal: timeout"
+            )
+        elif _in(host.down, t):
+            yield observations.Observation(
+                time,
+                target,
+                source,
+                value=0.0,
+                latency_s=0.0004,
+                text="connect failed: Connection refused",
+            )
+        else:
+            median = host.latency(t) if host.role != "db" else 0.0008
+            latency = median * math.exp(rng.gauss(0.0, 0.25))
+            if rng.random() < 0.004:
+                latency *= rng.uniform(4.0, 12.0)  # a GC pause, a cold cache line
+            for at, seconds in host.slow:
+                if at <= t < at + HEALTH_EVERY:
+                    latency = seconds
+            if host.role == "db":
+                yield observations.Observation(
+                    time, target, source, value=1.0, latency_s=round(latency, 5)
+                )
+            elif rng.random() < host.health_5xx(t):
+                status = rng.choice((500, 502, 503))
+                yield observations.Observation(
+                    time,
+                    target,
+                    source,
+                    value=0.0,
+                    status=status,
+                    latency_s=round(latency, 3),
+                    text=f"unexpected status {status}",
+                )
+            else:
+                yield observations.Observation(
+                    time, target, source, value=1.0, status=200, latency_s=round(latency, 3)
+                )
+        t += HEALTH_EVERY
+
+
+def _metrics(scenario: Scenario, host: Host, rng: random.Random) -> Iterator[Series]:
+    origin = scenario.start
+    series: dict[str, list[float | None]] = {"cpu": [], "memory": []}
+    first = 11.0
+    drift = 0.0
+    t = first
+    while t < scenario.duration:
+        drift = 0.9 * drift + rng.gauss(0.0, 0.6)  # slow wander, not white noise
+        for source, value in (
+            ("cpu", host.cpu(t) + rng.gauss(0.0, host.cpu_noise)),
+            ("memory", host.memory(t) + drift),
+        ):
+            gap = _in(host.gaps.get(source, []), t) or _in(host.gaps.get("prometheus", []), t)
+            series[source].append(None if gap else round(min(100.0, max(0.0, value)), 1))
+        t += METRICS_EVERY
+    for source, values in series.items():
+        error = PROMETHEUS_DOWN if None in values else None
+        yield Series(host.target, source, origin + first, METRICS_EVERY, values, error)
+    if host.role == "batch":
+        return
+    fast: dict[str, list[float | None]] = {}
+    names = ("http-errors", "http-p99") if host.role == "web" else ("query-p99",)
+    for name in names:
+        fast[name] = []
+    t = first + 4.0
+    while t < scenario.duration:
+        gap = _in(host.gaps.get("prometheus", []), t)
+        if host.role == "web":
+            # A ratio over a 1-minute rate: binomial noise from the traffic actually served.
+            served = max(1.0, host.traffic(t) * 60.0)
+            p = min(1.0, max(0.0, host.error_ratio(t)))
+            failed = max(0.0, rng.gauss(served * p, math.sqrt(served * p * (1 - p)) + 0.5))
+            ratio = min(1.0, failed / served)
+            p99 = host.p99(t) * math.exp(rng.gauss(0.0, 0.12))
+            fast["http-errors"].append(None if gap else round(ratio, 5))
+            fast["http-p99"].append(None if gap else round(p99, 4))
+        else:
+            q = host.query_latency(t) * math.exp(rng.gauss(0.0, 0.15))
+            fast["query-p99"].append(None if gap else round(q, 5))
+        t += PROM_EVERY
+    for source, values in fast.items():
+        error = PROMETHEUS_DOWN if None in values else None
+        yield Series(host.target, source, origin + first + 4.0, PROM_EVERY, values, error)
+
+
+def _data_checks(scenario: Scenario, host: Host) -> Iterator[observations.Observation]:
+    if host.role != "db":
+        return
+    target = ids.TargetId(host.target)
+    t = 97.0
+    while t < scenario.duration:
+        bad = host.data_bad_from is not None and t >= host.data_bad_from
+        yield observations.Observation(
+            scenario.start + t,
+            target,
+            "data-check",
+            value=0.0 if bad else 1.0,
+            status=1 if bad else 0,
+            latency_s=1.2,
+            text="orders: 182,114 rows on the primary, 181,960 on the replica" if bad else None,
+        )
+        t += DATA_EVERY
+
+
+def _alerts(scenario: Scenario, host: Host) -> Iterator[observations.Observation]:
+    target = ids.TargetId(host.target)
+    details = alerts.AlertDetails(
+        identity=f"{host.target}-latency-p99",
+        name="HighLatencyP99",
+        severity="critical",
+        labels={"alertname": "HighLatencyP99", "instance": f"{host.target}:9100"},
+        summary="p99 latency above 1s for 5m",
+    )
+    for at, state in host.alerts:
+        firing = state == "firing"
+        yield observations.Observation(
+            scenario.start + at,
+            target,
+            "alertmanager",
+            value=1.0 if firing else 0.0,
+            alert_state=observations.AlertState(state),
+            text=details.to_text(),
+        )
+
+
+_APP_ERRORS = (
+    "upstream timeout talking to payments after 5000 ms",
+    "request failed: ConnectionResetError(104, 'Connection reset by peer')",
+    "could not render template 'cart/summary.html': missing key 'currency'",
+    "retrying order export, attempt 3 of 5: HTTP 503 from warehouse",
+    "session store unavailable, serving without session",
+)
+_APP_NOISE = (
+    "INFO [main] app.metrics: served 1204 requests in the last minute",
+    "WARN [worker-2] app.cache: cache miss ratio 0.31 above 0.25",
+    "INFO [worker-1] app.auth: token refreshed for client billing",
+    "WARN [worker-3] app.client: payments answered slowly, status: ERROR budget at 80%",
+)
+_JOB_ERRORS = (
+    "task {a}{b} failed: input file s3://exports/day-{a}.csv has 2 malformed rows",
+    "task {a}{b} failed: lock on table staging.orders held by another run",
+    "retry budget exhausted for task {a}{b}: remote closed connection",
+)
+_JOB_NOISE = (
+    "INFO [scheduler] jobs.runner: picked task {a}{b} (priority 3)",
+    "INFO [TaskRunner-{a}] jobs.export: wrote {a}{b}00 rows",
+    "WARN [TaskRunner-{a}] jobs.export: slow partition {b}, 41 s",
+)
+_SYSLOG_NOISE = (
+    "CRON[{p}]: (root) CMD (command -v debian-sa1 > /dev/null && debian-sa1 1 1)",
+    "systemd[1]: Started Session {p} of user deploy.",
+    "sshd[{p}]: Accepted publickey for deploy from 10.0.9.{a} port 5{p} ssh2",
+    "systemd[1]: logrotate.service: Succeeded.",
+    'rsyslogd: [origin software="rsyslogd"] rsyslogd was HUPed',
+)
+
+
+def _stamp(scenario: Scenario, t: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(scenario.start + t, tz=dt.UTC)
+
+
+def _app_line(scenario: Scenario, style: str, t: float, message: str, *, error: bool) -> str:
+    when = _stamp(scenario, t)
+    head = f"{when:%Y-%m-%d %H:%M:%S},{int(when.microsecond / 1000):03d}"
+    if error:
+        where = "[TaskRunner-2] jobs.export" if style == "job" else "[worker-1] app.views"
+        return f"{head} ERROR {where}: {message}"
+    return f"{head} {message}"
+
+
+def _poisson(rate: Curve, duration: float, rng: random.Random) -> list[float]:
+    """Event times of a Poisson process whose rate (per minute) follows ``rate`` (thinning)."""
+    step = max(MINUTE, duration / 2000.0)
+    peak = max(rate(k * step) for k in range(int(duration / step) + 1))
+    if peak <= 0:
+        return []
+    times = []
+    t = 0.0
+    while True:
+        t += rng.expovariate(peak / MINUTE)
+        if t >= duration:
+            return times
+        if rng.random() < rate(t) / peak:
+            times.append(t)
+
+
+def _app_log(scenario: Scenario, host: Host, rng: random.Random) -> Iterator[recordings.LogLine]:
+    source = APP_SOURCE.get(host.role)
+    if source is None:
+        return
+    target = ids.TargetId(host.target)
+    errors_pool, noise_pool = (
+        (_JOB_ERRORS, _JOB_NOISE) if host.log_style == "job" else (_APP_ERRORS, _APP_NOISE)
+    )
+    lines: list[tuple[float, str]] = []
+    for t in _poisson(host.errors_per_minute, scenario.duration, rng):
+        message = rng.choice(errors_pool).format(a=rng.randint(1, 9), b=rng.randint(10, 99))
+        lines.append((t, _app_line(scenario, host.log_style, t, message, error=True)))
+    for t in _poisson(const(host.noise_per_minute), scenario.duration, rng):
+        message = rng.choice(noise_pool).format(a=rng.randint(1, 9), b=rng.randint(10, 99))
+        lines.append((t, _app_line(scenario, host.log_style, t, message, error=False)))
+    for t, text in host.app_lines:  # "@raw " lines are real ones, kept as they were
+        raw = text.startswith("@raw ")
+        line = text[5:] if raw else _app_line(scenario, host.log_style, t, text, error=False)
+        lines.append((t, line))
+    for t, text in sorted(lines, key=lambda item: item[0]):
+        yield recordings.LogLine(scenario.start + round(t, 3), target, source, text)
+
+
+def _system_logs(scenario: Scenario, host: Host) -> Iterator[recordings.LogLine]:
+    target = ids.TargetId(host.target)
+    rng = random.Random(f"{scenario.name}/{host.target}/syslog")
+    for t, message in sorted(host.kernel, key=lambda item: item[0]):
+        uptime = 86400.0 * 12 + t
+        text = (
+            f"{_stamp(scenario, t):%b %d %H:%M:%S} {host.target} kernel: [{uptime:12.6f}] {message}"
+        )
+        yield recordings.LogLine(scenario.start + round(t, 3), target, KERNEL_SOURCE, text)
+    noise = [
+        (t, rng.choice(_SYSLOG_NOISE).format(p=rng.randint(1000, 9999), a=rng.randint(2, 250)))
+        for t in _poisson(const(0.3), scenario.duration, rng)
+    ]
+    for t, message in sorted([*noise, *host.syslog], key=lambda item: item[0]):
+        if message.startswith("@raw "):
+            text = message[5:]
+        else:
+            text = f"{_stamp(scenario, t):%b %d %H:%M:%S} {host.target} {message}"
+        yield recordings.LogLine(scenario.start + round(t, 3), target, SYSLOG_SOURCE, text)
+
+
+# --------------------------------------------------------------------------- events
+
+
+def kernel_event(
+    at: float, lines: Iterable[str], *, spread: float = 0.004
+) -> list[tuple[float, str]]:
+    return [(at + i * spread, line) for i, line in enumerate(lines)]
+
+
+def quoted_event(at: float, key: str, n: int = 0) -> list[tuple[float, str]]:
+    """The quoted event ``key`` at ``at``; its ``n``-th repetition has its pids renumbered."""
+    return kernel_event(at, quoted.EVENTS[key].repeated(n))
+
+
+def quoted_unit(at: float, key: str) -> list[tuple[float, str]]:
+    return [
+        (at + i * 0.01, f"systemd[1]: {line}") for i, line in enumerate(quoted.EVENTS[key].lines)
+    ]
+
+
+def cites(*keys: str) -> list[str]:
+    return sorted({f"{quoted.EVENTS[k].source} (event {k})" for k in keys})
+
+
+def oom_synthetic(at: float, *, process: str, pid: int, style: str) -> list[tuple[float, str]]:
+    """One OOM kill in one of several kernel wordings (1 to 3 matching lines)."""
+    if style == "old-lower":  # 2.6-era wording, lower-case "kill"
+        return kernel_event(
+            at,
+            (
+                f"Out of memory: kill process {pid} ({process}) score 911 or a child",
+                f"Killed process {pid} ({process}) vsz:9123456kB, anon-rss:7654321kB, file-rss:0kB",
+            ),
+        )
+    if style == "cgroup-v2":
+        return kernel_event(
+            at,
+            (
+                f"{process} invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, "
+                "oom_score_adj=0",
+                "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+                f"oom_memcg=/system.slice/app.service,task_memcg=/system.slice/app.service,"
+                f"task={process},pid={pid},uid=1001",
+                f"Memory cgroup out of memory: Killed process {pid} ({process}) "
+                "total-vm:6123456kB, anon-rss:4194304kB, file-rss:0kB, shmem-rss:0kB, UID:1001 "
+                "pgtables:9000kB oom_score_adj:0",
+            ),
+        )
+    if style == "single":  # only the kill line reached the log (rate-limited printk)
+        return kernel_event(
+            at,
+            (
+                f"Out of memory: Killed process {pid} ({process}) total-vm:9123456kB, "
+                "anon-rss:7654321kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:16000kB "
+                "oom_score_adj:0",
+            ),
+        )
+    return kernel_event(  # global OOM on a 5.x kernel
+        at,
+        (
+            f"{process} invoked oom-killer: gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0, "
+            "oom_score_adj=0",
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,"
+            f"global_oom,task_memcg=/system.slice/app.service,task={process},pid={pid},uid=1001",
+            f"Out of memory: Killed process {pid} ({process}) total-vm:9123456kB, "
+            "anon-rss:7654321kB, file-rss:0kB, shmem-rss:0kB, UID:1001 pgtables:16000kB "
+            "oom_score_adj:0",
+        ),
+    )
+
+
+BENIGN_KERNEL = [
+    (900.0, "TCP: request_sock_TCP: Possible SYN flooding on port 443. Sending cookies."),
+    (2500.0, "e1000e 0000:00:19.0 eth0: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: None"),
+    (5300.0, 'audit: type=1400 audit(1700005300.120:88): apparmor="DENIED" operation="open"'),
+]
+
+
+def restart_at(at: float, *, refused: float = 15.0, service: str = "app") -> dict[str, Any]:
+    """What a healthy restart for an upgrade looks like: a short refusal, slow first answers,
+    a few shutdown errors, a CPU burst, systemd stop/start lines."""
+    return {
+        "down": [(at - refused, at)],
+        "slow": [(at + 5, 2.1), (at + 15, 1.2), (at + 25, 0.6)],
+        "app_lines": [
+            (
+                at - refused + 1,
+                "ERROR [main] app.server: 3 requests aborted by shutdown",
+            ),
+            (
+                at + 8,
+                "ERROR [worker-1] app.db: pool not ready, retrying in 1s",
+            ),
+        ],
+        "syslog": [
+            (at - refused, f"systemd[1]: Stopping {service}.service - Application server..."),
+            (
+                at - refused + 0.5,
+                f"systemd[1]: {service}.service: Main process exited, code=killed, status=15/TERM",
+            ),
+            (at - refused + 0.6, f"systemd[1]: {service}.service: Deactivated successfully."),
+            (at - 1, f"systemd[1]: Started {service}.service - Application server."),
+        ],
+    }
+
+
+def _flapping(seed: str, start: float, end: float) -> list[tuple[float, str]]:
+    rng = random.Random(seed)
+    out = []
+    t = start
+    firing = False
+    while t < end:
+        firing = not firing
+        out.append((t, "firing" if firing else "resolved"))
+        t += rng.uniform(120.0, 360.0)
+    if firing:
+        out.append((t, "resolved"))
+    return out
+
+
+def _bursty(base: float, peak: float, *, every: float, length: float) -> Curve:
+    return lambda t: peak if (t % every) < length else base
+
+
+# --------------------------------------------------------------------------- synthetic families
+
+
+def metrics_errors() -> list[Scenario]:
+    """Errors only the service's own metrics show: health stays 200."""
+    out = []
+    for name, base, bad, ramp_s, desc in (
+        ("a", 0.002, 0.08, 0.0, "request error ratio 0.2% -> 8% at once"),
+        ("b", 0.004, 0.05, 600.0, "request error ratio 0.4% -> 5% over 10 minutes"),
+        ("c", 0.01, 0.12, 0.0, "pre-existing 1% errors -> 12%: one endpoint fails"),
+        ("d", 0.0005, 0.03, 300.0, "0.05% -> 3% over 5 minutes on low traffic"),
+    ):
+        at = UP + 90
+        traffic = 6.0 if name == "d" else 40.0
+        out.append(
+            Scenario(
+                f"fault-metrics-errors-{name}",
+                "metrics-error-ratio",
+                f"after the upgrade web-1's {desc}; the health endpoint answers 200 throughout",
+                [
+                    Host(
+                        "web-1",
+                        traffic=const(traffic),
+                        error_ratio=after(const(base), at, ramp(at, ramp_s or 1.0, base, bad)),
+                    ),
+                    Host("web-2", upgrades=[], error_ratio=const(base), traffic=const(traffic)),
+                ],
+                faults=[fault("web-1", at, "request errors")],
+            )
+        )
+    return out
+
+
+def metrics_latency() -> list[Scenario]:
+    out = []
+    for name, base, bad, desc in (
+        ("a", 0.22, 0.9, "p99 0.22 s -> 0.9 s (a lock held across a remote call)"),
+        ("b", 0.35, 1.4, "p99 0.35 s -> 1.4 s, health check still fast"),
+        ("c", 0.15, 0.6, "p99 0.15 s -> 0.6 s under a daily traffic cycle"),
+    ):
+        at = UP + 120
+        out.append(
+            Scenario(
+                f"fault-metrics-p99-{name}",
+                "metrics-latency-quantile",
+                f"after the upgrade web-1's {desc}; mean health latency unchanged",
+                [
+                    Host(
+                        "web-1",
+                        p99=after(const(base), at, const(bad)),
+                        traffic=daily(40.0, 15.0) if name == "c" else const(40.0),
+                    )
+                ],
+                faults=[fault("web-1", at, "p99 latency")],
+            )
+        )
+    return out
+
+
+def oom_repeated() -> list[Scenario]:
+    out = []
+    plans = (
+        ("a", "web", "default", (240, 420, 650, 830, 1100, 1290)),
+        ("b", "batch", "cgroup-v2", (300, 570, 860, 1120, 1420)),
+        ("c", "web", "old-lower", (200, 500, 760, 1000, 1300)),
+        ("d", "web", "single", (180, 420, 610, 900, 1140)),
+        ("e", "db", "default", (400,)),
+    )
+    for name, role, style, times in plans:
+        target = {"web": "web-1", "batch": "batch-1", "db": "db-1"}[role]
+        kernel = [
+            line
+            for n, t in enumerate(times)
+            for line in oom_synthetic(UP + t, process="app-worker", pid=7100 + n, style=style)
+        ]
+        # Each kill restarts the worker: one refused or slow check, fewer than `down` needs.
+        down = [(UP + t + 1, UP + t + 9) for t in times] if role != "batch" else []
+        out.append(
+            Scenario(
+                f"fault-oom-repeated-{name}",
+                "oom-repeated",
+                f"after the upgrade the OOM killer kills {role} workers every few minutes "
+                f"({style} kernel wording, one or two lines per kill reach the log); each kill "
+                "costs one failed check",
+                [
+                    Host(
+                        target,
+                        role,
+                        down=down,
+                        log_style="job" if role == "batch" else "app",
+                        memory=after(const(70.0), UP + times[0], const(92.0)),
+                        cpu=const(85.0) if role == "batch" else const(30.0),
+                        kernel=[*BENIGN_KERNEL, *kernel],
+                    )
+                ],
+                faults=[fault(target, UP + times[0], "oom kills")],
+            )
+        )
+    return out
+
+
+def oom_quoted() -> list[Scenario]:
+    out = []
+    for name, key, role, times in (
+        ("a", "oom-3x-python2", "web", (200, 480, 700, 990)),
+        ("b", "oom-memcg-v1-palo", "db", (300, 900)),
+        ("c", "oom-memcg-5x-uwsgi", "web", (150, 400, 640, 910, 1200)),
+        ("d", "oom-3x-java-invoked", "batch", (240, 540, 800, 1100, 1400)),
+        ("e", "oom-memcg-v1-ltp", "batch", (200, 330, 620, 800, 1050)),
+        ("f", "oom-4x-R", "web", (260, 600, 870)),
+    ):
+        target = {"web": "web-1", "batch": "batch-1", "db": "db-1"}[role]
+        kernel = [line for n, t in enumerate(times) for line in quoted_event(UP + t, key, n)]
+        down = [(UP + t + 1, UP + t + 9) for t in times] if role == "web" else []
+        out.append(
+            Scenario(
+                f"fault-oom-quoted-{name}",
+                "oom-repeated",
+                f"repeated OOM kills after the upgrade of {target}, in the wording of a real "
+                "kernel report (quoted)",
+                [
+                    Host(
+                        target,
+                        role,
+                        down=down,
+                        log_style="job" if role == "batch" else "app",
+                        memory=after(const(65.0), UP + times[0], const(93.0)),
+                        kernel=kernel,
+                    ),
+                    Host("web-2", upgrades=[]),
+                ],
+                faults=[fault(target, UP + times[0], "oom kills")],
+                origin="quoted",
+                sources=cites(key),
+            )
+        )
+    return out
+
+
+def slow_latency() -> list[Scenario]:
+    out = []
+    for name, base, factor, desc in (
+        ("a", 0.04, 5.0, "40 ms -> 200 ms (a query per item)"),
+        ("b", 0.06, 3.5, "60 ms -> 210 ms (a lost cache)"),
+        ("c", 0.03, 8.0, "30 ms -> 240 ms (debug logging left on)"),
+        ("d", 0.12, 3.0, "120 ms -> 360 ms on a slow service"),
+    ):
+        at = UP + 60
+        out.append(
+            Scenario(
+                f"fault-latency-regression-{name}",
+                "latency-regression",
+                f"after the upgrade web-1 answers its checks {factor:g} times slower: {desc}; "
+                "p99 follows, no errors",
+                [
+                    Host(
+                        "web-1",
+                        latency=after(const(base), at, const(base * factor)),
+                        p99=after(const(0.22), at, const(0.22 * factor)),
+                        cpu=after(const(25.0), at, const(38.0)),
+                    )
+                ],
+                faults=[fault("web-1", at, "latency")],
+            )
+        )
+    return out
+
+
+def memory_leak() -> list[Scenario]:
+    out = []
+    for name, rate, role in (("a", 18.0, "web"), ("b", 9.0, "web"), ("c", 14.0, "batch")):
+        target = "web-1" if role == "web" else "batch-1"
+        out.append(
+            Scenario(
+                f"fault-memory-leak-{name}",
+                "memory-leak",
+                f"the new release on {target} leaks about {rate:g}% of memory an hour; nothing "
+                "else shows until memory runs out",
+                [
+                    Host(
+                        target,
+                        role,
+                        log_style="job" if role == "batch" else "app",
+                        memory=lambda t, r=rate: 45.0 + max(0.0, t - UP) / HOUR * r,
+                    )
+                ],
+                duration=5 * HOUR,
+                faults=[fault(target, UP, "memory leak")],
+            )
+        )
+    return out
+
+
+def outage_near_down_for() -> list[Scenario]:
+    out = []
+    for name, length, role in (
+        ("a", 40.0, "web"),
+        ("b", 50.0, "web"),
+        ("c", 70.0, "db"),
+        ("d", 35.0, "web"),
+    ):
+        target = "web-1" if role == "web" else "db-1"
+        at = UP + 600
+        out.append(
+            Scenario(
+                f"fault-outage-{name}",
+                "outage-near-down-for",
+                f"{target} stops answering {length:g} s, ten minutes after its upgrade (not at "
+                "its restart), twice: a crash the supervisor restarts",
+                [
+                    Host(
+                        target,
+                        role,
+                        down=[(at, at + length), (at + 1500, at + 1500 + length)],
+                        app_lines=[
+                            (
+                                at - 0.5,
+                                "FATAL [main] app: worker pool exhausted, exiting",
+                            )
+                        ],
+                    ),
+                    Host("web-2", upgrades=[]),
+                ],
+                faults=[fault(target, at, "outage")],
+            )
+        )
+    return out
+
+
+def crash_stays_down() -> list[Scenario]:
+    out = []
+    for name, role in (("a", "web"), ("b", "batch")):
+        target = "web-1" if role == "web" else "batch-1"
+        at = UP + 240
+        out.append(
+            Scenario(
+                f"fault-crash-{name}",
+                "crash",
+                f"{target} crashes 4 minutes after its upgrade and stays down (restart loop)",
+                [
+                    Host(
+                        target,
+                        role,
+                        log_style="job" if role == "batch" else "app",
+                        down=[(at, 99 * HOUR)],
+                        cpu=after(const(25.0), at, const(2.0)),
+                        memory=after(const(45.0), at, const(12.0)),
+                    )
+                ],
+                faults=[fault(target, at, "crash")],
+            )
+        )
+    return out
+
+
+def kernel_families() -> list[Scenario]:
+    out = []
+    plans: list[tuple[str, str, str, list[tuple[float, str]], list[str]]] = [
+        # (family, name, target, kernel events, cited keys)
+        (
+            "kernel-panic",
+            "a",
+            "db-1",
+            [
+                *quoted_event(UP + 600, "panic-fatal-interrupt"),
+                *quoted_event(UP + 3000, "panic-fatal-interrupt", 1),
+            ],
+            ["panic-fatal-interrupt"],
+        ),
+        (
+            "kernel-panic",
+            "b",
+            "web-1",
+            quoted_event(UP + 420, "panic-mips-interrupt"),
+            ["panic-mips-interrupt"],
+        ),
+        (
+            "kernel-panic",
+            "c",
+            "batch-1",
+            quoted_event(UP + 300, "panic-kill-init"),
+            ["panic-kill-init"],
+        ),
+        ("kernel-oops", "a", "web-1", quoted_event(UP + 500, "oops-x86-kdbus"), ["oops-x86-kdbus"]),
+        ("kernel-oops", "b", "db-1", quoted_event(UP + 350, "oops-arm-817"), ["oops-arm-817"]),
+        ("kernel-oops", "c", "batch-1", quoted_event(UP + 700, "oops-arm-17"), ["oops-arm-17"]),
+        (
+            "soft-lockup",
+            "a",
+            "web-1",
+            [
+                *quoted_event(UP + 400, "lockup-cc1plus"),
+                *quoted_event(UP + 460, "lockup-cc1plus", 1),
+            ],
+            ["lockup-cc1plus"],
+        ),
+        (
+            "soft-lockup",
+            "b",
+            "db-1",
+            [*quoted_event(UP + 800, "lockup-chia"), *quoted_event(UP + 1900, "lockup-nmi-zfs")],
+            ["lockup-chia", "lockup-nmi-zfs"],
+        ),
+        (
+            "hung-task",
+            "a",
+            "db-1",
+            [*quoted_event(UP + 500, "hung-kworker"), *quoted_event(UP + 620, "hung-kworker", 1)],
+            ["hung-kworker"],
+        ),
+        (
+            "hung-task",
+            "b",
+            "web-1",
+            [
+                *quoted_event(UP + 900, "hung-logrotate"),
+                *quoted_event(UP + 1020, "hung-glusterfsd"),
+            ],
+            ["hung-logrotate", "hung-glusterfsd"],
+        ),
+    ]
+    for family, name, target, kernel, keys in plans:
+        role = {"web-1": "web", "db-1": "db", "batch-1": "batch"}[target]
+        first = min(t for t, _ in kernel)
+        # A panic takes the host down until it has rebooted; the others leave it up.
+        down = [(first, first + 60)] if family == "kernel-panic" else []
+        out.append(
+            Scenario(
+                f"fault-{family}-{name}",
+                family,
+                f"{target}'s new kernel: {family.replace('-', ' ')} after the upgrade "
+                "(real kernel lines, quoted)",
+                [
+                    Host(
+                        target,
+                        role,
+                        down=down,
+                        log_style="job" if role == "batch" else "app",
+                        kernel=[*BENIGN_KERNEL, *kernel],
+                    )
+                ],
+                faults=[fault(target, first, family)],
+                origin="quoted",
+                sources=cites(*keys),
+            )
+        )
+    return out
+
+
+def segfault_loops() -> list[Scenario]:
+    out = []
+    for name, keys, target, every in (
+        ("a", ("segv-alba-1", "segv-alba-2", "segv-alba-3"), "web-1", 12.0),
+        ("b", ("segv-p4",), "batch-1", 240.0),
+        ("c", ("segv-pamac",), "db-1", 90.0),
+    ):
+        role = {"web-1": "web", "db-1": "db", "batch-1": "batch"}[target]
+        kernel = []
+        t = UP + 200
+        n = 0
+        while t < UP + 2400:
+            kernel.extend(quoted_event(t, keys[n % len(keys)], n // len(keys)))
+            t += every
+            n += 1
+        out.append(
+            Scenario(
+                f"fault-segfault-loop-{name}",
+                "segfault-loop",
+                f"a process on {target} segfaults again and again after the upgrade (every "
+                f"{every:g} s; real kernel lines, quoted); its supervisor restarts it",
+                [Host(target, role, log_style="job" if role == "batch" else "app", kernel=kernel)],
+                faults=[fault(target, UP + 200, "segfault loop")],
+                origin="quoted",
+                sources=cites(*keys),
+            )
+        )
+    return out
+
+
+def systemd_failures() -> list[Scenario]:
+    out = []
+    for name, key, target in (
+        ("a", "systemd-miniflux", "web-1"),
+        ("b", "systemd-owserver-limit", "db-1"),
+        ("c", "systemd-namespace", "batch-1"),
+    ):
+        role = {"web-1": "web", "db-1": "db", "batch-1": "batch"}[target]
+        syslog = [line for t in (UP + 150, UP + 400, UP + 700) for line in quoted_unit(t, key)]
+        out.append(
+            Scenario(
+                f"fault-systemd-unit-{name}",
+                "systemd-unit-failure",
+                f"a unit on {target} (not the one the health check watches) fails again and "
+                "again after the upgrade; real systemd lines, quoted",
+                [Host(target, role, log_style="job" if role == "batch" else "app", syslog=syslog)],
+                faults=[fault(target, UP + 150, "unit failed")],
+                origin="quoted",
+                sources=cites(key),
+            )
+        )
+    return out
+
+
+def data_mismatch() -> list[Scenario]:
+    return [
+        Scenario(
+            f"fault-data-mismatch-{name}",
+            "data-mismatch",
+            "the database upgrade's migration drops rows: the data check fails from its "
+            f"first run {when} the upgrade; everything else is healthy",
+            [Host("db-1", "db", data_bad_from=UP + lag, memory=const(92.0))],
+            faults=[fault("db-1", UP + lag, "data mismatch")],
+        )
+        for name, lag, when in (("a", 0.0, "after"), ("b", 1200.0, "20 minutes after"))
+    ]
+
+
+def healthy_synthetic() -> list[Scenario]:
+    return [
+        Scenario(
+            "healthy-warmup-a",
+            "warmup-restart",
+            "rolling upgrade of web-1 then web-2: each restart refuses checks for 15 s, answers "
+            "slowly for half a minute, logs shutdown errors and burns CPU while warming up",
+            [
+                Host("web-1", **restart_at(UP), cpu=bumped(const(25.0), [(UP, UP + 180, 85.0)])),
+                Host(
+                    "web-2",
+                    upgrades=[UP + 600],
+                    **restart_at(UP + 600),
+                    cpu=bumped(const(25.0), [(UP + 600, UP + 780, 85.0)]),
+                ),
+            ],
+        ),
+        Scenario(
+            "healthy-warmup-b",
+            "warmup-restart",
+            "a JVM service restarts for its upgrade: refused for 25 s, p99 and errors high for "
+            "two minutes while caches fill, then normal",
+            [
+                Host(
+                    "web-1",
+                    **restart_at(UP, refused=25.0),
+                    p99=bumped(const(0.25), [(UP, UP + 120, 1.6)]),
+                    error_ratio=bumped(const(0.003), [(UP, UP + 60, 0.04)]),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-warmup-c",
+            "warmup-restart",
+            "a database restarts for its upgrade: port refused 20 s, queries slow for a minute",
+            [
+                Host(
+                    "db-1",
+                    "db",
+                    **{
+                        k: v
+                        for k, v in restart_at(UP, refused=20.0, service="postgresql").items()
+                        if k != "app_lines"
+                    },
+                    query_latency=bumped(const(0.012), [(UP, UP + 60, 0.2)]),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-cron-cpu-a",
+            "cron-cpu",
+            "an hourly cron job pins web-1's CPU for 14 minutes (before and after a healthy "
+            "upgrade) and slows answers a little",
+            [
+                Host(
+                    "web-1",
+                    cpu=bumped(const(25.0), [(2800, 3640, 98.0), (6400, 7240, 98.0)]),
+                    cpu_noise=1.0,
+                    latency=bumped(const(0.04), [(2800, 3640, 0.07), (6400, 7240, 0.07)]),
+                    p99=bumped(const(0.22), [(2800, 3640, 0.35), (6400, 7240, 0.35)]),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-monitoring-gap-a",
+            "monitoring-gap",
+            "Prometheus is down for 25 minutes after web-1's upgrade and the health check "
+            "cannot resolve the host for 6 minutes: probe errors, not failures",
+            [
+                Host(
+                    "web-1",
+                    gaps={"prometheus": [(UP + 120, UP + 1620)], "health": [(UP + 900, UP + 1260)]},
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-monitoring-gap-b",
+            "monitoring-gap",
+            "db-1's metrics stop for 40 minutes right at its upgrade (the exporter was "
+            "upgraded too and restarts late)",
+            [Host("db-1", "db", gaps={"prometheus": [(UP - 30, UP + 2400)]})],
+        ),
+        Scenario(
+            "healthy-preexisting-errors-a",
+            "preexisting-errors",
+            "web-1 always fails 2% of requests and logs about 2 errors a minute, in bursts; "
+            "the upgrade changes nothing",
+            [
+                Host(
+                    "web-1",
+                    error_ratio=const(0.02),
+                    errors_per_minute=_bursty(2.0, 12.0, every=1500.0, length=120.0),
+                    health_5xx=const(0.004),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-noisy-syslog-a",
+            "noisy-syslog",
+            "web-1's syslog is busy with cron, ssh and benign kernel lines (SYN cookies, "
+            "link flaps, apparmor denials); systemd restarts the unit for the upgrade",
+            [
+                Host(
+                    "web-1",
+                    **restart_at(UP),
+                    kernel=[
+                        *BENIGN_KERNEL,
+                        *[
+                            (
+                                t,
+                                BENIGN_KERNEL[0][1],
+                            )
+                            for t in range(600, 7000, 700)
+                        ],
+                    ],
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-traffic-growth-a",
+            "traffic-growth",
+            "a marketing push doubles web-1's traffic over the hour after its upgrade: p99 "
+            "and CPU rise a little, the error ratio stays",
+            [
+                Host(
+                    "web-1",
+                    traffic=ramp(UP, HOUR, 40.0, 85.0),
+                    p99=ramp(UP, HOUR, 0.22, 0.3),
+                    cpu=ramp(UP, HOUR, 25.0, 48.0),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-dependency-blip-a",
+            "dependency-blip",
+            "the payments dependency is unreachable for 90 s, 20 minutes after web-1's "
+            "upgrade: errors and timeouts, then normal",
+            [
+                Host(
+                    "web-1",
+                    error_ratio=bumped(const(0.003), [(UP + 1200, UP + 1290, 0.09)]),
+                    p99=bumped(const(0.22), [(UP + 1200, UP + 1290, 5.0)]),
+                    errors_per_minute=bumped(const(0.05), [(UP + 1200, UP + 1290, 20.0)]),
+                    health_5xx=bumped(const(0.0), [(UP + 1200, UP + 1290, 0.3)]),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-dependency-blip-b",
+            "dependency-blip",
+            "DNS resolution flakes for 40 s right after batch-1's upgrade: the runner check "
+            "fails twice, jobs log errors, then all is well",
+            [
+                Host(
+                    "batch-1",
+                    "batch",
+                    log_style="job",
+                    down=[(UP + 300, UP + 330)],
+                    errors_per_minute=bumped(const(0.3), [(UP + 300, UP + 360, 8.0)]),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-flapping-alert-a",
+            "flapping-alert",
+            "a critical latency alert flaps on web-1 for 50 minutes after a healthy upgrade: "
+            "its threshold sits on the p99",
+            [Host("web-1", alerts=_flapping("flap-a", UP + 300, UP + 3300))],
+        ),
+        Scenario(
+            "healthy-flapping-alert-b",
+            "flapping-alert",
+            "the same alert flaps on db-1 during a healthy upgrade",
+            [Host("db-1", "db", alerts=_flapping("flap-b", UP + 200, UP + 2600))],
+        ),
+        Scenario(
+            "healthy-single-oom-a",
+            "single-oom",
+            "batch-1 upgrade: CPU pinned by jobs, memory up and down with them, one job killed "
+            "by its cgroup's OOM killer, job errors in bursts",
+            [
+                Host(
+                    "batch-1",
+                    "batch",
+                    log_style="job",
+                    errors_per_minute=_bursty(0.5, 4.0, every=2100.0, length=240.0),
+                    cpu=const(96.0),
+                    cpu_noise=2.0,
+                    memory=lambda t: 72.0 + 14.0 * math.sin(t / 900.0),
+                    kernel=oom_synthetic(UP + 1500, process="python3", pid=8800, style="cgroup-v2"),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-single-oom-b",
+            "single-oom",
+            "web-1: one oversized request is OOM-killed inside its worker an hour after a "
+            "healthy upgrade; the worker restarts at once",
+            [
+                Host(
+                    "web-1",
+                    kernel=oom_synthetic(UP + 3000, process="gunicorn", pid=4411, style="default"),
+                )
+            ],
+        ),
+        Scenario(
+            "healthy-restart-blip-a",
+            "restart-blip",
+            "web-1 is restarted by its config manager 30 minutes after the upgrade: refused "
+            "for 20 s (shorter than down_for)",
+            [Host("web-1", down=[(UP + 1800, UP + 1820)])],
+        ),
+        Scenario(
+            "healthy-restart-blip-b",
+            "restart-blip",
+            "db-1 fails over its connection pooler: the port check refuses for 15 s, twice",
+            [Host("db-1", "db", down=[(UP + 900, UP + 915), (UP + 2700, UP + 2715)])],
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- shared data
+
+
+@dataclasses.dataclass(frozen=True)
+class Nab:
+    """One NAB series: 5-minute points (seconds since its first point, value)."""
+
+    name: str
+    times: list[float]
+    values: list[float]
+    first: dt.datetime
+
+    @classmethod
+    def load(cls, path: Path) -> Nab:
+        times: list[float] = []
+        values: list[float] = []
+        first: dt.datetime | None = None
+        with path.open(encoding="utf-8") as stream:
+            for row in csv.DictReader(stream):
+                stamp = dt.datetime.fromisoformat(row["timestamp"]).replace(tzinfo=dt.UTC)
+                first = first or stamp
+                times.append((stamp - first).total_seconds())
+                values.append(float(row["value"]))
+        if first is None:
+            raise ValueError(f"{path}: no data rows")
+        return cls(path.name, times, values, first)
+
+    def curve(self, offset: float, *, scale: float = 1.0, add: float = 0.0) -> Curve:
+        """Linear interpolation of the series from ``offset`` seconds after its start."""
+        times, values = self.times, self.values
+
+        def at(t: float) -> float:
+            x = offset + t
+            i = min(max(0, int(x // 300)), len(times) - 2)
+            while i > 0 and times[i] > x:
+                i -= 1
+            while i < len(times) - 2 and times[i + 1] < x:
+                i += 1
+            span = times[i + 1] - times[i] or 1.0
+            w = min(1.0, max(0.0, (x - times[i]) / span))
+            return add + scale * (values[i] * (1 - w) + values[i + 1] * w)
+
+        return at
+
+    def median(self) -> float:
+        return sorted(self.values)[len(self.values) // 2]
+
+
+_APACHE_TIME = re.compile(r"^\[\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})\]")
+_SYSLOG_TIME = re.compile(r"^(\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})")
+_ISO_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}),(\d{3})")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
+
+
+def timed_lines(path: Path, pattern: re.Pattern[str], year: int | None) -> list[tuple[float, str]]:
+    """(Unix seconds, line) of a real log; lines without a time take the previous line's."""
+    out: list[tuple[float, str]] = []
+    current: float | None = None
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        found = pattern.match(line)
+        if found:
+            parts = found.groups()
+            if pattern is _ISO_TIME:
+                stamp = dt.datetime(*map(int, parts[:6]), tzinfo=dt.UTC)
+            else:
+                chosen = int(parts[5]) if year is None else year
+                stamp = dt.datetime(
+                    chosen, _MONTHS[parts[0]], int(parts[1]), *map(int, parts[2:5]), tzinfo=dt.UTC
+                )
+            current = stamp.timestamp()
+        if current is not None and line.strip():
+            out.append((current, line))
+    return out
+
+
+def busiest_windows(lines: list[tuple[float, str]], length: float, count: int) -> list[float]:
+    """Starts of the ``count`` non-overlapping ``length`` windows with the most lines, by time."""
+    times = [t for t, _ in lines]
+    chosen: list[float] = []
+    for _ in range(count):
+        best, best_start, j = -1, None, 0
+        for i, start in enumerate(times):
+            if any(c - length < start < c + length for c in chosen):
+                continue
+            while j < len(times) and times[j] < start + length:
+                j += 1
+            j = max(j, i)
+            if j - i > best:
+                best, best_start = j - i, start
+        if best_start is None:
+            break
+        chosen.append(best_start)
+    return sorted(chosen)
+
+
+def placed(
+    lines: list[tuple[float, str]], start: float, length: float, at: float
+) -> list[tuple[float, str]]:
+    """The lines of ``[start, start + length)`` moved to begin at offset ``at`` (as raw)."""
+    return [(at + t - start, "@raw " + line) for t, line in lines if start <= t < start + length]
+
+
+def shared_scenarios(data: Path) -> list[Scenario]:
+    """Recordings built on the real logs and metrics of ``data`` (see the module notes)."""
+    metrics, logs = data / "metrics", data / "logs"
+    nab = {p.stem: Nab.load(p) for p in sorted(metrics.glob("*.csv"))}
+    apache = timed_lines(logs / "Apache_2k.log", _APACHE_TIME, None)
+    linux = timed_lines(logs / "Linux_2k.log", _SYSLOG_TIME, 2005)
+    hadoop = timed_lines(logs / "Hadoop_2k.log", _ISO_TIME, None)
+
+    def cite_nab(name):
+        return (
+            f"NAB data/realAWSCloudwatch {name}.csv (https://github.com/numenta/NAB), "
+            "via ../shared/data/metrics"
+        )
+
+    def cite_log(name):
+        return f"Loghub {name} (https://github.com/logpai/loghub), via ../shared/data/logs"
+
+    out: list[Scenario] = []
+    two = 2 * HOUR
+    apache_windows = busiest_windows([x for x in apache if "[error]" in x[1]], two, 3)
+    linux_windows = busiest_windows(linux, two, 3)
+
+    def linux_noise(k: int, host: str) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
+        """Linux_2k window ``k`` as this host's syslog (raw lines) and kern.log (kernel lines)."""
+        window = placed(linux, linux_windows[k], two, 0.0)
+        syslog = list(window)
+        kernel = [(t, line.split("kernel: ", 1)[1]) for t, line in window if " kernel: " in line]
+        return syslog, kernel
+
+    # -- CPU from real EC2 instances: cron-like bursts and daily cycles, healthy upgrades.
+    for k, (series, offset) in enumerate(
+        (
+            ("ec2_cpu_utilization_5f5533", 2 * DAY),
+            ("rds_cpu_utilization_cc0c53", 3 * DAY),
+            ("ec2_cpu_utilization_53ea38", 5 * DAY),
+        )
+    ):
+        s = nab[series]
+        syslog, kernel = linux_noise(k % len(linux_windows), "web-1")
+        out.append(
+            Scenario(
+                f"healthy-real-cpu-{k + 1}",
+                "cron-cpu" if k == 0 else "daily-cycle",
+                f"web-1's CPU is a real EC2/RDS series ({series}, 6 hours from day "
+                f"{offset / DAY:g}); "
+                "its syslog is real Linux syslog noise (Loghub); healthy upgrade",
+                [
+                    Host(
+                        "web-1",
+                        upgrades=[2 * HOUR],
+                        cpu=s.curve(
+                            offset,
+                            scale=100.0 / max(1.0, *s.values) if max(s.values) < 20 else 1.0,
+                        ),
+                        syslog=syslog,
+                        kernel=kernel,
+                    )
+                ],
+                duration=6 * HOUR,
+                origin="shared-data",
+                sources=[cite_nab(series), cite_log("Linux_2k.log")],
+            )
+        )
+
+    # -- Traffic from a real ELB: request count drives the error-ratio noise and p99.
+    elb = nab["elb_request_count_8c0756"]
+    elb_median = elb.median()
+    for k, offset in enumerate((1 * DAY, 4 * DAY)):
+        traffic = elb.curve(offset, scale=40.0 / max(1.0, elb_median))
+        out.append(
+            Scenario(
+                f"healthy-real-traffic-{k + 1}",
+                "traffic-growth",
+                "web-1 serves the real request counts of an AWS ELB (8 hours from day "
+                f"{offset / DAY:g}): "
+                "traffic swings change the error ratio's noise and the p99; healthy upgrade",
+                [
+                    Host(
+                        "web-1",
+                        upgrades=[3 * HOUR],
+                        traffic=lambda t, f=traffic: max(0.5, f(t)),
+                        p99=lambda t, f=traffic: 0.18 + 0.002 * max(0.0, f(t)),
+                    )
+                ],
+                duration=8 * HOUR,
+                origin="shared-data",
+                sources=[cite_nab("elb_request_count_8c0756")],
+            )
+        )
+    for k, offset in enumerate((2 * DAY, 6 * DAY)):
+        traffic = elb.curve(offset, scale=40.0 / max(1.0, elb_median))
+        at = 3 * HOUR + 120
+        out.append(
+            Scenario(
+                f"fault-real-traffic-errors-{k + 1}",
+                "metrics-error-ratio",
+                "web-1 serves real ELB request counts; after its upgrade 4% of requests fail "
+                "(one endpoint broken) while the health check answers 200",
+                [
+                    Host(
+                        "web-1",
+                        upgrades=[3 * HOUR],
+                        traffic=lambda t, f=traffic: max(0.5, f(t)),
+                        error_ratio=after(const(0.003), at, const(0.04)),
+                    )
+                ],
+                duration=5 * HOUR,
+                faults=[fault("web-1", at, "request errors")],
+                origin="shared-data",
+                sources=[cite_nab("elb_request_count_8c0756")],
+            )
+        )
+
+    # -- Real request latency as the p99 baseline; a regression multiplies it.
+    lat = nab["ec2_request_latency_system_failure"]
+    lat_curve = lat.curve(1 * DAY, scale=1.0 / 100.0)
+    out.append(
+        Scenario(
+            "fault-real-p99-1",
+            "metrics-latency-quantile",
+            "web-1's p99 is a real EC2 request latency series (scaled to seconds); after the "
+            "upgrade it is 3.5 times higher",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[3 * HOUR],
+                    p99=after(lat_curve, 3 * HOUR + 60, lambda t: 3.5 * lat_curve(t)),
+                )
+            ],
+            duration=5 * HOUR,
+            faults=[fault("web-1", 3 * HOUR + 60, "p99 latency")],
+            origin="shared-data",
+            sources=[cite_nab("ec2_request_latency_system_failure")],
+        )
+    )
+    lat_curve2 = lat.curve(4 * DAY, scale=1.0 / 100.0)
+    out.append(
+        Scenario(
+            "healthy-real-p99-1",
+            "daily-cycle",
+            "web-1's p99 is a real EC2 request latency series (scaled to seconds), healthy upgrade",
+            [Host("web-1", upgrades=[3 * HOUR], p99=lat_curve2)],
+            duration=6 * HOUR,
+            origin="shared-data",
+            sources=[cite_nab("ec2_request_latency_system_failure")],
+        )
+    )
+
+    # -- Real health-check latency shape from a real CPU series, then a latency regression.
+    cpu = nab["ec2_cpu_utilization_24ae8d"]
+    out.append(
+        Scenario(
+            "fault-real-latency-1",
+            "latency-regression",
+            "web-1's CPU is a real EC2 series; after the upgrade its checks answer 4 times "
+            "slower (60 ms -> 240 ms)",
+            [
+                Host(
+                    "web-1",
+                    cpu=cpu.curve(3 * DAY, scale=100.0),
+                    latency=after(const(0.06), UP + 60, const(0.24)),
+                    p99=after(const(0.25), UP + 60, const(0.9)),
+                )
+            ],
+            faults=[fault("web-1", UP + 60, "latency")],
+            origin="shared-data",
+            sources=[cite_nab("ec2_cpu_utilization_24ae8d")],
+        )
+    )
+
+    # -- Pre-existing errors: real Apache error logs, real Hadoop job logs.
+    for k, start in enumerate(apache_windows[:2]):
+        lines = placed(apache, start, two, 0.0)
+        out.append(
+            Scenario(
+                f"healthy-real-apache-{k + 1}",
+                "preexisting-errors",
+                "web-1's application log is a real Apache error log (Loghub, its busiest two "
+                f"hours #{k + 1}, real timing): mod_jk errors before and after a healthy upgrade",
+                [
+                    Host(
+                        "web-1", errors_per_minute=const(0.0), noise_per_minute=0.0, app_lines=lines
+                    )
+                ],
+                origin="shared-data",
+                sources=[cite_log("Apache_2k.log")],
+            )
+        )
+    hadoop_start = hadoop[0][0]
+    out.append(
+        Scenario(
+            "healthy-real-hadoop-1",
+            "preexisting-errors",
+            "batch-1's job log is a real Hadoop application log (Loghub): 150 ERROR lines in "
+            "five minutes, ten minutes after a healthy upgrade",
+            [
+                Host(
+                    "batch-1",
+                    "batch",
+                    log_style="job",
+                    errors_per_minute=const(0.0),
+                    noise_per_minute=0.0,
+                    app_lines=[(UP + 600 + t - hadoop_start, "@raw " + line) for t, line in hadoop],
+                )
+            ],
+            origin="shared-data",
+            sources=[cite_log("Hadoop_2k.log")],
+        )
+    )
+    for k in range(2):
+        syslog, kernel = linux_noise(k + 1, "web-1")
+        out.append(
+            Scenario(
+                f"healthy-real-syslog-{k + 1}",
+                "noisy-syslog",
+                "web-1's syslog and kern.log are real Linux syslog (Loghub: sshd authentication "
+                "failures, logrotate ALERTs, kernel lines), healthy upgrade",
+                [Host("web-1", **restart_at(UP), kernel=kernel)]
+                if k == 0
+                else [Host("db-1", "db", kernel=kernel)],
+                origin="shared-data",
+                sources=[cite_log("Linux_2k.log")],
+            )
+        )
+        out[-1].hosts[0].syslog.extend(syslog)
+
+    # -- Faults on top of real noise: quoted kernel events over real syslog, Apache errors.
+    syslog, kernel = linux_noise(0, "web-1")
+    out.append(
+        Scenario(
+            "fault-real-syslog-oom-1",
+            "oom-repeated",
+            "web-1's syslog is real Linux syslog noise (Loghub); after the upgrade its workers "
+            "are OOM-killed every few minutes (real kernel wording, quoted)",
+            [
+                Host(
+                    "web-1",
+                    syslog=syslog,
+                    kernel=[
+                        *kernel,
+                        *[
+                            x
+                            for t in (300, 560, 900, 1180)
+                            for x in quoted_event(UP + t, "oom-el7-php-invoked")
+                        ],
+                    ],
+                    down=[(UP + t + 1, UP + t + 9) for t in (300, 560, 900, 1180)],
+                )
+            ],
+            faults=[fault("web-1", UP + 300, "oom kills")],
+            origin="shared-data",
+            sources=[cite_log("Linux_2k.log"), *cites("oom-el7-php-invoked")],
+        )
+    )
+    lines = placed(apache, apache_windows[2], two, 0.0)
+    out.append(
+        Scenario(
+            "fault-real-apache-errors-1",
+            "metrics-error-ratio",
+            "web-1's application log is a real Apache error log (Loghub); after the upgrade 6% "
+            "of its requests fail, the health check still answers 200",
+            [
+                Host(
+                    "web-1",
+                    errors_per_minute=const(0.0),
+                    noise_per_minute=0.0,
+                    app_lines=lines,
+                    error_ratio=after(const(0.003), UP + 150, const(0.06)),
+                )
+            ],
+            faults=[fault("web-1", UP + 150, "request errors")],
+            origin="shared-data",
+            sources=[cite_log("Apache_2k.log")],
+        )
+    )
+    syslog, kernel = linux_noise(1, "db-1")
+    out.append(
+        Scenario(
+            "fault-real-syslog-unit-1",
+            "systemd-unit-failure",
+            "db-1's syslog is real Linux syslog noise (Loghub); after the upgrade a unit fails "
+            "again and again (real systemd lines, quoted)",
+            [
+                Host(
+                    "db-1",
+                    "db",
+                    syslog=[
+                        *syslog,
+                        *[
+                            x
+                            for t in (UP + 200, UP + 500, UP + 800)
+                            for x in quoted_unit(t, "systemd-miniflux")
+                        ],
+                    ],
+                    kernel=kernel,
+                )
+            ],
+            faults=[fault("db-1", UP + 200, "unit failed")],
+            origin="shared-data",
+            sources=[cite_log("Linux_2k.log"), *cites("systemd-miniflux")],
+        )
+    )
+    out.extend(healthy_weeks(nab, linux, cite_nab, cite_log))
+    return out
+
+
+def healthy_weeks(
+    nab: dict[str, Nab],
+    linux: list[tuple[float, str]],
+    cite_nab: Callable[[str], str],
+    cite_log: Callable[[str], str],
+) -> list[Scenario]:
+    """Two weeks of healthy real noise (the NAB series are two weeks long): week 1 and week 2
+    of real CPU (an EC2 instance) and real traffic (an ELB) around synthetic 10 s health checks,
+    with a healthy upgrade every day at 10:00 and real Linux syslog noise."""
+    cpu = nab["ec2_cpu_utilization_5f5533"]
+    elb = nab["elb_request_count_8c0756"]
+    scale = 40.0 / max(1.0, elb.median())
+    syslog_lines = [(t - linux[0][0], line) for t, line in linux]
+    span = max(t for t, _ in syslog_lines) or 1.0
+    out = []
+    for week in (1, 2):
+        offset = (week - 1) * 7 * DAY
+        traffic = elb.curve(offset, scale=scale)
+        upgrades = [d * DAY + 10 * HOUR for d in range(7)]
+        restarts: dict[str, list[Any]] = {"down": [], "slow": [], "app_lines": [], "syslog": []}
+        for at in upgrades:
+            for key, value in restart_at(at).items():
+                restarts[key].extend(value)
+        # Linux_2k spans weeks sparsely: squeeze its 2,000 real lines into this week, in order.
+        syslog = [(t / span * 7 * DAY, "@raw " + line) for t, line in syslog_lines]
+        kernel = [
+            (t / span * 7 * DAY, line.split("kernel: ", 1)[1])
+            for t, line in syslog_lines
+            if " kernel: " in line
+        ]
+        out.append(
+            Scenario(
+                f"healthy-week-{week}",
+                "healthy-week",
+                f"a week of healthy real noise (NAB week {week}): web-1's CPU is a real EC2 "
+                "instance, its traffic a real ELB's, its syslog real Linux syslog; it is upgraded "
+                "healthily every day at 10:00",
+                [
+                    Host(
+                        "web-1",
+                        upgrades=upgrades,
+                        cpu=cpu.curve(offset),
+                        traffic=lambda t, f=traffic: max(0.5, f(t)),
+                        p99=lambda t, f=traffic: 0.18 + 0.002 * max(0.0, f(t)),
+                        memory=daily(52.0, 6.0),
+                        kernel=kernel,
+                        down=restarts["down"],
+                        slow=restarts["slow"],
+                        app_lines=restarts["app_lines"],
+                        syslog=[*restarts["syslog"], *syslog],
+                    )
+                ],
+                duration=7 * DAY,
+                origin="shared-data",
+                sources=[
+                    cite_nab("ec2_cpu_utilization_5f5533"),
+                    cite_nab("elb_request_count_8c0756"),
+                    cite_log("Linux_2k.log"),
+                ],
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- the corpus
+
+
+def committed_scenarios() -> list[Scenario]:
+    return [
+        *metrics_errors(),
+        *metrics_latency(),
+        *oom_repeated(),
+        *oom_quoted(),
+        *slow_latency(),
+        *memory_leak(),
+        *outage_near_down_for(),
+        *crash_stays_down(),
+        *kernel_families(),
+        *segfault_loops(),
+        *systemd_failures(),
+        *data_mismatch(),
+        *healthy_synthetic(),
+    ]
+
+
+def halves(scenarios: Iterable[Scenario]) -> dict[str, str]:
+    """The fixed split (module notes): per family, in name order, odd positions design."""
+    by_family: dict[str, list[str]] = {}
+    for scenario in scenarios:
+        by_family.setdefault(scenario.family, []).append(scenario.name)
+    out = {}
+    for names in by_family.values():
+        for position, name in enumerate(sorted(names)):
+            out[name] = "design" if position % 2 == 0 else "held-out"
+    return out
+
+
+def all_scenarios(data: Path | None) -> list[Scenario]:
+    scenarios = committed_scenarios()
+    if data is not None:
+        scenarios += shared_scenarios(data)
+    return scenarios
+
+
+def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]:
+    entries = []
+    for s in sorted(scenarios, key=lambda s: s.name):
+        entries.append(  # noqa: PERF401
+            {
+                "name": s.name,
+                "file": f"{s.name}.jsonl.gz",
+                "family": s.family,
+                "label": "healthy" if s.healthy else "fault",
+                "faults": [
+                    {"target": f.target, "offset_s": f.start, "kind": f.kind} for f in s.faults
+                ],
+                "targets": [h.target for h in s.hosts],
+                "half": split[s.name],
+                "origin": s.origin,
+                "committed": s.origin != "shared-data",
+                "duration_s": s.duration,
+                "sources": s.sources,
+                "description": s.description,
+            }
+        )
+    return {
+        "format": "rollsafe-corpus-manifest",
+        "version": 1,
+        "split_rule": "within each family, in name order: 1st, 3rd, 5th... design; 2nd, 4th... "
+        "held-out (fixed before any tuning)",
+        "recordings": entries,
+    }
+
+
+def compressed(text: str, name: str) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename=name, mode="wb", fileobj=buffer, mtime=0, compresslevel=9) as gz:
+        gz.write(text.encode("utf-8"))
+    return buffer.getvalue()
+
+
+def build(out: Path | None, *, check: bool, data: Path | None) -> int:
+    scenarios = all_scenarios(data)
+    names = [s.name for s in scenarios]
+    if len(names) != len(set(names)):
+        raise ValueError("recording names must be unique")
+    # The split is computed over the whole corpus (real-data recordings included) when the
+    # data is there; the manifest in the repository is always written with it.
+    split = halves(scenarios)
+    body = json.dumps(manifest(scenarios, split), indent=1, sort_keys=True) + "\n"
+    stale = []
+    for scenario in scenarios:
+        committed = scenario.origin != "shared-data"
+        target_dir = RECORDINGS if (committed and out is None) else out
+        if target_dir is None:
+            continue
+        blob = compressed(render(scenario, split[scenario.name]), f"{scenario.name}.jsonl")
+        path = target_dir / f"{scenario.name}.jsonl.gz"
+        if check:
+            if committed and (not path.is_file() or path.read_bytes() != blob):
+                stale.append(path.name)
+            continue
+        target_dir.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+    if check:
+        if data is not None and (
+            not MANIFEST.is_file() or MANIFEST.read_text(encoding="utf-8") != body
+        ):
+            stale.append(MANIFEST.name)
+        for _name in stale:
+            pass
+        return 1 if stale else 0
+    if out is None:
+        if data is None:
+            pass
+        else:
+            MANIFEST.write_text(body, encoding="utf-8")
+    else:
+        (out / "manifest.json").write_text(body, encoding="utf-8")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--write", action="store_true", help="rewrite corpus/recordings")
+    group.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
+    group.add_argument("--out", type=Path, help="write the whole corpus into this directory")
+    args = parser.parse_args(argv)
+    data = shared_data_dir()
+    if args.out is not None and data is None:
+        pass
+    return build(args.out, check=args.check, data=data)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

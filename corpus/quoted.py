@@ -1,0 +1,290 @@
+"""Real kernel and systemd messages quoted from public bug reports, with their sources.
+
+Each entry is one *event* as a kernel (or systemd) logged it: one to three lines, quoted
+verbatim from the cited public page except for the leading timestamp and host (the corpus
+builder stamps each line with its own time and host, as syslog would) and, when a recording
+repeats an event, its process ids (a process killed again is a new process: each repetition
+moves the pids listed in ``pids``). Process names, PIDs,
+addresses and wordings are the reporters' own; that is the point: kernels differ in wording
+(``Kill process`` on 3.x/4.x kernels, ``Killed process`` on 5.x, cgroup v1 ``Memory cgroup
+out of memory``, NMI watchdog vs watchdog soft lockups, x86 ``BUG:`` vs ARM ``Internal error:
+Oops``) and a detector that only knows one wording misses the others.
+
+The corpus manifest lists, per recording, the source of every quoted event it uses.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Event:
+    family: str  # oom, panic, oops, lockup, hung, segfault, systemd, benign
+    lines: tuple[str, ...]
+    source: str  # the public page quoted
+    pids: tuple[str, ...] = ()  # process ids in the lines, renumbered when the event repeats
+
+    def repeated(self, n: int) -> tuple[str, ...]:
+        """The lines of the ``n``-th repetition (0: as quoted). A process the kernel kills
+        again is a new process with a new pid, so each pid is moved by ``n``; the wording is
+        untouched."""
+        if n == 0 or not self.pids:
+            return self.lines
+        out = []
+        for line in self.lines:
+            moved = line
+            for pid in self.pids:
+                moved = re.sub(rf"(?<!\d){pid}(?!\d)", str(int(pid) + 17 * n), moved)
+            out.append(moved)
+        return tuple(out)
+
+
+EVENTS: dict[str, Event] = {
+    # ------------------------------------------------------------------ OOM kills
+    "oom-3x-python2": Event(
+        "oom",
+        (
+            "Out of memory: Kill process 21518 (python2) score 752 or sacrifice child",
+            "Killed process 21518 (python2) total-vm:13345928kB, anon-rss:12721928kB, file-rss:4kB",
+        ),
+        "https://github.com/alibaba-archive/alicloud-duplicity/issues/3",
+        pids=("21518",),
+    ),
+    "oom-4x-R": Event(
+        "oom",
+        (
+            "Out of memory: Kill process 27438 (R) score 31 or sacrifice child",
+            "Killed process 27438 (R) total-vm:38349780kB, anon-rss:1041924kB, file-rss:4kB, "
+            "shmem-rss:0kB",
+        ),
+        "https://github.com/genular/pandora/issues/49",
+        pids=("27438",),
+    ),
+    "oom-memcg-v1-palo": Event(
+        "oom",
+        (
+            "Memory cgroup out of memory: Kill process 24984 (palo_be) score 968 or sacrifice "
+            "child",
+            "Killed process 18177 (palo_be), UID 0, total-vm:70347780kB, anon-rss:45563572kB, "
+            "file-rss:0kB, shmem-rss:0kB",
+        ),
+        "https://github.com/apache/doris/issues/3525",
+        pids=(
+            "24984",
+            "18177",
+        ),
+    ),
+    "oom-memcg-v1-ltp": Event(
+        "oom",
+        (
+            "Memory cgroup out of memory: Kill process 42453 (memcg_test_1) score 0 or "
+            "sacrifice child",
+            "Killed process 42453 (memcg_test_1), UID 0, total-vm:7296kB, anon-rss:96kB, "
+            "file-rss:164kB, shmem-rss:0kB",
+        ),
+        "https://github.com/linux-test-project/ltp/issues/1080",
+        pids=("42453",),
+    ),
+    "oom-memcg-5x-uwsgi": Event(
+        "oom",
+        (
+            "uwsgi invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=986",
+            "Memory cgroup out of memory: Killed process 63214 (uwsgi) total-vm:3149468kB, "
+            "anon-rss:164992kB, file-rss:52176kB, shmem-rss:92kB, UID:0 pgtables:1372kB "
+            "oom_score_adj:986",
+            "oom_reaper: reaped process 63214 (uwsgi), now anon-rss:0kB, file-rss:0kB, "
+            "shmem-rss:92kB",
+        ),
+        "https://github.com/reportportal/kubernetes/issues/203",
+        pids=("63214",),
+    ),
+    "oom-3x-java-invoked": Event(
+        "oom",
+        ("java invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0",),
+        "https://github.com/d2iq-archive/marathon/issues/1295",
+    ),
+    "oom-el7-php-invoked": Event(
+        "oom",
+        ("php.bin invoked oom-killer: gfp_mask=0xd0, order=0, oom_score_adj=0",),
+        "https://github.com/moby/moby/issues/15905",
+    ),
+    # ------------------------------------------------------------------ panics
+    "panic-fatal-interrupt": Event(
+        "panic",
+        (
+            "---[ end trace a5c45f4ead0855a5 ]---",
+            "Kernel panic - not syncing: Fatal exception in interrupt",
+        ),
+        "https://github.com/sipeed/LicheePi4A/issues/22",
+    ),
+    "panic-mips-interrupt": Event(
+        "panic",
+        ("Kernel panic - not syncing: Fatal exception in interrupt",),
+        "https://github.com/stich86/UF-Instant-Mod/issues/24",
+    ),
+    "panic-kill-init": Event(
+        "panic",
+        (
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200",
+            "---[ end Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000200",
+        ),
+        "https://github.com/linuxboot/heads/issues/833",
+    ),
+    # ------------------------------------------------------------------ oops / BUG
+    "oops-x86-kdbus": Event(
+        "oops",
+        (
+            "BUG: unable to handle kernel NULL pointer dereference at 0000000000000018",
+            "IP: [<ffffffffa007c0f2>] kdbus_name_release_all+0x32/0xd0 [kdbus]",
+            "Oops: 0000 [#1] SMP ",
+        ),
+        "https://github.com/systemd/systemd/issues/378",
+    ),
+    "oops-arm-817": Event(
+        "oops",
+        (
+            "Unable to handle kernel NULL pointer dereference at virtual address 00000034",
+            "Internal error: Oops: 817 [#1] ARM",
+        ),
+        "https://github.com/raspberrypi/linux/issues/1256",
+    ),
+    "oops-arm-17": Event(
+        "oops",
+        (
+            "Unable to handle kernel NULL pointer dereference at virtual address 0000000c",
+            "Internal error: Oops: 17 [#2] ARM",
+        ),
+        "https://github.com/derf/feh/issues/574",
+    ),
+    # ------------------------------------------------------------------ soft lockups
+    "lockup-cc1plus": Event(
+        "lockup",
+        ("watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [cc1plus:171665]",),
+        "https://github.com/starfive-tech/Fedora_on_StarFive/issues/34",
+        pids=("171665",),
+    ),
+    "lockup-chia": Event(
+        "lockup",
+        ("watchdog: BUG: soft lockup - CPU#2 stuck for 22s! [chia_plot:29632]",),
+        "https://github.com/madMAx43v3r/chia-plotter/issues/535",
+        pids=("29632",),
+    ),
+    "lockup-nmi-zfs": Event(
+        "lockup",
+        ("NMI watchdog: BUG: soft lockup - CPU#2 stuck for 22s! [SimpleCacheWork:8140]",),
+        "https://github.com/openzfs/zfs/issues/4536",
+        pids=("8140",),
+    ),
+    # ------------------------------------------------------------------ hung tasks
+    "hung-kworker": Event(
+        "hung",
+        (
+            "INFO: task kworker/2:1:5747 blocked for more than 120 seconds.",
+            "      Tainted: G        W   E     4.19.0-6-amd64 #1 Debian 4.19.67-2+deb10u2",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/sonic-net/sonic-buildimage/issues/4822",
+        pids=("5747",),
+    ),
+    "hung-logrotate": Event(
+        "hung",
+        (
+            "INFO: task logrotate:17344 blocked for more than 120 seconds.",
+            "      Not tainted 4.16.2-1.el7.elrepo.x86_64 #1",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/logrotate/logrotate/issues/232",
+        pids=("17344",),
+    ),
+    "hung-glusterfsd": Event(
+        "hung",
+        (
+            "INFO: task glusterfsd:26120 blocked for more than 120 seconds.",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/gluster/gluster-health-report/pull/19",
+        pids=("26120",),
+    ),
+    # ------------------------------------------------------------------ segfaults
+    "segv-alba-1": Event(
+        "segfault",
+        (
+            "alba[12711]: segfault at 8 ip 00000000007394e4 sp 00007ffc37e3f680 error 4 in "
+            "alba[400000+be4000]",
+        ),
+        "https://github.com/openvstorage/alba/issues/617",
+        pids=("12711",),
+    ),
+    "segv-alba-2": Event(
+        "segfault",
+        (
+            "alba[4451]: segfault at 0 ip 000000000088459f sp 00007fffc01e9010 error 4 in "
+            "alba[400000+be4000]",
+        ),
+        "https://github.com/openvstorage/alba/issues/617",
+        pids=("4451",),
+    ),
+    "segv-alba-3": Event(
+        "segfault",
+        (
+            "alba[6066]: segfault at fffffffffffffff8 ip 0000000000dc562c sp 00007ffc1e088690 "
+            "error 5 in alba[400000+be4000]",
+        ),
+        "https://github.com/openvstorage/alba/issues/617",
+        pids=("6066",),
+    ),
+    "segv-p4": Event(
+        "segfault",
+        (
+            "p4[28564]: segfault at 0 ip 0000000000405aa3 sp 00007ffdb284d0e0 error 6 in "
+            "p4[400000+12000]",
+        ),
+        "https://github.com/horchi/linux-p4d/issues/5",
+        pids=("28564",),
+    ),
+    "segv-pamac": Event(
+        "segfault",
+        (
+            "pamac-daemon[6861]: segfault at 20 ip 00007fb08de46490 sp 00007ffee0f13af8 error 4 "
+            "in libglib-2.0.so.0.4800.2[7fb08ddc2000+10d000]",
+        ),
+        "https://github.com/manjaro/pamac/issues/168",
+        pids=("6861",),
+    ),
+    # ------------------------------------------------------------------ systemd units
+    "systemd-miniflux": Event(
+        "systemd",
+        (
+            "miniflux.service: Main process exited, code=exited, status=1/FAILURE",
+            "miniflux.service: Failed with result 'exit-code'.",
+            "miniflux.service: Scheduled restart job, restart counter is at 5.",
+        ),
+        "https://github.com/miniflux/v2/issues/339",
+    ),
+    "systemd-owserver-limit": Event(
+        "systemd",
+        (
+            "owserver.service: Start request repeated too quickly.",
+            "owserver.service: Failed with result 'exit-code'.",
+            "Failed to start owserver.service - Backend server for 1-wire control.",
+        ),
+        "https://github.com/owfs/owfs/issues/116",
+    ),
+    "systemd-namespace": Event(
+        "systemd",
+        (
+            "run-u11.service: Main process exited, code=exited, status=226/NAMESPACE",
+            "run-u11.service: Failed with result 'exit-code'.",
+        ),
+        "https://github.com/systemd/systemd-centos-ci/issues/306",
+    ),
+    # ------------------------------------------------------------------ benign
+    "systemd-stop-term": Event(
+        "benign",
+        ("ssss.service: Main process exited, code=killed, status=15/TERM",),
+        "https://github.com/systemd/systemd/issues/13372",
+    ),
+}
+"""Event id -> the quoted event."""

@@ -1,0 +1,235 @@
+"""Explaining misses: for a labelled fault no rule rolled back, which rules came closest?
+
+A backtest that says "FN" leaves the policy's author guessing. :func:`near_misses` replays the
+recording again through a fresh judge and, for the missed target, evaluates every rule that
+could roll it back (configured ``critical``) at each of its observations from the fault's
+start on (``every`` thins that for long recordings). From each rule's own evidence it reads
+how far the rule got towards its limit, as a share of the limit, and keeps the peak:
+
+* ``threshold`` with ``>``/``>=``: value / threshold; with ``<``/``<=``: the run of breaching
+  checks against the ``consecutive`` and the ``for`` it needs (the mean of the two shares);
+* ``baseline``: the current aggregate against the limit it had to pass, the larger of
+  ``baseline x max_increase`` and ``baseline + min_delta``;
+* ``rate``: the rate against ``above``;
+* composites (``all``, ``at_least``, ``any``): the mean of the closest children it needs;
+* ``regression``: the peak e-value against ``1 / alpha``, on a log scale (evidence grows
+  multiplicatively);
+* any other kind: its evidence's ``closeness`` when it gives one, else 1.0 when it breached
+  and 0 otherwise.
+
+The result reads like ``latency-up: mean 0.31 vs limit 0.40 (78%)``. It is an aid for people,
+not a score: nothing here changes a decision, and the judge runs exactly as in the replay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rollsafe.backtest import recordings, replaying
+from rollsafe.config import models
+from rollsafe.domain import ids, verdicts
+from rollsafe.judge import engine, windows
+
+__all__ = ["Near", "closeness", "near_misses"]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """How close one rule came to rolling the target back, at its peak."""
+
+    rule: str
+    kind: str
+    closeness: float  # 1.0 is the rule's limit
+    time: float  # when the peak was reached
+    detail: str  # what was compared, in numbers
+    summary: str  # the rule's own sentence at the peak
+
+    def to_json(self, *, start: float | None) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "closeness": round(self.closeness, 4),
+            "time": self.time,
+            "offset": None if start is None else round(self.time - start, 6),
+            "detail": self.detail,
+            "summary": self.summary,
+        }
+
+    def line(self) -> str:
+        return f"{self.rule}: {self.detail} ({self.closeness:.0%})"
+
+
+def near_misses(
+    config: models.RollsafeConfig,
+    recording: recordings.Recording,
+    *,
+    target: str,
+    since: float,
+    every: float = 0.0,
+    limit: int = 5,
+) -> list[Near]:
+    """The ``limit`` critical rules that came closest on ``target`` from ``since`` on."""
+    critical = {
+        rule.id: rule for rule in config.rules if rule.severity == verdicts.Severity.CRITICAL.label
+    }
+    judge = engine.Engine(config)
+    fed = sorted(
+        replaying.observations_of(config, recording),
+        key=lambda o: (o.time, o.target, o.source, windows.order_key(o)),
+    )
+    marks = sorted(recording.marks, key=lambda m: (m.time, m.target, m.name))
+    who = ids.TargetId(target)
+    best: dict[str, Near] = {}
+    next_mark = 0
+    last_evaluated = -math.inf
+    for obs in fed:
+        while next_mark < len(marks) and marks[next_mark].time <= obs.time:
+            judge.mark(marks[next_mark])
+            next_mark += 1
+        judge.observe(obs)
+        if obs.target != who or obs.time < since or obs.time - last_evaluated < every:
+            continue
+        last_evaluated = obs.time
+        decisions = {d.rule: d for d in judge.evaluate(target, now=obs.time)}
+        for rule_id in critical:
+            decision = decisions.get(ids.RuleId(rule_id))
+            if decision is None:
+                continue
+            share, detail = closeness(decision.evidence, decisions)
+            known = best.get(rule_id)
+            if known is None or share > known.closeness:
+                best[rule_id] = Near(
+                    rule=rule_id,
+                    kind=str(decision.evidence.get("kind", "")),
+                    closeness=share,
+                    time=obs.time,
+                    detail=detail,
+                    summary=decision.summary,
+                )
+    ranked = sorted(best.values(), key=lambda n: (-n.closeness, n.rule))
+    return ranked[:limit]
+
+
+def closeness(
+    evidence: Mapping[str, Any], siblings: Mapping[Any, verdicts.Decision] | None = None
+) -> tuple[float, str]:
+    """How far a rule got towards its limit (1.0 = the limit), and the numbers compared."""
+    kind = evidence.get("kind")
+    if evidence.get("no_data"):
+        return 0.0, "no data"
+    if kind == "threshold":
+        return _threshold(evidence)
+    if kind == "baseline":
+        return _baseline(evidence)
+    if kind == "rate":
+        rate, above = _num(evidence.get("rate")), _num(evidence.get("above"))
+        if rate is None or above is None:
+            return 0.0, "no rate"
+        share = (1.0 if rate > 0 else 0.0) if above <= 0 else rate / above
+        return share, f"rate {_fmt(rate)} vs limit {_fmt(above)}"
+    if kind in {"all", "any", "at_least"}:
+        return _composite(evidence, siblings or {})
+    if kind == "regression":
+        return _regression(evidence)
+    given = _num(evidence.get("closeness"))
+    if given is not None:
+        return given, str(evidence.get("detail") or f"closeness {_fmt(given)}")
+    breached = bool(evidence.get("breached"))
+    return (1.0 if breached else 0.0), "breached" if breached else "not breached"
+
+
+def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
+    op = str(evidence.get("op", ""))
+    value, threshold = _num(evidence.get("value")), _num(evidence.get("threshold"))
+    if value is None or threshold is None:
+        return 0.0, "no value"
+    if op in {"<", "<="}:
+        # Failing checks: how long the run of them got, against what the rule needs.
+        needed = max(1, int(_num(evidence.get("consecutive")) or 1))
+        values = [v for v in evidence.get("values") or [] if isinstance(v, int | float)]
+        run = 0
+        for item in reversed(values):
+            if (item < threshold) if op == "<" else (item <= threshold):
+                run += 1
+            else:
+                break
+        shares = [run / needed]
+        for_s, streak_s = _num(evidence.get("for_s")), _num(evidence.get("streak_s"))
+        if for_s and streak_s is not None:
+            shares.append(streak_s / for_s)
+        # Both bounds must be met; the mean of the two shares (each capped at the limit) says
+        # how far the run got without hiding a first failed check behind a zero duration.
+        share = sum(min(1.0, x) for x in shares) / len(shares) if run else 0.0
+        text = f"{run} of {needed} checks {op} {_fmt(threshold)} in a row"
+        if for_s:
+            text += f", {_fmt(streak_s or 0.0)} s of {_fmt(for_s)} s"
+        return share, text
+    if threshold <= 0:
+        return (1.0 if value > threshold else 0.0), f"value {_fmt(value)} vs {_fmt(threshold)}"
+    return value / threshold, f"value {_fmt(value)} vs limit {_fmt(threshold)}"
+
+
+def _regression(evidence: Mapping[str, Any]) -> tuple[float, str]:
+    # Evidence grows multiplicatively: the share is on a log scale, 100% at 1/alpha.
+    peak = _num(evidence.get("e_value_peak")) or _num(evidence.get("e_value")) or 0.0
+    limit = _num(evidence.get("e_threshold"))
+    if not limit or limit <= 1:
+        return 0.0, "no test yet"
+    share = math.log(peak) / math.log(limit) if peak > 1 else 0.0
+    current, base = _num(evidence.get("current")), _num(evidence.get("baseline"))
+    effect = (
+        f"{_fmt(current)} vs {_fmt(base)} before the upgrade, "
+        if current is not None and base is not None
+        else ""
+    )
+    return share, f"{effect}e-value {peak:.3g} of {limit:.3g} needed"
+
+
+def _baseline(evidence: Mapping[str, Any]) -> tuple[float, str]:
+    current, base = _num(evidence.get("current")), _num(evidence.get("baseline"))
+    if current is None or base is None:
+        return 0.0, "no baseline yet"
+    factor = _num(evidence.get("max_increase")) or 1.0
+    delta = _num(evidence.get("min_delta")) or 0.0
+    limit = max(base * factor, base + delta)
+    aggregate = str(evidence.get("aggregate", "value"))
+    if limit <= 0:
+        return (1.0 if current > 0 else 0.0), f"{aggregate} {_fmt(current)} vs {_fmt(base)}"
+    return current / limit, (
+        f"{aggregate} {_fmt(current)} vs limit {_fmt(limit)} (before the upgrade {_fmt(base)})"
+    )
+
+
+def _composite(
+    evidence: Mapping[str, Any], siblings: Mapping[Any, verdicts.Decision]
+) -> tuple[float, str]:
+    children: Sequence[Mapping[str, Any]] = evidence.get("children") or []
+    needed = max(1, int(_num(evidence.get("needed")) or len(children) or 1))
+    shares: list[tuple[float, str]] = []
+    for child in children:
+        decision = siblings.get(child.get("rule"))
+        share = closeness(decision.evidence, siblings)[0] if decision is not None else 0.0
+        if child.get("severity") in {"warning", "critical"}:
+            share = max(share, 1.0)
+        shares.append((min(share, 1.0), str(child.get("rule", "?"))))
+    shares.sort(reverse=True)
+    top = shares[:needed]
+    if not top:
+        return 0.0, "no children"
+    share = sum(s for s, _ in top) / needed
+    firing = int(_num(evidence.get("firing")) or 0)
+    names = ", ".join(f"{name} {s:.0%}" for s, name in top)
+    return share, f"{firing} of {needed} needed firing; closest: {names}"
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
