@@ -51,6 +51,25 @@ class Driver(Protocol):
         """What the driver knows about the target now (for ``rollsafe status``)."""
 
 
+class Deleting(Protocol):
+    """A driver that can delete a restore point on its back end (retention).
+
+    Optional: a driver without ``delete`` keeps its points, and pruning says so. ``delete``
+    is idempotent: a point already gone counts as deleted. It returns a short text for the
+    audit (what was removed, or why nothing was).
+    """
+
+    async def delete(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """Remove ``point`` from the back end; already gone is success."""
+
+
+def deleter(driver: Driver) -> Deleting | None:
+    """``driver`` as a ``Deleting`` if it implements ``delete``, else None."""
+    if callable(getattr(driver, "delete", None)):
+        return driver  # type: ignore[return-value]
+    return None
+
+
 DriverFactory = Callable[[models.Driver, Path], Driver]
 """Builds a driver from its config and the state directory (for its own files)."""
 

@@ -201,7 +201,19 @@ class Store(Protocol):
     ) -> None: ...
 
     def list_restore_points(self, target: ids.TargetId) -> list[restore_points.RestorePoint]:
-        """Newest last."""
+        """Newest last; points retention deleted are left out."""
+
+    def mark_restore_point_deleted(
+        self,
+        point_id: ids.RestorePointId,
+        *,
+        at: float,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> bool:
+        """Record that the point is gone from its back end (with ``audit`` in the same write).
+
+        Returns False, writing nothing, when it was already marked or is unknown.
+        """
 
     def get_restore_point(
         self, point_id: ids.RestorePointId

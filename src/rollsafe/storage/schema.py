@@ -88,6 +88,9 @@ restore_points = sa.Table(
     sa.Column("label", sa.Text(), nullable=False),
     sa.Column("data", sa.JSON(), nullable=False),
     sa.Column("checks", sa.JSON(), nullable=False),
+    # Set when retention deleted the point on its back end: the row stays for the audit
+    # trail and for runs that name it, but lists no longer show it.
+    sa.Column("deleted_at", sa.Float(), nullable=True),
     sa.Index(None, "target", "created_at"),
 )
 

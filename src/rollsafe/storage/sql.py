@@ -388,11 +388,29 @@ class SqlStore:
         table = schema.restore_points
         query = (
             sa.select(table)
-            .where(table.c.target == target)
+            .where(table.c.target == target, table.c.deleted_at.is_(None))
             .order_by(table.c.created_at, table.c.id)
         )
         with self._session(write=False) as connection:
             return [rows.restore_point(row) for row in connection.execute(query)]
+
+    def mark_restore_point_deleted(
+        self,
+        point_id: ids.RestorePointId,
+        *,
+        at: float,
+        audit: audit_events.AuditEntry | None = None,
+    ) -> bool:
+        table = schema.restore_points
+        with self._session(write=True) as connection:
+            changed = connection.execute(
+                sa.update(table)
+                .where(table.c.id == point_id, table.c.deleted_at.is_(None))
+                .values(deleted_at=at)
+            ).rowcount
+            if changed and audit is not None:
+                self._append(connection, audit)
+        return bool(changed)
 
     def get_restore_point(self, point_id: ids.RestorePointId) -> restore_points.RestorePoint | None:
         table = schema.restore_points
