@@ -14,17 +14,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.detect import probes, probing
 from rollsafe.domain import audit_events, clocks, errors, ids, observations, restore_points
-from rollsafe.execute import driving
+from rollsafe.execute import driving, pruning
 from rollsafe.storage import repositories
 from rollsafe.verify import health
 
 __all__ = ["CheckpointFailed", "take_checkpoint"]
+
+_log = logging.getLogger(__name__)
 
 
 class CheckpointFailed(errors.PermanentError):
@@ -90,7 +93,42 @@ async def take_checkpoint(
             result="created",
         ),
     )
+    if config.policy.retention.prune_after_checkpoint:
+        await _prune_after(config, target, store=store, driver=driver, clock=clock, actor=actor)
     return point
+
+
+async def _prune_after(
+    config: models.RollsafeConfig,
+    target: models.Target,
+    *,
+    store: repositories.Store,
+    driver: driving.Driver,
+    clock: clocks.Clock,
+    actor: str,
+) -> None:
+    # The new point is stored: pruning can only fail to free space, never lose the point,
+    # so its errors are logged (each deletion is audited) and the checkpoint stands.
+    try:
+        outcomes = await pruning.prune(
+            config=config,
+            store=store,
+            drivers={driver.name: driver},
+            clock=clock,
+            actor=actor,
+            target_id=target.id,
+        )
+    except errors.RollsafeError as exc:
+        _log.warning("pruning restore points of %s after a checkpoint failed: %s", target.id, exc)
+        return
+    for outcome in outcomes:
+        if outcome.action in {"failed", "unsupported"}:
+            _log.warning(
+                "restore point %s of %s not pruned: %s",
+                outcome.point.id,
+                target.id,
+                outcome.detail,
+            )
 
 
 async def _observe_data(

@@ -87,6 +87,7 @@ PINNED = frozenset(
         "Op",
         "OstreeRecipe",
         "Policy",
+        "Retention",
         "PresetUse",
         "Probe",
         "ProbeBase",

@@ -58,8 +58,10 @@ _points = st.lists(
 def test_properties(
     points: list[restore_points.RestorePoint], keep_last: int, data: st.DataObject
 ) -> None:
-    chosen = data.draw(st.sets(st.sampled_from([p.id for p in points])) if points else st.just(set()))
-    protected = {point_id: "pinned" for point_id in chosen}
+    chosen = data.draw(
+        st.sets(st.sampled_from([p.id for p in points])) if points else st.just(set())
+    )
+    protected = dict.fromkeys(chosen, "pinned")
     result = retention.plan(points, keep_last=keep_last, protected=protected)
     deleted = {v.point.id for v in result.delete}
     kept = {v.point.id for v in result.keep}

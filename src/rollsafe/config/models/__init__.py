@@ -74,7 +74,7 @@ from rollsafe.config.models.notifiers import (
     WebhookNotifier,
     WecomNotifier,
 )
-from rollsafe.config.models.policy import CircuitBreaker, Policy
+from rollsafe.config.models.policy import CircuitBreaker, Policy, Retention
 from rollsafe.config.models.presets import PresetUse
 from rollsafe.config.models.probes import (
     CloudwatchProbe,
@@ -216,6 +216,7 @@ __all__ = [
     "RatioRule",
     "Recipe",
     "RegressionRule",
+    "Retention",
     "Role",
     "RolloutBudgets",
     "RolloutPlan",

@@ -33,6 +33,23 @@ class CircuitBreaker(Model):
     window: Duration = Field(default=300.0, description="How far back critical targets count")
 
 
+class Retention(Model):
+    """How many restore points each target keeps; older ones are deleted on their back end.
+
+    Never deleted, whatever ``keep_last`` says: a target's newest point, a point an open
+    rollback run uses, and a point a rollout still holds (open, or its target pinned).
+    """
+
+    keep_last: int = Field(
+        default=5, ge=1, description="Restore points kept per target (the newest ones)"
+    )
+    prune_after_checkpoint: bool = Field(
+        default=False,
+        description="Prune the target's older points after each new checkpoint is stored "
+        "(otherwise only `rollsafe restore-points prune` deletes)",
+    )
+
+
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
     approval: ApprovalName = Field(
@@ -88,4 +105,8 @@ class Policy(Model):
     circuit_breaker: CircuitBreaker = Field(
         default_factory=CircuitBreaker,
         description="Stops automatic rollbacks when too much of the fleet fails at once",
+    )
+    retention: Retention = Field(
+        default_factory=Retention,
+        description="Restore points kept per target and when older ones are deleted",
     )

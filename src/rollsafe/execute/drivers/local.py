@@ -324,23 +324,24 @@ class LocalDriver:
         """Remove the point's copy from the state directory; a copy already gone is success."""
         driving.require_own_point(self.name, target, point)
         point_dir = self.point_dir(target.id, point.id)
-        if not os.path.lexists(point_dir):
-            return f"{point_dir} already gone"
 
-        def remove() -> None:
+        def remove() -> bool:
+            if not os.path.lexists(point_dir):
+                return False
             # The completion marker goes first: a removal cut short leaves a copy that no
             # precheck accepts, never one that looks whole with files missing.
             with contextlib.suppress(FileNotFoundError):
                 (point_dir / directories.COMPLETE).unlink()
             directories.remove_tree(point_dir)
+            return True
 
         try:
-            await asyncio.shield(asyncio.to_thread(remove))
+            removed = await asyncio.shield(asyncio.to_thread(remove))
         except OSError as exc:
             raise errors.DriverError(
                 f"restore point {point.id} of {target.id} could not be deleted: {exc}"
             ) from exc
-        return f"removed {point_dir}"
+        return f"removed {point_dir}" if removed else f"{point_dir} already gone"
 
     # ------------------------------------------------------------------ paths
 

@@ -57,8 +57,9 @@ COMMANDS: dict[str, Entry] = {
         "Take a restore point of TARGET now (driver copy + data checks), before an upgrade.",
     ),
     "restore-points": Entry(
-        "run_commands",
-        "List TARGET's restore points, oldest first (rollbacks use the latest by default).",
+        "restore_point_commands",
+        "List TARGET's restore points (oldest first), or prune old ones (retention).",
+        group=True,
     ),
     "upgrade": Entry(
         "run_commands",

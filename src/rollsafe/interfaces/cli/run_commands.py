@@ -83,7 +83,6 @@ def register(app: typer.Typer) -> None:
     app.command("rollback")(rollback)
     app.add_typer(runs_app, name="runs")
     app.command("checkpoint")(checkpoint)
-    app.command("restore-points")(restore_points_command)
     app.command("upgrade")(upgrade)
 
 
