@@ -146,6 +146,22 @@ class HostDriver:
             limit_s=self.config.step_timeout,
         )
 
+    # ------------------------------------------------------------------ retention
+
+    async def delete(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """The recipe deletes the point on the host; a recipe with nothing to free says so."""
+        self._check_belongs(target, point)
+        deleting = getattr(self.recipe, "delete", None)
+        if deleting is None:
+            return f"the {self.recipe.kind} recipe keeps nothing on the host to delete"
+        remove: recipes.Deleting = self.recipe  # type: ignore[assignment]
+        return await remove.delete(
+            self._via("delete"),
+            target,
+            self._recipe_data(point),
+            limit_s=self.config.step_timeout,
+        )
+
     # ------------------------------------------------------------------ upgrade, status
 
     async def upgrade(self, target: models.Target, *, key: str) -> str:

@@ -228,6 +228,44 @@ class BtrfsRecipe:
         )
         return f"{subvolume} is a snapshot of {snapshot} (parent UUID {uuid})"
 
+    async def delete(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        """``btrfs subvolume delete`` the read-only snapshot (the active copy is independent)."""
+        return await _delete_snapshot(transport, target, data, limit_s=limit_s)
+
+
+async def _delete_snapshot(
+    transport: transporting.Transport,
+    target: models.Target,
+    data: Mapping[str, Any],
+    *,
+    limit_s: float,
+) -> str:
+    _subvolume, snapshot, uuid, _point = _recorded(data)
+    q = checked.quote
+    # Only the snapshot taken (same UUID) is deleted: a path reused by something else stays.
+    script = (
+        "set -eu\n"
+        + FUNCTIONS
+        + f"SNAP={q(snapshot)}; WANT={q(uuid)}\n"
+        + 'if [ ! -e "$SNAP" ]; then echo "$SNAP already gone"; exit 0; fi\n'
+        + 'if [ "$(uuid_of "$SNAP")" != "$WANT" ]; then\n'
+        + '  echo "$SNAP is not the snapshot taken (its UUID changed): left alone" >&2; exit 3\n'
+        + "fi\n"
+        + 'btrfs subvolume delete "$SNAP" >/dev/null\n'
+        + 'echo "deleted subvolume $SNAP"\n'
+    )
+    result = await checked.run(
+        transport, target, script, limit_s=limit_s, what=f"deleting snapshot {snapshot}"
+    )
+    return result.stdout.strip().splitlines()[-1]
+
 
 def _values(stdout: str) -> dict[str, str]:
     out: dict[str, str] = {}

@@ -201,6 +201,43 @@ class DirectoryRecipe:
         )
         return f"{path} matches the restore point (manifest {manifest[:12]})"
 
+    async def delete(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        return await delete_copy(transport, target, data, limit_s=limit_s)
+
+
+async def delete_copy(
+    transport: transporting.Transport,
+    target: models.Target,
+    data: Mapping[str, Any],
+    *,
+    limit_s: float,
+) -> str:
+    """Remove ``<snapshots>/<point_id>`` (the copy and its manifest); gone already is fine."""
+    _path, copy, _manifest = _recorded(data)
+    point_dir = posixpath.dirname(copy)
+    if posixpath.basename(copy) != "tree" or not _POINT_ID.match(posixpath.basename(point_dir)):
+        raise errors.DriverError(f"the recorded copy {copy!r} is not a restore point's tree")
+    q = checked.quote
+    # The manifest goes first: a removal cut short leaves a copy no precheck accepts.
+    script = (
+        "set -eu\n"
+        + f"D={q(point_dir)}\n"
+        + 'if [ ! -e "$D" ]; then echo "$D already gone"; exit 0; fi\n'
+        + 'rm -f "$D/manifest.sha256"; rm -rf "$D"\n'
+        + 'echo "removed $D"\n'
+    )
+    result = await checked.run(
+        transport, target, script, limit_s=limit_s, what=f"removing the copy {point_dir}"
+    )
+    return result.stdout.strip().splitlines()[-1]
+
 
 def _recorded(data: Mapping[str, Any]) -> tuple[str, str, str]:
     path, copy, manifest = data.get("path"), data.get("copy"), data.get("manifest_sha256")

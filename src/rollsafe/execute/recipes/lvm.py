@@ -177,6 +177,30 @@ class LvmRecipe:
             )
         return f"{self.config.volume_group}/{name} merged; {origin_name} is active"
 
+    async def delete(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        """``lvremove`` the snapshot, unless it is merging (then it is the rollback itself)."""
+        name, origin = str(data["snapshot"]), str(data["origin"])
+        full = f"{self.config.volume_group}/{name}"
+        lv = (await self._volumes(transport, target, limit_s=limit_s)).get(name)
+        if lv is None:
+            return f"LVM snapshot {full} already gone"
+        if lv.origin != origin:
+            return f"{full} is no longer a snapshot of {origin}: ours is gone, it is left alone"
+        if lv.merging:
+            raise errors.DriverError(f"LVM snapshot {full} is being merged: not deleted")
+        result = await transport.run(
+            target, parsing.quote_all(["lvremove", "-y", full]), limit_s=limit_s
+        )
+        parsing.require_ok(result, what="lvremove")
+        return f"removed LVM snapshot {full}"
+
 
 def make(config: models.LvmRecipe, *, poll_interval: float = 5.0) -> LvmRecipe:
     return LvmRecipe(config, poll_interval=poll_interval)

@@ -229,6 +229,34 @@ class Qcow2Recipe:
             )
         return f"{image} has snapshot {tag}, its size, and a clean qemu-img check"
 
+    async def delete(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        """``qemu-img snapshot -d`` while the VM is stopped; a running VM keeps the snapshot.
+
+        Pruning never stops a VM: an image in use is a temporary refusal, tried again at the
+        next prune.
+        """
+        image, tag = str(data["image"]), str(data["tag"])
+        info = await self._info(transport, target, limit_s=limit_s)
+        if tag not in info.snapshots:
+            return f"snapshot {tag} already gone from {image}"
+        locked = await self._in_use(transport, target, limit_s=limit_s)
+        if locked is not None:
+            raise errors.DriverTemporaryError(
+                f"snapshot {tag} kept: {image} is in use by a running VM ({locked})",
+                retry_after=3600.0,
+            )
+        script = parsing.quote_all(["qemu-img", "snapshot", "-d", tag, image])
+        result = await transport.run(target, script, limit_s=limit_s)
+        parsing.require_ok(result, what="qemu-img snapshot -d")
+        return f"deleted snapshot {tag} from {image}"
+
 
 def make(config: models.Qcow2Recipe, *, poll_interval: float = 2.0) -> Qcow2Recipe:
     return Qcow2Recipe(config, poll_interval=poll_interval)

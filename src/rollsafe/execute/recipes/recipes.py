@@ -66,3 +66,21 @@ class Recipe(Protocol):
         limit_s: float,
     ) -> str:
         """Check the host is back at the restore point; raise VerificationFailed if not."""
+
+
+class Deleting(Protocol):
+    """A recipe that can delete its restore point on the host (retention), idempotently.
+
+    Optional: recipes whose points are not files or snapshots (apt, dnf package lists) have
+    nothing to free. Already gone counts as deleted; returns a short text for the audit.
+    """
+
+    async def delete(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        """Remove the restore point described by ``data`` from the host."""

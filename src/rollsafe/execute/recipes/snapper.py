@@ -180,6 +180,33 @@ class SnapperRecipe:
             )
         return f"running on snapshot {copy.number}, the writable copy of {number}"
 
+    async def delete(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        data: Mapping[str, Any],
+        *,
+        limit_s: float,
+    ) -> str:
+        """``snapper delete N``, only when snapshot N is still the one rollsafe made."""
+        number = int(data["number"])
+        found = {s.number: s for s in await self._list(transport, target, limit_s=limit_s)}
+        snapshot = found.get(number)
+        if snapshot is None:
+            return f"snapper snapshot {number} already gone"
+        if snapshot.description != f"rollsafe {data['point_id']}":
+            return (
+                f"snapper snapshot {number} is now {snapshot.description!r}, not this "
+                "restore point's: ours is gone, that one is left alone"
+            )
+        if snapshot.default or snapshot.active:
+            raise errors.DriverError(
+                f"snapper snapshot {number} is the default or mounted subvolume: not deleted"
+            )
+        result = await transport.run(target, self._snapper("delete", str(number)), limit_s=limit_s)
+        parsing.require_ok(result, what="snapper delete")
+        return f"deleted snapper snapshot {number}"
+
 
 def make(config: models.SnapperRecipe, *, poll_interval: float = 5.0) -> SnapperRecipe:
     return SnapperRecipe(config, poll_interval=poll_interval)
