@@ -20,7 +20,9 @@ Preconditions and documented error codes: ResetDisk on an instance not Stopped -
 IncorrectInstanceStatus (403); a snapshot of another disk -> InvalidParameter.Mismatch (403);
 unknown ids -> InvalidInstanceId.NotFound / InvalidDiskId.NotFound / InvalidSnapshotId.NotFound
 / InvalidImageId.NotFound (404); Stop/Start from the wrong state -> IncorrectInstanceStatus;
-CreateSnapshot needs a Running or Stopped instance; ClientToken reuse with other parameters ->
+CreateSnapshot needs a Running or Stopped instance; DeleteSnapshot ignores an unknown id and
+refuses a snapshot an image was made from (SnapshotCreatedImage) or, without Force, a disk
+(SnapshotCreatedDisk); ClientToken reuse with other parameters ->
 IdempotentParameterMismatch; a security lock -> InstanceLockedForSecurity; a missing
 parameter -> MissingParameter. ``DryRun=true`` runs every check and then answers
 ``DryRunOperation`` (400) instead of acting. Permissions: a RAM identity may be limited to
@@ -143,6 +145,8 @@ class Snapshot:
     status: str = "progressing"
     polls_left: int | None = 0
     outcome: str = "accomplished"
+    made_image: bool = False  # a custom image was created from it: DeleteSnapshot refuses
+    made_disk: bool = False  # a disk was created from it: DeleteSnapshot refuses unless Force
 
 
 @dataclasses.dataclass
@@ -892,6 +896,29 @@ def create_snapshot(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, Any]:
     return answer
 
 
+def delete_snapshot(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, Any]:
+    # Documented: an unknown id is ignored; an image made from it -> SnapshotCreatedImage,
+    # a disk made from it without Force=true -> SnapshotCreatedDisk (both 403); deleting a
+    # snapshot still being created cancels it.
+    snapshot_id = p.need("SnapshotId")
+    if not allowed:
+        raise _denied("DeleteSnapshot")
+    snapshot = s.snapshots.get(snapshot_id)
+    if snapshot is None:
+        return {}
+    if snapshot.made_image:
+        raise ApiError(
+            "SnapshotCreatedImage",
+            403,
+            "The snapshot has been used to create user defined image(s).",
+        )
+    if snapshot.made_disk and not p.flag("Force"):
+        raise ApiError("SnapshotCreatedDisk", 403, "The snapshot has been used to create disk(s).")
+    del s.snapshots[snapshot_id]
+    s.effects.append(("DeleteSnapshot", {"snapshot": snapshot_id}))
+    return {}
+
+
 def stop_instance(s: EcsStandIn, p: _Params, allowed: bool) -> dict[str, Any]:
     iid = p.need("InstanceId")
     if not allowed:
@@ -1110,6 +1137,7 @@ _HANDLERS: dict[str, Callable[[EcsStandIn, _Params, bool], dict[str, Any]]] = {
     "DescribeSnapshots": describe_snapshots,
     "DescribeImages": describe_images,
     "CreateSnapshot": create_snapshot,
+    "DeleteSnapshot": delete_snapshot,
     "StopInstance": stop_instance,
     "StartInstance": start_instance,
     "ResetDisk": reset_disk,

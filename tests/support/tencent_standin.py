@@ -25,6 +25,8 @@ Documented preconditions and error codes it enforces (CBS and CVM API 2017-03-12
   ``UnsupportedOperation.InstanceNotStopped`` (an attached disk of a running instance
   without AutoStopInstance; CBS's code for "the instance the disk is attached to is not shut
   down").
+- DeleteSnapshots: ``MissingParameter``, ``InvalidSnapshotId.NotFound``,
+  ``InvalidSnapshot.NotSupported`` (not NORMAL); all or nothing for a batch.
 - CreateSnapshot: ``InvalidDiskId.NotFound``, ``InvalidDisk.SnapshotCreating``,
   ``ResourceInUse.DiskRollbacking``, ``InvalidParameterValue`` (a Deadline under a day).
 - RunInstances: ``MissingParameter`` (ImageId, Placement.Zone), ``InvalidImageId.NotFound``,
@@ -88,7 +90,9 @@ REGIONS = frozenset(
 )
 ACTIONS = {
     "cvm": frozenset({"DescribeInstances", "StopInstances", "StartInstances", "RunInstances"}),
-    "cbs": frozenset({"DescribeDisks", "DescribeSnapshots", "CreateSnapshot", "ApplySnapshot"}),
+    "cbs": frozenset(
+        {"DescribeDisks", "DescribeSnapshots", "CreateSnapshot", "ApplySnapshot", "DeleteSnapshots"}
+    ),
     "tat": frozenset({"RunCommand", "DescribeInvocationTasks", "CancelInvocation"}),
 }
 TAT_VERSION = "2020-10-28"
@@ -807,6 +811,25 @@ class TencentStandin:
 
         self._at(self.timings.snapshot, ready)
         return {"SnapshotId": snapshot.id}
+
+    def _DeleteSnapshots(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        # Documented: only NORMAL snapshots can be deleted, and a batch with one that cannot
+        # be deleted deletes none (all or nothing).
+        ids = p.get("SnapshotIds")
+        if not ids:
+            raise ApiError("MissingParameter", "SnapshotIds is required")
+        for snapshot_id in ids:
+            snapshot = self.snapshots.get(snapshot_id)
+            if snapshot is None:
+                raise ApiError("InvalidSnapshotId.NotFound", f"snapshot {snapshot_id} not found")
+            if snapshot.state != "NORMAL":
+                raise ApiError(
+                    "InvalidSnapshot.NotSupported",
+                    f"snapshot {snapshot_id} is {snapshot.state}: only NORMAL ones can be deleted",
+                )
+        for snapshot_id in ids:
+            del self.snapshots[snapshot_id]
+        return {}
 
     def _ApplySnapshot(self, p: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         snapshot, disk, instance, stop_first = self._check_apply(p)

@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import journals
+from rollsafe.execute import driving, journals
 from rollsafe.reach import polling
 from rollsafe.reach.clouds import aliyun as aliyun_cloud
 
@@ -104,6 +104,7 @@ RAM_ACTIONS: dict[str, tuple[str, ...]] = {
     "replace_system_disk": ("DescribeImages", "ReplaceSystemDisk"),
     "upgrade": ("RunCommand", "DescribeInvocationResults"),
     "discover": ("DescribeInstances",),
+    "delete": ("DescribeSnapshots", "DeleteSnapshot"),
 }
 """The ECS API actions each operation calls; the RAM action of each is ``ecs:<action>``."""
 
@@ -730,6 +731,30 @@ class AliyunDriver:
             snapshot_id=str(fields["snapshot_id"]),
             image_id=image if isinstance(image, str) and image else None,
         )
+
+    # ------------------------------------------------------------------ retention
+
+    async def delete(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """``DeleteSnapshot`` of the point's snapshot; gone already is success.
+
+        ECS ignores an unknown id (and older answers say InvalidSnapshotId.NotFound: both are
+        "gone"). ``Force`` is never sent: a snapshot disks were made from stays
+        (SnapshotCreatedDisk), as does one an image was made from (SnapshotCreatedImage).
+        """
+        driving.require_own_point(self.name, target, point)
+        snapshot_id = point.data.get("snapshot_id")
+        if not isinstance(snapshot_id, str) or not snapshot_id:
+            raise errors.DriverError(f"restore point {point.id} records no snapshot_id")
+        if await self._snapshot(snapshot_id) is None:
+            return f"snapshot {snapshot_id} already gone"
+        result = await self._ecs.call(
+            "DeleteSnapshot",
+            {"SnapshotId": snapshot_id},
+            ok_codes={"InvalidSnapshotId.NotFound"},
+        )
+        if result.code is not None:
+            return f"snapshot {snapshot_id} already gone"
+        return f"deleted snapshot {snapshot_id}"
 
     # ------------------------------------------------------------------ calling and waiting
 

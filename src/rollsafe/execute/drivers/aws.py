@@ -358,6 +358,26 @@ class AwsDriver:
         except errors.RollsafeError as exc:
             _log.warning("could not delete the unusable snapshot %s: %s", snapshot_id, exc)
 
+    # ------------------------------------------------------------------ retention
+
+    async def delete(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """``DeleteSnapshot`` of the point's snapshot; a snapshot already gone is success.
+
+        EC2 refuses (``InvalidSnapshot.InUse``) while an image registered from the snapshot
+        exists (``replace-instance`` makes one): the point is kept and the error says why.
+        """
+        driving.require_own_point(self.name, target, point)
+        snapshot_id = point.data.get("snapshot_id")
+        if not isinstance(snapshot_id, str):
+            raise errors.DriverError(f"restore point {point.id} records no snapshot")
+        try:
+            await self.api.call("DeleteSnapshot", SnapshotId=snapshot_id)
+        except Ec2Error as exc:
+            if exc.code == "InvalidSnapshot.NotFound":
+                return f"snapshot {snapshot_id} already gone"
+            raise
+        return f"deleted snapshot {snapshot_id}"
+
     # ------------------------------------------------------------------ precheck
 
     async def precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:

@@ -192,6 +192,18 @@ class KubernetesDriver:
             f"(containers: {', '.join(str(c.get('name')) for c in containers) or 'none'})"
         )
 
+    async def delete(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """Nothing to delete: the point is a record of a ReplicaSet Kubernetes keeps itself.
+
+        The Deployment's ``revisionHistoryLimit`` prunes old ReplicaSets; deleting one here
+        would fight the controller. Retention only forgets the record.
+        """
+        driving.require_own_point(self.name, target, point)
+        return (
+            "nothing to delete: the ReplicaSet is kept or pruned by Kubernetes "
+            "(revisionHistoryLimit); only the record is dropped"
+        )
+
     async def status(self, target: models.Target) -> Mapping[str, Any]:
         try:
             namespace, name = self._ref(target)

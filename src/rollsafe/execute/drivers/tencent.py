@@ -682,6 +682,31 @@ class TencentDriver:
         state, _ = await self._stop(instance_id, lease=lease, what=f"old instance {instance_id}")
         return f"old instance {instance_id} is {state} (kept, not terminated)"
 
+    # ------------------------------------------------------------------ retention
+
+    async def delete(self, target: models.Target, point: restore_points.RestorePoint) -> str:
+        """``DeleteSnapshots`` of the point's snapshot; a snapshot already gone is success.
+
+        ``DeleteBindImages`` is never sent: an image made from the snapshot (the last
+        resort's) keeps it, and CBS's refusal says so.
+        """
+        driving.require_own_point(self.name, target, point)
+        snapshot_id = point.data.get("snapshot_id")
+        if not isinstance(snapshot_id, str) or not snapshot_id:
+            raise errors.DriverError(f"restore point {point.id} records no snapshot_id")
+        if await self._describe_snapshot(snapshot_id) is None:
+            return f"snapshot {snapshot_id} already gone"
+        answer = await self._mutate(
+            "cbs",
+            "DeleteSnapshots",
+            {"SnapshotIds": [snapshot_id]},
+            about={"snapshot": snapshot_id},
+            tolerate=frozenset({"InvalidSnapshotId.NotFound"}),
+        )
+        if answer.get("Tolerated"):
+            return f"snapshot {snapshot_id} already gone"
+        return f"deleted snapshot {snapshot_id}"
+
     # ------------------------------------------------------------------ upgrade, status
 
     async def upgrade(self, target: models.Target, *, key: str) -> str:
