@@ -16,6 +16,13 @@ def _points(ws: Workspace) -> list[str]:
     return [p["id"] for p in json.loads(listed.stdout)]
 
 
+def _usage(ws: Workspace) -> dict[str, int]:
+    shown = ws.cli("status", "--json", "-c", str(ws.config))
+    assert shown.returncode == 0, shown.stderr
+    usage: dict[str, int] = json.loads(shown.stdout)["restore_points"]
+    return usage
+
+
 def _copies(ws: Workspace) -> set[str]:
     root = ws.state / "restore-points" / TARGET
     return {p.name for p in root.iterdir()} if root.is_dir() else set()
@@ -29,6 +36,10 @@ def test_prune_deletes_old_copies_and_the_store_forgets_them(tmp_path: Path) -> 
     points = _points(ws)
     assert len(points) == 4
     assert _copies(ws) == set(points)
+    before = _usage(ws)
+    assert (before["points"], before["measured"], before["unknown"]) == (4, 4, 0)
+    # Each copy holds data.bin (4 KiB) and two small files: at least 4 x 4 KiB allocated.
+    assert before["bytes"] >= 4 * 4096
 
     dry = ws.cli("restore-points", "prune", "--dry-run", "--json", "-c", str(ws.config))
     assert dry.returncode == 0, dry.stderr
@@ -47,6 +58,12 @@ def test_prune_deletes_old_copies_and_the_store_forgets_them(tmp_path: Path) -> 
     assert sorted(deleted) == sorted(points[:2])
     assert _copies(ws) == set(points[2:])
     assert _points(ws) == points[2:]
+    after = _usage(ws)
+    assert (after["points"], after["measured"]) == (2, 2)
+    assert after["bytes"] < before["bytes"]
+    shown = ws.cli("status", "-c", str(ws.config))
+    assert "restore points: 2 stored, " in shown.stdout
+    assert "on disk for 2 (local copies, at most)" in shown.stdout
 
     with sql.open_store(ws.state) as store:
         events = [

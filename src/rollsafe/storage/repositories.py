@@ -200,8 +200,8 @@ class Store(Protocol):
         self, point: restore_points.RestorePoint, *, audit: audit_events.AuditEntry | None = None
     ) -> None: ...
 
-    def list_restore_points(self, target: ids.TargetId) -> list[restore_points.RestorePoint]:
-        """Newest last; points retention deleted are left out."""
+    def list_restore_points(self, target: ids.TargetId | None) -> list[restore_points.RestorePoint]:
+        """Newest last (``target`` None: every target's); points retention deleted are left out."""
 
     def mark_restore_point_deleted(
         self,

@@ -384,13 +384,12 @@ class SqlStore:
         except _Conflict as exc:
             raise errors.StoreError(f"restore point {point.id} already exists") from exc
 
-    def list_restore_points(self, target: ids.TargetId) -> list[restore_points.RestorePoint]:
+    def list_restore_points(self, target: ids.TargetId | None) -> list[restore_points.RestorePoint]:
         table = schema.restore_points
-        query = (
-            sa.select(table)
-            .where(table.c.target == target, table.c.deleted_at.is_(None))
-            .order_by(table.c.created_at, table.c.id)
-        )
+        query = sa.select(table).where(table.c.deleted_at.is_(None))
+        if target is not None:
+            query = query.where(table.c.target == target)
+        query = query.order_by(table.c.created_at, table.c.id)
         with self._session(write=False) as connection:
             return [rows.restore_point(row) for row in connection.execute(query)]
 

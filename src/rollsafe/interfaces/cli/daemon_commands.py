@@ -4,7 +4,9 @@
 where TargetStatus is ``{"id", "address", "labels", "driver", "state" (ok|warning|critical|
 unknown), "quarantined", "quarantine_reason", "worst" (Decision|null), "decisions"
 [Decision], "open_run" (Run|null)}``, ``"leader"`` (the replicas' lease or null) and
-``"schema"``: the store's schema version (its Alembic revision); see docs/cli.md.
+``"schema"``: the store's schema version (its Alembic revision), and ``"restore_points"``:
+``{"points", "measured", "bytes", "unknown"}``, the disk the stored restore points take
+where it can be measured on this machine (``restore_point_usage``); see docs/cli.md.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import typer
 
 # `status` is called by scripts, per host: the configuration models, the API server and the
 # daemon are imported inside `run`, the only command here that needs them.
-from rollsafe.interfaces.cli import context
+from rollsafe.interfaces.cli import context, restore_point_usage
 from rollsafe.storage import repositories
 
 if TYPE_CHECKING:  # the loader is imported inside `run` only
@@ -158,6 +160,7 @@ def status(
         who = leader["holder"] if leader["live"] else "nobody (lease expired)"
         typer.echo(f"leader: {who}, fencing token {leader['token']}")
     typer.echo(f"store schema: {report['schema'] or 'not migrated'}")
+    typer.echo(restore_point_usage.Usage(**report["restore_points"]).line())
 
 
 def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
@@ -216,9 +219,11 @@ def _status_report(store: Any) -> dict[str, Any]:
             }
         )
     now = time.time()
+    points = [point.data for point in store.list_restore_points(None)]
     return {
         "generated_at": now,
         "targets": targets,
         "leader": _leader_report(store, now),
         "schema": store.schema_version(),
+        "restore_points": restore_point_usage.measure(points).to_json(),
     }
