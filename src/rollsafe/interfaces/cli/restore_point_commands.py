@@ -14,9 +14,12 @@ unknown target, no store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import json
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from typer import core
@@ -26,6 +29,7 @@ from rollsafe.interfaces.cli import context
 __all__ = ["app"]
 
 EXIT_FAILED = 1
+_T = TypeVar("_T")
 
 
 class _ListByDefault(core.TyperGroup):
@@ -91,14 +95,17 @@ def prune(
         except errors.ConfigError as exc:
             context.fail(str(exc))
         outcomes = asyncio.run(
-            pruning.prune(
-                config=loaded.config,
-                store=store,
-                drivers=drivers,
-                clock=clocks.SystemClock(),
-                actor=run_commands.actor(),
-                target_id=target,
-                dry_run=dry_run,
+            _prune_and_close(
+                pruning.prune(
+                    config=loaded.config,
+                    store=store,
+                    drivers=drivers,
+                    clock=clocks.SystemClock(),
+                    actor=run_commands.actor(),
+                    target_id=target,
+                    dry_run=dry_run,
+                ),
+                drivers.values(),
             )
         )
     except errors.StoreError as exc:
@@ -124,3 +131,17 @@ def prune(
         tables.show(table)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+async def _prune_and_close(work: Coroutine[Any, Any, _T], drivers: Iterable[object]) -> _T:
+    """Run ``work``, then release the drivers' connections (SSH, cloud clients) in this loop."""
+    try:
+        return await work
+    finally:
+        for driver in drivers:
+            close = getattr(driver, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    result = close()
+                    if inspect.isawaitable(result):
+                        await result
