@@ -74,6 +74,11 @@ def test_prune_deletes_old_copies_and_the_store_forgets_them(tmp_path: Path) -> 
     assert {e.result for e in events} == {"deleted"}
     assert all(e.actor.startswith("cli:") and "keep_last" in e.reason for e in events)
 
+    # A deleted point is not a rollback target any more: refused before anything is written.
+    refused = ws.cli("rollback", TARGET, "--reason", "r", "--to", points[0], "-c", str(ws.config))
+    assert refused.returncode == 2
+    assert f"no restore point {points[0]!r}" in refused.stderr
+
     again = ws.cli("restore-points", "prune", "--json", "-c", str(ws.config))
     assert again.returncode == 0
     assert {o["action"] for o in json.loads(again.stdout)} == {"kept"}

@@ -215,9 +215,8 @@ class Store(Protocol):
         Returns False, writing nothing, when it was already marked or is unknown.
         """
 
-    def get_restore_point(
-        self, point_id: ids.RestorePointId
-    ) -> restore_points.RestorePoint | None: ...
+    def get_restore_point(self, point_id: ids.RestorePointId) -> restore_points.RestorePoint | None:
+        """None when unknown or deleted by retention (a deleted point cannot be restored)."""
 
     # ----------------------------------------------------------------- runs
     def open_run(

@@ -414,7 +414,9 @@ class SqlStore:
     def get_restore_point(self, point_id: ids.RestorePointId) -> restore_points.RestorePoint | None:
         table = schema.restore_points
         with self._session(write=False) as connection:
-            row = connection.execute(sa.select(table).where(table.c.id == point_id)).first()
+            row = connection.execute(
+                sa.select(table).where(table.c.id == point_id, table.c.deleted_at.is_(None))
+            ).first()
         return None if row is None else rows.restore_point(row)
 
     # ----------------------------------------------------------------- runs

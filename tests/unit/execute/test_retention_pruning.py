@@ -85,7 +85,9 @@ async def test_old_points_go_audited_and_leave_the_lists(store) -> None:
     assert sorted(driver.deleted) == ["db1-0", "db1-1", "web1-0", "web1-1"]
     assert {o.action for o in outcomes.values()} == {"deleted", "kept"}
     assert _listed(store, "db1") == ["db1-2", "db1-3"]
-    assert store.get_restore_point(ids.RestorePointId("db1-0")) is not None  # row kept
+    # A deleted point cannot be restored (rollback --to, a run naming it) ...
+    assert store.get_restore_point(ids.RestorePointId("db1-0")) is None
+    assert store.get_restore_point(ids.RestorePointId("db1-2")) is not None
     audit = [
         e.entry for e in store.list_audit_events() if e.entry.action == "restore_point.deleted"
     ]
