@@ -180,3 +180,27 @@ async def test_precheck_fails_once_the_snapshot_is_gone(volume: SnapperVolume) -
 
     with pytest.raises(errors.PrecheckFailed, match=f"snapshot {data['number']} .* no longer"):
         await r.precheck(transport, TARGET, data, limit_s=LIMIT_S)
+
+
+async def test_retention_deletes_only_the_snapshot_it_made(volume: SnapperVolume) -> None:
+    populate(volume.root)
+    r = recipe(volume)
+    transport = local.LocalTransport()
+    old = await r.checkpoint(transport, TARGET, point_id="rp-old", limit_s=LIMIT_S)
+    new = await r.checkpoint(transport, TARGET, point_id="rp-new", limit_s=LIMIT_S)
+
+    def numbers() -> set[int]:
+        listed = _must("snapper", "--no-dbus", "-c", volume.config, "--csvout", "list")
+        return {int(line.split(",")[2]) for line in listed.splitlines()[1:] if line}
+
+    assert {old["number"], new["number"]} <= numbers()
+    said = await r.delete(transport, TARGET, old, limit_s=LIMIT_S)
+    assert said == f"deleted snapper snapshot {old['number']}"
+    assert old["number"] not in numbers()
+    assert new["number"] in numbers()
+    assert "already gone" in await r.delete(transport, TARGET, old, limit_s=LIMIT_S)
+    # A number that now belongs to another snapshot is left alone.
+    stranger = {**new, "point_id": "rp-someone-else"}
+    assert "left alone" in await r.delete(transport, TARGET, stranger, limit_s=LIMIT_S)
+    assert new["number"] in numbers()
+    await r.precheck(transport, TARGET, new, limit_s=LIMIT_S)

@@ -112,3 +112,28 @@ async def test_wait_gives_up() -> None:
     t = ScriptedTransport().on("lvs", from_file("lvs_merge_pending.json"))
     with pytest.raises(errors.DriverError, match="gave up waiting for the merge"):
         await r.rollback(t, TARGET, DATA, step="wait", limit_s=60)
+
+
+async def test_retention_removes_the_snapshot_once() -> None:
+    t = ScriptedTransport().on("lvs", from_file("lvs_snapshot.json")).on("lvremove", ok())
+    said = await recipe().delete(t, TARGET, DATA, limit_s=60)
+    assert said == "removed LVM snapshot vg0/rollsafe-rp-abc123"
+    assert t.sent("lvremove") == ["lvremove -y vg0/rollsafe-rp-abc123"]
+
+    gone = ScriptedTransport().on("lvs", from_file("lvs_before.json"))
+    assert "already gone" in await recipe().delete(gone, TARGET, DATA, limit_s=60)
+    assert gone.sent("lvremove") == []
+
+
+async def test_retention_leaves_a_volume_that_is_not_our_snapshot() -> None:
+    t = ScriptedTransport().on("lvs", from_file("lvs_snapshot.json"))
+    other = {**DATA, "origin": "home"}
+    assert "left alone" in await recipe().delete(t, TARGET, other, limit_s=60)
+    assert t.sent("lvremove") == []
+
+
+async def test_retention_never_removes_a_snapshot_being_merged() -> None:
+    t = ScriptedTransport().on("lvs", from_file("lvs_merge_pending.json"))
+    with pytest.raises(errors.DriverError, match="being merged"):
+        await recipe().delete(t, TARGET, DATA, limit_s=60)
+    assert t.sent("lvremove") == []
