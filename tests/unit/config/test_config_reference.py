@@ -38,13 +38,16 @@ def test_the_command_writes_what_the_generator_writes(tmp_path):
 
 
 def concrete_models() -> set[type[pydantic.BaseModel]]:
-    """Every model class of rollsafe.config.models that a YAML entry can be (no bases)."""
+    """Every model class of rollsafe.config.models that a YAML entry can be (no bases).
+
+    The package re-exports the classes of its section modules, so they are picked by module.
+    """
     found = {
         value
         for value in vars(models).values()
         if inspect.isclass(value)
         and issubclass(value, pydantic.BaseModel)
-        and value.__module__ == models.__name__
+        and value.__module__.startswith(models.__name__ + ".")
     }
     bases = {base for model in found for base in model.__mro__[1:]}
     return found - bases

@@ -1,0 +1,91 @@
+"""Policy (``policy``): how and when rollbacks may happen: approval, governors, the
+circuit breaker and timeouts.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rollsafe.config.durations import Duration
+from rollsafe.config.models.base import ApprovalName, Model
+
+
+class CircuitBreaker(Model):
+    """When a large share of the fleet turns critical at once, suspect a shared cause.
+
+    The monitoring itself, a network partition or a shared dependency makes many hosts look
+    failed together; rolling them all back would be the outage. Once tripped, automatic
+    rollbacks stop (runs wait for a person), people are paged, and it stays open until an
+    operator resets it (``rollsafe breaker reset``).
+    """
+
+    enabled: bool = Field(
+        default=True, description="Trip the breaker when too much of the fleet turns critical"
+    )
+    max_critical_share: float = Field(
+        default=0.3, gt=0, le=1, description="Share of targets critical within `window`"
+    )
+    min_targets: int = Field(
+        default=3, ge=1, description="Critical targets needed before the share counts at all"
+    )
+    window: Duration = Field(default=300.0, description="How far back critical targets count")
+
+
+class Policy(Model):
+    dry_run: bool = Field(default=False, description="Decide and audit, never act")
+    approval: ApprovalName = Field(
+        default="auto",
+        description="Whether a rollback waits for a person (see approvals in people.md)",
+    )
+    approval_timeout: Duration = Field(
+        default=900.0,
+        description="How long a run waits for a person: then unless_rejected proceeds, "
+        "require_approval fails",
+    )
+    on_approval_timeout: Literal["escalate", "proceed"] = Field(
+        default="escalate",
+        description="What require_approval does when nobody answered in time: escalate (fail "
+        "without acting, quarantine, notify) or proceed",
+    )
+    no_data: Literal["ok", "warning"] = Field(
+        default="warning",
+        description="What a blind detector (probe errors, no data) raises. Never a rollback.",
+    )
+    blind_after: int = Field(
+        default=3, ge=1, description="Consecutive probe errors before the detector is blind"
+    )
+    max_concurrent_runs: int = Field(
+        default=2, ge=1, description="Rollback runs executing at once, fleet-wide"
+    )
+    max_rollbacks_per_target: int = Field(
+        default=2, ge=1, description="Rollbacks of one target allowed within `rollback_window`"
+    )
+    rollback_window: Duration = Field(default=86400.0, description="Window of the rate limit")
+    verify_timeout: Duration = Field(
+        default=60.0, description="How long probes have to turn healthy after a rollback"
+    )
+    step_timeout: Duration = Field(
+        default=300.0, description="Longest time one rollback step may take"
+    )
+    observation_retention: Duration = Field(
+        default=7 * 86400.0, description="How long observations are kept in the store"
+    )
+    watch_after_upgrade: Duration = Field(
+        default=900.0,
+        description="After an upgrade, the target is probed every `watch_interval` for this "
+        "long (0: never)",
+    )
+    watch_interval: Duration = Field(
+        default=2.0, gt=0, description="Probe interval of a target under watch after an upgrade"
+    )
+    confirm_window: Duration = Field(
+        default=60.0,
+        description="When a rule's condition starts to hold on a target (a first failure), the "
+        "target is probed every `watch_interval` this long, to confirm or clear it fast (0: never)",
+    )
+    circuit_breaker: CircuitBreaker = Field(
+        default_factory=CircuitBreaker,
+        description="Stops automatic rollbacks when too much of the fleet fails at once",
+    )

@@ -1,0 +1,310 @@
+"""Rules (``rules[]``): how observations become the judge's decisions, one model per
+``kind`` (thresholds, ratios, baselines, composites, alerts, cohorts, regressions).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from rollsafe.config.durations import Duration
+from rollsafe.config.models.base import _ID_PATTERN, ApprovalName, Field_, Model, Op, SeverityName
+from rollsafe.config.models.targets import Selector
+
+
+class RuleBase(Model):
+    id: str = Field(
+        pattern=_ID_PATTERN,
+        description="Name of the rule, used in decisions, audit and composite rules",
+    )
+    severity: SeverityName = Field(
+        default="warning",
+        description="What the rule raises when it fires: warning notifies, critical rolls back",
+    )
+    description: str = Field(default="", description="Free text shown with the decision")
+    targets: Selector = Field(
+        default_factory=Selector, description="Which targets the rule judges (default: all)"
+    )
+    approval: ApprovalName | None = Field(
+        default=None, description="Overrides policy.approval for runs this rule opens"
+    )
+
+
+class Condition(Model):
+    field: Field_ = Field(
+        default="value",
+        description="What is compared: value, status (an HTTP status or exit code) or latency",
+    )
+    op: Op = Field(description="Comparison operator")
+    value: float = Field(description="Threshold compared with")
+
+
+class ThresholdRule(RuleBase):
+    """Latest value of a probe compared with a threshold, N times in a row or for a while."""
+
+    kind: Literal["threshold"]
+    probe: str = Field(description="Name of the probe whose observations are judged")
+    field: Field_ = Field(
+        default="value",
+        description="What is compared: value, status (an HTTP status or exit code) or latency",
+    )
+    op: Op = Field(description="Comparison operator")
+    value: float = Field(description="Threshold compared with")
+    consecutive: int = Field(
+        default=1, ge=1, description="Observations in a row that must meet the condition"
+    )
+    for_: Duration | None = Field(
+        default=None,
+        alias="for",
+        description="The condition must also hold this long (on the failing checks)",
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RatioRule(RuleBase):
+    """Share of a window's observations meeting ``when`` above ``above`` (e.g. 5xx ratio)."""
+
+    kind: Literal["ratio"]
+    probe: str = Field(description="Name of the probe whose observations are judged")
+    when: Condition = Field(description="What makes an observation count as bad")
+    window: Duration = Field(default=300.0, description="Span of observations considered")
+    above: float = Field(ge=0, le=1, description="Fires when the bad share exceeds this (0 to 1)")
+    min_samples: int = Field(
+        default=3, ge=1, description="Observations needed in the window before it can fire"
+    )
+
+
+class RateRule(RuleBase):
+    """Sum of ``value`` over a window, per ``per`` seconds (e.g. ERROR lines per minute)."""
+
+    kind: Literal["rate"]
+    probe: str = Field(description="Name of the probe whose values are summed")
+    window: Duration = Field(default=300.0, description="Span of observations considered")
+    per: Duration = Field(default=60.0, description="Unit of the rate, e.g. 1m for per minute")
+    above: float = Field(ge=0, description="Fires when the rate exceeds this")
+    min_samples: int = Field(
+        default=1, ge=1, description="Observations needed in the window before it can fire"
+    )
+
+
+class BaselineRule(RuleBase):
+    """Now vs before the upgrade: window mean (or rate) against the reference period."""
+
+    kind: Literal["baseline"]
+    probe: str = Field(description="Name of the probe compared with its own past")
+    field: Field_ = Field(
+        default="value",
+        description="What is aggregated: value, status (HTTP status or exit code) or latency",
+    )
+    aggregate: Literal["mean", "rate", "ratio"] = Field(
+        default="mean", description="How a window is summed up: mean, rate or ratio (with `when`)"
+    )
+    when: Condition | None = Field(default=None, description="For aggregate=ratio")
+    window: Duration = Field(
+        default=300.0, description="Span after the upgrade compared with the reference"
+    )
+    before: Duration = Field(
+        default=3600.0, description="Span before the upgrade mark used as the reference"
+    )
+    max_increase: float = Field(default=2.0, gt=0, description="Factor over the baseline")
+    min_delta: float = Field(default=0.0, ge=0, description="Absolute change also required")
+    min_samples: int = Field(
+        default=3, ge=1, description="Samples needed in each span before it can fire"
+    )
+
+    @model_validator(mode="after")
+    def _ratio_needs_when(self) -> BaselineRule:
+        if self.aggregate == "ratio" and self.when is None:
+            raise ValueError("aggregate `ratio` needs `when`")
+        return self
+
+
+class AllRule(RuleBase):
+    """Every listed rule is at warning or worse: cross-validation of independent signals."""
+
+    kind: Literal["all"]
+    rules: list[str] = Field(
+        min_length=1, description="Rule ids that must all be at warning or worse"
+    )
+
+
+class AnyRule(RuleBase):
+    kind: Literal["any"]
+    rules: list[str] = Field(
+        min_length=1, description="Rule ids of which one at warning or worse is enough"
+    )
+
+
+class AtLeastRule(RuleBase):
+    kind: Literal["at_least"]
+    count: int = Field(ge=1, description="How many of `rules` must be at warning or worse")
+    rules: list[str] = Field(min_length=1, description="Rule ids counted")
+
+    @model_validator(mode="after")
+    def _count_fits(self) -> AtLeastRule:
+        if self.count > len(self.rules):
+            raise ValueError(f"count {self.count} is more than the {len(self.rules)} rules listed")
+        return self
+
+
+AlertSeverityName = Literal["info", "warning", "critical"]
+
+
+class AlertRule(RuleBase):
+    """An alert received on an intake endpoint is firing for the target now.
+
+    Several alerts may fire on one target through one source: the rule fires while at least
+    one alert matching ``alertname``, ``labels`` and ``min_severity`` is firing (its latest
+    state, by the alert's own time, is firing). Alerts are signals: compose this rule with
+    probe rules (``all``) to cross-validate an alert before a rollback.
+    """
+
+    kind: Literal["alert"]
+    source: str = Field(
+        pattern=_ID_PATTERN,
+        description="The intake endpoint's source (its `source`, or its `name`)",
+    )
+    alertname: list[str] | None = Field(
+        default=None, description="Only these alert names (default: any)"
+    )
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Labels the alert must carry, with these values"
+    )
+    min_severity: AlertSeverityName = Field(
+        default="info", description="Only alerts mapped to this severity or higher"
+    )
+
+    @field_validator("alertname", mode="before")
+    @classmethod
+    def _one_or_more_names(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class CohortRule(RuleBase):
+    """During a rollout: a target being baked against the targets not upgraded yet.
+
+    Each canary (a target whose bake is under way) is compared with the pooled aggregate of
+    the rollout's baseline cohort (its targets still waiting for their wave) over the same
+    ``window``, at the same time, so a fleet-wide change (traffic, a dependency) does not
+    count against the release. The rollout assigns the cohorts; outside a rollout, and for a
+    target in neither cohort, the rule does not apply (severity ok, no data).
+    """
+
+    kind: Literal["cohort"]
+    probe: str = Field(description="Name of the probe compared across the cohorts")
+    field: Field_ = Field(
+        default="value",
+        description="What is aggregated: value, status (HTTP status or exit code) or latency",
+    )
+    aggregate: Literal["mean", "rate", "ratio"] = Field(
+        default="mean", description="How a window is summed up: mean, rate or ratio (with `when`)"
+    )
+    when: Condition | None = Field(default=None, description="For aggregate=ratio")
+    window: Duration = Field(
+        default=300.0, description="Span compared, the same for the canary and the cohort"
+    )
+    max_increase: float = Field(
+        default=2.0, gt=0, description="Factor over the baseline cohort's aggregate"
+    )
+    min_delta: float = Field(default=0.0, ge=0, description="Absolute change also required")
+    min_samples: int = Field(
+        default=3, ge=1, description="Samples needed from the canary, and from the cohort"
+    )
+
+    @model_validator(mode="after")
+    def _ratio_needs_when(self) -> CohortRule:
+        if self.aggregate == "ratio" and self.when is None:
+            raise ValueError("aggregate `ratio` needs `when`")
+        return self
+
+
+class RegressionRule(RuleBase):
+    """After an upgrade: is the signal worse than before it (or than the baseline cohort)?
+
+    An anytime-valid sequential test (``rollsafe.judge.sequential``): the chance that a
+    healthy upgrade is ever flagged during its ``watch`` is at most ``alpha``, however often
+    the judge looks. "Worse" means worse by more than the margin: a value ``y`` before
+    becomes ``max(y * min_ratio, y + min_delta)``. Observations are summarised one value per
+    ``bucket`` (at least the probe's interval), so fast, correlated probes do not count as
+    independent evidence, and the first ``grace`` after the upgrade (warm-up) is not judged.
+
+    * ``aggregate: quantile`` (latency, memory %): bucket medians of ``field`` against the
+      ``quantiles`` of the reference period (how often they exceed them);
+    * ``aggregate: ratio``: the share of observations meeting ``when`` (e.g. status >= 500);
+    * ``aggregate: rate``: the sum of ``field`` per second (error lines or events counted).
+
+    ``against: self`` compares with the target's own ``before`` period ending at its latest
+    ``upgrade`` mark; ``against: cohort`` compares a canary, bucket by bucket, with the
+    rollout's baseline cohort at the same time (the rule does not apply outside a rollout).
+    """
+
+    kind: Literal["regression"]
+    probe: str = Field(description="The probe whose observations are judged (its name)")
+    field: Field_ = Field(default="value", description="The field read (summed for rate)")
+    aggregate: Literal["quantile", "ratio", "rate"] = Field(
+        default="quantile",
+        description="quantile: bucket medians of `field` (latency); ratio: the share meeting "
+        "`when`; rate: the sum of `field` per second (error lines, events)",
+    )
+    when: Condition | None = Field(default=None, description="For aggregate=ratio")
+    against: Literal["self", "cohort"] = Field(
+        default="self", description="The target's own pre-upgrade period, or the cohort"
+    )
+    before: Duration = Field(default=3600.0, description="Reference period before the upgrade")
+    grace: Duration = Field(default=120.0, description="Warm-up after the upgrade, not judged")
+    watch: Duration = Field(
+        default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
+    )
+    bucket: Duration = Field(default=30.0, description="One summary value per bucket")
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Bound on a false alarm over one watch"
+    )
+    min_ratio: float = Field(default=1.5, ge=1, description="Relative margin: worse by this factor")
+    min_delta: float = Field(default=0.0, ge=0, description="Absolute margin, in field units")
+    quantiles: list[float] = Field(
+        default_factory=lambda: [0.5, 0.9, 0.99],
+        min_length=1,
+        max_length=8,
+        description="Reference quantiles tested (aggregate quantile; all aggregates in cohort)",
+    )
+    min_baseline: int = Field(
+        default=10, ge=2, description="Reference buckets needed (against self), peers (cohort)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegressionRule:
+        if self.aggregate == "ratio" and self.when is None:
+            raise ValueError(
+                "aggregate `ratio` needs `when` (e.g. {field: status, op: '>=', value: 500})"
+            )
+        if self.aggregate != "ratio" and self.when is not None:
+            raise ValueError(f"`when` is only read by aggregate `ratio`, not `{self.aggregate}`")
+        if self.bucket <= 0:
+            raise ValueError("bucket must be longer than 0s")
+        if self.grace + self.bucket > self.watch:
+            raise ValueError("watch must be longer than grace plus one bucket")
+        if self.against == "self" and self.before < 2 * self.bucket:
+            raise ValueError("before must hold at least two buckets")
+        if any(not 0.5 <= q < 1 for q in self.quantiles):
+            raise ValueError("quantiles must be at least 0.5 and below 1, e.g. [0.5, 0.9, 0.99]")
+        if len(set(self.quantiles)) != len(self.quantiles):
+            raise ValueError("quantiles must not repeat")
+        return self
+
+
+Rule = Annotated[
+    ThresholdRule
+    | RatioRule
+    | RateRule
+    | BaselineRule
+    | AlertRule
+    | CohortRule
+    | RegressionRule
+    | AllRule
+    | AnyRule
+    | AtLeastRule,
+    Field(discriminator="kind"),
+]
+COMPOSITE_KINDS = frozenset({"all", "any", "at_least"})
