@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from rollsafe.config import extras, models
+from rollsafe.config import extras, loading, models
 from rollsafe.config.presets import catalog, expanding
 
 CLOUD_KINDS = ("aliyun_cms", "tencent_monitor")
@@ -102,3 +104,18 @@ def _probes_of(rule: object) -> set[str]:
         for item in getattr(rule, name, None) or []:
             found |= _probes_of(item)
     return found
+
+
+def test_the_integrations_example_loads(tmp_path: Path) -> None:
+    guide = Path(__file__).resolve().parents[3] / "docs" / "integrations.md"
+    section = guide.read_text(encoding="utf-8").split(
+        "## Alibaba CloudMonitor and Tencent Cloud Monitor probes", 1
+    )[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(example, encoding="utf-8")
+    loaded = loading.load(path)
+    kinds = {p.name: p.kind for p in loaded.config.probes}
+    assert kinds == {"health": "http", "ecs-cpu": "aliyun_cms", "cvm-memory": "tencent_monitor"}
+    bound = {rule.probe for rule in loaded.config.rules if hasattr(rule, "probe")}
+    assert {"ecs-cpu", "cvm-memory"} <= bound
