@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from rollsafe.config import extras, loading, models
 from rollsafe.config.presets import catalog, expanding
+from rollsafe.domain import errors
 
 CLOUD_KINDS = ("aliyun_cms", "tencent_monitor")
 HOST_SIGNALS = ("cpu", "memory", "saturation")
@@ -119,3 +121,30 @@ def test_the_integrations_example_loads(tmp_path: Path) -> None:
     assert kinds == {"health": "http", "ecs-cpu": "aliyun_cms", "cvm-memory": "tencent_monitor"}
     bound = {rule.probe for rule in loaded.config.rules if hasattr(rule, "probe")}
     assert {"ecs-cpu", "cvm-memory"} <= bound
+
+
+def test_unknown_template_variables_are_reported_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            targets:
+              - {id: web-1, labels: {region: cn-hangzhou}, vars: {instance_id: i-1}}
+            probes:
+              - {kind: aliyun_cms, name: a, metric: CPUUtilization, region: "{region}",
+                 dimensions: {instanceId: "{instance}"}}
+              - {kind: tencent_monitor, name: t, metric: CPUUsage, region: "{zone}",
+                 dimensions: {InstanceId: "{instance_id}"}}
+            """
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(errors.ConfigError) as caught:
+        loading.load(path)
+    found = [p.removeprefix(f"{path}:") for p in caught.value.problems]
+    assert found == [
+        "5: probes[0].dimensions.instanceId: unknown template variable {instance} for target "
+        "'web-1' (expected one of the variables of 'web-1': address, id, instance_id, region)",
+        "6: probes[1].region: unknown template variable {zone} for target 'web-1' "
+        "(expected one of the variables of 'web-1': address, id, instance_id, region)",
+    ]
