@@ -335,6 +335,7 @@ def test_config_refuses_a_period_the_service_does_not_have() -> None:
                         "name": "cpu",
                         "metric": "CPUUsage",
                         "region": "ap-guangzhou",
+                        "dimensions": {"InstanceId": "{instance_id}"},
                         "period": "2m",
                     }
                 ],
@@ -351,6 +352,20 @@ def test_config_refuses_a_period_the_service_does_not_have() -> None:
                         "metric": "CPUUtilization",
                         "region": "cn-hangzhou",
                         "period": "1.5s",
+                    }
+                ],
+            }
+        )
+    with pytest.raises(ValueError, match="dimensions"):
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "web-1"}],
+                "probes": [
+                    {
+                        "kind": "tencent_monitor",
+                        "name": "cpu",
+                        "metric": "CPUUsage",
+                        "region": "ap-guangzhou",
                     }
                 ],
             }

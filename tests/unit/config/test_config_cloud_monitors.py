@@ -47,7 +47,13 @@ def test_each_kind_names_its_sdk_extra() -> None:
         {
             "probes": [
                 {"kind": "aliyun_cms", "name": "a", "metric": "CPUUtilization", "region": "r"},
-                {"kind": "tencent_monitor", "name": "t", "metric": "CPUUsage", "region": "r"},
+                {
+                    "kind": "tencent_monitor",
+                    "name": "t",
+                    "metric": "CPUUsage",
+                    "region": "r",
+                    "dimensions": {"InstanceId": "ins-1"},
+                },
             ]
         }
     )

@@ -37,7 +37,11 @@ CONFIGS: dict[str, dict[str, object]] = {
     "sls": {"endpoint": "127.0.0.1:1", "project": "ops", "logstore": "syslog", "query": "oom"},
     "cls": {"region": "ap-guangzhou", "topic_id": "t-1", "query": "oom"},
     "aliyun_cms": {"metric": "CPUUtilization", "region": "cn-hangzhou"},
-    "tencent_monitor": {"metric": "CPUUsage", "region": "ap-guangzhou"},
+    "tencent_monitor": {
+        "metric": "CPUUsage",
+        "region": "ap-guangzhou",
+        "dimensions": {"InstanceId": "{instance_id}"},
+    },
 }
 CLASSES = {
     "http": http.HttpProbe,

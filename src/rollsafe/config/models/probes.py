@@ -274,7 +274,8 @@ class TencentMonitorProbe(ProbeBase):
     namespace: str = Field(default="QCE/CVM", min_length=1, description="Monitor namespace")
     metric: str = Field(min_length=1, description="Metric name, e.g. CPUUsage, MemUsage")
     dimensions: dict[str, str] = Field(
-        default_factory=dict, description="Name -> value template, e.g. InstanceId: {instance_id}"
+        min_length=1,
+        description="Name -> value template, e.g. InstanceId: {instance_id} (at least one)",
     )
     statistic: Literal["default", "avg", "max", "min"] = Field(
         default="default",
