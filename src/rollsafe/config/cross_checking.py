@@ -483,6 +483,8 @@ def _template_fields(item: Any) -> list[tuple[tuple[PathPart, ...], str]]:
         names = ("url", "query")
     elif isinstance(item, models.CloudwatchProbe):
         names = ("region", "endpoint_url")
+    elif isinstance(item, models.AliyunCmsProbe | models.TencentMonitorProbe):
+        names = ("region", "endpoint")
     elif isinstance(item, models.ElasticsearchProbe):
         names = ("url", "index", "query", "host_value")
     elif isinstance(item, models.LokiProbe):
@@ -506,7 +508,9 @@ def _template_fields(item: Any) -> list[tuple[tuple[PathPart, ...], str]]:
                 out.extend(((name,), word) for word in shlex.split(command))
     if isinstance(item, models.HttpProbe | models.PromqlProbe):
         out.extend((("headers", key), value) for key, value in item.headers.items())
-    if isinstance(item, models.CloudwatchProbe):
+    if isinstance(
+        item, models.CloudwatchProbe | models.AliyunCmsProbe | models.TencentMonitorProbe
+    ):
         out.extend((("dimensions", key), value) for key, value in item.dimensions.items())
     return out
 

@@ -52,6 +52,9 @@ TENCENT = Extra("tencent", ("tencentcloud.cvm", "tencentcloud.cbs"))
 TENCENT_TAT = Extra("tencent", ("tencentcloud.tat",))
 ALIYUN = Extra("aliyun", ("alibabacloud_ecs20140526",))
 TENCENT_LOGS = Extra("tencent-logs", ("tencentcloud.cls",))
+# The CloudMonitor / Cloud Monitor probes: their own SDK package inside the cloud's extra.
+ALIYUN_CMS = Extra("aliyun", ("alibabacloud_cms20190101",))
+TENCENT_MONITOR = Extra("tencent", ("tencentcloud.monitor",))
 
 EXTRAS: dict[type[BaseModel], Extra] = {
     models.KubernetesDriver: KUBERNETES,
@@ -65,6 +68,8 @@ EXTRAS: dict[type[BaseModel], Extra] = {
     models.AliyunDriver: ALIYUN,
     models.AliyunAssistantTransport: ALIYUN,
     models.ClsProbe: TENCENT_LOGS,
+    models.AliyunCmsProbe: ALIYUN_CMS,
+    models.TencentMonitorProbe: TENCENT_MONITOR,
 }
 """Configuration models whose ``kind`` needs an extra. Every other kind is in the core."""
 

@@ -187,7 +187,7 @@ def test_missing_kind(tmp_path):
     assert problems(tmp_path, edit("  - kind: http\n    name: health", "  - name: health")) == [
         "7: probes[0].kind: required field is missing "
         "(expected one of: http, tcp, host, log, data, command, promql, cloudwatch, "
-        "elasticsearch, loki, sls, cls)"
+        "aliyun_cms, tencent_monitor, elasticsearch, loki, sls, cls)"
     ]
 
 

@@ -12,6 +12,7 @@ from rollsafe.detect.probes import (
     cloudwatch,
     command,
     data,
+    datapoints,
     host,
     http,
     logs,
@@ -35,6 +36,12 @@ CONFIGS: dict[str, dict[str, object]] = {
     "loki": {"url": "http://127.0.0.1:3100", "selector": '{host="$id"}'},
     "sls": {"endpoint": "127.0.0.1:1", "project": "ops", "logstore": "syslog", "query": "oom"},
     "cls": {"region": "ap-guangzhou", "topic_id": "t-1", "query": "oom"},
+    "aliyun_cms": {"metric": "CPUUtilization", "region": "cn-hangzhou"},
+    "tencent_monitor": {
+        "metric": "CPUUsage",
+        "region": "ap-guangzhou",
+        "dimensions": {"InstanceId": "{instance_id}"},
+    },
 }
 CLASSES = {
     "http": http.HttpProbe,
@@ -49,6 +56,8 @@ CLASSES = {
     "loki": platforms.PlatformProbe,
     "sls": platforms.PlatformProbe,
     "cls": platforms.PlatformProbe,
+    "aliyun_cms": datapoints.DatapointProbe,
+    "tencent_monitor": datapoints.DatapointProbe,
 }
 
 

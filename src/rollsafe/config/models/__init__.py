@@ -77,6 +77,7 @@ from rollsafe.config.models.notifiers import (
 from rollsafe.config.models.policy import CircuitBreaker, Policy, Retention
 from rollsafe.config.models.presets import PresetUse
 from rollsafe.config.models.probes import (
+    AliyunCmsProbe,
     CloudwatchProbe,
     ClsProbe,
     CommandProbe,
@@ -95,6 +96,7 @@ from rollsafe.config.models.probes import (
     PromqlReduce,
     SlsProbe,
     TcpProbe,
+    TencentMonitorProbe,
 )
 from rollsafe.config.models.rollouts import (
     FailureBudget,
@@ -143,6 +145,7 @@ __all__ = [
     "AlertSeverityName",
     "AlertmanagerIntake",
     "AliyunAssistantTransport",
+    "AliyunCmsProbe",
     "AliyunDriver",
     "AliyunIntake",
     "AllRule",
@@ -243,6 +246,7 @@ __all__ = [
     "TencentDriver",
     "TencentEndpoints",
     "TencentIntake",
+    "TencentMonitorProbe",
     "TencentTatTransport",
     "ThresholdRule",
     "Tls",

@@ -230,6 +230,75 @@ class CloudwatchProbe(ProbeBase):
         return self
 
 
+class AliyunCmsProbe(ProbeBase):
+    """One Alibaba Cloud CloudMonitor metric through DescribeMetricLast; newest datapoint."""
+
+    kind: Literal["aliyun_cms"]
+    namespace: str = Field(
+        default="acs_ecs_dashboard", min_length=1, description="CloudMonitor namespace"
+    )
+    metric: str = Field(
+        min_length=1, description="Metric name, e.g. CPUUtilization, memory_usedutilization"
+    )
+    dimensions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Key -> value template, e.g. instanceId: {instance_id}",
+    )
+    statistic: str = Field(
+        default="Average",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Field of the datapoint read: Average, Maximum, Minimum, Value, Sum ...",
+    )
+    period: Duration = Field(default=60.0, description="Aggregation period, whole seconds")
+    periods: int = Field(default=5, ge=1, le=1440, description="How many periods back to look")
+    region: str = Field(description="Region id template, e.g. {region} or cn-hangzhou")
+    endpoint: str | None = Field(
+        default=None,
+        description="Host[:port] template; default: the SDK's, metrics.<region>.aliyuncs.com",
+    )
+    protocol: Literal["https", "http"] = Field(
+        default="https", description="http only for a local stand-in"
+    )
+
+    @model_validator(mode="after")
+    def _whole_period(self) -> AliyunCmsProbe:
+        if self.period != int(self.period) or self.period < 1:
+            raise ValueError("period must be a whole number of seconds, at least 1s")
+        return self
+
+
+class TencentMonitorProbe(ProbeBase):
+    """One Tencent Cloud Monitor metric through GetMonitorData; newest datapoint."""
+
+    kind: Literal["tencent_monitor"]
+    namespace: str = Field(default="QCE/CVM", min_length=1, description="Monitor namespace")
+    metric: str = Field(min_length=1, description="Metric name, e.g. CPUUsage, MemUsage")
+    dimensions: dict[str, str] = Field(
+        min_length=1,
+        description="Name -> value template, e.g. InstanceId: {instance_id} (at least one)",
+    )
+    statistic: Literal["default", "avg", "max", "min"] = Field(
+        default="default",
+        description="default: the metric's own (Values); avg, max or min (SpecifyStatistics)",
+    )
+    period: Duration = Field(default=60.0, description="10s, 1m, 5m, 1h or 1d")
+    periods: int = Field(default=5, ge=1, le=1440, description="How many periods back to look")
+    region: str = Field(description="Region template, e.g. {region} or ap-guangzhou")
+    endpoint: str | None = Field(
+        default=None,
+        description="Host[:port] template; default monitor.tencentcloudapi.com",
+    )
+    protocol: Literal["https", "http"] = Field(
+        default="https", description="http only for a local stand-in"
+    )
+
+    @model_validator(mode="after")
+    def _period_allowed(self) -> TencentMonitorProbe:
+        if self.period not in (10, 60, 300, 3600, 86400):
+            raise ValueError("period must be 10s, 1m, 5m, 1h or 1d (GetMonitorData's periods)")
+        return self
+
+
 class LogPlatformProbe(ProbeBase):
     """Common fields of the probes that ask a log platform instead of following a file.
 
@@ -409,6 +478,8 @@ Probe = Annotated[
     | CommandProbe
     | PromqlProbe
     | CloudwatchProbe
+    | AliyunCmsProbe
+    | TencentMonitorProbe
     | ElasticsearchProbe
     | LokiProbe
     | SlsProbe

@@ -10,6 +10,7 @@ from __future__ import annotations
 from rollsafe.config import models
 from rollsafe.detect import probing
 from rollsafe.detect.probes import (
+    aliyun_cms,
     cloudwatch,
     cls,
     command,
@@ -22,6 +23,7 @@ from rollsafe.detect.probes import (
     promql,
     sls,
     tcp,
+    tencent_monitor,
 )
 from rollsafe.domain import clocks, errors
 
@@ -34,6 +36,8 @@ FACTORIES: dict[str, probing.ProbeFactory] = {
     "command": command.create,
     "promql": promql.create,
     "cloudwatch": cloudwatch.create,
+    "aliyun_cms": aliyun_cms.create,
+    "tencent_monitor": tencent_monitor.create,
     "elasticsearch": elasticsearch.create,
     "loki": loki.create,
     "sls": sls.create,

@@ -3,7 +3,9 @@
 Each observation asks for ``statistic`` of one metric (``namespace``, ``metric``, the
 rendered ``dimensions``) at ``period`` resolution over the last ``periods`` periods, newest
 first, and observes the newest datapoint: its value in ``value``, its age in ``text``
-(CloudWatch lags; a rule should tolerate a datapoint a period or two old).
+(CloudWatch lags; a rule should tolerate a datapoint a period or two old). The timing, the
+timeout and the observation are ``datapoints``', shared with ``aliyun_cms`` and
+``tencent_monitor``.
 
 The session, the worker-thread calls and the reading of AWS errors are ``reach/clouds/aws.py``'s,
 shared with the EC2 driver and the SSM transport; boto3 is an optional dependency
@@ -22,63 +24,61 @@ translated here, at the boundary, into error observations that carry the AWS err
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import threading
 import typing
 
-from rollsafe.config import durations, models
-from rollsafe.detect.probes import outcomes
-from rollsafe.domain import clocks, errors, ids, observations
+from rollsafe.config import models
+from rollsafe.detect.probes import datapoints, outcomes
+from rollsafe.domain import clocks, errors
 from rollsafe.reach.clouds import aws
 
 QUERY_ID = "m0"
 """Id of the one query in each GetMetricData request (ids must start with a lower-case letter)."""
 
 
-class CloudwatchProbe:
-    """Fetches one CloudWatch metric per target and observes its newest datapoint."""
+class CloudwatchProbe(datapoints.DatapointProbe):
+    """Fetches one CloudWatch metric per target and observes its newest datapoint.
+
+    The timing, the timeout and the observation are ``datapoints.DatapointProbe``'s, shared
+    with the other clouds' monitoring probes; this class only asks CloudWatch.
+    """
 
     def __init__(self, config: models.CloudwatchProbe, clock: clocks.Clock) -> None:
-        self.name = config.name
+        self._cloudwatch = _Asker(config)
+        super().__init__(
+            name=config.name,
+            period=config.period,
+            periods=config.periods,
+            timeout=config.timeout,
+            asker=self._cloudwatch,
+            clock=clock,
+        )
+
+    def _client(self, region: str | None, endpoint: str | None) -> aws.Client:
+        """The client of (region, endpoint), for a test's ``Stubber``."""
+        return self._cloudwatch.client(region, endpoint)
+
+
+class _Asker:
+    """Implements ``datapoints.Asker`` for one ``kind: cloudwatch`` probe."""
+
+    def __init__(self, config: models.CloudwatchProbe) -> None:
         self._config = config
-        self._clock = clock
         self._clients: dict[tuple[str | None, str | None], aws.Client] = {}
         self._lock = threading.Lock()
 
-    async def observe(self, target: models.Target) -> observations.Observation:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        now = self._clock.now()
-        try:
-            dimensions = [
-                {"Name": name, "Value": outcomes.render(value, target, what=f"dimension {name}")}
-                for name, value in self._config.dimensions.items()
-            ]
-            region = self._optional(self._config.region, target, what="region")
-            endpoint = self._optional(self._config.endpoint_url, target, what="endpoint_url")
-            try:
-                async with asyncio.timeout(self._config.timeout):
-                    when, value = await asyncio.to_thread(
-                        self._latest, dimensions, region=region, endpoint=endpoint, now=now
-                    )
-            except TimeoutError:
-                raise outcomes.CannotObserve(
-                    outcomes.timeout_reason(self._config.timeout)
-                ) from None
-        except outcomes.CannotObserve as exc:
-            return outcomes.blind(
-                time=self._clock.now(), target=target, source=self.name, reason=str(exc)
-            )
-        age = max(0.0, now - when.timestamp())
-        stamp = when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return observations.Observation(
-            time=self._clock.now(),
-            target=ids.TargetId(target.id),
-            source=self.name,
-            value=value,
-            latency_s=loop.time() - started,
-            text=f"{self._config.statistic} at {stamp} ({durations.format_duration(age)} old)",
+    def prepare(
+        self, target: models.Target
+    ) -> typing.Callable[[datapoints.Window], datapoints.Datapoint]:
+        dimensions = [
+            {"Name": name, "Value": outcomes.render(value, target, what=f"dimension {name}")}
+            for name, value in self._config.dimensions.items()
+        ]
+        region = self._optional(self._config.region, target, what="region")
+        endpoint = self._optional(self._config.endpoint_url, target, what="endpoint_url")
+        return lambda window: self._latest(
+            dimensions, region=region, endpoint=endpoint, window=window
         )
 
     @staticmethod
@@ -91,11 +91,10 @@ class CloudwatchProbe:
         *,
         region: str | None,
         endpoint: str | None,
-        now: float,
-    ) -> tuple[datetime.datetime, float]:
-        """Newest (time, value) of the metric; runs in a worker thread."""
+        window: datapoints.Window,
+    ) -> datapoints.Datapoint:
+        """Newest datapoint of the metric; runs in a worker thread."""
         config = self._config
-        period = int(config.period)
         query = {
             "Id": QUERY_ID,
             "MetricStat": {
@@ -104,27 +103,29 @@ class CloudwatchProbe:
                     "MetricName": config.metric,
                     "Dimensions": dimensions,
                 },
-                "Period": period,
+                "Period": window.period,
                 "Stat": config.statistic,
             },
             "ReturnData": True,
         }
-        end = datetime.datetime.fromtimestamp(now, datetime.UTC)
-        start = end - datetime.timedelta(seconds=period * config.periods)
-        answer = self._client(region, endpoint).invoke(
+        answer = self.client(region, endpoint).invoke(
             "GetMetricData",
             {
                 "MetricDataQueries": [query],
-                "StartTime": start,
-                "EndTime": end,
+                "StartTime": datetime.datetime.fromtimestamp(window.start, datetime.UTC),
+                "EndTime": datetime.datetime.fromtimestamp(window.end, datetime.UTC),
                 "ScanBy": "TimestampDescending",
             },
         )
         if isinstance(answer, aws.Failure):
             raise outcomes.CannotObserve(_failed(answer))
-        return _newest(answer, what=self._describe(dimensions))
+        shown = {d["Name"]: d["Value"] for d in dimensions}
+        when, value = _newest(
+            answer, what=datapoints.describe(config.namespace, config.metric, shown, window)
+        )
+        return datapoints.Datapoint(time=when.timestamp(), value=value, statistic=config.statistic)
 
-    def _client(self, region: str | None, endpoint: str | None) -> aws.Client:
+    def client(self, region: str | None, endpoint: str | None) -> aws.Client:
         key = (region, endpoint)
         with self._lock:
             client = self._clients.get(key)
@@ -141,13 +142,7 @@ class CloudwatchProbe:
                 self._clients[key] = client
             return client
 
-    def _describe(self, dimensions: list[dict[str, str]]) -> str:
-        config = self._config
-        shown = ",".join(f"{d['Name']}={d['Value']}" for d in dimensions)
-        window = durations.format_duration(config.period * config.periods)
-        return f"{config.namespace} {config.metric}{{{shown}}} in the last {window}"
-
-    async def close(self) -> None:
+    def close(self) -> None:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:

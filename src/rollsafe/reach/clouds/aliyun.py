@@ -1,7 +1,8 @@
-"""Alibaba Cloud ECS, as every part of rollsafe reaches it: one client, errors by what to do.
+"""Alibaba Cloud (ECS, CloudMonitor), as every part of rollsafe reaches it: errors by what to do.
 
 Role in the loop (shared by detect and execute): the aliyun driver and the ``aliyun_assistant``
-transport (Cloud Assistant is an ECS API) call ECS through ``Client``. It builds the SDK
+transport (Cloud Assistant is an ECS API) call ECS through ``Client``, the ``aliyun_cms`` probe
+calls CloudMonitor (``product="cms"``) through the same class. It builds the SDK
 client on first use with the credentials chain (``_credentials``: the environment's AccessKey,
 read when the client is built, else the SDK's default chain: CLI profile, credentials file,
 OIDC, ECS RAM role), runs every call in a worker thread, reports it with its ``RequestId``
@@ -11,9 +12,13 @@ OIDC, ECS RAM role), runs every call in a worker thread, reports it with its ``R
 - ``REFUSAL_PREFIXES`` (a RAM permission missing) and everything else -> ``DriverError``
   naming the code, the RAM action and the request id.
 
+CloudMonitor also refuses some calls inside an HTTP 200 answer (``Success: false`` with an
+HTTP status as ``Code``); ``refused_in_body`` turns those into the same failed ``ApiResult``.
+
 A cancelled call is waited for (an HTTP call in a thread cannot be interrupted), so nothing of
-a step is still in flight when it is retried. The SDK (``alibabacloud-ecs20140526``) is an
-optional dependency imported on first use only, and only here (an import-linter contract).
+a step is still in flight when it is retried. The SDKs (``alibabacloud-ecs20140526``,
+``alibabacloud-cms20190101``) are optional dependencies imported on first use only, and only
+here (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -40,13 +45,18 @@ __all__ = [
     "available",
     "classify",
     "items",
+    "refused_in_body",
     "text",
     "token",
     "translate",
 ]
 
 _log = logging.getLogger(__name__)
-_SDK_MODULE = "alibabacloud_ecs20140526"
+# Product -> its SDK package; the product is also the RAM namespace of its actions.
+_SDK_MODULES = {"ecs": "alibabacloud_ecs20140526", "cms": "alibabacloud_cms20190101"}
+# CloudMonitor's in-body codes are HTTP statuses: these mean "who you are is refused".
+_REFUSED_STATUSES = frozenset({"401", "403"})
+_BUSY_STATUSES = frozenset({"429"})
 
 TEMPORARY_CODES = frozenset(
     {
@@ -112,7 +122,7 @@ class ApiResult:
 
 
 class Client:
-    """ECS through the SDK: calls in worker threads, audited, errors classified.
+    """One product (``ecs`` or ``cms``) through its SDK: calls in threads, audited, classified.
 
     The SDK client is built on first use (``invoke`` is blocking: ``call`` runs it in a
     thread). ``name`` (the driver's) is added to every audit record when given.
@@ -128,7 +138,11 @@ class Client:
         retry_interval: float = 1.0,
         max_retry_interval: float = 30.0,
         name: str | None = None,
+        product: str = "ecs",
     ) -> None:
+        if product not in _SDK_MODULES:
+            raise errors.ConfigError(f"no Alibaba Cloud product {product!r} in rollsafe")
+        self.product = product
         self.region_id = region_id
         self.endpoint = endpoint
         self.protocol = protocol
@@ -138,7 +152,7 @@ class Client:
         self._max_retry_interval = max_retry_interval
         self._lock = threading.Lock()
         self._sdk: tuple[Any, Any] | None = None
-        self.where = endpoint or f"the ECS endpoint of {region_id}"
+        self.where = endpoint or f"the {product.upper()} endpoint of {region_id}"
 
     def invoke(self, action: str, params: Mapping[str, Any]) -> ApiResult:
         client, sdk_models = self._client()
@@ -157,9 +171,9 @@ class Client:
     def _client(self) -> tuple[Any, Any]:
         with self._lock:
             if self._sdk is None:
-                from alibabacloud_ecs20140526 import client as ecs_client
-                from alibabacloud_ecs20140526 import models as ecs_models
                 from alibabacloud_tea_openapi import models as openapi_models
+
+                sdk_client, sdk_models = _product_sdk(self.product)
 
                 millis = int(self.api_timeout * 1000)
                 config = openapi_models.Config(
@@ -170,7 +184,7 @@ class Client:
                     read_timeout=millis,
                     connect_timeout=millis,
                 )
-                self._sdk = (ecs_client.Client(config), ecs_models)
+                self._sdk = (sdk_client.Client(config), sdk_models)
             return self._sdk
 
     async def call(
@@ -195,7 +209,7 @@ class Client:
                 return result
             if refusals_ok and result.code is not None and result.code.startswith(REFUSAL_PREFIXES):
                 return result
-            error = translate(result, endpoint=self.where)
+            error = translate(result, endpoint=self.where, product=self.product)
             if not isinstance(error, errors.DriverTemporaryError) or attempt >= retries:
                 raise error
             attempt += 1
@@ -262,6 +276,19 @@ class Client:
         api_calls.record(result.action, **details)
 
 
+def _product_sdk(product: str) -> tuple[Any, Any]:
+    """(client module, models module) of a product's SDK; ImportError when not installed."""
+    if product == "cms":
+        from alibabacloud_cms20190101 import client as cms_client
+        from alibabacloud_cms20190101 import models as cms_models
+
+        return cms_client, cms_models
+    from alibabacloud_ecs20140526 import client as ecs_client
+    from alibabacloud_ecs20140526 import models as ecs_models
+
+    return ecs_client, ecs_models
+
+
 def _credentials() -> Any:
     """The environment's AccessKey (read now), else the SDK's default chain.
 
@@ -313,7 +340,25 @@ def classify(action: str, exc: Exception) -> ApiResult:
     return ApiResult(action=action, answered=False, message=_short(inner))
 
 
-def translate(result: ApiResult, *, endpoint: str) -> errors.RollsafeError:
+def refused_in_body(result: ApiResult) -> ApiResult:
+    """``result`` as failed when its answer says ``Success: false`` (CloudMonitor's way).
+
+    CloudMonitor answers some refusals with HTTP 200 and ``{"Success": false, "Code": "403",
+    "Message": ...}``; the SDK passes those on as answers. Others pass through unchanged.
+    """
+    body = result.body
+    if not result.ok or body.get("Success") is not False:
+        return result
+    code = str(body.get("Code") or "Unknown")
+    return dataclasses.replace(
+        result,
+        code=code,
+        message=text(body.get("Message")) or "no message",
+        status=int(code) if code.isdigit() else None,
+    )
+
+
+def translate(result: ApiResult, *, endpoint: str, product: str = "ecs") -> errors.RollsafeError:
     """What a failed call means for the executor: retry (temporary) or a person (permanent)."""
     rid = f" (request id {result.request_id})" if result.request_id else ""
     action = result.action
@@ -332,13 +377,14 @@ def translate(result: ApiResult, *, endpoint: str) -> errors.RollsafeError:
     if (
         code.startswith("Throttling")
         or code in TEMPORARY_CODES
+        or code in _BUSY_STATUSES
         or (result.status is not None and result.status >= 500)
     ):
         return errors.DriverTemporaryError(text, retry_after=result.retry_after)
-    if code.startswith(REFUSAL_PREFIXES):
+    if code.startswith(REFUSAL_PREFIXES) or code in _REFUSED_STATUSES:
         return errors.DriverError(
             f"{action} was refused: {code}: {result.message} (the RAM identity needs "
-            f"ecs:{action}){rid}"
+            f"{product}:{action}){rid}"
         )
     return errors.DriverError(text)
 
@@ -367,6 +413,6 @@ def token(*parts: str) -> str:
     return "rollsafe-" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
-def available() -> bool:
-    """Whether the ECS SDK is installed (``pip install 'rollsafe[aliyun]'``)."""
-    return importlib.util.find_spec(_SDK_MODULE) is not None
+def available(product: str = "ecs") -> bool:
+    """Whether a product's SDK is installed (``pip install 'rollsafe[aliyun]'``)."""
+    return importlib.util.find_spec(_SDK_MODULES[product]) is not None

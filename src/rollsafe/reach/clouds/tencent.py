@@ -1,7 +1,8 @@
 """Tencent Cloud, as every part of rollsafe reaches it: one client, errors by what to do.
 
-Role in the loop (shared by detect and execute): the tencent driver (CVM, CBS) and the
-``tencent_tat`` transport (TAT) call Tencent Cloud through ``Client``. Credentials come from
+Role in the loop (shared by detect and execute): the tencent driver (CVM, CBS), the
+``tencent_tat`` transport (TAT) and the ``cls`` and ``tencent_monitor`` probes (CLS, Cloud
+Monitor) call Tencent Cloud through ``Client``. Credentials come from
 the SDK's default chain (``TENCENTCLOUD_SECRET_ID`` / ``_KEY``, the profile file, the CVM role,
 the TKE OIDC role), cached per client, never from the configuration or the audit. Every call
 runs in a worker thread (the SDK blocks), is reported with its ``RequestId`` through
@@ -94,7 +95,7 @@ class Failure(errors.DriverError):
 
 
 class Client:
-    """Tencent Cloud services (``cvm``, ``cbs``, ``tat``, ``cls``) of one region.
+    """Tencent Cloud services (``cvm``, ``cbs``, ``tat``, ``cls``, ``monitor``) of one region.
 
     ``credentials`` (secret id, secret key, token) are used as given when set; otherwise the
     SDK's own chain finds them (environment, profile file, CVM role, TKE OIDC role).
@@ -225,6 +226,10 @@ def _factory(service: str) -> Any:
         from tencentcloud.cls.v20201016 import cls_client
 
         return cls_client.ClsClient
+    if service == "monitor":
+        from tencentcloud.monitor.v20180724 import monitor_client
+
+        return monitor_client.MonitorClient
     raise errors.DriverError(f"no Tencent Cloud service {service!r} in rollsafe")
 
 
