@@ -79,6 +79,10 @@ def test_prune_deletes_old_copies_and_the_store_forgets_them(tmp_path: Path) -> 
     assert refused.returncode == 2
     assert f"no restore point {points[0]!r}" in refused.stderr
 
+    # The old spelling, options first, still lists.
+    old_spelling = ws.cli("restore-points", "-c", str(ws.config), "--json", TARGET)
+    assert [p["id"] for p in json.loads(old_spelling.stdout)] == points[2:]
+
     again = ws.cli("restore-points", "prune", "--json", "-c", str(ws.config))
     assert again.returncode == 0
     assert {o["action"] for o in json.loads(again.stdout)} == {"kept"}

@@ -36,7 +36,8 @@ class _ListByDefault(core.TyperGroup):
     """``restore-points TARGET`` means ``restore-points list TARGET`` (the old spelling)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        if args and not args[0].startswith("-") and args[0] not in self.commands:
+        # Options may come first (`restore-points -c FILE web-1`), as they always could.
+        if args and args[0] not in ("--help", "-h") and not any(a in self.commands for a in args):
             args = ["list", *args]
         return super().parse_args(ctx, args)
 
