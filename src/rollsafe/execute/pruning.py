@@ -102,6 +102,11 @@ async def _delete(
     actor: str,
 ) -> Outcome:
     point = verdict.point
+    # A run may have opened on this point since the plan was made (the daemon runs alongside
+    # a person's prune): look again just before deleting.
+    for run in store.list_runs(target=point.target, open_only=True):
+        if run.restore_point == point.id:
+            return Outcome(point, "kept", f"used by open run {run.id}")
     driver = drivers.get(point.driver)
     if driver is None:
         return Outcome(point, "failed", verdict.reason, f"driver {point.driver} not configured")

@@ -187,3 +187,32 @@ async def test_a_driver_without_delete_keeps_its_points(store) -> None:
     outcomes = await _prune(store, {"files": KeepingDriver()}, target_id="db1")  # type: ignore[dict-item]
     assert outcomes["db1-0"].action == "unsupported"
     assert len(_listed(store, "db1")) == 4
+
+
+async def test_a_run_opened_after_the_plan_still_protects_its_point(store) -> None:
+    class OpensARunFirst(DeletingDriver):
+        """The daemon opening a run on db1-1 while the prune is deleting db1-0."""
+
+        async def delete(self, target, point):
+            if point.id == "db1-0":
+                store.open_run(
+                    runs.RollbackRun(
+                        id=ids.RunId("run-late"),
+                        target=ids.TargetId("db1"),
+                        state=runs.RunState.PENDING,
+                        trigger="manual",
+                        actor="test",
+                        reason="r",
+                        created_at=1.0,
+                        updated_at=1.0,
+                        restore_point=ids.RestorePointId("db1-1"),
+                    )
+                )
+            return await super().delete(target, point)
+
+    driver = OpensARunFirst()
+    outcomes = await _prune(store, {"files": driver}, target_id="db1")
+    assert driver.deleted == ["db1-0"]
+    assert outcomes["db1-1"].action == "kept"
+    assert outcomes["db1-1"].reason == "used by open run run-late"
+    assert "db1-1" in _listed(store, "db1")
