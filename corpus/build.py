@@ -1777,6 +1777,12 @@ def halves(scenarios: Iterable[Scenario]) -> dict[str, str]:
     return out
 
 
+def _committed_halves() -> dict[str, str]:
+    """The design / held-out half of every recording, as the repository's manifest fixed it."""
+    document = json.loads(MANIFEST.read_text(encoding="utf-8"))
+    return {str(entry["name"]): str(entry["half"]) for entry in document["recordings"]}
+
+
 def all_scenarios(data: Path | None) -> list[Scenario]:
     scenarios = committed_scenarios()
     if data is not None:
@@ -1827,8 +1833,10 @@ def build(out: Path | None, *, check: bool, data: Path | None) -> int:
     if len(names) != len(set(names)):
         raise ValueError("recording names must be unique")
     # The split is computed over the whole corpus (real-data recordings included) when the
-    # data is there; the manifest in the repository is always written with it.
-    split = halves(scenarios)
+    # data is there, and the manifest in the repository is written with it. Without the data
+    # the halves are read back from that manifest: they were fixed before any tuning and must
+    # not move because a machine lacks ../shared (each recording carries its half).
+    split = halves(scenarios) if data is not None else _committed_halves()
     body = json.dumps(manifest(scenarios, split), indent=1, sort_keys=True) + "\n"
     stale = []
     for scenario in scenarios:
@@ -1849,12 +1857,15 @@ def build(out: Path | None, *, check: bool, data: Path | None) -> int:
             not MANIFEST.is_file() or MANIFEST.read_text(encoding="utf-8") != body
         ):
             stale.append(MANIFEST.name)
-        for _name in stale:
-            pass
+        for name in stale:
+            sys.stderr.write(f"stale: {name} (rebuild with corpus/build.py --write)\n")
         return 1 if stale else 0
     if out is None:
         if data is None:
-            pass
+            sys.stderr.write(
+                "../shared/data not found: the committed recordings were rewritten, the "
+                "manifest (which lists the real-data recordings too) was left as it is\n"
+            )
         else:
             MANIFEST.write_text(body, encoding="utf-8")
     else:
@@ -1873,7 +1884,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = shared_data_dir()
     if args.out is not None and data is None:
-        pass
+        sys.stderr.write(
+            "../shared/data not found (ROLLSAFE_SHARED_DATA overrides): only the committed "
+            "recordings are written\n"
+        )
     return build(args.out, check=args.check, data=data)
 
 
