@@ -8,7 +8,6 @@ then every ``policy.watch_interval``.
 
 from __future__ import annotations
 
-import http.server
 import os
 import subprocess
 import sys
@@ -18,33 +17,13 @@ from pathlib import Path
 
 from rollsafe.domain import observations
 from rollsafe.storage import sql
+from support import counting_server
 
 ROLLSAFE = [sys.executable, "-m", "rollsafe.interfaces.cli.main"]
 
 
-class _Counted(http.server.ThreadingHTTPServer):
-    def __init__(self) -> None:
-        self.hits = 0
-        self.third_hit = threading.Event()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.hits += 1
-                if server.hits >= 3:
-                    server.third_hit.set()
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
 def test_an_upgrade_mark_puts_its_target_under_close_watch(tmp_path: Path) -> None:
-    service = _Counted()
+    service = counting_server.Counted()
     thread = threading.Thread(target=service.serve_forever, daemon=True)
     thread.start()
     config = tmp_path / "rollsafe.yaml"

@@ -5,7 +5,6 @@ a running ``rollsafe run`` puts the target under close watch because of it.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from rollsafe.config import loading
 from rollsafe.execute import runs as executing
 from rollsafe.interfaces.cli import context, main
 from rollsafe.storage import sql
+from support import counting_server
 
 ROLLSAFE = [sys.executable, "-m", "rollsafe.interfaces.cli.main"]
 runner = CliRunner()
@@ -136,29 +136,8 @@ def test_the_cli_marks_without_a_daemon(tmp_path: Path) -> None:
         assert _marks(store, "app-2") == []
 
 
-class _Counted(http.server.ThreadingHTTPServer):
-    def __init__(self) -> None:
-        self.hits = 0
-        self.third_hit = threading.Event()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.hits += 1
-                if server.hits >= 3:
-                    server.third_hit.set()
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-
 def test_a_running_daemon_watches_a_target_marked_by_the_cli(tmp_path: Path) -> None:
-    service = _Counted()
+    service = counting_server.Counted()
     thread = threading.Thread(target=service.serve_forever, daemon=True)
     thread.start()
     config = tmp_path / "rollsafe.yaml"

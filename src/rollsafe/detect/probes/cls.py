@@ -158,12 +158,6 @@ def _last_line(response: dict[str, typing.Any], field: str) -> str | None:
     return raw if isinstance(raw, str) else None
 
 
-def _short(value: object) -> str:
-    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value or "")
-    text = " ".join(text.split())
-    return text if len(text) <= _MESSAGE_LIMIT else text[: _MESSAGE_LIMIT - 3] + "..."
-
-
 def create(config: models.Probe, clock: clocks.Clock) -> platforms.PlatformProbe:
     """Factory registered under ``cls``; ConfigError when the SDK is not installed."""
     if not isinstance(config, models.ClsProbe):
