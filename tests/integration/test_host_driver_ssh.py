@@ -20,6 +20,7 @@ from rollsafe.config import models
 from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, registry
 from rollsafe.execute.drivers import host as host_driver
+from rollsafe.execute.recipes import recipes
 from support import netns_hosts
 
 
@@ -159,11 +160,11 @@ async def test_btrfs_checkpoint_upgrade_rollback_verify_over_ssh(env, tmp_path, 
         # The recipe alone, repeated with the same attempt, sees its work done.
         data = {**point.data["recipe_data"], "attempt": "again"}
         first = await driver.recipe.rollback(
-            driver.transport, target, data, step="restore", limit_s=30
+            recipes.Host(driver.transport, target), data, step="restore", limit_s=30
         )
         active = _uuid(sub)
         second = await driver.recipe.rollback(
-            driver.transport, target, data, step="restore", limit_s=30
+            recipes.Host(driver.transport, target), data, step="restore", limit_s=30
         )
         assert "already restored" in second
         assert "already" not in first
@@ -238,7 +239,10 @@ async def test_directory_recipe_over_ssh(env, tmp_path, calls):
         assert "matches" in await driver.verify(target, point)
         # The recipe sees a restored directory and leaves it alone.
         again = await driver.recipe.rollback(
-            driver.transport, target, point.data["recipe_data"], step="restore", limit_s=30
+            recipes.Host(driver.transport, target),
+            point.data["recipe_data"],
+            step="restore",
+            limit_s=30,
         )
         assert "already restored" in again
         # A damaged copy is refused before anything is touched.

@@ -12,11 +12,16 @@ import subprocess
 import pytest
 
 from rollsafe.config import models
-from rollsafe.execute.recipes import packages
-from rollsafe.reach.transports import local
+from rollsafe.execute.recipes import packages, recipes
+from rollsafe.reach.transports import local, transporting
 
 pytestmark = pytest.mark.requires("dpkg-query")
 TARGET = models.Target(id="this-host")
+
+
+def on(transport: transporting.Transport) -> recipes.Host:
+    """``TARGET`` reached through ``transport``."""
+    return recipes.Host(transport, TARGET)
 
 
 def dpkg_version(name: str) -> str:
@@ -30,13 +35,13 @@ async def test_checkpoint_reads_the_real_package_set() -> None:
     recipe = packages.make(models.AptRecipe(kind="apt"))
     # The transports' default output limit: the list is read in pages that fit it.
     transport = local.LocalTransport()
-    data = await recipe.checkpoint(transport, TARGET, point_id="rp-1", limit_s=60)
+    data = await recipe.checkpoint(on(transport), point_id="rp-1", limit_s=60)
     found = data["packages"]
     assert found["dpkg"] == dpkg_version("dpkg")
     assert found["qemu-utils"] == dpkg_version("qemu-utils")
     assert len(found) > 50
     assert all(version for version in found.values())
-    assert "packages match" in await recipe.verify(transport, TARGET, data, limit_s=60)
+    assert "packages match" in await recipe.verify(on(transport), data, limit_s=60)
 
 
 async def test_scoped_checkpoint_on_the_real_system() -> None:
@@ -44,6 +49,6 @@ async def test_scoped_checkpoint_on_the_real_system() -> None:
         models.AptRecipe(kind="apt", packages=["dpkg", "no-such-package-rollsafe"])
     )
     transport = local.LocalTransport()
-    data = await recipe.checkpoint(transport, TARGET, point_id="rp-1", limit_s=60)
+    data = await recipe.checkpoint(on(transport), point_id="rp-1", limit_s=60)
     assert data["packages"] == {"dpkg": dpkg_version("dpkg")}
-    assert "1 packages match" in await recipe.verify(transport, TARGET, data, limit_s=60)
+    assert "1 packages match" in await recipe.verify(on(transport), data, limit_s=60)

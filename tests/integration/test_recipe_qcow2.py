@@ -15,11 +15,16 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import qcow2
-from rollsafe.reach.transports import local
+from rollsafe.execute.recipes import qcow2, recipes
+from rollsafe.reach.transports import local, transporting
 
 pytestmark = pytest.mark.requires("qemu-img", "qemu-io")
 TARGET = models.Target(id="vm-1")
+
+
+def on(transport: transporting.Transport) -> recipes.Host:
+    """``TARGET`` reached through ``transport``."""
+    return recipes.Host(transport, TARGET)
 
 
 def qemu_io(image: Path, command: str) -> subprocess.CompletedProcess[str]:
@@ -70,16 +75,16 @@ async def test_checkpoint_change_rollback_verify(image: Path, tmp_path: Path) ->
     recipe = qcow2.make(config, poll_interval=0.05)
     transport = local.LocalTransport()
 
-    data = await recipe.checkpoint(transport, TARGET, point_id="rp-abc123", limit_s=60)
+    data = await recipe.checkpoint(on(transport), point_id="rp-abc123", limit_s=60)
     assert data == {
         "image": str(image),
         "tag": "rollsafe-rp-abc123",
         "virtual_size": 4 * 1024 * 1024,
         "point_id": "rp-abc123",
     }
-    await recipe.precheck(transport, TARGET, data, limit_s=60)
+    await recipe.precheck(on(transport), data, limit_s=60)
     # Repeated checkpoint: the snapshot is there already, no second one.
-    await recipe.checkpoint(transport, TARGET, point_id="rp-abc123", limit_s=60)
+    await recipe.checkpoint(on(transport), point_id="rp-abc123", limit_s=60)
     listed = subprocess.run(
         ["qemu-img", "snapshot", "-l", str(image)], capture_output=True, text=True, check=True
     )
@@ -91,7 +96,7 @@ async def test_checkpoint_change_rollback_verify(image: Path, tmp_path: Path) ->
 
     assert recipe.rollback_steps(data) == ["stop", "apply", "start"]
     texts = [
-        await recipe.rollback(transport, TARGET, data, step=step, limit_s=60)
+        await recipe.rollback(on(transport), data, step=step, limit_s=60)
         for step in recipe.rollback_steps(data)
     ]
     assert "already stopped" in texts[0]
@@ -100,7 +105,7 @@ async def test_checkpoint_change_rollback_verify(image: Path, tmp_path: Path) ->
     assert log.read_text() == "start vm-1\n"
 
     assert qemu_io(image, "read -P 0xab 0 64k").returncode == 0  # the data is back
-    assert "clean qemu-img check" in await recipe.verify(transport, TARGET, data, limit_s=60)
+    assert "clean qemu-img check" in await recipe.verify(on(transport), data, limit_s=60)
 
 
 async def test_a_running_vm_is_stopped_for_the_checkpoint(
@@ -109,10 +114,10 @@ async def test_a_running_vm_is_stopped_for_the_checkpoint(
     transport = local.LocalTransport()
     bare = qcow2.make(models.Qcow2Recipe(kind="qcow2", image=str(image)), poll_interval=0.05)
     with pytest.raises(errors.DriverError, match="in use by a running VM"):
-        await bare.checkpoint(transport, TARGET, point_id="rp-1", limit_s=30)
+        await bare.checkpoint(on(transport), point_id="rp-1", limit_s=30)
     data = {"image": str(image), "tag": "rollsafe-rp-1", "virtual_size": 4194304}
     with pytest.raises(errors.DriverError, match="refusing to apply"):
-        await bare.rollback(transport, TARGET, data, step="apply", limit_s=30)
+        await bare.rollback(on(transport), data, step="apply", limit_s=30)
 
     started = tmp_path / "started"
     config = models.Qcow2Recipe(
@@ -122,10 +127,10 @@ async def test_a_running_vm_is_stopped_for_the_checkpoint(
         start=["touch", str(started)],
     )
     recipe = qcow2.make(config, poll_interval=0.05)
-    taken = await recipe.checkpoint(transport, TARGET, point_id="rp-1", limit_s=30)
+    taken = await recipe.checkpoint(on(transport), point_id="rp-1", limit_s=30)
     assert await running_vm.wait() != 0  # it was stopped
     assert started.exists()  # and started again after the snapshot
-    await recipe.precheck(transport, TARGET, taken, limit_s=30)
+    await recipe.precheck(on(transport), taken, limit_s=30)
 
 
 async def test_precheck_and_verify_without_the_snapshot(image: Path) -> None:
@@ -133,8 +138,8 @@ async def test_precheck_and_verify_without_the_snapshot(image: Path) -> None:
     recipe = qcow2.make(models.Qcow2Recipe(kind="qcow2", image=str(image)))
     data = {"image": str(image), "tag": "rollsafe-gone", "virtual_size": 4194304}
     with pytest.raises(errors.PrecheckFailed, match="no longer"):
-        await recipe.precheck(transport, TARGET, data, limit_s=30)
+        await recipe.precheck(on(transport), data, limit_s=30)
     with pytest.raises(errors.VerificationFailed, match="missing"):
-        await recipe.verify(transport, TARGET, data, limit_s=30)
+        await recipe.verify(on(transport), data, limit_s=30)
     with pytest.raises(errors.DriverError, match="qemu-img snapshot -a failed"):
-        await recipe.rollback(transport, TARGET, data, step="apply", limit_s=30)
+        await recipe.rollback(on(transport), data, step="apply", limit_s=30)

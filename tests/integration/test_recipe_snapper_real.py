@@ -23,10 +23,17 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import snapper
-from rollsafe.reach.transports import local
+from rollsafe.execute.recipes import recipes, snapper
+from rollsafe.reach.transports import local, transporting
 
 TARGET = models.Target(id="snapper-host")
+
+
+def on(transport: transporting.Transport) -> recipes.Host:
+    """``TARGET`` reached through ``transport``."""
+    return recipes.Host(transport, TARGET)
+
+
 LIMIT_S = 60.0
 
 
@@ -127,7 +134,7 @@ async def test_undochange_restores_the_file_tree_exactly(volume: SnapperVolume) 
     r = recipe(volume)
     transport = local.LocalTransport()
 
-    data = await r.checkpoint(transport, TARGET, point_id="rp-real1", limit_s=LIMIT_S)
+    data = await r.checkpoint(on(transport), point_id="rp-real1", limit_s=LIMIT_S)
     number = data["number"]
     assert data == {
         "config": volume.config,
@@ -138,19 +145,19 @@ async def test_undochange_restores_the_file_tree_exactly(volume: SnapperVolume) 
     assert isinstance(number, int)
     assert number >= 1
     # A repeated checkpoint (controller restarted) finds that snapshot instead of a new one.
-    again = await r.checkpoint(transport, TARGET, point_id="rp-real1", limit_s=LIMIT_S)
+    again = await r.checkpoint(on(transport), point_id="rp-real1", limit_s=LIMIT_S)
     assert again["number"] == number
 
     upgrade(volume.root)
     assert tree(volume.root) != before
-    await r.precheck(transport, TARGET, data, limit_s=LIMIT_S)
+    await r.precheck(on(transport), data, limit_s=LIMIT_S)
     with pytest.raises(errors.VerificationFailed, match=r"app\.conf"):
-        await r.verify(transport, TARGET, data, limit_s=LIMIT_S)
+        await r.verify(on(transport), data, limit_s=LIMIT_S)
 
     steps = r.rollback_steps(data)
     assert steps == ["undo"]
     for step in steps:
-        text = await r.rollback(transport, TARGET, data, step=step, limit_s=LIMIT_S)
+        text = await r.rollback(on(transport), data, step=step, limit_s=LIMIT_S)
         assert text == f"undid the changes made since snapshot {number}"
 
     after = tree(volume.root)
@@ -158,49 +165,49 @@ async def test_undochange_restores_the_file_tree_exactly(volume: SnapperVolume) 
     assert (volume.root / "etc" / "app" / "app.conf").read_text() == "workers = 4\n"
     assert not (volume.root / "usr" / "lib" / "libfoo.so.2").exists()
     assert (volume.root / "usr" / "lib" / "libfoo.so.1").exists()
-    verified = await r.verify(transport, TARGET, data, limit_s=LIMIT_S)
+    verified = await r.verify(on(transport), data, limit_s=LIMIT_S)
     assert verified == f"no file differs from snapshot {number}"
 
     # The same step again (the controller died after it): nothing left to undo.
     for step in steps:
-        text = await r.rollback(transport, TARGET, data, step=step, limit_s=LIMIT_S)
+        text = await r.rollback(on(transport), data, step=step, limit_s=LIMIT_S)
         assert text == f"nothing changed since snapshot {number}: already undone"
     assert tree(volume.root) == before
-    await r.verify(transport, TARGET, data, limit_s=LIMIT_S)
+    await r.verify(on(transport), data, limit_s=LIMIT_S)
 
 
 async def test_precheck_fails_once_the_snapshot_is_gone(volume: SnapperVolume) -> None:
     populate(volume.root)
     r = recipe(volume)
     transport = local.LocalTransport()
-    data = await r.checkpoint(transport, TARGET, point_id="rp-real2", limit_s=LIMIT_S)
-    await r.precheck(transport, TARGET, data, limit_s=LIMIT_S)
+    data = await r.checkpoint(on(transport), point_id="rp-real2", limit_s=LIMIT_S)
+    await r.precheck(on(transport), data, limit_s=LIMIT_S)
 
     _must("snapper", "--no-dbus", "-c", volume.config, "delete", str(data["number"]))
 
     with pytest.raises(errors.PrecheckFailed, match=f"snapshot {data['number']} .* no longer"):
-        await r.precheck(transport, TARGET, data, limit_s=LIMIT_S)
+        await r.precheck(on(transport), data, limit_s=LIMIT_S)
 
 
 async def test_retention_deletes_only_the_snapshot_it_made(volume: SnapperVolume) -> None:
     populate(volume.root)
     r = recipe(volume)
     transport = local.LocalTransport()
-    old = await r.checkpoint(transport, TARGET, point_id="rp-old", limit_s=LIMIT_S)
-    new = await r.checkpoint(transport, TARGET, point_id="rp-new", limit_s=LIMIT_S)
+    old = await r.checkpoint(on(transport), point_id="rp-old", limit_s=LIMIT_S)
+    new = await r.checkpoint(on(transport), point_id="rp-new", limit_s=LIMIT_S)
 
     def numbers() -> set[int]:
         listed = _must("snapper", "--no-dbus", "-c", volume.config, "--csvout", "list")
         return {int(line.split(",")[2]) for line in listed.splitlines()[1:] if line}
 
     assert {old["number"], new["number"]} <= numbers()
-    said = await r.delete(transport, TARGET, old, limit_s=LIMIT_S)
+    said = await r.delete(on(transport), old, limit_s=LIMIT_S)
     assert said == f"deleted snapper snapshot {old['number']}"
     assert old["number"] not in numbers()
     assert new["number"] in numbers()
-    assert "already gone" in await r.delete(transport, TARGET, old, limit_s=LIMIT_S)
+    assert "already gone" in await r.delete(on(transport), old, limit_s=LIMIT_S)
     # A number that now belongs to another snapshot is left alone.
     stranger = {**new, "point_id": "rp-someone-else"}
-    assert "left alone" in await r.delete(transport, TARGET, stranger, limit_s=LIMIT_S)
+    assert "left alone" in await r.delete(on(transport), stranger, limit_s=LIMIT_S)
     assert new["number"] in numbers()
-    await r.precheck(transport, TARGET, new, limit_s=LIMIT_S)
+    await r.precheck(on(transport), new, limit_s=LIMIT_S)

@@ -27,7 +27,6 @@ import errno
 import fcntl
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -38,10 +37,10 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute import journals
+from rollsafe.execute import commands, journals
 from rollsafe.execute import supervisor as supervisor_process
 
-__all__ = ["CommandFiles", "argv", "journaled", "run", "tail", "upgrade"]
+__all__ = ["CommandFiles", "journaled", "run", "tail", "upgrade"]
 
 _TAIL_BYTES = 64 * 1024
 _TAIL_LINES = 20
@@ -132,7 +131,7 @@ async def upgrade(
         journal,
         key,
         lambda: run(
-            argv(command, target, what="upgrade"),
+            commands.argv(command, target, what="upgrade"),
             env=environment,
             journal=journal.root,
             key=key,
@@ -144,23 +143,6 @@ async def upgrade(
         step="upgrade",
         retry_after=retry_after,
     )
-
-
-def argv(command: models.Command, target: models.Target, *, what: str) -> list[str]:
-    """The argv of a configured command for ``target``: split (a string), then rendered."""
-    try:
-        tokens = shlex.split(command) if isinstance(command, str) else list(command)
-    except ValueError as exc:
-        raise errors.DriverError(f"the {what} command cannot be split: {exc}") from exc
-    if not tokens:
-        raise errors.DriverError(f"the {what} command is empty")
-    try:
-        return [models.render(token, target) for token in tokens]
-    except (KeyError, ValueError, IndexError, AttributeError) as exc:
-        raise errors.DriverError(
-            f"the {what} command cannot be rendered for {target.id}: unknown or invalid "
-            f"template variable {exc} (write literal braces as {{{{ and }}}})"
-        ) from exc
 
 
 async def _supervised(

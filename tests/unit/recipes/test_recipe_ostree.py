@@ -7,9 +7,17 @@ from scripted_transport import ScriptedTransport, fail, from_file, ok
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import ostree
+from rollsafe.execute.recipes import ostree, recipes
+from rollsafe.reach.transports import transporting
 
 TARGET = models.Target(id="edge-1")
+
+
+def on(transport: transporting.Transport) -> recipes.Host:
+    """``TARGET`` reached through ``transport``."""
+    return recipes.Host(transport, TARGET)
+
+
 OLD = "8f3c2b1a9d0e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c"
 DIGEST = "sha256:3b7d2a0e6a5f9c8d1e4b7a0c3f6e9d2b5a8c1f4e7d0a3b6c9f2e5d8a1b4c7f0e"
 
@@ -21,7 +29,7 @@ def recipe(kind: str) -> ostree.OstreeRecipe:
 async def test_rpm_ostree_checkpoint() -> None:
     t = ScriptedTransport().on("status --json", from_file("rpm_ostree_status_before.json"))
     t.on("boot_id", ok("b0\n"))
-    data = await recipe("rpm-ostree").checkpoint(t, TARGET, point_id="rp-1", limit_s=60)
+    data = await recipe("rpm-ostree").checkpoint(on(t), point_id="rp-1", limit_s=60)
     assert data == {
         "tool": "rpm-ostree",
         "deployment": OLD,
@@ -48,11 +56,11 @@ async def test_rpm_ostree_full_rollback() -> None:
     t.on("rpm-ostree rollback", ok("Moving 'c41d7e0b' to be first deployment\n"))
     t.on("test -e", fail(1)).on("systemctl reboot", fail(-1, "connection closed"))
     t.on("if [ -e", ok("rollsafe-reboot-pending b1\n"), ok("b2\n"))
-    await r.precheck(t, TARGET, data, limit_s=60)
-    assert "default again" in await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
-    assert await r.rollback(t, TARGET, data, step="reboot", limit_s=60) == "reboot requested"
-    assert "b2" in await r.rollback(t, TARGET, data, step="wait", limit_s=60)
-    assert "39.20240210.3.0" in await r.verify(t, TARGET, data, limit_s=60)
+    await r.precheck(on(t), data, limit_s=60)
+    assert "default again" in await r.rollback(on(t), data, step="rollback", limit_s=60)
+    assert await r.rollback(on(t), data, step="reboot", limit_s=60) == "reboot requested"
+    assert "b2" in await r.rollback(on(t), data, step="wait", limit_s=60)
+    assert "39.20240210.3.0" in await r.verify(on(t), data, limit_s=60)
     assert t.sent("rpm-ostree rollback") == ["rpm-ostree rollback"]
 
 
@@ -60,14 +68,14 @@ async def test_rpm_ostree_steps_are_idempotent() -> None:
     r = recipe("rpm-ostree")
     data = {"deployment": OLD, "point_id": "rp-1"}
     t = ScriptedTransport().on("status --json", from_file("rpm_ostree_status_rolled_back.json"))
-    assert "already the default" in await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
+    assert "already the default" in await r.rollback(on(t), data, step="rollback", limit_s=60)
     t.on("status --json", from_file("rpm_ostree_status_rebooted.json"))
-    assert "already the default" in await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
-    assert "no reboot needed" in await r.rollback(t, TARGET, data, step="reboot", limit_s=60)
+    assert "already the default" in await r.rollback(on(t), data, step="rollback", limit_s=60)
+    assert "no reboot needed" in await r.rollback(on(t), data, step="reboot", limit_s=60)
     # The reboot was asked for already (marker on the host) and the host is still up.
     t.on("status --json", from_file("rpm_ostree_status_upgraded.json"))
     t.on("test -e", ok())
-    text = await r.rollback(t, TARGET, data, step="reboot", limit_s=60)
+    text = await r.rollback(on(t), data, step="reboot", limit_s=60)
     assert "already requested" in text
     assert t.sent("rpm-ostree rollback") == []
     assert t.sent("systemctl") == []
@@ -83,8 +91,8 @@ async def test_rpm_ostree_staged_update_is_dropped_without_reboot() -> None:
         from_file("rpm_ostree_status_before.json"),
     )
     t.on("rpm-ostree rollback", ok())
-    assert "default again" in await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
-    assert "no reboot needed" in await r.rollback(t, TARGET, data, step="reboot", limit_s=60)
+    assert "default again" in await r.rollback(on(t), data, step="rollback", limit_s=60)
+    assert "no reboot needed" in await r.rollback(on(t), data, step="reboot", limit_s=60)
     assert t.sent("rpm-ostree rollback") == ["rpm-ostree rollback"]
 
 
@@ -93,12 +101,12 @@ async def test_rpm_ostree_refuses_a_lost_deployment() -> None:
     data = {"deployment": OLD, "point_id": "rp-1"}
     t = ScriptedTransport().on("status --json", from_file("rpm_ostree_status_gc.json"))
     with pytest.raises(errors.PrecheckFailed, match="no longer on the host"):
-        await r.precheck(t, TARGET, data, limit_s=60)
+        await r.precheck(on(t), data, limit_s=60)
     with pytest.raises(errors.DriverError, match="would not reach"):
-        await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
+        await r.rollback(on(t), data, step="rollback", limit_s=60)
     t.on("status --json", from_file("rpm_ostree_status_upgraded.json"))
     with pytest.raises(errors.VerificationFailed, match="not 8f3c"):
-        await r.verify(t, TARGET, data, limit_s=60)
+        await r.verify(on(t), data, limit_s=60)
 
 
 async def test_rpm_ostree_rollback_that_did_not_take() -> None:
@@ -107,14 +115,14 @@ async def test_rpm_ostree_rollback_that_did_not_take() -> None:
     t = ScriptedTransport().on("status --json", from_file("rpm_ostree_status_upgraded.json"))
     t.on("rpm-ostree rollback", ok())
     with pytest.raises(errors.DriverError, match="default deployment is not"):
-        await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
+        await r.rollback(on(t), data, step="rollback", limit_s=60)
 
 
 async def test_bootc_rollback() -> None:
     r = recipe("bootc")
     t = ScriptedTransport().on("bootc status --json", from_file("bootc_status_before.json"))
     t.on("boot_id", ok("b0\n"))
-    data = await r.checkpoint(t, TARGET, point_id="rp-1", limit_s=60)
+    data = await r.checkpoint(on(t), point_id="rp-1", limit_s=60)
     assert data["deployment"] == DIGEST
     assert data["checksum"] == OLD
     assert data["tool"] == "bootc"
@@ -125,10 +133,10 @@ async def test_bootc_rollback() -> None:
         from_file("bootc_status_queued.json"),
     )
     t.on("bootc rollback", ok("Next boot: rollback deployment\n"))
-    assert "default again" in await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
-    assert "already the default" in await r.rollback(t, TARGET, data, step="rollback", limit_s=60)
+    assert "default again" in await r.rollback(on(t), data, step="rollback", limit_s=60)
+    assert "already the default" in await r.rollback(on(t), data, step="rollback", limit_s=60)
     assert t.sent("bootc rollback") == ["bootc rollback"]
     with pytest.raises(errors.VerificationFailed):
-        await r.verify(t, TARGET, data, limit_s=60)
+        await r.verify(on(t), data, limit_s=60)
     t.on("bootc status --json", from_file("bootc_status_rebooted.json"))
-    assert "9.20240502.0" in await r.verify(t, TARGET, data, limit_s=60)
+    assert "9.20240502.0" in await r.verify(on(t), data, limit_s=60)

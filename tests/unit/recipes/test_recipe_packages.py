@@ -9,10 +9,17 @@ from scripted_transport import ScriptedTransport, fail, from_file, ok, output
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import packages, parsing
+from rollsafe.execute.recipes import packages, parsing, recipes
 from rollsafe.reach.transports import transporting
 
 TARGET = models.Target(id="web-1")
+
+
+def on(transport: transporting.Transport) -> recipes.Host:
+    """``TARGET`` reached through ``transport``."""
+    return recipes.Host(transport, TARGET)
+
+
 DPKG = "dpkg-query -W '-f=${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n'"
 RPM_QA = "rpm -qa --qf '%{NAME}\\t%{EPOCH}:%{VERSION}-%{RELEASE}.%{ARCH}\\n'"
 
@@ -31,7 +38,7 @@ def dnf(**fields: object) -> packages.DnfRecipe:
 
 async def test_apt_checkpoint_records_installed_packages() -> None:
     t = ScriptedTransport().on("dpkg-query", from_file("dpkg_query.txt"))
-    data = await apt().checkpoint(t, TARGET, point_id="rp-1", limit_s=60)
+    data = await apt().checkpoint(on(t), point_id="rp-1", limit_s=60)
     assert t.commands == [packages.paged(DPKG, page=0)]
     assert data["scope"] is None
     assert data["packages"] == parsing.parse_dpkg_query(output("dpkg_query.txt"))
@@ -40,7 +47,7 @@ async def test_apt_checkpoint_records_installed_packages() -> None:
 async def test_apt_scoped_query_tolerates_unknown_names() -> None:
     t = ScriptedTransport().on("dpkg-query", ok("nginx\t1.22.1-9\tii \n"))
     data = await apt(packages=["nginx", "nginx-extras"]).checkpoint(
-        t, TARGET, point_id="rp-1", limit_s=60
+        on(t), point_id="rp-1", limit_s=60
     )
     assert data == {"packages": {"nginx": "1.22.1-9"}, "scope": ["nginx", "nginx-extras"]}
     assert t.commands == [packages.paged(DPKG + " nginx nginx-extras", page=0, ok_status=1)]
@@ -52,7 +59,7 @@ async def test_apt_install_step_downgrades_and_removes_then_is_idempotent() -> N
     assert r.rollback_steps(data) == ["install"]
     t = ScriptedTransport().on("dpkg-query", from_file("dpkg_query_upgraded.txt"))
     t.on("apt-get", ok("Setting up nginx (1.22.1-9) ...\n"))
-    text = await r.rollback(t, TARGET, data, step="install", limit_s=600)
+    text = await r.rollback(on(t), data, step="install", limit_s=600)
     assert text.startswith("reinstalled 4, removed 1")
     assert t.commands[-1] == (
         "DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "
@@ -61,12 +68,12 @@ async def test_apt_install_step_downgrades_and_removes_then_is_idempotent() -> N
         "'openssl=3.0.11-1~deb12u2' libnginx-mod-stream-"
     )
     with pytest.raises(errors.VerificationFailed, match=re.escape("nginx -> 1.22.1-9")):
-        await r.verify(t, TARGET, data, limit_s=60)
+        await r.verify(on(t), data, limit_s=60)
 
     done = ScriptedTransport().on("dpkg-query", from_file("dpkg_query.txt"))
-    assert "already match" in await r.rollback(done, TARGET, data, step="install", limit_s=600)
+    assert "already match" in await r.rollback(on(done), data, step="install", limit_s=600)
     assert done.sent("apt-get") == []
-    assert "10 packages match" in await r.verify(done, TARGET, data, limit_s=60)
+    assert "10 packages match" in await r.verify(on(done), data, limit_s=60)
 
 
 async def test_apt_failure_and_precheck() -> None:
@@ -76,56 +83,56 @@ async def test_apt_failure_and_precheck() -> None:
     with pytest.raises(
         errors.DriverError, match=re.escape("Version '1.22.1-9' for 'nginx' was not found")
     ):
-        await apt(packages=["nginx"]).rollback(t, TARGET, data, step="install", limit_s=600)
+        await apt(packages=["nginx"]).rollback(on(t), data, step="install", limit_s=600)
     t.on("command -v", fail(1))
     with pytest.raises(errors.PrecheckFailed):
-        await apt().precheck(t, TARGET, data, limit_s=60)
+        await apt().precheck(on(t), data, limit_s=60)
 
 
 async def test_dnf_checkpoint_undo_and_verify() -> None:
     r = dnf()
     t = ScriptedTransport().on("history list", from_file("dnf_history_list.txt"))
     t.on("rpm -qa", from_file("rpm_qa.txt"))
-    data = await r.checkpoint(t, TARGET, point_id="rp-1", limit_s=60)
+    data = await r.checkpoint(on(t), point_id="rp-1", limit_s=60)
     assert t.commands == ["dnf -q history list", packages.paged(RPM_QA, page=0)]
     assert data["transaction"] == 13
     assert data["packages"]["nginx"] == ["1:1.24.0-4.fc39.x86_64"]
     assert r.rollback_steps(data) == ["undo"]
 
     t.on("history info 13", ok("Transaction ID : 13\n"))
-    await r.precheck(t, TARGET, data, limit_s=60)
+    await r.precheck(on(t), data, limit_s=60)
 
     t.on("rpm -qa", from_file("rpm_qa_upgraded.txt"))
     t.on("history list", from_file("dnf_history_list_upgraded.txt"))
     t.on("history rollback", ok("Complete!\n"))
-    text = await r.rollback(t, TARGET, data, step="undo", limit_s=600)
+    text = await r.rollback(on(t), data, step="undo", limit_s=600)
     assert "after 13 (last was 14)" in text
     assert t.commands[-1] == "dnf -y history rollback 13"
     with pytest.raises(errors.VerificationFailed, match="nginx-core: absent"):
-        await r.verify(t, TARGET, data, limit_s=60)
+        await r.verify(on(t), data, limit_s=60)
 
     # Repeated once the set is back (gpg keys imported meanwhile do not count).
     t.on("rpm -qa", ok(output("rpm_qa.txt") + "gpg-pubkey\t(none):a15b79cc-63d04c2c.(none)\n"))
-    assert "already match" in await r.rollback(t, TARGET, data, step="undo", limit_s=600)
+    assert "already match" in await r.rollback(on(t), data, step="undo", limit_s=600)
     assert len(t.sent("history rollback")) == 1
-    assert "match the restore point" in await r.verify(t, TARGET, data, limit_s=60)
+    assert "match the restore point" in await r.verify(on(t), data, limit_s=60)
 
 
 async def test_dnf_refuses_what_it_cannot_undo() -> None:
     r = dnf(packages=["nginx", "nginx-core"])
     t = ScriptedTransport().on("history list", ok("No transactions\n"))
     with pytest.raises(errors.DriverError, match="no transaction"):
-        await r.checkpoint(t, TARGET, point_id="rp-1", limit_s=60)
+        await r.checkpoint(on(t), point_id="rp-1", limit_s=60)
 
     data = {"transaction": 13, "packages": {"nginx": ["1:1.24.0-3.fc39.x86_64"]}, "scope": None}
     t.on("history list", from_file("dnf_history_list.txt"))
     t.on("rpm -q ", from_file("rpm_q_scoped.txt"))
     with pytest.raises(errors.DriverError, match="changed outside dnf"):
-        await r.rollback(t, TARGET, data, step="undo", limit_s=600)
+        await r.rollback(on(t), data, step="undo", limit_s=600)
     assert ' nginx nginx-core); rc=$?; [ "$rc" -le 255 ]' in t.sent("rpm -q ")[-1]
     t.on("history info", fail(1, "No transaction which matches: 13\n"))
     with pytest.raises(errors.PrecheckFailed, match="not known"):
-        await r.precheck(t, TARGET, data, limit_s=60)
+        await r.precheck(on(t), data, limit_s=60)
 
 
 async def test_long_lists_are_read_in_pages_and_cut_output_is_refused() -> None:
@@ -133,7 +140,7 @@ async def test_long_lists_are_read_in_pages_and_cut_output_is_refused() -> None:
     t = ScriptedTransport()
     t.on("sed -n '1,150p'", ok("".join(lines[: packages.PAGE_LINES])))
     t.on("sed -n '151,300p'", ok("".join(lines[packages.PAGE_LINES :])))
-    data = await apt().checkpoint(t, TARGET, point_id="rp-1", limit_s=60)
+    data = await apt().checkpoint(on(t), point_id="rp-1", limit_s=60)
     assert len(data["packages"]) == packages.PAGE_LINES + 10
     assert len(t.commands) == 2
 
@@ -144,4 +151,4 @@ async def test_long_lists_are_read_in_pages_and_cut_output_is_refused() -> None:
         ),
     )
     with pytest.raises(errors.DriverError, match="cut at the transport's output limit"):
-        await apt().checkpoint(cut, TARGET, point_id="rp-1", limit_s=60)
+        await apt().checkpoint(on(cut), point_id="rp-1", limit_s=60)

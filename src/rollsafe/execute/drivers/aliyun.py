@@ -49,7 +49,6 @@ import dataclasses
 import json
 import logging
 import re
-import shlex
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -57,7 +56,7 @@ from typing import Any, TypeVar
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving, journals
+from rollsafe.execute import commands, driving, journals
 from rollsafe.reach import polling
 from rollsafe.reach.clouds import aliyun as aliyun_cloud
 
@@ -788,15 +787,7 @@ def _locked_for_security(instance: Mapping[str, Any]) -> bool:
 
 def upgrade_script(command: models.Command, target: models.Target) -> str:
     """The upgrade as one shell script: a string is a template, a list one template per word."""
-    try:
-        if isinstance(command, str):
-            return models.render(command, target)
-        return shlex.join(models.render(word, target) for word in command)
-    except (KeyError, ValueError, IndexError, AttributeError) as exc:
-        raise errors.DriverError(
-            f"the upgrade command cannot be rendered for {target.id}: unknown or invalid "
-            f"template variable {exc} (write literal braces as {{{{ and }}}})"
-        ) from exc
+    return commands.shell_text(command, target, what="upgrade")
 
 
 def instance_id_of(target: models.Target) -> str:

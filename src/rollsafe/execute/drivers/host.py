@@ -28,7 +28,7 @@ from typing import Any
 from rollsafe.audit import redacting
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving, journals
+from rollsafe.execute import commands, driving, journals
 from rollsafe.execute.recipes import building as recipe_building
 from rollsafe.execute.recipes import checked, recipes
 from rollsafe.reach.transports import shared as transport_shared
@@ -70,10 +70,7 @@ class HostDriver:
         self, target: models.Target, *, point_id: str, label: str = ""
     ) -> restore_points.RestorePoint:
         recipe_data = await self.recipe.checkpoint(
-            self._via("checkpoint"),
-            target,
-            point_id=point_id,
-            limit_s=self.config.step_timeout,
+            self._on(target, "checkpoint"), point_id=point_id, limit_s=self.config.step_timeout
         )
         return restore_points.RestorePoint(
             id=ids.RestorePointId(point_id),
@@ -95,10 +92,7 @@ class HostDriver:
         except errors.DriverError as exc:
             raise errors.PrecheckFailed(str(exc)) from exc
         await self.recipe.precheck(
-            self._via("precheck"),
-            target,
-            self._recipe_data(point),
-            limit_s=self.config.step_timeout,
+            self._on(target, "precheck"), self._recipe_data(point), limit_s=self.config.step_timeout
         )
 
     # ------------------------------------------------------------------ rollback
@@ -129,7 +123,7 @@ class HostDriver:
             # rollback's (see the btrfs recipe).
             data = {**self._recipe_data(point), "attempt": _attempt(key)}
             return await self.recipe.rollback(
-                self._via(step), target, data, step=step, limit_s=self.config.step_timeout
+                self._on(target, step), data, step=step, limit_s=self.config.step_timeout
             )
 
         return await self._journal.once(
@@ -140,10 +134,7 @@ class HostDriver:
         """The recipe's own check that the host is back at ``point`` (VerificationFailed)."""
         self._check_belongs(target, point)
         return await self.recipe.verify(
-            self._via("verify"),
-            target,
-            self._recipe_data(point),
-            limit_s=self.config.step_timeout,
+            self._on(target, "verify"), self._recipe_data(point), limit_s=self.config.step_timeout
         )
 
     # ------------------------------------------------------------------ retention
@@ -156,10 +147,7 @@ class HostDriver:
             return f"the {self.recipe.kind} recipe keeps nothing on the host to delete"
         remove: recipes.Deleting = self.recipe  # type: ignore[assignment]
         return await remove.delete(
-            self._via("delete"),
-            target,
-            self._recipe_data(point),
-            limit_s=self.config.step_timeout,
+            self._on(target, "delete"), self._recipe_data(point), limit_s=self.config.step_timeout
         )
 
     # ------------------------------------------------------------------ upgrade, status
@@ -204,21 +192,14 @@ class HostDriver:
             env=self.config.env,
         )
 
+    def _on(self, target: models.Target, step: str) -> recipes.Host:
+        """``target``'s host, reached through the audited transport for ``step``."""
+        return recipes.Host(self._via(step), target)
+
     async def _command(self, command: models.Command, target: models.Target, *, what: str) -> str:
-        try:
-            if isinstance(command, str):
-                text = models.render(command, target)
-            else:
-                text = shlex.join(models.render(part, target) for part in command)
-        except (KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise errors.DriverError(
-                f"the {what} command of driver {self.name} cannot be rendered for {target.id}: "
-                f"unknown or invalid template variable {exc}"
-            ) from exc
         result = await checked.run(
-            self._via(what),
-            target,
-            text,
+            self._on(target, what),
+            commands.shell_text(command, target, what=what),
             limit_s=self.config.step_timeout,
             what=f"the {what} command",
         )

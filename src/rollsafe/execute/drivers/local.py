@@ -38,7 +38,7 @@ from typing import Any
 from rollsafe.audit import redacting
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
-from rollsafe.execute import driving, journals, supervising
+from rollsafe.execute import commands, driving, journals, supervising
 from rollsafe.execute.drivers import directories
 
 STEP_RESTORE = "restore-directory"
@@ -205,7 +205,7 @@ class LocalDriver:
     def _check_executable(
         self, command: models.Command, target: models.Target, *, what: str
     ) -> None:
-        argv = supervising.argv(command, target, what=what)
+        argv = commands.argv(command, target, what=what)
         path = self._env(target, key="", point_id=None, point_dir=None).get("PATH")
         if "/" in argv[0]:
             found = os.access(argv[0], os.X_OK) and Path(argv[0]).is_file()
@@ -452,7 +452,7 @@ class LocalDriver:
         slug = journals.slug(f"{what}:{key}")
         try:
             output = await supervising.run(
-                supervising.argv(command, target, what=what),
+                commands.argv(command, target, what=what),
                 env=self._env(target, key=key, point_id=point_id, point_dir=point_dir),
                 journal=self._journal.root,
                 key=key,

@@ -26,16 +26,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import checked
-from rollsafe.reach.transports import transporting
+from rollsafe.execute.recipes import checked, recipes
 
 STEP_RESTORE = "restore"
-_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _ATTEMPT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _UUID = re.compile(r"^[0-9a-f-]{36}$")
 
@@ -47,7 +45,7 @@ parent_of() { field "$1" 'Parent UUID'; }
 """Shell functions reading ``btrfs subvolume show``: ``uuid_of PATH``, ``parent_of PATH``."""
 
 
-class BtrfsRecipe:
+class BtrfsRecipe(recipes.Stepped):
     """Implements ``recipes.Recipe`` for ``kind: btrfs``."""
 
     kind = "btrfs"
@@ -57,31 +55,16 @@ class BtrfsRecipe:
 
     def paths(self, target: models.Target) -> tuple[str, str]:
         """The active subvolume and the snapshots directory, rendered for ``target``."""
-        try:
-            subvolume = models.render(self.config.subvolume, target)
-            snapshots = models.render(self.config.snapshots, target)
-        except (KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise errors.DriverError(
-                f"btrfs recipe: a path cannot be rendered for {target.id}: {exc}"
-            ) from exc
-        for path in (subvolume, snapshots):
-            if not path.startswith("/") or posixpath.normpath(path) == "/":
-                raise errors.DriverError(
-                    f"btrfs recipe: {path!r} must be an absolute path other than /"
-                )
-        return posixpath.normpath(subvolume), posixpath.normpath(snapshots)
+        return (
+            checked.absolute_path(self.config.subvolume, target, what="btrfs recipe"),
+            checked.absolute_path(self.config.snapshots, target, what="btrfs recipe"),
+        )
 
     async def checkpoint(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        *,
-        point_id: str,
-        limit_s: float,
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
-        if not _POINT_ID.match(point_id):
-            raise errors.DriverError(f"restore point id {point_id!r} is not a safe file name")
-        subvolume, snapshots = self.paths(target)
+        checked.safe_point_id(point_id)
+        subvolume, snapshots = self.paths(host.target)
         snapshot = posixpath.join(snapshots, f"rollsafe-{point_id}")
         q = checked.quote
         script = (
@@ -97,14 +80,12 @@ class BtrfsRecipe:
             + 'echo "uuid=$(uuid_of "$SNAP")"\n'
             + 'echo "origin=$(uuid_of "$SUB")"\n'
         )
-        result = await checked.run(
-            transport, target, script, limit_s=limit_s, what=f"snapshotting {subvolume}"
-        )
+        result = await checked.run(host, script, limit_s=limit_s, what=f"snapshotting {subvolume}")
         values = _values(result.stdout)
         uuid = values.get("uuid", "")
         if not _UUID.match(uuid):
             raise errors.DriverError(
-                f"{target.id}: the snapshot {snapshot} reports no UUID: {checked.why(result)}"
+                f"{host.target.id}: the snapshot {snapshot} reports no UUID: {checked.why(result)}"
             )
         return {
             "subvolume": subvolume,
@@ -116,12 +97,7 @@ class BtrfsRecipe:
         }
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         subvolume, snapshot, uuid, _point = _recorded(data)
         q = checked.quote
@@ -137,28 +113,17 @@ class BtrfsRecipe:
             + '[ -w "$P" ] || { echo "$P is not writable" >&2; exit 6; }\n'
         )
         await checked.run(
-            transport,
-            target,
+            host,
             script,
             limit_s=limit_s,
             what=f"checking snapshot {snapshot}",
             error=errors.PrecheckFailed,
         )
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
-        return [STEP_RESTORE]
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
+        return {STEP_RESTORE: self._restore}
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
-    ) -> str:
-        if step != STEP_RESTORE:
-            raise errors.DriverError(f"btrfs recipe has no rollback step {step!r}")
+    async def _restore(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         subvolume, snapshot, uuid, point_id = _recorded(data)
         attempt = str(data.get("attempt") or "default")
         if not _ATTEMPT.match(attempt):
@@ -196,19 +161,10 @@ class BtrfsRecipe:
             + 'record "$M.done" "$new"\n'
             + 'echo "restored $SUB ($new) as a writable snapshot of $SNAP"\n'
         )
-        result = await checked.run(
-            transport, target, script, limit_s=limit_s, what=f"restoring {subvolume}"
-        )
+        result = await checked.run(host, script, limit_s=limit_s, what=f"restoring {subvolume}")
         return " ".join(result.stdout.strip().splitlines()[-2:])
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         subvolume, snapshot, uuid, _point = _recorded(data)
         q = checked.quote
         script = (
@@ -219,8 +175,7 @@ class BtrfsRecipe:
             + f'{{ echo "$SUB has parent UUID $p, not the snapshot {uuid}" >&2; exit 4; }}\n'
         )
         await checked.run(
-            transport,
-            target,
+            host,
             script,
             limit_s=limit_s,
             what=f"verifying {subvolume}",
@@ -228,25 +183,12 @@ class BtrfsRecipe:
         )
         return f"{subvolume} is a snapshot of {snapshot} (parent UUID {uuid})"
 
-    async def delete(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def delete(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         """``btrfs subvolume delete`` the read-only snapshot (the active copy is independent)."""
-        return await _delete_snapshot(transport, target, data, limit_s=limit_s)
+        return await _delete_snapshot(host, data, limit_s=limit_s)
 
 
-async def _delete_snapshot(
-    transport: transporting.Transport,
-    target: models.Target,
-    data: Mapping[str, Any],
-    *,
-    limit_s: float,
-) -> str:
+async def _delete_snapshot(host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
     _subvolume, snapshot, uuid, _point = _recorded(data)
     q = checked.quote
     # Only the snapshot taken (same UUID) is deleted: a path reused by something else stays.
@@ -261,10 +203,8 @@ async def _delete_snapshot(
         + 'btrfs subvolume delete "$SNAP" >/dev/null\n'
         + 'echo "deleted subvolume $SNAP"\n'
     )
-    result = await checked.run(
-        transport, target, script, limit_s=limit_s, what=f"deleting snapshot {snapshot}"
-    )
-    return result.stdout.strip().splitlines()[-1]
+    result = await checked.run(host, script, limit_s=limit_s, what=f"deleting snapshot {snapshot}")
+    return checked.last_line(result)
 
 
 def _values(stdout: str) -> dict[str, str]:
@@ -281,8 +221,7 @@ def _recorded(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
     if not all(isinstance(v, str) and v for v in values):
         raise errors.PrecheckFailed("the restore point records no btrfs snapshot")
     subvolume, snapshot, uuid, point_id = (str(v) for v in values)
-    if not _POINT_ID.match(point_id):
-        raise errors.PrecheckFailed(f"restore point id {point_id!r} is not a safe name")
+    checked.safe_point_id(point_id, error=errors.PrecheckFailed)
     return subvolume, snapshot, uuid, point_id
 
 

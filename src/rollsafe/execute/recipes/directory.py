@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import checked
-from rollsafe.reach.transports import transporting
+from rollsafe.execute.recipes import checked, recipes
 
 STEP_RESTORE = "restore"
-_POINT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 MANIFEST_FUNCTION = r"""
 manifest() {
@@ -39,7 +37,7 @@ manifest() {
 """Shell function: ``manifest DIR`` prints the hash of DIR's names, modes, owners, contents."""
 
 
-class DirectoryRecipe:
+class DirectoryRecipe(recipes.Stepped):
     """Implements ``recipes.Recipe`` for ``kind: directory``."""
 
     kind = "directory"
@@ -49,35 +47,16 @@ class DirectoryRecipe:
 
     def paths(self, target: models.Target) -> tuple[str, str]:
         """The live directory and the snapshots directory for ``target``, rendered."""
-        try:
-            path = models.render(self.config.path, target)
-            snapshots = (
-                models.render(self.config.snapshots, target)
-                if self.config.snapshots is not None
-                else None
-            )
-        except (KeyError, ValueError, IndexError, AttributeError) as exc:
-            raise errors.DriverError(
-                f"directory recipe: a path cannot be rendered for {target.id}: {exc}"
-            ) from exc
-        path = posixpath.normpath(path)
-        if not path.startswith("/") or path == "/":
-            raise errors.DriverError(
-                f"directory recipe: path {path!r} must be absolute and not the root"
-            )
-        return path, posixpath.normpath(snapshots or f"{path}.rollsafe-snapshots")
+        path = checked.absolute_path(self.config.path, target, what="directory recipe")
+        if not self.config.snapshots:
+            return path, f"{path}.rollsafe-snapshots"
+        return path, checked.rendered_path(self.config.snapshots, target, what="directory recipe")
 
     async def checkpoint(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        *,
-        point_id: str,
-        limit_s: float,
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
-        if not _POINT_ID.match(point_id):
-            raise errors.DriverError(f"restore point id {point_id!r} is not a safe file name")
-        path, snapshots = self.paths(target)
+        checked.safe_point_id(point_id)
+        path, snapshots = self.paths(host.target)
         point_dir = posixpath.join(snapshots, point_id)
         q = checked.quote
         script = (
@@ -92,13 +71,11 @@ class DirectoryRecipe:
             + 'rm -rf "$D"; mv "$D.partial" "$D"\n'
             + 'echo "$m"\n'
         )
-        result = await checked.run(
-            transport, target, script, limit_s=limit_s, what=f"copying {path}"
-        )
-        manifest = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        result = await checked.run(host, script, limit_s=limit_s, what=f"copying {path}")
+        manifest = checked.last_line(result)
         if not re.fullmatch(r"[0-9a-f]{64}", manifest):
             raise errors.DriverError(
-                f"{target.id}: copying {path} printed no manifest hash: {checked.why(result)}"
+                f"{host.target.id}: copying {path} printed no manifest hash: {checked.why(result)}"
             )
         return {
             "path": path,
@@ -108,12 +85,7 @@ class DirectoryRecipe:
         }
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         path, copy, manifest = _recorded(data)
         q = checked.quote
@@ -128,28 +100,17 @@ class DirectoryRecipe:
             + '{ echo "$P is missing or not writable" >&2; exit 5; }\n'
         )
         await checked.run(
-            transport,
-            target,
+            host,
             script,
             limit_s=limit_s,
             what=f"checking the copy of {path}",
             error=errors.PrecheckFailed,
         )
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
-        return [STEP_RESTORE]
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
+        return {STEP_RESTORE: self._restore}
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
-    ) -> str:
-        if step != STEP_RESTORE:
-            raise errors.DriverError(f"directory recipe has no rollback step {step!r}")
+    async def _restore(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         path, copy, manifest = _recorded(data)
         q = checked.quote
         script = (
@@ -169,19 +130,10 @@ class DirectoryRecipe:
             + 'rm -rf "$OLD"\n'
             + 'echo "restored $L from $C"\n'
         )
-        result = await checked.run(
-            transport, target, script, limit_s=limit_s, what=f"restoring {path}"
-        )
-        return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+        result = await checked.run(host, script, limit_s=limit_s, what=f"restoring {path}")
+        return checked.last_line(result)
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         path, _copy, manifest = _recorded(data)
         q = checked.quote
         script = (
@@ -192,8 +144,7 @@ class DirectoryRecipe:
             + '{ echo "$L differs from the restore point" >&2; exit 4; }\n'
         )
         await checked.run(
-            transport,
-            target,
+            host,
             script,
             limit_s=limit_s,
             what=f"verifying {path}",
@@ -201,28 +152,15 @@ class DirectoryRecipe:
         )
         return f"{path} matches the restore point (manifest {manifest[:12]})"
 
-    async def delete(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
-        return await delete_copy(transport, target, data, limit_s=limit_s)
+    async def delete(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        return await delete_copy(host, data, limit_s=limit_s)
 
 
-async def delete_copy(
-    transport: transporting.Transport,
-    target: models.Target,
-    data: Mapping[str, Any],
-    *,
-    limit_s: float,
-) -> str:
+async def delete_copy(host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
     """Remove ``<snapshots>/<point_id>`` (the copy and its manifest); gone already is fine."""
     _path, copy, _manifest = _recorded(data)
     point_dir = posixpath.dirname(copy)
-    if posixpath.basename(copy) != "tree" or not _POINT_ID.match(posixpath.basename(point_dir)):
+    if posixpath.basename(copy) != "tree" or not checked.is_point_id(posixpath.basename(point_dir)):
         raise errors.DriverError(f"the recorded copy {copy!r} is not a restore point's tree")
     q = checked.quote
     # The manifest goes first: a removal cut short leaves a copy no precheck accepts.
@@ -233,10 +171,8 @@ async def delete_copy(
         + 'rm -f "$D/manifest.sha256"; rm -rf "$D"\n'
         + 'echo "removed $D"\n'
     )
-    result = await checked.run(
-        transport, target, script, limit_s=limit_s, what=f"removing the copy {point_dir}"
-    )
-    return result.stdout.strip().splitlines()[-1]
+    result = await checked.run(host, script, limit_s=limit_s, what=f"removing the copy {point_dir}")
+    return checked.last_line(result)
 
 
 def _recorded(data: Mapping[str, Any]) -> tuple[str, str, str]:

@@ -10,18 +10,17 @@ is when LVM removes the snapshot). Verified: the snapshot is gone and the origin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, rebooting, recipes
-from rollsafe.reach.transports import transporting
 
 LVS_FIELDS = "lv_name,vg_name,lv_attr,origin,data_percent,lv_merging"
 
 
-class LvmRecipe:
+class LvmRecipe(recipes.Stepped):
     kind = "lvm"
 
     def __init__(self, config: models.LvmRecipe, *, poll_interval: float = 5.0) -> None:
@@ -33,32 +32,29 @@ class LvmRecipe:
         return f"{self.config.volume_group}/{self.config.logical_volume}"
 
     async def _volumes(
-        self, transport: transporting.Transport, target: models.Target, *, limit_s: float
+        self, host: recipes.Host, *, limit_s: float
     ) -> dict[str, parsing.LogicalVolume]:
         script = parsing.quote_all(
             ["lvs", "--reportformat", "json", "-o", LVS_FIELDS, self.config.volume_group]
         )
-        result = await transport.run(target, script, limit_s=limit_s)
+        result = await host.run(script, limit_s=limit_s)
         volumes = parsing.parse_lvs(parsing.require_complete(result, what="lvs"))
         return {lv.name: lv for lv in volumes if lv.vg == self.config.volume_group}
 
+    async def _run(self, host: recipes.Host, *words: str, what: str, limit_s: float) -> str:
+        """Run ``words`` (quoted); its stdout, or DriverError saying ``what`` failed."""
+        result = await host.run(parsing.quote_all(words), limit_s=limit_s)
+        return parsing.require_ok(result, what=what)
+
     async def checkpoint(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        *,
-        point_id: str,
-        limit_s: float,
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
         name = parsing.snapshot_name(point_id)
-        volumes = await self._volumes(transport, target, limit_s=limit_s)
-        existing = volumes.get(name)
+        existing = (await self._volumes(host, limit_s=limit_s)).get(name)
         if existing is None:
-            script = parsing.quote_all(
-                ["lvcreate", "-s", "-n", name, "-L", self.config.snapshot_size, self._origin]
-            )
-            result = await transport.run(target, script, limit_s=limit_s)
-            parsing.require_ok(result, what="lvcreate")
+            size = self.config.snapshot_size
+            create = ("lvcreate", "-s", "-n", name, "-L", size, self._origin)
+            await self._run(host, *create, what="lvcreate", limit_s=limit_s)
         elif existing.origin != self.config.logical_volume:
             raise errors.DriverError(
                 f"{self.config.volume_group}/{name} exists but is not a snapshot of "
@@ -72,15 +68,10 @@ class LvmRecipe:
         }
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         name = str(data["snapshot"])
-        lv = (await self._volumes(transport, target, limit_s=limit_s)).get(name)
+        lv = (await self._volumes(host, limit_s=limit_s)).get(name)
         if lv is None:
             raise errors.PrecheckFailed(f"LVM snapshot {self.config.volume_group}/{name} is gone")
         if lv.invalid:
@@ -94,58 +85,42 @@ class LvmRecipe:
                 f"{data['origin']}"
             )
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
-        return ["merge", "reboot", "wait"]
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
+        return {"merge": self._merge, "reboot": self._reboot, "wait": self._wait_merged}
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
-    ) -> str:
+    async def _merge(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         name = str(data["snapshot"])
         full = f"{self.config.volume_group}/{name}"
-        if step == "merge":
-            lv = (await self._volumes(transport, target, limit_s=limit_s)).get(name)
-            if lv is None:
-                return f"{full} is gone: the merge already happened"
-            if lv.merging:
-                return f"{full} is already merging into {lv.origin}"
-            result = await transport.run(
-                target, parsing.quote_all(["lvconvert", "--merge", full]), limit_s=limit_s
-            )
-            out = parsing.require_ok(result, what="lvconvert --merge")
-            return f"merge of {full} started: {parsing.tail(out, lines=2)}"
-        if step == "reboot":
-            volumes = await self._volumes(transport, target, limit_s=limit_s)
-            lv, origin = volumes.get(name), volumes.get(str(data["origin"]))
-            if lv is None:
-                return "the merge has finished; no reboot needed"
-            if origin is not None and not origin.open:
-                # Not in use: LVM merges now, in the background; "wait" waits for it.
-                return "the origin is not in use, so the merge runs now; no reboot needed"
-            return await rebooting.reboot(
-                transport, target, point_id=str(data["point_id"]), limit_s=limit_s
-            )
-        if step == "wait":
-            return await self._wait_merged(transport, target, name)
-        raise errors.DriverError(f"lvm recipe has no step {step!r}")
+        lv = (await self._volumes(host, limit_s=limit_s)).get(name)
+        if lv is None:
+            return f"{full} is gone: the merge already happened"
+        if lv.merging:
+            return f"{full} is already merging into {lv.origin}"
+        out = await self._run(
+            host, "lvconvert", "--merge", full, what="lvconvert --merge", limit_s=limit_s
+        )
+        return f"merge of {full} started: {parsing.tail(out, lines=2)}"
+
+    async def _reboot(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        volumes = await self._volumes(host, limit_s=limit_s)
+        lv, origin = volumes.get(str(data["snapshot"])), volumes.get(str(data["origin"]))
+        if lv is None:
+            return "the merge has finished; no reboot needed"
+        if origin is not None and not origin.open:
+            # Not in use: LVM merges now, in the background; "wait" waits for it.
+            return "the origin is not in use, so the merge runs now; no reboot needed"
+        return await rebooting.reboot(host, point_id=str(data["point_id"]), limit_s=limit_s)
 
     async def _wait_merged(
-        self, transport: transporting.Transport, target: models.Target, name: str
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> str:
+        name = str(data["snapshot"])
+
         # While the host reboots, lvs fails or the host is unreachable: poll_until treats
         # that as "not yet". The snapshot disappears when the merge has completed.
         async def merged() -> bool:
-            volumes = await self._volumes(
-                transport,
-                target,
-                limit_s=min(rebooting.POLL_LIMIT_S, self.config.reboot_timeout),
-            )
-            return name not in volumes
+            limit = min(rebooting.POLL_LIMIT_S, self.config.reboot_timeout)
+            return name not in await self._volumes(host, limit_s=limit)
 
         await rebooting.poll_until(
             merged,
@@ -155,15 +130,8 @@ class LvmRecipe:
         )
         return f"{self.config.volume_group}/{name} has been merged into its origin"
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
-        volumes = await self._volumes(transport, target, limit_s=limit_s)
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        volumes = await self._volumes(host, limit_s=limit_s)
         name, origin_name = str(data["snapshot"]), str(data["origin"])
         if name in volumes:
             raise errors.VerificationFailed(
@@ -177,28 +145,18 @@ class LvmRecipe:
             )
         return f"{self.config.volume_group}/{name} merged; {origin_name} is active"
 
-    async def delete(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def delete(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         """``lvremove`` the snapshot, unless it is merging (then it is the rollback itself)."""
         name, origin = str(data["snapshot"]), str(data["origin"])
         full = f"{self.config.volume_group}/{name}"
-        lv = (await self._volumes(transport, target, limit_s=limit_s)).get(name)
+        lv = (await self._volumes(host, limit_s=limit_s)).get(name)
         if lv is None:
             return f"LVM snapshot {full} already gone"
         if lv.origin != origin:
             return f"{full} is no longer a snapshot of {origin}: ours is gone, it is left alone"
         if lv.merging:
             raise errors.DriverError(f"LVM snapshot {full} is being merged: not deleted")
-        result = await transport.run(
-            target, parsing.quote_all(["lvremove", "-y", full]), limit_s=limit_s
-        )
-        parsing.require_ok(result, what="lvremove")
+        await self._run(host, "lvremove", "-y", full, what="lvremove", limit_s=limit_s)
         return f"removed LVM snapshot {full}"
 
 

@@ -12,13 +12,12 @@ fails with apt's or dnf's message rather than leaving a half-known state unrepor
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, recipes
-from rollsafe.reach.transports import transporting
 
 # Debconf must never wait for an answer on a host nobody is looking at; keep changed
 # configuration files as they are (the package's new default goes next to them).
@@ -46,8 +45,7 @@ def paged(query: str, *, page: int, ok_status: int = 0) -> str:
 
 
 async def read_paged(
-    transport: transporting.Transport,
-    target: models.Target,
+    host: recipes.Host,
     query: str,
     *,
     ok_status: int = 0,
@@ -58,7 +56,7 @@ async def read_paged(
     pages: list[str] = []
     for page in range(100_000):
         script = paged(query, page=page, ok_status=ok_status)
-        result = await transport.run(target, script, limit_s=limit_s)
+        result = await host.run(script, limit_s=limit_s)
         text = parsing.require_complete(result, what=what)
         pages.append(text)
         if len(text.splitlines()) < PAGE_LINES:
@@ -66,7 +64,7 @@ async def read_paged(
     return "".join(pages)
 
 
-class AptRecipe:
+class AptRecipe(recipes.Stepped):
     kind = "apt"
 
     def __init__(self, config: models.AptRecipe) -> None:
@@ -76,13 +74,10 @@ class AptRecipe:
         words = ["dpkg-query", "-W", "-f=" + parsing.DPKG_FORMAT, *(self.config.packages or [])]
         return parsing.quote_all(words)
 
-    async def installed(
-        self, transport: transporting.Transport, target: models.Target, *, limit_s: float
-    ) -> dict[str, str]:
+    async def installed(self, host: recipes.Host, *, limit_s: float) -> dict[str, str]:
         # dpkg-query exits 1 when a named package is unknown; the others are still printed.
         text = await read_paged(
-            transport,
-            target,
+            host,
             self.query_script(),
             ok_status=1 if self.config.packages else 0,
             what="dpkg-query",
@@ -91,33 +86,23 @@ class AptRecipe:
         return parsing.parse_dpkg_query(text)
 
     async def checkpoint(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        *,
-        point_id: str,
-        limit_s: float,
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
-        found = await self.installed(transport, target, limit_s=limit_s)
+        found = await self.installed(host, limit_s=limit_s)
         if not found and not self.config.packages:
             raise errors.DriverError("dpkg-query listed no installed package")
         return {"packages": found, "scope": self.config.packages}
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         # The record itself is the restore point; prove the tools are there to apply it.
-        result = await transport.run(target, "command -v apt-get dpkg-query", limit_s=limit_s)
+        result = await host.run("command -v apt-get dpkg-query", limit_s=limit_s)
         if not result.ok:
             raise errors.PrecheckFailed("apt-get or dpkg-query is missing on the host")
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
-        return ["install"]
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
+        return {"install": self._install}
 
     def install_script(self, diff: parsing.PackageDiff) -> str:
         words = ["apt-get", "install", "-y", "--allow-downgrades", *_APT_OPTIONS]
@@ -125,37 +110,16 @@ class AptRecipe:
         words += [f"{name}-" for name in diff.remove]
         return f"{_APT_ENV} {parsing.quote_all(words)}"
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
-    ) -> str:
-        if step != "install":
-            raise errors.DriverError(f"apt recipe has no step {step!r}")
-        diff = parsing.package_diff(
-            data["packages"], await self.installed(transport, target, limit_s=limit_s)
-        )
+    async def _install(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        diff = parsing.package_diff(data["packages"], await self.installed(host, limit_s=limit_s))
         if diff.empty:
             return "the installed packages already match the restore point"
-        result = await transport.run(target, self.install_script(diff), limit_s=limit_s)
+        result = await host.run(self.install_script(diff), limit_s=limit_s)
         parsing.require_ok(result, what="apt-get install")
         return f"reinstalled {len(diff.install)}, removed {len(diff.remove)}: {diff.describe()}"
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
-        diff = parsing.package_diff(
-            data["packages"], await self.installed(transport, target, limit_s=limit_s)
-        )
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        diff = parsing.package_diff(data["packages"], await self.installed(host, limit_s=limit_s))
         if not diff.empty:
             raise errors.VerificationFailed(
                 f"installed packages differ from the restore point: {diff.describe()}"
@@ -163,7 +127,7 @@ class AptRecipe:
         return f"{len(data['packages'])} packages match the restore point"
 
 
-class DnfRecipe:
+class DnfRecipe(recipes.Stepped):
     kind = "dnf"
 
     def __init__(self, config: models.DnfRecipe) -> None:
@@ -176,12 +140,9 @@ class DnfRecipe:
             return parsing.quote_all(words)
         return parsing.quote_all(["rpm", "-qa", "--qf", parsing.RPM_FORMAT])
 
-    async def installed(
-        self, transport: transporting.Transport, target: models.Target, *, limit_s: float
-    ) -> dict[str, list[str]]:
+    async def installed(self, host: recipes.Host, *, limit_s: float) -> dict[str, list[str]]:
         text = await read_paged(
-            transport,
-            target,
+            host,
             self.query_script(),
             # rpm -q exits with the count of names not installed (up to 255).
             ok_status=255 if self.config.packages else 0,
@@ -190,66 +151,44 @@ class DnfRecipe:
         )
         return parsing.parse_rpm_qa(text)
 
-    async def last_transaction(
-        self, transport: transporting.Transport, target: models.Target, *, limit_s: float
-    ) -> int | None:
-        result = await transport.run(target, "dnf -q history list", limit_s=limit_s)
+    async def last_transaction(self, host: recipes.Host, *, limit_s: float) -> int | None:
+        result = await host.run("dnf -q history list", limit_s=limit_s)
         return parsing.parse_dnf_last_transaction(
             parsing.require_ok(result, what="dnf history list")
         )
 
     async def checkpoint(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        *,
-        point_id: str,
-        limit_s: float,
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
-        transaction = await self.last_transaction(transport, target, limit_s=limit_s)
+        transaction = await self.last_transaction(host, limit_s=limit_s)
         if transaction is None:
             raise errors.DriverError(
                 "dnf history has no transaction to return to; cannot checkpoint with dnf"
             )
-        packages = await self.installed(transport, target, limit_s=limit_s)
+        packages = await self.installed(host, limit_s=limit_s)
         return {"transaction": transaction, "packages": packages, "scope": self.config.packages}
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         transaction = int(data["transaction"])
         script = parsing.quote_all(["dnf", "-q", "history", "info", str(transaction)])
-        result = await transport.run(target, script, limit_s=limit_s)
+        result = await host.run(script, limit_s=limit_s)
         if not result.ok:
             raise errors.PrecheckFailed(
                 f"dnf history transaction {transaction} is not known on the host: "
                 f"{parsing.tail(result.stderr, lines=3)}"
             )
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
-        return ["undo"]
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
+        return {"undo": self._undo}
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
-    ) -> str:
-        if step != "undo":
-            raise errors.DriverError(f"dnf recipe has no step {step!r}")
+    async def _undo(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         transaction = int(data["transaction"])
-        current = await self.installed(transport, target, limit_s=limit_s)
+        current = await self.installed(host, limit_s=limit_s)
         if not parsing.rpm_set_diff(data["packages"], current):
             return "the installed packages already match the restore point"
-        last = await self.last_transaction(transport, target, limit_s=limit_s)
+        last = await self.last_transaction(host, limit_s=limit_s)
         if last == transaction:
             # Nothing to undo, yet the set differs: changed outside dnf (rpm -i, another tool).
             raise errors.DriverError(
@@ -257,20 +196,13 @@ class DnfRecipe:
                 "point: they were changed outside dnf"
             )
         script = parsing.quote_all(["dnf", "-y", "history", "rollback", str(transaction)])
-        result = await transport.run(target, script, limit_s=limit_s)
+        result = await host.run(script, limit_s=limit_s)
         parsing.require_ok(result, what="dnf history rollback")
         return f"rolled back every dnf transaction after {transaction} (last was {last})"
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         differences = parsing.rpm_set_diff(
-            data["packages"], await self.installed(transport, target, limit_s=limit_s)
+            data["packages"], await self.installed(host, limit_s=limit_s)
         )
         if differences:
             more = f" and {len(differences) - 10} more" if len(differences) > 10 else ""

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
-from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import parsing
-from rollsafe.reach.transports import transporting
+from rollsafe.execute.recipes import parsing, recipes
 
 BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
 POLL_LIMIT_S = 30.0
@@ -35,28 +34,20 @@ def boot_id_script() -> str:
     return f"cat {BOOT_ID_PATH}"
 
 
-async def read_boot_id(
-    transport: transporting.Transport, target: models.Target, *, limit_s: float
-) -> str:
-    result = await transport.run(target, boot_id_script(), limit_s=limit_s)
+async def read_boot_id(host: recipes.Host, *, limit_s: float) -> str:
+    result = await host.run(boot_id_script(), limit_s=limit_s)
     return parsing.require_ok(result, what="reading the boot id").strip()
 
 
-async def reboot(
-    transport: transporting.Transport,
-    target: models.Target,
-    *,
-    point_id: str,
-    limit_s: float,
-) -> str:
+async def reboot(host: recipes.Host, *, point_id: str, limit_s: float) -> str:
     """Leave the marker and ask for a reboot; a marker already there means it was asked."""
     marker = shlex.quote(marker_path(point_id))
-    check = await transport.run(target, f"test -e {marker}", limit_s=limit_s)
+    check = await host.run(f"test -e {marker}", limit_s=limit_s)
     if check.ok:
         return "a reboot was already requested; the host has not gone down yet"
     script = f"cat {BOOT_ID_PATH} > {marker} && systemctl reboot"
     try:
-        result = await transport.run(target, script, limit_s=limit_s)
+        result = await host.run(script, limit_s=limit_s)
     except errors.RollsafeError as exc:
         # The host may drop the connection before the command reports back.
         return f"reboot requested; the connection was lost as the host went down ({exc})"
@@ -97,8 +88,7 @@ async def poll_until(
 
 
 async def wait_for_new_boot(
-    transport: transporting.Transport,
-    target: models.Target,
+    host: recipes.Host,
     *,
     point_id: str,
     timeout_s: float,
@@ -109,9 +99,7 @@ async def wait_for_new_boot(
     seen: list[str] = []
 
     async def booted_again() -> bool:
-        result = await transport.run(
-            target, _wait_script(point_id), limit_s=min(POLL_LIMIT_S, timeout_s)
-        )
+        result = await host.run(_wait_script(point_id), limit_s=min(POLL_LIMIT_S, timeout_s))
         if not result.ok:
             return False
         words = result.stdout.split()
@@ -127,6 +115,21 @@ async def wait_for_new_boot(
         booted_again,
         timeout_s=timeout_s,
         poll_interval=poll_interval,
-        what=f"{target.id} to come back from its reboot",
+        what=f"{host.target.id} to come back from its reboot",
     )
     return f"host is back with boot id {seen[-1]}"
+
+
+def wait_step(*, timeout_s: float, poll_interval: float) -> recipes.Step:
+    """The "wait" step of a recipe that reboots: the host is back from the reboot its
+    "reboot" step asked for (the point's marker), within ``timeout_s``."""
+
+    async def wait(host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        return await wait_for_new_boot(
+            host,
+            point_id=str(data["point_id"]),
+            timeout_s=timeout_s,
+            poll_interval=poll_interval,
+        )
+
+    return wait

@@ -10,19 +10,18 @@ controller died while it ran.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.execute.recipes import checked
-from rollsafe.reach.transports import transporting
+from rollsafe.execute import commands
+from rollsafe.execute.recipes import checked, recipes
 
-STEP_ROLLBACK = "rollback"
 _KEPT_OUTPUT = 2000  # characters of the checkpoint command's output kept in the point
 
 
-class ScriptRecipe:
+class ScriptRecipe(recipes.Stepped):
     """Implements ``recipes.Recipe`` for ``kind: script``."""
 
     kind = "script"
@@ -30,103 +29,72 @@ class ScriptRecipe:
     def __init__(self, config: models.ScriptRecipe) -> None:
         self.config = config
 
-    async def checkpoint(
+    async def _run(
         self,
-        transport: transporting.Transport,
-        target: models.Target,
+        host: recipes.Host,
+        command: models.Command,
         *,
         point_id: str,
+        step: str,
         limit_s: float,
+        error: type[errors.RollsafeError] = errors.DriverError,
+    ) -> str:
+        """Run the users' ``step`` command with the ``ROLLSAFE_*`` exports; its kept output."""
+        values = {
+            "ROLLSAFE_TARGET": host.target.id,
+            "ROLLSAFE_POINT_ID": point_id,
+            "ROLLSAFE_STEP": step,
+        }
+        exports = "".join(f"export {k}={checked.quote(v)}; " for k, v in values.items())
+        script = exports + "\n" + commands.shell_text(command, host.target, what=step)
+        result = await checked.run(
+            host, script, limit_s=limit_s, what=f"the {step} command", error=error
+        )
+        return result.stdout.strip()[-_KEPT_OUTPUT:]
+
+    async def checkpoint(
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
         data: dict[str, Any] = {"point_id": point_id}
         if self.config.checkpoint is not None:
-            result = await checked.run(
-                transport,
-                target,
-                _exports(target, point_id, "checkpoint")
-                + _render(self.config.checkpoint, target, what="checkpoint"),
-                limit_s=limit_s,
-                what="the checkpoint command",
+            data["checkpoint_output"] = await self._run(
+                host, self.config.checkpoint, point_id=point_id, step="checkpoint", limit_s=limit_s
             )
-            data["checkpoint_output"] = result.stdout.strip()[-_KEPT_OUTPUT:]
         return data
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         # Users' scripts have no "does the point still exist" command; rendering proves at
         # least that the rollback command can be built for this target.
         try:
-            _render(self.config.rollback, target, what="rollback")
+            commands.shell_text(self.config.rollback, host.target, what="rollback")
         except errors.DriverError as exc:
             raise errors.PrecheckFailed(str(exc)) from exc
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
-        return [STEP_ROLLBACK]
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
+        return {"rollback": self._rollback}
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
+    async def _rollback(
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> str:
-        if step != STEP_ROLLBACK:
-            raise errors.DriverError(f"script recipe has no rollback step {step!r}")
-        result = await checked.run(
-            transport,
-            target,
-            _exports(target, str(data.get("point_id", "")), step)
-            + _render(self.config.rollback, target, what="rollback"),
-            limit_s=limit_s,
-            what="the rollback command",
+        point_id = str(data.get("point_id", ""))
+        return await self._run(
+            host, self.config.rollback, point_id=point_id, step="rollback", limit_s=limit_s
         )
-        return result.stdout.strip()[-_KEPT_OUTPUT:]
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         if self.config.verify is None:
             return "no verify command configured"
-        result = await checked.run(
-            transport,
-            target,
-            _exports(target, str(data.get("point_id", "")), "verify")
-            + _render(self.config.verify, target, what="verify"),
+        output = await self._run(
+            host,
+            self.config.verify,
+            point_id=str(data.get("point_id", "")),
+            step="verify",
             limit_s=limit_s,
-            what="the verify command",
             error=errors.VerificationFailed,
         )
-        return result.stdout.strip()[-_KEPT_OUTPUT:] or "verify command succeeded"
-
-
-def _render(command: models.Command, target: models.Target, *, what: str) -> str:
-    try:
-        if isinstance(command, str):
-            return models.render(command, target)
-        return checked.text_of([models.render(part, target) for part in command])
-    except (KeyError, ValueError, IndexError, AttributeError) as exc:
-        raise errors.DriverError(
-            f"the {what} command cannot be rendered for {target.id}: unknown or invalid "
-            f"template variable {exc} (write literal braces as {{{{ and }}}})"
-        ) from exc
-
-
-def _exports(target: models.Target, point_id: str, step: str) -> str:
-    values = {"ROLLSAFE_TARGET": target.id, "ROLLSAFE_POINT_ID": point_id, "ROLLSAFE_STEP": step}
-    return "".join(f"export {k}={checked.quote(v)}; " for k, v in values.items()) + "\n"
+        return output or "verify command succeeded"
 
 
 def make(config: models.ScriptRecipe) -> ScriptRecipe:

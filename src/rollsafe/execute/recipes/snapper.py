@@ -11,21 +11,22 @@ also how a repeated step sees its work already done. With ``no_dbus`` every comm
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing, rebooting, recipes
-from rollsafe.reach.transports import transporting
 
 
-class SnapperRecipe:
+class SnapperRecipe(recipes.Stepped):
     kind = "snapper"
 
     def __init__(self, config: models.SnapperRecipe, *, poll_interval: float = 5.0) -> None:
         self.config = config
-        self._poll = poll_interval
+        self._wait = rebooting.wait_step(
+            timeout_s=config.reboot_timeout, poll_interval=poll_interval
+        )
 
     def _snapper(self, *args: str, no_dbus: bool = False) -> str:
         # ``--no-dbus`` makes snapper work on the file system itself instead of asking
@@ -34,23 +35,16 @@ class SnapperRecipe:
         flags = ["--no-dbus"] if no_dbus or self.config.no_dbus else []
         return parsing.quote_all(["snapper", *flags, "-c", self.config.config, *args])
 
-    async def _list(
-        self, transport: transporting.Transport, target: models.Target, *, limit_s: float
-    ) -> list[parsing.SnapperSnapshot]:
-        result = await transport.run(target, self._snapper("list"), limit_s=limit_s)
+    async def _list(self, host: recipes.Host, *, limit_s: float) -> list[parsing.SnapperSnapshot]:
+        result = await host.run(self._snapper("list"), limit_s=limit_s)
         return parsing.parse_snapper_list(parsing.require_complete(result, what="snapper list"))
 
     async def checkpoint(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        *,
-        point_id: str,
-        limit_s: float,
+        self, host: recipes.Host, *, point_id: str, limit_s: float
     ) -> Mapping[str, Any]:
         description = f"rollsafe {point_id}"
         # A repeated checkpoint (controller restarted) finds the snapshot it already made.
-        existing = await self._list(transport, target, limit_s=limit_s)
+        existing = await self._list(host, limit_s=limit_s)
         number = next((s.number for s in existing if s.description == description), None)
         if number is None:
             script = self._snapper(
@@ -63,8 +57,7 @@ class SnapperRecipe:
                 "--description",
                 description,
             )
-            result = await transport.run(target, script, limit_s=limit_s)
-            out = parsing.require_ok(result, what="snapper create")
+            out = parsing.require_ok(await host.run(script, limit_s=limit_s), what="snapper create")
             number = parsing.parse_print_number(out, what="snapper create")
         data: dict[str, Any] = {
             "config": self.config.config,
@@ -73,106 +66,72 @@ class SnapperRecipe:
             "point_id": point_id,
         }
         if self.config.mode == "rollback":
-            data["boot_id"] = await rebooting.read_boot_id(transport, target, limit_s=limit_s)
+            data["boot_id"] = await rebooting.read_boot_id(host, limit_s=limit_s)
         return data
 
     async def precheck(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         number = int(data["number"])
-        found = await self._list(transport, target, limit_s=limit_s)
-        if not any(s.number == number for s in found):
+        if not any(s.number == number for s in await self._list(host, limit_s=limit_s)):
             raise errors.PrecheckFailed(
                 f"snapper snapshot {number} of config {self.config.config!r} no longer exists"
             )
 
-    def rollback_steps(self, data: Mapping[str, Any]) -> Sequence[str]:
+    def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
         if data.get("mode", self.config.mode) == "rollback":
-            return ["rollback", "reboot", "wait"]
-        return ["undo"]
+            return {"rollback": self._rollback, "reboot": self._reboot, "wait": self._wait}
+        return {"undo": self._undo}
 
-    async def _changes(
-        self, transport: transporting.Transport, target: models.Target, number: int, limit_s: float
-    ) -> str:
-        result = await transport.run(
-            target, self._snapper("status", f"{number}..0"), limit_s=limit_s
-        )
+    async def _changes(self, host: recipes.Host, number: int, *, limit_s: float) -> str:
+        result = await host.run(self._snapper("status", f"{number}..0"), limit_s=limit_s)
         return parsing.require_ok(result, what="snapper status").strip()
 
-    def _copy(
-        self, snapshots: list[parsing.SnapperSnapshot], number: int
+    async def _copy(
+        self, host: recipes.Host, number: int, *, limit_s: float
     ) -> parsing.SnapperSnapshot | None:
+        """The newest writable copy ``snapper rollback`` made of snapshot ``number``."""
         wanted = parsing.snapper_rollback_description(number)
-        copies = [s for s in snapshots if s.description == wanted]
+        copies = [s for s in await self._list(host, limit_s=limit_s) if s.description == wanted]
         return max(copies, key=lambda s: s.number) if copies else None
 
-    async def rollback(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        step: str,
-        limit_s: float,
+    async def _undo(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        number = int(data["number"])
+        if not await self._changes(host, number, limit_s=limit_s):
+            return f"nothing changed since snapshot {number}: already undone"
+        result = await host.run(self._snapper("undochange", f"{number}..0"), limit_s=limit_s)
+        parsing.require_ok(result, what="snapper undochange")
+        return f"undid the changes made since snapshot {number}"
+
+    async def _rollback(
+        self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> str:
         number = int(data["number"])
-        if step == "undo":
-            if not await self._changes(transport, target, number, limit_s):
-                return f"nothing changed since snapshot {number}: already undone"
-            result = await transport.run(
-                target, self._snapper("undochange", f"{number}..0"), limit_s=limit_s
-            )
-            parsing.require_ok(result, what="snapper undochange")
-            return f"undid the changes made since snapshot {number}"
-        if step == "rollback":
-            copy = self._copy(await self._list(transport, target, limit_s=limit_s), number)
-            if copy is not None and copy.default:
-                return f"snapshot {copy.number} (writable copy of {number}) is already the default"
-            script = self._snapper("rollback", str(number), no_dbus=True)
-            result = await transport.run(target, script, limit_s=limit_s)
-            out = parsing.require_ok(result, what="snapper rollback")
-            new_default = parsing.parse_snapper_rollback(out)
-            shown = new_default if new_default is not None else "?"
-            return f"snapshot {shown} (writable copy of {number}) is the new default"
-        if step == "reboot":
-            copy = self._copy(await self._list(transport, target, limit_s=limit_s), number)
-            if copy is not None and copy.active:
-                return f"already running on snapshot {copy.number}; no reboot needed"
-            return await rebooting.reboot(
-                transport, target, point_id=str(data["point_id"]), limit_s=limit_s
-            )
-        if step == "wait":
-            return await rebooting.wait_for_new_boot(
-                transport,
-                target,
-                point_id=str(data["point_id"]),
-                timeout_s=self.config.reboot_timeout,
-                poll_interval=self._poll,
-            )
-        raise errors.DriverError(f"snapper recipe has no step {step!r}")
+        copy = await self._copy(host, number, limit_s=limit_s)
+        if copy is not None and copy.default:
+            return f"snapshot {copy.number} (writable copy of {number}) is already the default"
+        script = self._snapper("rollback", str(number), no_dbus=True)
+        out = parsing.require_ok(await host.run(script, limit_s=limit_s), what="snapper rollback")
+        new_default = parsing.parse_snapper_rollback(out)
+        shown = new_default if new_default is not None else "?"
+        return f"snapshot {shown} (writable copy of {number}) is the new default"
 
-    async def verify(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def _reboot(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
+        copy = await self._copy(host, int(data["number"]), limit_s=limit_s)
+        if copy is not None and copy.active:
+            return f"already running on snapshot {copy.number}; no reboot needed"
+        return await rebooting.reboot(host, point_id=str(data["point_id"]), limit_s=limit_s)
+
+    async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         number = int(data["number"])
         if data.get("mode", self.config.mode) == "undochange":
-            changes = await self._changes(transport, target, number, limit_s)
+            changes = await self._changes(host, number, limit_s=limit_s)
             if changes:
                 raise errors.VerificationFailed(
                     f"files still differ from snapshot {number}: {parsing.tail(changes, lines=5)}"
                 )
             return f"no file differs from snapshot {number}"
-        copy = self._copy(await self._list(transport, target, limit_s=limit_s), number)
+        copy = await self._copy(host, number, limit_s=limit_s)
         if copy is None or not (copy.active and copy.default):
             raise errors.VerificationFailed(
                 f"the host does not run on a writable copy of snapshot {number}"
@@ -180,17 +139,10 @@ class SnapperRecipe:
             )
         return f"running on snapshot {copy.number}, the writable copy of {number}"
 
-    async def delete(
-        self,
-        transport: transporting.Transport,
-        target: models.Target,
-        data: Mapping[str, Any],
-        *,
-        limit_s: float,
-    ) -> str:
+    async def delete(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         """``snapper delete N``, only when snapshot N is still the one rollsafe made."""
         number = int(data["number"])
-        found = {s.number: s for s in await self._list(transport, target, limit_s=limit_s)}
+        found = {s.number: s for s in await self._list(host, limit_s=limit_s)}
         snapshot = found.get(number)
         if snapshot is None:
             return f"snapper snapshot {number} already gone"
@@ -203,7 +155,7 @@ class SnapperRecipe:
             raise errors.DriverError(
                 f"snapper snapshot {number} is the default or mounted subvolume: not deleted"
             )
-        result = await transport.run(target, self._snapper("delete", str(number)), limit_s=limit_s)
+        result = await host.run(self._snapper("delete", str(number)), limit_s=limit_s)
         parsing.require_ok(result, what="snapper delete")
         return f"deleted snapper snapshot {number}"
 
