@@ -8,12 +8,13 @@ Drivers translate their back end's errors at the boundary into ``DriverError`` (
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 from rollsafe.config import models
-from rollsafe.domain import errors, restore_points
+from rollsafe.domain import errors, ids, restore_points
 from rollsafe.reach import api_calls
 
 
@@ -82,6 +83,26 @@ ApiCallRecorder = api_calls.Recorder
 record_api_call = api_calls.record
 recording_api_calls = api_calls.recording
 reset_api_calls = api_calls.reset
+
+
+def point_taken(
+    driver: str,
+    target: models.Target,
+    *,
+    point_id: str,
+    label: str,
+    data: Mapping[str, Any],
+) -> restore_points.RestorePoint:
+    """The restore point ``driver`` has just taken of ``target``: created now, holding
+    ``data`` (what the driver needs to roll back to it, from the store alone)."""
+    return restore_points.RestorePoint(
+        id=ids.RestorePointId(point_id),
+        target=ids.TargetId(target.id),
+        driver=driver,
+        created_at=time.time(),
+        data=data,
+        label=label,
+    )
 
 
 def require_step(driver: str, step: str, steps: Sequence[str], *, point: str | None = None) -> None:

@@ -49,13 +49,12 @@ import dataclasses
 import json
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
-from rollsafe.domain import errors, ids, restore_points
+from rollsafe.domain import errors, restore_points
 from rollsafe.execute import commands, driving, journals
 from rollsafe.reach import polling
 from rollsafe.reach.clouds import aliyun as aliyun_cloud
@@ -179,11 +178,11 @@ class AliyunDriver:
         if snapshot_id is None:
             raise errors.DriverError(f"CreateSnapshot of {disk_id} returned no SnapshotId")
         await self._wait_snapshot(snapshot_id, disk_id=disk_id)
-        return restore_points.RestorePoint(
-            id=ids.RestorePointId(point_id),
-            target=ids.TargetId(target.id),
-            driver=self.name,
-            created_at=time.time(),
+        return driving.point_taken(
+            self.name,
+            target,
+            point_id=point_id,
+            label=label,
             data={
                 "region_id": self.config.region_id,
                 "instance_id": iid,
@@ -192,7 +191,6 @@ class AliyunDriver:
                 "image_id": aliyun_cloud.text(instance.get("ImageId")),
                 "disk_size_gib": disk.get("Size"),
             },
-            label=label,
         )
 
     async def _wait_snapshot(self, snapshot_id: str, *, disk_id: str) -> dict[str, Any]:

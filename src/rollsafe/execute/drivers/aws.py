@@ -50,13 +50,12 @@ import datetime
 import hashlib
 import logging
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
-from rollsafe.domain import errors, ids, restore_points
+from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, journals, supervising
 from rollsafe.reach import polling
 from rollsafe.reach.clouds import aws as aws_cloud
@@ -300,14 +299,7 @@ class AwsDriver:
             "snapshot_started": _iso(snapshot.get("StartTime")),
             "launch": _launch_settings(instance),
         }
-        return restore_points.RestorePoint(
-            id=ids.RestorePointId(point_id),
-            target=ids.TargetId(target.id),
-            driver=self.name,
-            created_at=time.time(),
-            data=data,
-            label=label,
-        )
+        return driving.point_taken(self.name, target, point_id=point_id, label=label, data=data)
 
     def _point_tags(
         self, target: models.Target, point_id: str, instance_id: str, *, device: str, label: str

@@ -27,7 +27,7 @@ from typing import Any
 
 from rollsafe.audit import redacting
 from rollsafe.config import models
-from rollsafe.domain import errors, ids, restore_points
+from rollsafe.domain import errors, restore_points
 from rollsafe.execute import commands, driving, journals
 from rollsafe.execute.recipes import building as recipe_building
 from rollsafe.execute.recipes import checked, recipes
@@ -72,18 +72,17 @@ class HostDriver:
         recipe_data = await self.recipe.checkpoint(
             self._on(target, "checkpoint"), point_id=point_id, limit_s=self.config.step_timeout
         )
-        return restore_points.RestorePoint(
-            id=ids.RestorePointId(point_id),
-            target=ids.TargetId(target.id),
-            driver=self.name,
-            created_at=time.time(),
+        return driving.point_taken(
+            self.name,
+            target,
+            point_id=point_id,
+            label=label,
             data={
                 "recipe": self.recipe.kind,
                 "transport": self.transport.kind,
                 "host": target.address,
                 "recipe_data": dict(recipe_data),
             },
-            label=label,
         )
 
     async def precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:

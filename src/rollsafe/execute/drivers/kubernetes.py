@@ -37,13 +37,12 @@ import asyncio
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rollsafe.config import models
-from rollsafe.domain import errors, ids, restore_points
+from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving
 from rollsafe.execute.kube import health, undo
 
@@ -97,14 +96,7 @@ class KubernetesDriver:
             "template_hash": labels.get(undo.HASH_LABEL),
             "images": _images(deployment),
         }
-        return restore_points.RestorePoint(
-            id=ids.RestorePointId(point_id),
-            target=ids.TargetId(target.id),
-            driver=self.name,
-            created_at=time.time(),
-            data=data,
-            label=label,
-        )
+        return driving.point_taken(self.name, target, point_id=point_id, label=label, data=data)
 
     async def precheck(self, target: models.Target, point: restore_points.RestorePoint) -> None:
         try:

@@ -37,7 +37,7 @@ from typing import Any
 
 from rollsafe.audit import redacting
 from rollsafe.config import models
-from rollsafe.domain import errors, ids, restore_points
+from rollsafe.domain import errors, restore_points
 from rollsafe.execute import commands, driving, journals, supervising
 from rollsafe.execute.drivers import directories
 
@@ -77,14 +77,7 @@ class LocalDriver:
             # must neither look usable later nor keep the space.
             await asyncio.shield(asyncio.to_thread(directories.remove_tree, point_dir))
             raise
-        return restore_points.RestorePoint(
-            id=ids.RestorePointId(point_id),
-            target=ids.TargetId(target.id),
-            driver=self.name,
-            created_at=time.time(),
-            data=data,
-            label=label,
-        )
+        return driving.point_taken(self.name, target, point_id=point_id, label=label, data=data)
 
     async def _take(
         self,

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rollsafe.config import models
-from rollsafe.domain import errors, ids, restore_points
+from rollsafe.domain import errors, restore_points
 from rollsafe.execute import driving, journals, supervising
 from rollsafe.reach import polling
 from rollsafe.reach.clouds import tencent as tencent_cloud
@@ -177,11 +177,11 @@ class TencentDriver:
                 raise errors.DriverError(f"CreateSnapshot of {disk_id} answered no SnapshotId")
         snapshot = await self._wait_snapshot(snapshot_id, disk_id=disk_id)
         placement = instance.get("Placement") or {}
-        return restore_points.RestorePoint(
-            id=ids.RestorePointId(point_id),
-            target=ids.TargetId(target.id),
-            driver=self.name,
-            created_at=time.time(),
+        return driving.point_taken(
+            self.name,
+            target,
+            point_id=point_id,
+            label=label,
             data={
                 "region": self.config.region,
                 "instance_id": instance_id,
@@ -193,7 +193,6 @@ class TencentDriver:
                 "zone": placement.get("Zone") if isinstance(placement, dict) else None,
                 "launch": _launch_settings(instance),
             },
-            label=label,
         )
 
     async def _system_disk(self, instance: Mapping[str, Any]) -> dict[str, Any]:

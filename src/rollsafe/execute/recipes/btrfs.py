@@ -66,19 +66,19 @@ class BtrfsRecipe(recipes.Stepped):
         checked.safe_point_id(point_id)
         subvolume, snapshots = self.paths(host.target)
         snapshot = posixpath.join(snapshots, f"rollsafe-{point_id}")
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + FUNCTIONS
-            + f"SUB={q(subvolume)}; SNAP={q(snapshot)}; DIR={q(snapshots)}\n"
-            + 'btrfs subvolume show "$SUB" >/dev/null\n'
-            + 'mkdir -p "$DIR"\n'
+        script = checked.script(
+            'btrfs subvolume show "$SUB" >/dev/null',
+            'mkdir -p "$DIR"',
             # A repeated checkpoint finds its snapshot made: keep it rather than fail.
-            + 'if [ ! -e "$SNAP" ]; then\n'
-            + '  btrfs subvolume snapshot -r "$SUB" "$SNAP" >/dev/null\n'
-            + "fi\n"
-            + 'echo "uuid=$(uuid_of "$SNAP")"\n'
-            + 'echo "origin=$(uuid_of "$SUB")"\n'
+            'if [ ! -e "$SNAP" ]; then',
+            '  btrfs subvolume snapshot -r "$SUB" "$SNAP" >/dev/null',
+            "fi",
+            'echo "uuid=$(uuid_of "$SNAP")"',
+            'echo "origin=$(uuid_of "$SUB")"',
+            functions=FUNCTIONS,
+            SUB=subvolume,
+            SNAP=snapshot,
+            DIR=snapshots,
         )
         result = await checked.run(host, script, limit_s=limit_s, what=f"snapshotting {subvolume}")
         values = _values(result.stdout)
@@ -100,25 +100,20 @@ class BtrfsRecipe(recipes.Stepped):
         self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         subvolume, snapshot, uuid, _point = _recorded(data)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + FUNCTIONS
-            + f"SNAP={q(snapshot)}; P={q(posixpath.dirname(subvolume))}\n"
-            + '[ -d "$SNAP" ] || { echo "snapshot $SNAP is missing" >&2; exit 3; }\n'
-            + f'[ "$(uuid_of "$SNAP")" = {q(uuid)} ] || '
-            + '{ echo "$SNAP is not the snapshot taken (its UUID changed)" >&2; exit 4; }\n'
-            + 'field "$SNAP" Flags | grep -q readonly || '
-            + '{ echo "$SNAP is no longer read-only" >&2; exit 5; }\n'
-            + '[ -w "$P" ] || { echo "$P is not writable" >&2; exit 6; }\n'
+        script = checked.script(
+            '[ -d "$SNAP" ] || { echo "snapshot $SNAP is missing" >&2; exit 3; }',
+            '[ "$(uuid_of "$SNAP")" = "$WANT" ] || '
+            '{ echo "$SNAP is not the snapshot taken (its UUID changed)" >&2; exit 4; }',
+            'field "$SNAP" Flags | grep -q readonly || '
+            '{ echo "$SNAP is no longer read-only" >&2; exit 5; }',
+            '[ -w "$P" ] || { echo "$P is not writable" >&2; exit 6; }',
+            functions=FUNCTIONS,
+            SNAP=snapshot,
+            P=posixpath.dirname(subvolume),
+            WANT=uuid,
         )
-        await checked.run(
-            host,
-            script,
-            limit_s=limit_s,
-            what=f"checking snapshot {snapshot}",
-            error=errors.PrecheckFailed,
-        )
+        what = f"checking snapshot {snapshot}"
+        await checked.run(host, script, limit_s=limit_s, what=what, error=errors.PrecheckFailed)
 
     def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
         return {STEP_RESTORE: self._restore}
@@ -129,82 +124,73 @@ class BtrfsRecipe(recipes.Stepped):
         if not _ATTEMPT.match(attempt):
             raise errors.DriverError(f"btrfs recipe: attempt id {attempt!r} is not a safe name")
         snapshots = posixpath.dirname(snapshot)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + FUNCTIONS
-            + f"SUB={q(subvolume)}; SNAP={q(snapshot)}; WANT={q(uuid)}\n"
-            + f"M={q(posixpath.join(snapshots, f'.rollsafe-restore-{point_id}-{attempt}'))}\n"
-            + f"BROKEN={q(posixpath.join(snapshots, f'rollsafe-broken-{point_id}'))}\n"
-            + f"ATTEMPT={q(attempt)}\n"
-            + '[ "$(uuid_of "$SNAP")" = "$WANT" ] || '
-            + '{ echo "$SNAP is not the snapshot taken (its UUID changed)" >&2; exit 3; }\n'
-            + 'record() { printf \'%s\\n\' "$2" > "$1.tmp"; mv "$1.tmp" "$1"; }\n'
-            + 'if [ -e "$SUB" ]; then\n'
-            + '  cur=$(uuid_of "$SUB")\n'
-            + '  if [ -f "$M.done" ] && [ "$(cat "$M.done")" = "$cur" ]; then\n'
-            + '    echo "already restored: $SUB ($cur) is a writable snapshot of $SNAP"; exit 0\n'
-            + "  fi\n"
-            + '  if [ -f "$M.moving" ] && [ "$(cat "$M.moving")" != "$cur" ] '
-            + '&& [ "$(parent_of "$SUB")" = "$WANT" ]; then\n'
-            + '    record "$M.done" "$cur"\n'
-            + '    echo "already restored: $SUB ($cur) is a writable snapshot of $SNAP"; exit 0\n'
-            + "  fi\n"
-            + '  record "$M.moving" "$cur"\n'
-            + '  aside="$BROKEN"; [ ! -e "$aside" ] || aside="$BROKEN-$ATTEMPT"\n'
-            + '  [ ! -e "$aside" ] || aside="$BROKEN-$ATTEMPT-$(date +%s)"\n'
-            + '  mv "$SUB" "$aside"\n'
-            + '  echo "moved the broken subvolume aside to $aside"\n'
-            + "fi\n"
-            + 'btrfs subvolume snapshot "$SNAP" "$SUB" >/dev/null\n'
-            + 'new=$(uuid_of "$SUB")\n'
-            + 'record "$M.done" "$new"\n'
-            + 'echo "restored $SUB ($new) as a writable snapshot of $SNAP"\n'
+        script = checked.script(
+            '[ "$(uuid_of "$SNAP")" = "$WANT" ] || '
+            '{ echo "$SNAP is not the snapshot taken (its UUID changed)" >&2; exit 3; }',
+            'record() { printf \'%s\\n\' "$2" > "$1.tmp"; mv "$1.tmp" "$1"; }',
+            'if [ -e "$SUB" ]; then',
+            '  cur=$(uuid_of "$SUB")',
+            '  if [ -f "$M.done" ] && [ "$(cat "$M.done")" = "$cur" ]; then',
+            '    echo "already restored: $SUB ($cur) is a writable snapshot of $SNAP"; exit 0',
+            "  fi",
+            '  if [ -f "$M.moving" ] && [ "$(cat "$M.moving")" != "$cur" ] '
+            '&& [ "$(parent_of "$SUB")" = "$WANT" ]; then',
+            '    record "$M.done" "$cur"',
+            '    echo "already restored: $SUB ($cur) is a writable snapshot of $SNAP"; exit 0',
+            "  fi",
+            '  record "$M.moving" "$cur"',
+            '  aside="$BROKEN"; [ ! -e "$aside" ] || aside="$BROKEN-$ATTEMPT"',
+            '  [ ! -e "$aside" ] || aside="$BROKEN-$ATTEMPT-$(date +%s)"',
+            '  mv "$SUB" "$aside"',
+            '  echo "moved the broken subvolume aside to $aside"',
+            "fi",
+            'btrfs subvolume snapshot "$SNAP" "$SUB" >/dev/null',
+            'new=$(uuid_of "$SUB")',
+            'record "$M.done" "$new"',
+            'echo "restored $SUB ($new) as a writable snapshot of $SNAP"',
+            functions=FUNCTIONS,
+            SUB=subvolume,
+            SNAP=snapshot,
+            WANT=uuid,
+            M=posixpath.join(snapshots, f".rollsafe-restore-{point_id}-{attempt}"),
+            BROKEN=posixpath.join(snapshots, f"rollsafe-broken-{point_id}"),
+            ATTEMPT=attempt,
         )
         result = await checked.run(host, script, limit_s=limit_s, what=f"restoring {subvolume}")
         return " ".join(result.stdout.strip().splitlines()[-2:])
 
     async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         subvolume, snapshot, uuid, _point = _recorded(data)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + FUNCTIONS
-            + f"SUB={q(subvolume)}\n"
-            + f'p=$(parent_of "$SUB"); [ "$p" = {q(uuid)} ] || '
-            + f'{{ echo "$SUB has parent UUID $p, not the snapshot {uuid}" >&2; exit 4; }}\n'
+        script = checked.script(
+            'p=$(parent_of "$SUB"); [ "$p" = "$WANT" ] || '
+            '{ echo "$SUB has parent UUID $p, not the snapshot $WANT" >&2; exit 4; }',
+            functions=FUNCTIONS,
+            SUB=subvolume,
+            WANT=uuid,
         )
-        await checked.run(
-            host,
-            script,
-            limit_s=limit_s,
-            what=f"verifying {subvolume}",
-            error=errors.VerificationFailed,
-        )
+        what = f"verifying {subvolume}"
+        await checked.run(host, script, limit_s=limit_s, what=what, error=errors.VerificationFailed)
         return f"{subvolume} is a snapshot of {snapshot} (parent UUID {uuid})"
 
     async def delete(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         """``btrfs subvolume delete`` the read-only snapshot (the active copy is independent)."""
-        return await _delete_snapshot(host, data, limit_s=limit_s)
-
-
-async def _delete_snapshot(host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
-    _subvolume, snapshot, uuid, _point = _recorded(data)
-    q = checked.quote
-    # Only the snapshot taken (same UUID) is deleted: a path reused by something else stays.
-    script = (
-        "set -eu\n"
-        + FUNCTIONS
-        + f"SNAP={q(snapshot)}; WANT={q(uuid)}\n"
-        + 'if [ ! -e "$SNAP" ]; then echo "$SNAP already gone"; exit 0; fi\n'
-        + 'if [ "$(uuid_of "$SNAP")" != "$WANT" ]; then\n'
-        + '  echo "$SNAP is not the snapshot taken (its UUID changed): left alone" >&2; exit 3\n'
-        + "fi\n"
-        + 'btrfs subvolume delete "$SNAP" >/dev/null\n'
-        + 'echo "deleted subvolume $SNAP"\n'
-    )
-    result = await checked.run(host, script, limit_s=limit_s, what=f"deleting snapshot {snapshot}")
-    return checked.last_line(result)
+        _subvolume, snapshot, uuid, _point = _recorded(data)
+        # Only the snapshot taken (same UUID) is deleted: a path reused by something else stays.
+        script = checked.script(
+            'if [ ! -e "$SNAP" ]; then echo "$SNAP already gone"; exit 0; fi',
+            'if [ "$(uuid_of "$SNAP")" != "$WANT" ]; then',
+            '  echo "$SNAP is not the snapshot taken (its UUID changed): left alone" >&2; exit 3',
+            "fi",
+            'btrfs subvolume delete "$SNAP" >/dev/null',
+            'echo "deleted subvolume $SNAP"',
+            functions=FUNCTIONS,
+            SNAP=snapshot,
+            WANT=uuid,
+        )
+        result = await checked.run(
+            host, script, limit_s=limit_s, what=f"deleting snapshot {snapshot}"
+        )
+        return checked.last_line(result)
 
 
 def _values(stdout: str) -> dict[str, str]:

@@ -55,6 +55,17 @@ def quote(value: str) -> str:
     return shlex.quote(value)
 
 
+def script(*lines: str, functions: str = "", **values: str) -> str:
+    """A ``set -eu`` shell script: ``functions``, ``NAME='value'`` for each of ``values``, then
+    ``lines``, one a line.
+
+    Values are quoted here, once, and the lines use them as ``"$NAME"``: nothing from a
+    restore point or a configuration is ever spliced into the shell text itself.
+    """
+    assigned = [f"{name}={quote(value)}" for name, value in values.items()]
+    return "\n".join(["set -eu", *filter(None, [functions.strip()]), *assigned, *lines]) + "\n"
+
+
 def safe_point_id(point_id: str, *, error: type[errors.RollsafeError] = errors.DriverError) -> str:
     """``point_id``, refused with ``error`` unless it is safe as a file or subvolume name."""
     if not _POINT_ID.match(point_id):

@@ -36,6 +36,12 @@ manifest() {
 """
 """Shell function: ``manifest DIR`` prints the hash of DIR's names, modes, owners, contents."""
 
+_COPY_UNCHANGED = (
+    '[ "$(manifest "$C")" = "$W" ] || '
+    '{ echo "the copy $C changed since it was taken" >&2; exit 4; }'
+)
+"""Shell line: the copy ``$C`` still has the manifest ``$W`` recorded when it was taken."""
+
 
 class DirectoryRecipe(recipes.Stepped):
     """Implements ``recipes.Recipe`` for ``kind: directory``."""
@@ -58,18 +64,17 @@ class DirectoryRecipe(recipes.Stepped):
         checked.safe_point_id(point_id)
         path, snapshots = self.paths(host.target)
         point_dir = posixpath.join(snapshots, point_id)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + MANIFEST_FUNCTION
-            + f"L={q(path)}; D={q(point_dir)}\n"
-            + '[ -d "$L" ] || { echo "$L is not a directory" >&2; exit 3; }\n'
-            + 'rm -rf "$D.partial"; mkdir -p "$D.partial"\n'
-            + 'cp -a --reflink=auto "$L" "$D.partial/tree"\n'
-            + 'm=$(manifest "$D.partial/tree")\n'
-            + 'printf \'%s\\n\' "$m" > "$D.partial/manifest.sha256"\n'
-            + 'rm -rf "$D"; mv "$D.partial" "$D"\n'
-            + 'echo "$m"\n'
+        script = checked.script(
+            '[ -d "$L" ] || { echo "$L is not a directory" >&2; exit 3; }',
+            'rm -rf "$D.partial"; mkdir -p "$D.partial"',
+            'cp -a --reflink=auto "$L" "$D.partial/tree"',
+            'm=$(manifest "$D.partial/tree")',
+            'printf \'%s\\n\' "$m" > "$D.partial/manifest.sha256"',
+            'rm -rf "$D"; mv "$D.partial" "$D"',
+            'echo "$m"',
+            functions=MANIFEST_FUNCTION,
+            L=path,
+            D=point_dir,
         )
         result = await checked.run(host, script, limit_s=limit_s, what=f"copying {path}")
         manifest = checked.last_line(result)
@@ -88,91 +93,75 @@ class DirectoryRecipe(recipes.Stepped):
         self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float
     ) -> None:
         path, copy, manifest = _recorded(data)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + MANIFEST_FUNCTION
-            + f"C={q(copy)}; P={q(posixpath.dirname(path))}\n"
-            + '[ -d "$C" ] || { echo "the copy $C is missing" >&2; exit 3; }\n'
-            + f'[ "$(manifest "$C")" = {q(manifest)} ] || '
-            + '{ echo "the copy $C changed since it was taken" >&2; exit 4; }\n'
-            + '[ -d "$P" ] && [ -w "$P" ] || '
-            + '{ echo "$P is missing or not writable" >&2; exit 5; }\n'
+        script = checked.script(
+            '[ -d "$C" ] || { echo "the copy $C is missing" >&2; exit 3; }',
+            _COPY_UNCHANGED,
+            '[ -d "$P" ] && [ -w "$P" ] || { echo "$P is missing or not writable" >&2; exit 5; }',
+            functions=MANIFEST_FUNCTION,
+            C=copy,
+            P=posixpath.dirname(path),
+            W=manifest,
         )
-        await checked.run(
-            host,
-            script,
-            limit_s=limit_s,
-            what=f"checking the copy of {path}",
-            error=errors.PrecheckFailed,
-        )
+        what = f"checking the copy of {path}"
+        await checked.run(host, script, limit_s=limit_s, what=what, error=errors.PrecheckFailed)
 
     def steps(self, data: Mapping[str, Any]) -> Mapping[str, recipes.Step]:
         return {STEP_RESTORE: self._restore}
 
     async def _restore(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         path, copy, manifest = _recorded(data)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + MANIFEST_FUNCTION
-            + f"L={q(path)}; C={q(copy)}; W={q(manifest)}\n"
-            + 'TMP="$L.rollsafe-restore"; OLD="$L.rollsafe-old"\n'
-            + 'if [ -d "$L" ] && [ "$(manifest "$L")" = "$W" ]; then\n'
-            + '  rm -rf "$TMP" "$OLD"; echo "already restored: $L matches the copy"; exit 0\n'
-            + "fi\n"
-            + '[ "$(manifest "$C")" = "$W" ] || '
-            + '{ echo "the copy $C changed since it was taken" >&2; exit 4; }\n'
-            + 'rm -rf "$TMP"; cp -a --reflink=auto "$C" "$TMP"\n'
+        script = checked.script(
+            'TMP="$L.rollsafe-restore"; OLD="$L.rollsafe-old"',
+            'if [ -d "$L" ] && [ "$(manifest "$L")" = "$W" ]; then',
+            '  rm -rf "$TMP" "$OLD"; echo "already restored: $L matches the copy"; exit 0',
+            "fi",
+            _COPY_UNCHANGED,
+            'rm -rf "$TMP"; cp -a --reflink=auto "$C" "$TMP"',
             # A previous attempt may have moved the live tree aside already: keep that one.
-            + 'if [ -e "$L" ]; then rm -rf "$OLD"; mv "$L" "$OLD"; fi\n'
-            + 'mv "$TMP" "$L"\n'
-            + 'rm -rf "$OLD"\n'
-            + 'echo "restored $L from $C"\n'
+            'if [ -e "$L" ]; then rm -rf "$OLD"; mv "$L" "$OLD"; fi',
+            'mv "$TMP" "$L"',
+            'rm -rf "$OLD"',
+            'echo "restored $L from $C"',
+            functions=MANIFEST_FUNCTION,
+            L=path,
+            C=copy,
+            W=manifest,
         )
         result = await checked.run(host, script, limit_s=limit_s, what=f"restoring {path}")
         return checked.last_line(result)
 
     async def verify(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
         path, _copy, manifest = _recorded(data)
-        q = checked.quote
-        script = (
-            "set -eu\n"
-            + MANIFEST_FUNCTION
-            + f'L={q(path)}; [ -d "$L" ] || {{ echo "$L is missing" >&2; exit 3; }}\n'
-            + f'[ "$(manifest "$L")" = {q(manifest)} ] || '
-            + '{ echo "$L differs from the restore point" >&2; exit 4; }\n'
+        script = checked.script(
+            '[ -d "$L" ] || { echo "$L is missing" >&2; exit 3; }',
+            '[ "$(manifest "$L")" = "$W" ] || '
+            '{ echo "$L differs from the restore point" >&2; exit 4; }',
+            functions=MANIFEST_FUNCTION,
+            L=path,
+            W=manifest,
         )
-        await checked.run(
-            host,
-            script,
-            limit_s=limit_s,
-            what=f"verifying {path}",
-            error=errors.VerificationFailed,
-        )
+        what = f"verifying {path}"
+        await checked.run(host, script, limit_s=limit_s, what=what, error=errors.VerificationFailed)
         return f"{path} matches the restore point (manifest {manifest[:12]})"
 
     async def delete(self, host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
-        return await delete_copy(host, data, limit_s=limit_s)
-
-
-async def delete_copy(host: recipes.Host, data: Mapping[str, Any], *, limit_s: float) -> str:
-    """Remove ``<snapshots>/<point_id>`` (the copy and its manifest); gone already is fine."""
-    _path, copy, _manifest = _recorded(data)
-    point_dir = posixpath.dirname(copy)
-    if posixpath.basename(copy) != "tree" or not checked.is_point_id(posixpath.basename(point_dir)):
-        raise errors.DriverError(f"the recorded copy {copy!r} is not a restore point's tree")
-    q = checked.quote
-    # The manifest goes first: a removal cut short leaves a copy no precheck accepts.
-    script = (
-        "set -eu\n"
-        + f"D={q(point_dir)}\n"
-        + 'if [ ! -e "$D" ]; then echo "$D already gone"; exit 0; fi\n'
-        + 'rm -f "$D/manifest.sha256"; rm -rf "$D"\n'
-        + 'echo "removed $D"\n'
-    )
-    result = await checked.run(host, script, limit_s=limit_s, what=f"removing the copy {point_dir}")
-    return checked.last_line(result)
+        """Remove ``<snapshots>/<point_id>`` (the copy and its manifest); gone already is fine."""
+        _path, copy, _manifest = _recorded(data)
+        point_dir = posixpath.dirname(copy)
+        tree, point_id = posixpath.basename(copy), posixpath.basename(point_dir)
+        if tree != "tree" or not checked.is_point_id(point_id):
+            raise errors.DriverError(f"the recorded copy {copy!r} is not a restore point's tree")
+        # The manifest goes first: a removal cut short leaves a copy no precheck accepts.
+        script = checked.script(
+            'if [ ! -e "$D" ]; then echo "$D already gone"; exit 0; fi',
+            'rm -f "$D/manifest.sha256"; rm -rf "$D"',
+            'echo "removed $D"',
+            D=point_dir,
+        )
+        result = await checked.run(
+            host, script, limit_s=limit_s, what=f"removing the copy {point_dir}"
+        )
+        return checked.last_line(result)
 
 
 def _recorded(data: Mapping[str, Any]) -> tuple[str, str, str]:
