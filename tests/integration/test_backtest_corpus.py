@@ -309,14 +309,20 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # A floor at the figures measured when the presets were rebuilt (recall 55/56, median
-    # delay 160 s), so that a change that loses detections or slows them down fails here;
-    # the issue's own targets are the xfail test below.
+    # A floor at the figures measured (recall 55/56; median delay 130 s: design half 90 s,
+    # held-out 150 s, since log probes observe every 15 s and an OOM kill that takes a web
+    # service down rolls back at once; 160 s before), so that a change that loses detections
+    # or slows them down fails here; the issue's own targets are the xfail test below.
     totals = whole_corpus.totals
     assert totals.counts.tp >= 55
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
-    assert totals.median_delay <= 180.0
+    assert totals.median_delay <= 130.0
+    halves = {half.name: half.totals.median_delay for half in whole_corpus.groups(by="half")}
+    assert halves["design"] is not None
+    assert halves["held-out"] is not None
+    assert halves["design"] <= 90.0
+    assert halves["held-out"] <= 150.0
 
 
 @pytest.mark.slow
@@ -324,8 +330,9 @@ def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
 @pytest.mark.xfail(
     strict=True,
     reason="issue #15 targets not reached (measured: recall 0.982 = 55/56, a slow leak that "
-    "never pins memory is missed; median detection delay 160 s, since repeated-event "
-    "families wait for the repeat): see docs/presets.md",
+    "never pins memory is missed; median detection delay 130 s: sequential tests on 30 s "
+    "data need three buckets, uncorroborated repeated-event families wait for the "
+    "repeat): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,

@@ -11,7 +11,8 @@ import pytest
 from rollsafe.config import loading, models
 from rollsafe.config import presets as preset_catalog
 from rollsafe.config.presets import catalog, expanding
-from rollsafe.domain import errors
+from rollsafe.domain import errors, ids, observations, verdicts
+from rollsafe.judge import engine
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "presets.md"
 KIND_FOR = {  # a probe kind that can provide each signal, for expanding everything
@@ -83,6 +84,17 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "memory-grown",
         "memory-leak",
     }
+    # oom-took-service-down needs the OOM signal: left out with its health leaf, which
+    # `needs` it (alone it would only warn on every failed check).
+    with_oom = models.PresetUse(
+        preset="web-service", signals={"health": "p-health", "oom": "p-oom"}
+    )
+    rules, _ = expanding.expand(with_oom, index=0, probes=_probes(), taken=set())
+    ids = {r.id.removeprefix("web-service.") for r in rules}
+    assert {"oom-kill-now", "check-failed-now", "oom-took-service-down"} <= ids
+    (took,) = [r for r in rules if r.id == "web-service.oom-took-service-down"]
+    assert isinstance(took, models.AllRule)
+    assert took.rules == ["web-service.oom-kill-now", "web-service.check-failed-now"]
     # errors-confirmed needs two of its three signals: with only 5xx bound it is left out.
     with_logs = models.PresetUse(
         preset="web-service", signals={"health": "p-health", "app_errors": "p-app_errors"}
@@ -132,6 +144,77 @@ def test_apply_appends_rules_once_and_is_idempotent() -> None:
     broken = config.model_copy(update={"presets": [models.PresetUse(preset="nope")]})
     with pytest.raises(errors.ConfigError, match=r"presets\[0\]\.preset: unknown preset 'nope'"):
         preset_catalog.apply(broken)
+
+
+def _criticals_with_oom(*, kills: list[float], failed: list[float]) -> list[str]:
+    """Critical decisions of web-service (health every 10 s, kernel log every 15 s) when the
+    OOM killer kills at ``kills`` and health checks fail at ``failed`` (seconds; kills after
+    the first 30 minutes, so that the 30-minute rate rules see a whole window)."""
+    config = preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "web-1"}],
+                "probes": [
+                    {"kind": "http", "name": "h", "url": "http://x/", "interval": "10s"},
+                    {"kind": "log", "name": "k", "path": "/k.log", "presets": ["oom"]},
+                ],
+                "presets": [{"preset": "web-service", "signals": {"health": "h", "oom": "k"}}],
+            }
+        )
+    )
+    target = ids.TargetId("web-1")
+    seen = [
+        observations.Observation(float(t), target, "h", value=0.0 if t in failed else 1.0)
+        for t in range(0, 3000, 10)
+    ]
+    seen += [
+        observations.Observation(
+            float(t), target, "k", value=float(sum(t - 15 < k <= t for k in kills))
+        )
+        for t in range(0, 3000, 15)
+    ]
+    decisions = engine.replay(config, seen, [])
+    return [d.rule for d in decisions if d.severity is verdicts.Severity.CRITICAL]
+
+
+def test_an_oom_kill_that_takes_the_service_down_rolls_back_at_the_first_kill() -> None:
+    # A kill and a failed check within a minute: the kill hit the service (as on a database).
+    assert _criticals_with_oom(kills=[2402.0], failed=[2410]) == [
+        "web-service.oom-took-service-down"
+    ]
+    assert _criticals_with_oom(kills=[2402.0], failed=[2370]) == [
+        "web-service.oom-took-service-down"
+    ]
+    # Either alone is healthy noise: one oversized request killed while the service answers,
+    # or a check lost to a restart. Apart by more than a minute, they are not one event.
+    assert _criticals_with_oom(kills=[2402.0], failed=[]) == []
+    assert _criticals_with_oom(kills=[], failed=[2410, 2420]) == []
+    assert _criticals_with_oom(kills=[2402.0], failed=[2600]) == []
+    assert _criticals_with_oom(kills=[2402.0], failed=[2250]) == []
+
+
+def test_a_needs_entry_must_name_signals_of_the_preset() -> None:
+    definition = {
+        "name": "tiny",
+        "signals": {"health": {"required": True, "means": "up"}},
+        "rules": [
+            {"id": "a", "kind": "threshold", "probe": "$health", "op": "<", "value": 1},
+            {
+                "id": "b",
+                "kind": "threshold",
+                "probe": "$health",
+                "op": "<",
+                "value": 1,
+                "needs": ["nope"],
+            },
+        ],
+    }
+    with pytest.raises(errors.ConfigError, match="rule b: `needs` must list signals"):
+        catalog._parse("tiny.yaml", definition)
+    definition["rules"][1]["needs"] = ["health"]  # type: ignore[index]
+    parsed = catalog._parse("tiny.yaml", definition)
+    assert parsed.rules[1].needs == ("health",)
+    assert "needs" not in parsed.rules[1].body
 
 
 def _load(tmp_path: Path, text: str) -> models.RollsafeConfig:

@@ -12,11 +12,16 @@ Definition files (``<name>.yaml``)::
     summary: one line
     signals:   {<signal>: {required: bool, kinds: [probe kinds] (absent: any source), means}}
     params:    {<param>: {default: number or string, why: text}}
-    rules:     [rule mappings as in rollsafe.yaml; "$signal" / "$param" placeholders]
+    rules:     [rule mappings as in rollsafe.yaml; "$signal" / "$param" placeholders;
+                optional `needs: [signals]`: kept only when these are bound too]
 
 A placeholder that is a whole value (``probe: $health``, ``consecutive: $down_checks``)
 takes the bound probe name or the parameter's value with its type; inside longer text it is
-substituted as text. Definitions are checked when loaded (unique ids, known placeholders,
+substituted as text. A rule is left out when a signal it reads is not bound; ``needs`` names
+signals it does not read but is pointless without: a leaf that exists only to corroborate
+another signal in a composite (``check-failed-now`` of web-service is there for
+``oom-took-service-down``; without an OOM signal it would only warn on every failed check).
+Definitions are checked when loaded (unique ids, known placeholders,
 composites listing rules of the same preset), and a test expands every preset.
 """
 
@@ -66,6 +71,7 @@ class PresetRule:
 
     id: str
     body: Mapping[str, Any]
+    needs: tuple[str, ...] = ()  # signals it does not read but is kept only with
 
     @property
     def children(self) -> tuple[str, ...]:
@@ -75,13 +81,14 @@ class PresetRule:
 
     @property
     def signals(self) -> tuple[str, ...]:
-        """Placeholders used as the rule's ``probe`` (or an alert rule's ``source``)."""
+        """Signals that must be bound for the rule to be kept: placeholders used as its
+        ``probe`` (or an alert rule's ``source``), then its ``needs``."""
         found = []
         for key in ("probe", "source"):
             match = _PLACEHOLDER.match(str(self.body.get(key, "")))
             if match:
                 found.append(match.group(1))
-        return tuple(found)
+        return (*found, *self.needs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,13 +164,16 @@ def _parse(file: str, data: Any) -> Preset:
     rules: list[PresetRule] = []
     for raw in data.get("rules") or []:
         rule_id = raw.get("id")
-        body = {k: v for k, v in raw.items() if k != "id"}
+        body = {k: v for k, v in raw.items() if k not in {"id", "needs"}}
         if not isinstance(rule_id, str) or any(r.id == rule_id for r in rules):
             raise broken(f"rule id {rule_id!r} missing or repeated")
         unknown = set(placeholders(body)) - set(signals) - set(params)
         if unknown:
             raise broken(f"rule {rule_id} uses unknown placeholders {sorted(unknown)}")
-        rules.append(PresetRule(id=rule_id, body=body))
+        needs = raw.get("needs", [])
+        if not isinstance(needs, list) or not set(needs) <= set(signals):
+            raise broken(f"rule {rule_id}: `needs` must list signals of the preset")
+        rules.append(PresetRule(id=rule_id, body=body, needs=tuple(needs)))
     ids = {r.id for r in rules}
     for rule in rules:
         if set(rule.children) - ids:
