@@ -70,8 +70,10 @@ class Announcer:
         links: links.LinkMaker | None = None,
         public_url: str | None = None,
         lookup: Callable[[str], runs.RollbackRun | None] | None = None,
+        quiet_rules: frozenset[str] = frozenset(),
     ) -> None:
         self._clock = clock
+        self._quiet_rules = quiet_rules
         self._links = links
         self._public_url = public_url
         self._lookup = lookup
@@ -80,7 +82,7 @@ class Announcer:
 
     def for_decision(self, decision: verdicts.Decision) -> messages.Message | None:
         """A message for a decision whose severity changed; None for ok and critical ones."""
-        if decision.severity is not _WARNING:
+        if decision.severity is not _WARNING or decision.rule in self._quiet_rules:
             return None
         blind = decision.rule.startswith(BLIND_PREFIX)
         if blind:

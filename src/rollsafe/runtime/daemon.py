@@ -85,6 +85,7 @@ class Daemon:
             links=_link_maker(loaded),
             public_url=self.config.access.public_url,
             lookup=lambda run_id: self.store.get_run(ids.RunId(run_id)),
+            quiet_rules=frozenset(r.id for r in self.config.rules if not r.notify),
         )
         self.executor: runs.Executor = assembly.build_executor(
             loaded, self.store, clock=self.clock, on_audit=self._on_run_audit

@@ -147,3 +147,24 @@ def test_without_key_or_public_url_messages_carry_no_links():
     message = plain.for_audit(entry)
     assert message.awaiting_approval
     assert message.links == {}
+
+
+def test_a_rule_that_only_feeds_a_composite_warns_nobody_but_its_composite_still_does():
+    quiet = routing.Announcer(clock=testing.FakeClock(NOW), quiet_rules=frozenset({"leaf"}))
+    assert quiet.for_decision(_decision("leaf", verdicts.Severity.WARNING)) is None
+    message = quiet.for_decision(_decision("both", verdicts.Severity.WARNING))
+    assert message is not None and message.event == "decision.warning"
+
+
+def test_the_web_service_preset_corroborating_leaves_are_quiet_and_the_rest_are_not():
+    from pathlib import Path
+
+    from rollsafe.config import loading
+
+    corpus_config = Path(__file__).parents[3] / "corpus" / "rollsafe.yaml"
+    config = loading.load(corpus_config).config
+    quiet = {r.id for r in config.rules if not r.notify}
+    assert quiet == {"web-service.oom-kill-now", "web-service.check-failed-now"}
+    assert {"web-service.oom-kill", "web-service.oom-took-service-down"} <= {
+        r.id for r in config.rules if r.notify
+    }

@@ -29,6 +29,13 @@ class RuleBase(Model):
     approval: ApprovalName | None = Field(
         default=None, description="Overrides policy.approval for runs this rule opens"
     )
+    notify: bool = Field(
+        default=True,
+        description=(
+            "false: a rule that only feeds a composite; its warnings are judged, stored and "
+            "audited but sent to no notifier (a critical one still rolls back)"
+        ),
+    )
 
 
 class Condition(Model):
