@@ -153,7 +153,8 @@ def test_a_rule_that_only_feeds_a_composite_warns_nobody_but_its_composite_still
     quiet = routing.Announcer(clock=testing.FakeClock(NOW), quiet_rules=frozenset({"leaf"}))
     assert quiet.for_decision(_decision("leaf", verdicts.Severity.WARNING)) is None
     message = quiet.for_decision(_decision("both", verdicts.Severity.WARNING))
-    assert message is not None and message.event == "decision.warning"
+    assert message is not None
+    assert message.event == "decision.warning"
 
 
 def test_the_web_service_preset_corroborating_leaves_are_quiet_and_the_rest_are_not():
