@@ -302,7 +302,7 @@ def whole_corpus(tmp_path_factory: pytest.TempPathFactory) -> corpora.CorpusResu
 def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # Measured at the time of writing: precision 1.000 (TP 55, FP 0), both halves.
+    # Measured at the time of writing: precision 1.000 (TP 60, FP 0), every half.
     totals = whole_corpus.totals
     assert len(whole_corpus.scenarios) >= 60
     assert whole_corpus.week_rollbacks == 0
@@ -317,23 +317,32 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # A floor at the figures measured when the presets were rebuilt (recall 55/56, median
-    # delay 160 s), so that a change that loses detections or slows them down fails here;
-    # the issue's own targets are the xfail test below.
+    # A floor at the figures measured when the memory trend rule was added (recall 60/61,
+    # median delay 183 s; the design and held-out halves 56/56 at 170 s), so that a change
+    # that loses detections or slows them down fails here; the issue's own targets are the
+    # xfail test below.
     totals = whole_corpus.totals
-    assert totals.counts.tp >= 55
+    assert totals.counts.tp >= 60
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
-    assert totals.median_delay <= 180.0
+    assert totals.median_delay <= 190.0
+    halves = {half.name: half.totals for half in whole_corpus.groups(by="half")}
+    for name in ("design", "held-out"):
+        assert halves[name].counts.fn == 0, name
+    # held-out-2 (written before the trend rule, never tuned on): 4 of its 5 leaks rolled
+    # back before memory ran out, none of its 5 healthy memory growths.
+    assert halves["held-out-2"].counts.tp >= 4
+    assert halves["held-out-2"].counts.fp == 0
 
 
 @pytest.mark.slow
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15 targets not reached (measured: recall 0.982 = 55/56, a slow leak that "
-    "never pins memory is missed; median detection delay 160 s, since repeated-event "
-    "families wait for the repeat): see docs/presets.md",
+    reason="issue #15 targets not reached (measured: recall 0.984 = 60/61, a 3%/h leak of "
+    "held-out-2 is not yet projected to run out within 4 h when its recording ends; median "
+    "detection delay 183 s, since repeated-event families wait for the repeat and leaks are "
+    "rolled back hours, not seconds, after the upgrade): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
