@@ -82,7 +82,11 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "memory-pinned",
         "memory-grown",
         "memory-leak",
+        "memory-trend",
     }
+    trend = by_id["memory-trend"]
+    assert isinstance(trend, models.TrendRule)
+    assert (trend.probe, trend.within, trend.min_rate) == ("p-memory", 4 * 3600.0, 3.0)
     # errors-confirmed needs two of its three signals: with only 5xx bound it is left out.
     with_logs = models.PresetUse(
         preset="web-service", signals={"health": "p-health", "app_errors": "p-app_errors"}
