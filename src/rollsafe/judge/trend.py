@@ -137,8 +137,8 @@ def _no_data(
     return verdicts.Severity.OK, f"{rule.probe}: no trend yet ({reason})", evidence
 
 
-def _rate(x: float, unit: str) -> str:
-    return f"{conditions.number(round(x, 1))}{unit}/h"
+def _rate(x: float, unit: str, digits: int = 1) -> str:
+    return f"{conditions.number(round(x, digits))}{unit}/h"
 
 
 def _level(x: float, unit: str) -> str:
@@ -249,12 +249,14 @@ def judge(
     # wandering series gives a loose slope).
     needed = floor + max(rule.min_rate, Z * fitted.stderr)
     if held < needed:
-        summary = f"{grows}: under the {_rate(needed, unit)} that counts as a trend"
+        digits = 2 if round(held, 1) == round(needed, 1) else 1
+        grows = grows.replace(_rate(held, unit), _rate(held, unit, digits), 1)
+        summary = f"{grows}: under the {_rate(needed, unit, digits)} that counts as a trend"
         evidence.update(
             exhausted_in_s=None,
             plateau=None,
             breached=False,
-            closeness=max(0.0, min(1.0, (held - floor) / rule.min_rate)),
+            closeness=max(0.0, min(0.99, (held - floor) / (needed - floor))),
             detail=summary,
         )
         return verdicts.Severity.OK, summary, evidence

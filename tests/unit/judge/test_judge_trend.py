@@ -242,3 +242,12 @@ def test_decisions_are_the_same_whatever_the_order_values_arrive_in() -> None:
     )
     assert (a.severity, a.summary) == (b.severity, b.summary)
     assert a.severity == CRITICAL
+
+
+def test_growth_under_min_rate_is_ok_and_says_how_near_it_came() -> None:
+    got = _judged(_memory(_leak(45.0, 1.5), hours=5, wander=0.1), now=UP + 2.5 * HOUR)
+    assert got.severity == OK
+    assert got.evidence["no_data"] is False
+    assert "that counts as a trend" in got.summary
+    assert 0.0 < got.evidence["closeness"] < 1.0
+    assert got.evidence["exhausted_in_s"] is None
