@@ -251,3 +251,16 @@ def test_growth_under_min_rate_is_ok_and_says_how_near_it_came() -> None:
     assert "that counts as a trend" in got.summary
     assert 0.0 < got.evidence["closeness"] < 1.0
     assert got.evidence["exhausted_in_s"] is None
+
+
+def test_a_daily_cycle_rising_through_the_upgrade_is_not_a_leak() -> None:
+    # Memory follows traffic: 55% +- 20 over a day, upgraded on the rising side, where the
+    # cycle climbs about 5 points an hour for hours (its steepest): the same climb was there
+    # in the two hours before the upgrade.
+    def daily(t: float) -> float:
+        return 55.0 + 20.0 * math.sin(2 * math.pi * (t - UP + 3 * HOUR) / (24 * HOUR))
+
+    for seed in range(3):
+        assert _first_critical(_memory(daily, hours=9, seed=seed)) is None
+    got = _judged(_memory(daily, hours=9), now=UP + 2 * HOUR)
+    assert got.evidence["rising_before"] is True
