@@ -25,7 +25,10 @@ Three kinds of recordings:
 
 The half of a recording is fixed by a rule stated before any tuning: within each family, in
 name order, the 1st, 3rd, 5th... recording is in the **design** half and the 2nd, 4th...
-in the **held-out** half. Presets may be tuned on the design half only.
+in the **held-out** half. Presets may be tuned on the design half only. Recordings added
+after the held-out half had been looked at (memory trends of every shape, healthy memory
+growth that levels off: issue #15's leak work) form a third half, **held-out-2**, fixed by
+name, outside that rule (so the first two halves do not move), and never tuned on.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -171,6 +174,7 @@ class Scenario:
     origin: str = "synthetic"  # synthetic | quoted | shared-data
     sources: list[str] = dataclasses.field(default_factory=list)  # real data used, cited
     start: float = START
+    half: str | None = None  # a fixed half outside the positional rule (``held-out-2``)
 
     @property
     def healthy(self) -> bool:
@@ -826,6 +830,222 @@ def memory_leak() -> list[Scenario]:
     return out
 
 
+HELD_OUT_2 = "held-out-2"  # recordings added after the first held-out half had been seen
+
+
+def sawtooth(period: float, amplitude: float, *, phase: float = 0.0) -> Curve:
+    """A garbage-collected heap: grows by ``amplitude`` over each ``period``, then drops."""
+    return lambda t: amplitude * (((t + phase) / period) % 1.0)
+
+
+def memory_trends() -> list[Scenario]:
+    """Held-out-2 (synthetic): leaks of other shapes, and healthy memory growth that stops.
+
+    Written before the trend rule existed, after ``fault-memory-leak-b`` (held-out) had been
+    seen: they are a fresh test of whatever rule is designed next, so they sit in their own
+    half (``held-out-2``), outside the positional rule, and no preset is tuned on them.
+    """
+    rng = random.Random("memory-trends")
+    # Batch jobs every 35 to 50 minutes, each holding 10 more points of memory for 8 minutes.
+    jobs: list[float] = []
+    t = 600.0
+    while t < 6 * HOUR:
+        jobs.append(t)
+        t += rng.uniform(35 * MINUTE, 50 * MINUTE)
+
+    def leaky_jobs(t: float) -> float:
+        running = sum(10.0 for at in jobs if at <= t < at + 8 * MINUTE)
+        kept = sum(5.0 for at in jobs if at >= UP and at + 8 * MINUTE <= t)
+        return 48.0 + running + kept
+
+    gc_before = sawtooth(12 * MINUTE, 12.0)
+    gc_retuned = sawtooth(25 * MINUTE, 22.0, phase=7 * MINUTE)
+    return [
+        Scenario(
+            "fault-memory-leak-gc",
+            "memory-leak",
+            "a JVM on web-1: its heap saw-tooths by 12 points every 12 minutes (garbage "
+            "collection); after the upgrade the floor after each collection rises about 6 "
+            "points an hour (objects the new release never frees)",
+            [
+                Host(
+                    "web-1",
+                    memory=lambda t: (
+                        40.0 + gc_before(t) + (6.0 * (t - UP) / HOUR if t >= UP else 0.0)
+                    ),
+                )
+            ],
+            duration=6 * HOUR,
+            faults=[fault("web-1", UP, "memory leak")],
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "fault-memory-leak-steps",
+            "memory-leak",
+            "batch-1 runs a job every 35 to 50 minutes that holds 10 more points of memory "
+            "for 8 minutes; after the upgrade each job leaves 5 points behind (a stepwise leak)",
+            [Host("batch-1", "batch", log_style="job", memory=leaky_jobs)],
+            duration=6 * HOUR,
+            faults=[fault("batch-1", UP, "memory leak")],
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "fault-memory-leak-db",
+            "memory-leak",
+            "db-1 holds 70% of memory (its buffer pool); the upgraded server leaks about 4 "
+            "points an hour on top of it",
+            [
+                Host(
+                    "db-1",
+                    "db",
+                    memory=lambda t: 70.0 + (4.0 * (t - UP) / HOUR if t >= UP else 0.0),
+                )
+            ],
+            duration=6 * HOUR,
+            faults=[fault("db-1", UP, "memory leak")],
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "healthy-cache-release",
+            "cache-growth",
+            "the new release of web-1 keeps a bigger in-memory cache: memory rises from 45% "
+            "to 67% over the 40 minutes after the upgrade, then stays there",
+            [Host("web-1", memory=ramp(UP, 40 * MINUTE, 45.0, 67.0))],
+            duration=6 * HOUR,
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "healthy-cache-warmup",
+            "cache-growth",
+            "web-1 restarts for its upgrade: memory drops from 55% to 28% and grows back as "
+            "its caches warm, quickly at first, levelling off near 60% (time constant 50 min)",
+            [
+                Host(
+                    "web-1",
+                    **restart_at(UP),
+                    memory=lambda t: (
+                        55.0
+                        if t < UP
+                        else 28.0 + 32.0 * (1.0 - math.exp(-(t - UP) / (50 * MINUTE)))
+                    ),
+                )
+            ],
+            duration=6 * HOUR,
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "healthy-gc-retuned",
+            "gc-sawtooth",
+            "a JVM on web-1 saw-tooths by 12 points every 12 minutes; the upgrade changes its "
+            "collector settings: 22 points every 25 minutes from then on, no leak",
+            [
+                Host(
+                    "web-1",
+                    memory=lambda t: 40.0 + (gc_retuned(t) if t >= UP else gc_before(t)),
+                )
+            ],
+            duration=6 * HOUR,
+            half=HELD_OUT_2,
+        ),
+    ]
+
+
+def memory_trends_real(nab: dict[str, Nab], cite_nab: Callable[[str], str]) -> list[Scenario]:
+    """Held-out-2 (real NAB shapes): a slow leak and a leak riding a real daily cycle, and
+    healthy daily and page-cache growth, whose slow wander is real load (see ``Nab.wander``)."""
+    rds = nab["rds_cpu_utilization_cc0c53"]
+    elb = nab["elb_request_count_8c0756"]
+    disk = nab["ec2_disk_write_bytes_1ef3de"]
+    slow_wander = rds.wander(1 * DAY, amplitude=3.0)
+    daily_leak = elb.level(3 * DAY)
+    daily_healthy = elb.level(5 * DAY)
+    cache_wander = disk.wander(2 * DAY, amplitude=2.0)
+    up_slow, up_daily, up_healthy, up_cache = 2 * HOUR, 4 * HOUR, 6 * HOUR, 3 * HOUR
+    return [
+        Scenario(
+            "fault-memory-leak-slow-real",
+            "memory-leak",
+            "web-1's memory wanders with a real RDS instance's load (NAB, smoothed over an "
+            "hour, about 3 points either way) around 50%; the upgrade leaks 3 points an hour",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[up_slow],
+                    memory=lambda t: (
+                        50.0
+                        + slow_wander(t)
+                        + (3.0 * (t - up_slow) / HOUR if t >= up_slow else 0.0)
+                    ),
+                )
+            ],
+            duration=10 * HOUR,
+            faults=[fault("web-1", up_slow, "memory leak")],
+            origin="shared-data",
+            sources=[cite_nab("rds_cpu_utilization_cc0c53")],
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "fault-memory-leak-daily-real",
+            "memory-leak",
+            "web-1's memory follows a real ELB's daily traffic (NAB, day 3, 38% at its quiet "
+            "hours to 56% at its busy ones); the upgrade adds a leak of 5 points an hour",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[up_daily],
+                    memory=lambda t: (
+                        38.0
+                        + 18.0 * daily_leak(t)
+                        + (5.0 * (t - up_daily) / HOUR if t >= up_daily else 0.0)
+                    ),
+                )
+            ],
+            duration=12 * HOUR,
+            faults=[fault("web-1", up_daily, "memory leak")],
+            origin="shared-data",
+            sources=[cite_nab("elb_request_count_8c0756")],
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "healthy-memory-daily-real",
+            "daily-cycle",
+            "web-1's memory follows a real ELB's daily traffic (NAB, day 5, 38% at its quiet "
+            "hours to 60% at its busy ones) for a day; healthy upgrade six hours in",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[up_healthy],
+                    memory=lambda t: 38.0 + 22.0 * daily_healthy(t),
+                )
+            ],
+            duration=24 * HOUR,
+            origin="shared-data",
+            sources=[cite_nab("elb_request_count_8c0756")],
+            half=HELD_OUT_2,
+        ),
+        Scenario(
+            "healthy-page-cache-real",
+            "page-cache",
+            "batch-1's memory probe counts the page cache: it grows 6 points an hour from the "
+            "start, through the upgrade, as jobs read their inputs, until it levels at 85%; "
+            "the wander is a real EC2 disk's write load (NAB, smoothed, about 2 points)",
+            [
+                Host(
+                    "batch-1",
+                    "batch",
+                    log_style="job",
+                    upgrades=[up_cache],
+                    memory=lambda t: min(85.0, 35.0 + 6.0 * t / HOUR) + cache_wander(t),
+                )
+            ],
+            duration=10 * HOUR,
+            origin="shared-data",
+            sources=[cite_nab("ec2_disk_write_bytes_1ef3de")],
+            half=HELD_OUT_2,
+        ),
+    ]
+
+
 def outage_near_down_for() -> list[Scenario]:
     out = []
     for name, length, role in (
@@ -1318,6 +1538,41 @@ class Nab:
     def median(self) -> float:
         return sorted(self.values)[len(self.values) // 2]
 
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    def wander(self, offset: float, *, amplitude: float, smooth: float = HOUR) -> Curve:
+        """The series' own ups and downs, as a centred wander of about ``amplitude``.
+
+        A moving mean over ``smooth`` seconds (memory moves slowly, unlike CPU spikes), minus
+        the series' median, scaled so that its 10%..90% spread is ``2 * amplitude``, clipped
+        at twice that: the shape of real load over hours, not its units.
+        """
+        raw = self.curve(offset)
+        middle = self.median()
+        spread = max(1e-9, self.quantile(0.9) - self.quantile(0.1))
+        points = [smooth * (k / 12.0 - 0.5) for k in range(13)]
+
+        def at(t: float) -> float:
+            mean = sum(raw(max(0.0, t + d)) for d in points) / len(points)
+            x = 2.0 * amplitude * (mean - middle) / spread
+            return max(-2.0 * amplitude, min(2.0 * amplitude, x))
+
+        return at
+
+    def level(self, offset: float, *, smooth: float = HOUR) -> Curve:
+        """The series smoothed over ``smooth`` seconds, as 0 (its 10% quantile) to 1 (90%)."""
+        raw = self.curve(offset)
+        low, high = self.quantile(0.1), self.quantile(0.9)
+        points = [smooth * (k / 12.0 - 0.5) for k in range(13)]
+
+        def at(t: float) -> float:
+            mean = sum(raw(max(0.0, t + d)) for d in points) / len(points)
+            return (mean - low) / max(1e-9, high - low)
+
+        return at
+
 
 _APACHE_TIME = re.compile(r"^\[\w{3} (\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})\]")
 _SYSLOG_TIME = re.compile(r"^(\w{3}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})")
@@ -1677,6 +1932,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
         )
     )
     out.extend(healthy_weeks(nab, linux, cite_nab, cite_log))
+    out.extend(memory_trends_real(nab, cite_nab))
     return out
 
 
@@ -1762,15 +2018,23 @@ def committed_scenarios() -> list[Scenario]:
         *systemd_failures(),
         *data_mismatch(),
         *healthy_synthetic(),
+        *memory_trends(),
     ]
 
 
 def halves(scenarios: Iterable[Scenario]) -> dict[str, str]:
-    """The fixed split (module notes): per family, in name order, odd positions design."""
+    """The fixed split (module notes): per family, in name order, odd positions design.
+
+    A recording with its own ``half`` (``held-out-2``) keeps it and takes no position, so
+    adding one never moves another recording between the first two halves.
+    """
     by_family: dict[str, list[str]] = {}
-    for scenario in scenarios:
-        by_family.setdefault(scenario.family, []).append(scenario.name)
     out = {}
+    for scenario in scenarios:
+        if scenario.half is not None:
+            out[scenario.name] = scenario.half
+            continue
+        by_family.setdefault(scenario.family, []).append(scenario.name)
     for names in by_family.values():
         for position, name in enumerate(sorted(names)):
             out[name] = "design" if position % 2 == 0 else "held-out"
@@ -1815,7 +2079,8 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "format": "rollsafe-corpus-manifest",
         "version": 1,
         "split_rule": "within each family, in name order: 1st, 3rd, 5th... design; 2nd, 4th... "
-        "held-out (fixed before any tuning)",
+        "held-out (fixed before any tuning); recordings added after the held-out half had been "
+        "seen are in held-out-2 and take no position",
         "recordings": entries,
     }
 

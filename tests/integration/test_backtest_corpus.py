@@ -193,6 +193,9 @@ HEALTHY_FAMILIES = {
     "single-oom",
     "restart-blip",
     "healthy-week",
+    "cache-growth",
+    "page-cache",
+    "gc-sawtooth",
 }
 
 
@@ -220,7 +223,7 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     assert families >= FAULT_FAMILIES | HEALTHY_FAMILIES
     for entry in entries:
         assert (entry["label"] == "fault") == bool(entry["faults"]), entry["name"]
-        assert entry["half"] in {"design", "held-out"}
+        assert entry["half"] in {"design", "held-out", "held-out-2"}
         if entry["origin"] != "synthetic":  # real data: every source is cited
             assert entry["sources"], entry["name"]
             assert all("https://" in str(s) for s in entry["sources"]), entry["name"]  # type: ignore[attr-defined]
@@ -229,9 +232,14 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     weeks = [e for e in entries if e["family"] == "healthy-week"]
     assert sum(float(e["duration_s"]) for e in weeks) >= 7 * 86400  # type: ignore[arg-type]
     for family in families:  # the split rule puts every family with 2+ recordings in both
-        listed = [e for e in entries if e["family"] == family]
+        listed = [e for e in entries if e["family"] == family and e["half"] != "held-out-2"]
         if len(listed) >= 2:
             assert {e["half"] for e in listed} == {"design", "held-out"}, family
+    # Added after the held-out half had been seen (the memory-trend work): a half of their
+    # own, leaks of several shapes and healthy growth that levels off.
+    later = [e for e in entries if e["half"] == "held-out-2"]
+    assert sum(e["family"] == "memory-leak" for e in later) >= 3
+    assert sum(e["label"] == "healthy" for e in later) >= 3
 
 
 def test_the_committed_corpus_is_what_the_builder_writes() -> None:
@@ -294,7 +302,7 @@ def whole_corpus(tmp_path_factory: pytest.TempPathFactory) -> corpora.CorpusResu
 def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # Measured at the time of writing: precision 1.000 (TP 55, FP 0), both halves.
+    # Measured at the time of writing: precision 1.000 (TP 60, FP 0), every half.
     totals = whole_corpus.totals
     assert len(whole_corpus.scenarios) >= 60
     assert whole_corpus.week_rollbacks == 0
@@ -309,30 +317,36 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # A floor at the figures measured (recall 55/56; median delay 130 s: design half 90 s,
+    # A floor at the figures measured (recall 60/61; median delay 150 s: design half 90 s,
     # held-out 150 s, since log probes observe every 15 s and an OOM kill that takes a web
     # service down rolls back at once; 160 s before), so that a change that loses detections
     # or slows them down fails here; the issue's own targets are the xfail test below.
     totals = whole_corpus.totals
-    assert totals.counts.tp >= 55
+    assert totals.counts.tp >= 60
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
-    assert totals.median_delay <= 130.0
-    halves = {half.name: half.totals.median_delay for half in whole_corpus.groups(by="half")}
-    assert halves["design"] is not None
-    assert halves["held-out"] is not None
-    assert halves["design"] <= 90.0
-    assert halves["held-out"] <= 150.0
+    assert totals.median_delay <= 150.0
+    halves = {half.name: half.totals for half in whole_corpus.groups(by="half")}
+    for name, ceiling in (("design", 90.0), ("held-out", 150.0)):
+        assert halves[name].counts.fn == 0, name
+        median = halves[name].median_delay
+        assert median is not None, name
+        assert median <= ceiling, name
+    # held-out-2 (written before the trend rule, never tuned on): 4 of its 5 leaks rolled
+    # back before memory ran out, none of its 5 healthy memory growths.
+    assert halves["held-out-2"].counts.tp >= 4
+    assert halves["held-out-2"].counts.fp == 0
 
 
 @pytest.mark.slow
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15 targets not reached (measured: recall 0.982 = 55/56, a slow leak that "
-    "never pins memory is missed; median detection delay 130 s: sequential tests on 30 s "
-    "data need three buckets, uncorroborated repeated-event families wait for the "
-    "repeat): see docs/presets.md",
+    reason="issue #15 targets not reached (measured: recall 0.984 = 60/61, a 3%/h leak of "
+    "held-out-2 is not yet projected to run out within 4 h when its recording ends; median "
+    "detection delay 150 s: sequential tests on 30 s data need three buckets, "
+    "uncorroborated repeated-event families wait for the repeat, leaks are rolled back "
+    "hours after the upgrade): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,

@@ -57,7 +57,13 @@ __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
 
-_LEAVES = (models.ThresholdRule, models.RatioRule, models.RateRule, models.BaselineRule)
+_LEAVES = (
+    models.ThresholdRule,
+    models.RatioRule,
+    models.RateRule,
+    models.BaselineRule,
+    models.TrendRule,
+)
 
 UPGRADE = "upgrade"  # the mark name baseline rules take as "the upgrade happened here"
 MAX_MARKS = 8  # upgrade marks remembered per target; each pins a reference period
@@ -108,7 +114,7 @@ class Engine:
             source = rule.probe
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
-            if isinstance(rule, models.BaselineRule) or (
+            if isinstance(rule, models.BaselineRule | models.TrendRule) or (
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
@@ -299,9 +305,11 @@ class Engine:
                 rule,
                 self._windows.get(target, {}).get(rule.probe),
                 now=now,
-                # Only baselines read the reference time: skip the search for other kinds.
+                # Only baselines and trends read the reference time: skip the search for others.
                 reference_at=(
-                    self._reference(target, now) if isinstance(rule, models.BaselineRule) else None
+                    self._reference(target, now)
+                    if isinstance(rule, models.BaselineRule | models.TrendRule)
+                    else None
                 ),
                 rate_floor=self._floors.get(rule.probe),
                 memo=self._memo(target, rule_id),

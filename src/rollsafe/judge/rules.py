@@ -35,7 +35,7 @@ from typing import Any
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import conditions, windows
+from rollsafe.judge import conditions, trend, windows
 
 __all__ = [
     "EPSILON",
@@ -48,11 +48,18 @@ __all__ = [
     "rate",
     "ratio",
     "threshold",
+    "trending",
     "values_needed",
     "version",
 ]
 
-LeafRule = models.ThresholdRule | models.RatioRule | models.RateRule | models.BaselineRule
+LeafRule = (
+    models.ThresholdRule
+    | models.RatioRule
+    | models.RateRule
+    | models.BaselineRule
+    | models.TrendRule
+)
 EPSILON = 1e-9  # the smallest increase over a zero baseline that counts as one
 
 
@@ -99,7 +106,7 @@ def history_needed(rule: models.RuleBase) -> float:
         return rule.for_ or 0.0
     if isinstance(rule, models.RatioRule | models.RateRule | models.CohortRule):
         return rule.window
-    if isinstance(rule, models.BaselineRule):
+    if isinstance(rule, models.BaselineRule | models.TrendRule):
         return rule.window + rule.before
     if isinstance(rule, models.RegressionRule):
         # The whole watch after the mark (the reference period is pinned at the mark).
@@ -133,6 +140,8 @@ def evaluate_leaf(
         return ratio(rule, window, now=now, memo=memo)
     if isinstance(rule, models.RateRule):
         return rate(rule, window, now=now, floor=rate_floor, memo=memo)
+    if isinstance(rule, models.TrendRule):
+        return trending(rule, window, now=now, reference_at=reference_at, memo=memo)
     return baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor, memo=memo)
 
 
@@ -540,3 +549,31 @@ def _baseline(
     else:
         summary = f"{head}: {factor}, within the {limit} limit"
     return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+# --------------------------------------------------------------------------- trend
+
+
+def trending(
+    rule: models.TrendRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    memo: Memo | None = None,
+) -> Outcome:
+    """Growth since the upgrade projected to ``capacity`` (:func:`trend.judge`)."""
+    key: object = None
+    if memo is not None and window is not None and reference_at is not None:
+        after = window.range(now - rule.window, now).identity
+        ready = now - rule.window >= reference_at + rule.grace
+        start = reference_at - rule.before
+        pinned = window.pinned_range(reference_at, start=start)
+        before = pinned if pinned is not None else window.range(start, reference_at, closed="left")
+        key = (reference_at, ready, after, before.identity)
+        known = memo.recall(key)
+        if known is not None:
+            return known
+    severity, summary, evidence = trend.judge(rule, window, now=now, reference_at=reference_at)
+    outcome = Outcome(severity, summary, evidence)
+    return outcome if memo is None or key is None else memo.keep(key, outcome)

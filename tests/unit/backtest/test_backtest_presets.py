@@ -83,7 +83,11 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "memory-pinned",
         "memory-grown",
         "memory-leak",
+        "memory-trend",
     }
+    trend = by_id["memory-trend"]
+    assert isinstance(trend, models.TrendRule)
+    assert (trend.probe, trend.within, trend.min_rate) == ("p-memory", 4 * 3600.0, 3.0)
     # oom-took-service-down needs the OOM signal: left out with its health leaf, which
     # `needs` it (alone it would only warn on every failed check).
     with_oom = models.PresetUse(

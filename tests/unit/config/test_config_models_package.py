@@ -129,6 +129,7 @@ PINNED = frozenset(
         "TencentMonitorProbe",
         "TencentTatTransport",
         "ThresholdRule",
+        "TrendRule",
         "Tls",
         "Transport",
         "Wave",

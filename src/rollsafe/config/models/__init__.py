@@ -123,6 +123,7 @@ from rollsafe.config.models.rules import (
     Rule,
     RuleBase,
     ThresholdRule,
+    TrendRule,
 )
 from rollsafe.config.models.shipping import (
     AuditSink,
@@ -251,6 +252,7 @@ __all__ = [
     "ThresholdRule",
     "Tls",
     "Transport",
+    "TrendRule",
     "Wave",
     "WaveSize",
     "WebhookNotifier",

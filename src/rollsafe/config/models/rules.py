@@ -301,6 +301,77 @@ class RegressionRule(RuleBase):
         return self
 
 
+class TrendRule(RuleBase):
+    """After an upgrade: is the signal growing towards ``capacity`` fast enough to reach it?
+
+    In the spirit of Prometheus' ``predict_linear``, for leaks (``rollsafe.judge.trend``):
+    the rate is a least-squares slope over the values since the latest ``upgrade`` mark plus
+    ``grace`` (``min_window`` of them at least, ``window`` at most); the smaller of the
+    span's slope and its later half's is taken (growth that slowed counts at its recent
+    pace, a step that stopped does not count). It must exceed ``min_rate`` per hour and the
+    fit's own noise, above the slope of the ``before`` period when that one was clearly
+    rising already. Growth clearly slowing down is projected as an approach to a plateau.
+    The rule fires when, at that pace, the signal reaches ``capacity`` within ``within``.
+    """
+
+    kind: Literal["trend"]
+    probe: str = Field(description="The probe whose observations are judged (its name)")
+    field: Field_ = Field(default="value", description="The field read (value or latency)")
+    capacity: float = Field(
+        default=100.0,
+        description="The level at which the resource is exhausted, in field units "
+        "(100 for memory in percent)",
+    )
+    within: Duration = Field(
+        default=14400.0,
+        description="Fires when the signal is projected to reach `capacity` within this",
+    )
+    window: Duration = Field(
+        default=7200.0,
+        description="Longest span of the slope fit: the values since the upgrade's grace, at "
+        "most this far back",
+    )
+    min_window: Duration = Field(
+        default=5400.0,
+        description="Shortest span fitted: the growth must have held at least this long after "
+        "the upgrade's grace before it can fire",
+    )
+    grace: Duration = Field(
+        default=600.0, description="Warm-up after the upgrade, left out of the fit"
+    )
+    before: Duration = Field(
+        default=7200.0,
+        description="Span before the upgrade mark whose slope is the trend already there",
+    )
+    min_rate: float = Field(
+        default=3.0,
+        gt=0,
+        description="Growth per hour, in field units, that counts as a trend (above a clear "
+        "pre-upgrade trend)",
+    )
+    min_samples: int = Field(
+        default=10,
+        ge=3,
+        description="Values needed in each half of the window, and before the upgrade for "
+        "its slope to count",
+    )
+    unit: str = Field(
+        default="",
+        max_length=16,
+        description="Unit written after numbers in the decision's sentence, e.g. `%`",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrendRule:
+        if self.min_window <= 0:
+            raise ValueError("min_window must be longer than 0s")
+        if self.min_window > self.window:
+            raise ValueError("min_window must not be longer than window")
+        if self.within <= 0:
+            raise ValueError("within must be longer than 0s")
+        return self
+
+
 Rule = Annotated[
     ThresholdRule
     | RatioRule
@@ -309,6 +380,7 @@ Rule = Annotated[
     | AlertRule
     | CohortRule
     | RegressionRule
+    | TrendRule
     | AllRule
     | AnyRule
     | AtLeastRule,

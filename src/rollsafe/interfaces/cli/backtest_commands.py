@@ -81,7 +81,9 @@ def backtest(
         None, "--min-recall", help="Exit 1 when recall is below this (0..1)"
     ),
     half: str | None = typer.Option(
-        None, "--half", help="With --corpus: only recordings of this half (design, held-out)"
+        None,
+        "--half",
+        help="With --corpus: only recordings of this half (design, held-out, held-out-2)",
     ),
     report: Path | None = typer.Option(
         None, "--report", help="With --data: also write a self-contained HTML page (charts)"
