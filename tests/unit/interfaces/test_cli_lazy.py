@@ -181,12 +181,17 @@ def test_status_on_a_sqlite_url_reads_it_without_sqlalchemy_too(tmp_path):
     assert loaded(modules, "sqlalchemy") == []
 
 
-def test_runs_does_not_import_the_configuration_models_or_the_executor(tmp_path):
+def test_runs_does_not_import_the_configuration_models_the_executor_or_sqlalchemy(tmp_path):
     config = write_config(tmp_path)
     modules, result = imported_by("runs", "-c", str(config), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
-    for heavy in ("rollsafe.config.models", "rollsafe.execute.runs", "rollsafe.runtime.assembly"):
+    for heavy in (
+        "rollsafe.config.models",
+        "rollsafe.execute.runs",
+        "rollsafe.runtime.assembly",
+        "sqlalchemy",
+    ):
         assert loaded(modules, heavy) == [], heavy
 
 

@@ -321,7 +321,8 @@ def runs_list(
     """List rollback runs, oldest first (``runs show RUN`` for one run)."""
     if ctx.invoked_subcommand is not None:
         return
-    store = context.open_store_from(config, state_dir, must_exist=True)
+    # Read-only, and without SQLAlchemy on the embedded store (context.open_reader_from).
+    store = context.open_reader_from(config, state_dir)
     try:
         found = store.list_runs(
             target=ids.TargetId(target) if target else None, open_only=open_only, limit=limit
