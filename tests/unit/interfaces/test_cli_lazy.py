@@ -195,6 +195,14 @@ def test_runs_does_not_import_the_configuration_models_the_executor_or_sqlalchem
         assert loaded(modules, heavy) == [], heavy
 
 
+def test_target_list_reads_the_sqlite_store_without_sqlalchemy(tmp_path):
+    config = write_config(tmp_path)
+    modules, result = imported_by("target", "list", "-c", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []  # the controller never synced its targets here
+    assert loaded(modules, "sqlalchemy") == []
+
+
 def test_a_broken_file_is_still_reported_by_status(tmp_path):
     # The quick read of state_dir/store gives up on what it cannot take; the loader reports.
     config = tmp_path / "rollsafe.yaml"
