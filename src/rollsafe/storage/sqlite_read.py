@@ -29,11 +29,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace, TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
-from rollsafe.domain import errors, ids, restore_points, runs, verdicts
+from rollsafe.domain import audit_events, errors, ids, restore_points, runs, verdicts
 from rollsafe.storage import repositories, revisions, rows
 
 if TYPE_CHECKING:
@@ -53,8 +54,12 @@ _JSON = {
     "decisions": ("evidence",),
     "restore_points": ("data", "checks"),
     "runs": ("evidence",),
+    "run_steps": (),
+    "audit_events": ("details",),
     "leases": (),
 }
+
+_AUDIT_PAGE = 1000  # events held in memory at a time while iterating, as SqlStore reads them
 
 
 class NoStore(errors.StoreError):
@@ -176,6 +181,33 @@ class SqliteReader:
             decision = rows.decision(row)
             latest.setdefault(decision.target, []).append(decision)
         return latest
+
+    def get_run(self, run_id: ids.RunId) -> runs.RollbackRun | None:
+        found = self._rows("runs", "SELECT * FROM runs WHERE id = ?", (run_id,))
+        return rows.run(found[0]) if found else None
+
+    def list_steps(self, run_id: ids.RunId) -> list[runs.StepRecord]:
+        query = "SELECT * FROM run_steps WHERE run_id = ? ORDER BY step_index"
+        return [rows.step(row) for row in self._rows("run_steps", query, (run_id,))]
+
+    def list_audit_events(
+        self, *, since_seq: int = 0, target: str | None = None
+    ) -> Iterator[audit_events.AuditEvent]:
+        """Events with ``seq`` above ``since_seq``, in order, a page at a time."""
+        query = "SELECT * FROM audit_events WHERE seq > ?"
+        if target is not None:
+            query += " AND target = ?"
+        query += " ORDER BY seq LIMIT ?"
+        after = since_seq
+        while True:
+            parameters = (
+                (after, target, _AUDIT_PAGE) if target is not None else (after, _AUDIT_PAGE)
+            )
+            page = [rows.audit_event(row) for row in self._rows("audit_events", query, parameters)]
+            yield from page
+            if len(page) < _AUDIT_PAGE:
+                return
+            after = page[-1].seq
 
     def list_runs(
         self,

@@ -195,11 +195,15 @@ def test_runs_does_not_import_the_configuration_models_the_executor_or_sqlalchem
         assert loaded(modules, heavy) == [], heavy
 
 
-def test_target_list_reads_the_sqlite_store_without_sqlalchemy(tmp_path):
+def test_target_list_and_runs_show_read_the_sqlite_store_without_sqlalchemy(tmp_path):
     config = write_config(tmp_path)
     modules, result = imported_by("target", "list", "-c", str(config), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []  # the controller never synced its targets here
+    assert loaded(modules, "sqlalchemy") == []
+    modules, result = imported_by("runs", "show", "run-x", "-c", str(config))
+    assert result.returncode == 2, result.stdout
+    assert "no run run-x in the store" in result.stderr
     assert loaded(modules, "sqlalchemy") == []
 
 

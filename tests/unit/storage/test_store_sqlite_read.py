@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rollsafe.domain import errors, ids, restore_points, runs, verdicts
+from rollsafe.domain import audit_events, errors, ids, restore_points, runs, verdicts
 from rollsafe.storage import migrating, repositories, revisions, sql, sqlite_read
 
 T1 = ids.TargetId("web-1")
@@ -99,6 +99,33 @@ def _filled_store(state: Path) -> None:
             )
         store.mark_restore_point_deleted(ids.RestorePointId("rp-2"), at=7.0)
         store.acquire_lease(repositories.LEADER_LEASE, holder="host-a:123", ttl=15.0, now=50.0)
+        for index, (name, step_state) in enumerate(
+            (("checkpoint", runs.StepState.DONE), ("rollback", runs.StepState.FAILED))
+        ):
+            store.save_step(
+                runs.StepRecord(
+                    run_id=ids.RunId("run-open"),
+                    index=index,
+                    name=name,
+                    state=step_state,
+                    started_at=21.0 + index,
+                    finished_at=21.5 + index,
+                    output=f"{name} said something",
+                )
+            )
+        for n in range(7):
+            store.append_audit(
+                audit_events.AuditEntry(
+                    time=60.0 + n,
+                    actor="daemon",
+                    action=f"run.step.{n}",
+                    target=(T1, T2)[n % 2],
+                    run_id="run-open" if n % 2 == 0 else None,
+                    reason=f"step {n}",
+                    details={"n": n, "ratio": n / 3},
+                    result="ok",
+                )
+            )
 
 
 def _read_both(state: Path, read: object) -> tuple[object, object]:
@@ -121,6 +148,13 @@ READS = {
     "leader lease": lambda s: s.lease(repositories.LEADER_LEASE),
     "another lease": lambda s: s.lease("nobody-took-this"),
     "schema version": lambda s: s.schema_version(),
+    "a run": lambda s: s.get_run(ids.RunId("run-open")),
+    "a run that is not there": lambda s: s.get_run(ids.RunId("run-nope")),
+    "a run's steps": lambda s: s.list_steps(ids.RunId("run-open")),
+    "every audit event": lambda s: list(s.list_audit_events()),
+    "a target's audit events after a seq": lambda s: list(
+        s.list_audit_events(since_seq=2, target=T1)
+    ),
 }
 
 
@@ -129,7 +163,7 @@ def test_both_readers_agree_on_a_filled_store(tmp_path: Path, name: str) -> None
     _filled_store(tmp_path / "state")
     through_sqlalchemy, through_sqlite3 = _read_both(tmp_path / "state", READS[name])
     assert through_sqlite3 == through_sqlalchemy
-    assert through_sqlalchemy not in (None, [], {}) or name == "another lease"
+    assert through_sqlalchemy not in (None, [], {}) or name.startswith(("another", "a run that"))
 
 
 @pytest.mark.parametrize("name", list(READS))
@@ -281,3 +315,16 @@ def test_a_path_with_uri_characters_is_read(tmp_path: Path) -> None:
     state = (tmp_path / "state").rename(tmp_path / "st?ate #1 100%")
     with sqlite_read.SqliteReader(state / sql.DB_FILE) as reader:
         assert len(reader.list_targets()) == 3
+
+
+def test_audit_events_are_read_a_page_at_a_time_and_all_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _filled_store(tmp_path / "state")
+    monkeypatch.setattr(sqlite_read, "_AUDIT_PAGE", 2)  # 7 events: pages of 2, 2, 2, 1
+    with sqlite_read.SqliteReader(tmp_path / "state" / sql.DB_FILE) as reader:
+        events = list(reader.list_audit_events())
+        assert [e.seq for e in events] == list(range(1, 8))
+        assert [e.seq for e in reader.list_audit_events(target=T1)] == [1, 3, 5, 7]
+    with sql.open_store(tmp_path / "state") as store:
+        assert events == list(store.list_audit_events())

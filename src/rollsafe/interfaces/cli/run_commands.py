@@ -359,7 +359,7 @@ def runs_show(
     as_json: JsonOption = False,
 ) -> None:
     """One run: its state, its steps and its audit events."""
-    store = context.open_store_from(config, state_dir, must_exist=True)
+    store = context.open_reader_from(config, state_dir)  # read-only; no SQLAlchemy on SQLite
     try:
         report = _run_report(store, ids.RunId(run_id))
     except errors.StoreError as exc:
@@ -408,7 +408,7 @@ def runs_show(
         )
 
 
-def _run_report(store: repositories.Store, run_id: ids.RunId) -> dict[str, Any]:
+def _run_report(store: context.StoreReads, run_id: ids.RunId) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         context.fail(f"no run {run_id} in the store")
