@@ -84,8 +84,9 @@ class SqliteReader:
         # store, and those files, left behind by root (`sudo rollsafe status`), would stop
         # the controller's own user from writing. A read-write connection removes them when
         # it is the last to close, as every connection of the store does; query_only makes
-        # SQLite itself refuse any write through it. A file this user may not write is opened
-        # read-only by SQLite, which reads it all the same. as_uri percent-encodes the path.
+        # SQLite itself refuse any write through it. (A user who may neither write the file nor
+        # create its -shm cannot read a WAL store in either mode: SQLite says so, and the
+        # command reports it.) as_uri percent-encodes the path.
         uri = f"{path.absolute().as_uri()}?mode=rw"
         try:
             self._db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
