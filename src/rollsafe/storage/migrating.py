@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from rollsafe.storage import engines
+from rollsafe.storage.revisions import MIGRATIONS_DIR, shipped_head
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -38,8 +37,6 @@ __all__ = [
     "stored_revision",
     "upgrade",
 ]
-
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 log = logging.getLogger("rollsafe.storage")
 
@@ -62,25 +59,6 @@ def alembic_config(*, url: str | None = None) -> Config:
     if url is not None:
         config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
-
-
-_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*\"([^\"]+)\"", re.MULTILINE)
-
-
-def shipped_head() -> str | None:
-    """The newest shipped revision, read from the scripts' ``revision`` lines (no Alembic).
-
-    Every CLI call opens the store, and importing Alembic to learn that nothing needs doing
-    would cost more than the command's own work. None when the scripts do not form one line
-    of history; then ``upgrade`` asks Alembic, as it always may.
-    """
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for script in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for key, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8")):
-            (revisions if key == "revision" else parents).add(value)
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None
 
 
 def stored_revision(engine: sa.Engine) -> str | None:

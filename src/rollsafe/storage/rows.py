@@ -2,15 +2,14 @@
 
 One pair of functions per table: ``<thing>_values`` builds the column values to write and
 ``<thing>`` rebuilds the domain object from a row read back. Nothing here touches a
-connection; ``rollsafe.storage.sql`` does the I/O.
+connection; ``rollsafe.storage.sql`` does the I/O, and ``rollsafe.storage.sqlite_read`` reads
+the embedded store with the same functions (any row whose columns are attributes will do).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import sqlalchemy as sa
+from typing import TYPE_CHECKING, Any
 
 from rollsafe.audit import chain
 from rollsafe.domain import (
@@ -23,6 +22,9 @@ from rollsafe.domain import (
     verdicts,
 )
 from rollsafe.storage import repositories
+
+if TYPE_CHECKING:  # annotations only: sqlite_read passes rows of its own, without SQLAlchemy
+    import sqlalchemy as sa
 
 
 def target_values(target: repositories.TargetRecord) -> dict[str, Any]:

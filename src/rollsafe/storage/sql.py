@@ -40,11 +40,19 @@ from rollsafe.domain import (
     runs,
     verdicts,
 )
-from rollsafe.storage import engines, fencing, migrating, repositories, rows, schema
+from rollsafe.storage import (
+    engines,
+    fencing,
+    migrating,
+    repositories,
+    rows,
+    schema,
+    sqlite_read,
+)
 
 __all__ = ["DB_FILE", "SqlStore", "default_url", "open_store"]
 
-DB_FILE = "rollsafe.db"
+DB_FILE = sqlite_read.DB_FILE
 """Name of the SQLite database inside the state directory."""
 
 _AUDIT_PAGE = 1000  # events read per transaction while iterating: short reads, bounded memory

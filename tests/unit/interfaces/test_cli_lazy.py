@@ -45,8 +45,14 @@ NOT_FOR_HELP = [
     "asyncssh",
     "psycopg",
 ]
-# `status` reads the store and nothing else.
+# `status` reads the store and nothing else; the embedded SQLite store through the standard
+# library's sqlite3 (storage.sqlite_read), not SQLAlchemy, whose import alone would cost a
+# per-host call more than reading 1,000 targets.
 NOT_FOR_STATUS = [
+    "sqlalchemy",
+    "alembic",
+    "rollsafe.storage.sql",
+    "rollsafe.storage.engines",
     "rollsafe.demo",
     "rollsafe.backtest",
     "rollsafe.interfaces.api",
@@ -153,20 +159,52 @@ def test_status_imports_the_store_and_not_the_rest(tmp_path):
     assert report["schema"] is not None  # the store's migration revision
     offending = {name: loaded(modules, name) for name in NOT_FOR_STATUS}
     assert {k: v for k, v in offending.items() if v} == {}
-    # A second call finds the store at the newest schema and does not even import Alembic.
     modules, result = imported_by("status", "-c", str(config))
     assert result.returncode == 0, result.stderr
-    assert loaded(modules, "alembic") == []
+    assert loaded(modules, "sqlalchemy") == []
     assert f"store schema: {report['schema']}" in result.stdout
 
 
-def test_runs_does_not_import_the_configuration_models_or_the_executor(tmp_path):
+def test_status_on_a_sqlite_url_reads_it_without_sqlalchemy_too(tmp_path):
+    database = tmp_path / "elsewhere" / "fleet.db"
+    database.parent.mkdir()
+    store = sql.SqlStore(f"sqlite:///{database}")
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    config = tmp_path / "rollsafe.yaml"
+    config.write_text(f"store:\n  url: sqlite:///{database}\n", encoding="utf-8")
+    modules, result = imported_by("status", "-c", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema"] is not None
+    assert loaded(modules, "sqlalchemy") == []
+
+
+def test_runs_does_not_import_the_configuration_models_the_executor_or_sqlalchemy(tmp_path):
     config = write_config(tmp_path)
     modules, result = imported_by("runs", "-c", str(config), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
-    for heavy in ("rollsafe.config.models", "rollsafe.execute.runs", "rollsafe.runtime.assembly"):
+    for heavy in (
+        "rollsafe.config.models",
+        "rollsafe.execute.runs",
+        "rollsafe.runtime.assembly",
+        "sqlalchemy",
+    ):
         assert loaded(modules, heavy) == [], heavy
+
+
+def test_target_list_and_runs_show_read_the_sqlite_store_without_sqlalchemy(tmp_path):
+    config = write_config(tmp_path)
+    modules, result = imported_by("target", "list", "-c", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []  # the controller never synced its targets here
+    assert loaded(modules, "sqlalchemy") == []
+    modules, result = imported_by("runs", "show", "run-x", "-c", str(config))
+    assert result.returncode == 2, result.stdout
+    assert "no run run-x in the store" in result.stderr
+    assert loaded(modules, "sqlalchemy") == []
 
 
 def test_a_broken_file_is_still_reported_by_status(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from rollsafe.audit import chain, exporting, redacting
 from rollsafe.interfaces.cli import audit_commands, context
-from rollsafe.storage import auditing, migrating, repositories, sql
+from rollsafe.storage import auditing, migrating, repositories, revisions, sql, sqlite_read
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,8 @@ from rollsafe.storage import auditing, migrating, repositories, sql
         (exporting, ["from_json", "read_jsonl", "to_line", "write_jsonl"]),
         (sql, ["DB_FILE", "SqlStore", "default_url", "open_store"]),
         (auditing, ["verify_store"]),
+        (sqlite_read, ["DB_FILE", "NoStore", "SchemaMismatch", "SqliteReader"]),
+        (revisions, ["MIGRATIONS_DIR", "shipped_head", "shipped_history"]),
         (
             migrating,
             [
@@ -43,6 +45,7 @@ from rollsafe.storage import auditing, migrating, repositories, sql
                 "StoreLocation",
                 "fail",
                 "locate_store",
+                "open_reader_from",
                 "open_store_from",
             ],
         ),
@@ -64,3 +67,15 @@ def test_sql_store_implements_every_store_method() -> None:
     assert protocol <= set(dir(sql.SqlStore))
     store: repositories.Store = sql.SqlStore("sqlite://")  # mypy checks the structure
     store.close()
+
+
+def test_the_sqlite_reader_reads_as_the_store_protocol_says() -> None:
+    # Each of its reads is a Store method of the same name, so the commands take either.
+    reads = {
+        name
+        for name in vars(sqlite_read.SqliteReader)
+        if not name.startswith("_") and callable(getattr(sqlite_read.SqliteReader, name))
+    }
+    protocol = {name for name in vars(repositories.Store) if not name.startswith("_")}
+    assert reads <= protocol | {"schema_version"}
+    assert "schema_version" in dir(sql.SqlStore)

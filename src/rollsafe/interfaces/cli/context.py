@@ -20,10 +20,16 @@ import typer
 
 from rollsafe.audit import redacting
 from rollsafe.domain import errors
-from rollsafe.storage import sql
+from rollsafe.storage import sqlite_read
 
-if TYPE_CHECKING:  # the loader is imported only by commands given -c
+if TYPE_CHECKING:
+    # Imported where used: the loader only by commands given -c, SQLAlchemy's store only by
+    # commands that write, or that read a store other than the embedded SQLite file.
     from rollsafe.config import loading
+    from rollsafe.storage import sql
+
+    StoreReads = sqlite_read.SqliteReader | sql.SqlStore
+    """What read-only commands read from (``open_reader_from``)."""
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -33,6 +39,7 @@ __all__ = [
     "StoreLocation",
     "fail",
     "locate_store",
+    "open_reader_from",
     "open_store_from",
 ]
 
@@ -61,7 +68,7 @@ class StoreLocation:
     def shown(self) -> str:
         """For messages: the SQLite file, or the URL without its password."""
         if self.url is None:
-            return str(self.state_dir / sql.DB_FILE)
+            return str(self.state_dir / sqlite_read.DB_FILE)
         import sqlalchemy as sa
 
         try:
@@ -175,13 +182,60 @@ def open_store_from(
     a mistyped state directory must say "no store there", not create an empty one and
     report it clean.
     """
-    location = locate_store(config, state_dir)
+    return _open_located(locate_store(config, state_dir), must_exist=must_exist)
+
+
+def _open_located(location: StoreLocation, *, must_exist: bool) -> sql.SqlStore:
+    from rollsafe.storage import sql
+
     if must_exist:
         _require_existing(location)
     try:
         return sql.open_store(location.state_dir, location.url, password_env=location.password_env)
     except errors.StoreError as exc:
         fail(f"cannot open the store at {location.shown}: {exc}")
+
+
+def open_reader_from(config: Path | None, state_dir: Path | None) -> StoreReads:
+    """For commands that only read: the existing store the flags point at, never migrated.
+
+    The embedded SQLite store is read through ``sqlite3`` (``storage.sqlite_read``:
+    read-only, no SQLAlchemy, which would cost a per-host script's call more than its
+    reading); PostgreSQL, and a SQLite URL written in an unusual form, through the migrating
+    store as before. Exits with EXIT_ERROR when there is no store, when the store's schema is
+    not the one this rollsafe reads, or when it cannot be read.
+    """
+    location = locate_store(config, state_dir)
+    path = _sqlite_file(location)
+    if path is None:
+        return _open_located(location, must_exist=True)
+    if not path.is_file():
+        _require_existing(location)  # says "no rollsafe store at ..." as every read command does
+    try:
+        return sqlite_read.SqliteReader(path)
+    except errors.StoreError as exc:
+        fail(str(exc))
+
+
+_SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
+
+
+def _sqlite_file(location: StoreLocation) -> Path | None:
+    """The SQLite file of the store, when the stdlib reader can take it; else None.
+
+    The default (no URL) and a plain ``sqlite:///PATH``; a URL with a query, an escape, a
+    password variable or an in-memory database is left to SQLAlchemy, which reads every form.
+    """
+    if location.url is None:
+        return location.state_dir / sqlite_read.DB_FILE
+    if location.password_env is not None or any(c in location.url for c in "?%#"):
+        return None
+    for prefix in _SQLITE_PREFIXES:
+        if location.url.startswith(prefix):
+            database = location.url[len(prefix) :]
+            # As SQLAlchemy reads it: the rest of the URL, relative to the working directory.
+            return Path(database) if database not in ("", ":memory:") else None
+    return None
 
 
 def open_loaded_store(loaded: loading.LoadedConfig, *, must_exist: bool = False) -> sql.SqlStore:
@@ -197,6 +251,8 @@ def open_loaded_store(loaded: loading.LoadedConfig, *, must_exist: bool = False)
                 password_env=loaded.config.store.password_env,
             )
         )
+    from rollsafe.storage import sql
+
     try:
         return sql.open_store(
             loaded.state_dir, loaded.config.store.url, password_env=loaded.config.store.password_env
@@ -221,7 +277,7 @@ def _require_existing(location: StoreLocation) -> None:
 
 def _store_exists(location: StoreLocation) -> bool:
     if location.url is None:
-        return (location.state_dir / sql.DB_FILE).is_file()
+        return (location.state_dir / sqlite_read.DB_FILE).is_file()
     import sqlalchemy as sa
 
     from rollsafe.storage import engines, migrating

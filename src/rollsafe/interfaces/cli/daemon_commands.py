@@ -133,7 +133,7 @@ def status(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Targets, their latest decisions with evidence, and open rollback runs."""
-    store = context.open_store_from(config, state_dir, must_exist=True)
+    store = context.open_reader_from(config, state_dir)
     try:
         report = _status_report(store)
     finally:
@@ -183,7 +183,7 @@ def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> No
     typer.echo("\n".join(out))
 
 
-def _leader_report(store: Any, now: float) -> dict[str, Any] | None:
+def _leader_report(store: context.StoreReads, now: float) -> dict[str, Any] | None:
     """Who leads the replicas sharing this store (None: no replica ever used the lease)."""
     lease = store.lease(repositories.LEADER_LEASE)
     if lease is None:
@@ -196,7 +196,7 @@ def _leader_report(store: Any, now: float) -> dict[str, Any] | None:
     }
 
 
-def _status_report(store: Any) -> dict[str, Any]:
+def _status_report(store: context.StoreReads) -> dict[str, Any]:
     latest = store.latest_decisions()
     open_runs = {r.target: r for r in store.list_runs(open_only=True)}
     targets = []

@@ -321,7 +321,8 @@ def runs_list(
     """List rollback runs, oldest first (``runs show RUN`` for one run)."""
     if ctx.invoked_subcommand is not None:
         return
-    store = context.open_store_from(config, state_dir, must_exist=True)
+    # Read-only, and without SQLAlchemy on the embedded store (context.open_reader_from).
+    store = context.open_reader_from(config, state_dir)
     try:
         found = store.list_runs(
             target=ids.TargetId(target) if target else None, open_only=open_only, limit=limit
@@ -358,7 +359,7 @@ def runs_show(
     as_json: JsonOption = False,
 ) -> None:
     """One run: its state, its steps and its audit events."""
-    store = context.open_store_from(config, state_dir, must_exist=True)
+    store = context.open_reader_from(config, state_dir)  # read-only; no SQLAlchemy on SQLite
     try:
         report = _run_report(store, ids.RunId(run_id))
     except errors.StoreError as exc:
@@ -407,7 +408,7 @@ def runs_show(
         )
 
 
-def _run_report(store: repositories.Store, run_id: ids.RunId) -> dict[str, Any]:
+def _run_report(store: context.StoreReads, run_id: ids.RunId) -> dict[str, Any]:
     run = store.get_run(run_id)
     if run is None:
         context.fail(f"no run {run_id} in the store")

@@ -29,7 +29,7 @@ def list_targets(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
 ) -> None:
     """Targets known to the store, with their quarantine state."""
-    store = context.open_store_from(config, state_dir, must_exist=True)
+    store = context.open_reader_from(config, state_dir)  # read-only; no SQLAlchemy on SQLite
     try:
         records = store.list_targets()
     finally:
