@@ -180,3 +180,24 @@ async def test_a_failed_call_is_every_members_error(failure: Exception) -> None:
     )
     assert cloud.calls == 1
     assert outcomes == [failure, failure]
+
+
+def test_a_round_too_long_for_the_clouds_script_cap_goes_as_few_commands_as_fit() -> None:
+    big = batching.Part("echo " + "z" * 4000, limit_s=5, budget=600)
+    small = batching.Part("echo small", limit_s=5, budget=600)
+    assert batching.packed([big, small], kind="aws_ssm") == [[big, small]]  # no cap known
+    batches = batching.packed([big, big, small, big, small], kind="aliyun_assistant")
+    assert [len(b) for b in batches] == [3, 2]
+    for one in batches:
+        encoded = len(batching.script(one, mark=batching.new_mark()).encode()) * 4 / 3
+        assert encoded <= 16 * 1024
+
+
+async def test_a_round_in_several_commands_still_answers_every_member() -> None:
+    cloud = _Cloud()
+    cloud.config = models.AliyunAssistantTransport(kind="aliyun_assistant", region="cn-hangzhou")
+    round_ = batching.Round(config=cloud.config, target_id="web-1", members=4)
+    commands = [f"echo {i}; : {'w' * 5000}" for i in range(4)]
+    results = await asyncio.gather(*(_member(round_, cloud, c) for c in commands))
+    assert [r.stdout if r else None for r in results] == ["0\n", "1\n", "2\n", "3\n"]
+    assert cloud.calls == round_.calls == 2

@@ -21,7 +21,9 @@ output can forge a frame. ``split`` reads that back into one ``CommandResult`` p
 - a failed call (throttled, agent offline, timed out) is the error of every part: each probe
   is blind, never a failure value.
 
-The clouds return a bounded output (``OUTPUT_CAPS``), so each part gets ``part_budget`` bytes:
+The clouds take a bounded script (``SCRIPT_CAPS``: a round whose parts outgrow it goes as
+several commands, as few as fit) and return a bounded output (``OUTPUT_CAPS``), so each part
+gets ``part_budget`` bytes:
 a probe reading a log asks for it before it builds its command and reads at most that much,
 working a backlog off over rounds, instead of having bytes cut after it moved its offset.
 Identical commands in one round (every ``host`` probe of a target reads the same ``/proc``
@@ -51,6 +53,14 @@ OUTPUT_CAPS: dict[str, int] = {
     "tencent_tat": 24 * 1024,  # DescribeInvocationTasks: TaskResult.Output, its last 24 KB
 }
 """Output each cloud returns for one command; the kinds whose probes are batched."""
+
+SCRIPT_CAPS: dict[str, int] = {
+    # RunCommand: CommandContent at most 16 KB once Base64-encoded (3 bytes -> 4 characters).
+    "aliyun_assistant": 16 * 1024 * 3 // 4 - 512,
+    # RunCommand: Content, Base64, at most 64 KB.
+    "tencent_tat": 64 * 1024 * 3 // 4 - 512,
+}
+"""Script bytes one command may carry, where the cloud says; a longer round goes as several."""
 
 ERR_BUDGET = 512
 """Bytes of a part's stderr kept: enough for its reason, never at the others' expense."""
@@ -111,6 +121,21 @@ def script(parts: list[Part], *, mark: str) -> str:
     lines.extend(f"show {index} {one.budget} {ERR_BUDGET}" for index, one in enumerate(parts))
     lines.append("printf '%s done\\n' \"$m\"")
     return "\n".join(lines) + "\n"
+
+
+def packed(parts: list[Part], *, kind: str) -> list[list[Part]]:
+    """``parts`` in as few batches as the cloud's script size allows (in order, greedily)."""
+    cap = SCRIPT_CAPS.get(kind)
+    if cap is None:
+        return [parts]
+    batches: list[list[Part]] = [[]]
+    for one in parts:
+        trial = [*batches[-1], one]
+        if batches[-1] and len(script(trial, mark=new_mark()).encode()) > cap:
+            batches.append([one])
+        else:
+            batches[-1] = trial
+    return batches
 
 
 def new_mark() -> str:
@@ -175,7 +200,7 @@ class Round:
     def __init__(self, *, config: models.Transport | None, target_id: str, members: int) -> None:
         self.config = config
         self.target_id = target_id
-        self.calls = 0  # batches sent (0 or 1), for tests and benchmarks
+        self.calls = 0  # commands sent (one, unless the parts outgrew the script size cap)
         self._kind = str(getattr(config, "kind", ""))
         self._members = members
         self._live = members
@@ -248,6 +273,20 @@ class Round:
         )
 
     async def _send(
+        self,
+        transport: transporting.Transport,
+        target: models.Target,
+        waiting: list[_Waiting],
+    ) -> None:
+        batches = packed([one.part for one in waiting], kind=self._kind)
+        start = 0
+        sends = []
+        for parts in batches:
+            sends.append(self._send_one(transport, target, waiting[start : start + len(parts)]))
+            start += len(parts)
+        await asyncio.gather(*sends)
+
+    async def _send_one(
         self,
         transport: transporting.Transport,
         target: models.Target,
