@@ -19,7 +19,7 @@ from rollsafe.config import models
 from rollsafe.detect import scheduling
 from rollsafe.domain import observations
 from rollsafe.testing import FakeClock
-from support import aliyun_standin, ssm_standin
+from support import aliyun_standin, journals, ssm_standin
 from support.tencent_standin import TencentStandin
 
 TAT_ID = "AKIDrollsafeBatchStandin1"
@@ -259,4 +259,42 @@ async def test_a_backlog_is_read_within_the_rounds_output_budget(cloud: Cloud, t
             counted += int(seen["errors"].value or 0)
             rounds += 1
         assert counted == 300
+        assert rounds > 1
+
+
+@pytest.mark.requires("journalctl", "systemd-journal-remote")
+async def test_a_journal_backlog_is_read_within_the_rounds_budget(cloud: Cloud, tmp_path: Path):
+    journal = tmp_path / "system.journal"
+    journals.append(journal, [("app", "INFO started")])
+    config = models.RollsafeConfig.model_validate(
+        {
+            "transports": {"fleet": cloud.transport},
+            "targets": [{"id": "web-1", "vars": {"instance_id": cloud.instance_id}}],
+            "probes": [
+                {
+                    "kind": "log",
+                    "name": "journal",
+                    "journal": {"file": str(journal)},
+                    "patterns": ["ERROR"],
+                    "transport": "fleet",
+                    "timeout": 20,
+                },
+                {"kind": "host", "name": "load", "metric": "load", "transport": "fleet"}
+                | {"timeout": 20},
+            ],
+        }
+    )
+    async with _scheduler(config) as scheduler:
+        first = _by_name(await scheduler.observe_once("web-1"))
+        assert first["journal"].value == 0.0, first["journal"].error  # starts at the end
+        # About 40 KB of new entries: more than one round's output may carry.
+        journals.append(journal, [("app", f"ERROR {i:04d} " + "y" * 100) for i in range(300)])
+        counted, rounds = 0, 0
+        while counted < 300 and rounds < 30:
+            seen = _by_name(await scheduler.observe_once("web-1"))
+            assert seen["journal"].ok, seen["journal"].error
+            assert seen["load"].ok, seen["load"].error
+            counted += int(seen["journal"].value or 0)
+            rounds += 1
+        assert counted == 300  # every entry once: fewer per round, none lost
         assert rounds > 1
