@@ -157,3 +157,25 @@ async def test_ssh_probes_keep_their_own_schedule(tmp_path: Path) -> None:
     await scheduler.close()
     # No round: the log probe its own command, the two host probes share one reading.
     assert cloud.calls["web-1"] == 2
+
+
+async def test_a_watched_target_is_observed_in_rounds_at_the_watch_interval(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, SSM)
+    hourly = [p.model_copy(update={"interval": 3600.0}) for p in config.probes]
+    config = config.model_copy(update={"probes": hourly})
+    assert config.probes[0].transport is not None
+    cloud = _Cloud(config.probes[0].transport)
+    seen = _Seen()
+    scheduler = scheduling.Scheduler(
+        config, clock=FakeClock(start=0.0), sink=seen, probe_factory=_factory(cloud)
+    )
+    # Asked before the schedule starts (a daemon replaying recent upgrades): applied at start.
+    # Hourly probes look only because of the watch: three rounds of web-1's three probes.
+    assert scheduler.watch("web-1", duration=600, interval=0.05) == 3
+    await seen.until(scheduler, 9)
+    watched = [o for o in seen.all if o.target == "web-1"]
+    assert len(watched) >= 9
+    assert cloud.calls["web-1"] >= 3
+    assert cloud.calls["web-1"] <= len(watched) // 3 + 1  # still one command per round

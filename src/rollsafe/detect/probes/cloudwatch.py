@@ -20,6 +20,9 @@ No datapoint in the window is an error "no data", never a made-up 0: a metric th
 arriving is the detector going blind (or a dimension typo), not a healthy zero. AWS errors are
 translated here, at the boundary, into error observations that carry the AWS error code
 (``AccessDenied``, ``Throttling``, ...); no botocore exception leaves the probe.
+
+History (``series``, for ``rollsafe record``): the same query over the whole range,
+``ScanBy=TimestampAscending``, following ``NextToken`` page by page.
 """
 
 from __future__ import annotations
