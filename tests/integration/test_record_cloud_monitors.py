@@ -251,7 +251,9 @@ def test_cloudwatch_history_replays_through_the_judge(aws: typing.Any, tmp_path:
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
-    assert "recorded 60 observations (0 without data)" in result.output
+    assert "recorded 60 observations (0 without data) from 0 Prometheus queries and 60 cloud " in (
+        result.output
+    )
     recorded = recordings.read(out)
     assert [o.value for o in recorded.observations] == [10.0] * 39 + [99.0] * 21
     replayed = CliRunner().invoke(
