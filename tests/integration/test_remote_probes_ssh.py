@@ -14,7 +14,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from rollsafe.config import models
 from rollsafe.detect.probes import build, remote
 from rollsafe.reach.transports import shared
 from rollsafe.testing import FakeClock
-from support import netns_hosts
+from support import journals, netns_hosts
 
 pytestmark = pytest.mark.requires("root", "ip", "sshd", "ssh-keygen")
 
@@ -305,33 +304,11 @@ async def test_fifty_hosts_at_once_one_connection_each(tmp_path):
     print(f"{HOSTS} namespaces with sshd made in {made:.1f}s")
 
 
-JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
-
-
-def _append_journal(journal: Path, messages: list[tuple[str, str]]) -> None:
-    """Entries written into a real journal file by systemd-journal-remote (export format)."""
-    now = int(time.time() * 1e6)
-    export = journal.with_suffix(f".{now}.export")
-    export.write_text(
-        "".join(
-            f"__REALTIME_TIMESTAMP={now + i}\n__MONOTONIC_TIMESTAMP={now + i}\n"
-            "_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=web1\n"
-            f"MESSAGE={message}\nSYSLOG_IDENTIFIER={ident}\n"
-            + ("_TRANSPORT=kernel\n" if ident == "kernel" else "_SYSTEMD_UNIT=app.service\n")
-            + "\n"
-            for i, (ident, message) in enumerate(messages)
-        )
-    )
-    subprocess.run(
-        [JOURNAL_REMOTE, "-o", str(journal), str(export)], check=True, capture_output=True
-    )
-
-
 @pytest.mark.requires("journalctl", "systemd-journal-remote")
 async def test_journal_is_followed_by_cursor_kernel_and_unit(lab):
     host = lab.hosts[0]
     journal = host.directory / "system.journal"
-    _append_journal(journal, [("kernel", "Out of memory: Killed process 1 (old) total-vm:1kB")])
+    journals.append(journal, [("kernel", "Out of memory: Killed process 1 (old) total-vm:1kB")])
     kernel = _probe(
         lab,
         kind="log",
@@ -351,7 +328,7 @@ async def test_journal_is_followed_by_cursor_kernel_and_unit(lab):
     try:
         assert (await kernel.observe(target)).value == 0  # the old OOM is history
         assert (await app.observe(target)).value == 0
-        _append_journal(
+        journals.append(
             journal,
             [
                 ("kernel", "Out of memory: Killed process 4242 (java) total-vm:100kB"),
@@ -380,7 +357,7 @@ def test_record_reads_a_remote_journal_over_a_time_range(lab, tmp_path):
     host = lab.hosts[1]
     journal = host.directory / "record.journal"
     before = time.time()
-    _append_journal(
+    journals.append(
         journal,
         [("kernel", "Out of memory: Killed process 7 (db) total-vm:1kB"), ("app", "INFO ok")],
     )

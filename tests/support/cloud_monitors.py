@@ -13,13 +13,17 @@ signature recomputed and checked here, from the documented rules, as the real se
   ``{"RequestId", "HostId", "Code", "Message"}`` with the HTTP status (``SignatureDoesNotMatch``
   400, ``InvalidAccessKeyId.NotFound`` 404, ``Throttling.User`` 400, ``Forbidden.RAM`` 403), or,
   as CloudMonitor also does, an HTTP 200 with ``"Success": false, "Code": "403"``.
+  ``DescribeMetricList`` (history, for ``rollsafe record``): every datapoint in
+  ``(StartTime, EndTime]`` (the API's left-open span, at most 31 days), oldest first, ``Length``
+  per page (default 1000) with an opaque ``NextToken`` while more remain.
 - ``MonitorStandIn``: Tencent Cloud Monitor API 2018-07-24, ``GetMonitorData``: ``POST /``
   with a JSON body, ``X-TC-Action`` / ``X-TC-Version`` / ``X-TC-Region`` / ``X-TC-Timestamp``,
   TC3-HMAC-SHA256 (credential scope ``<date>/monitor/tc3_request``) verified; answers
   ``{"Response": {"Period", "MetricName", "DataPoints": [{"Dimensions", "Timestamps",
   "Values", ...}], "StartTime", "EndTime", "RequestId"}}``; errors in ``Response.Error`` with
   HTTP 200 (``AuthFailure.SignatureFailure``, ``RequestLimitExceeded``,
-  ``UnauthorizedOperation``, ``InvalidParameterValue`` for a period it does not have).
+  ``UnauthorizedOperation``, ``InvalidParameterValue`` for a period it does not have, and for a
+  span of more than 1,440 datapoints, the API's documented limit per request).
 
 ``mode`` (from ``log_platforms.StandIn``): ``down`` answers a gateway's 503, ``hang`` holds the
 request until the stand-in stops; ``fault`` here: ``throttle``, ``deny``, ``deny_in_body``
@@ -106,7 +110,8 @@ class CmsStandIn(StandIn):
         request_id = str(uuid.uuid4()).upper()
         try:
             self._authenticate(request, body)
-            if request.headers.get("x-acs-action") != "DescribeMetricLast":
+            action = request.headers.get("x-acs-action")
+            if action not in ("DescribeMetricLast", "DescribeMetricList"):
                 raise _Refused("InvalidAction.NotFound", "Specified api is not found.", 404)
             if request.headers.get("x-acs-version") != CMS_VERSION:
                 raise _Refused("InvalidVersion", "Specified parameter Version is not valid.")
@@ -125,7 +130,10 @@ class CmsStandIn(StandIn):
                         "Message": "You are not authorized to operate the specified resource.",
                     }
                 )
-            answer = self._describe_metric_last(dict(request.query))
+            if action == "DescribeMetricList":
+                answer = self._describe_metric_list(dict(request.query))
+            else:
+                answer = self._describe_metric_last(dict(request.query))
         except _Refused as exc:
             return web.json_response(
                 {
@@ -139,6 +147,56 @@ class CmsStandIn(StandIn):
         return web.json_response(
             {"RequestId": request_id, "Code": "200", "Success": True, **answer}
         )
+
+    def _describe_metric_list(self, query: dict[str, str]) -> dict[str, Any]:
+        period, start, end, wanted = self._query(query)
+        if end - start > 31 * 86_400:
+            raise _Refused("InvalidParameter", "The interval of StartTime and EndTime is > 31d.")
+        try:
+            length = int(query.get("Length", "1000"))
+            offset = int(query.get("NextToken") or "0", 16)
+        except ValueError:
+            raise _Refused("InvalidParameter", "Length or NextToken is malformed.") from None
+        chosen = sorted(
+            (
+                p
+                for p in self.points
+                if (p.namespace, p.metric) == (query["Namespace"], query["MetricName"])
+                and start < p.time <= end
+                and (
+                    not wanted
+                    or any(all(p.dimensions.get(k) == v for k, v in one.items()) for one in wanted)
+                )
+            ),
+            key=lambda p: p.time,
+        )
+        page = chosen[offset : offset + length]
+        answer: dict[str, Any] = {"Period": str(period), "Datapoints": json.dumps(_rows(page))}
+        if offset + length < len(chosen):
+            answer["NextToken"] = f"{offset + length:x}"
+        return answer
+
+    def _query(self, query: dict[str, str]) -> tuple[int, float, float, list[dict[str, str]]]:
+        for name in ("Namespace", "MetricName"):
+            if not query.get(name):
+                raise _Refused("InvalidParameter", f"{name} is mandatory for this action.")
+        try:
+            period = int(query.get("Period", "60"))
+            start = int(query["StartTime"]) / 1000
+            end = int(query["EndTime"]) / 1000
+        except (KeyError, ValueError):
+            raise _Refused(
+                "InvalidParameter", "Period, StartTime or EndTime is malformed."
+            ) from None
+        wanted: list[dict[str, str]] = []
+        if "Dimensions" in query:
+            try:
+                wanted = json.loads(query["Dimensions"])
+            except ValueError:
+                raise _Refused("InvalidParameter", "Dimensions is not valid JSON.") from None
+            if not isinstance(wanted, list) or not all(isinstance(d, dict) for d in wanted):
+                raise _Refused("InvalidParameter", "Dimensions must be a JSON array of objects.")
+        return period, start, end, wanted
 
     def _describe_metric_last(self, query: dict[str, str]) -> dict[str, Any]:
         for name in ("Namespace", "MetricName"):
@@ -285,6 +343,8 @@ class MonitorStandIn(StandIn):
             raise _Refused("InvalidParameterValue", "StartTime or EndTime is malformed") from None
         if end < start:
             raise _Refused("InvalidParameterValue", "EndTime is before StartTime")
+        if (end - start) // period + 1 > 1440:
+            raise _Refused("InvalidParameterValue", "a request may not cover more than 1440 points")
         bits = params.get("SpecifyStatistics")
         extra = (
             []
@@ -379,3 +439,10 @@ class MonitorStandIn(StandIn):
         expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, auth["sig"]):
             raise _Refused("AuthFailure.SignatureFailure", "the signature does not match")
+
+
+def _rows(points: list[Point]) -> list[dict[str, Any]]:
+    return [
+        {"timestamp": int(p.time * 1000), "userId": "1270676679546704", **p.dimensions, **p.values}
+        for p in points
+    ]

@@ -32,6 +32,14 @@ So that a policy can be backtested on a team's own incidents, not only on the sh
   probe and target; a throttled or failing platform (429, 5xx) is asked again, up to
   ``PLATFORM_RETRIES`` times, after its ``Retry-After`` (capped at 10 seconds).
 
+* **Cloud monitors**: for every ``cloudwatch``, ``aliyun_cms`` and ``tencent_monitor`` probe and
+  every target it selects, every datapoint of the range (and of the probe's window before its
+  start) is read once (``series``: GetMetricData and DescribeMetricList paged by NextToken,
+  GetMonitorData in spans of 1,440 points), and each step ``start + k * interval`` becomes the
+  observation the live probe would have made then (``DatapointProbe.replay``): the newest
+  datapoint in its window, or its "no data" error. A throttled or failing service is asked
+  again, up to ``PLATFORM_RETRIES`` times, a second apart.
+
 Prometheus or a log platform being unreachable or refusing a query fails the whole recording
 (``RecordError``): a recording of "the monitoring was down while I recorded" is not history.
 """
@@ -54,7 +62,7 @@ from typing import IO, Any
 from rollsafe.backtest import recordings, timestamps
 from rollsafe.config import models
 from rollsafe.detect import probes as probe_kinds
-from rollsafe.detect.probes import logs, outcomes, platforms, promql
+from rollsafe.detect.probes import datapoints, logs, outcomes, platforms, promql
 from rollsafe.domain import clocks, errors, ids, observations
 
 __all__ = [
@@ -67,6 +75,7 @@ __all__ = [
     "RecordError",
     "Recorded",
     "log_lines",
+    "monitor_observations",
     "platform_observations",
     "prometheus_observations",
     "record",
@@ -85,6 +94,8 @@ _PLATFORM_KINDS = (
     models.SlsProbe,
     models.ClsProbe,
 )
+MonitorProbe = models.CloudwatchProbe | models.AliyunCmsProbe | models.TencentMonitorProbe
+_MONITOR_KINDS = (models.CloudwatchProbe, models.AliyunCmsProbe, models.TencentMonitorProbe)
 Sleep = Callable[[float], Awaitable[None]]
 
 Fetch = Callable[[str, Mapping[str, str], Mapping[str, str], float], Any]
@@ -116,6 +127,7 @@ class Recorded:
     notes: list[str] = field(default_factory=list)  # skipped files and the like, for stderr
     queries: int = 0
     platform_steps: int = 0  # steps asked of log platforms
+    monitor_steps: int = 0  # steps replayed from cloud monitors' datapoints
 
 
 def record(
@@ -143,10 +155,13 @@ def record(
     for name in probes or ():
         if name not in known:
             raise RecordError(f"unknown probe {name!r} (expected one of: {', '.join(known)})")
-        if not isinstance(known[name], (models.PromqlProbe, models.LogProbe, *_PLATFORM_KINDS)):
+        if not isinstance(
+            known[name], (models.PromqlProbe, models.LogProbe, *_PLATFORM_KINDS, *_MONITOR_KINDS)
+        ):
             raise RecordError(
-                f"probe {name!r} is a {known[name].kind} probe: only promql, log and log "
-                "platform (elasticsearch, loki, sls, cls) probes can be recorded from history"
+                f"probe {name!r} is a {known[name].kind} probe: only promql, log, log "
+                "platform (elasticsearch, loki, sls, cls) and cloud monitor (cloudwatch, "
+                "aliyun_cms, tencent_monitor) probes can be recorded from history"
             )
     chosen = [p for p in config.probes if probes is None or p.name in probes]
     picked = _targets(config, targets)
@@ -160,13 +175,7 @@ def record(
                     )
                     out.observations.extend(found)
                     out.queries += queries
-    for probe in chosen:
-        if isinstance(probe, _PLATFORM_KINDS):
-            for target in picked:
-                if models.selects(probe.targets, target):
-                    steps = platform_observations(probe, target, start=start, end=end)
-                    out.observations.extend(steps)
-                    out.platform_steps += len(steps)
+    _record_steps(out, chosen, picked)
     overrides: dict[tuple[str, str], list[Path]] = {}
     for item in log_files:
         if not isinstance(known.get(item.probe), models.LogProbe):
@@ -217,6 +226,25 @@ def record(
                     )
                 )
     return out
+
+
+def _record_steps(
+    out: Recorded, chosen: Sequence[models.Probe], picked: Sequence[models.Target]
+) -> None:
+    """The log platform and cloud monitor probes' steps over ``out``'s range."""
+    for probe in chosen:
+        for target in picked:
+            if not models.selects(probe.targets, target):
+                continue
+            if isinstance(probe, _PLATFORM_KINDS):
+                steps = platform_observations(probe, target, start=out.start, end=out.end)
+                out.platform_steps += len(steps)
+            elif isinstance(probe, _MONITOR_KINDS):
+                steps = monitor_observations(probe, target, start=out.start, end=out.end)
+                out.monitor_steps += len(steps)
+            else:
+                continue
+            out.observations.extend(steps)
 
 
 def write(
@@ -477,8 +505,59 @@ async def _ask_platform(
         await built.close()
 
 
+def monitor_observations(
+    probe: MonitorProbe,
+    target: models.Target,
+    *,
+    start: float,
+    end: float,
+    sleep: Sleep = asyncio.sleep,
+) -> list[observations.Observation]:
+    """What a cloud monitor probe would have observed on ``target`` at each step of the range.
+
+    Runs its own event loop: ``record`` is called from the command line, outside any loop.
+    """
+    step = probe.interval
+    total = math.floor((end - start) / step)
+    if total > MAX_PLATFORM_STEPS:
+        raise RecordError(
+            f"probe {probe.name}: {total} steps of {step:g}s from start to end, more than "
+            f"{MAX_PLATFORM_STEPS}: record a shorter range, or several"
+        )
+    times = [round(start + k * step, 3) for k in range(1, total + 1)]
+    return asyncio.run(_ask_monitor(probe, target, times, sleep=sleep)) if times else []
+
+
+async def _ask_monitor(
+    probe: MonitorProbe, target: models.Target, times: list[float], *, sleep: Sleep
+) -> list[observations.Observation]:
+    built = probe_kinds.build(probe, clocks.SystemClock())
+    if not isinstance(built, datapoints.DatapointProbe):
+        raise RecordError(f"probe {probe.name}: {probe.kind} is not a cloud monitor probe")
+    first = built.window_before(times[0])
+    window = datapoints.Window(start=first.start, end=times[-1], period=first.period)
+    try:
+        for attempt in range(PLATFORM_RETRIES + 1):
+            try:
+                points = await asyncio.to_thread(built.asker.series, target, window)
+            except datapoints.Unavailable as exc:
+                if attempt == PLATFORM_RETRIES:
+                    raise _step_error(probe, target, times[0], str(exc)) from exc
+                await sleep(1.0)
+                continue
+            except outcomes.CannotObserve as exc:
+                raise _step_error(probe, target, times[0], str(exc)) from exc
+            return built.replay(points, target=target, times=times)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+    finally:
+        await built.close()
+
+
 def _step_error(
-    probe: models.LogPlatformProbe, target: models.Target, time: float, reason: str
+    probe: models.LogPlatformProbe | MonitorProbe,
+    target: models.Target,
+    time: float,
+    reason: str,
 ) -> RecordError:
     when = dt.datetime.fromtimestamp(time, dt.UTC).isoformat().replace("+00:00", "Z")
     return RecordError(f"probe {probe.name} on {target.id} at {when}: {reason}")

@@ -25,6 +25,15 @@ Mechanics, chosen for many pairs on few cores:
 ``run()`` runs until cancelled, then cancels in-flight observations and closes the probes.
 ``observe_once()`` looks at once with every applicable probe (verification uses it).
 
+Rounds: the remote probes of one target reading it through the same cloud run-command
+transport (``aws_ssm``, ``aliyun_assistant``, ``tencent_tat``, where a command costs seconds
+and counts against a rate limit) are one schedulable unit, a ``_Group``: at each of its ticks,
+every other the shortest interval among them (jitter: the largest), all of them observe
+together inside one ``batching.Round``, which sends their commands as ONE cloud command and
+hands each probe its own part. A probe in a group is therefore observed at least as often as
+its own interval asks. SSH and local probes keep one schedule per pair: a command on an open
+SSH connection costs milliseconds.
+
 ``watch(target, duration=, interval=)`` puts one target under close watch, because it was just
 upgraded: its probes run at once and then every ``interval`` (when shorter than their own)
 until ``duration`` has passed. An upgrade is when failures are most likely, and the time to
@@ -45,6 +54,7 @@ from dataclasses import dataclass
 from rollsafe.config import models
 from rollsafe.detect import probes, probing
 from rollsafe.domain import clocks, ids, observations
+from rollsafe.reach.transports import batching
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +92,46 @@ class _Pair:
     timer: asyncio.TimerHandle | None = None
     watch_until: float = 0.0  # loop time until which ``watch_interval`` applies
     watch_interval: float = 0.0
+    group: _Group | None = None  # the round it is observed in, over a cloud run-command
 
     def interval(self, now: float) -> float:
         """The pair's interval at loop time ``now``: shorter while it is watched."""
         if now < self.watch_until and 0 < self.watch_interval < self.config.interval:
             return self.watch_interval
         return self.config.interval
+
+    @property
+    def jitter(self) -> float:
+        return self.config.jitter
+
+    @property
+    def name(self) -> str:
+        return f"probe:{self.config.name}:{self.target.id}"
+
+
+@dataclass(slots=True, eq=False)
+class _Group:
+    """The pairs of one target sharing a cloud run-command transport: observed in rounds."""
+
+    pairs: list[_Pair]
+    target: models.Target
+    transport: models.Transport
+    base: float = 0.0
+    timer: asyncio.TimerHandle | None = None
+
+    def interval(self, now: float) -> float:
+        return min(pair.interval(now) for pair in self.pairs)
+
+    @property
+    def jitter(self) -> float:
+        return max(pair.config.jitter for pair in self.pairs)
+
+    @property
+    def name(self) -> str:
+        return f"probe-round:{self.target.id}"
+
+
+_Unit = _Pair | _Group
 
 
 class Scheduler:
@@ -122,7 +166,8 @@ class Scheduler:
                 for target in config.targets
                 if models.selects(probe_config.targets, target)
             )
-        self._ready: collections.deque[tuple[_Pair, float]] = collections.deque()
+        self._units: list[_Unit] = _units(self._pairs)
+        self._ready: collections.deque[tuple[_Unit, float]] = collections.deque()
         self._wakeup = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
@@ -150,9 +195,9 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         try:
             start = loop.time()
-            for pair in self._pairs:
-                pair.base = start + self._rng.random() * pair.config.interval
-                self._arm(pair)
+            for unit in self._units:
+                unit.base = start + self._rng.random() * unit.interval(start)
+                self._arm(unit)
             for target_id, until, interval in self._early_watches:
                 self.watch(target_id, duration=until - start, interval=interval)
             self._early_watches.clear()
@@ -170,14 +215,29 @@ class Scheduler:
         if target_id is not None and target_id not in self._target_ids:
             raise KeyError(target_id)
         chosen = [p for p in self._pairs if target_id is None or p.target.id == target_id]
+        rounds: dict[_Group, list[_Pair]] = {}
+        for pair in chosen:
+            if pair.group is not None:
+                rounds.setdefault(pair.group, []).append(pair)
 
-        async def once(pair: _Pair) -> observations.Observation:
+        async def once(pair: _Pair) -> list[observations.Observation]:
             async with self._semaphore:
                 seen = await self._observe(pair)
             self._deliver(seen)
+            return [seen]
+
+        async def together(pairs: list[_Pair]) -> list[observations.Observation]:
+            async with self._semaphore:
+                seen = await self._observe_round(pairs)
+            for one in seen:
+                self._deliver(one)
             return seen
 
-        return list(await asyncio.gather(*(once(pair) for pair in chosen)))
+        done = await asyncio.gather(
+            *(once(pair) for pair in chosen if pair.group is None),
+            *(together(pairs) for pairs in rounds.values()),
+        )
+        return [seen for some in done for seen in some]
 
     def watch(
         self, target_id: str, *, duration: float, interval: float, at_once: bool = True
@@ -202,14 +262,17 @@ class Scheduler:
             watched += 1
             pair.watch_until = max(pair.watch_until, now + duration)
             pair.watch_interval = interval
-            if pair.timer is not None and pair.timer.when() > now:
-                # Armed for later: look now instead. A pair running right now re-arms itself
+        for unit in self._units:
+            if unit.target.id != target_id:
+                continue
+            if unit.timer is not None and unit.timer.when() > now:
+                # Armed for later: look now instead. A unit running right now re-arms itself
                 # with the short interval when it finishes.
                 soon = now if at_once else now + interval
-                if soon < pair.timer.when():
-                    pair.timer.cancel()
-                    pair.base = soon
-                    self._arm(pair)
+                if soon < unit.timer.when():
+                    unit.timer.cancel()
+                    unit.base = soon
+                    self._arm(unit)
         return watched
 
     def stats(self) -> Stats:
@@ -243,16 +306,16 @@ class Scheduler:
 
     # ------------------------------------------------------------------ schedule
 
-    def _arm(self, pair: _Pair) -> None:
+    def _arm(self, unit: _Unit) -> None:
         if self._stopping:
             return  # a probe that swallowed its cancellation must not re-arm after shutdown
-        due = pair.base + self._rng.random() * pair.config.jitter
+        due = unit.base + self._rng.random() * unit.jitter
         loop = asyncio.get_running_loop()
-        pair.timer = loop.call_at(due, self._on_due, pair, due)
+        unit.timer = loop.call_at(due, self._on_due, unit, due)
 
-    def _on_due(self, pair: _Pair, due: float) -> None:
-        pair.timer = None
-        self._ready.append((pair, due))
+    def _on_due(self, unit: _Unit, due: float) -> None:
+        unit.timer = None
+        self._ready.append((unit, due))
         self._wakeup.set()
 
     async def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -260,32 +323,34 @@ class Scheduler:
             while not self._ready:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            pair, due = self._ready.popleft()
+            unit, due = self._ready.popleft()
             await self._semaphore.acquire()
             lag = max(0.0, loop.time() - due)
             self._lags.append(lag)
             self._max_lag = max(self._max_lag, lag)
-            task = loop.create_task(
-                self._run_pair(pair), name=f"probe:{pair.config.name}:{pair.target.id}"
-            )
+            task = loop.create_task(self._run_unit(unit), name=unit.name)
             self._tasks.add(task)
             task.add_done_callback(self._finished)
 
-    async def _run_pair(self, pair: _Pair) -> None:
+    async def _run_unit(self, unit: _Unit) -> None:
         try:
-            seen = await self._observe(pair)
+            if isinstance(unit, _Group):
+                seen = await self._observe_round(unit.pairs)
+            else:
+                seen = [await self._observe(unit)]
         finally:
             self._semaphore.release()
-        self._deliver(seen)
+        for one in seen:
+            self._deliver(one)
         now = asyncio.get_running_loop().time()
-        interval = pair.interval(now)
-        pair.base += interval
-        behind = now - pair.base
+        interval = unit.interval(now)
+        unit.base += interval
+        behind = now - unit.base
         if behind > interval:
             missed = math.floor(behind / interval)
-            pair.base += missed * interval
+            unit.base += missed * interval
             self._skipped += missed
-        self._arm(pair)
+        self._arm(unit)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -324,6 +389,24 @@ class Scheduler:
             error=reason[:500],
         )
 
+    async def _observe_round(self, pairs: list[_Pair]) -> list[observations.Observation]:
+        """``pairs`` (of one group) observed together: their commands go as one batch."""
+        transport = getattr(pairs[0].config, "transport", None)
+        round_ = batching.Round(config=transport, target_id=pairs[0].target.id, members=len(pairs))
+
+        async def member(pair: _Pair) -> observations.Observation:
+            try:
+                return await self._observe(pair)
+            finally:
+                round_.leave()
+
+        # The members' tasks are created inside `opened`, so each sees the round.
+        try:
+            with batching.opened(round_):
+                return list(await asyncio.gather(*(member(pair) for pair in pairs)))
+        finally:
+            await round_.close()
+
     def _deliver(self, seen: observations.Observation) -> None:
         self._completed += 1
         if seen.error is not None:
@@ -335,10 +418,10 @@ class Scheduler:
 
     async def _shutdown(self) -> None:
         self._stopping = True
-        for pair in self._pairs:
-            if pair.timer is not None:
-                pair.timer.cancel()
-                pair.timer = None
+        for unit in self._units:
+            if unit.timer is not None:
+                unit.timer.cancel()
+                unit.timer = None
         self._ready.clear()
         tasks = list(self._tasks)
         for task in tasks:
@@ -348,3 +431,22 @@ class Scheduler:
             for task in pending:
                 logger.warning("observation %s did not stop within shutdown", task.get_name())
         await self.close()
+
+
+def _units(pairs: list[_Pair]) -> list[_Unit]:
+    """What is scheduled: each pair on its own, but one group per (target, cloud transport)."""
+    units: list[_Unit] = []
+    groups: dict[tuple[str, models.Transport], _Group] = {}
+    for pair in pairs:
+        transport = getattr(pair.config, "transport", None)
+        if transport is None or not batching.batched(transport):
+            units.append(pair)
+            continue
+        key = (pair.target.id, transport)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(pairs=[], target=pair.target, transport=transport)
+            units.append(group)
+        group.pairs.append(pair)
+        pair.group = group
+    return units

@@ -18,6 +18,10 @@ signature, the worker thread and the table of error codes are ``reach/clouds/ali
 ``aliyun``) is imported there, on first use. ``Throttling*``, 5xx and 429 are "unavailable for
 now"; ``Forbidden*``, ``InvalidAccessKeyId*``, ``SignatureDoesNotMatch`` and an in-body 401/403
 are refusals naming the RAM action (``cms:DescribeMetricLast``); both are error observations.
+
+History (``series``, for ``rollsafe record``): ``DescribeMetricList`` with the same parameters
+and ``Length``, following ``NextToken`` page by page, in spans of at most 31 days (the API's
+limit); RAM action ``cms:DescribeMetricList``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ from rollsafe.reach.clouds import aliyun
 
 WHAT = "aliyun_cms"
 ACTION = "DescribeMetricLast"
+HISTORY_ACTION = "DescribeMetricList"
+PAGE = 1000
+"""Datapoints asked per DescribeMetricList page (``Length``; the API's default)."""
+SPAN_S = 31 * 86_400
+"""Longest span one DescribeMetricList request may cover (the API's 31 days)."""
 
 
 class Asker:
@@ -46,17 +55,7 @@ class Asker:
     def prepare(
         self, target: models.Target
     ) -> typing.Callable[[datapoints.Window], datapoints.Datapoint]:
-        config = self._config
-        region = outcomes.render(config.region, target, what="region")
-        endpoint = (
-            None
-            if config.endpoint is None
-            else outcomes.render(config.endpoint, target, what="endpoint")
-        )
-        dimensions = {
-            key: outcomes.render(value, target, what=f"dimension {key}")
-            for key, value in config.dimensions.items()
-        }
+        region, endpoint, dimensions = self._rendered(target)
         return lambda window: self._latest(region, endpoint, dimensions, window)
 
     def _latest(
@@ -105,9 +104,84 @@ class Asker:
                 self._clients[key] = client
             return client
 
+    def series(
+        self, target: models.Target, window: datapoints.Window
+    ) -> list[datapoints.Datapoint]:
+        """Every datapoint in ``window``: DescribeMetricList, by 31-day spans and pages."""
+        config = self._config
+        region, endpoint, dimensions = self._rendered(target)
+        client = self._client(region, endpoint)
+        points: list[datapoints.Datapoint] = []
+        start = window.start
+        while start < window.end:
+            end = min(window.end, start + SPAN_S)
+            token: str | None = None
+            while True:
+                params: dict[str, typing.Any] = {
+                    "Namespace": config.namespace,
+                    "MetricName": config.metric,
+                    "Period": str(window.period),
+                    # (StartTime, EndTime]: the API's own left-open span.
+                    "StartTime": str(int(start * 1000)),
+                    "EndTime": str(int(end * 1000)),
+                    "Length": str(PAGE),
+                }
+                if dimensions:
+                    params["Dimensions"] = json.dumps([dimensions], separators=(",", ":"))
+                if token:
+                    params["NextToken"] = token
+                result = aliyun.refused_in_body(client.invoke(HISTORY_ACTION, params))
+                if not result.ok:
+                    reason = _failed(result, client.where).replace(ACTION, HISTORY_ACTION)
+                    error = aliyun.translate(result, endpoint=client.where, product="cms")
+                    if isinstance(error, errors.DriverTemporaryError):
+                        raise datapoints.Unavailable(reason)
+                    raise outcomes.CannotObserve(reason)
+                points.extend(_points(result.body, statistic=config.statistic))
+                token = str(result.body.get("NextToken") or "") or None
+                if token is None:
+                    break
+            start = end
+        return points
+
+    def _rendered(self, target: models.Target) -> tuple[str, str | None, dict[str, str]]:
+        config = self._config
+        region = outcomes.render(config.region, target, what="region")
+        endpoint = (
+            None
+            if config.endpoint is None
+            else outcomes.render(config.endpoint, target, what="endpoint")
+        )
+        dimensions = {
+            key: outcomes.render(value, target, what=f"dimension {key}")
+            for key, value in config.dimensions.items()
+        }
+        return region, endpoint, dimensions
+
     def close(self) -> None:
         with self._lock:
             self._clients = {}
+
+
+def _points(body: typing.Mapping[str, typing.Any], *, statistic: str) -> list[datapoints.Datapoint]:
+    raw = body.get("Datapoints")
+    if raw in (None, "", "[]"):
+        return []
+    try:
+        points = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise outcomes.CannotObserve(f"{WHAT}: Datapoints is not JSON") from None
+    if not isinstance(points, list):
+        raise outcomes.CannotObserve(f"{WHAT}: Datapoints is not a list")
+    found = []
+    for point in points:
+        if not isinstance(point, dict):
+            continue
+        stamp = datapoints.number(point.get("timestamp"))
+        value = datapoints.number(point.get(statistic))
+        if stamp is not None and value is not None:
+            found.append(datapoints.Datapoint(time=stamp / 1000, value=value, statistic=statistic))
+    return found
 
 
 def _failed(result: aliyun.ApiResult, where: str) -> str:

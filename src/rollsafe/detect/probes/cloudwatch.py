@@ -20,6 +20,9 @@ No datapoint in the window is an error "no data", never a made-up 0: a metric th
 arriving is the detector going blind (or a dimension typo), not a healthy zero. AWS errors are
 translated here, at the boundary, into error observations that carry the AWS error code
 (``AccessDenied``, ``Throttling``, ...); no botocore exception leaves the probe.
+
+History (``series``, for ``rollsafe record``): the same query over the whole range,
+``ScanBy=TimestampAscending``, following ``NextToken`` page by page.
 """
 
 from __future__ import annotations
@@ -85,17 +88,11 @@ class _Asker:
     def _optional(template: str | None, target: models.Target, *, what: str) -> str | None:
         return None if template is None else outcomes.render(template, target, what=what)
 
-    def _latest(
-        self,
-        dimensions: list[dict[str, str]],
-        *,
-        region: str | None,
-        endpoint: str | None,
-        window: datapoints.Window,
-    ) -> datapoints.Datapoint:
-        """Newest datapoint of the metric; runs in a worker thread."""
+    def _query(
+        self, dimensions: list[dict[str, str]], window: datapoints.Window
+    ) -> dict[str, typing.Any]:
         config = self._config
-        query = {
+        return {
             "Id": QUERY_ID,
             "MetricStat": {
                 "Metric": {
@@ -108,6 +105,18 @@ class _Asker:
             },
             "ReturnData": True,
         }
+
+    def _latest(
+        self,
+        dimensions: list[dict[str, str]],
+        *,
+        region: str | None,
+        endpoint: str | None,
+        window: datapoints.Window,
+    ) -> datapoints.Datapoint:
+        """Newest datapoint of the metric; runs in a worker thread."""
+        config = self._config
+        query = self._query(dimensions, window)
         answer = self.client(region, endpoint).invoke(
             "GetMetricData",
             {
@@ -124,6 +133,50 @@ class _Asker:
             answer, what=datapoints.describe(config.namespace, config.metric, shown, window)
         )
         return datapoints.Datapoint(time=when.timestamp(), value=value, statistic=config.statistic)
+
+    def series(
+        self, target: models.Target, window: datapoints.Window
+    ) -> list[datapoints.Datapoint]:
+        """Every datapoint in ``window``: GetMetricData, oldest first, page by ``NextToken``."""
+        config = self._config
+        dimensions = [
+            {"Name": name, "Value": outcomes.render(value, target, what=f"dimension {name}")}
+            for name, value in config.dimensions.items()
+        ]
+        region = self._optional(config.region, target, what="region")
+        endpoint = self._optional(config.endpoint_url, target, what="endpoint_url")
+        params: dict[str, typing.Any] = {
+            "MetricDataQueries": [self._query(dimensions, window)],
+            "StartTime": datetime.datetime.fromtimestamp(window.start, datetime.UTC),
+            "EndTime": datetime.datetime.fromtimestamp(window.end, datetime.UTC),
+            "ScanBy": "TimestampAscending",
+        }
+        points: list[datapoints.Datapoint] = []
+        while True:
+            answer = self.client(region, endpoint).invoke("GetMetricData", params)
+            if isinstance(answer, aws.Failure):
+                kind = datapoints.Unavailable if answer.temporary else outcomes.CannotObserve
+                raise kind(_failed(answer))
+            for result in answer.get("MetricDataResults", []):
+                if result.get("Id") != QUERY_ID:
+                    continue
+                if result.get("StatusCode") in ("InternalError", "Forbidden"):
+                    notes = "; ".join(m.get("Value", "") for m in result.get("Messages", []))
+                    raise outcomes.CannotObserve(
+                        f"cloudwatch: {result['StatusCode']}: {notes or 'no message'}"
+                    )
+                points.extend(
+                    datapoints.Datapoint(
+                        time=when.timestamp(), value=float(value), statistic=config.statistic
+                    )
+                    for when, value in zip(
+                        result.get("Timestamps", []), result.get("Values", []), strict=False
+                    )
+                )
+            token = answer.get("NextToken")
+            if not token:
+                return points
+            params["NextToken"] = token
 
     def client(self, region: str | None, endpoint: str | None) -> aws.Client:
         key = (region, endpoint)

@@ -136,7 +136,12 @@ MARK = "@@rollsafe-host@@"
 
 READ_SCRIPT = (
     # One remote command: every file with a mark line before it; `ls` of /sys/block last.
-    f"for f in /proc/stat /proc/meminfo /proc/diskstats /proc/loadavg; do echo '{MARK}'; "
+    # Only the lines the figures use of /proc/stat and /proc/meminfo: the `intr` line of a
+    # big host is kilobytes, and over a cloud run-command the output of a round is bounded.
+    f"echo '{MARK}'; grep '^cpu ' /proc/stat || exit 3; "
+    f"echo '{MARK}'; grep -E '^(MemTotal|MemAvailable|MemFree|Buffers|Cached):' /proc/meminfo"
+    " || exit 3; "
+    f"for f in /proc/diskstats /proc/loadavg; do echo '{MARK}'; "
     'cat "$f" || exit 3; done; '
     f"echo '{MARK}'; ls /sys/block 2>/dev/null; exit 0"
 )

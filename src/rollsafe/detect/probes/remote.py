@@ -14,7 +14,8 @@ the same figures as the local probe from what comes back.
   runs ``FILE_SCRIPT`` (``stat``, ``find -inum``, ``tail -c``, ``head -c``). Rotation (the inode
   at the path changed): the rest of the old file is read if it is still in the same directory
   (found by its inode), then the new file from its start; truncation (size below our offset):
-  from offset 0. At most ``max_bytes`` per file per look: a backlog is worked off over looks.
+  from offset 0. At most ``max_bytes`` per look (the old file's rest and the new one together;
+  in a batched round, the round's part budget): a backlog is worked off over looks.
   A partial last line is held here until its newline arrives (flushed on rotation/truncation).
 - ``RemoteLogProbe`` with ``journal``: ``journalctl -o short-iso --show-cursor`` after the
   cursor of the previous look (``--after-cursor``), at most ``max_lines`` entries per look;
@@ -39,13 +40,13 @@ from dataclasses import dataclass
 from rollsafe.config import models
 from rollsafe.detect.probes import hoststats, logevents, logs, outcomes
 from rollsafe.domain import clocks, errors, ids, observations
-from rollsafe.reach.transports import shared, transporting
+from rollsafe.reach.transports import batching, shared, transporting
 
 MAX_CALLS = 64
 """Remote probe commands in flight at once, whatever the number of hosts."""
 
 MAX_BYTES = 256 * 1024
-"""Bytes of a followed file read per look (per file: the rotated one and the new one)."""
+"""Bytes of a followed file read per look (a rotated file's rest and the new one together)."""
 
 _GRACE = 2.0  # seconds beyond the probe's timeout for the transport's own answer
 
@@ -65,12 +66,21 @@ def _slot() -> asyncio.Semaphore:
 async def run(
     transport: transporting.Transport, target: models.Target, script: str, *, limit_s: float
 ) -> transporting.CommandResult:
-    """``script`` on the target; ``CannotObserve`` when the host cannot be reached."""
+    """``script`` on the target; ``CannotObserve`` when the host cannot be reached.
+
+    Inside a round (``batching.opened``, the scheduler's) for this target and transport, the
+    script is one part of the round's single command.
+    """
     # The probe's own timeout holds even when a dead link leaves the transport waiting for
     # its keepalives (the transport then drops the channel); a first look may also connect.
     config = getattr(transport, "config", None)
     allowed = limit_s + _GRACE + float(getattr(config, "connect_timeout", 0.0))
+    joined = batching.joining(transport, target)
     try:
+        if joined is not None:
+            # One command per round for the target: the scheduler's round sends it.
+            async with asyncio.timeout(allowed):
+                return await joined.submit(transport, target, script, limit_s=limit_s)
         async with _slot():
             async with asyncio.timeout(allowed):
                 return await transport.run(target, script, limit_s=limit_s)
@@ -78,8 +88,16 @@ async def run(
         raise outcomes.CannotObserve(
             f"cannot reach {target.id}: no answer within {allowed:g}s"
         ) from None
+    except batching.PartMissing as exc:
+        raise outcomes.CannotObserve(str(exc)) from None
     except (errors.DriverError, errors.DriverTemporaryError) as exc:
         raise outcomes.CannotObserve(f"cannot reach {target.id}: {exc}") from None
+
+
+def budget(transport: transporting.Transport, target: models.Target) -> int | None:
+    """Bytes of output one command may print now (in a round), or None: no bound of its own."""
+    joined = batching.joining(transport, target)
+    return None if joined is None else joined.budget()
 
 
 def _lease(config: models.HostProbe | models.LogProbe) -> transporting.Transport:
@@ -127,6 +145,11 @@ class RemoteHostProbe:
         # they look within FRESH seconds of each other: one remote command per round, which
         # matters over the cloud run-command transports where a call costs seconds. A probe
         # never gets the same reading twice.
+        if batching.joining(self._transport, target) is not None:
+            # In a round the batch sends one /proc reading for all host probes of the target
+            # (identical commands are sent once), and each round reads anew.
+            sample = await _read_host(self._transport, target, limit_s=self._config.timeout)
+            return metric_of(self._config.metric, self._previous, target.id, sample)
         key = (asyncio.get_running_loop(), self._config.transport, target.address, target.id)
         pending = _readings.get(key)
         if (
@@ -222,7 +245,7 @@ if [ "$state" = rotated ]; then
   if [ -n "$old" ]; then oldn=$(( $(stat -c %s -- "$old") - off )); fi
   [ "$oldn" -gt "$max" ] && oldn=$max
   [ "$oldn" -lt 0 ] && oldn=0
-  n=$size; [ "$n" -gt "$max" ] && n=$max
+  n=$size; [ "$n" -gt $((max - oldn)) ] && n=$((max - oldn))
   echo "$mark rotated $cur $n"
   [ "$oldn" -gt 0 ] && tail -c +$((off + 1)) -- "$old" | head -c "$oldn"
   printf '\n%s cur\n' "$mark"
@@ -306,8 +329,12 @@ class RemoteLogProbe:
             start = "start" if self._config.from_start else "end"
             state = self._files[(target.id, path)] = _FileState(offset=start)
         mark = "@@rollsafe-" + secrets.token_hex(8) + "@@"
+        most = self._max_bytes
+        room = budget(self._transport, target)
+        if room is not None:
+            most = max(1, min(most, room - 200))  # 200: the header lines
         script = "sh -c " + shlex.join(
-            [FILE_SCRIPT, "sh", path, state.inode, state.offset, str(self._max_bytes), mark]
+            [FILE_SCRIPT, "sh", path, state.inode, state.offset, str(most), mark]
         )
         result = await run(self._transport, target, script, limit_s=self._config.timeout)
         header, _, body = result.stdout.partition("\n")
@@ -358,6 +385,7 @@ class RemoteLogProbe:
                 lines=self._config.max_lines,
                 first=first,
                 inclusive=state.inclusive,
+                fit=budget(self._transport, target),
             ),
         )
         if first and cursor is None and (journal.unit or journal.kernel):
@@ -399,12 +427,14 @@ def journal_command(
     unfiltered: bool = False,
     since: str | None = None,
     until: str | None = None,
+    fit: int | None = None,
 ) -> str:
     """The ``journalctl`` command line reading what is new after ``cursor``.
 
     ``first``: only the newest entry, for its cursor (the look that starts at the end);
     ``unfiltered``: without ``-k``/``-u`` (a starting cursor when no entry passes them yet);
-    ``inclusive``: ``cursor`` came from an unfiltered look.
+    ``inclusive``: ``cursor`` came from an unfiltered look; ``fit``: the output must fit in
+    so many bytes (a batched round): fewer entries are read (``JOURNAL_FIT``).
     """
     argv = ["journalctl", "--no-pager", "-q", "-o", "short-iso", "--show-cursor"]
     if journal.file is not None:
@@ -426,7 +456,31 @@ def journal_command(
         argv += [f"{where}={cursor}", "-n", str(lines)]
     else:
         argv += ["-n", "1" if first else str(lines)]
-    return shlex.join(argv)
+    if fit is None:
+        return shlex.join(argv)
+    return "sh -c " + shlex.join([JOURNAL_FIT, "sh", str(fit), argv[-1], *argv[:-2]])
+
+
+JOURNAL_FIT = r"""
+max=$1; n=$2; shift 2
+t=$(mktemp) || exit 90
+trap 'rm -f "$t"' EXIT
+while :; do
+  "$@" -n "$n" >"$t"; rc=$?
+  size=$(wc -c <"$t")
+  if [ "$rc" -gt 1 ] || [ "$size" -le "$max" ] || [ "$n" -le 1 ]; then break; fi
+  n=$((n / 2))
+done
+if [ "$size" -le "$max" ]; then cat "$t"; exit "$rc"; fi
+head -c "$((max - 400))" "$t"; echo; tail -n 1 "$t"
+exit "$rc"
+"""
+"""Runs ``journalctl ... -n N`` with fewer entries (halving) until its output fits ``MAX``.
+
+``sh -c JOURNAL_FIT sh MAX N journalctl ARGS``. After a cursor ``-n`` counts the OLDEST new
+entries, so the rest is read at the next look; one entry larger than MAX is cut, its cursor
+line (the last) kept, so following goes on.
+"""
 
 
 CURSOR_PREFIX = "-- cursor: "

@@ -19,6 +19,9 @@ table of error codes are ``reach/clouds/tencent.py``'s, shared with the tencent 
 ``RequestLimitExceeded*``, ``InternalError*`` and network failures are "unavailable for now";
 ``AuthFailure*`` / ``UnauthorizedOperation*`` are refusals naming the CAM action
 (``monitor:GetMonitorData``); both are error observations.
+
+History (``series``, for ``rollsafe record``): the same GetMonitorData over spans of at most
+``MAX_POINTS`` periods (the API returns at most 1,440 datapoints per request).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ from rollsafe.reach.clouds import tencent
 WHAT = "tencent_monitor"
 ACTION = "GetMonitorData"
 DEFAULT_ENDPOINT = "monitor.tencentcloudapi.com"
+MAX_POINTS = 1440
+"""Datapoints one GetMonitorData request may return (the API's limit): history is asked in
+spans of at most this many periods."""
 # SpecifyStatistics bits and the answer's list of each (absent: the metric's own, ``Values``).
 _STATISTICS = {"avg": (1, "AvgValues"), "max": (2, "MaxValues"), "min": (4, "MinValues")}
 
@@ -52,6 +58,10 @@ class Asker:
     def prepare(
         self, target: models.Target
     ) -> typing.Callable[[datapoints.Window], datapoints.Datapoint]:
+        region, endpoint, dimensions = self._rendered(target)
+        return lambda window: self._latest(region, endpoint, dimensions, window)
+
+    def _rendered(self, target: models.Target) -> tuple[str, str, dict[str, str]]:
         config = self._config
         region = outcomes.render(config.region, target, what="region")
         endpoint = (
@@ -63,11 +73,46 @@ class Asker:
             name: outcomes.render(value, target, what=f"dimension {name}")
             for name, value in config.dimensions.items()
         }
-        return lambda window: self._latest(region, endpoint, dimensions, window)
+        return region, endpoint, dimensions
 
-    def _latest(
-        self, region: str, endpoint: str, dimensions: dict[str, str], window: datapoints.Window
-    ) -> datapoints.Datapoint:
+    def series(
+        self, target: models.Target, window: datapoints.Window
+    ) -> list[datapoints.Datapoint]:
+        """Every datapoint in ``window``: GetMonitorData over spans of ``MAX_POINTS`` periods."""
+        region, endpoint, dimensions = self._rendered(target)
+        label = "value" if self._config.statistic == "default" else self._config.statistic
+        points: list[datapoints.Datapoint] = []
+        span = window.period * (MAX_POINTS - 1)  # both ends count: at most MAX_POINTS stamps
+        start = window.start
+        while start < window.end:
+            end = min(window.end, start + span)
+            part = datapoints.Window(start=start, end=end, period=window.period)
+            answer = self._ask(region, endpoint, dimensions, part, temporary=datapoints.Unavailable)
+            points.extend(
+                datapoints.Datapoint(time=when, value=value, statistic=label)
+                for when, value in _pairs(answer, field=self._field(), window=part)
+                # The next span starts where this one ended: its first stamp is that one.
+                if when < end or end == window.end
+            )
+            start = end
+        return points
+
+    def _field(self) -> str:
+        return (
+            _STATISTICS[self._config.statistic][1]
+            if self._config.statistic in _STATISTICS
+            else "Values"
+        )
+
+    def _ask(
+        self,
+        region: str,
+        endpoint: str,
+        dimensions: dict[str, str],
+        window: datapoints.Window,
+        *,
+        temporary: type[outcomes.CannotObserve] = outcomes.CannotObserve,
+    ) -> typing.Mapping[str, typing.Any]:
         config = self._config
         params: dict[str, typing.Any] = {
             "Namespace": config.namespace,
@@ -83,21 +128,30 @@ class Asker:
                 }
             ],
         }
-        field = "Values"
         if config.statistic in _STATISTICS:
-            bit, field = _STATISTICS[config.statistic]
-            params["SpecifyStatistics"] = bit
+            params["SpecifyStatistics"] = _STATISTICS[config.statistic][0]
         try:
-            answer = self._client(region, endpoint).call("monitor", ACTION, params)
+            return self._client(region, endpoint).call("monitor", ACTION, params)
         except ImportError:
             raise outcomes.CannotObserve(
                 f"{WHAT} needs tencentcloud-sdk-python-monitor: pip install 'rollsafe[tencent]'"
             ) from None
         except tencent.Failure as failure:
-            raise outcomes.CannotObserve(_failed(failure, endpoint)) from None
+            passing = failure.code == "ClientNetworkError" or isinstance(
+                tencent.translate(failure, where=WHAT), errors.DriverTemporaryError
+            )
+            raise (temporary if passing else outcomes.CannotObserve)(
+                _failed(failure, endpoint)
+            ) from None
+
+    def _latest(
+        self, region: str, endpoint: str, dimensions: dict[str, str], window: datapoints.Window
+    ) -> datapoints.Datapoint:
+        config = self._config
+        answer = self._ask(region, endpoint, dimensions, window)
         return _newest(
             answer,
-            field=field,
+            field=self._field(),
             statistic=config.statistic,
             window=window,
             what=datapoints.describe(config.namespace, config.metric, dimensions, window),
@@ -149,6 +203,18 @@ def _newest(
     window: datapoints.Window,
     what: str,
 ) -> datapoints.Datapoint:
+    found = _pairs(answer, field=field, window=window)
+    if not found:
+        raise outcomes.CannotObserve(f"no data: no datapoint for {what}")
+    when, value = max(found, key=lambda pair: pair[0])
+    label = "value" if statistic == "default" else statistic
+    return datapoints.Datapoint(time=when, value=value, statistic=label)
+
+
+def _pairs(
+    answer: typing.Mapping[str, typing.Any], *, field: str, window: datapoints.Window
+) -> list[tuple[float, float]]:
+    """(timestamp, value) of every datapoint of the answer inside ``window``."""
     series = answer.get("DataPoints")
     if not isinstance(series, list):
         raise outcomes.CannotObserve(f"{WHAT}: the answer has no DataPoints")
@@ -163,11 +229,7 @@ def _newest(
             # A null value is a period without data; a point outside the window is not asked for.
             if when is not None and number is not None and window.start <= when <= window.end:
                 found.append((when, number))
-    if not found:
-        raise outcomes.CannotObserve(f"no data: no datapoint for {what}")
-    when, value = max(found, key=lambda pair: pair[0])
-    label = "value" if statistic == "default" else statistic
-    return datapoints.Datapoint(time=when, value=value, statistic=label)
+    return found
 
 
 def create(config: models.Probe, clock: clocks.Clock) -> datapoints.DatapointProbe:

@@ -455,6 +455,11 @@ def record(
             if gathered.platform_steps
             else ""
         )
+        + (
+            f" and {_plural(gathered.monitor_steps, 'cloud monitor step')}"
+            if gathered.monitor_steps
+            else ""
+        )
         + ", "
         f"{_plural(len(gathered.log_lines), 'log line')} "
         f"from {_plural(len(gathered.followed_logs), 'log')}, {_plural(len(marks), 'mark')}: "
