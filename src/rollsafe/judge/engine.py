@@ -442,8 +442,6 @@ class Engine:
     ) -> verdicts.Decision:
         evidence: dict[str, Any] = {"rule": rule_id, "kind": kind, "version": version}
         evidence.update(outcome.evidence)
-        # A rule's "look again soon" travels as a field of the decision, not as evidence.
-        pending = evidence.pop("pending", False) is True
         return verdicts.Decision(
             time=now,
             target=target,
@@ -451,7 +449,8 @@ class Engine:
             severity=outcome.severity,
             summary=outcome.summary,
             evidence=evidence,
-            pending=pending,
+            # A rule's "look again soon" is a field of its outcome, not evidence.
+            pending=outcome.pending,
         )
 
 

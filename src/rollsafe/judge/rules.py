@@ -58,11 +58,17 @@ EPSILON = 1e-9  # the smallest increase over a zero baseline that counts as one
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one rule concluded: severity, one sentence, and the evidence behind it."""
+    """What one rule concluded: severity, one sentence, and the evidence behind it.
+
+    ``pending``: the rule is not firing but its condition has started to hold (the newest
+    value breaches, a test's evidence grows), so the target is worth looking at again soon.
+    The engine carries it to ``Decision.pending``; it is not part of the evidence.
+    """
 
     severity: verdicts.Severity
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    pending: bool = False
 
 
 @dataclass(slots=True)
@@ -159,9 +165,11 @@ def _range(window: windows.Window | None, start: float, end: float) -> windows.S
     return windows.EMPTY if window is None else window.range(start, end)
 
 
-def _no_data(probe: str, reason: str, evidence: dict[str, Any]) -> Outcome:
+def _no_data(
+    probe: str, reason: str, evidence: dict[str, Any], *, pending: bool = False
+) -> Outcome:
     evidence = {**evidence, "no_data": True, "reason": reason}
-    return Outcome(verdicts.Severity.OK, f"{probe}: no data ({reason})", evidence)
+    return Outcome(verdicts.Severity.OK, f"{probe}: no data ({reason})", evidence, pending)
 
 
 def _duration(seconds: float) -> str:
@@ -245,8 +253,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     if len(last) < rule.consecutive:
         reason = f"{len(last)} of the {rule.consecutive} values needed in a row"
         # Too few values to decide; if the newest breaches, more are worth getting soon.
-        evidence["pending"] = conditions.compare(numbers[-1], rule.op, rule.value)
-        return _no_data(rule.probe, reason, evidence)
+        pending = conditions.compare(numbers[-1], rule.op, rule.value)
+        return _no_data(rule.probe, reason, evidence, pending=pending)
 
     hits = [conditions.compare(x, rule.op, rule.value) for x in numbers]
     in_a_row = all(hits)
@@ -285,8 +293,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     evidence["breached"] = breached
     evidence["no_data"] = False
     # The newest value breaches but the rule needs more of them: worth looking again soon.
-    evidence["pending"] = hits[-1] and not breached
-    return Outcome(_breach_severity(rule, breached), summary, evidence)
+    pending = hits[-1] and not breached
+    return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
 
 
 # --------------------------------------------------------------------------- ratio
@@ -335,9 +343,9 @@ def _ratio(rule: models.RatioRule, values: windows.Span) -> Outcome:
         matching=matching,
         breached=breached,
         no_data=False,
-        pending=matching > 0 and not breached,  # some values fail: look again soon
     )
-    return Outcome(_breach_severity(rule, breached), summary, evidence)
+    pending = matching > 0 and not breached  # some values fail: look again soon
+    return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
 
 
 # --------------------------------------------------------------------------- rate

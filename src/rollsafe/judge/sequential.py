@@ -897,7 +897,6 @@ def _describe(
         "phase": phase,
         "breached": breached,
         "no_data": state.used == 0,
-        "pending": not breached and phase == "watching" and log_e > 0,
     }
     side = "the baseline cohort" if rule.against == "cohort" else "before the upgrade"
     if now_value is None:
@@ -920,7 +919,8 @@ def _describe(
         verdict = f"e-value {at}{_big(e_value)} < 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
     summary = f"{head}: {verdict}; {counts}"
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
-    return rules.Outcome(severity, summary, evidence)
+    pending = not breached and phase == "watching" and log_e > 0
+    return rules.Outcome(severity, summary, evidence, pending)
 
 
 def _big(x: float) -> str:
