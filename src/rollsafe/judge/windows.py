@@ -316,6 +316,13 @@ class _Pin:
     values: _Series
 
 
+def _early(at: float) -> float:
+    """``at`` less a margin far above the rounding of a time plus or minus a duration (a few
+    units in the last place; a millisecond for times near 2**31 s), for :meth:`Window.steady`.
+    """
+    return at - (abs(at) * 1e-12 + 1e-9)
+
+
 def _insort(items: list[observations.Observation], obs: observations.Observation) -> None:
     # Observations almost always arrive in order: append without searching.
     key = order_key(obs)
@@ -349,12 +356,14 @@ class Window:
         self._pins: dict[float, _Pin] = {}
         self._first_value_time: float | None = None
         self._seen = False
+        self.changes = 0  # counts folds: equal counts, same contents (see ``steady``)
 
     # ------------------------------------------------------------------ folding in
 
     def insert(self, obs: observations.Observation) -> None:
         """Fold ``obs`` in at its place in time; out-of-order arrivals are placed correctly."""
         self._seen = True
+        self.changes += 1
         if obs.error is not None:
             self._insert_error(obs)
             return
@@ -437,6 +446,36 @@ class Window:
             lo = bisect.bisect_left(times, start)
             hi = bisect.bisect_left(times, end)
         return Span(self._series, lo, max(lo, hi))
+
+    def steady(
+        self, now: float, back: float, lag: float = 0.0, *, closed: Literal["right", "left"]
+    ) -> float:
+        """A later ``now`` before which ``range(now - back, now - lag, closed=closed)`` keeps
+        holding the values it holds at ``now``, as long as nothing is folded in (see
+        :attr:`changes`): time alone changes a range only when a value slides out of its
+        start or into its end. A little early (by more than any rounding of ``now - back``),
+        never late: judging again a little early costs a recomputation, never a decision.
+        """
+        times = self._times
+        count = len(times)
+        if closed == "right":
+            lo = bisect.bisect_right(times, now - back)
+            hi = bisect.bisect_right(times, now - lag)
+        else:
+            lo = bisect.bisect_left(times, now - back)
+            hi = bisect.bisect_left(times, now - lag)
+        until = math.inf
+        if lo < count:
+            until = _early(times[lo] + back)
+        if hi < count:
+            until = min(until, _early(times[hi] + lag))
+        return until
+
+    def next_value_after(self, now: float) -> float:
+        """Time of the oldest value newer than ``now`` (infinity when there is none)."""
+        times = self._times
+        hi = bisect.bisect_right(times, now)
+        return times[hi] if hi < len(times) else math.inf
 
     def between(
         self, start: float, end: float, *, closed: Literal["right", "left"] = "right"
