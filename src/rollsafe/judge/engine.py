@@ -245,8 +245,9 @@ class Engine:
         A leaf rule is decided again only when its source folded something in since, an
         upgrade mark came or came into force, or time reached the point where its ranges
         hold other values (``rules.decide``); otherwise its last severity stands. Blindness
-        changes only with its source's window, composites only with their children;
-        regression, cohort and alert rules answer from their own state as in ``_judge``.
+        changes only with its source's window, composites only with their children, a
+        regression rule against its own past with its source and time (``steady_until``);
+        cohort and alert rules answer from their own state as in ``_judge``.
         :meth:`_dress` builds the full outcome of the few that are output. ``replay`` only.
         """
         settled = self._settled.get(target)
@@ -260,6 +261,7 @@ class Engine:
             settled.next_mark = times[index] if index < len(times) else math.inf
             settled.marks = marks
             settled.until.clear()
+            settled.watched.clear()
             settled.soonest = -math.inf
         settled.now = now
         per_target = self._windows.get(target, {})
@@ -267,8 +269,23 @@ class Engine:
         changed = [s for s, w in per_target.items() if seen.get(s) != w.changes]
         severity = settled.severity
         moved = self._decide_leaves(target, settled, per_target, changed, now=now)
+        watched = settled.watched
         for other in settled.others:
-            decided = self._stateful(other, target, now=now).severity
+            if isinstance(other, models.RegressionRule) and other.against == "self":
+                # Against its own past, a regression rule reads only its source and time.
+                if other.probe not in changed and now < watched.get(other.id, -math.inf):
+                    continue
+                window = per_target.get(other.probe)
+                decided = self._regression_outcome(other, target, now=now).severity
+                watched[other.id] = sequential.steady_until(
+                    other,
+                    window,
+                    now=now,
+                    reference_at=self._reference(target, now),
+                    floor=self._floors.get(other.probe),
+                )
+            else:
+                decided = self._stateful(other, target, now=now).severity
             if severity.get(other.id) is not decided:
                 severity[other.id] = decided
                 moved.add(other.id)
@@ -637,7 +654,8 @@ class _Settled:
     id; ``until`` per leaf: before that time its severity holds unless its source folds
     something in (``changes``: each window's fold count when last read), ``soonest`` the
     earliest of them. ``until`` holds while time goes forward, no upgrade mark is added
-    (``marks``) and none comes into force (``next_mark``).
+    (``marks``) and none comes into force (``next_mark``); ``watched``: the same for
+    regression rules against their own past (``sequential.steady_until``).
     """
 
     __slots__ = (
@@ -657,6 +675,7 @@ class _Settled:
         "severity",
         "soonest",
         "until",
+        "watched",
     )
 
     def __init__(self, applying: frozenset[str]) -> None:
@@ -670,6 +689,7 @@ class _Settled:
         self.blind: dict[str, verdicts.Severity] = {}
         self.said: dict[str, verdicts.Severity] = {}
         self.until: dict[str, float] = {}
+        self.watched: dict[str, float] = {}
         self.changes: dict[str, int] = {}
         self.soonest = -math.inf
         self.now = -math.inf

@@ -44,7 +44,7 @@ from rollsafe.config import models
 from rollsafe.domain import observations
 from rollsafe.judge import conditions
 
-__all__ = ["EMPTY", "OrderKey", "Span", "Streak", "Window", "order_key"]
+__all__ = ["EMPTY", "OrderKey", "Span", "Streak", "Window", "early", "order_key"]
 
 _NumberKey = tuple[int, float]
 OrderKey = tuple[float, int, str, _NumberKey, _NumberKey, _NumberKey, str, str]
@@ -316,7 +316,7 @@ class _Pin:
     values: _Series
 
 
-def _early(at: float) -> float:
+def early(at: float) -> float:
     """``at`` less a margin far above the rounding of a time plus or minus a duration (a few
     units in the last place; a millisecond for times near 2**31 s), for :meth:`Window.steady`.
     """
@@ -466,9 +466,9 @@ class Window:
             hi = bisect.bisect_left(times, now - lag)
         until = math.inf
         if lo < count:
-            until = _early(times[lo] + back)
+            until = early(times[lo] + back)
         if hi < count:
-            until = min(until, _early(times[hi] + lag))
+            until = min(until, early(times[hi] + lag))
         return until
 
     def next_value_after(self, now: float) -> float:
