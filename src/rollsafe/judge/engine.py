@@ -31,6 +31,11 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   rule's last outcome per target with the inputs it came from (``rules.Memo``; composites and
   blindness by the identity of what they combine). An unchanged rule answers its previous
   outcome object, so outcomes and their evidence are shared and must be treated as read-only.
+  :func:`replay` goes further, severity first (``Engine._decide``): a rule is decided again
+  only when its source folded something in, time moved the ranges it reads (``rules.decide``
+  says until when a severity holds) or an upgrade mark came, and a sentence and evidence are
+  built (``Engine._dress``, the full path) only for the few severities that changed. The
+  decisions are those ``evaluate`` gives; a property test pins the two paths together.
 """
 
 from __future__ import annotations
