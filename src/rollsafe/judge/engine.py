@@ -275,22 +275,23 @@ class Engine:
         severity = settled.severity
         moved = self._decide_leaves(target, settled, per_target, changed, now=now)
         watched = settled.watched
+        for watch in settled.watches:
+            # Against its own past, a regression rule reads only its source and time.
+            if watch.probe not in changed and now < watched.get(watch.id, -math.inf):
+                continue
+            decided = self._regression_outcome(watch, target, now=now).severity
+            watched[watch.id] = sequential.steady_until(
+                watch,
+                per_target.get(watch.probe),
+                now=now,
+                reference_at=self._reference(target, now),
+                floor=self._floors.get(watch.probe),
+            )
+            if severity.get(watch.id) is not decided:
+                severity[watch.id] = decided
+                moved.add(watch.id)
         for other in settled.others:
-            if isinstance(other, models.RegressionRule) and other.against == "self":
-                # Against its own past, a regression rule reads only its source and time.
-                if other.probe not in changed and now < watched.get(other.id, -math.inf):
-                    continue
-                window = per_target.get(other.probe)
-                decided = self._regression_outcome(other, target, now=now).severity
-                watched[other.id] = sequential.steady_until(
-                    other,
-                    window,
-                    now=now,
-                    reference_at=self._reference(target, now),
-                    floor=self._floors.get(other.probe),
-                )
-            else:
-                decided = self._stateful(other, target, now=now).severity
+            decided = self._stateful(other, target, now=now).severity
             if severity.get(other.id) is not decided:
                 severity[other.id] = decided
                 moved.add(other.id)
@@ -385,6 +386,8 @@ class Engine:
                 settled.by_source.setdefault(rule.probe, []).append(rule)
             elif isinstance(rule, composites.CompositeRule):
                 settled.composites.append(rule)
+            elif isinstance(rule, models.RegressionRule) and rule.against == "self":
+                settled.watches.append(rule)
             else:
                 settled.others.append(rule)
         return settled
@@ -654,7 +657,8 @@ class _Settled:
 
     Fixed per target: ``entries`` (id, kind, version of each applying rule, in order), the
     applying rules by how they are decided (``leaves``, also ``by_source``; ``composites``;
-    ``others``: regression, cohort, alert; ``applying``: their ids). Then ``severity`` per
+    ``watches``: regression rules against their own past; ``others``: other regression,
+    cohort and alert rules; ``applying``: their ids). Then ``severity`` per
     applying rule id, ``blind`` per source, ``said``: the last severity returned per decision
     id; ``until`` per leaf: before that time its severity holds unless its source folds
     something in (``changes``: each window's fold count when last read), ``soonest`` the
@@ -681,6 +685,7 @@ class _Settled:
         "soonest",
         "until",
         "watched",
+        "watches",
     )
 
     def __init__(self, applying: frozenset[str]) -> None:
@@ -689,6 +694,7 @@ class _Settled:
         self.leaves: list[rules.LeafRule] = []
         self.by_source: dict[str, list[rules.LeafRule]] = {}
         self.composites: list[composites.CompositeRule] = []
+        self.watches: list[models.RegressionRule] = []
         self.others: list[models.RuleBase] = []
         self.severity: dict[str, verdicts.Severity] = {}
         self.blind: dict[str, verdicts.Severity] = {}

@@ -178,13 +178,12 @@ class _Series:
     Totals are built the first time a rule asks for them and kept up to date from then on.
     """
 
-    __slots__ = ("_last_key", "fields", "items", "matches", "stamp", "times")
+    __slots__ = ("fields", "items", "matches", "stamp", "times")
 
     def __init__(self, items: list[observations.Observation] | None = None) -> None:
         self.stamp = next(_STAMPS)
         self.items: list[observations.Observation] = items or []
         self.times = [obs.time for obs in self.items]
-        self._last_key = order_key(self.items[-1]) if self.items else None
         self.fields: dict[models.Field_, _FieldTotals] = {}
         self.matches: dict[_ConditionKey, _Matches] = {}
 
@@ -193,19 +192,22 @@ class _Series:
 
     def insert(self, obs: observations.Observation) -> None:
         self.stamp = next(_STAMPS)
-        key = order_key(obs)
-        if self._last_key is None or self._last_key <= key:
+        items = self.items
+        if (
+            not items
+            or items[-1].time < obs.time  # then its key is smaller too: time comes first
+            or order_key(items[-1]) <= order_key(obs)
+        ):
             # Observations almost always arrive in order: append without searching.
-            self.items.append(obs)
+            items.append(obs)
             self.times.append(obs.time)
-            self._last_key = key
             for totals in self.fields.values():
                 totals.append(obs)
             for matches in self.matches.values():
                 matches.append(obs)
             return
-        index = bisect.bisect_right(self.items, key, key=order_key)
-        self.items.insert(index, obs)
+        index = bisect.bisect_right(items, order_key(obs), key=order_key)
+        items.insert(index, obs)
         self.times.insert(index, obs.time)
         for totals in self.fields.values():
             totals.insert(index, obs)
@@ -220,8 +222,6 @@ class _Series:
             totals.drop_front(count)
         for matches in self.matches.values():
             matches.drop_front(count)
-        if not self.items:
-            self._last_key = None
 
     def field_totals(self, field: models.Field_) -> _FieldTotals:
         totals = self.fields.get(field)
