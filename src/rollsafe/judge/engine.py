@@ -664,7 +664,8 @@ class _Settled:
     something in (``changes``: each window's fold count when last read), ``soonest`` the
     earliest of them. ``until`` holds while time goes forward, no upgrade mark is added
     (``marks``) and none comes into force (``next_mark``); ``watched``: the same for
-    regression rules against their own past (``sequential.steady_until``).
+    regression rules against their own past (``sequential.steady_until``). ``fresh``: the
+    composites have not been counted yet.
     """
 
     __slots__ = (
