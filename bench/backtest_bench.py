@@ -80,12 +80,12 @@ def run(*, days: float = 7.0) -> dict[str, float]:
         path = Path(tmp) / "week.jsonl"
         count = _write(path, days=days)
         size = path.stat().st_size
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         recording = recordings.read(path)
-        read = time.perf_counter() - began
-    began = time.perf_counter()
+        read, read_cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    began, cpu_began = time.perf_counter(), time.process_time()
     replayed = replaying.replay(config, recording)
-    judged = time.perf_counter() - began
+    judged, judged_cpu = time.perf_counter() - began, time.process_time() - cpu_began
     return {
         "days": days,
         "observations": count,
@@ -95,5 +95,9 @@ def run(*, days: float = 7.0) -> dict[str, float]:
         "observations_per_s": round(count / judged),
         # Issue #9's figure: hours of recording (one target, three probes) replayed per second.
         "hours_replayed_per_s": round(days * 24 / (read + judged), 1),
+        # The same in CPU seconds: on a shared machine, waiting for a core is not ours.
+        "read_cpu_seconds": round(read_cpu, 2),
+        "replay_cpu_seconds": round(judged_cpu, 2),
+        "hours_replayed_per_cpu_s": round(days * 24 / (read_cpu + judged_cpu), 1),
         "decisions": len(replayed.decisions),
     }

@@ -15,7 +15,7 @@ from rollsafe.config import models
 from rollsafe.domain import ids, verdicts
 from rollsafe.judge import rules, windows
 
-__all__ = ["PREFIX", "assess", "rule_id"]
+__all__ = ["PREFIX", "assess", "rule_id", "severity_of"]
 
 PREFIX = "blind:"
 
@@ -23,6 +23,13 @@ PREFIX = "blind:"
 def rule_id(source: str) -> ids.RuleId:
     """The pseudo rule id of ``source``'s blindness decisions."""
     return ids.RuleId(f"{PREFIX}{source}")
+
+
+def severity_of(streak: windows.Streak, *, policy: models.Policy) -> verdicts.Severity:
+    """The severity :func:`assess` gives, without its sentence and evidence."""
+    if streak.count >= policy.blind_after and policy.no_data != "ok":
+        return verdicts.Severity.WARNING
+    return verdicts.Severity.OK
 
 
 def assess(source: str, streak: windows.Streak, *, policy: models.Policy) -> rules.Outcome:
@@ -40,16 +47,12 @@ def assess(source: str, streak: windows.Streak, *, policy: models.Policy) -> rul
         "last_error_time": None if streak.last is None else streak.last.time,
         "last_error": None if streak.last is None else streak.last.error,
     }
+    severity = severity_of(streak, policy=policy)
     if blind:
-        severity = verdicts.Severity.OK if policy.no_data == "ok" else verdicts.Severity.WARNING
         last_error = streak.last.error if streak.last is not None else ""
         summary = f"detector blind: {source} failed {count} times: {last_error}"
+    elif streak.count:
+        summary = f"detector {source} sees: {count} recent errors, blind after {policy.blind_after}"
     else:
-        severity = verdicts.Severity.OK
-        if streak.count:
-            summary = (
-                f"detector {source} sees: {count} recent errors, blind after {policy.blind_after}"
-            )
-        else:
-            summary = f"detector {source} sees"
+        summary = f"detector {source} sees"
     return rules.Outcome(severity, summary, evidence)

@@ -18,7 +18,7 @@ from rollsafe.config import models
 from rollsafe.domain import verdicts
 from rollsafe.judge import rules
 
-__all__ = ["CompositeRule", "combine", "needed"]
+__all__ = ["CompositeRule", "combine", "needed", "severity_of"]
 
 CompositeRule = models.AllRule | models.AnyRule | models.AtLeastRule
 
@@ -32,6 +32,16 @@ def needed(rule: CompositeRule) -> int:
     return rule.count
 
 
+def _severity(rule: CompositeRule, satisfied: bool) -> verdicts.Severity:
+    return verdicts.Severity.parse(rule.severity) if satisfied else verdicts.Severity.OK
+
+
+def severity_of(rule: CompositeRule, children: Sequence[verdicts.Severity]) -> verdicts.Severity:
+    """The severity :func:`combine` gives, from the children's severities alone."""
+    firing = sum(1 for severity in children if severity >= verdicts.Severity.WARNING)
+    return _severity(rule, firing >= needed(rule))
+
+
 def combine(rule: CompositeRule, children: Sequence[tuple[str, rules.Outcome]]) -> rules.Outcome:
     """The composite's outcome from its children's, given in the order the rule lists them."""
     firing = [
@@ -39,7 +49,7 @@ def combine(rule: CompositeRule, children: Sequence[tuple[str, rules.Outcome]]) 
     ]
     need = needed(rule)
     satisfied = len(firing) >= need
-    severity = verdicts.Severity.parse(rule.severity) if satisfied else verdicts.Severity.OK
+    severity = _severity(rule, satisfied)
     evidence: dict[str, Any] = {
         "needed": need,
         "firing": len(firing),

@@ -31,12 +31,18 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   rule's last outcome per target with the inputs it came from (``rules.Memo``; composites and
   blindness by the identity of what they combine). An unchanged rule answers its previous
   outcome object, so outcomes and their evidence are shared and must be treated as read-only.
+  :func:`replay` goes further, severity first (``Engine._decide``): a rule is decided again
+  only when its source folded something in, time moved the ranges it reads (``rules.decide``
+  says until when a severity holds) or an upgrade mark came, and a sentence and evidence are
+  built (``Engine._dress``, the full path) only for the few severities that changed. The
+  decisions are those ``evaluate`` gives; a property test pins the two paths together.
 """
 
 from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -56,6 +62,7 @@ from rollsafe.judge import (
 __all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
+_Decided = tuple[str, str, str, verdicts.Severity]  # rule id, kind, version, severity
 
 _LEAVES = (
     models.ThresholdRule,
@@ -135,6 +142,10 @@ class Engine:
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
         ] = {}
+        # Severity first (``replay``): per target, what each rule and blindness decided and
+        # until when a leaf's holds (see ``_Settled``); marks counted per target to notice one.
+        self._settled: dict[ids.TargetId, _Settled] = {}
+        self._mark_count: dict[ids.TargetId, int] = {}
 
     # ------------------------------------------------------------------ folding in
 
@@ -155,6 +166,7 @@ class Engine:
         times = self._marks.setdefault(mark.target, [])
         if mark.time in times:
             return
+        self._mark_count[mark.target] = self._mark_count.get(mark.target, 0) + 1
         bisect.insort(times, mark.time)
         per_target = self._windows.get(mark.target, {})
         while len(times) > MAX_MARKS:
@@ -236,6 +248,194 @@ class Engine:
             outcome = self._blindness(target, source, window.streak())
             judged.append((blindness.rule_id(source), "blind", self._blind_version, outcome))
         return judged
+
+    def _decide(self, target: ids.TargetId, *, now: float) -> list[_Decided]:
+        """What :meth:`_judge` decides, as severities only and only where one differs from
+        the last this method returned for the target (an unseen rule counts as OK before).
+
+        A leaf rule is decided again only when its source folded something in since, an
+        upgrade mark came or came into force, or time reached the point where its ranges
+        hold other values (``rules.decide``); otherwise its last severity stands. Blindness
+        changes only with its source's window, composites only with their children, a
+        regression rule against its own past with its source and time (``steady_until``);
+        cohort and alert rules answer from their own state as in ``_judge``.
+        :meth:`_dress` builds the full outcome of the few that are output. ``replay`` only.
+        """
+        settled = self._settled.get(target)
+        if settled is None:
+            settled = self._settled[target] = self._settle(target)
+        marks = self._mark_count.get(target, 0)
+        if not (settled.now <= now < settled.next_mark and marks == settled.marks):
+            # An upgrade mark came or came into force, or time went back: decide all again.
+            times = self._marks.get(target, [])
+            index = bisect.bisect_right(times, now)
+            settled.next_mark = times[index] if index < len(times) else math.inf
+            settled.marks = marks
+            settled.until.clear()
+            settled.watched.clear()
+            settled.soonest = -math.inf
+        settled.now = now
+        per_target = self._windows.get(target, {})
+        seen = settled.changes
+        changed = [s for s, w in per_target.items() if seen.get(s) != w.changes]
+        severity = settled.severity
+        moved = self._decide_leaves(target, settled, per_target, changed, now=now)
+        watched = settled.watched
+        for watch in settled.watches:
+            # Against its own past, a regression rule reads only its source and time.
+            if watch.probe not in changed and now < watched.get(watch.id, -math.inf):
+                continue
+            decided = self._regression_outcome(watch, target, now=now).severity
+            watched[watch.id] = sequential.steady_until(
+                watch,
+                per_target.get(watch.probe),
+                now=now,
+                reference_at=self._reference(target, now),
+                floor=self._floors.get(watch.probe),
+            )
+            if severity.get(watch.id) is not decided:
+                severity[watch.id] = decided
+                moved.add(watch.id)
+        for other in settled.others:
+            decided = self._stateful(other, target, now=now).severity
+            if severity.get(other.id) is not decided:
+                severity[other.id] = decided
+                moved.add(other.id)
+        if moved or settled.fresh:
+            settled.fresh = False
+            memo: dict[str, verdicts.Severity] = {}
+            for composite in settled.composites:
+                decided = self._composite_severity(composite.id, settled, memo)
+                if severity.get(composite.id) is not decided:
+                    severity[composite.id] = decided
+                    moved.add(composite.id)
+        blind = settled.blind
+        blinded: set[str] = set()
+        for source in changed:
+            window = per_target[source]
+            seen[source] = window.changes
+            decided = blindness.severity_of(window.streak(), policy=self._policy)
+            if blind.get(source) is not decided:
+                blind[source] = decided
+                blinded.add(source)
+        if not (moved or blinded):
+            return []
+        return self._news(settled, moved, blinded)
+
+    def _decide_leaves(
+        self,
+        target: ids.TargetId,
+        settled: _Settled,
+        per_target: dict[str, windows.Window],
+        changed: list[str],
+        *,
+        now: float,
+    ) -> set[str]:
+        """Decide again the leaf rules whose severity may have changed; the ids that did."""
+        severity = settled.severity
+        until = settled.until
+        moved: set[str] = set()
+        if now >= settled.soonest:
+            leaves = settled.leaves  # some range moved with time: look at every leaf
+        elif changed:
+            leaves = [r for s in changed for r in settled.by_source.get(s, ())]
+        else:
+            return moved
+        for rule in leaves:
+            if now < until.get(rule.id, -math.inf) and rule.probe not in changed:
+                continue
+            decided, until[rule.id] = rules.decide(
+                rule,
+                per_target.get(rule.probe),
+                now=now,
+                reference_at=(
+                    self._reference(target, now)
+                    if isinstance(rule, models.BaselineRule | models.TrendRule)
+                    else None
+                ),
+                rate_floor=self._floors.get(rule.probe),
+            )
+            if severity.get(rule.id) is not decided:
+                severity[rule.id] = decided
+                moved.add(rule.id)
+        settled.soonest = min(until.values(), default=math.inf)
+        return moved
+
+    def _news(self, settled: _Settled, moved: set[str], blinded: set[str]) -> list[_Decided]:
+        """The decisions among ``moved`` rules and ``blinded`` sources whose severity differs
+        from the last one returned, in :meth:`_judge`'s order."""
+        said = settled.said
+        severity = settled.severity
+        blind = settled.blind
+        ok = verdicts.Severity.OK
+        out: list[_Decided] = []
+        for rule_id, kind, version in settled.entries:
+            if rule_id in moved and said.get(rule_id, ok) is not severity[rule_id]:
+                said[rule_id] = severity[rule_id]
+                out.append((rule_id, kind, version, severity[rule_id]))
+        for source in sorted(blind):
+            blind_id = blindness.rule_id(source)
+            if source in blinded and said.get(blind_id, ok) is not blind[source]:
+                said[blind_id] = blind[source]
+                out.append((blind_id, "blind", self._blind_version, blind[source]))
+        return out
+
+    def _settle(self, target: ids.TargetId) -> _Settled:
+        """A fresh :class:`_Settled`: which rules apply to ``target``, sorted by how they are
+        decided (rules that do not apply are OK, as in ``_outcome``)."""
+        applies = self._applying(target, self._target_model(target))
+        settled = _Settled(applies)
+        for rule in self._rules:
+            if rule.id not in applies:
+                continue
+            settled.entries.append((rule.id, rule.kind, self._versions[rule.id]))
+            if isinstance(rule, _LEAVES):
+                settled.leaves.append(rule)
+                settled.by_source.setdefault(rule.probe, []).append(rule)
+            elif isinstance(rule, composites.CompositeRule):
+                settled.composites.append(rule)
+            elif isinstance(rule, models.RegressionRule) and rule.against == "self":
+                settled.watches.append(rule)
+            else:
+                settled.others.append(rule)
+        return settled
+
+    def _composite_severity(
+        self, rule_id: str, settled: _Settled, memo: dict[str, verdicts.Severity]
+    ) -> verdicts.Severity:
+        rule = self._by_id[rule_id]
+        if rule_id not in settled.applying:
+            return verdicts.Severity.OK  # as in ``_outcome``, whatever its kind
+        if not isinstance(rule, composites.CompositeRule):
+            return settled.severity[rule_id]  # decided before the composites
+        done = memo.get(rule_id)
+        if done is None:
+            # ``_check_references`` ruled out cycles when the engine was built.
+            children = [self._composite_severity(c, settled, memo) for c in rule.rules]
+            done = memo[rule_id] = composites.severity_of(rule, children)
+        return done
+
+    def _stateful(
+        self, rule: models.RuleBase, target: ids.TargetId, *, now: float
+    ) -> rules.Outcome:
+        """The outcome of a rule that keeps its own state (regression, cohort, alert)."""
+        if isinstance(rule, models.RegressionRule):
+            return self._regression_outcome(rule, target, now=now)
+        if isinstance(rule, models.CohortRule):
+            return self._cohort_outcome(rule, target, now=now)
+        if isinstance(rule, models.AlertRule):
+            return self._alerts.evaluate(rule, target, now=now)
+        model = self._target_model(target)  # any other kind: as ``_judge`` does
+        return self._outcome(rule.id, target, model, now=now, memo={}, active=set())
+
+    def _dress(self, target: ids.TargetId, rule_id: str, kind: str, *, now: float) -> rules.Outcome:
+        """The full outcome of one rule that :meth:`_decide` judged at ``now`` (same ``now``,
+        nothing folded in between): what :meth:`_judge` gives for it."""
+        if kind == "blind":
+            source = rule_id[len(blindness.PREFIX) :]
+            return self._blindness(target, source, self._windows[target][source].streak())
+        model = self._target_model(target)
+        return self._outcome(rule_id, target, model, now=now, memo={}, active=set())
 
     def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
         """``evaluate`` for every target (see :meth:`targets` for the order)."""
@@ -450,8 +650,6 @@ class Engine:
     ) -> verdicts.Decision:
         evidence: dict[str, Any] = {"rule": rule_id, "kind": kind, "version": version}
         evidence.update(outcome.evidence)
-        # A rule's "look again soon" travels as a field of the decision, not as evidence.
-        pending = evidence.pop("pending", False) is True
         return verdicts.Decision(
             time=now,
             target=target,
@@ -459,8 +657,67 @@ class Engine:
             severity=outcome.severity,
             summary=outcome.summary,
             evidence=evidence,
-            pending=pending,
+            # A rule's "look again soon" is a field of its outcome, not evidence.
+            pending=outcome.pending,
         )
+
+
+class _Settled:
+    """What :meth:`Engine._decide` decided for one target, and what it rests on.
+
+    Fixed per target: ``entries`` (id, kind, version of each applying rule, in order), the
+    applying rules by how they are decided (``leaves``, also ``by_source``; ``composites``;
+    ``watches``: regression rules against their own past; ``others``: other regression,
+    cohort and alert rules; ``applying``: their ids). Then ``severity`` per
+    applying rule id, ``blind`` per source, ``said``: the last severity returned per decision
+    id; ``until`` per leaf: before that time its severity holds unless its source folds
+    something in (``changes``: each window's fold count when last read), ``soonest`` the
+    earliest of them. ``until`` holds while time goes forward, no upgrade mark is added
+    (``marks``) and none comes into force (``next_mark``); ``watched``: the same for
+    regression rules against their own past (``sequential.steady_until``). ``fresh``: the
+    composites have not been counted yet.
+    """
+
+    __slots__ = (
+        "applying",
+        "blind",
+        "by_source",
+        "changes",
+        "composites",
+        "entries",
+        "fresh",
+        "leaves",
+        "marks",
+        "next_mark",
+        "now",
+        "others",
+        "said",
+        "severity",
+        "soonest",
+        "until",
+        "watched",
+        "watches",
+    )
+
+    def __init__(self, applying: frozenset[str]) -> None:
+        self.applying = applying
+        self.entries: list[tuple[str, str, str]] = []
+        self.leaves: list[rules.LeafRule] = []
+        self.by_source: dict[str, list[rules.LeafRule]] = {}
+        self.composites: list[composites.CompositeRule] = []
+        self.watches: list[models.RegressionRule] = []
+        self.others: list[models.RuleBase] = []
+        self.severity: dict[str, verdicts.Severity] = {}
+        self.blind: dict[str, verdicts.Severity] = {}
+        self.said: dict[str, verdicts.Severity] = {}
+        self.until: dict[str, float] = {}
+        self.watched: dict[str, float] = {}
+        self.changes: dict[str, int] = {}
+        self.soonest = -math.inf
+        self.now = -math.inf
+        self.marks = -1
+        self.next_mark = -math.inf
+        self.fresh = True
 
 
 def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
@@ -496,6 +753,24 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
         raise errors.ConfigError(problems[0], problems=problems)
 
 
+def _in_order(items: Iterable[observations.Observation]) -> list[observations.Observation]:
+    """``items`` sorted by time, target, source, then ``windows.order_key``: the same list as
+    one sort on all four, with the costly ``order_key`` computed only where the first three
+    tie (rare: one source seldom reports twice at one instant)."""
+    feed = sorted(items, key=lambda o: (o.time, o.target, o.source))
+    start = 0
+    for index in range(1, len(feed) + 1):
+        if index == len(feed) or (
+            feed[index].time != feed[start].time
+            or feed[index].target != feed[start].target
+            or feed[index].source != feed[start].source
+        ):
+            if index - start > 1:  # stable, like the one sort: equal keys keep their order
+                feed[start:index] = sorted(feed[start:index], key=windows.order_key)
+            start = index
+    return feed
+
+
 def replay(
     config: models.RollsafeConfig,
     observations: Iterable[observations.Observation],
@@ -517,19 +792,23 @@ def replay(
     if step is not None and step <= 0:
         raise ValueError("step must be a positive number of seconds")
     engine = Engine(config)
-    feed = sorted(
-        observations,
-        key=lambda o: (o.time, o.target, o.source, windows.order_key(o)),
-    )
+    feed = _in_order(observations)
     pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
     ledger = changes.Ledger()
     changed: list[verdicts.Decision] = []
 
     def record(target: ids.TargetId, now: float) -> None:
-        # Decisions are built only for the outcomes whose severity changed: the same ones
-        # ``evaluate`` would give, without dressing the many that did not change.
-        for rule_id, kind, version, outcome in engine._judge(target, now=now):
-            if ledger.note(target, rule_id, outcome.severity) is changes.Change.CHANGED:
+        # Severities first; a decision (sentence, evidence) is built only for a severity that
+        # changed: the same decision ``evaluate`` would give, without building the many that
+        # did not change (most of them not even decided again: see ``Engine._decide``).
+        for rule_id, kind, version, severity in engine._decide(target, now=now):
+            if ledger.note(target, rule_id, severity) is changes.Change.CHANGED:
+                outcome = engine._dress(target, rule_id, kind, now=now)
+                if outcome.severity is not severity:  # the two paths disagree: a judge bug
+                    raise RuntimeError(
+                        f"judge: {rule_id} on {target} at {now}: severity {severity.label} "
+                        f"decided, {outcome.severity.label} when described"
+                    )
                 changed.append(
                     engine._decision(
                         target,

@@ -43,6 +43,7 @@ __all__ = [
     "Memo",
     "Outcome",
     "baseline",
+    "decide",
     "evaluate_leaf",
     "history_needed",
     "rate",
@@ -65,11 +66,17 @@ EPSILON = 1e-9  # the smallest increase over a zero baseline that counts as one
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What one rule concluded: severity, one sentence, and the evidence behind it."""
+    """What one rule concluded: severity, one sentence, and the evidence behind it.
+
+    ``pending``: the rule is not firing but its condition has started to hold (the newest
+    value breaches, a test's evidence grows), so the target is worth looking at again soon.
+    The engine carries it to ``Decision.pending``; it is not part of the evidence.
+    """
 
     severity: verdicts.Severity
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    pending: bool = False
 
 
 @dataclass(slots=True)
@@ -168,9 +175,11 @@ def _range(window: windows.Window | None, start: float, end: float) -> windows.S
     return windows.EMPTY if window is None else window.range(start, end)
 
 
-def _no_data(probe: str, reason: str, evidence: dict[str, Any]) -> Outcome:
+def _no_data(
+    probe: str, reason: str, evidence: dict[str, Any], *, pending: bool = False
+) -> Outcome:
     evidence = {**evidence, "no_data": True, "reason": reason}
-    return Outcome(verdicts.Severity.OK, f"{probe}: no data ({reason})", evidence)
+    return Outcome(verdicts.Severity.OK, f"{probe}: no data ({reason})", evidence, pending)
 
 
 def _duration(seconds: float) -> str:
@@ -237,6 +246,10 @@ def _streak(
     return count, first, last
 
 
+def _held_for(rule: models.ThresholdRule, span: float | None) -> bool:
+    return rule.for_ is None or (span is not None and span >= rule.for_)
+
+
 def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
     evidence: dict[str, Any] = {
         "probe": rule.probe,
@@ -254,8 +267,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     if len(last) < rule.consecutive:
         reason = f"{len(last)} of the {rule.consecutive} values needed in a row"
         # Too few values to decide; if the newest breaches, more are worth getting soon.
-        evidence["pending"] = conditions.compare(numbers[-1], rule.op, rule.value)
-        return _no_data(rule.probe, reason, evidence)
+        pending = conditions.compare(numbers[-1], rule.op, rule.value)
+        return _no_data(rule.probe, reason, evidence, pending=pending)
 
     hits = [conditions.compare(x, rule.op, rule.value) for x in numbers]
     in_a_row = all(hits)
@@ -264,7 +277,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         count, since, until = _streak(rule, window, now=now)
         span = None if since is None or until is None else until - since
         evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
-        held_for = span is not None and span >= rule.for_
+        held_for = _held_for(rule, span)
     breached = in_a_row and held_for
 
     head = (
@@ -294,8 +307,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     evidence["breached"] = breached
     evidence["no_data"] = False
     # The newest value breaches but the rule needs more of them: worth looking again soon.
-    evidence["pending"] = hits[-1] and not breached
-    return Outcome(_breach_severity(rule, breached), summary, evidence)
+    pending = hits[-1] and not breached
+    return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
 
 
 # --------------------------------------------------------------------------- ratio
@@ -318,6 +331,10 @@ def ratio(
     return outcome if memo is None else memo.keep(key, outcome)
 
 
+def _ratio_breached(rule: models.RatioRule, share: float) -> bool:
+    return share > rule.above
+
+
 def _ratio(rule: models.RatioRule, values: windows.Span) -> Outcome:
     evidence: dict[str, Any] = {
         "probe": rule.probe,
@@ -332,7 +349,7 @@ def _ratio(rule: models.RatioRule, values: windows.Span) -> Outcome:
         return _no_data(rule.probe, reason, {**evidence, "ratio": None, "matching": None})
     matching = values.matching(rule.when)
     share = matching / len(values)
-    breached = share > rule.above
+    breached = _ratio_breached(rule, share)
     verb = ">" if breached else "<="
     summary = (
         f"{rule.probe} share with {conditions.describe(rule.when)} {conditions.number(share)} "
@@ -344,9 +361,9 @@ def _ratio(rule: models.RatioRule, values: windows.Span) -> Outcome:
         matching=matching,
         breached=breached,
         no_data=False,
-        pending=matching > 0 and not breached,  # some values fail: look again soon
     )
-    return Outcome(_breach_severity(rule, breached), summary, evidence)
+    pending = matching > 0 and not breached  # some values fail: look again soon
+    return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
 
 
 # --------------------------------------------------------------------------- rate
@@ -372,6 +389,15 @@ def rate(
     return outcome if memo is None else memo.keep(key, outcome)
 
 
+def _rate_per_period(
+    rule: models.RateRule, total: float, counted: int, covered: float
+) -> float | None:
+    """The rate the rule compares with ``above``; None: too little data to say."""
+    if counted < rule.min_samples or covered <= 0:
+        return None
+    return total / covered * rule.per
+
+
 def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcome:
     total, counted = _sum_values(values)
     evidence: dict[str, Any] = {
@@ -383,10 +409,10 @@ def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcom
         **_range_of(values),
         "samples": counted,
     }
-    if counted < rule.min_samples or covered <= 0:
+    per_period = _rate_per_period(rule, total, counted, covered)
+    if per_period is None:
         reason = f"{counted} of {rule.min_samples} samples in {_duration(rule.window)}"
         return _no_data(rule.probe, reason, {**evidence, "rate": None, "sum": total})
-    per_period = total / covered * rule.per
     breached = per_period > rule.above
     verb = ">" if breached else "<="
     summary = (
@@ -436,24 +462,15 @@ def baseline(
     memo: Memo | None = None,
 ) -> Outcome:
     """The window's aggregate now against the same aggregate before the upgrade."""
-    if reference_at is not None and reference_at <= now:
-        ref_end, reference = reference_at, "upgrade"
-    else:
-        ref_end, reference = now - rule.window, "sliding"
-    ref_start = ref_end - rule.before
-    current_values = ref_values = windows.EMPTY
-    if window is not None:
-        current_values = window.range(now - rule.window, now)
-        pinned = window.pinned_range(ref_end, start=ref_start) if reference == "upgrade" else None
-        ref_values = (
-            pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
-        )
-    current_covered = ref_covered = 0.0
-    if rule.aggregate == "rate":
-        first = None if window is None else window.first_value_time
-        floor_s = floor or 60.0
-        current_covered = _covered(now, rule.window, first, min(floor_s, rule.window))
-        ref_covered = _covered(ref_end, rule.before, first, min(floor_s, rule.before))
+    (
+        reference,
+        ref_start,
+        ref_end,
+        current_values,
+        ref_values,
+        current_covered,
+        ref_covered,
+    ) = _baseline_inputs(rule, window, now=now, reference_at=reference_at, floor=floor)
     key = (
         reference,
         ref_start,
@@ -480,6 +497,60 @@ def baseline(
         ref_covered=ref_covered,
     )
     return outcome if memo is None else memo.keep(key, outcome)
+
+
+def _baseline_inputs(
+    rule: models.BaselineRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    floor: float | None,
+) -> tuple[str, float, float, windows.Span, windows.Span, float, float]:
+    """What a baseline reads at ``now``: its reference (``upgrade`` or ``sliding``) and that
+    period's bounds, the current and reference values, and the seconds each was watched."""
+    if reference_at is not None and reference_at <= now:
+        ref_end, reference = reference_at, "upgrade"
+    else:
+        ref_end, reference = now - rule.window, "sliding"
+    ref_start = ref_end - rule.before
+    current_values = ref_values = windows.EMPTY
+    if window is not None:
+        current_values = window.range(now - rule.window, now)
+        pinned = window.pinned_range(ref_end, start=ref_start) if reference == "upgrade" else None
+        ref_values = (
+            pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
+        )
+    current_covered = ref_covered = 0.0
+    if rule.aggregate == "rate":
+        first = None if window is None else window.first_value_time
+        floor_s = floor or 60.0
+        current_covered = _covered(now, rule.window, first, min(floor_s, rule.window))
+        ref_covered = _covered(ref_end, rule.before, first, min(floor_s, rule.before))
+    return (
+        reference,
+        ref_start,
+        ref_end,
+        current_values,
+        ref_values,
+        current_covered,
+        ref_covered,
+    )
+
+
+def _baseline_breached(
+    rule: models.BaselineRule,
+    current: float | None,
+    current_n: int,
+    base: float | None,
+    base_n: int,
+) -> bool | None:
+    """Whether the current aggregate breaches the baseline; None: too little data."""
+    if current is None or base is None or min(current_n, base_n) < rule.min_samples:
+        return None
+    if base == 0:
+        return current > 0 and current >= max(rule.min_delta, EPSILON)
+    return current > _limit(base, rule.max_increase) and current - base >= rule.min_delta
 
 
 def _baseline(
@@ -520,14 +591,10 @@ def _baseline(
         **_range_of(current_values),
         "samples": current_n,
     }
-    if current is None or base is None or min(current_n, base_n) < rule.min_samples:
+    breached = _baseline_breached(rule, current, current_n, base, base_n)
+    if current is None or base is None or breached is None:
         reason = f"{current_n} samples now and {base_n} before, {rule.min_samples} needed in each"
         return _no_data(rule.probe, reason, evidence)
-
-    if base == 0:
-        breached = current > 0 and current >= max(rule.min_delta, EPSILON)
-    else:
-        breached = current > _limit(base, rule.max_increase) and current - base >= rule.min_delta
     evidence["increase"] = current / base if base else None
     evidence.update(breached=breached, no_data=False)
     period = (
@@ -565,15 +632,150 @@ def trending(
     """Growth since the upgrade projected to ``capacity`` (:func:`trend.judge`)."""
     key: object = None
     if memo is not None and window is not None and reference_at is not None:
-        after = window.range(now - rule.window, now).identity
-        ready = now - rule.window >= reference_at + rule.grace
+        # The fit's span grows with ``now`` up to ``window`` and its halves split at the middle
+        # of it (``trend.judge``): the key holds what those ranges hold, not only the values.
+        span = min(rule.window, now - reference_at - rule.grace)
+        ready = span >= rule.min_window
+        after = window.range(now - span, now).identity if ready else None
+        late = window.range(now - span / 2.0, now).identity if ready else None
         start = reference_at - rule.before
         pinned = window.pinned_range(reference_at, start=start)
         before = pinned if pinned is not None else window.range(start, reference_at, closed="left")
-        key = (reference_at, ready, after, before.identity)
+        key = (reference_at, ready, after, late, before.identity)
         known = memo.recall(key)
         if known is not None:
             return known
     severity, summary, evidence = trend.judge(rule, window, now=now, reference_at=reference_at)
     outcome = Outcome(severity, summary, evidence)
     return outcome if memo is None or key is None else memo.keep(key, outcome)
+
+
+# --------------------------------------------------------------------------- severity first
+
+
+def decide(
+    rule: LeafRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None = None,
+    rate_floor: float | None = None,
+) -> tuple[verdicts.Severity, float]:
+    """The severity :func:`evaluate_leaf` gives, without its sentence and evidence, and until
+    when it holds: the same severity for every later ``now`` before that time, as long as
+    nothing is folded into ``window`` and the latest upgrade mark stays the same.
+
+    This is how a replay judges a week quickly: most re-judgements find a rule's inputs
+    unchanged, and the evidence is built only for the decisions that are output (see
+    ``engine.replay``). The severity is computed by the same predicates as the full path
+    (``_held_for``, ``_ratio_breached``, ``_rate_per_period``, ``_baseline_breached``); a
+    property test pins the two paths equal on random streams.
+    """
+    if isinstance(rule, models.ThresholdRule):
+        return _decide_threshold(rule, window, now=now)
+    if isinstance(rule, models.RatioRule):
+        if window is None:
+            return _decided(rule, _ratio_share(rule, windows.EMPTY)), math.inf
+        share = _ratio_share(rule, window.range(now - rule.window, now))
+        return _decided(rule, share), window.steady(now, rule.window, closed="right")
+    if isinstance(rule, models.RateRule):
+        return _decide_rate(rule, window, now=now, floor=rate_floor)
+    if isinstance(rule, models.TrendRule):
+        return _decide_trend(rule, window, now=now, reference_at=reference_at)
+    return _decide_baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor)
+
+
+def _decide_trend(
+    rule: models.TrendRule, window: windows.Window | None, *, now: float, reference_at: float | None
+) -> tuple[verdicts.Severity, float]:
+    """Before the fit can start, OK until it can; then decided at every instant: the fit's span
+    and the middle splitting it into halves move with ``now`` itself (see ``trend.judge``)."""
+    if reference_at is None or reference_at > now:
+        return verdicts.Severity.OK, math.inf if reference_at is None else reference_at
+    ready = reference_at + rule.grace + rule.min_window
+    if now < ready:
+        return verdicts.Severity.OK, ready
+    severity = trending(rule, window, now=now, reference_at=reference_at).severity
+    return severity, math.nextafter(now, math.inf)
+
+
+def _decided(rule: LeafRule, breached: bool | None) -> verdicts.Severity:
+    return _breach_severity(rule, breached is True)
+
+
+def _ratio_share(rule: models.RatioRule, values: windows.Span) -> bool | None:
+    if len(values) < rule.min_samples:
+        return None
+    return _ratio_breached(rule, values.matching(rule.when) / len(values))
+
+
+def _decide_threshold(
+    rule: models.ThresholdRule, window: windows.Window | None, *, now: float
+) -> tuple[verdicts.Severity, float]:
+    if window is None:
+        return verdicts.Severity.OK, math.inf  # nothing to read until the source speaks
+    # Values up to ``now`` only (see ``threshold``): time changes nothing until the next one.
+    until = window.next_value_after(now)
+    last = window.last(rule.consecutive, until=now)
+    if len(last) < rule.consecutive:
+        return verdicts.Severity.OK, until
+    for obs in last:
+        if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+            return verdicts.Severity.OK, until
+    if rule.for_ is not None:
+        _, since, newest = _streak(rule, window, now=now)
+        span = None if since is None or newest is None else newest - since
+        if not _held_for(rule, span):
+            return verdicts.Severity.OK, until
+    return _breach_severity(rule, True), until
+
+
+def _fresh(first: float | None, end: float, length: float) -> bool:
+    """True while ``_covered`` still depends on ``end`` (a source first seen recently)."""
+    return first is not None and not first <= end - length
+
+
+def _decide_rate(
+    rule: models.RateRule, window: windows.Window | None, *, now: float, floor: float | None
+) -> tuple[verdicts.Severity, float]:
+    values = _range(window, now - rule.window, now)
+    first = None if window is None else window.first_value_time
+    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    total, counted = _sum_values(values)
+    per_period = _rate_per_period(rule, total, counted, covered)
+    severity = _decided(rule, None if per_period is None else per_period > rule.above)
+    if window is None:
+        return severity, math.inf
+    if _fresh(first, now, rule.window):
+        return severity, math.nextafter(now, math.inf)  # covered moves with ``now``
+    return severity, window.steady(now, rule.window, closed="right")
+
+
+def _decide_baseline(
+    rule: models.BaselineRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    floor: float | None,
+) -> tuple[verdicts.Severity, float]:
+    reference, _, ref_end, current_values, ref_values, current_covered, ref_covered = (
+        _baseline_inputs(rule, window, now=now, reference_at=reference_at, floor=floor)
+    )
+    current, current_n = _aggregate(rule, current_values, covered=current_covered)
+    base, base_n = _aggregate(rule, ref_values, covered=ref_covered)
+    severity = _decided(rule, _baseline_breached(rule, current, current_n, base, base_n))
+    if window is None:
+        return severity, math.inf
+    until = window.steady(now, rule.window, closed="right")
+    if reference == "sliding":  # the reference period slides with ``now`` too
+        until = min(
+            until, window.steady(now, rule.window + rule.before, rule.window, closed="left")
+        )
+    if rule.aggregate == "rate":
+        first = window.first_value_time
+        if _fresh(first, now, rule.window) or (
+            reference == "sliding" and _fresh(first, ref_end, rule.before)
+        ):
+            return severity, math.nextafter(now, math.inf)
+    return severity, until

@@ -94,6 +94,7 @@ __all__ = [
     "judge_self",
     "margin",
     "polya_log_e",
+    "steady_until",
     "two_sample_log_e",
 ]
 
@@ -625,6 +626,36 @@ def judge_self(
     return outcome
 
 
+def steady_until(
+    rule: models.RegressionRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    floor: float | None,
+) -> float:
+    """A later ``now`` before which :func:`judge_self` answers as it does at ``now``, as long
+    as nothing is folded into ``window`` and the upgrade mark stays ``reference_at`` (the
+    engine's severity-first replay skips the call until then). What moves with time alone:
+    the watch's end, the end of the warm-up, the next bucket closing, the next value coming
+    into ``now``. A little early (``windows.early``), never late.
+    """
+    if reference_at is None or reference_at > now:
+        return math.inf  # until a mark comes into force, which the engine watches itself
+    end = reference_at + rule.watch
+    if now > end:
+        return math.inf
+    until = end
+    if window is not None:
+        width = _width(rule, floor)
+        start = reference_at + rule.grace
+        if now < start:
+            until = min(until, start)
+        closed = _closed(start, min(now, end), width)
+        until = min(until, start + (closed + 1) * width, window.next_value_after(now))
+    return windows.early(until)
+
+
 def _reference_buckets(
     rule: models.RegressionRule, span: windows.Span, start: float, end: float, width: float
 ) -> list[_Bucket]:
@@ -897,7 +928,6 @@ def _describe(
         "phase": phase,
         "breached": breached,
         "no_data": state.used == 0,
-        "pending": not breached and phase == "watching" and log_e > 0,
     }
     side = "the baseline cohort" if rule.against == "cohort" else "before the upgrade"
     if now_value is None:
@@ -920,7 +950,8 @@ def _describe(
         verdict = f"e-value {at}{_big(e_value)} < 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
     summary = f"{head}: {verdict}; {counts}"
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
-    return rules.Outcome(severity, summary, evidence)
+    pending = not breached and phase == "watching" and log_e > 0
+    return rules.Outcome(severity, summary, evidence, pending)
 
 
 def _big(x: float) -> str:

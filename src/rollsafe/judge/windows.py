@@ -44,7 +44,7 @@ from rollsafe.config import models
 from rollsafe.domain import observations
 from rollsafe.judge import conditions
 
-__all__ = ["EMPTY", "OrderKey", "Span", "Streak", "Window", "order_key"]
+__all__ = ["EMPTY", "OrderKey", "Span", "Streak", "Window", "early", "order_key"]
 
 _NumberKey = tuple[int, float]
 OrderKey = tuple[float, int, str, _NumberKey, _NumberKey, _NumberKey, str, str]
@@ -178,13 +178,12 @@ class _Series:
     Totals are built the first time a rule asks for them and kept up to date from then on.
     """
 
-    __slots__ = ("_last_key", "fields", "items", "matches", "stamp", "times")
+    __slots__ = ("fields", "items", "matches", "stamp", "times")
 
     def __init__(self, items: list[observations.Observation] | None = None) -> None:
         self.stamp = next(_STAMPS)
         self.items: list[observations.Observation] = items or []
         self.times = [obs.time for obs in self.items]
-        self._last_key = order_key(self.items[-1]) if self.items else None
         self.fields: dict[models.Field_, _FieldTotals] = {}
         self.matches: dict[_ConditionKey, _Matches] = {}
 
@@ -193,19 +192,22 @@ class _Series:
 
     def insert(self, obs: observations.Observation) -> None:
         self.stamp = next(_STAMPS)
-        key = order_key(obs)
-        if self._last_key is None or self._last_key <= key:
+        items = self.items
+        if (
+            not items
+            or items[-1].time < obs.time  # then its key is smaller too: time comes first
+            or order_key(items[-1]) <= order_key(obs)
+        ):
             # Observations almost always arrive in order: append without searching.
-            self.items.append(obs)
+            items.append(obs)
             self.times.append(obs.time)
-            self._last_key = key
             for totals in self.fields.values():
                 totals.append(obs)
             for matches in self.matches.values():
                 matches.append(obs)
             return
-        index = bisect.bisect_right(self.items, key, key=order_key)
-        self.items.insert(index, obs)
+        index = bisect.bisect_right(items, order_key(obs), key=order_key)
+        items.insert(index, obs)
         self.times.insert(index, obs.time)
         for totals in self.fields.values():
             totals.insert(index, obs)
@@ -220,8 +222,6 @@ class _Series:
             totals.drop_front(count)
         for matches in self.matches.values():
             matches.drop_front(count)
-        if not self.items:
-            self._last_key = None
 
     def field_totals(self, field: models.Field_) -> _FieldTotals:
         totals = self.fields.get(field)
@@ -316,6 +316,13 @@ class _Pin:
     values: _Series
 
 
+def early(at: float) -> float:
+    """``at`` less a margin far above the rounding of a time plus or minus a duration (a few
+    units in the last place; a millisecond for times near 2**31 s), for :meth:`Window.steady`.
+    """
+    return at - (abs(at) * 1e-12 + 1e-9)
+
+
 def _insort(items: list[observations.Observation], obs: observations.Observation) -> None:
     # Observations almost always arrive in order: append without searching.
     key = order_key(obs)
@@ -349,12 +356,14 @@ class Window:
         self._pins: dict[float, _Pin] = {}
         self._first_value_time: float | None = None
         self._seen = False
+        self.changes = 0  # counts folds: equal counts, same contents (see ``steady``)
 
     # ------------------------------------------------------------------ folding in
 
     def insert(self, obs: observations.Observation) -> None:
         """Fold ``obs`` in at its place in time; out-of-order arrivals are placed correctly."""
         self._seen = True
+        self.changes += 1
         if obs.error is not None:
             self._insert_error(obs)
             return
@@ -437,6 +446,36 @@ class Window:
             lo = bisect.bisect_left(times, start)
             hi = bisect.bisect_left(times, end)
         return Span(self._series, lo, max(lo, hi))
+
+    def steady(
+        self, now: float, back: float, lag: float = 0.0, *, closed: Literal["right", "left"]
+    ) -> float:
+        """A later ``now`` before which ``range(now - back, now - lag, closed=closed)`` keeps
+        holding the values it holds at ``now``, as long as nothing is folded in (see
+        :attr:`changes`): time alone changes a range only when a value slides out of its
+        start or into its end. A little early (by more than any rounding of ``now - back``),
+        never late: judging again a little early costs a recomputation, never a decision.
+        """
+        times = self._times
+        count = len(times)
+        if closed == "right":
+            lo = bisect.bisect_right(times, now - back)
+            hi = bisect.bisect_right(times, now - lag)
+        else:
+            lo = bisect.bisect_left(times, now - back)
+            hi = bisect.bisect_left(times, now - lag)
+        until = math.inf
+        if lo < count:
+            until = early(times[lo] + back)
+        if hi < count:
+            until = min(until, early(times[hi] + lag))
+        return until
+
+    def next_value_after(self, now: float) -> float:
+        """Time of the oldest value newer than ``now`` (infinity when there is none)."""
+        times = self._times
+        hi = bisect.bisect_right(times, now)
+        return times[hi] if hi < len(times) else math.inf
 
     def between(
         self, start: float, end: float, *, closed: Literal["right", "left"] = "right"
