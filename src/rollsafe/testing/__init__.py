@@ -1,5 +1,5 @@
 """Fakes shipped for users and tests: a virtual clock, a fake driver, a recording notifier,
-a fake verifier.
+a fake verifier, a fake transport, fake probes and a fake log platform.
 
 Each fake implements the same Protocol as the real part, so tests exercise real code paths.
 """
@@ -9,6 +9,7 @@ from rollsafe.testing.drivers import DriverCall, FakeDriver, Hang
 from rollsafe.testing.log_platforms import FakeLogPlatform
 from rollsafe.testing.notifiers import RecordingNotifier
 from rollsafe.testing.probes import Blind, FakeProbe, probe_factory
+from rollsafe.testing.transports import FakeTransport
 from rollsafe.testing.verifiers import FakeVerifier
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "FakeDriver",
     "FakeLogPlatform",
     "FakeProbe",
+    "FakeTransport",
     "FakeVerifier",
     "Hang",
     "RecordingNotifier",
