@@ -21,6 +21,22 @@ that nothing above a driver ever sees a cloud SDK's exception type.
 
 from __future__ import annotations
 
+# Part of the plug-in surface (drivers, probes, notifiers raise these): pinned by
+# tests/unit/meta/test_public_surface.py.
+__all__ = [
+    "ConfigError",
+    "DriverError",
+    "DriverTemporaryError",
+    "FencedOut",
+    "GovernorTripped",
+    "PermanentError",
+    "PrecheckFailed",
+    "RollsafeError",
+    "StoreError",
+    "TemporaryError",
+    "VerificationFailed",
+]
+
 
 class RollsafeError(Exception):
     """Base of every error rollsafe raises on purpose."""
