@@ -38,6 +38,7 @@ SURFACE: list[tuple[ModuleType, list[str]]] = [
         errors,
         [
             "ConfigError",
+            "ConflictError",
             "DriverError",
             "DriverTemporaryError",
             "FencedOut",
