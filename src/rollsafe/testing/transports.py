@@ -1,9 +1,10 @@
-"""A fake transport for tests of probes, recipes and rounds: real commands, counted and bent.
+"""Fake transports for tests of probes, recipes and rounds: real commands, or scripted answers.
 
-It implements ``rollsafe.reach.transports.transporting.Transport`` by running each script on
-this machine through the real ``LocalTransport`` (so scripts really run, exit and print),
-while standing in for any kind of transport: give it ``kind="aws_ssm"`` and an ``aws_ssm``
-transport ``config`` and the scheduler groups its probes into rounds as it would for SSM::
+``FakeTransport`` implements ``rollsafe.reach.transports.transporting.Transport`` by running
+each script on this machine through the real ``LocalTransport`` (so scripts really run, exit
+and print), while standing in for any kind of transport: give it ``kind="aws_ssm"`` and an
+``aws_ssm`` transport ``config`` and the scheduler groups its probes into rounds as it would
+for SSM::
 
     ssm = models.SsmTransport(kind="aws_ssm", region="eu-west-1")
     cloud = FakeTransport(kind="aws_ssm", config=ssm, cap=2500)   # SSM keeps 2500 chars
@@ -15,6 +16,17 @@ transport ``config`` and the scheduler groups its probes into rounds as it would
 the call then fails or not. ``fail`` (when set) is raised instead of running the script.
 ``cap`` (when set) keeps only the first ``cap`` characters of stdout and marks the result
 ``truncated``, as a cloud run-command API does with its output limit.
+
+``ScriptedTransport`` runs nothing: it answers from rules, for code whose commands cannot run
+on the test machine (snapper, LVM, apt, rpm-ostree ...), and records what it was sent::
+
+    host = ScriptedTransport().on("lvs", CommandResult(0, LVS_OUTPUT, "", 0.01))
+    host.on("reboot", ConnectionResetError())          # an answer may be an exception
+    assert host.sent("lvcreate") == [...]
+
+Rules are matched newest first by substring; each answers its results in turn and repeats the
+last. A command no rule matches raises ``AssertionError`` naming it, so a test never passes
+on a command it did not expect.
 """
 
 from __future__ import annotations
@@ -80,4 +92,52 @@ class FakeTransport:
         await self._local.close()
 
 
+Answer = transporting.CommandResult | BaseException
+"""What a ``ScriptedTransport`` rule answers: a result, or an exception to raise."""
+
+
+class ScriptedTransport:
+    """Implements ``transporting.Transport`` from scripted answers; see the module docstring."""
+
+    kind = "scripted"
+
+    def __init__(self) -> None:
+        self._rules: list[tuple[str, list[Answer]]] = []
+        self.commands: list[str] = []  # every script sent, in order
+        self.limits: list[float] = []  # the time limit each came with
+
+    def on(self, needle: str, *answers: Answer) -> ScriptedTransport:
+        """Answer commands containing ``needle`` with ``answers`` in turn (last one repeats)."""
+        if not answers:
+            raise ValueError(f"the rule for {needle!r} needs at least one answer")
+        self._rules.insert(0, (needle, list(answers)))
+        return self
+
+    def sent(self, needle: str) -> list[str]:
+        """The commands sent that contain ``needle``, in order."""
+        return [command for command in self.commands if needle in command]
+
+    async def run(
+        self,
+        target: models.Target,
+        script: str,
+        *,
+        limit_s: float,
+        env: Mapping[str, str] | None = None,
+    ) -> transporting.CommandResult:
+        self.commands.append(script)
+        self.limits.append(limit_s)
+        for needle, answers in self._rules:
+            if needle in script:
+                answer = answers.pop(0) if len(answers) > 1 else answers[0]
+                if isinstance(answer, BaseException):
+                    raise answer
+                return answer
+        raise AssertionError(f"unscripted command: {script!r}")
+
+    async def close(self) -> None:
+        return None
+
+
 _IMPLEMENTS: transporting.Transport = FakeTransport()
+_IMPLEMENTS_TOO: transporting.Transport = ScriptedTransport()

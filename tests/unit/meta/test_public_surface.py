@@ -31,6 +31,7 @@ SURFACE: list[tuple[ModuleType, list[str]]] = [
             "FakeVerifier",
             "Hang",
             "RecordingNotifier",
+            "ScriptedTransport",
             "probe_factory",
         ],
     ),

@@ -1,4 +1,5 @@
-"""``rollsafe.testing.FakeTransport``: it really runs scripts here, counts them, fails and cuts."""
+"""The shipped fake transports: ``FakeTransport`` really runs scripts here, counts, fails and
+cuts them; ``ScriptedTransport`` answers from rules and refuses what it was not told about."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.reach.transports import batching
-from rollsafe.testing import FakeTransport
+from rollsafe.reach.transports import batching, transporting
+from rollsafe.testing import FakeTransport, ScriptedTransport
 
 WEB = models.Target(id="web-1")
 DB = models.Target(id="db-1")
@@ -77,3 +78,30 @@ def test_bad_settings_are_refused_with_a_reason() -> None:
         FakeTransport(cap=-1)
     with pytest.raises(ValueError, match="does not match the config's kind 'aws_ssm'"):
         FakeTransport(kind="local", config=SSM)
+
+
+def _result(stdout: str, status: int = 0) -> transporting.CommandResult:
+    return transporting.CommandResult(exit_status=status, stdout=stdout, stderr="", duration=0.0)
+
+
+async def test_a_scripted_transport_answers_newest_rule_first_in_turn_repeating_the_last() -> None:
+    host = ScriptedTransport().on("lvs", _result("old"))
+    host.on("lvs -o", _result("first"), _result("second"))
+    host.on("reboot", ConnectionResetError("gone"))
+    assert (await host.run(WEB, "lvs -o name", limit_s=5)).stdout == "first"
+    assert (await host.run(WEB, "lvs -o name", limit_s=7)).stdout == "second"
+    assert (await host.run(WEB, "lvs -o name", limit_s=5)).stdout == "second"  # last repeats
+    assert (await host.run(WEB, "lvs", limit_s=5)).stdout == "old"  # the older, wider rule
+    with pytest.raises(ConnectionResetError):
+        await host.run(WEB, "systemctl reboot", limit_s=5)
+    assert host.sent("lvs -o") == ["lvs -o name"] * 3
+    assert host.limits[:2] == [5, 7]
+
+
+async def test_a_scripted_transport_refuses_what_it_was_not_told_about() -> None:
+    host = ScriptedTransport().on("echo", _result("hi"))
+    with pytest.raises(AssertionError, match="unscripted command: 'rm -rf /srv'"):
+        await host.run(WEB, "rm -rf /srv", limit_s=5)
+    assert host.commands == ["rm -rf /srv"]  # recorded all the same
+    with pytest.raises(ValueError, match="needs at least one answer"):
+        host.on("lvs")
