@@ -23,7 +23,7 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from rollsafe.backtest import recording, recordings
+from rollsafe.backtest import capturing, recordings
 from rollsafe.config import models
 from rollsafe.detect.probes import aliyun_cms
 from rollsafe.interfaces.cli import main
@@ -88,7 +88,7 @@ def test_cms_history_is_read_page_by_page_and_replayed_per_step(
         )
     cms.add(ECS, "CPUUtilization", {"instanceId": "i-web2"}, time=START + 600, Average=-1.0)
     config = _config(_cms_probe(cms))
-    done = recording.record(config, start=START, end=START + 7200, targets=["web-1"])
+    done = capturing.record(config, start=START, end=START + 7200, targets=["web-1"])
     assert done.monitor_steps == 120
     steps = {round(o.time - START): o for o in done.observations}
     assert steps[60].value == 1.0
@@ -118,13 +118,13 @@ def test_cms_history_refused_or_throttled_fails_the_recording(cms: CmsStandIn) -
     assert isinstance(probe, models.AliyunCmsProbe)
     target = models.Target(id="web-1", vars={"instance_id": "i-web1"})
     cms.fault = "throttle"
-    with pytest.raises(recording.RecordError, match=r"Throttling\.User"):
-        recording.monitor_observations(probe, target, start=START, end=START + 600, sleep=_no_wait)
+    with pytest.raises(capturing.RecordError, match=r"Throttling\.User"):
+        capturing.monitor_observations(probe, target, start=START, end=START + 600, sleep=_no_wait)
     throttled = [r for r in cms.seen if r.headers["x-acs-action"] == "DescribeMetricList"]
-    assert len(throttled) == recording.PLATFORM_RETRIES + 1  # asked again, then given up
+    assert len(throttled) == capturing.PLATFORM_RETRIES + 1  # asked again, then given up
     cms.fault = "deny"
-    with pytest.raises(recording.RecordError, match=r"Forbidden\.RAM"):
-        recording.monitor_observations(probe, target, start=START, end=START + 600, sleep=_no_wait)
+    with pytest.raises(capturing.RecordError, match=r"Forbidden\.RAM"):
+        capturing.monitor_observations(probe, target, start=START, end=START + 600, sleep=_no_wait)
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_tencent_history_is_asked_in_spans_of_at_most_1440_points(
             ],
         }
     )
-    done = recording.record(config, start=START, end=START + 2 * 86_400)
+    done = capturing.record(config, start=START, end=START + 2 * 86_400)
     assert done.monitor_steps == 2 * 288
     values = [(round(o.time - START), o.value) for o in done.observations]
     # Every step sees the datapoint of its own minute: the max statistic, the minute number.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rollsafe.backtest import recording, recordings
+from rollsafe.backtest import capturing, recordings
 from rollsafe.config import models
 from rollsafe.interfaces.cli import main
 from support.log_platforms import ClsStandIn, ElasticsearchStandIn, LokiStandIn, SlsStandIn
@@ -54,7 +54,7 @@ def test_record_asks_elasticsearch_once_per_step_with_the_live_window(
     )
     with es.in_thread():
         probe = config.probes[0].model_copy(update={"url": es.url})
-        done = recording.record(
+        done = capturing.record(
             config.model_copy(update={"probes": [probe]}), start=START, end=START + 180
         )
     assert done.platform_steps == 3
@@ -94,16 +94,16 @@ def test_record_fails_when_the_platform_keeps_failing() -> None:
     with es.in_thread():
         probe = config.probes[0].model_copy(update={"url": es.url})
         assert isinstance(probe, models.ElasticsearchProbe)
-        with pytest.raises(recording.RecordError) as caught:
-            recording.platform_observations(
+        with pytest.raises(capturing.RecordError) as caught:
+            capturing.platform_observations(
                 probe, config.targets[0], start=START, end=START + 60, sleep=no_wait
             )
     assert str(caught.value) == (
         "probe oom on web-1 at 2024-05-01T10:01:00Z: elasticsearch is unavailable for now "
         "(HTTP 503): 'service unavailable'"
     )
-    assert len(es.seen) == recording.PLATFORM_RETRIES + 1
-    assert waits == [1.0] * recording.PLATFORM_RETRIES
+    assert len(es.seen) == capturing.PLATFORM_RETRIES + 1
+    assert waits == [1.0] * capturing.PLATFORM_RETRIES
 
 
 def test_record_refuses_a_range_of_too_many_steps() -> None:
@@ -118,8 +118,8 @@ def test_record_refuses_a_range_of_too_many_steps() -> None:
     )
     probe = config.probes[0]
     assert isinstance(probe, models.LokiProbe)
-    with pytest.raises(recording.RecordError, match="more than 50000"):
-        recording.platform_observations(probe, config.targets[0], start=0, end=86_400)
+    with pytest.raises(capturing.RecordError, match="more than 50000"):
+        capturing.platform_observations(probe, config.targets[0], start=0, end=86_400)
 
 
 def test_record_cli_from_loki_then_backtest_it(
@@ -230,7 +230,7 @@ def test_record_from_sls_and_cls_gives_the_same_steps(monkeypatch: pytest.Monkey
                 ],
             }
         )
-        done = recording.record(config, start=START, end=START + 180)
+        done = capturing.record(config, start=START, end=START + 180)
     by_source: dict[str, list[tuple[float, float | None, str | None]]] = {}
     for o in done.observations:
         assert o.error is None, o.error

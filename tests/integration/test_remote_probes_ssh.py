@@ -352,7 +352,7 @@ async def test_journal_is_followed_by_cursor_kernel_and_unit(lab):
 
 @pytest.mark.requires("journalctl", "systemd-journal-remote")
 def test_record_reads_a_remote_journal_over_a_time_range(lab, tmp_path):
-    from rollsafe.backtest import recording
+    from rollsafe.backtest import capturing
 
     host = lab.hosts[1]
     journal = host.directory / "record.journal"
@@ -384,12 +384,12 @@ def test_record_reads_a_remote_journal_over_a_time_range(lab, tmp_path):
             ],
         }
     )
-    got = recording.record(config, start=before - 1, end=after)
+    got = capturing.record(config, start=before - 1, end=after)
     assert [(line.target, line.source) for line in got.log_lines] == [("db-1", "oom")]
     assert "Killed process 7" in got.log_lines[0].line
     assert ("db-1", "oom") in got.followed_logs
     assert any("a remote file is not recorded" in note for note in got.notes)
-    empty = recording.record(config, start=after + 10, end=after + 20)
+    empty = capturing.record(config, start=after + 10, end=after + 20)
     assert empty.log_lines == []
 
 

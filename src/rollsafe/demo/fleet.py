@@ -32,6 +32,7 @@ import psutil
 import yaml
 
 from rollsafe.demo import layout, releases, servicectl
+from rollsafe.domain import errors
 
 ADDRESS = "127.0.0.1"
 CONFIG_FILE = "rollsafe.yaml"
@@ -48,7 +49,7 @@ CRITICAL_RULE = "upgrade-failed"
 _ITEM_NAMES = ("kettle", "lamp", "chair", "desk", "mug", "shelf", "rug", "clock", "vase", "fan")
 
 
-class FleetError(Exception):
+class FleetError(errors.PermanentError):
     """The fleet could not be built, started or stopped; the message says which host and why."""
 
 

@@ -30,13 +30,14 @@ from pathlib import Path
 import psutil
 
 from rollsafe.demo import layout, releases
+from rollsafe.domain import errors
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 _POLL_S = 0.05
 
 
-class ServiceControlError(Exception):
+class ServiceControlError(errors.PermanentError):
     """The service could not be started or stopped; the message says why."""
 
 

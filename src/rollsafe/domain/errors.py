@@ -11,15 +11,42 @@
     │   │   └── (reach.clouds.aws.ApiError, reach.clouds.tencent.Failure, aws InstanceUnusable)
     │   ├── PrecheckFailed     the restore point is not usable: never start the rollback
     │   ├── GovernorTripped    a safety governor refused to act (rate limit, quarantine ...)
-    │   └── FencedOut          a deposed leader's write: another replica leads now
+    │   ├── FencedOut          a deposed leader's write: another replica leads now
+    │   └── (demo.fleet.FleetError, demo.servicectl.ServiceControlError)
+    ├── ConflictError          the write contradicts what is stored now; nothing was written:
+    │   │                      read again and decide again, never retry the same write blindly
+    │   └── (storage.repositories: OpenRunExistsError, StaleRunError, ActiveRolloutExistsError)
     ├── VerificationFailed     the rollback ran but health or data did not come back
     └── StoreError             the durable store could not be read or written
+        └── (storage.migrating.MigrationError)
+
+Names in parentheses are defined next to the code that raises them. Every exception class
+defined under ``rollsafe`` sits in this tree, except the few listed with their reason in
+``tests/unit/meta/test_error_tree.py`` (private signals caught in their own module, an HTTP
+framework's exception type, built-in-typed errors not yet joined).
 
 Third-party exceptions are translated at the boundary (``raise DriverError(...) from exc``) so
 that nothing above a driver ever sees a cloud SDK's exception type.
 """
 
 from __future__ import annotations
+
+# Part of the plug-in surface (drivers, probes, notifiers raise these): pinned by
+# tests/unit/meta/test_public_surface.py.
+__all__ = [
+    "ConfigError",
+    "ConflictError",
+    "DriverError",
+    "DriverTemporaryError",
+    "FencedOut",
+    "GovernorTripped",
+    "PermanentError",
+    "PrecheckFailed",
+    "RollsafeError",
+    "StoreError",
+    "TemporaryError",
+    "VerificationFailed",
+]
 
 
 class RollsafeError(Exception):
@@ -65,6 +92,11 @@ class GovernorTripped(PermanentError):
 class FencedOut(PermanentError):
     """A write carried a fencing token older than the leader lease's: another replica took
     over, so this process must stop acting. Nothing was written."""
+
+
+class ConflictError(RollsafeError):
+    """The store refused a write because what is stored now contradicts it (a run already
+    open, a row changed since it was read). Nothing was written; the caller reads again."""
 
 
 class VerificationFailed(RollsafeError):

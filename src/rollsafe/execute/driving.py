@@ -17,6 +17,21 @@ from rollsafe.config import models
 from rollsafe.domain import errors, ids, restore_points
 from rollsafe.reach import api_calls
 
+# The plug-in surface for third-party drivers: pinned by tests/unit/meta/test_public_surface.py.
+__all__ = [
+    "ApiCallRecorder",
+    "Deleting",
+    "Driver",
+    "DriverFactory",
+    "deleter",
+    "point_taken",
+    "record_api_call",
+    "recording_api_calls",
+    "require_own_point",
+    "require_step",
+    "reset_api_calls",
+]
+
 
 class Driver(Protocol):
     name: str  # the driver's name in the config

@@ -32,14 +32,14 @@ request is approved by the person who made it. A run waiting for a person gives 
 concurrency slot back while it waits. Decisions are ``rollsafe.execute.approvals.decide``
 (compare-and-set on the stored run, so a rejection and the deadline cannot both win).
 
-Serving: ``serve`` is the durable-controller skeleton (``rollsafe.execute.serving``) over the
+Serving: ``serve`` is the durable-controller skeleton (``rollsafe.execute.serve_loop``) over the
 open runs: one guarded task per run, woken by ``request``, every write fenced with the leader
 term's token; at a stop only runs that are acting (calling the driver or the verifier) get
 the shutdown grace, and a halt (lease lost, a write fenced out) stops every run at once.
 
 Fault injection (a TEST HOOK for the crash test, one environment lookup per boundary): when
 ``ROLLSAFE_FAULT_KILL_AT`` equals a boundary name, the process SIGKILLs itself at that
-boundary (``serving.kill_at_boundary``), right after the store write it names. The
+boundary (``serve_loop.kill_at_boundary``), right after the store write it names. The
 boundaries, in the order a run passes them (``fault_boundaries`` lists them for a given number
 of steps):
 
@@ -76,7 +76,7 @@ from rollsafe.domain import (
     restore_points,
     runs,
 )
-from rollsafe.execute import approvals, breaker, driving, governors, serving
+from rollsafe.execute import approvals, breaker, driving, governors, serve_loop
 from rollsafe.storage import repositories
 
 __all__ = [
@@ -94,8 +94,8 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-FAULT_ENV = serving.FAULT_ENV
-kill_at_boundary = serving.kill_at_boundary
+FAULT_ENV = serve_loop.FAULT_ENV
+kill_at_boundary = serve_loop.kill_at_boundary
 VERIFY_GRACE_S = 5.0
 """Extra time over ``policy.verify_timeout`` before the executor stops waiting for the
 verifier: the verifier gives up at ``verify_timeout`` itself and reports what was unhealthy."""
@@ -706,7 +706,7 @@ class Executor:
         leader that lost its lease and must stop acting at once.
         """
         wake, _ = self._events()
-        loop = serving.ServeLoop(
+        loop = serve_loop.ServeLoop(
             kind="run",
             find=self._open_run_ids,
             drive=self.drive,

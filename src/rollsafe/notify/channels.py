@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from rollsafe.config import models
 from rollsafe.domain import clocks, errors
-from rollsafe.notify import dingtalk, email, feishu, messages, posting, slack, wecom
+from rollsafe.notify import dingtalk, email, feishu, messages, slack, webhook_posting, wecom
 
 __all__ = ["FACTORIES", "SIGNATURE_HEADER", "LogNotifier", "Notifier", "WebhookNotifier", "build"]
 
@@ -55,7 +55,7 @@ class WebhookNotifier:
         self.name = config.name
         self._url = config.url
         self._secret_env = config.secret_env
-        self._poster = posting.Poster(f"webhook {config.name}")
+        self._poster = webhook_posting.Poster(f"webhook {config.name}")
 
     def _secret(self) -> bytes | None:
         if self._secret_env is None:

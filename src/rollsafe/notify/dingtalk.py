@@ -22,7 +22,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import clocks
-from rollsafe.notify import messages, posting, wecom
+from rollsafe.notify import messages, webhook_posting, wecom
 
 __all__ = ["DingtalkNotifier", "body_for", "sign", "signed_url"]
 
@@ -49,13 +49,13 @@ class DingtalkNotifier:
         self.name = config.name
         self._config = config
         self._clock: clocks.Clock = clock or clocks.SystemClock()
-        self._poster = posting.Poster(f"dingtalk {config.name}")
+        self._poster = webhook_posting.Poster(f"dingtalk {config.name}")
 
     async def send(self, message: messages.Message) -> None:
         what = f"dingtalk {self.name}"
-        url = posting.resolve_url(self._config.url, self._config.url_env, what=what)
+        url = webhook_posting.resolve_url(self._config.url, self._config.url_env, what=what)
         if self._config.secret_env is not None:
-            secret = posting.from_env(self._config.secret_env, what=what)
+            secret = webhook_posting.from_env(self._config.secret_env, what=what)
             url = signed_url(url, secret, int(self._clock.now() * 1000))
         answer = await self._poster.post(url, payload=body_for(message, self._config))
         wecom.check_errcode(answer, what=what, rate_limited=_RATE_LIMITED)

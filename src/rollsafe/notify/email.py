@@ -20,7 +20,7 @@ import ssl
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.notify import messages, posting
+from rollsafe.notify import messages, webhook_posting
 
 __all__ = ["EmailNotifier", "compose"]
 
@@ -34,7 +34,9 @@ class EmailNotifier:
         mail = compose(message, self._config)
         password = None
         if self._config.password_env is not None:
-            password = posting.from_env(self._config.password_env, what=f"email {self.name}")
+            password = webhook_posting.from_env(
+                self._config.password_env, what=f"email {self.name}"
+            )
         # smtplib blocks: a thread keeps the loop (and every rollback) moving meanwhile.
         await asyncio.to_thread(self._deliver, mail, password)
 

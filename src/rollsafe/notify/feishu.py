@@ -22,7 +22,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import clocks, errors, verdicts
-from rollsafe.notify import messages, posting
+from rollsafe.notify import messages, webhook_posting
 
 __all__ = ["FeishuNotifier", "card_for", "sign"]
 
@@ -45,14 +45,14 @@ class FeishuNotifier:
         self.name = config.name
         self._config = config
         self._clock: clocks.Clock = clock or clocks.SystemClock()
-        self._poster = posting.Poster(f"feishu {config.name}")
+        self._poster = webhook_posting.Poster(f"feishu {config.name}")
 
     async def send(self, message: messages.Message) -> None:
         what = f"feishu {self.name}"
-        url = posting.resolve_url(self._config.url, self._config.url_env, what=what)
+        url = webhook_posting.resolve_url(self._config.url, self._config.url_env, what=what)
         payload: dict[str, Any] = {}
         if self._config.secret_env is not None:
-            secret = posting.from_env(self._config.secret_env, what=what)
+            secret = webhook_posting.from_env(self._config.secret_env, what=what)
             timestamp = int(self._clock.now())
             payload |= {"timestamp": str(timestamp), "sign": sign(secret, timestamp)}
         payload |= {"msg_type": "interactive", "card": card_for(message)}
@@ -106,7 +106,7 @@ def _button(text: str, url: str, kind: str) -> dict[str, Any]:
     }
 
 
-def _check(answer: posting.Answer, *, what: str) -> None:
+def _check(answer: webhook_posting.Answer, *, what: str) -> None:
     data = answer.data
     if not isinstance(data, dict):
         raise errors.PermanentError(f"{what}: unexpected answer {answer.body[:100]!r}")

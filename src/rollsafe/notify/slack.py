@@ -24,7 +24,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import errors, verdicts
-from rollsafe.notify import messages, posting
+from rollsafe.notify import messages, webhook_posting
 
 __all__ = [
     "APPROVE_ACTION",
@@ -57,10 +57,12 @@ class SlackNotifier:
     def __init__(self, config: models.SlackNotifier) -> None:
         self.name = config.name
         self._config = config
-        self._poster = posting.Poster(f"slack {config.name}")
+        self._poster = webhook_posting.Poster(f"slack {config.name}")
 
     async def send(self, message: messages.Message) -> None:
-        url = posting.resolve_url(self._config.url, self._config.url_env, what=f"slack {self.name}")
+        url = webhook_posting.resolve_url(
+            self._config.url, self._config.url_env, what=f"slack {self.name}"
+        )
         payload = {
             "text": _clip(f"{message.title}: {message.text}", _SECTION_LIMIT),
             "blocks": blocks_for(message, interactive=self._config.interactive),

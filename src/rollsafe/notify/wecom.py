@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from rollsafe.config import models
 from rollsafe.domain import errors, verdicts
-from rollsafe.notify import messages, posting
+from rollsafe.notify import messages, webhook_posting
 
 __all__ = ["CONTENT_LIMIT", "WecomNotifier", "markdown_for"]
 
@@ -30,10 +30,12 @@ class WecomNotifier:
     def __init__(self, config: models.WecomNotifier) -> None:
         self.name = config.name
         self._config = config
-        self._poster = posting.Poster(f"wecom {config.name}")
+        self._poster = webhook_posting.Poster(f"wecom {config.name}")
 
     async def send(self, message: messages.Message) -> None:
-        url = posting.resolve_url(self._config.url, self._config.url_env, what=f"wecom {self.name}")
+        url = webhook_posting.resolve_url(
+            self._config.url, self._config.url_env, what=f"wecom {self.name}"
+        )
         payload = {"msgtype": "markdown", "markdown": {"content": markdown_for(message)}}
         answer = await self._poster.post(url, payload=payload)
         check_errcode(answer, what=f"wecom {self.name}", rate_limited=_RATE_LIMITED)
@@ -69,7 +71,9 @@ def markdown_for(message: messages.Message) -> str:
     return _cut_utf8(head, room) + "\n" + tail
 
 
-def check_errcode(answer: posting.Answer, *, what: str, rate_limited: frozenset[int]) -> None:
+def check_errcode(
+    answer: webhook_posting.Answer, *, what: str, rate_limited: frozenset[int]
+) -> None:
     """Raise for a ``{"errcode": N}`` answer with N != 0 (WeCom and DingTalk share this)."""
     data = answer.data
     if not isinstance(data, dict) or "errcode" not in data:

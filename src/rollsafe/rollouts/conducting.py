@@ -27,7 +27,7 @@ The next wave starts only when every target of the current one is done and no bu
 spent. During a bake the engine's cohorts say which targets are canaries (baking) and which
 the baseline (waiting for their wave), for ``cohort`` rules.
 
-Serving and fencing: ``serve`` is the durable-controller skeleton (``execute.serving``) shared
+Serving and fencing: ``serve`` is the durable-controller skeleton (``execute.serve_loop``) shared
 with runs. Inside a leader term every write (rollout rows, target rows, marks, restore points,
 audit) carries the term's fencing token: a deposed leader's first write is refused, its
 rollout tasks are cancelled at once and no upgrade it had not begun is begun.
@@ -73,7 +73,7 @@ from rollsafe.domain import (
     runs,
     verdicts,
 )
-from rollsafe.execute import driving, registry, serving, upgrading
+from rollsafe.execute import driving, registry, serve_loop, upgrading
 from rollsafe.execute import runs as executing
 from rollsafe.judge import cohorts, engine
 from rollsafe.rollouts import budgets
@@ -148,7 +148,7 @@ class RolloutConductor:
         drivers: Mapping[str, driving.Driver] | None = None,
         probe_factory: probing.ProbeFactory = probes.build,
         actor: str = "rollsafe",
-        fault: Callable[[str], None] = serving.kill_at_boundary,
+        fault: Callable[[str], None] = serve_loop.kill_at_boundary,
         poll_interval: float = 0.5,
         evidence_timeout: float = EVIDENCE_TIMEOUT_S,
         upgrade_retries: int = 3,
@@ -186,14 +186,14 @@ class RolloutConductor:
     ) -> None:
         """Drive open rollouts (resuming any a crash left) until ``stop`` or ``halt`` is set.
 
-        The durable-controller skeleton (``execute.serving``), as for runs: ``fence`` is the
+        The durable-controller skeleton (``execute.serve_loop``), as for runs: ``fence`` is the
         leader term's token every rollout write (rows, marks, restore points, audit) carries,
         so a deposed leader's next write is refused and the loop halts; ``halt`` (the lease
         was lost) cancels every rollout task at once, with no grace, so none goes on to call
         a driver. On ``stop`` rollouts stop at their next safe point within the grace.
         """
         closing = self._closing_event()
-        loop = serving.ServeLoop(
+        loop = serve_loop.ServeLoop(
             kind="rollout",
             find=lambda: [r.id for r in self._store.list_rollouts(open_only=True, limit=10)],
             drive=self.drive,
@@ -1042,7 +1042,7 @@ class RolloutConductor:
     async def _wait_any(self, *events: asyncio.Event, seconds: float | None = None) -> None:
         """Until one of ``events`` (or the controller closing) is set, or ``seconds`` pass."""
         closing = [] if self._closing is None else [self._closing]
-        await serving.wait_any(*events, *closing, seconds=seconds)
+        await serve_loop.wait_any(*events, *closing, seconds=seconds)
         self._check_closing()
 
 

@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from rollsafe.config import models
-from rollsafe.shipping import posting, sinks
+from rollsafe.shipping import sink_posting, sinks
 
 __all__ = ["CONTENT_TYPE", "ElasticsearchSink", "document", "index_name"]
 
@@ -35,7 +35,7 @@ class ElasticsearchSink:
         self.name = config.name
         self._config = config
         self._url = config.url.rstrip("/") + "/_bulk"
-        self._poster = posting.Poster(ca_file=config.ca_file, verify=config.verify)
+        self._poster = sink_posting.Poster(ca_file=config.ca_file, verify=config.verify)
 
     async def send(self, records: list[sinks.Record]) -> None:
         if not records:
@@ -43,18 +43,18 @@ class ElasticsearchSink:
         config = self._config
         headers = {"Content-Type": CONTENT_TYPE, "Accept": "application/json"}
         if config.api_key_env is not None:
-            headers["Authorization"] = f"ApiKey {posting.secret(config.api_key_env)}"
+            headers["Authorization"] = f"ApiKey {sink_posting.secret(config.api_key_env)}"
         answer = await self._poster.post(
             self._url,
             body=bulk_body(records, index=config.index, op_type=config.op_type),
             headers=headers,
-            auth=posting.basic_auth(config.username, config.password_env),
+            auth=sink_posting.basic_auth(config.username, config.password_env),
         )
-        where = posting.shown(self._url)
+        where = sink_posting.shown(self._url)
         if answer.status == 429 or answer.status >= 500:
             raise sinks.SinkUnavailable(
                 f"{where} answered {answer.status}: {answer.text()}",
-                retry_after=posting.retry_after(answer),
+                retry_after=sink_posting.retry_after(answer),
             )
         if answer.status != 200:
             raise sinks.SinkRefused(f"{where} answered {answer.status}: {answer.text()}")

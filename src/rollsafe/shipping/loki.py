@@ -15,7 +15,7 @@ Loki does not say which entries of a refused push it kept, so the whole batch is
 from __future__ import annotations
 
 from rollsafe.config import models
-from rollsafe.shipping import posting, sinks
+from rollsafe.shipping import sink_posting, sinks
 
 __all__ = ["PUSH_PATH", "LokiSink", "nanoseconds", "push_body"]
 
@@ -30,7 +30,7 @@ class LokiSink:
         self.name = config.name
         self._config = config
         self._url = config.url.rstrip("/") + PUSH_PATH
-        self._poster = posting.Poster(ca_file=config.ca_file, verify=config.verify)
+        self._poster = sink_posting.Poster(ca_file=config.ca_file, verify=config.verify)
 
     async def send(self, records: list[sinks.Record]) -> None:
         if not records:
@@ -40,18 +40,18 @@ class LokiSink:
         if config.tenant is not None:
             headers[TENANT_HEADER] = config.tenant
         if config.token_env is not None:
-            headers["Authorization"] = f"Bearer {posting.secret(config.token_env)}"
+            headers["Authorization"] = f"Bearer {sink_posting.secret(config.token_env)}"
         answer = await self._poster.post(
             self._url,
             body=push_body(records, labels=config.labels),
             headers=headers,
-            auth=posting.basic_auth(config.username, config.password_env),
+            auth=sink_posting.basic_auth(config.username, config.password_env),
         )
         if answer.status in (200, 204):
             return
-        message = f"{posting.shown(self._url)} answered {answer.status}: {answer.text()}"
+        message = f"{sink_posting.shown(self._url)} answered {answer.status}: {answer.text()}"
         if answer.status == 429 or answer.status >= 500:
-            raise sinks.SinkUnavailable(message, retry_after=posting.retry_after(answer))
+            raise sinks.SinkUnavailable(message, retry_after=sink_posting.retry_after(answer))
         raise sinks.SinkRefused(message)
 
     async def close(self) -> None:

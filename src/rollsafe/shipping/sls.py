@@ -33,7 +33,7 @@ from collections.abc import Iterable
 
 from rollsafe.config import models
 from rollsafe.reach.clouds import aliyun_sls
-from rollsafe.shipping import posting, sinks
+from rollsafe.shipping import sink_posting, sinks
 
 __all__ = [
     "API_VERSION",
@@ -70,14 +70,14 @@ class SlsSink:
         self._resource = f"/logstores/{config.logstore}/shards/lb"
         self._url = base + self._resource
         self._source = config.source or socket.gethostname()
-        self._poster = posting.Poster()
+        self._poster = sink_posting.Poster()
 
     async def send(self, records: list[sinks.Record]) -> None:
         if not records:
             return
         config = self._config
-        key_id = posting.secret(config.access_key_id_env)
-        key_secret = posting.secret(config.access_key_secret_env)
+        key_id = sink_posting.secret(config.access_key_id_env)
+        key_secret = sink_posting.secret(config.access_key_secret_env)
         raw = encode_log_group(
             [(*_split_time(r.time), log_contents(r)) for r in records],
             topic=config.topic,
@@ -95,7 +95,7 @@ class SlsSink:
         if config.compress == "deflate":
             headers["x-log-compresstype"] = "deflate"
         if config.security_token_env is not None:
-            headers["x-acs-security-token"] = posting.secret(config.security_token_env)
+            headers["x-acs-security-token"] = sink_posting.secret(config.security_token_env)
         if self._host is not None:
             headers["Host"] = self._host
         sign = aliyun_sls.signature(
@@ -107,11 +107,11 @@ class SlsSink:
             return
         code, text = _error(answer)
         request_id = answer.headers.get("x-log-requestid", "")
-        message = f"{posting.shown(self._url)} answered {answer.status} {code}: {text}" + (
+        message = f"{sink_posting.shown(self._url)} answered {answer.status} {code}: {text}" + (
             f" (request {request_id})" if request_id else ""
         )
         if answer.status >= 500 or answer.status == 429 or code in _TEMPORARY_CODES:
-            raise sinks.SinkUnavailable(message, retry_after=posting.retry_after(answer))
+            raise sinks.SinkUnavailable(message, retry_after=sink_posting.retry_after(answer))
         raise sinks.SinkRefused(message)
 
     async def close(self) -> None:
@@ -197,7 +197,7 @@ def _split_time(seconds: float) -> tuple[int, int]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _error(answer: posting.Answer) -> tuple[str, str]:
+def _error(answer: sink_posting.Answer) -> tuple[str, str]:
     try:
         body = json.loads(answer.body)
     except ValueError:

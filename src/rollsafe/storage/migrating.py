@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from rollsafe.domain import errors
 from rollsafe.storage import engines
 from rollsafe.storage.revisions import MIGRATIONS_DIR, shipped_head
 
@@ -45,7 +46,7 @@ MIGRATION_WAIT_MS = 300_000
 """How long a replica waits for another one's migration before giving up (PostgreSQL)."""
 
 
-class MigrationError(Exception):
+class MigrationError(errors.StoreError):
     """Alembic refused to migrate, typically a database written by a newer rollsafe."""
 
 

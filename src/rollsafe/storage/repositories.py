@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from rollsafe.audit import chain
 from rollsafe.domain import (
     audit_events,
+    errors,
     ids,
     observations,
     restore_points,
@@ -38,7 +39,7 @@ class TargetRecord:
     pin_reason: str | None = None
 
 
-class OpenRunExistsError(Exception):
+class OpenRunExistsError(errors.ConflictError):
     """A run is already open for this target; carries its id (no second run is opened)."""
 
     def __init__(self, run_id: ids.RunId) -> None:
@@ -46,7 +47,7 @@ class OpenRunExistsError(Exception):
         self.run_id = run_id
 
 
-class StaleRunError(Exception):
+class StaleRunError(errors.ConflictError):
     """The run changed in the store since the caller read it; nothing was written."""
 
     def __init__(self, run_id: ids.RunId) -> None:
@@ -54,7 +55,7 @@ class StaleRunError(Exception):
         self.run_id = run_id
 
 
-class ActiveRolloutExistsError(Exception):
+class ActiveRolloutExistsError(errors.ConflictError):
     """A rollout is already in progress; carries its id (no second one is opened)."""
 
     def __init__(self, rollout_id: str) -> None:

@@ -1,7 +1,8 @@
 """The scheduler's rounds: a target's remote probes over a cloud run-command go as one command.
 
-The cloud is stood in for by a transport whose configuration is ``aws_ssm`` (so the scheduler
-groups its probes) and which runs each script on this machine, counting the calls per target.
+The cloud is stood in for by ``rollsafe.testing.FakeTransport`` with an ``aws_ssm``
+configuration (so the scheduler groups its probes): it runs each script on this machine,
+counting the calls per target.
 SSH and local probes keep one schedule per pair.
 """
 
@@ -9,42 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Mapping
 from pathlib import Path
 
 from rollsafe.config import models
 from rollsafe.detect import probing, scheduling
 from rollsafe.detect.probes import remote
 from rollsafe.domain import clocks, observations
-from rollsafe.reach.transports import local, transporting
-from rollsafe.testing import FakeClock
+from rollsafe.testing import FakeClock, FakeTransport
 
 SSM = {"kind": "aws_ssm", "region": "eu-west-1"}
 
 
-class _Cloud:
-    kind = "aws_ssm"
-
-    def __init__(self, config: models.Transport) -> None:
-        self.config = config
-        self.calls: collections.Counter[str] = collections.Counter()
-        self.scripts: list[str] = []
-        self._local = local.LocalTransport(output_limit=1024 * 1024)
-
-    async def run(
-        self,
-        target: models.Target,
-        script: str,
-        *,
-        limit_s: float,
-        env: Mapping[str, str] | None = None,
-    ) -> transporting.CommandResult:
-        self.calls[target.id] += 1
-        self.scripts.append(script)
-        return await self._local.run(target, script, limit_s=limit_s)
-
-    async def close(self) -> None:
-        return None
+def _cloud(config: models.Transport) -> FakeTransport:
+    """Stands in for the cloud: counts the commands per target, runs them on this machine."""
+    return FakeTransport(kind=config.kind, config=config)
 
 
 def _config(tmp_path: Path, transport: dict[str, object]) -> models.RollsafeConfig:
@@ -68,7 +47,7 @@ def _config(tmp_path: Path, transport: dict[str, object]) -> models.RollsafeConf
     )
 
 
-def _factory(cloud: _Cloud) -> probing.ProbeFactory:
+def _factory(cloud: FakeTransport) -> probing.ProbeFactory:
     def build(config: models.Probe, clock: clocks.Clock) -> probing.Probe:
         if isinstance(config, models.HostProbe):
             return remote.RemoteHostProbe(config, clock, transport=cloud)
@@ -106,7 +85,7 @@ async def test_each_round_of_a_target_is_one_cloud_command(tmp_path: Path) -> No
         (tmp_path / f"web-{i}.log").write_text("")
     config = _config(tmp_path, SSM)
     assert config.probes[0].transport is not None
-    cloud = _Cloud(config.probes[0].transport)
+    cloud = _cloud(config.probes[0].transport)
     seen = _Seen()
     scheduler = scheduling.Scheduler(
         config, clock=FakeClock(start=0.0), sink=seen, probe_factory=_factory(cloud)
@@ -128,7 +107,7 @@ async def test_each_round_of_a_target_is_one_cloud_command(tmp_path: Path) -> No
 async def test_observe_once_makes_one_command_per_target(tmp_path: Path) -> None:
     config = _config(tmp_path, SSM)
     assert config.probes[0].transport is not None
-    cloud = _Cloud(config.probes[0].transport)
+    cloud = _cloud(config.probes[0].transport)
     scheduler = scheduling.Scheduler(
         config, clock=FakeClock(start=0.0), sink=lambda _: None, probe_factory=_factory(cloud)
     )
@@ -149,7 +128,7 @@ async def test_ssh_probes_keep_their_own_schedule(tmp_path: Path) -> None:
         tmp_path, {"kind": "ssh", "user": "probe", "known_hosts": str(tmp_path / "known_hosts")}
     )
     assert config.probes[0].transport is not None
-    cloud = _Cloud(config.probes[0].transport)  # counts the commands; runs them here
+    cloud = _cloud(config.probes[0].transport)  # counts the commands; runs them here
     scheduler = scheduling.Scheduler(
         config, clock=FakeClock(start=0.0), sink=lambda _: None, probe_factory=_factory(cloud)
     )
@@ -166,7 +145,7 @@ async def test_a_watched_target_is_observed_in_rounds_at_the_watch_interval(
     hourly = [p.model_copy(update={"interval": 3600.0}) for p in config.probes]
     config = config.model_copy(update={"probes": hourly})
     assert config.probes[0].transport is not None
-    cloud = _Cloud(config.probes[0].transport)
+    cloud = _cloud(config.probes[0].transport)
     seen = _Seen()
     scheduler = scheduling.Scheduler(
         config, clock=FakeClock(start=0.0), sink=seen, probe_factory=_factory(cloud)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runs_helpers import checkpoint, make_config, make_executor, open_store
+from runs_helpers import checkpoint, make_config, make_executor
 
 from rollsafe import testing
 from rollsafe.execute import driving
@@ -20,19 +20,14 @@ class CloudishDriver(testing.FakeDriver):
         return await super().rollback(target, point, step=step, key=key)
 
 
-async def test_api_calls_are_audited_with_run_and_request_id(tmp_path):
-    clock = testing.FakeClock()
-    store = open_store(tmp_path)
+async def test_api_calls_are_audited_with_run_and_request_id(store, clock):
     driver = CloudishDriver(steps=("restore", "restart"), clock=clock)
     config = make_config()
-    try:
-        await checkpoint(config, store, driver, clock)
-        executor = make_executor(config, store, driver, clock=clock)
-        run = executor.request("web-1", trigger="manual", actor="test", reason="t")
-        await executor.drive(run.id)
-        calls = [e.entry for e in store.list_audit_events() if e.entry.action == "driver.api_call"]
-    finally:
-        store.close()
+    await checkpoint(config, store, driver, clock)
+    executor = make_executor(config, store, driver, clock=clock)
+    run = executor.request("web-1", trigger="manual", actor="test", reason="t")
+    await executor.drive(run.id)
+    calls = [e.entry for e in store.list_audit_events() if e.entry.action == "driver.api_call"]
     assert [(c.details["operation"], c.details["request_id"], c.run_id) for c in calls] == [
         ("CreateSnapshot", "req-snap", None),
         ("ResetDisk", "req-restore", run.id),

@@ -2,7 +2,8 @@
 meant for automatic runs; ``force`` goes past a quarantine and the breaker, audited as forced;
 a restore point named by mistake is refused before anything is written.
 
-Real SQLite store, FakeDriver, virtual clock.
+Real SQLite store, FakeDriver, virtual clock (the ``store``, ``driver`` and ``clock`` fixtures of
+conftest.py).
 """
 
 from __future__ import annotations
@@ -10,30 +11,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from runs_helpers import all_runs, checkpoint, make_config, make_executor, open_store, quarantined
+from runs_helpers import all_runs, checkpoint, make_config, make_executor, quarantined
 
-from rollsafe import testing
 from rollsafe.domain import errors, ids, runs, verdicts
 from rollsafe.execute import breaker
 
 FLEET = ("web-1", "web-2", "web-3", "web-4", "web-5")
-
-
-@pytest.fixture
-def clock():
-    return testing.FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = open_store(tmp_path)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def driver(clock):
-    return testing.FakeDriver(clock=clock)
 
 
 def opened(store, run_id):

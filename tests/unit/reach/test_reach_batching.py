@@ -1,65 +1,30 @@
 """Batching of remote probe commands: the batch script run by a real ``sh``, the round's rules.
 
-The cloud transports are stood in for by ``_Cloud``: a transport whose configuration is an
-``aws_ssm`` one (so rounds take it) and which runs the script on this machine, counting calls.
+The cloud transports are stood in for by ``rollsafe.testing.FakeTransport`` with an ``aws_ssm``
+configuration (so rounds take it): it runs the script on this machine, counting calls.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
 import pytest
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.reach.transports import batching, local, transporting
+from rollsafe.reach.transports import batching, transporting
+from rollsafe.testing import FakeTransport
 
 TARGET = models.Target(id="web-1", vars={"instance_id": "i-0123"})
 SSM = models.SsmTransport(kind="aws_ssm", region="eu-west-1")
 
 
-class _Cloud:
-    kind = "aws_ssm"
-
-    def __init__(self, *, fail: Exception | None = None, cap: int | None = None) -> None:
-        self.config = SSM
-        self.calls = 0
-        self.scripts: list[str] = []
-        self._fail = fail
-        self._cap = cap
-        self._local = local.LocalTransport(output_limit=1024 * 1024)
-
-    async def run(
-        self,
-        target: models.Target,
-        script: str,
-        *,
-        limit_s: float,
-        env: Mapping[str, str] | None = None,
-    ) -> transporting.CommandResult:
-        self.calls += 1
-        self.scripts.append(script)
-        if self._fail is not None:
-            raise self._fail
-        result = await self._local.run(target, script, limit_s=limit_s)
-        if self._cap is None:
-            return result
-        # As SSM does: only the first `cap` characters of stdout come back.
-        return transporting.CommandResult(
-            exit_status=result.exit_status,
-            stdout=result.stdout[: self._cap],
-            stderr=result.stderr,
-            duration=result.duration,
-            truncated=len(result.stdout) > self._cap,
-        )
-
-    async def close(self) -> None:
-        await self._local.close()
+def _cloud(*, fail: Exception | None = None, cap: int | None = None) -> FakeTransport:
+    return FakeTransport(kind="aws_ssm", config=SSM, fail=fail, cap=cap)
 
 
-async def _batch(parts: list[batching.Part], cloud: _Cloud | None = None) -> list[object]:
-    cloud = cloud or _Cloud()
+async def _batch(parts: list[batching.Part], cloud: FakeTransport | None = None) -> list[object]:
+    cloud = cloud or _cloud()
     mark = batching.new_mark()
     result = await cloud.run(TARGET, batching.script(parts, mark=mark), limit_s=30)
     return list(batching.split(result.stdout, mark=mark, parts=parts, duration=result.duration))
@@ -113,16 +78,16 @@ async def test_parts_the_cloud_cut_off_are_missing_not_made_up() -> None:
     parts = [batching.Part("head -c 3000 /dev/zero | tr '\\0' y", 5, 3000)] + [
         batching.Part(f"echo part{i}", 5, 600) for i in range(3)
     ]
-    outcomes = await _batch(parts, _Cloud(cap=2000))
+    outcomes = await _batch(parts, _cloud(cap=2000))
     assert isinstance(outcomes[0], batching.PartMissing)
     assert all(isinstance(o, batching.PartMissing) for o in outcomes[1:])
     # Cut after the first part: it is there whole, the last one is missing.
-    outcomes = await _batch(parts, _Cloud(cap=3250))
+    outcomes = await _batch(parts, _cloud(cap=3250))
     assert isinstance(outcomes[0], transporting.CommandResult)
     assert outcomes[0].stdout == "y" * 3000
     assert isinstance(outcomes[-1], batching.PartMissing)
     # Whole: every part.
-    outcomes = await _batch(parts, _Cloud(cap=5000))
+    outcomes = await _batch(parts, _cloud(cap=5000))
     assert [o.stdout for o in outcomes[1:]] == ["part0\n", "part1\n", "part2\n"]  # type: ignore[union-attr]
 
 
@@ -136,7 +101,7 @@ def test_the_budget_of_a_part_shrinks_with_the_parts_of_the_round_and_fits_the_c
 
 
 async def _member(
-    round_: batching.Round, cloud: _Cloud, command: str | None
+    round_: batching.Round, cloud: FakeTransport, command: str | None
 ) -> transporting.CommandResult | None:
     try:
         if command is None:
@@ -148,7 +113,7 @@ async def _member(
 
 
 async def test_a_round_sends_once_when_every_member_has_handed_in_or_left() -> None:
-    cloud = _Cloud()
+    cloud = _cloud()
     round_ = batching.Round(config=SSM, target_id="web-1", members=4)
     with batching.opened(round_):
         assert batching.joining(cloud, TARGET) is round_
@@ -159,7 +124,7 @@ async def test_a_round_sends_once_when_every_member_has_handed_in_or_left() -> N
             _member(round_, cloud, "echo other"),
             _member(round_, cloud, None),  # finished without a command (e.g. a render error)
         )
-    assert cloud.calls == 1
+    assert cloud.calls == {"web-1": 1}
     assert round_.calls == 1
     # Identical commands are sent once, and each member gets the answer.
     assert cloud.scripts[0].count("echo same") == 1
@@ -173,12 +138,12 @@ async def test_a_round_sends_once_when_every_member_has_handed_in_or_left() -> N
     [errors.DriverTemporaryError("ThrottlingException"), errors.DriverError("agent offline")],
 )
 async def test_a_failed_call_is_every_members_error(failure: Exception) -> None:
-    cloud = _Cloud(fail=failure)
+    cloud = _cloud(fail=failure)
     round_ = batching.Round(config=SSM, target_id="web-1", members=2)
     outcomes = await asyncio.gather(
         _member(round_, cloud, "echo a"), _member(round_, cloud, "echo b"), return_exceptions=True
     )
-    assert cloud.calls == 1
+    assert cloud.calls == {"web-1": 1}
     assert outcomes == [failure, failure]
 
 
@@ -194,10 +159,10 @@ def test_a_round_too_long_for_the_clouds_script_cap_goes_as_few_commands_as_fit(
 
 
 async def test_a_round_in_several_commands_still_answers_every_member() -> None:
-    cloud = _Cloud()
-    cloud.config = models.AliyunAssistantTransport(kind="aliyun_assistant", region="cn-hangzhou")
-    round_ = batching.Round(config=cloud.config, target_id="web-1", members=4)
+    aliyun = models.AliyunAssistantTransport(kind="aliyun_assistant", region="cn-hangzhou")
+    cloud = FakeTransport(kind="aliyun_assistant", config=aliyun)
+    round_ = batching.Round(config=aliyun, target_id="web-1", members=4)
     commands = [f"echo {i}; : {'w' * 5000}" for i in range(4)]
     results = await asyncio.gather(*(_member(round_, cloud, c) for c in commands))
     assert [r.stdout if r else None for r in results] == ["0\n", "1\n", "2\n", "3\n"]
-    assert cloud.calls == round_.calls == 2
+    assert cloud.calls["web-1"] == round_.calls == 2

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from scripted_transport import ScriptedTransport, fail, from_file, ok, output
+from tool_outputs import fail, from_file, ok, output
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import packages, parsing, recipes
 from rollsafe.reach.transports import transporting
+from rollsafe.testing import ScriptedTransport
 
 TARGET = models.Target(id="web-1")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from scripted_transport import fail, output
+from tool_outputs import fail, output
 
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import parsing

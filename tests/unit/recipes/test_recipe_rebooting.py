@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scripted_transport import ScriptedTransport, fail, ok
+from tool_outputs import fail, ok
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import rebooting, recipes
 from rollsafe.reach.transports import local, transporting
+from rollsafe.testing import ScriptedTransport
 
 TARGET = models.Target(id="web-1")
 

@@ -9,12 +9,13 @@ real in tests/integration/test_recipe_snapper_real.py.
 from __future__ import annotations
 
 import pytest
-from scripted_transport import ScriptedTransport, fail, from_file, ok
+from tool_outputs import fail, from_file, ok
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute.recipes import recipes, snapper
 from rollsafe.reach.transports import transporting
+from rollsafe.testing import ScriptedTransport
 
 TARGET = models.Target(id="web-1")
 

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scripted_transport import ScriptedTransport
 
 from rollsafe.config import models
 from rollsafe.domain import errors
 from rollsafe.execute import commands
 from rollsafe.execute.recipes import building, checked, recipes
 from rollsafe.reach.transports import local
+from rollsafe.testing import ScriptedTransport
 
 TARGET = models.Target(id="web-1", address="10.0.0.5", labels={"release": "2.1"})
 

@@ -10,7 +10,7 @@ import struct
 
 from rollsafe.domain import audit_events
 from rollsafe.reach.clouds import aliyun_sls
-from rollsafe.shipping import elasticsearch, loki, posting, sinks, sls
+from rollsafe.shipping import elasticsearch, loki, sink_posting, sinks, sls
 
 
 def _record(seq: int, *, time: float = 1_700_000_000.123456, **details: object) -> sinks.Record:
@@ -187,7 +187,10 @@ def test_string_to_sign_follows_the_documented_layout():
 
 
 def test_posting_shows_urls_without_credentials():
-    assert posting.shown("https://elastic:hunter2@es:9200/_bulk?x=1") == "https://es:9200/_bulk"
     assert (
-        posting.shown("http://[::1]:3100/loki/api/v1/push") == "http://[::1]:3100/loki/api/v1/push"
+        sink_posting.shown("https://elastic:hunter2@es:9200/_bulk?x=1") == "https://es:9200/_bulk"
+    )
+    assert (
+        sink_posting.shown("http://[::1]:3100/loki/api/v1/push")
+        == "http://[::1]:3100/loki/api/v1/push"
     )

@@ -35,9 +35,9 @@ from rich.console import Console
 from rich.table import Table
 
 from rollsafe.backtest import (
+    capturing,
     corpora,
     explaining,
-    recording,
     recordings,
     replaying,
     reporting,
@@ -413,7 +413,7 @@ def record(
     ]
     log_files = [_log_file(item) for item in log or []]
     try:
-        gathered = recording.record(
+        gathered = capturing.record(
             loaded.config,
             start=begin,
             end=finish,
@@ -424,7 +424,7 @@ def record(
             zone=zone,
             timeout=timeout,
         )
-    except recording.RecordError as exc:
+    except capturing.RecordError as exc:
         context.fail(str(exc))
     meta: dict[str, Any] = {
         "recorded_by": "rollsafe record",
@@ -439,10 +439,10 @@ def record(
         "meta": meta,
     }
     if output is None:
-        written = recording.write(gathered, sys.stdout, **arguments)
+        written = capturing.write(gathered, sys.stdout, **arguments)
     else:
         with output.open("w", encoding="utf-8") as stream:
-            written = recording.write(gathered, stream, **arguments)
+            written = capturing.write(gathered, stream, **arguments)
     errors_seen = sum(1 for o in gathered.observations if o.error is not None)
     report = Console(stderr=True, highlight=False, soft_wrap=True)
     for note in gathered.notes:
@@ -493,12 +493,12 @@ def _at(text: str, option: str) -> tuple[str, float]:
     return who, _when(when, option)
 
 
-def _log_file(text: str) -> recording.LogFile:
+def _log_file(text: str) -> capturing.LogFile:
     left, sep, path = text.partition("=")
     probe, colon, who = left.partition(":")
     if not sep or not colon or not probe or not who or not path:
         context.fail(f"--log: {text!r} (expected PROBE:TARGET=FILE)")
-    return recording.LogFile(probe=probe, target=who, path=Path(path))
+    return capturing.LogFile(probe=probe, target=who, path=Path(path))
 
 
 def _print_problems(problems: list[str]) -> None:

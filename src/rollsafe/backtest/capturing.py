@@ -1,4 +1,4 @@
-"""Recording real history: ``rollsafe record`` builds a recording from Prometheus and log files.
+"""Capturing real history: ``rollsafe record`` builds a recording from Prometheus and log files.
 
 So that a policy can be backtested on a team's own incidents, not only on the shipped corpus:
 

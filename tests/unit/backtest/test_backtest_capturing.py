@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rollsafe.backtest import recording, recordings
+from rollsafe.backtest import capturing, recordings
 from rollsafe.config import models
 from rollsafe.domain import ids, observations
 
@@ -76,7 +76,7 @@ def test_each_step_is_what_the_live_probe_would_have_observed() -> None:
             "b": {100.0: "15", 140.0: "+Inf"},
         }
     )
-    found, queries = recording.prometheus_observations(
+    found, queries = capturing.prometheus_observations(
         _config().probes[0], _config().targets[0], start=100.0, end=140.0, fetch=fake
     )
     assert queries == 1
@@ -96,38 +96,38 @@ def test_each_step_is_what_the_live_probe_would_have_observed() -> None:
 
 def test_long_ranges_are_fetched_in_chunks_of_at_most_max_steps() -> None:
     fake = FakePrometheus(
-        {"a": {float(t): "1" for t in range(0, 10 * (recording.MAX_STEPS + 5), 10)}}
+        {"a": {float(t): "1" for t in range(0, 10 * (capturing.MAX_STEPS + 5), 10)}}
     )
-    end = 10.0 * (recording.MAX_STEPS + 4)
-    found, queries = recording.prometheus_observations(
+    end = 10.0 * (capturing.MAX_STEPS + 4)
+    found, queries = capturing.prometheus_observations(
         _config().probes[0], _config().targets[0], start=0.0, end=end, fetch=fake
     )
     assert queries == 2
     assert [(r["start"], r["end"]) for r in fake.requests] == [
-        ("0", str(10 * (recording.MAX_STEPS - 1))),
-        (str(10 * recording.MAX_STEPS), str(int(end))),
+        ("0", str(10 * (capturing.MAX_STEPS - 1))),
+        (str(10 * capturing.MAX_STEPS), str(int(end))),
     ]
-    assert len(found) == recording.MAX_STEPS + 5
+    assert len(found) == capturing.MAX_STEPS + 5
     assert all(o.value == 1.0 for o in found)
 
 
 def test_record_covers_selected_targets_and_refuses_what_cannot_be_recorded(tmp_path: Path) -> None:
     fake = FakePrometheus({"a": {0.0: "1", 10.0: "2"}})
-    gathered = recording.record(_config(), start=0.0, end=10.0, fetch=fake)
+    gathered = capturing.record(_config(), start=0.0, end=10.0, fetch=fake)
     assert {o.target for o in gathered.observations} == {"web-1"}  # the probe selects web only
     assert gathered.queries == 1
     assert len(gathered.notes) == 2  # no log file for either target
-    with pytest.raises(recording.RecordError, match="unknown probe 'nope'"):
-        recording.record(_config(), start=0.0, end=10.0, probes=["nope"], fetch=fake)
-    with pytest.raises(recording.RecordError, match="unknown target 'web-9'"):
-        recording.record(_config(), start=0.0, end=10.0, targets=["web-9"], fetch=fake)
-    with pytest.raises(recording.RecordError, match="after its start"):
-        recording.record(_config(), start=10.0, end=10.0, fetch=fake)
+    with pytest.raises(capturing.RecordError, match="unknown probe 'nope'"):
+        capturing.record(_config(), start=0.0, end=10.0, probes=["nope"], fetch=fake)
+    with pytest.raises(capturing.RecordError, match="unknown target 'web-9'"):
+        capturing.record(_config(), start=0.0, end=10.0, targets=["web-9"], fetch=fake)
+    with pytest.raises(capturing.RecordError, match="after its start"):
+        capturing.record(_config(), start=10.0, end=10.0, fetch=fake)
     refused = {"status": "error", "errorType": "bad_data", "error": "parse error"}
-    with pytest.raises(recording.RecordError, match="parse error"):
-        recording.record(_config(), start=0.0, end=10.0, fetch=lambda *a: refused)
-    with pytest.raises(recording.RecordError, match="BEARER is not set"):
-        recording.record(_config(bearer_token_env="BEARER"), start=0.0, end=10.0, fetch=fake)
+    with pytest.raises(capturing.RecordError, match="parse error"):
+        capturing.record(_config(), start=0.0, end=10.0, fetch=lambda *a: refused)
+    with pytest.raises(capturing.RecordError, match="BEARER is not set"):
+        capturing.record(_config(bearer_token_env="BEARER"), start=0.0, end=10.0, fetch=fake)
 
 
 LOG = """\
@@ -148,25 +148,25 @@ def test_log_files_keep_matching_lines_of_the_range_with_their_time(tmp_path: Pa
     probe = _config().probes[1]
     assert isinstance(probe, models.LogProbe)
     start, end = 1714557600.0, 1714557605.0  # 10:00:00 .. 10:00:05 UTC
-    lines = recording.log_lines(path, probe, target="web-1", start=start, end=end)
+    lines = capturing.log_lines(path, probe, target="web-1", start=start, end=end)
     assert [(line.time - start, line.line) for line in lines] == [
         (2.0, "2024-05-01 10:00:02,000 ERROR [main] app: boom"),
         (4.0, 'level=error msg="disk full" ts=2024-05-01T10:00:04Z'),
     ]
-    every = recording.log_lines(path, probe, target="web-1", start=start, end=end, all_lines=True)
+    every = capturing.log_lines(path, probe, target="web-1", start=start, end=end, all_lines=True)
     assert [line.time - start for line in every] == [1.0, 2.0, 2.0, 2.0, 3.0, 4.0]
     assert every[2].line == "Traceback (most recent call last):"
 
-    gathered = recording.record(
+    gathered = capturing.record(
         _config(),
         start=start,
         end=end,
         probes=["app-log"],
-        log_files=[recording.LogFile("app-log", "web-1", path)],
+        log_files=[capturing.LogFile("app-log", "web-1", path)],
     )
     assert gathered.followed_logs == [("web-1", "app-log")]
     out = io.StringIO()
-    written = recording.write(
+    written = capturing.write(
         gathered,
         out,
         name="incident",
