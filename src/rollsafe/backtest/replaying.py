@@ -46,6 +46,16 @@ class Replay:
     decisions: tuple[verdicts.Decision, ...]
     observations: int  # fed to the judge, log buckets included
     unconfigured_targets: tuple[str, ...]  # in the recording, not in the config: no labels
+    quiet_rules: frozenset[str] = frozenset()  # `notify: false`: judged, never messaged
+
+    @property
+    def warnings(self) -> int:
+        """Warnings people would have been sent (rules with ``notify: false`` tell nobody)."""
+        return sum(
+            1
+            for d in self.decisions
+            if d.severity is verdicts.Severity.WARNING and d.rule not in self.quiet_rules
+        )
 
     def to_json(self) -> dict[str, Any]:
         start = self.recording.start
@@ -84,6 +94,7 @@ def replay(config: models.RollsafeConfig, recording: recordings.Recording) -> Re
         decisions=tuple(decisions),
         observations=len(fed),
         unconfigured_targets=tuple(t for t in recording.targets() if t not in configured),
+        quiet_rules=frozenset(rule.id for rule in config.rules if not rule.notify),
     )
 
 

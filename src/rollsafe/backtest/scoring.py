@@ -144,9 +144,7 @@ class ScenarioScore:
             "family": meta.get("family"),
             "half": meta.get("half"),
             **self.counts.to_json(),
-            "warnings": sum(
-                1 for d in self.replay.decisions if d.severity is verdicts.Severity.WARNING
-            ),
+            "warnings": self.replay.warnings,
             "criticals": self.criticals,
             "targets": [t.to_json(start=start) for t in self.targets],
         }

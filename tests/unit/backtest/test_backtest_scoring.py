@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -112,3 +113,10 @@ def test_scenario_json_lists_targets_with_their_decisions() -> None:
     assert b["outcome"] == "TN"
     assert b["false_alarms"] == []
     json.dumps(body, allow_nan=False)
+
+
+def test_warnings_count_what_people_would_be_sent_not_the_quiet_leaves() -> None:
+    replayed = _replay([{"target": "a", "t": 100, "kind": "crash"}], [(5, "b", WARNING)])
+    assert scoring.score(replayed).to_json()["warnings"] == 1
+    quiet = dataclasses.replace(replayed, quiet_rules=frozenset({"r"}))
+    assert scoring.score(quiet).to_json()["warnings"] == 0

@@ -44,7 +44,7 @@ from rollsafe.backtest import (
     scoring,
 )
 from rollsafe.config import durations, models
-from rollsafe.domain import ids, observations, verdicts
+from rollsafe.domain import ids, observations
 from rollsafe.interfaces.cli import config_commands, context, tables
 
 __all__ = ["BACKTEST_FORMAT", "CORPUS_FORMAT", "JSON_VERSION", "backtest", "record", "register"]
@@ -236,9 +236,7 @@ def _backtest_corpus(
         table.add_column(name, no_wrap=name != "first rollback", overflow="fold")
     table.add_column("warnings", justify="right")
     for scenario in result.scenarios:
-        warnings = sum(
-            1 for d in scenario.replay.decisions if d.severity is verdicts.Severity.WARNING
-        )
+        warnings = scenario.replay.warnings
         for position, target in enumerate(scenario.targets):
             first = target.detection or (target.false_alarms[0] if target.false_alarms else None)
             outcome = target.outcome
