@@ -27,12 +27,13 @@ Mechanics, chosen for many pairs on few cores:
 
 Rounds: the remote probes of one target reading it through the same cloud run-command
 transport (``aws_ssm``, ``aliyun_assistant``, ``tencent_tat``, where a command costs seconds
-and counts against a rate limit) are one schedulable unit, a ``_Group``: at each of its ticks,
-every other the shortest interval among them (jitter: the largest), all of them observe
-together inside one ``batching.Round``, which sends their commands as ONE cloud command and
-hands each probe its own part. A probe in a group is therefore observed at least as often as
-its own interval asks. SSH and local probes keep one schedule per pair: a command on an open
-SSH connection costs milliseconds.
+and counts against a rate limit) are one schedulable unit, a ``_Group``: it ticks at the
+shortest interval among them (jitter: the largest), and at each tick the probes whose own
+interval has come round observe together inside one ``batching.Round``, which sends their
+commands as ONE cloud command and hands each probe its own part. A probe in a group is so
+observed about as often as its own interval asks, at the nearest tick (a 1 m log probe beside
+a 15 s host probe joins every fourth round), never more often. SSH and local probes keep one
+schedule per pair: a command on an open SSH connection costs milliseconds.
 
 ``watch(target, duration=, interval=)`` puts one target under close watch, because it was just
 upgraded: its probes run at once and then every ``interval`` (when shorter than their own)
@@ -93,6 +94,7 @@ class _Pair:
     watch_until: float = 0.0  # loop time until which ``watch_interval`` applies
     watch_interval: float = 0.0
     group: _Group | None = None  # the round it is observed in, over a cloud run-command
+    due: float = -math.inf  # in a round: loop time from which its own interval has come round
 
     def interval(self, now: float) -> float:
         """The pair's interval at loop time ``now``: shorter while it is watched."""
@@ -121,6 +123,12 @@ class _Group:
 
     def interval(self, now: float) -> float:
         return min(pair.interval(now) for pair in self.pairs)
+
+    def due(self, now: float) -> list[_Pair]:
+        """The pairs whose own interval has come round at this tick. Half a tick early
+        counts, so that jitter never makes a probe wait a whole extra tick."""
+        slack = self.interval(now) / 2.0
+        return [pair for pair in self.pairs if pair.due <= now + slack]
 
     @property
     def jitter(self) -> float:
@@ -262,6 +270,8 @@ class Scheduler:
             watched += 1
             pair.watch_until = max(pair.watch_until, now + duration)
             pair.watch_interval = interval
+            if at_once:
+                pair.due = -math.inf  # in a round: in the very next one
         for unit in self._units:
             if unit.target.id != target_id:
                 continue
@@ -335,7 +345,11 @@ class Scheduler:
     async def _run_unit(self, unit: _Unit) -> None:
         try:
             if isinstance(unit, _Group):
-                seen = await self._observe_round(unit.pairs)
+                start = asyncio.get_running_loop().time()
+                members = unit.due(start)
+                for pair in members:
+                    pair.due = start + pair.interval(start)
+                seen = await self._observe_round(members) if members else []
             else:
                 seen = [await self._observe(unit)]
         finally:

@@ -158,3 +158,30 @@ async def test_a_watched_target_is_observed_in_rounds_at_the_watch_interval(
     assert len(watched) >= 9
     assert cloud.calls["web-1"] >= 3
     assert cloud.calls["web-1"] <= len(watched) // 3 + 1  # still one command per round
+
+
+async def test_a_probe_with_a_longer_interval_joins_only_the_rounds_it_is_due_in(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "web-1.log").write_text("")
+    config = _config(tmp_path, SSM)
+    slower = [
+        p.model_copy(update={"interval": 0.2}) if p.name == "errors" else p for p in config.probes
+    ]
+    config = config.model_copy(update={"probes": slower})  # host probes 50 ms, the log 200 ms
+    assert config.probes[0].transport is not None
+    cloud = _cloud(config.probes[0].transport)
+    seen = _Seen()
+    scheduler = scheduling.Scheduler(
+        config, clock=FakeClock(start=0.0), sink=seen, probe_factory=_factory(cloud)
+    )
+    await seen.until(scheduler, 2 * 2 * 16)
+    counts = collections.Counter((o.target, o.source) for o in seen.all)
+    for target in ("web-1", "web-2"):
+        rounds = counts[(target, "memory")]
+        assert rounds == counts[(target, "load")]
+        # About one round in four; never every round, as before rounds took only due probes.
+        assert 1 <= counts[(target, "errors")] <= rounds // 2 + 1
+    assert (
+        sum(cloud.calls.values()) <= counts[("web-1", "memory")] + counts[("web-2", "memory")] + 2
+    )
