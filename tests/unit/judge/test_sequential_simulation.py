@@ -262,17 +262,29 @@ def test_healthy_watches_are_flagged_at_most_alpha_of_the_time(name, draw, field
     assert shipped <= 1
 
 
-def test_strong_slow_wander_stays_under_a_loose_alpha():
-    # Outside the stated assumptions: log-latency wandering with sigma 0.3 over ~5 minutes
-    # plus a daily cycle moves an hour's p99 by 2x and more now and then, a real change of
-    # the kind the margin is meant to absorb. At alpha 0.05 the bound holds (9 of 600 with
-    # this seed); at 0.001 this process gives 2 alarms in 600 (0.003): for signals that
-    # wander this much, widen min_ratio or compare with the cohort (docs/configuration.md).
-    loose, shipped = alarms(
-        [rule(alpha=0.05), rule()], ar1_daily(0.9, 0.3, 0.3), watches=600, seed=11
-    )
-    assert loose <= 0.05 * 600
-    assert shipped <= 3
+def test_strong_slow_wander_stays_within_alpha():
+    # Log-latency wandering with sigma 0.3, correlated over ~5 minutes (AR(1) phi 0.9 per
+    # 30 s), plus a daily cycle: an hour's p99 moves by 2x and more on its own. An hour of
+    # reference is then worth a handful of independent values; the rule counts it so (the
+    # bias-corrected lag-1 rank autocorrelation) and widens its urn accordingly. Before that
+    # it alarmed in 17 of 15,000 such watches at 0.001 (0.0011) and, a sign of an invalid
+    # e-value, proportionally more at smaller alpha; now 0.0007 (docs/configuration.md has
+    # the measured figures, CIs and where it breaks: phi 0.95 and above). 2,000 watches: at
+    # 0.05 up to 100 alarms are allowed, at 0.01 up to 20, at the shipped 0.001 up to 2.
+    # One rule per watch: alpha only sets the bar, and the e-value's peak over the watch
+    # reached 1/alpha exactly when the rule at that alpha would have crossed.
+    count, levels = 2000, (0.05, 0.01, 0.001)
+    rng = random.Random(11)
+    draw, loose = ar1_daily(0.9, 0.3, 0.3), rule(alpha=0.05)
+    found = [0] * len(levels)
+    for _ in range(count):
+        window = window_of(draw, rng, before=loose.before, watch=loose.watch, regressed=False)
+        peak = judged(loose, window).evidence["e_value_peak"]
+        for i, alpha in enumerate(levels):
+            found[i] += peak >= 1 / alpha
+    print(f"\nAR(1) phi 0.9 sigma 0.3: alarms at alpha {levels}: {found} of {count}")
+    for alpha, flagged in zip(levels, found, strict=True):
+        assert flagged <= alpha * count
 
 
 def _mann_whitney_z(before: list[float], after: list[float]) -> float:
@@ -316,7 +328,9 @@ REGRESSIONS = [
         {},
         30.0,
         0.8,
-        15 * 60,
+        # 12.5 min (86/100) before the reference's autocorrelation was bias-corrected and
+        # its urn widened (the price of a valid bound under wander): 16 min (84/100).
+        18 * 60,
     ),
     (
         "+10 points of 5xx ratio over 1%, 2h reference",
