@@ -46,10 +46,10 @@ Assumptions, stated because real monitoring breaks them more or less:
   wander) breaks this by degrees: the lag-1 rank autocorrelation of the reference buckets
   (corrected for its small-sample bias) shrinks what every bucket, before and after, is
   worth (``effective_size``) and widens the urn, and the margin absorbs the rest, so keep it
-  at the size of change that matters, not zero. Measured to hold for AR(1) wander up to
-  phi 0.9 between buckets (sigma 0.3, default margin); at phi 0.95 and above one hour of
-  reference is too short to tell how slowly the signal wanders, and alarms exceed alpha
-  (docs/configuration.md has the figures). A daily cycle
+  at the size of change that matters, not zero. With the default margin the bound holds for
+  AR(1) wander (sigma 0.3) up to phi 0.97 between buckets; with no margin at all it is at
+  alpha 0.001 for phi 0.9 and twice it for phi 0.97, where one hour of reference is too
+  short to tell how slowly the signal wanders (docs/configuration.md). A daily cycle
   crossing the watch is a real drift: the margin must cover it, or compare with the cohort.
   ``tests/unit/judge/test_sequential_simulation.py`` measures false-alarm rates on AR(1),
   daily-cycle, lognormal, Pareto, Poisson, over-dispersed and bursty processes;
