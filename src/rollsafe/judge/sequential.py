@@ -44,8 +44,12 @@ Assumptions, stated because real monitoring breaks them more or less:
 * under the null, buckets after the upgrade behave like the reference's (exchangeable, or
   independent Bernoulli / Poisson up to the measured over-dispersion). Autocorrelation (slow
   wander) breaks this by degrees: the lag-1 rank autocorrelation of the reference buckets
-  shrinks what every bucket, before and after, is worth (``effective_size``), and the margin
-  absorbs the rest, so keep it at the size of change that matters, not zero. A daily cycle
+  (corrected for its small-sample bias) shrinks what every bucket, before and after, is
+  worth (``effective_size``) and widens the urn, and the margin absorbs the rest, so keep it
+  at the size of change that matters, not zero. With the default margin the bound holds for
+  AR(1) wander (sigma 0.3) up to phi 0.97 between buckets; with no margin at all it is at
+  alpha 0.001 for phi 0.9 and twice it for phi 0.97, where one hour of reference is too
+  short to tell how slowly the signal wanders (docs/configuration.md). A daily cycle
   crossing the watch is a real drift: the margin must cover it, or compare with the cohort.
   ``tests/unit/judge/test_sequential_simulation.py`` measures false-alarm rates on AR(1),
   daily-cycle, lognormal, Pareto, Poisson, over-dispersed and bursty processes;
@@ -348,7 +352,7 @@ class _Reference:
 def effective_size(stats: Sequence[float]) -> float:
     """How many independent values a time-ordered series is worth: ``n (1 - r) / (1 + r)``,
     ``r`` its lag-1 autocorrelation of ranks (robust to heavy tails), taken as zero within two
-    standard errors of zero, at most 0.95.
+    standard errors of zero, else corrected for its small-sample bias, at most 0.99.
     """
     n = len(stats)
     if n < 3:
@@ -369,7 +373,9 @@ def effective_size(stats: Sequence[float]) -> float:
     lag = math.fsum(a * b for a, b in itertools.pairwise(centred))
     r = lag / spread if spread > 0 else 0.0
     # Within two standard errors of zero it is noise of independent values: not penalised.
-    r = min(0.95, r) if r > 2.0 / math.sqrt(n) else 0.0
+    # Above, the estimate from one short series is biased towards zero by about (1 + 3 r) / n
+    # (Marriott and Pope): corrected, or an hour of strong wander passes for weak.
+    r = min(0.99, r + (1 + 3 * r) / n) if r > 2.0 / math.sqrt(n) else 0.0
     return max(2.0, n * (1 - r) / (1 + r))
 
 
@@ -393,8 +399,13 @@ def _self_reference(
             level = ordered[k - 1]
             levels.append(level)
             thresholds.append(margin(rule, level))
-            # Correlated reference buckets: a less certain urn (fewer pseudo-counts).
-            urns.append(((n - k + 1) * scale, k * scale))
+            # Correlated reference buckets: a less certain urn. The n - k values above the
+            # threshold and the k - 1 below it count as ``scale`` independent ones each; the
+            # new value's own place (the 1 of Beta(n - k + 1, k)) does not shrink. Shrinking
+            # it too kept the urn's mean at (n - k + 1) / (n + 1), as if the p99 of an hour
+            # of wander were as far out as that of 120 independent values: it is nearer the
+            # top of a few, and exceeded far more often (the AR(1) measurements, docs).
+            urns.append(((n - k) * scale + 1.0, (k - 1) * scale + 1.0))
         return _Reference(
             tuple(thresholds),
             tuple(levels),

@@ -19,6 +19,7 @@ is seeded: results are exact and repeatable.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -39,8 +40,11 @@ AFTER_EVERY = 10.0
 TARGET = ids.TargetId("sim")
 DAY = 86400.0
 
-# One value per observation time; ``regressed`` is True after the mark in a faulty watch.
-Draw = Callable[[random.Random, list[float], bool], list[dict[str, Any]]]
+# One value per observation time, regressed from the given time on (inf: healthy). One
+# call draws the whole watch, before and after the mark, so that a healthy process is the
+# *same* process on both sides: its wander and its daily cycle run on across the mark.
+Draw = Callable[[random.Random, list[float], float], list[dict[str, Any]]]
+HEALTHY_ALL_ALONG = math.inf
 
 
 def rule(**fields: Any) -> models.RegressionRule:
@@ -72,9 +76,10 @@ def window_of(
     window = windows.Window(span=before + watch + 60.0, max_samples=100_000)
     times_before = [MARK - before + k * before_every for k in range(int(before / before_every))]
     after = [MARK + k * AFTER_EVERY for k in range(int(watch / AFTER_EVERY))]
-    for times, bad in ((times_before, False), (after, regressed)):
-        for t, fields in zip(times, draw(rng, times, bad), strict=True):
-            window.insert(observations.Observation(time=t, target=TARGET, source="sim", **fields))
+    times = times_before + after
+    drawn = draw(rng, times, MARK if regressed else HEALTHY_ALL_ALONG)
+    for t, fields in zip(times, drawn, strict=True):
+        window.insert(observations.Observation(time=t, target=TARGET, source="sim", **fields))
     return window
 
 
@@ -129,33 +134,39 @@ def delays(
 # --------------------------------------------------------------------------- noisy processes
 
 
-def _every(times: list[float]) -> float:
-    return times[1] - times[0]
+def _gaps(times: list[float]) -> list[float]:
+    """Seconds since the previous check, per check (the first: as long as the next gap)."""
+    return [times[1] - times[0], *(b - a for a, b in itertools.pairwise(times))]
 
 
 def _ar1(rng: random.Random, times: list[float], phi: float, sigma: float) -> list[float]:
-    """Stationary AR(1) noise, ``phi`` the correlation between values 30 s apart."""
-    step = phi ** (_every(times) / 30.0)
+    """Stationary AR(1) noise, ``phi`` the correlation between values 30 s apart (checks may
+    be irregular: faster after the mark)."""
     x = rng.gauss(0.0, sigma)
     out = []
-    for _ in times:
+    for gap in _gaps(times):
+        step = phi ** (gap / 30.0)
         x = step * x + math.sqrt(1 - step * step) * rng.gauss(0.0, sigma)
         out.append(x)
     return out
 
 
 def lognormal(sigma: float, factor: float = 2.0) -> Draw:
-    def draw(rng: random.Random, times: list[float], bad: bool) -> list[dict[str, Any]]:
-        scale = 0.1 * (factor if bad else 1.0)
-        return [{"latency_s": scale * math.exp(rng.gauss(0.0, sigma))} for _ in times]
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
+        return [
+            {"latency_s": 0.1 * (factor if t >= bad_from else 1.0) * math.exp(rng.gauss(0, sigma))}
+            for t in times
+        ]
 
     return draw
 
 
 def pareto(shape: float) -> Draw:
-    def draw(rng: random.Random, times: list[float], bad: bool) -> list[dict[str, Any]]:
-        scale = 0.05 * (2.0 if bad else 1.0)
-        return [{"latency_s": scale * rng.paretovariate(shape)} for _ in times]
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
+        return [
+            {"latency_s": 0.05 * (2.0 if t >= bad_from else 1.0) * rng.paretovariate(shape)}
+            for t in times
+        ]
 
     return draw
 
@@ -163,13 +174,13 @@ def pareto(shape: float) -> Draw:
 def ar1_daily(phi: float, sigma: float, cycle: float, *, factor: float = 2.0) -> Draw:
     """log-latency AR(1) (correlated over ~1/(1-phi) samples) on a daily cycle, random phase."""
 
-    def draw(rng: random.Random, times: list[float], bad: bool) -> list[dict[str, Any]]:
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
         phase = rng.uniform(0, 2 * math.pi)
         noise = _ar1(rng, times, phi, sigma)
-        scale = 0.1 * (factor if bad else 1.0)
         return [
             {
-                "latency_s": scale
+                "latency_s": 0.1
+                * (factor if t >= bad_from else 1.0)
                 * (1 + cycle * math.sin(2 * math.pi * t / DAY + phase))
                 * math.exp(x)
             }
@@ -193,10 +204,10 @@ def counts(mean: float, *, shape: float | None = None, factor: float = 3.0) -> D
     """Error lines per check (``mean`` per 30 s): Poisson, or gamma-Poisson (over-dispersed,
     ``shape`` small: most checks see none, a few see many)."""
 
-    def draw(rng: random.Random, times: list[float], bad: bool) -> list[dict[str, Any]]:
-        m = mean * (factor if bad else 1.0) * _every(times) / 30.0  # lines since the last check
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
         out = []
-        for _ in times:
+        for t, gap in zip(times, _gaps(times), strict=True):
+            m = mean * (factor if t >= bad_from else 1.0) * gap / 30.0  # since the last check
             rate = m if shape is None else rng.gammavariate(shape, m / shape)
             out.append({"value": float(_poisson(rng, rate))})
         return out
@@ -208,15 +219,15 @@ def bursty_errors(share: float, *, stay: float, extra: float = 0.05) -> Draw:
     """Status 500 with probability ``share`` on average, in runs (a two-state Markov chain
     that stays in its state with probability ``stay``); ``extra`` is added when regressed."""
 
-    def draw(rng: random.Random, times: list[float], bad: bool) -> list[dict[str, Any]]:
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
         p_bad_state = 0.2
         hi = share / p_bad_state  # error probability while in the bad state
         state = rng.random() < p_bad_state
         out = []
-        for _ in times:
+        for t in times:
             if rng.random() > stay:
                 state = rng.random() < p_bad_state
-            p = (hi if state else 0.0) + (extra if bad else 0.0)
+            p = (hi if state else 0.0) + (extra if t >= bad_from else 0.0)
             status = 500 if rng.random() < p else 200
             out.append({"status": status, "value": float(status < 500), "latency_s": 0.01})
         return out
@@ -262,17 +273,34 @@ def test_healthy_watches_are_flagged_at_most_alpha_of_the_time(name, draw, field
     assert shipped <= 1
 
 
-def test_strong_slow_wander_stays_under_a_loose_alpha():
-    # Outside the stated assumptions: log-latency wandering with sigma 0.3 over ~5 minutes
-    # plus a daily cycle moves an hour's p99 by 2x and more now and then, a real change of
-    # the kind the margin is meant to absorb. At alpha 0.05 the bound holds (9 of 600 with
-    # this seed); at 0.001 this process gives 2 alarms in 600 (0.003): for signals that
-    # wander this much, widen min_ratio or compare with the cohort (docs/configuration.md).
-    loose, shipped = alarms(
-        [rule(alpha=0.05), rule()], ar1_daily(0.9, 0.3, 0.3), watches=600, seed=11
-    )
-    assert loose <= 0.05 * 600
-    assert shipped <= 3
+# AR(1) log-latency wander with sigma 0.3, correlated over ~5 minutes (phi 0.9 per 30 s),
+# on a daily cycle (+-30%) running on across the mark: an hour's p99 moves by 2x and more on
+# its own. With the default margin (1.5x) the bound holds at every level with room to spare
+# (0 of 6,000 such watches at 0.05). Without any margin the rule must rest on its
+# correlation discount alone: at 0.05 and 0.01 it holds (measured 0.011 and 0.0043); at 0.001
+# it sits at the bound (10 of 9,500), so only the looser levels are asserted for it here.
+WANDER = [
+    ("default margin", {}, (0.05, 0.01, 0.001)),
+    ("no margin", {"min_ratio": 1.0}, (0.05, 0.01)),
+]
+
+
+@pytest.mark.parametrize(("name", "fields", "levels"), WANDER, ids=[w[0] for w in WANDER])
+def test_strong_slow_wander_stays_within_alpha(name, fields, levels):
+    # One rule per watch: alpha only sets the bar, and the e-value's peak over the watch
+    # reached 1/alpha exactly when the rule at that alpha would have crossed.
+    count = 2000
+    rng = random.Random(11)
+    draw, loose = ar1_daily(0.9, 0.3, 0.3), rule(alpha=0.05, **fields)
+    found = [0] * len(levels)
+    for _ in range(count):
+        window = window_of(draw, rng, before=loose.before, watch=loose.watch, regressed=False)
+        peak = judged(loose, window).evidence["e_value_peak"]
+        for i, alpha in enumerate(levels):
+            found[i] += peak >= 1 / alpha
+    print(f"\nAR(1) phi 0.9 sigma 0.3, {name}: alarms at {levels}: {found} of {count}")
+    for alpha, flagged in zip(levels, found, strict=True):
+        assert flagged <= alpha * count
 
 
 def _mann_whitney_z(before: list[float], after: list[float]) -> float:
@@ -295,8 +323,8 @@ def test_a_fixed_window_judge_looked_at_repeatedly_breaks_its_alpha():
     draw = lognormal(0.5)
     count, flagged = 300, 0
     for _ in range(count):
-        before = [f["latency_s"] for f in draw(rng, [0.0, 30.0] * 60, False)]
-        after = [f["latency_s"] for f in draw(rng, [0.0, 30.0] * 60, False)]
+        before = [f["latency_s"] for f in draw(rng, [0.0, 30.0] * 60, HEALTHY_ALL_ALONG)]
+        after = [f["latency_s"] for f in draw(rng, [0.0, 30.0] * 60, HEALTHY_ALL_ALONG)]
         looks = range(10, len(after) + 1, 10)  # every 5 minutes of 30 s buckets
         if any(_mann_whitney_z(before, after[:end]) > 1.645 for end in looks):
             flagged += 1
@@ -316,7 +344,10 @@ REGRESSIONS = [
         {},
         30.0,
         0.8,
-        15 * 60,
+        # 12.8 min (100/100) before the reference's autocorrelation was bias-corrected and
+        # its urn widened (the price of the bound under wander without margin): 16 min
+        # (99/100).
+        18 * 60,
     ),
     (
         "+10 points of 5xx ratio over 1%, 2h reference",
@@ -361,7 +392,7 @@ def cohort_watch(
     members = []
     for member in range(5):
         window = windows.Window(span=rule_.watch + 60.0, max_samples=100_000)
-        for t, fields in zip(times, draw(rng, times, False), strict=True):
+        for t, fields in zip(times, draw(rng, times, HEALTHY_ALL_ALONG), strict=True):
             if member == 0:
                 fields = {"latency_s": fields["latency_s"] * factor}
             window.insert(observations.Observation(time=t, target=TARGET, source="sim", **fields))
