@@ -632,8 +632,9 @@ def trending(
     """Growth since the upgrade projected to ``capacity`` (:func:`trend.judge`)."""
     key: object = None
     if memo is not None and window is not None and reference_at is not None:
-        # The fit's span grows with ``now`` up to ``window`` and its halves split at the middle
-        # of it (``trend.judge``): the key holds what those ranges hold, not only the values.
+        # The fit's span grows with ``now`` up to ``window`` (and is in the evidence), and its
+        # halves split at the middle of it (``trend.judge``): the key holds the span and what
+        # those ranges hold, not only the values; once the span is whole, only the values.
         span = min(rule.window, now - reference_at - rule.grace)
         ready = span >= rule.min_window
         after = window.range(now - span, now).identity if ready else None
@@ -641,7 +642,7 @@ def trending(
         start = reference_at - rule.before
         pinned = window.pinned_range(reference_at, start=start)
         before = pinned if pinned is not None else window.range(start, reference_at, closed="left")
-        key = (reference_at, ready, after, late, before.identity)
+        key = (reference_at, span if ready else ready, after, late, before.identity)
         known = memo.recall(key)
         if known is not None:
             return known
