@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rollsafe.config import loading, models
 from rollsafe.config import presets as preset_catalog
@@ -15,6 +16,7 @@ from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import engine
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "presets.md"
+CORPUS_CONFIG = Path(__file__).resolve().parents[3] / "corpus" / "rollsafe.yaml"
 KIND_FOR = {  # a probe kind that can provide each signal, for expanding everything
     "health": "http",
     "query": "command",
@@ -31,6 +33,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "lockups": "log",
     "segfaults": "log",
     "unit_failures": "log",
+    "unit_gave_up": "log",
 }
 
 
@@ -195,6 +198,96 @@ def test_an_oom_kill_that_takes_the_service_down_rolls_back_at_the_first_kill() 
     assert _criticals_with_oom(kills=[], failed=[2410, 2420]) == []
     assert _criticals_with_oom(kills=[2402.0], failed=[2600]) == []
     assert _criticals_with_oom(kills=[2402.0], failed=[2250]) == []
+
+
+def _criticals_with_units(
+    preset: str, *, failures: list[float], gave_up: list[float], bound: bool = True
+) -> list[str]:
+    """Critical decisions of ``preset`` when systemd units fail at ``failures`` and systemd
+    gives up on a unit (its start limit) at ``gave_up`` (log probes every 15 s, seconds after
+    the first 30 minutes); ``bound=False`` leaves the give-up signal unbound."""
+    signals = {"health": "h", "unit_failures": "u"}
+    if bound:
+        signals["unit_gave_up"] = "g"
+    config = preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "t-1"}],
+                "probes": [
+                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
+                    {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
+                    {
+                        "kind": "log",
+                        "name": "g",
+                        "path": "/s",
+                        "patterns": ["(?i)start request repeated too quickly"],
+                    },
+                ],
+                "presets": [{"preset": preset, "signals": signals}],
+            }
+        )
+    )
+    target = ids.TargetId("t-1")
+    seen = [observations.Observation(float(t), target, "h", value=1.0) for t in range(0, 3000, 10)]
+    for name, times in (("u", failures), ("g", gave_up)):
+        seen += [
+            observations.Observation(
+                float(t), target, name, value=float(sum(t - 15 < e <= t for e in times))
+            )
+            for t in range(0, 3000, 15)
+        ]
+    decisions = engine.replay(config, seen, [])
+    return [d.rule for d in decisions if d.severity is verdicts.Severity.CRITICAL]
+
+
+@pytest.mark.parametrize("preset", ["web-service", "database-host", "batch-host"])
+def test_a_unit_systemd_gave_up_on_rolls_back_at_once(preset: str) -> None:
+    # systemd's start limit: the unit failed again and again within seconds and stays down.
+    # Its "Failed to start" line is one unit failure event as well.
+    assert _criticals_with_units(preset, failures=[2402.0], gave_up=[2402.0]) == [
+        f"{preset}.unit-gave-up"
+    ]
+    # One unit failure alone (a stop that timed out during the upgrade's restart) only warns.
+    assert _criticals_with_units(preset, failures=[2402.0], gave_up=[]) == []
+    # The second failure within 30 minutes still rolls back, give-up or not.
+    assert _criticals_with_units(preset, failures=[2402.0, 2700.0], gave_up=[]) == [
+        f"{preset}.unit-failures"
+    ]
+    # Without the signal bound the rule is left out, and the repeat is waited for.
+    assert _criticals_with_units(preset, failures=[2402.0], gave_up=[2402.0], bound=False) == []
+
+
+def test_the_corpus_binds_unit_gave_up_to_systemd_giving_up_and_to_nothing_else() -> None:
+    # The patterns docs/presets.md tells users to bind, as corpus/rollsafe.yaml binds them.
+    corpus = yaml.safe_load(CORPUS_CONFIG.read_text(encoding="utf-8"))
+    (probe,) = [p for p in corpus["probes"] if p["name"] == "unit-gave-up"]
+    for use in corpus["presets"]:
+        assert use["signals"]["unit_gave_up"] == "unit-gave-up"
+    patterns = [re.compile(p) for p in probe["patterns"]]
+
+    def matches(line: str) -> bool:
+        return any(p.search(line) for p in patterns)
+
+    # Real lines: https://github.com/brocaar/chirpstack-application-server/issues/337 (a
+    # crash loop systemd gave up on, both wordings) and https://github.com/owfs/owfs/issues/116.
+    prefix = "Jul 12 08:48:45 ubuntu systemd[1]: "
+    assert matches(prefix + "loraserver.service: Start request repeated too quickly.")
+    assert matches(prefix + "loraserver.service: Failed with result 'start-limit-hit'.")
+    assert matches("systemd[1]: owserver.service: Start request repeated too quickly.")
+    # Older systemd put the unit after the words (https://github.com/remind101/empire/issues/160).
+    assert matches(
+        "Mar 06 02:30:04 c1 systemd[1]: start request repeated too quickly for "
+        "r101-bablefish.1.web.1.service"
+    )
+    # One crash and its restart are not a give-up.
+    for line in (
+        "loraserver.service: Main process exited, code=exited, status=1/FAILURE",
+        "loraserver.service: Failed with result 'exit-code'.",
+        "loraserver.service: Service hold-off time over, scheduling restart.",
+        "Failed to start LoRa Server.",
+        "miniflux.service: Scheduled restart job, restart counter is at 5.",
+    ):
+        assert not matches(prefix + line), line
 
 
 def test_a_needs_entry_must_name_signals_of_the_preset() -> None:
