@@ -354,6 +354,7 @@ class Engine:
                     else None
                 ),
                 rate_floor=self._floors.get(rule.probe),
+                memo=self._memo(target, rule.id) if isinstance(rule, models.TrendRule) else None,
             )
             if severity.get(rule.id) is not decided:
                 severity[rule.id] = decided

@@ -661,6 +661,7 @@ def decide(
     now: float,
     reference_at: float | None = None,
     rate_floor: float | None = None,
+    memo: Memo | None = None,
 ) -> tuple[verdicts.Severity, float]:
     """The severity :func:`evaluate_leaf` gives, without its sentence and evidence, and until
     when it holds: the same severity for every later ``now`` before that time, as long as
@@ -682,21 +683,27 @@ def decide(
     if isinstance(rule, models.RateRule):
         return _decide_rate(rule, window, now=now, floor=rate_floor)
     if isinstance(rule, models.TrendRule):
-        return _decide_trend(rule, window, now=now, reference_at=reference_at)
+        return _decide_trend(rule, window, now=now, reference_at=reference_at, memo=memo)
     return _decide_baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor)
 
 
 def _decide_trend(
-    rule: models.TrendRule, window: windows.Window | None, *, now: float, reference_at: float | None
+    rule: models.TrendRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    memo: Memo | None,
 ) -> tuple[verdicts.Severity, float]:
     """Before the fit can start, OK until it can; then decided at every instant: the fit's span
-    and the middle splitting it into halves move with ``now`` itself (see ``trend.judge``)."""
+    and the middle splitting it into halves move with ``now`` itself (see ``trend.judge``).
+    The rule's memo (the daemon's path shares it) saves the fits while what they read stands."""
     if reference_at is None or reference_at > now:
         return verdicts.Severity.OK, math.inf if reference_at is None else reference_at
     ready = reference_at + rule.grace + rule.min_window
     if now < ready:
         return verdicts.Severity.OK, ready
-    severity = trending(rule, window, now=now, reference_at=reference_at).severity
+    severity = trending(rule, window, now=now, reference_at=reference_at, memo=memo).severity
     return severity, math.nextafter(now, math.inf)
 
 
