@@ -444,6 +444,18 @@ def _number(x: float) -> str:
 # --------------------------------------------------------------------------- log platforms
 
 
+def _step_times(probe: PlatformProbe | MonitorProbe, *, start: float, end: float) -> list[float]:
+    """The times a probe looking every ``interval`` would have looked, after ``start``."""
+    step = probe.interval
+    total = math.floor((end - start) / step)
+    if total > MAX_PLATFORM_STEPS:
+        raise RecordError(
+            f"probe {probe.name}: {total} steps of {step:g}s from start to end, more than "
+            f"{MAX_PLATFORM_STEPS}: record a shorter range, or several"
+        )
+    return [round(start + k * step, 3) for k in range(1, total + 1)]
+
+
 def platform_observations(
     probe: PlatformProbe,
     target: models.Target,
@@ -456,14 +468,7 @@ def platform_observations(
 
     Runs its own event loop: ``record`` is called from the command line, outside any loop.
     """
-    step = probe.interval
-    total = math.floor((end - start) / step)
-    if total > MAX_PLATFORM_STEPS:
-        raise RecordError(
-            f"probe {probe.name}: {total} steps of {step:g}s from start to end, more than "
-            f"{MAX_PLATFORM_STEPS}: record a shorter range, or several"
-        )
-    times = [round(start + k * step, 3) for k in range(1, total + 1)]
+    times = _step_times(probe, start=start, end=end)
     return asyncio.run(_ask_platform(probe, target, times, sleep=sleep))
 
 
@@ -517,14 +522,7 @@ def monitor_observations(
 
     Runs its own event loop: ``record`` is called from the command line, outside any loop.
     """
-    step = probe.interval
-    total = math.floor((end - start) / step)
-    if total > MAX_PLATFORM_STEPS:
-        raise RecordError(
-            f"probe {probe.name}: {total} steps of {step:g}s from start to end, more than "
-            f"{MAX_PLATFORM_STEPS}: record a shorter range, or several"
-        )
-    times = [round(start + k * step, 3) for k in range(1, total + 1)]
+    times = _step_times(probe, start=start, end=end)
     return asyncio.run(_ask_monitor(probe, target, times, sleep=sleep)) if times else []
 
 
