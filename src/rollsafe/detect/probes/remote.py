@@ -32,6 +32,7 @@ a scheduler firing hundreds of probes at one instant does not open hundreds of c
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import shlex
 import time
@@ -41,6 +42,8 @@ from rollsafe.config import models
 from rollsafe.detect.probes import hoststats, logevents, logs, outcomes
 from rollsafe.domain import clocks, errors, ids, observations
 from rollsafe.reach.transports import batching, shared, transporting
+
+logger = logging.getLogger(__name__)
 
 MAX_CALLS = 64
 """Remote probe commands in flight at once, whatever the number of hosts."""
@@ -229,7 +232,7 @@ def metric_of(
 
 FILE_SCRIPT = r"""
 f=$1; ino=$2; off=$3; max=$4; mark=$5
-if [ ! -e "$f" ]; then echo "$mark missing - 0"; exit 0; fi
+if [ ! -e "$f" ]; then echo "$mark missing - 0 0"; exit 0; fi
 set -- $(stat -L -c '%i %s' -- "$f") || exit 3
 cur=$1; size=$2; state=same; old=
 if [ -z "$ino" ]; then
@@ -246,20 +249,20 @@ if [ "$state" = rotated ]; then
   [ "$oldn" -gt "$max" ] && oldn=$max
   [ "$oldn" -lt 0 ] && oldn=0
   n=$size; [ "$n" -gt $((max - oldn)) ] && n=$((max - oldn))
-  echo "$mark rotated $cur $n"
+  echo "$mark rotated $cur $n $size"
   [ "$oldn" -gt 0 ] && tail -c +$((off + 1)) -- "$old" | head -c "$oldn"
   printf '\n%s cur\n' "$mark"
   [ "$n" -gt 0 ] && head -c "$n" -- "$f"
   exit 0
 fi
 n=$((size - off)); [ "$n" -gt "$max" ] && n=$max
-echo "$mark $state $cur $((off + n))"
+echo "$mark $state $cur $((off + n)) $size"
 [ "$n" -gt 0 ] && tail -c +$((off + 1)) -- "$f" | head -c "$n"
 exit 0
 """
 """Reads what is new in a file: ``sh -c FILE_SCRIPT sh PATH INODE OFFSET MAX MARK``.
 
-Prints ``MARK STATE INODE NEW_OFFSET`` then the bytes; on rotation the rest of the old file,
+Prints ``MARK STATE INODE NEW_OFFSET SIZE`` then the bytes; on rotation the rest of the old file,
 a ``MARK cur`` line, then the new file from its start. ``INODE`` empty: first look, ``OFFSET``
 is ``end`` or ``start``.
 """
@@ -270,6 +273,7 @@ class _FileState:
     inode: str = ""
     offset: str = "end"  # a byte offset, or "end"/"start" before the first look
     pending: str = ""  # a last line whose newline has not arrived yet
+    behind: bool = False  # bytes were left unread at the last look (said once in the log)
 
 
 @dataclass
@@ -339,12 +343,12 @@ class RemoteLogProbe:
         result = await run(self._transport, target, script, limit_s=self._config.timeout)
         header, _, body = result.stdout.partition("\n")
         fields = header.split()
-        if not result.ok or len(fields) != 4 or fields[0] != mark:
+        if not result.ok or len(fields) != 5 or fields[0] != mark:
             raise outcomes.CannotObserve(
                 f"reading {path} on {target.id} failed (exit {result.exit_status}): "
                 f"{outcomes.clip((result.stderr or header).strip(), 200)}"
             )
-        _, status, inode, offset = fields
+        _, status, inode, offset, size = fields
         if status == "missing":
             # Blind until it appears; then it is read from its first line.
             self._files[(target.id, path)] = _FileState(offset="start")
@@ -357,6 +361,26 @@ class RemoteLogProbe:
             self._flush(state, counter)
         self._feed(state, body, counter)
         state.inode, state.offset = inode, offset
+        self._say_backlog(state, target, path, unread=int(size) - int(offset), most=most)
+
+    def _say_backlog(
+        self, state: _FileState, target: models.Target, path: str, *, unread: int, most: int
+    ) -> None:
+        """A log growing faster than a look may read (``max_bytes``, or a cloud round's share)
+        is counted late: say so when it starts and when it has caught up, not at every look."""
+        if unread > 0 and not state.behind:
+            logger.warning(
+                "log probe %s on %s: %d bytes of %s left unread at this look (at most %d per "
+                "look); its events are counted late until it catches up",
+                self.name,
+                target.id,
+                unread,
+                path,
+                most,
+            )
+        elif unread <= 0 and state.behind:
+            logger.info("log probe %s on %s: caught up with %s", self.name, target.id, path)
+        state.behind = unread > 0
 
     def _feed(self, state: _FileState, text: str, counter: logevents.Counter) -> None:
         text = state.pending + text
