@@ -199,25 +199,7 @@ class CmsStandIn(StandIn):
         return period, start, end, wanted
 
     def _describe_metric_last(self, query: dict[str, str]) -> dict[str, Any]:
-        for name in ("Namespace", "MetricName"):
-            if not query.get(name):
-                raise _Refused("InvalidParameter", f"{name} is mandatory for this action.")
-        try:
-            period = int(query.get("Period", "60"))
-            start = int(query["StartTime"]) / 1000
-            end = int(query["EndTime"]) / 1000
-        except (KeyError, ValueError):
-            raise _Refused(
-                "InvalidParameter", "Period, StartTime or EndTime is malformed."
-            ) from None
-        wanted: list[dict[str, str]] = []
-        if "Dimensions" in query:
-            try:
-                wanted = json.loads(query["Dimensions"])
-            except ValueError:
-                raise _Refused("InvalidParameter", "Dimensions is not valid JSON.") from None
-            if not isinstance(wanted, list) or not all(isinstance(d, dict) for d in wanted):
-                raise _Refused("InvalidParameter", "Dimensions must be a JSON array of objects.")
+        period, start, end, wanted = self._query(query)
         newest: dict[str, Point] = {}
         for point in self.points:
             if (point.namespace, point.metric) != (query["Namespace"], query["MetricName"]):
