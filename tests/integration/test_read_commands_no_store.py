@@ -101,3 +101,39 @@ def test_a_postgres_database_never_migrated_is_no_store(tmp_path: Path, postgres
     # Once a controller migrated it, the same command reads it.
     sql.open_store(tmp_path / "state", postgres_url).close()
     assert runner.invoke(main.app, ["status", "-c", str(config)]).exit_code == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("command", [["status"], ["runs"], ["target", "list"]])
+def test_a_postgres_store_at_an_older_schema_is_refused_and_left_unmigrated(
+    tmp_path: Path, postgres_url: str, command: list[str]
+) -> None:
+    """Reading commands never migrate PostgreSQL either (as on SQLite): a new rollsafe's
+    `status`, run between its install and the controller's restart, says what to do."""
+    from alembic import command as alembic
+
+    from rollsafe.storage import engines, migrating, revisions
+
+    history = revisions.shipped_history()
+    assert history is not None
+    engine = engines.create(engines.resolve(postgres_url))
+    try:
+        with engine.connect() as connection, connection.begin():
+            config = migrating.alembic_config()
+            config.attributes["connection"] = connection
+            alembic.upgrade(config, history[-2])
+        settings = tmp_path / "rollsafe.yaml"
+        settings.write_text(f"store:\n  url: '{postgres_url}'\n")
+        result = runner.invoke(main.app, [*command, "-c", str(settings)])
+        assert result.exit_code == context.EXIT_ERROR, result.output
+        said = " ".join(result.stderr.split())
+        assert f"is at schema {history[-2]}, older than the {history[-1]}" in said
+        assert migrating.stored_revision(engine) == history[-2]  # not migrated
+        # A store written by a newer rollsafe: refused, not read with the wrong columns.
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+        result = runner.invoke(main.app, [*command, "-c", str(settings)])
+        assert result.exit_code == context.EXIT_ERROR, result.output
+        assert "written by a newer rollsafe" in " ".join(result.stderr.split())
+    finally:
+        engine.dispose()

@@ -45,12 +45,13 @@ from rollsafe.storage import (
     fencing,
     migrating,
     repositories,
+    revisions,
     rows,
     schema,
     sqlite_read,
 )
 
-__all__ = ["DB_FILE", "SqlStore", "default_url", "open_store"]
+__all__ = ["DB_FILE", "SqlStore", "default_url", "open_reading", "open_store"]
 
 DB_FILE = sqlite_read.DB_FILE
 """Name of the SQLite database inside the state directory."""
@@ -86,6 +87,23 @@ def open_store(
         except BaseException:
             store.close()
             raise
+    return store
+
+
+def open_reading(url: str, *, password_env: str | None = None) -> SqlStore:
+    """Open an existing store for commands that only read: never created, never migrated.
+
+    The read path for stores the standard-library reader does not take (PostgreSQL): a store
+    at another schema than this rollsafe's is ``revisions.SchemaMismatch``, as in
+    ``sqlite_read``; one never migrated is an error too (the caller checks that a store is
+    there first, to say "no store" in its words).
+    """
+    store = SqlStore(url, password_env=password_env)
+    try:
+        revisions.check_readable(store.url, store.reachable_schema_version())
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -174,6 +192,22 @@ class SqlStore:
     def schema_version(self) -> str | None:
         """The store's schema version: its Alembic revision (``rollsafe status`` shows it)."""
         with self._turns:
+            return migrating.stored_revision(self._engine)
+
+    def reachable_schema_version(self) -> str | None:
+        """``schema_version``, after making sure the database answers at all.
+
+        ``stored_revision`` reads a missing version table as "never migrated"; an unreachable
+        database or a refused password must say so instead.
+        """
+        with self._turns:
+            try:
+                with self._engine.connect():
+                    pass
+            except sa_exc.SQLAlchemyError as exc:
+                raise errors.StoreError(
+                    f"cannot read {self._shown}: {_why(exc, self._secrets)}"
+                ) from exc
             return migrating.stored_revision(self._engine)
 
     def close(self) -> None:

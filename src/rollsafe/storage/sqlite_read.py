@@ -66,8 +66,7 @@ class NoStore(errors.StoreError):
     """No rollsafe store at that path: no file, or a file rollsafe never migrated."""
 
 
-class SchemaMismatch(errors.StoreError):
-    """The store's schema is not the one this rollsafe reads (older or newer)."""
+SchemaMismatch = revisions.SchemaMismatch
 
 
 class SqliteReader:
@@ -99,7 +98,7 @@ class SqliteReader:
             # One deferred read transaction: every query below sees the same snapshot.
             self._execute("BEGIN")
             self._revision = self._stored_revision()
-            self._check_schema()
+            revisions.check_readable(str(self.path), self._revision)
         except BaseException:
             self._db.close()
             raise
@@ -144,24 +143,6 @@ class SqliteReader:
         if len(found) != 1:
             raise NoStore(f"no rollsafe store at {self.path} (the file has no rollsafe schema)")
         return found[0]
-
-    def _check_schema(self) -> None:
-        history = revisions.shipped_history()
-        if history is None:  # pragma: no cover - a test pins the shipped scripts as one line
-            raise errors.StoreError("the shipped migration scripts do not form one history")
-        head = history[-1]
-        if self._revision == head:
-            return
-        if self._revision in history:
-            raise SchemaMismatch(
-                f"the store at {self.path} is at schema {self._revision}, older than the "
-                f"{head} this rollsafe reads; the controller migrates it when it starts with "
-                "this version (restart it), and reading commands never do"
-            )
-        raise SchemaMismatch(
-            f"the store at {self.path} is at schema {self._revision}, which this rollsafe "
-            f"(schema {head}) does not know: it was written by a newer rollsafe; use that one"
-        )
 
     # ----------------------------------------------------------------- reads
 

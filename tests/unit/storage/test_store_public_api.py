@@ -18,10 +18,19 @@ from rollsafe.storage import auditing, migrating, repositories, revisions, sql, 
         ),
         (redacting, ["MASK", "is_secret_key", "redact", "redact_text"]),
         (exporting, ["from_json", "read_jsonl", "to_line", "write_jsonl"]),
-        (sql, ["DB_FILE", "SqlStore", "default_url", "open_store"]),
+        (sql, ["DB_FILE", "SqlStore", "default_url", "open_reading", "open_store"]),
         (auditing, ["verify_store"]),
         (sqlite_read, ["DB_FILE", "NoStore", "SchemaMismatch", "SqliteReader"]),
-        (revisions, ["MIGRATIONS_DIR", "shipped_head", "shipped_history"]),
+        (
+            revisions,
+            [
+                "MIGRATIONS_DIR",
+                "SchemaMismatch",
+                "check_readable",
+                "shipped_head",
+                "shipped_history",
+            ],
+        ),
         (
             migrating,
             [

@@ -201,14 +201,24 @@ def open_reader_from(config: Path | None, state_dir: Path | None) -> StoreReads:
 
     The embedded SQLite store is read through ``sqlite3`` (``storage.sqlite_read``:
     read-only, no SQLAlchemy, which would cost a per-host script's call more than its
-    reading); PostgreSQL, and a SQLite URL written in an unusual form, through the migrating
-    store as before. Exits with EXIT_ERROR when there is no store, when the store's schema is
-    not the one this rollsafe reads, or when it cannot be read.
+    reading); PostgreSQL, and a SQLite URL written in an unusual form, through SQLAlchemy
+    (``sql.open_reading``), never migrated either. Exits with EXIT_ERROR when there is no
+    store, when the store's schema is not the one this rollsafe reads, or when it cannot be
+    read.
     """
     location = locate_store(config, state_dir)
     path = _sqlite_file(location)
     if path is None:
-        return _open_located(location, must_exist=True)
+        from rollsafe.storage import sql
+
+        _require_existing(location)
+        try:
+            return sql.open_reading(
+                location.url or sql.default_url(location.state_dir),
+                password_env=location.password_env,
+            )
+        except errors.StoreError as exc:
+            fail(f"cannot open the store at {location.shown}: {exc}")
     if not path.is_file():
         _require_existing(location)  # says "no rollsafe store at ..." as every read command does
     try:
