@@ -302,6 +302,16 @@ class Scheduler:
         ordered = sorted(self._lags)
         return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
+    def log_backlog(self) -> dict[str, tuple[int, int]]:
+        """Per probe that follows remote files: bytes not read yet and files behind (see
+        ``RemoteLogProbe.backlog``); for ``/metrics``."""
+        found: dict[str, tuple[int, int]] = {}
+        for probe in self._probes:
+            backlog = getattr(probe, "backlog", None)
+            if callable(backlog):
+                found[probe.name] = backlog()
+        return found
+
     async def close(self) -> None:
         """Close every probe (for callers that only used ``observe_once``). Idempotent."""
         if self._closed:

@@ -77,6 +77,7 @@ class Daemon:
         self.metrics = metrics.Metrics(
             probes=[p.name for p in self.config.probes],
             open_runs=lambda: self.store.list_runs(open_only=True, limit=10_000),
+            log_backlog=lambda: self._scheduler.log_backlog() if self._scheduler else {},
         )
         # Run events (announced, started, succeeded, failed ...) reach people through the
         # executor's audit hook; see rollsafe.notify.routing for what is said when.

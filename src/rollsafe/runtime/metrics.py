@@ -25,6 +25,10 @@ metric                                         type       labels
 ``rollsafe_notifications_total``               counter    notifier, outcome
 ``rollsafe_leader``                            gauge      (1 while this controller acts: the
                                                           lease holder, or a lone controller)
+``rollsafe_log_backlog_bytes``                 gauge      probe (bytes of followed remote
+                                                          files not read yet: events counted
+                                                          late)
+``rollsafe_log_files_behind``                  gauge      probe
 =============================================  =========  ==================================
 """
 
@@ -60,7 +64,9 @@ _OUTCOMES = {
 class Metrics:
     """The counters and histograms of one controller; ``probes``: the configured probe names.
 
-    ``open_runs`` (optional) returns the open runs; it is called at each scrape.
+    ``open_runs`` (optional) returns the open runs; ``log_backlog`` (optional), per probe
+    following remote files, the bytes not read yet and the files behind. Both are called at
+    each scrape.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class Metrics:
         *,
         probes: Iterable[str] = (),
         open_runs: Callable[[], list[runs.RollbackRun]] | None = None,
+        log_backlog: Callable[[], dict[str, tuple[int, int]]] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._probes = frozenset(probes)
@@ -138,6 +145,8 @@ class Metrics:
             self.runs_finished.labels(outcome)
         if open_runs is not None:
             r.register(_OpenRuns(open_runs))
+        if log_backlog is not None:
+            r.register(_LogBacklog(log_backlog))
 
     # ------------------------------------------------------------------ feeding
 
@@ -208,3 +217,46 @@ class _OpenRuns(Collector):
         for state, count in sorted(counts.items()):
             family.add_metric([state], count)
         yield family
+
+
+class _LogBacklog(Collector):
+    """``rollsafe_log_backlog_bytes{probe}`` and ``rollsafe_log_files_behind{probe}``.
+
+    A log followed over a transport reads at most its share per look (a cloud round's 24 KB
+    split between probes); a busier log falls behind and its events are counted late. The
+    probe logs when that starts and ends; these gauges let an alert say it too.
+    """
+
+    _BYTES = "rollsafe_log_backlog_bytes"
+    _FILES = "rollsafe_log_files_behind"
+
+    def __init__(self, backlog: Callable[[], dict[str, tuple[int, int]]]) -> None:
+        self._backlog = backlog
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                self._BYTES,
+                "Bytes of followed remote log files not read yet (events counted late), by probe",
+                labels=["probe"],
+            ),
+            GaugeMetricFamily(
+                self._FILES, "Followed remote log files behind, by probe", labels=["probe"]
+            ),
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(self._families())
+
+    def collect(self) -> Iterator[Metric]:
+        unread, behind = self._families()
+        try:
+            found = self._backlog()
+        except Exception:
+            log.exception("cannot read the log probes' backlog for /metrics")
+            return
+        for probe, (size, files) in sorted(found.items()):
+            unread.add_metric([probe], size)
+            behind.add_metric([probe], files)
+        yield unread
+        yield behind

@@ -28,12 +28,19 @@ async def test_a_backlog_is_said_once_counted_over_looks_and_its_end_said_too(
     )
     probe = remote.RemoteLogProbe(config, FakeClock(start=0.0), FakeTransport(), max_bytes=300)
     caplog.set_level(logging.INFO, logger="rollsafe.detect.probes.remote")
+    backlogs = []
     try:
-        counts = [(await probe.observe(TARGET)).value for _ in range(5)]
+        counts = []
+        for _ in range(5):
+            counts.append((await probe.observe(TARGET)).value)
+            backlogs.append(probe.backlog())
     finally:
         await probe.close()
     # 300 bytes a look: the 40 lines (26 bytes each) are counted over four looks, none twice.
     assert sum(c or 0 for c in counts) == 40
+    # What /metrics shows (rollsafe_log_backlog_bytes, rollsafe_log_files_behind): the bytes
+    # left after each look, on one file, then nothing once caught up.
+    assert backlogs == [(740, 1), (440, 1), (140, 1), (0, 0), (0, 0)]
     assert counts[-1] == 0
     said = [r for r in caplog.records if r.name == "rollsafe.detect.probes.remote"]
     assert [r.levelname for r in said] == ["WARNING", "INFO"]

@@ -274,6 +274,7 @@ class _FileState:
     offset: str = "end"  # a byte offset, or "end"/"start" before the first look
     pending: str = ""  # a last line whose newline has not arrived yet
     behind: bool = False  # bytes were left unread at the last look (said once in the log)
+    unread: int = 0  # how many (``rollsafe_log_backlog_bytes``)
 
 
 @dataclass
@@ -381,6 +382,13 @@ class RemoteLogProbe:
         elif unread <= 0 and state.behind:
             logger.info("log probe %s on %s: caught up with %s", self.name, target.id, path)
         state.behind = unread > 0
+        state.unread = max(0, unread)
+
+    def backlog(self) -> tuple[int, int]:
+        """Bytes written to the followed files and not read yet, over every target, and how
+        many files that is (``rollsafe_log_backlog_bytes`` / ``rollsafe_log_files_behind``)."""
+        behind = [state.unread for state in self._files.values() if state.unread > 0]
+        return sum(behind), len(behind)
 
     def _feed(self, state: _FileState, text: str, counter: logevents.Counter) -> None:
         text = state.pending + text
