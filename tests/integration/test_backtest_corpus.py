@@ -200,7 +200,11 @@ HEALTHY_FAMILIES = {
 
 
 def _builder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("corpus_builder", CORPUS / "build.py")
+    return _corpus_module("build")
+
+
+def _corpus_module(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"corpus_{name}", CORPUS / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -337,6 +341,17 @@ def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     # back before memory ran out, none of its 5 healthy memory growths.
     assert halves["held-out-2"].counts.tp >= 4
     assert halves["held-out-2"].counts.fp == 0
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_the_docs_show_what_the_corpus_measures_now(whole_corpus: corpora.CorpusResult) -> None:
+    # docs/presets.md's per-family table is generated (corpus/family_table.py --write): a
+    # change to a rule, a preset or the corpus that moves a figure must regenerate it.
+    report = json.loads(json.dumps(whole_corpus.to_json(), default=str))
+    table = _corpus_module("family_table").table(report)
+    docs = (CORPUS.parent / "docs" / "presets.md").read_text(encoding="utf-8")
+    assert table in docs, "docs/presets.md is stale: run corpus/family_table.py --write"
 
 
 @pytest.mark.slow
