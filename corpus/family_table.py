@@ -121,7 +121,7 @@ def main(argv: Sequence[str]) -> int:
     if args.write:
         write(text)
     else:
-        print(text)
+        sys.stdout.write(text + "\n")
     return 0
 
 
