@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from rollsafe.backtest import corpora
+from rollsafe.backtest import corpora, scoring
 from rollsafe.config import loading
 from rollsafe.interfaces.cli import main
 
@@ -227,7 +227,7 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     assert families >= FAULT_FAMILIES | HEALTHY_FAMILIES
     for entry in entries:
         assert (entry["label"] == "fault") == bool(entry["faults"]), entry["name"]
-        assert entry["half"] in {"design", "held-out", "held-out-2"}
+        assert entry["half"] in {"design", "held-out", "held-out-2", "held-out-3"}
         if entry["origin"] != "synthetic":  # real data: every source is cited
             assert entry["sources"], entry["name"]
             assert all("https://" in str(s) for s in entry["sources"]), entry["name"]  # type: ignore[attr-defined]
@@ -236,7 +236,11 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     weeks = [e for e in entries if e["family"] == "healthy-week"]
     assert sum(float(e["duration_s"]) for e in weeks) >= 7 * 86400  # type: ignore[arg-type]
     for family in families:  # the split rule puts every family with 2+ recordings in both
-        listed = [e for e in entries if e["family"] == family and e["half"] != "held-out-2"]
+        listed = [
+            e
+            for e in entries
+            if e["family"] == family and e["half"] not in {"held-out-2", "held-out-3"}
+        ]
         if len(listed) >= 2:
             assert {e["half"] for e in listed} == {"design", "held-out"}, family
     # Added after the held-out half had been seen (the memory-trend work): a half of their
@@ -244,6 +248,26 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     later = [e for e in entries if e["half"] == "held-out-2"]
     assert sum(e["family"] == "memory-leak" for e in later) >= 3
     assert sum(e["label"] == "healthy" for e in later) >= 3
+
+
+def test_held_out_3_is_new_varied_and_half_real() -> None:
+    # Written after the judge of round 5 was designed, never tuned on: at least 24
+    # recordings, faults of every family and healthy noise, at least half on real data.
+    entries = [e for e in _manifest() if e["half"] == "held-out-3"]
+    assert len(entries) >= 24
+    faults = [e for e in entries if e["label"] == "fault"]
+    healthy = [e for e in entries if e["label"] == "healthy"]
+    assert len(faults) >= 12
+    assert len(healthy) >= 12
+    assert {str(e["family"]) for e in faults} >= FAULT_FAMILIES
+    assert len({str(e["family"]) for e in healthy}) >= 10
+    real = [e for e in entries if e["origin"] in {"quoted", "shared-data"}]
+    assert len(real) * 2 >= len(entries)
+    # The quoted events of the new half are ones no earlier recording used.
+    earlier = {str(s) for e in _manifest() if e["half"] != "held-out-3" for s in e["sources"]}  # type: ignore[attr-defined]
+    quoted_here = {str(s) for e in entries if e["origin"] == "quoted" for s in e["sources"]}  # type: ignore[attr-defined]
+    assert quoted_here
+    assert not quoted_here & earlier
 
 
 def test_the_committed_corpus_is_what_the_builder_writes() -> None:
@@ -288,6 +312,17 @@ def test_the_corpus_table_reports_families_halves_and_the_week(tmp_path: Path) -
 
 
 SHARED_DATA = _builder().shared_data_dir()
+HELD_OUT_3 = "held-out-3"
+
+
+def _half(scenario: scoring.ScenarioScore) -> object:
+    return scenario.replay.recording.header.meta.get("half")
+
+
+def _before_held_out_3(result: corpora.CorpusResult) -> scoring.Totals:
+    """Totals over the first three halves: the corpus as the checks below were measured on.
+    Held-out-3 (never tuned on) has checks of its own, at the figures measured on it."""
+    return scoring.total([s for s in result.scenarios if _half(s) != HELD_OUT_3])
 
 
 @pytest.fixture(scope="module")
@@ -306,13 +341,15 @@ def whole_corpus(tmp_path_factory: pytest.TempPathFactory) -> corpora.CorpusResu
 def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # Measured at the time of writing: precision 1.000 (TP 60, FP 0), every half.
-    totals = whole_corpus.totals
+    # Measured at the time of writing: precision 1.000 (TP 60, FP 0), every half of the first
+    # three (held-out-3, written later, is held to its own measured floor below).
+    totals = _before_held_out_3(whole_corpus)
     assert len(whole_corpus.scenarios) >= 60
     assert whole_corpus.week_rollbacks == 0
     assert (totals.counts.precision or 0.0) >= 0.97
     for half in whole_corpus.groups(by="half"):
-        assert (half.totals.counts.precision or 0.0) >= 0.97, half.name
+        if half.name != HELD_OUT_3:
+            assert (half.totals.counts.precision or 0.0) >= 0.97, half.name
     assert totals.counts.tp >= 50
 
 
@@ -326,7 +363,8 @@ def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     # service down rolls back at once; 160 s before; `unit-gave-up` took one design unit
     # failure from 255 s to 0 s and moved no half's median), so that a change that loses
     # detections or slows them down fails here; the issue's own targets are the xfail test below.
-    totals = whole_corpus.totals
+    # Over the first three halves; held-out-3 has its own floors below.
+    totals = _before_held_out_3(whole_corpus)
     assert totals.counts.tp >= 60
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
@@ -358,11 +396,13 @@ def test_the_docs_show_what_the_corpus_measures_now(whole_corpus: corpora.Corpus
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15 targets not reached (measured: recall 0.984 = 60/61, a 3%/h leak of "
+    reason="issue #15 targets not reached (measured on the first three halves: recall 0.984 = "
+    "60/61, a 3%/h leak of "
     "held-out-2 is not yet projected to run out within 4 h when its recording ends; median "
     "detection delay 150 s: sequential tests on 30 s data need three buckets, "
     "uncorroborated repeated-event families wait for the repeat, leaks are rolled back "
-    "hours after the upgrade): see docs/presets.md",
+    "hours after the upgrade; with held-out-3, never tuned on: recall 0.943 = 83/88, "
+    "median 150 s): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
@@ -371,3 +411,46 @@ def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     assert (totals.counts.recall or 0.0) >= 0.99
     assert totals.median_delay is not None
     assert totals.median_delay <= 60.0
+
+
+# Held-out-3: measured once, untuned, when it was written (round 5's judge, shipped presets):
+# TP 23, FP 4, FN 4, TN 17 over 45 recordings; precision 0.852, recall 0.852, median detection
+# delay 240 s. The floors below are those figures, so that a change that makes the judge worse
+# on recordings nobody tuned on fails; the known misses and false rollbacks (docs/presets.md,
+# held-out-3) may go away, no new one may appear.
+HELD_OUT_3_MISSED = {
+    "fault-memory-leak-2ph",  # 2 points/h: memory-trend sees 2.98%/h, under its 3%/h
+    "fault-memory-leak-network-real",  # 2.5 points/h over real wander: 2.99%/h
+    "fault-outage-batch-thrice",  # 65 s outages: batch-host's down needs 120 s
+    "fault-segfault-gp-mixed",  # 2.6.39 `general protection` (no `traps:`) is not counted
+}
+HELD_OUT_3_FALSE_ROLLBACKS = {
+    "healthy-cache-slow-fill",  # a cache filling for 2 h: memory-trend projects it out
+    "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
+    "healthy-warmup-db-replay",  # 40 s journal replay before the mark: down (30 s)
+    "healthy-warmup-long-jvm",  # a 10-minute warm-up: latency-quantile-up after 2 min
+}
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    chosen = [s for s in whole_corpus.scenarios if _half(s) == HELD_OUT_3]
+    assert len(chosen) >= 45
+    totals = scoring.total(chosen)
+    assert totals.counts.tp >= 23
+    assert totals.counts.fp <= 4
+    assert totals.counts.fn <= 4
+    assert (totals.counts.precision or 0.0) >= 0.85
+    assert (totals.counts.recall or 0.0) >= 0.85
+    assert totals.median_delay is not None
+    assert totals.median_delay <= 240.0
+    outcomes = {
+        (s.replay.recording.name, t["outcome"]) for s in chosen for t in s.to_json()["targets"]
+    }
+    missed = {name for name, outcome in outcomes if outcome == "FN"}
+    rolled_back = {name for name, outcome in outcomes if outcome == "FP"}
+    assert missed <= HELD_OUT_3_MISSED
+    assert rolled_back <= HELD_OUT_3_FALSE_ROLLBACKS
