@@ -422,6 +422,16 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         1,
     ),
     (
+        "segfault",  # a 2.6.32 kernel (RHEL 6): the same trap line without `traps:`
+        "https://github.com/apple/cups/issues/5687",
+        [
+            "cupsd[9073] general protection ip:7f3dd1338716 sp:7ffdadea62d8 error:0 in "
+            "libc-2.12.so[7f3dd1210000+18b000]",
+        ],
+        1,
+        1,
+    ),
+    (
         "segfault",  # an invalid opcode trap (quoted wrapped over three lines; one line logged)
         "https://github.com/abrt/abrt/pull/1219",
         [

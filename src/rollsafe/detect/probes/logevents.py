@@ -245,6 +245,14 @@ PRESETS: dict[str, EventSpec] = {
                 r"divide error|stack segment|int3))",
                 needles=("traps:",),
             ),
+            # Kernels before 3.x logged the same trap lines without the ``traps:`` prefix
+            # (RHEL/CentOS 6's 2.6.32, still in fleets): ``cupsd[9073] general protection
+            # ip:... sp:... error:0 in libc-2.12.so``; ``ip:`` right after keeps prose out.
+            _cue(
+                r"\b\S+?\[(?P<key>\d+)\] (?:general protection|trap (?:invalid opcode|"
+                r"divide error|stack segment|int3)) ip:[0-9a-f]+ sp:",
+                needles=("general protection ip:", "] trap "),
+            ),
             _cue(
                 r"\bProcess (?P<key>\d+) \(.*\) of user \d+ dumped core\b", needles=("dumped core",)
             ),
