@@ -279,6 +279,11 @@ class RegressionRule(RuleBase):
     min_baseline: int = Field(
         default=10, ge=2, description="Reference buckets needed (against self), peers (cohort)"
     )
+    top: bool = Field(
+        default=True,
+        description="Also test the reference's highest bucket (aggregate quantile, against "
+        "self): a shift far above anything seen before is flagged in 2 buckets, not 3 to 5",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> RegressionRule:
