@@ -44,7 +44,11 @@ y + min_delta)`` (for ``rate``, ``min_delta`` is per minute). Then, per aggregat
   are worth at most ~2,460x and the equal mixture over quantiles kept it below 1,000 (3
   buckets; 5 with quantiles [0.5, 0.9]). The price for a moderate shift, carried by the
   lower quantiles, is their smaller share (3/4 instead of all): about one bucket more
-  (the simulations, docs/configuration.md).
+  (the simulations, docs/configuration.md). The top's alternative is exchangeable, so a
+  shift that starts a few buckets after the grace gains less (every bucket below the top
+  before it counts against "nearly every bucket"). A mixture over the change point would
+  fix that, but it is not monotone in the exceedances (an early one raises the null urn's
+  prediction for later buckets) and the margin's argument needs monotone e-values.
 * ``ratio`` and ``rate``, against self: a two-sample test of Bernoulli shares or Poisson
   counts, ``after <= g(before)``. The e-value is the likelihood mixed over both parameters
   (fixed Jeffreys-like priors) divided by the likelihood maximised over the whole null; for
