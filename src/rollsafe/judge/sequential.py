@@ -23,7 +23,32 @@ y + min_delta)`` (for ``rate``, ``min_delta`` is per minute). Then, per aggregat
   distribution*: heavy tails cost nothing and no estimate of the reference is trusted. The
   e-value is a mixture of Beta-binomial alternatives over that exact law (a test martingale),
   built so that it grows with the exceedances: values only stochastically smaller than the
-  reference's (the margin) make it smaller still. Quantiles are mixed with equal weights.
+  reference's (the margin) make it smaller still. With ``top`` (the default) one more
+  component tests the reference's highest bucket (``k = n``: exceeded with probability
+  ``1 / (n + 1)``, Beta(1, n)) against one alternative only, "nearly every bucket exceeds"
+  (Beta(8, 1/2), see :data:`TOP_ALTERNATIVE`). The components (quantiles and top) are mixed
+  with equal weights, fixed before the data. Why that mixture is still a test martingale,
+  although each component counts exceedances of its own threshold: under the null the
+  ``n + t`` values are exchangeable, so given *everything* seen (in which of the ``n + 1``
+  gaps between the reference's order statistics each earlier new value fell: ``c_i`` in gap
+  ``i``), the next one falls in gap ``i`` with probability ``(1 + c_i) / (n + 1 + t)`` (a
+  Dirichlet-multinomial urn). Summed over the ``n - k + 1`` gaps above the ``k``-th, that is
+  ``(n - k + 1 + s_k) / (n + 1 + t)``: exactly what component ``k``'s own urn predicts from
+  its own ``s_k`` exceedances. So each component's likelihood ratio is a martingale in the
+  common filtration, a fixed-weight average of them is one too, and Ville's inequality
+  bounds the mixture (a threshold above the order statistic, the margin, only lowers the
+  chance of exceeding it: a supermartingale). Why the top: a bucket above the highest of
+  120 reference buckets is worth up to 121x, two in a row ``121 * 122 / 2 = 7,381``x, so a
+  shift well above anything seen before can reach ``1 / alpha = 1,000`` in 2 buckets even
+  with the top's share of the prior (1/4 with three quantiles); above the 0.99 quantile two
+  are worth at most ~2,460x and the equal mixture over quantiles kept it below 1,000 (3
+  buckets; 5 with quantiles [0.5, 0.9]). The price for a moderate shift, carried by the
+  lower quantiles, is their smaller share (3/4 instead of all): about one bucket more
+  (the simulations, docs/configuration.md). The top's alternative is exchangeable, so a
+  shift that starts a few buckets after the grace gains less (every bucket below the top
+  before it counts against "nearly every bucket"). A mixture over the change point would
+  fix that, but it is not monotone in the exceedances (an early one raises the null urn's
+  prediction for later buckets) and the margin's argument needs monotone e-values.
 * ``ratio`` and ``rate``, against self: a two-sample test of Bernoulli shares or Poisson
   counts, ``after <= g(before)``. The e-value is the likelihood mixed over both parameters
   (fixed Jeffreys-like priors) divided by the likelihood maximised over the whole null; for
@@ -203,9 +228,16 @@ def _maximise(f: Callable[[float], float], lo: float, hi: float) -> float:
 # Beta(a0 * u, b0 * v) with u >= 1 and v <= 1 predicts more exceedances than the null, and
 # keeps the likelihood ratio nondecreasing in the number of exceedances (see polya_log_e).
 _POLYA_ALTERNATIVES = ((1.0, 0.5), (1.0, 0.2), (1.0, 0.05), (4.0, 0.5), (4.0, 0.2), (4.0, 0.05))
+# The top component's alternative, as an absolute Beta(a, b), taken as Beta(max(a0, a),
+# min(b0, b)) so that it too has ``a >= a0`` and ``b <= b0``: "nearly every bucket exceeds
+# the reference's highest" (mean 8 / 8.5 = 0.94). One alternative only: the rates in between
+# are the quantile components' job, and every extra one would dilute this one's weight.
+TOP_ALTERNATIVE = (8.0, 0.5)
 
 
-def polya_log_e(exceeded: float, trials: float, a0: float, b0: float) -> float:
+def polya_log_e(
+    exceeded: float, trials: float, a0: float, b0: float, *, top: bool = False
+) -> float:
     """log e-value of "new values exceed the reference's order statistic more often".
 
     Under the null (reference and new values exchangeable), whether each new value exceeds
@@ -214,15 +246,20 @@ def polya_log_e(exceeded: float, trials: float, a0: float, b0: float) -> float:
     Beta-binomial alternatives over that exact law: a test martingale. Each alternative has
     ``a >= a0`` and ``b <= b0``, so the ratio grows with the exceedances: values only
     *stochastically smaller* than under the null (the margin) give a smaller e-value.
+    ``top``: the one alternative :data:`TOP_ALTERNATIVE` (the reference's maximum, ``k = n``)
+    instead of the six relative ones.
     """
     s, f = exceeded, trials - exceeded
     null = _log_beta(s + a0, f + b0) - _log_beta(a0, b0)
+    if top:
+        pairs = [(max(a0, TOP_ALTERNATIVE[0]), min(b0, TOP_ALTERNATIVE[1]))]
+    else:
+        pairs = [(a0 * u, b0 * v) for u, v in _POLYA_ALTERNATIVES]
     logs = []
-    for u, v in _POLYA_ALTERNATIVES:
-        a, b = a0 * u, b0 * v
+    for a, b in pairs:
         logs.append(_log_beta(s + a, f + b) - _log_beta(a, b))
-    top = max(logs)
-    mixed = top + math.log(math.fsum([math.exp(x - top) for x in logs]) / len(logs))
+    best = max(logs)
+    mixed = best + math.log(math.fsum([math.exp(x - best) for x in logs]) / len(logs))
     return mixed - null
 
 
@@ -347,6 +384,7 @@ class _Reference:
     counts: tuple[float, float] = (0.0, 0.0)
     scale: float = 1.0
     urns: tuple[tuple[float, float], ...] = ()  # quantile: the null's Beta(a0, b0) per quantile
+    top: bool = False  # quantile: the last component is the reference's maximum
 
 
 def effective_size(stats: Sequence[float]) -> float:
@@ -406,6 +444,12 @@ def _self_reference(
             # of wander were as far out as that of 120 independent values: it is nearer the
             # top of a few, and exceeded far more often (the AR(1) measurements, docs).
             urns.append(((n - k) * scale + 1.0, (k - 1) * scale + 1.0))
+        if rule.top:
+            # The reference's highest bucket (k = n): exceeded with probability 1 / (n + 1)
+            # under the null, Beta(1, n); its wider urn, as above.
+            levels.append(ordered[-1])
+            thresholds.append(margin(rule, ordered[-1]))
+            urns.append((1.0, (n - 1) * scale + 1.0))
         return _Reference(
             tuple(thresholds),
             tuple(levels),
@@ -414,6 +458,7 @@ def _self_reference(
             rule.alpha,
             urns=tuple(urns),
             scale=scale,
+            top=rule.top,
         )
     # Two-sample (ratio, rate): the whole alpha goes to the test, the reference enters it as
     # data. Its counts are shrunk by the buckets' dispersion against the model's (binomial,
@@ -686,6 +731,7 @@ def _exceedances(reference: _Reference, state: Watch, stat: float) -> float:
     if not state.exceeded:
         state.exceeded = [0] * len(reference.urns)
     logs = []
+    last = len(reference.urns) - 1
     for j, (threshold, (a0, b0)) in enumerate(
         zip(reference.thresholds, reference.urns, strict=True)
     ):
@@ -694,7 +740,13 @@ def _exceedances(reference: _Reference, state: Watch, stat: float) -> float:
         # Buckets after the upgrade weigh what the reference's did (``scale``): a run of
         # correlated exceedances is not that many independent ones.
         logs.append(
-            polya_log_e(state.exceeded[j] * reference.scale, state.used * reference.scale, a0, b0)
+            polya_log_e(
+                state.exceeded[j] * reference.scale,
+                state.used * reference.scale,
+                a0,
+                b0,
+                top=reference.top and j == last,
+            )
         )
     state.lead = max(range(len(logs)), key=lambda j: (logs[j], -j))
     top = max(logs)
@@ -823,6 +875,7 @@ def _base_evidence(rule: models.RegressionRule) -> dict[str, Any]:
         "grace_s": rule.grace,
         "watch_s": rule.watch,
         "quantiles": list(rule.quantiles),
+        "top": rule.top,
     }
 
 
@@ -876,9 +929,10 @@ def _effect(
     if reference is None:  # callers describe only a watch with a reference
         return "", None, None
     lead = state.mixture.best() if rule.against == "cohort" else state.lead
+    # Against self, the component after the quantiles is the reference's maximum.
+    q = rule.quantiles[lead] if lead < len(rule.quantiles) else 1.0
     if rule.aggregate == "quantile":
-        q = rule.quantiles[lead]
-        label = f"p{q * 100:g} {rule.field}"
+        label = f"p{q * 100:g} {rule.field}" if q < 1 else f"max {rule.field}"
     elif rule.aggregate == "ratio":
         label = f"share with {conditions.describe(rule.when) if rule.when else ''}"
     else:
@@ -889,13 +943,12 @@ def _effect(
         ordered = sorted(state.stats)
         peers = sorted(state.peer_stats)
         if rule.aggregate == "quantile":
-            q = rule.quantiles[lead]
             return label, _quantile(ordered, q), _quantile(peers, q)
         scale = 60.0 / width if rule.aggregate == "rate" else 1.0
         mean = math.fsum(state.stats) / len(state.stats) * scale
         return label, mean, math.fsum(state.peer_stats) / len(state.peer_stats) * scale
     if rule.aggregate == "quantile":
-        return label, _quantile(sorted(state.stats), rule.quantiles[lead]), reference.levels[lead]
+        return label, _quantile(sorted(state.stats), q), reference.levels[lead]
     if rule.aggregate == "ratio":
         return label, state.matching / state.samples if state.samples else None, reference.levels[0]
     return label, math.fsum(state.stats) / len(state.stats) * 60.0 / width, reference.levels[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -41,6 +42,63 @@ def test_the_polya_e_value_grows_with_exceedances():
         values = [sequential.polya_log_e(s, trials, 2.0, 30.0) for s in range(trials + 1)]
         assert values == sorted(values)
     assert sequential.polya_log_e(20, 20, 2.0, 30.0) > math.log(1000)
+
+
+def test_the_top_component_is_a_martingale_that_grows_with_exceedances():
+    # The reference's maximum (k = n): Beta(1, n) under the null, one alternative that
+    # predicts "nearly always". Its expectation under the null urn is exactly 1.
+    a0, b0, trials = 1.0, 12.0, 5
+    total = 0.0
+    for s in range(trials + 1):
+        log_null = (
+            math.lgamma(trials + 1)
+            - math.lgamma(s + 1)
+            - math.lgamma(trials - s + 1)
+            + sequential._log_beta(s + a0, trials - s + b0)
+            - sequential._log_beta(a0, b0)
+        )
+        total += math.exp(log_null + sequential.polya_log_e(s, trials, a0, b0, top=True))
+    assert total == pytest.approx(1.0, rel=1e-9)
+    values = [sequential.polya_log_e(s, 10, 1.0, 120.0, top=True) for s in range(11)]
+    assert values == sorted(values)
+    # Two buckets above the highest of 120: the null gives them 1/121 * 2/122 = 1/7381, the
+    # alternative Beta(8, 1/2) 8/8.5 * 9/9.5: the e-value is their ratio.
+    expected = (8 / 8.5) * (9 / 9.5) * 121 * 122 / 2
+    assert math.exp(sequential.polya_log_e(2, 2, 1.0, 120.0, top=True)) == pytest.approx(expected)
+
+
+def _gap_sequences(n: int, t: int):
+    """Every sequence of gaps (0..n, between the reference's order statistics) that ``t``
+    new values can fall in, with its probability when all ``n + t`` are exchangeable."""
+    for gaps in itertools.product(range(n + 1), repeat=t):
+        counts = [0] * (n + 1)
+        p = 1.0
+        for step, gap in enumerate(gaps):
+            p *= (1 + counts[gap]) / (n + 1 + step)
+            counts[gap] += 1
+        yield gaps, p
+
+
+def test_the_mixture_over_quantiles_and_the_top_is_a_martingale_in_their_common_filtration():
+    # The docstring's argument: given everything seen, each component's next exceedance has
+    # the probability its own urn predicts, so the equal-weight mixture of the components
+    # (quantiles and the top, each counting exceedances of its own order statistic) has
+    # expectation 1 at every step. Enumerated exactly: n = 6 reference values, 4 new ones.
+    n, t = 6, 4
+    ks = [3, 5, 6]  # order statistics tested; k = n is the top
+    total = [0.0] * (t + 1)
+    for gaps, p in _gap_sequences(n, t):
+        exceeded = [0] * len(ks)
+        for step, gap in enumerate(gaps, 1):
+            for j, k in enumerate(ks):
+                exceeded[j] += gap >= k  # gap i lies above the i-th smallest
+            mixed = 0.0
+            for j, k in enumerate(ks):
+                a0, b0 = n - k + 1, k
+                top = k == n
+                mixed += math.exp(sequential.polya_log_e(exceeded[j], step, a0, b0, top=top))
+            total[step] += p * mixed / len(ks)
+    assert total[1:] == pytest.approx([1.0] * t, rel=1e-9)
 
 
 def test_the_two_sample_e_value_is_small_when_after_is_no_worse():
@@ -145,6 +203,25 @@ def test_a_latency_regression_after_the_upgrade_is_critical_with_readable_eviden
     assert "before the upgrade" in found.summary
     assert "reached 1/alpha = 1e+03" in found.summary
     assert ev["crossed_at"] <= MARK + 300  # 4x is caught within minutes of the grace
+
+
+def test_a_shift_far_above_the_reference_top_is_caught_in_two_buckets():
+    # 6x the latency: every bucket after the grace is far above the highest of the 120
+    # reference buckets (x 1.5). Two such buckets are worth 121 * 122 / 2 = 7,381x against the
+    # null, enough with the top's share of the prior (1/4) and its alternative's 0.89; without
+    # the top component the 0.99 quantile needs a third. (With a 30-minute reference, 60
+    # buckets, two are worth 1,891x: not enough, three are.)
+    items = checks(MARK - 3600, MARK) + checks(MARK, MARK + 900, factor=6.0, seed=2)
+    found = {}
+    for top in (True, False):
+        rule = {**LATENCY, "before": "1h", "top": top}
+        judge = feed(config(rule, probes=PROBES), items, [upgrade(MARK)])
+        found[top] = decision(judge, MARK + 900).evidence
+    grace_end = MARK + 60
+    assert found[True]["crossed_at"] == grace_end + 60
+    assert found[True]["effect"] == "max latency"
+    assert found[True]["top"] is True
+    assert found[False]["crossed_at"] >= grace_end + 90
 
 
 def test_the_same_latency_after_the_upgrade_stays_ok():

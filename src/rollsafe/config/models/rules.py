@@ -238,7 +238,8 @@ class RegressionRule(RuleBase):
     independent evidence, and the first ``grace`` after the upgrade (warm-up) is not judged.
 
     * ``aggregate: quantile`` (latency, memory %): bucket medians of ``field`` against the
-      ``quantiles`` of the reference period (how often they exceed them);
+      ``quantiles`` of the reference period (how often they exceed them), and with ``top``
+      against its highest bucket (a shift far above it is flagged 2 buckets after ``grace``);
     * ``aggregate: ratio``: the share of observations meeting ``when`` (e.g. status >= 500);
     * ``aggregate: rate``: the sum of ``field`` per second (error lines or events counted).
 
@@ -278,6 +279,11 @@ class RegressionRule(RuleBase):
     )
     min_baseline: int = Field(
         default=10, ge=2, description="Reference buckets needed (against self), peers (cohort)"
+    )
+    top: bool = Field(
+        default=True,
+        description="Also test the reference's highest bucket (aggregate quantile, against "
+        "self): a shift far above anything seen before is flagged in 2 buckets, not 3 to 5",
     )
 
     @model_validator(mode="after")
