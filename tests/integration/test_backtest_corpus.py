@@ -358,19 +358,19 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # A floor at the figures measured (recall 60/61; median delay 150 s: design half 90 s,
-    # held-out 150 s, since log probes observe every 15 s and an OOM kill that takes a web
-    # service down rolls back at once; 160 s before; `unit-gave-up` took one design unit
-    # failure from 255 s to 0 s and moved no half's median), so that a change that loses
-    # detections or slows them down fails here; the issue's own targets are the xfail test below.
+    # A floor at the figures measured (recall 60/61; median delay 120 s: design half 60 s,
+    # held-out 120 s, since the regression rule also tests the reference's top bucket, a
+    # large shift flagged two buckets after the grace; 150 s (90 s, 150 s) before it), so
+    # that a change that loses detections or slows them down fails here; the issue's own
+    # targets are the xfail test below.
     # Over the first three halves; held-out-3 has its own floors below.
     totals = _before_held_out_3(whole_corpus)
     assert totals.counts.tp >= 60
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
-    assert totals.median_delay <= 150.0
+    assert totals.median_delay <= 120.0
     halves = {half.name: half.totals for half in whole_corpus.groups(by="half")}
-    for name, ceiling in (("design", 90.0), ("held-out", 150.0)):
+    for name, ceiling in (("design", 60.0), ("held-out", 120.0)):
         assert halves[name].counts.fn == 0, name
         median = halves[name].median_delay
         assert median is not None, name
@@ -396,13 +396,12 @@ def test_the_docs_show_what_the_corpus_measures_now(whole_corpus: corpora.Corpus
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15 targets not reached (measured on the first three halves: recall 0.984 = "
-    "60/61, a 3%/h leak of "
-    "held-out-2 is not yet projected to run out within 4 h when its recording ends; median "
-    "detection delay 150 s: sequential tests on 30 s data need three buckets, "
-    "uncorroborated repeated-event families wait for the repeat, leaks are rolled back "
-    "hours after the upgrade; with held-out-3, never tuned on: recall 0.943 = 83/88, "
-    "median 150 s): see docs/presets.md",
+    reason="issue #15 targets not reached (first three halves: recall 0.984 = 60/61, a 3%/h "
+    "leak of held-out-2 is not yet projected to run out within 4 h when its recording ends; "
+    "median detection delay 120 s: a regression starting inside the 2-minute warm-up is "
+    "flagged two buckets after it at best, uncorroborated repeated-event families wait for "
+    "the repeat, leaks are rolled back hours after the upgrade; held-out-3, first measured "
+    "untuned: precision 0.852, recall 0.852): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
@@ -422,7 +421,7 @@ HELD_OUT_3_MISSED = {
     "fault-memory-leak-2ph",  # 2 points/h: memory-trend sees 2.98%/h, under its 3%/h
     "fault-memory-leak-network-real",  # 2.5 points/h over real wander: 2.99%/h
     "fault-outage-batch-thrice",  # 65 s outages: batch-host's down needs 120 s
-    "fault-segfault-gp-mixed",  # 2.6.39 `general protection` (no `traps:`) is not counted
+    # fault-segfault-gp-mixed was missed until kernels' trap lines without `traps:` counted
 }
 HELD_OUT_3_FALSE_ROLLBACKS = {
     "healthy-cache-slow-fill",  # a cache filling for 2 h: memory-trend projects it out
@@ -446,7 +445,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
     assert (totals.counts.precision or 0.0) >= 0.85
     assert (totals.counts.recall or 0.0) >= 0.85
     assert totals.median_delay is not None
-    assert totals.median_delay <= 240.0
+    # 240 s as first measured; 270 s since the old kernels' trap lines are segfaults (one more
+    # detection, at the loop's third crash) and errors need three buckets again (no `top`).
+    assert totals.median_delay <= 270.0
     outcomes = {
         (s.replay.recording.name, t["outcome"]) for s in chosen for t in s.to_json()["targets"]
     }
