@@ -16,22 +16,26 @@ from rollsafe.judge import engine, sequential
 # --------------------------------------------------------------------------- the math
 
 
+def _log_null(s: int, trials: int, a0: float, b0: float) -> float:
+    """log P(s exceedances in ``trials``) under the null urn: Beta-binomial(a0, b0), exactly."""
+    return (
+        math.lgamma(trials + 1)
+        - math.lgamma(s + 1)
+        - math.lgamma(trials - s + 1)
+        + math.lgamma(s + a0)
+        + math.lgamma(trials - s + b0)
+        - math.lgamma(trials + a0 + b0)
+        - (math.lgamma(a0) + math.lgamma(b0) - math.lgamma(a0 + b0))
+    )
+
+
 def test_the_polya_e_value_is_one_before_any_data_and_a_likelihood_ratio_after():
     assert sequential.polya_log_e(0, 0, 13.0, 108.0) == pytest.approx(0.0, abs=1e-12)
     # Its expectation under the null urn is exactly 1 (a martingale): sum over outcomes.
     a0, b0, trials = 3.0, 7.0, 6
     total = 0.0
     for s in range(trials + 1):
-        log_null = (
-            math.lgamma(trials + 1)
-            - math.lgamma(s + 1)
-            - math.lgamma(trials - s + 1)
-            + math.lgamma(s + a0)
-            + math.lgamma(trials - s + b0)
-            - math.lgamma(trials + a0 + b0)
-            - (math.lgamma(a0) + math.lgamma(b0) - math.lgamma(a0 + b0))
-        )
-        total += math.exp(log_null + sequential.polya_log_e(s, trials, a0, b0))
+        total += math.exp(_log_null(s, trials, a0, b0) + sequential.polya_log_e(s, trials, a0, b0))
     assert total == pytest.approx(1.0, rel=1e-9)
 
 
@@ -50,14 +54,8 @@ def test_the_top_component_is_a_martingale_that_grows_with_exceedances():
     a0, b0, trials = 1.0, 12.0, 5
     total = 0.0
     for s in range(trials + 1):
-        log_null = (
-            math.lgamma(trials + 1)
-            - math.lgamma(s + 1)
-            - math.lgamma(trials - s + 1)
-            + sequential._log_beta(s + a0, trials - s + b0)
-            - sequential._log_beta(a0, b0)
-        )
-        total += math.exp(log_null + sequential.polya_log_e(s, trials, a0, b0, top=True))
+        log_e = sequential.polya_log_e(s, trials, a0, b0, top=True)
+        total += math.exp(_log_null(s, trials, a0, b0) + log_e)
     assert total == pytest.approx(1.0, rel=1e-9)
     values = [sequential.polya_log_e(s, 10, 1.0, 120.0, top=True) for s in range(11)]
     assert values == sorted(values)
