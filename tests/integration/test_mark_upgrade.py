@@ -136,6 +136,45 @@ def test_the_cli_marks_without_a_daemon(tmp_path: Path) -> None:
         assert _marks(store, "app-2") == []
 
 
+def test_an_upgrade_s_start_and_end_are_marked_by_the_cli(tmp_path: Path) -> None:
+    """A pre-upgrade hook marks the start (``--started``), the post-upgrade hook the end: the
+    two marks ``rollsafe upgrade`` leaves, so a restart in between is the upgrade's own."""
+    config = tmp_path / "rollsafe.yaml"
+    config.write_text(CONFIG)
+    begun = runner.invoke(
+        main.app, ["mark", "upgrade", "app-1", "-c", str(config), "--started", "--json"]
+    )
+    assert begun.exit_code == 0, begun.output
+    started_at = json.loads(begun.stdout)["time"]
+    ended = runner.invoke(main.app, ["mark", "upgrade", "app-1", "-c", str(config)])
+    assert ended.exit_code == 0, ended.output
+    assert "marked app-1 upgraded" in ended.stdout
+    with sql.open_store(tmp_path / "state") as store:
+        starts = store.list_observations(target="app-1", source="mark:upgrade_started")
+        assert [o.time for o in starts] == [started_at]
+        [end] = _marks(store, "app-1")
+        assert end >= started_at
+        actions = [e.entry.action for e in store.list_audit_events()]
+        assert actions == ["upgrade.start_marked", "upgrade.marked"]
+
+
+async def test_an_operator_reports_an_upgrade_s_start(controller):
+    answer = await controller.client.post(
+        "/api/v1/targets/web-1/upgrades",
+        json={"note": "apt pre-invoke", "started": True},
+        headers=bearer("operator"),
+    )
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["started"] is True
+    starts = controller.store.list_observations(target="web-1", source="mark:upgrade_started")
+    assert [o.time for o in starts] == [answer.json()["time"]]
+    assert _marks(controller.store, "web-1") == []  # not ended yet
+    wrong = await controller.client.post(
+        "/api/v1/targets/web-1/upgrades", json={"started": "soon"}, headers=bearer("operator")
+    )
+    assert wrong.status_code == 422, wrong.text
+
+
 def test_a_running_daemon_watches_a_target_marked_by_the_cli(tmp_path: Path) -> None:
     service = counting_server.Counted()
     thread = threading.Thread(target=service.serve_forever, daemon=True)

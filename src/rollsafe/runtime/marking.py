@@ -6,6 +6,12 @@ happened. ``rollsafe upgrade`` and rollouts record that themselves; upgrades don
 unattended-upgrades, Ansible, a cloud patch manager or a CI job report it here, through
 ``rollsafe mark upgrade`` or ``POST /api/v1/targets/{id}/upgrades``.
 
+A tool that can also say when it *begins* (a pre-invoke hook, the first task of a playbook)
+reports that too (``started``): the same ``mark:upgrade_started`` ``rollsafe upgrade`` leaves
+before its driver runs, so the judge knows that a restart or a reboot inside the upgrade is
+the upgrade's own (``judge.engine``: failing checks made while an upgrade runs do not count
+towards ``down``) and "one rollback per upgrade" counts from it.
+
 A mark is the same ``mark:upgrade`` observation ``rollsafe upgrade`` leaves, written with the
 store's ``add_observations`` (the running daemon polls the store for new marks, so it sees one
 whichever process wrote it), preceded by an ``upgrade.marked`` audit entry naming who reported
@@ -24,9 +30,17 @@ from rollsafe.domain import audit_events, ids
 from rollsafe.execute import upgrading
 from rollsafe.storage import repositories
 
-__all__ = ["ACTION", "MAX_NOTE", "MAX_PACKAGES", "PackageChange", "record_upgrade"]
+__all__ = [
+    "ACTION",
+    "MAX_NOTE",
+    "MAX_PACKAGES",
+    "STARTED_ACTION",
+    "PackageChange",
+    "record_upgrade",
+]
 
 ACTION = "upgrade.marked"
+STARTED_ACTION = "upgrade.start_marked"
 SOURCE = upgrading.FINISHED
 MAX_NOTE = 2000
 MAX_VERSION = 200
@@ -56,16 +70,19 @@ def record_upgrade(
     note: str = "",
     version: str | None = None,
     packages: Sequence[PackageChange] = (),
+    started: bool = False,
 ) -> audit_events.AuditEntry:
     """Audit the reported upgrade, then leave its ``mark:upgrade``; the audit entry written.
 
-    ``via`` says which door it came through (``cli``, ``api``). Bounds are the caller's to
-    check (they answer bad input in their own terms); this only writes.
+    ``via`` says which door it came through (``cli``, ``api``). ``started``: the upgrade
+    begins now (``mark:upgrade_started``, audited ``upgrade.started``) rather than ended.
+    Bounds are the caller's to check (they answer bad input in their own terms); this only
+    writes.
     """
     entry = audit_events.AuditEntry(
         time=at,
         actor=actor,
-        action=ACTION,
+        action=STARTED_ACTION if started else ACTION,
         target=target,
         reason=note,
         details={
@@ -76,5 +93,8 @@ def record_upgrade(
         result="marked",
     )
     store.append_audit(entry)
-    upgrading.finished(store, target, at=at)
+    if started:
+        upgrading.started(store, target, at=at)
+    else:
+        upgrading.finished(store, target, at=at)
     return entry

@@ -81,6 +81,11 @@ class Upgrade(BaseModel):
     note: str = Field(default="", max_length=marking.MAX_NOTE)
     version: str | None = Field(default=None, min_length=1, max_length=marking.MAX_VERSION)
     packages: list[Package] = Field(default_factory=list, max_length=marking.MAX_PACKAGES)
+    started: bool = Field(
+        default=False,
+        description="The upgrade begins now (report again without it when it has ended): "
+        "restarts and reboots in between are the upgrade's own, not an outage",
+    )
 
 
 class Release(BaseModel):
@@ -304,9 +309,11 @@ class OperatorService:
                 marking.PackageChange(name=p.name, old=p.old, new=p.new, action=p.action)
                 for p in body.packages
             ],
+            started=body.started,
         )
         return {
             "target": target,
+            "started": body.started,
             "time": entry.time,
             "actor": entry.actor,
             "note": entry.reason,

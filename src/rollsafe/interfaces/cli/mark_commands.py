@@ -40,9 +40,21 @@ def upgrade(
     version: Annotated[
         str | None, typer.Option("--version", help="The version upgraded to, if one applies")
     ] = None,
+    started: Annotated[
+        bool,
+        typer.Option(
+            "--started",
+            help="The upgrade begins now (call again without it when it has ended): restarts "
+            "and reboots in between are the upgrade's own, not an outage",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the audit entry as JSON")] = False,
 ) -> None:
-    """Mark TARGET as upgraded now: its close watch and baseline rules start from here."""
+    """Mark TARGET as upgraded now: its close watch and baseline rules start from here.
+
+    With --started, mark that its upgrade begins now (e.g. from a pre-upgrade hook), and mark
+    it again without --started when it has ended.
+    """
     # Imported here: `rollsafe --help` and the other commands do not pay for them.
     import time
 
@@ -75,6 +87,7 @@ def upgrade(
             via="cli",
             note=note,
             version=version,
+            started=started,
         )
     except errors.StoreError as exc:
         context.fail(f"cannot record the mark: {exc}")
@@ -94,5 +107,8 @@ def upgrade(
                 sort_keys=True,
             )
         )
+        return
+    if started:
+        typer.echo(f"marked {target}: upgrade started" + (f" (to {version})" if version else ""))
         return
     typer.echo(f"marked {target} upgraded" + (f" to {version}" if version else ""))
