@@ -146,6 +146,15 @@ async def test_apt_installs_and_upgrades_are_checkpointed_and_reported(tmp_path,
         assert f"{PACKAGE} 1.0 -> 1.1" in marked[1].reason
         marks = store.list_observations(target=ids.TargetId("web-1"), source="mark:upgrade")
         assert len(marks) == 2
+        # Each apt run also said when it began (pre-install), before dpkg touched anything:
+        # a service restarted by the upgrade is the upgrade's own, not an outage.
+        starts = store.list_observations(
+            target=ids.TargetId("web-1"), source="mark:upgrade_started"
+        )
+        assert len(starts) == 2
+        assert starts[0].time < marks[0].time < starts[1].time < marks[1].time
+        begun = [e for e in store.list_audit_events() if e.entry.action == "upgrade.start_marked"]
+        assert [e.entry.actor for e in begun] == ["api:apt-hook"] * 2
         points = store.list_restore_points(ids.TargetId("web-1"))
         assert [p.label for p in points] == ["before apt", "before apt"]
         # Each restore point was taken before the change it guards was reported.
