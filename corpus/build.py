@@ -3615,6 +3615,14 @@ def held_out_4_real(
         first = lines[start][0]
         return placed(lines, first, length, at)
 
+    def stretch(lines: list[tuple[float, str]], start: int, count: int, length: float):
+        """``count`` lines from the ``start``-th, in their order and relative spacing, over
+        ``length`` seconds (Linux_2k spans weeks: a window of hours holds a handful)."""
+        part = lines[start : start + count]
+        first, last = part[0][0], part[-1][0]
+        span = (last - first) or 1.0
+        return [((t - first) / span * length, "@raw " + line) for t, line in part]
+
     # -- request errors while traffic follows a real CPU series (day 2, load as requests).
     lvl = c24.level(2 * DAY, smooth=30 * MINUTE)
     traffic = lambda t: 10.0 + 50.0 * min(1.5, max(0.0, lvl(t)))  # noqa: E731
@@ -3691,32 +3699,26 @@ def held_out_4_real(
     )
     # -- a segfault loop (two wordings of one plugin) over real Linux syslog noise.
     crashes = _irregular4("ipmi", UP + 150, UP + 3300, 200.0, 420.0)
-    kern_noise = [
-        (t, raw[5:].split("kernel: ", 1)[1])
-        for t, raw in window(linux, 1200, 2 * HOUR)
-        if " kernel: " in raw
-    ]
+    sshd_noise = stretch(linux, 1200, 400, 2 * HOUR)  # sshd and su failures, no kernel line
     add(
         Scenario(
             "fault-segfault-ipmi-over-linux-real",
             "segfault-loop",
-            "web-1's syslog and kern.log are real Linux syslog (Loghub, the 2 hours from its "
-            "1,200th line); after the upgrade a monitoring plugin crashes every 3.5 to 7 "
+            "web-1's syslog is real Linux syslog (Loghub, its lines 1,200 to 1,599, mostly sshd "
+            "authentication failures, stretched over 2 hours in their order and spacing); after "
+            "the upgrade a monitoring plugin crashes every 3.5 to 7 "
             "minutes from 150 s on, alternately `segfault at` and `traps: ... general protection "
             "fault` (quoted)",
             [
                 Host(
                     "web-1",
-                    syslog=window(linux, 1200, 2 * HOUR),
+                    syslog=sshd_noise,
                     kernel=[
-                        *kern_noise,
-                        *[
-                            x
-                            for n, t in enumerate(crashes)
-                            for x in quoted_event(
-                                t, "segv-ipmi-sensors" if n % 2 == 0 else "gp-ipmi-sel", n // 2
-                            )
-                        ],
+                        x
+                        for n, t in enumerate(crashes)
+                        for x in quoted_event(
+                            t, "segv-ipmi-sensors" if n % 2 == 0 else "gp-ipmi-sel", n // 2
+                        )
                     ],
                 )
             ],
@@ -3729,15 +3731,16 @@ def held_out_4_real(
         Scenario(
             "fault-unit-killed-over-hadoop-real",
             "systemd-unit-failure",
-            "batch-1's job log is the real Hadoop application log (Loghub, its first 2 hours in "
-            "place); after the upgrade a helper unit is killed (SIGKILL) 4 minutes in and every "
-            "3 minutes after, eight times (quoted systemd lines)",
+            "batch-1's job log holds a real job run: the whole Hadoop application log (Loghub, "
+            "2,000 lines over its own 9 minutes, WARN and ERROR lines included) from 30 minutes "
+            "before the upgrade; after the upgrade a helper unit is killed (SIGKILL) 4 minutes "
+            "in and every 3 minutes after, eight times (quoted systemd lines)",
             [
                 _host(
                     "batch-1",
                     errors_per_minute=const(0.0),
                     noise_per_minute=0.0,
-                    app_lines=window(hadoop, 0, 2 * HOUR),
+                    app_lines=window(hadoop, 0, HOUR, at=UP - 30 * MINUTE),
                     syslog=[
                         x
                         for k in range(8)
@@ -3840,19 +3843,20 @@ def held_out_4_real(
         Scenario(
             "healthy-linux-late-window-real",
             "noisy-syslog",
-            "db-1's syslog and kern.log are real Linux syslog (Loghub, the 2 hours from its "
-            "1,600th line); a healthy upgrade by `rollsafe upgrade` restarts postgres between "
-            "the marks (refused 15 s)",
+            "db-1's syslog and kern.log are real Linux syslog (Loghub, its last 400 lines: ftpd "
+            "and sshd noise and a whole boot sequence of 76 kernel lines, stretched over 2 hours "
+            "in their order and spacing); a healthy upgrade by `rollsafe upgrade` restarts "
+            "postgres between the marks (refused 15 s)",
             [
                 Host(
                     "db-1",
                     "db",
                     **rolled(UP - 120, UP),
                     down=[(UP - 60, UP - 45)],
-                    syslog=window(linux, 1600, 2 * HOUR),
+                    syslog=stretch(linux, 1600, 400, 2 * HOUR),
                     kernel=[
                         (t, raw[5:].split("kernel: ", 1)[1])
-                        for t, raw in window(linux, 1600, 2 * HOUR)
+                        for t, raw in stretch(linux, 1600, 400, 2 * HOUR)
                         if " kernel: " in raw
                     ],
                 )
