@@ -3069,7 +3069,8 @@ def held_out_4_faults() -> list[Scenario]:
         "oom-repeated",
         "web-1's new release runs a python sidecar that is OOM-killed every 9 to 14 minutes "
         "from 8 minutes after the upgrade (5.x wording with the oom_reaper line, quoted); the "
-        "sidecar restarts at once, no check fails, memory stays near 85%",
+        "sidecar restarts at once, no check fails; memory climbs from 55% to 85% five minutes "
+        "before the first kill and stays there",
         [
             Host(
                 "web-1",
@@ -3079,7 +3080,7 @@ def held_out_4_faults() -> list[Scenario]:
                 memory=after(const(55.0), kills[0] - 300, const(85.0)),
             )
         ],
-        kills[0],
+        kills[0] - 300,  # memory climbs to 85% five minutes before the first kill
         duration=3 * HOUR,
         origin="quoted",
         sources=cites("oom-reaper-python3"),
@@ -3091,7 +3092,8 @@ def held_out_4_faults() -> list[Scenario]:
         "oom-repeated",
         "batch-1's new release uses more memory under pressure: systemd-oomd (userspace, no "
         "kernel line) kills its worker unit every 6 to 9 minutes from 5 minutes after the "
-        "upgrade (quoted syslog lines); the runner check refuses 10 s each time",
+        "upgrade (quoted syslog lines); the runner check refuses 10 s each time; memory goes "
+        "from 60% to 93% two minutes before the first kill",
         [
             _host(
                 "batch-1",
@@ -3102,7 +3104,7 @@ def held_out_4_faults() -> list[Scenario]:
                 memory=after(const(60.0), kills[0] - 120, const(93.0)),
             )
         ],
-        kills[0],
+        kills[0] - 120,  # memory is pinned two minutes before the first kill
         origin="quoted",
         sources=cites("oomd-testbloat"),
         kind="oom kills",
