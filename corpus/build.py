@@ -33,7 +33,11 @@ half, **held-out-3**, was written after the judge of round 5 had been designed, 
 the shipped presets on recordings nobody had seen: other magnitudes, timings, targets and
 wordings than the first three (``held_out_3_*``); it takes no position either, its
 generators come after the older ones and draw from their own seeded generators, and no
-preset is tuned on it.
+preset is tuned on it. A fifth half, **held-out-4**, was written during round 5 while rules
+were being changed in response to held-out-3, and before those changes (``held_out_4_*``):
+the same rules (no position, generators after the older ones with their own seeded draws,
+never tuned on); some of its upgrades carry both marks a ``rollsafe upgrade`` run writes
+(``upgrade_started`` before the driver is called, ``upgrade`` after; ``Host.started``).
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -166,6 +170,9 @@ class Host:
     gaps: dict[str, list[Window]] = dataclasses.field(default_factory=dict)
     alerts: list[tuple[float, str]] = dataclasses.field(default_factory=list)
     query_latency: Curve = dataclasses.field(default_factory=lambda: const(0.012))  # db
+    # ``upgrade_started`` marks: `rollsafe upgrade` stores one before it calls the driver
+    # (the ``upgrade`` mark comes after); an external tool + `rollsafe mark upgrade` gives none.
+    started: list[float] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -259,6 +266,8 @@ def _host_records(
     target = ids.TargetId(host.target)
     for at in host.upgrades:
         yield (at, 0, host.target, observations.Mark(origin + at, target, "upgrade"))
+    for at in host.started:
+        yield (at, 0, host.target, observations.Mark(origin + at, target, "upgrade_started"))
     for obs in _health(scenario, host, rng):
         yield (obs.time - origin, 1, host.target, obs)
     for series in _metrics(scenario, host, rng):
@@ -1938,8 +1947,10 @@ def shared_scenarios(data: Path) -> list[Scenario]:
     )
     out.extend(healthy_weeks(nab, linux, cite_nab, cite_log))
     out.extend(memory_trends_real(nab, cite_nab))
-    out.extend(
-        held_out_3_real(
+    out.extend(  # held-out-3 first, as before; each generator draws from its own seeds
+        scenario
+        for later in (held_out_3_real, held_out_4_real)
+        for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
         )
     )
@@ -2943,6 +2954,921 @@ def held_out_3_real(
     return out
 
 
+# --------------------------------------------------------------------------- held-out-4
+
+HELD_OUT_4 = "held-out-4"  # written during round 5, before the changes made after held-out-3
+
+
+def _irregular4(seed: str, start: float, end: float, low: float, high: float) -> list[float]:
+    """Like ``_irregular``, from a generator of its own (``held-out-4/<seed>``)."""
+    rng = random.Random(f"held-out-4/{seed}")
+    out = []
+    t = start
+    while t < end:
+        out.append(round(t, 1))
+        t += rng.uniform(low, high)
+    return out
+
+
+def quoted_syslog(at: float, key: str, n: int = 0) -> list[tuple[float, str]]:
+    """A quoted event whose lines carry their own process tag (``systemd-oomd[70]: ...``),
+    written to syslog as they are; the ``n``-th repetition has its pids renumbered."""
+    return [(at + i * 0.01, line) for i, line in enumerate(quoted.EVENTS[key].repeated(n))]
+
+
+def rolled(started: float, finished: float, **host: Any) -> dict[str, Any]:
+    """An upgrade run by ``rollsafe upgrade``: ``mark:upgrade_started`` at ``started`` (before
+    the driver is called) and ``mark:upgrade`` at ``finished`` (after it returned)."""
+    return {"started": [started], "upgrades": [finished], **host}
+
+
+def held_out_4_faults() -> list[Scenario]:
+    """Held-out-4 faults (synthetic and quoted): magnitudes, timings relative to the upgrade,
+    upgrade runs with both marks, and kernel wordings the first four halves do not have."""
+    out: list[Scenario] = []
+
+    def add(name: str, family: str, description: str, hosts: list[Host], at: float, **kw: Any):
+        target = hosts[0].target
+        out.append(
+            Scenario(
+                name,
+                family,
+                description,
+                hosts,
+                faults=[fault(target, at, kw.pop("kind", family.replace("-", " ")))],
+                half=HELD_OUT_4,
+                **kw,
+            )
+        )
+
+    # -- request errors that burn slowly after a restart inside a `rollsafe upgrade` run.
+    add(
+        "fault-errors-slow-burn-run",
+        "metrics-error-ratio",
+        "upgrade by `rollsafe upgrade` (upgrade_started 4 minutes before the upgrade mark; the "
+        "service restarts in between, refused 25 s); on 15 requests/s, from 2 minutes after the "
+        "upgrade mark the request error ratio climbs linearly from 0.3% to 1.5% over 20 minutes "
+        "and stays (a connection leak: more and more requests find no free connection); the "
+        "health check answers 200",
+        [
+            Host(
+                "web-1",
+                **rolled(UP - 240, UP),
+                down=[(UP - 120, UP - 95)],
+                traffic=const(15.0),
+                error_ratio=ramp(UP + 120, 1200.0, 0.003, 0.015),
+            )
+        ],
+        UP + 120,
+        kind="request errors",
+    )
+    # -- p99 steps up 2.5x half a minute after a drain-and-swap run, with an untouched peer.
+    add(
+        "fault-p99-step-drained",
+        "metrics-latency-quantile",
+        "upgrade by `rollsafe upgrade`: web-1 is drained 90 s before the upgrade mark (traffic "
+        "to 5%, then back), no refusal; 30 s after the upgrade mark its p99 goes from 0.18 s to "
+        "0.45 s and stays (a new serializer); web-2, not upgraded, stays at 0.18 s",
+        [
+            Host(
+                "web-1",
+                **rolled(UP - 90, UP),
+                traffic=bumped(const(50.0), [(UP - 90, UP, 2.5)]),
+                p99=after(const(0.18), UP + 30, const(0.45)),
+            ),
+            Host("web-2", upgrades=[], traffic=const(50.0), p99=const(0.18)),
+        ],
+        UP + 30,
+        kind="p99 latency",
+    )
+    # -- a reboot into the new kernel between the two marks, then slow health answers.
+    add(
+        "fault-latency-after-reboot-run",
+        "latency-regression",
+        "upgrade by `rollsafe upgrade` with a reboot between the marks (upgrade_started 3 "
+        "minutes before the upgrade mark; down 70 s); after the reboot the health check answers "
+        "in 110 ms instead of 40 ms (2.75x) and p99 doubles, for good (a power-saving default "
+        "of the new kernel)",
+        [
+            Host(
+                "web-1",
+                **rolled(UP - 180, UP),
+                down=[(UP - 100, UP - 30)],
+                latency=after(const(0.04), UP - 30, const(0.11)),
+                p99=after(const(0.22), UP - 30, const(0.44)),
+                memory=lambda t: 45.0 if t < UP - 30 else 45.0 - 20.0 * math.exp(-(t - UP) / 600),
+            )
+        ],
+        UP - 30,  # the first answer of the rebooted host is already slow
+        kind="latency",
+    )
+    # -- OOM kills with the oom_reaper line, far apart; systemd-oomd killing a unit.
+    kills = _irregular4("oom-reaper", UP + 500, UP + 5400, 540.0, 840.0)
+    add(
+        "fault-oom-reaper-sparse",
+        "oom-repeated",
+        "web-1's new release runs a python sidecar that is OOM-killed every 9 to 14 minutes "
+        "from 8 minutes after the upgrade (5.x wording with the oom_reaper line, quoted); the "
+        "sidecar restarts at once, no check fails; memory climbs from 55% to 85% five minutes "
+        "before the first kill and stays there",
+        [
+            Host(
+                "web-1",
+                kernel=[
+                    x for n, t in enumerate(kills) for x in quoted_event(t, "oom-reaper-python3", n)
+                ],
+                memory=after(const(55.0), kills[0] - 300, const(85.0)),
+            )
+        ],
+        kills[0] - 300,  # memory climbs to 85% five minutes before the first kill
+        duration=3 * HOUR,
+        origin="quoted",
+        sources=cites("oom-reaper-python3"),
+        kind="oom kills",
+    )
+    kills = _irregular4("oomd", UP + 300, UP + 3300, 360.0, 540.0)
+    add(
+        "fault-oomd-kills-unit",
+        "oom-repeated",
+        "batch-1's new release uses more memory under pressure: systemd-oomd (userspace, no "
+        "kernel line) kills its worker unit every 6 to 9 minutes from 5 minutes after the "
+        "upgrade (quoted syslog lines); the runner check refuses 10 s each time; memory goes "
+        "from 60% to 93% two minutes before the first kill",
+        [
+            _host(
+                "batch-1",
+                syslog=[
+                    x for n, t in enumerate(kills) for x in quoted_syslog(t, "oomd-testbloat", n)
+                ],
+                down=[(t + 1, t + 11) for t in kills],
+                memory=after(const(60.0), kills[0] - 120, const(93.0)),
+            )
+        ],
+        kills[0] - 120,  # memory is pinned two minutes before the first kill
+        origin="quoted",
+        sources=cites("oomd-testbloat"),
+        kind="oom kills",
+    )
+    # -- a panic of x86 in interrupt context, on a database, 12 minutes in.
+    add(
+        "fault-panic-irq-db",
+        "kernel-panic",
+        "db-1's new kernel panics 12 minutes after the upgrade (`Fatal exception in interrupt`, "
+        "x86 5.2, with its end marker; quoted); the database is down 240 s while it reboots",
+        [
+            Host(
+                "db-1",
+                "db",
+                kernel=quoted_event(UP + 720, "panic-fatal-irq-x86"),
+                down=[(UP + 721, UP + 961)],
+            )
+        ],
+        UP + 720,
+        origin="quoted",
+        sources=cites("panic-fatal-irq-x86"),
+        kind="kernel panic",
+    )
+    # -- oopses: RISC-V paging request after a reboot run, a 6.1 NULL dereference, a 3.15 GPF.
+    add(
+        "fault-oops-riscv-run",
+        "kernel-oops",
+        "upgrade of batch-1 by `rollsafe upgrade` with a reboot between the marks (down 90 s); "
+        "75 s after the upgrade mark its RISC-V kernel oopses on a paging request (quoted, "
+        "`Oops [#1]` without an error code); jobs keep running",
+        [
+            _host(
+                "batch-1",
+                **rolled(UP - 200, UP),
+                down=[(UP - 150, UP - 60)],
+                kernel=quoted_event(UP + 75, "oops-riscv-paging"),
+            )
+        ],
+        UP + 75,
+        origin="quoted",
+        sources=cites("oops-riscv-paging"),
+        kind="kernel oops",
+    )
+    add(
+        "fault-oops-null-6x",
+        "kernel-oops",
+        "web-1's 6.1 kernel dereferences a NULL pointer in a kernel thread 20 minutes after the "
+        "upgrade (with the `#PF:` lines, quoted); the service keeps answering",
+        [Host("web-1", kernel=[*BENIGN_KERNEL, *quoted_event(UP + 1200, "oops-null-6x-xenbus")])],
+        UP + 1200,
+        origin="quoted",
+        sources=cites("oops-null-6x-xenbus"),
+        kind="kernel oops",
+    )
+    add(
+        "fault-gpf-3x-twice",
+        "kernel-oops",
+        "db-1 runs a 3.15 kernel: a general protection fault in kernel mode (no word `Oops`, "
+        "quoted) 15 minutes after the upgrade and again 25 minutes later",
+        [
+            Host(
+                "db-1",
+                "db",
+                kernel=[
+                    *quoted_event(UP + 900, "gpf-3x-cron"),
+                    *quoted_event(UP + 2400, "gpf-3x-cron", 1),
+                ],
+            )
+        ],
+        UP + 900,
+        origin="quoted",
+        sources=cites("gpf-3x-cron"),
+        kind="kernel oops",
+    )
+    # -- soft lockups: an RCU stall then a lockup on a web host; a kworker stuck three times.
+    add(
+        "fault-lockup-rcu-stall",
+        "soft-lockup",
+        "8 minutes after web-1's upgrade a CPU stops: an RCU stall report, then `watchdog: BUG: "
+        "soft lockup` (quoted); the health checks during the stall take 3 to 5 s and p99 is 6 s "
+        "for 2 minutes",
+        [
+            Host(
+                "web-1",
+                kernel=quoted_event(UP + 600, "lockup-rcu-kvm"),
+                slow=[(UP + 480 + 10 * k, 3.0 + 0.2 * k) for k in range(12)],
+                p99=bumped(const(0.22), [(UP + 480, UP + 600, 6.0)]),
+            )
+        ],
+        UP + 480,  # the CPU stalls from then; the kernel reports it at UP + 600
+        origin="quoted",
+        sources=cites("lockup-rcu-kvm"),
+        kind="soft lockup",
+    )
+    add(
+        "fault-lockup-kworker-thrice",
+        "soft-lockup",
+        "batch-1's new kernel: a kworker is stuck 3 minutes after the upgrade and again every "
+        "4 minutes, three reports in all (quoted); the runner check is unaffected",
+        [
+            _host(
+                "batch-1",
+                kernel=[
+                    x
+                    for t in (180, 420, 660)
+                    for x in quoted_event(UP + t, "lockup-kworker-openrisc")
+                ],
+            )
+        ],
+        UP + 180,
+        origin="quoted",
+        sources=cites("lockup-kworker-openrisc"),
+        kind="soft lockup",
+    )
+    # -- hung tasks: the 122-second wording of newer kernels, twice; an old kernel, thrice.
+    add(
+        "fault-hung-122s-db",
+        "hung-task",
+        "db-1's new kernel: a kworker blocks on writeback 28 minutes after the upgrade; the "
+        "kernel reports it after 122 s and again 2 minutes later (5.18 wording with "
+        "`task:... state:D`, quoted); query p99 is 20 times higher meanwhile",
+        [
+            Host(
+                "db-1",
+                "db",
+                kernel=[
+                    *quoted_event(UP + 1800, "hung-sof-kworker-122"),
+                    *quoted_event(UP + 1920, "hung-sof-kworker-122"),
+                ],
+                query_latency=bumped(const(0.012), [(UP + 1678, UP + 2040, 0.25)]),
+            )
+        ],
+        UP + 1678,  # blocked 122 s before the first report
+        duration=3 * HOUR,
+        origin="quoted",
+        sources=cites("hung-sof-kworker-122"),
+        kind="hung task",
+    )
+    add(
+        "fault-hung-old-thrice",
+        "hung-task",
+        "web-1's game-server process blocks in the kernel 4 minutes after the upgrade; an old "
+        "kernel reports it three times, 2 minutes apart (quoted: no `Not tainted` line); health "
+        "checks keep answering (another worker serves them)",
+        [
+            Host(
+                "web-1",
+                kernel=[x for t in (360, 480, 600) for x in quoted_event(UP + t, "hung-ddnet-old")],
+            )
+        ],
+        UP + 240,  # blocked 120 s before the first report
+        origin="quoted",
+        sources=cites("hung-ddnet-old"),
+        kind="hung task",
+    )
+    # -- segfault loops: one line every 6 to 10 minutes; two lines every 1.5 to 2.5 minutes.
+    crashes = _irregular4("rspamd", UP + 420, UP + 6000, 360.0, 600.0)
+    add(
+        "fault-segfault-slow-loop",
+        "segfault-loop",
+        "a mail filter on web-1 segfaults in libc every 6 to 10 minutes from 7 minutes after "
+        "the upgrade (one line each, quoted from a report whose crashes came 6 and 10 minutes "
+        "apart); its supervisor restarts it",
+        [
+            Host(
+                "web-1",
+                kernel=[
+                    x for n, t in enumerate(crashes) for x in quoted_event(t, "segv-rspamd-libc", n)
+                ],
+            )
+        ],
+        crashes[0],
+        duration=3 * HOUR,
+        origin="quoted",
+        sources=cites("segv-rspamd-libc"),
+        kind="segfault loop",
+    )
+    crashes = _irregular4("tokio", UP + 60, UP + 2400, 90.0, 150.0)
+    add(
+        "fault-segfault-code-lines",
+        "segfault-loop",
+        "an async worker on batch-1 segfaults every 1.5 to 2.5 minutes from a minute after the "
+        "upgrade (6.x: the segfault line with `likely on CPU` and a `Code:` line, quoted)",
+        [
+            _host(
+                "batch-1",
+                kernel=[
+                    x for n, t in enumerate(crashes) for x in quoted_event(t, "segv-tokio-code", n)
+                ],
+            )
+        ],
+        crashes[0],
+        origin="quoted",
+        sources=cites("segv-tokio-code"),
+        kind="segfault loop",
+    )
+    # -- an outage just over down_for, twice, on a database, after a run with both marks.
+    add(
+        "fault-outage-db-twice-run",
+        "outage-near-down-for",
+        "upgrade of db-1 by `rollsafe upgrade` (postgres restarts between the marks, refused "
+        "20 s); 6 minutes after the upgrade mark the port refuses for 35 s, and again for 35 s "
+        "17 minutes later (the new release's checkpointer stalls the postmaster)",
+        [
+            Host(
+                "db-1",
+                "db",
+                **rolled(UP - 60, UP),
+                down=[(UP - 40, UP - 20), (UP + 360, UP + 395), (UP + 1380, UP + 1415)],
+            )
+        ],
+        UP + 360,
+        kind="outage",
+    )
+    # -- data going bad after a reboot run; a fast leak; a crash that never comes back.
+    add(
+        "fault-data-after-reboot-run",
+        "data-mismatch",
+        "upgrade of db-1 by `rollsafe upgrade` with a reboot between the marks (down 100 s); "
+        "the replica comes back on a new timeline and rows written from 5 minutes after the "
+        "upgrade mark never reach it",
+        [
+            Host(
+                "db-1",
+                "db",
+                **rolled(UP - 240, UP),
+                down=[(UP - 160, UP - 60)],
+                data_bad_from=UP + 300,
+            )
+        ],
+        UP + 300,
+        kind="data mismatch",
+    )
+    add(
+        "fault-memory-leak-fast",
+        "memory-leak",
+        "the new release on web-1 leaks 12 points of memory an hour from 38%: memory would run "
+        "out about 5 hours later; nothing else shows for the first hours",
+        [Host("web-1", memory=lambda t: 38.0 + max(0.0, t - UP) / HOUR * 12.0)],
+        UP,
+        duration=4 * HOUR,
+        kind="memory leak",
+    )
+    add(
+        "fault-crash-never-starts-run",
+        "crash",
+        "upgrade of web-1 by `rollsafe upgrade`: the service stops 30 s after upgrade_started "
+        "and the new release never starts (a missing shared library): refused from then on; "
+        "the upgrade mark comes 2 minutes after upgrade_started",
+        [
+            Host(
+                "web-1",
+                **rolled(UP - 120, UP),
+                down=[(UP - 90, 99 * HOUR)],
+                syslog=[
+                    (UP - 90, "systemd[1]: Stopping app.service - Application server..."),
+                    (UP - 2, "systemd[1]: Starting app.service - Application server..."),
+                ],
+            )
+        ],
+        UP,  # the refusal before the upgrade mark is the planned stop; the new one never answers
+        kind="crash",
+    )
+    return out
+
+
+def held_out_4_healthy() -> list[Scenario]:
+    """Held-out-4 healthy recordings (synthetic and quoted): warm-ups inside upgrade runs,
+    noise shapes and single events in wordings the other halves do not have."""
+
+    def healthy(name: str, family: str, description: str, hosts: list[Host], **kw: Any):
+        return Scenario(name, family, description, hosts, half=HELD_OUT_4, **kw)
+
+    return [
+        healthy(
+            "healthy-warmup-inside-run",
+            "warmup-restart",
+            "upgrade by `rollsafe upgrade` (upgrade_started 3 minutes before the upgrade mark; "
+            "the service restarts in between, refused 45 s); after the upgrade mark p99 starts "
+            "2.5 times higher and decays with a time constant of 6 minutes, 1% of requests fail "
+            "for 90 s",
+            [
+                Host(
+                    "web-1",
+                    **rolled(UP - 180, UP),
+                    down=[(UP - 60, UP - 15)],
+                    p99=decaying(UP - 15, 0.22, 0.55, 360.0),
+                    error_ratio=bumped(const(0.003), [(UP - 15, UP + 75, 0.01)]),
+                    cpu=bumped(const(25.0), [(UP - 15, UP + 300, 70.0)]),
+                )
+            ],
+        ),
+        healthy(
+            "healthy-db-reboot-run",
+            "warmup-restart",
+            "upgrade of db-1 by `rollsafe upgrade` with a reboot between the marks (down 150 s); "
+            "query p99 starts 8 times higher (cold buffers) and settles with a time constant of "
+            "4 minutes; memory regrows from 30% to 70%",
+            [
+                Host(
+                    "db-1",
+                    "db",
+                    **rolled(UP - 300, UP),
+                    down=[(UP - 200, UP - 50)],
+                    query_latency=decaying(UP - 50, 0.012, 0.096, 240.0),
+                    memory=lambda t: (
+                        70.0 if t < UP - 50 else 70.0 - 40.0 * math.exp(-(t - UP + 50) / 900.0)
+                    ),
+                )
+            ],
+        ),
+        healthy(
+            "healthy-warmup-tiered",
+            "warmup-restart",
+            "web-1 restarts for an upgrade run by an external tool followed by `rollsafe mark "
+            "upgrade` (one mark); its caches fill in tiers: p99 3 times higher for 4 minutes, "
+            "1.8 times for 6 more, then normal; health checks 2 times slower for 4 minutes",
+            [
+                Host(
+                    "web-1",
+                    **restart_at(UP, refused=10.0),
+                    p99=bumped(const(0.2), [(UP, UP + 240, 0.6), (UP + 240, UP + 600, 0.36)]),
+                    latency=bumped(const(0.04), [(UP, UP + 240, 0.08)]),
+                )
+            ],
+        ),
+        healthy(
+            "healthy-cron-hourly",
+            "cron-cpu",
+            "an hourly job pins web-1's CPU at 95% for 6 minutes on the hour (one of them a "
+            "minute after the upgrade), and p99 is 30% higher meanwhile",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[2 * HOUR - 60],
+                    cpu=lambda t: 95.0 if (t % HOUR) < 360 else 25.0,
+                    p99=lambda t: 0.286 if (t % HOUR) < 360 else 0.22,
+                    cpu_noise=2.0,
+                )
+            ],
+            duration=4 * HOUR,
+        ),
+        healthy(
+            "healthy-health-probe-gap",
+            "monitoring-gap",
+            "the health probe of web-1 cannot resolve the host for 4 minutes from a minute after "
+            "the upgrade (DNS), then Prometheus is unreachable for 12 minutes from 15 minutes "
+            "after it",
+            [
+                Host(
+                    "web-1",
+                    gaps={
+                        "health": [(UP + 60, UP + 300)],
+                        "prometheus": [(UP + 900, UP + 1620)],
+                    },
+                )
+            ],
+        ),
+        healthy(
+            "healthy-dependency-outage-fleet",
+            "dependency-blip",
+            "a shared dependency fails for 8 minutes 25 minutes after web-1's upgrade, seen by "
+            "web-1 and by web-2 (not upgraded) alike: 20% of requests and 25% of health checks "
+            "fail, p99 4 s, 30 error lines a minute",
+            [
+                Host(
+                    "web-1",
+                    p99=bumped(const(0.22), [(UP + 1500, UP + 1980, 4.0)]),
+                    error_ratio=bumped(const(0.003), [(UP + 1500, UP + 1980, 0.2)]),
+                    health_5xx=bumped(const(0.0), [(UP + 1500, UP + 1980, 0.25)]),
+                    errors_per_minute=bumped(const(0.05), [(UP + 1500, UP + 1980, 30.0)]),
+                ),
+                Host(
+                    "web-2",
+                    upgrades=[],
+                    p99=bumped(const(0.22), [(UP + 1500, UP + 1980, 4.0)]),
+                    error_ratio=bumped(const(0.003), [(UP + 1500, UP + 1980, 0.2)]),
+                    health_5xx=bumped(const(0.0), [(UP + 1500, UP + 1980, 0.25)]),
+                    errors_per_minute=bumped(const(0.05), [(UP + 1500, UP + 1980, 30.0)]),
+                ),
+            ],
+        ),
+        healthy(
+            "healthy-gc-slow-sawtooth",
+            "gc-sawtooth",
+            "a JVM on web-1 saw-tooths by 30 points every 40 minutes from 40%, before and after "
+            "a healthy upgrade",
+            [Host("web-1", memory=lambda t: 40.0 + 30.0 * ((t / (40 * MINUTE)) % 1.0))],
+            duration=10 * HOUR,
+        ),
+        healthy(
+            "healthy-traffic-doubles",
+            "traffic-growth",
+            "a campaign starts with web-1's upgrade: traffic doubles over 2 hours (30 -> 60 "
+            "requests/s), p99 +40% and CPU 25 -> 55% with it; the error ratio unchanged",
+            [
+                Host(
+                    "web-1",
+                    traffic=ramp(UP, 2 * HOUR, 30.0, 60.0),
+                    p99=ramp(UP, 2 * HOUR, 0.22, 0.31),
+                    cpu=ramp(UP, 2 * HOUR, 25.0, 55.0),
+                )
+            ],
+            duration=4 * HOUR,
+        ),
+        healthy(
+            "healthy-flapping-two-hosts",
+            "flapping-alert",
+            "a latency alert flaps on web-1 and web-2 (not upgraded) alike, every 2 to 6 minutes "
+            "for an hour from 30 minutes before web-1's upgrade",
+            [
+                Host("web-1", alerts=_flapping("h4-flap-1", UP - 1800, UP + 1800)),
+                Host("web-2", upgrades=[], alerts=_flapping("h4-flap-2", UP - 1750, UP + 1850)),
+            ],
+        ),
+        healthy(
+            "healthy-reload-after-mark",
+            "restart-blip",
+            "web-1 is upgraded by an external tool followed by `rollsafe mark upgrade` (one "
+            "mark, no refusal); 5 minutes later a config reload refuses 8 s and logs 3 errors",
+            [
+                Host(
+                    "web-1",
+                    down=[(UP + 300, UP + 308)],
+                    app_lines=[
+                        (UP + 300 + k, "ERROR [main] app.server: request aborted by reload")
+                        for k in range(3)
+                    ],
+                    syslog=[
+                        (UP + 299, "systemd[1]: Reloading app.service - Application server...")
+                    ],
+                )
+            ],
+        ),
+        healthy(
+            "healthy-single-oom-reaper",
+            "single-oom",
+            "a cron python job on web-1 is OOM-killed once 20 minutes after a healthy upgrade "
+            "(5.x wording with the oom_reaper line, quoted); nothing else changes",
+            [Host("web-1", kernel=quoted_event(UP + 1200, "oom-reaper-python3"))],
+            origin="quoted",
+            sources=cites("oom-reaper-python3"),
+        ),
+        healthy(
+            "healthy-single-oomd-kill",
+            "single-unit-failure",
+            "systemd-oomd kills a test unit on batch-1 once, 5 minutes after a healthy upgrade "
+            "(quoted syslog lines); the job is retried",
+            [_host("batch-1", syslog=quoted_syslog(UP + 300, "oomd-testbloat"))],
+            origin="quoted",
+            sources=cites("oomd-testbloat"),
+        ),
+        healthy(
+            "healthy-single-segfault-libc",
+            "single-segfault",
+            "a web terminal helper on web-1 segfaults once in libc 4 minutes after a healthy "
+            "upgrade (quoted, a 2.6.32-era libc); it is restarted on demand",
+            [Host("web-1", kernel=quoted_event(UP + 240, "segv-shellinabox-once"))],
+            origin="quoted",
+            sources=cites("segv-shellinabox-once"),
+        ),
+        healthy(
+            "healthy-hourly-segfaults",
+            "preexisting-errors",
+            "the same helper on web-1 has segfaulted about once an hour for days (quoted line, "
+            "new pid each time): twice in the hour before the upgrade, twice in the 2 hours "
+            "after; the upgrade changes nothing",
+            [
+                Host(
+                    "web-1",
+                    kernel=[
+                        x
+                        for n, t in enumerate((1000.0, 3100.0, UP + 1900, UP + 5500))
+                        for x in quoted_event(t, "segv-shellinabox-once", n)
+                    ],
+                )
+            ],
+            duration=3 * HOUR,
+            origin="quoted",
+            sources=cites("segv-shellinabox-once"),
+        ),
+    ]
+
+
+def held_out_4_real(
+    nab: dict[str, Nab],
+    *,
+    linux: list[tuple[float, str]],
+    apache: list[tuple[float, str]],
+    hadoop: list[tuple[float, str]],
+    cite_nab: Callable[[str], str],
+    cite_log: Callable[[str], str],
+) -> list[Scenario]:
+    """Held-out-4 recordings on real data: days of the least used NAB series
+    (``ec2_cpu_utilization_24ae8d``, ``ec2_cpu_utilization_53ea38``,
+    ``ec2_disk_write_bytes_1ef3de``) outside their labelled anomaly windows, and the Loghub
+    logs cut in windows the other halves did not use."""
+    c24 = nab["ec2_cpu_utilization_24ae8d"]
+    c53 = nab["ec2_cpu_utilization_53ea38"]
+    disk = nab["ec2_disk_write_bytes_1ef3de"]
+    out: list[Scenario] = []
+
+    def add(scenario: Scenario) -> None:
+        scenario.half = HELD_OUT_4
+        scenario.origin = "shared-data"
+        out.append(scenario)
+
+    def window(lines: list[tuple[float, str]], start: int, length: float, at: float = 0.0):
+        """Lines from the ``start``-th on, ``length`` seconds of them, placed at ``at``."""
+        first = lines[start][0]
+        return placed(lines, first, length, at)
+
+    def stretch(lines: list[tuple[float, str]], start: int, count: int, length: float):
+        """``count`` lines from the ``start``-th, in their order and relative spacing, over
+        ``length`` seconds (Linux_2k spans weeks: a window of hours holds a handful)."""
+        part = lines[start : start + count]
+        first, last = part[0][0], part[-1][0]
+        span = (last - first) or 1.0
+        return [((t - first) / span * length, "@raw " + line) for t, line in part]
+
+    # -- request errors while traffic follows a real CPU series (day 2, load as requests).
+    lvl = c24.level(2 * DAY, smooth=30 * MINUTE)
+    traffic = lambda t: 10.0 + 50.0 * min(1.5, max(0.0, lvl(t)))  # noqa: E731
+    up = 3 * HOUR
+    add(
+        Scenario(
+            "fault-errors-real-load",
+            "metrics-error-ratio",
+            "web-1's traffic follows a real EC2 instance's CPU load (NAB ec2_cpu_utilization_"
+            "24ae8d, day 2, smoothed over 30 minutes, as 10 to 85 requests/s); 7 minutes after "
+            "its upgrade the request error ratio goes from 0.3% to 2.2% (one endpoint fails); "
+            "health stays 200",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[up],
+                    traffic=traffic,
+                    error_ratio=after(const(0.003), up + 420, const(0.022)),
+                    cpu=lambda t: 15.0 + 0.5 * traffic(t),
+                )
+            ],
+            duration=6 * HOUR,
+            faults=[fault("web-1", up + 420, "request errors")],
+            sources=[cite_nab("ec2_cpu_utilization_24ae8d")],
+        )
+    )
+    # -- a database's query p99 that wanders with real disk writes, then creeps 3x.
+    dw = disk.wander(12 * DAY, amplitude=0.25, smooth=30 * MINUTE)
+    add(
+        Scenario(
+            "fault-query-creep-real",
+            "metrics-latency-quantile",
+            "db-1's query p99 wanders with a real EC2 instance's disk writes (NAB ec2_disk_write_"
+            "bytes_1ef3de, day 12, smoothed over 30 minutes, +-25% around 15 ms); from 10 "
+            "minutes after the upgrade it creeps to 3 times that over 15 minutes (a plan "
+            "regression as statistics go stale)",
+            [
+                Host(
+                    "db-1",
+                    "db",
+                    upgrades=[2 * HOUR],
+                    query_latency=lambda t: (
+                        0.015 * (1.0 + dw(t)) * ramp(2 * HOUR + 600, 900.0, 1.0, 3.0)(t)
+                    ),
+                )
+            ],
+            duration=5 * HOUR,
+            faults=[fault("db-1", 2 * HOUR + 600, "query p99")],
+            sources=[cite_nab("ec2_disk_write_bytes_1ef3de")],
+        )
+    )
+    # -- a slow leak over a real wander, 16 hours.
+    mw = c53.wander(2 * DAY, amplitude=3.0)
+    add(
+        Scenario(
+            "fault-memory-leak-real-slow",
+            "memory-leak",
+            "batch-1's memory wanders about 3 points with a real EC2 instance's CPU load (NAB "
+            "ec2_cpu_utilization_53ea38, day 2, smoothed over an hour) around 50%; the upgrade "
+            "leaks 1.5 points an hour",
+            [
+                _host(
+                    "batch-1",
+                    upgrades=[2 * HOUR],
+                    memory=lambda t: (
+                        50.0 + mw(t) + (1.5 * (t - 2 * HOUR) / HOUR if t >= 2 * HOUR else 0.0)
+                    ),
+                )
+            ],
+            duration=16 * HOUR,
+            faults=[fault("batch-1", 2 * HOUR, "memory leak")],
+            sources=[cite_nab("ec2_cpu_utilization_53ea38")],
+        )
+    )
+    # -- a segfault loop (two wordings of one plugin) over real Linux syslog noise.
+    crashes = _irregular4("ipmi", UP + 150, UP + 3300, 200.0, 420.0)
+    sshd_noise = stretch(linux, 1200, 400, 2 * HOUR)  # sshd and su failures, no kernel line
+    add(
+        Scenario(
+            "fault-segfault-ipmi-over-linux-real",
+            "segfault-loop",
+            "web-1's syslog is real Linux syslog (Loghub, its lines 1,200 to 1,599, mostly sshd "
+            "authentication failures, stretched over 2 hours in their order and spacing); after "
+            "the upgrade a monitoring plugin crashes every 3.5 to 7 "
+            "minutes from 150 s on, alternately `segfault at` and `traps: ... general protection "
+            "fault` (quoted)",
+            [
+                Host(
+                    "web-1",
+                    syslog=sshd_noise,
+                    kernel=[
+                        x
+                        for n, t in enumerate(crashes)
+                        for x in quoted_event(
+                            t, "segv-ipmi-sensors" if n % 2 == 0 else "gp-ipmi-sel", n // 2
+                        )
+                    ],
+                )
+            ],
+            faults=[fault("web-1", crashes[0], "segfault loop")],
+            sources=[cite_log("Linux_2k.log"), *cites("segv-ipmi-sensors", "gp-ipmi-sel")],
+        )
+    )
+    # -- a unit killed again and again over the real Hadoop job log.
+    add(
+        Scenario(
+            "fault-unit-killed-over-hadoop-real",
+            "systemd-unit-failure",
+            "batch-1's job log holds a real job run: the whole Hadoop application log (Loghub, "
+            "2,000 lines over its own 9 minutes, WARN and ERROR lines included) from 30 minutes "
+            "before the upgrade; after the upgrade a helper unit is killed (SIGKILL) 4 minutes "
+            "in and every 3 minutes after, eight times (quoted systemd lines)",
+            [
+                _host(
+                    "batch-1",
+                    errors_per_minute=const(0.0),
+                    noise_per_minute=0.0,
+                    app_lines=window(hadoop, 0, HOUR, at=UP - 30 * MINUTE),
+                    syslog=[
+                        x
+                        for k in range(8)
+                        for x in quoted_unit(UP + 240 + 180 * k, "systemd-testchill-kill")
+                    ],
+                )
+            ],
+            faults=[fault("batch-1", UP + 240, "unit failed")],
+            sources=[cite_log("Hadoop_2k.log"), *cites("systemd-testchill-kill")],
+        )
+    )
+    # -- healthy, on real data.
+    cpu2 = c24.curve(3 * DAY)
+    add(
+        Scenario(
+            "healthy-cpu-day-real",
+            "daily-cycle",
+            "web-1's CPU is a real EC2 instance's (NAB ec2_cpu_utilization_24ae8d, day 3) for 10 "
+            "hours, p99 follows it; healthy upgrade at 5 hours",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[5 * HOUR],
+                    cpu=cpu2,
+                    p99=lambda t: 0.2 + 0.003 * cpu2(t),
+                )
+            ],
+            duration=10 * HOUR,
+            sources=[cite_nab("ec2_cpu_utilization_24ae8d")],
+        )
+    )
+    lvl53 = c53.level(1 * DAY, smooth=20 * MINUTE)
+    drop = lambda t: 60.0 * max(0.1, min(1.5, lvl53(t)))  # noqa: E731
+    add(
+        Scenario(
+            "healthy-traffic-real-swings",
+            "traffic-growth",
+            "web-1's traffic follows a real EC2 instance's CPU load (NAB ec2_cpu_utilization_"
+            "53ea38, day 1, smoothed over 20 minutes, 6 to 90 requests/s: rises and drops); "
+            "p99 and CPU follow it; healthy upgrade at 3 hours",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[3 * HOUR],
+                    traffic=drop,
+                    p99=lambda t: 0.18 + 0.002 * drop(t),
+                    cpu=lambda t: 12.0 + 0.6 * drop(t),
+                )
+            ],
+            duration=7 * HOUR,
+            sources=[cite_nab("ec2_cpu_utilization_53ea38")],
+        )
+    )
+    cw = disk.wander(14 * DAY, amplitude=2.5)
+    add(
+        Scenario(
+            "healthy-cache-real-wander",
+            "cache-growth",
+            "web-1's memory wanders with a real EC2 instance's disk writes (NAB ec2_disk_write_"
+            "bytes_1ef3de, day 14) around 50%; the new release's cache grows 10 points over the "
+            "first 80 minutes after the upgrade, then stays",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[2 * HOUR],
+                    memory=lambda t: 50.0 + cw(t) + ramp(2 * HOUR, 80 * MINUTE, 0.0, 10.0)(t),
+                )
+            ],
+            duration=9 * HOUR,
+            sources=[cite_nab("ec2_disk_write_bytes_1ef3de")],
+        )
+    )
+    errors_only = [x for x in apache if "[error]" in x[1]]
+    first, last = errors_only[0][0], errors_only[-1][0]
+    spread = [
+        ((t - first) / ((last - first) or 1.0) * 6 * HOUR, "@raw " + line)
+        for t, line in errors_only
+    ]
+    add(
+        Scenario(
+            "healthy-apache-errors-spread-real",
+            "preexisting-errors",
+            "web-1's error log is every `[error]` line of the real Apache error log (Loghub), "
+            "spread over 6 hours in its order and spacing (bursts and lulls alike); healthy "
+            "upgrade at 3 hours",
+            [
+                Host(
+                    "web-1",
+                    upgrades=[3 * HOUR],
+                    errors_per_minute=const(0.0),
+                    noise_per_minute=0.0,
+                    app_lines=spread,
+                )
+            ],
+            duration=6 * HOUR,
+            sources=[cite_log("Apache_2k.log")],
+        )
+    )
+    add(
+        Scenario(
+            "healthy-linux-late-window-real",
+            "noisy-syslog",
+            "db-1's syslog and kern.log are real Linux syslog (Loghub, its last 400 lines: ftpd "
+            "and sshd noise and a whole boot sequence of 76 kernel lines, stretched over 2 hours "
+            "in their order and spacing); a healthy upgrade by `rollsafe upgrade` restarts "
+            "postgres between the marks (refused 15 s)",
+            [
+                Host(
+                    "db-1",
+                    "db",
+                    **rolled(UP - 120, UP),
+                    down=[(UP - 60, UP - 45)],
+                    syslog=stretch(linux, 1600, 400, 2 * HOUR),
+                    kernel=[
+                        (t, raw[5:].split("kernel: ", 1)[1])
+                        for t, raw in stretch(linux, 1600, 400, 2 * HOUR)
+                        if " kernel: " in raw
+                    ],
+                )
+            ],
+            sources=[cite_log("Linux_2k.log")],
+        )
+    )
+    return out
+
+
 # --------------------------------------------------------------------------- the corpus
 
 
@@ -2964,6 +3890,8 @@ def committed_scenarios() -> list[Scenario]:
         *memory_trends(),
         *held_out_3_faults(),  # after the older generators: their draws never move
         *held_out_3_healthy(),
+        *held_out_4_faults(),  # after held-out-3: the draws of every older recording stay
+        *held_out_4_healthy(),
     ]
 
 
@@ -3026,7 +3954,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "split_rule": "within each family, in name order: 1st, 3rd, 5th... design; 2nd, 4th... "
         "held-out (fixed before any tuning); recordings added after the held-out half had been "
         "seen are in held-out-2 and take no position; held-out-3 recordings were written after "
-        "the judge of round 5 was designed and before any tuning on them; they take no position",
+        "the judge of round 5 was designed and before any tuning on them; they take no position; "
+        "held-out-4 recordings were written during round 5, while rules were being changed in "
+        "response to held-out-3 and before those changes; they take no position",
         "recordings": entries,
     }
 

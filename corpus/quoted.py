@@ -438,5 +438,162 @@ EVENTS: dict[str, Event] = {
         ),
         "https://github.com/systemd/systemd/issues/13574",
     ),
+    # ------------------------------------------------------------------ held-out-4 (round 5)
+    "oom-reaper-python3": Event(
+        "oom",
+        (
+            "Out of memory: Killed process 15784 (python3) total-vm:11964kB, anon-rss:4288kB, "
+            "file-rss:3028kB, shmem-rss:0kB",
+            "oom_reaper: reaped process 15784 (python3), now anon-rss:0kB, file-rss:0kB, "
+            "shmem-rss:0kB",
+        ),
+        "https://github.com/docker/for-linux/issues/1001",
+        pids=("15784",),
+    ),
+    "oomd-testbloat": Event(
+        "oom",  # systemd-oomd (userspace) kills a unit: syslog lines, no kernel line at all
+        (
+            "systemd-oomd[70]: oomd attempting to kill 113 with KILL",
+            "systemd[34]: testsuite-55-testbloat.service: Main process exited, code=killed, "
+            "status=9/KILL",
+            "systemd[34]: testsuite-55-testbloat.service: Failed with result 'signal'.",
+        ),
+        "https://github.com/systemd/systemd/pull/22032",
+        pids=("113",),
+    ),
+    "panic-fatal-irq-x86": Event(
+        "panic",
+        (
+            "Kernel panic - not syncing: Fatal exception in interrupt",
+            "Shutting down cpus with NMI",
+            "Kernel Offset: 0xce00000 from 0xffffffff81000000 (relocation range: "
+            "0xffffffff80000000-0xffffffffbfffffff)",
+            "---[ end Kernel panic - not syncing: Fatal exception in interrupt ]---",
+        ),
+        "https://github.com/linux-speakup/speakup/issues/1",
+    ),
+    "oops-riscv-paging": Event(
+        "oops",
+        (
+            "Unable to handle kernel paging request at virtual address 0000005f837c3064",
+            "Oops [#1]",
+            "CPU: 0 PID: 0 Comm: swapper/0 Tainted: G W 5.10.41 #1",
+        ),
+        "https://github.com/sifiveinc/meta-sifive/issues/40",
+    ),
+    "oops-null-6x-xenbus": Event(
+        "oops",
+        (
+            "BUG: kernel NULL pointer dereference, address: 0000000000000000",
+            "#PF: supervisor read access in kernel mode",
+            "#PF: error_code(0x0000) - not-present page",
+            "Oops: 0000 [#1] PREEMPT SMP NOPTI",
+            "CPU: 1 PID: 28 Comm: xenbus Not tainted 6.1.57-1.qubes.fc37.x86_64 #1",
+        ),
+        "https://github.com/QubesOS/qubes-issues/issues/8638",
+    ),
+    "gpf-3x-cron": Event(
+        "oops",  # a 3.15 kernel's general protection fault in kernel mode (no "Oops" word)
+        (
+            "general protection fault: 0000 [#3] SMP ",
+            "CPU: 0 PID: 5444 Comm: cron Tainted: G      D       3.15.0 #2",
+        ),
+        "https://github.com/IRATI/stack/issues/470",
+        pids=("5444",),
+    ),
+    "lockup-rcu-kvm": Event(
+        "lockup",
+        (
+            "rcu: INFO: rcu_sched detected stalls on CPUs/tasks:",
+            "watchdog: BUG: soft lockup - CPU#1 stuck for 2471s! [CPU 0/KVM:31664]",
+        ),
+        "https://github.com/harvester/harvester/issues/564",
+    ),
+    "lockup-kworker-openrisc": Event(
+        "lockup",
+        (
+            "watchdog: BUG: soft lockup - CPU#0 stuck for 186s! [kworker/u3:3:2073]",
+            "Modules linked in:",
+            "CPU: 0 PID: 2073 Comm: kworker/u3:3 Tainted: G        W         "
+            "5.7.0-rc2-simple-smp-00001-g6bd140e14d9a-dirty #109",
+        ),
+        "https://github.com/openrisc/linux/issues/12",
+    ),
+    "hung-sof-kworker-122": Event(
+        "hung",
+        (
+            "INFO: task kworker/u32:2:113 blocked for more than 122 seconds.",
+            "      Not tainted 5.18.0-rc2-daily-default-20220531-0-g46f61a08b40c #dev",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "task:kworker/u32:2   state:D stack:13032 pid:  113 ppid:     2 flags:0x00004000",
+        ),
+        "https://github.com/thesofproject/linux/issues/3387",
+    ),
+    "hung-ddnet-old": Event(
+        "hung",
+        (
+            "INFO: task DDRace64-Server:27090 blocked for more than 120 seconds.",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "DDRace64-Server D ffff88007a2dd140     0 27090   3047 0x00000000",
+        ),
+        "https://github.com/ddnet/ddnet/issues/401",
+    ),
+    "segv-rspamd-libc": Event(
+        "segfault",
+        (
+            "rspamd[26613]: segfault at 8995cf ip 00007f7d59e4555a sp 00007ffe8d6b9080 error 7 "
+            "in libc-2.19.so[7f7d59dc0000+1a2000]",
+        ),
+        "https://github.com/rspamd/rspamd/issues/665",
+        pids=("26613",),
+    ),
+    "segv-tokio-code": Event(
+        "segfault",
+        (
+            "tokio-runtime-w[3552]: segfault at 7f61f67fb990 ip 00007f623575ade4 sp "
+            "00007f6234c3b6d0 error 4 in libc.so.6[72de4,7f62356e8000+16f000] likely on CPU 4 "
+            "(core 4, socket 0)",
+            "Code: b1 55 f8 5d c3 90 f3 0f 1e fa 55 48 89 e5 41 57 41 56 41 55 41 54 53 48 83 ec "
+            "48 64 48 8b 04 25 28 00 00 00 48 89 45 c8 31 c0 <8b> 87 d0 02 00 00 85 c0 0f 88 3e "
+            "01 00 00 48 89 fb 48 39 bf 20 06",
+        ),
+        "https://github.com/pop-os/cosmic-app-library/issues/234",
+        pids=("3552",),
+    ),
+    "segv-ipmi-sensors": Event(
+        "segfault",
+        (
+            "IPMI[sensors][7699]: segfault at 4 ip 000055f2ed932514 sp 00007fbcb9e0cde0 error 6 "
+            "in freeipmi.plugin[55f2ed902000+63000] likely on CPU 1 (core 1, socket 0)",
+        ),
+        "https://github.com/netdata/netdata/issues/15802",
+        pids=("7699",),
+    ),
+    "gp-ipmi-sel": Event(
+        "segfault",
+        (
+            "traps: IPMI[sel][7811] general protection fault ip:7f90aa200664 sp:7f90aa0697f8 "
+            "error:0 in ld-musl-x86_64.so.1[7f90aa1ef000+4c000]",
+        ),
+        "https://github.com/netdata/netdata/issues/15802",
+        pids=("7811",),
+    ),
+    "segv-shellinabox-once": Event(
+        "segfault",
+        (
+            "shellinaboxd[9571]: segfault at 0 ip 00007f182b2a6cad sp 00007fffcbe41740 error 4 "
+            "in libc-2.12.so[7f182b240000+18a000]",
+        ),
+        "https://github.com/shellinabox/shellinabox/issues/389",
+        pids=("9571",),
+    ),
+    "systemd-testchill-kill": Event(
+        "systemd",
+        (
+            "testsuite-55-testchill.service: Main process exited, code=killed, status=9/KILL",
+            "testsuite-55-testchill.service: Failed with result 'signal'.",
+        ),
+        "https://github.com/systemd/systemd/pull/22032",
+    ),
 }
 """Event id -> the quoted event."""

@@ -18,7 +18,7 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from rollsafe.backtest import corpora, scoring
+from rollsafe.backtest import corpora, recordings, scoring
 from rollsafe.config import loading
 from rollsafe.interfaces.cli import main
 
@@ -199,6 +199,9 @@ HEALTHY_FAMILIES = {
 }
 
 
+LATER_HALVES = {"held-out-2", "held-out-3", "held-out-4"}  # fixed by name, outside the rule
+
+
 def _builder() -> ModuleType:
     return _corpus_module("build")
 
@@ -227,7 +230,7 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     assert families >= FAULT_FAMILIES | HEALTHY_FAMILIES
     for entry in entries:
         assert (entry["label"] == "fault") == bool(entry["faults"]), entry["name"]
-        assert entry["half"] in {"design", "held-out", "held-out-2", "held-out-3"}
+        assert entry["half"] in {"design", "held-out", *LATER_HALVES}
         if entry["origin"] != "synthetic":  # real data: every source is cited
             assert entry["sources"], entry["name"]
             assert all("https://" in str(s) for s in entry["sources"]), entry["name"]  # type: ignore[attr-defined]
@@ -236,11 +239,7 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     weeks = [e for e in entries if e["family"] == "healthy-week"]
     assert sum(float(e["duration_s"]) for e in weeks) >= 7 * 86400  # type: ignore[arg-type]
     for family in families:  # the split rule puts every family with 2+ recordings in both
-        listed = [
-            e
-            for e in entries
-            if e["family"] == family and e["half"] not in {"held-out-2", "held-out-3"}
-        ]
+        listed = [e for e in entries if e["family"] == family and e["half"] not in LATER_HALVES]
         if len(listed) >= 2:
             assert {e["half"] for e in listed} == {"design", "held-out"}, family
     # Added after the held-out half had been seen (the memory-trend work): a half of their
@@ -313,6 +312,7 @@ def test_the_corpus_table_reports_families_halves_and_the_week(tmp_path: Path) -
 
 SHARED_DATA = _builder().shared_data_dir()
 HELD_OUT_3 = "held-out-3"
+HELD_OUT_4 = "held-out-4"
 
 
 def _half(scenario: scoring.ScenarioScore) -> object:
@@ -321,8 +321,14 @@ def _half(scenario: scoring.ScenarioScore) -> object:
 
 def _before_held_out_3(result: corpora.CorpusResult) -> scoring.Totals:
     """Totals over the first three halves: the corpus as the checks below were measured on.
-    Held-out-3 (never tuned on) has checks of its own, at the figures measured on it."""
-    return scoring.total([s for s in result.scenarios if _half(s) != HELD_OUT_3])
+    Held-out-3 and held-out-4 (never tuned on) have checks of their own, at the figures
+    measured on them."""
+    return scoring.total([s for s in result.scenarios if _half(s) not in {HELD_OUT_3, HELD_OUT_4}])
+
+
+def _before_held_out_4(result: corpora.CorpusResult) -> scoring.Totals:
+    """Totals over every half but held-out-4: what "the whole corpus" meant before it."""
+    return scoring.total([s for s in result.scenarios if _half(s) != HELD_OUT_4])
 
 
 @pytest.fixture(scope="module")
@@ -348,7 +354,7 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     assert whole_corpus.week_rollbacks == 0
     assert (totals.counts.precision or 0.0) >= 0.97
     for half in whole_corpus.groups(by="half"):
-        if half.name != HELD_OUT_3:
+        if half.name not in {HELD_OUT_3, HELD_OUT_4}:
             assert (half.totals.counts.precision or 0.0) >= 0.97, half.name
     assert totals.counts.tp >= 50
 
@@ -401,12 +407,12 @@ def test_the_docs_show_what_the_corpus_measures_now(whole_corpus: corpora.Corpus
     "median detection delay 120 s: a regression starting inside the 2-minute warm-up is "
     "flagged two buckets after it at best, uncorroborated repeated-event families wait for "
     "the repeat, leaks are rolled back hours after the upgrade; held-out-3, first measured "
-    "untuned: precision 0.852, recall 0.852): see docs/presets.md",
+    "untuned: precision 0.852, recall 0.852; held-out-4 measured apart): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    totals = whole_corpus.totals
+    totals = _before_held_out_4(whole_corpus)
     assert (totals.counts.recall or 0.0) >= 0.99
     assert totals.median_delay is not None
     assert totals.median_delay <= 60.0
@@ -455,3 +461,94 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
     rolled_back = {name for name, outcome in outcomes if outcome == "FP"}
     assert missed <= HELD_OUT_3_MISSED
     assert rolled_back <= HELD_OUT_3_FALSE_ROLLBACKS
+
+
+def _outcomes(chosen: list[scoring.ScenarioScore]) -> tuple[set[str], set[str]]:
+    """(recordings with a missed fault, recordings with a false rollback); an outcome may be
+    compound (``FP+TP``: rolled back before its fault began, then caught it)."""
+    parts = {
+        (s.replay.recording.name, part)
+        for s in chosen
+        for t in s.to_json()["targets"]
+        for part in str(t["outcome"]).split("+")
+    }
+    return (
+        {name for name, part in parts if part == "FN"},
+        {name for name, part in parts if part == "FP"},
+    )
+
+
+def test_held_out_4_is_new_varied_half_real_and_marked_as_runs_are() -> None:
+    # Written during round 5, while rules were being changed in response to held-out-3 and
+    # before those changes; never tuned on: at least 30 recordings, roughly half faults,
+    # every fault family, many healthy families, at least half on real data, quoted events
+    # no earlier half used.
+    entries = [e for e in _manifest() if e["half"] == HELD_OUT_4]
+    assert len(entries) >= 30
+    faults = [e for e in entries if e["label"] == "fault"]
+    healthy = [e for e in entries if e["label"] == "healthy"]
+    assert len(faults) >= 15
+    assert len(healthy) >= 15
+    assert {str(e["family"]) for e in faults} >= FAULT_FAMILIES
+    assert len({str(e["family"]) for e in healthy}) >= 12
+    real = [e for e in entries if e["origin"] in {"quoted", "shared-data"}]
+    assert len(real) * 2 >= len(entries)
+    earlier = {str(s) for e in _manifest() if e["half"] != HELD_OUT_4 for s in e["sources"]}  # type: ignore[attr-defined]
+    quoted_here = {str(s) for e in entries if e["origin"] == "quoted" for s in e["sources"]}  # type: ignore[attr-defined]
+    assert len(quoted_here) >= 10
+    assert not quoted_here & earlier
+    # Some upgrades are `rollsafe upgrade` runs: an upgrade_started mark, then the upgrade
+    # mark, with the restart or reboot between them, as docs/runs.md describes.
+    runs = 0
+    for entry in entries:
+        if not entry["committed"]:
+            continue
+        recording = recordings.read(CORPUS / "recordings" / str(entry["file"]))
+        marks = sorted((m.time, m.name) for m in recording.marks)
+        names = [name for _, name in marks]
+        assert "upgrade" in names or entry["label"] == "healthy", entry["name"]
+        if "upgrade_started" in names:
+            runs += 1
+            assert names.index("upgrade_started") < names.index("upgrade"), entry["name"]
+    assert runs >= 8
+
+
+# Held-out-4: measured once, untuned, when it was written (round 5's judge as on main at
+# 6ec456e, shipped presets): TP 20, FP 8, FN 4, TN 17 over 43 recordings; precision 0.714,
+# recall 0.833, median detection delay 256 s. The floors are those figures; the known misses
+# and false rollbacks (docs/presets.md, held-out-4) may go away, no new one may appear.
+HELD_OUT_4_MISSED = {
+    "fault-crash-never-starts-run",  # down fired on the planned stop, before the fault began
+    "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
+    "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
+    "fault-segfault-slow-loop",  # one segfault every 6-10 min: segfault-loop wants 3 in 10 min
+}
+HELD_OUT_4_FALSE_ROLLBACKS = {
+    "fault-crash-never-starts-run",  # down (30 s) on the restart between the two marks
+    "fault-data-after-reboot-run",  # down on the 100 s reboot between the marks
+    "fault-latency-after-reboot-run",  # down on the 70 s reboot between the marks
+    "healthy-db-reboot-run",  # down on the 150 s reboot between the marks
+    "healthy-dependency-outage-fleet",  # errors-confirmed on both hosts, web-2 not upgraded
+    "healthy-warmup-inside-run",  # down on the 45 s restart between the marks
+    "healthy-warmup-tiered",  # p99 3x for 4 min: latency-quantile-up after 90 s
+}
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    chosen = [s for s in whole_corpus.scenarios if _half(s) == HELD_OUT_4]
+    assert len(chosen) >= 43
+    totals = scoring.total(chosen)
+    assert totals.counts.tp >= 20
+    assert totals.counts.fp <= 8
+    assert totals.counts.fn <= 4
+    assert (totals.counts.precision or 0.0) >= 0.714
+    assert (totals.counts.recall or 0.0) >= 0.833
+    assert totals.median_delay is not None
+    assert totals.median_delay <= 256.0
+    missed, rolled_back = _outcomes(chosen)
+    assert missed <= HELD_OUT_4_MISSED
+    assert rolled_back <= HELD_OUT_4_FALSE_ROLLBACKS
