@@ -236,7 +236,7 @@ class _MomentTotals:
     settle them) or an out-of-order arrival rebuilds the totals from the series' items.
     """
 
-    __slots__ = ("field", "items", "kt", "ky", "origin", "points", "previous", "sums")
+    __slots__ = ("field", "items", "kt", "ky", "origin", "previous", "sums")
 
     def __init__(self, field: models.Field_, items: list[observations.Observation]) -> None:
         self.field = field
@@ -251,14 +251,12 @@ class _MomentTotals:
         self.origin = _scaled(present[0][0], self.kt) if present else 0
         self.previous: tuple[int, int] | None = None
         self.sums: list[_Sums] = [_ZERO_SUMS]
-        self.points: list[tuple[int, int] | None] = []
         for t, x in numbers:
             self._add(t, x)
 
     def _add(self, t: float, x: float | None) -> None:
         last = self.sums[-1]
         if x is None:
-            self.points.append(None)
             self.sums.append(last)
             return
         ti = _scaled(t, self.kt) - self.origin
@@ -270,8 +268,7 @@ class _MomentTotals:
             ltt += ti * tp
             lty += ti * yp + tp * yi
             lyy += yi * yp
-        self.previous = point = (ti, yi)
-        self.points.append(point)
+        self.previous = (ti, yi)
         self.sums.append(
             (c + 1, st + ti, sy + yi, stt + ti * ti, sty + ti * yi, syy + yi * yi, ltt, lty, lyy)
         )
@@ -293,21 +290,27 @@ class _MomentTotals:
     def drop_front(self, count: int) -> None:
         # Differences between the remaining entries stay right; entry 0 need not be zero.
         del self.sums[:count]
-        del self.points[:count]
+
+    def _point(self, index: int) -> tuple[int, int] | None:
+        # The scaled point of item ``index``, worked out again rather than stored: the ends
+        # of a span are all a fit needs, and a window holds hours of values.
+        obs = self.items[index]
+        x = _finite(obs, self.field)
+        if x is None:
+            return None
+        return _scaled(obs.time, self.kt) - self.origin, _scaled(x, self.ky)
 
     def moments(self, lo: int, hi: int) -> Moments:
-        points = self.points
-        first = lo
-        while first < hi and points[first] is None:
+        first, head = lo, self._point(lo)
+        while head is None:
             first += 1
-        if first >= hi:
-            return NO_MOMENTS
-        last = hi - 1
-        while points[last] is None:
+            if first >= hi:
+                return NO_MOMENTS
+            head = self._point(first)
+        last, tail = hi - 1, self._point(hi - 1)
+        while tail is None:  # ends at ``first`` at the latest
             last -= 1
-        head, tail = points[first], points[last]
-        if head is None or tail is None:  # not reached: ``first`` and ``last`` have a point
-            return NO_MOMENTS
+            tail = self._point(last)
         top, bottom, after_first = self.sums[hi], self.sums[lo], self.sums[first + 1]
         # Neighbour products within the span: those of its points after its first one.
         return Moments(
