@@ -34,6 +34,12 @@ How the rate is measured, and why:
   0.68/sqrt(n))``, ``r`` the residuals' lag-1 autocorrelation): otherwise a
   minute-by-minute series would look far more certain than it is.
 
+How it stays cheap: a fit is formed from exact integer sums that the window keeps running
+(:class:`windows.Moments`), so it costs the same whatever its length and depends on the set
+of points alone; :func:`decide` answers a replay how long its severity holds (until a value
+enters, leaves or crosses the middle of the span), and a :class:`Cache` per rule and target
+keeps the pre-upgrade fit for the mark.
+
 The rule fires (its severity) when the projected time to ``capacity`` is at most
 ``within``. Evidence gives the rates (per hour), the level, the projection, and one sentence
 a person reads: "memory grows 9.1%/h since the upgrade (0.4%/h before); at this rate it

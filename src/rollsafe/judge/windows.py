@@ -23,7 +23,9 @@ date as values are folded in, so an aggregate costs two binary searches and a su
 instead of a pass over the range: a daemon re-judging a target after every observation, or a
 backtest replaying a week, does not re-read an hour of values each time. The totals are exact
 (integer counts; sums as integers in units of the smallest float), so every aggregate is
-exactly what :func:`math.fsum` over the range gives, whatever order values arrived in.
+exactly what :func:`math.fsum` over the range gives, whatever order values arrived in. A
+``trend`` rule's field also gets running sums of squares and products (:class:`Moments`), so
+a least-squares line over any range is fitted without reading the range.
 
 Everything is ordered by :func:`order_key`, a total order on observations (time first, then
 their content), and trimming always keeps the same *set* whatever the insertion order. That is
