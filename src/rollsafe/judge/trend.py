@@ -210,7 +210,7 @@ def _before(
     start = reference_at - rule.before
     pinned = window.pinned_range(reference_at, start=start)
     values = pinned if pinned is not None else window.range(start, reference_at, closed="left")
-    key = (reference_at, values.identity)
+    key = (reference_at, values.identity, rule.field, rule.min_samples)
     if cache is not None and cache.before_key == key:
         return cache.before
     fitted = fit_moments(values.moments(rule.field))
@@ -228,7 +228,8 @@ def _after(
     half = now - span / 2.0
     whole = window.range(now - span, now)
     late = window.range(half, now)
-    key = (whole.identity, late.identity)  # the early half lies between their starts
+    # The early half lies between their starts; the rule's own inputs, should it change.
+    key = (whole.identity, late.identity, rule.field, rule.min_samples)
     if cache is not None and cache.after_key == key:
         return cache.after
     early = window.range(now - span, half)
