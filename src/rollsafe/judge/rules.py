@@ -92,6 +92,7 @@ class Memo:
 
     key: object = None
     outcome: Outcome | None = None
+    trend: trend.Cache | None = None  # a trend rule's fits, which outlive a changed key
 
     def recall(self, key: object) -> Outcome | None:
         return self.outcome if self.key == key else None
@@ -646,7 +647,12 @@ def trending(
         known = memo.recall(key)
         if known is not None:
             return known
-    severity, summary, evidence = trend.judge(rule, window, now=now, reference_at=reference_at)
+    cache = None
+    if memo is not None:
+        cache = memo.trend = memo.trend or trend.Cache()
+    severity, summary, evidence = trend.judge(
+        rule, window, now=now, reference_at=reference_at, cache=cache
+    )
     outcome = Outcome(severity, summary, evidence)
     return outcome if memo is None or key is None else memo.keep(key, outcome)
 
@@ -695,16 +701,12 @@ def _decide_trend(
     reference_at: float | None,
     memo: Memo | None,
 ) -> tuple[verdicts.Severity, float]:
-    """Before the fit can start, OK until it can; then decided at every instant: the fit's span
-    and the middle splitting it into halves move with ``now`` itself (see ``trend.judge``).
-    The rule's memo (the daemon's path shares it) saves the fits while what they read stands."""
-    if reference_at is None or reference_at > now:
-        return verdicts.Severity.OK, math.inf if reference_at is None else reference_at
-    ready = reference_at + rule.grace + rule.min_window
-    if now < ready:
-        return verdicts.Severity.OK, ready
-    severity = trending(rule, window, now=now, reference_at=reference_at, memo=memo).severity
-    return severity, math.nextafter(now, math.inf)
+    """:func:`trend.decide`: the fits change only when a value enters the span, leaves it or
+    crosses its middle; the rule's memo (shared with the daemon's path) keeps them."""
+    cache = None
+    if memo is not None:
+        cache = memo.trend = memo.trend or trend.Cache()
+    return trend.decide(rule, window, now=now, reference_at=reference_at, cache=cache)
 
 
 def _decided(rule: LeafRule, breached: bool | None) -> verdicts.Severity:

@@ -34,6 +34,12 @@ How the rate is measured, and why:
   0.68/sqrt(n))``, ``r`` the residuals' lag-1 autocorrelation): otherwise a
   minute-by-minute series would look far more certain than it is.
 
+How it stays cheap: a fit is formed from exact integer sums that the window keeps running
+(:class:`windows.Moments`), so it costs the same whatever its length and depends on the set
+of points alone; :func:`decide` answers a replay how long its severity holds (until a value
+enters, leaves or crosses the middle of the span), and a :class:`Cache` per rule and target
+keeps the pre-upgrade fit for the mark.
+
 The rule fires (its severity) when the projected time to ``capacity`` is at most
 ``within``. Evidence gives the rates (per hour), the level, the projection, and one sentence
 a person reads: "memory grows 9.1%/h since the upgrade (0.4%/h before); at this rate it
@@ -48,10 +54,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollsafe.config import models
-from rollsafe.domain import observations, verdicts
+from rollsafe.domain import verdicts
 from rollsafe.judge import conditions, windows
 
-__all__ = ["Fit", "Z", "fit", "judge", "project"]
+__all__ = ["Cache", "Fit", "Z", "decide", "fit", "fit_moments", "judge", "project"]
 
 Z = 2.0
 """Standard errors by which a difference of slopes must exceed zero to count (about 95%)."""
@@ -72,26 +78,65 @@ class Fit:
 
 def fit(points: Sequence[tuple[float, float]]) -> Fit | None:
     """The least-squares line through ``points`` (time in seconds, value); None under 3."""
-    n = len(points)
+    return fit_moments(windows.moments_of(points))
+
+
+def _line(sums: windows.Moments) -> tuple[float, int, int] | None:
+    """(slope per second, n times the centred sums of squares of times and of products):
+    the part of :func:`fit_moments` a rule can often decide on alone (see :func:`decide`)."""
+    n = sums.n
     if n < 3:
         return None
-    mean_t = math.fsum(t for t, _ in points) / n
-    mean_y = math.fsum(y for _, y in points) / n
-    sxx = math.fsum((t - mean_t) ** 2 for t, _ in points)
-    if sxx <= 0:
+    sum_t = sums.t
+    # n times the centred sums (times and values scaled by 2**kt and 2**ky; see Moments).
+    dxx = n * sums.tt - sum_t * sum_t
+    if dxx <= 0:
         return None
-    slope = math.fsum((t - mean_t) * (y - mean_y) for t, y in points) / sxx
-    residuals = [y - (mean_y + slope * (t - mean_t)) for t, y in points]
-    squares = math.fsum(r * r for r in residuals)
-    lagged = math.fsum(residuals[i] * residuals[i - 1] for i in range(1, n))
-    rho = min(_MAX_AUTOCORRELATION, max(0.0, lagged / squares)) if squares > 0 else 0.0
+    dxy = n * sums.ty - sum_t * sums.y
+    shift = sums.time_bits - sums.value_bits
+    return ((dxy << shift) / dxx if shift >= 0 else dxy / (dxx << -shift)), dxx, dxy
+
+
+def fit_moments(sums: windows.Moments) -> Fit | None:
+    """The least-squares line from the exact sums of its points (see :class:`windows.Moments`).
+
+    Every quantity is formed in integers, exactly, and rounded to a float once: the slope, the
+    spread of the times, the residuals' sum of squares and lag-1 correlation, the line's last
+    level. So the fit is a function of the set of points alone, and the same whether its sums
+    were added up from scratch or read as differences of a window's running totals (which is
+    what makes it cheap to keep up to date). It differs from a two-pass floating-point fit
+    only in the last bits, where that one loses them to rounding.
+    """
+    line = _line(sums)
+    if line is None:
+        return None
+    slope, dxx, dxy = line
+    n, sum_t, sum_y = sums.n, sums.t, sums.y
+    dyy = n * sums.yy - sum_y * sum_y
+    kt, ky = sums.time_bits, sums.value_bits
+    sxx = dxx / (n << (2 * kt))
+    unexplained = dyy * dxx - dxy * dxy  # n * dxx * 4**ky * (sum of squared residuals)
+    squares = unexplained / ((n * dxx) << (2 * ky))
+    rho = 0.0
+    if unexplained > 0:
+        # Residual i times n * 2**ky * dxx is dxx * u_i - dxy * v_i, with u_i = n * y_i - sum_y
+        # and v_i = n * t_i - sum_t; the sums over neighbours below expand the products.
+        (t_first, y_first), (t_last, y_last) = sums.first, sums.last
+        ends_t = 2 * sum_t - t_first - t_last  # each neighbour pair's t_i + t_(i-1), summed
+        ends_y = 2 * sum_y - y_first - y_last
+        uu = n * n * sums.lag_yy - n * sum_y * ends_y + (n - 1) * sum_y * sum_y
+        vv = n * n * sums.lag_tt - n * sum_t * ends_t + (n - 1) * sum_t * sum_t
+        uv = n * n * sums.lag_ty - n * sum_y * ends_t - n * sum_t * ends_y
+        uv += 2 * (n - 1) * sum_y * sum_t
+        lagged = dxx * dxx * uu - dxx * dxy * uv + dxy * dxy * vv
+        rho = min(_MAX_AUTOCORRELATION, max(0.0, lagged / (n * dxx * unexplained)))
     # Effective sample size after Nychka et al. (2000): the plain (1 + r) / (1 - r) factor
     # underestimates the error of a short, strongly autocorrelated series, whose lag-1
     # correlation estimated from residuals is biased low; the 0.68 / sqrt(n) term offsets it.
     bias = 0.68 / math.sqrt(n)
     effective = max(3.0, n * (1.0 - rho - bias) / (1.0 + rho + bias))
     variance = squares / (n - 2) / sxx * (n / effective if effective < n else 1.0)
-    level = mean_y + slope * (points[-1][0] - mean_t)
+    level = (sum_y * dxx + dxy * (n * sums.last[0] - sum_t)) / ((n * dxx) << ky)
     return Fit(slope * HOUR, math.sqrt(variance) * HOUR, level, n)
 
 
@@ -119,17 +164,6 @@ def project(
     return -tau * math.log(1.0 - gap / (rate * tau)) * HOUR, plateau
 
 
-def _points(
-    values: Sequence[observations.Observation], field: models.Field_
-) -> list[tuple[float, float]]:
-    out = []
-    for obs in values:
-        x = conditions.field_of(obs, field)
-        if x is not None and math.isfinite(x):
-            out.append((obs.time, x))
-    return out
-
-
 def _no_data(
     rule: models.TrendRule, reason: str, evidence: dict[str, Any]
 ) -> tuple[verdicts.Severity, str, dict[str, Any]]:
@@ -152,32 +186,112 @@ def _duration(seconds: float) -> str:
     return f"{max(1, round(seconds / 60.0))} min"
 
 
-def _before(rule: models.TrendRule, window: windows.Window, reference_at: float) -> Fit | None:
+class Cache:
+    """The fits one trend rule on one target computed last, kept in its ``rules.Memo``.
+
+    The pre-upgrade fit cannot change after the mark (unless a late value lands in the
+    period); the fits since the upgrade change only when a value enters or leaves their span
+    or crosses its middle. Both are keyed by what their ranges hold (``Span.identity``).
+    """
+
+    __slots__ = ("after", "after_key", "before", "before_key")
+
+    def __init__(self) -> None:
+        self.before_key: object = None
+        self.before: Fit | None = None
+        self.after_key: object = None
+        self.after: tuple[Fit, Fit, Fit] | tuple[int, int] | None = None
+
+
+def _before(
+    rule: models.TrendRule, window: windows.Window, reference_at: float, cache: Cache | None
+) -> Fit | None:
     """The slope of the ``before`` period ending at the mark (pinned there by the engine)."""
     start = reference_at - rule.before
     pinned = window.pinned_range(reference_at, start=start)
     values = pinned if pinned is not None else window.range(start, reference_at, closed="left")
-    fitted = fit(_points(values.values(), rule.field))
-    return None if fitted is None or fitted.samples < rule.min_samples else fitted
+    key = (reference_at, values.identity, rule.field, rule.min_samples)
+    if cache is not None and cache.before_key == key:
+        return cache.before
+    fitted = fit_moments(values.moments(rule.field))
+    fitted = None if fitted is None or fitted.samples < rule.min_samples else fitted
+    if cache is not None:
+        cache.before_key, cache.before = key, fitted
+    return fitted
 
 
 def _after(
-    rule: models.TrendRule, window: windows.Window, now: float, span: float
-) -> tuple[Fit, Fit, Fit] | str:
-    """Fits of the last ``span`` seconds (whole, early half, late half), or why none."""
+    rule: models.TrendRule, window: windows.Window, now: float, span: float, cache: Cache | None
+) -> tuple[Fit, Fit, Fit] | tuple[int, int] | None:
+    """Fits of the last ``span`` seconds (whole, early half, late half); too few values in a
+    half: how many each holds; None: the values are all at one time."""
     half = now - span / 2.0
-    whole = _points(window.range(now - span, now).values(), rule.field)
-    early = [p for p in whole if p[0] <= half]
-    late = [p for p in whole if p[0] > half]
-    if min(len(early), len(late)) < rule.min_samples:
-        return (
-            f"{len(early)} and {len(late)} values in the two halves of the last "
-            f"{_duration(span)}, {rule.min_samples} needed in each"
-        )
-    fitted, fitted_early, fitted_late = fit(whole), fit(early), fit(late)
-    if fitted is None or fitted_early is None or fitted_late is None:
-        return "values all at one time"
-    return fitted, fitted_early, fitted_late
+    whole = window.range(now - span, now)
+    late = window.range(half, now)
+    # The early half lies between their starts; the rule's own inputs, should it change.
+    key = (whole.identity, late.identity, rule.field, rule.min_samples)
+    if cache is not None and cache.after_key == key:
+        return cache.after
+    early = window.range(now - span, half)
+    sums_early, sums_late = early.moments(rule.field), late.moments(rule.field)
+    result: tuple[Fit, Fit, Fit] | tuple[int, int] | None
+    if min(sums_early.n, sums_late.n) < rule.min_samples:
+        result = (sums_early.n, sums_late.n)
+    else:
+        fitted = fit_moments(whole.moments(rule.field))
+        fitted_early, fitted_late = fit_moments(sums_early), fit_moments(sums_late)
+        if fitted is None or fitted_early is None or fitted_late is None:
+            result = None
+        else:
+            result = (fitted, fitted_early, fitted_late)
+    if cache is not None:
+        cache.after_key, cache.after = key, result
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Assessment:
+    """What the fits say against the rule: shared by :func:`judge` and :func:`decide`."""
+
+    rising_before: bool
+    floor: float  # the pre-upgrade rate the growth must exceed (0 unless clearly rising)
+    held: float  # the rate that held: the smaller of the whole and the late half's
+    slowing: bool
+    needed: float  # the rate that counts as a trend
+    eta: float | None  # seconds to capacity (None: never, or under ``needed``)
+    plateau: float | None
+    breached: bool
+
+
+def _assess(
+    rule: models.TrendRule, fits: tuple[Fit, Fit, Fit], before: Fit | None, span: float
+) -> _Assessment:
+    fitted, early, late = fits
+    # A trend already there before the upgrade is not the upgrade's; noise is not a trend.
+    rising_before = before is not None and before.rate > Z * before.stderr
+    floor = before.rate if rising_before and before is not None else 0.0
+    held = min(fitted.rate, late.rate)
+    slowing = 0 < late.rate < early.rate and early.rate - late.rate > Z * math.hypot(
+        early.stderr, late.stderr
+    )
+    # The growth must pass `min_rate`, and stand out of the fit's own noise (a short or
+    # wandering series gives a loose slope).
+    needed = floor + max(rule.min_rate, Z * fitted.stderr)
+    if held < needed:
+        return _Assessment(rising_before, floor, held, slowing, needed, None, None, False)
+    eta, plateau = project(
+        level=late.level,
+        capacity=rule.capacity,
+        rate=held,
+        slowing=(late.rate / early.rate, span / 2.0 / HOUR) if slowing else None,
+    )
+    breached = eta is not None and eta <= rule.within
+    return _Assessment(rising_before, floor, held, slowing, needed, eta, plateau, breached)
+
+
+def _span(rule: models.TrendRule, now: float, reference_at: float) -> float:
+    # The fit covers everything since the grace, up to `window`; at least `min_window`.
+    return min(rule.window, now - reference_at - rule.grace)
 
 
 def judge(
@@ -186,8 +300,12 @@ def judge(
     *,
     now: float,
     reference_at: float | None,
+    cache: Cache | None = None,
 ) -> tuple[verdicts.Severity, str, dict[str, Any]]:
-    """The trend of ``rule.probe`` since the upgrade at ``reference_at`` (see the module notes)."""
+    """The trend of ``rule.probe`` since the upgrade at ``reference_at`` (see the module notes).
+
+    ``cache``, kept by the caller per (target, rule), saves refitting what has not changed.
+    """
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "field": rule.field,
@@ -201,25 +319,31 @@ def judge(
     }
     if reference_at is None or reference_at > now:
         return _no_data(rule, "no upgrade mark to measure a trend from", evidence)
-    # The fit covers everything since the grace, up to `window`; at least `min_window`.
-    span = min(rule.window, now - reference_at - rule.grace)
+    span = _span(rule, now, reference_at)
     if span < rule.min_window:
         need = rule.grace + rule.min_window
         return _no_data(rule, f"it needs {_duration(need)} after the upgrade", evidence)
     if window is None:
         return _no_data(rule, "no valid observation", evidence)
     evidence["span_s"] = span
-    fits = _after(rule, window, now, span)
-    if isinstance(fits, str):
-        return _no_data(rule, fits, evidence)
+    fits = _after(rule, window, now, span, cache)
+    if fits is None:
+        return _no_data(rule, "values all at one time", evidence)
+    if len(fits) == 2:
+        return _no_data(
+            rule,
+            f"{fits[0]} and {fits[1]} values in the two halves of the last "
+            f"{_duration(span)}, {rule.min_samples} needed in each",
+            evidence,
+        )
     fitted, early, late = fits
-    before = _before(rule, window, reference_at)
-    # A trend already there before the upgrade is not the upgrade's; noise is not a trend.
-    rising_before = before is not None and before.rate > Z * before.stderr
-    floor = before.rate if rising_before and before is not None else 0.0
-    held = min(fitted.rate, late.rate)
-    slowing = 0 < late.rate < early.rate and early.rate - late.rate > Z * math.hypot(
-        early.stderr, late.stderr
+    before = _before(rule, window, reference_at, cache)
+    verdict = _assess(rule, fits, before, span)
+    rising_before, floor, held, slowing = (
+        verdict.rising_before,
+        verdict.floor,
+        verdict.held,
+        verdict.slowing,
     )
     evidence.update(
         samples=fitted.samples,
@@ -245,9 +369,7 @@ def judge(
     if slowing:
         before_text = f"slowing from {_rate(early.rate, unit)}; {before_text}"
     grows = f"{rule.probe} grows {_rate(held, unit)} since the upgrade ({before_text})"
-    # The growth must pass `min_rate`, and stand out of the fit's own noise (a short or
-    # wandering series gives a loose slope).
-    needed = floor + max(rule.min_rate, Z * fitted.stderr)
+    needed = verdict.needed
     if held < needed:
         digits = 2 if round(held, 1) == round(needed, 1) else 1
         grows = grows.replace(_rate(held, unit), _rate(held, unit, digits), 1)
@@ -260,13 +382,7 @@ def judge(
             detail=summary,
         )
         return verdicts.Severity.OK, summary, evidence
-    eta, plateau = project(
-        level=late.level,
-        capacity=rule.capacity,
-        rate=held,
-        slowing=(late.rate / early.rate, span / 2.0 / HOUR) if slowing else None,
-    )
-    breached = eta is not None and eta <= rule.within
+    eta, plateau, breached = verdict.eta, verdict.plateau, verdict.breached
     cap = _level(rule.capacity, unit)
     if eta is None:
         summary = f"{grows}: levels off near {_level(plateau or late.level, unit)}, under {cap}"
@@ -287,3 +403,88 @@ def judge(
     )
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
     return severity, summary, evidence
+
+
+def _slack(*times: float) -> float:
+    """More than the rounding of a sum or difference of ``times`` (see ``windows.early``)."""
+    return sum(abs(t) for t in times) * 1e-12 + 1e-9
+
+
+def _surely_ok(rule: models.TrendRule, window: windows.Window, now: float, span: float) -> bool:
+    """True when the slopes alone settle the rule at OK, as :func:`judge` would: too few
+    values in a half, or a held rate (the smaller of the whole span's and its late half's)
+    under ``min_rate``, which every rate that counts as a trend is at least. A shortcut for
+    :func:`decide`: a flat host's memory is settled on one slope or two, without errors."""
+    sums = window.range(now - span, now).moments(rule.field)
+    if sums.n < 2 * rule.min_samples:
+        return True  # one of the halves has fewer than ``min_samples``
+    whole = _line(sums)
+    if whole is None or whole[0] * HOUR < rule.min_rate:
+        return True  # judge: "values all at one time", or a held rate under ``min_rate``
+    sums_late = window.range(now - span / 2.0, now).moments(rule.field)
+    if min(sums.n - sums_late.n, sums_late.n) < rule.min_samples:
+        return True
+    late = _line(sums_late)
+    return late is None or late[0] * HOUR < rule.min_rate
+
+
+def decide(
+    rule: models.TrendRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    cache: Cache | None = None,
+) -> tuple[verdicts.Severity, float]:
+    """The severity :func:`judge` gives at ``now``, and until when it holds (a later ``now``
+    before which it stays the same, as long as nothing is folded into ``window`` and the
+    mark stays): what ``rules.decide`` answers for a trend rule.
+
+    Time alone changes the fits only when a value enters the span, leaves its start, or
+    crosses its middle. Until the span is whole (``window`` after the grace) it starts at
+    the grace and grows, and its middle moves at half the pace of ``now``; then it slides.
+    Near a boundary (within rounding of one of those instants), and while a projection that
+    slows down depends on the growing span's length, it holds for one instant only.
+    """
+    ok = verdicts.Severity.OK
+    if reference_at is None or reference_at > now:
+        return ok, math.inf if reference_at is None else reference_at
+    ready = windows.early(reference_at + rule.grace + rule.min_window)
+    if now < ready:
+        return ok, ready
+    instant = math.nextafter(now, math.inf)
+    span = _span(rule, now, reference_at)
+    if span < rule.min_window:
+        return ok, instant  # within rounding of the first instant the fit can start
+    if window is None:
+        return ok, math.inf
+    severity, by_length = ok, False
+    if not _surely_ok(rule, window, now, span):
+        fits = _after(rule, window, now, span, cache)
+        if fits is not None and len(fits) == 3:
+            verdict = _assess(rule, fits, _before(rule, window, reference_at, cache), span)
+            if verdict.breached:
+                severity = verdicts.Severity.parse(rule.severity)
+            # A slowing projection's pace is set by the span's length (see ``_assess``).
+            by_length = verdict.slowing and verdict.held >= verdict.needed
+    if span >= rule.window:  # whole: the span and its late half slide with ``now``
+        until = min(
+            window.steady(now, rule.window, closed="right"),
+            window.steady(now, rule.window / 2.0, closed="right"),
+        )
+        return severity, max(until, instant)
+    if by_length:
+        return severity, instant
+    start = reference_at + rule.grace  # the growing span's start, up to rounding
+    slack = _slack(now, start)
+    half = now - span / 2.0
+    if len(window.range(start - slack, start + slack)):
+        return severity, instant  # a value within rounding of the start
+    newest_early = window.range(now - span, half).last_time
+    if newest_early is not None and newest_early > half - slack:
+        return severity, instant  # a value within rounding of the middle
+    until = min(window.next_value_after(now), windows.early(start + rule.window))
+    oldest_late = window.range(half, now).first_time
+    if oldest_late is not None:  # the middle, (now + start) / 2, passes it at 2 t - start
+        until = min(until, windows.early(2.0 * oldest_late - start))
+    return severity, max(until, instant)

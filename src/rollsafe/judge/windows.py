@@ -23,7 +23,9 @@ date as values are folded in, so an aggregate costs two binary searches and a su
 instead of a pass over the range: a daemon re-judging a target after every observation, or a
 backtest replaying a week, does not re-read an hour of values each time. The totals are exact
 (integer counts; sums as integers in units of the smallest float), so every aggregate is
-exactly what :func:`math.fsum` over the range gives, whatever order values arrived in.
+exactly what :func:`math.fsum` over the range gives, whatever order values arrived in. A
+``trend`` rule's field also gets running sums of squares and products (:class:`Moments`), so
+a least-squares line over any range is fitted without reading the range.
 
 Everything is ordered by :func:`order_key`, a total order on observations (time first, then
 their content), and trimming always keeps the same *set* whatever the insertion order. That is
@@ -38,13 +40,24 @@ import itertools
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from rollsafe.config import models
 from rollsafe.domain import observations
 from rollsafe.judge import conditions
 
-__all__ = ["EMPTY", "OrderKey", "Span", "Streak", "Window", "early", "order_key"]
+__all__ = [
+    "EMPTY",
+    "NO_MOMENTS",
+    "Moments",
+    "OrderKey",
+    "Span",
+    "Streak",
+    "Window",
+    "early",
+    "moments_of",
+    "order_key",
+]
 
 _NumberKey = tuple[int, float]
 OrderKey = tuple[float, int, str, _NumberKey, _NumberKey, _NumberKey, str, str]
@@ -143,6 +156,182 @@ class _FieldTotals:
         del self.large[:count]
 
 
+class Moments(NamedTuple):
+    """Exact sums over the points ``(t, x)`` of a span, for a least-squares line (``trend``).
+
+    Times are integers in units of ``2**-time_bits`` less a fixed origin, values integers in
+    units of ``2**-value_bits``: every finite float is a whole number of such units, so the
+    sums are exact and any formula computed from them in integers depends on the set of points
+    only, not on the order they were added or removed in. ``lag_*`` sum the products of
+    neighbours (each point with the previous one), ``first``/``last`` are the end points.
+    """
+
+    n: int
+    time_bits: int
+    value_bits: int
+    t: int
+    y: int
+    tt: int
+    ty: int
+    yy: int
+    lag_tt: int
+    lag_ty: int
+    lag_yy: int
+    first: tuple[int, int]
+    last: tuple[int, int]
+
+
+NO_MOMENTS = Moments(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (0, 0), (0, 0))
+
+
+def _bits(x: float) -> int:
+    return x.as_integer_ratio()[1].bit_length() - 1
+
+
+def _scaled(x: float, bits: int) -> int:
+    numerator, denominator = x.as_integer_ratio()
+    return numerator << (bits + 1 - denominator.bit_length())
+
+
+def _finite(obs: observations.Observation, field: models.Field_) -> float | None:
+    x = conditions.field_of(obs, field)
+    return x if x is not None and math.isfinite(x) else None
+
+
+def moments_of(points: Sequence[tuple[float, float]]) -> Moments:
+    """The :class:`Moments` of ``points`` (time order), computed from scratch."""
+    if not points:
+        return NO_MOMENTS
+    kt = max(_bits(t) for t, _ in points)
+    ky = max(_bits(y) for _, y in points)
+    origin = _scaled(points[0][0], kt)
+    ts = [_scaled(t, kt) - origin for t, _ in points]
+    ys = [_scaled(y, ky) for _, y in points]
+    pairs = list(zip(ts, ys, strict=True))
+    return Moments(
+        n=len(pairs),
+        time_bits=kt,
+        value_bits=ky,
+        t=sum(ts),
+        y=sum(ys),
+        tt=sum(t * t for t in ts),
+        ty=sum(t * y for t, y in pairs),
+        yy=sum(y * y for y in ys),
+        lag_tt=sum(ts[i] * ts[i - 1] for i in range(1, len(ts))),
+        lag_ty=sum(ts[i] * ys[i - 1] + ts[i - 1] * ys[i] for i in range(1, len(ts))),
+        lag_yy=sum(ys[i] * ys[i - 1] for i in range(1, len(ys))),
+        first=pairs[0],
+        last=pairs[-1],
+    )
+
+
+_Sums = tuple[int, int, int, int, int, int, int, int, int]
+_ZERO_SUMS: _Sums = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+class _MomentTotals:
+    """Prefix sums for :class:`Moments` of one field over a series (entry ``i``: its first
+    ``i`` values): count, t, y, tt, ty, yy and the neighbour products tt, ty, yy.
+
+    Values without the field (or not finite) are skipped: neighbours are the nearest points
+    that have it. A value needing finer units than those in use (rare: the first few values
+    settle them) or an out-of-order arrival rebuilds the totals from the series' items.
+    """
+
+    __slots__ = ("field", "items", "kt", "ky", "origin", "previous", "sums")
+
+    def __init__(self, field: models.Field_, items: list[observations.Observation]) -> None:
+        self.field = field
+        self.items = items  # the series' own list, read when rebuilding
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        numbers = [(o.time, _finite(o, self.field)) for o in self.items]
+        present = [(t, x) for t, x in numbers if x is not None]
+        self.kt = max((_bits(t) for t, _ in present), default=0)
+        self.ky = max((_bits(x) for _, x in present), default=0)
+        self.origin = _scaled(present[0][0], self.kt) if present else 0
+        self.previous: tuple[int, int] | None = None
+        self.sums: list[_Sums] = [_ZERO_SUMS]
+        for t, x in numbers:
+            self._add(t, x)
+
+    def _add(self, t: float, x: float | None) -> None:
+        last = self.sums[-1]
+        if x is None:
+            self.sums.append(last)
+            return
+        ti = _scaled(t, self.kt) - self.origin
+        yi = _scaled(x, self.ky)
+        c, st, sy, stt, sty, syy, ltt, lty, lyy = last
+        previous = self.previous
+        if previous is not None:
+            tp, yp = previous
+            ltt += ti * tp
+            lty += ti * yp + tp * yi
+            lyy += yi * yp
+        self.previous = (ti, yi)
+        self.sums.append(
+            (c + 1, st + ti, sy + yi, stt + ti * ti, sty + ti * yi, syy + yi * yi, ltt, lty, lyy)
+        )
+
+    def append(self, obs: observations.Observation) -> None:
+        x = _finite(obs, self.field)
+        if x is not None and (
+            self.previous is None
+            or obs.time.as_integer_ratio()[1].bit_length() > self.kt + 1
+            or x.as_integer_ratio()[1].bit_length() > self.ky + 1
+        ):
+            self._rebuild()  # the first point sets the origin, or finer units: the list
+            return  # already holds ``obs``
+        self._add(obs.time, x)
+
+    def insert(self, index: int, obs: observations.Observation) -> None:
+        self._rebuild()  # rare (an out-of-order arrival); the list already holds ``obs``
+
+    def drop_front(self, count: int) -> None:
+        # Differences between the remaining entries stay right; entry 0 need not be zero.
+        del self.sums[:count]
+
+    def _point(self, index: int) -> tuple[int, int] | None:
+        # The scaled point of item ``index``, worked out again rather than stored: the ends
+        # of a span are all a fit needs, and a window holds hours of values.
+        obs = self.items[index]
+        x = _finite(obs, self.field)
+        if x is None:
+            return None
+        return _scaled(obs.time, self.kt) - self.origin, _scaled(x, self.ky)
+
+    def moments(self, lo: int, hi: int) -> Moments:
+        first, head = lo, self._point(lo)
+        while head is None:
+            first += 1
+            if first >= hi:
+                return NO_MOMENTS
+            head = self._point(first)
+        last, tail = hi - 1, self._point(hi - 1)
+        while tail is None:  # ends at ``first`` at the latest
+            last -= 1
+            tail = self._point(last)
+        top, bottom, after_first = self.sums[hi], self.sums[lo], self.sums[first + 1]
+        # Neighbour products within the span: those of its points after its first one.
+        return Moments(
+            top[0] - bottom[0],
+            self.kt,
+            self.ky,
+            top[1] - bottom[1],
+            top[2] - bottom[2],
+            top[3] - bottom[3],
+            top[4] - bottom[4],
+            top[5] - bottom[5],
+            top[6] - after_first[6],
+            top[7] - after_first[7],
+            top[8] - after_first[8],
+            head,
+            tail,
+        )
+
+
 class _Matches:
     """Prefix counts of the values meeting one condition (entry ``i``: the first ``i``)."""
 
@@ -178,7 +367,7 @@ class _Series:
     Totals are built the first time a rule asks for them and kept up to date from then on.
     """
 
-    __slots__ = ("fields", "items", "matches", "stamp", "times")
+    __slots__ = ("fields", "items", "matches", "moments", "stamp", "times")
 
     def __init__(self, items: list[observations.Observation] | None = None) -> None:
         self.stamp = next(_STAMPS)
@@ -186,6 +375,7 @@ class _Series:
         self.times = [obs.time for obs in self.items]
         self.fields: dict[models.Field_, _FieldTotals] = {}
         self.matches: dict[_ConditionKey, _Matches] = {}
+        self.moments: dict[models.Field_, _MomentTotals] = {}
 
     def __len__(self) -> int:
         return len(self.items)
@@ -205,6 +395,8 @@ class _Series:
                 totals.append(obs)
             for matches in self.matches.values():
                 matches.append(obs)
+            for moments in self.moments.values():
+                moments.append(obs)
             return
         index = bisect.bisect_right(items, order_key(obs), key=order_key)
         items.insert(index, obs)
@@ -213,6 +405,8 @@ class _Series:
             totals.insert(index, obs)
         for matches in self.matches.values():
             matches.insert(index, obs)
+        for moments in self.moments.values():
+            moments.insert(index, obs)
 
     def drop_front(self, count: int) -> None:
         self.stamp = next(_STAMPS)
@@ -222,11 +416,19 @@ class _Series:
             totals.drop_front(count)
         for matches in self.matches.values():
             matches.drop_front(count)
+        for moments in self.moments.values():
+            moments.drop_front(count)
 
     def field_totals(self, field: models.Field_) -> _FieldTotals:
         totals = self.fields.get(field)
         if totals is None:
             totals = self.fields[field] = _FieldTotals(field, self.items)
+        return totals
+
+    def moment_totals(self, field: models.Field_) -> _MomentTotals:
+        totals = self.moments.get(field)
+        if totals is None:
+            totals = self.moments[field] = _MomentTotals(field, self.items)
         return totals
 
     def match_counts(self, condition: models.Condition) -> _Matches:
@@ -287,6 +489,12 @@ class Span:
             numbers = [conditions.field_of(o, field) for o in self._series.items[lo:hi]]
             return conditions.exact_sum([x for x in numbers if x is not None])
         return (totals.units[hi] - totals.units[lo]) / _ONE
+
+    def moments(self, field: models.Field_) -> Moments:
+        """Exact sums for a least-squares line through the finite ``field`` values (trend)."""
+        if self._hi <= self._lo:
+            return NO_MOMENTS
+        return self._series.moment_totals(field).moments(self._lo, self._hi)
 
     def matching(self, condition: models.Condition) -> int:
         """How many values meet ``condition``."""

@@ -7,6 +7,7 @@ generator so every run sees the same series.
 
 from __future__ import annotations
 
+import fractions
 import math
 import random
 import statistics
@@ -14,11 +15,13 @@ from collections.abc import Callable
 
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import engine, trend
+from rollsafe.judge import engine, trend, windows
 
 HOUR = 3600.0
 UP = 2 * HOUR  # the upgrade, two hours into every series
@@ -264,3 +267,239 @@ def test_a_daily_cycle_rising_through_the_upgrade_is_not_a_leak() -> None:
         assert _first_critical(_memory(daily, hours=9, seed=seed)) is None
     got = _judged(_memory(daily, hours=9), now=UP + 2 * HOUR)
     assert got.evidence["rising_before"] is True
+
+
+# --------------------------------------------------------------------------- exact and incremental
+
+BASE = 1_700_000_000.0
+
+
+def _two_pass_fit(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(rate per hour, its error, level): the plain floating-point two-pass fit, to compare."""
+    n = len(points)
+    mean_t = math.fsum(t for t, _ in points) / n
+    mean_y = math.fsum(y for _, y in points) / n
+    sxx = math.fsum((t - mean_t) ** 2 for t, _ in points)
+    slope = math.fsum((t - mean_t) * (y - mean_y) for t, y in points) / sxx
+    residuals = [y - (mean_y + slope * (t - mean_t)) for t, y in points]
+    squares = math.fsum(r * r for r in residuals)
+    lagged = math.fsum(residuals[i] * residuals[i - 1] for i in range(1, n))
+    rho = min(0.95, max(0.0, lagged / squares))
+    bias = 0.68 / math.sqrt(n)
+    effective = max(3.0, n * (1.0 - rho - bias) / (1.0 + rho + bias))
+    variance = squares / (n - 2) / sxx * (n / effective if effective < n else 1.0)
+    level = mean_y + slope * (points[-1][0] - mean_t)
+    return slope * HOUR, math.sqrt(variance) * HOUR, level
+
+
+def test_a_fit_from_a_windows_running_sums_is_the_fit_of_its_points() -> None:
+    # Values arrive mostly in order, some late, some without a number or not finite, and the
+    # window trims its oldest: the fit of any range read from the running sums is exactly
+    # (to the bit) the fit of that range's points computed from scratch, and agrees with a
+    # floating-point two-pass fit to far better than anything a decision looks at.
+    rng = random.Random(7)
+    window = windows.Window(span=900.0)
+    seen: list[observations.Observation] = []
+    drift = 0.0
+    for k in range(600):
+        drift = 0.9 * drift + rng.gauss(0.0, 0.5)
+        when = BASE + k * 7.3 + rng.choice([0.0, 0.0, 0.0, -20.0])  # some arrive late
+        value: float | None = round(40.0 + 0.002 * k + drift, rng.choice([1, 2, 6]))
+        if k % 97 == 5:
+            value = None if k % 2 else math.nan
+        item = obs(when, value, source="memory")
+        window.insert(item)
+        seen.append(item)
+        if k % 23 != 0:
+            continue
+        newest = max(o.time for o in seen)
+        for back in (60.0, 300.0, 850.0):
+            span = window.range(newest - back, newest)
+            points = [
+                (o.time, o.value)
+                for o in span.values()
+                if o.value is not None and math.isfinite(o.value)
+            ]
+            assert span.moments("value").n == len(points)
+            fitted = trend.fit_moments(span.moments("value"))
+            assert fitted == trend.fit(points)
+            if fitted is not None and len(points) > 20:
+                rate, stderr, level = _two_pass_fit(points)
+                assert fitted.rate == pytest.approx(rate, rel=1e-9, abs=1e-9)
+                assert fitted.stderr == pytest.approx(stderr, rel=1e-6)
+                assert fitted.level == pytest.approx(level, rel=1e-9)
+
+
+def test_the_fit_is_the_exact_least_squares_line_rounded_once() -> None:
+    # Against rational arithmetic: the level and the slope are the exact ones, rounded once
+    # (the two-pass float fit above loses up to 1e-9 of the level to rounding the mean time).
+    rng = random.Random(5)
+    for _ in range(40):
+        n = rng.randint(3, 80)
+        drift, points = 0.0, []
+        for i in range(n):
+            drift = 0.9 * drift + rng.gauss(0.0, 0.5)
+            when = BASE + i * 7.3 + rng.random()
+            points.append((when, round(40 + 0.01 * i + drift, rng.choice([1, 2, 6]))))
+        times = [fractions.Fraction(t) for t, _ in points]
+        values = [fractions.Fraction(y) for _, y in points]
+        mean_t, mean_y = sum(times) / n, sum(values) / n
+        slope = sum((t - mean_t) * (y - mean_y) for t, y in zip(times, values, strict=True))
+        slope /= sum((t - mean_t) ** 2 for t in times)
+        fitted = trend.fit(points)
+        assert fitted is not None
+        assert fitted.level == float(mean_y + slope * (times[-1] - mean_t))
+        assert fitted.rate == float(slope) * HOUR
+
+
+TREND_RULE: dict[str, object] = {
+    "id": "m",
+    "kind": "trend",
+    "probe": "m",
+    "capacity": 100,
+    "window": 120,
+    "min_window": 40,
+    "before": 120,
+    "min_samples": 3,
+    "severity": "critical",
+}
+
+
+def _series(draw: st.DrawFn, *, until: float) -> list[observations.Observation]:
+    """Values every 0.7 to 10 s (tenths), flat, leaking or levelling off, noisy or not."""
+    level = draw(st.floats(0, 90))
+    per_s = draw(st.sampled_from([0.0, 0.01, 0.05, 0.3, 1.0]))
+    tau = draw(st.sampled_from([math.inf, 30.0, 200.0]))
+    noise = draw(st.sampled_from([0.0, 0.2, 2.0]))
+    every = draw(st.sampled_from([0.7, 2.5, 5.0, 10.0]))
+    rng = random.Random(draw(st.integers(0, 1000)))
+    items, t = [], draw(st.integers(0, 9)) / 10
+    while t <= until:
+        grown = per_s * (t if tau == math.inf else tau * (1 - math.exp(-t / tau)))
+        value = round(level + grown + rng.uniform(-noise, noise), 2)
+        if rng.random() > 0.1:  # and gaps
+            items.append(obs(BASE + t, value, source="m"))
+        t = round(t + every, 1)
+    return items
+
+
+@st.composite
+def trend_cases(
+    draw: st.DrawFn,
+) -> tuple[dict[str, object], list[observations.Observation], float]:
+    rule = {
+        **TREND_RULE,
+        "within": draw(st.sampled_from([60, 600, 3600])),
+        "window": draw(st.integers(60, 200)),
+        "grace": draw(st.sampled_from([0, 10, 25])),
+        "min_rate": draw(st.sampled_from([1, 100, 1000])),
+    }
+    return rule, _series(draw, until=600.0), draw(st.integers(0, 300)) + 0.05
+
+
+def _ranges(rule: models.TrendRule, window: windows.Window, now: float, mark: float) -> object:
+    """What the fits at ``now`` read: the span, its late half, the phase (growing or whole)."""
+    span = min(rule.window, now - mark - rule.grace)
+    if span < rule.min_window:
+        return None
+    whole = window.range(now - span, now).identity
+    late = window.range(now - span / 2.0, now).identity
+    return whole, late, span == rule.window
+
+
+@settings(max_examples=150, deadline=None)
+@given(trend_cases(), st.data())
+def test_decide_holds_until_when_it_says_and_agrees_with_the_full_judgement(
+    case: tuple[dict[str, object], list[observations.Observation], float], data: st.DataObject
+) -> None:
+    # ``trend.decide`` at a drawn instant gives judge's severity, and until ``until`` the
+    # ranges the fits read do not change (except for one instant, where a slowing
+    # projection depends on the span's length), so neither does the severity. Checked at
+    # every instant where a range could change: a value entering, leaving, crossing the
+    # middle of a growing span, the span turning whole; and at random instants.
+    raw, items, mark_at = case
+    rule = models.TrendRule.model_validate(raw)
+    mark = BASE + mark_at
+    window = windows.Window(span=rule.window + rule.before + 60.0)
+    window.pin(mark, start=mark - rule.before)
+    cache = trend.Cache()
+    for item in items:
+        window.insert(item)
+    newest = items[-1].time if items else BASE
+    start = mark + rule.grace
+    for _ in range(12):
+        now = data.draw(st.floats(mark - 30.0, newest))
+        severity, until = trend.decide(rule, window, now=now, reference_at=mark, cache=cache)
+        assert until > now
+        assert severity == trend.judge(rule, window, now=now, reference_at=mark)[0]
+        later = [now + (until - now) * data.draw(st.floats(0, 1, exclude_max=True))]
+        for o in items:
+            t = o.time
+            later += [t, 2.0 * t - start, t + rule.window, t + rule.window / 2.0]
+        later += [start + rule.min_window, start + rule.window, math.nextafter(until, now)]
+        read = _ranges(rule, window, now, mark)
+        for t in later:
+            for instant in (t, math.nextafter(t, math.inf), math.nextafter(t, -math.inf)):
+                if not now <= instant < until:
+                    continue
+                judged = trend.judge(rule, window, now=instant, reference_at=mark)[0]
+                assert judged == severity, (now, until, instant)
+                if until > math.nextafter(now, math.inf):
+                    assert _ranges(rule, window, instant, mark) == read, (now, until, instant)
+
+
+def _in_full_every_time(
+    cfg: models.RollsafeConfig,
+    items: list[observations.Observation],
+    marks: list[observations.Mark],
+) -> list[verdicts.Decision]:
+    """The trend rule judged in full (``evaluate``) after every observation; its changes."""
+    judge = engine.Engine(cfg)
+    pending = sorted(marks, key=lambda m: m.time)
+    out: list[verdicts.Decision] = []
+    said = OK
+    for item in sorted(items, key=lambda o: (o.time, o.source)):
+        while pending and pending[0].time <= item.time:
+            judge.mark(pending.pop(0))
+        judge.observe(item)
+        (got,) = [d for d in judge.evaluate(item.target, now=item.time) if d.rule == "m"]
+        if got.severity != said:
+            out.append(got)
+        said = got.severity
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(trend_cases(), st.lists(st.integers(0, 500), max_size=2))
+def test_replay_decides_a_trend_exactly_as_judging_it_in_full_every_time(
+    case: tuple[dict[str, object], list[observations.Observation], float],
+    more_marks: list[int],
+) -> None:
+    # Another source reports in between, so time moves the trend's ranges between its values.
+    raw, items, mark_at = case
+    cfg = config(raw)
+    others = [obs(BASE + t + 0.35, 1.0, source="o") for t in range(0, 600, 3)]
+    marks = [upgrade(BASE + mark_at)] + [upgrade(BASE + t + 0.05) for t in more_marks]
+    replayed = [d for d in engine.replay(cfg, items + others, marks) if d.rule == "m"]
+    assert replayed == _in_full_every_time(cfg, items + others, marks)
+
+
+def test_a_leak_that_slows_down_fires_while_its_span_still_grows() -> None:
+    # 90 points approached with a 400 s time constant after the upgrade at 100 s: judged
+    # on a span still growing (under 200 s), slowing, its projection reaches capacity
+    # within 10 minutes; replay fires at the very observation judging in full fires at.
+    rule = {**TREND_RULE, "within": 600, "window": 200, "grace": 10, "min_rate": 100}
+
+    def level(t: float) -> float:
+        return round(20.0 + 90.0 * (1 - math.exp(-max(0.0, t - 100.0) / 400.0)), 2)
+
+    items = [obs(BASE + t, level(t), source="m") for t in range(0, 900, 5)]
+    items += [obs(BASE + t + 0.35, 1.0, source="o") for t in range(0, 900, 3)]
+    marks = [upgrade(BASE + 100.05)]
+    replayed = [d for d in engine.replay(config(rule), items, marks) if d.rule == "m"]
+    assert replayed == _in_full_every_time(config(rule), items, marks)
+    first = replayed[0]
+    assert first.severity == CRITICAL
+    assert first.evidence["span_s"] < 200
+    assert first.evidence["slowing"] is True
+    assert "at this slowing pace it reaches 100 in " in first.summary
