@@ -59,7 +59,15 @@ from rollsafe.judge import (
     windows,
 )
 
-__all__ = ["MAX_MARKS", "UPGRADE", "Engine", "replay", "worst"]
+__all__ = [
+    "MAX_MARKS",
+    "UPGRADE",
+    "UPGRADE_HOLD_MAX",
+    "UPGRADE_STARTED",
+    "Engine",
+    "replay",
+    "worst",
+]
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
 _Decided = tuple[str, str, str, verdicts.Severity]  # rule id, kind, version, severity
@@ -73,6 +81,10 @@ _LEAVES = (
 )
 
 UPGRADE = "upgrade"  # the mark name baseline rules take as "the upgrade happened here"
+UPGRADE_STARTED = "upgrade_started"  # written before an upgrade begins (execute.upgrading)
+# An upgrade that has not ended this long after it began stops hiding failing checks: a
+# hung upgrade must not hide an outage (a dist-upgrade with a reboot takes minutes).
+UPGRADE_HOLD_MAX = 3600.0
 MAX_MARKS = 8  # upgrade marks remembered per target; each pins a reference period
 
 
@@ -128,6 +140,8 @@ class Engine:
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
         self._marks: dict[ids.TargetId, list[float]] = {}
+        self._starts: dict[ids.TargetId, list[float]] = {}  # upgrade_started marks
+        self._holds: dict[ids.TargetId, windows.Holds] = {}  # upgrades in progress, by time
         self._target_models: dict[ids.TargetId, models.Target] = {}
         self._cohorts: dict[ids.TargetId, str] = {}
         # Caches of what cannot change for a target: which rules select it (targets' models
@@ -160,7 +174,20 @@ class Engine:
         self._alerts.fold(obs)
 
     def mark(self, mark: observations.Mark) -> None:
-        """Record a mark; ``upgrade`` marks become the reference time of baseline rules."""
+        """Record a mark; ``upgrade`` marks become the reference time of baseline rules.
+
+        ``upgrade_started`` and ``upgrade`` also bound when the target was being upgraded:
+        failing checks made in between are the upgrade's own restarts and reboots, and
+        duration rules do not count them (``windows.Holds``, ``rules.threshold``).
+        """
+        if mark.name == UPGRADE_STARTED:
+            starts = self._starts.setdefault(mark.target, [])
+            if mark.time not in starts:
+                bisect.insort(starts, mark.time)
+                del starts[:-MAX_MARKS]
+                self._mark_count[mark.target] = self._mark_count.get(mark.target, 0) + 1
+                self._hold(mark.target)
+            return
         if mark.name != UPGRADE:
             return
         times = self._marks.setdefault(mark.target, [])
@@ -168,6 +195,7 @@ class Engine:
             return
         self._mark_count[mark.target] = self._mark_count.get(mark.target, 0) + 1
         bisect.insort(times, mark.time)
+        self._hold(mark.target)
         per_target = self._windows.get(mark.target, {})
         while len(times) > MAX_MARKS:
             dropped = times.pop(0)
@@ -179,6 +207,20 @@ class Engine:
             before = self._before.get(source, 0.0)
             if before > 0:
                 window.pin(mark.time, start=mark.time - before)
+
+    def _hold(self, target: ids.TargetId) -> None:
+        """Recompute when ``target`` was being upgraded: from each start to the first end at
+        or after it, at most ``UPGRADE_HOLD_MAX``."""
+        starts = self._starts.get(target)
+        if not starts:
+            return
+        ends = self._marks.get(target, [])
+        intervals = []
+        for start in starts:
+            index = bisect.bisect_left(ends, start)
+            end = ends[index] if index < len(ends) else math.inf
+            intervals.append((start, min(end, start + UPGRADE_HOLD_MAX)))
+        self._holds.setdefault(target, windows.Holds()).set(intervals)
 
     def set_cohorts(self, assignment: Mapping[str, str]) -> None:
         """Replace the cohort assignment: target -> ``canary`` | ``baseline`` (empty: none)."""
@@ -198,6 +240,7 @@ class Engine:
             error_memory=self._error_memory,
             max_samples=self._max_samples,
         )
+        window.holds = self._holds.setdefault(target, windows.Holds())
         before = self._before.get(source, 0.0)
         if before > 0:
             for at in self._marks.get(target, []):
@@ -267,7 +310,7 @@ class Engine:
         marks = self._mark_count.get(target, 0)
         if not (settled.now <= now < settled.next_mark and marks == settled.marks):
             # An upgrade mark came or came into force, or time went back: decide all again.
-            times = self._marks.get(target, [])
+            times = sorted([*self._marks.get(target, []), *self._starts.get(target, [])])
             index = bisect.bisect_right(times, now)
             settled.next_mark = times[index] if index < len(times) else math.inf
             settled.marks = marks

@@ -217,7 +217,7 @@ def threshold(
     """
     if memo is None or window is None:
         return _threshold(rule, window, now=now)
-    key = window.range(-math.inf, now).identity
+    key = (window.range(-math.inf, now).identity, window.holds.version)
     known = memo.recall(key)
     if known is not None:
         return known
@@ -238,13 +238,29 @@ def _streak(
     first: float | None = None
     last: float | None = None
     for obs in window.newest_first(until=now):
-        if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+        if not _counts_as_failing(rule, window, obs):
             break
         count += 1
         first = obs.time
         if last is None:
             last = obs.time
     return count, first, last
+
+
+def _lasting(rule: models.ThresholdRule) -> bool:
+    """A rule about how long something lasted (``consecutive`` > 1 or ``for``), not about
+    one event: a check failing through an upgrade's own restart is not what it measures."""
+    return rule.consecutive > 1 or rule.for_ is not None
+
+
+def _counts_as_failing(
+    rule: models.ThresholdRule, window: windows.Window, obs: observations.Observation
+) -> bool:
+    """``obs`` breaches, and was not made while its target was being upgraded (for a lasting
+    rule: from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
+    if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+        return False
+    return not (_lasting(rule) and window.holds.covers(obs.time))
 
 
 def _held_for(rule: models.ThresholdRule, span: float | None) -> bool:
@@ -271,7 +287,9 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         pending = conditions.compare(numbers[-1], rule.op, rule.value)
         return _no_data(rule.probe, reason, evidence, pending=pending)
 
-    hits = [conditions.compare(x, rule.op, rule.value) for x in numbers]
+    raw = [conditions.compare(x, rule.op, rule.value) for x in numbers]
+    hits = [_counts_as_failing(rule, window, o) for o in last]
+    during_upgrade = raw != hits
     in_a_row = all(hits)
     held_for = True
     if rule.for_ is not None:
@@ -292,11 +310,18 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         if rule.for_ is not None:
             tail.append(f"failing checks spanning {_duration(evidence['streak_s'])}")
         summary = head + (f" ({', '.join(tail)})" if tail else "")
-    elif not hits[-1]:
+    elif during_upgrade and all(raw):
+        summary = (
+            f"{head}, while the target was being upgraded (its own restarts and reboots "
+            "do not count)"
+        )
+    elif not hits[-1] and not raw[-1]:
         summary = (
             f"{rule.probe} {rule.field} {conditions.number(numbers[-1])}, "
             f"not {rule.op} {conditions.number(rule.value)}"
         )
+    elif not hits[-1]:
+        summary = f"{head}, but during the upgrade (its own restarts and reboots do not count)"
     elif not in_a_row:
         summary = f"{head}, but only {sum(hits)} of the last {rule.consecutive} values"
     else:
@@ -307,6 +332,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         )
     evidence["breached"] = breached
     evidence["no_data"] = False
+    if during_upgrade:
+        evidence["during_upgrade"] = sum(r and not h for r, h in zip(raw, hits, strict=True))
     # The newest value breaches but the rule needs more of them: worth looking again soon.
     pending = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
@@ -730,7 +757,7 @@ def _decide_threshold(
     if len(last) < rule.consecutive:
         return verdicts.Severity.OK, until
     for obs in last:
-        if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+        if not _counts_as_failing(rule, window, obs):
             return verdicts.Severity.OK, until
     if rule.for_ is not None:
         _, since, newest = _streak(rule, window, now=now)

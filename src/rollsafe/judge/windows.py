@@ -49,6 +49,7 @@ from rollsafe.judge import conditions
 __all__ = [
     "EMPTY",
     "NO_MOMENTS",
+    "Holds",
     "Moments",
     "OrderKey",
     "Span",
@@ -540,6 +541,34 @@ def _insort(items: list[observations.Observation], obs: observations.Observation
         bisect.insort_right(items, obs, key=order_key)
 
 
+class Holds:
+    """When a target was being upgraded: ``[start, end)`` intervals, shared by its windows.
+
+    Kept by the engine from the ``upgrade_started`` and ``upgrade`` marks (``engine.mark``);
+    duration rules do not count failing checks made inside them (``rules.threshold``).
+    ``version`` changes whenever the intervals do, so what was read under the old ones is
+    read again.
+    """
+
+    __slots__ = ("intervals", "version")
+
+    def __init__(self) -> None:
+        self.intervals: tuple[tuple[float, float], ...] = ()
+        self.version = 0
+
+    def set(self, intervals: Sequence[tuple[float, float]]) -> None:
+        wanted = tuple(intervals)
+        if wanted != self.intervals:
+            self.intervals = wanted
+            self.version += 1
+
+    def covers(self, time: float) -> bool:
+        return any(start <= time < end for start, end in self.intervals)
+
+
+NO_HOLDS = Holds()  # a window no engine gave its target's holds to: nothing held
+
+
 class Window:
     """Bounded, time-ordered observations of one source on one target (see module notes)."""
 
@@ -565,6 +594,7 @@ class Window:
         self._first_value_time: float | None = None
         self._seen = False
         self.changes = 0  # counts folds: equal counts, same contents (see ``steady``)
+        self.holds = NO_HOLDS  # the target's upgrades in progress (set by the engine)
 
     # ------------------------------------------------------------------ folding in
 

@@ -169,12 +169,26 @@ def _by_hand(
 
 
 @settings(max_examples=200, deadline=None)
-@given(rule_sets(), streams(), st.lists(st.integers(0, 700), max_size=3))
+@given(
+    rule_sets(),
+    streams(),
+    st.lists(st.integers(0, 700), max_size=3),
+    st.lists(st.integers(0, 700), max_size=2),
+)
 def test_replay_decides_exactly_what_judging_everything_every_time_decides(
-    rules: list[dict[str, Any]], items: list[observations.Observation], mark_times: list[int]
+    rules: list[dict[str, Any]],
+    items: list[observations.Observation],
+    mark_times: list[int],
+    start_times: list[int],
 ) -> None:
     cfg = config(*rules, policy={"blind_after": 2})
     marks = [upgrade(BASE + t + 0.05) for t in mark_times]
+    # Upgrades begun (and ended by the marks above, or not): failing checks in between do not
+    # count towards the threshold's streak, and a start or an end changes that.
+    marks += [
+        observations.Mark(BASE + t + 0.05, ids.TargetId(TARGET), engine.UPGRADE_STARTED)
+        for t in start_times
+    ]
     assert engine.replay(cfg, items, marks) == _by_hand(cfg, items, marks)
 
 
