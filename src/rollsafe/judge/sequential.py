@@ -64,6 +64,32 @@ y + min_delta)`` (for ``rate``, ``min_delta`` is per minute). Then, per aggregat
 The rule breaches once the e-value reaches ``1 / alpha``, and stays breached until the
 watch ends (the guarantee is about *ever* crossing: Ville's inequality).
 
+**Adaptive warm-up** (against self, ``settle_max`` > ``grace``). A restart warms up: JIT,
+caches, pools, a journal replayed; its latency may start several times higher and settle
+over many minutes, longer than any fixed grace worth waiting for a step regression. So
+before each bucket after the grace the rule asks whether the signal is *clearly falling*:
+a one-sided Mann-Kendall test on the observations of the last ``SETTLE_BUCKETS`` buckets
+since the upgrade (z at most ``FALLING_Z``, shrunk by the reference's correlation discount
+so that wander is not taken for a fall) and a Theil-Sen fall of at least ``MIN_FALL`` of the
+level over them (a small significant fall is noise on a step). While it is, the bucket is
+*held*: not bet on. A hold in a young run (at most ``PAUSE_AFTER`` buckets bet on: they are
+inside the falling stretch) ends it: the run's wealth above 1 is given up and the next run
+starts afresh (a new urn, counts from zero), so warm-up exceedances never carry into the
+test; a hold in an older run only pauses it. From ``settle_max`` after the upgrade no bucket
+is held. Why the bound still holds: whether a bucket is held is decided from data before it
+(a predictable choice), so the wealth process (each run's likelihood ratio, times what was
+kept from earlier runs) is unchanged on a held bucket, multiplied by an urn factor of
+conditional mean at most 1 on a bet one, and cut down to ``min(wealth, 1)`` (a consumption,
+allowed) when a run ends: a nonnegative supermartingale from 1, and Ville's inequality
+applies to it as a whole, not once per run. The null it is valid under: the buckets a run
+bets on are exchangeable with the reference's and independent of the held ones (the warm-up
+may be any transient; iid buckets are a special case). A step regression is flat from the
+mark: it is not held (the bucket right after the grace is bet on) unless noise makes it
+look falling (rare at 2.5% and a quarter's fall); a rising one is never held; a partial
+recovery to a worse level is held while it falls and tested afresh when it has settled.
+Evidence says when the current run began and why (``test_from``, ``warmup``: ``grace``,
+``settled`` or ``cap``), and the sentence says it in words.
+
 Assumptions, stated because real monitoring breaks them more or less:
 
 * under the null, buckets after the upgrade behave like the reference's (exchangeable, or

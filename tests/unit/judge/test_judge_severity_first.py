@@ -87,6 +87,8 @@ def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
             "field": "value",
             "before": 120,
             "grace": draw(st.sampled_from([0, 20])),
+            # the adaptive warm-up (holds decided from the data) or the fixed grace (0)
+            "settle_max": draw(st.sampled_from([0, 600])),
             "watch": 300,
             "bucket": 10,
             "min_baseline": 3,

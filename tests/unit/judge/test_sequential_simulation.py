@@ -445,3 +445,132 @@ def test_a_canary_twice_as_slow_as_its_peers_is_caught_within_minutes():
     print(f"\ncohort, 2x latency: detected {len(detected)}/50, median {median:.0f}s")
     assert len(detected) == len(found)
     assert median <= 15 * 60
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+def shaped(
+    shape: Callable[[float], float], noise: Callable[[random.Random, list[float]], list[float]]
+) -> Draw:
+    """Latency ``0.1 x shape(seconds since the mark) x noise`` (shape 1 before the mark, and
+    for a healthy watch drawn with ``regressed=False`` a warm-up is still drawn: see below)."""
+
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
+        factors = noise(rng, times)
+        return [
+            {"latency_s": 0.1 * (shape(t - MARK) if t >= MARK else 1.0) * f}
+            for t, f in zip(times, factors, strict=True)
+        ]
+
+    return draw
+
+
+def warmup(kind: str, minutes: float, height: float) -> Callable[[float], float]:
+    """A restart's warm-up: ``height`` times the normal level at the mark, back to it over
+    ``minutes`` (``exp``: 95% of the way, time constant a third of it; ``linear``: all)."""
+    span = minutes * 60.0
+    if kind == "exp":
+        return lambda dt: 1.0 + (height - 1.0) * math.exp(-3.0 * dt / span)
+    return lambda dt: 1.0 + (height - 1.0) * max(0.0, 1.0 - dt / span)
+
+
+def lognormal_noise(sigma: float) -> Callable[[random.Random, list[float]], list[float]]:
+    return lambda rng, times: [math.exp(rng.gauss(0.0, sigma)) for _ in times]
+
+
+def ar1_noise(phi: float, sigma: float) -> Callable[[random.Random, list[float]], list[float]]:
+    return lambda rng, times: [math.exp(x) for x in _ar1(rng, times, phi, sigma)]
+
+
+FIXED_GRACE = {"settle_max": "2m"}  # settle_max at the grace: the fixed warm-up, as before
+NOISES = [("lognormal sigma 0.25", lognormal_noise(0.25)), ("AR(1) phi 0.8", ar1_noise(0.8, 0.2))]
+# Warm-ups that a trend test can tell from a step within the first minutes: they fall
+# clearly from the start (exponential decays of a JIT or a cache filling; linear ones from
+# 2x), measured on a grid (docs/configuration.md); the slow linear falls from 3x and more are
+# in the table there, not here: in their first minutes they look like a step regression.
+WARMUPS = [
+    ("exp", 2, 5.0),
+    ("exp", 5, 5.0),
+    ("exp", 10, 3.0),
+    ("exp", 15, 3.0),
+    ("exp", 10, 2.0),
+    ("linear", 2, 5.0),
+    ("linear", 5, 2.0),
+    ("linear", 15, 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "minutes", "height"), WARMUPS, ids=[f"{k} {m}m from {h:g}x" for k, m, h in WARMUPS]
+)
+def test_healthy_warmups_are_not_rolled_back(kind, minutes, height):
+    # 60 healthy watches per noise at alpha 0.05 (3 alarms allowed) with the default margin
+    # (1.5x): the harder case, the presets' latency margin is 2x. The fixed grace alarms on
+    # most of them (printed for comparison): every warm-up bucket above 1.5x the reference's
+    # top after the 2 minutes is evidence.
+    count = 60
+    for noise_name, noise in NOISES:
+        draw = shaped(warmup(kind, minutes, height), noise)
+        adaptive, fixed = alarms(
+            [rule(alpha=0.05), rule(alpha=0.05, **FIXED_GRACE)], draw, watches=count, seed=41
+        )
+        print(
+            f"\n{kind} {minutes}m from {height:g}x, {noise_name}: {adaptive} alarms adaptive, "
+            f"{fixed} with the fixed grace, of {count} at alpha 0.05"
+        )
+        assert adaptive <= 0.05 * count
+
+
+def test_a_healthy_signal_without_warmup_stays_within_alpha_with_holds():
+    # Holds are decided from the data: on a healthy signal that does not warm up, the ones
+    # the noise causes must not break the bound (the exact case, no margin, as above).
+    count = 400
+    loose, shipped = alarms(
+        [rule(alpha=0.05, min_ratio=1.0), rule(min_ratio=1.0)],
+        lognormal(0.5),
+        watches=count,
+        seed=11,
+    )
+    assert loose <= 0.05 * count
+    assert shipped <= 1
+
+
+# (name, shape after the mark, noise, limit on the median delay with the adaptive warm-up,
+# most it may add to the fixed grace's median, in seconds).
+SHAPED_REGRESSIONS = [
+    ("step 3x", lambda dt: 3.0, lognormal_noise(0.25), 240, 0),
+    ("step 6x", lambda dt: 6.0, lognormal_noise(0.25), 180, 0),
+    ("step 3x on AR(1) phi 0.7", lambda dt: 3.0, ar1_noise(0.7, 0.2), 18 * 60, 60),
+    (
+        "rising from 1x to 4x over 10 min",
+        lambda dt: 1.0 + 3.0 * min(1.0, dt / 600.0),
+        lognormal_noise(0.25),
+        9 * 60,
+        0,
+    ),
+    # A restart spike that settles at a worse level: held while it falls, then tested
+    # afresh; the fixed grace fires during the fall (on the spike, not on the new level).
+    (
+        "partial recovery 6x to 3x (exp, 5 min)",
+        lambda dt: 3.0 + 3.0 * math.exp(-3.0 * dt / 300.0),
+        lognormal_noise(0.25),
+        10 * 60,
+        6 * 60,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SHAPED_REGRESSIONS, ids=[r[0] for r in SHAPED_REGRESSIONS])
+def test_regressions_are_not_delayed_by_the_adaptive_warmup(case):
+    name, shape, noise, limit, extra = case
+    draw = shaped(shape, noise)
+    medians = []
+    for fields in ({}, FIXED_GRACE):
+        found = delays(rule(**fields), draw, watches=40, seed=43)
+        detected = sorted(d for d in found if d is not None)
+        assert len(detected) >= 0.95 * len(found)
+        medians.append(statistics.median(detected))
+    print(f"\n{name}: median delay {medians[0]:.0f}s adaptive, {medians[1]:.0f}s fixed grace")
+    assert medians[0] <= limit
+    assert medians[0] <= medians[1] + extra
