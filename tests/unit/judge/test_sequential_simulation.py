@@ -485,19 +485,20 @@ def ar1_noise(phi: float, sigma: float) -> Callable[[random.Random, list[float]]
 
 FIXED_GRACE = {"settle_max": "2m"}  # settle_max at the grace: the fixed warm-up, as before
 NOISES = [("lognormal sigma 0.25", lognormal_noise(0.25)), ("AR(1) phi 0.8", ar1_noise(0.8, 0.2))]
-# Warm-ups that a trend test can tell from a step within the first minutes: they fall
-# clearly from the start (exponential decays of a JIT or a cache filling; linear ones from
-# 2x), measured on a grid (docs/configuration.md); the slow linear falls from 3x and more are
-# in the table there, not here: in their first minutes they look like a step regression.
+# Warm-ups that the trend test tells from a step within their first minutes: they fall
+# clearly from the start (exponential decays, as a JIT or a cache warms; fast linear ones).
+# Measured on the whole grid (2 to 15 minutes, 2x to 5x, 100 watches a cell: docs/
+# configuration.md); the slow falls from high (exp 10 min from 5x, linear 10 min from 3x)
+# look like a step regression for minutes and are only partly spared (test below). Linear
+# 5 min from 3x (6 of these 60 at 0.05, 10 fixed) and 10 min from 2x (4 and 4: the margin's
+# limit, not the warm-up's) are above 0.05 here and 0 at 0.001.
 WARMUPS = [
     ("exp", 2, 5.0),
     ("exp", 5, 5.0),
     ("exp", 10, 3.0),
-    ("exp", 15, 3.0),
-    ("exp", 10, 2.0),
+    ("exp", 15, 2.0),
     ("linear", 2, 5.0),
     ("linear", 5, 2.0),
-    ("linear", 15, 2.0),
 ]
 
 
@@ -559,6 +560,28 @@ SHAPED_REGRESSIONS = [
         6 * 60,
     ),
 ]
+
+
+SLOW_WARMUPS = [("exp", 10, 5.0), ("linear", 10, 3.0)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "minutes", "height"),
+    SLOW_WARMUPS,
+    ids=[f"{k} {m}m from {h:g}x" for k, m, h in SLOW_WARMUPS],
+)
+def test_slow_warmups_from_high_are_rolled_back_less_often_than_with_the_fixed_grace(
+    kind, minutes, height
+):
+    # Not within alpha (documented): in their first minutes these are a step regression to
+    # any test, and the rule must not delay a step. At the shipped 0.001, on the grid's 100
+    # watches: 23 instead of 66 (exp 10 min from 5x) and 34 instead of 49 (linear 10 min
+    # from 3x). A longer `grace` is the remedy for a service known to warm up like that.
+    count = 60
+    draw = shaped(warmup(kind, minutes, height), lognormal_noise(0.25))
+    adaptive, fixed = alarms([rule(), rule(**FIXED_GRACE)], draw, watches=count, seed=41)
+    print(f"\n{kind} {minutes}m from {height:g}x: {adaptive} adaptive, {fixed} fixed, of {count}")
+    assert adaptive < fixed
 
 
 @pytest.mark.parametrize("case", SHAPED_REGRESSIONS, ids=[r[0] for r in SHAPED_REGRESSIONS])
