@@ -548,8 +548,9 @@ class Watch:
     # Adaptive warm-up (against self, see the module notes). ``began``: the bucket (counted
     # from ``upgrade + grace``) where the test's current run began, None while held; why it
     # began there ("grace": nothing was held, "settled": the signal stopped falling, "cap":
-    # ``settle_max``); ``trend_z``: the last trend statistic; ``carry``: the log-wealth kept
-    # from runs before a hold (at most 0); how many buckets were held and paused.
+    # held until ``settle_max``); ``trend_z``: the last trend statistic; ``carry``: the
+    # log-wealth kept from runs before a hold (at most 0); how many buckets were held and
+    # paused.
     began: int | None = None
     began_why: str = ""
     trend_z: float = 0.0
@@ -852,6 +853,11 @@ def _hold(
         # that a late arrival among them folds the watch again.
         settle_from = _settle_from(rule, lo, width)
         state.counted += len(window.range(settle_from, lo, closed="left"))
+    if lo >= upgrade_at + min(rule.settle_max, rule.watch - width):
+        # From settle_max on nothing is held (and no trend is computed: it costs).
+        if state.began is None:
+            state.began, state.began_why = state.done, "grace" if not state.holds else "cap"
+        return False
     # The trend reads the observations themselves (three times the points of bucket medians
     # with 10 s probes: a fall shows within the grace), and its z is shrunk by the
     # reference's correlation discount: a wandering signal drifts down for minutes on its
@@ -863,8 +869,7 @@ def _hold(
     state.trend_z = trend_z(points) * math.sqrt(reference.scale)
     if state.trend_z <= FALLING_Z and fall(points) < MIN_FALL:
         state.trend_z = FALLING_Z / 2  # a significant but small fall: noise on a step
-    cap = upgrade_at + min(rule.settle_max, rule.watch - width)
-    if state.trend_z <= FALLING_Z and lo < cap:
+    if state.trend_z <= FALLING_Z:
         if state.used > PAUSE_AFTER:
             # The run is older than the falling stretch: its first buckets were not part of
             # it, so its evidence is kept and only this bucket is left out (a pause).
@@ -879,7 +884,7 @@ def _hold(
         if not state.holds:
             state.began_why = "grace"
         else:
-            state.began_why = "settled" if state.trend_z > FALLING_Z else "cap"
+            state.began_why = "settled"
         state.began = state.done
     return False
 
@@ -1269,8 +1274,8 @@ def _warmup_words(rule: models.RegressionRule, state: Watch, evidence: dict[str,
             "warm-up, tested from then"
         )
     return (
-        f"; the signal was still falling at {_clock(test_from)} ({after} after the upgrade, "
-        f"settle_max {_duration(rule.settle_max)}): tested from then"
+        f"; the signal fell until settle_max, {_clock(test_from)} ({after} after the "
+        "upgrade): warm-up, tested from then"
     )
 
 
