@@ -64,6 +64,32 @@ y + min_delta)`` (for ``rate``, ``min_delta`` is per minute). Then, per aggregat
 The rule breaches once the e-value reaches ``1 / alpha``, and stays breached until the
 watch ends (the guarantee is about *ever* crossing: Ville's inequality).
 
+**Adaptive warm-up** (against self, ``settle_max`` > ``grace``). A restart warms up: JIT,
+caches, pools, a journal replayed; its latency may start several times higher and settle
+over many minutes, longer than any fixed grace worth waiting for a step regression. So
+before each bucket after the grace the rule asks whether the signal is *clearly falling*:
+a one-sided Mann-Kendall test on the observations of the last ``SETTLE_BUCKETS`` buckets
+since the upgrade (z at most ``FALLING_Z``, shrunk by the reference's correlation discount
+so that wander is not taken for a fall) and a Theil-Sen fall of at least ``MIN_FALL`` of the
+level over them (a small significant fall is noise on a step). While it is, the bucket is
+*held*: not bet on. A hold in a young run (at most ``PAUSE_AFTER`` buckets bet on: they are
+inside the falling stretch) ends it: the run's wealth above 1 is given up and the next run
+starts afresh (a new urn, counts from zero), so warm-up exceedances never carry into the
+test; a hold in an older run only pauses it. From ``settle_max`` after the upgrade no bucket
+is held. Why the bound still holds: whether a bucket is held is decided from data before it
+(a predictable choice), so the wealth process (each run's likelihood ratio, times what was
+kept from earlier runs) is unchanged on a held bucket, multiplied by an urn factor of
+conditional mean at most 1 on a bet one, and cut down to ``min(wealth, 1)`` (a consumption,
+allowed) when a run ends: a nonnegative supermartingale from 1, and Ville's inequality
+applies to it as a whole, not once per run. The null it is valid under: the buckets a run
+bets on are exchangeable with the reference's and independent of the held ones (the warm-up
+may be any transient; iid buckets are a special case). A step regression is flat from the
+mark: it is not held (the bucket right after the grace is bet on) unless noise makes it
+look falling (rare at 2.5% and a quarter's fall); a rising one is never held; a partial
+recovery to a worse level is held while it falls and tested afresh when it has settled.
+Evidence says when the current run began and why (``test_from``, ``warmup``: ``grace``,
+``settled`` or ``cap``), and the sentence says it in words.
+
 Assumptions, stated because real monitoring breaks them more or less:
 
 * under the null, buckets after the upgrade behave like the reference's (exchangeable, or
@@ -103,6 +129,7 @@ special functions needed. scipy was measured in their place (scipy 1.17.1, same 
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import math
 import statistics
@@ -124,6 +151,7 @@ __all__ = [
     "margin",
     "polya_log_e",
     "steady_until",
+    "trend_z",
     "two_sample_log_e",
 ]
 
@@ -517,6 +545,18 @@ class Watch:
     matching: int = 0
     samples: int = 0
     lead: int = 0  # the component with the most evidence (for the summary)
+    # Adaptive warm-up (against self, see the module notes). ``began``: the bucket (counted
+    # from ``upgrade + grace``) where the test's current run began, None while held; why it
+    # began there ("grace": nothing was held, "settled": the signal stopped falling, "cap":
+    # held until ``settle_max``); ``trend_z``: the last trend statistic; ``carry``: the
+    # log-wealth kept from runs before a hold (at most 0); how many buckets were held and
+    # paused.
+    began: int | None = None
+    began_why: str = ""
+    trend_z: float = 0.0
+    carry: float = 0.0
+    holds: int = 0
+    pauses: int = 0
     outcome_key: object = None
     quick: object = None  # what the last full evaluation read (see judge_self)
     outcome: rules.Outcome | None = None
@@ -532,6 +572,10 @@ class Watch:
         self.crossed = None
         self.stats = []
         self.peer_stats = []
+        self.began = None
+        self.began_why = ""
+        self.trend_z = self.carry = 0.0
+        self.holds = self.pauses = 0
         self.outcome_key = self.outcome = self.quick = None
 
 
@@ -548,6 +592,8 @@ def _two_sample(
     reference: _Reference,
     state: Watch,
     width: float,
+    *,
+    floor: float | None = None,
 ) -> tuple[float, bool]:
     """The two-sample log e-value after the buckets folded so far, and whether it is exact
     (not exact: an upper bound, known to change neither the peak nor the crossing)."""
@@ -559,7 +605,8 @@ def _two_sample(
         after = (state.total * shrink, state.used * shrink)
         delta = rule.min_delta * width / 60.0  # min_delta is per minute, counts per bucket
     # Below the peak so far and the threshold, the exact value changes nothing: skip it.
-    floor = min(state.peak, -math.log(reference.alpha_test))
+    if floor is None:
+        floor = min(state.peak, -math.log(reference.alpha_test))
     return two_sample_log_e(
         kind=rule.aggregate,
         before=reference.counts,
@@ -637,7 +684,7 @@ def judge_self(
         state.reference = _self_reference(rule, found, width)
         state.restart(len(state.reference.levels) if state.reference else 1)
     reference = state.reference
-    evidence = {"upgrade_at": reference_at, "bucket_s": width}
+    evidence: dict[str, Any] = {"upgrade_at": reference_at, "bucket_s": width}
     if reference is None:
         state.outcome = _no_data(
             rule,
@@ -647,39 +694,225 @@ def judge_self(
         )
         state.outcome_key, state.quick = ("few",), quick
         return state.outcome
+    settle_from = _settle_from(rule, start, width)
     if state.done > closed or (
         state.done
-        and len(window.range(start, start + state.done * width, closed="left")) != state.counted
+        and len(window.range(settle_from, start + state.done * width, closed="left"))
+        != state.counted
     ):
         # Asked about an earlier time than last, or an observation arrived late in a folded
         # bucket: fold again from the start (rare; replays and the daemon go forward).
         state.restart(len(reference.levels))
+    _fold_self(
+        rule, state, window, reference, reference_at=reference_at, closed=closed, width=width
+    )
+    if now < start:
+        phase = "warmup"
+    elif state.began is None and state.holds:
+        phase = "settling"
+    else:
+        phase = "watching"
+    outcome_key = (state.done, state.counted, phase)
+    if state.outcome is not None and state.outcome_key == outcome_key:
+        return state.outcome
+    if state.began is not None:
+        evidence.update(
+            test_from=start + state.began * width,
+            warmup=state.began_why,
+            warmup_trend_z=state.trend_z,
+        )
+    elif phase == "settling":
+        evidence.update(test_from=None, warmup="falling", warmup_trend_z=state.trend_z)
+    outcome = _describe(rule, state, evidence, phase=phase, width=width)
+    state.outcome_key, state.outcome = outcome_key, outcome
+    state.quick = quick
+    return outcome
+
+
+def _fold_self(
+    rule: models.RegressionRule,
+    state: Watch,
+    window: windows.Window,
+    reference: _Reference,
+    *,
+    reference_at: float,
+    closed: int,
+    width: float,
+) -> None:
+    """Fold the buckets closed since the last call (held ones are left out: warm-up)."""
+    start = reference_at + rule.grace
     while state.done < closed:
         lo = start + state.done * width
+        held = _hold(
+            rule, state, window, reference=reference, upgrade_at=reference_at, lo=lo, width=width
+        )
         span = window.range(lo, lo + width, closed="left")
         state.done += 1
         state.counted += len(span)
         got = _bucket(rule, span.values())
         if got is None:
             continue
+        if held:
+            continue  # warm-up: a trend input, never evidence
         state.used += 1
         state.stats.append(got.stat)
         state.samples += got.samples
         state.matching += got.matching
         state.total += got.stat
         if rule.aggregate == "quantile":
-            _note(state, lo + width, _exceedances(reference, state, got.stat))
+            _note(state, lo + width, state.carry + _exceedances(reference, state, got.stat))
         else:
             log_e, exact = _two_sample(rule, reference, state, width)
-            _note(state, lo + width, log_e, exact=exact)
-    phase = "warmup" if now < start else "watching"
-    outcome_key = (state.done, state.counted, phase)
-    if state.outcome is not None and state.outcome_key == outcome_key:
-        return state.outcome
-    outcome = _describe(rule, state, evidence, phase=phase, width=width)
-    state.outcome_key, state.outcome = outcome_key, outcome
-    state.quick = quick
-    return outcome
+            _note(state, lo + width, state.carry + log_e, exact=exact)
+
+
+# --------------------------------------------------------------------------- adaptive warm-up
+
+# The warm-up's trend is judged on the last 8 buckets since the upgrade (4 minutes of 30 s
+# buckets): long enough for a one-sided Mann-Kendall test at 5% to see a fall through
+# lognormal noise, short enough that a signal which stopped falling is seen to have stopped
+# within a few minutes (a partial recovery to a worse level is delayed by about that).
+SETTLE_BUCKETS = 8
+# "Clearly falling": Mann-Kendall z at most this (one-sided 2.5%). Its level costs no false
+# alarms (the start is a stopping time, see the module notes); a looser one delays a step
+# regression more often by a bucket or two, a stricter one starts a warm-up's test earlier.
+FALLING_Z = -1.96
+# ... and by at least a quarter of its level over those buckets: a fall that small is
+# noise on a step (5% of windows pass the z alone), not a warm-up worth a hold.
+MIN_FALL = 0.25
+_TREND_POINTS = 48  # observations the trend reads at most (a quadratic count of pairs)
+# A hold in a run older than this many buckets pauses it instead of ending it (see _hold).
+PAUSE_AFTER = SETTLE_BUCKETS
+_SETTLE_MIN = 4  # fewer buckets cannot show a fall at 5% (4 falling in a row: p = 1/24)
+
+
+def trend_z(values: Sequence[float]) -> float:
+    """Mann-Kendall trend statistic of a time-ordered series, as a normal score with the
+    continuity correction: negative when later values tend to be smaller. Ties count as no
+    change and the variance is that of a series without ties (conservative: a run of equal
+    values is not a fall). 0 for fewer than 4 values."""
+    n = len(values)
+    if n < _SETTLE_MIN:
+        return 0.0
+    s = 0
+    for i in range(n - 1):
+        x = values[i]
+        for y in values[i + 1 :]:
+            s += (y > x) - (y < x)
+    if s == 0:
+        return 0.0
+    sd = math.sqrt(n * (n - 1) * (2 * n + 5) / 18.0)
+    return (s - 1) / sd if s > 0 else (s + 1) / sd
+
+
+def fall(values: Sequence[float]) -> float:
+    """How much a series fell over its span, as a share of its median: the Theil-Sen slope
+    (the median of the pairwise slopes, per point) times the span. 0 when it did not fall or
+    its median is not above 0."""
+    n = len(values)
+    middle = statistics.median(values) if values else 0.0
+    if n < 2 or middle <= 0:
+        return 0.0
+    slopes = [(values[j] - values[i]) / (j - i) for i in range(n - 1) for j in range(i + 1, n)]
+    return max(0.0, -statistics.median(slopes) * (n - 1) / middle)
+
+
+def _adaptive(rule: models.RegressionRule) -> bool:
+    return rule.against == "self" and rule.settle_max > rule.grace
+
+
+def _settle_from(rule: models.RegressionRule, start: float, width: float) -> float:
+    """Where the warm-up's first bucket starts: whole buckets inside the grace, aligned on
+    the test's (without the adaptive warm-up, nothing before ``upgrade + grace`` is read)."""
+    if not _adaptive(rule):
+        return start
+    return start - math.floor(rule.grace / width + 1e-9) * width
+
+
+def _hold(
+    rule: models.RegressionRule,
+    state: Watch,
+    window: windows.Window,
+    *,
+    reference: _Reference,
+    upgrade_at: float,
+    lo: float,
+    width: float,
+) -> bool:
+    """Is the bucket starting at ``lo`` held out of the test (warm-up)? Decided from the
+    buckets before ``lo`` only (predictable): held while the last ``SETTLE_BUCKETS`` since
+    the upgrade are clearly falling, never at or after ``settle_max``. A hold ends the
+    test's current run: its wealth above 1 is given up (the rest is carried), and the run
+    after the hold starts afresh."""
+    if not _adaptive(rule):
+        if state.began is None:
+            state.began, state.began_why = state.done, "grace"
+        return False
+    if state.done == 0:
+        # The whole buckets inside the grace are warm-up data the trend reads: counted, so
+        # that a late arrival among them folds the watch again.
+        settle_from = _settle_from(rule, lo, width)
+        state.counted += len(window.range(settle_from, lo, closed="left"))
+    if lo >= upgrade_at + min(rule.settle_max, rule.watch - width):
+        # From settle_max on nothing is held (and no trend is computed: it costs).
+        if state.began is None:
+            state.began, state.began_why = state.done, "grace" if not state.holds else "cap"
+        return False
+    # The trend reads the observations themselves (three times the points of bucket medians
+    # with 10 s probes: a fall shows within the grace), and its z is shrunk by the
+    # reference's correlation discount: a wandering signal drifts down for minutes on its
+    # own, and every hold it causes would cost a real regression its evidence.
+    first = max(_settle_from(rule, upgrade_at + rule.grace, width), lo - SETTLE_BUCKETS * width)
+    values = _raw(rule, window.range(first, lo, closed="left").values())
+    step = -(-len(values) // _TREND_POINTS)  # at most _TREND_POINTS, spread over the span
+    points = values[::step] if step > 1 else values
+    state.trend_z = trend_z(points) * math.sqrt(reference.scale)
+    if state.trend_z <= FALLING_Z and fall(points) < MIN_FALL:
+        state.trend_z = FALLING_Z / 2  # a significant but small fall: noise on a step
+    if state.trend_z <= FALLING_Z:
+        if state.used > PAUSE_AFTER:
+            # The run is older than the falling stretch: its first buckets were not part of
+            # it, so its evidence is kept and only this bucket is left out (a pause).
+            state.pauses += 1
+            return True
+        if state.began is not None or state.used:
+            _end_run(rule, reference, state, width)
+        state.holds += 1
+        state.began = None
+        return True
+    if state.began is None:
+        if not state.holds:
+            state.began_why = "grace"
+        else:
+            state.began_why = "settled"
+        state.began = state.done
+    return False
+
+
+def _raw(rule: models.RegressionRule, values: Sequence[observations.Observation]) -> list[float]:
+    if rule.aggregate == "ratio":
+        when = rule.when
+        return [float(conditions.meets(obs, when)) for obs in values] if when else []
+    numbers = [conditions.field_of(obs, rule.field) for obs in values]
+    return [x for x in numbers if x is not None]
+
+
+def _end_run(
+    rule: models.RegressionRule, reference: _Reference, state: Watch, width: float
+) -> None:
+    """A hold: keep ``min(e-value, 1)`` of the run so far (giving wealth up keeps a
+    supermartingale one; restarting from 1 after a loss would not) and clear its counts."""
+    log_e = state.log_e
+    if not state.exact or log_e is None:
+        # An upper bound is not what the run holds: the exact value, to carry no more.
+        log_e = state.carry + _two_sample(rule, reference, state, width, floor=-math.inf)[0]
+    state.carry = min(0.0, log_e) if state.used else state.carry
+    state.used = state.matching = state.samples = 0
+    state.total = 0.0
+    state.exceeded = []
+    state.stats = []
+    state.log_e = state.carry
+    state.exact = True
 
 
 def steady_until(
@@ -873,6 +1106,7 @@ def _base_evidence(rule: models.RegressionRule) -> dict[str, Any]:
         "min_delta": rule.min_delta,
         "before_s": rule.before,
         "grace_s": rule.grace,
+        "settle_max_s": rule.settle_max,
         "watch_s": rule.watch,
         "quantiles": list(rule.quantiles),
         "top": rule.top,
@@ -1009,13 +1243,40 @@ def _describe(
         verdict = f"e-value {_big(peak)} reached 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
     elif phase == "warmup":
         verdict = f"warming up ({_duration(rule.grace)} after the upgrade are not judged)"
+    elif phase == "settling":
+        verdict = (
+            f"warming up: still falling since the upgrade (trend z {state.trend_z:.2f} over "
+            f"its last {SETTLE_BUCKETS} buckets); the test starts when it stops falling, at "
+            f"the latest {_duration(rule.settle_max)} after the upgrade"
+        )
     else:
         at = "" if state.exact else "at most "
         verdict = f"e-value {at}{_big(e_value)} < 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
-    summary = f"{head}: {verdict}; {counts}"
+    summary = f"{head}: {verdict}; {counts}{_warmup_words(rule, state, evidence)}"
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
     pending = not breached and phase == "watching" and log_e > 0
     return rules.Outcome(severity, summary, evidence, pending)
+
+
+def _clock(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, tz=datetime.UTC).strftime("%H:%M:%S UTC")
+
+
+def _warmup_words(rule: models.RegressionRule, state: Watch, evidence: dict[str, Any]) -> str:
+    """When the test started and why, once the adaptive warm-up held it back."""
+    test_from, upgrade_at = evidence.get("test_from"), evidence.get("upgrade_at")
+    if test_from is None or upgrade_at is None or state.began_why not in ("settled", "cap"):
+        return ""
+    after = _duration(test_from - upgrade_at)
+    if state.began_why == "settled":
+        return (
+            f"; the signal fell until {_clock(test_from)} ({after} after the upgrade): "
+            "warm-up, tested from then"
+        )
+    return (
+        f"; the signal fell until settle_max, {_clock(test_from)} ({after} after the "
+        "upgrade): warm-up, tested from then"
+    )
 
 
 def _big(x: float) -> str:

@@ -87,6 +87,8 @@ def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
             "field": "value",
             "before": 120,
             "grace": draw(st.sampled_from([0, 20])),
+            # the adaptive warm-up (holds decided from the data) or the fixed grace (0)
+            "settle_max": draw(st.sampled_from([0, 600])),
             "watch": 300,
             "bucket": 10,
             "min_baseline": 3,
@@ -124,6 +126,8 @@ def streams(draw: st.DrawFn) -> list[observations.Observation]:
         offset = draw(st.integers(0, 9)) / 10
         shift_at = draw(st.integers(0, end))
         shift = draw(st.sampled_from([0.0, 30.0, 80.0]))
+        # a warm-up: a spike at shift_at falling back over 150 s (the regression rule holds it)
+        fall = draw(st.sampled_from([0.0, 0.0, 120.0]))
         t = offset
         while t <= end:
             kind = draw(st.integers(0, 11))
@@ -135,6 +139,8 @@ def streams(draw: st.DrawFn) -> list[observations.Observation]:
                 items.append(obs(when, source=source, error="timeout"))
             else:
                 value = draw(st.floats(0, 60)) + (shift if t >= shift_at else 0.0)
+                if t >= shift_at:
+                    value += fall * max(0.0, 1.0 - (t - shift_at) / 150.0)
                 items.append(obs(when, round(value, 2), source=source))
             t = round(t + every, 1)
     return items

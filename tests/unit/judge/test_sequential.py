@@ -417,3 +417,81 @@ def test_the_preset_style_rule_loads():
         }
     )
     assert (rule.before, rule.watch, rule.grace, rule.bucket) == (3600, 7200, 120, 30)
+
+
+# --------------------------------------------------------------------------- adaptive warm-up
+
+
+def warming(start, end, *, height, minutes, seed=3, every=10):
+    """Checks after a restart: latency ``height`` times the normal level at ``start``, back
+    to it exponentially (95% of the way after ``minutes``)."""
+    rng = random.Random(seed)
+    return [
+        obs(
+            float(t),
+            1.0,
+            source="health",
+            status=200,
+            latency=round(
+                0.1
+                * (1 + (height - 1) * math.exp(-3 * (t - start) / (60 * minutes)))
+                * math.exp(rng.gauss(0, 0.2)),
+                6,
+            ),
+        )
+        for t in range(int(start), int(end), every)
+    ]
+
+
+def test_trend_and_fall_of_a_series():
+    assert sequential.trend_z([5, 4, 3, 2, 1, 0.5, 0.4, 0.3]) <= sequential.FALLING_Z
+    assert sequential.trend_z([1, 2, 3, 4, 5]) > 0
+    assert sequential.trend_z([2.0] * 8) == 0.0
+    assert sequential.trend_z([3, 2, 1]) == 0.0  # too few to tell
+    # A straight fall from 2 to 1: half its median's worth... of 1.5: two thirds.
+    assert sequential.fall([2.0, 1.75, 1.5, 1.25, 1.0]) == pytest.approx(2 / 3)
+    assert sequential.fall([1.0, 1.5, 2.0]) == 0.0
+    assert sequential.fall([0.0, 0.0, 0.0]) == 0.0
+
+
+def test_a_long_warmup_is_held_out_and_the_test_starts_when_it_has_settled():
+    # 5x at the restart, settled after 6 minutes: the fixed grace (1 minute) rolls it back;
+    # the adaptive warm-up holds the falling buckets and tests from when the fall stopped.
+    # (Slower falls from that high, 8 minutes, may still cross 3 buckets after a 1-minute
+    # grace, before the fall is clear: the simulations measure how often.)
+    items = checks(MARK - 1800, MARK) + warming(MARK, MARK + 3600, height=5.0, minutes=6)
+    adaptive = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 3600)
+    fixed_rule = {**LATENCY, "settle_max": "1m"}
+    fixed = decision(feed(config(fixed_rule, probes=PROBES), items, [upgrade(MARK)]), MARK + 3500)
+    assert fixed.severity == CRITICAL
+    assert adaptive.severity == OK
+    ev = adaptive.evidence
+    assert ev["warmup"] == "settled"
+    assert MARK + 120 < ev["test_from"] < MARK + 900
+    assert ev["crossed_at"] is None
+    assert "the signal fell until" in adaptive.summary
+    assert "after the upgrade): warm-up, tested from then" in adaptive.summary
+
+
+def test_a_step_regression_is_not_held():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900, factor=4.0, seed=2)
+    found = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 900)
+    assert found.severity == CRITICAL
+    assert found.evidence["warmup"] == "grace"
+    assert found.evidence["test_from"] == MARK + 60
+    assert "fell until" not in found.summary
+
+
+def test_the_warmup_decision_does_not_depend_on_when_the_rule_is_evaluated():
+    # Evaluated after every check, or once at the end: the same holds, start and crossing.
+    items = checks(MARK - 1800, MARK) + warming(MARK, MARK + 1800, height=6.0, minutes=5)
+    items += checks(MARK + 1800, MARK + 2400, factor=4.0, seed=5)
+    once = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 2400)
+    judge = feed(config(LATENCY, probes=PROBES), items[:180], [upgrade(MARK)])
+    for item in items[180:]:
+        judge.observe(item)
+        decision(judge, item.time)
+    every = decision(judge, MARK + 2400)
+    assert once.severity == every.severity == CRITICAL
+    for key in ("test_from", "warmup", "crossed_at", "e_value_peak"):
+        assert once.evidence[key] == every.evidence[key]

@@ -15,6 +15,11 @@ The same harness with a regression injected at the mark (2x, 3x, 4x and 6x laten
 points of 5xx ratio, 3x error lines) asserts that most watches detect it and that the median delay
 from the upgrade stays under a stated limit (figures printed with ``pytest -s``). Every draw
 is seeded: results are exact and repeatable.
+
+Warm-up: healthy restarts whose latency starts 2 to 5 times higher and decays over 2 to 15
+minutes (exponentially or linearly, under lognormal noise and AR(1) wander), judged with the
+adaptive warm-up and with the fixed grace (``settle_max`` at the grace); and regressions of
+several shapes (step, rising, partial recovery) with their delays under both.
 """
 
 from __future__ import annotations
@@ -350,7 +355,8 @@ REGRESSIONS = [
         0.8,
         # 12.8 min (100/100) before the reference's autocorrelation was bias-corrected and
         # its urn widened (the price of the bound under wander without margin): 16 min
-        # (99/100); 14 min (100/100) once the reference's top was tested too.
+        # (99/100); 14 min (100/100) once the reference's top was tested too; 15.5 min with
+        # the adaptive warm-up (a wandering signal now and then looks like a fall: held).
         18 * 60,
     ),
     (
@@ -445,3 +451,155 @@ def test_a_canary_twice_as_slow_as_its_peers_is_caught_within_minutes():
     print(f"\ncohort, 2x latency: detected {len(detected)}/50, median {median:.0f}s")
     assert len(detected) == len(found)
     assert median <= 15 * 60
+
+
+# --------------------------------------------------------------------------- warm-up
+
+
+def shaped(
+    shape: Callable[[float], float], noise: Callable[[random.Random, list[float]], list[float]]
+) -> Draw:
+    """Latency ``0.1 x shape(seconds since the mark) x noise`` (shape 1 before the mark, and
+    for a healthy watch drawn with ``regressed=False`` a warm-up is still drawn: see below)."""
+
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
+        factors = noise(rng, times)
+        return [
+            {"latency_s": 0.1 * (shape(t - MARK) if t >= MARK else 1.0) * f}
+            for t, f in zip(times, factors, strict=True)
+        ]
+
+    return draw
+
+
+def warmup(kind: str, minutes: float, height: float) -> Callable[[float], float]:
+    """A restart's warm-up: ``height`` times the normal level at the mark, back to it over
+    ``minutes`` (``exp``: 95% of the way, time constant a third of it; ``linear``: all)."""
+    span = minutes * 60.0
+    if kind == "exp":
+        return lambda dt: 1.0 + (height - 1.0) * math.exp(-3.0 * dt / span)
+    return lambda dt: 1.0 + (height - 1.0) * max(0.0, 1.0 - dt / span)
+
+
+def lognormal_noise(sigma: float) -> Callable[[random.Random, list[float]], list[float]]:
+    return lambda rng, times: [math.exp(rng.gauss(0.0, sigma)) for _ in times]
+
+
+def ar1_noise(phi: float, sigma: float) -> Callable[[random.Random, list[float]], list[float]]:
+    return lambda rng, times: [math.exp(x) for x in _ar1(rng, times, phi, sigma)]
+
+
+FIXED_GRACE = {"settle_max": "2m"}  # settle_max at the grace: the fixed warm-up, as before
+NOISES = [("lognormal sigma 0.25", lognormal_noise(0.25)), ("AR(1) phi 0.8", ar1_noise(0.8, 0.2))]
+# Warm-ups that the trend test tells from a step within their first minutes: they fall
+# clearly from the start (exponential decays, as a JIT or a cache warms; fast linear ones).
+# Measured on the whole grid (2 to 15 minutes, 2x to 5x, 100 watches a cell: docs/
+# configuration.md); the slow falls from high (exp 10 min from 5x, linear 10 min from 3x)
+# look like a step regression for minutes and are only partly spared (test below). Linear
+# 5 min from 3x (6 of these 60 at 0.05, 10 fixed) and 10 min from 2x (4 and 4: the margin's
+# limit, not the warm-up's) are above 0.05 here and 0 at 0.001.
+WARMUPS = [
+    ("exp", 2, 5.0),
+    ("exp", 5, 5.0),
+    ("exp", 10, 3.0),
+    ("exp", 15, 2.0),
+    ("linear", 2, 5.0),
+    ("linear", 5, 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "minutes", "height"), WARMUPS, ids=[f"{k} {m}m from {h:g}x" for k, m, h in WARMUPS]
+)
+def test_healthy_warmups_are_not_rolled_back(kind, minutes, height):
+    # 60 healthy watches per noise at alpha 0.05 (3 alarms allowed) with the default margin
+    # (1.5x): the harder case, the presets' latency margin is 2x. The fixed grace alarms on
+    # most of them (printed for comparison): every warm-up bucket above 1.5x the reference's
+    # top after the 2 minutes is evidence.
+    count = 60
+    for noise_name, noise in NOISES:
+        draw = shaped(warmup(kind, minutes, height), noise)
+        adaptive, fixed = alarms(
+            [rule(alpha=0.05), rule(alpha=0.05, **FIXED_GRACE)], draw, watches=count, seed=41
+        )
+        print(
+            f"\n{kind} {minutes}m from {height:g}x, {noise_name}: {adaptive} alarms adaptive, "
+            f"{fixed} with the fixed grace, of {count} at alpha 0.05"
+        )
+        assert adaptive <= 0.05 * count
+
+
+def test_a_healthy_signal_without_warmup_stays_within_alpha_with_holds():
+    # Holds are decided from the data: on a healthy signal that does not warm up, the ones
+    # the noise causes must not break the bound (the exact case, no margin, as above).
+    count = 400
+    loose, shipped = alarms(
+        [rule(alpha=0.05, min_ratio=1.0), rule(min_ratio=1.0)],
+        lognormal(0.5),
+        watches=count,
+        seed=11,
+    )
+    assert loose <= 0.05 * count
+    assert shipped <= 1
+
+
+# (name, shape after the mark, noise, limit on the median delay with the adaptive warm-up,
+# most it may add to the fixed grace's median, in seconds).
+SHAPED_REGRESSIONS = [
+    ("step 3x", lambda dt: 3.0, lognormal_noise(0.25), 240, 0),
+    ("step 6x", lambda dt: 6.0, lognormal_noise(0.25), 180, 0),
+    ("step 3x on AR(1) phi 0.7", lambda dt: 3.0, ar1_noise(0.7, 0.2), 18 * 60, 60),
+    (
+        "rising from 1x to 4x over 10 min",
+        lambda dt: 1.0 + 3.0 * min(1.0, dt / 600.0),
+        lognormal_noise(0.25),
+        9 * 60,
+        0,
+    ),
+    # A restart spike that settles at a worse level: held while it falls, then tested
+    # afresh; the fixed grace fires during the fall (on the spike, not on the new level).
+    (
+        "partial recovery 6x to 3x (exp, 5 min)",
+        lambda dt: 3.0 + 3.0 * math.exp(-3.0 * dt / 300.0),
+        lognormal_noise(0.25),
+        10 * 60,
+        6 * 60,
+    ),
+]
+
+
+SLOW_WARMUPS = [("exp", 10, 5.0), ("linear", 10, 3.0)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "minutes", "height"),
+    SLOW_WARMUPS,
+    ids=[f"{k} {m}m from {h:g}x" for k, m, h in SLOW_WARMUPS],
+)
+def test_slow_warmups_from_high_are_rolled_back_less_often_than_with_the_fixed_grace(
+    kind, minutes, height
+):
+    # Not within alpha (documented): in their first minutes these are a step regression to
+    # any test, and the rule must not delay a step. At the shipped 0.001, on the grid's 100
+    # watches: 23 instead of 66 (exp 10 min from 5x) and 34 instead of 49 (linear 10 min
+    # from 3x). A longer `grace` is the remedy for a service known to warm up like that.
+    count = 60
+    draw = shaped(warmup(kind, minutes, height), lognormal_noise(0.25))
+    adaptive, fixed = alarms([rule(), rule(**FIXED_GRACE)], draw, watches=count, seed=41)
+    print(f"\n{kind} {minutes}m from {height:g}x: {adaptive} adaptive, {fixed} fixed, of {count}")
+    assert adaptive < fixed
+
+
+@pytest.mark.parametrize("case", SHAPED_REGRESSIONS, ids=[r[0] for r in SHAPED_REGRESSIONS])
+def test_regressions_are_not_delayed_by_the_adaptive_warmup(case):
+    name, shape, noise, limit, extra = case
+    draw = shaped(shape, noise)
+    medians = []
+    for fields in ({}, FIXED_GRACE):
+        found = delays(rule(**fields), draw, watches=40, seed=43)
+        detected = sorted(d for d in found if d is not None)
+        assert len(detected) >= 0.95 * len(found)
+        medians.append(statistics.median(detected))
+    print(f"\n{name}: median delay {medians[0]:.0f}s adaptive, {medians[1]:.0f}s fixed grace")
+    assert medians[0] <= limit
+    assert medians[0] <= medians[1] + extra

@@ -235,7 +235,9 @@ class RegressionRule(RuleBase):
     the judge looks. "Worse" means worse by more than the margin: a value ``y`` before
     becomes ``max(y * min_ratio, y + min_delta)``. Observations are summarised one value per
     ``bucket`` (at least the probe's interval), so fast, correlated probes do not count as
-    independent evidence, and the first ``grace`` after the upgrade (warm-up) is not judged.
+    independent evidence. Warm-up is not judged: the first ``grace`` after the upgrade, then
+    (against self) as long as the buckets since the upgrade are still clearly falling, at
+    most until ``settle_max``; the test then starts afresh (a JIT, caches, a pool filling).
 
     * ``aggregate: quantile`` (latency, memory %): bucket medians of ``field`` against the
       ``quantiles`` of the reference period (how often they exceed them), and with ``top``
@@ -262,6 +264,12 @@ class RegressionRule(RuleBase):
     )
     before: Duration = Field(default=3600.0, description="Reference period before the upgrade")
     grace: Duration = Field(default=120.0, description="Warm-up after the upgrade, not judged")
+    settle_max: Duration = Field(
+        default=900.0,
+        description="Against self: after `grace`, the test waits while the signal is still "
+        "clearly falling (warm-up), at most until this long after the upgrade; at most "
+        "`grace` turns the wait off",
+    )
     watch: Duration = Field(
         default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
     )
