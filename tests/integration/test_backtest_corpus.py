@@ -515,21 +515,19 @@ def test_held_out_4_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 
 # Held-out-4: measured once, untuned, when it was written (round 5's judge as on main at
 # 6ec456e, shipped presets): TP 20, FP 8, FN 4, TN 17 over 43 recordings; precision 0.714,
-# recall 0.833, median detection delay 256 s. The floors are those figures; the known misses
-# and false rollbacks (docs/presets.md, held-out-4) may go away, no new one may appear.
+# recall 0.833, median detection delay 256 s. Since then (its outcomes seen, nothing tuned on
+# its recordings): failing checks between upgrade_started and upgrade no longer count
+# towards `down` (five false rollbacks, one of them hiding a miss), and the regression
+# rule's adaptive warm-up (one): TP 21, FP 3, FN 3, TN 19; precision 0.875, recall 0.875,
+# median 242 s. The floors are these figures; the known misses and false rollbacks may go
+# away, no new one may appear.
 HELD_OUT_4_MISSED = {
-    "fault-crash-never-starts-run",  # down fired on the planned stop, before the fault began
     "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
     "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
     "fault-segfault-slow-loop",  # one segfault every 6-10 min: segfault-loop wants 3 in 10 min
 }
 HELD_OUT_4_FALSE_ROLLBACKS = {
-    "fault-crash-never-starts-run",  # down (30 s) on the restart between the two marks
-    "fault-data-after-reboot-run",  # down on the 100 s reboot between the marks
-    "fault-latency-after-reboot-run",  # down on the 70 s reboot between the marks
-    "healthy-db-reboot-run",  # down on the 150 s reboot between the marks
     "healthy-dependency-outage-fleet",  # errors-confirmed on both hosts, web-2 not upgraded
-    "healthy-warmup-inside-run",  # down on the 45 s restart between the marks
     "healthy-warmup-tiered",  # p99 3x for 4 min: latency-quantile-up after 90 s
 }
 
@@ -542,13 +540,13 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
     chosen = [s for s in whole_corpus.scenarios if _half(s) == HELD_OUT_4]
     assert len(chosen) >= 43
     totals = scoring.total(chosen)
-    assert totals.counts.tp >= 20
-    assert totals.counts.fp <= 8
-    assert totals.counts.fn <= 4
-    assert (totals.counts.precision or 0.0) >= 0.714
-    assert (totals.counts.recall or 0.0) >= 0.833
+    assert totals.counts.tp >= 21
+    assert totals.counts.fp <= 3
+    assert totals.counts.fn <= 3
+    assert (totals.counts.precision or 0.0) >= 0.875
+    assert (totals.counts.recall or 0.0) >= 0.875
     assert totals.median_delay is not None
-    assert totals.median_delay <= 256.0
+    assert totals.median_delay <= 242.0
     missed, rolled_back = _outcomes(chosen)
     assert missed <= HELD_OUT_4_MISSED
     assert rolled_back <= HELD_OUT_4_FALSE_ROLLBACKS
