@@ -287,8 +287,9 @@ class Engine:
             settled.marks = marks
             for leaf in settled.leaves:
                 leaf.until = -math.inf
-            settled.watched.clear()
-            settled.soonest = -math.inf
+            for watch in settled.watches:
+                watch.until = -math.inf
+            settled.soonest = settled.watch_soonest = -math.inf
         settled.now = now
         per_target = self._windows.get(target, _NO_WINDOWS)
         seen = settled.changes
@@ -297,7 +298,7 @@ class Engine:
             moved = self._decide_leaves(settled, per_target, changed, now=now)
         else:
             moved = []
-        if settled.watches:
+        if settled.watches and (changed or now >= settled.watch_soonest):
             self._decide_watches(target, settled, per_target, changed, moved, now=now)
         severity = settled.severity
         for other in settled.others:
@@ -339,28 +340,31 @@ class Engine:
         now: float,
     ) -> None:
         """Decide again the regression rules against their own past that may have changed."""
-        watched = settled.watched
         severity = settled.severity
+        soonest = math.inf
         for watch in settled.watches:
             # Against its own past, a regression rule reads only its source and time.
-            until, seen = watched.get(watch.id, _UNSEEN)
-            window = per_target.get(watch.probe)
-            if now < until and (watch.probe not in changed or _after(window, seen)):
+            if now < watch.until and (
+                watch.probe not in changed or _after(per_target.get(watch.probe), watch)
+            ):
+                soonest = min(soonest, watch.until)
                 continue
-            decided = self._regression_outcome(watch, target, now=now).severity
-            watched[watch.id] = (
-                sequential.steady_until(
-                    watch,
-                    window,
-                    now=now,
-                    reference_at=settled.reference,
-                    floor=self._floors.get(watch.probe),
-                ),
-                _Seen(window, now),
+            rule = watch.rule
+            decided = self._regression_outcome(rule, target, now=now).severity
+            window = per_target.get(watch.probe)
+            watch.until = sequential.steady_until(
+                rule,
+                window,
+                now=now,
+                reference_at=settled.reference,
+                floor=self._floors.get(watch.probe),
             )
+            watch.saw(window, now)
+            soonest = min(soonest, watch.until)
             if severity.get(watch.id) is not decided:
                 severity[watch.id] = decided
                 moved.append(watch.id)
+        settled.watch_soonest = soonest
 
     def _decide_leaves(
         self,
@@ -453,7 +457,7 @@ class Engine:
             elif isinstance(rule, composites.CompositeRule):
                 settled.composites.append(rule)
             elif isinstance(rule, models.RegressionRule) and rule.against == "self":
-                settled.watches.append(rule)
+                settled.watches.append(_Watch(rule))
             else:
                 settled.others.append(rule)
         return settled
@@ -720,24 +724,31 @@ class Engine:
         )
 
 
-class _Seen:
-    """Where a window stood when a regression rule last read it: its values appended and
-    placed so far (``windows.Series``) and the ``now`` it was read at."""
+class _Watch:
+    """One regression rule against its own past as :meth:`Engine._decide` decides it on one
+    target: ``until`` when its severity holds (``sequential.steady_until``), and where its
+    window stood when last read: values appended and placed so far (``windows.Series``) and
+    the ``now`` it was read at."""
 
-    __slots__ = ("appended", "now", "placed")
+    __slots__ = ("appended", "id", "now", "placed", "probe", "rule", "until")
 
-    def __init__(self, window: windows.Window | None, now: float) -> None:
+    def __init__(self, rule: models.RegressionRule) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.probe = rule.probe
+        self.until = -math.inf
+        self.appended = self.placed = -1
+        self.now = -math.inf
+
+    def saw(self, window: windows.Window | None, now: float) -> None:
         self.appended = -1 if window is None else window.series.appended
         self.placed = -1 if window is None else window.series.placed
         self.now = now
 
 
-_UNSEEN = (-math.inf, _Seen(None, -math.inf))
-
-
-def _after(window: windows.Window | None, seen: _Seen) -> bool:
-    """True when everything folded into ``window`` since ``seen`` is values appended after
-    the ``now`` it was read at (none placed among older ones, no error).
+def _after(window: windows.Window | None, seen: _Watch) -> bool:
+    """True when everything folded into ``window`` since ``seen`` read it is values appended
+    after the ``now`` it was read at (none placed among older ones, no error).
 
     Such values land after every bucket closed then and after the upgrade mark, so they
     change nothing a regression rule against its own past reads (``sequential.judge_self``:
@@ -776,15 +787,15 @@ class _Settled:
     """What :meth:`Engine._decide` decided for one target, and what it rests on.
 
     Fixed per target: ``entries`` (id, kind, version of each applying rule, in order), the
-    applying rules by how they are decided (``leaves``, also ``by_source``; ``composites``;
-    ``watches``: regression rules against their own past; ``others``: other regression,
-    cohort and alert rules; ``applying``: their ids). Then ``severity`` per
-    applying rule id, ``blind`` per source, ``said``: the last severity returned per decision
-    id; ``until`` per leaf: before that time its severity holds unless its source folds
-    something in (``changes``: each window's fold count when last read), ``soonest`` the
-    earliest of them. ``until`` holds while time goes forward, no upgrade mark is added
-    (``marks``) and none comes into force (``next_mark``); ``watched``: the same for
-    regression rules against their own past (``sequential.steady_until``). ``fresh``: the
+    applying rules by how they are decided (``leaves``: :class:`_Leaf`, also ``by_source``;
+    ``composites``; ``watches``: regression rules against their own past, :class:`_Watch`;
+    ``others``: other regression, cohort and alert rules; ``applying``: their ids). Then
+    ``severity`` per applying rule id, ``blind`` per source, ``said``: the last severity
+    returned per decision id; each leaf's and watch's ``until``: before that time its
+    severity holds unless its source folds something in (``changes``: each window's fold
+    count when last read), ``soonest`` and ``watch_soonest`` the earliest of them. ``until``
+    holds while time goes forward, no upgrade mark is added (``marks``) and none comes into
+    force (``next_mark``); ``reference``: the latest mark in force. ``fresh``: the
     composites have not been counted yet.
     """
 
@@ -805,7 +816,7 @@ class _Settled:
         "said",
         "severity",
         "soonest",
-        "watched",
+        "watch_soonest",
         "watches",
     )
 
@@ -815,15 +826,15 @@ class _Settled:
         self.leaves: list[_Leaf] = []
         self.by_source: dict[str, list[_Leaf]] = {}
         self.composites: list[composites.CompositeRule] = []
-        self.watches: list[models.RegressionRule] = []
+        self.watches: list[_Watch] = []
         self.others: list[models.RuleBase] = []
         self.severity: dict[str, verdicts.Severity] = {}
         self.blind: dict[str, verdicts.Severity] = {}
         self.said: dict[str, verdicts.Severity] = {}
         self.reference: float | None = None
-        self.watched: dict[str, tuple[float, _Seen]] = {}
         self.changes: dict[str, int] = {}
         self.soonest = -math.inf
+        self.watch_soonest = -math.inf
         self.now = -math.inf
         self.marks = -1
         self.next_mark = -math.inf

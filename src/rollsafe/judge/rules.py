@@ -852,7 +852,20 @@ class BaselineState:
     gives it, reading the window's running totals directly (no spans) and keeping the
     reference period's aggregate while the period and its pinned values stay the same."""
 
-    __slots__ = ("_base", "_base_key", "_field", "floor", "rule", "window")
+    __slots__ = (
+        "_base",
+        "_base_key",
+        "_breach",
+        "_counts",
+        "_field",
+        "_large",
+        "_present",
+        "_times",
+        "_units",
+        "floor",
+        "rule",
+        "window",
+    )
 
     def __init__(
         self, rule: models.BaselineRule, window: windows.Window, *, floor: float | None
@@ -863,6 +876,45 @@ class BaselineState:
         self._field: models.Field_ = rule.field if rule.aggregate == "mean" else "value"
         self._base_key: object = None
         self._base: tuple[float | None, int] = (None, 0)
+        self._breach = _breach_severity(rule, True)
+        # The window's lists themselves (kept up to date in place, see ``windows``): the
+        # current period's aggregate is read from them without a call per total.
+        series = window.series
+        self._times = series.times
+        self._counts: list[int] = []
+        self._present: list[int] = []
+        self._units: list[int] = []
+        self._large: list[int] = []
+        if rule.aggregate == "ratio":
+            if rule.when is not None:
+                self._counts = series.match_counts(rule.when).counts
+        else:
+            totals = series.field_totals(self._field)
+            self._present, self._units, self._large = totals.present, totals.units, totals.large
+
+    def _current(self, lo: int, hi: int, covered: float) -> tuple[float | None, int]:
+        """``_aggregate`` over the window's values ``[lo:hi]``, from its running totals."""
+        if hi <= lo:
+            return None, 0
+        aggregate = self.rule.aggregate
+        if aggregate == "ratio":
+            counts = self._counts
+            if not counts:  # no ``when`` (the model rejects it)
+                return None, 0
+            return (counts[hi] - counts[lo]) / (hi - lo), hi - lo
+        prefix = self._present
+        present = prefix[hi] - prefix[lo]
+        if not present:
+            return None, 0
+        prefix = self._large
+        if prefix[hi] != prefix[lo]:
+            total = windows.Span(self.window.series, lo, hi).total(self._field)
+        else:
+            prefix = self._units
+            total = (prefix[hi] - prefix[lo]) / windows.UNIT
+        if aggregate == "mean":
+            return total / present, present
+        return (total / covered * 60.0 if covered > 0 else None), present
 
     def _aggregate(
         self, series: windows.Series, lo: int, hi: int, covered: float
@@ -895,8 +947,7 @@ class BaselineState:
     def decide(self, now: float, reference_at: float | None) -> tuple[verdicts.Severity, float]:
         rule = self.rule
         window = self.window
-        series = window.series
-        times = series.times
+        times = self._times
         length = rule.window
         before = rule.before
         upgrade = reference_at is not None and reference_at <= now
@@ -909,7 +960,7 @@ class BaselineState:
             current_covered = _covered(now, length, first, min(floor_s, length))
         lo = bisect.bisect_right(times, now - length)
         hi = bisect.bisect_right(times, now)
-        current, current_n = self._aggregate(series, lo, max(lo, hi), current_covered)
+        current, current_n = self._current(lo, hi, current_covered)
         # The reference period's aggregate: kept while its bounds and values stay the same.
         pin = window.pin_series(ref_end) if upgrade else None
         if pin is not None:
@@ -929,10 +980,11 @@ class BaselineState:
             )
             ref_lo = bisect.bisect_left(times, ref_end - before)
             ref_hi = max(ref_lo, bisect.bisect_left(times, ref_end))
-            self._base = self._aggregate(series, ref_lo, ref_hi, ref_covered)
+            self._base = self._aggregate(window.series, ref_lo, ref_hi, ref_covered)
             self._base_key = None
         base, base_n = self._base
-        severity = _decided(rule, _baseline_breached(rule, current, current_n, base, base_n))
+        breached = _baseline_breached(rule, current, current_n, base, base_n)
+        severity = self._breach if breached else verdicts.Severity.OK
         # ``Window.steady(now, window, closed="right")``, from the bounds found above.
         count = len(times)
         until = math.inf

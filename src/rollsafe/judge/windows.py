@@ -405,7 +405,16 @@ class Window:
         # Nothing to trim while the second value is not older than the horizon (the first
         # one is kept: see ``_trim_values``) and the bounds hold: skip the search.
         if count > 1 and (times[1] < times[-1] - self.span or count > self.max_samples):
-            self._trim_values()
+            if (
+                count > 2
+                and times[2] >= times[-1] - self.span
+                and count - 1 >= self.keep
+                and count <= self.max_samples
+            ):
+                # The usual step: the one value before the one kept behind the horizon.
+                self._series.drop_front(1)
+            else:
+                self._trim_values()
         if self._errors:
             self._drop_errors_before_newest_value()
 
