@@ -260,7 +260,9 @@ class Engine:
             judged.append((blindness.rule_id(source), "blind", self._blind_version, outcome))
         return judged
 
-    def _decide(self, target: ids.TargetId, *, now: float) -> list[_Decided]:
+    def _decide(
+        self, target: ids.TargetId, *, now: float, folded: str | None = None
+    ) -> list[_Decided]:
         """What :meth:`_judge` decides, as severities only and only where one differs from
         the last this method returned for the target (an unseen rule counts as OK before).
 
@@ -272,7 +274,8 @@ class Engine:
         only with their children, a regression rule against its own past with its source and
         time (``steady_until``); cohort and alert rules answer from their own state as in
         ``_judge``. :meth:`_dress` builds the full outcome of the few that are output.
-        ``replay`` only.
+        ``replay`` only; ``folded``: the one source folded in on ``target`` since it was last
+        decided, when the caller knows it (else every window's fold count is compared).
         """
         settled = self._settled.get(target)
         if settled is None:
@@ -293,7 +296,10 @@ class Engine:
         settled.now = now
         per_target = self._windows.get(target, _NO_WINDOWS)
         seen = settled.changes
-        changed = [s for s, w in per_target.items() if seen.get(s) != w.changes]
+        if folded is None:
+            changed = [s for s, w in per_target.items() if seen.get(s) != w.changes]
+        else:
+            changed = [folded]
         if changed or now >= settled.soonest:
             moved = self._decide_leaves(settled, per_target, changed, now=now)
         else:
@@ -939,12 +945,12 @@ class _Replay:
         self.ledger = changes.Ledger()
         self.changed: list[verdicts.Decision] = []
 
-    def record(self, target: ids.TargetId, now: float) -> None:
+    def record(self, target: ids.TargetId, now: float, folded: str | None = None) -> None:
         # Severities first; a decision (sentence, evidence) is built only for a severity that
         # changed: the same decision ``evaluate`` would give, without building the many that
         # did not change (most of them not even decided again: see ``Engine._decide``).
         engine = self.engine
-        for rule_id, kind, version, severity in engine._decide(target, now=now):
+        for rule_id, kind, version, severity in engine._decide(target, now=now, folded=folded):
             if self.ledger.note(target, rule_id, severity) is changes.Change.CHANGED:
                 outcome = engine._dress(target, rule_id, kind, now=now)
                 if outcome.severity is not severity:  # the two paths disagree: a judge bug
@@ -996,8 +1002,8 @@ class _Replay:
                     fed += 1
                 for target in sorted(touched):
                     record(target, now)
-            else:  # the usual case: one observation at this instant
-                record(item.target, now)
+            else:  # the usual case: one observation at this instant, its target's only news
+                record(item.target, now, item.source)
 
     def ticks(self, step: float) -> None:
         """Judge every target every ``step`` seconds of virtual time."""
