@@ -34,7 +34,10 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   :func:`replay` goes further, severity first (``Engine._decide``): a rule is decided again
   only when its source folded something in, time moved the ranges it reads (``rules.decide``
   says until when a severity holds) or an upgrade mark came, and a sentence and evidence are
-  built (``Engine._dress``, the full path) only for the few severities that changed. The
+  built (``Engine._dress``, the full path) only for the few severities that changed.
+  Thresholds and baselines keep running state over their window there
+  (``rules.ThresholdState``, ``rules.BaselineState``), and a regression rule against its own
+  past is not asked again while its source only appended values after its last look. The
   decisions are those ``evaluate`` gives; a property test pins the two paths together.
 """
 
@@ -414,7 +417,10 @@ class Engine:
             if severity.get(leaf.id) is not decided:
                 severity[leaf.id] = decided
                 moved.append(leaf.id)
-        settled.soonest = min([leaf.until for leaf in settled.leaves], default=math.inf)
+        soonest = math.inf
+        for leaf in settled.leaves:
+            soonest = min(soonest, leaf.until)
+        settled.soonest = soonest
         return moved
 
     def _running(
