@@ -390,17 +390,27 @@ class Window:
         if obs.error is not None:
             self._insert_error(obs)
             return
-        self._series.insert(obs)
         when = obs.time
-        if self._first_value_time is None or when < self._first_value_time:
-            self._first_value_time = when
+        series = self._series
+        times = self._times
+        if times and times[-1] < when:
+            # In order (almost always): ``_Series.insert``'s append, without the call.
+            series.stamp = next(_STAMPS)
+            series.items.append(obs)
+            times.append(when)
+            series.appended += 1
+            for totals in series.totals:
+                totals.append(obs)
+        else:
+            series.insert(obs)
+            if self._first_value_time is None or when < self._first_value_time:
+                self._first_value_time = when
         if when < self._pinned_until:  # rare: late data inside a reference period
             for pin in self._pins.values():
                 if pin.start <= when < pin.end:
                     pin.values.insert(obs)
                     if len(pin.values) > self.max_samples:
                         pin.values.drop_front(1)
-        times = self._times
         count = len(times)
         # Nothing to trim while the second value is not older than the horizon (the first
         # one is kept: see ``_trim_values``) and the bounds hold: skip the search.
