@@ -92,6 +92,8 @@ def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, 
         "with_regression": _throughput(targets=targets, count=observations_count, regression=True),
         "replay_week": replay_week(),
         "replay_week_without_regression": replay_week(regression=False),
+        "replay_week_without_trend": replay_week(trend=False),
+        "replay_week_without_regression_or_trend": replay_week(regression=False, trend=False),
     }
 
 
@@ -140,7 +142,7 @@ def _throughput(*, targets: int, count: int, regression: bool) -> dict[str, floa
     }
 
 
-def _week_config(*, regression: bool) -> models.RollsafeConfig:
+def _week_config(*, regression: bool, trend: bool = True) -> models.RollsafeConfig:
     rules = [
         {**rule, "probe": {"http": "health", "errors": "app-log"}[rule["probe"]], "before": "1h"}
         for rule in (REGRESSION_RULES if regression else [])
@@ -167,14 +169,20 @@ def _week_config(*, regression: bool) -> models.RollsafeConfig:
             ],
         }
     )
-    return preset_catalog.apply(config)
+    applied = preset_catalog.apply(config)
+    if trend:
+        return applied
+    # Without the preset's ``trend`` rule (decided at every instant once its fit can start):
+    # what the rest of the judge costs, which the ``trend`` rule's own cost would hide.
+    kept = [rule for rule in applied.rules if rule.kind != "trend"]
+    return applied.model_copy(update={"rules": kept})
 
 
 def replay_week(
-    *, days: float = 7.0, every: float = 10.0, regression: bool = True
+    *, days: float = 7.0, every: float = 10.0, regression: bool = True, trend: bool = True
 ) -> dict[str, float]:
     """A week of one target's 10 s data replayed through the judge (see the module notes)."""
-    config = _week_config(regression=regression)
+    config = _week_config(regression=regression, trend=trend)
     rng = random.Random(8)
     target = ids.TargetId("web-1")
     start = 1_700_000_000.0

@@ -34,7 +34,10 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   :func:`replay` goes further, severity first (``Engine._decide``): a rule is decided again
   only when its source folded something in, time moved the ranges it reads (``rules.decide``
   says until when a severity holds) or an upgrade mark came, and a sentence and evidence are
-  built (``Engine._dress``, the full path) only for the few severities that changed. The
+  built (``Engine._dress``, the full path) only for the few severities that changed.
+  Thresholds and baselines keep running state over their window there
+  (``rules.ThresholdState``, ``rules.BaselineState``), and a regression rule against its own
+  past is not asked again while its source only appended values after its last look. The
   decisions are those ``evaluate`` gives; a property test pins the two paths together.
 """
 
@@ -42,7 +45,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -68,6 +73,10 @@ __all__ = [
     "replay",
     "worst",
 ]
+
+_OK = verdicts.Severity.OK
+_WARNING = verdicts.Severity.WARNING
+_NO_WINDOWS: Mapping[str, windows.Window] = {}
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
 _Decided = tuple[str, str, str, verdicts.Severity]  # rule id, kind, version, severity
@@ -114,6 +123,8 @@ class Engine:
         self._rules = list(config.rules)
         self._by_id = {rule.id: rule for rule in config.rules}
         self._versions = {rule.id: rules.version(rule) for rule in config.rules}
+        # Blindness warns from this many errors in a row on (``blindness.severity_of``).
+        self._blind_at = math.inf if config.policy.no_data == "ok" else config.policy.blind_after
         self._blind_version = hashlib.sha256(
             f"{config.policy.blind_after}:{config.policy.no_data}".encode()
         ).hexdigest()[:12]
@@ -165,13 +176,16 @@ class Engine:
 
     def observe(self, obs: observations.Observation) -> None:
         """Fold ``obs`` into its ``(target, source)`` window, at its place in time."""
-        per_target = self._windows.setdefault(obs.target, {})
+        per_target = self._windows.get(obs.target)
+        if per_target is None:
+            per_target = self._windows[obs.target] = {}
         window = per_target.get(obs.source)
         if window is None:
             window = self._new_window(obs.target, obs.source)
             per_target[obs.source] = window
         window.insert(obs)
-        self._alerts.fold(obs)
+        if obs.alert_state is not None:  # the board ignores anything else
+            self._alerts.fold(obs)
 
     def mark(self, mark: observations.Mark) -> None:
         """Record a mark; ``upgrade`` marks become the reference time of baseline rules.
@@ -292,58 +306,63 @@ class Engine:
             judged.append((blindness.rule_id(source), "blind", self._blind_version, outcome))
         return judged
 
-    def _decide(self, target: ids.TargetId, *, now: float) -> list[_Decided]:
+    def _unsettle(self, target: ids.TargetId, settled: _Settled, *, now: float, marks: int) -> None:
+        """An upgrade mark came or came into force, or time went back: decide all again."""
+        times = self._marks.get(target, [])
+        index = bisect.bisect_right(times, now)
+        settled.reference = times[index - 1] if index else None
+        # An upgrade's start comes into force too (failing checks after it do not count).
+        coming = [t for t in (*times, *self._starts.get(target, ())) if t > now]
+        settled.next_mark = min(coming, default=math.inf)
+        settled.marks = marks
+        for leaf in settled.leaves:
+            leaf.until = -math.inf
+        for watch in settled.watches:
+            watch.until = -math.inf
+        settled.soonest = settled.watch_soonest = -math.inf
+
+    def _decide(
+        self, target: ids.TargetId, *, now: float, folded: str | None = None
+    ) -> list[_Decided]:
         """What :meth:`_judge` decides, as severities only and only where one differs from
         the last this method returned for the target (an unseen rule counts as OK before).
 
         A leaf rule is decided again only when its source folded something in since, an
         upgrade mark came or came into force, or time reached the point where its ranges
-        hold other values (``rules.decide``); otherwise its last severity stands. Blindness
-        changes only with its source's window, composites only with their children, a
-        regression rule against its own past with its source and time (``steady_until``);
-        cohort and alert rules answer from their own state as in ``_judge``.
-        :meth:`_dress` builds the full outcome of the few that are output. ``replay`` only.
+        hold other values (``rules.decide``); otherwise its last severity stands. Thresholds
+        and baselines keep running state over their window (``rules.ThresholdState``,
+        ``rules.BaselineState``). Blindness changes only with its source's window, composites
+        only with their children, a regression rule against its own past with its source and
+        time (``steady_until``); cohort and alert rules answer from their own state as in
+        ``_judge``. :meth:`_dress` builds the full outcome of the few that are output.
+        ``replay`` only; ``folded``: the one source folded in on ``target`` since it was last
+        decided, when the caller knows it (else every window's fold count is compared).
         """
         settled = self._settled.get(target)
         if settled is None:
             settled = self._settled[target] = self._settle(target)
         marks = self._mark_count.get(target, 0)
-        if not (settled.now <= now < settled.next_mark and marks == settled.marks):
-            # An upgrade mark came or came into force, or time went back: decide all again.
-            times = sorted([*self._marks.get(target, []), *self._starts.get(target, [])])
-            index = bisect.bisect_right(times, now)
-            settled.next_mark = times[index] if index < len(times) else math.inf
-            settled.marks = marks
-            settled.until.clear()
-            settled.watched.clear()
-            settled.soonest = -math.inf
+        if not (settled.now <= now < settled.next_mark and settled.marks == marks):
+            self._unsettle(target, settled, now=now, marks=marks)
         settled.now = now
-        per_target = self._windows.get(target, {})
+        per_target = self._windows.get(target, _NO_WINDOWS)
         seen = settled.changes
-        changed = [s for s, w in per_target.items() if seen.get(s) != w.changes]
+        if folded is None:
+            changed = [s for s, w in per_target.items() if seen.get(s) != w.changes]
+        else:
+            changed = [folded]
+        if changed or now >= settled.soonest:
+            moved = self._decide_leaves(settled, per_target, changed, now=now)
+        else:
+            moved = []
+        if settled.watches and (changed or now >= settled.watch_soonest):
+            self._decide_watches(target, settled, per_target, changed, moved, now=now)
         severity = settled.severity
-        moved = self._decide_leaves(target, settled, per_target, changed, now=now)
-        watched = settled.watched
-        for watch in settled.watches:
-            # Against its own past, a regression rule reads only its source and time.
-            if watch.probe not in changed and now < watched.get(watch.id, -math.inf):
-                continue
-            decided = self._regression_outcome(watch, target, now=now).severity
-            watched[watch.id] = sequential.steady_until(
-                watch,
-                per_target.get(watch.probe),
-                now=now,
-                reference_at=self._reference(target, now),
-                floor=self._floors.get(watch.probe),
-            )
-            if severity.get(watch.id) is not decided:
-                severity[watch.id] = decided
-                moved.add(watch.id)
         for other in settled.others:
             decided = self._stateful(other, target, now=now).severity
             if severity.get(other.id) is not decided:
                 severity[other.id] = decided
-                moved.add(other.id)
+                moved.append(other.id)
         if moved or settled.fresh:
             settled.fresh = False
             memo: dict[str, verdicts.Severity] = {}
@@ -351,59 +370,116 @@ class Engine:
                 decided = self._composite_severity(composite.id, settled, memo)
                 if severity.get(composite.id) is not decided:
                     severity[composite.id] = decided
-                    moved.add(composite.id)
-        blind = settled.blind
-        blinded: set[str] = set()
-        for source in changed:
-            window = per_target[source]
-            seen[source] = window.changes
-            decided = blindness.severity_of(window.streak(), policy=self._policy)
-            if blind.get(source) is not decided:
-                blind[source] = decided
-                blinded.add(source)
+                    moved.append(composite.id)
+        blinded: list[str] = []
+        if changed:
+            blind = settled.blind
+            blind_at = self._blind_at
+            for source in changed:
+                window = per_target[source]
+                seen[source] = window.changes
+                decided = _WARNING if window.errors >= blind_at else _OK
+                if blind.get(source) is not decided:
+                    blind[source] = decided
+                    blinded.append(source)
         if not (moved or blinded):
             return []
-        return self._news(settled, moved, blinded)
+        return self._news(settled, set(moved), set(blinded))
 
-    def _decide_leaves(
+    def _decide_watches(
         self,
         target: ids.TargetId,
         settled: _Settled,
-        per_target: dict[str, windows.Window],
+        per_target: Mapping[str, windows.Window],
+        changed: list[str],
+        moved: list[str],
+        *,
+        now: float,
+    ) -> None:
+        """Decide again the regression rules against their own past that may have changed."""
+        severity = settled.severity
+        soonest = math.inf
+        for watch in settled.watches:
+            # Against its own past, a regression rule reads only its source and time.
+            if now < watch.until and (
+                watch.probe not in changed or _after(per_target.get(watch.probe), watch)
+            ):
+                soonest = min(soonest, watch.until)
+                continue
+            rule = watch.rule
+            decided = self._regression_outcome(rule, target, now=now).severity
+            window = per_target.get(watch.probe)
+            watch.until = sequential.steady_until(
+                rule,
+                window,
+                now=now,
+                reference_at=settled.reference,
+                floor=self._floors.get(watch.probe),
+            )
+            watch.saw(window, now)
+            soonest = min(soonest, watch.until)
+            if severity.get(watch.id) is not decided:
+                severity[watch.id] = decided
+                moved.append(watch.id)
+        settled.watch_soonest = soonest
+
+    def _decide_leaves(
+        self,
+        settled: _Settled,
+        per_target: Mapping[str, windows.Window],
         changed: list[str],
         *,
         now: float,
-    ) -> set[str]:
+    ) -> list[str]:
         """Decide again the leaf rules whose severity may have changed; the ids that did."""
         severity = settled.severity
-        until = settled.until
-        moved: set[str] = set()
+        moved: list[str] = []
         if now >= settled.soonest:
             leaves = settled.leaves  # some range moved with time: look at every leaf
-        elif changed:
-            leaves = [r for s in changed for r in settled.by_source.get(s, ())]
         else:
-            return moved
-        for rule in leaves:
-            if now < until.get(rule.id, -math.inf) and rule.probe not in changed:
+            by_source = settled.by_source
+            leaves = [leaf for s in changed for leaf in by_source.get(s, ())]
+        reference = settled.reference
+        for leaf in leaves:
+            if now < leaf.until and leaf.probe not in changed:
                 continue
-            decided, until[rule.id] = rules.decide(
-                rule,
-                per_target.get(rule.probe),
-                now=now,
-                reference_at=(
-                    self._reference(target, now)
-                    if isinstance(rule, models.BaselineRule | models.TrendRule)
-                    else None
-                ),
-                rate_floor=self._floors.get(rule.probe),
-                memo=self._memo(target, rule.id) if isinstance(rule, models.TrendRule) else None,
-            )
-            if severity.get(rule.id) is not decided:
-                severity[rule.id] = decided
-                moved.add(rule.id)
-        settled.soonest = min(until.values(), default=math.inf)
+            state = leaf.state
+            if state is None:
+                window = per_target.get(leaf.probe)
+                if window is not None:
+                    state = leaf.state = self._running(leaf.rule, window)
+            if isinstance(state, rules.ThresholdState):
+                decided, leaf.until = state.decide(now)
+            elif isinstance(state, rules.BaselineState):
+                decided, leaf.until = state.decide(now, reference)
+            else:
+                rule = leaf.rule
+                decided, leaf.until = rules.decide(
+                    rule,
+                    per_target.get(leaf.probe),
+                    now=now,
+                    reference_at=reference if leaf.reads_reference else None,
+                    rate_floor=self._floors.get(leaf.probe),
+                    memo=leaf.memo,
+                )
+            if severity.get(leaf.id) is not decided:
+                severity[leaf.id] = decided
+                moved.append(leaf.id)
+        soonest = math.inf
+        for leaf in settled.leaves:
+            soonest = min(soonest, leaf.until)
+        settled.soonest = soonest
         return moved
+
+    def _running(
+        self, rule: rules.LeafRule, window: windows.Window
+    ) -> rules.ThresholdState | rules.BaselineState | bool:
+        """The running state a leaf keeps over its window; False: decided by ``rules.decide``."""
+        if isinstance(rule, models.ThresholdRule):
+            return rules.ThresholdState(rule, window)
+        if isinstance(rule, models.BaselineRule):
+            return rules.BaselineState(rule, window, floor=self._floors.get(rule.probe))
+        return False
 
     def _news(self, settled: _Settled, moved: set[str], blinded: set[str]) -> list[_Decided]:
         """The decisions among ``moved`` rules and ``blinded`` sources whose severity differs
@@ -434,12 +510,14 @@ class Engine:
                 continue
             settled.entries.append((rule.id, rule.kind, self._versions[rule.id]))
             if isinstance(rule, _LEAVES):
-                settled.leaves.append(rule)
-                settled.by_source.setdefault(rule.probe, []).append(rule)
+                memo = self._memo(target, rule.id) if isinstance(rule, models.TrendRule) else None
+                leaf = _Leaf(rule, memo)
+                settled.leaves.append(leaf)
+                settled.by_source.setdefault(rule.probe, []).append(leaf)
             elif isinstance(rule, composites.CompositeRule):
                 settled.composites.append(rule)
             elif isinstance(rule, models.RegressionRule) and rule.against == "self":
-                settled.watches.append(rule)
+                settled.watches.append(_Watch(rule))
             else:
                 settled.others.append(rule)
         return settled
@@ -706,19 +784,78 @@ class Engine:
         )
 
 
+class _Watch:
+    """One regression rule against its own past as :meth:`Engine._decide` decides it on one
+    target: ``until`` when its severity holds (``sequential.steady_until``), and where its
+    window stood when last read: values appended and placed so far (``windows.Series``) and
+    the ``now`` it was read at."""
+
+    __slots__ = ("appended", "id", "now", "placed", "probe", "rule", "until")
+
+    def __init__(self, rule: models.RegressionRule) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.probe = rule.probe
+        self.until = -math.inf
+        self.appended = self.placed = -1
+        self.now = -math.inf
+
+    def saw(self, window: windows.Window | None, now: float) -> None:
+        self.appended = -1 if window is None else window.series.appended
+        self.placed = -1 if window is None else window.series.placed
+        self.now = now
+
+
+def _after(window: windows.Window | None, seen: _Watch) -> bool:
+    """True when everything folded into ``window`` since ``seen`` read it is values appended
+    after the ``now`` it was read at (none placed among older ones, no error).
+
+    Such values land after every bucket closed then and after the upgrade mark, so they
+    change nothing a regression rule against its own past reads (``sequential.judge_self``:
+    the reference period before the mark, the buckets closed up to ``now``) until the next
+    bucket closes, which ``steady_until`` already says. In a replay, fed in time order, that
+    is every fold between two of the rule's bucket ends: the call is skipped.
+    """
+    if window is None or seen.appended < 0:
+        return False
+    series = window.series
+    new = series.appended - seen.appended
+    held = len(series.times)
+    if series.placed != seen.placed or new > held or new <= 0:
+        return False  # new <= 0: an error was folded in (the rule ignores it, but be plain)
+    return series.times[held - new] > seen.now
+
+
+class _Leaf:
+    """One leaf rule as :meth:`Engine._decide` decides it on one target: ``until`` when its
+    severity holds (see ``rules.decide``), its running state over its window once the
+    window exists (None before; False for a kind decided by ``rules.decide``)."""
+
+    __slots__ = ("id", "memo", "probe", "reads_reference", "rule", "state", "until")
+
+    def __init__(self, rule: rules.LeafRule, memo: rules.Memo | None) -> None:
+        self.rule = rule
+        self.id = rule.id
+        self.probe = rule.probe
+        self.memo = memo
+        self.reads_reference = isinstance(rule, models.BaselineRule | models.TrendRule)
+        self.state: rules.ThresholdState | rules.BaselineState | bool | None = None
+        self.until = -math.inf
+
+
 class _Settled:
     """What :meth:`Engine._decide` decided for one target, and what it rests on.
 
     Fixed per target: ``entries`` (id, kind, version of each applying rule, in order), the
-    applying rules by how they are decided (``leaves``, also ``by_source``; ``composites``;
-    ``watches``: regression rules against their own past; ``others``: other regression,
-    cohort and alert rules; ``applying``: their ids). Then ``severity`` per
-    applying rule id, ``blind`` per source, ``said``: the last severity returned per decision
-    id; ``until`` per leaf: before that time its severity holds unless its source folds
-    something in (``changes``: each window's fold count when last read), ``soonest`` the
-    earliest of them. ``until`` holds while time goes forward, no upgrade mark is added
-    (``marks``) and none comes into force (``next_mark``); ``watched``: the same for
-    regression rules against their own past (``sequential.steady_until``). ``fresh``: the
+    applying rules by how they are decided (``leaves``: :class:`_Leaf`, also ``by_source``;
+    ``composites``; ``watches``: regression rules against their own past, :class:`_Watch`;
+    ``others``: other regression, cohort and alert rules; ``applying``: their ids). Then
+    ``severity`` per applying rule id, ``blind`` per source, ``said``: the last severity
+    returned per decision id; each leaf's and watch's ``until``: before that time its
+    severity holds unless its source folds something in (``changes``: each window's fold
+    count when last read), ``soonest`` and ``watch_soonest`` the earliest of them. ``until``
+    holds while time goes forward, no upgrade mark is added (``marks``) and none comes into
+    force (``next_mark``); ``reference``: the latest mark in force. ``fresh``: the
     composites have not been counted yet.
     """
 
@@ -735,29 +872,29 @@ class _Settled:
         "next_mark",
         "now",
         "others",
+        "reference",
         "said",
         "severity",
         "soonest",
-        "until",
-        "watched",
+        "watch_soonest",
         "watches",
     )
 
     def __init__(self, applying: frozenset[str]) -> None:
         self.applying = applying
         self.entries: list[tuple[str, str, str]] = []
-        self.leaves: list[rules.LeafRule] = []
-        self.by_source: dict[str, list[rules.LeafRule]] = {}
+        self.leaves: list[_Leaf] = []
+        self.by_source: dict[str, list[_Leaf]] = {}
         self.composites: list[composites.CompositeRule] = []
-        self.watches: list[models.RegressionRule] = []
+        self.watches: list[_Watch] = []
         self.others: list[models.RuleBase] = []
         self.severity: dict[str, verdicts.Severity] = {}
         self.blind: dict[str, verdicts.Severity] = {}
         self.said: dict[str, verdicts.Severity] = {}
-        self.until: dict[str, float] = {}
-        self.watched: dict[str, float] = {}
+        self.reference: float | None = None
         self.changes: dict[str, int] = {}
         self.soonest = -math.inf
+        self.watch_soonest = -math.inf
         self.now = -math.inf
         self.marks = -1
         self.next_mark = -math.inf
@@ -801,7 +938,10 @@ def _in_order(items: Iterable[observations.Observation]) -> list[observations.Ob
     """``items`` sorted by time, target, source, then ``windows.order_key``: the same list as
     one sort on all four, with the costly ``order_key`` computed only where the first three
     tie (rare: one source seldom reports twice at one instant)."""
-    feed = sorted(items, key=lambda o: (o.time, o.target, o.source))
+    feed = sorted(items, key=operator.attrgetter("time", "target", "source"))
+    times = [o.time for o in feed]
+    if True not in map(operator.eq, times, itertools.islice(times, 1, None)):
+        return feed  # no two at one time (the usual recording): no ties to order
     start = 0
     for index in range(1, len(feed) + 1):
         if index == len(feed) or (
@@ -835,25 +975,44 @@ def replay(
     """
     if step is not None and step <= 0:
         raise ValueError("step must be a positive number of seconds")
-    engine = Engine(config)
-    feed = _in_order(observations)
-    pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
-    ledger = changes.Ledger()
-    changed: list[verdicts.Decision] = []
+    run = _Replay(Engine(config), _in_order(observations), marks)
+    if step is None:
+        run.instants()
+    else:
+        run.ticks(step)
+    return run.changed
 
-    def record(target: ids.TargetId, now: float) -> None:
+
+class _Replay:
+    """One :func:`replay` run: the engine, the feed in order, the marks, what changed."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        feed: list[observations.Observation],
+        marks: Iterable[observations.Mark],
+    ) -> None:
+        self.engine = engine
+        self.feed = feed
+        self.pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
+        self.next_mark = 0
+        self.ledger = changes.Ledger()
+        self.changed: list[verdicts.Decision] = []
+
+    def record(self, target: ids.TargetId, now: float, folded: str | None = None) -> None:
         # Severities first; a decision (sentence, evidence) is built only for a severity that
         # changed: the same decision ``evaluate`` would give, without building the many that
         # did not change (most of them not even decided again: see ``Engine._decide``).
-        for rule_id, kind, version, severity in engine._decide(target, now=now):
-            if ledger.note(target, rule_id, severity) is changes.Change.CHANGED:
+        engine = self.engine
+        for rule_id, kind, version, severity in engine._decide(target, now=now, folded=folded):
+            if self.ledger.note(target, rule_id, severity) is changes.Change.CHANGED:
                 outcome = engine._dress(target, rule_id, kind, now=now)
                 if outcome.severity is not severity:  # the two paths disagree: a judge bug
                     raise RuntimeError(
                         f"judge: {rule_id} on {target} at {now}: severity {severity.label} "
                         f"decided, {outcome.severity.label} when described"
                     )
-                changed.append(
+                self.changed.append(
                     engine._decision(
                         target,
                         rule_id=rule_id,
@@ -864,43 +1023,57 @@ def replay(
                     )
                 )
 
-    next_mark = 0
+    def marks_until(self, when: float) -> float:
+        """Register the marks up to ``when``; the time of the next one (infinity: none)."""
+        pending = self.pending
+        while self.next_mark < len(pending) and pending[self.next_mark].time <= when:
+            self.engine.mark(pending[self.next_mark])
+            self.next_mark += 1
+        return pending[self.next_mark].time if self.next_mark < len(pending) else math.inf
 
-    def marks_until(when: float) -> None:
-        nonlocal next_mark
-        while next_mark < len(pending) and pending[next_mark].time <= when:
-            engine.mark(pending[next_mark])
-            next_mark += 1
-
-    if step is None:
+    def instants(self) -> None:
+        """Judge each target that reported at an instant, once all of that instant is in."""
+        feed = self.feed
         fed = 0
-        while fed < len(feed):
+        count = len(feed)
+        observe = self.engine.observe
+        record = self.record
+        next_mark_at = self.marks_until(-math.inf)
+        while fed < count:
             # Every observation of one instant is folded in before any target is judged at
             # it: a decision never rests on half of what was seen at the same time.
-            now = feed[fed].time
-            marks_until(now)
-            touched: set[ids.TargetId] = set()
-            while fed < len(feed) and feed[fed].time == now:
-                engine.observe(feed[fed])
-                touched.add(ids.TargetId(feed[fed].target))
-                fed += 1
-            for target in sorted(touched):
-                record(target, now)
-        return changed
-
-    if not feed:
-        return changed
-    start = feed[0].time
-    fed = 0
-    tick = 0
-    while fed < len(feed):
-        now = start + tick * step  # multiplied, not accumulated: no drift over long replays
-        while fed < len(feed) and feed[fed].time <= now:
-            marks_until(feed[fed].time)
-            engine.observe(feed[fed])
+            item = feed[fed]
+            now = item.time
+            if next_mark_at <= now:
+                next_mark_at = self.marks_until(now)
+            observe(item)
             fed += 1
-        marks_until(now)
-        for target in engine.targets():
-            record(target, now)
-        tick += 1
-    return changed
+            if fed < count and feed[fed].time == now:
+                touched = {item.target}
+                while fed < count and feed[fed].time == now:
+                    observe(feed[fed])
+                    touched.add(feed[fed].target)
+                    fed += 1
+                for target in sorted(touched):
+                    record(target, now)
+            else:  # the usual case: one observation at this instant, its target's only news
+                record(item.target, now, item.source)
+
+    def ticks(self, step: float) -> None:
+        """Judge every target every ``step`` seconds of virtual time."""
+        feed = self.feed
+        if not feed:
+            return
+        start = feed[0].time
+        fed = 0
+        tick = 0
+        while fed < len(feed):
+            now = start + tick * step  # multiplied, not accumulated: no drift over long replays
+            while fed < len(feed) and feed[fed].time <= now:
+                self.marks_until(feed[fed].time)
+                self.engine.observe(feed[fed])
+                fed += 1
+            self.marks_until(now)
+            for target in self.engine.targets():
+                self.record(target, now)
+            tick += 1

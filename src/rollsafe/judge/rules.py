@@ -27,6 +27,7 @@ Shared semantics (the configuration models document the per-kind ones):
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Sequence
@@ -39,9 +40,11 @@ from rollsafe.judge import conditions, trend, windows
 
 __all__ = [
     "EPSILON",
+    "BaselineState",
     "LeafRule",
     "Memo",
     "Outcome",
+    "ThresholdState",
     "baseline",
     "decide",
     "evaluate_leaf",
@@ -816,3 +819,222 @@ def _decide_baseline(
         ):
             return severity, math.nextafter(now, math.inf)
     return severity, until
+
+
+# --------------------------------------------------------------------------- running state
+
+
+class ThresholdState:
+    """A threshold's severity kept as running state over one window (``engine.replay``).
+
+    :func:`decide` walks back the newest values at every call; here the length of the newest
+    run of breaching values is kept and moved by the values appended since the last call
+    (one, mostly), and read back from the window's values only when one was placed out of
+    order. The window's own run is ``min(run, values held)``: trimming drops only the oldest
+    values. Same severity and ``until`` as :func:`decide` (a property test pins them).
+    """
+
+    __slots__ = ("_appended", "_holds", "_placed", "_run", "rule", "window")
+
+    def __init__(self, rule: models.ThresholdRule, window: windows.Window) -> None:
+        self.rule = rule
+        self.window = window
+        self._appended = -1  # nothing read yet
+        self._placed = -1
+        self._holds = -1  # the version of the target's upgrade holds read
+        self._run = 0
+
+    def _breaches(self, obs: observations.Observation) -> bool:
+        return _counts_as_failing(self.rule, self.window, obs)
+
+    def decide(self, now: float) -> tuple[verdicts.Severity, float]:
+        window = self.window
+        series = window.series
+        times = series.times
+        held = len(times)
+        if not held or times[-1] > now:  # values after ``now``: read it the long way
+            self._appended = -1
+            return _decide_threshold(self.rule, window, now=now)
+        new = series.appended - self._appended
+        holds = window.holds.version
+        if (
+            series.placed != self._placed
+            or new > held
+            or self._appended < 0
+            or (
+                holds != self._holds  # an upgrade began or ended: which checks count changed
+            )
+        ):
+            newest = enumerate(reversed(series.items))
+            run = next((i for i, obs in newest if not self._breaches(obs)), held)
+        else:
+            run = self._run
+            for obs in series.items[held - new :]:
+                run = run + 1 if self._breaches(obs) else 0
+        self._run = run
+        self._appended = series.appended
+        self._placed = series.placed
+        self._holds = holds
+        rule = self.rule
+        run = min(run, held)
+        # No value after ``now``: time changes nothing until the next one (``math.inf``).
+        if run < rule.consecutive:
+            return verdicts.Severity.OK, math.inf
+        if rule.for_ is not None and not _held_for(rule, times[-1] - times[held - run]):
+            return verdicts.Severity.OK, math.inf
+        return _breach_severity(rule, True), math.inf
+
+
+class BaselineState:
+    """A baseline's severity at ``now`` over one window (``engine.replay``), as :func:`decide`
+    gives it, reading the window's running totals directly (no spans) and keeping the
+    reference period's aggregate while the period and its pinned values stay the same."""
+
+    __slots__ = (
+        "_base",
+        "_base_key",
+        "_breach",
+        "_counts",
+        "_field",
+        "_large",
+        "_present",
+        "_times",
+        "_units",
+        "floor",
+        "rule",
+        "window",
+    )
+
+    def __init__(
+        self, rule: models.BaselineRule, window: windows.Window, *, floor: float | None
+    ) -> None:
+        self.rule = rule
+        self.window = window
+        self.floor = floor
+        self._field: models.Field_ = rule.field if rule.aggregate == "mean" else "value"
+        self._base_key: object = None
+        self._base: tuple[float | None, int] = (None, 0)
+        self._breach = _breach_severity(rule, True)
+        # The window's lists themselves (kept up to date in place, see ``windows``): the
+        # current period's aggregate is read from them without a call per total.
+        series = window.series
+        self._times = series.times
+        self._counts: list[int] = []
+        self._present: list[int] = []
+        self._units: list[int] = []
+        self._large: list[int] = []
+        if rule.aggregate == "ratio":
+            if rule.when is not None:
+                self._counts = series.match_counts(rule.when).counts
+        else:
+            totals = series.field_totals(self._field)
+            self._present, self._units, self._large = totals.present, totals.units, totals.large
+
+    def _current(self, lo: int, hi: int, covered: float) -> tuple[float | None, int]:
+        """``_aggregate`` over the window's values ``[lo:hi]``, from its running totals."""
+        if hi <= lo:
+            return None, 0
+        aggregate = self.rule.aggregate
+        if aggregate == "ratio":
+            counts = self._counts
+            if not counts:  # no ``when`` (the model rejects it)
+                return None, 0
+            return (counts[hi] - counts[lo]) / (hi - lo), hi - lo
+        prefix = self._present
+        present = prefix[hi] - prefix[lo]
+        if not present:
+            return None, 0
+        prefix = self._large
+        if prefix[hi] != prefix[lo]:
+            total = windows.Span(self.window.series, lo, hi).total(self._field)
+        else:
+            prefix = self._units
+            total = (prefix[hi] - prefix[lo]) / windows.UNIT
+        if aggregate == "mean":
+            return total / present, present
+        return (total / covered * 60.0 if covered > 0 else None), present
+
+    def _aggregate(
+        self, series: windows.Series, lo: int, hi: int, covered: float
+    ) -> tuple[float | None, int]:
+        """``_aggregate`` over ``series[lo:hi]``."""
+        rule = self.rule
+        if hi <= lo:
+            return None, 0
+        if rule.aggregate == "ratio":
+            when = rule.when
+            if when is None:
+                return None, 0
+            counts = series.match_counts(when).counts
+            return (counts[hi] - counts[lo]) / (hi - lo), hi - lo
+        totals = series.field_totals(self._field)
+        prefix = totals.present
+        present = prefix[hi] - prefix[lo]
+        if not present:
+            return None, 0
+        prefix = totals.large
+        if prefix[hi] != prefix[lo]:
+            total = windows.Span(series, lo, hi).total(self._field)
+        else:
+            prefix = totals.units
+            total = (prefix[hi] - prefix[lo]) / windows.UNIT
+        if rule.aggregate == "mean":
+            return total / present, present
+        return (total / covered * 60.0 if covered > 0 else None), present
+
+    def decide(self, now: float, reference_at: float | None) -> tuple[verdicts.Severity, float]:
+        rule = self.rule
+        window = self.window
+        times = self._times
+        length = rule.window
+        before = rule.before
+        upgrade = reference_at is not None and reference_at <= now
+        ref_end = reference_at if upgrade and reference_at is not None else now - length
+        first = window.first_value_time
+        rate = rule.aggregate == "rate"
+        current_covered = 0.0
+        if rate:
+            floor_s = self.floor or 60.0
+            current_covered = _covered(now, length, first, min(floor_s, length))
+        lo = bisect.bisect_right(times, now - length)
+        hi = bisect.bisect_right(times, now)
+        current, current_n = self._current(lo, hi, current_covered)
+        # The reference period's aggregate: kept while its bounds and values stay the same.
+        pin = window.pin_series(ref_end) if upgrade else None
+        if pin is not None:
+            key: object = (ref_end, pin.stamp, first)
+            if key != self._base_key:
+                ref_covered = (
+                    _covered(ref_end, before, first, min(self.floor or 60.0, before))
+                    if rate
+                    else 0.0
+                )
+                ref_lo = bisect.bisect_left(pin.times, ref_end - before)
+                self._base = self._aggregate(pin, ref_lo, len(pin.times), ref_covered)
+                self._base_key = key
+        else:
+            ref_covered = (
+                _covered(ref_end, before, first, min(self.floor or 60.0, before)) if rate else 0.0
+            )
+            ref_lo = bisect.bisect_left(times, ref_end - before)
+            ref_hi = max(ref_lo, bisect.bisect_left(times, ref_end))
+            self._base = self._aggregate(window.series, ref_lo, ref_hi, ref_covered)
+            self._base_key = None
+        base, base_n = self._base
+        breached = _baseline_breached(rule, current, current_n, base, base_n)
+        severity = self._breach if breached else verdicts.Severity.OK
+        # ``Window.steady(now, window, closed="right")``, from the bounds found above.
+        count = len(times)
+        until = math.inf
+        if lo < count:
+            at = times[lo] + length
+            until = at - (abs(at) * 1e-12 + 1e-9)  # ``windows.early``
+        if hi < count:
+            until = min(until, windows.early(times[hi]))
+        if not upgrade:  # the reference period slides with ``now`` too
+            until = min(until, window.steady(now, length + before, length, closed="left"))
+        if rate and (
+            _fresh(first, now, length) or (not upgrade and _fresh(first, ref_end, before))
+        ):
+            return severity, math.nextafter(now, math.inf)
+        return severity, until

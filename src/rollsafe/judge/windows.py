@@ -49,9 +49,11 @@ from rollsafe.judge import conditions
 __all__ = [
     "EMPTY",
     "NO_MOMENTS",
+    "UNIT",
     "Holds",
     "Moments",
     "OrderKey",
+    "Series",
     "Span",
     "Streak",
     "Window",
@@ -96,6 +98,7 @@ def order_key(obs: observations.Observation) -> OrderKey:
 # correctly rounded division turns a sum back into the float fsum would give.
 _UNIT_BITS = 1074
 _ONE = 1 << _UNIT_BITS
+UNIT = _ONE  # a sum of units divided by this is the float sum
 # Values this large could overflow a float sum; fsum raises then and the judge saturates (see
 # ``conditions.exact_sum``). Ranges holding one are summed the slow way to keep that behaviour.
 _LARGE = 2.0**960
@@ -137,9 +140,12 @@ class _FieldTotals:
 
     def append(self, obs: observations.Observation) -> None:
         present, units, large = self._parts(obs)
-        self.present.append(self.present[-1] + present)
-        self.units.append(self.units[-1] + units)
-        self.large.append(self.large[-1] + large)
+        prefix = self.present
+        prefix.append(prefix[-1] + present)
+        prefix = self.units
+        prefix.append(prefix[-1] + units)
+        prefix = self.large
+        prefix.append(prefix[-1] + large)
 
     def insert(self, index: int, obs: observations.Observation) -> None:
         # Rare (an out-of-order arrival): shift every later prefix by the new value's part.
@@ -368,7 +374,17 @@ class _Series:
     Totals are built the first time a rule asks for them and kept up to date from then on.
     """
 
-    __slots__ = ("fields", "items", "matches", "moments", "stamp", "times")
+    __slots__ = (
+        "appended",
+        "fields",
+        "items",
+        "matches",
+        "moments",
+        "placed",
+        "stamp",
+        "times",
+        "totals",
+    )
 
     def __init__(self, items: list[observations.Observation] | None = None) -> None:
         self.stamp = next(_STAMPS)
@@ -377,6 +393,13 @@ class _Series:
         self.fields: dict[models.Field_, _FieldTotals] = {}
         self.matches: dict[_ConditionKey, _Matches] = {}
         self.moments: dict[models.Field_, _MomentTotals] = {}
+        # Every kept total, fields and conditions alike (what an append updates).
+        self.totals: list[_FieldTotals | _Matches | _MomentTotals] = []
+        # Values appended at the end, and values placed inside (out of order), ever: while
+        # ``placed`` stays the same, the values appended since a look are the newest
+        # ``appended`` minus the count then (what a rule's running state reads, see ``rules``).
+        self.appended = 0
+        self.placed = 0
 
     def __len__(self) -> int:
         return len(self.items)
@@ -392,44 +415,36 @@ class _Series:
             # Observations almost always arrive in order: append without searching.
             items.append(obs)
             self.times.append(obs.time)
-            for totals in self.fields.values():
+            self.appended += 1
+            for totals in self.totals:
                 totals.append(obs)
-            for matches in self.matches.values():
-                matches.append(obs)
-            for moments in self.moments.values():
-                moments.append(obs)
             return
+        self.placed += 1
         index = bisect.bisect_right(items, order_key(obs), key=order_key)
         items.insert(index, obs)
         self.times.insert(index, obs.time)
-        for totals in self.fields.values():
+        for totals in self.totals:
             totals.insert(index, obs)
-        for matches in self.matches.values():
-            matches.insert(index, obs)
-        for moments in self.moments.values():
-            moments.insert(index, obs)
 
     def drop_front(self, count: int) -> None:
         self.stamp = next(_STAMPS)
         del self.items[:count]
         del self.times[:count]
-        for totals in self.fields.values():
+        for totals in self.totals:
             totals.drop_front(count)
-        for matches in self.matches.values():
-            matches.drop_front(count)
-        for moments in self.moments.values():
-            moments.drop_front(count)
 
     def field_totals(self, field: models.Field_) -> _FieldTotals:
         totals = self.fields.get(field)
         if totals is None:
             totals = self.fields[field] = _FieldTotals(field, self.items)
+            self.totals.append(totals)
         return totals
 
     def moment_totals(self, field: models.Field_) -> _MomentTotals:
         totals = self.moments.get(field)
         if totals is None:
             totals = self.moments[field] = _MomentTotals(field, self.items)
+            self.totals.append(totals)
         return totals
 
     def match_counts(self, condition: models.Condition) -> _Matches:
@@ -437,7 +452,11 @@ class _Series:
         matches = self.matches.get(key)
         if matches is None:
             matches = self.matches[key] = _Matches(key, self.items)
+            self.totals.append(matches)
         return matches
+
+
+Series = _Series  # for a rule's running state (``rules``), which reads the totals directly
 
 
 class Span:
@@ -591,6 +610,7 @@ class Window:
         self._times = self._series.times
         self._errors: list[observations.Observation] = []
         self._pins: dict[float, _Pin] = {}
+        self._pinned_until = -math.inf  # the latest end of a pinned period
         self._first_value_time: float | None = None
         self._seen = False
         self.changes = 0  # counts folds: equal counts, same contents (see ``steady``)
@@ -605,15 +625,41 @@ class Window:
         if obs.error is not None:
             self._insert_error(obs)
             return
-        self._series.insert(obs)
-        if self._first_value_time is None or obs.time < self._first_value_time:
-            self._first_value_time = obs.time
-        for pin in self._pins.values():
-            if pin.start <= obs.time < pin.end:
-                pin.values.insert(obs)
-                if len(pin.values) > self.max_samples:
-                    pin.values.drop_front(1)
-        self._trim_values()
+        when = obs.time
+        series = self._series
+        times = self._times
+        if times and times[-1] < when:
+            # In order (almost always): ``_Series.insert``'s append, without the call.
+            series.stamp = next(_STAMPS)
+            series.items.append(obs)
+            times.append(when)
+            series.appended += 1
+            for totals in series.totals:
+                totals.append(obs)
+        else:
+            series.insert(obs)
+            if self._first_value_time is None or when < self._first_value_time:
+                self._first_value_time = when
+        if when < self._pinned_until:  # rare: late data inside a reference period
+            for pin in self._pins.values():
+                if pin.start <= when < pin.end:
+                    pin.values.insert(obs)
+                    if len(pin.values) > self.max_samples:
+                        pin.values.drop_front(1)
+        count = len(times)
+        # Nothing to trim while the second value is not older than the horizon (the first
+        # one is kept: see ``_trim_values``) and the bounds hold: skip the search.
+        if count > 1 and (times[1] < times[-1] - self.span or count > self.max_samples):
+            if (
+                count > 2
+                and times[2] >= times[-1] - self.span
+                and count - 1 >= self.keep
+                and count <= self.max_samples
+            ):
+                # The usual step: the one value before the one kept behind the horizon.
+                self._series.drop_front(1)
+            else:
+                self._trim_values()
         if self._errors:
             self._drop_errors_before_newest_value()
 
@@ -649,9 +695,11 @@ class Window:
         hi = bisect.bisect_left(self._times, at)
         kept = self._values[lo:hi][-self.max_samples :]
         self._pins[at] = _Pin(start=start, end=at, values=_Series(kept))
+        self._pinned_until = max(self._pinned_until, at)
 
     def unpin(self, at: float) -> None:
         self._pins.pop(at, None)
+        self._pinned_until = max((pin.end for pin in self._pins.values()), default=-math.inf)
 
     # ------------------------------------------------------------------ reading out
 
@@ -729,6 +777,11 @@ class Window:
         series = pin.values
         return Span(series, bisect.bisect_left(series.times, start), len(series))
 
+    def pin_series(self, at: float) -> _Series | None:
+        """The values pinned for the mark at ``at`` (read-only); None if nothing was pinned."""
+        pin = self._pins.get(at)
+        return None if pin is None else pin.values
+
     def pinned(self, at: float, *, start: float) -> list[observations.Observation] | None:
         """Pinned values in ``[start, at)`` for the mark at ``at``; None if nothing was pinned."""
         span = self.pinned_range(at, start=start)
@@ -744,6 +797,16 @@ class Window:
         hi = bisect.bisect_right(self._times, until)
         for i in range(hi - 1, -1, -1):
             yield self._values[i]
+
+    @property
+    def errors(self) -> int:
+        """How many probe errors are newer than the newest value (``streak().count``)."""
+        return len(self._errors)
+
+    @property
+    def series(self) -> _Series:
+        """The values and their running totals, for a rule's running state (read-only)."""
+        return self._series
 
     def streak(self) -> Streak:
         """Probe errors newer than the newest value: the detector's current blindness."""

@@ -1,0 +1,92 @@
+"""Running state (``rules.ThresholdState``, ``rules.BaselineState``) decides what
+``rules.decide`` decides, on windows fed out of order.
+
+A replay feeds windows in time order, so the property test of ``engine.replay`` never sees a
+value placed among older ones, nor values after ``now``: here each state is asked after
+every fold, at a ``now`` before or after the newest value, while values arrive late, errors
+come in between, a short window trims and an upgrade pins a reference period. Its severity
+and ``until`` must be exactly those of :func:`rules.decide`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from judge_helpers import config, obs
+
+from rollsafe.config import models
+from rollsafe.judge import rules, windows
+
+BASE = 1_700_000_000.0
+
+
+@st.composite
+def folds(draw: st.DrawFn) -> list[tuple[float, float | None, float]]:
+    """(time, value or None for an error, ``now`` offset after the fold)."""
+    out = []
+    t = 0.0
+    for _ in range(draw(st.integers(1, 60))):
+        late = draw(st.integers(0, 5)) == 0
+        when = t - draw(st.integers(1, 40)) if late else t
+        value = None if draw(st.integers(0, 7)) == 0 else draw(st.sampled_from([0.0, 1.0, 5.0]))
+        out.append((round(when, 1), value, draw(st.sampled_from([-3.0, 0.0, 0.0, 4.0, 25.0]))))
+        t = round(t + draw(st.sampled_from([1.0, 2.5, 10.0])), 1)
+    return out
+
+
+def _rules(draw: st.DrawFn) -> tuple[models.ThresholdRule, models.BaselineRule]:
+    threshold: dict[str, Any] = {
+        "id": "t",
+        "kind": "threshold",
+        "probe": "cpu",
+        "op": draw(st.sampled_from([">", ">=", "<"])),
+        "value": draw(st.sampled_from([0.0, 1.0, 3.0])),
+        "consecutive": draw(st.integers(1, 3)),
+    }
+    if draw(st.booleans()):
+        threshold["for"] = draw(st.integers(0, 30))
+    aggregate = draw(st.sampled_from(["mean", "rate", "ratio"]))
+    baseline: dict[str, Any] = {
+        "id": "b",
+        "kind": "baseline",
+        "probe": "cpu",
+        "aggregate": aggregate,
+        "window": draw(st.integers(5, 40)),
+        "before": draw(st.integers(5, 60)),
+        "max_increase": draw(st.floats(1, 3)),
+        "min_delta": draw(st.sampled_from([0.0, 0.5])),
+        "min_samples": draw(st.integers(1, 3)),
+    }
+    if aggregate == "ratio":
+        baseline["when"] = {"field": "value", "op": ">", "value": 0.5}
+    cfg = config(threshold, baseline)
+    first, second = cfg.rules
+    assert isinstance(first, models.ThresholdRule)
+    assert isinstance(second, models.BaselineRule)
+    return first, second
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), folds(), st.sampled_from([None, 30.0, 200.0]))
+def test_running_state_decides_what_decide_decides(
+    data: st.DataObject, items: list[tuple[float, float | None, float]], mark: float | None
+) -> None:
+    threshold, baseline = _rules(data.draw)
+    window = windows.Window(span=40.0, keep=3, max_samples=50)
+    reference = None
+    if mark is not None:
+        reference = BASE + mark + 0.05
+        window.pin(reference, start=reference - baseline.before)
+    running_threshold = rules.ThresholdState(threshold, window)
+    running_baseline = rules.BaselineState(baseline, window, floor=2.0)
+    for when, value, ahead in items:
+        error = "timeout" if value is None else None
+        window.insert(obs(BASE + when, value, error=error))
+        newest = max(BASE + w for w, _, _ in items[: items.index((when, value, ahead)) + 1])
+        now = newest + ahead
+        assert running_threshold.decide(now) == rules.decide(threshold, window, now=now)
+        assert running_baseline.decide(now, reference) == rules.decide(
+            baseline, window, now=now, reference_at=reference, rate_floor=2.0
+        )
