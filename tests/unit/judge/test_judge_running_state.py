@@ -69,19 +69,34 @@ def _rules(draw: st.DrawFn) -> tuple[models.ThresholdRule, models.BaselineRule]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.data(), folds(), st.sampled_from([None, 30.0, 200.0]))
+@given(
+    st.data(),
+    folds(),
+    st.sampled_from([None, 30.0, 200.0]),
+    st.lists(st.tuples(st.integers(0, 150), st.integers(1, 80)), max_size=2),
+)
 def test_running_state_decides_what_decide_decides(
-    data: st.DataObject, items: list[tuple[float, float | None, float]], mark: float | None
+    data: st.DataObject,
+    items: list[tuple[float, float | None, float]],
+    mark: float | None,
+    upgrades: list[tuple[int, int]],
 ) -> None:
     threshold, baseline = _rules(data.draw)
     window = windows.Window(span=40.0, keep=3, max_samples=50)
+    # Upgrades in progress (failing checks inside do not count), given partway through the
+    # folds as a late mark would be: the running threshold must notice the new holds.
+    holds = windows.Holds()
+    window.holds = holds
+    hold_at = data.draw(st.integers(0, len(items)))
     reference = None
     if mark is not None:
         reference = BASE + mark + 0.05
         window.pin(reference, start=reference - baseline.before)
     running_threshold = rules.ThresholdState(threshold, window)
     running_baseline = rules.BaselineState(baseline, window, floor=2.0)
-    for when, value, ahead in items:
+    for position, (when, value, ahead) in enumerate(items):
+        if position == hold_at:
+            holds.set([(BASE + start, BASE + start + length) for start, length in upgrades])
         error = "timeout" if value is None else None
         window.insert(obs(BASE + when, value, error=error))
         newest = max(BASE + w for w, _, _ in items[: items.index((when, value, ahead)) + 1])
