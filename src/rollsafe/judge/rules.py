@@ -263,6 +263,8 @@ def _counts_as_failing(
     rule: from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
     if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
         return False
+    if not window.holds.intervals:  # the common case: no upgrade ever began here
+        return True
     return not (_lasting(rule) and window.holds.covers(obs.time))
 
 
