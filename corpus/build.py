@@ -2026,10 +2026,13 @@ def healthy_weeks(
 HELD_OUT_3 = "held-out-3"  # written after the judge of round 5 was designed, never tuned on
 
 
-def _irregular(seed: str, start: float, end: float, low: float, high: float) -> list[float]:
+def _irregular(
+    seed: str, start: float, end: float, low: float, high: float, *, half: str = "held-out-3"
+) -> list[float]:
     """Times from ``start`` to ``end`` with gaps drawn uniformly in ``[low, high]`` seconds
-    (a generator of its own, so that the draws of older recordings never move)."""
-    rng = random.Random(f"held-out-3/{seed}")
+    (a generator of its own, ``<half>/<seed>``, so that the draws of older recordings never
+    move)."""
+    rng = random.Random(f"{half}/{seed}")
     out = []
     t = start
     while t < end:
@@ -2960,14 +2963,8 @@ HELD_OUT_4 = "held-out-4"  # written during round 5, before the changes made aft
 
 
 def _irregular4(seed: str, start: float, end: float, low: float, high: float) -> list[float]:
-    """Like ``_irregular``, from a generator of its own (``held-out-4/<seed>``)."""
-    rng = random.Random(f"held-out-4/{seed}")
-    out = []
-    t = start
-    while t < end:
-        out.append(round(t, 1))
-        t += rng.uniform(low, high)
-    return out
+    """``_irregular`` for held-out-4's recordings (``held-out-4/<seed>``)."""
+    return _irregular(seed, start, end, low, high, half="held-out-4")
 
 
 def quoted_syslog(at: float, key: str, n: int = 0) -> list[tuple[float, str]]:
