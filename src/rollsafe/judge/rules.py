@@ -887,6 +887,35 @@ class ThresholdState:
         return _breach_severity(rule, True), math.inf
 
 
+def _from_totals(
+    aggregate: str,
+    series: windows.Series,
+    field: models.Field_,
+    lists: tuple[list[int], ...],
+    *,
+    lo: int,
+    hi: int,
+    covered: float,
+) -> tuple[float | None, int]:
+    """A baseline's aggregate over ``series[lo:hi]`` read from running-total prefix lists
+    ``(matching counts, present, units, large)``: what ``_aggregate`` gives over a span."""
+    if hi <= lo:
+        return None, 0
+    counts, present_before, units, large = lists
+    if aggregate == "ratio":
+        return (counts[hi] - counts[lo]) / (hi - lo), hi - lo
+    present = present_before[hi] - present_before[lo]
+    if not present:
+        return None, 0
+    if large[hi] != large[lo]:
+        total = windows.Span(series, lo, hi).total(field)
+    else:
+        total = (units[hi] - units[lo]) / windows.UNIT
+    if aggregate == "mean":
+        return total / present, present
+    return (total / covered * 60.0 if covered > 0 else None), present
+
+
 class BaselineState:
     """A baseline's severity at ``now`` over one window (``engine.replay``), as :func:`decide`
     gives it, reading the window's running totals directly (no spans) and keeping the
@@ -934,55 +963,34 @@ class BaselineState:
 
     def _current(self, lo: int, hi: int, covered: float) -> tuple[float | None, int]:
         """``_aggregate`` over the window's values ``[lo:hi]``, from its running totals."""
-        if hi <= lo:
-            return None, 0
-        aggregate = self.rule.aggregate
-        if aggregate == "ratio":
-            counts = self._counts
-            if not counts:  # no ``when`` (the model rejects it)
-                return None, 0
-            return (counts[hi] - counts[lo]) / (hi - lo), hi - lo
-        prefix = self._present
-        present = prefix[hi] - prefix[lo]
-        if not present:
-            return None, 0
-        prefix = self._large
-        if prefix[hi] != prefix[lo]:
-            total = windows.Span(self.window.series, lo, hi).total(self._field)
-        else:
-            prefix = self._units
-            total = (prefix[hi] - prefix[lo]) / windows.UNIT
-        if aggregate == "mean":
-            return total / present, present
-        return (total / covered * 60.0 if covered > 0 else None), present
+        if self.rule.aggregate == "ratio" and not self._counts:
+            return None, 0  # no ``when`` (the model rejects it)
+        lists = (self._counts, self._present, self._units, self._large)
+        return _from_totals(
+            self.rule.aggregate,
+            self.window.series,
+            self._field,
+            lists,
+            lo=lo,
+            hi=hi,
+            covered=covered,
+        )
 
     def _aggregate(
         self, series: windows.Series, lo: int, hi: int, covered: float
     ) -> tuple[float | None, int]:
         """``_aggregate`` over ``series[lo:hi]``."""
         rule = self.rule
-        if hi <= lo:
-            return None, 0
         if rule.aggregate == "ratio":
-            when = rule.when
-            if when is None:
+            if rule.when is None:
                 return None, 0
-            counts = series.match_counts(when).counts
-            return (counts[hi] - counts[lo]) / (hi - lo), hi - lo
-        totals = series.field_totals(self._field)
-        prefix = totals.present
-        present = prefix[hi] - prefix[lo]
-        if not present:
-            return None, 0
-        prefix = totals.large
-        if prefix[hi] != prefix[lo]:
-            total = windows.Span(series, lo, hi).total(self._field)
+            lists: tuple[list[int], ...] = (series.match_counts(rule.when).counts, [], [], [])
         else:
-            prefix = totals.units
-            total = (prefix[hi] - prefix[lo]) / windows.UNIT
-        if rule.aggregate == "mean":
-            return total / present, present
-        return (total / covered * 60.0 if covered > 0 else None), present
+            totals = series.field_totals(self._field)
+            lists = ([], totals.present, totals.units, totals.large)
+        return _from_totals(
+            rule.aggregate, series, self._field, lists, lo=lo, hi=hi, covered=covered
+        )
 
     def decide(self, now: float, reference_at: float | None) -> tuple[verdicts.Severity, float]:
         rule = self.rule
