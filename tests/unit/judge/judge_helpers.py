@@ -6,7 +6,7 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
-from rollsafe.judge import engine
+from rollsafe.judge import engine, windows
 
 TARGET = ids.TargetId("web-1")
 OK = verdicts.Severity.OK
@@ -67,3 +67,32 @@ def decision(
     found = [d for d in judge.evaluate(target, now=now) if d.rule == rule]
     assert len(found) == 1, f"expected one decision for {rule}, got {found}"
     return found[0]
+
+
+def judged_in_full(
+    cfg: models.RollsafeConfig,
+    items: list[observations.Observation],
+    marks: list[observations.Mark],
+) -> list[verdicts.Decision]:
+    """Every rule judged in full (``evaluate``) after every instant, the changes kept: what
+    ``engine.replay`` must decide (the severity-first and trend property tests)."""
+    judge = engine.Engine(cfg)
+    ordered = sorted(items, key=lambda o: (o.time, o.target, o.source, windows.order_key(o)))
+    pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
+    seen: dict[tuple[ids.TargetId, ids.RuleId], verdicts.Severity] = {}
+    out: list[verdicts.Decision] = []
+    while ordered:
+        now = ordered[0].time
+        while pending and pending[0].time <= now:
+            judge.mark(pending.pop(0))
+        touched: set[str] = set()
+        while ordered and ordered[0].time == now:
+            item = ordered.pop(0)
+            judge.observe(item)
+            touched.add(item.target)
+        for target in sorted(touched):
+            for d in judge.evaluate(target, now=now):
+                if d.severity != seen.get((d.target, d.rule), OK):
+                    out.append(d)
+                seen[(d.target, d.rule)] = d.severity
+    return out

@@ -15,11 +15,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import CRITICAL, OK, TARGET, config, obs, upgrade
+from judge_helpers import CRITICAL, OK, TARGET, config, judged_in_full, obs, upgrade
 
-from rollsafe.config import models
-from rollsafe.domain import ids, observations, verdicts
-from rollsafe.judge import engine, windows
+from rollsafe.domain import ids, observations
+from rollsafe.judge import engine
 
 BASE = 1_700_000_000.0
 SOURCES = ["a", "b"]
@@ -146,34 +145,6 @@ def streams(draw: st.DrawFn) -> list[observations.Observation]:
     return items
 
 
-def _by_hand(
-    cfg: models.RollsafeConfig,
-    items: list[observations.Observation],
-    marks: list[observations.Mark],
-) -> list[verdicts.Decision]:
-    """Every rule judged in full (``evaluate``) after every instant; the changes kept."""
-    judge = engine.Engine(cfg)
-    ordered = sorted(items, key=lambda o: (o.time, o.target, o.source, windows.order_key(o)))
-    pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
-    seen: dict[tuple[ids.TargetId, ids.RuleId], verdicts.Severity] = {}
-    out: list[verdicts.Decision] = []
-    while ordered:
-        now = ordered[0].time
-        while pending and pending[0].time <= now:
-            judge.mark(pending.pop(0))
-        touched: set[str] = set()
-        while ordered and ordered[0].time == now:
-            item = ordered.pop(0)
-            judge.observe(item)
-            touched.add(item.target)
-        for target in sorted(touched):
-            for d in judge.evaluate(target, now=now):
-                if d.severity != seen.get((d.target, d.rule), OK):
-                    out.append(d)
-                seen[(d.target, d.rule)] = d.severity
-    return out
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     rule_sets(),
@@ -195,7 +166,7 @@ def test_replay_decides_exactly_what_judging_everything_every_time_decides(
         observations.Mark(BASE + t + 0.05, ids.TargetId(TARGET), engine.UPGRADE_STARTED)
         for t in start_times
     ]
-    assert engine.replay(cfg, items, marks) == _by_hand(cfg, items, marks)
+    assert engine.replay(cfg, items, marks) == judged_in_full(cfg, items, marks)
 
 
 def test_a_value_sliding_out_changes_a_rule_at_another_sources_observation() -> None:
@@ -219,7 +190,7 @@ def test_a_value_sliding_out_changes_a_rule_at_another_sources_observation() -> 
     decided = [(d.rule, d.severity, d.time - BASE) for d in engine.replay(cfg, items)]
     # The value at 50 leaves (now - 60, now] at now = 110; b reports at 110.5.
     assert decided == [("r", CRITICAL, 0.0), ("r", OK, 110.5)]
-    assert engine.replay(cfg, items) == _by_hand(cfg, items, [])
+    assert engine.replay(cfg, items) == judged_in_full(cfg, items, [])
 
 
 def test_look_again_soon_is_a_field_of_the_decision_not_evidence() -> None:

@@ -17,7 +17,7 @@ import pydantic
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
+from judge_helpers import CRITICAL, OK, config, decision, feed, judged_in_full, obs, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import observations, verdicts
@@ -448,27 +448,6 @@ def test_decide_holds_until_when_it_says_and_agrees_with_the_full_judgement(
                     assert _ranges(rule, window, instant, mark) == read, (now, until, instant)
 
 
-def _in_full_every_time(
-    cfg: models.RollsafeConfig,
-    items: list[observations.Observation],
-    marks: list[observations.Mark],
-) -> list[verdicts.Decision]:
-    """The trend rule judged in full (``evaluate``) after every observation; its changes."""
-    judge = engine.Engine(cfg)
-    pending = sorted(marks, key=lambda m: m.time)
-    out: list[verdicts.Decision] = []
-    said = OK
-    for item in sorted(items, key=lambda o: (o.time, o.source)):
-        while pending and pending[0].time <= item.time:
-            judge.mark(pending.pop(0))
-        judge.observe(item)
-        (got,) = [d for d in judge.evaluate(item.target, now=item.time) if d.rule == "m"]
-        if got.severity != said:
-            out.append(got)
-        said = got.severity
-    return out
-
-
 @settings(max_examples=60, deadline=None)
 @given(trend_cases(), st.lists(st.integers(0, 500), max_size=2))
 def test_replay_decides_a_trend_exactly_as_judging_it_in_full_every_time(
@@ -481,7 +460,7 @@ def test_replay_decides_a_trend_exactly_as_judging_it_in_full_every_time(
     others = [obs(BASE + t + 0.35, 1.0, source="o") for t in range(0, 600, 3)]
     marks = [upgrade(BASE + mark_at)] + [upgrade(BASE + t + 0.05) for t in more_marks]
     replayed = [d for d in engine.replay(cfg, items + others, marks) if d.rule == "m"]
-    assert replayed == _in_full_every_time(cfg, items + others, marks)
+    assert replayed == [d for d in judged_in_full(cfg, items + others, marks) if d.rule == "m"]
 
 
 def test_a_leak_that_slows_down_fires_while_its_span_still_grows() -> None:
@@ -497,7 +476,7 @@ def test_a_leak_that_slows_down_fires_while_its_span_still_grows() -> None:
     items += [obs(BASE + t + 0.35, 1.0, source="o") for t in range(0, 900, 3)]
     marks = [upgrade(BASE + 100.05)]
     replayed = [d for d in engine.replay(config(rule), items, marks) if d.rule == "m"]
-    assert replayed == _in_full_every_time(config(rule), items, marks)
+    assert replayed == [d for d in judged_in_full(config(rule), items, marks) if d.rule == "m"]
     first = replayed[0]
     assert first.severity == CRITICAL
     assert first.evidence["span_s"] < 200

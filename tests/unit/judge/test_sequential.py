@@ -168,6 +168,12 @@ MARK = 10_000.0
 
 
 def checks(start, end, *, factor=1.0, seed=1, every=10):
+    return shaped(start, end, lambda _t: factor, seed=seed, every=every)
+
+
+def shaped(start, end, factor, *, seed, every=10):
+    """Health checks every ``every`` s whose latency is 0.1 s times ``factor(t)``, with
+    lognormal noise (sigma 0.2) drawn from ``seed``."""
     rng = random.Random(seed)
     return [
         obs(
@@ -175,7 +181,7 @@ def checks(start, end, *, factor=1.0, seed=1, every=10):
             1.0,
             source="health",
             status=200,
-            latency=round(0.1 * factor * math.exp(rng.gauss(0, 0.2)), 6),
+            latency=round(0.1 * factor(t) * math.exp(rng.gauss(0, 0.2)), 6),
         )
         for t in range(int(start), int(end), every)
     ]
@@ -425,22 +431,13 @@ def test_the_preset_style_rule_loads():
 def warming(start, end, *, height, minutes, seed=3, every=10):
     """Checks after a restart: latency ``height`` times the normal level at ``start``, back
     to it exponentially (95% of the way after ``minutes``)."""
-    rng = random.Random(seed)
-    return [
-        obs(
-            float(t),
-            1.0,
-            source="health",
-            status=200,
-            latency=round(
-                0.1
-                * (1 + (height - 1) * math.exp(-3 * (t - start) / (60 * minutes)))
-                * math.exp(rng.gauss(0, 0.2)),
-                6,
-            ),
-        )
-        for t in range(int(start), int(end), every)
-    ]
+    return shaped(
+        start,
+        end,
+        lambda t: 1 + (height - 1) * math.exp(-3 * (t - start) / (60 * minutes)),
+        seed=seed,
+        every=every,
+    )
 
 
 def test_trend_and_fall_of_a_series():
