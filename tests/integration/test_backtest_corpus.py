@@ -250,24 +250,34 @@ def test_the_corpus_manifest_covers_every_family_a_third_real_and_both_halves() 
     assert sum(e["label"] == "healthy" for e in later) >= 3
 
 
+def _new_varied_and_half_real(
+    half: str, *, recordings: int, faults: int, healthy: int, healthy_families: int, quoted: int
+) -> list[dict[str, object]]:
+    """A half written later: enough recordings, faults of every family and varied healthy
+    noise, at least half on real data, quoted events no other half used; its entries."""
+    entries = [e for e in _manifest() if e["half"] == half]
+    assert len(entries) >= recordings
+    fault_entries = [e for e in entries if e["label"] == "fault"]
+    healthy_entries = [e for e in entries if e["label"] == "healthy"]
+    assert len(fault_entries) >= faults
+    assert len(healthy_entries) >= healthy
+    assert {str(e["family"]) for e in fault_entries} >= FAULT_FAMILIES
+    assert len({str(e["family"]) for e in healthy_entries}) >= healthy_families
+    real = [e for e in entries if e["origin"] in {"quoted", "shared-data"}]
+    assert len(real) * 2 >= len(entries)
+    earlier = {str(s) for e in _manifest() if e["half"] != half for s in e["sources"]}  # type: ignore[attr-defined]
+    quoted_here = {str(s) for e in entries if e["origin"] == "quoted" for s in e["sources"]}  # type: ignore[attr-defined]
+    assert len(quoted_here) >= quoted
+    assert not quoted_here & earlier
+    return entries
+
+
 def test_held_out_3_is_new_varied_and_half_real() -> None:
     # Written after the judge of round 5 was designed, never tuned on: at least 24
     # recordings, faults of every family and healthy noise, at least half on real data.
-    entries = [e for e in _manifest() if e["half"] == "held-out-3"]
-    assert len(entries) >= 24
-    faults = [e for e in entries if e["label"] == "fault"]
-    healthy = [e for e in entries if e["label"] == "healthy"]
-    assert len(faults) >= 12
-    assert len(healthy) >= 12
-    assert {str(e["family"]) for e in faults} >= FAULT_FAMILIES
-    assert len({str(e["family"]) for e in healthy}) >= 10
-    real = [e for e in entries if e["origin"] in {"quoted", "shared-data"}]
-    assert len(real) * 2 >= len(entries)
-    # The quoted events of the new half are ones no earlier recording used.
-    earlier = {str(s) for e in _manifest() if e["half"] != "held-out-3" for s in e["sources"]}  # type: ignore[attr-defined]
-    quoted_here = {str(s) for e in entries if e["origin"] == "quoted" for s in e["sources"]}  # type: ignore[attr-defined]
-    assert quoted_here
-    assert not quoted_here & earlier
+    _new_varied_and_half_real(
+        "held-out-3", recordings=24, faults=12, healthy=12, healthy_families=10, quoted=1
+    )
 
 
 def test_the_committed_corpus_is_what_the_builder_writes() -> None:
@@ -509,20 +519,9 @@ def test_held_out_4_is_new_varied_half_real_and_marked_as_runs_are() -> None:
     # before those changes; never tuned on: at least 30 recordings, roughly half faults,
     # every fault family, many healthy families, at least half on real data, quoted events
     # no earlier half used.
-    entries = [e for e in _manifest() if e["half"] == HELD_OUT_4]
-    assert len(entries) >= 30
-    faults = [e for e in entries if e["label"] == "fault"]
-    healthy = [e for e in entries if e["label"] == "healthy"]
-    assert len(faults) >= 15
-    assert len(healthy) >= 15
-    assert {str(e["family"]) for e in faults} >= FAULT_FAMILIES
-    assert len({str(e["family"]) for e in healthy}) >= 12
-    real = [e for e in entries if e["origin"] in {"quoted", "shared-data"}]
-    assert len(real) * 2 >= len(entries)
-    earlier = {str(s) for e in _manifest() if e["half"] != HELD_OUT_4 for s in e["sources"]}  # type: ignore[attr-defined]
-    quoted_here = {str(s) for e in entries if e["origin"] == "quoted" for s in e["sources"]}  # type: ignore[attr-defined]
-    assert len(quoted_here) >= 10
-    assert not quoted_here & earlier
+    entries = _new_varied_and_half_real(
+        HELD_OUT_4, recordings=30, faults=15, healthy=15, healthy_families=12, quoted=10
+    )
     # Some upgrades are `rollsafe upgrade` runs: an upgrade_started mark, then the upgrade
     # mark, with the restart or reboot between them, as docs/runs.md describes.
     runs = 0
