@@ -38,6 +38,9 @@ were being changed in response to held-out-3, and before those changes (``held_o
 the same rules (no position, generators after the older ones with their own seeded draws,
 never tuned on); some of its upgrades carry both marks a ``rollsafe upgrade`` run writes
 (``upgrade_started`` before the driver is called, ``upgrade`` after; ``Host.started``).
+A sixth half, **held-out-5**, lives in ``corpus/held_out_5.py``: written in round 6 by a
+helper that changed no rule, from what a fleet meets; the same rules (no position, draws of
+its own), never tuned on.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -66,6 +69,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import quoted  # noqa: E402  (a sibling module of this script)
+
+# corpus/held_out_5.py describes its recordings with this module's model and imports it as
+# ``build``: when this file runs as a script (``__main__``) or is loaded under another name
+# (the tests), that import must find this module, not load a second copy of it.
+sys.modules.setdefault("build", sys.modules[__name__])
 
 from rollsafe.backtest import recordings  # noqa: E402
 from rollsafe.domain import alerts, ids, observations  # noqa: E402
@@ -1949,7 +1957,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
     out.extend(memory_trends_real(nab, cite_nab))
     out.extend(  # held-out-3 first, as before; each generator draws from its own seeds
         scenario
-        for later in (held_out_3_real, held_out_4_real)
+        for later in (held_out_3_real, held_out_4_real, _held_out_5().real)
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
         )
@@ -3869,6 +3877,14 @@ def held_out_4_real(
 # --------------------------------------------------------------------------- the corpus
 
 
+def _held_out_5() -> Any:
+    """corpus/held_out_5.py, imported when first needed: it imports this module (as
+    ``build``), so it can only be loaded once this one is."""
+    import held_out_5
+
+    return held_out_5
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -3889,6 +3905,8 @@ def committed_scenarios() -> list[Scenario]:
         *held_out_3_healthy(),
         *held_out_4_faults(),  # after held-out-3: the draws of every older recording stay
         *held_out_4_healthy(),
+        *_held_out_5().faults(),  # corpus/held_out_5.py: round 6's half, its own seeded draws
+        *_held_out_5().healthy(),
     ]
 
 
@@ -3953,7 +3971,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "seen are in held-out-2 and take no position; held-out-3 recordings were written after "
         "the judge of round 5 was designed and before any tuning on them; they take no position; "
         "held-out-4 recordings were written during round 5, while rules were being changed in "
-        "response to held-out-3 and before those changes; they take no position",
+        "response to held-out-3 and before those changes; they take no position; held-out-5 "
+        "recordings (corpus/held_out_5.py) were written in round 6 by a helper that changed no "
+        "rule, never tuned on; they take no position",
         "recordings": entries,
     }
 

@@ -595,5 +595,172 @@ EVENTS: dict[str, Event] = {
         ),
         "https://github.com/systemd/systemd/pull/22032",
     ),
+    # ------------------------------------------------------------------ held-out-5 (round 6)
+    "oom-memcg-v2-efs-python": Event(
+        "oom",  # a 5.x cgroup-v2 kill: one line per kill, nothing else reached the log
+        (
+            "Memory cgroup out of memory: Killed process 140339 (python3) total-vm:120832kB, "
+            "anon-rss:15596kB, file-rss:8924kB, shmem-rss:0kB, UID:0 pgtables:276kB "
+            "oom_score_adj:-997",
+        ),
+        "https://github.com/kubernetes-sigs/aws-efs-csi-driver/issues/1218",
+        pids=("140339",),
+    ),
+    "oom-memcg-v1-limit-istio": Event(
+        "oom",  # cgroup v1 on a 3.10 kernel: the limit lines, no "Out of memory" word at all
+        (
+            "Task in /kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0330b2c1_"
+            "a15b_4cdd_b5e5_72d4a90bee82.slice/docker-b27201334a41cd0749d053b18378d7ea65617b8e"
+            "26277197ea25c974da1a5a8a.scope killed as a result of limit of /kubepods.slice/"
+            "kubepods-burstable.slice/kubepods-burstable-pod0330b2c1_a15b_4cdd_b5e5_72d4a90bee82"
+            ".slice/docker-b27201334a41cd0749d053b18378d7ea65617b8e26277197ea25c974da1a5a8a.scope",
+            "memory: usage 1048576kB, limit 1048576kB, failcnt 189",
+        ),
+        "https://github.com/istio/istio/issues/42734",
+    ),
+    "oom-el6-uid-python27": Event(
+        "oom",  # RHEL 6 wording: "Killed process N, UID U, (name)"
+        (
+            "Out of memory: Kill process 29591 (python2.7) score 658 or sacrifice child",
+            "Killed process 29591, UID 500, (python2.7) total-vm:3446192kB, anon-rss:2751508kB, "
+            "file-rss:20kB",
+        ),
+        "https://github.com/Soltra/plugin-crits/issues/1",
+        pids=("29591",),
+    ),
+    "oom-3x-invoked-oom-adj": Event(
+        "oom",  # a 3.0-era kernel that still prints oom_adj next to oom_score_adj
+        (
+            "osmcore_L invoked oom-killer: gfp_mask=0x200da, order=0, oom_adj=-17, "
+            "oom_score_adj=-1000",
+        ),
+        "https://github.com/eolwral/OSMonitor/issues/54",
+    ),
+    "panic-oom-compulsory": Event(
+        "panic",  # panic_on_oom=2 on a 3.16 kernel: the OOM becomes a panic
+        (
+            "Kernel panic - not syncing: Out of memory: compulsory panic_on_oom is enabled",
+            "CPU: 1 PID: 243 Comm: kworker/1:2 Tainted: G         C O  3.16.0-6-amd64 #1 "
+            "Debian 3.16.57-2",
+        ),
+        "https://github.com/sonic-net/sonic-buildimage/pull/2988",
+    ),
+    "panic-deadlocked-memory": Event(
+        "panic",
+        (
+            "Out of memory and no killable processes...",
+            "Kernel panic - not syncing: System is deadlocked on memory",
+            "CPU: 3 PID: 724 Comm: systemd-userdbd Tainted: G        W  OE     5.10.35perf+ #1",
+        ),
+        "https://github.com/tempesta-tech/tempesta/issues/1789",
+    ),
+    "oops-null-4x-xorg": Event(
+        "oops",  # a 4.14 x86 oops: "BUG: unable to handle kernel NULL pointer dereference at"
+        (
+            "BUG: unable to handle kernel NULL pointer dereference at 00000000000008d0",
+            "IP: check_preempt_curr+0x28/0x90",
+            "Oops: 0000 [#5] SMP",
+        ),
+        "https://github.com/minipli/linux-unofficial_grsec/issues/13",
+    ),
+    "oops-arm-paging-805": Event(
+        "oops",  # a 32-bit ARM BMC: paging request, "Internal error: Oops: 805"
+        (
+            "Unable to handle kernel paging request at virtual address 12005456",
+            "pgd = 80004000",
+            "Internal error: Oops: 805 [#1] ARM",
+        ),
+        "https://github.com/openbmc/linux/issues/134",
+    ),
+    "lockup-3x-v2ray": Event(
+        "lockup",  # a 3.16 kernel: no "watchdog:" prefix
+        ("BUG: soft lockup - CPU#0 stuck for 21s! [v2ray:1272]",),
+        "https://github.com/v2ray/v2ray-core/issues/473",
+        pids=("1272",),
+    ),
+    "lockup-watchdog-250s": Event(
+        "lockup",
+        ("watchdog: BUG: soft lockup - CPU#14 stuck for 250s! [rg:4625]",),
+        "https://github.com/cosmoss-jigu/memtis/issues/2",
+        pids=("4625",),
+    ),
+    "hung-3x-mips": Event(
+        "hung",  # a 3.0.8 MIPS kernel, reported again every 120 s while the task stays stuck
+        (
+            "INFO: task kinteractiveup:64 blocked for more than 120 seconds.",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/MIPS/CI20_linux/issues/8",
+    ),
+    "hung-hhvm-coreos": Event(
+        "hung",  # CoreOS: the report without the "echo 0" line
+        (
+            "INFO: task hhvm:1577 blocked for more than 120 seconds.",
+            "hhvm            D ffff8800b5103ca8     0  1577   1371 0x00000000",
+        ),
+        "https://github.com/coreos/coreos-vagrant/issues/222",
+    ),
+    "segv-nginx-modsec-libc": Event(
+        "segfault",  # nginx workers with ModSecurity, a minute apart in the report
+        (
+            "nginx[10347]: segfault at 0 ip 00007ffbbfa58646 sp 00007fff7c0c0d38 error 4 in "
+            "libc-2.27.so[7ffbbf9a7000+1e7000]",
+        ),
+        "https://github.com/owasp-modsecurity/ModSecurity/issues/2216",
+        pids=("10347",),
+    ),
+    "gp-nginx-ldap-old": Event(
+        "segfault",  # an older kernel's trap line: "general protection ip:", no "traps:"
+        (
+            "nginx[1963] general protection ip:476661 sp:7fffd9f29a90 error:0 in "
+            "nginx[400000+97000]",
+        ),
+        "https://github.com/kvspb/nginx-auth-ldap/issues/118",
+        pids=("1963",),
+    ),
+    "segv-nginx-libapr": Event(
+        "segfault",
+        (
+            "nginx[8607]: segfault at 10 ip 000000376e616a11 sp 00007ffffa8206e0 error 4 in "
+            "libapr-1.so.0.3.9[376e600000+2b000]",
+        ),
+        "https://github.com/owasp-modsecurity/ModSecurity/issues/935",
+        pids=("8607",),
+    ),
+    "systemd-old-entered-failed": Event(
+        "systemd",  # systemd of 2015: "Unit ... entered failed state", lower-case "start request"
+        (
+            "r101-bablefish.1.web.1.service: control process exited, code=exited status=1",
+            "Unit r101-bablefish.1.web.1.service entered failed state.",
+            "r101-bablefish.1.web.1.service failed.",
+        ),
+        "https://github.com/remind101/empire/issues/160",
+    ),
+    "systemd-ebusd-holdoff": Event(
+        "systemd",
+        (
+            "ebusd.service: Failed with result 'exit-code'.",
+            "ebusd.service: Service hold-off time over, scheduling restart.",
+        ),
+        "https://github.com/john30/ebusd/issues/229",
+    ),
+    "systemd-bitcoind-gave-up": Event(
+        "systemd",
+        (
+            "bitcoind.service: Start request repeated too quickly.",
+            "bitcoind.service: Failed with result 'exit-code'.",
+            "Failed to start Bitcoin daemon.",
+        ),
+        "https://github.com/bitcoin/bitcoin/issues/26718",
+    ),
+    "systemd-motdgen-too-quickly": Event(
+        "systemd",  # a healthy host's helper unit: the old "start request repeated" wording
+        (
+            "start request repeated too quickly for motdgen.service",
+            "Failed to start Generate /run/coreos/motd.",
+            "motdgen.service failed.",
+        ),
+        "https://github.com/coreos/bugs/issues/478",
+    ),
 }
 """Event id -> the quoted event."""

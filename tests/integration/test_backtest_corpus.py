@@ -200,7 +200,7 @@ HEALTHY_FAMILIES = {
 }
 
 
-LATER_HALVES = {"held-out-2", "held-out-3", "held-out-4"}  # fixed by name, outside the rule
+LATER_HALVES = {"held-out-2", "held-out-3", "held-out-4", "held-out-5"}  # by name, outside the rule
 
 
 def _builder() -> ModuleType:
@@ -324,6 +324,8 @@ def test_the_corpus_table_reports_families_halves_and_the_week(tmp_path: Path) -
 SHARED_DATA = _builder().shared_data_dir()
 HELD_OUT_3 = "held-out-3"
 HELD_OUT_4 = "held-out-4"
+HELD_OUT_5 = "held-out-5"
+UNTUNED = {HELD_OUT_3, HELD_OUT_4, HELD_OUT_5}  # halves held to their own measured floors
 
 
 def _half(scenario: scoring.ScenarioScore) -> object:
@@ -332,14 +334,15 @@ def _half(scenario: scoring.ScenarioScore) -> object:
 
 def _before_held_out_3(result: corpora.CorpusResult) -> scoring.Totals:
     """Totals over the first three halves: the corpus as the checks below were measured on.
-    Held-out-3 and held-out-4 (never tuned on) have checks of their own, at the figures
+    Held-out-3, -4 and -5 (never tuned on) have checks of their own, at the figures
     measured on them."""
-    return scoring.total([s for s in result.scenarios if _half(s) not in {HELD_OUT_3, HELD_OUT_4}])
+    return scoring.total([s for s in result.scenarios if _half(s) not in UNTUNED])
 
 
 def _before_held_out_4(result: corpora.CorpusResult) -> scoring.Totals:
-    """Totals over every half but held-out-4: what "the whole corpus" meant before it."""
-    return scoring.total([s for s in result.scenarios if _half(s) != HELD_OUT_4])
+    """Totals over every half but held-out-4 and -5: what "the whole corpus" meant before
+    them."""
+    return scoring.total([s for s in result.scenarios if _half(s) not in {HELD_OUT_4, HELD_OUT_5}])
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +368,7 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
     assert whole_corpus.week_rollbacks == 0
     assert (totals.counts.precision or 0.0) >= 0.97
     for half in whole_corpus.groups(by="half"):
-        if half.name not in {HELD_OUT_3, HELD_OUT_4}:
+        if half.name not in UNTUNED:
             assert (half.totals.counts.precision or 0.0) >= 0.97, half.name
     assert totals.counts.tp >= 50
 
@@ -418,7 +421,8 @@ def test_the_docs_show_what_the_corpus_measures_now(whole_corpus: corpora.Corpus
     "median detection delay 120 s: a regression starting inside the 2-minute warm-up is "
     "flagged two buckets after it at best, uncorroborated repeated-event families wait for "
     "the repeat, leaks are rolled back hours after the upgrade; held-out-3, first measured "
-    "untuned: precision 0.852, recall 0.852; held-out-4 measured apart): see docs/presets.md",
+    "untuned: precision 0.852, recall 0.852; held-out-4 and -5 measured apart): see "
+    "docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
@@ -514,6 +518,37 @@ def _outcomes(chosen: list[scoring.ScenarioScore]) -> tuple[set[str], set[str]]:
     )
 
 
+def _upgrade_runs(entries: list[dict[str, object]]) -> tuple[int, int]:
+    """(committed recordings upgraded by `rollsafe upgrade` runs, by one mark only). A run
+    stores ``upgrade_started`` before the driver is called and ``upgrade`` after it returned
+    (docs/runs.md): per target, each upgrade_started is followed by its upgrade before the
+    next run starts. A faulty recording has an upgrade to blame."""
+    runs = one_mark = 0
+    for entry in entries:
+        if not entry["committed"]:
+            continue
+        recording = recordings.read(CORPUS / "recordings" / str(entry["file"]))
+        names = [m.name for m in sorted(recording.marks, key=lambda m: m.time)]
+        assert "upgrade" in names or entry["label"] == "healthy", entry["name"]
+        for target in {m.target for m in recording.marks}:
+            mine = [
+                m.name
+                for m in sorted(recording.marks, key=lambda m: m.time)
+                if m.target == target and m.name in {"upgrade_started", "upgrade"}
+            ]
+            started = False
+            for name in mine:
+                if name == "upgrade_started":
+                    assert not started, (entry["name"], target, mine)
+                started = name == "upgrade_started"
+            assert not started, (entry["name"], target, mine)  # every run has its upgrade
+        if "upgrade_started" in names:
+            runs += 1
+        elif "upgrade" in names:
+            one_mark += 1
+    return runs, one_mark
+
+
 def test_held_out_4_is_new_varied_half_real_and_marked_as_runs_are() -> None:
     # Written during round 5, while rules were being changed in response to held-out-3 and
     # before those changes; never tuned on: at least 30 recordings, roughly half faults,
@@ -524,18 +559,43 @@ def test_held_out_4_is_new_varied_half_real_and_marked_as_runs_are() -> None:
     )
     # Some upgrades are `rollsafe upgrade` runs: an upgrade_started mark, then the upgrade
     # mark, with the restart or reboot between them, as docs/runs.md describes.
-    runs = 0
-    for entry in entries:
-        if not entry["committed"]:
-            continue
-        recording = recordings.read(CORPUS / "recordings" / str(entry["file"]))
-        marks = sorted((m.time, m.name) for m in recording.marks)
-        names = [name for _, name in marks]
-        assert "upgrade" in names or entry["label"] == "healthy", entry["name"]
-        if "upgrade_started" in names:
-            runs += 1
-            assert names.index("upgrade_started") < names.index("upgrade"), entry["name"]
+    runs, _ = _upgrade_runs(entries)
     assert runs >= 8
+
+
+def test_held_out_5_is_new_varied_half_real_and_marked_as_runs_are() -> None:
+    # Written in round 6 by a helper that changed no rule, from what a fleet meets; never
+    # tuned on: 48 recordings (28 faults of every family, 20 healthy of 14 families), over
+    # half on real data, events quoted from 16 public reports no other half cites (19 with
+    # those of its real-data recordings).
+    entries = _new_varied_and_half_real(
+        HELD_OUT_5, recordings=48, faults=28, healthy=20, healthy_families=14, quoted=16
+    )
+    # Real data of both kinds, with every new quote's source cited by URL in corpus/quoted.py.
+    assert sum(e["origin"] == "quoted" for e in entries) >= 15
+    assert sum(e["origin"] == "shared-data" for e in entries) >= 10
+    quoted = _corpus_module("quoted")
+    cited = {f"{event.source} (event {key})" for key, event in quoted.EVENTS.items()}
+    for entry in entries:
+        for source in entry["sources"]:  # type: ignore[attr-defined]
+            assert "(event " not in str(source) or str(source) in cited, entry["name"]
+    # The families the issue names among its healthy noise, and a fleet-wide event.
+    healthy_families = {str(e["family"]) for e in entries if e["label"] == "healthy"}
+    assert healthy_families >= {
+        "warmup-restart",
+        "cron-cpu",
+        "monitoring-gap",
+        "preexisting-errors",
+        "noisy-syslog",
+        "traffic-growth",
+        "daily-cycle",
+        "dependency-blip",
+        "fleet-wide",
+    }
+    # Upgrades both ways: `rollsafe upgrade` runs (both marks) and one `upgrade` mark only.
+    runs, one_mark = _upgrade_runs(entries)
+    assert runs >= 6
+    assert one_mark >= 20
 
 
 # Held-out-4: measured once, untuned, when it was written (round 5's judge as on main at
@@ -568,4 +628,48 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         _Floors(recordings=43, tp=21, fp=3, fn=3, precision=0.875, recall=0.875, median=242.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
+    )
+
+
+# Held-out-5: measured once, untuned, when it was written (round 6; the judge and shipped
+# presets as on this branch's base, 2e42d76): TP 23, FP 4, FN 5, TN 20 over 48 recordings
+# (52 targets); precision 0.852, recall 0.821, median detection delay 240 s. The floors are
+# these figures; the known misses and false rollbacks (docs/presets.md, held-out-5) may go
+# away, no new one may appear. Nothing may be tuned on these recordings.
+HELD_OUT_5_MISSED = {
+    # 0.1% -> 0.9% on 140 req/s: +0.8 points, under request-errors-up's 1-point delta
+    "fault-errors-canary-busy-run",
+    # health checks 2x on a real latency series: no rule reads the health check's latency;
+    # latency-quantile-up's p99 is under its 2x (the real series' spikes before the upgrade)
+    "fault-latency-real-ec2-2x",
+    # health checks 1.6x and p99 1.5x: under latency-quantile-up's 2x; health latency unread
+    "fault-latency-small-step",
+    # 4 points/h: memory-trend sees 2.98%/h, under its 3%/h (99% of its limit)
+    "fault-memory-leak-4ph-batch",
+    # four 25 s refusals: database-host.down's 3 checks in a row span 20 s of its 30 s (83%)
+    "fault-outage-db-four-short",
+}
+HELD_OUT_5_FALSE_ROLLBACKS = {
+    # a helper unit's `start request repeated too quickly`: web-service.unit-gave-up
+    "healthy-motd-unit-fails",
+    # a switch reboot refuses both hosts' checks 35 s: web-service.down on web-1 and on web-2,
+    # which was not upgraded
+    "healthy-network-partition-fleet",
+    # a reboot by an external tool 100 s before its one upgrade mark (down 85 s):
+    # web-service.down
+    "healthy-reboot-web-one-mark",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    _hold_floors(
+        whole_corpus,
+        HELD_OUT_5,
+        _Floors(recordings=48, tp=23, fp=4, fn=5, precision=0.85, recall=0.82, median=240.0),
+        missed=HELD_OUT_5_MISSED,
+        rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
     )
