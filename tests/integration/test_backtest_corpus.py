@@ -448,7 +448,8 @@ HELD_OUT_3_FALSE_ROLLBACKS = {
     "healthy-cache-slow-fill",  # a cache filling for 2 h: memory-trend projects it out
     "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
     "healthy-warmup-db-replay",  # 40 s journal replay before the mark: down (30 s)
-    "healthy-warmup-long-jvm",  # a 10-minute warm-up: latency-quantile-up after 2 min
+    # healthy-warmup-long-jvm (a 10-minute warm-up, latency-quantile-up 3 minutes after the
+    # upgrade) is spared since the regression rule holds a cold start until cold_grace
 }
 
 
@@ -458,11 +459,16 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
     # Median 240 s as first measured; 270 s since the old kernels' trap lines are segfaults
-    # (one more detection, at the loop's third crash) and errors need three buckets again.
+    # (one more detection, at the loop's third crash) and errors need three buckets again;
+    # 330 s since the regression rule's cold start (a signal already worse during the grace
+    # is tested from 5 minutes after the upgrade): healthy-warmup-long-jvm is no longer rolled
+    # back (FP 4 -> 3) and fault-p99-under-warmup, a p99 regression present from its restart,
+    # is caught at 360 s instead of 180 s, which moves the median. A lowered floor, knowingly:
+    # one false rollback less for 3 minutes on a regression that looks like a warm-up.
     _hold_floors(
         whole_corpus,
         HELD_OUT_3,
-        _Floors(recordings=45, tp=23, fp=4, fn=4, precision=0.85, recall=0.85, median=270.0),
+        _Floors(recordings=45, tp=23, fp=3, fn=4, precision=0.88, recall=0.85, median=330.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )
@@ -604,8 +610,9 @@ def test_held_out_5_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 # its recordings): failing checks between upgrade_started and upgrade no longer count
 # towards `down` (five false rollbacks, one of them hiding a miss), and the regression
 # rule's adaptive warm-up (one): TP 21, FP 3, FN 3, TN 19; precision 0.875, recall 0.875,
-# median 242 s. The floors are these figures; the known misses and false rollbacks may go
-# away, no new one may appear.
+# median 242 s; then its cold start (one, healthy-warmup-tiered, whose outcome motivated it;
+# the hold's length, 5 minutes, was not fitted to it): FP 2, precision 0.913. The floors are
+# these figures; the known misses and false rollbacks may go away, no new one may appear.
 HELD_OUT_4_MISSED = {
     "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
     "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
@@ -613,7 +620,8 @@ HELD_OUT_4_MISSED = {
 }
 HELD_OUT_4_FALSE_ROLLBACKS = {
     "healthy-dependency-outage-fleet",  # errors-confirmed on both hosts, web-2 not upgraded
-    "healthy-warmup-tiered",  # p99 3x for 4 min: latency-quantile-up after 90 s
+    # healthy-warmup-tiered (p99 3x for 4 min, latency-quantile-up after 90 s) is spared since
+    # the regression rule holds a cold start until cold_grace (5 minutes after the upgrade)
 }
 
 
@@ -625,7 +633,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
     _hold_floors(
         whole_corpus,
         HELD_OUT_4,
-        _Floors(recordings=43, tp=21, fp=3, fn=3, precision=0.875, recall=0.875, median=242.0),
+        # FP 3 -> 2 with the regression rule's cold start (healthy-warmup-tiered spared;
+        # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged).
+        _Floors(recordings=43, tp=21, fp=2, fn=3, precision=0.91, recall=0.875, median=242.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )

@@ -88,7 +88,23 @@ mark: it is not held (the bucket right after the grace is bet on) unless noise m
 look falling (rare at 2.5% and a quarter's fall); a rising one is never held; a partial
 recovery to a worse level is held while it falls and tested afresh when it has settled.
 Evidence says when the current run began and why (``test_from``, ``warmup``: ``grace``,
-``settled`` or ``cap``), and the sentence says it in words.
+``settled``, ``cap`` or ``cold``), and the sentence says it in words.
+
+**Cold start** (against self, ``aggregate: quantile``, ``cold_grace`` > ``grace``). Some
+warm-ups do not fall where a trend can see it: caches fill in tiers (3x flat for 4 minutes,
+then back), or one scrape every 30 s gives the trend 4 points at the end of a 2-minute
+grace (4 falling in a row is p = 1/24, not a clear fall). What a restart's warm-up always
+does is start at its worst, at the upgrade. So at the first bucket after the grace the rule
+reads the whole buckets inside the grace: when more than half of them (with data) exceed
+``g`` of the reference's lowest tested quantile, the watch is a *cold start* and every
+bucket before ``cold_grace`` after the upgrade is held; from then on the adaptive warm-up
+above applies as usual (a signal still falling is held further). A regression present from
+the upgrade on looks the same and is tested from ``cold_grace``: that is the price (about 3
+minutes on a step, measured in the simulations); one that appears after the grace is not
+delayed. Why the bound holds: the decision reads only the grace, which is never bet on, and
+is made before the first bucket after it: the holds it causes are predictable like the
+others, and no run has begun before them (nothing is carried or ended). Evidence:
+``cold_start``, ``cold_factor`` (the grace's median over that quantile), ``warmup: cold``.
 
 Assumptions, stated because real monitoring breaks them more or less:
 
@@ -557,6 +573,12 @@ class Watch:
     carry: float = 0.0
     holds: int = 0
     pauses: int = 0
+    # Cold start (see the module notes): decided at the first bucket after the grace (None
+    # before), the grace buckets' median against the reference's level, the buckets held
+    # for it.
+    cold: bool | None = None
+    cold_factor: float | None = None
+    cold_holds: int = 0
     outcome_key: object = None
     quick: object = None  # what the last full evaluation read (see judge_self)
     outcome: rules.Outcome | None = None
@@ -575,7 +597,8 @@ class Watch:
         self.began = None
         self.began_why = ""
         self.trend_z = self.carry = 0.0
-        self.holds = self.pauses = 0
+        self.holds = self.pauses = self.cold_holds = 0
+        self.cold = self.cold_factor = None
         self.outcome_key = self.outcome = self.quick = None
 
 
@@ -715,6 +738,8 @@ def judge_self(
     outcome_key = (state.done, state.counted, phase)
     if state.outcome is not None and state.outcome_key == outcome_key:
         return state.outcome
+    if state.cold is not None:
+        evidence.update(cold_start=state.cold, cold_factor=state.cold_factor)
     if state.began is not None:
         evidence.update(
             test_from=start + state.began * width,
@@ -722,7 +747,8 @@ def judge_self(
             warmup_trend_z=state.trend_z,
         )
     elif phase == "settling":
-        evidence.update(test_from=None, warmup="falling", warmup_trend_z=state.trend_z)
+        held = "cold" if state.holds == state.cold_holds else "falling"
+        evidence.update(test_from=None, warmup=held, warmup_trend_z=state.trend_z)
     outcome = _describe(rule, state, evidence, phase=phase, width=width)
     state.outcome_key, state.outcome = outcome_key, outcome
     state.quick = quick
@@ -821,10 +847,17 @@ def _adaptive(rule: models.RegressionRule) -> bool:
     return rule.against == "self" and rule.settle_max > rule.grace
 
 
+def _cold_watch(rule: models.RegressionRule) -> bool:
+    # Bucket medians only: the two-sample tests (ratio, rate) gather evidence slowly, and
+    # every bucket held is evidence lost (3x error lines: 18 min to 23 min, the simulation).
+    return rule.against == "self" and rule.aggregate == "quantile" and rule.cold_grace > rule.grace
+
+
 def _settle_from(rule: models.RegressionRule, start: float, width: float) -> float:
     """Where the warm-up's first bucket starts: whole buckets inside the grace, aligned on
-    the test's (without the adaptive warm-up, nothing before ``upgrade + grace`` is read)."""
-    if not _adaptive(rule):
+    the test's (without the adaptive warm-up and the cold start, nothing before ``upgrade +
+    grace`` is read)."""
+    if not (_adaptive(rule) or _cold_watch(rule)):
         return start
     return start - math.floor(rule.grace / width + 1e-9) * width
 
@@ -844,19 +877,29 @@ def _hold(
     the upgrade are clearly falling, never at or after ``settle_max``. A hold ends the
     test's current run: its wealth above 1 is given up (the rest is carried), and the run
     after the hold starts afresh."""
-    if not _adaptive(rule):
+    if not (_adaptive(rule) or _cold_watch(rule)):
         if state.began is None:
             state.began, state.began_why = state.done, "grace"
         return False
     if state.done == 0:
-        # The whole buckets inside the grace are warm-up data the trend reads: counted, so
-        # that a late arrival among them folds the watch again.
+        # The whole buckets inside the grace are warm-up data the trend and the cold start
+        # read: counted, so that a late arrival among them folds the watch again.
         settle_from = _settle_from(rule, lo, width)
         state.counted += len(window.range(settle_from, lo, closed="left"))
-    if lo >= upgrade_at + min(rule.settle_max, rule.watch - width):
+        if _cold_watch(rule):
+            state.cold, state.cold_factor = _cold_start(
+                rule, window, reference=reference, lo=settle_from, hi=lo, width=width
+            )
+    if state.cold and lo < upgrade_at + min(rule.cold_grace, rule.watch - width):
+        # A cold start: held until cold_grace. These are the watch's first buckets, so no
+        # run has begun and none is ended.
+        state.holds += 1
+        state.cold_holds += 1
+        return True
+    if not _adaptive(rule) or lo >= upgrade_at + min(rule.settle_max, rule.watch - width):
         # From settle_max on nothing is held (and no trend is computed: it costs).
         if state.began is None:
-            state.began, state.began_why = state.done, "grace" if not state.holds else "cap"
+            state.began, state.began_why = state.done, _began_why(state, "cap")
         return False
     # The trend reads the observations themselves (three times the points of bucket medians
     # with 10 s probes: a fall shows within the grace), and its z is shrunk by the
@@ -881,12 +924,47 @@ def _hold(
         state.began = None
         return True
     if state.began is None:
-        if not state.holds:
-            state.began_why = "grace"
-        else:
-            state.began_why = "settled"
-        state.began = state.done
+        state.began, state.began_why = state.done, _began_why(state, "settled")
     return False
+
+
+def _began_why(state: Watch, falling: str) -> str:
+    """Why the test's run begins where it does: nothing held (``grace``), only the cold
+    start's holds (``cold``), or a fall held it too (``falling``: settled, cap)."""
+    if not state.holds:
+        return "grace"
+    return "cold" if state.holds == state.cold_holds else falling
+
+
+def _cold_start(
+    rule: models.RegressionRule,
+    window: windows.Window,
+    *,
+    reference: _Reference,
+    lo: float,
+    hi: float,
+    width: float,
+) -> tuple[bool, float | None]:
+    """Was the signal already worse than the margin during the grace (the whole buckets in
+    ``[lo, hi)``)? More than half of those with data above the lowest threshold the test
+    uses (``g`` of the lowest reference quantile): a restart's warm-up starts at its
+    highest, at the upgrade. Also the factor of their median over that quantile, for the
+    evidence. Decided from the grace alone, before any bucket is bet on (predictable: the
+    bound holds whatever it says)."""
+    stats = []
+    count = max(0, round((hi - lo) / width))
+    for index in range(count):
+        span = window.range(lo + index * width, lo + (index + 1) * width, closed="left")
+        got = _bucket(rule, span.values())
+        if got is not None:
+            stats.append(got.stat)
+    if not stats:
+        return False, None
+    level = min(reference.levels)
+    bar = margin(rule, level)
+    above = sum(1 for x in stats if x > bar)
+    middle = statistics.median(stats)
+    return 2 * above > len(stats), (middle / level if level > 0 else None)
 
 
 def _raw(rule: models.RegressionRule, values: Sequence[observations.Observation]) -> list[float]:
@@ -1107,6 +1185,7 @@ def _base_evidence(rule: models.RegressionRule) -> dict[str, Any]:
         "before_s": rule.before,
         "grace_s": rule.grace,
         "settle_max_s": rule.settle_max,
+        "cold_grace_s": rule.cold_grace,
         "watch_s": rule.watch,
         "quantiles": list(rule.quantiles),
         "top": rule.top,
@@ -1243,6 +1322,12 @@ def _describe(
         verdict = f"e-value {_big(peak)} reached 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
     elif phase == "warmup":
         verdict = f"warming up ({_duration(rule.grace)} after the upgrade are not judged)"
+    elif phase == "settling" and state.holds == state.cold_holds:
+        verdict = (
+            f"warming up: already worse during the {_duration(rule.grace)} grace "
+            f"({_cold_words(state)}a cold start); the test starts "
+            f"{_duration(rule.cold_grace)} after the upgrade"
+        )
     elif phase == "settling":
         verdict = (
             f"warming up: still falling since the upgrade (trend z {state.trend_z:.2f} over "
@@ -1265,9 +1350,14 @@ def _clock(t: float) -> str:
 def _warmup_words(rule: models.RegressionRule, state: Watch, evidence: dict[str, Any]) -> str:
     """When the test started and why, once the adaptive warm-up held it back."""
     test_from, upgrade_at = evidence.get("test_from"), evidence.get("upgrade_at")
-    if test_from is None or upgrade_at is None or state.began_why not in ("settled", "cap"):
+    if test_from is None or upgrade_at is None or state.began_why not in _WHY_WORDS:
         return ""
     after = _duration(test_from - upgrade_at)
+    if state.began_why == "cold":
+        return (
+            f"; already worse during the grace ({_cold_words(state)}a cold start): warm-up, "
+            f"tested from {_clock(test_from)} ({after} after the upgrade)"
+        )
     if state.began_why == "settled":
         return (
             f"; the signal fell until {_clock(test_from)} ({after} after the upgrade): "
@@ -1277,6 +1367,14 @@ def _warmup_words(rule: models.RegressionRule, state: Watch, evidence: dict[str,
         f"; the signal fell until settle_max, {_clock(test_from)} ({after} after the "
         "upgrade): warm-up, tested from then"
     )
+
+
+_WHY_WORDS = ("settled", "cap", "cold")
+
+
+def _cold_words(state: Watch) -> str:
+    factor = state.cold_factor
+    return "" if factor is None else f"x{conditions.number(factor)}, "
 
 
 def _big(x: float) -> str:

@@ -206,7 +206,10 @@ def test_a_latency_regression_after_the_upgrade_is_critical_with_readable_eviden
     assert 3.0 < ev["increase"] < 5.5
     assert "before the upgrade" in found.summary
     assert "reached 1/alpha = 1e+03" in found.summary
-    assert ev["crossed_at"] <= MARK + 300  # 4x is caught within minutes of the grace
+    # 4x from the upgrade on is already worse during the grace (a cold start): not judged
+    # before cold_grace (5 minutes), then caught within a few buckets.
+    assert ev["warmup"] == "cold"
+    assert ev["crossed_at"] <= MARK + 300 + 90
 
 
 def test_a_shift_far_above_the_reference_top_is_caught_in_two_buckets():
@@ -214,14 +217,16 @@ def test_a_shift_far_above_the_reference_top_is_caught_in_two_buckets():
     # reference buckets (x 1.5). Two such buckets are worth 121 * 122 / 2 = 7,381x against the
     # null, enough with the top's share of the prior (1/4) and its alternative's 0.89; without
     # the top component the 0.99 quantile needs a third. (With a 30-minute reference, 60
-    # buckets, two are worth 1,891x: not enough, three are.)
+    # buckets, two are worth 1,891x: not enough, three are.) Counted from where the test
+    # starts: 6x from the upgrade on is a cold start, tested from cold_grace.
     items = checks(MARK - 3600, MARK) + checks(MARK, MARK + 900, factor=6.0, seed=2)
     found = {}
     for top in (True, False):
         rule = {**LATENCY, "before": "1h", "top": top}
         judge = feed(config(rule, probes=PROBES), items, [upgrade(MARK)])
         found[top] = decision(judge, MARK + 900).evidence
-    grace_end = MARK + 60
+    grace_end = MARK + 300
+    assert found[True]["test_from"] == grace_end
     assert found[True]["crossed_at"] == grace_end + 60
     assert found[True]["effect"] == "max latency"
     assert found[True]["top"] is True
@@ -458,7 +463,7 @@ def test_a_long_warmup_is_held_out_and_the_test_starts_when_it_has_settled():
     # grace, before the fall is clear: the simulations measure how often.)
     items = checks(MARK - 1800, MARK) + warming(MARK, MARK + 3600, height=5.0, minutes=6)
     adaptive = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 3600)
-    fixed_rule = {**LATENCY, "settle_max": "1m"}
+    fixed_rule = {**LATENCY, "settle_max": "1m", "cold_grace": "1m"}
     fixed = decision(feed(config(fixed_rule, probes=PROBES), items, [upgrade(MARK)]), MARK + 3500)
     assert fixed.severity == CRITICAL
     assert adaptive.severity == OK
@@ -470,13 +475,89 @@ def test_a_long_warmup_is_held_out_and_the_test_starts_when_it_has_settled():
     assert "after the upgrade): warm-up, tested from then" in adaptive.summary
 
 
-def test_a_step_regression_is_not_held():
-    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900, factor=4.0, seed=2)
+def test_a_step_regression_after_the_grace_is_not_held():
+    # Normal during the grace, 4x from 2 minutes after the upgrade: not a cold start, and a
+    # step is not a fall: tested from the grace, caught within a few buckets of its onset.
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 120, seed=2)
+    items += checks(MARK + 120, MARK + 900, factor=4.0, seed=4)
     found = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 900)
     assert found.severity == CRITICAL
-    assert found.evidence["warmup"] == "grace"
-    assert found.evidence["test_from"] == MARK + 60
+    ev = found.evidence
+    assert (ev["warmup"], ev["cold_start"], ev["test_from"]) == ("grace", False, MARK + 60)
+    assert ev["crossed_at"] <= MARK + 120 + 120
     assert "fell until" not in found.summary
+    assert "cold start" not in found.summary
+
+
+def test_a_step_regression_from_the_upgrade_waits_for_the_cold_grace_only():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900, factor=4.0, seed=2)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    held = decision(judge, MARK + 200)
+    assert held.severity == OK
+    assert held.evidence["phase"] == "settling"
+    assert held.evidence["warmup"] == "cold"
+    assert "already worse during the 1m grace" in held.summary
+    assert "the test starts 5m after the upgrade" in held.summary
+    found = decision(judge, MARK + 900)
+    assert found.severity == CRITICAL
+    ev = found.evidence
+    assert (ev["warmup"], ev["cold_start"], ev["test_from"]) == ("cold", True, MARK + 300)
+    assert 3.0 < ev["cold_factor"] < 5.5
+    assert MARK + 300 < ev["crossed_at"] <= MARK + 300 + 90
+    assert "a cold start): warm-up, tested from" in found.summary
+
+
+def test_a_warmup_flat_for_minutes_is_spared_by_the_cold_grace():
+    # Tiered caches: 3x for 4 minutes, flat (no fall for the trend to see), then normal. To
+    # any test a step regression until it ends; only waiting tells them apart.
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 240, factor=3.0, seed=2)
+    items += checks(MARK + 240, MARK + 3600, seed=4)
+    spared = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 3600)
+    assert spared.severity == OK
+    # Held to cold_grace, then while the drop at 4 minutes still shows as a fall.
+    assert (spared.evidence["cold_start"], spared.evidence["crossed_at"]) == (True, None)
+    assert spared.evidence["test_from"] >= MARK + 300
+    off = {**LATENCY, "cold_grace": "1m"}
+    rolled = decision(feed(config(off, probes=PROBES), items, [upgrade(MARK)]), MARK + 3600)
+    assert rolled.severity == CRITICAL
+    assert rolled.evidence["crossed_at"] < MARK + 240
+    assert "cold_start" not in rolled.evidence
+
+
+def test_a_warmup_scraped_every_30s_is_spared():
+    # One point per bucket (a Prometheus scrape every 30 s): 4 points at the end of a 2-minute
+    # grace cannot show a fall at 2.5%. 6x at the restart back with a time constant of 3
+    # minutes (a JVM): the cold start holds it to 5 minutes, when the fall is clear.
+    rule = {**LATENCY, "before": "1h", "grace": "2m"}
+    items = checks(MARK - 3600, MARK, every=30)
+    items += shaped(
+        MARK, MARK + 3600, lambda t: 1 + 5 * math.exp(-(t - MARK) / 180), seed=5, every=30
+    )
+    cfg = config(rule, probes=PROBES)
+    spared = decision(feed(cfg, items, [upgrade(MARK)]), MARK + 3600)
+    assert spared.severity == OK
+    assert spared.evidence["cold_start"] is True
+    off = config({**rule, "cold_grace": "2m"}, probes=PROBES)
+    assert decision(feed(off, items, [upgrade(MARK)]), MARK + 3600).severity == CRITICAL
+
+
+def test_a_late_observation_inside_the_grace_can_make_a_cold_start():
+    # The cold start is read from the grace's buckets: one arriving late (after the rule
+    # folded buckets past it) is read again, as if it had come in time.
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900, seed=2)
+    late = [t for t in items if MARK <= t.time < MARK + 60]
+    on_time = [t for t in items if t not in late]
+    slow = [
+        obs(t.time + 1, 1.0, source="health", status=200, latency=0.5) for t in late for _ in "ab"
+    ]
+    judge = feed(config(LATENCY, probes=PROBES), on_time, [upgrade(MARK)])
+    assert decision(judge, MARK + 900).evidence["cold_start"] is False
+    for item in [*late, *slow]:
+        judge.observe(item)
+    again = decision(judge, MARK + 900).evidence
+    whole = feed(config(LATENCY, probes=PROBES), [*items, *slow], [upgrade(MARK)])
+    assert again["cold_start"] is True
+    assert again == decision(whole, MARK + 900).evidence
 
 
 def test_the_warmup_decision_does_not_depend_on_when_the_rule_is_evaluated():

@@ -18,8 +18,9 @@ is seeded: results are exact and repeatable.
 
 Warm-up: healthy restarts whose latency starts 2 to 5 times higher and decays over 2 to 15
 minutes (exponentially or linearly, under lognormal noise and AR(1) wander), judged with the
-adaptive warm-up and with the fixed grace (``settle_max`` at the grace); and regressions of
-several shapes (step, rising, partial recovery) with their delays under both.
+warm-up holds (the cold start's ``cold_grace`` and the adaptive ``settle_max``) and with the
+fixed grace alone (both at the grace, as before either existed); and regressions of several
+shapes (step, rising, partial recovery) with their delays under both.
 """
 
 from __future__ import annotations
@@ -369,9 +370,11 @@ REGRESSIONS = [
     ),
     ("3x error lines (2 per minute)", counts(1.0), {**RATE, "min_delta": 0.5}, 30.0, 0.9, 25 * 60),
     # Far above anything the hour before showed: the top component (the reference's highest
-    # bucket) flags it 2 buckets after the 2-minute grace, 180 s (without it: 210 s).
-    ("6x latency, lognormal sigma 0.25", lognormal(0.25, factor=6.0), {}, 30.0, 1.0, 180),
-    ("4x latency, lognormal sigma 0.25", lognormal(0.25, factor=4.0), {}, 30.0, 1.0, 180),
+    # bucket) flags it 2 buckets after the test starts. Worse from the upgrade on, these are
+    # cold starts: tested from cold_grace (5 minutes), 360 s (180 s, 2 buckets after the
+    # 2-minute grace, before the cold start was held; without the top: 210 s).
+    ("6x latency, lognormal sigma 0.25", lognormal(0.25, factor=6.0), {}, 30.0, 1.0, 360),
+    ("4x latency, lognormal sigma 0.25", lognormal(0.25, factor=4.0), {}, 30.0, 1.0, 360),
 ]
 
 
@@ -489,7 +492,8 @@ def ar1_noise(phi: float, sigma: float) -> Callable[[random.Random, list[float]]
     return lambda rng, times: [math.exp(x) for x in _ar1(rng, times, phi, sigma)]
 
 
-FIXED_GRACE = {"settle_max": "2m"}  # settle_max at the grace: the fixed warm-up, as before
+# settle_max and cold_grace at the grace: the fixed warm-up, as before either hold existed
+FIXED_GRACE = {"settle_max": "2m", "cold_grace": "2m"}
 NOISES = [("lognormal sigma 0.25", lognormal_noise(0.25)), ("AR(1) phi 0.8", ar1_noise(0.8, 0.2))]
 # Warm-ups that the trend test tells from a step within their first minutes: they fall
 # clearly from the start (exponential decays, as a JIT or a cache warms; fast linear ones).
@@ -532,23 +536,34 @@ def test_healthy_warmups_are_not_rolled_back(kind, minutes, height):
 def test_a_healthy_signal_without_warmup_stays_within_alpha_with_holds():
     # Holds are decided from the data: on a healthy signal that does not warm up, the ones
     # the noise causes must not break the bound (the exact case, no margin, as above).
+    # Without a margin, 3 of the grace's 4 buckets above the reference's median happen by
+    # chance (5/16): about a third of these watches are cold starts, held to cold_grace.
     count = 400
-    loose, shipped = alarms(
-        [rule(alpha=0.05, min_ratio=1.0), rule(min_ratio=1.0)],
-        lognormal(0.5),
-        watches=count,
-        seed=11,
-    )
+    rng = random.Random(11)
+    loose_rule, shipped_rule = rule(alpha=0.05, min_ratio=1.0), rule(min_ratio=1.0)
+    loose = shipped = cold = cold_alarms = 0
+    for _ in range(count):
+        window = window_of(lognormal(0.5), rng, before=3600.0, watch=3600.0, regressed=False)
+        found = judged(loose_rule, window).evidence
+        crossed = found["crossed_at"] is not None
+        loose += crossed
+        cold += found["cold_start"]
+        cold_alarms += crossed and found["cold_start"]
+        shipped += judged(shipped_rule, window).evidence["crossed_at"] is not None
+    print(f"\nno warm-up, no margin: {loose} alarms at 0.05 ({cold_alarms} of {cold} cold starts)")
     assert loose <= 0.05 * count
     assert shipped <= 1
+    assert cold >= 0.2 * count  # the cold holds are exercised, and keep the bound too
+    assert cold_alarms <= 0.05 * cold
 
 
-# (name, shape after the mark, noise, limit on the median delay with the adaptive warm-up,
-# most it may add to the fixed grace's median, in seconds).
+# (name, shape after the mark, noise, limit on the median delay with the warm-up holds, most
+# they may add to the fixed grace's median, in seconds). A regression already there during
+# the grace is a cold start: tested from cold_grace, 3 minutes after the 2-minute grace.
 SHAPED_REGRESSIONS = [
-    ("step 3x", lambda dt: 3.0, lognormal_noise(0.25), 240, 0),
-    ("step 6x", lambda dt: 6.0, lognormal_noise(0.25), 180, 0),
-    ("step 3x on AR(1) phi 0.7", lambda dt: 3.0, ar1_noise(0.7, 0.2), 18 * 60, 60),
+    ("step 3x", lambda dt: 3.0, lognormal_noise(0.25), 420, 180),
+    ("step 6x", lambda dt: 6.0, lognormal_noise(0.25), 360, 180),
+    ("step 3x on AR(1) phi 0.7", lambda dt: 3.0, ar1_noise(0.7, 0.2), 20 * 60, 6 * 60),
     (
         "rising from 1x to 4x over 10 min",
         lambda dt: 1.0 + 3.0 * min(1.0, dt / 600.0),
@@ -568,26 +583,39 @@ SHAPED_REGRESSIONS = [
 ]
 
 
-SLOW_WARMUPS = [("exp", 10, 5.0), ("linear", 10, 3.0)]
+# Slow warm-ups from high, the ones the adaptive warm-up alone rolled back (in their first
+# minutes a step regression to any test): (kind, minutes, height, most rolled back of 60
+# at the shipped 0.001 with the cold start; measured 0, 1, 0, 6; with the adaptive warm-up
+# alone 10, 39, 21, 53, and 23 of 100 for exp 10 min from 5x before the cold start).
+SLOW_WARMUPS = [
+    ("exp", 10, 5.0, 1),
+    ("exp", 15, 5.0, 3),
+    ("linear", 10, 3.0, 1),
+    ("linear", 10, 5.0, 9),
+]
 
 
 @pytest.mark.parametrize(
-    ("kind", "minutes", "height"),
+    ("kind", "minutes", "height", "most"),
     SLOW_WARMUPS,
-    ids=[f"{k} {m}m from {h:g}x" for k, m, h in SLOW_WARMUPS],
+    ids=[f"{k} {m}m from {h:g}x" for k, m, h, _ in SLOW_WARMUPS],
 )
-def test_slow_warmups_from_high_are_rolled_back_less_often_than_with_the_fixed_grace(
-    kind, minutes, height
-):
-    # Not within alpha (documented): in their first minutes these are a step regression to
-    # any test, and the rule must not delay a step. At the shipped 0.001, on the grid's 100
-    # watches: 23 instead of 66 (exp 10 min from 5x) and 34 instead of 49 (linear 10 min
-    # from 3x). A longer `grace` is the remedy for a service known to warm up like that.
+def test_slow_warmups_from_high_are_spared_by_the_cold_start(kind, minutes, height, most):
+    # Worse than the margin during the grace: a cold start, not judged before cold_grace (5
+    # minutes), when the fall is clear to the trend or the level is back under the margin.
+    # Not within alpha for the slowest (linear over 15 minutes from 4x stays above 1.5x the
+    # reference's top past 10 minutes: a step regression to any test, docs/configuration.md).
     count = 60
     draw = shaped(warmup(kind, minutes, height), lognormal_noise(0.25))
-    adaptive, fixed = alarms([rule(), rule(**FIXED_GRACE)], draw, watches=count, seed=41)
-    print(f"\n{kind} {minutes}m from {height:g}x: {adaptive} adaptive, {fixed} fixed, of {count}")
-    assert adaptive < fixed
+    held, adaptive_only, fixed = alarms(
+        [rule(), rule(cold_grace="2m"), rule(**FIXED_GRACE)], draw, watches=count, seed=41
+    )
+    print(
+        f"\n{kind} {minutes}m from {height:g}x: {held} with the cold start, {adaptive_only} "
+        f"adaptive alone, {fixed} fixed grace, of {count}"
+    )
+    assert held <= most
+    assert held < adaptive_only <= fixed
 
 
 @pytest.mark.parametrize("case", SHAPED_REGRESSIONS, ids=[r[0] for r in SHAPED_REGRESSIONS])

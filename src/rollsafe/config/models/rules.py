@@ -238,6 +238,8 @@ class RegressionRule(RuleBase):
     independent evidence. Warm-up is not judged: the first ``grace`` after the upgrade, then
     (against self) as long as the buckets since the upgrade are still clearly falling, at
     most until ``settle_max``; the test then starts afresh (a JIT, caches, a pool filling).
+    A signal already worse than the margin during ``grace`` (a cold start: the restart's
+    warm-up began at the upgrade) is not judged before ``cold_grace`` (aggregate quantile).
 
     * ``aggregate: quantile`` (latency, memory %): bucket medians of ``field`` against the
       ``quantiles`` of the reference period (how often they exceed them), and with ``top``
@@ -269,6 +271,12 @@ class RegressionRule(RuleBase):
         description="Against self: after `grace`, the test waits while the signal is still "
         "clearly falling (warm-up), at most until this long after the upgrade; at most "
         "`grace` turns the wait off",
+    )
+    cold_grace: Duration = Field(
+        default=300.0,
+        description="Against self, aggregate quantile: when the signal is already worse than "
+        "the margin during `grace` (a cold start), the test waits at least this long after "
+        "the upgrade (at most until the watch's last bucket); at most `grace` turns it off",
     )
     watch: Duration = Field(
         default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
