@@ -75,6 +75,22 @@ async def test_runs_commands_and_reports_exit_status_and_output(lab):
         await transport.close()
 
 
+async def test_sessions_have_the_lab_s_home_not_the_tester_s_shell_rc(lab):
+    # bash started by sshd reads ~/.bashrc: with root's HOME, a developer's rc (pyenv init
+    # here) ran before every command. The lab gives sessions their own, empty HOME.
+    transport = _transport(lab)
+    try:
+        for host in lab.hosts:
+            result = await transport.run(
+                _target(host), 'echo "$HOME"; echo "${PYENV_ROOT-unset}"', limit_s=10
+            )
+            assert result.ok, result.stderr
+            assert result.stdout.split() == [str(host.directory / "home"), "unset"]
+            assert result.stderr == ""
+    finally:
+        await transport.close()
+
+
 async def test_env_is_exported_and_masked_in_output(lab):
     transport = _transport(lab)
     try:
