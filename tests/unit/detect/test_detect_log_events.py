@@ -29,6 +29,26 @@ def _count(preset: str, lines: list[str]) -> logevents.Found:
     return counter.take()
 
 
+# systemd-oomd kills a test unit (systemd v249's test suite), as quoted in
+# https://github.com/systemd/systemd/pull/20690: the oom and systemd_failure cases below.
+OOMD_TESTBLOAT = [
+    "Sep 10 14:59:49 image systemd-oomd[34]: Memory pressure for /testsuite.slice/"
+    "testsuite-55.slice/testsuite-55-workload.slice is 64.15% > 1.00% for > 30s with "
+    "reclaim activity",
+    "Sep 10 14:59:49 image systemd-oomd[34]: oomd attempting to kill 63 with KILL",
+    "Sep 10 14:59:49 image systemd-oomd[34]: oomd attempting to kill 66 with KILL",
+    # journalctl cut the line at the terminal's width ("be>"), as quoted
+    "Sep 10 14:59:49 image systemd-oomd[34]: Killed /testsuite.slice/testsuite-55.slice/"
+    "testsuite-55-workload.slice/testsuite-55-testbloat.service due to memory pressure "
+    "for /testsuite.slice/testsuite-55.slice/testsuite-55-workload.slice be>",
+    "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: systemd-oomd "
+    "killed 2 process(es) in this unit.",
+    "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Main process "
+    "exited, code=killed, status=9/KILL",
+    "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Failed with result "
+    "'signal'.",
+]
+
 # (preset, source, lines, events, matching lines)
 CASES: list[tuple[str, str, list[str], int, int]] = [
     # ------------------------------------------------------------------ oom
@@ -170,23 +190,7 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
     (
         "oom",  # v249 test run: pressure, per-pid debug lines, the kill, PID 1, the unit's end
         "https://github.com/systemd/systemd/pull/20690",
-        [
-            "Sep 10 14:59:49 image systemd-oomd[34]: Memory pressure for /testsuite.slice/"
-            "testsuite-55.slice/testsuite-55-workload.slice is 64.15% > 1.00% for > 30s with "
-            "reclaim activity",
-            "Sep 10 14:59:49 image systemd-oomd[34]: oomd attempting to kill 63 with KILL",
-            "Sep 10 14:59:49 image systemd-oomd[34]: oomd attempting to kill 66 with KILL",
-            # journalctl cut the line at the terminal's width ("be>"), as quoted
-            "Sep 10 14:59:49 image systemd-oomd[34]: Killed /testsuite.slice/testsuite-55.slice/"
-            "testsuite-55-workload.slice/testsuite-55-testbloat.service due to memory pressure "
-            "for /testsuite.slice/testsuite-55.slice/testsuite-55-workload.slice be>",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: systemd-oomd "
-            "killed 2 process(es) in this unit.",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Main process "
-            "exited, code=killed, status=9/KILL",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Failed with result "
-            "'signal'.",
-        ],
+        OOMD_TESTBLOAT,
         1,
         2,
     ),
@@ -570,14 +574,7 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
     (
         "systemd_failure",  # killed by systemd-oomd: SIGKILL is not a clean exit
         "https://github.com/systemd/systemd/pull/20690",
-        [
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: systemd-oomd "
-            "killed 2 process(es) in this unit.",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Main process "
-            "exited, code=killed, status=9/KILL",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Failed with result "
-            "'signal'.",
-        ],
+        OOMD_TESTBLOAT[-3:],  # PID 1's lines
         1,
         2,
     ),
