@@ -10,6 +10,7 @@ markers on them.
 
 from __future__ import annotations
 
+import html
 import html.parser
 import json
 import math
@@ -206,9 +207,14 @@ def test_a_regression_just_under_its_margin_is_listed_with_its_margin(tmp_path: 
     assert float(found["e"]) <= 1.0
     assert near["offset"] >= 3600  # after the fault's start
 
-    code, output = _cli("backtest", "-c", str(SHIPPED), "--data", str(data))
+    page = tmp_path / "report.html"
+    code, output = _cli("backtest", "-c", str(SHIPPED), "--data", str(data), "--report", str(page))
     assert code == 0, output
     assert f"web-service.latency-up: {near['detail']} (0%)" in output.replace("\n", "")
+    # The page lists it too, with the same words.
+    assert f"<code>web-service.latency-up</code>: {html.escape(near['detail'])}" in (
+        page.read_text(encoding="utf-8")
+    )
 
 
 class _Page(html.parser.HTMLParser):
