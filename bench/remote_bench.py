@@ -10,8 +10,8 @@ read of ``/proc``. Measured on the controller side:
   not sshd's, which runs on the same machine here and on the hosts in real life;
 - ``added_delay_ms``: the median time of one remote observation minus the same probe reading
   the same file (or this machine's ``/proc``) locally, one at a time, over a warm connection.
-  On this machine it includes the remote login shell's start (root's ``.bashrc`` runs
-  ``pyenv init``), which a plain host does not pay.
+  It includes the remote login shell's start, without any rc file of the tester's (the
+  hosts' sessions have a ``HOME`` of their own).
 
 ``ROLLSAFE_BENCH_REMOTE_HOSTS`` sets N (default 100), ``ROLLSAFE_BENCH_REMOTE_ROUNDS`` the
 timed rounds (default 2: on a busy 2-core machine a round of 100 hosts takes about 50 s).

@@ -2,14 +2,20 @@
 
 A recording whose latency rises to 1.6 times its pre-upgrade level against a rule that needs
 twice: the fault is missed, and the command must say which rule came closest and by how much
-(mean vs limit, as a share). The HTML page must be one self-contained document with a chart
-per signal and the upgrade, fault and decision markers on them.
+(mean vs limit, as a share). A latency regression just under the shipped preset's margin: the
+sequential test's rule must be listed with its evidence and its margin. The HTML page must be
+one self-contained document with a chart per signal and the upgrade, fault and decision
+markers on them.
 """
 
 from __future__ import annotations
 
+import html
 import html.parser
 import json
+import math
+import random
+import re
 import textwrap
 from pathlib import Path
 
@@ -22,6 +28,7 @@ from rollsafe.interfaces.cli import main
 
 ENV = {"COLUMNS": "200"}
 START = 1_700_000_000.0
+SHIPPED = Path(__file__).resolve().parents[2] / "corpus" / "rollsafe.yaml"  # presets, untuned
 CONFIG = textwrap.dedent(
     """\
     version: 1
@@ -137,6 +144,77 @@ def test_a_missed_fault_names_the_rules_that_came_closest(case: tuple[Path, Path
     assert first["rule"] == "latency-up"
     assert first["closeness"] == pytest.approx(0.8)
     assert first["offset"] >= 3660
+
+
+def _latency_just_under(path: Path, *, factor: float) -> None:
+    """web-1's health check as probes record it: every 10 s with a little jitter, latency
+    around 80 ms with log-normal noise (sigma 0.12), upgraded at +1 h; after it the latency is
+    ``factor`` times higher for two hours. Labelled a fault from the upgrade on."""
+    rng = random.Random(15)
+    with path.open("w", encoding="utf-8") as stream:
+        writer = recordings.Writer(stream)
+        writer.header(
+            start=START,
+            end=START + 3 * 3600,
+            name="latency-just-under",
+            description=f"health latency x{factor} after the upgrade",
+            faults=[recordings.Fault(ids.TargetId("web-1"), START + 3600, "latency")],
+        )
+        writer.mark(observations.Mark(START + 3600, ids.TargetId("web-1"), "upgrade"))
+        t = 4.0
+        while t < 3 * 3600:
+            level = 0.080 * (factor if t >= 3600 else 1.0)
+            writer.observation(
+                observations.Observation(
+                    START + t,
+                    ids.TargetId("web-1"),
+                    "health",
+                    value=1.0,
+                    status=200,
+                    latency_s=round(level * math.exp(rng.gauss(0.0, 0.12)), 4),
+                )
+            )
+            t += 10.0 + rng.uniform(-0.3, 0.3)
+
+
+def test_a_regression_just_under_its_margin_is_listed_with_its_margin(tmp_path: Path) -> None:
+    # web-service.latency-up (kind regression) needs the latency worse than the larger of
+    # twice its level before the upgrade and that level + 50 ms (the preset's latency_ratio
+    # and latency_delta). At x1.85 the test gathers no evidence: 0% of 1/alpha, but the rule
+    # built for this fault must be listed, saying how far the latency moved and where its
+    # margin was.
+    data = tmp_path / "latency-just-under.jsonl"
+    _latency_just_under(data, factor=1.85)
+    code, body = _cli("backtest", "-c", str(SHIPPED), "--data", str(data), "--json")
+    assert code == 0, body
+    report = json.loads(body)
+    assert report["score"]["fn"] == 1  # missed, as the shape intends
+    listed = {n["rule"]: n for n in report["near_misses"]["web-1"]}
+    near = listed["web-service.latency-up"]
+    assert near["kind"] == "regression"
+    assert near["closeness"] == 0.0  # the e-value never rose above 1
+    found = re.fullmatch(
+        r"(?P<what>p\d+ latency|max latency) (?P<now>[\d.]+) vs (?P<before>[\d.]+) before the "
+        r"upgrade \(x(?P<times>[\d.]+); worse above (?P<needed>[\d.]+), the larger of x2 and "
+        r"\+0\.05\); e-value (?P<e>[\d.e+-]+) of 1e\+03 needed \(alpha 0\.001\)",
+        near["detail"],
+    )
+    assert found is not None, near["detail"]
+    now, before, needed = (float(found[k]) for k in ("now", "before", "needed"))
+    assert needed == pytest.approx(max(2 * before, before + 0.05), rel=1e-3)
+    assert 0.85 < now / needed < 1.0  # just under the margin
+    assert float(found["times"]) == pytest.approx(now / before, rel=1e-3)
+    assert float(found["e"]) <= 1.0
+    assert near["offset"] >= 3600  # after the fault's start
+
+    page = tmp_path / "report.html"
+    code, output = _cli("backtest", "-c", str(SHIPPED), "--data", str(data), "--report", str(page))
+    assert code == 0, output
+    assert f"web-service.latency-up: {near['detail']} (0%)" in output.replace("\n", "")
+    # The page lists it too, with the same words.
+    assert f"<code>web-service.latency-up</code>: {html.escape(near['detail'])}" in (
+        page.read_text(encoding="utf-8")
+    )
 
 
 class _Page(html.parser.HTMLParser):

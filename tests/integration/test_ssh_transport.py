@@ -75,6 +75,17 @@ async def test_runs_commands_and_reports_exit_status_and_output(lab):
         await transport.close()
 
 
+async def test_sessions_have_the_lab_s_home_not_the_tester_s_shell_rc(lab):
+    # bash started by sshd reads ~/.bashrc: with root's HOME, a developer's rc (pyenv init
+    # here) ran before every command. The lab gives sessions their own, empty HOME.
+    host, transport = lab.hosts[1], _transport(lab)
+    try:
+        shown = await transport.run(_target(host), 'echo "$HOME ${PYENV_ROOT-unset}"', limit_s=10)
+    finally:
+        await transport.close()
+    assert (shown.stdout.split(), shown.stderr) == ([str(host.directory / "home"), "unset"], "")
+
+
 async def test_env_is_exported_and_masked_in_output(lab):
     transport = _transport(lab)
     try:

@@ -3,7 +3,9 @@
 ``hosts(root, count)`` creates ``count`` namespaces (``ip netns add rs-<random>-<n>``), links
 each to the root namespace by a veth pair on its own ``10.x.y.z/30`` (the host side in the
 root namespace), and starts ``/usr/sbin/sshd -D`` inside it with its own configuration, host
-key and ``authorized_keys``, listening only on the namespace's address. It waits for each
+key and ``authorized_keys``, listening only on the namespace's address; its sessions get a
+``HOME`` of their own (``<host>/home``, empty), so the shell rc of whoever runs the tests does
+not run in them. It waits for each
 sshd's "Server listening" line (an event, not a sleep), writes a ``known_hosts`` for the
 client, and tears everything down (sshd and its sessions, veths, namespaces) even when the
 test or the setup failed.
@@ -151,6 +153,13 @@ def _start_sshd(host: Host, *, authorized: str) -> None:
     d.mkdir(parents=True)
     _keygen(d / "host_key")
     (d / "authorized_keys").write_text(authorized)
+    # sshd runs each command through the user's login shell, and bash started by sshd reads
+    # ~/.bashrc even when not interactive: root's here runs `pyenv init` (a fifth of a second
+    # per command, and whatever else a developer's rc prints). Sessions get a HOME of their
+    # own, empty, so the lab's commands run as on a host with a plain shell. SetEnv overrides
+    # the HOME sshd sets from the password entry (sshd still starts the shell in /root).
+    home = d / "home"
+    home.mkdir()
     (d / "sshd_config").write_text(
         f"Port {host.port}\n"
         f"ListenAddress {host.address}\n"
@@ -165,6 +174,7 @@ def _start_sshd(host: Host, *, authorized: str) -> None:
         "MaxSessions 30\n"
         "MaxStartups 30\n"
         "LogLevel INFO\n"
+        f'SetEnv "HOME={home}"\n'
     )
     proc = subprocess.Popen(
         ["ip", "netns", "exec", host.namespace, SSHD, "-D", "-e", "-f", str(d / "sshd_config")],

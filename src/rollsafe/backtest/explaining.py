@@ -12,13 +12,20 @@ how far the rule got towards its limit, as a share of the limit, and keeps the p
   ``baseline x max_increase`` and ``baseline + min_delta``;
 * ``rate``: the rate against ``above``;
 * composites (``all``, ``at_least``, ``any``): the mean of the closest children it needs;
-* ``regression``: the peak e-value against ``1 / alpha``, on a log scale (evidence grows
-  multiplicatively);
+* ``regression``: the highest e-value reached against ``1 / alpha``, on a log scale (evidence
+  grows multiplicatively), with the effect in words: the signal now and before the upgrade (or
+  in the baseline cohort), and the margin it had to pass, the larger of ``x min_ratio`` and
+  ``+ min_delta``. An e-value that never rose above 1 is 0%; the moment shown is then the one
+  where the signal was furthest towards its margin. Regression rules that ran a test are
+  listed even when ``limit`` other rules came closer: a small share on the log scale often
+  hides a real shift, and the rule built for the fault is the one a person looks for;
 * any other kind: its evidence's ``closeness`` when it gives one, else 1.0 when it breached
   and 0 otherwise.
 
-The result reads like ``latency-up: mean 0.31 vs limit 0.40 (78%)``. It is an aid for people,
-not a score: nothing here changes a decision, and the judge runs exactly as in the replay.
+Of two moments with the same share, one with data beats one without (a rule that said "no data"
+at the fault's start and measured later is shown measuring). The result reads like
+``latency-up: mean 0.31 vs limit 0.40 (78%)``. It is an aid for people, not a score: nothing
+here changes a decision, and the judge runs exactly as in the replay.
 """
 
 from __future__ import annotations
@@ -71,7 +78,8 @@ def near_misses(
     every: float = 0.0,
     limit: int = 5,
 ) -> list[Near]:
-    """The ``limit`` critical rules that came closest on ``target`` from ``since`` on."""
+    """The ``limit`` critical rules that came closest on ``target`` from ``since`` on, then
+    the regression rules that tested it and were not among them (module notes)."""
     critical = {
         rule.id: rule for rule in config.rules if rule.severity == verdicts.Severity.CRITICAL.label
     }
@@ -82,7 +90,7 @@ def near_misses(
     )
     marks = sorted(recording.marks, key=lambda m: (m.time, m.target, m.name))
     who = ids.TargetId(target)
-    best: dict[str, Near] = {}
+    best: dict[str, tuple[tuple[float, bool, float], Near]] = {}
     next_mark = 0
     last_evaluated = -math.inf
     for obs in fed:
@@ -99,18 +107,25 @@ def near_misses(
             if decision is None:
                 continue
             share, detail = closeness(decision.evidence, decisions)
+            rank = (share, *_standing(decision.evidence))
             known = best.get(rule_id)
-            if known is None or share > known.closeness:
-                best[rule_id] = Near(
-                    rule=rule_id,
-                    kind=str(decision.evidence.get("kind", "")),
-                    closeness=share,
-                    time=obs.time,
-                    detail=detail,
-                    summary=decision.summary,
+            if known is None or rank > known[0]:
+                best[rule_id] = (
+                    rank,
+                    Near(
+                        rule=rule_id,
+                        kind=str(decision.evidence.get("kind", "")),
+                        closeness=share,
+                        time=obs.time,
+                        detail=detail,
+                        summary=decision.summary,
+                    ),
                 )
-    ranked = sorted(best.values(), key=lambda n: (-n.closeness, n.rule))
-    return ranked[:limit]
+    ranked = sorted((near for _, near in best.values()), key=lambda n: (-n.closeness, n.rule))
+    tested = {
+        rule_id for rule_id, (rank, near) in best.items() if near.kind == "regression" and rank[1]
+    }
+    return ranked[:limit] + [near for near in ranked[limit:] if near.rule in tested]
 
 
 def closeness(
@@ -173,19 +188,52 @@ def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
 
 
 def _regression(evidence: Mapping[str, Any]) -> tuple[float, str]:
-    # Evidence grows multiplicatively: the share is on a log scale, 100% at 1/alpha.
-    peak = _num(evidence.get("e_value_peak")) or _num(evidence.get("e_value")) or 0.0
+    # Evidence grows multiplicatively: the share is on a log scale, 100% at 1/alpha. The
+    # e-value of this moment, not the watch's peak: the peak may predate the fault.
+    e_value = _num(evidence.get("e_value"))
     limit = _num(evidence.get("e_threshold"))
-    if not limit or limit <= 1:
+    if e_value is None or not limit or limit <= 1:
         return 0.0, "no test yet"
-    share = math.log(peak) / math.log(limit) if peak > 1 else 0.0
+    share = math.log(e_value) / math.log(limit) if e_value > 1 else 0.0
+    at_most = "" if evidence.get("e_value_exact", True) else "at most "
+    alpha = _num(evidence.get("alpha"))
+    of_alpha = f" (alpha {alpha:g})" if alpha is not None else ""
+    test = f"e-value {at_most}{e_value:.3g} of {limit:.3g} needed{of_alpha}"
+    effect = _effect(evidence)
+    return share, test if effect is None else f"{effect[1]}; {test}"
+
+
+def _effect(evidence: Mapping[str, Any]) -> tuple[float, str] | None:
+    """A regression's effect: (the signal's share of its margin, the comparison in words)."""
     current, base = _num(evidence.get("current")), _num(evidence.get("baseline"))
-    effect = (
-        f"{_fmt(current)} vs {_fmt(base)} before the upgrade, "
-        if current is not None and base is not None
-        else ""
+    if current is None or base is None:
+        return None
+    ratio = _num(evidence.get("min_ratio")) or 1.0
+    delta = _num(evidence.get("min_delta")) or 0.0
+    # The margin as the test applies it to a reference level (sequential.margin).
+    needed = max(base * ratio, base + delta)
+    side = "the baseline cohort" if evidence.get("against") == "cohort" else "before the upgrade"
+    times = f"x{_fmt(current / base)}; " if base > 0 else ""
+    words = (
+        f"{evidence.get('effect') or 'value'} {_fmt(current)} vs {_fmt(base)} {side} "
+        f"({times}worse above {_fmt(needed)}, the larger of x{_fmt(ratio)} and +{_fmt(delta)})"
     )
-    return share, f"{effect}e-value {peak:.3g} of {limit:.3g} needed"
+    share = current / needed if needed > 0 else (1.0 if current > needed else 0.0)
+    return share, words
+
+
+def _standing(evidence: Mapping[str, Any]) -> tuple[bool, float]:
+    """What orders two moments of one rule with the same share: measured beats no data, and a
+    regression further towards its margin beats one less far (every moment is 0% while its
+    e-value stays at or below 1)."""
+    if evidence.get("no_data"):
+        return False, 0.0
+    if evidence.get("kind") != "regression":
+        return True, 0.0
+    effect = _effect(evidence)
+    if effect is None or _num(evidence.get("e_threshold")) is None:
+        return False, 0.0
+    return True, effect[0]
 
 
 def _baseline(evidence: Mapping[str, Any]) -> tuple[float, str]:

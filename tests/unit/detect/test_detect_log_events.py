@@ -29,6 +29,26 @@ def _count(preset: str, lines: list[str]) -> logevents.Found:
     return counter.take()
 
 
+# systemd-oomd kills a test unit (systemd v249's test suite), as quoted in
+# https://github.com/systemd/systemd/pull/20690: the oom and systemd_failure cases below.
+OOMD_TESTBLOAT = [
+    "Sep 10 14:59:49 image systemd-oomd[34]: Memory pressure for /testsuite.slice/"
+    "testsuite-55.slice/testsuite-55-workload.slice is 64.15% > 1.00% for > 30s with "
+    "reclaim activity",
+    "Sep 10 14:59:49 image systemd-oomd[34]: oomd attempting to kill 63 with KILL",
+    "Sep 10 14:59:49 image systemd-oomd[34]: oomd attempting to kill 66 with KILL",
+    # journalctl cut the line at the terminal's width ("be>"), as quoted
+    "Sep 10 14:59:49 image systemd-oomd[34]: Killed /testsuite.slice/testsuite-55.slice/"
+    "testsuite-55-workload.slice/testsuite-55-testbloat.service due to memory pressure "
+    "for /testsuite.slice/testsuite-55.slice/testsuite-55-workload.slice be>",
+    "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: systemd-oomd "
+    "killed 2 process(es) in this unit.",
+    "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Main process "
+    "exited, code=killed, status=9/KILL",
+    "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Failed with result "
+    "'signal'.",
+]
+
 # (preset, source, lines, events, matching lines)
 CASES: list[tuple[str, str, list[str], int, int]] = [
     # ------------------------------------------------------------------ oom
@@ -159,6 +179,49 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         [
             "Jun 23 10:10:34 hv kernel: CPU 2/KVM invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), "
             "order=0, oom_score_adj=872",
+        ],
+        1,
+        1,
+    ),
+    # systemd-oomd (userspace): its notice per kill, and PID 1's count for the unit. The
+    # notices' formats are systemd's own, src/oom/oomd-manager.c (log_notice "Killed %s due
+    # to memory pressure for %s being ...", "Killed %s due to memory used (...) / total (...)
+    # and swap used ...", and in newer releases "Marked %s for killing due to ...").
+    (
+        "oom",  # v249 test run: pressure, per-pid debug lines, the kill, PID 1, the unit's end
+        "https://github.com/systemd/systemd/pull/20690",
+        OOMD_TESTBLOAT,
+        1,
+        2,
+    ),
+    (
+        "oom",  # newer wording, "Marked ... for killing", after the survey of candidates
+        "https://github.com/systemd/systemd/pull/42321",
+        [
+            "[   77.740597] systemd-oomd[659]: Memory pressure for /system.slice is 85.03% > "
+            "80.00% for > 2s with reclaim activity",
+            "[   77.749125] systemd-oomd[659]: Considered 19 cgroups for killing, top "
+            "candidates were:",
+            "[   77.749128] systemd-oomd[659]:         Path: /system.slice/"
+            "systemd-journald.service",
+            "[   77.749134] systemd-oomd[659]:                 Current Memory Usage: 55.5M",
+            "[   77.749597] systemd-oomd[659]: oomd attempting to kill 407 with KILL",
+            "[   77.749670] systemd-oomd[659]: Marked /system.slice/systemd-journald.service for "
+            "killing due to memory pressure for /system.slice being 85.03% > 80.00% for > 2s "
+            "with reclaim activity",
+            "[   77.752252] systemd[1]: systemd-journald.service: systemd-oomd killed 1 "
+            "process(es) in this unit.",
+        ],
+        1,
+        2,
+    ),
+    (
+        "oom",  # the swap rule, systemd 250 (quoted up to where the stored copy of the report
+        # cuts it)
+        "https://github.com/systemd/systemd/issues/24185",
+        [
+            "[2406674.127782] systemd-oomd[2261673]: Killed /system.slice/httpd.service due to "
+            "memory used (32305733632) / total (33046",
         ],
         1,
         1,
@@ -511,14 +574,7 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
     (
         "systemd_failure",  # killed by systemd-oomd: SIGKILL is not a clean exit
         "https://github.com/systemd/systemd/pull/20690",
-        [
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: systemd-oomd "
-            "killed 2 process(es) in this unit.",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Main process "
-            "exited, code=killed, status=9/KILL",
-            "Sep 10 14:59:49 image systemd[1]: testsuite-55-testbloat.service: Failed with result "
-            "'signal'.",
-        ],
+        OOMD_TESTBLOAT[-3:],  # PID 1's lines
         1,
         2,
     ),
@@ -586,6 +642,59 @@ def test_systemd_oom_lines_join_the_kernel_report_they_follow() -> None:
     assert (_count("oom", lines).events, _count("oom", lines).lines) == (1, 4)
     # Alone (the kernel log goes elsewhere), systemd's line is the event.
     assert _count("oom", lines[3:]).events == 1
+
+
+def test_systemd_oomd_lines_that_are_not_kills_are_not_events() -> None:
+    # Real lines around oomd kills that are not one: its start-up (systemd/systemd#31573),
+    # its survey of candidates (#31573), the pressure it saw, a kill that failed and the
+    # per-pid debug line (#22032); then formats from src/oom/oomd-manager.c and oomd-util.c:
+    # the pressure/swap debug lines, a dry run, and a prekill hook.
+    lines = [
+        "mars 01 10:28:39 systemd[1]: Starting Userspace Out-Of-Memory (OOM) Killer...",
+        "mars 01 10:28:39 systemd[1]: Started Userspace Out-Of-Memory (OOM) Killer.",
+        "mars 01 14:37:27 systemd-oomd[666]: Considered 145 cgroups for killing, top candidates "
+        "were:",
+        "mars 01 14:37:27 systemd-oomd[666]:         Path: /user.slice/user-1000.slice/"
+        "user@1000.service/app.slice/app-gnome-firefox\\x2dw-2504.scope",
+        "mars 01 14:37:27 systemd-oomd[666]:                 Swap Usage: 477.8M",
+        "Jan 09 14:32:25 H systemd-oomd[70]: Memory pressure for /user.slice/user-4711.slice/"
+        "user@4711.service/testsuite.slice/testsuite-55.slice/testsuite-55-workload.slice is "
+        "74.23% > 20.00% for > 2s with reclaim activity",
+        "Jan 09 14:32:25 H systemd-oomd[70]: oomd attempting to kill 113 with KILL",
+        "Jan 09 14:32:25 H systemd-oomd[70]: Failed to kill any cgroup(s) under /user.slice/"
+        "user-4711.slice/user@4711.service/testsuite.slice/testsuite-55.slice/"
+        "testsuite-55-workload.slice based on pressure: No such device",
+        "systemd-oomd[70]: Memory used (32305733632) / total (33046286336) and swap used "
+        "(8000000000) / total (8589930496) is more than 90.00%",
+        "systemd-oomd[70]: oomd dry-run: Would have tried to kill "
+        "/sys/fs/cgroup/system.slice/httpd.service and all its descendants",
+        "systemd-oomd[70]: Invoking oomd prekill hook hook.sock for cgroup "
+        "/system.slice/httpd.service",
+    ]
+    assert _count("oom", lines) == logevents.Found()
+
+
+def test_each_oomd_kill_is_one_event_even_of_the_same_unit() -> None:
+    # oomd kills again when the pressure stays (after its post-action delay): each notice is a
+    # kill, also of a unit killed a minute before; PID 1's line and the unit's 'oom-kill'
+    # result join their kill. Lines as in systemd/systemd#20690 and #24185 (formats above).
+    kill = [
+        "systemd-oomd[34]: Killed /system.slice/app.service due to memory pressure for "
+        "/system.slice being 85.03% > 80.00% for > 20s with reclaim activity",
+        "systemd[1]: app.service: systemd-oomd killed 3 process(es) in this unit.",
+        "systemd[1]: app.service: Failed with result 'oom-kill'.",
+    ]
+    counter = logevents.Counter([logevents.PRESETS["oom"]])
+    counter.feed_timed([(0.0, line) for line in kill] + [(60.0, line) for line in kill])
+    assert counter.take() == logevents.Found(events=2, lines=6, message=kill[0])
+    # PID 1's line alone (oomd's own log read elsewhere) is the kill.
+    assert _count("oom", kill[1:2]).events == 1
+    # The older swap wording (systemd before the rule read memory too) is a kill as well.
+    swap = (
+        "systemd-oomd[34]: Killed /system.slice/app.service due to swap used (8000000000) / "
+        "total (8589930496) being more than 90.00%"
+    )
+    assert _count("oom", [swap]).events == 1
 
 
 def test_a_crash_loop_counts_every_crash() -> None:

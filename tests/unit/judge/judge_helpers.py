@@ -1,8 +1,12 @@
-"""Builders shared by the judge's tests: configs written the way users write YAML."""
+"""Builders shared by the judge's tests: configs written the way users write YAML, the
+hypothesis strategies that draw rules, and the by-hand reference of ``engine.replay``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from hypothesis import strategies as st
 
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
@@ -69,30 +73,92 @@ def decision(
     return found[0]
 
 
+@st.composite
+def threshold_rules(
+    draw: st.DrawFn,
+    *,
+    probe: str | st.SearchStrategy[str] = "cpu",
+    ops: Sequence[str] = (">", ">=", "<"),
+    fields: Sequence[str] = ("value",),
+    longest_for: int = 60,
+) -> dict[str, Any]:
+    """A threshold rule ``t`` as a YAML dict: what the property tests of the judge draw.
+
+    Its levels mix round ones (0, 1, 3, 50: observed values tie with them, where ``>`` and
+    ``>=`` differ) with any level up to 100; ``consecutive`` 1 to 3; a ``for`` of 0 to
+    ``longest_for`` seconds half the time; either severity. A test narrows ``ops`` where its
+    property needs it (worse evidence is higher only for ``>``/``>=``) and widens ``fields``
+    to what its observations carry."""
+    rule: dict[str, Any] = {
+        "id": "t",
+        "kind": "threshold",
+        "probe": probe if isinstance(probe, str) else draw(probe),
+        "field": draw(st.sampled_from(fields)),
+        "op": draw(st.sampled_from(ops)),
+        "value": draw(
+            st.one_of(
+                st.sampled_from([0.0, 1.0, 3.0, 50.0]),
+                st.floats(min_value=0, max_value=100, allow_nan=False),
+            )
+        ),
+        "consecutive": draw(st.integers(1, 3)),
+        "severity": draw(st.sampled_from(["warning", "critical"])),
+    }
+    if draw(st.booleans()):
+        rule["for"] = draw(st.integers(0, longest_for))
+    return rule
+
+
 def judged_in_full(
     cfg: models.RollsafeConfig,
     items: list[observations.Observation],
     marks: list[observations.Mark],
+    *,
+    step: float | None = None,
 ) -> list[verdicts.Decision]:
     """Every rule judged in full (``evaluate``) after every instant, the changes kept: what
-    ``engine.replay`` must decide (the severity-first and trend property tests)."""
+    ``engine.replay`` must decide (the severity-first, trend and property tests).
+
+    With ``step``, what ``replay(..., step=step)`` promises instead: from the first
+    observation on, every ``step`` seconds, the observations up to then folded in (each with
+    the marks up to its time) and every target judged (``evaluate_all``)."""
     judge = engine.Engine(cfg)
     ordered = sorted(items, key=lambda o: (o.time, o.target, o.source, windows.order_key(o)))
     pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
     seen: dict[tuple[ids.TargetId, ids.RuleId], verdicts.Severity] = {}
     out: list[verdicts.Decision] = []
-    while ordered:
-        now = ordered[0].time
-        while pending and pending[0].time <= now:
+
+    def keep_changes(decisions: list[verdicts.Decision]) -> None:
+        for d in decisions:
+            if d.severity != seen.get((d.target, d.rule), OK):
+                out.append(d)
+            seen[(d.target, d.rule)] = d.severity
+
+    def marks_until(when: float) -> None:
+        while pending and pending[0].time <= when:
             judge.mark(pending.pop(0))
-        touched: set[str] = set()
-        while ordered and ordered[0].time == now:
-            item = ordered.pop(0)
-            judge.observe(item)
-            touched.add(item.target)
-        for target in sorted(touched):
-            for d in judge.evaluate(target, now=now):
-                if d.severity != seen.get((d.target, d.rule), OK):
-                    out.append(d)
-                seen[(d.target, d.rule)] = d.severity
+
+    if step is None:
+        # Every observation of an instant is folded in, then each target it touched is judged.
+        while ordered:
+            now = ordered[0].time
+            marks_until(now)
+            touched: set[str] = set()
+            while ordered and ordered[0].time == now:
+                item = ordered.pop(0)
+                judge.observe(item)
+                touched.add(item.target)
+            for target in sorted(touched):
+                keep_changes(judge.evaluate(target, now=now))
+        return out
+    start = ordered[0].time if ordered else 0.0
+    tick = 0
+    while ordered:
+        now = start + tick * step
+        while ordered and ordered[0].time <= now:
+            marks_until(ordered[0].time)
+            judge.observe(ordered.pop(0))
+        marks_until(now)
+        keep_changes(judge.evaluate_all(now=now))
+        tick += 1
     return out

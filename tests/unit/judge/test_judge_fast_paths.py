@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import TARGET, config, decision, feed, obs, upgrade
+from judge_helpers import TARGET, config, decision, feed, obs, threshold_rules, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import observations
@@ -183,18 +183,7 @@ def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
     }
     if aggregate == "ratio":
         baseline["when"] = when
-    threshold: dict[str, Any] = {
-        "id": "t",
-        "kind": "threshold",
-        "probe": "cpu",
-        "field": field,
-        "op": draw(st.sampled_from([">", "<"])),
-        "value": draw(st.sampled_from([0.0, 1.0, 50.0])),
-        "consecutive": draw(st.integers(1, 3)),
-        "severity": "warning",
-    }
-    if draw(st.booleans()):
-        threshold["for"] = draw(st.integers(0, 30))
+    threshold = draw(threshold_rules(fields=FIELDS))
     return [
         threshold,
         {

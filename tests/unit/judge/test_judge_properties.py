@@ -13,10 +13,10 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import OK, TARGET, config, feed, obs, upgrade
+from judge_helpers import TARGET, config, feed, judged_in_full, obs, threshold_rules, upgrade
 
-from rollsafe.domain import ids, observations, verdicts
-from rollsafe.judge import engine, windows
+from rollsafe.domain import observations, verdicts
+from rollsafe.judge import engine
 
 SETTINGS = settings(max_examples=150, deadline=None)
 GREATER = st.sampled_from([">", ">="])
@@ -26,17 +26,7 @@ LEVEL = st.floats(min_value=0, max_value=100, allow_nan=False)
 @st.composite
 def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
     """One rule of every kind on probe ``m``, all comparing with ``>``/``>=``, and composites."""
-    threshold: dict[str, Any] = {
-        "id": "t",
-        "kind": "threshold",
-        "probe": "m",
-        "op": draw(GREATER),
-        "value": draw(LEVEL),
-        "consecutive": draw(st.integers(1, 3)),
-        "severity": "critical",
-    }
-    if draw(st.booleans()):
-        threshold["for"] = draw(st.integers(0, 60))
+    threshold = draw(threshold_rules(probe="m", ops=(">", ">=")))  # monotone: worse is higher
     ratio = {
         "id": "r",
         "kind": "ratio",
@@ -194,56 +184,6 @@ def test_decisions_do_not_depend_on_engine_or_arrival_order(
         assert decided == first.evaluate_all(now=float(now))  # evaluating changes nothing
 
 
-def _by_hand(
-    cfg: Any,
-    items: list[observations.Observation],
-    marks: list[observations.Mark],
-    *,
-    step: float | None,
-) -> list[verdicts.Decision]:
-    """What ``replay`` promises, spelled out with the engine's public calls."""
-    judge = engine.Engine(cfg)
-    ordered = sorted(items, key=lambda o: (o.time, o.target, o.source, windows.order_key(o)))
-    pending = sorted(marks, key=lambda m: (m.time, m.target, m.name))
-    seen: dict[tuple[ids.TargetId, ids.RuleId], verdicts.Severity] = {}
-    out: list[verdicts.Decision] = []
-
-    def keep_changes(decisions: list[verdicts.Decision]) -> None:
-        for d in decisions:
-            if d.severity != seen.get((d.target, d.rule), OK):
-                out.append(d)
-            seen[(d.target, d.rule)] = d.severity
-
-    def marks_until(when: float) -> None:
-        while pending and pending[0].time <= when:
-            judge.mark(pending.pop(0))
-
-    if step is None:
-        # Every observation of an instant is folded in, then each target it touched is judged.
-        while ordered:
-            now = ordered[0].time
-            marks_until(now)
-            touched: set[str] = set()
-            while ordered and ordered[0].time == now:
-                item = ordered.pop(0)
-                judge.observe(item)
-                touched.add(item.target)
-            for target in sorted(touched):
-                keep_changes(judge.evaluate(target, now=now))
-        return out
-    start = ordered[0].time if ordered else 0.0
-    tick = 0
-    while ordered:
-        now = start + tick * step
-        while ordered and ordered[0].time <= now:
-            marks_until(ordered[0].time)
-            judge.observe(ordered.pop(0))
-        marks_until(now)
-        keep_changes(judge.evaluate_all(now=now))
-        tick += 1
-    return out
-
-
 @SETTINGS
 @given(
     rule_sets(),
@@ -260,4 +200,6 @@ def test_replay_is_feeding_the_engine_by_hand(
     cfg = config(*rules, policy={"blind_after": 2})
     marks = _marks(data.draw)
     shuffled = list(data.draw(st.permutations(items)))
-    assert engine.replay(cfg, shuffled, marks, step=step) == _by_hand(cfg, items, marks, step=step)
+    assert engine.replay(cfg, shuffled, marks, step=step) == judged_in_full(
+        cfg, items, marks, step=step
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import config, obs
+from judge_helpers import config, obs, threshold_rules
 
 from rollsafe.config import models
 from rollsafe.judge import rules, windows
@@ -37,16 +37,7 @@ def folds(draw: st.DrawFn) -> list[tuple[float, float | None, float]]:
 
 
 def _rules(draw: st.DrawFn) -> tuple[models.ThresholdRule, models.BaselineRule]:
-    threshold: dict[str, Any] = {
-        "id": "t",
-        "kind": "threshold",
-        "probe": "cpu",
-        "op": draw(st.sampled_from([">", ">=", "<"])),
-        "value": draw(st.sampled_from([0.0, 1.0, 3.0])),
-        "consecutive": draw(st.integers(1, 3)),
-    }
-    if draw(st.booleans()):
-        threshold["for"] = draw(st.integers(0, 30))
+    threshold = draw(threshold_rules())
     aggregate = draw(st.sampled_from(["mean", "rate", "ratio"]))
     baseline: dict[str, Any] = {
         "id": "b",

@@ -15,7 +15,16 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import CRITICAL, OK, TARGET, config, judged_in_full, obs, upgrade
+from judge_helpers import (
+    CRITICAL,
+    OK,
+    TARGET,
+    config,
+    judged_in_full,
+    obs,
+    threshold_rules,
+    upgrade,
+)
 
 from rollsafe.domain import ids, observations
 from rollsafe.judge import engine
@@ -32,17 +41,7 @@ def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
         return draw(st.sampled_from(SOURCES))
 
     level = st.floats(0, 100, allow_nan=False)
-    threshold: dict[str, Any] = {
-        "id": "t",
-        "kind": "threshold",
-        "probe": source(),
-        "op": draw(st.sampled_from([">", ">=", "<"])),
-        "value": draw(level),
-        "consecutive": draw(st.integers(1, 3)),
-        "severity": "critical",
-    }
-    if draw(st.booleans()):
-        threshold["for"] = draw(st.integers(0, 60))
+    threshold = draw(threshold_rules(probe=st.sampled_from(SOURCES)))
     aggregate = draw(st.sampled_from(["mean", "rate", "ratio"]))
     baseline: dict[str, Any] = {
         "id": "b",

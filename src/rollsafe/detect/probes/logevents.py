@@ -4,7 +4,8 @@ Detection's log probe (``logs``) and the backtest's replay of recorded log lines
 lines, in file order, to a :class:`Counter`; what it reports is the number of **events**, not
 of lines. A kernel OOM report logs one to three or more matching lines (``invoked
 oom-killer``, ``oom-kill:constraint=...``, ``Out of memory: Killed process 1234``,
-``oom_reaper: reaped process 1234``); an oops or a panic logs several; a failed systemd unit
+``oom_reaper: reaped process 1234``), systemd-oomd's kill of a cgroup one or two (its notice,
+PID 1's count of the processes killed); an oops or a panic logs several; a failed systemd unit
 logs three. Each is one event. This module is pure (no I/O, no clock): the same lines in the
 same order always give the same events.
 
@@ -165,6 +166,27 @@ PRESETS: dict[str, EventSpec] = {
                 needles=("oom killer",),
             ),
             _cue(r": Failed with result 'oom-kill'", within=100, needles=("oom-kill",)),
+            # systemd-oomd, the userspace killer, kills a whole cgroup on memory pressure or
+            # swap use and logs one notice per kill: "Killed <cgroup> due to ..." (v248 on),
+            # "Marked <cgroup> for killing due to ..." (newer releases). Each is a kill of its
+            # own (oomd may kill the same unit again a minute later); its key is the cgroup's
+            # last component, the unit name under which PID 1 then logs "systemd-oomd killed N
+            # process(es) in this unit", which joins it, or alone is the event. Its debug
+            # lines ("oomd attempting to kill <pid>", one per process) and its survey
+            # ("Considered N cgroups for killing") are not kills.
+            _cue(
+                r"\b(?:Killed|Marked) /(?:\S*/)?(?P<key>[^/\s]+) (?:for killing )?due to "
+                r"(?:memory pressure for |memory used \(|swap used \()",
+                flags=0,
+                starts=True,
+                needles=("due to memory", "due to swap"),
+            ),
+            _cue(
+                r"(?P<key>[^\s/]+): systemd-oomd killed \d+ process\(es\) in this unit\b",
+                flags=0,
+                within=100,
+                needles=("systemd-oomd killed",),
+            ),
         ),
         within=5000,  # the task dump between the first and the kill line can be long
         within_s=120.0,

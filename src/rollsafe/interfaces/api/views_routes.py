@@ -55,6 +55,42 @@ _BEFORE_UPGRADE = 900.0  # the default window starts this long before the latest
 Viewer = Annotated[roles.Principal, fastapi.Depends(roles.viewer)]
 Offset = Annotated[int, fastapi.Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, fastapi.Query(ge=1, le=MAX_PAGE)]
+Range = Annotated[str | None, fastapi.Query(alias="range")]
+
+
+class Paging:
+    """The query parameters of a paged view (``audit``, ``runs``): its time filter, ``range``
+    or ``since``/``until`` (none: the whole history), and the page, ``offset``/``limit``."""
+
+    def __init__(
+        self,
+        range_: Range = None,
+        since: float | None = None,
+        until: float | None = None,
+        offset: Offset = 0,
+        limit: Limit = 50,
+    ) -> None:
+        self.range_, self.since, self.until = range_, since, until
+        self.offset, self.limit = offset, limit
+
+    def bounds(self, now: float) -> tuple[float | None, float | None]:
+        """The time filter: none unless asked (the whole history, up to ``until`` if given);
+        with ``range`` or ``since``, the window they ask for (``window``: bounded, checked)."""
+        if self.range_ is None and self.since is None:
+            return None, self.until
+        return window(now, range_=self.range_, since=self.since, until=self.until)
+
+    def page(self, newest_first: list[Any], *, key: str) -> dict[str, Any]:
+        """The answer: ``newest_first``'s count and this page of it (each item's JSON)."""
+        return {
+            "total": len(newest_first),
+            "offset": self.offset,
+            "limit": self.limit,
+            key: [item.to_json() for item in newest_first[self.offset : self.offset + self.limit]],
+        }
+
+
+Paged = Annotated[Paging, fastapi.Depends()]
 
 
 class _Bad(Exception):
@@ -210,18 +246,11 @@ class ViewService:
             "runs": found_runs,
         }
 
-    def audit(
-        self,
-        *,
-        target: str | None,
-        action: str | None,
-        since: float | None,
-        until: float | None,
-        offset: int,
-        limit: int,
-    ) -> dict[str, Any]:
-        # Newest first: keep only the last offset+limit matches while scanning in order.
-        keep: collections.deque[Any] = collections.deque(maxlen=offset + limit + 1)
+    def audit(self, *, target: str | None, action: str | None, paging: Paging) -> dict[str, Any]:
+        since, until = paging.bounds(self.clock.now())
+        # Newest first: keep only the last offset+limit matches while scanning in order; the
+        # total counts them all.
+        keep: collections.deque[Any] = collections.deque(maxlen=paging.offset + paging.limit)
         total = 0
         for event in self.store.list_audit_events(target=target):
             e = event.entry
@@ -231,25 +260,12 @@ class ViewService:
                 continue
             total += 1
             keep.append(event)
-        newest = list(reversed(keep))
-        page = newest[offset : offset + limit]
-        return {
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-            "events": [e.to_json() for e in page],
-        }
+        answer = paging.page(list(reversed(keep)), key="events")
+        answer["total"] = total
+        return answer
 
-    def runs(
-        self,
-        *,
-        target: str | None,
-        state: str | None,
-        since: float | None,
-        until: float | None,
-        offset: int,
-        limit: int,
-    ) -> dict[str, Any]:
+    def runs(self, *, target: str | None, state: str | None, paging: Paging) -> dict[str, Any]:
+        since, until = paging.bounds(self.clock.now())
         if state is not None and state not in {s.value for s in runs.RunState}:
             known = ", ".join(s.value for s in runs.RunState)
             raise _Bad(400, f"state must be one of {known}; got {state!r}")
@@ -262,12 +278,7 @@ class ViewService:
             and (until is None or r.created_at <= until)
         ]
         found.reverse()
-        return {
-            "total": len(found),
-            "offset": offset,
-            "limit": limit,
-            "runs": [r.to_json() for r in found[offset : offset + limit]],
-        }
+        return paging.page(found, key="runs")
 
     def restore_points(self, target: str) -> dict[str, Any]:
         tid = self._known(target)
@@ -327,7 +338,7 @@ def router(service: ViewService) -> fastapi.APIRouter:
     async def judged(
         target: str,
         who: Viewer,
-        range_: Annotated[str | None, fastapi.Query(alias="range")] = None,
+        range_: Range = None,
         since: float | None = None,
         until: float | None = None,
     ) -> responses.JSONResponse:
@@ -344,47 +355,21 @@ def router(service: ViewService) -> fastapi.APIRouter:
     async def audit(
         *,
         who: Viewer,
+        paging: Paged,
         target: str | None = None,
         action: Annotated[str | None, fastapi.Query(max_length=100)] = None,
-        range_: Annotated[str | None, fastapi.Query(alias="range")] = None,
-        since: float | None = None,
-        until: float | None = None,
-        offset: Offset = 0,
-        limit: Limit = 50,
     ) -> responses.JSONResponse:
-        def work() -> dict[str, Any]:
-            start, end = (since, until)
-            if range_ is not None or since is not None:
-                start, end = span(range_, since, until)
-            return service.audit(
-                target=target or None, action=action or None, since=start, until=end,
-                offset=offset, limit=limit,
-            )  # fmt: skip
-
-        return await answer(work)
+        return await answer(
+            lambda: service.audit(target=target or None, action=action or None, paging=paging)
+        )
 
     @api.get("/views/runs", summary="Rollback runs, filtered, newest first, paged")
     async def list_runs(
-        *,
-        who: Viewer,
-        target: str | None = None,
-        state: str | None = None,
-        range_: Annotated[str | None, fastapi.Query(alias="range")] = None,
-        since: float | None = None,
-        until: float | None = None,
-        offset: Offset = 0,
-        limit: Limit = 50,
+        *, who: Viewer, paging: Paged, target: str | None = None, state: str | None = None
     ) -> responses.JSONResponse:
-        def work() -> dict[str, Any]:
-            start, end = (since, until)
-            if range_ is not None or since is not None:
-                start, end = span(range_, since, until)
-            return service.runs(
-                target=target or None, state=state or None, since=start, until=end,
-                offset=offset, limit=limit,
-            )  # fmt: skip
-
-        return await answer(work)
+        return await answer(
+            lambda: service.runs(target=target or None, state=state or None, paging=paging)
+        )
 
     @api.get("/targets/{target}/restore-points", summary="Restore points and upgrades")
     async def restore_points(target: str, who: Viewer) -> responses.JSONResponse:

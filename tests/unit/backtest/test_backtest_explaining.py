@@ -1,0 +1,130 @@
+"""How ``explaining`` measures a regression rule's near miss, and that it lists them.
+
+The sequential test's evidence (``rollsafe.judge.sequential``) grows multiplicatively, so its
+share is on a log scale, 100% at 1/alpha; the effect says in words how far the signal moved
+and where the rule's margin was. The listing keeps regression rules that ran a test even when
+other rules came closer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from rollsafe.backtest import explaining, recordings
+from rollsafe.config import models
+from rollsafe.domain import ids, observations
+
+REGRESSION: dict[str, Any] = {
+    "kind": "regression",
+    "e_value": 10**1.5,
+    "e_value_exact": True,
+    "e_threshold": 1000.0,
+    "alpha": 0.001,
+    "effect": "p50 latency",
+    "current": 0.3,
+    "baseline": 0.1,
+    "min_ratio": 2.0,
+    "min_delta": 0.05,
+    "against": "self",
+    "no_data": False,
+}
+
+
+def test_a_regression_is_its_evidence_on_a_log_scale_with_the_effect_in_words() -> None:
+    share, detail = explaining.closeness(REGRESSION)
+    assert share == pytest.approx(0.5)  # 10^1.5 of 10^3
+    assert detail == (
+        "p50 latency 0.3 vs 0.1 before the upgrade (x3; worse above 0.2, the larger of x2 and "
+        "+0.05); e-value 31.6 of 1e+03 needed (alpha 0.001)"
+    )
+
+
+def test_no_evidence_is_0_and_the_margin_can_be_the_delta_or_the_cohort_s() -> None:
+    evidence = {
+        **REGRESSION,
+        "e_value": 0.02,
+        "e_value_exact": False,  # far below the bar: the judge gives an upper bound
+        "current": 0.12,
+        "baseline": 0.01,
+        "against": "cohort",
+    }
+    share, detail = explaining.closeness(evidence)
+    assert share == 0.0
+    # 0.01 + 0.05 beats 0.01 x 2: the absolute margin is the one to pass.
+    assert detail.startswith("p50 latency 0.12 vs 0.01 the baseline cohort (x12; worse above 0.06")
+    assert detail.endswith("e-value at most 0.02 of 1e+03 needed (alpha 0.001)")
+
+
+def test_a_regression_before_its_test_says_so() -> None:
+    assert explaining.closeness({"kind": "regression", "e_threshold": None}) == (0.0, "no test yet")
+    assert explaining.closeness({**REGRESSION, "no_data": True}) == (0.0, "no data")
+
+
+def _recording(factor: float) -> recordings.Recording:
+    """Probe ``m`` every 30 s, 10 +- 1 before an upgrade at +1 h, ``factor`` times as much
+    after it; labelled a fault from the upgrade on."""
+    web = ids.TargetId("web-1")
+    items = tuple(
+        observations.Observation(
+            float(t), web, "m", value=(9.0 + (t // 30) % 3) * (factor if t >= 3600 else 1.0)
+        )
+        for t in range(0, 7200, 30)
+    )
+    return recordings.Recording(
+        name="m-up",
+        header=recordings.Header(
+            start=0.0, end=7200.0, labelled=True, faults=(recordings.Fault(web, 3600.0, "m"),)
+        ),
+        observations=items,
+        marks=(observations.Mark(3600.0, web, "upgrade"),),
+        log_lines=(),
+    )
+
+
+CONFIG = models.RollsafeConfig.model_validate(
+    {
+        "targets": [{"id": "web-1"}],
+        "rules": [
+            {"id": "m-up", "kind": "regression", "severity": "critical", "probe": "m"},
+            # Two rules with larger shares than a regression gathering no evidence (0%).
+            {
+                "id": "m-over-20",
+                "kind": "threshold",
+                "severity": "critical",
+                "probe": "m",
+                "op": ">",
+                "value": 20,
+            },
+            {
+                "id": "m-over-30",
+                "kind": "threshold",
+                "severity": "critical",
+                "probe": "m",
+                "op": ">",
+                "value": 30,
+            },
+        ],
+    }
+)
+
+
+def test_regression_rules_that_ran_are_listed_even_past_the_limit() -> None:
+    # x1.4 against the default margin of x1.5: the test gathers no evidence (0%), both
+    # thresholds come closer (about 70% and 47%), and the limit is one rule.
+    near = explaining.near_misses(CONFIG, _recording(1.4), target="web-1", since=3600.0, limit=1)
+    assert [(n.rule, n.kind) for n in near] == [("m-over-20", "threshold"), ("m-up", "regression")]
+    regression = near[1]
+    assert regression.closeness == 0.0
+    assert regression.time >= 3600.0
+    # Its leading component: the hour's p99 (11), the margin x1.5 of it.
+    assert regression.detail.startswith(
+        "p99 value 15.4 vs 11 before the upgrade (x1.4; worse above 16.5, the larger of x1.5 "
+        "and +0); e-value "
+    )
+    # Without a test to run (no upgrade mark: no reference), it is not listed past the limit.
+    unmarked = dataclasses.replace(_recording(1.4), marks=())
+    near = explaining.near_misses(CONFIG, unmarked, target="web-1", since=3600.0, limit=1)
+    assert [n.rule for n in near] == ["m-over-20"]
