@@ -47,6 +47,9 @@ def _rules(draw: st.DrawFn) -> tuple[models.ThresholdRule, models.BaselineRule]:
     }
     if draw(st.booleans()):
         threshold["for"] = draw(st.integers(0, 30))
+    if draw(st.booleans()):  # runs counted over a sliding span (read the long way)
+        threshold["episodes"] = draw(st.integers(2, 3))
+        threshold["within"] = draw(st.integers(31, 60))
     aggregate = draw(st.sampled_from(["mean", "rate", "ratio"]))
     baseline: dict[str, Any] = {
         "id": "b",
