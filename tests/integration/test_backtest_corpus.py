@@ -441,11 +441,13 @@ def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
 HELD_OUT_3_MISSED = {
     "fault-memory-leak-2ph",  # 2 points/h: memory-trend sees 2.98%/h, under its 3%/h
     "fault-memory-leak-network-real",  # 2.5 points/h over real wander: 2.99%/h
-    "fault-outage-batch-thrice",  # 65 s outages: batch-host's down needs 120 s
-    # fault-segfault-gp-mixed was missed until kernels' trap lines without `traps:` counted
+    # fault-segfault-gp-mixed was missed until kernels' trap lines without `traps:` counted;
+    # fault-outage-batch-thrice (65 s outages, batch-host's down needs 120 s) until
+    # batch-host counted outages (outages-repeat: 3 within an hour)
 }
 HELD_OUT_3_FALSE_ROLLBACKS = {
-    "healthy-cache-slow-fill",  # a cache filling for 2 h: memory-trend projects it out
+    # healthy-cache-slow-fill (a cache filling for 2 h) was rolled back by memory-trend until
+    # its fit spans 2 hours (min_window 2h: the late half starts 70 minutes after the upgrade)
     "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
     "healthy-warmup-db-replay",  # 40 s journal replay before the mark: down (30 s)
     # healthy-warmup-long-jvm (a 10-minute warm-up, latency-quantile-up 3 minutes after the
@@ -465,10 +467,14 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
     # back (FP 4 -> 3) and fault-p99-under-warmup, a p99 regression present from its restart,
     # is caught at 360 s instead of 180 s, which moves the median. A lowered floor, knowingly:
     # one false rollback less for 3 minutes on a regression that looks like a warm-up.
+    # 360 s since the batch runner's repeated outages are caught (outages-repeat: one more
+    # detection, at the third outage, 2,033 s after the first: a miss became a late
+    # detection, which moves the median) and the cache filling for 2 h is no longer
+    # projected out (memory-trend fits at least 2 h; FP 3 -> 2).
     _hold_floors(
         whole_corpus,
         HELD_OUT_3,
-        _Floors(recordings=45, tp=23, fp=3, fn=4, precision=0.88, recall=0.85, median=330.0),
+        _Floors(recordings=45, tp=25, fp=2, fn=2, precision=0.92, recall=0.92, median=360.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )
@@ -611,12 +617,16 @@ def test_held_out_5_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 # towards `down` (five false rollbacks, one of them hiding a miss), and the regression
 # rule's adaptive warm-up (one): TP 21, FP 3, FN 3, TN 19; precision 0.875, recall 0.875,
 # median 242 s; then its cold start (one, healthy-warmup-tiered, whose outcome motivated it;
-# the hold's length, 5 minutes, was not fitted to it): FP 2, precision 0.913. The floors are
-# these figures; the known misses and false rollbacks may go away, no new one may appear.
+# the hold's length, 5 minutes, was not fitted to it): FP 2, precision 0.913; then segfaults
+# minutes apart (segfaults-repeat: more than 3 in 30 minutes) caught the slow segfault loop
+# 1,470 s after its first crash: TP 22, FP 2, FN 2, TN 19; precision 0.917, recall 0.917,
+# median 256 s (a miss became a late detection, which moves the median; no earlier
+# detection came later). The floors are these figures; the known
+# misses and false rollbacks may go away, no new one may appear.
 HELD_OUT_4_MISSED = {
     "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
     "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
-    "fault-segfault-slow-loop",  # one segfault every 6-10 min: segfault-loop wants 3 in 10 min
+    # fault-segfault-slow-loop (one segfault every 6-10 min) until segfaults-repeat
 }
 HELD_OUT_4_FALSE_ROLLBACKS = {
     "healthy-dependency-outage-fleet",  # errors-confirmed on both hosts, web-2 not upgraded
@@ -634,8 +644,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         whole_corpus,
         HELD_OUT_4,
         # FP 3 -> 2 with the regression rule's cold start (healthy-warmup-tiered spared;
-        # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged).
-        _Floors(recordings=43, tp=21, fp=2, fn=3, precision=0.91, recall=0.875, median=242.0),
+        # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged);
+        # TP 21 -> 22 and median 256 s with segfaults-repeat (the slow loop at its 4th crash).
+        _Floors(recordings=43, tp=22, fp=2, fn=2, precision=0.91, recall=0.91, median=256.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )

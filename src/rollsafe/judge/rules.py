@@ -114,7 +114,7 @@ def version(rule: models.RuleBase) -> str:
 def history_needed(rule: models.RuleBase) -> float:
     """Seconds of history behind the newest value this rule reads (windows trim to the max)."""
     if isinstance(rule, models.ThresholdRule):
-        return rule.for_ or 0.0
+        return max(rule.for_ or 0.0, rule.within or 0.0)
     if isinstance(rule, models.RatioRule | models.RateRule | models.CohortRule):
         return rule.window
     if isinstance(rule, models.BaselineRule | models.TrendRule):
@@ -218,6 +218,8 @@ def threshold(
     (a streak's length is measured between its own checks), so not on which other source's
     observation at the same time was folded in first.
     """
+    if rule.episodes > 1:
+        return _episodic(rule, window, now=now, memo=memo)
     if memo is None or window is None:
         return _threshold(rule, window, now=now)
     key = (window.range(-math.inf, now).identity, window.holds.version)
@@ -251,9 +253,10 @@ def _streak(
 
 
 def _lasting(rule: models.ThresholdRule) -> bool:
-    """A rule about how long something lasted (``consecutive`` > 1 or ``for``), not about
-    one event: a check failing through an upgrade's own restart is not what it measures."""
-    return rule.consecutive > 1 or rule.for_ is not None
+    """A rule about how long or how often something lasted (``consecutive`` > 1, ``for``,
+    ``episodes``), not about one event: a check failing through an upgrade's own restart is
+    not what it measures."""
+    return rule.consecutive > 1 or rule.for_ is not None or rule.episodes > 1
 
 
 def _counts_as_failing(
@@ -342,6 +345,109 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     # The newest value breaches but the rule needs more of them: worth looking again soon.
     pending = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
+
+
+# --------------------------------------------------------------------------- episodes
+
+# The raw condition of a threshold as a windows condition (its prefix counts are kept).
+_CONDITIONS: dict[tuple[str, str, float], models.Condition] = {}
+
+
+def _condition(rule: models.ThresholdRule) -> models.Condition:
+    key = (rule.field, rule.op, rule.value)
+    found = _CONDITIONS.get(key)
+    if found is None:
+        found = _CONDITIONS[key] = models.Condition(field=rule.field, op=rule.op, value=rule.value)
+    return found
+
+
+def _within(rule: models.ThresholdRule) -> float:
+    # The model requires ``within`` with ``episodes`` above 1, the only case that reads it.
+    return rule.within or 0.0
+
+
+def _runs(
+    rule: models.ThresholdRule, window: windows.Window, *, now: float, quick: bool = True
+) -> list[tuple[float, float, int]] | None:
+    """The runs of failing checks in ``(now - within, now]`` that meet ``consecutive`` and
+    ``for``, oldest first: (first check's time, last check's time, checks). None when the
+    checks there could not hold ``episodes`` such runs even if every failing one counted
+    (read from the window's running counts, without walking the checks: a healthy probe),
+    unless not ``quick`` (the evidence lists the runs there are).
+
+    A run is cut at the span's start (only the checks inside count), and a check that does
+    not fail ends it; errors are not checks (see ``_streak``). Checks during an upgrade do
+    not fail (``_counts_as_failing``).
+    """
+    span = window.range(now - _within(rule), now)
+    if quick and span.matching(_condition(rule)) < rule.episodes * rule.consecutive:
+        return None
+    runs: list[tuple[float, float, int]] = []
+    first = last = 0.0
+    count = 0
+    for obs in (*span.values(), None):
+        if obs is not None and _counts_as_failing(rule, window, obs):
+            if not count:
+                first = obs.time
+            last = obs.time
+            count += 1
+            continue
+        if count >= rule.consecutive and _held_for(rule, last - first):
+            runs.append((first, last, count))
+        count = 0
+    return runs
+
+
+def _episodes_breached(
+    rule: models.ThresholdRule, runs: list[tuple[float, float, int]] | None
+) -> bool:
+    return runs is not None and len(runs) >= rule.episodes
+
+
+def _episodic(
+    rule: models.ThresholdRule, window: windows.Window | None, *, now: float, memo: Memo | None
+) -> Outcome:
+    """A threshold with ``episodes``: how many separate runs of failing checks, each meeting
+    ``consecutive`` and ``for``, lie in the last ``within`` (see :func:`_runs`)."""
+    within = _within(rule)
+    if window is None:
+        return _no_data(rule.probe, "no valid observation", {"probe": rule.probe})
+    span = window.range(now - within, now)
+    key = (span.identity, window.holds.version)
+    if memo is not None:
+        known = memo.recall(key)
+        if known is not None:
+            return known
+    runs = _runs(rule, window, now=now, quick=False)
+    found = runs or []
+    breached = _episodes_breached(rule, runs)
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "field": rule.field,
+        "op": rule.op,
+        "threshold": rule.value,
+        "consecutive": rule.consecutive,
+        "for_s": rule.for_,
+        "episodes": rule.episodes,
+        "within_s": rule.within,
+        "runs": [{"since": a, "until": b, "checks": n} for a, b, n in found],
+        "breached": breached,
+        "no_data": not len(span),
+        **_range_of(span),
+    }
+    head = f"{rule.probe} {rule.field} {rule.op} {conditions.number(rule.value)}"
+    each = []
+    if rule.consecutive > 1:
+        each.append(f"{rule.consecutive} checks in a row")
+    if rule.for_ is not None:
+        each.append(f"spanning {_duration(rule.for_)}")
+    lasting = f" ({', '.join(each)} each)" if each else ""
+    summary = (
+        f"{head} {len(found)} separate times{lasting} in the last {_duration(within)}"
+        f"{'' if breached else f', of the {rule.episodes} that count'}"
+    )
+    outcome = Outcome(_breach_severity(rule, breached), summary, evidence)
+    return outcome if memo is None else memo.keep(key, outcome)
 
 
 # --------------------------------------------------------------------------- ratio
@@ -758,6 +864,9 @@ def _decide_threshold(
         return verdicts.Severity.OK, math.inf  # nothing to read until the source speaks
     # Values up to ``now`` only (see ``threshold``): time changes nothing until the next one.
     until = window.next_value_after(now)
+    if rule.episodes > 1:  # ... or until the oldest check slides out of ``within``
+        until = min(until, window.steady(now, _within(rule), closed="right"))
+        return _decided(rule, _episodes_breached(rule, _runs(rule, window, now=now))), until
     last = window.last(rule.consecutive, until=now)
     if len(last) < rule.consecutive:
         return verdicts.Severity.OK, until
@@ -854,6 +963,8 @@ class ThresholdState:
         series = window.series
         times = series.times
         held = len(times)
+        if self.rule.episodes > 1:  # counted over a span that slides with ``now``
+            return _decide_threshold(self.rule, window, now=now)
         if not held or times[-1] > now:  # values after ``now``: read it the long way
             self._appended = -1
             return _decide_threshold(self.rule, window, now=now)

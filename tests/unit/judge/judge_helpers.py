@@ -81,6 +81,7 @@ def threshold_rules(
     ops: Sequence[str] = (">", ">=", "<"),
     fields: Sequence[str] = ("value",),
     longest_for: int = 60,
+    episodes: bool = False,
 ) -> dict[str, Any]:
     """A threshold rule ``t`` as a YAML dict: what the property tests of the judge draw.
 
@@ -88,7 +89,8 @@ def threshold_rules(
     ``>=`` differ) with any level up to 100; ``consecutive`` 1 to 3; a ``for`` of 0 to
     ``longest_for`` seconds half the time; either severity. A test narrows ``ops`` where its
     property needs it (worse evidence is higher only for ``>``/``>=``) and widens ``fields``
-    to what its observations carry."""
+    to what its observations carry. With ``episodes``, half the rules count runs of failing
+    checks over a sliding ``within`` (2 or 3 runs in 31 s or more, longer than ``for``)."""
     rule: dict[str, Any] = {
         "id": "t",
         "kind": "threshold",
@@ -106,6 +108,10 @@ def threshold_rules(
     }
     if draw(st.booleans()):
         rule["for"] = draw(st.integers(0, longest_for))
+    if episodes and draw(st.booleans()):
+        rule["episodes"] = draw(st.integers(2, 3))
+        longest = rule.get("for", 0)  # a run must fit in the span it is counted over
+        rule["within"] = draw(st.integers(max(31, longest + 1), max(60, longest + 30)))
     return rule
 
 

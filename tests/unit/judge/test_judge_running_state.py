@@ -37,7 +37,7 @@ def folds(draw: st.DrawFn) -> list[tuple[float, float | None, float]]:
 
 
 def _rules(draw: st.DrawFn) -> tuple[models.ThresholdRule, models.BaselineRule]:
-    threshold = draw(threshold_rules())
+    threshold = draw(threshold_rules(episodes=True))
     aggregate = draw(st.sampled_from(["mean", "rate", "ratio"]))
     baseline: dict[str, Any] = {
         "id": "b",

@@ -2,10 +2,10 @@
 
 Pins the fast path (``Engine._decide`` and ``rules.decide``: a rule is decided again only when
 its source folded something in, time moved its ranges, or an upgrade mark came) to the full
-one: on random streams of several sources, with sliding windows, sliding and upgrade
-baselines, rates of fresh sources, a regression rule, composites, errors and marks, replay
-gives exactly the decisions (severity, time, sentence, evidence, pending) that judging
-every rule in full after every instant with ``Engine.evaluate`` gives. Times sit near
+one: on random streams of several sources, with sliding windows, threshold episodes, sliding
+and upgrade baselines, rates of fresh sources, a regression rule, composites, errors and
+marks, replay gives exactly the decisions (severity, time, sentence, evidence, pending) that
+judging every rule in full after every instant with ``Engine.evaluate`` gives. Times sit near
 1.7e9 s with tenths of seconds, where ``now - window`` rounds.
 """
 
@@ -108,7 +108,20 @@ def rule_sets(draw: st.DrawFn) -> list[dict[str, Any]]:
             "min_samples": 3,
             "severity": "critical",
         },
-        {"id": "any", "kind": "any", "rules": ["t", "r", "e", "b"]},
+        {
+            # runs of breaching values counted over a span that slides with time
+            "id": "p",
+            "kind": "threshold",
+            "probe": source(),
+            "op": draw(st.sampled_from([">", "<"])),
+            "value": draw(level),
+            "consecutive": draw(st.integers(1, 3)),
+            "for": draw(st.sampled_from([0, 15])),
+            "episodes": draw(st.integers(2, 3)),
+            "within": draw(st.integers(30, 200)),
+            "severity": "critical",
+        },
+        {"id": "any", "kind": "any", "rules": ["t", "r", "e", "b", "p"]},
         {"id": "two", "kind": "at_least", "count": 2, "rules": ["t", "r", "e", "b", "q", "m"]},
         {"id": "nested", "kind": "all", "rules": ["any", "two"], "severity": "critical"},
     ]

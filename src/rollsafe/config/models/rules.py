@@ -66,8 +66,30 @@ class ThresholdRule(RuleBase):
         alias="for",
         description="The condition must also hold this long (on the failing checks)",
     )
+    episodes: int = Field(
+        default=1,
+        ge=1,
+        description="Separate runs of failing checks, each meeting `consecutive` and `for`, "
+        "that must fall within `within` (an outage that keeps coming back, each time too "
+        "short for `for`); 1: the newest run alone",
+    )
+    within: Duration | None = Field(
+        default=None,
+        description="With `episodes` above 1: the span, back from now, in which the runs are "
+        "counted (only the checks inside it)",
+    )
 
     model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _episodes_within(self) -> ThresholdRule:
+        if self.episodes > 1 and self.within is None:
+            raise ValueError("episodes above 1 needs `within` (e.g. within: 1h)")
+        if self.episodes == 1 and self.within is not None:
+            raise ValueError("`within` is only read with episodes above 1")
+        if self.within is not None and self.within <= (self.for_ or 0.0):
+            raise ValueError("within must be longer than `for`")
+        return self
 
 
 class RatioRule(RuleBase):
