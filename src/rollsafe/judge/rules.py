@@ -15,8 +15,9 @@ Shared semantics (the configuration models document the per-kind ones):
   breaching checks to span at least T from its first to its last check. Not "until now": a
   rule changes only when its own probe reports, whatever else is folded in at the same time;
 * windows are ``(now - window, now]``; a baseline's reference period is
-  ``[ref - before, ref)`` with ``ref`` the latest ``upgrade`` mark at or before ``now``, or
-  ``now - window`` when there is none;
+  ``[ref - before, ref)`` with ``ref`` where the latest ``upgrade`` mark at or before ``now``
+  began (its ``upgrade_started`` mark, else the mark itself: ``engine.Engine._reference_end``),
+  or ``now - window`` when there is none;
 * a rate divides by the window, except for a source first seen less than a window ago, which
   divides by the time since its first value (at least ``floor``: the probe's interval, or
   ``per``) so a fresh probe's burst is not diluted by time nobody was looking;
@@ -138,12 +139,16 @@ def evaluate_leaf(
     *,
     now: float,
     reference_at: float | None = None,
+    reference_end: float | None = None,
     rate_floor: float | None = None,
     memo: Memo | None = None,
 ) -> Outcome:
     """Dispatch to the rule kind's function; ``window`` is None when the source never spoke.
 
-    ``memo``, kept by the caller per (target, rule), saves recomputing an unchanged outcome.
+    ``reference_at``: the latest ``upgrade`` mark; ``reference_end``: where a baseline's
+    reference period ends (the upgrade's start when one was marked, see notes; None: at
+    ``reference_at``). ``memo``, kept by the caller per (target, rule), saves recomputing an
+    unchanged outcome.
     """
     if isinstance(rule, models.ThresholdRule):
         return threshold(rule, window, now=now, memo=memo)
@@ -153,7 +158,15 @@ def evaluate_leaf(
         return rate(rule, window, now=now, floor=rate_floor, memo=memo)
     if isinstance(rule, models.TrendRule):
         return trending(rule, window, now=now, reference_at=reference_at, memo=memo)
-    return baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor, memo=memo)
+    return baseline(
+        rule,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=rate_floor,
+        memo=memo,
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -491,6 +504,7 @@ def baseline(
     *,
     now: float,
     reference_at: float | None = None,
+    reference_end: float | None = None,
     floor: float | None = None,
     memo: Memo | None = None,
 ) -> Outcome:
@@ -503,7 +517,9 @@ def baseline(
         ref_values,
         current_covered,
         ref_covered,
-    ) = _baseline_inputs(rule, window, now=now, reference_at=reference_at, floor=floor)
+    ) = _baseline_inputs(
+        rule, window, now=now, reference_at=reference_at, reference_end=reference_end, floor=floor
+    )
     key = (
         reference,
         ref_start,
@@ -538,12 +554,13 @@ def _baseline_inputs(
     *,
     now: float,
     reference_at: float | None,
+    reference_end: float | None,
     floor: float | None,
 ) -> tuple[str, float, float, windows.Span, windows.Span, float, float]:
     """What a baseline reads at ``now``: its reference (``upgrade`` or ``sliding``) and that
     period's bounds, the current and reference values, and the seconds each was watched."""
     if reference_at is not None and reference_at <= now:
-        ref_end, reference = reference_at, "upgrade"
+        ref_end, reference = _end_of(reference_at, reference_end), "upgrade"
     else:
         ref_end, reference = now - rule.window, "sliding"
     ref_start = ref_end - rule.before
@@ -569,6 +586,12 @@ def _baseline_inputs(
         current_covered,
         ref_covered,
     )
+
+
+def _end_of(reference_at: float, reference_end: float | None) -> float:
+    """Where the reference period before the upgrade marked at ``reference_at`` ends: at the
+    upgrade's start when one was marked (never after the mark), else at the mark."""
+    return reference_at if reference_end is None else min(reference_end, reference_at)
 
 
 def _baseline_breached(
@@ -698,6 +721,7 @@ def decide(
     *,
     now: float,
     reference_at: float | None = None,
+    reference_end: float | None = None,
     rate_floor: float | None = None,
     memo: Memo | None = None,
 ) -> tuple[verdicts.Severity, float]:
@@ -722,7 +746,14 @@ def decide(
         return _decide_rate(rule, window, now=now, floor=rate_floor)
     if isinstance(rule, models.TrendRule):
         return _decide_trend(rule, window, now=now, reference_at=reference_at, memo=memo)
-    return _decide_baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor)
+    return _decide_baseline(
+        rule,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=rate_floor,
+    )
 
 
 def _decide_trend(
@@ -799,10 +830,18 @@ def _decide_baseline(
     *,
     now: float,
     reference_at: float | None,
+    reference_end: float | None,
     floor: float | None,
 ) -> tuple[verdicts.Severity, float]:
     reference, _, ref_end, current_values, ref_values, current_covered, ref_covered = (
-        _baseline_inputs(rule, window, now=now, reference_at=reference_at, floor=floor)
+        _baseline_inputs(
+            rule,
+            window,
+            now=now,
+            reference_at=reference_at,
+            reference_end=reference_end,
+            floor=floor,
+        )
     )
     current, current_n = _aggregate(rule, current_values, covered=current_covered)
     base, base_n = _aggregate(rule, ref_values, covered=ref_covered)
@@ -992,14 +1031,20 @@ class BaselineState:
             rule.aggregate, series, self._field, lists, lo=lo, hi=hi, covered=covered
         )
 
-    def decide(self, now: float, reference_at: float | None) -> tuple[verdicts.Severity, float]:
+    def decide(
+        self, now: float, reference_at: float | None, reference_end: float | None = None
+    ) -> tuple[verdicts.Severity, float]:
         rule = self.rule
         window = self.window
         times = self._times
         length = rule.window
         before = rule.before
         upgrade = reference_at is not None and reference_at <= now
-        ref_end = reference_at if upgrade and reference_at is not None else now - length
+        ref_end = (
+            _end_of(reference_at, reference_end)
+            if upgrade and reference_at is not None
+            else now - length
+        )
         first = window.first_value_time
         rate = rule.aggregate == "rate"
         current_covered = 0.0
