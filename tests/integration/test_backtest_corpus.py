@@ -442,6 +442,8 @@ HELD_OUT_3_MISSED = {
 }
 HELD_OUT_3_FALSE_ROLLBACKS = {
     "healthy-cache-slow-fill",  # a cache filling for 2 h: memory-trend projects it out
+    # Rolled back during the restart, before its only mark came (no start mark): the judge
+    # cannot know of an upgrade it is told of only at its end (docs/configuration.md).
     "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
     "healthy-warmup-db-replay",  # 40 s journal replay before the mark: down (30 s)
     "healthy-warmup-long-jvm",  # a 10-minute warm-up: latency-quantile-up after 2 min
@@ -548,7 +550,9 @@ def test_held_out_4_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 # reboot is no longer "before the upgrade": healthy-db-reboot-run's cold-buffer p99, hidden
 # until then by the reboot's own slow queries in the reference, is rolled back (FP 4,
 # precision 0.840; the warm-up after a reboot between the marks is the regression rule's
-# warm-up to hold). The floors are these figures; the known misses and false rollbacks may go
+# warm-up to hold); and a baseline on a target with no upgrade mark has no data, so web-2,
+# never upgraded, is no longer rolled back in healthy-dependency-outage-fleet (FP 3,
+# precision 0.875). The floors are these figures; the known misses and false rollbacks may go
 # away, no new one may appear.
 HELD_OUT_4_MISSED = {
     "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
@@ -557,7 +561,7 @@ HELD_OUT_4_MISSED = {
 }
 HELD_OUT_4_FALSE_ROLLBACKS = {
     "healthy-db-reboot-run",  # p99 8x after a reboot between the marks, settling over 4 min
-    "healthy-dependency-outage-fleet",  # errors-confirmed on both hosts, web-2 not upgraded
+    "healthy-dependency-outage-fleet",  # errors-confirmed on web-1 (web-2 never upgraded: ok)
     "healthy-warmup-tiered",  # p99 3x for 4 min: latency-quantile-up after 90 s
 }
 
@@ -570,7 +574,7 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
     _hold_floors(
         whole_corpus,
         HELD_OUT_4,
-        _Floors(recordings=43, tp=21, fp=4, fn=3, precision=0.84, recall=0.875, median=242.0),
+        _Floors(recordings=43, tp=21, fp=3, fn=3, precision=0.875, recall=0.875, median=242.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )

@@ -16,10 +16,14 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   keeps the longest history any rule on that source needs (plus ``margin``), see ``windows``.
   An alert observation (``alert_state`` set) is also recorded on the alert board, where
   ``alert`` rules read which alerts fire now (see ``alerts``).
-* ``mark`` records an ``upgrade`` mark: baseline rules compare against the period before the
-  latest one. Only the last few upgrade marks per target are kept; other mark names are
-  accepted and ignored (no rule refers to them yet). Register a mark before the reference
-  period's data has slid out of the window (live, the mark comes when the upgrade ends).
+* ``mark`` records ``upgrade_started`` and ``upgrade`` marks. "Before the upgrade" (the
+  reference period of baselines and regression rules) ends where the latest ``upgrade``
+  mark's upgrade began (``_reference_end``); "after" is timed from the ``upgrade`` mark:
+  lasting thresholds judge from it, and skip failing checks made between the two marks
+  (``windows.Holds``). A baseline with no ``upgrade`` mark in force has no data. Only the
+  last few marks of each name per target are kept; other mark names are accepted and
+  ignored. Register a mark before the period before it has slid out of the window (live,
+  ``upgrade_started`` comes when the upgrade begins, ``upgrade`` when it has ended).
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
@@ -248,18 +252,17 @@ class Engine:
         return upgrade_at
 
     def _hold(self, target: ids.TargetId) -> None:
-        """Recompute when ``target`` was being upgraded: from each start to the first end at
-        or after it, at most ``UPGRADE_HOLD_MAX``."""
-        starts = self._starts.get(target)
-        if not starts:
-            return
+        """Recompute ``target``'s upgrades for lasting rules (``windows.Holds``): when it was
+        being upgraded, from each start to the first end at or after it, at most
+        ``UPGRADE_HOLD_MAX``; and its ``upgrade`` marks, from which they judge."""
+        starts = self._starts.get(target, [])
         ends = self._marks.get(target, [])
         intervals = []
         for start in starts:
             index = bisect.bisect_left(ends, start)
             end = ends[index] if index < len(ends) else math.inf
             intervals.append((start, min(end, start + UPGRADE_HOLD_MAX)))
-        self._holds.setdefault(target, windows.Holds()).set(intervals)
+        self._holds.setdefault(target, windows.Holds()).set(intervals, ends)
 
     def set_cohorts(self, assignment: Mapping[str, str]) -> None:
         """Replace the cohort assignment: target -> ``canary`` | ``baseline`` (empty: none)."""

@@ -126,9 +126,9 @@ def test_a_baseline_reference_ends_where_the_upgrade_began() -> None:
     plain = _live(cfg, items, [upgrade(1300)], now=1500, rule="slower")
     assert plain.evidence["reference_end"] == 1300
     assert plain.severity is OK
-    # Critical since before the mark (sliding), and it stays so.
-    assert [t for t, _ in _replayed(cfg, items, marks, "slower") if t >= 1300] == []
-    assert _replayed(cfg, items, [upgrade(1300)], "slower")[-1] == (1300.0, OK)
+    # Nothing before the upgrade mark (no "before the upgrade" yet), critical from it on.
+    assert _replayed(cfg, items, marks, "slower") == [(1300.0, CRITICAL)]
+    assert _replayed(cfg, items, [upgrade(1300)], "slower") == []
 
 
 def test_a_start_mark_folded_after_the_end_mark_still_moves_the_reference() -> None:
