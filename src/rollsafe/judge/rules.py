@@ -229,14 +229,13 @@ def threshold(
     """The failing checks of the probe: ``consecutive`` in a row, spanning ``for`` (see notes).
 
     The outcome depends on the values up to ``now`` and the target's upgrade marks, and on
-    nothing else: of ``now`` itself only which ``upgrade`` mark is in force (a streak's length
-    is measured between its own checks), so not on which other source's observation at the
-    same time was folded in first.
+    nothing else: not on ``now`` itself (a streak's length is measured between its own checks,
+    and it starts at the latest ``upgrade`` mark before its newest check), so not on which
+    other source's observation at the same time was folded in first.
     """
     if memo is None or window is None:
         return _threshold(rule, window, now=now)
-    holds = window.holds
-    key = (window.range(-math.inf, now).identity, holds.version, holds.cut(now))
+    key = (window.range(-math.inf, now).identity, window.holds.version)
     known = memo.recall(key)
     if known is not None:
         return known
@@ -256,8 +255,10 @@ def _streak(
     count = 0
     first: float | None = None
     last: float | None = None
-    cut = window.holds.cut(now)
+    cut = -math.inf
     for obs in window.newest_first(until=now):
+        if last is None:
+            cut = window.holds.cut(obs.time)  # the upgrade mark before the newest check
         if not _counts_as_failing(rule, window, obs, cut):
             break
         count += 1
@@ -280,8 +281,9 @@ def _counts_as_failing(
     cut: float,
 ) -> bool:
     """``obs`` breaches and, for a lasting rule, was made after the upgrade: not before the
-    ``upgrade`` mark in force (``cut``: ``Holds.cut(now)``), not while its target was being
-    upgraded (from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
+    latest ``upgrade`` mark at or before the newest check (``cut``: ``Holds.cut`` of its
+    time; a run of failing checks never spans an upgrade mark), not while its target was
+    being upgraded (from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
     if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
         return False
     holds = window.holds
@@ -292,13 +294,32 @@ def _counts_as_failing(
     return obs.time >= cut and not holds.covers(obs.time)
 
 
-def _since(cut: float, *, until: float) -> str:
-    """How long the checks since the upgrade mark ``cut`` span, up to the newest one."""
-    return _duration(max(0.0, until - cut))
-
-
 def _held_for(rule: models.ThresholdRule, span: float | None) -> bool:
     return rule.for_ is None or (span is not None and span >= rule.for_)
+
+
+def _upgrade_words(
+    raw: Sequence[bool],
+    hits: Sequence[bool],
+    last: Sequence[observations.Observation],
+    cut: float,
+    *,
+    from_mark: bool,
+) -> str | None:
+    """Why failing checks did not count, when an upgrade is why (see ``_counts_as_failing``);
+    None when it is not (the newest check passes, or nothing was left out)."""
+    if all(raw):
+        if from_mark:
+            since = _duration(last[-1].time - cut)
+            return (
+                "failing since before the upgrade ended: judged from its end "
+                f"(its newest check {since} after it)"
+            )
+        if raw != hits:
+            return "while the target was being upgraded (its own restarts and reboots do not count)"
+    if raw[-1] and not hits[-1]:
+        return "but during the upgrade (its own restarts and reboots do not count)"
+    return None
 
 
 def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
@@ -322,7 +343,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         return _no_data(rule.probe, reason, evidence, pending=pending)
 
     raw = [conditions.compare(x, rule.op, rule.value) for x in numbers]
-    cut = window.holds.cut(now)
+    cut = window.holds.cut(last[-1].time)
     hits = [_counts_as_failing(rule, window, o, cut) for o in last]
     during_upgrade = raw != hits
     # Failing since before the upgrade mark in force: judged from that mark.
@@ -347,23 +368,13 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         if rule.for_ is not None:
             tail.append(f"failing checks spanning {_duration(evidence['streak_s'])}")
         summary = head + (f" ({', '.join(tail)})" if tail else "")
-    elif from_mark and all(raw):
-        summary = (
-            f"{head}, failing since before the upgrade ended: judged from its end "
-            f"({_since(cut, until=last[-1].time)} of checks)"
-        )
-    elif during_upgrade and all(raw):
-        summary = (
-            f"{head}, while the target was being upgraded (its own restarts and reboots "
-            "do not count)"
-        )
-    elif not hits[-1] and not raw[-1]:
+    elif (words := _upgrade_words(raw, hits, last, cut, from_mark=from_mark)) is not None:
+        summary = f"{head}, {words}"
+    elif not hits[-1]:
         summary = (
             f"{rule.probe} {rule.field} {conditions.number(numbers[-1])}, "
             f"not {rule.op} {conditions.number(rule.value)}"
         )
-    elif not hits[-1]:
-        summary = f"{head}, but during the upgrade (its own restarts and reboots do not count)"
     elif not in_a_row:
         summary = f"{head}, but only {sum(hits)} of the last {rule.consecutive} values"
     else:
@@ -840,7 +851,7 @@ def _decide_threshold(
     last = window.last(rule.consecutive, until=now)
     if len(last) < rule.consecutive:
         return verdicts.Severity.OK, until
-    cut = window.holds.cut(now)
+    cut = window.holds.cut(last[-1].time)
     for obs in last:
         if not _counts_as_failing(rule, window, obs, cut):
             return verdicts.Severity.OK, until
@@ -925,7 +936,7 @@ class ThresholdState:
         self._appended = -1  # nothing read yet
         self._placed = -1
         self._holds = -1  # the version of the target's upgrade holds read
-        self._cut = -math.inf  # the upgrade mark in force when read
+        self._cut = -math.inf  # the upgrade mark before the newest check when read
         self._run = 0
 
     def _breaches(self, obs: observations.Observation) -> bool:
@@ -941,8 +952,8 @@ class ThresholdState:
             return _decide_threshold(self.rule, window, now=now)
         new = series.appended - self._appended
         holds = window.holds.version
-        cut = window.holds.cut(now)
-        recount = cut != self._cut  # another upgrade mark in force: which checks count changed
+        cut = window.holds.cut(times[-1])
+        recount = cut != self._cut  # a check after another upgrade mark: which checks count
         self._cut = cut
         if (
             series.placed != self._placed

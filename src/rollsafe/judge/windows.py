@@ -566,7 +566,7 @@ class Holds:
     ``intervals``: when it was being upgraded, ``[start, end)`` from ``upgrade_started`` to
     ``upgrade`` marks; ``ends``: its ``upgrade`` marks, in time order. Kept by the engine
     (``engine.mark``); duration rules do not count failing checks made inside an interval,
-    nor, once an ``upgrade`` mark is in force, those made before it (``rules.threshold``).
+    and a run of failing checks never spans an ``upgrade`` mark (``rules.threshold``).
     ``version`` changes whenever either does, so what was read under the old ones is read
     again.
     """
@@ -588,10 +588,10 @@ class Holds:
     def covers(self, time: float) -> bool:
         return any(start <= time < end for start, end in self.intervals)
 
-    def cut(self, now: float) -> float:
-        """The latest ``upgrade`` mark at or before ``now`` (minus infinity: none): lasting
-        rules judge from it, checks made before it do not count after it."""
-        index = bisect.bisect_right(self.ends, now)
+    def cut(self, at: float) -> float:
+        """The latest ``upgrade`` mark at or before ``at`` (minus infinity: none): a lasting
+        rule's run of failing checks whose newest check is at ``at`` starts at or after it."""
+        index = bisect.bisect_right(self.ends, at)
         return self.ends[index - 1] if index else -math.inf
 
 

@@ -111,10 +111,10 @@ def test_running_state_decides_what_decide_decides(
         )
 
 
-def test_a_running_threshold_judges_from_an_upgrade_mark_time_reaches() -> None:
+def test_a_running_threshold_judges_from_an_upgrade_mark_once_a_check_is_after_it() -> None:
     # The mark is known before its time (a replay registers marks as they come, but the
-    # state must not rely on it): when ``now`` passes it, the run built before it no longer
-    # counts, although nothing was folded in and the holds did not change.
+    # state must not rely on it): once a check after it comes, the run built before it no
+    # longer counts, although the holds did not change.
     (rule,) = config(
         {"id": "t", "kind": "threshold", "probe": "cpu", "op": ">", "value": 0, "consecutive": 2}
     ).rules
@@ -128,8 +128,9 @@ def test_a_running_threshold_judges_from_an_upgrade_mark_time_reaches() -> None:
     assert running.decide(BASE + 20) == rules.decide(rule, window, now=BASE + 20)
     assert running.decide(BASE + 20)[0].label == "warning"
     assert running.decide(BASE + 35) == rules.decide(rule, window, now=BASE + 35)
-    assert running.decide(BASE + 35)[0].label == "ok"
+    assert running.decide(BASE + 35)[0].label == "warning"  # no check since the mark yet
     window.insert(obs(BASE + 40, 1.0))
+    assert running.decide(BASE + 40) == rules.decide(rule, window, now=BASE + 40)
     assert running.decide(BASE + 40)[0].label == "ok"  # one check since the mark
     window.insert(obs(BASE + 50, 1.0))
     assert running.decide(BASE + 50) == rules.decide(rule, window, now=BASE + 50)

@@ -170,3 +170,15 @@ def test_an_outage_older_than_the_upgrade_is_judged_again_from_the_mark() -> Non
     assert downs == [(80.0, CRITICAL), (190.0, OK), (220.0, CRITICAL)]
     assert _live(items, marks, now=210).severity is OK
     assert _live(items, marks, now=210).pending  # failing: worth looking again soon
+
+
+def test_the_mark_counts_from_the_first_check_after_it() -> None:
+    # A run of failing checks never spans an upgrade mark, measured on the checks: until a
+    # check after the mark comes, nothing new is known and the decision stands (so no
+    # decision depends on whether "now" is judged a little before or after the mark).
+    items = [o for o in _health((100, 400)) if o.time <= 170]
+    assert _live(items, [_mark(185, "upgrade")], now=200).severity is CRITICAL
+    later = [*items, obs(190, 0.0, source="health")]
+    found = _live(later, [_mark(185, "upgrade")], now=200)
+    assert found.severity is OK
+    assert found.summary.endswith("judged from its end (its newest check 5s after it)")
