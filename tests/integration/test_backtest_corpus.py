@@ -448,6 +448,8 @@ HELD_OUT_3_MISSED = {
 HELD_OUT_3_FALSE_ROLLBACKS = {
     # healthy-cache-slow-fill (a cache filling for 2 h) was rolled back by memory-trend until
     # its fit spans 2 hours (min_window 2h: the late half starts 70 minutes after the upgrade)
+    # Rolled back during the restart, before its only mark came (no start mark): the judge
+    # cannot know of an upgrade it is told of only at its end (docs/configuration.md).
     "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
     "healthy-warmup-db-replay",  # 40 s journal replay before the mark: down (30 s)
     # healthy-warmup-long-jvm (a 10-minute warm-up, latency-quantile-up 3 minutes after the
@@ -621,15 +623,20 @@ def test_held_out_5_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 # minutes apart (segfaults-repeat: more than 3 in 30 minutes) caught the slow segfault loop
 # 1,470 s after its first crash: TP 22, FP 2, FN 2, TN 19; precision 0.917, recall 0.917,
 # median 256 s (a miss became a late detection, which moves the median; no earlier
-# detection came later). The floors are these figures; the known
-# misses and false rollbacks may go away, no new one may appear.
+# detection came later); then the reference period of a run (both marks) ended at its
+# start, so its reboot is no longer "before the upgrade" (healthy-db-reboot-run's cold p99,
+# hidden until then by the reboot's own slow queries in the reference, is held by the cold
+# start), and a baseline on a target with no upgrade mark has no data, so web-2, never
+# upgraded, is no longer rolled back in healthy-dependency-outage-fleet: TP 22, FP 1 (web-1
+# there), FN 2; precision 0.957, recall 0.917, median 256 s. The floors are these figures;
+# the known misses and false rollbacks may go away, no new one may appear.
 HELD_OUT_4_MISSED = {
     "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
     "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
     # fault-segfault-slow-loop (one segfault every 6-10 min) until segfaults-repeat
 }
 HELD_OUT_4_FALSE_ROLLBACKS = {
-    "healthy-dependency-outage-fleet",  # errors-confirmed on both hosts, web-2 not upgraded
+    "healthy-dependency-outage-fleet",  # errors-confirmed on web-1 (web-2 never upgraded: ok)
     # healthy-warmup-tiered (p99 3x for 4 min, latency-quantile-up after 90 s) is spared since
     # the regression rule holds a cold start until cold_grace (5 minutes after the upgrade)
 }
@@ -645,8 +652,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         HELD_OUT_4,
         # FP 3 -> 2 with the regression rule's cold start (healthy-warmup-tiered spared;
         # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged);
-        # TP 21 -> 22 and median 256 s with segfaults-repeat (the slow loop at its 4th crash).
-        _Floors(recordings=43, tp=22, fp=2, fn=2, precision=0.91, recall=0.91, median=256.0),
+        # TP 21 -> 22 and median 256 s with segfaults-repeat (the slow loop at its 4th crash);
+        # FP 2 -> 1 with no baseline on a target never upgraded (web-2 in the fleet outage).
+        _Floors(recordings=43, tp=22, fp=1, fn=2, precision=0.95, recall=0.91, median=256.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )

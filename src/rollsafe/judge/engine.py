@@ -16,10 +16,14 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   keeps the longest history any rule on that source needs (plus ``margin``), see ``windows``.
   An alert observation (``alert_state`` set) is also recorded on the alert board, where
   ``alert`` rules read which alerts fire now (see ``alerts``).
-* ``mark`` records an ``upgrade`` mark: baseline rules compare against the period before the
-  latest one. Only the last few upgrade marks per target are kept; other mark names are
-  accepted and ignored (no rule refers to them yet). Register a mark before the reference
-  period's data has slid out of the window (live, the mark comes when the upgrade ends).
+* ``mark`` records ``upgrade_started`` and ``upgrade`` marks. "Before the upgrade" (the
+  reference period of baselines and regression rules) ends where the latest ``upgrade``
+  mark's upgrade began (``_reference_end``); "after" is timed from the ``upgrade`` mark:
+  lasting thresholds judge from it, and skip failing checks made between the two marks
+  (``windows.Holds``). A baseline with no ``upgrade`` mark in force has no data. Only the
+  last few marks of each name per target are kept; other mark names are accepted and
+  ignored. Register a mark before the period before it has slid out of the window (live,
+  ``upgrade_started`` comes when the upgrade begins, ``upgrade`` when it has ended).
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
@@ -195,46 +199,70 @@ class Engine:
         duration rules do not count them (``windows.Holds``, ``rules.threshold``).
         """
         if mark.name == UPGRADE_STARTED:
-            starts = self._starts.setdefault(mark.target, [])
-            if mark.time not in starts:
-                bisect.insort(starts, mark.time)
-                del starts[:-MAX_MARKS]
-                self._mark_count[mark.target] = self._mark_count.get(mark.target, 0) + 1
-                self._hold(mark.target)
+            kept = self._starts.setdefault(mark.target, [])
+        elif mark.name == UPGRADE:
+            kept = self._marks.setdefault(mark.target, [])
+        else:
             return
-        if mark.name != UPGRADE:
-            return
-        times = self._marks.setdefault(mark.target, [])
-        if mark.time in times:
+        if mark.time in kept:
             return
         self._mark_count[mark.target] = self._mark_count.get(mark.target, 0) + 1
-        bisect.insort(times, mark.time)
+        bisect.insort(kept, mark.time)
         self._hold(mark.target)
         per_target = self._windows.get(mark.target, {})
-        while len(times) > MAX_MARKS:
-            dropped = times.pop(0)
-            for window in per_target.values():
-                window.unpin(dropped)
-        if mark.time not in times:
+        while len(kept) > MAX_MARKS:
+            dropped = kept.pop(0)
+            if not self._pinned_at(mark.target, dropped):
+                for window in per_target.values():
+                    window.unpin(dropped)
+        if mark.time not in kept:
             return  # older than every remembered mark: it can never be the latest one
+        # Both marks pin the period before them: an upgrade's reference ends where it began
+        # (``_reference_end``), and the trend reads the period before the ``upgrade`` mark.
         for source, window in per_target.items():
             before = self._before.get(source, 0.0)
             if before > 0:
                 window.pin(mark.time, start=mark.time - before)
 
-    def _hold(self, target: ids.TargetId) -> None:
-        """Recompute when ``target`` was being upgraded: from each start to the first end at
-        or after it, at most ``UPGRADE_HOLD_MAX``."""
+    def _pinned_at(self, target: ids.TargetId, at: float) -> bool:
+        """True when a remembered mark of either kind is at ``at`` (its pin is still read)."""
+        return at in self._marks.get(target, ()) or at in self._starts.get(target, ())
+
+    def _reference_end(self, target: ids.TargetId, upgrade_at: float | None) -> float | None:
+        """Where "before the upgrade" ends for the ``upgrade`` mark at ``upgrade_at``: where
+        that upgrade began, when an ``upgrade_started`` mark says so, else the mark itself.
+
+        The start counted is the earliest one whose hold that mark ended (``_hold``): after
+        the previous ``upgrade`` mark, at most ``UPGRADE_HOLD_MAX`` before this one. So the
+        upgrade's own restarts and reboots, between the marks, are never "before" it.
+        """
+        if upgrade_at is None:
+            return None
         starts = self._starts.get(target)
         if not starts:
-            return
+            return upgrade_at
+        ends = self._marks.get(target, [])
+        index = bisect.bisect_left(ends, upgrade_at)
+        previous = ends[index - 1] if index else -math.inf
+        # A start at the previous mark's very time is held by that one (an empty hold).
+        first = bisect.bisect_right(starts, previous)
+        first = max(first, bisect.bisect_left(starts, upgrade_at - UPGRADE_HOLD_MAX))
+        if first < len(starts) and starts[first] <= upgrade_at:
+            return starts[first]
+        return upgrade_at
+
+    def _hold(self, target: ids.TargetId) -> None:
+        """Recompute ``target``'s upgrades for lasting rules (``windows.Holds``): when it was
+        being upgraded, from each start to the first end at or after it, at most
+        ``UPGRADE_HOLD_MAX``; and its ``upgrade`` marks, from which they judge."""
+        starts = self._starts.get(target, [])
         ends = self._marks.get(target, [])
         intervals = []
         for start in starts:
             index = bisect.bisect_left(ends, start)
             end = ends[index] if index < len(ends) else math.inf
             intervals.append((start, min(end, start + UPGRADE_HOLD_MAX)))
-        self._holds.setdefault(target, windows.Holds()).set(intervals)
+        self._holds.setdefault(target, windows.Holds()).set(intervals, ends)
 
     def set_cohorts(self, assignment: Mapping[str, str]) -> None:
         """Replace the cohort assignment: target -> ``canary`` | ``baseline`` (empty: none)."""
@@ -257,7 +285,7 @@ class Engine:
         window.holds = self._holds.setdefault(target, windows.Holds())
         before = self._before.get(source, 0.0)
         if before > 0:
-            for at in self._marks.get(target, []):
+            for at in (*self._marks.get(target, ()), *self._starts.get(target, ())):
                 window.pin(at, start=at - before)
         return window
 
@@ -311,6 +339,7 @@ class Engine:
         times = self._marks.get(target, [])
         index = bisect.bisect_right(times, now)
         settled.reference = times[index - 1] if index else None
+        settled.reference_end = self._reference_end(target, settled.reference)
         # An upgrade's start comes into force too (failing checks after it do not count).
         coming = [t for t in (*times, *self._starts.get(target, ())) if t > now]
         settled.next_mark = min(coming, default=math.inf)
@@ -440,6 +469,7 @@ class Engine:
             by_source = settled.by_source
             leaves = [leaf for s in changed for leaf in by_source.get(s, ())]
         reference = settled.reference
+        reference_end = settled.reference_end
         for leaf in leaves:
             if now < leaf.until and leaf.probe not in changed:
                 continue
@@ -451,7 +481,7 @@ class Engine:
             if isinstance(state, rules.ThresholdState):
                 decided, leaf.until = state.decide(now)
             elif isinstance(state, rules.BaselineState):
-                decided, leaf.until = state.decide(now, reference)
+                decided, leaf.until = state.decide(now, reference, reference_end)
             else:
                 rule = leaf.rule
                 decided, leaf.until = rules.decide(
@@ -459,6 +489,7 @@ class Engine:
                     per_target.get(leaf.probe),
                     now=now,
                     reference_at=reference if leaf.reads_reference else None,
+                    reference_end=reference_end if leaf.reads_reference else None,
                     rate_floor=self._floors.get(leaf.probe),
                     memo=leaf.memo,
                 )
@@ -623,16 +654,17 @@ class Engine:
                 {"applies": False, "no_data": True},
             )
         elif isinstance(rule, _LEAVES):  # the common case first
+            # Only baselines and trends read the reference time: skip the search for others.
+            reference_at = reference_end = None
+            if isinstance(rule, models.BaselineRule | models.TrendRule):
+                reference_at = self._reference(target, now)
+                reference_end = self._reference_end(target, reference_at)
             outcome = rules.evaluate_leaf(
                 rule,
                 self._windows.get(target, {}).get(rule.probe),
                 now=now,
-                # Only baselines and trends read the reference time: skip the search for others.
-                reference_at=(
-                    self._reference(target, now)
-                    if isinstance(rule, models.BaselineRule | models.TrendRule)
-                    else None
-                ),
+                reference_at=reference_at,
+                reference_end=reference_end,
                 rate_floor=self._floors.get(rule.probe),
                 memo=self._memo(target, rule_id),
             )
@@ -734,7 +766,13 @@ class Engine:
         floor = self._floors.get(rule.probe)
         if rule.against == "self":
             return sequential.judge_self(
-                rule, window, now=now, reference_at=reference_at, floor=floor, state=state
+                rule,
+                window,
+                now=now,
+                reference_at=reference_at,
+                reference_end=self._reference_end(target, reference_at),
+                floor=floor,
+                state=state,
             )
         cohort_of_target = self._cohorts.get(target)
         # Only a canary is compared: other targets are not worth listing the fleet for.
@@ -855,7 +893,8 @@ class _Settled:
     severity holds unless its source folds something in (``changes``: each window's fold
     count when last read), ``soonest`` and ``watch_soonest`` the earliest of them. ``until``
     holds while time goes forward, no upgrade mark is added (``marks``) and none comes into
-    force (``next_mark``); ``reference``: the latest mark in force. ``fresh``: the
+    force (``next_mark``); ``reference``: the latest mark in force, ``reference_end`` where
+    its reference period ends (``Engine._reference_end``). ``fresh``: the
     composites have not been counted yet.
     """
 
@@ -873,6 +912,7 @@ class _Settled:
         "now",
         "others",
         "reference",
+        "reference_end",
         "said",
         "severity",
         "soonest",
@@ -892,6 +932,7 @@ class _Settled:
         self.blind: dict[str, verdicts.Severity] = {}
         self.said: dict[str, verdicts.Severity] = {}
         self.reference: float | None = None
+        self.reference_end: float | None = None
         self.changes: dict[str, int] = {}
         self.soonest = -math.inf
         self.watch_soonest = -math.inf

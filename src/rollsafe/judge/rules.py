@@ -15,8 +15,10 @@ Shared semantics (the configuration models document the per-kind ones):
   breaching checks to span at least T from its first to its last check. Not "until now": a
   rule changes only when its own probe reports, whatever else is folded in at the same time;
 * windows are ``(now - window, now]``; a baseline's reference period is
-  ``[ref - before, ref)`` with ``ref`` the latest ``upgrade`` mark at or before ``now``, or
-  ``now - window`` when there is none;
+  ``[ref - before, ref)`` with ``ref`` where the latest ``upgrade`` mark at or before ``now``
+  began (its ``upgrade_started`` mark, else the mark itself: ``engine.Engine._reference_end``);
+  with no such mark a baseline has no data: a target never upgraded has no "before the
+  upgrade" (and nothing to roll back), and a symptom the whole fleet shows is not an upgrade's;
 * a rate divides by the window, except for a source first seen less than a window ago, which
   divides by the time since its first value (at least ``floor``: the probe's interval, or
   ``per``) so a fresh probe's burst is not diluted by time nobody was looking;
@@ -138,12 +140,16 @@ def evaluate_leaf(
     *,
     now: float,
     reference_at: float | None = None,
+    reference_end: float | None = None,
     rate_floor: float | None = None,
     memo: Memo | None = None,
 ) -> Outcome:
     """Dispatch to the rule kind's function; ``window`` is None when the source never spoke.
 
-    ``memo``, kept by the caller per (target, rule), saves recomputing an unchanged outcome.
+    ``reference_at``: the latest ``upgrade`` mark; ``reference_end``: where a baseline's
+    reference period ends (the upgrade's start when one was marked, see notes; None: at
+    ``reference_at``). ``memo``, kept by the caller per (target, rule), saves recomputing an
+    unchanged outcome.
     """
     if isinstance(rule, models.ThresholdRule):
         return threshold(rule, window, now=now, memo=memo)
@@ -153,7 +159,15 @@ def evaluate_leaf(
         return rate(rule, window, now=now, floor=rate_floor, memo=memo)
     if isinstance(rule, models.TrendRule):
         return trending(rule, window, now=now, reference_at=reference_at, memo=memo)
-    return baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor, memo=memo)
+    return baseline(
+        rule,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=rate_floor,
+        memo=memo,
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -214,9 +228,10 @@ def threshold(
 ) -> Outcome:
     """The failing checks of the probe: ``consecutive`` in a row, spanning ``for`` (see notes).
 
-    The outcome depends on the values up to ``now`` and on nothing else: not on ``now`` itself
-    (a streak's length is measured between its own checks), so not on which other source's
-    observation at the same time was folded in first.
+    The outcome depends on the values up to ``now`` and the target's upgrade marks, and on
+    nothing else: not on ``now`` itself (a streak's length is measured between its own checks,
+    and it starts at the latest ``upgrade`` mark before its newest check), so not on which
+    other source's observation at the same time was folded in first.
     """
     if rule.episodes > 1:
         return _episodic(rule, window, now=now, memo=memo)
@@ -242,8 +257,11 @@ def _streak(
     count = 0
     first: float | None = None
     last: float | None = None
+    cut = -math.inf
     for obs in window.newest_first(until=now):
-        if not _counts_as_failing(rule, window, obs):
+        if last is None:
+            cut = window.holds.cut(obs.time)  # the upgrade mark before the newest check
+        if not _counts_as_failing(rule, window, obs, cut):
             break
         count += 1
         first = obs.time
@@ -260,19 +278,51 @@ def _lasting(rule: models.ThresholdRule) -> bool:
 
 
 def _counts_as_failing(
-    rule: models.ThresholdRule, window: windows.Window, obs: observations.Observation
+    rule: models.ThresholdRule,
+    window: windows.Window,
+    obs: observations.Observation,
+    cut: float,
 ) -> bool:
-    """``obs`` breaches, and was not made while its target was being upgraded (for a lasting
-    rule: from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
+    """``obs`` breaches and, for a lasting rule, was made after the upgrade: not before the
+    latest ``upgrade`` mark at or before the newest check (``cut``: ``Holds.cut`` of its
+    time; a run of failing checks never spans an upgrade mark), not while its target was
+    being upgraded (from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
     if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
         return False
-    if not window.holds.intervals:  # the common case: no upgrade ever began here
+    holds = window.holds
+    if not holds.ends and not holds.intervals:  # the common case: never upgraded here
         return True
-    return not (_lasting(rule) and window.holds.covers(obs.time))
+    if not _lasting(rule):
+        return True
+    return obs.time >= cut and not holds.covers(obs.time)
 
 
 def _held_for(rule: models.ThresholdRule, span: float | None) -> bool:
     return rule.for_ is None or (span is not None and span >= rule.for_)
+
+
+def _upgrade_words(
+    raw: Sequence[bool],
+    hits: Sequence[bool],
+    last: Sequence[observations.Observation],
+    cut: float,
+    *,
+    from_mark: bool,
+) -> str | None:
+    """Why failing checks did not count, when an upgrade is why (see ``_counts_as_failing``);
+    None when it is not (the newest check passes, or nothing was left out)."""
+    if all(raw):
+        if from_mark:
+            since = _duration(last[-1].time - cut)
+            return (
+                "failing since before the upgrade ended: judged from its end "
+                f"(its newest check {since} after it)"
+            )
+        if raw != hits:
+            return "while the target was being upgraded (its own restarts and reboots do not count)"
+    if raw[-1] and not hits[-1]:
+        return "but during the upgrade (its own restarts and reboots do not count)"
+    return None
 
 
 def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
@@ -296,8 +346,11 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         return _no_data(rule.probe, reason, evidence, pending=pending)
 
     raw = [conditions.compare(x, rule.op, rule.value) for x in numbers]
-    hits = [_counts_as_failing(rule, window, o) for o in last]
+    cut = window.holds.cut(last[-1].time)
+    hits = [_counts_as_failing(rule, window, o, cut) for o in last]
     during_upgrade = raw != hits
+    # Failing since before the upgrade mark in force: judged from that mark.
+    from_mark = _lasting(rule) and any(r and o.time < cut for r, o in zip(raw, last, strict=True))
     in_a_row = all(hits)
     held_for = True
     if rule.for_ is not None:
@@ -318,18 +371,13 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         if rule.for_ is not None:
             tail.append(f"failing checks spanning {_duration(evidence['streak_s'])}")
         summary = head + (f" ({', '.join(tail)})" if tail else "")
-    elif during_upgrade and all(raw):
-        summary = (
-            f"{head}, while the target was being upgraded (its own restarts and reboots "
-            "do not count)"
-        )
-    elif not hits[-1] and not raw[-1]:
+    elif (words := _upgrade_words(raw, hits, last, cut, from_mark=from_mark)) is not None:
+        summary = f"{head}, {words}"
+    elif not hits[-1]:
         summary = (
             f"{rule.probe} {rule.field} {conditions.number(numbers[-1])}, "
             f"not {rule.op} {conditions.number(rule.value)}"
         )
-    elif not hits[-1]:
-        summary = f"{head}, but during the upgrade (its own restarts and reboots do not count)"
     elif not in_a_row:
         summary = f"{head}, but only {sum(hits)} of the last {rule.consecutive} values"
     else:
@@ -342,6 +390,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     evidence["no_data"] = False
     if during_upgrade:
         evidence["during_upgrade"] = sum(r and not h for r, h in zip(raw, hits, strict=True))
+    if from_mark:
+        evidence["judged_from"] = cut  # the upgrade mark: failing checks before it not counted
     # The newest value breaches but the rule needs more of them: worth looking again soon.
     pending = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
@@ -376,8 +426,9 @@ def _runs(
     unless not ``quick`` (the evidence lists the runs there are).
 
     A run is cut at the span's start (only the checks inside count), and a check that does
-    not fail ends it; errors are not checks (see ``_streak``). Checks during an upgrade do
-    not fail (``_counts_as_failing``).
+    not fail ends it; errors are not checks (see ``_streak``). Checks during an upgrade, and
+    before the latest ``upgrade`` mark at or before ``now``, do not fail
+    (``_counts_as_failing``): the outages counted are the upgrade's own.
     """
     span = window.range(now - _within(rule), now)
     if quick and span.matching(_condition(rule)) < rule.episodes * rule.consecutive:
@@ -385,8 +436,9 @@ def _runs(
     runs: list[tuple[float, float, int]] = []
     first = last = 0.0
     count = 0
+    cut = window.holds.cut(now)  # as a streak: runs before the upgrade in force are not its
     for obs in (*span.values(), None):
-        if obs is not None and _counts_as_failing(rule, window, obs):
+        if obs is not None and _counts_as_failing(rule, window, obs, cut):
             if not count:
                 first = obs.time
             last = obs.time
@@ -597,10 +649,18 @@ def baseline(
     *,
     now: float,
     reference_at: float | None = None,
+    reference_end: float | None = None,
     floor: float | None = None,
     memo: Memo | None = None,
 ) -> Outcome:
-    """The window's aggregate now against the same aggregate before the upgrade."""
+    """The window's aggregate now against the same aggregate before the upgrade; no data
+    while no ``upgrade`` mark is in force (nothing was upgraded: nothing to compare with)."""
+    if reference_at is None or reference_at > now:
+        known = None if memo is None else memo.recall(_NO_MARK)
+        if known is not None:
+            return known
+        outcome = _no_upgrade(rule)
+        return outcome if memo is None else memo.keep(_NO_MARK, outcome)
     (
         reference,
         ref_start,
@@ -609,7 +669,9 @@ def baseline(
         ref_values,
         current_covered,
         ref_covered,
-    ) = _baseline_inputs(rule, window, now=now, reference_at=reference_at, floor=floor)
+    ) = _baseline_inputs(
+        rule, window, now=now, reference_at=reference_at, reference_end=reference_end, floor=floor
+    )
     key = (
         reference,
         ref_start,
@@ -638,25 +700,41 @@ def baseline(
     return outcome if memo is None else memo.keep(key, outcome)
 
 
+_NO_MARK = ("no upgrade mark",)  # a baseline's memo key while no upgrade mark is in force
+
+
+def _no_upgrade(rule: models.BaselineRule) -> Outcome:
+    """A baseline before any upgrade: it compares with "before the upgrade", and a target
+    never upgraded has none (nor anything to roll back); a fleet-wide symptom on it is not
+    an upgrade's."""
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "aggregate": rule.aggregate,
+        "reference": None,
+        "baseline": None,
+        "current": None,
+    }
+    return _no_data(rule.probe, "no upgrade mark yet", evidence)
+
+
 def _baseline_inputs(
     rule: models.BaselineRule,
     window: windows.Window | None,
     *,
     now: float,
-    reference_at: float | None,
+    reference_at: float,
+    reference_end: float | None,
     floor: float | None,
 ) -> tuple[str, float, float, windows.Span, windows.Span, float, float]:
-    """What a baseline reads at ``now``: its reference (``upgrade`` or ``sliding``) and that
-    period's bounds, the current and reference values, and the seconds each was watched."""
-    if reference_at is not None and reference_at <= now:
-        ref_end, reference = reference_at, "upgrade"
-    else:
-        ref_end, reference = now - rule.window, "sliding"
+    """What a baseline reads at ``now``, with the ``upgrade`` mark at ``reference_at`` in
+    force: its reference period's bounds, the current and reference values, and the seconds
+    each was watched."""
+    ref_end, reference = _end_of(reference_at, reference_end), "upgrade"
     ref_start = ref_end - rule.before
     current_values = ref_values = windows.EMPTY
     if window is not None:
         current_values = window.range(now - rule.window, now)
-        pinned = window.pinned_range(ref_end, start=ref_start) if reference == "upgrade" else None
+        pinned = window.pinned_range(ref_end, start=ref_start)
         ref_values = (
             pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
         )
@@ -675,6 +753,12 @@ def _baseline_inputs(
         current_covered,
         ref_covered,
     )
+
+
+def _end_of(reference_at: float, reference_end: float | None) -> float:
+    """Where the reference period before the upgrade marked at ``reference_at`` ends: at the
+    upgrade's start when one was marked (never after the mark), else at the mark."""
+    return reference_at if reference_end is None else min(reference_end, reference_at)
 
 
 def _baseline_breached(
@@ -804,6 +888,7 @@ def decide(
     *,
     now: float,
     reference_at: float | None = None,
+    reference_end: float | None = None,
     rate_floor: float | None = None,
     memo: Memo | None = None,
 ) -> tuple[verdicts.Severity, float]:
@@ -828,7 +913,14 @@ def decide(
         return _decide_rate(rule, window, now=now, floor=rate_floor)
     if isinstance(rule, models.TrendRule):
         return _decide_trend(rule, window, now=now, reference_at=reference_at, memo=memo)
-    return _decide_baseline(rule, window, now=now, reference_at=reference_at, floor=rate_floor)
+    return _decide_baseline(
+        rule,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=rate_floor,
+    )
 
 
 def _decide_trend(
@@ -870,8 +962,9 @@ def _decide_threshold(
     last = window.last(rule.consecutive, until=now)
     if len(last) < rule.consecutive:
         return verdicts.Severity.OK, until
+    cut = window.holds.cut(last[-1].time)
     for obs in last:
-        if not _counts_as_failing(rule, window, obs):
+        if not _counts_as_failing(rule, window, obs, cut):
             return verdicts.Severity.OK, until
     if rule.for_ is not None:
         _, since, newest = _streak(rule, window, now=now)
@@ -908,10 +1001,19 @@ def _decide_baseline(
     *,
     now: float,
     reference_at: float | None,
+    reference_end: float | None,
     floor: float | None,
 ) -> tuple[verdicts.Severity, float]:
-    reference, _, ref_end, current_values, ref_values, current_covered, ref_covered = (
-        _baseline_inputs(rule, window, now=now, reference_at=reference_at, floor=floor)
+    if reference_at is None or reference_at > now:
+        # Nothing until a mark comes into force, which the engine watches itself.
+        return verdicts.Severity.OK, math.inf
+    _, _, _, current_values, ref_values, current_covered, ref_covered = _baseline_inputs(
+        rule,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=floor,
     )
     current, current_n = _aggregate(rule, current_values, covered=current_covered)
     base, base_n = _aggregate(rule, ref_values, covered=ref_covered)
@@ -919,16 +1021,8 @@ def _decide_baseline(
     if window is None:
         return severity, math.inf
     until = window.steady(now, rule.window, closed="right")
-    if reference == "sliding":  # the reference period slides with ``now`` too
-        until = min(
-            until, window.steady(now, rule.window + rule.before, rule.window, closed="left")
-        )
-    if rule.aggregate == "rate":
-        first = window.first_value_time
-        if _fresh(first, now, rule.window) or (
-            reference == "sliding" and _fresh(first, ref_end, rule.before)
-        ):
-            return severity, math.nextafter(now, math.inf)
+    if rule.aggregate == "rate" and _fresh(window.first_value_time, now, rule.window):
+        return severity, math.nextafter(now, math.inf)
     return severity, until
 
 
@@ -945,7 +1039,7 @@ class ThresholdState:
     values. Same severity and ``until`` as :func:`decide` (a property test pins them).
     """
 
-    __slots__ = ("_appended", "_holds", "_placed", "_run", "rule", "window")
+    __slots__ = ("_appended", "_cut", "_holds", "_placed", "_run", "rule", "window")
 
     def __init__(self, rule: models.ThresholdRule, window: windows.Window) -> None:
         self.rule = rule
@@ -953,10 +1047,11 @@ class ThresholdState:
         self._appended = -1  # nothing read yet
         self._placed = -1
         self._holds = -1  # the version of the target's upgrade holds read
+        self._cut = -math.inf  # the upgrade mark before the newest check when read
         self._run = 0
 
     def _breaches(self, obs: observations.Observation) -> bool:
-        return _counts_as_failing(self.rule, self.window, obs)
+        return _counts_as_failing(self.rule, self.window, obs, self._cut)
 
     def decide(self, now: float) -> tuple[verdicts.Severity, float]:
         window = self.window
@@ -970,10 +1065,14 @@ class ThresholdState:
             return _decide_threshold(self.rule, window, now=now)
         new = series.appended - self._appended
         holds = window.holds.version
+        cut = window.holds.cut(times[-1])
+        recount = cut != self._cut  # a check after another upgrade mark: which checks count
+        self._cut = cut
         if (
             series.placed != self._placed
             or new > held
             or self._appended < 0
+            or recount
             or (
                 holds != self._holds  # an upgrade began or ended: which checks count changed
             )
@@ -1103,14 +1202,18 @@ class BaselineState:
             rule.aggregate, series, self._field, lists, lo=lo, hi=hi, covered=covered
         )
 
-    def decide(self, now: float, reference_at: float | None) -> tuple[verdicts.Severity, float]:
+    def decide(
+        self, now: float, reference_at: float | None, reference_end: float | None = None
+    ) -> tuple[verdicts.Severity, float]:
         rule = self.rule
         window = self.window
         times = self._times
         length = rule.window
         before = rule.before
-        upgrade = reference_at is not None and reference_at <= now
-        ref_end = reference_at if upgrade and reference_at is not None else now - length
+        if reference_at is None or reference_at > now:
+            # No upgrade: no data (``baseline``) until a mark comes into force.
+            return verdicts.Severity.OK, math.inf
+        ref_end = _end_of(reference_at, reference_end)
         first = window.first_value_time
         rate = rule.aggregate == "rate"
         current_covered = 0.0
@@ -1121,7 +1224,7 @@ class BaselineState:
         hi = bisect.bisect_right(times, now)
         current, current_n = self._current(lo, hi, current_covered)
         # The reference period's aggregate: kept while its bounds and values stay the same.
-        pin = window.pin_series(ref_end) if upgrade else None
+        pin = window.pin_series(ref_end)
         if pin is not None:
             key: object = (ref_end, pin.stamp, first)
             if key != self._base_key:
@@ -1152,10 +1255,6 @@ class BaselineState:
             until = at - (abs(at) * 1e-12 + 1e-9)  # ``windows.early``
         if hi < count:
             until = min(until, windows.early(times[hi]))
-        if not upgrade:  # the reference period slides with ``now`` too
-            until = min(until, window.steady(now, length + before, length, closed="left"))
-        if rate and (
-            _fresh(first, now, length) or (not upgrade and _fresh(first, ref_end, before))
-        ):
+        if rate and _fresh(first, now, length):
             return severity, math.nextafter(now, math.inf)
         return severity, until

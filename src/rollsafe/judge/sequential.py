@@ -676,10 +676,13 @@ def judge_self(
     *,
     now: float,
     reference_at: float | None,
+    reference_end: float | None = None,
     floor: float | None,
     state: Watch,
 ) -> rules.Outcome:
-    """The rule against the target's own ``before`` period, at ``now``."""
+    """The rule against the target's own ``before`` period, at ``now``: the period ends at
+    ``reference_end`` (where the upgrade began, when its start was marked; None: at the
+    ``upgrade`` mark ``reference_at``), the watch is timed from ``reference_at``."""
     if reference_at is None or reference_at > now:
         return _kept(state, ("no mark",), lambda: _no_data(rule, "no upgrade mark yet"))
     if now > reference_at + rule.watch:
@@ -691,23 +694,38 @@ def judge_self(
     closed = _closed(start, min(now, reference_at + rule.watch), width)
     # The common case, re-judging after an observation of another probe: nothing this rule
     # reads changed (any insert into the window, pins included, changes its identity).
-    quick = (reference_at, width, closed, now < start, window.range(-math.inf, now).identity)
+    ref_end = reference_at if reference_end is None else min(reference_end, reference_at)
+    quick = (
+        reference_at,
+        ref_end,
+        width,
+        closed,
+        now < start,
+        window.range(-math.inf, now).identity,
+    )
     if state.quick == quick and state.outcome is not None:
         return state.outcome
-    ref_start = reference_at - rule.before
-    pinned = window.pinned_range(reference_at, start=ref_start)
-    ref_span = (
-        pinned if pinned is not None else window.range(ref_start, reference_at, closed="left")
+    ref_start = ref_end - rule.before
+    pinned = window.pinned_range(ref_end, start=ref_start)
+    ref_span = pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
+    key = (
+        reference_at,
+        math.copysign(1.0, reference_at),
+        ref_end,
+        math.copysign(1.0, ref_end),
+        width,
+        ref_span.identity,
     )
-    key = (reference_at, math.copysign(1.0, reference_at), width, ref_span.identity)
     if state.key != key:
         # A new upgrade, or late data inside the reference period: start this watch afresh.
         state.key = key
-        found = _reference_buckets(rule, ref_span, ref_start, reference_at, width)
+        found = _reference_buckets(rule, ref_span, ref_start, ref_end, width)
         state.reference = _self_reference(rule, found, width)
         state.restart(len(state.reference.levels) if state.reference else 1)
     reference = state.reference
     evidence: dict[str, Any] = {"upgrade_at": reference_at, "bucket_s": width}
+    if ref_end != reference_at:
+        evidence["reference_end"] = ref_end  # the upgrade's start: its restarts are not "before"
     if reference is None:
         state.outcome = _no_data(
             rule,

@@ -561,28 +561,38 @@ def _insort(items: list[observations.Observation], obs: observations.Observation
 
 
 class Holds:
-    """When a target was being upgraded: ``[start, end)`` intervals, shared by its windows.
+    """A target's upgrades, as lasting rules read them; shared by its windows.
 
-    Kept by the engine from the ``upgrade_started`` and ``upgrade`` marks (``engine.mark``);
-    duration rules do not count failing checks made inside them (``rules.threshold``).
-    ``version`` changes whenever the intervals do, so what was read under the old ones is
-    read again.
+    ``intervals``: when it was being upgraded, ``[start, end)`` from ``upgrade_started`` to
+    ``upgrade`` marks; ``ends``: its ``upgrade`` marks, in time order. Kept by the engine
+    (``engine.mark``); duration rules do not count failing checks made inside an interval,
+    and a run of failing checks never spans an ``upgrade`` mark (``rules.threshold``).
+    ``version`` changes whenever either does, so what was read under the old ones is read
+    again.
     """
 
-    __slots__ = ("intervals", "version")
+    __slots__ = ("ends", "intervals", "version")
 
     def __init__(self) -> None:
         self.intervals: tuple[tuple[float, float], ...] = ()
+        self.ends: tuple[float, ...] = ()
         self.version = 0
 
-    def set(self, intervals: Sequence[tuple[float, float]]) -> None:
-        wanted = tuple(intervals)
-        if wanted != self.intervals:
+    def set(self, intervals: Sequence[tuple[float, float]], ends: Sequence[float] = ()) -> None:
+        wanted, marks = tuple(intervals), tuple(ends)
+        if wanted != self.intervals or marks != self.ends:
             self.intervals = wanted
+            self.ends = marks
             self.version += 1
 
     def covers(self, time: float) -> bool:
         return any(start <= time < end for start, end in self.intervals)
+
+    def cut(self, at: float) -> float:
+        """The latest ``upgrade`` mark at or before ``at`` (minus infinity: none): a lasting
+        rule's run of failing checks whose newest check is at ``at`` starts at or after it."""
+        index = bisect.bisect_right(self.ends, at)
+        return self.ends[index - 1] if index else -math.inf
 
 
 NO_HOLDS = Holds()  # a window no engine gave its target's holds to: nothing held

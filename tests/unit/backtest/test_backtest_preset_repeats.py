@@ -99,16 +99,12 @@ def test_a_single_crash_or_three_never_roll_back() -> None:
 
 def test_a_host_that_crashed_as_often_before_the_upgrade_is_not_rolled_back() -> None:
     # A crash every 6 minutes for hours, before and after the upgrade: the same pace is not
-    # the release's. Four in 30 minutes alone would have rolled it back. (Without an upgrade
-    # the reference slides: the hour before the last 30 minutes.)
+    # the release's. Four in 30 minutes alone would have rolled it back. Before the upgrade
+    # mark there is no "before the upgrade" (segfaults-up has no data), so the crash loop
+    # that began hours before it is not rolled back either: nothing was upgraded yet.
     config = _config()
     steady = [float(t) for t in range(-2 * 3600, 4 * 3600, 360)]
-    decided = _decided(config, steady)
-    # Rolled back when the crashes began (they were new then), clear long before the upgrade,
-    # and never again after it.
-    assert decided[0] == (-6120.0, CRITICAL)
-    assert decided[1][0] < HOUR
-    assert [d for d in decided if d[0] >= decided[1][0]] == [decided[1]]
+    assert _decided(config, steady) == []
     # The same pace starting at the upgrade, after a quiet hour, is.
     assert _fired_at(config, [t for t in steady if t > HOUR]) != []
 

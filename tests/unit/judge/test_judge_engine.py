@@ -147,8 +147,11 @@ def test_replay_applies_marks_in_time() -> None:
     items += [obs(float(t), 50.0) for t in range(600, 3000, 10)]
     with_mark = engine.replay(config(rule), items, [upgrade(600)])
     assert [(d.rule, d.severity) for d in with_mark] == [("slower", CRITICAL)]
-    without = engine.replay(config(rule), items, [])
-    assert [(d.rule, d.severity) for d in without] == [("slower", CRITICAL), ("slower", OK)]
+    assert with_mark[0].time == 610  # the window (1m) holds enough of 50 by then
+    # A mark not in force yet is not the reference: nothing before it, then from it on.
+    later = engine.replay(config(rule), items, [upgrade(620)])
+    assert [(d.time, d.severity) for d in later][:1] == [(620.0, CRITICAL)]
+    assert engine.replay(config(rule), items, []) == []  # never upgraded: no "before"
 
 
 def test_replay_refuses_a_non_positive_step() -> None:

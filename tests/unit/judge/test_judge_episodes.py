@@ -115,8 +115,18 @@ def test_a_reboot_inside_the_upgrade_is_not_one_of_the_outages() -> None:
     # The first "outage" is the upgrade's own reboot, between the marks: two remain.
     marks = [_mark(290, "upgrade_started"), _mark(370, "upgrade")]
     assert _replayed(_health(*THRICE), marks) == []
-    # Without the start mark nothing said an upgrade was running: three outages.
-    assert _replayed(_health(*THRICE), [_mark(370, "upgrade")])[0] == (2330.0, "critical")
+    # Marked at its end only, the reboot still lies before the upgrade mark in force, and a
+    # run of failing checks before that mark is not the upgrade's (as a streak's): two remain.
+    assert _replayed(_health(*THRICE), [_mark(370, "upgrade")]) == []
+    # An outage after the mark is the upgrade's: three outages.
+    assert _replayed(_health(*THRICE), [_mark(250, "upgrade")])[0] == (2330.0, "critical")
+
+
+def test_outages_before_the_upgrade_do_not_count_once_it_is_marked() -> None:
+    # A runner that flapped twice before its upgrade and once after: one outage is the
+    # upgrade's, not three. Never upgraded, the same checks are three outages in the hour.
+    assert _replayed(_health(*THRICE), [_mark(2000, "upgrade")]) == []
+    assert _replayed(_health(*THRICE))[0] == (2330.0, "critical")
 
 
 def test_simultaneous_checks_decide_the_same_in_any_order() -> None:

@@ -111,7 +111,10 @@ def worsening_cases(draw: st.DrawFn) -> dict[str, Any]:
             assert item.value is not None
             item = obs(item.time, item.value + draw(st.floats(0, 50)), source="m")
         worse.append(item)
-    if firsts:
+    # Extra values only where a value already follows the mark: a lasting threshold's run of
+    # failing checks starts at the upgrade mark before its newest check (docs/configuration.md,
+    # upgrade marks), so a first check after the mark re-anchors it: new, not worse, evidence.
+    if firsts and firsts[-1] >= mark:
         high = max([*(o.value or 0.0 for o in worse), 100.0]) + 1 + draw(st.floats(0, 10))
         for _ in range(draw(st.integers(0, 5))):
             when = draw(st.floats(min_value=start, max_value=now)) if start <= now else now

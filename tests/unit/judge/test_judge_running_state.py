@@ -74,8 +74,9 @@ def test_running_state_decides_what_decide_decides(
 ) -> None:
     threshold, baseline = _rules(data.draw)
     window = windows.Window(span=40.0, keep=3, max_samples=50)
-    # Upgrades in progress (failing checks inside do not count), given partway through the
-    # folds as a late mark would be: the running threshold must notice the new holds.
+    # Upgrades in progress (failing checks inside do not count) and the upgrade mark (checks
+    # before it do not count once it is in force), given partway through the folds as a late
+    # mark would be: the running threshold must notice the new holds.
     holds = windows.Holds()
     window.holds = holds
     hold_at = data.draw(st.integers(0, len(items)))
@@ -87,7 +88,10 @@ def test_running_state_decides_what_decide_decides(
     running_baseline = rules.BaselineState(baseline, window, floor=2.0)
     for position, (when, value, ahead) in enumerate(items):
         if position == hold_at:
-            holds.set([(BASE + start, BASE + start + length) for start, length in upgrades])
+            # With the upgrade mark itself: lasting rules judge from it once ``now`` passes
+            # it, which time alone does (the holds' version stays).
+            ends = () if reference is None else (reference,)
+            holds.set([(BASE + start, BASE + start + length) for start, length in upgrades], ends)
         error = "timeout" if value is None else None
         window.insert(obs(BASE + when, value, error=error))
         newest = max(BASE + w for w, _, _ in items[: items.index((when, value, ahead)) + 1])
@@ -96,3 +100,29 @@ def test_running_state_decides_what_decide_decides(
         assert running_baseline.decide(now, reference) == rules.decide(
             baseline, window, now=now, reference_at=reference, rate_floor=2.0
         )
+
+
+def test_a_running_threshold_judges_from_an_upgrade_mark_once_a_check_is_after_it() -> None:
+    # The mark is known before its time (a replay registers marks as they come, but the
+    # state must not rely on it): once a check after it comes, the run built before it no
+    # longer counts, although the holds did not change.
+    (rule,) = config(
+        {"id": "t", "kind": "threshold", "probe": "cpu", "op": ">", "value": 0, "consecutive": 2}
+    ).rules
+    assert isinstance(rule, models.ThresholdRule)
+    window = windows.Window(span=40.0, keep=3, max_samples=50)
+    window.holds = windows.Holds()
+    window.holds.set([], (BASE + 30.05,))
+    running = rules.ThresholdState(rule, window)
+    for t in (10.0, 20.0):
+        window.insert(obs(BASE + t, 1.0))
+    assert running.decide(BASE + 20) == rules.decide(rule, window, now=BASE + 20)
+    assert running.decide(BASE + 20)[0].label == "warning"
+    assert running.decide(BASE + 35) == rules.decide(rule, window, now=BASE + 35)
+    assert running.decide(BASE + 35)[0].label == "warning"  # no check since the mark yet
+    window.insert(obs(BASE + 40, 1.0))
+    assert running.decide(BASE + 40) == rules.decide(rule, window, now=BASE + 40)
+    assert running.decide(BASE + 40)[0].label == "ok"  # one check since the mark
+    window.insert(obs(BASE + 50, 1.0))
+    assert running.decide(BASE + 50) == rules.decide(rule, window, now=BASE + 50)
+    assert running.decide(BASE + 50)[0].label == "warning"

@@ -85,9 +85,11 @@ def test_a_reboot_between_the_marks_is_not_an_outage() -> None:
 
 
 def test_the_same_reboot_without_a_start_mark_is_an_outage() -> None:
-    # Nothing said an upgrade was running: the judge cannot tell a reboot from a crash.
+    # Nothing said an upgrade was running: the judge cannot tell a reboot from a crash, and
+    # cannot know of the mark that will come at its end.
     items = _health((100, 180))
     assert _critical_times(items, [_mark(185, "upgrade")]) == [130.0]
+    assert _live(items, [_mark(185, "upgrade")], now=150).severity is CRITICAL
 
 
 def test_a_service_still_down_after_its_upgrade_is_rolled_back_for_after_the_end() -> None:
@@ -128,3 +130,55 @@ def test_a_late_start_mark_holds_checks_it_covers() -> None:
             judge.observe(item)
     judge.mark(_mark(95, "upgrade_started"))
     assert decision(judge, "down", now=130).severity is OK
+
+
+# An ``upgrade`` mark is where lasting rules judge from: once it is in force, failing checks
+# made before it do not count (a host failing before its upgrade was not made failing by it).
+
+
+def test_a_restart_straddling_an_end_mark_is_judged_from_the_mark() -> None:
+    # Down from 160 to 200, upgrade marked at 185 (the tool reported the end before the
+    # service answered again): 160..200 span 40 s, but only 190, 200 are after the mark.
+    items = _health((160, 200))
+    marks = [_mark(185, "upgrade")]
+    assert _critical_times(items, marks) == []
+    assert _live(items, marks, now=200).severity is OK
+    found = _live(items, marks, now=200)
+    assert found.evidence["judged_from"] == 185
+    assert "failing since before the upgrade ended" in found.summary
+    # Without the mark the same 40 s is an outage.
+    assert _critical_times(items, []) == [190.0]
+
+
+def test_a_service_down_since_before_an_end_mark_is_rolled_back_for_after_it() -> None:
+    items = _health((160, 400))  # never comes back
+    marks = [_mark(185, "upgrade")]
+    # Before the mark the outage counts as any (160..190 span 30 s at 190 > 185: after it,
+    # so 190, 200, 210, 220 are what count).
+    assert _critical_times(items, marks) == [220.0]
+    assert _live(items, marks, now=220).severity is CRITICAL
+
+
+def test_an_outage_older_than_the_upgrade_is_judged_again_from_the_mark() -> None:
+    # Down since 50: rolled back at 80, before anybody upgraded. The upgrade at 185 does not
+    # fix it: from the mark the judge says ok (the outage is not the upgrade's yet), then
+    # critical again `for` after it (the time after the mark is the upgrade's to answer for).
+    items = _health((50, 400))
+    marks = [_mark(185, "upgrade")]
+    cfg = config(DOWN, PANIC, probes=PROBES)
+    downs = [(d.time, d.severity) for d in engine.replay(cfg, items, marks) if d.rule == "down"]
+    assert downs == [(80.0, CRITICAL), (190.0, OK), (220.0, CRITICAL)]
+    assert _live(items, marks, now=210).severity is OK
+    assert _live(items, marks, now=210).pending  # failing: worth looking again soon
+
+
+def test_the_mark_counts_from_the_first_check_after_it() -> None:
+    # A run of failing checks never spans an upgrade mark, measured on the checks: until a
+    # check after the mark comes, nothing new is known and the decision stands (so no
+    # decision depends on whether "now" is judged a little before or after the mark).
+    items = [o for o in _health((100, 400)) if o.time <= 170]
+    assert _live(items, [_mark(185, "upgrade")], now=200).severity is CRITICAL
+    later = [*items, obs(190, 0.0, source="health")]
+    found = _live(later, [_mark(185, "upgrade")], now=200)
+    assert found.severity is OK
+    assert found.summary.endswith("judged from its end (its newest check 5s after it)")
