@@ -140,13 +140,26 @@ class _FieldTotals:
         return 1, _units(x), 0
 
     def append(self, obs: observations.Observation) -> None:
-        present, units, large = self._parts(obs)
-        prefix = self.present
-        prefix.append(prefix[-1] + present)
-        prefix = self.units
-        prefix.append(prefix[-1] + units)
-        prefix = self.large
-        prefix.append(prefix[-1] + large)
+        # ``_parts``, inlined (every value folded in passes here once per total kept).
+        field = self.field
+        raw = obs.value if field == "value" else conditions.field_of(obs, field)
+        present, units, large = self.present, self.units, self.large
+        if raw is None or not math.isfinite(raw):
+            present.append(present[-1])
+            units.append(units[-1])
+            large.append(large[-1])
+            return
+        x = float(raw)
+        present.append(present[-1] + 1)
+        if x == 1.0:  # the usual up/down and one-line values, without converting them
+            units.append(units[-1] + _ONE)
+            large.append(large[-1])
+        elif abs(x) > _LARGE:
+            units.append(units[-1])
+            large.append(large[-1] + 1)
+        else:
+            units.append(units[-1] + _units(x))
+            large.append(large[-1])
 
     def insert(self, index: int, obs: observations.Observation) -> None:
         # Rare (an out-of-order arrival): shift every later prefix by the new value's part.
@@ -366,12 +379,22 @@ class _MomentTotals:
 
     def _point(self, at: int) -> tuple[int, int] | None:
         # The scaled point of the value at position ``at``, worked out when a range's end
-        # passes it rather than stored: a window holds hours of values.
+        # passes it rather than stored: a window holds hours of values. (``_finite`` and
+        # ``_scaled``, inlined: this runs for every value entering or leaving a range.)
         obs = self.items[at - self.base]
-        x = _finite(obs, self.field)
-        if x is None:
+        field = self.field
+        raw = obs.value if field == "value" else conditions.field_of(obs, field)
+        if raw is None:
             return None
-        return _scaled(obs.time, self.kt) - self.origin, _scaled(x, self.ky)
+        x = float(raw)
+        if not math.isfinite(x):
+            return None
+        tn, td = obs.time.as_integer_ratio()
+        yn, yd = x.as_integer_ratio()
+        return (
+            (tn << (self.kt + 1 - td.bit_length())) - self.origin,
+            yn << (self.ky + 1 - yd.bit_length()),
+        )
 
     def _push_back(self, cursor: _Cursor) -> None:
         at = cursor.hi
@@ -379,12 +402,22 @@ class _MomentTotals:
         point = self._point(at)
         if point is None:
             return
-        if cursor.tail is None:
+        ti, yi = point
+        tail = cursor.tail
+        if tail is None:
             cursor.head, cursor.head_at = point, at
         else:
-            cursor.link(cursor.tail, point, 1)
+            tp, yp = tail
+            cursor.lag_tt += ti * tp
+            cursor.lag_ty += ti * yp + tp * yi
+            cursor.lag_yy += yi * yp
         cursor.tail, cursor.tail_at = point, at
-        cursor.add(point[0], point[1], 1)
+        cursor.n += 1
+        cursor.t += ti
+        cursor.y += yi
+        cursor.tt += ti * ti
+        cursor.ty += ti * yi
+        cursor.yy += yi * yi
 
     def _push_front(self, cursor: _Cursor) -> None:
         at = cursor.lo - 1
@@ -408,13 +441,22 @@ class _MomentTotals:
         if cursor.tail_at == at:  # its only point
             cursor.clear()
             return
-        cursor.add(head[0], head[1], -1)
         after = at + 1
         following = self._point(after)
         while following is None:  # ends at ``tail_at`` at the latest
             after += 1
             following = self._point(after)
-        cursor.link(head, following, -1)
+        ti, yi = head
+        tn, yn = following
+        cursor.lag_tt -= tn * ti
+        cursor.lag_ty -= tn * yi + ti * yn
+        cursor.lag_yy -= yn * yi
+        cursor.n -= 1
+        cursor.t -= ti
+        cursor.y -= yi
+        cursor.tt -= ti * ti
+        cursor.ty -= ti * yi
+        cursor.yy -= yi * yi
         cursor.head, cursor.head_at = following, after
 
     def _pop_back(self, cursor: _Cursor) -> None:
@@ -452,6 +494,20 @@ class _MomentTotals:
         lo += self.base
         hi += self.base
         cursors = self.cursors
+        if cursors:
+            # The usual query: a range read before, moved by a value or two since (its end
+            # took the new value, its start gave up the oldest). Newest cursors first.
+            for index in range(len(cursors) - 1, -1, -1):
+                cursor = cursors[index]
+                if abs(lo - cursor.lo) + abs(hi - cursor.hi) <= 2:
+                    self._move(cursor, lo, hi)
+                    if index != len(cursors) - 1:
+                        del cursors[index]
+                        cursors.append(cursor)
+                    return self._read(cursor)
+            difference = self._difference(lo, hi)
+            if difference is not None:
+                return difference
         nearest: _Cursor | None = None
         distance = hi - lo  # what summing from scratch costs
         for cursor in cursors:
@@ -472,7 +528,59 @@ class _MomentTotals:
         cursors.append(nearest)
         if len(cursors) > _CURSORS:
             del cursors[0]
-        c = nearest
+        return self._read(nearest)
+
+    def _difference(self, lo: int, hi: int) -> Moments | None:
+        """The sums of ``[lo, hi)`` as those of a cursor on ``[lo, end)`` less those of one on
+        ``[hi, end)`` (a trend's early half: its whole span less its late half); None when no
+        two cursors fit."""
+        cursors = self.cursors
+        whole = next((c for c in cursors if c.lo == lo and c.hi > hi), None)
+        if whole is None:
+            return None
+        rest = next((c for c in cursors if c.lo == hi and c.hi == whole.hi), None)
+        if rest is None:
+            return None
+        n = whole.n - rest.n
+        if n == 0:
+            return NO_MOMENTS
+        # The last point before ``hi``: the difference's tail, linked to ``rest``'s head.
+        at = hi - 1
+        tail = self._point(at)
+        while tail is None:  # ends at ``whole``'s head at the latest (``n`` > 0)
+            at -= 1
+            tail = self._point(at)
+        head = whole.head
+        if head is None:
+            return None  # cannot be (``n`` > 0); read the long way
+        lag_tt, lag_ty, lag_yy = whole.lag_tt, whole.lag_ty, whole.lag_yy
+        lag_tt -= rest.lag_tt
+        lag_ty -= rest.lag_ty
+        lag_yy -= rest.lag_yy
+        following = rest.head
+        if following is not None:
+            ta, ya = tail
+            tb, yb = following
+            lag_tt -= tb * ta
+            lag_ty -= tb * ya + ta * yb
+            lag_yy -= yb * ya
+        return Moments(
+            n,
+            self.kt,
+            self.ky,
+            whole.t - rest.t,
+            whole.y - rest.y,
+            whole.tt - rest.tt,
+            whole.ty - rest.ty,
+            whole.yy - rest.yy,
+            lag_tt,
+            lag_ty,
+            lag_yy,
+            head,
+            tail,
+        )
+
+    def _read(self, c: _Cursor) -> Moments:
         if c.head is None or c.tail is None:
             return NO_MOMENTS
         return Moments(
@@ -507,7 +615,11 @@ class _Matches:
         return int(conditions.compare(conditions.field_of(obs, self.field), self.op, self.value))
 
     def append(self, obs: observations.Observation) -> None:
-        self.counts.append(self.counts[-1] + self._hit(obs))
+        # ``_hit``, inlined: ``conditions.compare`` of the field, which is never met when absent.
+        counts = self.counts
+        x = conditions.field_of(obs, self.field)
+        hit = conditions.compare(x, self.op, self.value)
+        counts.append(counts[-1] + 1 if hit else counts[-1])
 
     def insert(self, index: int, obs: observations.Observation) -> None:
         hit = self._hit(obs)
