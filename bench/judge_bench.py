@@ -11,6 +11,10 @@ lines on the log probe), every target upgraded halfway so their sequential tests
 memory every 10 s for a week (181,440 observations), an upgrade every day, judged by the
 ``web-service`` preset plus the three regression rules through ``engine.replay``, the path
 ``rollsafe backtest`` takes. Issue #15 asks for at least a week replayed per second.
+
+``memory_per_target``: what the live judge holds per target (``tracemalloc``) after six hours
+of the same three signals on 20 targets judged once a minute, with and without the preset's
+``trend`` rule (whose exact sums once cost about 500 bytes per memory value kept).
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, 
         "replay_week_without_regression": replay_week(regression=False),
         "replay_week_without_trend": replay_week(trend=False),
         "replay_week_without_regression_or_trend": replay_week(regression=False, trend=False),
+        "memory_per_target": memory_per_target(),
+        "memory_per_target_without_trend": memory_per_target(trend=False),
     }
 
 
