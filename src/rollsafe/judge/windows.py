@@ -368,13 +368,13 @@ class _MomentTotals:
         # Called before the series drops its first ``count`` values: ranges reaching into
         # them give those values up first.
         base = self.base + count
-        for cursor in self.cursors:
-            if cursor.hi <= base:
-                cursor.lo = cursor.hi = base
-                cursor.clear()
-            else:
-                while cursor.lo < base:
-                    self._pop_front(cursor)
+        cursors = self.cursors
+        if any(cursor.hi <= base for cursor in cursors):
+            # A range that slid out of the window entirely is not read again: forget it.
+            cursors[:] = [cursor for cursor in cursors if cursor.hi > base]
+        for cursor in cursors:
+            while cursor.lo < base:
+                self._pop_front(cursor)
         self.base = base
 
     def _point(self, at: int) -> tuple[int, int] | None:
