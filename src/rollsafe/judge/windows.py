@@ -94,12 +94,14 @@ def order_key(obs: observations.Observation) -> OrderKey:
     )
 
 
-# Sums are kept as integers counting units of 2**-1074, the smallest positive float: every
+# Sums are kept as integers counting units of 2**-bits, ``bits`` the finest any value held
+# needs (0 for whole numbers, 47 for 45.3, at most 1074: the smallest positive float): every
 # finite float is a whole number of them, so sums and differences of sums are exact, and one
-# correctly rounded division turns a sum back into the float fsum would give.
+# correctly rounded division by ``2**bits`` turns a sum back into the float fsum would give.
+# A value needing finer units shifts the sums kept (rare: the first values settle them); units
+# fitted to the values keep the integers small (about 64 bits for a percentage, not 1,100).
 _UNIT_BITS = 1074
-_ONE = 1 << _UNIT_BITS
-UNIT = _ONE  # a sum of units divided by this is the float sum
+UNIT = 1 << _UNIT_BITS  # the finest unit there is (``_FieldTotals.unit`` is the one in use)
 # Values this large could overflow a float sum; fsum raises then and the judge saturates (see
 # ``conditions.exact_sum``). Ranges holding one are summed the slow way to keep that behaviour.
 _LARGE = 2.0**960
@@ -109,35 +111,48 @@ _ConditionKey = tuple[models.Field_, models.Op, float]
 _STAMPS = itertools.count()
 
 
-def _units(x: float) -> int:
-    numerator, denominator = x.as_integer_ratio()  # denominator: a power of two, <= 2**1074
-    return numerator << (_UNIT_BITS + 1 - denominator.bit_length())
-
-
 class _FieldTotals:
-    """Prefix totals of one numeric field: how many values have it, their exact sum, and how
-    many of them are too large for the exact path. Entry ``i`` covers the series' first ``i``.
+    """Prefix totals of one numeric field: how many values have it, their exact sum (in units
+    of ``1 / unit``, see above), and how many of them are too large for the exact path. Entry
+    ``i`` covers the series' first ``i``.
     """
 
-    __slots__ = ("field", "large", "present", "units")
+    __slots__ = ("bits", "field", "large", "present", "unit", "units")
 
     def __init__(self, field: models.Field_, items: Sequence[observations.Observation]) -> None:
         self.field = field
+        self.bits = 0
+        self.unit = 1  # ``2**bits``: a sum of units divided by it is the float sum
         self.present = [0]
         self.units = [0]
         self.large = [0]
         for obs in items:
             self.append(obs)
 
+    def _refine(self, bits: int) -> None:
+        # Finer units for a value that needs them: every sum kept, shifted (in place: running
+        # states hold these lists, see ``rules.BaselineState``).
+        shift = bits - self.bits
+        self.units[:] = [u << shift for u in self.units]
+        self.bits = bits
+        self.unit = 1 << bits
+
+    def _scaled(self, x: float) -> int:
+        numerator, denominator = x.as_integer_ratio()  # denominator: a power of two
+        bits = denominator.bit_length() - 1
+        if bits > self.bits:
+            self._refine(bits)
+        return numerator << (self.bits - bits)
+
     def _parts(self, obs: observations.Observation) -> tuple[int, int, int]:
         x = conditions.field_of(obs, self.field)
         if x is None:
             return 0, 0, 0
         if x == 1.0:  # the usual up/down and one-line values, without converting them
-            return 1, _ONE, 0
+            return 1, self.unit, 0
         if abs(x) > _LARGE:
             return 1, 0, 1
-        return 1, _units(x), 0
+        return 1, self._scaled(x), 0
 
     def append(self, obs: observations.Observation) -> None:
         # ``_parts``, inlined (every value folded in passes here once per total kept).
@@ -152,13 +167,14 @@ class _FieldTotals:
         x = float(raw)
         present.append(present[-1] + 1)
         if x == 1.0:  # the usual up/down and one-line values, without converting them
-            units.append(units[-1] + _ONE)
+            units.append(units[-1] + self.unit)
             large.append(large[-1])
         elif abs(x) > _LARGE:
             units.append(units[-1])
             large.append(large[-1] + 1)
         else:
-            units.append(units[-1] + _units(x))
+            part = self._scaled(x)  # may shift ``units`` first
+            units.append(units[-1] + part)
             large.append(large[-1])
 
     def insert(self, index: int, obs: observations.Observation) -> None:
@@ -773,7 +789,7 @@ class Span:
         if totals.large[hi] != totals.large[lo]:
             numbers = [conditions.field_of(o, field) for o in self._series.items[lo:hi]]
             return conditions.exact_sum([x for x in numbers if x is not None])
-        return (totals.units[hi] - totals.units[lo]) / _ONE
+        return (totals.units[hi] - totals.units[lo]) / totals.unit
 
     def moments(self, field: models.Field_) -> Moments:
         """Exact sums for a least-squares line through the finite ``field`` values (trend)."""
