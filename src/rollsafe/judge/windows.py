@@ -24,10 +24,10 @@ instead of a pass over the range: a daemon re-judging a target after every obser
 backtest replaying a week, does not re-read an hour of values each time. The totals are exact
 (integer counts; sums as integers in units of a power of two fine enough for every value), so
 every aggregate is exactly what :func:`math.fsum` over the range gives, whatever order values
-arrived in. A
-``trend`` rule's field also gets exact sums of squares and products (:class:`Moments`) for
-the few ranges it reads, moved value by value as those ranges slide (constant memory, not a
-prefix per value), so a least-squares line over them is fitted without reading them.
+arrived in. A ``trend`` rule's field also gets exact sums of squares and products
+(:class:`Moments`) for the few ranges it reads, moved value by value as those ranges slide
+(constant memory, not a prefix per value), so a least-squares line over them is fitted
+without reading them.
 
 Everything is ordered by :func:`order_key`, a total order on observations (time first, then
 their content), and trimming always keeps the same *set* whatever the insertion order. That is
