@@ -11,6 +11,10 @@ lines on the log probe), every target upgraded halfway so their sequential tests
 memory every 10 s for a week (181,440 observations), an upgrade every day, judged by the
 ``web-service`` preset plus the three regression rules through ``engine.replay``, the path
 ``rollsafe backtest`` takes. Issue #15 asks for at least a week replayed per second.
+
+``memory_per_target``: what the live judge holds per target (``tracemalloc``) after six hours
+of the same three signals on 20 targets judged once a minute, with and without the preset's
+``trend`` rule (whose exact sums once cost about 500 bytes per memory value kept).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import math
 import random
 import time
+import tracemalloc
 from typing import Any
 
 from rollsafe.config import models
@@ -94,6 +99,8 @@ def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, 
         "replay_week_without_regression": replay_week(regression=False),
         "replay_week_without_trend": replay_week(trend=False),
         "replay_week_without_regression_or_trend": replay_week(regression=False, trend=False),
+        "memory_per_target": memory_per_target(),
+        "memory_per_target_without_trend": memory_per_target(trend=False),
     }
 
 
@@ -142,14 +149,16 @@ def _throughput(*, targets: int, count: int, regression: bool) -> dict[str, floa
     }
 
 
-def _week_config(*, regression: bool, trend: bool = True) -> models.RollsafeConfig:
+def _week_config(
+    *, regression: bool, trend: bool = True, targets: int = 1
+) -> models.RollsafeConfig:
     rules = [
         {**rule, "probe": {"http": "health", "errors": "app-log"}[rule["probe"]], "before": "1h"}
         for rule in (REGRESSION_RULES if regression else [])
     ]
     config = models.RollsafeConfig.model_validate(
         {
-            "targets": [{"id": "web-1", "labels": {"role": "web"}}],
+            "targets": [{"id": f"web-{i + 1}", "labels": {"role": "web"}} for i in range(targets)],
             "probes": [
                 {
                     "kind": "http",
@@ -225,4 +234,56 @@ def replay_week(
         "us_per_observation": round(cpu / len(feed) * 1e6, 1),
         "hours_replayed_per_s": round(days * 24 / cpu, 1),
         "decisions": len(decisions),
+    }
+
+
+def memory_per_target(
+    *, targets: int = 20, hours: float = 6.0, every: float = 10.0, trend: bool = True
+) -> dict[str, float]:
+    """Memory the live judge holds per target (``tracemalloc``): the web-service preset (and
+    the three regression rules) over ``hours`` of 10 s readings of health, error log and
+    memory, an upgrade after the first hour, each target judged once a minute."""
+    config = _week_config(regression=True, trend=trend, targets=targets)
+    rng = random.Random(9)
+    start = 1_700_000_000.0
+    tracemalloc.start()
+    try:
+        judge = engine.Engine(config)
+        began = tracemalloc.get_traced_memory()[0]
+        names = [ids.TargetId(f"web-{i + 1}") for i in range(targets)]
+        for name in names:
+            judge.mark(observations.Mark(start + 3600.0, name, "upgrade"))
+        for k in range(int(hours * 3600 / every)):
+            t = start + k * every
+            for name in names:
+                status = 500 if rng.random() < 0.003 else 200
+                judge.observe(
+                    observations.Observation(
+                        t,
+                        name,
+                        "health",
+                        value=float(status == 200),
+                        status=status,
+                        latency_s=round(0.04 * math.exp(rng.gauss(0, 0.25)), 4),
+                    )
+                )
+                judge.observe(
+                    observations.Observation(
+                        t + 1, name, "app-log", value=float(rng.random() < 0.05)
+                    )
+                )
+                memory = 45 + 5 * math.sin(k / 500) + rng.gauss(0, 1)
+                judge.observe(
+                    observations.Observation(t + 2, name, "memory", value=round(memory, 1))
+                )
+                if k % 6 == 5:
+                    judge.evaluate(name, now=t + 2)
+        held = tracemalloc.get_traced_memory()[0] - began
+    finally:
+        tracemalloc.stop()
+    return {
+        "targets": targets,
+        "hours": hours,
+        "bytes_per_target": round(held / targets),
+        "kib_per_target": round(held / targets / 1024, 1),
     }

@@ -430,10 +430,11 @@ class Engine:
         soonest = math.inf
         for watch in settled.watches:
             # Against its own past, a regression rule reads only its source and time.
-            if now < watch.until and (
+            until = watch.until
+            if now < until and (
                 watch.probe not in changed or _after(per_target.get(watch.probe), watch)
             ):
-                soonest = min(soonest, watch.until)
+                soonest = min(soonest, until)
                 continue
             rule = watch.rule
             decided = self._regression_outcome(rule, target, now=now).severity
@@ -463,28 +464,36 @@ class Engine:
         """Decide again the leaf rules whose severity may have changed; the ids that did."""
         severity = settled.severity
         moved: list[str] = []
-        if now >= settled.soonest:
+        full = now >= settled.soonest
+        if full:
             leaves = settled.leaves  # some range moved with time: look at every leaf
+            soonest = math.inf
         else:
             by_source = settled.by_source
             leaves = [leaf for s in changed for leaf in by_source.get(s, ())]
+            # The leaves not looked at keep their ``until``: the earliest stays a bound (early
+            # at worst, when the leaf that had it is decided again: a look, never a miss).
+            soonest = settled.soonest
         reference = settled.reference
         reference_end = settled.reference_end
         for leaf in leaves:
-            if now < leaf.until and leaf.probe not in changed:
+            until = leaf.until
+            if now < until and leaf.probe not in changed:
+                if until < soonest:  # noqa: PLR1730 (a comparison, not a call: the hot path)
+                    soonest = until
                 continue
             state = leaf.state
             if state is None:
                 window = per_target.get(leaf.probe)
                 if window is not None:
                     state = leaf.state = self._running(leaf.rule, window)
-            if isinstance(state, rules.ThresholdState):
-                decided, leaf.until = state.decide(now)
-            elif isinstance(state, rules.BaselineState):
-                decided, leaf.until = state.decide(now, reference, reference_end)
+            if isinstance(state, rules.BaselineState):
+                decided, until = state.decide(now, reference, reference_end)
+            elif isinstance(state, rules.ThresholdState):
+                decided, until = state.decide(now)
             else:
                 rule = leaf.rule
-                decided, leaf.until = rules.decide(
+                decided, until = rules.decide(
                     rule,
                     per_target.get(leaf.probe),
                     now=now,
@@ -493,12 +502,12 @@ class Engine:
                     rate_floor=self._floors.get(leaf.probe),
                     memo=leaf.memo,
                 )
+            leaf.until = until
+            if until < soonest:  # noqa: PLR1730 (as above)
+                soonest = until
             if severity.get(leaf.id) is not decided:
                 severity[leaf.id] = decided
                 moved.append(leaf.id)
-        soonest = math.inf
-        for leaf in settled.leaves:
-            soonest = min(soonest, leaf.until)
         settled.soonest = soonest
         return moved
 

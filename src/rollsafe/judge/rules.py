@@ -1120,7 +1120,7 @@ def _from_totals(
     if large[hi] != large[lo]:
         total = windows.Span(series, lo, hi).total(field)
     else:
-        total = (units[hi] - units[lo]) / windows.UNIT
+        total = (units[hi] - units[lo]) / series.field_totals(field).unit  # (its units)
     if aggregate == "mean":
         return total / present, present
     return (total / covered * 60.0 if covered > 0 else None), present

@@ -22,10 +22,12 @@ keeps running prefix totals for the fields and conditions rules have asked about
 date as values are folded in, so an aggregate costs two binary searches and a subtraction
 instead of a pass over the range: a daemon re-judging a target after every observation, or a
 backtest replaying a week, does not re-read an hour of values each time. The totals are exact
-(integer counts; sums as integers in units of the smallest float), so every aggregate is
-exactly what :func:`math.fsum` over the range gives, whatever order values arrived in. A
-``trend`` rule's field also gets running sums of squares and products (:class:`Moments`), so
-a least-squares line over any range is fitted without reading the range.
+(integer counts; sums as integers in units of a power of two fine enough for every value), so
+every aggregate is exactly what :func:`math.fsum` over the range gives, whatever order values
+arrived in. A ``trend`` rule's field also gets exact sums of squares and products
+(:class:`Moments`) for the few ranges it reads, moved value by value as those ranges slide
+(constant memory, not a prefix per value), so a least-squares line over them is fitted
+without reading them.
 
 Everything is ordered by :func:`order_key`, a total order on observations (time first, then
 their content), and trimming always keeps the same *set* whatever the insertion order. That is
@@ -93,12 +95,14 @@ def order_key(obs: observations.Observation) -> OrderKey:
     )
 
 
-# Sums are kept as integers counting units of 2**-1074, the smallest positive float: every
+# Sums are kept as integers counting units of 2**-bits, ``bits`` the finest any value held
+# needs (0 for whole numbers, 47 for 45.3, at most 1074: the smallest positive float): every
 # finite float is a whole number of them, so sums and differences of sums are exact, and one
-# correctly rounded division turns a sum back into the float fsum would give.
+# correctly rounded division by ``2**bits`` turns a sum back into the float fsum would give.
+# A value needing finer units shifts the sums kept (rare: the first values settle them); units
+# fitted to the values keep the integers small (about 64 bits for a percentage, not 1,100).
 _UNIT_BITS = 1074
-_ONE = 1 << _UNIT_BITS
-UNIT = _ONE  # a sum of units divided by this is the float sum
+UNIT = 1 << _UNIT_BITS  # the finest unit there is (``_FieldTotals.unit`` is the one in use)
 # Values this large could overflow a float sum; fsum raises then and the judge saturates (see
 # ``conditions.exact_sum``). Ranges holding one are summed the slow way to keep that behaviour.
 _LARGE = 2.0**960
@@ -108,44 +112,71 @@ _ConditionKey = tuple[models.Field_, models.Op, float]
 _STAMPS = itertools.count()
 
 
-def _units(x: float) -> int:
-    numerator, denominator = x.as_integer_ratio()  # denominator: a power of two, <= 2**1074
-    return numerator << (_UNIT_BITS + 1 - denominator.bit_length())
-
-
 class _FieldTotals:
-    """Prefix totals of one numeric field: how many values have it, their exact sum, and how
-    many of them are too large for the exact path. Entry ``i`` covers the series' first ``i``.
+    """Prefix totals of one numeric field: how many values have it, their exact sum (in units
+    of ``1 / unit``, see above), and how many of them are too large for the exact path. Entry
+    ``i`` covers the series' first ``i``.
     """
 
-    __slots__ = ("field", "large", "present", "units")
+    __slots__ = ("bits", "field", "large", "present", "unit", "units")
 
     def __init__(self, field: models.Field_, items: Sequence[observations.Observation]) -> None:
         self.field = field
+        self.bits = 0
+        self.unit = 1  # ``2**bits``: a sum of units divided by it is the float sum
         self.present = [0]
         self.units = [0]
         self.large = [0]
         for obs in items:
             self.append(obs)
 
+    def _refine(self, bits: int) -> None:
+        # Finer units for a value that needs them: every sum kept, shifted (in place: running
+        # states hold these lists, see ``rules.BaselineState``).
+        shift = bits - self.bits
+        self.units[:] = [u << shift for u in self.units]
+        self.bits = bits
+        self.unit = 1 << bits
+
+    def _scaled(self, x: float) -> int:
+        numerator, denominator = x.as_integer_ratio()  # denominator: a power of two
+        bits = denominator.bit_length() - 1
+        if bits > self.bits:
+            self._refine(bits)
+        return numerator << (self.bits - bits)
+
     def _parts(self, obs: observations.Observation) -> tuple[int, int, int]:
         x = conditions.field_of(obs, self.field)
         if x is None:
             return 0, 0, 0
         if x == 1.0:  # the usual up/down and one-line values, without converting them
-            return 1, _ONE, 0
+            return 1, self.unit, 0
         if abs(x) > _LARGE:
             return 1, 0, 1
-        return 1, _units(x), 0
+        return 1, self._scaled(x), 0
 
     def append(self, obs: observations.Observation) -> None:
-        present, units, large = self._parts(obs)
-        prefix = self.present
-        prefix.append(prefix[-1] + present)
-        prefix = self.units
-        prefix.append(prefix[-1] + units)
-        prefix = self.large
-        prefix.append(prefix[-1] + large)
+        # ``_parts``, inlined (every value folded in passes here once per total kept).
+        field = self.field
+        raw = obs.value if field == "value" else conditions.field_of(obs, field)
+        present, units, large = self.present, self.units, self.large
+        if raw is None or not math.isfinite(raw):
+            present.append(present[-1])
+            units.append(units[-1])
+            large.append(large[-1])
+            return
+        x = float(raw)
+        present.append(present[-1] + 1)
+        if x == 1.0:  # the usual up/down and one-line values, without converting them
+            units.append(units[-1] + self.unit)
+            large.append(large[-1])
+        elif abs(x) > _LARGE:
+            units.append(units[-1])
+            large.append(large[-1] + 1)
+        else:
+            part = self._scaled(x)  # may shift ``units`` first
+            units.append(units[-1] + part)
+            large.append(large[-1])
 
     def insert(self, index: int, obs: observations.Observation) -> None:
         # Rare (an out-of-order arrival): shift every later prefix by the new value's part.
@@ -232,110 +263,357 @@ def moments_of(points: Sequence[tuple[float, float]]) -> Moments:
     )
 
 
-_Sums = tuple[int, int, int, int, int, int, int, int, int]
-_ZERO_SUMS: _Sums = (0, 0, 0, 0, 0, 0, 0, 0, 0)
+# Cursors: how many ranges a series keeps sums for at once. A trend reads three (its span and
+# the span's halves) plus the period before the mark; one more spares a refit when a range
+# jumps (a new mark) while the others stay.
+_CURSORS = 5
+
+
+class _Cursor:
+    """Exact sums for :class:`Moments` over the values at positions ``[lo, hi)`` of a series,
+    counted from the first value the series ever held (dropping the front moves no cursor).
+
+    ``head`` and ``tail`` are the range's first and last points (values having the field),
+    at positions ``head_at`` and ``tail_at`` (-1 when the range has none).
+    """
+
+    __slots__ = (
+        "head",
+        "head_at",
+        "hi",
+        "lag_tt",
+        "lag_ty",
+        "lag_yy",
+        "lo",
+        "n",
+        "t",
+        "tail",
+        "tail_at",
+        "tt",
+        "ty",
+        "y",
+        "yy",
+    )
+
+    def __init__(self, at: int) -> None:
+        self.lo = self.hi = at
+        self.clear()
+
+    def clear(self) -> None:
+        self.n = self.t = self.y = self.tt = self.ty = self.yy = 0
+        self.lag_tt = self.lag_ty = self.lag_yy = 0
+        self.head: tuple[int, int] | None = None
+        self.tail: tuple[int, int] | None = None
+        self.head_at = self.tail_at = -1
+
+    def copy(self) -> _Cursor:
+        other = _Cursor(self.lo)
+        for name in _Cursor.__slots__:
+            setattr(other, name, getattr(self, name))
+        return other
+
+    def add(self, ti: int, yi: int, sign: int) -> None:
+        self.n += sign
+        self.t += sign * ti
+        self.y += sign * yi
+        self.tt += sign * ti * ti
+        self.ty += sign * ti * yi
+        self.yy += sign * yi * yi
+
+    def link(self, a: tuple[int, int], b: tuple[int, int], sign: int) -> None:
+        # The neighbour products of two consecutive points ``a`` then ``b``.
+        ta, ya = a
+        tb, yb = b
+        self.lag_tt += sign * tb * ta
+        self.lag_ty += sign * (tb * ya + ta * yb)
+        self.lag_yy += sign * yb * ya
 
 
 class _MomentTotals:
-    """Prefix sums for :class:`Moments` of one field over a series (entry ``i``: its first
-    ``i`` values): count, t, y, tt, ty, yy and the neighbour products tt, ty, yy.
+    """Exact sums for :class:`Moments` of one field over a few ranges of a series: count, t,
+    y, tt, ty, yy and the neighbour products tt, ty, yy.
 
-    Values without the field (or not finite) are skipped: neighbours are the nearest points
-    that have it. A value needing finer units than those in use (rare: the first few values
-    settle them) or an out-of-order arrival rebuilds the totals from the series' items.
+    Memory is bounded by the number of ranges, not the values: each range (a :class:`_Cursor`)
+    keeps its own sums and moves its ends one value at a time, adding what enters and
+    subtracting what leaves, exactly (integers), so its sums are those of the set of points
+    it holds, whatever path it took. A query takes the cursor nearest its range (a trend asks
+    for ranges that moved by a value or two since it last asked); one far from all of them is
+    summed from scratch. Values without the field (or not finite) are skipped: neighbours are
+    the nearest points that have it. A value needing finer units than those in use (rare:
+    the first few values settle them) or an out-of-order arrival drops the cursors.
     """
 
-    __slots__ = ("field", "items", "kt", "ky", "origin", "previous", "sums")
+    __slots__ = ("base", "cursors", "field", "items", "kt", "ky", "origin", "origin_time")
 
     def __init__(self, field: models.Field_, items: list[observations.Observation]) -> None:
         self.field = field
-        self.items = items  # the series' own list, read when rebuilding
-        self._rebuild()
+        self.items = items  # the series' own list
+        self.base = 0  # the position of ``items[0]``, counted from the first value ever held
+        self.cursors: list[_Cursor] = []  # least recently used first
+        self.kt = self.ky = 0
+        self.origin_time: float | None = None
+        self.origin = 0
+        self._units()
 
-    def _rebuild(self) -> None:
-        numbers = [(o.time, _finite(o, self.field)) for o in self.items]
-        present = [(t, x) for t, x in numbers if x is not None]
-        self.kt = max((_bits(t) for t, _ in present), default=0)
-        self.ky = max((_bits(x) for _, x in present), default=0)
-        self.origin = _scaled(present[0][0], self.kt) if present else 0
-        self.previous: tuple[int, int] | None = None
-        self.sums: list[_Sums] = [_ZERO_SUMS]
-        for t, x in numbers:
-            self._add(t, x)
-
-    def _add(self, t: float, x: float | None) -> None:
-        last = self.sums[-1]
-        if x is None:
-            self.sums.append(last)
-            return
-        ti = _scaled(t, self.kt) - self.origin
-        yi = _scaled(x, self.ky)
-        c, st, sy, stt, sty, syy, ltt, lty, lyy = last
-        previous = self.previous
-        if previous is not None:
-            tp, yp = previous
-            ltt += ti * tp
-            lty += ti * yp + tp * yi
-            lyy += yi * yp
-        self.previous = (ti, yi)
-        self.sums.append(
-            (c + 1, st + ti, sy + yi, stt + ti * ti, sty + ti * yi, syy + yi * yi, ltt, lty, lyy)
-        )
+    def _units(self) -> None:
+        # Units fine enough for every point held; the origin stays where the first point set
+        # it (a fit does not depend on it, nor on the units: see ``trend.fit_moments``).
+        present = [(o.time, x) for o in self.items if (x := _finite(o, self.field)) is not None]
+        self.kt = max([self.kt, *(_bits(t) for t, _ in present)])
+        self.ky = max([self.ky, *(_bits(x) for _, x in present)])
+        if self.origin_time is None and present:
+            self.origin_time = present[0][0]
+        if self.origin_time is not None:
+            self.kt = max(self.kt, _bits(self.origin_time))
+            self.origin = _scaled(self.origin_time, self.kt)
+        self.cursors.clear()
 
     def append(self, obs: observations.Observation) -> None:
         x = _finite(obs, self.field)
         if x is not None and (
-            self.previous is None
+            self.origin_time is None
             or obs.time.as_integer_ratio()[1].bit_length() > self.kt + 1
             or x.as_integer_ratio()[1].bit_length() > self.ky + 1
         ):
-            self._rebuild()  # the first point sets the origin, or finer units: the list
-            return  # already holds ``obs``
-        self._add(obs.time, x)
+            self._units()  # the first point sets the origin, or finer units
 
     def insert(self, index: int, obs: observations.Observation) -> None:
-        self._rebuild()  # rare (an out-of-order arrival); the list already holds ``obs``
+        # Rare (an out-of-order arrival): positions after ``index`` moved; start afresh.
+        self._units()
 
     def drop_front(self, count: int) -> None:
-        # Differences between the remaining entries stay right; entry 0 need not be zero.
-        del self.sums[:count]
+        # Called before the series drops its first ``count`` values: ranges reaching into
+        # them give those values up first.
+        base = self.base + count
+        cursors = self.cursors
+        if any(cursor.hi <= base for cursor in cursors):
+            # A range that slid out of the window entirely is not read again: forget it.
+            cursors[:] = [cursor for cursor in cursors if cursor.hi > base]
+        for cursor in cursors:
+            while cursor.lo < base:
+                self._pop_front(cursor)
+        self.base = base
 
-    def _point(self, index: int) -> tuple[int, int] | None:
-        # The scaled point of item ``index``, worked out again rather than stored: the ends
-        # of a span are all a fit needs, and a window holds hours of values.
-        obs = self.items[index]
-        x = _finite(obs, self.field)
-        if x is None:
+    def _point(self, at: int) -> tuple[int, int] | None:
+        # The scaled point of the value at position ``at``, worked out when a range's end
+        # passes it rather than stored: a window holds hours of values. (``_finite`` and
+        # ``_scaled``, inlined: this runs for every value entering or leaving a range.)
+        obs = self.items[at - self.base]
+        field = self.field
+        raw = obs.value if field == "value" else conditions.field_of(obs, field)
+        if raw is None:
             return None
-        return _scaled(obs.time, self.kt) - self.origin, _scaled(x, self.ky)
+        x = float(raw)
+        if not math.isfinite(x):
+            return None
+        tn, td = obs.time.as_integer_ratio()
+        yn, yd = x.as_integer_ratio()
+        return (
+            (tn << (self.kt + 1 - td.bit_length())) - self.origin,
+            yn << (self.ky + 1 - yd.bit_length()),
+        )
+
+    def _push_back(self, cursor: _Cursor) -> None:
+        at = cursor.hi
+        cursor.hi = at + 1
+        point = self._point(at)
+        if point is None:
+            return
+        ti, yi = point
+        tail = cursor.tail
+        if tail is None:
+            cursor.head, cursor.head_at = point, at
+        else:
+            tp, yp = tail
+            cursor.lag_tt += ti * tp
+            cursor.lag_ty += ti * yp + tp * yi
+            cursor.lag_yy += yi * yp
+        cursor.tail, cursor.tail_at = point, at
+        cursor.n += 1
+        cursor.t += ti
+        cursor.y += yi
+        cursor.tt += ti * ti
+        cursor.ty += ti * yi
+        cursor.yy += yi * yi
+
+    def _push_front(self, cursor: _Cursor) -> None:
+        at = cursor.lo - 1
+        cursor.lo = at
+        point = self._point(at)
+        if point is None:
+            return
+        if cursor.head is None:
+            cursor.tail, cursor.tail_at = point, at
+        else:
+            cursor.link(point, cursor.head, 1)
+        cursor.head, cursor.head_at = point, at
+        cursor.add(point[0], point[1], 1)
+
+    def _pop_front(self, cursor: _Cursor) -> None:
+        at = cursor.lo
+        cursor.lo = at + 1
+        head = cursor.head
+        if at != cursor.head_at or head is None:
+            return  # not a point
+        if cursor.tail_at == at:  # its only point
+            cursor.clear()
+            return
+        after = at + 1
+        following = self._point(after)
+        while following is None:  # ends at ``tail_at`` at the latest
+            after += 1
+            following = self._point(after)
+        ti, yi = head
+        tn, yn = following
+        cursor.lag_tt -= tn * ti
+        cursor.lag_ty -= tn * yi + ti * yn
+        cursor.lag_yy -= yn * yi
+        cursor.n -= 1
+        cursor.t -= ti
+        cursor.y -= yi
+        cursor.tt -= ti * ti
+        cursor.ty -= ti * yi
+        cursor.yy -= yi * yi
+        cursor.head, cursor.head_at = following, after
+
+    def _pop_back(self, cursor: _Cursor) -> None:
+        at = cursor.hi - 1
+        cursor.hi = at
+        tail = cursor.tail
+        if at != cursor.tail_at or tail is None:
+            return
+        if cursor.head_at == at:
+            cursor.clear()
+            return
+        cursor.add(tail[0], tail[1], -1)
+        before = at - 1
+        preceding = self._point(before)
+        while preceding is None:  # ends at ``head_at`` at the latest
+            before -= 1
+            preceding = self._point(before)
+        cursor.link(preceding, tail, -1)
+        cursor.tail, cursor.tail_at = preceding, before
+
+    def _move(self, cursor: _Cursor, lo: int, hi: int) -> None:
+        if hi <= cursor.lo or lo >= cursor.hi:  # no overlap: start empty at ``lo``
+            cursor.lo = cursor.hi = lo
+            cursor.clear()
+        while cursor.hi < hi:
+            self._push_back(cursor)
+        while cursor.lo > lo:
+            self._push_front(cursor)
+        while cursor.lo < lo:
+            self._pop_front(cursor)
+        while cursor.hi > hi:
+            self._pop_back(cursor)
 
     def moments(self, lo: int, hi: int) -> Moments:
-        first, head = lo, self._point(lo)
-        while head is None:
-            first += 1
-            if first >= hi:
-                return NO_MOMENTS
-            head = self._point(first)
-        last, tail = hi - 1, self._point(hi - 1)
-        while tail is None:  # ends at ``first`` at the latest
-            last -= 1
-            tail = self._point(last)
-        top, bottom, after_first = self.sums[hi], self.sums[lo], self.sums[first + 1]
-        # Neighbour products within the span: those of its points after its first one.
+        lo += self.base
+        hi += self.base
+        cursors = self.cursors
+        if cursors:
+            # The usual query: a range read before, moved by a value or two since (its end
+            # took the new value, its start gave up the oldest). Newest cursors first.
+            for index in range(len(cursors) - 1, -1, -1):
+                cursor = cursors[index]
+                if abs(lo - cursor.lo) + abs(hi - cursor.hi) <= 2:
+                    self._move(cursor, lo, hi)
+                    if index != len(cursors) - 1:
+                        del cursors[index]
+                        cursors.append(cursor)
+                    return self._read(cursor)
+            difference = self._difference(lo, hi)
+            if difference is not None:
+                return difference
+        nearest: _Cursor | None = None
+        distance = hi - lo  # what summing from scratch costs
+        for cursor in cursors:
+            moved = abs(lo - cursor.lo) + abs(hi - cursor.hi)
+            if moved < distance or (moved == 0 and nearest is None):
+                nearest, distance = cursor, moved
+        if nearest is None:
+            nearest = _Cursor(lo)
+            self._move(nearest, lo, hi)
+        else:
+            cursors.remove(nearest)
+            if distance > 8 and 4 * distance > hi - lo:
+                # A far range (the other half of a span, say): keep the cursor where it is,
+                # for the range it follows, and move a copy.
+                cursors.append(nearest)
+                nearest = nearest.copy()
+            self._move(nearest, lo, hi)
+        cursors.append(nearest)
+        if len(cursors) > _CURSORS:
+            del cursors[0]
+        return self._read(nearest)
+
+    def _difference(self, lo: int, hi: int) -> Moments | None:
+        """The sums of ``[lo, hi)`` as those of a cursor on ``[lo, end)`` less those of one on
+        ``[hi, end)`` (a trend's early half: its whole span less its late half); None when no
+        two cursors fit."""
+        cursors = self.cursors
+        whole = next((c for c in cursors if c.lo == lo and c.hi > hi), None)
+        if whole is None:
+            return None
+        rest = next((c for c in cursors if c.lo == hi and c.hi == whole.hi), None)
+        if rest is None:
+            return None
+        n = whole.n - rest.n
+        if n == 0:
+            return NO_MOMENTS
+        # The last point before ``hi``: the difference's tail, linked to ``rest``'s head.
+        at = hi - 1
+        tail = self._point(at)
+        while tail is None:  # ends at ``whole``'s head at the latest (``n`` > 0)
+            at -= 1
+            tail = self._point(at)
+        head = whole.head
+        if head is None:
+            return None  # cannot be (``n`` > 0); read the long way
+        lag_tt, lag_ty, lag_yy = whole.lag_tt, whole.lag_ty, whole.lag_yy
+        lag_tt -= rest.lag_tt
+        lag_ty -= rest.lag_ty
+        lag_yy -= rest.lag_yy
+        following = rest.head
+        if following is not None:
+            ta, ya = tail
+            tb, yb = following
+            lag_tt -= tb * ta
+            lag_ty -= tb * ya + ta * yb
+            lag_yy -= yb * ya
         return Moments(
-            top[0] - bottom[0],
+            n,
             self.kt,
             self.ky,
-            top[1] - bottom[1],
-            top[2] - bottom[2],
-            top[3] - bottom[3],
-            top[4] - bottom[4],
-            top[5] - bottom[5],
-            top[6] - after_first[6],
-            top[7] - after_first[7],
-            top[8] - after_first[8],
+            whole.t - rest.t,
+            whole.y - rest.y,
+            whole.tt - rest.tt,
+            whole.ty - rest.ty,
+            whole.yy - rest.yy,
+            lag_tt,
+            lag_ty,
+            lag_yy,
             head,
             tail,
+        )
+
+    def _read(self, c: _Cursor) -> Moments:
+        if c.head is None or c.tail is None:
+            return NO_MOMENTS
+        return Moments(
+            c.n,
+            self.kt,
+            self.ky,
+            c.t,
+            c.y,
+            c.tt,
+            c.ty,
+            c.yy,
+            c.lag_tt,
+            c.lag_ty,
+            c.lag_yy,
+            c.head,
+            c.tail,
         )
 
 
@@ -354,7 +632,11 @@ class _Matches:
         return int(conditions.compare(conditions.field_of(obs, self.field), self.op, self.value))
 
     def append(self, obs: observations.Observation) -> None:
-        self.counts.append(self.counts[-1] + self._hit(obs))
+        # ``_hit``, inlined: ``conditions.compare`` of the field, which is never met when absent.
+        counts = self.counts
+        x = conditions.field_of(obs, self.field)
+        hit = conditions.compare(x, self.op, self.value)
+        counts.append(counts[-1] + 1 if hit else counts[-1])
 
     def insert(self, index: int, obs: observations.Observation) -> None:
         hit = self._hit(obs)
@@ -428,10 +710,10 @@ class _Series:
 
     def drop_front(self, count: int) -> None:
         self.stamp = next(_STAMPS)
+        for totals in self.totals:  # before the values go: a range may still give them up
+            totals.drop_front(count)
         del self.items[:count]
         del self.times[:count]
-        for totals in self.totals:
-            totals.drop_front(count)
 
     def field_totals(self, field: models.Field_) -> _FieldTotals:
         totals = self.fields.get(field)
@@ -508,7 +790,7 @@ class Span:
         if totals.large[hi] != totals.large[lo]:
             numbers = [conditions.field_of(o, field) for o in self._series.items[lo:hi]]
             return conditions.exact_sum([x for x in numbers if x is not None])
-        return (totals.units[hi] - totals.units[lo]) / _ONE
+        return (totals.units[hi] - totals.units[lo]) / totals.unit
 
     def moments(self, field: models.Field_) -> Moments:
         """Exact sums for a least-squares line through the finite ``field`` values (trend)."""
