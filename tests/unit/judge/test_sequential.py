@@ -641,3 +641,29 @@ def test_a_healthy_watch_has_no_late_crossing():
     assert ev["fired_by"] is None
     assert ev["fired_start_s"] is None
     assert ev["late_e_threshold"] == pytest.approx(16_000)
+
+
+def test_a_late_error_ratio_regression_is_flagged_by_a_late_two_sample_test():
+    # 1% errors before and for 40 minutes after the upgrade, then 15% (over the 2-point
+    # margin): the two-sample test from the start averages 40 healthy minutes in; one
+    # started 35 or 45 minutes after the upgrade carries 5 minutes of them or none.
+    rng = random.Random(12)
+
+    def share(t):
+        return 0.15 if t >= MARK + 2400 else 0.01
+
+    items = [
+        obs(float(t), 1.0, source="health", status=500 if rng.random() < share(t) else 200)
+        for t in range(int(MARK - 3600), int(MARK + 4800), 5)
+    ]
+    judge = feed(config(ERRORS, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 4800, "errors-regressed")
+    ev = found.evidence
+    assert found.severity == CRITICAL
+    assert ev["fired_by"] == "late"
+    assert ev["fired_start_s"] in (2100.0, 2700.0)
+    # 22 minutes after the shift: 7 errors in the reference hour leave its level uncertain
+    # (up to ~3%, so "not worse" up to ~5%), which a two-sample test must allow for.
+    assert MARK + 2400 < ev["crossed_at"] <= MARK + 2400 + 1500
+    assert ev["e_value_peak"] < ev["e_threshold"]  # the test from the start: not yet
+    assert "(a late start: the buckets before it do not count)" in found.summary
