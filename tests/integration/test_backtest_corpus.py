@@ -653,8 +653,11 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         # FP 3 -> 2 with the regression rule's cold start (healthy-warmup-tiered spared;
         # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged);
         # TP 21 -> 22 and median 256 s with segfaults-repeat (the slow loop at its 4th crash);
-        # FP 2 -> 1 with no baseline on a target never upgraded (web-2 in the fleet outage).
-        _Floors(recordings=43, tp=22, fp=1, fn=2, precision=0.95, recall=0.91, median=256.0),
+        # FP 2 -> 1 with no baseline on a target never upgraded (web-2 in the fleet outage);
+        # 255 s with the regression rule's late starts (fault-hung-122s-db's query p99 flagged
+        # by the test started 25 minutes after the upgrade at 212 s after its fault, before
+        # the lockups rule at 242 s; fault-query-creep-real 1,530 -> 1,440 s).
+        _Floors(recordings=43, tp=22, fp=1, fn=2, precision=0.95, recall=0.91, median=255.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )

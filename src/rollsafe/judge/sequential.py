@@ -61,8 +61,10 @@ y + min_delta)`` (for ``rate``, ``min_delta`` is per minute). Then, per aggregat
   exchangeable; wealth of bettors staking fixed fractions on "exceeds", mixed (test by
   betting). A change that hits the whole fleet moves both sides.
 
-The rule breaches once the e-value reaches ``1 / alpha``, and stays breached until the
-watch ends (the guarantee is about *ever* crossing: Ville's inequality).
+The rule breaches once the e-value reaches ``1 / alpha`` (``1 / (0.75 alpha)`` when the
+watch has late starts, below), and stays breached until the watch ends (the guarantee is
+about *ever* crossing: Ville's inequality). Two buckets above the reference's top (7,381x,
+a quarter of it with three quantiles: 1,845) still pass 1,333.
 
 **Adaptive warm-up** (against self, ``settle_max`` > ``grace``). A restart warms up: JIT,
 caches, pools, a journal replayed; its latency may start several times higher and settle
@@ -105,6 +107,41 @@ delayed. Why the bound holds: the decision reads only the grace, which is never 
 is made before the first bucket after it: the holds it causes are predictable like the
 others, and no run has begun before them (nothing is carried or ended). Evidence:
 ``cold_start``, ``cold_factor`` (the grace's median over that quantile), ``warmup: cold``.
+
+**Late starts** (against self). The test from the start counts every bucket since the
+grace: a regression that grows slowly or begins well after the upgrade first meets 30 or
+60 buckets still near the reference, and for an exchangeable alternative ("exceeds more
+often than the null") each of them is evidence *against* it: the wealth sinks, and a burn
+that becomes clear 30 minutes in is flagged late or never. So fresh tests begin at fixed
+times after the last bucket any warm-up hold can take (``settle_max``, ``cold_grace``), every
+:data:`LATE_EVERY` (10 minutes) while 10 minutes of the watch are left, at most
+:data:`LATE_MAX`: each the same test (the same reference, thresholds, urns or two-sample
+model) on the buckets from its start on only. The test from the start is run at ``alpha (1 -
+LATE_SHARE)`` (3/4 of it) and each of the ``K`` late ones at ``alpha LATE_SHARE / K``; the
+rule breaches when any one reaches its own bar. Why the bound still holds: a late test is
+one of the tests above begun at a fixed time (not chosen from data), on buckets that no
+hold can take; under the null the reference and the buckets from its start on are
+exchangeable (a subset of an exchangeable sequence) or independent Bernoulli / Poisson, so
+its e-value is a test (super)martingale in *its own* filtration (the reference and its own
+buckets) and Ville's inequality bounds its crossing by its share of alpha; the union bound
+over the ``K + 1`` tests gives ``alpha`` for the watch. Why not the weighted *average* of
+the tests started at different times, a test supermartingale in one filtration if each is:
+for the exceedance test the null's law of a late bucket given *everything* seen is the urn
+updated with the buckets before the start (Dirichlet-multinomial, above); a late test fresh
+from the reference is not a martingale in that filtration, and one against the updated urn
+is not monotone in the buckets before its start (fewer early exceedances, an improvement
+after the upgrade, lower the null's prediction and raise the late e-value), so the margin's
+argument fails for it. The union costs little more than the average would: the bars differ
+by the weights' log. The trade-off: a regression from the upgrade needs 1/(0.75 alpha)
+(1,333 at 0.001: 0.29 nats more than 1,000, at most a bucket); a late one needs 1/(alpha
+LATE_SHARE / K) in its start's test (16,000 with a 1-hour watch's 4 starts, 40,000 with a
+2-hour watch's 10: 2.8 and 3.7 nats more) and carries at most ``LATE_EVERY`` of healthy
+buckets from its start to the burn. Cost in the judge: a late test's exceedance e-value is
+computed only on a bucket above one of its thresholds (a bucket below every one lowers
+every alternative's likelihood ratio: no crossing), a two-sample one only when its cheap
+bound is above its bar. Evidence: ``late_starts_s``, ``late_e_threshold``, the best late
+test so far, and ``fired_by`` (``start`` or ``late``, with ``fired_start_s``); the sentence
+names the test that fired and when it started.
 
 Assumptions, stated because real monitoring breaks them more or less:
 
@@ -177,6 +214,16 @@ __all__ = [
 LAMBDAS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95)
 _GOLDEN_STEPS = 32  # golden-section steps: the interval shrinks by 0.618**32 < 1e-6; the
 # maximum, flat at its top, is then exact to ~1e-12 relative
+
+# Late starts (against self, see the module notes): a fresh test begins every LATE_EVERY
+# seconds from the end of every warm-up hold, at most LATE_MAX of them, with LATE_SHARE of
+# alpha shared equally among them (the test from the grace keeps the rest). Every start
+# doubled costs a late one log(2) nats more (~0.7 of the 6.9 a test at 0.001 needs); every
+# minute between starts is a minute of healthy buckets a burn that begins just after a start
+# carries. 10 minutes: a watch of 2 hours has 10 starts (each at alpha / 20).
+LATE_EVERY = 600.0
+LATE_MAX = 12
+LATE_SHARE = 0.25
 
 
 # --------------------------------------------------------------------------- the math
@@ -499,7 +546,7 @@ def _self_reference(
             tuple(levels),
             n,
             samples,
-            rule.alpha,
+            _main_alpha(rule, width),
             urns=tuple(urns),
             scale=scale,
             top=rule.top,
@@ -520,7 +567,7 @@ def _self_reference(
             (share,),
             n,
             samples,
-            rule.alpha,
+            _main_alpha(rule, width),
             counts=(matching * shrink, samples * shrink),
             scale=shrink,
         )
@@ -531,13 +578,63 @@ def _self_reference(
         (mean * 60.0 / width,),
         n,
         samples,
-        rule.alpha,
+        _main_alpha(rule, width),
         counts=(math.fsum(stats) * shrink, n * shrink),
         scale=shrink,
     )
 
 
 # --------------------------------------------------------------------------- state
+
+
+@dataclass(slots=True)
+class _Late:
+    """One late start's test: its own counts from bucket ``start`` (counted from ``upgrade +
+    grace``) on, against the same reference, at alpha times ``weight``."""
+
+    start: int
+    offset: float  # seconds from the upgrade to where it starts
+    weight: float
+    used: int = 0
+    exceeded: list[int] = field(default_factory=list)
+    matching: int = 0
+    samples: int = 0
+    total: float = 0.0
+    peak: float = -math.inf  # highest log e-value computed (only where it can grow)
+    crossed: float | None = None
+
+
+def late_starts(rule: models.RegressionRule, width: float) -> tuple[tuple[int, float], ...]:
+    """Where the late starts' tests begin: (bucket counted from ``upgrade + grace``, seconds
+    after the upgrade). Against self only; never before the last bucket a warm-up hold can
+    take (``settle_max``, ``cold_grace``), so that no late test meets a hold; every
+    ``LATE_EVERY`` (at least a bucket) while a whole ``LATE_EVERY`` of the watch is left."""
+    if rule.against != "self":
+        return ()
+    every = max(LATE_EVERY, width)
+    first = rule.grace + every
+    if _adaptive(rule):
+        first = max(first, rule.settle_max)
+    if _cold_watch(rule):
+        first = max(first, rule.cold_grace)
+    starts: list[tuple[int, float]] = []
+    offset = first
+    while offset + every <= rule.watch and len(starts) < LATE_MAX:
+        index = math.ceil((offset - rule.grace) / width - 1e-9)
+        starts.append((index, rule.grace + index * width))
+        offset += every
+    return tuple(starts)
+
+
+def _main_alpha(rule: models.RegressionRule, width: float) -> float:
+    """The share of alpha the test from the grace is run at (all of it without late starts)."""
+    return rule.alpha * (1.0 - LATE_SHARE) if late_starts(rule, width) else rule.alpha
+
+
+def _new_lates(rule: models.RegressionRule, width: float) -> list[_Late]:
+    starts = late_starts(rule, width)
+    weight = LATE_SHARE / len(starts) if starts else 0.0
+    return [_Late(index, offset, weight) for index, offset in starts]
 
 
 @dataclass(slots=True)
@@ -579,6 +676,11 @@ class Watch:
     cold: bool | None = None
     cold_factor: float | None = None
     cold_holds: int = 0
+    # Late starts (see the module notes): the fresh tests begun after the warm-up (made at
+    # the first bucket folded), and the one whose crossing flagged the watch (None: the test
+    # from the grace did, or none yet).
+    late: list[_Late] | None = None
+    fired: _Late | None = None
     outcome_key: object = None
     quick: object = None  # what the last full evaluation read (see judge_self)
     outcome: rules.Outcome | None = None
@@ -599,6 +701,8 @@ class Watch:
         self.trend_z = self.carry = 0.0
         self.holds = self.pauses = self.cold_holds = 0
         self.cold = self.cold_factor = None
+        self.late = None
+        self.fired = None
         self.outcome_key = self.outcome = self.quick = None
 
 
@@ -808,6 +912,79 @@ def _fold_self(
         else:
             log_e, exact = _two_sample(rule, reference, state, width)
             _note(state, lo + width, state.carry + log_e, exact=exact)
+        if state.late is None:
+            state.late = _new_lates(rule, width)
+        for late in state.late:
+            if state.done - 1 >= late.start:
+                _fold_late(rule, reference, state, late, got, bucket_end=lo + width, width=width)
+
+
+def _fold_late(
+    rule: models.RegressionRule,
+    reference: _Reference,
+    state: Watch,
+    late: _Late,
+    got: _Bucket,
+    *,
+    bucket_end: float,
+    width: float,
+) -> None:
+    """One more bucket for one late start's test, and its crossing of ``1 / (alpha *
+    weight)``. Computed only where it can cross: an exceedance test gains only on a bucket
+    that exceeds one of its thresholds (a bucket below every one lowers every alternative's
+    likelihood ratio), a two-sample one only above the cheap bound's floor."""
+    late.used += 1
+    late.samples += got.samples
+    late.matching += got.matching
+    late.total += got.stat
+    bar = -math.log(rule.alpha * late.weight)
+    if rule.aggregate == "quantile":
+        if not late.exceeded:
+            late.exceeded = [0] * len(reference.urns)
+        gained = False
+        for j, threshold in enumerate(reference.thresholds):
+            if threshold is not None and got.stat > threshold:
+                late.exceeded[j] += 1
+                gained = True
+        if not gained:
+            return
+        last = len(reference.urns) - 1
+        logs = [
+            polya_log_e(
+                late.exceeded[j] * reference.scale,
+                late.used * reference.scale,
+                a0,
+                b0,
+                top=reference.top and j == last,
+            )
+            for j, (a0, b0) in enumerate(reference.urns)
+        ]
+        best = max(logs)
+        log_e = best + math.log(math.fsum([math.exp(x - best) for x in logs]) / len(logs))
+    else:
+        shrink = reference.scale
+        if rule.aggregate == "ratio":
+            after = (late.matching * shrink, late.samples * shrink)
+            delta = rule.min_delta
+        else:
+            after = (late.total * shrink, late.used * shrink)
+            delta = rule.min_delta * width / 60.0
+        log_e, exact = two_sample_log_e(
+            kind=rule.aggregate,
+            before=reference.counts,
+            after=after,
+            ratio=rule.min_ratio,
+            delta=delta,
+            floor=bar,
+        )
+        if not exact:
+            return
+    late.peak = max(late.peak, log_e)
+    if log_e >= bar and late.crossed is None:
+        late.crossed = bucket_end
+        if state.crossed is None:
+            state.crossed = bucket_end
+            state.fired = late
 
 
 # --------------------------------------------------------------------------- adaptive warm-up
@@ -1324,6 +1501,8 @@ def _describe(
         "breached": breached,
         "no_data": state.used == 0,
     }
+    if rule.against == "self":
+        evidence.update(_late_evidence(rule, state, width))
     side = "the baseline cohort" if rule.against == "cohort" else "before the upgrade"
     if now_value is None:
         head = f"{rule.probe} {label}: no bucket after the upgrade yet"
@@ -1336,8 +1515,16 @@ def _describe(
     counts = f"{state.used} buckets of {_duration(width)} after the upgrade" + (
         f", {reference.buckets} before" if rule.against == "self" else ""
     )
-    if breached:
+    if breached and state.fired is not None:
+        verdict = _late_words(rule, state.fired, evidence)
+    elif breached and reference.alpha_test >= rule.alpha:
         verdict = f"e-value {_big(peak)} reached 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
+    elif breached:
+        verdict = (
+            f"e-value {_big(peak)} of the test from the start reached 1/(alpha x "
+            f"{1 / (bar * rule.alpha):g}) = {_big(bar)} (alpha {rule.alpha:g}, the rest of it "
+            "kept for the later starts)"
+        )
     elif phase == "warmup":
         verdict = f"warming up ({_duration(rule.grace)} after the upgrade are not judged)"
     elif phase == "settling" and state.holds == state.cold_holds:
@@ -1359,6 +1546,35 @@ def _describe(
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
     pending = not breached and phase == "watching" and log_e > 0
     return rules.Outcome(severity, summary, evidence, pending)
+
+
+def _late_evidence(rule: models.RegressionRule, state: Watch, width: float) -> dict[str, Any]:
+    """The late starts in the evidence: where they begin, their bar, the best one so far,
+    and which test flagged the watch."""
+    lates = state.late if state.late is not None else _new_lates(rule, width)
+    fired = state.fired
+    best = max(lates, key=lambda late: (late.peak, -late.start), default=None)
+    return {
+        "late_starts_s": [late.offset for late in lates],
+        "late_e_threshold": 1.0 / (rule.alpha * lates[0].weight) if lates else None,
+        "late_best_start_s": best.offset if best is not None and best.peak > 0 else None,
+        "late_best_e_value": (
+            math.exp(min(best.peak, 700.0)) if best is not None and best.peak > 0 else None
+        ),
+        "fired_by": None if state.crossed is None else ("late" if fired else "start"),
+        "fired_start_s": (fired.offset if fired is not None else None),
+    }
+
+
+def _late_words(rule: models.RegressionRule, late: _Late, evidence: dict[str, Any]) -> str:
+    upgrade_at = evidence.get("upgrade_at")
+    began = "" if upgrade_at is None else f" at {_clock(upgrade_at + late.offset)}"
+    return (
+        f"e-value {_big(math.exp(min(late.peak, 700.0)))} of the test started "
+        f"{_duration(late.offset)} after the upgrade{began} (a late start: the buckets "
+        f"before it do not count) reached 1/(alpha x {late.weight:.3g}) = "
+        f"{_big(1.0 / (rule.alpha * late.weight))} (alpha {rule.alpha:g})"
+    )
 
 
 def _clock(t: float) -> str:

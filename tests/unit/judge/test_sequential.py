@@ -205,7 +205,11 @@ def test_a_latency_regression_after_the_upgrade_is_critical_with_readable_eviden
     assert ev["buckets"] > 0
     assert 3.0 < ev["increase"] < 5.5
     assert "before the upgrade" in found.summary
-    assert "reached 1/alpha = 1e+03" in found.summary
+    # Three quarters of alpha are the test's from the start, a quarter the late starts'.
+    assert round(ev["e_threshold"]) == 1333
+    assert "of the test from the start reached 1/(alpha x 0.75) = 1.33e+03" in found.summary
+    assert ev["fired_by"] == "start"
+    assert ev["late_starts_s"] == [900.0, 1500.0, 2100.0, 2700.0]  # a 1-hour watch
     # 4x from the upgrade on is already worse during the grace (a cold start): not judged
     # before cold_grace (5 minutes), then caught within a few buckets.
     assert ev["warmup"] == "cold"
@@ -573,3 +577,93 @@ def test_the_warmup_decision_does_not_depend_on_when_the_rule_is_evaluated():
     assert once.severity == every.severity == CRITICAL
     for key in ("test_from", "warmup", "crossed_at", "e_value_peak"):
         assert once.evidence[key] == every.evidence[key]
+
+
+# --------------------------------------------------------------------------- late starts
+
+
+def test_late_starts_begin_after_every_hold_and_share_a_quarter_of_alpha():
+    rule = models.RegressionRule.model_validate({**LATENCY, "watch": "2h"})
+    starts = sequential.late_starts(rule, 30.0)
+    # settle_max (15 min) is the last a hold can take; then every 10 minutes while 10 are
+    # left: (bucket counted from upgrade + grace, seconds after the upgrade).
+    assert starts[0] == (28, 900.0)
+    assert [offset for _, offset in starts] == [900.0 + 600.0 * k for k in range(10)]
+    assert all(60.0 + index * 30.0 == offset for index, offset in starts)
+    # Without holds the first starts LATE_EVERY after the grace; a cohort rule has none.
+    fixed = models.RegressionRule.model_validate(
+        {**LATENCY, "settle_max": "1m", "cold_grace": "1m"}
+    )
+    assert sequential.late_starts(fixed, 30.0)[0] == (20, 660.0)
+    cohort = models.RegressionRule.model_validate({**LATENCY, "against": "cohort"})
+    assert sequential.late_starts(cohort, 30.0) == ()
+    # A watch too short for one: the test from the start keeps all of alpha.
+    short = models.RegressionRule.model_validate({**LATENCY, "watch": "20m"})
+    assert sequential.late_starts(short, 30.0) == ()
+
+
+def test_a_regression_that_begins_half_an_hour_after_the_upgrade_is_flagged_by_a_late_start():
+    # Healthy for 30 minutes (60 buckets the test from the start counts against a shift),
+    # then a slow burn: 1x to 2.5x over 10 minutes, and it stays.
+    def burn(t):
+        return 1.0 + 1.5 * min(1.0, max(0.0, t - MARK - 1800) / 600.0)
+
+    items = checks(MARK - 1800, MARK) + shaped(MARK, MARK + 3600, burn, seed=6)
+    judge = feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 3600)
+    ev = found.evidence
+    assert found.severity == CRITICAL
+    assert ev["fired_by"] == "late"
+    assert ev["fired_start_s"] in (1500.0, 2100.0)
+    # Flagged within the ramp's 10 minutes and a few buckets after it.
+    assert MARK + 1800 < ev["crossed_at"] <= MARK + 1800 + 600 + 300
+    when = "25m" if ev["fired_start_s"] == 1500.0 else "35m"
+    assert f"of the test started {when} after the upgrade" in found.summary
+    assert "(a late start: the buckets before it do not count)" in found.summary
+    # a quarter of alpha over the 1-hour watch's 4 starts: 1 / (alpha / 16)
+    assert "reached 1/(alpha x 0.0625) = 1.60e+04 (alpha 0.001)" in found.summary
+    # The same answer from a judge asked after every minute (its state folded forward).
+    live = engine.Engine(config(LATENCY, probes=PROBES))
+    live.mark(upgrade(MARK))
+    for item in items:
+        live.observe(item)
+    for now in range(int(MARK), int(MARK + 3600) + 1, 60):
+        live.evaluate(TARGET, now=float(now))
+    again = decision(live, MARK + 3600)
+    assert (again.summary, again.evidence) == (found.summary, found.evidence)
+
+
+def test_a_healthy_watch_has_no_late_crossing():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 3600, seed=8)
+    found = decision(feed(config(LATENCY, probes=PROBES), items, [upgrade(MARK)]), MARK + 3600)
+    ev = found.evidence
+    assert found.severity == OK
+    assert ev["fired_by"] is None
+    assert ev["fired_start_s"] is None
+    assert ev["late_e_threshold"] == pytest.approx(16_000)
+
+
+def test_a_late_error_ratio_regression_is_flagged_by_a_late_two_sample_test():
+    # 1% errors before and for 40 minutes after the upgrade, then 15% (over the 2-point
+    # margin): the two-sample test from the start averages 40 healthy minutes in; one
+    # started 35 or 45 minutes after the upgrade carries 5 minutes of them or none.
+    rng = random.Random(12)
+
+    def share(t):
+        return 0.15 if t >= MARK + 2400 else 0.01
+
+    items = [
+        obs(float(t), 1.0, source="health", status=500 if rng.random() < share(t) else 200)
+        for t in range(int(MARK - 3600), int(MARK + 4800), 5)
+    ]
+    judge = feed(config(ERRORS, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 4800, "errors-regressed")
+    ev = found.evidence
+    assert found.severity == CRITICAL
+    assert ev["fired_by"] == "late"
+    assert ev["fired_start_s"] in (2100.0, 2700.0)
+    # 22 minutes after the shift: 7 errors in the reference hour leave its level uncertain
+    # (up to ~3%, so "not worse" up to ~5%), which a two-sample test must allow for.
+    assert MARK + 2400 < ev["crossed_at"] <= MARK + 2400 + 1500
+    assert ev["e_value_peak"] < ev["e_threshold"]  # the test from the start: not yet
+    assert "(a late start: the buckets before it do not count)" in found.summary
