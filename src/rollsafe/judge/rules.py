@@ -325,8 +325,9 @@ def _upgrade_words(
     return None
 
 
-def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
-    evidence: dict[str, Any] = {
+def _threshold_terms(rule: models.ThresholdRule) -> dict[str, Any]:
+    """A threshold rule's own terms, first in its evidence (a streak's or its episodes')."""
+    return {
         "probe": rule.probe,
         "field": rule.field,
         "op": rule.op,
@@ -334,6 +335,10 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         "consecutive": rule.consecutive,
         "for_s": rule.for_,
     }
+
+
+def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now: float) -> Outcome:
+    evidence = _threshold_terms(rule)
     last = [] if window is None else window.last(rule.consecutive, until=now)
     if not last or window is None:
         return _no_data(rule.probe, "no valid observation", {**evidence, **_span_of(last)})
@@ -474,12 +479,7 @@ def _episodic(
     found = runs or []
     breached = _episodes_breached(rule, runs)
     evidence: dict[str, Any] = {
-        "probe": rule.probe,
-        "field": rule.field,
-        "op": rule.op,
-        "threshold": rule.value,
-        "consecutive": rule.consecutive,
-        "for_s": rule.for_,
+        **_threshold_terms(rule),
         "episodes": rule.episodes,
         "within_s": rule.within,
         "runs": [{"since": a, "until": b, "checks": n} for a, b, n in found],
