@@ -16,7 +16,10 @@ how far the rule got towards its limit, as a share of the limit, and keeps the p
   grows multiplicatively), with the effect in words: the signal now and before the upgrade (or
   in the baseline cohort), and the margin it had to pass, the larger of ``x min_ratio`` and
   ``+ min_delta``. An e-value that never rose above 1 is 0%; the moment shown is then the one
-  where the signal was furthest towards its margin. Regression rules that ran a test are
+  where the signal was furthest towards its margin. With late starts (fresh tests begun every
+  10 minutes after the holds, each against its own bar ``late_e_threshold``), the best late
+  test counts too, with the highest e-value it reached so far, and the words say which test
+  came closest: the one from the upgrade or the late start. Regression rules that ran a test are
   listed even when ``limit`` other rules came closer: a small share on the log scale often
   hides a real shift, and the rule built for the fault is the one a person looks for;
 * any other kind: its evidence's ``closeness`` when it gives one, else 1.0 when it breached
@@ -194,13 +197,49 @@ def _regression(evidence: Mapping[str, Any]) -> tuple[float, str]:
     limit = _num(evidence.get("e_threshold"))
     if e_value is None or not limit or limit <= 1:
         return 0.0, "no test yet"
-    share = math.log(e_value) / math.log(limit) if e_value > 1 else 0.0
+    share = _log_share(e_value, limit)
     at_most = "" if evidence.get("e_value_exact", True) else "at most "
     alpha = _num(evidence.get("alpha"))
     of_alpha = f" (alpha {alpha:g})" if alpha is not None else ""
     test = f"e-value {at_most}{e_value:.3g} of {limit:.3g} needed{of_alpha}"
+    late = _late(evidence)
+    if late is not None:
+        late_share, late_words = late
+        start_words = f"the test from the upgrade: {test} ({share:.0%})"
+        if late_share > share:
+            test = f"closest: {late_words} ({late_share:.0%}); {start_words}"
+            share = late_share
+        else:
+            test = f"closest: {start_words}; {late_words} ({late_share:.0%})"
+    elif evidence.get("late_starts_s"):
+        test += "; no late start's test above 1 yet"
     effect = _effect(evidence)
     return share, test if effect is None else f"{effect[1]}; {test}"
+
+
+def _late(evidence: Mapping[str, Any]) -> tuple[float, str] | None:
+    """The best late start's test (``sequential.late_starts``) against its own bar: (share on
+    the log scale, the test in words); None when none has gathered evidence. Its e-value is
+    the highest it reached so far (the judge computes a late test's e-value only where it can
+    grow), so it may predate the moment shown."""
+    peak = _num(evidence.get("late_best_e_value"))
+    bar = _num(evidence.get("late_e_threshold"))
+    start = _num(evidence.get("late_best_start_s"))
+    if peak is None or bar is None or bar <= 1 or start is None:
+        return None
+    words = (
+        f"the test started {_minutes(start)} after the upgrade (a late start): e-value up to "
+        f"{peak:.3g} of {bar:.3g} needed"
+    )
+    return _log_share(peak, bar), words
+
+
+def _log_share(e_value: float, bar: float) -> float:
+    return math.log(e_value) / math.log(bar) if e_value > 1 else 0.0
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
 
 
 def _effect(evidence: Mapping[str, Any]) -> tuple[float, str] | None:

@@ -292,9 +292,13 @@ class Engine:
     # ------------------------------------------------------------------ reading out
 
     def horizon(self) -> float:
-        """Seconds of history the rules can read: how far back a restart must refill windows."""
+        """Seconds of history the rules can read: how far back a restart must refill windows.
+
+        Plus ``UPGRADE_HOLD_MAX``: a reference period ends at its upgrade's start mark
+        (``_reference_end``), up to that long before the ``upgrade`` mark the rules judge
+        from, and a hold begins there too; both must come back after a restart."""
         spans = [self._history.get(s, 0.0) + self._before.get(s, 0.0) for s in self._history]
-        return max(spans, default=0.0) + self._margin
+        return max(spans, default=0.0) + UPGRADE_HOLD_MAX + self._margin
 
     def window(self, target: str, source: str) -> windows.Window | None:
         """The window of ``(target, source)``, None when that source never spoke there."""

@@ -122,8 +122,10 @@ def history_needed(rule: models.RuleBase) -> float:
     if isinstance(rule, models.BaselineRule | models.TrendRule):
         return rule.window + rule.before
     if isinstance(rule, models.RegressionRule):
-        # The whole watch after the mark (the reference period is pinned at the mark).
-        return rule.watch + rule.bucket
+        # The whole watch after the mark; and the reference period, pinned at the mark from
+        # the values the window still holds then (a ``before`` longer than the watch).
+        reference = rule.before if rule.against == "self" else 0.0
+        return max(rule.watch + rule.bucket, reference)
     return 0.0
 
 

@@ -108,19 +108,19 @@ is made before the first bucket after it: the holds it causes are predictable li
 others, and no run has begun before them (nothing is carried or ended). Evidence:
 ``cold_start``, ``cold_factor`` (the grace's median over that quantile), ``warmup: cold``.
 
-**Late starts** (against self). The test from the start counts every bucket since the
-grace: a regression that grows slowly or begins well after the upgrade first meets 30 or
-60 buckets still near the reference, and for an exchangeable alternative ("exceeds more
-often than the null") each of them is evidence *against* it: the wealth sinks, and a burn
-that becomes clear 30 minutes in is flagged late or never. So fresh tests begin at fixed
-times after the last bucket any warm-up hold can take (``settle_max``, ``cold_grace``), every
-:data:`LATE_EVERY` (10 minutes) while 10 minutes of the watch are left, at most
-:data:`LATE_MAX`: each the same test (the same reference, thresholds, urns or two-sample
-model) on the buckets from its start on only. The test from the start is run at ``alpha (1 -
-LATE_SHARE)`` (3/4 of it) and each of the ``K`` late ones at ``alpha LATE_SHARE / K``; the
-rule breaches when any one reaches its own bar. Why the bound still holds: a late test is
-one of the tests above begun at a fixed time (not chosen from data), on buckets that no
-hold can take; under the null the reference and the buckets from its start on are
+**Late starts** (against self; against cohort below). The test from the start counts every
+bucket since the grace: a regression that grows slowly or begins well after the upgrade
+first meets 30 or 60 buckets still near the reference, and for an exchangeable alternative
+("exceeds more often than the null") each of them is evidence *against* it: the wealth
+sinks, and a burn that becomes clear 30 minutes in is flagged late or never. So fresh tests
+begin at fixed times after the last bucket any warm-up hold can take (``settle_max``,
+``cold_grace``), every :data:`LATE_EVERY` (10 minutes) while 10 minutes of the watch are
+left, at most :data:`LATE_MAX`: each the same test (the same reference, thresholds, urns or
+two-sample model) on the buckets from its start on only. The test from the start is run at
+``alpha (1 - LATE_SHARE)`` (3/4 of it) and each of the ``K`` late ones at ``alpha LATE_SHARE
+/ K``; the rule breaches when any one reaches its own bar. Why the bound still holds: a late
+test is one of the tests above begun at a fixed time (not chosen from data), on buckets that
+no hold can take; under the null the reference and the buckets from its start on are
 exchangeable (a subset of an exchangeable sequence) or independent Bernoulli / Poisson, so
 its e-value is a test (super)martingale in *its own* filtration (the reference and its own
 buckets) and Ville's inequality bounds its crossing by its share of alpha; the union bound
@@ -137,11 +137,19 @@ by the weights' log. The trade-off: a regression from the upgrade needs 1/(0.75 
 LATE_SHARE / K) in its start's test (16,000 with a 1-hour watch's 4 starts, 40,000 with a
 2-hour watch's 10: 2.8 and 3.7 nats more) and carries at most ``LATE_EVERY`` of healthy
 buckets from its start to the burn. Cost in the judge: a late test's exceedance e-value is
-computed only on a bucket above one of its thresholds (a bucket below every one lowers
-every alternative's likelihood ratio: no crossing), a two-sample one only when its cheap
-bound is above its bar. Evidence: ``late_starts_s``, ``late_e_threshold``, the best late
-test so far, and ``fired_by`` (``start`` or ``late``, with ``fired_start_s``); the sentence
-names the test that fired and when it started.
+computed only on a bucket above one of its thresholds (a bucket below every one lowers every
+alternative's likelihood ratio: no crossing), a two-sample one only when its cheap bound is
+above its bar. Evidence: ``late_starts_s``, ``late_e_threshold``, the best late test so far,
+and ``fired_by`` (``start`` or ``late``, with ``fired_start_s``); the sentence names the
+test that fired and when it started.
+
+Against cohort the same starts (no hold applies: every ``LATE_EVERY`` from ``grace +
+LATE_EVERY``) and the same split of alpha; a late test is bettors of its own making the
+same bets as the test from the grace, from its start's bucket on. Why the bound holds:
+each bucket's bet has conditional mean at most 1 under the null given every bucket before
+it (the canary exceeds the ``k``-th of ``m`` exchangeable peers with probability at most
+``(m - k + 1) / (m + 1)``, whatever came before), so wealth begun at any fixed bucket is a
+test supermartingale in the one filtration, and the union bound gives ``alpha`` again.
 
 Assumptions, stated because real monitoring breaks them more or less:
 
@@ -595,6 +603,7 @@ class _Late:
     start: int
     offset: float  # seconds from the upgrade to where it starts
     weight: float
+    mixture: Mixture | None = None  # against cohort: its own bettors (made at its first bucket)
     used: int = 0
     exceeded: list[int] = field(default_factory=list)
     matching: int = 0
@@ -606,11 +615,9 @@ class _Late:
 
 def late_starts(rule: models.RegressionRule, width: float) -> tuple[tuple[int, float], ...]:
     """Where the late starts' tests begin: (bucket counted from ``upgrade + grace``, seconds
-    after the upgrade). Against self only; never before the last bucket a warm-up hold can
-    take (``settle_max``, ``cold_grace``), so that no late test meets a hold; every
+    after the upgrade). Never before the last bucket a warm-up hold can take (``settle_max``,
+    ``cold_grace``; against self only), so that no late test meets a hold; every
     ``LATE_EVERY`` (at least a bucket) while a whole ``LATE_EVERY`` of the watch is left."""
-    if rule.against != "self":
-        return ()
     every = max(LATE_EVERY, width)
     first = rule.grace + every
     if _adaptive(rule):
@@ -1295,7 +1302,8 @@ def judge_cohort(
     components = len(rule.quantiles)
     if state.key != key:
         state.key = key
-        state.reference = _Reference((None,) * components, (0.0,) * components, 0, 0, rule.alpha)
+        alpha = _main_alpha(rule, width)  # the rest of alpha is the late starts'
+        state.reference = _Reference((None,) * components, (0.0,) * components, 0, 0, alpha)
         state.restart(components)
     start = reference_at + rule.grace
     watch_end = reference_at + rule.watch
@@ -1358,6 +1366,39 @@ def _fold_cohort_bucket(
         null = (m - k + 1) / (m + 1)  # P(canary > k-th of m peers), exchangeable
         ratios.append(float(own.stat > margin(rule, others[k - 1])) / null)
     _fold(state, rule, hi, ratios)
+    if state.late is None:
+        state.late = _new_lates(rule, hi - lo)
+    for late in state.late:
+        if state.done - 1 >= late.start:
+            _fold_late_cohort(rule, state, late, ratios, bucket_end=hi)
+
+
+def _fold_late_cohort(
+    rule: models.RegressionRule,
+    state: Watch,
+    late: _Late,
+    ratios: Sequence[float],
+    *,
+    bucket_end: float,
+) -> None:
+    """One more bucket for one late start's cohort test: the same bets as the test from the
+    grace, by bettors of its own who begin with this start's bucket (module notes)."""
+    if late.mixture is None:
+        late.mixture = Mixture(len(ratios))
+    mixture = late.mixture
+    late.used += 1
+    for component, ratio in enumerate(ratios):
+        mixture.bet(component, ratio)
+    # As in ``_fold``: while no bettor holds more than the peak, the peak cannot move.
+    if max(mixture.logs) <= late.peak:
+        return
+    log_e = mixture.log_e()
+    late.peak = max(late.peak, log_e)
+    if log_e >= -math.log(rule.alpha * late.weight) and late.crossed is None:
+        late.crossed = bucket_end
+        if state.crossed is None:
+            state.crossed = bucket_end
+            state.fired = late
 
 
 # --------------------------------------------------------------------------- evidence
@@ -1501,8 +1542,7 @@ def _describe(
         "breached": breached,
         "no_data": state.used == 0,
     }
-    if rule.against == "self":
-        evidence.update(_late_evidence(rule, state, width))
+    evidence.update(_late_evidence(rule, state, width))
     side = "the baseline cohort" if rule.against == "cohort" else "before the upgrade"
     if now_value is None:
         head = f"{rule.probe} {label}: no bucket after the upgrade yet"

@@ -9,6 +9,7 @@ other rules came closer.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import pytest
@@ -128,3 +129,53 @@ def test_regression_rules_that_ran_are_listed_even_past_the_limit() -> None:
     unmarked = dataclasses.replace(_recording(1.4), marks=())
     near = explaining.near_misses(CONFIG, unmarked, target="web-1", since=3600.0, limit=1)
     assert [n.rule for n in near] == ["m-over-20"]
+
+
+LATE: dict[str, Any] = {
+    **REGRESSION,
+    "e_threshold": 1333.0,  # the test from the upgrade at 3/4 of alpha
+    "late_starts_s": [720.0, 1320.0, 1920.0, 2520.0],
+    "late_e_threshold": 16000.0,  # each late start at alpha / 4 / 4
+}
+
+
+def test_a_late_start_closer_to_its_bar_is_the_one_named() -> None:
+    evidence = {
+        **LATE,
+        "e_value": 1.2,  # the test from the upgrade, sunk by the early buckets
+        "late_best_start_s": 1920.0,
+        "late_best_e_value": 16000.0**0.75,
+    }
+    share, detail = explaining.closeness(evidence)
+    assert share == pytest.approx(0.75)
+    assert detail.endswith(
+        "; closest: the test started 32 min after the upgrade (a late start): e-value up to "
+        "1.42e+03 of 1.6e+04 needed (75%); the test from the upgrade: e-value 1.2 of 1.33e+03 "
+        "needed (alpha 0.001) (3%)"
+    )
+
+
+def test_the_test_from_the_upgrade_stays_named_first_when_it_came_closer() -> None:
+    evidence = {
+        **LATE,
+        "e_value": 1333.0**0.9,
+        "late_best_start_s": 720.0,
+        "late_best_e_value": 16000.0**0.5,
+    }
+    share, detail = explaining.closeness(evidence)
+    assert share == pytest.approx(0.9)
+    assert "; closest: the test from the upgrade: e-value 649 of 1.33e+03" in detail
+    assert detail.endswith(
+        "; the test started 12 min after the upgrade (a late start): e-value "
+        "up to 126 of 1.6e+04 needed (50%)"
+    )
+
+
+def test_late_starts_without_evidence_yet_leave_the_test_from_the_upgrade() -> None:
+    share, detail = explaining.closeness(
+        {**LATE, "late_best_start_s": None, "late_best_e_value": None}
+    )
+    assert share == pytest.approx(1.5 / math.log10(1333.0))
+    assert detail.endswith(
+        "e-value 31.6 of 1.33e+03 needed (alpha 0.001); no late start's test above 1 yet"
+    )

@@ -369,6 +369,37 @@ def cohort_engine(canary_factor, *, everyone=1.0):
     return judge
 
 
+def test_a_canary_that_slows_half_an_hour_in_is_flagged_by_a_late_cohort_test():
+    # Like its peers for 30 minutes (buckets under the margin sink every bettor of the test
+    # from the grace), then three times slower: a late start carries none of those buckets.
+    cfg = models.RollsafeConfig.model_validate(
+        {"targets": FLEET, "probes": PROBES, "rules": [COHORT]}
+    )
+    end = MARK + 3600
+    items = fleet_checks("web-1", MARK, MARK + 1800, seed=1)
+    items += fleet_checks("web-1", MARK + 1800, end, factor=3.0, seed=11)
+    for i in range(2, 6):
+        items += fleet_checks(f"web-{i}", MARK, end, seed=i)
+    judge = feed(cfg, items, [upgrade(MARK, "web-1")])
+    judge.set_cohorts({"web-1": "canary", **{f"web-{i}": "baseline" for i in range(2, 6)}})
+    found = decision(judge, end, "canary-latency")
+    ev = found.evidence
+    assert found.severity == CRITICAL
+    assert ev["fired_by"] == "late"
+    # Starts every 10 minutes from 11 minutes (the 1-minute grace, no holds): the one at
+    # 21 or 31 minutes; flagged within minutes of the slowdown.
+    assert ev["late_starts_s"] == [660.0, 1260.0, 1860.0, 2460.0]
+    assert ev["fired_start_s"] in (1260.0, 1860.0)
+    assert MARK + 1800 < ev["crossed_at"] <= MARK + 1800 + 600
+    assert ev["late_e_threshold"] == pytest.approx(16_000)
+    assert ev["e_threshold"] == pytest.approx(1 / 0.00075)
+    assert "(a late start: the buckets before it do not count)" in found.summary
+    # When the late test crossed, the test from the grace was still below its bar.
+    then = decision(judge, ev["crossed_at"], "canary-latency").evidence
+    assert then["fired_by"] == "late"
+    assert then["e_value"] < then["e_threshold"]
+
+
 def test_a_canary_slower_than_its_cohort_is_critical():
     judge = cohort_engine(3.0)
     (found,) = [d for d in judge.evaluate("web-1", now=MARK + 1800) if d.rule == "canary-latency"]
@@ -596,7 +627,7 @@ def test_late_starts_begin_after_every_hold_and_share_a_quarter_of_alpha():
     )
     assert sequential.late_starts(fixed, 30.0)[0] == (20, 660.0)
     cohort = models.RegressionRule.model_validate({**LATENCY, "against": "cohort"})
-    assert sequential.late_starts(cohort, 30.0) == ()
+    assert sequential.late_starts(cohort, 30.0) == sequential.late_starts(fixed, 30.0)
     # A watch too short for one: the test from the start keeps all of alpha.
     short = models.RegressionRule.model_validate({**LATENCY, "watch": "20m"})
     assert sequential.late_starts(short, 30.0) == ()

@@ -402,15 +402,17 @@ def cohort_watch(
     *,
     factor: float,
     every: float = BEFORE_EVERY,
+    slow_from: float = 0.0,
 ) -> Any:
     """A canary and four baseline peers probed every ``every`` seconds for the watch after the
-    canary's mark; the same draw for all (exchangeable), the canary's latency x ``factor``."""
+    canary's mark; the same draw for all (exchangeable), the canary's latency x ``factor``
+    from ``slow_from`` seconds after the mark on."""
     times = [MARK + k * every for k in range(int(rule_.watch / every))]
     members = []
     for member in range(5):
         window = windows.Window(span=rule_.watch + 60.0, max_samples=100_000)
         for t, fields in zip(times, draw(rng, times, HEALTHY_ALL_ALONG), strict=True):
-            if member == 0:
+            if member == 0 and t >= MARK + slow_from:
                 fields = {"latency_s": fields["latency_s"] * factor}
             window.insert(observations.Observation(time=t, target=TARGET, source="sim", **fields))
         members.append(window)
@@ -454,6 +456,64 @@ def test_a_canary_twice_as_slow_as_its_peers_is_caught_within_minutes():
     print(f"\ncohort, 2x latency: detected {len(detected)}/50, median {median:.0f}s")
     assert len(detected) == len(found)
     assert median <= 15 * 60
+
+
+# Late starts against the cohort (the bets of the test from the grace, by bettors of each
+# start's own): healthy 2-hour watches (ten late starts, each at alpha / 40) of an
+# exchangeable canary, no margin, stay within alpha, and the late starts' alarms within their
+# quarter of it; a canary that turns 2x slower 30 minutes in is caught by a late start.
+COHORT_HEALTHY = [
+    ("pareto shape 1.5", pareto(1.5)),
+    ("lognormal sigma 0.5", lognormal(0.5)),
+]
+
+
+@pytest.mark.parametrize(("name", "draw"), COHORT_HEALTHY, ids=[h[0] for h in COHORT_HEALTHY])
+def test_cohort_late_starts_keep_healthy_two_hour_watches_within_alpha(name, draw):
+    count = 300
+    loose_rule = rule(against="cohort", alpha=0.05, min_ratio=1.0, watch="2h")
+    shipped_rule = rule(against="cohort", min_ratio=1.0, watch="2h")
+    assert len(sequential.late_starts(loose_rule, 30.0)) == 10
+    rng = random.Random(37)
+    loose = late = shipped = 0
+    for _ in range(count):
+        # The same draws for both rules: one random state per watch.
+        seed = rng.random()
+        found = cohort_watch(loose_rule, draw, random.Random(seed), factor=1.0).evidence
+        loose += found["crossed_at"] is not None
+        late += found["fired_by"] == "late"
+        again = cohort_watch(shipped_rule, draw, random.Random(seed), factor=1.0).evidence
+        shipped += again["crossed_at"] is not None
+    print(
+        f"\ncohort {name}, 2 h: {loose} alarms at 0.05 ({late} by a late start), {shipped} at 0.001"
+    )
+    assert loose <= 0.05 * count
+    # A quarter of alpha for the late starts: 3.75 expected at most; 8 would be a bound
+    # broken twofold (Poisson tail below 1%).
+    assert late <= 7
+    assert shipped <= 1
+
+
+def test_a_canary_twice_as_slow_from_half_an_hour_in_is_caught_by_a_late_start():
+    rng = random.Random(33)
+    cohort_rule = rule(against="cohort")
+    found: list[float] = []
+    fired: list[str] = []
+    for _ in range(40):
+        evidence = cohort_watch(
+            cohort_rule, lognormal(0.25), rng, factor=2.0, every=AFTER_EVERY, slow_from=1800.0
+        ).evidence
+        if evidence["crossed_at"] is not None:
+            found.append(evidence["crossed_at"] - MARK)
+            fired.append(evidence["fired_by"])
+    median = statistics.median(found) if found else math.inf
+    print(
+        f"\ncohort, 2x latency 30 min in: detected {len(found)}/40, median {median:.0f}s, "
+        f"{fired.count('late')} by a late start"
+    )
+    assert len(found) >= 0.95 * 40
+    assert median <= 1800 + 16 * 60
+    assert fired.count("late") > len(fired) / 2
 
 
 # --------------------------------------------------------------------------- warm-up

@@ -135,7 +135,10 @@ class BaselineRule(RuleBase):
         default=300.0, description="Span after the upgrade compared with the reference"
     )
     before: Duration = Field(
-        default=3600.0, description="Span before the upgrade mark used as the reference"
+        default=3600.0,
+        description="Span before the upgrade used as the reference: it ends at the upgrade's "
+        "start mark (`upgrade_started`, at most 1 hour before its `upgrade` mark) when there is "
+        "one, else at the `upgrade` mark",
     )
     max_increase: float = Field(default=2.0, gt=0, description="Factor over the baseline")
     min_delta: float = Field(default=0.0, ge=0, description="Absolute change also required")
@@ -269,9 +272,10 @@ class RegressionRule(RuleBase):
     * ``aggregate: ratio``: the share of observations meeting ``when`` (e.g. status >= 500);
     * ``aggregate: rate``: the sum of ``field`` per second (error lines or events counted).
 
-    ``against: self`` compares with the target's own ``before`` period ending at its latest
-    ``upgrade`` mark; ``against: cohort`` compares a canary, bucket by bucket, with the
-    rollout's baseline cohort at the same time (the rule does not apply outside a rollout).
+    ``against: self`` compares with the target's own ``before`` period ending where its latest
+    upgrade began (its ``upgrade_started`` mark, else its ``upgrade`` mark); ``against:
+    cohort`` compares a canary, bucket by bucket, with the rollout's baseline cohort at the
+    same time (the rule does not apply outside a rollout).
     """
 
     kind: Literal["regression"]
@@ -286,7 +290,12 @@ class RegressionRule(RuleBase):
     against: Literal["self", "cohort"] = Field(
         default="self", description="The target's own pre-upgrade period, or the cohort"
     )
-    before: Duration = Field(default=3600.0, description="Reference period before the upgrade")
+    before: Duration = Field(
+        default=3600.0,
+        description="Reference period before the upgrade (against self): it ends at the "
+        "upgrade's start mark (`upgrade_started`, at most 1 hour before its `upgrade` mark) when "
+        "there is one, else at the `upgrade` mark",
+    )
     grace: Duration = Field(default=120.0, description="Warm-up after the upgrade, not judged")
     settle_max: Duration = Field(
         default=900.0,
