@@ -27,6 +27,11 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
+* The fleet veto (``policy.fleet_veto``, off by default): a critical decision of a listed
+  rule is held as a warning while the same rule is critical, now, on a peer not upgraded (the
+  rule applies to it, same ``match_labels`` values, no upgrade mark in ``not_upgraded_for``),
+  the peer judged against the target's reference period (``_held``, ``_failing_peers``). It
+  reads the peers as folded at ``now``: once an instant is all in, fold order changes nothing.
 * ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
   its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
   like the windows: the same assignment, observations and ``now`` give the same decisions.
@@ -80,6 +85,8 @@ __all__ = [
 
 _OK = verdicts.Severity.OK
 _WARNING = verdicts.Severity.WARNING
+_CRITICAL = verdicts.Severity.CRITICAL
+_PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
 _NO_WINDOWS: Mapping[str, windows.Window] = {}
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
@@ -152,6 +159,13 @@ class Engine:
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
+        # The fleet veto (``_held``): the rules whose rollback a failing peer holds; the
+        # sources their reference-reading leaves read keep ``reach`` more history, so a peer
+        # not upgraded still holds the target's period before its upgrade.
+        self._veto = config.policy.fleet_veto
+        self._veto_rules = frozenset(self._veto.rules)
+        for source in _check_veto(self._by_id, self._veto.rules):
+            self._history[source] = self._history.get(source, 0.0) + self._veto.reach
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
         self._marks: dict[ids.TargetId, list[float]] = {}
@@ -328,6 +342,8 @@ class Engine:
             if rule.id not in applies:
                 continue
             outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=active)
+            if rule.id in self._veto_rules:  # composites above it saw its own outcome
+                outcome = self._held(target, rule.id, outcome, now=now)
             judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
         for source, window in sorted(self._windows.get(target, {}).items()):
             outcome = self._blindness(target, source, window.streak())
@@ -400,6 +416,18 @@ class Engine:
                 if severity.get(composite.id) is not decided:
                     severity[composite.id] = decided
                     moved.append(composite.id)
+        for rule_id in settled.vetoable:
+            # A peer's recovery changes the answer without this target folding anything:
+            # asked again on every call while the rule's own severity is critical.
+            held = severity.get(rule_id) is _CRITICAL and bool(
+                self._failing_peers(target, rule_id, now=now)
+            )
+            if held is not (rule_id in settled.held):
+                if held:
+                    settled.held.add(rule_id)
+                else:
+                    settled.held.discard(rule_id)
+                moved.append(rule_id)
         blinded: list[str] = []
         if changed:
             blind = settled.blind
@@ -529,10 +557,14 @@ class Engine:
         blind = settled.blind
         ok = verdicts.Severity.OK
         out: list[_Decided] = []
+        held = settled.held
         for rule_id, kind, version in settled.entries:
-            if rule_id in moved and said.get(rule_id, ok) is not severity[rule_id]:
-                said[rule_id] = severity[rule_id]
-                out.append((rule_id, kind, version, severity[rule_id]))
+            if rule_id not in moved:
+                continue
+            now_said = _WARNING if rule_id in held else severity[rule_id]
+            if said.get(rule_id, ok) is not now_said:
+                said[rule_id] = now_said
+                out.append((rule_id, kind, version, now_said))
         for source in sorted(blind):
             blind_id = blindness.rule_id(source)
             if source in blinded and said.get(blind_id, ok) is not blind[source]:
@@ -549,6 +581,8 @@ class Engine:
             if rule.id not in applies:
                 continue
             settled.entries.append((rule.id, rule.kind, self._versions[rule.id]))
+            if rule.id in self._veto_rules:
+                settled.vetoable.append(rule.id)
             if isinstance(rule, _LEAVES):
                 memo = self._memo(target, rule.id) if isinstance(rule, models.TrendRule) else None
                 leaf = _Leaf(rule, memo)
@@ -597,7 +631,10 @@ class Engine:
             source = rule_id[len(blindness.PREFIX) :]
             return self._blindness(target, source, self._windows[target][source].streak())
         model = self._target_model(target)
-        return self._outcome(rule_id, target, model, now=now, memo={}, active=set())
+        outcome = self._outcome(rule_id, target, model, now=now, memo={}, active=set())
+        if rule_id in self._veto_rules:
+            outcome = self._held(target, rule_id, outcome, now=now)
+        return outcome
 
     def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
         """``evaluate`` for every target (see :meth:`targets` for the order)."""
@@ -649,7 +686,11 @@ class Engine:
         now: float,
         memo: dict[str, rules.Outcome],
         active: set[str],
+        reference: tuple[float, float | None] | None = None,
     ) -> rules.Outcome:
+        """``rule_id``'s outcome on ``target``; ``reference``: judge baselines and trends
+        against this ``upgrade`` mark and reference end instead of the target's own (a peer
+        judged for the fleet veto: no memo is read or kept then)."""
         done = memo.get(rule_id)
         if done is not None:
             return done
@@ -666,8 +707,11 @@ class Engine:
             # Only baselines and trends read the reference time: skip the search for others.
             reference_at = reference_end = None
             if isinstance(rule, models.BaselineRule | models.TrendRule):
-                reference_at = self._reference(target, now)
-                reference_end = self._reference_end(target, reference_at)
+                if reference is None:
+                    reference_at = self._reference(target, now)
+                    reference_end = self._reference_end(target, reference_at)
+                else:
+                    reference_at, reference_end = reference
             outcome = rules.evaluate_leaf(
                 rule,
                 self._windows.get(target, {}).get(rule.probe),
@@ -675,16 +719,30 @@ class Engine:
                 reference_at=reference_at,
                 reference_end=reference_end,
                 rate_floor=self._floors.get(rule.probe),
-                memo=self._memo(target, rule_id),
+                memo=self._memo(target, rule_id) if reference is None else None,
             )
         elif isinstance(rule, composites.CompositeRule):
             active.add(rule_id)
             children = [
-                (child, self._outcome(child, target, model, now=now, memo=memo, active=active))
+                (
+                    child,
+                    self._outcome(
+                        child,
+                        target,
+                        model,
+                        now=now,
+                        memo=memo,
+                        active=active,
+                        reference=reference,
+                    ),
+                )
                 for child in rule.rules
             ]
             active.discard(rule_id)
-            outcome = self._combine(rule, target, children)
+            if reference is None:
+                outcome = self._combine(rule, target, children)
+            else:
+                outcome = composites.combine(rule, children)
         elif isinstance(rule, models.RegressionRule):
             outcome = self._regression_outcome(rule, target, now=now)
         elif isinstance(rule, models.CohortRule):
@@ -694,6 +752,89 @@ class Engine:
             outcome = self._alerts.evaluate(rule, target, now=now)
         memo[rule_id] = outcome
         return outcome
+
+    # ------------------------------------------------------------------ the fleet veto
+
+    def _held(
+        self, target: ids.TargetId, rule_id: str, outcome: rules.Outcome, *, now: float
+    ) -> rules.Outcome:
+        """``outcome``, held as a warning when peers not upgraded fail the same rule now."""
+        if outcome.severity is not _CRITICAL:
+            return outcome
+        peers = self._failing_peers(target, rule_id, now=now)
+        if not peers:
+            return outcome
+        shown = ", ".join(peers[:_PEERS_SHOWN])
+        if len(peers) > _PEERS_SHOWN:
+            shown += f" and {len(peers) - _PEERS_SHOWN} more"
+        evidence = dict(outcome.evidence)
+        evidence["fleet_veto"] = {
+            "held": True,
+            "severity": _CRITICAL.label,
+            "peers": peers,
+            "not_upgraded_for_s": self._veto.not_upgraded_for,
+            "match_labels": list(self._veto.match_labels),
+        }
+        summary = (
+            f"{outcome.summary}; also failing on {shown}, not upgraded: not the upgrade's, "
+            "held as a warning (fleet veto)"
+        )
+        return rules.Outcome(_WARNING, summary, evidence, pending=outcome.pending)
+
+    def _failing_peers(self, target: ids.TargetId, rule_id: str, *, now: float) -> list[str]:
+        """The peers of ``target`` on which ``rule_id`` breaches critically now, sorted.
+
+        A peer: another target the rule applies to, with the same values of the veto's
+        ``match_labels``, and no upgrade mark (started or ended) in the last
+        ``not_upgraded_for``. It is judged at ``now`` against ``target``'s reference period
+        (a peer never upgraded has none of its own), from what has been folded in: once every
+        observation of an instant is in, the order they came in changes nothing (``replay``
+        folds an instant whole before judging it; live, a peer's observation that arrives
+        after the target was judged counts from the next judgement). None while ``target``
+        has no ``upgrade`` mark in force, or its reference ends longer than ``reach`` ago
+        (the peers' windows may no longer hold it).
+        """
+        reference_at = self._reference(target, now)
+        if reference_at is None:
+            return []
+        reference_end = self._reference_end(target, reference_at)
+        ends = reference_at if reference_end is None else min(reference_end, reference_at)
+        if now - ends > self._veto.reach:
+            return []
+        model = self._target_model(target)
+        keys = self._veto.match_labels
+        wanted = [model.labels.get(key) for key in keys]
+        peers: list[str] = []
+        for other in sorted(self.targets()):
+            if other == target:
+                continue
+            other_model = self._target_model(other)
+            if rule_id not in self._applying(other, other_model):
+                continue
+            if [other_model.labels.get(key) for key in keys] != wanted:
+                continue
+            if self._upgraded_since(other, now - self._veto.not_upgraded_for, now):
+                continue
+            outcome = self._outcome(
+                rule_id,
+                other,
+                other_model,
+                now=now,
+                memo={},
+                active=set(),
+                reference=(reference_at, reference_end),
+            )
+            if outcome.severity is _CRITICAL:
+                peers.append(str(other))
+        return peers
+
+    def _upgraded_since(self, target: ids.TargetId, start: float, now: float) -> bool:
+        """True when ``target`` has an upgrade mark (started or ended) in ``(start, now]``."""
+        for kept in (self._marks.get(target, ()), self._starts.get(target, ())):
+            index = bisect.bisect_right(kept, start)
+            if index < len(kept) and kept[index] <= now:
+                return True
+        return False
 
     def _blindness(
         self, target: ids.TargetId, source: str, streak: windows.Streak
@@ -915,6 +1056,7 @@ class _Settled:
         "composites",
         "entries",
         "fresh",
+        "held",
         "leaves",
         "marks",
         "next_mark",
@@ -925,6 +1067,7 @@ class _Settled:
         "said",
         "severity",
         "soonest",
+        "vetoable",
         "watch_soonest",
         "watches",
     )
@@ -949,6 +1092,8 @@ class _Settled:
         self.marks = -1
         self.next_mark = -math.inf
         self.fresh = True
+        self.vetoable: list[str] = []  # applying rules the fleet veto may hold
+        self.held: set[str] = set()  # of them, those held as a warning when last decided
 
 
 def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
@@ -982,6 +1127,61 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
         visit(rule.id, [])
     if problems:
         raise errors.ConfigError(problems[0], problems=problems)
+
+
+def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> set[str]:
+    """The sources whose windows the fleet veto needs longer (the reference-reading leaves
+    under the listed rules); a ConfigError for a rule it cannot hold soundly.
+
+    Refused: an unknown id; a listed rule that one event can decide alone: a single-event
+    leaf (an alert rule, or a threshold one failing check fires: ``consecutive: 1``, no
+    ``for``, one episode) listed, or under composites that one firing child satisfies
+    (``any``, ``at_least`` 1, ``all`` of one): a kernel panic on the upgraded host is its
+    own, whatever its peers show (under ``at_least: 2`` it is one witness of two and may be
+    listed); a regression or cohort rule anywhere below (their state and peers are their own).
+    """
+    problems: list[str] = []
+    sources: set[str] = set()
+
+    def visit(rule_id: str, top: str, *, alone: bool) -> None:
+        rule = by_id[rule_id]
+        if isinstance(rule, composites.CompositeRule):
+            one = composites.needed(rule) <= 1
+            for child in rule.rules:
+                visit(child, top, alone=alone and one)
+        elif isinstance(rule, models.RegressionRule | models.CohortRule):
+            problems.append(
+                f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, whose state "
+                "and peers are its own; list rules over windows and alerts only"
+            )
+        elif alone and _one_event(rule):
+            problems.append(
+                f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
+                "check or one alert); an event on the upgraded host is its own, never held"
+            )
+        elif isinstance(rule, models.BaselineRule | models.TrendRule):
+            sources.add(rule.probe)
+
+    for rule_id in listed:
+        if rule_id not in by_id:
+            problems.append(f"policy.fleet_veto: unknown rule {rule_id!r}")
+        else:
+            visit(rule_id, rule_id, alone=True)
+    if problems:
+        raise errors.ConfigError(problems[0], problems=problems)
+    return sources
+
+
+def _one_event(rule: models.RuleBase) -> bool:
+    """True for a rule one event fires: an alert, or a threshold on one failing check."""
+    if isinstance(rule, models.AlertRule):
+        return True
+    return (
+        isinstance(rule, models.ThresholdRule)
+        and rule.consecutive <= 1
+        and not rule.for_
+        and rule.episodes <= 1
+    )
 
 
 def _in_order(items: Iterable[observations.Observation]) -> list[observations.Observation]:

@@ -50,6 +50,41 @@ class Retention(Model):
     )
 
 
+class FleetVeto(Model):
+    """Hold a rollback as a warning when peers that were not upgraded fail the same way.
+
+    A shared dependency failing for the whole fleet makes the upgraded host look failed; so
+    do its peers, untouched. For each rule listed in ``rules``, a critical decision on a
+    target is held as a warning when the same rule breaches at the same time on a peer: another
+    target the rule applies to, sharing the ``match_labels`` values, with no upgrade mark in
+    the last ``not_upgraded_for``. The peer is judged against the target's own period before
+    its upgrade, as of just before now. Off while ``rules`` is empty (the default).
+    """
+
+    rules: list[str] = Field(
+        default_factory=list,
+        description="Ids of the rules whose rollback a failing peer holds (empty: off); never "
+        "a rule one failing check or one alert decides (a kernel panic is the upgraded host's)",
+    )
+    match_labels: list[str] = Field(
+        default_factory=list,
+        description="Label keys whose values a peer shares with the target (e.g. [role])",
+    )
+    not_upgraded_for: Duration = Field(
+        default=86400.0,
+        gt=0,
+        description="A peer counts when it has no upgrade mark (started or ended) this long "
+        "before now",
+    )
+    reach: Duration = Field(
+        default=7200.0,
+        gt=0,
+        description="How long after the target's upgrade the veto applies: the listed rules' "
+        "windows keep this much more history so a peer still holds the target's period "
+        "before its upgrade; later, a rollback is not held",
+    )
+
+
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
     approval: ApprovalName = Field(
@@ -105,6 +140,11 @@ class Policy(Model):
     circuit_breaker: CircuitBreaker = Field(
         default_factory=CircuitBreaker,
         description="Stops automatic rollbacks when too much of the fleet fails at once",
+    )
+    fleet_veto: FleetVeto = Field(
+        default_factory=FleetVeto,
+        description="Holds a rollback when peers not upgraded fail the same way at the same "
+        "time (off by default)",
     )
     retention: Retention = Field(
         default_factory=Retention,
