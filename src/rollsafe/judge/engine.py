@@ -86,6 +86,7 @@ __all__ = [
 _OK = verdicts.Severity.OK
 _WARNING = verdicts.Severity.WARNING
 _CRITICAL = verdicts.Severity.CRITICAL
+_PEER_WATCHES = 4096  # sequential states kept for the fleet veto's peers (a cache)
 _PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
 _NO_WINDOWS: Mapping[str, windows.Window] = {}
 
@@ -164,8 +165,9 @@ class Engine:
         # not upgraded still holds the target's period before its upgrade.
         self._veto = config.policy.fleet_veto
         self._veto_rules = frozenset(self._veto.rules)
-        for source in _check_veto(self._by_id, self._veto.rules):
-            self._history[source] = self._history.get(source, 0.0) + self._veto.reach
+        for source, before in _check_veto(self._by_id, self._veto.rules).items():
+            extra = self._veto.reach + before
+            self._history[source] = self._history.get(source, 0.0) + extra
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
         self._marks: dict[ids.TargetId, list[float]] = {}
@@ -181,6 +183,10 @@ class Engine:
         # Each regression rule's sequential test per target: folded buckets and the wealth
         # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
         self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
+        # The same rules on peers judged against another target's upgrade (the fleet veto).
+        self._peer_watches: dict[
+            tuple[ids.TargetId, str, tuple[float, float | None]], sequential.Watch
+        ] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -744,7 +750,10 @@ class Engine:
             else:
                 outcome = composites.combine(rule, children)
         elif isinstance(rule, models.RegressionRule):
-            outcome = self._regression_outcome(rule, target, now=now)
+            if reference is None:
+                outcome = self._regression_outcome(rule, target, now=now)
+            else:
+                outcome = self._peer_regression(rule, target, reference, now=now)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
@@ -827,6 +836,34 @@ class Engine:
             if outcome.severity is _CRITICAL:
                 peers.append(str(other))
         return peers
+
+    def _peer_regression(
+        self,
+        rule: models.RegressionRule,
+        peer: ids.TargetId,
+        reference: tuple[float, float | None],
+        *,
+        now: float,
+    ) -> rules.Outcome:
+        """A regression rule against its own past on ``peer``, with another target's upgrade
+        as the reference (``_failing_peers``): its own sequential state per reference, so
+        the peer's own watch is never folded again for it. ``_check_veto`` refused the other
+        kinds of regression."""
+        key = (peer, rule.id, reference)
+        state = self._peer_watches.get(key)
+        if state is None:
+            if len(self._peer_watches) >= _PEER_WATCHES:
+                self._peer_watches.clear()  # a cache: a dropped watch is folded again
+            state = self._peer_watches[key] = sequential.Watch()
+        return sequential.judge_self(
+            rule,
+            self._windows.get(peer, {}).get(rule.probe),
+            now=now,
+            reference_at=reference[0],
+            reference_end=reference[1],
+            floor=self._floors.get(rule.probe),
+            state=state,
+        )
 
     def _upgraded_since(self, target: ids.TargetId, start: float, now: float) -> bool:
         """True when ``target`` has an upgrade mark (started or ended) in ``(start, now]``."""
@@ -1129,19 +1166,22 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
         raise errors.ConfigError(problems[0], problems=problems)
 
 
-def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> set[str]:
+def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> dict[str, float]:
     """The sources whose windows the fleet veto needs longer (the reference-reading leaves
-    under the listed rules); a ConfigError for a rule it cannot hold soundly.
+    under the listed rules), each with the reference period a regression rule on it reads
+    beyond its own history (a peer has no pin at another target's mark); a ConfigError for
+    a rule it cannot hold soundly.
 
     Refused: an unknown id; a listed rule that one event can decide alone: a single-event
     leaf (an alert rule, or a threshold one failing check fires: ``consecutive: 1``, no
     ``for``, one episode) listed, or under composites that one firing child satisfies
     (``any``, ``at_least`` 1, ``all`` of one): a kernel panic on the upgraded host is its
     own, whatever its peers show (under ``at_least: 2`` it is one witness of two and may be
-    listed); a regression or cohort rule anywhere below (their state and peers are their own).
+    listed); a cohort rule, or a regression rule against a cohort, anywhere below (they
+    compare with peers themselves).
     """
     problems: list[str] = []
-    sources: set[str] = set()
+    sources: dict[str, float] = {}
 
     def visit(rule_id: str, top: str, *, alone: bool) -> None:
         rule = by_id[rule_id]
@@ -1149,18 +1189,22 @@ def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> 
             one = composites.needed(rule) <= 1
             for child in rule.rules:
                 visit(child, top, alone=alone and one)
-        elif isinstance(rule, models.RegressionRule | models.CohortRule):
+        elif isinstance(rule, models.CohortRule) or (
+            isinstance(rule, models.RegressionRule) and rule.against != "self"
+        ):
             problems.append(
-                f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, whose state "
-                "and peers are its own; list rules over windows and alerts only"
+                f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, which "
+                "compares with peers itself; list rules against the target's own past"
             )
+        elif isinstance(rule, models.RegressionRule):
+            sources[rule.probe] = max(sources.get(rule.probe, 0.0), rule.before)
         elif alone and _one_event(rule):
             problems.append(
                 f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
                 "check or one alert); an event on the upgraded host is its own, never held"
             )
         elif isinstance(rule, models.BaselineRule | models.TrendRule):
-            sources.add(rule.probe)
+            sources.setdefault(rule.probe, 0.0)
 
     for rule_id in listed:
         if rule_id not in by_id:

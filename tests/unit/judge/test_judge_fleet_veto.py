@@ -244,10 +244,11 @@ def test_simultaneous_observations_in_any_order_give_the_same_decisions(
                     "probe": "http",
                     "field": "latency",
                     "before": "30m",
+                    "against": "cohort",
                 },
             ],
             ["regressed"],
-            "reads regression rule 'regressed'",
+            "reads regression rule 'regressed', which compares with peers itself",
         ),
     ],
 )
@@ -263,3 +264,49 @@ def test_an_alert_among_two_witnesses_may_be_listed() -> None:
     both = {"id": "confirmed", "kind": "at_least", "count": 2, "rules": ["alerting", "slower"]}
     warn = {**SLOWER, "severity": "warning"}
     engine.Engine(_config(warn, alert, both, veto={"rules": ["confirmed"]}))
+
+
+REGRESSED: dict[str, Any] = {
+    "id": "regressed",
+    "kind": "regression",
+    "severity": "critical",
+    "probe": "http",
+    "field": "latency",
+    "before": "30m",
+    "watch": "2h",
+    "grace": "1m",
+    "settle_max": "1m",
+    "bucket": "30s",
+    "quantiles": [0.9],
+    "top": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("web2", "held"),
+    [([(5000, 5600)], True), ([], False), ([(4000, 4300)], False)],
+    ids=["fleet-wide", "web-1-alone", "web-2-earlier"],
+)
+def test_a_regression_test_is_held_while_a_peer_regresses_against_the_same_upgrade(
+    web2: list[tuple[float, float]], held: bool
+) -> None:
+    """The peer never upgraded is tested against web-1's own period before its upgrade,
+    with a sequential state of its own (web-2's own watch is untouched)."""
+    cfg = _config(REGRESSED, veto={"rules": ["regressed"], "match_labels": ["role"]})
+    items = _fleet([(5000, 5600)], web2)
+    changed = [
+        d
+        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == "regressed" and d.severity is not OK
+    ]
+    assert changed, "web-1's slowdown must be flagged"
+    first = changed[0]
+    if held:
+        assert first.severity is WARNING
+        assert first.evidence["fleet_veto"]["peers"] == ["web-2"]
+        assert CRITICAL not in [d.severity for d in changed]
+    else:
+        assert first.severity is CRITICAL
+    # web-2, never upgraded, has no decision of its own from the rule.
+    judge = feed(cfg, [o for o in items if o.time <= 5300], [upgrade(UP, "web-1")])
+    assert decision(judge, "regressed", now=5300, target="web-2").severity is OK

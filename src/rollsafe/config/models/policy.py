@@ -58,7 +58,7 @@ class FleetVeto(Model):
     target is held as a warning when the same rule breaches at the same time on a peer: another
     target the rule applies to, sharing the ``match_labels`` values, with no upgrade mark in
     the last ``not_upgraded_for``. The peer is judged against the target's own period before
-    its upgrade, as of just before now. Off while ``rules`` is empty (the default).
+    its upgrade, at the same ``now``. Off while ``rules`` is empty (the default).
     """
 
     rules: list[str] = Field(
