@@ -60,7 +60,7 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rollsafe.config import models
+from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import (
     alerts,
@@ -425,8 +425,9 @@ class Engine:
         for rule_id in settled.vetoable:
             # A peer's recovery changes the answer without this target folding anything:
             # asked again on every call while the rule's own severity is critical.
-            held = severity.get(rule_id) is _CRITICAL and bool(
-                self._failing_peers(target, rule_id, now=now)
+            held = (
+                severity.get(rule_id) is _CRITICAL
+                and self._why_held(target, rule_id, now=now) is not None
             )
             if held is not (rule_id in settled.held):
                 if held:
@@ -767,30 +768,77 @@ class Engine:
     def _held(
         self, target: ids.TargetId, rule_id: str, outcome: rules.Outcome, *, now: float
     ) -> rules.Outcome:
-        """``outcome``, held as a warning when peers not upgraded fail the same rule now."""
+        """``outcome``, held as a warning when the fleet veto says so (``_why_held``)."""
         if outcome.severity is not _CRITICAL:
             return outcome
-        peers = self._failing_peers(target, rule_id, now=now)
-        if not peers:
+        why = self._why_held(target, rule_id, now=now)
+        if why is None:
             return outcome
-        shown = ", ".join(peers[:_PEERS_SHOWN])
-        if len(peers) > _PEERS_SHOWN:
-            shown += f" and {len(peers) - _PEERS_SHOWN} more"
         evidence = dict(outcome.evidence)
+        veto = self._veto
         evidence["fleet_veto"] = {
             "held": True,
             "severity": _CRITICAL.label,
-            "peers": peers,
-            "not_upgraded_for_s": self._veto.not_upgraded_for,
-            "match_labels": list(self._veto.match_labels),
+            "peers": why,
+            "waiting": not why,
+            "wait_s": veto.wait,
+            "not_upgraded_for_s": veto.not_upgraded_for,
+            "match_labels": list(veto.match_labels),
         }
-        summary = (
-            f"{outcome.summary}; also failing on {shown}, not upgraded: not the upgrade's, "
-            "held as a warning (fleet veto)"
-        )
-        return rules.Outcome(_WARNING, summary, evidence, pending=outcome.pending)
+        if why:
+            shown = ", ".join(why[:_PEERS_SHOWN])
+            if len(why) > _PEERS_SHOWN:
+                shown += f" and {len(why) - _PEERS_SHOWN} more"
+            said = f"also failing on {shown}, not upgraded: not the upgrade's"
+        else:
+            said = (
+                f"not critical {durations.format_duration(veto.wait)} ago: waiting for peers "
+                "not upgraded to show the same or not"
+            )
+        summary = f"{outcome.summary}; {said}, held as a warning (fleet veto)"
+        return rules.Outcome(_WARNING, summary, evidence, pending=True)
 
-    def _failing_peers(self, target: ids.TargetId, rule_id: str, *, now: float) -> list[str]:
+    def _why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> list[str] | None:
+        """Why a critical ``rule_id`` on ``target`` is held at ``now``: the peers failing it
+        (``_failing_peers``), or an empty list while it was not critical ``wait`` ago too
+        (judged at ``now - wait`` against the same reference: a time, not a memory of past
+        judgements); None: not held. Nothing is held while ``target`` has no ``upgrade``
+        mark in force, or its reference ends longer than ``reach`` ago (the windows may no
+        longer hold it)."""
+        reference_at = self._reference(target, now)
+        if reference_at is None:
+            return None
+        reference_end = self._reference_end(target, reference_at)
+        ends = reference_at if reference_end is None else min(reference_end, reference_at)
+        if now - ends > self._veto.reach:
+            return None
+        reference = (reference_at, reference_end)
+        peers = self._failing_peers(target, rule_id, now=now, reference=reference)
+        if peers:
+            return peers
+        wait = self._veto.wait
+        if wait > 0:
+            earlier = self._outcome(
+                rule_id,
+                target,
+                self._target_model(target),
+                now=now - wait,
+                memo={},
+                active=set(),
+                reference=reference,
+            )
+            if earlier.severity is not _CRITICAL:
+                return []
+        return None
+
+    def _failing_peers(
+        self,
+        target: ids.TargetId,
+        rule_id: str,
+        *,
+        now: float,
+        reference: tuple[float, float | None],
+    ) -> list[str]:
         """The peers of ``target`` on which ``rule_id`` breaches critically now, sorted.
 
         A peer: another target the rule applies to, with the same values of the veto's
@@ -799,17 +847,9 @@ class Engine:
         (a peer never upgraded has none of its own), from what has been folded in: once every
         observation of an instant is in, the order they came in changes nothing (``replay``
         folds an instant whole before judging it; live, a peer's observation that arrives
-        after the target was judged counts from the next judgement). None while ``target``
-        has no ``upgrade`` mark in force, or its reference ends longer than ``reach`` ago
-        (the peers' windows may no longer hold it).
+        after the target was judged counts from the next judgement: ``wait`` leaves it
+        time). ``reference``: the target's ``upgrade`` mark in force and reference end.
         """
-        reference_at = self._reference(target, now)
-        if reference_at is None:
-            return []
-        reference_end = self._reference_end(target, reference_at)
-        ends = reference_at if reference_end is None else min(reference_end, reference_at)
-        if now - ends > self._veto.reach:
-            return []
         model = self._target_model(target)
         keys = self._veto.match_labels
         wanted = [model.labels.get(key) for key in keys]
@@ -831,7 +871,7 @@ class Engine:
                 now=now,
                 memo={},
                 active=set(),
-                reference=(reference_at, reference_end),
+                reference=reference,
             )
             if outcome.severity is _CRITICAL:
                 peers.append(str(other))
@@ -1167,8 +1207,9 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
 
 
 def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> dict[str, float]:
-    """The sources whose windows the fleet veto needs longer (the reference-reading leaves
-    under the listed rules), each with the reference period a regression rule on it reads
+    """The sources whose windows the fleet veto needs longer (the leaves under the listed
+    rules: judged ``wait`` ago, and on peers against another target's reference period),
+    each with the reference period a regression rule on it reads
     beyond its own history (a peer has no pin at another target's mark); a ConfigError for
     a rule it cannot hold soundly.
 
@@ -1203,7 +1244,7 @@ def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> 
                 f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
                 "check or one alert); an event on the upgraded host is its own, never held"
             )
-        elif isinstance(rule, models.BaselineRule | models.TrendRule):
+        elif isinstance(rule, _LEAVES):  # judged ``wait`` ago too
             sources.setdefault(rule.probe, 0.0)
 
     for rule_id in listed:

@@ -51,7 +51,8 @@ def _config(*rules: dict[str, Any], veto: dict[str, Any] | None = None) -> model
     )
 
 
-VETO = {"rules": ["slower"], "match_labels": ["role"]}
+# No wait: what is held at one instant (the wait is tested on its own below).
+VETO = {"rules": ["slower"], "match_labels": ["role"], "wait": "0s"}
 
 
 def _checks(
@@ -124,7 +125,7 @@ def test_a_peer_failing_another_rule_does_not_hold_it() -> None:
         *_checks("web-2", []),
         *_checks("web-2", [(5000, 5600)], source="app"),
     ]
-    cfg = _config(SLOWER, ERRORS, veto={"rules": ["slower", "errors-up"]})
+    cfg = _config(SLOWER, ERRORS, veto={"rules": ["slower", "errors-up"], "wait": 0})
     judge = feed(cfg, [o for o in items if o.time <= 5200], [upgrade(UP, "web-1")])
     assert decision(judge, "slower", now=5200, target="web-1").severity is CRITICAL
 
@@ -176,16 +177,20 @@ def test_once_an_instant_is_in_the_order_it_came_in_changes_nothing() -> None:
 
 
 @settings(max_examples=20, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), lag=st.sampled_from([-20.0, 0.0, 10.0, 30.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    lag=st.sampled_from([-20.0, 0.0, 10.0, 30.0]),
+    wait=st.sampled_from([0.0, 60.0, 180.0]),
+)
 def test_simultaneous_observations_in_any_order_give_the_same_decisions(
-    seed: int, lag: float
+    seed: int, lag: float, wait: float
 ) -> None:
     """The daemon's path (every observation of an instant folded, in a shuffled order, then
     each target judged) and ``replay`` over a shuffled feed give the same decisions, whether
     web-2 starts failing before web-1, with it, or after it."""
     start = 5000.0 + lag
     items = [o for o in _fleet([(5000, 5400)], [(start, 5300)]) if o.time >= 3000]
-    cfg = _config(veto=VETO)
+    cfg = _config(veto={**VETO, "wait": wait})
     mark = upgrade(UP, "web-1")
     rng = random.Random(seed)
     by_time: dict[float, list[observations.Observation]] = {}
@@ -214,8 +219,9 @@ def test_simultaneous_observations_in_any_order_give_the_same_decisions(
     assert seen == replayed
     # Held while web-2 fails; rolled back when web-1 fails alone (before web-2, or after).
     assert [s for _, s, _ in seen][-1] is OK
-    assert (seen[0][1] is WARNING) is (lag <= 0)
-    assert CRITICAL in [s for _, s, _ in seen]  # web-1 fails 100 s longer than web-2
+    assert (seen[0][1] is WARNING) is (lag <= 0 or wait >= lag)
+    if not wait:
+        assert CRITICAL in [s for _, s, _ in seen]  # web-1 fails 100 s longer than web-2
 
 
 @pytest.mark.parametrize(
@@ -292,7 +298,7 @@ def test_a_regression_test_is_held_while_a_peer_regresses_against_the_same_upgra
 ) -> None:
     """The peer never upgraded is tested against web-1's own period before its upgrade,
     with a sequential state of its own (web-2's own watch is untouched)."""
-    cfg = _config(REGRESSED, veto={"rules": ["regressed"], "match_labels": ["role"]})
+    cfg = _config(REGRESSED, veto={**VETO, "rules": ["regressed"]})
     items = _fleet([(5000, 5600)], web2)
     changed = [
         d
@@ -310,3 +316,47 @@ def test_a_regression_test_is_held_while_a_peer_regresses_against_the_same_upgra
     # web-2, never upgraded, has no decision of its own from the rule.
     judge = feed(cfg, [o for o in items if o.time <= 5300], [upgrade(UP, "web-1")])
     assert decision(judge, "regressed", now=5300, target="web-2").severity is OK
+
+
+def test_the_wait_gives_a_peer_that_shows_it_later_the_time_to_hold_it() -> None:
+    # web-2's checks show the shared failure 60 s after web-1's.
+    items = _fleet([(5000, 5600)], [(5060, 5600)])
+    mark = [upgrade(UP, "web-1")]
+
+    def web1(wait: str) -> list[tuple[float, verdicts.Severity, dict[str, Any]]]:
+        cfg = _config(veto={**VETO, "wait": wait})
+        return [
+            (d.time, d.severity, d.evidence.get("fleet_veto", {}))
+            for d in engine.replay(cfg, items, mark)
+            if d.target == "web-1" and d.rule == "slower"
+        ]
+
+    assert web1("0s")[0][:2] == (5000, CRITICAL)  # rolled back before web-2 showed it
+    waited = web1("3m")
+    assert [s for _, s, _ in waited] == [WARNING, OK]
+    assert waited[0][0] == 5000
+    assert waited[0][2]["waiting"] is True
+    at = [o for o in items if o.time <= 5200]
+    judge = feed(_config(veto={**VETO, "wait": "3m"}), at, mark)
+    held = decision(judge, "slower", now=5200, target="web-1")
+    assert held.severity is WARNING
+    assert held.evidence["fleet_veto"]["peers"] == ["web-2"]
+
+
+def test_a_fault_on_the_upgraded_host_alone_waits_then_rolls_back() -> None:
+    items = _fleet([(5000, 6500)], [])
+    cfg = _config(veto={**VETO, "wait": "3m"})
+    changed = [
+        d
+        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == "slower"
+    ]
+    assert [(d.time, d.severity) for d in changed[:2]] == [(5000, WARNING), (5180, CRITICAL)]
+    assert changed[0].pending  # the daemon looks again soon
+    assert "waiting for peers not upgraded" in changed[0].summary
+    assert "fleet_veto" not in changed[1].evidence
+
+
+def test_wait_beyond_reach_is_refused() -> None:
+    with pytest.raises(ValueError, match="wait must not exceed"):
+        models.FleetVeto.model_validate({"rules": ["slower"], "wait": "3h", "reach": "1h"})

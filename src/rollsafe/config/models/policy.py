@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rollsafe.config.durations import Duration
 from rollsafe.config.models.base import ApprovalName, Model
@@ -58,7 +58,9 @@ class FleetVeto(Model):
     target is held as a warning when the same rule breaches at the same time on a peer: another
     target the rule applies to, sharing the ``match_labels`` values, with no upgrade mark in
     the last ``not_upgraded_for``. The peer is judged against the target's own period before
-    its upgrade, at the same ``now``. Off while ``rules`` is empty (the default).
+    its upgrade, at the same ``now``; and a listed rule rolls back only once it was critical
+    ``wait`` ago too (time for the peers to show it). Off while ``rules`` is empty (the
+    default).
     """
 
     rules: list[str] = Field(
@@ -76,6 +78,13 @@ class FleetVeto(Model):
         description="A peer counts when it has no upgrade mark (started or ended) this long "
         "before now",
     )
+    wait: Duration = Field(
+        default=180.0,
+        ge=0,
+        description="A listed rule rolls back only when it was critical this long ago too: "
+        "time for peers to show the same symptom (their checks arrive later, their signals "
+        "cross a little later); 0: no wait",
+    )
     reach: Duration = Field(
         default=7200.0,
         gt=0,
@@ -83,6 +92,12 @@ class FleetVeto(Model):
         "windows keep this much more history so a peer still holds the target's period "
         "before its upgrade; later, a rollback is not held",
     )
+
+    @model_validator(mode="after")
+    def _wait_within_reach(self) -> FleetVeto:
+        if self.wait > self.reach:
+            raise ValueError("fleet_veto.wait must not exceed fleet_veto.reach")
+        return self
 
 
 class Policy(Model):
