@@ -27,6 +27,13 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
+* The fleet veto (``policy.fleet_veto``, off by default): a critical decision of a listed
+  rule is held as a warning while the same rule is critical, now, on a peer not upgraded (the
+  rule applies to it, same ``match_labels`` values, no upgrade mark in ``not_upgraded_for``),
+  the peer judged against the target's reference period (``_held``, ``_failing_peers``), and
+  until the rule was critical ``wait`` ago too (judged at ``now - wait``: time for peers to
+  show it). It reads the peers as folded at ``now``: once an instant is all in, fold order
+  changes nothing.
 * ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
   its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
   like the windows: the same assignment, observations and ``now`` give the same decisions.
@@ -55,7 +62,7 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rollsafe.config import models
+from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import (
     alerts,
@@ -80,6 +87,9 @@ __all__ = [
 
 _OK = verdicts.Severity.OK
 _WARNING = verdicts.Severity.WARNING
+_CRITICAL = verdicts.Severity.CRITICAL
+_PEER_WATCHES = 4096  # sequential states kept for the fleet veto's peers (a cache)
+_PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
 _NO_WINDOWS: Mapping[str, windows.Window] = {}
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
@@ -152,6 +162,14 @@ class Engine:
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
+        # The fleet veto (``_held``): the rules whose rollback a failing peer holds; the
+        # sources their reference-reading leaves read keep ``reach`` more history, so a peer
+        # not upgraded still holds the target's period before its upgrade.
+        self._veto = config.policy.fleet_veto
+        self._veto_rules = frozenset(self._veto.rules)
+        for source, before in _check_veto(self._by_id, self._veto.rules).items():
+            extra = self._veto.reach + before
+            self._history[source] = self._history.get(source, 0.0) + extra
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
         self._marks: dict[ids.TargetId, list[float]] = {}
@@ -167,6 +185,10 @@ class Engine:
         # Each regression rule's sequential test per target: folded buckets and the wealth
         # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
         self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
+        # The same rules on peers judged against another target's upgrade (the fleet veto).
+        self._peer_watches: dict[
+            tuple[ids.TargetId, str, tuple[float, float | None]], sequential.Watch
+        ] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -332,6 +354,8 @@ class Engine:
             if rule.id not in applies:
                 continue
             outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=active)
+            if rule.id in self._veto_rules:  # composites above it saw its own outcome
+                outcome = self._held(target, rule.id, outcome, now=now)
             judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
         for source, window in sorted(self._windows.get(target, {}).items()):
             outcome = self._blindness(target, source, window.streak())
@@ -404,6 +428,19 @@ class Engine:
                 if severity.get(composite.id) is not decided:
                     severity[composite.id] = decided
                     moved.append(composite.id)
+        for rule_id in settled.vetoable:
+            # A peer's recovery changes the answer without this target folding anything:
+            # asked again on every call while the rule's own severity is critical.
+            held = (
+                severity.get(rule_id) is _CRITICAL
+                and self._why_held(target, rule_id, now=now) is not None
+            )
+            if held is not (rule_id in settled.held):
+                if held:
+                    settled.held.add(rule_id)
+                else:
+                    settled.held.discard(rule_id)
+                moved.append(rule_id)
         blinded: list[str] = []
         if changed:
             blind = settled.blind
@@ -533,10 +570,14 @@ class Engine:
         blind = settled.blind
         ok = verdicts.Severity.OK
         out: list[_Decided] = []
+        held = settled.held
         for rule_id, kind, version in settled.entries:
-            if rule_id in moved and said.get(rule_id, ok) is not severity[rule_id]:
-                said[rule_id] = severity[rule_id]
-                out.append((rule_id, kind, version, severity[rule_id]))
+            if rule_id not in moved:
+                continue
+            now_said = _WARNING if rule_id in held else severity[rule_id]
+            if said.get(rule_id, ok) is not now_said:
+                said[rule_id] = now_said
+                out.append((rule_id, kind, version, now_said))
         for source in sorted(blind):
             blind_id = blindness.rule_id(source)
             if source in blinded and said.get(blind_id, ok) is not blind[source]:
@@ -553,6 +594,8 @@ class Engine:
             if rule.id not in applies:
                 continue
             settled.entries.append((rule.id, rule.kind, self._versions[rule.id]))
+            if rule.id in self._veto_rules:
+                settled.vetoable.append(rule.id)
             if isinstance(rule, _LEAVES):
                 memo = self._memo(target, rule.id) if isinstance(rule, models.TrendRule) else None
                 leaf = _Leaf(rule, memo)
@@ -601,7 +644,10 @@ class Engine:
             source = rule_id[len(blindness.PREFIX) :]
             return self._blindness(target, source, self._windows[target][source].streak())
         model = self._target_model(target)
-        return self._outcome(rule_id, target, model, now=now, memo={}, active=set())
+        outcome = self._outcome(rule_id, target, model, now=now, memo={}, active=set())
+        if rule_id in self._veto_rules:
+            outcome = self._held(target, rule_id, outcome, now=now)
+        return outcome
 
     def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
         """``evaluate`` for every target (see :meth:`targets` for the order)."""
@@ -653,7 +699,11 @@ class Engine:
         now: float,
         memo: dict[str, rules.Outcome],
         active: set[str],
+        reference: tuple[float, float | None] | None = None,
     ) -> rules.Outcome:
+        """``rule_id``'s outcome on ``target``; ``reference``: judge baselines and trends
+        against this ``upgrade`` mark and reference end instead of the target's own (a peer
+        judged for the fleet veto: no memo is read or kept then)."""
         done = memo.get(rule_id)
         if done is not None:
             return done
@@ -670,8 +720,11 @@ class Engine:
             # Only baselines and trends read the reference time: skip the search for others.
             reference_at = reference_end = None
             if isinstance(rule, models.BaselineRule | models.TrendRule):
-                reference_at = self._reference(target, now)
-                reference_end = self._reference_end(target, reference_at)
+                if reference is None:
+                    reference_at = self._reference(target, now)
+                    reference_end = self._reference_end(target, reference_at)
+                else:
+                    reference_at, reference_end = reference
             outcome = rules.evaluate_leaf(
                 rule,
                 self._windows.get(target, {}).get(rule.probe),
@@ -679,18 +732,35 @@ class Engine:
                 reference_at=reference_at,
                 reference_end=reference_end,
                 rate_floor=self._floors.get(rule.probe),
-                memo=self._memo(target, rule_id),
+                memo=self._memo(target, rule_id) if reference is None else None,
             )
         elif isinstance(rule, composites.CompositeRule):
             active.add(rule_id)
             children = [
-                (child, self._outcome(child, target, model, now=now, memo=memo, active=active))
+                (
+                    child,
+                    self._outcome(
+                        child,
+                        target,
+                        model,
+                        now=now,
+                        memo=memo,
+                        active=active,
+                        reference=reference,
+                    ),
+                )
                 for child in rule.rules
             ]
             active.discard(rule_id)
-            outcome = self._combine(rule, target, children)
+            if reference is None:
+                outcome = self._combine(rule, target, children)
+            else:
+                outcome = composites.combine(rule, children)
         elif isinstance(rule, models.RegressionRule):
-            outcome = self._regression_outcome(rule, target, now=now)
+            if reference is None:
+                outcome = self._regression_outcome(rule, target, now=now)
+            else:
+                outcome = self._peer_regression(rule, target, reference, now=now)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
@@ -698,6 +768,156 @@ class Engine:
             outcome = self._alerts.evaluate(rule, target, now=now)
         memo[rule_id] = outcome
         return outcome
+
+    # ------------------------------------------------------------------ the fleet veto
+
+    def _held(
+        self, target: ids.TargetId, rule_id: str, outcome: rules.Outcome, *, now: float
+    ) -> rules.Outcome:
+        """``outcome``, held as a warning when the fleet veto says so (``_why_held``)."""
+        if outcome.severity is not _CRITICAL:
+            return outcome
+        why = self._why_held(target, rule_id, now=now)
+        if why is None:
+            return outcome
+        evidence = dict(outcome.evidence)
+        veto = self._veto
+        evidence["fleet_veto"] = {
+            "held": True,
+            "severity": _CRITICAL.label,
+            "peers": why,
+            "waiting": not why,
+            "wait_s": veto.wait,
+            "not_upgraded_for_s": veto.not_upgraded_for,
+            "match_labels": list(veto.match_labels),
+        }
+        if why:
+            shown = ", ".join(why[:_PEERS_SHOWN])
+            if len(why) > _PEERS_SHOWN:
+                shown += f" and {len(why) - _PEERS_SHOWN} more"
+            said = f"also failing on {shown}, not upgraded: not the upgrade's"
+        else:
+            said = (
+                f"not critical {durations.format_duration(veto.wait)} ago: waiting for peers "
+                "not upgraded to show the same or not"
+            )
+        summary = f"{outcome.summary}; {said}, held as a warning (fleet veto)"
+        return rules.Outcome(_WARNING, summary, evidence, pending=True)
+
+    def _why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> list[str] | None:
+        """Why a critical ``rule_id`` on ``target`` is held at ``now``: the peers failing it
+        (``_failing_peers``), or an empty list while it was not critical ``wait`` ago too
+        (judged at ``now - wait`` against the same reference: a time, not a memory of past
+        judgements); None: not held. Nothing is held while ``target`` has no ``upgrade``
+        mark in force, or its reference ends longer than ``reach`` ago (the windows may no
+        longer hold it)."""
+        reference_at = self._reference(target, now)
+        if reference_at is None:
+            return None
+        reference_end = self._reference_end(target, reference_at)
+        ends = reference_at if reference_end is None else min(reference_end, reference_at)
+        if now - ends > self._veto.reach:
+            return None
+        reference = (reference_at, reference_end)
+        peers = self._failing_peers(target, rule_id, now=now, reference=reference)
+        if peers:
+            return peers
+        wait = self._veto.wait
+        if wait > 0:
+            earlier = self._outcome(
+                rule_id,
+                target,
+                self._target_model(target),
+                now=now - wait,
+                memo={},
+                active=set(),
+                reference=reference,
+            )
+            if earlier.severity is not _CRITICAL:
+                return []
+        return None
+
+    def _failing_peers(
+        self,
+        target: ids.TargetId,
+        rule_id: str,
+        *,
+        now: float,
+        reference: tuple[float, float | None],
+    ) -> list[str]:
+        """The peers of ``target`` on which ``rule_id`` breaches critically now, sorted.
+
+        A peer: another target the rule applies to, with the same values of the veto's
+        ``match_labels``, and no upgrade mark (started or ended) in the last
+        ``not_upgraded_for``. It is judged at ``now`` against ``target``'s reference period
+        (a peer never upgraded has none of its own), from what has been folded in: once every
+        observation of an instant is in, the order they came in changes nothing (``replay``
+        folds an instant whole before judging it; live, a peer's observation that arrives
+        after the target was judged counts from the next judgement: ``wait`` leaves it
+        time). ``reference``: the target's ``upgrade`` mark in force and reference end.
+        """
+        model = self._target_model(target)
+        keys = self._veto.match_labels
+        wanted = [model.labels.get(key) for key in keys]
+        peers: list[str] = []
+        for other in sorted(self.targets()):
+            if other == target:
+                continue
+            other_model = self._target_model(other)
+            if rule_id not in self._applying(other, other_model):
+                continue
+            if [other_model.labels.get(key) for key in keys] != wanted:
+                continue
+            if self._upgraded_since(other, now - self._veto.not_upgraded_for, now):
+                continue
+            outcome = self._outcome(
+                rule_id,
+                other,
+                other_model,
+                now=now,
+                memo={},
+                active=set(),
+                reference=reference,
+            )
+            if outcome.severity is _CRITICAL:
+                peers.append(str(other))
+        return peers
+
+    def _peer_regression(
+        self,
+        rule: models.RegressionRule,
+        peer: ids.TargetId,
+        reference: tuple[float, float | None],
+        *,
+        now: float,
+    ) -> rules.Outcome:
+        """A regression rule against its own past on ``peer``, with another target's upgrade
+        as the reference (``_failing_peers``): its own sequential state per reference, so
+        the peer's own watch is never folded again for it. ``_check_veto`` refused the other
+        kinds of regression."""
+        key = (peer, rule.id, reference)
+        state = self._peer_watches.get(key)
+        if state is None:
+            if len(self._peer_watches) >= _PEER_WATCHES:
+                self._peer_watches.clear()  # a cache: a dropped watch is folded again
+            state = self._peer_watches[key] = sequential.Watch()
+        return sequential.judge_self(
+            rule,
+            self._windows.get(peer, {}).get(rule.probe),
+            now=now,
+            reference_at=reference[0],
+            reference_end=reference[1],
+            floor=self._floors.get(rule.probe),
+            state=state,
+        )
+
+    def _upgraded_since(self, target: ids.TargetId, start: float, now: float) -> bool:
+        """True when ``target`` has an upgrade mark (started or ended) in ``(start, now]``."""
+        for kept in (self._marks.get(target, ()), self._starts.get(target, ())):
+            index = bisect.bisect_right(kept, start)
+            if index < len(kept) and kept[index] <= now:
+                return True
+        return False
 
     def _blindness(
         self, target: ids.TargetId, source: str, streak: windows.Streak
@@ -919,6 +1139,7 @@ class _Settled:
         "composites",
         "entries",
         "fresh",
+        "held",
         "leaves",
         "marks",
         "next_mark",
@@ -929,6 +1150,7 @@ class _Settled:
         "said",
         "severity",
         "soonest",
+        "vetoable",
         "watch_soonest",
         "watches",
     )
@@ -953,6 +1175,8 @@ class _Settled:
         self.marks = -1
         self.next_mark = -math.inf
         self.fresh = True
+        self.vetoable: list[str] = []  # applying rules the fleet veto may hold
+        self.held: set[str] = set()  # of them, those held as a warning when last decided
 
 
 def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
@@ -986,6 +1210,69 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
         visit(rule.id, [])
     if problems:
         raise errors.ConfigError(problems[0], problems=problems)
+
+
+def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> dict[str, float]:
+    """The sources whose windows the fleet veto needs longer (the leaves under the listed
+    rules: judged ``wait`` ago, and on peers against another target's reference period),
+    each with the reference period a regression rule on it reads
+    beyond its own history (a peer has no pin at another target's mark); a ConfigError for
+    a rule it cannot hold soundly.
+
+    Refused: an unknown id; a listed rule that one event can decide alone: a single-event
+    leaf (an alert rule, or a threshold one failing check fires: ``consecutive: 1``, no
+    ``for``, one episode) listed, or under composites that one firing child satisfies
+    (``any``, ``at_least`` 1, ``all`` of one): a kernel panic on the upgraded host is its
+    own, whatever its peers show (under ``at_least: 2`` it is one witness of two and may be
+    listed); a cohort rule, or a regression rule against a cohort, anywhere below (they
+    compare with peers themselves).
+    """
+    problems: list[str] = []
+    sources: dict[str, float] = {}
+
+    def visit(rule_id: str, top: str, *, alone: bool) -> None:
+        rule = by_id[rule_id]
+        if isinstance(rule, composites.CompositeRule):
+            one = composites.needed(rule) <= 1
+            for child in rule.rules:
+                visit(child, top, alone=alone and one)
+        elif isinstance(rule, models.CohortRule) or (
+            isinstance(rule, models.RegressionRule) and rule.against != "self"
+        ):
+            problems.append(
+                f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, which "
+                "compares with peers itself; list rules against the target's own past"
+            )
+        elif isinstance(rule, models.RegressionRule):
+            sources[rule.probe] = max(sources.get(rule.probe, 0.0), rule.before)
+        elif alone and _one_event(rule):
+            problems.append(
+                f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
+                "check or one alert); an event on the upgraded host is its own, never held"
+            )
+        elif isinstance(rule, _LEAVES):  # judged ``wait`` ago too
+            sources.setdefault(rule.probe, 0.0)
+
+    for rule_id in listed:
+        if rule_id not in by_id:
+            problems.append(f"policy.fleet_veto: unknown rule {rule_id!r}")
+        else:
+            visit(rule_id, rule_id, alone=True)
+    if problems:
+        raise errors.ConfigError(problems[0], problems=problems)
+    return sources
+
+
+def _one_event(rule: models.RuleBase) -> bool:
+    """True for a rule one event fires: an alert, or a threshold on one failing check."""
+    if isinstance(rule, models.AlertRule):
+        return True
+    return (
+        isinstance(rule, models.ThresholdRule)
+        and rule.consecutive <= 1
+        and not rule.for_
+        and rule.episodes <= 1
+    )
 
 
 def _in_order(items: Iterable[observations.Observation]) -> list[observations.Observation]:

@@ -58,6 +58,7 @@ PINNED = frozenset(
         "FailureBudget",
         "FeishuNotifier",
         "Field_",
+        "FleetVeto",
         "GenericIntake",
         "JournalSource",
         "GrafanaHmacAuth",

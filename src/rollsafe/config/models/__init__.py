@@ -74,7 +74,7 @@ from rollsafe.config.models.notifiers import (
     WebhookNotifier,
     WecomNotifier,
 )
-from rollsafe.config.models.policy import CircuitBreaker, Policy, Retention
+from rollsafe.config.models.policy import CircuitBreaker, FleetVeto, Policy, Retention
 from rollsafe.config.models.presets import PresetUse
 from rollsafe.config.models.probes import (
     AliyunCmsProbe,
@@ -180,6 +180,7 @@ __all__ = [
     "FailureBudget",
     "FeishuNotifier",
     "Field_",
+    "FleetVeto",
     "GenericIntake",
     "GrafanaHmacAuth",
     "GrafanaIntake",

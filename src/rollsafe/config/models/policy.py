@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from rollsafe.config.durations import Duration
 from rollsafe.config.models.base import ApprovalName, Model
@@ -48,6 +48,56 @@ class Retention(Model):
         description="Prune the target's older points after each new checkpoint is stored "
         "(otherwise only `rollsafe restore-points prune` deletes)",
     )
+
+
+class FleetVeto(Model):
+    """Hold a rollback as a warning when peers that were not upgraded fail the same way.
+
+    A shared dependency failing for the whole fleet makes the upgraded host look failed; so
+    do its peers, untouched. For each rule listed in ``rules``, a critical decision on a
+    target is held as a warning when the same rule breaches at the same time on a peer: another
+    target the rule applies to, sharing the ``match_labels`` values, with no upgrade mark in
+    the last ``not_upgraded_for``. The peer is judged against the target's own period before
+    its upgrade, at the same ``now``; and a listed rule rolls back only once it was critical
+    ``wait`` ago too (time for the peers to show it). Off while ``rules`` is empty (the
+    default).
+    """
+
+    rules: list[str] = Field(
+        default_factory=list,
+        description="Ids of the rules whose rollback a failing peer holds (empty: off); never "
+        "a rule one failing check or one alert decides (a kernel panic is the upgraded host's)",
+    )
+    match_labels: list[str] = Field(
+        default_factory=list,
+        description="Label keys whose values a peer shares with the target (e.g. [role])",
+    )
+    not_upgraded_for: Duration = Field(
+        default=86400.0,
+        gt=0,
+        description="A peer counts when it has no upgrade mark (started or ended) this long "
+        "before now",
+    )
+    wait: Duration = Field(
+        default=180.0,
+        ge=0,
+        description="A listed rule rolls back only when it was critical this long ago too: "
+        "time for peers to show the same symptom (their checks arrive later, their signals "
+        "cross a little later); 0: no wait",
+    )
+    reach: Duration = Field(
+        default=7200.0,
+        gt=0,
+        description="How long after the target's upgrade the veto applies: the listed rules' "
+        "windows keep this much more history so a peer still holds the target's period "
+        "before its upgrade; later, a rollback is not held",
+    )
+
+    @model_validator(mode="after")
+    def _wait_within_reach(self) -> FleetVeto:
+        if self.wait > self.reach:
+            raise ValueError("fleet_veto.wait must not exceed fleet_veto.reach")
+        return self
 
 
 class Policy(Model):
@@ -105,6 +155,11 @@ class Policy(Model):
     circuit_breaker: CircuitBreaker = Field(
         default_factory=CircuitBreaker,
         description="Stops automatic rollbacks when too much of the fleet fails at once",
+    )
+    fleet_veto: FleetVeto = Field(
+        default_factory=FleetVeto,
+        description="Holds a rollback when peers not upgraded fail the same way at the same "
+        "time (off by default)",
     )
     retention: Retention = Field(
         default_factory=Retention,

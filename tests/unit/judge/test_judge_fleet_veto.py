@@ -1,0 +1,362 @@
+"""The fleet veto: a rollback held when peers not upgraded fail the same rule at the same time.
+
+The fleet here: web-1 and web-2 (role web) and db-1 (role db), a health check every 10 s,
+web-1 upgraded at 3600 s. A shared dependency failing for the whole fleet slows web-1 and
+web-2 alike: web-1's rollback is held as a warning naming web-2. A fault on web-1 alone, a
+blip on web-2 that does not overlap it, an upgraded peer, a peer of another role, a peer
+failing another rule: none holds it. The peer is read as of just before ``now``, so which of
+two simultaneous observations is folded first never changes a decision (live and replay).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from judge_helpers import CRITICAL, OK, WARNING, decision, feed, obs, upgrade
+
+from rollsafe.config import models
+from rollsafe.domain import errors, observations, verdicts
+from rollsafe.judge import engine
+
+UP = 3600.0
+SLOWER: dict[str, Any] = {
+    "id": "slower",
+    "kind": "baseline",
+    "severity": "critical",
+    "probe": "http",
+    "field": "latency",
+    "window": "1m",
+    "before": "10m",
+    "max_increase": 2.0,
+    "min_samples": 3,
+}
+ERRORS: dict[str, Any] = {**SLOWER, "id": "errors-up", "probe": "app", "field": "value"}
+TARGETS = [
+    {"id": "web-1", "labels": {"role": "web"}},
+    {"id": "web-2", "labels": {"role": "web"}},
+    {"id": "db-1", "labels": {"role": "db"}},
+]
+
+
+def _config(*rules: dict[str, Any], veto: dict[str, Any] | None = None) -> models.RollsafeConfig:
+    policy: dict[str, Any] = {}
+    if veto is not None:
+        policy["fleet_veto"] = veto
+    return models.RollsafeConfig.model_validate(
+        {"targets": TARGETS, "rules": list(rules) or [SLOWER], "policy": policy}
+    )
+
+
+# No wait: what is held at one instant (the wait is tested on its own below).
+VETO = {"rules": ["slower"], "match_labels": ["role"], "wait": "0s"}
+
+
+def _checks(
+    target: str,
+    slow: list[tuple[float, float]] = (),  # type: ignore[assignment]
+    *,
+    end: float = 7200.0,
+    source: str = "http",
+) -> list[observations.Observation]:
+    """A check every 10 s from 0 to ``end``: 0.1 s, or 1 s inside the ``slow`` periods."""
+    out = []
+    for t in range(0, int(end), 10):
+        latency = 1.0 if any(a <= t < b for a, b in slow) else 0.1
+        if source == "http":
+            out.append(obs(float(t), 1.0, source="http", target=target, latency=latency))
+        else:
+            out.append(obs(float(t), latency * 10, source=source, target=target))
+    return out
+
+
+def _fleet(
+    web1: list[tuple[float, float]],
+    web2: list[tuple[float, float]],
+    db1: list[tuple[float, float]] = (),  # type: ignore[assignment]
+    *,
+    end: float = 7200.0,
+) -> list[observations.Observation]:
+    return [
+        *_checks("web-1", web1, end=end),
+        *_checks("web-2", web2, end=end),
+        *_checks("db-1", db1, end=end),
+    ]
+
+
+def _judged(
+    cfg: models.RollsafeConfig,
+    items: list[observations.Observation],
+    *,
+    now: float,
+    marks: list[observations.Mark] | None = None,
+) -> verdicts.Decision:
+    judge = feed(cfg, [o for o in items if o.time <= now], [upgrade(UP, "web-1"), *(marks or [])])
+    return decision(judge, "slower", now=now, target="web-1")
+
+
+def test_a_fleet_wide_slowdown_is_held_as_a_warning_naming_the_peer() -> None:
+    items = _fleet([(5000, 5600)], [(5000, 5600)], [(5000, 5600)])
+    held = _judged(_config(veto=VETO), items, now=5200)
+    assert held.severity is WARNING
+    assert held.evidence["fleet_veto"]["peers"] == ["web-2"]  # db-1: another role
+    assert "also failing on web-2, not upgraded" in held.summary
+    assert "held as a warning" in held.summary
+    # Without the veto (the default), the same data rolls web-1 back.
+    assert _judged(_config(), items, now=5200).severity is CRITICAL
+
+
+def test_a_fault_on_the_upgraded_host_alone_is_not_held() -> None:
+    # web-2 had a blip before web-1's fault, and db-1 (another role) fails at the same time.
+    items = _fleet([(5000, 5600)], [(4000, 4100)], [(5000, 5600)])
+    decided = _judged(_config(veto=VETO), items, now=5200)
+    assert decided.severity is CRITICAL
+    assert "fleet_veto" not in decided.evidence
+
+
+def test_a_peer_failing_another_rule_does_not_hold_it() -> None:
+    # web-2's error lines rise while web-1 slows down; web-2's latency does not.
+    items = [
+        *_checks("web-1", [(5000, 5600)]),
+        *_checks("web-1", [], source="app"),
+        *_checks("web-2", []),
+        *_checks("web-2", [(5000, 5600)], source="app"),
+    ]
+    cfg = _config(SLOWER, ERRORS, veto={"rules": ["slower", "errors-up"], "wait": 0})
+    judge = feed(cfg, [o for o in items if o.time <= 5200], [upgrade(UP, "web-1")])
+    assert decision(judge, "slower", now=5200, target="web-1").severity is CRITICAL
+
+
+def test_a_peer_upgraded_recently_does_not_count() -> None:
+    items = _fleet([(5000, 5600)], [(5000, 5600)])
+    marks = [upgrade(3000, "web-2")]
+    assert _judged(_config(veto=VETO), items, now=5200, marks=marks).severity is CRITICAL
+    # Upgraded longer ago than `not_upgraded_for`: a peer again.
+    veto = {**VETO, "not_upgraded_for": "30m"}
+    assert _judged(_config(veto=veto), items, now=5200, marks=marks).severity is WARNING
+
+
+def test_the_veto_ends_when_the_peer_recovers_and_the_fault_outlasts_it() -> None:
+    items = _fleet([(5000, 6500)], [(5000, 5600)])
+    cfg = _config(veto=VETO)
+    assert _judged(cfg, items, now=5500).severity is WARNING
+    assert _judged(cfg, items, now=5800).severity is CRITICAL
+    changed = [
+        (d.time, d.severity)
+        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == "slower"
+    ]
+    assert [s for _, s in changed] == [WARNING, CRITICAL, OK]
+    # Held at the first breach, rolled back once web-2 had been well for a minute.
+    assert changed[0][0] <= 5030
+    assert 5600 < changed[1][0] <= 5670
+
+
+def test_beyond_reach_after_the_upgrade_nothing_is_held() -> None:
+    items = _fleet([(5000, 5600)], [(5000, 5600)])
+    veto = {**VETO, "reach": "20m"}  # the slowdown starts 23 min after the upgrade
+    assert _judged(_config(veto=veto), items, now=5200).severity is CRITICAL
+
+
+def test_once_an_instant_is_in_the_order_it_came_in_changes_nothing() -> None:
+    # web-1 and web-2 start failing at the very same instant (a shared dependency).
+    items = _fleet([(5000, 5600)], [(5000, 5600)])
+    cfg = _config(veto=VETO)
+    before = [o for o in items if o.time < 5000]
+    at = [o for o in items if o.time == 5000]
+    judged = []
+    for order in (at, at[::-1]):
+        judge = feed(cfg, [*before, *order], [upgrade(UP, "web-1")])
+        got = decision(judge, "slower", now=5000, target="web-1")
+        judged.append((got.severity, got.summary, got.evidence))
+    assert judged[0] == judged[1]
+    assert judged[0][0] is WARNING  # held from the very first breach
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    lag=st.sampled_from([-20.0, 0.0, 10.0, 30.0]),
+    wait=st.sampled_from([0.0, 60.0, 180.0]),
+)
+def test_simultaneous_observations_in_any_order_give_the_same_decisions(
+    seed: int, lag: float, wait: float
+) -> None:
+    """The daemon's path (every observation of an instant folded, in a shuffled order, then
+    each target judged) and ``replay`` over a shuffled feed give the same decisions, whether
+    web-2 starts failing before web-1, with it, or after it."""
+    start = 5000.0 + lag
+    items = [o for o in _fleet([(5000, 5400)], [(start, 5300)]) if o.time >= 3000]
+    cfg = _config(veto={**VETO, "wait": wait})
+    mark = upgrade(UP, "web-1")
+    rng = random.Random(seed)
+    by_time: dict[float, list[observations.Observation]] = {}
+    for item in items:
+        by_time.setdefault(item.time, []).append(item)
+    live = engine.Engine(cfg)
+    live.mark(mark)
+    seen: list[tuple[float, verdicts.Severity, str]] = []
+    last: verdicts.Severity = OK
+    for t in sorted(by_time):
+        batch = by_time[t]
+        rng.shuffle(batch)
+        for item in batch:
+            live.observe(item)
+        got = decision(live, "slower", now=t, target="web-1")
+        if got.severity is not last:
+            seen.append((t, got.severity, got.summary))
+            last = got.severity
+    shuffled = list(items)
+    rng.shuffle(shuffled)
+    replayed = [
+        (d.time, d.severity, d.summary)
+        for d in engine.replay(cfg, shuffled, [mark])
+        if d.target == "web-1" and d.rule == "slower"
+    ]
+    assert seen == replayed
+    # Held while web-2 fails; rolled back when web-1 fails alone (before web-2, or after).
+    assert [s for _, s, _ in seen][-1] is OK
+    assert (seen[0][1] is WARNING) is (lag <= 0 or wait >= lag)
+    if not wait:
+        assert CRITICAL in [s for _, s, _ in seen]  # web-1 fails 100 s longer than web-2
+
+
+@pytest.mark.parametrize(
+    ("rules", "listed", "why"),
+    [
+        ([SLOWER], ["nope"], "unknown rule 'nope'"),
+        (
+            [{"id": "panic", "kind": "threshold", "probe": "kern", "op": ">=", "value": 1}],
+            ["panic"],
+            "fires on one event of 'panic'",
+        ),
+        (
+            [
+                {"id": "panic", "kind": "threshold", "probe": "kern", "op": ">=", "value": 1},
+                SLOWER,
+                {"id": "either", "kind": "any", "rules": ["panic", "slower"]},
+            ],
+            ["either"],
+            "'either' fires on one event of 'panic'",
+        ),
+        (
+            [
+                {
+                    "id": "regressed",
+                    "kind": "regression",
+                    "probe": "http",
+                    "field": "latency",
+                    "before": "30m",
+                    "against": "cohort",
+                },
+            ],
+            ["regressed"],
+            "reads regression rule 'regressed', which compares with peers itself",
+        ),
+    ],
+)
+def test_rules_it_cannot_hold_soundly_are_refused(
+    rules: list[dict[str, Any]], listed: list[str], why: str
+) -> None:
+    with pytest.raises(errors.ConfigError, match=why):
+        engine.Engine(_config(*rules, veto={"rules": listed}))
+
+
+def test_an_alert_among_two_witnesses_may_be_listed() -> None:
+    alert = {"id": "alerting", "kind": "alert", "source": "am", "severity": "warning"}
+    both = {"id": "confirmed", "kind": "at_least", "count": 2, "rules": ["alerting", "slower"]}
+    warn = {**SLOWER, "severity": "warning"}
+    engine.Engine(_config(warn, alert, both, veto={"rules": ["confirmed"]}))
+
+
+REGRESSED: dict[str, Any] = {
+    "id": "regressed",
+    "kind": "regression",
+    "severity": "critical",
+    "probe": "http",
+    "field": "latency",
+    "before": "30m",
+    "watch": "2h",
+    "grace": "1m",
+    "settle_max": "1m",
+    "bucket": "30s",
+    "quantiles": [0.9],
+    "top": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("web2", "held"),
+    [([(5000, 5600)], True), ([], False), ([(4000, 4300)], False)],
+    ids=["fleet-wide", "web-1-alone", "web-2-earlier"],
+)
+def test_a_regression_test_is_held_while_a_peer_regresses_against_the_same_upgrade(
+    web2: list[tuple[float, float]], held: bool
+) -> None:
+    """The peer never upgraded is tested against web-1's own period before its upgrade,
+    with a sequential state of its own (web-2's own watch is untouched)."""
+    cfg = _config(REGRESSED, veto={**VETO, "rules": ["regressed"]})
+    items = _fleet([(5000, 5600)], web2)
+    changed = [
+        d
+        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == "regressed" and d.severity is not OK
+    ]
+    assert changed, "web-1's slowdown must be flagged"
+    first = changed[0]
+    if held:
+        assert first.severity is WARNING
+        assert first.evidence["fleet_veto"]["peers"] == ["web-2"]
+        assert CRITICAL not in [d.severity for d in changed]
+    else:
+        assert first.severity is CRITICAL
+    # web-2, never upgraded, has no decision of its own from the rule.
+    judge = feed(cfg, [o for o in items if o.time <= 5300], [upgrade(UP, "web-1")])
+    assert decision(judge, "regressed", now=5300, target="web-2").severity is OK
+
+
+def test_the_wait_gives_a_peer_that_shows_it_later_the_time_to_hold_it() -> None:
+    # web-2's checks show the shared failure 60 s after web-1's.
+    items = _fleet([(5000, 5600)], [(5060, 5600)])
+    mark = [upgrade(UP, "web-1")]
+
+    def web1(wait: str) -> list[tuple[float, verdicts.Severity, dict[str, Any]]]:
+        cfg = _config(veto={**VETO, "wait": wait})
+        return [
+            (d.time, d.severity, d.evidence.get("fleet_veto", {}))
+            for d in engine.replay(cfg, items, mark)
+            if d.target == "web-1" and d.rule == "slower"
+        ]
+
+    assert web1("0s")[0][:2] == (5000, CRITICAL)  # rolled back before web-2 showed it
+    waited = web1("3m")
+    assert [s for _, s, _ in waited] == [WARNING, OK]
+    assert waited[0][0] == 5000
+    assert waited[0][2]["waiting"] is True
+    at = [o for o in items if o.time <= 5200]
+    judge = feed(_config(veto={**VETO, "wait": "3m"}), at, mark)
+    held = decision(judge, "slower", now=5200, target="web-1")
+    assert held.severity is WARNING
+    assert held.evidence["fleet_veto"]["peers"] == ["web-2"]
+
+
+def test_a_fault_on_the_upgraded_host_alone_waits_then_rolls_back() -> None:
+    items = _fleet([(5000, 6500)], [])
+    cfg = _config(veto={**VETO, "wait": "3m"})
+    changed = [
+        d
+        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == "slower"
+    ]
+    assert [(d.time, d.severity) for d in changed[:2]] == [(5000, WARNING), (5180, CRITICAL)]
+    assert changed[0].pending  # the daemon looks again soon
+    assert "waiting for peers not upgraded" in changed[0].summary
+    assert "fleet_veto" not in changed[1].evidence
+
+
+def test_wait_beyond_reach_is_refused() -> None:
+    with pytest.raises(ValueError, match="wait must not exceed"):
+        models.FleetVeto.model_validate({"rules": ["slower"], "wait": "3h", "reach": "1h"})
