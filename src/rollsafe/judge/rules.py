@@ -1278,7 +1278,12 @@ class BaselineState:
         base, base_n = self._reference(ref_end, first, rate=rate)
         # ``_baseline_breached``, inlined (only whether it breached matters here).
         breached = False
-        if current is not None and base is not None and min(current_n, base_n) >= rule.min_samples:
+        if (
+            current is not None
+            and base is not None
+            and current_n >= rule.min_samples
+            and base_n >= rule.min_samples
+        ):
             if base == 0:
                 breached = current > 0 and current >= max(rule.min_delta, EPSILON)
             else:
