@@ -1173,21 +1173,6 @@ class BaselineState:
             self._totals = totals
             self._present, self._units, self._large = totals.present, totals.units, totals.large
 
-    def _current(self, lo: int, hi: int, covered: float) -> tuple[float | None, int]:
-        """``_aggregate`` over the window's values ``[lo:hi]``, from its running totals."""
-        if self.rule.aggregate == "ratio" and not self._counts:
-            return None, 0  # no ``when`` (the model rejects it)
-        lists = (self._counts, self._present, self._units, self._large)
-        return _from_totals(
-            self.rule.aggregate,
-            self.window.series,
-            self._field,
-            lists,
-            lo=lo,
-            hi=hi,
-            covered=covered,
-        )
-
     def _aggregate(
         self, series: windows.Series, lo: int, hi: int, covered: float
     ) -> tuple[float | None, int]:
