@@ -475,7 +475,8 @@ class Engine:
             if now < until and (
                 watch.probe not in changed or _after(per_target.get(watch.probe), watch)
             ):
-                soonest = min(soonest, until)
+                if until < soonest:  # noqa: PLR1730 (a comparison, not a call: the hot path)
+                    soonest = until
                 continue
             rule = watch.rule
             decided = self._regression_outcome(rule, target, now=now).severity
@@ -488,7 +489,8 @@ class Engine:
                 floor=self._floors.get(watch.probe),
             )
             watch.saw(window, now)
-            soonest = min(soonest, watch.until)
+            if watch.until < soonest:  # noqa: PLR1730 (as above)
+                soonest = watch.until
             if severity.get(watch.id) is not decided:
                 severity[watch.id] = decided
                 moved.append(watch.id)

@@ -1142,6 +1142,7 @@ class BaselineState:
         "_large",
         "_present",
         "_times",
+        "_totals",
         "_units",
         "floor",
         "rule",
@@ -1171,22 +1172,8 @@ class BaselineState:
                 self._counts = series.match_counts(rule.when).counts
         else:
             totals = series.field_totals(self._field)
+            self._totals = totals
             self._present, self._units, self._large = totals.present, totals.units, totals.large
-
-    def _current(self, lo: int, hi: int, covered: float) -> tuple[float | None, int]:
-        """``_aggregate`` over the window's values ``[lo:hi]``, from its running totals."""
-        if self.rule.aggregate == "ratio" and not self._counts:
-            return None, 0  # no ``when`` (the model rejects it)
-        lists = (self._counts, self._present, self._units, self._large)
-        return _from_totals(
-            self.rule.aggregate,
-            self.window.series,
-            self._field,
-            lists,
-            lo=lo,
-            hi=hi,
-            covered=covered,
-        )
 
     def _aggregate(
         self, series: windows.Series, lo: int, hi: int, covered: float
@@ -1204,28 +1191,14 @@ class BaselineState:
             rule.aggregate, series, self._field, lists, lo=lo, hi=hi, covered=covered
         )
 
-    def decide(
-        self, now: float, reference_at: float | None, reference_end: float | None = None
-    ) -> tuple[verdicts.Severity, float]:
+    def _reference(
+        self, ref_end: float, first: float | None, *, rate: bool
+    ) -> tuple[float | None, int]:
+        """The reference period's aggregate: kept while its bounds and values stay the same."""
         rule = self.rule
         window = self.window
         times = self._times
-        length = rule.window
         before = rule.before
-        if reference_at is None or reference_at > now:
-            # No upgrade: no data (``baseline``) until a mark comes into force.
-            return verdicts.Severity.OK, math.inf
-        ref_end = _end_of(reference_at, reference_end)
-        first = window.first_value_time
-        rate = rule.aggregate == "rate"
-        current_covered = 0.0
-        if rate:
-            floor_s = self.floor or 60.0
-            current_covered = _covered(now, length, first, min(floor_s, length))
-        lo = bisect.bisect_right(times, now - length)
-        hi = bisect.bisect_right(times, now)
-        current, current_n = self._current(lo, hi, current_covered)
-        # The reference period's aggregate: kept while its bounds and values stay the same.
         pin = window.pin_series(ref_end)
         if pin is not None:
             key: object = (ref_end, pin.stamp, first)
@@ -1246,8 +1219,65 @@ class BaselineState:
             ref_hi = max(ref_lo, bisect.bisect_left(times, ref_end))
             self._base = self._aggregate(window.series, ref_lo, ref_hi, ref_covered)
             self._base_key = None
-        base, base_n = self._base
-        breached = _baseline_breached(rule, current, current_n, base, base_n)
+        return self._base
+
+    def decide(
+        self, now: float, reference_at: float | None, reference_end: float | None = None
+    ) -> tuple[verdicts.Severity, float]:
+        rule = self.rule
+        times = self._times
+        length = rule.window
+        if reference_at is None or reference_at > now:
+            # No upgrade: no data (``baseline``) until a mark comes into force.
+            return verdicts.Severity.OK, math.inf
+        ref_end = reference_at if reference_end is None else min(reference_end, reference_at)
+        first = self.window.first_value_time
+        aggregate = rule.aggregate
+        rate = aggregate == "rate"
+        lo = bisect.bisect_right(times, now - length)
+        hi = bisect.bisect_right(times, now)
+        # The current period's aggregate (``_current``, ``_from_totals`` inlined: the hot path
+        # of a replay; the same operations in the same order, so the same floats).
+        current: float | None = None
+        current_n = 0
+        if hi > lo:
+            if aggregate == "ratio":
+                counts = self._counts
+                if counts:
+                    current_n = hi - lo
+                    current = (counts[hi] - counts[lo]) / current_n
+            else:
+                present_before = self._present
+                present = present_before[hi] - present_before[lo]
+                if present:
+                    large = self._large
+                    if large[hi] != large[lo]:
+                        total = windows.Span(self.window.series, lo, hi).total(self._field)
+                    else:
+                        units = self._units
+                        total = (units[hi] - units[lo]) / self._totals.unit
+                    current_n = present
+                    if not rate:
+                        current = total / present
+                    else:
+                        covered = _covered(now, length, first, min(self.floor or 60.0, length))
+                        current = total / covered * 60.0 if covered > 0 else None
+        base, base_n = self._reference(ref_end, first, rate=rate)
+        # ``_baseline_breached``, inlined (only whether it breached matters here).
+        breached = False
+        if (
+            current is not None
+            and base is not None
+            and current_n >= rule.min_samples
+            and base_n >= rule.min_samples
+        ):
+            if base == 0:
+                breached = current > 0 and current >= max(rule.min_delta, EPSILON)
+            else:
+                breached = (
+                    current > base + abs(base) * (rule.max_increase - 1.0)
+                    and current - base >= rule.min_delta
+                )
         severity = self._breach if breached else verdicts.Severity.OK
         # ``Window.steady(now, window, closed="right")``, from the bounds found above.
         count = len(times)
@@ -1256,7 +1286,7 @@ class BaselineState:
             at = times[lo] + length
             until = at - (abs(at) * 1e-12 + 1e-9)  # ``windows.early``
         if hi < count:
-            until = min(until, windows.early(times[hi]))
-        if rate and _fresh(first, now, length):
+            until = min(until, times[hi] - (abs(times[hi]) * 1e-12 + 1e-9))
+        if rate and first is not None and not first <= now - length:  # ``_fresh``
             return severity, math.nextafter(now, math.inf)
         return severity, until

@@ -48,6 +48,7 @@ reaches 100% in 5.1 h".
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -410,18 +411,23 @@ def _slack(*times: float) -> float:
     return sum(abs(t) for t in times) * 1e-12 + 1e-9
 
 
-def _surely_ok(rule: models.TrendRule, window: windows.Window, now: float, span: float) -> bool:
+def _surely_ok(rule: models.TrendRule, series: windows.Series, lo: int, mid: int, hi: int) -> bool:
     """True when the slopes alone settle the rule at OK, as :func:`judge` would: too few
     values in a half, or a held rate (the smaller of the whole span's and its late half's)
     under ``min_rate``, which every rate that counts as a trend is at least. A shortcut for
-    :func:`decide`: a flat host's memory is settled on one slope or two, without errors."""
-    sums = window.range(now - span, now).moments(rule.field)
+    :func:`decide`: a flat host's memory is settled on one slope or two, without errors.
+    ``[lo, hi)`` and ``[mid, hi)``: the positions of the span ``(now - span, now]`` and of its
+    late half (``Window.range``'s bounds), found once for the horizon too."""
+    if hi <= lo:
+        return True  # no values: fewer than ``min_samples`` in each half
+    totals = series.moment_totals(rule.field)
+    sums = totals.moments(lo, hi)
     if sums.n < 2 * rule.min_samples:
         return True  # one of the halves has fewer than ``min_samples``
     whole = _line(sums)
     if whole is None or whole[0] * HOUR < rule.min_rate:
         return True  # judge: "values all at one time", or a held rate under ``min_rate``
-    sums_late = window.range(now - span / 2.0, now).moments(rule.field)
+    sums_late = totals.moments(mid, hi) if hi > mid else windows.NO_MOMENTS
     if min(sums.n - sums_late.n, sums_late.n) < rule.min_samples:
         return True
     late = _line(sums_late)
@@ -459,7 +465,11 @@ def decide(
     if window is None:
         return ok, math.inf
     severity, by_length = ok, False
-    if not _surely_ok(rule, window, now, span):
+    times = window.series.times
+    lo = bisect.bisect_right(times, now - span)
+    hi = bisect.bisect_right(times, now)
+    mid = bisect.bisect_right(times, now - span / 2.0)
+    if not _surely_ok(rule, window.series, lo, mid, hi):
         fits = _after(rule, window, now, span, cache)
         if fits is not None and len(fits) == 3:
             verdict = _assess(rule, fits, _before(rule, window, reference_at, cache), span)
@@ -468,10 +478,16 @@ def decide(
             # A slowing projection's pace is set by the span's length (see ``_assess``).
             by_length = verdict.slowing and verdict.held >= verdict.needed
     if span >= rule.window:  # whole: the span and its late half slide with ``now``
-        until = min(
-            window.steady(now, rule.window, closed="right"),
-            window.steady(now, rule.window / 2.0, closed="right"),
-        )
+        # ``min(window.steady(now, rule.window), window.steady(now, rule.window / 2))``
+        # (closed on the right), from the bounds found above: ``span`` is ``rule.window``.
+        count = len(times)
+        until = math.inf
+        if lo < count:
+            until = windows.early(times[lo] + rule.window)
+        if mid < count:
+            until = min(until, windows.early(times[mid] + rule.window / 2.0))
+        if hi < count:
+            until = min(until, windows.early(times[hi]))
         return severity, max(until, instant)
     if by_length:
         return severity, instant
