@@ -549,6 +549,15 @@ def quoted_event(at: float, key: str, n: int = 0) -> list[tuple[float, str]]:
     return kernel_event(at, quoted.EVENTS[key].repeated(n))
 
 
+def alternating(crashes: Iterable[float], even: str, odd: str) -> list[tuple[float, str]]:
+    """A crash loop quoting two real events in turn (``even`` first), each repeat numbered."""
+    return [
+        line
+        for n, t in enumerate(crashes)
+        for line in quoted_event(t, even if n % 2 == 0 else odd, n // 2)
+    ]
+
+
 def quoted_unit(at: float, key: str) -> list[tuple[float, str]]:
     return [
         (at + i * 0.01, f"systemd[1]: {line}") for i, line in enumerate(quoted.EVENTS[key].lines)
@@ -2379,13 +2388,7 @@ def held_out_3_faults() -> list[Scenario]:
             Host(
                 "db-1",
                 "db",
-                kernel=[
-                    x
-                    for n, t in enumerate(crashes)
-                    for x in quoted_event(
-                        t, "gp-cupsd" if n % 2 == 0 else "segv-turnserver", n // 2
-                    )
-                ],
+                kernel=alternating(crashes, "gp-cupsd", "segv-turnserver"),
             )
         ],
         crashes[0],
@@ -3720,13 +3723,7 @@ def held_out_4_real(
                 Host(
                     "web-1",
                     syslog=sshd_noise,
-                    kernel=[
-                        x
-                        for n, t in enumerate(crashes)
-                        for x in quoted_event(
-                            t, "segv-ipmi-sensors" if n % 2 == 0 else "gp-ipmi-sel", n // 2
-                        )
-                    ],
+                    kernel=alternating(crashes, "segv-ipmi-sensors", "gp-ipmi-sel"),
                 )
             ],
             faults=[fault("web-1", crashes[0], "segfault loop")],

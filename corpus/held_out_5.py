@@ -32,6 +32,7 @@ from build import (
     Nab,
     Scenario,
     after,
+    alternating,
     bumped,
     cites,
     const,
@@ -369,13 +370,7 @@ def faults() -> list[Scenario]:
         [
             Host(
                 "web-1",
-                kernel=[
-                    x
-                    for n, t in enumerate(crashes)
-                    for x in quoted_event(
-                        t, "gp-nginx-ldap-old" if n % 2 == 0 else "segv-nginx-libapr", n // 2
-                    )
-                ],
+                kernel=alternating(crashes, "gp-nginx-ldap-old", "segv-nginx-libapr"),
             )
         ],
         crashes[0],
