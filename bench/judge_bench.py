@@ -198,23 +198,7 @@ def replay_week(
     steps = int(days * DAY / every)
     feed = []
     for k in range(steps):
-        t = start + k * every
-        status = 500 if rng.random() < 0.003 else 200
-        feed.append(
-            observations.Observation(
-                t,
-                target,
-                "health",
-                value=float(status == 200),
-                status=status,
-                latency_s=round(0.04 * math.exp(rng.gauss(0, 0.25)), 4),
-            )
-        )
-        feed.append(
-            observations.Observation(t + 1, target, "app-log", value=float(rng.random() < 0.05))
-        )
-        memory = 45 + 5 * math.sin(k / 500) + rng.gauss(0, 1)
-        feed.append(observations.Observation(t + 2, target, "memory", value=round(memory, 1)))
+        feed.extend(_readings(rng, target, start + k * every, k))
     marks = [
         observations.Mark(start + (d + 0.5) * DAY, target, "upgrade") for d in range(int(days))
     ]
@@ -237,6 +221,21 @@ def replay_week(
     }
 
 
+def _readings(
+    rng: random.Random, target: ids.TargetId, t: float, k: int
+) -> list[observations.Observation]:
+    """One 10 s step of a healthy web host (step ``k`` at ``t``): a health check with its
+    latency, an error-log count and memory in use, the values ``rng`` draws in that order."""
+    status = 500 if rng.random() < 0.003 else 200
+    latency = round(0.04 * math.exp(rng.gauss(0, 0.25)), 4)
+    health = observations.Observation(
+        t, target, "health", value=float(status == 200), status=status, latency_s=latency
+    )
+    errors = observations.Observation(t + 1, target, "app-log", value=float(rng.random() < 0.05))
+    memory = round(45 + 5 * math.sin(k / 500) + rng.gauss(0, 1), 1)
+    return [health, errors, observations.Observation(t + 2, target, "memory", value=memory)]
+
+
 def memory_per_target(
     *, targets: int = 20, hours: float = 6.0, every: float = 10.0, trend: bool = True
 ) -> dict[str, float]:
@@ -256,26 +255,8 @@ def memory_per_target(
         for k in range(int(hours * 3600 / every)):
             t = start + k * every
             for name in names:
-                status = 500 if rng.random() < 0.003 else 200
-                judge.observe(
-                    observations.Observation(
-                        t,
-                        name,
-                        "health",
-                        value=float(status == 200),
-                        status=status,
-                        latency_s=round(0.04 * math.exp(rng.gauss(0, 0.25)), 4),
-                    )
-                )
-                judge.observe(
-                    observations.Observation(
-                        t + 1, name, "app-log", value=float(rng.random() < 0.05)
-                    )
-                )
-                memory = 45 + 5 * math.sin(k / 500) + rng.gauss(0, 1)
-                judge.observe(
-                    observations.Observation(t + 2, name, "memory", value=round(memory, 1))
-                )
+                for reading in _readings(rng, name, t, k):
+                    judge.observe(reading)
                 if k % 6 == 5:
                     judge.evaluate(name, now=t + 2)
         held = tracemalloc.get_traced_memory()[0] - began
