@@ -72,6 +72,7 @@ from rollsafe.judge import (
     composites,
     rules,
     sequential,
+    vetoes,
     windows,
 )
 
@@ -167,7 +168,7 @@ class Engine:
         # not upgraded still holds the target's period before its upgrade.
         self._veto = config.policy.fleet_veto
         self._veto_rules = frozenset(self._veto.rules)
-        for source, before in _check_veto(self._by_id, self._veto.rules).items():
+        for source, before in vetoes.sources_needed(self._by_id, self._veto.rules).items():
             extra = self._veto.reach + before
             self._history[source] = self._history.get(source, 0.0) + extra
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
@@ -895,8 +896,8 @@ class Engine:
     ) -> rules.Outcome:
         """A regression rule against its own past on ``peer``, with another target's upgrade
         as the reference (``_failing_peers``): its own sequential state per reference, so
-        the peer's own watch is never folded again for it. ``_check_veto`` refused the other
-        kinds of regression."""
+        the peer's own watch is never folded again for it. ``vetoes.sources_needed`` refused
+        the other kinds of regression."""
         key = (peer, rule.id, reference)
         state = self._peer_watches.get(key)
         if state is None:
@@ -1212,69 +1213,6 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
         visit(rule.id, [])
     if problems:
         raise errors.ConfigError(problems[0], problems=problems)
-
-
-def _check_veto(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> dict[str, float]:
-    """The sources whose windows the fleet veto needs longer (the leaves under the listed
-    rules: judged ``wait`` ago, and on peers against another target's reference period),
-    each with the reference period a regression rule on it reads
-    beyond its own history (a peer has no pin at another target's mark); a ConfigError for
-    a rule it cannot hold soundly.
-
-    Refused: an unknown id; a listed rule that one event can decide alone: a single-event
-    leaf (an alert rule, or a threshold one failing check fires: ``consecutive: 1``, no
-    ``for``, one episode) listed, or under composites that one firing child satisfies
-    (``any``, ``at_least`` 1, ``all`` of one): a kernel panic on the upgraded host is its
-    own, whatever its peers show (under ``at_least: 2`` it is one witness of two and may be
-    listed); a cohort rule, or a regression rule against a cohort, anywhere below (they
-    compare with peers themselves).
-    """
-    problems: list[str] = []
-    sources: dict[str, float] = {}
-
-    def visit(rule_id: str, top: str, *, alone: bool) -> None:
-        rule = by_id[rule_id]
-        if isinstance(rule, composites.CompositeRule):
-            one = composites.needed(rule) <= 1
-            for child in rule.rules:
-                visit(child, top, alone=alone and one)
-        elif isinstance(rule, models.CohortRule) or (
-            isinstance(rule, models.RegressionRule) and rule.against != "self"
-        ):
-            problems.append(
-                f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, which "
-                "compares with peers itself; list rules against the target's own past"
-            )
-        elif isinstance(rule, models.RegressionRule):
-            sources[rule.probe] = max(sources.get(rule.probe, 0.0), rule.before)
-        elif alone and _one_event(rule):
-            problems.append(
-                f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
-                "check or one alert); an event on the upgraded host is its own, never held"
-            )
-        elif isinstance(rule, _LEAVES):  # judged ``wait`` ago too
-            sources.setdefault(rule.probe, 0.0)
-
-    for rule_id in listed:
-        if rule_id not in by_id:
-            problems.append(f"policy.fleet_veto: unknown rule {rule_id!r}")
-        else:
-            visit(rule_id, rule_id, alone=True)
-    if problems:
-        raise errors.ConfigError(problems[0], problems=problems)
-    return sources
-
-
-def _one_event(rule: models.RuleBase) -> bool:
-    """True for a rule one event fires: an alert, or a threshold on one failing check."""
-    if isinstance(rule, models.AlertRule):
-        return True
-    return (
-        isinstance(rule, models.ThresholdRule)
-        and rule.consecutive <= 1
-        and not rule.for_
-        and rule.episodes <= 1
-    )
 
 
 def _in_order(items: Iterable[observations.Observation]) -> list[observations.Observation]:
