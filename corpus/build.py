@@ -40,7 +40,8 @@ never tuned on); some of its upgrades carry both marks a ``rollsafe upgrade`` ru
 (``upgrade_started`` before the driver is called, ``upgrade`` after; ``Host.started``).
 A sixth half, **held-out-5**, lives in ``corpus/held_out_5.py``: written in round 6 by a
 helper that changed no rule, from what a fleet meets; the same rules (no position, draws of
-its own), never tuned on.
+its own), never tuned on. A seventh, **held-out-6** (``corpus/held_out_6.py``), was written
+the same way in round 7, while others changed rules without seeing it.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -70,9 +71,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import quoted  # noqa: E402  (a sibling module of this script)
 
-# corpus/held_out_5.py describes its recordings with this module's model and imports it as
-# ``build``: when this file runs as a script (``__main__``) or is loaded under another name
-# (the tests), that import must find this module, not load a second copy of it.
+# corpus/held_out_5.py and held_out_6.py describe their recordings with this module's model
+# and import it as ``build``: when this file runs as a script (``__main__``) or is loaded
+# under another name (the tests), that import must find this module, not load a second copy.
 sys.modules.setdefault("build", sys.modules[__name__])
 
 from rollsafe.backtest import recordings  # noqa: E402
@@ -181,6 +182,10 @@ class Host:
     # ``upgrade_started`` marks: `rollsafe upgrade` stores one before it calls the driver
     # (the ``upgrade`` mark comes after); an external tool + `rollsafe mark upgrade` gives none.
     started: list[float] = dataclasses.field(default_factory=list)
+    # How often the health check and the CPU/memory exporter were sampled (a prober or an
+    # exporter configured otherwise than the fleet's default, or a loaded one).
+    health_every: float = HEALTH_EVERY
+    metrics_every: float = METRICS_EVERY
 
 
 @dataclasses.dataclass
@@ -321,7 +326,7 @@ def _health(
             if rng.random() < 0.004:
                 latency *= rng.uniform(4.0, 12.0)  # a GC pause, a cold cache line
             for at, seconds in host.slow:
-                if at <= t < at + HEALTH_EVERY:
+                if at <= t < at + host.health_every:
                     latency = seconds
             if host.role == "db":
                 yield observations.Observation(
@@ -342,7 +347,7 @@ def _health(
                 yield observations.Observation(
                     time, target, source, value=1.0, status=200, latency_s=round(latency, 3)
                 )
-        t += HEALTH_EVERY
+        t += host.health_every
 
 
 def _metrics(scenario: Scenario, host: Host, rng: random.Random) -> Iterator[Series]:
@@ -359,10 +364,10 @@ def _metrics(scenario: Scenario, host: Host, rng: random.Random) -> Iterator[Ser
         ):
             gap = _in(host.gaps.get(source, []), t) or _in(host.gaps.get("prometheus", []), t)
             series[source].append(None if gap else round(min(100.0, max(0.0, value)), 1))
-        t += METRICS_EVERY
+        t += host.metrics_every
     for source, values in series.items():
         error = PROMETHEUS_DOWN if None in values else None
-        yield Series(host.target, source, origin + first, METRICS_EVERY, values, error)
+        yield Series(host.target, source, origin + first, host.metrics_every, values, error)
     if host.role == "batch":
         return
     fast: dict[str, list[float | None]] = {}
@@ -1966,7 +1971,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
     out.extend(memory_trends_real(nab, cite_nab))
     out.extend(  # held-out-3 first, as before; each generator draws from its own seeds
         scenario
-        for later in (held_out_3_real, held_out_4_real, _held_out_5().real)
+        for later in (held_out_3_real, held_out_4_real, _held_out_5().real, _held_out_6().real)
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
         )
@@ -3882,6 +3887,13 @@ def _held_out_5() -> Any:
     return held_out_5
 
 
+def _held_out_6() -> Any:
+    """corpus/held_out_6.py (round 7's half), imported when first needed, as held_out_5."""
+    import held_out_6
+
+    return held_out_6
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -3904,6 +3916,8 @@ def committed_scenarios() -> list[Scenario]:
         *held_out_4_healthy(),
         *_held_out_5().faults(),  # corpus/held_out_5.py: round 6's half, its own seeded draws
         *_held_out_5().healthy(),
+        *_held_out_6().faults(),  # corpus/held_out_6.py: round 7's half, its own seeded draws
+        *_held_out_6().healthy(),
     ]
 
 
@@ -3970,7 +3984,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "held-out-4 recordings were written during round 5, while rules were being changed in "
         "response to held-out-3 and before those changes; they take no position; held-out-5 "
         "recordings (corpus/held_out_5.py) were written in round 6 by a helper that changed no "
-        "rule, never tuned on; they take no position",
+        "rule, never tuned on; they take no position; held-out-6 recordings "
+        "(corpus/held_out_6.py) were written in round 7 by a helper that changed no rule, while "
+        "others changed rules without seeing them, never tuned on; they take no position",
         "recordings": entries,
     }
 

@@ -762,5 +762,178 @@ EVENTS: dict[str, Event] = {
         ),
         "https://github.com/coreos/bugs/issues/478",
     ),
+    # ------------------------------------------------------------------ held-out-6 (round 7)
+    # Added with corpus/held_out_6.py, by a helper that changed no rule: reports no other half
+    # cites, wordings of other kernels and set-ups (a kill line alone, "Killed process N
+    # (name), UID U" without an "Out of memory" line, 5.x/6.x "BUG: kernel NULL pointer
+    # dereference, address:", "likely on CPU" segfaults, hung tasks of EL6 and Debian 4.9).
+    "oom-6x-uwsgi-single": Event(
+        "oom",  # a 6.x global OOM: only the kill line, as dmesg -T showed it
+        (
+            "Out of memory: Killed process 3581527 (uwsgi) total-vm:517892kB, anon-rss:263092kB, "
+            "file-rss:29128kB, shmem-rss:0kB, UID:33 pgtables:740kB oom_score_adj:0",
+        ),
+        "https://github.com/inducer/relate/issues/1383",
+        pids=("3581527",),
+    ),
+    "oom-invoked-postgres-6x": Event(
+        "oom",  # the first line of a 6.16 OOM report (postgres asking for memory)
+        (
+            "postgres invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_ZERO|"
+            "__GFP_COMP), order=0, oom_score_adj=0",
+        ),
+        "https://github.com/inducer/relate/issues/1383",
+    ),
+    "oom-killed-uid-node": Event(
+        "oom",  # "Killed process N (name), UID U, ..." alone: no "Out of memory" line per kill
+        (
+            "Killed process 817194 (node), UID 1000, total-vm:674616kB, anon-rss:133380kB, "
+            "file-rss:13648kB, shmem-rss:0kB",
+        ),
+        "https://github.com/kubernetes/kubernetes/issues/50632",
+        pids=("817194",),
+    ),
+    "oom-invoked-kvm-memcg": Event(
+        "oom",  # one invocation of the OOM killer in a VM's memory cgroup (SLE 15, 5.3)
+        ("CPU 2/KVM invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=872",),
+        "https://github.com/harvester/harvester/issues/2419",
+    ),
+    "pg-backend-killed-9": Event(
+        "postgres",  # the postmaster's view of an OOM kill: a backend gone, everyone reset
+        (
+            "LOG:  server process (PID 7916) was terminated by signal 9: Killed",
+            "LOG:  terminating any other active server processes",
+        ),
+        "https://github.com/yugabyte/yugabyte-db/issues/13014",
+        pids=("7916",),
+    ),
+    "panic-fatal-irq-rpi": Event(
+        "panic",  # a 4.14 ARM board: the oops's end, the panic, the other CPUs stopped
+        (
+            "---[ end trace fca7f6b2e3a7e977 ]---",
+            "Kernel panic - not syncing: Fatal exception in interrupt",
+            "CPU3: stopping",
+        ),
+        "https://github.com/raspberrypi/linux/issues/2538",
+    ),
+    "panic-kill-init-segv": Event(
+        "panic",  # init died of SIGSEGV (exitcode 0xb)
+        (
+            "---[ end trace 557b6545dd4e5fa2 ]---",
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b",
+        ),
+        "https://github.com/OpenNuvoton/NUC970_Buildroot/issues/11",
+    ),
+    "oops-null-5x-write": Event(
+        "oops",  # 5.15: "BUG: kernel NULL pointer dereference, address:", a write access
+        (
+            "BUG: kernel NULL pointer dereference, address: 0000000000000008",
+            "#PF: supervisor write access in kernel mode",
+            "#PF: error_code(0x0002) - not-present page",
+            "Oops: 0002 [#1] SMP NOPTI",
+            "CPU: 21 PID: 1065141 Comm: CPU 7/KVM Tainted: P           O      5.15.0-43-generic "
+            "#46-Ubuntu",
+        ),
+        "https://github.com/openzfs/zfs/issues/10642",
+    ),
+    "oops-null-6x-read": Event(
+        "oops",  # 6.1 (Debian 12): a read access, PREEMPT SMP NOPTI
+        (
+            "BUG: kernel NULL pointer dereference, address: 00000000000002d0",
+            "#PF: supervisor read access in kernel mode",
+            "#PF: error_code(0x0000) - not-present page",
+            "PGD 2ba1a5067 P4D 0",
+            "Oops: 0000 [#1] PREEMPT SMP NOPTI",
+            "CPU: 7 PID: 15623 Comm: cat Tainted: GF          OE      6.1.0-22-2-amd64 #1  "
+            "Debian 6.1.94-1",
+        ),
+        "https://github.com/sonic-net/sonic-buildimage/issues/22166",
+    ),
+    "oops-null-3x-uksm": Event(
+        "oops",  # a 3.x kernel: "at           (null)", the IP: line
+        (
+            "BUG: unable to handle kernel NULL pointer dereference at           (null)",
+            "IP: [<ffffffff811c5050>] scan_vma_one_page+0x1a0/0x1430",
+            "Oops: 0000 [#1] SMP",
+        ),
+        "https://github.com/dolohow/uksm/issues/18",
+    ),
+    "lockup-frigate-23s": Event(
+        "lockup",
+        ("watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [frigate.output:1243199]",),
+        "https://github.com/blakeblackshear/frigate/issues/6360",
+        pids=("1243199",),
+    ),
+    "lockup-eve-logging-22s": Event(
+        "lockup",  # 5.10 linuxkit: the lockup line and its CPU line, tainted L (lockup)
+        (
+            "watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [002-logging:310]",
+            "CPU: 1 PID: 310 Comm: 002-logging Tainted: G             L    5.10.119-linuxkit #1",
+        ),
+        "https://github.com/lf-edge/eve/pull/2653",
+        pids=("310",),
+    ),
+    "hung-mysqld-4x-debian": Event(
+        "hung",  # Debian 9 (4.9): a database thread blocked on its file system
+        (
+            "INFO: task mysqld:187144 blocked for more than 120 seconds.",
+            "      Tainted: P           O    4.9.0-8-amd64 #1 Debian 4.9.144-3.1",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/openzfs/zfs/issues/10370",
+    ),
+    "hung-jbd2-el6": Event(
+        "hung",  # RHEL 6 (2.6.32): the ext4 journal thread of a virtual disk
+        (
+            "INFO: task jbd2/vda1-8:404 blocked for more than 120 seconds.",
+            "Not tainted 2.6.32-504.3.3.el6.x86_64 #1",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/elastic/logstash/issues/3727",
+    ),
+    "hung-kworker-rpi-writeback": Event(
+        "hung",  # a 4.14 ARM board writing back to a FUSE file system
+        (
+            "INFO: task kworker/u8:0:5 blocked for more than 120 seconds.",
+            "      Tainted: G         C      4.14.17-v7+ #1090",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/raspberrypi/linux/issues/1587",
+    ),
+    "segv-sniproxy-libc213": Event(
+        "segfault",  # crashed again and again, tens of seconds apart (the report's times)
+        (
+            "sniproxy[7827]: segfault at 1000 ip 00007fbbeed70cba sp 00007fff7179ecc0 error 4 in "
+            "libc-2.13.so[7fbbeed2b000+182000]",
+        ),
+        "https://github.com/dlundquist/sniproxy/issues/86",
+        pids=("7827",),
+    ),
+    "segv-iperf3-likely-cpu": Event(
+        "segfault",  # 6.8: "likely on CPU N (core C, socket S)", then the Code: line
+        (
+            "iperf3[1525756]: segfault at 2d0 ip 00007b49bd09a8fd sp 00007fff39e19e80 error 4 in "
+            "libc.so.6[7b49bd028000+188000] likely on CPU 12 (core 24, socket 0)",
+            "Code: 2e 0f 1f 84 00 00 00 00 00 0f 1f 40 00 f3 0f 1e fa 55 48 89 e5 53 48 81 ec a8 "
+            "00 00 00 64 48 8b 04 25 28 00 00 00 48 89 45 e8 <8b> 87 d0 02 00 00 85 c0 75 21 48 "
+            "8b 45 e8 64 48 2b 04 25 28 00 00",
+        ),
+        "https://github.com/esnet/iperf/issues/1694",
+        pids=("1525756",),
+    ),
+    "systemd-exit-onfailure": Event(
+        "systemd",  # systemd 255: exit status, result, OnFailure= (restarted 5 s later)
+        (
+            "test-slack-reporting.service: Main process exited, code=exited, status=1/FAILURE",
+            "test-slack-reporting.service: Failed with result 'exit-code'.",
+            "test-slack-reporting.service: Triggering OnFailure= dependencies.",
+        ),
+        "https://github.com/systemd/systemd/issues/33710",
+    ),
+    "systemd-killed-9-testbloat": Event(
+        "systemd",  # a unit's main process SIGKILLed (by an OOM killer) from PID 1's debug log
+        ("testsuite-55-testbloat.service: Main process exited, code=killed, status=9/KILL",),
+        "https://github.com/systemd/systemd/issues/20118",
+    ),
 }
 """Event id -> the quoted event."""
