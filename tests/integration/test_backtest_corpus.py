@@ -332,7 +332,7 @@ SHARED_DATA = _builder().shared_data_dir()
 HELD_OUT_3 = "held-out-3"
 HELD_OUT_4 = "held-out-4"
 HELD_OUT_5 = "held-out-5"
-HELD_OUT_6 = "held-out-6"  # round 7's measurement: no floors yet (the lead sets them)
+HELD_OUT_6 = "held-out-6"  # round 7: written by someone who changed no rule
 UNTUNED = {HELD_OUT_3, HELD_OUT_4, HELD_OUT_5, HELD_OUT_6}  # measured apart, never tuned on
 
 
@@ -765,4 +765,43 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
         _Floors(recordings=48, tp=23, fp=4, fn=5, precision=0.85, recall=0.82, median=240.0),
         missed=HELD_OUT_5_MISSED,
         rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
+    )
+
+
+# Held-out-6: measured once, untuned, when it was written (round 7; the judge and shipped
+# presets as on main at 34fe118, before any rule of round 7 was merged): TP 27, FP 1, FN 5,
+# TN 26 over 54 recordings; precision 0.964, recall 0.844, median detection delay 180 s. The
+# floors are these figures; the known misses and false rollbacks (docs/presets.md,
+# held-out-6) may go away, no new one may appear. Nothing may be tuned on these recordings.
+HELD_OUT_6_MISSED = {
+    # 60 s bursts of 8% errors every 4-7 min: request-errors-up's late-start e-value 3.5 of
+    # 4e4; errors-confirmed has 1 of its 2 rules (http-5xx-up sees 0%)
+    "fault-errors-pool-bursts",
+    # latency-up exactly at its 2x; latency-quantile-up sees 1.83x, under its 2x
+    "fault-latency-late-cache-expiry",
+    # memory sampled every 5 minutes: memory-trend projects 100% in 4.4 h, beyond its 4 h
+    "fault-memory-leak-jobs-5min-samples",
+    # a 90 s outage probed every 15 s: batch-host.down's failing checks span 75 s of its 120 s
+    "fault-outage-batch-90s-15s-probe",
+    # segfault-loop at its limit (2 vs more than 2); segfaults-repeat 1 of its 2 rules
+    "fault-segfault-6x-sparse-batch",
+}
+HELD_OUT_6_FALSE_ROLLBACKS = {
+    # a payment provider slow for the fleet: latency-quantile-up's test started 25 minutes
+    # after the upgrade on web-1 (p99 2.99x); web-2, never upgraded, saw it too
+    "healthy-payments-slow-fleet",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_shipped_presets_hold_their_measured_figures_on_held_out_6(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    _hold_floors(
+        whole_corpus,
+        HELD_OUT_6,
+        _Floors(recordings=54, tp=27, fp=1, fn=5, precision=0.96, recall=0.84, median=180.0),
+        missed=HELD_OUT_6_MISSED,
+        rolled_back=HELD_OUT_6_FALSE_ROLLBACKS,
     )
