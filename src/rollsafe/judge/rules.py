@@ -38,7 +38,7 @@ from typing import Any
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import conditions, trend, windows
+from rollsafe.judge import conditions, trend, units, windows
 
 __all__ = [
     "EPSILON",
@@ -289,7 +289,7 @@ def _counts_as_failing(
     latest ``upgrade`` mark at or before the newest check (``cut``: ``Holds.cut`` of its
     time; a run of failing checks never spans an upgrade mark), not while its target was
     being upgraded (from ``upgrade_started`` to ``upgrade``, see ``engine.mark``)."""
-    if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+    if not _breaches(rule, obs):
         return False
     holds = window.holds
     if not holds.ends and not holds.intervals:  # the common case: never upgraded here
@@ -297,6 +297,13 @@ def _counts_as_failing(
     if not _lasting(rule):
         return True
     return obs.time >= cut and not holds.covers(obs.time)
+
+
+def _breaches(rule: models.ThresholdRule, obs: observations.Observation) -> bool:
+    """``obs`` meets the condition and, with ``units``, is about a guarded unit."""
+    if not conditions.compare(conditions.field_of(obs, rule.field), rule.op, rule.value):
+        return False
+    return rule.units is None or units.guards(obs.text, rule.units)[0]
 
 
 def _held_for(rule: models.ThresholdRule, span: float | None) -> bool:
@@ -352,7 +359,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         pending = conditions.compare(numbers[-1], rule.op, rule.value)
         return _no_data(rule.probe, reason, evidence, pending=pending)
 
-    raw = [conditions.compare(x, rule.op, rule.value) for x in numbers]
+    raw = [_breaches(rule, o) for o in last]
     cut = window.holds.cut(last[-1].time)
     hits = [_counts_as_failing(rule, window, o, cut) for o in last]
     during_upgrade = raw != hits
@@ -380,6 +387,8 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         summary = head + (f" ({', '.join(tail)})" if tail else "")
     elif (words := _upgrade_words(raw, hits, last, cut, from_mark=from_mark)) is not None:
         summary = f"{head}, {words}"
+    elif (outside := _unguarded(rule, last[-1], numbers[-1])) is not None:
+        summary = f"{head}, {outside}"
     elif not hits[-1]:
         summary = (
             f"{rule.probe} {rule.field} {conditions.number(numbers[-1])}, "
@@ -397,11 +406,27 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     evidence["no_data"] = False
     if during_upgrade:
         evidence["during_upgrade"] = sum(r and not h for r, h in zip(raw, hits, strict=True))
+    if rule.units is not None:
+        evidence.update(units=rule.units, named_units=list(units.named(last[-1].text)))
     if from_mark:
         evidence["judged_from"] = cut  # the upgrade mark: failing checks before it not counted
     # The newest value breaches but the rule needs more of them: worth looking again soon.
     pending = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
+
+
+def _unguarded(
+    rule: models.ThresholdRule, obs: observations.Observation, number: float | None
+) -> str | None:
+    """Why the newest value does not count when ``units`` is why: it meets the condition
+    but names only units outside the rule's (None otherwise)."""
+    if rule.units is None or not conditions.compare(number, rule.op, rule.value):
+        return None
+    guarded, named = units.guards(obs.text, rule.units)
+    if guarded:
+        return None
+    listed = ", ".join(rule.units) or "none declared"
+    return f"but about {', '.join(named)}, not a guarded unit ({listed})"
 
 
 # --------------------------------------------------------------------------- episodes

@@ -81,6 +81,7 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
     by_id = {r.id.removeprefix("web-service."): r for r in rules}
     assert set(by_id) == {
         "down",
+        "outages-repeat",
         "http-5xx-up",
         "latency-up",
         "memory-pinned",
@@ -102,6 +103,15 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
     (took,) = [r for r in rules if r.id == "web-service.oom-took-service-down"]
     assert isinstance(took, models.AllRule)
     assert took.rules == ["web-service.oom-kill-now", "web-service.check-failed-now"]
+    # unit-took-service-down likewise: its health leaf is kept only with the give-up signal.
+    assert not {"service-failing-now", "unit-took-service-down"} & ids
+    with_units = models.PresetUse(
+        preset="web-service", signals={"health": "p-health", "unit_gave_up": "p-unit_gave_up"}
+    )
+    rules, _ = expanding.expand(with_units, index=0, probes=_probes(), taken=set())
+    (took,) = [r for r in rules if r.id == "web-service.unit-took-service-down"]
+    assert isinstance(took, models.AllRule)
+    assert took.rules == ["web-service.unit-gave-up-now", "web-service.service-failing-now"]
     # errors-confirmed needs two of its three signals: with only 5xx bound it is left out.
     with_logs = models.PresetUse(
         preset="web-service", signals={"health": "p-health", "app_errors": "p-app_errors"}
@@ -243,7 +253,9 @@ def _criticals_with_units(
 @pytest.mark.parametrize("preset", ["web-service", "database-host", "batch-host"])
 def test_a_unit_systemd_gave_up_on_rolls_back_at_once(preset: str) -> None:
     # systemd's start limit: the unit failed again and again within seconds and stays down.
-    # Its "Failed to start" line is one unit failure event as well.
+    # Its "Failed to start" line is one unit failure event as well. These give-ups carry no
+    # text, so name no unit: `units` cannot place them and they count (a give-up that names
+    # a unit outside `units` only warns: the test below).
     assert _criticals_with_units(preset, failures=[2402.0], gave_up=[2402.0]) == [
         f"{preset}.unit-gave-up"
     ]
@@ -255,6 +267,157 @@ def test_a_unit_systemd_gave_up_on_rolls_back_at_once(preset: str) -> None:
     ]
     # Without the signal bound the rule is left out, and the repeat is waited for.
     assert _criticals_with_units(preset, failures=[2402.0], gave_up=[2402.0], bound=False) == []
+
+
+def _criticals_with_gave_up(
+    preset: str,
+    *,
+    gave_up: dict[float, str],
+    down: tuple[float, float] | None = None,
+    units: str | None = None,
+) -> list[str]:
+    """Critical decisions of ``preset`` when systemd gives up on units (time -> the line
+    the give-up probe passes on as text), the health check failing over ``down``, and the
+    preset's ``units`` parameter set to ``units``."""
+    use: dict[str, object] = {
+        "preset": preset,
+        "signals": {"health": "h", "unit_failures": "u", "unit_gave_up": "g"},
+    }
+    if units is not None:
+        use["params"] = {"units": units}
+    config = preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "t-1"}],
+                "probes": [
+                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
+                    {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
+                    {"kind": "log", "name": "g", "path": "/s", "patterns": ["(?i)start req"]},
+                ],
+                "presets": [use],
+            }
+        )
+    )
+    target = ids.TargetId("t-1")
+    seen = [
+        observations.Observation(
+            float(t),
+            target,
+            "h",
+            value=0.0 if down is not None and down[0] <= t < down[1] else 1.0,
+        )
+        for t in range(0, 3000, 10)
+    ]
+    for t in range(0, 3000, 15):
+        lines = [line for e, line in gave_up.items() if t - 15 < e <= t]
+        text = lines[-1] if lines else None
+        seen.append(observations.Observation(float(t), target, "g", value=len(lines), text=text))
+        seen.append(observations.Observation(float(t), target, "u", value=len(lines)))
+    decisions = engine.replay(config, seen, [])
+    return [d.rule for d in decisions if d.severity is verdicts.Severity.CRITICAL]
+
+
+MOTD = "Nov 14 23:19:20 web-1 systemd[1]: start request repeated too quickly for motdgen.service"
+NGINX = "Jul 12 08:48:45 web-1 systemd[1]: nginx.service: Start request repeated too quickly."
+
+
+@pytest.mark.parametrize("preset", ["web-service", "database-host", "batch-host"])
+def test_systemd_giving_up_on_a_unit_the_service_does_not_run_as_only_warns(preset: str) -> None:
+    # A login helper given up on while the service answers (healthy-motd-unit-fails): no
+    # rollback, whether units are declared or not.
+    assert _criticals_with_gave_up(preset, gave_up={2402.0: MOTD}) == []
+    assert _criticals_with_gave_up(preset, gave_up={2402.0: MOTD}, units="nginx") == []
+    # A declared unit of the service rolls back at its first give-up line, checks or not.
+    assert _criticals_with_gave_up(preset, gave_up={2402.0: NGINX}, units="nginx, php-fpm") == [
+        f"{preset}.unit-gave-up"
+    ]
+    assert _criticals_with_gave_up(preset, gave_up={2402.0: NGINX}, units="ngin*.service") == [
+        f"{preset}.unit-gave-up"
+    ]
+    # Undeclared, the service's unit shows by its check failing: rolled back at the second
+    # failed check, long before `down` (3 checks spanning 30 s).
+    got = _criticals_with_gave_up(preset, gave_up={2402.0: NGINX}, down=(2395.0, 9999.0))
+    assert got[0] == f"{preset}.unit-took-service-down"
+    # ... and a check that failed and recovered before the give-up is no such evidence.
+    assert _criticals_with_gave_up(preset, gave_up={2402.0: MOTD}, down=(2300.0, 2320.0)) == []
+    # A give-up whose text names no unit (a metric's count) cannot be placed: it counts.
+    assert _criticals_with_gave_up(preset, gave_up={2402.0: "gave up"}, units="nginx") == [
+        f"{preset}.unit-gave-up"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("units", "message"),
+    [
+        ("nginx.service, bad/unit", "'bad/unit' is not a systemd unit name or glob"),
+        ("nginx, app;rm", "'app;rm' is not a systemd unit name or glob"),
+    ],
+)
+def test_a_bad_unit_list_is_reported_on_its_line_with_its_field(
+    tmp_path: Path, units: str, message: str
+) -> None:
+    with pytest.raises(errors.ConfigError) as caught:
+        _load(
+            tmp_path,
+            BASE
+            + f"""\
+presets:
+  - preset: web-service
+    signals: {{health: health, unit_gave_up: errors}}
+    params:
+      units: "{units}"
+""",
+        )
+    (problem,) = caught.value.problems
+    assert re.search(
+        r":9: presets\[0\]\.params\.units: rule unit-gave-up of preset web-service is not "
+        r"valid with these parameters: units: value error, ",
+        problem,
+    ), problem
+    assert message in problem
+
+
+def _criticals_with_outages(preset: str, downs: list[tuple[int, int]]) -> list[tuple[str, float]]:
+    """(rule, time) of ``preset``'s critical decisions when its health check, every 10 s from
+    0 to 7,200 s with an upgrade mark at 3,600 s, fails over each of ``downs`` (half-open)."""
+    config = preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "t-1"}],
+                "probes": [{"kind": "tcp", "name": "h", "host": "x", "port": 1}],
+                "presets": [{"preset": preset, "signals": {"health": "h"}}],
+            }
+        )
+    )
+    target = ids.TargetId("t-1")
+    seen = [
+        observations.Observation(
+            float(t), target, "h", value=0.0 if any(a <= t < b for a, b in downs) else 1.0
+        )
+        for t in range(3, 7200, 10)
+    ]
+    mark = observations.Mark(time=3600.0, target=target, name="upgrade")
+    decisions = engine.replay(config, seen, [mark])
+    return [(d.rule, d.time) for d in decisions if d.severity is verdicts.Severity.CRITICAL]
+
+
+@pytest.mark.parametrize("preset", ["web-service", "database-host"])
+def test_outages_that_keep_coming_back_roll_back_at_the_third(preset: str) -> None:
+    # A postmaster restarting on a bad reload: refused 25 s four times, 4 to 7 minutes apart
+    # (3 failing checks spanning 20 s each: under `down`'s 30 s).
+    four = [(3600 + t, 3600 + t + 25) for t in (360, 600, 1020, 1260)]
+    assert _criticals_with_outages(preset, four) == [(f"{preset}.outages-repeat", 4643.0)]
+    # Two such outages in the hour (a config manager's restarts, a pooler failing over twice).
+    assert _criticals_with_outages(preset, four[:2]) == []
+    # Checks lost two at a time, every 3 minutes for an hour (a dependency's blips, timeouts
+    # under load): never an outage.
+    blips = [(3600 + t, 3600 + t + 15) for t in range(300, 3900, 180)]
+    assert _criticals_with_outages(preset, blips) == []
+    # Outages before the upgrade mark are not the upgrade's: once it is in force, they no
+    # longer count (before it, the host is judged like any host never upgraded).
+    before = [(3600 - t, 3600 - t + 25) for t in (1500, 1200, 900)]
+    after = [d for d in _criticals_with_outages(preset, [*before, four[0]]) if d[1] >= 3600]
+    assert after == []
 
 
 def test_the_corpus_binds_unit_gave_up_to_systemd_giving_up_and_to_nothing_else() -> None:
@@ -416,9 +579,12 @@ presets:
     params: {down_checks: 0}
 """,
         )
-    (problem,) = caught.value.problems
-    assert re.search(
-        r":8: presets\[0\]\.params: rule down of preset web-service is not valid with these "
-        r"parameters: consecutive: input should be greater than or equal to 1$",
-        problem,
-    ), problem
+    # Both rules reading the parameter say so, each on the parameter's own line.
+    down, outages = caught.value.problems
+    for rule, problem in (("down", down), ("outages-repeat", outages)):
+        assert re.search(
+            rf":8: presets\[0\]\.params\.down_checks: rule {rule} of preset web-service is not "
+            r"valid with these parameters: consecutive: input should be greater than or equal "
+            r"to 1$",
+            problem,
+        ), problem

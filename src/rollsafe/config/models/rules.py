@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -11,6 +12,10 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from rollsafe.config.durations import Duration
 from rollsafe.config.models.base import _ID_PATTERN, ApprovalName, Field_, Model, Op, SeverityName
 from rollsafe.config.models.targets import Selector
+
+# systemd's unit name characters, plus a glob's (``*?[]``); ``units`` entries are split on these.
+_UNIT_GLOB = re.compile(r"[A-Za-z0-9:_.\\@*?\[\]-]+")
+_UNIT_SEPARATORS = re.compile(r"[\s,]+")
 
 
 class RuleBase(Model):
@@ -79,7 +84,34 @@ class ThresholdRule(RuleBase):
         "counted (only the checks inside it)",
     )
 
+    units: list[str] | None = Field(
+        default=None,
+        description="Only events about these systemd units count (for a log probe on "
+        "systemd's messages; globs, `.service` implied: `nginx`, `app@*.service`); an event "
+        "naming no unit counts. A list or one text of names separated by commas or spaces; "
+        "absent: every event",
+    )
+
     model_config = ConfigDict(populate_by_name=True)
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _split_units(cls, value: object) -> object:
+        # A preset parameter is text: "nginx.service, php-fpm.service" is a list of two.
+        if isinstance(value, str):
+            return [part for part in _UNIT_SEPARATORS.split(value) if part]
+        return value
+
+    @field_validator("units")
+    @classmethod
+    def _unit_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if not _UNIT_GLOB.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a systemd unit name or glob (expected names like "
+                    "nginx.service, postgresql@*.service or nginx, separated by commas)"
+                )
+        return value
 
     @model_validator(mode="after")
     def _episodes_within(self) -> ThresholdRule:

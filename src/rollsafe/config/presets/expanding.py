@@ -116,7 +116,7 @@ def expand(
             where = locating.format_path([p for p in loc if isinstance(p, str | int)])
             found.append(
                 (
-                    (*at, "params") if use.params else at,
+                    _param_path(rule, loc, use, at=at),
                     f"rule {rule.id} of preset {preset.name} is not valid with these "
                     f"parameters: {where}: {explaining.lower_first(str(first['msg']))}",
                 )
@@ -250,6 +250,21 @@ def _check_params(
         elif isinstance(param.default, str) != isinstance(value, str):
             wanted = "text" if isinstance(param.default, str) else "a number"
             found.append((path, f"got {value!r} (expected {wanted}, like {param.default!r})"))
+
+
+def _param_path(
+    rule: catalog.PresetRule,
+    loc: Sequence[Any],
+    use: models.PresetUse,
+    *,
+    at: tuple[PathPart, ...],
+) -> tuple[PathPart, ...]:
+    """Where a rule made invalid by the entry's parameters is reported: the parameter the
+    failing field takes whole (``units: $units``) when the entry sets it, else ``params``."""
+    field = rule.body.get(loc[0]) if loc and isinstance(loc[0], str) else None
+    if isinstance(field, str) and field.startswith("$") and field[1:] in use.params:
+        return (*at, "params", field[1:])
+    return (*at, "params") if use.params else at
 
 
 def _kept(preset: catalog.Preset, *, bound: set[str], excluded: set[str]) -> set[str]:

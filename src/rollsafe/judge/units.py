@@ -1,0 +1,76 @@
+"""systemd unit names in events (judge, pure): which units a log event names, and whether one
+of them is a unit the rule guards.
+
+A threshold rule with ``units`` (the presets' ``unit-gave-up``) rolls back only for events
+about the units it guards: the service itself and what it cannot run without. systemd names
+the unit in each of its failure messages (``nginx.service: Start request repeated too
+quickly.``, older ``start request repeated too quickly for motdgen.service``); the log probe
+passes the event's first line on as the observation's ``text``. An event whose text names no
+unit at all (a count from a metric, a custom pattern) cannot be placed and counts, as it did
+before ``units`` existed: a guard that cannot tell must not hide a failure.
+
+Names follow systemd's unit grammar (letters, digits, ``:-_.\\@``, a type suffix). A pattern
+is a shell glob (``app@*.service``, ``postgresql*``); a pattern without a unit type means a
+service (``nginx`` is ``nginx.service``, as ``systemctl`` reads it), and a template
+(``app@.service``) covers its instances.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import re
+from collections.abc import Sequence
+
+__all__ = ["TYPES", "guards", "named", "normalised"]
+
+TYPES = (
+    "service",
+    "socket",
+    "target",
+    "mount",
+    "automount",
+    "swap",
+    "timer",
+    "path",
+    "slice",
+    "scope",
+    "device",
+)
+_CHARS = r"[\w@:.\\-]"
+# A unit name not glued to more name characters before it; ``:`` may follow (``x.service:``).
+_NAMED = re.compile(rf"(?<!{_CHARS})({_CHARS}+?\.(?:{'|'.join(TYPES)}))(?![\w@\\-])")
+_TYPED = re.compile(rf"\.(?:{'|'.join(TYPES)})$")
+
+
+def named(text: str | None) -> tuple[str, ...]:
+    """The unit names ``text`` holds, in order, each once."""
+    if not text:
+        return ()
+    return tuple(dict.fromkeys(match.group(1) for match in _NAMED.finditer(text)))
+
+
+def normalised(pattern: str) -> str:
+    """``pattern`` as a glob on full unit names: ``.service`` added when it names no type,
+    a template's ``@.`` opened to its instances."""
+    if not _TYPED.search(pattern) and not pattern.endswith("*"):
+        pattern = f"{pattern}.service"
+    return pattern.replace("@.", "@*.")
+
+
+@functools.lru_cache(maxsize=256)
+def _globs(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(normalised(p) for p in patterns)
+
+
+def guards(text: str | None, patterns: Sequence[str]) -> tuple[bool, tuple[str, ...]]:
+    """Whether an event with ``text`` is about a guarded unit, and the units it names.
+
+    True when it names a unit matching one of ``patterns``, or names no unit at all (it
+    cannot be placed, see the module notes); False when every unit it names is outside them.
+    """
+    units = named(text)
+    if not units:
+        return True, units
+    globs = _globs(tuple(patterns))
+    return any(fnmatch.fnmatchcase(u, g) for u in units for g in globs), units
