@@ -20,7 +20,9 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   reference period of baselines and regression rules) ends where the latest ``upgrade``
   mark's upgrade began (``_reference_end``); "after" is timed from the ``upgrade`` mark:
   lasting thresholds judge from it, and skip failing checks made between the two marks
-  (``windows.Holds``). A baseline with no ``upgrade`` mark in force has no data. Only the
+  (``windows.Holds``); so do reboots a target logged as asked for (``policy.planned_reboots``,
+  ``reboots``: from an orderly shutdown to the finished boot, at most a grace). A baseline
+  with no ``upgrade`` mark in force has no data. Only the
   last few marks of each name per target are kept; other mark names are accepted and
   ignored. Register a mark before the period before it has slid out of the window (live,
   ``upgrade_started`` comes when the upgrade begins, ``upgrade`` when it has ended).

@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import judge_helpers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -325,3 +326,22 @@ def test_the_engine_holds_only_lasting_rules() -> None:
     downs = [d for d in judge.evaluate(target, now=START + 70) if d.rule == "web-service.down"]
     assert downs[0].severity is verdicts.Severity.OK
     assert "during the upgrade" in downs[0].summary or "being upgraded" in downs[0].summary
+
+
+@pytest.mark.parametrize("outage", [None, (REBOOT + 300, REBOOT + 900)])
+def test_replay_decides_what_judging_in_full_decides(outage: tuple[float, float] | None) -> None:
+    # The severity-first replay re-decides every rule when a reboot's hold changes, as it
+    # does at a mark: its decisions are those of ``evaluate`` after every instant.
+    down = [(REBOOT + 2, REBOOT + 95)] + ([outage] if outage else [])
+    rec = _recording(
+        down=down,
+        syslog=_lines(REBOOT, SHUTDOWN) + _lines(REBOOT + 85, BOOTED),
+        length=4200.0,
+    )
+    cfg = _config()
+    fed = replaying.observations_of(cfg, rec)
+    fast = engine.replay(cfg, fed, rec.marks)
+    full = judge_helpers.judged_in_full(cfg, fed, list(rec.marks))
+    assert [(d.rule, d.time, d.severity) for d in fast] == [
+        (d.rule, d.time, d.severity) for d in full
+    ]
