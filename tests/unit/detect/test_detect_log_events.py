@@ -1146,3 +1146,13 @@ def test_crash_lines_in_any_order_and_mix_are_never_a_shutdown(
     counter = logevents.Counter([logevents.PRESETS["shutdown"]])
     counter.feed_timed([(float(i), line) for i, line in enumerate(picked)])
     assert counter.take().events == 0
+
+
+def test_a_second_reboot_minutes_later_is_another_shutdown() -> None:
+    _, _, lines, _, _ = SHUTDOWN_CASES[3]  # logind's two lines
+    counter = logevents.Counter([logevents.PRESETS["shutdown"]])
+    timed = [(0.0, lines[0]), (0.5, lines[1]), (95.0, lines[0])]  # a stop job's wait: the same
+    counter.feed_timed(timed)
+    assert counter.take().events == 1
+    counter.feed_timed([(300.0, lines[0]), (300.5, lines[1])])  # rebooted again, 5 min later
+    assert counter.take().events == 1

@@ -368,7 +368,9 @@ PRESETS: dict[str, EventSpec] = {
             ),
         ),
         within=100_000,  # every line of one shutdown, however much a busy host logs in it
-        within_s=600.0,
+        # A shutdown logs continuously; its longest quiet gap is a stop job waiting for a
+        # unit (DefaultTimeoutStopSec, 90 s). A second reboot minutes later is another one.
+        within_s=120.0,
     ),
     # One event per finished boot: PID 1's "Startup finished in ..." once the default target
     # is reached (every unit it pulls in has started), or reaching the multi-user or
