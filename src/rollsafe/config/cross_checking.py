@@ -84,6 +84,7 @@ class Checker:
         if "probes" in usable:
             sources = self._intake_sources() if "intake" in usable else []
             self._rule_probes(names["probes"], sources)
+            self._planned_reboots(names["probes"])
         if "intake" in usable:
             self._intake_targets(names["targets"])
         if "rules" in usable:
@@ -177,6 +178,41 @@ class Checker:
                     f"command (expected one here, under {target.driver!r}, or in the driver)",
                 )
                 break
+
+    def _planned_reboots(self, probes: list[str]) -> None:
+        """``policy.planned_reboots`` names existing probes; a log probe named there counts
+        nothing but its preset (a unit failure counted with the shutdowns would open a hold)."""
+        policy = self.data.get("policy")
+        planned = policy.get("planned_reboots") if isinstance(policy, dict) else None
+        if not isinstance(planned, dict):
+            return
+        by_name = {
+            item["name"]: item
+            for _, item in self._entries("probes")
+            if isinstance(item.get("name"), str)
+        }
+        for key, preset in (("shutdowns", "shutdown"), ("boots", "boot")):
+            name = planned.get(key)
+            if not isinstance(name, str):
+                continue
+            at = ("policy", "planned_reboots", key)
+            if name not in probes:
+                hint = explaining.did_you_mean(name, probes)
+                self.add(
+                    at,
+                    f"unknown probe {name!r}{hint} "
+                    f"(expected {_expected_name('probes', 'probes', probes)})",
+                )
+                continue
+            item = by_name.get(name, {})
+            if item.get("kind") == "log" and (
+                item.get("presets") != [preset] or item.get("patterns")
+            ):
+                self.add(
+                    at,
+                    f"log probe {name!r} must count only its preset (expected `presets: "
+                    f"[{preset}]` and no `patterns`)",
+                )
 
     def add(self, path: typing.Sequence[PathPart], message: str) -> None:
         self.problems.append(locating.problem(self.root, path, message))

@@ -20,7 +20,9 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   reference period of baselines and regression rules) ends where the latest ``upgrade``
   mark's upgrade began (``_reference_end``); "after" is timed from the ``upgrade`` mark:
   lasting thresholds judge from it, and skip failing checks made between the two marks
-  (``windows.Holds``). A baseline with no ``upgrade`` mark in force has no data. Only the
+  (``windows.Holds``); so do reboots a target logged as asked for (``policy.planned_reboots``,
+  ``reboots``: from an orderly shutdown to the finished boot, at most a grace). A baseline
+  with no ``upgrade`` mark in force has no data. Only the
   last few marks of each name per target are kept; other mark names are accepted and
   ignored. Register a mark before the period before it has slid out of the window (live,
   ``upgrade_started`` comes when the upgrade begins, ``upgrade`` when it has ended).
@@ -70,6 +72,7 @@ from rollsafe.judge import (
     changes,
     cohorts,
     composites,
+    reboots,
     rules,
     sequential,
     vetoes,
@@ -176,6 +179,10 @@ class Engine:
         self._marks: dict[ids.TargetId, list[float]] = {}
         self._starts: dict[ids.TargetId, list[float]] = {}  # upgrade_started marks
         self._holds: dict[ids.TargetId, windows.Holds] = {}  # upgrades in progress, by time
+        # Reboots the targets logged as asked for (``policy.planned_reboots``, ``reboots``).
+        self._planned = reboots.Plan.of(config.policy.planned_reboots, self._floors)
+        self._reboot_sources = self._planned.sources
+        self._reboots: dict[ids.TargetId, reboots.Seen] = {}
         self._target_models: dict[ids.TargetId, models.Target] = {}
         self._cohorts: dict[ids.TargetId, str] = {}
         # Caches of what cannot change for a target: which rules select it (targets' models
@@ -213,6 +220,17 @@ class Engine:
         window.insert(obs)
         if obs.alert_state is not None:  # the board ignores anything else
             self._alerts.fold(obs)
+        if obs.source in self._reboot_sources:
+            self._saw_reboot(obs)
+
+    def _saw_reboot(self, obs: observations.Observation) -> None:
+        """Fold a shutdown or boot count into its target's reboots; when the reboots' holds
+        change, they are the target's holds again and every rule is decided again (as after
+        a mark: ``_unsettle``)."""
+        seen = self._reboots.setdefault(obs.target, reboots.Seen())
+        if seen.fold(self._planned, obs):
+            self._mark_count[obs.target] = self._mark_count.get(obs.target, 0) + 1
+            self._hold(obs.target)
 
     def mark(self, mark: observations.Mark) -> None:
         """Record a mark; ``upgrade`` marks become the reference time of baseline rules.
@@ -277,7 +295,8 @@ class Engine:
     def _hold(self, target: ids.TargetId) -> None:
         """Recompute ``target``'s upgrades for lasting rules (``windows.Holds``): when it was
         being upgraded, from each start to the first end at or after it, at most
-        ``UPGRADE_HOLD_MAX``; and its ``upgrade`` marks, from which they judge."""
+        ``UPGRADE_HOLD_MAX``, and when it went through a planned reboot (``reboots``); and its
+        ``upgrade`` marks, from which they judge."""
         starts = self._starts.get(target, [])
         ends = self._marks.get(target, [])
         intervals = []
@@ -285,6 +304,9 @@ class Engine:
             index = bisect.bisect_left(ends, start)
             end = ends[index] if index < len(ends) else math.inf
             intervals.append((start, min(end, start + UPGRADE_HOLD_MAX)))
+        seen = self._reboots.get(target)
+        if seen is not None:  # reboots it logged as asked for hold the same rules
+            intervals.extend(seen.holds(self._planned))
         self._holds.setdefault(target, windows.Holds()).set(intervals, ends)
 
     def set_cohorts(self, assignment: Mapping[str, str]) -> None:

@@ -88,6 +88,7 @@ PINNED = frozenset(
         "OnHaltName",
         "Op",
         "OstreeRecipe",
+        "PlannedReboots",
         "Policy",
         "Retention",
         "PresetUse",

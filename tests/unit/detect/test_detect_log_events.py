@@ -8,8 +8,10 @@ contain no such failure.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -601,6 +603,118 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
     ),
 ]
 
+# ------------------------------------------------------------------ shutdown and boot
+# An orderly reboot, as the hosts quoted below logged it; not failures, the judge's
+# planned-reboot hold reads them (policy.planned_reboots).
+SHUTDOWN_CASES: list[tuple[str, str, list[str], int, int]] = [
+    (
+        "shutdown",  # Qubes dom0 (Fedora), `journalctl -b -1` of a reboot that went well
+        "https://github.com/QubesOS/qubes-issues/issues/1581",
+        [
+            "Sep 02 19:55:29 dom0 systemd-logind[1869]: System is rebooting.",
+            "Sep 02 19:55:29 dom0 systemd[1]: Removed slice system-getty.slice.",
+            "Sep 02 19:55:29 dom0 systemd[1]: Stopping Accounts Service...",
+            "Sep 02 19:55:29 dom0 systemd[1]: Stopping Session 2 of user ctor.",
+            "Sep 02 19:55:29 dom0 systemd[1]: Stopped target Timers.",
+            "Sep 02 19:55:29 dom0 systemd[1]: Stopped target Graphical Interface.",
+            "Sep 02 19:55:29 dom0 systemd[1]: Stopped target Multi-User System.",
+            "Sep 02 19:55:29 dom0 systemd[1]: Stopping Command Scheduler...",
+        ],
+        1,
+        2,
+    ),
+    (
+        "shutdown",  # TI AM62 board on 6.4-rc2: systemd-shutdown's last lines, the kernel's
+        # reboot system call, and a WARNING the restart handler raised after it
+        "https://lore.kernel.org/all/ZGeHMjlnob2GFyHF@francesco-nb.int.toradex.com/",
+        [
+            "[   80.117502] systemd-shutdown[1]: All loop devices detached.",
+            "[   80.162682] systemd-shutdown[1]: Syncing filesystems and block devices.",
+            "[   80.169602] systemd-shutdown[1]: Rebooting.",
+            "[   80.173817] kvm: exiting hardware virtualization",
+            "[   80.213016] reboot: Restarting system",
+            "[   80.216767] ------------[ cut here ]------------",
+            "[   80.221380] Voluntary context switch within RCU read-side critical section!",
+        ],
+        1,
+        3,
+    ),
+    (
+        "shutdown",  # OpenBMC: systemd-shutdown, journald told to stop, the kernel's restart
+        "https://github.com/openbmc/openbmc/issues/2883",
+        [
+            "[ 1685.053900] systemd-shutdown[1]: Syncing filesystems and block devices.",
+            "[ 1685.215027] systemd-shutdown[1]: Sending SIGTERM to remaining processes...",
+            "[ 1685.250421] systemd-journald[1680]: Received SIGTERM from PID 1 (systemd-shutdow).",
+            "[ 1685.268173] systemd-shutdown[1]: Sending SIGKILL to remaining processes...",
+            "[ 3858.670000] systemd-shutdown[1]: All filesystems unmounted.",
+            "[ 3858.890000] reboot: Restarting system",
+        ],
+        1,
+        4,
+    ),
+    (
+        "shutdown",  # logind's two lines when a reboot is asked for (AlmaLinux 9), quoted by
+        # the kernel's regression tracker after the soft lockup that preceded them
+        "https://lore.kernel.org/all/6e98d7b2-1068-4f05-a780-bad96ed5be27@leemhuis.info/",
+        [
+            "May 19 09:41:23 deyme18 systemd-logind[719]: The system will reboot now!",
+            "May 19 09:41:23 deyme18 systemd-logind[719]: System is rebooting.",
+        ],
+        1,
+        2,
+    ),
+    (
+        "shutdown",  # Raspbian (systemd 215): the old "Stopping <target>." wording
+        "https://github.com/MichaIng/DietPi/issues/813",
+        [
+            "Mar 18 14:28:13 AG systemd[1]: Stopping Multi-User System.",
+            "Mar 18 14:28:13 AG systemd[1]: Stopped target Multi-User System.",
+            "Mar 18 14:28:13 AG systemd[1]: Stopping OpenBSD Secure Shell server...",
+        ],
+        1,
+        1,
+    ),
+    (
+        "boot",  # PID 1 when the default target is reached (systemd 236 wording)
+        "https://github.com/systemd/systemd/pull/7738",
+        [
+            "Dec 25 09:55:12 systemd[1]: Startup finished in 878ms (kernel) + 890ms (initrd) + "
+            "5.827s (userspace) = 19.264s.",
+        ],
+        1,
+        1,
+    ),
+    (
+        "boot",  # an nspawn container's boot: the multi-user target, then startup finished
+        "https://github.com/systemd/systemd/pull/3109",
+        [
+            "Apr 25 16:34:07 systemd-testsuite systemd[1]: Started Login Service.",
+            "Apr 25 16:34:07 systemd-testsuite systemd[1]: Reached target Multi-User System.",
+            "Apr 25 16:34:07 systemd-testsuite systemd[1]: Starting Update UTMP about System "
+            "Runlevel Changes...",
+            "Apr 25 16:34:08 systemd-testsuite systemd[1]: Startup finished in 6.945s.",
+        ],
+        1,
+        2,
+    ),
+    (
+        "boot",  # a BMC's boots over two months: each "Startup finished" line is one boot
+        "https://github.com/openbmc/openbmc-test-automation/issues/357",
+        [
+            "Feb 07 10:40:42 witherspoon systemd[1]: Startup finished in 6.665s (kernel) + "
+            "1min 31.684s (userspace) = 1min 38.349s.",
+            "Feb 16 05:10:30 witherspoon systemd[1]: Startup finished in 6.680s (kernel) + "
+            "1min 30.041s (userspace) = 1min 36.721s.",
+        ],
+        # Without times every line joins the event before it; the live probe and a
+        # recording give times, and boots days apart are two (test below).
+        1,
+        2,
+    ),
+]
+CASES += SHUTDOWN_CASES
+
 
 @pytest.mark.parametrize(
     ("preset", "source", "lines", "events", "matching"),
@@ -828,6 +942,9 @@ def test_observation_text_says_events_and_lines_when_an_event_took_several() -> 
 # --------------------------------------------------------------------------- real healthy noise
 
 KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "systemd_failure")
+# Nor an orderly shutdown or a boot: Loghub's Linux sample has "cupsd shutdown succeeded"
+# (a daemon's nightly restart), which is no reboot.
+HOST_STATES = ("shutdown", "boot")
 
 
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
@@ -838,7 +955,7 @@ def test_loghub_samples_hold_no_kernel_failure_events(sample: str) -> None:
         pytest.skip(f"Loghub sample {path} is not on this machine (set ROLLSAFE_LOGHUB_DIR)")
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     assert len(lines) == 2000
-    for preset in KERNEL_FAILURES:
+    for preset in (*KERNEL_FAILURES, *HOST_STATES):
         assert _count(preset, lines).events == 0, preset
 
 
@@ -930,3 +1047,112 @@ def test_events_do_not_depend_on_where_the_reads_split_the_lines(
         events += found.events
         matching += found.lines
     assert (events, matching) == (expected.events, expected.lines)
+
+
+# --------------------------------------------------------------------------- shutdowns
+
+
+def test_boots_days_apart_are_separate_events_when_times_are_known() -> None:
+    _, _, lines, _, _ = SHUTDOWN_CASES[-1]
+    counter = logevents.Counter([logevents.PRESETS["boot"]])
+    counter.feed_timed([(0.0, lines[0]), (9 * 86400.0, lines[1])])
+    assert counter.take().events == 2
+
+
+def test_daemon_restarts_alone_are_no_shutdown() -> None:
+    # journald and rsyslogd restarted by a package upgrade log these without any reboot
+    # (quoted wordings as in the Ubuntu 20.04 reboot log of the forum thread "Reboot shuts
+    # down instead", 2022): they only join a shutdown already begun.
+    lines = [
+        "Jul 08 05:30:06 systemd-journald[557]: Journal stopped",
+        'Jul 08 05:30:00 rsyslogd[195293]: [origin software="rsyslogd" swVersion="8.2001.0" '
+        'x-pid="195293" x-info="https://www.rsyslog.com"] exiting on signal 15.',
+        "Jul 08 05:30:00 systemd[1]: Stopping System Logging Service...",
+        "Jul 08 05:30:00 systemd[1]: Stopped System Logging Service.",
+        "Jun 19 04:08:57 combo cups: cupsd shutdown succeeded",
+    ]
+    assert _count("shutdown", lines).events == 0
+    begun = ["Jul 08 05:30:00 systemd-logind[1445]: System is rebooting.", *lines]
+    found = _count("shutdown", begun)
+    assert (found.events, found.lines) == (1, 3)
+
+
+def test_the_target_names_of_newer_systemd_are_shutdowns_too() -> None:
+    # systemd 250 on writes "<unit> - <description>" (systemd.special(7) names the units).
+    lines = [
+        "Sep 17 17:37:50 host systemd[1]: Reached target reboot.target - System Reboot.",
+        "Aug 16 18:57:34 n systemd[1]: Reached target poweroff.target - System Power Off.",
+        "Jul 08 05:30:06 systemd[1]: Reached target Shutdown.",
+        "Jul 08 05:30:06 systemd[1]: Reached target Final Step.",
+        "Jul 08 05:30:06 systemd[1]: Reached target Reboot.",
+        "Jul 08 05:30:06 systemd[1]: Shutting down.",
+    ]
+    for line in lines:
+        assert _count("shutdown", [line]).events == 1, line
+    # A boot reaches other targets: none of them is a shutdown.
+    for line in [
+        "Apr 25 16:34:07 systemd-testsuite systemd[1]: Reached target Multi-User System.",
+        "gen 18 19:37:42 ifigenia systemd[1]: Reached target Remote File Systems.",
+        "gen 18 19:37:42 ifigenia systemd[1]: Stopped target initrd-fs.target.",
+    ]:
+        assert _count("shutdown", [line]).events == 0, line
+
+
+# Every crash, stall and failure report quoted above, and how a panic asks for a reboot: the
+# kernel's own words (kernel/panic.c: "Rebooting in %d seconds.."), and sysrq's reset.
+PANIC_REBOOTS = [
+    "[  349.166130] sysrq: SysRq : Trigger a crash",
+    "[  349.168127] Oops: Kernel access of bad area, sig: 11 [#1]",
+    "[  359.170001] Rebooting in 10 seconds..",
+    "[  359.170002] sysrq: Resetting",
+    "[  359.170003] ---[ end Kernel panic - not syncing: Fatal exception ]---",
+]
+
+
+def _corpus_quotes() -> list[str]:
+    """The corpus's real kernel and systemd failure messages (corpus/quoted.py, cited there)."""
+    path = Path(__file__).resolve().parents[3] / "corpus" / "quoted.py"
+    spec = importlib.util.spec_from_file_location("_rollsafe_corpus_quoted", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return [
+        line for event in module.EVENTS.values() if event.family != "benign" for line in event.lines
+    ]
+
+
+CRASH_LINES = [
+    *(line for preset, _, lines, _, _ in CASES if preset not in HOST_STATES for line in lines),
+    *OOMD_TESTBLOAT,
+    *PANIC_REBOOTS,
+    *_corpus_quotes(),
+]
+
+
+def test_no_crash_report_is_an_orderly_shutdown() -> None:
+    # What the planned-reboot hold rests on: a crash never opens it.
+    assert len(CRASH_LINES) > 200
+    assert _count("shutdown", CRASH_LINES).events == 0
+    assert _count("boot", CRASH_LINES).events == 0
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(CRASH_LINES), max_size=60), st.randoms(use_true_random=False))
+def test_crash_lines_in_any_order_and_mix_are_never_a_shutdown(
+    picked: list[str], rnd: object
+) -> None:
+    counter = logevents.Counter([logevents.PRESETS["shutdown"]])
+    counter.feed_timed([(float(i), line) for i, line in enumerate(picked)])
+    assert counter.take().events == 0
+
+
+def test_a_second_reboot_minutes_later_is_another_shutdown() -> None:
+    _, _, lines, _, _ = SHUTDOWN_CASES[3]  # logind's two lines
+    counter = logevents.Counter([logevents.PRESETS["shutdown"]])
+    timed = [(0.0, lines[0]), (0.5, lines[1]), (95.0, lines[0])]  # a stop job's wait: the same
+    counter.feed_timed(timed)
+    assert counter.take().events == 1
+    counter.feed_timed([(300.0, lines[0]), (300.5, lines[1])])  # rebooted again, 5 min later
+    assert counter.take().events == 1

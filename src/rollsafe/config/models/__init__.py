@@ -74,7 +74,13 @@ from rollsafe.config.models.notifiers import (
     WebhookNotifier,
     WecomNotifier,
 )
-from rollsafe.config.models.policy import CircuitBreaker, FleetVeto, Policy, Retention
+from rollsafe.config.models.policy import (
+    CircuitBreaker,
+    FleetVeto,
+    PlannedReboots,
+    Policy,
+    Retention,
+)
 from rollsafe.config.models.presets import PresetUse
 from rollsafe.config.models.probes import (
     AliyunCmsProbe,
@@ -210,6 +216,7 @@ __all__ = [
     "OnHaltName",
     "Op",
     "OstreeRecipe",
+    "PlannedReboots",
     "Policy",
     "PresetUse",
     "Probe",

@@ -100,6 +100,41 @@ class FleetVeto(Model):
         return self
 
 
+class PlannedReboots(Model):
+    """Wait through an orderly reboot instead of rolling it back as an outage.
+
+    A host that reboots for its upgrade goes down before anything marks the upgrade, and a
+    tool that marks only the end of its run (or marks one host of several) leaves the reboot
+    looking like an outage. What a host logs before a reboot it was *asked* for (logind's
+    "System is rebooting.", PID 1 stopping the multi-user target, systemd-shutdown, the
+    kernel's "reboot: Restarting system") a crash, a hang or a power loss never logs. From
+    the observation in which ``shutdowns`` counts such an event (less that probe's interval:
+    its lines came within it) until ``boots`` counts a finished boot, at most ``grace``,
+    lasting rules (``consecutive`` above 1, ``for``, ``episodes``) do not count failing checks,
+    as between ``upgrade_started`` and ``upgrade`` marks. A host not back within ``grace``, or
+    back and failing, is judged as usual; rules on single events (a panic, an OOM kill) are
+    never held. Off while ``shutdowns`` is unset (the default).
+    """
+
+    shutdowns: str | None = Field(
+        default=None,
+        description="Name of the probe counting orderly shutdowns of its targets (a log probe "
+        "with `presets: [shutdown]` and nothing else); unset: off",
+    )
+    boots: str | None = Field(
+        default=None,
+        description="Name of the probe counting finished boots (a log probe with "
+        "`presets: [boot]`): the hold ends at the first one after a shutdown; unset: at "
+        "`grace`",
+    )
+    grace: Duration = Field(
+        default=600.0,
+        gt=0,
+        le=3600.0,
+        description="Longest a reboot may hold lasting rules; a host not back by then is down",
+    )
+
+
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
     approval: ApprovalName = Field(
@@ -160,6 +195,11 @@ class Policy(Model):
         default_factory=FleetVeto,
         description="Holds a rollback when peers not upgraded fail the same way at the same "
         "time (off by default)",
+    )
+    planned_reboots: PlannedReboots = Field(
+        default_factory=PlannedReboots,
+        description="Waits through a reboot the host logged as asked for, up to a grace "
+        "(off by default)",
     )
     retention: Retention = Field(
         default_factory=Retention,

@@ -79,7 +79,16 @@ class JournalSource(Model):
     )
 
 
-LogPreset = Literal["oom", "kernel_panic", "lockup", "segfault", "systemd_failure", "app_error"]
+LogPreset = Literal[
+    "oom",
+    "kernel_panic",
+    "lockup",
+    "segfault",
+    "systemd_failure",
+    "app_error",
+    "shutdown",
+    "boot",
+]
 
 
 class LogProbe(ProbeBase):

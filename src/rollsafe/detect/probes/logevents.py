@@ -315,6 +315,85 @@ PRESETS: dict[str, EventSpec] = {
         within=50,
         within_s=120.0,
     ),
+    # One event per orderly shutdown or reboot of the host: what systemd-logind, PID 1,
+    # systemd-shutdown and the kernel log when a reboot was *asked for* (``reboot``,
+    # ``shutdown -r``, ``systemctl reboot``, an upgrade tool's reboot). A crash logs none of
+    # it: a panic prints "Rebooting in N seconds" and resets without ``kernel_restart`` (no
+    # "reboot: Restarting system"), a power loss or a hang logs nothing. Lines that also come
+    # from a mere daemon restart (journald's "Journal stopped", rsyslogd "exiting on signal
+    # 15") only join a shutdown already begun. Not a failure: the judge's planned-reboot hold
+    # reads it (``policy.planned_reboots``), no rule should count it as a symptom.
+    "shutdown": EventSpec(
+        name="shutdown",
+        cues=(
+            _cue(
+                r"\bsystemd-logind(?:\[\d+\])?: (?:The system will (?:reboot|power off|halt)"
+                r" now!|System (?:userspace )?is (?:rebooting|powering down|halting)\.)",
+                flags=0,
+                needles=("system will", "system is", "system userspace is"),
+            ),
+            _cue(
+                r"\bsystemd\[1\]: (?:Reached target (?:(?:shutdown|reboot|poweroff|halt|kexec|"
+                r"final)\.target\b|(?:System )?(?:Shutdown|Reboot|Power-Off|Power Off|Halt)\."
+                r"|Final Step\.)|Stopped target (?:Multi-User System|multi-user\.target)\b"
+                r"|Shutting down\.$)",
+                flags=0,
+                needles=("reached target", "stopped target", "shutting down."),
+            ),
+            _cue(
+                r"\bsystemd-shutdown\[1\]: (?:Syncing filesystems and block devices|Sending "
+                r"SIG(?:TERM|KILL) to remaining processes|Rebooting|Powering off|Halting)\b",
+                flags=0,
+                needles=("systemd-shutdown[1]",),
+            ),
+            # kernel_restart(), kernel_power_off(), kernel_halt(): the reboot system call;
+            # a panic's emergency_restart() does not print them.
+            _cue(
+                r"\breboot: (?:Restarting system|Power down|System halted)\s*$",
+                flags=0,
+                needles=("reboot: ",),
+            ),
+            _cue(
+                r"\bsystemd-journald\[\d+\]: Journal stopped\b",
+                flags=0,
+                joins_only=True,
+                needles=("journal stopped",),
+            ),
+            _cue(
+                r"\brsyslogd(?:\[\d+\])?: \[origin software=\"rsyslogd\"[^\]]*\] exiting on "
+                r"signal 15\.",
+                flags=0,
+                joins_only=True,
+                needles=("exiting on signal 15",),
+            ),
+        ),
+        within=100_000,  # every line of one shutdown, however much a busy host logs in it
+        # A shutdown logs continuously; its longest quiet gap is a stop job waiting for a
+        # unit (DefaultTimeoutStopSec, 90 s). A second reboot minutes later is another one.
+        within_s=120.0,
+    ),
+    # One event per finished boot: PID 1's "Startup finished in ..." once the default target
+    # is reached (every unit it pulls in has started), or reaching the multi-user or
+    # graphical target itself. The host is back: the planned-reboot hold ends there (the
+    # kernel's first line, "Linux version", is too early: services have not started yet).
+    "boot": EventSpec(
+        name="boot",
+        cues=(
+            _cue(
+                r"\bsystemd\[1\]: Startup finished in \d",
+                flags=0,
+                needles=("startup finished in",),
+            ),
+            _cue(
+                r"\bsystemd\[1\]: Reached target (?:Multi-User System|multi-user\.target|"
+                r"Graphical Interface|graphical\.target)\b",
+                flags=0,
+                needles=("reached target",),
+            ),
+        ),
+        within=100_000,
+        within_s=120.0,
+    ),
     # Every error-grade line is an event (see the log probe's notes for what counts).
     "app_error": EventSpec(
         name="app_error",
