@@ -702,8 +702,7 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
         whole_corpus,
         HELD_OUT_5,
         # median 240 -> 155 s with stall-hurt-service (a first stall corroborated by the service's
-        # own harm: fault-lockup-3x-repeated 260 -> 23 s, fault-hung-hhvm-over-linux-real
-        # 135 -> 120 s); no outcome moved.
+        # own slowdown: fault-lockup-3x-repeated 260 -> 23 s); no outcome moved.
         _Floors(recordings=48, tp=23, fp=4, fn=5, precision=0.85, recall=0.82, median=155.0),
         missed=HELD_OUT_5_MISSED,
         rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,

@@ -1,9 +1,10 @@
 """A first kernel stall corroborated by the service's own harm rolls back at once.
 
 ``stall-hurt-service`` (web-service, database-host): a soft lockup or hung task, and within
-``stall_hurt_within`` (2 minutes) of it a fifth of the health checks failing or the checks'
-or requests' latency over 5 times and +0.5 s (+0.1 s on a database) above the hour before the
-upgrade. A stall that leaves the service answering as before only warns (``lockup``), as
+``stall_hurt_within`` (2 minutes) of it the health checks' or the requests' latency (on a
+database: the queries') over 5 times and +0.5 s (+0.1 s on a database) above the hour before
+the upgrade. Refused checks do not corroborate (a restart or a reboot at the upgrade refuses
+them too). A stall that leaves the service answering as before only warns (``lockup``), as
 before; a repeat still rolls back (``lockups``).
 
 Each case is a small recording replayed exactly as ``rollsafe backtest`` replays one: real
@@ -150,32 +151,34 @@ def test_a_lone_soft_lockup_with_the_service_answering_as_before_only_warns() ->
     assert _criticals(again) == [(4605.0, "lockups")]
 
 
-def test_a_first_hung_task_while_health_checks_fail_rolls_back_at_once() -> None:
-    # The service's worker is the blocked task: three checks in a row refused meanwhile.
+def test_a_first_hung_task_while_the_health_checks_crawl_rolls_back_at_once() -> None:
+    # The service's worker is the blocked task: the checks meanwhile take 3 s (40 ms before).
     at = UPGRADE + 480
-    failed = {at - 37, at - 27, at - 17}
-    decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], failed=failed))
+    slow = {at - 10 * k - 7: 3.0 for k in range(6)}
+    decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], slow=slow))
     assert _criticals(decided) == [(4080.0, "stall-hurt-service")]
 
 
-def test_a_hung_task_beside_one_lost_check_or_a_slow_check_only_warns() -> None:
+def test_a_hung_task_beside_refused_checks_or_one_slow_check_only_warns() -> None:
     at = UPGRADE + 480
-    # One refused check (a restart, a packet) is not a fifth of the last 2 minutes' checks;
-    # one GC pause 12 times slower does not make their mean 5 times slower.
-    lost = _recording(kernel=[(at, HUNG_TASK)], failed={at - 17})
+    # Refused checks are what a restart or a reboot at the upgrade looks like, just when a
+    # hung task caused by the upgrade's own disk writes is reported: they do not corroborate
+    # (`down` judges them for itself; three refused checks spanning 20 s are not `down`).
+    refused = _recording(kernel=[(at, HUNG_TASK)], failed={at - 37, at - 27, at - 17})
+    # One GC pause 12 times slower does not make the 2-minute mean 5 times slower.
     paused = _recording(kernel=[(at, HUNG_TASK)], slow={at - 17: 0.48})
-    for recording in (lost, paused):
+    for recording in (refused, paused):
         decided = _decided("web-service", recording)
         assert _criticals(decided) == []
         assert (4080.0, "lockup", "warning") in decided
 
 
-def test_harm_long_before_or_after_the_stall_does_not_corroborate_it() -> None:
+def test_a_slowdown_long_before_or_after_the_stall_does_not_corroborate_it() -> None:
     at = UPGRADE + 1200
-    failed_before = {at - 400, at - 390, at - 380}
-    failed_after = {at + 300, at + 310, at + 320}
-    for failed in (failed_before, failed_after):
-        decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], failed=failed))
+    slow_before = {at - 400 + 10 * k: 3.0 for k in range(3)}
+    slow_after = {at + 300 + 10 * k: 3.0 for k in range(3)}
+    for slow in (slow_before, slow_after):
+        decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], slow=slow))
         assert _criticals(decided) == []
 
 
@@ -205,7 +208,6 @@ def test_stall_hurt_service_is_left_out_without_a_stall_signal() -> None:
     ids = {rule.id.removeprefix("web-service.") for rule in config.rules}
     assert not ids & {
         "stall-now",
-        "checks-failing-now",
         "checks-slow-now",
         "requests-slow-now",
         "service-hurt-now",
@@ -213,17 +215,18 @@ def test_stall_hurt_service_is_left_out_without_a_stall_signal() -> None:
     }
 
 
-def test_a_stall_before_any_upgrade_or_beside_failures_the_host_always_had_only_warns() -> None:
+def test_a_stall_before_any_upgrade_or_beside_checks_always_that_slow_only_warns() -> None:
     # Before the upgrade mark there is no "before" to compare with: nothing is corroborated.
     # (40 minutes in: a log source watched for less than a rate's window is counted over the
     # time it was watched, see docs/presets.md, Known limits.)
     early = 2400.0
-    before = _recording(kernel=[(early, HUNG_TASK)], failed={early - 37, early - 27, early - 17})
+    slow = {early - 10 * k - 7: 3.0 for k in range(6)}
+    before = _recording(kernel=[(early, HUNG_TASK)], slow=slow)
     assert _criticals(_decided("web-service", before)) == []
-    # A check that fails every third time, before the upgrade as after it, is the host's
-    # normal, not harm done by the stall.
-    always = {3.0 + 10 * k for k in range(0, 720, 3)}
+    # A health check that always takes 1.5 s, before the upgrade as after it, is the
+    # service's normal, not harm done by the stall.
+    always = {3.0 + 10 * k: 1.5 for k in range(720)}
     at = UPGRADE + 480
-    decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], failed=always))
-    assert [rule for _, rule in _criticals(decided)] == []
+    decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], slow=always))
+    assert _criticals(decided) == []
     assert (4080.0, "lockup", "warning") in decided
