@@ -170,7 +170,17 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     quiet = {r.id for r in config.rules if not r.notify}
     # segfaults-30m and segfaults-up only feed segfaults-repeat (segfault warns of each crash)
     repeats = {f"{p}.{r}" for p in PRESETS for r in ("segfaults-30m", "segfaults-up")}
-    assert quiet == {"web-service.oom-kill-now", "web-service.check-failed-now"} | repeats
-    assert {"web-service.oom-kill", "web-service.oom-took-service-down"} <= {
-        r.id for r in config.rules if r.notify
+    # stall-hurt-service's leaves (and web-service's `any` of them) only corroborate a stall
+    stalls = {
+        f"{p}.{r}"
+        for p in ("web-service", "database-host")
+        for r in ("stall-now", "requests-slow-now")
     }
+    stalls |= {"web-service.checks-slow-now", "web-service.service-hurt-now"}
+    assert quiet == {"web-service.oom-kill-now", "web-service.check-failed-now"} | repeats | stalls
+    assert {
+        "web-service.oom-kill",
+        "web-service.oom-took-service-down",
+        "web-service.stall-hurt-service",
+        "database-host.stall-hurt-service",
+    } <= {r.id for r in config.rules if r.notify}
