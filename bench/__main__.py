@@ -32,6 +32,7 @@ from bench import (
 
 SUITES: dict[str, Callable[[], Any]] = {
     "judge": judge_bench.run,
+    "replay_costs": judge_bench.replay_costs,
     "store": store_bench.run,
     "decisions": decision_bench.run,
     "intake": intake_bench.run,
