@@ -12,6 +12,11 @@ memory every 10 s for a week (181,440 observations), an upgrade every day, judge
 ``web-service`` preset plus the three regression rules through ``engine.replay``, the path
 ``rollsafe backtest`` takes. Issue #15 asks for at least a week replayed per second.
 
+``replay_costs``: what each rule of that week's replay costs (its CPU seconds less those of
+the same replay without it, a composite going with the rules it lists), and the replay with no
+rule at all (folding and bookkeeping): where the time to a week per second would have to come
+from (docs/performance.md, section 5).
+
 ``memory_per_target``: what the live judge holds per target (``tracemalloc``) after six hours
 of the same three signals on 20 targets judged once a minute, with and without the preset's
 ``trend`` rule (whose exact sums once cost about 500 bytes per memory value kept).
@@ -218,6 +223,52 @@ def replay_week(
         "us_per_observation": round(cpu / len(feed) * 1e6, 1),
         "hours_replayed_per_s": round(days * 24 / cpu, 1),
         "decisions": len(decisions),
+    }
+
+
+def replay_costs(*, days: float = 7.0, every: float = 10.0, repeat: int = 3) -> dict[str, Any]:
+    """CPU seconds of ``replay_week``'s replay (every rule) against the same replay without
+    one rule at a time, and without any (see the module notes). Each the least of ``repeat``
+    runs: on a shared machine single runs spread by about a tenth of the whole replay, more
+    than most single rules cost, so read the small differences loosely even so.
+    """
+    config = _week_config(regression=True)
+    rng = random.Random(8)
+    target = ids.TargetId("web-1")
+    start = 1_700_000_000.0
+    feed = []
+    for k in range(int(days * DAY / every)):
+        feed.extend(_readings(rng, target, start + k * every, k))
+    marks = [
+        observations.Mark(start + (d + 0.5) * DAY, target, "upgrade") for d in range(int(days))
+    ]
+
+    def cpu(rules: list[models.RuleBase]) -> float:
+        trimmed = config.model_copy(update={"rules": rules})
+        best = math.inf
+        for _ in range(repeat):
+            began = time.process_time()
+            engine.replay(trimmed, feed, marks)
+            best = min(best, time.process_time() - began)
+        return best
+
+    every_rule = cpu(list(config.rules))
+    costs: dict[str, float] = {}
+    for rule in config.rules:
+        listed = getattr(rule, "rules", None)
+        if listed is not None:  # a composite: costs nothing of its own to speak of
+            continue
+        kept = [
+            other
+            for other in config.rules
+            if other.id != rule.id and rule.id not in (getattr(other, "rules", None) or ())
+        ]
+        costs[rule.id] = round(every_rule - cpu(kept), 2)
+    return {
+        "cpu_seconds_every_rule": round(every_rule, 2),
+        "hours_replayed_per_s": round(days * 24 / every_rule, 1),
+        "cpu_seconds_no_rule": round(cpu([]), 2),
+        "rule_cost_cpu_seconds": costs,
     }
 
 

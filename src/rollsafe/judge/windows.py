@@ -170,12 +170,19 @@ class _FieldTotals:
         if x == 1.0:  # the usual up/down and one-line values, without converting them
             units.append(units[-1] + self.unit)
             large.append(large[-1])
+        elif x == 0.0:  # no lines, a failed check: no units (``_scaled`` gives 0 in any unit)
+            units.append(units[-1])
+            large.append(large[-1])
         elif abs(x) > _LARGE:
             units.append(units[-1])
             large.append(large[-1] + 1)
         else:
-            part = self._scaled(x)  # may shift ``units`` first
-            units.append(units[-1] + part)
+            # ``_scaled``, inlined (a gauge's every value passes here).
+            numerator, denominator = x.as_integer_ratio()  # denominator: a power of two
+            bits = denominator.bit_length() - 1
+            if bits > self.bits:
+                self._refine(bits)  # shifts ``units`` first
+            units.append(units[-1] + (numerator << (self.bits - bits)))
             large.append(large[-1])
 
     def insert(self, index: int, obs: observations.Observation) -> None:
@@ -369,7 +376,13 @@ class _MomentTotals:
         self.cursors.clear()
 
     def append(self, obs: observations.Observation) -> None:
-        x = _finite(obs, self.field)
+        # ``_finite``, inlined for the usual field (every value of a trend's source passes).
+        field = self.field
+        x = obs.value if field == "value" else conditions.field_of(obs, field)
+        if x is not None:
+            x = float(x)
+            if not math.isfinite(x):
+                x = None
         if x is not None and (
             self.origin_time is None
             or obs.time.as_integer_ratio()[1].bit_length() > self.kt + 1
@@ -386,6 +399,12 @@ class _MomentTotals:
         # them give those values up first.
         base = self.base + count
         cursors = self.cursors
+        for cursor in cursors:
+            if cursor.lo < base:
+                break
+        else:  # the usual trim: no range reaches the values dropped (one loop, no search)
+            self.base = base
+            return
         if any(cursor.hi <= base for cursor in cursors):
             # A range that slid out of the window entirely is not read again: forget it.
             cursors[:] = [cursor for cursor in cursors if cursor.hi > base]
@@ -663,6 +682,8 @@ class _Series:
         "matches",
         "moments",
         "placed",
+        "prefixes",
+        "ranged",
         "stamp",
         "times",
         "totals",
@@ -677,6 +698,12 @@ class _Series:
         self.moments: dict[models.Field_, _MomentTotals] = {}
         # Every kept total, fields and conditions alike (what an append updates).
         self.totals: list[_FieldTotals | _Matches | _MomentTotals] = []
+        # What trimming the front touches, flat: every prefix list of the field totals and
+        # condition counts (deleted with the values, in one loop and no call per total: a
+        # replay trims one value per value folded in), and the moment totals, whose ranges
+        # may have to give dropped values up first.
+        self.prefixes: list[list[int]] = []
+        self.ranged: list[_MomentTotals] = []
         # Values appended at the end, and values placed inside (out of order), ever: while
         # ``placed`` stays the same, the values appended since a look are the newest
         # ``appended`` minus the count then (what a rule's running state reads, see ``rules``).
@@ -710,8 +737,10 @@ class _Series:
 
     def drop_front(self, count: int) -> None:
         self.stamp = next(_STAMPS)
-        for totals in self.totals:  # before the values go: a range may still give them up
-            totals.drop_front(count)
+        for moments in self.ranged:  # before the values go: a range may still give them up
+            moments.drop_front(count)
+        for prefix in self.prefixes:  # ``_FieldTotals.drop_front``, ``_Matches.drop_front``
+            del prefix[:count]
         del self.items[:count]
         del self.times[:count]
 
@@ -720,6 +749,8 @@ class _Series:
         if totals is None:
             totals = self.fields[field] = _FieldTotals(field, self.items)
             self.totals.append(totals)
+            # The lists themselves: ``_FieldTotals`` only ever changes them in place.
+            self.prefixes.extend((totals.present, totals.units, totals.large))
         return totals
 
     def moment_totals(self, field: models.Field_) -> _MomentTotals:
@@ -727,6 +758,7 @@ class _Series:
         if totals is None:
             totals = self.moments[field] = _MomentTotals(field, self.items)
             self.totals.append(totals)
+            self.ranged.append(totals)
         return totals
 
     def match_counts(self, condition: models.Condition) -> _Matches:
@@ -735,6 +767,7 @@ class _Series:
         if matches is None:
             matches = self.matches[key] = _Matches(key, self.items)
             self.totals.append(matches)
+            self.prefixes.append(matches.counts)  # changed in place only, like the above
         return matches
 
 

@@ -3,7 +3,8 @@
 Totals are kept as integers in units fitted to the values held (``2**-bits``, the finest any
 value needed so far), shifted when a value needs finer ones. Whatever the magnitudes, the
 arrival order and the trimming, a range's total must be exactly ``conditions.exact_sum`` of its
-values (fsum, correctly rounded), and the count of values having the field exact too.
+values (fsum, correctly rounded), and the count of values having the field exact too; so is
+the count of values meeting a condition (the running counts trimmed with the values).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from judge_helpers import obs
 
+from rollsafe.config import models
 from rollsafe.judge import conditions, windows
 
 BASE = 1_700_000_000.0
+AT_LEAST_50 = models.Condition(field="value", op=">=", value=50.0)
 
 _values = st.one_of(
     st.integers(min_value=-5, max_value=500).map(float),
@@ -49,6 +52,9 @@ def test_a_ranges_total_is_the_exact_sum_of_its_values(
                 x for o in part.values() if (x := conditions.field_of(o, "value")) is not None
             ]
             assert part.present("value") == len(numbers)
+            assert part.matching(AT_LEAST_50) == sum(
+                conditions.meets(o, AT_LEAST_50) for o in part.values()
+            )
             got, want = part.total("value"), conditions.exact_sum(numbers)
             assert got == want or (math.isnan(got) and math.isnan(want))
 
