@@ -177,10 +177,15 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         for r in ("stall-now", "requests-slow-now")
     }
     stalls |= {"web-service.checks-slow-now", "web-service.service-hurt-now"}
-    assert quiet == {"web-service.oom-kill-now", "web-service.check-failed-now"} | repeats | stalls
+    # unit-took-service-down's leaves only corroborate a give-up (unit-gave-up-other warns)
+    units = {f"{p}.{r}" for p in PRESETS for r in ("unit-gave-up-now", "service-failing-now")}
+    oom = {"web-service.oom-kill-now", "web-service.check-failed-now"}
+    assert quiet == oom | repeats | stalls | units
     assert {
         "web-service.oom-kill",
         "web-service.oom-took-service-down",
         "web-service.stall-hurt-service",
         "database-host.stall-hurt-service",
+        "web-service.unit-gave-up-other",
+        "web-service.unit-took-service-down",
     } <= {r.id for r in config.rules if r.notify}
