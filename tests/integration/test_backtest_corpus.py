@@ -476,7 +476,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
     _hold_floors(
         whole_corpus,
         HELD_OUT_3,
-        _Floors(recordings=45, tp=25, fp=2, fn=2, precision=0.92, recall=0.92, median=360.0),
+        # 300 s since the regression rule's slow tiers (fault-errors-late-flag 390 -> 300 s,
+        # fault-latency-creep-gap 690 -> 570 s: a second chance at smaller margins).
+        _Floors(recordings=45, tp=25, fp=2, fn=2, precision=0.92, recall=0.92, median=300.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )
@@ -631,7 +633,8 @@ def test_held_out_5_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 # there), FN 2; precision 0.957, recall 0.917, median 256 s. The floors are these figures;
 # the known misses and false rollbacks may go away, no new one may appear.
 HELD_OUT_4_MISSED = {
-    "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
+    # fault-errors-slow-burn-run (0.3% -> 1.5% on 15 req/s, at request_error_delta's edge)
+    # until request-errors-up's slow tier (x2 and +0.5 points): caught at 1,680 s
     "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
     # fault-segfault-slow-loop (one segfault every 6-10 min) until segfaults-repeat
 }
@@ -657,7 +660,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         # 255 s with the regression rule's late starts (fault-hung-122s-db's query p99 flagged
         # by the test started 25 minutes after the upgrade at 212 s after its fault, before
         # the lockups rule at 242 s; fault-query-creep-real 1,530 -> 1,440 s).
-        _Floors(recordings=43, tp=22, fp=1, fn=2, precision=0.95, recall=0.91, median=255.0),
+        # TP 22 -> 23, FN 2 -> 1 with the regression rule's slow tiers (the slow error burn
+        # caught at 1,680 s); the median 255 -> 270 s only because that miss became a late
+        # detection (no detection came later). A lowered median floor, knowingly.
+        _Floors(recordings=43, tp=23, fp=1, fn=1, precision=0.95, recall=0.95, median=270.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )
@@ -669,10 +675,11 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
 # these figures; the known misses and false rollbacks (docs/presets.md, held-out-5) may go
 # away, no new one may appear. Nothing may be tuned on these recordings.
 HELD_OUT_5_MISSED = {
-    # 0.1% -> 0.9% on 140 req/s: +0.8 points, under request-errors-up's 1-point delta
-    "fault-errors-canary-busy-run",
-    # health checks 2x on a real latency series: no rule reads the health check's latency;
-    # latency-quantile-up's p99 is under its 2x (the real series' spikes before the upgrade)
+    # fault-errors-canary-busy-run (0.1% -> 0.9% on 140 req/s: +0.8 points, under
+    # request-errors-up's 1-point delta) until its slow tier (+0.5 points): caught at 240 s
+    # health checks 2x on a real latency series: the recording doubles the latency from 2 h
+    # 05 min, not from the upgrade at 3 h (its lambda reads `up` when called, after the
+    # next scenario set it to 2 h): the hour before the upgrade is already doubled
     "fault-latency-real-ec2-2x",
     # health checks 1.6x and p99 1.5x: under latency-quantile-up's 2x; health latency unread
     "fault-latency-small-step",
@@ -701,7 +708,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
     _hold_floors(
         whole_corpus,
         HELD_OUT_5,
-        _Floors(recordings=48, tp=23, fp=4, fn=5, precision=0.85, recall=0.82, median=240.0),
+        # TP 23 -> 24, FN 5 -> 4 with the regression rule's slow tiers (the busy canary's
+        # 0.9% errors caught at 240 s); the median unchanged.
+        _Floors(recordings=48, tp=24, fp=4, fn=4, precision=0.85, recall=0.85, median=240.0),
         missed=HELD_OUT_5_MISSED,
         rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
     )

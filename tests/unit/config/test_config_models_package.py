@@ -100,6 +100,7 @@ PINNED = frozenset(
         "RatioRule",
         "Recipe",
         "RegressionRule",
+        "RegressionTier",
         "Role",
         "RolloutBudgets",
         "RolloutPlan",
