@@ -739,6 +739,7 @@ class Watch:
     tiers: tuple[models.RegressionRule, models.RegressionRule, models.RegressionRule] | None = None
     slow: Watch | None = None
     combined: tuple[rules.Outcome, rules.Outcome, rules.Outcome] | None = None
+    tier_seen: object = None  # the fast tier's (key, done, counted) when both were judged
 
     def restart(self, components: int) -> None:
         self.mixture = Mixture(components)
@@ -864,6 +865,14 @@ def judge_self(
         floor=floor,
         state=state,
     )
+    # The common case, re-judging after an observation that closed no bucket: the fast tier
+    # answered its last outcome from the same reference and the same folded buckets, so the
+    # slow tier, which reads exactly those (its own margin aside), would answer its last too.
+    seen = (state.key, state.done, state.counted)
+    kept = state.combined
+    if kept is not None and kept[0] is fast_outcome and state.tier_seen == seen:
+        return kept[2]
+    state.tier_seen = seen
     slow_outcome = _judge_self_tier(
         slow,
         window,

@@ -273,11 +273,15 @@ def test_the_grace_period_is_not_judged_and_the_watch_ends():
     assert "the 1h watch after the upgrade is over" in over.summary
 
 
-def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history():
+@pytest.mark.parametrize("tiers", [False, True], ids=["one test", "with a slow tier"])
+def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history(tiers):
     items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 1200, factor=2.0, seed=5)
     # Simultaneous observations from another probe, and duplicates in time.
     items += [obs(float(t), 3.0, source="cpu") for t in range(int(MARK), int(MARK + 1200), 10)]
-    cfg = config(LATENCY, probes=PROBES)
+    # With a slow tier the rule reuses both tiers' last outcome when the fast tier read
+    # nothing new: a daemon judging after every observation must still say what a replay says.
+    rule = {**LATENCY, "min_ratio": 2.5, "slow": {"min_ratio": 1.5}} if tiers else LATENCY
+    cfg = config(rule, probes=PROBES)
     ordered = feed(cfg, items, [upgrade(MARK)])
     shuffled_items = list(items)
     random.Random(9).shuffle(shuffled_items)
@@ -291,6 +295,9 @@ def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history():
     for now in (MARK + 300, MARK + 601, MARK + 1200):
         a, b = decision(ordered, now), decision(live, now)
         assert (a.severity, a.summary, a.evidence) == (b.severity, b.summary, b.evidence)
+    if tiers:  # 2x: under the fast tier's x2.5, flagged by the slow tier's x1.5
+        assert decision(live, MARK + 1200).evidence["tier"] == "slow"
+        assert decision(live, MARK + 1200).severity == CRITICAL
 
 
 def test_a_late_observation_in_a_folded_bucket_is_counted():
