@@ -19,7 +19,9 @@ how far the rule got towards its limit, as a share of the limit, and keeps the p
   where the signal was furthest towards its margin. With late starts (fresh tests begun every
   10 minutes after the holds, each against its own bar ``late_e_threshold``), the best late
   test counts too, with the highest e-value it reached so far, and the words say which test
-  came closest: the one from the upgrade or the late start. Regression rules that ran a test are
+  came closest: the one from the upgrade or the late start. A rule with tiers (``slow``)
+  is shown by the tier nearer its bar, with that tier's margin and share of alpha.
+  Regression rules that ran a test are
   listed even when ``limit`` other rules came closer: a small share on the log scale often
   hides a real shift, and the rule built for the fault is the one a person looks for;
 * any other kind: its evidence's ``closeness`` when it gives one, else 1.0 when it breached
@@ -201,6 +203,10 @@ def _regression(evidence: Mapping[str, Any]) -> tuple[float, str]:
     at_most = "" if evidence.get("e_value_exact", True) else "at most "
     alpha = _num(evidence.get("alpha"))
     of_alpha = f" (alpha {alpha:g})" if alpha is not None else ""
+    tier, tier_alpha = evidence.get("tier"), _num(evidence.get("tier_alpha"))
+    if tier and tier_alpha is not None and alpha is not None:
+        # A rule with tiers (sequential.tiers): the one nearer its bar, on its share of alpha.
+        of_alpha = f" (the {tier} tier: alpha {tier_alpha:g} of the rule's {alpha:g})"
     test = f"e-value {at_most}{e_value:.3g} of {limit:.3g} needed{of_alpha}"
     late = _late(evidence)
     if late is not None:

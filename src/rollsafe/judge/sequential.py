@@ -151,6 +151,38 @@ it (the canary exceeds the ``k``-th of ``m`` exchangeable peers with probability
 ``(m - k + 1) / (m + 1)``, whatever came before), so wealth begun at any fixed bucket is a
 test supermartingale in the one filtration, and the union bound gives ``alpha`` again.
 
+**Tiers** (``slow``). The margin is what healthy shifts (a busy hour, a warm-up, a daily
+cycle, canary-vs-fleet noise) stay below, so it is set at a change that size is always a
+regression: x2 latency, +1 point of errors. A smaller change can be as real (1.6x latency
+for good, 0.1% to 0.9% errors) and is never flagged, however long it lasts: the test asks
+"worse than ``g``", and it is not. A rule with a ``slow`` tier runs the whole test above
+twice on the same buckets (:func:`tiers`): the *fast* tier at the rule's margin and ``alpha
+(1 - share)``, the *slow* tier at the smaller margin ``slow.min_ratio``, ``slow.min_delta``
+and ``alpha share``, without the ``top`` component ("far above anything seen before" is
+the fast tier's; at the small margin it would only dilute the quantiles, where a small
+shift shows); the rule breaches when either does. The fast tier's test from the grace keeps
+``alpha (1 - LATE_SHARE)``, as without tiers (a large step is flagged as fast as before),
+and its late starts get the rest of its alpha, ``alpha (LATE_SHARE - share)`` (none when
+``share`` is larger: then its test from the grace gives up the difference); the slow tier
+splits its own alpha like any rule (3/4 from the grace, 1/4 late). Each tier is the test
+above with its own margin and alpha, late starts, warm-up holds and cold start included
+(decided on its own margin: a warm-up above the small margin is held by the slow tier), so
+each alone flags a healthy watch with probability at most its alpha; the union bound gives
+``P(fast or slow ever crosses) <= alpha (1 - share) + alpha share = alpha`` for the rule,
+whatever the dependence between the tiers (they read the same data). Why it needs more
+evidence: the slow tier's bar is ``1 / (alpha share 3/4)`` (10,667 at alpha 0.001 and the
+default share 1/8, against 1,333 for the fast tier), and a change just above the small
+margin exceeds its thresholds in fewer buckets than a large one exceeds the fast tier's.
+The price: the fast tier's late starts run at half their alpha (0.69 nats more to their
+bars). The small margin is still a practical floor, never zero (the model refuses it):
+healthy shifts larger than it are exactly what the bound does not cover (a real drift is
+not exchangeable with the reference). Evidence: the tier that fired first (or, while
+neither has, the one nearer its bar, on a log scale) with its own margin, e-value and bar
+(``tier``, ``tier_alpha``, ``min_ratio``, ``min_delta``, ``e_threshold``), ``alpha`` the
+rule's, and ``tiers``: both tiers' margins, alphas, highest e-values and bars; the sentence
+starts with the tier's name, its margin and share of alpha and ends with the other tier's
+highest e-value against its bar.
+
 Assumptions, stated because real monitoring breaks them more or less:
 
 * under the null, buckets after the upgrade behave like the reference's (exchangeable, or
@@ -618,6 +650,8 @@ def late_starts(rule: models.RegressionRule, width: float) -> tuple[tuple[int, f
     after the upgrade). Never before the last bucket a warm-up hold can take (``settle_max``,
     ``cold_grace``; against self only), so that no late test meets a hold; every
     ``LATE_EVERY`` (at least a bucket) while a whole ``LATE_EVERY`` of the watch is left."""
+    if _late_share(rule) <= 0:
+        return ()  # a fast tier whose late starts' alpha went to the slow tier
     every = max(LATE_EVERY, width)
     first = rule.grace + every
     if _adaptive(rule):
@@ -635,12 +669,19 @@ def late_starts(rule: models.RegressionRule, width: float) -> tuple[tuple[int, f
 
 def _main_alpha(rule: models.RegressionRule, width: float) -> float:
     """The share of alpha the test from the grace is run at (all of it without late starts)."""
-    return rule.alpha * (1.0 - LATE_SHARE) if late_starts(rule, width) else rule.alpha
+    return rule.alpha * (1.0 - _late_share(rule)) if late_starts(rule, width) else rule.alpha
+
+
+def _late_share(rule: models.RegressionRule) -> float:
+    """The share of the rule's alpha its late starts get: ``LATE_SHARE``, or what the tiers
+    gave a tier's rule (``tiers``)."""
+    share = rule._late_share  # the judge's own setting, made in ``tiers``
+    return LATE_SHARE if share is None else share
 
 
 def _new_lates(rule: models.RegressionRule, width: float) -> list[_Late]:
     starts = late_starts(rule, width)
-    weight = LATE_SHARE / len(starts) if starts else 0.0
+    weight = _late_share(rule) / len(starts) if starts else 0.0
     return [_Late(index, offset, weight) for index, offset in starts]
 
 
@@ -691,6 +732,14 @@ class Watch:
     outcome_key: object = None
     quick: object = None  # what the last full evaluation read (see judge_self)
     outcome: rules.Outcome | None = None
+    # Tiers (see the module notes): the rule these were made for, its fast and slow tier as
+    # rules of their own, the slow tier's watch (this one is the fast tier's), and the last
+    # combined outcome with the two it was made from. Kept across restarts: a restart is
+    # one tier's (its data changed), the tiers are the rule's.
+    tiers: tuple[models.RegressionRule, models.RegressionRule, models.RegressionRule] | None = None
+    slow: Watch | None = None
+    combined: tuple[rules.Outcome, rules.Outcome, rules.Outcome] | None = None
+    tier_seen: object = None  # the fast tier's (key, done, counted) when both were judged
 
     def restart(self, components: int) -> None:
         self.mixture = Mixture(components)
@@ -778,10 +827,256 @@ def _fold(
     _note(state, bucket_end, mixture.log_e())
 
 
-# --------------------------------------------------------------------------- against self
+# --------------------------------------------------------------------------- tiers
 
 
 def judge_self(
+    rule: models.RegressionRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    reference_end: float | None = None,
+    floor: float | None,
+    state: Watch,
+) -> rules.Outcome:
+    """The rule against the target's own ``before`` period, at ``now``: the period ends at
+    ``reference_end`` (where the upgrade began, when its start was marked; None: at the
+    ``upgrade`` mark ``reference_at``), the watch is timed from ``reference_at``. With a
+    ``slow`` tier, both tiers' tests (module notes, "Tiers")."""
+    slow_tier = rule.slow
+    if slow_tier is None:
+        return _judge_self_tier(
+            rule,
+            window,
+            now=now,
+            reference_at=reference_at,
+            reference_end=reference_end,
+            floor=floor,
+            state=state,
+        )
+    fast, slow, slow_state = _tiers(rule, slow_tier, state)
+    fast_outcome = _judge_self_tier(
+        fast,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=floor,
+        state=state,
+    )
+    # The common case, re-judging after an observation that closed no bucket: the fast tier
+    # answered its last outcome from the same reference and the same folded buckets, so the
+    # slow tier, which reads exactly those (its own margin aside), would answer its last too.
+    seen = (state.key, state.done, state.counted)
+    kept = state.combined
+    if kept is not None and kept[0] is fast_outcome and state.tier_seen == seen:
+        return kept[2]
+    state.tier_seen = seen
+    slow_outcome = _judge_self_tier(
+        slow,
+        window,
+        now=now,
+        reference_at=reference_at,
+        reference_end=reference_end,
+        floor=floor,
+        state=slow_state,
+    )
+    return _combined(rule, state, fast_outcome, slow_outcome)
+
+
+def judge_cohort(
+    rule: models.RegressionRule,
+    canary: windows.Window | None,
+    peers: Sequence[tuple[str, windows.Window | None]],
+    *,
+    now: float,
+    cohort: str | None,
+    reference_at: float | None,
+    floor: float | None,
+    state: Watch,
+) -> rules.Outcome:
+    """The rule for a canary against the baseline cohort, bucket by bucket, at ``now``. With
+    a ``slow`` tier, both tiers' tests (module notes, "Tiers")."""
+    slow_tier = rule.slow
+    if slow_tier is None:
+        return _judge_cohort_tier(
+            rule,
+            canary,
+            peers,
+            now=now,
+            cohort=cohort,
+            reference_at=reference_at,
+            floor=floor,
+            state=state,
+        )
+    fast, slow, slow_state = _tiers(rule, slow_tier, state)
+    outcomes = [
+        _judge_cohort_tier(
+            tier,
+            canary,
+            peers,
+            now=now,
+            cohort=cohort,
+            reference_at=reference_at,
+            floor=floor,
+            state=tier_state,
+        )
+        for tier, tier_state in ((fast, state), (slow, slow_state))
+    ]
+    return _combined(rule, state, outcomes[0], outcomes[1])
+
+
+def tiers(
+    rule: models.RegressionRule,
+) -> tuple[models.RegressionRule, models.RegressionRule | None]:
+    """The rule's fast tier (its own margin, at ``alpha (1 - share)``) and slow tier (the
+    smaller margin, at ``alpha share``) as rules of their own; without ``slow``, the rule
+    itself and None."""
+    if rule.slow is None:
+        return rule, None
+    return _split(rule, rule.slow)
+
+
+def _split(
+    rule: models.RegressionRule, slow: models.RegressionTier
+) -> tuple[models.RegressionRule, models.RegressionRule]:
+    share = slow.share
+    # The fast tier's test from the start keeps what it has without tiers, ``alpha (1 -
+    # LATE_SHARE)`` (a large step is flagged as fast as before); the slow tier's share comes
+    # out of the late starts' (a slow tier's own late starts catch a late step too, at its
+    # smaller margin), and out of the test from the start's only when it is larger.
+    fast_total = 1.0 - share
+    fast_rule = rule.model_copy(update={"alpha": rule.alpha * fast_total, "slow": None})
+    fast_rule._late_share = max(0.0, fast_total - (1.0 - LATE_SHARE)) / fast_total
+    slow_rule = rule.model_copy(
+        update={
+            "alpha": rule.alpha * share,
+            "min_ratio": slow.min_ratio,
+            "min_delta": slow.min_delta,
+            # No test against the reference's highest bucket: "far above anything seen
+            # before" is the fast tier's (its margin is larger); at the small margin it
+            # would only dilute the quantiles' share, where a small shift shows.
+            "top": False,
+            "slow": None,
+        }
+    )
+    return fast_rule, slow_rule
+
+
+def _tiers(
+    rule: models.RegressionRule, slow: models.RegressionTier, state: Watch
+) -> tuple[models.RegressionRule, models.RegressionRule, Watch]:
+    """The tiers of ``rule`` and the slow tier's watch, made once per watch state (a copy of
+    the rule costs)."""
+    made, slow_state = state.tiers, state.slow
+    if made is None or made[0] is not rule or slow_state is None:
+        fast_rule, slow_rule = _split(rule, slow)
+        made = state.tiers = (rule, fast_rule, slow_rule)
+        slow_state = state.slow = Watch()
+        state.combined = None
+    return made[1], made[2], slow_state
+
+
+def _combined(
+    rule: models.RegressionRule,
+    state: Watch,
+    fast: rules.Outcome,
+    slow: rules.Outcome,
+) -> rules.Outcome:
+    """One outcome of the two tiers: the one that fired (the fast one first), else the one
+    nearer its bar; the evidence says which, both tiers' margins, e-values and bars."""
+    kept = state.combined
+    if kept is not None and kept[0] is fast and kept[1] is slow:
+        return kept[2]
+    fast_e, slow_e = fast.evidence, slow.evidence
+    fast_at, slow_at = _crossed(fast_e), _crossed(slow_e)
+    if fast_at is not None or slow_at is not None:
+        # The tier that crossed first flagged the watch (the fast one on a tie).
+        slow_first = slow_at is not None and (fast_at is None or slow_at < fast_at)
+    else:
+        slow_first = _nearness(slow_e) > _nearness(fast_e)
+    lead, lead_e, name = (slow, slow_e, "slow") if slow_first else (fast, fast_e, "fast")
+    rows = [_tier_row("fast", fast_e), _tier_row("slow", slow_e)]
+    evidence = {
+        **lead_e,
+        "alpha": rule.alpha,  # the rule's: the tiers' alphas add up to it
+        "tier": name,
+        "tier_alpha": lead_e.get("alpha"),
+        "tiers": rows,
+    }
+    summary = lead.summary
+    if "e_threshold" in lead_e:  # a test ran (not: no data, no mark, watch over)
+        other = rows[1] if name == "fast" else rows[0]
+        summary = f"{_tier_words(rule, name, lead_e)}: {summary}; {_other_words(other)}"
+    outcome = rules.Outcome(lead.severity, summary, evidence, fast.pending or slow.pending)
+    state.combined = (fast, slow, outcome)
+    return outcome
+
+
+def _crossed(evidence: dict[str, Any]) -> float | None:
+    at = evidence.get("crossed_at")
+    return at if isinstance(at, float) and evidence.get("breached") else None
+
+
+def _nearness(evidence: dict[str, Any]) -> float:
+    """How near a tier's e-value is to its bar, on a log scale (1: at the bar)."""
+    e_value, bar = evidence.get("e_value_peak"), evidence.get("e_threshold")
+    if not isinstance(e_value, float) or not isinstance(bar, float) or bar <= 1:
+        return -math.inf
+    return math.log(e_value) / math.log(bar) if e_value > 0 else -math.inf
+
+
+def _tier_row(name: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "tier": name,
+        "min_ratio": evidence.get("min_ratio"),
+        "min_delta": evidence.get("min_delta"),
+        "alpha": evidence.get("alpha"),
+        "e_value": evidence.get("e_value"),
+        "e_value_peak": evidence.get("e_value_peak"),
+        "e_threshold": evidence.get("e_threshold"),
+        "breached": bool(evidence.get("breached")),
+        "crossed_at": evidence.get("crossed_at"),
+    }
+
+
+def _margin_words(ratio: Any, delta: Any) -> str:
+    parts = []
+    if isinstance(ratio, float) and ratio > 1:
+        parts.append(f"x{conditions.number(ratio)}")
+    if isinstance(delta, float) and delta > 0:
+        parts.append(f"+{conditions.number(delta)}")
+    return " and ".join(parts) if parts else "any increase"
+
+
+def _tier_words(rule: models.RegressionRule, name: str, evidence: dict[str, Any]) -> str:
+    share = rule.slow.share if rule.slow is not None else 0.0
+    part = share if name == "slow" else 1.0 - share
+    margin_text = _margin_words(evidence.get("min_ratio"), evidence.get("min_delta"))
+    speed = "small changes, more evidence" if name == "slow" else "large changes, fast"
+    return (
+        f"{name} tier ({speed}: worse than {margin_text} over the reference, "
+        f"{part:g} of alpha {rule.alpha:g})"
+    )
+
+
+def _other_words(row: dict[str, Any]) -> str:
+    margin_text = _margin_words(row.get("min_ratio"), row.get("min_delta"))
+    e_value, bar = row.get("e_value_peak"), row.get("e_threshold")
+    if not isinstance(e_value, float) or not isinstance(bar, float):
+        return f"the {row['tier']} tier ({margin_text}) has no test yet"
+    state = "reached" if row["breached"] else "below"
+    return (
+        f"the {row['tier']} tier ({margin_text}): highest e-value {_big(e_value)}, {state} "
+        f"its bar {_big(bar)}"
+    )
+
+
+# --------------------------------------------------------------------------- against self
+
+
+def _judge_self_tier(
     rule: models.RegressionRule,
     window: windows.Window | None,
     *,
@@ -1269,7 +1564,7 @@ def _exceedances(reference: _Reference, state: Watch, stat: float) -> float:
 # --------------------------------------------------------------------------- against cohort
 
 
-def judge_cohort(
+def _judge_cohort_tier(
     rule: models.RegressionRule,
     canary: windows.Window | None,
     peers: Sequence[tuple[str, windows.Window | None]],

@@ -101,6 +101,7 @@ PINNED = frozenset(
         "RatioRule",
         "Recipe",
         "RegressionRule",
+        "RegressionTier",
         "Role",
         "RolloutBudgets",
         "RolloutPlan",

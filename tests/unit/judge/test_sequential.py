@@ -11,7 +11,7 @@ import pytest
 from judge_helpers import CRITICAL, OK, TARGET, config, feed, obs, upgrade
 
 from rollsafe.config import models
-from rollsafe.judge import engine, sequential
+from rollsafe.judge import engine, sequential, windows
 
 # --------------------------------------------------------------------------- the math
 
@@ -273,11 +273,15 @@ def test_the_grace_period_is_not_judged_and_the_watch_ends():
     assert "the 1h watch after the upgrade is over" in over.summary
 
 
-def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history():
+@pytest.mark.parametrize("tiers", [False, True], ids=["one test", "with a slow tier"])
+def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history(tiers):
     items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 1200, factor=2.0, seed=5)
     # Simultaneous observations from another probe, and duplicates in time.
     items += [obs(float(t), 3.0, source="cpu") for t in range(int(MARK), int(MARK + 1200), 10)]
-    cfg = config(LATENCY, probes=PROBES)
+    # With a slow tier the rule reuses both tiers' last outcome when the fast tier read
+    # nothing new: a daemon judging after every observation must still say what a replay says.
+    rule = {**LATENCY, "min_ratio": 2.5, "slow": {"min_ratio": 1.5}} if tiers else LATENCY
+    cfg = config(rule, probes=PROBES)
     ordered = feed(cfg, items, [upgrade(MARK)])
     shuffled_items = list(items)
     random.Random(9).shuffle(shuffled_items)
@@ -291,6 +295,9 @@ def test_the_decision_does_not_depend_on_fold_order_or_evaluation_history():
     for now in (MARK + 300, MARK + 601, MARK + 1200):
         a, b = decision(ordered, now), decision(live, now)
         assert (a.severity, a.summary, a.evidence) == (b.severity, b.summary, b.evidence)
+    if tiers:  # 2x: under the fast tier's x2.5, flagged by the slow tier's x1.5
+        assert decision(live, MARK + 1200).evidence["tier"] == "slow"
+        assert decision(live, MARK + 1200).severity == CRITICAL
 
 
 def test_a_late_observation_in_a_folded_bucket_is_counted():
@@ -438,6 +445,10 @@ def test_a_target_in_no_cohort_is_not_judged_against_one():
         ({"alpha": 0.6}, "less than 0.5"),
         ({"min_ratio": 0.5}, "greater than or equal to 1"),
         ({"against": "peers"}, "'self' or 'cohort'"),
+        ({"slow": {"min_ratio": 1.0}}, "a margin of zero"),
+        ({"min_ratio": 2.0, "slow": {"min_ratio": 2.5}}, "must not be larger than the rule's"),
+        ({"min_ratio": 2.0, "slow": {"min_ratio": 2.0}}, "equals the rule's own"),
+        ({"min_ratio": 2.0, "slow": {"min_ratio": 1.4, "share": 1.0}}, "less than 1"),
     ],
 )
 def test_a_bad_rule_is_refused_with_a_clear_reason(fields, message):
@@ -698,3 +709,94 @@ def test_a_late_error_ratio_regression_is_flagged_by_a_late_two_sample_test():
     assert MARK + 2400 < ev["crossed_at"] <= MARK + 2400 + 1500
     assert ev["e_value_peak"] < ev["e_threshold"]  # the test from the start: not yet
     assert "(a late start: the buckets before it do not count)" in found.summary
+
+
+# --------------------------------------------------------------------------- tiers
+
+
+def _bars(rule):
+    """The bar of the test from the upgrade and of each late start, and how many late
+    starts, for ``rule`` on a healthy hour (the e-values do not matter here)."""
+    window = windows.Window(span=10_000.0, max_samples=10_000)
+    for item in checks(MARK - 1800, MARK + 3000):
+        window.insert(item)
+    found = sequential.judge_self(
+        rule, window, now=MARK + 3000, reference_at=MARK, floor=10.0, state=sequential.Watch()
+    ).evidence
+    return found["e_threshold"], found["late_e_threshold"], len(found["late_starts_s"])
+
+
+def test_the_tiers_split_alpha_so_that_they_add_up_to_the_rules():
+    rule = models.RegressionRule.model_validate(
+        {**LATENCY, "min_ratio": 2.0, "min_delta": 0.05, "slow": {"min_ratio": 1.4}}
+    )
+    fast, slow = sequential.tiers(rule)
+    assert slow is not None
+    assert fast.alpha + slow.alpha == pytest.approx(rule.alpha)
+    assert slow.alpha == pytest.approx(rule.alpha / 8)  # the default share
+    assert (slow.min_ratio, slow.min_delta, slow.top) == (1.4, 0.0, False)
+    assert (fast.min_ratio, fast.min_delta) == (2.0, 0.05)
+    untiered = rule.model_copy(update={"slow": None})
+    assert sequential.tiers(untiered) == (untiered, None)
+    spent = 0.0
+    for tier in (fast, slow):
+        main, late, starts = _bars(tier)
+        spent += 1 / main + starts / late
+    # Every test of both tiers, from the upgrade and late, adds up to the rule's alpha.
+    assert spent == pytest.approx(rule.alpha)
+    # The fast tier's test from the upgrade keeps 3/4 of alpha, as without tiers; its late
+    # starts get what the slow tier left of the quarter they had.
+    main, late, starts = _bars(fast)
+    assert main == pytest.approx(_bars(untiered)[0])
+    assert starts / late == pytest.approx(rule.alpha * (0.25 - 0.125))
+
+
+TIERED = {**LATENCY, "min_ratio": 2.0, "slow": {"min_ratio": 1.3}}
+
+
+def test_a_small_step_under_the_fast_margin_is_flagged_by_the_slow_tier_in_words():
+    # 1.6x for good: under the fast tier's x2, over the slow tier's x1.3. The rule without
+    # the slow tier never flags it; with it, the evidence names the slow tier, its margin,
+    # its e-value and its bar, and the fast tier's e-value below its own.
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 3000, factor=1.6, seed=2)
+    untiered = {**TIERED, "slow": None}
+    judge = feed(config(untiered, probes=PROBES), items, [upgrade(MARK)])
+    assert decision(judge, MARK + 3000).severity == OK
+    judge = feed(config(TIERED, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 3000)
+    assert found.severity == CRITICAL
+    ev = found.evidence
+    assert ev["tier"] == "slow"
+    assert ev["alpha"] == 0.001
+    assert ev["tier_alpha"] == pytest.approx(0.001 / 8)
+    assert ev["min_ratio"] == 1.3
+    assert ev["e_value_peak"] >= ev["e_threshold"]
+    fast_row, slow_row = ev["tiers"]
+    assert (fast_row["tier"], fast_row["min_ratio"], fast_row["breached"]) == ("fast", 2.0, False)
+    assert (slow_row["tier"], slow_row["min_ratio"], slow_row["breached"]) == ("slow", 1.3, True)
+    assert found.summary.startswith("slow tier (small changes, more evidence: worse than x1.3")
+    assert "the fast tier (x2): highest e-value" in found.summary
+
+
+def test_a_large_step_is_flagged_by_the_fast_tier_as_fast_as_without_tiers():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 900, factor=4.0, seed=2)
+    crossed = {}
+    for slow in (None, {"min_ratio": 1.3}):
+        judge = feed(config({**TIERED, "slow": slow}, probes=PROBES), items, [upgrade(MARK)])
+        found = decision(judge, MARK + 900)
+        assert found.severity == CRITICAL
+        crossed[slow is None] = found.evidence["crossed_at"]
+    assert crossed[False] <= crossed[True]
+    judge = feed(config(TIERED, probes=PROBES), items, [upgrade(MARK)])
+    ev = decision(judge, MARK + 900).evidence
+    assert round(ev["tiers"][0]["e_threshold"]) == 1333  # the fast tier's bar is unchanged
+
+
+def test_a_healthy_watch_with_tiers_stays_ok_and_says_which_tier_is_nearer():
+    items = checks(MARK - 1800, MARK) + checks(MARK, MARK + 3000, seed=2)
+    judge = feed(config(TIERED, probes=PROBES), items, [upgrade(MARK)])
+    found = decision(judge, MARK + 3000)
+    assert found.severity == OK
+    assert found.evidence["tier"] in ("fast", "slow")
+    assert not any(row["breached"] for row in found.evidence["tiers"])
+    assert "tier" in found.summary

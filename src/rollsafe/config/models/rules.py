@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from rollsafe.config.durations import Duration
 from rollsafe.config.models.base import _ID_PATTERN, ApprovalName, Field_, Model, Op, SeverityName
@@ -284,6 +284,37 @@ class CohortRule(RuleBase):
         return self
 
 
+class RegressionTier(Model):
+    """A regression rule's slow tier: the same test at a smaller margin, on its own share of
+    alpha (``rollsafe.judge.sequential``, "Tiers").
+
+    The rule's own margin (``min_ratio``, ``min_delta``) is the *fast* tier: a change that
+    size is flagged in a few buckets. This tier asks the same question at a smaller margin
+    that a user still calls worth a rollback (x1.4 instead of x2, +0.5 points of errors
+    instead of +1), so a small but real effect is flagged *given more evidence*: its bar is
+    ``1 / (alpha * share)`` (3/4 of it from the upgrade, 1/4 for its late starts), and a
+    small effect needs many buckets to reach it. The fast tier runs at ``alpha * (1 -
+    share)``, its test from the upgrade at 3/4 of alpha as without tiers: the two together
+    flag a healthy upgrade with probability at most ``alpha`` (a union bound). The margin
+    must not be zero: it is the practical significance floor, what healthy shifts (traffic,
+    warm-ups, daily cycles) stay below.
+    """
+
+    min_ratio: float = Field(
+        ge=1, description="Relative margin of the slow tier: worse by this factor"
+    )
+    min_delta: float = Field(
+        default=0.0, ge=0, description="Absolute margin of the slow tier, in field units"
+    )
+    share: float = Field(
+        default=0.125,
+        gt=0,
+        lt=1,
+        description="The slow tier's share of the rule's alpha (the fast tier keeps the rest: "
+        "its test from the upgrade keeps 3/4 of alpha, its late starts get what is left)",
+    )
+
+
 class RegressionRule(RuleBase):
     """After an upgrade: is the signal worse than before it (or than the baseline cohort)?
 
@@ -364,6 +395,16 @@ class RegressionRule(RuleBase):
         description="Also test the reference's highest bucket (aggregate quantile, against "
         "self): a shift far above anything seen before is flagged in 2 buckets, not 3 to 5",
     )
+    # Set by the judge on the rules it makes for a rule's tiers (``sequential.tiers``): the
+    # share of this rule's alpha its late starts get (None: the judge's default). Not
+    # configuration: a tier's alpha is split so that the tiers add up to the rule's alpha.
+    _late_share: float | None = PrivateAttr(default=None)
+    slow: RegressionTier | None = Field(
+        default=None,
+        description="A second, slower test at a smaller margin on its own share of alpha: "
+        "small but real regressions are flagged given more evidence (e.g. {min_ratio: 1.4, "
+        "min_delta: 0.02}); none: one test at the rule's margin with all of alpha",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> RegressionRule:
@@ -383,6 +424,23 @@ class RegressionRule(RuleBase):
             raise ValueError("quantiles must be at least 0.5 and below 1, e.g. [0.5, 0.9, 0.99]")
         if len(set(self.quantiles)) != len(self.quantiles):
             raise ValueError("quantiles must not repeat")
+        slow = self.slow
+        if slow is not None:
+            if slow.min_ratio <= 1 and slow.min_delta <= 0:
+                raise ValueError(
+                    "slow: a margin of zero (min_ratio 1, min_delta 0) flags any shift at all, "
+                    "healthy ones too; set the smallest change worth a rollback, e.g. "
+                    "min_ratio: 1.4"
+                )
+            if slow.min_ratio > self.min_ratio or slow.min_delta > self.min_delta:
+                raise ValueError(
+                    f"slow: its margin (x{slow.min_ratio:g}, +{slow.min_delta:g}) must not be "
+                    f"larger than the rule's own (x{self.min_ratio:g}, +{self.min_delta:g})"
+                )
+            if slow.min_ratio == self.min_ratio and slow.min_delta == self.min_delta:
+                raise ValueError(
+                    "slow: its margin equals the rule's own; make it smaller, or drop `slow`"
+                )
         return self
 
 
