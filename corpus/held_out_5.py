@@ -835,8 +835,10 @@ def real(
                 Host(
                     "web-1",
                     upgrades=[up],
-                    latency=lambda t: real_ms(t) / 1000.0 * (2.0 if t >= up + 300 else 1.0),
-                    p99=lambda t: 0.005 * real_ms(t) * (2.0 if t >= up + 300 else 1.0),
+                    # `up=up`: bound now; the next scenario rebinds `up`, and recordings are
+                    # rendered after every scenario is built
+                    latency=lambda t, up=up: real_ms(t) / 1000.0 * (2.0 if t >= up + 300 else 1.0),
+                    p99=lambda t, up=up: 0.005 * real_ms(t) * (2.0 if t >= up + 300 else 1.0),
                 )
             ],
             duration=5 * HOUR,
@@ -858,7 +860,7 @@ def real(
                 _host(
                     "db-1",
                     upgrades=[up],
-                    memory=lambda t: 60.0 + wander(t) + max(0.0, t - up) / HOUR * 7.0,
+                    memory=lambda t, up=up: 60.0 + wander(t) + max(0.0, t - up) / HOUR * 7.0,
                 )
             ],
             duration=6 * HOUR,
