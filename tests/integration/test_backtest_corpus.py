@@ -378,14 +378,14 @@ def test_shipped_presets_roll_back_no_healthy_host_on_the_corpus(
 def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
-    # A floor at the figures measured (recall 60/61; median delay 120 s: design half 60 s,
-    # held-out 120 s, since the regression rule also tests the reference's top bucket, a
-    # large shift flagged two buckets after the grace; 150 s (90 s, 150 s) before it), so
-    # that a change that loses detections or slows them down fails here; the issue's own
-    # targets are the xfail test below.
+    # A floor at the figures measured (recall 61/61 since memory-slow-leak, 60/61 before;
+    # median delay 120 s: design half 60 s, held-out 120 s, since the regression rule also
+    # tests the reference's top bucket, a large shift flagged two buckets after the grace;
+    # 150 s (90 s, 150 s) before it), so that a change that loses detections or slows them
+    # down fails here; the issue's own targets are the xfail test below.
     # Over the first three halves; held-out-3 has its own floors below.
     totals = _before_held_out_3(whole_corpus)
-    assert totals.counts.tp >= 60
+    assert totals.counts.tp >= 61
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
     assert totals.median_delay <= 120.0
@@ -396,8 +396,9 @@ def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
         assert median is not None, name
         assert median <= ceiling, name
     # held-out-2 (written before the trend rule, never tuned on): 4 of its 5 leaks rolled
-    # back before memory ran out, none of its 5 healthy memory growths.
-    assert halves["held-out-2"].counts.tp >= 4
+    # back before memory ran out, none of its 5 healthy memory growths; all 5 since the
+    # steady slow-leak rule (memory-slow-leak: fault-memory-leak-slow-real at 3 h 10 min).
+    assert halves["held-out-2"].counts.tp >= 5
     assert halves["held-out-2"].counts.fp == 0
 
 
@@ -416,13 +417,13 @@ def test_the_docs_show_what_the_corpus_measures_now(whole_corpus: corpora.Corpus
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
 @pytest.mark.xfail(
     strict=True,
-    reason="issue #15 targets not reached (first three halves: recall 0.984 = 60/61, a 3%/h "
-    "leak of held-out-2 is not yet projected to run out within 4 h when its recording ends; "
-    "median detection delay 120 s: a regression starting inside the 2-minute warm-up is "
-    "flagged two buckets after it at best, uncorroborated repeated-event families wait for "
-    "the repeat, leaks are rolled back hours after the upgrade; held-out-3, first measured "
-    "untuned: precision 0.852, recall 0.852; held-out-4 and -5 measured apart, held-out-5 "
-    "untuned and still: precision 0.852, recall 0.821): see docs/presets.md",
+    reason="issue #15 targets not reached (first four halves: recall 1.000 = 88/88 since the "
+    "steady slow-leak rule, but median detection delay 120 s: a regression starting inside "
+    "the 2-minute warm-up is flagged two buckets after it at best, uncorroborated "
+    "repeated-event families wait for the repeat, leaks are rolled back hours after the "
+    "upgrade; held-out-3, first measured untuned: precision 0.852, recall 0.852; held-out-4 "
+    "and -5 measured apart, held-out-5 untuned: precision 0.852, recall 0.821, now 0.857 "
+    "and 0.857): see docs/presets.md",
 )
 def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
     whole_corpus: corpora.CorpusResult,
@@ -438,9 +439,10 @@ def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
 # delay 240 s. The floors below are those figures, so that a change that makes the judge worse
 # on recordings nobody tuned on fails; the known misses and false rollbacks (docs/presets.md,
 # held-out-3) may go away, no new one may appear.
-HELD_OUT_3_MISSED = {
-    "fault-memory-leak-2ph",  # 2 points/h: memory-trend sees 2.98%/h, under its 3%/h
-    "fault-memory-leak-network-real",  # 2.5 points/h over real wander: 2.99%/h
+HELD_OUT_3_MISSED: set[str] = {
+    # fault-memory-leak-2ph (2 points/h) and fault-memory-leak-network-real (2.5 points/h over
+    # real wander) were missed (memory-trend saw 2.98 and 2.99%/h, under its 3%/h) until the
+    # steady slow-leak rule (memory-slow-leak, at 11,400 s and 12,333 s)
     # fault-segfault-gp-mixed was missed until kernels' trap lines without `traps:` counted;
     # fault-outage-batch-thrice (65 s outages, batch-host's down needs 120 s) until
     # batch-host counted outages (outages-repeat: 3 within an hour)
@@ -476,7 +478,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
     _hold_floors(
         whole_corpus,
         HELD_OUT_3,
-        _Floors(recordings=45, tp=25, fp=2, fn=2, precision=0.92, recall=0.92, median=360.0),
+        # TP 25 -> 27, FN 2 -> 0 with memory-slow-leak (two slow leaks, the median unchanged).
+        _Floors(recordings=45, tp=27, fp=2, fn=0, precision=0.93, recall=1.0, median=360.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )
@@ -632,7 +635,7 @@ def test_held_out_5_is_new_varied_half_real_and_marked_as_runs_are() -> None:
 # the known misses and false rollbacks may go away, no new one may appear.
 HELD_OUT_4_MISSED = {
     "fault-errors-slow-burn-run",  # 0.3% -> 1.5% on 15 req/s: at request_error_delta's edge
-    "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
+    # fault-memory-leak-real-slow (1.5 points/h over real wander) until memory-slow-leak
     # fault-segfault-slow-loop (one segfault every 6-10 min) until segfaults-repeat
 }
 HELD_OUT_4_FALSE_ROLLBACKS = {
@@ -657,7 +660,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         # 255 s with the regression rule's late starts (fault-hung-122s-db's query p99 flagged
         # by the test started 25 minutes after the upgrade at 212 s after its fault, before
         # the lockups rule at 242 s; fault-query-creep-real 1,530 -> 1,440 s).
-        _Floors(recordings=43, tp=22, fp=1, fn=2, precision=0.95, recall=0.91, median=255.0),
+        # TP 22 -> 23 with memory-slow-leak (fault-memory-leak-real-slow at 16,691 s): a
+        # miss became a late detection, which moves the median 255 -> 270 s (a floor lowered
+        # knowingly; no detection came later than before).
+        _Floors(recordings=43, tp=23, fp=1, fn=1, precision=0.95, recall=0.95, median=270.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )
@@ -676,8 +682,7 @@ HELD_OUT_5_MISSED = {
     "fault-latency-real-ec2-2x",
     # health checks 1.6x and p99 1.5x: under latency-quantile-up's 2x; health latency unread
     "fault-latency-small-step",
-    # 4 points/h: memory-trend sees 2.98%/h, under its 3%/h (99% of its limit)
-    "fault-memory-leak-4ph-batch",
+    # fault-memory-leak-4ph-batch (4 points/h; memory-trend saw 2.98%/h) until memory-slow-leak
     # four 25 s refusals: database-host.down's 3 checks in a row span 20 s of its 30 s (83%)
     "fault-outage-db-four-short",
 }
@@ -701,7 +706,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
     _hold_floors(
         whole_corpus,
         HELD_OUT_5,
-        _Floors(recordings=48, tp=23, fp=4, fn=5, precision=0.85, recall=0.82, median=240.0),
+        # TP 23 -> 24 with memory-slow-leak (fault-memory-leak-4ph-batch at 11,400 s): a miss
+        # became a late detection, which moves the median 240 -> 250 s (a floor lowered
+        # knowingly; no detection came later than before).
+        _Floors(recordings=48, tp=24, fp=4, fn=4, precision=0.85, recall=0.85, median=250.0),
         missed=HELD_OUT_5_MISSED,
         rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
     )
