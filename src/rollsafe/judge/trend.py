@@ -311,10 +311,13 @@ def _thirds(
     start, third = now - span, span / 3.0
     means = []
     for k, end in enumerate((start + third, start + 2.0 * third, now)):
-        sums = window.range(start + k * third, end).moments(rule.field)
-        if sums.n == 0:
+        # Sums and counts from the window's running totals: a mean needs no moments, and
+        # asking for three more ranges' would move the fits' cursors far and often.
+        values = window.range(start + k * third, end)
+        count = values.present(rule.field)
+        if count == 0:
             return None
-        means.append(math.ldexp(sums.y / sums.n, -sums.value_bits))
+        means.append(values.total(rule.field) / count)
     return means[0], means[1], means[2]
 
 
@@ -659,7 +662,15 @@ def decide(
     lo = bisect.bisect_right(times, now - span)
     hi = bisect.bisect_right(times, now)
     mid = bisect.bisect_right(times, now - span / 2.0)
-    if not _surely_ok(rule, window.series, lo, mid, hi):
+    # A steady rule's thirds come from running sums, cheaper than the fits: memory that does
+    # not rise in every third (most hosts, most of the time) is settled without them, as
+    # judge would settle it (not steady: OK whatever the rates). The thirds change with time
+    # alone only when a boundary passes a value, and a rise under ``step`` stays under it
+    # as the span (and ``step``) grows.
+    shapeless = rule.steady and (
+        _unsteady(rule, _thirds(rule, window, now, span), span, rising_before=False) is not None
+    )
+    if not shapeless and not _surely_ok(rule, window.series, lo, mid, hi):
         fits = _after(rule, window, now, span, cache)
         if fits is not None and len(fits) == 3:
             before = _before(rule, window, reference_at, cache)
@@ -667,8 +678,9 @@ def decide(
             verdict = _assess(rule, fits, before, span, thirds=thirds, day_before=day_before)
             if verdict.breached:
                 severity = verdicts.Severity.parse(rule.severity)
-            # A slowing projection's pace is set by the span's length (see ``_assess``).
-            by_length = verdict.slowing and verdict.held >= verdict.needed
+            # A slowing projection's pace is set by the span's length (see ``_assess``), and
+            # so is the rise a steady rule's thirds need.
+            by_length = (verdict.slowing or rule.steady) and verdict.held >= verdict.needed
     if span >= rule.window and not rule.steady:  # whole: the span and its halves slide
         # ``min(window.steady(now, rule.window), window.steady(now, rule.window / 2))``
         # (closed on the right), from the bounds found above: ``span`` is ``rule.window``.
@@ -691,6 +703,21 @@ def decide(
     newest_early = window.range(now - span, half).last_time
     if newest_early is not None and newest_early > half - slack:
         return severity, instant  # a value within rounding of the middle
+    until = _growing_until(rule, window, now=now, span=span, start=start, slack=slack)
+    return severity, max(until, instant)
+
+
+def _growing_until(
+    rule: models.TrendRule,
+    window: windows.Window,
+    *,
+    now: float,
+    span: float,
+    start: float,
+    slack: float,
+) -> float:
+    """:func:`decide`'s ``until`` while the span grows from ``start`` (``now`` itself when a
+    value lies within rounding of a third's boundary)."""
     until = min(window.next_value_after(now), windows.early(start + rule.window))
     if rule.steady:
         until = min(until, _profile_edges(rule, window, now, start))
@@ -702,8 +729,8 @@ def decide(
         if share != 0.5:
             newest_before = window.range(now - span, boundary).last_time
             if newest_before is not None and newest_before > boundary - slack:
-                return severity, instant  # a value within rounding of a third's boundary
+                return now  # a value within rounding of a third's boundary
         oldest_after = window.range(boundary, now).first_time
         if oldest_after is not None:
             until = min(until, windows.early(start + (oldest_after - start) / share))
-    return severity, max(until, instant)
+    return until

@@ -15,11 +15,12 @@ import random
 from collections.abc import Callable
 
 import pytest
+from judge_helpers import config
 
 from rollsafe.config import models
 from rollsafe.config.presets import expanding
 from rollsafe.domain import ids, observations
-from rollsafe.judge import daily, trend, windows
+from rollsafe.judge import daily, engine, trend, windows
 
 HOUR = 3600.0
 Curve = Callable[[float], float]
@@ -181,3 +182,73 @@ def test_with_the_day_before_a_leak_on_a_daily_cycle_is_still_caught() -> None:
         for s in range(3)
     ]
     assert sum(d is not None for d in found) >= 2, found
+
+
+# --------------------------------------------------------------------------- the day before
+
+
+def _obs(t: float, value: float, source: str = "memory") -> observations.Observation:
+    return observations.Observation(t, ids.TargetId("web-1"), source, value=value)
+
+
+def test_a_profile_is_the_same_whatever_the_order_values_arrive_in_and_stays_bounded() -> None:
+    rng = random.Random(3)
+    items = [_obs(60.0 * m, round(rng.uniform(20, 80), 1)) for m in range(60 * 40)]
+    in_order, shuffled = daily.Profile("value"), daily.Profile("value")
+    for item in items:
+        in_order.add(item)
+    late = items[-600:]
+    rng.shuffle(late)
+    for item in items[:-600] + late:
+        shuffled.add(item)
+    newest = items[-1].time
+    for back in (daily.DAY + 6 * HOUR, daily.DAY, 3 * HOUR):
+        # Whole blocks: a range's mean is that of the blocks within it.
+        start = math.floor((newest - back) / daily.BLOCK) * daily.BLOCK
+        got = in_order.mean(start, start + 2 * HOUR)
+        assert got is not None
+        assert got == shuffled.mean(start, start + 2 * HOUR)
+        exact = [o.value for o in items if start <= o.time < start + 2 * HOUR]
+        assert got == pytest.approx(sum(exact) / len(exact), abs=1e-3)  # type: ignore[arg-type]
+    # 40 hours seen, 31 kept: about 125 blocks, whatever the probe interval.
+    assert len(in_order) <= daily.KEEP / daily.BLOCK + 2
+    assert in_order.mean(0.0, 4 * HOUR) is None  # dropped: older than a day and 7 hours
+    assert in_order.mean(newest + HOUR, newest + 3 * HOUR) is None  # not seen yet
+
+
+def test_the_engine_keeps_a_profile_only_for_what_a_steady_rule_reads() -> None:
+    steady = {**RULE.model_dump(mode="json", exclude_none=True), "id": "slow", "probe": "memory"}
+    plain = {"id": "cpu-trend", "kind": "trend", "probe": "cpu", "severity": "critical"}
+    judge = engine.Engine(config(steady, plain))
+    judge.observe(_obs(0.0, 50.0))
+    judge.observe(_obs(0.0, 50.0, source="cpu"))
+    memory, cpu = judge.window("web-1", "memory"), judge.window("web-1", "cpu")
+    assert memory is not None
+    assert cpu is not None
+    assert [p.field for p in memory.profiles] == ["value"]
+    assert cpu.profiles == ()
+
+
+def test_replay_decides_a_steady_rule_with_the_day_before_as_judging_in_full_does() -> None:
+    # 37 hours every 5 minutes, a +-10 point daily cycle and a leak of 3 points an hour from
+    # the upgrade at 30 h; another source reports in between, so time alone moves the thirds
+    # and the day-before blocks between memory values.
+    from judge_helpers import judged_in_full, upgrade
+
+    up = 30 * HOUR
+    cycle = _daily(10.0, up, 18.0)
+    rng = random.Random(5)
+    items = [
+        _obs(t, round(cycle(t) + 3.0 * max(0.0, t - up) / HOUR + rng.gauss(0, 0.4), 1))
+        for t in (300.0 * k for k in range(int(37 * HOUR / 300)))
+    ]
+    items += [_obs(420.0 * k + 7.0, 1.0, source="o") for k in range(int(37 * HOUR / 420))]
+    steady = {**RULE.model_dump(mode="json", exclude_none=True), "id": "slow", "probe": "memory"}
+    cfg = config(steady)
+    marks = [upgrade(up)]
+    replayed = [d for d in engine.replay(cfg, items, marks) if d.rule == "slow"]
+    assert replayed == [d for d in judged_in_full(cfg, items, marks) if d.rule == "slow"]
+    fired = [d for d in replayed if d.severity.name == "CRITICAL"]
+    assert fired
+    assert fired[0].evidence["day_before_means"] is not None
+    assert "; the day before " in fired[0].summary
