@@ -56,7 +56,7 @@ class Profile:
 
     def add(self, obs: observations.Observation) -> None:
         """Count ``obs``'s value (if it has a finite one) in its block."""
-        x = conditions.field_of(obs, self.field)
+        x = obs.value if self.field == "value" else conditions.field_of(obs, self.field)
         if x is None or not math.isfinite(x):
             return
         block = math.floor(obs.time / BLOCK)

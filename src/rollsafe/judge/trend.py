@@ -724,13 +724,15 @@ def _growing_until(
     # A boundary at the share ``f`` of the span, start + f (now - start), passes the oldest
     # value after it, at ``t``, when now reaches start + (t - start) / f: the middle for
     # every rule, the thirds' boundaries for a steady one.
+    # The positions ``Window.range`` would find, with one search per boundary.
+    times = window.series.times
+    lo = bisect.bisect_right(times, now - span)
+    hi = bisect.bisect_right(times, now)
     for share in (0.5, 1.0 / 3.0, 2.0 / 3.0) if rule.steady else (0.5,):
         boundary = now - (1.0 - share) * span
-        if share != 0.5:
-            newest_before = window.range(now - span, boundary).last_time
-            if newest_before is not None and newest_before > boundary - slack:
-                return now  # a value within rounding of a third's boundary
-        oldest_after = window.range(boundary, now).first_time
-        if oldest_after is not None:
-            until = min(until, windows.early(start + (oldest_after - start) / share))
+        at = min(max(bisect.bisect_right(times, boundary), lo), hi)
+        if share != 0.5 and at > lo and times[at - 1] > boundary - slack:
+            return now  # a value within rounding of a third's boundary
+        if at < hi:  # the oldest value after the boundary
+            until = min(until, windows.early(start + (times[at] - start) / share))
     return until
