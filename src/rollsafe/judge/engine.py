@@ -72,6 +72,7 @@ from rollsafe.judge import (
     changes,
     cohorts,
     composites,
+    daily,
     reboots,
     rules,
     sequential,
@@ -156,10 +157,15 @@ class Engine:
         self._history: dict[str, float] = {}
         self._keep: dict[str, int] = {}
         self._before: dict[str, float] = {}
+        # The fields whose day-before profile a steady trend rule reads, per source.
+        self._daily: dict[str, tuple[models.Field_, ...]] = {}
         for rule in self._rules:
             if isinstance(rule, composites.CompositeRule | models.AlertRule):
                 continue  # alert rules read the alert board, not a window's history
             source = rule.probe
+            if isinstance(rule, models.TrendRule) and rule.steady:
+                known = self._daily.get(source, ())
+                self._daily[source] = known + (() if rule.field in known else (rule.field,))
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
             if isinstance(rule, models.BaselineRule | models.TrendRule) or (
@@ -328,6 +334,7 @@ class Engine:
             max_samples=self._max_samples,
         )
         window.holds = self._holds.setdefault(target, windows.Holds())
+        window.profiles = tuple(daily.Profile(field) for field in self._daily.get(source, ()))
         before = self._before.get(source, 0.0)
         if before > 0:
             for at in (*self._marks.get(target, ()), *self._starts.get(target, ())):

@@ -881,7 +881,9 @@ def trending(
 ) -> Outcome:
     """Growth since the upgrade projected to ``capacity`` (:func:`trend.judge`)."""
     key: object = None
-    if memo is not None and window is not None and reference_at is not None:
+    # A steady rule's outcome also moves with its thirds, the day before's blocks and the
+    # end of its watch: it is not memoised (its fits still are, in ``trend.Cache``).
+    if memo is not None and window is not None and reference_at is not None and not rule.steady:
         # The fit's span grows with ``now`` up to ``window`` (and is in the evidence), and its
         # halves split at the middle of it (``trend.judge``): the key holds the span and what
         # those ranges hold, not only the values; once the span is whole, only the values.

@@ -40,6 +40,24 @@ of points alone; :func:`decide` answers a replay how long its severity holds (un
 enters, leaves or crosses the middle of the span), and a :class:`Cache` per rule and target
 keeps the pre-upgrade fit for the mark.
 
+A steady rule (``steady: true``) is the slow leak's: a leak of 1 to 3 points an hour runs
+out a day later, and a projection over ``within`` of a day cannot tell it, on one slope, from
+a cache filling up or the morning half of a daily cycle, so its growth must show the shape
+of a leak as well, which a leak has and those do not:
+
+* **Since the upgrade.** The fit covers every value since the grace, not a sliding window:
+  a leak starts with the release, so it has grown all along; the rule judges from
+  ``min_window`` after the grace until ``window`` after it, then stops (a daily cycle's
+  rising half many hours after the upgrade is not judged against it).
+* **Steady.** The means of the span's three thirds rise in turn, each by at least half of
+  what ``min_rate`` adds over a third (:data:`STEADY_SHARE`), and the last rise is at least
+  half the first (:data:`LEVELLING`): a cache that fills and levels off rises less and less,
+  a daily cycle or a saw-tooth gives memory back; a leak never does.
+* **Above the slope before, whatever its significance.** The growth must exceed the slope of
+  the ``before`` period by ``min_rate`` even when that slope is within its noise (a slow
+  wander already rising is the same wander after the upgrade), and a slope that was clearly
+  rising before rules a steady trend out altogether (page cache filling through the upgrade).
+
 The rule fires (its severity) when the projected time to ``capacity`` is at most
 ``within``. Evidence gives the rates (per hour), the level, the projection, and one sentence
 a person reads: "memory grows 9.1%/h since the upgrade (0.4%/h before); at this rate it
@@ -56,12 +74,33 @@ from typing import Any
 
 from rollsafe.config import models
 from rollsafe.domain import verdicts
-from rollsafe.judge import conditions, windows
+from rollsafe.judge import conditions, daily, windows
 
-__all__ = ["Cache", "Fit", "Z", "decide", "fit", "fit_moments", "judge", "project"]
+__all__ = [
+    "LEVELLING",
+    "STEADY_SHARE",
+    "Cache",
+    "Fit",
+    "Z",
+    "decide",
+    "fit",
+    "fit_moments",
+    "judge",
+    "project",
+]
 
 Z = 2.0
 """Standard errors by which a difference of slopes must exceed zero to count (about 95%)."""
+
+STEADY_SHARE = 0.5
+"""A steady rule: each third's mean must exceed the previous one by at least this share of
+what ``min_rate`` adds over a third (a leak at ``min_rate`` adds all of it)."""
+
+LEVELLING = 0.5
+"""A steady rule: the rise from the second third to the last must be at least this share of
+the rise from the first to the second. A leak's two rises are equal but for noise; a cache
+filling with a time constant ``tau`` gives a share of ``exp(-third / tau)``, under a half
+for every cache that fills within about 1.4 thirds of the span (2 h of a 4 h span)."""
 
 HOUR = 3600.0
 _MAX_AUTOCORRELATION = 0.95  # a residual correlation estimate is never trusted beyond this
@@ -262,15 +301,119 @@ class _Assessment:
     eta: float | None  # seconds to capacity (None: never, or under ``needed``)
     plateau: float | None
     breached: bool
+    unsteady: str | None = None  # a steady rule: why the growth is not a leak's shape
+
+
+def _thirds(
+    rule: models.TrendRule, window: windows.Window, now: float, span: float
+) -> tuple[float, float, float] | None:
+    """The means of the three thirds of ``(now - span, now]`` (None: a third is empty)."""
+    start, third = now - span, span / 3.0
+    means = []
+    for k, end in enumerate((start + third, start + 2.0 * third, now)):
+        # Sums and counts from the window's running totals: a mean needs no moments, and
+        # asking for three more ranges' would move the fits' cursors far and often.
+        values = window.range(start + k * third, end)
+        count = values.present(rule.field)
+        if count == 0:
+            return None
+        means.append(values.total(rule.field) / count)
+    return means[0], means[1], means[2]
+
+
+def _day_before(
+    rule: models.TrendRule, window: windows.Window, now: float, span: float
+) -> tuple[float, float, float] | None:
+    """The means of the same thirds a day earlier, from the window's profile of the rule's
+    field (``judge/daily.py``); None when it has no profile or too little of that day."""
+    profile = next((p for p in window.profiles if p.field == rule.field), None)
+    if profile is None:
+        return None
+    start, third = now - span - daily.DAY, span / 3.0
+    means = []
+    for k in range(3):
+        mean = profile.mean(start + k * third, start + (k + 1) * third)
+        if mean is None:
+            return None
+        means.append(mean)
+    return means[0], means[1], means[2]
+
+
+def _shape(
+    rule: models.TrendRule, window: windows.Window, now: float, span: float
+) -> tuple[tuple[float, float, float] | None, tuple[float, float, float] | None]:
+    """A steady rule's thirds' means, and the day before's (both None for another rule)."""
+    if not rule.steady:
+        return None, None
+    return _thirds(rule, window, now, span), _day_before(rule, window, now, span)
+
+
+def _profile_edges(
+    rule: models.TrendRule, window: windows.Window, now: float, start: float
+) -> float:
+    """When one of the day-before thirds' ends, ``start + k (now - start) / 3 - DAY``, next
+    reaches a block's edge: the day-before means change then, with no value folded."""
+    if not any(p.field == rule.field for p in window.profiles):
+        return math.inf
+    until = math.inf
+    for k in (1, 2, 3):
+        end = start + k * (now - start) / 3.0 - daily.DAY
+        edge = (math.floor(end / daily.BLOCK) + 1) * daily.BLOCK
+        until = min(until, windows.early(start + 3.0 * (edge + daily.DAY - start) / k))
+    return until
+
+
+def _unsteady(
+    rule: models.TrendRule,
+    thirds: tuple[float, float, float] | None,
+    span: float,
+    *,
+    rising_before: bool,
+    day_before: tuple[float, float, float] | None = None,
+) -> str | None:
+    """Why growth that a steady rule would project is not a leak's shape (None: it is).
+
+    With the day before known, the growth beyond it at the same hours must rise in every
+    third too: a daily cycle climbs the same way on both days, a leak adds to it. (Its
+    levelling is not tested on the difference: the day before's wander would double the
+    noise of a test a cache already fails on the day itself.)
+    """
+    if rising_before:
+        return "already rising before the upgrade"
+    if thirds is None:
+        return "a third of the span holds no value"
+    step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
+    rises = f"means of its thirds {', '.join(_level(m, rule.unit) for m in thirds)}"
+    first, second, last = thirds
+    if second - first < step or last - second < step:
+        return f"not rising in every third ({rises})"
+    if last - second < LEVELLING * (second - first):
+        return f"rising less and less, levelling off ({rises})"
+    if day_before is not None:
+        beyond = [today - then for today, then in zip(thirds, day_before, strict=True)]
+        if beyond[1] - beyond[0] < step or beyond[2] - beyond[1] < step:
+            before = ", ".join(_level(m, rule.unit) for m in day_before)
+            return f"not rising beyond the day before at the same hours ({rises}; then {before})"
+    return None
 
 
 def _assess(
-    rule: models.TrendRule, fits: tuple[Fit, Fit, Fit], before: Fit | None, span: float
+    rule: models.TrendRule,
+    fits: tuple[Fit, Fit, Fit],
+    before: Fit | None,
+    span: float,
+    *,
+    thirds: tuple[float, float, float] | None = None,
+    day_before: tuple[float, float, float] | None = None,
 ) -> _Assessment:
     fitted, early, late = fits
     # A trend already there before the upgrade is not the upgrade's; noise is not a trend.
     rising_before = before is not None and before.rate > Z * before.stderr
     floor = before.rate if rising_before and before is not None else 0.0
+    if rule.steady and before is not None:
+        # A slow rate is judged above the slope before, significant or not: a wander that
+        # was rising before the upgrade rises at the same pace after it.
+        floor = max(0.0, before.rate)
     held = min(fitted.rate, late.rate)
     slowing = 0 < late.rate < early.rate and early.rate - late.rate > Z * math.hypot(
         early.stderr, late.stderr
@@ -280,6 +423,12 @@ def _assess(
     needed = floor + max(rule.min_rate, Z * fitted.stderr)
     if held < needed:
         return _Assessment(rising_before, floor, held, slowing, needed, None, None, False)
+    if rule.steady:
+        unsteady = _unsteady(rule, thirds, span, rising_before=rising_before, day_before=day_before)
+        if unsteady is not None:
+            return _Assessment(
+                rising_before, floor, held, slowing, needed, None, None, False, unsteady
+            )
     eta, plateau = project(
         level=late.level,
         capacity=rule.capacity,
@@ -291,7 +440,10 @@ def _assess(
 
 
 def _span(rule: models.TrendRule, now: float, reference_at: float) -> float:
-    # The fit covers everything since the grace, up to `window`; at least `min_window`.
+    # The fit covers everything since the grace, up to `window`; at least `min_window`. A
+    # steady rule's span never slides: it is judged only while it is at most `window`.
+    if rule.steady:
+        return now - reference_at - rule.grace
     return min(rule.window, now - reference_at - rule.grace)
 
 
@@ -316,6 +468,7 @@ def judge(
         "before_s": rule.before,
         "grace_s": rule.grace,
         "min_rate_per_h": rule.min_rate,
+        "steady": rule.steady,
         "reference_end": reference_at,
     }
     if reference_at is None or reference_at > now:
@@ -324,6 +477,9 @@ def judge(
     if span < rule.min_window:
         need = rule.grace + rule.min_window
         return _no_data(rule, f"it needs {_duration(need)} after the upgrade", evidence)
+    if rule.steady and span > rule.window:
+        over = rule.grace + rule.window
+        return _no_data(rule, f"its watch ended {_duration(over)} after the upgrade", evidence)
     if window is None:
         return _no_data(rule, "no valid observation", evidence)
     evidence["span_s"] = span
@@ -339,7 +495,8 @@ def judge(
         )
     fitted, early, late = fits
     before = _before(rule, window, reference_at, cache)
-    verdict = _assess(rule, fits, before, span)
+    thirds, day_before = _shape(rule, window, now, span)
+    verdict = _assess(rule, fits, before, span, thirds=thirds, day_before=day_before)
     rising_before, floor, held, slowing = (
         verdict.rising_before,
         verdict.floor,
@@ -360,13 +517,11 @@ def judge(
         slowing=slowing,
         no_data=False,
     )
+    if rule.steady:
+        evidence.update(thirds_means=thirds and list(thirds))
+        evidence.update(day_before_means=day_before and list(day_before))
     unit = rule.unit
-    if before is None:
-        before_text = "rate before the upgrade unknown"
-    else:
-        before_text = f"{_rate(before.rate, unit)} before" + (
-            ", already rising" if rising_before else ""
-        )
+    before_text = _before_text(before, unit, rising=rising_before)
     if slowing:
         before_text = f"slowing from {_rate(early.rate, unit)}; {before_text}"
     grows = f"{rule.probe} grows {_rate(held, unit)} since the upgrade ({before_text})"
@@ -383,6 +538,10 @@ def judge(
             detail=summary,
         )
         return verdicts.Severity.OK, summary, evidence
+    if verdict.unsteady is not None:
+        return _unsteady_outcome(grows, verdict.unsteady, evidence)
+    if rule.steady:
+        grows = f"{grows}, steadily ({_steadily(thirds, day_before, unit)})"
     eta, plateau, breached = verdict.eta, verdict.plateau, verdict.breached
     cap = _level(rule.capacity, unit)
     if eta is None:
@@ -404,6 +563,38 @@ def judge(
     )
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
     return severity, summary, evidence
+
+
+def _before_text(before: Fit | None, unit: str, *, rising: bool) -> str:
+    if before is None:
+        return "rate before the upgrade unknown"
+    return f"{_rate(before.rate, unit)} before" + (", already rising" if rising else "")
+
+
+def _steadily(
+    thirds: tuple[float, float, float] | None,
+    day_before: tuple[float, float, float] | None,
+    unit: str,
+) -> str:
+    text = "" if thirds is None else ", ".join(_level(m, unit) for m in thirds)
+    if day_before is not None:
+        text += f"; the day before {', '.join(_level(m, unit) for m in day_before)}"
+    return f"means of its thirds {text}"
+
+
+def _unsteady_outcome(
+    grows: str, unsteady: str, evidence: dict[str, Any]
+) -> tuple[verdicts.Severity, str, dict[str, Any]]:
+    summary = f"{grows}: not a steady leak, {unsteady}"
+    evidence.update(
+        exhausted_in_s=None,
+        plateau=None,
+        breached=False,
+        unsteady=unsteady,
+        closeness=0.5,  # the rate was there; the shape was not a leak's
+        detail=summary,
+    )
+    return verdicts.Severity.OK, summary, evidence
 
 
 def _slack(*times: float) -> float:
@@ -462,6 +653,8 @@ def decide(
     span = _span(rule, now, reference_at)
     if span < rule.min_window:
         return ok, instant  # within rounding of the first instant the fit can start
+    if rule.steady and span > rule.window:
+        return ok, math.inf  # the watch is over until the next mark
     if window is None:
         return ok, math.inf
     severity, by_length = ok, False
@@ -469,15 +662,26 @@ def decide(
     lo = bisect.bisect_right(times, now - span)
     hi = bisect.bisect_right(times, now)
     mid = bisect.bisect_right(times, now - span / 2.0)
-    if not _surely_ok(rule, window.series, lo, mid, hi):
+    # A steady rule's thirds come from running sums, cheaper than the fits: memory that does
+    # not rise in every third (most hosts, most of the time) is settled without them, as
+    # judge would settle it (not steady: OK whatever the rates). The thirds change with time
+    # alone only when a boundary passes a value, and a rise under ``step`` stays under it
+    # as the span (and ``step``) grows.
+    shapeless = rule.steady and (
+        _unsteady(rule, _thirds(rule, window, now, span), span, rising_before=False) is not None
+    )
+    if not shapeless and not _surely_ok(rule, window.series, lo, mid, hi):
         fits = _after(rule, window, now, span, cache)
         if fits is not None and len(fits) == 3:
-            verdict = _assess(rule, fits, _before(rule, window, reference_at, cache), span)
+            before = _before(rule, window, reference_at, cache)
+            thirds, day_before = _shape(rule, window, now, span)
+            verdict = _assess(rule, fits, before, span, thirds=thirds, day_before=day_before)
             if verdict.breached:
                 severity = verdicts.Severity.parse(rule.severity)
-            # A slowing projection's pace is set by the span's length (see ``_assess``).
-            by_length = verdict.slowing and verdict.held >= verdict.needed
-    if span >= rule.window:  # whole: the span and its late half slide with ``now``
+            # A slowing projection's pace is set by the span's length (see ``_assess``), and
+            # so is the rise a steady rule's thirds need.
+            by_length = (verdict.slowing or rule.steady) and verdict.held >= verdict.needed
+    if span >= rule.window and not rule.steady:  # whole: the span and its halves slide
         # ``min(window.steady(now, rule.window), window.steady(now, rule.window / 2))``
         # (closed on the right), from the bounds found above: ``span`` is ``rule.window``.
         count = len(times)
@@ -499,8 +703,36 @@ def decide(
     newest_early = window.range(now - span, half).last_time
     if newest_early is not None and newest_early > half - slack:
         return severity, instant  # a value within rounding of the middle
-    until = min(window.next_value_after(now), windows.early(start + rule.window))
-    oldest_late = window.range(half, now).first_time
-    if oldest_late is not None:  # the middle, (now + start) / 2, passes it at 2 t - start
-        until = min(until, windows.early(2.0 * oldest_late - start))
+    until = _growing_until(rule, window, now=now, span=span, start=start, slack=slack)
     return severity, max(until, instant)
+
+
+def _growing_until(
+    rule: models.TrendRule,
+    window: windows.Window,
+    *,
+    now: float,
+    span: float,
+    start: float,
+    slack: float,
+) -> float:
+    """:func:`decide`'s ``until`` while the span grows from ``start`` (``now`` itself when a
+    value lies within rounding of a third's boundary)."""
+    until = min(window.next_value_after(now), windows.early(start + rule.window))
+    if rule.steady:
+        until = min(until, _profile_edges(rule, window, now, start))
+    # A boundary at the share ``f`` of the span, start + f (now - start), passes the oldest
+    # value after it, at ``t``, when now reaches start + (t - start) / f: the middle for
+    # every rule, the thirds' boundaries for a steady one.
+    # The positions ``Window.range`` would find, with one search per boundary.
+    times = window.series.times
+    lo = bisect.bisect_right(times, now - span)
+    hi = bisect.bisect_right(times, now)
+    for share in (0.5, 1.0 / 3.0, 2.0 / 3.0) if rule.steady else (0.5,):
+        boundary = now - (1.0 - share) * span
+        at = min(max(bisect.bisect_right(times, boundary), lo), hi)
+        if share != 0.5 and at > lo and times[at - 1] > boundary - slack:
+            return now  # a value within rounding of a third's boundary
+        if at < hi:  # the oldest value after the boundary
+            until = min(until, windows.early(start + (times[at] - start) / share))
+    return until

@@ -46,7 +46,7 @@ from typing import Literal, NamedTuple
 
 from rollsafe.config import models
 from rollsafe.domain import observations
-from rollsafe.judge import conditions
+from rollsafe.judge import conditions, daily
 
 __all__ = [
     "EMPTY",
@@ -940,6 +940,9 @@ class Window:
         self._seen = False
         self.changes = 0  # counts folds: equal counts, same contents (see ``steady``)
         self.holds = NO_HOLDS  # the target's upgrades in progress (set by the engine)
+        # Block means kept a day and more, fed before values are trimmed (``judge/daily.py``);
+        # set by the engine for the sources a steady trend rule reads.
+        self.profiles: tuple[daily.Profile, ...] = ()
 
     # ------------------------------------------------------------------ folding in
 
@@ -965,6 +968,8 @@ class Window:
             series.insert(obs)
             if self._first_value_time is None or when < self._first_value_time:
                 self._first_value_time = when
+        for profile in self.profiles:
+            profile.add(obs)
         if when < self._pinned_until:  # rare: late data inside a reference period
             for pin in self._pins.values():
                 if pin.start <= when < pin.end:

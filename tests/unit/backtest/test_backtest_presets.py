@@ -88,6 +88,7 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "memory-grown",
         "memory-leak",
         "memory-trend",
+        "memory-slow-leak",
     }
     trend = by_id["memory-trend"]
     assert isinstance(trend, models.TrendRule)

@@ -393,17 +393,24 @@ def trend_cases(
         "window": draw(st.integers(60, 200)),
         "grace": draw(st.sampled_from([0, 10, 25])),
         "min_rate": draw(st.sampled_from([1, 100, 1000])),
+        "steady": draw(st.booleans()),
     }
     return rule, _series(draw, until=600.0), draw(st.integers(0, 300)) + 0.05
 
 
 def _ranges(rule: models.TrendRule, window: windows.Window, now: float, mark: float) -> object:
-    """What the fits at ``now`` read: the span, its late half, the phase (growing or whole)."""
-    span = min(rule.window, now - mark - rule.grace)
+    """What the fits at ``now`` read: the span, its late half, the phase (growing or whole);
+    a steady rule's thirds too, and whether its watch is over."""
+    span = now - mark - rule.grace if rule.steady else min(rule.window, now - mark - rule.grace)
     if span < rule.min_window:
         return None
+    if rule.steady and span > rule.window:
+        return "over"
     whole = window.range(now - span, now).identity
     late = window.range(now - span / 2.0, now).identity
+    if rule.steady:
+        thirds = [window.range(now - span * k / 3.0, now).identity for k in (1, 2)]
+        return whole, late, thirds
     return whole, late, span == rule.window
 
 
@@ -436,6 +443,7 @@ def test_decide_holds_until_when_it_says_and_agrees_with_the_full_judgement(
         for o in items:
             t = o.time
             later += [t, 2.0 * t - start, t + rule.window, t + rule.window / 2.0]
+            later += [start + 3.0 * (t - start), start + 1.5 * (t - start)]  # thirds
         later += [start + rule.min_window, start + rule.window, math.nextafter(until, now)]
         read = _ranges(rule, window, now, mark)
         for t in later:

@@ -503,6 +503,12 @@ class TrendRule(RuleBase):
         max_length=16,
         description="Unit written after numbers in the decision's sentence, e.g. `%`",
     )
+    steady: bool = Field(
+        default=False,
+        description="A slow leak's rule: fit everything since the upgrade's grace, judge only "
+        "until `window` after it, and require growth that is steady (the means of the span's "
+        "thirds rise in turn, not less and less) and `min_rate` above the slope before",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrendRule:
