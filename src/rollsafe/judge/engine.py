@@ -167,8 +167,7 @@ class Engine:
         # still holds the target's period before its upgrade.
         self._veto = vetoes.Veto(config.policy.fleet_veto, self._by_id, fleet=_View(self))
         self._veto_rules = self._veto.rules
-        for source, before in self._veto.sources.items():
-            extra = self._veto.config.reach + before
+        for source, extra in self._veto.history.items():
             self._history[source] = self._history.get(source, 0.0) + extra
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()

@@ -15,14 +15,15 @@ peers' judgement.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, verdicts
 from rollsafe.judge import composites, rules, sequential, windows
 
-__all__ = ["Fleet", "Reference", "Veto", "sources_needed"]
+__all__ = ["Fleet", "Hold", "Reference", "Veto", "sources_needed"]
 
 _CRITICAL = verdicts.Severity.CRITICAL
 _WARNING = verdicts.Severity.WARNING
@@ -30,6 +31,14 @@ _PEER_WATCHES = 4096  # sequential states kept for the peers (a cache)
 _PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
 
 Reference = tuple[float, float | None]  # an ``upgrade`` mark in force and its reference end
+
+
+class Hold(NamedTuple):
+    """Why a rollback is held: the peers failing the same rule now (``failing``), and those
+    not known yet either way (``undecided``: not seen since, or on their way)."""
+
+    failing: list[str]
+    undecided: list[str]
 
 
 class Fleet(Protocol):
@@ -90,8 +99,17 @@ class Veto:
         fleet: Fleet,
     ) -> None:
         self.config = config
-        self.rules = frozenset(config.rules)
-        self.sources = sources_needed(by_id, config.rules)
+        listed = holdable(by_id) if config.rules == "auto" else config.rules
+        self.rules = frozenset(listed)
+        # Each source under a listed rule keeps more history: ``wait`` (the target judged
+        # that long ago), or ``reach`` and the reference period when a rule on it reads one
+        # (a peer not upgraded has no pin at another target's mark).
+        self.history = {
+            source: config.wait if before is None else config.reach + before
+            for source, before in sources_needed(by_id, listed).items()
+        }
+        # The sources each listed rule reads (its leaves'): a peer is seen through them.
+        self._reads = {rule_id: _reads(by_id, rule_id) for rule_id in listed}
         self._fleet = fleet
         # The listed rules on peers judged against another target's upgrade.
         self._peer_watches: dict[tuple[ids.TargetId, str, Reference], sequential.Watch] = {}
@@ -110,32 +128,37 @@ class Veto:
         evidence["fleet_veto"] = {
             "held": True,
             "severity": _CRITICAL.label,
-            "peers": why,
-            "waiting": not why,
+            "peers": why.failing,
+            "waiting": not why.failing,
+            "waiting_for": why.undecided,
             "wait_s": veto.wait,
             "not_upgraded_for_s": veto.not_upgraded_for,
             "match_labels": list(veto.match_labels),
         }
-        if why:
-            shown = ", ".join(why[:_PEERS_SHOWN])
-            if len(why) > _PEERS_SHOWN:
-                shown += f" and {len(why) - _PEERS_SHOWN} more"
-            said = f"also failing on {shown}, not upgraded: not the upgrade's"
+        if why.failing:
+            said = f"also failing on {_names(why.failing)}, not upgraded: not the upgrade's"
         else:
             said = (
-                f"not critical {durations.format_duration(veto.wait)} ago: waiting for peers "
-                "not upgraded to show the same or not"
+                f"waiting up to {durations.format_duration(veto.wait)} for "
+                f"{_names(why.undecided)} (not upgraded) to show the same or not"
             )
         summary = f"{outcome.summary}; {said}, held as a warning (fleet veto)"
         return rules.Outcome(_WARNING, summary, evidence, pending=True)
 
-    def why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> list[str] | None:
-        """Why a critical ``rule_id`` on ``target`` is held at ``now``: the peers failing it
-        (:meth:`failing_peers`), or an empty list while it was not critical ``wait`` ago too
-        (judged at ``now - wait`` against the same reference: a time, not a memory of past
-        judgements); None: not held. Nothing is held while ``target`` has no ``upgrade``
-        mark in force, or its reference ends longer than ``reach`` ago (the windows may no
-        longer hold it)."""
+    def why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> Hold | None:
+        """Why a critical ``rule_id`` on ``target`` is held at ``now``; None: not held.
+
+        Held while a peer (:meth:`peers`) fails the rule critically now; and, for at most
+        ``wait``, while a peer is *undecided*: it has not been observed since the rule was
+        critical on ``target``, or the rule's condition has started to hold on it (pending,
+        or a composite with a child firing: it may cross a little later). Once every peer
+        has been seen since and none fails or is on its way, the rollback goes at once; with
+        no peer at all, it never waits. The bound: held for undecided peers only while the
+        rule was not critical ``wait`` ago (judged at ``now - wait`` against the same
+        reference: a time, not a memory of past judgements). Nothing is held while
+        ``target`` has no ``upgrade`` mark in force, or its reference ends longer than
+        ``reach`` ago (the windows may no longer hold it).
+        """
         fleet = self._fleet
         reference_at = fleet.reference(target, now)
         if reference_at is None:
@@ -145,35 +168,53 @@ class Veto:
         if now - ends > self.config.reach:
             return None
         reference = (reference_at, reference_end)
-        peers = self.failing_peers(target, rule_id, now=now, reference=reference)
-        if peers:
-            return peers
+        failing: list[str] = []
+        undecided: list[str] = []
+        critical_at: dict[float, bool] = {now: True}  # the target, judged at earlier times
+
+        def critical(at: float) -> bool:
+            known = critical_at.get(at)
+            if known is None:
+                outcome = fleet.judge(rule_id, target, now=at, reference=reference)
+                known = critical_at[at] = outcome.severity is _CRITICAL
+            return known
+
+        for peer, seen in self.peers(target, rule_id, now=now):
+            outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
+            if outcome.severity is _CRITICAL:
+                failing.append(str(peer))
+            elif _on_its_way(outcome) or not critical(seen):
+                undecided.append(str(peer))
+        if failing:
+            return Hold(failing, undecided)
         wait = self.config.wait
-        if wait > 0:
-            earlier = fleet.judge(rule_id, target, now=now - wait, reference=reference)
-            if earlier.severity is not _CRITICAL:
-                return []
+        if undecided and wait > 0 and not critical(now - wait):
+            return Hold([], undecided)
         return None
 
-    def failing_peers(
-        self, target: ids.TargetId, rule_id: str, *, now: float, reference: Reference
-    ) -> list[str]:
-        """The peers of ``target`` on which ``rule_id`` breaches critically now, sorted.
+    def peers(
+        self, target: ids.TargetId, rule_id: str, *, now: float
+    ) -> list[tuple[ids.TargetId, float]]:
+        """The peers of ``target`` for ``rule_id`` at ``now``, sorted, each with when it was
+        last observed (its newest value at or before ``now`` of the sources the rule reads;
+        the oldest of them when it reads several).
 
         A peer: another target the rule applies to, with the same values of the veto's
-        ``match_labels``, and no upgrade mark (started or ended) in the last
-        ``not_upgraded_for``. It is judged at ``now`` against ``target``'s reference period
-        (a peer never upgraded has none of its own), from what has been folded in: once every
-        observation of an instant is in, the order they came in changes nothing (``replay``
-        folds an instant whole before judging it; live, a peer's observation that arrives
-        after the target was judged counts from the next judgement: ``wait`` leaves it
-        time). ``reference``: the target's ``upgrade`` mark in force and reference end.
+        ``match_labels``, no upgrade mark (started or ended) in the last
+        ``not_upgraded_for``, and a value of a source the rule reads (a target never
+        observed there is no witness either way). It is judged at ``now`` against
+        ``target``'s reference period (a peer never upgraded has none of its own), from what
+        has been folded in: once every observation of an instant is in, the order they came
+        in changes nothing (``replay`` folds an instant whole before judging it; live, a
+        peer's observation that arrives after the target was judged counts from the next
+        judgement).
         """
         fleet = self._fleet
         model = fleet.target_model(target)
         keys = self.config.match_labels
         wanted = [model.labels.get(key) for key in keys]
-        peers: list[str] = []
+        sources = self._reads.get(rule_id, ())
+        found: list[tuple[ids.TargetId, float]] = []
         for other in sorted(fleet.targets()):
             if other == target:
                 continue
@@ -183,10 +224,15 @@ class Veto:
                 continue
             if fleet.upgraded_since(other, now - self.config.not_upgraded_for, now):
                 continue
-            outcome = fleet.judge(rule_id, other, now=now, reference=reference)
-            if outcome.severity is _CRITICAL:
-                peers.append(str(other))
-        return peers
+            seen = math.inf
+            for source in sources:
+                window = fleet.window(other, source)
+                newest = window.last(1, until=now) if window is not None else ()
+                if newest:
+                    seen = min(seen, newest[0].time)
+            if seen < math.inf:
+                found.append((other, seen))
+        return found
 
     def peer_regression(
         self,
@@ -217,12 +263,14 @@ class Veto:
         )
 
 
-def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> dict[str, float]:
+def sources_needed(
+    by_id: Mapping[str, models.RuleBase], listed: Sequence[str]
+) -> dict[str, float | None]:
     """The sources whose windows the fleet veto needs longer (the leaves under the listed
     rules: judged ``wait`` ago, and on peers against another target's reference period),
-    each with the reference period a regression rule on it reads
-    beyond its own history (a peer has no pin at another target's mark); a ConfigError for
-    a rule it cannot hold soundly.
+    each with the longest reference period a rule on it reads beyond its own history (a
+    peer has no pin at another target's mark), None when no rule on it reads one; a
+    ConfigError for a rule it cannot hold soundly.
 
     Refused: an unknown id; a listed rule that one event can decide alone: a single-event
     leaf (an alert rule, or a threshold one failing check fires: ``consecutive: 1``, no
@@ -233,7 +281,7 @@ def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) 
     compare with peers themselves).
     """
     problems: list[str] = []
-    sources: dict[str, float] = {}
+    sources: dict[str, float | None] = {}
 
     def visit(rule_id: str, top: str, *, alone: bool) -> None:
         rule = by_id[rule_id]
@@ -248,15 +296,15 @@ def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) 
                 f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, which "
                 "compares with peers itself; list rules against the target's own past"
             )
-        elif isinstance(rule, models.RegressionRule):
-            sources[rule.probe] = max(sources.get(rule.probe, 0.0), rule.before)
+        elif isinstance(rule, models.RegressionRule | models.BaselineRule | models.TrendRule):
+            sources[rule.probe] = max(sources.get(rule.probe) or 0.0, rule.before)
         elif alone and _one_event(rule):
             problems.append(
                 f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
                 "check or one alert); an event on the upgraded host is its own, never held"
             )
         elif isinstance(rule, rules.LeafRule):  # judged ``wait`` ago too
-            sources.setdefault(rule.probe, 0.0)
+            sources.setdefault(rule.probe, None)
 
     for rule_id in listed:
         if rule_id not in by_id:
@@ -266,6 +314,21 @@ def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) 
     if problems:
         raise errors.ConfigError(problems[0], problems=problems)
     return sources
+
+
+def holdable(by_id: Mapping[str, models.RuleBase]) -> list[str]:
+    """``rules: auto``: every critical rule the veto can hold soundly (see
+    :func:`sources_needed`), in configuration order."""
+    found: list[str] = []
+    for rule_id, rule in by_id.items():
+        if rule.severity != "critical":
+            continue
+        try:
+            sources_needed(by_id, [rule_id])
+        except errors.ConfigError:
+            continue  # one event decides it, or it compares with peers itself
+        found.append(rule_id)
+    return found
 
 
 def _one_event(rule: models.RuleBase) -> bool:
@@ -278,3 +341,30 @@ def _one_event(rule: models.RuleBase) -> bool:
         and not rule.for_
         and rule.episodes <= 1
     )
+
+
+def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...]:
+    """The sources the leaves under ``rule_id`` read, sorted (alert rules read none)."""
+    found: set[str] = set()
+    stack = [rule_id]
+    while stack:
+        rule = by_id[stack.pop()]
+        if isinstance(rule, composites.CompositeRule):
+            stack.extend(rule.rules)
+        elif isinstance(rule, rules.LeafRule | models.RegressionRule | models.CohortRule):
+            found.add(rule.probe)
+    return tuple(sorted(found))
+
+
+def _on_its_way(outcome: rules.Outcome) -> bool:
+    """True when a peer's outcome shows the rule's condition starting to hold: pending (the
+    newest value fails it, a sequential test leaning that way), or a composite with a child
+    firing (a second witness may follow)."""
+    return outcome.pending or bool(outcome.evidence.get("firing"))
+
+
+def _names(peers: Sequence[str]) -> str:
+    shown = ", ".join(peers[:_PEERS_SHOWN])
+    if len(peers) > _PEERS_SHOWN:
+        shown += f" and {len(peers) - _PEERS_SHOWN} more"
+    return shown
