@@ -27,14 +27,12 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
-* The fleet veto (``policy.fleet_veto``, off by default): a critical decision of a listed
-  rule is held as a warning while the same rule is critical, now, on a peer not upgraded (the
-  rule applies to it, same ``match_labels`` values, no upgrade mark in ``not_upgraded_for``),
-  the peer judged against the target's reference period (``vetoes.Veto``, which reads the
-  engine through a read-only view, ``_View``), and
-  until the rule was critical ``wait`` ago too (judged at ``now - wait``: time for peers to
-  show it). It reads the peers as folded at ``now``: once an instant is all in, fold order
-  changes nothing.
+* The fleet veto (``policy.fleet_veto``, on by default: ``vetoes.Veto``, which reads the
+  engine through a read-only view, ``_View``): a critical decision of a listed rule is held
+  as a warning while the same rule is critical, now, on a peer not upgraded (judged against
+  the target's reference period), and, at most ``wait``, while a peer is not known yet either
+  way. It reads the peers as folded at ``now``: once an instant is all in, fold order changes
+  nothing.
 * ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
   its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
   like the windows: the same assignment, observations and ``now`` give the same decisions.
