@@ -23,7 +23,7 @@ from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, verdicts
 from rollsafe.judge import composites, rules, sequential, windows
 
-__all__ = ["Fleet", "Hold", "Reference", "Veto", "sources_needed"]
+__all__ = ["Fleet", "Hold", "Reference", "Veto", "holdable", "sources_needed"]
 
 _CRITICAL = verdicts.Severity.CRITICAL
 _WARNING = verdicts.Severity.WARNING
@@ -111,6 +111,7 @@ class Veto:
         # The sources each listed rule reads (its leaves'): a peer is seen through them.
         self._reads = {rule_id: _reads(by_id, rule_id) for rule_id in listed}
         self._fleet = fleet
+        self._by_id = by_id
         # The listed rules on peers judged against another target's upgrade.
         self._peer_watches: dict[tuple[ids.TargetId, str, Reference], sequential.Watch] = {}
 
@@ -150,8 +151,9 @@ class Veto:
 
         Held while a peer (:meth:`peers`) fails the rule critically now; and, for at most
         ``wait``, while a peer is *undecided*: it has not been observed since the rule was
-        critical on ``target``, or the rule's condition has started to hold on it (pending,
-        or a composite with a child firing: it may cross a little later). Once every peer
+        critical on ``target``, or the rule's condition has started to hold on it (a
+        threshold's newest value fails it, or a composite has a child firing: it may cross a
+        little later; see ``_on_its_way``). Once every peer
         has been seen since and none fails or is on its way, the rollback goes at once; with
         no peer at all, it never waits. The bound: held for undecided peers only while the
         rule was not critical ``wait`` ago (judged at ``now - wait`` against the same
@@ -183,7 +185,7 @@ class Veto:
             outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
             if outcome.severity is _CRITICAL:
                 failing.append(str(peer))
-            elif _on_its_way(outcome) or not critical(seen):
+            elif _on_its_way(self._by_id[rule_id], outcome) or not critical(seen):
                 undecided.append(str(peer))
         if failing:
             return Hold(failing, undecided)
@@ -356,11 +358,15 @@ def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...
     return tuple(sorted(found))
 
 
-def _on_its_way(outcome: rules.Outcome) -> bool:
-    """True when a peer's outcome shows the rule's condition starting to hold: pending (the
-    newest value fails it, a sequential test leaning that way), or a composite with a child
-    firing (a second witness may follow)."""
-    return outcome.pending or bool(outcome.evidence.get("firing"))
+def _on_its_way(rule: models.RuleBase, outcome: rules.Outcome) -> bool:
+    """True when a peer's outcome shows the rule's condition starting to hold: a threshold
+    whose newest value fails it (``pending``: two of ``down``'s three failed checks), or a
+    composite with a child firing (a second witness may follow). Not a regression test
+    leaning that way, nor a baseline with some values failing: among many healthy peers one
+    always does, and every rollback would wait the whole ``wait``."""
+    if isinstance(rule, composites.CompositeRule):
+        return bool(outcome.evidence.get("firing"))
+    return isinstance(rule, models.ThresholdRule) and outcome.pending
 
 
 def _names(peers: Sequence[str]) -> str:
