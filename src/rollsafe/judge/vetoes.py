@@ -203,8 +203,9 @@ class Veto:
 
         A peer: another target the rule applies to, with the same values of the veto's
         ``match_labels``, no upgrade mark (started or ended) in the last
-        ``not_upgraded_for``, and a value of a source the rule reads (a target never
-        observed there is no witness either way). It is judged at ``now`` against
+        ``not_upgraded_for``, and a value of a source the rule reads no older than ``wait``
+        and the slowest of those sources' intervals (a target never observed there, or
+        silent since, is no witness either way). It is judged at ``now`` against
         ``target``'s reference period (a peer never upgraded has none of its own), from what
         has been folded in: once every observation of an instant is in, the order they came
         in changes nothing (``replay`` folds an instant whole before judging it; live, a
@@ -216,6 +217,10 @@ class Veto:
         keys = self.config.match_labels
         wanted = [model.labels.get(key) for key in keys]
         sources = self._reads.get(rule_id, ())
+        # A peer silent longer than the wait and one check is no witness (a host gone, a
+        # recording that does not follow it): waiting for it would cost every rollback the
+        # whole wait.
+        stale = now - self.config.wait - max((fleet.floor(s) or 0.0 for s in sources), default=0.0)
         found: list[tuple[ids.TargetId, float]] = []
         for other in sorted(fleet.targets()):
             if other == target:
@@ -232,7 +237,7 @@ class Veto:
                 newest = window.last(1, until=now) if window is not None else ()
                 if newest:
                     seen = min(seen, newest[0].time)
-            if seen < math.inf:
+            if stale <= seen < math.inf:
                 found.append((other, seen))
         return found
 
