@@ -636,12 +636,11 @@ HELD_OUT_4_MISSED = {
     "fault-memory-leak-real-slow",  # 1.5 points/h over real wander: memory-trend sees 2.9%/h
     # fault-segfault-slow-loop (one segfault every 6-10 min) until segfaults-repeat
 }
-HELD_OUT_4_FALSE_ROLLBACKS: set[str] = {
-    # healthy-dependency-outage-fleet (errors-confirmed on web-1) is spared since the fleet
-    # veto is on by default: web-2, never upgraded, fails the same rules at the same time
-    # healthy-warmup-tiered (p99 3x for 4 min, latency-quantile-up after 90 s) is spared since
-    # the regression rule holds a cold start until cold_grace (5 minutes after the upgrade)
-}
+# healthy-dependency-outage-fleet (errors-confirmed on web-1) is spared since the fleet veto is
+# on by default: web-2, never upgraded, fails the same rules at the same time.
+# healthy-warmup-tiered (p99 3x for 4 min, latency-quantile-up after 90 s) is spared since
+# the regression rule holds a cold start until cold_grace (5 minutes after the upgrade)
+HELD_OUT_4_FALSE_ROLLBACKS: set[str] = set()
 
 
 @pytest.mark.slow
