@@ -29,13 +29,12 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
 * ``evaluate`` returns, in configuration order, one decision per rule whose ``targets``
   selector picks the target (OK ones included), then one ``blind:<source>`` decision per
   source seen on the target, sorted by source. Composite children are evaluated once per call.
-* The fleet veto (``policy.fleet_veto``, off by default): a critical decision of a listed
-  rule is held as a warning while the same rule is critical, now, on a peer not upgraded (the
-  rule applies to it, same ``match_labels`` values, no upgrade mark in ``not_upgraded_for``),
-  the peer judged against the target's reference period (``_held``, ``_failing_peers``), and
-  until the rule was critical ``wait`` ago too (judged at ``now - wait``: time for peers to
-  show it). It reads the peers as folded at ``now``: once an instant is all in, fold order
-  changes nothing.
+* The fleet veto (``policy.fleet_veto``, on by default: ``vetoes.Veto``, which reads the
+  engine through a read-only view, ``_View``): a critical decision of a listed rule is held
+  as a warning while the same rule is critical, now, on a peer not upgraded (judged against
+  the target's reference period), and, at most ``wait``, while a peer is not known yet either
+  way. It reads the peers as folded at ``now``: once an instant is all in, fold order changes
+  nothing.
 * ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
   its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
   like the windows: the same assignment, observations and ``now`` give the same decisions.
@@ -64,7 +63,7 @@ import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from rollsafe.config import durations, models
+from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import (
     alerts,
@@ -93,8 +92,6 @@ __all__ = [
 _OK = verdicts.Severity.OK
 _WARNING = verdicts.Severity.WARNING
 _CRITICAL = verdicts.Severity.CRITICAL
-_PEER_WATCHES = 4096  # sequential states kept for the fleet veto's peers (a cache)
-_PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
 _NO_WINDOWS: Mapping[str, windows.Window] = {}
 
 _Judged = tuple[str, str, str, rules.Outcome]  # rule id, kind, version, outcome
@@ -172,13 +169,12 @@ class Engine:
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
-        # The fleet veto (``_held``): the rules whose rollback a failing peer holds; the
-        # sources their reference-reading leaves read keep ``reach`` more history, so a peer
-        # not upgraded still holds the target's period before its upgrade.
-        self._veto = config.policy.fleet_veto
-        self._veto_rules = frozenset(self._veto.rules)
-        for source, before in vetoes.sources_needed(self._by_id, self._veto.rules).items():
-            extra = self._veto.reach + before
+        # The fleet veto (``vetoes.Veto``): the rules whose rollback a failing peer holds;
+        # the sources their leaves read keep ``reach`` more history, so a peer not upgraded
+        # still holds the target's period before its upgrade.
+        self._veto = vetoes.Veto(config.policy.fleet_veto, self._by_id, fleet=_View(self))
+        self._veto_rules = self._veto.rules
+        for source, extra in self._veto.history.items():
             self._history[source] = self._history.get(source, 0.0) + extra
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
@@ -199,10 +195,6 @@ class Engine:
         # Each regression rule's sequential test per target: folded buckets and the wealth
         # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
         self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
-        # The same rules on peers judged against another target's upgrade (the fleet veto).
-        self._peer_watches: dict[
-            tuple[ids.TargetId, str, tuple[float, float | None]], sequential.Watch
-        ] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -385,7 +377,7 @@ class Engine:
                 continue
             outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=active)
             if rule.id in self._veto_rules:  # composites above it saw its own outcome
-                outcome = self._held(target, rule.id, outcome, now=now)
+                outcome = self._veto.held(target, rule.id, outcome, now=now)
             judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
         for source, window in sorted(self._windows.get(target, {}).items()):
             outcome = self._blindness(target, source, window.streak())
@@ -463,7 +455,7 @@ class Engine:
             # asked again on every call while the rule's own severity is critical.
             held = (
                 severity.get(rule_id) is _CRITICAL
-                and self._why_held(target, rule_id, now=now) is not None
+                and self._veto.why_held(target, rule_id, now=now) is not None
             )
             if held is not (rule_id in settled.held):
                 if held:
@@ -678,7 +670,7 @@ class Engine:
         model = self._target_model(target)
         outcome = self._outcome(rule_id, target, model, now=now, memo={}, active=set())
         if rule_id in self._veto_rules:
-            outcome = self._held(target, rule_id, outcome, now=now)
+            outcome = self._veto.held(target, rule_id, outcome, now=now)
         return outcome
 
     def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
@@ -792,7 +784,7 @@ class Engine:
             if reference is None:
                 outcome = self._regression_outcome(rule, target, now=now)
             else:
-                outcome = self._peer_regression(rule, target, reference, now=now)
+                outcome = self._veto.peer_regression(rule, target, reference, now=now)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
@@ -800,148 +792,6 @@ class Engine:
             outcome = self._alerts.evaluate(rule, target, now=now)
         memo[rule_id] = outcome
         return outcome
-
-    # ------------------------------------------------------------------ the fleet veto
-
-    def _held(
-        self, target: ids.TargetId, rule_id: str, outcome: rules.Outcome, *, now: float
-    ) -> rules.Outcome:
-        """``outcome``, held as a warning when the fleet veto says so (``_why_held``)."""
-        if outcome.severity is not _CRITICAL:
-            return outcome
-        why = self._why_held(target, rule_id, now=now)
-        if why is None:
-            return outcome
-        evidence = dict(outcome.evidence)
-        veto = self._veto
-        evidence["fleet_veto"] = {
-            "held": True,
-            "severity": _CRITICAL.label,
-            "peers": why,
-            "waiting": not why,
-            "wait_s": veto.wait,
-            "not_upgraded_for_s": veto.not_upgraded_for,
-            "match_labels": list(veto.match_labels),
-        }
-        if why:
-            shown = ", ".join(why[:_PEERS_SHOWN])
-            if len(why) > _PEERS_SHOWN:
-                shown += f" and {len(why) - _PEERS_SHOWN} more"
-            said = f"also failing on {shown}, not upgraded: not the upgrade's"
-        else:
-            said = (
-                f"not critical {durations.format_duration(veto.wait)} ago: waiting for peers "
-                "not upgraded to show the same or not"
-            )
-        summary = f"{outcome.summary}; {said}, held as a warning (fleet veto)"
-        return rules.Outcome(_WARNING, summary, evidence, pending=True)
-
-    def _why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> list[str] | None:
-        """Why a critical ``rule_id`` on ``target`` is held at ``now``: the peers failing it
-        (``_failing_peers``), or an empty list while it was not critical ``wait`` ago too
-        (judged at ``now - wait`` against the same reference: a time, not a memory of past
-        judgements); None: not held. Nothing is held while ``target`` has no ``upgrade``
-        mark in force, or its reference ends longer than ``reach`` ago (the windows may no
-        longer hold it)."""
-        reference_at = self._reference(target, now)
-        if reference_at is None:
-            return None
-        reference_end = self._reference_end(target, reference_at)
-        ends = reference_at if reference_end is None else min(reference_end, reference_at)
-        if now - ends > self._veto.reach:
-            return None
-        reference = (reference_at, reference_end)
-        peers = self._failing_peers(target, rule_id, now=now, reference=reference)
-        if peers:
-            return peers
-        wait = self._veto.wait
-        if wait > 0:
-            earlier = self._outcome(
-                rule_id,
-                target,
-                self._target_model(target),
-                now=now - wait,
-                memo={},
-                active=set(),
-                reference=reference,
-            )
-            if earlier.severity is not _CRITICAL:
-                return []
-        return None
-
-    def _failing_peers(
-        self,
-        target: ids.TargetId,
-        rule_id: str,
-        *,
-        now: float,
-        reference: tuple[float, float | None],
-    ) -> list[str]:
-        """The peers of ``target`` on which ``rule_id`` breaches critically now, sorted.
-
-        A peer: another target the rule applies to, with the same values of the veto's
-        ``match_labels``, and no upgrade mark (started or ended) in the last
-        ``not_upgraded_for``. It is judged at ``now`` against ``target``'s reference period
-        (a peer never upgraded has none of its own), from what has been folded in: once every
-        observation of an instant is in, the order they came in changes nothing (``replay``
-        folds an instant whole before judging it; live, a peer's observation that arrives
-        after the target was judged counts from the next judgement: ``wait`` leaves it
-        time). ``reference``: the target's ``upgrade`` mark in force and reference end.
-        """
-        model = self._target_model(target)
-        keys = self._veto.match_labels
-        wanted = [model.labels.get(key) for key in keys]
-        peers: list[str] = []
-        for other in sorted(self.targets()):
-            if other == target:
-                continue
-            other_model = self._target_model(other)
-            if rule_id not in self._applying(other, other_model):
-                continue
-            if [other_model.labels.get(key) for key in keys] != wanted:
-                continue
-            if self._upgraded_since(other, now - self._veto.not_upgraded_for, now):
-                continue
-            outcome = self._outcome(
-                rule_id,
-                other,
-                other_model,
-                now=now,
-                memo={},
-                active=set(),
-                reference=reference,
-            )
-            if outcome.severity is _CRITICAL:
-                peers.append(str(other))
-        return peers
-
-    def _peer_regression(
-        self,
-        rule: models.RegressionRule,
-        peer: ids.TargetId,
-        reference: tuple[float, float | None],
-        *,
-        now: float,
-    ) -> rules.Outcome:
-        """A regression rule against its own past on ``peer``, with another target's upgrade
-        as the reference (``_failing_peers``): its own sequential state per reference, so
-        the peer's own watch is never folded again for it. ``vetoes.sources_needed`` refused
-        the other kinds of regression."""
-        key = (peer, rule.id, reference)
-        state = self._peer_watches.get(key)
-        if state is None:
-            if len(self._peer_watches) >= _PEER_WATCHES:
-                self._peer_watches.clear()  # a cache: a dropped watch is folded again
-            state = self._peer_watches[key] = sequential.Watch()
-        return sequential.judge_self(
-            rule,
-            self._windows.get(peer, {}).get(rule.probe),
-            now=now,
-            reference_at=reference[0],
-            reference_end=reference[1],
-            floor=self._floors.get(rule.probe),
-            state=state,
-        )
 
     def _upgraded_since(self, target: ids.TargetId, start: float, now: float) -> bool:
         """True when ``target`` has an upgrade mark (started or ended) in ``(start, now]``."""
@@ -1084,6 +934,49 @@ class Engine:
             evidence=evidence,
             # A rule's "look again soon" is a field of its outcome, not evidence.
             pending=outcome.pending,
+        )
+
+
+class _View:
+    """The engine as the fleet veto reads it (``vetoes.Fleet``): read-only, nothing folded."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def targets(self) -> list[ids.TargetId]:
+        return self._engine.targets()
+
+    def target_model(self, target: ids.TargetId) -> models.Target:
+        return self._engine._target_model(target)
+
+    def applying(self, target: ids.TargetId) -> frozenset[str]:
+        engine = self._engine
+        return engine._applying(target, engine._target_model(target))
+
+    def reference(self, target: ids.TargetId, now: float) -> float | None:
+        return self._engine._reference(target, now)
+
+    def reference_end(self, target: ids.TargetId, upgrade_at: float | None) -> float | None:
+        return self._engine._reference_end(target, upgrade_at)
+
+    def upgraded_since(self, target: ids.TargetId, start: float, now: float) -> bool:
+        return self._engine._upgraded_since(target, start, now)
+
+    def window(self, target: ids.TargetId, source: str) -> windows.Window | None:
+        return self._engine._windows.get(target, _NO_WINDOWS).get(source)
+
+    def floor(self, source: str) -> float | None:
+        return self._engine._floors.get(source)
+
+    def judge(
+        self, rule_id: str, target: ids.TargetId, *, now: float, reference: vetoes.Reference
+    ) -> rules.Outcome:
+        engine = self._engine
+        model = engine._target_model(target)
+        return engine._outcome(
+            rule_id, target, model, now=now, memo={}, active=set(), reference=reference
         )
 
 

@@ -1,28 +1,283 @@
-"""The fleet veto's rules, checked (judge, pure): which listed rules it may hold, and what it
-needs kept.
+"""The fleet veto (judge, pure): a listed rule's rollback held while peers that were not
+upgraded fail the same way, and the rules it may hold, checked.
 
 ``policy.fleet_veto`` lets the engine hold a listed rule's rollback as a warning while the
-same rule is critical on a peer that was not upgraded (``Engine._held``). Holding is only
-sound for rules that no single event on the upgraded host decides, and for rules that do not
-compare with peers themselves; ``sources_needed`` refuses the others when the engine is
-built, and says which sources' windows must keep more history for the peers' judgement.
+same rule is critical on a peer that was not upgraded (:class:`Veto`). The engine asks it
+about each top-level decision of a listed rule and lends it a read-only view of its windows,
+marks and rule states (:class:`Fleet`); the veto keeps nothing but a cache of the peers'
+sequential tests, so a decision stays a function of the observations, the marks and ``now``.
+
+Holding is only sound for rules that no single event on the upgraded host decides, and for
+rules that do not compare with peers themselves; :func:`sources_needed` refuses the others
+when the engine is built, and says which sources' windows must keep more history for the
+peers' judgement.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple, Protocol
 
-from rollsafe.config import models
-from rollsafe.domain import errors
-from rollsafe.judge import composites, rules
+from rollsafe.config import durations, models
+from rollsafe.domain import errors, ids, verdicts
+from rollsafe.judge import composites, rules, sequential, windows
+
+__all__ = ["Fleet", "Hold", "Reference", "Veto", "holdable", "sources_needed"]
+
+_CRITICAL = verdicts.Severity.CRITICAL
+_WARNING = verdicts.Severity.WARNING
+_PEER_WATCHES = 4096  # sequential states kept for the peers (a cache)
+_PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
+
+Reference = tuple[float, float | None]  # an ``upgrade`` mark in force and its reference end
 
 
-def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) -> dict[str, float]:
+class Hold(NamedTuple):
+    """Why a rollback is held: the peers failing the same rule now (``failing``), and those
+    not known yet either way (``undecided``: not seen since, or on their way)."""
+
+    failing: list[str]
+    undecided: list[str]
+
+
+class Fleet(Protocol):
+    """What the veto reads of the engine: a read-only view, nothing folded through it."""
+
+    def targets(self) -> list[ids.TargetId]:
+        """Every target the engine knows (configured or observed)."""
+        ...
+
+    def target_model(self, target: ids.TargetId) -> models.Target:
+        """``target``'s configuration (labels), a bare one for a target only observed."""
+        ...
+
+    def applying(self, target: ids.TargetId) -> frozenset[str]:
+        """Ids of the rules whose ``targets`` selector picks ``target``."""
+        ...
+
+    def reference(self, target: ids.TargetId, now: float) -> float | None:
+        """``target``'s latest ``upgrade`` mark at or before ``now`` (None: none)."""
+        ...
+
+    def reference_end(self, target: ids.TargetId, upgrade_at: float | None) -> float | None:
+        """Where "before the upgrade" ends for the ``upgrade`` mark at ``upgrade_at``."""
+        ...
+
+    def upgraded_since(self, target: ids.TargetId, start: float, now: float) -> bool:
+        """True when ``target`` has an upgrade mark (started or ended) in ``(start, now]``."""
+        ...
+
+    def window(self, target: ids.TargetId, source: str) -> windows.Window | None:
+        """The window of ``(target, source)``, None when that source never spoke there."""
+        ...
+
+    def floor(self, source: str) -> float | None:
+        """The configured interval of probe ``source`` (None: not a configured probe)."""
+        ...
+
+    def judge(
+        self, rule_id: str, target: ids.TargetId, *, now: float, reference: Reference
+    ) -> rules.Outcome:
+        """``rule_id``'s own outcome on ``target`` at ``now``, baselines, trends and
+        regressions judged against ``reference`` (no memo of the engine read or kept)."""
+        ...
+
+
+class Veto:
+    """``policy.fleet_veto`` applied: which decisions of the listed rules are held and why.
+
+    Built once per engine with the view it reads (``fleet``); ``sources_needed`` checks the
+    listed rules first (a ConfigError for one it cannot hold soundly).
+    """
+
+    def __init__(
+        self,
+        config: models.FleetVeto,
+        by_id: Mapping[str, models.RuleBase],
+        *,
+        fleet: Fleet,
+    ) -> None:
+        self.config = config
+        listed = holdable(by_id) if config.rules == "auto" else config.rules
+        self.rules = frozenset(listed)
+        # Each source under a listed rule keeps more history: ``wait`` (the target judged
+        # that long ago), or ``reach`` and the reference period when a rule on it reads one
+        # (a peer not upgraded has no pin at another target's mark).
+        self.history = {
+            source: config.wait if before is None else config.reach + before
+            for source, before in sources_needed(by_id, listed).items()
+        }
+        # The sources each listed rule reads (its leaves'): a peer is seen through them.
+        self._reads = {rule_id: _reads(by_id, rule_id) for rule_id in listed}
+        self._fleet = fleet
+        self._by_id = by_id
+        # The listed rules on peers judged against another target's upgrade.
+        self._peer_watches: dict[tuple[ids.TargetId, str, Reference], sequential.Watch] = {}
+
+    def held(
+        self, target: ids.TargetId, rule_id: str, outcome: rules.Outcome, *, now: float
+    ) -> rules.Outcome:
+        """``outcome``, held as a warning when the fleet veto says so (:meth:`why_held`)."""
+        if outcome.severity is not _CRITICAL:
+            return outcome
+        why = self.why_held(target, rule_id, now=now)
+        if why is None:
+            return outcome
+        evidence = dict(outcome.evidence)
+        veto = self.config
+        evidence["fleet_veto"] = {
+            "held": True,
+            "severity": _CRITICAL.label,
+            "peers": why.failing,
+            "waiting": not why.failing,
+            "waiting_for": why.undecided,
+            "wait_s": veto.wait,
+            "not_upgraded_for_s": veto.not_upgraded_for,
+            "match_labels": list(veto.match_labels),
+        }
+        if why.failing:
+            said = f"also failing on {_names(why.failing)}, not upgraded: not the upgrade's"
+        else:
+            said = (
+                f"waiting up to {durations.format_duration(veto.wait)} for "
+                f"{_names(why.undecided)} (not upgraded) to show the same or not"
+            )
+        summary = f"{outcome.summary}; {said}, held as a warning (fleet veto)"
+        return rules.Outcome(_WARNING, summary, evidence, pending=True)
+
+    def why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> Hold | None:
+        """Why a critical ``rule_id`` on ``target`` is held at ``now``; None: not held.
+
+        Held while a peer (:meth:`peers`) fails the rule critically now; and, for at most
+        ``wait``, while a peer is *undecided*: it has not been observed since the rule was
+        critical on ``target``, or the rule's condition has started to hold on it (a
+        threshold's newest value fails it, or a composite has a child firing: it may cross a
+        little later; see ``_on_its_way``). Once every peer
+        has been seen since and none fails or is on its way, the rollback goes at once; with
+        no peer at all, it never waits. The bound: held for undecided peers only while the
+        rule was not critical ``wait`` ago (judged at ``now - wait`` against the same
+        reference: a time, not a memory of past judgements). Nothing is held while
+        ``target`` has no ``upgrade`` mark in force, or its reference ends longer than
+        ``reach`` ago (the windows may no longer hold it).
+        """
+        fleet = self._fleet
+        reference_at = fleet.reference(target, now)
+        if reference_at is None:
+            return None
+        reference_end = fleet.reference_end(target, reference_at)
+        ends = reference_at if reference_end is None else min(reference_end, reference_at)
+        if now - ends > self.config.reach:
+            return None
+        reference = (reference_at, reference_end)
+        failing: list[str] = []
+        undecided: list[str] = []
+        critical_at: dict[float, bool] = {now: True}  # the target, judged at earlier times
+
+        def critical(at: float) -> bool:
+            known = critical_at.get(at)
+            if known is None:
+                outcome = fleet.judge(rule_id, target, now=at, reference=reference)
+                known = critical_at[at] = outcome.severity is _CRITICAL
+            return known
+
+        for peer, seen in self.peers(target, rule_id, now=now):
+            outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
+            if outcome.severity is _CRITICAL:
+                failing.append(str(peer))
+            elif _on_its_way(self._by_id[rule_id], outcome) or not critical(seen):
+                undecided.append(str(peer))
+        if failing:
+            return Hold(failing, undecided)
+        wait = self.config.wait
+        if undecided and wait > 0 and not critical(now - wait):
+            return Hold([], undecided)
+        return None
+
+    def peers(
+        self, target: ids.TargetId, rule_id: str, *, now: float
+    ) -> list[tuple[ids.TargetId, float]]:
+        """The peers of ``target`` for ``rule_id`` at ``now``, sorted, each with when it was
+        last observed (its newest value at or before ``now`` of the sources the rule reads;
+        the oldest of them when it reads several).
+
+        A peer: another target the rule applies to, with the same values of the veto's
+        ``match_labels``, no upgrade mark (started or ended) in the last
+        ``not_upgraded_for``, and a value of a source the rule reads no older than ``wait``
+        and the slowest of those sources' intervals (a target never observed there, or
+        silent since, is no witness either way). It is judged at ``now`` against
+        ``target``'s reference period (a peer never upgraded has none of its own), from what
+        has been folded in: once every observation of an instant is in, the order they came
+        in changes nothing (``replay`` folds an instant whole before judging it; live, a
+        peer's observation that arrives after the target was judged counts from the next
+        judgement).
+        """
+        fleet = self._fleet
+        model = fleet.target_model(target)
+        keys = self.config.match_labels
+        wanted = [model.labels.get(key) for key in keys]
+        sources = self._reads.get(rule_id, ())
+        # A peer silent longer than the wait and one check is no witness (a host gone, a
+        # recording that does not follow it): waiting for it would cost every rollback the
+        # whole wait.
+        stale = now - self.config.wait - max((fleet.floor(s) or 0.0 for s in sources), default=0.0)
+        found: list[tuple[ids.TargetId, float]] = []
+        for other in sorted(fleet.targets()):
+            if other == target:
+                continue
+            if rule_id not in fleet.applying(other):
+                continue
+            if [fleet.target_model(other).labels.get(key) for key in keys] != wanted:
+                continue
+            if fleet.upgraded_since(other, now - self.config.not_upgraded_for, now):
+                continue
+            seen = math.inf
+            for source in sources:
+                window = fleet.window(other, source)
+                newest = window.last(1, until=now) if window is not None else ()
+                if newest:
+                    seen = min(seen, newest[0].time)
+            if stale <= seen < math.inf:
+                found.append((other, seen))
+        return found
+
+    def peer_regression(
+        self,
+        rule: models.RegressionRule,
+        peer: ids.TargetId,
+        reference: Reference,
+        *,
+        now: float,
+    ) -> rules.Outcome:
+        """A regression rule against its own past on ``peer``, with another target's upgrade
+        as the reference (:meth:`failing_peers`): its own sequential state per reference, so
+        the peer's own watch is never folded again for it. :func:`sources_needed` refused
+        the other kinds of regression."""
+        key = (peer, rule.id, reference)
+        state = self._peer_watches.get(key)
+        if state is None:
+            if len(self._peer_watches) >= _PEER_WATCHES:
+                self._peer_watches.clear()  # a cache: a dropped watch is folded again
+            state = self._peer_watches[key] = sequential.Watch()
+        return sequential.judge_self(
+            rule,
+            self._fleet.window(peer, rule.probe),
+            now=now,
+            reference_at=reference[0],
+            reference_end=reference[1],
+            floor=self._fleet.floor(rule.probe),
+            state=state,
+        )
+
+
+def sources_needed(
+    by_id: Mapping[str, models.RuleBase], listed: Sequence[str]
+) -> dict[str, float | None]:
     """The sources whose windows the fleet veto needs longer (the leaves under the listed
     rules: judged ``wait`` ago, and on peers against another target's reference period),
-    each with the reference period a regression rule on it reads
-    beyond its own history (a peer has no pin at another target's mark); a ConfigError for
-    a rule it cannot hold soundly.
+    each with the longest reference period a rule on it reads beyond its own history (a
+    peer has no pin at another target's mark), None when no rule on it reads one; a
+    ConfigError for a rule it cannot hold soundly.
 
     Refused: an unknown id; a listed rule that one event can decide alone: a single-event
     leaf (an alert rule, or a threshold one failing check fires: ``consecutive: 1``, no
@@ -33,7 +288,7 @@ def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) 
     compare with peers themselves).
     """
     problems: list[str] = []
-    sources: dict[str, float] = {}
+    sources: dict[str, float | None] = {}
 
     def visit(rule_id: str, top: str, *, alone: bool) -> None:
         rule = by_id[rule_id]
@@ -48,15 +303,15 @@ def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) 
                 f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, which "
                 "compares with peers itself; list rules against the target's own past"
             )
-        elif isinstance(rule, models.RegressionRule):
-            sources[rule.probe] = max(sources.get(rule.probe, 0.0), rule.before)
+        elif isinstance(rule, models.RegressionRule | models.BaselineRule | models.TrendRule):
+            sources[rule.probe] = max(sources.get(rule.probe) or 0.0, rule.before)
         elif alone and _one_event(rule):
             problems.append(
                 f"policy.fleet_veto: {top!r} fires on one event of {rule_id!r} (one failing "
                 "check or one alert); an event on the upgraded host is its own, never held"
             )
         elif isinstance(rule, rules.LeafRule):  # judged ``wait`` ago too
-            sources.setdefault(rule.probe, 0.0)
+            sources.setdefault(rule.probe, None)
 
     for rule_id in listed:
         if rule_id not in by_id:
@@ -66,6 +321,21 @@ def sources_needed(by_id: Mapping[str, models.RuleBase], listed: Sequence[str]) 
     if problems:
         raise errors.ConfigError(problems[0], problems=problems)
     return sources
+
+
+def holdable(by_id: Mapping[str, models.RuleBase]) -> list[str]:
+    """``rules: auto``: every critical rule the veto can hold soundly (see
+    :func:`sources_needed`), in configuration order."""
+    found: list[str] = []
+    for rule_id, rule in by_id.items():
+        if rule.severity != "critical":
+            continue
+        try:
+            sources_needed(by_id, [rule_id])
+        except errors.ConfigError:
+            continue  # one event decides it, or it compares with peers itself
+        found.append(rule_id)
+    return found
 
 
 def _one_event(rule: models.RuleBase) -> bool:
@@ -78,3 +348,34 @@ def _one_event(rule: models.RuleBase) -> bool:
         and not rule.for_
         and rule.episodes <= 1
     )
+
+
+def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...]:
+    """The sources the leaves under ``rule_id`` read, sorted (alert rules read none)."""
+    found: set[str] = set()
+    stack = [rule_id]
+    while stack:
+        rule = by_id[stack.pop()]
+        if isinstance(rule, composites.CompositeRule):
+            stack.extend(rule.rules)
+        elif isinstance(rule, rules.LeafRule | models.RegressionRule | models.CohortRule):
+            found.add(rule.probe)
+    return tuple(sorted(found))
+
+
+def _on_its_way(rule: models.RuleBase, outcome: rules.Outcome) -> bool:
+    """True when a peer's outcome shows the rule's condition starting to hold: a threshold
+    whose newest value fails it (``pending``: two of ``down``'s three failed checks), or a
+    composite with a child firing (a second witness may follow). Not a regression test
+    leaning that way, nor a baseline with some values failing: among many healthy peers one
+    always does, and every rollback would wait the whole ``wait``."""
+    if isinstance(rule, composites.CompositeRule):
+        return bool(outcome.evidence.get("firing"))
+    return isinstance(rule, models.ThresholdRule) and outcome.pending
+
+
+def _names(peers: Sequence[str]) -> str:
+    shown = ", ".join(peers[:_PEERS_SHOWN])
+    if len(peers) > _PEERS_SHOWN:
+        shown += f" and {len(peers) - _PEERS_SHOWN} more"
+    return shown

@@ -152,7 +152,12 @@ def test_decisions_are_those_of_the_daemon_path_observe_then_evaluate_the_target
     lines.append({"type": "mark", "t": 10, "target": "web-1", "name": "upgrade"})
     lines.append({"t": 20, "target": "web-9", "source": "health", "value": 0})
     recording = _recording(*lines, end=1090.0)
-    config = _config()
+    # web-9 (unconfigured, never upgraded) fails a check 10 s before web-1's outage and is
+    # never seen again: a peer the fleet veto (on by default) would wait for; here the two
+    # judge paths are compared on the rules alone.
+    base = _config()
+    off = models.FleetVeto.model_validate({"rules": []})
+    config = base.model_copy(update={"policy": base.policy.model_copy(update={"fleet_veto": off})})
     replayed = replaying.replay(config, recording)
 
     # The daemon: fold each observation as it arrives, judge that target at once, keep changes.

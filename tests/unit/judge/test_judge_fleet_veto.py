@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from judge_helpers import CRITICAL, OK, WARNING, decision, feed, obs, upgrade
 
 from rollsafe.config import models
-from rollsafe.domain import errors, observations, verdicts
+from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import engine
 
 UP = 3600.0
@@ -105,8 +105,13 @@ def test_a_fleet_wide_slowdown_is_held_as_a_warning_naming_the_peer() -> None:
     assert held.evidence["fleet_veto"]["peers"] == ["web-2"]  # db-1: another role
     assert "also failing on web-2, not upgraded" in held.summary
     assert "held as a warning" in held.summary
-    # Without the veto (the default), the same data rolls web-1 back.
-    assert _judged(_config(), items, now=5200).severity is CRITICAL
+    # Without the veto (``rules: []``), the same data rolls web-1 back.
+    assert _judged(_config(veto={"rules": []}), items, now=5200).severity is CRITICAL
+    # On by default (``rules: auto``: every critical rule it can hold), no labels to match.
+    assert _judged(_config(), items, now=5200).evidence["fleet_veto"]["peers"] == [
+        "db-1",
+        "web-2",
+    ]
 
 
 def test_a_fault_on_the_upgraded_host_alone_is_not_held() -> None:
@@ -217,11 +222,12 @@ def test_simultaneous_observations_in_any_order_give_the_same_decisions(
         if d.target == "web-1" and d.rule == "slower"
     ]
     assert seen == replayed
-    # Held while web-2 fails; rolled back when web-1 fails alone (before web-2, or after).
+    # Held while web-2 fails; rolled back when web-1 fails alone (before web-2, or after):
+    # web-2 is checked at the same instants, so it is known at once, and no wait is spent.
     assert [s for _, s, _ in seen][-1] is OK
-    assert (seen[0][1] is WARNING) is (lag <= 0 or wait >= lag)
-    if not wait:
-        assert CRITICAL in [s for _, s, _ in seen]  # web-1 fails 100 s longer than web-2
+    assert (seen[0][1] is WARNING) is (lag <= 0)
+    assert seen[0][0] == 5000
+    assert CRITICAL in [s for _, s, _ in seen]  # web-1 fails 100 s longer than web-2
 
 
 @pytest.mark.parametrize(
@@ -318,45 +324,234 @@ def test_a_regression_test_is_held_while_a_peer_regresses_against_the_same_upgra
     assert decision(judge, "regressed", now=5300, target="web-2").severity is OK
 
 
-def test_the_wait_gives_a_peer_that_shows_it_later_the_time_to_hold_it() -> None:
-    # web-2's checks show the shared failure 60 s after web-1's.
-    items = _fleet([(5000, 5600)], [(5060, 5600)])
-    mark = [upgrade(UP, "web-1")]
+def _offset(
+    items: list[observations.Observation], target: str, by: float
+) -> list[observations.Observation]:
+    """``items`` with ``target``'s checks ``by`` seconds later (probes out of phase)."""
+    return [
+        observations.Observation(
+            time=o.time + by, target=o.target, source=o.source, value=o.value, latency_s=o.latency_s
+        )
+        if o.target == target
+        else o
+        for o in items
+    ]
 
-    def web1(wait: str) -> list[tuple[float, verdicts.Severity, dict[str, Any]]]:
-        cfg = _config(veto={**VETO, "wait": wait})
-        return [
-            (d.time, d.severity, d.evidence.get("fleet_veto", {}))
-            for d in engine.replay(cfg, items, mark)
-            if d.target == "web-1" and d.rule == "slower"
-        ]
 
-    assert web1("0s")[0][:2] == (5000, CRITICAL)  # rolled back before web-2 showed it
-    waited = web1("3m")
-    assert [s for _, s, _ in waited] == [WARNING, OK]
-    assert waited[0][0] == 5000
-    assert waited[0][2]["waiting"] is True
-    at = [o for o in items if o.time <= 5200]
-    judge = feed(_config(veto={**VETO, "wait": "3m"}), at, mark)
-    held = decision(judge, "slower", now=5200, target="web-1")
-    assert held.severity is WARNING
+def _web1(
+    cfg: models.RollsafeConfig, items: list[observations.Observation], rule: str = "slower"
+) -> list[tuple[float, verdicts.Severity, dict[str, Any]]]:
+    return [
+        (d.time, d.severity, d.evidence.get("fleet_veto", {}))
+        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == rule
+    ]
+
+
+@pytest.mark.parametrize("fleet_wide", [True, False], ids=["fleet-wide", "web-1-alone"])
+def test_a_peer_not_observed_since_is_waited_for_until_its_next_check(fleet_wide: bool) -> None:
+    """web-2's checks come 5 s after web-1's: when web-1 turns critical at 5000, web-2 was
+    last seen at 4995, before; its next check (5005) decides, and web-1's next one (5010)
+    acts on it: one check of the peer, not the whole ``wait``."""
+    items = _offset(_fleet([(5000, 5600)], [(5000, 5600)] if fleet_wide else []), "web-2", 5)
+    got = _web1(_config(veto={**VETO, "wait": "3m"}), items)
+    assert got[0][:2] == (5000, WARNING)
+    assert got[0][2]["waiting"] is True
+    assert got[0][2]["waiting_for"] == ["web-2"]
+    if fleet_wide:
+        assert CRITICAL not in [s for _, s, _ in got]
+        at = [o for o in items if o.time <= 5010]
+        judge = feed(_config(veto={**VETO, "wait": "3m"}), at, [upgrade(UP, "web-1")])
+        assert decision(judge, "slower", now=5010, target="web-1").evidence["fleet_veto"][
+            "peers"
+        ] == ["web-2"]
+    else:
+        assert got[1][:2] == (5010, CRITICAL)
+        assert "fleet_veto" not in got[1][2]
+
+
+DOWN: dict[str, Any] = {
+    "id": "down",
+    "kind": "threshold",
+    "severity": "critical",
+    "probe": "http",
+    "op": "<",
+    "value": 1,
+    "consecutive": 3,
+    "for": "30s",
+}
+
+
+def _refused(
+    target: str, down: tuple[float, float], *, end: float = 7200.0, every: float = 10.0
+) -> list[observations.Observation]:
+    """A health check every ``every`` s, refused (value 0) inside ``down``."""
+    return [
+        obs(float(t), 0.0 if down[0] <= t < down[1] else 1.0, source="http", target=target)
+        for t in range(0, int(end), int(every))
+    ]
+
+
+def test_a_network_partition_downs_both_hosts_and_the_upgraded_one_is_held() -> None:
+    """held-out-5's shape: a switch reboots, web-1 (upgraded) and web-2 (not) refuse checks
+    for a minute. web-2's third refused check comes 10 s after web-1's (its outage seen one check
+    later): when web-1's ``down`` turns critical, web-2 has two failed checks, the condition
+    starting to hold (pending), so web-1 waits; one check later web-2 is down too: held.
+    ``down`` is a lasting threshold (3 checks over 30 s) and may be listed."""
+    items = [*_refused("web-1", (5000, 5060)), *_refused("web-2", (5010, 5070))]
+    cfg = _config(DOWN, veto={**VETO, "rules": ["down"], "wait": "3m"})
+    got = _web1(cfg, items, rule="down")
+    assert [s for _, s, _ in got] == [WARNING, OK]
+    assert got[0][0] == 5030  # where ``down`` would have rolled web-1 back
+    assert got[0][2]["waiting_for"] == ["web-2"]
+    judge = feed(cfg, [o for o in items if o.time <= 5040], [upgrade(UP, "web-1")])
+    held = decision(judge, "down", now=5040, target="web-1")
     assert held.evidence["fleet_veto"]["peers"] == ["web-2"]
+    # Without the veto, the same data rolls web-1 back at its third refused check.
+    off = _web1(_config(DOWN, veto={"rules": []}), items, rule="down")
+    assert off[0][:2] == (5030, CRITICAL)
 
 
-def test_a_fault_on_the_upgraded_host_alone_waits_then_rolls_back() -> None:
+def test_a_crash_on_the_upgraded_host_alone_is_rolled_back_at_once() -> None:
+    """``down`` listed: web-1 stays down, web-2 (not upgraded, checked at the same instants)
+    answers: known and well, so no wait at all."""
+    items = [*_refused("web-1", (5000, 7200)), *_refused("web-2", (0, 0))]
+    cfg = _config(DOWN, veto={**VETO, "rules": ["down"], "wait": "3m"})
+    got = _web1(cfg, items, rule="down")
+    assert got[0][:2] == (5030, CRITICAL)
+    assert got == _web1(_config(DOWN, veto={"rules": []}), items, rule="down")
+
+
+def test_a_fault_on_the_upgraded_host_alone_goes_at_once() -> None:
     items = _fleet([(5000, 6500)], [])
     cfg = _config(veto={**VETO, "wait": "3m"})
-    changed = [
-        d
-        for d in engine.replay(cfg, items, [upgrade(UP, "web-1")])
-        if d.target == "web-1" and d.rule == "slower"
+    changed = _web1(cfg, items)
+    assert [(t, s) for t, s, _ in changed[:1]] == [(5000, CRITICAL)]
+    assert "fleet_veto" not in changed[0][2]
+
+
+def test_with_no_peer_observed_there_is_no_wait() -> None:
+    """web-2 and db-1 are configured but never reported: no witness either way."""
+    items = _checks("web-1", [(5000, 6500)])
+    changed = _web1(_config(veto={**VETO, "wait": "3m", "match_labels": []}), items)
+    assert changed[0][:2] == (5000, CRITICAL)
+
+
+def test_a_peer_gone_blind_is_waited_for_at_most_the_wait() -> None:
+    """web-2's probe errors from 4900 on (its last value at 4890): its state is unknown, so
+    web-1 waits, but a peer silent longer than ``wait`` (3m) is no witness: at 5080 web-1 rolls
+    back (the bound; sooner than 3m after its own breach, since web-2 went silent first)."""
+    items = [
+        *_checks("web-1", [(5000, 6500)]),
+        *[o for o in _checks("web-2", []) if o.time < 4900],
+        *[
+            observations.Observation(
+                time=float(t), target=ids.TargetId("web-2"), source="http", error="timeout"
+            )
+            for t in range(4900, 7200, 10)
+        ],
     ]
-    assert [(d.time, d.severity) for d in changed[:2]] == [(5000, WARNING), (5180, CRITICAL)]
-    assert changed[0].pending  # the daemon looks again soon
-    assert "waiting for peers not upgraded" in changed[0].summary
-    assert "fleet_veto" not in changed[1].evidence
+    changed = _web1(_config(veto={**VETO, "wait": "3m"}), items)
+    assert [(t, s) for t, s, _ in changed[:2]] == [(5000, WARNING), (5080, CRITICAL)]
+    assert changed[0][2]["waiting_for"] == ["web-2"]
 
 
 def test_wait_beyond_reach_is_refused() -> None:
     with pytest.raises(ValueError, match="wait must not exceed"):
         models.FleetVeto.model_validate({"rules": ["slower"], "wait": "3h", "reach": "1h"})
+
+
+def _instants(
+    cfg: models.RollsafeConfig,
+    items: list[observations.Observation],
+    rng: random.Random,
+    rule: str,
+) -> list[tuple[float, verdicts.Severity, str]]:
+    """The daemon's path: every observation of an instant folded in a shuffled order, then
+    web-1 judged; its severity changes."""
+    by_time: dict[float, list[observations.Observation]] = {}
+    for item in items:
+        by_time.setdefault(item.time, []).append(item)
+    live = engine.Engine(cfg)
+    live.mark(upgrade(UP, "web-1"))
+    seen: list[tuple[float, verdicts.Severity, str]] = []
+    last: verdicts.Severity = OK
+    for t in sorted(by_time):
+        batch = by_time[t]
+        rng.shuffle(batch)
+        for item in batch:
+            live.observe(item)
+        if all(o.target != "web-1" for o in batch):
+            continue  # as ``replay``: a target is judged when it reports
+        got = decision(live, rule, now=t, target="web-1")
+        if got.severity is not last:
+            seen.append((t, got.severity, got.summary))
+            last = got.severity
+    return seen
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    start=st.sampled_from([-30.0, -10.0, 0.0, 10.0, 20.0, 60.0]),
+    length=st.sampled_from([20.0, 40.0, 90.0]),
+    phase=st.sampled_from([0.0, 3.0, 5.0, 9.0]),
+    wait=st.sampled_from([0.0, 30.0, 180.0]),
+)
+def test_down_listed_decides_the_same_in_any_order_of_simultaneous_observations(
+    seed: int, start: float, length: float, phase: float, wait: float
+) -> None:
+    """``down`` (a lasting threshold) listed, web-2's checks ``phase`` s out of step with
+    web-1's and its outage ``start`` s after web-1's: the daemon's path over shuffled
+    instants and ``replay`` over a shuffled feed give the same decisions on web-1."""
+    items = [
+        *[o for o in _refused("web-1", (5000, 5200)) if o.time >= 4000],
+        *_offset(
+            [o for o in _refused("web-2", (5000 + start, 5000 + start + length)) if o.time >= 4000],
+            "web-2",
+            phase,
+        ),
+    ]
+    cfg = _config(DOWN, veto={**VETO, "rules": ["down"], "wait": wait})
+    rng = random.Random(seed)
+    seen = _instants(cfg, items, rng, "down")
+    shuffled = list(items)
+    rng.shuffle(shuffled)
+    replayed = [
+        (d.time, d.severity, d.summary)
+        for d in engine.replay(cfg, shuffled, [upgrade(UP, "web-1")])
+        if d.target == "web-1" and d.rule == "down"
+    ]
+    assert seen == replayed
+    # web-1 is down 50 s longer than any outage of web-2's: always rolled back.
+    assert CRITICAL in [s for _, s, _ in seen]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    fault=st.sampled_from([(5000.0, 5120.0), (5000.0, 7000.0), (4500.0, 4700.0)]),
+    blip=st.sampled_from([None, (3000.0, 3040.0), (6000.0, 6040.0), (4200.0, 4260.0)]),
+    phase=st.sampled_from([0.0, 2.0, 5.0, 9.0]),
+    every=st.sampled_from([10.0, 15.0]),
+    wait=st.sampled_from([0.0, 60.0, 180.0]),
+)
+def test_a_fault_on_the_upgraded_host_alone_is_never_vetoed(
+    fault: tuple[float, float],
+    blip: tuple[float, float] | None,
+    phase: float,
+    every: float,
+    wait: float,
+) -> None:
+    """A canary's own outage, its peers not upgraded and well at the time (web-2 may have a
+    blip of its own that does not overlap it; its checks out of step, every 10 or 15 s): the
+    rollback comes, at most one of web-2's checks and one of web-1's later than with the veto
+    off (web-2's next check tells; web-1's next judgement acts on it), never more than
+    ``wait`` later."""
+    web2 = _offset(_refused("web-2", blip or (0.0, 0.0), every=every), "web-2", phase)
+    items = [*_refused("web-1", fault), *web2]
+    on = _web1(_config(DOWN, veto={**VETO, "rules": ["down"], "wait": wait}), items, "down")
+    off = _web1(_config(DOWN, veto={"rules": []}), items, "down")
+    first_on = next(t for t, s, _ in on if s is CRITICAL)
+    first_off = next(t for t, s, _ in off if s is CRITICAL)
+    assert first_off <= first_on <= first_off + every + 10.0
+    assert first_on - first_off <= wait

@@ -53,20 +53,24 @@ class Retention(Model):
 class FleetVeto(Model):
     """Hold a rollback as a warning when peers that were not upgraded fail the same way.
 
-    A shared dependency failing for the whole fleet makes the upgraded host look failed; so
-    do its peers, untouched. For each rule listed in ``rules``, a critical decision on a
-    target is held as a warning when the same rule breaches at the same time on a peer: another
-    target the rule applies to, sharing the ``match_labels`` values, with no upgrade mark in
-    the last ``not_upgraded_for``. The peer is judged against the target's own period before
-    its upgrade, at the same ``now``; and a listed rule rolls back only once it was critical
-    ``wait`` ago too (time for the peers to show it). Off while ``rules`` is empty (the
-    default).
+    A shared dependency or the network failing for the whole fleet makes the upgraded host
+    look failed; so do its peers, untouched. For each rule in ``rules``, a critical decision
+    on a target is held as a warning when the same rule breaches at the same time on a peer:
+    another target the rule applies to, sharing the ``match_labels`` values, with no upgrade
+    mark in the last ``not_upgraded_for``. The peer is judged against the target's own period
+    before its upgrade, at the same ``now``. While a peer is not known yet either way (not
+    observed since the rule turned critical on the target, or the rule's condition starting
+    to hold on it), the rollback waits, at most ``wait``; once every peer is seen and none
+    fails, it goes at once, and with no peer it never waits. A fault on the upgraded host
+    alone is never held. On by default (``rules: auto``); ``rules: []`` turns it off.
     """
 
-    rules: list[str] = Field(
-        default_factory=list,
-        description="Ids of the rules whose rollback a failing peer holds (empty: off); never "
-        "a rule one failing check or one alert decides (a kernel panic is the upgraded host's)",
+    rules: list[str] | Literal["auto"] = Field(
+        default="auto",
+        description="Ids of the rules whose rollback a failing peer holds; `auto` (the "
+        "default): every critical rule it can hold; []: off. Never a rule one failing check "
+        "or one alert decides (a kernel panic is the upgraded host's), nor one that compares "
+        "with peers itself",
     )
     match_labels: list[str] = Field(
         default_factory=list,
@@ -81,9 +85,9 @@ class FleetVeto(Model):
     wait: Duration = Field(
         default=180.0,
         ge=0,
-        description="A listed rule rolls back only when it was critical this long ago too: "
-        "time for peers to show the same symptom (their checks arrive later, their signals "
-        "cross a little later); 0: no wait",
+        description="Longest a listed rule's rollback waits for peers not known yet either "
+        "way (not observed since it turned critical, or the same condition starting to hold "
+        "on them): their checks arrive later, their signals cross a little later; 0: no wait",
     )
     reach: Duration = Field(
         default=7200.0,
@@ -194,7 +198,7 @@ class Policy(Model):
     fleet_veto: FleetVeto = Field(
         default_factory=FleetVeto,
         description="Holds a rollback when peers not upgraded fail the same way at the same "
-        "time (off by default)",
+        "time (on by default: `rules: auto`)",
     )
     planned_reboots: PlannedReboots = Field(
         default_factory=PlannedReboots,
