@@ -563,6 +563,76 @@ def alternating(crashes: Iterable[float], even: str, odd: str) -> list[tuple[flo
     ]
 
 
+def repeated(key: str, times: Iterable[float]) -> list[tuple[float, str]]:
+    """The quoted event ``key`` at each time, its pids moved as a restarted process's are."""
+    return [line for n, t in enumerate(times) for line in quoted_event(t, key, n)]
+
+
+def stretched(
+    lines: list[tuple[float, str]], start: int, count: int, length: float
+) -> list[tuple[float, str]]:
+    """``count`` real lines from the ``start``-th, in their order and relative spacing, over
+    ``length`` seconds, as raw lines (Linux_2k spans weeks: a window of hours holds a handful)."""
+    part = lines[start : start + count]
+    first, last = part[0][0], part[-1][0]
+    span = (last - first) or 1.0
+    return [((t - first) / span * length, "@raw " + line) for t, line in part]
+
+
+def kernel_of(raw: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The kernel's own lines among raw syslog lines, as the kernel log holds them."""
+    return [(t, line[5:].split("kernel: ", 1)[1]) for t, line in raw if " kernel: " in line]
+
+
+class Half:
+    """What a later half's own module describes its scenarios with, bound to the half's name
+    (held-out-5, held-out-6 ...): its irregular times and random draws come from generators
+    of its own (``<half>/<seed>``), so adding a half moves no byte of the others."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def times(self, seed: str, start: float, end: float, low: float, high: float) -> list[float]:
+        return _irregular(seed, start, end, low, high, half=self.name)
+
+    def rng(self, seed: str) -> random.Random:
+        return random.Random(f"{self.name}/{seed}")
+
+    def add(
+        self,
+        out: list[Scenario],
+        name: str,
+        family: str,
+        description: str,
+        hosts: list[Host],
+        **kw: Any,
+    ) -> None:
+        out.append(Scenario(name, family, description, hosts, half=self.name, **kw))
+
+    def fault_adder(self, out: list[Scenario]) -> Callable[..., None]:
+        """``add(name, family, description, hosts, at, kind=..., **scenario)``: a fault on the
+        first host, labelled at ``at`` (when it first shows), appended to ``out``."""
+
+        def add(
+            name: str, family: str, description: str, hosts: list[Host], at: float, **kw: Any
+        ) -> None:
+            kind = kw.pop("kind")
+            faults = [fault(hosts[0].target, at, kind)]
+            self.add(out, name, family, description, hosts, faults=faults, **kw)
+
+        return add
+
+    def real_adder(self, out: list[Scenario]) -> Callable[[Scenario], None]:
+        """``add(scenario)``: a scenario on ``../shared/data``, of this half, put in ``out``."""
+
+        def add(scenario: Scenario) -> None:
+            scenario.half = self.name
+            scenario.origin = "shared-data"
+            out.append(scenario)
+
+        return add
+
+
 def quoted_unit(at: float, key: str) -> list[tuple[float, str]]:
     return [
         (at + i * 0.01, f"systemd[1]: {line}") for i, line in enumerate(quoted.EVENTS[key].lines)
@@ -3630,13 +3700,7 @@ def held_out_4_real(
         first = lines[start][0]
         return placed(lines, first, length, at)
 
-    def stretch(lines: list[tuple[float, str]], start: int, count: int, length: float):
-        """``count`` lines from the ``start``-th, in their order and relative spacing, over
-        ``length`` seconds (Linux_2k spans weeks: a window of hours holds a handful)."""
-        part = lines[start : start + count]
-        first, last = part[0][0], part[-1][0]
-        span = (last - first) or 1.0
-        return [((t - first) / span * length, "@raw " + line) for t, line in part]
+    stretch = stretched
 
     # -- request errors while traffic follows a real CPU series (day 2, load as requests).
     lvl = c24.level(2 * DAY, smooth=30 * MINUTE)

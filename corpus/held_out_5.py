@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import build
 from build import (
@@ -52,37 +51,12 @@ from build import (
 HELD_OUT_5 = "held-out-5"  # written in round 6 by a helper that changed no rule; never tuned on
 
 
-def _times(seed: str, start: float, end: float, low: float, high: float) -> list[float]:
-    """Irregular times for this half (``held-out-5/<seed>``: the other halves' draws stay)."""
-    return build._irregular(seed, start, end, low, high, half=HELD_OUT_5)
-
-
-def _host(target: str, **kwargs: Any) -> Host:
-    return build._host(target, **kwargs)
-
-
-def _add(
-    out: list[Scenario], name: str, family: str, description: str, hosts: list[Host], **kw: Any
-):
-    out.append(Scenario(name, family, description, hosts, half=HELD_OUT_5, **kw))
-
-
-def _fault_adder(out: list[Scenario]) -> Callable[..., None]:
-    """``add(name, family, description, hosts, at, kind=..., **scenario)``: a fault on the
-    first host, labelled at ``at`` (when it first shows), appended to ``out``."""
-
-    def add(
-        name: str, family: str, description: str, hosts: list[Host], at: float, **kw: Any
-    ) -> None:
-        kind = kw.pop("kind")
-        _add(out, name, family, description, hosts, faults=[fault(hosts[0].target, at, kind)], **kw)
-
-    return add
-
-
-def _repeated(key: str, times: list[float]) -> list[tuple[float, str]]:
-    """The quoted event ``key`` at each time, its pids moved as a restarted process's are."""
-    return [line for n, t in enumerate(times) for line in quoted_event(t, key, n)]
+_HALF = build.Half(HELD_OUT_5)
+_times = _HALF.times  # irregular times of this half's own (``held-out-5/<seed>``)
+_add = _HALF.add
+_fault_adder = _HALF.fault_adder
+_host = build._host
+_repeated = build.repeated
 
 
 # --------------------------------------------------------------------------- faults
@@ -773,21 +747,9 @@ def real(
     """Held-out-5 recordings on the real metrics and logs of ``../shared/data``."""
     out: list[Scenario] = []
 
-    def add(scenario: Scenario) -> None:
-        scenario.half = HELD_OUT_5
-        scenario.origin = "shared-data"
-        out.append(scenario)
-
-    def stretch(lines: list[tuple[float, str]], start: int, count: int, length: float):
-        """``count`` lines from the ``start``-th, in order and relative spacing, over
-        ``length`` seconds (as raw lines)."""
-        part = lines[start : start + count]
-        first, last = part[0][0], part[-1][0]
-        span = (last - first) or 1.0
-        return [((t - first) / span * length, "@raw " + line) for t, line in part]
-
-    def kernel_of(raw: list[tuple[float, str]]) -> list[tuple[float, str]]:
-        return [(t, line[5:].split("kernel: ", 1)[1]) for t, line in raw if " kernel: " in line]
+    add = _HALF.real_adder(out)
+    stretch = build.stretched
+    kernel_of = build.kernel_of
 
     elb = nab["elb_request_count_8c0756"]
     latency = nab["ec2_request_latency_system_failure"]
