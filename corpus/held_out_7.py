@@ -23,8 +23,8 @@ come from generators of their own (``held-out-7/<seed>``), and every recording i
 from a generator seeded by its own name, so adding this half moves no byte of the others.
 Real data: kernel, systemd, PostgreSQL and nginx messages quoted from public reports no other
 half cites (``corpus/quoted.py``, held-out-7 section, each with its URL), and NAB metrics and
-Loghub logs of ``../shared/data`` on days and line ranges of their own, read at build time
-(``real``).
+Loghub logs of ``../shared/data`` (some of its NAB days and Loghub line ranges are also used
+by earlier halves, there with other spans, hosts and shapes), read at build time (``real``).
 """
 
 from __future__ import annotations
@@ -1032,8 +1032,8 @@ def real(
     cite_nab: Callable[[str], str],
     cite_log: Callable[[str], str],
 ) -> list[Scenario]:
-    """Held-out-7 recordings on the real metrics and logs of ``../shared/data`` (days and
-    line ranges of their own)."""
+    """Held-out-7 recordings on the real metrics and logs of ``../shared/data`` (see the
+    module notes for which days and line ranges)."""
     out: list[Scenario] = []
 
     add = _HALF.real_adder(out)
