@@ -41,7 +41,8 @@ never tuned on); some of its upgrades carry both marks a ``rollsafe upgrade`` ru
 A sixth half, **held-out-5**, lives in ``corpus/held_out_5.py``: written in round 6 by a
 helper that changed no rule, from what a fleet meets; the same rules (no position, draws of
 its own), never tuned on. A seventh, **held-out-6** (``corpus/held_out_6.py``), was written
-the same way in round 7, while others changed rules without seeing it.
+the same way in round 7, while others changed rules without seeing it, and an eighth,
+**held-out-7** (``corpus/held_out_7.py``), in round 8.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -71,9 +72,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import quoted  # noqa: E402  (a sibling module of this script)
 
-# corpus/held_out_5.py and held_out_6.py describe their recordings with this module's model
-# and import it as ``build``: when this file runs as a script (``__main__``) or is loaded
-# under another name (the tests), that import must find this module, not load a second copy.
+# corpus/held_out_5.py, held_out_6.py and held_out_7.py describe their recordings with this
+# module's model and import it as ``build``: when this file runs as a script (``__main__``) or
+# is loaded under another name (the tests), that import must find this module, not load a
+# second copy.
 sys.modules.setdefault("build", sys.modules[__name__])
 
 from rollsafe.backtest import recordings  # noqa: E402
@@ -2041,7 +2043,13 @@ def shared_scenarios(data: Path) -> list[Scenario]:
     out.extend(memory_trends_real(nab, cite_nab))
     out.extend(  # held-out-3 first, as before; each generator draws from its own seeds
         scenario
-        for later in (held_out_3_real, held_out_4_real, _held_out_5().real, _held_out_6().real)
+        for later in (
+            held_out_3_real,
+            held_out_4_real,
+            _held_out_5().real,
+            _held_out_6().real,
+            _held_out_7().real,
+        )
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
         )
@@ -3958,6 +3966,13 @@ def _held_out_6() -> Any:
     return held_out_6
 
 
+def _held_out_7() -> Any:
+    """corpus/held_out_7.py (round 8's half), imported when first needed, as held_out_5."""
+    import held_out_7
+
+    return held_out_7
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -3982,6 +3997,8 @@ def committed_scenarios() -> list[Scenario]:
         *_held_out_5().healthy(),
         *_held_out_6().faults(),  # corpus/held_out_6.py: round 7's half, its own seeded draws
         *_held_out_6().healthy(),
+        *_held_out_7().faults(),  # corpus/held_out_7.py: round 8's half, its own seeded draws
+        *_held_out_7().healthy(),
     ]
 
 
@@ -4050,7 +4067,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "recordings (corpus/held_out_5.py) were written in round 6 by a helper that changed no "
         "rule, never tuned on; they take no position; held-out-6 recordings "
         "(corpus/held_out_6.py) were written in round 7 by a helper that changed no rule, while "
-        "others changed rules without seeing them, never tuned on; they take no position",
+        "others changed rules without seeing them, never tuned on; they take no position; "
+        "held-out-7 recordings (corpus/held_out_7.py) were written in round 8 the same way, "
+        "never tuned on; they take no position",
         "recordings": entries,
     }
 

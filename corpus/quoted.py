@@ -935,5 +935,278 @@ EVENTS: dict[str, Event] = {
         ("testsuite-55-testbloat.service: Main process exited, code=killed, status=9/KILL",),
         "https://github.com/systemd/systemd/issues/20118",
     ),
+    # ------------------------------------------------------------------ held-out-7 (round 8)
+    # Added with corpus/held_out_7.py, by a helper that changed no rule: reports no other half
+    # cites. Lines are the reporters' own; a prefix in ``syslog`` form (``systemd[1]: ``,
+    # ``systemd-logind[N]: ``, ``postgres[N]: ``) is added by held_out_7.py as syslog writes it.
+    "oom-el6-uid-java-gocd": Event(
+        "oom",  # EL6: "Kill process" then "Killed process N, UID U, (name)"
+        (
+            "Out of memory: Kill process 26942 (java) score 216 or sacrifice child",
+            "Killed process 26942, UID 498, (java) total-vm:1815188kB, anon-rss:637012kB, "
+            "file-rss:268kB",
+        ),
+        "https://github.com/gocd/gocd/pull/2079",
+        pids=("26942",),
+    ),
+    "oom-3x-influxdb": Event(
+        "oom",  # a 3.x kernel killing a database that had grown to 30 GB
+        (
+            "Out of memory: Kill process 31158 (influxdb) score 623 or sacrifice child",
+            "Killed process 31158 (influxdb) total-vm:35730744kB, anon-rss:30790420kB, "
+            "file-rss:3392kB",
+        ),
+        "https://github.com/influxdata/influxdb/issues/917",
+        pids=("31158",),
+    ),
+    "oom-invoked-gc-thread-5x": Event(
+        "oom",  # 5.4 (Ubuntu): a JVM's GC thread asks for the page that starts the OOM report
+        (
+            "GC Thread#9 invoked oom-killer: gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0, "
+            "oom_score_adj=0",
+            "CPU: 2 PID: 25671 Comm: GC Thread#9 Not tainted 5.4.0-109-generic #123-Ubuntu",
+        ),
+        "https://github.com/quaquel/pyNetLogo/issues/53",
+        pids=("25671",),
+    ),
+    "oom-3x-java-commafeed": Event(
+        "oom",  # one kill of a JVM on a small droplet
+        (
+            "Out of memory: Kill process 1312 (java) score 497 or sacrifice child",
+            "Killed process 1312 (java) total-vm:2133696kB, anon-rss:256140kB, file-rss:0kB",
+        ),
+        "https://github.com/Athou/commafeed/issues/792",
+        pids=("1312",),
+    ),
+    "oom-invoked-java-aws-4x": Event(
+        "oom",  # 4.4 on AWS: the report's first lines, cpuset line included
+        (
+            "java invoked oom-killer: gfp_mask=0x24201ca, order=0, oom_score_adj=0",
+            "java cpuset=/ mems_allowed=0",
+            "CPU: 0 PID: 3436 Comm: java Not tainted 4.4.0-1072-aws #82-Ubuntu",
+        ),
+        "https://github.com/Kurento/bugtracker/issues/313",
+        pids=("3436",),
+    ),
+    "panic-vfs-root-5x": Event(
+        "panic",  # a new kernel that cannot mount its root file system (5.14, Fedora 35)
+        (
+            'VFS: Cannot open root device "(null)" or unknown-block(0,0): error -6',
+            'Please append a correct "root=" boot option; here are the available partitions:',
+            "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
+            "CPU: 3 PID: 1 Comm: swapper/0 Not tainted 5.14.10-300.fc35.x86_64 #1",
+        ),
+        "https://github.com/libreswan/libreswan/issues/562",
+    ),
+    "panic-vfs-root-6x-uuid": Event(
+        "panic",  # 6.11 (Fedora 41), root given by UUID, after an image upgrade
+        (
+            "/dev/root: Can't open blockdev",
+            'VFS: Cannot open root device "UUID=96991ead-b3b0-48ef-a347-f8c3c0f86bf1" or '
+            "unknown-block(0,0): error -6",
+            "Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)",
+            "CPU: 0 UID: 0 PID: 1 Comm: swapper/0 Not tainted 6.11.2-300.fc41.x86_64 #1",
+        ),
+        "https://github.com/Ultramarine-Linux/bootc/issues/4",
+    ),
+    "oops-gpf-3x-fail2ban": Event(
+        "oops",  # 3.16 (SUSE): a GPF in kernel mode, the server restarted after it
+        (
+            "general protection fault: 0000 [#1] SMP",
+            "Modules linked in: ipt_REJECT xt_multiport iptable_filter ip_tables x_tables "
+            "af_packet iscsi_ibft iscsi_boot_sysfs nct6775 hwmon_vid ftdi_sio cp210x",
+            "CPU: 3 PID: 14124 Comm: fail2ban-server Not tainted 3.16.7-35-default #1",
+        ),
+        "https://github.com/fail2ban/fail2ban/issues/1480",
+    ),
+    "oops-gpf-noncanonical-5x": Event(
+        "oops",  # 5.6.16 with a hardening patch set: on a special packet, after a kernel update
+        (
+            "general protection fault, probably for non-canonical address 0x8030000000000000: "
+            "0000 [#1] SMP PTI",
+            "CPU: 1 PID: 1675 Comm: W-Q0 Not tainted 5.6.16-default #1",
+            "Hardware name: QEMU Standard PC (i440FX + PIIX, 1996), BIOS 1.10.2-1 04/01/2014",
+            "RIP: 0010:0xffffffffc06b4f00",
+        ),
+        "https://github.com/anthraxx/linux-hardened/issues/43",
+    ),
+    "oops-gpf-4x-pti": Event(
+        "oops",  # a 4.x kernel with page-table isolation, a module loaded by the release
+        ("general protection fault: 0000 [#1] SMP PTI",),
+        "https://github.com/f0rb1dd3n/Reptile/issues/17",
+    ),
+    "lockup-node-27s-pair": Event(
+        "lockup",  # two CPUs stuck at once (a node worker and a kworker), as syslogd echoed them
+        (
+            "watchdog: BUG: soft lockup - CPU#0 stuck for 27s! [node:1984]",
+            "watchdog: BUG: soft lockup - CPU#9 stuck for 27s! [kworker/9:0:24827]",
+        ),
+        "https://github.com/iron-fish/ironfish/issues/701",
+        pids=("1984",),
+    ),
+    "lockup-node-22s": Event(
+        "lockup",
+        ("watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [node:297680]",),
+        "https://github.com/iron-fish/ironfish/issues/701",
+        pids=("297680",),
+    ),
+    "hardlockup-nmi-cpu3": Event(
+        "lockup",  # the hard-lockup detector, between the soft lockups of the same report
+        ("NMI watchdog: Watchdog detected hard LOCKUP on cpu 3",),
+        "https://github.com/iron-fish/ironfish/issues/701",
+    ),
+    "hung-postgres-import": Event(
+        "hung",  # a PostgreSQL backend blocked on I/O during a large import (the line alone)
+        ("INFO: task postgres:23094 blocked for more than 120 seconds.",),
+        "https://github.com/mediagis/nominatim-docker/issues/152",
+        pids=("23094",),
+    ),
+    "hung-jfsmount-no-info": Event(
+        "hung",  # the report as a dmesg reader quotes it: no "INFO:" prefix, the task: line
+        (
+            "task jfsmount:136986 blocked for more than 120 seconds.",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "task:jfsmount        state:D stack:    0 pid: 9831 ppid:  9614 flags:0x00000004",
+        ),
+        "https://github.com/leptonai/gpud/pull/405",
+    ),
+    "segv-python3-bad-rip": Event(
+        "segfault",  # an update broke python3.7: a jump to address 0, "Bad RIP value"
+        (
+            "python3[7777]: segfault at 0 ip 0000000000000000 sp 00007ffdb10ad908 error 14 in "
+            "python3.7[55c288ff2000+5c000]",
+            "Code: Bad RIP value.",
+        ),
+        "https://github.com/clearlinux/distribution/issues/1022",
+        pids=("7777",),
+    ),
+    "coredump-python3-clear": Event(
+        "systemd",  # the same crash as systemd-coredump logs it to syslog
+        (
+            "systemd[1]: Started Process Core Dump (PID 7781/UID 0).",
+            "systemd-coredump[7784]: Process 7777 (python3) of user 1000 dumped core.",
+        ),
+        "https://github.com/clearlinux/distribution/issues/1022",
+        pids=("7777", "7781", "7784"),
+    ),
+    "segv-python3-jemalloc": Event(
+        "segfault",  # rate-limited signal messages, then the crash in libjemalloc
+        (
+            "show_signal_msg: 18 callbacks suppressed",
+            "python3[142674]: segfault at 0 ip 00007fcd694604f8 sp 00007ffe84616e50 error 4 in "
+            "libjemalloc.so.2[7fcd693e7000+7f000]",
+        ),
+        "https://github.com/home-assistant/core/issues/45531",
+        pids=("142674",),
+    ),
+    "segv-python3-sqlite-once": Event(
+        "segfault",  # the same report's other crash, days apart: in libsqlite3
+        (
+            "python3[148890]: segfault at 4184 ip 00007f9bddccc3db sp 00007f9bddff9f50 error 4 "
+            "in libsqlite3.so.0.8.6[7f9bddcc1000+a1000]",
+        ),
+        "https://github.com/home-assistant/core/issues/45531",
+    ),
+    "segv-python2-libc227": Event(
+        "segfault",  # a 2.27 libc crash with its Code: line
+        (
+            "python2[4598]: segfault at da84cf8 ip 00007f7b2cbac94d sp 00007ffe4e250b60 error 4 "
+            "in libc-2.27.so[7f7b2cb15000+1e7000]",
+            "Code: 8b 04 25 28 00 00 00 48 89 44 24 28 31 c0 48 8b 05 b8 35 35 00 48 8b 00 48 85 "
+            "c0 0f 85 ac 02 00 00 48 85 ff 0f 84 23 01 00 00 <48> 8b 77 f8 4c 8d 6f f0 40 f6 c6 "
+            "02 0f 85 39 01 00 00 48 8b 2d 12",
+        ),
+        "https://github.com/presto-osu/orlis-orcis/issues/4",
+        pids=("4598",),
+    ),
+    "systemd-beszel-start-limit": Event(
+        "systemd",  # Restart=always without a RestartSec: the fifth restart hits the limit
+        (
+            "beszel-hub.service: Scheduled restart job, restart counter is at 5.",
+            "beszel-hub.service: Start request repeated too quickly.",
+            "beszel-hub.service: Failed with result 'start-limit-hit'.",
+            "Failed to start Beszel Hub Service.",
+        ),
+        "https://github.com/henrygd/beszel/pull/311",
+    ),
+    "systemd-power-monitor-start-limit": Event(
+        "systemd",  # RestartSec=1s, the sixth restart refused
+        (
+            "power-monitor.service: Service RestartSec=1s expired, scheduling restart.",
+            "power-monitor.service: Scheduled restart job, restart counter is at 6.",
+            "Stopped Raspberry Pi Power Monitor.",
+            "power-monitor.service: Start request repeated too quickly.",
+            "power-monitor.service: Failed with result 'start-limit-hit'.",
+            "Failed to start Raspberry Pi Power Monitor.",
+        ),
+        "https://github.com/David00/rpi-power-monitor/issues/39",
+    ),
+    "systemd-docker-start-limit": Event(
+        "systemd",  # an older systemd: "Unit entered failed state", then the start limit
+        (
+            "docker.service: Unit entered failed state.",
+            "docker.service: Failed with result 'start-limit-hit'.",
+        ),
+        "https://github.com/NVIDIA/nvidia-container-runtime/issues/45",
+    ),
+    "systemd-config-json-once": Event(
+        "systemd",  # a path-triggered watcher started too often while a config was applied
+        (
+            "config-json.service: Start request repeated too quickly.",
+            "config-json.service: Failed with result 'start-limit-hit'.",
+            "Failed to start Config.json watcher service.",
+        ),
+        "https://github.com/balena-os/meta-balena/issues/1752",
+    ),
+    "logind-reboot-asked": Event(
+        "shutdown",  # systemd-logind when a reboot is asked for (RebootWithFlags)
+        ("The system will reboot now!", "System userspace is rebooting."),
+        "https://github.com/systemd/systemd/issues/30917",
+    ),
+    "shutdown-apache-mariadb": Event(
+        "shutdown",  # PID 1 stopping a web server and its database for a reboot
+        (
+            "Stopping The Apache Webserver...",
+            "Stopped The Apache Webserver.",
+            "Stopped target Network is Online.",
+            "Stopped MariaDB database server.",
+        ),
+        "https://github.com/systemd/systemd/issues/18817",
+    ),
+    "pg-fast-shutdown-restart": Event(
+        "postgres",  # PostgreSQL 16 stopped (fast) and started again
+        (
+            "LOG:  received fast shutdown request",
+            "LOG:  aborting any active transactions",
+            "FATAL:  terminating connection due to administrator command",
+            "LOG:  shutting down",
+            "LOG:  starting PostgreSQL 16.3 on x86_64-pc-linux-gnu, compiled by gcc (GCC) 8.5.0 "
+            "20210514 (Red Hat 8.5.0-21), 64-bit",
+            'LOG:  listening on IPv4 address "0.0.0.0", port 5432',
+        ),
+        "https://github.com/CrunchyData/postgres-operator/issues/3798",
+    ),
+    "pg-crash-recovery": Event(
+        "postgres",  # PostgreSQL after a power cut: interrupted, starting up, recovery
+        (
+            "LOG:  database system was interrupted; last known up at 2017-10-30 05:56:04 UTC",
+            "FATAL:  the database system is starting up",
+            "LOG:  database system was not properly shut down; automatic recovery in progress",
+            "LOG:  invalid record length at 5/43CB66B8",
+            "LOG:  redo is not required",
+        ),
+        "https://github.com/kubedb/docs/issues/125",
+    ),
+    "nginx-upstream-closed": Event(
+        "nginx",  # a reverse proxy's error-log line (its date stamp is the corpus's own)
+        (
+            "[error] 184#184: *94 upstream prematurely closed connection while reading response "
+            "header from upstream, client: 192.168.58.11, server: opensearch-dashboard.hi.local, "
+            'request: "GET / HTTP/1.1", upstream: "http://10.244.3.84:5601/", host: '
+            '"opensearch-dashboard.hi.local"',
+        ),
+        "https://github.com/kubernetes/ingress-nginx/issues/12285",
+        pids=("94",),
+    ),
 }
 """Event id -> the quoted event."""
