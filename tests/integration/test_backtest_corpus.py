@@ -908,3 +908,38 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_6(
         missed=HELD_OUT_6_MISSED,
         rolled_back=HELD_OUT_6_FALSE_ROLLBACKS,
     )
+
+
+# Held-out-7: measured once, untuned, when it was written (round 8; the judge and shipped
+# presets as on main at 526d10a, before any rule of round 8 was merged): TP 33, FP 1, FN 3,
+# TN 34 over 59 recordings; precision 0.971, recall 0.917, median detection delay 397 s. The
+# floors are these figures; the known misses and false rollbacks (docs/presets.md,
+# held-out-7) may go away, no new one may appear. Nothing may be tuned on these recordings.
+HELD_OUT_7_MISSED = {
+    # the batch runner's check 2.5x slower: batch-host judges no latency
+    "fault-latency-batch-runner-lock",
+    # 6 points/h of leak with a second upgrade 2 h after the first: memory at 69% at the
+    # end, beyond memory-trend's 4 h horizon; memory-slow-leak never fired
+    "fault-memory-leak-db-two-upgrades",
+    # docker (not the runner's own unit) hit its start limit: unit-gave-up-other only warns
+    "fault-unit-docker-start-limit-batch",
+}
+HELD_OUT_7_FALSE_ROLLBACKS = {
+    # a power cycle with no shutdown logged, 140 s before the one mark (no upgrade_started):
+    # database-host.down fired 107 s before the mark
+    "healthy-power-cycle-no-shutdown-db",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    _hold_floors(
+        whole_corpus,
+        HELD_OUT_7,
+        _Floors(recordings=59, tp=33, fp=1, fn=3, precision=0.97, recall=0.91, median=397.0),
+        missed=HELD_OUT_7_MISSED,
+        rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
+    )
