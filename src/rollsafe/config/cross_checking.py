@@ -191,7 +191,11 @@ class Checker:
             for _, item in self._entries("probes")
             if isinstance(item.get("name"), str)
         }
-        for key, preset in (("shutdowns", "shutdown"), ("boots", "boot")):
+        for key, preset in (
+            ("shutdowns", "shutdown"),
+            ("boots", "boot"),
+            ("expected", "reboot_expected"),
+        ):
             name = planned.get(key)
             if not isinstance(name, str):
                 continue

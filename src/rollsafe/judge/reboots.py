@@ -25,6 +25,18 @@ and ``upgrade`` marks, and judge as usual after (a host not back within ``grace`
 host back and failing fails). Rules on single events are not lasting and are never held: a
 crash during a reboot still rolls back. No shutdown event, no hold: a target whose shutdown
 probe never counted anything is judged exactly as without this policy.
+
+A reboot the upgrade itself announced (``expected``, log preset ``reboot_expected``: a
+package run that installed a kernel, unattended-upgrades' automatic reboot) holds the same
+way when no shutdown reaches a probe (a file read over ssh sees the shutdown's last seconds
+only if it reads just then; the package manager's lines come minutes earlier): from the
+observation that counted it, less that probe's interval, to the next finished boot, at most
+``grace``. It needs the boot probe (``Plan.of`` refuses it without): what ends a hold early
+is the host back, and a host that never reboots after its kernel install is held the whole
+``grace`` (its lasting rules judge ``grace`` later, never not at all). What it does not hold:
+a boot, an outage or a crash with no package run before it, an outage after the boot (a boot
+loop's second fall), a host not back within ``grace``, and never a rule on single events (a
+panic logged, an OOM kill).
 """
 
 from __future__ import annotations
@@ -49,34 +61,44 @@ class Plan:
     boots: str | None = None
     grace: float = 600.0
     lead: float = 0.0  # the shutdown probe's interval: its lines came at most this early
+    expected: str | None = None  # the probe counting package runs that announce a reboot
+    expected_lead: float = 0.0  # its interval
 
     @property
     def sources(self) -> frozenset[str]:
-        return frozenset(s for s in (self.shutdowns, self.boots) if s is not None)
+        return frozenset(s for s in (self.shutdowns, self.boots, self.expected) if s is not None)
 
     @classmethod
     def of(cls, policy: models.PlannedReboots, intervals: Mapping[str, float]) -> Plan:
         """The plan of ``policy``; ``intervals``: each probe's interval, by name. A named
         probe that does not exist is a ConfigError (``config check`` says so first)."""
-        if policy.shutdowns is None:
+        if policy.shutdowns is None and policy.expected is None:
             return cls()
-        for name in (policy.shutdowns, policy.boots):
+        for name in (policy.shutdowns, policy.boots, policy.expected):
             if name is not None and name not in intervals:
                 raise errors.ConfigError(f"policy.planned_reboots: unknown probe {name!r}")
+        if policy.expected is not None and policy.boots is None:
+            # Without the boot nothing ends the hold but the grace: every kernel install
+            # would blind lasting rules for the whole grace, reboot or not.
+            raise errors.ConfigError("policy.planned_reboots: `expected` needs `boots`")
         return cls(
             shutdowns=policy.shutdowns,
             boots=policy.boots,
             grace=policy.grace,
-            lead=intervals[policy.shutdowns],
+            lead=0.0 if policy.shutdowns is None else intervals[policy.shutdowns],
+            expected=policy.expected,
+            expected_lead=0.0 if policy.expected is None else intervals[policy.expected],
         )
 
 
 @dataclass(slots=True)
 class Seen:
-    """One target's observations that counted a shutdown or a boot (their times, sorted)."""
+    """One target's observations that counted a shutdown, a boot or a package run that
+    announced a reboot (their times, sorted)."""
 
     shutdowns: list[float] = field(default_factory=list)
     boots: list[float] = field(default_factory=list)
+    expected: list[float] = field(default_factory=list)
 
     def fold(self, plan: Plan, obs: observations.Observation) -> bool:
         """Take ``obs`` if it counted an event of a source ``plan`` reads; True when the
@@ -87,6 +109,8 @@ class Seen:
             kept = self.shutdowns
         elif obs.source == plan.boots:
             kept = self.boots
+        elif obs.source == plan.expected:
+            kept = self.expected
         else:
             return False
         if obs.time in kept:
@@ -99,11 +123,14 @@ class Seen:
 
     def holds(self, plan: Plan) -> list[tuple[float, float]]:
         """``[start, end)`` of each reboot (see the module notes), in time order."""
-        out = []
-        for shutdown in self.shutdowns:
-            end = shutdown + plan.grace
-            index = bisect.bisect_left(self.boots, shutdown)
-            if index < len(self.boots):
-                end = min(end, self.boots[index])
-            out.append((shutdown - plan.lead, end))
-        return out
+        out = [self._until_boot(plan, t, lead=plan.lead) for t in self.shutdowns]
+        out += [self._until_boot(plan, t, lead=plan.expected_lead) for t in self.expected]
+        return sorted(out)
+
+    def _until_boot(self, plan: Plan, at: float, *, lead: float) -> tuple[float, float]:
+        """From ``lead`` before ``at`` to the first boot at or after it, at most ``grace``."""
+        end = at + plan.grace
+        index = bisect.bisect_left(self.boots, at)
+        if index < len(self.boots):
+            end = min(end, self.boots[index])
+        return (at - lead, end)

@@ -117,7 +117,10 @@ class PlannedReboots(Model):
     lasting rules (``consecutive`` above 1, ``for``, ``episodes``) do not count failing checks,
     as between ``upgrade_started`` and ``upgrade`` marks. A host not back within ``grace``, or
     back and failing, is judged as usual; rules on single events (a panic, an OOM kill) are
-    never held. Off while ``shutdowns`` is unset (the default).
+    never held. ``expected`` does the same from a package run that announced a reboot (a
+    kernel installed, unattended-upgrades' automatic reboot: the package manager's own logs,
+    written minutes before the reboot), shutdown logged or not, until the boot. Off while
+    ``shutdowns`` and ``expected`` are unset (the default).
     """
 
     shutdowns: str | None = Field(
@@ -137,6 +140,22 @@ class PlannedReboots(Model):
         le=3600.0,
         description="Longest a reboot may hold lasting rules; a host not back by then is down",
     )
+    expected: str | None = Field(
+        default=None,
+        description="Name of the probe counting package runs that announce a reboot (a log "
+        "probe on the package manager's logs with `presets: [reboot_expected]` and nothing "
+        "else): each holds lasting rules until the next boot (`boots`, required), at most "
+        "`grace`, with or without a shutdown logged; unset: off",
+    )
+
+    @model_validator(mode="after")
+    def _expected_ends_at_a_boot(self) -> PlannedReboots:
+        if self.expected is not None and self.boots is None:
+            raise ValueError(
+                "planned_reboots.expected needs `boots`: a hold that only the grace ends "
+                "would blind lasting rules after every kernel install, reboot or not"
+            )
+        return self
 
 
 class Policy(Model):
