@@ -1181,6 +1181,7 @@ def test_no_crash_report_is_an_orderly_shutdown() -> None:
     assert len(CRASH_LINES) > 200
     assert _count("shutdown", CRASH_LINES).events == 0
     assert _count("boot", CRASH_LINES).events == 0
+    assert _count("reboot_expected", CRASH_LINES).events == 0  # nor announces a reboot
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
