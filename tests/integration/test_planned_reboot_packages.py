@@ -3,10 +3,10 @@
 Real ``dpkg`` installs a throwaway package into a temporary root (``--root``, ``--admindir``,
 its own ``--log``: the machine's packages are untouched) and writes its real log; the log
 probe (``detect.probes.logs``) follows that file every 15 s with the ``reboot_expected``
-preset, another one a syslog file with the ``boot`` preset; the engine holds ``down`` from
-the kernel install it counted until the boot (``policy.planned_reboots.expected``), with no
-shutdown logged at all. A run that installed no kernel announces nothing: the same outage
-is rolled back as before.
+preset, another one a syslog file with the ``boot`` preset; the engine holds ``down`` while
+the host itself is gone (its node exporter's ``up`` reads 0) after the kernel install it
+counted (``policy.planned_reboots.expected``), with no shutdown logged at all. A run that
+installed no kernel announces nothing: the same outage is rolled back as before.
 """
 
 from __future__ import annotations
@@ -73,6 +73,13 @@ def _config(folder: Path) -> models.RollsafeConfig:
             "targets": [{"id": "web-1"}],
             "probes": [
                 {"kind": "http", "name": "health", "url": "http://web-1/", "interval": "10s"},
+                {
+                    "kind": "promql",
+                    "name": "node-up",
+                    "url": "http://prometheus:9090",
+                    "query": 'up{instance="$address:9100"}',
+                    "interval": "15s",
+                },
                 log("packages", folder / "dpkg.log", "reboot_expected"),
                 log("boots", folder / "syslog", "boot"),
             ],
@@ -88,15 +95,18 @@ def _config(folder: Path) -> models.RollsafeConfig:
                     "for": "30s",
                 }
             ],
-            "policy": {"planned_reboots": {"expected": "packages", "boots": "boots"}},
+            "policy": {
+                "planned_reboots": {"expected": "packages", "host": "node-up", "boots": "boots"}
+            },
         }
     )
 
 
 async def _run(folder: Path, *, package: str) -> list[tuple[float, verdicts.Severity]]:
-    """dpkg installs ``package`` at +1 s; the host is down from +20 s to +110 s and its
-    syslog gains the boot line at +100 s. Log probes every 15 s, health every 10 s, the engine
-    judges every second. The severities of ``down`` that changed, with their times."""
+    """dpkg installs ``package`` at +1 s; the host reboots: gone (its exporter's ``up`` 0)
+    from +20 s to +100 s, its syslog gains the boot line at +100 s, its service answers from
+    +111 s. Log probes and ``up`` every 15 s, health every 10 s, the engine judges every
+    second. The severities of ``down`` that changed, with their times."""
     (folder / "dpkg.log").touch()
     (folder / "syslog").touch()
     clock = FakeClock(start=START)
@@ -118,6 +128,15 @@ async def _run(folder: Path, *, package: str) -> list[tuple[float, verdicts.Seve
             if tick % 15 == 0:
                 for probe in probes:
                     judge.observe(await probe.observe(TARGET))
+            if tick % 15 == 7:
+                judge.observe(
+                    observations.Observation(
+                        time=START + tick,
+                        target=ids.TargetId("web-1"),
+                        source="node-up",
+                        value=0.0 if 20 <= tick <= 100 else 1.0,
+                    )
+                )
             if tick % 10 == 3:
                 judge.observe(
                     observations.Observation(

@@ -195,6 +195,7 @@ class Checker:
             ("shutdowns", "shutdown"),
             ("boots", "boot"),
             ("expected", "reboot_expected"),
+            ("host", None),  # any kind: its value says whether the host answers
         ):
             name = planned.get(key)
             if not isinstance(name, str):
@@ -209,6 +210,8 @@ class Checker:
                 )
                 continue
             item = by_name.get(name, {})
+            if preset is None:
+                continue
             if item.get("kind") == "log" and (
                 item.get("presets") != [preset] or item.get("patterns")
             ):

@@ -27,21 +27,25 @@ crash during a reboot still rolls back. No shutdown event, no hold: a target who
 probe never counted anything is judged exactly as without this policy.
 
 A reboot the upgrade itself announced (``expected``, log preset ``reboot_expected``: a
-package run that installed a kernel, unattended-upgrades' automatic reboot) holds the same
-way when no shutdown reaches a probe (a file read over ssh sees the shutdown's last seconds
-only if it reads just then; the package manager's lines come minutes earlier): from the
-observation that counted it, less that probe's interval, to the next finished boot, at most
-``grace``. It needs the boot probe (``Plan.of`` refuses it without): what ends a hold early
-is the host back, and a host that never reboots after its kernel install is held the whole
-``grace`` (its lasting rules judge ``grace`` later, never not at all). What it does not hold:
-a boot, an outage or a crash with no package run before it, an outage after the boot (a boot
-loop's second fall), a host not back within ``grace``, and never a rule on single events (a
-panic logged, an OOM kill).
+package run that installed a kernel, unattended-upgrades' automatic reboot) holds when no
+shutdown reaches a probe (a file read over ssh sees the shutdown's last seconds only if it
+reads just then; the package manager's lines come minutes earlier). An announcement is weaker
+than a shutdown (a kernel installed is a reboot *required*, maybe next week), so it holds only
+the time the **host itself** was gone: the ``host`` probe (its ssh port, its node exporter's
+``up``) read 0. A reboot takes the whole host away; a service that crashed after the upgrade
+leaves the host answering, and is never held. Each announcement holds the first time the
+host is gone after it (from that probe's previous look, as the lines came since) until it
+answers again, within ``[announcement - its probe's interval, announcement + grace)`` and
+before the first boot logged after the announcement: one reboot, not a boot loop's second
+fall. What it does not hold: an outage with the host answering, a host gone with no package
+run before it (a panic, a power cut: a boot alone opens nothing), a host not back within
+``grace``, and never a rule on single events (a panic logged, an OOM kill).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -63,10 +67,13 @@ class Plan:
     lead: float = 0.0  # the shutdown probe's interval: its lines came at most this early
     expected: str | None = None  # the probe counting package runs that announce a reboot
     expected_lead: float = 0.0  # its interval
+    host: str | None = None  # the probe of the host itself: 0 while it does not answer
+    host_lead: float = 0.0  # its interval
 
     @property
     def sources(self) -> frozenset[str]:
-        return frozenset(s for s in (self.shutdowns, self.boots, self.expected) if s is not None)
+        named = (self.shutdowns, self.boots, self.expected, self.host)
+        return frozenset(s for s in named if s is not None)
 
     @classmethod
     def of(cls, policy: models.PlannedReboots, intervals: Mapping[str, float]) -> Plan:
@@ -74,20 +81,26 @@ class Plan:
         probe that does not exist is a ConfigError (``config check`` says so first)."""
         if policy.shutdowns is None and policy.expected is None:
             return cls()
-        for name in (policy.shutdowns, policy.boots, policy.expected):
+        for name in (policy.shutdowns, policy.boots, policy.expected, policy.host):
             if name is not None and name not in intervals:
                 raise errors.ConfigError(f"policy.planned_reboots: unknown probe {name!r}")
-        if policy.expected is not None and policy.boots is None:
-            # Without the boot nothing ends the hold but the grace: every kernel install
-            # would blind lasting rules for the whole grace, reboot or not.
-            raise errors.ConfigError("policy.planned_reboots: `expected` needs `boots`")
+        if policy.expected is not None and policy.host is None:
+            # Without the host's own probe a kernel install would hold every outage of the
+            # service in the grace after it, the upgrade's own crash included.
+            raise errors.ConfigError("policy.planned_reboots: `expected` needs `host`")
+
+        def lead(name: str | None) -> float:
+            return 0.0 if name is None else intervals[name]
+
         return cls(
             shutdowns=policy.shutdowns,
             boots=policy.boots,
             grace=policy.grace,
-            lead=0.0 if policy.shutdowns is None else intervals[policy.shutdowns],
+            lead=lead(policy.shutdowns),
             expected=policy.expected,
-            expected_lead=0.0 if policy.expected is None else intervals[policy.expected],
+            expected_lead=lead(policy.expected),
+            host=policy.host,
+            host_lead=lead(policy.host),
         )
 
 
@@ -99,10 +112,16 @@ class Seen:
     shutdowns: list[float] = field(default_factory=list)
     boots: list[float] = field(default_factory=list)
     expected: list[float] = field(default_factory=list)
+    # The host probe's changes, in time order: (time, answering); and its newest reading.
+    # A probe's observations come in time order (live and in a replay), so its changes do.
+    changes: list[tuple[float, bool]] = field(default_factory=list)
+    newest: tuple[float, bool] = (-math.inf, True)
 
     def fold(self, plan: Plan, obs: observations.Observation) -> bool:
-        """Take ``obs`` if it counted an event of a source ``plan`` reads; True when the
-        holds it gives changed."""
+        """Take ``obs`` if it counted an event of a source ``plan`` reads, or is the host
+        probe's reading; True when the holds it gives changed."""
+        if obs.source == plan.host and plan.host is not None:
+            return self._fold_host(plan, obs)
         if obs.error is not None or not obs.value or obs.value <= 0:
             return False
         if obs.source == plan.shutdowns:
@@ -121,11 +140,43 @@ class Seen:
             del kept[0]
         return self.holds(plan) != before
 
+    def _fold_host(self, plan: Plan, obs: observations.Observation) -> bool:
+        """A reading of the host itself: above 0 it answers, 0 or below it is gone; a probe
+        that could not observe says neither (blind, not gone)."""
+        if obs.error is not None or obs.value is None or obs.time <= self.newest[0]:
+            return False
+        answering = obs.value > 0
+        changed = answering != self.newest[1]
+        self.newest = (obs.time, answering)
+        if not changed:
+            return False
+        before = self.holds(plan)
+        self.changes.append((obs.time, answering))
+        if len(self.changes) > 2 * KEPT:
+            del self.changes[0]
+        return self.holds(plan) != before
+
     def holds(self, plan: Plan) -> list[tuple[float, float]]:
         """``[start, end)`` of each reboot (see the module notes), in time order."""
         out = [self._until_boot(plan, t, lead=plan.lead) for t in self.shutdowns]
-        out += [self._until_boot(plan, t, lead=plan.expected_lead) for t in self.expected]
+        for at in self.expected:
+            start, end = self._until_boot(plan, at, lead=plan.expected_lead)
+            gone = self._first_gone(plan, start, end)
+            if gone is not None:
+                out.append(gone)
         return sorted(out)
+
+    def _first_gone(self, plan: Plan, start: float, end: float) -> tuple[float, float] | None:
+        """The first time the host was gone that overlaps ``[start, end)``, clipped to it:
+        from the host probe's look before it read 0 until it answered again."""
+        for index, (at, answering) in enumerate(self.changes):
+            if answering:
+                continue
+            back = next((t for t, up in self.changes[index + 1 :] if up), math.inf)
+            since = at - plan.host_lead
+            if back > start and since < end:
+                return (max(since, start), min(back, end))
+        return None
 
     def _until_boot(self, plan: Plan, at: float, *, lead: float) -> tuple[float, float]:
         """From ``lead`` before ``at`` to the first boot at or after it, at most ``grace``."""

@@ -117,9 +117,10 @@ class PlannedReboots(Model):
     lasting rules (``consecutive`` above 1, ``for``, ``episodes``) do not count failing checks,
     as between ``upgrade_started`` and ``upgrade`` marks. A host not back within ``grace``, or
     back and failing, is judged as usual; rules on single events (a panic, an OOM kill) are
-    never held. ``expected`` does the same from a package run that announced a reboot (a
-    kernel installed, unattended-upgrades' automatic reboot: the package manager's own logs,
-    written minutes before the reboot), shutdown logged or not, until the boot. Off while
+    never held. ``expected`` holds after a package run that announced a reboot (a kernel
+    installed, unattended-upgrades' automatic reboot: the package manager's own logs, written
+    minutes before the reboot), shutdown logged or not, but only while the host itself does
+    not answer (``host``): a service that crashed leaves its host answering. Off while
     ``shutdowns`` and ``expected`` are unset (the default).
     """
 
@@ -144,16 +145,22 @@ class PlannedReboots(Model):
         default=None,
         description="Name of the probe counting package runs that announce a reboot (a log "
         "probe on the package manager's logs with `presets: [reboot_expected]` and nothing "
-        "else): each holds lasting rules until the next boot (`boots`, required), at most "
-        "`grace`, with or without a shutdown logged; unset: off",
+        "else): after one, the first time the host itself is gone (`host` reads 0) holds "
+        "lasting rules until it answers, within `grace` and before the next boot; unset: off",
+    )
+    host: str | None = Field(
+        default=None,
+        description="Name of a probe of the host itself whose value is 0 while the host does "
+        "not answer (a `tcp` probe of its ssh port, a `promql` probe of its node exporter's "
+        "`up`); required by `expected`",
     )
 
     @model_validator(mode="after")
-    def _expected_ends_at_a_boot(self) -> PlannedReboots:
-        if self.expected is not None and self.boots is None:
+    def _expected_needs_the_host(self) -> PlannedReboots:
+        if self.expected is not None and self.host is None:
             raise ValueError(
-                "planned_reboots.expected needs `boots`: a hold that only the grace ends "
-                "would blind lasting rules after every kernel install, reboot or not"
+                "planned_reboots.expected needs `host`: without the host's own probe a kernel "
+                "install would hold every outage of the service after it, its crash included"
             )
         return self
 
