@@ -34,12 +34,13 @@ than a shutdown (a kernel installed is a reboot *required*, maybe next week), so
 the time the **host itself** was gone: the ``host`` probe (its ssh port, its node exporter's
 ``up``) read 0. A reboot takes the whole host away; a service that crashed after the upgrade
 leaves the host answering, and is never held. Each announcement holds the first time the
-host is gone after it (from that probe's previous look, as the lines came since) until it
-answers again, within ``[announcement - its probe's interval, announcement + grace)`` and
-before the first boot logged after the announcement: one reboot, not a boot loop's second
-fall. What it does not hold: an outage with the host answering, a host gone with no package
-run before it (a panic, a power cut: a boot alone opens nothing), a host not back within
-``grace``, and never a rule on single events (a panic logged, an OOM kill).
+host is gone after it (from the host probe's look before its first 0: the host may have
+gone just after it) until it answers again, within ``[announcement - its probe's
+interval, announcement + grace)`` and before the first boot logged after the announcement:
+one reboot, not a boot loop's second fall. What it does not hold: an outage with the host
+answering, a host gone with no package run before it (a panic, a power cut: a boot alone
+opens nothing), a host not back within ``grace``, and never a rule on single events (a
+panic logged, an OOM kill).
 """
 
 from __future__ import annotations
