@@ -53,9 +53,13 @@ from dataclasses import dataclass, field
 from rollsafe.config import models
 from rollsafe.domain import errors, observations
 
-__all__ = ["KEPT", "Plan", "Seen"]
+__all__ = ["FLIPS", "KEPT", "Plan", "Seen"]
 
 KEPT = 8  # shutdowns and boots remembered per target (a reboot loop keeps the newest)
+# Changes of the host probe remembered per target: more than a flapping host makes within a
+# grace (40 looks in 10 minutes at 15 s), so the first time it was gone is never forgotten
+# while an announcement still reads it.
+FLIPS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +157,7 @@ class Seen:
             return False
         before = self.holds(plan)
         self.changes.append((obs.time, answering))
-        if len(self.changes) > 2 * KEPT:
+        if len(self.changes) > FLIPS:
             del self.changes[0]
         return self.holds(plan) != before
 
