@@ -543,3 +543,30 @@ def test_replay_decides_what_judging_in_full_decides(outage: tuple[float, float]
     assert [(d.rule, d.time, d.severity) for d in fast] == [
         (d.rule, d.time, d.severity) for d in full
     ]
+
+
+@pytest.mark.parametrize("outage", [None, (REBOOT + 300, REBOOT + 900)])
+def test_replay_decides_announced_reboots_as_judging_in_full(
+    outage: tuple[float, float] | None,
+) -> None:
+    # The host probe's changes move the holds while the host is gone and when it is back:
+    # the severity-first replay decides them as ``evaluate`` after every instant does.
+    down = [(REBOOT + 2, REBOOT + 95)] + ([outage] if outage else [])
+    rec = _recording(
+        down=down,
+        gone=[REBOOTING] + ([outage] if outage else []),
+        packages=_lines(REBOOT - 60, KERNEL_INSTALLED),
+        syslog=_lines(REBOOT + 85, BOOTED),
+        length=4200.0,
+    )
+    cfg = _config(expected=True, shutdowns=False)
+    fed = replaying.observations_of(cfg, rec)
+    fast = engine.replay(cfg, fed, rec.marks)
+    full = judge_helpers.judged_in_full(cfg, fed, list(rec.marks))
+    assert [(d.rule, d.time, d.severity) for d in fast] == [
+        (d.rule, d.time, d.severity) for d in full
+    ]
+    downs = [d for d in fast if d.rule == "web-service.down" and d.severity is CRITICAL]
+    # The reboot is held; the later outage is not (critical again after the `upgrade` mark,
+    # as any outage older than the mark).
+    assert [d.time - START for d in downs][:1] == ([] if outage is None else [REBOOT + 333])
