@@ -395,8 +395,8 @@ PRESETS: dict[str, EventSpec] = {
         within_s=120.0,
     ),
     # One event per package run that leaves the host a reboot to do, as the package manager
-    # logs it while the run is still going (minutes before the reboot, so a probe reading the
-    # file over ssh sees it in time, unlike the shutdown's last seconds): apt's history.log
+    # logs it during the run or as it ends (before the reboot, so a probe reading the file
+    # over ssh sees it in time, unlike the shutdown's last seconds): apt's history.log
     # entry listing a kernel image installed or upgraded, dpkg.log's `status installed
     # linux-image-...` (the kernel's postinst done: the next boot runs it; dpkg(1) documents
     # the format), unattended-upgrades' "Found /var/run/reboot-required, rebooting" (its
