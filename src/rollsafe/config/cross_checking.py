@@ -191,7 +191,12 @@ class Checker:
             for _, item in self._entries("probes")
             if isinstance(item.get("name"), str)
         }
-        for key, preset in (("shutdowns", "shutdown"), ("boots", "boot")):
+        for key, preset in (
+            ("shutdowns", "shutdown"),
+            ("boots", "boot"),
+            ("expected", "reboot_expected"),
+            ("host", None),  # any kind: its value says whether the host answers
+        ):
             name = planned.get(key)
             if not isinstance(name, str):
                 continue
@@ -205,6 +210,8 @@ class Checker:
                 )
                 continue
             item = by_name.get(name, {})
+            if preset is None:
+                continue
             if item.get("kind") == "log" and (
                 item.get("presets") != [preset] or item.get("patterns")
             ):

@@ -715,6 +715,51 @@ SHUTDOWN_CASES: list[tuple[str, str, list[str], int, int]] = [
 ]
 CASES += SHUTDOWN_CASES
 
+# ------------------------------------------------------------------ a reboot announced
+# A package run that leaves a reboot to do, as the package manager logs it (the judge's
+# planned-reboot hold reads it: policy.planned_reboots.expected).
+REBOOT_EXPECTED_CASES: list[tuple[str, str, list[str], int, int]] = [
+    (
+        "reboot_expected",  # apt's history.log entry of an `apt upgrade` that installed a
+        # kernel image (Ubuntu 18.04), the package lists cut short here
+        "https://github.com/marvel-nccr/quantum-mobile/issues/111",
+        [
+            "Start-Date: 2020-09-09  14:28:13",
+            "Commandline: apt upgrade",
+            "Requested-By: max (1001)",
+            "Install: motd-news-config:amd64 (10.1ubuntu2.10, automatic), libllvm10:amd64 "
+            "(1:10.0.0-4ubuntu1~18.04.2, automatic), linux-image-4.15.0-117-generic:amd64 "
+            "(4.15.0-117.118, automatic), libpcre2-8-0:amd64 (10.31-2, automatic)",
+            "Upgrade: libpam0g:amd64 (1.1.8-3.6ubuntu2.18.04.1, 1.1.8-3.6ubuntu2.18.04.2), "
+            "netplan.io:amd64 (0.99-0ubuntu3~18.04.1, 0.99-0ubuntu3~18.04.3)",
+        ],
+        1,
+        1,
+    ),
+    (
+        "reboot_expected",  # dpkg.log while configuring a new kernel (format: dpkg(1), --log):
+        # the versioned image and its meta package installed; headers and modules are no
+        # image, half-configured is not done yet
+        "https://github.com/zulip/zulip/issues/15743",
+        [
+            "2020-07-10 03:50:18 status half-configured linux-image-4.15.0-109-generic:amd64 "
+            "4.15.0-109.110",
+            "2020-07-10 03:50:20 status installed linux-image-4.15.0-109-generic:amd64 "
+            "4.15.0-109.110",
+            "2020-07-10 03:50:20 status triggers-pending linux-image-4.15.0-109-generic:amd64 "
+            "4.15.0-109.110",
+            "2020-07-10 03:50:20 status installed linux-modules-extra-4.15.0-109-generic:amd64 "
+            "4.15.0-109.110",
+            "2020-07-10 03:50:21 status installed linux-headers-generic:amd64 4.15.0.109.97",
+            "2020-07-10 03:50:21 status half-configured linux-image-generic:amd64 4.15.0.109.97",
+            "2020-07-10 03:50:21 status installed linux-image-generic:amd64 4.15.0.109.97",
+        ],
+        1,
+        2,
+    ),
+]
+CASES += REBOOT_EXPECTED_CASES
+
 
 @pytest.mark.parametrize(
     ("preset", "source", "lines", "events", "matching"),
@@ -944,7 +989,7 @@ def test_observation_text_says_events_and_lines_when_an_event_took_several() -> 
 KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "systemd_failure")
 # Nor an orderly shutdown or a boot: Loghub's Linux sample has "cupsd shutdown succeeded"
 # (a daemon's nightly restart), which is no reboot.
-HOST_STATES = ("shutdown", "boot")
+HOST_STATES = ("shutdown", "boot", "reboot_expected")
 
 
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
@@ -1136,6 +1181,7 @@ def test_no_crash_report_is_an_orderly_shutdown() -> None:
     assert len(CRASH_LINES) > 200
     assert _count("shutdown", CRASH_LINES).events == 0
     assert _count("boot", CRASH_LINES).events == 0
+    assert _count("reboot_expected", CRASH_LINES).events == 0  # nor announces a reboot
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
@@ -1156,3 +1202,49 @@ def test_a_second_reboot_minutes_later_is_another_shutdown() -> None:
     assert counter.take().events == 1
     counter.feed_timed([(300.0, lines[0]), (300.5, lines[1])])  # rebooted again, 5 min later
     assert counter.take().events == 1
+
+
+# --------------------------------------------------------------------------- reboots announced
+
+
+def test_unattended_upgrades_announces_its_automatic_reboot() -> None:
+    # unattended-upgrade's reboot_if_requested_and_needed() logs "Found %s, rebooting" (with
+    # REBOOT_REQUIRED_FILE) just before it calls `shutdown -r`, in its log format: the time
+    # with milliseconds, the level name, the message
+    # (https://github.com/mvo5/unattended-upgrades/blob/master/unattended-upgrade); the
+    # run's other lines as in https://github.com/mvo5/unattended-upgrades/issues/395.
+    run = [
+        "2026-05-29 11:51:57,191 INFO Starting unattended upgrades script",
+        "2026-05-29 11:51:57,192 INFO Allowed origins are: origin=*",
+        "2026-05-29 11:53:40,518 INFO All upgrades installed",
+        "2026-05-29 11:53:41,002 WARNING Found /var/run/reboot-required, rebooting",
+    ]
+    found = _count("reboot_expected", run)
+    assert (found.events, found.lines) == (1, 1)
+    # With Automatic-Reboot-WithUsers false and somebody logged in it does not reboot.
+    kept = (
+        "2026-05-29 11:53:41,002 WARNING Found /var/run/reboot-required, but not rebooting "
+        "because ['max'] is logged in."
+    )
+    assert _count("reboot_expected", [*run[:3], kept]).events == 0
+
+
+def test_package_runs_that_need_no_reboot_announce_none() -> None:
+    lines = [
+        # apt removing packages (unattended-upgrades' autoremove entry quoted in
+        # https://github.com/mvo5/unattended-upgrades/pull/40), with a line removing an old
+        # kernel written here in the same format: removing a kernel needs no reboot
+        "Start-Date: 2016-12-20  07:42:53",
+        "Commandline: /usr/bin/unattended-upgrade",
+        "Remove: libspeechd2:amd64 (0.8.3-1ubuntu3)",
+        "Remove: linux-image-4.4.0-57-generic:amd64 (4.4.0-57.78)",
+        "End-Date: 2016-12-20  07:43:03",
+        # dpkg unpacking a kernel: not installed yet (https://github.com/moby/moby/issues/30036)
+        "2017-01-10 15:40:57 startup archives unpack",
+        "2017-01-10 15:40:57 install linux-image-4.4.0-59-generic:amd64 <none> 4.4.0-59.80",
+        "2017-01-10 15:41:00 status unpacked linux-image-4.4.0-59-generic:amd64 4.4.0-59.80",
+        # a service upgraded alone: its restart is the upgrade's, no reboot to wait for
+        "Upgrade: nginx-common:amd64 (1.22.1-9, 1.22.1-9+deb12u1), nginx:amd64 (1.22.1-9, "
+        "1.22.1-9+deb12u1)",
+    ]
+    assert _count("reboot_expected", lines).events == 0

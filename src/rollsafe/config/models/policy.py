@@ -117,7 +117,11 @@ class PlannedReboots(Model):
     lasting rules (``consecutive`` above 1, ``for``, ``episodes``) do not count failing checks,
     as between ``upgrade_started`` and ``upgrade`` marks. A host not back within ``grace``, or
     back and failing, is judged as usual; rules on single events (a panic, an OOM kill) are
-    never held. Off while ``shutdowns`` is unset (the default).
+    never held. ``expected`` holds after a package run that announced a reboot (a kernel
+    installed, unattended-upgrades' automatic reboot: the package manager's own logs, written
+    minutes before the reboot), shutdown logged or not, but only while the host itself does
+    not answer (``host``): a service that crashed leaves its host answering. Off while
+    ``shutdowns`` and ``expected`` are unset (the default).
     """
 
     shutdowns: str | None = Field(
@@ -137,6 +141,28 @@ class PlannedReboots(Model):
         le=3600.0,
         description="Longest a reboot may hold lasting rules; a host not back by then is down",
     )
+    expected: str | None = Field(
+        default=None,
+        description="Name of the probe counting package runs that announce a reboot (a log "
+        "probe on the package manager's logs with `presets: [reboot_expected]` and nothing "
+        "else): after one, the first time the host itself is gone (`host` reads 0) holds "
+        "lasting rules until it answers, within `grace` and before the next boot; unset: off",
+    )
+    host: str | None = Field(
+        default=None,
+        description="Name of a probe of the host itself whose value is 0 while the host does "
+        "not answer (a `tcp` probe of its ssh port, a `promql` probe of its node exporter's "
+        "`up`); required by `expected`",
+    )
+
+    @model_validator(mode="after")
+    def _expected_needs_the_host(self) -> PlannedReboots:
+        if self.expected is not None and self.host is None:
+            raise ValueError(
+                "planned_reboots.expected needs `host`: without the host's own probe a kernel "
+                "install would hold every outage of the service after it, its crash included"
+            )
+        return self
 
 
 class Policy(Model):

@@ -88,6 +88,7 @@ LogPreset = Literal[
     "app_error",
     "shutdown",
     "boot",
+    "reboot_expected",
 ]
 
 

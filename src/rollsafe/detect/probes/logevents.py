@@ -394,6 +394,33 @@ PRESETS: dict[str, EventSpec] = {
         within=100_000,
         within_s=120.0,
     ),
+    # One event per package run that leaves the host a reboot to do, as the package manager
+    # logs it during the run or as it ends (before the reboot, so a probe reading the file
+    # over ssh sees it in time, unlike the shutdown's last seconds): apt's history.log
+    # entry listing a kernel image installed or upgraded, dpkg.log's `status installed
+    # linux-image-...` (the kernel's postinst done: the next boot runs it; dpkg(1) documents
+    # the format), unattended-upgrades' "Found /var/run/reboot-required, rebooting" (its
+    # Automatic-Reboot, just before it calls shutdown -r). Removing a kernel needs no reboot,
+    # and unattended-upgrades' "..., but not rebooting because ... logged in" is no reboot.
+    # Not a failure: the judge's planned-reboot hold reads it (``planned_reboots.expected``).
+    "reboot_expected": EventSpec(
+        name="reboot_expected",
+        cues=(
+            _cue(
+                r"(?:^|\s)(?:Install|Upgrade|Reinstall): .*\blinux-image-\S",
+                flags=0,
+                needles=("install: ", "upgrade: "),
+            ),
+            _cue(r"\bstatus installed linux-image-\S", flags=0, needles=("status installed",)),
+            _cue(
+                r"\bFound \S*/reboot-required, rebooting\s*$",
+                flags=0,
+                needles=("reboot-required, rebooting",),
+            ),
+        ),
+        within=100_000,  # every line of one run, however many packages it logs between
+        within_s=120.0,
+    ),
     # Every error-grade line is an event (see the log probe's notes for what counts).
     "app_error": EventSpec(
         name="app_error",
