@@ -153,3 +153,29 @@ def test_a_host_that_crashed_as_often_before_the_upgrade_is_not_rolled_back() ->
     assert _segfaults_fired(steady) == []
     # The same pace starting at the upgrade, after a quiet hour, is.
     assert _segfaults_fired([t for t in steady if t > HOUR]) != []
+
+
+def test_the_order_of_simultaneous_observations_changes_no_batch_decision() -> None:
+    # The runner's checks and the kernel log's counts stamped at the same instants (15 s), a
+    # 90 s outage and a sparse crash loop among them: folded in either order, and with the
+    # instants' observations shuffled, the preset decides the very same things.
+    rng = random.Random(17)
+    crashes = {HOUR + 495.0 + 720.0 * k for k in range(8)}
+    seen = []
+    for step in range(int(3 * HOUR // 15)):
+        t = step * 15.0
+        refused = HOUR + 600 <= t < HOUR + 690
+        seen.append(observations.Observation(t, TARGET, "runner", value=0.0 if refused else 1.0))
+        seen.append(observations.Observation(t, TARGET, "kern", value=float(t in crashes)))
+
+    def decided(items: list[observations.Observation]) -> list[tuple[float, str, str]]:
+        return [(d.time, d.rule, d.severity.label) for d in engine.replay(CONFIG, items, UPGRADE)]
+
+    reference = decided(seen)
+    assert {rule for _, rule, label in reference if label == "critical"} >= {
+        "batch-host.down",
+        "batch-host.segfaults-sparse",
+    }
+    pairs = [seen[i : i + 2] for i in range(0, len(seen), 2)]
+    assert decided([o for pair in pairs for o in reversed(pair)]) == reference
+    assert decided([o for pair in pairs for o in rng.sample(pair, 2)]) == reference
