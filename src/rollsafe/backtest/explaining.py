@@ -177,7 +177,9 @@ def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
             else:
                 break
         shares = [run / needed]
-        for_s, streak_s = _num(evidence.get("for_s")), _num(evidence.get("streak_s"))
+        for_s = _num(evidence.get("for_s"))
+        # ``lasted_s``: what a `for_over: checks` rule measures against `for` (the span if not).
+        streak_s = _num(evidence.get("lasted_s", evidence.get("streak_s")))
         if for_s and streak_s is not None:
             shares.append(streak_s / for_s)
         # Both bounds must be met; the mean of the two shares (each capped at the limit) says

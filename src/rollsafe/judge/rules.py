@@ -306,8 +306,20 @@ def _breaches(rule: models.ThresholdRule, obs: observations.Observation) -> bool
     return rule.units is None or units.guards(obs.text, rule.units)[0]
 
 
-def _held_for(rule: models.ThresholdRule, span: float | None) -> bool:
-    return rule.for_ is None or (span is not None and span >= rule.for_)
+def _lasted(rule: models.ThresholdRule, span: float, checks: int) -> float:
+    """How long a run of ``checks`` failing checks spanning ``span`` seconds lasted, as
+    ``for`` reads it: the span itself, or with ``for_over: checks`` the time the checks
+    stand for, each one spacing of the run (``span * checks / (checks - 1)``: the span plus
+    the run's mean spacing). Only the run's own checks enter, so no probe interval has to be
+    configured or guessed, and the order of simultaneous observations cannot change it. One
+    check has no spacing and stands for nothing more than its span, 0 s."""
+    if rule.for_over == "checks" and checks > 1:
+        return span * checks / (checks - 1)
+    return span
+
+
+def _held_for(rule: models.ThresholdRule, span: float | None, checks: int) -> bool:
+    return rule.for_ is None or (span is not None and _lasted(rule, span, checks) >= rule.for_)
 
 
 def _upgrade_words(
@@ -371,7 +383,9 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         count, since, until = _streak(rule, window, now=now)
         span = None if since is None or until is None else until - since
         evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
-        held_for = _held_for(rule, span)
+        if rule.for_over == "checks":
+            evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
+        held_for = _held_for(rule, span, count)
     breached = in_a_row and held_for
 
     head = (
@@ -383,7 +397,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
         if rule.consecutive > 1:
             tail.append(f"{rule.consecutive} times in a row")
         if rule.for_ is not None:
-            tail.append(f"failing checks spanning {_duration(evidence['streak_s'])}")
+            tail.append(_streak_words(rule, evidence))
         summary = head + (f" ({', '.join(tail)})" if tail else "")
     elif (words := _upgrade_words(raw, hits, last, cut, from_mark=from_mark)) is not None:
         summary = f"{head}, {words}"
@@ -397,11 +411,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     elif not in_a_row:
         summary = f"{head}, but only {sum(hits)} of the last {rule.consecutive} values"
     else:
-        streak = evidence["streak_s"] or 0.0
-        summary = (
-            f"{head}, but the failing checks span only {_duration(streak)} "
-            f"of {_duration(rule.for_ or 0.0)}"
-        )
+        summary = f"{head}, but {_streak_words(rule, evidence, short=True)}"
     evidence["breached"] = breached
     evidence["no_data"] = False
     if during_upgrade:
@@ -413,6 +423,22 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     # The newest value breaches but the rule needs more of them: worth looking again soon.
     pending = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
+
+
+def _streak_words(
+    rule: models.ThresholdRule, evidence: dict[str, Any], *, short: bool = False
+) -> str:
+    """The streak measured against ``for``, in words (see ``_lasted``)."""
+    span = _duration(evidence["streak_s"] or 0.0)
+    limit = f" of {_duration(rule.for_ or 0.0)}" if short else ""
+    if rule.for_over == "checks":
+        lasted = _duration(evidence.get("lasted_s") or 0.0)
+        checks = evidence["streak_checks"]
+        only = "only " if short else ""
+        return f"{checks} failing checks spanning {span}, standing for {only}{lasted}{limit}"
+    if short:
+        return f"the failing checks span only {span}{limit}"
+    return f"failing checks spanning {span}"
 
 
 def _unguarded(
@@ -476,7 +502,7 @@ def _runs(
             last = obs.time
             count += 1
             continue
-        if count >= rule.consecutive and _held_for(rule, last - first):
+        if count >= rule.consecutive and _held_for(rule, last - first, count):
             runs.append((first, last, count))
         count = 0
     return runs
@@ -519,7 +545,8 @@ def _episodic(
     if rule.consecutive > 1:
         each.append(f"{rule.consecutive} checks in a row")
     if rule.for_ is not None:
-        each.append(f"spanning {_duration(rule.for_)}")
+        verb = "standing for" if rule.for_over == "checks" else "spanning"
+        each.append(f"{verb} {_duration(rule.for_)}")
     lasting = f" ({', '.join(each)} each)" if each else ""
     summary = (
         f"{head} {len(found)} separate times{lasting} in the last {_duration(within)}"
@@ -996,9 +1023,9 @@ def _decide_threshold(
         if not _counts_as_failing(rule, window, obs, cut):
             return verdicts.Severity.OK, until
     if rule.for_ is not None:
-        _, since, newest = _streak(rule, window, now=now)
+        count, since, newest = _streak(rule, window, now=now)
         span = None if since is None or newest is None else newest - since
-        if not _held_for(rule, span):
+        if not _held_for(rule, span, count):
             return verdicts.Severity.OK, until
     return _breach_severity(rule, True), until
 
@@ -1121,7 +1148,7 @@ class ThresholdState:
         # No value after ``now``: time changes nothing until the next one (``math.inf``).
         if run < rule.consecutive:
             return verdicts.Severity.OK, math.inf
-        if rule.for_ is not None and not _held_for(rule, times[-1] - times[held - run]):
+        if rule.for_ is not None and not _held_for(rule, times[-1] - times[held - run], run):
             return verdicts.Severity.OK, math.inf
         return _breach_severity(rule, True), math.inf
 

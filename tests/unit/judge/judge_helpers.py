@@ -87,8 +87,9 @@ def threshold_rules(
 
     Its levels mix round ones (0, 1, 3, 50: observed values tie with them, where ``>`` and
     ``>=`` differ) with any level up to 100; ``consecutive`` 1 to 3; a ``for`` of 0 to
-    ``longest_for`` seconds half the time; either severity. A test narrows ``ops`` where its
-    property needs it (worse evidence is higher only for ``>``/``>=``) and widens ``fields``
+    ``longest_for`` seconds half the time (over the span or the checks: ``for_over``); either
+    severity. A test narrows ``ops`` where its property needs it (worse evidence is higher
+    only for ``>``/``>=``) and widens ``fields``
     to what its observations carry. With ``episodes``, half the rules count runs of failing
     checks over a sliding ``within`` (2 or 3 runs in 31 s or more, longer than ``for``)."""
     rule: dict[str, Any] = {
@@ -108,6 +109,7 @@ def threshold_rules(
     }
     if draw(st.booleans()):
         rule["for"] = draw(st.integers(0, longest_for))
+        rule["for_over"] = draw(st.sampled_from(["span", "checks"]))
     if episodes and draw(st.booleans()):
         rule["episodes"] = draw(st.integers(2, 3))
         longest = rule.get("for", 0)  # a run must fit in the span it is counted over

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
@@ -139,6 +140,50 @@ def test_for_alone_with_one_failing_check_spans_zero() -> None:
     assert decision(feed(config(zero), _checks([7], up=False)), "down", now=7).severity == CRITICAL
 
 
+# --------------------------------------------------------------------------- for_over: checks
+
+CHECKS = {**DOWN, "for": "90s", "for_over": "checks"}
+
+
+def test_each_failing_check_stands_for_one_spacing_of_the_run() -> None:
+    # 15 s probes, an outage of 90 s: six failing checks spanning 75 s stand for 90 s.
+    judge = feed(config(CHECKS), _checks([0, 15, 30, 45, 60, 75], up=False))
+    got = decision(judge, "down", now=75)
+    assert got.severity == CRITICAL
+    assert (got.evidence["streak_s"], got.evidence["lasted_s"]) == (75, 90)
+    assert "6 failing checks spanning 1m15s, standing for 1m30s" in got.summary
+    # Five such checks (spanning 60 s) stand for 75 s: not yet.
+    judge = feed(config(CHECKS), [*_checks([0, 15, 30, 45, 60], up=False), _health(75, up=True)])
+    got = decision(judge, "down", now=75)
+    assert got.severity == OK
+    # The same outage seen by 10 s probes: nine checks spanning 80 s stand for 90 s.
+    nine = [float(t) for t in range(0, 90, 10)]
+    assert decision(feed(config(CHECKS), _checks(nine, up=False)), "down", now=80).severity == (
+        CRITICAL
+    )
+    got = decision(feed(config(CHECKS), _checks(nine[:-1], up=False)), "down", now=80)
+    assert (got.severity, got.evidence["lasted_s"]) == (OK, 80)
+    assert "standing for only 1m20s of 1m30s" in got.summary
+
+
+def test_the_spacing_is_the_runs_own_not_the_clocks() -> None:
+    # Checks every 15 s, then a gap in probing of 45 s inside the run: the span grows by the
+    # gap and the mean spacing with it (four checks spanning 90 s stand for 120 s); "now"
+    # long after the last failing check adds nothing.
+    judge = feed(config({**CHECKS, "for": "2m"}), _checks([0, 15, 30, 75], up=False))
+    assert decision(judge, "down", now=75).evidence["lasted_s"] == 100
+    assert decision(judge, "down", now=10_000).severity == OK
+    # One failing check has no spacing: it stands for 0 s, like its span.
+    one = {**CHECKS, "consecutive": 1, "for": "1s"}
+    got = decision(feed(config(one), _checks([7], up=False)), "down", now=100)
+    assert (got.severity, got.evidence["lasted_s"]) == (OK, 0)
+
+
+def test_for_over_needs_for() -> None:
+    with pytest.raises(ValueError, match="`for_over` is only read with `for`"):
+        config({**{k: v for k, v in DOWN.items() if k != "for"}, "for_over": "checks"})
+
+
 # --------------------------------------------------------------------------- property
 
 SOURCES = ("health", "log", "latency")
@@ -154,6 +199,7 @@ def policies(draw: st.DrawFn) -> list[dict[str, Any]]:
             **DOWN,
             "consecutive": draw(st.integers(1, 4)),
             "for": f"{draw(st.integers(0, 8)) * 5}s",
+            "for_over": draw(st.sampled_from(["span", "checks"])),
         },
         {
             "id": "slow-streak",

@@ -180,7 +180,9 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     # unit-took-service-down's leaves only corroborate a give-up (unit-gave-up-other warns)
     units = {f"{p}.{r}" for p in PRESETS for r in ("unit-gave-up-now", "service-failing-now")}
     oom = {"web-service.oom-kill-now", "web-service.check-failed-now"}
-    assert quiet == oom | repeats | stalls | units
+    # segfaults-hour and segfaults-up-hour only feed batch-host's segfaults-sparse
+    sparse = {"batch-host.segfaults-hour", "batch-host.segfaults-up-hour"}
+    assert quiet == oom | repeats | stalls | units | sparse
     assert {
         "web-service.oom-kill",
         "web-service.oom-took-service-down",

@@ -71,6 +71,13 @@ class ThresholdRule(RuleBase):
         alias="for",
         description="The condition must also hold this long (on the failing checks)",
     )
+    for_over: Literal["span", "checks"] = Field(
+        default="span",
+        description="How a run of failing checks is measured against `for`: `span`, from its "
+        "first check to its last; `checks`, each failing check standing for one spacing of "
+        "the run's checks (the span plus its mean spacing: 6 checks every 15 s span 75 s and "
+        "stand for 90 s)",
+    )
     episodes: int = Field(
         default=1,
         ge=1,
@@ -121,6 +128,8 @@ class ThresholdRule(RuleBase):
             raise ValueError("`within` is only read with episodes above 1")
         if self.within is not None and self.within <= (self.for_ or 0.0):
             raise ValueError("within must be longer than `for`")
+        if self.for_over != "span" and self.for_ is None:
+            raise ValueError("`for_over` is only read with `for` (e.g. for: 90s)")
         return self
 
 
