@@ -192,7 +192,7 @@ class Veto:
             if outcome.severity is _CRITICAL:
                 failing.append(str(peer))
             elif _on_its_way(self._by_id[rule_id], outcome) or not (
-                critical(seen) or self._caught_up(peer, target, rule_id, now=now)
+                self._caught_up(peer, target, rule_id, now=now) or critical(seen)
             ):
                 undecided.append(str(peer))
         if failing:
