@@ -153,7 +153,13 @@ class Veto:
         ``wait``, while a peer is *undecided*: it has not been observed since the rule was
         critical on ``target``, or the rule's condition has started to hold on it (a
         threshold's newest value fails it, or a composite has a child firing: it may cross a
-        little later; see ``_on_its_way``). Once every peer
+        little later; see ``_on_its_way``). A peer observed as recently as ``target`` itself
+        (of each source the rule reads, a value as new as ``target``'s newest) is not
+        undecided though ``target`` turned critical after those values: time closed
+        ``target``'s bucket or window on data no newer than the peer's, and the peer, judged
+        at the same ``now``, has seen as much (waiting for its next check would cost only
+        the phase between a bucket's end and the probe's next value).
+        Once every peer
         has been seen since and none fails or is on its way, the rollback goes at once; with
         no peer at all, it never waits. The bound: held for undecided peers only while the
         rule was not critical ``wait`` ago (judged at ``now - wait`` against the same
@@ -185,7 +191,9 @@ class Veto:
             outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
             if outcome.severity is _CRITICAL:
                 failing.append(str(peer))
-            elif _on_its_way(self._by_id[rule_id], outcome) or not critical(seen):
+            elif _on_its_way(self._by_id[rule_id], outcome) or not (
+                self._caught_up(peer, target, rule_id, now=now) or critical(seen)
+            ):
                 undecided.append(str(peer))
         if failing:
             return Hold(failing, undecided)
@@ -193,6 +201,24 @@ class Veto:
         if undecided and wait > 0 and not critical(now - wait):
             return Hold([], undecided)
         return None
+
+    def _caught_up(
+        self, peer: ids.TargetId, target: ids.TargetId, rule_id: str, *, now: float
+    ) -> bool:
+        """True when ``peer`` holds, of every source ``rule_id`` reads, a value at least as
+        new as ``target``'s newest (at or before ``now``): judged now, it has seen what
+        ``target`` was judged on."""
+        fleet = self._fleet
+        for source in self._reads.get(rule_id, ()):
+            own = fleet.window(target, source)
+            mine = own.last(1, until=now) if own is not None else ()
+            if not mine:
+                continue
+            theirs_window = fleet.window(peer, source)
+            theirs = theirs_window.last(1, until=now) if theirs_window is not None else ()
+            if not theirs or theirs[0].time < mine[0].time:
+                return False
+        return True
 
     def peers(
         self, target: ids.TargetId, rule_id: str, *, now: float
@@ -231,12 +257,7 @@ class Veto:
                 continue
             if fleet.upgraded_since(other, now - self.config.not_upgraded_for, now):
                 continue
-            seen = math.inf
-            for source in sources:
-                window = fleet.window(other, source)
-                newest = window.last(1, until=now) if window is not None else ()
-                if newest:
-                    seen = min(seen, newest[0].time)
+            seen = _newest(fleet, other, sources, now=now)
             if stale <= seen < math.inf:
                 found.append((other, seen))
         return found
@@ -361,6 +382,18 @@ def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...
         elif isinstance(rule, rules.LeafRule | models.RegressionRule | models.CohortRule):
             found.add(rule.probe)
     return tuple(sorted(found))
+
+
+def _newest(fleet: Fleet, target: ids.TargetId, sources: Sequence[str], *, now: float) -> float:
+    """When ``target`` was last observed at or before ``now`` by the ``sources`` a rule
+    reads: the oldest of the newest values of those that spoke there (inf: none did)."""
+    seen = math.inf
+    for source in sources:
+        window = fleet.window(target, source)
+        newest = window.last(1, until=now) if window is not None else ()
+        if newest:
+            seen = min(seen, newest[0].time)
+    return seen
 
 
 def _on_its_way(rule: models.RuleBase, outcome: rules.Outcome) -> bool:

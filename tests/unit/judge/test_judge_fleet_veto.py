@@ -370,6 +370,41 @@ def test_a_peer_not_observed_since_is_waited_for_until_its_next_check(fleet_wide
         assert "fleet_veto" not in got[1][2]
 
 
+SCRAPED: dict[str, Any] = {**REGRESSED, "id": "scraped", "probe": "prom", "field": "value"}
+
+
+def _scraped(web2_regresses: bool) -> list[observations.Observation]:
+    """A scrape every 30 s at :15 and :45 on web-1 and web-2 alike (0.1, or 1.0 from 5000
+    on), and a health check every 10 s on both, at :00, :10 ...: the regression's 30 s
+    buckets (from the upgrade plus its grace, 3660) close at :00 and :30, between scrapes,
+    and web-1 is judged there on its health check's arrival."""
+    out = []
+    for t in range(15, 7200, 30):
+        for target, regresses in (("web-1", True), ("web-2", web2_regresses)):
+            value = 1.0 if regresses and 5000 <= t < 6500 else 0.1 + 0.001 * (t % 7)
+            out.append(obs(float(t), value, source="prom", target=target))
+    return [*out, *_checks("web-1", []), *_checks("web-2", [])]
+
+
+@pytest.mark.parametrize("fleet_wide", [True, False], ids=["fleet-wide", "web-1-alone"])
+def test_a_peer_scraped_as_recently_as_the_target_is_not_waited_for(fleet_wide: bool) -> None:
+    """web-1's test crosses when a bucket closes (on a health check's instant, no scrape):
+    its newest scrape and web-2's are the same instant, so web-2, judged at that ``now``,
+    has seen as much as web-1. Alone, web-1 is rolled back there, as with the veto off (it
+    waited for web-2's next scrape, 15 s, before); fleet-wide, web-2 fails too: held."""
+    cfg = _config(SCRAPED, veto={**VETO, "rules": ["scraped"], "wait": "3m"})
+    items = _scraped(fleet_wide)
+    got = [(t, s) for t, s, _ in _web1(cfg, items, rule="scraped") if s is not OK]
+    off = [(t, s) for t, s, _ in _web1(_config(SCRAPED, veto={"rules": []}), items, "scraped")]
+    crossed = next(t for t, s in off if s is CRITICAL)
+    assert crossed % 30 == 0, "the crossing must fall between two scrapes (a bucket's end)"
+    if fleet_wide:
+        assert got[0] == (crossed, WARNING)
+        assert CRITICAL not in [s for _, s in got]
+    else:
+        assert got[0] == (crossed, CRITICAL)
+
+
 DOWN: dict[str, Any] = {
     "id": "down",
     "kind": "threshold",

@@ -59,10 +59,11 @@ class FleetVeto(Model):
     another target the rule applies to, sharing the ``match_labels`` values, with no upgrade
     mark in the last ``not_upgraded_for``. The peer is judged against the target's own period
     before its upgrade, at the same ``now``. While a peer is not known yet either way (not
-    observed since the rule turned critical on the target, or the rule's condition starting
-    to hold on it), the rollback waits, at most ``wait``; once every peer is seen and none
-    fails, it goes at once, and with no peer it never waits. A fault on the upgraded host
-    alone is never held. On by default (``rules: auto``); ``rules: []`` turns it off.
+    observed since the rule turned critical on the target nor as recently as the target, or
+    the rule's condition starting to hold on it), the rollback waits, at most ``wait``; once
+    every peer is seen and none fails, it goes at once, and with no peer it never waits. A
+    fault on the upgraded host alone is never held. On by default (``rules: auto``);
+    ``rules: []`` turns it off.
     """
 
     rules: list[str] | Literal["auto"] = Field(
@@ -86,8 +87,9 @@ class FleetVeto(Model):
         default=180.0,
         ge=0,
         description="Longest a listed rule's rollback waits for peers not known yet either "
-        "way (not observed since it turned critical, or the same condition starting to hold "
-        "on them): their checks arrive later, their signals cross a little later; 0: no wait",
+        "way (not observed since it turned critical nor as recently as the target, or the "
+        "same condition starting to hold on them): their checks arrive later, their signals "
+        "cross a little later; 0: no wait",
     )
     reach: Duration = Field(
         default=7200.0,
