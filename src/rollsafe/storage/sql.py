@@ -152,7 +152,7 @@ class SqlStore:
     def __init__(self, url: str | sa.URL, *, password_env: str | None = None) -> None:
         try:
             resolved = engines.resolve(url, password_env=password_env)
-        except ValueError as exc:
+        except errors.ConfigError as exc:
             raise errors.StoreError(str(exc)) from exc
         self._shown = resolved.render_as_string(hide_password=True)
         # What may be shown or logged: the password, from the URL or the environment, is not.

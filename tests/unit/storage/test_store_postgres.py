@@ -38,7 +38,7 @@ def test_the_password_comes_from_the_named_variable() -> None:
         "postgresql://rollsafe@db/rollsafe", password_env="DB_PW", environ={"DB_PW": SECRET}
     )
     assert resolved.password == SECRET
-    with pytest.raises(ValueError, match="DB_PW") as caught:
+    with pytest.raises(errors.ConfigError, match="DB_PW") as caught:
         engines.resolve("postgresql://rollsafe@db/x", password_env="DB_PW", environ={})
     assert "not set" in str(caught.value)
 
