@@ -7,7 +7,10 @@ start on (``every`` thins that for long recordings). From each rule's own eviden
 how far the rule got towards its limit, as a share of the limit, and keeps the peak:
 
 * ``threshold`` with ``>``/``>=``: value / threshold; with ``<``/``<=``: the run of breaching
-  checks against the ``consecutive`` and the ``for`` it needs (the mean of the two shares);
+  checks against the ``consecutive`` and the ``for`` it needs (the mean of the two shares).
+  A threshold with ``units`` (``unit-gave-up``) cannot count an event about a unit outside
+  them, so such an event is 0%, with the units it named in words (with no units listed, as
+  the presets ship, the rule can only count events naming no unit at all);
 * ``baseline``: the current aggregate against the limit it had to pass, the larger of
   ``baseline x max_increase`` and ``baseline + min_delta``;
 * ``rate``: the rate against ``above``;
@@ -43,7 +46,7 @@ from typing import Any
 from rollsafe.backtest import recordings, replaying
 from rollsafe.config import models
 from rollsafe.domain import ids, verdicts
-from rollsafe.judge import engine, windows
+from rollsafe.judge import engine, units, windows
 
 __all__ = ["Near", "closeness", "near_misses"]
 
@@ -141,6 +144,9 @@ def closeness(
     if evidence.get("no_data"):
         return 0.0, "no data"
     if kind == "threshold":
+        outside = _outside_units(evidence)
+        if outside is not None:
+            return 0.0, outside
         return _threshold(evidence)
     if kind == "baseline":
         return _baseline(evidence)
@@ -192,6 +198,20 @@ def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
     if threshold <= 0:
         return (1.0 if value > threshold else 0.0), f"value {_fmt(value)} vs {_fmt(threshold)}"
     return value / threshold, f"value {_fmt(value)} vs limit {_fmt(threshold)}"
+
+
+def _outside_units(evidence: Mapping[str, Any]) -> str | None:
+    """Why a threshold with ``units`` could not count its newest event, in words: it names
+    only units the rule does not guard (None when it could, or has no ``units``)."""
+    listed, named = evidence.get("units"), evidence.get("named_units")
+    if not isinstance(listed, list) or not isinstance(named, list) or not named:
+        return None
+    if units.covers([str(u) for u in named], [str(p) for p in listed]):
+        return None
+    guarded = ", ".join(str(p) for p in listed) or "none listed"
+    value = _num(evidence.get("value"))
+    said = f"value {_fmt(value)}, " if value is not None else ""
+    return f"{said}about {', '.join(map(str, named))}: not a unit the rule guards ({guarded})"
 
 
 def _regression(evidence: Mapping[str, Any]) -> tuple[float, str]:

@@ -4,6 +4,8 @@
 
     RollsafeError
     ├── ConfigError            fix the configuration file; nothing was started
+    │   └── (config.models.NotConfigured: a target, driver or rollout name it lacks; also
+    │        a KeyError for the callers that handle an absent name themselves)
     ├── TemporaryError         try again later (``retry_after`` seconds, if known)
     │   └── DriverTemporaryError
     ├── PermanentError         retrying will not help; escalate to a person

@@ -38,7 +38,7 @@ from typing import Any
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import conditions, trend, units, windows
+from rollsafe.judge import conditions, trend, units, victims, windows
 
 __all__ = [
     "EPSILON",
@@ -645,6 +645,9 @@ def _rate_per_period(
 
 def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcome:
     total, counted = _sum_values(values)
+    left_out: list[str] = []
+    if rule.processes is not None:
+        total, left_out = _guarded_total(rule.processes, values)
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "window_s": rule.window,
@@ -665,7 +668,28 @@ def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcom
         f"{conditions.number(rule.above)} over {_duration(covered)} ({counted} samples)"
     )
     evidence.update(rate=per_period, sum=total, covered_s=covered, breached=breached, no_data=False)
+    if rule.processes is not None:
+        evidence.update(processes=rule.processes, not_guarded=left_out)
+        if left_out:
+            summary += f"; not counted, kills of {', '.join(left_out)} (not in processes)"
     return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+def _guarded_total(patterns: Sequence[str], values: windows.Span) -> tuple[float, list[str]]:
+    """The span's sum over the observations about a guarded process (``victims``), and the
+    victims of the others, each once."""
+    total = 0.0
+    left_out: dict[str, None] = {}
+    for obs in values.values():
+        number = conditions.field_of(obs, "value")
+        if number is None:
+            continue
+        guarded, named = victims.guards(obs.text, patterns)
+        if guarded:
+            total += number
+        elif number > 0:
+            left_out.update(dict.fromkeys(named))
+    return total, list(left_out)
 
 
 # --------------------------------------------------------------------------- baseline
@@ -1042,6 +1066,8 @@ def _decide_rate(
     first = None if window is None else window.first_value_time
     covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
     total, counted = _sum_values(values)
+    if rule.processes is not None:  # the same sum ``_rate`` describes
+        total, _ = _guarded_total(rule.processes, values)
     per_period = _rate_per_period(rule, total, counted, covered)
     severity = _decided(rule, None if per_period is None else per_period > rule.above)
     if window is None:

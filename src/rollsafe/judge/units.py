@@ -22,7 +22,7 @@ import functools
 import re
 from collections.abc import Sequence
 
-__all__ = ["TYPES", "guards", "named", "normalised"]
+__all__ = ["TYPES", "covers", "guards", "named", "normalised"]
 
 TYPES = (
     "service",
@@ -70,7 +70,13 @@ def guards(text: str | None, patterns: Sequence[str]) -> tuple[bool, tuple[str, 
     cannot be placed, see the module notes); False when every unit it names is outside them.
     """
     units = named(text)
+    return covers(units, patterns), units
+
+
+def covers(units: Sequence[str], patterns: Sequence[str]) -> bool:
+    """Whether an event naming ``units`` is about a guarded one (see ``guards``): one of them
+    matches ``patterns``, or it names none."""
     if not units:
-        return True, units
+        return True
     globs = _globs(tuple(patterns))
-    return any(fnmatch.fnmatchcase(u, g) for u in units for g in globs), units
+    return any(fnmatch.fnmatchcase(u, g) for u in units for g in globs)

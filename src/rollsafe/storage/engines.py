@@ -38,6 +38,8 @@ import sqlalchemy as sa
 from sqlalchemy import event, pool
 from sqlalchemy import exc as sa_exc
 
+from rollsafe.domain import errors
+
 BUSY_TIMEOUT_MS = 10_000
 
 WRITE = {"rollsafe_write": True}
@@ -68,20 +70,27 @@ def resolve(
     ``postgresql://`` (and ``postgres://``) from a configuration file would otherwise mean
     psycopg2, which is not installed. ``password_env`` names an environment variable holding
     the password, so that the configuration file never has to. The error for a missing
-    variable names the variable, never a value.
+    variable names the variable, never a value. Both errors are ``ConfigError`` (the store
+    wraps them in its ``StoreError``; alembic run by hand shows them as they are).
     """
     try:
         parsed = sa.make_url(url)
     except sa_exc.ArgumentError as exc:
         # The message would repeat the URL, password included: say only what is wrong.
-        raise ValueError("the store URL is not a valid SQLAlchemy URL") from exc
+        raise errors.ConfigError(
+            "the store URL is not a valid database URL (expected sqlite:///PATH or "
+            "postgresql://USER@HOST/DB)"
+        ) from exc
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
         parsed = parsed.set(drivername=POSTGRES_DRIVER)
     if password_env:
         env = os.environ if environ is None else environ
         password = env.get(password_env)
         if password is None:
-            raise ValueError(f"store.password_env names {password_env}, which is not set")
+            raise errors.ConfigError(
+                f"store.password_env names {password_env}, which is not set (expected the "
+                "database password in that environment variable)"
+            )
         parsed = parsed.set(password=password)
     return parsed
 

@@ -12,6 +12,14 @@ with an explicit ``fence=``, a write whose token is older than the leader lease'
 
 Database errors are translated here into ``errors.StoreError``; nothing above the store sees
 a SQLAlchemy exception.
+
+``close`` closes every connection the store opened. SQLAlchemy's ``Engine.dispose`` closes only
+the connections resting in the pool; one in use at that moment (a daemon task cancelled at
+shutdown leaves its worker thread running a query) would go back to a pool nobody holds, stay
+open on the server until garbage collection, and PostgreSQL counts it against
+``max_connections`` all the while. So the store counts the transactions in flight, ``close``
+waits for them (at most ``CLOSE_GRACE_S``), and a closed store refuses new ones instead of
+opening a connection nobody would close.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -53,11 +62,17 @@ from rollsafe.storage import (
 
 __all__ = ["DB_FILE", "SqlStore", "default_url", "open_reading", "open_store"]
 
+log = logging.getLogger("rollsafe.storage")
+
 DB_FILE = sqlite_read.DB_FILE
 """Name of the SQLite database inside the state directory."""
 
 _AUDIT_PAGE = 1000  # events read per transaction while iterating: short reads, bounded memory
 _PRUNE_CHUNK = 5000  # observations deleted per transaction: the write lock is held briefly
+
+CLOSE_GRACE_S = 30.0
+"""How long ``close`` waits for transactions in flight: longer than a writer's lock wait
+(``engines.BUSY_TIMEOUT_MS``), so a writer queued on the write lock ends before it."""
 
 
 def default_url(state_dir: Path) -> str:
@@ -137,7 +152,7 @@ class SqlStore:
     def __init__(self, url: str | sa.URL, *, password_env: str | None = None) -> None:
         try:
             resolved = engines.resolve(url, password_env=password_env)
-        except ValueError as exc:
+        except errors.ConfigError as exc:
             raise errors.StoreError(str(exc)) from exc
         self._shown = resolved.render_as_string(hide_password=True)
         # What may be shown or logged: the password, from the URL or the environment, is not.
@@ -161,6 +176,10 @@ class SqlStore:
         self._turns: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if engines.is_memory(url) else contextlib.nullcontext()
         )
+        # Connections checked out now (see the module doc: ``close`` waits for them).
+        self._in_use = 0
+        self._closed = False
+        self._idle = threading.Condition()
 
     def __repr__(self) -> str:
         return f"SqlStore({self._shown!r})"
@@ -179,7 +198,7 @@ class SqlStore:
     # ----------------------------------------------------------------- lifecycle
 
     def migrate(self) -> None:
-        with self._turns:
+        with self._turns, self._checked_out():
             try:
                 migrating.upgrade(self._engine)
             except migrating.MigrationError as exc:
@@ -191,7 +210,7 @@ class SqlStore:
 
     def schema_version(self) -> str | None:
         """The store's schema version: its Alembic revision (``rollsafe status`` shows it)."""
-        with self._turns:
+        with self._turns, self._checked_out():
             return migrating.stored_revision(self._engine)
 
     def reachable_schema_version(self) -> str | None:
@@ -200,7 +219,7 @@ class SqlStore:
         ``stored_revision`` reads a missing version table as "never migrated"; an unreachable
         database or a refused password must say so instead.
         """
-        with self._turns:
+        with self._turns, self._checked_out():
             try:
                 with self._engine.connect():
                     pass
@@ -211,6 +230,24 @@ class SqlStore:
             return migrating.stored_revision(self._engine)
 
     def close(self) -> None:
+        """Close every connection: wait for transactions in flight, then refuse new ones.
+
+        Idempotent. A transaction still running after ``CLOSE_GRACE_S`` (a query hung on a
+        dead network) is logged and its connection left to end on its own: ``close`` must
+        not hang a shutdown.
+        """
+        with self._idle:
+            self._closed = True
+            drained = self._idle.wait_for(lambda: self._in_use == 0, timeout=CLOSE_GRACE_S)
+            left = self._in_use
+        if not drained:
+            log.warning(
+                "%s: closed with %d transaction(s) still running after %.0fs; their "
+                "connections close when they end or when the process exits",
+                self._shown,
+                left,
+                CLOSE_GRACE_S,
+            )
         self._engine.dispose()
 
     # ----------------------------------------------------------------- targets
@@ -904,7 +941,7 @@ class SqlStore:
         Every write transaction is fenced: by ``fence`` when given, else by the token of the
         leader term the caller runs in (``fencing.current()``, None outside a term).
         """
-        with self._turns:
+        with self._turns, self._checked_out():
             try:
                 with self._engine.connect() as connection:
                     if write:
@@ -919,6 +956,20 @@ class SqlStore:
                 raise _Conflict(f"{self._shown}: {_why(exc, self._secrets)}") from exc
             except sa_exc.SQLAlchemyError as exc:
                 raise errors.StoreError(f"{self._shown}: {_why(exc, self._secrets)}") from exc
+
+    @contextlib.contextmanager
+    def _checked_out(self) -> Iterator[None]:
+        """Count a use of the engine, so that ``close`` can wait for it; refused once closed."""
+        with self._idle:
+            if self._closed:
+                raise errors.StoreError(f"{self._shown}: the store is closed")
+            self._in_use += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_use -= 1
+                self._idle.notify_all()
 
     def _append(
         self, connection: sa.Connection, entry: audit_events.AuditEntry

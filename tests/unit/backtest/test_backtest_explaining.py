@@ -179,3 +179,86 @@ def test_late_starts_without_evidence_yet_leave_the_test_from_the_upgrade() -> N
     assert detail.endswith(
         "e-value 31.6 of 1.33e+03 needed (alpha 0.001); no late start's test above 1 yet"
     )
+
+
+# --------------------------------------------------------------------------- units
+
+GAVE_UP: dict[str, Any] = {
+    "kind": "threshold",
+    "op": ">=",
+    "threshold": 1.0,
+    "value": 1.0,
+    "values": [1.0],
+    "consecutive": 1,
+    "breached": False,
+    "no_data": False,
+    "units": [],  # the presets' default: no unit declared
+    "named_units": ["motd-news.service"],
+}
+
+
+def test_a_unit_the_rule_does_not_guard_is_no_near_miss() -> None:
+    # unit-gave-up with no units listed cannot roll back for motd-news: 0%, not 100%.
+    share, detail = explaining.closeness(GAVE_UP)
+    assert share == 0.0
+    assert detail == "value 1, about motd-news.service: not a unit the rule guards (none listed)"
+    # A guarded unit, or an event naming none, counts as the value says.
+    guarded = {**GAVE_UP, "units": ["slurmd", "munge"], "named_units": ["slurmd.service"]}
+    assert explaining.closeness(guarded) == (1.0, "value 1 vs limit 1")
+    assert explaining.closeness({**GAVE_UP, "named_units": []}) == (1.0, "value 1 vs limit 1")
+    other = {**GAVE_UP, "units": ["slurmd"], "named_units": ["motd-news.service"]}
+    assert explaining.closeness(other)[0] == 0.0
+    assert explaining.closeness(other)[1].endswith("not a unit the rule guards (slurmd)")
+
+
+def _gave_up(text: str) -> recordings.Recording:
+    """systemd gives up on one unit 10 minutes after an upgrade (a fault from the upgrade)."""
+    host = ids.TargetId("batch-1")
+    quiet = [
+        observations.Observation(float(t), host, "gave-up", value=0.0) for t in range(0, 3600, 60)
+    ]
+    gave_up = observations.Observation(3001.0, host, "gave-up", value=1.0, text=text)
+    items = (*quiet, gave_up)
+    return recordings.Recording(
+        name="gave-up",
+        header=recordings.Header(
+            start=0.0, end=3600.0, labelled=True, faults=(recordings.Fault(host, 2400.0, "x"),)
+        ),
+        observations=items,
+        marks=(observations.Mark(2400.0, host, "upgrade"),),
+        log_lines=(),
+    )
+
+
+def test_near_misses_of_a_unit_threshold_reflect_what_it_could_count() -> None:
+    # Quoted from systemd's wording (src/core/unit.c, "Start request repeated too quickly.").
+    config = models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": "batch-1"}],
+            "rules": [
+                {
+                    "id": "unit-gave-up",
+                    "kind": "threshold",
+                    "severity": "critical",
+                    "probe": "gave-up",
+                    "op": ">=",
+                    "value": 1,
+                    "units": "slurmd",
+                }
+            ],
+        }
+    )
+    [near] = explaining.near_misses(
+        config,
+        _gave_up("motd-news.service: Start request repeated too quickly."),
+        target="batch-1",
+        since=2400.0,
+    )
+    assert near.closeness == 0.0  # was 100%: the rule could never have counted it
+    [near] = explaining.near_misses(
+        config,
+        _gave_up("slurmd.service: Start request repeated too quickly."),
+        target="batch-1",
+        since=2400.0,
+    )
+    assert (near.closeness, near.time) == (1.0, 3001.0)

@@ -845,7 +845,10 @@ def test_each_oomd_kill_is_one_event_even_of_the_same_unit() -> None:
     ]
     counter = logevents.Counter([logevents.PRESETS["oom"]])
     counter.feed_timed([(0.0, line) for line in kill] + [(60.0, line) for line in kill])
-    assert counter.take() == logevents.Found(events=2, lines=6, message=kill[0])
+    # The victim, for a rule's ``processes``: the unit oomd killed.
+    assert counter.take() == logevents.Found(
+        events=2, lines=6, message=kill[0], names=("app.service",)
+    )
     # PID 1's line alone (oomd's own log read elsewhere) is the kill.
     assert _count("oom", kill[1:2]).events == 1
     # The older swap wording (systemd before the rule read memory too) is a kill as well.

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -36,7 +38,7 @@ def test_the_password_comes_from_the_named_variable() -> None:
         "postgresql://rollsafe@db/rollsafe", password_env="DB_PW", environ={"DB_PW": SECRET}
     )
     assert resolved.password == SECRET
-    with pytest.raises(ValueError, match="DB_PW") as caught:
+    with pytest.raises(errors.ConfigError, match="DB_PW") as caught:
         engines.resolve("postgresql://rollsafe@db/x", password_env="DB_PW", environ={})
     assert "not set" in str(caught.value)
 
@@ -179,6 +181,82 @@ def test_replicas_migrating_together_take_turns(tmp_path: Path, postgres_url: st
         assert seeded == 1
     finally:
         engine.dispose()
+
+
+def _admin(url: str, *, database: str = "postgres") -> psycopg.Connection[Any]:
+    """A superuser connection to the server of ``url`` (to its ``postgres`` database)."""
+    parsed = sa.make_url(url)
+    return psycopg.connect(
+        host=parsed.host, port=parsed.port, user="postgres", dbname=database, autocommit=True
+    )
+
+
+def _sessions(admin: psycopg.Connection[Any], database: str, *, waiting: bool = False) -> int:
+    """Server sessions on ``database`` (only those waiting for a lock, with ``waiting``)."""
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    if waiting:
+        query += " AND wait_event_type = 'Lock'"
+    row = admin.execute(query, (database,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _await(condition: Callable[[], bool], *, what: str, within: float = 30.0) -> None:
+    """Poll the server until ``condition`` holds (a backend ends after its client closed)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"still not true after {within:.0f}s: {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_close_waits_for_a_transaction_in_flight_and_leaves_no_connection_open(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """A query still running when the store closes (the worker thread of a daemon task that
+    shutdown cancelled) ends first, and its connection is closed with the others.
+
+    Before the fix ``close`` disposed the engine at once: the busy connection went back to an
+    orphaned pool and stayed open on the server (one session per such thread, counted against
+    ``max_connections``) until the garbage collector deleted it with psycopg's "connection
+    deleted while still open" warning, inside whichever test ran next.
+    """
+    database = sa.make_url(postgres_url).database
+    assert database is not None
+    store = sql.open_store(tmp_path, postgres_url)
+    blocking = _admin(postgres_url, database=database)  # advisory locks are per database
+    with _admin(postgres_url) as admin, blocking as blocker:
+        # The blocker holds the store's write lock: the writer below waits inside its
+        # transaction, with its connection checked out, until its lock wait runs out.
+        blocker.execute("SELECT pg_advisory_lock(%s)", (engines.WRITE_LOCK_KEY,))
+        outcome: list[BaseException | None] = []
+
+        def write() -> None:
+            entry = audit_events.AuditEntry(time=1.0, actor="test", action="test.in-flight")
+            try:
+                store.append_audit(entry)
+            except errors.StoreError as exc:
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        _await(
+            lambda: _sessions(admin, database, waiting=True) == 1,
+            what="the writer waits for the write lock",
+        )
+        store.close()  # the writer is still in its transaction
+        writer.join(timeout=120)
+        assert len(outcome) == 1
+        assert isinstance(outcome[0], errors.StoreError)  # its lock wait ran out: refused
+        blocker.close()
+        _await(
+            lambda: _sessions(admin, database) == 0,
+            what="every connection of the closed store is closed on the server",
+        )
+    with pytest.raises(errors.StoreError, match="closed"):
+        store.list_targets()  # a closed store opens no connection nobody would close
 
 
 def test_a_url_of_an_unknown_database_is_a_store_error_without_its_password() -> None:

@@ -112,7 +112,7 @@ from rollsafe.config.models.rollouts import (
     Wave,
     WaveSize,
 )
-from rollsafe.config.models.root import RollsafeConfig, Server, Store, Tls
+from rollsafe.config.models.root import NotConfigured, RollsafeConfig, Server, Store, Tls
 from rollsafe.config.models.rules import (
     COMPOSITE_KINDS,
     AlertRule,
@@ -212,6 +212,7 @@ __all__ = [
     "MessageTemplate",
     "Model",
     "NoAuth",
+    "NotConfigured",
     "Notifier",
     "NotifierBase",
     "OnHaltName",

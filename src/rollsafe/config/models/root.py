@@ -22,6 +22,23 @@ from rollsafe.config.models.rollouts import RolloutPlan
 from rollsafe.config.models.rules import Rule
 from rollsafe.config.models.shipping import AuditSink
 from rollsafe.config.models.targets import Target
+from rollsafe.domain import errors
+
+
+class NotConfigured(errors.ConfigError, KeyError):
+    """A name the configuration does not have: a target, a driver or a rollout plan.
+
+    A ``ConfigError`` (fix the configuration, or the name given), and a ``KeyError`` too, so
+    that the callers that look a name up and handle its absence themselves keep doing so.
+    """
+
+    def __str__(self) -> str:  # KeyError's own would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def _unknown(what: str, name: str, known: list[str]) -> NotConfigured:
+    listed = ", ".join(known) or "none"
+    return NotConfigured(f"unknown {what} {name!r} (expected one of the configuration's: {listed})")
 
 
 class Tls(Model):
@@ -191,7 +208,7 @@ class RollsafeConfig(Model):
         for t in self.targets:
             if t.id == target_id:
                 return t
-        raise KeyError(target_id)
+        raise _unknown("target", target_id, [t.id for t in self.targets])
 
     @field_validator("rollouts")
     @classmethod
@@ -203,10 +220,10 @@ class RollsafeConfig(Model):
         for d in self.drivers:
             if d.name == name:
                 return d
-        raise KeyError(name)
+        raise _unknown("driver", name, [d.name for d in self.drivers])
 
     def rollout(self, name: str) -> RolloutPlan:
         for plan in self.rollouts:
             if plan.name == name:
                 return plan
-        raise KeyError(name)
+        raise _unknown("rollout plan", name, [p.name for p in self.rollouts])

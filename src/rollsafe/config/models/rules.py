@@ -157,6 +157,32 @@ class RateRule(RuleBase):
     min_samples: int = Field(
         default=1, ge=1, description="Observations needed in the window before it can fire"
     )
+    processes: list[str] | None = Field(
+        default=None,
+        description="Only OOM kills of these processes count (for a log probe with the oom "
+        "preset; globs on the killed process's name, or on its unit for systemd-oomd: "
+        "`postgres`, `mysqld`, `redis*`); a kill whose victim the observation does not name "
+        "counts. A list or one text of names separated by commas or spaces; absent: every kill",
+    )
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _split_processes(cls, value: object) -> object:
+        # A preset parameter is text: "postgres, mysqld" is a list of two.
+        if isinstance(value, str):
+            return [part for part in _UNIT_SEPARATORS.split(value) if part]
+        return value
+
+    @field_validator("processes")
+    @classmethod
+    def _process_names(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            if not _UNIT_GLOB.fullmatch(name):
+                raise ValueError(
+                    f"{name!r} is not a process name or glob (expected names like postgres, "
+                    "mysqld or redis*, separated by commas)"
+                )
+        return value
 
 
 class BaselineRule(RuleBase):

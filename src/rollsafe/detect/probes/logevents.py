@@ -92,6 +92,8 @@ class EventSpec:
     cues: tuple[Cue, ...]
     within: int = 0  # lines: 0 means every matching line is an event of its own
     within_s: float | None = None  # seconds, when line times are known (module notes)
+    # What an event's lines name as its subject (its ``name`` group): the OOM killer's victim.
+    names: tuple[re.Pattern[str], ...] = ()
 
     @property
     def patterns(self) -> tuple[re.Pattern[str], ...]:
@@ -190,6 +192,15 @@ PRESETS: dict[str, EventSpec] = {
         ),
         within=5000,  # the task dump between the first and the kill line can be long
         within_s=120.0,
+        # The victim, so a rule can tell a kill of the database from one of a side job: the
+        # process name of "Killed process N (name)" (every kernel; cgroup v1 and v2 alike),
+        # older kernels' "Kill process N (name) score", the cgroup-aware summary's
+        # "task=name," (4.19 on), and systemd-oomd's cgroup (its unit).
+        names=(
+            re.compile(r"\bkill(?:ed)? process \d+(?:, UID \d+,)? \((?P<name>[^)]+)\)", _I),
+            re.compile(r"\boom-kill:constraint=\S*?\btask=(?P<name>[^,\s]+)", _I),
+            re.compile(r"\b(?:Killed|Marked) /(?:\S*/)?(?P<name>[^/\s]+) (?:for killing )?due to "),
+        ),
     ),
     # One event per kernel crash report: an oops (BUG / Oops / general protection fault /
     # invalid opcode, numbered [#N]) and the panic that may follow it are one event.
@@ -469,12 +480,24 @@ class Found:
     """What a :class:`Counter` found since the previous ``take``.
 
     ``events``: events that began; ``lines``: matching lines that went into events (old or
-    new); ``message``: the first line of the newest event that took a line, None if none did.
+    new); ``message``: the first line of the newest event that took a line, None if none did;
+    ``names``: the subjects those lines named (``EventSpec.names``: an OOM kill's victim),
+    each once, in order.
     """
 
     events: int = 0
     lines: int = 0
     message: str | None = None
+    names: tuple[str, ...] = ()  # what the events' lines named as their subject (victims)
+
+    def then(self, later: Found) -> Found:
+        """What this and a ``later`` take found together (one observation of both)."""
+        return Found(
+            events=self.events + later.events,
+            lines=self.lines + later.lines,
+            message=later.message or self.message,
+            names=tuple(dict.fromkeys((*self.names, *later.names))),
+        )
 
 
 @dataclass(slots=True)
@@ -563,6 +586,7 @@ class Counter:
         self._events = 0
         self._lines = 0
         self._message: str | None = None
+        self._names: dict[str, None] = {}
 
     def feed(self, lines: Iterable[str], *, time: float | None = None) -> None:
         """Take ``lines`` (every line of the file, matching or not, in order), all written at
@@ -589,11 +613,16 @@ class Counter:
                 self._lines += 1
                 self._events += new
                 self._message = event.first
+                for pattern in grouper.spec.names:
+                    named = pattern.search(line)
+                    if named is not None:
+                        self._names[named.group("name")] = None
             return
 
     def take(self) -> Found:
         """What was found since the previous ``take``; starts counting afresh."""
-        found = Found(self._events, self._lines, self._message)
+        found = Found(self._events, self._lines, self._message, tuple(self._names))
         self._events = self._lines = 0
         self._message = None
+        self._names = {}
         return found

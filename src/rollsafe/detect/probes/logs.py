@@ -9,7 +9,8 @@ so is a systemd unit failure. Each observation reports:
   (an event whose later lines arrive in the next observation counts once, in the first);
 - ``text``: the first line of the newest event that took a line, cut to 500 characters. When
   the events took more lines than there are events, it ends in ``[events=E lines=L]``: the
-  events and the matching lines that went into them.
+  events and the matching lines that went into them; when their lines named an OOM kill's
+  victims, in ``[killed: postgres, node_exporter]`` (a rule's ``processes`` reads it).
 
 With only ``patterns`` and no ``event_*`` settings, every matching line is one event: the
 value is the matching line count, as before grouping existed. A line counts once, at the
@@ -133,9 +134,14 @@ def describe(found: logevents.Found) -> str | None:
     if found.message is None:
         return None
     line = found.message.rstrip("\r")
-    if found.lines == found.events:
+    suffix = ""
+    if found.lines != found.events:
+        suffix = f" [events={found.events} lines={found.lines}]"
+    if found.names:
+        # The victims of OOM kills: what a rule's ``processes`` reads (judge/victims.py).
+        suffix += " " + outcomes.clip(f"[killed: {', '.join(found.names)}]", limit=200)
+    if not suffix:
         return outcomes.clip(line)
-    suffix = f" [events={found.events} lines={found.lines}]"
     return outcomes.clip(line, limit=outcomes.TEXT_LIMIT - len(suffix)) + suffix
 
 
@@ -305,12 +311,7 @@ class Follower:
         new = self._counter.take()
         if new.lines:
             with self._found_lock:
-                old = self._found
-                self._found = logevents.Found(
-                    events=old.events + new.events,
-                    lines=old.lines + new.lines,
-                    message=new.message or old.message,
-                )
+                self._found = self._found.then(new)
 
 
 class LogProbe:

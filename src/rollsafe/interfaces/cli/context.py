@@ -294,7 +294,7 @@ def _store_exists(location: StoreLocation) -> bool:
 
     try:
         url = engines.resolve(location.url, password_env=location.password_env)
-    except (ValueError, sa.exc.ArgumentError):
+    except (errors.ConfigError, sa.exc.ArgumentError):
         return True  # unparsable: opening it reports why, better than "no store"
     if url.get_backend_name() == "sqlite":
         database = url.database or ""

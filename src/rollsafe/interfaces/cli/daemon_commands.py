@@ -114,6 +114,9 @@ def run(
         finally:
             stop.set()
             await announcing
+            # Every connection closed, in-flight writes finished: a PostgreSQL server sees a
+            # clean goodbye, not a socket dropped at exit.
+            controller.store.close()
         return 1 if controller.failed else 0
 
     raise typer.Exit(asyncio.run(main()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from rollsafe.domain import errors
 from rollsafe.storage import engines, schema
 
 
@@ -42,7 +43,11 @@ def _run_online() -> None:
         return
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("set sqlalchemy.url to migrate without rollsafe")
+        raise errors.ConfigError(
+            "no database to migrate: set sqlalchemy.url in the alembic configuration "
+            "(expected sqlite:///PATH or postgresql://USER@HOST/DB); rollsafe itself "
+            "migrates its store when it opens it"
+        )
     engine = engines.create(url)
     try:
         with engine.connect() as connection:
