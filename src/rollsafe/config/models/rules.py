@@ -488,11 +488,11 @@ class BurstRule(RuleBase):
         description="... and than the quantile plus this, in field units (the absolute floor)",
     )
     rate_delta: float = Field(
-        default=0.02,
+        default=0.01,
         ge=0,
         lt=1,
         description="The share of bad buckets after the upgrade must be worse than the share "
-        "before plus this (0.02: two buckets in a hundred more)",
+        "before plus this (0.01: one bucket in a hundred more)",
     )
     min_bursts: int = Field(
         default=3,
