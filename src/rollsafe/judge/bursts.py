@@ -12,26 +12,33 @@ buckets, one median of ``field`` each (order-free: simultaneous observations in 
 the same bucket). A bucket is **bad** when its median is worse than ``g(y) = max(y *
 min_ratio, y + min_delta)``, ``y`` the ``quantile`` of the reference's bucket medians (its
 ``k``-th smallest, ``k = ceil(quantile n)``): "far above what this host usually does", with an
-absolute floor ``min_delta`` so that 0.1% -> 0.3% is never bad. The reference's own buckets
-are judged against the same bar: ``r`` bad of ``n``. After the upgrade, ``s`` bad of ``t``.
+absolute floor ``min_delta`` so that 0.1% -> 0.3% is never bad.
 
-The test: two Bernoulli shares, "after is worse than before plus ``rate_delta``" (``p1 >
-p0 + rate_delta``), by ``sequential.two_sample_log_e`` (the likelihood mixed over both shares
-with Jeffreys priors over the likelihood maximised over the whole null ``p1 <= p0 +
-rate_delta``: for every null pair at most a mixture likelihood ratio, a test martingale in the
-buckets after the upgrade). The reference's estimation uncertainty is in it: ``r`` of ``n``
-is data, not a known rate (0 of 120 does not mean "never"). Ville's inequality: a healthy
-watch reaches ``1 / alpha`` at some bucket with probability at most ``alpha``, however often
-it is judged. The rule fires at the first bucket where the e-value is at least ``1 / alpha``
-*and* the bad buckets after the upgrade came in at least ``min_bursts`` separate runs (a
-clean bucket between them); it stays fired until the watch ends.
+The test's unit is the **block** (``block`` seconds, 5 minutes: a whole number of buckets,
+aligned on ``upgrade + grace`` after the upgrade and on the reference's start before it): a
+block is bad when one of its buckets is. Before the upgrade ``r`` of ``n`` blocks were bad
+(12 in an hour), after it ``s`` of ``t`` so far. The test: two Bernoulli shares, "after is
+worse than before plus ``rate_delta``" (``p1 > p0 + rate_delta``), by
+``sequential.two_sample_log_e`` (the likelihood mixed over both shares with Jeffreys priors
+over the likelihood maximised over the whole null ``p1 <= p0 + rate_delta``: for every null
+pair at most a mixture likelihood ratio, a test martingale in the blocks after the upgrade).
+The reference's estimation uncertainty is in it: ``r`` of ``n`` is data, not a known rate (0
+of 12 does not mean "never"). Ville's inequality: a healthy watch reaches ``1 / alpha`` at
+some block with probability at most ``alpha``, however often it is judged. The rule fires at
+the first block end where the e-value is at least ``1 / alpha`` *and* the bad buckets after
+the upgrade came in at least ``min_bursts`` separate runs (a bucket with data that is not bad
+between them); it stays fired until the watch ends.
 
-Why the extra condition only lowers the false-alarm rate: it is a second requirement on top
-of a crossing that alone happens with probability at most ``alpha``. Why it is there: the
-Bernoulli model treats buckets as independent, and bad buckets of a healthy host are not:
-one dependency blip of 5 minutes is 10 bad buckets in a row, strong evidence for "more bad
-buckets than before" and no evidence at all for "bursts again and again". A release that
-bursts repeats; a blip does not.
+Why blocks, not buckets. The Bernoulli model needs independent trials, and bad buckets of a
+healthy host are not: one dependency blip of 5 minutes is 10 bad buckets in a row. Counted in
+buckets, the same test flagged 27 of 2,000 simulated healthy watches of a host that blips
+twice an hour and 6 of 2,000 with AR(1) wander, at alpha 0.00025 (50 and 12 times the
+bound); counted in 5-minute blocks, longer than such blips, none. A block holds a whole
+blip, so a blip is one or two bad blocks; a release that bursts every few minutes makes
+nearly every block bad. Why the burst count too: it is a second requirement on top of a
+crossing that alone happens with probability at most ``alpha`` (so it only lowers the
+false-alarm rate), and it says in words what the rule is about: bursts again and again, not
+one long blip (which a ``regression`` rule judges).
 
 Alpha. The rule has its own ``alpha``; the false-alarm bound of a signal watched by several
 rules is the sum of theirs (a union bound, whatever their dependence). The ``web-service``
@@ -41,16 +48,21 @@ the request error ratio's whole bound is ``1.25 * regression_alpha``.
 
 Assumptions (stated because real monitoring breaks them by degrees):
 
-* healthy buckets before and after the upgrade are independent draws of one process: the
-  share of bad buckets is the same before and after. Bursty healthy errors (cron jobs, a
-  pooler failing over now and then) are in the reference too, and raise ``r``;
+* healthy blocks before and after the upgrade are independent draws of one process: the
+  share of bad blocks is the same before and after. Bursty healthy errors (cron jobs, a
+  pooler failing over now and then) are in the reference too, and raise ``r``; wander
+  correlated over much more than a block breaks independence by degrees;
   ``tests/unit/judge/test_bursts_simulation.py`` measures false alarms on heavy tails,
   bursty baselines, AR(1) wander, blips and warm-ups.
 * the bar ``g(y)`` is set from the same reference buckets that are then counted against it:
   a reference bucket above it is above it whether or not it is left out of ``y`` (``y`` is
-  the ``k``-th smallest and the bar is above it), so ``r`` is the count each reference bucket
-  would get against the bar of the others, a ``k``-th smallest of ``n - 1`` rather than of
-  ``n``: one order statistic higher. ``rate_delta`` covers that optimism.
+  the ``k``-th smallest and the bar is above it), so each reference bucket is judged as
+  against the bar of the others, a ``k``-th smallest of ``n - 1`` rather than of ``n``: one
+  order statistic higher. ``rate_delta`` covers that optimism;
+* an hour of reference is 12 blocks: it cannot rule out much, so only a share of bad blocks
+  far above it reaches the bar (bursts every few minutes make most blocks bad: flagged about
+  half an hour after the first; bursts every 10 minutes make half of them bad: not flagged
+  within two hours). A longer ``before`` is more power, where the monitoring keeps it.
 * "worse" is "higher" (errors, latency).
 
 The judge stays pure and deterministic: a decision is a function of the observations with
@@ -101,6 +113,8 @@ class State:
     threshold: float = math.inf
     before_bad: int = 0
     before_buckets: int = 0
+    before_bad_blocks: int = 0
+    before_blocks: int = 0
     before_bursts: int = 0
     done: int = 0  # buckets after the grace folded in
     counted: int = 0  # observations in them (a late arrival changes it: fold again)
@@ -108,6 +122,10 @@ class State:
     used: int = 0  # buckets with data
     bursts: int = 0
     last_bad: bool = False  # the last bucket with data was bad (a burst is running)
+    blocks: int = 0  # blocks closed with data after the grace
+    bad_blocks: int = 0
+    block_data: bool = False  # the block being filled has a bucket with data ...
+    block_bad: bool = False  # ... and a bad one
     log_e: float = 0.0
     peak: float = 0.0
     crossed: float | None = None
@@ -116,7 +134,8 @@ class State:
 
     def restart(self) -> None:
         self.done = self.counted = self.bad = self.used = self.bursts = 0
-        self.last_bad = False
+        self.blocks = self.bad_blocks = 0
+        self.last_bad = self.block_data = self.block_bad = False
         self.log_e = self.peak = 0.0
         self.crossed = None
         self.quick = self.outcome = None
@@ -162,7 +181,7 @@ def judge(
     key = (reference_at, ref_end, width, ref_span.identity)
     if state.key != key:
         state.key = key
-        _reference(rule, state, ref_span, ref_start, width)
+        _reference(rule, state, ref_span, ref_start, width, per_block=_per_block(rule, width))
         state.restart()
     if state.level is None:
         outcome = _no_data(
@@ -178,15 +197,17 @@ def judge(
         and len(window.range(start, start + state.done * width, closed="left")) != state.counted
     ):
         state.restart()  # an earlier ``now`` than last, or a late arrival in a folded bucket
+    per_block = _per_block(rule, width)
     while state.done < closed:
         lo = start + state.done * width
         span = window.range(lo, lo + width, closed="left")
         state.done += 1
         state.counted += len(span)
         stat = _bucket(rule, span)
-        if stat is None:
-            continue  # no data: neither bad nor clean, and no burst ends here
-        _fold(rule, state, stat > state.threshold, bucket_end=lo + width)
+        if stat is not None:  # no data: neither bad nor clean, and no burst ends here
+            _fold(state, stat > state.threshold)
+        if state.done % per_block == 0:
+            _close_block(rule, state, block_end=lo + width)
     phase = "warmup" if now < start else "watching"
     outcome = _describe(rule, state, phase=phase, upgrade_at=reference_at, width=width)
     state.quick, state.outcome = quick, outcome
@@ -199,17 +220,21 @@ def _reference(
     ref_span: windows.Span,
     ref_start: float,
     width: float,
+    *,
+    per_block: int,
 ) -> None:
-    """The reference's buckets: the bar a bad bucket must pass, and how many were bad."""
+    """The reference's buckets: the bar a bad bucket must pass, how many buckets and blocks
+    were bad."""
     values = ref_span.values()
     stats: list[float] = []
+    buckets: dict[int, list[float]] = {}
     if values:
-        buckets: dict[int, list[float]] = {}
         for obs in values:
             x = conditions.field_of(obs, rule.field)
             if x is not None:
                 buckets.setdefault(int((obs.time - ref_start) // width), []).append(x)
-        stats = [_median(buckets[i]) for i in sorted(buckets)]
+    indices = sorted(buckets) if values else []
+    stats = [_median(buckets[i]) for i in indices]
     n = len(stats)
     state.before_buckets = n
     if n < rule.min_baseline:
@@ -224,22 +249,48 @@ def _reference(
     flags = [x > state.threshold for x in stats]
     state.before_bad = sum(flags)
     state.before_bursts = sum(1 for i, b in enumerate(flags) if b and (i == 0 or not flags[i - 1]))
+    # Whole blocks only, aligned on the reference's start (a partial last block is left out).
+    whole = round(rule.before / width) // per_block
+    blocks: dict[int, bool] = {}
+    for index, flag in zip(indices, flags, strict=True):
+        block = index // per_block
+        if block < whole:
+            blocks[block] = blocks.get(block, False) or flag
+    state.before_blocks = len(blocks)
+    state.before_bad_blocks = sum(blocks.values())
 
 
-def _fold(rule: models.BurstRule, state: State, bad: bool, *, bucket_end: float) -> None:
-    """One more bucket with data after the grace: counts, bursts, the e-value, the crossing."""
+def _per_block(rule: models.BurstRule, width: float) -> int:
+    """Buckets per block (at least one)."""
+    return max(1, round(rule.block / width))
+
+
+def _fold(state: State, bad: bool) -> None:
+    """One more bucket with data after the grace: its counts and bursts."""
     state.used += 1
+    state.block_data = True
     if bad:
         state.bad += 1
+        state.block_bad = True
         if not state.last_bad:
             state.bursts += 1
     state.last_bad = bad
+
+
+def _close_block(rule: models.BurstRule, state: State, *, block_end: float) -> None:
+    """A block closed: the shares of bad blocks, the e-value, the crossing."""
+    had, bad = state.block_data, state.block_bad
+    state.block_data = state.block_bad = False
+    if not had:
+        return  # a block without data carries no evidence
+    state.blocks += 1
+    state.bad_blocks += bad
     if state.crossed is not None:
         return  # fired: stays fired until the watch ends
     log_e, exact = sequential.two_sample_log_e(
         kind="ratio",
-        before=(float(state.before_bad), float(state.before_buckets)),
-        after=(float(state.bad), float(state.used)),
+        before=(float(state.before_bad_blocks), float(state.before_blocks)),
+        after=(float(state.bad_blocks), float(state.blocks)),
         ratio=1.0,
         delta=rule.rate_delta,
         floor=min(state.peak, -math.log(rule.alpha)),
@@ -249,7 +300,7 @@ def _fold(rule: models.BurstRule, state: State, bad: bool, *, bucket_end: float)
         return  # an upper bound below both the peak and the bar: neither moves
     state.peak = max(state.peak, log_e)
     if log_e >= -math.log(rule.alpha) and state.bursts >= rule.min_bursts:
-        state.crossed = bucket_end
+        state.crossed = block_end
 
 
 # --------------------------------------------------------------------------- evidence
@@ -337,6 +388,11 @@ def _describe(
         "buckets_after": state.used,
         "bursts_after": state.bursts,
         "share_after": after_share,
+        "block_s": rule.block,
+        "bad_blocks_before": state.before_bad_blocks,
+        "blocks_before": state.before_blocks,
+        "bad_blocks_after": state.bad_blocks,
+        "blocks_after": state.blocks,
         "e_value": e_value,
         "e_value_peak": peak,
         "e_threshold": threshold,
@@ -350,11 +406,13 @@ def _describe(
         f"x{conditions.number(rule.min_ratio)} and +{conditions.number(rule.min_delta)} over "
         f"the {q} {conditions.number(level)} before the upgrade): {state.bad} of {state.used} "
         f"after the upgrade ({_percent(after_share)}, {state.bursts} separate bursts) vs "
-        f"{state.before_bad} of {state.before_buckets} before ({_percent(before_share)})"
+        f"{state.before_bad} of {state.before_buckets} before ({_percent(before_share)}); "
+        f"blocks of {_duration(rule.block)} with a bad bucket: {state.bad_blocks} of "
+        f"{state.blocks} after vs {state.before_bad_blocks} of {state.before_blocks} before"
     )
     if breached:
         verdict = (
-            f'e-value {_big(peak)} for "more bad buckets than before plus '
+            f'e-value {_big(peak)} for "more bad blocks than before plus '
             f'{_percent(rule.rate_delta)}" reached 1/alpha = {_big(threshold)} (alpha '
             f"{rule.alpha:g}) with at least {rule.min_bursts} bursts: the signal now goes bad "
             "in bursts"

@@ -451,10 +451,11 @@ class BurstRule(RuleBase):
     traffic peak, a lock leak, GC pauses, a retry storm): the median and the p90 hardly move,
     so a ``regression`` rule cannot see them. An anytime-valid test (``rollsafe.judge.bursts``):
     per ``bucket``, its median of ``field`` is *bad* when worse than ``max(y * min_ratio, y +
-    min_delta)``, ``y`` the ``quantile`` of the target's own buckets in ``before``; the rule
-    fires when the share of bad buckets after the upgrade is worse than the share before plus
-    ``rate_delta`` with e-value at least ``1 / alpha``, and the bad buckets came in at least
-    ``min_bursts`` separate bursts (one dependency blip, however long, is one burst).
+    min_delta)``, ``y`` the ``quantile`` of the target's own buckets in ``before``; a
+    ``block`` is bad when one of its buckets is. The rule fires when the share of bad blocks
+    after the upgrade is worse than the share before plus ``rate_delta`` with e-value at least
+    ``1 / alpha``, and the bad buckets came in at least ``min_bursts`` separate bursts (one
+    dependency blip, however long, is one burst).
     """
 
     kind: Literal["bursts"]
@@ -472,6 +473,11 @@ class BurstRule(RuleBase):
         default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
     )
     bucket: Duration = Field(default=30.0, description="One median per bucket")
+    block: Duration = Field(
+        default=300.0,
+        description="The test's unit: a block of buckets is bad when one of its buckets is; "
+        "longer than a healthy blip, so that blocks are nearly independent",
+    )
     quantile: float = Field(
         default=0.95,
         ge=0.5,
@@ -491,8 +497,8 @@ class BurstRule(RuleBase):
         default=0.01,
         ge=0,
         lt=1,
-        description="The share of bad buckets after the upgrade must be worse than the share "
-        "before plus this (0.01: one bucket in a hundred more)",
+        description="The share of bad blocks after the upgrade must be worse than the share "
+        "before plus this (0.01: one block in a hundred more)",
     )
     min_bursts: int = Field(
         default=3,
@@ -512,6 +518,8 @@ class BurstRule(RuleBase):
             raise ValueError("watch must be longer than grace plus one bucket")
         if self.before < 2 * self.bucket:
             raise ValueError("before must hold at least two buckets")
+        if self.block < self.bucket or self.before < 2 * self.block:
+            raise ValueError("block must hold at least one bucket, and before two blocks")
         if self.min_ratio <= 1 and self.min_delta <= 0:
             raise ValueError(
                 "a bad bucket must be worse than the reference by some margin (min_ratio above "
