@@ -7,11 +7,11 @@ import random
 
 import pydantic
 import pytest
-from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
+from judge_helpers import CRITICAL, OK, WARNING, config, decision, feed, obs, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import errors
-from rollsafe.judge import bursts, sequential, vetoes
+from rollsafe.judge import bursts, engine, sequential, vetoes
 
 UP = 10_000.0
 RULE = {
@@ -215,3 +215,40 @@ def test_the_fleet_veto_can_hold_it_with_rules_auto():
     assert vetoes.sources_needed(by_id, ["bursts"]) == {"errors": 3600.0}
     with pytest.raises(errors.ConfigError):
         vetoes.sources_needed(by_id, ["nope"])
+
+
+@pytest.mark.parametrize("fleet_wide", [True, False], ids=["fleet-wide", "web-1-alone"])
+def test_bursts_on_the_whole_fleet_are_held_by_the_fleet_veto(fleet_wide: bool):
+    # web-1 upgraded, web-2 not: the same bursts on both (a shared database's pool, not the
+    # release) hold web-1's rollback as a warning naming web-2; on web-1 alone they roll back.
+    rng = random.Random(8)
+    bumps = _bursts_every(UP + 240.0, UP + 7200.0, rng)
+    web1 = _series(rng, start=UP - 3600.0, end=UP + 3600.0, bumps=bumps)
+    web2 = _series(rng, start=UP - 3600.0, end=UP + 3600.0, bumps=bumps if fleet_wide else [])
+    items = sorted(
+        [*web1, *(obs(o.time, o.value, source="errors", target="web-2") for o in web2)],
+        key=lambda o: (o.time, o.target),
+    )
+    cfg = models.RollsafeConfig.model_validate(
+        {
+            "targets": [
+                {"id": "web-1", "labels": {"role": "web"}},
+                {"id": "web-2", "labels": {"role": "web"}},
+            ],
+            "rules": [RULE],
+            # rules: auto (the default) lists every critical rule it can hold soundly.
+            "policy": {"fleet_veto": {"match_labels": ["role"], "wait": "0s"}},
+        }
+    )
+    changed = [
+        d
+        for d in engine.replay(cfg, items, [upgrade(UP)])
+        if d.target == "web-1" and d.rule == "bursts" and d.severity is not OK
+    ]
+    assert changed, "web-1's bursts must be flagged"
+    if fleet_wide:
+        assert changed[0].severity is WARNING
+        assert changed[0].evidence["fleet_veto"]["peers"] == ["web-2"]
+        assert CRITICAL not in [d.severity for d in changed]
+    else:
+        assert changed[0].severity is CRITICAL
