@@ -60,8 +60,8 @@ Assumptions (stated because real monitoring breaks them by degrees):
   against the bar of the others, a ``k``-th smallest of ``n - 1`` rather than of ``n``: one
   order statistic higher. ``rate_delta`` covers that optimism;
 * an hour of reference is 12 blocks: it cannot rule out much, so only a share of bad blocks
-  far above it reaches the bar (bursts every few minutes make most blocks bad: flagged about
-  half an hour after the first; bursts every 10 minutes make half of them bad: not flagged
+  far above it reaches the bar (bursts every few minutes make most blocks bad: flagged 30 to
+  55 minutes after the first; bursts every 10 minutes make half of them bad: not flagged
   within two hours). A longer ``before`` is more power, where the monitoring keeps it.
 * "worse" is "higher" (errors, latency).
 
