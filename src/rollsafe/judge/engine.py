@@ -68,6 +68,7 @@ from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import (
     alerts,
     blindness,
+    bursts,
     changes,
     cohorts,
     composites,
@@ -111,6 +112,8 @@ UPGRADE_STARTED = "upgrade_started"  # written before an upgrade begins (execute
 # hung upgrade must not hide an outage (a dist-upgrade with a reboot takes minutes).
 UPGRADE_HOLD_MAX = 3600.0
 MAX_MARKS = 8  # upgrade marks remembered per target; each pins a reference period
+_PEER_BURSTS = 256  # bursts rules judged on peers for the fleet veto, kept at most
+_PeerKey = tuple[ids.TargetId, str, tuple[float, float | None]]  # peer, rule, reference
 
 
 def worst(decisions: Iterable[verdicts.Decision]) -> verdicts.Decision | None:
@@ -165,7 +168,7 @@ class Engine:
                 self._daily[source] = known + (() if rule.field in known else (rule.field,))
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
-            if isinstance(rule, models.BaselineRule | models.TrendRule) or (
+            if isinstance(rule, models.BaselineRule | models.TrendRule | models.BurstRule) or (
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
@@ -195,6 +198,12 @@ class Engine:
         # Each regression rule's sequential test per target: folded buckets and the wealth
         # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
         self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
+        # Each bursts rule's counts per target (``bursts.State``), and per peer and reference
+        # for the fleet veto (a cache: cleared when it grows, a dropped one is folded again).
+        self._bursts: dict[tuple[ids.TargetId, str], bursts.State] = {}
+        self._peer_bursts: dict[
+            tuple[ids.TargetId, str, tuple[float, float | None]], bursts.State
+        ] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -654,6 +663,8 @@ class Engine:
         """The outcome of a rule that keeps its own state (regression, cohort, alert)."""
         if isinstance(rule, models.RegressionRule):
             return self._regression_outcome(rule, target, now=now)
+        if isinstance(rule, models.BurstRule):
+            return self._bursts_outcome(rule, target, now=now)
         if isinstance(rule, models.CohortRule):
             return self._cohort_outcome(rule, target, now=now)
         if isinstance(rule, models.AlertRule):
@@ -785,6 +796,8 @@ class Engine:
                 outcome = self._regression_outcome(rule, target, now=now)
             else:
                 outcome = self._veto.peer_regression(rule, target, reference, now=now)
+        elif isinstance(rule, models.BurstRule):
+            outcome = self._bursts_outcome(rule, target, now=now, reference=reference)
         elif isinstance(rule, models.CohortRule):
             outcome = self._cohort_outcome(rule, target, now=now)
         else:
@@ -868,6 +881,41 @@ class Engine:
             floor=self._floors.get(rule.probe),
         )
         return rules.Outcome(severity, summary, evidence)
+
+    def _bursts_outcome(
+        self,
+        rule: models.BurstRule,
+        target: ids.TargetId,
+        *,
+        now: float,
+        reference: tuple[float, float | None] | None = None,
+    ) -> rules.Outcome:
+        """A bursts rule on ``target`` (``bursts.judge``); ``reference``: against another
+        target's upgrade mark and reference end (a peer judged for the fleet veto)."""
+        if reference is None:
+            key = (target, rule.id)
+            state = self._bursts.get(key)
+            if state is None:
+                state = self._bursts[key] = bursts.State()
+            reference_at = self._reference(target, now)
+            reference_end = self._reference_end(target, reference_at)
+        else:
+            peer_key = (target, rule.id, reference)
+            state = self._peer_bursts.get(peer_key)
+            if state is None:
+                if len(self._peer_bursts) >= _PEER_BURSTS:
+                    self._peer_bursts.clear()
+                state = self._peer_bursts[peer_key] = bursts.State()
+            reference_at, reference_end = reference
+        return bursts.judge(
+            rule,
+            self._windows.get(target, {}).get(rule.probe),
+            now=now,
+            reference_at=reference_at,
+            reference_end=reference_end,
+            floor=self._floors.get(rule.probe),
+            state=state,
+        )
 
     def _regression_outcome(
         self, rule: models.RegressionRule, target: ids.TargetId, *, now: float

@@ -126,6 +126,8 @@ def history_needed(rule: models.RuleBase) -> float:
         # the values the window still holds then (a ``before`` longer than the watch).
         reference = rule.before if rule.against == "self" else 0.0
         return max(rule.watch + rule.bucket, reference)
+    if isinstance(rule, models.BurstRule):
+        return max(rule.watch + rule.bucket, rule.before)
     return 0.0
 
 

@@ -324,7 +324,10 @@ def sources_needed(
                 f"policy.fleet_veto: {top!r} reads {rule.kind} rule {rule_id!r}, which "
                 "compares with peers itself; list rules against the target's own past"
             )
-        elif isinstance(rule, models.RegressionRule | models.BaselineRule | models.TrendRule):
+        elif isinstance(
+            rule,
+            models.RegressionRule | models.BaselineRule | models.TrendRule | models.BurstRule,
+        ):
             sources[rule.probe] = max(sources.get(rule.probe) or 0.0, rule.before)
         elif alone and _one_event(rule):
             problems.append(
@@ -379,7 +382,9 @@ def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...
         rule = by_id[stack.pop()]
         if isinstance(rule, composites.CompositeRule):
             stack.extend(rule.rules)
-        elif isinstance(rule, rules.LeafRule | models.RegressionRule | models.CohortRule):
+        elif isinstance(
+            rule, rules.LeafRule | models.RegressionRule | models.CohortRule | models.BurstRule
+        ):
             found.add(rule.probe)
     return tuple(sorted(found))
 

@@ -158,8 +158,8 @@ def test_bad_duration(tmp_path):
 def test_unknown_kind(tmp_path):
     assert problems(tmp_path, edit("kind: threshold", "kind: treshold")) == [
         "12: rules[0].kind: unknown kind 'treshold' "
-        "(expected one of: threshold, ratio, rate, baseline, alert, cohort, regression, trend, "
-        "all, any, at_least)"
+        "(expected one of: threshold, ratio, rate, baseline, alert, cohort, regression, bursts, "
+        "trend, all, any, at_least)"
     ]
 
 

@@ -37,6 +37,7 @@ PINNED = frozenset(
         "AwsDriver",
         "AwsStrategy",
         "BaselineRule",
+        "BurstRule",
         "BearerAuth",
         "BtrfsRecipe",
         "COMPOSITE_KINDS",

@@ -479,6 +479,90 @@ class RegressionRule(RuleBase):
         return self
 
 
+class BurstRule(RuleBase):
+    """After an upgrade: does the signal now go bad in bursts more often than before it?
+
+    For errors that come in bursts, not as a level shift (a connection pool exhausted at each
+    traffic peak, a lock leak, GC pauses, a retry storm): the median and the p90 hardly move,
+    so a ``regression`` rule cannot see them. An anytime-valid test (``rollsafe.judge.bursts``):
+    per ``bucket``, its median of ``field`` is *bad* when worse than ``max(y * min_ratio, y +
+    min_delta)``, ``y`` the ``quantile`` of the target's own buckets in ``before``; a
+    ``block`` is bad when one of its buckets is. The rule fires when the share of bad blocks
+    after the upgrade is worse than the share before plus ``rate_delta`` with e-value at least
+    ``1 / alpha``, and the bad buckets came in at least ``min_bursts`` separate bursts (one
+    dependency blip, however long, is one burst).
+    """
+
+    kind: Literal["bursts"]
+    probe: str = Field(description="The probe whose observations are judged (its name)")
+    field: Field_ = Field(default="value", description="The field read (value or latency)")
+    before: Duration = Field(
+        default=3600.0,
+        description="Reference period before the upgrade: it ends at the upgrade's start mark "
+        "(`upgrade_started`) when there is one, else at the `upgrade` mark",
+    )
+    grace: Duration = Field(
+        default=120.0, description="Warm-up after the upgrade, not judged (a restart's errors)"
+    )
+    watch: Duration = Field(
+        default=7200.0, description="How long after the upgrade the test runs (alpha covers it)"
+    )
+    bucket: Duration = Field(default=30.0, description="One median per bucket")
+    block: Duration = Field(
+        default=300.0,
+        description="The test's unit: a block of buckets is bad when one of its buckets is; "
+        "longer than a healthy blip, so that blocks are nearly independent",
+    )
+    quantile: float = Field(
+        default=0.95,
+        ge=0.5,
+        le=1.0,
+        description="The reference buckets' quantile a bad bucket is measured from (1: their "
+        "highest)",
+    )
+    min_ratio: float = Field(
+        default=3.0, ge=1, description="A bad bucket is worse than the quantile times this"
+    )
+    min_delta: float = Field(
+        default=0.01,
+        ge=0,
+        description="... and than the quantile plus this, in field units (the absolute floor)",
+    )
+    rate_delta: float = Field(
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="The share of bad blocks after the upgrade must be worse than the share "
+        "before plus this (0.01: one block in a hundred more)",
+    )
+    min_bursts: int = Field(
+        default=3,
+        ge=1,
+        description="Separate bursts (runs of bad buckets) needed after the upgrade",
+    )
+    min_baseline: int = Field(default=10, ge=2, description="Reference buckets with data needed")
+    alpha: float = Field(
+        default=0.001, gt=0, lt=0.5, description="Bound on a false alarm over one watch"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BurstRule:
+        if self.bucket <= 0:
+            raise ValueError("bucket must be longer than 0s")
+        if self.grace + self.bucket > self.watch:
+            raise ValueError("watch must be longer than grace plus one bucket")
+        if self.before < 2 * self.bucket:
+            raise ValueError("before must hold at least two buckets")
+        if self.block < self.bucket or self.before < 2 * self.block:
+            raise ValueError("block must hold at least one bucket, and before two blocks")
+        if self.min_ratio <= 1 and self.min_delta <= 0:
+            raise ValueError(
+                "a bad bucket must be worse than the reference by some margin (min_ratio above "
+                "1 or min_delta above 0): healthy noise goes above its own quantile"
+            )
+        return self
+
+
 class TrendRule(RuleBase):
     """After an upgrade: is the signal growing towards ``capacity`` fast enough to reach it?
 
@@ -564,6 +648,7 @@ Rule = Annotated[
     | AlertRule
     | CohortRule
     | RegressionRule
+    | BurstRule
     | TrendRule
     | AllRule
     | AnyRule
