@@ -821,14 +821,14 @@ HELD_OUT_6_MISSED = {
     # segfault-loop at its limit (2 vs more than 2); segfaults-repeat 1 of its 2 rules
     "fault-segfault-6x-sparse-batch",
 }
-HELD_OUT_6_FALSE_ROLLBACKS: set[str] = {
-    # healthy-payments-slow-fleet (a payment provider slow for the fleet 4 minutes) was rolled
-    # back on web-1 by request-errors-up's slow tier (a late start's test at 6e5; web-2's own
-    # test had not crossed, two of its buckets just under the margin) until the veto asked
-    # web-2 the test that flagged web-1 (a witness at 904 of its bar 100; round 8)
-    # healthy-az-latency-fleet (the zone's network slow for the fleet 8 minutes) was rolled
-    # back by latency-up's slow tier on web-1 until the fleet veto was on by default
-}
+# False rollbacks on held-out-6 (none since round 8):
+# healthy-payments-slow-fleet (a payment provider slow for the fleet 4 minutes) was rolled
+# back on web-1 by request-errors-up's slow tier (a late start's test at 6e5; web-2's own
+# test had not crossed, two of its buckets just under the margin) until the veto asked
+# web-2 the test that flagged web-1 (a witness at 904 of its bar 100; round 8)
+# healthy-az-latency-fleet (the zone's network slow for the fleet 8 minutes) was rolled
+# back by latency-up's slow tier on web-1 until the fleet veto was on by default
+HELD_OUT_6_FALSE_ROLLBACKS: set[str] = set()
 
 
 @pytest.mark.slow
