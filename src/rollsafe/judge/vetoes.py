@@ -277,11 +277,14 @@ class Veto:
         # then overlaps what is known of it, even if the peer has recovered since (judged
         # again at a peer's report, ``target``'s own next check has not come yet: its
         # failure is not known to outlast the peer's until a check of its own says so).
+        # A regression test stays breached once it crossed: judged at ``now`` it says all
+        # that it would say at ``known``, so it is not asked twice.
         known = self.newest(target, rule_id, now=now)
+        lagging = known < now and not isinstance(rule, models.RegressionRule)
         for peer, seen in found:
             outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
             if outcome.severity is _CRITICAL or (
-                known < now
+                lagging
                 and fleet.judge(rule_id, peer, now=known, reference=reference).severity is _CRITICAL
             ):
                 failing.append(str(peer))
