@@ -177,6 +177,9 @@ class Engine:
         # still holds the target's period before its upgrade.
         self._veto = vetoes.Veto(config.policy.fleet_veto, self._by_id, fleet=_View(self))
         self._veto_rules = self._veto.rules
+        # Targets with a rule held by the veto when last judged (either path): judged again
+        # when another target reports (``held_targets``), since a peer's news can release it.
+        self._holding: set[ids.TargetId] = set()
         for source, extra in self._veto.history.items():
             self._history[source] = self._history.get(source, 0.0) + extra
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
@@ -381,17 +384,28 @@ class Engine:
         memo: dict[str, rules.Outcome] = {}
         active: set[str] = set()  # empty again after every top-level rule
         judged: list[_Judged] = []
+        holding = False
         for rule in self._rules:
             if rule.id not in applies:
                 continue
             outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=active)
             if rule.id in self._veto_rules:  # composites above it saw its own outcome
+                own = outcome
                 outcome = self._veto.held(target, rule.id, outcome, now=now)
+                holding = holding or outcome is not own
             judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
+        self._note_holding(target, holding=holding)
         for source, window in sorted(self._windows.get(target, {}).items()):
             outcome = self._blindness(target, source, window.streak())
             judged.append((blindness.rule_id(source), "blind", self._blind_version, outcome))
         return judged
+
+    def _note_holding(self, target: ids.TargetId, *, holding: bool) -> None:
+        """Whether the veto held a rule of ``target`` when it was judged (``held_targets``)."""
+        if holding:
+            self._holding.add(target)
+        else:
+            self._holding.discard(target)
 
     def _unsettle(self, target: ids.TargetId, settled: _Settled, *, now: float, marks: int) -> None:
         """An upgrade mark came or came into force, or time went back: decide all again."""
@@ -459,19 +473,8 @@ class Engine:
                 if severity.get(composite.id) is not decided:
                     severity[composite.id] = decided
                     moved.append(composite.id)
-        for rule_id in settled.vetoable:
-            # A peer's recovery changes the answer without this target folding anything:
-            # asked again on every call while the rule's own severity is critical.
-            held = (
-                severity.get(rule_id) is _CRITICAL
-                and self._veto.why_held(target, rule_id, now=now) is not None
-            )
-            if held is not (rule_id in settled.held):
-                if held:
-                    settled.held.add(rule_id)
-                else:
-                    settled.held.discard(rule_id)
-                moved.append(rule_id)
+        if settled.vetoable:
+            self._decide_held(target, settled, moved, now=now)
         blinded: list[str] = []
         if changed:
             blind = settled.blind
@@ -486,6 +489,26 @@ class Engine:
         if not (moved or blinded):
             return []
         return self._news(settled, set(moved), set(blinded))
+
+    def _decide_held(
+        self, target: ids.TargetId, settled: _Settled, moved: list[str], *, now: float
+    ) -> None:
+        """Which of the rules the fleet veto may hold it holds now (``settled.held``)."""
+        severity = settled.severity
+        for rule_id in settled.vetoable:
+            # A peer's recovery changes the answer without this target folding anything:
+            # asked again on every call while the rule's own severity is critical.
+            held = (
+                severity.get(rule_id) is _CRITICAL
+                and self._veto.why_held(target, rule_id, now=now) is not None
+            )
+            if held is not (rule_id in settled.held):
+                if held:
+                    settled.held.add(rule_id)
+                else:
+                    settled.held.discard(rule_id)
+                moved.append(rule_id)
+        self._note_holding(target, holding=bool(settled.held))
 
     def _decide_watches(
         self,
@@ -683,6 +706,18 @@ class Engine:
         if rule_id in self._veto_rules:
             outcome = self._veto.held(target, rule_id, outcome, now=now)
         return outcome
+
+    def held_targets(self) -> list[ids.TargetId]:
+        """The targets with a rule the fleet veto held when they were last judged, sorted.
+
+        A hold rests on the peers as much as on the target: a peer's next check can release
+        it (seen well: the rollback goes) or confirm it, and the target's own next check
+        may be a whole interval later. So whoever feeds the engine judges these targets
+        again when another target reports (``replay`` does, once the instant is all in; the
+        daemon after each observation): the release comes at the peer's check. A judgement
+        at ``now`` reads only what is folded, so this changes when a decision is seen, never
+        what it is for a given ``now``."""
+        return sorted(self._holding)
 
     def evaluate_all(self, *, now: float) -> list[verdicts.Decision]:
         """``evaluate`` for every target (see :meth:`targets` for the order)."""
@@ -1019,7 +1054,12 @@ class _View:
         return self._engine._floors.get(source)
 
     def judge(
-        self, rule_id: str, target: ids.TargetId, *, now: float, reference: vetoes.Reference
+        self,
+        rule_id: str,
+        target: ids.TargetId,
+        *,
+        now: float,
+        reference: vetoes.Reference | None,
     ) -> rules.Outcome:
         engine = self._engine
         model = engine._target_model(target)
@@ -1308,7 +1348,14 @@ class _Replay:
                 for target in sorted(touched):
                     record(target, now)
             else:  # the usual case: one observation at this instant, its target's only news
+                touched = {item.target}
                 record(item.target, now, item.source)
+            if self.engine._holding:
+                # A held target is judged again when another one reports (its peer's news
+                # may release it), after those that reported: see ``Engine.held_targets``.
+                for target in self.engine.held_targets():
+                    if target not in touched:
+                        record(target, now)
 
     def ticks(self, step: float) -> None:
         """Judge every target every ``step`` seconds of virtual time."""

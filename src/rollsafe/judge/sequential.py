@@ -246,6 +246,7 @@ __all__ = [
     "steady_until",
     "trend_z",
     "two_sample_log_e",
+    "witness_test",
 ]
 
 # Fractions of wealth staked on "worse", mixed with equal weights. Small ones win on a small
@@ -740,6 +741,9 @@ class Watch:
     slow: Watch | None = None
     combined: tuple[rules.Outcome, rules.Outcome, rules.Outcome] | None = None
     tier_seen: object = None  # the fast tier's (key, done, counted) when both were judged
+    # The e-value after each bucket, (bucket end, log e), when asked for (a list: the fleet
+    # veto's witness tests, ``witness_test``); None: not kept.
+    trail: list[tuple[float, float]] | None = None
 
     def restart(self, components: int) -> None:
         self.mixture = Mixture(components)
@@ -760,6 +764,8 @@ class Watch:
         self.late = None
         self.fired = None
         self.outcome_key = self.outcome = self.quick = None
+        if self.trail is not None:
+            self.trail = []
 
 
 def _width(rule: models.RegressionRule, floor: float | None) -> float:
@@ -805,6 +811,8 @@ def _note(state: Watch, bucket_end: float, log_e: float, *, exact: bool = True) 
     ``exact``: an upper bound already known to be below both)."""
     state.log_e = log_e
     state.exact = exact
+    if state.trail is not None:  # an upper bound when not exact: below the bar either way
+        state.trail.append((bucket_end, log_e))
     if not exact:
         return
     state.peak = max(state.peak, log_e)
@@ -936,6 +944,32 @@ def tiers(
     if rule.slow is None:
         return rule, None
     return _split(rule, rule.slow)
+
+
+def witness_test(
+    rule: models.RegressionRule, *, tier: str | None, start_s: float | None, alpha: float
+) -> models.RegressionRule:
+    """One of ``rule``'s tests alone, as a rule of its own at ``alpha``: the ``tier``
+    (``slow``, else the fast one) test from the grace (``start_s`` None) or the late start
+    ``start_s`` seconds after the upgrade, with no late starts of its own (all of ``alpha``
+    on it). The fleet veto asks a peer this: did the test that flagged the target gather
+    evidence on the peer too, over the same buckets (module notes, "Late starts": a late
+    start is a test begun at a fixed time, so beginning one there is the same test)?
+
+    A late start begins after every warm-up hold (``late_starts``), so the test from
+    ``start_s`` holds nothing either: no adaptive warm-up, no cold start."""
+    fast, slow = tiers(rule)
+    chosen = slow if tier == "slow" and slow is not None else fast
+    update: dict[str, Any] = {"alpha": alpha, "slow": None}
+    if start_s is not None:
+        update.update(
+            grace=start_s,
+            settle_max=min(chosen.settle_max, start_s),
+            cold_grace=min(chosen.cold_grace, start_s),
+        )
+    alone = chosen.model_copy(update=update)
+    alone._late_share = 0.0  # no late starts: the one test gets all of ``alpha``
+    return alone
 
 
 def _split(

@@ -23,22 +23,60 @@ from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, verdicts
 from rollsafe.judge import composites, rules, sequential, windows
 
-__all__ = ["Fleet", "Hold", "Reference", "Veto", "holdable", "sources_needed"]
+__all__ = [
+    "WITNESS_ALPHA",
+    "Fleet",
+    "Hold",
+    "Reference",
+    "Veto",
+    "Witness",
+    "holdable",
+    "sources_needed",
+]
 
 _CRITICAL = verdicts.Severity.CRITICAL
 _WARNING = verdicts.Severity.WARNING
 _PEER_WATCHES = 4096  # sequential states kept for the peers (a cache)
 _PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists them all)
+# A regression rule's witnesses (``Veto.witnesses``): the chance that any healthy peer
+# witnesses a test that flagged the target is at most this (shared among the peers).
+WITNESS_ALPHA = 0.01
 
 Reference = tuple[float, float | None]  # an ``upgrade`` mark in force and its reference end
 
 
 class Hold(NamedTuple):
     """Why a rollback is held: the peers failing the same rule now (``failing``), and those
-    not known yet either way (``undecided``: not seen since, or on their way)."""
+    not known yet either way (``undecided``: not seen since, or on their way); ``witness``:
+    for a regression rule, the test that flagged the target as asked of each peer
+    (:meth:`Veto.witnesses`); ``unmarked``: the target has no upgrade of its own and the
+    peers are upgraded ones (:meth:`Veto.why_held`)."""
 
     failing: list[str]
     undecided: list[str]
+    witness: dict[str, object] | None = None
+    unmarked: bool = False
+
+
+class _Slot:
+    """A peer's sequential state for one rule and reference, and the last time asked."""
+
+    __slots__ = ("at", "watch")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.watch = sequential.Watch()
+
+
+class Witness(NamedTuple):
+    """The test that flagged a target, to ask its peers (:meth:`Veto.witness_test`): the
+    test as a rule of its own, the span of bucket ends read on a peer (around where it
+    crossed on the target), and the evidence that describes it."""
+
+    test: models.RegressionRule
+    start: float
+    end: float
+    said: dict[str, object]
 
 
 class Fleet(Protocol):
@@ -77,10 +115,11 @@ class Fleet(Protocol):
         ...
 
     def judge(
-        self, rule_id: str, target: ids.TargetId, *, now: float, reference: Reference
+        self, rule_id: str, target: ids.TargetId, *, now: float, reference: Reference | None
     ) -> rules.Outcome:
         """``rule_id``'s own outcome on ``target`` at ``now``, baselines, trends and
-        regressions judged against ``reference`` (no memo of the engine read or kept)."""
+        regressions judged against ``reference`` (no memo of the engine read or kept); None:
+        against ``target``'s own upgrade marks, as the engine judges it (its caches used)."""
         ...
 
 
@@ -112,8 +151,13 @@ class Veto:
         self._reads = {rule_id: _reads(by_id, rule_id) for rule_id in listed}
         self._fleet = fleet
         self._by_id = by_id
-        # The listed rules on peers judged against another target's upgrade.
-        self._peer_watches: dict[tuple[ids.TargetId, str, Reference], sequential.Watch] = {}
+        # The listed rules on peers judged against another target's upgrade (and, as a
+        # variant, the witness tests asked of them: ``witness_test``).
+        self._peer_watches: dict[tuple[ids.TargetId, str, Reference], list[_Slot]] = {}
+        self._witness_watches: dict[
+            tuple[ids.TargetId, str, Reference, object], sequential.Watch
+        ] = {}
+        self._witness_rules: dict[object, models.RegressionRule] = {}
 
     def held(
         self, target: ids.TargetId, rule_id: str, outcome: rules.Outcome, *, now: float
@@ -135,13 +179,22 @@ class Veto:
             "wait_s": veto.wait,
             "not_upgraded_for_s": veto.not_upgraded_for,
             "match_labels": list(veto.match_labels),
+            "peers_upgraded": why.unmarked,
         }
-        if why.failing:
+        if why.witness is not None:
+            evidence["fleet_veto"]["witness"] = why.witness
+        kind = "upgraded" if why.unmarked else "not upgraded"
+        if why.failing and why.unmarked:
+            said = (
+                f"also failing on {_names(why.failing)} (upgraded) while {target} has no "
+                "upgrade of its own to undo: not its upgrade's"
+            )
+        elif why.failing:
             said = f"also failing on {_names(why.failing)}, not upgraded: not the upgrade's"
         else:
             said = (
                 f"waiting up to {durations.format_duration(veto.wait)} for "
-                f"{_names(why.undecided)} (not upgraded) to show the same or not"
+                f"{_names(why.undecided)} ({kind}) to show the same or not"
             )
         summary = f"{outcome.summary}; {said}, held as a warning (fleet veto)"
         return rules.Outcome(_WARNING, summary, evidence, pending=True)
@@ -149,33 +202,67 @@ class Veto:
     def why_held(self, target: ids.TargetId, rule_id: str, *, now: float) -> Hold | None:
         """Why a critical ``rule_id`` on ``target`` is held at ``now``; None: not held.
 
-        Held while a peer (:meth:`peers`) fails the rule critically now; and, for at most
-        ``wait``, while a peer is *undecided*: it has not been observed since the rule was
-        critical on ``target``, or the rule's condition has started to hold on it (a
-        threshold's newest value fails it, or a composite has a child firing: it may cross a
-        little later; see ``_on_its_way``). A peer observed as recently as ``target`` itself
-        (of each source the rule reads, a value as new as ``target``'s newest) is not
-        undecided though ``target`` turned critical after those values: time closed
-        ``target``'s bucket or window on data no newer than the peer's, and the peer, judged
-        at the same ``now``, has seen as much (waiting for its next check would cost only
-        the phase between a bucket's end and the probe's next value).
+        A target with an ``upgrade`` mark in force: held while a peer (:meth:`peers`, not
+        upgraded) fails the rule now, judged against ``target``'s reference period; for a
+        regression rule, also while the test that flagged ``target`` reaches its witness bar
+        on a peer (:meth:`witnesses`). Nothing is held once ``target``'s reference ends
+        longer than ``reach`` ago (the windows may no longer hold it).
+
+        A target with no upgrade mark (started or ended) in the last ``not_upgraded_for``
+        has no upgrade of its own to undo: held while a peer that *was* upgraded in that
+        time fails the same rule now, judged on its own data (a switch rebooting under both,
+        a dependency down for both: rolling the host not upgraded back undoes nothing, and
+        if the upgraded peer's release is the cause, that peer's rollback is the one that
+        helps). A target with no mark whose upgraded peers are well, or in a fleet with no
+        upgrade mark at all (upgrades made by a tool that reports none), is rolled back as
+        before: there "not upgraded" cannot be told from "upgraded without a mark".
+
+        Either way, for at most ``wait``, held while a peer is *undecided*: it has not been
+        observed since the rule was critical on ``target``, or the rule's condition has
+        started to hold on it (a threshold's newest value fails it, or a composite has a
+        child firing: it may cross a little later; see ``_on_its_way``). A peer observed as
+        recently as ``target`` itself (of each source the rule reads, a value as new as
+        ``target``'s newest) is not undecided though ``target`` turned critical after those
+        values: time closed ``target``'s bucket or window on data no newer than the peer's,
+        and the peer, judged at the same ``now``, has seen as much (waiting for its next
+        check would cost only the phase between a bucket's end and the probe's next value).
         Once every peer
-        has been seen since and none fails or is on its way, the rollback goes at once; with
-        no peer at all, it never waits. The bound: held for undecided peers only while the
-        rule was not critical ``wait`` ago (judged at ``now - wait`` against the same
-        reference: a time, not a memory of past judgements). Nothing is held while
-        ``target`` has no ``upgrade`` mark in force, or its reference ends longer than
-        ``reach`` ago (the windows may no longer hold it).
+        has been seen since and none fails or is on its way, the rollback goes at once;
+        with no peer at all, it never waits. The bound: held for undecided peers only while
+        the rule was not critical ``wait`` ago (judged at ``now - wait`` against the same
+        reference: a time, not a memory of past judgements).
         """
         fleet = self._fleet
         reference_at = fleet.reference(target, now)
         if reference_at is None:
-            return None
+            if fleet.upgraded_since(target, now - self.config.not_upgraded_for, now):
+                return None  # being upgraded (started, not ended): the upgrade's own time
+            found = self.peers(target, rule_id, now=now, upgraded=True)
+            return self._verdict(target, rule_id, found, None, now=now)
         reference_end = fleet.reference_end(target, reference_at)
         ends = reference_at if reference_end is None else min(reference_end, reference_at)
         if now - ends > self.config.reach:
             return None
-        reference = (reference_at, reference_end)
+        return self._verdict(
+            target,
+            rule_id,
+            self.peers(target, rule_id, now=now),
+            (reference_at, reference_end),
+            now=now,
+        )
+
+    def _verdict(
+        self,
+        target: ids.TargetId,
+        rule_id: str,
+        found: list[tuple[ids.TargetId, float]],
+        reference: Reference | None,
+        *,
+        now: float,
+    ) -> Hold | None:
+        """:meth:`why_held` over the peers ``found``: each judged against ``reference``
+        (None: ``target`` has no upgrade; each upgraded peer on its own marks)."""
+        fleet = self._fleet
         failing: list[str] = []
         undecided: list[str] = []
         critical_at: dict[float, bool] = {now: True}  # the target, judged at earlier times
@@ -187,19 +274,44 @@ class Veto:
                 known = critical_at[at] = outcome.severity is _CRITICAL
             return known
 
-        for peer, seen in self.peers(target, rule_id, now=now):
+        rule = self._by_id[rule_id]
+        witness: Witness | None = None
+        if reference is not None and found and isinstance(rule, models.RegressionRule):
+            witness = self.witness_test(target, rule, len(found), now=now)
+        seen_e: dict[str, float] = {}
+        # ``target`` is known up to its newest value of the rule's sources: a peer failing
+        # then overlaps what is known of it, even if the peer has recovered since (judged
+        # again at a peer's report, ``target``'s own next check has not come yet: its
+        # failure is not known to outlast the peer's until a check of its own says so).
+        # A regression test stays breached once it crossed: judged at ``now`` it says all
+        # that it would say at ``known``, so it is not asked twice.
+        known = self.newest(target, rule_id, now=now)
+        lagging = known < now and not isinstance(rule, models.RegressionRule)
+        for peer, seen in found:
             outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
-            if outcome.severity is _CRITICAL:
+            if outcome.severity is _CRITICAL or (
+                lagging
+                and fleet.judge(rule_id, peer, now=known, reference=reference).severity is _CRITICAL
+            ):
                 failing.append(str(peer))
-            elif _on_its_way(self._by_id[rule_id], outcome) or not (
+                continue
+            if witness is not None and reference is not None:
+                log_e = self._witnessed(witness, peer, reference, now=now)
+                seen_e[str(peer)] = math.exp(min(log_e, 700.0))
+                if log_e >= -math.log(witness.test.alpha):
+                    failing.append(str(peer))
+                    continue
+            if _on_its_way(rule, outcome) or not (
                 self._caught_up(peer, target, rule_id, now=now) or critical(seen)
             ):
                 undecided.append(str(peer))
+        described = None if witness is None else {**witness.said, "peer_e_values": seen_e}
+        unmarked = reference is None
         if failing:
-            return Hold(failing, undecided)
+            return Hold(failing, undecided, described, unmarked)
         wait = self.config.wait
         if undecided and wait > 0 and not critical(now - wait):
-            return Hold([], undecided)
+            return Hold([], undecided, described, unmarked)
         return None
 
     def _caught_up(
@@ -220,8 +332,99 @@ class Veto:
                 return False
         return True
 
+    def witness_test(
+        self, target: ids.TargetId, rule: models.RegressionRule, peers: int, *, now: float
+    ) -> Witness | None:
+        """The test that flagged ``target`` (its tier, and its start: the grace or a late
+        start), alone, as a rule to ask each of ``peers`` peers, with where it crossed on
+        ``target`` (:class:`Witness`); None when the rule is not critical on ``target`` at
+        ``now``.
+
+        A regression rule is critical on the first of its tests (two tiers, the test from
+        the grace and up to ten late starts) to reach a bar of 1,333 to 320,000: a peer
+        sharing the very same shift, with noise of its own, reaches it a few buckets later
+        or, on a short episode, never (held-out-6 ``healthy-payments-slow-fleet``: web-1's
+        slow tier's late start at 25 min reaches 6e5 over 8 buckets, web-2's same test 904,
+        two of its 8 buckets just under the margin). The veto's question is not "is the
+        peer's regression proven at alpha" but "does the peer show the same symptom over
+        the same buckets": the same test, begun at the same fixed time against the same
+        reference, reaching ``1 / (WITNESS_ALPHA / peers)`` (100 for one peer). A test
+        begun at a fixed time is an e-process in its own buckets (``sequential``, "Late
+        starts"), so a healthy peer reaches that bar with probability at most
+        ``WITNESS_ALPHA / peers``, and some healthy peer at most ``WITNESS_ALPHA``: a
+        canary's own regression is held by chance at most that often (and the target's
+        test was chosen from the target's data, not the peer's).
+
+        Read *around the target's crossing*: the peer's e-value after each of its buckets
+        ending within ``wait`` (at least a bucket) of where the test crossed on ``target``,
+        not its peak since the test began. The symptom must be shared at the time: a peer
+        whose blip an hour before has long been answered by healthy buckets (its e-value
+        falls with each) witnesses nothing; the target's test stays breached for the rest
+        of the watch, and so, read at a fixed time, does the witness."""
+        outcome = self._fleet.judge(rule.id, target, now=now, reference=None)
+        evidence = outcome.evidence
+        crossed = evidence.get("crossed_at")
+        if outcome.severity is not _CRITICAL or not isinstance(crossed, int | float):
+            return None
+        tier = evidence.get("tier")
+        tier_name = tier if isinstance(tier, str) else None
+        start = evidence.get("fired_start_s") if evidence.get("fired_by") == "late" else None
+        start_s = float(start) if isinstance(start, int | float) else None
+        alpha = WITNESS_ALPHA / max(1, peers)
+        key = (rule.id, tier_name, start_s, alpha)
+        made = self._witness_rules.get(key)
+        if made is None:
+            if len(self._witness_rules) >= _PEER_WATCHES:
+                self._witness_rules.clear()  # a cache
+            made = self._witness_rules[key] = sequential.witness_test(
+                rule, tier=tier_name, start_s=start_s, alpha=alpha
+            )
+        width = evidence.get("bucket_s")
+        slack = max(self.config.wait, width if isinstance(width, int | float) else 0.0)
+        said: dict[str, object] = {
+            "tier": tier_name or "fast",
+            "start_s": start_s,
+            "crossed_at": float(crossed),
+            "within_s": slack,
+            "alpha": alpha,
+            "e_threshold": 1.0 / alpha,
+        }
+        return Witness(made, float(crossed) - slack, float(crossed) + slack, said)
+
+    def _witnessed(
+        self, witness: Witness, peer: ids.TargetId, reference: Reference, *, now: float
+    ) -> float:
+        """The highest log e-value of ``witness``'s test on ``peer`` after a bucket ending
+        within its span around the target's crossing (-inf: none yet)."""
+        test = witness.test
+        key = (peer, test.id, reference, (test.grace, test.alpha, test.min_ratio, test.min_delta))
+        state = self._witness_watches.get(key)
+        if state is None:
+            if len(self._witness_watches) >= _PEER_WATCHES:
+                self._witness_watches.clear()  # a cache: a dropped watch is folded again
+            state = self._witness_watches[key] = sequential.Watch(trail=[])
+        sequential.judge_self(
+            test,
+            self._fleet.window(peer, test.probe),
+            now=now,
+            reference_at=reference[0],
+            reference_end=reference[1],
+            floor=self._fleet.floor(test.probe),
+            state=state,
+        )
+        trail = state.trail or []
+        return max(
+            (log_e for end, log_e in trail if witness.start <= end <= witness.end),
+            default=-math.inf,
+        )
+
     def peers(
-        self, target: ids.TargetId, rule_id: str, *, now: float
+        self,
+        target: ids.TargetId,
+        rule_id: str,
+        *,
+        now: float,
+        upgraded: bool = False,
     ) -> list[tuple[ids.TargetId, float]]:
         """The peers of ``target`` for ``rule_id`` at ``now``, sorted, each with when it was
         last observed (its newest value at or before ``now`` of the sources the rule reads;
@@ -229,14 +432,13 @@ class Veto:
 
         A peer: another target the rule applies to, with the same values of the veto's
         ``match_labels``, no upgrade mark (started or ended) in the last
-        ``not_upgraded_for``, and a value of a source the rule reads no older than ``wait``
-        and the slowest of those sources' intervals (a target never observed there, or
-        silent since, is no witness either way). It is judged at ``now`` against
-        ``target``'s reference period (a peer never upgraded has none of its own), from what
-        has been folded in: once every observation of an instant is in, the order they came
-        in changes nothing (``replay`` folds an instant whole before judging it; live, a
-        peer's observation that arrives after the target was judged counts from the next
-        judgement).
+        ``not_upgraded_for`` (``upgraded``: one, and an ``upgrade`` mark in force: the peers
+        of a target with no upgrade), and a value of a source the rule reads no older than
+        ``wait`` and the slowest of those sources' intervals (a target never observed there,
+        or silent since, is no witness either way). It is judged at ``now`` from what has
+        been folded in: once every observation of an instant is in, the order they came in
+        changes nothing (``replay`` folds an instant whole before judging it, and judges a
+        held target again when a peer reports: ``Engine.held_targets``).
         """
         fleet = self._fleet
         model = fleet.target_model(target)
@@ -255,12 +457,27 @@ class Veto:
                 continue
             if [fleet.target_model(other).labels.get(key) for key in keys] != wanted:
                 continue
-            if fleet.upgraded_since(other, now - self.config.not_upgraded_for, now):
+            recent = fleet.upgraded_since(other, now - self.config.not_upgraded_for, now)
+            if recent is not upgraded:
                 continue
-            seen = _newest(fleet, other, sources, now=now)
+            if upgraded and fleet.reference(other, now) is None:
+                continue  # being upgraded, not yet done: not a witness of anything
+            seen = self.newest(other, rule_id, now=now)
             if stale <= seen < math.inf:
                 found.append((other, seen))
         return found
+
+    def newest(self, target: ids.TargetId, rule_id: str, *, now: float) -> float:
+        """When ``target`` was last observed for ``rule_id``: its newest value at or before
+        ``now`` of the sources the rule reads, the oldest of them when it reads several
+        (infinity: never observed there)."""
+        seen = math.inf
+        for source in self._reads.get(rule_id, ()):
+            window = self._fleet.window(target, source)
+            newest = window.last(1, until=now) if window is not None else ()
+            if newest:
+                seen = min(seen, newest[0].time)
+        return seen
 
     def peer_regression(
         self,
@@ -271,15 +488,28 @@ class Veto:
         now: float,
     ) -> rules.Outcome:
         """A regression rule against its own past on ``peer``, with another target's upgrade
-        as the reference (:meth:`failing_peers`): its own sequential state per reference, so
-        the peer's own watch is never folded again for it. :func:`sources_needed` refused
-        the other kinds of regression."""
+        as the reference (:meth:`why_held`): its own sequential state per reference, so the
+        peer's own watch is never folded again for it. :func:`sources_needed` refused the
+        other kinds of regression."""
         key = (peer, rule.id, reference)
-        state = self._peer_watches.get(key)
-        if state is None:
+        slots = self._peer_watches.get(key)
+        if slots is None:
             if len(self._peer_watches) >= _PEER_WATCHES:
                 self._peer_watches.clear()  # a cache: a dropped watch is folded again
-            state = self._peer_watches[key] = sequential.Watch()
+            slots = self._peer_watches[key] = []
+        # A peer is judged at ``now`` and at the target's newest check, a little earlier
+        # (``_verdict``): a watch asked about an earlier time than its last folds again from
+        # the start, so two are kept, each asked at times that only go forward.
+        ahead = [slot for slot in slots if slot.at <= now]
+        if ahead:
+            slot = max(ahead, key=lambda kept: kept.at)
+        elif len(slots) < 2:
+            slot = _Slot(now)
+            slots.append(slot)
+        else:
+            slot = min(slots, key=lambda kept: kept.at)
+        slot.at = now
+        state = slot.watch
         return sequential.judge_self(
             rule,
             self._fleet.window(peer, rule.probe),
@@ -387,18 +617,6 @@ def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...
         ):
             found.add(rule.probe)
     return tuple(sorted(found))
-
-
-def _newest(fleet: Fleet, target: ids.TargetId, sources: Sequence[str], *, now: float) -> float:
-    """When ``target`` was last observed at or before ``now`` by the ``sources`` a rule
-    reads: the oldest of the newest values of those that spoke there (inf: none did)."""
-    seen = math.inf
-    for source in sources:
-        window = fleet.window(target, source)
-        newest = window.last(1, until=now) if window is not None else ()
-        if newest:
-            seen = min(seen, newest[0].time)
-    return seen
 
 
 def _on_its_way(rule: models.RuleBase, outcome: rules.Outcome) -> bool:

@@ -370,6 +370,11 @@ class Daemon:
         if not obs.source.startswith(MARK_PREFIX):
             # A probe that could not observe (refused, timed out) is worth a quick second look.
             self.judge(obs.target, suspect=obs.error is not None)
+            # A target the fleet veto holds is judged again when a peer reports: the peer's
+            # check may release it (``Engine.held_targets``), as ``replay`` does.
+            for held in self.engine.held_targets():
+                if held != obs.target:
+                    self.judge(held)
 
     def _fold(self, obs: observations.Observation) -> None:
         if obs.source.startswith(MARK_PREFIX):

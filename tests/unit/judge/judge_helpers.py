@@ -125,7 +125,8 @@ def judged_in_full(
     step: float | None = None,
 ) -> list[verdicts.Decision]:
     """Every rule judged in full (``evaluate``) after every instant, the changes kept: what
-    ``engine.replay`` must decide (the severity-first, trend and property tests).
+    ``engine.replay`` must decide (the severity-first, trend and property tests). At each
+    instant the targets that reported are judged, then those the fleet veto holds.
 
     With ``step``, what ``replay(..., step=step)`` promises instead: from the first
     observation on, every ``step`` seconds, the observations up to then folded in (each with
@@ -158,6 +159,10 @@ def judged_in_full(
                 touched.add(item.target)
             for target in sorted(touched):
                 keep_changes(judge.evaluate(target, now=now))
+            # Then the targets the fleet veto holds, whose peer may just have reported.
+            for target in judge.held_targets():
+                if target not in touched:
+                    keep_changes(judge.evaluate(target, now=now))
         return out
     start = ordered[0].time if ordered else 0.0
     tick = 0

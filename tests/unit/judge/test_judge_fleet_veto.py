@@ -351,8 +351,9 @@ def _web1(
 @pytest.mark.parametrize("fleet_wide", [True, False], ids=["fleet-wide", "web-1-alone"])
 def test_a_peer_not_observed_since_is_waited_for_until_its_next_check(fleet_wide: bool) -> None:
     """web-2's checks come 5 s after web-1's: when web-1 turns critical at 5000, web-2 was
-    last seen at 4995, before; its next check (5005) decides, and web-1's next one (5010)
-    acts on it: one check of the peer, not the whole ``wait``."""
+    last seen at 4995, before; its next check (5005) decides, and web-1, held, is judged
+    again at that check (``Engine.held_targets``): one check of the peer, not the whole
+    ``wait``, nor web-1's next check (5010)."""
     items = _offset(_fleet([(5000, 5600)], [(5000, 5600)] if fleet_wide else []), "web-2", 5)
     got = _web1(_config(veto={**VETO, "wait": "3m"}), items)
     assert got[0][:2] == (5000, WARNING)
@@ -366,7 +367,7 @@ def test_a_peer_not_observed_since_is_waited_for_until_its_next_check(fleet_wide
             "peers"
         ] == ["web-2"]
     else:
-        assert got[1][:2] == (5010, CRITICAL)
+        assert got[1][:2] == (5005, CRITICAL)
         assert "fleet_veto" not in got[1][2]
 
 
@@ -503,7 +504,8 @@ def _instants(
     rule: str,
 ) -> list[tuple[float, verdicts.Severity, str]]:
     """The daemon's path: every observation of an instant folded in a shuffled order, then
-    web-1 judged; its severity changes."""
+    web-1 judged (when it reported, or when it is held and a peer did); its severity
+    changes."""
     by_time: dict[float, list[observations.Observation]] = {}
     for item in items:
         by_time.setdefault(item.time, []).append(item)
@@ -516,8 +518,8 @@ def _instants(
         rng.shuffle(batch)
         for item in batch:
             live.observe(item)
-        if all(o.target != "web-1" for o in batch):
-            continue  # as ``replay``: a target is judged when it reports
+        if all(o.target != "web-1" for o in batch) and "web-1" not in live.held_targets():
+            continue  # as ``replay``: a target is judged when it reports, or held when a peer does
         got = decision(live, rule, now=t, target="web-1")
         if got.severity is not last:
             seen.append((t, got.severity, got.summary))

@@ -1,7 +1,8 @@
 """The daemon's path applies the fleet veto: judging web-1 the moment its check arrives (one
 target at a time), the rollback a fleet-wide slowdown would cause is held as a warning naming
-web-2, and a slowdown on web-1 alone is critical once web-2 has been seen well, one check of
-web-2's later (not the whole wait), as ``engine.replay`` says."""
+web-2, and a slowdown on web-1 alone is critical once web-2 has been seen well: at web-2's
+check (a held target is judged again when a peer reports), not the whole wait, as
+``engine.replay`` says."""
 
 from __future__ import annotations
 
@@ -98,8 +99,9 @@ def test_the_daemon_holds_a_fleet_wide_slowdown_and_rolls_back_a_lone_one(
         assert now[0].evidence["fleet_veto"]["peers"] == ["web-2"]
         assert "also failing on web-2, not upgraded" in now[0].summary
     else:
-        # Held until web-2's check of 5000 is in, then critical at web-1's next check:
-        # web-2 was looked at and is well (the wait, 1m, is only the bound).
+        # Held until web-2's check of 5000 is in, then critical as soon as it is: web-1,
+        # held, is judged again when its peer reports (``Engine.held_targets``); web-2 was
+        # looked at and is well (the wait, 1m, is only the bound).
         critical_at = next(t for t, s, _ in said if s is verdicts.Severity.CRITICAL)
-        assert critical_at == 5010
+        assert critical_at == 5000
         assert now[0].severity is verdicts.Severity.CRITICAL

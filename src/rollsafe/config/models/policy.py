@@ -62,8 +62,11 @@ class FleetVeto(Model):
     observed since the rule turned critical on the target nor as recently as the target, or
     the rule's condition starting to hold on it), the rollback waits, at most ``wait``; once
     every peer is seen and none fails, it goes at once, and with no peer it never waits. A
-    fault on the upgraded host alone is never held. On by default (``rules: auto``);
-    ``rules: []`` turns it off.
+    fault on the upgraded host alone is never held. For a regression rule a peer also fails
+    when the test that flagged the target, asked of the peer, reaches 1/(0.01/peers) around
+    where it crossed. A target with no upgrade mark in ``not_upgraded_for`` has nothing of
+    its own to undo: it is held while a peer that was upgraded fails the same rule at the
+    same time. On by default (``rules: auto``); ``rules: []`` turns it off.
     """
 
     rules: list[str] | Literal["auto"] = Field(
