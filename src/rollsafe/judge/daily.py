@@ -39,6 +39,7 @@ KEEP = DAY + 7 * 3600.0
 (6 h) and its grace; older blocks are dropped as newer ones open."""
 
 _UNITS = 1024  # values are summed in units of 1/1024 (exact integer sums)
+_KEPT_BLOCKS = int(KEEP / BLOCK)  # how many blocks back from the newest are kept
 
 
 class Profile:
@@ -60,18 +61,17 @@ class Profile:
         if x is None or not math.isfinite(x):
             return
         block = math.floor(obs.time / BLOCK)
-        oldest = self._newest - int(KEEP / BLOCK)
-        if block < oldest:
+        if block < self._newest - _KEPT_BLOCKS:
             return  # older than anything a rule reads
         cell = self._blocks.get(block)
         if cell is None:
             self._blocks[block] = [round(x * _UNITS), 1]
             if block > self._newest:
                 self._newest = block
-                oldest = block - int(KEEP / BLOCK)
+                oldest = block - _KEPT_BLOCKS
                 for stale in [b for b in self._blocks if b < oldest]:
                     del self._blocks[stale]
-        else:
+        else:  # the usual case: one more value in the newest block
             cell[0] += round(x * _UNITS)
             cell[1] += 1
 

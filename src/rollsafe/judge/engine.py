@@ -172,16 +172,19 @@ class Engine:
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
-        # The fleet veto (``vetoes.Veto``): the rules whose rollback a failing peer holds;
-        # the sources their leaves read keep ``reach`` more history, so a peer not upgraded
-        # still holds the target's period before its upgrade.
+        # The fleet veto (``vetoes.Veto``): the rules whose rollback a failing peer holds.
+        # It reads the sources under them further back than the rules do (``history``):
+        # the target judged ``wait`` ago, from its own history then; and, for a rule reading
+        # a reference period, a peer not upgraded judged against the target's, which ends up
+        # to ``reach`` ago (``reach`` plus the period). The window keeps the longer of the
+        # two, not their sum: a peer's judgement at ``now`` reads the period and what came
+        # after it, all within ``reach`` plus the period, whatever the rule's own history.
         self._veto = vetoes.Veto(config.policy.fleet_veto, self._by_id, fleet=_View(self))
         self._veto_rules = self._veto.rules
         # Targets with a rule held by the veto when last judged (either path): judged again
         # when another target reports (``held_targets``), since a peer's news can release it.
         self._holding: set[ids.TargetId] = set()
-        for source, extra in self._veto.history.items():
-            self._history[source] = self._history.get(source, 0.0) + extra
+        self._keep_veto_history(config.policy.fleet_veto.wait)
         self._windows: dict[ids.TargetId, dict[str, windows.Window]] = {}
         self._alerts = alerts.Board()
         self._marks: dict[ids.TargetId, list[float]] = {}
@@ -215,6 +218,14 @@ class Engine:
         # until when a leaf's holds (see ``_Settled``); marks counted per target to notice one.
         self._settled: dict[ids.TargetId, _Settled] = {}
         self._mark_count: dict[ids.TargetId, int] = {}
+
+    def _keep_veto_history(self, wait: float) -> None:
+        """Lengthen the windows of the sources the fleet veto reads further back than their
+        rules (``vetoes.Veto.history``): ``back`` is ``wait`` for a source whose rules read
+        no reference period (then the rule's history plus ``wait``), else ``reach`` plus the
+        longest period; the window keeps the longer of the two, not their sum."""
+        for source, back in self._veto.history.items():
+            self._history[source] = max(self._history.get(source, 0.0) + wait, back)
 
     # ------------------------------------------------------------------ folding in
 

@@ -744,6 +744,9 @@ class Watch:
     # The e-value after each bucket, (bucket end, log e), when asked for (a list: the fleet
     # veto's witness tests, ``witness_test``); None: not kept.
     trail: list[tuple[float, float]] | None = None
+    # What the tiers read alike (see ``_Shared``): the fast tier's watch keeps it, the slow
+    # tier reads it. Kept across restarts: it checks the window's contents itself.
+    shared: _Shared | None = None
 
     def restart(self, components: int) -> None:
         self.mixture = Mixture(components)
@@ -766,6 +769,55 @@ class Watch:
         self.outcome_key = self.outcome = self.quick = None
         if self.trail is not None:
             self.trail = []
+
+
+class _Shared:
+    """What both tiers of one rule read from the same window (module notes, "Tiers"): each
+    bucket's statistic and size, the reference period's buckets, the warm-up's trend inputs.
+    The tiers differ only in their margin and alpha, so these are the same for both; the
+    fast tier computes them and the slow tier, judged right after it, reads them.
+
+    Valid while the window's series keeps its stamp (every change takes a new one, never
+    reused: equal stamps, equal contents), so a bucket is never read stale; a stamp that
+    moved clears the per-bucket entries. The reference period's buckets are keyed by the
+    range's own identity (its stamp included): a pinned range keeps it across folds.
+    """
+
+    __slots__ = ("buckets", "reference", "stamp", "trends")
+
+    def __init__(self) -> None:
+        self.stamp = -1
+        self.buckets: dict[tuple[float, float], tuple[int, _Bucket | None]] = {}
+        self.trends: dict[tuple[float, float], tuple[list[float], float, list[float]]] = {}
+        self.reference: tuple[object, list[_Bucket]] | None = None
+
+    def check(self, window: windows.Window) -> None:
+        stamp = window.series.stamp
+        if stamp != self.stamp:
+            self.stamp = stamp
+            self.buckets.clear()
+            self.trends.clear()
+
+
+def _bucket_at(
+    rule: models.RegressionRule,
+    window: windows.Window,
+    lo: float,
+    hi: float,
+    shared: _Shared | None,
+) -> tuple[int, _Bucket | None]:
+    """The observations in ``[lo, hi)`` and their bucket (None: none carries the field),
+    from ``shared`` when the other tier already computed them on the same contents."""
+    if shared is not None:
+        shared.check(window)
+        known = shared.buckets.get((lo, hi))
+        if known is not None:
+            return known
+    span = window.range(lo, hi, closed="left")
+    got = (len(span), _bucket(rule, span.values()))
+    if shared is not None:
+        shared.buckets[(lo, hi)] = got
+    return got
 
 
 def _width(rule: models.RegressionRule, floor: float | None) -> float:
@@ -864,6 +916,9 @@ def judge_self(
             state=state,
         )
     fast, slow, slow_state = _tiers(rule, slow_tier, state)
+    shared = state.shared
+    if shared is None:
+        shared = state.shared = _Shared()
     fast_outcome = _judge_self_tier(
         fast,
         window,
@@ -872,6 +927,7 @@ def judge_self(
         reference_end=reference_end,
         floor=floor,
         state=state,
+        shared=shared,
     )
     # The common case, re-judging after an observation that closed no bucket: the fast tier
     # answered its last outcome from the same reference and the same folded buckets, so the
@@ -889,6 +945,7 @@ def judge_self(
         reference_end=reference_end,
         floor=floor,
         state=slow_state,
+        shared=shared,
     )
     return _combined(rule, state, fast_outcome, slow_outcome)
 
@@ -1119,10 +1176,12 @@ def _judge_self_tier(
     reference_end: float | None = None,
     floor: float | None,
     state: Watch,
+    shared: _Shared | None = None,
 ) -> rules.Outcome:
     """The rule against the target's own ``before`` period, at ``now``: the period ends at
     ``reference_end`` (where the upgrade began, when its start was marked; None: at the
-    ``upgrade`` mark ``reference_at``), the watch is timed from ``reference_at``."""
+    ``upgrade`` mark ``reference_at``), the watch is timed from ``reference_at``. ``shared``:
+    what the other tier of the same rule computed on the same window (see ``_Shared``)."""
     if reference_at is None or reference_at > now:
         return _kept(state, ("no mark",), lambda: _no_data(rule, "no upgrade mark yet"))
     if now > reference_at + rule.watch:
@@ -1159,7 +1218,9 @@ def _judge_self_tier(
     if state.key != key:
         # A new upgrade, or late data inside the reference period: start this watch afresh.
         state.key = key
-        found = _reference_buckets(rule, ref_span, ref_start, ref_end, width)
+        found = _shared_reference(
+            rule, ref_span, start=ref_start, end=ref_end, width=width, key=key, shared=shared
+        )
         state.reference = _self_reference(rule, found, width)
         state.restart(len(state.reference.levels) if state.reference else 1)
     reference = state.reference
@@ -1185,7 +1246,14 @@ def _judge_self_tier(
         # bucket: fold again from the start (rare; replays and the daemon go forward).
         state.restart(len(reference.levels))
     _fold_self(
-        rule, state, window, reference, reference_at=reference_at, closed=closed, width=width
+        rule,
+        state,
+        window,
+        reference,
+        reference_at=reference_at,
+        closed=closed,
+        width=width,
+        shared=shared,
     )
     if now < start:
         phase = "warmup"
@@ -1222,18 +1290,25 @@ def _fold_self(
     reference_at: float,
     closed: int,
     width: float,
+    shared: _Shared | None = None,
 ) -> None:
     """Fold the buckets closed since the last call (held ones are left out: warm-up)."""
     start = reference_at + rule.grace
     while state.done < closed:
         lo = start + state.done * width
         held = _hold(
-            rule, state, window, reference=reference, upgrade_at=reference_at, lo=lo, width=width
+            rule,
+            state,
+            window,
+            reference=reference,
+            upgrade_at=reference_at,
+            lo=lo,
+            width=width,
+            shared=shared,
         )
-        span = window.range(lo, lo + width, closed="left")
+        count, got = _bucket_at(rule, window, lo, lo + width, shared)
         state.done += 1
-        state.counted += len(span)
-        got = _bucket(rule, span.values())
+        state.counted += count
         if got is None:
             continue
         if held:
@@ -1402,6 +1477,7 @@ def _hold(
     upgrade_at: float,
     lo: float,
     width: float,
+    shared: _Shared | None = None,
 ) -> bool:
     """Is the bucket starting at ``lo`` held out of the test (warm-up)? Decided from the
     buckets before ``lo`` only (predictable): held while the last ``SETTLE_BUCKETS`` since
@@ -1419,7 +1495,13 @@ def _hold(
         state.counted += len(window.range(settle_from, lo, closed="left"))
         if _cold_watch(rule):
             state.cold, state.cold_factor = _cold_start(
-                rule, window, reference=reference, lo=settle_from, hi=lo, width=width
+                rule,
+                window,
+                reference=reference,
+                lo=settle_from,
+                hi=lo,
+                width=width,
+                shared=shared,
             )
     if state.cold and lo < upgrade_at + min(rule.cold_grace, rule.watch - width):
         # A cold start: held until cold_grace. These are the watch's first buckets, so no
@@ -1437,12 +1519,24 @@ def _hold(
     # reference's correlation discount: a wandering signal drifts down for minutes on its
     # own, and every hold it causes would cost a real regression its evidence.
     first = max(_settle_from(rule, upgrade_at + rule.grace, width), lo - SETTLE_BUCKETS * width)
-    values = _raw(rule, window.range(first, lo, closed="left").values())
-    step = -(-len(values) // _TREND_POINTS)  # at most _TREND_POINTS, spread over the span
-    points = values[::step] if step > 1 else values
-    state.trend_z = trend_z(points) * math.sqrt(reference.scale)
-    if state.trend_z <= FALLING_Z and fall(points) < MIN_FALL:
-        state.trend_z = FALLING_Z / 2  # a significant but small fall: noise on a step
+    known = None
+    if shared is not None:  # the other tier's trend over the same values
+        shared.check(window)
+        known = shared.trends.get((first, lo))
+    if known is None:
+        values = _raw(rule, window.range(first, lo, closed="left").values())
+        step = -(-len(values) // _TREND_POINTS)  # at most _TREND_POINTS, spread over the span
+        points = values[::step] if step > 1 else values
+        known = (points, trend_z(points), [])
+        if shared is not None:
+            shared.trends[(first, lo)] = known
+    points, z, falls = known
+    state.trend_z = z * math.sqrt(reference.scale)
+    if state.trend_z <= FALLING_Z:
+        if not falls:
+            falls.append(fall(points))
+        if falls[0] < MIN_FALL:
+            state.trend_z = FALLING_Z / 2  # a significant but small fall: noise on a step
     if state.trend_z <= FALLING_Z:
         if state.used > PAUSE_AFTER:
             # The run is older than the falling stretch: its first buckets were not part of
@@ -1475,6 +1569,7 @@ def _cold_start(
     lo: float,
     hi: float,
     width: float,
+    shared: _Shared | None = None,
 ) -> tuple[bool, float | None]:
     """Was the signal already worse than the margin during the grace (the whole buckets in
     ``[lo, hi)``)? More than half of those with data above the lowest threshold the test
@@ -1485,8 +1580,7 @@ def _cold_start(
     stats = []
     count = max(0, round((hi - lo) / width))
     for index in range(count):
-        span = window.range(lo + index * width, lo + (index + 1) * width, closed="left")
-        got = _bucket(rule, span.values())
+        _, got = _bucket_at(rule, window, lo + index * width, lo + (index + 1) * width, shared)
         if got is not None:
             stats.append(got.stat)
     if not stats:
@@ -1566,6 +1660,27 @@ def _reference_buckets(
         if 0 <= index < count:
             groups[index].append(obs)
     return [b for b in (_bucket(rule, group) for group in groups) if b is not None]
+
+
+def _shared_reference(
+    rule: models.RegressionRule,
+    span: windows.Span,
+    *,
+    start: float,
+    end: float,
+    width: float,
+    key: object,
+    shared: _Shared | None,
+) -> list[_Bucket]:
+    """:func:`_reference_buckets`, or the other tier's for the same ``key`` (the mark, the
+    bucket width and the range's identity: the same values, bucketed the same way)."""
+    known = shared.reference if shared is not None else None
+    if known is not None and known[0] == key:
+        return known[1]
+    found = _reference_buckets(rule, span, start, end, width)
+    if shared is not None:
+        shared.reference = (key, found)
+    return found
 
 
 def _exceedances(reference: _Reference, state: Watch, stat: float) -> float:

@@ -309,11 +309,20 @@ def _thirds(
 ) -> tuple[float, float, float] | None:
     """The means of the three thirds of ``(now - span, now]`` (None: a third is empty)."""
     start, third = now - span, span / 3.0
+    # The thirds share their boundaries (``start + k * third`` for k = 1, 2 is the float
+    # ``start + third``, ``start + 2.0 * third``): four searches, not six, for the ranges
+    # ``Window.range`` gives (closed on the right).
+    times = window.series.times
+    edges = [
+        bisect.bisect_right(times, bound)
+        for bound in (start, start + third, start + 2.0 * third, now)
+    ]
     means = []
-    for k, end in enumerate((start + third, start + 2.0 * third, now)):
+    for k in range(3):
         # Sums and counts from the window's running totals: a mean needs no moments, and
         # asking for three more ranges' would move the fits' cursors far and often.
-        values = window.range(start + k * third, end)
+        lo = edges[k]
+        values = windows.Span(window.series, lo, max(lo, edges[k + 1]))
         count = values.present(rule.field)
         if count == 0:
             return None
@@ -383,18 +392,26 @@ def _unsteady(
     if thirds is None:
         return "a third of the span holds no value"
     step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
-    rises = f"means of its thirds {', '.join(_level(m, rule.unit) for m in thirds)}"
     first, second, last = thirds
+    # The words are made only for a reason given: ``decide`` asks at every value whether
+    # there is one, and formatting three numbers cost more than the test.
     if second - first < step or last - second < step:
-        return f"not rising in every third ({rises})"
+        return f"not rising in every third ({_rises(rule, thirds)})"
     if last - second < LEVELLING * (second - first):
-        return f"rising less and less, levelling off ({rises})"
+        return f"rising less and less, levelling off ({_rises(rule, thirds)})"
     if day_before is not None:
         beyond = [today - then for today, then in zip(thirds, day_before, strict=True)]
         if beyond[1] - beyond[0] < step or beyond[2] - beyond[1] < step:
             before = ", ".join(_level(m, rule.unit) for m in day_before)
-            return f"not rising beyond the day before at the same hours ({rises}; then {before})"
+            return (
+                "not rising beyond the day before at the same hours "
+                f"({_rises(rule, thirds)}; then {before})"
+            )
     return None
+
+
+def _rises(rule: models.TrendRule, thirds: tuple[float, float, float]) -> str:
+    return f"means of its thirds {', '.join(_level(m, rule.unit) for m in thirds)}"
 
 
 def _assess(
@@ -698,12 +715,13 @@ def decide(
     start = reference_at + rule.grace  # the growing span's start, up to rounding
     slack = _slack(now, start)
     half = now - span / 2.0
-    if len(window.range(start - slack, start + slack)):
+    # ``Window.range``'s searches, done once: a value within rounding of the start; the
+    # newest value of the early half ``(now - span, half]``, whose end is ``mid`` above.
+    if bisect.bisect_right(times, start + slack) > bisect.bisect_right(times, start - slack):
         return severity, instant  # a value within rounding of the start
-    newest_early = window.range(now - span, half).last_time
-    if newest_early is not None and newest_early > half - slack:
+    if mid > lo and times[mid - 1] > half - slack:
         return severity, instant  # a value within rounding of the middle
-    until = _growing_until(rule, window, now=now, span=span, start=start, slack=slack)
+    until = _growing_until(rule, window, now=now, span=span, start=start, slack=slack, lo=lo, hi=hi)
     return severity, max(until, instant)
 
 
@@ -715,9 +733,12 @@ def _growing_until(
     span: float,
     start: float,
     slack: float,
+    lo: int,
+    hi: int,
 ) -> float:
     """:func:`decide`'s ``until`` while the span grows from ``start`` (``now`` itself when a
-    value lies within rounding of a third's boundary)."""
+    value lies within rounding of a third's boundary). ``[lo, hi)``: the span's positions,
+    as :func:`decide` found them."""
     until = min(window.next_value_after(now), windows.early(start + rule.window))
     if rule.steady:
         until = min(until, _profile_edges(rule, window, now, start))
@@ -726,8 +747,6 @@ def _growing_until(
     # every rule, the thirds' boundaries for a steady one.
     # The positions ``Window.range`` would find, with one search per boundary.
     times = window.series.times
-    lo = bisect.bisect_right(times, now - span)
-    hi = bisect.bisect_right(times, now)
     for share in (0.5, 1.0 / 3.0, 2.0 / 3.0) if rule.steady else (0.5,):
         boundary = now - (1.0 - share) * span
         at = min(max(bisect.bisect_right(times, boundary), lo), hi)

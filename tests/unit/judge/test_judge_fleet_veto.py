@@ -166,6 +166,27 @@ def test_beyond_reach_after_the_upgrade_nothing_is_held() -> None:
     assert _judged(_config(veto=veto), items, now=5200).severity is CRITICAL
 
 
+def test_a_peer_keeps_the_reference_period_until_reach_and_no_more() -> None:
+    # The slowdown starts 1h58m after the upgrade, within the default reach (2h): the peer,
+    # never upgraded, is judged against web-1's 10 minutes before the upgrade, far beyond
+    # what the rule itself reads (1m + 10m). Its window keeps reach plus that period (plus
+    # the engine's margin), the longer of that and the rule's own history plus the wait;
+    # not their sum.
+    now = UP + 7100.0
+    items = _fleet([(now - 100, now + 300)], [(now - 100, now + 300)], end=now + 300)
+    veto = {"rules": ["slower"], "match_labels": ["role"], "wait": "0s"}
+    cfg = _config(veto=veto)
+    judge = feed(cfg, [o for o in items if o.time <= now], [upgrade(UP, "web-1")])
+    assert decision(judge, "slower", now=now, target="web-1").severity is WARNING
+    window = judge.window("web-2", "http")
+    assert window is not None
+    oldest = window.range(-1.0, now).first_time
+    assert oldest is not None
+    reach, before, margin, interval = 7200.0, 600.0, 60.0, 10.0
+    # (A window may keep one value older than its span.)
+    assert now - reach - before - margin - interval <= oldest <= UP - before
+
+
 def test_once_an_instant_is_in_the_order_it_came_in_changes_nothing() -> None:
     # web-1 and web-2 start failing at the very same instant (a shared dependency).
     items = _fleet([(5000, 5600)], [(5000, 5600)])

@@ -800,3 +800,62 @@ def test_a_healthy_watch_with_tiers_stays_ok_and_says_which_tier_is_nearer():
     assert found.evidence["tier"] in ("fast", "slow")
     assert not any(row["breached"] for row in found.evidence["tiers"])
     assert "tier" in found.summary
+
+
+@pytest.mark.parametrize(
+    ("shape", "seed"),
+    [
+        (lambda t: 1.0, 11),  # healthy
+        (lambda t: 6.0 if t < MARK + 240 else 1.0, 12),  # a cold start, then settled
+        (lambda t: 1.0 + 4.0 * math.exp(-(t - MARK) / 300.0), 13),  # a warm-up that falls
+        (lambda t: 1.0 if t < MARK + 900 else 1.7, 14),  # a small late step (slow tier's)
+    ],
+)
+def test_the_tiers_share_buckets_and_judge_as_each_tier_alone(shape, seed, monkeypatch):
+    # The slow tier reads the buckets (and the reference's, and the warm-up's trend) the
+    # fast tier computed on the same window: its e-values, crossings and holds must be
+    # those of the slow tier judged alone, with late arrivals in folded buckets and judged
+    # at irregular times; and each bucket is computed once, not once per tier.
+    fields = {"min_ratio": 2.5, "slow": {"min_ratio": 1.5}, "settle_max": "15m"}
+    rule = models.RegressionRule.model_validate({**LATENCY, **fields, "cold_grace": "5m"})
+    fast_rule, slow_rule = sequential.tiers(rule)
+    assert slow_rule is not None
+    items = checks(MARK - 1800, MARK, seed=seed) + shaped(MARK, MARK + 3000, shape, seed=seed)
+    rng = random.Random(seed)
+    late = rng.sample(items, 40)  # arrive out of order, after the buckets they fall in
+    windows_ = [windows.Window(span=3 * 3600.0) for _ in range(3)]
+    tiered, fast, slow = sequential.Watch(), sequential.Watch(), sequential.Watch()
+    computed = {"buckets": 0}
+    real_bucket = sequential._bucket
+
+    def counting(rule_, values):
+        computed["buckets"] += 1
+        return real_bucket(rule_, values)
+
+    monkeypatch.setattr(sequential, "_bucket", counting)
+    pending = [item for item in items if item not in late]
+    for step, item in enumerate(pending + late):
+        for window in windows_:
+            window.insert(item)
+        if step % 7 and step < len(pending):
+            continue
+        now = max(item.time, MARK) + rng.choice((0.0, 3.0, 29.0))
+        args = {"now": now, "reference_at": MARK, "floor": 10.0}
+        computed["buckets"] = 0
+        combined = sequential.judge_self(rule, windows_[0], state=tiered, **args)
+        shared_count = computed["buckets"]
+        computed["buckets"] = 0
+        alone = [sequential.judge_self(fast_rule, windows_[1], state=fast, **args)]
+        # Each bucket computed once: as many as the fast tier alone computes.
+        assert shared_count == computed["buckets"]
+        alone.append(sequential.judge_self(slow_rule, windows_[2], state=slow, **args))
+        assert combined.severity == max(alone[0].severity, alone[1].severity)
+        for row, outcome in zip(combined.evidence["tiers"], alone, strict=True):
+            ev = outcome.evidence
+            keys = ("e_value", "e_value_peak", "breached", "crossed_at")
+            assert [row[k] for k in keys] == [ev.get(k) for k in keys[:2]] + [
+                bool(ev.get("breached")),
+                ev.get("crossed_at"),
+            ]
+        lead = alone[0] if combined.evidence["tier"] == "fast" else alone[1]
+        assert combined.evidence.get("test_from") == lead.evidence.get("test_from")
