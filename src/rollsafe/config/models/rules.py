@@ -18,6 +18,25 @@ _UNIT_GLOB = re.compile(r"[A-Za-z0-9:_.\\@*?\[\]-]+")
 _UNIT_SEPARATORS = re.compile(r"[\s,]+")
 
 
+def _split_names(value: object) -> object:
+    """A list of names given as one text, separated by commas or spaces, as a list."""
+    if isinstance(value, str):
+        return [part for part in _UNIT_SEPARATORS.split(value) if part]
+    return value
+
+
+def _check_names(value: list[str] | None, what: str, examples: str) -> list[str] | None:
+    """``value`` unchanged when every name is a name or glob; else a ValueError saying what
+    was expected (pydantic reports it with the field's place in the file)."""
+    for name in value or []:
+        if not _UNIT_GLOB.fullmatch(name):
+            raise ValueError(
+                f"{name!r} is not {what} or glob (expected names like {examples}, "
+                "separated by commas)"
+            )
+    return value
+
+
 class RuleBase(Model):
     id: str = Field(
         pattern=_ID_PATTERN,
@@ -105,20 +124,14 @@ class ThresholdRule(RuleBase):
     @classmethod
     def _split_units(cls, value: object) -> object:
         # A preset parameter is text: "nginx.service, php-fpm.service" is a list of two.
-        if isinstance(value, str):
-            return [part for part in _UNIT_SEPARATORS.split(value) if part]
-        return value
+        return _split_names(value)
 
     @field_validator("units")
     @classmethod
     def _unit_names(cls, value: list[str] | None) -> list[str] | None:
-        for name in value or []:
-            if not _UNIT_GLOB.fullmatch(name):
-                raise ValueError(
-                    f"{name!r} is not a systemd unit name or glob (expected names like "
-                    "nginx.service, postgresql@*.service or nginx, separated by commas)"
-                )
-        return value
+        return _check_names(
+            value, "a systemd unit name", "nginx.service, postgresql@*.service or nginx"
+        )
 
     @model_validator(mode="after")
     def _episodes_within(self) -> ThresholdRule:
@@ -169,20 +182,12 @@ class RateRule(RuleBase):
     @classmethod
     def _split_processes(cls, value: object) -> object:
         # A preset parameter is text: "postgres, mysqld" is a list of two.
-        if isinstance(value, str):
-            return [part for part in _UNIT_SEPARATORS.split(value) if part]
-        return value
+        return _split_names(value)
 
     @field_validator("processes")
     @classmethod
     def _process_names(cls, value: list[str] | None) -> list[str] | None:
-        for name in value or []:
-            if not _UNIT_GLOB.fullmatch(name):
-                raise ValueError(
-                    f"{name!r} is not a process name or glob (expected names like postgres, "
-                    "mysqld or redis*, separated by commas)"
-                )
-        return value
+        return _check_names(value, "a process name", "postgres, mysqld or redis*")
 
 
 class BaselineRule(RuleBase):
