@@ -215,7 +215,10 @@ async def test_presets_count_kernel_trouble(tmp_path: Path) -> None:
     value, text = await _count(probe)
     # The OOM report's two lines are one event: an OOM kill, a segfault and a panic.
     assert value == 3.0
-    assert text == "kernel: Kernel panic - not syncing: Fatal exception [events=3 lines=4]"
+    # The kill's victim rides along, for rules scoped to processes (judge/victims.py).
+    assert text == (
+        "kernel: Kernel panic - not syncing: Fatal exception [events=3 lines=4] [killed: java]"
+    )
     await probe.close()
 
 
@@ -236,16 +239,18 @@ async def test_an_oom_report_split_across_observations_counts_once(tmp_path: Pat
         "kernel: oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task=java,pid=4242,uid=0\n"
         "kernel: Out of memory: Killed process 4242 (java) total-vm:43240kB\n",
     )
-    # Two more lines of the same kill: no new event; the text names the event they joined.
+    # Two more lines of the same kill: no new event; the text names the event they joined,
+    # and the victim its kill line named (for rules scoped to processes, judge/victims.py).
     value, text = await _count(probe)
     assert value == 0.0
     assert text == (
         "kernel: java invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0 [events=0 lines=2]"
+        " [killed: java]"
     )
     _append(path, "kernel: Out of memory: Killed process 5150 (python3) total-vm:1kB\n")
     assert await _count(probe) == (
         1.0,
-        "kernel: Out of memory: Killed process 5150 (python3) total-vm:1kB",
+        "kernel: Out of memory: Killed process 5150 (python3) total-vm:1kB [killed: python3]",
     )
     await probe.close()
 

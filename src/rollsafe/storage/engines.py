@@ -75,7 +75,8 @@ def resolve(
     """
     try:
         parsed = sa.make_url(url)
-    except sa_exc.ArgumentError as exc:
+    except (sa_exc.ArgumentError, ValueError) as exc:
+        # ValueError: a port that is no number (``int()`` inside SQLAlchemy's parser).
         # The message would repeat the URL, password included: say only what is wrong.
         raise errors.ConfigError(
             "the store URL is not a valid database URL (expected sqlite:///PATH or "
