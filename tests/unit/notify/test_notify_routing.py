@@ -179,7 +179,10 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     stalls |= {"web-service.checks-slow-now", "web-service.service-hurt-now"}
     # unit-took-service-down's leaves only corroborate a give-up (unit-gave-up-other warns)
     units = {f"{p}.{r}" for p in PRESETS for r in ("unit-gave-up-now", "service-failing-now")}
-    oom = {"web-service.oom-kill-now", "web-service.check-failed-now"}
+    # oom-took-service-down's (web) and oom-took-db-down's (database) leaves only corroborate
+    # a kill
+    oom = {f"{p}.{r}" for p in ("web-service", "database-host") for r in ("oom-kill-now",)}
+    oom |= {"web-service.check-failed-now", "database-host.check-failed-now"}
     # segfaults-hour and segfaults-up-hour only feed batch-host's segfaults-sparse
     sparse = {"batch-host.segfaults-hour", "batch-host.segfaults-up-hour"}
     assert quiet == oom | repeats | stalls | units | sparse
@@ -188,6 +191,7 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         "web-service.oom-took-service-down",
         "web-service.stall-hurt-service",
         "database-host.stall-hurt-service",
+        "database-host.oom-took-db-down",
         "web-service.unit-gave-up-other",
         "web-service.unit-took-service-down",
     } <= {r.id for r in config.rules if r.notify}
