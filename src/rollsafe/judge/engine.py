@@ -207,9 +207,7 @@ class Engine:
         # Each bursts rule's counts per target (``bursts.State``), and per peer and reference
         # for the fleet veto (a cache: cleared when it grows, a dropped one is folded again).
         self._bursts: dict[tuple[ids.TargetId, str], bursts.State] = {}
-        self._peer_bursts: dict[
-            tuple[ids.TargetId, str, tuple[float, float | None]], bursts.State
-        ] = {}
+        self._peer_bursts: dict[_PeerKey, bursts.State] = {}
         self._blind: dict[tuple[ids.TargetId, str], tuple[windows.Streak, rules.Outcome]] = {}
         self._combined: dict[
             ids.TargetId, dict[str, tuple[tuple[rules.Outcome, ...], rules.Outcome]]
@@ -946,12 +944,8 @@ class Engine:
             reference_at = self._reference(target, now)
             reference_end = self._reference_end(target, reference_at)
         else:
-            peer_key = (target, rule.id, reference)
-            state = self._peer_bursts.get(peer_key)
-            if state is None:
-                if len(self._peer_bursts) >= _PEER_BURSTS:
-                    self._peer_bursts.clear()
-                state = self._peer_bursts[peer_key] = bursts.State()
+            peer_key: _PeerKey = (target, rule.id, reference)
+            state = rules.cached(self._peer_bursts, peer_key, bursts.State, limit=_PEER_BURSTS)
             reference_at, reference_end = reference
         return bursts.judge(
             rule,

@@ -32,9 +32,9 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
@@ -48,6 +48,7 @@ __all__ = [
     "Outcome",
     "ThresholdState",
     "baseline",
+    "cached",
     "decide",
     "evaluate_leaf",
     "history_needed",
@@ -106,6 +107,21 @@ class Memo:
         self.key = key
         self.outcome = outcome
         return outcome
+
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
+
+
+def cached(cache: dict[_K, _V], key: _K, make: Callable[[], _V], *, limit: int) -> _V:
+    """``cache[key]``, made by ``make`` when absent; a cache that reached ``limit`` entries
+    is emptied first (a state dropped is only folded again from its window)."""
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= limit:
+            cache.clear()
+        found = cache[key] = make()
+    return found
 
 
 def version(rule: models.RuleBase) -> str:

@@ -372,13 +372,12 @@ class Veto:
         start_s = float(start) if isinstance(start, int | float) else None
         alpha = WITNESS_ALPHA / max(1, peers)
         key = (rule.id, tier_name, start_s, alpha)
-        made = self._witness_rules.get(key)
-        if made is None:
-            if len(self._witness_rules) >= _PEER_WATCHES:
-                self._witness_rules.clear()  # a cache
-            made = self._witness_rules[key] = sequential.witness_test(
-                rule, tier=tier_name, start_s=start_s, alpha=alpha
-            )
+        made = rules.cached(
+            self._witness_rules,
+            key,
+            lambda: sequential.witness_test(rule, tier=tier_name, start_s=start_s, alpha=alpha),
+            limit=_PEER_WATCHES,
+        )
         width = evidence.get("bucket_s")
         slack = max(self.config.wait, width if isinstance(width, int | float) else 0.0)
         said: dict[str, object] = {
@@ -398,11 +397,9 @@ class Veto:
         within its span around the target's crossing (-inf: none yet)."""
         test = witness.test
         key = (peer, test.id, reference, (test.grace, test.alpha, test.min_ratio, test.min_delta))
-        state = self._witness_watches.get(key)
-        if state is None:
-            if len(self._witness_watches) >= _PEER_WATCHES:
-                self._witness_watches.clear()  # a cache: a dropped watch is folded again
-            state = self._witness_watches[key] = sequential.Watch(trail=[])
+        state = rules.cached(
+            self._witness_watches, key, lambda: sequential.Watch(trail=[]), limit=_PEER_WATCHES
+        )
         sequential.judge_self(
             test,
             self._fleet.window(peer, test.probe),
@@ -492,11 +489,7 @@ class Veto:
         peer's own watch is never folded again for it. :func:`sources_needed` refused the
         other kinds of regression."""
         key = (peer, rule.id, reference)
-        slots = self._peer_watches.get(key)
-        if slots is None:
-            if len(self._peer_watches) >= _PEER_WATCHES:
-                self._peer_watches.clear()  # a cache: a dropped watch is folded again
-            slots = self._peer_watches[key] = []
+        slots = rules.cached(self._peer_watches, key, list, limit=_PEER_WATCHES)
         # A peer is judged at ``now`` and at the target's newest check, a little earlier
         # (``_verdict``): a watch asked about an earlier time than its last folds again from
         # the start, so two are kept, each asked at times that only go forward.

@@ -175,3 +175,31 @@ def judged_in_full(
         keep_changes(judge.evaluate_all(now=now))
         tick += 1
     return out
+
+
+# The fleet veto tests' rules (test_judge_fleet_veto*.py): a latency regression against its
+# own past (its p90, 30 s buckets), and three failed checks in a row spanning 30 s.
+REGRESSED: dict[str, Any] = {
+    "id": "regressed",
+    "kind": "regression",
+    "severity": "critical",
+    "probe": "http",
+    "field": "latency",
+    "before": "30m",
+    "watch": "2h",
+    "grace": "1m",
+    "settle_max": "1m",
+    "bucket": "30s",
+    "quantiles": [0.9],
+    "top": False,
+}
+DOWN: dict[str, Any] = {
+    "id": "down",
+    "kind": "threshold",
+    "severity": "critical",
+    "probe": "http",
+    "op": "<",
+    "value": 1,
+    "consecutive": 3,
+    "for": "30s",
+}

@@ -16,7 +16,17 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import CRITICAL, OK, WARNING, decision, feed, obs, upgrade
+from judge_helpers import (
+    CRITICAL,
+    DOWN,
+    OK,
+    REGRESSED,
+    WARNING,
+    decision,
+    feed,
+    obs,
+    upgrade,
+)
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
@@ -299,22 +309,6 @@ def test_an_alert_among_two_witnesses_may_be_listed() -> None:
     engine.Engine(_config(warn, alert, both, veto={"rules": ["confirmed"]}))
 
 
-REGRESSED: dict[str, Any] = {
-    "id": "regressed",
-    "kind": "regression",
-    "severity": "critical",
-    "probe": "http",
-    "field": "latency",
-    "before": "30m",
-    "watch": "2h",
-    "grace": "1m",
-    "settle_max": "1m",
-    "bucket": "30s",
-    "quantiles": [0.9],
-    "top": False,
-}
-
-
 @pytest.mark.parametrize(
     ("web2", "held"),
     [([(5000, 5600)], True), ([], False), ([(4000, 4300)], False)],
@@ -425,18 +419,6 @@ def test_a_peer_scraped_as_recently_as_the_target_is_not_waited_for(fleet_wide: 
         assert CRITICAL not in [s for _, s in got]
     else:
         assert got[0] == (crossed, CRITICAL)
-
-
-DOWN: dict[str, Any] = {
-    "id": "down",
-    "kind": "threshold",
-    "severity": "critical",
-    "probe": "http",
-    "op": "<",
-    "value": 1,
-    "consecutive": 3,
-    "for": "30s",
-}
 
 
 def _refused(

@@ -23,37 +23,23 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import CRITICAL, OK, WARNING, decision, feed, obs, upgrade
+from judge_helpers import (
+    CRITICAL,
+    DOWN,
+    OK,
+    REGRESSED,
+    WARNING,
+    decision,
+    feed,
+    obs,
+    upgrade,
+)
 
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine, vetoes
 
 UP = 3600.0
-REGRESSED: dict[str, Any] = {
-    "id": "regressed",
-    "kind": "regression",
-    "severity": "critical",
-    "probe": "http",
-    "field": "latency",
-    "before": "30m",
-    "watch": "2h",
-    "grace": "1m",
-    "settle_max": "1m",
-    "bucket": "30s",
-    "quantiles": [0.9],
-    "top": False,
-}
-DOWN: dict[str, Any] = {
-    "id": "down",
-    "kind": "threshold",
-    "severity": "critical",
-    "probe": "http",
-    "op": "<",
-    "value": 1,
-    "consecutive": 3,
-    "for": "30s",
-}
 WEB = ["web-1", "web-2", "web-3"]
 
 
