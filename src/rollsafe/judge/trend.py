@@ -9,8 +9,9 @@ in, a severity, a sentence and evidence out), like the other rule kinds.
 
 How the rate is measured, and why:
 
-* **Only after the upgrade.** The fit covers the values since the latest ``upgrade`` mark
-  plus ``grace`` (a restart empties caches and refills them: the first minutes are warm-up,
+* **Only after the upgrade.** The fit covers the values since the ``upgrade`` mark that
+  opened the watch (a later mark within the watch joins it: :func:`watch_start`) plus
+  ``grace`` (a restart empties caches and refills them: the first minutes are warm-up,
   not trend), the last ``window`` seconds of them at most, and needs ``min_window`` at
   least: a fast leak is judged after an hour, a slow one on two hours of growth. Without a
   mark the rule has no data: a trend is judged against an upgrade.
