@@ -954,7 +954,7 @@ def trending(
     # end of its watch: it is not memoised (its fits still are, in ``trend.Cache``).
     if memo is not None and window is not None and reference_at is not None and not rule.steady:
         # The fit reads from the first mark of its watch (``trend.watch_start``).
-        watched = trend.watch_start(rule, window, reference_at)
+        watched = trend.watch_start(rule, window, reference_at, now=now)
         # The fit's span grows with ``now`` up to ``window`` (and is in the evidence), and its
         # halves split at the middle of it (``trend.judge``): the key holds the span and what
         # those ranges hold, not only the values; once the span is whole, only the values.

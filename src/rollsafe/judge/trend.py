@@ -207,7 +207,7 @@ def project(
 
 
 def watch_start(
-    rule: models.TrendRule, window: windows.Window | None, reference_at: float
+    rule: models.TrendRule, window: windows.Window | None, reference_at: float, *, now: float
 ) -> float:
     """The first ``upgrade`` mark of the watch that the mark at ``reference_at`` belongs to.
 
@@ -222,6 +222,12 @@ def watch_start(
     and the rate that held (the smaller of the two) no longer counts. A mark after the watch
     has ended opens a new one. The marks are the target's, as the engine keeps them
     (``window.holds.ends``), remembered ones only (``engine.MAX_MARKS``).
+
+    A steady rule judges a watch only until ``window`` after its grace: once the watch of
+    the first mark is over at ``now`` (not fired: a leak of its release would have been
+    caught in it), the next mark opens a watch of its own, so a slow leak that a later
+    release brings is still watched from that release. A sliding rule's span never ends,
+    and its watch stays with the first mark.
     """
     if window is None:
         return reference_at
@@ -233,7 +239,7 @@ def watch_start(
     for at in ends:
         if at > reference_at:
             break
-        if at - start > length:
+        if at - start > length or (rule.steady and now - start > length):
             start = at  # opens a watch of its own
     return reference_at if start == -math.inf else start
 
@@ -524,7 +530,7 @@ def judge(
     }
     if reference_at is None or reference_at > now:
         return _no_data(rule, "no upgrade mark to measure a trend from", evidence)
-    reference_at, since = _watched(rule, window, reference_at, evidence)
+    reference_at, since = _watched(rule, window, reference_at, evidence, now=now)
     span = _span(rule, now, reference_at)
     if span < rule.min_window:
         need = rule.grace + rule.min_window
@@ -622,11 +628,13 @@ def _watched(
     window: windows.Window | None,
     latest: float,
     evidence: dict[str, Any],
+    *,
+    now: float,
 ) -> tuple[float, str]:
     """(the first mark of the watch the ``latest`` mark is in, "since" words for it): a
     later mark of the same watch does not start the trend over (:func:`watch_start`); the
     evidence says which marks joined it."""
-    first = watch_start(rule, window, latest)
+    first = watch_start(rule, window, latest, now=now)
     if first == latest or window is None:
         return latest, "the upgrade"
     later = [at for at in window.holds.ends if first < at <= latest]
@@ -715,7 +723,7 @@ def decide(
     ok = verdicts.Severity.OK
     if reference_at is None or reference_at > now:
         return ok, math.inf if reference_at is None else reference_at
-    reference_at = watch_start(rule, window, reference_at)
+    reference_at = watch_start(rule, window, reference_at, now=now)
     ready = windows.early(reference_at + rule.grace + rule.min_window)
     if now < ready:
         return ok, ready

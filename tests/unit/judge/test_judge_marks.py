@@ -24,8 +24,9 @@ from collections.abc import Callable
 
 from judge_helpers import CRITICAL, OK, TARGET, config, decision, obs, upgrade
 
+from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
-from rollsafe.judge import engine
+from rollsafe.judge import engine, trend, windows
 
 HOUR = 3600.0
 UP = 2 * HOUR  # the first upgrade
@@ -147,6 +148,19 @@ def test_an_upgrade_after_the_watch_has_ended_opens_a_watch_of_its_own() -> None
     assert "since the upgrade (" in got.summary
 
 
+def test_a_slow_leak_a_later_release_brings_is_watched_from_that_release() -> None:
+    # Flat through a first upgrade; a second one 5 hours later, inside the slow-leak rule's
+    # 6 h 10 min watch of the first, leaks 3 points an hour. Once the first watch is over (it
+    # did not fire), the second mark opens its own: judged from it, against the 2 h before.
+    second = UP + 5 * HOUR
+    items = _memory(_leak_from(second, 3.0), hours=14)
+    got = _first_critical(SLOW, items, [UP, second])
+    assert got is not None
+    assert "watch_from" not in got.evidence
+    assert got.evidence["reference_end"] == second
+    assert second + 3 * HOUR <= got.time <= second + 4 * HOUR
+
+
 def test_replay_agrees_with_judging_in_full_across_two_marks() -> None:
     items = _memory(_leak_from(UP, 6.0), hours=7)
     marks = [upgrade(UP), upgrade(UP + 100 * 60)]
@@ -215,3 +229,30 @@ def test_an_outage_that_began_before_the_mark_and_goes_on_is_blamed_for_after_it
     # Before the mark as any outage; from the mark, judged again: ok, then `for` after it.
     assert downs == [(3490.0, CRITICAL), (3600.0, OK), (3630.0, CRITICAL)]
     assert OK is verdicts.Severity.OK
+
+
+def test_which_mark_opens_the_watch_a_mark_belongs_to() -> None:
+    # memory-trend: grace 10 min + window 2 h = 7,800 s. A mark within that of the mark that
+    # opened the watch joins it; one after it opens its own, and later marks join that one.
+    rule = models.TrendRule.model_validate(TREND)
+    window = windows.Window(span=HOUR)
+    window.holds = windows.Holds()
+    window.holds.set([], [0.0, 7800.0, 7801.0 + 7800.0, 7801.0 + 9000.0, 40000.0])
+    assert trend.watch_start(rule, window, 0.0, now=0.0) == 0.0
+    # At the watch's very end a mark joins it; after it, a mark opens a watch of its own.
+    assert trend.watch_start(rule, window, 7800.0, now=7800.0) == 0.0
+    assert trend.watch_start(rule, window, 15601.0, now=15601.0) == 15601.0
+    assert trend.watch_start(rule, window, 16801.0, now=16801.0) == 15601.0
+    assert trend.watch_start(rule, window, 40000.0, now=40000.0) == 40000.0
+    # The steady rule's watch is longer (6 h 10 min): the marks up to 16,801 s are one watch.
+    steady = models.TrendRule.model_validate(SLOW)
+    assert trend.watch_start(steady, window, 16801.0, now=16801.0) == 0.0
+    assert trend.watch_start(steady, window, 16801.0, now=22200.0) == 0.0
+    # Once its watch is over (not fired), the next mark opens one, and the later ones join it:
+    # a slow leak a later release brings is watched from that release.
+    assert trend.watch_start(steady, window, 16801.0, now=22201.0) == 7800.0
+    assert trend.watch_start(rule, window, 16801.0, now=22201.0) == 15601.0  # sliding: as before
+    # Marks after the one in force are not read; no window, or one mark: the mark itself.
+    assert trend.watch_start(rule, None, 7800.0, now=7800.0) == 7800.0
+    alone = windows.Window(span=HOUR)
+    assert trend.watch_start(rule, alone, 7800.0, now=7800.0) == 7800.0
