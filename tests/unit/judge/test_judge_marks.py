@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from judge_helpers import CRITICAL, OK, TARGET, config, decision, obs, upgrade
+from judge_helpers import CRITICAL, OK, TARGET, config, decision, judged_in_full, obs, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
@@ -159,6 +159,18 @@ def test_a_slow_leak_a_later_release_brings_is_watched_from_that_release() -> No
     assert "watch_from" not in got.evidence
     assert got.evidence["reference_end"] == second
     assert second + 3 * HOUR <= got.time <= second + 4 * HOUR
+
+
+def test_replay_hands_the_steady_watch_over_when_judging_in_full_does() -> None:
+    # The hand-over happens with time alone (the first watch ends between two values): replay
+    # decides the trend rules at the very instants judging every rule in full does.
+    second = UP + 5 * HOUR
+    items = _memory(_leak_from(second, 3.0), hours=12)[::5]  # every 5 minutes
+    marks = [upgrade(UP), upgrade(second)]
+    cfg = config(TREND, SLOW)
+    replayed = engine.replay(cfg, items, marks)
+    assert replayed == judged_in_full(cfg, items, marks)
+    assert any(d.rule == "memory-slow-leak" and d.severity is CRITICAL for d in replayed)
 
 
 def test_replay_agrees_with_judging_in_full_across_two_marks() -> None:
