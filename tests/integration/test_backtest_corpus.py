@@ -939,9 +939,6 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_6(
 HELD_OUT_7_MISSED = {
     # the batch runner's check 2.5x slower: batch-host judges no latency
     "fault-latency-batch-runner-lock",
-    # 6 points/h of leak with a second upgrade 2 h after the first: memory at 69% at the
-    # end, beyond memory-trend's 4 h horizon; memory-slow-leak never fired
-    "fault-memory-leak-db-two-upgrades",
     # docker (not the runner's own unit) hit its start limit: unit-gave-up-other only warns
     "fault-unit-docker-start-limit-batch",
 }
@@ -960,7 +957,11 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
     _hold_floors(
         whole_corpus,
         HELD_OUT_7,
-        _Floors(recordings=59, tp=33, fp=1, fn=3, precision=0.97, recall=0.91, median=397.0),
+        # Round 9: fault-memory-leak-db-two-upgrades caught (memory-slow-leak, 3 h 10 min after
+        # the first upgrade: a trend measures from the first mark of its watch, the second
+        # upgrade 2 h later joins it): TP 33 -> 34, FN 3 -> 2; the median moves 397 -> 398.5 s,
+        # knowingly (a miss became a late detection; no detection came later).
+        _Floors(recordings=59, tp=34, fp=1, fn=2, precision=0.97, recall=0.94, median=398.5),
         missed=HELD_OUT_7_MISSED,
         rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
     )

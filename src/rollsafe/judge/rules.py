@@ -953,17 +953,19 @@ def trending(
     # A steady rule's outcome also moves with its thirds, the day before's blocks and the
     # end of its watch: it is not memoised (its fits still are, in ``trend.Cache``).
     if memo is not None and window is not None and reference_at is not None and not rule.steady:
+        # The fit reads from the first mark of its watch (``trend.watch_start``).
+        watched = trend.watch_start(rule, window, reference_at, now=now)
         # The fit's span grows with ``now`` up to ``window`` (and is in the evidence), and its
         # halves split at the middle of it (``trend.judge``): the key holds the span and what
         # those ranges hold, not only the values; once the span is whole, only the values.
-        span = min(rule.window, now - reference_at - rule.grace)
+        span = min(rule.window, now - watched - rule.grace)
         ready = span >= rule.min_window
         after = window.range(now - span, now).identity if ready else None
         late = window.range(now - span / 2.0, now).identity if ready else None
-        start = reference_at - rule.before
-        pinned = window.pinned_range(reference_at, start=start)
-        before = pinned if pinned is not None else window.range(start, reference_at, closed="left")
-        key = (reference_at, span if ready else ready, after, late, before.identity)
+        start = watched - rule.before
+        pinned = window.pinned_range(watched, start=start)
+        before = pinned if pinned is not None else window.range(start, watched, closed="left")
+        key = (reference_at, watched, span if ready else ready, after, late, before.identity)
         known = memo.recall(key)
         if known is not None:
             return known

@@ -9,8 +9,9 @@ in, a severity, a sentence and evidence out), like the other rule kinds.
 
 How the rate is measured, and why:
 
-* **Only after the upgrade.** The fit covers the values since the latest ``upgrade`` mark
-  plus ``grace`` (a restart empties caches and refills them: the first minutes are warm-up,
+* **Only after the upgrade.** The fit covers the values since the ``upgrade`` mark that
+  opened the watch (a later mark within the watch joins it: :func:`watch_start`) plus
+  ``grace`` (a restart empties caches and refills them: the first minutes are warm-up,
   not trend), the last ``window`` seconds of them at most, and needs ``min_window`` at
   least: a fast leak is judged after an hour, a slow one on two hours of growth. Without a
   mark the rule has no data: a trend is judged against an upgrade.
@@ -87,6 +88,7 @@ __all__ = [
     "fit_moments",
     "judge",
     "project",
+    "watch_start",
 ]
 
 Z = 2.0
@@ -202,6 +204,44 @@ def project(
     if rate * tau <= gap:
         return None, plateau
     return -tau * math.log(1.0 - gap / (rate * tau)) * HOUR, plateau
+
+
+def watch_start(
+    rule: models.TrendRule, window: windows.Window | None, reference_at: float, *, now: float
+) -> float:
+    """The first ``upgrade`` mark of the watch that the mark at ``reference_at`` belongs to.
+
+    A watch opens at an ``upgrade`` mark and lasts ``grace`` plus the longest span the rule
+    fits (``window``, ``min_window``); a later mark within it (a hotfix, a second package
+    run while the first release is still watched) joins it instead of opening a watch of its
+    own, so the fit still starts at the first mark's grace and the slope "before" is still
+    read before the first mark. Measured from the later mark, a leak that began with the
+    first release would have no span long enough to fit (the watch starts over) and a
+    "before" that already rises (the leak itself), and would never be rolled back. A later
+    release that fixes the leak stops the growth: the span's late half then grows no more,
+    and the rate that held (the smaller of the two) no longer counts. A mark after the watch
+    has ended opens a new one. The marks are the target's, as the engine keeps them
+    (``window.holds.ends``), remembered ones only (``engine.MAX_MARKS``).
+
+    A steady rule judges a watch only until ``window`` after its grace: once the watch of
+    the first mark is over at ``now`` (not fired: a leak of its release would have been
+    caught in it), the next mark opens a watch of its own, so a slow leak that a later
+    release brings is still watched from that release. A sliding rule's span never ends,
+    and its watch stays with the first mark.
+    """
+    if window is None:
+        return reference_at
+    ends = window.holds.ends
+    if len(ends) < 2:  # one mark or none: nothing to join
+        return reference_at
+    length = rule.grace + max(rule.window, rule.min_window)
+    start = -math.inf
+    for at in ends:
+        if at > reference_at:
+            break
+        if at - start > length or (rule.steady and now - start > length):
+            start = at  # opens a watch of its own
+    return reference_at if start == -math.inf else start
 
 
 def _no_data(
@@ -490,6 +530,7 @@ def judge(
     }
     if reference_at is None or reference_at > now:
         return _no_data(rule, "no upgrade mark to measure a trend from", evidence)
+    reference_at, since = _watched(rule, window, reference_at, evidence, now=now)
     span = _span(rule, now, reference_at)
     if span < rule.min_window:
         need = rule.grace + rule.min_window
@@ -541,7 +582,7 @@ def judge(
     before_text = _before_text(before, unit, rising=rising_before)
     if slowing:
         before_text = f"slowing from {_rate(early.rate, unit)}; {before_text}"
-    grows = f"{rule.probe} grows {_rate(held, unit)} since the upgrade ({before_text})"
+    grows = f"{rule.probe} grows {_rate(held, unit)} since {since} ({before_text})"
     needed = verdict.needed
     if held < needed:
         digits = 2 if round(held, 1) == round(needed, 1) else 1
@@ -580,6 +621,25 @@ def judge(
     )
     severity = verdicts.Severity.parse(rule.severity) if breached else verdicts.Severity.OK
     return severity, summary, evidence
+
+
+def _watched(
+    rule: models.TrendRule,
+    window: windows.Window | None,
+    latest: float,
+    evidence: dict[str, Any],
+    *,
+    now: float,
+) -> tuple[float, str]:
+    """(the first mark of the watch the ``latest`` mark is in, "since" words for it): a
+    later mark of the same watch does not start the trend over (:func:`watch_start`); the
+    evidence says which marks joined it."""
+    first = watch_start(rule, window, latest, now=now)
+    if first == latest or window is None:
+        return latest, "the upgrade"
+    later = [at for at in window.holds.ends if first < at <= latest]
+    evidence.update(reference_end=first, watch_from=first, later_marks=later)
+    return first, f"the first of {len(later) + 1} upgrades"
 
 
 def _before_text(before: Fit | None, unit: str, *, rising: bool) -> str:
@@ -663,6 +723,7 @@ def decide(
     ok = verdicts.Severity.OK
     if reference_at is None or reference_at > now:
         return ok, math.inf if reference_at is None else reference_at
+    reference_at = watch_start(rule, window, reference_at, now=now)
     ready = windows.early(reference_at + rule.grace + rule.min_window)
     if now < ready:
         return ok, ready

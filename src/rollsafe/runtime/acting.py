@@ -99,12 +99,14 @@ class Acting:
             return None
         if self._nothing_to_undo(decision):
             return None
+        point, why = self._point_before_watch(decision)
         run = self._executor.request(
             decision.target,
             trigger=f"decision:{decision.rule}",
             actor="rollsafe",
-            reason=decision.summary,
+            reason=decision.summary + why,
             evidence=decision.to_json(),
+            restore_point=point,
         )
         log.warning("%s: rollback run %s is %s", decision.target, run.id, run.state.value)
         return run
@@ -186,6 +188,27 @@ class Acting:
         self._store.append_audit(entry)
         self._announce(entry)
         return True
+
+    def _point_before_watch(self, decision: verdicts.Decision) -> tuple[str | None, str]:
+        """(the restore point to restore, words for the run's reason): for a decision measured
+        from the first of several upgrades of one watch (a trend through a hotfix: its evidence
+        says ``watch_from`` and ``later_marks``, ``judge/trend.py``), the newest point taken
+        before that first upgrade ended, so the rollback undoes every upgrade of the watch,
+        not only the latest (whose restore point holds the first release, the one that
+        failed). Otherwise (None) the executor's default, the latest point."""
+        watch_from = decision.evidence.get("watch_from")
+        later = decision.evidence.get("later_marks")
+        if not isinstance(watch_from, int | float) or not later:
+            return None, ""
+        upgrades = len(later) + 1
+        points = self._store.list_restore_points(ids.TargetId(decision.target))
+        before = [p for p in points if p.created_at < watch_from]
+        if not before:
+            return None, (
+                f"; no restore point from before the first of {upgrades} upgrades: the "
+                "latest is restored, undoing only what came after it"
+            )
+        return before[-1].id, f"; restoring {before[-1].id}, from before all {upgrades} upgrades"
 
     def _answered(self, target: str, *, since: float) -> bool:
         """True when ``run.not_requested`` was audited for ``target`` at or after ``since``."""

@@ -572,13 +572,15 @@ class TrendRule(RuleBase):
     """After an upgrade: is the signal growing towards ``capacity`` fast enough to reach it?
 
     In the spirit of Prometheus' ``predict_linear``, for leaks (``rollsafe.judge.trend``):
-    the rate is a least-squares slope over the values since the latest ``upgrade`` mark plus
-    ``grace`` (``min_window`` of them at least, ``window`` at most); the smaller of the
-    span's slope and its later half's is taken (growth that slowed counts at its recent
-    pace, a step that stopped does not count). It must exceed ``min_rate`` per hour and the
-    fit's own noise, above the slope of the ``before`` period when that one was clearly
-    rising already. Growth clearly slowing down is projected as an approach to a plateau.
-    The rule fires when, at that pace, the signal reaches ``capacity`` within ``within``.
+    the rate is a least-squares slope over the values since the first ``upgrade`` mark of
+    the watch plus ``grace`` (a later mark within ``grace`` plus the longest span of the
+    first joins its watch: ``trend.watch_start``), ``min_window`` of them at least,
+    ``window`` at most; the smaller of the span's slope and its later half's is taken
+    (growth that slowed counts at its recent pace, a step that stopped does not count). It
+    must exceed ``min_rate`` per hour and the fit's own noise, above the slope of the
+    ``before`` period when that one was clearly rising already. Growth clearly slowing
+    down is projected as an approach to a plateau. The rule fires when, at that pace, the
+    signal reaches ``capacity`` within ``within``.
     """
 
     kind: Literal["trend"]
