@@ -644,6 +644,18 @@ def quoted_unit(at: float, key: str) -> list[tuple[float, str]]:
     ]
 
 
+def quoted_units(key: str, times: Iterable[float]) -> list[tuple[float, str]]:
+    """The quoted systemd event ``key`` (``systemd[1]: `` lines) at each time, as it is."""
+    return [line for t in times for line in quoted_unit(t, key)]
+
+
+def quoted_postgres(at: float, key: str, n: int = 0, *, pid: int) -> list[tuple[float, str]]:
+    """A quoted PostgreSQL event as the postmaster (``pid``) logs it to syslog, its ``n``-th
+    repetition's pids moved."""
+    lines = quoted.EVENTS[key].repeated(n)
+    return [(at + i * 0.01, f"postgres[{pid}]: {line}") for i, line in enumerate(lines)]
+
+
 def cites(*keys: str) -> list[str]:
     return sorted({f"{quoted.EVENTS[k].source} (event {k})" for k in keys})
 

@@ -117,10 +117,6 @@ def _syslog(key: str, times: list[float], tag: str) -> list[tuple[float, str]]:
     ]
 
 
-def _units(key: str, times: list[float]) -> list[tuple[float, str]]:
-    return [line for t in times for line in quoted_unit(t, key)]
-
-
 def _boot(at: float) -> list[tuple[float, str]]:
     """What PID 1 logs when a boot has finished (synthetic, a usual systemd wording)."""
     return [(at, "systemd[1]: Startup finished in 1.872s (kernel) + 6.330s (userspace) = 8.202s.")]
@@ -745,7 +741,7 @@ def _faults_down_and_kernel() -> list[Scenario]:
         [
             Host(
                 "web-1",
-                syslog=_units(
+                syslog=build.quoted_units(
                     "systemd-dependency-exec-203", [UP + 40 + 300 * k for k in range(14)]
                 ),
                 errors_per_minute=after(const(0.05), UP + 40, const(1.0)),
@@ -912,7 +908,7 @@ def healthy() -> list[Scenario]:
         [
             Host(
                 "web-1",
-                syslog=_units(
+                syslog=build.quoted_units(
                     "systemd-fwupd-refresh-exit-code", [1500.0 + HOUR * k for k in range(3)]
                 ),
             )
