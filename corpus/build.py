@@ -41,8 +41,9 @@ never tuned on); some of its upgrades carry both marks a ``rollsafe upgrade`` ru
 A sixth half, **held-out-5**, lives in ``corpus/held_out_5.py``: written in round 6 by a
 helper that changed no rule, from what a fleet meets; the same rules (no position, draws of
 its own), never tuned on. A seventh, **held-out-6** (``corpus/held_out_6.py``), was written
-the same way in round 7, while others changed rules without seeing it, and an eighth,
-**held-out-7** (``corpus/held_out_7.py``), in round 8.
+the same way in round 7, while others changed rules without seeing it, an eighth,
+**held-out-7** (``corpus/held_out_7.py``), in round 8, and a ninth, **held-out-8**
+(``corpus/held_out_8.py``), in round 9.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -529,6 +530,8 @@ def _system_logs(scenario: Scenario, host: Host) -> Iterator[recordings.LogLine]
         text = (
             f"{_stamp(scenario, t):%b %d %H:%M:%S} {host.target} kernel: [{uptime:12.6f}] {message}"
         )
+        if message.startswith("@raw "):  # a line in another syslog format (RFC 3339 stamps)
+            text = message[5:]
         yield recordings.LogLine(scenario.start + round(t, 3), target, KERNEL_SOURCE, text)
     noise = [
         (t, rng.choice(_SYSLOG_NOISE).format(p=rng.randint(1000, 9999), a=rng.randint(2, 250)))
@@ -639,6 +642,18 @@ def quoted_unit(at: float, key: str) -> list[tuple[float, str]]:
     return [
         (at + i * 0.01, f"systemd[1]: {line}") for i, line in enumerate(quoted.EVENTS[key].lines)
     ]
+
+
+def quoted_units(key: str, times: Iterable[float]) -> list[tuple[float, str]]:
+    """The quoted systemd event ``key`` (``systemd[1]: `` lines) at each time, as it is."""
+    return [line for t in times for line in quoted_unit(t, key)]
+
+
+def quoted_postgres(at: float, key: str, n: int = 0, *, pid: int) -> list[tuple[float, str]]:
+    """A quoted PostgreSQL event as the postmaster (``pid``) logs it to syslog, its ``n``-th
+    repetition's pids moved."""
+    lines = quoted.EVENTS[key].repeated(n)
+    return [(at + i * 0.01, f"postgres[{pid}]: {line}") for i, line in enumerate(lines)]
 
 
 def cites(*keys: str) -> list[str]:
@@ -2049,6 +2064,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
             _held_out_5().real,
             _held_out_6().real,
             _held_out_7().real,
+            _held_out_8().real,
         )
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
@@ -3973,6 +3989,13 @@ def _held_out_7() -> Any:
     return held_out_7
 
 
+def _held_out_8() -> Any:
+    """corpus/held_out_8.py (round 9's half), imported when first needed, as held_out_5."""
+    import held_out_8
+
+    return held_out_8
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -3999,6 +4022,8 @@ def committed_scenarios() -> list[Scenario]:
         *_held_out_6().healthy(),
         *_held_out_7().faults(),  # corpus/held_out_7.py: round 8's half, its own seeded draws
         *_held_out_7().healthy(),
+        *_held_out_8().faults(),  # corpus/held_out_8.py: round 9's half, its own seeded draws
+        *_held_out_8().healthy(),
     ]
 
 
@@ -4069,7 +4094,8 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "(corpus/held_out_6.py) were written in round 7 by a helper that changed no rule, while "
         "others changed rules without seeing them, never tuned on; they take no position; "
         "held-out-7 recordings (corpus/held_out_7.py) were written in round 8 the same way, "
-        "never tuned on; they take no position",
+        "never tuned on; they take no position; held-out-8 recordings (corpus/held_out_8.py) "
+        "were written in round 9 the same way, never tuned on; they take no position",
         "recordings": entries,
     }
 

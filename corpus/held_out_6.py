@@ -36,7 +36,6 @@ from build import (
     const,
     decaying,
     fault,
-    quoted,
     quoted_event,
     quoted_unit,
     restart_at,
@@ -53,16 +52,6 @@ _fault_adder = _HALF.fault_adder
 _host = build._host
 _repeated = build.repeated
 _rng = _HALF.rng
-
-
-def _postgres(at: float, key: str, n: int = 0, *, pid: int = 18282) -> list[tuple[float, str]]:
-    """A quoted PostgreSQL event as the postmaster (``pid``) logs it to syslog."""
-    lines = quoted.EVENTS[key].repeated(n)
-    return [(at + i * 0.01, f"postgres[{pid}]: {line}") for i, line in enumerate(lines)]
-
-
-def _units(key: str, times: list[float]) -> list[tuple[float, str]]:
-    return [line for t in times for line in quoted_unit(t, key)]
 
 
 # The crash times of the sniproxy report (dlundquist/sniproxy#86, its kernel timestamps
@@ -240,7 +229,7 @@ def faults() -> list[Scenario]:
                 syslog=[
                     x
                     for n, t in enumerate(kills)
-                    for x in _postgres(t + 0.4, "pg-backend-killed-9", n)
+                    for x in build.quoted_postgres(t + 0.4, "pg-backend-killed-9", n, pid=18282)
                 ],
                 query_latency=bumped(const(0.012), [(t, t + 60, 0.036) for t in kills]),
                 memory=after(const(68.0), kills[0] - 30, const(97.0)),
@@ -545,7 +534,7 @@ def faults() -> list[Scenario]:
         "'exit-code'`, `Triggering OnFailure= dependencies.`, systemd 255, quoted), for 6 "
         "minutes, and again for 4 minutes 50 minutes after the upgrade (when the config is "
         "reloaded); the service answers",
-        [Host("web-1", syslog=_units("systemd-exit-onfailure", restarts))],
+        [Host("web-1", syslog=build.quoted_units("systemd-exit-onfailure", restarts))],
         UP + 120,
         kind="unit failed",
         origin="quoted",
@@ -1010,7 +999,7 @@ def real(
             [
                 _host(
                     "db-1",
-                    syslog=[*noise, *_units("systemd-killed-9-testbloat", kills)],
+                    syslog=[*noise, *build.quoted_units("systemd-killed-9-testbloat", kills)],
                     kernel=kernel_of(noise),
                 )
             ],

@@ -76,14 +76,6 @@ def _prefixed(at: float, key: str, prefix: str, n: int = 0) -> list[tuple[float,
     return [(at + i * 0.01, f"{prefix}{line}") for i, line in enumerate(lines)]
 
 
-def _postgres(at: float, key: str, *, pid: int = 2231) -> list[tuple[float, str]]:
-    return _prefixed(at, key, f"postgres[{pid}]: ")
-
-
-def _units(key: str, times: list[float]) -> list[tuple[float, str]]:
-    return [line for t in times for line in quoted_unit(t, key)]
-
-
 def _syslog_lines(key: str, times: list[float]) -> list[tuple[float, str]]:
     """A quoted event whose lines already name their process (``systemd-coredump[N]: ``)."""
     return [line for n, t in enumerate(times) for line in _prefixed(t, key, "", n)]
@@ -640,7 +632,7 @@ def faults() -> list[Scenario]:
         "after it, systemd restarts it six times in a few seconds and gives up (`Start request "
         "repeated too quickly`, `Failed with result 'start-limit-hit'`, quoted); a timer resets "
         "it every 10 minutes and it fails the same way; the service answers",
-        [Host("web-1", syslog=_units("systemd-power-monitor-start-limit", resets))],
+        [Host("web-1", syslog=build.quoted_units("systemd-power-monitor-start-limit", resets))],
         UP + 180,
         kind="unit failed",
         origin="quoted",
@@ -678,7 +670,7 @@ def faults() -> list[Scenario]:
                 "db-1",
                 **rolled(UP - 80, UP),
                 down=[(UP - 50, UP - 30)],
-                syslog=_postgres(UP - 51, "pg-fast-shutdown-restart"),
+                syslog=build.quoted_postgres(UP - 51, "pg-fast-shutdown-restart", pid=2231),
                 data_bad_from=UP + 1500,
             )
         ],
@@ -726,7 +718,7 @@ def healthy() -> list[Scenario]:
                 "db-1",
                 **rolled(UP - 90, UP),
                 down=[(UP - 50, UP - 30)],
-                syslog=_postgres(UP - 51, "pg-fast-shutdown-restart"),
+                syslog=build.quoted_postgres(UP - 51, "pg-fast-shutdown-restart", pid=2231),
                 query_latency=decaying(UP - 30, 0.012, 0.036, 240.0),
             )
         ],
@@ -774,7 +766,7 @@ def healthy() -> list[Scenario]:
             _host(
                 "db-1",
                 down=[(UP - 140, UP - 10)],
-                syslog=_postgres(UP - 12, "pg-crash-recovery", pid=611),
+                syslog=build.quoted_postgres(UP - 12, "pg-crash-recovery", pid=611),
                 query_latency=decaying(UP - 10, 0.012, 0.048, 300.0),
             )
         ],
