@@ -405,6 +405,38 @@ PRESETS: dict[str, EventSpec] = {
         within=100_000,
         within_s=120.0,
     ),
+    # One event per unit systemd began to stop: PID 1's job message as a stop job starts
+    # ("systemctl stop" or "restart", a package's postinst, a config manager), in the
+    # wording of newer systemd ("Stopping postgresql@15-main.service - PostgreSQL Cluster
+    # 15-main...": unit and description) and of older ones ("Stopping PostgreSQL Cluster
+    # 11-main...": the description alone). A crash never logs it: the process dies first,
+    # and a restart by ``Restart=`` goes straight to "Stopped" and "Starting". Not a
+    # failure: the judge's planned-restart hold reads it (``policy.planned_restarts``).
+    "unit_stop": EventSpec(
+        name="unit_stop",
+        cues=(
+            _cue(
+                r"(?:^|\bsystemd\[1\]: )Stopping (?P<key>\S.*?)(?:\.\.\.|…)\s*$",
+                flags=0,
+                needles=("stopping ",),
+            ),
+        ),
+        within=0,
+    ),
+    # One event per unit systemd finished starting ("Started X."; for a service of
+    # ``Type=notify`` or ``forking`` once it said it is ready): the planned-restart hold
+    # ends there. Not a failure either.
+    "unit_start": EventSpec(
+        name="unit_start",
+        cues=(
+            _cue(
+                r"(?:^|\bsystemd\[1\]: )Started (?P<key>\S.*?)\.\s*$",
+                flags=0,
+                needles=("started ",),
+            ),
+        ),
+        within=0,
+    ),
     # One event per package run that leaves the host a reboot to do, as the package manager
     # logs it during the run or as it ends (before the reboot, so a probe reading the file
     # over ssh sees it in time, unlike the shutdown's last seconds): apt's history.log
