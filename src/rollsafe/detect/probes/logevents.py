@@ -195,11 +195,22 @@ PRESETS: dict[str, EventSpec] = {
         # The victim, so a rule can tell a kill of the database from one of a side job: the
         # process name of "Killed process N (name)" (every kernel; cgroup v1 and v2 alike),
         # older kernels' "Kill process N (name) score", the cgroup-aware summary's
-        # "task=name," (4.19 on), and systemd-oomd's cgroup (its unit).
+        # "task=name," (4.19 on), and systemd-oomd's cgroup (its unit). And the victim's
+        # unit where the report names it: the summary's "task_memcg=/system.slice/x.service"
+        # (the victim's memory cgroup: its unit under systemd on cgroup v2), PID 1's
+        # "x.service: A process of this unit has been killed by the OOM killer." (and its
+        # other OOM wordings). A database in a runtime shared by other programs (a JVM is
+        # killed as "java", an Erlang VM as "beam.smp") is told apart by its unit.
         names=(
             re.compile(r"\bkill(?:ed)? process \d+(?:, UID \d+,)? \((?P<name>[^)]+)\)", _I),
             re.compile(r"\boom-kill:constraint=\S*?\btask=(?P<name>[^,\s]+)", _I),
+            re.compile(r"\btask_memcg=[^,\s]*/(?P<name>[^/,\s]+\.(?:service|scope))(?=,)"),
             re.compile(r"\b(?:Killed|Marked) /(?:\S*/)?(?P<name>[^/\s]+) (?:for killing )?due to "),
+            re.compile(
+                rf"{_UNIT.replace('?P<key>', '?P<name>')}: (?:A process of this unit has been "
+                r"killed by the OOM killer|The kernel OOM killer killed some processes in this "
+                r"unit|Failed with result 'oom-kill')"
+            ),
         ),
     ),
     # One event per kernel crash report: an oops (BUG / Oops / general protection fault /
