@@ -67,7 +67,7 @@ def subject(text: str | None) -> tuple[tuple[str, ...], str | None]:
         return (), None
     job = _JOB.search(text)
     if job is None:
-        return units.named(text), None
+        return (), None  # not a job line (a probe counting more than its preset): no subject
     what = job.group("what")
     combined = _COMBINED.match(what)
     if combined is not None:

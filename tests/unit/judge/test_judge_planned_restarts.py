@@ -256,6 +256,37 @@ def test_job_lines_name_their_unit_or_description() -> None:
     # The log probe's tally after the line does not change it.
     assert restarts.subject(NEW_START + " [events=2 lines=2]")[0] == ("mash-postgres.service",)
     assert restarts.subject(None) == ((), None)
+    # A line that is no job (a failure counted by a probe that counts more) names nothing.
+    assert restarts.subject("app.service: Main process exited, code=killed, status=9/KILL") == (
+        (),
+        None,
+    )
+
+
+def test_config_check_names_unknown_probes_and_mixed_log_probes(tmp_path: Path) -> None:
+    data: dict[str, Any] = {
+        "targets": [{"id": "web-1"}],
+        "probes": [
+            {"kind": "http", "name": "health", "url": "http://web-1/health"},
+            {
+                "kind": "log",
+                "name": "unit-stops",
+                "path": "/var/log/syslog",
+                "presets": ["unit_stop", "systemd_failure"],
+            },
+        ],
+        "policy": {
+            "planned_restarts": {"stops": "unit-stops", "starts": "unit-start", "units": ["a"]}
+        },
+    }
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(errors.ConfigError) as raised:
+        loading.load(path)
+    message = "\n".join(raised.value.problems)
+    assert "planned_restarts.starts" in message
+    assert "unknown probe 'unit-start'" in message
+    assert "must count only its preset (expected `presets: [unit_stop]`" in message
 
 
 def test_stops_without_units_and_unknown_probes_are_refused() -> None:
