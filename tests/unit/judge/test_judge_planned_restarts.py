@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rollsafe.backtest import recordings, replaying
 from rollsafe.config import loading, models
@@ -316,3 +318,33 @@ def test_fold_order_of_simultaneous_observations_changes_nothing() -> None:
             judge.observe(obs)
         holds.append(judge._holds[target].intervals)  # the state under test
     assert holds[0] == holds[1] == ((at - 15.0, at),)
+
+
+_OTHER_JOBS = [
+    "systemd[1]: Stopping Session 5 of user deploy...",
+    "systemd[1]: Stopping kiwix-serve.service...",
+    "systemd[1]: Started Session 7 of user deploy.",
+    "systemd[1]: Stopping PostgreSQL Cluster 11-main...",  # a description nobody listed
+]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    outages=st.lists(st.tuples(st.integers(0, 3300), st.integers(5, 300)), min_size=1, max_size=3),
+    jobs=st.lists(st.tuples(st.integers(0, 3500), st.sampled_from(_OTHER_JOBS)), max_size=4),
+    crash=st.sampled_from(UNIT_CRASHES),
+    crash_at=st.integers(0, 3500),
+)
+def test_without_a_listed_stop_the_policy_changes_no_decision(
+    outages: list[tuple[int, int]],
+    jobs: list[tuple[int, str]],
+    crash: tuple[str, ...],
+    crash_at: int,
+) -> None:
+    # Any outages, stops and starts of units not listed, a quoted unit failure anywhere:
+    # the same decisions as without the policy (only a listed unit's stop opens a hold).
+    rec = _recording(
+        down=[(float(a), float(a + n)) for a, n in outages],
+        syslog=sorted([(float(t), line) for t, line in jobs] + _lines(float(crash_at), crash)),
+    )
+    assert _criticals(_config(units=("mash-postgres", "nginx")), rec) == _criticals(OFF, rec)
