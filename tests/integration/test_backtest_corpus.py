@@ -471,7 +471,9 @@ HELD_OUT_3_FALSE_ROLLBACKS = {
     # Rolled back during the restart, before its only mark came (no start mark): the judge
     # cannot know of an upgrade it is told of only at its end (docs/configuration.md).
     "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
-    "healthy-warmup-db-replay",  # 40 s journal replay before the mark: down (30 s)
+    # healthy-warmup-db-replay (a 40 s journal replay before the mark: down, 30 s) is spared
+    # since a restart systemd logged as asked for ("Stopping postgresql.service ...") holds
+    # lasting rules until its start (policy.planned_restarts in corpus/rollsafe.yaml)
     # healthy-warmup-long-jvm (a 10-minute warm-up, latency-quantile-up 3 minutes after the
     # upgrade) is spared since the regression rule holds a cold start until cold_grace
 }
@@ -501,7 +503,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
         # TP 25 -> 27, FN 2 -> 0 with memory-slow-leak (two slow leaks, caught 3.2-3.4 h after
         # their start): the median goes back to 360 s, knowingly (two misses became late
         # detections; no detection came later).
-        _Floors(recordings=45, tp=27, fp=2, fn=0, precision=0.93, recall=1.0, median=360.0),
+        # FP 2 -> 1 with the planned-restart hold (healthy-warmup-db-replay).
+        _Floors(recordings=45, tp=27, fp=1, fn=0, precision=0.96, recall=1.0, median=360.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )

@@ -180,10 +180,34 @@ class Checker:
                 break
 
     def _planned_reboots(self, probes: list[str]) -> None:
-        """``policy.planned_reboots`` names existing probes; a log probe named there counts
-        nothing but its preset (a unit failure counted with the shutdowns would open a hold)."""
+        """``policy.planned_reboots`` and ``planned_restarts`` name existing probes; a log
+        probe named there counts nothing but its preset (a unit failure counted with the
+        shutdowns would open a hold)."""
+        self._planned(
+            probes,
+            "planned_reboots",
+            (
+                ("shutdowns", "shutdown"),
+                ("boots", "boot"),
+                ("expected", "reboot_expected"),
+                ("host", None),  # any kind: its value says whether the host answers
+            ),
+        )
+        self._planned(
+            probes,
+            "planned_restarts",
+            (
+                ("stops", "unit_stop"),
+                ("starts", "unit_start"),
+                ("failures", None),  # anything it counts may end a hold: never unsafe
+            ),
+        )
+
+    def _planned(
+        self, probes: list[str], section: str, fields: tuple[tuple[str, str | None], ...]
+    ) -> None:
         policy = self.data.get("policy")
-        planned = policy.get("planned_reboots") if isinstance(policy, dict) else None
+        planned = policy.get(section) if isinstance(policy, dict) else None
         if not isinstance(planned, dict):
             return
         by_name = {
@@ -191,16 +215,11 @@ class Checker:
             for _, item in self._entries("probes")
             if isinstance(item.get("name"), str)
         }
-        for key, preset in (
-            ("shutdowns", "shutdown"),
-            ("boots", "boot"),
-            ("expected", "reboot_expected"),
-            ("host", None),  # any kind: its value says whether the host answers
-        ):
+        for key, preset in fields:
             name = planned.get(key)
             if not isinstance(name, str):
                 continue
-            at = ("policy", "planned_reboots", key)
+            at = ("policy", section, key)
             if name not in probes:
                 hint = explaining.did_you_mean(name, probes)
                 self.add(

@@ -21,7 +21,9 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   mark's upgrade began (``_reference_end``); "after" is timed from the ``upgrade`` mark:
   lasting thresholds judge from it, and skip failing checks made between the two marks
   (``windows.Holds``); so do reboots a target logged as asked for (``policy.planned_reboots``,
-  ``reboots``: from an orderly shutdown to the finished boot, at most a grace). A baseline
+  ``reboots``: from an orderly shutdown to the finished boot, at most a grace), and restarts
+  of the service's own unit (``policy.planned_restarts``, ``restarts``: from the stop systemd
+  logged to the start, at most a grace). A baseline
   with no ``upgrade`` mark in force has no data. Only the
   last few marks of each name per target are kept; other mark names are accepted and
   ignored. Register a mark before the period before it has slid out of the window (live,
@@ -74,6 +76,7 @@ from rollsafe.judge import (
     composites,
     daily,
     reboots,
+    restarts,
     rules,
     sequential,
     vetoes,
@@ -128,7 +131,7 @@ def worst(decisions: Iterable[verdicts.Decision]) -> verdicts.Decision | None:
 class Engine:
     """Per-target windows and the configured rules over them (see the module notes)."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0915 - one assignment per piece of the engine's state
         self,
         config: models.RollsafeConfig,
         *,
@@ -194,6 +197,8 @@ class Engine:
         self._planned = reboots.Plan.of(config.policy.planned_reboots, self._floors)
         self._reboot_sources = self._planned.sources
         self._reboots: dict[ids.TargetId, reboots.Seen] = {}
+        # Restarts of the service's own unit asked for (``policy.planned_restarts``).
+        self._restarts = restarts.Book(config.policy.planned_restarts, self._floors)
         self._target_models: dict[ids.TargetId, models.Target] = {}
         self._cohorts: dict[ids.TargetId, str] = {}
         # Caches of what cannot change for a target: which rules select it (targets' models
@@ -241,6 +246,10 @@ class Engine:
             self._alerts.fold(obs)
         if obs.source in self._reboot_sources:
             self._saw_reboot(obs)
+        if obs.source in self._restarts.sources and self._restarts.fold(obs):
+            # A restart's hold changed: the target's holds again, every rule decided again.
+            self._mark_count[obs.target] = self._mark_count.get(obs.target, 0) + 1
+            self._hold(obs.target)
 
     def _saw_reboot(self, obs: observations.Observation) -> None:
         """Fold a shutdown or boot count into its target's reboots; when the reboots' holds
@@ -326,6 +335,7 @@ class Engine:
         seen = self._reboots.get(target)
         if seen is not None:  # reboots it logged as asked for hold the same rules
             intervals.extend(seen.holds(self._planned))
+        intervals.extend(self._restarts.holds(target))  # and restarts of its service
         self._holds.setdefault(target, windows.Holds()).set(intervals, ends)
 
     def set_cohorts(self, assignment: Mapping[str, str]) -> None:

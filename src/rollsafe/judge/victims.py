@@ -10,6 +10,15 @@ it counted in its observation's text, ``[killed: postgres, node_exporter]`` (fro
 for the kernel's own wording too. An observation that names no victim cannot be placed and
 counts, as it did before ``processes`` existed: a guard that cannot tell must not hide a
 failure.
+
+The kernel names a process by its ``comm``, cut to 15 characters (``TASK_COMM_LEN`` is 16 with
+the closing NUL; proc(5), ``/proc/pid/comm``): ClickHouse's ``clickhouse-server`` is killed
+as ``clickhouse-serv``. So a pattern without wildcards longer than that also matches a victim
+named by exactly its first 15 characters. Where the report names the victim's unit (the
+oom-kill summary's ``task_memcg``, PID 1's own OOM lines), the unit is a victim's name too:
+a database run by a shared runtime (``java``, ``beam.smp``) is guarded by its unit
+(``elasticsearch.service``), never by the runtime's name, which another program on the host
+may share.
 """
 
 from __future__ import annotations
@@ -18,8 +27,10 @@ import fnmatch
 import re
 from collections.abc import Sequence
 
-__all__ = ["guards", "named"]
+__all__ = ["COMM_MAX", "guards", "matches", "named"]
 
+COMM_MAX = 15  # characters of a process name the kernel keeps (TASK_COMM_LEN - 1)
+_WILD = re.compile(r"[*?\[]")
 _TAG = re.compile(r"\[killed: ([^\]]*?)(?:\]|…)?\s*$")
 _KERNEL = (
     re.compile(r"\bkill(?:ed)? process \d+(?:, UID \d+,)? \((?P<name>[^)]+)\)", re.IGNORECASE),
@@ -45,4 +56,17 @@ def guards(text: str | None, patterns: Sequence[str]) -> tuple[bool, tuple[str, 
     victims = named(text)
     if not victims:
         return True, victims
-    return any(fnmatch.fnmatchcase(v, p) for v in victims for p in patterns), victims
+    return any(matches(v, p) for v in victims for p in patterns), victims
+
+
+def matches(victim: str, pattern: str) -> bool:
+    """Whether the victim's name matches ``pattern`` (a glob), the kernel's cut to
+    :data:`COMM_MAX` characters allowed for a pattern without wildcards."""
+    if fnmatch.fnmatchcase(victim, pattern):
+        return True
+    return (
+        len(victim) == COMM_MAX
+        and len(pattern) > COMM_MAX
+        and _WILD.search(pattern) is None
+        and pattern.startswith(victim)
+    )

@@ -91,6 +91,7 @@ PINNED = frozenset(
         "Op",
         "OstreeRecipe",
         "PlannedReboots",
+        "PlannedRestarts",
         "Policy",
         "Retention",
         "PresetUse",

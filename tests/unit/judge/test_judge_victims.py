@@ -23,16 +23,59 @@ DATABASE = [
     "mysqld",
     "mariadbd",
     "mongod",
+    "mongos",
     "redis-server",
-    "postgresql*",
-    "mysql*",
-    "mariadb*",
-    "mongod*",
-    "redis*",
-    "clickhouse*",
+    "valkey-server",
+    "keydb-server",
+    "memcached",
+    "influxd",
+    "influxdb3",
+    "etcd",
+    "cockroach",
+    "tidb-server",
+    "tikv-server",
+    "pd-server",
+    "tiflash",
+    "yb-tserver",
+    "yb-master",
+    "clickhouse-server",
+    "clickhouse-keeper",
+    "scylla",
     "palo_be",
     "doris_be",
     "starrocks_be",
+    "postgresql.service",
+    "postgresql@*.service",
+    "postgresql-*.service",
+    "mysql.service",
+    "mysqld.service",
+    "mysql@*.service",
+    "mysqld@*.service",
+    "mariadb.service",
+    "mariadb@*.service",
+    "mongod.service",
+    "mongos.service",
+    "redis.service",
+    "redis-server.service",
+    "redis@*.service",
+    "redis-server@*.service",
+    "valkey.service",
+    "valkey-server.service",
+    "valkey@*.service",
+    "memcached.service",
+    "influxdb.service",
+    "etcd.service",
+    "cockroachdb.service",
+    "clickhouse-server.service",
+    "clickhouse-keeper.service",
+    "scylla-server.service",
+    "elasticsearch.service",
+    "opensearch.service",
+    "cassandra.service",
+    "kafka.service",
+    "confluent-server.service",
+    "rabbitmq-server.service",
+    "couchdb.service",
 ]
 
 # (public source, lines of one read, the victims the observation must name)
@@ -68,7 +111,8 @@ QUOTED = [
             "anon-rss:0kB, file-rss:64kB, shmem-rss:0kB, UID:1000 pgtables:104kB "
             "oom_score_adj:1000",
         ],
-        ("stress-ng",),
+        # The victim's memory cgroup names its unit too (here a login session's scope).
+        ("stress-ng", "session-1.scope"),
     ),
     (
         # cgroup v2 memory cgroup OOM: "Memory cgroup out of memory: Killed process".
@@ -92,6 +136,71 @@ QUOTED = [
             "oom_score_adj:0",
         ],
         ("uwsgi",),
+    ),
+]
+
+
+# Kills of data stores' own processes, in the kernel's words.
+STORES = [
+    (
+        # ClickHouse: the kernel keeps 15 characters of "clickhouse-server".
+        "https://github.com/ClickHouse/ClickHouse/issues/9945",
+        [
+            "[2004280.553712] Out of memory: Killed process 28751 (clickhouse-serv) "
+            "total-vm:9435880kB, anon-rss:2477208kB, file-rss:0kB, shmem-rss:0kB, UID:107 "
+            "pgtables:16508kB oom_score_adj:0",
+        ],
+        ("clickhouse-serv",),
+    ),
+    (
+        # ClickHouse in a container: its memory cgroup is a container's, not a unit.
+        "https://github.com/ClickHouse/ClickHouse/pull/66869",
+        [
+            "[Mon Jul 22 17:53:59 2024] oom-kill:constraint=CONSTRAINT_MEMORY_POLICY,nodemask=0,"
+            "cpuset=1c3dbe7d420309e6666b641b7e26a8855659bc8b687aa31e3943e75c540e8a2c,"
+            "mems_allowed=0-1,global_oom,task_memcg=/docker/1c3dbe7d420309e6666b641b7e26a8855659"
+            "bc8b687aa31e3943e75c540e8a2c,task=clickhouse-serv,pid=4321,uid=0",
+            "[Mon Jul 22 17:53:59 2024] Out of memory: Killed process 4321 (clickhouse-serv) "
+            "total-vm:62057180kB, anon-rss:16469552kB, file-rss:2004kB, shmem-rss:0kB, UID:0 "
+            "pgtables:78896kB oom_score_adj:0",
+        ],
+        ("clickhouse-serv",),
+    ),
+    (
+        # InfluxDB 1.7's daemon, "influxd" (older kernels' two lines).
+        "https://github.com/influxdata/influxdb/issues/12479",
+        [
+            "Mar 10 21:04:02 KLMETIDB01 kernel: Out of memory: Kill process 23427 (influxd) "
+            "score 924 or sacrifice child",
+            "Mar 10 21:04:02 KLMETIDB01 kernel: Killed process 23427 (influxd) "
+            "total-vm:370390408kB, anon-rss:75903056kB, file-rss:0kB, shmem-rss:0kB",
+        ],
+        ("influxd",),
+    ),
+]
+
+# Kills the database's list must not take for the database's.
+OTHERS = [
+    (
+        # A JVM killed at its container's limit: "java" is any Java program's name.
+        "https://github.com/moby/moby/issues/15654",
+        [
+            "Aug 19 00:32:04 kernel: [ 9610.328722] Memory cgroup out of memory: Kill process "
+            "17377 (java) score 495 or sacrifice child",
+            "Aug 19 00:32:04 kernel: [ 9610.328772] Killed process 19715 (java) "
+            "total-vm:3216536kB, anon-rss:299136kB, file-rss:6652kB",
+        ],
+        ("java",),
+    ),
+    (
+        # PID 1 names the unit a kernel OOM kill hit (the quote wraps the first line in two).
+        "https://github.com/openfoodfacts/openfoodfacts-infrastructure/issues/292",
+        [
+            "Jan 12 01:00:52 off systemd[1]: apache2.service: A process of this unit has been "
+            "killed by the OOM killer.",
+            "Jan 12 01:01:03 off systemd[1]: apache2.service: Failed with result 'oom-kill'.",
+        ],
+        ("apache2.service",),
     ),
 ]
 
@@ -198,3 +307,61 @@ def test_database_host_rolls_back_at_the_database_s_first_kill_and_at_repeated_o
         **ok,
         "oom-took-db-down": "critical",
     }
+
+
+@pytest.mark.parametrize(("source", "lines", "killed"), STORES, ids=[q[0] for q in STORES])
+def test_a_data_store_s_own_process_is_guarded(source, lines, killed) -> None:
+    text = _text(lines)
+    assert victims.named(text) == killed
+    assert victims.guards(text, DATABASE) == (True, killed)
+
+
+@pytest.mark.parametrize(("source", "lines", "killed"), OTHERS, ids=[q[0] for q in OTHERS])
+def test_a_shared_runtime_or_another_unit_is_not_the_database(source, lines, killed) -> None:
+    text = _text(lines)
+    assert victims.named(text) == killed
+    assert victims.guards(text, DATABASE) == (False, killed)
+
+
+def test_names_cut_by_the_kernel_match_the_whole_name_listed() -> None:
+    # TASK_COMM_LEN: 15 characters kept; a listed name longer than that matches its cut.
+    assert victims.matches("clickhouse-serv", "clickhouse-server")
+    assert victims.matches("clickhouse-keep", "clickhouse-keeper")
+    assert not victims.matches("clickhouse-serv", "clickhouse-keeper")
+    assert not victims.matches("clickhouse", "clickhouse-server")  # not a cut: too short
+    assert not victims.matches("clickhouse-serv", "clickhouse-serve?")  # globs: as written
+
+
+@pytest.mark.parametrize(
+    ("victim", "guarded"),
+    [
+        # A JVM or an Erlang VM is the database only by its unit (named by the kernel's
+        # task_memcg on cgroup v2, or by PID 1's OOM lines).
+        ("[killed: java, elasticsearch.service]", True),
+        ("[killed: java, cassandra.service]", True),
+        ("[killed: beam.smp, rabbitmq-server.service]", True),
+        ("[killed: java, logstash.service]", False),
+        ("[killed: java]", False),
+        ("[killed: beam.smp]", False),
+        # Units of the common packages, instances included.
+        ("[killed: postgres, postgresql@15-main.service]", True),
+        ("[killed: postgresql-16.service]", True),
+        ("[killed: mysqld.service]", True),
+        ("[killed: mongos]", True),
+        ("[killed: valkey-server]", True),
+        ("[killed: etcd]", True),
+        ("[killed: cockroach]", True),
+        ("[killed: tikv-server]", True),
+        # Exporters and agents named after the database are not the database.
+        ("[killed: mysqld_exporter]", False),
+        ("[killed: redis_exporter]", False),
+        ("[killed: mongodb_exporte]", False),  # mongodb_exporter, cut by the kernel
+        ("[killed: postgres_exporter]", False),
+        ("[killed: mysqld_exporter.service]", False),
+        ("[killed: prometheus-redis-exporter.service]", False),
+    ],
+)
+def test_the_default_list_guards_the_stores_and_not_their_neighbours(
+    victim: str, guarded: bool
+) -> None:
+    assert victims.guards(victim, DATABASE)[0] is guarded

@@ -78,6 +78,7 @@ from rollsafe.config.models.policy import (
     CircuitBreaker,
     FleetVeto,
     PlannedReboots,
+    PlannedRestarts,
     Policy,
     Retention,
 )
@@ -221,6 +222,7 @@ __all__ = [
     "Op",
     "OstreeRecipe",
     "PlannedReboots",
+    "PlannedRestarts",
     "Policy",
     "PresetUse",
     "Probe",

@@ -170,6 +170,73 @@ class PlannedReboots(Model):
         return self
 
 
+class PlannedRestarts(Model):
+    """Wait through a deliberate restart of the service's own unit instead of rolling back its
+    downtime as an outage.
+
+    An upgrade (or the person running it) restarts the service: PID 1 logs "Stopping X..."
+    when the stop job begins, then "Started X." when the new process is ready, and a database
+    refuses connections in between while it replays its journal. A crash never logs
+    "Stopping": systemd logs the death ("Main process exited, code=killed", "Failed with
+    result ..."), and a restart by ``Restart=`` after it goes straight to "Stopped" and
+    "Starting". From the observation in which ``stops`` counts a stop of a unit listed in
+    ``units`` (less that probe's interval: its lines came within it) until ``starts`` counts a
+    start of one, or ``failures`` a failure of one, at most ``grace``, lasting rules
+    (``consecutive`` above 1, ``for``, ``episodes``) do not count failing checks, as between
+    ``upgrade_started`` and ``upgrade`` marks. A restart not finished within ``grace`` is
+    judged as usual; rules on single events are never held. Off while ``stops`` is unset (the
+    default).
+    """
+
+    stops: str | None = Field(
+        default=None,
+        description="Name of the probe counting units systemd began to stop (a log probe on "
+        "the journal or syslog with `presets: [unit_stop]` and nothing else); unset: off",
+    )
+    starts: str | None = Field(
+        default=None,
+        description="Name of the probe counting units systemd finished starting (a log probe "
+        "with `presets: [unit_start]`): the hold ends at the first start of a listed unit "
+        "after the stop; unset: at `grace`",
+    )
+    failures: str | None = Field(
+        default=None,
+        description="Name of the probe counting systemd unit failures (a log probe with "
+        "`presets: [systemd_failure]`): a failure of a listed unit, or one naming no unit, "
+        "ends the hold at once (a stop that timed out, a new release that cannot start)",
+    )
+    units: list[str] = Field(
+        default_factory=list,
+        description="The units whose stop-to-start holds: the service the target's health "
+        "check watches (globs on unit names, `.service` implied, a template covers its "
+        "instances: `postgresql@`, `postgresql*`, `app`); required by `stops`",
+    )
+    descriptions: list[str] = Field(
+        default_factory=list,
+        description="Globs on those units' `Description=`, for systemd versions that log it "
+        'alone ("Stopping PostgreSQL Cluster 15-main..."; newer ones log '
+        '"Stopping postgresql@15-main.service - PostgreSQL Cluster 15-main..."), e.g. '
+        "`PostgreSQL Cluster *`",
+    )
+    grace: Duration = Field(
+        default=120.0,
+        gt=0,
+        le=1800.0,
+        description="Longest a restart may hold lasting rules; a service not started by then "
+        "is down",
+    )
+
+    @model_validator(mode="after")
+    def _stops_need_units(self) -> PlannedRestarts:
+        if self.stops is not None and not (self.units or self.descriptions):
+            raise ValueError(
+                "planned_restarts.stops needs `units` (or `descriptions`): without them a stop "
+                "of any unit on the host (a timer's job, a login session) would hold the "
+                "service's outage"
+            )
+        return self
+
+
 class Policy(Model):
     dry_run: bool = Field(default=False, description="Decide and audit, never act")
     approval: ApprovalName = Field(
@@ -235,6 +302,11 @@ class Policy(Model):
         default_factory=PlannedReboots,
         description="Waits through a reboot the host logged as asked for, up to a grace "
         "(off by default)",
+    )
+    planned_restarts: PlannedRestarts = Field(
+        default_factory=PlannedRestarts,
+        description="Waits through a deliberate restart of the service's own unit (a stop "
+        "systemd logged, until its start), up to a grace (off by default)",
     )
     retention: Retention = Field(
         default_factory=Retention,

@@ -89,6 +89,8 @@ LogPreset = Literal[
     "shutdown",
     "boot",
     "reboot_expected",
+    "unit_stop",
+    "unit_start",
 ]
 
 

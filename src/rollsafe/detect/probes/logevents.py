@@ -195,11 +195,22 @@ PRESETS: dict[str, EventSpec] = {
         # The victim, so a rule can tell a kill of the database from one of a side job: the
         # process name of "Killed process N (name)" (every kernel; cgroup v1 and v2 alike),
         # older kernels' "Kill process N (name) score", the cgroup-aware summary's
-        # "task=name," (4.19 on), and systemd-oomd's cgroup (its unit).
+        # "task=name," (4.19 on), and systemd-oomd's cgroup (its unit). And the victim's
+        # unit where the report names it: the summary's "task_memcg=/system.slice/x.service"
+        # (the victim's memory cgroup: its unit under systemd on cgroup v2), PID 1's
+        # "x.service: A process of this unit has been killed by the OOM killer." (and its
+        # other OOM wordings). A database in a runtime shared by other programs (a JVM is
+        # killed as "java", an Erlang VM as "beam.smp") is told apart by its unit.
         names=(
             re.compile(r"\bkill(?:ed)? process \d+(?:, UID \d+,)? \((?P<name>[^)]+)\)", _I),
             re.compile(r"\boom-kill:constraint=\S*?\btask=(?P<name>[^,\s]+)", _I),
+            re.compile(r"\btask_memcg=[^,\s]*/(?P<name>[^/,\s]+\.(?:service|scope))(?=,)"),
             re.compile(r"\b(?:Killed|Marked) /(?:\S*/)?(?P<name>[^/\s]+) (?:for killing )?due to "),
+            re.compile(
+                rf"{_UNIT.replace('?P<key>', '?P<name>')}: (?:A process of this unit has been "
+                r"killed by the OOM killer|The kernel OOM killer killed some processes in this "
+                r"unit|Failed with result 'oom-kill')"
+            ),
         ),
     ),
     # One event per kernel crash report: an oops (BUG / Oops / general protection fault /
@@ -404,6 +415,38 @@ PRESETS: dict[str, EventSpec] = {
         ),
         within=100_000,
         within_s=120.0,
+    ),
+    # One event per unit systemd began to stop: PID 1's job message as a stop job starts
+    # ("systemctl stop" or "restart", a package's postinst, a config manager), in the
+    # wording of newer systemd ("Stopping postgresql@15-main.service - PostgreSQL Cluster
+    # 15-main...": unit and description) and of older ones ("Stopping PostgreSQL Cluster
+    # 11-main...": the description alone). A crash never logs it: the process dies first,
+    # and a restart by ``Restart=`` goes straight to "Stopped" and "Starting". Not a
+    # failure: the judge's planned-restart hold reads it (``policy.planned_restarts``).
+    "unit_stop": EventSpec(
+        name="unit_stop",
+        cues=(
+            _cue(
+                r"(?:^|\bsystemd\[1\]: )Stopping (?P<key>\S.*?)(?:\.\.\.|…)\s*$",
+                flags=0,
+                needles=("stopping ",),
+            ),
+        ),
+        within=0,
+    ),
+    # One event per unit systemd finished starting ("Started X."; for a service of
+    # ``Type=notify`` or ``forking`` once it said it is ready): the planned-restart hold
+    # ends there. Not a failure either.
+    "unit_start": EventSpec(
+        name="unit_start",
+        cues=(
+            _cue(
+                r"(?:^|\bsystemd\[1\]: )Started (?P<key>\S.*?)\.\s*$",
+                flags=0,
+                needles=("started ",),
+            ),
+        ),
+        within=0,
     ),
     # One event per package run that leaves the host a reboot to do, as the package manager
     # logs it during the run or as it ends (before the reboot, so a probe reading the file
