@@ -13,6 +13,7 @@ runs.
 
 from __future__ import annotations
 
+import math
 import random
 
 from rollsafe.config import models
@@ -179,3 +180,140 @@ def test_the_order_of_simultaneous_observations_changes_no_batch_decision() -> N
     pairs = [seen[i : i + 2] for i in range(0, len(seen), 2)]
     assert decided([o for pair in pairs for o in reversed(pair)]) == reference
     assert decided([o for pair in pairs for o in rng.sample(pair, 2)]) == reference
+
+
+# --------------------------------------------------------------------------- runner latency
+
+LATENCY_RULE = "batch-host.latency-up"
+
+
+def _latency_fired(median_after: float, *, seed: int, busy: bool = False) -> list[float]:
+    """When latency-up rolled back (seconds after the upgrade): the runner checked every 10 s,
+    its latency log-normal (sigma 0.25) around 40 ms before the upgrade and ``median_after``
+    from 5 minutes after it; ``busy``: a job every 20 minutes, before and after, makes the
+    check 1.8 times slower for its 8 minutes (the host's busy normal)."""
+    rng = random.Random(seed)
+    seen = []
+    for step in range(int(3 * HOUR // 10)):
+        t = step * 10.0
+        median = median_after if t >= HOUR + 300 else 0.04
+        if busy and t % 1200 < 480:
+            median *= 1.8
+        latency = median * math.exp(rng.gauss(0.0, 0.25))
+        seen.append(observations.Observation(t, TARGET, "runner", value=1.0, latency_s=latency))
+    return [
+        d.time - HOUR
+        for d in engine.replay(CONFIG, seen, UPGRADE)
+        if d.rule == LATENCY_RULE and d.severity is CRITICAL
+    ]
+
+
+def test_a_runner_check_that_doubles_and_more_is_rolled_back() -> None:
+    # A runner that holds a lock while a job runs, a queue polled once per job: its check
+    # three times slower (40 -> 120 ms) is flagged within minutes of the step (5 min after
+    # the upgrade), 2.5 times (100 ms, x2 and +50 ms being the margin) within the watch.
+    for seed in range(3):
+        fired = _latency_fired(0.12, seed=seed)
+        assert fired, seed
+        assert 300 < fired[0] <= 300 + 15 * 60, (seed, fired[0])
+        assert _latency_fired(0.1, seed=seed), seed
+
+
+def test_a_runner_check_slower_within_the_margin_or_busy_as_before_is_not_rolled_back() -> None:
+    for seed in range(3):
+        # 1.75x (70 ms): under x2, a host busier than in the hour before.
+        assert _latency_fired(0.07, seed=seed) == [], seed
+        # Jobs that slow the check now and then, as they did before the upgrade.
+        assert _latency_fired(0.04, seed=seed, busy=True) == [], seed
+
+
+# --------------------------------------------------------------------------- units and jobs
+
+DOCKER = "Nov 14 23:19:20 batch-1 systemd[1]: docker.service: Failed with result 'start-limit-hit'."
+MOTD = "Nov 14 23:19:20 batch-1 systemd[1]: start request repeated too quickly for motdgen.service"
+
+
+def _units_config(units: str | None = None) -> models.RollsafeConfig:
+    use: dict[str, object] = {
+        "preset": "batch-host",
+        "signals": {"health": "runner", "job_errors": "jobs", "unit_gave_up": "gave-up"},
+    }
+    if units is not None:
+        use["params"] = {"units": units}
+    return preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": TARGET}],
+                "probes": [
+                    {"kind": "http", "name": "runner", "url": "http://x/ready"},
+                    {"kind": "log", "name": "jobs", "path": "/j", "presets": ["app_error"]},
+                    {
+                        "kind": "log",
+                        "name": "gave-up",
+                        "path": "/s",
+                        "patterns": ["(?i)start request repeated too quickly", "start-limit-hit"],
+                    },
+                ],
+                "presets": [use],
+            }
+        )
+    )
+
+
+def _jobs_criticals(
+    *,
+    gave_up: dict[float, str],
+    errors_from: float | None,
+    errors_before: float = 0.05,
+    units: str | None = None,
+) -> list[tuple[float, str]]:
+    """Critical decisions (seconds after the upgrade, rule) of batch-host when systemd gives
+    up on units at ``gave_up`` (seconds after the upgrade -> the line), the runner answering
+    all along, and jobs fail ``errors_before`` times a minute until ``errors_from`` (seconds
+    after the upgrade) and 4 times a minute from then on (one each 15 s observation)."""
+    seen = []
+    owed = 0.0
+    for step in range(int(3 * HOUR // 15)):
+        t = step * 15.0
+        seen.append(observations.Observation(t, TARGET, "runner", value=1.0, latency_s=0.04))
+        failing = errors_from is not None and t >= HOUR + errors_from
+        owed += 1.0 if failing else errors_before / 4
+        errors, owed = float(int(owed)), owed - int(owed)
+        seen.append(observations.Observation(t, TARGET, "jobs", value=errors))
+        lines = [line for at, line in gave_up.items() if t - 15 < HOUR + at <= t]
+        seen.append(
+            observations.Observation(
+                t, TARGET, "gave-up", value=float(len(lines)), text=lines[-1] if lines else None
+            )
+        )
+    return [
+        (d.time - HOUR, d.rule)
+        for d in engine.replay(_units_config(units), seen, UPGRADE)
+        if d.severity is CRITICAL
+    ]
+
+
+def test_a_unit_the_jobs_need_given_up_on_while_jobs_fail_is_rolled_back() -> None:
+    # held-out-7's shape: the container engine does not start after the upgrade (systemd
+    # gives up on docker.service 50 s after it); the runner answers, every job that needs a
+    # container fails, 4 error lines a minute. Rolled back once the errors are clearly up
+    # (job-errors-up: about 5 minutes of them), whichever unit it was.
+    got = _jobs_criticals(gave_up={50.0: DOCKER}, errors_from=50.0)
+    assert got, got
+    at, rule = got[0]
+    assert rule == "batch-host.unit-took-jobs-down"
+    assert 50 + 3 * 60 <= at <= 50 + 8 * 60, at
+    # A unit listed in `units` needs no corroboration: rolled back at its give-up line.
+    listed = _jobs_criticals(gave_up={50.0: DOCKER}, errors_from=50.0, units="docker, containerd")
+    assert listed[0] == (60.0, "batch-host.unit-gave-up")
+
+
+def test_a_give_up_or_job_errors_alone_or_far_apart_only_warn() -> None:
+    # A login helper given up on while the jobs run as before.
+    assert _jobs_criticals(gave_up={50.0: MOTD}, errors_from=None) == []
+    # Job errors up without a unit given up: the input data, as often as the host.
+    assert _jobs_criticals(gave_up={}, errors_from=50.0) == []
+    # A give-up 45 minutes before the errors rise: not one event.
+    assert _jobs_criticals(gave_up={50.0: MOTD}, errors_from=45 * 60.0) == []
+    # Jobs that failed as often before the upgrade: the errors are not up.
+    assert _jobs_criticals(gave_up={50.0: DOCKER}, errors_from=None, errors_before=4.0) == []

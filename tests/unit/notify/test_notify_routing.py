@@ -179,6 +179,9 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     stalls |= {"web-service.checks-slow-now", "web-service.service-hurt-now"}
     # unit-took-service-down's leaves only corroborate a give-up (unit-gave-up-other warns)
     units = {f"{p}.{r}" for p in PRESETS for r in ("unit-gave-up-now", "service-failing-now")}
+    # batch-host's unit-took-jobs-down: its give-up leaf only corroborates job errors (which
+    # warn for themselves, job-errors-up)
+    units.add("batch-host.unit-gave-up-recently")
     # oom-took-service-down's (web) and oom-took-db-down's (database) leaves only corroborate
     # a kill
     oom = {f"{p}.{r}" for p in ("web-service", "database-host") for r in ("oom-kill-now",)}
@@ -194,4 +197,7 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         "database-host.oom-took-db-down",
         "web-service.unit-gave-up-other",
         "web-service.unit-took-service-down",
+        "batch-host.job-errors-up",
+        "batch-host.unit-took-jobs-down",
+        "batch-host.latency-up",
     } <= {r.id for r in config.rules if r.notify}
