@@ -227,6 +227,72 @@ def test_a_runner_check_slower_within_the_margin_or_busy_as_before_is_not_rolled
         assert _latency_fired(0.04, seed=seed, busy=True) == [], seed
 
 
+# --------------------------------------------------------------------------- job run time
+
+DURATION_CONFIG = preset_catalog.apply(
+    models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": TARGET}],
+            "probes": [
+                {"kind": "http", "name": "runner", "url": "http://x/ready"},
+                {
+                    "kind": "promql",
+                    "name": "p90",
+                    "url": "http://prometheus:9090",
+                    "query": "histogram_quantile(0.9, rate(job_duration_seconds_bucket[5m]))",
+                    "interval": "30s",
+                },
+            ],
+            "presets": [
+                {"preset": "batch-host", "signals": {"health": "runner", "job_duration": "p90"}}
+            ],
+        }
+    )
+)
+
+
+def _slower_fired(
+    before: float | None, after: float, *, seed: int, sigma: float = 0.2
+) -> list[float]:
+    """When jobs-slower rolled back (seconds after the upgrade): the jobs' p90 run time read
+    every 30 s, log-normal (``sigma``) around ``before`` seconds (``None``: a drained host, no
+    job finished) and around ``after`` from 5 minutes after the upgrade."""
+    rng = random.Random(seed)
+    seen = []
+    for step in range(int(3 * HOUR // 30)):
+        t = step * 30.0
+        median = after if t >= HOUR + 300 else before
+        if median is None:
+            continue
+        value = median * math.exp(rng.gauss(0.0, sigma))
+        seen.append(observations.Observation(t, TARGET, "p90", value=value))
+    return [
+        d.time - HOUR
+        for d in engine.replay(DURATION_CONFIG, seen, UPGRADE)
+        if d.rule == "batch-host.jobs-slower" and d.severity is CRITICAL
+    ]
+
+
+def test_jobs_that_take_twice_as_long_and_more_are_rolled_back() -> None:
+    # A kernel that slows the jobs down: a 60 s job's p90 at 200 s from 5 minutes after the
+    # upgrade is flagged within minutes; at 150 s (x2.5, the margin x2) within the watch.
+    for seed in range(3):
+        fired = _slower_fired(60.0, 200.0, seed=seed)
+        assert fired, seed
+        assert 300 < fired[0] <= 300 + 6 * 60, (seed, fired[0])
+        assert _slower_fired(60.0, 150.0, seed=seed), seed
+
+
+def test_jobs_slower_within_the_margin_small_tasks_and_drained_hosts_are_not() -> None:
+    for seed in range(3):
+        # 1.5 times as long: another input mix as much as the release.
+        assert _slower_fired(60.0, 90.0, seed=seed, sigma=0.3) == [], seed
+        # 0.2 s tasks taking 0.5 s: under the +1 s margin.
+        assert _slower_fired(0.2, 0.5, seed=seed) == [], seed
+        # A host drained for its upgrade: no job finished in the hour before, no reference.
+        assert _slower_fired(None, 300.0, seed=seed) == [], seed
+
+
 # --------------------------------------------------------------------------- units and jobs
 
 DOCKER = "Nov 14 23:19:20 batch-1 systemd[1]: docker.service: Failed with result 'start-limit-hit'."

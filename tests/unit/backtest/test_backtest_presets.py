@@ -22,6 +22,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "query": "command",
     "app_errors": "log",
     "job_errors": "log",
+    "job_duration": "promql",
     "oom": "log",
     "panic": "log",
     "cpu": "host",
