@@ -18,6 +18,7 @@ import random
 
 from rollsafe.config import models
 from rollsafe.config import presets as preset_catalog
+from rollsafe.config.presets import catalog
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine
 
@@ -154,6 +155,34 @@ def test_a_host_that_crashed_as_often_before_the_upgrade_is_not_rolled_back() ->
     assert _segfaults_fired(steady) == []
     # The same pace starting at the upgrade, after a quiet hour, is.
     assert _segfaults_fired([t for t in steady if t > HOUR]) != []
+
+
+SEGFAULT_FAMILY = (
+    "segfault",
+    "segfault-loop",
+    "segfaults-30m",
+    "segfaults-up",
+    "segfaults-repeat",
+    "segfaults-hour",
+    "segfaults-up-hour",
+    "segfaults-sparse",
+)
+
+
+def test_every_preset_judges_segfaults_with_the_rules_simulated_here() -> None:
+    # The simulation above (random crashes, sparse loops) replays batch-host; web-service and
+    # database-host carry the very same segfault rules with the same defaults, so its figures
+    # (docs/presets.md) hold for them too. A preset that drifts must be measured on its own.
+    def bodies(name: str) -> dict[str, object]:
+        preset = catalog.get(name)
+        got = {r.id: r.body for r in preset.rules if r.id in SEGFAULT_FAMILY}
+        assert set(got) == set(SEGFAULT_FAMILY), name
+        params = {p: preset.params[p].default for p in preset.params if p.startswith("segfaults_")}
+        return {"rules": got, "params": params}
+
+    reference = bodies("batch-host")
+    for name in ("web-service", "database-host"):
+        assert bodies(name) == reference, name
 
 
 def test_the_order_of_simultaneous_observations_changes_no_batch_decision() -> None:

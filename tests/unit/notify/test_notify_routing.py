@@ -186,8 +186,8 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     # a kill
     oom = {f"{p}.{r}" for p in ("web-service", "database-host") for r in ("oom-kill-now",)}
     oom |= {"web-service.check-failed-now", "database-host.check-failed-now"}
-    # segfaults-hour and segfaults-up-hour only feed batch-host's segfaults-sparse
-    sparse = {"batch-host.segfaults-hour", "batch-host.segfaults-up-hour"}
+    # segfaults-hour and segfaults-up-hour only feed segfaults-sparse
+    sparse = {f"{p}.{r}" for p in PRESETS for r in ("segfaults-hour", "segfaults-up-hour")}
     assert quiet == oom | repeats | stalls | units | sparse
     assert {
         "web-service.oom-kill",
