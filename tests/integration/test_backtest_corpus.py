@@ -936,14 +936,14 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_6(
 # TN 34 over 59 recordings; precision 0.971, recall 0.917, median detection delay 397 s. The
 # floors are these figures; the known misses and false rollbacks (docs/presets.md,
 # held-out-7) may go away, no new one may appear. Nothing may be tuned on these recordings.
+# Round 9 (parity of the presets): fault-latency-batch-runner-lock caught by batch-host's
+# latency-up (2,730 s: 2.5x sits on the x2 and +50 ms margin's edge) and
+# fault-unit-docker-start-limit-batch by unit-took-jobs-down (325 s: docker given up on, job
+# errors up); no other outcome moved on any half.
 HELD_OUT_7_MISSED = {
-    # the batch runner's check 2.5x slower: batch-host judges no latency
-    "fault-latency-batch-runner-lock",
     # 6 points/h of leak with a second upgrade 2 h after the first: memory at 69% at the
     # end, beyond memory-trend's 4 h horizon; memory-slow-leak never fired
     "fault-memory-leak-db-two-upgrades",
-    # docker (not the runner's own unit) hit its start limit: unit-gave-up-other only warns
-    "fault-unit-docker-start-limit-batch",
 }
 HELD_OUT_7_FALSE_ROLLBACKS = {
     # a power cycle with no shutdown logged, 140 s before the one mark (no upgrade_started):
@@ -960,7 +960,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
     _hold_floors(
         whole_corpus,
         HELD_OUT_7,
-        _Floors(recordings=59, tp=33, fp=1, fn=3, precision=0.97, recall=0.91, median=397.0),
+        # TP 33 -> 35, FN 3 -> 1 in round 9 (batch-host's latency-up, unit-took-jobs-down);
+        # the median stays 397 s.
+        _Floors(recordings=59, tp=35, fp=1, fn=1, precision=0.97, recall=0.97, median=397.0),
         missed=HELD_OUT_7_MISSED,
         rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
     )
