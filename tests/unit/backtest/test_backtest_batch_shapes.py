@@ -7,14 +7,20 @@ takes a minute is not, at either interval. ``segfaults-sparse`` (more than 4 seg
 hour, at least twice the pace of the hour before the upgrade) catches a crash loop whose
 restarts come 10 to 15 minutes apart, which ``segfaults-repeat`` (4 in 30 minutes) never
 sees; docs/presets.md states what the two together cost on a host that crashes at random,
-and the simulation here holds them to it. The judge's replay is what ``rollsafe backtest``
-runs.
+and the simulation here holds them to it (web-service and database-host carry the same
+segfault rules). ``latency-up`` judges the runner check's latency and ``jobs-slower`` the
+jobs' run time against the hour before the upgrade; ``unit-took-jobs-down`` rolls back a unit
+systemd gave up on when the jobs' error lines rise with it (web-service's
+``unit-took-requests-down`` does the same with its application error lines). The judge's
+replay is what ``rollsafe backtest`` runs.
 """
 
 from __future__ import annotations
 
 import math
 import random
+
+import pytest
 
 from rollsafe.config import models
 from rollsafe.config import presets as preset_catalog
@@ -328,10 +334,17 @@ DOCKER = "Nov 14 23:19:20 batch-1 systemd[1]: docker.service: Failed with result
 MOTD = "Nov 14 23:19:20 batch-1 systemd[1]: start request repeated too quickly for motdgen.service"
 
 
-def _units_config(units: str | None = None) -> models.RollsafeConfig:
+ERRORS_SIGNAL = {"batch-host": "job_errors", "web-service": "app_errors"}
+TOOK_DOWN = {
+    "batch-host": "batch-host.unit-took-jobs-down",
+    "web-service": "web-service.unit-took-requests-down",
+}
+
+
+def _units_config(preset: str, units: str | None = None) -> models.RollsafeConfig:
     use: dict[str, object] = {
-        "preset": "batch-host",
-        "signals": {"health": "runner", "job_errors": "jobs", "unit_gave_up": "gave-up"},
+        "preset": preset,
+        "signals": {"health": "runner", ERRORS_SIGNAL[preset]: "jobs", "unit_gave_up": "gave-up"},
     }
     if units is not None:
         use["params"] = {"units": units}
@@ -356,16 +369,18 @@ def _units_config(units: str | None = None) -> models.RollsafeConfig:
 
 
 def _jobs_criticals(
+    preset: str = "batch-host",
     *,
     gave_up: dict[float, str],
     errors_from: float | None,
     errors_before: float = 0.05,
     units: str | None = None,
 ) -> list[tuple[float, str]]:
-    """Critical decisions (seconds after the upgrade, rule) of batch-host when systemd gives
-    up on units at ``gave_up`` (seconds after the upgrade -> the line), the runner answering
-    all along, and jobs fail ``errors_before`` times a minute until ``errors_from`` (seconds
-    after the upgrade) and 4 times a minute from then on (one each 15 s observation)."""
+    """Critical decisions (seconds after the upgrade, rule) of ``preset`` when systemd gives
+    up on units at ``gave_up`` (seconds after the upgrade -> the line), the runner (or the
+    health check) answering all along, and jobs (or requests) fail ``errors_before`` times a
+    minute until ``errors_from`` (seconds after the upgrade) and 4 times a minute from then
+    on (one each 15 s observation), each an error line."""
     seen = []
     owed = 0.0
     for step in range(int(3 * HOUR // 15)):
@@ -383,32 +398,40 @@ def _jobs_criticals(
         )
     return [
         (d.time - HOUR, d.rule)
-        for d in engine.replay(_units_config(units), seen, UPGRADE)
+        for d in engine.replay(_units_config(preset, units), seen, UPGRADE)
         if d.severity is CRITICAL
     ]
 
 
-def test_a_unit_the_jobs_need_given_up_on_while_jobs_fail_is_rolled_back() -> None:
+@pytest.mark.parametrize("preset", ["batch-host", "web-service"])
+def test_a_unit_the_jobs_need_given_up_on_while_jobs_fail_is_rolled_back(preset: str) -> None:
     # held-out-7's shape: the container engine does not start after the upgrade (systemd
     # gives up on docker.service 50 s after it); the runner answers, every job that needs a
     # container fails, 4 error lines a minute. Rolled back once the errors are clearly up
-    # (job-errors-up: about 5 minutes of them), whichever unit it was.
-    got = _jobs_criticals(gave_up={50.0: DOCKER}, errors_from=50.0)
+    # (about 5 minutes of them), whichever unit it was. On a web host the same: a unit the
+    # requests need and the health check does not (a php-fpm pool behind a static check).
+    got = _jobs_criticals(preset, gave_up={50.0: DOCKER}, errors_from=50.0)
     assert got, got
     at, rule = got[0]
-    assert rule == "batch-host.unit-took-jobs-down"
+    assert rule == TOOK_DOWN[preset]
     assert 50 + 3 * 60 <= at <= 50 + 8 * 60, at
     # A unit listed in `units` needs no corroboration: rolled back at its give-up line.
-    listed = _jobs_criticals(gave_up={50.0: DOCKER}, errors_from=50.0, units="docker, containerd")
-    assert listed[0] == (60.0, "batch-host.unit-gave-up")
+    listed = _jobs_criticals(
+        preset, gave_up={50.0: DOCKER}, errors_from=50.0, units="docker, containerd"
+    )
+    assert listed[0] == (60.0, f"{preset}.unit-gave-up")
 
 
-def test_a_give_up_or_job_errors_alone_or_far_apart_only_warn() -> None:
+@pytest.mark.parametrize("preset", ["batch-host", "web-service"])
+def test_a_give_up_or_job_errors_alone_or_far_apart_only_warn(preset: str) -> None:
     # A login helper given up on while the jobs run as before.
-    assert _jobs_criticals(gave_up={50.0: MOTD}, errors_from=None) == []
-    # Job errors up without a unit given up: the input data, as often as the host.
-    assert _jobs_criticals(gave_up={}, errors_from=50.0) == []
+    assert _jobs_criticals(preset, gave_up={50.0: MOTD}, errors_from=None) == []
+    # Error lines up without a unit given up: the input data, as often as the host (on a web
+    # host, two of 5xx, error lines and an alert are needed: errors-confirmed).
+    assert _jobs_criticals(preset, gave_up={}, errors_from=50.0) == []
     # A give-up 45 minutes before the errors rise: not one event.
-    assert _jobs_criticals(gave_up={50.0: MOTD}, errors_from=45 * 60.0) == []
+    assert _jobs_criticals(preset, gave_up={50.0: MOTD}, errors_from=45 * 60.0) == []
     # Jobs that failed as often before the upgrade: the errors are not up.
-    assert _jobs_criticals(gave_up={50.0: DOCKER}, errors_from=None, errors_before=4.0) == []
+    assert (
+        _jobs_criticals(preset, gave_up={50.0: DOCKER}, errors_from=None, errors_before=4.0) == []
+    )
