@@ -22,6 +22,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "query": "command",
     "app_errors": "log",
     "job_errors": "log",
+    "job_duration": "promql",
     "oom": "log",
     "panic": "log",
     "cpu": "host",
@@ -546,6 +547,7 @@ presets:
         r":17: presets\[2\]\.signals\.cpu: probe 'errors' is a log probe",
         r":19: presets\[4\]: rule id 'batch-host\.down' is already used",
         r":19: presets\[4\]: rule id 'batch-host\.outages-repeat' is already used",
+        r":19: presets\[4\]: rule id 'batch-host\.latency-up' is already used",
     ]
     for pattern in expected:
         assert re.search(pattern, text), f"{pattern}\nnot in:\n{text}"

@@ -179,12 +179,15 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     stalls |= {"web-service.checks-slow-now", "web-service.service-hurt-now"}
     # unit-took-service-down's leaves only corroborate a give-up (unit-gave-up-other warns)
     units = {f"{p}.{r}" for p in PRESETS for r in ("unit-gave-up-now", "service-failing-now")}
+    # unit-took-jobs-down (batch) and unit-took-requests-down (web): their give-up leaf only
+    # corroborates error lines (which warn for themselves: job-errors-up, app-errors-up)
+    units |= {"batch-host.unit-gave-up-recently", "web-service.unit-gave-up-recently"}
     # oom-took-service-down's (web) and oom-took-db-down's (database) leaves only corroborate
     # a kill
     oom = {f"{p}.{r}" for p in ("web-service", "database-host") for r in ("oom-kill-now",)}
     oom |= {"web-service.check-failed-now", "database-host.check-failed-now"}
-    # segfaults-hour and segfaults-up-hour only feed batch-host's segfaults-sparse
-    sparse = {"batch-host.segfaults-hour", "batch-host.segfaults-up-hour"}
+    # segfaults-hour and segfaults-up-hour only feed segfaults-sparse
+    sparse = {f"{p}.{r}" for p in PRESETS for r in ("segfaults-hour", "segfaults-up-hour")}
     assert quiet == oom | repeats | stalls | units | sparse
     assert {
         "web-service.oom-kill",
@@ -194,4 +197,9 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         "database-host.oom-took-db-down",
         "web-service.unit-gave-up-other",
         "web-service.unit-took-service-down",
+        "batch-host.job-errors-up",
+        "batch-host.unit-took-jobs-down",
+        "batch-host.latency-up",
+        "web-service.app-errors-up",
+        "web-service.unit-took-requests-down",
     } <= {r.id for r in config.rules if r.notify}
