@@ -11,6 +11,10 @@ lines on the log probe), every target upgraded halfway so their sequential tests
 memory every 10 s for a week (181,440 observations), an upgrade every day, judged by the
 ``web-service`` preset plus the three regression rules through ``engine.replay``, the path
 ``rollsafe backtest`` takes. Issue #15 asks for at least a week replayed per second.
+``replay_week_with_requests``: the same week with the service's own request error ratio and
+p99 latency mapped too (two Prometheus queries every 10 s, 302,400 observations), so the
+preset's request rules are judged as well: ``request-errors-up``, ``latency-quantile-up``
+and ``request-error-bursts``, whose cost this week does not otherwise show.
 
 ``replay_costs``: what each rule of that week's replay costs (its CPU seconds less those of
 the same replay without it, a composite going with the rules it lists), and the replay with no
@@ -101,6 +105,7 @@ def run(*, targets: int = 1000, observations_count: int = 200_000) -> dict[str, 
         "plain": _throughput(targets=targets, count=observations_count, regression=False),
         "with_regression": _throughput(targets=targets, count=observations_count, regression=True),
         "replay_week": replay_week(),
+        "replay_week_with_requests": replay_week(requests=True),
         "replay_week_without_regression": replay_week(regression=False),
         "replay_week_without_trend": replay_week(trend=False),
         "replay_week_without_regression_or_trend": replay_week(regression=False, trend=False),
@@ -154,8 +159,32 @@ def _throughput(*, targets: int, count: int, regression: bool) -> dict[str, floa
     }
 
 
+# The service's own request metrics (``requests=True``): what a Prometheus query of the
+# request error ratio and of the p99 latency gives every 10 s. The preset's request rules
+# (``request-errors-up``, ``request-error-bursts``, ``latency-quantile-up``) read them.
+REQUEST_PROBES: list[dict[str, Any]] = [
+    {
+        "kind": "promql",
+        "name": "http-errors",
+        "url": "http://prometheus.internal:9090",
+        "query": "errors",
+        "interval": 10,
+    },
+    {
+        "kind": "promql",
+        "name": "http-p99",
+        "url": "http://prometheus.internal:9090",
+        "query": "p99",
+        "interval": 10,
+    },
+]
+
+
+REQUEST_SIGNALS = {"error_ratio": "http-errors", "latency": "http-p99"}
+
+
 def _week_config(
-    *, regression: bool, trend: bool = True, targets: int = 1
+    *, regression: bool, trend: bool = True, targets: int = 1, requests: bool = False
 ) -> models.RollsafeConfig:
     rules = [
         {**rule, "probe": {"http": "health", "errors": "app-log"}[rule["probe"]], "before": "1h"}
@@ -173,12 +202,18 @@ def _week_config(
                 },
                 {"kind": "log", "name": "app-log", "path": "/x.log", "presets": ["app_error"]},
                 {"kind": "host", "name": "memory", "metric": "memory", "interval": 10},
+                *(REQUEST_PROBES if requests else []),
             ],
             "rules": rules,
             "presets": [
                 {
                     "preset": "web-service",
-                    "signals": {"health": "health", "app_errors": "app-log", "memory": "memory"},
+                    "signals": {
+                        "health": "health",
+                        "app_errors": "app-log",
+                        "memory": "memory",
+                        **(REQUEST_SIGNALS if requests else {}),
+                    },
                 }
             ],
         }
@@ -193,17 +228,23 @@ def _week_config(
 
 
 def replay_week(
-    *, days: float = 7.0, every: float = 10.0, regression: bool = True, trend: bool = True
+    *,
+    days: float = 7.0,
+    every: float = 10.0,
+    regression: bool = True,
+    trend: bool = True,
+    requests: bool = False,
 ) -> dict[str, float]:
-    """A week of one target's 10 s data replayed through the judge (see the module notes)."""
-    config = _week_config(regression=regression, trend=trend)
+    """A week of one target's 10 s data replayed through the judge (see the module notes);
+    ``requests``: the service's request error ratio and p99 too (``REQUEST_PROBES``)."""
+    config = _week_config(regression=regression, trend=trend, requests=requests)
     rng = random.Random(8)
     target = ids.TargetId("web-1")
     start = 1_700_000_000.0
     steps = int(days * DAY / every)
     feed = []
     for k in range(steps):
-        feed.extend(_readings(rng, target, start + k * every, k))
+        feed.extend(_readings(rng, target, start + k * every, k, requests=requests))
     marks = [
         observations.Mark(start + (d + 0.5) * DAY, target, "upgrade") for d in range(int(days))
     ]
@@ -273,10 +314,12 @@ def replay_costs(*, days: float = 7.0, every: float = 10.0, repeat: int = 3) -> 
 
 
 def _readings(
-    rng: random.Random, target: ids.TargetId, t: float, k: int
+    rng: random.Random, target: ids.TargetId, t: float, k: int, *, requests: bool = False
 ) -> list[observations.Observation]:
     """One 10 s step of a healthy web host (step ``k`` at ``t``): a health check with its
-    latency, an error-log count and memory in use, the values ``rng`` draws in that order."""
+    latency, an error-log count and memory in use, the values ``rng`` draws in that order;
+    with ``requests``, then the request error ratio (about 0.1%, log-normal) and the p99
+    latency (about 0.2 s), drawn after the others so the three are the same either way."""
     status = 500 if rng.random() < 0.003 else 200
     latency = round(0.04 * math.exp(rng.gauss(0, 0.25)), 4)
     health = observations.Observation(
@@ -284,7 +327,13 @@ def _readings(
     )
     errors = observations.Observation(t + 1, target, "app-log", value=float(rng.random() < 0.05))
     memory = round(45 + 5 * math.sin(k / 500) + rng.gauss(0, 1), 1)
-    return [health, errors, observations.Observation(t + 2, target, "memory", value=memory)]
+    out = [health, errors, observations.Observation(t + 2, target, "memory", value=memory)]
+    if requests:
+        ratio = round(0.001 * math.exp(rng.gauss(0, 0.5)), 6)
+        p99 = round(0.2 * math.exp(rng.gauss(0, 0.2)), 4)
+        out.append(observations.Observation(t + 3, target, "http-errors", value=ratio))
+        out.append(observations.Observation(t + 4, target, "http-p99", value=p99))
+    return out
 
 
 def memory_per_target(

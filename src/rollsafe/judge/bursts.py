@@ -81,7 +81,7 @@ from rollsafe.config import durations, models
 from rollsafe.domain import verdicts
 from rollsafe.judge import conditions, rules, sequential, windows
 
-__all__ = ["State", "bar", "judge"]
+__all__ = ["State", "bar", "judge", "steady_until"]
 
 
 def bar(rule: models.BurstRule, level: float) -> float:
@@ -212,6 +212,37 @@ def judge(
     outcome = _describe(rule, state, phase=phase, upgrade_at=reference_at, width=width)
     state.quick, state.outcome = quick, outcome
     return outcome
+
+
+def steady_until(
+    rule: models.BurstRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    floor: float | None,
+) -> float:
+    """A later ``now`` before which :func:`judge` answers as it does at ``now``, as long as
+    nothing is folded into ``window`` and the upgrade mark stays ``reference_at`` (the
+    engine's severity-first replay skips the call until then, as for a regression rule:
+    ``sequential.steady_until``). What moves with time alone: the watch's end, the end of
+    the grace, the next bucket closing (a block closes with its last bucket), the next value
+    coming into ``now``. A little early (``windows.early``), never late.
+    """
+    if reference_at is None or reference_at > now:
+        return math.inf  # until a mark comes into force, which the engine watches itself
+    end = reference_at + rule.watch
+    if now > end:
+        return math.inf  # over until another mark comes
+    until = end
+    if window is not None:
+        width = max(rule.bucket, floor or 0.0)
+        start = reference_at + rule.grace
+        if now < start:
+            until = min(until, start)
+        closed = max(0, int((min(now, end) - start) // width))
+        until = min(until, start + (closed + 1) * width, window.next_value_after(now))
+    return windows.early(until)
 
 
 def _reference(

@@ -514,6 +514,11 @@ class Engine:
     ) -> None:
         """Which of the rules the fleet veto may hold it holds now (``settled.held``)."""
         severity = settled.severity
+        if not settled.held and _CRITICAL not in severity.values():
+            # Nothing critical, nothing held: nothing to hold or release (the usual case,
+            # one look instead of one per rule the veto may hold).
+            self._holding.discard(target)
+            return
         for rule_id in settled.vetoable:
             # A peer's recovery changes the answer without this target folding anything:
             # asked again on every call while the rule's own severity is critical.
@@ -539,11 +544,23 @@ class Engine:
         *,
         now: float,
     ) -> None:
-        """Decide again the regression rules against their own past that may have changed."""
+        """Decide again the regression rules against their own past and the bursts rules
+        that may have changed."""
         severity = settled.severity
-        soonest = math.inf
-        for watch in settled.watches:
-            # Against its own past, a regression rule reads only its source and time.
+        if now >= settled.watch_soonest:
+            watches = settled.watches  # some watch's time came: look at every one
+            soonest = math.inf
+        else:
+            # Only the watches of the sources folded into can have moved; the others keep
+            # their ``until`` and the earliest stays a bound (as in ``_decide_leaves``).
+            by_source = settled.watches_by_source
+            watches = [watch for s in changed for watch in by_source.get(s, ())]
+            if not watches:
+                return
+            soonest = settled.watch_soonest
+        for watch in watches:
+            # Against its own past, a regression rule reads only its source and time; so
+            # does a bursts rule (``bursts.steady_until``).
             until = watch.until
             if now < until and (
                 watch.probe not in changed or _after(per_target.get(watch.probe), watch)
@@ -552,15 +569,18 @@ class Engine:
                     soonest = until
                 continue
             rule = watch.rule
-            decided = self._regression_outcome(rule, target, now=now).severity
             window = per_target.get(watch.probe)
-            watch.until = sequential.steady_until(
-                rule,
-                window,
-                now=now,
-                reference_at=settled.reference,
-                floor=self._floors.get(watch.probe),
-            )
+            floor = self._floors.get(watch.probe)
+            if isinstance(rule, models.BurstRule):
+                decided = self._bursts_outcome(rule, target, now=now).severity
+                watch.until = bursts.steady_until(
+                    rule, window, now=now, reference_at=settled.reference, floor=floor
+                )
+            else:
+                decided = self._regression_outcome(rule, target, now=now).severity
+                watch.until = sequential.steady_until(
+                    rule, window, now=now, reference_at=settled.reference, floor=floor
+                )
             watch.saw(window, now)
             if watch.until < soonest:  # noqa: PLR1730 (as above)
                 soonest = watch.until
@@ -678,8 +698,12 @@ class Engine:
                 settled.by_source.setdefault(rule.probe, []).append(leaf)
             elif isinstance(rule, composites.CompositeRule):
                 settled.composites.append(rule)
-            elif isinstance(rule, models.RegressionRule) and rule.against == "self":
-                settled.watches.append(_Watch(rule))
+            elif (isinstance(rule, models.RegressionRule) and rule.against == "self") or isinstance(
+                rule, models.BurstRule
+            ):
+                watch = _Watch(rule)
+                settled.watches.append(watch)
+                settled.watches_by_source.setdefault(rule.probe, []).append(watch)
             else:
                 settled.others.append(rule)
         return settled
@@ -1084,14 +1108,15 @@ class _View:
 
 
 class _Watch:
-    """One regression rule against its own past as :meth:`Engine._decide` decides it on one
-    target: ``until`` when its severity holds (``sequential.steady_until``), and where its
+    """One regression rule against its own past, or one bursts rule, as
+    :meth:`Engine._decide` decides it on one target: ``until`` when its severity holds
+    (``sequential.steady_until``, ``bursts.steady_until``), and where its
     window stood when last read: values appended and placed so far (``windows.Series``) and
     the ``now`` it was read at."""
 
     __slots__ = ("appended", "id", "now", "placed", "probe", "rule", "until")
 
-    def __init__(self, rule: models.RegressionRule) -> None:
+    def __init__(self, rule: models.RegressionRule | models.BurstRule) -> None:
         self.rule = rule
         self.id = rule.id
         self.probe = rule.probe
@@ -1111,8 +1136,9 @@ def _after(window: windows.Window | None, seen: _Watch) -> bool:
 
     Such values land after every bucket closed then and after the upgrade mark, so they
     change nothing a regression rule against its own past reads (``sequential.judge_self``:
-    the reference period before the mark, the buckets closed up to ``now``) until the next
-    bucket closes, which ``steady_until`` already says. In a replay, fed in time order, that
+    the reference period before the mark, the buckets closed up to ``now``), nor what a
+    bursts rule reads (``bursts.judge``: the same two), until the next bucket closes, which
+    ``steady_until`` already says. In a replay, fed in time order, that
     is every fold between two of the rule's bucket ends: the call is skipped.
     """
     if window is None or seen.appended < 0:
@@ -1147,8 +1173,10 @@ class _Settled:
 
     Fixed per target: ``entries`` (id, kind, version of each applying rule, in order), the
     applying rules by how they are decided (``leaves``: :class:`_Leaf`, also ``by_source``;
-    ``composites``; ``watches``: regression rules against their own past, :class:`_Watch`;
-    ``others``: other regression, cohort and alert rules; ``applying``: their ids). Then
+    ``composites``; ``watches``: regression rules against their own past and bursts rules,
+    :class:`_Watch`, also ``watches_by_source``;
+    ``others``: other regression (against a cohort), cohort and alert rules; ``applying``:
+    their ids). Then
     ``severity`` per applying rule id, ``blind`` per source, ``said``: the last severity
     returned per decision id; each leaf's and watch's ``until``: before that time its
     severity holds unless its source folds something in (``changes``: each window's fold
@@ -1181,6 +1209,7 @@ class _Settled:
         "vetoable",
         "watch_soonest",
         "watches",
+        "watches_by_source",
     )
 
     def __init__(self, applying: frozenset[str]) -> None:
@@ -1190,6 +1219,7 @@ class _Settled:
         self.by_source: dict[str, list[_Leaf]] = {}
         self.composites: list[composites.CompositeRule] = []
         self.watches: list[_Watch] = []
+        self.watches_by_source: dict[str, list[_Watch]] = {}
         self.others: list[models.RuleBase] = []
         self.severity: dict[str, verdicts.Severity] = {}
         self.blind: dict[str, verdicts.Severity] = {}

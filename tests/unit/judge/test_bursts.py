@@ -7,7 +7,17 @@ import random
 
 import pydantic
 import pytest
-from judge_helpers import CRITICAL, OK, WARNING, config, decision, feed, obs, upgrade
+from judge_helpers import (
+    CRITICAL,
+    OK,
+    WARNING,
+    config,
+    decision,
+    feed,
+    judged_in_full,
+    obs,
+    upgrade,
+)
 
 from rollsafe.config import models
 from rollsafe.domain import errors
@@ -191,6 +201,39 @@ def test_simultaneous_observations_in_any_order_give_identical_decisions():
         expected = first.evaluate_all(now=now)
         assert expected == second.evaluate_all(now=now)
         assert expected == third.evaluate_all(now=now)
+
+
+def test_replay_judges_it_only_when_its_source_reports_or_a_bucket_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ``bursts.steady_until``: the replay's severity-first path skips the rule while nothing
+    # it reads can have moved. A busy second source (every 2 s) makes instants the rule has
+    # no news at; the decisions must be those of judging everything in full at every
+    # instant, with the rule judged about once per 30 s bucket instead of at every instant.
+    rng = random.Random(4)
+    bumps = _bursts_every(UP + 240.0, UP + 7200.0, rng)
+    items = _series(rng, start=UP - 3600.0, end=UP + 7500.0, bumps=bumps)
+    items += [obs(UP - 3600.0 + 2.0 * k + 0.5, 1.0, source="cpu") for k in range(5550)]
+    cfg = config(RULE, {"id": "busy", "kind": "threshold", "probe": "cpu", "op": ">", "value": 90})
+    marks = [upgrade(UP)]
+    expected = judged_in_full(cfg, items, marks)
+    calls: list[float] = []
+    real = bursts.judge
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(float(kwargs["now"]))  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bursts, "judge", counted)
+    got = engine.replay(cfg, items, marks)
+    assert got == expected
+    assert [d.severity for d in got if d.rule == "bursts"] == [CRITICAL, OK]  # fired, then over
+    instants = len({item.time for item in items})
+    buckets = 7200 / 30
+    assert instants > 6000
+    # One call per bucket closed, a few at the mark, the grace's end and the watch's end; the
+    # dressing of the two decisions calls it too.
+    assert len(calls) <= buckets + 10
 
 
 def test_a_bad_bucket_is_measured_from_the_reference_quantile_with_both_margins():
