@@ -402,14 +402,17 @@ def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     assert totals.counts.tp >= 61
     assert (totals.counts.recall or 0.0) >= 0.98
     assert totals.median_delay is not None
-    assert totals.median_delay <= 120.0
+    assert totals.median_delay <= 65.0  # 120 s before the early start (round 9)
     halves = {half.name: half.totals for half in whole_corpus.groups(by="half")}
     # Design 60 s -> 65 s since unit-gave-up rolls back at once only for the service's own
     # units (round 7): fault-systemd-unit-b, a unit that is not the service failing again and
     # again, is caught at its second failure (255 s, by unit-failures) instead of its first
     # give-up (0 s). A lowered ceiling, knowingly: a login helper hitting its start limit once
-    # (held-out-5's healthy-motd-unit-fails) is no longer rolled back.
-    for name, ceiling in (("design", 65.0), ("held-out", 120.0)):
+    # (held-out-5's healthy-motd-unit-fails) is no longer rolled back. Round 9: 60 s and 73 s
+    # since the regression rule's early start flags a large step inside the grace at the
+    # grace's end (fault-latency-regression-a..d, fault-real-latency-1, fault-real-p99-1: 120
+    # -> 60 s).
+    for name, ceiling in (("design", 60.0), ("held-out", 73.0)):
         assert halves[name].counts.fn == 0, name
         median = halves[name].median_delay
         assert median is not None, name

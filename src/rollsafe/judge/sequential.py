@@ -151,6 +151,38 @@ it (the canary exceeds the ``k``-th of ``m`` exchangeable peers with probability
 ``(m - k + 1) / (m + 1)``, whatever came before), so wealth begun at any fixed bucket is a
 test supermartingale in the one filtration, and the union bound gives ``alpha`` again.
 
+**Early start** (against self, ``aggregate: quantile`` with ``top``, a rule as configured:
+not a tier's). The grace is a fixed wait for the restart's warm-up, and a step that begins
+inside it (a release slow from its first minute of real traffic, after a calm restart) waits
+for its end, then two buckets: 120 s after a step at half the grace. The cold start already
+decides from data whether the restart was warm, so the grace need not be waited out when
+the restart was seen calm and the change is far above anything the hour before showed. A
+third kind of test begins at a fixed time, halfway through the grace on a bucket boundary
+(60 s with the default 2 minutes and 30 s buckets), and ends two buckets after the grace:
+the top component alone (exceedances of ``g`` of the reference's highest bucket, the urn
+Beta(1, n), the one alternative :data:`EARLY_ALTERNATIVE`, "every bucket from here"), at
+``alpha EARLY_SHARE`` (bar 6,667 at 0.001: two buckets above the top, up to 7,268, reach
+it; one, 120, does not), taken from the late starts' quarter (1/4 -> 0.1 of alpha: their
+bars 2.5 times higher), not from the test from the grace (its moderate steps sit near its
+bar: the corpus's ``fault-p99-cpu-real`` crossed it 2% above, and at 0.65 of alpha instead
+of 0.75 was flagged 9 minutes later; a watch without late starts gives it from there). It runs
+only when every bucket since the upgrade before its start has data and none is above ``g``
+of the lowest reference quantile (the cold start's bar): a restart not seen (no data: the
+service was down) or not calm is left to the grace and its holds. A step at half the grace
+is then flagged at the grace's end, 60 s after its onset instead of 120 s. Why the bound
+holds: it is one more test begun at a fixed time on buckets of its own (like a late start:
+a test supermartingale in its own filtration, monotone in its exceedances, so the margin's
+argument applies), run or not on data before its start (a predictable choice), and stopped
+at a fixed time; the union bound over the test from the grace, the late starts and it gives
+``0.75 + 0.1 + 0.15 = 1`` times alpha. What it does not do: a step present from the upgrade
+is a cold start (the early start does not run); a step during its span after healthy buckets
+meets the exchangeable alternative's penalty (two healthy buckets first: it cannot cross)
+and is the test from the grace's, as before; under wander the reference's effective size is
+small and two buckets above its top are worth far less (AR(1) phi 0.7: ~200). Evidence:
+``early_start_s``, ``early_ran``, ``early_e_value``, ``early_e_threshold``, and ``fired_by:
+early`` with ``fired_start_s`` when it flagged the watch (the fleet veto then asks a peer
+the test from that time, like a late start's).
+
 **Tiers** (``slow``). The margin is what healthy shifts (a busy hour, a warm-up, a daily
 cycle, canary-vs-fleet noise) stay below, so it is set at a change that size is always a
 regression: x2 latency, +1 point of errors. A smaller change can be as real (1.6x latency
@@ -669,8 +701,12 @@ def late_starts(rule: models.RegressionRule, width: float) -> tuple[tuple[int, f
 
 
 def _main_alpha(rule: models.RegressionRule, width: float) -> float:
-    """The share of alpha the test from the grace is run at (all of it without late starts)."""
-    return rule.alpha * (1.0 - _late_share(rule)) if late_starts(rule, width) else rule.alpha
+    """The share of alpha the test from the grace is run at (all of it without late starts
+    and without an early start; an early start takes half its share from each)."""
+    early = _early_share(rule, width)
+    if late_starts(rule, width):
+        return rule.alpha * (1.0 - _late_share(rule))
+    return rule.alpha * (1.0 - early)
 
 
 def _late_share(rule: models.RegressionRule) -> float:
@@ -682,7 +718,8 @@ def _late_share(rule: models.RegressionRule) -> float:
 
 def _new_lates(rule: models.RegressionRule, width: float) -> list[_Late]:
     starts = late_starts(rule, width)
-    weight = _late_share(rule) / len(starts) if starts else 0.0
+    share = _late_share(rule) - _early_share(rule, width)
+    weight = share / len(starts) if starts else 0.0
     return [_Late(index, offset, weight) for index, offset in starts]
 
 
@@ -730,6 +767,8 @@ class Watch:
     # from the grace did, or none yet).
     late: list[_Late] | None = None
     fired: _Late | None = None
+    # The early start (see the module notes): its test, once its first bucket closed.
+    early: _Early | None = None
     outcome_key: object = None
     quick: object = None  # what the last full evaluation read (see judge_self)
     outcome: rules.Outcome | None = None
@@ -766,6 +805,7 @@ class Watch:
         self.cold = self.cold_factor = None
         self.late = None
         self.fired = None
+        self.early = None
         self.outcome_key = self.outcome = self.quick = None
         if self.trail is not None:
             self.trail = []
@@ -1200,6 +1240,7 @@ def _judge_self_tier(
         width,
         closed,
         now < start,
+        int((now - reference_at) // width),  # an early start's bucket closed (before start)
         window.range(-math.inf, now).identity,
     )
     if state.quick == quick and state.outcome is not None:
@@ -1255,13 +1296,24 @@ def _judge_self_tier(
         width=width,
         shared=shared,
     )
-    if now < start:
+    if _early_flagged(
+        rule,
+        state,
+        window,
+        reference,
+        reference_at=reference_at,
+        now=now,
+        width=width,
+        shared=shared,
+    ):
+        phase = "watching"  # flagged by the early start, maybe before the grace's end
+    elif now < start:
         phase = "warmup"
     elif state.began is None and state.holds:
         phase = "settling"
     else:
         phase = "watching"
-    outcome_key = (state.done, state.counted, phase)
+    outcome_key = (state.done, state.counted, phase, state.early and state.early.key)
     if state.outcome is not None and state.outcome_key == outcome_key:
         return state.outcome
     if state.cold is not None:
@@ -1987,6 +2039,7 @@ def _describe(
         "no_data": state.used == 0,
     }
     evidence.update(_late_evidence(rule, state, width))
+    evidence.update(_early_evidence(rule, state))
     side = "the baseline cohort" if rule.against == "cohort" else "before the upgrade"
     if now_value is None:
         head = f"{rule.probe} {label}: no bucket after the upgrade yet"
@@ -1999,8 +2052,11 @@ def _describe(
     counts = f"{state.used} buckets of {_duration(width)} after the upgrade" + (
         f", {reference.buckets} before" if rule.against == "self" else ""
     )
+    early = state.early
     if breached and state.fired is not None:
         verdict = _late_words(rule, state.fired, evidence)
+    elif breached and early is not None and early.crossed == state.crossed:
+        verdict = _early_words(rule, early)
     elif breached and reference.alpha_test >= rule.alpha:
         verdict = f"e-value {_big(peak)} reached 1/alpha = {_big(bar)} (alpha {rule.alpha:g})"
     elif breached:
@@ -2038,6 +2094,15 @@ def _late_evidence(rule: models.RegressionRule, state: Watch, width: float) -> d
     lates = state.late if state.late is not None else _new_lates(rule, width)
     fired = state.fired
     best = max(lates, key=lambda late: (late.peak, -late.start), default=None)
+    early = state.early
+    fired_by: str | None = None
+    fired_start: float | None = None
+    if fired is not None:
+        fired_by, fired_start = "late", fired.offset
+    elif early is not None and state.crossed is not None and early.crossed == state.crossed:
+        fired_by, fired_start = "early", early.offset  # a test begun at a fixed time, too
+    elif state.crossed is not None:
+        fired_by = "start"
     return {
         "late_starts_s": [late.offset for late in lates],
         "late_e_threshold": 1.0 / (rule.alpha * lates[0].weight) if lates else None,
@@ -2045,8 +2110,8 @@ def _late_evidence(rule: models.RegressionRule, state: Watch, width: float) -> d
         "late_best_e_value": (
             math.exp(min(best.peak, 700.0)) if best is not None and best.peak > 0 else None
         ),
-        "fired_by": None if state.crossed is None else ("late" if fired else "start"),
-        "fired_start_s": (fired.offset if fired is not None else None),
+        "fired_by": fired_by,
+        "fired_start_s": fired_start,
     }
 
 
@@ -2097,3 +2162,169 @@ def _cold_words(state: Watch) -> str:
 
 def _big(x: float) -> str:
     return f"{x:.3g}" if x < 1e4 else f"{x:.2e}"
+
+
+# --------------------------------------------------------------------------- early start
+
+# The early start's share of the rule's alpha (module notes, "Early start"), taken from the
+# late starts' quarter (their bars 2.5 times higher, 0.92 nats: a late start carries burns
+# that begin far from the upgrade, already slow) and not from the test from the grace,
+# which carries the moderate steps near its bar (the corpus's `fault-p99-cpu-real` crosses
+# it 2% above 1/(0.75 alpha); at 0.65 of alpha it was flagged 9 minutes later). Its bar is
+# 6,667 at 0.001, and two buckets above the reference's highest are worth up to 7,268
+# against the urn's Beta(1, 120), with the alternative below: a step flagged at the grace's
+# end, not two buckets after it.
+EARLY_SHARE = 0.15
+# The early start's one alternative, Beta(64, 1/2) (mean 0.99): "from its start, every
+# bucket is above the reference's highest". Sharper than the top component's (8, 1/2): the
+# early start has no other use, and two buckets of it must clear a bar 5 times the main
+# test's (0.98 of the urn's odds against 0.89).
+EARLY_ALTERNATIVE = (64.0, 0.5)
+
+
+@dataclass(slots=True)
+class _Early:
+    """The early start's test for one watch (see ``_judge_early``): computed afresh whenever
+    a bucket of its short span closes or an observation arrives in it."""
+
+    key: tuple[int, int] = (-1, -1)  # (buckets closed, observations up to their end)
+    offset: float = 0.0  # seconds from the upgrade to its first bucket
+    why: str = ""  # "": it ran; else why it did not ("grace": the restart not seen calm)
+    used: int = 0
+    exceeded: int = 0
+    peak: float = -math.inf
+    crossed: float | None = None
+
+
+def early_start(rule: models.RegressionRule, width: float) -> float | None:
+    """Where the early start's test begins, in seconds after the upgrade (None: the rule has
+    none). Only a rule as configured (not a tier's or a witness's test, which the judge makes
+    with their own share of alpha), against self, on quantiles with ``top``: halfway through
+    the grace, on a bucket boundary, with at least one whole bucket of grace before it."""
+    if rule.against != "self" or rule.aggregate != "quantile" or not rule.top:
+        return None
+    if rule._late_share is not None:  # a tier's or a witness's rule: their alpha is split
+        return None
+    buckets = int(rule.grace // width) // 2
+    if buckets < 1:
+        return None
+    return rule.grace - buckets * width
+
+
+def _early_share(rule: models.RegressionRule, width: float) -> float:
+    return EARLY_SHARE if early_start(rule, width) is not None else 0.0
+
+
+def _judge_early(
+    rule: models.RegressionRule,
+    state: Watch,
+    window: windows.Window,
+    reference: _Reference,
+    *,
+    reference_at: float,
+    now: float,
+    width: float,
+    shared: _Shared | None,
+) -> _Early | None:
+    """The early start's test at ``now`` (module notes, "Early start"): the reference's top
+    component alone, on the buckets from ``early_start`` to two buckets after the grace, at
+    ``alpha * EARLY_SHARE``; run only when every bucket before it since the upgrade has data
+    and none is above the lowest threshold (the restart was seen, and seen calm)."""
+    offset = early_start(rule, width)
+    if offset is None or not reference.top:
+        return None
+    first = reference_at + offset
+    span = round((rule.grace - offset) / width) + 2
+    closed = min(span, _closed(first, min(now, reference_at + rule.watch), width))
+    seen = len(window.range(reference_at, first + closed * width, closed="left"))
+    early = state.early
+    if early is not None and early.key == (closed, seen):
+        return early
+    early = state.early = _Early(key=(closed, seen), offset=offset)
+    if closed == 0:
+        return early
+    bar = margin(rule, min(reference.levels))
+    for index in range(round(offset / width)):
+        lo = reference_at + index * width
+        _, got = _bucket_at(rule, window, lo, lo + width, shared)
+        if got is None or got.stat > bar:
+            early.why = "grace"  # a restart not seen, or not calm: the grace's own holds
+            return early
+    a0, b0 = reference.urns[-1]
+    threshold = reference.thresholds[-1]
+    log_bar = -math.log(rule.alpha * EARLY_SHARE)
+    for index in range(closed):
+        lo = first + index * width
+        _, got = _bucket_at(rule, window, lo, lo + width, shared)
+        if got is None:
+            continue
+        early.used += 1
+        if threshold is not None and got.stat > threshold:
+            early.exceeded += 1
+        log_e = _early_log_e(early.exceeded * reference.scale, early.used * reference.scale, a0, b0)
+        early.peak = max(early.peak, log_e)
+        if log_e >= log_bar and early.crossed is None:
+            early.crossed = lo + width
+    return early
+
+
+def _early_log_e(exceeded: float, trials: float, a0: float, b0: float) -> float:
+    """log e-value of the early start: :func:`polya_log_e`'s top component with the one
+    alternative :data:`EARLY_ALTERNATIVE`, taken as ``a >= a0``, ``b <= b0`` (so the ratio
+    grows with the exceedances, as the margin's argument needs)."""
+    s, f = exceeded, trials - exceeded
+    a, b = max(a0, EARLY_ALTERNATIVE[0]), min(b0, EARLY_ALTERNATIVE[1])
+    alternative = _log_beta(s + a, f + b) - _log_beta(a, b)
+    return alternative - (_log_beta(s + a0, f + b0) - _log_beta(a0, b0))
+
+
+def _early_flagged(
+    rule: models.RegressionRule,
+    state: Watch,
+    window: windows.Window,
+    reference: _Reference,
+    *,
+    reference_at: float,
+    now: float,
+    width: float,
+    shared: _Shared | None,
+) -> bool:
+    """Judge the early start and let it flag the watch when it crossed first; whether the
+    watch is flagged by it."""
+    early = _judge_early(
+        rule,
+        state,
+        window,
+        reference,
+        reference_at=reference_at,
+        now=now,
+        width=width,
+        shared=shared,
+    )
+    if early is None or early.crossed is None:
+        return False
+    if state.crossed is None or early.crossed < state.crossed:
+        state.crossed, state.fired = early.crossed, None
+    return early.crossed == state.crossed
+
+
+def _early_evidence(rule: models.RegressionRule, state: Watch) -> dict[str, Any]:
+    early = state.early
+    if early is None:
+        return {}
+    return {
+        "early_start_s": early.offset,
+        "early_ran": early.why == "",
+        "early_e_value": math.exp(min(early.peak, 700.0)) if early.used else None,
+        "early_e_threshold": 1.0 / (rule.alpha * EARLY_SHARE),
+    }
+
+
+def _early_words(rule: models.RegressionRule, early: _Early) -> str:
+    return (
+        f"e-value {_big(math.exp(min(early.peak, 700.0)))} of the early start's test (from "
+        f"{_duration(early.offset)} after the upgrade, the reference's highest bucket alone: "
+        f"{early.exceeded} of {early.used} buckets above its margin) reached 1/(alpha x "
+        f"{EARLY_SHARE:g}) = "
+        f"{_big(1.0 / (rule.alpha * EARLY_SHARE))} (alpha {rule.alpha:g})"
+    )

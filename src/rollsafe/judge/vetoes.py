@@ -368,7 +368,9 @@ class Veto:
             return None
         tier = evidence.get("tier")
         tier_name = tier if isinstance(tier, str) else None
-        start = evidence.get("fired_start_s") if evidence.get("fired_by") == "late" else None
+        # A late or an early start is a test begun at a fixed time: the peer's witness too.
+        fixed = evidence.get("fired_by") in ("late", "early")
+        start = evidence.get("fired_start_s") if fixed else None
         start_s = float(start) if isinstance(start, int | float) else None
         alpha = WITNESS_ALPHA / max(1, peers)
         key = (rule.id, tier_name, start_s, alpha)

@@ -205,8 +205,10 @@ def test_a_latency_regression_after_the_upgrade_is_critical_with_readable_eviden
     assert ev["buckets"] > 0
     assert 3.0 < ev["increase"] < 5.5
     assert "before the upgrade" in found.summary
-    # Three quarters of alpha are the test's from the start, a quarter the late starts'.
+    # 3/4 of alpha are the test's from the start, 0.1 the late starts', 0.15 the early
+    # start's (the reference's highest bucket alone, from halfway through the grace).
     assert round(ev["e_threshold"]) == 1333
+    assert round(ev["early_e_threshold"]) == 6667
     assert "of the test from the start reached 1/(alpha x 0.75) = 1.33e+03" in found.summary
     assert ev["fired_by"] == "start"
     assert ev["late_starts_s"] == [900.0, 1500.0, 2100.0, 2700.0]  # a 1-hour watch
@@ -531,6 +533,7 @@ def test_a_step_regression_after_the_grace_is_not_held():
     ev = found.evidence
     assert (ev["warmup"], ev["cold_start"], ev["test_from"]) == ("grace", False, MARK + 60)
     assert ev["crossed_at"] <= MARK + 120 + 120
+    assert ev["fired_by"] == "start"  # the early start, from 30 s, met three healthy buckets
     assert "fell until" not in found.summary
     assert "cold start" not in found.summary
 
@@ -663,7 +666,7 @@ def test_a_regression_that_begins_half_an_hour_after_the_upgrade_is_flagged_by_a
     assert f"of the test started {when} after the upgrade" in found.summary
     assert "(a late start: the buckets before it do not count)" in found.summary
     # a quarter of alpha over the 1-hour watch's 4 starts: 1 / (alpha / 16)
-    assert "reached 1/(alpha x 0.0625) = 1.60e+04 (alpha 0.001)" in found.summary
+    assert "reached 1/(alpha x 0.025) = 4.00e+04 (alpha 0.001)" in found.summary
     # The same answer from a judge asked after every minute (its state folded forward).
     live = engine.Engine(config(LATENCY, probes=PROBES))
     live.mark(upgrade(MARK))
@@ -682,7 +685,8 @@ def test_a_healthy_watch_has_no_late_crossing():
     assert found.severity == OK
     assert ev["fired_by"] is None
     assert ev["fired_start_s"] is None
-    assert ev["late_e_threshold"] == pytest.approx(16_000)
+    # A quarter of alpha less the early start's 0.15, over 4 starts.
+    assert ev["late_e_threshold"] == pytest.approx(1 / (0.001 * 0.1 / 4))
 
 
 def test_a_late_error_ratio_regression_is_flagged_by_a_late_two_sample_test():
@@ -738,14 +742,18 @@ def test_the_tiers_split_alpha_so_that_they_add_up_to_the_rules():
     assert (fast.min_ratio, fast.min_delta) == (2.0, 0.05)
     untiered = rule.model_copy(update={"slow": None})
     assert sequential.tiers(untiered) == (untiered, None)
+    # Untiered, the early start's share comes out of the late starts': still alpha in all.
+    main, late, starts = _bars(untiered)
+    early = 1 / (rule.alpha * sequential.EARLY_SHARE)
+    assert 1 / main + starts / late + 1 / early == pytest.approx(rule.alpha)
     spent = 0.0
     for tier in (fast, slow):
         main, late, starts = _bars(tier)
         spent += 1 / main + starts / late
     # Every test of both tiers, from the upgrade and late, adds up to the rule's alpha.
     assert spent == pytest.approx(rule.alpha)
-    # The fast tier's test from the upgrade keeps 3/4 of alpha, as without tiers; its late
-    # starts get what the slow tier left of the quarter they had.
+    # The fast tier's test from the upgrade keeps 3/4 of alpha, as without tiers (a tier has
+    # no early start); its late starts get what the slow tier left of the quarter they had.
     main, late, starts = _bars(fast)
     assert main == pytest.approx(_bars(untiered)[0])
     assert starts / late == pytest.approx(rule.alpha * (0.25 - 0.125))
