@@ -1036,7 +1036,7 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
         # upgrade 2 h later joins it); fault-latency-batch-runner-lock and
         # fault-unit-docker-start-limit-batch caught (parity: batch-host's latency-up,
         # unit-took-jobs-down): TP 33 -> 36, FN 3 -> 0.
-        _Floors(recordings=59, tp=36, fp=1, fn=0, precision=0.97, recall=1.0, median=397.0),
+        _Floors(recordings=59, tp=36, fp=1, fn=0, precision=0.97, recall=1.0, median=398.5),
         missed=HELD_OUT_7_MISSED,
         rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
     )
@@ -1046,8 +1046,6 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
 # (TP 35, FP 3, FN 5, TN 36; precision 0.921, recall 0.875, median 220 s). Floors set by the
 # lead at those untuned figures; every miss and false rollback listed with its reason.
 HELD_OUT_8_MISSED = {
-    # the batch runner's check slower over real Linux syslog: batch-host judges no latency
-    "fault-latency-batch-over-linux-real",
     # memory fills like a cache first: memory-trend 3.6 %/h ("slowing"), under its 3.9 %/h
     "fault-leak-cache-shape-then-grows",
     # PostgreSQL's own "terminated by signal 9": no rule reads it as an OOM kill
@@ -1076,7 +1074,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
     _hold_floors(
         whole_corpus,
         HELD_OUT_8,
-        _Floors(recordings=67, tp=35, fp=3, fn=5, precision=0.92, recall=0.87, median=220.0),
+        # Round 9's first wave (no helper saw held-out-8): fault-latency-batch-over-linux-real
+        # caught at 150 s by batch-host's new latency-up (parity, designed on held-out-7's
+        # runner-lock shape): TP 35 -> 36, FN 5 -> 4, median 220 -> 217.5 s.
+        _Floors(recordings=67, tp=36, fp=3, fn=4, precision=0.92, recall=0.9, median=217.5),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )
