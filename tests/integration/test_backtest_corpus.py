@@ -407,7 +407,10 @@ def test_shipped_presets_hold_their_measured_recall_and_delay_on_the_corpus(
     # again, is caught at its second failure (255 s, by unit-failures) instead of its first
     # give-up (0 s). A lowered ceiling, knowingly: a login helper hitting its start limit once
     # (held-out-5's healthy-motd-unit-fails) is no longer rolled back.
-    for name, ceiling in (("design", 65.0), ("held-out", 120.0)):
+    # Design 65 -> 60 s (round 9): owserver's refused restart right after its failed run
+    # ('exit-code') is a second failure, so fault-systemd-unit-b is caught at 15 s by
+    # unit-failures (the systemd_failure preset, docs/presets.md round 9). A raised ceiling.
+    for name, ceiling in (("design", 60.0), ("held-out", 120.0)):
         assert halves[name].counts.fn == 0, name
         median = halves[name].median_delay
         assert median is not None, name
@@ -960,7 +963,13 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
     _hold_floors(
         whole_corpus,
         HELD_OUT_7,
-        _Floors(recordings=59, tp=33, fp=1, fn=3, precision=0.97, recall=0.91, median=397.0),
+        # Median 397 -> 330 s (round 9, log events): a refused restart after the unit's
+        # failed run or automatic restart is a second failure (fault-unit-start-limit-every-
+        # 10min 615 -> 15 s), a hung task reported without "INFO:" is a lockup
+        # (fault-hung-mount-no-info-batch 1,593 -> 250 s), one program crashing at a steady
+        # pace rolls back at its third crash (fault-segfault-jemalloc-web2-late 1,680 ->
+        # 1,125 s). A raised floor.
+        _Floors(recordings=59, tp=33, fp=1, fn=3, precision=0.97, recall=0.91, median=330.0),
         missed=HELD_OUT_7_MISSED,
         rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
     )
