@@ -15,7 +15,7 @@ import pytest
 from rollsafe.config import models
 from rollsafe.config.presets import expanding
 from rollsafe.detect.probes import logevents, logs
-from rollsafe.domain import ids, observations
+from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine, programs
 
 # (public source, a crash report's line, the program it names)
@@ -92,7 +92,7 @@ def _crash(at: float, line: str) -> observations.Observation:
     )
 
 
-def _decisions(crashes: list[observations.Observation]) -> dict[str, str]:
+def _judged(crashes: list[observations.Observation]) -> list[verdicts.Decision]:
     config = models.RollsafeConfig.model_validate(
         {
             "targets": [{"id": "web-1", "labels": {"role": "web"}}],
@@ -131,10 +131,14 @@ def _decisions(crashes: list[observations.Observation]) -> dict[str, str]:
     for obs in fed:
         if obs.time <= now:
             judge.observe(obs)
+    return judge.evaluate("web-1", now=now)
+
+
+def _decisions(crashes: list[observations.Observation]) -> dict[str, str]:
     wanted = {"segfault-steady-loop", "segfaults-repeat", "segfault-loop"}
     return {
         str(d.rule).split(".")[-1]: d.severity.label
-        for d in judge.evaluate("web-1", now=now)
+        for d in _judged(crashes)
         if str(d.rule).split(".")[-1] in wanted
     }
 
@@ -148,6 +152,18 @@ def test_one_program_crashing_at_a_steady_pace_rolls_back_at_its_third_crash() -
         **OK,
         "segfault-steady-loop": "critical",
     }
+
+
+def test_the_evidence_names_the_program_and_its_pace() -> None:
+    [leaf] = [
+        d for d in _judged([_crash(t, RSPAMD) for t in STEADY]) if d.rule.endswith("same-program")
+    ]
+    assert (leaf.evidence["program"], leaf.evidence["steady"], leaf.evidence["sum"]) == (
+        "rspamd",
+        1.5,
+        3.0,
+    )
+    assert leaf.summary.endswith("; crashes of rspamd at a steady pace")
 
 
 def test_crashes_of_several_programs_are_not_added_up() -> None:
