@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import conditions, trend, units, victims, windows
+from rollsafe.judge import conditions, programs, trend, units, victims, windows
 
 __all__ = [
     "EPSILON",
@@ -664,8 +664,11 @@ def _rate_per_period(
 def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcome:
     total, counted = _sum_values(values)
     left_out: list[str] = []
+    program: str | None = None
     if rule.processes is not None:
         total, left_out = _guarded_total(rule.processes, values)
+    elif rule.same_program:
+        total, program = _busiest_program(rule, values)
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "window_s": rule.window,
@@ -690,7 +693,41 @@ def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcom
         evidence.update(processes=rule.processes, not_guarded=left_out)
         if left_out:
             summary += f"; not counted, kills of {', '.join(left_out)} (not in processes)"
+    if rule.same_program:
+        evidence.update(program=program, steady=rule.steady)
+        pace = "" if rule.steady is None else " at a steady pace"
+        if program is None:
+            summary += f"; no program crashed{pace}"
+        else:
+            summary += f"; crashes of {program or 'an unnamed program'}{pace}"
     return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+def _busiest_program(rule: models.RateRule, values: windows.Span) -> tuple[float, str | None]:
+    """The span's crashes of the program that crashed most (``judge.programs``), among those
+    whose crashes came at a steady pace when the rule asks for one; (0, None) when none."""
+    totals: dict[str, float] = {}
+    times: dict[str, list[float]] = {}
+    for obs in values.values():
+        number = conditions.field_of(obs, "value")
+        if number is None or number <= 0:
+            continue
+        name = programs.named(obs.text)
+        totals[name] = totals.get(name, 0.0) + number
+        # Several crashes in one observation share its time (a gap of 0: not steady).
+        times.setdefault(name, []).extend([obs.time] * max(1, int(number)))
+    steady = rule.steady
+    eligible = [
+        (total, name)
+        for name, total in totals.items()
+        if steady is None or programs.steady(sorted(times[name]), steady)
+    ]
+    if not eligible:
+        return 0.0, None
+    # The busiest; among as busy, the first name in order, so the outcome never depends on
+    # the order observations came in.
+    total, name = min(eligible, key=lambda item: (-item[0], item[1]))
+    return total, name
 
 
 def _guarded_total(patterns: Sequence[str], values: windows.Span) -> tuple[float, list[str]]:
@@ -1088,6 +1125,8 @@ def _decide_rate(
     total, counted = _sum_values(values)
     if rule.processes is not None:  # the same sum ``_rate`` describes
         total, _ = _guarded_total(rule.processes, values)
+    elif rule.same_program:
+        total, _ = _busiest_program(rule, values)
     per_period = _rate_per_period(rule, total, counted, covered)
     severity = _decided(rule, None if per_period is None else per_period > rule.above)
     if window is None:

@@ -401,6 +401,17 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         2,
     ),
     (
+        "lockup",  # a hung task as a dmesg reader quotes it: no "INFO:" prefix
+        "https://github.com/leptonai/gpud/pull/405",
+        [
+            "task jfsmount:136986 blocked for more than 120 seconds.",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "task:jfsmount        state:D stack:    0 pid: 9831 ppid:  9614 flags:0x00000004",
+        ],
+        1,
+        2,
+    ),
+    (
         "lockup",  # several hung tasks in a row, a task name with ":" in it
         "https://github.com/sonic-net/sonic-buildimage/issues/4822",
         [
@@ -516,7 +527,8 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
     ),
     # ------------------------------------------------------------------ systemd_failure
     (
-        "systemd_failure",  # a crash, then the restart limit: one failure episode of one unit
+        "systemd_failure",  # a crash, its restart, then the start limit: the run failed, and
+        # systemd refused the restart (a unit that ended again and again within seconds)
         "https://github.com/brocaar/chirpstack-application-server/issues/337",
         [
             "Jul 12 08:48:45 ubuntu systemd[1]: loraserver.service: Main process exited, "
@@ -534,8 +546,79 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
             "Jul 12 08:48:45 ubuntu systemd[1]: loraserver.service: Failed with result "
             "'start-limit-hit'.",
         ],
+        2,
+        8,
+    ),
+    (
+        "systemd_failure",  # the start limit right after a failed run: systemd keeps the run's
+        # result ('exit-code'); the run and the refused restart are two failures
+        "https://github.com/owfs/owfs/issues/116",
+        [
+            "owserver.service: Start request repeated too quickly.",
+            "owserver.service: Failed with result 'exit-code'.",
+            "Failed to start owserver.service - Backend server for 1-wire control.",
+        ],
+        2,
+        3,
+    ),
+    (
+        "systemd_failure",  # RestartSec=1s: the sixth automatic restart is refused
+        "https://github.com/David00/rpi-power-monitor/issues/39",
+        [
+            "power-monitor.service: Service RestartSec=1s expired, scheduling restart.",
+            "power-monitor.service: Scheduled restart job, restart counter is at 6.",
+            "Stopped Raspberry Pi Power Monitor.",
+            "power-monitor.service: Start request repeated too quickly.",
+            "power-monitor.service: Failed with result 'start-limit-hit'.",
+            "Failed to start Raspberry Pi Power Monitor.",
+        ],
+        2,
+        3,
+    ),
+    (
+        "systemd_failure",  # Restart=always without RestartSec: the fifth restart hits the limit
+        "https://github.com/henrygd/beszel/pull/311",
+        [
+            "beszel-hub.service: Scheduled restart job, restart counter is at 5.",
+            "beszel-hub.service: Start request repeated too quickly.",
+            "beszel-hub.service: Failed with result 'start-limit-hit'.",
+            "Failed to start Beszel Hub Service.",
+        ],
+        2,
+        3,
+    ),
+    (
+        "systemd_failure",  # a path-triggered unit started too often: refused, never restarted
+        # by systemd and no run failed; one failure
+        "https://github.com/balena-os/meta-balena/issues/1752",
+        [
+            "config-json.service: Start request repeated too quickly.",
+            "config-json.service: Failed with result 'start-limit-hit'.",
+            "Failed to start Config.json watcher service.",
+        ],
         1,
-        7,
+        3,
+    ),
+    (
+        "systemd_failure",  # an older systemd: failed state, then the start limit; one failure
+        "https://github.com/NVIDIA/nvidia-container-runtime/issues/45",
+        [
+            "docker.service: Unit entered failed state.",
+            "docker.service: Failed with result 'start-limit-hit'.",
+        ],
+        1,
+        2,
+    ),
+    (
+        "systemd_failure",  # systemd 215-era restart wording after a core dump: one failure
+        "https://github.com/systemd/systemd/issues/13574",
+        [
+            "iot.service: main process exited, code=dumped, status=11/SEGV",
+            "Unit iot.service entered failed state.",
+            "iot.service holdoff time over, scheduling restart.",
+        ],
+        1,
+        3,
     ),
     (
         "systemd_failure",  # a start that fails in ExecStartPre (journalctl -x annotations)
@@ -901,6 +984,45 @@ def test_a_crash_loop_counts_every_crash() -> None:
         "systemd[1]: app.service: Scheduled restart job, restart counter is at 1.",
     ]
     assert _count("systemd_failure", crash * 3).events == 3
+
+
+def test_a_restart_systemd_scheduled_is_no_failure_by_itself() -> None:
+    # Restart=always restarts clean exits too (a worker that exits after N jobs): the restart
+    # lines say nothing failed; with the run's failure they add nothing either.
+    # https://github.com/miniflux/v2/issues/339
+    restart = "miniflux.service: Scheduled restart job, restart counter is at 5."
+    assert _count("systemd_failure", [restart, restart]).events == 0
+    crash = [
+        "miniflux.service: Main process exited, code=exited, status=1/FAILURE",
+        "miniflux.service: Failed with result 'exit-code'.",
+        restart,
+    ]
+    assert _count("systemd_failure", crash).events == 1
+    # ... and the message of an event is its first counted line, not a restart line.
+    # https://github.com/David00/rpi-power-monitor/issues/39
+    found = _count(
+        "systemd_failure",
+        [
+            "power-monitor.service: Scheduled restart job, restart counter is at 6.",
+            "power-monitor.service: Start request repeated too quickly.",
+        ],
+    )
+    assert (found.events, found.message) == (
+        2,
+        "power-monitor.service: Start request repeated too quickly.",
+    )
+
+
+def test_a_refusal_counts_twice_once_only() -> None:
+    # The refusal's second line (its result) adds nothing more: one run, one refused restart.
+    # https://github.com/brocaar/chirpstack-application-server/issues/337
+    lines = [
+        "loraserver.service: Main process exited, code=exited, status=1/FAILURE",
+        "loraserver.service: Start request repeated too quickly.",
+        "loraserver.service: Failed with result 'start-limit-hit'.",
+        "loraserver.service: Start request repeated too quickly.",
+    ]
+    assert _count("systemd_failure", lines).events == 2
 
 
 def test_clean_exits_and_stops_are_not_failures() -> None:

@@ -178,6 +178,29 @@ class RateRule(RuleBase):
         "counts. A list or one text of names separated by commas or spaces; absent: every kill",
     )
 
+    same_program: bool = Field(
+        default=False,
+        description="Count each crashed program apart (for a log probe with the segfault "
+        "preset: the task the event's line names, `python3[7777]: segfault at ...`); the rate "
+        "is the busiest program's. An observation naming none is a program of its own",
+    )
+    steady: float | None = Field(
+        default=None,
+        gt=1,
+        description="With `same_program`: a program counts only when its crashes in the window "
+        "come at a steady pace, at least three and the longest gap between two in a row at most "
+        "this many times the shortest (a supervisor restarting what crashes again; crashes at "
+        "random are seldom so even)",
+    )
+
+    @model_validator(mode="after")
+    def _program_options(self) -> RateRule:
+        if self.steady is not None and not self.same_program:
+            raise ValueError("`steady` needs `same_program: true`")
+        if self.same_program and self.processes is not None:
+            raise ValueError("give `processes` (OOM victims) or `same_program`, not both")
+        return self
+
     @field_validator("processes", mode="before")
     @classmethod
     def _split_processes(cls, value: object) -> object:

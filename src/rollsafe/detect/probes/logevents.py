@@ -68,6 +68,10 @@ class Cue:
     fresh: bool = False  # joins only an event that has no key yet
     within: int | None = None  # reach of this cue's lines, instead of the spec's
     key: re.Pattern[str] | None = None  # finds the key elsewhere in the line (user grouping)
+    # False: the line says something about an event (a restart systemd scheduled) without being
+    # a failure itself; an event made only of such lines is not counted (``EventSpec.twice``).
+    counts: bool = True
+    mark: str | None = None  # what the line says about its event, for ``EventSpec.twice``
     # Lower-case strings one of which every line the regex matches contains: a line holding
     # none of them is passed over without running the regex (most lines match nothing).
     needles: tuple[str, ...] = ()
@@ -94,6 +98,16 @@ class EventSpec:
     within_s: float | None = None  # seconds, when line times are known (module notes)
     # What an event's lines name as its subject (its ``name`` group): the OOM killer's victim.
     names: tuple[re.Pattern[str], ...] = ()
+    # An event holding a mark (``Cue.mark``) from each of these sets is two events: a unit that
+    # failed (or that systemd restarted) and whose next start systemd then refused (its start
+    # limit) failed twice, the run and the restart (see the systemd_failure preset).
+    twice: tuple[frozenset[str], ...] = ()
+
+    def weight(self, marks: set[str]) -> int:
+        """How many events an event with counted lines and ``marks`` is."""
+        if self.twice and all(marks & wanted for wanted in self.twice):
+            return 2
+        return 1
 
     @property
     def patterns(self) -> tuple[re.Pattern[str], ...]:
@@ -116,6 +130,8 @@ def _cue(
     fresh: bool = False,
     within: int | None = None,
     needles: tuple[str, ...] = (),
+    counts: bool = True,
+    mark: str | None = None,
 ) -> Cue:
     return Cue(
         re.compile(pattern, flags),
@@ -124,6 +140,8 @@ def _cue(
         fresh=fresh,
         within=within,
         needles=needles,
+        counts=counts,
+        mark=mark,
     )
 
 
@@ -259,8 +277,9 @@ PRESETS: dict[str, EventSpec] = {
             _cue(
                 r"\bWatchdog detected hard LOCKUP on cpu \d+", starts=True, needles=("hard lockup",)
             ),
+            # The "INFO: " prefix is missing where a dmesg reader strips the level word.
             _cue(
-                r"\bINFO: task \S+:\d+ blocked for more than \d+ seconds",
+                r"\b(?:INFO: )?task \S+:\d+ blocked for more than \d+ seconds",
                 starts=True,
                 needles=("blocked for more than",),
             ),
@@ -308,6 +327,17 @@ PRESETS: dict[str, EventSpec] = {
     # "Failed with result", "entered failed state", "Start request repeated too quickly" and
     # "Failed to start" lines that follow join it (by unit name, or by being close). So a crash
     # loop counts each crash, and one failure that logs five lines counts once.
+    #
+    # A restart that systemd refuses after the unit failed is a second failure: the start limit
+    # (StartLimitBurst starts within StartLimitIntervalSec, 5 in 10 s by default) is reached by a
+    # unit that systemd restarted and that ended again and again within seconds; then it stops
+    # restarting it, and the unit stays down. systemd says so when the refusal ("Start request
+    # repeated too quickly", result 'start-limit-hit') comes with the run's own failure (systemd
+    # keeps the run's result, e.g. 'exit-code', when the limit is hit right after it) or with
+    # its automatic restart ("Scheduled restart job, restart counter is at N", "hold-off time
+    # over, scheduling restart", "RestartSec=... expired, scheduling restart"; lines that count
+    # nothing alone: Restart=always restarts clean exits too). A refusal alone (a unit started
+    # too often by logins, a path or a timer, an operator's restarts) stays one failure.
     "systemd_failure": EventSpec(
         name="systemd_failure",
         cues=(
@@ -316,14 +346,25 @@ PRESETS: dict[str, EventSpec] = {
                 rf"(?!{_CLEAN_SIGNALS})|dumped|exited,? status=(?!0\b))",
                 starts=True,
                 needles=("process exited",),
+                mark="failed",
             ),
             _cue(
-                rf"{_UNIT}: Failed with result '[\w-]+'", flags=0, needles=("failed with result",)
+                rf"{_UNIT}: Failed with result 'start-limit-hit'",
+                flags=0,
+                needles=("failed with result",),
+                mark="refused",
+            ),
+            _cue(
+                rf"{_UNIT}: Failed with result '[\w-]+'",
+                flags=0,
+                needles=("failed with result",),
+                mark="failed",
             ),
             _cue(
                 rf"{_UNIT}: Start request repeated too quickly",
                 flags=0,
                 needles=("start request repeated",),
+                mark="refused",
             ),
             _cue(
                 rf"{_UNIT}: Unit entered failed state", flags=0, needles=("entered failed state",)
@@ -333,9 +374,18 @@ PRESETS: dict[str, EventSpec] = {
             ),
             _cue(rf"(?:^|\s){_UNIT} failed\.?\s*$", flags=0, needles=("failed",)),
             _cue(r"\bFailed to start \S.*\.\s*$", flags=0, needles=("failed to start",)),
+            _cue(
+                rf"{_UNIT}:? (?:Scheduled restart job, restart counter is at \d+|(?:Service )?"
+                r"hold-?off time over, scheduling restart|Service RestartSec=\S+ expired, "
+                r"scheduling restart)",
+                needles=("scheduling restart", "restart counter is at"),
+                counts=False,
+                mark="restarted",
+            ),
         ),
         within=50,
         within_s=120.0,
+        twice=(frozenset({"refused"}), frozenset({"failed", "restarted"})),
     ),
     # One event per orderly shutdown or reboot of the host: what systemd-logind, PID 1,
     # systemd-shutdown and the kernel log when a reboot was *asked for* (``reboot``,
@@ -545,10 +595,12 @@ class Found:
 
 @dataclass(slots=True)
 class _Event:
-    first: str
+    first: str | None  # its first counted line (None while only uncounted lines joined it)
     key: str | None
     last: int  # line number of its newest line
     last_time: float | None  # time of its newest line, when known
+    marks: set[str] = field(default_factory=set)  # what its lines said (``Cue.mark``)
+    weight: int = 0  # how many events it has counted for so far (``EventSpec.weight``)
 
 
 @dataclass(slots=True)
@@ -564,9 +616,10 @@ class _Grouper:
 
     def offer(
         self, line: str, low: str, number: int, time: float | None
-    ) -> tuple[bool, _Event | None, bool]:
-        """(matched a cue, the event it went to or None, that event is new); ``low`` is the
-        line in lower case, for the needles."""
+    ) -> tuple[bool, _Event | None, int]:
+        """(matched a cue, the event it went to or None, how many events the line added: 0,
+        1 for a new event, or more when the line made its event weigh more; see
+        ``EventSpec.twice``); ``low`` is the line in lower case, for the needles."""
         for cue in self.spec.cues:
             if cue.needles and not any(needle in low for needle in cue.needles):
                 continue
@@ -581,13 +634,26 @@ class _Grouper:
                     event.last_time = time
                     if event.key is None:
                         event.key = key
-                    return True, event, False
+                    return True, event, self._weigh(event, cue, line)
                 if cue.joins_only:
-                    return True, None, False
-            event = _Event(first=line, key=key, last=number, last_time=time)
+                    return True, None, 0
+            event = _Event(first=None, key=key, last=number, last_time=time)
             self.recent.append(event)
-            return True, event, True
-        return False, None, False
+            return True, event, self._weigh(event, cue, line)
+        return False, None, 0
+
+    def _weigh(self, event: _Event, cue: Cue, line: str) -> int:
+        """Take ``cue``'s line into ``event``; how many events that adds."""
+        if cue.mark is not None:
+            event.marks.add(cue.mark)
+        if cue.counts and event.first is None:
+            event.first = line
+        if event.first is None:
+            return 0  # only uncounted lines so far (a restart systemd scheduled)
+        weight = self.spec.weight(event.marks)
+        added = max(0, weight - event.weight)
+        event.weight = max(weight, event.weight)
+        return added
 
     def _joinable(
         self, cue: Cue, key: str | None, number: int, time: float | None
@@ -649,12 +715,12 @@ class Counter:
             needles = grouper.needles
             if needles is not None and not any(needle in low for needle in needles):
                 continue
-            matched, event, new = grouper.offer(line, low, self._number, time)
+            matched, event, added = grouper.offer(line, low, self._number, time)
             if not matched:
                 continue
-            if event is not None:
+            if event is not None and event.first is not None:
                 self._lines += 1
-                self._events += new
+                self._events += added
                 self._message = event.first
                 for pattern in grouper.spec.names:
                     named = pattern.search(line)
