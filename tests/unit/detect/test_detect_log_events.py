@@ -1230,7 +1230,9 @@ def test_observation_text_says_events_and_lines_when_an_event_took_several() -> 
 
 # --------------------------------------------------------------------------- real healthy noise
 
-KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "systemd_failure")
+# (and db_crash: no database crash report either; Hadoop's Java "FATAL" lines and Apache's
+# "[error]" lines are not one)
+KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "db_crash", "systemd_failure")
 # Nor an orderly shutdown or a boot: Loghub's Linux sample has "cupsd shutdown succeeded"
 # (a daemon's nightly restart), which is no reboot.
 HOST_STATES = ("shutdown", "boot", "reboot_expected")

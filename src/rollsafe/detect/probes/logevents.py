@@ -351,7 +351,8 @@ PRESETS: dict[str, EventSpec] = {
                 joins_only=True,
                 needles=("database system was interrupted",),
             ),
-            # PostgreSQL starting after it died without a shutdown checkpoint.
+            # PostgreSQL starting after it died without a shutdown checkpoint (also after an
+            # immediate-mode stop, `pg_ctl stop -m immediate`: one event, as a power cut).
             _cue(
                 r"\bdatabase system was not properly shut down; automatic recovery in progress",
                 needles=("not properly shut down",),
