@@ -33,6 +33,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "saturation": "promql",
     "lockups": "log",
     "segfaults": "log",
+    "db_crashes": "log",
     "unit_failures": "log",
     "unit_gave_up": "log",
 }

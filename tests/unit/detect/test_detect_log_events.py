@@ -878,6 +878,212 @@ RESTART_CASES: list[tuple[str, str, list[str], int, int]] = [
 ]
 CASES += RESTART_CASES
 
+# ------------------------------------------------------------------ a database's own crash log
+# What the database logs itself when it crashes (db_crash), for hosts whose kernel log is not
+# shipped. Each report is one event; orderly stops and the lines every backend repeats are not.
+PG_KILLED_RECOVERY = [  # PostgreSQL 12/13 in a container: a backend SIGKILLed, crash recovery
+    "LOG:  server process (PID 24643) was terminated by signal 9: Killed",
+    "LOG:  terminating any other active server processes",
+    "WARNING:  terminating connection because of crash of another server process",
+    "LOG:  all server processes terminated; reinitializing",
+    "LOG:  database system was interrupted; last known up at 2021-11-26 16:51:16 UTC",
+    "LOG:  database system was not properly shut down; automatic recovery in progress",
+    "LOG:  redo is not required",
+    "LOG:  database system is ready to accept connections",
+]
+DB_CRASH_CASES: list[tuple[str, str, list[str], int, int]] = [
+    (
+        "db_crash",
+        "https://github.com/sclorg/postgresql-container/issues/396",
+        PG_KILLED_RECOVERY,
+        1,
+        6,
+    ),
+    (
+        "db_crash",  # PostgreSQL 12: a backend's segfault, the reset of every other backend
+        "https://github.com/osm-search/Nominatim/issues/1551",
+        [
+            "2019-11-05 10:44:03.984 UTC [14627] LOG:  server process (PID 17717) was terminated "
+            "by signal 11: Segmentation fault",
+            "2019-11-05 10:44:03.984 UTC [14627] DETAIL:  Failed process was running: update "
+            "placex set indexed_status = 0 where place_id = $1",
+            "2019-11-05 10:44:03.984 UTC [14627] LOG:  terminating any other active server "
+            "processes",
+            "2019-11-05 10:44:03.985 UTC [17434] postgres@nominatim WARNING:  terminating "
+            "connection because of crash of another server process",
+            "2019-11-05 10:44:03.985 UTC [17434] postgres@nominatim DETAIL:  The postmaster has "
+            "commanded this server process to roll back the current transaction and exit, "
+            "because another server process exited abnormally and possibly corrupted shared "
+            "memory.",
+            "2019-11-05 10:44:03.985 UTC [17716] postgres@nominatim WARNING:  terminating "
+            "connection because of crash of another server process",
+        ],
+        1,
+        4,
+    ),
+    (
+        "db_crash",  # PostgreSQL 10: an extension's background worker segfaults
+        "https://github.com/CyberDem0n/bg_mon/issues/19",
+        [
+            "2018-11-09 07:54:18 UTC [22072]: [9499-1] user=,db= LOG:  worker process: bg_mon "
+            "(PID 20867) was terminated by signal 11: Segmentation fault",
+            "2018-11-09 07:54:18 UTC [22072]: [9501-1] user=,db= LOG:  terminating any other "
+            "active server processes",
+            "2018-11-09 07:54:18 UTC [20875]: [1-1] user=postgres,db=[unknown] WARNING:  "
+            "terminating connection because of crash of another server process",
+            "2018-11-09 07:54:19 UTC [3580]: [1-1] user=postgres,db=postgres FATAL:  the "
+            "database system is in recovery mode",
+        ],
+        1,
+        3,
+    ),
+    (
+        "db_crash",  # four backends segfault one after another (a test run, as grep cut it)
+        "https://github.com/powa-team/pg_qualstats/pull/17",
+        [
+            "2018-03-31 14:03:14.277 CEST [11164] LOG:  server process (PID 14725) was "
+            "terminated by signal 11: Segmentation fault",
+            "2018-03-31 14:04:41.872 CEST [11164] LOG:  server process (PID 14912) was "
+            "terminated by signal 11: Segmentation fault",
+            "2018-03-31 14:05:46.504 CEST [11164] LOG:  server process (PID 15028) was "
+            "terminated by signal 11: Segmentation fault",
+            "2018-03-31 14:05:46.504 CEST [11164] LOG:  terminating any other active server "
+            "processes",
+            "2018-03-31 14:06:57.693 CEST [11164] LOG:  server process (PID 15335) was "
+            "terminated by signal 11: Segmentation fault",
+        ],
+        4,
+        5,
+    ),
+    (
+        "db_crash",  # PostgreSQL's own restart after a power cut: one event (no crash logged)
+        "https://github.com/kubedb/docs/issues/125",
+        [
+            "LOG:  database system was interrupted; last known up at 2017-10-30 05:56:04 UTC",
+            "FATAL:  the database system is starting up",
+            "LOG:  database system was not properly shut down; automatic recovery in progress",
+            "LOG:  invalid record length at 5/43CB66B8",
+            "LOG:  redo is not required",
+        ],
+        1,
+        1,
+    ),
+    (
+        "db_crash",  # PostgreSQL 16 stopped (fast) and started: an orderly stop, no crash
+        "https://github.com/CrunchyData/postgres-operator/issues/3798",
+        [
+            "LOG:  received fast shutdown request",
+            "LOG:  aborting any active transactions",
+            "FATAL:  terminating connection due to administrator command",
+            "LOG:  shutting down",
+            'LOG:  listening on IPv4 address "0.0.0.0", port 5432',
+        ],
+        0,
+        0,
+    ),
+    (
+        "db_crash",  # MariaDB 10.1: the signal handler's crash report
+        "https://github.com/badoo/pinba2/issues/8",
+        [
+            "181129  1:23:23 [ERROR] mysqld got signal 11 ;",
+            "This could be because you hit a bug. It is also possible that this binary",
+            "or one of the libraries it was linked against is corrupt, improperly built,",
+            "something is definitely wrong and this may fail.",
+            "Server version: 10.1.26-MariaDB",
+        ],
+        1,
+        1,
+    ),
+    (
+        "db_crash",  # MySQL 5.7 (Galera): the same report in MySQL's wording
+        "https://github.com/mariadb-corporation/mysql-wsrep/issues/352",
+        [
+            "11:40:21 UTC - mysqld got signal 11 ;",
+            "This could be because you hit a bug. It is also possible that this binary",
+            "/usr/sbin/mysqld(handle_fatal_signal+0x479)[0x55f48c268309]",
+        ],
+        1,
+        1,
+    ),
+    (
+        "db_crash",  # MariaDB 10.6 restarting after it died: InnoDB's crash recovery
+        "https://github.com/home-assistant/core/issues/92682",
+        [
+            "2023-05-06  8:31:34 0 [Note] InnoDB: Starting crash recovery from checkpoint "
+            "LSN=42132,42132",
+            "2023-05-06  8:31:35 0 [Note] InnoDB: Starting final batch to recover 87 pages from "
+            "redo log.",
+            "2023-05-06  8:31:35 0 [Note] mysqld: ready for connections.",
+        ],
+        1,
+        1,
+    ),
+    (
+        "db_crash",  # MongoDB 3.6: an invariant, the abort, the signal
+        "https://github.com/mongodb-partners/mongo-rocks/issues/138",
+        [
+            "2018-02-23T18:13:47.231+0000 F - [conn52] Invariant failure slice.size() == "
+            "sizeof(int64_t) src/mongo/db/modules/rocksdb/src/rocks_record_store.cpp 1008",
+            "2018-02-23T18:13:47.231+0000 F - [conn52]",
+            "***aborting after invariant() failure",
+            "2018-02-23T18:13:47.260+0000 F - [conn52] Got signal: 6 (Aborted).",
+        ],
+        1,
+        3,
+    ),
+    (
+        "db_crash",  # an old mongod (TokuMX): a fatal assertion at start, the abort
+        "https://github.com/Tokutek/mongo/issues/986",
+        [
+            "Mon Mar  3 00:11:12.129 [initandlisten] ",
+            "***aborting after fassert() failure",
+            "Mon Mar  3 00:11:12.129 Got signal: 6 (Aborted).",
+            "Mon Mar  3 00:11:12.132 Backtrace:",
+        ],
+        1,
+        2,
+    ),
+    (
+        "db_crash",  # Redis 5.0: the bug report's start and its signal line
+        "https://github.com/redis/redis/issues/6730",
+        [
+            "=== REDIS BUG REPORT START: Cut & paste starting from here ===",
+            "1249:M 03 Jan 2020 11:22:26.911 # Redis 5.0.7 crashed by signal: 11",
+            "1249:M 03 Jan 2020 11:22:26.911 # Crashed running the instruction at: 0x7f0410076830",
+            "1249:M 03 Jan 2020 11:22:26.912 # Failed assertion: <no assertion failed> "
+            "(<no file>:0)",
+        ],
+        1,
+        2,
+    ),
+    (
+        "db_crash",  # Redis 3.2 under supervisord, through syslog
+        "https://github.com/redis/redis/issues/6133",
+        [
+            "May 25 00:50:27.794220 MyDUT INFO supervisord: redis-server === REDIS BUG REPORT "
+            "START: Cut & paste starting from here ===",
+            "May 25 00:50:27.794220 MyDUT INFO supervisord: redis-server 22:M 25 May "
+            "00:50:27.791 # Redis 3.2.4 crashed by signal: 11",
+            "May 25 00:50:27.795901 MyDUT INFO supervisord: redis-server 22:M 25 May "
+            "00:50:27.792 # Crashed running the instuction at: 0x55a16c7fd6e8",
+        ],
+        1,
+        2,
+    ),
+    (
+        "db_crash",  # Redis 2.6 stopped by SIGTERM: an orderly stop, no crash
+        "https://github.com/redis/redis/issues/1054",
+        [
+            "[1752 | signal handler] (1365998382) Received SIGTERM, scheduling shutdown...",
+            "[1752] 15 Apr 12:59:42.800 # User requested shutdown...",
+            "[1752] 15 Apr 12:59:42.800 # Redis is now ready to exit, bye bye...",
+        ],
+        0,
+        0,
+    ),
+]
+CASES += DB_CRASH_CASES
+
 
 @pytest.mark.parametrize(
     ("preset", "source", "lines", "events", "matching"),
@@ -1146,7 +1352,9 @@ def test_observation_text_says_events_and_lines_when_an_event_took_several() -> 
 
 # --------------------------------------------------------------------------- real healthy noise
 
-KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "systemd_failure")
+# (and db_crash: no database crash report either; Hadoop's Java "FATAL" lines and Apache's
+# "[error]" lines are not one)
+KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "db_crash", "systemd_failure")
 # Nor an orderly shutdown or a boot: Loghub's Linux sample has "cupsd shutdown succeeded"
 # (a daemon's nightly restart), which is no reboot.
 HOST_STATES = ("shutdown", "boot", "reboot_expected")
@@ -1453,3 +1661,27 @@ def test_package_runs_that_need_no_reboot_announce_none() -> None:
         "1.22.1-9+deb12u1)",
     ]
     assert _count("reboot_expected", lines).events == 0
+
+
+def test_a_database_crash_loop_counts_every_crash_and_its_recovery_once() -> None:
+    # PostgreSQL killed every 5 minutes (the sclorg report's lines, times added): each crash,
+    # its reset and its crash recovery are one event; a crash recovery logged alone (the
+    # server died without a word) is one event too, and a fast shutdown none.
+    counter = logevents.Counter([logevents.PRESETS["db_crash"]])
+    for n in range(3):
+        counter.feed_timed(
+            (300.0 * n + 0.01 * i, line) for i, line in enumerate(PG_KILLED_RECOVERY)
+        )
+    assert (counter.take().events, counter.take().events) == (3, 0)
+    counter.feed_timed(
+        [
+            (1000.0, "LOG:  received fast shutdown request"),
+            (1001.0, "FATAL:  terminating connection due to administrator command"),
+            (
+                1010.0,
+                "LOG:  database system was not properly shut down; automatic recovery in progress",
+            ),
+        ]
+    )
+    found = counter.take()
+    assert (found.events, found.lines) == (1, 1)

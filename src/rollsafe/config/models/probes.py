@@ -84,6 +84,7 @@ LogPreset = Literal[
     "kernel_panic",
     "lockup",
     "segfault",
+    "db_crash",
     "systemd_failure",
     "app_error",
     "shutdown",

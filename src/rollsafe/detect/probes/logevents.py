@@ -323,6 +323,112 @@ PRESETS: dict[str, EventSpec] = {
         within=200,
         within_s=120.0,
     ),
+    # One event per crash of a database server, as the database logs it itself (its own log,
+    # or syslog where its packages send it): what a host whose kernel log is not shipped (a
+    # container, a managed host, a pipeline that ships only the application's logs) still
+    # shows. A crash report is several lines (PostgreSQL's postmaster: the child that died,
+    # every other backend told to quit, the reset, the crash recovery; a MySQL or MariaDB
+    # crash report with its backtrace; a Redis bug report of hundreds of lines); each is one
+    # event. Its first line begins the event; the restart's recovery lines join it, or alone
+    # (the server died without a word: its postmaster or mysqld SIGKILLed, the host powered
+    # off) are the event. An orderly stop is no crash and matches nothing: PostgreSQL's "fast
+    # shutdown request", "terminating connection due to administrator command"; Redis's
+    # "Received SIGTERM" and "ready to exit"; MySQL's "Normal shutdown". Lines that every
+    # backend or every restart repeats ("terminating connection because of crash of another
+    # server process", "database system was interrupted") only join a crash begun. Not here:
+    # MySQL's "Out of memory (Needed N bytes)", an allocation the server reports and lives on,
+    # and WiredTiger errors, most of which a mongod survives (a fatal one ends in a fatal
+    # assertion, which is here).
+    "db_crash": EventSpec(
+        name="db_crash",
+        cues=(
+            # PostgreSQL: any child of the postmaster (a backend, a background or parallel
+            # worker, the checkpointer) that died of a signal; keyed by its pid.
+            _cue(
+                r"\(PID (?P<key>\d+)\) was terminated by (?:signal \d+|exception 0x[0-9a-f]+)",
+                starts=True,
+                needles=("was terminated by",),
+            ),
+            # ... what the postmaster does on any child's crash (also after a child "exited
+            # with exit code 2" or a PANIC): reset every backend.
+            _cue(
+                r"\bterminating any other active server processes\b",
+                needles=("terminating any other active server processes",),
+            ),
+            _cue(
+                r"\bterminating connection because of crash of another server process\b",
+                joins_only=True,
+                needles=("because of crash of another",),
+            ),
+            _cue(
+                r"\ball server processes terminated; reinitializing\b",
+                joins_only=True,
+                needles=("reinitializing",),
+            ),
+            _cue(
+                r"\bdatabase system was interrupted(?:;| while in recovery)",
+                joins_only=True,
+                needles=("database system was interrupted",),
+            ),
+            # PostgreSQL starting after it died without a shutdown checkpoint (also after an
+            # immediate-mode stop, `pg_ctl stop -m immediate`: one event, as a power cut).
+            _cue(
+                r"\bdatabase system was not properly shut down; automatic recovery in progress",
+                needles=("not properly shut down",),
+            ),
+            # MySQL, MariaDB, Percona: the signal handler's report ("mysqld got signal 11 ;"),
+            # MariaDB 10.5 on may name its server "mariadbd".
+            _cue(
+                r"\b(?:mysqld|mariadbd) got (?:signal \d+|exception 0x[0-9a-f]+)",
+                starts=True,
+                needles=(" got signal", " got exception"),
+            ),
+            # InnoDB starting after a crash (or any stop without its shutdown).
+            _cue(
+                r"\bInnoDB\]?:? (?:Database was not shut ?down normally|Starting crash recovery)",
+                needles=("innodb",),
+            ),
+            _cue(
+                r"\bmysqld_safe Number of processes running now: 0\b",
+                joins_only=True,
+                needles=("processes running now",),
+            ),
+            # MongoDB: a fatal assertion or an invariant ends the process (text logs before
+            # 4.4, JSON logs from 4.4: "msg":"Fatal assertion"), then the abort's own lines.
+            _cue(
+                r"\b(?:Fatal assertion|Invariant failure)\b",
+                starts=True,
+                needles=("fatal assertion", "invariant failure"),
+            ),
+            _cue(
+                r"\*\*\*aborting after (?:fassert|invariant|terminate)\(\) failure",
+                needles=("aborting after",),
+            ),
+            _cue(
+                r"\bGot signal: \d+ \((?:Segmentation fault|Aborted|Bus error|"
+                r"Illegal instruction|Floating point exception)\)",
+                needles=("got signal:",),
+            ),
+            # Redis (and its forks): the bug report a crash or an assertion prints.
+            _cue(
+                r"=== (?:REDIS|VALKEY|KEYDB) BUG REPORT START\b",
+                starts=True,
+                needles=("bug report start",),
+            ),
+            _cue(
+                r"\b(?:Redis|Valkey|KeyDB) \S+ crashed by signal: \d+",
+                needles=("crashed by signal",),
+            ),
+            _cue(r"\bGuru Meditation: ", needles=("guru meditation",)),
+            _cue(
+                r"=== (?:REDIS|VALKEY|KEYDB) BUG REPORT END\b",
+                joins_only=True,
+                needles=("bug report end",),
+            ),
+        ),
+        within=5000,  # a Redis report prints INFO and every client; a backtrace 50 lines
+        within_s=120.0,
+    ),
     # One event per unit failure: a main or control process exiting badly begins it; the
     # "Failed with result", "entered failed state", "Start request repeated too quickly" and
     # "Failed to start" lines that follow join it (by unit name, or by being close). So a crash

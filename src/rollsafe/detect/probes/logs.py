@@ -40,7 +40,8 @@ followed, before the next observation, by more writes than the old size is not n
 Presets (their cues and grouping: ``logevents.PRESETS``; docs/configuration.md lists them):
 ``oom``, ``kernel_panic`` (panics, oops, BUG, kernel GPF), ``lockup`` (soft and hard lockups,
 hung tasks, RCU stalls), ``segfault`` (process crashes: segfault, traps, systemd-coredump),
-``systemd_failure`` (failed units) and ``app_error``: a line whose LOG LEVEL is error-grade,
+``db_crash`` (a database server's own crash reports: PostgreSQL, MySQL/MariaDB, MongoDB,
+Redis), ``systemd_failure`` (failed units) and ``app_error``: a line whose LOG LEVEL is error-grade,
 not a line that merely contains the word:
 
 - the first level word of the line (``TRACE DEBUG INFO NOTICE WARN WARNING ERROR FATAL
