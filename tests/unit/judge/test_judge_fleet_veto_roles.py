@@ -35,8 +35,10 @@ BATCH_RULE: dict[str, Any] = {
 }
 
 
-def _config(*rules: dict[str, Any], veto: dict[str, Any]) -> models.RollsafeConfig:
-    targets = [{"id": t, "labels": {"role": "web"}} for t in WEB]
+def _config(
+    *rules: dict[str, Any], veto: dict[str, Any], web: list[str] = WEB
+) -> models.RollsafeConfig:
+    targets = [{"id": t, "labels": {"role": "web"}} for t in web]
     targets.append({"id": "batch-1", "labels": {"role": "batch"}})
     return models.RollsafeConfig.model_validate(
         {"targets": targets, "rules": list(rules), "policy": {"fleet_veto": veto}}
@@ -172,3 +174,22 @@ def test_only_a_check_s_round_trip_is_compared_across_roles() -> None:
     items = [*values("web-1", "http"), *values("web-2", "http"), *values("batch-1", "runner")]
     got = _changes(cfg, items, CANARY_THEN_WAVE, "web-2")
     assert got[0][1] is CRITICAL
+
+
+def test_the_witness_bar_is_shared_with_the_peers_of_the_same_role() -> None:
+    """web-3, not upgraded, is a peer of web-2's role; batch-1 another role's host: both are
+    asked, each at 1 / (WITNESS_ALPHA / 2), so that some healthy host of either kind
+    witnesses a canary's own regression with probability at most WITNESS_ALPHA."""
+    cfg = _config(WEB_RULE, BATCH_RULE, veto={"rules": "auto", "wait": "0s"}, web=[*WEB, "web-3"])
+    items = [
+        *_latency("web-1", _event),
+        *_latency("web-2", _event),
+        *_latency("web-3", _event),
+        *_latency("batch-1", _event, source="runner"),
+    ]
+    got = _changes(cfg, items, CANARY_THEN_WAVE, "web-2")
+    _, severity, veto, _ = got[0]
+    assert severity is WARNING
+    assert veto["peers"] == ["web-3", "batch-1"]
+    assert veto["other_roles"] == ["batch-1"]
+    assert veto["witness"]["e_threshold"] == 2 / vetoes.WITNESS_ALPHA
