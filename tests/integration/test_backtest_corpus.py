@@ -1057,9 +1057,9 @@ HELD_OUT_8_MISSED = {
     # a x2.2 p99 step after a reference hour already slow a fifth of the time (e-value 2.95)
     "fault-p99-step-after-noisy-hour",
 }
+# (round 9, fleet3: healthy-canary-then-fleet-network-event no longer rolls web-2 back: batch-1,
+# another role never upgraded, witnesses its latency test on its own check; FP 3 -> 2)
 HELD_OUT_8_FALSE_ROLLBACKS = {
-    # web-2: latency-up's slow tier over a 6-minute network event; no unupgraded web peer
-    "healthy-canary-then-fleet-network-event",
     # unit-failures fired 35 min before the upgrade: one event in a window covered 24m45s,
     # extrapolated to 1.21
     "healthy-fwupd-refresh-fails-hourly",
@@ -1076,7 +1076,7 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
     _hold_floors(
         whole_corpus,
         HELD_OUT_8,
-        _Floors(recordings=67, tp=35, fp=3, fn=5, precision=0.92, recall=0.87, median=220.0),
+        _Floors(recordings=67, tp=35, fp=2, fn=5, precision=0.94, recall=0.87, median=220.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )
