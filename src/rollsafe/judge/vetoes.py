@@ -1,5 +1,6 @@
 """The fleet veto (judge, pure): a listed rule's rollback held while peers that were not
-upgraded fail the same way, and the rules it may hold, checked.
+upgraded fail the same way (or, for a check's round trip, hosts of another role slow at the
+same time), and the rules it may hold, checked.
 
 ``policy.fleet_veto`` lets the engine hold a listed rule's rollback as a warning while the
 same rule is critical on a peer that was not upgraded (:class:`Veto`). The engine asks it
@@ -233,7 +234,9 @@ class Veto:
         A target with an ``upgrade`` mark in force: held while a peer (:meth:`peers`, not
         upgraded) fails the rule now, judged against ``target``'s reference period; for a
         regression rule, also while the test that flagged ``target`` reaches its witness bar
-        on a peer (:meth:`witnesses`). Nothing is held once ``target``'s reference ends
+        on a peer (:meth:`witnesses`), or, for one on a check's round trip, on the check of a
+        host of another role not upgraded either (:meth:`other_roles`: a network event slows
+        every role at once). Nothing is held once ``target``'s reference ends
         longer than ``reach`` ago (the windows may no longer hold it).
 
         A target with no upgrade mark (started or ended) in the last ``not_upgraded_for``
