@@ -1060,9 +1060,9 @@ HELD_OUT_8_MISSED = {
     # a x2.2 p99 step after a reference hour already slow a fifth of the time (e-value 2.95)
     "fault-p99-step-after-noisy-hour",
 }
+# (round 9, fleet3: healthy-canary-then-fleet-network-event no longer rolls web-2 back: batch-1,
+# another role never upgraded, witnesses its latency test on its own check; FP 3 -> 2)
 HELD_OUT_8_FALSE_ROLLBACKS = {
-    # web-2: latency-up's slow tier over a 6-minute network event; no unupgraded web peer
-    "healthy-canary-then-fleet-network-event",
     # unit-failures fired 35 min before the upgrade: one event in a window covered 24m45s,
     # extrapolated to 1.21
     "healthy-fwupd-refresh-fails-hourly",
@@ -1083,8 +1083,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
         # caught at 150 s by batch-host's new latency-up (parity, designed on held-out-7's
         # runner-lock shape): TP 35 -> 36, FN 5 -> 4, median 220 -> 217.5 s. Second wave
         # (held-out-8 seen): fault-oom-postgres-seen-only-in-its-log caught at 555 s by
-        # database-host's db-crashes (dblogs): TP 37, FN 3, median 220 s.
-        _Floors(recordings=67, tp=37, fp=3, fn=3, precision=0.92, recall=0.92, median=220.0),
+        # database-host's db-crashes (dblogs): TP 37, FN 3, median 220 s; (fleet3)
+        # healthy-canary-then-fleet-network-event held by batch-1, another role whose check
+        # slowed at the same time: FP 3 -> 2.
+        _Floors(recordings=67, tp=37, fp=2, fn=3, precision=0.94, recall=0.92, median=220.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )

@@ -92,3 +92,14 @@ def test_a_host_never_upgraded_is_not_rolled_back_for_the_fleet_s_outage() -> No
     name = "healthy-network-partition-fleet"
     assert _first_critical(off, name, "web-2") is not None
     assert _first_critical(on, name, "web-2") is None
+
+
+@pytest.mark.slow
+def test_a_network_event_is_witnessed_by_a_host_of_another_role() -> None:
+    """held-out-8's switch reconverging: web-1 (the canary) and web-2 (the next wave) are
+    both upgraded, so no web host is left to witness; batch-1's runner check slowed at the
+    same time and witnesses web-2's latency test (``Veto.other_roles``)."""
+    on, off = _configs()
+    name = "healthy-canary-then-fleet-network-event"
+    assert _first_critical(off, name, "web-2") is not None
+    assert _first_critical(on, name, "web-2") is None

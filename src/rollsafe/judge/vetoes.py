@@ -1,5 +1,6 @@
 """The fleet veto (judge, pure): a listed rule's rollback held while peers that were not
-upgraded fail the same way, and the rules it may hold, checked.
+upgraded fail the same way (or, for a check's round trip, hosts of another role slow at the
+same time), and the rules it may hold, checked.
 
 ``policy.fleet_veto`` lets the engine hold a listed rule's rollback as a warning while the
 same rule is critical on a peer that was not upgraded (:class:`Veto`). The engine asks it
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeGuard
 
 from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, verdicts
 from rollsafe.judge import composites, rules, sequential, windows
 
 __all__ = [
+    "CHECK_FIELDS",
     "WITNESS_ALPHA",
     "Fleet",
     "Hold",
@@ -41,6 +43,10 @@ _PEERS_SHOWN = 5  # peers named in a held decision's summary (the evidence lists
 # A regression rule's witnesses (``Veto.witnesses``): the chance that any healthy peer
 # witnesses a test that flagged the target is at most this (shared among the peers).
 WITNESS_ALPHA = 0.01
+# The fields a regression rule may be witnessed on by a host of another role: a check's own
+# round trip, measured from the prober across the same network whatever the role (a
+# service's own metrics, its error ratio or query time, say nothing comparable).
+CHECK_FIELDS = frozenset({"latency"})
 
 Reference = tuple[float, float | None]  # an ``upgrade`` mark in force and its reference end
 
@@ -50,12 +56,14 @@ class Hold(NamedTuple):
     not known yet either way (``undecided``: not seen since, or on their way); ``witness``:
     for a regression rule, the test that flagged the target as asked of each peer
     (:meth:`Veto.witnesses`); ``unmarked``: the target has no upgrade of its own and the
-    peers are upgraded ones (:meth:`Veto.why_held`)."""
+    peers are upgraded ones (:meth:`Veto.why_held`); ``other_roles``: those of ``failing``
+    that are hosts of another role, witnessing on their own check (:meth:`Veto.other_roles`)."""
 
     failing: list[str]
     undecided: list[str]
     witness: dict[str, object] | None = None
     unmarked: bool = False
+    other_roles: tuple[str, ...] = ()
 
 
 class _Slot:
@@ -147,6 +155,21 @@ class Veto:
             source: config.wait if before is None else config.reach + before
             for source, before in sources_needed(by_id, listed).items()
         }
+        # A listed regression rule on a check's round trip, and the rules of other roles on
+        # theirs (``other_roles``); their probes keep the history the listed rule's
+        # reference needs, a peer of another role being read against the target's period.
+        self._comparable = {
+            rule_id: _comparable(by_id, rule_id) for rule_id in listed if rule_id in by_id
+        }
+        for rule_id, others in self._comparable.items():
+            before = by_id[rule_id]
+            if not isinstance(before, models.RegressionRule):
+                continue
+            for other in others:
+                probe = _probe(by_id[other])
+                self.history[probe] = max(
+                    self.history.get(probe, 0.0), config.reach + before.before
+                )
         # The sources each listed rule reads (its leaves'): a peer is seen through them.
         self._reads = {rule_id: _reads(by_id, rule_id) for rule_id in listed}
         self._fleet = fleet
@@ -180,6 +203,7 @@ class Veto:
             "not_upgraded_for_s": veto.not_upgraded_for,
             "match_labels": list(veto.match_labels),
             "peers_upgraded": why.unmarked,
+            "other_roles": list(why.other_roles),
         }
         if why.witness is not None:
             evidence["fleet_veto"]["witness"] = why.witness
@@ -188,6 +212,11 @@ class Veto:
             said = (
                 f"also failing on {_names(why.failing)} (upgraded) while {target} has no "
                 "upgrade of its own to undo: not its upgrade's"
+            )
+        elif why.failing and len(why.other_roles) == len(why.failing):
+            said = (
+                f"its check slowed at the same time on {_names(why.failing)} (another role, "
+                "not upgraded): something outside it changed, not its upgrade"
             )
         elif why.failing:
             said = f"also failing on {_names(why.failing)}, not upgraded: not the upgrade's"
@@ -205,7 +234,9 @@ class Veto:
         A target with an ``upgrade`` mark in force: held while a peer (:meth:`peers`, not
         upgraded) fails the rule now, judged against ``target``'s reference period; for a
         regression rule, also while the test that flagged ``target`` reaches its witness bar
-        on a peer (:meth:`witnesses`). Nothing is held once ``target``'s reference ends
+        on a peer (:meth:`witnesses`), or, for one on a check's round trip, on the check of a
+        host of another role not upgraded either (:meth:`other_roles`: a network event slows
+        every role at once). Nothing is held once ``target``'s reference ends
         longer than ``reach`` ago (the windows may no longer hold it).
 
         A target with no upgrade mark (started or ended) in the last ``not_upgraded_for``
@@ -276,8 +307,12 @@ class Veto:
 
         rule = self._by_id[rule_id]
         witness: Witness | None = None
-        if reference is not None and found and isinstance(rule, models.RegressionRule):
-            witness = self.witness_test(target, rule, len(found), now=now)
+        # Hosts of other roles witness a regression on a check's round trip (never waited
+        # for); the witness bar is shared among them and the peers of the same role.
+        others = [] if reference is None else self.other_roles(target, rule_id, now=now)
+        asked = len(found) + len(others)
+        if reference is not None and asked and isinstance(rule, models.RegressionRule):
+            witness = self.witness_test(target, rule, asked, now=now)
         seen_e: dict[str, float] = {}
         # ``target`` is known up to its newest value of the rule's sources: a peer failing
         # then overlaps what is known of it, even if the peer has recovered since (judged
@@ -305,10 +340,22 @@ class Veto:
                 self._caught_up(peer, target, rule_id, now=now) or critical(seen)
             ):
                 undecided.append(str(peer))
-        described = None if witness is None else {**witness.said, "peer_e_values": seen_e}
+        witnessing: list[str] = []
+        if witness is not None and reference is not None:
+            for other, probe in others:
+                log_e = self._witnessed(witness, other, reference, now=now, probe=probe)
+                seen_e[str(other)] = math.exp(min(log_e, 700.0))
+                if log_e >= -math.log(witness.test.alpha):
+                    witnessing.append(str(other))
+        failing.extend(witnessing)
+        described = None
+        if witness is not None:
+            described = {**witness.said, "peer_e_values": seen_e}
+            if others:
+                described["other_roles"] = {str(other): probe for other, probe in others}
         unmarked = reference is None
         if failing:
-            return Hold(failing, undecided, described, unmarked)
+            return Hold(failing, undecided, described, unmarked, tuple(witnessing))
         wait = self.config.wait
         if undecided and wait > 0 and not critical(now - wait):
             return Hold([], undecided, described, unmarked)
@@ -393,12 +440,29 @@ class Veto:
         return Witness(made, float(crossed) - slack, float(crossed) + slack, said)
 
     def _witnessed(
-        self, witness: Witness, peer: ids.TargetId, reference: Reference, *, now: float
+        self,
+        witness: Witness,
+        peer: ids.TargetId,
+        reference: Reference,
+        *,
+        now: float,
+        probe: str | None = None,
     ) -> float:
         """The highest log e-value of ``witness``'s test on ``peer`` after a bucket ending
-        within its span around the target's crossing (-inf: none yet)."""
+        within its span around the target's crossing (-inf: none yet); read on ``probe``
+        (a host of another role's own check, :meth:`other_roles`), else on the test's."""
         test = witness.test
-        key = (peer, test.id, reference, (test.grace, test.alpha, test.min_ratio, test.min_delta))
+        margin = (test.grace, test.alpha, test.min_ratio, test.min_delta)
+        if probe is not None and probe != test.probe:
+            # The very test (tier, margin, start, reference period), on the peer's check.
+            original = test
+            test = rules.cached(
+                self._witness_rules,
+                (test.id, test.probe, *margin, probe),
+                lambda: original.model_copy(update={"probe": probe}),
+                limit=_PEER_WATCHES,
+            )
+        key = (peer, test.id, reference, (*margin, test.probe))
         state = rules.cached(
             self._witness_watches, key, lambda: sequential.Watch(trail=[]), limit=_PEER_WATCHES
         )
@@ -464,6 +528,51 @@ class Veto:
             seen = self.newest(other, rule_id, now=now)
             if stale <= seen < math.inf:
                 found.append((other, seen))
+        return found
+
+    def other_roles(
+        self, target: ids.TargetId, rule_id: str, *, now: float
+    ) -> list[tuple[ids.TargetId, str]]:
+        """The hosts of other roles that may witness ``rule_id`` on ``target`` at ``now``,
+        sorted, each with the probe of its own check read for it (round 9; held-out-8
+        ``healthy-canary-then-fleet-network-event``).
+
+        A network or shared-infrastructure event (a switch reconverging, a DNS resolver, a
+        cloud zone) slows every host behind it at once, whatever its role; the peers of the
+        target's own role may all be upgraded by then (a rollout's later waves), so the
+        hosts left to witness are of other roles. Their presets differ, but a check's round
+        trip (:data:`CHECK_FIELDS`), measured from the prober across the same network, is
+        comparable: such a host witnesses when a regression rule of its own role on the same
+        field (``_comparable``) applies to it, ``rule_id`` does not (a host it applies to is
+        a peer of the same role, :meth:`peers`), it has the veto's ``match_labels`` values
+        of ``target``, no upgrade mark (started or ended) in the last ``not_upgraded_for``
+        (a host upgraded in that time may carry the very release, whose fault's onset its
+        own mark sets, not the event), and a value of that probe no older than ``wait`` and
+        its interval. It only witnesses (:meth:`_verdict`): never waited for."""
+        others = self._comparable.get(rule_id, ())
+        if not others:
+            return []
+        fleet = self._fleet
+        keys = self.config.match_labels
+        wanted = [fleet.target_model(target).labels.get(key) for key in keys]
+        found: list[tuple[ids.TargetId, str]] = []
+        for other in sorted(fleet.targets()):
+            applying = fleet.applying(other)
+            if other == target or rule_id in applying:
+                continue
+            own = next((rule for rule in others if rule in applying), None)
+            if own is None:
+                continue
+            if [fleet.target_model(other).labels.get(key) for key in keys] != wanted:
+                continue
+            if fleet.upgraded_since(other, now - self.config.not_upgraded_for, now):
+                continue
+            probe = _probe(self._by_id[own])
+            window = fleet.window(other, probe)
+            newest = window.last(1, until=now) if window is not None else ()
+            stale = now - self.config.wait - (fleet.floor(probe) or 0.0)
+            if newest and newest[0].time >= stale:
+                found.append((other, probe))
         return found
 
     def newest(self, target: ids.TargetId, rule_id: str, *, now: float) -> float:
@@ -612,6 +721,36 @@ def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...
         ):
             found.add(rule.probe)
     return tuple(sorted(found))
+
+
+def _comparable(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...]:
+    """The rules of other roles that read the same symptom as ``rule_id`` on their own
+    check (:meth:`Veto.other_roles`): for a regression rule against its own past on a
+    check's field (:data:`CHECK_FIELDS`, aggregated as a quantile), every other such rule on
+    the same field, in configuration order; () for any other rule."""
+    rule = by_id[rule_id]
+    if not _on_a_check(rule):
+        return ()
+    return tuple(
+        other_id
+        for other_id, other in by_id.items()
+        if other_id != rule_id and _on_a_check(other) and other.field == rule.field
+    )
+
+
+def _on_a_check(rule: models.RuleBase) -> TypeGuard[models.RegressionRule]:
+    return (
+        isinstance(rule, models.RegressionRule)
+        and rule.against == "self"
+        and rule.aggregate == "quantile"
+        and rule.field in CHECK_FIELDS
+    )
+
+
+def _probe(rule: models.RuleBase) -> str:
+    if not isinstance(rule, models.RegressionRule):  # only these are comparable
+        raise TypeError(f"not a regression rule: {rule.id!r}")
+    return rule.probe
 
 
 def _on_its_way(rule: models.RuleBase, outcome: rules.Outcome) -> bool:
