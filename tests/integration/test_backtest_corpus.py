@@ -1063,8 +1063,8 @@ HELD_OUT_8_FALSE_ROLLBACKS = {
     # unit-failures fired 35 min before the upgrade: one event in a window covered 24m45s,
     # extrapolated to 1.21
     "healthy-fwupd-refresh-fails-hourly",
-    # batch-host memory-leak: page cache grew x2.34 and stayed over 90 % for 30 minutes
-    "healthy-page-cache-after-import",
+    # (round 10, memory2: healthy-page-cache-after-import no longer rolled back: memory-leak
+    # needs memory still rising while pinned, memory-rising; a cache that filled is flat)
 }
 
 
@@ -1076,7 +1076,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
     _hold_floors(
         whole_corpus,
         HELD_OUT_8,
-        _Floors(recordings=67, tp=35, fp=3, fn=5, precision=0.92, recall=0.87, median=220.0),
+        # Round 10 (memory2): FP 3 -> 2 (healthy-page-cache-after-import), precision floor
+        # 0.92 -> 0.94 (35 / 37 at the TP floor); no other outcome of any half moved.
+        _Floors(recordings=67, tp=35, fp=2, fn=5, precision=0.94, recall=0.87, median=220.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )
