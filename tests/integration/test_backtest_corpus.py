@@ -1053,7 +1053,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
 # fault-latency-batch-over-linux-real, database-host's db-crashes (the database's own crash
 # log, a second crash within 30 minutes) fault-oom-postgres-seen-only-in-its-log (555 s).
 HELD_OUT_8_MISSED = {
-    # memory fills like a cache first: memory-trend 3.6 %/h ("slowing"), under its 3.9 %/h
+    # memory fills like a cache first: memory-trend 3.6 %/h ("slowing"), under its 3.9 %/h;
+    # the recording ends 3 h after the upgrade, memory-slow-leak (which catches the shape,
+    # tests/unit/judge/test_memory_still_rising.py) first judges at 3 h 10 min
     "fault-leak-cache-shape-then-grows",
     # 60 s outage at a 30 s prober is 2 failing checks; down needs 3 in a row
     "fault-outage-60s-30s-prober",
@@ -1066,8 +1068,8 @@ HELD_OUT_8_FALSE_ROLLBACKS = {
     # unit-failures fired 35 min before the upgrade: one event in a window covered 24m45s,
     # extrapolated to 1.21
     "healthy-fwupd-refresh-fails-hourly",
-    # batch-host memory-leak: page cache grew x2.34 and stayed over 90 % for 30 minutes
-    "healthy-page-cache-after-import",
+    # (round 9, memory2: healthy-page-cache-after-import no longer rolled back: memory-leak
+    # needs memory still rising while pinned, memory-rising; a cache that filled is flat)
 }
 
 
@@ -1085,8 +1087,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
         # (held-out-8 seen): fault-oom-postgres-seen-only-in-its-log caught at 555 s by
         # database-host's db-crashes (dblogs): TP 37, FN 3, median 220 s; (fleet3)
         # healthy-canary-then-fleet-network-event held by batch-1, another role whose check
-        # slowed at the same time: FP 3 -> 2.
-        _Floors(recordings=67, tp=37, fp=2, fn=3, precision=0.94, recall=0.92, median=220.0),
+        # slowed at the same time, and (memory2) healthy-page-cache-after-import no longer
+        # rolled back (memory-leak needs memory still rising): FP 3 -> 1.
+        _Floors(recordings=67, tp=37, fp=1, fn=3, precision=0.97, recall=0.92, median=220.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )

@@ -88,6 +88,7 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "latency-up",
         "memory-pinned",
         "memory-grown",
+        "memory-rising",
         "memory-leak",
         "memory-trend",
         "memory-slow-leak",
