@@ -1039,8 +1039,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
         # unit-took-jobs-down): TP 33 -> 36, FN 3 -> 0. Log events (fastlog): a refused restart
         # after the unit's failed run or automatic restart is a second failure
         # (fault-unit-start-limit-every-10min 615 -> 15 s), a hung task reported without
-        # "INFO:" is a lockup (fault-hung-mount-no-info-batch 1,593 -> 250 s).
-        _Floors(recordings=59, tp=36, fp=1, fn=0, precision=0.97, recall=1.0, median=398.5),
+        # "INFO:" is a lockup (fault-hung-mount-no-info-batch 1,593 -> 250 s): the median
+        # 398.5 -> 363.5 s, the floor raised to it (measured with segfault-steady-loop not
+        # shipped: fault-segfault-jemalloc-web2-late stays at 1,680 s, segfaults-repeat).
+        _Floors(recordings=59, tp=36, fp=1, fn=0, precision=0.97, recall=1.0, median=363.5),
         missed=HELD_OUT_7_MISSED,
         rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
     )

@@ -1,9 +1,10 @@
 """Crashed programs in events (judge, pure): which program a segfault event names, and
 whether one program's crashes come at a steady pace.
 
-A rate rule with ``same_program`` (the presets' ``segfaults-same-program``) counts each
-program's crashes apart: a supervisor restarting a program that crashes again is a loop of ONE
-program, while a host where several tools crash now and then has crashes of many. The log
+A rate rule with ``same_program`` (a rule users write themselves: docs/presets.md's steady
+crash loop, measured but not shipped on by default) counts each program's crashes apart: a
+supervisor restarting a program that crashes again is a loop of ONE program, while a host
+where several tools crash now and then has crashes of many. The log
 probe passes the event's first line on as the observation's ``text``; the kernel names the
 crashed task there (``python3[7777]: segfault at 0 ip ...``, ``traps: nginx[1963] general
 protection ...``, RHEL 6's ``cupsd[9073] general protection ip:...``), and systemd-coredump's

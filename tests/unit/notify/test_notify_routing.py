@@ -170,8 +170,6 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     quiet = {r.id for r in config.rules if not r.notify}
     # segfaults-30m and segfaults-up only feed segfaults-repeat (segfault warns of each crash)
     repeats = {f"{p}.{r}" for p in PRESETS for r in ("segfaults-30m", "segfaults-up")}
-    # segfaults-same-program only feeds segfault-steady-loop
-    repeats |= {f"{p}.segfaults-same-program" for p in PRESETS}
     # stall-hurt-service's leaves (and web-service's `any` of them) only corroborate a stall
     stalls = {
         f"{p}.{r}"
