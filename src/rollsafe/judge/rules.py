@@ -20,8 +20,9 @@ Shared semantics (the configuration models document the per-kind ones):
   with no such mark a baseline has no data: a target never upgraded has no "before the
   upgrade" (and nothing to roll back), and a symptom the whole fleet shows is not an upgrade's;
 * a rate divides by the window, except for a source first seen less than a window ago, which
-  divides by the time since its first value (at least ``floor``: the probe's interval, or
-  ``per``) so a fresh probe's burst is not diluted by time nobody was looking;
+  divides by the time since its first value, but never by less than one ``per`` (at most the
+  window) nor the probe's interval: a fresh probe's burst is not diluted by time nobody was
+  looking, and a count is never extrapolated above what was seen (``_rate_floor``);
 * a baseline limit is ``baseline * max_increase`` (for a negative baseline, the same distance
   above it: ``baseline + |baseline| * (max_increase - 1)``); a zero baseline is breached by
   any current value at least ``max(min_delta, 1e-9)``.
@@ -643,13 +644,28 @@ def rate(
     """Sum of ``value`` over the window, per ``per`` seconds, against ``above``."""
     values = _range(window, now - rule.window, now)
     first = None if window is None else window.first_value_time
-    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    covered = _covered(now, rule.window, first, _rate_floor(rule, floor))
     key = (values.identity, covered)
     known = None if memo is None else memo.recall(key)
     if known is not None:
         return known
     outcome = _rate(rule, values, covered)
     return outcome if memo is None else memo.keep(key, outcome)
+
+
+def _rate_floor(rule: models.RateRule, interval: float | None) -> float:
+    """The least a rate divides by for a source first seen less than a window ago: one
+    ``per`` (at most the window), or the probe's interval if longer.
+
+    The events a young source reported are a count; dividing them by less than one ``per``
+    would raise them above what was seen. "More than 1 in 30 minutes" after 25 minutes of
+    watching is one failure, not 1.2: a timer failing once an hour would be a repeat offender
+    as soon as a log probe starts. So a partial window is never scaled up beyond its count:
+    with ``per`` equal to the window (every preset's count rules) the rule compares the
+    count seen, and only a rate per a shorter period (lines per minute over 10 minutes) is
+    still averaged over the time actually watched, so a fresh probe's burst is not diluted.
+    """
+    return min(max(interval or 0.0, rule.per), rule.window)
 
 
 def _rate_per_period(
@@ -1084,7 +1100,7 @@ def _decide_rate(
 ) -> tuple[verdicts.Severity, float]:
     values = _range(window, now - rule.window, now)
     first = None if window is None else window.first_value_time
-    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    covered = _covered(now, rule.window, first, _rate_floor(rule, floor))
     total, counted = _sum_values(values)
     if rule.processes is not None:  # the same sum ``_rate`` describes
         total, _ = _guarded_total(rule.processes, values)
