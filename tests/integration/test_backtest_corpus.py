@@ -1049,6 +1049,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
 # held-out-8 (round 9): measured once on 1686c11's rules before any of round 9's rule changes
 # (TP 35, FP 3, FN 5, TN 36; precision 0.921, recall 0.875, median 220 s). Floors set by the
 # lead at those untuned figures; every miss and false rollback listed with its reason.
+# slowprobe raised them by its own two outcomes (tp 36, fn 4, fp 2; measured TP 37 FP 2 FN 3
+# with round 9's first wave, whose catch is the lead's to count).
 HELD_OUT_8_MISSED = {
     # the batch runner's check slower over real Linux syslog: batch-host judges no latency
     "fault-latency-batch-over-linux-real",
@@ -1056,8 +1058,8 @@ HELD_OUT_8_MISSED = {
     "fault-leak-cache-shape-then-grows",
     # PostgreSQL's own "terminated by signal 9": no rule reads it as an OOM kill
     "fault-oom-postgres-seen-only-in-its-log",
-    # 60 s outage at a 30 s prober is 2 failing checks; down needs 3 in a row
-    "fault-outage-60s-30s-prober",
+    # (fault-outage-60s-30s-prober left, slowprobe: 2 failing checks at a 30 s prober span
+    # down_for at the probe's own pace; rolled back 53 s after the outage began)
     # a x2.2 p99 step after a reference hour already slow a fifth of the time (e-value 2.95)
     "fault-p99-step-after-noisy-hour",
 }
@@ -1079,7 +1081,7 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
     _hold_floors(
         whole_corpus,
         HELD_OUT_8,
-        _Floors(recordings=67, tp=35, fp=2, fn=5, precision=0.94, recall=0.87, median=220.0),
+        _Floors(recordings=67, tp=36, fp=2, fn=4, precision=0.94, recall=0.9, median=220.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )
