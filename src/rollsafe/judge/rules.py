@@ -20,8 +20,9 @@ Shared semantics (the configuration models document the per-kind ones):
   with no such mark a baseline has no data: a target never upgraded has no "before the
   upgrade" (and nothing to roll back), and a symptom the whole fleet shows is not an upgrade's;
 * a rate divides by the window, except for a source first seen less than a window ago, which
-  divides by the time since its first value (at least ``floor``: the probe's interval, or
-  ``per``) so a fresh probe's burst is not diluted by time nobody was looking;
+  divides by the time since its first value, but never by less than one ``per`` (at most the
+  window) nor the probe's interval: a fresh probe's burst is not diluted by time nobody was
+  looking, and a count is never extrapolated above what was seen (``_rate_floor``);
 * a baseline limit is ``baseline * max_increase`` (for a negative baseline, the same distance
   above it: ``baseline + |baseline| * (max_increase - 1)``); a zero baseline is breached by
   any current value at least ``max(min_delta, 1e-9)``.
@@ -31,7 +32,9 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import math
+import statistics
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -150,6 +153,8 @@ def history_needed(rule: models.RuleBase) -> float:
 def values_needed(rule: models.RuleBase) -> int:
     """How many newest values the rule reads regardless of their age."""
     if isinstance(rule, models.ThresholdRule):
+        if rule.for_ is not None and rule.consecutive > 2:  # a short run's pace (``_paced``)
+            return rule.consecutive + PACE_SPACINGS
         return rule.consecutive
     return 1
 
@@ -340,6 +345,54 @@ def _held_for(rule: models.ThresholdRule, span: float | None, checks: int) -> bo
     return rule.for_ is None or (span is not None and _lasted(rule, span, checks) >= rule.for_)
 
 
+PACE_SPACINGS = 8
+"""Spacings between the probe's newest checks read to know its own pace (its interval, as
+the checks show it: never the configured one, never "now")."""
+
+PACE_SLACK = 1.5
+"""A run's checks came at the probe's pace when no gap between them is longer than this many
+times the median spacing: a lost check or two (errors, a monitoring gap) is not a pace."""
+
+
+def _paced(rule: models.ThresholdRule, times: Sequence[float], checks: int) -> float | None:
+    """A run of fewer than ``consecutive`` failing checks that still counts: a slow probe's.
+
+    ``consecutive`` is about checks, ``for`` about time; for a probe every 30 or 60 s,
+    ``consecutive: 3, for: 30s`` would ask 60 to 120 s of a service refused for 30. So a run
+    of at least 2 failing checks also meets ``consecutive`` when its own span (the time the
+    service was seen failing at both ends, even under ``for_over: checks``) is at least
+    ``for`` and its checks came at the probe's own pace: no gap between them longer than
+    ``PACE_SLACK`` times the median spacing of the probe's newest checks (``times``, oldest
+    first, ending with the run's ``checks``: passing ones before it give the pace). Two checks
+    far apart across a monitoring gap are still two checks, and need ``consecutive``. With a
+    fast probe nothing changes: ``consecutive`` checks span ``for`` before fewer could.
+    Returns the pace (seconds) when the run counts, else None.
+    """
+    if rule.for_ is None or not 2 <= checks < rule.consecutive or len(times) < checks:
+        return None
+    run = times[len(times) - checks :]
+    if run[-1] - run[0] < rule.for_:
+        return None
+    pace = statistics.median(b - a for a, b in itertools.pairwise(times))
+    widest = max(b - a for a, b in itertools.pairwise(run))
+    return pace if pace > 0 and widest <= PACE_SLACK * pace else None
+
+
+def _streak_pace(
+    rule: models.ThresholdRule, window: windows.Window, checks: int, until: float | None
+) -> float | None:
+    """:func:`_paced` for the newest run (``checks`` failing, the newest at ``until``)."""
+    if until is None or rule.for_ is None or not 2 <= checks < rule.consecutive:
+        return None
+    times: list[float] = []
+    for obs in window.newest_first(until=until):
+        times.append(obs.time)
+        if len(times) > checks + PACE_SPACINGS - 1:
+            break
+    times.reverse()
+    return _paced(rule, times, checks)
+
+
 def _upgrade_words(
     raw: Sequence[bool],
     hits: Sequence[bool],
@@ -396,14 +449,11 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     # Failing since before the upgrade mark in force: judged from that mark.
     from_mark = _lasting(rule) and any(r and o.time < cut for r, o in zip(raw, last, strict=True))
     in_a_row = all(hits)
-    held_for = True
-    if rule.for_ is not None:
-        count, since, until = _streak(rule, window, now=now)
-        span = None if since is None or until is None else until - since
-        evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
-        if rule.for_over == "checks":
-            evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
-        held_for = _held_for(rule, span, count)
+    held_for, pace = _measure_streak(
+        rule, window, evidence, now=now, short=hits[-1] and not in_a_row
+    )
+    if pace is not None:  # a slow probe: fewer checks than `consecutive` span `for`
+        in_a_row = True
     breached = in_a_row and held_for
 
     head = (
@@ -412,7 +462,11 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     )
     if breached:
         tail = []
-        if rule.consecutive > 1:
+        if pace is not None:
+            tail.append(
+                f"{evidence['streak_checks']} times in a row, a check every {_duration(pace)}"
+            )
+        elif rule.consecutive > 1:
             tail.append(f"{rule.consecutive} times in a row")
         if rule.for_ is not None:
             tail.append(_streak_words(rule, evidence))
@@ -441,6 +495,30 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     # The newest value breaches but the rule needs more of them: worth looking again soon.
     pending = hits[-1] and not breached
     return Outcome(_breach_severity(rule, breached), summary, evidence, pending)
+
+
+def _measure_streak(
+    rule: models.ThresholdRule,
+    window: windows.Window,
+    evidence: dict[str, Any],
+    *,
+    now: float,
+    short: bool,
+) -> tuple[bool, float | None]:
+    """With ``for``: the newest streak into ``evidence``, whether it held ``for``, and, for a
+    ``short`` one (its newest check fails, fewer than ``consecutive`` do), the probe's pace if
+    it counts all the same (``_paced``)."""
+    if rule.for_ is None:
+        return True, None
+    count, since, until = _streak(rule, window, now=now)
+    span = None if since is None or until is None else until - since
+    evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
+    if rule.for_over == "checks":
+        evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
+    pace = _streak_pace(rule, window, count, until) if short else None
+    if pace is not None:
+        evidence["paced_s"] = pace
+    return _held_for(rule, span, count), pace
 
 
 def _streak_words(
@@ -507,23 +585,34 @@ def _runs(
     (``_counts_as_failing``): the outages counted are the upgrade's own.
     """
     span = window.range(now - _within(rule), now)
-    if quick and span.matching(_condition(rule)) < rule.episodes * rule.consecutive:
+    if quick and span.matching(_condition(rule)) < rule.episodes * _fewest_checks(rule):
         return None
     runs: list[tuple[float, float, int]] = []
     first = last = 0.0
     count = 0
     cut = window.holds.cut(now)  # as a streak: runs before the upgrade in force are not its
+    times: list[float] = []  # every check's time, for a short run's pace (``_paced``)
     for obs in (*span.values(), None):
         if obs is not None and _counts_as_failing(rule, window, obs, cut):
             if not count:
                 first = obs.time
             last = obs.time
             count += 1
+            times.append(obs.time)
             continue
-        if count >= rule.consecutive and _held_for(rule, last - first, count):
+        if _held_for(rule, last - first, count) and (
+            count >= rule.consecutive or _paced(rule, times[-(count + PACE_SPACINGS) :], count)
+        ):
             runs.append((first, last, count))
         count = 0
+        if obs is not None:
+            times.append(obs.time)
     return runs
+
+
+def _fewest_checks(rule: models.ThresholdRule) -> int:
+    """The fewest failing checks a run can meet ``consecutive`` with (``_paced``)."""
+    return min(rule.consecutive, 2) if rule.for_ is not None else rule.consecutive
 
 
 def _episodes_breached(
@@ -643,13 +732,28 @@ def rate(
     """Sum of ``value`` over the window, per ``per`` seconds, against ``above``."""
     values = _range(window, now - rule.window, now)
     first = None if window is None else window.first_value_time
-    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    covered = _covered(now, rule.window, first, _rate_floor(rule, floor))
     key = (values.identity, covered)
     known = None if memo is None else memo.recall(key)
     if known is not None:
         return known
     outcome = _rate(rule, values, covered)
     return outcome if memo is None else memo.keep(key, outcome)
+
+
+def _rate_floor(rule: models.RateRule, interval: float | None) -> float:
+    """The least a rate divides by for a source first seen less than a window ago: one
+    ``per`` (at most the window), or the probe's interval if longer.
+
+    The events a young source reported are a count; dividing them by less than one ``per``
+    would raise them above what was seen. "More than 1 in 30 minutes" after 25 minutes of
+    watching is one failure, not 1.2: a timer failing once an hour would be a repeat offender
+    as soon as a log probe starts. So a partial window is never scaled up beyond its count:
+    with ``per`` equal to the window (every preset's count rules) the rule compares the
+    count seen, and only a rate per a shorter period (lines per minute over 10 minutes) is
+    still averaged over the time actually watched, so a fresh probe's burst is not diluted.
+    """
+    return min(max(interval or 0.0, rule.per), rule.window)
 
 
 def _rate_per_period(
@@ -1100,13 +1204,19 @@ def _decide_threshold(
     if len(last) < rule.consecutive:
         return verdicts.Severity.OK, until
     cut = window.holds.cut(last[-1].time)
-    for obs in last:
-        if not _counts_as_failing(rule, window, obs, cut):
-            return verdicts.Severity.OK, until
+    in_a_row = all(_counts_as_failing(rule, window, obs, cut) for obs in last)
+    if not in_a_row and (
+        rule.for_ is None
+        or rule.consecutive <= 2
+        or not _counts_as_failing(rule, window, last[-1], cut)
+    ):
+        return verdicts.Severity.OK, until
     if rule.for_ is not None:
         count, since, newest = _streak(rule, window, now=now)
         span = None if since is None or newest is None else newest - since
         if not _held_for(rule, span, count):
+            return verdicts.Severity.OK, until
+        if not in_a_row and _streak_pace(rule, window, count, newest) is None:
             return verdicts.Severity.OK, until
     return _breach_severity(rule, True), until
 
@@ -1121,7 +1231,7 @@ def _decide_rate(
 ) -> tuple[verdicts.Severity, float]:
     values = _range(window, now - rule.window, now)
     first = None if window is None else window.first_value_time
-    covered = _covered(now, rule.window, first, min(floor or rule.per, rule.window))
+    covered = _covered(now, rule.window, first, _rate_floor(rule, floor))
     total, counted = _sum_values(values)
     if rule.processes is not None:  # the same sum ``_rate`` describes
         total, _ = _guarded_total(rule.processes, values)
@@ -1231,7 +1341,13 @@ class ThresholdState:
         rule = self.rule
         run = min(run, held)
         # No value after ``now``: time changes nothing until the next one (``math.inf``).
-        if run < rule.consecutive:
+        if (
+            run < rule.consecutive
+            and (
+                held < rule.consecutive  # too few values to decide (``_threshold``'s no data)
+                or _paced(rule, times[max(0, held - run - PACE_SPACINGS) : held], run) is None
+            )
+        ):
             return verdicts.Severity.OK, math.inf
         if rule.for_ is not None and not _held_for(rule, times[-1] - times[held - run], run):
             return verdicts.Severity.OK, math.inf

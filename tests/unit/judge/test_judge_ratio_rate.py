@@ -1,4 +1,5 @@
-"""Ratio and rate rules: window bounds, ``min_samples``, and the fresh-probe rate span."""
+"""Ratio and rate rules: window bounds, ``min_samples``, and the fresh-probe rate span (a
+count never scaled above what was seen)."""
 
 from __future__ import annotations
 
@@ -120,8 +121,35 @@ def test_a_fresh_probe_span_never_drops_under_its_interval() -> None:
         ],
     )
     got = decision(feed(cfg, [obs(299.0, 4.0, source="log")]), "errors", now=300)
-    assert got.evidence["covered_s"] == 30  # not 1 s: the value counted a whole interval
-    assert got.evidence["rate"] == pytest.approx(8.0)
+    # Not 1 s, nor the 30 s interval: 4 lines seen are 4 per minute, never 8 (see below).
+    assert got.evidence["covered_s"] == 60
+    assert got.evidence["rate"] == pytest.approx(4.0)
+
+
+COUNT = {**RATE, "window": "30m", "per": "30m", "above": 1}
+
+
+@pytest.mark.parametrize(("events", "severity"), [(1, OK), (2, CRITICAL)])
+def test_a_count_in_a_partly_watched_window_is_the_count_seen(events: int, severity: str) -> None:
+    # "More than 1 in 30 minutes", the log probe first seen 24m45s ago: a timer that fails
+    # once an hour (fwupd-refresh) is 1 failure, not 1 * 30 / 24.75 = 1.21 > 1. A second one
+    # is a repeat, however young the probe.
+    items = [obs(float(t), 0.0, source="log") for t in range(315, 1800, 15)]
+    items += [obs(1800.0 - 60.0 * k, 1.0, source="log") for k in range(events)]
+    got = decision(feed(config(COUNT), items), "errors", now=1800)
+    assert got.evidence["covered_s"] == 1800
+    assert got.evidence["rate"] == pytest.approx(events)
+    assert got.severity == severity
+
+
+def test_a_rate_per_a_shorter_period_still_averages_over_the_time_watched() -> None:
+    # Per minute over 5 minutes, first seen 2 minutes ago: 30 lines are 15 a minute, as
+    # before; only a count (per = window) is kept from being scaled up.
+    items = [obs(float(t), 3.0, source="log") for t in range(192, 301, 12)]
+    got = decision(feed(config(RATE), items), "errors", now=300)
+    assert got.evidence["covered_s"] == 108
+    assert got.evidence["sum"] == 30
+    assert got.evidence["rate"] == pytest.approx(30 / 108 * 60)
 
 
 def test_rate_min_samples_and_missing_values() -> None:

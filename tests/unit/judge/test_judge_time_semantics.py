@@ -18,10 +18,11 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from judge_helpers import CRITICAL, OK, config, decision, feed, obs, upgrade
+from judge_helpers import CRITICAL, OK, TARGET, config, decision, feed, obs, upgrade
 
+from rollsafe.config import models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import engine
+from rollsafe.judge import engine, rules
 
 DOWN = {
     "id": "down",
@@ -182,6 +183,102 @@ def test_the_spacing_is_the_runs_own_not_the_clocks() -> None:
 def test_for_over_needs_for() -> None:
     with pytest.raises(ValueError, match="`for_over` is only read with `for`"):
         config({**{k: v for k, v in DOWN.items() if k != "for"}, "for_over": "checks"})
+
+
+# --------------------------------------------------------------------------- slow probes
+
+
+def _probed(
+    every: float, down: list[float], *, until: float, errors: tuple[float, ...] = ()
+) -> list[observations.Observation]:
+    """A check every ``every`` seconds from 0 to ``until``, failing at the times in ``down``
+    (which need not be on the grid), a probe error at those in ``errors``."""
+    times = sorted({*(k * every for k in range(int(until // every) + 1)), *down, *errors})
+    return [
+        obs(t, source="health", error="timed out") if t in errors else _health(t, t not in down)
+        for t in times
+    ]
+
+
+def _fast_path(judge: engine.Engine, spec: dict[str, Any], *, now: float) -> verdicts.Severity:
+    """What a replay decides (``rules.decide``), to pin it to the full path."""
+    rule = config(spec).rules[0]
+    assert isinstance(rule, models.ThresholdRule)
+    window = judge.window(TARGET, rule.probe)
+    return rules.decide(rule, window, now=now)[0]
+
+
+@pytest.mark.parametrize(
+    ("every", "down", "words"), [(30.0, [330, 360], "30s"), (60.0, [360, 420], "1m")]
+)
+def test_a_slow_probe_needs_as_many_checks_as_span_for_at_least_two(
+    every: float, down: list[float], words: str
+) -> None:
+    # A 60 s outage probed every 30 s is two failing checks spanning 30 s; probed every 60 s,
+    # two spanning 60 s. Both span `for: 30s` at the probe's own pace: the service was seen
+    # refused for 30 s at least, which is what `down` means; a third check would only make a
+    # slow probe's users wait 60 to 120 s longer than a fast probe's.
+    judge = feed(config(DOWN), _probed(every, down, until=down[-1]))
+    got = decision(judge, "down", now=down[-1])
+    assert got.severity == CRITICAL
+    assert (got.evidence["streak_checks"], got.evidence["paced_s"]) == (2, every)
+    assert f"2 times in a row, a check every {words}" in got.summary
+    assert _fast_path(judge, DOWN, now=down[-1]) == CRITICAL
+    # One failing check alone never does, however slow the probe.
+    judge = feed(config(DOWN), _probed(every, down[:1], until=down[0]))
+    assert decision(judge, "down", now=down[0] + every).severity == OK
+
+
+def test_a_fast_probe_still_needs_consecutive_checks() -> None:
+    # Every 15 s: two failing checks span 15 s, three span 30 s; nothing changed. Every 10 s:
+    # three failing checks span 20 s, too short; a fourth spans 30 s.
+    judge = feed(config(DOWN), _probed(15.0, [300, 315], until=330))
+    assert decision(judge, "down", now=330).severity == OK
+    judge = feed(config(DOWN), _probed(15.0, [300, 315, 330], until=330))
+    assert decision(judge, "down", now=330).severity == CRITICAL
+    judge = feed(config(DOWN), _probed(10.0, [300, 310, 320], until=330))
+    assert decision(judge, "down", now=330).severity == OK
+    assert _fast_path(judge, DOWN, now=330) == OK
+
+
+def test_two_failing_checks_across_a_monitoring_gap_are_not_a_slow_probe() -> None:
+    # Every 10 s, then two probe errors (the prober could not look): the failing checks at
+    # 300 and 330 span 30 s, but 30 s is three times the probe's pace. Two checks far apart
+    # are two checks; they need `consecutive` as before.
+    judge = feed(config(DOWN), _probed(10.0, [300, 330], until=330, errors=(310, 320)))
+    got = decision(judge, "down", now=330)
+    assert got.severity == OK
+    assert "paced_s" not in got.evidence
+    assert _fast_path(judge, DOWN, now=330) == OK
+    # Nothing observed at all in between: the same.
+    items = [o for o in _probed(10.0, [300, 330], until=330) if not 300 < o.time < 330]
+    assert decision(feed(config(DOWN), items), "down", now=330).severity == OK
+
+
+def test_a_slow_run_must_span_for_itself_even_standing_for_more() -> None:
+    # batch-host's `down`: `for: 80s`, `for_over: checks`. Every 60 s, two failing checks span
+    # 60 s and stand for 120 s; fewer checks than `consecutive` must prove `for` by their
+    # span alone (the least the outage lasted), so they do not; three (span 120 s) do.
+    rule = {**CHECKS, "for": "80s"}
+    judge = feed(config(rule), _probed(60.0, [600, 660], until=720))
+    assert decision(judge, "down", now=720).severity == OK
+    judge = feed(config(rule), _probed(60.0, [600, 660, 720], until=720))
+    assert decision(judge, "down", now=720).severity == CRITICAL
+
+
+def test_outages_repeating_under_a_slow_probe_are_counted_the_same_way() -> None:
+    # outages-repeat: three runs in the hour, each of `consecutive: 3` spanning 15 s; probed
+    # every 30 s, each 45 s outage is two failing checks spanning 30 s.
+    rule = {**DOWN, "id": "repeat", "for": "15s", "episodes": 3, "within": "1h"}
+    down = [600, 630, 1500, 1530, 2400, 2430]
+    judge = feed(config(rule), _probed(30.0, down, until=2460))
+    got = decision(judge, "repeat", now=2460)
+    assert got.severity == CRITICAL
+    assert [r["checks"] for r in got.evidence["runs"]] == [2, 2, 2]
+    assert _fast_path(judge, rule, now=2460) == CRITICAL
+    # Each a single failing check: not outages.
+    judge = feed(config(rule), _probed(30.0, down[::2], until=2460))
+    assert decision(judge, "repeat", now=2460).severity == OK
 
 
 # --------------------------------------------------------------------------- property
