@@ -351,7 +351,8 @@ def episodic(*, high: float, random_episodes: bool, level: float = 0.22) -> Draw
 # NOT within the bound (docs/presets.md, "Episodic references"), so not asserted here:
 # random episodes of 5x at x2: 21 and 12 of 200; random episodes of 2.3x at x1.5: 13 and 7;
 # latency-up's slow tier (x1.3 and +0.01) on a 40 ms health check with random 2.3x episodes:
-# 18 and 11. The watches flagged had one short episode in the hour before (2.5-5% of it)
+# 18 and 11 (with the median's own discount, ``exceedance_size``: 24 and 12, 16 and 7, 19
+# and 11). The watches flagged had one short episode in the hour before (2.5-5% of it)
 # and 20-30% of the hour after in episodes: an hour is not a fair sample of episodes that
 # come at random, whatever statistic reads it; periodic ones (a cron job) it samples fairly.
 X2 = {"min_ratio": 2.0, "min_delta": 0.1}  # web-service latency-quantile-up's margin
