@@ -141,6 +141,61 @@ def test_the_effective_size_of_a_wandering_series_is_small():
     assert sequential.effective_size(rare) == 150  # a run of ties (zeros) is not a trend
 
 
+def _report_job_hour(seed: int) -> list[float]:
+    """An hour of 30 s buckets, independent between episodes, with a 2-minute episode (4
+    buckets) at 2.3x every 10 minutes, as a report job makes it."""
+    rng = random.Random(seed)
+    return [(0.5 if k % 20 < 4 else 0.22) * math.exp(rng.gauss(0, 0.1)) for k in range(120)]
+
+
+def test_episodes_do_not_make_exceeding_the_median_cluster():
+    hour = _report_job_hour(1)
+    ordered = sorted(hour)
+    # The rank correlation, one number for the whole distribution, sees the episodes' runs;
+    assert sequential.effective_size(hour) < 90
+    # whether a bucket exceeds the median does not cluster (the typical buckets are
+    # independent), whether it exceeds the 0.9 quantile, the episodes' level, does.
+    assert sequential.exceedance_size(hour, ordered[59]) == 120
+    assert sequential.exceedance_size(hour, ordered[107]) < 60
+
+
+def test_the_exceedance_size_of_a_wander_at_its_median_is_the_rank_sizes_order():
+    # AR(1) wander: its median indicator's lag-1 correlation is 2 arcsin(rho) / pi, read
+    # back as rho: the discount at the median stays that of the ranks, not a looser one.
+    for seed in range(5):
+        rng = random.Random(seed)
+        x, walk = 0.0, []
+        for _ in range(200):
+            x = 0.9 * x + math.sqrt(1 - 0.81) * rng.gauss(0, 1)
+            walk.append(x)
+        median = sorted(walk)[99]
+        assert sequential.exceedance_size(walk, median) < 1.2 * sequential.effective_size(walk)
+        assert sequential.exceedance_size(walk, median) < 25
+
+
+def test_the_median_component_is_worth_what_its_own_exceedances_are():
+    rule = models.RegressionRule.model_validate(
+        {
+            "id": "r",
+            "kind": "regression",
+            "severity": "critical",
+            "probe": "p",
+            "field": "value",
+            "min_ratio": 2.0,
+            "min_delta": 0.1,
+        }
+    )
+    found = [sequential._Bucket(x, 1, 0) for x in _report_job_hour(1)]
+    reference = sequential._self_reference(rule, found, 30.0)
+    assert reference is not None
+    median, p90, p99, top = reference.scales
+    assert reference.scale < 0.7  # the episodes' rank correlation
+    assert median == 1.0  # the typical buckets: whole ones
+    assert p90 == p99 == top == reference.scale  # the others: the rank discount
+    # The median's urn is the whole reference's: Beta(n - k + 1, k) for k = 60 of 120.
+    assert reference.urns[0] == (61.0, 60.0)
+
+
 def test_the_margin_is_the_larger_of_ratio_and_delta():
     rule = models.RegressionRule.model_validate(
         {"id": "r", "kind": "regression", "probe": "p", "min_ratio": 2, "min_delta": 0.5}

@@ -317,6 +317,71 @@ def test_strong_slow_wander_stays_within_alpha(name, phi, fields, levels):
         assert flagged <= alpha * count
 
 
+def episodic(*, high: float, random_episodes: bool, level: float = 0.22) -> Draw:
+    """A latency of ``level`` (lognormal sigma 0.15) with episodes at ``high``: a report job
+    for 2 minutes every 10 (random phase), or a noisy neighbour whose 2-minute episodes come
+    at random (a two-state chain stepped every 30 s, in an episode 20% of the time). The same
+    episodes before and after the mark: a healthy host whose hour before was not calm.
+    Regressed: 2.2 times ``level`` from the mark on (the corpus's step after a noisy hour)."""
+
+    def draw(rng: random.Random, times: list[float], bad_from: float) -> list[dict[str, Any]]:
+        phase = rng.uniform(0.0, 600.0)
+        state = rng.random() < 0.2
+        stepped = times[0]
+        out = []
+        for t in times:
+            while random_episodes and t - stepped >= 30.0:
+                stepped += 30.0
+                state = rng.random() >= 0.25 if state else rng.random() < 30.0 / 480.0
+            bad = state if random_episodes else (t - phase) % 600.0 < 120.0
+            base = level * (2.2 if t >= bad_from else 1.0)
+            value = max(base, high) if bad else base
+            out.append({"latency_s": value * math.exp(rng.gauss(0.0, 0.15))})
+        return out
+
+    return draw
+
+
+# Episodic references (the corpus's fault-p99-step-after-noisy-hour, healthy): the episodes
+# make the reference's upper quantiles and top an episode's level and its rank correlation
+# large, although the buckets between episodes are independent. The margins are the
+# presets' (web-service latency-quantile-up: x2 and +0.1; latency-up's two tiers on a health
+# check) and the model's default (x1.5).
+# Measured, 200 watches each, alarms at alpha 0.05 and 0.001: 0 and 0 in every case below.
+# NOT within the bound (docs/presets.md, "Episodic references"), so not asserted here:
+# random episodes of 5x at x2: 21 and 12 of 200; random episodes of 2.3x at x1.5: 13 and 7;
+# latency-up's slow tier (x1.3 and +0.01) on a 40 ms health check with random 2.3x episodes:
+# 18 and 11 (with the median's own discount, ``exceedance_size``: 24 and 12, 16 and 7, 19
+# and 11). The watches flagged had one short episode in the hour before (2.5-5% of it)
+# and 20-30% of the hour after in episodes: an hour is not a fair sample of episodes that
+# come at random, whatever statistic reads it; periodic ones (a cron job) it samples fairly.
+X2 = {"min_ratio": 2.0, "min_delta": 0.1}  # web-service latency-quantile-up's margin
+# web-service latency-up's margins, both tiers, on a 40 ms health check
+HEALTH = {"min_ratio": 2.0, "min_delta": 0.05, "slow": {"min_ratio": 1.3, "min_delta": 0.01}}
+EPISODIC = [
+    ("report job every 10 min at 2.3x, x2 +0.1", False, 0.22, 0.5, X2),
+    ("report job every 10 min at 2.3x, x1.5", False, 0.22, 0.5, {}),
+    ("report job every 10 min at 2.3x, health check, latency-up", False, 0.04, 0.092, HEALTH),
+    ("random 2-min episodes at 2.3x, x2 +0.1", True, 0.22, 0.5, X2),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "random_episodes", "level", "high", "fields"),
+    EPISODIC,
+    ids=[e[0] for e in EPISODIC],
+)
+def test_episodic_references_stay_within_alpha(name, random_episodes, level, high, fields):
+    count = 200
+    draw = episodic(high=high, random_episodes=random_episodes, level=level)
+    loose, shipped = alarms(
+        [rule(alpha=0.05, **fields), rule(**fields)], draw, watches=count, seed=11
+    )
+    print(f"\n{name}: {loose} alarms at alpha 0.05, {shipped} at 0.001, in {count} watches")
+    assert loose <= 0.05 * count
+    assert shipped == 0
+
+
 def _mann_whitney_z(before: list[float], after: list[float]) -> float:
     """The normal approximation of the one-sided Mann-Whitney U test (after larger)."""
     ranked = sorted([(x, 0) for x in before] + [(x, 1) for x in after])
