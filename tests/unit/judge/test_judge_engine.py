@@ -165,14 +165,17 @@ def test_rule_helpers_report_what_windows_must_keep() -> None:
         {"id": "b", "kind": "baseline", "probe": "http", "window": "5m", "before": "1h"},
     )
     threshold, baseline = cfg.rules
-    assert (rules.history_needed(threshold), rules.values_needed(threshold)) == (120, 4)
+    # 4 checks, and the probe's pace before a shorter run (rules._paced: a slow probe's two
+    # checks spanning `for`): PACE_SPACINGS more.
+    paced = 4 + rules.PACE_SPACINGS
+    assert (rules.history_needed(threshold), rules.values_needed(threshold)) == (120, paced)
     assert (rules.history_needed(baseline), rules.values_needed(baseline)) == (3900, 1)
     judge = feed(cfg, [obs(1, 1.0), obs(1, 1.0, source="http")])
     cpu_window = judge.window("web-1", "cpu")
     http_window = judge.window("web-1", "http")
     assert cpu_window is not None
     assert http_window is not None
-    assert (cpu_window.span, cpu_window.keep) == (180, 4)
+    assert (cpu_window.span, cpu_window.keep) == (180, paced)
     assert http_window.span == 3960
     assert judge.window("web-1", "nothing") is None
 
