@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import runpy
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 CORPUS = Path(__file__).resolve().parents[3] / "corpus"
 
 
-def _module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("corpus_delay_split", CORPUS / "delay_split.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def _script() -> dict[str, Any]:
+    """corpus/delay_split.py's names (a script beside the package, not importable)."""
+    return runpy.run_path(str(CORPUS / "delay_split.py"))
 
 
 def test_a_hung_task_waits_for_the_kernel_then_for_its_second_report() -> None:
-    split = _module().split
+    split = _script()["split"]
     # Labelled at the block (t0 = 1000): the kernel reports it at +120 s and again at +240 s,
     # where `lockups` decides; a report after the decision is not evidence for it.
     parts = split(240.0, 1000.0, [(1120.0, 1), (1240.0, 1), (1360.0, 1)], "lockups")
@@ -30,7 +24,7 @@ def test_a_hung_task_waits_for_the_kernel_then_for_its_second_report() -> None:
 
 
 def test_evidence_read_just_before_the_label_counts_from_it_and_older_reads_do_not() -> None:
-    split = _module().split
+    split = _script()["split"]
     # A read 30 s before the label is the fault's (a label rounded late); one 10 minutes
     # before it is not; empty reads are never evidence.
     parts = split(320.0, 1000.0, [(400.0, 1), (970.0, 1), (1100.0, 0), (1300.0, 1)], "x")
@@ -41,12 +35,14 @@ def test_evidence_read_just_before_the_label_counts_from_it_and_older_reads_do_n
 
 
 def test_a_decision_without_the_familys_events_has_no_parts() -> None:
-    module = _module()
-    parts = module.split(555.0, 1000.0, [], "db-crashes")
+    script = _script()
+    parts = script["split"](555.0, 1000.0, [], "db-crashes")
     assert parts.to_first is None
     assert parts.after_first is None
     assert parts.events == 0
-    row = module.row("oom-repeated", [parts, module.split(30.0, 0.0, [(15.0, 1)], "oom-kills")])
+    row = script["row"](
+        "oom-repeated", [parts, script["split"](30.0, 0.0, [(15.0, 1)], "oom-kills")]
+    )
     # Two detections, one over 60 s (it has no parts: "-"), the medians of what is known.
     assert row == (
         "| `oom-repeated` | 2 | 292.5 | 15 | 1 | - | - | - | - | db-crashes 1, oom-kills 1 |"
@@ -54,7 +50,7 @@ def test_a_decision_without_the_familys_events_has_no_parts() -> None:
 
 
 def test_the_kth_event_counts_only_events_within_the_window_of_each_other() -> None:
-    kth = _module().kth
+    kth = _script()["kth"]
     # Crashes 20 minutes apart never put three within 30 minutes; two do, at the second.
     times = [0.0, 1200.0, 2400.0]
     assert kth(times, 3, 1800.0) is None
