@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 from collections import Counter
@@ -236,6 +237,46 @@ def what_if(report: Mapping[str, Any], corpus: Path, ks: Sequence[int] = (1, 2))
     return lines
 
 
+def random_share(
+    rate: float, k: int, within: float, *, watches: int = 40_000, hours: float = 2.0, seed: int = 7
+) -> float:
+    """Share of healthy watches (``hours`` long) in which ``k`` events come within ``within``
+    seconds of each other, for events at random (Poisson) at ``rate`` an hour; events from
+    ``within`` before the watch count towards its windows, as a count window reaches back."""
+    rnd = random.Random(seed)
+    fired = 0
+    for _ in range(watches):
+        times: list[float] = []
+        t = -within
+        while True:
+            t += rnd.expovariate(rate) * 3600
+            if t > hours * 3600:
+                break
+            times.append(t)
+        fired += _completed_in_watch(times, k, within)
+    return fired / watches
+
+
+def _completed_in_watch(times: Sequence[float], k: int, within: float) -> bool:
+    """Whether ``k`` of ``times`` come within ``within`` s, the last of them in the watch."""
+    return any(
+        times[i] >= 0 and times[i] - times[i - k + 1] <= within for i in range(k - 1, len(times))
+    )
+
+
+RANDOM_RULES = ((1, 0.0), (2, 600.0), (2, 1800.0), (3, 600.0), (3, 1800.0))
+
+
+def random_table(rates: Sequence[float] = (0.25, 0.5, 1.0, 2.0)) -> list[str]:
+    """The share of healthy two-hour watches each count rule fires in, per random event rate."""
+    names = [f"{k} in {within / 60:g} min" if within else "1 event" for k, within in RANDOM_RULES]
+    lines = ["| events an hour | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for rate in rates:
+        shares = [f"{random_share(rate, k, w):.2%}" for k, w in RANDOM_RULES]
+        lines.append(f"| {rate:g} | " + " | ".join(shares) + " |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, help="rollsafe backtest --json output")
@@ -243,13 +284,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--what-if",
         action="store_true",
-        help="also: the event families decided at their first or second event instead",
+        help=(
+            "also: the event families decided at their first or second event instead, and "
+            "what count rules cost on events at random"
+        ),
     )
     args = parser.parse_args(argv)
     report = json.loads(args.report.read_text(encoding="utf-8"))
     lines = [HEADER, *(row(family, found) for family, found in splits(report, args.corpus).items())]
     if args.what_if:
-        lines += ["", *what_if(report, args.corpus)]
+        lines += ["", *what_if(report, args.corpus), "", *random_table()]
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 

@@ -60,3 +60,16 @@ def test_the_kth_event_counts_only_events_within_the_window_of_each_other() -> N
     # last of them, not before.
     assert kth([0.0, 2100.0, 4200.0, 4300.0, 4400.0], 3, 1800.0) == 4400.0
     assert kth([], 1, 1800.0) is None
+
+
+def test_count_rules_on_random_events_fire_as_often_as_poisson_says() -> None:
+    share = _script()["random_share"]
+    # One event in a two-hour watch at 0.5 an hour: 1 - e^-1 = 63.2%.
+    assert abs(share(0.5, 1, 0.0, watches=4000) - 0.632) < 0.03
+    # Asking for more events, or for them closer together, fires less often.
+    two_in_30 = share(0.5, 2, 1800.0, watches=4000)
+    two_in_10 = share(0.5, 2, 600.0, watches=4000)
+    three_in_10 = share(0.5, 3, 600.0, watches=4000)
+    assert two_in_30 > two_in_10 > three_in_10
+    assert 0.12 < two_in_30 < 0.23
+    assert three_in_10 < 0.01
