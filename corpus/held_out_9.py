@@ -3,8 +3,8 @@
 Every earlier half (design, held-out, held-out-2 to held-out-8) has been looked at by people
 changing rules. This half was written in round 10 by a helper that changed no rule, preset or
 judge code, while others were changing rules without seeing it, from what a fleet meets after
-an upgrade (not from what the rules catch or miss); the lead replays it once before the
-round's rule changes and once after. No preset may be tuned on it (``--half held-out-9``).
+an upgrade (not from what the rules catch or miss); the lead replays it once before the round's
+rule changes and once after. No preset may be tuned on it (``--half held-out-9``).
 
 What is new here against the earlier halves: faults that show only when the daily traffic peak
 arrives hours after a night upgrade, a partial fault (2% of requests, one shard), file
@@ -14,24 +14,25 @@ refused after an OpenSSL upgrade (nginx error log), DNS resolution failing behin
 loops told by a Go ``panic:`` with its goroutine trace, a Python traceback and a multi-line
 Java stack trace (one event, many lines), JSON and logfmt application logs, a health check
 sampled every 5 s and every 20 s, 20 minutes of history, a leak cut short by its supervisor's
-restarts, and kernel wordings no earlier half quotes: ``NMI watchdog: Watchdog detected hard
-LOCKUP``, ``Kernel panic - not syncing: Hard LOCKUP``, ``BUG: scheduling while atomic``,
-``kernel BUG at ...!`` with ``invalid opcode``, ``general protection fault, probably for
-non-canonical address``, a segfault at a null ``ip`` (``error 14``), a hung task reported after
-1228 s, ``oom_reaper: reaped process``, an order-2 ``invoked oom-killer``, a unit's ``Start
-request repeated too quickly``; and healthy noise that fools naive rules: a counter reset
-after a planned restart, a cold cache's slow first minutes, log rotation bursts, a nightly
-backup's I/O, a neighbour's deploy, an autoscaling event, a configuration reload, the TSC
-declared unstable, a clock stepped back, Prometheus scrape timeouts, a noisy hour before the
-upgrade, a monitoring gap after it.
+restarts, and wordings no earlier half quotes: ``Kernel panic - not syncing: Hard LOCKUP``,
+``BUG: scheduling while atomic``, ``kernel BUG at ...!`` with ``invalid opcode``, a hung task
+reported after 1228 s, an order-2 ``invoked oom-killer``, PostgreSQL's ``sorry, too many
+clients already``, the TSC declared unstable; others quoted before from other reports, in new
+shapes: the hard-lockup detector alone (held-out-7 has it between soft lockups), a non-
+canonical general protection fault, a segfault at a null ``ip`` (``error 14``), ``oom_reaper``,
+``Start request repeated too quickly``; and healthy noise that fools naive rules: a counter
+reset after a planned restart, a cold cache's slow first minutes, log rotation bursts, a
+nightly backup's I/O, a neighbour's deploy, an autoscaling event, a configuration reload, the
+TSC declared unstable, a clock stepped back, Prometheus scrape timeouts, a noisy hour before
+the upgrade, a monitoring gap after it.
 
 ``corpus/build.py`` renders these scenarios like every other; this module only describes them.
 Its irregular times come from generators of its own (``held-out-9/<seed>``), and every
 recording is rendered from a generator seeded by its own name, so adding this half moves no
 byte of the others. Real data: messages quoted from public reports no other half cites
 (``corpus/quoted.py``, held-out-9 section, each with its URL), and NAB metrics and Loghub logs
-of ``../shared/data`` (days and line ranges no earlier half uses as spans), read at build
-time (``real``).
+of ``../shared/data`` (days and line ranges no earlier half uses as spans), read at build time
+(``real``).
 """
 
 from __future__ import annotations

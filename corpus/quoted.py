@@ -1497,10 +1497,10 @@ EVENTS: dict[str, Event] = {
     ),
     # ------------------------------------------------------------------ held-out-9 (round 10)
     # Added with corpus/held_out_9.py, by a helper that changed no rule: reports no other half
-    # cites, and wordings no earlier half quotes (hard lockups, scheduling while atomic,
-    # ``kernel BUG at``, a non-canonical general protection fault, a hung task of 1228 s,
-    # PostgreSQL refusing clients, a clocksource switch). Lines are the reporters' own, less
-    # their stamps and hosts; held_out_9.py adds a syslog prefix where a line lacks one.
+    # cites, and wordings no earlier half quotes (a Hard LOCKUP panic, scheduling while
+    # atomic, ``kernel BUG at``, a hung task of 1228 s, an order-2 OOM, PostgreSQL refusing
+    # clients, a clocksource switch). Lines are the reporters' own, less their stamps and
+    # hosts (one event keeps some of a report's lines); held_out_9.py adds a syslog prefix.
     "lockup-hard-nmi-swapper-debian": Event(
         "lockup",  # 5.10 (Debian 11): the NMI watchdog's hard lockup, then the CPU line
         (
