@@ -819,7 +819,7 @@ def healthy() -> list[Scenario]:
                 "web-1",
                 **rolled(UP - 30, UP),
                 down=[(UP - 20, UP - 8)],
-                error_ratio=bumped(const(0.003), [(UP, UP + 15, 1.0)]),
+                error_ratio=bumped(const(0.003), [(UP, UP + 30, 1.0)]),  # one 30 s sample
             )
         ],
     )
@@ -933,7 +933,7 @@ def healthy() -> list[Scenario]:
         "config-reload",
         "web-1's configuration management reloads nginx twice after the healthy upgrade "
         "(`Reloading nginx.service`, `Reloaded nginx.service`, usual systemd wording): each "
-        "reload drops keep-alive connections, 1% of requests fail for 10 s and p99 doubles",
+        "reload drops keep-alive connections, 1% of requests fail for 30 s and p99 doubles",
         [
             Host(
                 "web-1",
@@ -952,7 +952,7 @@ def healthy() -> list[Scenario]:
                         ),
                     )
                 ],
-                error_ratio=bumped(const(0.003), _windows(reloads, 10.0, 0.01)),
+                error_ratio=bumped(const(0.003), _windows(reloads, 30.0, 0.01)),
                 p99=bumped(const(0.22), _windows(reloads, 20.0, 0.44)),
             )
         ],
