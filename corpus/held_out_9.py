@@ -41,6 +41,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import build
 from build import (
@@ -1151,37 +1152,42 @@ def real(
     24ae8d, day 2 of the network, days 10 and 11 of RDS, day 7 of 5f5533; Loghub Linux lines
     50-249, 250-549, 1,000-1,199 and 1,850-1,998, Apache 150-449, 450-749 and 1,500-1,899,
     Hadoop 500-849, 850-1,199 and 1,600-1,998."""
-    return [
-        *_real_faults(
-            nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
-        ),
-        *_real_healthy(
-            nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
-        ),
-    ]
+    shared = _Shared(nab, linux, apache, hadoop, cite_nab, cite_log)
+    return [*_real_faults(shared), *_real_healthy(shared)]
 
 
-def _real_faults(
-    nab: dict[str, Nab],
-    *,
-    linux: list[tuple[float, str]],
-    apache: list[tuple[float, str]],
-    hadoop: list[tuple[float, str]],
-    cite_nab: Callable[[str], str],
-    cite_log: Callable[[str], str],
-) -> list[Scenario]:
+def _series(nab: dict[str, Nab]) -> tuple[Nab, Nab, Nab, Nab, Nab]:
+    """The NAB series both halves of ``real`` use: ELB, request latency, disk writes, RDS and
+    5f5533's CPU."""
+    return (
+        nab["elb_request_count_8c0756"],
+        nab["ec2_request_latency_system_failure"],
+        nab["ec2_disk_write_bytes_1ef3de"],
+        nab["rds_cpu_utilization_cc0c53"],
+        nab["ec2_cpu_utilization_5f5533"],
+    )
+
+
+class _Shared(NamedTuple):
+    """What ``real`` is given: the NAB series and the Loghub lines, and how to cite them."""
+
+    nab: dict[str, Nab]
+    linux: list[tuple[float, str]]
+    apache: list[tuple[float, str]]
+    hadoop: list[tuple[float, str]]
+    cite_nab: Callable[[str], str]
+    cite_log: Callable[[str], str]
+
+
+def _real_faults(shared: _Shared) -> list[Scenario]:
     """Held-out-9's faults on real data (see ``real``)."""
     out: list[Scenario] = []
     add = _HALF.real_adder(out)
-    stretch = build.stretched
-    kernel_of = build.kernel_of
-
-    elb = nab["elb_request_count_8c0756"]
-    lat = nab["ec2_request_latency_system_failure"]
-    disk = nab["ec2_disk_write_bytes_1ef3de"]
-    c24 = nab["ec2_cpu_utilization_24ae8d"]
-    rds = nab["rds_cpu_utilization_cc0c53"]
-    c5f = nab["ec2_cpu_utilization_5f5533"]
+    stretch, kernel_of = build.stretched, build.kernel_of
+    linux, apache, hadoop = shared.linux, shared.apache, shared.hadoop
+    cite_nab, cite_log = shared.cite_nab, shared.cite_log
+    elb, lat, disk, rds, c5f = _series(shared.nab)
+    c24 = shared.nab["ec2_cpu_utilization_24ae8d"]
 
     # -- errors that wait for a real day's peak (ELB day 11 from 00:00, night upgrade at 1 h).
     scale = 30.0 / max(1.0, elb.median())
@@ -1526,26 +1532,15 @@ def _real_faults(
     return out
 
 
-def _real_healthy(
-    nab: dict[str, Nab],
-    *,
-    linux: list[tuple[float, str]],
-    apache: list[tuple[float, str]],
-    hadoop: list[tuple[float, str]],
-    cite_nab: Callable[[str], str],
-    cite_log: Callable[[str], str],
-) -> list[Scenario]:
+def _real_healthy(shared: _Shared) -> list[Scenario]:
     """Held-out-9's healthy recordings on real data (see ``real``)."""
     out: list[Scenario] = []
     add = _HALF.real_adder(out)
-    stretch = build.stretched
-    kernel_of = build.kernel_of
-    elb = nab["elb_request_count_8c0756"]
-    lat = nab["ec2_request_latency_system_failure"]
-    disk = nab["ec2_disk_write_bytes_1ef3de"]
-    net = nab["ec2_network_in_257a54"]
-    rds = nab["rds_cpu_utilization_cc0c53"]
-    c5f = nab["ec2_cpu_utilization_5f5533"]
+    stretch, kernel_of = build.stretched, build.kernel_of
+    linux, apache, hadoop = shared.linux, shared.apache, shared.hadoop
+    cite_nab, cite_log = shared.cite_nab, shared.cite_log
+    elb, lat, disk, rds, c5f = _series(shared.nab)
+    net = shared.nab["ec2_network_in_257a54"]
     day = elb.curve(11 * DAY, scale=30.0 / max(1.0, elb.median()))
     add(
         Scenario(
