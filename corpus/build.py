@@ -42,8 +42,9 @@ A sixth half, **held-out-5**, lives in ``corpus/held_out_5.py``: written in roun
 helper that changed no rule, from what a fleet meets; the same rules (no position, draws of
 its own), never tuned on. A seventh, **held-out-6** (``corpus/held_out_6.py``), was written
 the same way in round 7, while others changed rules without seeing it, an eighth,
-**held-out-7** (``corpus/held_out_7.py``), in round 8, and a ninth, **held-out-8**
-(``corpus/held_out_8.py``), in round 9.
+**held-out-7** (``corpus/held_out_7.py``), in round 8, a ninth, **held-out-8**
+(``corpus/held_out_8.py``), in round 9, and a tenth, **held-out-9**
+(``corpus/held_out_9.py``), in round 10.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -2065,6 +2066,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
             _held_out_6().real,
             _held_out_7().real,
             _held_out_8().real,
+            _held_out_9().real,
         )
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
@@ -3996,6 +3998,13 @@ def _held_out_8() -> Any:
     return held_out_8
 
 
+def _held_out_9() -> Any:
+    """corpus/held_out_9.py (round 10's half), imported when first needed, as held_out_5."""
+    import held_out_9
+
+    return held_out_9
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -4024,6 +4033,8 @@ def committed_scenarios() -> list[Scenario]:
         *_held_out_7().healthy(),
         *_held_out_8().faults(),  # corpus/held_out_8.py: round 9's half, its own seeded draws
         *_held_out_8().healthy(),
+        *_held_out_9().faults(),  # corpus/held_out_9.py: round 10's half, its own seeded draws
+        *_held_out_9().healthy(),
     ]
 
 
@@ -4095,7 +4106,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "others changed rules without seeing them, never tuned on; they take no position; "
         "held-out-7 recordings (corpus/held_out_7.py) were written in round 8 the same way, "
         "never tuned on; they take no position; held-out-8 recordings (corpus/held_out_8.py) "
-        "were written in round 9 the same way, never tuned on; they take no position",
+        "were written in round 9 the same way, never tuned on; they take no position; held-out-9 "
+        "recordings (corpus/held_out_9.py) were written in round 10 the same way, never tuned "
+        "on; they take no position",
         "recordings": entries,
     }
 

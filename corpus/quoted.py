@@ -1495,5 +1495,197 @@ EVENTS: dict[str, Event] = {
         ),
         "https://github.com/raspberrypi/linux/issues/1708",
     ),
+    # ------------------------------------------------------------------ held-out-9 (round 10)
+    # Added with corpus/held_out_9.py, by a helper that changed no rule: reports no other half
+    # cites, and wordings no earlier half quotes (a Hard LOCKUP panic, scheduling while
+    # atomic, ``kernel BUG at``, a hung task of 1228 s, an order-2 OOM, PostgreSQL refusing
+    # clients, a clocksource switch). Lines are the reporters' own, less their stamps and
+    # hosts (one event keeps some of a report's lines); held_out_9.py adds a syslog prefix.
+    "lockup-hard-nmi-swapper-debian": Event(
+        "lockup",  # 5.10 (Debian 11): the NMI watchdog's hard lockup, then the CPU line
+        (
+            "NMI watchdog: Watchdog detected hard LOCKUP on cpu 1",
+            "CPU: 1 PID: 0 Comm: swapper/1 Tainted: G OE 5.10.0-18-2-amd64 #1 Debian 5.10.140-1",
+        ),
+        "https://github.com/sonic-net/sonic-buildimage/issues/17363",
+    ),
+    "lockup-hard-nmi-cpu79": Event(
+        "lockup",  # a many-core storage host: the hard lockup line alone (its modules list cut)
+        ("NMI watchdog: Watchdog detected hard LOCKUP on cpu 79",),
+        "https://github.com/Open-CAS/ocf/issues/408",
+    ),
+    "panic-hard-lockup-el7": Event(
+        "panic",  # 3.10 (EL7) with nmi_watchdog panicking: the hard lockup is a panic
+        (
+            "Kernel panic - not syncing: Hard LOCKUP",
+            "CPU: 0 PID: 282859 Comm: dockerd-current Kdump: loaded Tainted: G        W  OE "
+            "K------------   3.10.0-862.mt20190308.130.el7.x86_64 #1",
+            "Hardware name: Sugon I620-G20/60G16-US, BIOS 006 09/15/2018",
+        ),
+        "https://github.com/alibaba/diagnose-tools/issues/107",
+    ),
+    "bug-atomic-ksoftirqd": Event(
+        "oops",  # 4.9 on an ARM SoC: an out-of-tree driver sleeping in softirq context
+        (
+            "BUG: scheduling while atomic: ksoftirqd/0/3/0x00010102",
+            "CPU: 0 PID: 3 Comm: ksoftirqd/0 Tainted: P           O    4.9.84 #25",
+            "Hardware name: SStar Soc (Flattened Device Tree)",
+        ),
+        "https://github.com/adrianomarto/soft_uart/issues/24",
+    ),
+    "bug-atomic-wpa-supplicant": Event(
+        "oops",  # 4.1 (i.MX6): a Wi-Fi driver sleeping with preemption off, "frequently"
+        (
+            "BUG: scheduling while atomic: wpa_supplicant/903/0x00000202",
+            "Preemption disabled at:[<  (null)>]   (null)",
+            "CPU: 0 PID: 903 Comm: wpa_supplicant Tainted: G           O    "
+            "4.1.36-fslc+g2fa70a9 #4",
+        ),
+        "https://github.com/linux4wilc/driver/issues/50",
+        pids=("903",),
+    ),
+    "bug-at-iomap-invalid-opcode": Event(
+        "oops",  # 7.1 (CachyOS): a BUG_ON in iomap, the newer "Oops: invalid opcode" wording
+        (
+            "------------[ cut here ]------------",
+            "kernel BUG at fs/iomap/buffered-io.c:1061!",
+            "Oops: invalid opcode: 0000 [#1] SMP NOPTI",
+        ),
+        "https://github.com/CachyOS/linux-cachyos/issues/841",
+    ),
+    "bug-at-mm-h-corefreqd": Event(
+        "oops",  # 6.6: a BUG_ON in include/linux/mm.h hit by an out-of-tree module's mmap
+        (
+            "------------[ cut here ]------------",
+            "kernel BUG at include/linux/mm.h:737!",
+            "invalid opcode: 0000 [#1] SMP NOPTI",
+            "CPU: 4 PID: 7186 Comm: corefreqd Tainted: G           OE      6.6.74-gentoo-x86_64 #1",
+        ),
+        "https://github.com/cyring/CoreFreq/issues/531",
+        pids=("7186",),
+    ),
+    "gpf-non-canonical-device-plugin": Event(
+        "oops",  # a GPU node: the general protection fault line as the report's title quotes it
+        (
+            "general protection fault, probably for non-canonical address 0x25b5f6bb1a24827e: "
+            "0000 [#1] SMP NOPTI",
+        ),
+        "https://github.com/NVIDIA/k8s-device-plugin/issues/941",
+    ),
+    "segv-nft-null-ip-error14": Event(
+        "segfault",  # nft jumping to address 0 (error 14), then the Code: line that cannot read
+        (
+            "nft[70030]: segfault at 0 ip 0000000000000000 sp 00007ffebf8c4618 error 14 likely "
+            "on CPU 2 (core 2, socket 0)",
+            "Code: Unable to access opcode bytes at 0xffffffffffffffd6.",
+        ),
+        "https://github.com/dyrnq/install-docker/issues/21",
+        pids=("70030",),
+    ),
+    "segv-pineflash-libc": Event(
+        "segfault",  # an AppImage on Ubuntu 24.04 crashing in libc at start, again and again
+        (
+            "pineflash[15246]: segfault at 1f ip 0000744df356f221 sp 00007fff090a0020 error 4 in "
+            "libc.so.6[744df34ca000+15b000] likely on CPU 1 (core 0, socket 0)",
+        ),
+        "https://github.com/Spagett1/pineflash/issues/78",
+        pids=("15246",),
+    ),
+    "segv-thread-nvservices-error6": Event(
+        "segfault",  # a thread's name, not the program's, and a write fault (error 6)
+        (
+            "nvservices[1333]: segfault at 9 ip 00007fa7793e8d30 sp 00007f2435ffb7f0 error 6 in "
+            "eden[7e8d30,7fa778d24000+13ba000] likely on CPU 6 (core 2, socket 0)",
+        ),
+        "https://github.com/eden-emulator/Releases/issues/16",
+    ),
+    "hung-python3-4x-ubuntu": Event(
+        "hung",  # 4.4 (Ubuntu 14.04 HWE): a python3 worker in D state on remote paging
+        (
+            "INFO: task python3:5604 blocked for more than 120 seconds.",
+            "      Tainted: G           OE   4.4.0-140-generic #166~14.04.1-Ubuntu",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "python3         D ffff880838017788     0  5604   3943 0x00000000",
+        ),
+        "https://github.com/SymbioticLab/Infiniswap/issues/25",
+        pids=("5604",),
+    ),
+    "hung-update-mime-fsync": Event(
+        "hung",  # 4.15 (Ubuntu 16.04 HWE): a package hook blocked in fdatasync on a busy disk
+        (
+            "INFO: task update-mime-dat:16610 blocked for more than 120 seconds.",
+            "      Not tainted 4.15.0-33-generic #36~16.04.1-Ubuntu",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "update-mime-dat D    0 16610  16609 0x00000000",
+        ),
+        "https://github.com/nnstreamer/TAOS-CI/issues/249",
+        pids=("16610", "16609"),
+    ),
+    "hung-kworker-1228s": Event(
+        "hung",  # an io_uring worker reported after 1228 s (a long hung_task_timeout_secs)
+        ("INFO: task kworker/u8:102:403349 blocked for more than 1228 seconds.",),
+        "https://github.com/axboe/liburing/issues/448",
+        pids=("403349",),
+    ),
+    "oom-java-global-reaper": Event(
+        "oom",  # 5.x, a 64 GB JVM: the constraint summary, the kill, the reaper
+        (
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,"
+            "global_oom,task_memcg=/user.slice,task=java,pid=5765,uid=1000",
+            "Out of memory: Killed process 5765 (java) total-vm:74499336kB, anon-rss:59801780kB, "
+            "file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:131084kB oom_score_adj:0",
+            "oom_reaper: reaped process 5765 (java), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB",
+        ),
+        "https://github.com/eclipse-jifa/jifa/issues/59",
+        pids=("5765",),
+    ),
+    "oom-java-order2-invoked": Event(
+        "oom",  # 4.4 (Ubuntu 16.04): Elasticsearch's JVM invoking the killer for an order-2 page
+        (
+            "java invoked oom-killer: gfp_mask=0x26142c0, order=2, oom_score_adj=0",
+            "java cpuset=/ mems_allowed=0",
+            "CPU: 5 PID: 22114 Comm: java Not tainted 4.4.0-59-generic #80-Ubuntu",
+        ),
+        "https://github.com/elastic/elasticsearch/issues/22788",
+        pids=("22114",),
+    ),
+    "pg-too-many-clients": Event(
+        "postgres",  # PostgreSQL 13 refusing a connection over max_connections
+        ("FATAL:  sorry, too many clients already",),
+        "https://github.com/nopSolutions/nopCommerce/issues/5779",
+    ),
+    "pg-reserved-slots": Event(
+        "postgres",  # the slots kept for superusers are all that is left
+        (
+            "FATAL:  sorry, too many clients already",
+            "FATAL:  remaining connection slots are reserved for non-replication superuser "
+            "connections",
+        ),
+        "https://github.com/leafo/pgmoon/issues/47",
+    ),
+    "systemd-start-limit-coder": Event(
+        "systemd",  # a server unit exiting at start (a bad OIDC issuer URL) until the limit
+        (
+            'Failed to start "Coder - Self-hosted developer workspaces on your infra".',
+            "coder.service: Start request repeated too quickly.",
+            "coder.service: Failed with result 'exit-code'.",
+        ),
+        "https://github.com/coder/coder/pull/9355",
+    ),
+    "clocksource-tsc-unstable-hpet": Event(
+        "benign",  # the TSC declared unstable and the kernel switching to HPET, running on
+        (
+            "clocksource: timekeeping watchdog on CPU5: Marking clocksource 'tsc' as unstable "
+            "because the skew is too large:",
+            "clocksource:                       'hpet' wd_now: 5ca548fd wd_last: 5932c25f mask: "
+            "ffffffff",
+            "clocksource:                       'tsc' cs_now: bb8a0f7168a0d4 cs_last: "
+            "bb8a0f234df0c3 mask: ffffffffffffffff",
+            "tsc: Marking TSC unstable due to clocksource watchdog",
+            "TSC found unstable after boot, most likely due to broken BIOS. Use 'tsc=unstable'.",
+            "clocksource: Switched to clocksource hpet",
+        ),
+        "https://github.com/sozu-proxy/sozu/issues/500",
+    ),
 }
 """Event id -> the quoted event."""

@@ -212,6 +212,7 @@ LATER_HALVES = {  # by name, outside the rule
     "held-out-6",
     "held-out-7",
     "held-out-8",
+    "held-out-9",
 }
 
 
@@ -303,9 +304,10 @@ def test_the_committed_corpus_is_what_the_builder_writes() -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     committed = sorted(p.name for p in (CORPUS / "recordings").glob("*.jsonl.gz"))
     assert committed == sorted(str(e["file"]) for e in _manifest() if e["committed"])
-    # 3.5 MB: held-out-6 (round 7) brought the committed recordings from 1.7 MB to 2.1 MB,
-    # held-out-7 (round 8) to 2.5 MB, held-out-8 (round 9, 0.5 MB of its own) to 3.0 MB
-    assert sum(p.stat().st_size for p in (CORPUS / "recordings").iterdir()) < 3.5 * 1024 * 1024
+    # 4.0 MB: held-out-6 (round 7) brought the committed recordings from 1.7 MB to 2.1 MB,
+    # held-out-7 (round 8) to 2.5 MB, held-out-8 (round 9, 0.5 MB of its own) to 3.0 MB,
+    # held-out-9 (round 10, 0.5 MB of its own: 48 committed recordings) to 3.5 MB
+    assert sum(p.stat().st_size for p in (CORPUS / "recordings").iterdir()) < 4.0 * 1024 * 1024
 
 
 def test_the_corpus_table_reports_families_halves_and_the_week(tmp_path: Path) -> None:
@@ -342,7 +344,8 @@ HELD_OUT_5 = "held-out-5"
 HELD_OUT_6 = "held-out-6"  # round 7: written by someone who changed no rule
 HELD_OUT_7 = "held-out-7"  # round 8: the same; measured apart, floors set by the lead
 HELD_OUT_8 = "held-out-8"  # round 9: the same; measured apart, floors set by the lead
-UNTUNED = {HELD_OUT_3, HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8}
+HELD_OUT_9 = "held-out-9"  # round 10: the same; measured apart, floors set by the lead
+UNTUNED = {HELD_OUT_3, HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8, HELD_OUT_9}
 
 
 def _half(scenario: scoring.ScenarioScore) -> object:
@@ -357,9 +360,9 @@ def _before_held_out_3(result: corpora.CorpusResult) -> scoring.Totals:
 
 
 def _before_held_out_4(result: corpora.CorpusResult) -> scoring.Totals:
-    """Totals over every half but held-out-4 to -8: what "the whole corpus" meant before
+    """Totals over every half but held-out-4 to -9: what "the whole corpus" meant before
     them."""
-    later = {HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8}
+    later = {HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8, HELD_OUT_9}
     return scoring.total([s for s in result.scenarios if _half(s) not in later])
 
 
@@ -819,6 +822,100 @@ def test_held_out_8_is_new_varied_half_real_and_has_new_shapes() -> None:
     assert one_mark >= 40
 
 
+def test_held_out_9_is_new_varied_half_real_and_has_new_shapes() -> None:
+    # Written in round 10 by a helper that changed no rule, preset or judge code, while others
+    # changed rules without seeing it; never tuned on: 73 recordings (44 faults of every
+    # family, 29 healthy of 21 kinds), a third on ../shared/data (25), events quoted from 17
+    # public reports no other half cites (20 with those quoted over real logs).
+    entries = _new_varied_and_half_real(
+        HELD_OUT_9, recordings=73, faults=44, healthy=29, healthy_families=21, quoted=17
+    )
+    assert sum(e["origin"] == "quoted" for e in entries) >= 17
+    assert sum(e["origin"] == "shared-data" for e in entries) * 3 >= len(entries)
+    quoted = _corpus_module("quoted")
+    cited = {f"{event.source} (event {key})" for key, event in quoted.EVENTS.items()}
+    for entry in entries:
+        for source in entry["sources"]:  # type: ignore[attr-defined]
+            assert "(event " not in str(source) or str(source) in cited, entry["name"]
+            assert "https://" in str(source), entry["name"]
+    healthy_families = {str(e["family"]) for e in entries if e["label"] == "healthy"}
+    assert healthy_families >= {  # kinds no earlier half has, and the usual ones
+        "counter-reset",
+        "log-rotation",
+        "backup-io",
+        "neighbour-deploy",
+        "autoscaling",
+        "config-reload",
+        "connection-spike",
+        "single-kernel-bug",
+        "memory-wander",
+        "latency-noise",
+        "warmup-restart",
+        "gc-sawtooth",
+        "clock-skew",
+        "kernel-warning",
+        "monitoring-gap",
+        "daily-cycle",
+    }
+    assert {str(f["target"]) for e in entries for f in e["faults"]} >= {  # type: ignore[attr-defined]
+        "web-1",
+        "db-1",
+        "batch-1",
+    }
+    # Faults that wait for the day's peak: labelled hours after a night upgrade.
+    assert max(float(f["offset_s"]) for e in entries for f in e["faults"]) >= 5 * 3600  # type: ignore[attr-defined]
+    # The new shapes: 20 minutes of history, probes every 5 s and 20 s, other log formats,
+    # multi-line traces, wordings no earlier half quotes.
+    builder = _builder()
+    scenarios = {s.name: s for s in builder.committed_scenarios() if s.half == HELD_OUT_9}
+    assert len(scenarios) == sum(bool(e["committed"]) for e in entries)
+    first = [min(h.upgrades, default=3600.0) for s in scenarios.values() for h in s.hosts]
+    assert min(first) == 1200.0
+    assert {h.health_every for s in scenarios.values() for h in s.hosts} >= {5.0, 10.0, 20.0}
+    raw = [
+        line
+        for s in scenarios.values()
+        for h in s.hosts
+        for _, line in (*h.syslog, *h.app_lines)
+        if line.startswith("@raw ")
+    ]
+    assert any(line.startswith('@raw {"ts":') for line in raw)  # JSON application log
+    assert any(line.startswith("@raw time=") for line in raw)  # logfmt
+    assert any(" [info] 2211#2211: " in line for line in raw)  # nginx error log
+    assert any(" haproxy[" in line and "<NOSRV>" in line for line in raw)  # HAProxy
+    assert any(line == "@raw goroutine 87 [running]:" for line in raw)  # Go panic trace
+    assert any(line == "@raw Traceback (most recent call last):" for line in raw)  # Python
+    assert any(line.startswith("@raw \tat com.example.") for line in raw)  # Java stack trace
+    logged = [
+        line for s in scenarios.values() for h in s.hosts for _, line in (*h.kernel, *h.syslog)
+    ]
+    used = {str(s) for e in entries for s in e["sources"]}  # type: ignore[attr-defined]
+    earlier = [
+        line
+        for key, event in quoted.EVENTS.items()
+        if f"{event.source} (event {key})" not in used
+        for line in event.lines
+    ]
+    for wording in (  # quoted here, by no earlier half
+        "Kernel panic - not syncing: Hard LOCKUP",
+        "BUG: scheduling while atomic",
+        "kernel BUG at ",
+        "invalid opcode: 0000",
+        "blocked for more than 1228 seconds",
+        "invoked oom-killer: gfp_mask=0x26142c0, order=2",
+        "sorry, too many clients already",
+    ):
+        assert any(wording in line for line in logged), wording
+        assert not any(wording in line for line in earlier), wording
+    # quoted before, from other reports: the hard-lockup detector (held-out-7: between soft
+    # lockups; here alone), a non-canonical general protection fault
+    assert any("Watchdog detected hard LOCKUP" in line for line in logged)
+    assert any("probably for non-canonical address" in line for line in logged)
+    runs, one_mark = _upgrade_runs(entries)
+    assert runs >= 2
+    assert one_mark >= 40
+
+
 # Held-out-4: measured once, untuned, when it was written (round 5's judge as on main at
 # 6ec456e, shipped presets): TP 20, FP 8, FN 4, TN 17 over 43 recordings; precision 0.714,
 # recall 0.833, median detection delay 256 s. Since then (its outcomes seen, nothing tuned on
@@ -1100,4 +1197,27 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
         _Floors(recordings=67, tp=38, fp=0, fn=2, precision=1.0, recall=0.95, median=217.5),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
+    )
+
+
+# held-out-9 (round 10): written by corpus9 and never replayed by it; the lead replays it
+# once on main before round 10's rule changes and once after, then fills in what it missed,
+# what it rolled back and its figures, and removes the xfail mark.
+HELD_OUT_9_MISSED: set[str] = set()
+HELD_OUT_9_FALSE_ROLLBACKS: set[str] = set()
+
+
+@pytest.mark.slow
+@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
+@pytest.mark.xfail(strict=True, reason="held-out-9's floors are set by the lead after its replay")
+def test_shipped_presets_hold_their_measured_figures_on_held_out_9(
+    whole_corpus: corpora.CorpusResult,
+) -> None:
+    _hold_floors(
+        whole_corpus,
+        HELD_OUT_9,
+        # floors set by the lead after the first replay
+        _Floors(recordings=73, tp=0, fp=0, fn=0, precision=0.0, recall=0.0, median=0.0),
+        missed=HELD_OUT_9_MISSED,
+        rolled_back=HELD_OUT_9_FALSE_ROLLBACKS,
     )
