@@ -1200,24 +1200,29 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
     )
 
 
-# held-out-9 (round 10): written by corpus9 and never replayed by it; the lead replays it
-# once on main before round 10's rule changes and once after, then fills in what it missed,
-# what it rolled back and its figures, and removes the xfail mark.
-HELD_OUT_9_MISSED: set[str] = set()
+# held-out-9 (round 10): written by corpus9, who changed no rule and never replayed it; the
+# lead replayed it once on main before any of round 10's rule changes (7b5c3a7: rules as at
+# 28fac1a): precision 1.000, recall 39/44, 0 false rollbacks, median 120 s. What it missed:
+HELD_OUT_9_MISSED = {
+    "fault-errors-at-real-elb-peak-day11",  # errors at a real ELB day's peak, 3 h after upgrade
+    "fault-errors-only-at-morning-peak",  # errors only when the morning peak arrives, 5 h later
+    "fault-oops-scheduling-while-atomic-repeated",  # "BUG: scheduling while atomic", repeated
+    "fault-p99-only-under-afternoon-load",  # p99 grows with the afternoon's load
+    "fault-p99-step-over-real-latency-day4",  # a p99 step over a real NAB latency day
+}
 HELD_OUT_9_FALSE_ROLLBACKS: set[str] = set()
 
 
 @pytest.mark.slow
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-@pytest.mark.xfail(strict=True, reason="held-out-9's floors are set by the lead after its replay")
 def test_shipped_presets_hold_their_measured_figures_on_held_out_9(
     whole_corpus: corpora.CorpusResult,
 ) -> None:
     _hold_floors(
         whole_corpus,
         HELD_OUT_9,
-        # floors set by the lead after the first replay
-        _Floors(recordings=73, tp=0, fp=0, fn=0, precision=0.0, recall=0.0, median=0.0),
+        # Untuned (rules of 28fac1a, before round 10's changes): TP 39, FP 0, FN 5.
+        _Floors(recordings=73, tp=39, fp=0, fn=5, precision=1.0, recall=0.886, median=120.0),
         missed=HELD_OUT_9_MISSED,
         rolled_back=HELD_OUT_9_FALSE_ROLLBACKS,
     )
