@@ -476,18 +476,17 @@ def test_shipped_presets_meet_the_issue_recall_and_delay_on_the_corpus(
 # fault-outage-batch-thrice (65 s outages, batch-host's down needs 120 s) until
 # batch-host counted outages (outages-repeat: 3 within an hour)
 HELD_OUT_3_MISSED: set[str] = set()
-HELD_OUT_3_FALSE_ROLLBACKS = {
-    # healthy-cache-slow-fill (a cache filling for 2 h) was rolled back by memory-trend until
-    # its fit spans 2 hours (min_window 2h: the late half starts 70 minutes after the upgrade)
-    # Rolled back during the restart, before its only mark came (no start mark): the judge
-    # cannot know of an upgrade it is told of only at its end (docs/configuration.md).
-    "healthy-reboot-kernel",  # 80 s reboot before the mark: down (30 s)
-    # healthy-warmup-db-replay (a 40 s journal replay before the mark: down, 30 s) is spared
-    # since a restart systemd logged as asked for ("Stopping postgresql.service ...") holds
-    # lasting rules until its start (policy.planned_restarts in corpus/rollsafe.yaml)
-    # healthy-warmup-long-jvm (a 10-minute warm-up, latency-quantile-up 3 minutes after the
-    # upgrade) is spared since the regression rule holds a cold start until cold_grace
-}
+# healthy-cache-slow-fill (a cache filling for 2 h) was rolled back by memory-trend until
+# its fit spans 2 hours (min_window 2h: the late half starts 70 minutes after the upgrade)
+# healthy-reboot-kernel (an 80 s reboot before its only mark, no start mark: down at
+# 30 s) is spared since a critical decision on checks from before a target's first mark
+# is held as a warning (policy.before_first_mark: hold in corpus/rollsafe.yaml, round 10)
+# healthy-warmup-db-replay (a 40 s journal replay before the mark: down, 30 s) is spared
+# since a restart systemd logged as asked for ("Stopping postgresql.service ...") holds
+# lasting rules until its start (policy.planned_restarts in corpus/rollsafe.yaml)
+# healthy-warmup-long-jvm (a 10-minute warm-up, latency-quantile-up 3 minutes after the
+# upgrade) is spared since the regression rule holds a cold start until cold_grace
+HELD_OUT_3_FALSE_ROLLBACKS: set[str] = set()
 
 
 @pytest.mark.slow
@@ -515,7 +514,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
         # their start): the median goes back to 360 s, knowingly (two misses became late
         # detections; no detection came later).
         # FP 2 -> 1 with the planned-restart hold (healthy-warmup-db-replay).
-        _Floors(recordings=45, tp=27, fp=1, fn=0, precision=0.96, recall=1.0, median=360.0),
+        # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-kernel; round 10).
+        _Floors(recordings=45, tp=27, fp=0, fn=0, precision=1.0, recall=1.0, median=360.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )
@@ -993,17 +993,16 @@ HELD_OUT_5_MISSED: set[str] = set(
     # fault-outage-db-four-short (four 25 s refusals, each under down_for) was missed until
     # web and database hosts counted outages (outages-repeat: 3 within an hour, round 7)
 )
-HELD_OUT_5_FALSE_ROLLBACKS = {
-    # healthy-motd-unit-fails (a login helper's `start request repeated too quickly`) was
-    # rolled back by unit-gave-up until it rolled back only for the service's units (round 7)
-    # healthy-network-partition-fleet (a switch reboot refuses both hosts' checks 35 s): web-1
-    # held by the fleet veto since it is on by default; web-2, never upgraded, rolled back by
-    # its own web-service.down until the veto held a target with no upgrade mark while an
-    # upgraded peer fails the same rule (round 8)
-    # a reboot by an external tool 100 s before its one upgrade mark (down 85 s):
-    # web-service.down
-    "healthy-reboot-web-one-mark",
-}
+# healthy-motd-unit-fails (a login helper's `start request repeated too quickly`) was
+# rolled back by unit-gave-up until it rolled back only for the service's units (round 7)
+# healthy-network-partition-fleet (a switch reboot refuses both hosts' checks 35 s): web-1
+# held by the fleet veto since it is on by default; web-2, never upgraded, rolled back by
+# its own web-service.down until the veto held a target with no upgrade mark while an
+# upgraded peer fails the same rule (round 8)
+# healthy-reboot-web-one-mark (a reboot by an external tool 100 s before its one upgrade
+# mark, down 85 s) was rolled back by web-service.down until a critical decision on
+# checks from before the first mark was held (policy.before_first_mark: hold, round 10)
+HELD_OUT_5_FALSE_ROLLBACKS: set[str] = set()
 
 
 @pytest.mark.slow
@@ -1035,7 +1034,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
         # became a late detection: the median 240 -> 277.5 s, knowingly.
         # FP 2 -> 1 when the veto held web-2 there too (no upgrade of its own, its upgraded
         # peer down at the same time; round 8): precision 0.931 -> 0.966.
-        _Floors(recordings=48, tp=28, fp=1, fn=0, precision=0.96, recall=1.0, median=277.5),
+        # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-web-one-mark; round 10).
+        _Floors(recordings=48, tp=28, fp=0, fn=0, precision=1.0, recall=1.0, median=277.5),
         missed=HELD_OUT_5_MISSED,
         rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
     )
@@ -1118,11 +1118,10 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_6(
 # fault-unit-docker-start-limit-batch by unit-took-jobs-down (325 s: docker given up on, job
 # errors up); no other outcome moved on any half.
 HELD_OUT_7_MISSED: set[str] = set()  # round 9: all three caught (leaks2, parity)
-HELD_OUT_7_FALSE_ROLLBACKS = {
-    # a power cycle with no shutdown logged, 140 s before the one mark (no upgrade_started):
-    # database-host.down fired 107 s before the mark
-    "healthy-power-cycle-no-shutdown-db",
-}
+# healthy-power-cycle-no-shutdown-db (a power cycle with no shutdown logged, 140 s before
+# the one mark, no upgrade_started: database-host.down 107 s before the mark) is held as
+# a warning since policy.before_first_mark: hold (corpus/rollsafe.yaml, round 10)
+HELD_OUT_7_FALSE_ROLLBACKS: set[str] = set()
 
 
 @pytest.mark.slow
@@ -1143,7 +1142,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
         # "INFO:" is a lockup (fault-hung-mount-no-info-batch 1,593 -> 250 s): the median
         # 398.5 -> 363.5 s, the floor raised to it (measured with segfault-steady-loop not
         # shipped: fault-segfault-jemalloc-web2-late stays at 1,680 s, segfaults-repeat).
-        _Floors(recordings=59, tp=36, fp=1, fn=0, precision=0.97, recall=1.0, median=363.5),
+        # FP 1 -> 0 with policy.before_first_mark: hold (healthy-power-cycle-no-shutdown-db).
+        _Floors(recordings=59, tp=36, fp=0, fn=0, precision=1.0, recall=1.0, median=363.5),
         missed=HELD_OUT_7_MISSED,
         rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
     )

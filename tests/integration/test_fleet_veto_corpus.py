@@ -23,11 +23,16 @@ CRITICAL = verdicts.Severity.CRITICAL
 
 
 def _configs() -> tuple[models.RollsafeConfig, models.RollsafeConfig]:
-    on = loading.load(ROOT / "corpus" / "rollsafe.yaml").config
-    assert on.policy.fleet_veto.rules == "auto"  # the default, as shipped
-    off = on.model_copy(
+    """(the veto on, the veto off): the shipped config, both with ``before_first_mark:
+    judge`` so that the veto is measured alone (``hold`` in corpus/rollsafe.yaml also holds
+    web-2, never upgraded, in the switch reboot: no mark of its own)."""
+    shipped = loading.load(ROOT / "corpus" / "rollsafe.yaml").config
+    assert shipped.policy.fleet_veto.rules == "auto"  # the default, as shipped
+    judged = shipped.policy.model_copy(update={"before_first_mark": "judge"})
+    on = shipped.model_copy(update={"policy": judged})
+    off = shipped.model_copy(
         update={
-            "policy": on.policy.model_copy(
+            "policy": judged.model_copy(
                 update={"fleet_veto": models.FleetVeto.model_validate({"rules": []})}
             )
         }

@@ -37,6 +37,9 @@ threshold's outcome depends on its own source's values up to ``now`` and on noth
   the target's reference period), and, at most ``wait``, while a peer is not known yet either
   way. It reads the peers as folded at ``now``: once an instant is all in, fold order changes
   nothing.
+* ``policy.before_first_mark: hold`` (a fleet that marks every upgrade; ``marks``): a critical
+  decision resting on checks from before the target's first mark (no upgrade to undo yet) is
+  held as a warning, on both paths, until a check of the rule's sources after the mark.
 * ``set_cohorts`` is how a rollout in progress says which targets are its canaries and which
   its baseline; ``cohort`` rules compare the two (see ``cohorts``). The assignment is state
   like the windows: the same assignment, observations and ``now`` give the same decisions.
@@ -75,6 +78,7 @@ from rollsafe.judge import (
     cohorts,
     composites,
     daily,
+    marks,
     reboots,
     restarts,
     rules,
@@ -199,6 +203,11 @@ class Engine:
         self._reboots: dict[ids.TargetId, reboots.Seen] = {}
         # Restarts of the service's own unit asked for (``policy.planned_restarts``).
         self._restarts = restarts.Book(config.policy.planned_restarts, self._floors)
+        # Critical decisions held on evidence from before a target's first mark
+        # (``policy.before_first_mark: hold``, ``marks``), and the probes each rule reads.
+        self._before_first_mark = marks.holds(config.policy)
+        self._probes_read = marks.probes_read(self._by_id)
+        self._slowest = max(self._floors.values(), default=0.0)
         self._target_models: dict[ids.TargetId, models.Target] = {}
         self._cohorts: dict[ids.TargetId, str] = {}
         # Caches of what cannot change for a target: which rules select it (targets' models
@@ -412,12 +421,46 @@ class Engine:
                 own = outcome
                 outcome = self._veto.held(target, rule.id, outcome, now=now)
                 holding = holding or outcome is not own
+            if outcome.severity is _CRITICAL and self._unmarked(target, rule.id, now):
+                outcome = marks.held(outcome)
             judged.append((rule.id, rule.kind, self._versions[rule.id], outcome))
         self._note_holding(target, holding=holding)
         for source, window in sorted(self._windows.get(target, {}).items()):
             outcome = self._blindness(target, source, window.streak())
             judged.append((blindness.rule_id(source), "blind", self._blind_version, outcome))
         return judged
+
+    def _unmarked(self, target: ids.TargetId, rule_id: str, now: float) -> bool:
+        """True when a critical ``rule_id`` on ``target`` at ``now`` is held: it rests on
+        evidence from before the target's first mark (``policy.before_first_mark: hold``)."""
+        if not self._before_first_mark:
+            return False
+        first = marks.first_mark(self._marks.get(target, ()), self._starts.get(target, ()))
+        if now >= first + self._slowest:  # every source had an interval since: never held
+            return False
+        per_target = self._windows.get(target, _NO_WINDOWS)
+        read = [(per_target.get(p), self._floors.get(p, 0.0)) for p in self._probes_read[rule_id]]
+        return marks.unmarked(first, read, now=now)
+
+    def _decide_unmarked(
+        self, target: ids.TargetId, settled: _Settled, moved: list[str], *, now: float
+    ) -> None:
+        """Which critical rules are held on evidence from before the first mark now
+        (``settled.unmarked``; ``_unmarked``), as ``_decide_held`` does for the veto."""
+        severity = settled.severity
+        held = settled.unmarked
+        if not held:
+            first = marks.first_mark(self._marks.get(target, ()), self._starts.get(target, ()))
+            if now >= first + self._slowest or _CRITICAL not in severity.values():
+                return  # past the first mark's checks, or nothing critical: nothing to hold
+        for rule_id, decided in severity.items():
+            now_held = decided is _CRITICAL and self._unmarked(target, rule_id, now)
+            if now_held is not (rule_id in held):
+                if now_held:
+                    held.add(rule_id)
+                else:
+                    held.discard(rule_id)
+                moved.append(rule_id)
 
     def _note_holding(self, target: ids.TargetId, *, holding: bool) -> None:
         """Whether the veto held a rule of ``target`` when it was judged (``held_targets``)."""
@@ -494,6 +537,8 @@ class Engine:
                     moved.append(composite.id)
         if settled.vetoable:
             self._decide_held(target, settled, moved, now=now)
+        if self._before_first_mark:
+            self._decide_unmarked(target, settled, moved, now=now)
         blinded: list[str] = []
         if changed:
             blind = settled.blind
@@ -666,10 +711,11 @@ class Engine:
         ok = verdicts.Severity.OK
         out: list[_Decided] = []
         held = settled.held
+        unmarked = settled.unmarked
         for rule_id, kind, version in settled.entries:
             if rule_id not in moved:
                 continue
-            now_said = _WARNING if rule_id in held else severity[rule_id]
+            now_said = _WARNING if rule_id in held or rule_id in unmarked else severity[rule_id]
             if said.get(rule_id, ok) is not now_said:
                 said[rule_id] = now_said
                 out.append((rule_id, kind, version, now_said))
@@ -748,6 +794,8 @@ class Engine:
         outcome = self._outcome(rule_id, target, model, now=now, memo={}, active=set())
         if rule_id in self._veto_rules:
             outcome = self._veto.held(target, rule_id, outcome, now=now)
+        if outcome.severity is _CRITICAL and self._unmarked(target, rule_id, now):
+            outcome = marks.held(outcome)
         return outcome
 
     def held_targets(self) -> list[ids.TargetId]:
@@ -1206,6 +1254,7 @@ class _Settled:
         "said",
         "severity",
         "soonest",
+        "unmarked",
         "vetoable",
         "watch_soonest",
         "watches",
@@ -1235,6 +1284,7 @@ class _Settled:
         self.fresh = True
         self.vetoable: list[str] = []  # applying rules the fleet veto may hold
         self.held: set[str] = set()  # of them, those held as a warning when last decided
+        self.unmarked: set[str] = set()  # critical, held: evidence before the first mark
 
 
 def _check_references(rule_list: Sequence[models.RuleBase]) -> None:

@@ -50,6 +50,32 @@ def upgrade(time: float, target: str = TARGET) -> observations.Mark:
     return observations.Mark(time=time, target=ids.TargetId(target), name="upgrade")
 
 
+def mark(time: float, name: str = "upgrade") -> observations.Mark:
+    """A mark on ``web-1``: ``upgrade`` or ``upgrade_started``."""
+    return observations.Mark(time=time, target=ids.TargetId(TARGET), name=name)
+
+
+# The shipped `down`'s shape on a health check: three failing checks in a row spanning 30 s.
+HEALTH_DOWN = {
+    "id": "down",
+    "kind": "threshold",
+    "severity": "critical",
+    "probe": "health",
+    "op": "<",
+    "value": 1,
+    "consecutive": 3,
+    "for": "30s",
+}
+
+
+def health(down: tuple[float, float], *, until: float) -> list[observations.Observation]:
+    """A health check every 10 s from 0 to ``until``, failing inside ``down`` (inclusive)."""
+    return [
+        obs(t, 0.0 if down[0] <= t <= down[1] else 1.0, source="health")
+        for t in range(0, int(until) + 1, 10)
+    ]
+
+
 def feed(
     cfg: models.RollsafeConfig,
     items: list[observations.Observation],

@@ -22,10 +22,21 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from judge_helpers import CRITICAL, OK, TARGET, config, decision, judged_in_full, obs, upgrade
+from judge_helpers import (
+    CRITICAL,
+    HEALTH_DOWN,
+    OK,
+    config,
+    decision,
+    health,
+    judged_in_full,
+    mark,
+    obs,
+    upgrade,
+)
 
 from rollsafe.config import models
-from rollsafe.domain import ids, observations, verdicts
+from rollsafe.domain import observations, verdicts
 from rollsafe.judge import engine, trend, windows
 
 HOUR = 3600.0
@@ -52,16 +63,6 @@ SLOW = {
     "window": "6h",
     "min_window": "3h",
     "min_rate": 1.5,
-}
-DOWN = {
-    "id": "down",
-    "kind": "threshold",
-    "severity": "critical",
-    "probe": "health",
-    "op": "<",
-    "value": 1,
-    "consecutive": 3,
-    "for": "30s",
 }
 PROBES = [{"kind": "http", "name": "health", "url": "http://x/health"}]
 
@@ -181,8 +182,8 @@ def test_replay_agrees_with_judging_in_full_across_two_marks() -> None:
     assert replayed
     first = replayed[0]
     judge = engine.Engine(cfg)
-    for mark in marks:
-        judge.mark(mark)
+    for each in marks:
+        judge.mark(each)
     for item in items:
         if item.time <= first.time:
             judge.observe(item)
@@ -193,22 +194,10 @@ def test_replay_agrees_with_judging_in_full_across_two_marks() -> None:
 # ---------------------------------------------------------------- a down run and a mark
 
 
-def _health(down: tuple[float, float], *, until: float) -> list[observations.Observation]:
-    """A check every 10 s from 0 to ``until``, failing inside ``down`` (inclusive)."""
-    return [
-        obs(t, 0.0 if down[0] <= t <= down[1] else 1.0, source="health")
-        for t in range(0, int(until) + 1, 10)
-    ]
-
-
-def _mark(time: float, name: str = "upgrade") -> observations.Mark:
-    return observations.Mark(time=time, target=ids.TargetId(TARGET), name=name)
-
-
 def _downs(
     items: list[observations.Observation], marks: list[observations.Mark]
 ) -> list[tuple[float, verdicts.Severity]]:
-    cfg = config(DOWN, probes=PROBES)
+    cfg = config(HEALTH_DOWN, probes=PROBES)
     return [(d.time, d.severity) for d in engine.replay(cfg, items, marks) if d.rule == "down"]
 
 
@@ -217,11 +206,11 @@ def test_a_mark_during_a_down_run_judges_it_from_the_mark() -> None:
     # (20 s: not yet `for`), ends at 1060; the service stays down. The hotfix's own restart
     # (between its marks) is not counted, and the run is judged from its end mark: rolled
     # back 30 s after it, not at 1020 as the run's first 30 s would have said.
-    items = _health((990, 2000), until=2000)
-    marks = [_mark(100), _mark(1000, "upgrade_started"), _mark(1060)]
+    items = health((990, 2000), until=2000)
+    marks = [mark(100), mark(1000, "upgrade_started"), mark(1060)]
     assert _downs(items, marks) == [(1090.0, CRITICAL)]
     # Without the hotfix's marks, the same run is rolled back at 1020.
-    assert _downs(items, [_mark(100)]) == [(1020.0, CRITICAL)]
+    assert _downs(items, [mark(100)]) == [(1020.0, CRITICAL)]
 
 
 def test_an_outage_that_ends_before_the_mark_is_never_blamed_after_it() -> None:
@@ -229,15 +218,15 @@ def test_an_outage_that_ends_before_the_mark_is_never_blamed_after_it() -> None:
     # mark, nothing is critical. Before it, with no mark known yet, `down` does fire (no
     # rule deciding then can know of a mark written later: docs/architecture.md says why
     # this is not changed here).
-    items = _health((3460, 3590), until=4000)
-    downs = _downs(items, [_mark(3600)])
+    items = health((3460, 3590), until=4000)
+    downs = _downs(items, [mark(3600)])
     assert downs == [(3490.0, CRITICAL), (3600.0, OK)]
     assert all(severity is OK for time, severity in downs if time >= 3600)
 
 
 def test_an_outage_that_began_before_the_mark_and_goes_on_is_blamed_for_after_it() -> None:
-    items = _health((3460, 4000), until=4000)
-    downs = _downs(items, [_mark(3600)])
+    items = health((3460, 4000), until=4000)
+    downs = _downs(items, [mark(3600)])
     # Before the mark as any outage; from the mark, judged again: ok, then `for` after it.
     assert downs == [(3490.0, CRITICAL), (3600.0, OK), (3630.0, CRITICAL)]
     assert OK is verdicts.Severity.OK

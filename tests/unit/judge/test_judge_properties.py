@@ -164,6 +164,17 @@ def mixed_observations(draw: st.DrawFn) -> list[observations.Observation]:
     return items
 
 
+# policy.before_first_mark: both paths hold the same criticals before a target's first mark,
+# and after it until a check of the rule's probe (every 20 s) has come.
+FIRST_MARK = st.sampled_from(["judge", "hold"])
+_PROBES = [{"kind": "http", "name": n, "url": "http://x/", "interval": "20s"} for n in "mx"]
+
+
+def _config(rules: list[dict[str, Any]], first_mark: str) -> Any:
+    probes = {"probes": _PROBES} if first_mark == "hold" else {}
+    return config(*rules, policy={"blind_after": 2, "before_first_mark": first_mark}, **probes)
+
+
 def _marks(draw: Any) -> list[observations.Mark]:
     times = draw(st.lists(st.integers(0, 300), max_size=10))
     return [upgrade(float(t), target=draw(st.sampled_from([TARGET, "db-1"]))) for t in times]
@@ -174,7 +185,7 @@ def _marks(draw: Any) -> list[observations.Mark]:
 def test_decisions_do_not_depend_on_engine_or_arrival_order(
     rules: list[dict[str, Any]], items: list[observations.Observation], data: st.DataObject
 ) -> None:
-    cfg = config(*rules, policy={"blind_after": 2})
+    cfg = _config(rules, data.draw(FIRST_MARK))
     marks = _marks(data.draw)
     shuffled_items = data.draw(st.permutations(items))
     shuffled_marks = data.draw(st.permutations(marks))
@@ -200,7 +211,7 @@ def test_replay_is_feeding_the_engine_by_hand(
     data: st.DataObject,
     step: float | None,
 ) -> None:
-    cfg = config(*rules, policy={"blind_after": 2})
+    cfg = _config(rules, data.draw(FIRST_MARK))
     marks = _marks(data.draw)
     shuffled = list(data.draw(st.permutations(items)))
     assert engine.replay(cfg, shuffled, marks, step=step) == judged_in_full(

@@ -12,21 +12,12 @@ daemon's path (``Engine.evaluate``) and replay (``engine.replay``) are checked.
 
 from __future__ import annotations
 
-from judge_helpers import CRITICAL, OK, TARGET, config, decision, obs
+from judge_helpers import CRITICAL, HEALTH_DOWN, OK, TARGET, config, decision, obs
 
 from rollsafe.domain import ids, observations
 from rollsafe.judge import engine
 
-DOWN = {
-    "id": "down",
-    "kind": "threshold",
-    "severity": "critical",
-    "probe": "health",
-    "op": "<",
-    "value": 1,
-    "consecutive": 3,
-    "for": "30s",
-}
+DOWN = HEALTH_DOWN
 PANIC = {
     "id": "panic",
     "kind": "threshold",

@@ -308,6 +308,13 @@ class Policy(Model):
         description="Waits through a deliberate restart of the service's own unit (a stop "
         "systemd logged, until its start), up to a grace (off by default)",
     )
+    before_first_mark: Literal["judge", "hold"] = Field(
+        default="judge",
+        description="A critical decision on checks from before a target's first upgrade mark "
+        "(`upgrade_started` or `upgrade`): `judge` rolls back as anywhere (a fleet that never "
+        "writes marks); `hold` warns instead until a check after the mark, then judges from "
+        "it (a fleet that marks every upgrade: no upgrade to undo before it)",
+    )
     retention: Retention = Field(
         default_factory=Retention,
         description="Restore points kept per target and when older ones are deleted",
