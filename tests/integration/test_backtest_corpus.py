@@ -7,7 +7,6 @@ the corpus plus a scenario built from the real logs in ../shared/data/logs when 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from typer.testing import CliRunner
 from rollsafe.backtest import corpora, recordings, scoring
 from rollsafe.config import loading
 from rollsafe.interfaces.cli import main
+from support import corpus_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "scenarios"
@@ -52,13 +52,7 @@ REQUIRED = {  # what the corpus must cover (issue #8), by scenario file
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scenario_generator", SCENARIOS / "generate.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
+    return corpus_modules.load(SCENARIOS / "generate.py")
 
 
 def _corpus(directory: Path, *extra: str) -> tuple[int, str]:
@@ -220,13 +214,7 @@ def _builder() -> ModuleType:
 
 
 def _corpus_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"corpus_{name}", CORPUS / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return corpus_modules.corpus_module(name)
 
 
 def _manifest() -> list[dict[str, object]]:
