@@ -392,6 +392,21 @@ def _pace(times: Sequence[float], end: int, checks: int) -> float | None:
     return pace if pace > 0 and widest <= PACE_SLACK * pace else None
 
 
+def _checks_needed(
+    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int
+) -> int:
+    """The failing checks ``consecutive`` asks of a run (see :func:`_counts`): 2 for one of 2
+    or more checks at the probe's pace under ``for`` (the rest is ``for``'s to ask), else
+    ``consecutive`` (one check has no pace yet)."""
+    if (
+        rule.for_ is not None
+        and 2 <= checks < rule.consecutive
+        and _pace(times, end, checks) is not None
+    ):
+        return 2
+    return rule.consecutive
+
+
 def _upgrade_words(
     raw: Sequence[bool],
     hits: Sequence[bool],
@@ -501,7 +516,8 @@ def _measure_streak(
 ) -> tuple[bool, float | None]:
     """Whether the newest streak counts (:func:`_counts`; without ``for``, whether the last
     ``consecutive`` checks fail, ``in_a_row``) and, for one of fewer than ``consecutive``
-    checks that counts, the probe's pace; with ``for``, the streak into ``evidence``."""
+    checks that counts, the probe's pace; with ``for``, the streak into ``evidence``, with
+    the checks ``consecutive`` asks of it (``checks_needed``)."""
     if rule.for_ is None:
         return in_a_row, None
     count, end = _streak(rule, window, now=now)
@@ -511,6 +527,8 @@ def _measure_streak(
     evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
     if rule.for_over == "checks":
         evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
+    needed = _checks_needed(rule, times, end, count)
+    evidence["checks_needed"] = needed
     counts = _counts(rule, times, end, count)
     pace = _pace(times, end, count) if counts and count < rule.consecutive else None
     if pace is not None:
