@@ -236,21 +236,8 @@ def _gave_up(text: str) -> recordings.Recording:
 
 def test_near_misses_of_a_unit_threshold_reflect_what_it_could_count() -> None:
     # Quoted from systemd's wording (src/core/unit.c, "Start request repeated too quickly.").
-    config = models.RollsafeConfig.model_validate(
-        {
-            "targets": [{"id": "batch-1"}],
-            "rules": [
-                {
-                    "id": "unit-gave-up",
-                    "kind": "threshold",
-                    "severity": "critical",
-                    "probe": "gave-up",
-                    "op": ">=",
-                    "value": 1,
-                    "units": "slurmd",
-                }
-            ],
-        }
+    config = _critical(
+        "batch-1", "threshold", id="unit-gave-up", probe="gave-up", op=">=", value=1, units="slurmd"
     )
     [near] = explaining.near_misses(
         config,
@@ -280,22 +267,16 @@ def _slow_probe(failing: set[int], *, missing: int | None = None) -> recordings.
     return _upgraded("slow-down", items, web, upgrade=3600.0, end=7200.0)
 
 
-DOWN = models.RollsafeConfig.model_validate(
-    {
-        "targets": [{"id": "web-1"}],
-        "rules": [
-            {
-                "id": "down",
-                "kind": "threshold",
-                "severity": "critical",
-                "probe": "health",
-                "op": "<",
-                "value": 1,
-                "consecutive": 4,
-                "for": "30s",
-            }
-        ],
-    }
+def _critical(target: str, kind: str, **rule: object) -> models.RollsafeConfig:
+    """One critical rule of ``kind`` (``rule``: its fields; ``for_`` for ``for``) on ``target``."""
+    fields = {("for" if k == "for_" else k): v for k, v in rule.items()}
+    return models.RollsafeConfig.model_validate(
+        {"targets": [{"id": target}], "rules": [{"kind": kind, "severity": "critical", **fields}]}
+    )
+
+
+DOWN = _critical(
+    "web-1", "threshold", id="down", probe="health", op="<", value=1, consecutive=4, for_="30s"
 )
 
 
