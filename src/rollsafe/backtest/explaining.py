@@ -7,7 +7,9 @@ start on (``every`` thins that for long recordings). From each rule's own eviden
 how far the rule got towards its limit, as a share of the limit, and keeps the peak:
 
 * ``threshold`` with ``>``/``>=``: value / threshold; with ``<``/``<=``: the run of breaching
-  checks against the ``consecutive`` and the ``for`` it needs (the mean of the two shares).
+  checks against the checks and the ``for`` it needs (the mean of the two shares). The checks
+  it needs are the judge's (its evidence's ``checks_needed``): ``consecutive``, or 2 for a run
+  at a slow probe's own pace, which needs only to span ``for``.
   A threshold with ``units`` (``unit-gave-up``) cannot count an event about a unit outside
   them, so such an event is 0%, with the units it named in words (with no units listed, as
   the presets ship, the rule can only count events naming no unit at all);
@@ -174,7 +176,10 @@ def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
         return 0.0, "no value"
     if op in {"<", "<="}:
         # Failing checks: how long the run of them got, against what the rule needs.
-        needed = max(1, int(_num(evidence.get("consecutive")) or 1))
+        # The checks the judge asks of this run (``checks_needed``, the judge's own definition
+        # of a streak): ``consecutive``, or 2 for a run at a slow probe's own pace.
+        consecutive = max(1, int(_num(evidence.get("consecutive")) or 1))
+        needed = max(1, int(_num(evidence.get("checks_needed")) or consecutive))
         values = [v for v in evidence.get("values") or [] if isinstance(v, int | float)]
         run = 0
         for item in reversed(values):
@@ -192,6 +197,8 @@ def _threshold(evidence: Mapping[str, Any]) -> tuple[float, str]:
         # how far the run got without hiding a first failed check behind a zero duration.
         share = sum(min(1.0, x) for x in shares) / len(shares) if run else 0.0
         text = f"{run} of {needed} checks {op} {_fmt(threshold)} in a row"
+        if needed < consecutive:
+            text += f" at the probe's pace (of {consecutive} otherwise)"
         if for_s:
             text += f", {_fmt(streak_s or 0.0)} s of {_fmt(for_s)} s"
         return share, text

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 
 from rollsafe.config import models
 from rollsafe.domain import errors, observations
+from rollsafe.judge import windows
 
 __all__ = ["FLIPS", "KEPT", "Plan", "Seen"]
 
@@ -137,13 +138,7 @@ class Seen:
             kept = self.expected
         else:
             return False
-        if obs.time in kept:
-            return False
-        before = self.holds(plan)
-        bisect.insort(kept, obs.time)
-        if len(kept) > KEPT:
-            del kept[0]
-        return self.holds(plan) != before
+        return windows.keep_time(kept, obs.time, KEPT, lambda: self.holds(plan))
 
     def _fold_host(self, plan: Plan, obs: observations.Observation) -> bool:
         """A reading of the host itself: above 0 it answers, 0 or below it is gone; a probe

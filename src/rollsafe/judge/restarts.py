@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 
 from rollsafe.config import models
 from rollsafe.domain import errors, observations
-from rollsafe.judge import units
+from rollsafe.judge import units, windows
 
 __all__ = ["KEPT", "Book", "Plan", "Seen", "subject"]
 
@@ -167,13 +167,7 @@ class Seen:
             kept = self.ends
         else:
             return False
-        if obs.time in kept:
-            return False
-        before = self.holds(plan)
-        bisect.insort(kept, obs.time)
-        if len(kept) > KEPT:
-            del kept[0]
-        return self.holds(plan) != before
+        return windows.keep_time(kept, obs.time, KEPT, lambda: self.holds(plan))
 
     def holds(self, plan: Plan) -> list[tuple[float, float]]:
         """``[start, end)`` of each restart (see the module notes), in time order."""

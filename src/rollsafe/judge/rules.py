@@ -153,7 +153,7 @@ def history_needed(rule: models.RuleBase) -> float:
 def values_needed(rule: models.RuleBase) -> int:
     """How many newest values the rule reads regardless of their age."""
     if isinstance(rule, models.ThresholdRule):
-        if rule.for_ is not None and rule.consecutive > 2:  # a short run's pace (``_paced``)
+        if rule.for_ is not None and rule.consecutive > 2:  # a short run's pace (``_counts``)
             return rule.consecutive + PACE_SPACINGS
         return rule.consecutive
     return 1
@@ -270,29 +270,30 @@ def threshold(
 
 
 def _streak(
-    rule: models.ThresholdRule, window: windows.Window, *, now: float
-) -> tuple[int, float | None, float | None]:
-    """The newest run of breaching values up to ``now``: (how many, first time, last time).
+    rule: models.ThresholdRule, window: windows.Window, *, now: float, most: int | None = None
+) -> tuple[int, int]:
+    """The newest run of failing checks up to ``now``: (how many, the index just after its
+    newest check in the window's values; its checks are the ``count`` before it).
 
-    Walks back from the newest value while it breaches. Errors are not values: they neither
-    break nor extend a streak. A run longer than the window remembers stops at the oldest
-    value kept, which lies at least ``for`` before the newest (see ``windows``): the count
-    and first time are then "at least" figures, and the decision is the same.
+    Walks back from the newest value while it fails (``_counts_as_failing``). Errors are not
+    values: they neither break nor extend a streak. A run longer than the window remembers
+    stops at the oldest value kept, which lies at least ``for`` before the newest (see
+    ``windows``): the count and first time are then "at least" figures, and the decision is
+    the same. Whether it counts is :func:`_counts`'s to say. With ``most``, the walk stops
+    there (without ``for``, ``consecutive`` is all a streak can need).
     """
+    series = window.series
+    end = bisect.bisect_right(series.times, now)
+    if not end:
+        return 0, end
+    items = series.items
+    cut = window.holds.cut(items[end - 1].time)  # the upgrade mark before the newest check
     count = 0
-    first: float | None = None
-    last: float | None = None
-    cut = -math.inf
-    for obs in window.newest_first(until=now):
-        if last is None:
-            cut = window.holds.cut(obs.time)  # the upgrade mark before the newest check
-        if not _counts_as_failing(rule, window, obs, cut):
+    for index in range(end - 1, -1 if most is None else max(-1, end - 1 - most), -1):
+        if not _counts_as_failing(rule, window, items[index], cut):
             break
         count += 1
-        first = obs.time
-        if last is None:
-            last = obs.time
-    return count, first, last
+    return count, end
 
 
 def _lasting(rule: models.ThresholdRule) -> bool:
@@ -341,10 +342,6 @@ def _lasted(rule: models.ThresholdRule, span: float, checks: int) -> float:
     return span
 
 
-def _held_for(rule: models.ThresholdRule, span: float | None, checks: int) -> bool:
-    return rule.for_ is None or (span is not None and _lasted(rule, span, checks) >= rule.for_)
-
-
 PACE_SPACINGS = 8
 """Spacings between the probe's newest checks read to know its own pace (its interval, as
 the checks show it: never the configured one, never "now")."""
@@ -354,43 +351,60 @@ PACE_SLACK = 1.5
 times the median spacing: a lost check or two (errors, a monitoring gap) is not a pace."""
 
 
-def _paced(rule: models.ThresholdRule, times: Sequence[float], checks: int) -> float | None:
-    """A run of fewer than ``consecutive`` failing checks that still counts: a slow probe's.
+def _counts(rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int) -> bool:
+    """Whether a run of failing checks meets ``consecutive`` and ``for``: what a streak is,
+    for every path that judges one (the full evaluation, :func:`decide`,
+    :class:`ThresholdState`, the runs ``episodes`` counts).
 
-    ``consecutive`` is about checks, ``for`` about time; for a probe every 30 or 60 s,
-    ``consecutive: 3, for: 30s`` would ask 60 to 120 s of a service refused for 30. So a run
-    of at least 2 failing checks also meets ``consecutive`` when its own span (the time the
-    service was seen failing at both ends, even under ``for_over: checks``) is at least
-    ``for`` and its checks came at the probe's own pace: no gap between them longer than
-    ``PACE_SLACK`` times the median spacing of the probe's newest checks (``times``, oldest
-    first, ending with the run's ``checks``: passing ones before it give the pace). Two checks
-    far apart across a monitoring gap are still two checks, and need ``consecutive``. With a
-    fast probe nothing changes: ``consecutive`` checks span ``for`` before fewer could.
-    Returns the pace (seconds) when the run counts, else None.
+    ``times`` are the probe's check times, oldest first (errors are not checks); the run is
+    its ``checks`` ending at ``times[end - 1]``. ``consecutive`` asks for checks *at the
+    probe's pace* spanning ``for``: ``consecutive`` failing checks whose span (or, with
+    ``for_over: checks``, what they stand for, :func:`_lasted`) is at least ``for``; or, with
+    ``for``, as few as 2 whose own span is at least ``for`` when they came at the probe's pace
+    (:func:`_pace`). For a probe every 30 or 60 s, ``consecutive: 3, for: 30s`` would
+    otherwise ask 60 to 120 s of a service refused for 30; with a fast probe nothing changes
+    (``consecutive`` checks span ``for`` before fewer could). Two checks far apart across a
+    monitoring gap are not at a pace, and need ``consecutive``.
     """
-    if rule.for_ is None or not 2 <= checks < rule.consecutive or len(times) < checks:
+    if checks < 1:
+        return False
+    span = times[end - 1] - times[end - checks]
+    if checks >= rule.consecutive:
+        return rule.for_ is None or _lasted(rule, span, checks) >= rule.for_
+    return (
+        rule.for_ is not None
+        and checks >= 2
+        and span >= rule.for_  # the span itself, even under ``for_over: checks``
+        and _pace(times, end, checks) is not None
+    )
+
+
+def _pace(times: Sequence[float], end: int, checks: int) -> float | None:
+    """The probe's pace (seconds) when a run of ``checks`` (at least 2) ending at
+    ``times[end - 1]`` came at it, else None: the median spacing of the probe's newest checks
+    up to the run's last (the run's and up to ``PACE_SPACINGS`` before it, passing ones
+    included), with no gap inside the run longer than ``PACE_SLACK`` times it."""
+    if checks < 2 or end < checks:
         return None
-    run = times[len(times) - checks :]
-    if run[-1] - run[0] < rule.for_:
-        return None
-    pace = statistics.median(b - a for a, b in itertools.pairwise(times))
-    widest = max(b - a for a, b in itertools.pairwise(run))
+    read = times[max(0, end - checks - PACE_SPACINGS) : end]
+    pace = statistics.median(b - a for a, b in itertools.pairwise(read))
+    widest = max(b - a for a, b in itertools.pairwise(read[len(read) - checks :]))
     return pace if pace > 0 and widest <= PACE_SLACK * pace else None
 
 
-def _streak_pace(
-    rule: models.ThresholdRule, window: windows.Window, checks: int, until: float | None
-) -> float | None:
-    """:func:`_paced` for the newest run (``checks`` failing, the newest at ``until``)."""
-    if until is None or rule.for_ is None or not 2 <= checks < rule.consecutive:
-        return None
-    times: list[float] = []
-    for obs in window.newest_first(until=until):
-        times.append(obs.time)
-        if len(times) > checks + PACE_SPACINGS - 1:
-            break
-    times.reverse()
-    return _paced(rule, times, checks)
+def _checks_needed(
+    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int
+) -> int:
+    """The failing checks ``consecutive`` asks of a run (see :func:`_counts`): 2 for one of 2
+    or more checks at the probe's pace under ``for`` (the rest is ``for``'s to ask), else
+    ``consecutive`` (one check has no pace yet)."""
+    if (
+        rule.for_ is not None
+        and 2 <= checks < rule.consecutive
+        and _pace(times, end, checks) is not None
+    ):
+        return 2
+    return rule.consecutive
 
 
 def _upgrade_words(
@@ -449,12 +463,7 @@ def _threshold(rule: models.ThresholdRule, window: windows.Window | None, *, now
     # Failing since before the upgrade mark in force: judged from that mark.
     from_mark = _lasting(rule) and any(r and o.time < cut for r, o in zip(raw, last, strict=True))
     in_a_row = all(hits)
-    held_for, pace = _measure_streak(
-        rule, window, evidence, now=now, short=hits[-1] and not in_a_row
-    )
-    if pace is not None:  # a slow probe: fewer checks than `consecutive` span `for`
-        in_a_row = True
-    breached = in_a_row and held_for
+    breached, pace = _measure_streak(rule, window, evidence, now=now, in_a_row=in_a_row)
 
     head = (
         f"{rule.probe} {rule.field} {conditions.number(numbers[-1])} "
@@ -503,22 +512,28 @@ def _measure_streak(
     evidence: dict[str, Any],
     *,
     now: float,
-    short: bool,
+    in_a_row: bool,
 ) -> tuple[bool, float | None]:
-    """With ``for``: the newest streak into ``evidence``, whether it held ``for``, and, for a
-    ``short`` one (its newest check fails, fewer than ``consecutive`` do), the probe's pace if
-    it counts all the same (``_paced``)."""
+    """Whether the newest streak counts (:func:`_counts`; without ``for``, whether the last
+    ``consecutive`` checks fail, ``in_a_row``) and, for one of fewer than ``consecutive``
+    checks that counts, the probe's pace; with ``for``, the streak into ``evidence``, with
+    the checks ``consecutive`` asks of it (``checks_needed``)."""
     if rule.for_ is None:
-        return True, None
-    count, since, until = _streak(rule, window, now=now)
+        return in_a_row, None
+    count, end = _streak(rule, window, now=now)
+    times = window.series.times
+    since, until = (times[end - count], times[end - 1]) if count else (None, None)
     span = None if since is None or until is None else until - since
     evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
     if rule.for_over == "checks":
         evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
-    pace = _streak_pace(rule, window, count, until) if short else None
+    needed = _checks_needed(rule, times, end, count)
+    evidence["checks_needed"] = needed
+    counts = _counts(rule, times, end, count)
+    pace = _pace(times, end, count) if counts and count < rule.consecutive else None
     if pace is not None:
         evidence["paced_s"] = pace
-    return _held_for(rule, span, count), pace
+    return counts, pace
 
 
 def _streak_words(
@@ -591,7 +606,7 @@ def _runs(
     first = last = 0.0
     count = 0
     cut = window.holds.cut(now)  # as a streak: runs before the upgrade in force are not its
-    times: list[float] = []  # every check's time, for a short run's pace (``_paced``)
+    times: list[float] = []  # every check's time, for a short run's pace (``_counts``)
     for obs in (*span.values(), None):
         if obs is not None and _counts_as_failing(rule, window, obs, cut):
             if not count:
@@ -600,9 +615,7 @@ def _runs(
             count += 1
             times.append(obs.time)
             continue
-        if _held_for(rule, last - first, count) and (
-            count >= rule.consecutive or _paced(rule, times[-(count + PACE_SPACINGS) :], count)
-        ):
+        if _counts(rule, times, len(times), count):
             runs.append((first, last, count))
         count = 0
         if obs is not None:
@@ -611,7 +624,7 @@ def _runs(
 
 
 def _fewest_checks(rule: models.ThresholdRule) -> int:
-    """The fewest failing checks a run can meet ``consecutive`` with (``_paced``)."""
+    """The fewest failing checks a run can meet ``consecutive`` with (``_counts``)."""
     return min(rule.consecutive, 2) if rule.for_ is not None else rule.consecutive
 
 
@@ -1140,7 +1153,7 @@ def decide(
     This is how a replay judges a week quickly: most re-judgements find a rule's inputs
     unchanged, and the evidence is built only for the decisions that are output (see
     ``engine.replay``). The severity is computed by the same predicates as the full path
-    (``_held_for``, ``_ratio_breached``, ``_rate_per_period``, ``_baseline_breached``); a
+    (``_counts``, ``_ratio_breached``, ``_rate_per_period``, ``_baseline_breached``); a
     property test pins the two paths equal on random streams.
     """
     if isinstance(rule, models.ThresholdRule):
@@ -1200,24 +1213,12 @@ def _decide_threshold(
     if rule.episodes > 1:  # ... or until the oldest check slides out of ``within``
         until = min(until, window.steady(now, _within(rule), closed="right"))
         return _decided(rule, _episodes_breached(rule, _runs(rule, window, now=now))), until
-    last = window.last(rule.consecutive, until=now)
-    if len(last) < rule.consecutive:
+    most = None if rule.for_ is not None else rule.consecutive
+    count, end = _streak(rule, window, now=now, most=most)
+    if end < rule.consecutive:  # too few values to decide (``_threshold``'s no data)
         return verdicts.Severity.OK, until
-    cut = window.holds.cut(last[-1].time)
-    in_a_row = all(_counts_as_failing(rule, window, obs, cut) for obs in last)
-    if not in_a_row and (
-        rule.for_ is None
-        or rule.consecutive <= 2
-        or not _counts_as_failing(rule, window, last[-1], cut)
-    ):
+    if not _counts(rule, window.series.times, end, count):
         return verdicts.Severity.OK, until
-    if rule.for_ is not None:
-        count, since, newest = _streak(rule, window, now=now)
-        span = None if since is None or newest is None else newest - since
-        if not _held_for(rule, span, count):
-            return verdicts.Severity.OK, until
-        if not in_a_row and _streak_pace(rule, window, count, newest) is None:
-            return verdicts.Severity.OK, until
     return _breach_severity(rule, True), until
 
 
@@ -1341,16 +1342,8 @@ class ThresholdState:
         rule = self.rule
         run = min(run, held)
         # No value after ``now``: time changes nothing until the next one (``math.inf``).
-        if (
-            run < rule.consecutive
-            and (
-                held < rule.consecutive  # too few values to decide (``_threshold``'s no data)
-                or _paced(rule, times[max(0, held - run - PACE_SPACINGS) : held], run) is None
-            )
-        ):
-            return verdicts.Severity.OK, math.inf
-        if rule.for_ is not None and not _held_for(rule, times[-1] - times[held - run], run):
-            return verdicts.Severity.OK, math.inf
+        if held < rule.consecutive or not _counts(rule, times, held, run):
+            return verdicts.Severity.OK, math.inf  # (too few values: ``_threshold``'s no data)
         return _breach_severity(rule, True), math.inf
 
 

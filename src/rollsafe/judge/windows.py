@@ -40,7 +40,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -908,6 +908,19 @@ class Holds:
         rule's run of failing checks whose newest check is at ``at`` starts at or after it."""
         index = bisect.bisect_right(self.ends, at)
         return self.ends[index - 1] if index else -math.inf
+
+
+def keep_time(kept: list[float], at: float, limit: int, holds: Callable[[], object]) -> bool:
+    """Insert ``at`` into ``kept`` (sorted, at most ``limit`` times: the oldest goes); True when
+    the holds the times give (``holds()``, read before and after) changed. A time kept
+    already changes nothing. How ``restarts`` and ``reboots`` fold the events they time."""
+    if at in kept:
+        return False
+    before = holds()
+    bisect.insort(kept, at)
+    if len(kept) > limit:
+        del kept[0]
+    return holds() != before
 
 
 NO_HOLDS = Holds()  # a window no engine gave its target's holds to: nothing held

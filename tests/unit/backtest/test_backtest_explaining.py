@@ -74,13 +74,26 @@ def _recording(factor: float) -> recordings.Recording:
         )
         for t in range(0, 7200, 30)
     )
+    return _upgraded("m-up", items, web, upgrade=3600.0, end=7200.0)
+
+
+def _upgraded(
+    name: str,
+    items: tuple[observations.Observation, ...],
+    target: ids.TargetId,
+    *,
+    upgrade: float,
+    end: float,
+) -> recordings.Recording:
+    """``items`` from 0 to ``end``, ``target`` upgraded at ``upgrade`` and labelled a fault
+    from then on."""
     return recordings.Recording(
-        name="m-up",
+        name=name,
         header=recordings.Header(
-            start=0.0, end=7200.0, labelled=True, faults=(recordings.Fault(web, 3600.0, "m"),)
+            start=0.0, end=end, labelled=True, faults=(recordings.Fault(target, upgrade, "x"),)
         ),
         observations=items,
-        marks=(observations.Mark(3600.0, web, "upgrade"),),
+        marks=(observations.Mark(upgrade, target, "upgrade"),),
         log_lines=(),
     )
 
@@ -218,35 +231,13 @@ def _gave_up(text: str) -> recordings.Recording:
         observations.Observation(float(t), host, "gave-up", value=0.0) for t in range(0, 3600, 60)
     ]
     gave_up = observations.Observation(3001.0, host, "gave-up", value=1.0, text=text)
-    items = (*quiet, gave_up)
-    return recordings.Recording(
-        name="gave-up",
-        header=recordings.Header(
-            start=0.0, end=3600.0, labelled=True, faults=(recordings.Fault(host, 2400.0, "x"),)
-        ),
-        observations=items,
-        marks=(observations.Mark(2400.0, host, "upgrade"),),
-        log_lines=(),
-    )
+    return _upgraded("gave-up", (*quiet, gave_up), host, upgrade=2400.0, end=3600.0)
 
 
 def test_near_misses_of_a_unit_threshold_reflect_what_it_could_count() -> None:
     # Quoted from systemd's wording (src/core/unit.c, "Start request repeated too quickly.").
-    config = models.RollsafeConfig.model_validate(
-        {
-            "targets": [{"id": "batch-1"}],
-            "rules": [
-                {
-                    "id": "unit-gave-up",
-                    "kind": "threshold",
-                    "severity": "critical",
-                    "probe": "gave-up",
-                    "op": ">=",
-                    "value": 1,
-                    "units": "slurmd",
-                }
-            ],
-        }
+    config = _critical(
+        "batch-1", "threshold", id="unit-gave-up", probe="gave-up", op=">=", value=1, units="slurmd"
     )
     [near] = explaining.near_misses(
         config,
@@ -262,3 +253,47 @@ def test_near_misses_of_a_unit_threshold_reflect_what_it_could_count() -> None:
         since=2400.0,
     )
     assert (near.closeness, near.time) == (1.0, 3001.0)
+
+
+def _slow_probe(failing: set[int], *, missing: int | None = None) -> recordings.Recording:
+    """A health check every 20 s (but at ``missing``), failing at ``failing``, an upgrade at
+    +1 h; a fault from the upgrade on."""
+    web = ids.TargetId("web-1")
+    items = tuple(
+        observations.Observation(float(t), web, "health", value=0.0 if t in failing else 1.0)
+        for t in range(0, 7200, 20)
+        if t != missing
+    )
+    return _upgraded("slow-down", items, web, upgrade=3600.0, end=7200.0)
+
+
+def _critical(target: str, kind: str, **rule: object) -> models.RollsafeConfig:
+    """One critical rule of ``kind`` (``rule``: its fields; ``for_`` for ``for``) on ``target``."""
+    fields = {("for" if k == "for_" else k): v for k, v in rule.items()}
+    return models.RollsafeConfig.model_validate(
+        {"targets": [{"id": target}], "rules": [{"kind": kind, "severity": "critical", **fields}]}
+    )
+
+
+DOWN = _critical(
+    "web-1", "threshold", id="down", probe="health", op="<", value=1, consecutive=4, for_="30s"
+)
+
+
+def test_a_slow_probe_s_short_run_is_measured_as_the_judge_counts_it() -> None:
+    # A check every 20 s: two failing checks at its pace need only span `for` (the judge's
+    # streak, rules._counts), so the run has the checks it needs and lacks 10 s of 30.
+    [near] = explaining.near_misses(DOWN, _slow_probe({3620, 3640}), target="web-1", since=3600.0)
+    assert near.detail == (
+        "2 of 2 checks < 1 in a row at the probe's pace (of 4 otherwise), 20 s of 30 s"
+    )
+    assert near.closeness == pytest.approx((1.0 + 20.0 / 30.0) / 2)  # was (2/4 + 20/30) / 2
+
+
+def test_two_checks_across_a_gap_still_need_consecutive() -> None:
+    # The same probe missing the check at 3640: 40 s apart is not its pace, so the run needs
+    # 4 checks, as the judge's does.
+    recording = _slow_probe({3620, 3660}, missing=3640)
+    [near] = explaining.near_misses(DOWN, recording, target="web-1", since=3600.0)
+    assert near.detail == "2 of 4 checks < 1 in a row, 40 s of 30 s"
+    assert near.closeness == pytest.approx((2 / 4 + 1.0) / 2)

@@ -14,14 +14,12 @@ which keeps thousands of watches cheap.
 from __future__ import annotations
 
 import random
-from pathlib import Path
-
-import yaml
 
 from rollsafe.config import models
 from rollsafe.config import presets as preset_catalog
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine
+from support import presets_docs
 
 TARGET = ids.TargetId("t-1")
 HOUR = 3600.0
@@ -29,41 +27,11 @@ RULE = "web-service.segfaults-repeat"
 CRITICAL = verdicts.Severity.CRITICAL
 
 
-# docs/presets.md (round 9): the steady-loop rule a user writes to opt in, beside the preset.
-# It is measured but not shipped on by default (a helper crashing at random once an hour is
-# rolled back in 4.6% of watches with it, 2.97% without): its own rules, since rules you write
-# cannot list the preset's in a composite.
-STEADY_LOOP: list[dict[str, object]] = [
-    {
-        "id": "segfaults-same-program",
-        "kind": "rate",
-        "probe": "s",
-        "window": "30m",
-        "per": "30m",
-        "above": 2,
-        "same_program": True,
-        "steady": 1.5,
-        "notify": False,
-    },
-    {
-        "id": "segfaults-pace-up",
-        "kind": "baseline",
-        "probe": "s",
-        "aggregate": "rate",
-        "window": "30m",
-        "before": "1h",
-        "max_increase": 2,
-        "min_delta": 0.066,
-        "min_samples": 1,
-        "notify": False,
-    },
-    {
-        "id": "segfault-steady-loop",
-        "kind": "all",
-        "severity": "critical",
-        "rules": ["segfaults-same-program", "segfaults-pace-up"],
-    },
-]
+# docs/presets.md (round 9): the steady-loop rule a user writes to opt in, beside the preset,
+# read from the block the docs show. It is measured but not shipped on by default (a helper
+# crashing at random once an hour is rolled back in 4.6% of watches with it, 2.97% without):
+# its own rules, since rules you write cannot list the preset's in a composite.
+STEADY_LOOP = presets_docs.steady_loop("s")
 
 
 def _config(rules: list[dict[str, object]] | None = None) -> models.RollsafeConfig:
@@ -149,12 +117,31 @@ def test_the_steady_loop_rule_is_not_shipped_on_by_default() -> None:
 
 
 def test_the_opt_in_docs_presets_md_shows_is_the_rule_measured_here() -> None:
-    # The yaml block a user copies (docs/presets.md, segfault-loop, round 9) is these rules,
-    # its probe named `segfaults` where this test's is `s`.
-    docs = (Path(__file__).resolve().parents[3] / "docs" / "presets.md").read_text("utf-8")
-    [block] = [b.split("\n", 1)[1] for b in docs.split("```")[1:] if "same_program: true" in b]
-    shown = yaml.safe_load(block)["rules"]
-    assert shown == [{**r, "probe": "segfaults"} if "probe" in r else r for r in STEADY_LOOP]
+    # The yaml block a user copies (docs/presets.md, segfault-loop, round 9) is what every
+    # test here measures (STEADY_LOOP reads it): its values are the ones the docs' figures
+    # were measured with, so a change to them shows here first.
+    shown = {r["id"]: r for r in presets_docs.steady_loop()}
+    assert shown["segfault-steady-loop"] == {
+        "id": "segfault-steady-loop",
+        "kind": "all",
+        "severity": "critical",
+        "rules": ["segfaults-same-program", "segfaults-pace-up"],
+    }
+    same = shown["segfaults-same-program"]
+    assert (same["kind"], same["window"], same["above"], same["same_program"]) == (
+        "rate",
+        "30m",
+        2,
+        True,
+    )
+    assert (same["steady"], same["probe"], same["notify"]) == (1.5, "segfaults", False)
+    pace = shown["segfaults-pace-up"]
+    assert (pace["aggregate"], pace["before"], pace["max_increase"], pace["min_delta"]) == (
+        "rate",
+        "1h",
+        2,
+        0.066,
+    )
 
 
 def test_random_crashes_of_one_program_roll_back_no_more_often_than_the_docs_say() -> None:

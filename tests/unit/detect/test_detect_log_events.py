@@ -8,12 +8,9 @@ contain no such failure.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,6 +19,7 @@ from hypothesis import strategies as st
 from rollsafe.config import models
 from rollsafe.detect.probes import logevents, logs
 from rollsafe.domain import errors
+from support import corpus_modules
 
 _SAMPLES = Path(os.environ.get("ROLLSAFE_LOGHUB_DIR", "/work/shared/data/logs"))
 
@@ -1524,19 +1522,7 @@ PANIC_REBOOTS = [
 ]
 
 
-def _corpus_events() -> Any:
-    """The corpus's real quoted events (corpus/quoted.py, cited there), by key."""
-    path = Path(__file__).resolve().parents[3] / "corpus" / "quoted.py"
-    spec = importlib.util.spec_from_file_location("_rollsafe_corpus_quoted", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module.EVENTS
-
-
-QUOTED_EVENTS = _corpus_events()
+QUOTED_EVENTS = corpus_modules.quoted().EVENTS  # cited in corpus/quoted.py
 
 
 def _corpus_quotes() -> list[str]:

@@ -12,9 +12,7 @@ end of the run, 10 minutes after the reboot: the case where marks cannot hold it
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from rollsafe.backtest import recordings, replaying
 from rollsafe.config import loading, models
 from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import engine, reboots
+from support import corpus_modules
 
 START = 1_700_000_000.0
 END = START + 7200.0
@@ -69,18 +68,7 @@ NO_KERNEL = [
 ]
 
 
-def _quoted() -> Any:
-    path = Path(__file__).resolve().parents[3] / "corpus" / "quoted.py"
-    spec = importlib.util.spec_from_file_location("_rollsafe_corpus_quoted_reboots", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-QUOTED = _quoted()
+QUOTED = corpus_modules.quoted()
 PANIC = list(QUOTED.EVENTS["panic-fatal-interrupt"].lines)
 # Every quoted failure the corpus knows (OOM kills, panics, oopses, stalls, hung tasks,
 # segfaults, unit failures), each as one event's lines.

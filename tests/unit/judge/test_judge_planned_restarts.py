@@ -16,9 +16,7 @@ quoted systemd failures (``corpus/quoted.py``, each cited there).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ from rollsafe.backtest import recordings, replaying
 from rollsafe.config import loading, models
 from rollsafe.domain import errors, ids, observations
 from rollsafe.judge import engine, restarts
+from support import corpus_modules
 
 START = 1_700_000_000.0
 END = START + 3600.0
@@ -68,19 +67,10 @@ OLD_DONE = [
 OLD_START = "Sep 18 19:37:15 systemd[1]: Started PostgreSQL Cluster 11-main."
 
 
-def _quoted() -> Any:
-    path = Path(__file__).resolve().parents[3] / "corpus" / "quoted.py"
-    spec = importlib.util.spec_from_file_location("_rollsafe_corpus_quoted_restarts", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # Every quoted systemd unit failure the corpus knows: crashes, kills, exits, start limits.
-UNIT_CRASHES = [tuple(e.lines) for e in _quoted().EVENTS.values() if e.family == "systemd"]
+UNIT_CRASHES = [
+    tuple(e.lines) for e in corpus_modules.quoted().EVENTS.values() if e.family == "systemd"
+]
 
 
 def _load(data: dict[str, Any]) -> models.RollsafeConfig:

@@ -18,6 +18,7 @@ from rollsafe.config.presets import expanding
 from rollsafe.detect.probes import logevents, logs
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine, programs
+from support import presets_docs
 
 # (public source, a crash report's line, the program it names)
 QUOTED = [
@@ -93,39 +94,9 @@ def _crash(at: float, line: str) -> observations.Observation:
     )
 
 
-# The opt-in of docs/presets.md (round 9), written as a user would: its own "pace is up"
-# leaf, since a rule you write cannot list the preset's segfaults-up in a composite.
-STEADY_LOOP: list[dict[str, object]] = [
-    {
-        "id": "segfaults-same-program",
-        "kind": "rate",
-        "probe": "segfaults",
-        "window": "30m",
-        "per": "30m",
-        "above": 2,
-        "same_program": True,
-        "steady": 1.5,
-        "notify": False,
-    },
-    {
-        "id": "segfaults-pace-up",
-        "kind": "baseline",
-        "probe": "segfaults",
-        "aggregate": "rate",
-        "window": "30m",
-        "before": "1h",
-        "max_increase": 2,
-        "min_delta": 0.066,
-        "min_samples": 1,
-        "notify": False,
-    },
-    {
-        "id": "segfault-steady-loop",
-        "kind": "all",
-        "severity": "critical",
-        "rules": ["segfaults-same-program", "segfaults-pace-up"],
-    },
-]
+# The opt-in of docs/presets.md (round 9), as a user copies it: its own "pace is up" leaf,
+# since a rule you write cannot list the preset's segfaults-up in a composite.
+STEADY_LOOP = presets_docs.steady_loop()
 
 
 def _judged(crashes: list[observations.Observation]) -> list[verdicts.Decision]:

@@ -83,7 +83,12 @@ class ThresholdRule(RuleBase):
     op: Op = Field(description="Comparison operator")
     value: float = Field(description="Threshold compared with")
     consecutive: int = Field(
-        default=1, ge=1, description="Observations in a row that must meet the condition"
+        default=1,
+        ge=1,
+        description=(
+            "Observations in a row that must meet the condition; with `for`, as few as 2 at "
+            "the probe's own pace (no gap over 1.5 times its median spacing) that span `for`"
+        ),
     )
     for_: Duration | None = Field(
         default=None,
