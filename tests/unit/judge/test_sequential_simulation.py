@@ -352,8 +352,8 @@ def episodic(*, high: float, random_episodes: bool, level: float = 0.22) -> Draw
 # bound before a component whose reference exceeds its threshold in runs was tested as a
 # two-state chain (round 10, docs/presets.md "Episodic references"): 2,000 watches each at
 # 0.05 and 0.001, 5x at x2: 187 and 94; 2.3x at x1.5: 144 and 62; latency-up's slow tier
-# on a 40 ms health check with 2.3x episodes: 151 and 75. The watches flagged had one or two short episodes
-# in the hour before (2.5-5% of it) and 20-30% of the hour after in episodes.
+# on a 40 ms health check with 2.3x episodes: 151 and 75. The watches flagged had one or
+# two short episodes in the hour before (2.5-5% of it) and 20-30% of the hour after.
 X2 = {"min_ratio": 2.0, "min_delta": 0.1}  # web-service latency-quantile-up's margin
 # web-service latency-up's margins, both tiers, on a 40 ms health check
 HEALTH = {"min_ratio": 2.0, "min_delta": 0.05, "slow": {"min_ratio": 1.3, "min_delta": 0.01}}
