@@ -255,7 +255,7 @@ Assumptions, stated because real monitoring breaks them more or less:
   ``tests/unit/judge/test_sequential_simulation.py`` measures false-alarm rates on AR(1),
   daily-cycle, lognormal, Pareto, Poisson, over-dispersed, bursty and episodic processes
   (episodes that come at random and are larger than the margin broke the bound, 3-5% of
-  watches at alpha 0.001; with the chain 0.3-0.5%, from references whose episodes were all
+  watches at alpha 0.001; with the chain 0.2-0.4%, from references whose episodes were all
   single buckets: docs/presets.md);
 * the reference is a fair sample of "healthy": ``before`` should not hold an incident and
   should be long enough (``min_baseline`` buckets at least; rare failures need hours);
