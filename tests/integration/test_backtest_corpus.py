@@ -1146,8 +1146,9 @@ HELD_OUT_8_MISSED = {
     "fault-leak-cache-shape-then-grows",
     # (fault-outage-60s-30s-prober left, slowprobe: 2 failing checks at a 30 s prober span
     # down_for at the probe's own pace; rolled back 53 s after the outage began)
-    # a x2.2 p99 step after a reference hour already slow a fifth of the time (e-value 2.95)
-    "fault-p99-step-after-noisy-hour",
+    # (fault-p99-step-after-noisy-hour left, round 10 regress: the median component's
+    # reference exceeds x2 in the report job's runs, so it is a two-state chain, which the
+    # release enters far more often; caught at 1,470 s)
 }
 # (round 9, fleet3: healthy-canary-then-fleet-network-event no longer rolls web-2 back: batch-1,
 # another role never upgraded, witnesses its latency test on its own check; FP 3 -> 2)
@@ -1177,8 +1178,12 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
         # rolled back (memory-leak needs memory still rising): FP 3 -> 1; (slowprobe)
         # fault-outage-60s-30s-prober caught at 53 s (two checks at the probe's own pace span
         # down_for) and healthy-fwupd-refresh-fails-hourly spared (a partly watched rate window
-        # is never scaled above the count seen): TP 38, FP 0, FN 2.
-        _Floors(recordings=67, tp=38, fp=0, fn=2, precision=1.0, recall=0.95, median=217.5),
+        # is never scaled above the count seen): TP 38, FP 0, FN 2. Round 10 (regress: a
+        # component whose reference exceeds its threshold in runs is a two-state chain):
+        # fault-p99-step-after-noisy-hour caught at 1,470 s, fault-errors-low-traffic-4rpm
+        # 3,030 -> 1,620 s, every other delay unchanged: TP 39, FN 1, the median 217.5 ->
+        # 220 s (one more detection, above it).
+        _Floors(recordings=67, tp=39, fp=0, fn=1, precision=1.0, recall=0.975, median=220.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )

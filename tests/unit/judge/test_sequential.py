@@ -196,6 +196,51 @@ def test_the_median_component_is_worth_what_its_own_exceedances_are():
     assert reference.urns[0] == (61.0, 60.0)
 
 
+def test_a_reference_whose_exceedances_cluster_is_read_as_a_chain():
+    # The report job's episodes (0.5 s, 4 buckets every 20) exceed x2 of the median (0.449)
+    # in runs: the median component's null is the reference's own chain at that threshold,
+    # 6 onsets from calm buckets and about 3 stays in 4 from an episode's.
+    hour = _report_job_hour(1)
+    chain = sequential.chain_counts(hour, 2 * sorted(hour)[59])
+    assert chain is not None
+    onsets, calm, stays, episode = chain
+    assert (onsets, calm + episode) == (6, 119)
+    assert 0.6 < stays / episode < 0.8  # the noise breaks a run now and then
+    # Calm buckets only, or isolated exceedances: no run seen, the urn's null.
+    assert sequential.chain_counts([0.2, 0.3, 0.2, 0.3], 0.25) is None
+    assert sequential.chain_counts([0.2] * 10, 0.25) is None
+
+
+def test_the_chain_e_value_grows_with_onsets_and_stays_not_with_the_same_chain():
+    reference = (6.0, 95.0, 18.0, 24.0)  # a report job's hour at its threshold
+    same = sequential.chain_log_e(reference, (6.0, 95.0, 18.0, 24.0))
+    assert same <= 0.0  # the same rates: no evidence
+    # A release slow all the time: it enters the episode level from nearly every calm
+    # bucket (noise breaks the runs), far more than the reference's 6 in 95.
+    slow = sequential.chain_log_e(reference, (15.0, 20.0, 30.0, 40.0))
+    assert slow > math.log(1333)
+    # More of either row's events never lowers it (the margin's argument: monotone).
+    assert sequential.chain_log_e(reference, (16.0, 20.0, 30.0, 40.0)) >= slow
+    assert sequential.chain_log_e(reference, (15.0, 20.0, 31.0, 40.0)) >= slow
+    # A step after a reference whose episodes last: one onset, then stays, weighed against
+    # the reference's 3 stays in 4 (an episode that happens to last is not a step).
+    assert sequential.chain_log_e(reference, (1.0, 1.0, 10.0, 10.0)) < math.log(1333)
+
+
+def test_a_component_whose_threshold_the_episodes_exceed_is_tested_as_a_chain():
+    rule = models.RegressionRule.model_validate(
+        {"id": "r", "kind": "regression", "probe": "p", "field": "value", "min_ratio": 2.0}
+    )
+    found = [sequential._Bucket(x, 1, 0) for x in _report_job_hour(1)]
+    reference = sequential._self_reference(rule, found, 30.0)
+    assert reference is not None
+    median, p90, p99, top = reference.chains
+    assert median is not None  # the episodes exceed x2 of the median, in runs
+    assert p90 is None  # x2 of the episodes' level: never exceeded
+    assert p99 is None
+    assert top is None  # the top is never read as a chain
+
+
 def test_the_margin_is_the_larger_of_ratio_and_delta():
     rule = models.RegressionRule.model_validate(
         {"id": "r", "kind": "regression", "probe": "p", "min_ratio": 2, "min_delta": 0.5}

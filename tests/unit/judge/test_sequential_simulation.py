@@ -347,31 +347,35 @@ def episodic(*, high: float, random_episodes: bool, level: float = 0.22) -> Draw
 # large, although the buckets between episodes are independent. The margins are the
 # presets' (web-service latency-quantile-up: x2 and +0.1; latency-up's two tiers on a health
 # check) and the model's default (x1.5).
-# Measured, 200 watches each, alarms at alpha 0.05 and 0.001: 0 and 0 in every case below.
-# NOT within the bound (docs/presets.md, "Episodic references"), so not asserted here:
-# random episodes of 5x at x2: 21 and 12 of 200; random episodes of 2.3x at x1.5: 13 and 7;
-# latency-up's slow tier (x1.3 and +0.01) on a 40 ms health check with random 2.3x episodes:
-# 18 and 11 (with the median's own discount, ``exceedance_size``: 24 and 12, 16 and 7, 19
-# and 11). The watches flagged had one short episode in the hour before (2.5-5% of it)
-# and 20-30% of the hour after in episodes: an hour is not a fair sample of episodes that
-# come at random, whatever statistic reads it; periodic ones (a cron job) it samples fairly.
+# Measured, 200 watches each, alarms at alpha 0.05 and 0.001: 0 and 0 in the first four
+# cases of EPISODIC. Random episodes larger than the margin (its last three) broke the
+# bound before a component whose reference exceeds its threshold in runs was tested as a
+# two-state chain (round 10, docs/presets.md "Episodic references"): 2,000 watches each at
+# 0.05 and 0.001, 5x at x2: 187 and 94; 2.3x at x1.5: 144 and 62; latency-up's slow tier
+# on a 40 ms health check with 2.3x episodes: 151 and 75. The watches flagged had one or
+# two short episodes in the hour before (2.5-5% of it) and 20-30% of the hour after.
 X2 = {"min_ratio": 2.0, "min_delta": 0.1}  # web-service latency-quantile-up's margin
 # web-service latency-up's margins, both tiers, on a 40 ms health check
 HEALTH = {"min_ratio": 2.0, "min_delta": 0.05, "slow": {"min_ratio": 1.3, "min_delta": 0.01}}
+# (name, random episodes, level, episode level, rule fields, alarms allowed at 0.001 of 200)
+# Random episodes larger than the margin (the last three): within the bound at 0.05; at
+# 0.001 near it (1, 1 and 2 of 200 here, 94, 62 and 75 of 2,000 before the chain), not at
+# it: the few watches still flagged had references whose episodes were all single buckets
+# (no run: the urn's null), docs/presets.md.
 EPISODIC = [
-    ("report job every 10 min at 2.3x, x2 +0.1", False, 0.22, 0.5, X2),
-    ("report job every 10 min at 2.3x, x1.5", False, 0.22, 0.5, {}),
-    ("report job every 10 min at 2.3x, health check, latency-up", False, 0.04, 0.092, HEALTH),
-    ("random 2-min episodes at 2.3x, x2 +0.1", True, 0.22, 0.5, X2),
+    ("report job every 10 min at 2.3x, x2 +0.1", False, 0.22, 0.5, X2, 0),
+    ("report job every 10 min at 2.3x, x1.5", False, 0.22, 0.5, {}, 0),
+    ("report job every 10 min at 2.3x, health check, latency-up", False, 0.04, 0.092, HEALTH, 0),
+    ("random 2-min episodes at 2.3x, x2 +0.1", True, 0.22, 0.5, X2, 0),
+    ("random 2-min episodes at 5x, x2 +0.1", True, 0.22, 1.1, X2, 2),
+    ("random 2-min episodes at 2.3x, x1.5", True, 0.22, 0.5, {}, 2),
+    ("random 2-min episodes at 2.3x, health check, latency-up", True, 0.04, 0.092, HEALTH, 2),
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "random_episodes", "level", "high", "fields"),
-    EPISODIC,
-    ids=[e[0] for e in EPISODIC],
-)
-def test_episodic_references_stay_within_alpha(name, random_episodes, level, high, fields):
+@pytest.mark.parametrize("case", EPISODIC, ids=[e[0] for e in EPISODIC])
+def test_episodic_references_stay_within_alpha(case):
+    name, random_episodes, level, high, fields, allowed = case
     count = 200
     draw = episodic(high=high, random_episodes=random_episodes, level=level)
     loose, shipped = alarms(
@@ -379,7 +383,19 @@ def test_episodic_references_stay_within_alpha(name, random_episodes, level, hig
     )
     print(f"\n{name}: {loose} alarms at alpha 0.05, {shipped} at 0.001, in {count} watches")
     assert loose <= 0.05 * count
-    assert shipped == 0
+    assert shipped <= allowed
+
+
+def test_a_step_after_a_report_jobs_hour_is_caught_through_the_chain():
+    # The corpus's fault-p99-step-after-noisy-hour: x2.2 from the mark after an hour with a
+    # report job (2.3x for 2 minutes every 10, going on after the mark), margin x2 +0.1.
+    # 11 of 100 detected with the urn alone (the median's own discount, round 9), 63 with
+    # the chain: the step enters x2 of the median from nearly every calm bucket, the
+    # reference's calm buckets did in 6 of about 95.
+    found = delays(rule(**X2), episodic(high=0.5, random_episodes=False), watches=100, seed=21)
+    detected = [d for d in found if d is not None]
+    print(f"\nx2.2 step after a report job's hour: detected {len(detected)}/100")
+    assert len(detected) >= 50
 
 
 def _mann_whitney_z(before: list[float], after: list[float]) -> float:
