@@ -216,6 +216,23 @@ def test_an_oom_kill_that_takes_the_service_down_rolls_back_at_the_first_kill() 
     assert _criticals_with_oom(kills=[2402.0], failed=[2250]) == []
 
 
+def _checked_by_tcp(use: dict[str, object], logs: list[dict[str, object]]) -> models.RollsafeConfig:
+    """One target, a TCP health check ``h`` every 10 s and the log probes ``logs``, under the
+    preset use ``use`` (its ``preset``, ``signals``, ``params``), expanded."""
+    return preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "t-1"}],
+                "probes": [
+                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
+                    *logs,
+                ],
+                "presets": [use],
+            }
+        )
+    )
+
+
 def _criticals_with_units(
     preset: str, *, failures: list[float], gave_up: list[float], bound: bool = True
 ) -> list[str]:
@@ -225,23 +242,17 @@ def _criticals_with_units(
     signals = {"health": "h", "unit_failures": "u"}
     if bound:
         signals["unit_gave_up"] = "g"
-    config = preset_catalog.apply(
-        models.RollsafeConfig.model_validate(
+    config = _checked_by_tcp(
+        {"preset": preset, "signals": signals},
+        [
+            {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
             {
-                "targets": [{"id": "t-1"}],
-                "probes": [
-                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
-                    {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
-                    {
-                        "kind": "log",
-                        "name": "g",
-                        "path": "/s",
-                        "patterns": ["(?i)start request repeated too quickly"],
-                    },
-                ],
-                "presets": [{"preset": preset, "signals": signals}],
-            }
-        )
+                "kind": "log",
+                "name": "g",
+                "path": "/s",
+                "patterns": ["(?i)start request repeated too quickly"],
+            },
+        ],
     )
     target = ids.TargetId("t-1")
     seen = [observations.Observation(float(t), target, "h", value=1.0) for t in range(0, 3000, 10)]
@@ -291,18 +302,12 @@ def _criticals_with_gave_up(
     }
     if units is not None:
         use["params"] = {"units": units}
-    config = preset_catalog.apply(
-        models.RollsafeConfig.model_validate(
-            {
-                "targets": [{"id": "t-1"}],
-                "probes": [
-                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
-                    {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
-                    {"kind": "log", "name": "g", "path": "/s", "patterns": ["(?i)start req"]},
-                ],
-                "presets": [use],
-            }
-        )
+    config = _checked_by_tcp(
+        use,
+        [
+            {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
+            {"kind": "log", "name": "g", "path": "/s", "patterns": ["(?i)start req"]},
+        ],
     )
     target = ids.TargetId("t-1")
     seen = [
@@ -601,17 +606,9 @@ def _criticals_with_kernel_bugs(preset: str, reports: list[float]) -> list[tuple
     """Critical decisions of ``preset`` when the kernel logs the quoted ``BUG: scheduling while
     atomic`` report at ``reports`` (seconds; a kernel log read every 15 s through the
     kernel_bug log preset, as a log probe counts it; reports after the first 30 minutes)."""
-    config = preset_catalog.apply(
-        models.RollsafeConfig.model_validate(
-            {
-                "targets": [{"id": "t-1"}],
-                "probes": [
-                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
-                    {"kind": "log", "name": "b", "path": "/k", "presets": ["kernel_bug"]},
-                ],
-                "presets": [{"preset": preset, "signals": {"health": "h", "kernel_bugs": "b"}}],
-            }
-        )
+    config = _checked_by_tcp(
+        {"preset": preset, "signals": {"health": "h", "kernel_bugs": "b"}},
+        [{"kind": "log", "name": "b", "path": "/k", "presets": ["kernel_bug"]}],
     )
     # https://github.com/linux4wilc/driver/issues/50 (a Wi-Fi driver sleeping with preemption
     # off, "frequently"): the report's first lines as the reporter quoted them.

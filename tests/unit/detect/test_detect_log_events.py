@@ -1577,22 +1577,15 @@ def test_observation_text_says_events_and_lines_when_an_event_took_several() -> 
 
 # --------------------------------------------------------------------------- real healthy noise
 
-# (and db_crash: no database crash report either; Hadoop's Java "FATAL" lines and Apache's
-# "[error]" lines are not one)
-KERNEL_FAILURES = (
-    "oom",
-    "kernel_panic",
-    "kernel_bug",
-    "lockup",
-    "segfault",
-    "db_crash",
-    "systemd_failure",
-)
 # Nor an orderly shutdown or a boot: Loghub's Linux sample has "cupsd shutdown succeeded"
 # (a daemon's nightly restart), which is no reboot.
 HOST_STATES = ("shutdown", "boot", "reboot_expected")
 # Nor a unit's stop or start asked for (the planned-restart hold's presets).
 JOBS = ("unit_stop", "unit_start")
+# Every failure preset, then: the kernel's (oom, kernel_panic, kernel_bug, lockup, segfault),
+# systemd_failure, and db_crash: no database crash report either; Hadoop's Java "FATAL" lines
+# and Apache's "[error]" lines are not one.
+KERNEL_FAILURES = tuple(sorted(set(logevents.PRESETS) - {"app_error", *HOST_STATES, *JOBS}))
 
 
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
