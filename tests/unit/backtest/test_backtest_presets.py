@@ -12,6 +12,7 @@ import yaml
 from rollsafe.config import loading, models
 from rollsafe.config import presets as preset_catalog
 from rollsafe.config.presets import catalog, expanding
+from rollsafe.detect.probes import logevents
 from rollsafe.domain import errors, ids, observations, verdicts
 from rollsafe.judge import engine
 
@@ -31,6 +32,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "error_ratio": "promql",
     "latency": "promql",
     "saturation": "promql",
+    "kernel_bugs": "log",
     "lockups": "log",
     "segfaults": "log",
     "db_crashes": "log",
@@ -214,6 +216,23 @@ def test_an_oom_kill_that_takes_the_service_down_rolls_back_at_the_first_kill() 
     assert _criticals_with_oom(kills=[2402.0], failed=[2250]) == []
 
 
+def _checked_by_tcp(use: dict[str, object], logs: list[dict[str, object]]) -> models.RollsafeConfig:
+    """One target, a TCP health check ``h`` every 10 s and the log probes ``logs``, under the
+    preset use ``use`` (its ``preset``, ``signals``, ``params``), expanded."""
+    return preset_catalog.apply(
+        models.RollsafeConfig.model_validate(
+            {
+                "targets": [{"id": "t-1"}],
+                "probes": [
+                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
+                    *logs,
+                ],
+                "presets": [use],
+            }
+        )
+    )
+
+
 def _criticals_with_units(
     preset: str, *, failures: list[float], gave_up: list[float], bound: bool = True
 ) -> list[str]:
@@ -223,23 +242,17 @@ def _criticals_with_units(
     signals = {"health": "h", "unit_failures": "u"}
     if bound:
         signals["unit_gave_up"] = "g"
-    config = preset_catalog.apply(
-        models.RollsafeConfig.model_validate(
+    config = _checked_by_tcp(
+        {"preset": preset, "signals": signals},
+        [
+            {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
             {
-                "targets": [{"id": "t-1"}],
-                "probes": [
-                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
-                    {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
-                    {
-                        "kind": "log",
-                        "name": "g",
-                        "path": "/s",
-                        "patterns": ["(?i)start request repeated too quickly"],
-                    },
-                ],
-                "presets": [{"preset": preset, "signals": signals}],
-            }
-        )
+                "kind": "log",
+                "name": "g",
+                "path": "/s",
+                "patterns": ["(?i)start request repeated too quickly"],
+            },
+        ],
     )
     target = ids.TargetId("t-1")
     seen = [observations.Observation(float(t), target, "h", value=1.0) for t in range(0, 3000, 10)]
@@ -289,18 +302,12 @@ def _criticals_with_gave_up(
     }
     if units is not None:
         use["params"] = {"units": units}
-    config = preset_catalog.apply(
-        models.RollsafeConfig.model_validate(
-            {
-                "targets": [{"id": "t-1"}],
-                "probes": [
-                    {"kind": "tcp", "name": "h", "host": "x", "port": 1, "interval": "10s"},
-                    {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
-                    {"kind": "log", "name": "g", "path": "/s", "patterns": ["(?i)start req"]},
-                ],
-                "presets": [use],
-            }
-        )
+    config = _checked_by_tcp(
+        use,
+        [
+            {"kind": "log", "name": "u", "path": "/s", "presets": ["systemd_failure"]},
+            {"kind": "log", "name": "g", "path": "/s", "patterns": ["(?i)start req"]},
+        ],
     )
     target = ids.TargetId("t-1")
     seen = [
@@ -593,3 +600,44 @@ presets:
             r"to 1$",
             problem,
         ), problem
+
+
+def _criticals_with_kernel_bugs(preset: str, reports: list[float]) -> list[tuple[str, float]]:
+    """Critical decisions of ``preset`` when the kernel logs the quoted ``BUG: scheduling while
+    atomic`` report at ``reports`` (seconds; a kernel log read every 15 s through the
+    kernel_bug log preset, as a log probe counts it; reports after the first 30 minutes)."""
+    config = _checked_by_tcp(
+        {"preset": preset, "signals": {"health": "h", "kernel_bugs": "b"}},
+        [{"kind": "log", "name": "b", "path": "/k", "presets": ["kernel_bug"]}],
+    )
+    # https://github.com/linux4wilc/driver/issues/50 (a Wi-Fi driver sleeping with preemption
+    # off, "frequently"): the report's first lines as the reporter quoted them.
+    report = [
+        "BUG: scheduling while atomic: wpa_supplicant/903/0x00000202",
+        "Preemption disabled at:[<  (null)>]   (null)",
+    ]
+    target = ids.TargetId("t-1")
+    seen = [observations.Observation(float(t), target, "h", value=1.0) for t in range(0, 7200, 10)]
+    counter = logevents.Counter([logevents.PRESETS["kernel_bug"]])
+    for t in range(0, 7200, 15):
+        for at in reports:
+            if t - 15 < at <= t:
+                counter.feed(report, time=float(t))
+        seen.append(
+            observations.Observation(float(t), target, "b", value=float(counter.take().events))
+        )
+    decisions = engine.replay(config, seen, [])
+    return [(d.rule, d.time) for d in decisions if d.severity is verdicts.Severity.CRITICAL]
+
+
+@pytest.mark.parametrize("preset", ["web-service", "database-host", "batch-host"])
+def test_repeated_non_fatal_kernel_bugs_roll_back_and_a_single_one_warns(preset: str) -> None:
+    # A non-fatal BUG (the kernel taints itself and carries on) repeated minutes apart: the
+    # second report within 30 minutes rolls back (read at the next 15 s log read).
+    assert _criticals_with_kernel_bugs(preset, [2400.0, 2640.0, 2900.0]) == [
+        (f"{preset}.kernel-bugs", 2640.0)
+    ]
+    # One report, as a driver may log now and then for months, only warns; so do two more
+    # than 30 minutes apart.
+    assert _criticals_with_kernel_bugs(preset, [2400.0]) == []
+    assert _criticals_with_kernel_bugs(preset, [2400.0, 4300.0]) == []

@@ -359,6 +359,161 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         1,
         1,
     ),
+    # ------------------------------------------------------------------ kernel_bug
+    (
+        "kernel_bug",  # 3.10: a protocol stack's module sleeping in softirq context
+        "https://github.com/IRATI/stack/issues/140",
+        [
+            "[  295.811418] BUG: scheduling while atomic: swapper/0/0/0x10000100",
+            "[  295.811418] CPU: 0 PID: 0 Comm: swapper/0 Tainted: G        W    3.10.0 #43",
+            "[  295.811418] Hardware name: innotek GmbH VirtualBox, BIOS VirtualBox 12/01/2006",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # 4.4-rt on an ARM board, with the preempt-debug line
+        "https://github.com/rockchip-linux/kernel/issues/181",
+        [
+            "[3.648704] BUG: scheduling while atomic: swapper/1/0/0x00000002",
+            "[3.648708] Modules linked in:",
+            "[3.648720] Preemption disabled at:[<c010e30c>] secondary_start_kernel+0xc4/0x134",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # EL7 syslog, an out-of-tree Wi-Fi driver
+        "https://github.com/lwfinger/rtl8188eu/issues/246",
+        ["Mar 14 10:01:44 ofc-gw kernel: BUG: scheduling while atomic: swapper/0/0/0x10000100"],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # might_sleep's report (CONFIG_DEBUG_ATOMIC_SLEEP), /dev/kmsg format
+        "https://github.com/IRATI/stack/issues/437",
+        [
+            "3,630,413574879,-;BUG: sleeping function called from invalid context at "
+            "kernel/locking/mutex.c:586",
+            "3,631,413574901,-;in_atomic(): 1, irqs_disabled(): 0, pid: 889, name: rina-echo-time",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",
+        "https://github.com/IRATI/stack/issues/531",
+        [
+            "[78119.072295] BUG: sleeping function called from invalid context at mm/slub.c:966",
+            "[78119.080609] in_atomic(): 1, irqs_disabled(): 0, pid: 0, name: swapper/1",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # a page freed in a bad state, with what the kernel found wrong
+        "https://github.com/raspberrypi/firmware/issues/865",
+        [
+            "[93839.922189] BUG: Bad page state in process tvh:mtimer  pfn:02e44",
+            "[93839.971231] page dumped because: page still charged to cgroup",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # EL7 syslog; the report's first line written twice, as quoted
+        "https://github.com/microsoft/omi/issues/650",
+        [
+            "Nov  3 15:20:05 cafutststab1r11-rabbitmq-02 kernel: BUG: Bad page state in process "
+            "omicli  pfn:2663ff",
+            "Nov  3 15:20:05 cafutststab1r11-rabbitmq-02 kernel: BUG: Bad page state in process "
+            "omicli  pfn:2663ff",
+            "Nov  3 15:20:05 cafutststab1r11-rabbitmq-02 kernel: page dumped because: nonzero "
+            "mapcount",
+        ],
+        1,
+        2,
+    ),
+    (
+        "kernel_bug",  # KASAN (6.6)
+        "https://github.com/aircrack-ng/rtl8812au/issues/1200",
+        [
+            "[ 3369.295177] BUG: KASAN: use-after-free in idempotent_init_module+0x5d0/0x750",
+            "[ 3369.295186] Read of size 8 at addr ffff88814c2afde8 by task insmod/17523",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # KASAN's older wording (4.x): "KASan", "use after free"; the slab
+        # debugger's "BUG <cache> (...): kasan: bad access detected" of the same report is not
+        # a second one
+        "https://github.com/tempesta-tech/tempesta/issues/646",
+        [
+            "        [  797.730264] BUG: KASan: use after free in tfw_http_msg_free+0x2c9/0x340 "
+            "[tempesta_fw] at addr ffff880d59947040",
+            "        [  797.740360] Read of size 8 by task ksoftirqd/2/15",
+            "        [  797.753308] BUG tfw_cli_conn_cache (Tainted: P    B      O   ): kasan: bad "
+            "access detected",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # CONFIG_DEBUG_LIST: the corruption, then the WARNING that carries it
+        "https://github.com/koverstreet/bcachefs/issues/693",
+        [
+            "[47985.623781] ------------[ cut here ]------------",
+            "[47985.623784] list_add corruption. next->prev should be prev (ffff910309261548), "
+            "but was ffff910487cb2d58. (next=ffff910487cb2d58).",
+            "[47985.623793] WARNING: CPU: 2 PID: 3920 at lib/list_debug.c:29 "
+            "__list_add_valid_or_report+0x74/0xc0",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # 4.9 (Debian): the WARNING first, then the corruption it reports
+        "https://github.com/aabc/ipt-netflow/issues/73",
+        [
+            "Mar 12 13:22:14 egzos kernel: WARNING: CPU: 4 PID: 0 at /build/linux-8fxPc5/"
+            "linux-4.9.6/lib/list_debug.c:62 netflow_target+0x68f/0xfd0 [ipt_NETFLOW]",
+            "Mar 12 13:22:14 egzos kernel: list_del corruption. next->prev should be "
+            "ffff92e8ae4f58f0, but was ffffffffc0633428",
+        ],
+        1,
+        1,
+    ),
+    (
+        "kernel_bug",  # a harmless WARN (a clock disabled twice) is no BUG report
+        "https://github.com/LiBwrt/LibWrt/issues/91",
+        [
+            "------------[ cut here ]------------",
+            "gcc_uniphy1_port5_rx_clk already disabled",
+            "WARNING: CPU: 2 PID: 1083 at drivers/clk/clk.c:1181 clk_core_disable+0xa4/0xac",
+            "CPU: 2 PID: 1083 Comm: kmodloader Tainted: G           O       6.6.65 #0",
+        ],
+        0,
+        0,
+    ),
+    (
+        "kernel_bug",  # nor an RCU WARN with the system running on
+        "https://github.com/raspberrypi/linux/issues/1708",
+        [
+            "------------[ cut here ]------------",
+            "WARNING: CPU: 1 PID: 0 at kernel/rcu/tree.c:2733 rcu_process_callbacks+0x6f8/0x738()",
+            "CPU: 1 PID: 0 Comm: swapper/1 Not tainted 4.4.26-v7+ #915",
+        ],
+        0,
+        0,
+    ),
+    (
+        "kernel_panic",  # a non-fatal BUG is kernel_bug's, not a crash
+        "https://github.com/IRATI/stack/issues/140",
+        ["[  295.811418] BUG: scheduling while atomic: swapper/0/0/0x10000100"],
+        0,
+        0,
+    ),
     # ------------------------------------------------------------------ lockup
     (
         "lockup",
@@ -367,6 +522,38 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
             " kernel:[405108.698255] watchdog: BUG: soft lockup - CPU#2 stuck for 22s! "
             "[chia_plot:29632]"
         ],
+        1,
+        1,
+    ),
+    (
+        "lockup",  # the workqueue watchdog: a pool stuck, then its dump of busy workqueues
+        "https://github.com/koverstreet/bcachefs/issues/37",
+        [
+            "2019-04-24T11:34:00.514575+02:00 jowisz kernel: [  752.907614] BUG: workqueue lockup "
+            "- pool cpus=2 node=0 flags=0x0 nice=-20 stuck for 58s!",
+            "2019-04-24T11:34:00.514655+02:00 jowisz kernel: [  752.914030] Showing busy "
+            "workqueues and worker pools:",
+        ],
+        1,
+        1,
+    ),
+    (
+        "lockup",  # the same pool reported again while it stays stuck: two reports
+        "https://github.com/openbmc/openbmc/issues/3440",
+        [
+            "[  853.105084] BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for "
+            "101s!",
+            "[  853.105483] Showing busy workqueues and worker pools:",
+            "[  889.880987] BUG: workqueue lockup - pool cpus=0 node=0 flags=0x0 nice=0 stuck for "
+            "137s!",
+        ],
+        2,
+        2,
+    ),
+    (
+        "lockup",  # an unbound pool (no node=)
+        "https://github.com/starfive-tech/linux/issues/18",
+        ["[271072.624733] BUG: workqueue lockup - pool cpus=0-1 flags=0x4 nice=0 stuck for 2530s!"],
         1,
         1,
     ),
@@ -1271,6 +1458,44 @@ def test_with_line_times_reports_minutes_apart_are_separate_events() -> None:
     assert live.take().events == 2
 
 
+def test_non_fatal_kernel_bugs_seconds_apart_are_separate_events() -> None:
+    # https://github.com/openzfs/zfs/issues/3309: `dmesg | grep BUG` over a day, kernel times
+    # as quoted. Each free that found bad pages logs one line per page within a fraction of a
+    # second: one event. Six bursts, seconds to hours apart, are six.
+    quoted = [
+        (5411.262757, "z_wr_iss  pfn:84f35"),
+        (5411.320423, "z_wr_iss  pfn:84f36"),
+        (5411.393046, "z_wr_iss  pfn:84f37"),
+        (5417.148713, "kworker/u30:0  pfn:a85fc"),
+        (5417.209609, "kworker/u30:0  pfn:a85fd"),
+        (5417.273961, "kworker/u30:0  pfn:a85fe"),
+        (5417.337150, "kworker/u30:0  pfn:a85ff"),
+        (10447.797624, "z_wr_iss  pfn:810a5"),
+        (10447.856466, "z_wr_iss  pfn:810a6"),
+        (10447.928191, "z_wr_iss  pfn:810a7"),
+        (14560.927347, "swapper/2  pfn:b330c"),
+        (14560.964152, "swapper/2  pfn:b330d"),
+        (14561.021068, "swapper/2  pfn:b330e"),
+        (14561.078058, "swapper/2  pfn:b330f"),
+        (16474.198475, "swapper/2  pfn:7cee9"),
+        (16474.240584, "swapper/2  pfn:7ceea"),
+        (16474.296262, "swapper/2  pfn:7ceeb"),
+        (16502.914438, "swapper/2  pfn:23f1c"),
+    ]
+    lines = [(t, f"[{t:12.6f}] BUG: Bad page state in process {rest}") for t, rest in quoted]
+    counter = logevents.Counter([logevents.PRESETS["kernel_bug"]])
+    counter.feed_timed(lines)
+    found = counter.take()
+    assert (found.events, found.lines) == (6, 18)
+    # Live, one read's lines share its time: a burst in one read is one event, and the
+    # next read's report is another.
+    atomic = "BUG: scheduling while atomic: wpa_supplicant/903/0x00000202"
+    live = logevents.Counter([logevents.PRESETS["kernel_bug"]])
+    live.feed([atomic, "Preemption disabled at:[<  (null)>]   (null)", atomic], time=100.0)
+    live.feed([atomic], time=115.0)
+    assert live.take().events == 2
+
+
 def test_a_second_oops_with_another_number_is_another_event() -> None:
     lines = ["Oops: 0000 [#1] SMP NOPTI", "RIP: 0010:x+0x1/0x2", "Oops: 0002 [#2] SMP NOPTI"]
     assert _count("kernel_panic", lines).events == 2
@@ -1350,14 +1575,15 @@ def test_observation_text_says_events_and_lines_when_an_event_took_several() -> 
 
 # --------------------------------------------------------------------------- real healthy noise
 
-# (and db_crash: no database crash report either; Hadoop's Java "FATAL" lines and Apache's
-# "[error]" lines are not one)
-KERNEL_FAILURES = ("oom", "kernel_panic", "lockup", "segfault", "db_crash", "systemd_failure")
 # Nor an orderly shutdown or a boot: Loghub's Linux sample has "cupsd shutdown succeeded"
 # (a daemon's nightly restart), which is no reboot.
 HOST_STATES = ("shutdown", "boot", "reboot_expected")
 # Nor a unit's stop or start asked for (the planned-restart hold's presets).
 JOBS = ("unit_stop", "unit_start")
+# Every failure preset, then: the kernel's (oom, kernel_panic, kernel_bug, lockup, segfault),
+# systemd_failure, and db_crash: no database crash report either; Hadoop's Java "FATAL" lines
+# and Apache's "[error]" lines are not one.
+KERNEL_FAILURES = tuple(sorted(set(logevents.PRESETS) - {"app_error", *HOST_STATES, *JOBS}))
 
 
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component

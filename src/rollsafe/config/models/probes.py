@@ -82,6 +82,7 @@ class JournalSource(Model):
 LogPreset = Literal[
     "oom",
     "kernel_panic",
+    "kernel_bug",
     "lockup",
     "segfault",
     "db_crash",

@@ -264,6 +264,34 @@ PRESETS: dict[str, EventSpec] = {
         within=400,
         within_s=120.0,
     ),
+    # One event per burst of non-fatal kernel BUG reports: the kernel found a defect and lives
+    # on (it taints itself, W or B, as for a WARNING, and panics only under panic_on_warn):
+    # sleeping in atomic context (kernel/sched/core.c's __schedule_bug, __might_resched), a
+    # page freed in a bad state (mm's bad_page), a KASAN report, a corrupted list found by
+    # CONFIG_DEBUG_LIST (printed with a WARNING; where the kernel makes it a BUG_ON, the
+    # "kernel BUG at lib/list_debug.c" oops is kernel_panic's). No line starts an event: the
+    # lines of one burst (a might_sleep report and the "scheduling while atomic" that follows
+    # it, the bad pages of one free) are one event; lines more than a second apart, in a log
+    # whose lines carry their times, are separate events. A plain "WARNING: CPU: N PID: M at"
+    # is not here: most are harmless (a driver's clock disabled twice), the kernel says no more.
+    "kernel_bug": EventSpec(
+        name="kernel_bug",
+        cues=(
+            _cue(
+                r"\bBUG: scheduling while atomic: \S+/\d+/0x[0-9a-f]+",
+                needles=("scheduling while atomic",),
+            ),
+            _cue(
+                r"\bBUG: sleeping function called from invalid context\b",
+                needles=("sleeping function called",),
+            ),
+            _cue(r"\bBUG: Bad page state in process\b", needles=("bad page state",)),
+            _cue(r"\bBUG: KASAN: [\w-]+", needles=("kasan:",)),
+            _cue(r"\blist_(?:add|del) corruption\b", needles=("corruption",)),
+        ),
+        within=200,
+        within_s=1.0,
+    ),
     # One event per report: the kernel repeats a soft lockup or hung task report while the
     # condition lasts, and each report is counted.
     "lockup": EventSpec(
@@ -282,6 +310,14 @@ PRESETS: dict[str, EventSpec] = {
                 r"\b(?:INFO: )?task \S+:\d+ blocked for more than \d+ seconds",
                 starts=True,
                 needles=("blocked for more than",),
+            ),
+            # The workqueue watchdog (4.5 on): a worker pool made no progress for 30 s or
+            # more (workqueue.watchdog_thresh); one line per stuck pool, as a soft lockup
+            # logs one per stuck CPU.
+            _cue(
+                r"\bBUG: workqueue lockup - pool\b.* stuck for \d+s",
+                starts=True,
+                needles=("workqueue lockup",),
             ),
             _cue(
                 r"\brcu_\w+ (?:self-)?detected stalls? on CPUs?",

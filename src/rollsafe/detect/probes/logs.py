@@ -38,8 +38,10 @@ instead of stalling the event loop. Known limit, shared with ``tail -F``: a trun
 followed, before the next observation, by more writes than the old size is not noticed.
 
 Presets (their cues and grouping: ``logevents.PRESETS``; docs/configuration.md lists them):
-``oom``, ``kernel_panic`` (panics, oops, BUG, kernel GPF), ``lockup`` (soft and hard lockups,
-hung tasks, RCU stalls), ``segfault`` (process crashes: segfault, traps, systemd-coredump),
+``oom``, ``kernel_panic`` (panics, oops, BUG, kernel GPF), ``kernel_bug`` (the kernel's
+non-fatal BUG reports: scheduling while atomic, bad page state, KASAN, list corruption),
+``lockup`` (soft and hard lockups, workqueue lockups, hung tasks, RCU stalls), ``segfault``
+(process crashes: segfault, traps, systemd-coredump),
 ``db_crash`` (a database server's own crash reports: PostgreSQL, MySQL/MariaDB, MongoDB,
 Redis), ``systemd_failure`` (failed units) and ``app_error``: a line whose LOG LEVEL is error-grade,
 not a line that merely contains the word:
