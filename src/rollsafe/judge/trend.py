@@ -274,13 +274,29 @@ class Cache:
     or crosses its middle. Both are keyed by what their ranges hold (``Span.identity``).
     """
 
-    __slots__ = ("after", "after_key", "before", "before_key")
+    __slots__ = ("after", "after_key", "before", "before_key", "start", "start_key")
 
     def __init__(self) -> None:
         self.before_key: object = None
         self.before: Fit | None = None
         self.after_key: object = None
         self.after: tuple[Fit, Fit, Fit] | tuple[int, int] | None = None
+        # A sliding rule's ``watch_start``, by the marks' tuple (the same object while the
+        # marks stay: ``windows.Holds`` makes a new one when they change) and the mark.
+        self.start_key: tuple[tuple[float, ...], float] | None = None
+        self.start = 0.0
+
+
+def _watch_start(
+    rule: models.TrendRule, window: windows.Window, reference_at: float, now: float, cache: Cache
+) -> float:
+    """``watch_start`` of a sliding rule (it does not depend on ``now``), kept in ``cache``."""
+    key = cache.start_key
+    ends = window.holds.ends
+    if key is None or key[0] is not ends or key[1] != reference_at:
+        cache.start = watch_start(rule, window, reference_at, now=now)
+        cache.start_key = (ends, reference_at)
+    return cache.start
 
 
 def _before(
@@ -743,7 +759,10 @@ def decide_reading(
     ok = verdicts.Severity.OK
     if reference_at is None or reference_at > now:
         return ok, math.inf if reference_at is None else reference_at, False
-    reference_at = watch_start(rule, window, reference_at, now=now)
+    if window is not None and cache is not None and not rule.steady:
+        reference_at = _watch_start(rule, window, reference_at, now, cache)
+    else:
+        reference_at = watch_start(rule, window, reference_at, now=now)
     reads = window is None  # the marks ``watch_start`` reads are the window's, if any
     ready = windows.early(reference_at + rule.grace + rule.min_window)
     if now < ready:
