@@ -274,7 +274,7 @@ def moments_of(points: Sequence[tuple[float, float]]) -> Moments:
 # the span's halves) plus the period before the mark; one more spares a refit when a range
 # jumps (a new mark) while the others stay.
 _CURSORS = 5
-_POINTS = 64  # scaled points a ``_MomentTotals`` keeps at most (``_point``)
+_POINTS = 8  # scaled points a ``_MomentTotals`` keeps at most (``_point``)
 
 
 class _Cursor:
