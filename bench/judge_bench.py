@@ -224,6 +224,9 @@ def _week_config(
     # Without the preset's ``trend`` rule (decided at every instant once its fit can start):
     # what the rest of the judge costs, which the ``trend`` rule's own cost would hide.
     kept = [rule for rule in applied.rules if rule.kind != "trend"]
+    # ... and without the composites over them (``memory-leak`` lists ``memory-rising``).
+    ids_kept = {rule.id for rule in kept}
+    kept = [r for r in kept if set(getattr(r, "rules", None) or ()) <= ids_kept]
     return applied.model_copy(update={"rules": kept})
 
 

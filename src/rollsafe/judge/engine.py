@@ -83,6 +83,7 @@ from rollsafe.judge import (
     restarts,
     rules,
     sequential,
+    trend,
     vetoes,
     windows,
 )
@@ -559,9 +560,11 @@ class Engine:
     ) -> None:
         """Which of the rules the fleet veto may hold it holds now (``settled.held``)."""
         severity = settled.severity
-        if not settled.held and _CRITICAL not in severity.values():
+        if moved:  # a severity can only have changed among ``moved``: look again
+            settled.critical = _CRITICAL in severity.values()
+        if not settled.held and not settled.critical:
             # Nothing critical, nothing held: nothing to hold or release (the usual case,
-            # one look instead of one per rule the veto may hold).
+            # no look at all while no severity moved).
             self._holding.discard(target)
             return
         for rule_id in settled.vetoable:
@@ -593,13 +596,16 @@ class Engine:
         that may have changed."""
         severity = settled.severity
         if now >= settled.watch_soonest:
-            watches = settled.watches  # some watch's time came: look at every one
+            watches: Sequence[_Watch] = settled.watches  # some watch's time came: look at every one
             soonest = math.inf
         else:
             # Only the watches of the sources folded into can have moved; the others keep
             # their ``until`` and the earliest stays a bound (as in ``_decide_leaves``).
             by_source = settled.watches_by_source
-            watches = [watch for s in changed for watch in by_source.get(s, ())]
+            if len(changed) == 1:  # as in ``_decide_leaves``
+                watches = by_source.get(changed[0], ())
+            else:
+                watches = [watch for s in changed for watch in by_source.get(s, ())]
             if not watches:
                 return
             soonest = settled.watch_soonest
@@ -647,11 +653,14 @@ class Engine:
         moved: list[str] = []
         full = now >= settled.soonest
         if full:
-            leaves = settled.leaves  # some range moved with time: look at every leaf
+            leaves: Sequence[_Leaf] = settled.leaves  # some range moved with time: look at all
             soonest = math.inf
         else:
             by_source = settled.by_source
-            leaves = [leaf for s in changed for leaf in by_source.get(s, ())]
+            if len(changed) == 1:  # the usual call: one source folded in, its leaves as kept
+                leaves = by_source.get(changed[0], ())
+            else:
+                leaves = [leaf for s in changed for leaf in by_source.get(s, ())]
             # The leaves not looked at keep their ``until``: the earliest stays a bound (early
             # at worst, when the leaf that had it is decided again: a look, never a miss).
             soonest = settled.soonest
@@ -659,30 +668,43 @@ class Engine:
         reference_end = settled.reference_end
         for leaf in leaves:
             until = leaf.until
-            if now < until and leaf.probe not in changed:
+            # A leaf whose answer read only the marks (``unread``) holds whatever is folded.
+            if now < until and (leaf.unread or leaf.probe not in changed):
                 if until < soonest:  # noqa: PLR1730 (a comparison, not a call: the hot path)
                     soonest = until
                 continue
-            state = leaf.state
-            if state is None:
-                window = per_target.get(leaf.probe)
-                if window is not None:
-                    state = leaf.state = self._running(leaf.rule, window)
-            if isinstance(state, rules.BaselineState):
-                decided, until = state.decide(now, reference, reference_end)
-            elif isinstance(state, rules.ThresholdState):
-                decided, until = state.decide(now)
-            else:
-                rule = leaf.rule
-                decided, until = rules.decide(
-                    rule,
-                    per_target.get(leaf.probe),
-                    now=now,
-                    reference_at=reference if leaf.reads_reference else None,
-                    reference_end=reference_end if leaf.reads_reference else None,
-                    rate_floor=self._floors.get(leaf.probe),
-                    memo=leaf.memo,
+            rule = leaf.rule
+            if isinstance(rule, models.TrendRule):
+                # ``rules.decide`` of a trend rule (``rules._decide_trend``), called directly
+                # for whether the answer read the window's values (``trend.decide_reading``).
+                memo = leaf.memo
+                cache = None
+                if memo is not None:
+                    cache = memo.trend = memo.trend or trend.Cache()
+                decided, until, reads = trend.decide_reading(
+                    rule, per_target.get(leaf.probe), now=now, reference_at=reference, cache=cache
                 )
+                leaf.unread = not reads
+            else:
+                state = leaf.state
+                if state is None:
+                    window = per_target.get(leaf.probe)
+                    if window is not None:
+                        state = leaf.state = self._running(rule, window)
+                if isinstance(state, rules.BaselineState):
+                    decided, until = state.decide(now, reference, reference_end)
+                elif isinstance(state, rules.ThresholdState):
+                    decided, until = state.decide(now)
+                else:
+                    decided, until = rules.decide(
+                        rule,
+                        per_target.get(leaf.probe),
+                        now=now,
+                        reference_at=reference if leaf.reads_reference else None,
+                        reference_end=reference_end if leaf.reads_reference else None,
+                        rate_floor=self._floors.get(leaf.probe),
+                        memo=leaf.memo,
+                    )
             leaf.until = until
             if until < soonest:  # noqa: PLR1730 (as above)
                 soonest = until
@@ -1204,7 +1226,7 @@ class _Leaf:
     severity holds (see ``rules.decide``), its running state over its window once the
     window exists (None before; False for a kind decided by ``rules.decide``)."""
 
-    __slots__ = ("id", "memo", "probe", "reads_reference", "rule", "state", "until")
+    __slots__ = ("id", "memo", "probe", "reads_reference", "rule", "state", "unread", "until")
 
     def __init__(self, rule: rules.LeafRule, memo: rules.Memo | None) -> None:
         self.rule = rule
@@ -1214,6 +1236,9 @@ class _Leaf:
         self.reads_reference = isinstance(rule, models.BaselineRule | models.TrendRule)
         self.state: rules.ThresholdState | rules.BaselineState | bool | None = None
         self.until = -math.inf
+        # The last answer read only the marks, not the window's values: until ``until`` (or
+        # the next mark, which resets ``until``), what is folded in cannot change it.
+        self.unread = False
 
 
 class _Settled:
@@ -1241,6 +1266,7 @@ class _Settled:
         "by_source",
         "changes",
         "composites",
+        "critical",
         "entries",
         "fresh",
         "held",
@@ -1271,6 +1297,7 @@ class _Settled:
         self.watches_by_source: dict[str, list[_Watch]] = {}
         self.others: list[models.RuleBase] = []
         self.severity: dict[str, verdicts.Severity] = {}
+        self.critical = False  # a severity is critical (read again whenever one moves)
         self.blind: dict[str, verdicts.Severity] = {}
         self.said: dict[str, verdicts.Severity] = {}
         self.reference: float | None = None

@@ -274,13 +274,29 @@ class Cache:
     or crosses its middle. Both are keyed by what their ranges hold (``Span.identity``).
     """
 
-    __slots__ = ("after", "after_key", "before", "before_key")
+    __slots__ = ("after", "after_key", "before", "before_key", "start", "start_key")
 
     def __init__(self) -> None:
         self.before_key: object = None
         self.before: Fit | None = None
         self.after_key: object = None
         self.after: tuple[Fit, Fit, Fit] | tuple[int, int] | None = None
+        # A sliding rule's ``watch_start``, by the marks' tuple (the same object while the
+        # marks stay: ``windows.Holds`` makes a new one when they change) and the mark.
+        self.start_key: tuple[tuple[float, ...], float] | None = None
+        self.start = 0.0
+
+
+def _watch_start(
+    rule: models.TrendRule, window: windows.Window, reference_at: float, now: float, cache: Cache
+) -> float:
+    """``watch_start`` of a sliding rule (it does not depend on ``now``), kept in ``cache``."""
+    key = cache.start_key
+    ends = window.holds.ends
+    if key is None or key[0] is not ends or key[1] != reference_at:
+        cache.start = watch_start(rule, window, reference_at, now=now)
+        cache.start_key = (ends, reference_at)
+    return cache.start
 
 
 def _before(
@@ -712,7 +728,27 @@ def decide(
 ) -> tuple[verdicts.Severity, float]:
     """The severity :func:`judge` gives at ``now``, and until when it holds (a later ``now``
     before which it stays the same, as long as nothing is folded into ``window`` and the
-    mark stays): what ``rules.decide`` answers for a trend rule.
+    mark stays): what ``rules.decide`` answers for a trend rule (see :func:`decide_reading`).
+    """
+    severity, until, _ = decide_reading(
+        rule, window, now=now, reference_at=reference_at, cache=cache
+    )
+    return severity, until
+
+
+def decide_reading(
+    rule: models.TrendRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    cache: Cache | None = None,
+) -> tuple[verdicts.Severity, float, bool]:
+    """:func:`decide`'s severity and ``until``, and whether that answer read ``window``'s
+    values. False: it read only the marks (no mark in force, the fit not ready yet, a steady
+    rule's watch over), so it holds until ``until`` or the next mark whatever is folded
+    into ``window`` meanwhile (``engine.Engine._decide`` then skips the rule's folds). The
+    marks are read from ``window`` (``watch_start``): with no window yet, True.
 
     Time alone changes the fits only when a value enters the span, leaves its start, or
     crosses its middle. Until the span is whole (``window`` after the grace) it starts at
@@ -722,19 +758,23 @@ def decide(
     """
     ok = verdicts.Severity.OK
     if reference_at is None or reference_at > now:
-        return ok, math.inf if reference_at is None else reference_at
-    reference_at = watch_start(rule, window, reference_at, now=now)
+        return ok, math.inf if reference_at is None else reference_at, False
+    if window is not None and cache is not None and not rule.steady:
+        reference_at = _watch_start(rule, window, reference_at, now, cache)
+    else:
+        reference_at = watch_start(rule, window, reference_at, now=now)
+    reads = window is None  # the marks ``watch_start`` reads are the window's, if any
     ready = windows.early(reference_at + rule.grace + rule.min_window)
     if now < ready:
-        return ok, ready
+        return ok, ready, reads
     instant = math.nextafter(now, math.inf)
     span = _span(rule, now, reference_at)
     if span < rule.min_window:
-        return ok, instant  # within rounding of the first instant the fit can start
+        return ok, instant, reads  # within rounding of the first instant the fit can start
     if rule.steady and span > rule.window:
-        return ok, math.inf  # the watch is over until the next mark
+        return ok, math.inf, reads  # the watch is over until the next mark
     if window is None:
-        return ok, math.inf
+        return ok, math.inf, True
     severity, by_length = ok, False
     times = window.series.times
     lo = bisect.bisect_right(times, now - span)
@@ -770,20 +810,20 @@ def decide(
             until = min(until, windows.early(times[mid] + rule.window / 2.0))
         if hi < count:
             until = min(until, windows.early(times[hi]))
-        return severity, max(until, instant)
+        return severity, max(until, instant), True
     if by_length:
-        return severity, instant
+        return severity, instant, True
     start = reference_at + rule.grace  # the growing span's start, up to rounding
     slack = _slack(now, start)
     half = now - span / 2.0
     # ``Window.range``'s searches, done once: a value within rounding of the start; the
     # newest value of the early half ``(now - span, half]``, whose end is ``mid`` above.
     if bisect.bisect_right(times, start + slack) > bisect.bisect_right(times, start - slack):
-        return severity, instant  # a value within rounding of the start
+        return severity, instant, True  # a value within rounding of the start
     if mid > lo and times[mid - 1] > half - slack:
-        return severity, instant  # a value within rounding of the middle
+        return severity, instant, True  # a value within rounding of the middle
     until = _growing_until(rule, window, now=now, span=span, start=start, slack=slack, lo=lo, hi=hi)
-    return severity, max(until, instant)
+    return severity, max(until, instant), True
 
 
 def _growing_until(

@@ -274,6 +274,7 @@ def moments_of(points: Sequence[tuple[float, float]]) -> Moments:
 # the span's halves) plus the period before the mark; one more spares a refit when a range
 # jumps (a new mark) while the others stay.
 _CURSORS = 5
+_POINTS = 8  # scaled points a ``_MomentTotals`` keeps at most (``_point``)
 
 
 class _Cursor:
@@ -350,13 +351,26 @@ class _MomentTotals:
     the first few values settle them) or an out-of-order arrival drops the cursors.
     """
 
-    __slots__ = ("base", "cursors", "field", "items", "kt", "ky", "origin", "origin_time")
+    __slots__ = (
+        "base",
+        "cursors",
+        "field",
+        "items",
+        "kt",
+        "ky",
+        "origin",
+        "origin_time",
+        "points",
+    )
 
     def __init__(self, field: models.Field_, items: list[observations.Observation]) -> None:
         self.field = field
         self.items = items  # the series' own list
         self.base = 0  # the position of ``items[0]``, counted from the first value ever held
         self.cursors: list[_Cursor] = []  # least recently used first
+        # The scaled points worked out lately, by position (``_point``): every range's end
+        # takes the newest value, and each range's start passes the same values in turn.
+        self.points: dict[int, tuple[int, int] | None] = {}
         self.kt = self.ky = 0
         self.origin_time: float | None = None
         self.origin = 0
@@ -374,6 +388,7 @@ class _MomentTotals:
             self.kt = max(self.kt, _bits(self.origin_time))
             self.origin = _scaled(self.origin_time, self.kt)
         self.cursors.clear()
+        self.points.clear()  # other units or other positions: worked out again
 
     def append(self, obs: observations.Observation) -> None:
         # ``_finite``, inlined for the usual field (every value of a trend's source passes).
@@ -415,8 +430,20 @@ class _MomentTotals:
 
     def _point(self, at: int) -> tuple[int, int] | None:
         # The scaled point of the value at position ``at``, worked out when a range's end
-        # passes it rather than stored: a window holds hours of values. (``_finite`` and
-        # ``_scaled``, inlined: this runs for every value entering or leaving a range.)
+        # passes it rather than stored for every value (a window holds hours of them): kept
+        # for the few ranges passing the same value soon after (``points``, emptied when it
+        # grows: positions only ever move on).
+        points = self.points
+        if at in points:
+            return points[at]
+        if len(points) >= _POINTS:
+            points.clear()
+        point = points[at] = self._scaled_point(at)
+        return point
+
+    def _scaled_point(self, at: int) -> tuple[int, int] | None:
+        # (``_finite`` and ``_scaled``, inlined: this runs for every value entering or leaving
+        # a range.)
         obs = self.items[at - self.base]
         field = self.field
         raw = obs.value if field == "value" else conditions.field_of(obs, field)

@@ -456,6 +456,45 @@ def test_decide_holds_until_when_it_says_and_agrees_with_the_full_judgement(
                     assert _ranges(rule, window, instant, mark) == read, (now, until, instant)
 
 
+@settings(max_examples=150, deadline=None)
+@given(trend_cases(), st.data())
+def test_an_answer_that_read_only_the_marks_holds_whatever_is_folded_in(
+    case: tuple[dict[str, object], list[observations.Observation], float], data: st.DataObject
+) -> None:
+    # ``decide_reading`` says an answer read no value (before the mark, before the fit can
+    # start, a steady watch over): the engine then skips the rule's folds until ``until``.
+    # So with only the values up to ``now`` folded, or none, or every one, judge gives the
+    # same severity at every instant from ``now`` to ``until``.
+    raw, items, mark_at = case
+    rule = models.TrendRule.model_validate(raw)
+    mark = BASE + mark_at
+    now = data.draw(st.floats(BASE, BASE + 600.0))
+    seen = windows.Window(span=rule.window + rule.before + 60.0)
+    full = windows.Window(span=rule.window + rule.before + 60.0)
+    for window in (seen, full):
+        window.pin(mark, start=mark - rule.before)
+    for item in items:
+        full.insert(item)
+        if item.time <= now:
+            seen.insert(item)
+    severity, until, reads = trend.decide_reading(rule, seen, now=now, reference_at=mark)
+    assert (severity, until) == trend.decide(rule, seen, now=now, reference_at=mark)
+    values_read = (
+        now >= mark
+        and now >= windows.early(mark + rule.grace + rule.min_window)
+        and not (rule.steady and now - mark - rule.grace > rule.window)
+        and now - mark - rule.grace >= rule.min_window
+    )
+    assert reads is values_read or (reads and now >= mark)  # rounding at the span's start
+    if reads:
+        return
+    instants = [now, math.nextafter(now, math.inf), math.nextafter(until, now)]
+    instants += [o.time for o in items] + [now + (until - now) * data.draw(st.floats(0, 1))]
+    for instant in instants:
+        if now <= instant < until:
+            assert trend.judge(rule, full, now=instant, reference_at=mark)[0] == severity
+
+
 @settings(max_examples=60, deadline=None)
 @given(trend_cases(), st.lists(st.integers(0, 500), max_size=2))
 def test_replay_decides_a_trend_exactly_as_judging_it_in_full_every_time(
