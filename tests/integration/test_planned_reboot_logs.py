@@ -17,6 +17,7 @@ from rollsafe.detect.probes import logs
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine
 from rollsafe.testing import FakeClock
+from support import shipped_rules
 
 START = 1_700_000_000.0
 TARGET = models.Target(id="web-1")
@@ -51,16 +52,7 @@ def _config(syslog: Path) -> models.RollsafeConfig:
                 log("boots", "boot"),
             ],
             "rules": [
-                {
-                    "id": "down",
-                    "kind": "threshold",
-                    "severity": "critical",
-                    "probe": "health",
-                    "op": "<",
-                    "value": 1,
-                    "consecutive": 3,
-                    "for": "30s",
-                }
+                shipped_rules.HEALTH_DOWN,
             ],
             "policy": {"planned_reboots": {"shutdowns": "reboots", "boots": "boots"}},
         }

@@ -23,6 +23,7 @@ from rollsafe.detect.probes import logs
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine
 from rollsafe.testing import FakeClock
+from support import shipped_rules
 
 START = 1_700_000_000.0
 TARGET = models.Target(id="web-1")
@@ -84,16 +85,7 @@ def _config(folder: Path) -> models.RollsafeConfig:
                 log("boots", folder / "syslog", "boot"),
             ],
             "rules": [
-                {
-                    "id": "down",
-                    "kind": "threshold",
-                    "severity": "critical",
-                    "probe": "health",
-                    "op": "<",
-                    "value": 1,
-                    "consecutive": 3,
-                    "for": "30s",
-                }
+                shipped_rules.HEALTH_DOWN,
             ],
             "policy": {
                 "planned_reboots": {"expected": "packages", "host": "node-up", "boots": "boots"}

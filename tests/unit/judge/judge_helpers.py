@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine, windows
+from support import shipped_rules
 
 TARGET = ids.TargetId("web-1")
 OK = verdicts.Severity.OK
@@ -55,17 +56,7 @@ def mark(time: float, name: str = "upgrade") -> observations.Mark:
     return observations.Mark(time=time, target=ids.TargetId(TARGET), name=name)
 
 
-# The shipped `down`'s shape on a health check: three failing checks in a row spanning 30 s.
-HEALTH_DOWN = {
-    "id": "down",
-    "kind": "threshold",
-    "severity": "critical",
-    "probe": "health",
-    "op": "<",
-    "value": 1,
-    "consecutive": 3,
-    "for": "30s",
-}
+HEALTH_DOWN = shipped_rules.HEALTH_DOWN  # the shipped `down`'s shape (tests/support)
 
 
 def health(down: tuple[float, float], *, until: float) -> list[observations.Observation]:

@@ -17,16 +17,11 @@ from judge_helpers import CRITICAL, OK, TARGET, config, decision, feed, obs
 from rollsafe.config import models
 from rollsafe.domain import ids, observations
 from rollsafe.judge import engine
+from support import shipped_rules
 
 FLAPPING = {
+    **shipped_rules.HEALTH_DOWN,
     "id": "outages-repeat",
-    "kind": "threshold",
-    "severity": "critical",
-    "probe": "health",
-    "op": "<",
-    "value": 1,
-    "consecutive": 3,
-    "for": "30s",
     "episodes": 3,
     "within": "1h",
 }
