@@ -281,22 +281,13 @@ def test_outages_repeating_under_a_slow_probe_are_counted_the_same_way() -> None
     assert decision(judge, "repeat", now=2460).severity == OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known, not fixed (round 10): the probe's pace is the median spacing of its newest "
-        "checks, so extra failing checks before a slow probe's short run make the pace look "
-        "faster and the run no longer at it; test_judge_properties' "
-        "test_worse_evidence_never_lowers_a_severity finds this now and then"
-    ),
-)
 def test_more_failing_checks_never_undo_a_slow_probe_s_down() -> None:
     # Every 30 s, down at 750 and 780: two checks at the probe's pace spanning 30 s.
     before = _probed(30.0, [750, 780], until=780)
     assert decision(feed(config(DOWN), before), "down", now=780).severity == CRITICAL
     # Four more failing checks between the passing ones before it (worse evidence, not
-    # better): the median spacing falls to 15 s, and the run's 30 s gap is no longer "at the
-    # pace": more failing checks undo the down they did not belong to.
+    # better): the checks now come every 15 s, but the probe's pace is its steady checks'
+    # (rules._pace), still 30 s apart: more failing checks never undo the down.
     worse = _probed(30.0, [615, 645, 675, 705, 750, 780], until=780)
     assert decision(feed(config(DOWN), worse), "down", now=780).severity == CRITICAL
 
