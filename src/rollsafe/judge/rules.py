@@ -401,19 +401,26 @@ def _pace(
 
 
 def _paced(
-    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int, steady: Steady
+    rule: models.ThresholdRule,
+    times: Sequence[float],
+    end: int,
+    checks: int,
+    steady: Steady,
+    *,
+    spanning: float | None = None,
 ) -> float | None:
     """The pace a run of ``checks`` ending at ``times[end - 1]`` came at when 2 or more of its
     checks in a row came at the probe's pace (:func:`_pace`: no gap between them longer than
-    ``PACE_SLACK`` times it) and span ``for``, else None. A probe whose steady checks show no
-    pace (new, or failing or flapping as far back as it is read) shows none faster than the
-    run: its pace is then the widest gap of those checks.
+    ``PACE_SLACK`` times it) and span ``for`` (or ``spanning``), else None. A probe whose
+    steady checks show no pace (new, or failing or flapping as far back as it is read) shows
+    none faster than the run: its pace is then the widest gap of those checks.
 
     Monotone in evidence: a failing check added into the run (or after it) only splits a gap,
     a check that comes to fail before it only lengthens the run, and the pace never falls
     (:func:`_pace`), so checks in a row that counted still do."""
     if rule.for_ is None or checks < 2:
         return None
+    least = rule.for_ if spanning is None else spanning
     pace = _pace(rule, times, end, steady)
     limit = math.inf if pace is None else PACE_SLACK * pace
     first = end - checks
@@ -424,7 +431,7 @@ def _paced(
             first, widest = index, 0.0
             continue
         widest = max(widest, gap)
-        if times[index] - times[first] >= rule.for_:
+        if times[index] - times[first] >= least:
             return widest if pace is None else pace
     return None
 
@@ -433,9 +440,10 @@ def _checks_needed(
     rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int, steady: Steady
 ) -> int:
     """The failing checks ``consecutive`` asks of a run (see :func:`_counts`): 2 for one of
-    fewer than ``consecutive`` checks that counts, else ``consecutive`` (one check has no pace
-    yet; the rest is ``for``'s to ask)."""
-    if 2 <= checks < rule.consecutive and _paced(rule, times, end, checks, steady) is not None:
+    fewer than ``consecutive`` checks with 2 in a row at the probe's pace (the rest is
+    ``for``'s to ask), else ``consecutive`` (one check has no pace yet)."""
+    paced = _paced(rule, times, end, checks, steady, spanning=0.0)
+    if 2 <= checks < rule.consecutive and paced is not None:
         return 2
     return rule.consecutive
 
