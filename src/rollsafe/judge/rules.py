@@ -34,7 +34,6 @@ import bisect
 import hashlib
 import itertools
 import math
-import statistics
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -343,28 +342,34 @@ def _lasted(rule: models.ThresholdRule, span: float, checks: int) -> float:
 
 
 PACE_SPACINGS = 8
-"""Spacings between the probe's newest checks read to know its own pace (its interval, as
-the checks show it: never the configured one, never "now")."""
+"""Checks read before a run's newest (beyond ``consecutive``) to know the probe's own pace:
+its interval as its steady checks show it (never the configured one, never "now")."""
 
 PACE_SLACK = 1.5
-"""A run's checks came at the probe's pace when no gap between them is longer than this many
-times the median spacing: a lost check or two (errors, a monitoring gap) is not a pace."""
+"""Failing checks came at the probe's pace when no gap between them is longer than this many
+times its pace: a lost check or two (errors, a monitoring gap) is not a pace."""
+
+Steady = Callable[[int], bool]
+"""Whether the probe's check at an index of its times does not count as failing."""
 
 
-def _counts(rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int) -> bool:
+def _counts(
+    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int, steady: Steady
+) -> bool:
     """Whether a run of failing checks meets ``consecutive`` and ``for``: what a streak is,
     for every path that judges one (the full evaluation, :func:`decide`,
     :class:`ThresholdState`, the runs ``episodes`` counts).
 
     ``times`` are the probe's check times, oldest first (errors are not checks); the run is
-    its ``checks`` ending at ``times[end - 1]``. ``consecutive`` asks for checks *at the
-    probe's pace* spanning ``for``: ``consecutive`` failing checks whose span (or, with
-    ``for_over: checks``, what they stand for, :func:`_lasted`) is at least ``for``; or, with
-    ``for``, as few as 2 whose own span is at least ``for`` when they came at the probe's pace
-    (:func:`_pace`). For a probe every 30 or 60 s, ``consecutive: 3, for: 30s`` would
-    otherwise ask 60 to 120 s of a service refused for 30; with a fast probe nothing changes
-    (``consecutive`` checks span ``for`` before fewer could). Two checks far apart across a
-    monitoring gap are not at a pace, and need ``consecutive``.
+    its ``checks`` ending at ``times[end - 1]``; ``steady`` tells the checks that do not fail.
+    ``consecutive`` asks for checks *at the probe's pace* spanning ``for``: ``consecutive``
+    failing checks whose span (or, with ``for_over: checks``, what they stand for,
+    :func:`_lasted`) is at least ``for``; or, with ``for``, as few as 2 of the run's checks in
+    a row that came at the probe's pace and span ``for`` themselves (:func:`_paced`). For a
+    probe every 30 or 60 s, ``consecutive: 3, for: 30s`` would otherwise ask 60 to 120 s of a
+    service refused for 30; with a fast probe nothing changes (``consecutive`` checks span
+    ``for`` before fewer could). Two checks far apart across a monitoring gap are not at a
+    pace, and need ``consecutive``.
     """
     if checks < 1:
         return False
@@ -373,38 +378,82 @@ def _counts(rule: models.ThresholdRule, times: Sequence[float], end: int, checks
         return rule.for_ is None or _lasted(rule, span, checks) >= rule.for_
     return (
         rule.for_ is not None
-        and checks >= 2
         and span >= rule.for_  # the span itself, even under ``for_over: checks``
-        and _pace(times, end, checks) is not None
+        and _paced(rule, times, end, checks, steady) is not None
     )
 
 
-def _pace(times: Sequence[float], end: int, checks: int) -> float | None:
-    """The probe's pace (seconds) when a run of ``checks`` (at least 2) ending at
-    ``times[end - 1]`` came at it, else None: the median spacing of the probe's newest checks
-    up to the run's last (the run's and up to ``PACE_SPACINGS`` before it, passing ones
-    included), with no gap inside the run longer than ``PACE_SLACK`` times it."""
-    if checks < 2 or end < checks:
+def _pace(
+    rule: models.ThresholdRule, times: Sequence[float], end: int, steady: Steady
+) -> float | None:
+    """The probe's pace (seconds) as the checks up to ``times[end - 1]`` show it: the
+    shortest spacing above 0 between successive steady checks (those that do not fail)
+    among its newest ``consecutive + PACE_SPACINGS``; None when they show none.
+
+    Only steady checks, and the shortest of their spacings, so that worse evidence can never
+    make the pace look faster: a failing check added anywhere is not steady (it can only push
+    the oldest check read out), and a steady check that comes to fail drops out, joining the
+    two spacings beside it into one longer than either. Fewer steady checks, or fewer of their
+    spacings, never make the shortest one shorter."""
+    read = range(max(0, end - rule.consecutive - PACE_SPACINGS), end)
+    steadies = [times[i] for i in read if steady(i)]
+    return min((b - a for a, b in itertools.pairwise(steadies) if b > a), default=None)
+
+
+def _paced(
+    rule: models.ThresholdRule,
+    times: Sequence[float],
+    end: int,
+    checks: int,
+    steady: Steady,
+    *,
+    spanning: float | None = None,
+) -> float | None:
+    """The pace a run of ``checks`` ending at ``times[end - 1]`` came at when 2 or more of its
+    checks in a row came at the probe's pace (:func:`_pace`: no gap between them longer than
+    ``PACE_SLACK`` times it) and span ``for`` (or ``spanning``), else None. A probe whose
+    steady checks show no pace (new, or failing or flapping as far back as it is read) shows
+    none faster than the run: its pace is then the widest gap of those checks.
+
+    Monotone in evidence: a failing check added into the run (or after it) only splits a gap,
+    a check that comes to fail before it only lengthens the run, and the pace never falls
+    (:func:`_pace`), so checks in a row that counted still do."""
+    if rule.for_ is None or checks < 2:
         return None
-    read = times[max(0, end - checks - PACE_SPACINGS) : end]
-    pace = statistics.median(b - a for a, b in itertools.pairwise(read))
-    widest = max(b - a for a, b in itertools.pairwise(read[len(read) - checks :]))
-    return pace if pace > 0 and widest <= PACE_SLACK * pace else None
+    least = rule.for_ if spanning is None else spanning
+    pace = _pace(rule, times, end, steady)
+    limit = math.inf if pace is None else PACE_SLACK * pace
+    first = end - checks
+    widest = 0.0
+    for index in range(end - checks + 1, end):
+        gap = times[index] - times[index - 1]
+        if gap > limit:  # a monitoring gap: checks in a row start again after it
+            first, widest = index, 0.0
+            continue
+        widest = max(widest, gap)
+        if times[index] - times[first] >= least:
+            return widest if pace is None else pace
+    return None
 
 
 def _checks_needed(
-    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int
+    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int, steady: Steady
 ) -> int:
-    """The failing checks ``consecutive`` asks of a run (see :func:`_counts`): 2 for one of 2
-    or more checks at the probe's pace under ``for`` (the rest is ``for``'s to ask), else
-    ``consecutive`` (one check has no pace yet)."""
-    if (
-        rule.for_ is not None
-        and 2 <= checks < rule.consecutive
-        and _pace(times, end, checks) is not None
-    ):
+    """The failing checks ``consecutive`` asks of a run (see :func:`_counts`): 2 for one of
+    fewer than ``consecutive`` checks with 2 in a row at the probe's pace (the rest is
+    ``for``'s to ask), else ``consecutive`` (one check has no pace yet)."""
+    paced = _paced(rule, times, end, checks, steady, spanning=0.0)
+    if 2 <= checks < rule.consecutive and paced is not None:
         return 2
     return rule.consecutive
+
+
+def _steady(rule: models.ThresholdRule, window: windows.Window, end: int) -> Steady:
+    """Which of the window's checks do not fail, read as a streak ending at ``end`` reads
+    them (``_counts_as_failing``, the upgrade mark before its newest check)."""
+    items = window.series.items
+    cut = window.holds.cut(items[end - 1].time) if end else -math.inf
+    return lambda index: not _counts_as_failing(rule, window, items[index], cut)
 
 
 def _upgrade_words(
@@ -527,10 +576,11 @@ def _measure_streak(
     evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
     if rule.for_over == "checks":
         evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
-    needed = _checks_needed(rule, times, end, count)
+    steady = _steady(rule, window, end)
+    needed = _checks_needed(rule, times, end, count, steady)
     evidence["checks_needed"] = needed
-    counts = _counts(rule, times, end, count)
-    pace = _pace(times, end, count) if counts and count < rule.consecutive else None
+    counts = _counts(rule, times, end, count, steady)
+    pace = _paced(rule, times, end, count, steady) if counts and count < rule.consecutive else None
     if pace is not None:
         evidence["paced_s"] = pace
     return counts, pace
@@ -607,6 +657,7 @@ def _runs(
     count = 0
     cut = window.holds.cut(now)  # as a streak: runs before the upgrade in force are not its
     times: list[float] = []  # every check's time, for a short run's pace (``_counts``)
+    steadies: list[bool] = []  # and whether it did not fail
     for obs in (*span.values(), None):
         if obs is not None and _counts_as_failing(rule, window, obs, cut):
             if not count:
@@ -614,12 +665,14 @@ def _runs(
             last = obs.time
             count += 1
             times.append(obs.time)
+            steadies.append(False)
             continue
-        if _counts(rule, times, len(times), count):
+        if _counts(rule, times, len(times), count, steadies.__getitem__):
             runs.append((first, last, count))
         count = 0
         if obs is not None:
             times.append(obs.time)
+            steadies.append(True)
     return runs
 
 
@@ -1217,7 +1270,7 @@ def _decide_threshold(
     count, end = _streak(rule, window, now=now, most=most)
     if end < rule.consecutive:  # too few values to decide (``_threshold``'s no data)
         return verdicts.Severity.OK, until
-    if not _counts(rule, window.series.times, end, count):
+    if not _counts(rule, window.series.times, end, count, _steady(rule, window, end)):
         return verdicts.Severity.OK, until
     return _breach_severity(rule, True), until
 
@@ -1342,7 +1395,8 @@ class ThresholdState:
         rule = self.rule
         run = min(run, held)
         # No value after ``now``: time changes nothing until the next one (``math.inf``).
-        if held < rule.consecutive or not _counts(rule, times, held, run):
+        steady = _steady(rule, window, held)
+        if held < rule.consecutive or not _counts(rule, times, held, run, steady):
             return verdicts.Severity.OK, math.inf  # (too few values: ``_threshold``'s no data)
         return _breach_severity(rule, True), math.inf
 
