@@ -98,6 +98,7 @@ def threshold_rules(
     ops: Sequence[str] = (">", ">=", "<"),
     fields: Sequence[str] = ("value",),
     longest_for: int = 60,
+    for_over: Sequence[str] = ("span", "checks"),
     episodes: bool = False,
 ) -> dict[str, Any]:
     """A threshold rule ``t`` as a YAML dict: what the property tests of the judge draw.
@@ -106,7 +107,7 @@ def threshold_rules(
     ``>=`` differ) with any level up to 100; ``consecutive`` 1 to 3; a ``for`` of 0 to
     ``longest_for`` seconds half the time (over the span or the checks: ``for_over``); either
     severity. A test narrows ``ops`` where its property needs it (worse evidence is higher
-    only for ``>``/``>=``) and widens ``fields``
+    only for ``>``/``>=``), or ``for_over``, and widens ``fields``
     to what its observations carry. With ``episodes``, half the rules count runs of failing
     checks over a sliding ``within`` (2 or 3 runs in 31 s or more, longer than ``for``)."""
     rule: dict[str, Any] = {
@@ -126,7 +127,7 @@ def threshold_rules(
     }
     if draw(st.booleans()):
         rule["for"] = draw(st.integers(0, longest_for))
-        rule["for_over"] = draw(st.sampled_from(["span", "checks"]))
+        rule["for_over"] = draw(st.sampled_from(list(for_over)))
     if episodes and draw(st.booleans()):
         rule["episodes"] = draw(st.integers(2, 3))
         longest = rule.get("for", 0)  # a run must fit in the span it is counted over
