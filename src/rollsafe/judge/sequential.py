@@ -151,10 +151,11 @@ it (the canary exceeds the ``k``-th of ``m`` exchangeable peers with probability
 ``(m - k + 1) / (m + 1)``, whatever came before), so wealth begun at any fixed bucket is a
 test supermartingale in the one filtration, and the union bound gives ``alpha`` again.
 
-**Early start** (against self, ``aggregate: quantile`` with ``top``, a rule as configured:
-not a tier's). The grace is a fixed wait for the restart's warm-up, and a step that begins
-inside it (a release slow from its first minute of real traffic, after a calm restart) waits
-for its end, then two buckets: 120 s after a step at half the grace. The cold start already
+**Early start** (against self, ``aggregate: quantile`` with ``top``, a rule as configured
+or its fast tier: not a slow tier's, nor a witness's). The grace is a fixed wait for the
+restart's warm-up, and a step that begins inside it (a release slow from its first minute
+of real traffic, after a calm restart) waits for its end, then two buckets: 120 s after a
+step at half the grace. The cold start already
 decides from data whether the restart was warm, so the grace need not be waited out when
 the restart was seen calm and the change is far above anything the hour before showed. A
 third kind of test begins at a fixed time, halfway through the grace on a bucket boundary
@@ -206,7 +207,16 @@ evidence: the slow tier's bar is ``1 / (alpha share 3/4)`` (10,667 at alpha 0.00
 default share 1/8, against 1,333 for the fast tier), and a change just above the small
 margin exceeds its thresholds in fewer buckets than a large one exceeds the fast tier's.
 The price: the fast tier's late starts run at half their alpha (0.69 nats more to their
-bars). The small margin is still a practical floor, never zero (the model refuses it):
+bars). The fast tier keeps the rule's early start at the same bar, ``1 / (alpha
+EARLY_SHARE)`` of the *rule's* alpha (a smaller share would put it above what two buckets
+far above the top are worth, 7,268: the early start would never flag a step sooner), paid
+from the fast tier's own ``alpha (1 - share)``: from its late starts' share first, then
+from its test from the grace. With the default share 1/8 the fast tier's late starts have
+nothing left and its test from the grace gives up 0.025 of alpha: ``0.725 + 0.15`` for the
+fast tier, ``0.125`` (``0.094 + 0.031`` late) for the slow one, ``1`` times alpha in all,
+each test begun at a fixed time and bounded by its own share as above (bar 1,379 instead of
+1,333 for the fast tier's test from the grace: 0.034 nats).
+The small margin is still a practical floor, never zero (the model refuses it):
 healthy shifts larger than it are exactly what the bound does not cover (a real drift is
 not exchangeable with the reference). Evidence: the tier that fired first (or, while
 neither has, the one nearer its bar, on a log scale) with its own margin, e-value and bar
@@ -801,8 +811,8 @@ def late_starts(rule: models.RegressionRule, width: float) -> tuple[tuple[int, f
     after the upgrade). Never before the last bucket a warm-up hold can take (``settle_max``,
     ``cold_grace``; against self only), so that no late test meets a hold; every
     ``LATE_EVERY`` (at least a bucket) while a whole ``LATE_EVERY`` of the watch is left."""
-    if _late_share(rule) <= 0:
-        return ()  # a fast tier whose late starts' alpha went to the slow tier
+    if _late_share(rule, width) - _early_share(rule, width) <= 0:
+        return ()  # a fast tier whose late starts' alpha went to the slow tier or its early start
     every = max(LATE_EVERY, width)
     first = rule.grace + every
     if _adaptive(rule):
@@ -823,20 +833,22 @@ def _main_alpha(rule: models.RegressionRule, width: float) -> float:
     and without an early start; an early start takes half its share from each)."""
     early = _early_share(rule, width)
     if late_starts(rule, width):
-        return rule.alpha * (1.0 - _late_share(rule))
+        return rule.alpha * (1.0 - _late_share(rule, width))
     return rule.alpha * (1.0 - early)
 
 
-def _late_share(rule: models.RegressionRule) -> float:
-    """The share of the rule's alpha its late starts get: ``LATE_SHARE``, or what the tiers
-    gave a tier's rule (``tiers``)."""
+def _late_share(rule: models.RegressionRule, width: float) -> float:
+    """The share of the rule's alpha its late starts and its early start get together:
+    ``LATE_SHARE``, or what the tiers gave a tier's rule (``tiers``), and never less than
+    the early start's (a fast tier's test from the grace gives up the difference)."""
     share = rule._late_share  # the judge's own setting, made in ``tiers``
-    return LATE_SHARE if share is None else share
+    late = LATE_SHARE if share is None else share
+    return max(late, _early_share(rule, width))
 
 
 def _new_lates(rule: models.RegressionRule, width: float) -> list[_Late]:
     starts = late_starts(rule, width)
-    share = _late_share(rule) - _early_share(rule, width)
+    share = _late_share(rule, width) - _early_share(rule, width)
     weight = share / len(starts) if starts else 0.0
     return [_Late(index, offset, weight) for index, offset in starts]
 
@@ -1186,6 +1198,7 @@ def witness_test(
         )
     alone = chosen.model_copy(update=update)
     alone._late_share = 0.0  # no late starts: the one test gets all of ``alpha``
+    alone._early_share = 0.0  # nor an early start
     return alone
 
 
@@ -1200,6 +1213,12 @@ def _split(
     fast_total = 1.0 - share
     fast_rule = rule.model_copy(update={"alpha": rule.alpha * fast_total, "slow": None})
     fast_rule._late_share = max(0.0, fast_total - (1.0 - LATE_SHARE)) / fast_total
+    # Its early start keeps the bar it has without tiers, ``1 / (alpha EARLY_SHARE)`` of the
+    # rule's alpha (two buckets far above the reference's top still reach it), paid from the
+    # fast tier's own alpha: from its late starts' share first, then from its test from the
+    # grace (``_late_share``). With the default share 1/8: 0.725 + 0.15 (+ 0 late) of alpha
+    # for the fast tier, 1/8 for the slow one.
+    fast_rule._early_share = min(1.0, EARLY_SHARE / fast_total)
     slow_rule = rule.model_copy(
         update={
             "alpha": rule.alpha * share,
@@ -2329,6 +2348,7 @@ class _Early:
     key: tuple[int, int] = (-1, -1)  # (buckets closed, observations up to their end)
     offset: float = 0.0  # seconds from the upgrade to its first bucket
     why: str = ""  # "": it ran; else why it did not ("grace": the restart not seen calm)
+    share: float = EARLY_SHARE  # of the rule's alpha (a fast tier's: see ``tiers``)
     used: int = 0
     exceeded: int = 0
     peak: float = -math.inf
@@ -2342,8 +2362,8 @@ def early_start(rule: models.RegressionRule, width: float) -> float | None:
     the grace, on a bucket boundary, with at least one whole bucket of grace before it."""
     if rule.against != "self" or rule.aggregate != "quantile" or not rule.top:
         return None
-    if rule._late_share is not None:  # a tier's or a witness's rule: their alpha is split
-        return None
+    if rule._late_share is not None and not rule._early_share:
+        return None  # a slow tier's or a witness's rule: no early start of their own
     buckets = int(rule.grace // width) // 2
     if buckets < 1:
         return None
@@ -2351,7 +2371,12 @@ def early_start(rule: models.RegressionRule, width: float) -> float | None:
 
 
 def _early_share(rule: models.RegressionRule, width: float) -> float:
-    return EARLY_SHARE if early_start(rule, width) is not None else 0.0
+    """The share of the rule's alpha its early start is run at: ``EARLY_SHARE``, or what
+    ``tiers`` gave a fast tier (the same share of the rule's alpha); 0 without one."""
+    if early_start(rule, width) is None:
+        return 0.0
+    share = rule._early_share  # the judge's own setting, made in ``tiers``
+    return EARLY_SHARE if share is None else share
 
 
 def _judge_early(
@@ -2379,7 +2404,7 @@ def _judge_early(
     early = state.early
     if early is not None and early.key == (closed, seen):
         return early
-    early = state.early = _Early(key=(closed, seen), offset=offset)
+    early = state.early = _Early(key=(closed, seen), offset=offset, share=_early_share(rule, width))
     if closed == 0:
         return early
     bar = margin(rule, min(reference.levels))
@@ -2391,7 +2416,7 @@ def _judge_early(
             return early
     a0, b0 = reference.urns[-1]
     threshold = reference.thresholds[-1]
-    log_bar = -math.log(rule.alpha * EARLY_SHARE)
+    log_bar = -math.log(rule.alpha * early.share)
     for index in range(closed):
         lo = first + index * width
         _, got = _bucket_at(rule, window, lo, lo + width, shared)
@@ -2455,7 +2480,7 @@ def _early_evidence(rule: models.RegressionRule, state: Watch) -> dict[str, Any]
         "early_start_s": early.offset,
         "early_ran": early.why == "",
         "early_e_value": math.exp(min(early.peak, 700.0)) if early.used else None,
-        "early_e_threshold": 1.0 / (rule.alpha * EARLY_SHARE),
+        "early_e_threshold": 1.0 / (rule.alpha * early.share),
     }
 
 
@@ -2464,6 +2489,6 @@ def _early_words(rule: models.RegressionRule, early: _Early) -> str:
         f"e-value {_big(math.exp(min(early.peak, 700.0)))} of the early start's test (from "
         f"{_duration(early.offset)} after the upgrade, the reference's highest bucket alone: "
         f"{early.exceeded} of {early.used} buckets above its margin) reached 1/(alpha x "
-        f"{EARLY_SHARE:g}) = "
-        f"{_big(1.0 / (rule.alpha * EARLY_SHARE))} (alpha {rule.alpha:g})"
+        f"{early.share:.3g}) = "
+        f"{_big(1.0 / (rule.alpha * early.share))} (alpha {rule.alpha:g})"
     )

@@ -467,6 +467,9 @@ class RegressionRule(RuleBase):
     # share of this rule's alpha its late starts get (None: the judge's default). Not
     # configuration: a tier's alpha is split so that the tiers add up to the rule's alpha.
     _late_share: float | None = PrivateAttr(default=None)
+    # Likewise the share of this rule's alpha its early start gets (None: the judge's
+    # default; 0: none): a fast tier keeps the early start of the rule it is made from.
+    _early_share: float | None = PrivateAttr(default=None)
     slow: RegressionTier | None = Field(
         default=None,
         description="A second, slower test at a smaller margin on its own share of alpha: "
