@@ -503,7 +503,8 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
         # detections; no detection came later).
         # FP 2 -> 1 with the planned-restart hold (healthy-warmup-db-replay).
         # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-kernel; round 10).
-        _Floors(recordings=45, tp=27, fp=0, fn=0, precision=1.0, recall=1.0, median=360.0),
+        # 360 -> 300 s with latency-quantile-up's slow tier (fault-p99-cpu-real 390 -> 270 s).
+        _Floors(recordings=45, tp=27, fp=0, fn=0, precision=1.0, recall=1.0, median=300.0),
         missed=HELD_OUT_3_MISSED,
         rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
     )
@@ -952,7 +953,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
         # became a late detection, which moves the median 270 -> 333.5 s (lowered knowingly).
         # FP 1 -> 0 with the fleet veto on by default (healthy-dependency-outage-fleet: web-2
         # fails too); the median unchanged.
-        _Floors(recordings=43, tp=24, fp=0, fn=0, precision=1.0, recall=1.0, median=333.5),
+        # 333.5 -> 330 s with latency-quantile-up's slow tier (fault-p99-step-drained 420 ->
+        # 390 s; round 10).
+        _Floors(recordings=43, tp=24, fp=0, fn=0, precision=1.0, recall=1.0, median=330.0),
         missed=HELD_OUT_4_MISSED,
         rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
     )
@@ -1183,7 +1186,9 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
         # fault-p99-step-after-noisy-hour caught at 1,470 s, fault-errors-low-traffic-4rpm
         # 3,030 -> 1,620 s, every other delay unchanged: TP 39, FN 1, the median 217.5 ->
         # 220 s (one more detection, above it).
-        _Floors(recordings=67, tp=39, fp=0, fn=1, precision=1.0, recall=0.975, median=220.0),
+        # Then latency-quantile-up's slow tier: fault-p99-tail-only-30s-prober 660 -> 210 s,
+        # fault-hung-kworker-rfc3339-kern-log 257 -> 182 s; the median 220 -> 213 s.
+        _Floors(recordings=67, tp=39, fp=0, fn=1, precision=1.0, recall=0.975, median=213.0),
         missed=HELD_OUT_8_MISSED,
         rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
     )
@@ -1193,11 +1198,15 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
 # lead replayed it once on main before any of round 10's rule changes (7b5c3a7: rules as at
 # 28fac1a): precision 1.000, recall 39/44, 0 false rollbacks, median 120 s. What it missed:
 HELD_OUT_9_MISSED = {
-    "fault-errors-at-real-elb-peak-day11",  # errors at a real ELB day's peak, 3 h after upgrade
-    "fault-errors-only-at-morning-peak",  # errors only when the morning peak arrives, 5 h later
-    "fault-oops-scheduling-while-atomic-repeated",  # "BUG: scheduling while atomic", repeated
-    "fault-p99-only-under-afternoon-load",  # p99 grows with the afternoon's load
-    "fault-p99-step-over-real-latency-day4",  # a p99 step over a real NAB latency day
+    # (fault-errors-at-real-elb-peak-day11: errors at a real ELB day's peak 3 h after the
+    # upgrade; fault-errors-only-at-morning-peak: errors when the morning peak arrives 5 h
+    # later; both caught by request-errors-sustained, round 10's peak, held-out-9 seen)
+    # (fault-oops-scheduling-while-atomic-repeated: kernel_bug's kernel-bugs, oops2, seen)
+    # (fault-p99-step-over-real-latency-day4: latency-quantile-up's slow tier, seen)
+    # p99 grows with the afternoon's load 4 h after a quiet-hour upgrade: the watch is over,
+    # and the healthy weeks' own daily peaks reach 3.45x their quiet hour (no fair reference
+    # without a traffic signal, a peer or the day before)
+    "fault-p99-only-under-afternoon-load",
 }
 HELD_OUT_9_FALSE_ROLLBACKS: set[str] = set()
 
@@ -1210,8 +1219,13 @@ def test_shipped_presets_hold_their_measured_figures_on_held_out_9(
     _hold_floors(
         whole_corpus,
         HELD_OUT_9,
-        # Untuned (rules of 28fac1a, before round 10's changes): TP 39, FP 0, FN 5.
-        _Floors(recordings=73, tp=39, fp=0, fn=5, precision=1.0, recall=0.886, median=120.0),
+        # Untuned (rules of 28fac1a, before round 10's changes): TP 39, FP 0, FN 5, 120 s.
+        # After round 10's first wave (designed without seeing it: before_first_mark, the
+        # two-state chain, one streak definition, the monotone pace): identical, the honest
+        # unseen figure. Seen (held-out-9 studied): kernel-bugs (240 s), request-errors-
+        # sustained (1,485 s and 602 s), latency-quantile-up's slow tier (690 s): TP 43, FN 1;
+        # the median 120 -> 150 s only because late catches were added above it.
+        _Floors(recordings=73, tp=43, fp=0, fn=1, precision=1.0, recall=0.977, median=150.0),
         missed=HELD_OUT_9_MISSED,
         rolled_back=HELD_OUT_9_FALSE_ROLLBACKS,
     )
