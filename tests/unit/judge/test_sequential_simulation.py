@@ -827,14 +827,18 @@ def _ramp(top: float, minutes: float) -> Callable[[float], float]:
 # at most a bucket, its bar is 1/(0.75 alpha) instead of 1/alpha).
 LATE_REGRESSIONS = [
     # from the mark, worse during the grace: cold starts, tested from cold_grace (5 min)
-    ("step 2x from the mark", _late_step(2.0, 0.0), 14 * 60, 1.0, "start"),  # 750 -> 780 s
+    # 750 -> 780 s; 885 s since round 10's two-state chain: a step of exactly the margin (x2)
+    # on lognormal buckets, whose reference now and then exceeds x2 its quantile twice in a
+    # row by chance, which makes that component a chain (less power at the margin itself)
+    ("step 2x from the mark", _late_step(2.0, 0.0), 15 * 60, 1.0, "start"),
     ("step 3x from the mark", _late_step(3.0, 0.0), 420, 1.0, "start"),  # 420 -> 420 s
     ("step 4x from the mark", _late_step(4.0, 0.0), 360, 1.0, "start"),  # 360 -> 360 s
     ("step 6x from the mark", _late_step(6.0, 0.0), 360, 1.0, "start"),  # 360 -> 360 s
     ("ramp 1x to 3x over 10 min", _ramp(3.0, 10.0), 11 * 60, 1.0, "start"),  # 600 -> 600 s
     ("ramp 1x to 3x over 20 min", _ramp(3.0, 20.0), 20 * 60, 1.0, "start"),  # 1080 -> 1095 s
-    # 30 minutes after the mark: 1 of 40 caught (at 3,390 s) before the late starts
-    ("step 2x 30 min after the mark", _late_step(2.0, 1800.0), 1800 + 16 * 60, 0.95, "late"),
+    # 30 minutes after the mark: 1 of 40 caught (at 3,390 s) before the late starts, 38 with
+    # them; 33 since round 10's two-state chain (the same cost at the margin as above)
+    ("step 2x 30 min after the mark", _late_step(2.0, 1800.0), 1800 + 16 * 60, 0.8, "late"),
     # 2,310 s before
     ("step 3x 30 min after the mark", _late_step(3.0, 1800.0), 1800 + 8 * 60, 1.0, "late"),
     # 32 of 40 caught, at 3,330 s, before
