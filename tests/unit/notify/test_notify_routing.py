@@ -191,7 +191,17 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     # memory-rising only feeds memory-leak (memory still rising while pinned: a page cache
     # that filled is flat); memory-trend warns of growth on its own
     rising = {f"{p}.memory-rising" for p in ("web-service", "batch-host")}
-    assert quiet == oom | repeats | stalls | units | sparse | rising
+    # request-errors-sustained's (web) leaves only corroborate a sustained failure share
+    sustained = {
+        f"web-service.{r}"
+        for r in (
+            "request-errors-above-ceiling",
+            "request-errors-above-ceiling-again",
+            "request-errors-rose",
+            "request-errors-over-ceiling",
+        )
+    }
+    assert quiet == oom | repeats | stalls | units | sparse | rising | sustained
     assert {
         "web-service.oom-kill",
         "web-service.oom-took-service-down",
@@ -208,4 +218,5 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         "batch-host.latency-up",
         "web-service.app-errors-up",
         "web-service.unit-took-requests-down",
+        "web-service.request-errors-sustained",
     } <= {r.id for r in config.rules if r.notify}
