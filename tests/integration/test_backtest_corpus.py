@@ -477,39 +477,6 @@ HELD_OUT_3_MISSED: set[str] = set()
 HELD_OUT_3_FALSE_ROLLBACKS: set[str] = set()
 
 
-@pytest.mark.slow
-@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_3(
-    whole_corpus: corpora.CorpusResult,
-) -> None:
-    # Median 240 s as first measured; 270 s since the old kernels' trap lines are segfaults
-    # (one more detection, at the loop's third crash) and errors need three buckets again;
-    # 330 s since the regression rule's cold start (a signal already worse during the grace
-    # is tested from 5 minutes after the upgrade): healthy-warmup-long-jvm is no longer rolled
-    # back (FP 4 -> 3) and fault-p99-under-warmup, a p99 regression present from its restart,
-    # is caught at 360 s instead of 180 s, which moves the median. A lowered floor, knowingly:
-    # one false rollback less for 3 minutes on a regression that looks like a warm-up.
-    # 360 s since the batch runner's repeated outages are caught (outages-repeat: one more
-    # detection, at the third outage, 2,033 s after the first: a miss became a late
-    # detection, which moves the median) and the cache filling for 2 h is no longer
-    # projected out (memory-trend fits at least 2 h; FP 3 -> 2).
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_3,
-        # 300 s since the regression rule's slow tiers (fault-errors-late-flag 390 -> 300 s,
-        # fault-latency-creep-gap 690 -> 570 s: a second chance at smaller margins).
-        # TP 25 -> 27, FN 2 -> 0 with memory-slow-leak (two slow leaks, caught 3.2-3.4 h after
-        # their start): the median goes back to 360 s, knowingly (two misses became late
-        # detections; no detection came later).
-        # FP 2 -> 1 with the planned-restart hold (healthy-warmup-db-replay).
-        # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-kernel; round 10).
-        # 360 -> 300 s with latency-quantile-up's slow tier (fault-p99-cpu-real 390 -> 270 s).
-        _Floors(recordings=45, tp=27, fp=0, fn=0, precision=1.0, recall=1.0, median=300.0),
-        missed=HELD_OUT_3_MISSED,
-        rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
-    )
-
-
 class _Floors(NamedTuple):
     """A half's measured figures, held as floors (worse fails, better passes)."""
 
@@ -522,14 +489,17 @@ class _Floors(NamedTuple):
     median: float
 
 
-def _hold_floors(
-    result: corpora.CorpusResult,
-    half: str,
-    floors: _Floors,
-    *,
-    missed: set[str],
-    rolled_back: set[str],
-) -> None:
+class _Measured(NamedTuple):
+    """A later half's floors and the recordings it may still miss or roll back (named)."""
+
+    half: str
+    floors: _Floors
+    missed: set[str]
+    rolled_back: set[str]
+
+
+def _hold_floors(result: corpora.CorpusResult, measured: _Measured) -> None:
+    half, floors, missed, rolled_back = measured
     chosen = [s for s in result.scenarios if _half(s) == half]
     assert len(chosen) >= floors.recordings
     totals = scoring.total(chosen)
@@ -558,6 +528,33 @@ def _outcomes(chosen: list[scoring.ScenarioScore]) -> tuple[set[str], set[str]]:
         {name for name, part in parts if part == "FN"},
         {name for name, part in parts if part == "FP"},
     )
+
+
+# Median 240 s as first measured; 270 s since the old kernels' trap lines are segfaults
+# (one more detection, at the loop's third crash) and errors need three buckets again;
+# 330 s since the regression rule's cold start (a signal already worse during the grace
+# is tested from 5 minutes after the upgrade): healthy-warmup-long-jvm is no longer rolled
+# back (FP 4 -> 3) and fault-p99-under-warmup, a p99 regression present from its restart,
+# is caught at 360 s instead of 180 s, which moves the median. A lowered floor, knowingly:
+# one false rollback less for 3 minutes on a regression that looks like a warm-up.
+# 360 s since the batch runner's repeated outages are caught (outages-repeat: one more
+# detection, at the third outage, 2,033 s after the first: a miss became a late
+# detection, which moves the median) and the cache filling for 2 h is no longer
+# projected out (memory-trend fits at least 2 h; FP 3 -> 2).
+HELD_OUT_3_MEASURED = _Measured(
+    HELD_OUT_3,
+    # 300 s since the regression rule's slow tiers (fault-errors-late-flag 390 -> 300 s,
+    # fault-latency-creep-gap 690 -> 570 s: a second chance at smaller margins).
+    # TP 25 -> 27, FN 2 -> 0 with memory-slow-leak (two slow leaks, caught 3.2-3.4 h after
+    # their start): the median goes back to 360 s, knowingly (two misses became late
+    # detections; no detection came later).
+    # FP 2 -> 1 with the planned-restart hold (healthy-warmup-db-replay).
+    # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-kernel; round 10).
+    # 360 -> 300 s with latency-quantile-up's slow tier (fault-p99-cpu-real 390 -> 270 s).
+    _Floors(recordings=45, tp=27, fp=0, fn=0, precision=1.0, recall=1.0, median=300.0),
+    missed=HELD_OUT_3_MISSED,
+    rolled_back=HELD_OUT_3_FALSE_ROLLBACKS,
+)
 
 
 def _upgrade_runs(entries: list[dict[str, object]]) -> tuple[int, int]:
@@ -931,34 +928,28 @@ HELD_OUT_4_MISSED: set[str] = set()
 HELD_OUT_4_FALSE_ROLLBACKS: set[str] = set()
 
 
-@pytest.mark.slow
-@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_4(
-    whole_corpus: corpora.CorpusResult,
-) -> None:
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_4,
-        # FP 3 -> 2 with the regression rule's cold start (healthy-warmup-tiered spared;
-        # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged);
-        # TP 21 -> 22 and median 256 s with segfaults-repeat (the slow loop at its 4th crash);
-        # FP 2 -> 1 with no baseline on a target never upgraded (web-2 in the fleet outage);
-        # 255 s with the regression rule's late starts (fault-hung-122s-db's query p99 flagged
-        # by the test started 25 minutes after the upgrade at 212 s after its fault, before
-        # the lockups rule at 242 s; fault-query-creep-real 1,530 -> 1,440 s).
-        # TP 22 -> 23, FN 2 -> 1 with the regression rule's slow tiers (the slow error burn
-        # caught at 1,680 s); the median 255 -> 270 s only because that miss became a late
-        # detection (no detection came later). A lowered median floor, knowingly.
-        # TP 23 -> 24 with memory-slow-leak (fault-memory-leak-real-slow at 16,691 s): a miss
-        # became a late detection, which moves the median 270 -> 333.5 s (lowered knowingly).
-        # FP 1 -> 0 with the fleet veto on by default (healthy-dependency-outage-fleet: web-2
-        # fails too); the median unchanged.
-        # 333.5 -> 330 s with latency-quantile-up's slow tier (fault-p99-step-drained 420 ->
-        # 390 s; round 10).
-        _Floors(recordings=43, tp=24, fp=0, fn=0, precision=1.0, recall=1.0, median=330.0),
-        missed=HELD_OUT_4_MISSED,
-        rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
-    )
+HELD_OUT_4_MEASURED = _Measured(
+    HELD_OUT_4,
+    # FP 3 -> 2 with the regression rule's cold start (healthy-warmup-tiered spared;
+    # fault-p99-step-drained caught at 420 s instead of 300 s, the median unchanged);
+    # TP 21 -> 22 and median 256 s with segfaults-repeat (the slow loop at its 4th crash);
+    # FP 2 -> 1 with no baseline on a target never upgraded (web-2 in the fleet outage);
+    # 255 s with the regression rule's late starts (fault-hung-122s-db's query p99 flagged
+    # by the test started 25 minutes after the upgrade at 212 s after its fault, before
+    # the lockups rule at 242 s; fault-query-creep-real 1,530 -> 1,440 s).
+    # TP 22 -> 23, FN 2 -> 1 with the regression rule's slow tiers (the slow error burn
+    # caught at 1,680 s); the median 255 -> 270 s only because that miss became a late
+    # detection (no detection came later). A lowered median floor, knowingly.
+    # TP 23 -> 24 with memory-slow-leak (fault-memory-leak-real-slow at 16,691 s): a miss
+    # became a late detection, which moves the median 270 -> 333.5 s (lowered knowingly).
+    # FP 1 -> 0 with the fleet veto on by default (healthy-dependency-outage-fleet: web-2
+    # fails too); the median unchanged.
+    # 333.5 -> 330 s with latency-quantile-up's slow tier (fault-p99-step-drained 420 ->
+    # 390 s; round 10).
+    _Floors(recordings=43, tp=24, fp=0, fn=0, precision=1.0, recall=1.0, median=330.0),
+    missed=HELD_OUT_4_MISSED,
+    rolled_back=HELD_OUT_4_FALSE_ROLLBACKS,
+)
 
 
 # Held-out-5: measured once, untuned, when it was written (round 6; the judge and shipped
@@ -992,40 +983,34 @@ HELD_OUT_5_MISSED: set[str] = set(
 HELD_OUT_5_FALSE_ROLLBACKS: set[str] = set()
 
 
-@pytest.mark.slow
-@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_5(
-    whole_corpus: corpora.CorpusResult,
-) -> None:
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_5,
-        # Round 7: TP 23 -> 24 (fault-outage-db-four-short, at its third outage, 683 s), FP 4
-        # -> 3 (healthy-motd-unit-fails); median 240 s -> 250 s: a miss became a late
-        # detection, which moves the median of the 24 (no detection got slower).
-        # With stall-hurt-service (a first stall corroborated by the service's own slowdown:
-        # fault-lockup-3x-repeated 260 -> 23 s) the median falls to 197.5 s.
-        # TP 24 -> 25, FN 4 -> 3 with the regression rule's slow tiers (the busy canary's
-        # 0.9% errors caught at 240 s); the median goes back to 240 s, knowingly: the fast
-        # tier's late starts now have half their alpha (errors-elb-morning-real 510 -> 540 s)
-        # and the new catch is at 240 s.
-        # TP 25 -> 26 when fault-latency-real-ec2-2x's recording was fixed (see above).
-        # TP 26 -> 27 with memory-slow-leak (fault-memory-leak-4ph-batch at 11,400 s).
-        # FP 3 -> 2 with the fleet veto on by default (web-1 in healthy-network-partition-fleet
-        # spared); it waits for the peer's next check: fault-errors-canary-busy-run 240 -> 255 s,
-        # and the median with it (a floor lowered knowingly, by one check).
-        # Round 8: a peer scraped as recently as the upgraded host is not waited for (the
-        # test crossed at a bucket's end, between scrapes): 255 -> 240 s again, floor raised.
-        # TP 27 -> 28, FN 1 -> 0 with latency-up's slow tier at x1.3 and +10 ms (round 8):
-        # fault-latency-small-step at 3,580 s; fault-latency-real-ec2-2x 540 -> 330 s. A miss
-        # became a late detection: the median 240 -> 277.5 s, knowingly.
-        # FP 2 -> 1 when the veto held web-2 there too (no upgrade of its own, its upgraded
-        # peer down at the same time; round 8): precision 0.931 -> 0.966.
-        # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-web-one-mark; round 10).
-        _Floors(recordings=48, tp=28, fp=0, fn=0, precision=1.0, recall=1.0, median=277.5),
-        missed=HELD_OUT_5_MISSED,
-        rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
-    )
+HELD_OUT_5_MEASURED = _Measured(
+    HELD_OUT_5,
+    # Round 7: TP 23 -> 24 (fault-outage-db-four-short, at its third outage, 683 s), FP 4
+    # -> 3 (healthy-motd-unit-fails); median 240 s -> 250 s: a miss became a late
+    # detection, which moves the median of the 24 (no detection got slower).
+    # With stall-hurt-service (a first stall corroborated by the service's own slowdown:
+    # fault-lockup-3x-repeated 260 -> 23 s) the median falls to 197.5 s.
+    # TP 24 -> 25, FN 4 -> 3 with the regression rule's slow tiers (the busy canary's
+    # 0.9% errors caught at 240 s); the median goes back to 240 s, knowingly: the fast
+    # tier's late starts now have half their alpha (errors-elb-morning-real 510 -> 540 s)
+    # and the new catch is at 240 s.
+    # TP 25 -> 26 when fault-latency-real-ec2-2x's recording was fixed (see above).
+    # TP 26 -> 27 with memory-slow-leak (fault-memory-leak-4ph-batch at 11,400 s).
+    # FP 3 -> 2 with the fleet veto on by default (web-1 in healthy-network-partition-fleet
+    # spared); it waits for the peer's next check: fault-errors-canary-busy-run 240 -> 255 s,
+    # and the median with it (a floor lowered knowingly, by one check).
+    # Round 8: a peer scraped as recently as the upgraded host is not waited for (the
+    # test crossed at a bucket's end, between scrapes): 255 -> 240 s again, floor raised.
+    # TP 27 -> 28, FN 1 -> 0 with latency-up's slow tier at x1.3 and +10 ms (round 8):
+    # fault-latency-small-step at 3,580 s; fault-latency-real-ec2-2x 540 -> 330 s. A miss
+    # became a late detection: the median 240 -> 277.5 s, knowingly.
+    # FP 2 -> 1 when the veto held web-2 there too (no upgrade of its own, its upgraded
+    # peer down at the same time; round 8): precision 0.931 -> 0.966.
+    # FP 1 -> 0 with policy.before_first_mark: hold (healthy-reboot-web-one-mark; round 10).
+    _Floors(recordings=48, tp=28, fp=0, fn=0, precision=1.0, recall=1.0, median=277.5),
+    missed=HELD_OUT_5_MISSED,
+    rolled_back=HELD_OUT_5_FALSE_ROLLBACKS,
+)
 
 
 # Held-out-6: measured once, untuned, when it was written (round 7; the judge and shipped
@@ -1056,43 +1041,37 @@ HELD_OUT_6_MISSED: set[str] = set(
 HELD_OUT_6_FALSE_ROLLBACKS: set[str] = set()
 
 
-@pytest.mark.slow
-@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_6(
-    whole_corpus: corpora.CorpusResult,
-) -> None:
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_6,
-        # Round 7, after merging rules designed without reading it: stall-hurt-service (a first
-        # stall corroborated by the service's own slowdown) caught fault-lockup-23s-every-few-min
-        # at 26 s (was 443 s) and fault-hung-mysqld-recovers-db at 120 s (was 150 s): median
-        # 180 -> 120 s; no outcome moved. Then the regression rule's slow tiers (x1.4 on the
-        # health check's latency, x2 and +0.5 points on request errors; designed on the other
-        # halves): TP 27 -> 28 (fault-latency-late-cache-expiry at 240 s) and FP 1 -> 2
-        # (healthy-az-latency-fleet, a fleet-wide slowdown): precision and the median floor are
-        # lowered, knowingly; a fleet-wide event is the fleet veto's case.
-        # Then memory-slow-leak (designed on the other halves): TP 28 -> 29 (the leak sampled
-        # every 5 minutes, at 10,800 s); a miss became a late detection: median 150 -> 180 s.
-        # Then the fleet veto on by default (designed on the other halves): FP 2 -> 1
-        # (healthy-az-latency-fleet spared: web-2 slow too), and by one peer check later
-        # (fault-errors-canary-run-2pct 180 -> 195 s) the median 180 -> 195 s, knowingly.
-        # Then (round 8, designed on the shapes, these two misses the examples) batch-host's
-        # down on what its failing checks stand for and segfaults-sparse: TP 29 -> 31, FN 3 ->
-        # 1 (the 90 s outage at 78 s, the sparse segfaults at 2,710 s); median unchanged.
-        # Round 8: a peer scraped as recently as the upgraded host is not waited for:
-        # fault-errors-canary-run-2pct 195 -> 180 s, the median 195 -> 180 s (floor raised).
-        # Then request-error-bursts (round 8, a rule for errors in bursts designed on this
-        # recording's shape, checked on every half): TP 31 -> 32 (fault-errors-pool-bursts at
-        # 3,180 s, 53 minutes after its first burst); no other outcome moved. Then latency-up's
-        # slow tier at x1.3 and +10 ms (round 8): fault-latency-late-cache-expiry 240 -> 180 s.
-        # Round 8: FP 1 -> 0 (healthy-payments-slow-fleet: a regression's peer witnesses the
-        # test that flagged the target); precision 0.967 -> 1.000. Seen since round 7, so the
-        # cause was looked into on it; the rule was checked on every other half (no move).
-        _Floors(recordings=54, tp=32, fp=0, fn=0, precision=1.0, recall=1.0, median=180.0),
-        missed=HELD_OUT_6_MISSED,
-        rolled_back=HELD_OUT_6_FALSE_ROLLBACKS,
-    )
+HELD_OUT_6_MEASURED = _Measured(
+    HELD_OUT_6,
+    # Round 7, after merging rules designed without reading it: stall-hurt-service (a first
+    # stall corroborated by the service's own slowdown) caught fault-lockup-23s-every-few-min
+    # at 26 s (was 443 s) and fault-hung-mysqld-recovers-db at 120 s (was 150 s): median
+    # 180 -> 120 s; no outcome moved. Then the regression rule's slow tiers (x1.4 on the
+    # health check's latency, x2 and +0.5 points on request errors; designed on the other
+    # halves): TP 27 -> 28 (fault-latency-late-cache-expiry at 240 s) and FP 1 -> 2
+    # (healthy-az-latency-fleet, a fleet-wide slowdown): precision and the median floor are
+    # lowered, knowingly; a fleet-wide event is the fleet veto's case.
+    # Then memory-slow-leak (designed on the other halves): TP 28 -> 29 (the leak sampled
+    # every 5 minutes, at 10,800 s); a miss became a late detection: median 150 -> 180 s.
+    # Then the fleet veto on by default (designed on the other halves): FP 2 -> 1
+    # (healthy-az-latency-fleet spared: web-2 slow too), and by one peer check later
+    # (fault-errors-canary-run-2pct 180 -> 195 s) the median 180 -> 195 s, knowingly.
+    # Then (round 8, designed on the shapes, these two misses the examples) batch-host's
+    # down on what its failing checks stand for and segfaults-sparse: TP 29 -> 31, FN 3 ->
+    # 1 (the 90 s outage at 78 s, the sparse segfaults at 2,710 s); median unchanged.
+    # Round 8: a peer scraped as recently as the upgraded host is not waited for:
+    # fault-errors-canary-run-2pct 195 -> 180 s, the median 195 -> 180 s (floor raised).
+    # Then request-error-bursts (round 8, a rule for errors in bursts designed on this
+    # recording's shape, checked on every half): TP 31 -> 32 (fault-errors-pool-bursts at
+    # 3,180 s, 53 minutes after its first burst); no other outcome moved. Then latency-up's
+    # slow tier at x1.3 and +10 ms (round 8): fault-latency-late-cache-expiry 240 -> 180 s.
+    # Round 8: FP 1 -> 0 (healthy-payments-slow-fleet: a regression's peer witnesses the
+    # test that flagged the target); precision 0.967 -> 1.000. Seen since round 7, so the
+    # cause was looked into on it; the rule was checked on every other half (no move).
+    _Floors(recordings=54, tp=32, fp=0, fn=0, precision=1.0, recall=1.0, median=180.0),
+    missed=HELD_OUT_6_MISSED,
+    rolled_back=HELD_OUT_6_FALSE_ROLLBACKS,
+)
 
 
 # Held-out-7: measured once, untuned, when it was written (round 8; the judge and shipped
@@ -1111,29 +1090,23 @@ HELD_OUT_7_MISSED: set[str] = set()  # round 9: all three caught (leaks2, parity
 HELD_OUT_7_FALSE_ROLLBACKS: set[str] = set()
 
 
-@pytest.mark.slow
-@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_7(
-    whole_corpus: corpora.CorpusResult,
-) -> None:
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_7,
-        # Round 9: fault-memory-leak-db-two-upgrades caught (leaks2: memory-slow-leak, 3 h 10 min
-        # after the first upgrade: a trend measures from the first mark of its watch, the second
-        # upgrade 2 h later joins it); fault-latency-batch-runner-lock and
-        # fault-unit-docker-start-limit-batch caught (parity: batch-host's latency-up,
-        # unit-took-jobs-down): TP 33 -> 36, FN 3 -> 0. Log events (fastlog): a refused restart
-        # after the unit's failed run or automatic restart is a second failure
-        # (fault-unit-start-limit-every-10min 615 -> 15 s), a hung task reported without
-        # "INFO:" is a lockup (fault-hung-mount-no-info-batch 1,593 -> 250 s): the median
-        # 398.5 -> 363.5 s, the floor raised to it (measured with segfault-steady-loop not
-        # shipped: fault-segfault-jemalloc-web2-late stays at 1,680 s, segfaults-repeat).
-        # FP 1 -> 0 with policy.before_first_mark: hold (healthy-power-cycle-no-shutdown-db).
-        _Floors(recordings=59, tp=36, fp=0, fn=0, precision=1.0, recall=1.0, median=363.5),
-        missed=HELD_OUT_7_MISSED,
-        rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
-    )
+HELD_OUT_7_MEASURED = _Measured(
+    HELD_OUT_7,
+    # Round 9: fault-memory-leak-db-two-upgrades caught (leaks2: memory-slow-leak, 3 h 10 min
+    # after the first upgrade: a trend measures from the first mark of its watch, the second
+    # upgrade 2 h later joins it); fault-latency-batch-runner-lock and
+    # fault-unit-docker-start-limit-batch caught (parity: batch-host's latency-up,
+    # unit-took-jobs-down): TP 33 -> 36, FN 3 -> 0. Log events (fastlog): a refused restart
+    # after the unit's failed run or automatic restart is a second failure
+    # (fault-unit-start-limit-every-10min 615 -> 15 s), a hung task reported without
+    # "INFO:" is a lockup (fault-hung-mount-no-info-batch 1,593 -> 250 s): the median
+    # 398.5 -> 363.5 s, the floor raised to it (measured with segfault-steady-loop not
+    # shipped: fault-segfault-jemalloc-web2-late stays at 1,680 s, segfaults-repeat).
+    # FP 1 -> 0 with policy.before_first_mark: hold (healthy-power-cycle-no-shutdown-db).
+    _Floors(recordings=59, tp=36, fp=0, fn=0, precision=1.0, recall=1.0, median=363.5),
+    missed=HELD_OUT_7_MISSED,
+    rolled_back=HELD_OUT_7_FALSE_ROLLBACKS,
+)
 
 
 # held-out-8 (round 9): measured once on 1686c11's rules before any of round 9's rule changes
@@ -1163,35 +1136,29 @@ HELD_OUT_8_FALSE_ROLLBACKS: set[str] = set(
 )
 
 
-@pytest.mark.slow
-@pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_8(
-    whole_corpus: corpora.CorpusResult,
-) -> None:
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_8,
-        # Round 9's first wave (no helper saw held-out-8): fault-latency-batch-over-linux-real
-        # caught at 150 s by batch-host's new latency-up (parity, designed on held-out-7's
-        # runner-lock shape): TP 35 -> 36, FN 5 -> 4, median 220 -> 217.5 s. Second wave
-        # (held-out-8 seen): fault-oom-postgres-seen-only-in-its-log caught at 555 s by
-        # database-host's db-crashes (dblogs): TP 37, FN 3, median 220 s; (fleet3)
-        # healthy-canary-then-fleet-network-event held by batch-1, another role whose check
-        # slowed at the same time, and (memory2) healthy-page-cache-after-import no longer
-        # rolled back (memory-leak needs memory still rising): FP 3 -> 1; (slowprobe)
-        # fault-outage-60s-30s-prober caught at 53 s (two checks at the probe's own pace span
-        # down_for) and healthy-fwupd-refresh-fails-hourly spared (a partly watched rate window
-        # is never scaled above the count seen): TP 38, FP 0, FN 2. Round 10 (regress: a
-        # component whose reference exceeds its threshold in runs is a two-state chain):
-        # fault-p99-step-after-noisy-hour caught at 1,470 s, fault-errors-low-traffic-4rpm
-        # 3,030 -> 1,620 s, every other delay unchanged: TP 39, FN 1, the median 217.5 ->
-        # 220 s (one more detection, above it).
-        # Then latency-quantile-up's slow tier: fault-p99-tail-only-30s-prober 660 -> 210 s,
-        # fault-hung-kworker-rfc3339-kern-log 257 -> 182 s; the median 220 -> 213 s.
-        _Floors(recordings=67, tp=39, fp=0, fn=1, precision=1.0, recall=0.975, median=213.0),
-        missed=HELD_OUT_8_MISSED,
-        rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
-    )
+HELD_OUT_8_MEASURED = _Measured(
+    HELD_OUT_8,
+    # Round 9's first wave (no helper saw held-out-8): fault-latency-batch-over-linux-real
+    # caught at 150 s by batch-host's new latency-up (parity, designed on held-out-7's
+    # runner-lock shape): TP 35 -> 36, FN 5 -> 4, median 220 -> 217.5 s. Second wave
+    # (held-out-8 seen): fault-oom-postgres-seen-only-in-its-log caught at 555 s by
+    # database-host's db-crashes (dblogs): TP 37, FN 3, median 220 s; (fleet3)
+    # healthy-canary-then-fleet-network-event held by batch-1, another role whose check
+    # slowed at the same time, and (memory2) healthy-page-cache-after-import no longer
+    # rolled back (memory-leak needs memory still rising): FP 3 -> 1; (slowprobe)
+    # fault-outage-60s-30s-prober caught at 53 s (two checks at the probe's own pace span
+    # down_for) and healthy-fwupd-refresh-fails-hourly spared (a partly watched rate window
+    # is never scaled above the count seen): TP 38, FP 0, FN 2. Round 10 (regress: a
+    # component whose reference exceeds its threshold in runs is a two-state chain):
+    # fault-p99-step-after-noisy-hour caught at 1,470 s, fault-errors-low-traffic-4rpm
+    # 3,030 -> 1,620 s, every other delay unchanged: TP 39, FN 1, the median 217.5 ->
+    # 220 s (one more detection, above it).
+    # Then latency-quantile-up's slow tier: fault-p99-tail-only-30s-prober 660 -> 210 s,
+    # fault-hung-kworker-rfc3339-kern-log 257 -> 182 s; the median 220 -> 213 s.
+    _Floors(recordings=67, tp=39, fp=0, fn=1, precision=1.0, recall=0.975, median=213.0),
+    missed=HELD_OUT_8_MISSED,
+    rolled_back=HELD_OUT_8_FALSE_ROLLBACKS,
+)
 
 
 # held-out-9 (round 10): written by corpus9, who changed no rule and never replayed it; the
@@ -1211,21 +1178,37 @@ HELD_OUT_9_MISSED = {
 HELD_OUT_9_FALSE_ROLLBACKS: set[str] = set()
 
 
+HELD_OUT_9_MEASURED = _Measured(
+    HELD_OUT_9,
+    # Untuned (rules of 28fac1a, before round 10's changes): TP 39, FP 0, FN 5, 120 s.
+    # After round 10's first wave (designed without seeing it: before_first_mark, the
+    # two-state chain, one streak definition, the monotone pace): identical, the honest
+    # unseen figure. Seen (held-out-9 studied): kernel-bugs (240 s), request-errors-
+    # sustained (1,485 s and 602 s), latency-quantile-up's slow tier (690 s): TP 43, FN 1;
+    # the median 120 -> 150 s only because late catches were added above it.
+    _Floors(recordings=73, tp=43, fp=0, fn=1, precision=1.0, recall=0.977, median=150.0),
+    missed=HELD_OUT_9_MISSED,
+    rolled_back=HELD_OUT_9_FALSE_ROLLBACKS,
+)
+
+
+LATER_HALVES_MEASURED = [
+    HELD_OUT_3_MEASURED,
+    HELD_OUT_4_MEASURED,
+    HELD_OUT_5_MEASURED,
+    HELD_OUT_6_MEASURED,
+    HELD_OUT_7_MEASURED,
+    HELD_OUT_8_MEASURED,
+    HELD_OUT_9_MEASURED,
+]
+
+
 @pytest.mark.slow
 @pytest.mark.may_skip  # optional data beside the repository (../shared/data), not a component
-def test_shipped_presets_hold_their_measured_figures_on_held_out_9(
-    whole_corpus: corpora.CorpusResult,
+@pytest.mark.parametrize("measured", LATER_HALVES_MEASURED, ids=lambda m: str(m.half))
+def test_shipped_presets_hold_their_measured_figures_on_a_later_half(
+    whole_corpus: corpora.CorpusResult, measured: _Measured
 ) -> None:
-    _hold_floors(
-        whole_corpus,
-        HELD_OUT_9,
-        # Untuned (rules of 28fac1a, before round 10's changes): TP 39, FP 0, FN 5, 120 s.
-        # After round 10's first wave (designed without seeing it: before_first_mark, the
-        # two-state chain, one streak definition, the monotone pace): identical, the honest
-        # unseen figure. Seen (held-out-9 studied): kernel-bugs (240 s), request-errors-
-        # sustained (1,485 s and 602 s), latency-quantile-up's slow tier (690 s): TP 43, FN 1;
-        # the median 120 -> 150 s only because late catches were added above it.
-        _Floors(recordings=73, tp=43, fp=0, fn=1, precision=1.0, recall=0.977, median=150.0),
-        missed=HELD_OUT_9_MISSED,
-        rolled_back=HELD_OUT_9_FALSE_ROLLBACKS,
-    )
+    """Worse than a later half's measured figures fails, better passes; the comments above
+    each row tell its history (untuned first, then what each round moved and why)."""
+    _hold_floors(whole_corpus, measured)
