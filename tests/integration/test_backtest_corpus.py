@@ -207,6 +207,7 @@ LATER_HALVES = {  # by name, outside the rule
     "held-out-7",
     "held-out-8",
     "held-out-9",
+    "held-out-10",
 }
 
 
@@ -294,8 +295,10 @@ def test_the_committed_corpus_is_what_the_builder_writes() -> None:
     assert committed == sorted(str(e["file"]) for e in _manifest() if e["committed"])
     # 4.0 MB: held-out-6 (round 7) brought the committed recordings from 1.7 MB to 2.1 MB,
     # held-out-7 (round 8) to 2.5 MB, held-out-8 (round 9, 0.5 MB of its own) to 3.0 MB,
-    # held-out-9 (round 10, 0.5 MB of its own: 48 committed recordings) to 3.5 MB
-    assert sum(p.stat().st_size for p in (CORPUS / "recordings").iterdir()) < 4.0 * 1024 * 1024
+    # held-out-9 (round 10, 0.5 MB of its own: 48 committed recordings) to 3.5 MB; 4.2 MB:
+    # held-out-10 (round 11, 0.7 MB of its own: 63 committed recordings, two of them 24-hour
+    # watches and two probed every second) to 4.15 MB
+    assert sum(p.stat().st_size for p in (CORPUS / "recordings").iterdir()) < 4.2 * 1024 * 1024
 
 
 def test_the_corpus_table_reports_families_halves_and_the_week(tmp_path: Path) -> None:
@@ -333,7 +336,17 @@ HELD_OUT_6 = "held-out-6"  # round 7: written by someone who changed no rule
 HELD_OUT_7 = "held-out-7"  # round 8: the same; measured apart, floors set by the lead
 HELD_OUT_8 = "held-out-8"  # round 9: the same; measured apart, floors set by the lead
 HELD_OUT_9 = "held-out-9"  # round 10: the same; measured apart, floors set by the lead
-UNTUNED = {HELD_OUT_3, HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8, HELD_OUT_9}
+HELD_OUT_10 = "held-out-10"  # round 11: the same, never replayed by its writer
+UNTUNED = {
+    HELD_OUT_3,
+    HELD_OUT_4,
+    HELD_OUT_5,
+    HELD_OUT_6,
+    HELD_OUT_7,
+    HELD_OUT_8,
+    HELD_OUT_9,
+    HELD_OUT_10,
+}
 
 
 def _half(scenario: scoring.ScenarioScore) -> object:
@@ -348,9 +361,9 @@ def _before_held_out_3(result: corpora.CorpusResult) -> scoring.Totals:
 
 
 def _before_held_out_4(result: corpora.CorpusResult) -> scoring.Totals:
-    """Totals over every half but held-out-4 to -9: what "the whole corpus" meant before
+    """Totals over every half but held-out-4 to -10: what "the whole corpus" meant before
     them."""
-    later = {HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8, HELD_OUT_9}
+    later = {HELD_OUT_4, HELD_OUT_5, HELD_OUT_6, HELD_OUT_7, HELD_OUT_8, HELD_OUT_9, HELD_OUT_10}
     return scoring.total([s for s in result.scenarios if _half(s) not in later])
 
 
@@ -712,6 +725,39 @@ WRITTEN = [
         4,
         40,
     ),
+    # Round 11, the same way, and never replayed by its writer: 86 recordings (53 faults of
+    # every family, 33 healthy of 22 kinds), 24 events quoted from 21 public reports no other
+    # half cites (21 quoted recordings; 23 on ../shared/data).
+    _Written(
+        HELD_OUT_10,
+        86,
+        53,
+        33,
+        22,
+        24,
+        21,
+        23,
+        frozenset(
+            {
+                "restart-blip",
+                "log-burst",
+                "traffic-shift",
+                "clock-skew",
+                "health-redirect",
+                "kernel-warning",
+                "syn-flood",
+                "noisy-neighbour",
+                "canary-drain",
+                "single-segfault",
+                "gc-sawtooth",
+                "latency-noise",
+                "config-reload",
+                "backup-io",
+            }
+        ),
+        5,
+        50,
+    ),
 ]
 
 
@@ -875,10 +921,12 @@ def test_held_out_9_is_new_varied_half_real_and_has_new_shapes() -> None:
         line for s in scenarios.values() for h in s.hosts for _, line in (*h.kernel, *h.syslog)
     ]
     used = {str(s) for e in entries for s in e["sources"]}  # type: ignore[attr-defined]
+    # held-out-10 (round 11) came later: its quotes are not earlier than this half's
+    later = {str(s) for e in _manifest() if e["half"] == HELD_OUT_10 for s in e["sources"]}  # type: ignore[attr-defined]
     earlier = [
         line
         for key, event in quoted.EVENTS.items()
-        if f"{event.source} (event {key})" not in used
+        if f"{event.source} (event {key})" not in used | later
         for line in event.lines
     ]
     for wording in (  # quoted here, by no earlier half
@@ -899,6 +947,74 @@ def test_held_out_9_is_new_varied_half_real_and_has_new_shapes() -> None:
     runs, one_mark = _upgrade_runs(entries)
     assert runs >= 2
     assert one_mark >= 40
+
+
+def test_held_out_10_is_new_varied_half_real_and_has_new_shapes() -> None:
+    # Written in round 11 by a helper that changed no rule, preset or judge code and never
+    # replayed it; its figures are WRITTEN's. The new shapes: probes every 1 s and every 60 s,
+    # 24-hour watches, a fleet of four with one canary, monitoring gaps inside a fault, a
+    # kernel panic that reboots the host again and again, Logback and JVM GC logs, local-time
+    # stamps that go back an hour, and wordings no earlier half quotes.
+    entries = _written(HELD_OUT_10)
+    # Faults on every role, web-2 as a canary whose untouched peer is web-1.
+    assert {str(f["target"]) for e in entries for f in e["faults"]} >= ROLES  # type: ignore[attr-defined]
+    assert max(len(e["targets"]) for e in entries) == 4  # type: ignore[arg-type]
+    builder = _builder()
+    scenarios = {s.name: s for s in builder.committed_scenarios() if s.half == HELD_OUT_10}
+    assert len(scenarios) == sum(bool(e["committed"]) for e in entries)
+    assert {h.health_every for s in scenarios.values() for h in s.hosts} >= {1.0, 10.0, 30.0, 60.0}
+    assert max(s.duration for s in scenarios.values()) >= 24 * 3600
+    # A fault with a monitoring gap after it started; a panic whose host comes back.
+    assert any(
+        start > f.start
+        for s in scenarios.values()
+        for f in s.faults
+        for h in s.hosts
+        if h.target == f.target
+        for windows in h.gaps.values()
+        for start, _ in windows
+    )
+    assert any(
+        s.family == "kernel-panic"
+        and len(h.down) >= 2
+        and all(end < s.duration for _, end in h.down)
+        for s in scenarios.values()
+        for h in s.hosts
+    )
+    raw = [
+        line
+        for s in scenarios.values()
+        for h in s.hosts
+        for _, line in (*h.syslog, *h.app_lines)
+        if line.startswith("@raw ")
+    ]
+    assert any(" [http-nio-8080-exec-" in line for line in raw)  # Logback
+    assert any("[info][gc] GC(" in line for line in raw)  # JVM unified GC logging
+    assert any("OutOfMemoryError: Java heap space" in line for line in raw)
+    logged = [
+        line for s in scenarios.values() for h in s.hosts for _, line in (*h.kernel, *h.syslog)
+    ]
+    quoted = _corpus_module("quoted")
+    used = {str(s) for e in entries for s in e["sources"]}  # type: ignore[attr-defined]
+    earlier = [
+        line
+        for key, event in quoted.EVENTS.items()
+        if f"{event.source} (event {key})" not in used
+        for line in event.lines
+    ]
+    for wording in (  # quoted here, by no earlier half
+        "Remounting filesystem read-only",
+        "panic forced after error",
+        "NETDEV WATCHDOG",
+        "Detected Hardware Unit Hang",
+        "not responding, still trying",
+        "Failed with result 'watchdog'",
+        "interrupt took too long",
+    ):
+        assert any(wording in line for line in logged), wording
+        assert not any(wording in line for line in earlier), wording
+    for wording in ("Failed with result 'core-dump'", "unable to handle page fault for address"):
+        assert any(wording in line for line in logged), wording  # quoted before, new reports
 
 
 # Held-out-4: measured once, untuned, when it was written (round 5's judge as on main at
