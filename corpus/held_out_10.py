@@ -1058,8 +1058,8 @@ def healthy() -> list[Scenario]:
         "healthy-dst-fall-back-local-logs",
         "clock-skew",
         "web-1 logs in local time with no zone; 30 minutes after its healthy upgrade daylight "
-        "saving ends and the stamps go back an hour (02:59 is followed by 02:00); the clock "
-        "itself (UTC) never moves",
+        "saving ends and the stamps go back an hour (UTC+2 to UTC+1: 01:43 is followed by "
+        "00:43 and the hour repeats); the clock itself (UTC) never moves",
         [
             Host(
                 "web-1",
