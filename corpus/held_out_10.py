@@ -1323,7 +1323,7 @@ def healthy() -> list[Scenario]:
         "restart-blip",
         "web-1 is probed once a minute and upgraded by `rollsafe upgrade` (refused 40 s): one "
         "check is refused, then all is well",
-        [Host("web-1", health_every=60.0, **rolled(UP - 50, UP), down=[(UP - 45, UP - 5)])],
+        [Host("web-1", health_every=60.0, **rolled(UP - 70, UP), down=[(UP - 60, UP - 20)])],
     )
     _add(
         out,
