@@ -43,8 +43,9 @@ helper that changed no rule, from what a fleet meets; the same rules (no positio
 its own), never tuned on. A seventh, **held-out-6** (``corpus/held_out_6.py``), was written
 the same way in round 7, while others changed rules without seeing it, an eighth,
 **held-out-7** (``corpus/held_out_7.py``), in round 8, a ninth, **held-out-8**
-(``corpus/held_out_8.py``), in round 9, and a tenth, **held-out-9**
-(``corpus/held_out_9.py``), in round 10.
+(``corpus/held_out_8.py``), in round 9, a tenth, **held-out-9**
+(``corpus/held_out_9.py``), in round 10, and an eleventh, **held-out-10**
+(``corpus/held_out_10.py``), in round 11.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -2067,6 +2068,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
             _held_out_7().real,
             _held_out_8().real,
             _held_out_9().real,
+            _held_out_10().real,
         )
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
@@ -4005,6 +4007,13 @@ def _held_out_9() -> Any:
     return held_out_9
 
 
+def _held_out_10() -> Any:
+    """corpus/held_out_10.py (round 11's half), imported when first needed, as held_out_5."""
+    import held_out_10
+
+    return held_out_10
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -4035,6 +4044,8 @@ def committed_scenarios() -> list[Scenario]:
         *_held_out_8().healthy(),
         *_held_out_9().faults(),  # corpus/held_out_9.py: round 10's half, its own seeded draws
         *_held_out_9().healthy(),
+        *_held_out_10().faults(),  # corpus/held_out_10.py: round 11's half, its own seeded draws
+        *_held_out_10().healthy(),
     ]
 
 
@@ -4108,7 +4119,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "never tuned on; they take no position; held-out-8 recordings (corpus/held_out_8.py) "
         "were written in round 9 the same way, never tuned on; they take no position; held-out-9 "
         "recordings (corpus/held_out_9.py) were written in round 10 the same way, never tuned "
-        "on; they take no position",
+        "on; they take no position; held-out-10 recordings (corpus/held_out_10.py) were written "
+        "in round 11 the same way, never tuned on nor replayed by their writer; they take no "
+        "position",
         "recordings": entries,
     }
 

@@ -1687,5 +1687,225 @@ EVENTS: dict[str, Event] = {
         ),
         "https://github.com/sozu-proxy/sozu/issues/500",
     ),
+    # ----------------------------------------------------------------- held-out-10 (round 11)
+    # Added with corpus/held_out_10.py, by a helper that changed no rule and never replayed it:
+    # reports no other half cites, and wordings no earlier half quotes (a filesystem remounted
+    # read-only, an ext4 error forcing a panic, NIC transmit timeouts and hardware unit hangs,
+    # an NFS server not responding, systemd's 'watchdog' and 'core-dump' results, perf's
+    # interrupt throttling). Lines are the reporters' own, less their stamps and hosts (one
+    # event keeps some of a report's lines); held_out_10.py adds a syslog prefix where needed.
+    "ext4-buddy-remount-ro-coreos": Event(
+        "fs",  # 4.7 (CoreOS on Xen): an ext4 error aborts the journal, the fs goes read-only
+        (
+            "EXT4-fs error (device xvda9): ext4_discard_preallocations:4028: comm prometheus: "
+            "Error loading buddy information for 989",
+            "Aborting journal on device xvda9-8.",
+            "EXT4-fs (xvda9): Remounting filesystem read-only",
+        ),
+        "https://github.com/coreos/bugs/issues/1811",
+    ),
+    "ext4-async-write-back-loop": Event(
+        "fs",  # a full backing file under a loop device: write errors, then ext4's error
+        (
+            "loop: Write error at byte offset 673349632, length 4096.",
+            "EXT4-fs error (device loop1): ext4_check_bdev_write_error:217: comm rs:main Q:Reg: "
+            "Error while async write back metadata",
+        ),
+        "https://github.com/sonic-net/sonic-buildimage/issues/23146",
+    ),
+    "panic-ext4-forced-mmcblk": Event(
+        "panic",  # 6.1 with errors=panic: a journal I/O error forces a panic
+        (
+            "JBD2: I/O error when updating journal superblock for mmcblk0p4-8.",
+            "EXT4-fs error (device mmcblk0p4): ext4_journal_check_start:83: comm kworker/u8:3: "
+            "Detected aborted journal",
+            "EXT4-fs (mmcblk0p4): I/O error while writing superblock",
+            "Kernel panic - not syncing: EXT4-fs (device mmcblk0p4): panic forced after error",
+            "CPU: 1 PID: 52 Comm: kworker/u8:3 Not tainted 6.1.80-g9cd07cf52250-dirty-v8 #1",
+        ),
+        "https://github.com/raspberry-vanilla/android_local_manifest/issues/90",
+    ),
+    "panic-fatal-exception-f2fs": Event(
+        "panic",  # 3.4 (ARM): an oops in f2fs's checkpoint, then the bare "Fatal exception"
+        (
+            "---[ end trace 66638eb161f79c30 ]---",
+            "Kernel panic - not syncing: Fatal exception",
+            "CPU0: stopping",
+        ),
+        "https://github.com/GalaticStryder/kernel_lge_msm8974/issues/9",
+    ),
+    "oops-page-fault-bcachefs": Event(
+        "oops",  # 6.x: the "unable to handle page fault for address:" wording with #PF lines
+        (
+            "BUG: unable to handle page fault for address: 00000001003e000b",
+            "#PF: supervisor read access in kernel mode",
+            "#PF: error_code(0x0000) - not-present page",
+            "PGD 114bde067 P4D 114bde067 PUD 0",
+            "Oops: 0000 [#1] PREEMPT SMP NOPTI",
+        ),
+        "https://github.com/koverstreet/bcachefs/issues/523",
+    ),
+    "oops-bug-ext4-inode-arm64": Event(
+        "oops",  # 5.10-rt (arm64): a BUG_ON in ext4, "Internal error: Oops - BUG"
+        (
+            "------------[ cut here ]------------",
+            "kernel BUG at fs/ext4/inode.c:547!",
+            "Internal error: Oops - BUG: 0 [#1] PREEMPT_RT SMP",
+            "CPU: 4 PID: 4174918 Comm: kworker/u24:6 Tainted: G           O      "
+            "5.10.120-rt70-tegra #1",
+        ),
+        "https://github.com/ClangBuiltLinux/linux/issues/1979",
+    ),
+    "netdev-watchdog-ftgmac100": Event(
+        "nic",  # 4.13 (ARM BMC): the transmit watchdog's warning, queue 0
+        (
+            "------------[ cut here ]------------",
+            "WARNING: CPU: 0 PID: 7 at /kernel-source//net/sched/sch_generic.c:316 "
+            "dev_watchdog+0x22c/0x244",
+            "NETDEV WATCHDOG: eth0 (ftgmac100): transmit queue 0 timed out",
+            "CPU: 0 PID: 7 Comm: ksoftirqd/0 Not tainted "
+            "4.13.16-a1340b5c31182ee3e191ac745f8e591badaeb586 #1",
+        ),
+        "https://github.com/openbmc/openbmc/issues/3192",
+    ),
+    "netdev-watchdog-r8125": Event(
+        "nic",  # a 6.x driver's newer wording: the device first, the CPU and the time in ms
+        (
+            "r8125 0000:22:04.0 eth4: NETDEV WATCHDOG: CPU: 3: transmit queue 0 timed out 5010 ms",
+            "r8125 0000:22:04.0 eth4: rtl_rxtx_empty_cond == 0 (loop: 42, delay: 100).",
+        ),
+        "https://github.com/csrutil/OpenWrt-NIC-Drivers/issues/11",
+    ),
+    "netdev-watchdog-r8152": Event(
+        "nic",  # 5.15 (a USB NIC): the watchdog line alone
+        ("NETDEV WATCHDOG: eth1 (r8152): transmit queue 0 timed out",),
+        "https://github.com/coolsnowwolf/lede/issues/10941",
+    ),
+    "e1000e-unit-hang-gislab": Event(
+        "nic",  # e1000e's transmit hang report (its first lines)
+        (
+            "e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:",
+            "  TDH                  <13>",
+            "  TDT                  <88>",
+            "  next_to_use          <88>",
+            "  next_to_clean        <7>",
+        ),
+        "https://github.com/gislab-npo/gislab/issues/407",
+    ),
+    "e1000e-unit-hang-omr": Event(
+        "nic",  # the same driver's report on a router, other ring positions
+        (
+            "e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:",
+            "  TDH                  <81>",
+            "  TDT                  <e2>",
+            "  next_to_use          <e2>",
+            "  next_to_clean        <73>",
+        ),
+        "https://github.com/Ysurac/openmptcprouter/issues/286",
+    ),
+    "nfs-not-responding-princeton": Event(
+        "nfs",  # a hard NFS mount whose server stopped answering
+        ("nfs: server td-mf-cl2.princeton.edu not responding, still trying",),
+        "https://github.com/pulibrary/princeton_ansible/issues/6612",
+    ),
+    "nfs-timed-out-surface": Event(
+        "nfs",  # a soft mount: the call times out (the application gets an I/O error)
+        ("nfs: server thinkcentre not responding, timed out",),
+        "https://github.com/linux-surface/linux-surface/issues/1494",
+    ),
+    "nfs-stall-ganesha": Event(
+        "nfs",  # an NFS server stalling, then answering again
+        ("nfs: server 100.73.159.36 not responding, still trying",),
+        "https://github.com/nfs-ganesha/nfs-ganesha/issues/1295",
+    ),
+    "nfs-ok-ganesha": Event(
+        "benign",  # the same report: the server answers again
+        ("nfs: server 100.73.159.36 OK",),
+        "https://github.com/nfs-ganesha/nfs-ganesha/issues/1295",
+    ),
+    "hrtimer-interrupt-ganesha": Event(
+        "benign",  # the same report: a slow timer interrupt, logged once
+        ("hrtimer: interrupt took 5692433 ns",),
+        "https://github.com/nfs-ganesha/nfs-ganesha/issues/1295",
+    ),
+    "perf-interrupt-svxlink": Event(
+        "benign",  # perf lowering its sample rate ("It's normal", the maintainer says)
+        (
+            "perf interrupt took too long (2555 > 2500), lowering "
+            "kernel.perf_event_max_sample_rate to 50000",
+        ),
+        "https://github.com/sm0svx/svxlink/issues/309",
+    ),
+    "perf-interrupt-scoutfs": Event(
+        "benign",  # the newer wording ("perf:"), filtered out of a test suite's dmesg checks
+        (
+            "perf: interrupt took too long (2507 > 2500), lowering "
+            "kernel.perf_event_max_sample_rate to 79000",
+        ),
+        "https://github.com/versity/scoutfs/pull/210",
+    ),
+    "systemd-watchdog-conntrackd": Event(
+        "systemd",  # a unit whose WatchdogSec= expired (systemd's own lines, debug ones cut)
+        (
+            "conntrackd.service: Watchdog timeout (limit 10s)!",
+            "conntrackd.service: Unit entered failed state.",
+            "conntrackd.service: Failed with result 'watchdog'.",
+        ),
+        "https://github.com/systemd/systemd/issues/1970",
+    ),
+    "systemd-coredump-mboxd": Event(
+        "systemd",  # a daemon aborting (SIGABRT, a core dumped), restarted by systemd
+        (
+            "mboxd.service: Failed with result 'core-dump'.",
+            "mboxd.service: Service hold-off time over, scheduling restart.",
+        ),
+        "https://github.com/openbmc/openbmc/issues/2080",
+    ),
+    "systemd-gave-up-mboxd": Event(
+        "systemd",  # the same report: systemd gives up
+        (
+            "mboxd.service: Start request repeated too quickly.",
+            "Failed to start Phosphor MBOX Daemon.",
+        ),
+        "https://github.com/openbmc/openbmc/issues/2080",
+    ),
+    "hung-txg-sync-zfs": Event(
+        "hung",  # 5.4 (Ubuntu 18.04, ZFS): the pool's sync thread blocked for 120 s
+        (
+            "INFO: task txg_sync:9452 blocked for more than 120 seconds.",
+            "      Tainted: P           O      5.4.0-60-generic #67~18.04.1-Ubuntu",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+            "txg_sync        D    0  9452      2 0x80004000",
+        ),
+        "https://github.com/openzfs/zfs/issues/11401",
+        pids=("9452",),
+    ),
+    "segv-smtpd-libc217": Event(
+        "segfault",  # a daemon's lookup process at a null pointer in glibc 2.17
+        (
+            "smtpd[6287]: segfault at 0 ip 0000668e2fd5dee1 sp 00007099f7ef7458 error 4 in "
+            "libc-2.17.so[668e2fc10000+1a2000]",
+        ),
+        "https://github.com/OpenSMTPD/OpenSMTPD/issues/250",
+        pids=("6287",),
+    ),
+    "segv-tuxdroid-null-ip": Event(
+        "segfault",  # a server calling a null function pointer at start ("ip (null)")
+        (
+            "TuxDroidServer[3929]: segfault at 0 ip           (null) sp 00007ffb90543d18 "
+            "error 14 in TuxDroidServer[400000+12000]",
+        ),
+        "https://github.com/joelmatteotti/tuxdroidserver/issues/9",
+        pids=("3929",),
+    ),
+    "segv-haveged-at-stop": Event(
+        "segfault",  # an entropy daemon crashing as it is stopped (fixed upstream since)
+        (
+            "haveged[1390]: segfault at 7f2475f4bff8 ip 00007f2475da0c1c sp 00007fffa6b52260 "
+            "error 4 in libc-2.30.so[7f2475d3b000+146000]",
+        ),
+        "https://github.com/jirka-h/haveged/issues/46",
+        pids=("1390",),
+    ),
 }
 """Event id -> the quoted event."""
