@@ -15,8 +15,9 @@ component's e-value (``_component_log_e``) mixed as the judge mixes them, and th
 the grace and the late starts at their own shares of alpha (``_new_lates``), each against
 its own bar. Not run: the warm-up holds, the cold start and the early start (predictable
 holds and one more fixed-time test: they change which buckets are bet on, not what a
-component's null is). So 2,000 watches take seconds, where ``judge_self`` on windows takes
-about 27 ms a watch.
+component's null is; ``test_the_core_flags_what_the_judge_flags`` checks it against
+``judge_self`` on windows). So 2,000 watches take about 10 s, where ``judge_self`` on
+windows takes about 27 ms a watch.
 
 What it measures (docs/presets.md, "Round 11: the bound under random short episodes"):
 
@@ -46,9 +47,10 @@ import math
 import random
 import statistics
 
-from test_sequential_simulation import X2, rule
+from test_sequential_simulation import MARK, TARGET, X2, rule
 
-from rollsafe.judge import sequential
+from rollsafe.domain import observations
+from rollsafe.judge import sequential, windows
 
 LEVEL, HIGH, SIGMA = 0.22, 1.1, 0.15
 BEFORE, AFTER = 120, 116  # buckets: an hour before; an hour after less the 2-minute grace
@@ -190,3 +192,48 @@ def test_steps_are_caught_through_the_same_core():
         print(f"\nx{factor} step: {len(delays)} of 100 caught, median {median:.0f} s")
         assert len(delays) >= least
         assert median <= limit
+
+
+def judged_on_windows(reference: list[float], after: list[float], rng: random.Random) -> int | None:
+    """The same watch judged by ``judge_self`` on observations (holds, cold start and early
+    start included): the bucket (from the grace) where it crossed; None: never."""
+    rule_ = rule(watch="1h", **X2)
+    window = windows.Window(span=7_300.0, max_samples=100_000)
+
+    def add(time: float, value: float) -> None:
+        window.insert(
+            observations.Observation(time=time, target=TARGET, source="sim", latency_s=value)
+        )
+
+    for i, stat in enumerate(reference):
+        add(MARK - 3_600.0 + 30.0 * i + 1.0, stat)
+    for i in range(4):  # the grace: calm, three checks a bucket
+        for k in range(3):
+            add(MARK + 30.0 * i + 10.0 * k + 1.0, LEVEL * math.exp(rng.gauss(0.0, SIGMA)))
+    for i, stat in enumerate(after):  # three checks a bucket, their median the bucket's stat
+        for k in range(3):
+            add(MARK + 120.0 + 30.0 * i + 10.0 * k + 1.0, stat)
+    outcome = sequential.judge_self(
+        rule_, window, now=MARK + 3_600.0, reference_at=MARK, floor=10.0, state=sequential.Watch()
+    )
+    crossed = outcome.evidence["crossed_at"]
+    return None if crossed is None else round((crossed - MARK - 120.0) / 30.0) - 1
+
+
+def test_the_core_flags_what_the_judge_flags():
+    # The harness leaves out the holds, the cold start and the early start: on these watches
+    # (a calm grace) they change nothing. Measured over the 2,000 watches of the 1-3 bucket
+    # case: all 18 flagged and 199 of the rest judged on windows, the same 18 flagged at the
+    # same bucket and no other. Here the first 700 (7 flagged) and every 25th of the rest.
+    rng, noise = random.Random(31), random.Random(5)
+    compared = flagged_both = 0
+    for n in range(700):
+        reference, after, _ = watch(rng, 0.0125, (1, 2, 3))
+        core = first_crossing(reference, after)
+        if core is None and n % 25:
+            continue
+        assert judged_on_windows(reference, after, noise) == core
+        compared += 1
+        flagged_both += core is not None
+    print(f"\ncore and judge_self compared on {compared} watches, {flagged_both} flagged by both")
+    assert flagged_both >= 5
