@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from judge_helpers import CRITICAL, WARNING, decision, feed, obs, upgrade
+import pytest
+from judge_helpers import CRITICAL, REGRESSED, WARNING, decision, feed, obs, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
@@ -230,3 +231,23 @@ def test_a_child_one_event_decides_is_never_discounted() -> None:
     ]
     got = _web1(cfg, items)
     assert got[0][:2] == (5000, CRITICAL)
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["5xx-on-both", "web-1-alone"])
+def test_a_regression_child_is_discounted_when_the_peer_regresses_too(shared: bool) -> None:
+    """A regression child (a warning alone) is asked of web-2 as a listed regression rule
+    is: judged against web-1's period before its upgrade, or by the test that flagged web-1
+    reaching its witness bar on web-2. 5xx up on both: not counted, held; web-1 alone: the
+    composite rolls web-1 back."""
+    regressed = {**REGRESSED, "id": "5xx-regressed", "severity": "warning", "probe": "5xx"}
+    regressed["field"] = "value"
+    cfg = _config(regressed, APP, {**CONFIRMED, "rules": ["5xx-regressed", "app-errors-up"]})
+    peer = _signals("web-2", {"5xx": OUTAGE} if shared else {})
+    got = _web1(cfg, [*_signals("web-1", {"5xx": OUTAGE, "app": OUTAGE}), *peer])
+    assert got, "web-1's two signals must fire the composite"
+    if shared:
+        assert CRITICAL not in [s for _, s, _, _ in got]
+        assert got[0][2]["discounted"] == {"5xx-regressed": ["web-2"]}
+    else:
+        assert got[0][1] is CRITICAL
+        assert got[0][2] == {}
