@@ -3,10 +3,12 @@ upgraded fail the same way (or, for a check's round trip, hosts of another role 
 same time), and the rules it may hold, checked.
 
 ``policy.fleet_veto`` lets the engine hold a listed rule's rollback as a warning while the
-same rule is critical on a peer that was not upgraded (:class:`Veto`). The engine asks it
-about each top-level decision of a listed rule and lends it a read-only view of its windows,
-marks and rule states (:class:`Fleet`); the veto keeps nothing but a cache of the peers'
-sequential tests, so a decision stays a function of the observations, the marks and ``now``.
+same rule is critical on a peer that was not upgraded (:class:`Veto`; a composite's children
+are compared one by one, and a child a peer shows is no witness of the upgrade's fault).
+The engine asks it about each top-level decision of a listed rule and lends it a read-only
+view of its windows, marks and rule states (:class:`Fleet`); the veto keeps nothing but a
+cache of the peers' sequential tests, so a decision stays a function of the observations,
+the marks and ``now``.
 
 Holding is only sound for rules that no single event on the upgraded host decides, and for
 rules that do not compare with peers themselves; :func:`sources_needed` refuses the others
@@ -17,7 +19,7 @@ peers' judgement.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple, Protocol, TypeGuard
 
 from rollsafe.config import durations, models
@@ -57,13 +59,29 @@ class Hold(NamedTuple):
     for a regression rule, the test that flagged the target as asked of each peer
     (:meth:`Veto.witnesses`); ``unmarked``: the target has no upgrade of its own and the
     peers are upgraded ones (:meth:`Veto.why_held`); ``other_roles``: those of ``failing``
-    that are hosts of another role, witnessing on their own check (:meth:`Veto.other_roles`)."""
+    that are hosts of another role, witnessing on their own check (:meth:`Veto.other_roles`);
+    for a composite (:meth:`Veto._discount`), its children a peer shows (``discounted``) or
+    may show (``awaited``), each with those peers."""
 
     failing: list[str]
     undecided: list[str]
     witness: dict[str, object] | None = None
     unmarked: bool = False
     other_roles: tuple[str, ...] = ()
+    discounted: dict[str, list[str]] | None = None
+    awaited: dict[str, list[str]] | None = None
+
+
+class _Shown(NamedTuple):
+    """What :meth:`Veto._shown` found of one rule on the peers: those showing it
+    (``failing``, ``other_roles`` among them), those undecided, the witness test asked (its
+    evidence), and the target's own state at an earlier time (``firing``)."""
+
+    failing: list[str]
+    undecided: list[str]
+    witness: dict[str, object] | None
+    other_roles: tuple[str, ...]
+    firing: Callable[[float], bool]
 
 
 class _Slot:
@@ -171,7 +189,13 @@ class Veto:
                     self.history.get(probe, 0.0), config.reach + before.before
                 )
         # The sources each listed rule reads (its leaves'): a peer is seen through them.
-        self._reads = {rule_id: _reads(by_id, rule_id) for rule_id in listed}
+        # So are a listed composite's children, each a witness of its own (``_discount``).
+        self._reads = {
+            rule_id: _reads(by_id, rule_id)
+            for top in listed
+            if top in by_id
+            for rule_id in (top, *_below(by_id, top))
+        }
         self._fleet = fleet
         self._by_id = by_id
         # The listed rules on peers judged against another target's upgrade (and, as a
@@ -207,8 +231,15 @@ class Veto:
         }
         if why.witness is not None:
             evidence["fleet_veto"]["witness"] = why.witness
+        if why.discounted is not None:
+            evidence["fleet_veto"]["discounted"] = why.discounted
+            evidence["fleet_veto"]["awaited"] = why.awaited or {}
         kind = "upgraded" if why.unmarked else "not upgraded"
-        if why.failing and why.unmarked:
+        if why.discounted is not None:
+            said = _discount_said(
+                why.discounted, why.awaited or {}, veto.wait, waiting=not why.failing
+            )
+        elif why.failing and why.unmarked:
             said = (
                 f"also failing on {_names(why.failing)} (upgraded) while {target} has no "
                 "upgrade of its own to undo: not its upgrade's"
@@ -236,7 +267,9 @@ class Veto:
         regression rule, also while the test that flagged ``target`` reaches its witness bar
         on a peer (:meth:`witnesses`), or, for one on a check's round trip, on the check of a
         host of another role not upgraded either (:meth:`other_roles`: a network event slows
-        every role at once). Nothing is held once ``target``'s reference ends
+        every role at once). A composite is not compared whole: each of its firing children
+        is, and it is held while too few are left that no such peer shows
+        (:meth:`_discount`). Nothing is held once ``target``'s reference ends
         longer than ``reach`` ago (the windows may no longer hold it).
 
         A target with no upgrade mark (started or ended) in the last ``not_upgraded_for``
@@ -274,13 +307,92 @@ class Veto:
         ends = reference_at if reference_end is None else min(reference_end, reference_at)
         if now - ends > self.config.reach:
             return None
+        reference = (reference_at, reference_end)
+        rule = self._by_id[rule_id]
+        if isinstance(rule, composites.CompositeRule):
+            # Peers are asked about each child, not about the composite (round 11).
+            return self._discount(target, rule, reference, now=now)
         return self._verdict(
-            target,
-            rule_id,
-            self.peers(target, rule_id, now=now),
-            (reference_at, reference_end),
-            now=now,
+            target, rule_id, self.peers(target, rule_id, now=now), reference, now=now
         )
+
+    def _discount(
+        self,
+        target: ids.TargetId,
+        rule: composites.CompositeRule,
+        reference: Reference,
+        *,
+        now: float,
+    ) -> Hold | None:
+        """A critical composite ``rule`` on ``target`` held because too few of its firing
+        children are the upgrade's own (round 11): a child that a peer not upgraded shows
+        at the same time (:meth:`_shown` at warning: firing, as the composite counts it;
+        its witness test for a regression child) is a fleet symptom, no witness of the
+        upgrade's fault, and the composite fires only if enough children remain.
+
+        A nested composite counts as one child when enough of *its* children remain
+        (the symptom compared with peers is always a leaf's, never "some child of the
+        nested one", which a peer may satisfy with another child). A child one event
+        decides (an alert, a threshold on one failing check: ``_one_event``) is never
+        discounted: an event on the upgraded host is its own. While a peer is undecided
+        about a child (``_shown``) and the rest are too few without it, held for at most
+        ``wait`` (the composite judged at ``now - wait`` not critical), as
+        :meth:`_verdict` holds for undecided peers."""
+        discounted: dict[str, list[str]] = {}
+        awaited: dict[str, list[str]] = {}
+        sure, likely = self._remaining(target, rule, reference, discounted, awaited, now=now)
+        if sure or not (discounted or awaited):
+            return None
+        failing = sorted({peer for peers in discounted.values() for peer in peers})
+        undecided = sorted({peer for peers in awaited.values() for peer in peers})
+        if not likely:
+            return Hold(failing, undecided, discounted=discounted, awaited=awaited)
+        wait = self.config.wait
+        if wait <= 0:
+            return None
+        before = self._fleet.judge(rule.id, target, now=now - wait, reference=reference)
+        if before.severity is _CRITICAL:
+            return None
+        return Hold([], undecided, discounted=discounted, awaited=awaited)
+
+    def _remaining(
+        self,
+        target: ids.TargetId,
+        rule: composites.CompositeRule,
+        reference: Reference,
+        discounted: dict[str, list[str]],
+        awaited: dict[str, list[str]],
+        *,
+        now: float,
+    ) -> tuple[bool, bool]:
+        """Whether ``rule`` fires on ``target`` at ``now`` with its children that peers
+        show (``discounted``) left out: for sure, and if the undecided ones (``awaited``)
+        turn out to be the target's own (:meth:`_discount`)."""
+        sure = likely = 0
+        for child_id in rule.rules:
+            child = self._by_id[child_id]
+            own = self._fleet.judge(child_id, target, now=now, reference=None)
+            if own.severity < _WARNING:
+                continue
+            if isinstance(child, composites.CompositeRule):
+                counts, may = self._remaining(
+                    target, child, reference, discounted, awaited, now=now
+                )
+            elif _one_event(child):
+                counts = may = True
+            else:
+                found = self.peers(target, child_id, now=now)
+                shown = self._shown(target, child_id, found, reference, now=now, bar=_WARNING)
+                if shown.failing:
+                    discounted[child_id] = shown.failing
+                elif shown.undecided:
+                    awaited[child_id] = shown.undecided
+                counts = not shown.failing and not shown.undecided
+                may = not shown.failing
+            sure += counts
+            likely += may
+        need = composites.needed(rule)
+        return sure >= need, likely >= need
 
     def _verdict(
         self,
@@ -293,16 +405,39 @@ class Veto:
     ) -> Hold | None:
         """:meth:`why_held` over the peers ``found``: each judged against ``reference``
         (None: ``target`` has no upgrade; each upgraded peer on its own marks)."""
+        shown = self._shown(target, rule_id, found, reference, now=now, bar=_CRITICAL)
+        unmarked = reference is None
+        if shown.failing:
+            return Hold(shown.failing, shown.undecided, shown.witness, unmarked, shown.other_roles)
+        wait = self.config.wait
+        if shown.undecided and wait > 0 and not shown.firing(now - wait):
+            return Hold([], shown.undecided, shown.witness, unmarked)
+        return None
+
+    def _shown(
+        self,
+        target: ids.TargetId,
+        rule_id: str,
+        found: list[tuple[ids.TargetId, float]],
+        reference: Reference | None,
+        *,
+        now: float,
+        bar: verdicts.Severity,
+    ) -> _Shown:
+        """Which of the peers ``found`` show ``rule_id`` at ``now`` as ``target`` does (at
+        ``bar`` or worse: critical for a listed rule, firing for a composite's child), and
+        which are undecided; each judged against ``reference`` (None: ``target`` has no
+        upgrade; each upgraded peer on its own marks)."""
         fleet = self._fleet
         failing: list[str] = []
         undecided: list[str] = []
-        critical_at: dict[float, bool] = {now: True}  # the target, judged at earlier times
+        firing_at: dict[float, bool] = {now: True}  # the target, judged at earlier times
 
         def critical(at: float) -> bool:
-            known = critical_at.get(at)
+            known = firing_at.get(at)
             if known is None:
                 outcome = fleet.judge(rule_id, target, now=at, reference=reference)
-                known = critical_at[at] = outcome.severity is _CRITICAL
+                known = firing_at[at] = outcome.severity >= bar
             return known
 
         rule = self._by_id[rule_id]
@@ -312,7 +447,7 @@ class Veto:
         others = [] if reference is None else self.other_roles(target, rule_id, now=now)
         asked = len(found) + len(others)
         if reference is not None and asked and isinstance(rule, models.RegressionRule):
-            witness = self.witness_test(target, rule, asked, now=now)
+            witness = self.witness_test(target, rule, asked, now=now, bar=bar)
         seen_e: dict[str, float] = {}
         # ``target`` is known up to its newest value of the rule's sources: a peer failing
         # then overlaps what is known of it, even if the peer has recovered since (judged
@@ -324,9 +459,9 @@ class Veto:
         lagging = known < now and not isinstance(rule, models.RegressionRule)
         for peer, seen in found:
             outcome = fleet.judge(rule_id, peer, now=now, reference=reference)
-            if outcome.severity is _CRITICAL or (
+            if outcome.severity >= bar or (
                 lagging
-                and fleet.judge(rule_id, peer, now=known, reference=reference).severity is _CRITICAL
+                and fleet.judge(rule_id, peer, now=known, reference=reference).severity >= bar
             ):
                 failing.append(str(peer))
                 continue
@@ -353,13 +488,7 @@ class Veto:
             described = {**witness.said, "peer_e_values": seen_e}
             if others:
                 described["other_roles"] = {str(other): probe for other, probe in others}
-        unmarked = reference is None
-        if failing:
-            return Hold(failing, undecided, described, unmarked, tuple(witnessing))
-        wait = self.config.wait
-        if undecided and wait > 0 and not critical(now - wait):
-            return Hold([], undecided, described, unmarked)
-        return None
+        return _Shown(failing, undecided, described, tuple(witnessing), critical)
 
     def _caught_up(
         self, peer: ids.TargetId, target: ids.TargetId, rule_id: str, *, now: float
@@ -380,12 +509,18 @@ class Veto:
         return True
 
     def witness_test(
-        self, target: ids.TargetId, rule: models.RegressionRule, peers: int, *, now: float
+        self,
+        target: ids.TargetId,
+        rule: models.RegressionRule,
+        peers: int,
+        *,
+        now: float,
+        bar: verdicts.Severity = _CRITICAL,
     ) -> Witness | None:
         """The test that flagged ``target`` (its tier, and its start: the grace or a late
         start), alone, as a rule to ask each of ``peers`` peers, with where it crossed on
-        ``target`` (:class:`Witness`); None when the rule is not critical on ``target`` at
-        ``now``.
+        ``target`` (:class:`Witness`); None when the rule is not at ``bar`` (critical; a
+        composite's child: warning, firing) or worse on ``target`` at ``now``.
 
         A regression rule is critical on the first of its tests (two tiers, the test from
         the grace and up to ten late starts) to reach a bar of 1,333 to 320,000: a peer
@@ -411,7 +546,7 @@ class Veto:
         outcome = self._fleet.judge(rule.id, target, now=now, reference=None)
         evidence = outcome.evidence
         crossed = evidence.get("crossed_at")
-        if outcome.severity is not _CRITICAL or not isinstance(crossed, int | float):
+        if outcome.severity < bar or not isinstance(crossed, int | float):
             return None
         tier = evidence.get("tier")
         tier_name = tier if isinstance(tier, str) else None
@@ -762,6 +897,40 @@ def _on_its_way(rule: models.RuleBase, outcome: rules.Outcome) -> bool:
     if isinstance(rule, composites.CompositeRule):
         return bool(outcome.evidence.get("firing"))
     return isinstance(rule, models.ThresholdRule) and outcome.pending
+
+
+def _discount_said(
+    discounted: Mapping[str, Sequence[str]],
+    awaited: Mapping[str, Sequence[str]],
+    wait: float,
+    *,
+    waiting: bool,
+) -> str:
+    """A held composite's reason (:meth:`Veto._discount`), for a person: which children
+    were not counted as witnesses of the upgrade's fault and why, which are waited for."""
+    parts = [
+        f"{child} also firing on {_names(peers)}, not upgraded: a fleet symptom, not counted"
+        for child, peers in discounted.items()
+    ]
+    asked: dict[tuple[str, ...], list[str]] = {}  # the children awaited, by who may show them
+    for child, peers in awaited.items():
+        asked.setdefault(tuple(peers), []).append(child)
+    parts += [
+        f"waiting up to {durations.format_duration(wait)} for {_names(peers)} (not upgraded) "
+        f"to show {', '.join(children)} or not"
+        for peers, children in asked.items()
+    ]
+    left = "too few may be left" if waiting else "too few are left"
+    return "; ".join(parts) + f"; {left} that only the upgraded host shows"
+
+
+def _below(by_id: Mapping[str, models.RuleBase], rule_id: str) -> Iterator[str]:
+    """The rules under ``rule_id`` through composites, depth first (none for a leaf)."""
+    rule = by_id[rule_id]
+    if isinstance(rule, composites.CompositeRule):
+        for child in rule.rules:
+            yield child
+            yield from _below(by_id, child)
 
 
 def _names(peers: Sequence[str]) -> str:
