@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollsafe.config import loading, models
+import restart_helpers
+
+from rollsafe.config import models
 from rollsafe.domain import ids, observations
 from rollsafe.execute import upgrading
 from rollsafe.judge import engine
-from rollsafe.runtime import daemon, recall
+from rollsafe.runtime import recall
 from rollsafe.storage import sql
 
 TARGET = ids.TargetId("web-1")
@@ -25,43 +27,22 @@ UPGRADED = 1_800_000_000.0
 NOW = UPGRADED + 30 * HOUR  # the daemon restarts 30 h after the one upgrade
 
 
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now
-
-
 def _config(tmp_path: Path) -> models.RollsafeConfig:
-    return models.RollsafeConfig.model_validate(
-        {
-            "state_dir": str(tmp_path),
-            "drivers": [{"kind": "local", "name": "noop", "rollback": "true"}],
-            "targets": [{"id": "web-1", "driver": "noop"}],
-            "probes": [{"name": "http", "kind": "http", "url": "http://{address}/"}],
-            "policy": {"before_first_mark": "hold"},
-            "rules": [
-                {
-                    "id": "slower",
-                    "kind": "baseline",
-                    "probe": "http",
-                    "field": "latency",
-                    "window": "5m",
-                    "before": "1h",
-                    "severity": "critical",
-                },
-                {
-                    "id": "very-slow",
-                    "kind": "threshold",
-                    "probe": "http",
-                    "field": "latency",
-                    "op": ">",
-                    "value": 1.0,
-                    "severity": "critical",
-                },
-            ],
-        }
+    return restart_helpers.config(
+        tmp_path,
+        [
+            restart_helpers.SLOWER,
+            {
+                "id": "very-slow",
+                "kind": "threshold",
+                "probe": "http",
+                "field": "latency",
+                "op": ">",
+                "value": 1.0,
+                "severity": "critical",
+            },
+        ],
+        policy={"before_first_mark": "hold"},
     )
 
 
@@ -100,22 +81,10 @@ def test_a_restart_long_after_the_upgrade_judges_as_the_daemon_that_never_stoppe
 ) -> None:
     config = _config(tmp_path)
     history = _history()
-    watched = engine.Engine(config)
-    for obs in history:
-        if obs.source.startswith(daemon.MARK_PREFIX):
-            name = obs.source.removeprefix(daemon.MARK_PREFIX)
-            watched.mark(observations.Mark(time=obs.time, target=TARGET, name=name))
-        else:
-            watched.observe(obs)
-
-    loaded = loading.LoadedConfig(
-        config=config, path=tmp_path / "rollsafe.yaml", state_dir=tmp_path
-    )
-    restarted = daemon.Daemon(loaded, clock=_Clock(NOW))
+    watched = restart_helpers.never_stopped(config, history)
+    restarted = restart_helpers.restarted(tmp_path, config, history, now=NOW)
     try:
         assert restarted.engine.horizon() < NOW - UPGRADED  # the mark is outside the refill
-        restarted.store.add_observations(history)
-        restarted._start_up()
         mine = _judged(restarted.engine)
     finally:
         restarted.store.close()
