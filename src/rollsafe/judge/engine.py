@@ -385,6 +385,12 @@ class Engine:
         spans = [self._history.get(s, 0.0) + self._before.get(s, 0.0) for s in self._history]
         return max(spans, default=0.0) + UPGRADE_HOLD_MAX + self._margin
 
+    def before_marks(self) -> float:
+        """Seconds before an upgrade mark the rules read (the longest reference period a mark
+        pins, ``before``; 0 for none): what a restart reloads before a mark older than
+        :meth:`horizon` (``runtime.recall``)."""
+        return max(self._before.values(), default=0.0)
+
     def window(self, target: str, source: str) -> windows.Window | None:
         """The window of ``(target, source)``, None when that source never spoke there."""
         return self._windows.get(ids.TargetId(target), {}).get(source)

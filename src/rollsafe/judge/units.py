@@ -5,14 +5,18 @@ A threshold rule with ``units`` (the presets' ``unit-gave-up``) rolls back only 
 about the units it guards: the service itself and what it cannot run without. systemd names
 the unit in each of its failure messages (``nginx.service: Start request repeated too
 quickly.``, older ``start request repeated too quickly for motdgen.service``); the log probe
-passes the event's first line on as the observation's ``text``. An event whose text names no
-unit at all (a count from a metric, a custom pattern) cannot be placed and counts, as it did
-before ``units`` existed: a guard that cannot tell must not hide a failure.
+passes the newest event's first line on as the observation's ``text``, followed by
+``[units: a.service, b.service]`` when the look's other events named units that line does
+not (two units giving up within one read: each is placed, so a guarded one counts whichever
+gave up last). An event whose text names no unit at all (a count from a metric, a custom
+pattern) cannot be placed and counts, as it did before ``units`` existed: a guard that cannot
+tell must not hide a failure.
 
-Names follow systemd's unit grammar (letters, digits, ``:-_.\\@``, a type suffix). A pattern
-is a shell glob (``app@*.service``, ``postgresql*``); a pattern without a unit type means a
-service (``nginx`` is ``nginx.service``, as ``systemctl`` reads it), and a template
-(``app@.service``) covers its instances.
+Names follow systemd's unit grammar (letters, digits, ``:-_.\\@``, a type suffix;
+``domain/unit_names.py``, shared with the log probe). A pattern is a shell glob
+(``app@*.service``, ``postgresql*``); a pattern without a unit type means a service (``nginx``
+is ``nginx.service``, as ``systemctl`` reads it), and a template (``app@.service``) covers its
+instances.
 """
 
 from __future__ import annotations
@@ -22,32 +26,13 @@ import functools
 import re
 from collections.abc import Sequence
 
+from rollsafe.domain import unit_names
+
 __all__ = ["TYPES", "covers", "guards", "named", "normalised"]
 
-TYPES = (
-    "service",
-    "socket",
-    "target",
-    "mount",
-    "automount",
-    "swap",
-    "timer",
-    "path",
-    "slice",
-    "scope",
-    "device",
-)
-_CHARS = r"[\w@:.\\-]"
-# A unit name not glued to more name characters before it; ``:`` may follow (``x.service:``).
-_NAMED = re.compile(rf"(?<!{_CHARS})({_CHARS}+?\.(?:{'|'.join(TYPES)}))(?![\w@\\-])")
+TYPES = unit_names.TYPES
+named = unit_names.named  # the unit names a text holds, in order, each once
 _TYPED = re.compile(rf"\.(?:{'|'.join(TYPES)})$")
-
-
-def named(text: str | None) -> tuple[str, ...]:
-    """The unit names ``text`` holds, in order, each once."""
-    if not text:
-        return ()
-    return tuple(dict.fromkeys(match.group(1) for match in _NAMED.finditer(text)))
 
 
 def normalised(pattern: str) -> str:

@@ -36,7 +36,16 @@ from rollsafe.execute import runs, upgrading
 from rollsafe.judge import changes, engine
 from rollsafe.notify import dispatching, links, routing
 from rollsafe.rollouts import conducting
-from rollsafe.runtime import acting, assembly, inbox, leadership, locking, metrics, tasks
+from rollsafe.runtime import (
+    acting,
+    assembly,
+    inbox,
+    leadership,
+    locking,
+    metrics,
+    recall,
+    tasks,
+)
 from rollsafe.shipping import shipping
 from rollsafe.storage import engines, fencing, repositories, sql
 
@@ -311,8 +320,18 @@ class Daemon:
         """Refill the judge's windows from stored observations, so a restart keeps context."""
         since = self.clock.now() - self.engine.horizon()
         self.acting.runs_seen(self.store.list_runs(since=since, limit=WARM_UP_LIMIT))
-        # Marks older than the judge's horizon stay out of it (the mark watcher starts here).
+        # What the judge knew from before its horizon: each target's newest marks (however
+        # old) and the reference periods before them (``recall``); then the horizon's
+        # observations, newer, in order. The mark watcher starts at the horizon.
         self._last_marks = dict.fromkeys(upgrading.MARKS, since)
+        configured = [ids.TargetId(t.id) for t in self.config.targets]
+        marks = recall.newest_marks(self.store, configured, per_kind=engine.MAX_MARKS)
+        for mark in marks:
+            self._fold(mark)
+        for obs in recall.reference_observations(
+            self.store, marks, before=self.engine.before_marks(), since=since, limit=WARM_UP_LIMIT
+        ):
+            self._fold(obs)
         for obs in self.store.list_observations(since=since, limit=WARM_UP_LIMIT):
             self._fold(obs)
             if obs.source in upgrading.MARKS:
@@ -470,7 +489,10 @@ class Daemon:
     async def _prune_forever(self) -> None:
         while True:
             cutoff = self.clock.now() - self.config.policy.observation_retention
-            removed = await asyncio.to_thread(self.store.prune_observations, older_than=cutoff)
+            # Marks are kept: a target upgraded before the retention is still a marked one.
+            removed = await asyncio.to_thread(
+                self.store.prune_observations, older_than=cutoff, keep=recall.KEPT
+            )
             if removed:
                 log.info("pruned %d observations older than retention", removed)
             await asyncio.sleep(PRUNE_INTERVAL)

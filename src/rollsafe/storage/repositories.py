@@ -168,12 +168,14 @@ class Store(Protocol):
         target: ids.TargetId | None = None,
         source: str | None = None,
         since: float | None = None,
+        until: float | None = None,
         limit: int = 1000,
     ) -> list[observations.Observation]:
-        """Newest last."""
+        """Newest last: the newest ``limit`` made at or after ``since`` and before ``until``."""
 
-    def prune_observations(self, *, older_than: float) -> int:
-        """Delete observations older than the time; returns how many."""
+    def prune_observations(self, *, older_than: float, keep: Sequence[str] = ()) -> int:
+        """Delete observations older than the time, except those of the ``keep`` sources;
+        returns how many."""
 
     # ----------------------------------------------------------------- decisions
     def add_decisions(

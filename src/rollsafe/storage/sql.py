@@ -351,6 +351,7 @@ class SqlStore:
         target: ids.TargetId | None = None,
         source: str | None = None,
         since: float | None = None,
+        until: float | None = None,
         limit: int = 1000,
     ) -> list[observations.Observation]:
         table = schema.observations
@@ -361,6 +362,8 @@ class SqlStore:
             query = query.where(table.c.source == source)
         if since is not None:
             query = query.where(table.c.time >= since)
+        if until is not None:
+            query = query.where(table.c.time < until)
         # The newest ``limit``, handed back oldest first.
         query = query.order_by(table.c.time.desc(), table.c.id.desc()).limit(limit)
         with self._session(write=False) as connection:
@@ -368,8 +371,8 @@ class SqlStore:
         found.reverse()
         return found
 
-    def prune_observations(self, *, older_than: float) -> int:
-        """Delete in chunks, one short transaction each.
+    def prune_observations(self, *, older_than: float, keep: Sequence[str] = ()) -> int:
+        """Delete in chunks, one short transaction each (``keep``: sources never deleted).
 
         A single huge DELETE would hold the write lock for seconds and make a run step or
         an audit append wait (or time out); chunks let those writes in between.
@@ -377,7 +380,7 @@ class SqlStore:
         table = schema.observations
         oldest = (
             sa.select(table.c.id)
-            .where(table.c.time < older_than)
+            .where(table.c.time < older_than, table.c.source.not_in(keep))
             .order_by(table.c.time)
             .limit(_PRUNE_CHUNK)
             .scalar_subquery()

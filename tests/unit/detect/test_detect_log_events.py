@@ -1354,9 +1354,15 @@ def test_each_oomd_kill_is_one_event_even_of_the_same_unit() -> None:
     ]
     counter = logevents.Counter([logevents.PRESETS["oom"]])
     counter.feed_timed([(0.0, line) for line in kill] + [(60.0, line) for line in kill])
-    # The victim, for a rule's ``processes``: the unit oomd killed.
+    # The victim, for a rule's ``processes``: the unit oomd killed. The units the kills'
+    # first lines name (round 11: for a rule's ``units``), the slice as well, as
+    # ``judge/units.py`` has always read such a line.
     assert counter.take() == logevents.Found(
-        events=2, lines=6, message=kill[0], names=("app.service",)
+        events=2,
+        lines=6,
+        message=kill[0],
+        names=("app.service",),
+        units=("system.slice", "app.service"),
     )
     # PID 1's line alone (oomd's own log read elsewhere) is the kill.
     assert _count("oom", kill[1:2]).events == 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollsafe.config import loading, models
+import restart_helpers
+
+from rollsafe.config import models
 from rollsafe.domain import ids, observations
 from rollsafe.execute import upgrading
 from rollsafe.judge import engine
@@ -21,43 +23,22 @@ BEFORE = 3600.0
 STEP = 30.0
 
 
-class _Clock:
-    def __init__(self, now: float) -> None:
-        self._now = now
-
-    def now(self) -> float:
-        return self._now
-
-
 def _config(tmp_path: Path, *, baseline: bool = True) -> models.RollsafeConfig:
-    config = models.RollsafeConfig.model_validate(
-        {
-            "state_dir": str(tmp_path),
-            "drivers": [{"kind": "local", "name": "noop", "rollback": "true"}],
-            "targets": [{"id": "web-1", "driver": "noop"}],
-            "probes": [{"name": "http", "kind": "http", "url": "http://{address}/"}],
-            "rules": [
-                {
-                    "id": "slower",
-                    "kind": "baseline",
-                    "probe": "http",
-                    "field": "latency",
-                    "window": "5m",
-                    "before": "1h",
-                    "severity": "critical",
-                },
-                {
-                    "id": "slower-seq",
-                    "kind": "regression",
-                    "probe": "http",
-                    "field": "latency",
-                    "before": "1h",
-                    "watch": "30m",
-                    "bucket": "30s",
-                    "severity": "critical",
-                },
-            ],
-        }
+    config = restart_helpers.config(
+        tmp_path,
+        [
+            restart_helpers.SLOWER,
+            {
+                "id": "slower-seq",
+                "kind": "regression",
+                "probe": "http",
+                "field": "latency",
+                "before": "1h",
+                "watch": "30m",
+                "bucket": "30s",
+                "severity": "critical",
+            },
+        ],
     )
     if baseline:
         return config
@@ -105,22 +86,9 @@ def test_a_restart_after_a_long_upgrade_reloads_the_reference_before_its_start(
     config = _config(tmp_path)
 
     # The judge that never stopped saw every observation and both marks.
-    watched = engine.Engine(config)
-    for obs in history:
-        if obs.source.startswith(daemon.MARK_PREFIX):
-            name = obs.source.removeprefix(daemon.MARK_PREFIX)
-            watched.mark(observations.Mark(time=obs.time, target=TARGET, name=name))
-        else:
-            watched.observe(obs)
-
-    loaded = loading.LoadedConfig(
-        config=config, path=tmp_path / "rollsafe.yaml", state_dir=tmp_path
-    )
-    restarted = daemon.Daemon(loaded, clock=_Clock(now))
+    watched = restart_helpers.never_stopped(config, history)
+    restarted = restart_helpers.restarted(tmp_path, config, history, now=now)
     try:
-        restarted.store.add_observations(history)
-        restarted._start_up()
-
         # The whole hour before the start mark is back, not only its newest part.
         window = restarted.engine.window("web-1", "http")
         assert window is not None

@@ -274,7 +274,9 @@ class Policy(Model):
         default=300.0, description="Longest time one rollback step may take"
     )
     observation_retention: Duration = Field(
-        default=7 * 86400.0, description="How long observations are kept in the store"
+        default=7 * 86400.0,
+        description="How long observations are kept in the store (upgrade marks are kept "
+        "whatever their age: a restarted daemon reads each target's newest)",
     )
     watch_after_upgrade: Duration = Field(
         default=900.0,

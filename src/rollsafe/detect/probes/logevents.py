@@ -46,6 +46,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from rollsafe.domain import unit_names
+
 __all__ = [
     "PRESETS",
     "Counter",
@@ -717,13 +719,16 @@ class Found:
     ``events``: events that began; ``lines``: matching lines that went into events (old or
     new); ``message``: the first line of the newest event that took a line, None if none did;
     ``names``: the subjects those lines named (``EventSpec.names``: an OOM kill's victim),
-    each once, in order.
+    each once, in order; ``units``: the systemd units the first lines of the events counted
+    named, each once, in order (two units giving up within one look: both, not only the
+    newest event's).
     """
 
     events: int = 0
     lines: int = 0
     message: str | None = None
     names: tuple[str, ...] = ()  # what the events' lines named as their subject (victims)
+    units: tuple[str, ...] = ()  # the systemd units the events' first lines named
 
     def then(self, later: Found) -> Found:
         """What this and a ``later`` take found together (one observation of both)."""
@@ -732,6 +737,7 @@ class Found:
             lines=self.lines + later.lines,
             message=later.message or self.message,
             names=tuple(dict.fromkeys((*self.names, *later.names))),
+            units=tuple(dict.fromkeys((*self.units, *later.units))),
         )
 
 
@@ -838,6 +844,7 @@ class Counter:
         self._lines = 0
         self._message: str | None = None
         self._names: dict[str, None] = {}
+        self._units: dict[str, None] = {}
 
     def feed(self, lines: Iterable[str], *, time: float | None = None) -> None:
         """Take ``lines`` (every line of the file, matching or not, in order), all written at
@@ -864,6 +871,8 @@ class Counter:
                 self._lines += 1
                 self._events += added
                 self._message = event.first
+                if added:  # an event counted (or weighs more): the units it is about
+                    self._units.update(dict.fromkeys(unit_names.named(event.first)))
                 for pattern in grouper.spec.names:
                     named = pattern.search(line)
                     if named is not None:
@@ -872,8 +881,11 @@ class Counter:
 
     def take(self) -> Found:
         """What was found since the previous ``take``; starts counting afresh."""
-        found = Found(self._events, self._lines, self._message, tuple(self._names))
+        found = Found(
+            self._events, self._lines, self._message, tuple(self._names), tuple(self._units)
+        )
         self._events = self._lines = 0
         self._message = None
         self._names = {}
+        self._units = {}
         return found

@@ -10,7 +10,10 @@ so is a systemd unit failure. Each observation reports:
 - ``text``: the first line of the newest event that took a line, cut to 500 characters. When
   the events took more lines than there are events, it ends in ``[events=E lines=L]``: the
   events and the matching lines that went into them; when their lines named an OOM kill's
-  victims, in ``[killed: postgres, node_exporter]`` (a rule's ``processes`` reads it).
+  victims, in ``[killed: postgres, node_exporter]`` (a rule's ``processes`` reads it); when
+  other events than the newest named systemd units its line does not, ``[units: a.service,
+  b.service]`` lists every unit the events' first lines named, before ``[killed: ...]`` (a
+  rule's ``units`` reads it: two units giving up within one read are each placed).
 
 With only ``patterns`` and no ``event_*`` settings, every matching line is one event: the
 value is the matching line count, as before grouping existed. A line counts once, at the
@@ -70,7 +73,7 @@ import threading
 from rollsafe.config import models
 from rollsafe.detect import probing
 from rollsafe.detect.probes import logevents, outcomes
-from rollsafe.domain import clocks, errors, ids, observations
+from rollsafe.domain import clocks, errors, ids, observations, unit_names
 
 PRESETS: dict[str, tuple[re.Pattern[str], ...]] = {
     name: spec.patterns for name, spec in logevents.PRESETS.items()
@@ -140,6 +143,11 @@ def describe(found: logevents.Found) -> str | None:
     suffix = ""
     if found.lines != found.events:
         suffix = f" [events={found.events} lines={found.lines}]"
+    if any(unit not in unit_names.named(line) for unit in found.units):
+        # Other events of the look named other units (two units giving up in one read): all
+        # of them, for a rule's ``units`` (judge/units.py). Before ``[killed: ...]``, which
+        # ends the text (judge/victims.py reads it there).
+        suffix += " " + outcomes.clip(f"[units: {', '.join(found.units)}]", limit=200)
     if found.names:
         # The victims of OOM kills: what a rule's ``processes`` reads (judge/victims.py).
         suffix += " " + outcomes.clip(f"[killed: {', '.join(found.names)}]", limit=200)
