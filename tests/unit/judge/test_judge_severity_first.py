@@ -233,18 +233,20 @@ def test_a_value_sliding_out_changes_a_rule_at_another_sources_observation() -> 
     assert engine.replay(cfg, items) == judged_in_full(cfg, items, [])
 
 
+# A health check failing 3 times in a row.
+DOWN: dict[str, Any] = {
+    "id": "down",
+    "kind": "threshold",
+    "probe": "a",
+    "op": "<",
+    "value": 1,
+    "consecutive": 3,
+    "severity": "critical",
+}
+
+
 def test_look_again_soon_is_a_field_of_the_decision_not_evidence() -> None:
-    cfg = config(
-        {
-            "id": "down",
-            "kind": "threshold",
-            "probe": "a",
-            "op": "<",
-            "value": 1,
-            "consecutive": 3,
-            "severity": "critical",
-        }
-    )
+    cfg = config(DOWN)
     judge = engine.Engine(cfg)
     for t, up in ((0.0, 1.0), (10.0, 1.0), (20.0, 0.0)):
         judge.observe(obs(BASE + t, up, source="a"))
@@ -265,16 +267,7 @@ def test_a_threshold_is_asked_again_only_when_its_newest_check_meets_its_conditi
     # asking its running state; with ``episodes``, while its window holds too few checks
     # meeting it for that many runs. Outages (one inside an upgrade, which does not count),
     # runs sliding out of ``within``: the decisions are those of judging in full.
-    down = {
-        "id": "down",
-        "kind": "threshold",
-        "probe": "a",
-        "op": "<",
-        "value": 1,
-        "consecutive": 3,
-        "severity": "critical",
-    }
-    again = {**down, "id": "again", "consecutive": 2, "episodes": 2, "within": 120}
+    again = {**DOWN, "id": "again", "consecutive": 2, "episodes": 2, "within": 120}
     failing = [200, 210, 220, 230, 300, 310, 320, 600, 610, 620, 660, 670, 680]
     items = [obs(BASE + t, 0.0 if t in failing else 1.0, source="a") for t in range(0, 900, 10)]
     marks = [mark(BASE + 295, engine.UPGRADE_STARTED), mark(BASE + 315)]
@@ -286,7 +279,7 @@ def test_a_threshold_is_asked_again_only_when_its_newest_check_meets_its_conditi
         return decide(state, now)
 
     monkeypatch.setattr(judge_rules.ThresholdState, "decide", counted)
-    cfg = config(down, again)
+    cfg = config(DOWN, again)
     replayed = engine.replay(cfg, items, marks)
     monkeypatch.undo()
     assert replayed == judged_in_full(cfg, items, marks)
