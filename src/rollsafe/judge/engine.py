@@ -697,10 +697,12 @@ class Engine:
                     window = per_target.get(leaf.probe)
                     if window is not None:
                         state = leaf.state = self._running(rule, window)
+                        leaf.watch_condition(window)
                 if isinstance(state, rules.BaselineState):
                     decided, until = state.decide(now, reference, reference_end)
                 elif isinstance(state, rules.ThresholdState):
-                    decided, until = state.decide(now)
+                    # OK until the next fold, as ``state.decide`` would say, far cheaper.
+                    decided, until = (_OK, math.inf) if leaf.quiet(now) else state.decide(now)
                 else:
                     decided, until = rules.decide(
                         rule,
@@ -1232,7 +1234,19 @@ class _Leaf:
     severity holds (see ``rules.decide``), its running state over its window once the
     window exists (None before; False for a kind decided by ``rules.decide``)."""
 
-    __slots__ = ("id", "memo", "probe", "reads_reference", "rule", "state", "unread", "until")
+    __slots__ = (
+        "counts",
+        "fewest",
+        "id",
+        "memo",
+        "probe",
+        "reads_reference",
+        "rule",
+        "state",
+        "times",
+        "unread",
+        "until",
+    )
 
     def __init__(self, rule: rules.LeafRule, memo: rules.Memo | None) -> None:
         self.rule = rule
@@ -1245,6 +1259,56 @@ class _Leaf:
         # The last answer read only the marks, not the window's values: until ``until`` (or
         # the next mark, which resets ``until``), what is folded in cannot change it.
         self.unread = False
+        # A threshold's quiet test (``watch_condition``): its window's prefix counts of the
+        # rule's condition and its check times (None: not a threshold, or no window yet), and
+        # the fewest checks meeting it that its ``episodes`` need (0: one episode).
+        self.counts: list[int] | None = None
+        self.times: list[float] = []
+        self.fewest = 0
+
+    def watch_condition(self, window: windows.Window) -> None:
+        """For a threshold rule, keep the window's prefix counts of the values meeting its
+        condition (``windows.Series.match_counts``: the very lists the window keeps up to
+        date in place, trimmed with its values) and its check times, for a test that tells
+        without a call that the rule is OK until something is folded in (``quiet``).
+
+        Why it is exact (``rules.ThresholdState.decide``, ``rules._decide_threshold``), when
+        no check is newer than ``now`` (a check after ``now`` enters the ranges as time goes
+        on: then the running state is asked):
+
+        * One episode: the rule fails only on a run of failing checks ending at the newest
+          check, and a failing check meets the condition (``rules._counts_as_failing``: the
+          condition, then units, upgrades and marks, which only ever exclude). A newest check
+          that does not meet it leaves a run of 0 checks: OK, and nothing but a fold can
+          change that (no check is newer than ``now``; trimming the oldest is a fold).
+        * ``episodes`` above 1: fewer checks meeting the condition in the whole window than
+          ``episodes`` runs of the fewest checks a run needs (``rules._fewest_checks``) can
+          hold no such runs in the part of it the rule reads (``rules._runs``' own quick
+          count, over a range inside the window); time alone only lets checks leave it.
+
+        The counts list is the window's own: the test reads what the running state would.
+        """
+        rule = self.rule
+        if not isinstance(rule, models.ThresholdRule):
+            return
+        series = window.series
+        self.counts = series.match_counts(rules._condition(rule)).counts
+        self.times = series.times
+        if rule.episodes > 1:
+            self.fewest = rule.episodes * rules._fewest_checks(rule)
+
+    def quiet(self, now: float) -> bool:
+        """True when the threshold is OK at ``now`` and stays OK until something is folded
+        into its window (see ``watch_condition``); False: ask its running state."""
+        counts = self.counts
+        if counts is None:
+            return False
+        times = self.times
+        if times and times[-1] > now:
+            return False  # a check after ``now``: time alone brings it in
+        if self.fewest:
+            return counts[-1] - counts[0] < self.fewest
+        return len(counts) > 1 and counts[-1] == counts[-2]
 
 
 class _Settled:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from judge_helpers import (
@@ -21,6 +22,7 @@ from judge_helpers import (
     TARGET,
     config,
     judged_in_full,
+    mark,
     obs,
     threshold_rules,
     upgrade,
@@ -28,6 +30,7 @@ from judge_helpers import (
 
 from rollsafe.domain import ids, observations
 from rollsafe.judge import engine
+from rollsafe.judge import rules as judge_rules
 
 BASE = 1_700_000_000.0
 SOURCES = ["a", "b"]
@@ -230,18 +233,20 @@ def test_a_value_sliding_out_changes_a_rule_at_another_sources_observation() -> 
     assert engine.replay(cfg, items) == judged_in_full(cfg, items, [])
 
 
+# A health check failing 3 times in a row.
+DOWN: dict[str, Any] = {
+    "id": "down",
+    "kind": "threshold",
+    "probe": "a",
+    "op": "<",
+    "value": 1,
+    "consecutive": 3,
+    "severity": "critical",
+}
+
+
 def test_look_again_soon_is_a_field_of_the_decision_not_evidence() -> None:
-    cfg = config(
-        {
-            "id": "down",
-            "kind": "threshold",
-            "probe": "a",
-            "op": "<",
-            "value": 1,
-            "consecutive": 3,
-            "severity": "critical",
-        }
-    )
+    cfg = config(DOWN)
     judge = engine.Engine(cfg)
     for t, up in ((0.0, 1.0), (10.0, 1.0), (20.0, 0.0)):
         judge.observe(obs(BASE + t, up, source="a"))
@@ -252,3 +257,43 @@ def test_look_again_soon_is_a_field_of_the_decision_not_evidence() -> None:
     judge.observe(obs(BASE + 30, 1.0, source="a"))
     (decision,) = [d for d in judge.evaluate(TARGET, now=BASE + 30) if d.rule == "down"]
     assert decision.pending is False
+
+
+def test_a_threshold_is_asked_again_only_when_its_newest_check_meets_its_condition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The replay's quiet test (``engine._Leaf.watch_condition``): a one-episode threshold
+    # whose newest check does not meet its condition is OK until the next fold, without
+    # asking its running state; with ``episodes``, while its window holds too few checks
+    # meeting it for that many runs. Outages (one inside an upgrade, which does not count),
+    # runs sliding out of ``within``: the decisions are those of judging in full.
+    again = {**DOWN, "id": "again", "consecutive": 2, "episodes": 2, "within": 120}
+    failing = [200, 210, 220, 230, 300, 310, 320, 600, 610, 620, 660, 670, 680]
+    items = [obs(BASE + t, 0.0 if t in failing else 1.0, source="a") for t in range(0, 900, 10)]
+    marks = [mark(BASE + 295, engine.UPGRADE_STARTED), mark(BASE + 315)]
+    asked: list[tuple[str, float]] = []
+    decide = judge_rules.ThresholdState.decide
+
+    def counted(state: judge_rules.ThresholdState, now: float) -> tuple[Any, float]:
+        asked.append((state.rule.id, now - BASE))
+        return decide(state, now)
+
+    monkeypatch.setattr(judge_rules.ThresholdState, "decide", counted)
+    cfg = config(DOWN, again)
+    replayed = engine.replay(cfg, items, marks)
+    monkeypatch.undo()
+    assert replayed == judged_in_full(cfg, items, marks)
+    assert [(d.rule, d.severity, d.time - BASE) for d in replayed] == [
+        ("down", CRITICAL, 220.0),
+        ("down", OK, 240.0),
+        ("down", CRITICAL, 620.0),
+        ("down", OK, 630.0),
+        ("again", CRITICAL, 670.0),  # two runs of 2 within 2 minutes (300-320: the upgrade's)
+        ("down", CRITICAL, 680.0),
+        ("down", OK, 690.0),
+        ("again", OK, 730.0),  # 600-620 cut to one check by the span's start
+    ]
+    # ``down`` is asked at its failing checks only; ``again`` from the fourth failing check
+    # held (two runs of 2 could lie in its window), never before.
+    assert [t for rule, t in asked if rule == "down"] == failing
+    assert min(t for rule, t in asked if rule == "again") == 230.0
