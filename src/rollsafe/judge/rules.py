@@ -329,16 +329,39 @@ def _breaches(rule: models.ThresholdRule, obs: observations.Observation) -> bool
     return rule.units is None or units.guards(obs.text, rule.units)[0]
 
 
-def _lasted(rule: models.ThresholdRule, span: float, checks: int) -> float:
-    """How long a run of ``checks`` failing checks spanning ``span`` seconds lasted, as
-    ``for`` reads it: the span itself, or with ``for_over: checks`` the time the checks
-    stand for, each one spacing of the run (``span * checks / (checks - 1)``: the span plus
-    the run's mean spacing). Only the run's own checks enter, so no probe interval has to be
-    configured or guessed, and the order of simultaneous observations cannot change it. One
-    check has no spacing and stands for nothing more than its span, 0 s."""
-    if rule.for_over == "checks" and checks > 1:
-        return span * checks / (checks - 1)
-    return span
+def _lasted(
+    rule: models.ThresholdRule, times: Sequence[float], end: int, checks: int, steady: Steady
+) -> float:
+    """How long a run of ``checks`` failing checks ending at ``times[end - 1]`` lasted, as
+    ``for`` reads it (``times``, ``steady``: as :func:`_counts` has them): its span, from its
+    first failing check to its last; or, with ``for_over: checks``, what the run stands for:
+    its span and the time before its first check since the check before it, the last that
+    did not fail (the outage began after it, so by the run's last check it has lasted at
+    least the span and at most the span and that time). That time counts for at most
+    ``PACE_SLACK`` times the probe's pace read from the checks before the run (:func:`_pace`:
+    a monitoring gap is not an outage), and for at most the span (a run stands for at most
+    twice its span: one check for 0 s, and a probe whose steady checks show no pace has only
+    the run to go by); with no check before the run (the probe's first), for nothing. Every
+    15 s after a passing check, 6 failing checks span 75 s and stand for 90 s; after a 60 s
+    monitoring gap, 97.5 s (75 + 1.5 x 15); as the probe's first checks, 75 s.
+
+    Monotone in evidence: a failing check added inside the run or after it changes neither
+    its first check, the check before it nor the checks the pace is read from; one added
+    between the check before and the run moves the start back by as much as the time before
+    can lose; a check before the run that comes to fail joins it, the span growing by all of
+    the time before, at least what it counted; and the pace never falls (:func:`_pace`; the
+    checks it reads are those the window holds, fewer only when more came). Only the probe's
+    own checks enter, never its configured interval nor "now". (A run's own mean spacing,
+    ``span * checks / (checks - 1)`` until round 11, falls when a failing check is added
+    inside it: two checks 30 s apart stood for 60 s, three across the same 30 s for 45 s.)
+    """
+    first = end - checks
+    span = times[end - 1] - times[first] if checks else 0.0
+    if rule.for_over != "checks" or first < 1 or checks < 2:
+        return span
+    pace = _pace(rule, times, first, steady)
+    bound = span if pace is None else min(span, PACE_SLACK * pace)
+    return span + min(times[first] - times[first - 1], bound)
 
 
 PACE_SPACINGS = 8
@@ -375,7 +398,7 @@ def _counts(
         return False
     span = times[end - 1] - times[end - checks]
     if checks >= rule.consecutive:
-        return rule.for_ is None or _lasted(rule, span, checks) >= rule.for_
+        return rule.for_ is None or _lasted(rule, times, end, checks, steady) >= rule.for_
     return (
         rule.for_ is not None
         and span >= rule.for_  # the span itself, even under ``for_over: checks``
@@ -574,9 +597,9 @@ def _measure_streak(
     since, until = (times[end - count], times[end - 1]) if count else (None, None)
     span = None if since is None or until is None else until - since
     evidence.update(streak_since=since, streak_until=until, streak_checks=count, streak_s=span)
-    if rule.for_over == "checks":
-        evidence["lasted_s"] = None if span is None else _lasted(rule, span, count)
     steady = _steady(rule, window, end)
+    if rule.for_over == "checks":
+        evidence["lasted_s"] = None if span is None else _lasted(rule, times, end, count, steady)
     needed = _checks_needed(rule, times, end, count, steady)
     evidence["checks_needed"] = needed
     counts = _counts(rule, times, end, count, steady)

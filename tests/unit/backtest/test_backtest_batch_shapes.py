@@ -1,8 +1,8 @@
 """batch-host's outage and sparse-crash rules, replayed through the shipped preset.
 
 ``down`` on a batch host measures a run of failing checks by what the checks stand for
-(``for_over: checks``: each one spacing of the run), so a runner refused for 90 s is rolled
-back whether it is probed every 10 s or every 15 s, while a restart under a full queue that
+(``for_over: checks``: one spacing each at a steady probe), so a runner refused for 90 s is
+rolled back whether it is probed every 10 s or every 15 s, while a restart under a full queue that
 takes a minute is not, at either interval. ``segfaults-sparse`` (more than 4 segfaults in an
 hour, at least twice the pace of the hour before the upgrade) catches a crash loop whose
 restarts come 10 to 15 minutes apart, which ``segfaults-repeat`` (4 in 30 minutes) never

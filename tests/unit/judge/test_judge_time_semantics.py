@@ -146,38 +146,79 @@ def test_for_alone_with_one_failing_check_spans_zero() -> None:
 CHECKS = {**DOWN, "for": "90s", "for_over": "checks"}
 
 
-def test_each_failing_check_stands_for_one_spacing_of_the_run() -> None:
-    # 15 s probes, an outage of 90 s: six failing checks spanning 75 s stand for 90 s.
-    judge = feed(config(CHECKS), _checks([0, 15, 30, 45, 60, 75], up=False))
-    got = decision(judge, "down", now=75)
+def test_a_run_stands_for_its_span_and_the_time_since_the_check_before_it() -> None:
+    # 15 s probes, an outage of 90 s: six failing checks spanning 75 s, the check 15 s before
+    # them passing (the outage began after it), stand for 90 s.
+    down = [300.0, 315, 330, 345, 360, 375]
+    judge = feed(config(CHECKS), _probed(15.0, down, until=375))
+    got = decision(judge, "down", now=375)
     assert got.severity == CRITICAL
     assert (got.evidence["streak_s"], got.evidence["lasted_s"]) == (75, 90)
     assert "6 failing checks spanning 1m15s, standing for 1m30s" in got.summary
     # Five such checks (spanning 60 s) stand for 75 s: not yet.
-    judge = feed(config(CHECKS), [*_checks([0, 15, 30, 45, 60], up=False), _health(75, up=True)])
-    got = decision(judge, "down", now=75)
+    judge = feed(config(CHECKS), _probed(15.0, down[:-1], until=375))
+    got = decision(judge, "down", now=375)
     assert got.severity == OK
     # The same outage seen by 10 s probes: nine checks spanning 80 s stand for 90 s.
-    nine = [float(t) for t in range(0, 90, 10)]
-    assert decision(feed(config(CHECKS), _checks(nine, up=False)), "down", now=80).severity == (
-        CRITICAL
-    )
-    got = decision(feed(config(CHECKS), _checks(nine[:-1], up=False)), "down", now=80)
+    nine = [float(t) for t in range(300, 390, 10)]
+    judge = feed(config(CHECKS), _probed(10.0, nine, until=380))
+    assert decision(judge, "down", now=380).severity == CRITICAL
+    got = decision(feed(config(CHECKS), _probed(10.0, nine[:-1], until=370)), "down", now=370)
     assert (got.severity, got.evidence["lasted_s"]) == (OK, 80)
     assert "standing for only 1m20s of 1m30s" in got.summary
 
 
-def test_the_spacing_is_the_runs_own_not_the_clocks() -> None:
+def test_a_gap_inside_a_run_is_in_its_span_and_now_adds_nothing() -> None:
     # Checks every 15 s, then a gap in probing of 45 s inside the run: the span grows by the
-    # gap and the mean spacing with it (four checks spanning 90 s stand for 120 s); "now"
-    # long after the last failing check adds nothing.
-    judge = feed(config({**CHECKS, "for": "2m"}), _checks([0, 15, 30, 75], up=False))
-    assert decision(judge, "down", now=75).evidence["lasted_s"] == 100
+    # gap (four checks spanning 75 s, and the 15 s since the passing check before them, stand
+    # for 90 s); "now" long after the last failing check adds nothing.
+    items = [o for o in _probed(15.0, [300, 315, 330, 375], until=375) if not 330 < o.time < 375]
+    judge = feed(config({**CHECKS, "for": "2m"}), items)
+    assert decision(judge, "down", now=375).evidence["lasted_s"] == 90
     assert decision(judge, "down", now=10_000).severity == OK
-    # One failing check has no spacing: it stands for 0 s, like its span.
+    # One failing check stands for 0 s, like its span, whatever came before it.
     one = {**CHECKS, "consecutive": 1, "for": "1s"}
-    got = decision(feed(config(one), _checks([7], up=False)), "down", now=100)
+    got = decision(feed(config(one), _probed(15.0, [300], until=300)), "down", now=400)
     assert (got.severity, got.evidence["lasted_s"]) == (OK, 0)
+
+
+def test_the_time_before_a_run_counts_at_most_half_again_the_probe_s_pace() -> None:
+    # Every 15 s up to 240, then a monitoring gap (no check until the run): the outage began
+    # after the passing check at 240, but a gap is not an outage. The time before the run
+    # counts for at most 1.5 times the probe's pace (22.5 s: beyond it checks are not at the
+    # pace, as for `consecutive`), whether the gap is a minute or an hour: five failing checks
+    # spanning 60 s stand for 82.5 s, six (75 s) for 97.5 s.
+    def after_a_gap(gap: float, checks: int) -> tuple[list[observations.Observation], float]:
+        down = [240 + gap + 15 * k for k in range(checks)]
+        probed = _probed(15.0, down, until=down[-1])
+        return [o for o in probed if o.time <= 240 or o.time in down], down[-1]
+
+    for gap in (60.0, 3600.0):
+        items, last = after_a_gap(gap, 5)
+        got = decision(feed(config(CHECKS), items), "down", now=last)
+        assert (got.severity, got.evidence["lasted_s"]) == (OK, 82.5)
+        items, last = after_a_gap(gap, 6)
+        got = decision(feed(config(CHECKS), items), "down", now=last)
+        assert (got.severity, got.evidence["lasted_s"]) == (CRITICAL, 97.5)
+    # A run whose first check came late (20 s after the passing one, within 1.5 paces): the
+    # 20 s count in full, 60 + 20 s.
+    items, last = after_a_gap(20.0, 5)
+    assert decision(feed(config(CHECKS), items), "down", now=last).evidence["lasted_s"] == 80
+
+
+def test_a_run_with_no_check_before_it_stands_for_its_span() -> None:
+    # The probe's first checks fail: nothing says when the outage began, nor that the service
+    # ever answered. Six failing checks every 15 s stand for their span, 75 s; a seventh (90 s)
+    # is down.
+    got = decision(feed(config(CHECKS), _checks([0, 15, 30, 45, 60, 75], up=False)), "down", now=75)
+    assert (got.severity, got.evidence["lasted_s"]) == (OK, 75)
+    seven = _checks([0, 15, 30, 45, 60, 75, 90], up=False)
+    assert decision(feed(config(CHECKS), seven), "down", now=90).severity == CRITICAL
+    # One passing check an hour before, and nothing since: no pace, and the time before the
+    # run counts for at most its span (three checks spanning 30 s stand for 60 s, not 3,630).
+    items = [_health(-3600, up=True), *_checks([0, 15, 30], up=False)]
+    got = decision(feed(config(CHECKS), items), "down", now=30)
+    assert (got.severity, got.evidence["lasted_s"]) == (OK, 60)
 
 
 def test_for_over_needs_for() -> None:
@@ -255,35 +296,123 @@ def test_two_failing_checks_across_a_monitoring_gap_are_not_a_slow_probe() -> No
     assert decision(feed(config(DOWN), items), "down", now=330).severity == OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known, not fixed (round 10, not the pace's): under for_over: checks a run stands for "
-        "its span plus its own mean spacing, so a failing check added inside a run lowers what "
-        "it stands for; test_judge_properties' test_worse_evidence_never_lowers_a_severity "
-        "can find this too (its rules draw for_over)"
-    ),
-)
 def test_a_failing_check_inside_a_run_never_lowers_what_it_stands_for() -> None:
     # `consecutive: 2, for: 60s` over the checks. Every 30 s, down at 300 and 330: two checks
-    # spanning 30 s stand for 60 s. A third failing check at 315 (worse evidence): three
-    # spanning 30 s stand for 45 s, and the down is undone.
+    # spanning 30 s, and the 30 s since the passing check before them, stand for 60 s. A third
+    # failing check at 315 (worse evidence) changes neither (until round 11, when a run stood
+    # for its span plus its mean spacing, three spanning 30 s stood for 45 s: no down).
     rule = {**CHECKS, "consecutive": 2, "for": "60s"}
     before = _probed(30.0, [300, 330], until=330)
     assert decision(feed(config(rule), before), "down", now=330).severity == CRITICAL
     worse = _probed(30.0, [300, 315, 330], until=330)
-    assert decision(feed(config(rule), worse), "down", now=330).severity == CRITICAL
+    got = decision(feed(config(rule), worse), "down", now=330)
+    assert (got.severity, got.evidence["lasted_s"]) == (CRITICAL, 60)
+
+
+@st.composite
+def probed_runs(draw: st.DrawFn) -> tuple[list[observations.Observation], float]:
+    """A probe's checks (a pace of 5 to 60 s, late checks, lost ones, a monitoring gap, some
+    failing) ending in a run of failing checks, and a time for one more failing check: any
+    from the probe's first check to the run's last, inside the run, at its start, before it,
+    or between the passing checks before it (never on another check's time)."""
+    every = draw(st.sampled_from([5.0, 10.0, 15.0, 30.0, 60.0]))
+    items: list[observations.Observation] = []
+    t = 0.0
+    for _ in range(draw(st.integers(2, 14))):  # enough values for `consecutive`
+        items.append(_health(t, up=draw(st.integers(0, 3)) > 0))
+        t += every * draw(st.sampled_from([1.0, 1.0, 1.0, 1.2, 2.0, 0.5, 10.0]))
+    for _ in range(draw(st.integers(1, 8))):
+        items.append(_health(t, up=False))
+        t += every * draw(st.sampled_from([1.0, 1.0, 1.3, 0.25, 3.0]))
+    times = {o.time for o in items}
+    last = items[-1].time
+    added = draw(st.floats(min_value=0, max_value=last).filter(lambda x: x not in times))
+    return items, added
+
+
+def _lasted(
+    rule: dict[str, Any], items: list[observations.Observation], now: float
+) -> tuple[verdicts.Severity, float | None]:
+    """The decision and what its run stands for; None for the latter when the window no longer
+    holds every check (a run longer than it remembers: an "at least" figure, see
+    ``rules._streak``, that already spans ``for``)."""
+    judge = feed(config(rule), items)
+    got = decision(judge, "down", now=now)
+    held = len(judge.window(TARGET, "health").series.times) == len(items)
+    return got.severity, got.evidence["lasted_s"] if held else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(probed_runs(), st.integers(1, 3), st.integers(0, 200))
+def test_a_failing_check_added_anywhere_never_lowers_what_a_run_stands_for(
+    case: tuple[list[observations.Observation], float], consecutive: int, for_: int
+) -> None:
+    items, added = case
+    now = items[-1].time
+    rule = {**CHECKS, "consecutive": consecutive, "for": f"{for_}s"}
+    severity, lasted = _lasted(rule, items, now)
+    # One more failing check; and each of the newest three passing checks coming to fail.
+    turned = [o.time for o in items if o.value == 1.0][-3:]
+    worse = [
+        [*items, _health(added, up=False)],
+        *([_health(o.time, up=False) if o.time == t else o for o in items] for t in turned),
+    ]
+    for evidence in worse:
+        got, stands = _lasted(rule, evidence, now)
+        assert got >= severity
+        if lasted is not None and stands is not None:
+            assert stands >= lasted
 
 
 def test_a_slow_run_must_span_for_itself_even_standing_for_more() -> None:
     # batch-host's `down`: `for: 80s`, `for_over: checks`. Every 60 s, two failing checks span
     # 60 s and stand for 120 s; fewer checks than `consecutive` must prove `for` by their
     # span alone (the least the outage lasted), so they do not; three (span 120 s) do.
-    rule = {**CHECKS, "for": "80s"}
-    judge = feed(config(rule), _probed(60.0, [600, 660], until=720))
-    assert decision(judge, "down", now=720).severity == OK
+    rule = BATCH_DOWN
+    judge = feed(config(rule), _probed(60.0, [600, 660], until=660))
+    got = decision(judge, "down", now=660)
+    assert (got.severity, got.evidence["streak_checks"], got.evidence["lasted_s"]) == (OK, 2, 120)
     judge = feed(config(rule), _probed(60.0, [600, 660, 720], until=720))
     assert decision(judge, "down", now=720).severity == CRITICAL
+
+
+BATCH_DOWN = {**CHECKS, "for": "80s"}  # batch-host's `down` (consecutive 3, its defaults)
+
+
+@pytest.mark.parametrize(
+    ("every", "down", "since", "lasted", "severity"),
+    [
+        # Every 60 s: three failing checks span 120 s, down whatever came before them.
+        (60.0, [600, 660, 720], None, 180, CRITICAL),
+        (60.0, [600, 660, 720], 0.0, 120, CRITICAL),  # the probe's first checks
+        # A failing check inside (worse evidence): three spanning 60 s stand for 120 s.
+        (60.0, [600, 630, 660], None, 120, CRITICAL),
+        # Every 30 s: three stand for 90 s after a passing check, 60 s as the probe's first
+        # checks (a fourth, 90 s, is down), 105 s after a monitoring gap (60 + 1.5 x 30).
+        (30.0, [600, 630, 660], None, 90, CRITICAL),
+        (30.0, [600, 630, 660], 0.0, 60, OK),
+        (30.0, [600, 630, 660, 690], 0.0, 90, CRITICAL),
+        (30.0, [600, 630, 660], 300.0, 105, CRITICAL),
+        # Every 15 s: five stand for 75 s, six for 90 s (held-out-6's 90 s outage).
+        (15.0, [600, 615, 630, 645, 660], None, 75, OK),
+        (15.0, [600, 615, 630, 645, 660, 675], None, 90, CRITICAL),
+    ],
+)
+def test_batch_host_s_down_over_the_checks(
+    every: float,
+    down: list[float],
+    since: float | None,
+    lasted: float,
+    severity: verdicts.Severity,
+) -> None:
+    # Checks every `every` s from 0; with `since`, only those before it and the run (a
+    # monitoring gap, or none at all before the run with `since` 0).
+    items = _probed(every, down, until=down[-1])
+    if since is not None:
+        items = [o for o in items if o.time < since or o.time in down]
+    got = decision(feed(config(BATCH_DOWN), items), "down", now=down[-1])
+    assert (got.evidence["lasted_s"], got.severity) == (lasted, severity)
+    assert _fast_path(feed(config(BATCH_DOWN), items), BATCH_DOWN, now=down[-1]) == severity
 
 
 def test_outages_repeating_under_a_slow_probe_are_counted_the_same_way() -> None:

@@ -98,9 +98,9 @@ class ThresholdRule(RuleBase):
     for_over: Literal["span", "checks"] = Field(
         default="span",
         description="How a run of failing checks is measured against `for`: `span`, from its "
-        "first check to its last; `checks`, each failing check standing for one spacing of "
-        "the run's checks (the span plus its mean spacing: 6 checks every 15 s span 75 s and "
-        "stand for 90 s)",
+        "first check to its last; `checks`, the span and the time since the check before the "
+        "run, at most 1.5 times the probe's pace and at most the span (6 checks every 15 s "
+        "after a passing one span 75 s and stand for 90 s)",
     )
     episodes: int = Field(
         default=1,
