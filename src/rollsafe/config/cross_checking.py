@@ -373,6 +373,18 @@ class Checker:
                         f"(expected {_expected_name('rules', 'rules', rules)})",
                     )
                 edges.append((index, position, member))
+        for index, item in self._entries("rules"):
+            slow = item.get("slow")
+            confirm = slow.get("confirm") if isinstance(slow, dict) else None
+            others = [rule for rule in rules if rule != item.get("id")]
+            if isinstance(confirm, str) and confirm not in others:
+                hint = explaining.did_you_mean(confirm, others)
+                self.add(
+                    ("rules", index, "slow", "confirm"),
+                    f"unknown rule {confirm!r}{hint} (expected "
+                    f"{_expected_name('other rules', 'rules', others)}: the rule that "
+                    "confirms this slow tier)",
+                )
         reported: set[frozenset[str]] = set()
         for start, edges_out in graph.items():
             cycle = _cycle(start, graph)

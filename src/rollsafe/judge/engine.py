@@ -77,6 +77,7 @@ from rollsafe.judge import (
     changes,
     cohorts,
     composites,
+    confirming,
     daily,
     marks,
     reboots,
@@ -189,6 +190,12 @@ class Engine:
         # after it, all within ``reach`` plus the period, whatever the rule's own history.
         self._veto = vetoes.Veto(config.policy.fleet_veto, self._by_id, fleet=_View(self))
         self._veto_rules = self._veto.rules
+        # Regression rules whose slow tier another rule must confirm (``confirming``).
+        self._confirms = {
+            rule.id: confirm
+            for rule in self._rules
+            if (confirm := confirming.confirm_of(rule)) is not None
+        }
         # Targets with a rule held by the veto when last judged (either path): judged again
         # when another target reports (``held_targets``), since a peer's news can release it.
         self._holding: set[ids.TargetId] = set()
@@ -424,6 +431,9 @@ class Engine:
             if rule.id not in applies:
                 continue
             outcome = self._outcome(rule.id, target, model, now=now, memo=memo, active=active)
+            confirm = self._confirms.get(rule.id)
+            if confirm is not None:  # composites above it saw its own outcome, as below
+                outcome = self._confirmed(outcome, confirm, target, model, now=now, memo=memo)
             if rule.id in self._veto_rules:  # composites above it saw its own outcome
                 own = outcome
                 outcome = self._veto.held(target, rule.id, outcome, now=now)
@@ -449,6 +459,43 @@ class Engine:
         read = [(per_target.get(p), self._floors.get(p, 0.0)) for p in self._probes_read[rule_id]]
         return marks.unmarked(first, read, now=now)
 
+    def _confirmed(
+        self,
+        outcome: rules.Outcome,
+        confirm: str,
+        target: ids.TargetId,
+        model: models.Target,
+        *,
+        now: float,
+        memo: dict[str, rules.Outcome],
+    ) -> rules.Outcome:
+        """``outcome`` of a rule whose slow tier ``confirm`` must confirm, as a warning when
+        it does not (``confirming``)."""
+        if outcome.severity is not _CRITICAL or not confirming.slow_only(outcome.evidence):
+            return outcome
+        witness = self._outcome(confirm, target, model, now=now, memo=memo, active=set())
+        weaker = confirming.unconfirmed(outcome, confirm, witness)
+        return outcome if weaker is None else weaker
+
+    def _decide_unconfirmed(
+        self, target: ids.TargetId, settled: _Settled, moved: list[str], *, now: float
+    ) -> None:
+        """Which critical rules only warn now for want of their confirmation
+        (``settled.unconfirmed``; ``_confirmed``), as ``_decide_unmarked`` does."""
+        severity = settled.severity
+        waiting = settled.unconfirmed
+        for rule_id in settled.confirming:
+            now_waiting = False
+            if severity.get(rule_id) is _CRITICAL:
+                model = self._target_model(target)
+                memo: dict[str, rules.Outcome] = {}
+                own = self._outcome(rule_id, target, model, now=now, memo=memo, active=set())
+                confirm = self._confirms[rule_id]
+                now_waiting = (
+                    self._confirmed(own, confirm, target, model, now=now, memo=memo) is not own
+                )
+            _flip(waiting, rule_id, now_waiting, moved)
+
     def _decide_unmarked(
         self, target: ids.TargetId, settled: _Settled, moved: list[str], *, now: float
     ) -> None:
@@ -462,12 +509,7 @@ class Engine:
                 return  # past the first mark's checks, or nothing critical: nothing to hold
         for rule_id, decided in severity.items():
             now_held = decided is _CRITICAL and self._unmarked(target, rule_id, now)
-            if now_held is not (rule_id in held):
-                if now_held:
-                    held.add(rule_id)
-                else:
-                    held.discard(rule_id)
-                moved.append(rule_id)
+            _flip(held, rule_id, now_held, moved)
 
     def _note_holding(self, target: ids.TargetId, *, holding: bool) -> None:
         """Whether the veto held a rule of ``target`` when it was judged (``held_targets``)."""
@@ -542,6 +584,8 @@ class Engine:
                 if severity.get(composite.id) is not decided:
                     severity[composite.id] = decided
                     moved.append(composite.id)
+        if settled.confirming:
+            self._decide_unconfirmed(target, settled, moved, now=now)
         if settled.vetoable:
             self._decide_held(target, settled, moved, now=now)
         if self._before_first_mark:
@@ -578,6 +622,7 @@ class Engine:
             # asked again on every call while the rule's own severity is critical.
             held = (
                 severity.get(rule_id) is _CRITICAL
+                and rule_id not in settled.unconfirmed  # a warning: nothing to hold
                 and self._veto.why_held(target, rule_id, now=now) is not None
             )
             if held is not (rule_id in settled.held):
@@ -742,10 +787,15 @@ class Engine:
         out: list[_Decided] = []
         held = settled.held
         unmarked = settled.unmarked
+        unconfirmed = settled.unconfirmed
         for rule_id, kind, version in settled.entries:
             if rule_id not in moved:
                 continue
-            now_said = _WARNING if rule_id in held or rule_id in unmarked else severity[rule_id]
+            now_said = (
+                _WARNING
+                if rule_id in held or rule_id in unmarked or rule_id in unconfirmed
+                else severity[rule_id]
+            )
             if said.get(rule_id, ok) is not now_said:
                 said[rule_id] = now_said
                 out.append((rule_id, kind, version, now_said))
@@ -767,6 +817,8 @@ class Engine:
             settled.entries.append((rule.id, rule.kind, self._versions[rule.id]))
             if rule.id in self._veto_rules:
                 settled.vetoable.append(rule.id)
+            if rule.id in self._confirms:
+                settled.confirming.append(rule.id)
             if isinstance(rule, _LEAVES):
                 memo = self._memo(target, rule.id) if isinstance(rule, models.TrendRule) else None
                 leaf = _Leaf(rule, memo)
@@ -821,7 +873,11 @@ class Engine:
             source = rule_id[len(blindness.PREFIX) :]
             return self._blindness(target, source, self._windows[target][source].streak())
         model = self._target_model(target)
-        outcome = self._outcome(rule_id, target, model, now=now, memo={}, active=set())
+        memo: dict[str, rules.Outcome] = {}
+        outcome = self._outcome(rule_id, target, model, now=now, memo=memo, active=set())
+        confirm = self._confirms.get(rule_id)
+        if confirm is not None:
+            outcome = self._confirmed(outcome, confirm, target, model, now=now, memo=memo)
         if rule_id in self._veto_rules:
             outcome = self._veto.held(target, rule_id, outcome, now=now)
         if outcome.severity is _CRITICAL and self._unmarked(target, rule_id, now):
@@ -1336,6 +1392,7 @@ class _Settled:
         "by_source",
         "changes",
         "composites",
+        "confirming",
         "critical",
         "entries",
         "fresh",
@@ -1350,6 +1407,7 @@ class _Settled:
         "said",
         "severity",
         "soonest",
+        "unconfirmed",
         "unmarked",
         "vetoable",
         "watch_soonest",
@@ -1382,6 +1440,18 @@ class _Settled:
         self.vetoable: list[str] = []  # applying rules the fleet veto may hold
         self.held: set[str] = set()  # of them, those held as a warning when last decided
         self.unmarked: set[str] = set()  # critical, held: evidence before the first mark
+        self.confirming: list[str] = []  # applying rules whose slow tier needs confirming
+        self.unconfirmed: set[str] = set()  # of them, critical on it alone, unconfirmed
+
+
+def _flip(kept: set[str], rule_id: str, now_in: bool, moved: list[str]) -> None:
+    """``rule_id`` in or out of ``kept`` as ``now_in`` says, noted in ``moved`` if it moved."""
+    if now_in is not (rule_id in kept):
+        if now_in:
+            kept.add(rule_id)
+        else:
+            kept.discard(rule_id)
+        moved.append(rule_id)
 
 
 def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
@@ -1395,6 +1465,9 @@ def _check_references(rule_list: Sequence[models.RuleBase]) -> None:
                 for child in rule.rules
                 if child not in by_id
             )
+        confirm = confirming.confirm_of(rule)
+        if confirm is not None and (confirm not in by_id or confirm == rule.id):
+            problems.append(f"rule {rule.id!r}: slow.confirm names no other rule {confirm!r}")
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
 
     def visit(rule_id: str, path: list[str]) -> None:

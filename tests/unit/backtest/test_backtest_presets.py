@@ -95,6 +95,21 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "memory-trend",
         "memory-slow-leak",
     }
+    # No request latency bound: latency-up's slow tier judges alone (round 11), and with it
+    # bound, requests-slower confirms it.
+    alone = by_id["latency-up"]
+    assert isinstance(alone, models.RegressionRule)
+    assert alone.slow is not None
+    assert alone.slow.confirm is None
+    witnessed = models.PresetUse(
+        preset="web-service", signals={"health": "p-health", "latency": "p-latency"}
+    )
+    rules_with, _ = expanding.expand(witnessed, index=0, probes=_probes(), taken=set())
+    (confirmed_slow,) = [r for r in rules_with if r.id == "web-service.latency-up"]
+    assert isinstance(confirmed_slow, models.RegressionRule)
+    assert confirmed_slow.slow is not None
+    assert confirmed_slow.slow.confirm == "web-service.requests-slower"
+    assert "web-service.requests-slower" in {r.id for r in rules_with}
     trend = by_id["memory-trend"]
     assert isinstance(trend, models.TrendRule)
     assert (trend.probe, trend.within, trend.min_rate) == ("p-memory", 4 * 3600.0, 3.0)

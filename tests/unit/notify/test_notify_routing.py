@@ -201,7 +201,9 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
             "request-errors-over-ceiling",
         )
     }
-    assert quiet == oom | repeats | stalls | units | sparse | rising | sustained
+    # requests-slower (web) only confirms latency-up's slow tier (latency-up warns itself)
+    confirms = {"web-service.requests-slower"}
+    assert quiet == oom | repeats | stalls | units | sparse | rising | sustained | confirms
     assert {
         "web-service.oom-kill",
         "web-service.oom-took-service-down",
@@ -219,4 +221,5 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         "web-service.app-errors-up",
         "web-service.unit-took-requests-down",
         "web-service.request-errors-sustained",
+        "web-service.latency-up",
     } <= {r.id for r in config.rules if r.notify}

@@ -381,6 +381,13 @@ class RegressionTier(Model):
         description="The slow tier's share of the rule's alpha (the fast tier keeps the rest: "
         "its test from the upgrade keeps 3/4 of alpha, its late starts get what is left)",
     )
+    confirm: str | None = Field(
+        default=None,
+        description="A rule (its id) that must fire too (warning or worse, or have no data) "
+        "for this tier alone to take the rule's severity; otherwise its crossing only warns "
+        "(the fast tier always decides alone). For a proxy whose small changes can be its "
+        "own: a health check's latency confirmed by the requests' (rollsafe.judge.confirming)",
+    )
 
 
 class RegressionRule(RuleBase):

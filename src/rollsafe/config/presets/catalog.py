@@ -13,7 +13,8 @@ Definition files (``<name>.yaml``)::
     signals:   {<signal>: {required: bool, kinds: [probe kinds] (absent: any source), means}}
     params:    {<param>: {default: number or string, why: text}}
     rules:     [rule mappings as in rollsafe.yaml; "$signal" / "$param" placeholders;
-                optional `needs: [signals]`: kept only when these are bound too]
+                optional `needs: [signals]`: kept only when these are bound too; a
+                regression's `slow.confirm` names a rule of the preset]
 
 A placeholder that is a whole value (``probe: $health``, ``consecutive: $down_checks``)
 takes the bound probe name or the parameter's value with its type; inside longer text it is
@@ -72,6 +73,13 @@ class PresetRule:
     id: str
     body: Mapping[str, Any]
     needs: tuple[str, ...] = ()  # signals it does not read but is kept only with
+
+    @property
+    def confirm(self) -> str | None:
+        """The rule a regression rule's slow tier needs to confirm it (``slow.confirm``)."""
+        slow = self.body.get("slow")
+        found = slow.get("confirm") if isinstance(slow, Mapping) else None
+        return found if isinstance(found, str) else None
 
     @property
     def children(self) -> tuple[str, ...]:
@@ -178,6 +186,8 @@ def _parse(file: str, data: Any) -> Preset:
     for rule in rules:
         if set(rule.children) - ids:
             raise broken(f"rule {rule.id} lists rules that are not in the preset")
+        if rule.confirm is not None and (rule.confirm not in ids or rule.confirm == rule.id):
+            raise broken(f"rule {rule.id}: slow.confirm must name another rule of the preset")
     return Preset(
         name=name,
         summary=" ".join(str(data.get("summary", "")).split()),

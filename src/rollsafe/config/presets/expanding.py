@@ -12,7 +12,8 @@ What is left out, on purpose, instead of failing:
 * a rule reading a signal the entry does not bind (optional signals: bind only what you have);
 * a rule listed in ``exclude``;
 * a composite that no longer has enough rules (``all``: every listed rule must be kept;
-  ``any``: one; ``at_least``: ``count``), others keep the rules that are left.
+  ``any``: one; ``at_least``: ``count``), others keep the rules that are left;
+* a regression rule's ``slow.confirm`` naming a rule left out: that slow tier judges alone.
 
 ``problems`` reports mistakes with their line for ``loading``; ``apply`` expands a validated
 configuration (and is idempotent: applying twice adds nothing the second time).
@@ -97,6 +98,13 @@ def expand(
         raw["targets"] = use.targets.model_dump()
         if rule.children:
             raw["rules"] = [f"{prefix}.{child}" for child in rule.children if child in kept]
+        if rule.confirm is not None:
+            # A slow tier confirmed by a rule left out (its signal not bound) judges alone.
+            slow = dict(raw["slow"])
+            slow.pop("confirm")
+            if rule.confirm in kept:
+                slow["confirm"] = f"{prefix}.{rule.confirm}"
+            raw["slow"] = slow
         if rule_id in taken:
             found.append(
                 (
