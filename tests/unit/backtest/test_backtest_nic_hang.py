@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rollsafe.backtest import recordings, replaying
+import replayed
+
+from rollsafe.backtest import recordings
 from rollsafe.config import models
 from rollsafe.config import presets as preset_catalog
-from rollsafe.domain import verdicts
 
-START = 1_700_000_000.0
+START = replayed.START
 UPGRADE = 3600.0
 END = 7200.0
 
@@ -110,16 +111,7 @@ def _recording(
 
 
 def _decided(preset: str, recording: recordings.Recording) -> list[tuple[float, str, str]]:
-    replayed = replaying.replay(_config(preset), recording)
-    return [
-        (d.time - START, d.rule.removeprefix(f"{preset}."), d.severity.label)
-        for d in replayed.decisions
-        if d.severity is not verdicts.Severity.OK
-    ]
-
-
-def _criticals(decided: list[tuple[float, str, str]]) -> list[tuple[float, str]]:
-    return [(t, rule) for t, rule, severity in decided if severity == "critical"]
+    return replayed.decided(_config(preset), preset, recording)
 
 
 def _outage(at: float, seconds: float) -> set[float]:
@@ -134,7 +126,7 @@ def test_a_transmit_timeout_while_the_checks_fail_rolls_back_at_once() -> None:
     decided = _decided(
         "web-service", _recording(kernel=[(at, WATCHDOG)], refused=_outage(at - 5, 25))
     )
-    criticals = _criticals(decided)
+    criticals = replayed.criticals(decided)
     assert [rule for _, rule in criticals] == ["nic-hang-took-service-down"]
     assert at < criticals[0][0] <= at + 30
 
@@ -144,7 +136,7 @@ def test_an_e1000e_unit_hang_while_the_database_port_refuses_rolls_back() -> Non
     at = UPGRADE + 700
     kernel = [(at + 2.0 * k, UNIT_HANG) for k in range(15)] + [(at + 31, RESET)]
     decided = _decided("database-host", _recording(kernel=kernel, refused=_outage(at, 30)))
-    criticals = _criticals(decided)
+    criticals = replayed.criticals(decided)
     assert [rule for _, rule in criticals] == ["nic-hang-took-service-down"]
     assert at < criticals[0][0] <= at + 30
 
@@ -152,21 +144,21 @@ def test_an_e1000e_unit_hang_while_the_database_port_refuses_rolls_back() -> Non
 def test_a_lone_hang_warns_and_a_second_within_half_an_hour_rolls_back() -> None:
     at = UPGRADE + 600
     once = _decided("web-service", _recording(kernel=[(at, WATCHDOG)]))
-    assert _criticals(once) == []
+    assert replayed.criticals(once) == []
     assert any(rule == "nic-hang" and severity == "warning" for _, rule, severity in once)
     twice = _decided("web-service", _recording(kernel=[(at, WATCHDOG), (at + 1200, WATCHDOG)]))
-    assert [rule for _, rule in _criticals(twice)] == ["nic-hangs"]
-    assert at + 1200 <= _criticals(twice)[0][0] <= at + 1200 + 15
+    assert [rule for _, rule in replayed.criticals(twice)] == ["nic-hangs"]
+    assert at + 1200 <= replayed.criticals(twice)[0][0] <= at + 1200 + 15
     # 35 minutes apart: two hangs, each alone in its half hour.
     apart = _decided("web-service", _recording(kernel=[(at, WATCHDOG), (at + 2100, WATCHDOG)]))
-    assert _criticals(apart) == []
+    assert replayed.criticals(apart) == []
 
 
 def test_checks_failing_minutes_from_the_hang_do_not_corroborate_it() -> None:
     at = UPGRADE + 1200
     for outage in (_outage(at - 300, 20), _outage(at + 240, 20)):
         decided = _decided("web-service", _recording(kernel=[(at, WATCHDOG)], refused=outage))
-        assert _criticals(decided) == []
+        assert replayed.criticals(decided) == []
 
 
 def test_a_link_flap_with_checks_failing_is_no_hang() -> None:
@@ -174,7 +166,7 @@ def test_a_link_flap_with_checks_failing_is_no_hang() -> None:
     # counted, so nothing warns of one and nothing rolls back.
     at = UPGRADE + 900
     decided = _decided("web-service", _recording(kernel=[(at, LINK_FLAP)], refused=_outage(at, 20)))
-    assert _criticals(decided) == []
+    assert replayed.criticals(decided) == []
     assert not any(rule.startswith("nic-") for _, rule, _ in decided)
 
 
@@ -188,7 +180,7 @@ def test_an_adapter_reset_as_the_upgraded_host_boots_is_no_rollback() -> None:
             kernel=[(boot, RESET)], refused=_outage(UPGRADE - 130, 120), started=UPGRADE - 180
         ),
     )
-    assert _criticals(decided) == []
+    assert replayed.criticals(decided) == []
     assert any(rule == "nic-hang" for _, rule, _ in decided)
 
 
