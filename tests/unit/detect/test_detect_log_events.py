@@ -1313,6 +1313,17 @@ NIC_HANG_CASES: list[tuple[str, str, list[str], int, int]] = [
         1,
     ),
     (
+        "nic_hang",  # 2.6.18: the watchdog's wording before multiqueue (no queue number)
+        "https://lore.kernel.org/lkml/453BBC9E.4040300@google.com/",
+        [
+            "Oct 21 18:48:34 localhost kernel:   next_to_watch.status <0>",
+            "Oct 21 18:48:35 localhost kernel: NETDEV WATCHDOG: eth0: transmit timed out",
+            "Oct 21 18:48:36 localhost kernel: e1000: eth0: e1000_watchdog: NIC Link ",
+        ],
+        1,
+        1,
+    ),
+    (
         "nic_hang",  # 6.x: the device first, the CPU and the time in ms (an r8125 driver)
         "https://github.com/csrutil/OpenWrt-NIC-Drivers/issues/11",
         [

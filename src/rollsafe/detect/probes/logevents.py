@@ -295,7 +295,8 @@ PRESETS: dict[str, EventSpec] = {
     # One event per hang of a network adapter's transmit path, as the kernel and the drivers
     # report it: the stack's transmit watchdog (``NETDEV WATCHDOG: eth0 (igb): transmit queue
     # 0 timed out``; 6.x: ``eth4: NETDEV WATCHDOG: CPU: 3: transmit queue 0 timed out 5010
-    # ms``), Intel's drivers finding the hang themselves (e1000e's ``Detected Hardware Unit
+    # ms``; older kernels, before multiqueue (2.6.18): ``NETDEV WATCHDOG: eth0: transmit timed
+    # out``), Intel's drivers finding the hang themselves (e1000e's ``Detected Hardware Unit
     # Hang:``, e1000/igb/ixgbe's ``Detected Tx Unit Hang``, ixgbe's ``tx hang N detected on
     # queue Q, resetting adapter``, i40e's ``tx_timeout recovery level N``), the reset that
     # follows (e1000e's ``Reset adapter unexpectedly``, ixgbe's ``initiating reset due to tx
@@ -312,7 +313,7 @@ PRESETS: dict[str, EventSpec] = {
         name="nic_hang",
         cues=(
             _cue(
-                r"\bNETDEV WATCHDOG: .{0,120}?\btransmit queue \d+ timed out\b",
+                r"\bNETDEV WATCHDOG: .{0,120}?\btransmit (?:queue \d+ )?timed out\b",
                 needles=("netdev watchdog",),
             ),
             _cue(r"\bDetected (?:Hardware|Tx) Unit Hang\b", needles=("unit hang",)),
