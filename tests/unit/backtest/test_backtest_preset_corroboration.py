@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rollsafe.backtest import recordings, replaying
+import replayed
+
+from rollsafe.backtest import recordings
 from rollsafe.config import models
 from rollsafe.config import presets as preset_catalog
-from rollsafe.domain import verdicts
 
-START = 1_700_000_000.0
+START = replayed.START
 UPGRADE = 3600.0
 END = 7200.0
 
@@ -120,16 +121,7 @@ def _recording(
 
 
 def _decided(preset: str, recording: recordings.Recording) -> list[tuple[float, str, str]]:
-    replayed = replaying.replay(_config(preset), recording)
-    return [
-        (d.time - START, d.rule.removeprefix(f"{preset}."), d.severity.label)
-        for d in replayed.decisions
-        if d.severity is not verdicts.Severity.OK
-    ]
-
-
-def _criticals(decided: list[tuple[float, str, str]]) -> list[tuple[float, str]]:
-    return [(t, rule) for t, rule, severity in decided if severity == "critical"]
+    return replayed.decided(_config(preset), preset, recording)
 
 
 def test_a_first_soft_lockup_that_slowed_the_health_checks_rolls_back_at_once() -> None:
@@ -138,17 +130,17 @@ def test_a_first_soft_lockup_that_slowed_the_health_checks_rolls_back_at_once() 
     slow = {at - 17: 2.0, at - 7: 3.0, at + 3: 4.0}
     decided = _decided("web-service", _recording(kernel=[(at, SOFT_LOCKUP)], slow=slow))
     # Rolled back at the log probe's first look after the report (every 15 s).
-    assert _criticals(decided) == [(4005.0, "stall-hurt-service")]
+    assert replayed.criticals(decided) == [(4005.0, "stall-hurt-service")]
 
 
 def test_a_lone_soft_lockup_with_the_service_answering_as_before_only_warns() -> None:
     at = UPGRADE + 400
     decided = _decided("web-service", _recording(kernel=[(at, SOFT_LOCKUP)]))
-    assert _criticals(decided) == []
+    assert replayed.criticals(decided) == []
     assert (4005.0, "lockup", "warning") in decided
     # ... and a second stall within 30 minutes still rolls back, harm or not.
     again = _decided("web-service", _recording(kernel=[(at, SOFT_LOCKUP), (at + 600, SOFT_LOCKUP)]))
-    assert _criticals(again) == [(4605.0, "lockups")]
+    assert replayed.criticals(again) == [(4605.0, "lockups")]
 
 
 def test_a_first_hung_task_while_the_health_checks_crawl_rolls_back_at_once() -> None:
@@ -156,7 +148,7 @@ def test_a_first_hung_task_while_the_health_checks_crawl_rolls_back_at_once() ->
     at = UPGRADE + 480
     slow = {at - 10 * k - 7: 3.0 for k in range(6)}
     decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], slow=slow))
-    assert _criticals(decided) == [(4080.0, "stall-hurt-service")]
+    assert replayed.criticals(decided) == [(4080.0, "stall-hurt-service")]
 
 
 def test_a_hung_task_beside_refused_checks_or_one_slow_check_only_warns() -> None:
@@ -169,7 +161,7 @@ def test_a_hung_task_beside_refused_checks_or_one_slow_check_only_warns() -> Non
     paused = _recording(kernel=[(at, HUNG_TASK)], slow={at - 17: 0.48})
     for recording in (refused, paused):
         decided = _decided("web-service", recording)
-        assert _criticals(decided) == []
+        assert replayed.criticals(decided) == []
         assert (4080.0, "lockup", "warning") in decided
 
 
@@ -179,7 +171,7 @@ def test_a_slowdown_long_before_or_after_the_stall_does_not_corroborate_it() -> 
     slow_after = {at + 300 + 10 * k: 3.0 for k in range(3)}
     for slow in (slow_before, slow_after):
         decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], slow=slow))
-        assert _criticals(decided) == []
+        assert replayed.criticals(decided) == []
 
 
 def test_a_first_hung_task_on_a_database_whose_query_p99_jumped_rolls_back_at_once() -> None:
@@ -188,10 +180,10 @@ def test_a_first_hung_task_on_a_database_whose_query_p99_jumped_rolls_back_at_on
     at = UPGRADE + 1800
     p99 = {at - 105: 0.25, at - 75: 0.25, at - 45: 0.25, at - 15: 0.25}
     decided = _decided("database-host", _recording(kernel=[(at, HUNG_WRITEBACK)], p99=p99))
-    assert _criticals(decided) == [(5400.0, "stall-hurt-service")]
+    assert replayed.criticals(decided) == [(5400.0, "stall-hurt-service")]
     # The same report with the queries as fast as before only warns.
     calm = _decided("database-host", _recording(kernel=[(at, HUNG_WRITEBACK)]))
-    assert _criticals(calm) == []
+    assert replayed.criticals(calm) == []
     assert (5400.0, "lockup", "warning") in calm
 
 
@@ -222,11 +214,11 @@ def test_a_stall_before_any_upgrade_or_beside_checks_always_that_slow_only_warns
     early = 2400.0
     slow = {early - 10 * k - 7: 3.0 for k in range(6)}
     before = _recording(kernel=[(early, HUNG_TASK)], slow=slow)
-    assert _criticals(_decided("web-service", before)) == []
+    assert replayed.criticals(_decided("web-service", before)) == []
     # A health check that always takes 1.5 s, before the upgrade as after it, is the
     # service's normal, not harm done by the stall.
     always = {3.0 + 10 * k: 1.5 for k in range(720)}
     at = UPGRADE + 480
     decided = _decided("web-service", _recording(kernel=[(at, HUNG_TASK)], slow=always))
-    assert _criticals(decided) == []
+    assert replayed.criticals(decided) == []
     assert (4080.0, "lockup", "warning") in decided

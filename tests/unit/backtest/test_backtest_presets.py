@@ -33,6 +33,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "latency": "promql",
     "saturation": "promql",
     "kernel_bugs": "log",
+    "nic_hangs": "log",
     "lockups": "log",
     "segfaults": "log",
     "db_crashes": "log",

@@ -1269,6 +1269,151 @@ DB_CRASH_CASES: list[tuple[str, str, list[str], int, int]] = [
 ]
 CASES += DB_CRASH_CASES
 
+# A network adapter's transmit path hung: one event per hang, however many lines and reports.
+NIC_HANG_CASES: list[tuple[str, str, list[str], int, int]] = [
+    (
+        "nic_hang",  # e1000e reports the hang every 2 s while it lasts: one hang
+        "https://github.com/gislab-npo/gislab/issues/407",
+        [
+            "[ 9327.470501] e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:",
+            "[ 9327.470501]   TDH                  <13>",
+            "[ 9327.470501]   TDT                  <88>",
+            "[ 9327.470501] PCI Status             <10>",
+            "[ 9329.469310] e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:",
+            "[ 9329.469310]   TDH                  <13>",
+        ],
+        1,
+        2,
+    ),
+    (
+        "nic_hang",  # syslog: the report, then the driver resetting the adapter
+        "https://lore.kernel.org/netdev/1623942.pXzBnfQ100@rocinante.m.i2n/",
+        [
+            "kernel: e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:",
+            "kernel:  TDH                  <5f>",
+            "kernel: PCI Status             <10>",
+            "kernel: e1000e 0000:00:19.0 eth0: Reset adapter unexpectedly",
+        ],
+        1,
+        2,
+    ),
+    (
+        "nic_hang",  # 3.14: the transmit watchdog's WARNING, igb, queue 5
+        "https://github.com/multipath-tcp/mptcp/issues/61",
+        [
+            "Oct 15 19:26:35 11008211 kernel: ------------[ cut here ]------------",
+            "Oct 15 19:26:35 11008211 kernel: WARNING: CPU: 6 PID: 0 at "
+            "net/sched/sch_generic.c:264 dev_watchdog+0x154/0x20a()",
+            "Oct 15 19:26:35 11008211 kernel: NETDEV WATCHDOG: eth2 (igb): transmit queue 5 "
+            "timed out",
+            "Oct 15 19:26:35 11008211 kernel: CPU: 6 PID: 0 Comm: swapper/6 Tainted: GF"
+            "            3.14.19+ #3",
+        ],
+        1,
+        1,
+    ),
+    (
+        "nic_hang",  # 2.6.18: the watchdog's wording before multiqueue (no queue number)
+        "https://lore.kernel.org/lkml/453BBC9E.4040300@google.com/",
+        [
+            "Oct 21 18:48:34 localhost kernel:   next_to_watch.status <0>",
+            "Oct 21 18:48:35 localhost kernel: NETDEV WATCHDOG: eth0: transmit timed out",
+            "Oct 21 18:48:36 localhost kernel: e1000: eth0: e1000_watchdog: NIC Link ",
+        ],
+        1,
+        1,
+    ),
+    (
+        "nic_hang",  # 6.x: the device first, the CPU and the time in ms (an r8125 driver)
+        "https://github.com/csrutil/OpenWrt-NIC-Drivers/issues/11",
+        [
+            "[ 1356.296930] r8125 0000:22:04.0 eth4: NETDEV WATCHDOG: CPU: 3: transmit queue 0 "
+            "timed out 5010 ms",
+            "[ 1356.350008] r8125 0000:22:04.0 eth4: rtl_rxtx_empty_cond == 0 (loop: 42, delay: "
+            "100).",
+        ],
+        1,
+        1,
+    ),
+    (
+        "nic_hang",  # r8168: the watchdog, then the driver's own reset
+        "https://github.com/mtorromeo/r8168/issues/64",
+        [
+            "Mar 25 17:40:05 h1 kernel: r8168 0000:05:00.0 nic1: NETDEV WATCHDOG: CPU: 2: "
+            "transmit queue 0 timed out 6464 ms",
+            "Mar 25 17:40:05 h1 kernel: r8168 0000:05:00.0 nic1: Transmit timeout reset Device!",
+        ],
+        1,
+        2,
+    ),
+    (
+        "nic_hang",  # 6.10 (mtk_eth_soc): no CPU in the watchdog's line; the link up is none
+        "https://github.com/frank-w/BPI-Router-Linux/issues/216",
+        [
+            "Aug 30 13:32:54 eth0: Link is Up - 10Gbps/Full",
+            "Aug 30 13:32:59 eth0: NETDEV WATCHDOG: transmit queue 4 timed out",
+        ],
+        1,
+        1,
+    ),
+    (
+        "nic_hang",  # igb finds the hang itself, every 2 s; the link up before it is none
+        "https://github.com/Avnu/OpenAvnu/issues/210",
+        [
+            "May  6 19:48:34 workstation kernel: [   82.771627] igb: eth0 NIC Link is Up 1000 "
+            "Mbps Full Duplex, Flow Control: RX/TX",
+            "May  6 19:48:46 workstation kernel: [   95.178723] igb 0000:09:00.0: Detected Tx "
+            "Unit Hang",
+            "May  6 19:48:46 workstation kernel: [   95.178723]   Tx Queue             <1>",
+            "May  6 19:48:48 workstation kernel: [   97.178643] igb 0000:09:00.0: Detected Tx "
+            "Unit Hang",
+        ],
+        1,
+        2,
+    ),
+    (
+        "nic_hang",  # ixgbe: the hang, its decision to reset, the reset: one hang
+        "https://lore.kernel.org/netdev/d33f0ab4-4dc4-49cd-bbd0-055f58dd6758@hetzner-cloud.de/",
+        [
+            "ixgbe 0000:01:00.1 ixgbe-x520-2: Detected Tx Unit Hang (XDP)",
+            "  Tx Queue             <4>",
+            "ixgbe 0000:01:00.1 ixgbe-x520-2: tx hang 19 detected on queue 4, resetting adapter",
+            "ixgbe 0000:01:00.1 ixgbe-x520-2: initiating reset due to tx timeout",
+            "ixgbe 0000:01:00.1 ixgbe-x520-2: Reset adapter",
+        ],
+        1,
+        4,
+    ),
+    (
+        "nic_hang",  # i40e's recovery from a transmit timeout; the link's flap after it is none
+        "https://github.com/appneta/tcpreplay/issues/183",
+        [
+            "Jun  3 09:03:26 x710sbprobe kernel: i40e 0000:08:00.1: eth9: tx_timeout recovery "
+            "level 1",
+            "Jun  3 09:03:27 x710sbprobe kernel: i40e 0000:08:00.1: eth9: NIC Link is Up 10 Gbps "
+            "Full Duplex, Flow Control: None",
+            "Jun  3 09:03:27 x710sbprobe kernel: i40e 0000:08:00.1: eth9: NIC Link is Down",
+        ],
+        1,
+        1,
+    ),
+    (
+        "nic_hang",  # ixgbe resetting after a link loss with frames queued: no hang
+        "https://github.com/appneta/tcpreplay/issues/169",
+        [
+            "[72334.790042] ixgbe 0000:01:00.1 eth1: initiating reset to clear Tx work after "
+            "link loss",
+            "[72334.890056] ixgbe 0000:01:00.1 eth1: Reset adapter",
+            "[72335.997160] ixgbe 0000:01:00.1 eth1: initiating reset to clear Tx work after "
+            "link loss",
+            "[72335.998362] ixgbe 0000:01:00.1 eth1: Reset adapter",
+        ],
+        0,
+        0,
+    ),
+]
+CASES += NIC_HANG_CASES
+
 
 @pytest.mark.parametrize(
     ("preset", "source", "lines", "events", "matching"),
@@ -1500,6 +1645,51 @@ def test_non_fatal_kernel_bugs_seconds_apart_are_separate_events() -> None:
     live.feed([atomic, "Preemption disabled at:[<  (null)>]   (null)", atomic], time=100.0)
     live.feed([atomic], time=115.0)
     assert live.take().events == 2
+
+
+def test_nic_hangs_more_than_30_seconds_apart_are_separate_events() -> None:
+    # https://github.com/csrutil/OpenWrt-NIC-Drivers/issues/11: two r8125 ports' transmit
+    # watchdog over 9 hours, kernel times as quoted (each with its rtl_rxtx_empty_cond line).
+    # Reports 29 s apart (eth1, then eth4) are one hang of the host's network; the others,
+    # minutes to hours apart, are a hang each: 6 of 7 reports.
+    quoted = [
+        (1356.296930, "22:04.0 eth4", 3, 5010),
+        (3651.381145, "22:01.0 eth1", 0, 5010),
+        (3680.140984, "22:04.0 eth4", 3, 5160),
+        (16986.118987, "22:01.0 eth1", 0, 5290),
+        (24736.933035, "22:04.0 eth4", 3, 5540),
+        (28094.903314, "22:04.0 eth4", 3, 5110),
+        (29949.187341, "22:01.0 eth1", 0, 5010),
+    ]
+    lines = [
+        line
+        for t, dev, cpu, ms in quoted
+        for line in (
+            (
+                t,
+                f"[{t:12.6f}] r8125 0000:{dev}: NETDEV WATCHDOG: CPU: {cpu}: transmit queue 0 "
+                f"timed out {ms} ms",
+            ),
+            (
+                t + 0.05,
+                f"[{t + 0.05:12.6f}] r8125 0000:{dev}: rtl_rxtx_empty_cond == 0 (loop: "
+                "42, delay: 100).",
+            ),
+        )
+    ]
+    counter = logevents.Counter([logevents.PRESETS["nic_hang"]])
+    counter.feed_timed(lines)
+    found = counter.take()
+    assert (found.events, found.lines) == (6, 7)
+    # Live, each read's lines share its time: a hang e1000e reports every 2 s for 30 s, read
+    # every 15 s, is one event; the next, a minute later, another.
+    hang = "e1000e 0000:00:19.0 eth0: Detected Hardware Unit Hang:"
+    live = logevents.Counter([logevents.PRESETS["nic_hang"]])
+    for read in (100.0, 115.0, 130.0):
+        live.feed([hang, "  TDH                  <81>"] * 7, time=read)
+    live.feed([hang], time=190.0)
+    again = live.take()
+    assert (again.events, again.lines) == (2, 22)
 
 
 def test_a_second_oops_with_another_number_is_another_event() -> None:

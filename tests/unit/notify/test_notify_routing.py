@@ -203,7 +203,9 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     }
     # requests-slower (web) only confirms latency-up's slow tier (latency-up warns itself)
     confirms = {"web-service.requests-slower"}
-    assert quiet == oom | repeats | stalls | units | sparse | rising | sustained | confirms
+    # nic-hang-took-service-down's leaves only corroborate a hang (nic-hang warns of each)
+    nic = {f"{p}.{r}" for p in PRESETS for r in ("nic-hang-now", "failing-at-nic-hang")}
+    assert quiet == oom | repeats | stalls | units | sparse | rising | sustained | confirms | nic
     assert {
         "web-service.oom-kill",
         "web-service.oom-took-service-down",
@@ -222,4 +224,6 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
         "web-service.unit-took-requests-down",
         "web-service.request-errors-sustained",
         "web-service.latency-up",
+        *(f"{p}.{r}" for p in PRESETS for r in ("nic-hang", "nic-hangs")),
+        *(f"{p}.nic-hang-took-service-down" for p in PRESETS),
     } <= {r.id for r in config.rules if r.notify}

@@ -83,6 +83,7 @@ LogPreset = Literal[
     "oom",
     "kernel_panic",
     "kernel_bug",
+    "nic_hang",
     "lockup",
     "segfault",
     "db_crash",

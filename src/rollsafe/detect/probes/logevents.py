@@ -294,6 +294,44 @@ PRESETS: dict[str, EventSpec] = {
         within=200,
         within_s=1.0,
     ),
+    # One event per hang of a network adapter's transmit path, as the kernel and the drivers
+    # report it: the stack's transmit watchdog (``NETDEV WATCHDOG: eth0 (igb): transmit queue
+    # 0 timed out``; 6.x: ``eth4: NETDEV WATCHDOG: CPU: 3: transmit queue 0 timed out 5010
+    # ms``; older kernels, before multiqueue (2.6.18): ``NETDEV WATCHDOG: eth0: transmit timed
+    # out``), Intel's drivers finding the hang themselves (e1000e's ``Detected Hardware Unit
+    # Hang:``, e1000/igb/ixgbe's ``Detected Tx Unit Hang``, ixgbe's ``tx hang N detected on
+    # queue Q, resetting adapter``, i40e's ``tx_timeout recovery level N``), the reset that
+    # follows (e1000e's ``Reset adapter unexpectedly``, ixgbe's ``initiating reset due to tx
+    # timeout``, r8168's ``Transmit timeout reset Device!``). Repeated lines of one hang
+    # (e1000e reports it every 2 s while it lasts, the watchdog every 5 s, ixgbe one line per
+    # queue) are one event; lines more than 30 s apart are separate hangs (30 s, not less:
+    # the live probe stamps a read's lines with the read's time, 15 s apart, and a hang that
+    # lasts through two reads is still one). A plain ``Reset adapter`` (igb, ixgbe, e1000e)
+    # joins a hang reported just before it and is nothing alone: those drivers also reset
+    # after a link loss with frames still queued (ixgbe's ``initiating reset to clear Tx work
+    # after link loss``), a cable or a switch port, not the driver. ``NIC Link is Down`` or
+    # ``Up`` is never an event: a link flap, a switch rebooting, every boot.
+    "nic_hang": EventSpec(
+        name="nic_hang",
+        cues=(
+            _cue(
+                r"\bNETDEV WATCHDOG: .{0,120}?\btransmit (?:queue \d+ )?timed out\b",
+                needles=("netdev watchdog",),
+            ),
+            _cue(r"\bDetected (?:Hardware|Tx) Unit Hang\b", needles=("unit hang",)),
+            _cue(
+                r"\btx hang \d+ detected on queue \d+, resetting adapter\b",
+                needles=("tx hang",),
+            ),
+            _cue(r"\btx_timeout recovery level \d+", needles=("tx_timeout recovery",)),
+            _cue(r"\binitiating reset due to tx timeout\b", needles=("reset due to tx timeout",)),
+            _cue(r"\bReset adapter unexpectedly\b", needles=("reset adapter",)),
+            _cue(r"\bTransmit timeout reset Device\b", needles=("transmit timeout reset",)),
+            _cue(r"\bReset adapter\b", joins_only=True, needles=("reset adapter",)),
+        ),
+        within=2000,  # the watchdog's WARNING carries a module list and a call trace
+        within_s=30.0,
+    ),
     # One event per report: the kernel repeats a soft lockup or hung task report while the
     # condition lasts, and each report is counted.
     "lockup": EventSpec(

@@ -43,6 +43,8 @@ followed, before the next observation, by more writes than the old size is not n
 Presets (their cues and grouping: ``logevents.PRESETS``; docs/configuration.md lists them):
 ``oom``, ``kernel_panic`` (panics, oops, BUG, kernel GPF), ``kernel_bug`` (the kernel's
 non-fatal BUG reports: scheduling while atomic, bad page state, KASAN, list corruption),
+``nic_hang`` (a network adapter's transmit path hung: the transmit watchdog, a driver's unit
+hang report, the reset that follows it; never a link going down or up),
 ``lockup`` (soft and hard lockups, workqueue lockups, hung tasks, RCU stalls), ``segfault``
 (process crashes: segfault, traps, systemd-coredump),
 ``db_crash`` (a database server's own crash reports: PostgreSQL, MySQL/MariaDB, MongoDB,
