@@ -96,9 +96,10 @@ def _day(peak: float, low: float, *, peak_h: float) -> Curve:
     )
 
 
-def _above(curve: Curve, level: float, value: Curve, base: Curve) -> Curve:
-    """``value`` while ``curve`` is above ``level``, ``base`` otherwise."""
-    return lambda t: value(t) if curve(t) > level else base(t)
+def _above(curve: Curve, level: float, value: Curve, base: Curve, *, since: float = UP) -> Curve:
+    """``value`` while ``curve`` is above ``level`` from ``since`` on (the upgrade), ``base``
+    otherwise."""
+    return lambda t: value(t) if t >= since and curve(t) > level else base(t)
 
 
 def _when(t: float) -> dt.datetime:
@@ -1658,7 +1659,7 @@ def _real_faults(shared: _Shared) -> list[Scenario]:
 
     # -- errors only while the real traffic is high (ELB day 2).
     day2 = _elb_day(shared, 2, 30.0)
-    first = peak_start(day2, 2 * HOUR, 20 * HOUR)
+    first = peak_start(day2, UP + 60, 20 * HOUR)
     add(
         Scenario(
             "fault-errors-at-real-peak-elb-day2",
@@ -1682,7 +1683,8 @@ def _real_faults(shared: _Shared) -> list[Scenario]:
     )
     # -- p99 only at the real peak (ELB day 4).
     day4 = _elb_day(shared, 4, 30.0)
-    first4 = peak_start(day4, 2 * HOUR, 20 * HOUR)
+    first4 = peak_start(day4, UP + 60, 20 * HOUR)
+    slower = _above(day4, busy, const(6.0), const(1.0))
     add(
         Scenario(
             "fault-p99-at-real-peak-elb-day4",
@@ -1695,7 +1697,7 @@ def _real_faults(shared: _Shared) -> list[Scenario]:
                 Host(
                     "web-1",
                     traffic=day4,
-                    p99=lambda t: (0.18 + 0.003 * day4(t)) * (6.0 if day4(t) > busy else 1.0),
+                    p99=lambda t: (0.18 + 0.003 * day4(t)) * slower(t),
                     cpu=lambda t: 6.0 + 0.7 * day4(t),
                 )
             ],
@@ -1706,7 +1708,7 @@ def _real_faults(shared: _Shared) -> list[Scenario]:
     )
     # -- load shedding ejects the host at the real peak; traffic falls (ELB day 7).
     day7 = _elb_day(shared, 7, 30.0)
-    first7 = peak_start(day7, 2 * HOUR, 20 * HOUR)
+    first7 = peak_start(day7, UP + 60, 20 * HOUR)
     add(
         Scenario(
             "fault-outage-ejected-at-real-peak-elb-day7",
