@@ -44,8 +44,9 @@ its own), never tuned on. A seventh, **held-out-6** (``corpus/held_out_6.py``), 
 the same way in round 7, while others changed rules without seeing it, an eighth,
 **held-out-7** (``corpus/held_out_7.py``), in round 8, a ninth, **held-out-8**
 (``corpus/held_out_8.py``), in round 9, a tenth, **held-out-9**
-(``corpus/held_out_9.py``), in round 10, and an eleventh, **held-out-10**
-(``corpus/held_out_10.py``), in round 11.
+(``corpus/held_out_9.py``), in round 10, an eleventh, **held-out-10**
+(``corpus/held_out_10.py``), in round 11, and a twelfth, **held-out-11**
+(``corpus/held_out_11.py``), in round 12, whose web hosts also carry ``http-requests``.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -398,6 +399,30 @@ def _metrics(scenario: Scenario, host: Host, rng: random.Random) -> Iterator[Ser
     for source, values in fast.items():
         error = PROMETHEUS_DOWN if None in values else None
         yield Series(host.target, source, origin + first + 4.0, PROM_EVERY, values, error)
+    if host.role == "web" and scenario.half in REQUEST_RATE_HALVES:
+        yield _request_rate(scenario, host, first + 4.0)
+
+
+# Halves whose web hosts also carry ``http-requests`` (the probe came in round 12, with
+# held-out-11; older recordings keep their bytes, so their draws are never moved).
+REQUEST_RATE_HALVES = frozenset({"held-out-11"})
+
+
+def _request_rate(scenario: Scenario, host: Host, first: float) -> Series:
+    """``http-requests``: requests per second over 1 minute, every 30 s (what
+    ``sum(rate(http_requests_total[1m]))`` returns), counting noise on the traffic actually
+    served; drawn from a generator of its own, so the other series keep their draws."""
+    rng = random.Random(f"{scenario.name}/{host.target}/http-requests")
+    values: list[float | None] = []
+    t = first
+    while t < scenario.duration:
+        counted = max(0.0, host.traffic(t)) * 60.0
+        served = max(0.0, rng.gauss(counted, math.sqrt(counted) + 0.5))
+        gap = _in(host.gaps.get("prometheus", []), t)
+        values.append(None if gap else round(served / 60.0, 3))
+        t += PROM_EVERY
+    error = PROMETHEUS_DOWN if None in values else None
+    return Series(host.target, "http-requests", scenario.start + first, PROM_EVERY, values, error)
 
 
 def _data_checks(scenario: Scenario, host: Host) -> Iterator[observations.Observation]:
@@ -2069,6 +2094,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
             _held_out_8().real,
             _held_out_9().real,
             _held_out_10().real,
+            _held_out_11().real,
         )
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
@@ -4014,6 +4040,13 @@ def _held_out_10() -> Any:
     return held_out_10
 
 
+def _held_out_11() -> Any:
+    """corpus/held_out_11.py (round 12's half), imported when first needed, as held_out_5."""
+    import held_out_11
+
+    return held_out_11
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -4046,6 +4079,8 @@ def committed_scenarios() -> list[Scenario]:
         *_held_out_9().healthy(),
         *_held_out_10().faults(),  # corpus/held_out_10.py: round 11's half, its own seeded draws
         *_held_out_10().healthy(),
+        *_held_out_11().faults(),  # corpus/held_out_11.py: round 12's half, its own seeded draws
+        *_held_out_11().healthy(),
     ]
 
 
@@ -4121,7 +4156,9 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "recordings (corpus/held_out_9.py) were written in round 10 the same way, never tuned "
         "on; they take no position; held-out-10 recordings (corpus/held_out_10.py) were written "
         "in round 11 the same way, never tuned on nor replayed by their writer; they take no "
-        "position",
+        "position; held-out-11 recordings (corpus/held_out_11.py) were written in round 12 the "
+        "same way, never tuned on nor replayed by their writer, and their web hosts carry "
+        "http-requests too; they take no position",
         "recordings": entries,
     }
 
