@@ -832,15 +832,32 @@ def holdable(by_id: Mapping[str, models.RuleBase]) -> list[str]:
 
 
 def _one_event(rule: models.RuleBase) -> bool:
-    """True for a rule one event fires: an alert, or a threshold on one failing check."""
+    """True for a rule one event fires, whatever else its window holds: an event on the
+    upgraded host is its own, never a fleet symptom a peer's shows away.
+
+    - an alert;
+    - a threshold on one failing check (``consecutive: 1``, no ``for``, one episode);
+    - a ratio that one failing check fires (``above: 0``, ``min_samples: 1``: the share of
+      bad checks is above 0 as soon as one is bad, however many pass beside it);
+    - a rate (a count of events over ``window``) that the first event fires: one event
+      (an observation of value 1, as a log probe counts each) makes the rate at least
+      ``per / window`` (the window watched whole; a young source's is larger still), so
+      the rule fires on it when ``per / window > above``, with ``min_samples: 1`` (the
+      event's own observation enough) and no ``steady`` pace (which needs three crashes).
+      Every preset's ``above: 0`` count rule (``oom-kill-now``, ``stall-now``, the
+      database host's ``oom-kills``); not ``above: 1`` (two events), nor a rate per a
+      shorter period than its window (10 lines per minute over 5 minutes: a sustained
+      level).
+    """
     if isinstance(rule, models.AlertRule):
         return True
-    return (
-        isinstance(rule, models.ThresholdRule)
-        and rule.consecutive <= 1
-        and not rule.for_
-        and rule.episodes <= 1
-    )
+    if isinstance(rule, models.ThresholdRule):
+        return rule.consecutive <= 1 and not rule.for_ and rule.episodes <= 1
+    if isinstance(rule, models.RatioRule):
+        return rule.above <= 0 and rule.min_samples <= 1
+    if isinstance(rule, models.RateRule):
+        return rule.min_samples <= 1 and rule.steady is None and rule.above * rule.window < rule.per
+    return False
 
 
 def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...]:
