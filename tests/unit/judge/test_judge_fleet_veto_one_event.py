@@ -1,8 +1,8 @@
 """The fleet veto and the rules one event decides (round 12): a count over a window that the
 first event fires (``above: 0``, as the presets' ``oom-kill-now``, ``stall-now`` and the
-database host's ``oom-kills``), and a ratio one failing check fires, are events on the
-upgraded host, its own whatever a peer shows at the same time: never discounted inside a
-composite, never held alone. A count that needs several events stays holdable.
+database host's ``oom-kills``) is an event on the upgraded host, its own whatever a peer
+shows at the same time: never discounted inside a composite, never held alone. A count that needs several events stays holdable, and a
+failed health check stays a symptom a peer's failure explains.
 
 The fleet: web-1 and web-2 (role web), web-1 upgraded at 3600 s. Each reports every 10 s
 ``5xx`` (0.1 when well, 1.0 when failing), ``health`` (a check: status 200, or 500 when
@@ -90,30 +90,41 @@ def _web1(
     ]
 
 
-@pytest.mark.parametrize(
-    ("other", "peer_events"),
-    [(FIVES, {"oom": [5000.0]}), (CHECK_FAILED_NOW, {"health": [5000.0]})],
-    ids=["5xx-up+peer-oom", "check-failed+peer-failed-check"],
-)
-def test_a_composites_count_child_the_first_event_fires_is_never_discounted(
-    other: dict[str, Any], peer_events: Events
-) -> None:
-    """web-1: an OOM kill at 5000 s and, the same moment, its other child (5xx up, or a
-    failed health check: ``oom-took-service-down``'s shape). web-2, not upgraded, shows one
-    of the children at the same moment by chance (its own OOM kill, or one failed check).
-    Round 11 discounted the child web-2 showed and held the composite (one child left of
-    two); both are events on web-1, its own: rolled back at the first check."""
-    composite = {
-        "id": "oom-hurt",
-        "kind": "all",
-        "severity": "critical",
-        "rules": ["oom-now", other["id"]],
-    }
-    cfg = _config(OOM_NOW, other, composite)
-    web1 = _signals("web-1", fives=(5000.0, 5600.0), events={"oom": [5000.0], "health": [5000.0]})
-    got = _web1(cfg, [*web1, *_signals("web-2", events=peer_events)], "oom-hurt")
+OOM_HURT: dict[str, Any] = {
+    "id": "oom-hurt",
+    "kind": "all",
+    "severity": "critical",
+    "rules": ["oom-now", "5xx-up"],
+}
+
+
+def test_a_composites_count_child_the_first_event_fires_is_never_discounted() -> None:
+    """web-1: an OOM kill at 5000 s and its 5xx up from then on. web-2, not upgraded, had
+    an OOM kill of its own at the same moment. Round 11 discounted ``oom-now`` (web-2 shows
+    it) and held the composite, one child of two left; the kill on web-1 is web-1's own:
+    rolled back at the first check."""
+    cfg = _config(OOM_NOW, FIVES, OOM_HURT)
+    web1 = _signals("web-1", fives=(5000.0, 5600.0), events={"oom": [5000.0]})
+    got = _web1(cfg, [*web1, *_signals("web-2", events={"oom": [5000.0]})], "oom-hurt")
     assert got[0][:2] == (5000, CRITICAL)
     assert got[0][2] == {}
+
+
+def test_a_peers_failed_check_discounts_the_check_never_the_kill() -> None:
+    """``oom-took-service-down``'s shape (an OOM kill, and a failed check within a minute):
+    web-1's kill at 5000 s and its checks failing from then on; web-2 fails one check at
+    the same moment. The failed check is a symptom a blip under the whole fleet causes too:
+    discounted while web-2 shows it; the kill never is. Held at 5000 s, rolled back at
+    web-1's first failed check once web-2's has left the window (5060 s)."""
+    kill_now = {**OOM_NOW, "window": "5m", "per": "5m"}
+    hurt = {**OOM_HURT, "rules": ["oom-now", "check-failed-now"]}
+    cfg = _config(kill_now, CHECK_FAILED_NOW, hurt)
+    down = [float(t) for t in range(5000, 5300, 10)]
+    web1 = _signals("web-1", events={"oom": [5000.0], "health": down})
+    got = _web1(cfg, [*web1, *_signals("web-2", events={"health": [5000.0]})], "oom-hurt")
+    assert got[0][:2] == (5000, WARNING)
+    assert got[0][2]["discounted"] == {"check-failed-now": ["web-2"]}
+    assert got[1][:2] == (5060, CRITICAL)
 
 
 def test_a_top_level_count_the_first_event_fires_is_never_held() -> None:
