@@ -1,8 +1,9 @@
 """The fleet veto and the rules one event decides (round 12): a count over a window that the
 first event fires (``above: 0``, as the presets' ``oom-kill-now``, ``stall-now`` and the
 database host's ``oom-kills``) is an event on the upgraded host, its own whatever a peer
-shows at the same time: never discounted inside a composite, never held alone. A count that needs several events stays holdable, and a
-failed health check stays a symptom a peer's failure explains.
+shows at the same time: never discounted inside a composite, never held alone. A count
+that needs several events stays holdable, and a failed health check stays a symptom that a
+peer's failure explains.
 
 The fleet: web-1 and web-2 (role web), web-1 upgraded at 3600 s. Each reports every 10 s
 ``5xx`` (0.1 when well, 1.0 when failing), ``health`` (a check: status 200, or 500 when
