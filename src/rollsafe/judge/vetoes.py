@@ -832,15 +832,34 @@ def holdable(by_id: Mapping[str, models.RuleBase]) -> list[str]:
 
 
 def _one_event(rule: models.RuleBase) -> bool:
-    """True for a rule one event fires: an alert, or a threshold on one failing check."""
+    """True for a rule one event on the host fires, whatever else its window holds: the
+    event is the upgraded host's own, never a fleet symptom that a peer's explains away.
+
+    - an alert;
+    - a threshold on one failing check (``consecutive: 1``, no ``for``, one episode: a
+      kernel panic line);
+    - a count of events that its first event fires (round 12): one event (an observation
+      of value 1, as a log probe counts each OOM kill, stall, hang) over the whole window
+      is a rate of ``per / window`` (a young source's is higher still), so one fires it
+      when ``per / window > above``; with ``min_samples: 1`` (the event's own observation
+      is enough) and no ``steady`` pace (at least three crashes). Every ``above: 0``
+      count: the presets' ``oom-kill-now``, ``stall-now``, ``nic-hang-now``,
+      ``unit-gave-up-now``, the database host's ``oom-kills``. Not ``above: 1`` over a
+      window as long as ``per`` (two events), nor 10 lines a minute over 5 minutes (50: a
+      sustained level).
+
+    A ratio of failing health checks is not one of them, even one that one failed check
+    fires (``check-failed-now``): a failed check is a symptom, which a network blip or a
+    dependency under the whole fleet causes as well, and a peer failing at the same time
+    says it did (round 12, docs/architecture.md).
+    """
     if isinstance(rule, models.AlertRule):
         return True
-    return (
-        isinstance(rule, models.ThresholdRule)
-        and rule.consecutive <= 1
-        and not rule.for_
-        and rule.episodes <= 1
-    )
+    if isinstance(rule, models.ThresholdRule):
+        return rule.consecutive <= 1 and not rule.for_ and rule.episodes <= 1
+    if isinstance(rule, models.RateRule):
+        return rule.min_samples <= 1 and rule.steady is None and rule.above * rule.window < rule.per
+    return False
 
 
 def _reads(by_id: Mapping[str, models.RuleBase], rule_id: str) -> tuple[str, ...]:

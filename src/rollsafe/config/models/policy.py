@@ -72,9 +72,9 @@ class FleetVeto(Model):
     rules: list[str] | Literal["auto"] = Field(
         default="auto",
         description="Ids of the rules whose rollback a failing peer holds; `auto` (the "
-        "default): every critical rule it can hold; []: off. Never a rule one failing check "
-        "or one alert decides (a kernel panic is the upgraded host's), nor one that compares "
-        "with peers itself",
+        "default): every critical rule it can hold; []: off. Never a rule one failing check, "
+        "one alert or its first counted event decides (a kernel panic, an OOM kill under "
+        "`above: 0`, is the upgraded host's), nor one that compares with peers itself",
     )
     match_labels: list[str] = Field(
         default_factory=list,
