@@ -13,13 +13,17 @@ and ``judged_in_full``).
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from pathlib import Path
 from typing import Any
 
+import pytest
 from judge_helpers import CRITICAL, config, judged_in_full, obs, upgrade
 
-from rollsafe.domain import ids, observations
+from rollsafe.config import loading, models
+from rollsafe.domain import errors, ids, observations
 from rollsafe.judge import engine, volume, windows
 
 UP = 3600.0
@@ -96,3 +100,49 @@ def test_a_bucket_s_requests_are_the_mean_rate_around_it_times_its_length() -> N
     assert gate.requests(600.0, 630.0) is None  # no rate known: never thin
     assert not gate.thin(600.0, 630.0)
     assert not volume.Volume(None, 100.0).thin(60.0, 90.0)
+
+
+_FLEET = """
+targets: [{id: web-1, address: 10.0.0.11, labels: {role: web}}]
+probes:
+  - {kind: http, name: health, targets: {labels: {role: web}}, url: "http://{address}/"}
+  - {kind: promql, name: http-errors, targets: {labels: {role: web}}, url: "http://p:9090",
+     query: errors, interval: 30s}
+  - {kind: promql, name: http-requests, targets: {labels: {role: web}}, url: "http://p:9090",
+     query: requests, interval: 30s}
+presets:
+  - preset: web-service
+    targets: {labels: {role: web}}
+    signals: {health: health, error_ratio: http-errors%s}
+"""
+
+
+def _volumes(text: str, tmp_path: Path) -> dict[str, Any]:
+    path = tmp_path / "rollsafe.yaml"
+    path.write_text(text, encoding="utf-8")
+    rules = loading.load(path).config.rules
+    return {
+        r.id.removeprefix("web-service."): r.volume
+        for r in rules
+        if isinstance(r, models.RegressionRule | models.BurstRule)
+    }
+
+
+def test_the_preset_reads_the_rate_only_when_requests_is_bound(tmp_path: Path) -> None:
+    bound = _volumes(_FLEET % ", requests: http-requests", tmp_path)
+    assert bound["request-errors-up"] == models.RequestVolume(probe="http-requests")
+    assert bound["request-error-bursts"] == models.RequestVolume(probe="http-requests")
+    assert bound["latency-up"] is None  # latency is not a share of requests
+    unbound = _volumes(_FLEET % "", tmp_path)
+    assert unbound["request-errors-up"] is None
+    assert unbound["request-error-bursts"] is None
+
+
+def test_a_volume_naming_no_probe_is_refused_on_its_line(tmp_path: Path) -> None:
+    rule = {**WITH_VOLUME, "probe": "http-errors", "volume": {"probe": "http-request"}}
+    text = _FLEET.replace("presets:", f"rules: [{json.dumps(rule)}]\npresets:") % ""
+    with pytest.raises(errors.ConfigError) as refused:
+        _volumes(text, tmp_path)
+    said = " ".join(refused.value.problems)
+    assert "rules[0].volume.probe" in said
+    assert "unknown probe 'http-request'; did you mean 'http-requests'?" in said
