@@ -34,14 +34,16 @@ class Volume:
     min_requests: float
 
     def requests(self, lo: float, hi: float) -> float | None:
-        """Requests the bucket ``[lo, hi)`` rests on: the mean rate over ``(lo - (hi - lo),
-        hi]`` times ``hi - lo``; None when no rate is known there."""
+        """Requests the bucket ``[lo, hi)`` rests on: the mean rate over ``[lo - (hi - lo),
+        hi)`` times ``hi - lo``; None when no rate is known there. Half-open like the bucket:
+        a rate taken at ``hi`` itself may arrive after the bucket is folded (at ``now = hi``),
+        and the decision must not depend on the order of simultaneous observations."""
         if self.window is None:
             return None
         width = hi - lo
         rates = [
             x
-            for obs in self.window.between(lo - width, hi, closed="right")
+            for obs in self.window.between(lo - width, hi, closed="left")
             if (x := conditions.field_of(obs, "value")) is not None
         ]
         if not rates:
