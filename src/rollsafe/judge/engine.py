@@ -1181,11 +1181,7 @@ class Engine:
         self, rule: models.RegressionRule | models.BurstRule, target: ids.TargetId
     ) -> volume.Volume | None:
         """The target's request rate for a rule with ``volume`` (``rollsafe.judge.volume``)."""
-        wanted = rule.volume
-        if wanted is None:
-            return None
-        rate = self._windows.get(target, _NO_WINDOWS).get(wanted.probe)
-        return volume.Volume(rate, wanted.min_requests)
+        return volume.of(rule.volume, self._windows.get(target, _NO_WINDOWS).get)
 
     @staticmethod
     def _decision(

@@ -19,11 +19,23 @@ sample for 10 minutes, whatever the volume).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from rollsafe.config import models
 from rollsafe.judge import conditions, windows
 
-__all__ = ["Volume"]
+__all__ = ["Volume", "of"]
+
+
+def of(
+    wanted: models.RequestVolume | None, window: Callable[[str], windows.Window | None]
+) -> Volume | None:
+    """A rule's ``volume`` on one target, its rate window found by ``window`` (a probe
+    name: that target's window of it); None when the rule has none."""
+    if wanted is None:
+        return None
+    return Volume(window(wanted.probe), wanted.min_requests)
 
 
 @dataclass(frozen=True, slots=True)

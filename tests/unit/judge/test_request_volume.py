@@ -13,6 +13,7 @@ and ``judged_in_full``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -146,3 +147,34 @@ def test_a_volume_naming_no_probe_is_refused_on_its_line(tmp_path: Path) -> None
     said = " ".join(refused.value.problems)
     assert "rules[0].volume.probe" in said
     assert "unknown probe 'http-request'; did you mean 'http-requests'?" in said
+
+
+def _fleet_of_two(rule: dict[str, Any]) -> list[tuple[float, str, bool]]:
+    """web-1 upgraded, failing 2% of 40 requests/s from 600 s after; web-2 not upgraded,
+    drained to 0.2 requests/s at the same time: web-1's decisions (time, severity, held by
+    the fleet veto)."""
+    cfg = models.RollsafeConfig.model_validate(
+        {
+            "targets": [{"id": t, "labels": {"role": "web"}} for t in ("web-1", "web-2")],
+            "rules": [rule],
+            "policy": {"fleet_veto": {"rules": [rule["id"]], "wait": "0s"}},
+        }
+    )
+    items = [
+        dataclasses.replace(o, target=ids.TargetId(target))
+        for target, traffic, share in (("web-1", 40.0, 0.02), ("web-2", 0.2, 0.003))
+        for o in _series(traffic, share)
+    ]
+    items.sort(key=lambda o: (o.time, o.target, o.source))
+    return [
+        (d.time, d.severity.label, "fleet_veto" in d.evidence)
+        for d in engine.replay(cfg, items, [upgrade(UP)])
+        if d.target == "web-1"
+    ]
+
+
+def test_the_fleet_veto_reads_a_peer_s_rate_too() -> None:
+    # Without `volume` the drained peer's noisy ratio passes for the same symptom, and the
+    # veto later holds web-1's rollback; with it, the peer's buckets are no evidence either.
+    assert _fleet_of_two(ERRORS_UP) == [(4635.0, "critical", False), (6825.0, "warning", True)]
+    assert _fleet_of_two(WITH_VOLUME) == [(4635.0, "critical", False)]
