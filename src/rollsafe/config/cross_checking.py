@@ -353,6 +353,15 @@ class Checker:
                     f"unknown probe {probe!r}{hint} "
                     f"(expected {_expected_name('probes', 'probes', probes)})",
                 )
+            volume = item.get("volume")
+            rate = volume.get("probe") if isinstance(volume, dict) else None
+            if isinstance(rate, str) and rate not in probes:
+                hint = explaining.did_you_mean(rate, probes)
+                self.add(
+                    ("rules", index, "volume", "probe"),
+                    f"unknown probe {rate!r}{hint} (expected "
+                    f"{_expected_name('probes', 'probes', probes)}: the requests per second)",
+                )
 
     def _composites(self, rules: list[str]) -> None:
         graph: dict[str, list[tuple[int, int, str]]] = {}  # id -> (rule index, item, member)

@@ -80,6 +80,7 @@ from typing import Any
 from rollsafe.config import durations, models
 from rollsafe.domain import verdicts
 from rollsafe.judge import conditions, rules, sequential, windows
+from rollsafe.judge import volume as volumes
 
 __all__ = ["State", "bar", "judge", "steady_until"]
 
@@ -150,11 +151,13 @@ def judge(
     reference_end: float | None,
     floor: float | None,
     state: State,
+    volume: volumes.Volume | None = None,
 ) -> rules.Outcome:
     """The rule at ``now`` on one target: the watch is timed from the ``upgrade`` mark
     ``reference_at``; the reference ends at ``reference_end`` (the upgrade's start when one
     was marked; None: at the mark). ``floor``: the probe's interval (a bucket is never
-    shorter)."""
+    shorter). ``volume``: the target's request rate for a rule with ``volume`` (a bucket
+    resting on too few requests is neither bad nor clean, before the upgrade and after)."""
     if reference_at is None or reference_at > now:
         return _no_data(rule, "no upgrade mark yet")
     if now > reference_at + rule.watch:
@@ -181,7 +184,15 @@ def judge(
     key = (reference_at, ref_end, width, ref_span.identity)
     if state.key != key:
         state.key = key
-        _reference(rule, state, ref_span, ref_start, width, per_block=_per_block(rule, width))
+        _reference(
+            rule,
+            state,
+            ref_span,
+            ref_start,
+            width,
+            per_block=_per_block(rule, width),
+            volume=volume,
+        )
         state.restart()
     if state.level is None:
         outcome = _no_data(
@@ -203,7 +214,7 @@ def judge(
         span = window.range(lo, lo + width, closed="left")
         state.done += 1
         state.counted += len(span)
-        stat = _bucket(rule, span)
+        stat = None if volume is not None and volume.thin(lo, lo + width) else _bucket(rule, span)
         if stat is not None:  # no data: neither bad nor clean, and no burst ends here
             _fold(state, stat > state.threshold)
         if state.done % per_block == 0:
@@ -253,6 +264,7 @@ def _reference(
     width: float,
     *,
     per_block: int,
+    volume: volumes.Volume | None = None,
 ) -> None:
     """The reference's buckets: the bar a bad bucket must pass, how many buckets and blocks
     were bad."""
@@ -264,6 +276,12 @@ def _reference(
             x = conditions.field_of(obs, rule.field)
             if x is not None:
                 buckets.setdefault(int((obs.time - ref_start) // width), []).append(x)
+    if volume is not None:
+        buckets = {
+            i: found
+            for i, found in buckets.items()
+            if not volume.thin(ref_start + i * width, ref_start + (i + 1) * width)
+        }
     indices = sorted(buckets) if values else []
     stats = [_median(buckets[i]) for i in indices]
     n = len(stats)

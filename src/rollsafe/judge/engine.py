@@ -86,6 +86,7 @@ from rollsafe.judge import (
     sequential,
     trend,
     vetoes,
+    volume,
     windows,
 )
 
@@ -181,6 +182,11 @@ class Engine:
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
+            if isinstance(rule, models.RegressionRule | models.BurstRule) and rule.volume:
+                # Its request rate is read over the same span as its source (``volume``).
+                rate = rule.volume.probe
+                self._history[rate] = max(self._history.get(rate, 0.0), rules.history_needed(rule))
+                self._before[rate] = max(self._before.get(rate, 0.0), rule.before)
         # The fleet veto (``vetoes.Veto``): the rules whose rollback a failing peer holds.
         # It reads the sources under them further back than the rules do (``history``):
         # the target judged ``wait`` ago, from its own history then; and, for a rule reading
@@ -1123,6 +1129,7 @@ class Engine:
             reference_end=reference_end,
             floor=self._floors.get(rule.probe),
             state=state,
+            volume=self._volume(rule, target),
         )
 
     def _regression_outcome(
@@ -1144,6 +1151,7 @@ class Engine:
                 reference_end=self._reference_end(target, reference_at),
                 floor=floor,
                 state=state,
+                volume=self._volume(rule, target),
             )
         cohort_of_target = self._cohorts.get(target)
         # Only a canary is compared: other targets are not worth listing the fleet for.
@@ -1168,6 +1176,12 @@ class Engine:
             floor=floor,
             state=state,
         )
+
+    def _volume(
+        self, rule: models.RegressionRule | models.BurstRule, target: ids.TargetId
+    ) -> volume.Volume | None:
+        """The target's request rate for a rule with ``volume`` (``rollsafe.judge.volume``)."""
+        return volume.of(rule.volume, self._windows.get(target, _NO_WINDOWS).get)
 
     @staticmethod
     def _decision(

@@ -184,6 +184,14 @@ small and two buckets above its top are worth far less (AR(1) phi 0.7: ~200). Ev
 early`` with ``fired_start_s`` when it flagged the watch (the fleet veto then asks a peer
 the test from that time, like a late start's).
 
+**Request volume** (against self, a rule with ``volume``; ``rollsafe.judge.volume``). A
+bucket resting on fewer than ``volume.min_requests`` requests (the rate probe's mean around
+it times the bucket's length) is left out as a bucket without data, in the reference and
+after the upgrade alike: the test's guarantee is untouched (which buckets count is decided
+from the rate, never from the statistic tested), and a ratio of a handful of requests (a
+drained host: one failure in 6 requests is 17%) is no evidence. No rate known: every
+bucket counts, as without ``volume``.
+
 **Tiers** (``slow``). The margin is what healthy shifts (a busy hour, a warm-up, a daily
 cycle, canary-vs-fleet noise) stay below, so it is set at a change that size is always a
 regression: x2 latency, +1 point of errors. A smaller change can be as real (1.6x latency
@@ -308,6 +316,7 @@ from typing import Any
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
 from rollsafe.judge import conditions, rules, windows
+from rollsafe.judge import volume as volumes
 
 __all__ = [
     "LAMBDAS",
@@ -922,6 +931,9 @@ class Watch:
     # What the tiers read alike (see ``_Shared``): the fast tier's watch keeps it, the slow
     # tier reads it. Kept across restarts: it checks the window's contents itself.
     shared: _Shared | None = None
+    # Request volume (``volume`` of the rule, ``rollsafe.judge.volume``): the target's rate
+    # window as of this judgement; None: every bucket counts.
+    volume: volumes.Volume | None = None
 
     def restart(self, components: int) -> None:
         self.mixture = Mixture(components)
@@ -982,16 +994,20 @@ def _bucket_at(
     lo: float,
     hi: float,
     shared: _Shared | None,
+    *,
+    volume: volumes.Volume | None = None,
 ) -> tuple[int, _Bucket | None]:
-    """The observations in ``[lo, hi)`` and their bucket (None: none carries the field),
-    from ``shared`` when the other tier already computed them on the same contents."""
+    """The observations in ``[lo, hi)`` and their bucket (None: none carries the field, or
+    it rests on too few requests: ``volume``), from ``shared`` when the other tier already
+    computed them on the same contents."""
     if shared is not None:
         shared.check(window)
         known = shared.buckets.get((lo, hi))
         if known is not None:
             return known
     span = window.range(lo, hi, closed="left")
-    got = (len(span), _bucket(rule, span.values()))
+    thin = volume is not None and volume.thin(lo, hi)
+    got = (len(span), None if thin else _bucket(rule, span.values()))
     if shared is not None:
         shared.buckets[(lo, hi)] = got
     return got
@@ -1076,11 +1092,14 @@ def judge_self(
     reference_end: float | None = None,
     floor: float | None,
     state: Watch,
+    volume: volumes.Volume | None = None,
 ) -> rules.Outcome:
     """The rule against the target's own ``before`` period, at ``now``: the period ends at
     ``reference_end`` (where the upgrade began, when its start was marked; None: at the
     ``upgrade`` mark ``reference_at``), the watch is timed from ``reference_at``. With a
-    ``slow`` tier, both tiers' tests (module notes, "Tiers")."""
+    ``slow`` tier, both tiers' tests (module notes, "Tiers"). ``volume``: the target's
+    request rate for a rule with ``volume`` (module notes, "Request volume")."""
+    state.volume = volume
     slow_tier = rule.slow
     if slow_tier is None:
         return _judge_self_tier(
@@ -1093,6 +1112,7 @@ def judge_self(
             state=state,
         )
     fast, slow, slow_state = _tiers(rule, slow_tier, state)
+    slow_state.volume = volume
     shared = state.shared
     if shared is None:
         shared = state.shared = _Shared()
@@ -1404,7 +1424,14 @@ def _judge_self_tier(
         # A new upgrade, or late data inside the reference period: start this watch afresh.
         state.key = key
         found = _shared_reference(
-            rule, ref_span, start=ref_start, end=ref_end, width=width, key=key, shared=shared
+            rule,
+            ref_span,
+            start=ref_start,
+            end=ref_end,
+            width=width,
+            key=key,
+            shared=shared,
+            volume=state.volume,
         )
         state.reference = _self_reference(rule, found, width)
         state.restart(len(state.reference.levels) if state.reference else 1)
@@ -1502,7 +1529,7 @@ def _fold_self(
             width=width,
             shared=shared,
         )
-        count, got = _bucket_at(rule, window, lo, lo + width, shared)
+        count, got = _bucket_at(rule, window, lo, lo + width, shared, volume=state.volume)
         state.done += 1
         state.counted += count
         if got is None:
@@ -1694,6 +1721,7 @@ def _hold(
                 hi=lo,
                 width=width,
                 shared=shared,
+                volume=state.volume,
             )
     if state.cold and lo < upgrade_at + min(rule.cold_grace, rule.watch - width):
         # A cold start: held until cold_grace. These are the watch's first buckets, so no
@@ -1762,6 +1790,7 @@ def _cold_start(
     hi: float,
     width: float,
     shared: _Shared | None = None,
+    volume: volumes.Volume | None = None,
 ) -> tuple[bool, float | None]:
     """Was the signal already worse than the margin during the grace (the whole buckets in
     ``[lo, hi)``)? More than half of those with data above the lowest threshold the test
@@ -1772,7 +1801,9 @@ def _cold_start(
     stats = []
     count = max(0, round((hi - lo) / width))
     for index in range(count):
-        _, got = _bucket_at(rule, window, lo + index * width, lo + (index + 1) * width, shared)
+        _, got = _bucket_at(
+            rule, window, lo + index * width, lo + (index + 1) * width, shared, volume=volume
+        )
         if got is not None:
             stats.append(got.stat)
     if not stats:
@@ -1842,9 +1873,16 @@ def steady_until(
 
 
 def _reference_buckets(
-    rule: models.RegressionRule, span: windows.Span, start: float, end: float, width: float
+    rule: models.RegressionRule,
+    span: windows.Span,
+    start: float,
+    end: float,
+    width: float,
+    *,
+    volume: volumes.Volume | None = None,
 ) -> list[_Bucket]:
-    """The reference period's buckets, aligned to end at the upgrade (the last one is whole)."""
+    """The reference period's buckets, aligned to end at the upgrade (the last one is whole),
+    without those resting on too few requests (``volume``)."""
     count = math.floor((end - start) / width)
     first = end - count * width
     groups: list[list[observations.Observation]] = [[] for _ in range(count)]
@@ -1852,6 +1890,11 @@ def _reference_buckets(
         index = math.floor((obs.time - first) / width)
         if 0 <= index < count:
             groups[index].append(obs)
+    if volume is not None:
+        groups = [
+            [] if volume.thin(first + i * width, first + (i + 1) * width) else group
+            for i, group in enumerate(groups)
+        ]
     return [b for b in (_bucket(rule, group) for group in groups) if b is not None]
 
 
@@ -1864,13 +1907,14 @@ def _shared_reference(
     width: float,
     key: object,
     shared: _Shared | None,
+    volume: volumes.Volume | None = None,
 ) -> list[_Bucket]:
     """:func:`_reference_buckets`, or the other tier's for the same ``key`` (the mark, the
     bucket width and the range's identity: the same values, bucketed the same way)."""
     known = shared.reference if shared is not None else None
     if known is not None and known[0] == key:
         return known[1]
-    found = _reference_buckets(rule, span, start, end, width)
+    found = _reference_buckets(rule, span, start, end, width, volume=volume)
     if shared is not None:
         shared.reference = (key, found)
     return found
@@ -2415,7 +2459,7 @@ def _judge_early(
     bar = margin(rule, min(reference.levels))
     for index in range(round(offset / width)):
         lo = reference_at + index * width
-        _, got = _bucket_at(rule, window, lo, lo + width, shared)
+        _, got = _bucket_at(rule, window, lo, lo + width, shared, volume=state.volume)
         if got is None or got.stat > bar:
             early.why = "grace"  # a restart not seen, or not calm: the grace's own holds
             return early
@@ -2424,7 +2468,7 @@ def _judge_early(
     log_bar = -math.log(rule.alpha * early.share)
     for index in range(closed):
         lo = first + index * width
-        _, got = _bucket_at(rule, window, lo, lo + width, shared)
+        _, got = _bucket_at(rule, window, lo, lo + width, shared, volume=state.volume)
         if got is None:
             continue
         early.used += 1

@@ -24,7 +24,7 @@ from typing import NamedTuple, Protocol, TypeGuard
 
 from rollsafe.config import durations, models
 from rollsafe.domain import errors, ids, verdicts
-from rollsafe.judge import composites, rules, sequential, windows
+from rollsafe.judge import composites, rules, sequential, volume, windows
 
 __all__ = [
     "CHECK_FIELDS",
@@ -609,6 +609,7 @@ class Veto:
             reference_end=reference[1],
             floor=self._fleet.floor(test.probe),
             state=state,
+            volume=volume.of(test.volume, lambda source: self._fleet.window(peer, source)),
         )
         trail = state.trail or []
         return max(
@@ -757,6 +758,7 @@ class Veto:
             reference_end=reference[1],
             floor=self._fleet.floor(rule.probe),
             state=state,
+            volume=volume.of(rule.volume, lambda source: self._fleet.window(peer, source)),
         )
 
 

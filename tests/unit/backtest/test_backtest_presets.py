@@ -31,6 +31,7 @@ KIND_FOR = {  # a probe kind that can provide each signal, for expanding everyth
     "data_check": "command",
     "error_ratio": "promql",
     "latency": "promql",
+    "requests": "promql",
     "saturation": "promql",
     "kernel_bugs": "log",
     "nic_hangs": "log",

@@ -105,6 +105,7 @@ PINNED = frozenset(
         "Recipe",
         "RegressionRule",
         "RegressionTier",
+        "RequestVolume",
         "Role",
         "RolloutBudgets",
         "RolloutPlan",

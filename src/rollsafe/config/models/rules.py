@@ -390,6 +390,25 @@ class RegressionTier(Model):
     )
 
 
+class RequestVolume(Model):
+    """How many requests a regression rule's ratio rests on (``volume`` of a regression rule;
+    ``rollsafe.judge.sequential``, "Request volume").
+
+    An error ratio over a handful of requests is weak evidence: at 0.2 requests/s one failed
+    request in a 30 s bucket is a 17% ratio. With ``volume``, a bucket (before the upgrade or
+    after it) whose requests, the probe's latest rate known when the bucket ends times the
+    bucket's length, are fewer than ``min_requests`` carries no evidence, as a bucket without
+    observations; a bucket without a known rate (the probe has no data) is judged as before.
+    """
+
+    probe: str = Field(description="The probe giving the target's requests per second")
+    min_requests: float = Field(
+        default=100.0,
+        gt=0,
+        description="Requests a bucket must rest on to be evidence (rate times bucket length)",
+    )
+
+
 class RegressionRule(RuleBase):
     """After an upgrade: is the signal worse than before it (or than the baseline cohort)?
 
@@ -484,6 +503,13 @@ class RegressionRule(RuleBase):
         "min_delta: 0.02}); none: one test at the rule's margin with all of alpha",
     )
 
+    volume: RequestVolume | None = Field(
+        default=None,
+        description="Against self: the probe of the target's requests per second; a bucket "
+        "resting on fewer than `min_requests` requests is no evidence (an error ratio of a "
+        "drained host); none: every bucket counts",
+    )
+
     @model_validator(mode="after")
     def _consistent(self) -> RegressionRule:
         if self.aggregate == "ratio" and self.when is None:
@@ -494,6 +520,8 @@ class RegressionRule(RuleBase):
             raise ValueError(f"`when` is only read by aggregate `ratio`, not `{self.aggregate}`")
         if self.bucket <= 0:
             raise ValueError("bucket must be longer than 0s")
+        if self.volume is not None and self.against != "self":
+            raise ValueError("volume is read against self only, not against a cohort")
         if self.grace + self.bucket > self.watch:
             raise ValueError("watch must be longer than grace plus one bucket")
         if self.against == "self" and self.before < 2 * self.bucket:
@@ -586,6 +614,12 @@ class BurstRule(RuleBase):
     min_baseline: int = Field(default=10, ge=2, description="Reference buckets with data needed")
     alpha: float = Field(
         default=0.001, gt=0, lt=0.5, description="Bound on a false alarm over one watch"
+    )
+    volume: RequestVolume | None = Field(
+        default=None,
+        description="The probe of the target's requests per second; a bucket resting on fewer "
+        "than `min_requests` requests is neither bad nor clean (a drained host's error ratio); "
+        "none: every bucket counts",
     )
 
     @model_validator(mode="after")

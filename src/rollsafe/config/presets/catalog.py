@@ -14,7 +14,8 @@ Definition files (``<name>.yaml``)::
     params:    {<param>: {default: number or string, why: text}}
     rules:     [rule mappings as in rollsafe.yaml; "$signal" / "$param" placeholders;
                 optional `needs: [signals]`: kept only when these are bound too; a
-                regression's `slow.confirm` names a rule of the preset]
+                regression's `slow.confirm` names a rule of the preset; its `volume:
+                {probe: $signal}` is dropped when that signal is not bound]
 
 A placeholder that is a whole value (``probe: $health``, ``consecutive: $down_checks``)
 takes the bound probe name or the parameter's value with its type; inside longer text it is
@@ -80,6 +81,14 @@ class PresetRule:
         slow = self.body.get("slow")
         found = slow.get("confirm") if isinstance(slow, Mapping) else None
         return found if isinstance(found, str) else None
+
+    @property
+    def volume(self) -> str | None:
+        """The signal a regression rule's ``volume`` reads (optional: left out unbound)."""
+        found = self.body.get("volume")
+        probe = found.get("probe") if isinstance(found, Mapping) else None
+        match = _PLACEHOLDER.match(str(probe)) if probe is not None else None
+        return match.group(1) if match else None
 
     @property
     def children(self) -> tuple[str, ...]:

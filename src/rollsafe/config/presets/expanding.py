@@ -13,7 +13,8 @@ What is left out, on purpose, instead of failing:
 * a rule listed in ``exclude``;
 * a composite that no longer has enough rules (``all``: every listed rule must be kept;
   ``any``: one; ``at_least``: ``count``), others keep the rules that are left;
-* a regression rule's ``slow.confirm`` naming a rule left out: that slow tier judges alone.
+* a regression rule's ``slow.confirm`` naming a rule left out: that slow tier judges alone;
+* a regression rule's ``volume`` whose rate signal is not bound: every bucket counts.
 
 ``problems`` reports mistakes with their line for ``loading``; ``apply`` expands a validated
 configuration (and is idempotent: applying twice adds nothing the second time).
@@ -98,13 +99,7 @@ def expand(
         raw["targets"] = use.targets.model_dump()
         if rule.children:
             raw["rules"] = [f"{prefix}.{child}" for child in rule.children if child in kept]
-        if rule.confirm is not None:
-            # A slow tier confirmed by a rule left out (its signal not bound) judges alone.
-            slow = dict(raw["slow"])
-            slow.pop("confirm")
-            if rule.confirm in kept:
-                slow["confirm"] = f"{prefix}.{rule.confirm}"
-            raw["slow"] = slow
+        _optional_parts(rule, raw, kept=kept, prefix=prefix, bound=set(use.signals))
         if rule_id in taken:
             found.append(
                 (
@@ -273,6 +268,21 @@ def _param_path(
     if isinstance(field, str) and field.startswith("$") and field[1:] in use.params:
         return (*at, "params", field[1:])
     return (*at, "params") if use.params else at
+
+
+def _optional_parts(
+    rule: catalog.PresetRule, raw: dict[str, Any], *, kept: set[str], prefix: str, bound: set[str]
+) -> None:
+    """Drop from ``raw`` what reads a rule or a signal left out: a slow tier confirmed by a
+    rule left out judges alone; a ``volume`` whose rate is not bound counts every bucket."""
+    if rule.confirm is not None:
+        slow = dict(raw["slow"])
+        slow.pop("confirm")
+        if rule.confirm in kept:
+            slow["confirm"] = f"{prefix}.{rule.confirm}"
+        raw["slow"] = slow
+    if rule.volume is not None and rule.volume not in bound:
+        raw.pop("volume")
 
 
 def _kept(preset: catalog.Preset, *, bound: set[str], excluded: set[str]) -> set[str]:
