@@ -66,7 +66,7 @@ import itertools
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from rollsafe.config import models
 from rollsafe.domain import errors, ids, observations, verdicts
@@ -511,7 +511,7 @@ class Engine:
         held = settled.unmarked
         if not held:
             first = marks.first_mark(self._marks.get(target, ()), self._starts.get(target, ()))
-            if now >= first + self._slowest or _CRITICAL not in severity.values():
+            if now >= first + self._slowest or not settled.critical:
                 return  # past the first mark's checks, or nothing critical: nothing to hold
         for rule_id, decided in severity.items():
             now_held = decided is _CRITICAL and self._unmarked(target, rule_id, now)
@@ -590,7 +590,10 @@ class Engine:
                 if severity.get(composite.id) is not decided:
                     severity[composite.id] = decided
                     moved.append(composite.id)
-        if settled.confirming:
+            # A severity can only have changed among ``moved``: look again (read below).
+            settled.critical = _CRITICAL in severity.values()
+        # Nothing critical and nothing waiting: none waits now (no look at all).
+        if settled.confirming and (settled.critical or settled.unconfirmed):
             self._decide_unconfirmed(target, settled, moved, now=now)
         if settled.vetoable:
             self._decide_held(target, settled, moved, now=now)
@@ -616,9 +619,7 @@ class Engine:
     ) -> None:
         """Which of the rules the fleet veto may hold it holds now (``settled.held``)."""
         severity = settled.severity
-        if moved:  # a severity can only have changed among ``moved``: look again
-            settled.critical = _CRITICAL in severity.values()
-        if not settled.held and not settled.critical:
+        if not settled.held and not settled.critical:  # ``critical``: as ``_decide`` left it
             # Nothing critical, nothing held: nothing to hold or release (the usual case,
             # no look at all while no severity moved).
             self._holding.discard(target)
@@ -731,7 +732,8 @@ class Engine:
                     soonest = until
                 continue
             rule = leaf.rule
-            if isinstance(rule, models.TrendRule):
+            how = leaf.how
+            if how == _TREND:
                 # ``rules.decide`` of a trend rule (``rules._decide_trend``), called directly
                 # for whether the answer read the window's values (``trend.decide_reading``).
                 memo = leaf.memo
@@ -739,21 +741,21 @@ class Engine:
                 if memo is not None:
                     cache = memo.trend = memo.trend or trend.Cache()
                 decided, until, reads = trend.decide_reading(
-                    rule, per_target.get(leaf.probe), now=now, reference_at=reference, cache=cache
+                    cast("models.TrendRule", rule),  # ``how``: a trend rule's leaf
+                    per_target.get(leaf.probe),
+                    now=now,
+                    reference_at=reference,
+                    cache=cache,
                 )
                 leaf.unread = not reads
             else:
-                state = leaf.state
-                if state is None:
-                    window = per_target.get(leaf.probe)
-                    if window is not None:
-                        state = leaf.state = self._running(rule, window)
-                        leaf.watch_condition(window)
-                if isinstance(state, rules.BaselineState):
-                    decided, until = state.decide(now, reference, reference_end)
-                elif isinstance(state, rules.ThresholdState):
+                if how == _UNHELD and (window := per_target.get(leaf.probe)) is not None:
+                    how = leaf.hold(self._running(rule, window), window)
+                if how == _BASELINE:
+                    decided, until = leaf.baseline(now, reference, reference_end)
+                elif how == _THRESHOLD:
                     # OK until the next fold, as ``state.decide`` would say, far cheaper.
-                    decided, until = (_OK, math.inf) if leaf.quiet(now) else state.decide(now)
+                    decided, until = (_OK, math.inf) if leaf.quiet(now) else leaf.threshold(now)
                 else:
                     decided, until = rules.decide(
                         rule,
@@ -1299,20 +1301,38 @@ def _after(window: windows.Window | None, seen: _Watch) -> bool:
     return series.times[held - new] > seen.now
 
 
+# ``_Leaf.how``: a trend rule (``trend.decide_reading``); a leaf with no running state yet (no
+# window); one with a baseline's or a threshold's; one decided by ``rules.decide``.
+_TREND, _UNHELD, _BASELINE, _THRESHOLD, _BY_RULE = range(5)
+
+
+def _no_baseline(
+    now: float, reference_at: float | None, reference_end: float | None
+) -> tuple[verdicts.Severity, float]:
+    raise AssertionError("a leaf without a baseline's running state")  # never asked
+
+
+def _no_threshold(now: float) -> tuple[verdicts.Severity, float]:
+    raise AssertionError("a leaf without a threshold's running state")  # never asked
+
+
 class _Leaf:
     """One leaf rule as :meth:`Engine._decide` decides it on one target: ``until`` when its
     severity holds (see ``rules.decide``), its running state over its window once the
     window exists (None before; False for a kind decided by ``rules.decide``)."""
 
     __slots__ = (
+        "baseline",
         "counts",
         "fewest",
+        "how",
         "id",
         "memo",
         "probe",
         "reads_reference",
         "rule",
         "state",
+        "threshold",
         "times",
         "unread",
         "until",
@@ -1325,6 +1345,12 @@ class _Leaf:
         self.memo = memo
         self.reads_reference = isinstance(rule, models.BaselineRule | models.TrendRule)
         self.state: rules.ThresholdState | rules.BaselineState | bool | None = None
+        # How ``Engine._decide_leaves`` decides it (a tag read in place of ``isinstance``
+        # tests of the rule and its state, the hot path of a replay), and the running
+        # state's bound ``decide`` once ``hold`` gave it one.
+        self.how = _TREND if isinstance(rule, models.TrendRule) else _UNHELD
+        self.baseline = _no_baseline
+        self.threshold = _no_threshold
         self.until = -math.inf
         # The last answer read only the marks, not the window's values: until ``until`` (or
         # the next mark, which resets ``until``), what is folded in cannot change it.
@@ -1335,6 +1361,21 @@ class _Leaf:
         self.counts: list[int] | None = None
         self.times: list[float] = []
         self.fewest = 0
+
+    def hold(
+        self, state: rules.ThresholdState | rules.BaselineState | bool, window: windows.Window
+    ) -> int:
+        """Keep ``state``, the leaf's running state over ``window`` (``Engine._running``), and
+        note how it is asked (``how``, returned); a threshold watches its condition too."""
+        self.state = state
+        if isinstance(state, rules.BaselineState):
+            self.how, self.baseline = _BASELINE, state.decide
+        elif isinstance(state, rules.ThresholdState):
+            self.how, self.threshold = _THRESHOLD, state.decide
+        else:
+            self.how = _BY_RULE
+        self.watch_condition(window)
+        return self.how
 
     def watch_condition(self, window: windows.Window) -> None:
         """For a threshold rule, keep the window's prefix counts of the values meeting its

@@ -98,3 +98,27 @@ def test_a_confirm_naming_no_other_rule_is_refused() -> None:
     lonely = {**LATENCY_UP, "slow": {**LATENCY_UP["slow"], "confirm": "nowhere"}}
     with pytest.raises(errors.ConfigError, match=r"slow\.confirm names no other rule"):
         engine.Engine(config(lonely))
+
+
+def test_the_confirmation_is_looked_at_only_while_a_rule_is_critical_or_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Round 12: ``Engine._decide`` asks ``_decide_unconfirmed`` only while some severity is
+    # critical or a rule waits for its confirmation (nothing else can make one wait). The
+    # small slowdown: OK for the hour before the upgrade and the grace, then the slow tier's
+    # critical waits for the witness to the end; decisions as judged in full (``_latency_up``).
+    looked: list[float] = []
+    unconfirmed = engine.Engine._decide_unconfirmed
+
+    def counted(self: engine.Engine, *args: Any, now: float) -> None:
+        looked.append(now)
+        unconfirmed(self, *args, now=now)
+
+    monkeypatch.setattr(engine.Engine, "_decide_unconfirmed", counted)
+    decisions = _latency_up(_watch(0.085, p99_after=0.25))
+    assert [d.severity for d in decisions] == [WARNING]
+    looked_replay = [t for t in looked if t >= decisions[0].time]
+    assert looked_replay, "the waiting rule is looked at again"
+    # Nothing critical before the slow tier fired: no look at all then (every instant on
+    # main, 540 of them before the upgrade alone).
+    assert min(looked) >= decisions[0].time
