@@ -17,9 +17,11 @@ demo: $(STAMP)
 	$(BIN)/rollsafe demo
 
 ## test: install (Python packages into .venv, Debian packages the tests use), run the checks
-## (ruff, mypy --strict, import-linter), then every test
+## (ruff, mypy --strict, import-linter), then every test, one pytest-xdist worker per core
+## (a test file stays on one worker: its module fixtures are built once). WORKERS=0: one process.
+WORKERS ?= auto
 test: $(STAMP) system-deps check
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 
 ## system-deps: the Debian packages of the real components the tests start (quick when present)
 system-deps:

@@ -44,6 +44,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
         report.longrepr = f"skipped in CI, where no test of a real component may skip: {reason}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before an xdist worker sends the report to the controller
 def pytest_collectreport(report: pytest.CollectReport) -> None:
     if IN_CI and report.skipped:
         report.outcome = "failed"

@@ -1,7 +1,8 @@
 """The test suite's own guard: in CI a skip fails, and a missing machine tool fails naming it.
 
 Runs pytest in a subprocess on a small test file, with this suite's conftest hooks loaded as a
-plugin, once with ``CI=true`` and once without.
+plugin, once with ``CI=true`` and once without, and with ``CI=true`` in two pytest-xdist
+workers.
 """
 
 from __future__ import annotations
@@ -29,15 +30,27 @@ def test_needs_a_tool():
 """
 
 
-def _pytest(tmp_path: Path, *, ci: bool, path: str) -> str:
+def _pytest(tmp_path: Path, *, ci: bool, path: str, workers: int = 0) -> str:
     (tmp_path / "test_sample.py").write_text(SAMPLE)
     (tmp_path / "pytest.ini").write_text(
         "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
         "markers =\n    requires(*tools): tools\n    may_skip: allowed\n"
     )
     env = {**os.environ, "PYTHONPATH": str(TESTS), "CI": "true" if ci else "", "PATH": path}
+    parallel = ["-n", str(workers)] if workers else []
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "conftest", "-q", "-rA", "-p", "no:cacheprovider"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "conftest",
+            "-q",
+            "-rA",
+            "-p",
+            "no:cacheprovider",
+            *parallel,
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -49,6 +62,15 @@ def _pytest(tmp_path: Path, *, ci: bool, path: str) -> str:
 
 def test_in_ci_a_skip_fails_unless_marked_may_skip(tmp_path: Path) -> None:
     out = _pytest(tmp_path, ci=True, path=os.environ["PATH"])
+    assert "FAILED test_sample.py::test_skips" in out
+    assert "skipped in CI, where no test of a real component may skip: no such server here" in out
+    assert "SKIPPED [1] test_sample.py" in out  # test_may_skip
+
+
+def test_in_ci_a_skip_fails_in_xdist_workers_too(tmp_path: Path) -> None:
+    # `make test` runs the suite in pytest-xdist workers: the hooks must hold there as well.
+    out = _pytest(tmp_path, ci=True, path=os.environ["PATH"], workers=2)
+    assert "bringing up nodes" in out  # xdist started its workers
     assert "FAILED test_sample.py::test_skips" in out
     assert "skipped in CI, where no test of a real component may skip: no such server here" in out
     assert "SKIPPED [1] test_sample.py" in out  # test_may_skip
