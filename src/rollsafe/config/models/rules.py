@@ -489,6 +489,15 @@ class RegressionRule(RuleBase):
         description="Also test the reference's highest bucket (aggregate quantile, against "
         "self): a shift far above anything seen before is flagged in 2 buckets, not 3 to 5",
     )
+    sustained: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Also test this quantile of the reference against one alternative only, "
+        "'nearly every bucket exceeds it' (aggregate quantile, against self): a step that "
+        "stays is flagged a bucket sooner, bursts that come and go gain nothing; none: no "
+        "such component",
+    )
     # Set by the judge on the rules it makes for a rule's tiers (``sequential.tiers``): the
     # share of this rule's alpha its late starts get (None: the judge's default). Not
     # configuration: a tier's alpha is split so that the tiers add up to the rule's alpha.
