@@ -1490,11 +1490,12 @@ HELD_OUT_11_MISSED = {
     "fault-p99-at-real-peak-elb-day4",  # p99 x6 above a real ELB day's 80th percentile
     "fault-p99-only-at-peak-hours",  # p99 x5 above 42 requests/s, health checks fast
 }
+# Errors over few requests were rolled back (request-errors-up) until web-service read the
+# request rate (round 12, traffic: `requests`, a bucket on fewer than 100 requests is no
+# evidence; designed without seeing held-out-11, so unseen): healthy-drained-for-upgrade-
+# then-restored (0.1 requests/s for 25 min), healthy-real-elb-day7-drained-then-back (0.2
+# requests/s for 40 min), healthy-real-network-day7-canary-ramp (1% -> 100% of real traffic).
 HELD_OUT_11_FALSE_ROLLBACKS = {
-    # errors over few requests (no preset reads the request rate: request-errors-up)
-    "healthy-drained-for-upgrade-then-restored",  # drained to 0.1 requests/s for 25 min
-    "healthy-real-elb-day7-drained-then-back",  # drained to 0.2 requests/s for 40 min
-    "healthy-real-network-day7-canary-ramp",  # a canary at 1% -> 100% of real traffic
     # a load test 25 minutes after the upgrade: p99 x1.7, health 40 -> 70 ms (latency-up)
     "healthy-load-test-during-watch",
     # an unrelated unit (motd-news) failing every 10 minutes before and after the upgrade:
@@ -1504,7 +1505,12 @@ HELD_OUT_11_FALSE_ROLLBACKS = {
 HELD_OUT_11_MEASURED = _Measured(
     HELD_OUT_11,
     # Untuned (rules of 9df6978, before round 12's changes): TP 57, FP 5, FN 3, 150 s.
-    _Floors(recordings=94, tp=57, fp=5, fn=3, precision=0.919, recall=0.95, median=150.0),
+    # After round 12's first wave (designed without seeing it: request volume, the fleet
+    # veto's one-event counts, `sustained` on request-errors-up, the replay's leaf dispatch):
+    # TP 57, FP 2, FN 3, TN 38, precision 0.966, recall 0.950, median 150 s: the honest
+    # unseen figure. fault-errors-canary-on-little-traffic 410 -> 605 s (its 2-5 requests/s
+    # buckets are no evidence for request-errors-up now: request-errors-sustained catches it).
+    _Floors(recordings=94, tp=57, fp=2, fn=3, precision=0.966, recall=0.95, median=150.0),
     missed=HELD_OUT_11_MISSED,
     rolled_back=HELD_OUT_11_FALSE_ROLLBACKS,
 )
