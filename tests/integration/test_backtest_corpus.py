@@ -1489,14 +1489,18 @@ HELD_OUT_11_FALSE_ROLLBACKS = {
     "healthy-real-network-day7-canary-ramp",  # a canary at 1% -> 100% of real traffic
     # a load test 25 minutes after the upgrade: p99 x1.7, health 40 -> 70 ms (latency-up)
     "healthy-load-test-during-watch",
-    # an unrelated unit (motd-news) failing every 10 minutes before and after the upgrade:
-    # unit-failures does not compare with before the upgrade
-    "healthy-noisy-syslog-unrelated-unit",
+    # (healthy-noisy-syslog-unrelated-unit, an unrelated unit (motd-news) failing every 10
+    # minutes before and after the upgrade, was rolled back by unit-failures until it
+    # counted a unit only when it fails faster than twice its pace in the hour before the
+    # upgrade: round 12, unitpace, unit_pace_before; held-out-11 seen)
 }
 HELD_OUT_11_MEASURED = _Measured(
     HELD_OUT_11,
     # Untuned (rules of 9df6978, before round 12's changes): TP 57, FP 5, FN 3, 150 s.
-    _Floors(recordings=94, tp=57, fp=5, fn=3, precision=0.919, recall=0.95, median=150.0),
+    # Seen (held-out-11 studied): with requests bound (FP 5 -> 2, main at 76f5c0b) and
+    # unit-failures counting a unit only above twice its pace before the upgrade (unitpace:
+    # healthy-noisy-syslog-unrelated-unit spared): TP 57, FP 1, FN 3, median 150 s.
+    _Floors(recordings=94, tp=57, fp=1, fn=3, precision=0.982, recall=0.95, median=150.0),
     missed=HELD_OUT_11_MISSED,
     rolled_back=HELD_OUT_11_FALSE_ROLLBACKS,
 )
