@@ -57,6 +57,7 @@ __all__ = [
     "rate",
     "ratio",
     "reads_reference",
+    "reference_read",
     "threshold",
     "trending",
     "values_needed",
