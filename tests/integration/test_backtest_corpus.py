@@ -1498,9 +1498,10 @@ HELD_OUT_11_MISSED = {
 HELD_OUT_11_FALSE_ROLLBACKS = {
     # a load test 25 minutes after the upgrade: p99 x1.7, health 40 -> 70 ms (latency-up)
     "healthy-load-test-during-watch",
-    # an unrelated unit (motd-news) failing every 10 minutes before and after the upgrade:
-    # unit-failures does not compare with before the upgrade
-    "healthy-noisy-syslog-unrelated-unit",
+    # (healthy-noisy-syslog-unrelated-unit, an unrelated unit (motd-news) failing every 10
+    # minutes before and after the upgrade, was rolled back by unit-failures until it
+    # counted a unit only when it fails faster than twice its pace in the hour before the
+    # upgrade: round 12, unitpace, unit_pace_before; held-out-11 seen)
 }
 HELD_OUT_11_MEASURED = _Measured(
     HELD_OUT_11,
@@ -1510,7 +1511,10 @@ HELD_OUT_11_MEASURED = _Measured(
     # TP 57, FP 2, FN 3, TN 38, precision 0.966, recall 0.950, median 150 s: the honest
     # unseen figure. fault-errors-canary-on-little-traffic 410 -> 605 s (its 2-5 requests/s
     # buckets are no evidence for request-errors-up now: request-errors-sustained catches it).
-    _Floors(recordings=94, tp=57, fp=2, fn=3, precision=0.966, recall=0.95, median=150.0),
+    # Seen (held-out-11 studied): unit-failures counting a unit only above twice its pace
+    # before the upgrade (unitpace: healthy-noisy-syslog-unrelated-unit spared): TP 57, FP 1,
+    # FN 3, median 150 s.
+    _Floors(recordings=94, tp=57, fp=1, fn=3, precision=0.982, recall=0.95, median=150.0),
     missed=HELD_OUT_11_MISSED,
     rolled_back=HELD_OUT_11_FALSE_ROLLBACKS,
 )

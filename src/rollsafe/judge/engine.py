@@ -182,6 +182,8 @@ class Engine:
                 isinstance(rule, models.RegressionRule) and rule.against == "self"
             ):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
+            elif read := rules.reference_read(rule):  # a rate rule's ``unit_pace_before``
+                self._before[source] = max(self._before.get(source, 0.0), read)
             if isinstance(rule, models.RegressionRule | models.BurstRule) and rule.volume:
                 # Its request rate is read over the same span as its source (``volume``).
                 rate = rule.volume.probe
@@ -972,9 +974,10 @@ class Engine:
                 {"applies": False, "no_data": True},
             )
         elif isinstance(rule, _LEAVES):  # the common case first
-            # Only baselines and trends read the reference time: skip the search for others.
+            # Only baselines, trends and rates per unit pace read the reference time: skip the
+            # search for others.
             reference_at = reference_end = None
-            if isinstance(rule, models.BaselineRule | models.TrendRule):
+            if rules.reads_reference(rule):
                 if reference is None:
                     reference_at = self._reference(target, now)
                     reference_end = self._reference_end(target, reference_at)
@@ -1343,7 +1346,7 @@ class _Leaf:
         self.id = rule.id
         self.probe = rule.probe
         self.memo = memo
-        self.reads_reference = isinstance(rule, models.BaselineRule | models.TrendRule)
+        self.reads_reference = rules.reads_reference(rule)
         self.state: rules.ThresholdState | rules.BaselineState | bool | None = None
         # How ``Engine._decide_leaves`` decides it (a tag read in place of ``isinstance``
         # tests of the rule and its state, the hot path of a replay), and the running

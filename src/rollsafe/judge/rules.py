@@ -40,7 +40,7 @@ from typing import Any, TypeVar
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import conditions, programs, trend, units, victims, windows
+from rollsafe.judge import conditions, programs, trend, unit_pace, units, victims, windows
 
 __all__ = [
     "EPSILON",
@@ -56,6 +56,8 @@ __all__ = [
     "history_needed",
     "rate",
     "ratio",
+    "reads_reference",
+    "reference_read",
     "threshold",
     "trending",
     "values_needed",
@@ -136,7 +138,7 @@ def history_needed(rule: models.RuleBase) -> float:
     if isinstance(rule, models.ThresholdRule):
         return max(rule.for_ or 0.0, rule.within or 0.0)
     if isinstance(rule, models.RatioRule | models.RateRule | models.CohortRule):
-        return rule.window
+        return rule.window + reference_read(rule)
     if isinstance(rule, models.BaselineRule | models.TrendRule):
         return rule.window + rule.before
     if isinstance(rule, models.RegressionRule):
@@ -146,6 +148,19 @@ def history_needed(rule: models.RuleBase) -> float:
         return max(rule.watch + rule.bucket, reference)
     if isinstance(rule, models.BurstRule):
         return max(rule.watch + rule.bucket, rule.before)
+    return 0.0
+
+
+def reads_reference(rule: models.RuleBase) -> bool:
+    """True for a leaf rule that reads the period before the upgrade (a baseline, a trend, a
+    rate rule with ``unit_pace_before``): the engine hands it the ``upgrade`` mark in force."""
+    return isinstance(rule, models.BaselineRule | models.TrendRule) or reference_read(rule) > 0
+
+
+def reference_read(rule: models.RuleBase) -> float:
+    """Seconds before the upgrade a rate rule reads (its ``unit_pace_before``; 0: none)."""
+    if isinstance(rule, models.RateRule) and rule.unit_pace_before is not None:
+        return rule.unit_pace_before
     return 0.0
 
 
@@ -180,7 +195,15 @@ def evaluate_leaf(
     if isinstance(rule, models.RatioRule):
         return ratio(rule, window, now=now, memo=memo)
     if isinstance(rule, models.RateRule):
-        return rate(rule, window, now=now, floor=rate_floor, memo=memo)
+        return rate(
+            rule,
+            window,
+            now=now,
+            reference_at=reference_at,
+            reference_end=reference_end,
+            floor=rate_floor,
+            memo=memo,
+        )
     if isinstance(rule, models.TrendRule):
         return trending(rule, window, now=now, reference_at=reference_at, memo=memo)
     return baseline(
@@ -815,19 +838,85 @@ def rate(
     window: windows.Window | None,
     *,
     now: float,
+    reference_at: float | None = None,
+    reference_end: float | None = None,
     floor: float | None = None,
     memo: Memo | None = None,
 ) -> Outcome:
-    """Sum of ``value`` over the window, per ``per`` seconds, against ``above``."""
+    """Sum of ``value`` over the window, per ``per`` seconds, against ``above``; with
+    ``unit_pace_before`` and an ``upgrade`` mark in force (``reference_at``, its reference
+    ending at ``reference_end`` as a baseline's), only the failures of units failing faster
+    than before the upgrade (``judge.unit_pace``)."""
     values = _range(window, now - rule.window, now)
     first = None if window is None else window.first_value_time
     covered = _covered(now, rule.window, first, _rate_floor(rule, floor))
-    key = (values.identity, covered)
+    before = _units_before(
+        rule, window, now=now, reference_at=reference_at, reference_end=reference_end, floor=floor
+    )
+    key = (values.identity, covered, None if before is None else before.key)
     known = None if memo is None else memo.recall(key)
     if known is not None:
         return known
-    outcome = _rate(rule, values, covered)
+    outcome = _rate(rule, values, covered, before)
     return outcome if memo is None else memo.keep(key, outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class _Before:
+    """The reference period a rate rule with ``unit_pace_before`` sets each unit against:
+    its values, the seconds of it watched, its bounds."""
+
+    values: windows.Span
+    covered: float
+    start: float
+    end: float
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        return (self.values.identity, self.covered, self.start, self.end)
+
+
+def _units_before(
+    rule: models.RateRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    reference_end: float | None,
+    floor: float | None,
+) -> _Before | None:
+    """The period before the upgrade ``rule`` compares each unit's pace with; None when it
+    has no ``unit_pace_before`` or no ``upgrade`` mark is in force (every failure counts)."""
+    length = rule.unit_pace_before
+    if length is None or reference_at is None or reference_at > now:
+        return None
+    end = _end_of(reference_at, reference_end)
+    start = end - length
+    first = None if window is None else window.first_value_time
+    covered = _covered(end, length, first, min(floor or 60.0, length))
+    return _Before(_reference_values(window, start, end), covered, start, end)
+
+
+def _reference_values(window: windows.Window | None, start: float, end: float) -> windows.Span:
+    """The values of ``[start, end)``, a reference period ending at a mark: as the engine
+    pinned them there when it did, else as the window holds them."""
+    if window is None:
+        return windows.EMPTY
+    pinned = window.pinned_range(end, start=start)
+    return pinned if pinned is not None else window.range(start, end, closed="left")
+
+
+def _paced_units(
+    rule: models.RateRule, values: windows.Span, before: _Before, covered: float
+) -> unit_pace.Counted:
+    """The window's failures that count: those of units failing faster than before."""
+    return unit_pace.counted(
+        unit_pace.failures(values.values()),
+        unit_pace.failures(before.values.values()),
+        covered=covered,
+        before_covered=before.covered,
+        increase=rule.unit_pace_increase,
+    )
 
 
 def _rate_floor(rule: models.RateRule, interval: float | None) -> float:
@@ -854,14 +943,20 @@ def _rate_per_period(
     return total / covered * rule.per
 
 
-def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcome:
+def _rate(
+    rule: models.RateRule, values: windows.Span, covered: float, before: _Before | None
+) -> Outcome:
     total, counted = _sum_values(values)
     left_out: list[str] = []
     program: str | None = None
+    paced: unit_pace.Counted | None = None
     if rule.processes is not None:
         total, left_out = _guarded_total(rule.processes, values)
     elif rule.same_program:
         total, program = _busiest_program(rule, values)
+    elif before is not None:
+        paced = _paced_units(rule, values, before, covered)
+        total = paced.total
     evidence: dict[str, Any] = {
         "probe": rule.probe,
         "window_s": rule.window,
@@ -893,7 +988,34 @@ def _rate(rule: models.RateRule, values: windows.Span, covered: float) -> Outcom
             summary += f"; no program crashed{pace}"
         else:
             summary += f"; crashes of {program or 'an unnamed program'}{pace}"
+    if before is not None and paced is not None:
+        summary += _as_before(rule, paced, before, evidence)
     return Outcome(_breach_severity(rule, breached), summary, evidence)
+
+
+def _as_before(
+    rule: models.RateRule, paced: unit_pace.Counted, before: _Before, evidence: dict[str, Any]
+) -> str:
+    """Evidence and words for the units a rule with ``unit_pace_before`` left out."""
+    evidence.update(
+        unit_pace_before_s=rule.unit_pace_before,
+        unit_pace_increase=rule.unit_pace_increase,
+        reference_start=before.start,
+        reference_end=before.end,
+        reference_covered_s=before.covered,
+        units_as_before={
+            unit: {"now": number, "before": earlier}
+            for unit, (number, earlier) in paced.as_before.items()
+        },
+    )
+    if not paced.as_before:
+        return ""
+    listed = ", ".join(
+        f"{unit} ({conditions.number(number)}; {conditions.number(earlier)} in the "
+        f"{_duration(before.covered)} before the upgrade)"
+        for unit, (number, earlier) in paced.as_before.items()
+    )
+    return f"; not counted, failing no faster than before the upgrade: {listed}"
 
 
 def _busiest_program(rule: models.RateRule, values: windows.Span) -> tuple[float, str | None]:
@@ -1060,10 +1182,7 @@ def _baseline_inputs(
     current_values = ref_values = windows.EMPTY
     if window is not None:
         current_values = window.range(now - rule.window, now)
-        pinned = window.pinned_range(ref_end, start=ref_start)
-        ref_values = (
-            pinned if pinned is not None else window.range(ref_start, ref_end, closed="left")
-        )
+        ref_values = _reference_values(window, ref_start, ref_end)
     current_covered = ref_covered = 0.0
     if rule.aggregate == "rate":
         first = None if window is None else window.first_value_time
@@ -1240,7 +1359,14 @@ def decide(
         share = _ratio_share(rule, window.range(now - rule.window, now))
         return _decided(rule, share), window.steady(now, rule.window, closed="right")
     if isinstance(rule, models.RateRule):
-        return _decide_rate(rule, window, now=now, floor=rate_floor)
+        return _decide_rate(
+            rule,
+            window,
+            now=now,
+            reference_at=reference_at,
+            reference_end=reference_end,
+            floor=rate_floor,
+        )
     if isinstance(rule, models.TrendRule):
         return _decide_trend(rule, window, now=now, reference_at=reference_at, memo=memo)
     return _decide_baseline(
@@ -1304,7 +1430,13 @@ def _fresh(first: float | None, end: float, length: float) -> bool:
 
 
 def _decide_rate(
-    rule: models.RateRule, window: windows.Window | None, *, now: float, floor: float | None
+    rule: models.RateRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+    reference_end: float | None,
+    floor: float | None,
 ) -> tuple[verdicts.Severity, float]:
     values = _range(window, now - rule.window, now)
     first = None if window is None else window.first_value_time
@@ -1314,6 +1446,20 @@ def _decide_rate(
         total, _ = _guarded_total(rule.processes, values)
     elif rule.same_program:
         total, _ = _busiest_program(rule, values)
+    elif rule.unit_pace_before is not None and (
+        # Units left out only ever lower the sum: a sum within ``above`` stays so.
+        (_rate_per_period(rule, total, counted, covered) or 0.0) > rule.above
+    ):
+        before = _units_before(
+            rule,
+            window,
+            now=now,
+            reference_at=reference_at,
+            reference_end=reference_end,
+            floor=floor,
+        )
+        if before is not None:
+            total = _paced_units(rule, values, before, covered).total
     per_period = _rate_per_period(rule, total, counted, covered)
     severity = _decided(rule, None if per_period is None else per_period > rule.above)
     if window is None:

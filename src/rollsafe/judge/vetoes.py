@@ -806,7 +806,10 @@ def sources_needed(
                 "check or one alert); an event on the upgraded host is its own, never held"
             )
         elif isinstance(rule, rules.LeafRule):  # judged ``wait`` ago too
-            sources.setdefault(rule.probe, None)
+            if read := rules.reference_read(rule):  # a rate per unit pace: a reference too
+                sources[rule.probe] = max(sources.get(rule.probe) or 0.0, read)
+            else:
+                sources.setdefault(rule.probe, None)
 
     for rule_id in listed:
         if rule_id not in by_id:

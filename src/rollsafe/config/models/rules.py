@@ -197,6 +197,22 @@ class RateRule(RuleBase):
         "this many times the shortest (a supervisor restarting what crashes again; crashes at "
         "random are seldom so even)",
     )
+    unit_pace_before: Duration | None = Field(
+        default=None,
+        description="Count a systemd unit's failures only when they come faster than "
+        "`unit_pace_increase` times that unit's own pace in this span before the upgrade (for "
+        "a log probe on systemd's messages: the units each event names; the span ends where "
+        "the upgrade began, as a baseline's does). A unit that failed as often before the "
+        "upgrade is noise the upgrade did not bring; a unit that never failed before counts "
+        "from its first failure. An event naming no unit counts, and so does every event while "
+        "no upgrade mark is in force. Absent: every event",
+    )
+    unit_pace_increase: float = Field(
+        default=2.0,
+        gt=1,
+        description="With `unit_pace_before`: how many times its pace before the upgrade a "
+        "unit must fail at now (over the rule's window) to count",
+    )
 
     @model_validator(mode="after")
     def _program_options(self) -> RateRule:
@@ -204,6 +220,13 @@ class RateRule(RuleBase):
             raise ValueError("`steady` needs `same_program: true`")
         if self.same_program and self.processes is not None:
             raise ValueError("give `processes` (OOM victims) or `same_program`, not both")
+        if self.unit_pace_before is not None and (self.same_program or self.processes is not None):
+            raise ValueError(
+                "`unit_pace_before` counts systemd units; give it without `processes` or "
+                "`same_program`"
+            )
+        if self.unit_pace_before is None and "unit_pace_increase" in self.model_fields_set:
+            raise ValueError("`unit_pace_increase` is only read with `unit_pace_before`")
         return self
 
     @field_validator("processes", mode="before")
