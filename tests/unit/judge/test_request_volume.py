@@ -133,7 +133,11 @@ def test_the_preset_reads_the_rate_only_when_requests_is_bound(tmp_path: Path) -
     bound = _volumes(_FLEET % ", requests: http-requests", tmp_path)
     assert bound["request-errors-up"] == models.RequestVolume(probe="http-requests")
     assert bound["request-error-bursts"] == models.RequestVolume(probe="http-requests")
-    assert bound["latency-up"] is None  # latency is not a share of requests
+    # latency is not a share of requests: no minimum; its load is matched (round 12,
+    # test_load_matched_latency.py)
+    assert bound["latency-up"] == models.RequestVolume(
+        probe="http-requests", min_requests=0, max_increase=1.5
+    )
     unbound = _volumes(_FLEET % "", tmp_path)
     assert unbound["request-errors-up"] is None
     assert unbound["request-error-bursts"] is None
