@@ -9,9 +9,10 @@ health check takes 40 ms times the same relation. Upgraded at 3600 s.
 
 * 40 requests/s throughout, a load test 25 minutes after the upgrade (130 requests/s for 20
   minutes: p99 and the health check x2.06): without the rate, ``latency-up`` rolls it back
-  (at 5,285 s; on day 2 ``latency-quantile-up`` too, at 5,435 s); with it, those buckets are beyond the reference's load and nothing is rolled back.
-* 40 requests/s, p99 three times higher from 600 s after the upgrade: rolled back at the
-  same time either way.
+  (at 5,285 s; on day 2 ``latency-quantile-up`` too, at 5,435 s); with it, those buckets
+  are beyond the reference's load and nothing is rolled back.
+* 40 requests/s, p99 three times higher from 600 s after the upgrade: rolled back at
+  the same time either way.
 * A real ELB's traffic (NAB ``elb_request_count_8c0756``, the same hours, scaled to a median of
   40 requests/s), healthy, and with the load test on top: nothing rolled back either way.
 

@@ -1439,10 +1439,7 @@ def _judge_self_tier(
             shared=shared,
             volume=state.volume,
         )
-        state.reference = _self_reference(rule, found, width)
-        state.restart(len(state.reference.levels) if state.reference else 1)
-        state.ceiling = volumes.ceiling(state.volume, ref_start, ref_end, width)
-        state.volume = volumes.capped(state.volume, state.ceiling)
+        _start_watch(rule, state, found, start=ref_start, end=ref_end, width=width)
     reference = state.reference
     evidence: dict[str, Any] = {"upgrade_at": reference_at, "bucket_s": width}
     if ref_end != reference_at:
@@ -1510,6 +1507,23 @@ def _judge_self_tier(
     state.outcome_key, state.outcome = outcome_key, outcome
     state.quick = quick
     return outcome
+
+
+def _start_watch(
+    rule: models.RegressionRule,
+    state: Watch,
+    found: list[_Bucket],
+    *,
+    start: float,
+    end: float,
+    width: float,
+) -> None:
+    """Start ``state`` afresh on the reference buckets ``found`` of ``[start, end)``, with
+    the ceiling its request rate there sets (``volume.max_increase``: load matching)."""
+    state.reference = _self_reference(rule, found, width)
+    state.restart(len(state.reference.levels) if state.reference else 1)
+    state.ceiling = volumes.ceiling(state.volume, start, end, width)
+    state.volume = volumes.capped(state.volume, state.ceiling)
 
 
 def _fold_self(

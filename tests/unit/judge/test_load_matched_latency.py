@@ -80,20 +80,23 @@ def _from(at: float, factor: float) -> Curve:
 def test_a_load_test_rolls_back_without_load_matching_and_not_with_it() -> None:
     load_test = _series(_busy)
     without = _criticals(P99_UP, load_test)
-    assert without and LOAD[0] < without[0] < LOAD[1]
+    assert without
+    assert LOAD[0] < without[0] < LOAD[1]
     assert _criticals(MATCHED, load_test) == []
 
 
 def test_a_regression_at_the_same_load_is_flagged_as_before() -> None:
     slower = _series(lambda t: 40.0, _from(UP + 600.0, 3.0))
     found = _criticals(MATCHED, slower)
-    assert found and found == _criticals(P99_UP, slower)  # no bucket beyond: the same test
+    assert found
+    assert found == _criticals(P99_UP, slower)  # no bucket beyond: the same test
 
 
 def test_a_regression_during_a_load_test_is_flagged_before_the_load_test() -> None:
     both = _series(_busy, _from(UP + 300.0, 3.0))
     found = _criticals(MATCHED, both)
-    assert found and found[0] < LOAD[0]
+    assert found
+    assert found[0] < LOAD[0]
 
 
 def test_a_regression_on_a_quieter_host_is_still_judged() -> None:
@@ -122,7 +125,8 @@ def test_the_ceiling_is_max_increase_times_the_reference_s_busiest_bucket() -> N
     top = volume.ceiling(found, 0.0, 90.0, 30.0)
     assert top == 1.5 * (40.0 + 60.0) / 2 * 30.0  # 2,250 requests
     capped = volume.capped(found, top)
-    assert capped is not None and capped.ceiling == top
+    assert capped is not None
+    assert capped.ceiling == top
     assert not capped.skipped(90.0, 120.0)  # (40 + 100) / 2 * 30 = 2,100: comparable
     assert capped.skipped(120.0, 150.0)  # (100 + 160) / 2 * 30 = 3,900: beyond
     assert not capped.thin(120.0, 150.0)  # beyond is not thin (the reference reads thin)
