@@ -1487,16 +1487,20 @@ HELD_OUT_11_FALSE_ROLLBACKS = {
     "healthy-drained-for-upgrade-then-restored",  # drained to 0.1 requests/s for 25 min
     "healthy-real-elb-day7-drained-then-back",  # drained to 0.2 requests/s for 40 min
     "healthy-real-network-day7-canary-ramp",  # a canary at 1% -> 100% of real traffic
-    # a load test 25 minutes after the upgrade: p99 x1.7, health 40 -> 70 ms (latency-up)
-    "healthy-load-test-during-watch",
     # an unrelated unit (motd-news) failing every 10 minutes before and after the upgrade:
     # unit-failures does not compare with before the upgrade
     "healthy-noisy-syslog-unrelated-unit",
 }
+# healthy-load-test-during-watch (a load test 25 minutes after the upgrade, 40 -> 130
+# requests/s: p99 x1.7, health 40 -> 70 ms) was rolled back by latency-up until the latency
+# rules matched load (round 12, matched: a bucket above 1.5 times the reference's busiest is
+# no evidence when `requests` is bound; held-out-11 seen)
 HELD_OUT_11_MEASURED = _Measured(
     HELD_OUT_11,
     # Untuned (rules of 9df6978, before round 12's changes): TP 57, FP 5, FN 3, 150 s.
-    _Floors(recordings=94, tp=57, fp=5, fn=3, precision=0.919, recall=0.95, median=150.0),
+    # Round 12, seen: the request rate gating the error ratio's rules (main 76f5c0b: FP 2)
+    # and the latency rules matched to load (the load test): TP 57, FP 1, FN 3, 150 s.
+    _Floors(recordings=94, tp=57, fp=1, fn=3, precision=0.982, recall=0.95, median=150.0),
     missed=HELD_OUT_11_MISSED,
     rolled_back=HELD_OUT_11_FALSE_ROLLBACKS,
 )
