@@ -15,16 +15,14 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pydantic
 import pytest
-from judge_helpers import CRITICAL, config, judged_in_full, obs, upgrade
+from judge_helpers import config, criticals_both_ways, obs
 
-from rollsafe.config import loading, models
 from rollsafe.domain import ids, observations
-from rollsafe.judge import engine, volume, windows
+from rollsafe.judge import volume, windows
 
 UP = 3600.0
 END = 7200.0
@@ -65,12 +63,7 @@ def _series(
 
 
 def _criticals(rule: dict[str, Any], items: list[observations.Observation]) -> list[float]:
-    cfg = config(rule)
-    marks = [upgrade(UP)]
-    replayed = [d for d in engine.replay(cfg, items, marks) if d.rule == rule["id"]]
-    in_full = [d for d in judged_in_full(cfg, items, marks) if d.rule == rule["id"]]
-    assert [(d.time, d.severity) for d in replayed] == [(d.time, d.severity) for d in in_full]
-    return [d.time for d in replayed if d.severity is CRITICAL]
+    return criticals_both_ways(rule, items, UP)
 
 
 def _from(at: float, factor: float) -> Curve:
@@ -136,41 +129,6 @@ def test_the_ceiling_is_max_increase_times_the_reference_s_busiest_bucket() -> N
     sparse = volume.Volume(_window([(15.0, 40.0)]), 0.0, 1.5)
     assert volume.ceiling(sparse, 0.0, 150.0, 30.0) is None  # known in 2 of 5 buckets
     assert volume.ceiling(sparse, 0.0, 120.0, 30.0) == 1.5 * 40.0 * 30.0  # 2 of 4
-
-
-_FLEET = """
-targets: [{id: web-1, address: 10.0.0.11, labels: {role: web}}]
-probes:
-  - {kind: http, name: health, targets: {labels: {role: web}}, url: "http://{address}/"}
-  - {kind: promql, name: http-p99, targets: {labels: {role: web}}, url: "http://p:9090",
-     query: p99, interval: 30s}
-  - {kind: promql, name: http-requests, targets: {labels: {role: web}}, url: "http://p:9090",
-     query: requests, interval: 30s}
-presets:
-  - preset: web-service
-    targets: {labels: {role: web}}
-    signals: {health: health, latency: http-p99%s}
-"""
-
-
-def _volumes(text: str, tmp_path: Path) -> dict[str, Any]:
-    path = tmp_path / "rollsafe.yaml"
-    path.write_text(text, encoding="utf-8")
-    return {
-        r.id.removeprefix("web-service."): r.volume
-        for r in loading.load(path).config.rules
-        if isinstance(r, models.RegressionRule)
-    }
-
-
-def test_the_preset_matches_latency_to_load_only_when_requests_is_bound(tmp_path: Path) -> None:
-    matched = models.RequestVolume(probe="http-requests", min_requests=0, max_increase=1.5)
-    bound = _volumes(_FLEET % ", requests: http-requests", tmp_path)
-    assert bound["latency-up"] == matched
-    assert bound["latency-quantile-up"] == matched
-    unbound = _volumes(_FLEET % "", tmp_path)
-    assert unbound["latency-up"] is None
-    assert unbound["latency-quantile-up"] is None
 
 
 def test_a_bursts_rule_refuses_max_increase() -> None:
