@@ -206,7 +206,10 @@ it times the bucket's length) is left out as a bucket without data, in the refer
 after the upgrade alike: the test's guarantee is untouched (which buckets count is decided
 from the rate, never from the statistic tested), and a ratio of a handful of requests (a
 drained host: one failure in 6 requests is 17%) is no evidence. No rate known: every
-bucket counts, as without ``volume``.
+bucket counts, as without ``volume``. With ``volume.max_increase`` (load matching), a bucket
+after the upgrade resting on more than that many times the reference's busiest bucket is
+left out too: beyond the reference's load, its latency has nothing to be compared with
+(``rollsafe.judge.volume``, "Load matching").
 
 **Tiers** (``slow``). The margin is what healthy shifts (a busy hour, a warm-up, a daily
 cycle, canary-vs-fleet noise) stay below, so it is set at a change that size is always a
@@ -967,8 +970,11 @@ class Watch:
     # tier reads it. Kept across restarts: it checks the window's contents itself.
     shared: _Shared | None = None
     # Request volume (``volume`` of the rule, ``rollsafe.judge.volume``): the target's rate
-    # window as of this judgement; None: every bucket counts.
+    # window as of this judgement; None: every bucket counts. ``ceiling``: the most requests
+    # a bucket after the upgrade may rest on (``max_increase`` of the reference's busiest,
+    # ``volumes.ceiling``), set when the reference is read; None: no ceiling.
     volume: volumes.Volume | None = None
+    ceiling: float | None = None
 
     def restart(self, components: int) -> None:
         self.mixture = Mixture(components)
@@ -1041,8 +1047,8 @@ def _bucket_at(
         if known is not None:
             return known
     span = window.range(lo, hi, closed="left")
-    thin = volume is not None and volume.thin(lo, hi)
-    got = (len(span), None if thin else _bucket(rule, span.values()))
+    skipped = volume is not None and volume.skipped(lo, hi)
+    got = (len(span), None if skipped else _bucket(rule, span.values()))
     if shared is not None:
         shared.buckets[(lo, hi)] = got
     return got
@@ -1134,7 +1140,7 @@ def judge_self(
     ``upgrade`` mark ``reference_at``), the watch is timed from ``reference_at``. With a
     ``slow`` tier, both tiers' tests (module notes, "Tiers"). ``volume``: the target's
     request rate for a rule with ``volume`` (module notes, "Request volume")."""
-    state.volume = volume
+    state.volume = volumes.capped(volume, state.ceiling)
     slow_tier = rule.slow
     if slow_tier is None:
         return _judge_self_tier(
@@ -1147,7 +1153,7 @@ def judge_self(
             state=state,
         )
     fast, slow, slow_state = _tiers(rule, slow_tier, state)
-    slow_state.volume = volume
+    slow_state.volume = volumes.capped(volume, slow_state.ceiling)
     shared = state.shared
     if shared is None:
         shared = state.shared = _Shared()
@@ -1469,8 +1475,7 @@ def _judge_self_tier(
             shared=shared,
             volume=state.volume,
         )
-        state.reference = _self_reference(rule, found, width)
-        state.restart(len(state.reference.levels) if state.reference else 1)
+        _start_watch(rule, state, found, start=ref_start, end=ref_end, width=width)
     reference = state.reference
     evidence: dict[str, Any] = {"upgrade_at": reference_at, "bucket_s": width}
     if ref_end != reference_at:
@@ -1538,6 +1543,23 @@ def _judge_self_tier(
     state.outcome_key, state.outcome = outcome_key, outcome
     state.quick = quick
     return outcome
+
+
+def _start_watch(
+    rule: models.RegressionRule,
+    state: Watch,
+    found: list[_Bucket],
+    *,
+    start: float,
+    end: float,
+    width: float,
+) -> None:
+    """Start ``state`` afresh on the reference buckets ``found`` of ``[start, end)``, with
+    the ceiling its request rate there sets (``volume.max_increase``: load matching)."""
+    state.reference = _self_reference(rule, found, width)
+    state.restart(len(state.reference.levels) if state.reference else 1)
+    state.ceiling = volumes.ceiling(state.volume, start, end, width)
+    state.volume = volumes.capped(state.volume, state.ceiling)
 
 
 def _fold_self(

@@ -221,3 +221,16 @@ DOWN: dict[str, Any] = {
     "consecutive": 3,
     "for": "30s",
 }
+
+
+def criticals_both_ways(
+    rule: dict[str, Any], items: list[observations.Observation], upgrade_at: float
+) -> list[float]:
+    """When ``rule`` (alone, on web-1 upgraded at ``upgrade_at``) decides critical, after
+    checking that ``engine.replay`` and :func:`judged_in_full` agree on all its decisions."""
+    cfg = config(rule)
+    marks = [upgrade(upgrade_at)]
+    replayed = [d for d in engine.replay(cfg, items, marks) if d.rule == rule["id"]]
+    in_full = [d for d in judged_in_full(cfg, items, marks) if d.rule == rule["id"]]
+    assert [(d.time, d.severity) for d in replayed] == [(d.time, d.severity) for d in in_full]
+    return [d.time for d in replayed if d.severity is CRITICAL]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from judge_helpers import CRITICAL, config, judged_in_full, obs, upgrade
+from judge_helpers import criticals_both_ways, obs, upgrade
 
 from rollsafe.config import loading, models
 from rollsafe.domain import errors, ids, observations
@@ -63,12 +63,7 @@ def _series(
 
 
 def _criticals(rule: dict[str, Any], items: list[observations.Observation]) -> list[float]:
-    cfg = config(rule)
-    marks = [upgrade(UP)]
-    replayed = [d for d in engine.replay(cfg, items, marks) if d.rule == rule["id"]]
-    in_full = [d for d in judged_in_full(cfg, items, marks) if d.rule == rule["id"]]
-    assert [(d.time, d.severity) for d in replayed] == [(d.time, d.severity) for d in in_full]
-    return [d.time for d in replayed if d.severity is CRITICAL]
+    return criticals_both_ways(rule, items, UP)
 
 
 def test_a_drained_host_s_noisy_ratio_rolls_back_without_volume_and_not_with_it() -> None:
@@ -111,10 +106,12 @@ probes:
      query: errors, interval: 30s}
   - {kind: promql, name: http-requests, targets: {labels: {role: web}}, url: "http://p:9090",
      query: requests, interval: 30s}
+  - {kind: promql, name: http-p99, targets: {labels: {role: web}}, url: "http://p:9090",
+     query: p99, interval: 30s}
 presets:
   - preset: web-service
     targets: {labels: {role: web}}
-    signals: {health: health, error_ratio: http-errors%s}
+    signals: {health: health, error_ratio: http-errors, latency: http-p99%s}
 """
 
 
@@ -133,10 +130,16 @@ def test_the_preset_reads_the_rate_only_when_requests_is_bound(tmp_path: Path) -
     bound = _volumes(_FLEET % ", requests: http-requests", tmp_path)
     assert bound["request-errors-up"] == models.RequestVolume(probe="http-requests")
     assert bound["request-error-bursts"] == models.RequestVolume(probe="http-requests")
-    assert bound["latency-up"] is None  # latency is not a share of requests
+    # latency is not a share of requests: no minimum; its load is matched (round 12,
+    # test_load_matched_latency.py)
+    matched = models.RequestVolume(probe="http-requests", min_requests=0, max_increase=1.5)
+    assert bound["latency-up"] == matched
+    assert bound["latency-quantile-up"] == matched
     unbound = _volumes(_FLEET % "", tmp_path)
     assert unbound["request-errors-up"] is None
     assert unbound["request-error-bursts"] is None
+    assert unbound["latency-up"] is None
+    assert unbound["latency-quantile-up"] is None
 
 
 def test_a_volume_naming_no_probe_is_refused_on_its_line(tmp_path: Path) -> None:

@@ -422,13 +422,24 @@ class RequestVolume(Model):
     after it) whose requests, the probe's latest rate known when the bucket ends times the
     bucket's length, are fewer than ``min_requests`` carries no evidence, as a bucket without
     observations; a bucket without a known rate (the probe has no data) is judged as before.
+    With ``max_increase`` (load matching, regression rules only), a bucket after the upgrade
+    resting on more than that many times the reference's busiest bucket is no evidence
+    either: a healthy latency rises with load, and nothing in the reference is comparable.
     """
 
     probe: str = Field(description="The probe giving the target's requests per second")
     min_requests: float = Field(
         default=100.0,
-        gt=0,
-        description="Requests a bucket must rest on to be evidence (rate times bucket length)",
+        ge=0,
+        description="Requests a bucket must rest on to be evidence (rate times bucket length; "
+        "0: however few)",
+    )
+    max_increase: float | None = Field(
+        default=None,
+        ge=1,
+        description="Load matching (a regression rule): a bucket after the upgrade resting on "
+        "more than this many times the requests of the reference's busiest bucket is no "
+        "evidence (a load test: latency rises with load); none: no ceiling",
     )
 
 
@@ -539,7 +550,8 @@ class RegressionRule(RuleBase):
         default=None,
         description="Against self: the probe of the target's requests per second; a bucket "
         "resting on fewer than `min_requests` requests is no evidence (an error ratio of a "
-        "drained host); none: every bucket counts",
+        "drained host), and with `max_increase` one after the upgrade resting on more than "
+        "that many times the reference's busiest (a load test); none: every bucket counts",
     )
 
     @model_validator(mode="after")
@@ -662,6 +674,8 @@ class BurstRule(RuleBase):
             raise ValueError("watch must be longer than grace plus one bucket")
         if self.before < 2 * self.bucket:
             raise ValueError("before must hold at least two buckets")
+        if self.volume is not None and self.volume.max_increase is not None:
+            raise ValueError("volume's max_increase is read by regression rules only")
         if self.block < self.bucket or self.before < 2 * self.block:
             raise ValueError("block must hold at least one bucket, and before two blocks")
         if self.min_ratio <= 1 and self.min_delta <= 0:
