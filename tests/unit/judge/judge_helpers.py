@@ -18,6 +18,19 @@ OK = verdicts.Severity.OK
 WARNING = verdicts.Severity.WARNING
 CRITICAL = verdicts.Severity.CRITICAL
 
+# A warning baseline on a 5xx probe: the witness the fleet veto tests pair with a critical rule.
+FIVES: dict[str, Any] = {
+    "id": "5xx-up",
+    "kind": "baseline",
+    "severity": "warning",
+    "probe": "5xx",
+    "field": "value",
+    "window": "1m",
+    "before": "10m",
+    "max_increase": 2.0,
+    "min_samples": 3,
+}
+
 
 def config(*rules: dict[str, Any], **extra: Any) -> models.RollsafeConfig:
     """A config with ``rules`` (dicts, as in YAML) and one target ``web-1`` unless given."""

@@ -15,24 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from judge_helpers import CRITICAL, REGRESSED, WARNING, decision, feed, obs, upgrade
+from judge_helpers import CRITICAL, FIVES, REGRESSED, WARNING, decision, feed, obs, upgrade
 
 from rollsafe.config import models
 from rollsafe.domain import ids, observations, verdicts
 from rollsafe.judge import engine
 
 UP = 3600.0
-FIVES: dict[str, Any] = {
-    "id": "5xx-up",
-    "kind": "baseline",
-    "severity": "warning",
-    "probe": "5xx",
-    "field": "value",
-    "window": "1m",
-    "before": "10m",
-    "max_increase": 2.0,
-    "min_samples": 3,
-}
 APP: dict[str, Any] = {**FIVES, "id": "app-errors-up", "probe": "app"}
 LOGS: dict[str, Any] = {**FIVES, "id": "log-errors-up", "probe": "logs"}
 CONFIRMED: dict[str, Any] = {
