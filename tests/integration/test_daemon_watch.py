@@ -30,6 +30,7 @@ def test_an_upgrade_mark_puts_its_target_under_close_watch(tmp_path: Path) -> No
     config.write_text(
         f"""
 state_dir: state
+server: {{port: 0}}  # a free port: other tests' daemons may run beside this one
 policy:
   dry_run: true
   watch_after_upgrade: 10m

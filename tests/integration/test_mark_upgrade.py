@@ -183,6 +183,7 @@ def test_a_running_daemon_watches_a_target_marked_by_the_cli(tmp_path: Path) -> 
     config.write_text(
         f"""
 state_dir: state
+server: {{port: 0}}  # a free port: other tests' daemons may run beside this one
 policy:
   dry_run: true
   watch_after_upgrade: 10m
