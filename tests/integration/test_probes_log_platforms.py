@@ -51,6 +51,9 @@ async def loki() -> AsyncIterator[LokiStandIn]:
 
 
 def _build(settings: dict[str, object], *, now: float = NOW) -> platforms.PlatformProbe:
+    # A generous timeout unless a test is about timeouts: a first call imports the cloud SDK,
+    # which took more than the 5 s default once on a loaded machine (round 12, xdist at load 9).
+    settings = {"timeout": "30s", **settings}
     config = models.RollsafeConfig.model_validate(
         {"targets": [{"id": "web-1"}], "probes": [settings]}
     ).probes[0]
