@@ -181,6 +181,11 @@ def _job(t: float, level: str, message: str) -> tuple[float, str]:
 _STAMP = Scenario("stamp", "stamp", "", [])  # only its start: build._stamp's origin
 
 
+def _quoting(*keys: str) -> dict[str, Any]:
+    """What a recording quoting the events ``keys`` says of itself: its origin and sources."""
+    return {"origin": "quoted", "sources": cites(*keys)}
+
+
 def _segv(comm: str, pid: int, lib: str) -> str:
     """A user-space segfault as the kernel logs it (synthetic values)."""
     return f"{comm}[{pid}]: segfault at 8 ip 00005581a3c0d2f4 sp 00007ffc1b2e0a18 error 4 in {lib}"
@@ -212,7 +217,7 @@ def _faults_fleet() -> list[Scenario]:
     add(
         "fault-errors-fleet-upgraded-only-at-peak",
         "metrics-error-ratio",
-        "three web hosts behind one balancer share a daily cycle (10 requests/s each at night, "
+        "three web hosts behind one balancer share a daily cycle (8 requests/s each at night, "
         "90 at 7.5 hours); web-1 alone is upgraded at night (1 hour in); its new release "
         "bounds its worker queue at 64: while its traffic is above 70 requests/s 5% of its "
         "requests get 503 (`queue full`); web-2 and web-3, not upgraded, serve the same "
@@ -501,7 +506,8 @@ def _faults_late() -> list[Scenario]:
         "fault-oom-web-only-at-peak",
         "oom-repeated",
         "web-1 is upgraded at night; its new release buffers whole responses: at the day's "
-        "peak (above 55 requests/s, about 4.5 to 8.5 hours in) its workers pass their cgroup "
+        "peak (above 55 requests/s, from about 3.7 hours in to the end of the 9 hours "
+        "watched) its workers pass their cgroup "
         "limit and are killed every 8 to 18 minutes (cgroup v2 wording, synthetic); at night none",
         [
             _web(
@@ -547,8 +553,7 @@ def _faults_late() -> list[Scenario]:
         ],
         graph[0],
         kind="oom",
-        origin="quoted",
-        sources=cites("oom-reaper-lgraph"),
+        **_quoting("oom-reaper-lgraph"),
         duration=4 * HOUR,
     )
     jobs = _times("oom-batch", UP + 2 * HOUR, 5 * HOUR, 900.0, 1500.0)
@@ -591,8 +596,7 @@ def _faults_late() -> list[Scenario]:
         ],
         crash,
         kind="crash",
-        origin="quoted",
-        sources=cites("systemd-core-dump-mympd"),
+        **_quoting("systemd-core-dump-mympd"),
         duration=6 * HOUR,
     )
     killed = UP + 1300
@@ -611,8 +615,7 @@ def _faults_late() -> list[Scenario]:
         ],
         killed,
         kind="crash",
-        origin="quoted",
-        sources=cites("systemd-kill9-electrumx"),
+        **_quoting("systemd-kill9-electrumx"),
         duration=4 * HOUR,
     )
     gone = UP + 2.5 * HOUR
@@ -678,8 +681,7 @@ def _faults_late() -> list[Scenario]:
         ],
         ro,
         kind="outage",
-        origin="quoted",
-        sources=cites("ext4-superblock-io-cortx"),
+        **_quoting("ext4-superblock-io-cortx"),
         duration=3 * HOUR,
     )
     emmc = UP + 2 * HOUR + 900
@@ -699,8 +701,7 @@ def _faults_late() -> list[Scenario]:
         ],
         emmc,
         kind="outage",
-        origin="quoted",
-        sources=cites("ext4-aborted-journal-emmc"),
+        **_quoting("ext4-aborted-journal-emmc"),
         duration=5 * HOUR,
     )
     # -- units failing.
@@ -720,8 +721,7 @@ def _faults_late() -> list[Scenario]:
         ],
         dumps[0],
         kind="unit failed",
-        origin="quoted",
-        sources=cites("systemd-core-dump-mympd"),
+        **_quoting("systemd-core-dump-mympd"),
         duration=3 * HOUR,
     )
     sigkill = _times("unit-kill9", UP + 300, 3 * HOUR, 400.0, 900.0)
@@ -739,8 +739,7 @@ def _faults_late() -> list[Scenario]:
         ],
         sigkill[0],
         kind="unit failed",
-        origin="quoted",
-        sources=cites("systemd-kill9-electrumx"),
+        **_quoting("systemd-kill9-electrumx"),
         duration=3 * HOUR,
     )
     timer = [UP + 3 * HOUR + 900 * k for k in range(8)]
@@ -806,8 +805,7 @@ def _faults_late() -> list[Scenario]:
         ],
         medium + 60,
         kind="data mismatch",
-        origin="quoted",
-        sources=cites("blk-medium-error-longhorn"),
+        **_quoting("blk-medium-error-longhorn"),
         duration=3 * HOUR,
     )
     add(
@@ -845,8 +843,7 @@ def _faults_kernel() -> list[Scenario]:
         [Host("web-1", kernel=kernel, down=down)],
         loops[0],
         kind="kernel panic",
-        origin="quoted",
-        sources=cites("panic-fatal-exception-acrn"),
+        **_quoting("panic-fatal-exception-acrn"),
         duration=3 * HOUR,
     )
     late = [UP + 4 * HOUR + 300]
@@ -860,8 +857,7 @@ def _faults_kernel() -> list[Scenario]:
         [_host("batch-1", kernel=kernel2, down=down2)],
         late[0],
         kind="kernel panic",
-        origin="quoted",
-        sources=cites("panic-fatal-exception-acrn"),
+        **_quoting("panic-fatal-exception-acrn"),
         duration=6 * HOUR,
     )
     oops = UP + 700
@@ -880,8 +876,7 @@ def _faults_kernel() -> list[Scenario]:
         ],
         oops,
         kind="kernel oops",
-        origin="quoted",
-        sources=cites("oops-null-deref-zap-leaf"),
+        **_quoting("oops-null-deref-zap-leaf"),
     )
     oops2 = UP + 2 * HOUR + 1500
     add(
@@ -899,8 +894,7 @@ def _faults_kernel() -> list[Scenario]:
         ],
         oops2,
         kind="kernel oops",
-        origin="quoted",
-        sources=cites("oops-null-deref-zap-leaf"),
+        **_quoting("oops-null-deref-zap-leaf"),
         duration=5 * HOUR,
     )
     locks = _times("lockup-web", UP + 400, 2 * HOUR, 200.0, 500.0)
@@ -920,8 +914,7 @@ def _faults_kernel() -> list[Scenario]:
         ],
         locks[0],
         kind="soft lockup",
-        origin="quoted",
-        sources=cites("soft-lockup-java-primihub"),
+        **_quoting("soft-lockup-java-primihub"),
     )
     locks2 = _times("lockup-batch", UP + 3 * HOUR, 6 * HOUR, 300.0, 700.0)
     add(
@@ -932,8 +925,7 @@ def _faults_kernel() -> list[Scenario]:
         [_host("batch-1", kernel=_repeated("soft-lockup-java-primihub", locks2))],
         locks2[0],
         kind="soft lockup",
-        origin="quoted",
-        sources=cites("soft-lockup-java-primihub"),
+        **_quoting("soft-lockup-java-primihub"),
         duration=6 * HOUR,
     )
     hung = _times("hung-db", UP + 1200, 3 * HOUR, 240.0, 480.0)
@@ -953,8 +945,7 @@ def _faults_kernel() -> list[Scenario]:
         ],
         hung[0],
         kind="hung task",
-        origin="quoted",
-        sources=cites("hung-fwgthread-open-cas"),
+        **_quoting("hung-fwgthread-open-cas"),
         duration=3 * HOUR,
     )
     target = UP + 5 * HOUR
@@ -976,8 +967,7 @@ def _faults_kernel() -> list[Scenario]:
         ],
         target,
         kind="hung task",
-        origin="quoted",
-        sources=cites("blk-critical-target-lede", "hung-fwgthread-open-cas"),
+        **_quoting("blk-critical-target-lede", "hung-fwgthread-open-cas"),
         duration=7 * HOUR,
     )
     segv = _times("segv-web", UP + 30, 2 * HOUR, 30.0, 150.0)
@@ -996,8 +986,7 @@ def _faults_kernel() -> list[Scenario]:
         ],
         segv[0],
         kind="segfault loop",
-        origin="quoted",
-        sources=cites("segv-rspamd-after-upgrade"),
+        **_quoting("segv-rspamd-after-upgrade"),
     )
     segv2 = _times("segv-batch", UP + 2 * HOUR, 5 * HOUR, 120.0, 400.0)
     add(
@@ -1009,8 +998,7 @@ def _faults_kernel() -> list[Scenario]:
         [_host("batch-1", kernel=_repeated("segv-turnserver-libc", segv2))],
         segv2[0],
         kind="segfault loop",
-        origin="quoted",
-        sources=cites("segv-turnserver-libc"),
+        **_quoting("segv-turnserver-libc"),
         duration=5 * HOUR,
     )
     segv3 = _times("segv-db", UP + 600, 3 * HOUR, 60.0, 200.0)
@@ -1409,8 +1397,7 @@ def _healthy_noise() -> list[Scenario]:
         "`Remounting filesystem read-only`, of sdd1); the runner's spool is elsewhere",
         [_host("batch-1", kernel=quoted_event(UP + HOUR, "ext4-aborted-journal-rsync"))],
         duration=3 * HOUR,
-        origin="quoted",
-        sources=cites("ext4-aborted-journal-rsync"),
+        **_quoting("ext4-aborted-journal-rsync"),
     )
     _add(
         out,
@@ -1419,8 +1406,7 @@ def _healthy_noise() -> list[Scenario]:
         "40 minutes after web-1's healthy upgrade an old container volume (dm-4) aborts its "
         "journal and goes read-only (quoted); the service does not use it",
         [Host("web-1", kernel=quoted_event(UP + 2400, "ext4-journal-aborted-dm4"))],
-        origin="quoted",
-        sources=cites("ext4-journal-aborted-dm4"),
+        **_quoting("ext4-journal-aborted-dm4"),
     )
     rotate = [UP - 3000 + k * 3600 for k in range(4)]
     _add(
