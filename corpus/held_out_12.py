@@ -181,6 +181,16 @@ def _job(t: float, level: str, message: str) -> tuple[float, str]:
 _STAMP = Scenario("stamp", "stamp", "", [])  # only its start: build._stamp's origin
 
 
+def _after_upgrade(at: float) -> str:
+    """How long after the upgrade (an hour in) ``at`` is, as a description says it."""
+    late = at - UP
+    return (
+        f"{late:.0f} s after its upgrade"
+        if late < HOUR
+        else f"{late / HOUR:g} hours after its upgrade"
+    )
+
+
 def _quoting(*keys: str) -> dict[str, Any]:
     """What a recording quoting the events ``keys`` says of itself: its origin and sources."""
     return {"origin": "quoted", "sources": cites(*keys)}
@@ -1101,7 +1111,8 @@ def _healthy_fleet() -> list[Scenario]:
         "healthy-rolling-upgrade-over-the-day",
         "rolling-upgrade",
         "a rolling upgrade under a daily cycle: web-1 at 1 hour (night), web-2 at 4 hours, "
-        "web-3 at 6.5 hours (peak); each restart refuses 15 s and warms up for 3 minutes; the "
+        "web-3 at 6.5 hours (peak); each restart refuses 15 s and answers its first checks "
+        "slowly for 30 s; the "
         "fleet's p99 follows its traffic, the same on every host",
         [
             _web("web-1", _share(day2, 1.0, "rolling-day/web-1"), **restart_at(UP)),
@@ -1774,7 +1785,7 @@ def _real_other(shared: _Shared) -> list[Scenario]:
                 "latency-regression",
                 f"web-1's health latency follows a real service's request latency (NAB "
                 f"ec2_request_latency_system_failure, day {day}, median 40 ms, its own spikes "
-                f"included); {int((start - UP) // 60)} minutes after its upgrade the new release's "
+                f"included); {_after_upgrade(start)} the new release's "
                 f"added check makes it {factor:g} times slower, to the end",
                 [
                     Host(

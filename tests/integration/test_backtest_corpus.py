@@ -1206,7 +1206,7 @@ def test_held_out_12_is_new_varied_half_real_and_has_new_shapes() -> None:
             web = {t for t in entry["targets"] if str(t).startswith("web-")}  # type: ignore[attr-defined]
             rated = {o.target for o in recording.observations if o.source == "http-requests"}
             assert rated == web, entry["name"]
-    # Fleets: at least ten recordings with three web hosts or more, faults and healthy.
+    # Fleets: recordings with three web hosts or more, 6 faults and 8 healthy at least.
     fleets = [e for e in entries if sum(str(t).startswith("web-") for t in e["targets"]) >= 3]  # type: ignore[attr-defined]
     assert len([e for e in fleets if e["label"] == "fault"]) >= 6
     assert len([e for e in fleets if e["label"] == "healthy"]) >= 8
