@@ -46,7 +46,9 @@ the same way in round 7, while others changed rules without seeing it, an eighth
 (``corpus/held_out_8.py``), in round 9, a tenth, **held-out-9**
 (``corpus/held_out_9.py``), in round 10, an eleventh, **held-out-10**
 (``corpus/held_out_10.py``), in round 11, and a twelfth, **held-out-11**
-(``corpus/held_out_11.py``), in round 12, whose web hosts also carry ``http-requests``.
+(``corpus/held_out_11.py``), in round 12, whose web hosts also carry ``http-requests``, and a
+thirteenth, **held-out-12** (``corpus/held_out_12.py``), in round 13: fleets of web hosts under
+the same traffic, days of history before the upgrade, faults that begin hours late.
 
 The generator describes behaviour, never decisions: it knows nothing of the presets'
 thresholds. Everything is deterministic (one ``random.Random`` seeded by the recording's
@@ -192,6 +194,10 @@ class Host:
     # exporter configured otherwise than the fleet's default, or a loaded one).
     health_every: float = HEALTH_EVERY
     metrics_every: float = METRICS_EVERY
+    # When the health check's first probe ran (a recording with a day of history before its
+    # upgrade keeps the 30 s Prometheus series for the whole day, its checks only for the
+    # last hours: held-out-12); the default is every older recording's.
+    health_start: float = 3.0
 
 
 @dataclasses.dataclass
@@ -310,7 +316,7 @@ def _health(
 ) -> Iterator[observations.Observation]:
     source = HEALTH_SOURCE[host.role]
     target = ids.TargetId(host.target)
-    t = 3.0
+    t = host.health_start
     while t < scenario.duration:
         time = scenario.start + t
         if _in(host.gaps.get(source, []), t):
@@ -405,7 +411,7 @@ def _metrics(scenario: Scenario, host: Host, rng: random.Random) -> Iterator[Ser
 
 # Halves whose web hosts also carry ``http-requests`` (the probe came in round 12, with
 # held-out-11; older recordings keep their bytes, so their draws are never moved).
-REQUEST_RATE_HALVES = frozenset({"held-out-11"})
+REQUEST_RATE_HALVES = frozenset({"held-out-11", "held-out-12"})
 
 
 def _request_rate(scenario: Scenario, host: Host, first: float) -> Series:
@@ -2095,6 +2101,7 @@ def shared_scenarios(data: Path) -> list[Scenario]:
             _held_out_9().real,
             _held_out_10().real,
             _held_out_11().real,
+            _held_out_12().real,
         )
         for scenario in later(
             nab, linux=linux, apache=apache, hadoop=hadoop, cite_nab=cite_nab, cite_log=cite_log
@@ -4047,6 +4054,13 @@ def _held_out_11() -> Any:
     return held_out_11
 
 
+def _held_out_12() -> Any:
+    """corpus/held_out_12.py (round 13's half), imported when first needed, as held_out_5."""
+    import held_out_12
+
+    return held_out_12
+
+
 def committed_scenarios() -> list[Scenario]:
     return [
         *metrics_errors(),
@@ -4081,6 +4095,8 @@ def committed_scenarios() -> list[Scenario]:
         *_held_out_10().healthy(),
         *_held_out_11().faults(),  # corpus/held_out_11.py: round 12's half, its own seeded draws
         *_held_out_11().healthy(),
+        *_held_out_12().faults(),  # corpus/held_out_12.py: round 13's half, its own seeded draws
+        *_held_out_12().healthy(),
     ]
 
 
@@ -4158,7 +4174,10 @@ def manifest(scenarios: list[Scenario], split: dict[str, str]) -> dict[str, Any]
         "in round 11 the same way, never tuned on nor replayed by their writer; they take no "
         "position; held-out-11 recordings (corpus/held_out_11.py) were written in round 12 the "
         "same way, never tuned on nor replayed by their writer, and their web hosts carry "
-        "http-requests too; they take no position",
+        "http-requests too; they take no position; held-out-12 recordings "
+        "(corpus/held_out_12.py) were written in round 13 the same way, never tuned on nor "
+        "replayed by their writer (fleets under the same traffic, days of history, faults "
+        "that begin hours late); they take no position",
         "recordings": entries,
     }
 

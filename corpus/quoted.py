@@ -2079,5 +2079,148 @@ EVENTS: dict[str, Event] = {
         ),
         "https://github.com/ostafen/xdcc-cli/issues/4",
     ),
+    # ----------------------------------------------------------------- held-out-12 (round 13)
+    # Added with corpus/held_out_12.py, by a helper that changed no rule and never replayed it:
+    # reports no other half cites (an ext4 journal aborted and the filesystem remounted
+    # read-only, block-layer target and medium errors, a service killed by SIGKILL and one
+    # dumping core after an upgrade, segfaults after an upgrade, an oops and a panic on a
+    # fatal exception, soft lockups of a JVM, a hung application thread, the oom_reaper).
+    # Lines are the reporters' own, less their stamps and hosts (an event may keep only some
+    # of a report's lines, where the report wraps or elides the others).
+    "segv-rspamd-after-upgrade": Event(
+        "segfault",  # a mail filter crashing in glib right after a package upgrade
+        (
+            "rspamd[2969]: segfault at 69423088 ip 00007f426eddd109 sp 00007fff291625f0 "
+            "error 4 in libglib-2.0.so.0.2800.8[7f426edc6000+115000]",
+        ),
+        "https://github.com/rspamd/rspamd/issues/1956",
+        pids=("2969",),
+    ),
+    "segv-turnserver-libc": Event(
+        "segfault",  # a TURN server crashing in libc now and then
+        (
+            "turnserver[24802]: segfault at c0 ip 00000034ede44009 sp 00007f94fe4643f0 "
+            "error 4 in libc-2.12.so[34ede00000+18a000]",
+        ),
+        "https://github.com/coturn/coturn/issues/403",
+        pids=("24802",),
+    ),
+    "systemd-core-dump-mympd": Event(
+        "systemd",  # a daemon dumping core at start after an upgrade
+        (
+            "mympd.service: Main process exited, code=dumped, status=11/SEGV",
+            "mympd.service: Failed with result 'core-dump'.",
+        ),
+        "https://github.com/jcorporation/myMPD/issues/1121",
+    ),
+    "systemd-kill9-electrumx": Event(
+        "systemd",  # a service's main process killed with SIGKILL
+        (
+            "electrumx.service: Main process exited, code=killed, status=9/KILL",
+            "electrumx.service: Unit entered failed state.",
+            "electrumx.service: Failed with result 'signal'.",
+        ),
+        "https://github.com/kyuupichan/electrumx/issues/42",
+    ),
+    "oops-null-deref-zap-leaf": Event(
+        "oops",  # a 5.17 kernel dereferencing NULL in a filesystem module's worker
+        (
+            "BUG: kernel NULL pointer dereference, address: 0000000000000020",
+            "#PF: supervisor read access in kernel mode",
+            "#PF: error_code(0x0000) - not-present page",
+            "Oops: 0000 [#1] PREEMPT SMP PTI",
+        ),
+        "https://github.com/openzfs/zfs/issues/13687",
+    ),
+    "panic-fatal-exception-acrn": Event(
+        "panic",  # a panic on a fatal exception, the kernel rebooting itself 10 s later
+        (
+            "Kernel panic - not syncing: Fatal exception",
+            "Kernel Offset: 0x9000000 from 0xffffffff81000000 (relocation range: "
+            "0xffffffff80000000-0xffffffffbfffffff)",
+            "Rebooting in 10 seconds..",
+        ),
+        "https://github.com/projectacrn/acrn-hypervisor/issues/4129",
+    ),
+    "soft-lockup-java-primihub": Event(
+        "lockup",  # a JVM's threads stuck on several CPUs of a virtual machine
+        (
+            "NMI watchdog: BUG: soft lockup - CPU#3 stuck for 23s! [java:102195]",
+            "NMI watchdog: BUG: soft lockup - CPU#1 stuck for 33s! [java:81590]",
+        ),
+        "https://github.com/primihub/primihub/issues/387",
+        pids=("102195", "81590"),
+    ),
+    "hung-fwgthread-open-cas": Event(
+        "hung",  # an application thread blocked on a journal commit during heavy I/O
+        (
+            "INFO: task FwgThread OpFor:15341 blocked for more than 120 seconds.",
+            "      Tainted: G           OE    --------- -  - 4.18.0-240.el8.x86_64 #1",
+            '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+        ),
+        "https://github.com/Open-CAS/open-cas-linux/issues/746",
+        pids=("15341",),
+    ),
+    "oom-reaper-lgraph": Event(
+        "oom",  # the oom_reaper's line after a graph database was killed
+        (
+            "oom_reaper: reaped process 68768 (lgraph_server), now anon-rss:0kB, "
+            "file-rss:0kB, shmem-rss:0kB",
+        ),
+        "https://github.com/TuGraph-family/tugraph-db/issues/977",
+        pids=("68768",),
+    ),
+    "ext4-aborted-journal-rsync": Event(
+        "disk",  # a USB disk's journal aborted under rsync: the filesystem goes read-only
+        (
+            "EXT4-fs error (device sdd1): ext4_journal_check_start:83: comm rsync: Detected "
+            "aborted journal",
+            "EXT4-fs (sdd1): Remounting filesystem read-only",
+        ),
+        "https://github.com/bit-team/backintime/issues/2568",
+    ),
+    "ext4-superblock-io-cortx": Event(
+        "disk",  # a device-mapper volume's superblock write failed: read-only
+        (
+            "EXT4-fs (dm-25): previous I/O error to superblock detected",
+            "EXT4-fs error (device dm-25): ext4_journal_check_start:56: Detected aborted journal",
+            "EXT4-fs (dm-25): Remounting filesystem read-only",
+        ),
+        "https://github.com/Seagate/cortx-hare/issues/852",
+    ),
+    "ext4-aborted-journal-emmc": Event(
+        "disk",  # an eMMC's journal aborted after a controller recovery: read-only root
+        (
+            "EXT4-fs error (device mmcblk0p2): ext4_journal_check_start:83: comm "
+            "systemd-journal: Detected aborted journal",
+            "EXT4-fs (mmcblk0p2): Remounting filesystem read-only",
+        ),
+        "https://github.com/Joshua-Riek/ubuntu-rockchip/issues/1060",
+    ),
+    "blk-critical-target-lede": Event(
+        "disk",  # a disk refusing a write, the journal aborted
+        (
+            "blk_update_request: critical target error, dev sdb, sector 629659920 op "
+            "0x1:(WRITE) flags 0x800 phys_seg 8 prio class 0",
+            "Aborting journal on device sdb1-8.",
+        ),
+        "https://github.com/coolsnowwolf/lede/issues/6147",
+    ),
+    "blk-medium-error-longhorn": Event(
+        "disk",  # unreadable sectors under a replicated volume
+        (
+            "blk_update_request: critical medium error, dev sdb, sector 0",
+            "Buffer I/O error on dev sdb, logical block 0, lost async page write",
+        ),
+        "https://github.com/longhorn/longhorn/issues/193",
+    ),
+    "ext4-journal-aborted-dm4": Event(
+        "disk",  # a container host's volume: journal aborted, remounted read-only
+        (
+            "Aborting journal on device dm-4-8.",
+            "EXT4-fs (dm-4): Remounting filesystem read-only",
+        ),
+        "https://github.com/kubernetes/kubernetes/issues/12905",
+    ),
 }
 """Event id -> the quoted event."""

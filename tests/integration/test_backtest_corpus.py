@@ -209,6 +209,7 @@ LATER_HALVES = {  # by name, outside the rule
     "held-out-9",
     "held-out-10",
     "held-out-11",
+    "held-out-12",
 }
 
 
@@ -300,8 +301,10 @@ def test_the_committed_corpus_is_what_the_builder_writes() -> None:
     # held-out-10 (round 11, 0.7 MB of its own: 63 committed recordings, two of them 24-hour
     # watches and two probed every second) to 4.15 MB; 5.1 MB: held-out-11 (round 12, 0.81 MB
     # of its own: 67 committed recordings, five of them 12-hour days, web hosts with a request
-    # rate too) to 4.96 MB
-    assert sum(p.stat().st_size for p in (CORPUS / "recordings").iterdir()) < 5.1 * 1024 * 1024
+    # rate too) to 4.96 MB; 6.45 MB: held-out-12 (round 13, 1.48 MB of its own: 65 committed
+    # recordings, fleets of three or four web hosts each with its request rate over 2 to 9
+    # hours, two of them recorded for a day before their upgrade) to 6.42 MB
+    assert sum(p.stat().st_size for p in (CORPUS / "recordings").iterdir()) < 6.45 * 1024 * 1024
 
 
 def test_the_corpus_table_reports_families_halves_and_the_week(tmp_path: Path) -> None:
@@ -341,6 +344,7 @@ HELD_OUT_8 = "held-out-8"  # round 9: the same; measured apart, floors set by th
 HELD_OUT_9 = "held-out-9"  # round 10: the same; measured apart, floors set by the lead
 HELD_OUT_10 = "held-out-10"  # round 11: the same, never replayed by its writer
 HELD_OUT_11 = "held-out-11"  # round 12: the same, never replayed by its writer
+HELD_OUT_12 = "held-out-12"  # round 13: the same, never replayed by its writer
 UNTUNED = {
     HELD_OUT_3,
     HELD_OUT_4,
@@ -351,6 +355,7 @@ UNTUNED = {
     HELD_OUT_9,
     HELD_OUT_10,
     HELD_OUT_11,
+    HELD_OUT_12,
 }
 
 
@@ -366,7 +371,7 @@ def _before_held_out_3(result: corpora.CorpusResult) -> scoring.Totals:
 
 
 def _before_held_out_4(result: corpora.CorpusResult) -> scoring.Totals:
-    """Totals over every half but held-out-4 to -11: what "the whole corpus" meant before
+    """Totals over every half but held-out-4 to -12: what "the whole corpus" meant before
     them."""
     later = {
         HELD_OUT_4,
@@ -377,6 +382,7 @@ def _before_held_out_4(result: corpora.CorpusResult) -> scoring.Totals:
         HELD_OUT_9,
         HELD_OUT_10,
         HELD_OUT_11,
+        HELD_OUT_12,
     }
     return scoring.total([s for s in result.scenarios if _half(s) not in later])
 
@@ -803,6 +809,43 @@ WRITTEN = [
         2,
         60,
     ),
+    # Round 13, the same way, and never replayed by its writer: 92 recordings (56 faults of
+    # every family on every role, 36 healthy of 25 kinds), events quoted from 15 public
+    # reports no other half cites (20 quoted recordings; 27 on ../shared/data).
+    _Written(
+        HELD_OUT_12,
+        92,
+        56,
+        36,
+        25,
+        15,
+        20,
+        27,
+        frozenset(
+            {
+                "fleet-wide",
+                "canary-traffic",
+                "canary-drain",
+                "rolling-upgrade",
+                "planned-reboot",
+                "restart-blip",
+                "traffic-growth",
+                "log-rotation",
+                "config-reload",
+                "clock-skew",
+                "kernel-warning",
+                "single-oom",
+                "single-segfault",
+                "cache-growth",
+                "gc-sawtooth",
+                "memory-wander",
+                "latency-noise",
+                "backup-io",
+            }
+        ),
+        2,
+        60,
+    ),
 ]
 
 
@@ -1000,7 +1043,7 @@ def test_held_out_9_is_new_varied_half_real_and_has_new_shapes() -> None:
     logged = [line for s in scenarios for h in s.hosts for _, line in (*h.kernel, *h.syslog)]
     # held-out-10 (round 11) and held-out-11 (round 12) came later: their quotes are not
     # earlier than this half's
-    later = _sources_of(HELD_OUT_10, HELD_OUT_11)
+    later = _sources_of(HELD_OUT_10, HELD_OUT_11, HELD_OUT_12)
     earlier = _quoted_elsewhere(entries, later)
     _quoted_first_here(
         logged,
@@ -1057,7 +1100,8 @@ def test_held_out_10_is_new_varied_half_real_and_has_new_shapes() -> None:
     assert any("[info][gc] GC(" in line for line in raw)  # JVM unified GC logging
     assert any("OutOfMemoryError: Java heap space" in line for line in raw)
     logged = [line for s in scenarios for h in s.hosts for _, line in (*h.kernel, *h.syslog)]
-    earlier = _quoted_elsewhere(entries, _sources_of(HELD_OUT_11))  # held-out-11 came later
+    # held-out-11 and held-out-12 came later
+    earlier = _quoted_elsewhere(entries, _sources_of(HELD_OUT_11, HELD_OUT_12))
     _quoted_first_here(
         logged,
         earlier,
@@ -1120,7 +1164,7 @@ def test_held_out_11_is_new_varied_half_real_and_has_new_shapes() -> None:
     assert lengths == sorted(lengths)
     assert lengths[-1] >= 3600
     logged = [line for s in scenarios for h in s.hosts for _, line in (*h.kernel, *h.syslog)]
-    earlier = _quoted_elsewhere(entries, set())
+    earlier = _quoted_elsewhere(entries, _sources_of(HELD_OUT_12))  # held-out-12 came later
     _quoted_first_here(
         logged,
         earlier,
@@ -1136,6 +1180,78 @@ def test_held_out_11_is_new_varied_half_real_and_has_new_shapes() -> None:
     )
     _quoted_first_here(_raw_lines(scenarios), earlier, "x509: certificate has expired")
     for wording in ("Failed with result 'start-limit-hit'", "oom_reaper: reaped process"):
+        assert any(wording in line for line in logged), wording  # quoted before, new reports
+
+
+def _first_seen(entry: dict[str, object], target: str, source: str) -> float:
+    """When ``source`` on ``target`` was first observed, in seconds from the recording's start."""
+    recording = recordings.read(CORPUS / "recordings" / str(entry["file"]))
+    times = [o.time for o in recording.observations if o.target == target and o.source == source]
+    assert recording.start is not None
+    return min(times) - recording.start
+
+
+def test_held_out_12_is_new_varied_half_real_and_has_new_shapes() -> None:
+    # Written in round 13 by a helper that changed no rule, preset or judge code and never
+    # replayed it; its figures are WRITTEN's. The new shapes: fleets of web hosts under one
+    # traffic shape where only the upgraded one fails (at the peak), or all slow down or fail
+    # together; canaries given less or more traffic; a day of history before the upgrade;
+    # faults that begin hours after it; wordings no earlier half quotes.
+    entries = _written(HELD_OUT_12)
+    by_name = {str(e["name"]): e for e in entries}
+    assert {str(f["target"]) for e in entries for f in e["faults"]} >= ROLES  # type: ignore[attr-defined]
+    for entry in entries:  # every committed web host carries http-requests, peers included
+        if entry["committed"]:
+            recording = recordings.read(CORPUS / "recordings" / str(entry["file"]))
+            web = {t for t in entry["targets"] if str(t).startswith("web-")}  # type: ignore[attr-defined]
+            rated = {o.target for o in recording.observations if o.source == "http-requests"}
+            assert rated == web, entry["name"]
+    # Fleets: recordings with three web hosts or more, 6 faults and 8 healthy at least.
+    fleets = [e for e in entries if sum(str(t).startswith("web-") for t in e["targets"]) >= 3]  # type: ignore[attr-defined]
+    assert len([e for e in fleets if e["label"] == "fault"]) >= 6
+    assert len([e for e in fleets if e["label"] == "healthy"]) >= 8
+    # ... under the same traffic, only the upgraded host failing, and only at the peak.
+    peak = by_name["fault-errors-fleet-upgraded-only-at-peak"]
+    mine, peer = (_series(peak, t, "http-requests") for t in ("web-1", "web-2"))
+    assert 0.8 < sorted(mine)[len(mine) // 2] / sorted(peer)[len(peer) // 2] < 1.25
+    assert max(mine) > 5 * min(mine)  # a day's cycle
+    assert max(_series(peak, "web-1", "http-errors")) > 0.04
+    assert max(_series(peak, "web-2", "http-errors")) < 0.02
+    night = _series(peak, "web-1", "http-errors")[120:240]  # 1 to 2 hours in: after the upgrade
+    assert max(night) < 0.02
+    # ... a canary on a twentieth of a peer's traffic.
+    canary = by_name["healthy-canary-on-a-twentieth"]
+    assert max(_series(canary, "web-4", "http-requests")) < 0.2 * min(
+        _series(canary, "web-1", "http-requests")
+    )
+    # A day of history: Prometheus from the start, health checks from 22 hours, the upgrade
+    # at 25 hours.
+    history = by_name["healthy-day-after-history"]
+    assert _first_seen(history, "web-1", "http-requests") < 60.0
+    assert _first_seen(history, "web-1", "health") > 22 * 3600
+    scenarios = _half_scenarios(HELD_OUT_12, entries)
+    assert max(min(h.upgrades, default=0.0) for s in scenarios for h in s.hosts) >= 24 * 3600
+    # Faults that begin late: 2 hours or more after their target's upgrade.
+    late = [
+        f
+        for s in scenarios
+        for f in s.faults
+        for h in s.hosts
+        if h.target == f.target and f.start >= min(h.upgrades) + 2 * 3600
+    ]
+    assert len(late) >= 20
+    logged = [line for s in scenarios for h in s.hosts for _, line in (*h.kernel, *h.syslog)]
+    earlier = _quoted_elsewhere(entries, set())
+    _quoted_first_here(
+        logged,
+        earlier,
+        "critical target error",
+        "lost async page write",
+        "critical medium error",
+        "previous I/O error to superblock detected",
+        "Rebooting in 10 seconds",
+    )
+    for wording in ("code=dumped, status=11/SEGV", "status=9/KILL", "oom_reaper: reaped process"):
         assert any(wording in line for line in logged), wording  # quoted before, new reports
 
 
