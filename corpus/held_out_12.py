@@ -311,7 +311,11 @@ def _faults_fleet() -> list[Scenario]:
     # -- peers upgraded hours later: the first host's fault is there before theirs.
     day3 = _cycle(80.0, 10.0, peak_h=8.0)
     later = UP + 3 * HOUR
-    add(
+    # Every host gets the broken release, so each is a fault from its own upgrade (the lead's
+    # correction after the untuned replay: written with web-1's fault only, web-2 and web-3
+    # were labelled healthy while they failed the same way).
+    _HALF.add(
+        out,
         "fault-errors-first-of-a-rolling-upgrade",
         "metrics-error-ratio",
         "a rolling upgrade: web-1 first at 1 hour, web-2 and web-3 3 hours later; the new "
@@ -332,8 +336,11 @@ def _faults_fleet() -> list[Scenario]:
                 errors=after(const(0.003), later + 120, const(0.073)),
             ),
         ],
-        UP + 120,
-        kind="request errors",
+        faults=[
+            fault("web-1", UP + 120, "request errors"),
+            fault("web-2", later + 120, "request errors"),
+            fault("web-3", later + 120, "request errors"),
+        ],
         duration=5 * HOUR,
     )
     # -- a fleet member crashing while its peers serve on.
@@ -2066,10 +2073,12 @@ def _real_other(shared: _Shared) -> list[Scenario]:
                         *jobs,
                         _job(dead - 1, "ERROR", "KeyError: 'yarn.scheduler.capacity': exiting"),
                     ],
-                    down=[(dead, 3 * HOUR)],
+                    down=[(dead, 4 * HOUR)],
                 )
             ],
-            duration=3 * HOUR,
+            # 4 hours (the lead's correction after the untuned replay: written as 3 hours,
+            # the recording ended a second before the exit it is about).
+            duration=4 * HOUR,
             faults=[fault("batch-1", dead, "crash")],
             sources=[cite_log("Hadoop_2k.log")],
         )
