@@ -15,6 +15,7 @@ import statistics
 from collections.abc import Callable
 
 import pytest
+from ceiling_helpers import first_breach
 from judge_helpers import CRITICAL, OK, TARGET, config, decision, feed, obs, upgrade
 
 from rollsafe.config import models
@@ -46,48 +47,12 @@ def _times(start: float, end: float) -> list[float]:
     return [start + i * EVERY for i in range(n)]
 
 
-def _first_breach(
-    rule: models.CeilingRule,
-    reference: list[observations.Observation],
-    after: list[observations.Observation],
-    profile: daily.Profile | None = None,
-) -> float | None:
-    """The first bucket close at which the rule breaches (reading after every bucket)."""
-    start = UP + rule.grace
-    fed = 0  # the profile is fed as the engine's is: each value once it has arrived
-    last = after[-1].time if after else start
-    k = 1
-    i = 0
-    while start + k * rule.bucket <= last:
-        now = start + k * rule.bucket
-        while profile is not None and fed < len(after) and after[fed].time < now:
-            profile.add(after[fed])
-            fed += 1
-        lo, hi = ceiling.recent_span(rule, start, now)
-        while i < len(after) and after[i].time < lo:
-            i += 1
-        recent = [o for o in after[i:] if o.time < hi]
-        reading = ceiling.read(
-            rule,
-            reference=reference,
-            reference_end=UP,
-            recent=recent,
-            start=start,
-            now=now,
-            profile=profile,
-        )
-        if reading.breached:
-            return now
-        k += 1
-    return None
-
-
 def test_step_far_above_the_reference_hours_later_breaches_after_for() -> None:
     rule = _rule()
     reference = _series(lambda t: 0.04, UP - 3600, UP)
     onset = UP + 5 * 3600
     after = _series(lambda t: 0.45 if t >= onset else 0.04, UP, UP + 8 * 3600)
-    fired = _first_breach(rule, reference, after)
+    fired = first_breach(rule, reference, after, UP)
     assert fired is not None
     # Three whole 5-minute buckets over the bar: 15 minutes, plus at most one bucket's alignment.
     assert 900 <= fired - onset <= 1200
@@ -97,7 +62,7 @@ def test_a_healthy_peak_under_max_increase_times_the_worst_does_not_breach() -> 
     rule = _rule()
     reference = _series(lambda t: 0.20, UP - 3600, UP)
     after = _series(lambda t: 0.20 + 0.39 * (t >= UP + 4 * 3600), UP, UP + 12 * 3600)
-    assert _first_breach(rule, reference, after) is None  # 0.59 < 3 x 0.20
+    assert first_breach(rule, reference, after, UP) is None  # 0.59 < 3 x 0.20
 
 
 def test_the_bar_is_the_reference_s_worst_bucket_not_its_typical_value() -> None:
@@ -105,9 +70,9 @@ def test_the_bar_is_the_reference_s_worst_bucket_not_its_typical_value() -> None
     # A slow quarter of an hour before the upgrade (0.2): the bar is 0.6, not 3 x 0.04.
     reference = _series(lambda t: 0.2 if t >= UP - 900 else 0.04, UP - 3600, UP)
     after = _series(lambda t: 0.5 if t >= UP + 3 * 3600 else 0.04, UP, UP + 6 * 3600)
-    assert _first_breach(rule, reference, after) is None
+    assert first_breach(rule, reference, after, UP) is None
     after = _series(lambda t: 0.7 if t >= UP + 3 * 3600 else 0.04, UP, UP + 6 * 3600)
-    assert _first_breach(rule, reference, after) is not None
+    assert first_breach(rule, reference, after, UP) is not None
 
 
 def test_one_bucket_under_the_bar_in_the_last_for_clears_it() -> None:
@@ -118,14 +83,14 @@ def test_one_bucket_under_the_bar_in_the_last_for_clears_it() -> None:
     def bursts(t: float) -> float:  # 10 minutes slow, 5 minutes fast, again and again
         return 0.5 if t >= onset and (t - onset) % 900 < 600 else 0.04
 
-    assert _first_breach(rule, reference, _series(bursts, UP, UP + 8 * 3600)) is None
+    assert first_breach(rule, reference, _series(bursts, UP, UP + 8 * 3600), UP) is None
 
 
 def test_min_delta_is_required_too() -> None:
     rule = _rule(min_delta=0.05)
     reference = _series(lambda t: 0.005, UP - 3600, UP)
     after = _series(lambda t: 0.03 if t >= UP + 3600 else 0.005, UP, UP + 4 * 3600)
-    assert _first_breach(rule, reference, after) is None  # x6, but only 25 ms above
+    assert first_breach(rule, reference, after, UP) is None  # x6, but only 25 ms above
 
 
 def test_too_few_values_before_the_upgrade_is_no_reading() -> None:
@@ -160,12 +125,12 @@ def test_the_day_before_raises_the_bar_to_its_own_peak_at_those_hours() -> None:
     reference = _series(cycle, UP - 3600, UP)
     after = _series(cycle, UP, UP + 12 * 3600)
     # Without a day of history the healthy peak (x4 the night) is taken for a regression ...
-    assert _first_breach(rule, reference, after) is not None
+    assert first_breach(rule, reference, after, UP) is not None
     # ... with it the bar is 3 x 0.4 at those hours: the same peak the day before is healthy.
-    assert _first_breach(rule, reference, after, _day_profile(cycle)) is None
+    assert first_breach(rule, reference, after, UP, _day_profile(cycle)) is None
     # and a regression on top of that peak (x4 of it) is still flagged.
     slow = _series(lambda t: cycle(t) * (4.0 if t >= UP + 5 * 3600 else 1.0), UP, UP + 12 * 3600)
-    fired = _first_breach(rule, reference, slow, _day_profile(cycle))
+    fired = first_breach(rule, reference, slow, UP, _day_profile(cycle))
     assert fired is not None
     assert fired - (UP + 5 * 3600) <= 1200
 
@@ -178,7 +143,9 @@ def test_a_profile_without_the_day_before_says_so_and_changes_nothing() -> None:
     assert ceiling.day_bar(rule, profile, UP + 3600) is None
     reference = _series(lambda t: 0.04, UP - 3600, UP)
     after = _series(lambda t: 0.45 if t >= UP + 5 * 3600 else 0.04, UP, UP + 8 * 3600)
-    assert _first_breach(rule, reference, after, profile) == _first_breach(rule, reference, after)
+    assert first_breach(rule, reference, after, UP, profile) == first_breach(
+        rule, reference, after, UP
+    )
 
 
 def test_config_rejects_a_for_shorter_than_a_bucket() -> None:
@@ -277,7 +244,7 @@ def _watch(
         for o in reference:
             profile.add(o)
     after = [_obs(t, value(t, True)) for t in _times(UP, UP + daily.DAY - 3600)]
-    return _first_breach(_rule(min_delta=0.05), reference, after, profile), onset
+    return first_breach(_rule(min_delta=0.05), reference, after, UP, profile), onset
 
 
 def _alarms(seed: int, n: int, *, peak_load: tuple[float, float], history: bool) -> int:

@@ -31,11 +31,12 @@ import os
 from pathlib import Path
 
 import pytest
+from ceiling_helpers import first_breach
 from judge_helpers import TARGET
 
 from rollsafe.config import models
 from rollsafe.domain import observations
-from rollsafe.judge import ceiling, daily
+from rollsafe.judge import daily
 
 # ``../shared/data`` beside the checkout; ROLLSAFE_SHARED_DATA points elsewhere (a worktree).
 DATA = (
@@ -75,36 +76,6 @@ def _obs(t: float, x: float) -> observations.Observation:
     return observations.Observation(time=t, target=TARGET, source="p", value=x)
 
 
-def _first_breach(
-    reference: list[observations.Observation],
-    after: list[observations.Observation],
-    up: float,
-    profile: daily.Profile | None,
-) -> float | None:
-    start = up + RULE.grace
-    fed = 0  # the profile is fed as the engine's is: each value once it has arrived
-    k = 1
-    while start + k * RULE.bucket <= after[-1].time:
-        now = start + k * RULE.bucket
-        while profile is not None and fed < len(after) and after[fed].time < now:
-            profile.add(after[fed])
-            fed += 1
-        lo, hi = ceiling.recent_span(RULE, start, now)
-        reading = ceiling.read(
-            RULE,
-            reference=reference,
-            reference_end=up,
-            recent=[o for o in after if lo <= o.time < hi],
-            start=start,
-            now=now,
-            profile=profile,
-        )
-        if reading.breached:
-            return now
-        k += 1
-    return None
-
-
 def _mean(rows: list[tuple[float, float]], start: float, end: float) -> float:
     xs = [v for t, v in rows if start <= t < end]
     return sum(xs) / len(xs) if xs else math.inf
@@ -134,9 +105,9 @@ def _days(name: str) -> dict[str, object]:
             key=lambda s: _mean(values, s, s + 3 * HOUR),
         )
         healthy = [_obs(t, v) for t, v in values]
-        out["healthy"].append(_first_breach(reference, healthy, up, None))
+        out["healthy"].append(first_breach(RULE, reference, healthy, up, None))
         slow = [_obs(t, v * (4.0 if onset <= t < onset + 3 * HOUR else 1.0)) for t, v in values]
-        fired = _first_breach(reference, slow, up, None)
+        fired = first_breach(RULE, reference, slow, up, None)
         out["fault"].append(None if fired is None or fired < onset else fired - onset)
         clean_day = up - daily.DAY - 2 * HOUR >= first and not any(
             a < up and b > up - daily.DAY - 2 * HOUR for a, b in bad
@@ -146,7 +117,7 @@ def _days(name: str) -> dict[str, object]:
             for t, v in rows:
                 if up - daily.DAY - 2 * HOUR <= t < up:
                     profile.add(_obs(t, v))
-            out["day"].append(_first_breach(reference, healthy, up, profile))
+            out["day"].append(first_breach(RULE, reference, healthy, up, profile))
     return {
         "days": len(out["healthy"]),
         "flagged": sum(x is not None for x in out["healthy"]),
