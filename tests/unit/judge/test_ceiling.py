@@ -20,7 +20,7 @@ from judge_helpers import CRITICAL, OK, TARGET, config, decision, feed, obs, upg
 
 from rollsafe.config import models
 from rollsafe.domain import observations
-from rollsafe.judge import ceiling, daily
+from rollsafe.judge import ceiling, daily, engine
 
 UP = 1_000_000.0 * 0.9  # an upgrade mark (a multiple of the profile's 15-minute blocks)
 EVERY = 100.0  # one value every 100 s: three per 5-minute bucket
@@ -200,6 +200,22 @@ def test_engine_rolls_back_a_late_latency_step_and_not_a_healthy_day() -> None:
     assert got.evidence["bar"] == pytest.approx(0.12)
     healthy = _severities(lambda t: 0.04 + 0.03 * (t >= onset), 7)
     assert all(s == OK.name for _, s in healthy)
+
+
+def test_the_replay_s_fast_path_decides_as_the_full_path() -> None:
+    # ``engine.replay`` judges through ``rules.decide`` (the severity and until when it
+    # holds); the daemon's path (``evaluate``) above. Both flag the same bucket's close.
+    onset = UP + 5 * 3600
+    items = [_health(t, 0.45 if t >= onset else 0.04) for t in _times(UP - 2 * 3600, UP + 7 * 3600)]
+    decisions = engine.replay(_engine_config(), items, [upgrade(UP)])
+    critical = [
+        d.time for d in decisions if d.rule == "latency-far-above" and d.severity == CRITICAL
+    ]
+    full = _severities(lambda t: 0.45 if t >= onset else 0.04, 7)
+    first_full = next(t for t, s in full if s == CRITICAL.name)
+    assert critical
+    # the fast path sees every value; the full path above is asked every third one (300 s)
+    assert first_full - 300 < critical[0] <= first_full
 
 
 # --------------------------------------------------------------------------- simulation
