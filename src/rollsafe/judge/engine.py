@@ -114,6 +114,7 @@ _LEAVES = (
     models.RateRule,
     models.BaselineRule,
     models.TrendRule,
+    models.CeilingRule,
 )
 
 UPGRADE = "upgrade"  # the mark name baseline rules take as "the upgrade happened here"
@@ -167,20 +168,23 @@ class Engine:
         self._history: dict[str, float] = {}
         self._keep: dict[str, int] = {}
         self._before: dict[str, float] = {}
-        # The fields whose day-before profile a steady trend rule reads, per source.
+        # The fields whose day-before profile a steady trend or a ceiling rule reads, per source.
         self._daily: dict[str, tuple[models.Field_, ...]] = {}
         for rule in self._rules:
             if isinstance(rule, composites.CompositeRule | models.AlertRule):
                 continue  # alert rules read the alert board, not a window's history
             source = rule.probe
-            if isinstance(rule, models.TrendRule) and rule.steady:
+            if (isinstance(rule, models.TrendRule) and rule.steady) or isinstance(
+                rule, models.CeilingRule
+            ):
                 known = self._daily.get(source, ())
                 self._daily[source] = known + (() if rule.field in known else (rule.field,))
             self._history[source] = max(self._history.get(source, 0.0), rules.history_needed(rule))
             self._keep[source] = max(self._keep.get(source, 1), rules.values_needed(rule))
-            if isinstance(rule, models.BaselineRule | models.TrendRule | models.BurstRule) or (
-                isinstance(rule, models.RegressionRule) and rule.against == "self"
-            ):
+            if isinstance(
+                rule,
+                models.BaselineRule | models.TrendRule | models.BurstRule | models.CeilingRule,
+            ) or (isinstance(rule, models.RegressionRule) and rule.against == "self"):
                 self._before[source] = max(self._before.get(source, 0.0), rule.before)
             elif read := rules.reference_read(rule):  # a rate rule's ``unit_pace_before``
                 self._before[source] = max(self._before.get(source, 0.0), read)

@@ -44,6 +44,7 @@ _PROBED = (
     models.RegressionRule,
     models.BurstRule,
     models.TrendRule,
+    models.CeilingRule,
 )
 
 

@@ -40,7 +40,16 @@ from typing import Any, TypeVar
 
 from rollsafe.config import durations, models
 from rollsafe.domain import observations, verdicts
-from rollsafe.judge import conditions, programs, trend, unit_pace, units, victims, windows
+from rollsafe.judge import (
+    ceiling,
+    conditions,
+    programs,
+    trend,
+    unit_pace,
+    units,
+    victims,
+    windows,
+)
 
 __all__ = [
     "EPSILON",
@@ -70,6 +79,7 @@ LeafRule = (
     | models.RateRule
     | models.BaselineRule
     | models.TrendRule
+    | models.CeilingRule
 )
 EPSILON = 1e-9  # the smallest increase over a zero baseline that counts as one
 
@@ -148,13 +158,18 @@ def history_needed(rule: models.RuleBase) -> float:
         return max(rule.watch + rule.bucket, reference)
     if isinstance(rule, models.BurstRule):
         return max(rule.watch + rule.bucket, rule.before)
+    if isinstance(rule, models.CeilingRule):
+        return rule.for_ + rule.bucket  # the reference is pinned at the mark (``before``)
     return 0.0
 
 
 def reads_reference(rule: models.RuleBase) -> bool:
     """True for a leaf rule that reads the period before the upgrade (a baseline, a trend, a
     rate rule with ``unit_pace_before``): the engine hands it the ``upgrade`` mark in force."""
-    return isinstance(rule, models.BaselineRule | models.TrendRule) or reference_read(rule) > 0
+    return (
+        isinstance(rule, models.BaselineRule | models.TrendRule | models.CeilingRule)
+        or reference_read(rule) > 0
+    )
 
 
 def reference_read(rule: models.RuleBase) -> float:
@@ -206,6 +221,8 @@ def evaluate_leaf(
         )
     if isinstance(rule, models.TrendRule):
         return trending(rule, window, now=now, reference_at=reference_at, memo=memo)
+    if isinstance(rule, models.CeilingRule):
+        return above_ceiling(rule, window, now=now, reference_at=reference_at)
     return baseline(
         rule,
         window,
@@ -1328,6 +1345,99 @@ def trending(
     return outcome if memo is None or key is None else memo.keep(key, outcome)
 
 
+# --------------------------------------------------------------------------- ceiling
+
+
+def _ceiling_reading(
+    rule: models.CeilingRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+) -> ceiling.Reading | None:
+    """:func:`ceiling.read` on the window (None: no upgrade mark in force yet, or no data)."""
+    if reference_at is None or reference_at > now or window is None:
+        return None
+    start = reference_at + rule.grace
+    first, last = ceiling.recent_span(rule, start, now)
+    reference = _reference_values(window, reference_at - rule.before, reference_at)
+    recent = window.range(max(first, start), last, closed="left")
+    profile = next((p for p in window.profiles if p.field == rule.field), None)
+    return ceiling.read(
+        rule,
+        reference=reference.values(),
+        reference_end=reference_at,
+        recent=recent.values(),
+        start=start,
+        now=now,
+        profile=profile,
+    )
+
+
+def above_ceiling(
+    rule: models.CeilingRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+) -> Outcome:
+    """Every bucket of the last ``for`` far above the reference's worst (:mod:`ceiling`)."""
+    reading = _ceiling_reading(rule, window, now=now, reference_at=reference_at)
+    evidence: dict[str, Any] = {
+        "probe": rule.probe,
+        "field": rule.field,
+        "max_increase": rule.max_increase,
+        "min_delta": rule.min_delta,
+        "for_s": rule.for_,
+        "bucket_s": rule.bucket,
+        "before_s": rule.before,
+    }
+    if reading is None:
+        return _no_data(rule.probe, "no upgrade mark yet or no values", evidence)
+    evidence.update(
+        reference_worst=reading.worst,
+        day_before=reading.day,
+        bar=reading.bar,
+        lowest=reading.lowest,
+        buckets_closed=reading.closed,
+        breached=reading.breached,
+    )
+    if reading.reason:
+        return _no_data(rule.probe, reading.reason, evidence)
+    num = conditions.number
+    day = (
+        "no day before"
+        if reading.day is None
+        else f"the day before's worst near this hour {num(reading.day)}"
+    )
+    head = (
+        f"{rule.probe} {rule.field}: every {_duration(rule.bucket)} median of the last "
+        f"{_duration(rule.for_)} at least {num(reading.lowest)}, bar {num(reading.bar)} "
+        f"(x{num(rule.max_increase)} the worst before the upgrade {num(reading.worst)}; {day})"
+    )
+    words = "over the bar" if reading.breached else "not all over the bar"
+    evidence["no_data"] = False
+    return Outcome(_breach_severity(rule, reading.breached), f"{head}: {words}", evidence)
+
+
+def _decide_ceiling(
+    rule: models.CeilingRule,
+    window: windows.Window | None,
+    *,
+    now: float,
+    reference_at: float | None,
+) -> tuple[verdicts.Severity, float]:
+    """:func:`above_ceiling`'s severity, until the next bucket closes or a value arrives."""
+    reading = _ceiling_reading(rule, window, now=now, reference_at=reference_at)
+    if window is None:
+        return verdicts.Severity.OK, math.inf
+    if reference_at is None or reference_at > now:
+        return verdicts.Severity.OK, window.next_value_after(now)
+    breached = reading is not None and reading.breached
+    start = reference_at + rule.grace
+    return _decided(rule, breached), ceiling.until(rule, start, now, window.next_value_after(now))
+
+
 # --------------------------------------------------------------------------- severity first
 
 
@@ -1369,6 +1479,8 @@ def decide(
         )
     if isinstance(rule, models.TrendRule):
         return _decide_trend(rule, window, now=now, reference_at=reference_at, memo=memo)
+    if isinstance(rule, models.CeilingRule):
+        return _decide_ceiling(rule, window, now=now, reference_at=reference_at)
     return _decide_baseline(
         rule,
         window,

@@ -797,7 +797,11 @@ def sources_needed(
             )
         elif isinstance(
             rule,
-            models.RegressionRule | models.BaselineRule | models.TrendRule | models.BurstRule,
+            models.RegressionRule
+            | models.BaselineRule
+            | models.TrendRule
+            | models.BurstRule
+            | models.CeilingRule,
         ):
             sources[rule.probe] = max(sources.get(rule.probe) or 0.0, rule.before)
         elif alone and _one_event(rule):

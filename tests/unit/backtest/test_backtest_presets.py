@@ -90,6 +90,7 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "outages-repeat",
         "http-5xx-up",
         "latency-up",
+        "latency-far-above",  # round 13: reads the health check alone
         "memory-pinned",
         "memory-grown",
         "memory-rising",

@@ -159,7 +159,7 @@ def test_unknown_kind(tmp_path):
     assert problems(tmp_path, edit("kind: threshold", "kind: treshold")) == [
         "12: rules[0].kind: unknown kind 'treshold' "
         "(expected one of: threshold, ratio, rate, baseline, alert, cohort, regression, bursts, "
-        "trend, all, any, at_least)"
+        "trend, ceiling, all, any, at_least)"
     ]
 
 

@@ -276,6 +276,58 @@ class BaselineRule(RuleBase):
         return self
 
 
+class CeilingRule(RuleBase):
+    """Far above the reference's worst, for a sustained while, at any time after the upgrade.
+
+    A regression that shows only at the day's peak, hours after a night upgrade, is past
+    the regression rules' watch and at loads their reference never saw
+    (``rollsafe.judge.ceiling``). The reference's worst is the highest median over a
+    ``bucket`` of the ``before`` period; the rule breaches when every ``bucket`` of the last
+    ``for`` (from ``grace`` after the latest upgrade on, with no end) has a median over
+    ``max_increase`` times it and ``min_delta`` above it. With a day of history (the same
+    hours the day before, within ``day_span`` either side) the bar is also ``max_increase``
+    times the highest 15-minute mean there: the day before can only raise the bar.
+    """
+
+    kind: Literal["ceiling"]
+    probe: str = Field(description="The probe whose observations are judged (its name)")
+    field: Field_ = Field(default="value", description="The field read (value or latency)")
+    max_increase: float = Field(
+        default=3.0, gt=1, description="Factor over the reference's worst bucket median"
+    )
+    min_delta: float = Field(
+        default=0.0, ge=0, description="Absolute excess over the reference's worst also required"
+    )
+    for_: Duration = Field(
+        default=900.0,
+        alias="for",
+        description="Every bucket of this last span must be over the bar",
+    )
+    bucket: Duration = Field(
+        default=300.0, description="Span of one median (before and after the upgrade)"
+    )
+    before: Duration = Field(
+        default=3600.0, description="Span before the upgrade mark whose worst bucket is the bar"
+    )
+    grace: Duration = Field(default=600.0, description="Warm-up after the upgrade mark, not judged")
+    day_span: Duration = Field(
+        default=3600.0,
+        description="Either side of the same time the day before read for the day's bar "
+        "(when the window's profile holds that day)",
+    )
+    min_samples: int = Field(
+        default=3, ge=1, description="Values a bucket needs to count (before and after)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CeilingRule:
+        if self.bucket <= 0 or self.for_ < self.bucket:
+            raise ValueError("bucket must be longer than 0s and `for` at least one bucket")
+        if self.before < self.bucket:
+            raise ValueError("before must be at least one bucket")
+        return self
+
+
 class AllRule(RuleBase):
     """Every listed rule is at warning or worse: cross-validation of independent signals."""
 
@@ -775,6 +827,7 @@ Rule = Annotated[
     | RegressionRule
     | BurstRule
     | TrendRule
+    | CeilingRule
     | AllRule
     | AnyRule
     | AtLeastRule,
