@@ -17,6 +17,11 @@ that decision's evidence, the wait that bounded it:
 
 One row per (family, rule, bound): detections, median and range of their delay. Then the
 median delay of every half, of the first four halves (the issue's strict test) and of all.
+
+With ``--against BASE.json`` (a backtest of the same corpus before a change), one row per
+group of either run instead: its detections and median in the base, then in this run, the
+groups where any delay moved first (marked ``*``); then the medians per half, base -> this run. A
+detection that moved to another rule or bound leaves one group and joins another.
 """
 
 from __future__ import annotations
@@ -90,10 +95,7 @@ def _order(half: str) -> tuple[int, int]:
 
 def table(rows: Sequence[Mapping[str, Any]], over: float) -> list[str]:
     """The per-(family, rule, bound) lines, then the medians per half and overall."""
-    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
-    for row in rows:
-        if row["delay"] > over:
-            groups[(row["family"], row["rule"], row["bound"])].append(row["delay"])
+    groups = _groups(rows, over)
     lines = [f"detections over {over:.0f} s: {sum(len(v) for v in groups.values())}/{len(rows)}"]
     for (family, rule, why), delays in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         lines.append(
@@ -112,16 +114,68 @@ def table(rows: Sequence[Mapping[str, Any]], over: float) -> list[str]:
     return lines
 
 
+def _groups(
+    rows: Sequence[Mapping[str, Any]], over: float
+) -> dict[tuple[str, str, str], list[float]]:
+    groups: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+    for row in rows:
+        if row["delay"] > over:
+            groups[(row["family"], row["rule"], row["bound"])].append(row["delay"])
+    return groups
+
+
+def compared(
+    base: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], over: float
+) -> list[str]:
+    """Each group's detections and median, base -> this run (moved groups first), then the
+    medians per half, of the first four halves and of all."""
+    before, after = _groups(base, over), _groups(rows, over)
+    keys = set(before) | set(after)
+
+    def moved(key: tuple[str, str, str]) -> bool:
+        return sorted(before.get(key, [])) != sorted(after.get(key, []))
+
+    lines = [
+        f"detections over {over:.0f} s: {sum(map(len, before.values()))}/{len(base)}"
+        f" -> {sum(map(len, after.values()))}/{len(rows)}"
+    ]
+    for family, rule, why in sorted(
+        keys, key=lambda k: (not moved(k), -len(after.get(k, before.get(k, []))), k)
+    ):
+        old, new = before.get((family, rule, why), []), after.get((family, rule, why), [])
+        mark = "*" if moved((family, rule, why)) else " "
+        lines.append(
+            f"{mark} {family:26} {rule:42} {why:34} {len(old):3}  median {_median(old):>9}"
+            f"  -> {len(new):3}  median {_median(new):>9}"
+        )
+    halves: dict[str, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
+    for side, run in enumerate((base, rows)):
+        for row in run:
+            halves[row["half"]][side].append(row["delay"])
+        first = [row["delay"] for row in run if row["half"] in FIRST_FOUR]
+        halves["first four"][side].extend(first)
+        halves["all"][side].extend(row["delay"] for row in run)
+    named = sorted((h for h in halves if h not in ("first four", "all")), key=_order)
+    for half in (*named, "first four", "all"):
+        old, new = halves[half]
+        lines.append(f"median {half:12} {_median(old):>9} -> {_median(new):>9} s")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("backtest", type=Path)
     parser.add_argument("--half", help="only this half")
     parser.add_argument("--over", type=float, default=0.0, help="list detections slower than this")
+    parser.add_argument("--against", type=Path, help="a base backtest: groups base -> this run")
     args = parser.parse_args(argv)
     rows = detections(json.loads(args.backtest.read_text()))
+    base = [] if args.against is None else detections(json.loads(args.against.read_text()))
     if args.half:
         rows = [row for row in rows if row["half"] == args.half]
-    sys.stdout.write("\n".join(table(rows, args.over)) + "\n")
+        base = [row for row in base if row["half"] == args.half]
+    lines = table(rows, args.over) if args.against is None else compared(base, rows, args.over)
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
