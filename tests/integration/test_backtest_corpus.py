@@ -1645,6 +1645,37 @@ HELD_OUT_11_MEASURED = _Measured(
     rolled_back=HELD_OUT_11_FALSE_ROLLBACKS,
 )
 
+HELD_OUT_12_MISSED = {
+    # Untuned (rules of 67e777f, replayed once by the lead after two corrections of the
+    # recordings themselves, 688a137): regressions that begin hours after the upgrade or only
+    # at the day's peak, late leaks, late kernel events on batch hosts.
+    "fault-hung-batch-disk-refuses-writes-5h",
+    "fault-hung-real-linux-1650-web",
+    "fault-latency-batch-nightly-queue",
+    "fault-latency-day-after-history",
+    "fault-latency-heap-fragments-3h",
+    "fault-latency-real-ec2-day0-x2.2",
+    "fault-latency-real-ec2-day11-x3",
+    "fault-latency-real-ec2-day2-x1.7",
+    "fault-leak-batch-worker-per-job",
+    "fault-leak-db-prepared-statements",
+    "fault-leak-real-wander-53ea38-late",
+    "fault-oom-batch-second-stage-late",
+    "fault-p99-db-index-bloat-late",
+    "fault-p99-fleet-upgraded-only-under-load",
+    "fault-p99-real-fleet-elb-day1-peak",
+    "fault-p99-real-history-net-days0-1",
+}
+
+HELD_OUT_12_MEASURED = _Measured(
+    HELD_OUT_12,
+    # Untuned (rules of 67e777f): TP 42, FP 0, FN 16, TN 79, precision 1.0, recall 0.724,
+    # median 135 s.
+    _Floors(recordings=92, tp=42, fp=0, fn=16, precision=1.0, recall=0.72, median=135.0),
+    missed=HELD_OUT_12_MISSED,
+    rolled_back=set(),
+)
+
 LATER_HALVES_MEASURED = [
     HELD_OUT_3_MEASURED,
     HELD_OUT_4_MEASURED,
@@ -1655,6 +1686,7 @@ LATER_HALVES_MEASURED = [
     HELD_OUT_9_MEASURED,
     HELD_OUT_10_MEASURED,
     HELD_OUT_11_MEASURED,
+    HELD_OUT_12_MEASURED,
 ]
 
 
