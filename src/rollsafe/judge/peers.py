@@ -209,9 +209,7 @@ class Watch:
         # rank correlation), whichever is worth less: a host that drifts above its peers for
         # stretches need not have crossed the bar in the reference to do so in the watch.
         excess = [c.own - c.bar for c in seen]
-        size = min(
-            sequential.exceedance_size(indicators, 0.5), sequential.effective_size(excess)
-        )
+        size = min(sequential.exceedance_size(indicators, 0.5), sequential.effective_size(excess))
         self.factor = size / len(seen) if seen else 1.0
         self.tests = tests
         self.folded = self.total_above = self.started = 0
@@ -282,18 +280,19 @@ def _bucket(
     own: tuple[windows.Window | None, volumes.Volume | None],
     peers: Sequence[Peer],
     counts: Callable[[str, float], bool],
-    lo: float,
-    hi: float,
+    span: tuple[float, float],
 ) -> Compared | None:
+    lo, hi = span
     stats = [
         x
         for peer in peers
-        if counts(peer.name, hi) and (x := _stat(rule, peer.window, peer.volume, lo, hi)) is not None
+        if counts(peer.name, hi)
+        and (x := _stat(rule, peer.window, peer.volume, lo, hi)) is not None
     ]
     return compare(rule, hi, _stat(rule, own[0], own[1], lo, hi), stats)
 
 
-def judge(  # noqa: PLR0913 - the target, its peers and the marks, as the engine holds them
+def judge(
     rule: models.RegressionRule,
     window: windows.Window | None,
     peers: Sequence[Peer],
@@ -318,7 +317,9 @@ def judge(  # noqa: PLR0913 - the target, its peers and the marks, as the engine
         count = math.floor(rule.before / width)
         first = end - count * width
         reference = [
-            _bucket(rule, (window, volume), peers, counts, first + i * width, first + (i + 1) * width)
+            _bucket(
+                rule, (window, volume), peers, counts, (first + i * width, first + (i + 1) * width)
+            )
             for i in range(count)
         ]
         state.begin(reference, starts(rule, reference_at, width))
@@ -338,7 +339,7 @@ def judge(  # noqa: PLR0913 - the target, its peers and the marks, as the engine
         return _ok(rule, why, evidence, no_data=True)
     while state.next_end <= min(now, watch_end):
         hi = state.next_end
-        state.fold(hi - width, _bucket(rule, (window, volume), peers, counts, hi - width, hi))
+        state.fold(hi - width, _bucket(rule, (window, volume), peers, counts, (hi - width, hi)))
         state.next_end = hi + width
     return _verdict(rule, state, evidence, now=now)
 

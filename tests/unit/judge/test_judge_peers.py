@@ -16,12 +16,13 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from judge_helpers import CRITICAL, OK, decision, obs, upgrade
 
-from rollsafe.config import models
+from rollsafe.config import loading, models
 from rollsafe.judge import engine, peers
 
 WEB = ["web-1", "web-2", "web-3", "web-4"]
@@ -200,3 +201,21 @@ def test_the_model_refuses_what_the_comparison_does_not_read(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         models.RegressionRule.model_validate({**RULE, **fields})
+
+
+def test_web_service_binds_the_comparisons_to_the_same_probes() -> None:
+    config = loading.load(Path(__file__).resolve().parents[3] / "corpus" / "rollsafe.yaml").config
+    found = {
+        r.id.removeprefix("web-service."): r
+        for r in config.rules
+        if isinstance(r, models.RegressionRule) and r.against == "peers"
+    }
+    assert sorted(found) == ["latency-quantile-vs-peers", "request-errors-vs-peers"]
+    latency, errors = found["latency-quantile-vs-peers"], found["request-errors-vs-peers"]
+    assert (latency.probe, errors.probe) == ("http-p99", "http-errors")
+    assert (latency.min_ratio, latency.min_delta) == (1.5, 0.1)
+    assert (errors.min_ratio, errors.min_delta) == (3.0, 0.01)
+    for rule in (latency, errors):
+        assert (rule.watch, rule.before, rule.alpha, rule.min_peers) == (86400, 21600, 0.001, 2)
+        assert rule.volume == models.RequestVolume(probe="http-requests", min_requests=100)
+        assert rule.severity == "critical"

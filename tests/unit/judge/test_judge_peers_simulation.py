@@ -74,7 +74,9 @@ def _watch(
         return peers.compare(rule, (i + 1) * width, hosts[0][i], [h[i] for h in hosts[1:]])
 
     reference = int(rule.before // width)
-    state.begin([compared(i) for i in range(up - reference, up)], peers.starts(rule, up * width, width))
+    state.begin(
+        [compared(i) for i in range(up - reference, up)], peers.starts(rule, up * width, width)
+    )
     first = up + math.ceil(rule.grace / width)
     for i in range(first, up + int(rule.watch // width)):
         state.fold(i * width, compared(i))
@@ -101,7 +103,9 @@ def _ar1(rng: random.Random, phi: float) -> list[float]:
 
 def _fleet(seed: int, phi: float, *, stretches: bool = False) -> list[list[float]]:
     rng = random.Random(seed)
-    load = [1 + 0.8 * math.sin(i / 200) + (0.5 if UP + 200 < i < UP + 400 else 0) for i in range(LENGTH)]
+    load = [
+        1 + 0.8 * math.sin(i / 200) + (0.5 if UP + 200 < i < UP + 400 else 0) for i in range(LENGTH)
+    ]
     hosts = []
     for _ in range(4):
         level = rng.uniform(0.8, 1.25)
@@ -184,7 +188,9 @@ POINTS = 4032
 def _read(name: str) -> tuple[list[dt.datetime], list[float]]:
     with (DATA / name).open(newline="") as handle:
         rows = list(csv.DictReader(handle))[:POINTS]
-    return [dt.datetime.fromisoformat(r["timestamp"]) for r in rows], [float(r["value"]) for r in rows]
+    return [dt.datetime.fromisoformat(r["timestamp"]) for r in rows], [
+        float(r["value"]) for r in rows
+    ]
 
 
 class _Real:
@@ -195,7 +201,9 @@ class _Real:
         _, requests = _read("elb_request_count_8c0756.csv")
         middle = statistics.median(requests)
         self.load = [x / middle for x in requests]
-        self.day_median = [statistics.median(self.load[d * DAY : (d + 1) * DAY]) for d in range(POINTS // DAY)]
+        self.day_median = [
+            statistics.median(self.load[d * DAY : (d + 1) * DAY]) for d in range(POINTS // DAY)
+        ]
         labelled = json.loads((DATA / "anomaly_windows.json").read_text())
         self.noise: list[list[float]] = []
         self.anomalies: list[set[int]] = []
@@ -203,15 +211,23 @@ class _Real:
             times, values = _read(name)
             middle = statistics.median(values)
             self.noise.append([x / middle for x in values])
-            spans = [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in labelled.get(name, [])]
-            self.anomalies.append({i for i, t in enumerate(times) if any(a <= t <= b for a, b in spans)})
+            spans = [
+                (dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b))
+                for a, b in labelled.get(name, [])
+            ]
+            self.anomalies.append(
+                {i for i, t in enumerate(times) if any(a <= t <= b for a, b in spans)}
+            )
 
     def peak(self, i: int) -> bool:
         return self.load[i] > self.day_median[min(i // DAY, len(self.day_median) - 1)]
 
     def hosts(self, order: Sequence[int], scale: Callable[[int, int], float]) -> list[list[float]]:
         return [
-            [0.1 * (0.5 + 0.5 * self.load[i]) * self.noise[h][i] * scale(h, i) for i in range(POINTS)]
+            [
+                0.1 * (0.5 + 0.5 * self.load[i]) * self.noise[h][i] * scale(h, i)
+                for i in range(POINTS)
+            ]
             for h in order
         ]
 
@@ -226,7 +242,9 @@ REAL_RULE: dict[str, Any] = {"watch": "24h", "bucket": "5m", "grace": "5m"}
 
 @_real
 @pytest.mark.parametrize("alpha", [0.05, 0.001])
-def test_healthy_real_fleet_days_are_flagged_only_on_labelled_anomalies(real: _Real, alpha: float) -> None:
+def test_healthy_real_fleet_days_are_flagged_only_on_labelled_anomalies(
+    real: _Real, alpha: float
+) -> None:
     rule = _rule(alpha=alpha, **REAL_RULE)
     watches = flagged = unexplained = 0
     for up in range(72, POINTS - DAY, 36):
@@ -239,8 +257,13 @@ def test_healthy_real_fleet_days_are_flagged_only_on_labelled_anomalies(real: _R
                 if crossed is None:
                     continue
                 flagged += 1
-                unexplained += not any(j in real.anomalies[target] for j in range(up - 72, up + DAY))
-    print(f"alpha {alpha}: {flagged}/{watches} healthy fleet-days flagged, {unexplained} outside the target's labelled anomalies")
+                unexplained += not any(
+                    j in real.anomalies[target] for j in range(up - 72, up + DAY)
+                )
+    print(
+        f"alpha {alpha}: {flagged}/{watches} healthy fleet-days flagged, "
+        f"{unexplained} outside the target's labelled anomalies"
+    )
     assert watches >= 1500
     assert unexplained <= 0.05 * watches if alpha == 0.05 else unexplained == 0
 
@@ -267,7 +290,10 @@ def test_real_regressions_at_the_peak_are_flagged(real: _Real, size: float, leas
                 regressed.append(sum(real.peak(i) for i in range(up, crossed + 1)))
     total = 5 * len([d for d in range(POINTS // DAY - 1) if d * DAY + 24 >= 72])
     median = statistics.median(regressed) if regressed else math.inf
-    print(f"x{size}: flagged {len(found)}/{total}, median {median} regressed buckets of 5 minutes seen")
+    print(
+        f"x{size}: flagged {len(found)}/{total}, "
+        f"median {median} regressed buckets of 5 minutes seen"
+    )
     assert len(found) >= least
 
 
@@ -287,6 +313,8 @@ def test_a_slowdown_of_the_whole_fleet_at_the_peak_is_not_a_regression(real: _Re
 
             if _watch(rule, real.hosts(order, scale), up, FIVE) is not None:
                 flagged += 1
-                unexplained += not any(j in real.anomalies[target] for j in range(up - 72, up + DAY))
+                unexplained += not any(
+                    j in real.anomalies[target] for j in range(up - 72, up + DAY)
+                )
     print(f"shared x2 at the peak: {flagged} flagged, {unexplained} outside labelled anomalies")
     assert unexplained == 0
