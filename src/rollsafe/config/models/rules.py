@@ -566,7 +566,9 @@ class RegressionRule(RuleBase):
         description="Against self: the probe of the target's requests per second; a bucket "
         "resting on fewer than `min_requests` requests is no evidence (an error ratio of a "
         "drained host), and with `max_increase` one after the upgrade resting on more than "
-        "that many times the reference's busiest (a load test); none: every bucket counts",
+        "that many times the reference's busiest (a load test); against peers, a peer's "
+        "or the target's bucket resting on fewer is left out (`max_increase` unread: peers "
+        "share the load); none: every bucket counts",
     )
 
     @model_validator(mode="after")
