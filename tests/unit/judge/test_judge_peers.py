@@ -219,3 +219,37 @@ def test_web_service_binds_the_comparisons_to_the_same_probes() -> None:
         assert (rule.watch, rule.before, rule.alpha, rule.min_peers) == (86400, 21600, 0.001, 2)
         assert rule.volume == models.RequestVolume(probe="http-requests", min_requests=100)
         assert rule.severity == "critical"
+
+
+def test_web_service_catches_a_peak_only_regression_its_self_comparison_cannot(
+    tmp_path: Path,
+) -> None:
+    """The preset as the corpus binds it, four web hosts configured: web-1 upgraded at night,
+    its p99 twice its peers' only at the peak 6 hours later (three times the requests).
+    latency-quantile-up's 2-hour watch is over by then; latency-quantile-vs-peers is not."""
+    path = Path(__file__).resolve().parents[3] / "corpus" / "rollsafe.yaml"
+    text = path.read_text("utf-8")
+    more = "".join(
+        f"  - {{id: web-{i}, address: 10.0.0.1{i}, labels: {{role: web}}, vars: {{port: 8080}}}}\n"
+        for i in (3, 4)
+    )
+    text = text.replace("  - {id: db-1,", more + "  - {id: db-1,", 1)
+    fleet = tmp_path / "rollsafe.yaml"
+    fleet.write_text(text, "utf-8")
+    config = loading.load(fleet).config
+    rng = random.Random(3)
+    judge = engine.Engine(config)
+    judge.mark(upgrade(UP, "web-1"))
+    seen: dict[str, float] = {}
+    for t in range(0, int(PEAK[0] + 3600), 30):
+        for host in WEB:
+            slow = 2.0 if host == "web-1" and t >= PEAK[0] else 1.0
+            p99 = 0.2 * _load(t) * rng.lognormvariate(0, 0.15) * slow
+            judge.observe(obs(t, p99, source="http-p99", target=host))
+            judge.observe(obs(t, 40.0 * _load(t), source="http-requests", target=host))
+        if t % 60 == 0 and t >= UP:
+            for got in judge.evaluate("web-1", now=t):
+                if got.severity is CRITICAL:
+                    seen.setdefault(str(got.rule), t)
+    assert "web-service.latency-quantile-up" not in seen
+    assert PEAK[0] < seen["web-service.latency-quantile-vs-peers"] <= PEAK[0] + 1200
