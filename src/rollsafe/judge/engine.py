@@ -239,6 +239,7 @@ class Engine:
         # and the peers it reads, kept with the number of targets known when listed.
         self._peer_watches: dict[tuple[ids.TargetId, str], peers.Watch] = {}
         self._peer_lists: dict[tuple[ids.TargetId, str], tuple[int, list[ids.TargetId]]] = {}
+        self._no_peers: dict[tuple[ids.TargetId, str], tuple[int, rules.Outcome]] = {}
         # Each bursts rule's counts per target (``bursts.State``), and per peer and reference
         # for the fleet veto (a cache: cleared when it grows, a dropped one is folded again).
         self._bursts: dict[tuple[ids.TargetId, str], bursts.State] = {}
@@ -1194,6 +1195,12 @@ class Engine:
     ) -> rules.Outcome:
         """A regression rule against the target's peers not upgraded (``peers.judge``)."""
         key = (target, rule.id)
+        names = self._peers_of(target, rule)
+        if len(names) < rule.min_peers:  # the common case of a small fleet: nothing to read
+            found = self._no_peers.get(key)
+            if found is None or found[0] != len(names):
+                found = self._no_peers[key] = (len(names), peers.too_few(rule, len(names)))
+            return found[1]
         state = self._peer_watches.get(key)
         if state is None:
             state = self._peer_watches[key] = peers.Watch()
@@ -1206,7 +1213,14 @@ class Engine:
         return peers.judge(
             rule,
             self._windows.get(target, _NO_WINDOWS).get(rule.probe),
-            self._peers_of(target, rule),
+            [
+                peers.Peer(
+                    str(other),
+                    self._windows.get(other, _NO_WINDOWS).get(rule.probe),
+                    self._volume(rule, other),
+                )
+                for other in names
+            ],
             now=now,
             reference_at=reference_at,
             reference_end=self._reference_end(target, reference_at),
@@ -1216,14 +1230,14 @@ class Engine:
             volume=self._volume(rule, target),
         )
 
-    def _peers_of(self, target: ids.TargetId, rule: models.RegressionRule) -> list[peers.Peer]:
+    def _peers_of(self, target: ids.TargetId, rule: models.RegressionRule) -> list[ids.TargetId]:
         """The targets ``rule`` applies to with ``target``'s values of the fleet veto's
         ``match_labels``, but ``target`` (whether each counts in a bucket is the rule's
         ``counts``: not upgraded lately); the list is kept while no target is added."""
-        known = self.targets()
         key = (target, rule.id)
         kept = self._peer_lists.get(key)
-        if kept is None or kept[0] != len(known):
+        if kept is None or kept[0] != len(self._windows):  # configured targets are fixed
+            known = self.targets()
             labels = self._policy.fleet_veto.match_labels
             model = self._target_model(target)
             wanted = [model.labels.get(k) for k in labels]
@@ -1236,15 +1250,8 @@ class Engine:
                     and [other_model.labels.get(k) for k in labels] == wanted
                 ):
                     names.append(other)
-            kept = self._peer_lists[key] = (len(known), names)
-        return [
-            peers.Peer(
-                str(other),
-                self._windows.get(other, _NO_WINDOWS).get(rule.probe),
-                self._volume(rule, other),
-            )
-            for other in kept[1]
-        ]
+            kept = self._peer_lists[key] = (len(self._windows), names)
+        return kept[1]
 
     def _volume(
         self, rule: models.RegressionRule | models.BurstRule, target: ids.TargetId

@@ -85,6 +85,7 @@ __all__ = [
     "compare",
     "judge",
     "starts",
+    "too_few",
 ]
 
 # The null's margin on the share of buckets above the peers: at most twice the share before
@@ -342,6 +343,14 @@ def judge(
         state.fold(hi - width, _bucket(rule, (window, volume), peers, counts, (hi - width, hi)))
         state.next_end = hi + width
     return _verdict(rule, state, evidence, now=now)
+
+
+def too_few(rule: models.RegressionRule, count: int) -> rules.Outcome:
+    """The rule's outcome for a target with fewer than ``min_peers`` possible peers at all
+    (a fleet too small): it abstains, whatever the target does."""
+    evidence = {**_base(rule), "peers": count}
+    why = "no peers" if count == 0 else f"{count} peer, {rule.min_peers} needed"
+    return _ok(rule, why, evidence, no_data=True)
 
 
 def _verdict(
