@@ -80,6 +80,7 @@ from rollsafe.judge import (
     confirming,
     daily,
     marks,
+    peers,
     reboots,
     restarts,
     rules,
@@ -238,6 +239,11 @@ class Engine:
         # Each regression rule's sequential test per target: folded buckets and the wealth
         # they left (``sequential.Watch``), so a re-judgement reads only new buckets.
         self._watches: dict[tuple[ids.TargetId, str], sequential.Watch] = {}
+        # Each regression rule against peers per target: its comparison (``peers.Watch``),
+        # and the peers it reads, kept with the number of targets known when listed.
+        self._peer_watches: dict[tuple[ids.TargetId, str], peers.Watch] = {}
+        self._peer_lists: dict[tuple[ids.TargetId, str], tuple[int, list[ids.TargetId]]] = {}
+        self._no_peers: dict[tuple[ids.TargetId, str], tuple[int, rules.Outcome]] = {}
         # Each bursts rule's counts per target (``bursts.State``), and per peer and reference
         # for the fleet veto (a cache: cleared when it grows, a dropped one is folded again).
         self._bursts: dict[tuple[ids.TargetId, str], bursts.State] = {}
@@ -1162,6 +1168,8 @@ class Engine:
                 state=state,
                 volume=self._volume(rule, target),
             )
+        if rule.against == "peers":
+            return self._peers_outcome(rule, target, now=now)
         cohort_of_target = self._cohorts.get(target)
         # Only a canary is compared: other targets are not worth listing the fleet for.
         peers = (
@@ -1185,6 +1193,69 @@ class Engine:
             floor=floor,
             state=state,
         )
+
+    def _peers_outcome(
+        self, rule: models.RegressionRule, target: ids.TargetId, *, now: float
+    ) -> rules.Outcome:
+        """A regression rule against the target's peers not upgraded (``peers.judge``)."""
+        key = (target, rule.id)
+        names = self._peers_of(target, rule)
+        if len(names) < rule.min_peers:  # the common case of a small fleet: nothing to read
+            found = self._no_peers.get(key)
+            if found is None or found[0] != len(names):
+                found = self._no_peers[key] = (len(names), peers.too_few(rule, len(names)))
+            return found[1]
+        state = self._peer_watches.get(key)
+        if state is None:
+            state = self._peer_watches[key] = peers.Watch()
+        reference_at = self._reference(target, now)
+        not_upgraded_for = self._policy.fleet_veto.not_upgraded_for
+
+        def counts(peer: str, end: float) -> bool:
+            return not self._upgraded_since(ids.TargetId(peer), end - not_upgraded_for, end)
+
+        return peers.judge(
+            rule,
+            self._windows.get(target, _NO_WINDOWS).get(rule.probe),
+            [
+                peers.Peer(
+                    str(other),
+                    self._windows.get(other, _NO_WINDOWS).get(rule.probe),
+                    self._volume(rule, other),
+                )
+                for other in names
+            ],
+            now=now,
+            reference_at=reference_at,
+            reference_end=self._reference_end(target, reference_at),
+            floor=self._floors.get(rule.probe),
+            state=state,
+            counts=counts,
+            volume=self._volume(rule, target),
+        )
+
+    def _peers_of(self, target: ids.TargetId, rule: models.RegressionRule) -> list[ids.TargetId]:
+        """The targets ``rule`` applies to with ``target``'s values of the fleet veto's
+        ``match_labels``, but ``target`` (whether each counts in a bucket is the rule's
+        ``counts``: not upgraded lately); the list is kept while no target is added."""
+        key = (target, rule.id)
+        kept = self._peer_lists.get(key)
+        if kept is None or kept[0] != len(self._windows):  # configured targets are fixed
+            known = self.targets()
+            labels = self._policy.fleet_veto.match_labels
+            model = self._target_model(target)
+            wanted = [model.labels.get(k) for k in labels]
+            names = []
+            for other in known:
+                other_model = self._target_model(other)
+                if (
+                    other != target
+                    and rule.id in self._applying(other, other_model)
+                    and [other_model.labels.get(k) for k in labels] == wanted
+                ):
+                    names.append(other)
+            kept = self._peer_lists[key] = (len(self._windows), names)
+        return kept[1]
 
     def _volume(
         self, rule: models.RegressionRule | models.BurstRule, target: ids.TargetId

@@ -155,6 +155,10 @@ def history_needed(rule: models.RuleBase) -> float:
         # The whole watch after the mark; and the reference period, pinned at the mark from
         # the values the window still holds then (a ``before`` longer than the watch).
         reference = rule.before if rule.against == "self" else 0.0
+        if rule.against == "peers":
+            # Its reference buckets are read when first judged after the mark, unpinned.
+            return rule.watch + rule.bucket + rule.before + 3600.0  # the reference may end an
+            # hour before the mark (an ``upgrade_started`` mark)
         return max(rule.watch + rule.bucket, reference)
     if isinstance(rule, models.BurstRule):
         return max(rule.watch + rule.bucket, rule.before)

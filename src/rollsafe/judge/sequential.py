@@ -341,7 +341,9 @@ __all__ = [
     "LAMBDAS",
     "Mixture",
     "Watch",
+    "bucket_statistic",
     "effective_size",
+    "exceedance_size",
     "judge_cohort",
     "judge_self",
     "margin",
@@ -600,6 +602,15 @@ def _bucket(
     if rule.aggregate == "rate":
         return _Bucket(conditions.exact_sum(present), len(values), 0)
     return _Bucket(_median(present), len(values), 0)
+
+
+def bucket_statistic(
+    rule: models.RegressionRule, values: Sequence[observations.Observation]
+) -> float | None:
+    """One bucket's statistic as the rule reads it (median, share or sum; None: nothing
+    carries the field): the peers' comparison (``rollsafe.judge.peers``) reads the same."""
+    found = _bucket(rule, values)
+    return None if found is None else found.stat
 
 
 # --------------------------------------------------------------------------- references

@@ -518,7 +518,11 @@ class RegressionRule(RuleBase):
     ``against: self`` compares with the target's own ``before`` period ending where its latest
     upgrade began (its ``upgrade_started`` mark, else its ``upgrade`` mark); ``against:
     cohort`` compares a canary, bucket by bucket, with the rollout's baseline cohort at the
-    same time (the rule does not apply outside a rollout).
+    same time (the rule does not apply outside a rollout); ``against: peers`` compares the
+    target, bucket by bucket, with its peers not upgraded (``policy.fleet_veto``'s
+    ``match_labels`` and ``not_upgraded_for``) at the same moments, how often it is above
+    them against how often it was in its ``before`` period (``rollsafe.judge.peers``; with
+    fewer than ``min_peers`` peers it abstains).
     """
 
     kind: Literal["regression"]
@@ -530,8 +534,10 @@ class RegressionRule(RuleBase):
         "`when`; rate: the sum of `field` per second (error lines, events)",
     )
     when: Condition | None = Field(default=None, description="For aggregate=ratio")
-    against: Literal["self", "cohort"] = Field(
-        default="self", description="The target's own pre-upgrade period, or the cohort"
+    against: Literal["self", "cohort", "peers"] = Field(
+        default="self",
+        description="The target's own pre-upgrade period, the rollout's baseline cohort, or "
+        "its peers not upgraded at the same moments (outside any rollout)",
     )
     before: Duration = Field(
         default=3600.0,
@@ -568,7 +574,16 @@ class RegressionRule(RuleBase):
         description="Reference quantiles tested (aggregate quantile; all aggregates in cohort)",
     )
     min_baseline: int = Field(
-        default=10, ge=2, description="Reference buckets needed (against self), peers (cohort)"
+        default=10,
+        ge=2,
+        description="Reference buckets needed (against self; against peers: buckets before "
+        "the upgrade with `min_peers`), peers (cohort)",
+    )
+    min_peers: int = Field(
+        default=2,
+        ge=1,
+        description="Against peers: peers with a value a bucket needs to be evidence (their "
+        "upper median is compared: with 2, the larger of the two)",
     )
     top: bool = Field(
         default=True,
@@ -603,7 +618,9 @@ class RegressionRule(RuleBase):
         description="Against self: the probe of the target's requests per second; a bucket "
         "resting on fewer than `min_requests` requests is no evidence (an error ratio of a "
         "drained host), and with `max_increase` one after the upgrade resting on more than "
-        "that many times the reference's busiest (a load test); none: every bucket counts",
+        "that many times the reference's busiest (a load test); against peers, a peer's "
+        "or the target's bucket resting on fewer is left out (`max_increase` unread: peers "
+        "share the load); none: every bucket counts",
     )
 
     @model_validator(mode="after")
@@ -616,11 +633,13 @@ class RegressionRule(RuleBase):
             raise ValueError(f"`when` is only read by aggregate `ratio`, not `{self.aggregate}`")
         if self.bucket <= 0:
             raise ValueError("bucket must be longer than 0s")
-        if self.volume is not None and self.against != "self":
-            raise ValueError("volume is read against self only, not against a cohort")
+        if self.volume is not None and self.against == "cohort":
+            raise ValueError("volume is read against self or peers, not against a cohort")
+        if self.against == "peers" and (self.slow is not None or self.sustained is not None):
+            raise ValueError("against peers reads neither `slow` nor `sustained`")
         if self.grace + self.bucket > self.watch:
             raise ValueError("watch must be longer than grace plus one bucket")
-        if self.against == "self" and self.before < 2 * self.bucket:
+        if self.against != "cohort" and self.before < 2 * self.bucket:
             raise ValueError("before must hold at least two buckets")
         if any(not 0.5 <= q < 1 for q in self.quantiles):
             raise ValueError("quantiles must be at least 0.5 and below 1, e.g. [0.5, 0.9, 0.99]")
