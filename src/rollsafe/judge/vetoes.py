@@ -196,6 +196,13 @@ class Veto:
             if top in by_id
             for rule_id in (top, *_below(by_id, top))
         }
+        # How far before an upgrade each listed rule reads (its sources' longest ``before``):
+        # past ``reach``, a peer is still judged while its windows hold that period.
+        self._before = {
+            rule_id: max((b or 0.0 for b in sources_needed(by_id, [rule_id]).values()), default=0.0)
+            for rule_id in listed
+            if rule_id in by_id
+        }
         self._fleet = fleet
         self._by_id = by_id
         # The listed rules on peers judged against another target's upgrade (and, as a
@@ -305,7 +312,9 @@ class Veto:
             return self._verdict(target, rule_id, found, None, now=now)
         reference_end = fleet.reference_end(target, reference_at)
         ends = reference_at if reference_end is None else min(reference_end, reference_at)
-        if now - ends > self.config.reach:
+        if now - ends > self.config.reach and not self._holds_reference(
+            target, rule_id, reference_at - self._before.get(rule_id, 0.0), now=now
+        ):
             return None
         reference = (reference_at, reference_end)
         rule = self._by_id[rule_id]
@@ -315,6 +324,30 @@ class Veto:
         return self._verdict(
             target, rule_id, self.peers(target, rule_id, now=now), reference, now=now
         )
+
+    def _holds_reference(
+        self, target: ids.TargetId, rule_id: str, start: float, *, now: float
+    ) -> bool:
+        """Past ``reach`` (round 13): True while ``target`` has peers and every peer's window
+        of every source ``rule_id`` reads still holds its values from ``start`` (the target's
+        period before its upgrade) on (or every value it ever had: never trimmed), kept for a
+        rule of their own (a comparison with the peers over a day keeps 31 hours): such a
+        peer can still be judged against that period, as within ``reach``, for a rule without
+        a watch (``ceiling``) that breaches hours after the upgrade. A window trimmed past
+        ``start`` ends the veto as before."""
+        found = self.peers(target, rule_id, now=now)
+        if not found:
+            return False
+        for peer, _ in found:
+            for source in self._reads.get(rule_id, ()):
+                window = self._fleet.window(peer, source)
+                kept = [] if window is None else window.series.times  # oldest retained first
+                if not kept or window is None:
+                    return False
+                ever = window.first_value_time
+                if kept[0] > start and (ever is None or kept[0] > ever):  # trimmed past it
+                    return False
+        return True
 
     def _discount(
         self,

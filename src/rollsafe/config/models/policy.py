@@ -99,7 +99,8 @@ class FleetVeto(Model):
         gt=0,
         description="How long after the target's upgrade the veto applies: the listed rules' "
         "windows keep this much more history so a peer still holds the target's period "
-        "before its upgrade; later, a rollback is not held",
+        "before its upgrade; later, a rollback is held only while every peer's window still "
+        "holds that period (kept for a rule of its own, e.g. a comparison with the peers)",
     )
 
     @model_validator(mode="after")
