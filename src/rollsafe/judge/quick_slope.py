@@ -1,0 +1,215 @@
+"""A float pre-check of a trend's slope test, with a proven error bound (judge).
+
+``trend._surely_ok`` asks, at nearly every value of a memory series, whether a least-squares
+slope per hour is under ``min_rate``; the exact answer (``trend._line``) needs the exact
+integer sums of ``windows.Moments``, whose cursors cost a few microseconds per value moved.
+Most of those questions are far from the line (a flat host's slope is near zero), so this
+module keeps plain float sums of the same range, bounds their rounding error, and answers
+only when the float slope is further from the threshold than that bound: then the exact test
+gives the same answer, bit for bit. Otherwise it says "unknown" and the caller asks the exact
+sums. A decision therefore never depends on the float path; only its cost does.
+
+**The running sums.** :class:`Running` keeps, over the finite values of one field at the
+series positions ``[lo, hi)``, the count ``n`` (an integer, exact) and four float sums with
+``d = fl(t - t0)`` (``t0`` the time of the first value when the sums were started afresh):
+``T = sum d``, ``Y = sum y``, ``TT = sum fl(d*d)``, ``TY = sum fl(d*y)``. A range moves one
+value at a time, adding what enters and subtracting what leaves. ``u = 2**-53`` is the unit
+roundoff (round to nearest): ``fl(a op b) = (a op b)(1 + e)``, ``|e| <= u``, for normal
+results; results near underflow are covered by an absolute slack below.
+
+*Each term's error.* With ``tau = t - t0`` (real), ``d = tau(1 + e0)``, so
+``|d - tau| <= u|tau| <= 2u|d|``. A value ``y`` is used as the float it is (the exact path
+scales the same float to an integer without loss), so ``Y``'s terms are exact. A product
+term ``p = fl(d*y)`` differs from ``tau*y`` by at most ``u|d y| + |d - tau||y| <= 4u|p|``
+(with ``|d y| <= |p|(1 + 2u)``); ``fl(d*d)`` from ``tau**2`` by at most
+``u d**2 + |d**2 - tau**2| <= 4u fl(d*d)`` likewise. So every term is within ``4u|term|``
+of its real value.
+
+*Each update's error.* ``S' = fl(S +- term)`` adds at most ``u|S'| (1 + 2u)``. Summing over
+every update since the sums were started afresh, the float sum differs from the real sum of
+the real terms of the values in range by at most ``u * M``, with
+``M = (1 + 2u) sum(|S'| + 4|term|)`` over those updates; :class:`Running` keeps ``M`` for each
+sum (``mt``, ``my``, ``mtt``, ``mty``). ``M`` is itself a float sum of non-negative numbers,
+``k`` of them since the start, so it is low by at most a factor ``1 - k u``; the sums are
+started afresh after at most ``_FRESH`` updates (sooner: after eight times as many updates as
+the range holds, which keeps ``t0`` near the range and ``M`` near its sums, and whenever the
+range moves by more than it holds), so ``k u < 2**-30`` and ``E = 1.01 u M`` is a sound
+bound for every sum.
+
+**The slope and its test.** The exact test is ``fl(fl(N / D) * 3600) < m`` with
+``D = n TT - T**2`` and ``N = n TY - T Y`` the real centred sums (they do not depend on the
+origin ``t0``: ``trend._line``'s integers are the same ``N`` and ``D`` scaled by powers of
+two, and its one rounding is the division's). From the floats, ``D^ = fl(fl(n TT^) -
+fl(T^**2))`` and
+``|D^ - D| <= n E_TT + (2|T^| + E_T) E_T + 3u(n|TT^| + T^**2) = E_D``, and
+``|N^ - N| <= n E_TY + |T^| E_Y + |Y^| E_T + E_T E_Y + 3u(n|TY^| + |T^ Y^|) = E_N``
+(the first terms carry the sums' errors, ``|ab - a^b^| <= |a^|e_b + |b^|e_a + e_a e_b``; the
+last the three roundings of the evaluation, each at most ``u`` of a magnitude no larger than
+the sum shown, with ``(1 + u)**2 <= 3/2`` to spare). When ``D^ > E_D``, ``D > 0`` and
+``|N / D - N^ / D^| <= (E_N + |N^ / D^| E_D) / (D^ - E_D) = B``. The float rate
+``r = fl(fl(N^ / D^) * 3600)`` and the exact one each carry two more roundings, at most
+``2.01u`` of their size each, so ``|r - exact| <= 3600 B + 5u(|r| + 3600 B)``. The bound
+evaluation itself is a dozen float operations on non-negative numbers (relative error under
+``16u``); it is doubled (``margin = 2 (3600 B + 5u |r| + ...) + 1e-300``, the last covering
+subnormal results), and the test answers only when ``|r - m| > margin``: ``r < m - margin``
+means the exact rate is under ``m``, ``r > m + margin`` that it is not. Anything else (a non-
+finite number, ``n < 3``, ``D^ <= E_D``, a value within the margin) is "unknown".
+
+The property test ``tests/unit/judge/test_quick_slope.py`` draws values whose slope sits
+within a few units in the last place of the threshold and checks that every answer given
+agrees with the exact one.
+"""
+
+from __future__ import annotations
+
+import math
+
+from rollsafe.config import models
+from rollsafe.domain import observations
+from rollsafe.judge import conditions, windows
+
+__all__ = ["HOUR", "Running", "below"]
+
+HOUR = 3600.0
+_U = 2.0**-53  # the unit roundoff of a binary64 float, round to nearest
+_FRESH = 1 << 20  # updates at most before the sums start afresh (see the module notes)
+
+
+def below(
+    n: int,
+    sums: tuple[float, float, float, float],
+    errors: tuple[float, float, float, float],
+    rate: float,
+) -> bool | None:
+    """Whether the least-squares slope of the points summed in ``sums`` (``T, Y, TT, TY``, each
+    within its entry of ``errors`` of the real sum), per hour and rounded as ``trend._line``
+    and ``trend._surely_ok`` round it, is under ``rate``; None when the floats cannot tell."""
+    if n < 3:
+        return None
+    t, y, tt, ty = sums
+    et, ey, ett, ety = errors
+    nt, ny = n * tt, n * ty
+    d = nt - t * t
+    e_d = n * ett + (2.0 * abs(t) + et) * et + 3.0 * _U * (abs(nt) + t * t)
+    if not d > e_d:  # also false for a NaN
+        return None
+    ty_ = t * y
+    num = ny - ty_
+    e_n = n * ety + abs(t) * ey + abs(y) * et + et * ey + 3.0 * _U * (abs(ny) + abs(ty_))
+    slope = num / d
+    r = slope * HOUR
+    bound = HOUR * (e_n + abs(slope) * e_d) / (d - e_d)
+    margin = 2.0 * (bound + 5.0 * _U * (abs(r) + bound)) + 1e-300
+    if not math.isfinite(margin) or not math.isfinite(r):
+        return None
+    if r < rate - margin:
+        return True
+    if r > rate + margin:
+        return False
+    return None
+
+
+class Running:
+    """Float sums over the finite ``field`` values at positions ``[lo, hi)`` of one series,
+    with the bounds of their rounding (see the module notes). Positions are counted so that
+    they stay with their values while the series only appends and trims its front; a value
+    placed inside it (out of order) or another series starts the sums afresh."""
+
+    __slots__ = (
+        "field",
+        "hi",
+        "lo",
+        "mt",
+        "mtt",
+        "mty",
+        "my",
+        "n",
+        "origin",
+        "placed",
+        "series",
+        "t",
+        "tt",
+        "ty",
+        "updates",
+        "y",
+    )
+
+    def __init__(self, field: models.Field_) -> None:
+        self.field = field
+        self.series: windows.Series | None = None
+        self.placed = -1
+        self.lo = self.hi = 0
+        self.origin = 0.0
+        self._clear()
+
+    def _clear(self) -> None:
+        self.n = self.updates = 0
+        self.t = self.y = self.tt = self.ty = 0.0
+        self.mt = self.my = self.mtt = self.mty = 0.0
+
+    def below(
+        self, series: windows.Series, lo: int, hi: int, rate: float
+    ) -> tuple[int, bool | None]:
+        """(how many finite values ``[lo, hi)`` of ``series`` hold, :func:`below` for their
+        slope against ``rate``), the sums moved there first."""
+        self.move(series, lo, hi)
+        scale = 1.01 * _U * (1.0 + 2.0 * _U)
+        errors = (scale * self.mt, scale * self.my, scale * self.mtt, scale * self.mty)
+        return self.n, below(self.n, (self.t, self.y, self.tt, self.ty), errors, rate)
+
+    def move(self, series: windows.Series, lo: int, hi: int) -> None:
+        """Move the range to the series positions ``[lo, hi)`` (indices of ``series.items``)."""
+        items = series.items
+        # Where position 0 of ``items`` is, counted from a fixed start: an append adds to
+        # both ``appended`` and the length, a trim removes from the length only.
+        offset = series.appended + series.placed - len(items)
+        lo_at, hi_at = lo + offset, hi + offset
+        moved = abs(lo_at - self.lo) + abs(hi_at - self.hi)
+        if (
+            series is not self.series
+            or series.placed != self.placed
+            or hi_at <= self.lo
+            or lo_at >= self.hi
+            or moved > hi - lo
+            or self.updates > min(_FRESH, 8 * (hi - lo) + 64)
+            or self.lo < offset  # a value the range holds was trimmed (cannot subtract it)
+        ):
+            self.series, self.placed = series, series.placed
+            self._clear()
+            self.lo = self.hi = lo_at
+            self.origin = items[lo].time if lo < len(items) else 0.0
+        while self.hi < hi_at:
+            self._update(items[self.hi - offset], 1.0)
+            self.hi += 1
+        while self.lo > lo_at:
+            self.lo -= 1
+            self._update(items[self.lo - offset], 1.0)
+        while self.lo < lo_at:
+            self._update(items[self.lo - offset], -1.0)
+            self.lo += 1
+        while self.hi > hi_at:
+            self.hi -= 1
+            self._update(items[self.hi - offset], -1.0)
+
+    def _update(self, obs: observations.Observation, sign: float) -> None:
+        # The value as ``windows._MomentTotals`` reads it: the field, finite, as a float.
+        field = self.field
+        raw = obs.value if field == "value" else conditions.field_of(obs, field)
+        if raw is None:
+            return
+        y = float(raw)
+        if not math.isfinite(y):
+            return
+        d = obs.time - self.origin
+        dd = d * d
+        dy = d * y
+        self.n += 1 if sign > 0 else -1
+        self.updates += 1
+        t = self.t = self.t + sign * d
+        s = self.y = self.y + sign * y
+        tt = self.tt = self.tt + sign * dd
+        ty = self.ty = self.ty + sign * dy
+        self.mt += abs(t) + 4.0 * abs(d)
+        self.my += abs(s) + 4.0 * abs(y)
+        self.mtt += abs(tt) + 4.0 * dd
+        self.mty += abs(ty) + 4.0 * abs(dy)
