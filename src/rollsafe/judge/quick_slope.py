@@ -178,38 +178,47 @@ class Running:
             self._clear()
             self.lo = self.hi = lo_at
             self.origin = items[lo].time if lo < len(items) else 0.0
-        while self.hi < hi_at:
-            self._update(items[self.hi - offset], 1.0)
-            self.hi += 1
-        while self.lo > lo_at:
-            self.lo -= 1
-            self._update(items[self.lo - offset], 1.0)
-        while self.lo < lo_at:
-            self._update(items[self.lo - offset], -1.0)
-            self.lo += 1
-        while self.hi > hi_at:
-            self.hi -= 1
-            self._update(items[self.hi - offset], -1.0)
+        old_lo, old_hi = self.lo - offset, self.hi - offset
+        entering = items[old_hi:hi] if hi > old_hi else []
+        if lo < old_lo:
+            entering += items[lo:old_lo]
+        leaving = items[old_lo:lo] if lo > old_lo else []
+        if hi < old_hi:
+            leaving += items[hi:old_hi]
+        self.lo, self.hi = lo_at, hi_at
+        self._fold(entering, leaving)
 
-    def _update(self, obs: observations.Observation, sign: float) -> None:
-        # The value as ``windows._MomentTotals`` reads it: the field, finite, as a float.
-        field = self.field
-        raw = obs.value if field == "value" else conditions.field_of(obs, field)
-        if raw is None:
-            return
-        y = float(raw)
-        if not math.isfinite(y):
-            return
-        d = obs.time - self.origin
-        dd = d * d
-        dy = d * y
-        self.n += 1 if sign > 0 else -1
-        self.updates += 1
-        t = self.t = self.t + sign * d
-        s = self.y = self.y + sign * y
-        tt = self.tt = self.tt + sign * dd
-        ty = self.ty = self.ty + sign * dy
-        self.mt += abs(t) + 4.0 * abs(d)
-        self.my += abs(s) + 4.0 * abs(y)
-        self.mtt += abs(tt) + 4.0 * dd
-        self.mty += abs(ty) + 4.0 * abs(dy)
+    def _fold(
+        self, entering: list[observations.Observation], leaving: list[observations.Observation]
+    ) -> None:
+        """Add the terms of the values ``entering``, subtract those ``leaving``, and add the
+        bounds of their rounding (one call for both: a slide moves one value at each end)."""
+        field, origin = self.field, self.origin
+        n, t, s, tt, ty = self.n, self.t, self.y, self.tt, self.ty
+        mt, my, mtt, mty = self.mt, self.my, self.mtt, self.mty
+        updates = self.updates
+        for values, sign in ((entering, 1.0), (leaving, -1.0)):
+            for obs in values:
+                # The value as ``windows._MomentTotals`` reads it: the field, finite, a float.
+                raw = obs.value if field == "value" else conditions.field_of(obs, field)
+                if raw is None:
+                    continue
+                y = float(raw)
+                if not math.isfinite(y):
+                    continue
+                d = obs.time - origin
+                dd = d * d
+                dy = d * y
+                n += 1 if sign > 0 else -1
+                updates += 1
+                t += sign * d
+                s += sign * y
+                tt += sign * dd
+                ty += sign * dy
+                mt += abs(t) + 4.0 * abs(d)
+                my += abs(s) + 4.0 * abs(y)
+                mtt += abs(tt) + 4.0 * dd
+                mty += abs(ty) + 4.0 * abs(dy)
+        self.n, self.updates = n, updates
+        self.t, self.y, self.tt, self.ty = t, s, tt, ty
+        self.mt, self.my, self.mtt, self.mty = mt, my, mtt, mty

@@ -71,7 +71,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rollsafe.config import models
 from rollsafe.domain import verdicts
@@ -451,17 +451,15 @@ def _unsteady(
     """
     if rising_before:
         return "already rising before the upgrade"
-    if thirds is None:
+    fault = _thirds_fault(rule, thirds, span)
+    if thirds is None:  # fault "empty"
         return "a third of the span holds no value"
-    step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
-    first, second, last = thirds
-    # The words are made only for a reason given: ``decide`` asks at every value whether
-    # there is one, and formatting three numbers cost more than the test.
-    if second - first < step or last - second < step:
+    if fault == "flat":
         return f"not rising in every third ({_rises(rule, thirds)})"
-    if last - second < LEVELLING * (second - first):
+    if fault == "levelling":
         return f"rising less and less, levelling off ({_rises(rule, thirds)})"
     if day_before is not None:
+        step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
         beyond = [today - then for today, then in zip(thirds, day_before, strict=True)]
         if beyond[1] - beyond[0] < step or beyond[2] - beyond[1] < step:
             before = ", ".join(_level(m, rule.unit) for m in day_before)
@@ -469,6 +467,24 @@ def _unsteady(
                 "not rising beyond the day before at the same hours "
                 f"({_rises(rule, thirds)}; then {before})"
             )
+    return None
+
+
+def _thirds_fault(
+    rule: models.TrendRule, thirds: tuple[float, float, float] | None, span: float
+) -> Literal["empty", "flat", "levelling"] | None:
+    """What rules a steady trend out on the span's thirds alone (None: nothing): a third
+    with no value, a third not rising by ``step`` on the one before, or a levelling off.
+    Without words: ``decide`` asks at every value whether there is one, and formatting the
+    three means cost more than the test (:func:`_unsteady` words it)."""
+    if thirds is None:
+        return "empty"
+    step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
+    first, second, last = thirds
+    if second - first < step or last - second < step:
+        return "flat"
+    if last - second < LEVELLING * (second - first):
+        return "levelling"
     return None
 
 
@@ -832,7 +848,7 @@ def decide_reading(
     # alone only when a boundary passes a value, and a rise under ``step`` stays under it
     # as the span (and ``step``) grows.
     shapeless = rule.steady and (
-        _unsteady(rule, _thirds(rule, window, now, span), span, rising_before=False) is not None
+        _thirds_fault(rule, _thirds(rule, window, now, span), span) is not None
     )
     if not shapeless and not _surely_ok(rule, window.series, lo, mid, hi, cache=cache):
         fits = _after(rule, window, now, span, cache)
