@@ -18,12 +18,12 @@ roundoff (round to nearest): ``fl(a op b) = (a op b)(1 + e)``, ``|e| <= u``, for
 results; results near underflow are covered by an absolute slack below.
 
 *Each term's error.* With ``tau = t - t0`` (real), ``d = tau(1 + e0)``, so
-``|d - tau| <= u|tau| <= 2u|d|``. A value ``y`` is used as the float it is (the exact path
+``|d - tau| <= u|tau| <= u(1 + 2u)|d|``. A value ``y`` is used as the float it is (the exact path
 scales the same float to an integer without loss), so ``Y``'s terms are exact. A product
 term ``p = fl(d*y)`` differs from ``tau*y`` by at most ``u|d y| + |d - tau||y| <= 4u|p|``
 (with ``|d y| <= |p|(1 + 2u)``); ``fl(d*d)`` from ``tau**2`` by at most
-``u d**2 + |d**2 - tau**2| <= 4u fl(d*d)`` likewise. So every term is within ``4u|term|``
-of its real value.
+``u d**2 + |d - tau||d + tau| <= (3u + 6u**2) d**2 <= 4u fl(d*d)`` likewise. So every term
+(``d`` itself too) is within ``4u|term|`` of its real value.
 
 *Each update's error.* ``S' = fl(S +- term)`` adds at most ``u|S'| (1 + 2u)``. Summing over
 every update since the sums were started afresh, the float sum differs from the real sum of
@@ -44,16 +44,21 @@ fl(T^**2))`` and
 ``|D^ - D| <= n E_TT + (2|T^| + E_T) E_T + 3u(n|TT^| + T^**2) = E_D``, and
 ``|N^ - N| <= n E_TY + |T^| E_Y + |Y^| E_T + E_T E_Y + 3u(n|TY^| + |T^ Y^|) = E_N``
 (the first terms carry the sums' errors, ``|ab - a^b^| <= |a^|e_b + |b^|e_a + e_a e_b``; the
-last the three roundings of the evaluation, each at most ``u`` of a magnitude no larger than
-the sum shown, with ``(1 + u)**2 <= 3/2`` to spare). When ``D^ > E_D``, ``D > 0`` and
-``|N / D - N^ / D^| <= (E_N + |N^ / D^| E_D) / (D^ - E_D) = B``. The float rate
-``r = fl(fl(N^ / D^) * 3600)`` and the exact one each carry two more roundings, at most
-``2.01u`` of their size each, so ``|r - exact| <= 3600 B + 5u(|r| + 3600 B)``. The bound
-evaluation itself is a dozen float operations on non-negative numbers (relative error under
-``16u``); it is doubled (``margin = 2 (3600 B + 5u |r| + ...) + 1e-300``, the last covering
-subnormal results), and the test answers only when ``|r - m| > margin``: ``r < m - margin``
-means the exact rate is under ``m``, ``r > m + margin`` that it is not. Anything else (a non-
-finite number, ``n < 3``, ``D^ <= E_D``, a value within the margin) is "unknown".
+last the three roundings of the evaluation: two products and a difference, each at most
+``u`` of a magnitude at most ``(1 + u)`` times the sum shown). The code evaluates ``E_D`` and
+``E_N`` in floats, a dozen operations on non-negative numbers (each rounding up to ``u``,
+the products read from their rounded values), and multiplies them by 1.001, far more than
+those roundings: so ``D^ > E_D`` proves ``D > 0``, and then
+``|N / D - N^ / D^| <= (E_N + |N^ / D^| E_D) / (D^ - E_D) = B`` (``(N D^ - N^ D) / (D D^)``,
+with ``D >= D^ - E_D``; the difference ``D^ - E_D`` is exact when ``E_D > D^ / 2``,
+Sterbenz, and rounds by ``u`` otherwise). The float rate ``r = fl(fl(N^ / D^) * 3600)`` and
+the exact one each carry two more roundings, at most ``2.01u`` of their size each, so
+``|r - exact| <= 3600 B + 5u(|r| + 3600 B)``. That is doubled, with ``4u|m|`` for the
+rounding of ``m -+ margin`` and ``1e-300`` for subnormal results:
+``margin = 2 (3600 B + 5u(|r| + 3600 B) + 4u|m|) + 1e-300``, and the test answers only when
+``r < m - margin`` (the exact rate is then under ``m``) or ``r > m + margin`` (it is not).
+Anything else (a non-finite number, ``n < 3``, ``D^ <= E_D``, a rate within the margin) is
+"unknown", and the caller asks the exact sums.
 
 The property test ``tests/unit/judge/test_quick_slope.py`` draws values whose slope sits
 within a few units in the last place of the threshold and checks that every answer given
@@ -90,16 +95,18 @@ def below(
     et, ey, ett, ety = errors
     nt, ny = n * tt, n * ty
     d = nt - t * t
-    e_d = n * ett + (2.0 * abs(t) + et) * et + 3.0 * _U * (abs(nt) + t * t)
+    # Each bound times 1.001: more than its own evaluation's rounding (a dozen operations on
+    # non-negative numbers), so that ``d > e_d`` below proves ``D > 0``.
+    e_d = (n * ett + (2.0 * abs(t) + et) * et + 3.0 * _U * (abs(nt) + t * t)) * 1.001
     if not d > e_d:  # also false for a NaN
         return None
     ty_ = t * y
     num = ny - ty_
-    e_n = n * ety + abs(t) * ey + abs(y) * et + et * ey + 3.0 * _U * (abs(ny) + abs(ty_))
+    e_n = (n * ety + abs(t) * ey + abs(y) * et + et * ey + 3.0 * _U * (abs(ny) + abs(ty_))) * 1.001
     slope = num / d
     r = slope * HOUR
     bound = HOUR * (e_n + abs(slope) * e_d) / (d - e_d)
-    margin = 2.0 * (bound + 5.0 * _U * (abs(r) + bound)) + 1e-300
+    margin = 2.0 * (bound + 5.0 * _U * (abs(r) + bound) + 4.0 * _U * abs(rate)) + 1e-300
     if not math.isfinite(margin) or not math.isfinite(r):
         return None
     if r < rate - margin:
