@@ -15,7 +15,11 @@ series positions ``[lo, hi)``, the count ``n`` (an integer, exact) and four floa
 ``T = sum d``, ``Y = sum y``, ``TT = sum fl(d*d)``, ``TY = sum fl(d*y)``. A range moves one
 value at a time, adding what enters and subtracting what leaves. ``u = 2**-53`` is the unit
 roundoff (round to nearest): ``fl(a op b) = (a op b)(1 + e)``, ``|e| <= u``, for normal
-results; results near underflow are covered by an absolute slack below.
+results; below the normal range (``2**-1022``) an operation errs by at most ``2**-1075``
+instead, which the absolute slacks below cover: each update adds ``2**-1019`` to ``M`` (so
+``u M`` grows by ``2**-1072`` for the update and its term), ``E_D`` and ``E_N`` carry
+``2**-1000`` more, and the margin ``1e-300``. Values so small are not memory readings; the
+argument covers them all the same.
 
 *Each term's error.* With ``tau = t - t0`` (real), ``d = tau(1 + e0)``, so
 ``|d - tau| <= u|tau| <= u(1 + 2u)|d|``. A value ``y`` is used as the float it is (the exact path
@@ -78,6 +82,8 @@ __all__ = ["HOUR", "Running", "below"]
 HOUR = 3600.0
 _U = 2.0**-53  # the unit roundoff of a binary64 float, round to nearest
 _FRESH = 1 << 20  # updates at most before the sums start afresh (see the module notes)
+_TINY = 2.0**-1019  # times ``u``: more than an update's rounding below the normal range
+_FLOOR = 2.0**-1000  # added to E_D and E_N: more than their evaluation's, down there
 
 
 def below(
@@ -97,12 +103,14 @@ def below(
     d = nt - t * t
     # Each bound times 1.001: more than its own evaluation's rounding (a dozen operations on
     # non-negative numbers), so that ``d > e_d`` below proves ``D > 0``.
-    e_d = (n * ett + (2.0 * abs(t) + et) * et + 3.0 * _U * (abs(nt) + t * t)) * 1.001
+    e_d = (n * ett + (2.0 * abs(t) + et) * et + 3.0 * _U * (abs(nt) + t * t)) * 1.001 + _FLOOR
     if not d > e_d:  # also false for a NaN
         return None
     ty_ = t * y
     num = ny - ty_
-    e_n = (n * ety + abs(t) * ey + abs(y) * et + et * ey + 3.0 * _U * (abs(ny) + abs(ty_))) * 1.001
+    e_n = (
+        n * ety + abs(t) * ey + abs(y) * et + et * ey + 3.0 * _U * (abs(ny) + abs(ty_))
+    ) * 1.001 + _FLOOR
     slope = num / d
     r = slope * HOUR
     bound = HOUR * (e_n + abs(slope) * e_d) / (d - e_d)
@@ -222,10 +230,10 @@ class Running:
                 s += sign * y
                 tt += sign * dd
                 ty += sign * dy
-                mt += abs(t) + 4.0 * abs(d)
-                my += abs(s) + 4.0 * abs(y)
-                mtt += abs(tt) + 4.0 * dd
-                mty += abs(ty) + 4.0 * abs(dy)
+                mt += abs(t) + 4.0 * abs(d) + _TINY
+                my += abs(s) + 4.0 * abs(y) + _TINY
+                mtt += abs(tt) + 4.0 * dd + _TINY
+                mty += abs(ty) + 4.0 * abs(dy) + _TINY
         self.n, self.updates = n, updates
         self.t, self.y, self.tt, self.ty = t, s, tt, ty
         self.mt, self.my, self.mtt, self.mty = mt, my, mtt, mty
