@@ -71,11 +71,11 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from rollsafe.config import models
 from rollsafe.domain import verdicts
-from rollsafe.judge import conditions, daily, windows
+from rollsafe.judge import conditions, daily, quick_slope, windows
 
 __all__ = [
     "LEVELLING",
@@ -274,7 +274,7 @@ class Cache:
     or crosses its middle. Both are keyed by what their ranges hold (``Span.identity``).
     """
 
-    __slots__ = ("after", "after_key", "before", "before_key", "start", "start_key")
+    __slots__ = ("after", "after_key", "before", "before_key", "quick", "start", "start_key")
 
     def __init__(self) -> None:
         self.before_key: object = None
@@ -285,6 +285,8 @@ class Cache:
         # marks stay: ``windows.Holds`` makes a new one when they change) and the mark.
         self.start_key: tuple[tuple[float, ...], float] | None = None
         self.start = 0.0
+        # Float sums of the span and of its late half, for :func:`_surely_ok`'s pre-check.
+        self.quick: tuple[quick_slope.Running, quick_slope.Running] | None = None
 
 
 def _watch_start(
@@ -329,12 +331,16 @@ def _after(
     if cache is not None and cache.after_key == key:
         return cache.after
     early = window.range(now - span, half)
-    sums_early, sums_late = early.moments(rule.field), late.moments(rule.field)
+    # The whole span and its late half first: their sums move by a value or two from where
+    # the last call left them, and the early half's are then their difference (whereas asked
+    # first, they are summed again from a cursor far off: ``windows._MomentTotals``).
+    sums_whole, sums_late = whole.moments(rule.field), late.moments(rule.field)
+    sums_early = early.moments(rule.field)
     result: tuple[Fit, Fit, Fit] | tuple[int, int] | None
     if min(sums_early.n, sums_late.n) < rule.min_samples:
         result = (sums_early.n, sums_late.n)
     else:
-        fitted = fit_moments(whole.moments(rule.field))
+        fitted = fit_moments(sums_whole)
         fitted_early, fitted_late = fit_moments(sums_early), fit_moments(sums_late)
         if fitted is None or fitted_early is None or fitted_late is None:
             result = None
@@ -445,17 +451,15 @@ def _unsteady(
     """
     if rising_before:
         return "already rising before the upgrade"
-    if thirds is None:
+    fault = _thirds_fault(rule, thirds, span)
+    if thirds is None:  # fault "empty"
         return "a third of the span holds no value"
-    step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
-    first, second, last = thirds
-    # The words are made only for a reason given: ``decide`` asks at every value whether
-    # there is one, and formatting three numbers cost more than the test.
-    if second - first < step or last - second < step:
+    if fault == "flat":
         return f"not rising in every third ({_rises(rule, thirds)})"
-    if last - second < LEVELLING * (second - first):
+    if fault == "levelling":
         return f"rising less and less, levelling off ({_rises(rule, thirds)})"
     if day_before is not None:
+        step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
         beyond = [today - then for today, then in zip(thirds, day_before, strict=True)]
         if beyond[1] - beyond[0] < step or beyond[2] - beyond[1] < step:
             before = ", ".join(_level(m, rule.unit) for m in day_before)
@@ -463,6 +467,24 @@ def _unsteady(
                 "not rising beyond the day before at the same hours "
                 f"({_rises(rule, thirds)}; then {before})"
             )
+    return None
+
+
+def _thirds_fault(
+    rule: models.TrendRule, thirds: tuple[float, float, float] | None, span: float
+) -> Literal["empty", "flat", "levelling"] | None:
+    """What rules a steady trend out on the span's thirds alone (None: nothing): a third
+    with no value, a third not rising by ``step`` on the one before, or a levelling off.
+    Without words: ``decide`` asks at every value whether there is one, and formatting the
+    three means cost more than the test (:func:`_unsteady` words it)."""
+    if thirds is None:
+        return "empty"
+    step = STEADY_SHARE * rule.min_rate * span / 3.0 / HOUR
+    first, second, last = thirds
+    if second - first < step or last - second < step:
+        return "flat"
+    if last - second < LEVELLING * (second - first):
+        return "levelling"
     return None
 
 
@@ -695,27 +717,67 @@ def _slack(*times: float) -> float:
     return sum(abs(t) for t in times) * 1e-12 + 1e-9
 
 
-def _surely_ok(rule: models.TrendRule, series: windows.Series, lo: int, mid: int, hi: int) -> bool:
+def _surely_ok(
+    rule: models.TrendRule,
+    series: windows.Series,
+    lo: int,
+    mid: int,
+    hi: int,
+    *,
+    cache: Cache | None = None,
+) -> bool:
     """True when the slopes alone settle the rule at OK, as :func:`judge` would: too few
     values in a half, or a held rate (the smaller of the whole span's and its late half's)
     under ``min_rate``, which every rate that counts as a trend is at least. A shortcut for
     :func:`decide`: a flat host's memory is settled on one slope or two, without errors.
     ``[lo, hi)`` and ``[mid, hi)``: the positions of the span ``(now - span, now]`` and of its
-    late half (``Window.range``'s bounds), found once for the horizon too."""
+    late half (``Window.range``'s bounds), found once for the horizon too.
+
+    With a ``cache``, each slope is first tested on float sums (``quick_slope``), and on the
+    exact sums only when the floats cannot tell (within their proven rounding of the line):
+    the answer is the exact test's either way."""
     if hi <= lo:
         return True  # no values: fewer than ``min_samples`` in each half
+    if cache is None:
+        return _surely_ok_exact(rule, series, lo, mid, hi)
+    quick = cache.quick
+    if quick is None or quick[0].field != rule.field:
+        quick = cache.quick = (quick_slope.Running(rule.field), quick_slope.Running(rule.field))
+    count, under = quick[0].below(series, lo, hi, rule.min_rate)
+    if count < 2 * rule.min_samples:
+        return True  # one of the halves has fewer than ``min_samples``
+    if under is None:
+        under = _under(rule, series.moment_totals(rule.field).moments(lo, hi))
+    if under:
+        return True  # judge: "values all at one time", or a held rate under ``min_rate``
+    count_late, under = quick[1].below(series, mid, hi, rule.min_rate) if hi > mid else (0, True)
+    if min(count - count_late, count_late) < rule.min_samples:
+        return True
+    if under is None:
+        under = _under(rule, series.moment_totals(rule.field).moments(mid, hi))
+    return under
+
+
+def _under(rule: models.TrendRule, sums: windows.Moments) -> bool:
+    """The exact test: no line through ``sums``, or its slope per hour under ``min_rate``."""
+    line = _line(sums)
+    return line is None or line[0] * HOUR < rule.min_rate
+
+
+def _surely_ok_exact(
+    rule: models.TrendRule, series: windows.Series, lo: int, mid: int, hi: int
+) -> bool:
+    """:func:`_surely_ok` on the exact sums alone (``hi > lo``)."""
     totals = series.moment_totals(rule.field)
     sums = totals.moments(lo, hi)
     if sums.n < 2 * rule.min_samples:
         return True  # one of the halves has fewer than ``min_samples``
-    whole = _line(sums)
-    if whole is None or whole[0] * HOUR < rule.min_rate:
+    if _under(rule, sums):
         return True  # judge: "values all at one time", or a held rate under ``min_rate``
     sums_late = totals.moments(mid, hi) if hi > mid else windows.NO_MOMENTS
     if min(sums.n - sums_late.n, sums_late.n) < rule.min_samples:
         return True
-    late = _line(sums_late)
-    return late is None or late[0] * HOUR < rule.min_rate
+    return _under(rule, sums_late)
 
 
 def decide(
@@ -786,9 +848,9 @@ def decide_reading(
     # alone only when a boundary passes a value, and a rise under ``step`` stays under it
     # as the span (and ``step``) grows.
     shapeless = rule.steady and (
-        _unsteady(rule, _thirds(rule, window, now, span), span, rising_before=False) is not None
+        _thirds_fault(rule, _thirds(rule, window, now, span), span) is not None
     )
-    if not shapeless and not _surely_ok(rule, window.series, lo, mid, hi):
+    if not shapeless and not _surely_ok(rule, window.series, lo, mid, hi, cache=cache):
         fits = _after(rule, window, now, span, cache)
         if fits is not None and len(fits) == 3:
             before = _before(rule, window, reference_at, cache)
