@@ -78,6 +78,7 @@ from rollsafe.domain import verdicts
 from rollsafe.judge import conditions, daily, windows
 
 __all__ = [
+    "BEFORE_SLACK",
     "LEVELLING",
     "STEADY_SHARE",
     "Cache",
@@ -103,6 +104,15 @@ LEVELLING = 0.5
 the rise from the first to the second. A leak's two rises are equal but for noise; a cache
 filling with a time constant ``tau`` gives a share of ``exp(-third / tau)``, under a half
 for every cache that fills within about 1.4 thirds of the span (2 h of a 4 h span)."""
+
+BEFORE_SLACK = 0.1
+"""A steady rule: a slope before the upgrade rules a slow leak out (page cache filling
+through the upgrade) only when its values cover the whole ``before`` period but this share.
+A shorter history gives a slope the fit's error understates: the lag-1 autocorrelation of an
+hour's residuals is biased low, and an hour of a flat host's AR(1) wander (sd 1.4 points,
+0.9 a minute) measured "clearly rising" (2.5 to 3 standard errors) before the upgrade of
+4 of the 50 corpus recordings with an hour of history. The slope still sets the floor the
+growth must exceed by ``min_rate``, as for every steady judgement."""
 
 HOUR = 3600.0
 _MAX_AUTOCORRELATION = 0.95  # a residual correlation estimate is never trusted beyond this
@@ -303,9 +313,7 @@ def _before(
     rule: models.TrendRule, window: windows.Window, reference_at: float, cache: Cache | None
 ) -> Fit | None:
     """The slope of the ``before`` period ending at the mark (pinned there by the engine)."""
-    start = reference_at - rule.before
-    pinned = window.pinned_range(reference_at, start=start)
-    values = pinned if pinned is not None else window.range(start, reference_at, closed="left")
+    values = _before_values(rule, window, reference_at)
     key = (reference_at, values.identity, rule.field, rule.min_samples)
     if cache is not None and cache.before_key == key:
         return cache.before
@@ -314,6 +322,23 @@ def _before(
     if cache is not None:
         cache.before_key, cache.before = key, fitted
     return fitted
+
+
+def _before_values(
+    rule: models.TrendRule, window: windows.Window, reference_at: float
+) -> windows.Span:
+    """The values of the ``before`` period ending at the mark (pinned there by the engine)."""
+    start = reference_at - rule.before
+    pinned = window.pinned_range(reference_at, start=start)
+    return pinned if pinned is not None else window.range(start, reference_at, closed="left")
+
+
+def _whole_before(rule: models.TrendRule, window: windows.Window, reference_at: float) -> bool:
+    """Whether the values before the mark reach back over the whole ``before`` period (up to
+    :data:`BEFORE_SLACK` of it): only then may a steady rule take a rise before the upgrade
+    for one that goes on through it (see :data:`BEFORE_SLACK`)."""
+    first = _before_values(rule, window, reference_at).first_time
+    return first is not None and first <= reference_at - rule.before * (1.0 - BEFORE_SLACK)
 
 
 def _after(
@@ -478,6 +503,7 @@ def _assess(
     *,
     thirds: tuple[float, float, float] | None = None,
     day_before: tuple[float, float, float] | None = None,
+    whole_before: bool = True,
 ) -> _Assessment:
     fitted, early, late = fits
     # A trend already there before the upgrade is not the upgrade's; noise is not a trend.
@@ -485,8 +511,10 @@ def _assess(
     floor = before.rate if rising_before and before is not None else 0.0
     if rule.steady and before is not None:
         # A slow rate is judged above the slope before, significant or not: a wander that
-        # was rising before the upgrade rises at the same pace after it.
-        floor = max(0.0, before.rate)
+        # was rising before the upgrade rises at the same pace after it. Measured over part
+        # of the period only, the slope is taken at the least it may be (Z standard errors
+        # under it): its error is understated there (see BEFORE_SLACK).
+        floor = max(0.0, before.rate - (0.0 if whole_before else Z * before.stderr))
     held = min(fitted.rate, late.rate)
     slowing = 0 < late.rate < early.rate and early.rate - late.rate > Z * math.hypot(
         early.stderr, late.stderr
@@ -497,7 +525,9 @@ def _assess(
     if held < needed:
         return _Assessment(rising_before, floor, held, slowing, needed, None, None, False)
     if rule.steady:
-        unsteady = _unsteady(rule, thirds, span, rising_before=rising_before, day_before=day_before)
+        unsteady = _unsteady(
+            rule, thirds, span, rising_before=rising_before and whole_before, day_before=day_before
+        )
         if unsteady is not None:
             return _Assessment(
                 rising_before, floor, held, slowing, needed, None, None, False, unsteady
@@ -570,7 +600,15 @@ def judge(
     fitted, early, late = fits
     before = _before(rule, window, reference_at, cache)
     thirds, day_before = _shape(rule, window, now, span)
-    verdict = _assess(rule, fits, before, span, thirds=thirds, day_before=day_before)
+    verdict = _assess(
+        rule,
+        fits,
+        before,
+        span,
+        thirds=thirds,
+        day_before=day_before,
+        whole_before=not rule.steady or _whole_before(rule, window, reference_at),
+    )
     rising_before, floor, held, slowing = (
         verdict.rising_before,
         verdict.floor,
@@ -793,7 +831,15 @@ def decide_reading(
         if fits is not None and len(fits) == 3:
             before = _before(rule, window, reference_at, cache)
             thirds, day_before = _shape(rule, window, now, span)
-            verdict = _assess(rule, fits, before, span, thirds=thirds, day_before=day_before)
+            verdict = _assess(
+                rule,
+                fits,
+                before,
+                span,
+                thirds=thirds,
+                day_before=day_before,
+                whole_before=not rule.steady or _whole_before(rule, window, reference_at),
+            )
             if verdict.breached:
                 severity = verdicts.Severity.parse(rule.severity)
             # A slowing projection's pace is set by the span's length (see ``_assess``), and
