@@ -116,8 +116,10 @@ def test_a_short_history_sets_the_floor_at_the_least_the_slope_before_may_be() -
     short = trend._assess(RULE, fits, before, 3 * HOUR, thirds=thirds, whole_before=False)
     assert (whole.floor, whole.needed) == (4.0, 5.5)
     assert (short.floor, short.needed) == (1.0, 2.5)
-    assert whole.unsteady == "already rising before the upgrade" and not whole.breached
-    assert short.unsteady is None and short.breached
+    assert whole.unsteady == "already rising before the upgrade"
+    assert not whole.breached
+    assert short.unsteady is None
+    assert short.breached
 
 
 def test_the_limit_stated_a_rise_that_goes_on_through_the_upgrade_of_a_short_history() -> None:
