@@ -120,6 +120,7 @@ measured "clearly rising" (over 2 standard errors: 2.3% expected), against 2 of 
 with the whole 2 hours."""
 
 HOUR = 3600.0
+_Thirds = tuple[float, float, float]
 _MAX_AUTOCORRELATION = 0.95  # a residual correlation estimate is never trusted beyond this
 
 
@@ -547,6 +548,28 @@ def _assess(
     return _Assessment(rising_before, floor, held, slowing, needed, eta, plateau, breached)
 
 
+def _verdict(
+    rule: models.TrendRule,
+    window: windows.Window,
+    fits: tuple[Fit, Fit, Fit],
+    span: float,
+    *,
+    now: float,
+    reference_at: float,
+    cache: Cache | None,
+) -> tuple[_Assessment, Fit | None, _Thirds | None, _Thirds | None]:
+    """:func:`_assess` of ``fits`` against the slope before the mark and, for a steady rule,
+    the thirds' shape, told whether the values before cover the whole ``before`` period
+    (:func:`_whole_before`); with the slope before, the thirds and the day before's."""
+    before = _before(rule, window, reference_at, cache)
+    thirds, day_before = _shape(rule, window, now, span)
+    whole = not rule.steady or _whole_before(rule, window, reference_at)
+    verdict = _assess(
+        rule, fits, before, span, thirds=thirds, day_before=day_before, whole_before=whole
+    )
+    return verdict, before, thirds, day_before
+
+
 def _span(rule: models.TrendRule, now: float, reference_at: float) -> float:
     # The fit covers everything since the grace, up to `window`; at least `min_window`. A
     # steady rule's span never slides: it is judged only while it is at most `window`.
@@ -603,16 +626,8 @@ def judge(
             evidence,
         )
     fitted, early, late = fits
-    before = _before(rule, window, reference_at, cache)
-    thirds, day_before = _shape(rule, window, now, span)
-    verdict = _assess(
-        rule,
-        fits,
-        before,
-        span,
-        thirds=thirds,
-        day_before=day_before,
-        whole_before=not rule.steady or _whole_before(rule, window, reference_at),
+    verdict, before, thirds, day_before = _verdict(
+        rule, window, fits, span, now=now, reference_at=reference_at, cache=cache
     )
     rising_before, floor, held, slowing = (
         verdict.rising_before,
@@ -834,17 +849,9 @@ def decide_reading(
     if not shapeless and not _surely_ok(rule, window.series, lo, mid, hi):
         fits = _after(rule, window, now, span, cache)
         if fits is not None and len(fits) == 3:
-            before = _before(rule, window, reference_at, cache)
-            thirds, day_before = _shape(rule, window, now, span)
-            verdict = _assess(
-                rule,
-                fits,
-                before,
-                span,
-                thirds=thirds,
-                day_before=day_before,
-                whole_before=not rule.steady or _whole_before(rule, window, reference_at),
-            )
+            verdict = _verdict(
+                rule, window, fits, span, now=now, reference_at=reference_at, cache=cache
+            )[0]
             if verdict.breached:
                 severity = verdicts.Severity.parse(rule.severity)
             # A slowing projection's pace is set by the span's length (see ``_assess``), and
