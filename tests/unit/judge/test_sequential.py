@@ -546,7 +546,7 @@ def test_a_target_in_no_cohort_is_not_judged_against_one():
         ({"watch": "1m", "grace": "2m"}, "watch must be longer than grace plus one bucket"),
         ({"alpha": 0.6}, "less than 0.5"),
         ({"min_ratio": 0.5}, "greater than or equal to 1"),
-        ({"against": "peers"}, "'self' or 'cohort'"),
+        ({"against": "fleet"}, "'self', 'cohort' or 'peers'"),
         ({"slow": {"min_ratio": 1.0}}, "a margin of zero"),
         ({"min_ratio": 2.0, "slow": {"min_ratio": 2.5}}, "must not be larger than the rule's"),
         ({"min_ratio": 2.0, "slow": {"min_ratio": 2.0}}, "equals the rule's own"),
