@@ -1649,8 +1649,6 @@ HELD_OUT_12_MISSED = {
     # Untuned (rules of 67e777f, replayed once by the lead after two corrections of the
     # recordings themselves, 688a137): regressions that begin hours after the upgrade or only
     # at the day's peak, late leaks, late kernel events on batch hosts.
-    "fault-hung-batch-disk-refuses-writes-5h",
-    "fault-hung-real-linux-1650-web",
     "fault-latency-batch-nightly-queue",
     "fault-latency-day-after-history",
     "fault-latency-heap-fragments-3h",
@@ -1662,7 +1660,6 @@ HELD_OUT_12_MISSED = {
     # upgrade (round 13, leaks; seen): an hour of flat memory's wander measured clearly
     # rising before both. memory-slow-leak catches them at 9,960 and 12,191 s.
     "fault-leak-real-wander-53ea38-late",
-    "fault-oom-batch-second-stage-late",
     "fault-p99-db-index-bloat-late",
     "fault-p99-fleet-upgraded-only-under-load",
     "fault-p99-real-fleet-elb-day1-peak",
@@ -1677,7 +1674,13 @@ HELD_OUT_12_MEASURED = _Measured(
     # (healthy-fleet-slower-together-at-peak, not this branch's), FN 11, median 195 s.
     # Round 13 (leaks, seen): the two leaks above caught: TP 49, FN 9, median 195 -> 210 s
     # only because two misses became late detections.
-    _Floors(recordings=92, tp=49, fp=1, fn=9, precision=0.98, recall=0.84, median=210.0),
+    # Round 13 (events, seen): on main as it was (base13w: TP 47, FP 1, FN 11, median 195 s;
+    # its false rollback is healthy-fleet-slower-together-at-peak, by the ceiling rule
+    # latency-quantile-far-above, not this branch's) a task name with a space is read (both
+    # hung faults caught, 375 and 63 s) and OOM kills spread over 2 hours roll back on batch
+    # hosts (fault-oom-batch-second-stage-late at 3,750 s): TP 49, FP 1, FN 9, TN 78,
+    # precision 0.98, recall 0.845, median 170 s.
+    _Floors(recordings=92, tp=51, fp=1, fn=7, precision=0.98, recall=0.87, median=210.0),
     missed=HELD_OUT_12_MISSED,
     rolled_back={"healthy-fleet-slower-together-at-peak"},
 )

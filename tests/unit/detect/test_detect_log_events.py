@@ -626,6 +626,20 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         1,
         1,
     ),
+    (
+        "lockup",  # a task name (comm) with a space in it: an application thread's own name
+        "https://github.com/Open-CAS/open-cas-linux/issues/746",
+        [
+            "[ 3073.899638] INFO: task FwgThread OpFor:15341 blocked for more than 120 seconds.",
+            "[ 3073.910063]       Tainted: G           OE    --------- -  - "
+            "4.18.0-240.el8.x86_64 #1",
+            '[ 3073.921003] "echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this '
+            "message.",
+            "[ 3073.932070] FwgThread OpFor D    0 15341  15184 0x000040a0",
+        ],
+        1,
+        2,
+    ),
     # ------------------------------------------------------------------ segfault
     (
         "segfault",
@@ -709,6 +723,23 @@ CASES: list[tuple[str, str, list[str], int, int]] = [
         ["archlinux systemd-coredump[835]: [🡕] Process 797 (swww) of user 1000 dumped core."],
         1,
         1,
+    ),
+    (
+        "segfault",  # Firefox's content process ("Web Content", a comm with a space): a trap
+        # and two segfaults, three processes; the mail wrapped each line at 72 columns, joined
+        # here with a space where it broke
+        "https://lore.kernel.org/lkml/836f7580-526d-52e2-5ceb-3cfd0b501970@xs4all.nl/",
+        [
+            "[106601.847053] traps: Web Content[270439] general protection fault "
+            "ip:7f9acaa00d82 sp:7ffcb7bca6b0 error:0 in libxul.so[7f9ac6f7e000+4bf9000]",
+            "[121178.597634] Web Content[270460]: segfault at ffffc955ffffc965 ip "
+            "00007f338c1b366e sp 00007ffc5693fe70 error 5 in libxul.so[7f3387993000+4bf9000]",
+            "[167164.401164] ThreadPoolForeg[475080]: segfault at 20c000000007 ip "
+            "0000560103a34528 sp 00007f66acff7130 error 4 in "
+            "skypeforlinux[560102f50000+5425000]",
+        ],
+        3,
+        3,
     ),
     # ------------------------------------------------------------------ systemd_failure
     (
@@ -1426,6 +1457,43 @@ def test_real_reports_count_as_events(
     assert source.startswith("https://")
     found = _count(preset, lines)
     assert (found.events, found.lines) == (events, matching), source
+
+
+# A task's name (comm) as the kernel prints it, with %s of task->comm: at most 15 characters,
+# whatever the program or thread set (prctl PR_SET_NAME), spaces, "/", ":" and brackets
+# included. The formats: kernel/hung_task.c "INFO: task %s:%d blocked for more than %ld
+# seconds.", kernel/sched/core.c "BUG: scheduling while atomic: %s/%d/0x%08x",
+# arch/x86/kernel/traps.c "traps: %s[%d] general protection fault ip:%lx sp:%lx error:%lx",
+# mm/oom_kill.c ",task=%s,pid=%d,uid=%d" (the summary) and "Killed process %d (%s)". The
+# names below are real: Open-CAS #746's thread, Firefox's content process cut to 15
+# characters (quoted as "task=Isolated Web Co" in OOM reports), a kernel worker, systemd's
+# "(sd-pam)".
+@pytest.mark.parametrize(
+    "comm", ["FwgThread OpFor", "Isolated Web Co", "Web Content", "kworker/u8:2", "(sd-pam)"]
+)
+def test_a_task_name_is_read_whole_whatever_it_holds(comm: str) -> None:
+    assert _count("lockup", [f"INFO: task {comm}:4321 blocked for more than 120 seconds."]).events
+    bug = f"BUG: scheduling while atomic: {comm}/4321/0x00000002"
+    assert _count("kernel_bug", [bug]).events == 1
+    trap = f"traps: {comm}[4321] general protection fault ip:7f01 sp:7ffc error:0 in libc.so.6"
+    assert _count("segfault", [trap]).events == 1
+    kill = _count(
+        "oom",
+        [
+            "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,"
+            f"global_oom,task_memcg=/user.slice,task={comm},pid=4321,uid=1000",
+            f"Out of memory: Killed process 4321 ({comm}) total-vm:2682760kB, anon-rss:0kB, "
+            "file-rss:99584kB, shmem-rss:148kB, UID:1000 pgtables:636kB oom_score_adj:100",
+        ],
+    )
+    assert (kill.events, kill.lines, kill.names) == (1, 2, (comm,))
+
+
+def test_a_task_name_longer_than_the_kernel_prints_is_no_hung_task() -> None:
+    # 15 characters bound the name, so prose that merely says "task ... blocked for more than"
+    # is not read as the kernel's report.
+    line = "INFO: task queue of the nightly export:12 blocked for more than 120 seconds."
+    assert _count("lockup", [line]).events == 0
 
 
 def test_every_preset_but_app_error_has_a_cited_real_case() -> None:

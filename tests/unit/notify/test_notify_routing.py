@@ -188,6 +188,8 @@ def test_the_presets_corroborating_leaves_are_quiet_and_the_rest_are_not():
     oom |= {"web-service.check-failed-now", "database-host.check-failed-now"}
     # segfaults-hour and segfaults-up-hour only feed segfaults-sparse
     sparse = {f"{p}.{r}" for p in PRESETS for r in ("segfaults-hour", "segfaults-up-hour")}
+    # oom-kills-2h and oom-up-2h only feed oom-kills-sparse (batch; oom-kill warns of each kill)
+    sparse |= {"batch-host.oom-kills-2h", "batch-host.oom-up-2h"}
     # memory-rising only feeds memory-leak (memory still rising while pinned: a page cache
     # that filled is flat); memory-trend warns of growth on its own
     rising = {f"{p}.memory-rising" for p in ("web-service", "batch-host")}

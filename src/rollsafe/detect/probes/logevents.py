@@ -149,6 +149,13 @@ def _cue(
 
 # Unit names as systemd writes them (escaped characters, template instances included).
 _UNIT = r"(?P<key>[\w@.:\\-]+\.(?:service|socket|mount|automount|timer|scope|swap|path|target))"
+# A task's name as the kernel prints it (its comm, ``%s`` of ``task->comm``): what the program or
+# the thread set (prctl PR_SET_NAME, pthread_setname_np), cut to 15 characters, and any of them:
+# spaces ("Web Content", "FwgThread OpFor"), ":" and "/" ("kworker/u8:2"), brackets, commas.
+# So a pattern reads it as 1 to 15 characters of anything, shortest first, up to the separator
+# the kernel writes after it (":pid", "[pid]", "/pid"), never as ``\S+``.
+_COMM_TEXT = r".{1,15}?"
+_COMM = f"(?:{_COMM_TEXT})"
 # Signals systemd treats as a clean end of a service by default: SIGHUP, SIGINT, SIGTERM, SIGPIPE.
 _CLEAN_SIGNALS = r"(?:1|2|13|15)/"
 
@@ -165,7 +172,10 @@ PRESETS: dict[str, EventSpec] = {
         name="oom",
         cues=(
             _cue(r"\binvoked oom-killer\b", starts=True, needles=("oom-killer",)),
-            _cue(r"\boom-kill:constraint=\S*?\bpid=(?P<key>\d+)", needles=("oom-kill:",)),
+            _cue(
+                rf"\boom-kill:constraint=.*?\btask={_COMM},pid=(?P<key>\d+)",
+                needles=("oom-kill:",),
+            ),
             _cue(r"\boom-kill:constraint=", fresh=True, needles=("oom-kill:",)),
             _cue(r"\bkilled process (?P<key>\d+)\b", needles=("killed process",)),
             _cue(r"\bout of memory: kill process \d+", fresh=True, needles=("kill process",)),
@@ -222,8 +232,11 @@ PRESETS: dict[str, EventSpec] = {
         # other OOM wordings). A database in a runtime shared by other programs (a JVM is
         # killed as "java", an Erlang VM as "beam.smp") is told apart by its unit.
         names=(
-            re.compile(r"\bkill(?:ed)? process \d+(?:, UID \d+,)? \((?P<name>[^)]+)\)", _I),
-            re.compile(r"\boom-kill:constraint=\S*?\btask=(?P<name>[^,\s]+)", _I),
+            re.compile(
+                rf"\bkill(?:ed)? process \d+(?:, UID \d+,)? \((?P<name>{_COMM_TEXT})\)(?=[\s,]|$)",
+                _I,
+            ),
+            re.compile(rf"\boom-kill:constraint=.*?\btask=(?P<name>{_COMM_TEXT}),pid=\d", _I),
             re.compile(r"\btask_memcg=[^,\s]*/(?P<name>[^/,\s]+\.(?:service|scope))(?=,)"),
             re.compile(r"\b(?:Killed|Marked) /(?:\S*/)?(?P<name>[^/\s]+) (?:for killing )?due to "),
             re.compile(
@@ -280,7 +293,7 @@ PRESETS: dict[str, EventSpec] = {
         name="kernel_bug",
         cues=(
             _cue(
-                r"\bBUG: scheduling while atomic: \S+/\d+/0x[0-9a-f]+",
+                rf"\bBUG: scheduling while atomic: {_COMM}/\d+/0x[0-9a-f]+",
                 needles=("scheduling while atomic",),
             ),
             _cue(
@@ -347,7 +360,7 @@ PRESETS: dict[str, EventSpec] = {
             ),
             # The "INFO: " prefix is missing where a dmesg reader strips the level word.
             _cue(
-                r"\b(?:INFO: )?task \S+:\d+ blocked for more than \d+ seconds",
+                rf"\b(?:INFO: )?task {_COMM}:\d+ blocked for more than \d+ seconds",
                 starts=True,
                 needles=("blocked for more than",),
             ),
@@ -380,7 +393,7 @@ PRESETS: dict[str, EventSpec] = {
             _cue(r"\[(?P<key>\d+)\]: segfault at [0-9a-f]+ ip\b", needles=("segfault at",)),
             _cue(r"\bsegfault at [0-9a-f]+ ip\b", needles=("segfault at",)),
             _cue(
-                r"\btraps: \S+?\[(?P<key>\d+)\] (?:general protection|trap (?:invalid opcode|"
+                rf"\btraps: {_COMM}\[(?P<key>\d+)\] (?:general protection|trap (?:invalid opcode|"
                 r"divide error|stack segment|int3))",
                 needles=("traps:",),
             ),
