@@ -91,6 +91,7 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "http-5xx-up",
         "latency-up",
         "latency-far-above",  # round 13: reads the health check alone
+        "latency-lasting-above",  # round 13 (lat2): the same, x2 for an hour
         "memory-pinned",
         "memory-grown",
         "memory-rising",
