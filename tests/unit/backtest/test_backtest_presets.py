@@ -576,6 +576,7 @@ presets:
         r":19: presets\[4\]: rule id 'batch-host\.down' is already used",
         r":19: presets\[4\]: rule id 'batch-host\.outages-repeat' is already used",
         r":19: presets\[4\]: rule id 'batch-host\.latency-up' is already used",
+        r":19: presets\[4\]: rule id 'batch-host\.latency-far-above' is already used",
     ]
     for pattern in expected:
         assert re.search(pattern, text), f"{pattern}\nnot in:\n{text}"
