@@ -91,6 +91,7 @@ def test_optional_signals_left_unbound_drop_their_rules_and_whole_composites_onl
         "http-5xx-up",
         "latency-up",
         "latency-far-above",  # round 13: reads the health check alone
+        "latency-lasting-above",  # round 13 (lat2): the same, x2 for an hour
         "memory-pinned",
         "memory-grown",
         "memory-rising",
@@ -575,6 +576,7 @@ presets:
         r":19: presets\[4\]: rule id 'batch-host\.down' is already used",
         r":19: presets\[4\]: rule id 'batch-host\.outages-repeat' is already used",
         r":19: presets\[4\]: rule id 'batch-host\.latency-up' is already used",
+        r":19: presets\[4\]: rule id 'batch-host\.latency-far-above' is already used",
     ]
     for pattern in expected:
         assert re.search(pattern, text), f"{pattern}\nnot in:\n{text}"
