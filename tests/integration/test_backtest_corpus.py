@@ -1526,7 +1526,7 @@ HELD_OUT_8_MEASURED = _Measured(
 # held-out-9 (round 10): written by corpus9, who changed no rule and never replayed it; the
 # lead replayed it once on main before any of round 10's rule changes (7b5c3a7: rules as at
 # 28fac1a): precision 1.000, recall 39/44, 0 false rollbacks, median 120 s. What it missed:
-HELD_OUT_9_MISSED = {
+HELD_OUT_9_MISSED: set[str] = set(
     # (fault-errors-at-real-elb-peak-day11: errors at a real ELB day's peak 3 h after the
     # upgrade; fault-errors-only-at-morning-peak: errors when the morning peak arrives 5 h
     # later; both caught by request-errors-sustained, round 10's peak, held-out-9 seen)
@@ -1536,7 +1536,7 @@ HELD_OUT_9_MISSED = {
     # quiet-hour upgrade, past the watch; caught at 3,900 s by latency-quantile-far-above,
     # round 13's late, every 5-minute median of 15 minutes over 3x the hour before's worst
     # 5 minutes: 0.658 s against a bar of 0.643 s, a narrow margin; held-out-9 seen)
-}
+)
 HELD_OUT_9_FALSE_ROLLBACKS: set[str] = set()
 
 
